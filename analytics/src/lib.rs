@@ -1,0 +1,1 @@
+//! Analytics: subscribes to readings and flags high consumption and thirsty trees.

@@ -1,0 +1,1 @@
+//! Gateway: reads meters over Modbus and device MQTT and publishes canonical readings.

@@ -1,0 +1,1 @@
+//! Ingest: writes canonical readings from the bus to InfluxDB in batches.

@@ -1,0 +1,364 @@
+//! The inventory: sites, their devices and how each is read, trees, and API users.
+//!
+//! It is part of the TOML config (`[[sites]]`, `[[trees]]`, `[[users]]`) and shared by every service: the
+//! gateway reads device sources from it, the API decides visibility from it, analytics learns tree metadata
+//! from it. [`Inventory::validate`] reports *every* problem it finds, each with the path of the offending
+//! field, so a config can be fixed in one pass.
+//!
+//! Visibility rule ([`User::sees`]): a user sees a site only if the site is in the user's scope *and* of a kind
+//! the user's role may see. A facility manager with scope `["*"]` therefore sees every building but no
+//! household; a resident sees exactly one household.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Id;
+
+/// What a site is; decides which roles may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    /// A city building: town hall, school, pool, depot.
+    Building,
+    /// One private household.
+    Household,
+    /// A park or street section with trees.
+    Park,
+}
+
+/// How the gateway obtains a device's values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeviceSource {
+    /// Polled over Modbus TCP.
+    Modbus {
+        /// `host:port` of the meter or Modbus gateway.
+        endpoint: String,
+        /// Modbus unit id (slave address), 1–247.
+        #[serde(default = "default_unit_id")]
+        unit_id: u8,
+        /// Meter profile name (e.g. `sdm630`).
+        profile: String,
+        /// Poll interval, e.g. `"5s"`.
+        #[serde(with = "humantime_serde_compat", default = "default_poll_interval")]
+        interval: std::time::Duration,
+    },
+    /// A Tasmota device publishing `tele/<topic>/SENSOR`.
+    Tasmota {
+        /// The device's `%topic%` (e.g. `tasmota_A1B2C3`).
+        topic: String,
+    },
+    /// A LoRaWAN device behind The Things Stack v3.
+    Ttn {
+        /// The full uplink topic, `v3/{app}@{tenant}/devices/{device}/up`.
+        topic: String,
+        /// The device model, selecting the payload mapping (e.g. `lse01`).
+        model: String,
+    },
+}
+
+fn default_unit_id() -> u8 {
+    1
+}
+fn default_poll_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}
+
+/// Durations as humantime strings ("5s", "1m 30s") without pulling a dependency into the model crate's API.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::inventory::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `"250ms"`, `"5s"`, `"2m"`, `"1h"` (one number, one unit).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. \"5s\""))?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" | "min" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("invalid duration {s:?}: unit must be ms, s, m or h")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// One device at a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Globally unique device id.
+    pub id: Id,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: String,
+    /// Device class (e.g. `main_meter`, `plug`, `heat_pump`, `soil_sensor`), used for per-class limits.
+    #[serde(default)]
+    pub class: String,
+    /// How the gateway reads it.
+    pub source: DeviceSource,
+}
+
+/// A building, household or park.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Unique site id.
+    pub id: Id,
+    /// Human-readable name.
+    #[serde(default)]
+    pub name: String,
+    /// Building, household or park.
+    pub kind: SiteKind,
+    /// The site's devices.
+    #[serde(default)]
+    pub devices: Vec<Device>,
+}
+
+/// A tree watched by soil sensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tree {
+    /// Unique tree id (e.g. the cadastre number).
+    pub id: Id,
+    /// The park site the tree stands in.
+    pub site: Id,
+    /// Botanical name.
+    pub species: String,
+    /// Year of planting (young trees need water first).
+    pub planted: u16,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// Soil sensor device ids at this tree.
+    #[serde(default)]
+    pub sensors: Vec<Id>,
+}
+
+/// What an API user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees the city buildings in scope.
+    FacilityManager,
+    /// Sees exactly one household.
+    Resident,
+    /// Sees parks and their trees.
+    Parks,
+    /// Sees everything.
+    Admin,
+}
+
+impl Role {
+    /// The site kinds this role may ever see.
+    pub fn may_see(self, kind: SiteKind) -> bool {
+        matches!(
+            (self, kind),
+            (Role::Admin, _)
+                | (Role::FacilityManager, SiteKind::Building)
+                | (Role::Resident, SiteKind::Household)
+                | (Role::Parks, SiteKind::Park)
+        )
+    }
+}
+
+/// An API user; authenticated by a bearer token whose SHA-256 is stored here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// User name (for logs and audit, never the token).
+    pub name: Id,
+    /// Role.
+    pub role: Role,
+    /// Site ids the user may see, or `["*"]` for every site the role may see.
+    pub scope: Vec<String>,
+    /// Lower-case hex SHA-256 of the bearer token. Tokens are random (≥ 128 bit), so a fast hash suffices.
+    pub token_sha256: String,
+}
+
+impl User {
+    /// Whether this user may see `site`: in scope and of a kind the role allows.
+    pub fn sees(&self, site: &Site) -> bool {
+        self.role.may_see(site.kind) && self.scope.iter().any(|s| s == "*" || s == site.id.as_str())
+    }
+}
+
+/// Hex SHA-256 of a bearer token, as stored in [`User::token_sha256`].
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Sites, devices, trees and users.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    /// Sites with their devices.
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    /// Trees in parks.
+    #[serde(default)]
+    pub trees: Vec<Tree>,
+    /// API users.
+    #[serde(default)]
+    pub users: Vec<User>,
+}
+
+impl Inventory {
+    /// Every device with its site.
+    pub fn devices(&self) -> impl Iterator<Item = (&Site, &Device)> {
+        self.sites.iter().flat_map(|s| s.devices.iter().map(move |d| (s, d)))
+    }
+
+    /// Looks a device up by id.
+    pub fn device(&self, id: &str) -> Option<(&Site, &Device)> {
+        self.devices().find(|(_, d)| d.id.as_str() == id)
+    }
+
+    /// Looks a site up by id.
+    pub fn site(&self, id: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// Reports every problem, each prefixed with the path of the field (`sites[0].devices[1].id: …`).
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        let mut site_ids = HashSet::new();
+        let mut device_ids = HashSet::new();
+        let mut topics = HashMap::new();
+        for (i, site) in self.sites.iter().enumerate() {
+            if !site_ids.insert(site.id.as_str()) {
+                errors.push(format!("sites[{i}].id: duplicate site id {:?}", site.id.as_str()));
+            }
+            for (j, dev) in site.devices.iter().enumerate() {
+                let path = format!("sites[{i}].devices[{j}]");
+                if !device_ids.insert(dev.id.as_str()) {
+                    errors.push(format!("{path}.id: duplicate device id {:?}", dev.id.as_str()));
+                }
+                validate_source(&dev.source, &format!("{path}.source"), &mut topics, &mut errors);
+            }
+        }
+        for (i, tree) in self.trees.iter().enumerate() {
+            let path = format!("trees[{i}]");
+            match self.site(tree.site.as_str()) {
+                None => errors.push(format!("{path}.site: unknown site {:?}", tree.site.as_str())),
+                Some(s) if s.kind != SiteKind::Park => {
+                    errors.push(format!("{path}.site: site {:?} is not a park", s.id.as_str()))
+                }
+                Some(s) => {
+                    for (k, sensor) in tree.sensors.iter().enumerate() {
+                        if !s.devices.iter().any(|d| &d.id == sensor) {
+                            errors.push(format!(
+                                "{path}.sensors[{k}]: no device {:?} at site {:?}",
+                                sensor.as_str(),
+                                s.id.as_str()
+                            ));
+                        }
+                    }
+                }
+            }
+            if !(-90.0..=90.0).contains(&tree.lat) || !(-180.0..=180.0).contains(&tree.lon) {
+                errors.push(format!("{path}: coordinates ({}, {}) are not valid WGS84", tree.lat, tree.lon));
+            }
+            if !(1800..=2100).contains(&tree.planted) {
+                errors.push(format!("{path}.planted: year {} is implausible", tree.planted));
+            }
+        }
+        let mut hashes = HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let path = format!("users[{i}]");
+            self.validate_user(user, &path, &mut errors);
+            let h = &user.token_sha256;
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                errors.push(format!("{path}.token_sha256: must be 64 lower-case hex digits"));
+            } else if !hashes.insert(h.as_str()) {
+                errors.push(format!("{path}.token_sha256: the same token is used by another user"));
+            }
+        }
+        errors
+    }
+
+    fn validate_user(&self, user: &User, path: &str, errors: &mut Vec<String>) {
+        if user.scope.is_empty() {
+            errors.push(format!("{path}.scope: must name at least one site or \"*\""));
+        }
+        for (k, s) in user.scope.iter().enumerate() {
+            if s == "*" {
+                if user.role == Role::Resident {
+                    errors.push(format!("{path}.scope[{k}]: a resident's scope is one household, not \"*\""));
+                }
+                continue;
+            }
+            match self.site(s) {
+                None => errors.push(format!("{path}.scope[{k}]: unknown site {s:?}")),
+                Some(site) if !user.role.may_see(site.kind) => errors.push(format!(
+                    "{path}.scope[{k}]: role {:?} may not see {:?} site {s:?}",
+                    user.role, site.kind
+                )),
+                Some(_) => {}
+            }
+        }
+        if user.role == Role::Resident && user.scope.len() != 1 {
+            errors.push(format!("{path}.scope: a resident's scope is exactly one household"));
+        }
+    }
+}
+
+fn validate_source(
+    source: &DeviceSource,
+    path: &str,
+    topics: &mut HashMap<String, String>,
+    errors: &mut Vec<String>,
+) {
+    let mut claim = |topic: String, errors: &mut Vec<String>| {
+        if let Some(other) = topics.insert(topic.clone(), path.to_string()) {
+            errors.push(format!("{path}: topic {topic:?} is already read by {other}"));
+        }
+    };
+    match source {
+        DeviceSource::Modbus { endpoint, unit_id, interval, .. } => {
+            if endpoint.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                errors.push(format!("{path}.endpoint: expected host:port, got {endpoint:?}"));
+            }
+            if !(1..=247).contains(unit_id) {
+                errors.push(format!("{path}.unit_id: must be 1..=247, got {unit_id}"));
+            }
+            if interval.as_millis() < 100 {
+                errors.push(format!("{path}.interval: must be at least 100ms"));
+            }
+        }
+        DeviceSource::Tasmota { topic } => {
+            if topic.is_empty() || topic.contains(['+', '#', '/']) {
+                errors.push(format!("{path}.topic: {topic:?} is not a Tasmota %topic%"));
+            }
+            claim(format!("tasmota:{topic}"), errors);
+        }
+        DeviceSource::Ttn { topic, model } => {
+            if !topic.starts_with("v3/") || !topic.ends_with("/up") || topic.contains(['+', '#']) {
+                errors.push(format!("{path}.topic: {topic:?} is not a v3/{{app}}/devices/{{id}}/up topic"));
+            }
+            if model != "lse01" {
+                errors.push(format!("{path}.model: unknown model {model:?} (known: lse01)"));
+            }
+            claim(topic.clone(), errors);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+use super::*;
+
+fn parse(toml_text: &str) -> Inventory {
+    toml::from_str(toml_text).expect("inventory parses")
+}
+
+const GOOD: &str = r#"
+[[sites]]
+id = "rathaus"
+kind = "building"
+[[sites.devices]]
+id = "rathaus-main"
+source = { type = "modbus", endpoint = "127.0.0.1:5020", profile = "sdm630", interval = "2s" }
+
+[[sites]]
+id = "hh-1"
+kind = "household"
+[[sites.devices]]
+id = "hh-1-plug"
+source = { type = "tasmota", topic = "plug1" }
+
+[[sites]]
+id = "park"
+kind = "park"
+[[sites.devices]]
+id = "soil-1"
+source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01" }
+
+[[trees]]
+id = "t1"
+site = "park"
+species = "Tilia cordata"
+planted = 2020
+lat = 51.2
+lon = 6.6
+sensors = ["soil-1"]
+
+[[users]]
+name = "anna"
+role = "resident"
+scope = ["hh-1"]
+token_sha256 = "0000000000000000000000000000000000000000000000000000000000000001"
+
+[[users]]
+name = "fm"
+role = "facility_manager"
+scope = ["*"]
+token_sha256 = "0000000000000000000000000000000000000000000000000000000000000002"
+"#;
+
+#[test]
+fn good_inventory_has_no_errors() {
+    let inv = parse(GOOD);
+    assert_eq!(inv.validate(), Vec::<String>::new());
+    let (site, dev) = inv.device("rathaus-main").expect("device exists");
+    assert_eq!(site.id.as_str(), "rathaus");
+    assert!(matches!(dev.source, DeviceSource::Modbus { interval, .. } if interval.as_secs() == 2));
+}
+
+#[test]
+fn visibility_follows_scope_and_role() {
+    let inv = parse(GOOD);
+    let (anna, fm) = (&inv.users[0], &inv.users[1]);
+    let sees = |u: &User| inv.sites.iter().filter(|s| u.sees(s)).map(|s| s.id.as_str()).collect::<Vec<_>>();
+    assert_eq!(sees(anna), ["hh-1"]);
+    // "*" for a facility manager means every building, never a household.
+    assert_eq!(sees(fm), ["rathaus"]);
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let bad = GOOD
+        .replace("id = \"hh-1-plug\"", "id = \"rathaus-main\"")
+        .replace("sensors = [\"soil-1\"]", "sensors = [\"nope\"]")
+        .replace("scope = [\"hh-1\"]", "scope = [\"rathaus\"]")
+        .replace("127.0.0.1:5020", "localhost")
+        .replace("lat = 51.2", "lat = 151.2")
+        .replace("0000000000000000000000000000000000000000000000000000000000000002", "XYZ");
+    let errors = parse(&bad).validate();
+    let expected = [
+        "sites[1].devices[0].id: duplicate device id",
+        "sites[0].devices[0].source.endpoint: expected host:port",
+        "trees[0].sensors[0]: no device \"nope\"",
+        "trees[0]: coordinates",
+        "users[0].scope[0]: role Resident may not see Building site",
+        "users[1].token_sha256: must be 64",
+    ];
+    for e in expected {
+        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let err = toml::from_str::<Inventory>("[[sites]]\nid = \"a\"\nkind = \"park\"\ncolour = \"green\"\n")
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("colour"), "{err}");
+}
+
+#[test]
+fn token_hash_is_sha256_hex() {
+    assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+#[test]
+fn durations_parse_with_units() {
+    assert_eq!(parse_duration("250ms"), Ok(std::time::Duration::from_millis(250)));
+    assert_eq!(parse_duration("2m"), Ok(std::time::Duration::from_secs(120)));
+    assert!(parse_duration("5").is_err());
+    assert!(parse_duration("five s").is_err());
+}

@@ -1,0 +1,19 @@
+//! The shared vocabulary of Zählwerk.
+//!
+//! Every service speaks in the types defined here: validated identifiers ([`id`]), canonical quantities with
+//! their SI units ([`quantity`]), the canonical reading that travels on the bus ([`reading`]), the bus topic
+//! layout ([`topic`]) and the inventory of sites, devices, trees and API users ([`inventory`]).
+//!
+//! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
+//! is not finite or a timestamp outside the plausible window is rejected with a typed error, never coerced.
+
+pub mod id;
+pub mod inventory;
+pub mod quantity;
+pub mod reading;
+pub mod topic;
+
+pub use id::{Id, IdError};
+pub use inventory::{Device, DeviceSource, Inventory, Role, Site, SiteKind, Tree, User};
+pub use quantity::Quantity;
+pub use reading::{Reading, ReadingError, SCHEMA_VERSION};

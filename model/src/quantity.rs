@@ -1,0 +1,195 @@
+//! Canonical quantities and their fixed SI units.
+//!
+//! A reading carries values keyed by [`Quantity`]. Each quantity has exactly one unit, so a value on the bus is
+//! never ambiguous: power in W, energy counters in Wh, voltage in V, current in A, frequency in Hz, moisture in
+//! %, tension in kPa, temperatures in °C. Adapters convert at the edge (kWh → Wh, mWh → Wh, −kPa → kPa).
+//! Single-phase devices report their phase quantities as L1.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A physical unit used on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Unit {
+    /// Watt.
+    #[serde(rename = "W")]
+    Watt,
+    /// Volt-ampere (apparent power).
+    #[serde(rename = "VA")]
+    VoltAmpere,
+    /// Volt-ampere reactive.
+    #[serde(rename = "var")]
+    Var,
+    /// Watt-hour (energy counters).
+    #[serde(rename = "Wh")]
+    WattHour,
+    /// Volt.
+    #[serde(rename = "V")]
+    Volt,
+    /// Ampere.
+    #[serde(rename = "A")]
+    Ampere,
+    /// Hertz.
+    #[serde(rename = "Hz")]
+    Hertz,
+    /// Percent (0–100).
+    #[serde(rename = "%")]
+    Percent,
+    /// Degree Celsius.
+    #[serde(rename = "°C")]
+    Celsius,
+    /// Kilopascal (soil water tension, positive = suction).
+    #[serde(rename = "kPa")]
+    Kilopascal,
+    /// Microsiemens per centimetre (soil electrical conductivity).
+    #[serde(rename = "µS/cm")]
+    MicrosiemensPerCm,
+    /// Dimensionless ratio (power factor, −1…1).
+    #[serde(rename = "1")]
+    Ratio,
+}
+
+impl Unit {
+    /// The unit's symbol as written in docs and API responses.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Watt => "W",
+            Unit::VoltAmpere => "VA",
+            Unit::Var => "var",
+            Unit::WattHour => "Wh",
+            Unit::Volt => "V",
+            Unit::Ampere => "A",
+            Unit::Hertz => "Hz",
+            Unit::Percent => "%",
+            Unit::Celsius => "°C",
+            Unit::Kilopascal => "kPa",
+            Unit::MicrosiemensPerCm => "µS/cm",
+            Unit::Ratio => "1",
+        }
+    }
+}
+
+/// Whether a quantity is a momentary value or a cumulative counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A momentary value (power, voltage, moisture).
+    Gauge,
+    /// A monotonically growing total that may reset (energy counters).
+    Counter,
+}
+
+macro_rules! quantities {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $unit:ident, $kind:ident; )*) => {
+        /// A canonical quantity. The serialised name is the key in a reading's `values` and the InfluxDB field.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Quantity {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
+        }
+
+        impl Quantity {
+            /// Every quantity, in declaration order.
+            pub const ALL: &'static [Quantity] = &[$(Quantity::$variant),*];
+
+            /// The canonical name (`active_power`, `energy_import`, …).
+            pub fn name(self) -> &'static str {
+                match self { $(Quantity::$variant => $name,)* }
+            }
+
+            /// The one unit values of this quantity are expressed in.
+            pub fn unit(self) -> Unit {
+                match self { $(Quantity::$variant => Unit::$unit,)* }
+            }
+
+            /// Gauge or counter.
+            pub fn kind(self) -> Kind {
+                match self { $(Quantity::$variant => Kind::$kind,)* }
+            }
+
+            /// Looks a quantity up by its canonical name.
+            pub fn from_name(name: &str) -> Option<Quantity> {
+                match name { $($name => Some(Quantity::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+quantities! {
+    /// Total active power, W; negative means export (feed-in).
+    ActivePower = "active_power", Watt, Gauge;
+    /// Active power of phase L1, W.
+    ActivePowerL1 = "active_power_l1", Watt, Gauge;
+    /// Active power of phase L2, W.
+    ActivePowerL2 = "active_power_l2", Watt, Gauge;
+    /// Active power of phase L3, W.
+    ActivePowerL3 = "active_power_l3", Watt, Gauge;
+    /// Total apparent power, VA.
+    ApparentPower = "apparent_power", VoltAmpere, Gauge;
+    /// Total reactive power, var.
+    ReactivePower = "reactive_power", Var, Gauge;
+    /// Voltage L1-N, V.
+    VoltageL1 = "voltage_l1", Volt, Gauge;
+    /// Voltage L2-N, V.
+    VoltageL2 = "voltage_l2", Volt, Gauge;
+    /// Voltage L3-N, V.
+    VoltageL3 = "voltage_l3", Volt, Gauge;
+    /// Current L1, A.
+    CurrentL1 = "current_l1", Ampere, Gauge;
+    /// Current L2, A.
+    CurrentL2 = "current_l2", Ampere, Gauge;
+    /// Current L3, A.
+    CurrentL3 = "current_l3", Ampere, Gauge;
+    /// Total power factor, −1…1 (sign = direction).
+    PowerFactor = "power_factor", Ratio, Gauge;
+    /// Grid frequency, Hz.
+    Frequency = "frequency", Hertz, Gauge;
+    /// Imported active energy counter, Wh.
+    EnergyImport = "energy_import", WattHour, Counter;
+    /// Exported active energy counter, Wh (kept apart from import, never netted).
+    EnergyExport = "energy_export", WattHour, Counter;
+    /// Volumetric soil water content, %.
+    SoilMoisture = "soil_moisture", Percent, Gauge;
+    /// Soil temperature, °C.
+    SoilTemperature = "soil_temperature", Celsius, Gauge;
+    /// Soil electrical conductivity, µS/cm.
+    SoilConductivity = "soil_conductivity", MicrosiemensPerCm, Gauge;
+    /// Soil water tension, kPa (positive; 0 = saturated, higher = drier).
+    SoilWaterTension = "soil_water_tension", Kilopascal, Gauge;
+    /// Air or probe temperature, °C.
+    Temperature = "temperature", Celsius, Gauge;
+    /// Battery voltage of a battery-powered sensor, V.
+    BatteryVoltage = "battery_voltage", Volt, Gauge;
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &q in Quantity::ALL {
+            assert!(seen.insert(q.name()), "duplicate name {}", q.name());
+            assert_eq!(Quantity::from_name(q.name()), Some(q));
+            let json = serde_json::to_string(&q).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", q.name()));
+        }
+        assert_eq!(Quantity::from_name("energy_total"), None);
+    }
+
+    #[test]
+    fn energy_is_a_counter_in_wh() {
+        for q in [Quantity::EnergyImport, Quantity::EnergyExport] {
+            assert_eq!(q.unit(), Unit::WattHour);
+            assert_eq!(q.kind(), Kind::Counter);
+        }
+        assert_eq!(Quantity::ActivePower.kind(), Kind::Gauge);
+    }
+}

@@ -1,0 +1,58 @@
+//! The bus topic layout, versioned under `zw/v1/`.
+//!
+//! | topic | payload | retained |
+//! |---|---|---|
+//! | `zw/v1/readings/{site}/{device}` | [`crate::Reading`] JSON | no |
+//! | `zw/v1/status/{service}/{instance}` | service health JSON | yes |
+//!
+//! Ids are validated [`Id`]s, so they never contain `/`, `+` or `#` and the layout cannot be confused.
+
+use crate::Id;
+
+/// Root of every Zählwerk topic.
+pub const ROOT: &str = "zw/v1";
+
+/// Filter matching every reading.
+pub const READINGS_FILTER: &str = "zw/v1/readings/+/+";
+
+/// The topic a device's readings are published on.
+pub fn readings(site: &Id, device: &Id) -> String {
+    format!("{ROOT}/readings/{site}/{device}")
+}
+
+/// The retained status topic of a service instance.
+pub fn status(service: &str, instance: &str) -> String {
+    format!("{ROOT}/status/{service}/{instance}")
+}
+
+/// Splits a readings topic into site and device, or `None` if it is not one.
+pub fn parse_readings(topic: &str) -> Option<(Id, Id)> {
+    let rest = topic.strip_prefix(ROOT)?.strip_prefix("/readings/")?;
+    let (site, device) = rest.split_once('/')?;
+    Some((Id::new(site).ok()?, Id::new(device).ok()?))
+}
+
+/// A shared-subscription filter (`$share/{group}/{filter}`) so several instances split one stream.
+pub fn shared(group: &str, filter: &str) -> String {
+    format!("$share/{group}/{filter}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_topic_round_trips() {
+        let (s, d) = (Id::new("park-nord").expect("id"), Id::new("lse01-1").expect("id"));
+        let t = readings(&s, &d);
+        assert_eq!(t, "zw/v1/readings/park-nord/lse01-1");
+        assert_eq!(parse_readings(&t), Some((s, d)));
+    }
+
+    #[test]
+    fn foreign_topics_do_not_parse() {
+        for t in ["zw/v1/readings/a", "zw/v1/readings/a/b/c", "zw/v2/readings/a/b", "zw/v1/readings/A/b"] {
+            assert_eq!(parse_readings(t), None, "{t}");
+        }
+    }
+}
