@@ -1,1 +1,20 @@
-//! MQTT bus connection for Zählwerk services: reconnect with back-off, resubscribe, bounded inbound queue with counted drops.
+//! The MQTT bus connection shared by every Zählwerk service.
+//!
+//! Services talk only through the broker, so this crate is the one place that knows how to stay connected:
+//!
+//! * [`connect`] returns a [`BusClient`] for publishing, a bounded [`Inbound`] receiver of messages, and a
+//!   driver task that polls rumqttc's event loop forever.
+//! * The driver re-subscribes after every reconnect the broker did not resume a session for, and backs off
+//!   exponentially with jitter between failed attempts (rumqttc itself retries in a tight loop).
+//! * The inbound queue is bounded, with an explicit [`FullPolicy`]: `Block` (back-pressure to the broker, for
+//!   consumers that must not lose messages) or `DropNewest` (counted in `zw_bus_inbound_dropped_total`).
+//! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
+
+mod config;
+mod driver;
+mod metrics;
+
+pub use config::Config;
+pub use driver::{BusClient, ConnectOptions, FullPolicy, Inbound, connect};
+pub use metrics::Metrics;
+pub use rumqttc::{Publish, QoS};

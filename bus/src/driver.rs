@@ -1,0 +1,262 @@
+//! The connection driver: one task polls the event loop, reconnects with back-off, re-subscribes and feeds a
+//! bounded inbound queue.
+
+use std::time::Duration;
+
+use rand::Rng;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, Publish, QoS};
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{Config, Metrics};
+
+/// What the driver does when the consumer's inbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Stop reading from the broker until there is room: nothing is lost, the broker buffers.
+    Block,
+    /// Drop the new message and count it in `zw_bus_inbound_dropped_total` (for live views that only want
+    /// the latest value).
+    DropNewest,
+}
+
+/// Per-connection options chosen by the service.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Service name; the `client` metrics label and part of the client id.
+    pub client: String,
+    /// Instance name, so several instances of one service get distinct client ids.
+    pub instance: String,
+    /// `false` keeps the session (subscriptions and unacknowledged QoS 1 messages) across reconnects.
+    pub clean_session: bool,
+    /// Topic filters to (re-)subscribe after every connect without a resumed session.
+    pub subscriptions: Vec<(String, QoS)>,
+    /// Acknowledge QoS 1 messages only when the consumer calls [`BusClient::ack`].
+    pub manual_acks: bool,
+    /// Inbound queue policy.
+    pub full_policy: FullPolicy,
+    /// Retained last-will message (topic, payload) the broker publishes if the connection dies.
+    pub last_will: Option<(String, Vec<u8>)>,
+}
+
+impl ConnectOptions {
+    /// Options for a publisher that subscribes to nothing.
+    pub fn publisher(client: &str, instance: &str) -> Self {
+        Self {
+            client: client.into(),
+            instance: instance.into(),
+            clean_session: true,
+            subscriptions: Vec::new(),
+            manual_acks: false,
+            full_policy: FullPolicy::DropNewest,
+            last_will: None,
+        }
+    }
+}
+
+/// Messages received from the broker, in order.
+pub type Inbound = mpsc::Receiver<Publish>;
+
+/// Error publishing or acknowledging: the driver has stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("bus client stopped: {0}")]
+pub struct BusError(#[from] rumqttc::ClientError);
+
+/// A cheap, cloneable handle for publishing and acknowledging.
+#[derive(Clone)]
+pub struct BusClient {
+    client: AsyncClient,
+    connected: watch::Receiver<bool>,
+}
+
+impl BusClient {
+    /// Queues a publish; waits while the client's request queue is full.
+    pub async fn publish(&self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) -> Result<(), BusError> {
+        Ok(self.client.publish(topic, qos, retain, payload).await?)
+    }
+
+    /// Acknowledges a QoS 1 message received with manual acks.
+    pub async fn ack(&self, publish: &Publish) -> Result<(), BusError> {
+        Ok(self.client.ack(publish).await?)
+    }
+
+    /// Whether the broker connection is currently up.
+    pub fn is_connected(&self) -> bool {
+        *self.connected.borrow()
+    }
+
+    /// Waits until the broker connection is up (or the driver has stopped).
+    pub async fn wait_connected(&self) {
+        let mut rx = self.connected.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Sends a clean DISCONNECT; the driver stops once it has gone out.
+    pub async fn disconnect(&self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+/// Starts a connection driver. The driver stops after [`BusClient::disconnect`] or when `shutdown` is
+/// cancelled; hold the returned handle to await it.
+pub fn connect(
+    cfg: &Config,
+    opts: ConnectOptions,
+    metrics: &Metrics,
+    shutdown: CancellationToken,
+) -> (BusClient, Inbound, JoinHandle<()>) {
+    let client_id = format!("{}-{}-{}", cfg.client_id_prefix, opts.client, opts.instance);
+    let mut mqtt = MqttOptions::new(client_id, cfg.host.clone(), cfg.port);
+    mqtt.set_keep_alive(cfg.keep_alive)
+        .set_clean_session(opts.clean_session)
+        .set_manual_acks(opts.manual_acks)
+        .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
+        .set_inflight(1000);
+    if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
+        mqtt.set_credentials(user.clone(), pass.expose_secret().to_string());
+    }
+    if let Some((topic, payload)) = &opts.last_will {
+        mqtt.set_last_will(LastWill::new(topic.clone(), payload.clone(), QoS::AtLeastOnce, true));
+    }
+    let (client, eventloop) = AsyncClient::new(mqtt, 1024);
+    let (tx, rx) = mpsc::channel(cfg.inbound_capacity);
+    let (connected_tx, connected_rx) = watch::channel(false);
+    let driver = Driver {
+        client: client.clone(),
+        opts,
+        metrics: metrics.clone(),
+        connected: connected_tx,
+        tx,
+        backoff: (cfg.reconnect_min, cfg.reconnect_max),
+    };
+    let handle = tokio::spawn(driver.run(eventloop, shutdown));
+    (BusClient { client, connected: connected_rx }, rx, handle)
+}
+
+struct Driver {
+    client: AsyncClient,
+    opts: ConnectOptions,
+    metrics: Metrics,
+    connected: watch::Sender<bool>,
+    tx: mpsc::Sender<Publish>,
+    backoff: (Duration, Duration),
+}
+
+impl Driver {
+    async fn run(self, mut eventloop: rumqttc::EventLoop, shutdown: CancellationToken) {
+        let label = [self.opts.client.as_str()];
+        let mut failures: u32 = 0;
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => break,
+                ev = eventloop.poll() => ev,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    failures = 0;
+                    self.connected.send_replace(true);
+                    self.metrics.connects.with_label_values(&label).inc();
+                    self.metrics.connected.with_label_values(&label).set(1);
+                    info!(client = %self.opts.client, session_present = ack.session_present, "Connected to broker.");
+                    if !ack.session_present || self.opts.clean_session {
+                        self.resubscribe();
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    self.metrics.received.with_label_values(&label).inc();
+                    if !self.deliver(p, &shutdown).await {
+                        break;
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    debug!(client = %self.opts.client, "Sent DISCONNECT.");
+                    // One more poll flushes the packet to the socket.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.connected.send_replace(false);
+                    self.metrics.connected.with_label_values(&label).set(0);
+                    self.metrics.connection_errors.with_label_values(&label).inc();
+                    // Log the first failure of a streak loudly, the rest quietly: a broker outage must not
+                    // flood the log with one line per attempt.
+                    if failures == 0 {
+                        warn!(client = %self.opts.client, error = %e, "Broker connection lost; reconnecting with back-off.");
+                    } else {
+                        debug!(client = %self.opts.client, error = %e, attempt = failures, "Reconnect failed.");
+                    }
+                    let delay = backoff_delay(self.backoff.0, self.backoff.1, failures, rand::rng().random());
+                    failures = failures.saturating_add(1);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        self.connected.send_replace(false);
+        self.metrics.connected.with_label_values(&label).set(0);
+    }
+
+    /// Hands a message to the consumer according to the full policy; `false` when shutting down.
+    async fn deliver(&self, p: Publish, shutdown: &CancellationToken) -> bool {
+        match self.opts.full_policy {
+            FullPolicy::Block => tokio::select! {
+                () = shutdown.cancelled() => false,
+                // A closed receiver means the consumer is gone; keep the driver alive for the DISCONNECT.
+                _ = self.tx.send(p) => true,
+            },
+            FullPolicy::DropNewest => {
+                if self.tx.try_send(p).is_err() {
+                    self.metrics.inbound_dropped.with_label_values(&[self.opts.client.as_str()]).inc();
+                }
+                true
+            }
+        }
+    }
+
+    /// Subscribing from the polling task would deadlock on a full request queue, so it runs on its own task.
+    fn resubscribe(&self) {
+        if self.opts.subscriptions.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let filters: Vec<_> = self
+            .opts
+            .subscriptions
+            .iter()
+            .map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q))
+            .collect();
+        tokio::spawn(async move {
+            if let Err(e) = client.subscribe_many(filters).await {
+                warn!(error = %e, "Could not queue subscription.");
+            }
+        });
+    }
+}
+
+/// Exponential back-off: `min · 2^attempt`, capped at `max`, scaled by a jitter factor in 0.75..1.25
+/// (`unit` is a uniform sample in 0..1).
+pub(crate) fn backoff_delay(min: Duration, max: Duration, attempt: u32, unit: f64) -> Duration {
+    let base = min.saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX)).min(max);
+    base.mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(10));
+        assert_eq!(backoff_delay(min, max, 0, 0.5), Duration::from_millis(100));
+        assert_eq!(backoff_delay(min, max, 3, 0.5), Duration::from_millis(800));
+        assert_eq!(backoff_delay(min, max, 30, 0.5), max);
+        assert_eq!(backoff_delay(min, max, 0, 0.0), Duration::from_millis(75));
+        assert_eq!(backoff_delay(min, max, 0, 1.0), Duration::from_millis(125));
+    }
+}

@@ -1,0 +1,44 @@
+//! Bus metrics, registered once per process and shared by every service in it (label `client`).
+
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// Counters and gauges about broker connections and the inbound queues.
+#[derive(Clone)]
+pub struct Metrics {
+    /// Successful connections (first and re-), per client.
+    pub connects: IntCounterVec,
+    /// Connection errors, per client.
+    pub connection_errors: IntCounterVec,
+    /// 1 while connected, per client.
+    pub connected: IntGaugeVec,
+    /// Messages received, per client.
+    pub received: IntCounterVec,
+    /// Messages dropped because the inbound queue was full (`DropNewest` policy), per client.
+    pub inbound_dropped: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounterVec> {
+            let c = IntCounterVec::new(Opts::new(name, help), &["client"])?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let connected = IntGaugeVec::new(
+            Opts::new("zw_bus_connected", "1 while the client is connected to the broker."),
+            &["client"],
+        )?;
+        registry.register(Box::new(connected.clone()))?;
+        Ok(Self {
+            connects: counter("zw_bus_connects_total", "Successful broker connections.")?,
+            connection_errors: counter("zw_bus_connection_errors_total", "Broker connection errors.")?,
+            connected,
+            received: counter("zw_bus_messages_received_total", "Messages received from the broker.")?,
+            inbound_dropped: counter(
+                "zw_bus_inbound_dropped_total",
+                "Messages dropped because the consumer's inbound queue was full.",
+            )?,
+        })
+    }
+}
