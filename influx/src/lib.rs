@@ -1,1 +1,19 @@
-//! A small InfluxDB client: line-protocol builder that cannot emit malformed lines, v1 writes, InfluxQL queries with bind parameters.
+//! A small InfluxDB client of our own, over reqwest.
+//!
+//! Why not the `influxdb2` crate: it speaks only the v2 API, which the InfluxDB 1.x that Debian ships answers
+//! with 404; Flux does not exist in InfluxDB 3; and it pins a second, older HTTP stack. The v1 endpoints used
+//! here (`/write`, `/query`, `/ping`) are served by InfluxDB 1.x, 2.x (DBRP mapping), 3 and VictoriaMetrics.
+//!
+//! * [`line`]: a builder that cannot emit a malformed line (escaping, sorted tags, no NaN/Inf, no empty
+//!   field sets).
+//! * [`Client::write`] posts line protocol and classifies the answer into [`WriteError`] variants a caller
+//!   can act on (retry, split, dead-letter, alert).
+//! * [`Client::query`] runs InfluxQL with **bind parameters** only; values never become query text.
+
+mod client;
+mod config;
+pub mod line;
+
+pub use client::{Client, QueryError, Series, WriteError};
+pub use config::Config;
+pub use line::{FieldValue, Line, LineError};

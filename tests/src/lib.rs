@@ -1,1 +1,31 @@
-//! Test harness: real mosquitto and influxd on free loopback ports, and the end-to-end suite.
+//! Test harness for Zählwerk: real mosquitto and influxd as child processes on free loopback ports.
+//!
+//! Sits outside the data flow: tests start a [`Stack`] with the services they need, point the
+//! pipeline's configs at [`Stack::mqtt_port`] and [`Stack::influx_url`], and check results with
+//! [`influx_query`]. Guarantees:
+//! - every service is ready when [`StackBuilder::start`] returns (readiness is polled, never slept for);
+//! - stacks started in parallel use different ports and directories;
+//! - dropping a stack stops its services and deletes its state (kept with `ZW_KEEP_TEST_STATE=1`).
+//!
+//! The binaries come from Debian's `mosquitto` and `influxdb` packages (`deploy/setup.sh` installs them);
+//! `ZW_MOSQUITTO_BIN` and `ZW_INFLUXD_BIN` point elsewhere.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
+//! zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", "m v=1 1700000000000").await?;
+//! let answer = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), "SELECT v FROM m").await?;
+//! assert_eq!(zw_tests::series_values(&answer).len(), 1);
+//! # Ok(()) }
+//! ```
+
+mod influx_http;
+mod influxd;
+mod mosquitto;
+mod ports;
+mod process;
+mod stack;
+
+pub use influx_http::{influx_query, influx_write, series_values};
+pub use ports::free_port;
+pub use stack::{Stack, StackBuilder};

@@ -1,0 +1,214 @@
+//! The simulator's configuration (`[sim]` in the config file): which devices to simulate and how often.
+//!
+//! [`Config::validate`] reports every problem at once, each prefixed with the path of the offending field
+//! (`sim.meters[1].unit_id: …`), so a config can be fixed in one pass. [`crate::start`] refuses an invalid
+//! config.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Seed of every simulated curve and counter; the same seed gives the same values at the same time.
+    pub seed: u64,
+    /// Address the Modbus TCP server listens on; port 0 picks a free port (tests).
+    pub modbus_listen: SocketAddr,
+    /// SDM630 meters served over Modbus TCP, one per unit id.
+    pub meters: Vec<MeterConfig>,
+    /// Tasmota plugs publishing `tele/<topic>/…` over MQTT.
+    pub plugs: Vec<PlugConfig>,
+    /// Dragino LSE01 soil sensors whose uplinks are published like The Things Stack v3 does.
+    pub soil_sensors: Vec<SoilConfig>,
+    /// How often the meters' simulated values (and so the register images) advance.
+    #[serde(with = "humantime_serde")]
+    pub update_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            modbus_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 5020)),
+            meters: vec![MeterConfig { unit_id: 1 }],
+            plugs: vec![PlugConfig { topic: "plug-kitchen".into(), interval: default_plug_interval() }],
+            soil_sensors: vec![SoilConfig {
+                application: "soil-app".into(),
+                tenant: "ttn".into(),
+                device_id: "lse01-park-1".into(),
+                interval: default_soil_interval(),
+            }],
+            update_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One simulated Eastron SDM630 three-phase meter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterConfig {
+    /// Modbus unit id (slave address) the meter answers on, 1–247.
+    pub unit_id: u8,
+}
+
+/// One simulated Tasmota smart plug.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlugConfig {
+    /// The plug's `%topic%`; it publishes on `tele/<topic>/LWT`, `…/STATE` and `…/SENSOR`.
+    pub topic: String,
+    /// Telemetry period (Tasmota's TelePeriod), default 2s.
+    #[serde(with = "humantime_serde", default = "default_plug_interval")]
+    pub interval: Duration,
+}
+
+/// One simulated Dragino LSE01 soil sensor behind The Things Stack v3.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoilConfig {
+    /// TTS application id.
+    pub application: String,
+    /// TTS tenant id (`ttn` on The Things Network).
+    pub tenant: String,
+    /// TTS end device id.
+    pub device_id: String,
+    /// Uplink period, default 5s.
+    #[serde(with = "humantime_serde", default = "default_soil_interval")]
+    pub interval: Duration,
+}
+
+fn default_plug_interval() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_soil_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Shortest accepted interval; anything faster only burns CPU and floods the broker.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+impl Config {
+    /// Reports every invalid setting, prefixed with `sim.`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.update_interval < MIN_INTERVAL {
+            errors.push("sim.update_interval: must be at least 10ms".into());
+        }
+        let mut units = HashSet::new();
+        for (i, m) in self.meters.iter().enumerate() {
+            if !(1..=247).contains(&m.unit_id) {
+                errors.push(format!("sim.meters[{i}].unit_id: must be 1-247, got {}", m.unit_id));
+            } else if !units.insert(m.unit_id) {
+                errors.push(format!("sim.meters[{i}].unit_id: duplicate unit id {}", m.unit_id));
+            }
+        }
+        let mut topics = HashSet::new();
+        for (i, p) in self.plugs.iter().enumerate() {
+            if !is_tasmota_topic(&p.topic) {
+                errors.push(format!(
+                    "sim.plugs[{i}].topic: {:?} must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_'",
+                    p.topic
+                ));
+            } else if !topics.insert(p.topic.as_str()) {
+                errors.push(format!("sim.plugs[{i}].topic: duplicate topic {:?}", p.topic));
+            }
+            if p.interval < MIN_INTERVAL {
+                errors.push(format!("sim.plugs[{i}].interval: must be at least 10ms"));
+            }
+        }
+        let mut devices = HashSet::new();
+        for (i, s) in self.soil_sensors.iter().enumerate() {
+            for (field, value) in
+                [("application", &s.application), ("tenant", &s.tenant), ("device_id", &s.device_id)]
+            {
+                if !is_tts_id(value) {
+                    errors.push(format!(
+                        "sim.soil_sensors[{i}].{field}: {value:?} is not a TTS id (3-36 characters of a-z, 0-9 \
+                         and single '-', not at the ends)"
+                    ));
+                }
+            }
+            if !devices.insert((&s.application, &s.tenant, &s.device_id)) {
+                errors.push(format!("sim.soil_sensors[{i}].device_id: duplicate device {:?}", s.device_id));
+            }
+            if s.interval < MIN_INTERVAL {
+                errors.push(format!("sim.soil_sensors[{i}].interval: must be at least 10ms"));
+            }
+        }
+        errors
+    }
+}
+
+/// A Tasmota `%topic%` restricted to characters that are safe in a topic level and an MQTT client id.
+fn is_tasmota_topic(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The Things Stack id syntax: `^[a-z0-9](?:[-]?[a-z0-9]){2,}$`, at most 36 characters.
+fn is_tts_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=36).contains(&b.len())
+        && b.first().is_some_and(ok)
+        && b.last().is_some_and(ok)
+        && b.iter().all(|c| ok(c) || *c == b'-')
+        && !s.contains("--")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips_through_toml() {
+        let cfg = Config::default();
+        assert_eq!(cfg.validate(), Vec::<String>::new());
+        let text = toml::to_string(&cfg).expect("serializes");
+        let back: Config = toml::from_str(&text).expect("parses");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn partial_toml_uses_defaults_and_rejects_unknown_fields() {
+        let cfg: Config = toml::from_str("seed = 7\n[[plugs]]\ntopic = \"p1\"\n").expect("parses");
+        assert_eq!(cfg.seed, 7);
+        assert_eq!(cfg.plugs[0].interval, Duration::from_secs(2));
+        assert_eq!(cfg.update_interval, Duration::from_secs(1));
+        assert!(toml::from_str::<Config>("sead = 7").is_err());
+        assert!(toml::from_str::<Config>("[[meters]]\nunit_id = 1\nspeed = 2").is_err());
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let mut cfg = Config::default();
+        cfg.meters = vec![MeterConfig { unit_id: 1 }, MeterConfig { unit_id: 1 }, MeterConfig { unit_id: 0 }];
+        cfg.plugs.push(PlugConfig { topic: "a/b".into(), interval: Duration::ZERO });
+        cfg.soil_sensors[0].tenant = "T".into();
+        cfg.update_interval = Duration::ZERO;
+        let cases = [
+            "sim.update_interval: must be at least 10ms",
+            "sim.meters[1].unit_id: duplicate unit id 1",
+            "sim.meters[2].unit_id: must be 1-247, got 0",
+            "sim.plugs[1].topic: \"a/b\" must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_'",
+            "sim.plugs[1].interval: must be at least 10ms",
+        ];
+        let errors = cfg.validate();
+        for expected in cases {
+            assert!(errors.iter().any(|e| e == expected), "missing {expected:?} in {errors:#?}");
+        }
+        assert!(errors.iter().any(|e| e.starts_with("sim.soil_sensors[0].tenant:")), "{errors:#?}");
+        assert_eq!(errors.len(), 6, "{errors:#?}");
+    }
+
+    #[test]
+    fn tts_ids() {
+        for (id, ok) in [("ttn", true), ("lse01-park-1", true), ("ab", false), ("a--b", false), ("-ab", false)] {
+            assert_eq!(is_tts_id(id), ok, "{id}");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Gateway settings (`[gateway]` in the config file). Devices themselves come from the inventory.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Gateway settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Instance name; distinguishes several gateways on one broker.
+    pub instance: String,
+    /// Timeout of one Modbus request; after a timeout the connection is re-opened.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Timeout for opening a Modbus TCP connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest back-off between reconnect attempts to an unreachable endpoint.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+    /// Device MQTT messages larger than this are rejected and counted.
+    pub max_payload_bytes: usize,
+    /// Tasmota FullTopic layout; `%prefix%` and `%topic%` are substituted.
+    pub tasmota_full_topic: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            instance: "gw1".into(),
+            request_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(2),
+            reconnect_max: Duration::from_secs(30),
+            max_payload_bytes: 64 * 1024,
+            tasmota_full_topic: "%prefix%/%topic%/".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reports every invalid setting, prefixed with `gateway.`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if zw_model::Id::new(self.instance.clone()).is_err() {
+            errors.push(format!("gateway.instance: {:?} must be a valid id (a-z, 0-9, - and _)", self.instance));
+        }
+        if self.request_timeout < Duration::from_millis(10) {
+            errors.push("gateway.request_timeout: must be at least 10ms".into());
+        }
+        if self.connect_timeout < Duration::from_millis(10) {
+            errors.push("gateway.connect_timeout: must be at least 10ms".into());
+        }
+        if self.max_payload_bytes < 256 {
+            errors.push("gateway.max_payload_bytes: must be at least 256".into());
+        }
+        let t = &self.tasmota_full_topic;
+        if !t.contains("%prefix%") || !t.contains("%topic%") || t.contains(['+', '#']) {
+            errors.push("gateway.tasmota_full_topic: must contain %prefix% and %topic% and no wildcards".into());
+        }
+        errors
+    }
+
+    /// The SENSOR topic of the Tasmota device with `%topic%` = `device_topic`.
+    pub fn tasmota_topic(&self, device_topic: &str, suffix: &str) -> String {
+        let base = self.tasmota_full_topic.replace("%prefix%", "tele").replace("%topic%", device_topic);
+        let base = if base.ends_with('/') { base } else { format!("{base}/") };
+        format!("{base}{suffix}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasmota_topics_follow_the_full_topic_layout() {
+        let mut c = Config::default();
+        assert_eq!(c.tasmota_topic("plug1", "SENSOR"), "tele/plug1/SENSOR");
+        c.tasmota_full_topic = "tasmota/%topic%/%prefix%".into();
+        assert_eq!(c.tasmota_topic("plug1", "SENSOR"), "tasmota/plug1/tele/SENSOR");
+        assert!(c.validate().is_empty());
+        c.tasmota_full_topic = "x/+/".into();
+        assert_eq!(c.validate().len(), 1);
+    }
+}

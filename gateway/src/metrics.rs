@@ -1,0 +1,60 @@
+//! Gateway metrics. No device ids as labels: per-device state belongs on the status topic, not in Prometheus.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+
+/// Gateway counters and histograms.
+#[derive(Clone)]
+pub struct Metrics {
+    /// Modbus requests by result: ok, exception, timeout, transport.
+    pub modbus_requests: IntCounterVec,
+    /// Lateness of polls against their fixed schedule.
+    pub poll_lateness: Histogram,
+    /// Schedule slots skipped because a poll ran too late.
+    pub polls_skipped: IntCounter,
+    /// Register values dropped because they did not decode (short response, NaN).
+    pub values_dropped: IntCounterVec,
+    /// Canonical readings published, by source (modbus, tasmota, ttn).
+    pub readings_published: IntCounterVec,
+    /// Device MQTT messages rejected, by adapter and reason.
+    pub messages_rejected: IntCounterVec,
+    /// Publishes that failed because the bus client stopped.
+    pub publish_errors: IntCounter,
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn register(r: &Registry) -> prometheus::Result<Self> {
+        let m = Self {
+            modbus_requests: IntCounterVec::new(
+                Opts::new("zw_gateway_modbus_requests_total", "Modbus requests by result."),
+                &["result"],
+            )?,
+            poll_lateness: Histogram::with_opts(
+                HistogramOpts::new("zw_gateway_poll_lateness_seconds", "Poll start lateness against the schedule.")
+                    .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+            )?,
+            polls_skipped: IntCounter::new("zw_gateway_polls_skipped_total", "Schedule slots skipped (late polls).")?,
+            values_dropped: IntCounterVec::new(
+                Opts::new("zw_gateway_values_dropped_total", "Register values dropped during decoding."),
+                &["reason"],
+            )?,
+            readings_published: IntCounterVec::new(
+                Opts::new("zw_gateway_readings_published_total", "Canonical readings published."),
+                &["source"],
+            )?,
+            messages_rejected: IntCounterVec::new(
+                Opts::new("zw_gateway_messages_rejected_total", "Device messages rejected."),
+                &["adapter", "reason"],
+            )?,
+            publish_errors: IntCounter::new("zw_gateway_publish_errors_total", "Failed publishes to the bus.")?,
+        };
+        r.register(Box::new(m.modbus_requests.clone()))?;
+        r.register(Box::new(m.poll_lateness.clone()))?;
+        r.register(Box::new(m.polls_skipped.clone()))?;
+        r.register(Box::new(m.values_dropped.clone()))?;
+        r.register(Box::new(m.readings_published.clone()))?;
+        r.register(Box::new(m.messages_rejected.clone()))?;
+        r.register(Box::new(m.publish_errors.clone()))?;
+        Ok(m)
+    }
+}
