@@ -1,1 +1,149 @@
-//! HTTP API: live and historical usage for facility managers, residents and the parks department.
+//! HTTP API (axum): live and historical usage for facility managers, residents and the parks department.
+//!
+//! * [`app`] builds the router from an [`AppState`]; tests drive it with `oneshot`, no socket needed.
+//! * [`serve`] runs it on an already-bound listener until shutdown; [`run`] also connects the live feed.
+//! * Every `/api/v1` route needs a bearer token ([`auth`]); scope is enforced where data is read, and an
+//!   id outside the caller's scope answers 404, exactly like an unknown id.
+//! * Errors are RFC 7807 problem documents ([`error`]).
+
+pub mod auth;
+mod config;
+pub mod error;
+pub mod live;
+mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use prometheus::{IntCounterVec, Opts, Registry};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
+use zw_model::{Inventory, topic};
+
+pub use config::Config;
+pub use live::{LiveCache, LiveMetrics};
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Sites, devices, trees and users.
+    pub inventory: Arc<Inventory>,
+    /// Users by token hash.
+    pub users: Arc<auth::Users>,
+    /// Latest reading per device.
+    pub live: LiveCache,
+    /// InfluxDB client (readiness, history).
+    pub influx: zw_influx::Client,
+    /// Bus client, for readiness; `None` in router tests without a broker.
+    pub bus: Option<BusClient>,
+    /// The process's metrics registry, served on `/metrics`.
+    pub registry: Registry,
+    /// Requests by route template and status code.
+    pub requests: IntCounterVec,
+}
+
+impl AppState {
+    /// Builds the state and registers the API's request counter in `registry`.
+    pub fn new(
+        inventory: Arc<Inventory>,
+        influx: zw_influx::Client,
+        bus: Option<BusClient>,
+        registry: Registry,
+    ) -> prometheus::Result<Self> {
+        let requests = IntCounterVec::new(
+            Opts::new("zw_api_requests_total", "HTTP requests by route template and status code."),
+            &["route", "code"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        Ok(Self {
+            users: Arc::new(auth::Users::from_inventory(&inventory)),
+            inventory,
+            live: LiveCache::default(),
+            influx,
+            bus,
+            registry,
+            requests,
+        })
+    }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/devices", get(routes::devices::list))
+        .route("/api/v1/devices/{id}/live", get(routes::devices::live))
+        .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Route templates, not raw paths, keep the label set bounded.
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let resp = next.run(req).await;
+    state.requests.with_label_values(&[route.as_str(), resp.status().as_str()]).inc();
+    resp
+}
+
+/// Serves `app(state)` on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+    info!(addr = %listener.local_addr()?, "API listening.");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// Connects the live feed and serves the API on `listener` until `shutdown`.
+pub async fn run(
+    cfg: Config,
+    inventory: Arc<Inventory>,
+    influx: zw_influx::Client,
+    listener: TcpListener,
+    bus_cfg: &zw_bus::Config,
+    bus_metrics: &zw_bus::Metrics,
+    registry: Registry,
+    shutdown: CancellationToken,
+) -> Result<(), ApiRunError> {
+    let opts = ConnectOptions {
+        client: "api".into(),
+        instance: cfg.instance.clone(),
+        clean_session: true,
+        subscriptions: vec![(topic::READINGS_FILTER.to_string(), QoS::AtMostOnce)],
+        manual_acks: false,
+        full_policy: FullPolicy::DropNewest,
+        last_will: None,
+    };
+    let bus_stop = CancellationToken::new();
+    let (bus, inbound, driver) = zw_bus::connect(bus_cfg, opts, bus_metrics, bus_stop.clone());
+    let live_metrics = LiveMetrics::register(&registry)?;
+    let state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
+    let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));
+    serve(listener, state, shutdown).await?;
+    feed.abort();
+    bus.disconnect().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), driver).await;
+    bus_stop.cancel();
+    info!("API stopped.");
+    Ok(())
+}
+
+/// API start-up or serving failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiRunError {
+    /// Socket error.
+    #[error("API server: {0}")]
+    Io(#[from] std::io::Error),
+    /// Metrics registration failed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}

@@ -35,7 +35,10 @@ impl Default for Config {
             seed: 42,
             modbus_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 5020)),
             meters: vec![MeterConfig { unit_id: 1 }],
-            plugs: vec![PlugConfig { topic: "plug-kitchen".into(), interval: default_plug_interval() }],
+            plugs: vec![PlugConfig {
+                topic: "plug-kitchen".into(),
+                interval: default_plug_interval(),
+            }],
             soil_sensors: vec![SoilConfig {
                 application: "soil-app".into(),
                 tenant: "ttn".into(),
@@ -102,9 +105,15 @@ impl Config {
         let mut units = HashSet::new();
         for (i, m) in self.meters.iter().enumerate() {
             if !(1..=247).contains(&m.unit_id) {
-                errors.push(format!("sim.meters[{i}].unit_id: must be 1-247, got {}", m.unit_id));
+                errors.push(format!(
+                    "sim.meters[{i}].unit_id: must be 1-247, got {}",
+                    m.unit_id
+                ));
             } else if !units.insert(m.unit_id) {
-                errors.push(format!("sim.meters[{i}].unit_id: duplicate unit id {}", m.unit_id));
+                errors.push(format!(
+                    "sim.meters[{i}].unit_id: duplicate unit id {}",
+                    m.unit_id
+                ));
             }
         }
         let mut topics = HashSet::new();
@@ -123,9 +132,11 @@ impl Config {
         }
         let mut devices = HashSet::new();
         for (i, s) in self.soil_sensors.iter().enumerate() {
-            for (field, value) in
-                [("application", &s.application), ("tenant", &s.tenant), ("device_id", &s.device_id)]
-            {
+            for (field, value) in [
+                ("application", &s.application),
+                ("tenant", &s.tenant),
+                ("device_id", &s.device_id),
+            ] {
                 if !is_tts_id(value) {
                     errors.push(format!(
                         "sim.soil_sensors[{i}].{field}: {value:?} is not a TTS id (3-36 characters of a-z, 0-9 \
@@ -134,7 +145,10 @@ impl Config {
                 }
             }
             if !devices.insert((&s.application, &s.tenant, &s.device_id)) {
-                errors.push(format!("sim.soil_sensors[{i}].device_id: duplicate device {:?}", s.device_id));
+                errors.push(format!(
+                    "sim.soil_sensors[{i}].device_id: duplicate device {:?}",
+                    s.device_id
+                ));
             }
             if s.interval < MIN_INTERVAL {
                 errors.push(format!("sim.soil_sensors[{i}].interval: must be at least 10ms"));
@@ -146,7 +160,9 @@ impl Config {
 
 /// A Tasmota `%topic%` restricted to characters that are safe in a topic level and an MQTT client id.
 fn is_tasmota_topic(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The Things Stack id syntax: `^[a-z0-9](?:[-]?[a-z0-9]){2,}$`, at most 36 characters.
@@ -185,11 +201,16 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_its_path() {
-        let mut cfg = Config::default();
-        cfg.meters = vec![MeterConfig { unit_id: 1 }, MeterConfig { unit_id: 1 }, MeterConfig { unit_id: 0 }];
-        cfg.plugs.push(PlugConfig { topic: "a/b".into(), interval: Duration::ZERO });
+        let mut cfg = Config {
+            meters: [1, 1, 0].map(|unit_id| MeterConfig { unit_id }).to_vec(),
+            update_interval: Duration::ZERO,
+            ..Config::default()
+        };
+        cfg.plugs.push(PlugConfig {
+            topic: "a/b".into(),
+            interval: Duration::ZERO,
+        });
         cfg.soil_sensors[0].tenant = "T".into();
-        cfg.update_interval = Duration::ZERO;
         let cases = [
             "sim.update_interval: must be at least 10ms",
             "sim.meters[1].unit_id: duplicate unit id 1",
@@ -199,15 +220,29 @@ mod tests {
         ];
         let errors = cfg.validate();
         for expected in cases {
-            assert!(errors.iter().any(|e| e == expected), "missing {expected:?} in {errors:#?}");
+            assert!(
+                errors.iter().any(|e| e == expected),
+                "missing {expected:?} in {errors:#?}"
+            );
         }
-        assert!(errors.iter().any(|e| e.starts_with("sim.soil_sensors[0].tenant:")), "{errors:#?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("sim.soil_sensors[0].tenant:")),
+            "{errors:#?}"
+        );
         assert_eq!(errors.len(), 6, "{errors:#?}");
     }
 
     #[test]
     fn tts_ids() {
-        for (id, ok) in [("ttn", true), ("lse01-park-1", true), ("ab", false), ("a--b", false), ("-ab", false)] {
+        for (id, ok) in [
+            ("ttn", true),
+            ("lse01-park-1", true),
+            ("ab", false),
+            ("a--b", false),
+            ("-ab", false),
+        ] {
             assert_eq!(is_tts_id(id), ok, "{id}");
         }
     }

@@ -21,7 +21,9 @@ pub fn mix(a: u64, b: u64) -> u64 {
 
 /// A stable 64-bit hash of a string (FNV-1a), for deriving per-device seeds from names.
 pub fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
 }
 
 /// A uniform sample in `[0, 1)` for `(seed, key)`.
@@ -68,7 +70,11 @@ pub struct BuildingProfile {
 impl BuildingProfile {
     /// Draws a profile: 1–2 kW baseload, 3–9 kW extra in office hours, 2–8 kWp PV, uneven phases.
     pub fn new(seed: u64) -> Self {
-        let raw = [uniform(seed, 4, 0.8, 1.2), uniform(seed, 5, 0.8, 1.2), uniform(seed, 6, 0.8, 1.2)];
+        let raw = [
+            uniform(seed, 4, 0.8, 1.2),
+            uniform(seed, 5, 0.8, 1.2),
+            uniform(seed, 6, 0.8, 1.2),
+        ];
         let sum: f64 = raw.iter().sum();
         Self {
             seed,
@@ -122,9 +128,18 @@ pub fn frequency_hz(seed: u64, t: DateTime<Utc>) -> f64 {
 fn solar(day_of_year: u32, local_hour: f64) -> f64 {
     let season = (TAU * (f64::from(day_of_year) - 172.0) / 365.0).cos();
     let day_len = 12.0 + 4.0 * season;
-    let noon = 12.5 + if (88..300).contains(&day_of_year) { 1.0 } else { 0.0 };
+    let noon = 12.5
+        + if (88..300).contains(&day_of_year) {
+            1.0
+        } else {
+            0.0
+        };
     let x = (local_hour - (noon - day_len / 2.0)) / day_len;
-    if (0.0..=1.0).contains(&x) { (PI * x).sin() * (0.6 + 0.4 * season) } else { 0.0 }
+    if (0.0..=1.0).contains(&x) {
+        (PI * x).sin() * (0.6 + 0.4 * season)
+    } else {
+        0.0
+    }
 }
 
 /// Cloud cover factor 0.25–1, drifting over half an hour.
@@ -137,13 +152,19 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid timestamp").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid timestamp")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn same_seed_same_values_different_seed_different_values() {
         let t = at("2026-05-06T10:15:00Z");
-        let (a, b, c) = (BuildingProfile::new(1), BuildingProfile::new(1), BuildingProfile::new(2));
+        let (a, b, c) = (
+            BuildingProfile::new(1),
+            BuildingProfile::new(1),
+            BuildingProfile::new(2),
+        );
         assert_eq!(a, b);
         assert_eq!(a.phase_power_w(t), b.phase_power_w(t));
         assert_ne!(a.phase_power_w(t), c.phase_power_w(t));
@@ -165,9 +186,9 @@ mod tests {
     fn office_hours_draw_more_than_nights_and_weekends() {
         // Table: (time, lower bound W, upper bound W) for the total of a few seeds' buildings.
         let cases = [
-            ("2026-01-14T02:00:00Z", 500.0, 2500.0),   // Wednesday night: baseload only
+            ("2026-01-14T02:00:00Z", 500.0, 2500.0), // Wednesday night: baseload only
             ("2026-01-14T09:30:00Z", 3500.0, 12500.0), // Wednesday morning, winter: office load
-            ("2026-01-17T02:00:00Z", 500.0, 2500.0),   // Saturday night
+            ("2026-01-17T02:00:00Z", 500.0, 2500.0), // Saturday night
         ];
         for seed in 0..20 {
             let p = BuildingProfile::new(seed);
@@ -181,7 +202,8 @@ mod tests {
     #[test]
     fn summer_weekend_noon_can_export() {
         let t = at("2026-06-20T11:30:00Z");
-        let exporting = (0..50).filter(|&s| BuildingProfile::new(s).phase_power_w(t).iter().sum::<f64>() < 0.0);
+        let exporting =
+            (0..50).filter(|&s| BuildingProfile::new(s).phase_power_w(t).iter().sum::<f64>() < 0.0);
         assert!(exporting.count() > 5);
     }
 
@@ -192,7 +214,10 @@ mod tests {
             let t = at("2026-03-01T00:00:00Z") + chrono::TimeDelta::seconds(i * 613);
             for phase in 0..3 {
                 let (v, pf) = (p.voltage_v(t, phase, 3000.0), p.power_factor(t, phase));
-                assert!((220.0..240.0).contains(&v) && (0.9..=0.99).contains(&pf), "{v} V, PF {pf}");
+                assert!(
+                    (220.0..240.0).contains(&v) && (0.9..=0.99).contains(&pf),
+                    "{v} V, PF {pf}"
+                );
             }
             assert!((49.95..50.05).contains(&frequency_hz(3, t)));
         }

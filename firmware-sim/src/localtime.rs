@@ -18,7 +18,9 @@ pub fn berlin_offset_secs(utc: DateTime<Utc>) -> i64 {
 /// Europe/Berlin wall-clock time at `utc`.
 pub fn berlin(utc: DateTime<Utc>) -> NaiveDateTime {
     let naive = utc.naive_utc();
-    naive.checked_add_signed(TimeDelta::seconds(berlin_offset_secs(utc))).unwrap_or(naive)
+    naive
+        .checked_add_signed(TimeDelta::seconds(berlin_offset_secs(utc)))
+        .unwrap_or(naive)
 }
 
 /// The EU switch instant of `month` (March or October): the last Sunday, 01:00 UTC.
@@ -38,7 +40,9 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid timestamp").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid timestamp")
+            .with_timezone(&Utc)
     }
 
     #[test]

@@ -55,7 +55,11 @@ pub fn decoded_payload(bytes: &[u8]) -> Option<Value> {
     let word = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let bat_mv = word(0) & 0x3FFF;
     // JS numbers print whole values without a fraction ("3", not "3.0"); TTS keeps them as such.
-    let bat = if bat_mv % 1000 == 0 { json!(bat_mv / 1000) } else { json!(f64::from(bat_mv) / 1000.0) };
+    let bat = if bat_mv % 1000 == 0 {
+        json!(bat_mv / 1000)
+    } else {
+        json!(f64::from(bat_mv) / 1000.0)
+    };
     let raw_soil_temp = word(6);
     let soil_temp = if raw_soil_temp & 0x8000 == 0 {
         f64::from(raw_soil_temp) / 100.0
@@ -66,10 +70,16 @@ pub fn decoded_payload(bytes: &[u8]) -> Option<Value> {
     // `preserve_order` feature.
     let mut data = Map::new();
     data.insert("Bat".into(), bat);
-    data.insert("TempC_DS18B20".into(), json!(to_fixed(f64::from(word(2) as i16) / 10.0, 1)));
+    data.insert(
+        "TempC_DS18B20".into(),
+        json!(to_fixed(f64::from(word(2) as i16) / 10.0, 1)),
+    );
     data.insert("conduct_SOIL".into(), json!(word(8)));
     data.insert("temp_SOIL".into(), json!(to_fixed(soil_temp, 2)));
-    data.insert("water_SOIL".into(), json!(to_fixed(f64::from(word(4)) / 100.0, 2)));
+    data.insert(
+        "water_SOIL".into(),
+        json!(to_fixed(f64::from(word(4)) / 100.0, 2)),
+    );
     Some(Value::Object(data))
 }
 
@@ -107,15 +117,17 @@ impl SoilModel {
         let (s, local) = (secs(t), berlin(t));
         let days = (t - self.start).num_seconds().max(0) as f64 / 86_400.0;
         let hour = f64::from(local.num_seconds_from_midnight()) / 3600.0;
-        let season = 10.0 + 8.0 * (std::f64::consts::TAU * (f64::from(local.ordinal()) - 200.0) / 365.0).cos();
+        let season =
+            10.0 + 8.0 * (std::f64::consts::TAU * (f64::from(local.ordinal()) - 200.0) / 365.0).cos();
         let daily = |peak_hour: f64| (std::f64::consts::TAU * (hour - peak_hour + 6.0) / 24.0).sin();
         let moisture = (self.moisture_start - self.drying_per_day * days
             + 0.05 * smooth(mix(self.seed, 10), s, 3600.0))
-            .max(5.0);
+        .max(5.0);
         // The probe near the surface swings more and peaks earlier than the soil at depth.
         let probe = season + 6.0 * daily(15.0) + 0.3 * smooth(mix(self.seed, 11), s, 600.0);
         let soil = season + 2.5 * daily(17.0) + 0.1 * smooth(mix(self.seed, 12), s, 900.0);
-        let conduct = moisture * uniform(self.seed, 4, 35.0, 55.0) + 20.0 * smooth(mix(self.seed, 13), s, 1800.0);
+        let conduct =
+            moisture * uniform(self.seed, 4, 35.0, 55.0) + 20.0 * smooth(mix(self.seed, 13), s, 1800.0);
         let battery = self.battery_start_mv - 0.5 * days + 3.0 * smooth(mix(self.seed, 14), s, 300.0);
         Lse01Frame {
             battery_mv: battery.clamp(2500.0, 3700.0).round() as u16,
@@ -161,27 +173,59 @@ mod tests {
     fn decoder_quirks_match_lse01_js() {
         // Table: (bytes 0-1, 2-3, 6-7) → (Bat, TempC_DS18B20, temp_SOIL) as lse01.js returns them.
         let cases = [
-            ([0x0E, 0x10], [0xFF, 0x9C], [0xFF, 0x9C], json!(3.6), "-10.0", "-0.99"),
+            (
+                [0x0E, 0x10],
+                [0xFF, 0x9C],
+                [0xFF, 0x9C],
+                json!(3.6),
+                "-10.0",
+                "-0.99",
+            ),
             ([0x0B, 0xB8], [0x00, 0x00], [0xFF, 0xFF], json!(3), "0.0", "0.00"),
-            ([0x4E, 0x10], [0x80, 0x00], [0x80, 0x00], json!(3.6), "-3276.8", "-327.67"),
-            ([0x0E, 0x29], [0x00, 0x05], [0x00, 0x01], json!(3.625), "0.5", "0.01"),
+            (
+                [0x4E, 0x10],
+                [0x80, 0x00],
+                [0x80, 0x00],
+                json!(3.6),
+                "-3276.8",
+                "-327.67",
+            ),
+            (
+                [0x0E, 0x29],
+                [0x00, 0x05],
+                [0x00, 0x01],
+                json!(3.625),
+                "0.5",
+                "0.01",
+            ),
         ];
         for (bat, ds, soil, want_bat, want_ds, want_soil) in cases {
             let bytes = [bat[0], bat[1], ds[0], ds[1], 0, 0, soil[0], soil[1], 0, 0, 0];
             let d = decoded_payload(&bytes).expect("11 bytes");
-            assert_eq!((&d["Bat"], &d["TempC_DS18B20"], &d["temp_SOIL"]), (&want_bat, &json!(want_ds), &json!(want_soil)));
+            assert_eq!(
+                (&d["Bat"], &d["TempC_DS18B20"], &d["temp_SOIL"]),
+                (&want_bat, &json!(want_ds), &json!(want_soil))
+            );
         }
         assert_eq!(decoded_payload(&FIXTURE[..10]), None);
     }
 
     #[test]
     fn model_is_seeded_dries_out_and_stays_plausible() {
-        let t0 = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z").expect("valid").with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
         let (a, b) = (SoilModel::new(1, t0), SoilModel::new(2, t0));
-        assert_eq!(a.frame(t0 + TimeDelta::hours(5)), SoilModel::new(1, t0).frame(t0 + TimeDelta::hours(5)));
+        assert_eq!(
+            a.frame(t0 + TimeDelta::hours(5)),
+            SoilModel::new(1, t0).frame(t0 + TimeDelta::hours(5))
+        );
         assert_ne!(a.frame(t0), b.frame(t0));
         let week = a.frame(t0 + TimeDelta::days(7));
-        assert!(week.water_soil_centi + 300 < a.frame(t0).water_soil_centi, "dries by ≥ 3.5 % per week");
+        assert!(
+            week.water_soil_centi + 300 < a.frame(t0).water_soil_centi,
+            "dries by ≥ 3.5 % per week"
+        );
         for h in 0..24 * 30 {
             let f = a.frame(t0 + TimeDelta::hours(h));
             assert!((3500..3700).contains(&f.battery_mv), "{f:?}");

@@ -32,7 +32,10 @@ pub struct RegisterImage {
 impl RegisterImage {
     /// An all-zero image of `len` registers (addresses `0..len`).
     pub fn new(len: u16, limits: ReadLimits) -> Self {
-        Self { regs: vec![0; usize::from(len)], limits }
+        Self {
+            regs: vec![0; usize::from(len)],
+            limits,
+        }
     }
 
     /// Stores `value` as IEEE-754 float32 at `addr` and `addr + 1`, big-endian, high word first ("ABCD").
@@ -63,7 +66,10 @@ impl RegisterImage {
             return Err(ExceptionCode::IllegalDataAddress);
         }
         let start = usize::from(addr);
-        self.regs.get(start..start + usize::from(count)).map(<[u16]>::to_vec).ok_or(ExceptionCode::IllegalDataAddress)
+        self.regs
+            .get(start..start + usize::from(count))
+            .map(<[u16]>::to_vec)
+            .ok_or(ExceptionCode::IllegalDataAddress)
     }
 }
 
@@ -79,7 +85,9 @@ pub struct ImageService {
 impl ImageService {
     /// A service answering for exactly the unit ids in `units`.
     pub fn new(units: HashMap<u8, SharedImage>) -> Self {
-        Self { units: Arc::new(units) }
+        Self {
+            units: Arc::new(units),
+        }
     }
 
     /// Answers one request: `Ok(None)` sends nothing (broadcast), `Err` sends an exception response.
@@ -88,11 +96,16 @@ impl ImageService {
             return Ok(None); // Broadcasts are never answered.
         }
         // A gateway reports a silent bus device as "target device failed to respond".
-        let image = self.units.get(&req.slave).ok_or(ExceptionCode::GatewayTargetDevice)?;
+        let image = self
+            .units
+            .get(&req.slave)
+            .ok_or(ExceptionCode::GatewayTargetDevice)?;
         match req.request {
             Request::ReadInputRegisters(addr, count) => {
                 let image = image.read().unwrap_or_else(PoisonError::into_inner);
-                image.read(addr, count).map(|regs| Some(Response::ReadInputRegisters(regs)))
+                image
+                    .read(addr, count)
+                    .map(|regs| Some(Response::ReadInputRegisters(regs)))
             }
             _ => Err(ExceptionCode::IllegalFunction),
         }
@@ -114,7 +127,10 @@ impl Service for ImageService {
 mod tests {
     use super::*;
 
-    const LIMITS: ReadLimits = ReadLimits { max_registers: 80, even_only: true };
+    const LIMITS: ReadLimits = ReadLimits {
+        max_registers: 80,
+        even_only: true,
+    };
 
     #[test]
     fn floats_are_big_endian_high_word_first() {
@@ -155,7 +171,11 @@ mod tests {
         for (addr, count, err) in cases {
             let got = img.read(addr, count);
             match err {
-                None => assert_eq!(got.map(|r| r.len()), Ok(usize::from(count)), "{addr:#06x} x{count}"),
+                None => assert_eq!(
+                    got.map(|r| r.len()),
+                    Ok(usize::from(count)),
+                    "{addr:#06x} x{count}"
+                ),
                 Some(e) => assert_eq!(got, Err(e), "{addr:#06x} x{count}"),
             }
         }
@@ -168,14 +188,34 @@ mod tests {
         let svc = ImageService::new(HashMap::from([(1, Arc::new(RwLock::new(img)))]));
         let req = |slave, request| SlaveRequest { slave, request };
         let cases = [
-            (1, Request::ReadInputRegisters(0, 2), Ok(Some(Response::ReadInputRegisters(vec![0x4366, 0x199A])))),
-            (1, Request::ReadInputRegisters(0, 81), Err(ExceptionCode::IllegalDataValue)),
-            (1, Request::ReadHoldingRegisters(0, 2), Err(ExceptionCode::IllegalFunction)),
-            (2, Request::ReadInputRegisters(0, 2), Err(ExceptionCode::GatewayTargetDevice)),
+            (
+                1,
+                Request::ReadInputRegisters(0, 2),
+                Ok(Some(Response::ReadInputRegisters(vec![0x4366, 0x199A]))),
+            ),
+            (
+                1,
+                Request::ReadInputRegisters(0, 81),
+                Err(ExceptionCode::IllegalDataValue),
+            ),
+            (
+                1,
+                Request::ReadHoldingRegisters(0, 2),
+                Err(ExceptionCode::IllegalFunction),
+            ),
+            (
+                2,
+                Request::ReadInputRegisters(0, 2),
+                Err(ExceptionCode::GatewayTargetDevice),
+            ),
             (0, Request::ReadInputRegisters(0, 2), Ok(None)),
         ];
         for (slave, request, expected) in cases {
-            assert_eq!(svc.answer(req(slave, request.clone())), expected, "unit {slave} {request:?}");
+            assert_eq!(
+                svc.answer(req(slave, request.clone())),
+                expected,
+                "unit {slave} {request:?}"
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ use crate::curves::{BuildingProfile, frequency_hz, uniform};
 use crate::modbus::{ReadLimits, RegisterImage};
 
 /// The SDM630's read limits: at most 80 registers (40 floats), even counts only.
-pub const LIMITS: ReadLimits = ReadLimits { max_registers: 80, even_only: true };
+pub const LIMITS: ReadLimits = ReadLimits {
+    max_registers: 80,
+    even_only: true,
+};
 
 /// Size of the simulated input-register space (covers the per-phase energy block up to 0x0165).
 pub const IMAGE_LEN: u16 = 0x0180;
@@ -151,7 +154,14 @@ impl Sdm630 {
             let apparent = p.abs() / pf;
             let reactive = (apparent * apparent - p * p).max(0.0).sqrt();
             let power_factor = if p < 0.0 { -pf } else { pf };
-            *ph = Phases { voltage, current: apparent / voltage, power: p, apparent, reactive, power_factor };
+            *ph = Phases {
+                voltage,
+                current: apparent / voltage,
+                power: p,
+                apparent,
+                reactive,
+                power_factor,
+            };
         }
         self.frequency = frequency_hz(self.seed, now);
     }

@@ -3,7 +3,9 @@
 use super::*;
 
 fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("valid timestamp").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid timestamp")
+        .with_timezone(&Utc)
 }
 
 fn run(seed: u64, start: &str, steps: i64, every: TimeDelta) -> Sdm630 {
@@ -31,13 +33,29 @@ fn energy_barely_depends_on_the_update_rate() {
     let coarse = run(3, "2026-05-06T06:00:00Z", 61, TimeDelta::seconds(60));
     let (fi, fe) = fine.energy_kwh();
     let (ci, ce) = coarse.energy_kwh();
-    assert!((fi - ci).abs() < 0.01 && (fe - ce).abs() < 0.01, "{fi}/{fe} vs {ci}/{ce}");
+    assert!(
+        (fi - ci).abs() < 0.01 && (fe - ce).abs() < 0.01,
+        "{fi}/{fe} vs {ci}/{ce}"
+    );
 }
 
 #[test]
 fn energy_counters_never_decrease() {
     // Table: time offsets in seconds, including a jump back and a long gap.
-    let offsets = [0, 1, 2, 3, 600, 599, 100, 7200, 7201, 90_000, 86_400 * 10, 86_400 * 10 + 1];
+    let offsets = [
+        0,
+        1,
+        2,
+        3,
+        600,
+        599,
+        100,
+        7200,
+        7201,
+        90_000,
+        86_400 * 10,
+        86_400 * 10 + 1,
+    ];
     for seed in 0..10 {
         let mut m = Sdm630::new(seed);
         let (mut img, t0) = (Sdm630::new_image(), at("2026-06-20T08:00:00Z"));

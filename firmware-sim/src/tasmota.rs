@@ -124,7 +124,11 @@ impl TasmotaPlug {
             let t = from + dt * i + dt / 2;
             let day = berlin(t).date();
             if day != self.day {
-                self.yesterday_kwh = if self.day.succ_opt() == Some(day) { self.today_kwh } else { 0.0 };
+                self.yesterday_kwh = if self.day.succ_opt() == Some(day) {
+                    self.today_kwh
+                } else {
+                    0.0
+                };
                 self.today_kwh = 0.0;
                 self.day = day;
             }
@@ -176,7 +180,13 @@ impl TasmotaPlug {
         let b = mix(self.seed, 32).to_be_bytes();
         let state = State {
             time: tasmota_time(now),
-            uptime: format!("{}T{:02}:{:02}:{:02}", up / 86_400, up / 3600 % 24, up / 60 % 60, up % 60),
+            uptime: format!(
+                "{}T{:02}:{:02}:{:02}",
+                up / 86_400,
+                up / 3600 % 24,
+                up / 60 % 60,
+                up % 60
+            ),
             uptime_sec: up,
             heap: 25,
             sleep_mode: "Dynamic",
@@ -187,7 +197,10 @@ impl TasmotaPlug {
             wifi: Wifi {
                 ap: 1,
                 ssid: "zaehlwerk-iot",
-                bssid: format!("{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}", b[0], b[1], b[2], b[3], b[4], b[5]),
+                bssid: format!(
+                    "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+                    b[0], b[1], b[2], b[3], b[4], b[5]
+                ),
                 channel: 1 + mix(self.seed, 33) % 11,
                 mode: "11n",
                 rssi: rssi_quality(signal),

@@ -3,7 +3,9 @@
 use super::*;
 
 fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).expect("valid timestamp").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid timestamp")
+        .with_timezone(&Utc)
 }
 
 /// The raw text of a JSON number field, e.g. `11.302` for `"Total"`.
@@ -39,33 +41,57 @@ fn sensor_payload_has_tasmotas_keys_order_and_formats() {
     ];
     let energy = v["ENERGY"].as_object().expect("ENERGY object");
     assert_eq!(energy.keys().count(), keys.len());
-    let positions: Vec<usize> = keys.iter().map(|k| json.find(&format!("\"{k}\":")).unwrap_or(0)).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "key order {positions:?} in {json}");
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| json.find(&format!("\"{k}\":")).unwrap_or(0))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "key order {positions:?} in {json}"
+    );
     // Table: (key, decimals as Tasmota formats them).
-    let formats =
-        [("Total", 3), ("Yesterday", 3), ("Today", 3), ("Period", 0), ("Power", 0), ("ApparentPower", 0)];
-    let formats = formats.into_iter().chain([("ReactivePower", 0), ("Factor", 2), ("Voltage", 0), ("Current", 3)]);
+    let formats = [
+        ("Total", 3),
+        ("Yesterday", 3),
+        ("Today", 3),
+        ("Period", 0),
+        ("Power", 0),
+        ("ApparentPower", 0),
+    ];
+    let formats = formats.into_iter().chain([
+        ("ReactivePower", 0),
+        ("Factor", 2),
+        ("Voltage", 0),
+        ("Current", 3),
+    ]);
     for (key, places) in formats {
         let raw = raw_field(&json, key);
         assert_eq!(decimals(raw), places, "{key} = {raw} in {json}");
         assert!(energy[key].is_number(), "{key}");
     }
     let start = energy["TotalStartTime"].as_str().unwrap_or("");
-    assert!(chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S").is_ok(), "{start}");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S").is_ok(),
+        "{start}"
+    );
 }
 
 #[test]
 fn electrical_values_are_consistent() {
     let mut plug = TasmotaPlug::new(1, at("2026-11-21T06:00:00Z"));
     for i in 1..200 {
-        let v: serde_json::Value =
-            serde_json::from_str(&plug.sensor_payload(at("2026-11-21T06:00:00Z") + TimeDelta::seconds(i * 97)))
-                .expect("valid JSON");
+        let v: serde_json::Value = serde_json::from_str(
+            &plug.sensor_payload(at("2026-11-21T06:00:00Z") + TimeDelta::seconds(i * 97)),
+        )
+        .expect("valid JSON");
         let e = &v["ENERGY"];
         let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
         assert!((225.0..=235.0).contains(&f("Voltage")), "{e}");
         assert!((0.0..=1.0).contains(&f("Factor")), "{e}");
-        assert!((f("Voltage") * f("Current") - f("ApparentPower")).abs() <= 2.0, "{e}");
+        assert!(
+            (f("Voltage") * f("Current") - f("ApparentPower")).abs() <= 2.0,
+            "{e}"
+        );
         assert!((0.0..2500.0).contains(&f("Power")), "{e}");
     }
 }
@@ -85,19 +111,30 @@ fn periods_add_up_to_total_and_today_rolls_over_at_local_midnight() {
         let today = v["ENERGY"]["Today"].as_f64().unwrap_or(f64::NAN);
         if today < last_today {
             rolled = true;
-            assert_eq!(v["ENERGY"]["Yesterday"].as_f64(), Some(last_today), "Yesterday = previous Today");
+            assert_eq!(
+                v["ENERGY"]["Yesterday"].as_f64(),
+                Some(last_today),
+                "Yesterday = previous Today"
+            );
         }
         last_today = today;
     }
     assert!(rolled, "Today never restarted");
     let grown_wh = (plug.total_kwh() - first_total) * 1000.0;
-    assert!(grown_wh > 0.0 && (periods - grown_wh).abs() < 1.0, "{periods} vs {grown_wh}");
+    assert!(
+        grown_wh > 0.0 && (periods - grown_wh).abs() < 1.0,
+        "{periods} vs {grown_wh}"
+    );
 }
 
 #[test]
 fn same_seed_same_payloads() {
     let t = at("2026-11-21T10:00:00Z");
-    let (mut a, mut b, mut c) = (TasmotaPlug::new(3, t), TasmotaPlug::new(3, t), TasmotaPlug::new(4, t));
+    let (mut a, mut b, mut c) = (
+        TasmotaPlug::new(3, t),
+        TasmotaPlug::new(3, t),
+        TasmotaPlug::new(4, t),
+    );
     let later = t + TimeDelta::minutes(90);
     assert_eq!(a.sensor_payload(later), b.sensor_payload(later));
     assert_ne!(a.sensor_payload(later), c.sensor_payload(later));
@@ -106,9 +143,14 @@ fn same_seed_same_payloads() {
 #[test]
 fn fridge_cycles_and_kettle_boils_sometimes() {
     let t0 = at("2026-11-23T06:00:00Z");
-    let samples: Vec<f64> = (0..16 * 360).map(|i| plug_load(2, t0 + TimeDelta::seconds(i * 10)).0).collect();
+    let samples: Vec<f64> = (0..16 * 360)
+        .map(|i| plug_load(2, t0 + TimeDelta::seconds(i * 10)).0)
+        .collect();
     assert!(samples.iter().any(|&p| p < 5.0), "compressor off");
-    assert!(samples.iter().any(|&p| (80.0..100.0).contains(&p)), "compressor on");
+    assert!(
+        samples.iter().any(|&p| (80.0..100.0).contains(&p)),
+        "compressor on"
+    );
     assert!(samples.iter().any(|&p| p > 1500.0), "kettle");
 }
 
@@ -118,7 +160,9 @@ fn state_reports_wifi_quality_in_percent_and_signal_in_dbm() {
         assert_eq!(rssi_quality(dbm), pct, "{dbm} dBm");
     }
     let plug = TasmotaPlug::new(1, at("2026-11-21T10:00:00Z"));
-    let json = plug.state_payload(at("2026-11-22T11:02:03Z")).expect("serializes");
+    let json = plug
+        .state_payload(at("2026-11-22T11:02:03Z"))
+        .expect("serializes");
     let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(v["Uptime"], "1T01:02:03");
     assert_eq!(v["UptimeSec"], 90_123);

@@ -11,6 +11,7 @@ pub mod id;
 pub mod inventory;
 pub mod quantity;
 pub mod reading;
+pub mod storage;
 pub mod topic;
 
 pub use id::{Id, IdError};

@@ -10,7 +10,10 @@ use crate::influxd::{client, form_encode};
 /// Fails on a non-2xx status and on any statement that InfluxDB answered with an `"error"`, so a typo in
 /// a test query cannot pass as "no rows".
 pub async fn influx_query(url: &str, db: &str, q: &str) -> anyhow::Result<serde_json::Value> {
-    let resp = client()?.get(format!("{url}/query?{}", form_encode(&[("db", db), ("q", q)]))).send().await?;
+    let resp = client()?
+        .get(format!("{url}/query?{}", form_encode(&[("db", db), ("q", q)])))
+        .send()
+        .await?;
     let status = resp.status();
     let body = resp.text().await?;
     anyhow::ensure!(status.is_success(), "query {q:?} on {db}: HTTP {status}: {body}");
@@ -18,7 +21,11 @@ pub async fn influx_query(url: &str, db: &str, q: &str) -> anyhow::Result<serde_
     if let Some(err) = json.get("error") {
         anyhow::bail!("query {q:?} on {db}: {err}");
     }
-    let statements = json.get("results").and_then(|r| r.as_array()).into_iter().flatten();
+    let statements = json
+        .get("results")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten();
     for (i, statement) in statements.enumerate() {
         if let Some(err) = statement.get("error") {
             anyhow::bail!("query {q:?} on {db}, statement {i}: {err}");
@@ -32,7 +39,10 @@ pub async fn influx_query(url: &str, db: &str, q: &str) -> anyhow::Result<serde_
 /// `precision` is one of InfluxDB's `ns`, `u`, `ms`, `s`, `m`, `h`.
 pub async fn influx_write(url: &str, db: &str, precision: &str, lines: &str) -> anyhow::Result<()> {
     let resp = client()?
-        .post(format!("{url}/write?{}", form_encode(&[("db", db), ("precision", precision)])))
+        .post(format!(
+            "{url}/write?{}",
+            form_encode(&[("db", db), ("precision", precision)])
+        ))
         .body(lines.to_owned())
         .send()
         .await?;

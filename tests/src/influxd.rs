@@ -77,7 +77,10 @@ pub(crate) async fn start(bin: &Path, dir: &Path, ports: Ports) -> Result<ChildP
     child
         .await_ready(READY_TIMEOUT, || {
             let req = client.get(&ping).timeout(Duration::from_secs(2)).send();
-            async move { req.await.is_ok_and(|r| r.status() == reqwest::StatusCode::NO_CONTENT) }
+            async move {
+                req.await
+                    .is_ok_and(|r| r.status() == reqwest::StatusCode::NO_CONTENT)
+            }
         })
         .await?;
     Ok(child)
@@ -88,18 +91,27 @@ pub(crate) async fn create_database(url: &str, db: &str) -> anyhow::Result<()> {
     let resp = client()?
         .post(format!("{url}/query"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(form_encode(&[("q", &format!("CREATE DATABASE \"{}\"", db.replace('"', "\\\"")))]))
+        .body(form_encode(&[(
+            "q",
+            &format!("CREATE DATABASE \"{}\"", db.replace('"', "\\\"")),
+        )]))
         .send()
         .await?;
     let status = resp.status();
     let body = resp.text().await?;
-    anyhow::ensure!(status.is_success() && !body.contains("\"error\""), "CREATE DATABASE {db}: {status} {body}");
+    anyhow::ensure!(
+        status.is_success() && !body.contains("\"error\""),
+        "CREATE DATABASE {db}: {status} {body}"
+    );
     Ok(())
 }
 
 /// An HTTP client that ignores proxy variables (loopback only) and never waits forever.
 pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build()?)
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()?)
 }
 
 /// `application/x-www-form-urlencoded` body from pairs.
@@ -115,7 +127,13 @@ mod tests {
 
     #[test]
     fn config_moves_both_listeners_and_keeps_data_in_dir() {
-        let text = config_text(Ports { http: 18_086, rpc: 18_088 }, Path::new("/s"));
+        let text = config_text(
+            Ports {
+                http: 18_086,
+                rpc: 18_088,
+            },
+            Path::new("/s"),
+        );
         assert!(text.contains("bind-address = \"127.0.0.1:18088\""));
         assert!(text.contains("bind-address = \"127.0.0.1:18086\""));
         assert!(text.contains("wal-dir = \"/s/wal\""));
@@ -124,6 +142,9 @@ mod tests {
 
     #[test]
     fn form_encoding_escapes_query_text() {
-        assert_eq!(form_encode(&[("q", "SELECT * FROM \"m\"; x&y")]), "q=SELECT+*+FROM+%22m%22%3B+x%26y");
+        assert_eq!(
+            form_encode(&[("q", "SELECT * FROM \"m\"; x&y")]),
+            "q=SELECT+*+FROM+%22m%22%3B+x%26y"
+        );
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn config_text(port: u16, data_dir: &Path, run_as_root: bool) -> Stri
         "# Written by zw-tests.\n\
          listener {port} 127.0.0.1\n\
          allow_anonymous true\n\
-         persistence false\n\
+         persistence true\n\
          persistence_location {}/\n\
          autosave_interval 0\n\
          max_queued_messages 1000000\n\
@@ -65,7 +65,9 @@ pub(crate) async fn start(bin: &Path, dir: &Path, port: u16) -> Result<ChildProc
 
 /// True if the broker on `port` accepts an MQTT 3.1.1 CONNECT.
 pub(crate) async fn connack(port: u16) -> bool {
-    tokio::time::timeout(Duration::from_secs(2), handshake(port)).await.is_ok_and(|r| r.is_ok())
+    tokio::time::timeout(Duration::from_secs(2), handshake(port))
+        .await
+        .is_ok_and(|r| r.is_ok())
 }
 
 async fn handshake(port: u16) -> std::io::Result<()> {

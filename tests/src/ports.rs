@@ -24,7 +24,10 @@ pub fn free_port() -> u16 {
     loop {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("cannot bind any port on 127.0.0.1");
-        let port = listener.local_addr().expect("bound listener has an address").port();
+        let port = listener
+            .local_addr()
+            .expect("bound listener has an address")
+            .port();
         if handed_out.insert(port) {
             return port;
         }

@@ -78,7 +78,12 @@ pub(crate) struct ChildProcess {
 
 impl ChildProcess {
     /// Spawns `program args…` with stdin closed and stdout/stderr appended to `log`.
-    pub(crate) fn spawn(name: &'static str, program: &Path, args: &[&str], log: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn spawn(
+        name: &'static str,
+        program: &Path,
+        args: &[&str],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
@@ -93,7 +98,12 @@ impl ChildProcess {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot start {name} ({})", program.display()))?;
-        Ok(Self { name, child: Some(child), log: log.to_path_buf(), log_offset })
+        Ok(Self {
+            name,
+            child: Some(child),
+            log: log.to_path_buf(),
+            log_offset,
+        })
     }
 
     /// The exit status if the child has exited.
@@ -110,7 +120,11 @@ impl ChildProcess {
     }
 
     /// Polls `probe` until it returns true, failing early if the child exits and after `timeout` at most.
-    pub(crate) async fn await_ready<F, Fut>(&mut self, timeout: Duration, mut probe: F) -> Result<(), StartError>
+    pub(crate) async fn await_ready<F, Fut>(
+        &mut self,
+        timeout: Duration,
+        mut probe: F,
+    ) -> Result<(), StartError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
@@ -147,7 +161,9 @@ impl ChildProcess {
 
     /// Sends SIGTERM, waits up to `grace` for the child to exit, then kills it.
     pub(crate) async fn terminate(mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         signal_term(&mut child);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
@@ -163,7 +179,9 @@ impl ChildProcess {
 
     /// Blocking variant of [`Self::terminate`] for `Drop`.
     fn terminate_blocking(&mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         signal_term(&mut child);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
@@ -209,7 +227,11 @@ pub(crate) fn tail(path: &Path, offset: u64, lines: usize) -> String {
             let all: Vec<&str> = text.lines().collect();
             let start = all.len().saturating_sub(lines);
             let shown = all[start..].join("\n");
-            if shown.is_empty() { "(log is empty)".to_owned() } else { shown }
+            if shown.is_empty() {
+                "(log is empty)".to_owned()
+            } else {
+                shown
+            }
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
     }

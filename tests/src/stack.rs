@@ -72,15 +72,30 @@ impl StackBuilder {
         let mosquitto_bin = self
             .mosquitto
             .then(|| {
-                find_binary(self.mosquitto_bin.as_deref(), mosquitto::BIN_ENV, mosquitto::DEFAULT_BIN, "mosquitto")
+                find_binary(
+                    self.mosquitto_bin.as_deref(),
+                    mosquitto::BIN_ENV,
+                    mosquitto::DEFAULT_BIN,
+                    "mosquitto",
+                )
             })
             .transpose()?;
         let influxd_bin = self
             .influxd
-            .then(|| find_binary(self.influxd_bin.as_deref(), influxd::BIN_ENV, influxd::DEFAULT_BIN, "influxdb"))
+            .then(|| {
+                find_binary(
+                    self.influxd_bin.as_deref(),
+                    influxd::BIN_ENV,
+                    influxd::DEFAULT_BIN,
+                    "influxdb",
+                )
+            })
             .transpose()?;
 
-        let dir = tempfile::Builder::new().prefix("zw-stack-").tempdir().context("cannot create state dir")?;
+        let dir = tempfile::Builder::new()
+            .prefix("zw-stack-")
+            .tempdir()
+            .context("cannot create state dir")?;
         let mosquitto_dir = dir.path().join("mosquitto");
         let influxd_dir = dir.path().join("influxd");
         std::fs::create_dir_all(&mosquitto_dir)?;
@@ -88,25 +103,49 @@ impl StackBuilder {
 
         let start_mosquitto = async {
             let Some(bin) = mosquitto_bin else { return Ok(None) };
-            let (port, child) = with_fresh_ports(free_port, |port| mosquitto::start(&bin, &mosquitto_dir, port)).await?;
-            anyhow::Ok(Some(Mosquitto { bin, dir: mosquitto_dir.clone(), port, child: Mutex::new(Some(child)) }))
+            let (port, child) =
+                with_fresh_ports(free_port, |port| mosquitto::start(&bin, &mosquitto_dir, port)).await?;
+            anyhow::Ok(Some(Mosquitto {
+                bin,
+                dir: mosquitto_dir.clone(),
+                port,
+                child: Mutex::new(Some(child)),
+            }))
         };
         let start_influxd = async {
             let Some(bin) = influxd_bin else { return Ok(None) };
-            let new_ports = || Ports { http: free_port(), rpc: free_port() };
-            let (ports, child) = with_fresh_ports(new_ports, |p| influxd::start(&bin, &influxd_dir, p)).await?;
+            let new_ports = || Ports {
+                http: free_port(),
+                rpc: free_port(),
+            };
+            let (ports, child) =
+                with_fresh_ports(new_ports, |p| influxd::start(&bin, &influxd_dir, p)).await?;
             let url = format!("http://127.0.0.1:{}", ports.http);
             influxd::create_database(&url, &self.database).await?;
-            anyhow::Ok(Some(Influxd { bin, dir: influxd_dir.clone(), ports, url, child: Mutex::new(Some(child)) }))
+            anyhow::Ok(Some(Influxd {
+                bin,
+                dir: influxd_dir.clone(),
+                ports,
+                url,
+                child: Mutex::new(Some(child)),
+            }))
         };
         let (mosquitto, influxd) = tokio::try_join!(start_mosquitto, start_influxd)?;
-        Ok(Stack { mosquitto, influxd, database: self.database, dir: Some(dir) })
+        Ok(Stack {
+            mosquitto,
+            influxd,
+            database: self.database,
+            dir: Some(dir),
+        })
     }
 }
 
 /// Calls `start` with new ports until it succeeds, gives up on an error other than "address in use", or
 /// runs out of attempts.
-async fn with_fresh_ports<P: Copy, F, Fut>(mut new_ports: impl FnMut() -> P, mut start: F) -> anyhow::Result<(P, ChildProcess)>
+async fn with_fresh_ports<P: Copy, F, Fut>(
+    mut new_ports: impl FnMut() -> P,
+    mut start: F,
+) -> anyhow::Result<(P, ChildProcess)>
 where
     F: FnMut(P) -> Fut,
     Fut: Future<Output = Result<ChildProcess, StartError>>,
@@ -209,7 +248,9 @@ impl Stack {
         if running(&m.child) {
             return Ok(());
         }
-        let child = mosquitto::start(&m.bin, &m.dir, m.port).await.map_err(StartError::into_anyhow)?;
+        let child = mosquitto::start(&m.bin, &m.dir, m.port)
+            .await
+            .map_err(StartError::into_anyhow)?;
         *lock(&m.child) = Some(child);
         Ok(())
     }
@@ -228,7 +269,9 @@ impl Stack {
         if running(&i.child) {
             return Ok(());
         }
-        let child = influxd::start(&i.bin, &i.dir, i.ports).await.map_err(StartError::into_anyhow)?;
+        let child = influxd::start(&i.bin, &i.dir, i.ports)
+            .await
+            .map_err(StartError::into_anyhow)?;
         *lock(&i.child) = Some(child);
         Ok(())
     }
@@ -249,7 +292,9 @@ impl Stack {
     }
 
     fn mosquitto(&self) -> &Mosquitto {
-        self.mosquitto.as_ref().expect("stack was built without .mosquitto()")
+        self.mosquitto
+            .as_ref()
+            .expect("stack was built without .mosquitto()")
     }
 
     fn influxd(&self) -> &Influxd {

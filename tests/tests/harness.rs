@@ -20,16 +20,29 @@ async fn stack_starts_both_services_and_creates_the_database() -> anyhow::Result
     assert!(stack.state_dir().join("influxd/influxdb.conf").is_file());
 
     let answer = influx_query(&stack.influx_url(), stack.influx_db(), "SHOW DATABASES").await?;
-    let names: Vec<_> = series_values(&answer).into_iter().map(|row| row[0].clone()).collect();
+    let names: Vec<_> = series_values(&answer)
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect();
     assert!(names.contains(&"zaehlwerk".into()), "databases: {names:?}");
     Ok(())
 }
 
 #[tokio::test]
 async fn influx_write_then_query_returns_the_point() -> anyhow::Result<()> {
-    let stack = Stack::builder().influxd().influx_database("harness_rw").start().await?;
+    let stack = Stack::builder()
+        .influxd()
+        .influx_database("harness_rw")
+        .start()
+        .await?;
     let (url, db) = (stack.influx_url(), stack.influx_db());
-    influx_write(&url, db, "ms", "energy,device=m-1 import_wh=1234.5 1700000000123\n").await?;
+    influx_write(
+        &url,
+        db,
+        "ms",
+        "energy,device=m-1 import_wh=1234.5 1700000000123\n",
+    )
+    .await?;
 
     let answer = influx_query(&url, db, "SELECT import_wh, device FROM energy").await?;
     let rows = series_values(&answer);
@@ -43,7 +56,9 @@ async fn influx_write_then_query_returns_the_point() -> anyhow::Result<()> {
 #[tokio::test]
 async fn influx_query_reports_statement_errors() -> anyhow::Result<()> {
     let stack = Stack::builder().influxd().start().await?;
-    let err = influx_query(&stack.influx_url(), stack.influx_db(), "SELECT FROM nowhere").await.unwrap_err();
+    let err = influx_query(&stack.influx_url(), stack.influx_db(), "SELECT FROM nowhere")
+        .await
+        .expect_err("bad query");
     assert!(err.to_string().contains("SELECT FROM nowhere"), "{err:#}");
     Ok(())
 }
@@ -56,7 +71,9 @@ async fn mosquitto_accepts_a_client_and_routes_qos1() -> anyhow::Result<()> {
     wait_for(&mut sub_loop, |e| matches!(e, Event::Incoming(Packet::SubAck(_)))).await?;
 
     let (publisher, mut pub_loop) = client(&stack, "harness-pub", true);
-    publisher.publish("zw/harness/a", QoS::AtLeastOnce, false, b"hello".to_vec()).await?;
+    publisher
+        .publish("zw/harness/a", QoS::AtLeastOnce, false, b"hello".to_vec())
+        .await?;
     wait_for(&mut pub_loop, |e| matches!(e, Event::Incoming(Packet::PubAck(_)))).await?;
 
     let got = next_publish(&mut sub_loop).await?;
@@ -75,12 +92,17 @@ async fn mosquitto_restart_keeps_messages_queued_for_a_persistent_session() -> a
     sub.subscribe("zw/queued", QoS::AtLeastOnce).await?;
     wait_for(&mut sub_loop, |e| matches!(e, Event::Incoming(Packet::SubAck(_)))).await?;
     sub.disconnect().await?;
-    wait_for(&mut sub_loop, |e| matches!(e, Event::Outgoing(Outgoing::Disconnect))).await?;
+    wait_for(&mut sub_loop, |e| {
+        matches!(e, Event::Outgoing(Outgoing::Disconnect))
+    })
+    .await?;
     drop((sub, sub_loop));
 
     let (publisher, mut pub_loop) = client(&stack, "harness-pub", true);
     for i in 0..N {
-        publisher.publish("zw/queued", QoS::AtLeastOnce, false, i.to_string()).await?;
+        publisher
+            .publish("zw/queued", QoS::AtLeastOnce, false, i.to_string())
+            .await?;
     }
     for _ in 0..N {
         wait_for(&mut pub_loop, |e| matches!(e, Event::Incoming(Packet::PubAck(_)))).await?;
@@ -89,14 +111,19 @@ async fn mosquitto_restart_keeps_messages_queued_for_a_persistent_session() -> a
 
     let port = stack.mqtt_port();
     stack.stop_mosquitto().await;
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(), "broker still listening");
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "broker still listening"
+    );
     stack.start_mosquitto().await?;
     assert_eq!(stack.mqtt_port(), port);
 
     let (_sub, mut sub_loop) = client(&stack, "harness-persistent", false);
     let mut payloads = Vec::new();
     while payloads.len() < N {
-        let p = next_publish(&mut sub_loop).await.with_context(|| stack.log_tails())?;
+        let p = next_publish(&mut sub_loop)
+            .await
+            .with_context(|| stack.log_tails())?;
         payloads.push(String::from_utf8_lossy(&p.payload).into_owned());
     }
     let expected: Vec<String> = (0..N).map(|i| i.to_string()).collect();
@@ -111,12 +138,18 @@ async fn influxd_restart_keeps_port_and_data() -> anyhow::Result<()> {
     influx_write(&url, &db, "ms", "p v=1 1700000000000\np v=2 1700000001000\n").await?;
 
     stack.stop_influxd().await;
-    assert!(influx_query(&url, &db, "SELECT v FROM p").await.is_err(), "influxd still answers");
+    assert!(
+        influx_query(&url, &db, "SELECT v FROM p").await.is_err(),
+        "influxd still answers"
+    );
     stack.start_influxd().await?;
     assert_eq!(stack.influx_url(), url);
 
     let answer = influx_query(&url, &db, "SELECT v FROM p").await?;
-    let values: Vec<_> = series_values(&answer).into_iter().map(|row| row[1].clone()).collect();
+    let values: Vec<_> = series_values(&answer)
+        .into_iter()
+        .map(|row| row[1].clone())
+        .collect();
     assert_eq!(values, vec![serde_json::json!(1), serde_json::json!(2)]);
     // Starting a running service is a no-op.
     stack.start_influxd().await?;
@@ -141,7 +174,11 @@ async fn parallel_stacks_get_different_ports_and_dirs() -> anyhow::Result<()> {
 #[tokio::test]
 async fn dropping_the_stack_stops_services_and_removes_state() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let (dir, port, url) = (stack.state_dir().to_path_buf(), stack.mqtt_port(), stack.influx_url());
+    let (dir, port, url) = (
+        stack.state_dir().to_path_buf(),
+        stack.mqtt_port(),
+        stack.influx_url(),
+    );
     drop(stack);
     assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
     assert!(influx_query(&url, "zaehlwerk", "SHOW DATABASES").await.is_err());
@@ -153,27 +190,47 @@ async fn dropping_the_stack_stops_services_and_removes_state() -> anyhow::Result
 
 #[tokio::test]
 async fn missing_binary_points_to_the_setup_script() {
-    let err = Stack::builder().influxd().influxd_bin("/nonexistent/influxd").start().await.unwrap_err();
+    let err = Stack::builder()
+        .influxd()
+        .influxd_bin("/nonexistent/influxd")
+        .start()
+        .await
+        .expect_err("no binary");
     let msg = err.to_string();
-    assert!(msg.contains("/nonexistent/influxd") && msg.contains("deploy/setup.sh"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/influxd") && msg.contains("deploy/setup.sh"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn a_service_that_dies_at_start_reports_its_log() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let fake = dir.path().join("fake-mosquitto");
-    std::fs::write(&fake, "#!/bin/sh\necho 'config rejected: unknown option' >&2\nexit 3\n")?;
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'config rejected: unknown option' >&2\nexit 3\n",
+    )?;
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
 
-    let err = Stack::builder().mosquitto().mosquitto_bin(&fake).start().await.unwrap_err();
+    let err = Stack::builder()
+        .mosquitto()
+        .mosquitto_bin(&fake)
+        .start()
+        .await
+        .expect_err("fake dies");
     let msg = format!("{err:#}");
-    assert!(msg.contains("exited while starting") && msg.contains("config rejected"), "{msg}");
+    assert!(
+        msg.contains("exited while starting") && msg.contains("config rejected"),
+        "{msg}"
+    );
     Ok(())
 }
 
 fn client(stack: &Stack, id: &str, clean_session: bool) -> (AsyncClient, EventLoop) {
     let mut opts = MqttOptions::new(id, stack.mqtt_host(), stack.mqtt_port());
-    opts.set_clean_session(clean_session).set_keep_alive(Duration::from_secs(10));
+    opts.set_clean_session(clean_session)
+        .set_keep_alive(Duration::from_secs(10));
     AsyncClient::new(opts, 100)
 }
 

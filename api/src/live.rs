@@ -1,0 +1,87 @@
+//! The live view: the latest reading of every inventory device, kept in memory and fed by the bus.
+//!
+//! Only readings of devices in the inventory, on their own topic and site, are kept; an older reading never
+//! replaces a newer one (the bus does not guarantee order across reconnects). The inbound queue drops the
+//! newest message when full (counted): for a live view the next reading supersedes a lost one anyway.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use tracing::debug;
+use zw_bus::Inbound;
+use zw_model::{Inventory, Reading, reading::TimeWindow, topic};
+
+/// Latest reading per device id.
+#[derive(Clone, Default)]
+pub struct LiveCache(Arc<RwLock<HashMap<String, Reading>>>);
+
+impl LiveCache {
+    /// The latest reading of `device`, if any arrived yet.
+    pub fn get(&self, device: &str) -> Option<Reading> {
+        self.0.read().ok()?.get(device).cloned()
+    }
+
+    /// Stores `r` unless a newer reading of the same device is already there; returns whether it was stored.
+    pub fn update(&self, r: Reading) -> bool {
+        let Ok(mut map) = self.0.write() else { return false };
+        match map.get(r.device.as_str()) {
+            Some(old) if old.ts > r.ts => false,
+            _ => {
+                map.insert(r.device.to_string(), r);
+                true
+            }
+        }
+    }
+}
+
+/// Live-feed metrics.
+#[derive(Clone)]
+pub struct LiveMetrics {
+    /// Readings stored in the live cache.
+    pub updates: IntCounter,
+    /// Bus messages not stored, by reason.
+    pub rejected: IntCounterVec,
+}
+
+impl LiveMetrics {
+    /// Creates and registers the metrics.
+    pub fn register(r: &Registry) -> prometheus::Result<Self> {
+        let m = Self {
+            updates: IntCounter::new("zw_api_live_updates_total", "Readings stored in the API's live cache.")?,
+            rejected: IntCounterVec::new(
+                Opts::new("zw_api_live_rejected_total", "Bus messages not stored in the live cache."),
+                &["reason"],
+            )?,
+        };
+        r.register(Box::new(m.updates.clone()))?;
+        r.register(Box::new(m.rejected.clone()))?;
+        Ok(m)
+    }
+}
+
+/// Feeds the cache from the bus until the inbound queue closes.
+pub async fn feed(mut inbound: Inbound, cache: LiveCache, inventory: Arc<Inventory>, metrics: LiveMetrics) {
+    while let Some(msg) = inbound.recv().await {
+        let reading = match Reading::from_json(&msg.payload, Utc::now(), TimeWindow::default()) {
+            Ok(r) => r,
+            Err(e) => {
+                metrics.rejected.with_label_values(&[e.reason()]).inc();
+                debug!(topic = %msg.topic, error = %e, "Ignored invalid reading.");
+                continue;
+            }
+        };
+        let known = inventory.device(reading.device.as_str()).is_some_and(|(s, _)| s.id == reading.site);
+        let on_own_topic = topic::parse_readings(&msg.topic) == Some((reading.site.clone(), reading.device.clone()));
+        if !known || !on_own_topic {
+            metrics.rejected.with_label_values(&["unknown_device"]).inc();
+            continue;
+        }
+        if cache.update(reading) {
+            metrics.updates.inc();
+        } else {
+            metrics.rejected.with_label_values(&["stale"]).inc();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Devices the caller may see, and their live values.
+//!
+//! Scope is enforced where data is read: [`visible_device`] is the only way a handler gets at a device, and
+//! it answers "not found" both for unknown ids and for ids outside the caller's scope.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use zw_model::{Device, DeviceSource, Id, Site, SiteKind, User};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// A device as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Device class.
+    pub class: String,
+    /// Site id.
+    pub site: String,
+    /// Site kind: building, household or park.
+    #[schema(value_type = String)]
+    pub site_kind: SiteKind,
+    /// How the device is read: modbus, tasmota or ttn.
+    pub source: &'static str,
+}
+
+/// One live value with its unit.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LiveValue {
+    /// The value in the canonical unit.
+    pub value: f64,
+    /// Unit symbol.
+    pub unit: &'static str,
+}
+
+/// The latest reading of a device.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Live {
+    /// Device id.
+    pub device: String,
+    /// Site id.
+    pub site: String,
+    /// Measurement time of the latest reading; null if none arrived since the API started.
+    pub ts: Option<DateTime<Utc>>,
+    /// Seconds since `ts`.
+    pub age_seconds: Option<f64>,
+    /// Values by canonical quantity; quantities the device did not report are absent.
+    pub values: BTreeMap<String, LiveValue>,
+}
+
+fn info(site: &Site, dev: &Device) -> DeviceInfo {
+    DeviceInfo {
+        id: dev.id.to_string(),
+        name: dev.name.clone(),
+        class: dev.class.clone(),
+        site: site.id.to_string(),
+        site_kind: site.kind,
+        source: match dev.source {
+            DeviceSource::Modbus { .. } => "modbus",
+            DeviceSource::Tasmota { .. } => "tasmota",
+            DeviceSource::Ttn { .. } => "ttn",
+        },
+    }
+}
+
+/// Looks up a device the caller may see; unknown and out-of-scope ids are both "not found".
+pub fn visible_device<'a>(state: &'a AppState, user: &User, id: &str) -> Result<(&'a Site, &'a Device), ApiError> {
+    let id = Id::new(id).map_err(|e| ApiError::BadRequest(format!("invalid device id: {e}")))?;
+    state
+        .inventory
+        .device(id.as_str())
+        .filter(|(site, _)| user.sees(site))
+        .ok_or_else(|| ApiError::NotFound(format!("device {id}")))
+}
+
+/// Devices the caller may see.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
+    responses((status = 200, body = [DeviceInfo]), (status = 401, body = crate::error::Problem)))]
+pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
+    Json(state.inventory.devices().filter(|(s, _)| user.sees(s)).map(|(s, d)| info(s, d)).collect())
+}
+
+/// Latest values of a device, with their timestamp and age.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/live", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id")),
+    responses((status = 200, body = Live), (status = 400, body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn live(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Live>, ApiError> {
+    let (site, dev) = visible_device(&state, &user, &id)?;
+    let reading = state.live.get(dev.id.as_str());
+    let now = Utc::now();
+    Ok(Json(Live {
+        device: dev.id.to_string(),
+        site: site.id.to_string(),
+        ts: reading.as_ref().map(|r| r.ts),
+        age_seconds: reading.as_ref().map(|r| (now - r.ts).num_milliseconds() as f64 / 1000.0),
+        values: reading
+            .map(|r| {
+                r.values
+                    .into_iter()
+                    .map(|(q, v)| (q.name().to_string(), LiveValue { value: v, unit: q.unit().symbol() }))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
+}

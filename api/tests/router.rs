@@ -1,0 +1,163 @@
+//! Router tests without sockets: authentication, scope (role × endpoint × in/out of scope), problem+json,
+//! live values from the cache, metrics format.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use zw_api::{AppState, app};
+use zw_model::inventory::token_hash;
+use zw_model::{Id, Inventory, Quantity, Reading};
+
+const INVENTORY: &str = r#"
+[[sites]]
+id = "rathaus"
+kind = "building"
+[[sites.devices]]
+id = "rathaus-main"
+source = { type = "modbus", endpoint = "127.0.0.1:5020", profile = "sdm630" }
+
+[[sites]]
+id = "hh-1"
+kind = "household"
+[[sites.devices]]
+id = "hh-1-plug"
+source = { type = "tasmota", topic = "plug1" }
+
+[[sites]]
+id = "hh-2"
+kind = "household"
+[[sites.devices]]
+id = "hh-2-plug"
+source = { type = "tasmota", topic = "plug2" }
+
+[[sites]]
+id = "park"
+kind = "park"
+[[sites.devices]]
+id = "soil-1"
+source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01" }
+"#;
+
+fn state() -> AppState {
+    let mut inv: Inventory = toml::from_str(INVENTORY).expect("inventory parses");
+    for (name, role, scope) in
+        [("fm", "facility_manager", "*"), ("anna", "resident", "hh-1"), ("parks", "parks", "*"), ("root", "admin", "*")]
+    {
+        let user = format!("name = \"{name}\"\nrole = \"{role}\"\nscope = [\"{scope}\"]\ntoken_sha256 = \"{}\"\n", token_hash(name));
+        inv.users.push(toml::from_str(&user).expect("user parses"));
+    }
+    assert_eq!(inv.validate(), Vec::<String>::new());
+    let influx = zw_influx::Client::new(zw_influx::Config::default()).expect("client");
+    AppState::new(Arc::new(inv), influx, None, prometheus::Registry::new()).expect("state")
+}
+
+async fn get(state: &AppState, path: &str, token: Option<&str>) -> (StatusCode, String, serde_json::Value) {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let resp = app(state.clone()).oneshot(req.body(Body::empty()).expect("request")).await.expect("response");
+    let status = resp.status();
+    let ctype = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").to_string()).unwrap_or_default();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, ctype, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn scope_table_for_live_values() {
+    let s = state();
+    let ok = StatusCode::OK;
+    let nf = StatusCode::NOT_FOUND;
+    // (caller, device, expected status)
+    let table = [
+        ("fm", "rathaus-main", ok),
+        ("fm", "hh-1-plug", nf),
+        ("fm", "soil-1", nf),
+        ("anna", "hh-1-plug", ok),
+        ("anna", "hh-2-plug", nf),
+        ("anna", "rathaus-main", nf),
+        ("parks", "soil-1", ok),
+        ("parks", "hh-1-plug", nf),
+        ("root", "hh-2-plug", ok),
+        ("anna", "no-such-device", nf),
+    ];
+    for (caller, device, want) in table {
+        let (status, ctype, body) = get(&s, &format!("/api/v1/devices/{device}/live"), Some(caller)).await;
+        assert_eq!(status, want, "{caller} → {device}: {body}");
+        if want == nf {
+            // Out of scope and unknown look the same.
+            assert_eq!(ctype, "application/problem+json");
+            assert_eq!(body["detail"], format!("device {device} not found"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn device_list_is_scoped() {
+    let s = state();
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v.as_array().expect("array").iter().map(|d| d["id"].as_str().expect("id").to_string()).collect()
+    };
+    assert_eq!(ids(get(&s, "/api/v1/devices", Some("anna")).await.2), ["hh-1-plug"]);
+    assert_eq!(ids(get(&s, "/api/v1/devices", Some("fm")).await.2), ["rathaus-main"]);
+    assert_eq!(ids(get(&s, "/api/v1/devices", Some("parks")).await.2), ["soil-1"]);
+    assert_eq!(ids(get(&s, "/api/v1/devices", Some("root")).await.2).len(), 4);
+}
+
+#[tokio::test]
+async fn missing_or_wrong_tokens_are_401_problems() {
+    let s = state();
+    for token in [None, Some("wrong"), Some("")] {
+        for path in ["/api/v1/devices", "/api/v1/devices/hh-1-plug/live"] {
+            let (status, ctype, body) = get(&s, path, token).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {token:?}");
+            assert_eq!(ctype, "application/problem+json");
+            assert_eq!(body["status"], 401);
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_ids_and_unknown_routes_are_4xx() {
+    let s = state();
+    assert_eq!(get(&s, "/api/v1/devices/BAD%20ID/live", Some("root")).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&s, "/api/v1/nothing", Some("root")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn live_values_come_from_the_cache_with_units_and_age() {
+    let s = state();
+    let (_, _, empty) = get(&s, "/api/v1/devices/hh-1-plug/live", Some("anna")).await;
+    assert_eq!(empty["ts"], serde_json::Value::Null);
+    assert_eq!(empty["values"], serde_json::json!({}));
+    let ts = Utc::now() - chrono::TimeDelta::seconds(3);
+    let values = BTreeMap::from([(Quantity::ActivePower, 87.0), (Quantity::EnergyImport, 91_117.0)]);
+    s.live.update(Reading::new(Id::new("hh-1").expect("id"), Id::new("hh-1-plug").expect("id"), ts, values));
+    let (status, _, body) = get(&s, "/api/v1/devices/hh-1-plug/live", Some("anna")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["values"]["energy_import"], serde_json::json!({"value": 91117.0, "unit": "Wh"}));
+    assert_eq!(body["values"]["active_power"]["unit"], "W");
+    let age = body["age_seconds"].as_f64().expect("age");
+    assert!((3.0..10.0).contains(&age), "{age}");
+    // An older reading never replaces a newer one.
+    let older = Reading::new(Id::new("hh-1").expect("id"), Id::new("hh-1-plug").expect("id"), ts - chrono::TimeDelta::seconds(60), BTreeMap::from([(Quantity::ActivePower, 1.0)]));
+    assert!(!s.live.update(older));
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi_need_no_token() {
+    let s = state();
+    assert_eq!(get(&s, "/healthz", None).await.0, StatusCode::OK);
+    let (status, _, doc) = get(&s, "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["paths"]["/api/v1/devices/{id}/live"]["get"].is_object(), "{doc}");
+    let resp = app(s.clone()).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    let text = String::from_utf8(resp.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf8");
+    assert!(text.contains("zw_api_requests_total{code=\"200\",route=\"/healthz\"}"), "{text}");
+}
