@@ -2,8 +2,8 @@
 //!
 //! Both of influxd's listeners are moved off their defaults: HTTP (8086) to the stack's port and the RPC
 //! listener used for backups (8088) to a second free port, so stacks run side by side. Everything that
-//! only costs start-up time or disk (the `_internal` monitor database, usage reporting, HTTP access log,
-//! continuous queries) is switched off. Ready means `GET /ping` answered 204.
+//! only costs start-up time or disk (the `_internal` monitor database, usage reporting, the HTTP access
+//! and query logs) is switched off. Ready means `GET /ping` answered 204.
 
 use std::path::Path;
 use std::time::Duration;
@@ -47,9 +47,6 @@ bind-address = "127.0.0.1:{rpc}"
   store-enabled = false
 
 [subscriber]
-  enabled = false
-
-[continuous_queries]
   enabled = false
 
 [http]

@@ -181,7 +181,12 @@ struct Influxd {
     child: Mutex<Option<ChildProcess>>,
 }
 
-/// Running services for one test. See the [module docs](self) for layout and clean-up.
+/// Running services for one test.
+///
+/// [`Stack::state_dir`] holds `mosquitto/` (config, persistence, `mosquitto.log`) and `influxd/` (config,
+/// meta, data, wal, `influxd.log`). Dropping the stack stops every service (SIGTERM, SIGKILL after 10 s)
+/// and deletes the directory, unless `ZW_KEEP_TEST_STATE` is set; if the test is panicking, the log tails
+/// are printed first.
 #[derive(Debug)]
 pub struct Stack {
     mosquitto: Option<Mosquitto>,

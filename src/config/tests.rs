@@ -1,0 +1,89 @@
+use std::io::Write as _;
+
+use super::*;
+
+fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(text.as_bytes()).expect("write");
+    load(Some(f.path()), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("deploy")).expect("deploy dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            // The demo template has port and token placeholders; fill them like demo.sh does.
+            let text = std::fs::read_to_string(&path)
+                .expect("read")
+                .replace("@MQTT_PORT@", "1883")
+                .replace("@INFLUX_PORT@", "8086")
+                .replace("@API_PORT@", "8080")
+                .replace("@MODBUS_PORT@", "5020")
+                .replace("@FM_TOKEN_SHA256@", &"a".repeat(64))
+                .replace("@RESIDENT_TOKEN_SHA256@", &"b".repeat(64))
+                .replace("@PARKS_TOKEN_SHA256@", &"c".repeat(64));
+            load_text(&text, &[]).unwrap_or_else(|e| panic!("{}: {e:#?}", path.display()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "expected the demo and example configs, found {checked}");
+}
+
+#[test]
+fn defaults_are_valid_and_render() {
+    let cfg = load(None, std::iter::empty()).expect("defaults are valid");
+    assert_eq!(cfg.bus.port, 1883);
+    let text = default_toml();
+    let back: Table = text.parse().expect("default config is TOML");
+    assert!(back.contains_key("influx"));
+}
+
+#[test]
+fn all_errors_are_listed_at_once() {
+    let text = r#"
+        colour = "green"
+        [bus]
+        port = "high"
+        [influx]
+        url = "ftp://db"
+        [ingest]
+        batch_size = 0
+        flavour = 1
+        [[sites]]
+        id = "Bad Id"
+        kind = "building"
+        [[sites]]
+        id = "ok"
+        kind = "castle"
+        [[sites]]
+        id = "good"
+        kind = "building"
+        devices = [{ id = "m", source = { type = "modbus", endpoint = "x:1", profile = "nope" } }]
+    "#;
+    let errors = load_text(text, &[]).expect_err("invalid");
+    let expected = [
+        "colour: unknown section",
+        "bus: invalid type",
+        "influx.url: scheme \"ftp\"",
+        "ingest: unknown field `flavour`",
+        "sites[0]:",
+        "sites[1]: unknown variant `castle`",
+        "sites[0].devices[0].source.profile: unknown profile \"nope\"",
+    ];
+    for e in expected {
+        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+    }
+}
+
+#[test]
+fn environment_overrides_keys() {
+    let env = [("ZW__BUS__PORT", "1884"), ("ZW__INFLUX__URL", "http://db:8086"), ("OTHER", "x")];
+    let cfg = load_text("[bus]\nport = 1\n", &env).expect("valid");
+    assert_eq!(cfg.bus.port, 1884);
+    assert_eq!(cfg.influx.url, "http://db:8086");
+    let errors = load_text("", &[("ZW__BUS__PORT", "many")]).expect_err("invalid");
+    assert!(errors[0].starts_with("bus: invalid type"), "{errors:?}");
+}
