@@ -117,9 +117,27 @@ fn set_path(table: &mut Table, parts: &[String], value: Value) -> Result<(), Str
 fn section<T: DeserializeOwned + Default>(table: &mut Table, name: &str, errors: &mut Vec<String>) -> T {
     match table.remove(name) {
         None => T::default(),
-        Some(v) => T::deserialize(v).unwrap_or_else(|e| {
-            errors.push(format!("{name}: {}", e.message()));
-            T::default()
+        Some(v) => T::deserialize(v.clone()).unwrap_or_else(|e| {
+            // Every section is all-defaults, so each key can be tried on its own: that reports every bad key
+            // instead of only the first one serde meets.
+            // The good keys are kept, so the section's own validation still checks their values.
+            let before = errors.len();
+            let mut good = Table::new();
+            if let Value::Table(t) = v {
+                for (key, value) in t {
+                    let single = Value::Table(Table::from_iter([(key.clone(), value.clone())]));
+                    match T::deserialize(single) {
+                        Ok(_) => {
+                            good.insert(key, value);
+                        }
+                        Err(e) => errors.push(format!("{name}.{key}: {}", e.message())),
+                    }
+                }
+            }
+            if errors.len() == before {
+                errors.push(format!("{name}: {}", e.message()));
+            }
+            T::deserialize(Value::Table(good)).unwrap_or_default()
         }),
     }
 }

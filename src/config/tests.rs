@@ -66,9 +66,10 @@ fn all_errors_are_listed_at_once() {
     let errors = load_text(text, &[]).expect_err("invalid");
     let expected = [
         "colour: unknown section",
-        "bus: invalid type",
+        "bus.port: invalid type",
         "influx.url: scheme \"ftp\"",
-        "ingest: unknown field `flavour`",
+        "ingest.flavour: unknown field `flavour`",
+        "ingest.batch_size: must be 1..=100000",
         "sites[0]:",
         "sites[1]: unknown variant `castle`",
         "sites[0].devices[0].source.profile: unknown profile \"nope\"",
@@ -85,5 +86,5 @@ fn environment_overrides_keys() {
     assert_eq!(cfg.bus.port, 1884);
     assert_eq!(cfg.influx.url, "http://db:8086");
     let errors = load_text("", &[("ZW__BUS__PORT", "many")]).expect_err("invalid");
-    assert!(errors[0].starts_with("bus: invalid type"), "{errors:?}");
+    assert!(errors[0].starts_with("bus.port: invalid type"), "{errors:?}");
 }

@@ -1,0 +1,251 @@
+//! The walking skeleton end to end: simulator → gateway → broker → ingest → InfluxDB, and the API shows the
+//! live values of the meter, the plug and the soil sensor, equal to what the simulator served.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio_modbus::client::Reader as _;
+use zw_tests::{Stack, free_port};
+
+use crate::support::{Zaehlwerk, eventually, get, hash};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config(stack: &Stack, api: u16, modbus: u16) -> String {
+    format!(
+        r#"
+[bus]
+port = {mqtt}
+[influx]
+url = "{influx}"
+database = "{db}"
+[api]
+listen = "127.0.0.1:{api}"
+[ingest]
+batch_interval = "200ms"
+[sim]
+modbus_listen = "127.0.0.1:{modbus}"
+# Meter values stay put after the first step, so an independent Modbus read sees what the gateway saw.
+update_interval = "1h"
+meters = [{{ unit_id = 1 }}]
+plugs = [{{ topic = "plug-e2e", interval = "300ms" }}]
+soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "300ms" }}]
+
+[[sites]]
+id = "rathaus"
+kind = "building"
+devices = [{{ id = "rathaus-main", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630", interval = "500ms" }} }}]
+[[sites]]
+id = "hh-1"
+kind = "household"
+devices = [{{ id = "hh-1-plug", source = {{ type = "tasmota", topic = "plug-e2e" }} }}]
+[[sites]]
+id = "hh-2"
+kind = "household"
+[[sites]]
+id = "park"
+kind = "park"
+devices = [{{ id = "soil-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/lse01-e2e/up", model = "lse01" }} }}]
+
+[[users]]
+name = "fm"
+role = "facility_manager"
+scope = ["*"]
+token_sha256 = "{fm}"
+[[users]]
+name = "res1"
+role = "resident"
+scope = ["hh-1"]
+token_sha256 = "{res1}"
+[[users]]
+name = "res2"
+role = "resident"
+scope = ["hh-2"]
+token_sha256 = "{res2}"
+[[users]]
+name = "parks"
+role = "parks"
+scope = ["park"]
+token_sha256 = "{parks}"
+"#,
+        mqtt = stack.mqtt_port(),
+        influx = stack.influx_url(),
+        db = stack.influx_db(),
+        fm = hash("tok-fm"),
+        res1 = hash("tok-res1"),
+        res2 = hash("tok-res2"),
+        parks = hash("tok-parks"),
+    )
+}
+
+/// Captures every device payload the simulator publishes, as an independent MQTT subscriber.
+async fn capture(stack: &Stack) -> mpsc::UnboundedReceiver<(String, serde_json::Value)> {
+    let mut opts = MqttOptions::new("e2e-capture", stack.mqtt_host(), stack.mqtt_port());
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(opts, 100);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut subscribed_tx = Some(subscribed_tx);
+        while let Ok(ev) = eventloop.poll().await {
+            match ev {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    if let Some(t) = subscribed_tx.take() {
+                        let _ = t.send(());
+                    }
+                }
+                Event::Incoming(Packet::Publish(p)) => {
+                    if let Ok(v) = serde_json::from_slice(&p.payload) {
+                        let _ = tx.send((p.topic.clone(), v));
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    client
+        .subscribe_many([
+            rumqttc::SubscribeFilter::new("tele/+/SENSOR".into(), QoS::AtMostOnce),
+            rumqttc::SubscribeFilter::new("v3/+/devices/+/up".into(), QoS::AtMostOnce),
+        ])
+        .await
+        .expect("subscribe");
+    let _ = tokio::time::timeout(WAIT, subscribed_rx).await;
+    std::mem::forget(client);
+    rx
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        other => other.as_f64().unwrap_or(f64::NAN),
+    }
+}
+
+/// Canonical values the gateway must derive from a captured device payload.
+fn expected_from(topic: &str, payload: &serde_json::Value) -> Vec<(&'static str, f64)> {
+    if topic.starts_with("tele/") {
+        let e = &payload["ENERGY"];
+        vec![("energy_import", num(&e["Total"]) * 1000.0), ("active_power", num(&e["Power"])), ("voltage_l1", num(&e["Voltage"]))]
+    } else {
+        let d = &payload["uplink_message"]["decoded_payload"];
+        vec![("soil_moisture", num(&d["water_SOIL"])), ("soil_temperature", num(&d["temp_SOIL"])), ("battery_voltage", num(&d["Bat"]))]
+    }
+}
+
+fn matches(live: &serde_json::Value, want: &[(&str, f64)]) -> bool {
+    want.iter().all(|(q, v)| live["values"][q]["value"].as_f64().is_some_and(|x| (x - v).abs() < 1e-9))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let (api_port, modbus_port) = (free_port(), free_port());
+    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
+    std::fs::write(&cfg_path, config(&stack, api_port, modbus_port))?;
+    let mut captured = capture(&stack).await;
+
+    let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
+    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
+    let api = format!("http://127.0.0.1:{api_port}");
+    let ready = eventually(WAIT, "/readyz", || async { (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(()) }).await;
+    ready.with_context(|| format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail()))?;
+
+    // The meter: read the import register ourselves, as an independent Modbus client.
+    let addr = format!("127.0.0.1:{modbus_port}").parse()?;
+    let mut modbus = tokio_modbus::client::tcp::connect_slave(addr, tokio_modbus::Slave(1)).await?;
+    let regs = modbus.read_input_registers(0x0048, 2).await??;
+    let kwh = f32::from_bits((u32::from(regs[0]) << 16) | u32::from(regs[1]));
+    let want_wh = f64::from(kwh) * 1000.0;
+    assert!(want_wh > 0.0);
+    let live_url = format!("{api}/api/v1/devices/rathaus-main/live");
+    let meter = eventually(WAIT, "meter live values", || async {
+        let (s, body) = get(&live_url, Some("tok-fm")).await.ok()?;
+        (s == 200 && body["values"]["energy_import"]["value"].is_number()).then_some(body)
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+    assert_eq!(meter["values"]["energy_import"]["value"].as_f64(), Some(want_wh), "{meter}");
+    assert_eq!(meter["values"]["energy_import"]["unit"], "Wh");
+    for q in ["voltage_l1", "current_l1", "active_power", "frequency", "energy_export", "power_factor"] {
+        assert!(meter["values"][q]["value"].is_number(), "{q} missing: {meter}");
+    }
+    assert!(meter["age_seconds"].as_f64().is_some_and(|a| (0.0..5.0).contains(&a)), "{meter}");
+
+    // The plug and the soil sensor: the API must show exactly what one of the captured payloads said.
+    let mut seen: Vec<(String, serde_json::Value)> = Vec::new();
+    for (device, token, topic_prefix) in [("hh-1-plug", "tok-res1", "tele/"), ("soil-1", "tok-parks", "v3/")] {
+        let url = format!("{api}/api/v1/devices/{device}/live");
+        eventually(WAIT, &format!("{device} live values equal to a captured payload"), || {
+            while let Ok(m) = captured.try_recv() {
+                seen.push(m);
+            }
+            let (url, seen) = (url.clone(), seen.clone());
+            async move {
+                let (s, live) = get(&url, Some(token)).await.ok()?;
+                (s == 200
+                    && seen.iter().any(|(t, p)| t.starts_with(topic_prefix) && matches(&live, &expected_from(t, p))))
+                .then_some(())
+            }
+        })
+        .await
+        .with_context(|| all.log_tail())?;
+    }
+
+    // Scope: another household's resident gets 404, the same as for an unknown device.
+    assert_eq!(get(&format!("{api}/api/v1/devices/hh-1-plug/live"), Some("tok-res2")).await?.0, 404);
+    assert_eq!(get(&format!("{api}/api/v1/devices/rathaus-main/live"), Some("tok-res1")).await?.0, 404);
+    let (_, list) = get(&format!("{api}/api/v1/devices"), Some("tok-res2")).await?;
+    assert_eq!(list, serde_json::json!([]));
+
+    // InfluxDB holds the meter's import energy as the same quantity in Wh (bind parameter, not string-built).
+    let influx = zw_influx::Client::new(zw_influx::Config {
+        url: stack.influx_url(),
+        database: stack.influx_db().into(),
+        ..Default::default()
+    })?;
+    let stored = eventually(WAIT, "meter points in InfluxDB", || async {
+        let series = influx
+            .query("SELECT energy_import FROM readings WHERE device = $device", &[("device", "rathaus-main")])
+            .await
+            .ok()?;
+        let values: Vec<f64> = series.first()?.values.iter().filter_map(|row| row.get(1)?.as_f64()).collect();
+        (!values.is_empty()).then_some(values)
+    })
+    .await?;
+    assert!(stored.iter().all(|v| *v == want_wh), "{stored:?} != {want_wh}");
+    let soil = influx.query("SELECT count(soil_moisture) FROM readings WHERE device = $d", &[("d", "soil-1")]).await?;
+    assert!(soil.first().and_then(|s| s.values.first()?.get(1)?.as_u64()).is_some_and(|n| n > 0), "{soil:?}");
+
+    // Metrics pass promtool's lint.
+    let metrics = reqwest::get(format!("{api}/metrics")).await?.text().await?;
+    assert!(metrics.contains("zw_ingest_points_written_total"), "{metrics}");
+    promtool_check(&metrics)?;
+
+    // Ordered, clean shutdown.
+    all.stop(Duration::from_secs(15)).await?;
+    sim.stop(Duration::from_secs(15)).await?;
+    Ok(())
+}
+
+fn promtool_check(metrics: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("promtool not found: run deploy/setup.sh (Debian package prometheus)")?;
+    child.stdin.take().context("stdin")?.write_all(metrics.as_bytes())?;
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
