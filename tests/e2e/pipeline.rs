@@ -216,8 +216,11 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     })
     .await?;
     assert!(stored.iter().all(|v| *v == want_wh), "{stored:?} != {want_wh}");
-    let soil = influx.query("SELECT count(soil_moisture) FROM readings WHERE device = $d", &[("d", "soil-1")]).await?;
-    assert!(soil.first().and_then(|s| s.values.first()?.get(1)?.as_u64()).is_some_and(|n| n > 0), "{soil:?}");
+    eventually(WAIT, "soil points in InfluxDB", || async {
+        let soil = influx.query("SELECT count(soil_moisture) FROM readings WHERE device = $d", &[("d", "soil-1")]).await.ok()?;
+        soil.first().and_then(|s| s.values.first()?.get(1)?.as_u64()).filter(|n| *n > 0)
+    })
+    .await?;
 
     // Metrics pass promtool's lint.
     let metrics = reqwest::get(format!("{api}/metrics")).await?.text().await?;
