@@ -287,7 +287,7 @@ render_config() {
     -e "s#@INFLUX_DB@#$DB#g" \
     "$TEMPLATE" >"$CONF"
   local left
-  left=$(grep -o '@[A-Z0-9_]*@' "$CONF" | sort -u | tr '\n' ' ' || true)
+  left=$(grep -v '^[[:space:]]*#' "$CONF" | grep -o '@[A-Z0-9_]*@' | sort -u | tr '\n' ' ' || true)
   [[ -z $left ]] || die "$TEMPLATE has placeholders this script does not know: $left"
 }
 

@@ -26,7 +26,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), filter: "info".into() }
+        Self {
+            format: "text".into(),
+            filter: "info".into(),
+        }
     }
 }
 
@@ -70,7 +73,8 @@ pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) ->
         None => Table::new(),
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| vec![format!("{}: {e}", p.display())])?;
-            text.parse::<Table>().map_err(|e| vec![format!("{}: {e}", p.display())])?
+            text.parse::<Table>()
+                .map_err(|e| vec![format!("{}: {e}", p.display())])?
         }
     };
     let mut errors = apply_env(&mut table, env);
@@ -82,7 +86,9 @@ pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) ->
 fn apply_env(table: &mut Table, env: impl Iterator<Item = (String, String)>) -> Vec<String> {
     let mut errors = Vec::new();
     for (key, raw) in env {
-        let Some(path) = key.strip_prefix("ZW__") else { continue };
+        let Some(path) = key.strip_prefix("ZW__") else {
+            continue;
+        };
         let parts: Vec<String> = path.split("__").map(str::to_lowercase).collect();
         if parts.iter().any(String::is_empty) {
             errors.push(format!("{key}: malformed override name"));
@@ -107,7 +113,10 @@ fn set_path(table: &mut Table, parts: &[String], value: Value) -> Result<(), Str
             table.insert(last.clone(), value);
             Ok(())
         }
-        [first, rest @ ..] => match table.entry(first.clone()).or_insert_with(|| Value::Table(Table::new())) {
+        [first, rest @ ..] => match table
+            .entry(first.clone())
+            .or_insert_with(|| Value::Table(Table::new()))
+        {
             Value::Table(t) => set_path(t, rest, value),
             _ => Err(format!("{first} is not a table")),
         },
@@ -149,7 +158,9 @@ fn list<T: DeserializeOwned>(table: &mut Table, name: &str, errors: &mut Vec<Str
             .into_iter()
             .enumerate()
             .filter_map(|(i, v)| {
-                T::deserialize(v).map_err(|e| errors.push(format!("{name}[{i}]: {}", e.message()))).ok()
+                T::deserialize(v)
+                    .map_err(|e| errors.push(format!("{name}[{i}]: {}", e.message())))
+                    .ok()
             })
             .collect(),
         Some(_) => {
@@ -194,7 +205,10 @@ fn validate(cfg: &Config) -> Vec<String> {
     errors.extend(cfg.inventory.validate());
     errors.extend(zw_gateway::validate_inventory(&cfg.inventory));
     if !matches!(cfg.log.format.as_str(), "text" | "json") {
-        errors.push(format!("log.format: {:?} must be \"text\" or \"json\"", cfg.log.format));
+        errors.push(format!(
+            "log.format: {:?} must be \"text\" or \"json\"",
+            cfg.log.format
+        ));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&cfg.log.filter) {
         errors.push(format!("log.filter: {e}"));
@@ -209,7 +223,9 @@ pub fn default_toml() -> String {
         "# Zählwerk default configuration. Every key is optional; see deploy/zaehlwerk.example.toml for a\n\
          # commented example with an inventory. Override any key with ZW__SECTION__KEY=value.\n\n",
     );
-    out.push_str(&toml::to_string_pretty(&cfg).unwrap_or_else(|e| format!("# cannot render defaults: {e}\n")));
+    out.push_str(
+        &toml::to_string_pretty(&cfg).unwrap_or_else(|e| format!("# cannot render defaults: {e}\n")),
+    );
     out
 }
 

@@ -30,7 +30,9 @@ pub enum Service {
 pub fn init_logging(cfg: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if cfg.format == "json" {
         builder.json().init();
     } else {
@@ -68,7 +70,10 @@ struct Running {
 /// Runs `service` until a shutdown signal, then stops everything in order.
 pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
     let registry = Registry::new();
-    let bus_metrics = zw_bus::Metrics::register(&registry)?;
+    let bus = zw_bus::Bus {
+        config: cfg.bus.clone(),
+        metrics: zw_bus::Metrics::register(&registry)?,
+    };
     let inventory = Arc::new(cfg.inventory.clone());
     let has = |s: Service| service == s || (service == Service::All && s != Service::Sim);
     let mut running = Vec::new();
@@ -86,51 +91,84 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
     if has(Service::Gateway) {
         let stop = CancellationToken::new();
         let metrics = zw_gateway::Metrics::register(&registry)?;
-        let (c, inv, bus, bm, s) = (cfg.gateway.clone(), inventory.clone(), cfg.bus.clone(), bus_metrics.clone(), stop.clone());
-        let task = spawn(Box::pin(async move { Ok(zw_gateway::run(c, inv, &bus, &bm, metrics, s).await?) }));
-        running.push(Running { name: "gateway", stop, task });
+        let (c, inv, bus, s) = (cfg.gateway.clone(), inventory.clone(), bus.clone(), stop.clone());
+        let task = spawn(Box::pin(async move {
+            Ok(zw_gateway::run(c, inv, &bus, metrics, s).await?)
+        }));
+        running.push(Running {
+            name: "gateway",
+            stop,
+            task,
+        });
     }
     if has(Service::Ingest) {
         let stop = CancellationToken::new();
         let metrics = zw_ingest::Metrics::register(&registry)?;
         let influx = zw_influx::Client::new(cfg.influx.clone())?;
-        let (c, bus, bm, s) = (cfg.ingest.clone(), cfg.bus.clone(), bus_metrics.clone(), stop.clone());
+        let (c, bus, s) = (cfg.ingest.clone(), bus.clone(), stop.clone());
         let task = spawn(Box::pin(async move {
-            zw_ingest::run(c, influx, &bus, &bm, metrics, s).await;
+            zw_ingest::run(c, influx, &bus, metrics, s).await;
             Ok(())
         }));
-        running.push(Running { name: "ingest", stop, task });
+        running.push(Running {
+            name: "ingest",
+            stop,
+            task,
+        });
     }
     if has(Service::Analytics) {
         let stop = CancellationToken::new();
         let metrics = zw_analytics::Metrics::register(&registry)?;
-        let (c, bus, bm, s) = (cfg.analytics.clone(), cfg.bus.clone(), bus_metrics.clone(), stop.clone());
+        let (c, bus, s) = (cfg.analytics.clone(), bus.clone(), stop.clone());
         let task = spawn(Box::pin(async move {
-            zw_analytics::run(c, &bus, &bm, metrics, s).await;
+            zw_analytics::run(c, &bus, metrics, s).await;
             Ok(())
         }));
-        running.push(Running { name: "analytics", stop, task });
+        running.push(Running {
+            name: "analytics",
+            stop,
+            task,
+        });
     }
     let mut sim = None;
     if has(Service::Sim) {
         let stop = CancellationToken::new();
-        let handle = zw_sim::start(cfg.sim.clone(), &cfg.bus, &bus_metrics, stop.clone()).await?;
+        let handle = zw_sim::start(cfg.sim.clone(), &bus, stop.clone()).await?;
         info!(modbus = %handle.modbus_addr, "Simulator running.");
         sim = Some((stop, handle));
     }
     if has(Service::Api) {
         let stop = CancellationToken::new();
-        let listener = TcpListener::bind(cfg.api.listen).await.with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
+        let listener = TcpListener::bind(cfg.api.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
         let influx = zw_influx::Client::new(cfg.influx.clone())?;
-        let (c, inv, bus, bm, r, s) =
-            (cfg.api.clone(), inventory.clone(), cfg.bus.clone(), bus_metrics.clone(), registry.clone(), stop.clone());
-        let task = spawn(Box::pin(async move { Ok(zw_api::run(c, inv, influx, listener, &bus, &bm, r, s).await?) }));
-        running.push(Running { name: "api", stop, task });
+        let (c, inv, bus, r, s) = (
+            cfg.api.clone(),
+            inventory.clone(),
+            bus.clone(),
+            registry.clone(),
+            stop.clone(),
+        );
+        let task = spawn(Box::pin(async move {
+            Ok(zw_api::run(c, inv, influx, listener, &bus, r, s).await?)
+        }));
+        running.push(Running {
+            name: "api",
+            stop,
+            task,
+        });
     } else if let Some(addr) = cfg.telemetry.metrics_listen {
         let stop = CancellationToken::new();
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         let task = spawn(Box::pin(serve_metrics(listener, registry.clone(), stop.clone())));
-        running.push(Running { name: "metrics", stop, task });
+        running.push(Running {
+            name: "metrics",
+            stop,
+            task,
+        });
     }
 
     // Wait for a signal, or for any service to end on its own (an error).
@@ -168,7 +206,11 @@ fn describe(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Strin
 }
 
 /// Serves `/metrics` alone, for services that run without the API.
-async fn serve_metrics(listener: TcpListener, registry: Registry, stop: CancellationToken) -> anyhow::Result<()> {
+async fn serve_metrics(
+    listener: TcpListener,
+    registry: Registry,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     use axum::{Router, http::header, routing::get};
     let app = Router::new().route(
         "/metrics",
@@ -176,11 +218,20 @@ async fn serve_metrics(listener: TcpListener, registry: Registry, stop: Cancella
             let registry = registry.clone();
             async move {
                 let mut buf = Vec::new();
-                let _ = prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &registry.gather(), &mut buf);
-                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf)
+                let _ = prometheus::Encoder::encode(
+                    &prometheus::TextEncoder::new(),
+                    &registry.gather(),
+                    &mut buf,
+                );
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    buf,
+                )
             }
         }),
     );
-    axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await?;
     Ok(())
 }

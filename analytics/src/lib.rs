@@ -27,7 +27,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { instance: "analytics1".into(), health_interval: Duration::from_secs(60) }
+        Self {
+            instance: "analytics1".into(),
+            health_interval: Duration::from_secs(60),
+        }
     }
 }
 
@@ -36,7 +39,10 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!("analytics.instance: {:?} must be a valid id", self.instance));
+            errors.push(format!(
+                "analytics.instance: {:?} must be a valid id",
+                self.instance
+            ));
         }
         if self.health_interval < Duration::from_secs(1) {
             errors.push("analytics.health_interval: must be at least 1s".into());
@@ -58,9 +64,15 @@ impl Metrics {
     /// Creates and registers the metrics.
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = Self {
-            observed: IntCounter::new("zw_analytics_readings_observed_total", "Readings observed by analytics.")?,
+            observed: IntCounter::new(
+                "zw_analytics_readings_observed_total",
+                "Readings observed by analytics.",
+            )?,
             rejected: IntCounterVec::new(
-                Opts::new("zw_analytics_readings_rejected_total", "Messages analytics could not use."),
+                Opts::new(
+                    "zw_analytics_readings_rejected_total",
+                    "Messages analytics could not use.",
+                ),
                 &["reason"],
             )?,
         };
@@ -93,13 +105,7 @@ impl Analytics {
 }
 
 /// Runs analytics until `shutdown`.
-pub async fn run(
-    cfg: Config,
-    bus_cfg: &zw_bus::Config,
-    bus_metrics: &zw_bus::Metrics,
-    metrics: Metrics,
-    shutdown: CancellationToken,
-) {
+pub async fn run(cfg: Config, bus: &zw_bus::Bus, metrics: Metrics, shutdown: CancellationToken) {
     let opts = ConnectOptions {
         client: "analytics".into(),
         instance: cfg.instance.clone(),
@@ -110,7 +116,7 @@ pub async fn run(
         last_will: None,
     };
     let bus_stop = CancellationToken::new();
-    let (bus, mut inbound, driver) = zw_bus::connect(bus_cfg, opts, bus_metrics, bus_stop.clone());
+    let (bus, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
     let mut state = Analytics::default();
     let mut tick = tokio::time::interval(cfg.health_interval);
     info!("Analytics started.");
@@ -150,11 +156,29 @@ mod tests {
     #[test]
     fn observe_tracks_count_and_newest_time() {
         let now = Utc::now();
-        let r = |ts| Reading::new(Id::new("s").expect("id"), Id::new("d").expect("id"), ts, BTreeMap::from([(Quantity::ActivePower, 1.0)]));
+        let r = |ts| {
+            Reading::new(
+                Id::new("s").expect("id"),
+                Id::new("d").expect("id"),
+                ts,
+                BTreeMap::from([(Quantity::ActivePower, 1.0)]),
+            )
+        };
         let mut a = Analytics::default();
         assert!(a.observe(&r(now), now).is_empty());
         a.observe(&r(now - TimeDelta::seconds(10)), now);
         assert_eq!(a.observed, 2);
-        assert_eq!(a.last_reading, Some(Reading::new(Id::new("s").expect("id"), Id::new("d").expect("id"), now, BTreeMap::new()).ts));
+        assert_eq!(
+            a.last_reading,
+            Some(
+                Reading::new(
+                    Id::new("s").expect("id"),
+                    Id::new("d").expect("id"),
+                    now,
+                    BTreeMap::new()
+                )
+                .ts
+            )
+        );
     }
 }

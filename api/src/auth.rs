@@ -19,7 +19,12 @@ pub struct Users(HashMap<String, Arc<User>>);
 impl Users {
     /// Indexes the inventory's users by token hash.
     pub fn from_inventory(inv: &Inventory) -> Self {
-        Self(inv.users.iter().map(|u| (u.token_sha256.clone(), Arc::new(u.clone()))).collect())
+        Self(
+            inv.users
+                .iter()
+                .map(|u| (u.token_sha256.clone(), Arc::new(u.clone())))
+                .collect(),
+        )
     }
 
     /// The user a bearer token belongs to.
@@ -35,7 +40,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(ApiError::Unauthorized)?;
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized)?;
         let value = header.to_str().map_err(|_| ApiError::Unauthorized)?;
         let token = value
             .strip_prefix("Bearer ")
@@ -43,6 +51,10 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        state.users.authenticate(token).map(Caller).ok_or(ApiError::Unauthorized)
+        state
+            .users
+            .authenticate(token)
+            .map(Caller)
+            .ok_or(ApiError::Unauthorized)
     }
 }

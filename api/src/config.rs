@@ -16,7 +16,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), instance: "api1".into() }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            instance: "api1".into(),
+        }
     }
 }
 
@@ -25,7 +28,10 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!("api.instance: {:?} must be a valid id (a-z, 0-9, - and _)", self.instance));
+            errors.push(format!(
+                "api.instance: {:?} must be a valid id (a-z, 0-9, - and _)",
+                self.instance
+            ));
         }
         errors
     }

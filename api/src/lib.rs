@@ -59,7 +59,10 @@ impl AppState {
         registry: Registry,
     ) -> prometheus::Result<Self> {
         let requests = IntCounterVec::new(
-            Opts::new("zw_api_requests_total", "HTTP requests by route template and status code."),
+            Opts::new(
+                "zw_api_requests_total",
+                "HTTP requests by route template and status code.",
+            ),
             &["route", "code"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -91,16 +94,29 @@ pub fn app(state: AppState) -> Router {
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Route templates, not raw paths, keep the label set bounded.
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
     let resp = next.run(req).await;
-    state.requests.with_label_values(&[route.as_str(), resp.status().as_str()]).inc();
+    state
+        .requests
+        .with_label_values(&[route.as_str(), resp.status().as_str()])
+        .inc();
     resp
 }
 
 /// Serves `app(state)` on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     info!(addr = %listener.local_addr()?, "API listening.");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// Connects the live feed and serves the API on `listener` until `shutdown`.
@@ -109,8 +125,7 @@ pub async fn run(
     inventory: Arc<Inventory>,
     influx: zw_influx::Client,
     listener: TcpListener,
-    bus_cfg: &zw_bus::Config,
-    bus_metrics: &zw_bus::Metrics,
+    bus: &zw_bus::Bus,
     registry: Registry,
     shutdown: CancellationToken,
 ) -> Result<(), ApiRunError> {
@@ -124,7 +139,7 @@ pub async fn run(
         last_will: None,
     };
     let bus_stop = CancellationToken::new();
-    let (bus, inbound, driver) = zw_bus::connect(bus_cfg, opts, bus_metrics, bus_stop.clone());
+    let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let live_metrics = LiveMetrics::register(&registry)?;
     let state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
     let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));

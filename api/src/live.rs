@@ -49,9 +49,15 @@ impl LiveMetrics {
     /// Creates and registers the metrics.
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = Self {
-            updates: IntCounter::new("zw_api_live_updates_total", "Readings stored in the API's live cache.")?,
+            updates: IntCounter::new(
+                "zw_api_live_updates_total",
+                "Readings stored in the API's live cache.",
+            )?,
             rejected: IntCounterVec::new(
-                Opts::new("zw_api_live_rejected_total", "Bus messages not stored in the live cache."),
+                Opts::new(
+                    "zw_api_live_rejected_total",
+                    "Bus messages not stored in the live cache.",
+                ),
                 &["reason"],
             )?,
         };
@@ -72,8 +78,11 @@ pub async fn feed(mut inbound: Inbound, cache: LiveCache, inventory: Arc<Invento
                 continue;
             }
         };
-        let known = inventory.device(reading.device.as_str()).is_some_and(|(s, _)| s.id == reading.site);
-        let on_own_topic = topic::parse_readings(&msg.topic) == Some((reading.site.clone(), reading.device.clone()));
+        let known = inventory
+            .device(reading.device.as_str())
+            .is_some_and(|(s, _)| s.id == reading.site);
+        let on_own_topic =
+            topic::parse_readings(&msg.topic) == Some((reading.site.clone(), reading.device.clone()));
         if !known || !on_own_topic {
             metrics.rejected.with_label_values(&["unknown_device"]).inc();
             continue;

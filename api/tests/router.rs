@@ -45,10 +45,16 @@ source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01
 
 fn state() -> AppState {
     let mut inv: Inventory = toml::from_str(INVENTORY).expect("inventory parses");
-    for (name, role, scope) in
-        [("fm", "facility_manager", "*"), ("anna", "resident", "hh-1"), ("parks", "parks", "*"), ("root", "admin", "*")]
-    {
-        let user = format!("name = \"{name}\"\nrole = \"{role}\"\nscope = [\"{scope}\"]\ntoken_sha256 = \"{}\"\n", token_hash(name));
+    for (name, role, scope) in [
+        ("fm", "facility_manager", "*"),
+        ("anna", "resident", "hh-1"),
+        ("parks", "parks", "*"),
+        ("root", "admin", "*"),
+    ] {
+        let user = format!(
+            "name = \"{name}\"\nrole = \"{role}\"\nscope = [\"{scope}\"]\ntoken_sha256 = \"{}\"\n",
+            token_hash(name)
+        );
         inv.users.push(toml::from_str(&user).expect("user parses"));
     }
     assert_eq!(inv.validate(), Vec::<String>::new());
@@ -61,11 +67,22 @@ async fn get(state: &AppState, path: &str, token: Option<&str>) -> (StatusCode, 
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    let resp = app(state.clone()).oneshot(req.body(Body::empty()).expect("request")).await.expect("response");
+    let resp = app(state.clone())
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
     let status = resp.status();
-    let ctype = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("").to_string()).unwrap_or_default();
+    let ctype = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, ctype, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        ctype,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -101,10 +118,20 @@ async fn scope_table_for_live_values() {
 async fn device_list_is_scoped() {
     let s = state();
     let ids = |v: serde_json::Value| -> Vec<String> {
-        v.as_array().expect("array").iter().map(|d| d["id"].as_str().expect("id").to_string()).collect()
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|d| d["id"].as_str().expect("id").to_string())
+            .collect()
     };
-    assert_eq!(ids(get(&s, "/api/v1/devices", Some("anna")).await.2), ["hh-1-plug"]);
-    assert_eq!(ids(get(&s, "/api/v1/devices", Some("fm")).await.2), ["rathaus-main"]);
+    assert_eq!(
+        ids(get(&s, "/api/v1/devices", Some("anna")).await.2),
+        ["hh-1-plug"]
+    );
+    assert_eq!(
+        ids(get(&s, "/api/v1/devices", Some("fm")).await.2),
+        ["rathaus-main"]
+    );
     assert_eq!(ids(get(&s, "/api/v1/devices", Some("parks")).await.2), ["soil-1"]);
     assert_eq!(ids(get(&s, "/api/v1/devices", Some("root")).await.2).len(), 4);
 }
@@ -125,8 +152,14 @@ async fn missing_or_wrong_tokens_are_401_problems() {
 #[tokio::test]
 async fn malformed_ids_and_unknown_routes_are_4xx() {
     let s = state();
-    assert_eq!(get(&s, "/api/v1/devices/BAD%20ID/live", Some("root")).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(get(&s, "/api/v1/nothing", Some("root")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&s, "/api/v1/devices/BAD%20ID/live", Some("root")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&s, "/api/v1/nothing", Some("root")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -137,15 +170,28 @@ async fn live_values_come_from_the_cache_with_units_and_age() {
     assert_eq!(empty["values"], serde_json::json!({}));
     let ts = Utc::now() - chrono::TimeDelta::seconds(3);
     let values = BTreeMap::from([(Quantity::ActivePower, 87.0), (Quantity::EnergyImport, 91_117.0)]);
-    s.live.update(Reading::new(Id::new("hh-1").expect("id"), Id::new("hh-1-plug").expect("id"), ts, values));
+    s.live.update(Reading::new(
+        Id::new("hh-1").expect("id"),
+        Id::new("hh-1-plug").expect("id"),
+        ts,
+        values,
+    ));
     let (status, _, body) = get(&s, "/api/v1/devices/hh-1-plug/live", Some("anna")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["values"]["energy_import"], serde_json::json!({"value": 91117.0, "unit": "Wh"}));
+    assert_eq!(
+        body["values"]["energy_import"],
+        serde_json::json!({"value": 91117.0, "unit": "Wh"})
+    );
     assert_eq!(body["values"]["active_power"]["unit"], "W");
     let age = body["age_seconds"].as_f64().expect("age");
     assert!((3.0..10.0).contains(&age), "{age}");
     // An older reading never replaces a newer one.
-    let older = Reading::new(Id::new("hh-1").expect("id"), Id::new("hh-1-plug").expect("id"), ts - chrono::TimeDelta::seconds(60), BTreeMap::from([(Quantity::ActivePower, 1.0)]));
+    let older = Reading::new(
+        Id::new("hh-1").expect("id"),
+        Id::new("hh-1-plug").expect("id"),
+        ts - chrono::TimeDelta::seconds(60),
+        BTreeMap::from([(Quantity::ActivePower, 1.0)]),
+    );
     assert!(!s.live.update(older));
 }
 
@@ -155,9 +201,29 @@ async fn health_metrics_and_openapi_need_no_token() {
     assert_eq!(get(&s, "/healthz", None).await.0, StatusCode::OK);
     let (status, _, doc) = get(&s, "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(doc["paths"]["/api/v1/devices/{id}/live"]["get"].is_object(), "{doc}");
-    let resp = app(s.clone()).oneshot(Request::get("/metrics").body(Body::empty()).expect("req")).await.expect("resp");
-    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
-    let text = String::from_utf8(resp.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf8");
-    assert!(text.contains("zw_api_requests_total{code=\"200\",route=\"/healthz\"}"), "{text}");
+    assert!(
+        doc["paths"]["/api/v1/devices/{id}/live"]["get"].is_object(),
+        "{doc}"
+    );
+    let resp = app(s.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec(),
+    )
+    .expect("utf8");
+    assert!(
+        text.contains("zw_api_requests_total{code=\"200\",route=\"/healthz\"}"),
+        "{text}"
+    );
 }

@@ -74,7 +74,13 @@ pub struct BusClient {
 
 impl BusClient {
     /// Queues a publish; waits while the client's request queue is full.
-    pub async fn publish(&self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) -> Result<(), BusError> {
+    pub async fn publish(
+        &self,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<(), BusError> {
         Ok(self.client.publish(topic, qos, retain, payload).await?)
     }
 
@@ -119,7 +125,12 @@ pub fn connect(
         mqtt.set_credentials(user.clone(), pass.expose_secret().to_string());
     }
     if let Some((topic, payload)) = &opts.last_will {
-        mqtt.set_last_will(LastWill::new(topic.clone(), payload.clone(), QoS::AtLeastOnce, true));
+        mqtt.set_last_will(LastWill::new(
+            topic.clone(),
+            payload.clone(),
+            QoS::AtLeastOnce,
+            true,
+        ));
     }
     let (client, eventloop) = AsyncClient::new(mqtt, 1024);
     let (tx, rx) = mpsc::channel(cfg.inbound_capacity);
@@ -133,7 +144,14 @@ pub fn connect(
         backoff: (cfg.reconnect_min, cfg.reconnect_max),
     };
     let handle = tokio::spawn(driver.run(eventloop, shutdown));
-    (BusClient { client, connected: connected_rx }, rx, handle)
+    (
+        BusClient {
+            client,
+            connected: connected_rx,
+        },
+        rx,
+        handle,
+    )
 }
 
 struct Driver {
@@ -212,7 +230,10 @@ impl Driver {
             },
             FullPolicy::DropNewest => {
                 if self.tx.try_send(p).is_err() {
-                    self.metrics.inbound_dropped.with_label_values(&[self.opts.client.as_str()]).inc();
+                    self.metrics
+                        .inbound_dropped
+                        .with_label_values(&[self.opts.client.as_str()])
+                        .inc();
                 }
                 true
             }
@@ -242,7 +263,9 @@ impl Driver {
 /// Exponential back-off: `min · 2^attempt`, capped at `max`, scaled by a jitter factor in 0.75..1.25
 /// (`unit` is a uniform sample in 0..1).
 pub(crate) fn backoff_delay(min: Duration, max: Duration, attempt: u32, unit: f64) -> Duration {
-    let base = min.saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX)).min(max);
+    let base = min
+        .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
+        .min(max);
     base.mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0))
 }
 

@@ -16,5 +16,25 @@ mod metrics;
 
 pub use config::Config;
 pub use driver::{BusClient, ConnectOptions, FullPolicy, Inbound, connect};
+
+/// What a service needs to open bus connections: the broker settings and the process's bus metrics.
+#[derive(Clone)]
+pub struct Bus {
+    /// Broker settings.
+    pub config: Config,
+    /// Shared bus metrics (label `client`).
+    pub metrics: Metrics,
+}
+
+impl Bus {
+    /// Opens a connection; see [`connect`].
+    pub fn connect(
+        &self,
+        opts: ConnectOptions,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> (BusClient, Inbound, tokio::task::JoinHandle<()>) {
+        connect(&self.config, opts, &self.metrics, shutdown)
+    }
+}
 pub use metrics::Metrics;
 pub use rumqttc::{Publish, QoS};

@@ -26,7 +26,10 @@ impl Metrics {
             Ok(c)
         };
         let connected = IntGaugeVec::new(
-            Opts::new("zw_bus_connected", "1 while the client is connected to the broker."),
+            Opts::new(
+                "zw_bus_connected",
+                "1 while the client is connected to the broker.",
+            ),
             &["client"],
         )?;
         registry.register(Box::new(connected.clone()))?;
@@ -34,7 +37,10 @@ impl Metrics {
             connects: counter("zw_bus_connects_total", "Successful broker connections.")?,
             connection_errors: counter("zw_bus_connection_errors_total", "Broker connection errors.")?,
             connected,
-            received: counter("zw_bus_messages_received_total", "Messages received from the broker.")?,
+            received: counter(
+                "zw_bus_messages_received_total",
+                "Messages received from the broker.",
+            )?,
             inbound_dropped: counter(
                 "zw_bus_inbound_dropped_total",
                 "Messages dropped because the consumer's inbound queue was full.",

@@ -89,8 +89,7 @@ impl SimHandle {
 /// and returns at once. The broker is only contacted when plugs or soil sensors are configured.
 pub async fn start(
     cfg: Config,
-    bus: &zw_bus::Config,
-    bus_metrics: &zw_bus::Metrics,
+    bus: &zw_bus::Bus,
     shutdown: CancellationToken,
 ) -> Result<SimHandle, SimError> {
     let problems = cfg.validate();
@@ -121,10 +120,7 @@ pub async fn start(
     let mut tasks = JoinSet::new();
     tasks.spawn(serve_modbus(listener, ImageService::new(units), stop.clone()));
     tasks.spawn(update_meters(meters, cfg.update_interval, stop.clone()));
-    let bus = mqtt::Bus {
-        cfg: bus.clone(),
-        metrics: bus_metrics.clone(),
-    };
+    let bus = bus.clone();
     for plug in &cfg.plugs {
         let seed = mix(cfg.seed, hash_str(&format!("tasmota/{}", plug.topic)));
         let run = mqtt::run_plug(plug.clone(), seed, bus.clone(), stop.clone());

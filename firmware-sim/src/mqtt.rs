@@ -23,12 +23,7 @@ use crate::tts::Lse01Device;
 /// How long the farewell messages and the DISCONNECT may take before the connection is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What a publisher needs to reach the broker.
-#[derive(Clone)]
-pub(crate) struct Bus {
-    pub cfg: zw_bus::Config,
-    pub metrics: zw_bus::Metrics,
-}
+use zw_bus::Bus;
 
 /// A broker connection whose driver stops on its own token, so the publisher can say goodbye after the
 /// simulator's shutdown token has fired.
@@ -42,7 +37,7 @@ impl Connection {
     fn open(bus: &Bus, opts: ConnectOptions) -> Self {
         let stop = CancellationToken::new();
         // The simulator only publishes; the (always empty) inbound receiver can be dropped.
-        let (client, _inbound, driver) = zw_bus::connect(&bus.cfg, opts, &bus.metrics, stop.clone());
+        let (client, _inbound, driver) = bus.connect(opts, stop.clone());
         Self { client, driver, stop }
     }
 

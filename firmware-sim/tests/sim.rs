@@ -26,9 +26,12 @@ fn modbus_only(meters: &[u8]) -> Config {
 }
 
 async fn start(cfg: Config, bus: zw_bus::Config) -> Result<(SimHandle, CancellationToken)> {
-    let metrics = zw_bus::Metrics::register(&prometheus::Registry::new())?;
+    let bus = zw_bus::Bus {
+        config: bus,
+        metrics: zw_bus::Metrics::register(&prometheus::Registry::new())?,
+    };
     let shutdown = CancellationToken::new();
-    let handle = zw_sim::start(cfg, &bus, &metrics, shutdown.clone()).await?;
+    let handle = zw_sim::start(cfg, &bus, shutdown.clone()).await?;
     Ok((handle, shutdown))
 }
 

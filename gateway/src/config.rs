@@ -43,7 +43,10 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!("gateway.instance: {:?} must be a valid id (a-z, 0-9, - and _)", self.instance));
+            errors.push(format!(
+                "gateway.instance: {:?} must be a valid id (a-z, 0-9, - and _)",
+                self.instance
+            ));
         }
         if self.request_timeout < Duration::from_millis(10) {
             errors.push("gateway.request_timeout: must be at least 10ms".into());
@@ -56,15 +59,24 @@ impl Config {
         }
         let t = &self.tasmota_full_topic;
         if !t.contains("%prefix%") || !t.contains("%topic%") || t.contains(['+', '#']) {
-            errors.push("gateway.tasmota_full_topic: must contain %prefix% and %topic% and no wildcards".into());
+            errors.push(
+                "gateway.tasmota_full_topic: must contain %prefix% and %topic% and no wildcards".into(),
+            );
         }
         errors
     }
 
     /// The SENSOR topic of the Tasmota device with `%topic%` = `device_topic`.
     pub fn tasmota_topic(&self, device_topic: &str, suffix: &str) -> String {
-        let base = self.tasmota_full_topic.replace("%prefix%", "tele").replace("%topic%", device_topic);
-        let base = if base.ends_with('/') { base } else { format!("{base}/") };
+        let base = self
+            .tasmota_full_topic
+            .replace("%prefix%", "tele")
+            .replace("%topic%", device_topic);
+        let base = if base.ends_with('/') {
+            base
+        } else {
+            format!("{base}/")
+        };
         format!("{base}{suffix}")
     }
 }

@@ -60,7 +60,10 @@ pub async fn run(mut inbound: Inbound, routes: Routes, cfg: Config, bus: BusClie
     while let Some(msg) = inbound.recv().await {
         let Some((site, device, adapter)) = routes.get(msg.topic.as_str()) else {
             // Only configured topics are subscribed, so this is a broker-side surprise; count it.
-            metrics.messages_rejected.with_label_values(&["unknown", "unknown_topic"]).inc();
+            metrics
+                .messages_rejected
+                .with_label_values(&["unknown", "unknown_topic"])
+                .inc();
             debug!(topic = %msg.topic, "Message on an unrouted topic.");
             continue;
         };
@@ -71,11 +74,19 @@ pub async fn run(mut inbound: Inbound, routes: Routes, cfg: Config, bus: BusClie
         };
         match decoded {
             Ok(d) => {
-                let reading = Reading::new(site.clone(), device.clone(), d.ts.unwrap_or_else(Utc::now), d.values);
+                let reading = Reading::new(
+                    site.clone(),
+                    device.clone(),
+                    d.ts.unwrap_or_else(Utc::now),
+                    d.values,
+                );
                 crate::modbus::publish(&bus, &reading, adapter.label(), &metrics).await;
             }
             Err(e) => {
-                metrics.messages_rejected.with_label_values(&[adapter.label(), e.reason()]).inc();
+                metrics
+                    .messages_rejected
+                    .with_label_values(&[adapter.label(), e.reason()])
+                    .inc();
                 warn!(device = %device, topic = %msg.topic, error = %e, "Rejected device message.");
             }
         }

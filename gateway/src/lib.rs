@@ -76,13 +76,14 @@ pub fn validate_inventory(inventory: &Inventory) -> Vec<String> {
 pub async fn run(
     cfg: Config,
     inventory: Arc<Inventory>,
-    bus_cfg: &zw_bus::Config,
-    bus_metrics: &zw_bus::Metrics,
+    bus: &zw_bus::Bus,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let profiles: BTreeMap<String, Arc<Profile>> =
-        Profile::builtin()?.into_iter().map(|p| (p.name.clone(), Arc::new(p))).collect();
+    let profiles: BTreeMap<String, Arc<Profile>> = Profile::builtin()?
+        .into_iter()
+        .map(|p| (p.name.clone(), Arc::new(p)))
+        .collect();
     let routes = device_mqtt::routes(&cfg, &inventory);
     let opts = ConnectOptions {
         client: "gateway".into(),
@@ -95,25 +96,41 @@ pub async fn run(
     };
     // The bus driver outlives the pollers: it gets its own token, cancelled after they stopped.
     let bus_stop = CancellationToken::new();
-    let (bus, inbound, driver) = zw_bus::connect(bus_cfg, opts, bus_metrics, bus_stop.clone());
+    let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
 
     let mut endpoints: BTreeMap<String, Vec<modbus::PolledDevice>> = BTreeMap::new();
     for (site, dev) in inventory.devices() {
-        if let DeviceSource::Modbus { endpoint, unit_id, profile, interval } = &dev.source {
-            let profile = profiles.get(profile).cloned().ok_or_else(|| GatewayError::UnknownProfile {
-                device: dev.id.to_string(),
-                profile: profile.clone(),
-            })?;
-            endpoints.entry(endpoint.clone()).or_default().push(modbus::PolledDevice {
-                site: site.id.clone(),
-                device: dev.id.clone(),
-                unit_id: *unit_id,
-                interval: *interval,
-                profile,
-            });
+        if let DeviceSource::Modbus {
+            endpoint,
+            unit_id,
+            profile,
+            interval,
+        } = &dev.source
+        {
+            let profile = profiles
+                .get(profile)
+                .cloned()
+                .ok_or_else(|| GatewayError::UnknownProfile {
+                    device: dev.id.to_string(),
+                    profile: profile.clone(),
+                })?;
+            endpoints
+                .entry(endpoint.clone())
+                .or_default()
+                .push(modbus::PolledDevice {
+                    site: site.id.clone(),
+                    device: dev.id.clone(),
+                    unit_id: *unit_id,
+                    interval: *interval,
+                    profile,
+                });
         }
     }
-    info!(endpoints = endpoints.len(), device_topics = routes.len(), "Gateway started.");
+    info!(
+        endpoints = endpoints.len(),
+        device_topics = routes.len(),
+        "Gateway started."
+    );
     let mut pollers = JoinSet::new();
     for (endpoint, devices) in endpoints {
         pollers.spawn(modbus::poll_endpoint(

@@ -30,23 +30,38 @@ impl Metrics {
                 &["result"],
             )?,
             poll_lateness: Histogram::with_opts(
-                HistogramOpts::new("zw_gateway_poll_lateness_seconds", "Poll start lateness against the schedule.")
-                    .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+                HistogramOpts::new(
+                    "zw_gateway_poll_lateness_seconds",
+                    "Poll start lateness against the schedule.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
             )?,
-            polls_skipped: IntCounter::new("zw_gateway_polls_skipped_total", "Schedule slots skipped (late polls).")?,
+            polls_skipped: IntCounter::new(
+                "zw_gateway_polls_skipped_total",
+                "Schedule slots skipped (late polls).",
+            )?,
             values_dropped: IntCounterVec::new(
-                Opts::new("zw_gateway_values_dropped_total", "Register values dropped during decoding."),
+                Opts::new(
+                    "zw_gateway_values_dropped_total",
+                    "Register values dropped during decoding.",
+                ),
                 &["reason"],
             )?,
             readings_published: IntCounterVec::new(
-                Opts::new("zw_gateway_readings_published_total", "Canonical readings published."),
+                Opts::new(
+                    "zw_gateway_readings_published_total",
+                    "Canonical readings published.",
+                ),
                 &["source"],
             )?,
             messages_rejected: IntCounterVec::new(
                 Opts::new("zw_gateway_messages_rejected_total", "Device messages rejected."),
                 &["adapter", "reason"],
             )?,
-            publish_errors: IntCounter::new("zw_gateway_publish_errors_total", "Failed publishes to the bus.")?,
+            publish_errors: IntCounter::new(
+                "zw_gateway_publish_errors_total",
+                "Failed publishes to the bus.",
+            )?,
         };
         r.register(Box::new(m.modbus_requests.clone()))?;
         r.register(Box::new(m.poll_lateness.clone()))?;

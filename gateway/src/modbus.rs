@@ -69,13 +69,19 @@ pub async fn poll_endpoint(
     let now = Instant::now();
     let mut slots: Vec<Slot> = devices
         .into_iter()
-        .map(|d| Slot { plan: d.profile.plan(), next_due: now + grid_offset(d.interval), device: d })
+        .map(|d| Slot {
+            plan: d.profile.plan(),
+            next_due: now + grid_offset(d.interval),
+            device: d,
+        })
         .collect();
     let mut conn: Option<Context> = None;
     let mut failures: u32 = 0;
     let mut retry_at = now;
     loop {
-        let Some(i) = (0..slots.len()).min_by_key(|&i| slots[i].next_due) else { return };
+        let Some(i) = (0..slots.len()).min_by_key(|&i| slots[i].next_due) else {
+            return;
+        };
         let due = slots[i].next_due;
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -118,7 +124,12 @@ pub async fn poll_endpoint(
             failures = 0;
         }
         if !values.is_empty() {
-            let reading = Reading::new(slot.device.site.clone(), slot.device.device.clone(), Utc::now(), values);
+            let reading = Reading::new(
+                slot.device.site.clone(),
+                slot.device.device.clone(),
+                Utc::now(),
+                values,
+            );
             publish(&bus, &reading, "modbus", &metrics).await;
         }
     }
@@ -193,20 +204,30 @@ async fn connect(endpoint: &str, limit: Duration) -> Result<Context, String> {
             .map_err(|e| format!("cannot resolve: {e}"))?
             .next()
             .ok_or_else(|| "no address".to_string())?;
-        tokio_modbus::client::tcp::connect(addr).await.map_err(|e| e.to_string())
+        tokio_modbus::client::tcp::connect(addr)
+            .await
+            .map_err(|e| e.to_string())
     };
-    timeout(limit, attempt).await.map_err(|_| "connect timed out".to_string())?
+    timeout(limit, attempt)
+        .await
+        .map_err(|_| "connect timed out".to_string())?
 }
 
 /// Publishes a reading after validating it; failures are counted, never silent.
 pub(crate) async fn publish(bus: &BusClient, reading: &Reading, source: &str, metrics: &Metrics) {
     if let Err(e) = reading.validate(Utc::now(), TimeWindow::default()) {
-        metrics.messages_rejected.with_label_values(&[source, e.reason()]).inc();
+        metrics
+            .messages_rejected
+            .with_label_values(&[source, e.reason()])
+            .inc();
         warn!(device = %reading.device, error = %e, "Dropped invalid reading.");
         return;
     }
     let topic = zw_model::topic::readings(&reading.site, &reading.device);
-    match bus.publish(topic, QoS::AtLeastOnce, false, reading.to_json()).await {
+    match bus
+        .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
+        .await
+    {
         Ok(()) => metrics.readings_published.with_label_values(&[source]).inc(),
         Err(e) => {
             metrics.publish_errors.inc();
@@ -223,6 +244,8 @@ fn grid_offset(interval: Duration) -> Duration {
 }
 
 fn backoff(failures: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(200).saturating_mul(1u32 << failures.min(16)).min(max);
+    let base = Duration::from_millis(200)
+        .saturating_mul(1u32 << failures.min(16))
+        .min(max);
     base.mul_f64(0.75 + 0.5 * rand::rng().random::<f64>())
 }

@@ -169,7 +169,10 @@ pub const BUILTIN: &[(&str, &str)] = &[("sdm630", include_str!("../profiles/sdm6
 impl Profile {
     /// Parses and checks a profile file; `source_name` names it in errors.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, ProfileError> {
-        let err = |message: String| ProfileError { source_name: source_name.into(), message };
+        let err = |message: String| ProfileError {
+            source_name: source_name.into(),
+            message,
+        };
         let f: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         let values: Vec<Value> = f
             .values
@@ -193,7 +196,10 @@ impl Profile {
                 problems.push(format!("{}: function must be 3 or 4", v.quantity));
             }
             if !v.scale.is_finite() || v.scale == 0.0 || !v.offset.is_finite() {
-                problems.push(format!("{}: scale must be finite and non-zero, offset finite", v.quantity));
+                problems.push(format!(
+                    "{}: scale must be finite and non-zero, offset finite",
+                    v.quantity
+                ));
             }
             if u32::from(v.address) + u32::from(v.data_type.registers()) > 0x1_0000 {
                 problems.push(format!("{}: value runs past address 0xFFFF", v.quantity));
@@ -220,7 +226,10 @@ impl Profile {
 
     /// The built-in profiles.
     pub fn builtin() -> Result<Vec<Profile>, ProfileError> {
-        BUILTIN.iter().map(|(name, text)| Profile::parse(name, text)).collect()
+        BUILTIN
+            .iter()
+            .map(|(name, text)| Profile::parse(name, text))
+            .collect()
     }
 
     /// Coalesces the values into as few requests as the model's limits allow, bridging gaps up to `max_gap`.
@@ -243,7 +252,12 @@ impl Profile {
                     continue;
                 }
             }
-            requests.push(Request { function: v.function, address: v.address, count: end - v.address, values: vec![i] });
+            requests.push(Request {
+                function: v.function,
+                address: v.address,
+                count: end - v.address,
+                values: vec![i],
+            });
         }
         for r in &mut requests {
             r.count = self.padded(r.count);
@@ -252,7 +266,11 @@ impl Profile {
     }
 
     fn padded(&self, count: u16) -> u16 {
-        if self.even_counts && count % 2 == 1 { count + 1 } else { count }
+        if self.even_counts && count % 2 == 1 {
+            count + 1
+        } else {
+            count
+        }
     }
 }
 
@@ -271,7 +289,9 @@ pub enum DecodeError {
 pub fn decode(value: &Value, base: u16, regs: &[u16]) -> Result<f64, DecodeError> {
     let n = usize::from(value.data_type.registers());
     let start = usize::from(value.address - base);
-    let words = regs.get(start..start + n).ok_or(DecodeError::Short(value.quantity))?;
+    let words = regs
+        .get(start..start + n)
+        .ok_or(DecodeError::Short(value.quantity))?;
     let mut bytes = [0u8; 8];
     for (i, w) in words.iter().enumerate() {
         bytes[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
@@ -298,7 +318,11 @@ pub fn decode(value: &Value, base: u16, regs: &[u16]) -> Result<f64, DecodeError
         DataType::F64 => f64::from_be_bytes(b8),
     };
     let v = raw * value.scale + value.offset;
-    if v.is_finite() { Ok(v) } else { Err(DecodeError::NotFinite(value.quantity)) }
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(DecodeError::NotFinite(value.quantity))
+    }
 }
 
 #[cfg(test)]

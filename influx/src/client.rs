@@ -154,10 +154,15 @@ impl Client {
     /// Writes line protocol with millisecond timestamps (`POST /write?precision=ms`).
     pub async fn write(&self, body: impl Into<reqwest::Body>) -> Result<(), WriteError> {
         let url = self.url("/write", &[("precision", "ms")]);
-        let resp = self.auth(self.http.post(url)).body(body).send().await.map_err(|e| WriteError::Unavailable {
-            message: transport_message(&e),
-            retry_after: None,
-        })?;
+        let resp = self
+            .auth(self.http.post(url))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| WriteError::Unavailable {
+                message: transport_message(&e),
+                retry_after: None,
+            })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -170,13 +175,19 @@ impl Client {
             .map(Duration::from_secs);
         let message = error_message(resp).await;
         Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                WriteError::Rejected { status: status.as_u16(), message }
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => WriteError::Auth { status: status.as_u16() },
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => WriteError::Rejected {
+                status: status.as_u16(),
+                message,
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => WriteError::Auth {
+                status: status.as_u16(),
+            },
             StatusCode::PAYLOAD_TOO_LARGE => WriteError::TooLarge,
             StatusCode::NOT_FOUND => WriteError::NotFound(message),
-            _ => WriteError::Unavailable { message: format!("HTTP {status}: {message}"), retry_after },
+            _ => WriteError::Unavailable {
+                message: format!("HTTP {status}: {message}"),
+                retry_after,
+            },
         })
     }
 
@@ -184,7 +195,10 @@ impl Client {
     /// Returns the series of the first statement.
     pub async fn query(&self, q: &str, params: &[(&str, &str)]) -> Result<Vec<Series>, QueryError> {
         let params_json = serde_json::Value::Object(
-            params.iter().map(|(k, v)| ((*k).to_string(), serde_json::Value::String((*v).to_string()))).collect(),
+            params
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), serde_json::Value::String((*v).to_string())))
+                .collect(),
         )
         .to_string();
         let url = self.url("/query", &[("q", q), ("epoch", "ms"), ("params", &params_json)]);
@@ -195,15 +209,28 @@ impl Client {
             .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(QueryError::Server { status: status.as_u16(), message: error_message(resp).await });
+            return Err(QueryError::Server {
+                status: status.as_u16(),
+                message: error_message(resp).await,
+            });
         }
         let body: QueryResponse = resp.json().await.map_err(|e| QueryError::Decode(e.to_string()))?;
         if let Some(e) = body.error {
-            return Err(QueryError::Server { status: status.as_u16(), message: e });
+            return Err(QueryError::Server {
+                status: status.as_u16(),
+                message: e,
+            });
         }
-        let first = body.results.into_iter().next().ok_or_else(|| QueryError::Decode("no results".into()))?;
+        let first = body
+            .results
+            .into_iter()
+            .next()
+            .ok_or_else(|| QueryError::Decode("no results".into()))?;
         if let Some(e) = first.error {
-            return Err(QueryError::Server { status: status.as_u16(), message: e });
+            return Err(QueryError::Server {
+                status: status.as_u16(),
+                message: e,
+            });
         }
         Ok(first.series)
     }

@@ -58,7 +58,12 @@ pub struct Line {
 impl Line {
     /// Starts a line for `measurement`.
     pub fn new(measurement: impl Into<String>) -> Self {
-        Self { measurement: measurement.into(), tags: Vec::new(), fields: Vec::new(), timestamp: None }
+        Self {
+            measurement: measurement.into(),
+            tags: Vec::new(),
+            fields: Vec::new(),
+            timestamp: None,
+        }
     }
 
     /// Adds a tag.
@@ -106,7 +111,9 @@ impl Line {
             }
             match v {
                 FieldValue::Float(f) if !f.is_finite() => return Err(LineError::NotFinite(k.clone())),
-                FieldValue::String(s) if s.contains(['\n', '\r']) => return Err(LineError::Newline(k.clone())),
+                FieldValue::String(s) if s.contains(['\n', '\r']) => {
+                    return Err(LineError::Newline(k.clone()));
+                }
                 _ => {}
             }
         }
@@ -192,8 +199,12 @@ mod tests {
 
     #[test]
     fn floats_keep_their_type() {
-        let s = build(Line::new("m").field("a", FieldValue::Float(3.0)).field("b", FieldValue::Float(1e-7)))
-            .expect("valid");
+        let s = build(
+            Line::new("m")
+                .field("a", FieldValue::Float(3.0))
+                .field("b", FieldValue::Float(1e-7)),
+        )
+        .expect("valid");
         assert_eq!(s, "m a=3.0,b=1e-7\n");
     }
 
@@ -204,11 +215,20 @@ mod tests {
             (f(f64::NAN), LineError::NotFinite("x".into())),
             (f(f64::INFINITY), LineError::NotFinite("x".into())),
             (Line::new("m"), LineError::NoFields),
-            (Line::new("").field("x", FieldValue::Bool(true)), LineError::EmptyName),
+            (
+                Line::new("").field("x", FieldValue::Bool(true)),
+                LineError::EmptyName,
+            ),
             (f(1.0).tag("t", ""), LineError::EmptyTagValue("t".into())),
             (f(1.0).tag("t", "a\nb"), LineError::Newline("a\nb".into())),
-            (f(1.0).tag("t", "a").tag("t", "b"), LineError::DuplicateKey("t".into())),
-            (f(1.0).field("x", FieldValue::Integer(1)), LineError::DuplicateKey("x".into())),
+            (
+                f(1.0).tag("t", "a").tag("t", "b"),
+                LineError::DuplicateKey("t".into()),
+            ),
+            (
+                f(1.0).field("x", FieldValue::Integer(1)),
+                LineError::DuplicateKey("x".into()),
+            ),
         ];
         for (line, err) in cases {
             assert_eq!(build(line), Err(err));

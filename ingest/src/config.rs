@@ -44,7 +44,9 @@ impl Config {
         let mut errors = Vec::new();
         for (name, v) in [("instance", &self.instance), ("group", &self.group)] {
             if zw_model::Id::new(v.clone()).is_err() {
-                errors.push(format!("ingest.{name}: {v:?} must be a valid id (a-z, 0-9, - and _)"));
+                errors.push(format!(
+                    "ingest.{name}: {v:?} must be a valid id (a-z, 0-9, - and _)"
+                ));
             }
         }
         if !(1..=100_000).contains(&self.batch_size) {

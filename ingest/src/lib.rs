@@ -55,8 +55,7 @@ struct Batch {
 pub async fn run(
     cfg: Config,
     influx: zw_influx::Client,
-    bus_cfg: &zw_bus::Config,
-    bus_metrics: &zw_bus::Metrics,
+    bus: &zw_bus::Bus,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
@@ -64,13 +63,16 @@ pub async fn run(
         client: "ingest".into(),
         instance: cfg.instance.clone(),
         clean_session: false,
-        subscriptions: vec![(topic::shared(&cfg.group, topic::READINGS_FILTER), QoS::AtLeastOnce)],
+        subscriptions: vec![(
+            topic::shared(&cfg.group, topic::READINGS_FILTER),
+            QoS::AtLeastOnce,
+        )],
         manual_acks: true,
         full_policy: FullPolicy::Block,
         last_will: None,
     };
     let bus_stop = CancellationToken::new();
-    let (bus, mut inbound, driver) = zw_bus::connect(bus_cfg, opts, bus_metrics, bus_stop.clone());
+    let (bus, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
     let writer = writer::Writer::new(influx, &cfg, metrics.clone());
     let mut batch = Batch::default();
     info!(group = %cfg.group, batch_size = cfg.batch_size, "Ingest started.");
@@ -112,7 +114,10 @@ async fn accept(mut msg: Publish, batch: &mut Batch, bus: &BusClient, metrics: &
         .map_err(|e| (e.reason(), e.to_string()))
         .and_then(|r| match topic::parse_readings(&msg.topic) {
             Some((site, device)) if site == r.site && device == r.device => Ok(r),
-            _ => Err(("topic_mismatch", format!("reading for {}/{} on topic {}", r.site, r.device, msg.topic))),
+            _ => Err((
+                "topic_mismatch",
+                format!("reading for {}/{} on topic {}", r.site, r.device, msg.topic),
+            )),
         })
         .and_then(|r| to_line(&r, &mut batch.body).map_err(|e| ("line", e.to_string())));
     match parsed {
@@ -132,7 +137,13 @@ async fn accept(mut msg: Publish, batch: &mut Batch, bus: &BusClient, metrics: &
     }
 }
 
-async fn flush(batch: &mut Batch, writer: &writer::Writer, bus: &BusClient, metrics: &Metrics, stop: &CancellationToken) {
+async fn flush(
+    batch: &mut Batch,
+    writer: &writer::Writer,
+    bus: &BusClient,
+    metrics: &Metrics,
+    stop: &CancellationToken,
+) {
     if batch.lines == 0 {
         return;
     }
@@ -157,15 +168,24 @@ mod tests {
 
     #[test]
     fn a_reading_is_one_point() {
-        let ts = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).single().expect("valid");
+        let ts = Utc
+            .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+            .single()
+            .expect("valid");
         let r = Reading::new(
             Id::new("rathaus").expect("id"),
             Id::new("main").expect("id"),
             ts,
-            BTreeMap::from([(Quantity::EnergyImport, 12_345_678.0), (Quantity::ActivePower, -5.5)]),
+            BTreeMap::from([
+                (Quantity::EnergyImport, 12_345_678.0),
+                (Quantity::ActivePower, -5.5),
+            ]),
         );
         let mut out = String::new();
         to_line(&r, &mut out).expect("valid");
-        assert_eq!(out, "readings,device=main,site=rathaus active_power=-5.5,energy_import=12345678.0 1795255200000\n");
+        assert_eq!(
+            out,
+            "readings,device=main,site=rathaus active_power=-5.5,energy_import=12345678.0 1795255200000\n"
+        );
     }
 }

@@ -23,9 +23,15 @@ impl Metrics {
     /// Creates and registers the metrics.
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = Self {
-            received: IntCounter::new("zw_ingest_readings_received_total", "Readings received from the bus.")?,
+            received: IntCounter::new(
+                "zw_ingest_readings_received_total",
+                "Readings received from the bus.",
+            )?,
             rejected: IntCounterVec::new(
-                Opts::new("zw_ingest_readings_rejected_total", "Readings rejected before writing."),
+                Opts::new(
+                    "zw_ingest_readings_rejected_total",
+                    "Readings rejected before writing.",
+                ),
                 &["reason"],
             )?,
             written: IntCounter::new("zw_ingest_points_written_total", "Points accepted by InfluxDB.")?,
@@ -33,10 +39,16 @@ impl Metrics {
                 Opts::new("zw_ingest_write_errors_total", "Failed InfluxDB write attempts."),
                 &["reason"],
             )?,
-            pending: IntGauge::new("zw_ingest_pending_readings", "Readings received but not yet written.")?,
+            pending: IntGauge::new(
+                "zw_ingest_pending_readings",
+                "Readings received but not yet written.",
+            )?,
             write_seconds: Histogram::with_opts(
-                HistogramOpts::new("zw_ingest_write_duration_seconds", "Duration of successful InfluxDB writes.")
-                    .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+                HistogramOpts::new(
+                    "zw_ingest_write_duration_seconds",
+                    "Duration of successful InfluxDB writes.",
+                )
+                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
             )?,
         };
         r.register(Box::new(m.received.clone()))?;

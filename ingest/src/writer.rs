@@ -18,7 +18,12 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(influx: zw_influx::Client, cfg: &Config, metrics: Metrics) -> Self {
-        Self { influx, retry_min: cfg.retry_min, retry_max: cfg.retry_max, metrics }
+        Self {
+            influx,
+            retry_min: cfg.retry_min,
+            retry_max: cfg.retry_max,
+            metrics,
+        }
     }
 
     /// Writes `body` (`lines` points). Returns `true` when every message of the batch may be acknowledged:
@@ -33,7 +38,9 @@ impl Writer {
                 let result = self.influx.write(part.to_owned()).await;
                 let delay = match result {
                     Ok(()) => {
-                        self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+                        self.metrics
+                            .write_seconds
+                            .observe(started.elapsed().as_secs_f64());
                         self.metrics.written.inc_by(n as u64);
                         break;
                     }
@@ -54,10 +61,16 @@ impl Writer {
                                 break;
                             }
                             WriteError::Auth { status } => {
-                                error!(status, "InfluxDB refused our credentials; holding data and retrying.");
+                                error!(
+                                    status,
+                                    "InfluxDB refused our credentials; holding data and retrying."
+                                );
                                 None
                             }
-                            WriteError::Unavailable { retry_after, ref message } => {
+                            WriteError::Unavailable {
+                                retry_after,
+                                ref message,
+                            } => {
                                 if failures == 0 {
                                     warn!(error = %message, "InfluxDB unavailable; retrying with back-off.");
                                 }
@@ -70,7 +83,10 @@ impl Writer {
                         }
                     }
                 };
-                let backoff = self.retry_min.saturating_mul(1u32 << failures.min(16)).min(self.retry_max);
+                let backoff = self
+                    .retry_min
+                    .saturating_mul(1u32 << failures.min(16))
+                    .min(self.retry_max);
                 failures = failures.saturating_add(1);
                 tokio::select! {
                     () = stop.cancelled() => return false,
@@ -85,7 +101,11 @@ impl Writer {
 /// Splits a body of `n` lines into two halves at a line boundary.
 fn split(body: &str, n: usize) -> ((&str, usize), (&str, usize)) {
     let half = n / 2;
-    let cut = body.match_indices('\n').nth(half - 1).map(|(i, _)| i + 1).unwrap_or(body.len());
+    let cut = body
+        .match_indices('\n')
+        .nth(half - 1)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(body.len());
     ((&body[..cut], half), (&body[cut..], n - half))
 }
 

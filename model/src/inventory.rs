@@ -87,7 +87,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. \"5s\""))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. \"5s\""))?;
     let ms = match unit.trim() {
         "ms" => n,
         "s" => n * 1000,
@@ -222,7 +224,9 @@ pub struct Inventory {
 impl Inventory {
     /// Every device with its site.
     pub fn devices(&self) -> impl Iterator<Item = (&Site, &Device)> {
-        self.sites.iter().flat_map(|s| s.devices.iter().map(move |d| (s, d)))
+        self.sites
+            .iter()
+            .flat_map(|s| s.devices.iter().map(move |d| (s, d)))
     }
 
     /// Looks a device up by id.
@@ -273,7 +277,10 @@ impl Inventory {
                 }
             }
             if !(-90.0..=90.0).contains(&tree.lat) || !(-180.0..=180.0).contains(&tree.lon) {
-                errors.push(format!("{path}: coordinates ({}, {}) are not valid WGS84", tree.lat, tree.lon));
+                errors.push(format!(
+                    "{path}: coordinates ({}, {}) are not valid WGS84",
+                    tree.lat, tree.lon
+                ));
             }
             if !(1800..=2100).contains(&tree.planted) {
                 errors.push(format!("{path}.planted: year {} is implausible", tree.planted));
@@ -284,10 +291,16 @@ impl Inventory {
             let path = format!("users[{i}]");
             self.validate_user(user, &path, &mut errors);
             let h = &user.token_sha256;
-            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if h.len() != 64
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 errors.push(format!("{path}.token_sha256: must be 64 lower-case hex digits"));
             } else if !hashes.insert(h.as_str()) {
-                errors.push(format!("{path}.token_sha256: the same token is used by another user"));
+                errors.push(format!(
+                    "{path}.token_sha256: the same token is used by another user"
+                ));
             }
         }
         errors
@@ -300,7 +313,9 @@ impl Inventory {
         for (k, s) in user.scope.iter().enumerate() {
             if s == "*" {
                 if user.role == Role::Resident {
-                    errors.push(format!("{path}.scope[{k}]: a resident's scope is one household, not \"*\""));
+                    errors.push(format!(
+                        "{path}.scope[{k}]: a resident's scope is one household, not \"*\""
+                    ));
                 }
                 continue;
             }
@@ -314,7 +329,9 @@ impl Inventory {
             }
         }
         if user.role == Role::Resident && user.scope.len() != 1 {
-            errors.push(format!("{path}.scope: a resident's scope is exactly one household"));
+            errors.push(format!(
+                "{path}.scope: a resident's scope is exactly one household"
+            ));
         }
     }
 }
@@ -331,8 +348,17 @@ fn validate_source(
         }
     };
     match source {
-        DeviceSource::Modbus { endpoint, unit_id, interval, .. } => {
-            if endpoint.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+        DeviceSource::Modbus {
+            endpoint,
+            unit_id,
+            interval,
+            ..
+        } => {
+            if endpoint
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
                 errors.push(format!("{path}.endpoint: expected host:port, got {endpoint:?}"));
             }
             if !(1..=247).contains(unit_id) {
@@ -350,7 +376,9 @@ fn validate_source(
         }
         DeviceSource::Ttn { topic, model } => {
             if !topic.starts_with("v3/") || !topic.ends_with("/up") || topic.contains(['+', '#']) {
-                errors.push(format!("{path}.topic: {topic:?} is not a v3/{{app}}/devices/{{id}}/up topic"));
+                errors.push(format!(
+                    "{path}.topic: {topic:?} is not a v3/{{app}}/devices/{{id}}/up topic"
+                ));
             }
             if model != "lse01" {
                 errors.push(format!("{path}.model: unknown model {model:?} (known: lse01)"));

@@ -93,14 +93,23 @@ pub struct TimeWindow {
 
 impl Default for TimeWindow {
     fn default() -> Self {
-        Self { max_age: TimeDelta::days(7), max_future: TimeDelta::minutes(5) }
+        Self {
+            max_age: TimeDelta::days(7),
+            max_future: TimeDelta::minutes(5),
+        }
     }
 }
 
 impl Reading {
     /// Builds a reading for schema version 1, truncating `ts` to milliseconds.
     pub fn new(site: Id, device: Id, ts: DateTime<Utc>, values: BTreeMap<Quantity, f64>) -> Self {
-        Self { v: SCHEMA_VERSION, site, device, ts: ts.trunc_subsecs(3), values }
+        Self {
+            v: SCHEMA_VERSION,
+            site,
+            device,
+            ts: ts.trunc_subsecs(3),
+            values,
+        }
     }
 
     /// Parses and validates a reading received at `now`.
@@ -130,7 +139,11 @@ impl Reading {
         }
         let (earliest, latest) = (now - window.max_age, now + window.max_future);
         if self.ts < earliest || self.ts > latest {
-            return Err(ReadingError::Timestamp { ts: self.ts, earliest, latest });
+            return Err(ReadingError::Timestamp {
+                ts: self.ts,
+                earliest,
+                latest,
+            });
         }
         Ok(())
     }
@@ -142,12 +155,22 @@ mod tests {
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).single().expect("valid date")
+        Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+            .single()
+            .expect("valid date")
     }
 
     fn sample() -> Reading {
-        let values = BTreeMap::from([(Quantity::ActivePower, 1207.5), (Quantity::EnergyImport, 12_345_678.0)]);
-        Reading::new(Id::new("rathaus").expect("id"), Id::new("main").expect("id"), now(), values)
+        let values = BTreeMap::from([
+            (Quantity::ActivePower, 1207.5),
+            (Quantity::EnergyImport, 12_345_678.0),
+        ]);
+        Reading::new(
+            Id::new("rathaus").expect("id"),
+            Id::new("main").expect("id"),
+            now(),
+            values,
+        )
     }
 
     #[test]
@@ -164,12 +187,30 @@ mod tests {
         let w = TimeWindow::default();
         let cases: [(&str, &str); 7] = [
             ("not json", "malformed"),
-            (r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":"1"}}"#, "malformed"),
-            (r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"watts":1}}"#, "malformed"),
-            (r#"{"v":1,"site":"A","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":1}}"#, "malformed"),
-            (r#"{"v":2,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":1}}"#, "version"),
-            (r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{}}"#, "empty"),
-            (r#"{"v":1,"site":"a","device":"b","ts":"1971-01-01T00:00:00Z","values":{"active_power":1}}"#, "timestamp"),
+            (
+                r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":"1"}}"#,
+                "malformed",
+            ),
+            (
+                r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"watts":1}}"#,
+                "malformed",
+            ),
+            (
+                r#"{"v":1,"site":"A","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":1}}"#,
+                "malformed",
+            ),
+            (
+                r#"{"v":2,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{"active_power":1}}"#,
+                "version",
+            ),
+            (
+                r#"{"v":1,"site":"a","device":"b","ts":"2026-11-21T10:00:00Z","values":{}}"#,
+                "empty",
+            ),
+            (
+                r#"{"v":1,"site":"a","device":"b","ts":"1971-01-01T00:00:00Z","values":{"active_power":1}}"#,
+                "timestamp",
+            ),
         ];
         for (input, reason) in cases {
             let err = Reading::from_json(input.as_bytes(), now(), w).expect_err(input);
@@ -181,14 +222,20 @@ mod tests {
     fn non_finite_values_are_rejected() {
         let mut r = sample();
         r.values.insert(Quantity::VoltageL1, f64::NAN);
-        assert_eq!(r.validate(now(), TimeWindow::default()), Err(ReadingError::NotFinite(Quantity::VoltageL1)));
+        assert_eq!(
+            r.validate(now(), TimeWindow::default()),
+            Err(ReadingError::NotFinite(Quantity::VoltageL1))
+        );
     }
 
     #[test]
     fn future_timestamps_beyond_skew_are_rejected() {
         let mut r = sample();
         r.ts = now() + TimeDelta::minutes(6);
-        assert_eq!(r.validate(now(), TimeWindow::default()).map_err(|e| e.reason()), Err("timestamp"));
+        assert_eq!(
+            r.validate(now(), TimeWindow::default()).map_err(|e| e.reason()),
+            Err("timestamp")
+        );
         r.ts = now() + TimeDelta::minutes(4);
         assert!(r.validate(now(), TimeWindow::default()).is_ok());
     }

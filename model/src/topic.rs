@@ -51,7 +51,12 @@ mod tests {
 
     #[test]
     fn foreign_topics_do_not_parse() {
-        for t in ["zw/v1/readings/a", "zw/v1/readings/a/b/c", "zw/v2/readings/a/b", "zw/v1/readings/A/b"] {
+        for t in [
+            "zw/v1/readings/a",
+            "zw/v1/readings/a/b/c",
+            "zw/v2/readings/a/b",
+            "zw/v1/readings/A/b",
+        ] {
             assert_eq!(parse_readings(t), None, "{t}");
         }
     }

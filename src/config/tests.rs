@@ -5,7 +5,10 @@ use super::*;
 fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
     let mut f = tempfile::NamedTempFile::new().expect("temp file");
     f.write_all(text.as_bytes()).expect("write");
-    load(Some(f.path()), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    load(
+        Some(f.path()),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn every_shipped_config_parses() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "expected the demo and example configs, found {checked}");
+    assert!(
+        checked >= 2,
+        "expected the demo and example configs, found {checked}"
+    );
 }
 
 #[test]
@@ -75,13 +81,20 @@ fn all_errors_are_listed_at_once() {
         "sites[0].devices[0].source.profile: unknown profile \"nope\"",
     ];
     for e in expected {
-        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
     }
 }
 
 #[test]
 fn environment_overrides_keys() {
-    let env = [("ZW__BUS__PORT", "1884"), ("ZW__INFLUX__URL", "http://db:8086"), ("OTHER", "x")];
+    let env = [
+        ("ZW__BUS__PORT", "1884"),
+        ("ZW__INFLUX__URL", "http://db:8086"),
+        ("OTHER", "x"),
+    ];
     let cfg = load_text("[bus]\nport = 1\n", &env).expect("valid");
     assert_eq!(cfg.bus.port, 1884);
     assert_eq!(cfg.influx.url, "http://db:8086");

@@ -128,15 +128,27 @@ fn num(v: &serde_json::Value) -> f64 {
 fn expected_from(topic: &str, payload: &serde_json::Value) -> Vec<(&'static str, f64)> {
     if topic.starts_with("tele/") {
         let e = &payload["ENERGY"];
-        vec![("energy_import", num(&e["Total"]) * 1000.0), ("active_power", num(&e["Power"])), ("voltage_l1", num(&e["Voltage"]))]
+        vec![
+            ("energy_import", num(&e["Total"]) * 1000.0),
+            ("active_power", num(&e["Power"])),
+            ("voltage_l1", num(&e["Voltage"])),
+        ]
     } else {
         let d = &payload["uplink_message"]["decoded_payload"];
-        vec![("soil_moisture", num(&d["water_SOIL"])), ("soil_temperature", num(&d["temp_SOIL"])), ("battery_voltage", num(&d["Bat"]))]
+        vec![
+            ("soil_moisture", num(&d["water_SOIL"])),
+            ("soil_temperature", num(&d["temp_SOIL"])),
+            ("battery_voltage", num(&d["Bat"])),
+        ]
     }
 }
 
 fn matches(live: &serde_json::Value, want: &[(&str, f64)]) -> bool {
-    want.iter().all(|(q, v)| live["values"][q]["value"].as_f64().is_some_and(|x| (x - v).abs() < 1e-9))
+    want.iter().all(|(q, v)| {
+        live["values"][q]["value"]
+            .as_f64()
+            .is_some_and(|x| (x - v).abs() < 1e-9)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +162,10 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");
-    let ready = eventually(WAIT, "/readyz", || async { (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(()) }).await;
+    let ready = eventually(WAIT, "/readyz", || async {
+        (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
+    })
+    .await;
     ready.with_context(|| format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail()))?;
 
     // The meter: read the import register ourselves, as an independent Modbus client.
@@ -167,36 +182,72 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     })
     .await
     .with_context(|| all.log_tail())?;
-    assert_eq!(meter["values"]["energy_import"]["value"].as_f64(), Some(want_wh), "{meter}");
+    assert_eq!(
+        meter["values"]["energy_import"]["value"].as_f64(),
+        Some(want_wh),
+        "{meter}"
+    );
     assert_eq!(meter["values"]["energy_import"]["unit"], "Wh");
-    for q in ["voltage_l1", "current_l1", "active_power", "frequency", "energy_export", "power_factor"] {
+    for q in [
+        "voltage_l1",
+        "current_l1",
+        "active_power",
+        "frequency",
+        "energy_export",
+        "power_factor",
+    ] {
         assert!(meter["values"][q]["value"].is_number(), "{q} missing: {meter}");
     }
-    assert!(meter["age_seconds"].as_f64().is_some_and(|a| (0.0..5.0).contains(&a)), "{meter}");
+    assert!(
+        meter["age_seconds"]
+            .as_f64()
+            .is_some_and(|a| (0.0..5.0).contains(&a)),
+        "{meter}"
+    );
 
     // The plug and the soil sensor: the API must show exactly what one of the captured payloads said.
     let mut seen: Vec<(String, serde_json::Value)> = Vec::new();
-    for (device, token, topic_prefix) in [("hh-1-plug", "tok-res1", "tele/"), ("soil-1", "tok-parks", "v3/")] {
+    for (device, token, topic_prefix) in [("hh-1-plug", "tok-res1", "tele/"), ("soil-1", "tok-parks", "v3/")]
+    {
         let url = format!("{api}/api/v1/devices/{device}/live");
-        eventually(WAIT, &format!("{device} live values equal to a captured payload"), || {
-            while let Ok(m) = captured.try_recv() {
-                seen.push(m);
-            }
-            let (url, seen) = (url.clone(), seen.clone());
-            async move {
-                let (s, live) = get(&url, Some(token)).await.ok()?;
-                (s == 200
-                    && seen.iter().any(|(t, p)| t.starts_with(topic_prefix) && matches(&live, &expected_from(t, p))))
-                .then_some(())
-            }
-        })
+        eventually(
+            WAIT,
+            &format!("{device} live values equal to a captured payload"),
+            || {
+                while let Ok(m) = captured.try_recv() {
+                    seen.push(m);
+                }
+                let (url, seen) = (url.clone(), seen.clone());
+                async move {
+                    let (s, live) = get(&url, Some(token)).await.ok()?;
+                    (s == 200
+                        && seen.iter().any(|(t, p)| {
+                            t.starts_with(topic_prefix) && matches(&live, &expected_from(t, p))
+                        }))
+                    .then_some(())
+                }
+            },
+        )
         .await
         .with_context(|| all.log_tail())?;
     }
 
     // Scope: another household's resident gets 404, the same as for an unknown device.
-    assert_eq!(get(&format!("{api}/api/v1/devices/hh-1-plug/live"), Some("tok-res2")).await?.0, 404);
-    assert_eq!(get(&format!("{api}/api/v1/devices/rathaus-main/live"), Some("tok-res1")).await?.0, 404);
+    assert_eq!(
+        get(&format!("{api}/api/v1/devices/hh-1-plug/live"), Some("tok-res2"))
+            .await?
+            .0,
+        404
+    );
+    assert_eq!(
+        get(
+            &format!("{api}/api/v1/devices/rathaus-main/live"),
+            Some("tok-res1")
+        )
+        .await?
+        .0,
+        404
+    );
     let (_, list) = get(&format!("{api}/api/v1/devices"), Some("tok-res2")).await?;
     assert_eq!(list, serde_json::json!([]));
 
@@ -208,17 +259,33 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     })?;
     let stored = eventually(WAIT, "meter points in InfluxDB", || async {
         let series = influx
-            .query("SELECT energy_import FROM readings WHERE device = $device", &[("device", "rathaus-main")])
+            .query(
+                "SELECT energy_import FROM readings WHERE device = $device",
+                &[("device", "rathaus-main")],
+            )
             .await
             .ok()?;
-        let values: Vec<f64> = series.first()?.values.iter().filter_map(|row| row.get(1)?.as_f64()).collect();
+        let values: Vec<f64> = series
+            .first()?
+            .values
+            .iter()
+            .filter_map(|row| row.get(1)?.as_f64())
+            .collect();
         (!values.is_empty()).then_some(values)
     })
     .await?;
     assert!(stored.iter().all(|v| *v == want_wh), "{stored:?} != {want_wh}");
     eventually(WAIT, "soil points in InfluxDB", || async {
-        let soil = influx.query("SELECT count(soil_moisture) FROM readings WHERE device = $d", &[("d", "soil-1")]).await.ok()?;
-        soil.first().and_then(|s| s.values.first()?.get(1)?.as_u64()).filter(|n| *n > 0)
+        let soil = influx
+            .query(
+                "SELECT count(soil_moisture) FROM readings WHERE device = $d",
+                &[("d", "soil-1")],
+            )
+            .await
+            .ok()?;
+        soil.first()
+            .and_then(|s| s.values.first()?.get(1)?.as_u64())
+            .filter(|n| *n > 0)
     })
     .await?;
 
@@ -242,7 +309,11 @@ fn promtool_check(metrics: &str) -> anyhow::Result<()> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .context("promtool not found: run deploy/setup.sh (Debian package prometheus)")?;
-    child.stdin.take().context("stdin")?.write_all(metrics.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(metrics.as_bytes())?;
     let out = child.wait_with_output()?;
     anyhow::ensure!(
         out.status.success(),

@@ -33,8 +33,12 @@ impl Zaehlwerk {
     /// Sends SIGTERM and waits for a clean exit; fails if it does not exit 0 within `limit`.
     pub async fn stop(mut self, limit: Duration) -> anyhow::Result<()> {
         let pid = self.child.id().context("already exited")?;
-        std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
-        let status = tokio::time::timeout(limit, self.child.wait()).await.context("no exit after SIGTERM")??;
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .context("no exit after SIGTERM")??;
         if !status.success() {
             bail!("exited with {status}; log:\n{}", self.log_tail());
         }
@@ -76,7 +80,10 @@ pub async fn get(url: &str, token: Option<&str>) -> anyhow::Result<(u16, serde_j
     let resp = req.send().await?;
     let status = resp.status().as_u16();
     let text = resp.text().await?;
-    Ok((status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)))
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    ))
 }
 
 /// SHA-256 hex of a token, as the config stores it.
@@ -93,7 +100,12 @@ fn zw_model_hash(token: &str) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn hash-token");
-    child.stdin.take().expect("stdin").write_all(format!("{token}\n").as_bytes()).expect("write token");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{token}\n").as_bytes())
+        .expect("write token");
     let out = child.wait_with_output().expect("hash-token output");
     String::from_utf8(out.stdout).expect("utf8").trim().to_string()
 }

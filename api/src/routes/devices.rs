@@ -73,7 +73,11 @@ fn info(site: &Site, dev: &Device) -> DeviceInfo {
 }
 
 /// Looks up a device the caller may see; unknown and out-of-scope ids are both "not found".
-pub fn visible_device<'a>(state: &'a AppState, user: &User, id: &str) -> Result<(&'a Site, &'a Device), ApiError> {
+pub fn visible_device<'a>(
+    state: &'a AppState,
+    user: &User,
+    id: &str,
+) -> Result<(&'a Site, &'a Device), ApiError> {
     let id = Id::new(id).map_err(|e| ApiError::BadRequest(format!("invalid device id: {e}")))?;
     state
         .inventory
@@ -86,7 +90,14 @@ pub fn visible_device<'a>(state: &'a AppState, user: &User, id: &str) -> Result<
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = [DeviceInfo]), (status = 401, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
-    Json(state.inventory.devices().filter(|(s, _)| user.sees(s)).map(|(s, d)| info(s, d)).collect())
+    Json(
+        state
+            .inventory
+            .devices()
+            .filter(|(s, _)| user.sees(s))
+            .map(|(s, d)| info(s, d))
+            .collect(),
+    )
 }
 
 /// Latest values of a device, with their timestamp and age.
@@ -106,12 +117,22 @@ pub async fn live(
         device: dev.id.to_string(),
         site: site.id.to_string(),
         ts: reading.as_ref().map(|r| r.ts),
-        age_seconds: reading.as_ref().map(|r| (now - r.ts).num_milliseconds() as f64 / 1000.0),
+        age_seconds: reading
+            .as_ref()
+            .map(|r| (now - r.ts).num_milliseconds() as f64 / 1000.0),
         values: reading
             .map(|r| {
                 r.values
                     .into_iter()
-                    .map(|(q, v)| (q.name().to_string(), LiveValue { value: v, unit: q.unit().symbol() }))
+                    .map(|(q, v)| {
+                        (
+                            q.name().to_string(),
+                            LiveValue {
+                                value: v,
+                                unit: q.unit().symbol(),
+                            },
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default(),

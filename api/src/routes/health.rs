@@ -1,9 +1,9 @@
 //! Liveness, readiness and Prometheus metrics; no token needed.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use prometheus::{Encoder, TextEncoder};
 use serde::Serialize;
 
@@ -25,7 +25,11 @@ pub struct Health {
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", broker: None, influxdb: None })
+    Json(Health {
+        status: "ok",
+        broker: None,
+        influxdb: None,
+    })
 }
 
 /// The broker and InfluxDB are reachable.
@@ -35,8 +39,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let broker = state.bus.as_ref().is_some_and(|b| b.is_connected());
     let influxdb = state.influx.ping().await;
     let ok = broker && influxdb;
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Health { status: if ok { "ok" } else { "unavailable" }, broker: Some(broker), influxdb: Some(influxdb) };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Health {
+        status: if ok { "ok" } else { "unavailable" },
+        broker: Some(broker),
+        influxdb: Some(influxdb),
+    };
     (status, Json(body)).into_response()
 }
 
@@ -47,5 +59,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Err(e) = TextEncoder::new().encode(&state.registry.gather(), &mut buf) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        buf,
+    )
+        .into_response()
 }

@@ -69,11 +69,18 @@ pub(crate) fn number(v: &serde_json::Value, field: &str, lenient: bool) -> Resul
     let x = match v {
         serde_json::Value::Number(n) => n.as_f64(),
         serde_json::Value::String(s) if lenient => {
-            let head = s.trim().split_whitespace().next().unwrap_or("");
+            let head = s.split_whitespace().next().unwrap_or("");
             head.parse::<f64>().ok()
         }
         _ => None,
     };
-    let x = x.ok_or_else(|| AdapterError::Field { field: field.into(), problem: format!("expected a number, got {v}") })?;
-    if x.is_finite() { Ok(x) } else { Err(AdapterError::NotFinite(field.into())) }
+    let x = x.ok_or_else(|| AdapterError::Field {
+        field: field.into(),
+        problem: format!("expected a number, got {v}"),
+    })?;
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(AdapterError::NotFinite(field.into()))
+    }
 }

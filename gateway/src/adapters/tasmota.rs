@@ -18,12 +18,19 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, AdapterError> {
     let energy = match root.get("ENERGY") {
         Some(e @ Value::Object(_)) => e,
         Some(other) => {
-            return Err(AdapterError::Field { field: "ENERGY".into(), problem: format!("expected an object, got {other}") });
+            return Err(AdapterError::Field {
+                field: "ENERGY".into(),
+                problem: format!("expected an object, got {other}"),
+            });
         }
         None => return Err(AdapterError::NoValues),
     };
     let mut values = BTreeMap::new();
-    let scalar = |key: &str, q: Quantity, scale: f64, values: &mut BTreeMap<Quantity, f64>| -> Result<(), AdapterError> {
+    let scalar = |key: &str,
+                  q: Quantity,
+                  scale: f64,
+                  values: &mut BTreeMap<Quantity, f64>|
+     -> Result<(), AdapterError> {
         if let Some(v) = energy.get(key) {
             values.insert(q, number(v, &format!("ENERGY.{key}"), false)? * scale);
         }
@@ -35,12 +42,28 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, AdapterError> {
     scalar("ReactivePower", Quantity::ReactivePower, 1.0, &mut values)?;
     scalar("Factor", Quantity::PowerFactor, 1.0, &mut values)?;
     scalar("Frequency", Quantity::Frequency, 1.0, &mut values)?;
-    phased(energy, "Voltage", [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::VoltageL3], None, &mut values)?;
-    phased(energy, "Current", [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3], None, &mut values)?;
+    phased(
+        energy,
+        "Voltage",
+        [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::VoltageL3],
+        None,
+        &mut values,
+    )?;
+    phased(
+        energy,
+        "Current",
+        [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3],
+        None,
+        &mut values,
+    )?;
     phased(
         energy,
         "Power",
-        [Quantity::ActivePowerL1, Quantity::ActivePowerL2, Quantity::ActivePowerL3],
+        [
+            Quantity::ActivePowerL1,
+            Quantity::ActivePowerL2,
+            Quantity::ActivePowerL3,
+        ],
         Some(Quantity::ActivePower),
         &mut values,
     )?;
@@ -63,7 +86,10 @@ fn phased(
     match v {
         Value::Array(items) => {
             if items.is_empty() || items.len() > 3 {
-                return Err(AdapterError::Field { field: format!("ENERGY.{key}"), problem: "expected 1 to 3 phases".into() });
+                return Err(AdapterError::Field {
+                    field: format!("ENERGY.{key}"),
+                    problem: "expected 1 to 3 phases".into(),
+                });
             }
             let mut sum = 0.0;
             for (i, item) in items.iter().enumerate() {
@@ -109,7 +135,8 @@ mod tests {
 
     #[test]
     fn three_phase_arrays() {
-        let p = br#"{"ENERGY":{"Total":1.5,"Power":[100,0,12],"Voltage":[230,231,229],"Current":[0.5,0,0.1]}}"#;
+        let p =
+            br#"{"ENERGY":{"Total":1.5,"Power":[100,0,12],"Voltage":[230,231,229],"Current":[0.5,0,0.1]}}"#;
         let d = decode(p).expect("decodes");
         assert_eq!(d.values[&Quantity::ActivePower], 112.0);
         assert_eq!(d.values[&Quantity::ActivePowerL3], 12.0);

@@ -42,7 +42,10 @@ pub fn decode_lse01(payload: &[u8]) -> Result<Decoded, AdapterError> {
         }
         _ => {
             let port = up.get("f_port").and_then(Value::as_u64).unwrap_or(0);
-            let b64 = up.get("frm_payload").and_then(Value::as_str).ok_or(AdapterError::NoValues)?;
+            let b64 = up
+                .get("frm_payload")
+                .and_then(Value::as_str)
+                .ok_or(AdapterError::NoValues)?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| AdapterError::Frame(format!("frm_payload is not base64: {e}")))?;
@@ -64,14 +67,20 @@ fn received_at(v: &Value) -> Option<Result<DateTime<Utc>, AdapterError>> {
         s.as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| AdapterError::Field { field: "received_at".into(), problem: format!("not RFC 3339: {s}") }),
+            .ok_or_else(|| AdapterError::Field {
+                field: "received_at".into(),
+                problem: format!("not RFC 3339: {s}"),
+            }),
     )
 }
 
 /// Decodes the 11-byte LSE01 frame the way Dragino's `lse01.js` does.
 pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     if b.len() != 11 {
-        return Err(AdapterError::Frame(format!("LSE01 frame has {} bytes, expected 11", b.len())));
+        return Err(AdapterError::Frame(format!(
+            "LSE01 frame has {} bytes, expected 11",
+            b.len()
+        )));
     }
     let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let i16_at = |i: usize| i16::from_be_bytes([b[i], b[i + 1]]);
@@ -111,7 +120,10 @@ mod tests {
     fn decoded_payload_with_mixed_types() {
         let d = decode_lse01(UPLINK.as_bytes()).expect("decodes");
         assert_eq!(d.values, expected());
-        assert_eq!(d.ts.map(|t| t.to_rfc3339()), Some("2024-05-01T10:00:00.999999999+00:00".into()));
+        assert_eq!(
+            d.ts.map(|t| t.to_rfc3339()),
+            Some("2024-05-01T10:00:00.999999999+00:00".into())
+        );
     }
 
     #[test]
@@ -127,7 +139,10 @@ mod tests {
     fn newer_decoder_names_and_unit_strings() {
         let p = r#"{"uplink_message":{"decoded_payload":{"BatV":"3.6 V","water_SOIL":"21.00"}}}"#;
         let d = decode_lse01(p.as_bytes()).expect("decodes");
-        assert_eq!(d.values, BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)]));
+        assert_eq!(
+            d.values,
+            BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)])
+        );
         assert_eq!(d.ts, None);
     }
 
@@ -135,10 +150,22 @@ mod tests {
     fn bad_uplinks_are_rejected() {
         let cases: [(&str, &str); 5] = [
             ("[]", "no_values"),
-            (r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"wet"}}}"#, "bad_field"),
-            (r#"{"uplink_message":{"f_port":3,"frm_payload":"zikA8QelCZtuKJA="}}"#, "bad_frame"),
-            (r#"{"uplink_message":{"f_port":2,"frm_payload":"AAAA"}}"#, "bad_frame"),
-            (r#"{"received_at":"yesterday","uplink_message":{"decoded_payload":{"Bat":3.6}}}"#, "bad_field"),
+            (
+                r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"wet"}}}"#,
+                "bad_field",
+            ),
+            (
+                r#"{"uplink_message":{"f_port":3,"frm_payload":"zikA8QelCZtuKJA="}}"#,
+                "bad_frame",
+            ),
+            (
+                r#"{"uplink_message":{"f_port":2,"frm_payload":"AAAA"}}"#,
+                "bad_frame",
+            ),
+            (
+                r#"{"received_at":"yesterday","uplink_message":{"decoded_payload":{"Bat":3.6}}}"#,
+                "bad_field",
+            ),
         ];
         for (p, reason) in cases {
             assert_eq!(decode_lse01(p.as_bytes()).expect_err(p).reason(), reason, "{p}");

@@ -1,7 +1,15 @@
 use super::*;
 
 fn value(t: DataType, order: ByteOrder) -> Value {
-    Value { quantity: Quantity::ActivePower, function: 4, address: 0, data_type: t, order, scale: 1.0, offset: 0.0 }
+    Value {
+        quantity: Quantity::ActivePower,
+        function: 4,
+        address: 0,
+        data_type: t,
+        order,
+        scale: 1.0,
+        offset: 0.0,
+    }
 }
 
 #[test]
@@ -29,7 +37,11 @@ fn every_byte_order_of_a_u32() {
         (ByteOrder::DCBA, [0x4433, 0x2211]),
     ];
     for (order, regs) in cases {
-        assert_eq!(decode(&value(DataType::U32, order), 0, &regs), Ok(f64::from(0x1122_3344u32)), "{order:?}");
+        assert_eq!(
+            decode(&value(DataType::U32, order), 0, &regs),
+            Ok(f64::from(0x1122_3344u32)),
+            "{order:?}"
+        );
     }
 }
 
@@ -38,16 +50,31 @@ fn signed_types_and_scale() {
     let mut v = value(DataType::I16, ByteOrder::ABCD);
     v.scale = 0.1;
     assert!((decode(&v, 0, &[0xFFF6]).expect("decodes") + 1.0).abs() < 1e-9);
-    assert_eq!(decode(&value(DataType::I32, ByteOrder::ABCD), 0, &[0xFFFF, 0xFFFE]), Ok(-2.0));
-    assert_eq!(decode(&value(DataType::I64, ByteOrder::ABCD), 0, &[0xFFFF; 4]), Ok(-1.0));
-    assert_eq!(decode(&value(DataType::F64, ByteOrder::ABCD), 0, &[0x4059, 0, 0, 0]), Ok(100.0));
+    assert_eq!(
+        decode(&value(DataType::I32, ByteOrder::ABCD), 0, &[0xFFFF, 0xFFFE]),
+        Ok(-2.0)
+    );
+    assert_eq!(
+        decode(&value(DataType::I64, ByteOrder::ABCD), 0, &[0xFFFF; 4]),
+        Ok(-1.0)
+    );
+    assert_eq!(
+        decode(&value(DataType::F64, ByteOrder::ABCD), 0, &[0x4059, 0, 0, 0]),
+        Ok(100.0)
+    );
 }
 
 #[test]
 fn short_responses_and_nan_are_errors() {
     let v = value(DataType::F32, ByteOrder::ABCD);
-    assert_eq!(decode(&v, 0, &[0x4366]), Err(DecodeError::Short(Quantity::ActivePower)));
-    assert_eq!(decode(&v, 0, &[0x7FC0, 0]), Err(DecodeError::NotFinite(Quantity::ActivePower)));
+    assert_eq!(
+        decode(&v, 0, &[0x4366]),
+        Err(DecodeError::Short(Quantity::ActivePower))
+    );
+    assert_eq!(
+        decode(&v, 0, &[0x7FC0, 0]),
+        Err(DecodeError::NotFinite(Quantity::ActivePower))
+    );
 }
 
 #[test]
@@ -93,7 +120,11 @@ fn plan_splits_at_limits_gaps_and_function_codes() {
         type = "u16"
     "#;
     let p = Profile::parse("t", text).expect("parses");
-    let got: Vec<(u8, u16, u16)> = p.plan().iter().map(|r| (r.function, r.address, r.count)).collect();
+    let got: Vec<(u8, u16, u16)> = p
+        .plan()
+        .iter()
+        .map(|r| (r.function, r.address, r.count))
+        .collect();
     assert_eq!(got, [(3, 0, 2), (4, 0, 10), (4, 20, 2)]);
 }
 
@@ -102,7 +133,10 @@ fn bad_profiles_name_the_problem() {
     let err = Profile::parse("x", "name='x'\nmax_registers=0\n[defaults]\nfunction=4\ntype='f32'\norder='ABCD'\n[[values]]\nquantity='frequency'\naddress=0\nfunction=6\n")
         .expect_err("invalid");
     let msg = err.to_string();
-    assert!(msg.contains("max_registers") && msg.contains("function must be 3 or 4"), "{msg}");
+    assert!(
+        msg.contains("max_registers") && msg.contains("function must be 3 or 4"),
+        "{msg}"
+    );
 }
 
 proptest::proptest! {

@@ -61,7 +61,13 @@ fn good_inventory_has_no_errors() {
 fn visibility_follows_scope_and_role() {
     let inv = parse(GOOD);
     let (anna, fm) = (&inv.users[0], &inv.users[1]);
-    let sees = |u: &User| inv.sites.iter().filter(|s| u.sees(s)).map(|s| s.id.as_str()).collect::<Vec<_>>();
+    let sees = |u: &User| {
+        inv.sites
+            .iter()
+            .filter(|s| u.sees(s))
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(sees(anna), ["hh-1"]);
     // "*" for a facility manager means every building, never a household.
     assert_eq!(sees(fm), ["rathaus"]);
@@ -75,7 +81,10 @@ fn every_problem_is_reported_with_its_path() {
         .replace("scope = [\"hh-1\"]", "scope = [\"rathaus\"]")
         .replace("127.0.0.1:5020", "localhost")
         .replace("lat = 51.2", "lat = 151.2")
-        .replace("0000000000000000000000000000000000000000000000000000000000000002", "XYZ");
+        .replace(
+            "0000000000000000000000000000000000000000000000000000000000000002",
+            "XYZ",
+        );
     let errors = parse(&bad).validate();
     let expected = [
         "sites[1].devices[0].id: duplicate device id",
@@ -86,7 +95,10 @@ fn every_problem_is_reported_with_its_path() {
         "users[1].token_sha256: must be 64",
     ];
     for e in expected {
-        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
     }
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
 }
@@ -100,7 +112,10 @@ fn unknown_fields_are_rejected() {
 
 #[test]
 fn token_hash_is_sha256_hex() {
-    assert_eq!(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(
+        token_hash("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
 }
 
 #[test]
