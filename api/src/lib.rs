@@ -9,6 +9,7 @@
 pub mod auth;
 mod config;
 pub mod error;
+mod extract;
 pub mod live;
 mod openapi;
 pub mod routes;
@@ -87,6 +88,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/devices", get(routes::devices::list))
         .route("/api/v1/devices/{id}/live", get(routes::devices::live))
+        .route("/api/v1/devices/{id}/history", get(routes::history::history))
+        .route("/api/v1/sites", get(routes::sites::list))
+        .route("/api/v1/sites/{id}/live", get(routes::sites::live))
+        .route("/api/v1/stream", get(routes::stream::stream))
+        .route("/", get(routes::dashboard::page))
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)

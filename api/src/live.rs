@@ -9,30 +9,53 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use tokio::sync::broadcast;
 use tracing::debug;
 use zw_bus::Inbound;
 use zw_model::{Inventory, Reading, reading::TimeWindow, topic};
 
-/// Latest reading per device id.
-#[derive(Clone, Default)]
-pub struct LiveCache(Arc<RwLock<HashMap<String, Reading>>>);
+/// Latest reading per device id, plus a broadcast of every stored reading for live streams.
+#[derive(Clone)]
+pub struct LiveCache {
+    latest: Arc<RwLock<HashMap<String, Reading>>>,
+    updates: broadcast::Sender<Arc<Reading>>,
+}
+
+impl Default for LiveCache {
+    fn default() -> Self {
+        // A slow stream client that falls more than this many readings behind skips ahead (counted).
+        Self {
+            latest: Arc::default(),
+            updates: broadcast::channel(4096).0,
+        }
+    }
+}
 
 impl LiveCache {
+    /// Every reading stored from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Reading>> {
+        self.updates.subscribe()
+    }
+
     /// The latest reading of `device`, if any arrived yet.
     pub fn get(&self, device: &str) -> Option<Reading> {
-        self.0.read().ok()?.get(device).cloned()
+        self.latest.read().ok()?.get(device).cloned()
     }
 
     /// Stores `r` unless a newer reading of the same device is already there; returns whether it was stored.
     pub fn update(&self, r: Reading) -> bool {
-        let Ok(mut map) = self.0.write() else { return false };
-        match map.get(r.device.as_str()) {
-            Some(old) if old.ts > r.ts => false,
-            _ => {
-                map.insert(r.device.to_string(), r);
-                true
+        {
+            let Ok(mut map) = self.latest.write() else {
+                return false;
+            };
+            if map.get(r.device.as_str()).is_some_and(|old| old.ts > r.ts) {
+                return false;
             }
+            map.insert(r.device.to_string(), r.clone());
         }
+        // No subscribers is fine: nobody is streaming.
+        let _ = self.updates.send(Arc::new(r));
+        true
     }
 }
 

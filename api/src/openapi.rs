@@ -4,13 +4,15 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{devices, health};
+use crate::routes::{devices, health, history, sites, stream};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Zählwerk API", description = "Live and historical energy and soil data, scoped per user."),
-    paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live),
-    components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, crate::error::Problem)),
+    paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
+        sites::list, sites::live, stream::stream),
+    components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
+        history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, crate::error::Problem)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -58,7 +58,17 @@ fn state() -> AppState {
         inv.users.push(toml::from_str(&user).expect("user parses"));
     }
     assert_eq!(inv.validate(), Vec::<String>::new());
-    let influx = zw_influx::Client::new(zw_influx::Config::default()).expect("client");
+    // A port nobody listens on: history requests must fail as 503, never hang or panic.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let url = format!("http://{closed}");
+    let influx = zw_influx::Client::new(zw_influx::Config {
+        url,
+        ..Default::default()
+    })
+    .expect("client");
     AppState::new(Arc::new(inv), influx, None, prometheus::Registry::new()).expect("state")
 }
 
@@ -226,4 +236,77 @@ async fn health_metrics_and_openapi_need_no_token() {
         text.contains("zw_api_requests_total{code=\"200\",route=\"/healthz\"}"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn history_validates_input_before_querying() {
+    let s = state();
+    let base = "/api/v1/devices/rathaus-main/history";
+    let cases = [
+        ("?quantity=watts", StatusCode::BAD_REQUEST),
+        ("", StatusCode::BAD_REQUEST),
+        ("?quantity=active_power&agg=median", StatusCode::BAD_REQUEST),
+        ("?quantity=active_power&window=500ms", StatusCode::BAD_REQUEST),
+        (
+            "?quantity=active_power&window=1s&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "?quantity=active_power&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("?quantity=active_power&from=yesterday", StatusCode::BAD_REQUEST),
+        // Valid, but InfluxDB is unreachable in this test.
+        (
+            "?quantity=active_power&window=1m",
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ];
+    for (query, want) in cases {
+        let (status, ctype, body) = get(&s, &format!("{base}{query}"), Some("fm")).await;
+        assert_eq!(status, want, "{query}: {body}");
+        assert_eq!(ctype, "application/problem+json", "{query}");
+    }
+    // Scope is checked before anything else.
+    assert_eq!(
+        get(
+            &s,
+            "/api/v1/devices/hh-1-plug/history?quantity=active_power",
+            Some("fm")
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn sites_are_scoped_and_site_live_lists_each_device() {
+    let s = state();
+    let (_, _, sites) = get(&s, "/api/v1/sites", Some("anna")).await;
+    assert_eq!(sites.as_array().map(Vec::len), Some(1), "{sites}");
+    assert_eq!(sites[0]["id"], "hh-1");
+    assert_eq!(
+        get(&s, "/api/v1/sites/hh-2/live", Some("anna")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&s, "/api/v1/sites/nowhere/live", Some("anna")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, live) = get(&s, "/api/v1/sites/hh-1/live", Some("anna")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(live["devices"][0]["device"], "hh-1-plug");
+}
+
+#[tokio::test]
+async fn stream_requires_a_token_and_dashboard_is_public_html() {
+    let s = state();
+    assert_eq!(get(&s, "/api/v1/stream", None).await.0, StatusCode::UNAUTHORIZED);
+    let resp = app(s.clone())
+        .oneshot(Request::get("/").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
 }

@@ -57,7 +57,8 @@ pub struct Live {
     pub values: BTreeMap<String, LiveValue>,
 }
 
-fn info(site: &Site, dev: &Device) -> DeviceInfo {
+/// The API view of a device.
+pub fn info(site: &Site, dev: &Device) -> DeviceInfo {
     DeviceInfo {
         id: dev.id.to_string(),
         name: dev.name.clone(),
@@ -111,9 +112,13 @@ pub async fn live(
     Path(id): Path<String>,
 ) -> Result<Json<Live>, ApiError> {
     let (site, dev) = visible_device(&state, &user, &id)?;
+    Ok(Json(live_view(&state, site, dev, Utc::now())))
+}
+
+/// The live view of one device at `now`.
+pub fn live_view(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>) -> Live {
     let reading = state.live.get(dev.id.as_str());
-    let now = Utc::now();
-    Ok(Json(Live {
+    Live {
         device: dev.id.to_string(),
         site: site.id.to_string(),
         ts: reading.as_ref().map(|r| r.ts),
@@ -136,5 +141,5 @@ pub async fn live(
                     .collect()
             })
             .unwrap_or_default(),
-    }))
+    }
 }

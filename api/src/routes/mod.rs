@@ -1,4 +1,8 @@
 //! HTTP handlers, one module per resource.
 
+pub mod dashboard;
 pub mod devices;
 pub mod health;
+pub mod history;
+pub mod sites;
+pub mod stream;

@@ -1,0 +1,179 @@
+//! History of one quantity of a device, aggregated per time window, from InfluxDB.
+//!
+//! The query uses bind parameters for every value (`$device`, `$from`, `$to`). The field name and the
+//! aggregate function cannot be bound in InfluxQL; both come from closed sets ([`Quantity`] and [`Agg`]) and are
+//! never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
+//! never reported as 0. The number of windows per request is capped.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use zw_model::{Quantity, storage};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::routes::devices::visible_device;
+
+/// Largest number of windows one request may ask for.
+pub const MAX_POINTS: i64 = 10_000;
+
+/// Aggregate applied per window.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Agg {
+    /// Arithmetic mean (power, voltage, moisture).
+    #[default]
+    Mean,
+    /// Minimum.
+    Min,
+    /// Maximum (peaks).
+    Max,
+    /// Last value in the window (counters).
+    Last,
+}
+
+impl Agg {
+    fn function(self) -> &'static str {
+        match self {
+            Agg::Mean => "mean",
+            Agg::Min => "min",
+            Agg::Max => "max",
+            Agg::Last => "last",
+        }
+    }
+}
+
+/// Query parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Canonical quantity, e.g. `active_power`.
+    pub quantity: String,
+    /// Start (RFC 3339); default 24 h before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End, exclusive (RFC 3339); default now.
+    pub to: Option<DateTime<Utc>>,
+    /// Window length: `10s`, `1m`, `15m`, `1h`, … (at least 1s); default `1m`.
+    pub window: Option<String>,
+    /// Aggregate per window; default `mean`.
+    #[serde(default)]
+    pub agg: Agg,
+}
+
+/// One aggregated window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Point {
+    /// Window start.
+    pub ts: DateTime<Utc>,
+    /// Aggregated value in the quantity's unit.
+    pub value: f64,
+}
+
+/// A device's history of one quantity.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct History {
+    /// Device id.
+    pub device: String,
+    /// Quantity name.
+    pub quantity: String,
+    /// Unit symbol.
+    pub unit: &'static str,
+    /// Start.
+    pub from: DateTime<Utc>,
+    /// End (exclusive).
+    pub to: DateTime<Utc>,
+    /// Window length in seconds.
+    pub window_seconds: u64,
+    /// Aggregate.
+    pub agg: Agg,
+    /// Windows with data, in time order; windows without data are absent.
+    pub points: Vec<Point>,
+}
+
+/// A device's quantity over time, aggregated per window.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/history", tag = "devices", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id"), HistoryParams),
+    responses((status = 200, body = History), (status = 400, body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
+) -> Result<Json<History>, ApiError> {
+    let (_, dev) = visible_device(&state, &user, &id)?;
+    let quantity = Quantity::from_name(&p.quantity)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown quantity {:?}", p.quantity)))?;
+    let window = parse_window(p.window.as_deref().unwrap_or("1m"))?;
+    let to = p.to.unwrap_or_else(Utc::now);
+    let from = p.from.unwrap_or(to - TimeDelta::hours(24));
+    if from >= to {
+        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
+    }
+    let windows = (to - from).num_seconds() / i64::try_from(window.as_secs()).unwrap_or(i64::MAX).max(1);
+    if windows > MAX_POINTS {
+        return Err(ApiError::BadRequest(format!(
+            "{windows} windows requested, at most {MAX_POINTS}: use a longer window or a shorter range"
+        )));
+    }
+    // Field and function come from closed enums; all values are bound.
+    let q = format!(
+        "SELECT {f}(\"{field}\") FROM \"{m}\" WHERE \"{tag}\" = $device AND time >= $from AND time < $to \
+         GROUP BY time({w}s) fill(none)",
+        f = p.agg.function(),
+        field = quantity.name(),
+        m = storage::MEASUREMENT,
+        tag = storage::TAG_DEVICE,
+        w = window.as_secs(),
+    );
+    let (from_s, to_s) = (from.to_rfc3339(), to.to_rfc3339());
+    let series = state
+        .influx
+        .query(
+            &q,
+            &[("device", dev.id.as_str()), ("from", &from_s), ("to", &to_s)],
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("history is unavailable: {e}")))?;
+    let points = series
+        .first()
+        .map(|s| {
+            s.values
+                .iter()
+                .filter_map(|row| {
+                    let ts = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
+                    Some(Point {
+                        ts,
+                        value: row.get(1)?.as_f64()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(History {
+        device: dev.id.to_string(),
+        quantity: quantity.name().into(),
+        unit: quantity.unit().symbol(),
+        from,
+        to,
+        window_seconds: window.as_secs(),
+        agg: p.agg,
+        points,
+    }))
+}
+
+fn parse_window(s: &str) -> Result<Duration, ApiError> {
+    let d = zw_model::inventory::parse_duration(s).map_err(ApiError::BadRequest)?;
+    if d < Duration::from_secs(1) || d.subsec_millis() != 0 {
+        return Err(ApiError::BadRequest(format!(
+            "window {s:?} must be a whole number of seconds, at least 1s"
+        )));
+    }
+    Ok(d)
+}

@@ -1,0 +1,60 @@
+//! Server-sent events: every new reading of a device in the caller's scope, as it arrives on the bus.
+//!
+//! Each event is `event: reading` with the canonical reading JSON as data. Scope is checked per reading.
+//! A client too slow to keep up skips ahead and gets an `event: lagged` with the number of readings it
+//! missed, rather than stalling the bus feed for everyone.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::AppState;
+use crate::auth::Caller;
+
+/// Live readings in the caller's scope (`text/event-stream`).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "devices", security(("bearer" = [])),
+    responses((status = 200, content_type = "text/event-stream", description = "`reading` events"),
+        (status = 401, body = crate::error::Problem)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = state.live.subscribe();
+    let inventory = state.inventory.clone();
+    let events = async_stream(move |tx| async move {
+        loop {
+            let event = match rx.recv().await {
+                Ok(r) => {
+                    let visible = inventory.site(r.site.as_str()).is_some_and(|s| user.sees(s));
+                    if !visible {
+                        continue;
+                    }
+                    Event::default()
+                        .event("reading")
+                        .data(String::from_utf8_lossy(&r.to_json()))
+                }
+                Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+                Err(RecvError::Closed) => break,
+            };
+            if tx.send(Ok(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task through a small bounded channel; the task ends when the client disconnects.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
