@@ -26,8 +26,13 @@ declare -A PROVIDES=(
   [prometheus]=promtool
   [curl]=curl
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
+  [chromium]=chromium
 )
 ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus curl ca-certificates)
+# Test-only extras (deploy/test.sh asks for the headless browser the dashboard tests use).
+if [[ ${1:-} == --with-test-tools ]]; then
+  ORDER+=(chromium)
+fi
 # package -> the system service its postinst starts
 declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus)
 

@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
 section "setup: services and tools (deploy/setup.sh)"
-deploy/setup.sh
+deploy/setup.sh --with-test-tools
 for component in fmt clippy; do
   if ! cargo "$component" --version >/dev/null 2>&1; then
     echo "error: cargo $component is not installed (rustup component add ${component/fmt/rustfmt})" >&2

@@ -12,6 +12,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Instance name; part of the MQTT client id.
     pub instance: String,
+    /// Origins allowed to call the API from a browser (CORS), e.g. `["https://energie.example.de"]`.
+    /// Empty: same-origin only (the built-in dashboard needs nothing here).
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
 }
 
 impl Default for Config {
@@ -19,6 +24,8 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             instance: "api1".into(),
+            cors_origins: Vec::new(),
+            max_body_bytes: 64 * 1024,
         }
     }
 }
@@ -28,10 +35,18 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!(
-                "api.instance: {:?} must be a valid id (a-z, 0-9, - and _)",
-                self.instance
-            ));
+            errors.push(format!("api.instance: {:?} must be a valid id (a-z, 0-9, - and _)", self.instance));
+        }
+        for (i, o) in self.cors_origins.iter().enumerate() {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o.ends_with('/')
+                && axum::http::HeaderValue::from_str(o).is_ok();
+            if !ok {
+                errors.push(format!("api.cors_origins[{i}]: {o:?} must be an origin like https://host[:port]"));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            errors.push("api.max_body_bytes: must be at least 1024".into());
         }
         errors
     }

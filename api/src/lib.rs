@@ -18,12 +18,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
@@ -79,13 +81,22 @@ impl AppState {
     }
 }
 
-/// The router.
+/// The router with default settings (no CORS, default body limit).
 pub fn app(state: AppState) -> Router {
+    app_with(state, &Config::default())
+}
+
+/// The router with the configured CORS origins and body limit.
+pub fn app_with(state: AppState, cfg: &Config) -> Router {
+    let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
-        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/devices", get(routes::devices::list))
         .route("/api/v1/devices/{id}/live", get(routes::devices::live))
         .route("/api/v1/devices/{id}/history", get(routes::history::history))
@@ -93,7 +104,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sites/{id}/live", get(routes::sites::live))
         .route("/api/v1/stream", get(routes::stream::stream))
         .route("/", get(routes::dashboard::page))
+        .merge(openapi::swagger_ui())
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
 }
@@ -117,10 +131,11 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    cfg: &Config,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     info!(addr = %listener.local_addr()?, "API listening.");
-    axum::serve(listener, app(state))
+    axum::serve(listener, app_with(state, cfg))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
@@ -149,7 +164,7 @@ pub async fn run(
     let live_metrics = LiveMetrics::register(&registry)?;
     let state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
     let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));
-    serve(listener, state, shutdown).await?;
+    serve(listener, state, &cfg, shutdown).await?;
     feed.abort();
     bus.disconnect().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), driver).await;

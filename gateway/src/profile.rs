@@ -1,12 +1,24 @@
 //! Meter profiles as data: which registers hold which canonical quantity, and how to decode them.
 //!
-//! A profile is a TOML file (see `gateway/profiles/`). Each value names a function code (3 or 4), a 0-based PDU
-//! address, a data type, a byte/word order, an optional scale and offset, and the canonical quantity. The
-//! profile also declares the model's request limits, which [`Profile::plan`] honours when it coalesces values
-//! into as few requests as possible.
+//! A profile is a TOML file (shipped ones in `gateway/profiles/`, users' own in `gateway.profile_dirs`).
+//! Each value names a function code (3 = holding, 4 = input registers), a **0-based PDU address** (what goes
+//! on the wire) *or* the datasheet's register number (`register = 30073`: 3xxxx is FC 04 at number − 30001,
+//! 4xxxx is FC 03 at number − 40001; six-digit 3xxxxx/4xxxxx likewise), a data type, a byte/word order, an
+//! optional raw scale and offset, the register's unit (converted to the canonical unit: kWh → Wh) and the
+//! canonical quantity. The profile also declares the model's request limits, which [`Profile::plan`]
+//! honours when it coalesces values into as few requests as possible.
+
+mod decode;
+mod plan;
+mod set;
+mod units;
 
 use serde::Deserialize;
 use zw_model::Quantity;
+
+pub use decode::{DecodeError, decode};
+pub use plan::Request;
+pub use set::ProfileSet;
 
 /// Register data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,27 +67,22 @@ pub enum ByteOrder {
     CDAB,
 }
 
-/// One value of a profile.
+/// One value of a profile file, before defaults are applied.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ValueDef {
-    /// The canonical quantity.
-    pub quantity: Quantity,
-    /// Modbus function code: 3 (holding) or 4 (input registers).
-    pub function: Option<u8>,
-    /// 0-based PDU address.
-    pub address: u16,
-    /// Data type.
+struct ValueDef {
+    quantity: Quantity,
+    function: Option<u8>,
+    address: Option<u16>,
+    register: Option<u32>,
     #[serde(rename = "type")]
-    pub data_type: Option<DataType>,
-    /// Byte and word order.
-    pub order: Option<ByteOrder>,
-    /// Multiplier applied after decoding (e.g. 1000 for kWh → Wh).
+    data_type: Option<DataType>,
+    order: Option<ByteOrder>,
+    unit: String,
     #[serde(default = "one")]
-    pub scale: f64,
-    /// Added after scaling.
+    scale: f64,
     #[serde(default)]
-    pub offset: f64,
+    offset: f64,
 }
 
 fn one() -> f64 {
@@ -119,9 +126,9 @@ pub struct Value {
     pub data_type: DataType,
     /// Byte and word order.
     pub order: ByteOrder,
-    /// Scale.
+    /// Raw scale times the unit's factor to the canonical unit.
     pub scale: f64,
-    /// Offset.
+    /// Offset, in the canonical unit.
     pub offset: f64,
 }
 
@@ -142,77 +149,107 @@ pub struct Profile {
     pub values: Vec<Value>,
 }
 
-/// One Modbus read request covering several values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// Function code.
-    pub function: u8,
-    /// First register.
-    pub address: u16,
-    /// Register count.
-    pub count: u16,
-    /// Indices into [`Profile::values`] answered by this request.
-    pub values: Vec<usize>,
-}
-
 /// A profile file that cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("profile {source_name}: {message}")]
 pub struct ProfileError {
     source_name: String,
     message: String,
 }
 
-/// The profiles compiled into the binary.
-pub const BUILTIN: &[(&str, &str)] = &[("sdm630", include_str!("../profiles/sdm630.toml"))];
+impl ProfileError {
+    pub(crate) fn new(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            source_name: source_name.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The profiles compiled into the binary: (file name, text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("sdm630.toml", include_str!("../profiles/sdm630.toml")),
+    ("sdm120.toml", include_str!("../profiles/sdm120.toml")),
+    ("sdm72dm-v2.toml", include_str!("../profiles/sdm72dm-v2.toml")),
+    ("janitza-b23.toml", include_str!("../profiles/janitza-b23.toml")),
+];
+
+/// Resolves `register`/`address`/`function` of one value; `Err` explains the conflict.
+fn locate(v: &ValueDef, default_fc: u8) -> Result<(u8, u16), String> {
+    match (v.address, v.register) {
+        (Some(a), None) => Ok((v.function.unwrap_or(default_fc), a)),
+        (None, Some(n)) => {
+            let (fc, base) = match n {
+                30_001..=39_999 => (4, 30_001),
+                40_001..=49_999 => (3, 40_001),
+                300_001..=365_536 => (4, 300_001),
+                400_001..=465_536 => (3, 400_001),
+                _ => return Err(format!("register {n} is not a 3xxxx/4xxxx register number")),
+            };
+            if v.function.is_some_and(|f| f != fc) {
+                return Err(format!("register {n} implies function {fc}, not {:?}", v.function));
+            }
+            Ok((fc, u16::try_from(n - base).map_err(|_| format!("register {n} out of range"))?))
+        }
+        (Some(_), Some(_)) => Err("give either address (0-based) or register (datasheet number), not both".into()),
+        (None, None) => Err("needs address (0-based PDU address) or register (datasheet number)".into()),
+    }
+}
 
 impl Profile {
-    /// Parses and checks a profile file; `source_name` names it in errors.
+    /// Parses and checks a profile file; `source_name` names it in errors, which list every problem.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, ProfileError> {
-        let err = |message: String| ProfileError {
-            source_name: source_name.into(),
-            message,
-        };
-        let f: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        let values: Vec<Value> = f
-            .values
-            .iter()
-            .map(|v| Value {
-                quantity: v.quantity,
-                function: v.function.unwrap_or(f.defaults.function),
-                address: v.address,
-                data_type: v.data_type.unwrap_or(f.defaults.data_type),
-                order: v.order.unwrap_or(f.defaults.order),
-                scale: v.scale,
-                offset: v.offset,
-            })
-            .collect();
+        let f: ProfileFile = toml::from_str(text).map_err(|e| ProfileError::new(source_name, e.to_string()))?;
         let mut problems = Vec::new();
+        if zw_model::Id::new(f.name.clone()).is_err() {
+            problems.push(format!("name {:?} must be a-z, 0-9, '-' and '_'", f.name));
+        }
         if f.max_registers == 0 || f.max_registers > 125 {
             problems.push(format!("max_registers must be 1..=125, got {}", f.max_registers));
         }
-        for v in &values {
-            if v.function != 3 && v.function != 4 {
-                problems.push(format!("{}: function must be 3 or 4", v.quantity));
+        let mut values = Vec::with_capacity(f.values.len());
+        let mut seen = std::collections::HashSet::new();
+        for v in &f.values {
+            let q = v.quantity;
+            let (function, address) = locate(v, f.defaults.function).unwrap_or_else(|e| {
+                problems.push(format!("{q}: {e}"));
+                (f.defaults.function, 0)
+            });
+            let factor = units::factor(&v.unit, q).unwrap_or_else(|e| {
+                problems.push(e);
+                1.0
+            });
+            let value = Value {
+                quantity: q,
+                function,
+                address,
+                data_type: v.data_type.unwrap_or(f.defaults.data_type),
+                order: v.order.unwrap_or(f.defaults.order),
+                scale: v.scale * factor,
+                offset: v.offset,
+            };
+            if function != 3 && function != 4 {
+                problems.push(format!("{q}: function must be 3 or 4"));
             }
             if !v.scale.is_finite() || v.scale == 0.0 || !v.offset.is_finite() {
-                problems.push(format!(
-                    "{}: scale must be finite and non-zero, offset finite",
-                    v.quantity
-                ));
+                problems.push(format!("{q}: scale must be finite and non-zero, offset finite"));
             }
-            if u32::from(v.address) + u32::from(v.data_type.registers()) > 0x1_0000 {
-                problems.push(format!("{}: value runs past address 0xFFFF", v.quantity));
+            if u32::from(address) + u32::from(value.data_type.registers()) > 0x1_0000 {
+                problems.push(format!("{q}: value runs past address 0xFFFF"));
             }
+            if value.data_type.registers() > f.max_registers {
+                problems.push(format!("{q}: wider than max_registers"));
+            }
+            if !seen.insert(q) {
+                problems.push(format!("{q}: quantity mapped twice"));
+            }
+            values.push(value);
         }
-        let mut seen = std::collections::HashSet::new();
-        for v in &values {
-            if !seen.insert(v.quantity) {
-                problems.push(format!("{}: quantity mapped twice", v.quantity));
-            }
+        if values.is_empty() {
+            problems.push("no values".into());
         }
         if !problems.is_empty() {
-            return Err(err(problems.join("; ")));
+            return Err(ProfileError::new(source_name, problems.join("; ")));
         }
         Ok(Self {
             name: f.name,
@@ -230,98 +267,6 @@ impl Profile {
             .iter()
             .map(|(name, text)| Profile::parse(name, text))
             .collect()
-    }
-
-    /// Coalesces the values into as few requests as the model's limits allow, bridging gaps up to `max_gap`.
-    pub fn plan(&self) -> Vec<Request> {
-        let mut order: Vec<usize> = (0..self.values.len()).collect();
-        order.sort_by_key(|&i| (self.values[i].function, self.values[i].address));
-        let mut requests: Vec<Request> = Vec::new();
-        for i in order {
-            let v = &self.values[i];
-            let end = v.address + v.data_type.registers();
-            if let Some(r) = requests.last_mut() {
-                let r_end = r.address + r.count;
-                let fits = r.function == v.function
-                    && v.address >= r.address
-                    && v.address.saturating_sub(r_end) <= self.max_gap
-                    && self.padded(end.max(r_end) - r.address) <= self.max_registers;
-                if fits {
-                    r.count = end.max(r_end) - r.address;
-                    r.values.push(i);
-                    continue;
-                }
-            }
-            requests.push(Request {
-                function: v.function,
-                address: v.address,
-                count: end - v.address,
-                values: vec![i],
-            });
-        }
-        for r in &mut requests {
-            r.count = self.padded(r.count);
-        }
-        requests
-    }
-
-    fn padded(&self, count: u16) -> u16 {
-        if self.even_counts && count % 2 == 1 {
-            count + 1
-        } else {
-            count
-        }
-    }
-}
-
-/// Why a value could not be decoded.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DecodeError {
-    /// The response held fewer registers than the value needs.
-    #[error("response too short for {0}")]
-    Short(Quantity),
-    /// The decoded float is NaN or infinite.
-    #[error("{0} decoded to a non-finite number")]
-    NotFinite(Quantity),
-}
-
-/// Decodes `value` from `regs`, the registers of a response starting at `base`.
-pub fn decode(value: &Value, base: u16, regs: &[u16]) -> Result<f64, DecodeError> {
-    let n = usize::from(value.data_type.registers());
-    let start = usize::from(value.address - base);
-    let words = regs
-        .get(start..start + n)
-        .ok_or(DecodeError::Short(value.quantity))?;
-    let mut bytes = [0u8; 8];
-    for (i, w) in words.iter().enumerate() {
-        bytes[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
-    }
-    let bytes = &mut bytes[..2 * n];
-    // Normalise to big-endian ("ABCD") before interpreting.
-    match value.order {
-        ByteOrder::ABCD => {}
-        ByteOrder::DCBA => bytes.reverse(),
-        ByteOrder::BADC => bytes.chunks_exact_mut(2).for_each(|c| c.swap(0, 1)),
-        ByteOrder::CDAB => {
-            let words: Vec<[u8; 2]> = bytes.chunks_exact(2).rev().map(|c| [c[0], c[1]]).collect();
-            bytes.copy_from_slice(&words.concat());
-        }
-    }
-    let mut b8 = [0u8; 8];
-    b8[8 - bytes.len()..].copy_from_slice(bytes);
-    let raw = match value.data_type {
-        DataType::U16 | DataType::U32 | DataType::U64 => u64::from_be_bytes(b8) as f64,
-        DataType::I16 => f64::from(i16::from_be_bytes([b8[6], b8[7]])),
-        DataType::I32 => f64::from(i32::from_be_bytes([b8[4], b8[5], b8[6], b8[7]])),
-        DataType::I64 => i64::from_be_bytes(b8) as f64,
-        DataType::F32 => f64::from(f32::from_be_bytes([b8[4], b8[5], b8[6], b8[7]])),
-        DataType::F64 => f64::from_be_bytes(b8),
-    };
-    let v = raw * value.scale + value.offset;
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(DecodeError::NotFinite(value.quantity))
     }
 }
 

@@ -1,59 +1,12 @@
-//! HTTP client: v1 writes with typed outcomes, InfluxQL queries with bind parameters, ping.
+//! HTTP client: InfluxQL queries with bind parameters, ping. Writes are in `write.rs`.
 
 use std::time::Duration;
 
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::Config;
-
-/// Why a write did not fully succeed. The variant tells the caller what to do with the batch.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Some or all lines were refused (v1 400 / v2 422 / v3 400). Good lines of a partial write are stored;
-    /// retrying would not help. The server's message names the bad lines.
-    #[error("InfluxDB rejected lines (HTTP {status}): {message}")]
-    Rejected {
-        /// HTTP status.
-        status: u16,
-        /// Server message.
-        message: String,
-    },
-    /// Credentials missing or wrong (401/403): keep the data, raise an alarm.
-    #[error("InfluxDB refused the credentials (HTTP {status})")]
-    Auth {
-        /// HTTP status.
-        status: u16,
-    },
-    /// The batch is larger than the server accepts (413): split it.
-    #[error("batch too large for InfluxDB (HTTP 413)")]
-    TooLarge,
-    /// The database or retention policy does not exist (404).
-    #[error("InfluxDB database not found (HTTP 404): {0}")]
-    NotFound(String),
-    /// Temporary failure (429, 5xx, timeout, connection refused): retry later, honouring `retry_after`.
-    #[error("InfluxDB unavailable: {message}")]
-    Unavailable {
-        /// What happened.
-        message: String,
-        /// Server-suggested delay (Retry-After), if any.
-        retry_after: Option<Duration>,
-    },
-}
-
-impl WriteError {
-    /// A short, stable label for metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            WriteError::Rejected { .. } => "rejected",
-            WriteError::Auth { .. } => "auth",
-            WriteError::TooLarge => "too_large",
-            WriteError::NotFound(_) => "not_found",
-            WriteError::Unavailable { .. } => "unavailable",
-        }
-    }
-}
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,9 +59,9 @@ struct StatementResult {
 /// A cheap-to-clone InfluxDB client.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    config: Config,
-    base: Url,
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: Config,
+    pub(crate) base: Url,
 }
 
 impl Client {
@@ -128,7 +81,7 @@ impl Client {
         &self.config.database
     }
 
-    fn url(&self, path: &str, pairs: &[(&str, &str)]) -> Url {
+    pub(crate) fn url(&self, path: &str, pairs: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
         url.set_path(path);
         {
@@ -144,51 +97,15 @@ impl Client {
         url
     }
 
-    fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match (&self.config.username, &self.config.password) {
-            (Some(u), Some(p)) => req.basic_auth(u, Some(p.expose_secret())),
+    pub(crate) fn auth(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match (&self.config.username, &self.config.password, &self.config.token) {
+            (Some(u), Some(p), _) => req.basic_auth(u, Some(p.expose_secret())),
+            (_, _, Some(t)) => req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("Token {}", t.expose_secret()),
+            ),
             _ => req,
         }
-    }
-
-    /// Writes line protocol with millisecond timestamps (`POST /write?precision=ms`).
-    pub async fn write(&self, body: impl Into<reqwest::Body>) -> Result<(), WriteError> {
-        let url = self.url("/write", &[("precision", "ms")]);
-        let resp = self
-            .auth(self.http.post(url))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| WriteError::Unavailable {
-                message: transport_message(&e),
-                retry_after: None,
-            })?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let message = error_message(resp).await;
-        Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => WriteError::Rejected {
-                status: status.as_u16(),
-                message,
-            },
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => WriteError::Auth {
-                status: status.as_u16(),
-            },
-            StatusCode::PAYLOAD_TOO_LARGE => WriteError::TooLarge,
-            StatusCode::NOT_FOUND => WriteError::NotFound(message),
-            _ => WriteError::Unavailable {
-                message: format!("HTTP {status}: {message}"),
-                retry_after,
-            },
-        })
     }
 
     /// Runs InfluxQL with bind parameters (`$name` in the query, values in `params`) and epoch-ms times.
@@ -248,7 +165,7 @@ impl Client {
     }
 }
 
-fn transport_message(e: &reqwest::Error) -> String {
+pub(crate) fn transport_message(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "request timed out".into()
     } else if e.is_connect() {
@@ -259,7 +176,7 @@ fn transport_message(e: &reqwest::Error) -> String {
     }
 }
 
-async fn error_message(resp: reqwest::Response) -> String {
+pub(crate) async fn error_message(resp: reqwest::Response) -> String {
     let text = resp.text().await.unwrap_or_default();
     #[derive(Deserialize)]
     struct ErrBody {

@@ -5,6 +5,18 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+/// Which write API to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// `POST /write?db=&rp=&precision=ms`: InfluxDB 1.x, 2.x (DBRP mapping), 3, VictoriaMetrics.
+    #[default]
+    V1,
+    /// `POST /api/v2/write?org=&bucket=&precision=ms` with `Authorization: Token …`: InfluxDB 1.8+, 2.x, 3,
+    /// VictoriaMetrics.
+    V2,
+}
+
 /// How to reach InfluxDB.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -20,6 +32,17 @@ pub struct Config {
     /// Optional password (never logged).
     #[serde(skip_serializing)]
     pub password: Option<SecretString>,
+    /// Write API: `v1` (default) or `v2`. Queries always use InfluxQL over `/query` with `database`.
+    pub api: Api,
+    /// Organisation for v2 writes (ignored by InfluxDB 1.8 and VictoriaMetrics, required by 2.x).
+    pub org: String,
+    /// Bucket for v2 writes; empty means `database` (with `/retention_policy` if set), as 1.8+ expects.
+    pub bucket: String,
+    /// API token, sent as `Authorization: Token …` (v2, and v1 servers that accept tokens); never logged.
+    #[serde(skip_serializing)]
+    pub token: Option<SecretString>,
+    /// Compress write bodies with gzip (`Content-Encoding: gzip`): less network, more CPU.
+    pub gzip: bool,
     /// Timeout of one HTTP request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -33,6 +56,11 @@ impl Default for Config {
             retention_policy: String::new(),
             username: None,
             password: None,
+            api: Api::V1,
+            org: String::new(),
+            bucket: String::new(),
+            token: None,
+            gzip: false,
             timeout: Duration::from_secs(10),
         }
     }
@@ -59,6 +87,18 @@ impl Config {
         if self.username.is_some() != self.password.is_some() {
             errors.push("influx.username/password: set both or neither".into());
         }
+        if self.token.is_some() && self.username.is_some() {
+            errors.push("influx.token: set either token or username/password, not both".into());
+        }
         errors
+    }
+
+    /// The bucket v2 writes go to.
+    pub fn write_bucket(&self) -> String {
+        match (self.bucket.is_empty(), self.retention_policy.is_empty()) {
+            (false, _) => self.bucket.clone(),
+            (true, true) => self.database.clone(),
+            (true, false) => format!("{}/{}", self.database, self.retention_policy),
+        }
     }
 }

@@ -6,14 +6,16 @@
 //!
 //! * [`line`]: a builder that cannot emit a malformed line (escaping, sorted tags, no NaN/Inf, no empty
 //!   field sets).
-//! * [`Client::write`] posts line protocol and classifies the answer into [`WriteError`] variants a caller
+//! * [`Client::write`] posts line protocol (v1 `/write` or v2 `/api/v2/write`, optionally gzip) and classifies the answer into [`WriteError`] variants a caller
 //!   can act on (retry, split, dead-letter, alert).
 //! * [`Client::query`] runs InfluxQL with **bind parameters** only; values never become query text.
 
 mod client;
 mod config;
 pub mod line;
+mod write;
 
-pub use client::{Client, QueryError, Series, WriteError};
-pub use config::Config;
+pub use client::{Client, QueryError, Series};
+pub use config::{Api, Config};
+pub use write::WriteError;
 pub use line::{FieldValue, Line, LineError};

@@ -1,5 +1,6 @@
-//! Ingest settings (`[ingest]` in the config file).
+//! Ingest settings (`[ingest]`, `[ingest.spool]` and `[ingest.dead_letter]` in the config file).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -17,12 +18,51 @@ pub struct Config {
     /// … or when its oldest reading has waited this long.
     #[serde(with = "humantime_serde")]
     pub batch_interval: Duration,
-    /// First retry delay after a failed write; doubles up to `retry_max`.
+    /// Batches written to InfluxDB at the same time on the direct path. The broker must let
+    /// `batch_size × (write_concurrency + 1)` messages be in flight (mosquitto `max_inflight_messages`).
+    pub write_concurrency: usize,
+    /// First retry delay after a failed write; doubles up to `retry_max`. A `Retry-After` answer wins if longer.
     #[serde(with = "humantime_serde")]
     pub retry_min: Duration,
     /// Longest retry delay.
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    /// Extra writes allowed per rejected batch to find the rejected lines by bisection (writes are
+    /// idempotent, so rewriting accepted lines is harmless). Beyond it, every line of a still-rejected chunk
+    /// goes to the dead-letter file as `rejected_unresolved`.
+    pub reject_bisect_requests: u32,
+    /// The local disk spool used while InfluxDB is unavailable.
+    pub spool: SpoolConfig,
+    /// Where readings and lines that can never be written are kept.
+    pub dead_letter: DeadLetterConfig,
+}
+
+/// The durable spool (`[ingest.spool]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// The spool file (redb). Unset: no spool; while InfluxDB is down, readings stay unacknowledged with the
+    /// broker (bounded by its `max_queued_messages`). One file per ingest instance.
+    pub path: Option<PathBuf>,
+    /// Largest spooled payload, in bytes. When full, ingest stops acknowledging (back-pressure to the broker)
+    /// until replay frees space; counted in `zw_ingest_spool_full_total`.
+    pub max_bytes: u64,
+    /// Batches replayed at the same time once InfluxDB is back (1 = strictly in order).
+    pub replay_concurrency: usize,
+    /// redb page cache, in bytes (redb's own default of 1 GiB would dominate the process's memory).
+    pub cache_bytes: usize,
+}
+
+/// The dead-letter file (`[ingest.dead_letter]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    /// JSON-lines file, appended and fsynced before the affected messages are acknowledged. Unset: dead
+    /// letters are only logged and counted.
+    pub path: Option<PathBuf>,
+    /// Once the file is this large, further records are dropped (counted in
+    /// `zw_ingest_dead_letter_dropped_total`) instead of filling the disk.
+    pub max_bytes: u64,
 }
 
 impl Default for Config {
@@ -32,8 +72,32 @@ impl Default for Config {
             group: "ingest".into(),
             batch_size: 5000,
             batch_interval: Duration::from_secs(1),
+            write_concurrency: 2,
             retry_min: Duration::from_millis(200),
             retry_max: Duration::from_secs(30),
+            reject_bisect_requests: 64,
+            spool: SpoolConfig::default(),
+            dead_letter: DeadLetterConfig::default(),
+        }
+    }
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            max_bytes: 4 << 30,
+            replay_concurrency: 2,
+            cache_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -55,9 +119,70 @@ impl Config {
         if self.batch_interval < Duration::from_millis(1) {
             errors.push("ingest.batch_interval: must be at least 1ms".into());
         }
+        if !(1..=64).contains(&self.write_concurrency) {
+            errors.push("ingest.write_concurrency: must be 1..=64".into());
+        }
         if self.retry_min.is_zero() || self.retry_min > self.retry_max {
             errors.push("ingest.retry_min: must be > 0 and <= retry_max".into());
         }
+        if self.spool.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            errors.push("ingest.spool.path: must not be empty (leave it unset for no spool)".into());
+        }
+        if self.spool.max_bytes < 64 << 20 {
+            errors.push("ingest.spool.max_bytes: must be at least 64 MiB (67108864)".into());
+        }
+        if !(1..=64).contains(&self.spool.replay_concurrency) {
+            errors.push("ingest.spool.replay_concurrency: must be 1..=64".into());
+        }
+        if self.spool.cache_bytes < 1 << 20 {
+            errors.push("ingest.spool.cache_bytes: must be at least 1 MiB (1048576)".into());
+        }
+        if self.dead_letter.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            errors.push("ingest.dead_letter.path: must not be empty (leave it unset to only log)".into());
+        }
+        if self.dead_letter.max_bytes < 1 << 20 {
+            errors.push("ingest.dead_letter.max_bytes: must be at least 1 MiB (1048576)".into());
+        }
+        if let (Some(s), Some(d)) = (&self.spool.path, &self.dead_letter.path)
+            && s == d
+        {
+            errors.push("ingest.dead_letter.path: must differ from ingest.spool.path".into());
+        }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_every_error_is_listed() {
+        assert_eq!(Config::default().validate(), Vec::<String>::new());
+        let mut c = Config {
+            batch_size: 0,
+            write_concurrency: 0,
+            ..Config::default()
+        };
+        c.spool.max_bytes = 1;
+        c.spool.replay_concurrency = 0;
+        c.spool.path = Some("x".into());
+        c.dead_letter.path = Some("x".into());
+        let errors = c.validate();
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+    }
+
+    #[test]
+    fn nested_sections_parse_from_toml() {
+        let c: Config = toml_like(
+            r#"{"spool": {"path": "/var/lib/zw/spool.redb", "max_bytes": 1073741824}, "batch_size": 100}"#,
+        );
+        assert_eq!(c.spool.path.as_deref(), Some(std::path::Path::new("/var/lib/zw/spool.redb")));
+        assert_eq!(c.spool.replay_concurrency, 2);
+        assert_eq!(c.batch_size, 100);
+    }
+
+    fn toml_like(json: &str) -> Config {
+        serde_json::from_str(json).expect("valid config")
     }
 }

@@ -1,47 +1,84 @@
-//! Ingest metrics: every reading is either written, rejected (with a reason) or still pending.
+//! Ingest metrics: every reading is either written, spooled, dead-lettered (with a reason) or still pending.
+//!
+//! Names follow Prometheus conventions (`promtool check metrics` clean): counters end in `_total`, sizes in
+//! `_bytes`, ages in `_seconds`; labels are low-cardinality reasons only.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
-/// Ingest counters.
+/// Ingest counters and gauges.
 #[derive(Clone)]
 pub struct Metrics {
     /// Readings received from the bus.
     pub received: IntCounter,
     /// Readings rejected before writing, by reason.
     pub rejected: IntCounterVec,
-    /// Points accepted by InfluxDB.
+    /// Points accepted by InfluxDB (direct and replayed).
     pub written: IntCounter,
     /// Failed write attempts, by reason (unavailable, rejected, auth, too_large, not_found).
     pub write_errors: IntCounterVec,
-    /// Readings received but not yet written and acknowledged.
+    /// 1 while InfluxDB refuses our credentials (401/403): data is spooled, someone must fix the token.
+    pub auth_failing: IntGauge,
+    /// Readings received but not yet written or spooled and acknowledged.
     pub pending: IntGauge,
     /// Duration of successful writes.
     pub write_seconds: Histogram,
+    /// Points currently in the spool.
+    pub spool_points: IntGauge,
+    /// Line-protocol bytes currently in the spool.
+    pub spool_bytes: IntGauge,
+    /// Age of the oldest spooled batch (0 when empty).
+    pub spool_oldest_age: Gauge,
+    /// Points written to the spool.
+    pub spooled: IntCounter,
+    /// Spooled points written to InfluxDB.
+    pub replayed: IntCounter,
+    /// Times a batch had to wait because the spool was full (acknowledgements stop meanwhile).
+    pub spool_full: IntCounter,
+    /// Spool I/O failures (the batch stays unacknowledged and is retried).
+    pub spool_errors: IntCounter,
+    /// Records written to the dead-letter store, by source (`bus`, `influx`, `import`).
+    pub dead_letters: IntCounterVec,
+    /// Dead-letter records dropped because the file reached its size limit or could not be written.
+    pub dead_letter_dropped: IntCounter,
 }
 
 impl Metrics {
     /// Creates and registers the metrics.
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
-        let m = Self {
-            received: IntCounter::new(
-                "zw_ingest_readings_received_total",
-                "Readings received from the bus.",
+        let m = Self::unregistered()?;
+        for c in m.collectors() {
+            r.register(c)?;
+        }
+        Ok(m)
+    }
+
+    /// Creates the metrics without registering them (for `import` and tests).
+    pub fn unregistered() -> prometheus::Result<Self> {
+        let counter = |n: &str, h: &str| IntCounter::new(n, h);
+        let gauge = |n: &str, h: &str| IntGauge::new(n, h);
+        let vec = |n: &str, h: &str, l: &str| IntCounterVec::new(Opts::new(n, h), &[l]);
+        Ok(Self {
+            received: counter("zw_ingest_readings_received_total", "Readings received from the bus.")?,
+            rejected: vec(
+                "zw_ingest_readings_rejected_total",
+                "Readings rejected before writing.",
+                "reason",
             )?,
-            rejected: IntCounterVec::new(
-                Opts::new(
-                    "zw_ingest_readings_rejected_total",
-                    "Readings rejected before writing.",
-                ),
-                &["reason"],
+            written: counter("zw_ingest_points_written_total", "Points accepted by InfluxDB.")?,
+            write_errors: vec(
+                "zw_ingest_write_errors_total",
+                "Failed InfluxDB write attempts.",
+                "reason",
             )?,
-            written: IntCounter::new("zw_ingest_points_written_total", "Points accepted by InfluxDB.")?,
-            write_errors: IntCounterVec::new(
-                Opts::new("zw_ingest_write_errors_total", "Failed InfluxDB write attempts."),
-                &["reason"],
+            auth_failing: gauge(
+                "zw_ingest_influx_auth_failing",
+                "1 while InfluxDB refuses the configured credentials.",
             )?,
-            pending: IntGauge::new(
+            pending: gauge(
                 "zw_ingest_pending_readings",
-                "Readings received but not yet written.",
+                "Readings received but not yet written or spooled.",
             )?,
             write_seconds: Histogram::with_opts(
                 HistogramOpts::new(
@@ -50,13 +87,52 @@ impl Metrics {
                 )
                 .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
             )?,
-        };
-        r.register(Box::new(m.received.clone()))?;
-        r.register(Box::new(m.rejected.clone()))?;
-        r.register(Box::new(m.written.clone()))?;
-        r.register(Box::new(m.write_errors.clone()))?;
-        r.register(Box::new(m.pending.clone()))?;
-        r.register(Box::new(m.write_seconds.clone()))?;
-        Ok(m)
+            spool_points: gauge("zw_ingest_spool_points", "Points waiting in the spool.")?,
+            spool_bytes: gauge("zw_ingest_spool_bytes", "Line-protocol bytes waiting in the spool.")?,
+            spool_oldest_age: Gauge::new(
+                "zw_ingest_spool_oldest_age_seconds",
+                "Age of the oldest spooled batch; 0 when the spool is empty.",
+            )?,
+            spooled: counter("zw_ingest_spool_points_spooled_total", "Points written to the spool.")?,
+            replayed: counter(
+                "zw_ingest_spool_points_replayed_total",
+                "Spooled points written to InfluxDB.",
+            )?,
+            spool_full: counter(
+                "zw_ingest_spool_full_total",
+                "Times a batch waited because the spool was full.",
+            )?,
+            spool_errors: counter("zw_ingest_spool_errors_total", "Spool I/O failures.")?,
+            dead_letters: vec(
+                "zw_ingest_dead_letter_records_total",
+                "Records written to the dead-letter store.",
+                "source",
+            )?,
+            dead_letter_dropped: counter(
+                "zw_ingest_dead_letter_dropped_total",
+                "Dead-letter records dropped (file full or unwritable).",
+            )?,
+        })
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.received.clone()),
+            Box::new(self.rejected.clone()),
+            Box::new(self.written.clone()),
+            Box::new(self.write_errors.clone()),
+            Box::new(self.auth_failing.clone()),
+            Box::new(self.pending.clone()),
+            Box::new(self.write_seconds.clone()),
+            Box::new(self.spool_points.clone()),
+            Box::new(self.spool_bytes.clone()),
+            Box::new(self.spool_oldest_age.clone()),
+            Box::new(self.spooled.clone()),
+            Box::new(self.replayed.clone()),
+            Box::new(self.spool_full.clone()),
+            Box::new(self.spool_errors.clone()),
+            Box::new(self.dead_letters.clone()),
+            Box::new(self.dead_letter_dropped.clone()),
+        ]
     }
 }

@@ -1,122 +1,203 @@
-//! Writes a batch to InfluxDB, deciding per outcome: done, retry with back-off, split, or give up loudly.
+//! Writes batches to InfluxDB and decides per outcome: done, split (413), find and dead-letter the refused
+//! lines (400/422), or hand the rest back for retry or spooling (429, 5xx, timeouts, auth, missing database).
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 use zw_influx::WriteError;
 
+use crate::dead_letter::{DeadLetter, Record};
 use crate::{Config, Metrics};
 
-/// Batch writer with the retry policy.
-pub(crate) struct Writer {
+/// A slice of line protocol and the number of lines in it.
+pub(crate) type Part = (Bytes, usize);
+
+/// The result of one pass over a batch.
+pub(crate) enum Outcome {
+    /// Every line is either accepted by InfluxDB or in the dead-letter store.
+    Done,
+    /// InfluxDB could not take these parts now (in order); `error` says why.
+    Retry {
+        /// Lines still to be written.
+        parts: Vec<Part>,
+        /// The failure that stopped the pass.
+        error: WriteError,
+    },
+}
+
+/// Batch writer with the retry policy (cheap to clone).
+#[derive(Clone)]
+pub struct Writer {
     influx: zw_influx::Client,
-    retry_min: Duration,
-    retry_max: Duration,
+    retry: (Duration, Duration),
+    bisect_requests: u32,
     metrics: Metrics,
+    dead: DeadLetter,
 }
 
 impl Writer {
-    pub(crate) fn new(influx: zw_influx::Client, cfg: &Config, metrics: Metrics) -> Self {
+    /// A writer for `influx` with the retry and bisection settings of `cfg`.
+    pub fn new(influx: zw_influx::Client, cfg: &Config, metrics: Metrics, dead: DeadLetter) -> Self {
         Self {
             influx,
-            retry_min: cfg.retry_min,
-            retry_max: cfg.retry_max,
+            retry: (cfg.retry_min, cfg.retry_max),
+            bisect_requests: cfg.reject_bisect_requests,
             metrics,
+            dead,
         }
     }
 
-    /// Writes `body` (`lines` points). Returns `true` when every message of the batch may be acknowledged:
-    /// written, or refused for a reason no retry can fix. Returns `false` if `stop` ended the retries.
-    pub(crate) async fn write(&self, body: &str, lines: usize, stop: &CancellationToken) -> bool {
-        // 413 splits the batch; the halves are written in order.
-        let mut parts: Vec<(&str, usize)> = vec![(body, lines)];
-        while let Some((part, n)) = parts.pop() {
-            let mut failures: u32 = 0;
-            loop {
-                let started = tokio::time::Instant::now();
-                let result = self.influx.write(part.to_owned()).await;
-                let delay = match result {
-                    Ok(()) => {
-                        self.metrics
-                            .write_seconds
-                            .observe(started.elapsed().as_secs_f64());
-                        self.metrics.written.inc_by(n as u64);
-                        break;
+    /// Writes `body` (`lines` lines), retrying with back-off until done. Returns `false` only if `stop` ended
+    /// the retries; then some lines may not be written.
+    pub async fn write_retrying(&self, body: Bytes, lines: usize, stop: &CancellationToken) -> bool {
+        let mut parts = vec![(body, lines)];
+        let mut failures: u32 = 0;
+        loop {
+            match self.write_once(parts).await {
+                Outcome::Done => return true,
+                Outcome::Retry { parts: rest, error } => {
+                    parts = rest;
+                    let delay = self.backoff(failures, &error);
+                    failures = failures.saturating_add(1);
+                    tokio::select! {
+                        () = stop.cancelled() => return false,
+                        () = tokio::time::sleep(delay) => {}
                     }
-                    Err(e) => {
-                        self.metrics.write_errors.with_label_values(&[e.reason()]).inc();
-                        match e {
-                            WriteError::Rejected { status, message } => {
-                                // Good lines of a partial write are stored; the rest cannot succeed later.
-                                error!(status, points = n, error = %message, "InfluxDB rejected lines of a batch.");
-                                self.metrics.rejected.with_label_values(&["influx"]).inc();
-                                break;
-                            }
-                            WriteError::TooLarge if n > 1 => {
-                                let (a, b) = split(part, n);
-                                warn!(points = n, "Batch too large for InfluxDB; splitting.");
-                                parts.push(b);
-                                parts.push(a);
-                                break;
-                            }
-                            WriteError::Auth { status } => {
-                                error!(
-                                    status,
-                                    "InfluxDB refused our credentials; holding data and retrying."
-                                );
-                                None
-                            }
-                            WriteError::Unavailable {
-                                retry_after,
-                                ref message,
-                            } => {
-                                if failures == 0 {
-                                    warn!(error = %message, "InfluxDB unavailable; retrying with back-off.");
-                                }
-                                retry_after
-                            }
-                            other => {
-                                error!(error = %other, "InfluxDB write failed; retrying with back-off.");
-                                None
-                            }
-                        }
-                    }
-                };
-                let backoff = self
-                    .retry_min
-                    .saturating_mul(1u32 << failures.min(16))
-                    .min(self.retry_max);
-                failures = failures.saturating_add(1);
-                tokio::select! {
-                    () = stop.cancelled() => return false,
-                    () = tokio::time::sleep(delay.unwrap_or(backoff).max(backoff)) => {}
                 }
             }
         }
-        true
+    }
+
+    /// One pass: each part is written once; 413 splits it, a refusal is narrowed down by bisection and the
+    /// refused lines are dead-lettered; the first retryable failure ends the pass.
+    pub(crate) async fn write_once(&self, parts: Vec<Part>) -> Outcome {
+        let mut stack: Vec<Part> = parts.into_iter().rev().collect();
+        let mut budget = self.bisect_requests;
+        let mut dead = Vec::new();
+        while let Some((body, n)) = stack.pop() {
+            let started = tokio::time::Instant::now();
+            let err = match self.influx.write(body.clone()).await {
+                Ok(()) => {
+                    self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+                    self.metrics.written.inc_by(n as u64);
+                    self.metrics.auth_failing.set(0);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            self.metrics.write_errors.with_label_values(&[err.reason()]).inc();
+            match err {
+                WriteError::TooLarge if n > 1 => {
+                    warn!(points = n, "Batch too large for InfluxDB; splitting.");
+                    push_halves(&mut stack, &body, n);
+                }
+                WriteError::TooLarge => dead.extend(records(&body, "too_large", Some(413), "line larger than the server accepts")),
+                WriteError::Rejected { status, message } if n == 1 => {
+                    dead.extend(records(&body, "rejected", Some(status), &message));
+                }
+                WriteError::Rejected { .. } if budget >= 2 => {
+                    // Accepted lines of a partial write are stored already; rewriting them is idempotent.
+                    budget -= 2;
+                    push_halves(&mut stack, &body, n);
+                }
+                WriteError::Rejected { status, message } => {
+                    let message = format!("{message} (not narrowed down: bisection budget spent; lines of this chunk may have been stored)");
+                    dead.extend(records(&body, "rejected_unresolved", Some(status), &message));
+                }
+                other => {
+                    self.log_retryable(&other);
+                    stack.push((body, n));
+                    stack.reverse();
+                    self.dead.append(dead).await;
+                    return Outcome::Retry {
+                        parts: stack,
+                        error: other,
+                    };
+                }
+            }
+        }
+        self.dead.append(dead).await;
+        Outcome::Done
+    }
+
+    fn log_retryable(&self, e: &WriteError) {
+        match e {
+            WriteError::Auth { status } => {
+                self.metrics.auth_failing.set(1);
+                error!(status, "InfluxDB REFUSES OUR CREDENTIALS: data is being spooled, fix influx.token or username/password.");
+            }
+            WriteError::NotFound(m) => error!(error = %m, "InfluxDB database or bucket missing; retrying."),
+            other => warn!(error = %other, "InfluxDB write failed; will retry."),
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Back-off for the `failures`-th consecutive failure; a longer `Retry-After` wins.
+    pub(crate) fn backoff(&self, failures: u32, error: &WriteError) -> Duration {
+        let (min, max) = self.retry;
+        let backoff = min.saturating_mul(1u32 << failures.min(16)).min(max);
+        match error {
+            WriteError::Unavailable {
+                retry_after: Some(ra),
+                ..
+            } => backoff.max(*ra),
+            _ => backoff,
+        }
     }
 }
 
-/// Splits a body of `n` lines into two halves at a line boundary.
-fn split(body: &str, n: usize) -> ((&str, usize), (&str, usize)) {
+fn push_halves(stack: &mut Vec<Part>, body: &Bytes, n: usize) {
+    let ((a, na), (b, nb)) = split(body, n);
+    stack.push((b, nb));
+    stack.push((a, na));
+}
+
+/// One dead-letter record per line of `body`.
+fn records(body: &[u8], reason: &str, status: Option<u16>, message: &str) -> Vec<Record> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut r = Record::new("influx", reason, message);
+            r.status = status;
+            r.line = Some(String::from_utf8_lossy(l).into_owned());
+            r
+        })
+        .collect()
+}
+
+/// Splits a body of `n` lines into two halves at a line boundary (no copy).
+fn split(body: &Bytes, n: usize) -> (Part, Part) {
     let half = n / 2;
     let cut = body
-        .match_indices('\n')
-        .nth(half - 1)
-        .map(|(i, _)| i + 1)
-        .unwrap_or(body.len());
-    ((&body[..cut], half), (&body[cut..], n - half))
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(half.saturating_sub(1))
+        .map_or(body.len(), |(i, _)| i + 1);
+    ((body.slice(..cut), half), (body.slice(cut..), n - half))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::*;
 
     #[test]
     fn split_keeps_every_line_once() {
-        let body = "a 1\nb 2\nc 3\n";
-        let ((a, na), (b, nb)) = split(body, 3);
-        assert_eq!((a, na, b, nb), ("a 1\n", 1, "b 2\nc 3\n", 2));
+        let body = Bytes::from("a 1\nb 2\nc 3\n");
+        let ((a, na), (b, nb)) = split(&body, 3);
+        assert_eq!((&a[..], na, &b[..], nb), (&b"a 1\n"[..], 1, &b"b 2\nc 3\n"[..], 2));
+    }
+
+    #[test]
+    fn one_record_per_line() {
+        let r = records(b"a 1\nb 2\n", "rejected", Some(400), "bad");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].line.as_deref(), Some("b 2"));
+        assert_eq!(r[1].status, Some(400));
     }
 }

@@ -16,6 +16,11 @@ use sha2::{Digest, Sha256};
 
 use crate::Id;
 
+mod endpoint;
+pub use endpoint::{ModbusEndpoint, Parity, SerialSettings};
+mod mapping;
+pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
+
 /// What a site is; decides which roles may see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,9 +37,10 @@ pub enum SiteKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DeviceSource {
-    /// Polled over Modbus TCP.
+    /// Polled over Modbus (TCP, RTU over TCP, or RTU on a serial port).
     Modbus {
-        /// `host:port` of the meter or Modbus gateway.
+        /// Where the meter is reached, see [`ModbusEndpoint`]: `host:port` or `tcp://host:port`,
+        /// `rtutcp://host:port`, `rtu:///dev/ttyUSB0?baud=9600&parity=N`.
         endpoint: String,
         /// Modbus unit id (slave address), 1–247.
         #[serde(default = "default_unit_id")]
@@ -45,16 +51,38 @@ pub enum DeviceSource {
         #[serde(with = "humantime_serde_compat", default = "default_poll_interval")]
         interval: std::time::Duration,
     },
-    /// A Tasmota device publishing `tele/<topic>/SENSOR`.
+    /// A Tasmota device publishing `tele/<topic>/SENSOR`, `STATE` and `LWT`.
     Tasmota {
         /// The device's `%topic%` (e.g. `tasmota_A1B2C3`).
         topic: String,
+        /// For an SML meter read by Tasmota's script: the meter section's JSON key (e.g. `SML`).
+        #[serde(default)]
+        sml_section: Option<String>,
+        /// For an SML meter: its fields by OBIS code (`1.8.0` → energy_import, `16.7.0` → active_power, …).
+        #[serde(default)]
+        sml: Vec<SmlField>,
+    },
+    /// A Shelly Gen2/Gen3 device (Plus/Pro PM, plugs, Pro 3EM) publishing under its MQTT topic prefix.
+    Shelly {
+        /// The device's `topic_prefix` (by default its id, e.g. `shellypro3em-aabbccddeeff`).
+        prefix: String,
+    },
+    /// Any device publishing JSON on a fixed topic, read through per-field JSON pointers.
+    Json {
+        /// The exact MQTT topic.
+        topic: String,
+        /// Where each value is and how it converts.
+        fields: Vec<JsonField>,
+        /// JSON pointer to the measurement time (RFC 3339, or Unix seconds / milliseconds); default: the
+        /// receive time.
+        #[serde(default)]
+        timestamp: Option<String>,
     },
     /// A LoRaWAN device behind The Things Stack v3.
     Ttn {
         /// The full uplink topic, `v3/{app}@{tenant}/devices/{device}/up`.
         topic: String,
-        /// The device model, selecting the payload mapping (e.g. `lse01`).
+        /// The device model, selecting the payload mapping: `lse01` or `dl-trs21`.
         model: String,
     },
 }
@@ -354,12 +382,8 @@ fn validate_source(
             interval,
             ..
         } => {
-            if endpoint
-                .rsplit_once(':')
-                .and_then(|(_, p)| p.parse::<u16>().ok())
-                .is_none()
-            {
-                errors.push(format!("{path}.endpoint: expected host:port, got {endpoint:?}"));
+            if let Err(e) = ModbusEndpoint::parse(endpoint) {
+                errors.push(format!("{path}.endpoint: {e}"));
             }
             if !(1..=247).contains(unit_id) {
                 errors.push(format!("{path}.unit_id: must be 1..=247, got {unit_id}"));
@@ -368,7 +392,12 @@ fn validate_source(
                 errors.push(format!("{path}.interval: must be at least 100ms"));
             }
         }
-        DeviceSource::Tasmota { topic } => {
+        DeviceSource::Tasmota {
+            topic,
+            sml_section,
+            sml,
+        } => {
+            validate_sml(sml_section.as_deref(), sml, path, errors);
             if topic.is_empty() || topic.contains(['+', '#', '/']) {
                 errors.push(format!("{path}.topic: {topic:?} is not a Tasmota %topic%"));
             }
@@ -380,10 +409,58 @@ fn validate_source(
                     "{path}.topic: {topic:?} is not a v3/{{app}}/devices/{{id}}/up topic"
                 ));
             }
-            if model != "lse01" {
-                errors.push(format!("{path}.model: unknown model {model:?} (known: lse01)"));
+            if !TTN_MODELS.contains(&model.as_str()) {
+                errors.push(format!(
+                    "{path}.model: unknown model {model:?} (known: {})",
+                    TTN_MODELS.join(", ")
+                ));
             }
             claim(topic.clone(), errors);
+        }
+        DeviceSource::Shelly { prefix } => {
+            if prefix.is_empty() || prefix.len() > 300 || prefix.starts_with('$') || prefix.contains(['#', '+', '%', '?'])
+            {
+                errors.push(format!("{path}.prefix: {prefix:?} is not a Shelly topic_prefix"));
+            }
+            claim(format!("shelly:{prefix}"), errors);
+        }
+        DeviceSource::Json {
+            topic,
+            fields,
+            timestamp,
+        } => {
+            if topic.is_empty() || topic.contains(['+', '#']) {
+                errors.push(format!("{path}.topic: {topic:?} must be a topic without wildcards"));
+            }
+            mapping::validate_json(fields, timestamp.as_deref(), path, errors);
+            claim(topic.clone(), errors);
+        }
+    }
+}
+
+/// Models a `ttn` source may name.
+pub const TTN_MODELS: &[&str] = &["lse01", "dl-trs21"];
+
+impl DeviceSource {
+    /// The source's kind as named in configs, logs and the API (`modbus`, `tasmota`, `shelly`, `ttn`, `json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DeviceSource::Modbus { .. } => "modbus",
+            DeviceSource::Tasmota { .. } => "tasmota",
+            DeviceSource::Shelly { .. } => "shelly",
+            DeviceSource::Ttn { .. } => "ttn",
+            DeviceSource::Json { .. } => "json",
+        }
+    }
+}
+
+fn validate_sml(section: Option<&str>, sml: &[SmlField], path: &str, errors: &mut Vec<String>) {
+    if section.is_some() != !sml.is_empty() {
+        errors.push(format!("{path}: sml_section and sml must be given together"));
+    }
+    for (i, f) in sml.iter().enumerate() {
+        if let Err(e) = f.resolve() {
+            errors.push(format!("{path}.sml[{i}]: {e}"));
         }
     }
 }

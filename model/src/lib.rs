@@ -7,10 +7,12 @@
 //! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
 //! is not finite or a timestamp outside the plausible window is rejected with a typed error, never coerced.
 
+pub mod counter;
 pub mod id;
 pub mod inventory;
 pub mod quantity;
 pub mod reading;
+pub mod status;
 pub mod storage;
 pub mod topic;
 

@@ -4,6 +4,9 @@
 //! |---|---|---|
 //! | `zw/v1/readings/{site}/{device}` | [`crate::Reading`] JSON | no |
 //! | `zw/v1/status/{service}/{instance}` | service health JSON | yes |
+//! | `zw/v1/status/device/{device}` | [`crate::status::DeviceStatus`] JSON (gateway-polled devices) | yes |
+//!
+//! `device` is a reserved service name, so a device's status never collides with a service instance's.
 //!
 //! Ids are validated [`Id`]s, so they never contain `/`, `+` or `#` and the layout cannot be confused.
 
@@ -23,6 +26,19 @@ pub fn readings(site: &Id, device: &Id) -> String {
 /// The retained status topic of a service instance.
 pub fn status(service: &str, instance: &str) -> String {
     format!("{ROOT}/status/{service}/{instance}")
+}
+
+/// Filter matching every device status.
+pub const DEVICE_STATUS_FILTER: &str = "zw/v1/status/device/+";
+
+/// The retained health topic of a polled device.
+pub fn device_status(device: &Id) -> String {
+    format!("{ROOT}/status/device/{device}")
+}
+
+/// The device of a device status topic, or `None` if it is not one.
+pub fn parse_device_status(topic: &str) -> Option<Id> {
+    Id::new(topic.strip_prefix(ROOT)?.strip_prefix("/status/device/")?).ok()
 }
 
 /// Splits a readings topic into site and device, or `None` if it is not one.
@@ -47,6 +63,15 @@ mod tests {
         let t = readings(&s, &d);
         assert_eq!(t, "zw/v1/readings/park-nord/lse01-1");
         assert_eq!(parse_readings(&t), Some((s, d)));
+    }
+
+    #[test]
+    fn device_status_topic_round_trips() {
+        let d = Id::new("rathaus-main").expect("id");
+        assert_eq!(device_status(&d), "zw/v1/status/device/rathaus-main");
+        assert_eq!(parse_device_status(&device_status(&d)), Some(d));
+        assert_eq!(parse_device_status("zw/v1/status/device/a/b"), None);
+        assert_eq!(parse_device_status("zw/v1/status/gateway/gw1"), None);
     }
 
     #[test]

@@ -1,84 +1,14 @@
 //! The walking skeleton end to end: simulator → gateway → broker → ingest → InfluxDB, and the API shows the
 //! live values of the meter, the plug and the soil sensor, equal to what the simulator served.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_modbus::client::Reader as _;
-use zw_tests::{Stack, free_port};
+use zw_tests::Stack;
 
-use crate::support::{Zaehlwerk, eventually, get, hash};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn config(stack: &Stack, api: u16, modbus: u16) -> String {
-    format!(
-        r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[api]
-listen = "127.0.0.1:{api}"
-[ingest]
-batch_interval = "200ms"
-[sim]
-modbus_listen = "127.0.0.1:{modbus}"
-# Meter values stay put after the first step, so an independent Modbus read sees what the gateway saw.
-update_interval = "1h"
-meters = [{{ unit_id = 1 }}]
-plugs = [{{ topic = "plug-e2e", interval = "300ms" }}]
-soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "300ms" }}]
-
-[[sites]]
-id = "rathaus"
-kind = "building"
-devices = [{{ id = "rathaus-main", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630", interval = "500ms" }} }}]
-[[sites]]
-id = "hh-1"
-kind = "household"
-devices = [{{ id = "hh-1-plug", source = {{ type = "tasmota", topic = "plug-e2e" }} }}]
-[[sites]]
-id = "hh-2"
-kind = "household"
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "soil-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/lse01-e2e/up", model = "lse01" }} }}]
-
-[[users]]
-name = "fm"
-role = "facility_manager"
-scope = ["*"]
-token_sha256 = "{fm}"
-[[users]]
-name = "res1"
-role = "resident"
-scope = ["hh-1"]
-token_sha256 = "{res1}"
-[[users]]
-name = "res2"
-role = "resident"
-scope = ["hh-2"]
-token_sha256 = "{res2}"
-[[users]]
-name = "parks"
-role = "parks"
-scope = ["park"]
-token_sha256 = "{parks}"
-"#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
-        fm = hash("tok-fm"),
-        res1 = hash("tok-res1"),
-        res2 = hash("tok-res2"),
-        parks = hash("tok-parks"),
-    )
-}
+use crate::fixture::{System, WAIT};
+use crate::support::{eventually, get};
 
 /// Captures every device payload the simulator publishes, as an independent MQTT subscriber.
 async fn capture(stack: &Stack) -> mpsc::UnboundedReceiver<(String, serde_json::Value)> {
@@ -154,19 +84,10 @@ fn matches(live: &serde_json::Value, want: &[(&str, f64)]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let (api_port, modbus_port) = (free_port(), free_port());
-    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg_path, config(&stack, api_port, modbus_port))?;
+    // Subscribe before the simulator starts, so no payload is missed.
     let mut captured = capture(&stack).await;
-
-    let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
-    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
-    let api = format!("http://127.0.0.1:{api_port}");
-    let ready = eventually(WAIT, "/readyz", || async {
-        (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
-    })
-    .await;
-    ready.with_context(|| format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail()))?;
+    let sys = System::start(stack).await?;
+    let (stack, api, modbus_port) = (&sys.stack, sys.api.clone(), sys.modbus_port);
 
     // The meter: read the import register ourselves, as an independent Modbus client.
     let addr = format!("127.0.0.1:{modbus_port}").parse()?;
@@ -181,7 +102,7 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
         (s == 200 && body["values"]["energy_import"]["value"].is_number()).then_some(body)
     })
     .await
-    .with_context(|| all.log_tail())?;
+    .with_context(|| sys.all.log_tail())?;
     assert_eq!(
         meter["values"]["energy_import"]["value"].as_f64(),
         Some(want_wh),
@@ -229,7 +150,7 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
             },
         )
         .await
-        .with_context(|| all.log_tail())?;
+        .with_context(|| sys.all.log_tail())?;
     }
 
     // Scope: another household's resident gets 404, the same as for an unknown device.
@@ -295,9 +216,7 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     promtool_check(&metrics)?;
 
     // Ordered, clean shutdown.
-    all.stop(Duration::from_secs(15)).await?;
-    sim.stop(Duration::from_secs(15)).await?;
-    Ok(())
+    sys.stop().await
 }
 
 fn promtool_check(metrics: &str) -> anyhow::Result<()> {

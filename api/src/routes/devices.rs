@@ -29,8 +29,8 @@ pub struct DeviceInfo {
     /// Site kind: building, household or park.
     #[schema(value_type = String)]
     pub site_kind: SiteKind,
-    /// How the device is read: modbus, tasmota or ttn.
-    pub source: &'static str,
+    /// How the device is read: the source `type` from the inventory (modbus, tasmota, shelly, ttn, …).
+    pub source: String,
 }
 
 /// One live value with its unit.
@@ -65,12 +65,16 @@ pub fn info(site: &Site, dev: &Device) -> DeviceInfo {
         class: dev.class.clone(),
         site: site.id.to_string(),
         site_kind: site.kind,
-        source: match dev.source {
-            DeviceSource::Modbus { .. } => "modbus",
-            DeviceSource::Tasmota { .. } => "tasmota",
-            DeviceSource::Ttn { .. } => "ttn",
-        },
+        source: source_kind(&dev.source),
     }
+}
+
+/// The inventory's `type` tag of a source, without matching every variant here.
+fn source_kind(source: &DeviceSource) -> String {
+    serde_json::to_value(source)
+        .ok()
+        .and_then(|v| v.get("type")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Looks up a device the caller may see; unknown and out-of-scope ids are both "not found".

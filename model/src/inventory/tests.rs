@@ -125,3 +125,51 @@ fn durations_parse_with_units() {
     assert!(parse_duration("5").is_err());
     assert!(parse_duration("five s").is_err());
 }
+
+#[test]
+fn mqtt_sources_parse_and_validate() {
+    let inv = parse(
+        r#"
+[[sites]]
+id = "hh"
+kind = "household"
+devices = [
+  { id = "em", source = { type = "shelly", prefix = "shellypro3em-aabbccddeeff" } },
+  { id = "sml", source = { type = "tasmota", topic = "sml1", sml_section = "SML", sml = [
+      { key = "Total_in", obis = "1-0:1.8.0*255" }, { key = "Power_curr", obis = "16.7.0", unit = "W" } ] } },
+  { id = "gen", source = { type = "json", topic = "sensors/kwh1", timestamp = "/ts", fields = [
+      { pointer = "/sensor/kwh", quantity = "energy_import", scale = 1000 } ] } },
+  { id = "trs", source = { type = "ttn", topic = "v3/soil@ttn/devices/trs/up", model = "dl-trs21" } },
+]
+"#,
+    );
+    assert_eq!(inv.validate(), Vec::<String>::new());
+    let kinds: Vec<_> = inv.devices().map(|(_, d)| d.source.kind()).collect();
+    assert_eq!(kinds, ["shelly", "tasmota", "json", "ttn"]);
+
+    let bad = parse(
+        r#"
+[[sites]]
+id = "hh"
+kind = "household"
+devices = [
+  { id = "a", source = { type = "shelly", prefix = "$bad#" } },
+  { id = "b", source = { type = "tasmota", topic = "t", sml = [{ key = "x", obis = "1.8.0", unit = "W" }] } },
+  { id = "c", source = { type = "json", topic = "x/+", fields = [] } },
+  { id = "d", source = { type = "ttn", topic = "v3/a@ttn/devices/d/up", model = "dl-xyz" } },
+]
+"#,
+    );
+    let errors = bad.validate();
+    for e in [
+        "sites[0].devices[0].source.prefix:",
+        "sites[0].devices[1].source: sml_section and sml",
+        "sites[0].devices[1].source.sml[0]: unit \"W\"",
+        "sites[0].devices[2].source.topic:",
+        "sites[0].devices[2].source.fields: map at least one",
+        "sites[0].devices[3].source.model: unknown model \"dl-xyz\" (known: lse01, dl-trs21)",
+    ] {
+        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+    }
+    assert_eq!(errors.len(), 6, "{errors:#?}");
+}
