@@ -1,32 +1,41 @@
-//! Modbus TCP polling: one task and one connection per endpoint, devices on it polled on a fixed grid.
+//! Modbus polling: one task and one connection per endpoint (TCP gateway, serial device server or serial
+//! bus), its devices polled on fixed grids by a [`Scheduler`].
 //!
 //! Guarantees:
 //! * Requests on one connection are serialised (one task owns it); different endpoints run in parallel.
 //! * Every request has a timeout. After a timeout or transport error the connection is dropped (the stream is
-//!   out of sync) and re-opened with exponential back-off and jitter; the endpoint's devices are skipped while
-//!   it backs off, other endpoints are unaffected.
-//! * Polls are scheduled on a fixed grid aligned to the wall clock, so there is no drift; a poll that starts
-//!   late is measured, and slots missed entirely are skipped and counted, never bunched up.
-//! * Modbus exceptions are told apart from transport errors in logs and metrics; the values of a failed
-//!   request are missing from the reading, never 0.
+//!   out of sync) and re-opened; failed connects back off exponentially with jitter (`reconnect_max`).
+//! * Each device polls on its own fixed grid (no drift); late starts are measured
+//!   (`zw_gateway_poll_lateness_seconds`, `zw_gateway_polls_late_total`) and missed slots counted.
+//! * A device that times out is backed off on its own and only probed within a bounded share of the
+//!   connection's time, preferably in gaps of the others' schedule (see [`crate::schedule`]).
+//! * Modbus exceptions are told apart from timeouts and transport errors in logs, metrics and health; the
+//!   values of a failed request are missing from the reading, never 0.
+//! * Each device's health is published retained on `zw/v1/status/device/{device}`.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
-use tokio::time::{Instant, sleep_until, timeout};
-use tokio_modbus::client::{Client as _, Context, Reader};
-use tokio_modbus::prelude::{Slave, SlaveContext};
+use tokio::time::{Instant, sleep_until};
+use tokio_modbus::client::{Client as _, Context};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
-use zw_bus::{BusClient, QoS};
-use zw_model::{Id, Quantity, Reading, reading::TimeWindow};
+use tracing::{info, warn};
+use zw_bus::BusClient;
+use zw_model::inventory::ModbusEndpoint;
+use zw_model::status::{ErrorKind, HealthState};
+use zw_model::{Id, Reading};
 
-use crate::profile::{self, Profile, Request};
+use crate::health::{Health, PollHealth};
+use crate::modbus_config::Phase;
+use crate::modbus_poll::poll;
+use crate::profile::{Profile, Request};
+use crate::schedule::{Decision, Limits, Outcome, Scheduler};
 use crate::{Config, Metrics};
+
+pub(crate) use crate::modbus_publish::publish;
+use crate::modbus_publish::publish_status;
 
 /// A device polled over Modbus.
 #[derive(Debug, Clone)]
@@ -43,23 +52,23 @@ pub struct PolledDevice {
     pub profile: Arc<Profile>,
 }
 
-/// Outcome of one request, as counted in `zw_gateway_modbus_requests_total{result}`.
-enum Outcome {
-    Ok(Vec<u16>),
-    Exception(tokio_modbus::ExceptionCode),
-    Timeout,
-    Transport(String),
-}
-
 struct Slot {
     device: PolledDevice,
     plan: Vec<Request>,
-    next_due: Instant,
+    probe: Vec<Request>,
+    health: Health,
+}
+
+/// The connection of one endpoint with its reconnect back-off.
+struct Link {
+    ctx: Option<Context>,
+    failures: u32,
+    retry_at: Instant,
 }
 
 /// Polls every device of one endpoint until `shutdown`.
 pub async fn poll_endpoint(
-    endpoint: String,
+    endpoint: ModbusEndpoint,
     devices: Vec<PolledDevice>,
     cfg: Config,
     bus: BusClient,
@@ -67,185 +76,163 @@ pub async fn poll_endpoint(
     shutdown: CancellationToken,
 ) {
     let now = Instant::now();
+    let wall = Utc::now();
+    let grid: Vec<(Duration, Instant)> = devices
+        .iter()
+        .map(|d| (d.interval, now + first_slot(d, cfg.modbus.phase, wall)))
+        .collect();
+    let limits = Limits {
+        probe_timeout: cfg.modbus.probe_timeout,
+        failing_share: cfg.modbus.failing_share,
+        backoff_max: cfg.modbus.device_backoff_max,
+        probe_max_wait: cfg.modbus.probe_max_wait,
+    };
+    let mut sched = Scheduler::new(limits, &grid, now);
     let mut slots: Vec<Slot> = devices
         .into_iter()
         .map(|d| Slot {
             plan: d.profile.plan(),
-            next_due: now + grid_offset(d.interval),
+            probe: d.profile.probe_request().into_iter().collect(),
+            health: Health::new(d.site.clone(), d.device.clone(), cfg.instance.clone(), wall),
             device: d,
         })
         .collect();
-    let mut conn: Option<Context> = None;
-    let mut failures: u32 = 0;
-    let mut retry_at = now;
+    let mut link = Link { ctx: None, failures: 0, retry_at: now };
+    let refresh_every = cfg.modbus.status_refresh / 4;
+    let mut next_refresh = now + refresh_every;
     loop {
-        let Some(i) = (0..slots.len()).min_by_key(|&i| slots[i].next_due) else {
-            return;
+        let now = Instant::now();
+        if now >= next_refresh {
+            for s in &mut slots {
+                publish_status(&bus, &mut s.health, cfg.modbus.status_refresh, &metrics).await;
+            }
+            next_refresh = now + refresh_every;
+        }
+        let (i, probe) = match sched.next(now) {
+            Decision::Wait(t) => {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = sleep_until(t.min(next_refresh)) => continue,
+                }
+            }
+            Decision::Poll { device, due, skipped, probe } => {
+                if !probe {
+                    let late = now.saturating_duration_since(due);
+                    metrics.poll_lateness.observe(late.as_secs_f64());
+                    metrics.polls_skipped.inc_by(skipped);
+                    if late > slots[device].device.interval / 10 {
+                        metrics.modbus.polls_late.inc();
+                    }
+                }
+                (device, probe)
+            }
         };
-        let due = slots[i].next_due;
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = sleep_until(due) => {}
-        }
-        let started = Instant::now();
-        metrics.poll_lateness.observe((started - due).as_secs_f64());
         let slot = &mut slots[i];
-        // Advance on the grid; count slots that passed while we were busy.
-        slot.next_due += slot.device.interval;
-        while slot.next_due <= started {
-            slot.next_due += slot.device.interval;
-            metrics.polls_skipped.inc();
+        let started = Instant::now();
+        let Some(ctx) = link.open(&endpoint, &cfg, &metrics).await else {
+            sched.finished(i, Outcome::Skipped, probe, started, Instant::now(), rand::rng().random());
+            let msg = format!("endpoint {endpoint} unreachable; reconnecting with back-off");
+            observe(slot, PollHealth::Failed(ErrorKind::Transport, msg), &cfg, &metrics);
+            publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
+            continue;
+        };
+        let (requests, limit) = if probe {
+            (&slot.probe, cfg.modbus.probe_timeout)
+        } else {
+            (&slot.plan, cfg.request_timeout)
+        };
+        let result = poll(ctx, &slot.device, requests, limit, &metrics).await;
+        let ended = Instant::now();
+        let class = if probe { "probe" } else { "grid" };
+        metrics.modbus.busy_seconds.with_label_values(&[class]).inc_by((ended - started).as_secs_f64());
+        if result.reconnect {
+            link.drop_connection().await;
         }
-        if conn.is_none() && started >= retry_at {
-            match connect(&endpoint, cfg.connect_timeout).await {
+        sched.finished(i, result.outcome, probe, started, ended, rand::rng().random());
+        if probe {
+            let answered = result.outcome == Outcome::Answered;
+            metrics.modbus.probes.with_label_values(&[if answered { "answered" } else { "failed" }]).inc();
+            if answered {
+                info!(device = %slot.device.device, "Device answers again; back on its poll grid.");
+            } else {
+                observe(slot, result.health, &cfg, &metrics);
+            }
+        } else {
+            if result.outcome == Outcome::Failed && sched.is_failing(i) {
+                warn!(device = %slot.device.device, unit = slot.device.unit_id, "Device failed; backing off on its own.");
+            }
+            observe(slot, result.health, &cfg, &metrics);
+            if !result.values.is_empty() {
+                let d = &slot.device;
+                let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), result.values);
+                publish(&bus, &reading, "modbus", &metrics).await;
+            }
+        }
+        publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
+    }
+    link.drop_connection().await;
+}
+
+impl Link {
+    /// The open connection, connecting first if allowed; `None` while backing off or when connecting fails.
+    async fn open(&mut self, endpoint: &ModbusEndpoint, cfg: &Config, metrics: &Metrics) -> Option<&mut Context> {
+        if self.ctx.is_none() && Instant::now() >= self.retry_at {
+            match crate::modbus_transport::connect(endpoint, cfg.connect_timeout).await {
                 Ok(c) => {
-                    if failures > 0 {
+                    metrics.modbus.connects.with_label_values(&["ok"]).inc();
+                    if self.failures > 0 {
                         info!(%endpoint, "Reconnected to Modbus endpoint.");
                     }
-                    conn = Some(c);
+                    self.failures = 0;
+                    self.ctx = Some(c);
                 }
                 Err(e) => {
-                    if failures == 0 {
+                    metrics.modbus.connects.with_label_values(&["error"]).inc();
+                    if self.failures == 0 {
                         warn!(%endpoint, error = %e, "Cannot connect to Modbus endpoint; backing off.");
                     }
-                    metrics.modbus_requests.with_label_values(&["transport"]).inc();
-                    retry_at = Instant::now() + backoff(failures, cfg.reconnect_max);
-                    failures = failures.saturating_add(1);
+                    let delay = crate::schedule::backoff(Duration::from_millis(200), self.failures + 1, cfg.reconnect_max, rand::rng().random());
+                    self.retry_at = Instant::now() + delay;
+                    self.failures = self.failures.saturating_add(1);
                 }
             }
         }
-        let Some(ctx) = conn.as_mut() else { continue };
-        let (values, broken) = poll_device(ctx, &slot.device, &slot.plan, &cfg, &metrics).await;
-        if broken {
-            conn = None;
-            retry_at = Instant::now() + backoff(failures, cfg.reconnect_max);
-            failures = failures.saturating_add(1);
-        } else {
-            failures = 0;
-        }
-        if !values.is_empty() {
-            let reading = Reading::new(
-                slot.device.site.clone(),
-                slot.device.device.clone(),
-                Utc::now(),
-                values,
-            );
-            publish(&bus, &reading, "modbus", &metrics).await;
-        }
+        self.ctx.as_mut()
     }
-    if let Some(mut c) = conn {
-        let _ = c.disconnect().await;
+
+    async fn drop_connection(&mut self) {
+        if let Some(mut c) = self.ctx.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(100), c.disconnect()).await;
+        }
     }
 }
 
-/// Runs a device's planned requests; returns the decoded values and whether the connection must be dropped.
-async fn poll_device(
-    ctx: &mut Context,
-    dev: &PolledDevice,
-    plan: &[Request],
-    cfg: &Config,
-    metrics: &Metrics,
-) -> (BTreeMap<Quantity, f64>, bool) {
-    ctx.set_slave(Slave(dev.unit_id));
-    let mut values = BTreeMap::new();
-    for req in plan {
-        let call = async {
-            if req.function == 3 {
-                ctx.read_holding_registers(req.address, req.count).await
-            } else {
-                ctx.read_input_registers(req.address, req.count).await
-            }
-        };
-        let outcome = match timeout(cfg.request_timeout, call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(e)) => Outcome::Transport(e.to_string()),
-            Ok(Ok(Err(code))) => Outcome::Exception(code),
-            Ok(Ok(Ok(regs))) => Outcome::Ok(regs),
-        };
-        match outcome {
-            Outcome::Ok(regs) => {
-                metrics.modbus_requests.with_label_values(&["ok"]).inc();
-                for &vi in &req.values {
-                    let v = &dev.profile.values[vi];
-                    match profile::decode(v, req.address, &regs) {
-                        Ok(x) => {
-                            values.insert(v.quantity, x);
-                        }
-                        Err(e) => {
-                            metrics.values_dropped.with_label_values(&["decode"]).inc();
-                            debug!(device = %dev.device, error = %e, "Dropped undecodable value.");
-                        }
-                    }
-                }
-            }
-            Outcome::Exception(code) => {
-                metrics.modbus_requests.with_label_values(&["exception"]).inc();
-                warn!(device = %dev.device, address = req.address, count = req.count, exception = ?code, "Modbus exception.");
-            }
-            Outcome::Timeout => {
-                metrics.modbus_requests.with_label_values(&["timeout"]).inc();
-                warn!(device = %dev.device, timeout = ?cfg.request_timeout, "Modbus request timed out; reconnecting.");
-                return (values, true);
-            }
-            Outcome::Transport(e) => {
-                metrics.modbus_requests.with_label_values(&["transport"]).inc();
-                warn!(device = %dev.device, error = %e, "Modbus transport error; reconnecting.");
-                return (values, true);
-            }
+fn observe(slot: &mut Slot, health: PollHealth, cfg: &Config, metrics: &Metrics) {
+    let (before, after) = slot.health.observe(health, Utc::now(), cfg.modbus.offline_after);
+    if before != Some(after) {
+        if let Some(b) = before {
+            metrics.modbus.devices.with_label_values(&[b.as_str()]).dec();
+        }
+        metrics.modbus.devices.with_label_values(&[after.as_str()]).inc();
+        if after == HealthState::Offline || before == Some(HealthState::Offline) {
+            info!(device = %slot.device.device, state = after.as_str(), "Device health changed.");
         }
     }
-    (values, false)
 }
 
-async fn connect(endpoint: &str, limit: Duration) -> Result<Context, String> {
-    let attempt = async {
-        let addr: SocketAddr = tokio::net::lookup_host(endpoint)
-            .await
-            .map_err(|e| format!("cannot resolve: {e}"))?
-            .next()
-            .ok_or_else(|| "no address".to_string())?;
-        tokio_modbus::client::tcp::connect(addr)
-            .await
-            .map_err(|e| e.to_string())
+/// Time until the device's first slot: the next wall-clock multiple of its interval, plus (spread) a
+/// fixed per-device offset within the interval derived from its id.
+fn first_slot(d: &PolledDevice, phase: Phase, now: chrono::DateTime<Utc>) -> Duration {
+    let ms = u64::try_from(d.interval.as_millis()).unwrap_or(u64::MAX).max(1);
+    let offset = match phase {
+        Phase::Aligned => 0,
+        Phase::Spread => fnv1a(d.device.as_str()) % ms,
     };
-    timeout(limit, attempt)
-        .await
-        .map_err(|_| "connect timed out".to_string())?
+    let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    Duration::from_millis((offset + ms - now_ms % ms) % ms)
 }
 
-/// Publishes a reading after validating it; failures are counted, never silent.
-pub(crate) async fn publish(bus: &BusClient, reading: &Reading, source: &str, metrics: &Metrics) {
-    if let Err(e) = reading.validate(Utc::now(), TimeWindow::default()) {
-        metrics
-            .messages_rejected
-            .with_label_values(&[source, e.reason()])
-            .inc();
-        warn!(device = %reading.device, error = %e, "Dropped invalid reading.");
-        return;
-    }
-    let topic = zw_model::topic::readings(&reading.site, &reading.device);
-    match bus
-        .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
-        .await
-    {
-        Ok(()) => metrics.readings_published.with_label_values(&[source]).inc(),
-        Err(e) => {
-            metrics.publish_errors.inc();
-            warn!(device = %reading.device, error = %e, "Could not publish reading.");
-        }
-    }
-}
-
-/// Time until the next multiple of `interval` on the wall clock, so polls land on :00, :05, … .
-fn grid_offset(interval: Duration) -> Duration {
-    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
-    let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-    Duration::from_millis(ms - now_ms % ms)
-}
-
-fn backoff(failures: u32, max: Duration) -> Duration {
-    let base = Duration::from_millis(200)
-        .saturating_mul(1u32 << failures.min(16))
-        .min(max);
-    base.mul_f64(0.75 + 0.5 * rand::rng().random::<f64>())
+fn fnv1a(s: &str) -> u64 {
+    s.bytes()
+        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
 }

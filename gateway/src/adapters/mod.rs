@@ -1,10 +1,25 @@
 //! Device MQTT payload adapters: vendor JSON in, canonical values out.
 //!
-//! Adapters are pure functions of the payload bytes (and, where a payload carries no usable clock, the
-//! receive time passed in). They never guess: a field with the wrong type is an error with a reason, a field
+//! Adapters are pure: a function of the payload bytes (and, for Shelly, of the device's last known status,
+//! kept in a plain struct). They never guess: a field with the wrong type is an error with a reason, a field
 //! that is absent stays absent (never 0), and numbers sent as strings are accepted only where the vendor is
-//! known to send strings.
+//! known to send strings (Dragino's decoder) or a mapping allows it. Every value is checked to be finite.
+//!
+//! | adapter | topics | module |
+//! |---|---|---|
+//! | Tasmota | `tele/<topic>/SENSOR`, `STATE`, `LWT` (FullTopic layout configurable, [`fulltopic`]) | [`tasmota`] |
+//! | Tasmota SML | the SENSOR meter section, OBIS fields mapped by configuration | [`tasmota`] |
+//! | Shelly Gen2/Gen3 | `<prefix>/status/switch:0`, `status/em:0`, `status/emdata:0`, `events/rpc`, `online` | [`shelly`] |
+//! | The Things Stack v3 | `v3/{app}@{tenant}/devices/{id}/up`: Dragino LSE01, Decentlab DL-TRS21 | [`ttn`] |
+//! | Generic JSON | any topic, JSON pointers → quantities | [`json`] |
+//!
+//! Decoding speed matters (thousands of devices on one gateway): the hot paths deserialize into borrowed
+//! serde structs instead of `serde_json::Value`; see `benches/adapters.rs` and BENCHMARKS.md.
 
+pub mod fulltopic;
+pub mod json;
+mod num;
+pub mod shelly;
 pub mod tasmota;
 pub mod ttn;
 
@@ -18,8 +33,19 @@ use zw_model::Quantity;
 pub struct Decoded {
     /// The device's own measurement time, if the payload carries a trustworthy one.
     pub ts: Option<DateTime<Utc>>,
-    /// Canonical values.
+    /// Canonical values, all finite.
     pub values: BTreeMap<Quantity, f64>,
+}
+
+/// What one device message means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Values to publish as a canonical reading.
+    Reading(Decoded),
+    /// The device (or its last will) says whether it is connected: Tasmota `LWT`, Shelly `online`.
+    Availability(bool),
+    /// A sign of life without values (Tasmota `STATE`, a Shelly event).
+    Alive,
 }
 
 /// Why a device message was rejected. [`AdapterError::reason`] is the metrics label.
@@ -28,7 +54,7 @@ pub enum AdapterError {
     /// Not valid JSON.
     #[error("malformed JSON: {0}")]
     Json(String),
-    /// A known field has the wrong type or an unparsable value.
+    /// A known field has the wrong type (e.g. a number sent as a string) or an unparsable value.
     #[error("field {field}: {problem}")]
     Field {
         /// JSON path of the field.
@@ -48,10 +74,16 @@ pub enum AdapterError {
     /// A binary frame that does not decode.
     #[error("frame: {0}")]
     Frame(String),
+    /// The device's timestamp lies too far in the past or the future.
+    #[error("timestamp {0} is outside the accepted window")]
+    Timestamp(DateTime<Utc>),
+    /// The topic belongs to no configured device.
+    #[error("no device is configured for this topic")]
+    UnknownTopic,
 }
 
 impl AdapterError {
-    /// A short, stable label for metrics.
+    /// A short, stable label for metrics and the dead-letter topic.
     pub fn reason(&self) -> &'static str {
         match self {
             AdapterError::Json(_) => "malformed_json",
@@ -60,18 +92,42 @@ impl AdapterError {
             AdapterError::NoValues => "no_values",
             AdapterError::TooLarge(_) => "too_large",
             AdapterError::Frame(_) => "bad_frame",
+            AdapterError::Timestamp(_) => "timestamp",
+            AdapterError::UnknownTopic => "unknown_topic",
+        }
+    }
+
+    /// Classifies a serde_json error: syntax → malformed JSON, a type mismatch → a bad field.
+    pub(crate) fn from_serde(e: &serde_json::Error) -> Self {
+        match e.classify() {
+            serde_json::error::Category::Data => AdapterError::Field {
+                field: format!("at column {}", e.column()),
+                problem: e.to_string(),
+            },
+            _ => AdapterError::Json(e.to_string()),
         }
     }
 }
 
-/// Reads a JSON number (or, if `lenient`, a numeric string such as `"24.1"` or `"3.6 V"`) as a finite f64.
+/// A reading from `values`, or `NoValues` if empty, or `NotFinite` if any value is NaN or infinite.
+pub(crate) fn reading(
+    ts: Option<DateTime<Utc>>,
+    values: BTreeMap<Quantity, f64>,
+) -> Result<Message, AdapterError> {
+    if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(AdapterError::NotFinite(q.name().into()));
+    }
+    if values.is_empty() {
+        return Err(AdapterError::NoValues);
+    }
+    Ok(Message::Reading(Decoded { ts, values }))
+}
+
+/// Reads a JSON value as a finite f64; with `lenient`, also a numeric string such as `"24.1"` or `"3.6 V"`.
 pub(crate) fn number(v: &serde_json::Value, field: &str, lenient: bool) -> Result<f64, AdapterError> {
     let x = match v {
         serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) if lenient => {
-            let head = s.split_whitespace().next().unwrap_or("");
-            head.parse::<f64>().ok()
-        }
+        serde_json::Value::String(s) if lenient => num::lenient_str(s),
         _ => None,
     };
     let x = x.ok_or_else(|| AdapterError::Field {
@@ -82,5 +138,17 @@ pub(crate) fn number(v: &serde_json::Value, field: &str, lenient: bool) -> Resul
         Ok(x)
     } else {
         Err(AdapterError::NotFinite(field.into()))
+    }
+}
+
+/// A payload that must be one of two plain words (`Online`/`Offline`, `true`/`false`).
+pub(crate) fn availability(payload: &[u8], on: &str, off: &str) -> Result<Message, AdapterError> {
+    match payload.trim_ascii() {
+        p if p == on.as_bytes() => Ok(Message::Availability(true)),
+        p if p == off.as_bytes() => Ok(Message::Availability(false)),
+        p => Err(AdapterError::Field {
+            field: "payload".into(),
+            problem: format!("expected {on:?} or {off:?}, got {:?}", String::from_utf8_lossy(&p[..p.len().min(32)])),
+        }),
     }
 }

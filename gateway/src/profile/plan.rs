@@ -61,3 +61,19 @@ impl Profile {
         }
     }
 }
+
+impl Profile {
+    /// The smallest read that shows whether the device answers: the first planned value alone.
+    pub fn probe_request(&self) -> Option<Request> {
+        let plan = self.plan();
+        let first = plan.first()?;
+        let i = *first.values.iter().min_by_key(|&&i| self.values[i].address)?;
+        let v = &self.values[i];
+        Some(Request {
+            function: v.function,
+            address: v.address,
+            count: self.padded(v.data_type.registers()),
+            values: vec![i],
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! Small serde helpers shared by the typed adapters: per-phase values, lenient numbers, and patches.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+
+/// A Tasmota energy value: a number (single phase) or an array of 1–3 numbers (per phase).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Phased {
+    /// One value.
+    One(f64),
+    /// Per-phase values; `len` of them are set.
+    Many([f64; 3], usize),
+}
+
+impl<'de> Deserialize<'de> for Phased {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Phased;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or an array of 1 to 3 numbers")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Phased, E> {
+                Ok(Phased::One(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Phased, E> {
+                Ok(Phased::One(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Phased, E> {
+                Ok(Phased::One(v as f64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Phased, A::Error> {
+                let mut out = [0.0; 3];
+                let mut n = 0;
+                while let Some(x) = seq.next_element::<f64>()? {
+                    if n == 3 {
+                        return Err(de::Error::invalid_length(4, &self));
+                    }
+                    out[n] = x;
+                    n += 1;
+                }
+                if n == 0 {
+                    return Err(de::Error::invalid_length(0, &self));
+                }
+                Ok(Phased::Many(out, n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number that a vendor may also send as a string (`"24.59"`, `"3.6 V"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Lenient(pub f64);
+
+/// Parses the first whitespace-separated token of `s` as a number.
+pub(crate) fn lenient_str(s: &str) -> Option<f64> {
+    s.split_whitespace().next()?.parse::<f64>().ok()
+}
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Lenient;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a numeric string")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient, E> {
+                Ok(Lenient(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient, E> {
+                Ok(Lenient(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient, E> {
+                Ok(Lenient(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Lenient, E> {
+                lenient_str(v)
+                    .map(Lenient)
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A field of a status delta: absent (unchanged), `null` (gone) or a new value. Use with `#[serde(default)]`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) enum Patch<T> {
+    /// Not in the message: keep what is known.
+    #[default]
+    Absent,
+    /// `null`: the value no longer exists.
+    Null,
+    /// A new value.
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// Applies the patch to a known value.
+    pub(crate) fn apply_to(self, known: &mut Option<T>) {
+        match self {
+            Patch::Absent => {}
+            Patch::Null => *known = None,
+            Patch::Set(v) => *known = Some(v),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.map_or(Patch::Null, Patch::Set))
+    }
+}

@@ -1,0 +1,226 @@
+//! The ingest loop: receive, validate and batch readings, then deliver each batch on its own task, at most
+//! `write_concurrency` at a time (waiting for a free slot is the back-pressure that stops reading from the
+//! broker), and acknowledge its messages once they are safe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+use zw_bus::{BusClient, ConnectOptions, FullPolicy, Publish, QoS};
+use zw_model::{reading::TimeWindow, topic};
+
+use crate::dead_letter::{DeadLetter, Record};
+use crate::spool::{Spool, SpoolError};
+use crate::writer::{Outcome, Part, Writer};
+use crate::{Config, Metrics, line, replay};
+
+/// How long shutdown waits for the last batches before leaving them to the broker.
+const DRAIN: Duration = Duration::from_secs(8);
+
+/// Readings collected for one write, with the messages to acknowledge once it is safe.
+#[derive(Default)]
+struct Batch {
+    body: String,
+    lines: usize,
+    acks: Vec<Publish>,
+    dead: Vec<Record>,
+    since: Option<Instant>,
+}
+
+/// What every delivery task needs.
+struct Shared {
+    writer: Writer,
+    spool: Option<Spool>,
+    dead: DeadLetter,
+    bus: BusClient,
+    metrics: Metrics,
+    /// Ends retries and waits for spool room at the end of shutdown.
+    stop: CancellationToken,
+}
+
+/// Runs ingest until `shutdown`; the last batches are delivered before disconnecting. Fails only if the
+/// spool cannot be opened.
+pub async fn run(
+    cfg: Config,
+    influx: zw_influx::Client,
+    bus: &zw_bus::Bus,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> Result<(), SpoolError> {
+    let spool = match &cfg.spool.path {
+        Some(p) => Some(Spool::open(p, cfg.spool.max_bytes, cfg.spool.cache_bytes, metrics.clone()).await?),
+        None => {
+            tracing::warn!("No ingest.spool.path: while InfluxDB is down, readings wait unacknowledged at the broker.");
+            None
+        }
+    };
+    let opts = ConnectOptions {
+        client: "ingest".into(),
+        instance: cfg.instance.clone(),
+        clean_session: false,
+        subscriptions: vec![(topic::shared(&cfg.group, topic::READINGS_FILTER), QoS::AtLeastOnce)],
+        manual_acks: true,
+        full_policy: FullPolicy::Block,
+        last_will: None,
+    };
+    let bus_stop = CancellationToken::new();
+    let (client, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
+    let dead = DeadLetter::new(&cfg.dead_letter, metrics.clone());
+    let writer = Writer::new(influx, &cfg, metrics.clone(), dead.clone());
+    let task_stop = CancellationToken::new();
+    let replayer = spool.clone().map(|s| {
+        let (w, n, stop) = (writer.clone(), cfg.spool.replay_concurrency, task_stop.clone());
+        tokio::spawn(replay::run(s, w, n, stop))
+    });
+    let shared = Arc::new(Shared {
+        writer,
+        spool,
+        dead,
+        bus: client.clone(),
+        metrics: metrics.clone(),
+        stop: task_stop.clone(),
+    });
+    let slots = Arc::new(Semaphore::new(cfg.write_concurrency));
+    let mut tasks = JoinSet::new();
+    let mut batch = Batch::default();
+    info!(group = %cfg.group, batch_size = cfg.batch_size, spool = ?cfg.spool.path, "Ingest started.");
+    loop {
+        let deadline = batch.since.map(|s| s + cfg.batch_interval);
+        let full = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => true,
+            msg = inbound.recv() => {
+                let Some(msg) = msg else { break };
+                accept(msg, &mut batch, &metrics);
+                batch.lines >= cfg.batch_size
+            }
+        };
+        if full {
+            let Some(permit) = slot(&slots, &shutdown).await else { break };
+            tasks.spawn(deliver(std::mem::take(&mut batch), shared.clone(), permit));
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    // Drain: the last batch and those in flight get DRAIN; the rest stays unacknowledged with the broker.
+    let drained = CancellationToken::new();
+    let timer = drained.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(DRAIN).await;
+        timer.cancel();
+    });
+    if batch.since.is_some()
+        && let Some(permit) = slot(&slots, &drained).await
+    {
+        tasks.spawn(deliver(batch, shared.clone(), permit));
+    }
+    tokio::select! {
+        () = async { while tasks.join_next().await.is_some() {} } => {}
+        () = drained.cancelled() => error!(batches = tasks.len(), "Shutdown: batches not delivered in time; the broker re-delivers them."),
+    }
+    task_stop.cancel();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    if let Some(r) = replayer {
+        let _ = r.await;
+    }
+    client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), driver).await;
+    bus_stop.cancel();
+    info!("Ingest stopped.");
+    Ok(())
+}
+
+/// A free delivery slot, or `None` if `stop` came first.
+async fn slot(slots: &Arc<Semaphore>, stop: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+    tokio::select! {
+        () = stop.cancelled() => None,
+        p = slots.clone().acquire_owned() => p.ok(),
+    }
+}
+
+/// Validates one message into the batch; a message that can never be written becomes a dead letter.
+fn accept(mut msg: Publish, batch: &mut Batch, metrics: &Metrics) {
+    metrics.received.inc();
+    batch.since.get_or_insert_with(Instant::now);
+    let before = batch.body.len();
+    let result = line::decode(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default()).and_then(|r| {
+        line::to_line(&r, &mut batch.body).map_err(|e| line::Rejection {
+            reason: "line",
+            message: e.to_string(),
+        })
+    });
+    match result {
+        Ok(()) => {
+            batch.lines += 1;
+            metrics.pending.inc();
+        }
+        Err(rej) => {
+            batch.body.truncate(before);
+            metrics.rejected.with_label_values(&[rej.reason]).inc();
+            let mut r = Record::new("bus", rej.reason, rej.message);
+            r.topic = Some(msg.topic.clone());
+            r.payload = Some(String::from_utf8_lossy(&msg.payload).into_owned());
+            batch.dead.push(r);
+        }
+    }
+    // Only the packet id is needed for the acknowledgement; free the payload now.
+    msg.payload = Bytes::new();
+    batch.acks.push(msg);
+}
+
+/// Makes a batch safe (written, spooled or dead-lettered), then acknowledges its messages.
+async fn deliver(batch: Batch, sh: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+    sh.dead.append(batch.dead).await;
+    let lines = batch.lines;
+    let body = Bytes::from(batch.body.into_bytes());
+    let safe = if lines == 0 {
+        true
+    } else {
+        match &sh.spool {
+            None => sh.writer.write_retrying(body, lines, &sh.stop).await,
+            Some(spool) if !spool.is_empty() => spool_parts(spool, vec![(body, lines)], &sh).await,
+            Some(spool) => match sh.writer.write_once(vec![(body, lines)]).await {
+                Outcome::Done => true,
+                Outcome::Retry { parts, .. } => spool_parts(spool, parts, &sh).await,
+            },
+        }
+    };
+    if safe {
+        for p in &batch.acks {
+            // A failure means the connection is gone; the broker re-delivers and the write is idempotent.
+            let _ = sh.bus.ack(p).await;
+        }
+    }
+    sh.metrics.pending.sub(i64::try_from(lines).unwrap_or(i64::MAX));
+}
+
+/// Spools `parts`, retrying I/O failures; `false` if shutdown came first.
+async fn spool_parts(spool: &Spool, parts: Vec<Part>, sh: &Shared) -> bool {
+    for (body, n) in parts {
+        let mut failures: u32 = 0;
+        loop {
+            match spool.push(body.clone(), n, &sh.stop).await {
+                Ok(()) => break,
+                Err(SpoolError::Stopped) => return false,
+                Err(e) => {
+                    sh.metrics.spool_errors.inc();
+                    error!(error = %e, "Cannot write to the spool; holding the batch unacknowledged.");
+                    let delay = Duration::from_millis(100).saturating_mul(1 << failures.min(8));
+                    failures = failures.saturating_add(1);
+                    tokio::select! {
+                        () = sh.stop.cancelled() => return false,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+    true
+}
