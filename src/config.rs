@@ -203,7 +203,7 @@ fn validate(cfg: &Config) -> Vec<String> {
     errors.extend(cfg.api.validate());
     errors.extend(cfg.sim.validate());
     errors.extend(cfg.inventory.validate());
-    errors.extend(zw_gateway::validate_inventory(&cfg.inventory));
+    errors.extend(zw_gateway::validate_inventory(&cfg.gateway, &cfg.inventory));
     if !matches!(cfg.log.format.as_str(), "text" | "json") {
         errors.push(format!(
             "log.format: {:?} must be \"text\" or \"json\"",

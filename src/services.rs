@@ -111,8 +111,7 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         let influx = zw_influx::Client::new(cfg.influx.clone())?;
         let (c, bus, s) = (cfg.ingest.clone(), bus.clone(), stop.clone());
         let task = spawn(Box::pin(async move {
-            zw_ingest::run(c, influx, &bus, metrics, s).await;
-            Ok(())
+            Ok(zw_ingest::run(c, influx, &bus, metrics, s).await?)
         }));
         running.push(Running {
             name: "ingest",

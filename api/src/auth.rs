@@ -51,10 +51,8 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        state
-            .users
-            .authenticate(token)
-            .map(Caller)
-            .ok_or(ApiError::Unauthorized)
+        let user = state.users.authenticate(token).ok_or(ApiError::Unauthorized)?;
+        state.limiter.check(user.name.as_str(), std::time::Instant::now()).map_err(ApiError::TooManyRequests)?;
+        Ok(Caller(user))
     }
 }

@@ -17,6 +17,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Sustained requests per second per user; 0 disables rate limiting.
+    pub rate_limit_per_second: f64,
+    /// Requests a user may burst above the sustained rate.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for Config {
@@ -26,6 +30,8 @@ impl Default for Config {
             instance: "api1".into(),
             cors_origins: Vec::new(),
             max_body_bytes: 64 * 1024,
+            rate_limit_per_second: 20.0,
+            rate_limit_burst: 100,
         }
     }
 }
@@ -44,6 +50,12 @@ impl Config {
             if !ok {
                 errors.push(format!("api.cors_origins[{i}]: {o:?} must be an origin like https://host[:port]"));
             }
+        }
+        if !self.rate_limit_per_second.is_finite() || self.rate_limit_per_second < 0.0 {
+            errors.push("api.rate_limit_per_second: must be a number >= 0 (0 disables)".into());
+        }
+        if self.rate_limit_burst == 0 {
+            errors.push("api.rate_limit_burst: must be at least 1".into());
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// Malformed request.
     #[error("{0}")]
     BadRequest(String),
+    /// The caller exceeded the rate limit; retry after the given time.
+    #[error("too many requests; retry in {} ms", .0.as_millis())]
+    TooManyRequests(std::time::Duration),
     /// A dependency (broker, database) is unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -50,7 +54,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        problem(status, self.to_string(), matches!(self, ApiError::Unauthorized))
+        let mut resp = problem(status, self.to_string(), matches!(self, ApiError::Unauthorized));
+        if let ApiError::TooManyRequests(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
     }
 }
 

@@ -11,6 +11,7 @@ mod config;
 pub mod error;
 mod extract;
 pub mod live;
+pub mod ratelimit;
 mod openapi;
 pub mod routes;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Requests by route template and status code.
     pub requests: IntCounterVec,
+    /// Per-user rate limit.
+    pub limiter: Arc<ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
             bus,
             registry,
             requests,
+            limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
         })
     }
 }
@@ -162,7 +166,8 @@ pub async fn run(
     let bus_stop = CancellationToken::new();
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let live_metrics = LiveMetrics::register(&registry)?;
-    let state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
+    let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
+    state.limiter = Arc::new(ratelimit::RateLimiter::new(cfg.rate_limit_per_second, cfg.rate_limit_burst));
     let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));
     serve(listener, state, &cfg, shutdown).await?;
     feed.abort();

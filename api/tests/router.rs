@@ -378,3 +378,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn a_user_over_the_rate_limit_gets_429_with_retry_after() {
+    let mut s = state();
+    s.limiter = Arc::new(zw_api::ratelimit::RateLimiter::new(1.0, 2));
+    for _ in 0..2 {
+        assert_eq!(get(&s, "/api/v1/devices", Some("anna")).await.0, StatusCode::OK);
+    }
+    let resp = app(s.clone())
+        .oneshot(Request::get("/api/v1/devices").header(header::AUTHORIZATION, "Bearer anna").body(Body::empty()).expect("req"))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+    // Another user is not affected.
+    assert_eq!(get(&s, "/api/v1/devices", Some("fm")).await.0, StatusCode::OK);
+}

@@ -23,6 +23,21 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Tasmota FullTopic layout; `%prefix%` and `%topic%` are substituted.
     pub tasmota_full_topic: String,
+    /// An MQTT device that sent nothing for this long is marked offline on its status topic.
+    #[serde(with = "humantime_serde")]
+    pub mqtt_stale_after: Duration,
+    /// How often an MQTT device's unchanged status is republished.
+    #[serde(with = "humantime_serde")]
+    pub mqtt_status_refresh: Duration,
+    /// At most one rejected message per device per this interval goes to the dead-letter topic.
+    #[serde(with = "humantime_serde")]
+    pub deadletter_interval: Duration,
+    /// Bytes of the rejected payload kept in a dead letter.
+    pub deadletter_excerpt_bytes: usize,
+    /// Directories whose `*.toml` meter profiles are loaded at start, besides the built-in ones.
+    pub profile_dirs: Vec<std::path::PathBuf>,
+    /// Modbus scheduling, back-off and health (`[gateway.modbus]`).
+    pub modbus: crate::ModbusConfig,
 }
 
 impl Default for Config {
@@ -34,6 +49,12 @@ impl Default for Config {
             reconnect_max: Duration::from_secs(30),
             max_payload_bytes: 64 * 1024,
             tasmota_full_topic: "%prefix%/%topic%/".into(),
+            mqtt_stale_after: Duration::from_secs(30 * 60),
+            mqtt_status_refresh: Duration::from_secs(60),
+            deadletter_interval: Duration::from_secs(60),
+            deadletter_excerpt_bytes: 2048,
+            profile_dirs: Vec::new(),
+            modbus: crate::ModbusConfig::default(),
         }
     }
 }
@@ -57,11 +78,15 @@ impl Config {
         if self.max_payload_bytes < 256 {
             errors.push("gateway.max_payload_bytes: must be at least 256".into());
         }
-        let t = &self.tasmota_full_topic;
-        if !t.contains("%prefix%") || !t.contains("%topic%") || t.contains(['+', '#']) {
-            errors.push(
-                "gateway.tasmota_full_topic: must contain %prefix% and %topic% and no wildcards".into(),
-            );
+        errors.extend(self.modbus.validate());
+        if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
+            errors.push(format!("gateway.tasmota_full_topic: {e}"));
+        }
+        if self.mqtt_stale_after < Duration::from_secs(1) || self.mqtt_status_refresh < Duration::from_secs(1) {
+            errors.push("gateway.mqtt_stale_after, gateway.mqtt_status_refresh: must be at least 1s".into());
+        }
+        if self.deadletter_excerpt_bytes > self.max_payload_bytes {
+            errors.push("gateway.deadletter_excerpt_bytes: must not exceed max_payload_bytes".into());
         }
         errors
     }

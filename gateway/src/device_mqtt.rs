@@ -1,94 +1,205 @@
-//! Device MQTT: routes each subscribed device topic to its adapter and publishes canonical readings.
+//! Device MQTT: routes each device topic to its adapter, publishes canonical readings, keeps each device's
+//! health on its retained status topic, and samples rejected messages to the dead-letter topic.
 //!
-//! The route table is built from the inventory, so every subscribed topic belongs to exactly one device. A
-//! message that fails to decode is counted per adapter and reason and logged, and the process carries on.
+//! ```text
+//!  tele/+/+, <shelly>/…, v3/…/up, json topics ─► Router ─► adapter (per-device state) ─► Reading
+//!                                                   │                │ rejected          ─► zw/v1/readings/…
+//!                                    unknown topic ─┘                ▼
+//!                 (counted, logged once)     zw_gateway_messages_rejected_total{adapter,reason}
+//!                                            + sampled zw/v1/deadletter/gateway/{instance}/{device}
+//!  every message + a 1 s tick ─► Health ─► zw/v1/status/device/{device} (retained, on change + refresh)
+//! ```
+//!
+//! Guarantees: the process never panics on input; a message is rejected (never half-published) when its
+//! payload is over `gateway.max_payload_bytes`, does not decode, or carries a timestamp outside the
+//! plausible window (7 days back, 5 minutes ahead); rejections are counted per adapter and reason, and at
+//! most one per device per `gateway.deadletter_interval` is published as a dead letter. Unknown topics are
+//! logged once each (up to [`MAX_LISTED_UNKNOWN`] distinct topics), then only counted.
 
-use std::collections::HashMap;
+mod deadletter;
+mod health;
+mod router;
 
-use chrono::Utc;
-use tracing::{debug, warn};
-use zw_bus::{BusClient, Inbound};
-use zw_model::{DeviceSource, Id, Inventory, Reading};
+use std::collections::HashSet;
 
-use crate::adapters::{self, AdapterError, Decoded};
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::time::{MissedTickBehavior, interval};
+use tracing::{debug, info, warn};
+use zw_bus::{BusClient, Inbound, QoS};
+use zw_model::reading::TimeWindow;
+use zw_model::{Inventory, Reading};
+
+use crate::adapters::{AdapterError, Message};
 use crate::{Config, Metrics};
+pub use deadletter::{DeadLetter, Sampler};
+pub use health::Health;
+pub use router::{Decoder, Entry, Part, Route, Router};
 
-/// Which decoder a topic feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Adapter {
-    /// Tasmota SENSOR telemetry.
-    Tasmota,
-    /// The Things Stack uplink from a Dragino LSE01.
-    TtnLse01,
-}
-
-impl Adapter {
-    fn label(self) -> &'static str {
-        match self {
-            Adapter::Tasmota => "tasmota",
-            Adapter::TtnLse01 => "ttn",
-        }
-    }
-
-    fn decode(self, payload: &[u8]) -> Result<Decoded, AdapterError> {
-        match self {
-            Adapter::Tasmota => adapters::tasmota::decode(payload),
-            Adapter::TtnLse01 => adapters::ttn::decode_lse01(payload),
-        }
-    }
-}
-
-/// Topic → (site, device, adapter).
-pub type Routes = HashMap<String, (Id, Id, Adapter)>;
+/// Distinct unknown topics that are logged by name; later ones are only counted.
+pub const MAX_LISTED_UNKNOWN: usize = 1000;
 
 /// Builds the route table from the inventory.
-pub fn routes(cfg: &Config, inventory: &Inventory) -> Routes {
-    let mut routes = Routes::new();
-    for (site, dev) in inventory.devices() {
-        let route = match &dev.source {
-            DeviceSource::Tasmota { topic } => (cfg.tasmota_topic(topic, "SENSOR"), Adapter::Tasmota),
-            DeviceSource::Ttn { topic, .. } => (topic.clone(), Adapter::TtnLse01),
-            DeviceSource::Modbus { .. } => continue,
-        };
-        routes.insert(route.0, (site.id.clone(), dev.id.clone(), route.1));
-    }
-    routes
+pub fn routes(cfg: &Config, inventory: &Inventory) -> Router {
+    Router::new(cfg, inventory, Utc::now())
+}
+
+/// Everything the consumer loop keeps between messages.
+struct Worker {
+    router: Router,
+    cfg: Config,
+    bus: BusClient,
+    metrics: Metrics,
+    sampler: Sampler,
+    unknown: HashSet<String>,
 }
 
 /// Consumes device messages until the inbound queue closes.
-pub async fn run(mut inbound: Inbound, routes: Routes, cfg: Config, bus: BusClient, metrics: Metrics) {
-    while let Some(msg) = inbound.recv().await {
-        let Some((site, device, adapter)) = routes.get(msg.topic.as_str()) else {
-            // Only configured topics are subscribed, so this is a broker-side surprise; count it.
-            metrics
-                .messages_rejected
-                .with_label_values(&["unknown", "unknown_topic"])
-                .inc();
-            debug!(topic = %msg.topic, "Message on an unrouted topic.");
-            continue;
-        };
-        let decoded = if msg.payload.len() > cfg.max_payload_bytes {
-            Err(AdapterError::TooLarge(msg.payload.len()))
-        } else {
-            adapter.decode(&msg.payload)
-        };
-        match decoded {
-            Ok(d) => {
-                let reading = Reading::new(
-                    site.clone(),
-                    device.clone(),
-                    d.ts.unwrap_or_else(Utc::now),
-                    d.values,
-                );
-                crate::modbus::publish(&bus, &reading, adapter.label(), &metrics).await;
+pub async fn run(mut inbound: Inbound, router: Router, cfg: Config, bus: BusClient, metrics: Metrics) {
+    let mut w = Worker {
+        sampler: Sampler::new(delta(cfg.deadletter_interval)),
+        router,
+        cfg,
+        bus,
+        metrics,
+        unknown: HashSet::new(),
+    };
+    let mut tick = interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            msg = inbound.recv() => match msg {
+                Some(m) => w.handle(&m.topic, &m.payload, Utc::now()).await,
+                None => break,
+            },
+            _ = tick.tick() => w.tick(Utc::now()).await,
+        }
+    }
+}
+
+fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+impl Worker {
+    async fn handle(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+        let (idx, part) = match self.router.route(topic) {
+            router::Route::Device(i, p) => (i, p),
+            router::Route::Ignored => return,
+            router::Route::Unknown(family) => {
+                self.metrics.messages_rejected.with_label_values(&[family, "unknown_topic"]).inc();
+                if self.unknown.len() < MAX_LISTED_UNKNOWN && self.unknown.insert(topic.to_owned()) {
+                    warn!(topic, "Message on a topic of no configured device; further ones are only counted.");
+                }
+                self.dead_letter(None, family, topic, payload, &AdapterError::UnknownTopic, now).await;
+                return;
             }
+        };
+        let max = self.cfg.max_payload_bytes;
+        let entry = &mut self.router.devices[idx];
+        let result = if payload.len() > max {
+            Err(AdapterError::TooLarge(payload.len()))
+        } else {
+            entry.decode(part, payload).and_then(|m| plausible(m, now))
+        };
+        match result {
+            Ok(Message::Reading(d)) => {
+                let reading = Reading::new(entry.site.clone(), entry.device.clone(), d.ts.unwrap_or(now), d.values);
+                entry.health.on_values(now);
+                let topic = zw_model::topic::readings(&reading.site, &reading.device);
+                match self.bus.publish(topic, QoS::AtLeastOnce, false, reading.to_json()).await {
+                    Ok(()) => self.metrics.readings_published.with_label_values(&[entry.adapter]).inc(),
+                    Err(e) => {
+                        self.metrics.publish_errors.inc();
+                        warn!(device = %reading.device, error = %e, "Could not publish reading.");
+                    }
+                }
+            }
+            Ok(Message::Availability(online)) => entry.health.on_availability(online, now),
+            Ok(Message::Alive) => entry.health.on_alive(now),
             Err(e) => {
-                metrics
-                    .messages_rejected
-                    .with_label_values(&[adapter.label(), e.reason()])
-                    .inc();
-                warn!(device = %device, topic = %msg.topic, error = %e, "Rejected device message.");
+                self.metrics.messages_rejected.with_label_values(&[entry.adapter, e.reason()]).inc();
+                entry.health.on_rejected(e.reason(), &e.to_string(), now);
+                let (device, adapter) = (entry.device.clone(), entry.adapter);
+                debug!(device = %device, topic, error = %e, "Rejected device message.");
+                self.dead_letter(Some(device.as_str()), adapter, topic, payload, &e, now).await;
+            }
+        }
+        self.publish_status(idx, now).await;
+    }
+
+    /// Marks quiet devices offline and publishes due statuses.
+    async fn tick(&mut self, now: DateTime<Utc>) {
+        let stale = delta(self.cfg.mqtt_stale_after);
+        for i in 0..self.router.devices.len() {
+            self.router.devices[i].health.tick(now, stale);
+            self.publish_status(i, now).await;
+        }
+    }
+
+    async fn publish_status(&mut self, idx: usize, now: DateTime<Utc>) {
+        let refresh = delta(self.cfg.mqtt_status_refresh);
+        let e = &mut self.router.devices[idx];
+        if !e.health.due(now, refresh) {
+            return;
+        }
+        let Some(status) = e.health.publish((&e.site, &e.device), &self.cfg.instance, e.adapter, now, refresh) else {
+            return;
+        };
+        let topic = zw_model::topic::device_status(&e.device);
+        if let Err(err) = self.bus.publish(topic, QoS::AtLeastOnce, true, status.to_json()).await {
+            self.metrics.publish_errors.inc();
+            warn!(device = %e.device, error = %err, "Could not publish device status.");
+        }
+    }
+
+    async fn dead_letter(
+        &mut self,
+        device: Option<&str>,
+        adapter: &str,
+        topic: &str,
+        payload: &[u8],
+        e: &AdapterError,
+        now: DateTime<Utc>,
+    ) {
+        let Some(suppressed) = self.sampler.admit(device.unwrap_or("_unknown"), now) else {
+            return;
+        };
+        let letter = DeadLetter {
+            v: 1,
+            gateway: &self.cfg.instance,
+            adapter,
+            device,
+            topic,
+            reason: e.reason(),
+            error: e.to_string(),
+            received: now,
+            payload_bytes: payload.len(),
+            payload: deadletter::excerpt(payload, self.cfg.deadletter_excerpt_bytes),
+            suppressed,
+        };
+        if device.is_some() {
+            info!(device, reason = e.reason(), error = %e, suppressed, "Device message rejected (sampled to the dead-letter topic).");
+        }
+        let body = serde_json::to_vec(&letter).unwrap_or_default();
+        match self.bus.publish(letter.topic(), QoS::AtLeastOnce, false, body).await {
+            Ok(()) => self.metrics.deadletters.inc(),
+            Err(err) => {
+                self.metrics.publish_errors.inc();
+                warn!(error = %err, "Could not publish dead letter.");
             }
         }
     }
+}
+
+/// Rejects readings whose own timestamp is far in the past or the future.
+fn plausible(m: Message, now: DateTime<Utc>) -> Result<Message, AdapterError> {
+    if let Message::Reading(d) = &m
+        && let Some(ts) = d.ts
+    {
+        let w = TimeWindow::default();
+        if ts < now - w.max_age || ts > now + w.max_future {
+            return Err(AdapterError::Timestamp(ts));
+        }
+    }
+    Ok(m)
 }

@@ -6,17 +6,27 @@
 //!  device MQTT (Tasmota, TTS)┘
 //! ```
 //!
-//! * [`profile`]: meter register maps as data, decoding of every type and byte order, request coalescing.
-//! * [`modbus`]: one poller task per endpoint, fixed-grid scheduling, timeouts and reconnect back-off.
+//! * [`profile`]: meter register maps as data (built in and `gateway.profile_dirs`), decoding of every type
+//!   and byte order, request coalescing.
+//! * [`modbus`]: one poller task per endpoint (Modbus TCP, RTU over TCP, RTU serial), timeouts, reconnects;
+//!   [`schedule`]: fixed grids and per-device back-off within a bounded share of the connection;
+//!   [`health`]: per-device online/degraded/offline, published retained on `zw/v1/status/device/{device}`.
 //! * [`adapters`]: pure decoders for vendor MQTT payloads.
 //! * [`device_mqtt`]: routes device topics to adapters.
 
 pub mod adapters;
 mod config;
 pub mod device_mqtt;
+pub mod health;
 mod metrics;
 pub mod modbus;
+pub mod modbus_config;
+mod modbus_metrics;
+mod modbus_poll;
+mod modbus_publish;
+pub mod modbus_transport;
 pub mod profile;
+pub mod schedule;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,11 +35,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use zw_bus::{ConnectOptions, FullPolicy, QoS};
+use zw_model::inventory::ModbusEndpoint;
 use zw_model::{DeviceSource, Inventory};
 
 pub use config::Config;
 pub use metrics::Metrics;
-pub use profile::Profile;
+pub use modbus_config::ModbusConfig;
+pub use modbus_metrics::ModbusMetrics;
+pub use profile::{Profile, ProfileSet};
 
 /// Gateway start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +50,9 @@ pub enum GatewayError {
     /// A built-in or configured profile is invalid.
     #[error(transparent)]
     Profile(#[from] profile::ProfileError),
+    /// Profile files in `gateway.profile_dirs` are invalid (one entry per problem).
+    #[error("invalid profiles: {}", .0.join("; "))]
+    Profiles(Vec<String>),
     /// A device names a profile that does not exist.
     #[error("device {device}: unknown profile {profile:?}")]
     UnknownProfile {
@@ -45,27 +61,52 @@ pub enum GatewayError {
         /// Profile name.
         profile: String,
     },
+    /// A device's Modbus endpoint does not parse.
+    #[error("device {device}: {message}")]
+    Endpoint {
+        /// Device id.
+        device: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
 
-/// Checks the gateway's view of the inventory (profiles exist); every problem is reported.
-pub fn validate_inventory(inventory: &Inventory) -> Vec<String> {
-    let known: Vec<String> = match Profile::builtin() {
-        Ok(p) => p.into_iter().map(|p| p.name).collect(),
-        Err(e) => return vec![e.to_string()],
+/// Checks the gateway's view of the inventory: profiles load and exist, Modbus endpoints do not clash.
+/// Every problem is reported.
+pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
+    let set = match ProfileSet::load(&cfg.profile_dirs) {
+        Ok(set) => set,
+        Err(errors) => return errors,
     };
     let mut errors = Vec::new();
+    let mut seen: BTreeMap<String, (String, Option<zw_model::inventory::ModbusEndpoint>)> = BTreeMap::new();
     for (i, site) in inventory.sites.iter().enumerate() {
         for (j, dev) in site.devices.iter().enumerate() {
-            if let DeviceSource::Modbus { profile, .. } = &dev.source
-                && !known.contains(profile)
-            {
+            let DeviceSource::Modbus { profile, endpoint, unit_id, .. } = &dev.source else {
+                continue;
+            };
+            let path = format!("sites[{i}].devices[{j}].source");
+            if set.get(profile).is_none() {
                 errors.push(format!(
-                    "sites[{i}].devices[{j}].source.profile: unknown profile {profile:?} (known: {})",
-                    known.join(", ")
+                    "{path}.profile: unknown profile {profile:?} (known: {})",
+                    set.names().join(", ")
                 ));
+            }
+            let Ok(ep) = zw_model::inventory::ModbusEndpoint::parse(endpoint) else {
+                continue; // The inventory's own validation reports the syntax.
+            };
+            let unit_key = format!("{}#{unit_id}", ep.key());
+            if let Some((other, _)) = seen.insert(unit_key, (path.clone(), None)) {
+                errors.push(format!("{path}.unit_id: unit {unit_id} on {} is already polled by {other}", ep.key()));
+            }
+            match seen.insert(ep.key(), (path.clone(), Some(ep.clone()))) {
+                Some((other, Some(prev))) if prev != ep => errors.push(format!(
+                    "{path}.endpoint: {ep} conflicts with {prev} used by {other} (one bus, one set of line settings)"
+                )),
+                _ => {}
             }
         }
     }
@@ -80,10 +121,10 @@ pub async fn run(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let profiles: BTreeMap<String, Arc<Profile>> = Profile::builtin()?
-        .into_iter()
-        .map(|p| (p.name.clone(), Arc::new(p)))
-        .collect();
+    let profiles = ProfileSet::load(&cfg.profile_dirs).map_err(GatewayError::Profiles)?;
+    for (name, file) in &profiles.overridden {
+        info!(profile = %name, file = %file.display(), "User profile replaces the built-in one.");
+    }
     let routes = device_mqtt::routes(&cfg, &inventory);
     let opts = ConnectOptions {
         client: "gateway".into(),
@@ -98,7 +139,7 @@ pub async fn run(
     let bus_stop = CancellationToken::new();
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
 
-    let mut endpoints: BTreeMap<String, Vec<modbus::PolledDevice>> = BTreeMap::new();
+    let mut endpoints: BTreeMap<String, (ModbusEndpoint, Vec<modbus::PolledDevice>)> = BTreeMap::new();
     for (site, dev) in inventory.devices() {
         if let DeviceSource::Modbus {
             endpoint,
@@ -107,16 +148,18 @@ pub async fn run(
             interval,
         } = &dev.source
         {
-            let profile = profiles
-                .get(profile)
-                .cloned()
-                .ok_or_else(|| GatewayError::UnknownProfile {
-                    device: dev.id.to_string(),
-                    profile: profile.clone(),
-                })?;
+            let profile = profiles.get(profile).ok_or_else(|| GatewayError::UnknownProfile {
+                device: dev.id.to_string(),
+                profile: profile.clone(),
+            })?;
+            let endpoint = ModbusEndpoint::parse(endpoint).map_err(|e| GatewayError::Endpoint {
+                device: dev.id.to_string(),
+                message: e,
+            })?;
             endpoints
-                .entry(endpoint.clone())
-                .or_default()
+                .entry(endpoint.key())
+                .or_insert_with(|| (endpoint, Vec::new()))
+                .1
                 .push(modbus::PolledDevice {
                     site: site.id.clone(),
                     device: dev.id.clone(),
@@ -132,7 +175,7 @@ pub async fn run(
         "Gateway started."
     );
     let mut pollers = JoinSet::new();
-    for (endpoint, devices) in endpoints {
+    for (_, (endpoint, devices)) in endpoints {
         pollers.spawn(modbus::poll_endpoint(
             endpoint,
             devices,

@@ -19,6 +19,10 @@ pub struct Metrics {
     pub messages_rejected: IntCounterVec,
     /// Publishes that failed because the bus client stopped.
     pub publish_errors: IntCounter,
+    /// Rejected device messages sampled to the dead-letter topic.
+    pub deadletters: IntCounter,
+    /// Modbus poller metrics.
+    pub modbus: crate::ModbusMetrics,
 }
 
 impl Metrics {
@@ -34,7 +38,7 @@ impl Metrics {
                     "zw_gateway_poll_lateness_seconds",
                     "Poll start lateness against the schedule.",
                 )
-                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0]),
             )?,
             polls_skipped: IntCounter::new(
                 "zw_gateway_polls_skipped_total",
@@ -62,6 +66,11 @@ impl Metrics {
                 "zw_gateway_publish_errors_total",
                 "Failed publishes to the bus.",
             )?,
+            deadletters: IntCounter::new(
+                "zw_gateway_deadletters_published_total",
+                "Rejected device messages sampled to the dead-letter topic.",
+            )?,
+            modbus: crate::ModbusMetrics::register(r)?,
         };
         r.register(Box::new(m.modbus_requests.clone()))?;
         r.register(Box::new(m.poll_lateness.clone()))?;
@@ -70,6 +79,7 @@ impl Metrics {
         r.register(Box::new(m.readings_published.clone()))?;
         r.register(Box::new(m.messages_rejected.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
+        r.register(Box::new(m.deadletters.clone()))?;
         Ok(m)
     }
 }

@@ -89,7 +89,7 @@ impl Spool {
         let p = path.clone();
         let (db, state) = blocking(move || {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| redb::Error::Io(e))?;
+                std::fs::create_dir_all(dir).map_err(redb::Error::Io)?;
             }
             let db = Database::builder().set_cache_size(cache_bytes).create(&p)?;
             let txn = db.begin_write()?;
@@ -228,7 +228,7 @@ impl Spool {
         blocking(move || {
             let mut txn = inner.db.begin_write()?;
             if !last {
-                txn.set_durability(Durability::None).map_err(|e| redb::Error::from(e))?;
+                txn.set_durability(Durability::None).map_err(redb::Error::from)?;
             }
             {
                 txn.open_table(BATCHES)?.remove(key)?;

@@ -7,6 +7,7 @@
 //! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
 //! is not finite or a timestamp outside the plausible window is rejected with a typed error, never coerced.
 
+pub mod alert;
 pub mod counter;
 pub mod id;
 pub mod inventory;
@@ -15,6 +16,7 @@ pub mod reading;
 pub mod status;
 pub mod storage;
 pub mod topic;
+pub mod tree;
 
 pub use id::{Id, IdError};
 pub use inventory::{Device, DeviceSource, Inventory, Role, Site, SiteKind, Tree, User};

@@ -5,6 +5,9 @@
 //! | `zw/v1/readings/{site}/{device}` | [`crate::Reading`] JSON | no |
 //! | `zw/v1/status/{service}/{instance}` | service health JSON | yes |
 //! | `zw/v1/status/device/{device}` | [`crate::status::DeviceStatus`] JSON (gateway-polled devices) | yes |
+//! | `zw/v1/alerts/{alert}` | [`crate::alert::Alert`] JSON; an empty payload clears the alert | yes |
+//! | `zw/v1/trees/{tree}` | [`crate::tree::TreeStatus`] JSON | yes |
+//! | `zw/v1/commands/alerts/ack` | [`crate::alert::AckCommand`] JSON (the API acknowledges an alert), QoS 1 | no |
 //!
 //! `device` is a reserved service name, so a device's status never collides with a service instance's.
 //!
@@ -48,6 +51,30 @@ pub fn parse_readings(topic: &str) -> Option<(Id, Id)> {
     Some((Id::new(site).ok()?, Id::new(device).ok()?))
 }
 
+/// Filter matching every alert.
+pub const ALERTS_FILTER: &str = "zw/v1/alerts/+";
+
+/// The retained topic of an alert.
+pub fn alert(id: &crate::alert::AlertId) -> String {
+    format!("{ROOT}/alerts/{id}")
+}
+
+/// The alert id of an alert topic, or `None` if it is not one.
+pub fn parse_alert(topic: &str) -> Option<crate::alert::AlertId> {
+    crate::alert::AlertId::parse(topic.strip_prefix(ROOT)?.strip_prefix("/alerts/")?)
+}
+
+/// Where the API publishes [`crate::alert::AckCommand`]s (QoS 1, not retained).
+pub const ALERT_ACK: &str = "zw/v1/commands/alerts/ack";
+
+/// Filter matching every tree status.
+pub const TREES_FILTER: &str = "zw/v1/trees/+";
+
+/// The retained status topic of a tree.
+pub fn tree(tree: &Id) -> String {
+    format!("{ROOT}/trees/{tree}")
+}
+
 /// A shared-subscription filter (`$share/{group}/{filter}`) so several instances split one stream.
 pub fn shared(group: &str, filter: &str) -> String {
     format!("$share/{group}/{filter}")
@@ -72,6 +99,15 @@ mod tests {
         assert_eq!(parse_device_status(&device_status(&d)), Some(d));
         assert_eq!(parse_device_status("zw/v1/status/device/a/b"), None);
         assert_eq!(parse_device_status("zw/v1/status/gateway/gw1"), None);
+    }
+
+    #[test]
+    fn alert_and_tree_topics() {
+        let id = crate::alert::AlertId::parse("left_on.hh-1.hh-1-plug").expect("id");
+        assert_eq!(alert(&id), "zw/v1/alerts/left_on.hh-1.hh-1-plug");
+        assert_eq!(parse_alert(&alert(&id)), Some(id));
+        assert_eq!(parse_alert("zw/v1/alerts/a/b"), None);
+        assert_eq!(tree(&Id::new("t-1").expect("id")), "zw/v1/trees/t-1");
     }
 
     #[test]

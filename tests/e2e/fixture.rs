@@ -21,6 +21,8 @@ url = "{influx}"
 database = "{db}"
 [api]
 listen = "127.0.0.1:{api}"
+# Tests poll quickly; the per-user limit itself is covered by the router tests.
+rate_limit_per_second = 0
 [ingest]
 batch_interval = "200ms"
 [sim]

@@ -1,181 +1,233 @@
-//! The Things Stack v3 uplinks (`v3/{app}@{tenant}/devices/{device}/up`) from Dragino LSE01 soil sensors.
+//! The Things Stack v3 uplinks (`v3/{app}@{tenant}/devices/{device}/up`) from soil sensors.
 //!
-//! `decoded_payload` is used when a payload formatter ran. The LSE01 formatter mixes numbers and strings
-//! (`"water_SOIL":"19.57"`), older revisions append units (`"3.6 V"`), and firmware 1.2.1 renames `Bat` to
-//! `BatV`; all of those are read. Without a decoded payload the 11-byte `frm_payload` (fPort 2) is decoded
-//! here. The stack omits zero and empty fields, so an absent field is simply absent. The timestamp is the
-//! network's `received_at`.
+//! `decoded_payload` is used when a payload formatter ran and it yields values; otherwise `frm_payload`
+//! (base64) is decoded here. The stack omits zero and empty fields, so an absent field is simply absent.
+//! The timestamp is the network's `received_at`.
+//!
+//! * **Dragino LSE01** (fPort 2, 11 bytes): the formatter mixes numbers and strings (`"water_SOIL":"19.57"`),
+//!   older revisions append units (`"3.6 V"`), firmware 1.2.1 renames `Bat` to `BatV`; all are read.
+//! * **Decentlab DL-TRS21** (protocol v2): `water_potential` arrives negative in kPa (`-11.7`); on the bus it
+//!   is `soil_water_tension`, positive (11.7 kPa). The formatter nests values (`{"value":-11.7,"unit":"kPa"}`).
+//!   Frame: version 2, device id u16, sensor flags u16, then per flagged sensor big-endian u16 words:
+//!   bit 0 → potential ×(−0.1) kPa and soil temperature (x − 32768)/10 °C; bit 1 → battery x/1000 V.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use zw_model::Quantity;
 
-use super::{AdapterError, Decoded, number};
+use super::num::Lenient;
+use super::{AdapterError, Message, reading};
 
-/// LSE01 decoded-payload field → quantity.
-const LSE01_FIELDS: &[(&str, Quantity)] = &[
-    ("water_SOIL", Quantity::SoilMoisture),
-    ("temp_SOIL", Quantity::SoilTemperature),
-    ("conduct_SOIL", Quantity::SoilConductivity),
-    ("Bat", Quantity::BatteryVoltage),
-    ("BatV", Quantity::BatteryVoltage),
-    ("TempC_DS18B20", Quantity::Temperature),
-];
-
-/// Decodes an uplink from an LSE01.
-pub fn decode_lse01(payload: &[u8]) -> Result<Decoded, AdapterError> {
-    let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::Json(e.to_string()))?;
-    let up = root.get("uplink_message").ok_or(AdapterError::NoValues)?;
-    let ts = received_at(up).or_else(|| received_at(&root)).transpose()?;
-    let values = match up.get("decoded_payload") {
-        Some(Value::Object(fields)) if !fields.is_empty() => {
-            let mut values = BTreeMap::new();
-            for (key, q) in LSE01_FIELDS {
-                if let Some(v) = fields.get(*key) {
-                    values.insert(*q, number(v, &format!("decoded_payload.{key}"), true)?);
-                }
-            }
-            values
-        }
-        _ => {
-            let port = up.get("f_port").and_then(Value::as_u64).unwrap_or(0);
-            let b64 = up
-                .get("frm_payload")
-                .and_then(Value::as_str)
-                .ok_or(AdapterError::NoValues)?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| AdapterError::Frame(format!("frm_payload is not base64: {e}")))?;
-            if port != 2 {
-                return Err(AdapterError::Frame(format!("unknown fPort {port}")));
-            }
-            lse01_frame(&bytes)?
-        }
-    };
-    if values.is_empty() {
-        return Err(AdapterError::NoValues);
-    }
-    Ok(Decoded { ts, values })
+/// A sensor model behind The Things Stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// Dragino LSE01 soil moisture, temperature and conductivity.
+    Lse01,
+    /// Decentlab DL-TRS21 soil water potential and temperature.
+    DlTrs21,
 }
 
-fn received_at(v: &Value) -> Option<Result<DateTime<Utc>, AdapterError>> {
-    let s = v.get("received_at")?;
-    Some(
-        s.as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| AdapterError::Field {
-                field: "received_at".into(),
-                problem: format!("not RFC 3339: {s}"),
-            }),
-    )
+impl Model {
+    /// The model for an inventory model name (`lse01`, `dl-trs21`).
+    pub fn from_name(name: &str) -> Option<Model> {
+        match name {
+            "lse01" => Some(Model::Lse01),
+            "dl-trs21" => Some(Model::DlTrs21),
+            _ => None,
+        }
+    }
+
+    /// Decodes an uplink from this model.
+    pub fn decode(self, payload: &[u8]) -> Result<Message, AdapterError> {
+        match self {
+            Model::Lse01 => decode_with::<Lse01Decoded>(payload, 2, lse01_frame),
+            Model::DlTrs21 => decode_with::<TrsDecoded>(payload, 1, trs21_frame),
+        }
+    }
+}
+
+/// Decodes an uplink from an LSE01.
+pub fn decode_lse01(payload: &[u8]) -> Result<Message, AdapterError> {
+    Model::Lse01.decode(payload)
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "D: DeserializeOwned"))]
+struct Uplink<'a, D> {
+    #[serde(borrow)]
+    received_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    uplink_message: Option<UplinkMessage<'a, D>>,
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "D: DeserializeOwned"))]
+struct UplinkMessage<'a, D> {
+    #[serde(default)]
+    f_port: u32,
+    #[serde(borrow)]
+    frm_payload: Option<Cow<'a, str>>,
+    decoded_payload: Option<D>,
+    #[serde(borrow)]
+    received_at: Option<Cow<'a, str>>,
+}
+
+/// A model's formatter output.
+trait Formatted {
+    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+}
+
+fn decode_with<D: DeserializeOwned + Formatted>(
+    payload: &[u8],
+    port: u32,
+    frame: fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>,
+) -> Result<Message, AdapterError> {
+    let root: Uplink<'_, D> = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
+    let up = root.uplink_message.ok_or(AdapterError::NoValues)?;
+    let ts = up.received_at.as_deref().or(root.received_at.as_deref()).map(rfc3339).transpose()?;
+    let decoded = up.decoded_payload.as_ref().map(Formatted::values).transpose()?;
+    let values = match decoded {
+        Some(v) if !v.is_empty() => v,
+        _ => {
+            let b64 = up.frm_payload.ok_or(AdapterError::NoValues)?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|e| AdapterError::Frame(format!("frm_payload is not base64: {e}")))?;
+            if up.f_port != port {
+                return Err(AdapterError::Frame(format!("unknown fPort {}", up.f_port)));
+            }
+            frame(&bytes)?
+        }
+    };
+    reading(ts, values)
+}
+
+fn rfc3339(s: &str) -> Result<DateTime<Utc>, AdapterError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| AdapterError::Field {
+            field: "received_at".into(),
+            problem: format!("not RFC 3339: {s:?}"),
+        })
+}
+
+#[derive(Deserialize)]
+struct Lse01Decoded {
+    #[serde(rename = "water_SOIL")]
+    water: Option<Lenient>,
+    #[serde(rename = "temp_SOIL")]
+    temp: Option<Lenient>,
+    #[serde(rename = "conduct_SOIL")]
+    conduct: Option<Lenient>,
+    #[serde(rename = "Bat")]
+    bat: Option<Lenient>,
+    #[serde(rename = "BatV")]
+    bat_v: Option<Lenient>,
+    #[serde(rename = "TempC_DS18B20")]
+    probe: Option<Lenient>,
+}
+
+impl Formatted for Lse01Decoded {
+    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+        let pairs = [
+            (Quantity::SoilMoisture, self.water),
+            (Quantity::SoilTemperature, self.temp),
+            (Quantity::SoilConductivity, self.conduct),
+            (Quantity::BatteryVoltage, self.bat.or(self.bat_v)),
+            (Quantity::Temperature, self.probe),
+        ];
+        Ok(pairs.into_iter().filter_map(|(q, v)| Some((q, v?.0))).collect())
+    }
+}
+
+#[derive(Deserialize)]
+struct Valued {
+    value: f64,
+}
+
+#[derive(Deserialize)]
+struct TrsDecoded {
+    water_potential: Option<Valued>,
+    soil_temperature: Option<Valued>,
+    battery_voltage: Option<Valued>,
+}
+
+impl Formatted for TrsDecoded {
+    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+        let mut out = BTreeMap::new();
+        if let Some(p) = &self.water_potential {
+            out.insert(Quantity::SoilWaterTension, tension(p.value)?);
+        }
+        if let Some(t) = &self.soil_temperature {
+            out.insert(Quantity::SoilTemperature, t.value);
+        }
+        if let Some(b) = &self.battery_voltage {
+            out.insert(Quantity::BatteryVoltage, b.value);
+        }
+        Ok(out)
+    }
+}
+
+/// Water potential (≤ 0 kPa) → soil water tension (≥ 0 kPa). A positive potential is a misconfiguration.
+fn tension(potential_kpa: f64) -> Result<f64, AdapterError> {
+    if potential_kpa > 0.0 {
+        return Err(AdapterError::Field {
+            field: "decoded_payload.water_potential.value".into(),
+            problem: format!("water potential {potential_kpa} kPa is positive; expected ≤ 0"),
+        });
+    }
+    Ok(-potential_kpa)
 }
 
 /// Decodes the 11-byte LSE01 frame the way Dragino's `lse01.js` does.
 pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     if b.len() != 11 {
-        return Err(AdapterError::Frame(format!(
-            "LSE01 frame has {} bytes, expected 11",
-            b.len()
-        )));
+        return Err(AdapterError::Frame(format!("LSE01 frame has {} bytes, expected 11", b.len())));
     }
     let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let i16_at = |i: usize| i16::from_be_bytes([b[i], b[i + 1]]);
-    let mut values = BTreeMap::from([
+    // Like `lse01.js` (whose official example has flags 0x90), byte 10 is not interpreted here. Firmware
+    // 1.2.1 in raw mode is recognised by its decoder's `Raw_*` fields in `decoded_payload` instead.
+    Ok(BTreeMap::from([
         (Quantity::BatteryVoltage, f64::from(u16_at(0) & 0x3FFF) / 1000.0),
         (Quantity::Temperature, f64::from(i16_at(2)) / 10.0),
-    ]);
-    // Like Dragino's `lse01.js` (whose official example has flags 0x90), byte 10 is not interpreted here.
-    // Firmware 1.2.1 in raw mode is recognised by its decoder's `Raw_*` fields in `decoded_payload` instead.
-    values.insert(Quantity::SoilMoisture, f64::from(u16_at(4)) / 100.0);
-    values.insert(Quantity::SoilTemperature, f64::from(i16_at(6)) / 100.0);
-    values.insert(Quantity::SoilConductivity, f64::from(u16_at(8)));
-    Ok(values)
+        (Quantity::SoilMoisture, f64::from(u16_at(4)) / 100.0),
+        (Quantity::SoilTemperature, f64::from(i16_at(6)) / 100.0),
+        (Quantity::SoilConductivity, f64::from(u16_at(8))),
+    ]))
+}
+
+/// Decodes a DL-TRS21 protocol-v2 frame.
+pub fn trs21_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+    let word = |i: usize| b.get(i..i + 2).map(|w| f64::from(u16::from_be_bytes([w[0], w[1]])));
+    if b.first() != Some(&2) || b.len() < 5 {
+        return Err(AdapterError::Frame("not a Decentlab protocol v2 frame".into()));
+    }
+    let flags = u16::from_be_bytes([b[3], b[4]]);
+    let mut pos = 5;
+    let mut out = BTreeMap::new();
+    let short = || AdapterError::Frame(format!("DL-TRS21 frame of {} bytes is too short for flags {flags:#06x}", b.len()));
+    if flags & 1 != 0 {
+        let (p, t) = (word(pos).ok_or_else(short)?, word(pos + 2).ok_or_else(short)?);
+        out.insert(Quantity::SoilWaterTension, p / 10.0);
+        out.insert(Quantity::SoilTemperature, (t - 32768.0) / 10.0);
+        pos += 4;
+    }
+    if flags & 2 != 0 {
+        out.insert(Quantity::BatteryVoltage, word(pos).ok_or_else(short)? / 1000.0);
+        pos += 2;
+    }
+    if pos != b.len() {
+        return Err(AdapterError::Frame(format!("DL-TRS21 frame has {} bytes, expected {pos}", b.len())));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const UPLINK: &str = r#"{"end_device_ids":{"device_id":"lse01-garden-1","application_ids":{"application_id":"soil-app"},"dev_eui":"A84041000181AAAA"},
- "received_at":"2024-05-01T10:00:01.123456789Z",
- "uplink_message":{"f_port":2,"f_cnt":42,"frm_payload":"zikA8QelCZtuKJA=",
-  "decoded_payload":{"Bat":3.625,"TempC_DS18B20":"24.1","conduct_SOIL":28200,"temp_SOIL":"24.59","water_SOIL":"19.57"},
-  "settings":{"frequency":"868100000"},"received_at":"2024-05-01T10:00:00.999999999Z","consumed_airtime":"0.061696s"}}"#;
-
-    fn expected() -> BTreeMap<Quantity, f64> {
-        BTreeMap::from([
-            (Quantity::BatteryVoltage, 3.625),
-            (Quantity::Temperature, 24.1),
-            (Quantity::SoilConductivity, 28200.0),
-            (Quantity::SoilTemperature, 24.59),
-            (Quantity::SoilMoisture, 19.57),
-        ])
-    }
-
-    #[test]
-    fn decoded_payload_with_mixed_types() {
-        let d = decode_lse01(UPLINK.as_bytes()).expect("decodes");
-        assert_eq!(d.values, expected());
-        assert_eq!(
-            d.ts.map(|t| t.to_rfc3339()),
-            Some("2024-05-01T10:00:00.999999999+00:00".into())
-        );
-    }
-
-    #[test]
-    fn raw_frame_matches_the_official_fixture() {
-        let without = UPLINK.replace(r#""decoded_payload":{"Bat":3.625,"TempC_DS18B20":"24.1","conduct_SOIL":28200,"temp_SOIL":"24.59","water_SOIL":"19.57"},"#, "");
-        let d = decode_lse01(without.as_bytes()).expect("decodes");
-        for (q, v) in expected() {
-            assert!((d.values[&q] - v).abs() < 1e-9, "{q}");
-        }
-    }
-
-    #[test]
-    fn newer_decoder_names_and_unit_strings() {
-        let p = r#"{"uplink_message":{"decoded_payload":{"BatV":"3.6 V","water_SOIL":"21.00"}}}"#;
-        let d = decode_lse01(p.as_bytes()).expect("decodes");
-        assert_eq!(
-            d.values,
-            BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)])
-        );
-        assert_eq!(d.ts, None);
-    }
-
-    #[test]
-    fn bad_uplinks_are_rejected() {
-        let cases: [(&str, &str); 5] = [
-            ("[]", "no_values"),
-            (
-                r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"wet"}}}"#,
-                "bad_field",
-            ),
-            (
-                r#"{"uplink_message":{"f_port":3,"frm_payload":"zikA8QelCZtuKJA="}}"#,
-                "bad_frame",
-            ),
-            (
-                r#"{"uplink_message":{"f_port":2,"frm_payload":"AAAA"}}"#,
-                "bad_frame",
-            ),
-            (
-                r#"{"received_at":"yesterday","uplink_message":{"decoded_payload":{"Bat":3.6}}}"#,
-                "bad_field",
-            ),
-        ];
-        for (p, reason) in cases {
-            assert_eq!(decode_lse01(p.as_bytes()).expect_err(p).reason(), reason, "{p}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
-            let _ = decode_lse01(&bytes);
-        }
-    }
-}
+#[path = "ttn_tests.rs"]
+mod tests;

@@ -1,0 +1,137 @@
+//! Generic JSON devices: values found by JSON pointer and converted by a per-field scale and offset.
+//!
+//! For devices no built-in adapter knows. The mapping comes from the inventory
+//! ([`zw_model::inventory::JsonField`]), e.g. `{ pointer = "/sensor/kwh", quantity = "energy_import",
+//! scale = 1000 }`. A pointer that finds nothing (or `null`) leaves the quantity absent; a value of the wrong
+//! type is a bad field. The optional timestamp pointer accepts RFC 3339 strings and Unix seconds or
+//! milliseconds (numbers below 10^11 are seconds).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use zw_model::Quantity;
+use zw_model::inventory::JsonField;
+
+use super::{AdapterError, Message, number, reading};
+
+/// A device's field mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    fields: Vec<JsonField>,
+    timestamp: Option<String>,
+}
+
+impl Mapping {
+    /// A mapping from the inventory's fields and optional timestamp pointer.
+    pub fn new(fields: &[JsonField], timestamp: Option<&str>) -> Self {
+        Self {
+            fields: fields.to_vec(),
+            timestamp: timestamp.map(str::to_owned),
+        }
+    }
+
+    /// Decodes one message.
+    pub fn decode(&self, payload: &[u8]) -> Result<Message, AdapterError> {
+        let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
+        let mut values = BTreeMap::<Quantity, f64>::new();
+        for f in &self.fields {
+            match root.pointer(&f.pointer) {
+                None | Some(Value::Null) => {}
+                Some(v) => {
+                    let x = number(v, &f.pointer, f.numeric_strings)? * f.scale + f.offset;
+                    values.insert(f.quantity, x);
+                }
+            }
+        }
+        let ts = match self.timestamp.as_deref().and_then(|p| Some((p, root.pointer(p)?))) {
+            None => None,
+            Some((p, v)) => Some(timestamp(p, v)?),
+        };
+        reading(ts, values)
+    }
+}
+
+fn timestamp(pointer: &str, v: &Value) -> Result<DateTime<Utc>, AdapterError> {
+    let t = match v {
+        Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+        Value::Number(n) => n.as_f64().filter(|x| x.is_finite() && x.abs() < 1e15).and_then(|x| {
+            let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
+            DateTime::from_timestamp_millis(ms.round() as i64)
+        }),
+        _ => None,
+    };
+    t.ok_or_else(|| AdapterError::Field {
+        field: pointer.into(),
+        problem: format!("expected an RFC 3339 time or Unix seconds/milliseconds, got {v}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping() -> Mapping {
+        let f = |pointer: &str, quantity, scale, numeric_strings| JsonField {
+            pointer: pointer.into(),
+            quantity,
+            scale,
+            offset: 0.0,
+            numeric_strings,
+        };
+        Mapping::new(
+            &[
+                f("/sensor/kwh", Quantity::EnergyImport, 1000.0, false),
+                f("/sensor/w", Quantity::ActivePower, 1.0, false),
+                f("/env/t", Quantity::Temperature, 1.0, true),
+            ],
+            Some("/ts"),
+        )
+    }
+
+    #[test]
+    fn pointers_units_and_timestamps() {
+        let p = br#"{"ts":1714557600,"sensor":{"kwh":12.5,"w":-300},"env":{"t":"21.5"}}"#;
+        let Ok(Message::Reading(d)) = mapping().decode(p) else { panic!("decodes") };
+        assert_eq!(
+            d.values,
+            BTreeMap::from([(Quantity::EnergyImport, 12_500.0), (Quantity::ActivePower, -300.0), (Quantity::Temperature, 21.5)])
+        );
+        assert_eq!(d.ts.map(|t| t.timestamp()), Some(1_714_557_600));
+        for (ts, want) in [("1714557600123", 1_714_557_600_123), (r#""2024-05-01T10:00:00.5Z""#, 1_714_557_600_500)] {
+            let p = format!(r#"{{"ts":{ts},"sensor":{{"w":1}}}}"#);
+            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else { panic!("decodes") };
+            assert_eq!(d.ts.map(|t| t.timestamp_millis()), Some(want));
+        }
+    }
+
+    #[test]
+    fn missing_is_absent_and_bad_input_has_a_reason() {
+        let Ok(Message::Reading(d)) = mapping().decode(br#"{"sensor":{"w":5,"kwh":null}}"#) else { panic!("decodes") };
+        assert_eq!(d.values, BTreeMap::from([(Quantity::ActivePower, 5.0)]));
+        let cases: [(&[u8], &str); 5] = [
+            (b"nope", "malformed_json"),
+            (br#"{"sensor":{"w":"5"}}"#, "bad_field"),
+            (br#"{"sensor":{}}"#, "no_values"),
+            (br#"{"ts":"yesterday","sensor":{"w":1}}"#, "bad_field"),
+            (br#"{"env":{"t":"inf"}}"#, "not_finite"),
+        ];
+        for (p, reason) in cases {
+            assert_eq!(mapping().decode(p).map_err(|e| e.reason()), Err(reason), "{}", String::from_utf8_lossy(p));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = mapping().decode(&bytes);
+        }
+
+        #[test]
+        fn scale_is_applied(kwh in 0.0f64..1e9) {
+            let p = format!(r#"{{"sensor":{{"kwh":{kwh}}}}}"#);
+            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else { panic!("decodes") };
+            proptest::prop_assert_eq!(d.values[&Quantity::EnergyImport], kwh * 1000.0);
+        }
+    }
+}
