@@ -224,10 +224,10 @@ write_mosquitto_conf() {
     echo "persistence_location $STATE/mosquitto/"
     echo "autosave_interval 60"
     # Per mosquitto.conf(5): the default of 1000 queued messages per offline persistent session would
-    # silently drop QoS 1 readings during an ingest outage; inflight 1000 lets a consumer that
-    # acknowledges per batch receive whole batches.
+    # silently drop QoS 1 readings during an ingest outage. Ingest acknowledges a batch only once it is
+    # written or spooled, so inflight must be >= batch_size x (write_concurrency + 1) = 5000 x 3.
     echo "max_queued_messages 1000000"
-    echo "max_inflight_messages 1000"
+    echo "max_inflight_messages 20000"
     echo "log_dest stdout"
     echo "log_timestamp_format %Y-%m-%dT%H:%M:%S"
     # As root, mosquitto would switch to the `mosquitto` user, which cannot write $STATE.

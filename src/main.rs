@@ -5,6 +5,7 @@
 //! sets up logging and metrics, and calls the crates' `run` functions with a shutdown token.
 
 mod config;
+mod import;
 mod services;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ enum Command {
     Sim(ConfigArg),
     /// Run gateway, ingest, analytics and API in one process.
     All(ConfigArg),
+    /// Load historic readings (CSV, line protocol) into InfluxDB through the ingest validation and write path.
+    Import(import::ImportArgs),
     /// Validate a config file and list every error (exit 64 if any).
     CheckConfig(ConfigArg),
     /// Print the default configuration as TOML.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             println!("{}", zw_model::inventory::token_hash(token.trim()));
             return ExitCode::SUCCESS;
         }
+        Command::Import(a) => return import::main(a),
         Command::CheckConfig(a) => (None, a),
         Command::Gateway(a) => (Some(services::Service::Gateway), a),
         Command::Ingest(a) => (Some(services::Service::Ingest), a),

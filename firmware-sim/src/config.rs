@@ -18,12 +18,20 @@ pub struct Config {
     pub seed: u64,
     /// Address the Modbus TCP server listens on; port 0 picks a free port (tests).
     pub modbus_listen: SocketAddr,
-    /// SDM630 meters served over Modbus TCP, one per unit id.
+    /// Modbus meters (any model, see [`crate::meters`]), one per unit id and listener.
     pub meters: Vec<MeterConfig>,
+    /// Many identical meters for load tests, see [`crate::fleet`].
+    pub fleets: Vec<crate::fleet::FleetConfig>,
     /// Tasmota plugs publishing `tele/<topic>/…` over MQTT.
     pub plugs: Vec<PlugConfig>,
     /// Dragino LSE01 soil sensors whose uplinks are published like The Things Stack v3 does.
     pub soil_sensors: Vec<SoilConfig>,
+    /// Decentlab DL-TRS21 soil water potential sensors, uplinks published like The Things Stack v3 does.
+    pub tension_sensors: Vec<SoilConfig>,
+    /// Shelly plugs and Pro 3EMs publishing under their topic prefix, see [`crate::shelly`].
+    pub shellies: Vec<crate::shelly::ShellyConfig>,
+    /// Reboots, gaps and malformed messages of the MQTT devices, see [`crate::mqtt_faults`].
+    pub mqtt_faults: crate::mqtt_faults::MqttFaults,
     /// How often the meters' simulated values (and so the register images) advance.
     #[serde(with = "humantime_serde")]
     pub update_interval: Duration,
@@ -34,7 +42,8 @@ impl Default for Config {
         Self {
             seed: 42,
             modbus_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 5020)),
-            meters: vec![MeterConfig { unit_id: 1 }],
+            meters: vec![MeterConfig::sdm630(1)],
+            fleets: Vec::new(),
             plugs: vec![PlugConfig {
                 topic: "plug-kitchen".into(),
                 interval: default_plug_interval(),
@@ -45,17 +54,45 @@ impl Default for Config {
                 device_id: "lse01-park-1".into(),
                 interval: default_soil_interval(),
             }],
+            tension_sensors: Vec::new(),
+            shellies: Vec::new(),
+            mqtt_faults: crate::mqtt_faults::MqttFaults::default(),
             update_interval: Duration::from_secs(1),
         }
     }
 }
 
-/// One simulated Eastron SDM630 three-phase meter.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+/// One simulated Modbus meter.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterConfig {
     /// Modbus unit id (slave address) the meter answers on, 1–247.
     pub unit_id: u8,
+    /// The meter model (`sdm630`, `sdm120`, `sdm72dm-v2`, `janitza-b23`), default `sdm630`.
+    #[serde(default)]
+    pub profile: crate::meters::MeterModel,
+    /// Its own listener instead of `modbus_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Framing on its listener: `tcp` (Modbus TCP) or `rtu` (RTU over TCP), default `tcp`.
+    #[serde(default)]
+    pub framing: crate::fleet::Framing,
+    /// Scripted faults, see [`crate::faults`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::FaultConfig>,
+}
+
+impl MeterConfig {
+    /// A well-behaved SDM630 on the default listener.
+    pub fn sdm630(unit_id: u8) -> Self {
+        Self {
+            unit_id,
+            profile: crate::meters::MeterModel::Sdm630,
+            listen: None,
+            framing: crate::fleet::Framing::Tcp,
+            faults: Vec::new(),
+        }
+    }
 }
 
 /// One simulated Tasmota smart plug.
@@ -102,20 +139,7 @@ impl Config {
         if self.update_interval < MIN_INTERVAL {
             errors.push("sim.update_interval: must be at least 10ms".into());
         }
-        let mut units = HashSet::new();
-        for (i, m) in self.meters.iter().enumerate() {
-            if !(1..=247).contains(&m.unit_id) {
-                errors.push(format!(
-                    "sim.meters[{i}].unit_id: must be 1-247, got {}",
-                    m.unit_id
-                ));
-            } else if !units.insert(m.unit_id) {
-                errors.push(format!(
-                    "sim.meters[{i}].unit_id: duplicate unit id {}",
-                    m.unit_id
-                ));
-            }
-        }
+        crate::fleet::plan(self, &mut errors);
         let mut topics = HashSet::new();
         for (i, p) in self.plugs.iter().enumerate() {
             if !is_tasmota_topic(&p.topic) {
@@ -154,6 +178,16 @@ impl Config {
                 errors.push(format!("sim.soil_sensors[{i}].interval: must be at least 10ms"));
             }
         }
+        for (i, s) in self.tension_sensors.iter().enumerate() {
+            if ![&s.application, &s.tenant, &s.device_id].iter().all(|v| is_tts_id(v)) {
+                errors.push(format!("sim.tension_sensors[{i}]: application, tenant and device_id must be TTS ids"));
+            }
+            if !devices.insert((&s.application, &s.tenant, &s.device_id)) || s.interval < MIN_INTERVAL {
+                errors.push(format!("sim.tension_sensors[{i}]: duplicate device or interval below 10ms"));
+            }
+        }
+        crate::shelly::validate(&self.shellies, &mut errors);
+        self.mqtt_faults.validate(&mut errors);
         errors
     }
 }
@@ -202,7 +236,7 @@ mod tests {
     #[test]
     fn reports_every_problem_with_its_path() {
         let mut cfg = Config {
-            meters: [1, 1, 0].map(|unit_id| MeterConfig { unit_id }).to_vec(),
+            meters: [1, 1, 0].map(MeterConfig::sdm630).to_vec(),
             update_interval: Duration::ZERO,
             ..Config::default()
         };

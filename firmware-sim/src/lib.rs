@@ -3,10 +3,14 @@
 //! The simulator stands in for the field devices at the very start of the data flow, so the gateway and
 //! everything behind it can run without hardware:
 //!
-//! * Eastron SDM630 meters ([`sdm630`]) served over Modbus TCP from per-unit register images ([`modbus`]),
-//!   with the real addresses, float32 "ABCD" encoding and the meter's 80-register/even-count limits.
+//! * Modbus meters ([`meters`]: Eastron SDM630, SDM120, SDM72D-M v2, Janitza B23) served over Modbus TCP or
+//!   RTU over TCP from per-unit register images ([`modbus`]), with the real addresses, float32 "ABCD"
+//!   encoding and the models' request limits; scripted faults ([`faults`]); thousands of meters on many
+//!   listeners for load tests ([`fleet`]).
 //! * Tasmota plugs ([`tasmota`]) publishing `tele/<topic>/LWT|STATE|SENSOR` over the MQTT bus.
 //! * Dragino LSE01 soil sensors ([`lse01`]) whose uplinks are published as The Things Stack v3 does ([`tts`]).
+//! * Labelled scenarios for evaluating analytics ([`scenario`]): weeks of buildings, plugs and soil sensors at
+//!   an accelerated clock, with the incidents and sensor faults they contain and the trees' true soil state.
 //!
 //! Guarantees: every value is a pure function of the seed, the simulated time and the previous state
 //! ([`curves`]), so runs are reproducible; energy counters never decrease; [`start`] binds the Modbus listener
@@ -15,33 +19,36 @@
 
 pub mod config;
 pub mod curves;
+pub mod faults;
+pub mod fleet;
 pub mod localtime;
 pub mod lorawan;
 pub mod lse01;
+pub mod meters;
 pub mod modbus;
 mod mqtt;
+pub mod mqtt_faults;
+pub mod scenario;
 pub mod sdm630;
+mod serve;
+mod stream;
+pub mod shelly;
 pub mod tasmota;
+pub mod trs21;
 pub mod tts;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
 
-use chrono::Utc;
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio::time::{MissedTickBehavior, interval};
-use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::info;
 
 pub use config::{Config, MeterConfig, PlugConfig, SoilConfig};
+pub use faults::{FaultConfig, FaultKind};
+pub use fleet::{FleetConfig, Framing};
+pub use meters::MeterModel;
 use curves::{hash_str, mix};
-use modbus::{ImageService, SharedImage};
-use sdm630::Sdm630;
 
 /// Why the simulator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +72,9 @@ pub enum SimError {
 pub struct SimHandle {
     /// The address the Modbus server actually listens on (the real port when 0 was configured).
     pub modbus_addr: SocketAddr,
+    /// Every Modbus listener's actual address: `modbus_addr` first, then the other meters' and the fleets'
+    /// listeners in config order.
+    pub listeners: Vec<SocketAddr>,
     tasks: JoinSet<Result<(), SimError>>,
     /// Child of the caller's shutdown token: cancelled by the caller, or by `join` when a task fails.
     stop: CancellationToken,
@@ -96,45 +106,52 @@ pub async fn start(
     if !problems.is_empty() {
         return Err(SimError::Config(problems));
     }
-    let addr = cfg.modbus_listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| SimError::Bind(io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
-    let modbus_addr = listener.local_addr().map_err(SimError::Bind)?;
-
-    // Step once before serving, so the first read already sees plausible values.
-    let now = Utc::now();
-    let mut meters = Vec::with_capacity(cfg.meters.len());
-    let mut units = HashMap::with_capacity(cfg.meters.len());
-    for m in &cfg.meters {
-        let mut meter = Sdm630::new(mix(cfg.seed, 0x5D63_0000 + u64::from(m.unit_id)));
-        meter.step(now);
-        let mut image = Sdm630::new_image();
-        meter.write_image(&mut image);
-        let image = Arc::new(RwLock::new(image));
-        units.insert(m.unit_id, Arc::clone(&image));
-        meters.push((meter, image));
-    }
+    let mut problems = Vec::new();
+    let plans = fleet::plan(&cfg, &mut problems);
+    let (bound, live) = serve::bind(plans).await?;
+    let listeners = bound
+        .iter()
+        .map(|b| b.listener.local_addr())
+        .collect::<io::Result<Vec<SocketAddr>>>()
+        .map_err(SimError::Bind)?;
+    let modbus_addr = listeners[0];
 
     let stop = shutdown.child_token();
     let mut tasks = JoinSet::new();
-    tasks.spawn(serve_modbus(listener, ImageService::new(units), stop.clone()));
-    tasks.spawn(update_meters(meters, cfg.update_interval, stop.clone()));
+    for b in bound {
+        tasks.spawn(serve::serve(b, stop.clone()));
+    }
+    let meters = live.len();
+    tasks.spawn(serve::update_meters(live, cfg.update_interval, stop.clone()));
     let bus = bus.clone();
     for plug in &cfg.plugs {
         let seed = mix(cfg.seed, hash_str(&format!("tasmota/{}", plug.topic)));
-        let run = mqtt::run_plug(plug.clone(), seed, bus.clone(), stop.clone());
+        let run = mqtt::run_plug(plug.clone(), seed, cfg.mqtt_faults.clone(), bus.clone(), stop.clone());
         tasks.spawn(async move {
             run.await;
             Ok(())
         });
     }
-    if !cfg.soil_sensors.is_empty() {
-        let sensors = cfg.soil_sensors.iter().map(|s| {
-            let name = format!("lse01/{}/{}/{}", s.tenant, s.application, s.device_id);
-            (s.clone(), mix(cfg.seed, hash_str(&name)))
+    for shelly in &cfg.shellies {
+        let seed = mix(cfg.seed, hash_str(&format!("shelly/{}", shelly.prefix)));
+        let run = mqtt::run_shelly(shelly.clone(), seed, cfg.mqtt_faults.clone(), bus.clone(), stop.clone());
+        tasks.spawn(async move {
+            run.await;
+            Ok(())
         });
-        let run = mqtt::run_tts(sensors.collect(), bus, stop.clone());
+    }
+    if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {
+        let tagged = |list: &[SoilConfig], model: &'static str| {
+            list.iter()
+                .map(|s| {
+                    let name = format!("{model}/{}/{}/{}", s.tenant, s.application, s.device_id);
+                    (s.clone(), mix(cfg.seed, hash_str(&name)), model == "trs21")
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut sensors = tagged(&cfg.soil_sensors, "lse01");
+        sensors.extend(tagged(&cfg.tension_sensors, "trs21"));
+        let run = mqtt::run_tts(sensors, cfg.mqtt_faults.clone(), bus, stop.clone());
         tasks.spawn(async move {
             run.await;
             Ok(())
@@ -142,58 +159,19 @@ pub async fn start(
     }
     info!(
         modbus = %modbus_addr,
-        meters = cfg.meters.len(),
+        meters,
+        listeners = listeners.len(),
         plugs = cfg.plugs.len(),
         soil_sensors = cfg.soil_sensors.len(),
+        tension_sensors = cfg.tension_sensors.len(),
+        shellies = cfg.shellies.len(),
         seed = cfg.seed,
         "Simulator started."
     );
     Ok(SimHandle {
         modbus_addr,
+        listeners,
         tasks,
         stop,
     })
-}
-
-/// Serves the register images until `stop`; open connections are closed with the server.
-async fn serve_modbus(
-    listener: TcpListener,
-    service: ImageService,
-    stop: CancellationToken,
-) -> Result<(), SimError> {
-    let on_connected = move |stream, peer| {
-        let service = service.clone();
-        async move { accept_tcp_connection(stream, peer, |_| Ok(Some(service.clone()))) }
-    };
-    let on_process_error = |e: io::Error| debug!(error = %e, "Modbus connection closed with an error.");
-    Server::new(listener)
-        .serve_until(&on_connected, on_process_error, stop.cancelled_owned())
-        .await
-        .map_err(SimError::Serve)?;
-    debug!("Modbus server stopped.");
-    Ok(())
-}
-
-/// Advances every meter and rewrites its image every `every` until `stop`.
-async fn update_meters(
-    mut meters: Vec<(Sdm630, SharedImage)>,
-    every: Duration,
-    stop: CancellationToken,
-) -> Result<(), SimError> {
-    if meters.is_empty() {
-        return Ok(());
-    }
-    let mut ticker = interval(every);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            _ = ticker.tick() => {}
-        }
-        let now = Utc::now();
-        for (meter, image) in &mut meters {
-            meter.step(now);
-            meter.write_image(&mut image.write().unwrap_or_else(PoisonError::into_inner));
-        }
-    }
 }

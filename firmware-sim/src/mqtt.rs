@@ -1,5 +1,8 @@
-//! The async edge of the MQTT devices: publisher tasks for Tasmota plugs and The Things Stack uplinks.
+//! The async edge of the MQTT devices: publisher tasks for Tasmota plugs, Shelly devices and The Things
+//! Stack uplinks, with the faults of [`crate::mqtt_faults`] applied per report.
 //!
+//! A Shelly has its own connection with a retained last will `<prefix>/online` = `false`, publishes `true`
+//! after every connect and its statuses (QoS 1, as Shelly supports) every interval.
 //! Each plug has its own broker connection with a retained last will `tele/<topic>/LWT` = `Offline`, like a
 //! real Tasmota; it publishes `Online` (retained, QoS 1) after every connect and `STATE`/`SENSOR` every
 //! interval. All soil sensors share one connection, like TTS's MQTT server, and publish uplinks with QoS 0.
@@ -17,6 +20,8 @@ use tracing::{debug, info, warn};
 use zw_bus::{BusClient, ConnectOptions, QoS};
 
 use crate::config::{PlugConfig, SoilConfig};
+use crate::mqtt_faults::{Action, MqttFaults, malform};
+use crate::shelly::{ShellyConfig, ShellyDevice};
 use crate::tasmota::TasmotaPlug;
 use crate::tts::Lse01Device;
 
@@ -66,7 +71,7 @@ impl Connection {
 }
 
 /// Runs one Tasmota plug until `shutdown`.
-pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, bus: Bus, shutdown: CancellationToken) {
+pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
     let lwt = format!("tele/{}/LWT", cfg.topic);
     let mut opts = ConnectOptions::publisher("sim", &format!("tasmota-{}", cfg.topic));
     opts.last_will = Some((lwt.clone(), b"Offline".to_vec()));
@@ -76,6 +81,7 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, bus: Bus, shutdown: Can
     let mut ticker = interval(cfg.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut online = false;
+    let mut n = 0u64;
     loop {
         if !online {
             tokio::select! {
@@ -101,6 +107,13 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, bus: Bus, shutdown: Can
             continue;
         }
         let now = Utc::now();
+        n += 1;
+        let action = faults.action(n);
+        match action {
+            Action::Skip => continue,
+            Action::Reboot => plug.reboot(now),
+            Action::Send | Action::Malformed => {}
+        }
         let state = match plug.state_payload(now) {
             Ok(s) => s,
             Err(e) => {
@@ -109,6 +122,7 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, bus: Bus, shutdown: Can
             }
         };
         let sensor = plug.sensor_payload(now);
+        let sensor = if action == Action::Malformed { malform(&sensor) } else { sensor };
         let sent = async {
             let base = format!("tele/{}", cfg.topic);
             client
@@ -142,12 +156,66 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, bus: Bus, shutdown: Can
     debug!(plug = %cfg.topic, "Plug stopped.");
 }
 
-/// Runs all soil sensors over one TTS-like connection until `shutdown`.
-pub(crate) async fn run_tts(sensors: Vec<(SoilConfig, u64)>, bus: Bus, shutdown: CancellationToken) {
+/// Runs one Shelly until `shutdown`.
+pub(crate) async fn run_shelly(cfg: ShellyConfig, seed: u64, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
+    let online = format!("{}/online", cfg.prefix);
+    let mut opts = ConnectOptions::publisher("sim", &format!("shelly-{}", crate::curves::hash_str(&cfg.prefix)));
+    opts.last_will = Some((online.clone(), b"false".to_vec()));
+    let conn = Connection::open(&bus, opts);
+    let client = conn.client.clone();
+    let mut device = ShellyDevice::new(cfg.model, seed, Utc::now());
+    let mut ticker = interval(cfg.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let (mut announced, mut n) = (false, 0u64);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        if !client.is_connected() {
+            announced = false;
+            continue;
+        }
+        let mut out = Vec::new();
+        if !announced {
+            out.push((online.clone(), b"true".to_vec(), true));
+            announced = true;
+        }
+        n += 1;
+        let action = faults.action(n);
+        match action {
+            Action::Skip => continue,
+            Action::Reboot => device.reboot(),
+            Action::Send | Action::Malformed => {}
+        }
+        for (suffix, body) in device.messages(Utc::now()) {
+            let body = if action == Action::Malformed { malform(&body) } else { body };
+            out.push((format!("{}/{suffix}", cfg.prefix), body.into_bytes(), false));
+        }
+        for (topic, body, retain) in out {
+            let r = tokio::select! {
+                () = shutdown.cancelled() => break,
+                r = client.publish(topic, QoS::AtLeastOnce, retain, body) => r,
+            };
+            if let Err(e) = r {
+                warn!(shelly = %cfg.prefix, error = %e, "Bus client stopped; Shelly stops publishing.");
+                conn.close(None).await;
+                return;
+            }
+        }
+    }
+    conn.close(Some((online, b"false"))).await;
+    debug!(shelly = %cfg.prefix, "Shelly stopped.");
+}
+
+/// Runs all soil sensors (`true` = DL-TRS21, else LSE01) over one TTS-like connection until `shutdown`.
+pub(crate) async fn run_tts(sensors: Vec<(SoilConfig, u64, bool)>, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
     let conn = Connection::open(&bus, ConnectOptions::publisher("sim", "tts"));
     let mut tasks = JoinSet::new();
-    for (cfg, seed) in sensors {
-        tasks.spawn(run_soil_sensor(cfg, seed, conn.client.clone(), shutdown.clone()));
+    for (cfg, seed, trs21) in sensors {
+        let now = Utc::now();
+        let device = if trs21 { Lse01Device::trs21(&cfg, seed, now) } else { Lse01Device::new(&cfg, seed, now) };
+        tasks.spawn(run_soil_sensor(cfg, device, faults.clone(), conn.client.clone(), shutdown.clone()));
     }
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
@@ -157,8 +225,14 @@ pub(crate) async fn run_tts(sensors: Vec<(SoilConfig, u64)>, bus: Bus, shutdown:
     conn.close(None).await;
 }
 
-async fn run_soil_sensor(cfg: SoilConfig, seed: u64, client: BusClient, shutdown: CancellationToken) {
-    let mut device = Lse01Device::new(&cfg, seed, Utc::now());
+async fn run_soil_sensor(
+    cfg: SoilConfig,
+    mut device: Lse01Device,
+    faults: MqttFaults,
+    client: BusClient,
+    shutdown: CancellationToken,
+) {
+    let mut n = 0u64;
     let mut ticker = interval(cfg.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -173,6 +247,13 @@ async fn run_soil_sensor(cfg: SoilConfig, seed: u64, client: BusClient, shutdown
                 warn!(device = %cfg.device_id, error = %e, "Cannot serialize uplink.");
                 continue;
             }
+        };
+        n += 1;
+        let uplink = match faults.action(n) {
+            Action::Skip => continue,
+            Action::Malformed => malform(&String::from_utf8_lossy(&uplink)).into_bytes(),
+            // A LoRaWAN sensor's reboot is a re-join; its readings are gauges, so nothing resets.
+            Action::Send | Action::Reboot => uplink,
         };
         if !client.is_connected() {
             continue;

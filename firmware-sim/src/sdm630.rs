@@ -171,6 +171,16 @@ impl Sdm630 {
         &self.phases
     }
 
+    /// Grid frequency in Hz.
+    pub fn frequency(&self) -> f64 {
+        self.frequency
+    }
+
+    /// Per-phase import and export active energy in kWh.
+    pub fn phase_energy_kwh(&self) -> ([f64; 3], [f64; 3]) {
+        (self.phase_import_kwh, self.phase_export_kwh)
+    }
+
     /// Total import and export active energy in kWh.
     pub fn energy_kwh(&self) -> (f64, f64) {
         (self.import_kwh, self.export_kwh)

@@ -139,6 +139,16 @@ impl TasmotaPlug {
         self.last = now;
     }
 
+    /// A reboot that loses the counters (as a plug with an erased flash would): `Total`, `Today` and the
+    /// uptime restart at 0.
+    pub fn reboot(&mut self, now: DateTime<Utc>) {
+        self.step(now);
+        self.booted = now;
+        self.total_kwh = 0.0;
+        self.today_kwh = 0.0;
+        self.reported_wh = 0.0;
+    }
+
     /// Total energy in kWh.
     pub fn total_kwh(&self) -> f64 {
         self.total_kwh

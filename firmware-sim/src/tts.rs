@@ -1,4 +1,5 @@
-//! The Things Stack v3 MQTT uplink message (`v3/{app}@{tenant}/devices/{device}/up`) for a simulated LSE01.
+//! The Things Stack v3 MQTT uplink message (`v3/{app}@{tenant}/devices/{device}/up`) for a simulated soil
+//! sensor: a Dragino LSE01 (moisture) or a Decentlab DL-TRS21 (water potential, [`crate::trs21`]).
 //!
 //! Shaped like TTS's protobuf JSON: fields in TTS's order, zero values omitted (`f_cnt` 0, `channel_index`
 //! 0), `frequency` as a string, `frm_payload` base64, timestamps RFC 3339 UTC, `consumed_airtime` a duration
@@ -15,6 +16,7 @@ use crate::config::SoilConfig;
 use crate::curves::{mix, secs, smooth, unit};
 use crate::lorawan::{EU868, MAC_OVERHEAD, airtime, proto_duration, proto_time, ulid};
 use crate::lse01::{F_PORT, SoilModel, decoded_payload};
+use crate::trs21::{self, TensionModel};
 
 /// Data rate of the simulated sensor: EU868 DR5 = SF7/125 kHz.
 const DATA_RATE_INDEX: u8 = 5;
@@ -103,14 +105,21 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// One simulated LSE01 as The Things Stack reports it.
+/// The sensor behind a simulated end device.
+#[derive(Debug, Clone)]
+enum Sensor {
+    Lse01(SoilModel),
+    Trs21(TensionModel),
+}
+
+/// One simulated LoRaWAN soil sensor (LSE01 by default, or DL-TRS21) as The Things Stack reports it.
 #[derive(Debug, Clone)]
 pub struct Lse01Device {
     seed: u64,
     topic: String,
     ids: EndDeviceIds,
     session_key_id: String,
-    model: SoilModel,
+    model: Sensor,
     f_cnt: u32,
 }
 
@@ -137,9 +146,18 @@ impl Lse01Device {
             ),
             ids,
             session_key_id: BASE64.encode(key_id),
-            model: SoilModel::new(seed, now),
+            model: Sensor::Lse01(SoilModel::new(seed, now)),
             f_cnt: 0,
         }
+    }
+
+    /// A Decentlab DL-TRS21 tension sensor instead of an LSE01 (the tree was watered at `now`).
+    pub fn trs21(cfg: &SoilConfig, seed: u64, now: DateTime<Utc>) -> Self {
+        let mut d = Self::new(cfg, seed, now);
+        // 70:B3:D5:7B:A0 is Decentlab's EUI block.
+        d.ids.dev_eui = format!("70B3D57BA{:07X}", mix(seed, 1) & 0xFFF_FFFF);
+        d.model = Sensor::Trs21(TensionModel::new(seed, now));
+        d
     }
 
     /// The MQTT topic the uplinks are published on.
@@ -149,7 +167,16 @@ impl Lse01Device {
 
     /// The uplink the application server hands out at `now` (its `received_at`); advances the frame counter.
     pub fn uplink(&mut self, now: DateTime<Utc>) -> Result<Vec<u8>, serde_json::Error> {
-        let payload = self.model.frame(now).encode();
+        let (payload, f_port, decoded) = match &self.model {
+            Sensor::Lse01(m) => {
+                let p = m.frame(now).encode();
+                (p, F_PORT, decoded_payload(&p))
+            }
+            Sensor::Trs21(m) => {
+                let f = m.frame(now);
+                (f.encode(), trs21::F_PORT, Some(trs21::decoded_payload(&f)))
+            }
+        };
         let f_cnt = self.f_cnt;
         self.f_cnt = self.f_cnt.wrapping_add(1);
         let (seed, k) = (self.seed, u64::from(f_cnt));
@@ -187,10 +214,10 @@ impl Lse01Device {
             received_at: proto_time(now),
             uplink_message: UplinkMessage {
                 session_key_id: self.session_key_id.clone(),
-                f_port: F_PORT,
+                f_port,
                 f_cnt,
                 frm_payload: BASE64.encode(payload),
-                decoded_payload: decoded_payload(&payload),
+                decoded_payload: decoded,
                 rx_metadata: vec![RxMetadata {
                     gateway_ids: GatewayIds {
                         gateway_id: GATEWAY_ID,

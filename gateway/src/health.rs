@@ -169,7 +169,7 @@ mod tests {
         let last = t0 + TimeDelta::seconds(7);
         assert_eq!(h.publish_due(last + TimeDelta::seconds(59), refresh), None);
         let s = h.publish_due(last + TimeDelta::seconds(60), refresh).expect("refresh");
-        assert_eq!((s.polls_ok, s.polls_failed, s.consecutive_failures), (4, 3, 0));
+        assert_eq!((s.polls_ok, s.polls_failed, s.consecutive_failures), (5, 3, 0));
         assert_eq!(s.last_success, Some(last));
         assert_eq!(s.last_error.map(|e| e.kind), Some(ErrorKind::Decode));
         assert_eq!(s.since, last);

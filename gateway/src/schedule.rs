@@ -165,8 +165,11 @@ impl Scheduler {
         let Some(d) = self.devices.get_mut(device) else { return };
         match result {
             Outcome::Answered => {
+                if probe && d.next_due <= now {
+                    // Back on the grid at its next slot; the probe itself was not a grid poll.
+                    advance(&mut d.next_due, d.interval, now);
+                }
                 d.failures = 0;
-                advance(&mut d.next_due, d.interval, now);
             }
             Outcome::Failed => {
                 d.failures = d.failures.saturating_add(1);

@@ -163,10 +163,11 @@ fn with_every_device_failing_probes_are_not_throttled() {
     let devs = spread(3, Duration::from_secs(1), t0);
     let mut s = Scheduler::new(limits(), &devs, t0);
     let st = simulate(&mut s, 3, &|_, now| now < t0 + Duration::from_secs(10), MS, t0, Duration::from_secs(30));
-    // Once the bus is back every device returns within its back-off, not throttled by the bucket.
+    // Once the bus is back (10 s) every device returns within its own back-off (probes at ~1, 2, 4, 8 s
+    // intervals), not throttled by the bucket.
     for d in 0..3 {
         assert!(!s.is_failing(d), "device {d}");
-        assert!(st.lateness[d].len() >= 10, "device {d}: {}", st.lateness[d].len());
+        assert!(st.lateness[d].len() >= 5, "device {d}: {}", st.lateness[d].len());
     }
 }
 

@@ -13,6 +13,10 @@ pub struct Config {
     pub instance: String,
     /// Shared-subscription group: instances in one group split the stream between them.
     pub group: String,
+    /// Subscribe as `$share/{group}/…` (several instances split the stream). `false` subscribes to the plain
+    /// filter: only for a single instance, but mosquitto (2.0.11) keeps plain subscriptions of a persistent
+    /// session across its own restarts, while shared ones are lost until the client re-subscribes.
+    pub shared: bool,
     /// A batch is written when it holds this many readings …
     pub batch_size: usize,
     /// … or when its oldest reading has waited this long.
@@ -70,6 +74,7 @@ impl Default for Config {
         Self {
             instance: "ingest1".into(),
             group: "ingest".into(),
+            shared: true,
             batch_size: 5000,
             batch_interval: Duration::from_secs(1),
             write_concurrency: 2,

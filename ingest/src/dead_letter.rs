@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 
 use crate::{DeadLetterConfig, Metrics};
 
@@ -87,8 +87,11 @@ impl DeadLetter {
         }
         for r in &records {
             self.metrics.dead_letters.with_label_values(&[r.source]).inc();
-            warn!(source = r.source, reason = %r.reason, status = ?r.status, error = %r.message, "Dead-lettered.");
+            debug!(source = r.source, reason = %r.reason, status = ?r.status, error = %r.message, "Dead-lettered.");
         }
+        // One line per batch, not per record: a flood of bad input must not flood the log.
+        let first = &records[0];
+        warn!(records = records.len(), source = first.source, reason = %first.reason, error = %first.message, "Dead-lettered records (first shown).");
         if self.path.is_none() {
             return;
         }

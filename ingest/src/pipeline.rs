@@ -60,11 +60,16 @@ pub async fn run(
             None
         }
     };
+    let filter = if cfg.shared {
+        topic::shared(&cfg.group, topic::READINGS_FILTER)
+    } else {
+        topic::READINGS_FILTER.to_owned()
+    };
     let opts = ConnectOptions {
         client: "ingest".into(),
         instance: cfg.instance.clone(),
         clean_session: false,
-        subscriptions: vec![(topic::shared(&cfg.group, topic::READINGS_FILTER), QoS::AtLeastOnce)],
+        subscriptions: vec![(filter, QoS::AtLeastOnce)],
         manual_acks: true,
         full_policy: FullPolicy::Block,
         last_will: None,

@@ -2,7 +2,8 @@
 //!
 //! Every service speaks in the types defined here: validated identifiers ([`id`]), canonical quantities with
 //! their SI units ([`quantity`]), the canonical reading that travels on the bus ([`reading`]), the bus topic
-//! layout ([`topic`]) and the inventory of sites, devices, trees and API users ([`inventory`]).
+//! layout ([`topic`]), the inventory of sites, devices, trees and API users ([`inventory`]), and what analytics
+//! publishes: alerts ([`alert`]) and tree statuses ([`tree`]).
 //!
 //! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
 //! is not finite or a timestamp outside the plausible window is rejected with a typed error, never coerced.

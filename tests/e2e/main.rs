@@ -1,8 +1,15 @@
 //! End-to-end suite: the real `zaehlwerk` binary against a real mosquitto and a real influxd, each test on
 //! its own stack with free loopback ports. Readiness is awaited by polling, never by sleeping a fixed time.
 
+mod adapters_mqtt;
 mod api;
 mod fixture;
 mod influx_client;
 mod pipeline;
 mod support;
+mod ingest_crash;
+mod ingest_dead_letter;
+mod ingest_outage;
+mod ingest_scale_out;
+mod ingest_support;
+mod ingest_v2;

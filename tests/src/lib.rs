@@ -25,7 +25,9 @@ mod mosquitto;
 mod ports;
 mod process;
 mod stack;
+mod victoria;
 
 pub use influx_http::{influx_query, influx_write, series_values};
 pub use ports::free_port;
 pub use stack::{Stack, StackBuilder};
+pub use victoria::victoria_count;

@@ -26,8 +26,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 ///   persistent session; outage tests queue far more, so it is raised to a million.
 /// - `max_queued_bytes 0` (the default) sets no byte limit, so the message count alone applies.
 /// - `max_inflight_messages` (default 20) caps unacknowledged QoS 1/2 messages per client. Nothing is
-///   dropped at that cap, but a consumer that acknowledges only after flushing a batch would receive no
-///   more than 20 messages per flush; 1000 matches the client-side inflight window of `zw-bus`.
+///   dropped at that cap, but ingest acknowledges a batch only once it is written or spooled, so it
+///   receives no more than this many messages per write: it must be at least
+///   `batch_size × (write_concurrency + 1)` (5,000 × 3 with the defaults), hence 20,000.
 /// - `autosave_interval 0` saves the database only on exit; stops go through SIGTERM, which saves it.
 pub(crate) fn config_text(port: u16, data_dir: &Path, run_as_root: bool) -> String {
     let mut text = format!(
@@ -39,7 +40,7 @@ pub(crate) fn config_text(port: u16, data_dir: &Path, run_as_root: bool) -> Stri
          autosave_interval 0\n\
          max_queued_messages 1000000\n\
          max_queued_bytes 0\n\
-         max_inflight_messages 1000\n\
+         max_inflight_messages 20000\n\
          log_dest stdout\n\
          log_timestamp_format %Y-%m-%dT%H:%M:%S\n",
         data_dir.display()

@@ -14,6 +14,7 @@ use tempfile::TempDir;
 
 use crate::influxd::{self, Ports};
 use crate::mosquitto;
+use crate::victoria;
 use crate::ports::free_port;
 use crate::process::{ChildProcess, GRACE, StartError, find_binary, tail};
 
@@ -28,6 +29,7 @@ const KEEP_ENV: &str = "ZW_KEEP_TEST_STATE";
 pub struct StackBuilder {
     mosquitto: bool,
     influxd: bool,
+    victoria: bool,
     database: String,
     mosquitto_bin: Option<PathBuf>,
     influxd_bin: Option<PathBuf>,
@@ -43,6 +45,12 @@ impl StackBuilder {
     /// Runs an influxd and creates the database (default `zaehlwerk`).
     pub fn influxd(mut self) -> Self {
         self.influxd = true;
+        self
+    }
+
+    /// Runs a VictoriaMetrics single-node server (Debian package `victoria-metrics`), for the v2 write path.
+    pub fn victoria_metrics(mut self) -> Self {
+        self.victoria = true;
         self
     }
 
@@ -130,10 +138,21 @@ impl StackBuilder {
                 child: Mutex::new(Some(child)),
             }))
         };
-        let (mosquitto, influxd) = tokio::try_join!(start_mosquitto, start_influxd)?;
+        let start_victoria = async {
+            if !self.victoria {
+                return Ok(None);
+            }
+            let bin = find_binary(None, victoria::BIN_ENV, victoria::DEFAULT_BIN, "victoria-metrics")?;
+            let vdir = dir.path().join("victoria");
+            std::fs::create_dir_all(&vdir)?;
+            let (port, child) = with_fresh_ports(free_port, |port| victoria::start(&bin, &vdir, port)).await?;
+            anyhow::Ok(Some((port, Mutex::new(Some(child)))))
+        };
+        let (mosquitto, influxd, victoria) = tokio::try_join!(start_mosquitto, start_influxd, start_victoria)?;
         Ok(Stack {
             mosquitto,
             influxd,
+            victoria,
             database: self.database,
             dir: Some(dir),
         })
@@ -191,6 +210,8 @@ struct Influxd {
 pub struct Stack {
     mosquitto: Option<Mosquitto>,
     influxd: Option<Influxd>,
+    /// VictoriaMetrics' port and process.
+    victoria: Option<(u16, Mutex<Option<ChildProcess>>)>,
     database: String,
     /// `None` only during `Drop`.
     dir: Option<TempDir>,
@@ -202,6 +223,7 @@ impl Stack {
         StackBuilder {
             mosquitto: false,
             influxd: false,
+            victoria: false,
             database: "zaehlwerk".to_owned(),
             mosquitto_bin: None,
             influxd_bin: None,
@@ -227,6 +249,15 @@ impl Stack {
     /// If the stack was built without [`StackBuilder::influxd`].
     pub fn influx_url(&self) -> String {
         self.influxd().url.clone()
+    }
+
+    /// Base URL of VictoriaMetrics, e.g. `http://127.0.0.1:40125`.
+    ///
+    /// # Panics
+    /// If the stack was built without [`StackBuilder::victoria_metrics`].
+    pub fn victoria_url(&self) -> String {
+        let (port, _) = self.victoria.as_ref().expect("stack was built without .victoria_metrics()");
+        format!("http://127.0.0.1:{port}")
     }
 
     /// The database the stack created in influxd.
@@ -313,6 +344,7 @@ impl Drop for Stack {
         let children = [
             self.mosquitto.as_ref().and_then(|m| lock(&m.child).take()),
             self.influxd.as_ref().and_then(|i| lock(&i.child).take()),
+            self.victoria.as_ref().and_then(|(_, c)| lock(c).take()),
         ];
         drop(children);
         let Some(dir) = self.dir.take() else { return };

@@ -108,22 +108,28 @@ impl State {
                 return Ok(Message::Alive);
             }
             Part::Status(Component::Switch) => {
-                let patch = parse(payload)?;
-                let s = self.switch.insert(SwitchState::default());
-                s.apply(patch);
+                let mut s = SwitchState::default();
+                s.apply(parse(payload)?);
                 s.values(&mut values);
+                if !values.is_empty() {
+                    self.switch = Some(s);
+                }
             }
             Part::Status(Component::Em) => {
-                let patch = parse(payload)?;
-                let s = self.em.insert(EmState::default());
-                s.apply(patch);
+                let mut s = EmState::default();
+                s.apply(parse(payload)?);
                 s.values(&mut values);
+                if !values.is_empty() {
+                    self.em = Some(s);
+                }
             }
             Part::Status(Component::EmData) => {
-                let patch = parse(payload)?;
-                let s = self.emdata.insert(EmDataState::default());
-                s.apply(patch);
+                let mut s = EmDataState::default();
+                s.apply(parse(payload)?);
                 s.values(&mut values);
+                if !values.is_empty() {
+                    self.emdata = Some(s);
+                }
             }
             Part::Rpc => return self.rpc(parse(payload)?),
         }

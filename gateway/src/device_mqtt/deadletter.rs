@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn one_per_key_per_interval_with_a_suppressed_count() {
-        let t = |s| DateTime::from_timestamp(1_800_000_000 + s, 0).expect("valid");
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).expect("valid");
         let mut s = Sampler::new(TimeDelta::minutes(1));
         assert_eq!(s.admit("a", t(0)), Some(0));
         assert_eq!(s.admit("a", t(10)), None);

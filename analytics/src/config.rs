@@ -1,0 +1,174 @@
+//! Analytics settings (`[analytics]` in the config file): typed, documented, every field defaulted, and
+//! [`Config::validate`] lists every problem at once with its path.
+//!
+//! ```toml
+//! [analytics.limits]          # static limits per device class
+//! plug = "2kW"
+//! [analytics.normal]          # learned normal per hour-of-week
+//! k_mad = 4.0
+//! [analytics.left_on]         # plugs drawing power outside usage hours
+//! classes = ["plug"]
+//! [analytics.trees.soil_profiles.loam]
+//! field_capacity_pct = 28.0
+//! wilting_point_pct = 14.0
+//! ```
+
+mod energy;
+mod trees;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use energy::{AlertsConfig, BaseloadConfig, LeftOnConfig, NormalConfig, PowerConfig, WarmupConfig};
+pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig};
+pub use units::{ClockTime, Day, MonthDay, Watts};
+
+/// Analytics settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Instance name; part of the MQTT client id.
+    pub instance: String,
+    /// How often the service logs its health.
+    #[serde(with = "humantime_serde")]
+    pub health_interval: Duration,
+    /// How often time-driven checks run (gaps, stale devices, tree evaluation, alert expiry).
+    #[serde(with = "humantime_serde")]
+    pub tick_interval: Duration,
+    /// Local time zone of usage hours, nights and hour-of-week (IANA name).
+    pub timezone: String,
+    /// Static power limits per device class (`plug = "2kW"`); above it for `power.hold`, an alert opens.
+    pub limits: BTreeMap<String, Watts>,
+    /// Smoothing, windows, durations and hysteresis of the power detectors.
+    pub power: PowerConfig,
+    /// The learned normal per hour-of-week.
+    pub normal: NormalConfig,
+    /// Devices left on outside usage hours.
+    pub left_on: LeftOnConfig,
+    /// Night and weekend baseload per building.
+    pub baseload: BaseloadConfig,
+    /// Trees and their soil sensors.
+    pub trees: TreesConfig,
+    /// Alert lifecycle, persistence and delivery.
+    pub alerts: AlertsConfig,
+    /// Learning the normal from InfluxDB history at start.
+    pub warmup: WarmupConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            instance: "analytics1".into(),
+            health_interval: Duration::from_secs(60),
+            tick_interval: Duration::from_secs(10),
+            timezone: "Europe/Berlin".into(),
+            limits: BTreeMap::from([("plug".to_string(), Watts(3000.0))]),
+            power: PowerConfig::default(),
+            normal: NormalConfig::default(),
+            left_on: LeftOnConfig::default(),
+            baseload: BaseloadConfig::default(),
+            trees: TreesConfig::default(),
+            alerts: AlertsConfig::default(),
+            warmup: WarmupConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reports every invalid setting, prefixed with `analytics.`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if zw_model::Id::new(self.instance.clone()).is_err() {
+            errors.push(format!("analytics.instance: {:?} must be a valid id", self.instance));
+        }
+        if self.health_interval < Duration::from_secs(1) {
+            errors.push("analytics.health_interval: must be at least 1s".into());
+        }
+        if self.tick_interval < Duration::from_millis(100) || self.tick_interval > Duration::from_secs(300) {
+            errors.push("analytics.tick_interval: must be between 100ms and 5m".into());
+        }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(format!("analytics.timezone: unknown time zone {:?}", self.timezone));
+        }
+        for (class, w) in &self.limits {
+            if !(w.0.is_finite() && w.0 > 0.0) {
+                errors.push(format!("analytics.limits.{class}: must be a positive power"));
+            }
+        }
+        self.power.validate(&mut errors);
+        self.normal.validate(&mut errors);
+        self.left_on.validate(&mut errors);
+        self.baseload.validate(&mut errors);
+        self.trees.validate(&mut errors);
+        self.alerts.validate(&mut errors);
+        self.warmup.validate(&mut errors);
+        errors
+    }
+
+    /// The configured time zone (Europe/Berlin if invalid; [`Config::validate`] reports that).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Europe::Berlin)
+    }
+}
+
+/// Pushes `analytics.{path}: must be …` when `ok` is false.
+pub(crate) fn check(errors: &mut Vec<String>, ok: bool, path: &str, what: &str) {
+    if !ok {
+        errors.push(format!("analytics.{path}: must be {what}"));
+    }
+}
+
+/// A finite number in `lo..=hi`.
+pub(crate) fn within(x: f64, lo: f64, hi: f64) -> bool {
+    x.is_finite() && (lo..=hi).contains(&x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_toml() {
+        let cfg = Config::default();
+        assert_eq!(cfg.validate(), Vec::<String>::new());
+        let text = toml::to_string(&cfg).expect("renders");
+        let back: Config = toml::from_str(&text).expect("re-parses");
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn every_error_is_listed_with_its_path() {
+        let text = r#"
+            timezone = "Mars/Olympus"
+            [limits]
+            plug = 0
+            [power]
+            hysteresis = 2.0
+            [normal]
+            k_mad = -1.0
+            [left_on]
+            min_power = -5
+            [trees]
+            default_soil = "peat"
+            [trees.soil_profiles.odd]
+            field_capacity_pct = 10.0
+            wilting_point_pct = 20.0
+        "#;
+        let cfg: Config = toml::from_str(text).expect("parses");
+        let errors = cfg.validate();
+        for path in [
+            "analytics.timezone",
+            "analytics.limits.plug",
+            "analytics.power.hysteresis",
+            "analytics.normal.k_mad",
+            "analytics.left_on.min_power",
+            "analytics.trees.default_soil",
+            "analytics.trees.soil_profiles.odd",
+        ] {
+            assert!(errors.iter().any(|e| e.starts_with(path)), "{path} missing in {errors:#?}");
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Settings of the tree detector (`[analytics.trees]`): bands, soil profiles, trend, urgency, faults.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MonthDay, check, within};
+
+/// How the sensors (depths) of one tree are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// The driest trusted sensor decides (default: the tree suffers when its main root zone dries, and a
+    /// shallow sensor drying first is the early warning).
+    Worst,
+    /// The mean dryness of the trusted sensors.
+    Mean,
+}
+
+/// Water retention of a soil texture. VWC thresholds follow the depletion of plant-available water between
+/// field capacity and wilting point: `moderate_depletion` and `critical_depletion` (irrigate around 50 %).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoilProfile {
+    /// Volumetric water content at field capacity, %.
+    pub field_capacity_pct: f64,
+    /// Volumetric water content at the permanent wilting point, %.
+    pub wilting_point_pct: f64,
+    /// Depletion (0–1) where `moderate` starts.
+    #[serde(default = "default_moderate")]
+    pub moderate_depletion: f64,
+    /// Depletion (0–1) where `critical` starts.
+    #[serde(default = "default_critical")]
+    pub critical_depletion: f64,
+}
+
+fn default_moderate() -> f64 {
+    0.25
+}
+fn default_critical() -> f64 {
+    0.5
+}
+
+impl SoilProfile {
+    fn new(fc: f64, wp: f64) -> Self {
+        Self {
+            field_capacity_pct: fc,
+            wilting_point_pct: wp,
+            moderate_depletion: default_moderate(),
+            critical_depletion: default_critical(),
+        }
+    }
+
+    /// VWC (%) at which the soil turns critical.
+    pub fn critical_pct(&self) -> f64 {
+        self.field_capacity_pct - self.critical_depletion * (self.field_capacity_pct - self.wilting_point_pct)
+    }
+}
+
+/// Sensor fault rules (`[analytics.trees.faults]`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// The exact same value for this long is a stuck sensor.
+    #[serde(with = "humantime_serde")]
+    pub stuck_after: Duration,
+    /// No reading for this long is a gap.
+    #[serde(with = "humantime_serde")]
+    pub gap_after: Duration,
+    /// Battery voltage below this asks for a replacement (values still count).
+    pub battery_low_v: f64,
+    /// Plausible VWC range, %; outside is impossible.
+    pub vwc_min_pct: f64,
+    /// Upper end of the plausible VWC range, %.
+    pub vwc_max_pct: f64,
+    /// Highest plausible tension, kPa (tensiometers read up to about 240).
+    pub tension_max_kpa: f64,
+    /// Soil dries slowly: a rise of the dryness (common scale) by more than this between two readings less
+    /// than an hour apart is impossible and marks the sensor faulty until it reads plausibly again.
+    pub max_drying_step: f64,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            stuck_after: Duration::from_secs(12 * 3600),
+            gap_after: Duration::from_secs(3 * 3600),
+            battery_low_v: 3.3,
+            vwc_min_pct: 1.0,
+            vwc_max_pct: 70.0,
+            tension_max_kpa: 300.0,
+            max_drying_step: 0.3,
+        }
+    }
+}
+
+/// Trees and their soil sensors.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TreesConfig {
+    /// Tension where `moderate` starts, kPa (QTrees: 33).
+    pub moderate_kpa: f64,
+    /// Tension where `critical` starts, kPa (QTrees: 81).
+    pub critical_kpa: f64,
+    /// Soil profile of trees not listed in `tree_soil`.
+    pub default_soil: String,
+    /// Soil profile per tree id.
+    pub tree_soil: BTreeMap<String, String>,
+    /// Installation depth per sensor device id, cm (shown in the status).
+    pub sensor_depth_cm: BTreeMap<String, u16>,
+    /// How several sensors (depths) of a tree are combined.
+    pub combine: Combine,
+    /// History the drying trend is fitted over (robust Theil–Sen regression of hourly means).
+    #[serde(with = "humantime_serde")]
+    pub trend_window: Duration,
+    /// History needed before a trend (and so a forecast) is given.
+    #[serde(with = "humantime_serde")]
+    pub trend_min_span: Duration,
+    /// A wetting by more than this (common dryness scale) within an hour is rain or watering: the trend
+    /// restarts after it.
+    pub wetting_step: f64,
+    /// Forecasts further ahead than this many days are not given.
+    pub horizon_days: f64,
+    /// A watering alert opens when the tree is critical, or forecast critical within this many days.
+    pub alert_within_days: f64,
+    /// How long that must hold before the alert opens (and the reverse before it resolves).
+    #[serde(with = "humantime_serde")]
+    pub alert_hold: Duration,
+    /// Young trees (planted at most this many years ago) come first.
+    pub young_years: i32,
+    /// Urgency weight per age class: baby (≤ 4 years), junior (≤ 10), senior.
+    pub age_weights: [f64; 3],
+    /// First day of the vegetation period.
+    pub vegetation_from: MonthDay,
+    /// First day after the vegetation period.
+    pub vegetation_to: MonthDay,
+    /// Urgency factor outside the vegetation period (no watering alerts then).
+    pub dormant_factor: f64,
+    /// How often every tree is re-evaluated and its status published.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Soil profiles by name.
+    pub soil_profiles: BTreeMap<String, SoilProfile>,
+    /// Sensor fault rules.
+    pub faults: FaultConfig,
+}
+
+impl Default for TreesConfig {
+    fn default() -> Self {
+        // Typical field capacity / wilting point (VWC %) per texture, from standard soil tables.
+        let profiles = [
+            ("sand", 10.0, 4.0),
+            ("loamy_sand", 14.0, 6.0),
+            ("sandy_loam", 20.0, 9.0),
+            ("loam", 28.0, 14.0),
+            ("silt_loam", 32.0, 13.0),
+            ("clay_loam", 36.0, 21.0),
+            ("clay", 40.0, 26.0),
+        ];
+        Self {
+            moderate_kpa: 33.0,
+            critical_kpa: 81.0,
+            default_soil: "loam".into(),
+            tree_soil: BTreeMap::new(),
+            sensor_depth_cm: BTreeMap::new(),
+            combine: Combine::Worst,
+            trend_window: Duration::from_secs(4 * 86_400),
+            trend_min_span: Duration::from_secs(86_400),
+            wetting_step: 0.1,
+            horizon_days: 10.0,
+            alert_within_days: 1.0,
+            alert_hold: Duration::from_secs(3600),
+            young_years: 10,
+            age_weights: [1.5, 1.25, 1.0],
+            vegetation_from: MonthDay { month: 3, day: 1 },
+            vegetation_to: MonthDay { month: 11, day: 1 },
+            dormant_factor: 0.2,
+            interval: Duration::from_secs(900),
+            soil_profiles: profiles
+                .into_iter()
+                .map(|(n, fc, wp)| (n.to_string(), SoilProfile::new(fc, wp)))
+                .collect(),
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl TreesConfig {
+    pub(crate) fn validate(&self, e: &mut Vec<String>) {
+        let bands = within(self.moderate_kpa, 0.0, 1e4) && within(self.critical_kpa, 0.0, 1e4);
+        check(e, bands && self.moderate_kpa < self.critical_kpa, "trees.moderate_kpa", "positive and below critical_kpa");
+        if !self.soil_profiles.contains_key(&self.default_soil) {
+            e.push(format!("analytics.trees.default_soil: unknown soil profile {:?}", self.default_soil));
+        }
+        for (tree, soil) in &self.tree_soil {
+            if !self.soil_profiles.contains_key(soil) {
+                e.push(format!("analytics.trees.tree_soil.{tree}: unknown soil profile {soil:?}"));
+            }
+        }
+        for (name, p) in &self.soil_profiles {
+            let ok = within(p.wilting_point_pct, 0.0, 100.0)
+                && within(p.field_capacity_pct, 0.0, 100.0)
+                && p.wilting_point_pct < p.field_capacity_pct
+                && within(p.moderate_depletion, 0.0, 1.0)
+                && within(p.critical_depletion, 0.0, 1.0)
+                && p.moderate_depletion < p.critical_depletion;
+            let what = "wilting point < field capacity (0–100 %) and 0 <= moderate < critical depletion <= 1";
+            check(e, ok, &format!("trees.soil_profiles.{name}"), what);
+        }
+        check(e, self.trend_min_span <= self.trend_window, "trees.trend_min_span", "at most trend_window");
+        check(e, self.trend_min_span >= Duration::from_secs(3 * 3600), "trees.trend_min_span", "at least 3h");
+        check(e, within(self.wetting_step, 0.0, 10.0), "trees.wetting_step", "between 0 and 10");
+        check(e, within(self.horizon_days, 0.5, 60.0), "trees.horizon_days", "between 0.5 and 60");
+        check(e, within(self.alert_within_days, 0.0, self.horizon_days), "trees.alert_within_days", "between 0 and horizon_days");
+        check(e, self.age_weights.iter().all(|w| within(*w, 0.0, 100.0)), "trees.age_weights", "non-negative");
+        check(e, self.vegetation_from < self.vegetation_to, "trees.vegetation_from", "before vegetation_to");
+        check(e, within(self.dormant_factor, 0.0, 1.0), "trees.dormant_factor", "between 0 and 1");
+        check(e, self.interval >= Duration::from_secs(1), "trees.interval", "at least 1s");
+        let f = &self.faults;
+        check(e, f.gap_after >= Duration::from_secs(60), "trees.faults.gap_after", "at least 1m");
+        check(e, f.stuck_after >= Duration::from_secs(3600), "trees.faults.stuck_after", "at least 1h");
+        check(e, within(f.battery_low_v, 0.0, 20.0), "trees.faults.battery_low_v", "between 0 and 20");
+        check(e, within(f.vwc_min_pct, 0.0, 100.0) && f.vwc_min_pct < f.vwc_max_pct, "trees.faults.vwc_min_pct", "below vwc_max_pct");
+        check(e, within(f.tension_max_kpa, 1.0, 1e4), "trees.faults.tension_max_kpa", "positive");
+        check(e, within(f.max_drying_step, 0.01, 10.0), "trees.faults.max_drying_step", "between 0.01 and 10");
+    }
+
+    /// The soil profile of `tree` (its own, else the default; `None` only for an invalid config).
+    pub fn soil_of(&self, tree: &str) -> Option<&SoilProfile> {
+        let name = self.tree_soil.get(tree).unwrap_or(&self.default_soil);
+        self.soil_profiles.get(name)
+    }
+}

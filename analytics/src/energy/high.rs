@@ -1,0 +1,156 @@
+//! High consumption (static limit per class, learned normal per hour-of-week) and devices left on outside
+//! usage hours: the per-reading checks and how their alerts explain themselves.
+
+use zw_model::Id;
+use zw_model::alert::{AlertKind, Subject};
+
+use crate::calendar::{Local, hour_of_week_name};
+use crate::condition::{Condition, Transition};
+use crate::config::NormalConfig;
+use crate::energy::state::Params;
+use crate::explain::{self, Change, Signal};
+use crate::normal::{Baseline, Normal};
+
+/// The subject of a check: a device (with its class and limit) or a site total.
+pub(crate) struct Target<'a> {
+    pub site: &'a Id,
+    pub device: Option<&'a Id>,
+    pub class: &'a str,
+    pub limit: Option<f64>,
+}
+
+impl Target<'_> {
+    fn signal(&self, kind: AlertKind, ts: i64, change: Change) -> Signal {
+        Signal {
+            kind,
+            site: self.site.clone(),
+            subject: Subject {
+                device: self.device.cloned(),
+                tree: None,
+            },
+            at: explain::utc(ts),
+            change,
+        }
+    }
+}
+
+/// Checks the smoothed power `ema` against the limit and the normal; `suppressed` holds the check off (a
+/// left-on alert already explains the power).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_high(
+    cond: &mut Condition,
+    refresh: &mut i64,
+    normal: &Normal,
+    t: &Target<'_>,
+    ts: i64,
+    local: Local,
+    ema: f64,
+    suppressed: bool,
+    prm: &Params,
+    ncfg: &NormalConfig,
+    out: &mut Vec<Signal>,
+) {
+    let (how, base) = match normal.baseline(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis) {
+        Some((h, b)) => (h, Some(b)),
+        None => (local.hour_of_week(), None),
+    };
+    let above_n = base.is_some_and(|b| ema > b.threshold);
+    let above_l = t.limit.is_some_and(|l| ema > l);
+    let below = base.is_none_or(|b| ema < b.clear) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
+    let (above, below) = if suppressed { (false, true) } else { (above_n || above_l, below) };
+    match cond.update(ts, above, below, prm.hold, prm.clear_hold) {
+        Transition::Opened { since } => {
+            *refresh = ts;
+            out.push(raise_high(t, ts, since, how, ema, base, above_l));
+        }
+        Transition::Closed => {
+            let reason = match base {
+                _ if suppressed => "explained by the device being left on".to_string(),
+                Some(b) => format!("back to {}, below {}", explain::power(ema), explain::power(b.clear)),
+                None => format!("back to {}", explain::power(ema)),
+            };
+            out.push(t.signal(AlertKind::HighConsumption, ts, Change::Clear { reason }));
+        }
+        Transition::None => {
+            if let Some(since) = cond.since().filter(|_| cond.is_active() && ts - *refresh >= prm.refresh) {
+                *refresh = ts;
+                out.push(raise_high(t, ts, since, how, ema, base, above_l || base.is_none()));
+            }
+        }
+    }
+}
+
+fn raise_high(t: &Target<'_>, ts: i64, since: i64, how: usize, ema: f64, base: Option<Baseline>, by_limit: bool) -> Signal {
+    let who = if t.device.is_some() { "" } else { "site total " };
+    let dur = explain::duration(ts - since);
+    let explanation = match (base, t.limit) {
+        (Some(b), _) if !by_limit => {
+            let hour = hour_of_week_name(how);
+            let text = format!(
+                "{who}{}, {} above the usual {} for {hour}, for {dur}",
+                explain::power(ema),
+                explain::power(ema - b.expected),
+                explain::power(b.expected),
+            );
+            let baseline = format!("learned normal for {hour} (median of {} windows)", b.samples);
+            explain::watts(ema, b.expected, b.threshold, baseline, since, text)
+        }
+        (_, Some(l)) => {
+            let text = format!("{who}{}, above the {} limit for class {}, for {dur}", explain::power(ema), explain::power(l), t.class);
+            explain::watts(ema, l, l, format!("static limit for class {}", t.class), since, text)
+        }
+        (b, None) => {
+            let (e, thr) = b.map_or((0.0, 0.0), |b| (b.expected, b.threshold));
+            let text = format!("{who}{}, above the usual {}, for {dur}", explain::power(ema), explain::power(e));
+            explain::watts(ema, e, thr, "learned normal".into(), since, text)
+        }
+    };
+    let severity = explain::power_severity(ema, explanation.threshold);
+    t.signal(AlertKind::HighConsumption, ts, Change::Raise { severity, explanation })
+}
+
+/// Checks a watched device for drawing power outside usage hours.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_left_on(
+    cond: &mut Condition,
+    refresh: &mut i64,
+    t: &Target<'_>,
+    ts: i64,
+    outside: bool,
+    ema: f64,
+    prm: &Params,
+    out: &mut Vec<Signal>,
+) {
+    let above = outside && ema > prm.left_min;
+    let below = !outside || ema < prm.left_min / 2.0;
+    let raise = |since: i64| {
+        let text = format!(
+            "{} drawn outside usage hours, for {}",
+            explain::power(ema),
+            explain::duration(ts - since)
+        );
+        let explanation = explain::watts(ema, 0.0, prm.left_min, "off outside usage hours".into(), since, text);
+        let severity = explain::power_severity(ema, 100.0 * prm.left_min);
+        t.signal(AlertKind::LeftOn, ts, Change::Raise { severity, explanation })
+    };
+    match cond.update(ts, above, below, prm.left_hold, prm.clear_hold) {
+        Transition::Opened { since } => {
+            *refresh = ts;
+            out.push(raise(since));
+        }
+        Transition::Closed => {
+            let reason = if outside {
+                format!("switched off ({})", explain::power(ema))
+            } else {
+                "usage hours began".to_string()
+            };
+            out.push(t.signal(AlertKind::LeftOn, ts, Change::Clear { reason }));
+        }
+        Transition::None => {
+            if let Some(since) = cond.since().filter(|_| cond.is_active() && ts - *refresh >= prm.refresh) {
+                *refresh = ts;
+                out.push(raise(since));
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Per-device and per-site state of the energy detectors, and the settings they share in milliseconds.
+
+use zw_model::Id;
+
+use crate::calendar::Local;
+use crate::condition::Condition;
+use crate::config::Config;
+use crate::energy::baseload::Baseload;
+use crate::normal::Normal;
+
+/// Settings in the units the hot path uses (milliseconds, watts).
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub tau_ms: f64,
+    pub win_ms: i64,
+    pub hold: i64,
+    pub clear_hold: i64,
+    pub hysteresis: f64,
+    pub stale: i64,
+    pub refresh: i64,
+    pub cap: usize,
+    pub min_samples: usize,
+    pub adopt_after: i64,
+    pub left_hold: i64,
+    pub left_min: f64,
+}
+
+impl Params {
+    pub fn new(cfg: &Config) -> Self {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let per_hour = (3_600_000 / ms(cfg.power.window).max(1)).max(1) as usize;
+        Self {
+            tau_ms: ms(cfg.power.smoothing).max(1) as f64,
+            win_ms: ms(cfg.power.window).max(60_000),
+            hold: ms(cfg.power.hold),
+            clear_hold: ms(cfg.power.clear_hold),
+            hysteresis: cfg.power.hysteresis,
+            stale: ms(cfg.power.stale_after),
+            refresh: ms(cfg.power.refresh),
+            cap: per_hour * cfg.normal.history_weeks as usize,
+            min_samples: per_hour * cfg.normal.min_weeks as usize,
+            adopt_after: ms(cfg.normal.adopt_after),
+            left_hold: ms(cfg.left_on.hold),
+            left_min: cfg.left_on.min_power.0,
+        }
+    }
+}
+
+/// Exponential smoothing with the time constant `tau_ms`, reset after gaps longer than `stale`.
+pub(crate) fn smooth(prev: Option<f64>, dt: i64, p: f64, prm: &Params) -> f64 {
+    match prev {
+        Some(e) if dt <= prm.stale => e + (1.0 - (-(dt as f64) / prm.tau_ms).exp()) * (p - e),
+        _ => p,
+    }
+}
+
+/// Mean of the values in one fixed window, remembering the local time it opened.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Window {
+    pub idx: i64,
+    pub opened: Option<Local>,
+    pub sum: f64,
+    pub n: u32,
+}
+
+/// A closed window: its start (UTC ms), the local time of its first value, and its mean.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Closed {
+    pub start: i64,
+    pub local: Local,
+    pub mean: f64,
+}
+
+impl Window {
+    /// Adds `v` at `ts`; returns the closed window when `ts` starts a new one.
+    pub fn add(&mut self, ts: i64, local: Local, v: f64, win_ms: i64) -> Option<Closed> {
+        let idx = ts.div_euclid(win_ms);
+        let mut closed = None;
+        if idx != self.idx {
+            if let (Some(l), true) = (self.opened, self.n > 0) {
+                closed = Some(Closed {
+                    start: self.idx * win_ms,
+                    local: l,
+                    mean: self.sum / f64::from(self.n),
+                });
+            }
+            *self = Window {
+                idx,
+                opened: Some(local),
+                sum: 0.0,
+                n: 0,
+            };
+        }
+        self.sum += v;
+        self.n += 1;
+        closed
+    }
+}
+
+/// One power device.
+#[derive(Debug, Clone)]
+pub(crate) struct Dev {
+    pub id: Id,
+    pub site: usize,
+    pub class: String,
+    pub limit: Option<f64>,
+    pub left_on: bool,
+    pub contributes: bool,
+    /// Newest reading time (older readings are ignored).
+    pub last_ts: i64,
+    /// When the device last showed life (a reading, or a restored alert), for staleness.
+    pub last_seen: i64,
+    pub ema: Option<f64>,
+    pub window: Window,
+    pub normal: Normal,
+    pub high: Condition,
+    pub high_refresh: i64,
+    pub left: Condition,
+    pub left_refresh: i64,
+}
+
+/// One site: its total (sum of contributing devices' smoothed power), normal and baseload.
+#[derive(Debug, Clone)]
+pub(crate) struct SiteSt {
+    pub id: Id,
+    pub baseload_on: bool,
+    pub has_class_devices: bool,
+    pub contributors: u32,
+    pub present: u32,
+    pub total: f64,
+    pub last_ts: i64,
+    pub window: Window,
+    pub normal: Normal,
+    pub high: Condition,
+    pub high_refresh: i64,
+    pub base: Baseload,
+}
+
+impl SiteSt {
+    /// Whether the total is known (every contributor reported recently).
+    pub fn total_known(&self) -> bool {
+        self.contributors > 0 && self.present == self.contributors
+    }
+}

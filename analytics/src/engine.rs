@@ -1,0 +1,154 @@
+//! [`Analytics`]: every detector and the alert book behind two pure, synchronous calls,
+//! [`Analytics::observe`] (one reading) and [`Analytics::tick`] (time passes), with the time injected.
+//!
+//! The service feeds it from the bus with the wall clock; `zaehlwerk eval` and the benchmarks feed it
+//! simulated weeks at full speed. Both get the same [`Event`]s: alerts to publish (retained), alerts to
+//! clear, and tree statuses.
+
+use chrono::{DateTime, Utc};
+use zw_model::alert::{AckCommand, Alert, AlertId};
+use zw_model::tree::TreeStatus;
+use zw_model::{Id, Inventory, Quantity, Reading};
+
+use crate::alerts::{AckOutcome, AlertBook};
+use crate::calendar::LocalClock;
+use crate::config::Config;
+use crate::energy::Energy;
+use crate::explain::Signal;
+use crate::trees::Trees;
+
+/// Something analytics concluded, to be published.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An alert opened, changed, was acknowledged or resolved: publish it retained on its topic.
+    Alert(Alert),
+    /// A resolved alert expired: clear its retained topic.
+    AlertRemoved(AlertId),
+    /// A tree's status: publish it retained on its topic.
+    Tree(TreeStatus),
+}
+
+/// Detector state and the alert book. Pure: no I/O, time injected.
+#[derive(Debug, Clone)]
+pub struct Analytics {
+    clock: LocalClock,
+    energy: Energy,
+    trees: Trees,
+    book: AlertBook,
+    signals: Vec<Signal>,
+    /// Readings observed since start.
+    pub observed: u64,
+    /// Time of the newest reading observed.
+    pub last_reading: Option<DateTime<Utc>>,
+}
+
+impl Analytics {
+    /// Detectors for the devices and trees of `inv`.
+    pub fn new(cfg: &Config, inv: &Inventory) -> Self {
+        Self {
+            clock: LocalClock::new(cfg.tz()),
+            energy: Energy::new(cfg, inv),
+            trees: Trees::new(&cfg.trees, inv),
+            book: AlertBook::new(cfg.alerts.resolved_retention),
+            signals: Vec::new(),
+            observed: 0,
+            last_reading: None,
+        }
+    }
+
+    /// Feeds one validated reading; `now` is the receiver's clock (unused by the per-reading checks, which
+    /// run on the reading's own time so that replays behave like live data).
+    pub fn observe(&mut self, r: &Reading, _now: DateTime<Utc>) -> Vec<Event> {
+        self.observed += 1;
+        self.last_reading = Some(self.last_reading.map_or(r.ts, |t| t.max(r.ts)));
+        let ts = r.ts.timestamp_millis();
+        if let Some(&p) = r.values.get(&Quantity::ActivePower) {
+            let local = self.clock.local(ts);
+            self.energy.power(&r.site, &r.device, ts, local, p, &mut self.signals);
+        }
+        let soil = [Quantity::SoilMoisture, Quantity::SoilWaterTension, Quantity::BatteryVoltage];
+        if soil.iter().any(|q| r.values.contains_key(q)) {
+            self.trees.observe(r);
+        }
+        self.drain(Vec::new())
+    }
+
+    /// Time-driven checks at `now`: stale devices, sensor gaps, tree evaluation, alert expiry.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Event> {
+        let ms = now.timestamp_millis();
+        self.energy.tick(ms, &mut self.signals);
+        let local = self.clock.local(ms);
+        let trees = self.trees.tick(ms, local, &mut self.signals);
+        let mut events = self.drain(Vec::new());
+        events.extend(trees.into_iter().map(Event::Tree));
+        events.extend(self.book.expire(now).into_iter().map(Event::AlertRemoved));
+        events
+    }
+
+    fn drain(&mut self, mut events: Vec<Event>) -> Vec<Event> {
+        for s in self.signals.drain(..) {
+            if let Some(a) = self.book.apply(s) {
+                events.push(Event::Alert(a));
+            }
+        }
+        events
+    }
+
+    /// Takes back the alerts read from the bus at start, before any reading: active ones re-arm their
+    /// detector so they resolve through the normal path and are never opened twice. An active alert no
+    /// detector can take back (its device or tree left the inventory) is resolved at once.
+    pub fn restore(&mut self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Vec<Event> {
+        let mut events = Vec::new();
+        for a in alerts {
+            let (kind, since) = (a.kind, a.explanation.since.timestamp_millis());
+            let active = a.is_active();
+            let id = a.id.clone();
+            let rearmed = active
+                && (self.energy.restore(kind, &a.site, a.subject.device.as_ref(), since, now.timestamp_millis())
+                    || self.trees.restore(kind, &a.subject, since));
+            self.book.restore(a);
+            if active && !rearmed {
+                if let Some(a) = self.book.resolve(&id, now, "its subject is no longer watched") {
+                    events.push(Event::Alert(a));
+                }
+            }
+        }
+        events
+    }
+
+    /// Applies an acknowledgement from the API.
+    pub fn acknowledge(&mut self, cmd: &AckCommand, now: DateTime<Utc>) -> AckOutcome {
+        self.book.acknowledge(cmd, now)
+    }
+
+    /// Learns a historic window mean of a device (warm-up), hour-of-week `how`.
+    pub fn warm_device(&mut self, site: &Id, device: &Id, how: usize, mean: f64) {
+        self.energy.warm(site, device, how, mean);
+    }
+
+    /// Learns a historic window of a site total (warm-up) starting at `start`.
+    pub fn warm_site(&mut self, site: &Id, start: DateTime<Utc>, total: f64) {
+        let local = self.clock.at(start);
+        self.energy.warm_site(site, start.timestamp_millis(), local, total);
+    }
+
+    /// The hour of the week of `t` in the configured time zone.
+    pub fn hour_of_week(&mut self, t: DateTime<Utc>) -> usize {
+        self.clock.at(t).hour_of_week()
+    }
+
+    /// Devices whose power makes up `site`'s total.
+    pub fn site_contributors(&self, site: &Id) -> Vec<Id> {
+        self.energy.contributors(site)
+    }
+
+    /// The alert book.
+    pub fn alerts(&self) -> &AlertBook {
+        &self.book
+    }
+
+    /// Power devices tracked, and readings ignored because the cap was reached.
+    pub fn devices(&self) -> (usize, u64) {
+        (self.energy.devices(), self.energy.over_capacity)
+    }
+}

@@ -1,0 +1,212 @@
+//! The learned normal of one subject (a device or a site total): per hour of the week, the median and the
+//! median absolute deviation (MAD) of the window means seen in that hour over the last weeks.
+//!
+//! Median and MAD are robust: one odd week (a holiday, a broken heater that is being alerted on) moves them
+//! little, unlike mean and standard deviation. Each hour keeps a ring of the last `history_weeks × windows
+//! per hour` samples; statistics are recomputed when a sample arrives (once per window, not per reading),
+//! so checking a reading against the normal is a lookup.
+
+use statrs::statistics::{Data, OrderStatistics};
+
+use crate::config::NormalConfig;
+
+/// Hours in a week.
+pub const HOURS: usize = 168;
+
+/// MAD → standard deviation for normally distributed data.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Bucket {
+    len: u16,
+    pos: u16,
+    median: f32,
+    mad: f32,
+}
+
+/// What a value is compared with: the usual value, the alert threshold and the clear level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    /// The median of the hour.
+    pub expected: f64,
+    /// Above this the condition holds.
+    pub threshold: f64,
+    /// Below this the condition may clear.
+    pub clear: f64,
+    /// Samples behind the median.
+    pub samples: usize,
+}
+
+/// Median/MAD per hour of the week.
+#[derive(Debug, Clone)]
+pub struct Normal {
+    cap: usize,
+    buckets: Vec<Bucket>,
+    samples: Vec<f32>,
+}
+
+impl Normal {
+    /// An empty normal keeping `cap` samples per hour of the week. Storage is allocated on the first sample.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            buckets: Vec::new(),
+            samples: Vec::new(),
+        }
+    }
+
+    /// Adds a window mean observed in hour-of-week `how`.
+    pub fn push(&mut self, how: usize, value: f64) {
+        if how >= HOURS || !value.is_finite() {
+            return;
+        }
+        if self.buckets.is_empty() {
+            self.buckets = vec![Bucket::default(); HOURS];
+            self.samples = vec![0.0; HOURS * self.cap];
+        }
+        let cap = self.cap;
+        let b = &mut self.buckets[how];
+        let ring = &mut self.samples[how * cap..(how + 1) * cap];
+        ring[usize::from(b.pos)] = value as f32;
+        b.pos = ((usize::from(b.pos) + 1) % cap) as u16;
+        b.len = (usize::from(b.len) + 1).min(cap) as u16;
+        let mut scratch = [0.0f64; 512];
+        let n = usize::from(b.len).min(scratch.len());
+        for (s, v) in scratch.iter_mut().zip(&ring[..n]) {
+            *s = f64::from(*v);
+        }
+        let (median, mad) = median_mad(&mut scratch[..n]);
+        b.median = median as f32;
+        b.mad = mad as f32;
+    }
+
+    /// Samples held for hour-of-week `how`.
+    pub fn samples(&self, how: usize) -> usize {
+        self.buckets.get(how).map_or(0, |b| usize::from(b.len))
+    }
+
+    /// The baseline for hour-of-week `how`: of that hour and its two neighbours, the one with the highest
+    /// threshold among those with at least `min_samples` samples. The neighbours tolerate schedules that
+    /// shift by less than an hour (a heating boost at 05:30 one day, 06:10 the next) and load ramps inside
+    /// an hour, without loosening the steady hours.
+    pub fn baseline(&self, how: usize, min_samples: usize, cfg: &NormalConfig, hysteresis: f64) -> Option<(usize, Baseline)> {
+        // The hour itself first, so it wins ties.
+        [how, (how + HOURS - 1) % HOURS, (how + 1) % HOURS]
+            .into_iter()
+            .filter_map(|h| Some((h, self.hour(h, min_samples, cfg, hysteresis)?)))
+            .fold(None, |best: Option<(usize, Baseline)>, x| match best {
+                Some(b) if b.1.threshold >= x.1.threshold => Some(b),
+                _ => Some(x),
+            })
+    }
+
+    /// The baseline of exactly hour-of-week `how`, once it has at least `min_samples` samples.
+    pub fn hour(&self, how: usize, min_samples: usize, cfg: &NormalConfig, hysteresis: f64) -> Option<Baseline> {
+        let b = self.buckets.get(how)?;
+        let n = usize::from(b.len);
+        if n < min_samples.max(1) {
+            return None;
+        }
+        let (median, mad) = (f64::from(b.median), f64::from(b.mad));
+        let margin = (cfg.k_mad * MAD_TO_SIGMA * mad)
+            .max(cfg.min_rel * median.abs())
+            .max(cfg.min_abs.0);
+        let threshold = median + margin;
+        Some(Baseline {
+            expected: median,
+            threshold,
+            clear: threshold - hysteresis * margin,
+            samples: n,
+        })
+    }
+}
+
+/// Median and MAD of `xs` (reordered in place). Both 0 for an empty slice.
+pub fn median_mad(xs: &mut [f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (0.0, 0.0);
+    }
+    let median = Data::new(&mut *xs).median();
+    for x in xs.iter_mut() {
+        *x = (*x - median).abs();
+    }
+    let mad = Data::new(&mut *xs).median();
+    (median, mad)
+}
+
+/// The R-8 quantile `q` of `xs` (reordered in place); NaN for an empty slice.
+pub fn quantile(xs: &mut [f64], q: f64) -> f64 {
+    Data::new(xs).quantile(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn median_and_mad_table() {
+        let cases: [(&[f64], f64, f64); 4] = [
+            (&[1.0], 1.0, 0.0),
+            (&[1.0, 2.0, 3.0, 4.0, 100.0], 3.0, 1.0),
+            (&[5.0, 5.0, 5.0, 5.0], 5.0, 0.0),
+            (&[1.0, 3.0], 2.0, 1.0),
+        ];
+        for (xs, m, d) in cases {
+            assert_eq!(median_mad(&mut xs.to_vec()), (m, d), "{xs:?}");
+        }
+    }
+
+    #[test]
+    fn baseline_needs_samples_and_respects_margins() {
+        let cfg = NormalConfig::default();
+        let mut n = Normal::new(8);
+        assert_eq!(n.hour(26, 1, &cfg, 0.3), None);
+        for v in [1000.0, 1010.0, 990.0, 1005.0] {
+            n.push(26, v);
+        }
+        assert_eq!(n.hour(26, 5, &cfg, 0.3), None);
+        let b = n.hour(26, 4, &cfg, 0.3).expect("enough samples");
+        // MAD is tiny, so the relative margin (50 % of ~1 kW) wins.
+        assert!((b.expected - 1002.5).abs() < 1.0, "{b:?}");
+        assert!((b.threshold - 1.5 * b.expected).abs() < 1.0, "{b:?}");
+        assert!(b.clear < b.threshold && b.clear > b.expected);
+        assert_eq!(n.samples(27), 0);
+    }
+
+    #[test]
+    fn neighbouring_hours_tolerate_shifted_schedules() {
+        let cfg = NormalConfig::default();
+        let mut n = Normal::new(4);
+        for _ in 0..4 {
+            n.push(5, 500.0);
+            n.push(6, 2000.0);
+        }
+        let (h, b) = n.baseline(5, 4, &cfg, 0.3).expect("baseline");
+        assert_eq!((h, b.expected), (6, 2000.0));
+        assert_eq!(n.baseline(8, 4, &cfg, 0.3), None);
+    }
+
+    #[test]
+    fn ring_forgets_the_oldest() {
+        let mut n = Normal::new(3);
+        for v in [100.0, 100.0, 100.0, 5.0, 5.0] {
+            n.push(0, v);
+        }
+        let b = n.hour(0, 3, &NormalConfig::default(), 0.0).expect("baseline");
+        assert_eq!(b.expected, 5.0);
+    }
+
+    proptest! {
+        /// A single outlier among many equal values never moves the median.
+        #[test]
+        fn median_ignores_one_outlier(v in 0.0f64..1e6, outlier in -1e9f64..1e9, n in 3usize..40) {
+            let mut xs = vec![v; n];
+            xs.push(outlier);
+            let (m, mad) = median_mad(&mut xs);
+            prop_assert_eq!(m, v);
+            prop_assert_eq!(mad, 0.0);
+        }
+    }
+}

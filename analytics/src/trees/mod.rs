@@ -1,0 +1,166 @@
+//! Trees that need water, and soil sensors that need a technician.
+//!
+//! Every sensor listed under a tree in the inventory ([`zw_model::Tree::sensors`]) reports VWC (%) or
+//! tension (kPa). [`Trees::observe`] checks each reading for plausibility and keeps hourly means
+//! ([`sensor`]); [`Trees::tick`] evaluates every tree each `trees.interval`: dryness on one scale
+//! ([`scale`]), trend and forecast ([`trend`], [`combine`]), urgency and rank ([`status`]), and publishes a
+//! [`TreeStatus`] per tree. Watering alerts need the tree critical (or forecast critical within
+//! `alert_within_days`) for `alert_hold`, in the vegetation period, on trusted sensors only; sensor faults
+//! raise maintenance alerts and never watering alerts.
+
+mod combine;
+pub mod scale;
+mod sensor;
+mod status;
+pub mod trend;
+
+use std::collections::HashMap;
+
+use zw_model::alert::{AlertKind, Subject};
+use zw_model::tree::TreeStatus;
+use zw_model::{Id, Inventory, Quantity, Reading, Tree};
+
+use crate::calendar::Local;
+use crate::condition::Condition;
+use crate::config::TreesConfig;
+use crate::explain::Signal;
+pub use scale::Scale;
+pub use sensor::Sensor;
+
+/// One tree and its sensors.
+#[derive(Debug, Clone)]
+struct TreeSt {
+    tree: Tree,
+    sensors: Vec<usize>,
+    vwc: Scale,
+    water: Condition,
+    refresh: i64,
+}
+
+/// The tree detector.
+#[derive(Debug, Clone)]
+pub struct Trees {
+    cfg: TreesConfig,
+    sensors: Vec<Sensor>,
+    sensor_idx: HashMap<Id, usize>,
+    /// For each sensor, the tree (and its site) its maintenance alert names.
+    owner: Vec<(Id, Id)>,
+    trees: Vec<TreeSt>,
+    next_eval: i64,
+    scratch: Vec<f64>,
+}
+
+impl Trees {
+    /// Detectors for the trees of `inv`.
+    pub fn new(cfg: &TreesConfig, inv: &Inventory) -> Self {
+        let mut t = Self {
+            cfg: cfg.clone(),
+            sensors: Vec::new(),
+            sensor_idx: HashMap::new(),
+            owner: Vec::new(),
+            trees: Vec::new(),
+            next_eval: i64::MIN,
+            scratch: Vec::new(),
+        };
+        for tree in &inv.trees {
+            let sensors = tree
+                .sensors
+                .iter()
+                .map(|d| {
+                    *t.sensor_idx.entry(d.clone()).or_insert_with(|| {
+                        t.sensors.push(Sensor::new(d.clone()));
+                        t.owner.push((tree.site.clone(), tree.id.clone()));
+                        t.sensors.len() - 1
+                    })
+                })
+                .collect();
+            let soil = cfg.soil_of(tree.id.as_str()).cloned().unwrap_or_else(|| {
+                crate::config::SoilProfile {
+                    field_capacity_pct: 28.0,
+                    wilting_point_pct: 14.0,
+                    moderate_depletion: 0.25,
+                    critical_depletion: 0.5,
+                }
+            });
+            t.trees.push(TreeSt {
+                tree: tree.clone(),
+                sensors,
+                vwc: Scale::vwc(&soil),
+                water: Condition::default(),
+                refresh: 0,
+            });
+        }
+        for tr in &t.trees {
+            for &s in &tr.sensors {
+                t.sensors[s].scale.get_or_insert(tr.vwc);
+            }
+        }
+        t
+    }
+
+    /// Whether `device` is a tree sensor.
+    pub fn watches(&self, device: &Id) -> bool {
+        self.sensor_idx.contains_key(device)
+    }
+
+    /// Feeds a reading of a tree sensor (others are ignored).
+    pub fn observe(&mut self, r: &Reading) {
+        let Some(&i) = self.sensor_idx.get(&r.device) else { return };
+        let s = &mut self.sensors[i];
+        let tension = r.values.get(&Quantity::SoilWaterTension).copied();
+        if tension.is_some() {
+            // A tension sensor: its scale is fixed by the bands, not by the soil.
+            s.scale = Some(Scale::tension(&self.cfg));
+        }
+        let value = tension.or_else(|| r.values.get(&Quantity::SoilMoisture).copied());
+        let battery = r.values.get(&Quantity::BatteryVoltage).copied();
+        let window_h = i64::try_from(self.cfg.trend_window.as_secs() / 3600).unwrap_or(96);
+        s.observe(r.ts.timestamp_millis(), value, battery, &self.cfg.faults, window_h, self.cfg.wetting_step);
+    }
+
+    /// Time-driven work at `now` (local `local`): gaps every call; a full evaluation of every tree each
+    /// `trees.interval`, returning their statuses.
+    pub fn tick(&mut self, now: i64, local: Local, out: &mut Vec<Signal>) -> Vec<TreeStatus> {
+        for s in &mut self.sensors {
+            s.tick(now, &self.cfg.faults);
+        }
+        if now < self.next_eval {
+            return Vec::new();
+        }
+        let interval = i64::try_from(self.cfg.interval.as_millis()).unwrap_or(i64::MAX);
+        self.next_eval = now - now.rem_euclid(interval) + interval;
+        for (i, s) in self.sensors.iter_mut().enumerate() {
+            let (site, tree) = &self.owner[i];
+            status::maintenance(s, site, tree, now, &self.cfg, out);
+        }
+        status::evaluate(self, now, local, out)
+    }
+
+    /// Re-arms the condition behind a watering or maintenance alert that was open before a restart.
+    pub fn restore(&mut self, kind: AlertKind, subject: &Subject, since: i64) -> bool {
+        match (kind, &subject.device, &subject.tree) {
+            (AlertKind::SensorFault, Some(d), _) => self.sensor_idx.get(d).is_some_and(|&i| {
+                self.sensors[i].alert.restore(since);
+                true
+            }),
+            (AlertKind::TreeWater, None, Some(t)) => self.trees.iter_mut().find(|x| &x.tree.id == t).is_some_and(|x| {
+                x.water.restore(since);
+                true
+            }),
+            _ => false,
+        }
+    }
+
+    /// Number of trees watched.
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Whether no tree is watched.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

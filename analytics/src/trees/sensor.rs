@@ -1,0 +1,235 @@
+//! One soil sensor: plausibility checks, fault state, hourly means for the trend, and its current view.
+//!
+//! A reading is *accepted* only if it is in the plausible range and does not dry the soil faster than
+//! physics allows since the last accepted one; otherwise the sensor is faulty (`impossible`) until a
+//! plausible reading comes. The exact same value for `stuck_after` makes it `stuck` (its values from the
+//! start of the run are dropped from the trend); silence for `gap_after` is a `gap`. Faulty sensors are
+//! shown but never count for watering. A low battery is reported but the values still count.
+
+use std::collections::VecDeque;
+
+use zw_model::Id;
+use zw_model::tree::FaultKind;
+
+use crate::condition::Condition;
+use crate::config::FaultConfig;
+use crate::trees::scale::Scale;
+use crate::trees::trend::{days_until, theil_sen};
+
+const HOUR: i64 = 3_600_000;
+const DAY: f64 = 86_400_000.0;
+/// Fastest plausible drying, dryness per day (several times the fastest real drying), on top of the
+/// configured step: after a long silence a sensor may legitimately read much drier.
+const MAX_DRYING_PER_DAY: f64 = 0.5;
+/// Hours of history a wetting is compared against.
+const WETTING_LOOKBACK: usize = 6;
+
+/// One hourly mean.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    hour: i64,
+    fit: f64,
+    dryness: f64,
+}
+
+/// What the tree sees of a sensor at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// Current value in the sensor's unit (median of the last hour's accepted readings).
+    pub value: Option<f64>,
+    /// Dryness of that value.
+    pub dryness: Option<f64>,
+    /// Trend in fit space per day.
+    pub slope: Option<f64>,
+    /// Forecast days until critical.
+    pub days: Option<f64>,
+    /// Whether the values count.
+    pub trusted: bool,
+}
+
+/// State of one soil sensor.
+#[derive(Debug, Clone)]
+pub struct Sensor {
+    /// The device.
+    pub device: Id,
+    /// How its values map to dryness; fixed by the first soil quantity it reports.
+    pub scale: Option<Scale>,
+    /// The maintenance alert condition.
+    pub alert: Condition,
+    /// Last refresh of the maintenance alert.
+    pub refresh: i64,
+    /// Latest reading of any kind (ms).
+    pub last_ts: i64,
+    /// Latest battery voltage.
+    pub battery: Option<f64>,
+    /// Latest rejected (implausible) value.
+    pub rejected: Option<f64>,
+    good: Option<(i64, f64)>,
+    recent: VecDeque<(i64, f64)>,
+    hour: i64,
+    hour_sum: f64,
+    hour_n: u32,
+    series: VecDeque<Point>,
+    run: (u64, i64),
+    impossible: Option<i64>,
+    stuck: Option<i64>,
+    gap: Option<i64>,
+    low_battery: Option<i64>,
+}
+
+impl Sensor {
+    /// A sensor that has not reported yet.
+    pub fn new(device: Id) -> Self {
+        Self {
+            device,
+            scale: None,
+            alert: Condition::default(),
+            refresh: 0,
+            last_ts: i64::MIN,
+            battery: None,
+            rejected: None,
+            good: None,
+            recent: VecDeque::new(),
+            hour: i64::MIN,
+            hour_sum: 0.0,
+            hour_n: 0,
+            series: VecDeque::new(),
+            run: (0, i64::MIN),
+            impossible: None,
+            stuck: None,
+            gap: None,
+            low_battery: None,
+        }
+    }
+
+    /// Feeds one reading at `ts`: the soil value (if any) and the battery voltage (if any).
+    pub fn observe(&mut self, ts: i64, value: Option<f64>, battery: Option<f64>, cfg: &FaultConfig, window_h: i64, wetting: f64) {
+        if ts <= self.last_ts {
+            return;
+        }
+        self.last_ts = ts;
+        self.gap = None;
+        if let Some(v) = battery {
+            self.battery = Some(v);
+            if v < cfg.battery_low_v {
+                self.low_battery.get_or_insert(ts);
+            } else if v > cfg.battery_low_v + 0.1 {
+                self.low_battery = None;
+            }
+        }
+        let (Some(v), Some(scale)) = (value, self.scale) else { return };
+        let in_range = match scale {
+            Scale::Tension { .. } => (0.0..=cfg.tension_max_kpa).contains(&v),
+            Scale::Vwc { .. } => (cfg.vwc_min_pct..=cfg.vwc_max_pct).contains(&v),
+        };
+        let too_fast = self.good.is_some_and(|(gts, gv)| {
+            let allowed = cfg.max_drying_step + MAX_DRYING_PER_DAY * (ts - gts) as f64 / DAY;
+            scale.dryness(v) - scale.dryness(gv) > allowed
+        });
+        if !in_range || too_fast {
+            self.rejected = Some(v);
+            self.impossible.get_or_insert(ts);
+            return;
+        }
+        self.impossible = None;
+        self.good = Some((ts, v));
+        self.recent.push_back((ts, v));
+        while self.recent.front().is_some_and(|(t, _)| ts - t > HOUR) || self.recent.len() > 64 {
+            self.recent.pop_front();
+        }
+        if v.to_bits() == self.run.0 {
+            if ts - self.run.1 >= i64::try_from(cfg.stuck_after.as_millis()).unwrap_or(i64::MAX) && self.stuck.is_none() {
+                self.stuck = Some(self.run.1);
+                let from = self.run.1.div_euclid(HOUR);
+                self.series.retain(|p| p.hour < from);
+            }
+        } else {
+            self.run = (v.to_bits(), ts);
+            self.stuck = None;
+        }
+        self.add_hourly(ts, v, scale, window_h, wetting);
+    }
+
+    fn add_hourly(&mut self, ts: i64, v: f64, scale: Scale, window_h: i64, wetting: f64) {
+        let hour = ts.div_euclid(HOUR);
+        if hour != self.hour {
+            if self.hour_n > 0 && self.stuck.is_none() {
+                let mean = self.hour_sum / f64::from(self.hour_n);
+                let dryness = scale.dryness(mean);
+                // Rain or watering: a sharp wetting restarts the trend.
+                let recent_max = self.series.iter().rev().take(WETTING_LOOKBACK).map(|p| p.dryness).fold(f64::MIN, f64::max);
+                if recent_max - dryness > wetting {
+                    self.series.clear();
+                }
+                self.series.push_back(Point {
+                    hour: self.hour,
+                    fit: scale.fit_space(mean),
+                    dryness,
+                });
+                while self.series.front().is_some_and(|p| p.hour < hour - window_h) {
+                    self.series.pop_front();
+                }
+            }
+            (self.hour, self.hour_sum, self.hour_n) = (hour, 0.0, 0);
+        }
+        self.hour_sum += v;
+        self.hour_n += 1;
+    }
+
+    /// Time-driven checks at `now`: gaps.
+    pub fn tick(&mut self, now: i64, cfg: &FaultConfig) {
+        let gap = i64::try_from(cfg.gap_after.as_millis()).unwrap_or(i64::MAX);
+        if self.last_ts != i64::MIN && now - self.last_ts > gap {
+            self.gap.get_or_insert(self.last_ts);
+        }
+    }
+
+    /// The most serious current fault and since when.
+    pub fn fault(&self) -> Option<(FaultKind, i64)> {
+        [
+            (FaultKind::Impossible, self.impossible),
+            (FaultKind::Stuck, self.stuck),
+            (FaultKind::Gap, self.gap),
+            (FaultKind::LowBattery, self.low_battery),
+        ]
+        .into_iter()
+        .find_map(|(k, s)| s.map(|s| (k, s)))
+    }
+
+    /// Whether the values count (a low battery alone does not distrust them).
+    pub fn trusted(&self) -> bool {
+        self.impossible.is_none() && self.stuck.is_none() && self.gap.is_none() && self.good.is_some()
+    }
+
+    /// The sensor's view at `now`.
+    pub fn view(&self, now: i64, min_span_days: f64, horizon: f64, scratch: &mut Vec<f64>) -> View {
+        let value = self.current();
+        let (Some(scale), Some(v)) = (self.scale, value) else {
+            return View { value, dryness: None, slope: None, days: None, trusted: false };
+        };
+        let pts: Vec<(f64, f64)> = self.series.iter().map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit)).collect();
+        let span = pts.last().zip(pts.first()).map_or(0.0, |(l, f)| l.0 - f.0);
+        let slope = if span + 1e-9 >= min_span_days { theil_sen(&pts, scratch) } else { None };
+        let now_fit = scale.fit_space(v);
+        let days = match slope {
+            Some(s) => days_until(now_fit, scale.critical_fit(), s, scale.drying_sign(), horizon),
+            None => (scale.dryness(v) >= 1.0).then_some(0.0),
+        };
+        View {
+            value,
+            dryness: Some(scale.dryness(v)),
+            slope,
+            days,
+            trusted: self.trusted(),
+        }
+    }
+
+    /// Median of the accepted readings of the last hour, else the last accepted value.
+    fn current(&self) -> Option<f64> {
+        if self.recent.is_empty() {
+            return self.good.map(|(_, v)| v);
+        }
+        let mut xs: Vec<f64> = self.recent.iter().map(|(_, v)| *v).collect();
+        Some(crate::normal::median_mad(&mut xs).0)
+    }
+}

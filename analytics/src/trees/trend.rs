@@ -1,0 +1,90 @@
+//! The drying trend: a Theil–Sen line through a sensor's hourly means, and the forecast it gives.
+//!
+//! Theil–Sen takes the median of the slopes between pairs of points, so a handful of bad points (a noisy
+//! hour, the tail of a shower) cannot tilt it, unlike least squares. Only pairs at least
+//! [`MIN_PAIR_DAYS`] apart vote: the diurnal rhythm of evaporation makes slopes over a few hours swing
+//! widely. The forecast anchors at the current value and extrapolates the slope: the level is known, only
+//! the rate is estimated.
+
+use statrs::statistics::{Data, OrderStatistics};
+
+/// Shortest distance between two points whose slope votes, in days.
+pub const MIN_PAIR_DAYS: f64 = 0.5;
+
+/// The median pairwise slope of `(x, y)` points (x in days), or `None` with fewer than two usable pairs.
+/// `scratch` is reused between calls.
+pub fn theil_sen(points: &[(f64, f64)], scratch: &mut Vec<f64>) -> Option<f64> {
+    scratch.clear();
+    for (i, &(xi, yi)) in points.iter().enumerate() {
+        for &(xj, yj) in &points[i + 1..] {
+            let dx = xj - xi;
+            if dx.abs() >= MIN_PAIR_DAYS {
+                scratch.push((yj - yi) / dx);
+            }
+        }
+    }
+    if scratch.len() < 2 {
+        return None;
+    }
+    Some(Data::new(scratch.as_mut_slice()).median())
+}
+
+/// Days until the value in fit space goes from `now` to `critical`, moving at `slope` per day, where
+/// `sign` is +1 if drying raises the value and −1 if it lowers it. `Some(0)` when already critical,
+/// `None` when not drying or further away than `horizon` days.
+pub fn days_until(now: f64, critical: f64, slope: f64, sign: f64, horizon: f64) -> Option<f64> {
+    let gap = sign * (critical - now);
+    if gap <= 0.0 {
+        return Some(0.0);
+    }
+    let rate = sign * slope;
+    if rate <= 0.0 {
+        return None;
+    }
+    let days = gap / rate;
+    (days <= horizon).then_some(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn recovers_a_line_despite_outliers() {
+        let mut pts: Vec<(f64, f64)> = (0..96).map(|h| (f64::from(h) / 24.0, 3.0 + 0.4 * f64::from(h) / 24.0)).collect();
+        pts[10].1 = 40.0;
+        pts[50].1 = -20.0;
+        pts[70].1 = 9.0;
+        let s = theil_sen(&pts, &mut Vec::new()).expect("slope");
+        assert!((s - 0.4).abs() < 1e-9, "{s}");
+        assert_eq!(theil_sen(&pts[..3], &mut Vec::new()), None);
+    }
+
+    #[test]
+    fn days_until_table() {
+        let cases = [
+            (3.0, 4.0, 0.5, 1.0, Some(2.0)),
+            (4.5, 4.0, 0.5, 1.0, Some(0.0)),
+            (3.0, 4.0, -0.1, 1.0, None),
+            (3.0, 4.0, 0.01, 1.0, None),
+            (25.0, 21.0, -1.0, -1.0, Some(4.0)),
+        ];
+        for (now, crit, slope, sign, want) in cases {
+            assert_eq!(days_until(now, crit, slope, sign, 10.0), want, "{now} {crit} {slope}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn slope_of_a_noisy_line_is_close(slope in -2.0f64..2.0, noise in proptest::collection::vec(-0.05f64..0.05, 72)) {
+            let pts: Vec<(f64, f64)> = noise.iter().enumerate().map(|(h, n)| {
+                let x = h as f64 / 24.0;
+                (x, 1.0 + slope * x + n)
+            }).collect();
+            let s = theil_sen(&pts, &mut Vec::new()).expect("slope");
+            prop_assert!((s - slope).abs() < 0.2, "{} vs {}", s, slope);
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Ingest throughput benchmark (issue 5), run by `bench/ingest.sh`: real mosquitto and influxd from the test
+//! harness on free ports, the release `zaehlwerk ingest` as a child process.
+//!
+//! In one run it measures:
+//! 1. the ceiling: raw InfluxDB write rate of a tight writer posting pre-built 5,000-line batches (exactly the
+//!    lines ingest produces) from 2 concurrent writers;
+//! 2. end-to-end live: canonical readings published with QoS 1 (4 connections) while ingest runs → points
+//!    accepted by InfluxDB;
+//! 3. backlog drain: the same number of readings queued at the broker while ingest is stopped, then drained;
+//!
+//! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc) and peak RSS.
+//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS]`.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{TimeDelta, Utc};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use zw_model::{Id, Quantity, Reading};
+
+const WRITERS: usize = 2;
+const BATCH: usize = 5000;
+const PUBLISHERS: usize = 4;
+
+fn reading(site: &str, i: u64) -> Reading {
+    let base = Utc::now() - TimeDelta::days(2);
+    Reading::new(
+        Id::new(site).expect("id"),
+        Id::new(format!("meter-{}", i % 1000)).expect("id"),
+        base + TimeDelta::milliseconds(i as i64),
+        BTreeMap::from([
+            (Quantity::ActivePower, (i % 5000) as f64 + 0.5),
+            (Quantity::EnergyImport, 1_000_000.0 + i as f64),
+            (Quantity::VoltageL1, 230.0 + (i % 10) as f64 / 10.0),
+        ]),
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args.get(1).context("usage: ingest_bench ZAEHLWERK_BIN [READINGS] [RAW_POINTS]")?.clone();
+    let n: u64 = args.get(2).map_or(Ok(200_000), |s| s.parse())?;
+    let raw_n: usize = args.get(3).map_or(Ok(1_000_000), |s| s.parse())?;
+    let stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
+    let influx = zw_influx::Client::new(zw_influx::Config {
+        url: stack.influx_url(),
+        database: stack.influx_db().into(),
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    })?;
+
+    // 1. Ceiling.
+    let mut batches = Vec::new();
+    let mut body = String::new();
+    for i in 0..raw_n as u64 {
+        zw_ingest::to_line(&reading("raw", i), &mut body)?;
+        if (i + 1) % BATCH as u64 == 0 {
+            batches.push(bytes::Bytes::from(std::mem::take(&mut body)));
+        }
+    }
+    let batches = Arc::new(batches);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..WRITERS {
+        let (b, next, c) = (batches.clone(), next.clone(), influx.clone());
+        writers.spawn(async move {
+            while let Some(body) = b.get(next.fetch_add(1, Ordering::SeqCst) as usize) {
+                c.write(body.clone()).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = writers.join_next().await {
+        r??;
+    }
+    let raw_rate = (batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64();
+    println!("ceiling   raw InfluxDB writes, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)", raw_rate, batches.len() * BATCH);
+
+    // 2. End-to-end, live.
+    let dir = stack.state_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let metrics_port = zw_tests::free_port();
+    let cfg = dir.join("ingest.toml");
+    std::fs::write(&cfg, format!(
+        "[bus]\nport = {}\n[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n[ingest.spool]\npath = \"{}/spool.redb\"\n[telemetry]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n",
+        stack.mqtt_port(), stack.influx_url(), stack.influx_db(), dir.display()))?;
+    let mut ingest = spawn(&bin, &cfg, &dir)?;
+    let written = || metric(metrics_port, "zw_ingest_points_written_total");
+    // Subscribed once a probe reading is written.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while written().await < 1.0 {
+        anyhow::ensure!(Instant::now() < deadline, "ingest did not start");
+        publish(&stack, "probe", 0..1).await?;
+    }
+    let msgs = payloads("live", 0..n);
+    let (cpu0, w0) = (cpu_seconds(&ingest)?, written().await);
+    let started = Instant::now();
+    publish_all(&stack, msgs).await?;
+    let published = started.elapsed();
+    await_metric(written, w0 + n as f64).await?;
+    let live = started.elapsed();
+    let live_cpu = cpu_seconds(&ingest)? - cpu0;
+    let live_rate = n as f64 / live.as_secs_f64();
+    println!(
+        "e2e live  publish QoS 1 ({PUBLISHERS} connections) -> points in InfluxDB:     {live_rate:>9.0} points/s = {:.1} % of ceiling (publishing alone took {:.2} s for {n})",
+        100.0 * live_rate / raw_rate, published.as_secs_f64()
+    );
+    println!("          ingest CPU {:.2} µs per reading", live_cpu * 1e6 / n as f64);
+
+    // 3. Backlog drain: stop ingest, queue n readings at the broker, restart, time the drain.
+    let _ = std::process::Command::new("kill").args(["-TERM", &ingest.id().to_string()]).status();
+    ingest.wait()?;
+    publish_all(&stack, payloads("drain", 0..n)).await?;
+    let mut ingest = spawn(&bin, &cfg, &dir)?;
+    let started = Instant::now();
+    await_metric(written, n as f64).await?;
+    let drain = started.elapsed();
+    let drain_cpu = cpu_seconds(&ingest)?;
+    let drain_rate = n as f64 / drain.as_secs_f64();
+    println!(
+        "e2e drain {n} readings queued at the broker -> points in InfluxDB:       {drain_rate:>9.0} points/s = {:.1} % of ceiling",
+        100.0 * drain_rate / raw_rate
+    );
+    println!("          ingest CPU {:.2} µs per reading (incl. start-up), peak RSS {} MiB", drain_cpu * 1e6 / n as f64, peak_rss_kib(&ingest)? / 1024);
+    let answer = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), "SELECT count(active_power) FROM readings WHERE site = 'live' OR site = 'drain'").await?;
+    println!("check     points stored for live + drain: {} (expected {})", zw_tests::series_values(&answer)[0][1], 2 * n);
+    let _ = ingest.kill();
+    Ok(())
+}
+
+fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<std::process::Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("ingest.log"))?;
+    Ok(std::process::Command::new(bin)
+        .args(["ingest", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()?)
+}
+
+fn payloads(site: &str, range: std::ops::Range<u64>) -> Vec<(String, Vec<u8>)> {
+    range
+        .map(|i| {
+            let r = reading(site, i);
+            (format!("zw/v1/readings/{site}/{}", r.device), r.to_json())
+        })
+        .collect()
+}
+
+async fn publish(stack: &zw_tests::Stack, site: &str, range: std::ops::Range<u64>) -> anyhow::Result<()> {
+    publish_all(stack, payloads(site, range)).await
+}
+
+/// Publishes with QoS 1 over PUBLISHERS connections and returns once the broker acknowledged every message.
+async fn publish_all(stack: &zw_tests::Stack, msgs: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
+    let per = msgs.len().div_ceil(PUBLISHERS).max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (k, chunk) in msgs.chunks(per).enumerate() {
+        let chunk = chunk.to_vec();
+        let mut opts = MqttOptions::new(format!("bench-pub-{k}"), stack.mqtt_host(), stack.mqtt_port());
+        opts.set_inflight(1000).set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+        tasks.spawn(async move {
+            let want = chunk.len();
+            let sender = tokio::spawn(async move {
+                for (t, p) in chunk {
+                    client.publish(t, QoS::AtLeastOnce, false, p).await?;
+                }
+                anyhow::Ok(client)
+            });
+            let mut acks = 0;
+            while acks < want {
+                if let Event::Incoming(Packet::PubAck(_)) = eventloop.poll().await? {
+                    acks += 1;
+                }
+            }
+            let client = sender.await??;
+            client.disconnect().await?;
+            let _ = tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+async fn metric(port: u16, name: &str) -> f64 {
+    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { return 0.0 };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Polls `read` every 20 ms until it reaches `want` (bounded).
+async fn await_metric<F, Fut>(read: F, want: f64) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = f64>,
+{
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while read().await < want {
+        anyhow::ensure!(Instant::now() < deadline, "points not written within 10 minutes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// User + system CPU time of the child, from /proc/PID/stat (clock ticks of 10 ms).
+fn cpu_seconds(child: &std::process::Child) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))?;
+    let fields: Vec<&str> = stat.rsplit_once(')').context("stat")?.1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+fn peak_rss_kib(child: &std::process::Child) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("VmHWM")?;
+    Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
+}

@@ -1,0 +1,177 @@
+//! From the `[sim]` config to the Modbus listeners to bind and the meters behind each: explicit `meters`
+//! (any model, own listener or the default one, scripted faults) plus `fleets`, a compact way to declare
+//! thousands of identical meters for benchmarks (`count` meters, `units_per_listener` unit ids per port on
+//! consecutive ports from `listen`, a seeded `dead_ratio` of them never answering).
+//!
+//! Validation reports every problem with its path; a (listener, unit id) pair is served once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Config;
+use crate::curves::{hash_str, mix, unit};
+use crate::faults::{FaultConfig, FaultKind};
+use crate::meters::MeterModel;
+
+/// How requests are framed on a listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// Modbus TCP (MBAP header).
+    #[default]
+    Tcp,
+    /// RTU frames with CRC over TCP, like a serial device server.
+    Rtu,
+}
+
+/// Many identical meters, for load tests.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Model of every meter.
+    #[serde(default)]
+    pub profile: MeterModel,
+    /// Number of meters.
+    pub count: u32,
+    /// First listener; further ones on the following ports (port 0: each gets a free port).
+    pub listen: SocketAddr,
+    /// Unit ids served per listener (1–247).
+    #[serde(default = "default_units")]
+    pub units_per_listener: u8,
+    /// First unit id on each listener.
+    #[serde(default = "one")]
+    pub first_unit: u8,
+    /// Framing of the listeners.
+    #[serde(default)]
+    pub framing: Framing,
+    /// Share of meters (chosen by seed) that never answer, 0–1.
+    #[serde(default)]
+    pub dead_ratio: f64,
+    /// Faults applied to every meter of the fleet.
+    #[serde(default)]
+    pub faults: Vec<FaultConfig>,
+}
+
+fn default_units() -> u8 {
+    100
+}
+fn one() -> u8 {
+    1
+}
+
+impl FleetConfig {
+    /// Whether meter `k` of fleet `fleet` is one of the dead ones (same rule as the simulator applies).
+    pub fn is_dead(&self, seed: u64, fleet: usize, k: u32) -> bool {
+        self.dead_ratio > 0.0 && unit(mix(seed, 0xDEAD_0000 + fleet as u64), u64::from(k)) < self.dead_ratio
+    }
+}
+
+/// One simulated meter, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimMeter {
+    /// Model.
+    pub model: MeterModel,
+    /// Unit id.
+    pub unit_id: u8,
+    /// Seed of its building.
+    pub seed: u64,
+    /// Scripted faults.
+    pub faults: Vec<FaultConfig>,
+}
+
+/// A listener to bind and the meters behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerPlan {
+    /// Address to bind (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Framing.
+    pub framing: Framing,
+    /// Its meters.
+    pub meters: Vec<SimMeter>,
+}
+
+/// Expands the config into listeners; the first is always `modbus_listen` (Modbus TCP). Problems go to
+/// `errors`, each with its path.
+pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
+    let mut plans = vec![ListenerPlan { addr: cfg.modbus_listen, framing: Framing::Tcp, meters: Vec::new() }];
+    // Listeners with a fixed port are shared by address; port-0 ones are distinct per fleet listener.
+    let mut by_addr: HashMap<SocketAddr, usize> = HashMap::from([(cfg.modbus_listen, 0)]);
+    // `fresh`: a fleet listener on port 0 always gets its own socket.
+    let mut place = |addr: SocketAddr, framing: Framing, fresh: bool, path: &str, errors: &mut Vec<String>| -> usize {
+        let i = match by_addr.get(&addr) {
+            Some(&i) if !fresh => i,
+            _ => {
+                plans.push(ListenerPlan { addr, framing, meters: Vec::new() });
+                if addr.port() != 0 {
+                    by_addr.insert(addr, plans.len() - 1);
+                }
+                plans.len() - 1
+            }
+        };
+        if plans[i].framing != framing {
+            errors.push(format!("{path}.framing: {addr} already serves {:?} framing", plans[i].framing));
+        }
+        i
+    };
+    let mut targets: Vec<(usize, SimMeter, String)> = Vec::new();
+    for (i, m) in cfg.meters.iter().enumerate() {
+        let path = format!("sim.meters[{i}]");
+        let l = place(m.listen.unwrap_or(cfg.modbus_listen), m.framing, false, &path, errors);
+        for (j, f) in m.faults.iter().enumerate() {
+            errors.extend(f.validate(&format!("{path}.faults[{j}]")));
+        }
+        let seed = mix(cfg.seed, 0x5D63_0000 + u64::from(m.unit_id));
+        targets.push((l, SimMeter { model: m.profile, unit_id: m.unit_id, seed, faults: m.faults.clone() }, path));
+    }
+    for (fi, f) in cfg.fleets.iter().enumerate() {
+        let path = format!("sim.fleets[{fi}]");
+        let upl = u32::from(f.units_per_listener);
+        if upl == 0 || u32::from(f.first_unit) + upl - 1 > 247 || f.first_unit == 0 {
+            errors.push(format!("{path}.units_per_listener: unit ids {}..{} must lie in 1-247", f.first_unit, u32::from(f.first_unit) + upl));
+            continue;
+        }
+        if f.count == 0 || f.count > 100_000 {
+            errors.push(format!("{path}.count: must be 1-100000, got {}", f.count));
+            continue;
+        }
+        if !(0.0..=1.0).contains(&f.dead_ratio) {
+            errors.push(format!("{path}.dead_ratio: must be 0..=1"));
+        }
+        let listeners = f.count.div_ceil(upl);
+        if f.listen.port() != 0 && u32::from(f.listen.port()) + listeners > 65_536 {
+            errors.push(format!("{path}.listen: {listeners} ports from {} run past 65535", f.listen));
+            continue;
+        }
+        for (j, fault) in f.faults.iter().enumerate() {
+            errors.extend(fault.validate(&format!("{path}.faults[{j}]")));
+        }
+        for li in 0..listeners {
+            let mut addr = f.listen;
+            if addr.port() != 0 {
+                addr.set_port(f.listen.port() + li as u16);
+            }
+            let l = place(addr, f.framing, addr.port() == 0, &path, errors);
+            for k in li * upl..f.count.min((li + 1) * upl) {
+                let mut faults = f.faults.clone();
+                if f.is_dead(cfg.seed, fi, k) {
+                    faults.insert(0, FaultConfig::always(FaultKind::NoAnswer));
+                }
+                let unit_id = f.first_unit + (k % upl) as u8;
+                let seed = mix(cfg.seed, hash_str(&format!("fleet/{fi}/{k}")));
+                targets.push((l, SimMeter { model: f.profile, unit_id, seed, faults }, path.clone()));
+            }
+        }
+    }
+    for (l, meter, path) in targets {
+        if !(1..=247).contains(&meter.unit_id) {
+            errors.push(format!("{path}.unit_id: must be 1-247, got {}", meter.unit_id));
+        } else if plans[l].meters.iter().any(|m| m.unit_id == meter.unit_id) {
+            errors.push(format!("{path}.unit_id: duplicate unit id {}", meter.unit_id));
+        } else {
+            plans[l].meters.push(meter);
+        }
+    }
+    plans
+}

@@ -1,0 +1,117 @@
+//! Running the Modbus side: bind every planned listener, serve its units (Modbus TCP or RTU over TCP), and
+//! advance the meters' register images on a ticker.
+//!
+//! Each accepted connection gets its own service copy (so a `drop_connection` fault ends only that
+//! connection) and `TCP_NODELAY` (answers are small and must not wait for Nagle).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::SimError;
+use crate::faults::Faults;
+use crate::fleet::{Framing, ListenerPlan};
+use crate::meters::MeterModel;
+use crate::modbus::{ImageService, KillableStream, SharedImage};
+use crate::sdm630::Sdm630;
+
+/// A meter being simulated: its building, model, image and faults (for `stuck`).
+pub(crate) struct Live {
+    meter: Sdm630,
+    model: MeterModel,
+    image: SharedImage,
+    faults: Faults,
+}
+
+/// A bound listener with the service for its units.
+pub(crate) struct Bound {
+    pub listener: TcpListener,
+    pub framing: Framing,
+    pub service: ImageService,
+}
+
+/// Binds every listener and builds the images (stepped once, so the first read is plausible).
+pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Live>), SimError> {
+    let now = Utc::now();
+    let (mut bound, mut live) = (Vec::with_capacity(plans.len()), Vec::new());
+    for plan in plans {
+        let addr = plan.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| SimError::Bind(io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
+        let mut units = HashMap::with_capacity(plan.meters.len());
+        for m in plan.meters {
+            let mut meter = Sdm630::new(m.seed);
+            meter.step(now);
+            let mut image = m.model.new_image();
+            m.model.write_image(&meter, &mut image);
+            let image = Arc::new(RwLock::new(image));
+            let faults = Faults::new(m.seed, m.faults);
+            units.insert(m.unit_id, (Arc::clone(&image), faults.clone()));
+            live.push(Live { meter, model: m.model, image, faults });
+        }
+        bound.push(Bound { listener, framing: plan.framing, service: ImageService::with_faults(units) });
+    }
+    Ok((bound, live))
+}
+
+/// Serves one listener until `stop`; open connections are closed with the server.
+pub(crate) async fn serve(b: Bound, stop: CancellationToken) -> Result<(), SimError> {
+    let service = b.service;
+    let on_connected = move |stream: TcpStream, _peer: SocketAddr| {
+        let (svc, kill) = service.for_connection();
+        async move {
+            stream.set_nodelay(true)?;
+            Ok(Some((svc, KillableStream::new(stream, kill))))
+        }
+    };
+    let on_process_error = |e: io::Error| debug!(error = %e, "Modbus connection closed with an error.");
+    match b.framing {
+        Framing::Tcp => {
+            tokio_modbus::server::tcp::Server::new(b.listener)
+                .serve_until(&on_connected, on_process_error, stop.cancelled_owned())
+                .await
+        }
+        Framing::Rtu => {
+            tokio_modbus::server::rtu_over_tcp::Server::new(b.listener)
+                .serve_until(&on_connected, on_process_error, stop.cancelled_owned())
+                .await
+        }
+    }
+    .map_err(SimError::Serve)?;
+    debug!("Modbus server stopped.");
+    Ok(())
+}
+
+/// Advances every meter and rewrites its image every `every` until `stop`; stuck meters keep their image.
+pub(crate) async fn update_meters(mut meters: Vec<Live>, every: Duration, stop: CancellationToken) -> Result<(), SimError> {
+    if meters.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut ticker = interval(every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = ticker.tick() => {}
+        }
+        let now = Utc::now();
+        let elapsed = started.elapsed();
+        for m in &mut meters {
+            m.meter.step(now);
+            if !m.faults.stuck(elapsed) {
+                let mut img = m.image.write().unwrap_or_else(PoisonError::into_inner);
+                m.model.write_image(&m.meter, &mut img);
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The Modbus poller against the simulator over real sockets and a real mosquitto: several meters behind
+//! one connection, one of them dead, one answering with exceptions, one over RTU-over-TCP framing.
+//! Readiness and results are polled for with deadlines, never slept for.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
+use zw_model::{Inventory, Reading};
+use zw_sim::{FaultConfig, FaultKind, Framing, MeterConfig, MeterModel};
+
+fn meter(unit_id: u8, profile: MeterModel, faults: Vec<FaultConfig>) -> MeterConfig {
+    MeterConfig { unit_id, profile, faults, ..MeterConfig::sdm630(unit_id) }
+}
+
+fn bus(port: u16) -> Result<zw_bus::Bus> {
+    Ok(zw_bus::Bus {
+        config: zw_bus::Config { port, ..zw_bus::Config::default() },
+        metrics: zw_bus::Metrics::register(&prometheus::Registry::new())?,
+    })
+}
+
+/// Everything published under `zw/v1/`, as (topic, payload).
+async fn subscribe(port: u16) -> Result<mpsc::UnboundedReceiver<(String, Vec<u8>)>> {
+    let (client, mut events) = AsyncClient::new(MqttOptions::new("test-capture", "127.0.0.1", port), 100);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        while let Ok(ev) = events.poll().await {
+            match ev {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                }
+                Event::Incoming(Packet::Publish(p)) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                }
+                _ => {}
+            }
+        }
+    });
+    client.subscribe("zw/v1/#", QoS::AtMostOnce).await?;
+    tokio::time::timeout(Duration::from_secs(10), ready_rx).await??;
+    std::mem::forget(client);
+    Ok(rx)
+}
+
+fn inventory(devices: &[(&str, String, u8, &str)], interval: &str) -> Result<Inventory> {
+    let mut text = String::from("[[sites]]\nid = \"site\"\nkind = \"building\"\n");
+    for (id, endpoint, unit, profile) in devices {
+        text.push_str(&format!(
+            "[[sites.devices]]\nid = \"{id}\"\nsource = {{ type = \"modbus\", endpoint = \"{endpoint}\", unit_id = {unit}, profile = \"{profile}\", interval = \"{interval}\" }}\n"
+        ));
+    }
+    let inv: Inventory = toml::from_str(&text)?;
+    anyhow::ensure!(inv.validate().is_empty(), "{:?}", inv.validate());
+    Ok(inv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides_its_state() -> Result<()> {
+    let stack = zw_tests::Stack::builder().mosquitto().start().await?;
+    let bus = bus(stack.mqtt_port())?;
+    let rtu_port = zw_tests::free_port();
+    let rtu_addr: SocketAddr = format!("127.0.0.1:{rtu_port}").parse()?;
+    let sim_cfg = zw_sim::Config {
+        modbus_listen: "127.0.0.1:0".parse()?,
+        meters: vec![
+            meter(1, MeterModel::Sdm630, vec![]),
+            meter(2, MeterModel::Sdm120, vec![]),
+            meter(3, MeterModel::Sdm72dmV2, vec![]),
+            meter(4, MeterModel::JanitzaB23, vec![]),
+            meter(5, MeterModel::Sdm630, vec![FaultConfig::always(FaultKind::NoAnswer)]),
+            meter(6, MeterModel::Sdm630, vec![FaultConfig { code: 2, ..FaultConfig::always(FaultKind::Exception) }]),
+            MeterConfig { listen: Some(rtu_addr), framing: Framing::Rtu, ..meter(1, MeterModel::Sdm630, vec![]) },
+        ],
+        plugs: vec![],
+        soil_sensors: vec![],
+        update_interval: Duration::from_millis(100),
+        ..zw_sim::Config::default()
+    };
+    let stop = CancellationToken::new();
+    let sim = zw_sim::start(sim_cfg, &bus, stop.clone()).await?;
+    let tcp = format!("tcp://{}", sim.modbus_addr);
+    let devices = [
+        ("m-sdm630", tcp.clone(), 1, "sdm630"),
+        ("m-sdm120", sim.modbus_addr.to_string(), 2, "sdm120"),
+        ("m-sdm72", tcp.clone(), 3, "sdm72dm-v2"),
+        ("m-b23", tcp.clone(), 4, "janitza-b23"),
+        ("m-dead", tcp.clone(), 5, "sdm630"),
+        ("m-refuses", tcp.clone(), 6, "sdm630"),
+        ("m-rtu", format!("rtutcp://{rtu_addr}"), 1, "sdm630"),
+    ];
+    let inv = Arc::new(inventory(&devices, "200ms")?);
+    let mut rx = subscribe(stack.mqtt_port()).await?;
+    let mut cfg = zw_gateway::Config { request_timeout: Duration::from_millis(300), ..zw_gateway::Config::default() };
+    cfg.modbus.probe_timeout = Duration::from_millis(50);
+    // Six meters 200 ms apart leave few 50 ms gaps: let probes in sooner and more often than the defaults,
+    // so the dead meter is declared offline within the test's window.
+    cfg.modbus.probe_max_wait = Duration::from_millis(500);
+    cfg.modbus.failing_share = 0.25;
+    let registry = prometheus::Registry::new();
+    let metrics = zw_gateway::Metrics::register(&registry)?;
+    let gw = tokio::spawn(zw_gateway::run(cfg, inv, &bus, metrics, stop.clone()));
+
+    // Collect for 3 s of polling after the first reading.
+    let (mut readings, mut status): (HashMap<String, Vec<Reading>>, HashMap<String, DeviceStatus>) = Default::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut window_end = None;
+    while window_end.is_none_or(|end| tokio::time::Instant::now() < end) {
+        let Ok(Some((topic, payload))) = tokio::time::timeout_at(deadline, rx.recv()).await else {
+            bail!("timed out; readings {:?}, status {:?}", readings.keys(), status.keys());
+        };
+        if let Some(id) = zw_model::topic::parse_device_status(&topic) {
+            status.insert(id.to_string(), DeviceStatus::from_json(&payload).map_err(anyhow::Error::msg)?);
+        } else if topic.starts_with("zw/v1/readings/") {
+            let r: Reading = serde_json::from_slice(&payload)?;
+            window_end.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(3));
+            readings.entry(r.device.to_string()).or_default().push(r);
+        }
+    }
+    // Healthy meters kept their 200 ms rhythm (≈ 15 polls in 3 s) while the dead one timed out beside them.
+    for id in ["m-sdm630", "m-sdm120", "m-sdm72", "m-b23", "m-rtu"] {
+        let n = readings.get(id).map_or(0, Vec::len);
+        assert!(n >= 12, "{id}: only {n} readings in 3 s");
+        assert_eq!(status.get(id).map(|s| s.state), Some(HealthState::Online), "{id}: {:?}", status.get(id));
+    }
+    assert!(!readings.contains_key("m-dead") && !readings.contains_key("m-refuses"));
+    // Timeout and exception are told apart.
+    let dead = status.get("m-dead").context("no status for the dead meter")?;
+    assert_eq!(dead.state, HealthState::Offline, "{dead:?}");
+    assert_eq!(dead.last_error.as_ref().map(|e| e.kind), Some(ErrorKind::Timeout));
+    let refuses = status.get("m-refuses").context("no status for the refusing meter")?;
+    assert_eq!(refuses.last_error.as_ref().map(|e| e.kind), Some(ErrorKind::Exception), "{refuses:?}");
+    assert!(refuses.last_error.as_ref().is_some_and(|e| e.message.contains("illegal_data_address")));
+    // Same values as an independent read (the images change every 100 ms, so compare loosely: frequency).
+    for r in readings.values().flatten() {
+        if let Some(f) = r.values.get(&zw_model::Quantity::Frequency) {
+            assert!((49.9..50.1).contains(f), "{r:?}");
+        }
+    }
+    let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather())?;
+    for line in [
+        "zw_gateway_modbus_requests_total{result=\"timeout\"}",
+        "zw_gateway_modbus_exceptions_total{code=\"illegal_data_address\"}",
+        "zw_gateway_modbus_probes_total{result=\"failed\"}",
+        "zw_gateway_modbus_devices{state=\"offline\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), gw).await???;
+    sim.join().await?;
+    Ok(())
+}

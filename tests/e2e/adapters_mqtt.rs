@@ -1,0 +1,165 @@
+//! Device MQTT adapters end to end: vendor payloads published to a real broker reach the API's live values
+//! through the real gateway (Shelly Pro 3EM and plug with a NotifyStatus delta, Decentlab DL-TRS21 via a TTS
+//! uplink, a generic JSON device), and a malformed message is counted and dead-lettered.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use zw_tests::{Stack, free_port};
+
+use crate::support::{Zaehlwerk, eventually, get, hash};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config(stack: &Stack, api: u16) -> String {
+    format!(
+        r#"
+[bus]
+port = {mqtt}
+[influx]
+url = "{influx}"
+database = "{db}"
+[api]
+listen = "127.0.0.1:{api}"
+rate_limit_per_second = 0
+[ingest]
+batch_interval = "200ms"
+[gateway]
+deadletter_interval = "1h"
+
+[[sites]]
+id = "schule"
+kind = "building"
+devices = [
+  {{ id = "em-1", source = {{ type = "shelly", prefix = "shellypro3em-e2e" }} }},
+  {{ id = "plug-1", source = {{ type = "shelly", prefix = "shellyplugsg3-e2e" }} }},
+  {{ id = "gen-1", source = {{ type = "json", topic = "sensors/e2e/kwh", fields = [{{ pointer = "/sensor/kwh", quantity = "energy_import", scale = 1000 }}] }} }},
+]
+[[sites]]
+id = "park"
+kind = "park"
+devices = [{{ id = "trs-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/trs-e2e/up", model = "dl-trs21" }} }}]
+
+[[users]]
+name = "admin"
+role = "admin"
+scope = ["*"]
+token_sha256 = "{admin}"
+"#,
+        mqtt = stack.mqtt_port(),
+        influx = stack.influx_url(),
+        db = stack.influx_db(),
+        admin = hash("tok-admin"),
+    )
+}
+
+/// A test MQTT client: publishes, and forwards everything under `filter`.
+async fn client(stack: &Stack, filter: &str) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+    let opts = MqttOptions::new("e2e-adapters", stack.mqtt_host(), stack.mqtt_port());
+    let (client, mut eventloop) = AsyncClient::new(opts, 100);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ack_tx = Some(ack_tx);
+        while let Ok(ev) = eventloop.poll().await {
+            match ev {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    if let Some(t) = ack_tx.take() {
+                        let _ = t.send(());
+                    }
+                }
+                Event::Incoming(Packet::Publish(p)) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                }
+                _ => {}
+            }
+        }
+    });
+    client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe");
+    let _ = tokio::time::timeout(WAIT, ack_rx).await;
+    (client, rx)
+}
+
+/// The device messages, in order: full statuses before the delta that is merged onto them.
+fn messages() -> Vec<(&'static str, String)> {
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    // The DL-TRS21 codec example 02 01 92 00 03 00 75 80 a1 0c 25: −11.7 kPa, 16.1 °C, 3.109 V.
+    let trs21 = "AgGSAAMAdYChDCU=";
+    vec![
+        ("shellypro3em-e2e/status/em:0", r#"{"id":0,"a_act_power":951.2,"b_act_power":-48.5,"c_act_power":39.4,"a_voltage":236.1,"total_act_power":942.1}"#.into()),
+        ("shellypro3em-e2e/status/emdata:0", r#"{"id":0,"total_act":8436.4,"total_act_ret":12.5}"#.into()),
+        ("shellyplugsg3-e2e/status/switch:0", r#"{"id":0,"output":true,"apower":9.5,"voltage":237.0,"current":0.149,"aenergy":{"total":11009.330,"by_minute":[212.395,0,0],"minute_ts":1743801600}}"#.into()),
+        ("shellyplugsg3-e2e/events/rpc", format!(r#"{{"src":"shellyplugsg3-e2e","method":"NotifyStatus","params":{{"ts":{now},"switch:0":{{"id":0,"apower":120.5,"aenergy":{{"total":11011.5}}}}}}}}"#)),
+        ("v3/soil-app@ttn/devices/trs-e2e/up", format!(r#"{{"received_at":"{}","uplink_message":{{"f_port":1,"f_cnt":7,"frm_payload":"{trs21}"}}}}"#, chrono::Utc::now().to_rfc3339())),
+        ("sensors/e2e/kwh", r#"{"sensor":{"kwh":12.5}}"#.into()),
+    ]
+}
+
+fn value(live: &serde_json::Value, q: &str) -> Option<f64> {
+    live["values"][q]["value"].as_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let api_port = free_port();
+    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
+    std::fs::write(&cfg_path, config(&stack, api_port))?;
+    let (mqtt, mut dead) = client(&stack, "zw/v1/deadletter/gateway/#").await;
+    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
+    let api = format!("http://127.0.0.1:{api_port}");
+    eventually(WAIT, "/readyz", || async { (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(()) })
+        .await
+        .with_context(|| all.log_tail())?;
+
+    // Publish until the gateway (subscribing asynchronously) has passed every device's values through.
+    let live = |device: &'static str| {
+        let url = format!("{api}/api/v1/devices/{device}/live");
+        async move { get(&url, Some("tok-admin")).await.ok().filter(|(s, _)| *s == 200).map(|(_, b)| b) }
+    };
+    let (em, plug, trs, gen_) = eventually(WAIT, "live values of all four devices", || {
+        let mqtt = mqtt.clone();
+        async move {
+            for (topic, payload) in messages() {
+                mqtt.publish(topic, QoS::AtLeastOnce, false, payload).await.ok()?;
+            }
+            let (em, plug, trs, gen_) = (live("em-1").await?, live("plug-1").await?, live("trs-1").await?, live("gen-1").await?);
+            let ready = value(&em, "energy_import").is_some()
+                && value(&em, "active_power_l2").is_some()
+                && value(&plug, "active_power") == Some(120.5)
+                && value(&trs, "soil_water_tension").is_some()
+                && value(&gen_, "energy_import").is_some();
+            ready.then_some((em, plug, trs, gen_))
+        }
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+    assert_eq!(value(&em, "energy_import"), Some(8436.4), "{em}");
+    assert_eq!(value(&em, "energy_export"), Some(12.5), "{em}");
+    assert_eq!(value(&em, "active_power_l2"), Some(-48.5), "{em}");
+    // The delta changed power and energy; the voltage is the one of the last full status.
+    assert_eq!(value(&plug, "energy_import"), Some(11011.5), "{plug}");
+    assert_eq!(value(&plug, "voltage_l1"), Some(237.0), "{plug}");
+    assert_eq!(value(&trs, "soil_water_tension"), Some(11.7), "{trs}");
+    assert_eq!(value(&trs, "soil_temperature"), Some(16.1), "{trs}");
+    assert_eq!(value(&gen_, "energy_import"), Some(12_500.0), "{gen_}");
+
+    // A malformed message: counted per adapter and reason, and sampled to the dead-letter topic.
+    mqtt.publish("shellypro3em-e2e/status/em:0", QoS::AtLeastOnce, false, r#"{"a_act_power":"#)
+        .await?;
+    let (topic, letter) = tokio::time::timeout(WAIT, dead.recv()).await?.context("dead letters closed")?;
+    assert_eq!(topic, "zw/v1/deadletter/gateway/gw1/em-1");
+    let letter: serde_json::Value = serde_json::from_slice(&letter)?;
+    assert_eq!(letter["reason"], "malformed_json", "{letter}");
+    assert_eq!(letter["adapter"], "shelly", "{letter}");
+    assert_eq!(letter["payload"], r#"{"a_act_power":"#, "{letter}");
+    let metrics = reqwest::get(format!("{api}/metrics")).await?.text().await?;
+    assert!(
+        metrics.contains(r#"zw_gateway_messages_rejected_total{adapter="shelly",reason="malformed_json"} 1"#),
+        "{metrics}"
+    );
+    all.stop(Duration::from_secs(15)).await?;
+    Ok(())
+}
