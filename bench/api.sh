@@ -30,7 +30,7 @@ FM=$(sed -n 's/^token facility_manager: //p' "$ZW_STATE/demo.out")
 
 # One day of 5-second readings (17,280 points) ending now, for one meter.
 now_ms=$(($(date +%s) * 1000))
-awk -v now="$now_ms" 'BEGIN { for (i = 17280; i > 0; i--) printf "readings,device=grundschule-main,site=grundschule active_power=%.1f %d\n", 800 + (i % 720), now - i * 5000 }' \
+awk -v now="$now_ms" 'BEGIN { for (i = 17280; i > 0; i--) printf "readings,device=grundschule-main,site=grundschule active_power=%.1f %.0f\n", 800 + (i % 720), now - i * 5000 }' \
   >"$ZW_STATE/day.lp"
 curl -sf -XPOST "$INFLUX/write?db=zaehlwerk&precision=ms" --data-binary @"$ZW_STATE/day.lp"
 

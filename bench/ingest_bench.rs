@@ -43,7 +43,10 @@ fn reading(site: &str, i: u64) -> Reading {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let bin = args.get(1).context("usage: ingest_bench ZAEHLWERK_BIN [READINGS] [RAW_POINTS]")?.clone();
+    let bin = args
+        .get(1)
+        .context("usage: ingest_bench ZAEHLWERK_BIN [READINGS] [RAW_POINTS]")?
+        .clone();
     let n: u64 = args.get(2).map_or(Ok(200_000), |s| s.parse())?;
     let raw_n: usize = args.get(3).map_or(Ok(1_000_000), |s| s.parse())?;
     let stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
@@ -80,16 +83,27 @@ async fn main() -> anyhow::Result<()> {
         r??;
     }
     let raw_rate = (batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64();
-    println!("ceiling   raw InfluxDB writes, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)", raw_rate, batches.len() * BATCH);
+    println!(
+        "ceiling   raw InfluxDB writes, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)",
+        raw_rate,
+        batches.len() * BATCH
+    );
 
     // 2. End-to-end, live.
     let dir = stack.state_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
     let metrics_port = zw_tests::free_port();
     let cfg = dir.join("ingest.toml");
-    std::fs::write(&cfg, format!(
-        "[bus]\nport = {}\n[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n[ingest.spool]\npath = \"{}/spool.redb\"\n[telemetry]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n",
-        stack.mqtt_port(), stack.influx_url(), stack.influx_db(), dir.display()))?;
+    std::fs::write(
+        &cfg,
+        format!(
+            "[bus]\nport = {}\n[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n[ingest.spool]\npath = \"{}/spool.redb\"\n[telemetry]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n",
+            stack.mqtt_port(),
+            stack.influx_url(),
+            stack.influx_db(),
+            dir.display()
+        ),
+    )?;
     let mut ingest = spawn(&bin, &cfg, &dir)?;
     let written = || metric(metrics_port, "zw_ingest_points_written_total");
     // Subscribed once a probe reading is written.
@@ -109,12 +123,18 @@ async fn main() -> anyhow::Result<()> {
     let live_rate = n as f64 / live.as_secs_f64();
     println!(
         "e2e live  publish QoS 1 ({PUBLISHERS} connections) -> points in InfluxDB:     {live_rate:>9.0} points/s = {:.1} % of ceiling (publishing alone took {:.2} s for {n})",
-        100.0 * live_rate / raw_rate, published.as_secs_f64()
+        100.0 * live_rate / raw_rate,
+        published.as_secs_f64()
     );
-    println!("          ingest CPU {:.2} µs per reading", live_cpu * 1e6 / n as f64);
+    println!(
+        "          ingest CPU {:.2} µs per reading",
+        live_cpu * 1e6 / n as f64
+    );
 
     // 3. Backlog drain: stop ingest, queue n readings at the broker, restart, time the drain.
-    let _ = std::process::Command::new("kill").args(["-TERM", &ingest.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &ingest.id().to_string()])
+        .status();
     ingest.wait()?;
     publish_all(&stack, payloads("drain", 0..n)).await?;
     let mut ingest = spawn(&bin, &cfg, &dir)?;
@@ -127,15 +147,31 @@ async fn main() -> anyhow::Result<()> {
         "e2e drain {n} readings queued at the broker -> points in InfluxDB:       {drain_rate:>9.0} points/s = {:.1} % of ceiling",
         100.0 * drain_rate / raw_rate
     );
-    println!("          ingest CPU {:.2} µs per reading (incl. start-up), peak RSS {} MiB", drain_cpu * 1e6 / n as f64, peak_rss_kib(&ingest)? / 1024);
-    let answer = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), "SELECT count(active_power) FROM readings WHERE site = 'live' OR site = 'drain'").await?;
-    println!("check     points stored for live + drain: {} (expected {})", zw_tests::series_values(&answer)[0][1], 2 * n);
+    println!(
+        "          ingest CPU {:.2} µs per reading (incl. start-up), peak RSS {} MiB",
+        drain_cpu * 1e6 / n as f64,
+        peak_rss_kib(&ingest)? / 1024
+    );
+    let answer = zw_tests::influx_query(
+        &stack.influx_url(),
+        stack.influx_db(),
+        "SELECT count(active_power) FROM readings WHERE site = 'live' OR site = 'drain'",
+    )
+    .await?;
+    println!(
+        "check     points stored for live + drain: {} (expected {})",
+        zw_tests::series_values(&answer)[0][1],
+        2 * n
+    );
     let _ = ingest.kill();
     Ok(())
 }
 
 fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<std::process::Child> {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("ingest.log"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("ingest.log"))?;
     Ok(std::process::Command::new(bin)
         .args(["ingest", "--config"])
         .arg(cfg)
@@ -194,7 +230,9 @@ async fn publish_all(stack: &zw_tests::Stack, msgs: Vec<(String, Vec<u8>)>) -> a
 }
 
 async fn metric(port: u16, name: &str) -> f64 {
-    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { return 0.0 };
+    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+        return 0.0;
+    };
     let text = r.text().await.unwrap_or_default();
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -219,13 +257,21 @@ where
 /// User + system CPU time of the child, from /proc/PID/stat (clock ticks of 10 ms).
 fn cpu_seconds(child: &std::process::Child) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))?;
-    let fields: Vec<&str> = stat.rsplit_once(')').context("stat")?.1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("stat")?
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     Ok(ticks / 100.0)
 }
 
 fn peak_rss_kib(child: &std::process::Child) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("VmHWM")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("VmHWM")?;
     Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
 }

@@ -24,17 +24,18 @@ declare -A PROVIDES=(
   [influxdb]=influxd
   [influxdb-client]=influx
   [prometheus]=promtool
+  [victoria-metrics]=/usr/bin/victoria-metrics
   [curl]=curl
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [chromium]=chromium
 )
-ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus curl ca-certificates)
+ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus victoria-metrics curl ca-certificates)
 # Test-only extras (deploy/test.sh asks for the headless browser the dashboard tests use).
 if [[ ${1:-} == --with-test-tools ]]; then
   ORDER+=(chromium)
 fi
 # package -> the system service its postinst starts
-declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus)
+declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus [victoria-metrics]=victoria-metrics)
 
 present() {
   local what=${PROVIDES[$1]}

@@ -54,8 +54,18 @@ pub async fn run(args: ImportArgs, cfg: Config) -> anyhow::Result<u8> {
         .with_context(|| format!("--precision {:?}: expected ns, us, ms or s", args.precision))?;
     let metrics = Metrics::unregistered()?;
     let dead = DeadLetter::new(&cfg.ingest.dead_letter, metrics.clone());
-    let writer = Writer::new(zw_influx::Client::new(cfg.influx.clone())?, &cfg.ingest, metrics.clone(), dead.clone());
-    let total: u64 = args.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let writer = Writer::new(
+        zw_influx::Client::new(cfg.influx.clone())?,
+        &cfg.ingest,
+        metrics.clone(),
+        dead.clone(),
+    );
+    let total: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let progress = Arc::new(Progress::default());
     let stop = CancellationToken::new();
     let (tx, mut rx) = mpsc::channel::<(String, usize, Vec<Record>)>(2);
@@ -128,7 +138,8 @@ fn parse_files(
             } else if row.trim().is_empty() {
                 Ok(None)
             } else {
-                header = Some(CsvHeader::parse(&row).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?);
+                header =
+                    Some(CsvHeader::parse(&row).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?);
                 Ok(None)
             };
             match parsed {
@@ -146,7 +157,11 @@ fn parse_files(
             }
             progress.rows.fetch_add(1, Ordering::Relaxed);
             if lines >= batch_size || dead.len() >= batch_size {
-                let batch = (std::mem::take(&mut body), std::mem::take(&mut lines), std::mem::take(&mut dead));
+                let batch = (
+                    std::mem::take(&mut body),
+                    std::mem::take(&mut lines),
+                    std::mem::take(&mut dead),
+                );
                 if tx.blocking_send(batch).is_err() {
                     return Ok(()); // the writer stopped (interrupted)
                 }
@@ -159,7 +174,11 @@ fn parse_files(
 
 fn show(p: &Progress, m: &Metrics, total: u64, started: Instant) {
     let bytes = p.bytes.load(Ordering::Relaxed);
-    let pct = if total == 0 { 100.0 } else { bytes as f64 * 100.0 / total as f64 };
+    let pct = if total == 0 {
+        100.0
+    } else {
+        bytes as f64 * 100.0 / total as f64
+    };
     let rejected: u64 = lock(p).values().sum();
     let written = m.written.get();
     let rate = written as f64 / started.elapsed().as_secs_f64().max(0.001);
@@ -193,7 +212,9 @@ fn summary(p: &Progress, m: &Metrics, cfg: &Config, started: Instant) {
 }
 
 fn lock(p: &Progress) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, u64>> {
-    p.rejected.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    p.rejected
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Entry point from `main`: loads the config (exit 64 listing every error), runs the import.
@@ -212,7 +233,10 @@ pub fn main(args: ImportArgs) -> std::process::ExitCode {
     // Only warnings and errors: the progress line owns stderr.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

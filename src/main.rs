@@ -5,6 +5,7 @@
 //! sets up logging and metrics, and calls the crates' `run` functions with a shutdown token.
 
 mod config;
+mod eval;
 mod import;
 mod services;
 
@@ -40,6 +41,9 @@ enum Command {
     All(ConfigArg),
     /// Load historic readings (CSV, line protocol) into InfluxDB through the ingest validation and write path.
     Import(import::ImportArgs),
+    /// Replay labelled simulated weeks through the analytics detectors and score them (precision, recall,
+    /// time to detect, flaps, forecast error).
+    Eval(eval::EvalArgs),
     /// Validate a config file and list every error (exit 64 if any).
     CheckConfig(ConfigArg),
     /// Print the default configuration as TOML.
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Import(a) => return import::main(a),
+        Command::Eval(a) => return eval::main(a),
         Command::CheckConfig(a) => (None, a),
         Command::Gateway(a) => (Some(services::Service::Gateway), a),
         Command::Ingest(a) => (Some(services::Service::Ingest), a),

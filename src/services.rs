@@ -122,9 +122,15 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
     if has(Service::Analytics) {
         let stop = CancellationToken::new();
         let metrics = zw_analytics::Metrics::register(&registry)?;
-        let (c, bus, s) = (cfg.analytics.clone(), bus.clone(), stop.clone());
+        let influx = zw_influx::Client::new(cfg.influx.clone())?;
+        let (c, inv, bus, s) = (
+            cfg.analytics.clone(),
+            inventory.clone(),
+            bus.clone(),
+            stop.clone(),
+        );
         let task = spawn(Box::pin(async move {
-            zw_analytics::run(c, &bus, metrics, s).await;
+            zw_analytics::run(c, inv, Some(influx), &bus, metrics, s).await;
             Ok(())
         }));
         running.push(Running {

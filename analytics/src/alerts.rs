@@ -58,13 +58,25 @@ impl AlertBook {
     pub fn apply(&mut self, s: Signal) -> Option<Alert> {
         let id = AlertId::of(s.kind, &s.site, &s.subject);
         match (s.change, self.alerts.get_mut(&id)) {
-            (Change::Raise { severity, explanation }, Some(a)) if a.is_active() => {
+            (
+                Change::Raise {
+                    severity,
+                    explanation,
+                },
+                Some(a),
+            ) if a.is_active() => {
                 a.severity = severity;
                 a.explanation = explanation;
                 a.updated_at = s.at;
                 Some(a.clone())
             }
-            (Change::Raise { severity, explanation }, _) => {
+            (
+                Change::Raise {
+                    severity,
+                    explanation,
+                },
+                _,
+            ) => {
                 let a = Alert {
                     v: ALERT_SCHEMA_VERSION,
                     id: id.clone(),

@@ -50,7 +50,15 @@ impl Local {
 
 /// "Tuesday 02:00" for an hour of the week.
 pub fn hour_of_week_name(how: usize) -> String {
-    const NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+    const NAMES: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
     format!("{} {:02}:00", NAMES[(how / 24) % 7], how % 24)
 }
 
@@ -80,7 +88,12 @@ impl LocalClock {
             self.from = ts - ts.rem_euclid(QUARTER);
             self.until = self.from + QUARTER;
             self.offset = DateTime::from_timestamp_millis(ts).map_or(0, |utc| {
-                i64::from(self.tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc()) * 1000
+                i64::from(
+                    self.tz
+                        .offset_from_utc_datetime(&utc.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                ) * 1000
             });
         }
         Local(ts + self.offset)
@@ -96,7 +109,9 @@ impl LocalClock {
 pub fn in_usage_hours(l: Local, cfg: &LeftOnConfig) -> bool {
     let wd = l.weekday();
     let m = l.minute_of_day();
-    cfg.days.iter().any(|d| d.0.num_days_from_monday() == wd) && m >= cfg.from.minutes() && m < cfg.to.minutes()
+    cfg.days.iter().any(|d| d.0.num_days_from_monday() == wd)
+        && m >= cfg.from.minutes()
+        && m < cfg.to.minutes()
 }
 
 /// A closed period whose low quantile is a baseload: a night (keyed by the day it ends) or a weekend day.
@@ -136,7 +151,9 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -153,7 +170,11 @@ mod tests {
         ];
         for (ts, wd, m, how) in cases {
             let l = c.at(utc(ts));
-            assert_eq!((l.weekday(), l.minute_of_day(), l.hour_of_week()), (wd, m, how), "{ts}");
+            assert_eq!(
+                (l.weekday(), l.minute_of_day(), l.hour_of_week()),
+                (wd, m, how),
+                "{ts}"
+            );
         }
         assert_eq!(hour_of_week_name(26), "Tuesday 02:00");
     }

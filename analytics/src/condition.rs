@@ -60,7 +60,14 @@ pub struct Condition {
 impl Condition {
     /// Feeds one observation at `t`: `above` the threshold, or `below_clear` (under the clear level; implies
     /// not above). `hold` and `clear_hold` are in milliseconds.
-    pub fn update(&mut self, t: i64, above: bool, below_clear: bool, hold: i64, clear_hold: i64) -> Transition {
+    pub fn update(
+        &mut self,
+        t: i64,
+        above: bool,
+        below_clear: bool,
+        hold: i64,
+        clear_hold: i64,
+    ) -> Transition {
         let (phase, transition) = match self.phase {
             Phase::Idle if above => Self::pending(t, t, hold),
             Phase::Idle => (Phase::Idle, Transition::None),
@@ -95,7 +102,11 @@ impl Condition {
     pub fn reset(&mut self) -> Transition {
         let was_active = self.is_active();
         self.phase = Phase::Idle;
-        if was_active { Transition::Closed } else { Transition::None }
+        if was_active {
+            Transition::Closed
+        } else {
+            Transition::None
+        }
     }
 
     /// Marks the condition active since `since` (an alert restored after a restart), so it ends through
@@ -151,7 +162,11 @@ mod tests {
         let rep = |x: (bool, bool), n: usize| vec![x; n];
         let cases: Vec<(&str, Vec<(bool, bool)>, Vec<(i64, Transition)>)> = vec![
             ("short spike", [rep(above, 5), rep(below, 20)].concat(), vec![]),
-            ("held opens at hold", rep(above, 12), vec![(10, Transition::Opened { since: 0 })]),
+            (
+                "held opens at hold",
+                rep(above, 12),
+                vec![(10, Transition::Opened { since: 0 })],
+            ),
             (
                 "clears after clear hold",
                 [rep(above, 11), rep(below, 10)].concat(),

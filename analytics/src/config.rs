@@ -82,7 +82,10 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!("analytics.instance: {:?} must be a valid id", self.instance));
+            errors.push(format!(
+                "analytics.instance: {:?} must be a valid id",
+                self.instance
+            ));
         }
         if self.health_interval < Duration::from_secs(1) {
             errors.push("analytics.health_interval: must be at least 1s".into());
@@ -91,7 +94,10 @@ impl Config {
             errors.push("analytics.tick_interval: must be between 100ms and 5m".into());
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            errors.push(format!("analytics.timezone: unknown time zone {:?}", self.timezone));
+            errors.push(format!(
+                "analytics.timezone: unknown time zone {:?}",
+                self.timezone
+            ));
         }
         for (class, w) in &self.limits {
             if !(w.0.is_finite() && w.0 > 0.0) {
@@ -168,7 +174,10 @@ mod tests {
             "analytics.trees.default_soil",
             "analytics.trees.soil_profiles.odd",
         ] {
-            assert!(errors.iter().any(|e| e.starts_with(path)), "{path} missing in {errors:#?}");
+            assert!(
+                errors.iter().any(|e| e.starts_with(path)),
+                "{path} missing in {errors:#?}"
+            );
         }
     }
 }

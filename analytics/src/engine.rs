@@ -64,9 +64,14 @@ impl Analytics {
         let ts = r.ts.timestamp_millis();
         if let Some(&p) = r.values.get(&Quantity::ActivePower) {
             let local = self.clock.local(ts);
-            self.energy.power(&r.site, &r.device, ts, local, p, &mut self.signals);
+            self.energy
+                .power(&r.site, &r.device, ts, local, p, &mut self.signals);
         }
-        let soil = [Quantity::SoilMoisture, Quantity::SoilWaterTension, Quantity::BatteryVoltage];
+        let soil = [
+            Quantity::SoilMoisture,
+            Quantity::SoilWaterTension,
+            Quantity::BatteryVoltage,
+        ];
         if soil.iter().any(|q| r.values.contains_key(q)) {
             self.trees.observe(r);
         }
@@ -104,8 +109,13 @@ impl Analytics {
             let active = a.is_active();
             let id = a.id.clone();
             let rearmed = active
-                && (self.energy.restore(kind, &a.site, a.subject.device.as_ref(), since, now.timestamp_millis())
-                    || self.trees.restore(kind, &a.subject, since));
+                && (self.energy.restore(
+                    kind,
+                    &a.site,
+                    a.subject.device.as_ref(),
+                    since,
+                    now.timestamp_millis(),
+                ) || self.trees.restore(kind, &a.subject, since));
             self.book.restore(a);
             if active && !rearmed {
                 if let Some(a) = self.book.resolve(&id, now, "its subject is no longer watched") {
@@ -129,7 +139,8 @@ impl Analytics {
     /// Learns a historic window of a site total (warm-up) starting at `start`.
     pub fn warm_site(&mut self, site: &Id, start: DateTime<Utc>, total: f64) {
         let local = self.clock.at(start);
-        self.energy.warm_site(site, start.timestamp_millis(), local, total);
+        self.energy
+            .warm_site(site, start.timestamp_millis(), local, total);
     }
 
     /// The hour of the week of `t` in the configured time zone.

@@ -79,7 +79,14 @@ pub fn power_severity(observed: f64, threshold: f64) -> Severity {
 }
 
 /// An explanation in watts.
-pub fn watts(observed: f64, expected: f64, threshold: f64, baseline: String, since: i64, text: String) -> Explanation {
+pub fn watts(
+    observed: f64,
+    expected: f64,
+    threshold: f64,
+    baseline: String,
+    since: i64,
+    text: String,
+) -> Explanation {
     Explanation {
         observed: round(observed),
         expected: round(expected),
@@ -102,7 +109,13 @@ mod tests {
 
     #[test]
     fn powers_and_durations_read_well() {
-        let p = [(950.0, "950 W"), (1100.0, "1.1 kW"), (3249.0, "3.2 kW"), (2.35e6, "2.35 MW"), (-500.0, "-500 W")];
+        let p = [
+            (950.0, "950 W"),
+            (1100.0, "1.1 kW"),
+            (3249.0, "3.2 kW"),
+            (2.35e6, "2.35 MW"),
+            (-500.0, "-500 W"),
+        ];
         for (w, s) in p {
             assert_eq!(power(w), s);
         }

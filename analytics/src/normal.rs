@@ -1,5 +1,6 @@
-//! The learned normal of one subject (a device or a site total): per hour of the week, the median and the
-//! median absolute deviation (MAD) of the window means seen in that hour over the last weeks.
+//! The learned normal of one subject (a device or a site total): per hour of the week, the median, the
+//! median absolute deviation (MAD) and a high quantile of the window means seen in that hour over the last
+//! weeks.
 //!
 //! Median and MAD are robust: one odd week (a holiday, a broken heater that is being alerted on) moves them
 //! little, unlike mean and standard deviation. Each hour keeps a ring of the last `history_weeks × windows
@@ -22,6 +23,7 @@ struct Bucket {
     pos: u16,
     median: f32,
     mad: f32,
+    high: f32,
 }
 
 /// What a value is compared with: the usual value, the alert threshold and the clear level.
@@ -40,6 +42,7 @@ pub struct Baseline {
 /// Median/MAD per hour of the week.
 #[derive(Debug, Clone)]
 pub struct Normal {
+    q_high: f64,
     cap: usize,
     buckets: Vec<Bucket>,
     samples: Vec<f32>,
@@ -47,8 +50,9 @@ pub struct Normal {
 
 impl Normal {
     /// An empty normal keeping `cap` samples per hour of the week. Storage is allocated on the first sample.
-    pub fn new(cap: usize) -> Self {
+    pub fn new(cap: usize, q_high: f64) -> Self {
         Self {
+            q_high,
             cap: cap.max(1),
             buckets: Vec::new(),
             samples: Vec::new(),
@@ -75,6 +79,7 @@ impl Normal {
         for (s, v) in scratch.iter_mut().zip(&ring[..n]) {
             *s = f64::from(*v);
         }
+        b.high = quantile(&mut scratch[..n], self.q_high) as f32;
         let (median, mad) = median_mad(&mut scratch[..n]);
         b.median = median as f32;
         b.mad = mad as f32;
@@ -89,7 +94,13 @@ impl Normal {
     /// threshold among those with at least `min_samples` samples. The neighbours tolerate schedules that
     /// shift by less than an hour (a heating boost at 05:30 one day, 06:10 the next) and load ramps inside
     /// an hour, without loosening the steady hours.
-    pub fn baseline(&self, how: usize, min_samples: usize, cfg: &NormalConfig, hysteresis: f64) -> Option<(usize, Baseline)> {
+    pub fn baseline(
+        &self,
+        how: usize,
+        min_samples: usize,
+        cfg: &NormalConfig,
+        hysteresis: f64,
+    ) -> Option<(usize, Baseline)> {
         // The hour itself first, so it wins ties.
         [how, (how + HOURS - 1) % HOURS, (how + 1) % HOURS]
             .into_iter()
@@ -101,16 +112,23 @@ impl Normal {
     }
 
     /// The baseline of exactly hour-of-week `how`, once it has at least `min_samples` samples.
-    pub fn hour(&self, how: usize, min_samples: usize, cfg: &NormalConfig, hysteresis: f64) -> Option<Baseline> {
+    pub fn hour(
+        &self,
+        how: usize,
+        min_samples: usize,
+        cfg: &NormalConfig,
+        hysteresis: f64,
+    ) -> Option<Baseline> {
         let b = self.buckets.get(how)?;
         let n = usize::from(b.len);
         if n < min_samples.max(1) {
             return None;
         }
-        let (median, mad) = (f64::from(b.median), f64::from(b.mad));
+        let (median, mad, high) = (f64::from(b.median), f64::from(b.mad), f64::from(b.high));
         let margin = (cfg.k_mad * MAD_TO_SIGMA * mad)
             .max(cfg.min_rel * median.abs())
-            .max(cfg.min_abs.0);
+            .max(cfg.min_abs.0)
+            .max(high + cfg.high_margin * high.abs() - median);
         let threshold = median + margin;
         Some(Baseline {
             expected: median,
@@ -161,7 +179,7 @@ mod tests {
     #[test]
     fn baseline_needs_samples_and_respects_margins() {
         let cfg = NormalConfig::default();
-        let mut n = Normal::new(8);
+        let mut n = Normal::new(8, 0.9);
         assert_eq!(n.hour(26, 1, &cfg, 0.3), None);
         for v in [1000.0, 1010.0, 990.0, 1005.0] {
             n.push(26, v);
@@ -178,7 +196,7 @@ mod tests {
     #[test]
     fn neighbouring_hours_tolerate_shifted_schedules() {
         let cfg = NormalConfig::default();
-        let mut n = Normal::new(4);
+        let mut n = Normal::new(4, 0.9);
         for _ in 0..4 {
             n.push(5, 500.0);
             n.push(6, 2000.0);
@@ -190,7 +208,7 @@ mod tests {
 
     #[test]
     fn ring_forgets_the_oldest() {
-        let mut n = Normal::new(3);
+        let mut n = Normal::new(3, 0.9);
         for v in [100.0, 100.0, 100.0, 5.0, 5.0] {
             n.push(0, v);
         }

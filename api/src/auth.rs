@@ -52,7 +52,10 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let user = state.users.authenticate(token).ok_or(ApiError::Unauthorized)?;
-        state.limiter.check(user.name.as_str(), std::time::Instant::now()).map_err(ApiError::TooManyRequests)?;
+        state
+            .limiter
+            .check(user.name.as_str(), std::time::Instant::now())
+            .map_err(ApiError::TooManyRequests)?;
         Ok(Caller(user))
     }
 }

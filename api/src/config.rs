@@ -21,6 +21,26 @@ pub struct Config {
     pub rate_limit_per_second: f64,
     /// Requests a user may burst above the sustained rate.
     pub rate_limit_burst: u32,
+    /// IANA time zone of local days, weeks and months in energy reports.
+    pub timezone: String,
+    /// Flat energy tariff for costs.
+    pub tariff: Tariff,
+}
+
+/// A flat energy tariff.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tariff {
+    /// Price per kWh, in `currency`.
+    pub price_per_kwh: f64,
+    /// ISO 4217 currency code.
+    pub currency: String,
+}
+
+impl Default for Tariff {
+    fn default() -> Self {
+        Self { price_per_kwh: 0.35, currency: "EUR".into() }
+    }
 }
 
 impl Default for Config {
@@ -32,6 +52,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             rate_limit_per_second: 20.0,
             rate_limit_burst: 100,
+            timezone: "Europe/Berlin".into(),
+            tariff: Tariff::default(),
         }
     }
 }
@@ -41,14 +63,19 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if zw_model::Id::new(self.instance.clone()).is_err() {
-            errors.push(format!("api.instance: {:?} must be a valid id (a-z, 0-9, - and _)", self.instance));
+            errors.push(format!(
+                "api.instance: {:?} must be a valid id (a-z, 0-9, - and _)",
+                self.instance
+            ));
         }
         for (i, o) in self.cors_origins.iter().enumerate() {
             let ok = (o.starts_with("https://") || o.starts_with("http://"))
                 && !o.ends_with('/')
                 && axum::http::HeaderValue::from_str(o).is_ok();
             if !ok {
-                errors.push(format!("api.cors_origins[{i}]: {o:?} must be an origin like https://host[:port]"));
+                errors.push(format!(
+                    "api.cors_origins[{i}]: {o:?} must be an origin like https://host[:port]"
+                ));
             }
         }
         if !self.rate_limit_per_second.is_finite() || self.rate_limit_per_second < 0.0 {
@@ -57,9 +84,25 @@ impl Config {
         if self.rate_limit_burst == 0 {
             errors.push("api.rate_limit_burst: must be at least 1".into());
         }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(format!("api.timezone: {:?} is not an IANA time zone (e.g. Europe/Berlin)", self.timezone));
+        }
+        if !self.tariff.price_per_kwh.is_finite() || self.tariff.price_per_kwh < 0.0 {
+            errors.push("api.tariff.price_per_kwh: must be a number >= 0".into());
+        }
+        if self.tariff.currency.len() != 3 || !self.tariff.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            errors.push(format!("api.tariff.currency: {:?} must be an ISO 4217 code like EUR", self.tariff.currency));
+        }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());
         }
         errors
+    }
+}
+
+impl Config {
+    /// The configured time zone (validated; Europe/Berlin if it does not parse).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Europe::Berlin)
     }
 }

@@ -57,7 +57,8 @@ impl IntoResponse for ApiError {
         let mut resp = problem(status, self.to_string(), matches!(self, ApiError::Unauthorized));
         if let ApiError::TooManyRequests(wait) = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         resp
     }

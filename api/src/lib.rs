@@ -11,8 +11,9 @@ mod config;
 pub mod error;
 mod extract;
 pub mod live;
-pub mod ratelimit;
+mod periods;
 mod openapi;
+pub mod ratelimit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -25,14 +26,14 @@ use axum::response::Response;
 use axum::routing::get;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tokio_util::sync::CancellationToken;
 use tracing::info;
 use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
 use zw_model::{Inventory, topic};
 
-pub use config::Config;
+pub use config::{Config, Tariff};
 pub use live::{LiveCache, LiveMetrics};
 
 /// Shared state of all handlers.
@@ -54,6 +55,8 @@ pub struct AppState {
     pub requests: IntCounterVec,
     /// Per-user rate limit.
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// The API's settings (time zone, tariff).
+    pub config: Arc<Config>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             registry,
             requests,
             limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
+            config: Arc::new(Config::default()),
         })
     }
 }
@@ -92,7 +96,11 @@ pub fn app(state: AppState) -> Router {
 
 /// The router with the configured CORS origins and body limit.
 pub fn app_with(state: AppState, cfg: &Config) -> Router {
-    let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origins: Vec<HeaderValue> = cfg
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
@@ -106,6 +114,9 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/devices/{id}/history", get(routes::history::history))
         .route("/api/v1/sites", get(routes::sites::list))
         .route("/api/v1/sites/{id}/live", get(routes::sites::live))
+        .route("/api/v1/devices/{id}/energy", get(routes::energy::device))
+        .route("/api/v1/sites/{id}/energy", get(routes::energy::site))
+        .route("/api/v1/sites/{id}/top", get(routes::top::top))
         .route("/api/v1/stream", get(routes::stream::stream))
         .route("/", get(routes::dashboard::page))
         .merge(openapi::swagger_ui())
@@ -167,7 +178,11 @@ pub async fn run(
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let live_metrics = LiveMetrics::register(&registry)?;
     let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
-    state.limiter = Arc::new(ratelimit::RateLimiter::new(cfg.rate_limit_per_second, cfg.rate_limit_burst));
+    state.config = Arc::new(cfg.clone());
+    state.limiter = Arc::new(ratelimit::RateLimiter::new(
+        cfg.rate_limit_per_second,
+        cfg.rate_limit_burst,
+    ));
     let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));
     serve(listener, state, &cfg, shutdown).await?;
     feed.abort();

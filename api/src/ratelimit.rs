@@ -18,7 +18,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `per_second` sustained requests with bursts of up to `burst`; `per_second <= 0` disables limiting.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        Self { per_second, burst: f64::from(burst.max(1)), buckets: Mutex::default() }
+        Self {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::default(),
+        }
     }
 
     /// Takes one token for `key` at `now`, or says how long until one is available.
@@ -26,7 +30,9 @@ impl RateLimiter {
         if self.per_second <= 0.0 {
             return Ok(());
         }
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_second;
         *tokens = (*tokens + refill).min(self.burst);

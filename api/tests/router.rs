@@ -316,10 +316,17 @@ async fn stream_requires_a_token_and_dashboard_is_public_html() {
 #[tokio::test]
 async fn scope_table_for_every_endpoint_and_role() {
     let s = state();
-    let own: [(&str, &str, &str); 4] =
-        [("fm", "rathaus", "rathaus-main"), ("anna", "hh-1", "hh-1-plug"), ("parks", "park", "soil-1"), ("root", "hh-2", "hh-2-plug")];
-    let foreign: [(&str, &str, &str); 3] =
-        [("fm", "hh-1", "hh-1-plug"), ("anna", "hh-2", "hh-2-plug"), ("parks", "rathaus", "rathaus-main")];
+    let own: [(&str, &str, &str); 4] = [
+        ("fm", "rathaus", "rathaus-main"),
+        ("anna", "hh-1", "hh-1-plug"),
+        ("parks", "park", "soil-1"),
+        ("root", "hh-2", "hh-2-plug"),
+    ];
+    let foreign: [(&str, &str, &str); 3] = [
+        ("fm", "hh-1", "hh-1-plug"),
+        ("anna", "hh-2", "hh-2-plug"),
+        ("parks", "rathaus", "rathaus-main"),
+    ];
     let endpoints = |site: &str, dev: &str| {
         [
             format!("/api/v1/devices/{dev}/live"),
@@ -337,16 +344,26 @@ async fn scope_table_for_every_endpoint_and_role() {
         for path in endpoints(site, dev) {
             let (status, _, body) = get(&s, &path, Some(who)).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{who} {path}");
-            assert!(body["detail"].as_str().is_some_and(|d| d.ends_with("not found")), "{body}");
+            assert!(
+                body["detail"].as_str().is_some_and(|d| d.ends_with("not found")),
+                "{body}"
+            );
         }
     }
-    for path in endpoints("hh-1", "hh-1-plug").iter().chain(&["/api/v1/devices".into(), "/api/v1/sites".into()]) {
+    for path in endpoints("hh-1", "hh-1-plug")
+        .iter()
+        .chain(&["/api/v1/devices".into(), "/api/v1/sites".into()])
+    {
         assert_eq!(get(&s, path, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
     }
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 proptest::proptest! {
@@ -387,7 +404,12 @@ async fn a_user_over_the_rate_limit_gets_429_with_retry_after() {
         assert_eq!(get(&s, "/api/v1/devices", Some("anna")).await.0, StatusCode::OK);
     }
     let resp = app(s.clone())
-        .oneshot(Request::get("/api/v1/devices").header(header::AUTHORIZATION, "Bearer anna").body(Body::empty()).expect("req"))
+        .oneshot(
+            Request::get("/api/v1/devices")
+                .header(header::AUTHORIZATION, "Bearer anna")
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await
         .expect("resp");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);

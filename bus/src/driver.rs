@@ -182,7 +182,11 @@ impl Driver {
                     // mosquitto 2.0.11 reports a resumed session after a restart but does not restore shared
                     // ($share/…) subscriptions from its persistence file, so those are always renewed
                     // (re-subscribing an existing filter replaces it without interrupting delivery).
-                    let shared = self.opts.subscriptions.iter().any(|(t, _)| t.starts_with("$share/"));
+                    let shared = self
+                        .opts
+                        .subscriptions
+                        .iter()
+                        .any(|(t, _)| t.starts_with("$share/"));
                     if !ack.session_present || self.opts.clean_session || shared {
                         self.resubscribe();
                     }

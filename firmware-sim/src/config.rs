@@ -179,11 +179,18 @@ impl Config {
             }
         }
         for (i, s) in self.tension_sensors.iter().enumerate() {
-            if ![&s.application, &s.tenant, &s.device_id].iter().all(|v| is_tts_id(v)) {
-                errors.push(format!("sim.tension_sensors[{i}]: application, tenant and device_id must be TTS ids"));
+            if ![&s.application, &s.tenant, &s.device_id]
+                .iter()
+                .all(|v| is_tts_id(v))
+            {
+                errors.push(format!(
+                    "sim.tension_sensors[{i}]: application, tenant and device_id must be TTS ids"
+                ));
             }
             if !devices.insert((&s.application, &s.tenant, &s.device_id)) || s.interval < MIN_INTERVAL {
-                errors.push(format!("sim.tension_sensors[{i}]: duplicate device or interval below 10ms"));
+                errors.push(format!(
+                    "sim.tension_sensors[{i}]: duplicate device or interval below 10ms"
+                ));
             }
         }
         crate::shelly::validate(&self.shellies, &mut errors);

@@ -87,7 +87,10 @@ impl FaultConfig {
             errors.push(format!("{path}.ratio: must be 0..=1, got {}", self.ratio));
         }
         if self.kind == FaultKind::Exception && !matches!(self.code, 1..=4 | 5 | 6 | 8 | 10 | 11) {
-            errors.push(format!("{path}.code: {} is not a Modbus exception code", self.code));
+            errors.push(format!(
+                "{path}.code: {} is not a Modbus exception code",
+                self.code
+            ));
         }
         if self.kind == FaultKind::Slow && self.delay > Duration::from_secs(600) {
             errors.push(format!("{path}.delay: at most 600s"));
@@ -151,7 +154,9 @@ impl Faults {
 
     /// Whether the meter's values are frozen at `elapsed`.
     pub fn stuck(&self, elapsed: Duration) -> bool {
-        self.list.iter().any(|f| f.kind == FaultKind::Stuck && f.active(elapsed))
+        self.list
+            .iter()
+            .any(|f| f.kind == FaultKind::Stuck && f.active(elapsed))
     }
 
     /// Whether there are no faults at all.
@@ -167,17 +172,42 @@ mod tests {
     #[test]
     fn windows_ratios_and_kinds_are_deterministic() {
         let s = Duration::from_secs;
-        let slow = FaultConfig { after: s(10), duration: Some(s(5)), delay: s(3), ..FaultConfig::always(FaultKind::Slow) };
-        let busy = FaultConfig { ratio: 0.3, ..FaultConfig::always(FaultKind::Exception) };
-        let stuck = FaultConfig { after: s(20), ..FaultConfig::always(FaultKind::Stuck) };
+        let slow = FaultConfig {
+            after: s(10),
+            duration: Some(s(5)),
+            delay: s(3),
+            ..FaultConfig::always(FaultKind::Slow)
+        };
+        let busy = FaultConfig {
+            ratio: 0.3,
+            ..FaultConfig::always(FaultKind::Exception)
+        };
+        let stuck = FaultConfig {
+            after: s(20),
+            ..FaultConfig::always(FaultKind::Stuck)
+        };
         let f = Faults::new(7, vec![slow, busy, stuck]);
         // Table: (elapsed s, sequence number, expected action when not hit by the 30 % exception).
         assert_eq!(f.action(s(12), 0), Action::Delay(s(3)));
         assert_eq!(f.action(s(15), 0) == Action::Delay(s(3)), false);
-        let hits = (0..10_000).filter(|&q| f.action(s(1), q) == Action::Exception(6)).count();
+        let hits = (0..10_000)
+            .filter(|&q| f.action(s(1), q) == Action::Exception(6))
+            .count();
         assert!((2700..3300).contains(&hits), "{hits}");
-        assert_eq!(f.action(s(1), 42), Faults::new(7, f.list.clone()).action(s(1), 42));
+        assert_eq!(
+            f.action(s(1), 42),
+            Faults::new(7, f.list.clone()).action(s(1), 42)
+        );
         assert!(!f.stuck(s(19)) && f.stuck(s(20)));
-        assert!(FaultConfig { ratio: 2.0, code: 7, ..FaultConfig::always(FaultKind::Exception) }.validate("x").len() == 2);
+        assert!(
+            FaultConfig {
+                ratio: 2.0,
+                code: 7,
+                ..FaultConfig::always(FaultKind::Exception)
+            }
+            .validate("x")
+            .len()
+                == 2
+        );
     }
 }

@@ -95,41 +95,72 @@ pub struct ListenerPlan {
 /// Expands the config into listeners; the first is always `modbus_listen` (Modbus TCP). Problems go to
 /// `errors`, each with its path.
 pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
-    let mut plans = vec![ListenerPlan { addr: cfg.modbus_listen, framing: Framing::Tcp, meters: Vec::new() }];
+    let mut plans = vec![ListenerPlan {
+        addr: cfg.modbus_listen,
+        framing: Framing::Tcp,
+        meters: Vec::new(),
+    }];
     // Listeners with a fixed port are shared by address; port-0 ones are distinct per fleet listener.
     let mut by_addr: HashMap<SocketAddr, usize> = HashMap::from([(cfg.modbus_listen, 0)]);
     // `fresh`: a fleet listener on port 0 always gets its own socket.
-    let mut place = |addr: SocketAddr, framing: Framing, fresh: bool, path: &str, errors: &mut Vec<String>| -> usize {
-        let i = match by_addr.get(&addr) {
-            Some(&i) if !fresh => i,
-            _ => {
-                plans.push(ListenerPlan { addr, framing, meters: Vec::new() });
-                if addr.port() != 0 {
-                    by_addr.insert(addr, plans.len() - 1);
+    let mut place =
+        |addr: SocketAddr, framing: Framing, fresh: bool, path: &str, errors: &mut Vec<String>| -> usize {
+            let i = match by_addr.get(&addr) {
+                Some(&i) if !fresh => i,
+                _ => {
+                    plans.push(ListenerPlan {
+                        addr,
+                        framing,
+                        meters: Vec::new(),
+                    });
+                    if addr.port() != 0 {
+                        by_addr.insert(addr, plans.len() - 1);
+                    }
+                    plans.len() - 1
                 }
-                plans.len() - 1
+            };
+            if plans[i].framing != framing {
+                errors.push(format!(
+                    "{path}.framing: {addr} already serves {:?} framing",
+                    plans[i].framing
+                ));
             }
+            i
         };
-        if plans[i].framing != framing {
-            errors.push(format!("{path}.framing: {addr} already serves {:?} framing", plans[i].framing));
-        }
-        i
-    };
     let mut targets: Vec<(usize, SimMeter, String)> = Vec::new();
     for (i, m) in cfg.meters.iter().enumerate() {
         let path = format!("sim.meters[{i}]");
-        let l = place(m.listen.unwrap_or(cfg.modbus_listen), m.framing, false, &path, errors);
+        let l = place(
+            m.listen.unwrap_or(cfg.modbus_listen),
+            m.framing,
+            false,
+            &path,
+            errors,
+        );
         for (j, f) in m.faults.iter().enumerate() {
             errors.extend(f.validate(&format!("{path}.faults[{j}]")));
         }
         let seed = mix(cfg.seed, 0x5D63_0000 + u64::from(m.unit_id));
-        targets.push((l, SimMeter { model: m.profile, unit_id: m.unit_id, seed, faults: m.faults.clone() }, path));
+        targets.push((
+            l,
+            SimMeter {
+                model: m.profile,
+                unit_id: m.unit_id,
+                seed,
+                faults: m.faults.clone(),
+            },
+            path,
+        ));
     }
     for (fi, f) in cfg.fleets.iter().enumerate() {
         let path = format!("sim.fleets[{fi}]");
         let upl = u32::from(f.units_per_listener);
         if upl == 0 || u32::from(f.first_unit) + upl - 1 > 247 || f.first_unit == 0 {
-            errors.push(format!("{path}.units_per_listener: unit ids {}..{} must lie in 1-247", f.first_unit, u32::from(f.first_unit) + upl));
+            errors.push(format!(
+                "{path}.units_per_listener: unit ids {}..{} must lie in 1-247",
+                f.first_unit,
+                u32::from(f.first_unit) + upl
+            ));
             continue;
         }
         if f.count == 0 || f.count > 100_000 {
@@ -141,7 +172,10 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
         }
         let listeners = f.count.div_ceil(upl);
         if f.listen.port() != 0 && u32::from(f.listen.port()) + listeners > 65_536 {
-            errors.push(format!("{path}.listen: {listeners} ports from {} run past 65535", f.listen));
+            errors.push(format!(
+                "{path}.listen: {listeners} ports from {} run past 65535",
+                f.listen
+            ));
             continue;
         }
         for (j, fault) in f.faults.iter().enumerate() {
@@ -160,7 +194,16 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                 }
                 let unit_id = f.first_unit + (k % upl) as u8;
                 let seed = mix(cfg.seed, hash_str(&format!("fleet/{fi}/{k}")));
-                targets.push((l, SimMeter { model: f.profile, unit_id, seed, faults }, path.clone()));
+                targets.push((
+                    l,
+                    SimMeter {
+                        model: f.profile,
+                        unit_id,
+                        seed,
+                        faults,
+                    },
+                    path.clone(),
+                ));
             }
         }
     }

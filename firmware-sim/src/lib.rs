@@ -31,8 +31,8 @@ pub mod mqtt_faults;
 pub mod scenario;
 pub mod sdm630;
 mod serve;
-mod stream;
 pub mod shelly;
+mod stream;
 pub mod tasmota;
 pub mod trs21;
 pub mod tts;
@@ -45,10 +45,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 pub use config::{Config, MeterConfig, PlugConfig, SoilConfig};
+use curves::{hash_str, mix};
 pub use faults::{FaultConfig, FaultKind};
 pub use fleet::{FleetConfig, Framing};
 pub use meters::MeterModel;
-use curves::{hash_str, mix};
 
 /// Why the simulator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,13 @@ pub async fn start(
     let bus = bus.clone();
     for plug in &cfg.plugs {
         let seed = mix(cfg.seed, hash_str(&format!("tasmota/{}", plug.topic)));
-        let run = mqtt::run_plug(plug.clone(), seed, cfg.mqtt_faults.clone(), bus.clone(), stop.clone());
+        let run = mqtt::run_plug(
+            plug.clone(),
+            seed,
+            cfg.mqtt_faults.clone(),
+            bus.clone(),
+            stop.clone(),
+        );
         tasks.spawn(async move {
             run.await;
             Ok(())
@@ -134,7 +140,13 @@ pub async fn start(
     }
     for shelly in &cfg.shellies {
         let seed = mix(cfg.seed, hash_str(&format!("shelly/{}", shelly.prefix)));
-        let run = mqtt::run_shelly(shelly.clone(), seed, cfg.mqtt_faults.clone(), bus.clone(), stop.clone());
+        let run = mqtt::run_shelly(
+            shelly.clone(),
+            seed,
+            cfg.mqtt_faults.clone(),
+            bus.clone(),
+            stop.clone(),
+        );
         tasks.spawn(async move {
             run.await;
             Ok(())

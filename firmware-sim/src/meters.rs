@@ -35,7 +35,10 @@ pub enum MeterModel {
 }
 
 /// Eastron limits: 40 floats per request, even counts and addresses.
-const EASTRON: ReadLimits = ReadLimits { max_registers: 80, even_only: true };
+const EASTRON: ReadLimits = ReadLimits {
+    max_registers: 80,
+    even_only: true,
+};
 
 impl MeterModel {
     /// Every model.
@@ -56,7 +59,14 @@ impl MeterModel {
         match self {
             Self::Sdm630 => Sdm630::new_image(),
             Self::Sdm120 | Self::Sdm72dmV2 => RegisterImage::new(sdm630::IMAGE_LEN, EASTRON),
-            Self::JanitzaB23 => RegisterImage::holding(0x4A00, 0x0100, ReadLimits { max_registers: 64, even_only: false }),
+            Self::JanitzaB23 => RegisterImage::holding(
+                0x4A00,
+                0x0100,
+                ReadLimits {
+                    max_registers: 64,
+                    even_only: false,
+                },
+            ),
         }
     }
 
@@ -134,7 +144,9 @@ mod tests {
 
     #[test]
     fn each_model_puts_the_same_building_at_its_own_addresses() {
-        let t = DateTime::parse_from_rfc3339("2026-01-14T09:00:00Z").expect("ts").with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-01-14T09:00:00Z")
+            .expect("ts")
+            .with_timezone(&Utc);
         let mut m = Sdm630::new(5);
         m.step(t);
         let (import, _) = m.energy_kwh();
@@ -161,6 +173,9 @@ mod tests {
         let (p, v, i) = (img.get_f32(0x0C), img.get_f32(0x00), img.get_f32(0x06));
         let pf = img.get_f32(0x1E).unwrap_or(0.0);
         let (p, v, i) = (p.unwrap_or(0.0), v.unwrap_or(0.0), i.unwrap_or(0.0));
-        assert!((p - v * i * pf).abs() / p.abs() < 1e-3, "P = V·I·PF: {p} vs {v}·{i}·{pf}");
+        assert!(
+            (p - v * i * pf).abs() / p.abs() < 1e-3,
+            "P = V·I·PF: {p} vs {v}·{i}·{pf}"
+        );
     }
 }

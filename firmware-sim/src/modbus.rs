@@ -134,14 +134,28 @@ impl Default for ImageService {
 impl ImageService {
     /// A service answering for exactly the unit ids in `units`, without faults.
     pub fn new(units: HashMap<u8, SharedImage>) -> Self {
-        Self::with_faults(units.into_iter().map(|(u, img)| (u, (img, Faults::default()))).collect())
+        Self::with_faults(
+            units
+                .into_iter()
+                .map(|(u, img)| (u, (img, Faults::default())))
+                .collect(),
+        )
     }
 
     /// A service whose units misbehave as scripted; fault windows count from now.
     pub fn with_faults(units: HashMap<u8, (SharedImage, Faults)>) -> Self {
         let units = units
             .into_iter()
-            .map(|(u, (image, faults))| (u, Unit { image, faults, seq: AtomicU64::new(0) }))
+            .map(|(u, (image, faults))| {
+                (
+                    u,
+                    Unit {
+                        image,
+                        faults,
+                        seq: AtomicU64::new(0),
+                    },
+                )
+            })
             .collect();
         Self {
             units: Arc::new(units),
@@ -153,7 +167,10 @@ impl ImageService {
     /// A copy for one new connection and the flag that, once set, makes [`KillableStream`] end it.
     pub fn for_connection(&self) -> (Self, Arc<AtomicBool>) {
         let kill = Arc::new(AtomicBool::new(false));
-        let svc = Self { kill: Arc::clone(&kill), ..self.clone() };
+        let svc = Self {
+            kill: Arc::clone(&kill),
+            ..self.clone()
+        };
         (svc, kill)
     }
 
@@ -164,15 +181,18 @@ impl ImageService {
             return Ok(None); // Broadcasts are never answered.
         }
         // A gateway reports a silent bus device as "target device failed to respond".
-        let unit = self.units.get(&req.slave).ok_or(ExceptionCode::GatewayTargetDevice)?;
+        let unit = self
+            .units
+            .get(&req.slave)
+            .ok_or(ExceptionCode::GatewayTargetDevice)?;
         let image = unit.image.read().unwrap_or_else(PoisonError::into_inner);
         match req.request {
-            Request::ReadInputRegisters(addr, count) if !image.is_holding() => {
-                image.read(addr, count).map(|r| Some(Response::ReadInputRegisters(r)))
-            }
-            Request::ReadHoldingRegisters(addr, count) if image.is_holding() => {
-                image.read(addr, count).map(|r| Some(Response::ReadHoldingRegisters(r)))
-            }
+            Request::ReadInputRegisters(addr, count) if !image.is_holding() => image
+                .read(addr, count)
+                .map(|r| Some(Response::ReadInputRegisters(r))),
+            Request::ReadHoldingRegisters(addr, count) if image.is_holding() => image
+                .read(addr, count)
+                .map(|r| Some(Response::ReadHoldingRegisters(r))),
             _ => Err(ExceptionCode::IllegalFunction),
         }
     }

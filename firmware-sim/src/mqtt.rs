@@ -71,7 +71,13 @@ impl Connection {
 }
 
 /// Runs one Tasmota plug until `shutdown`.
-pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
+pub(crate) async fn run_plug(
+    cfg: PlugConfig,
+    seed: u64,
+    faults: MqttFaults,
+    bus: Bus,
+    shutdown: CancellationToken,
+) {
     let lwt = format!("tele/{}/LWT", cfg.topic);
     let mut opts = ConnectOptions::publisher("sim", &format!("tasmota-{}", cfg.topic));
     opts.last_will = Some((lwt.clone(), b"Offline".to_vec()));
@@ -122,7 +128,11 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, faults: MqttFaults, bus
             }
         };
         let sensor = plug.sensor_payload(now);
-        let sensor = if action == Action::Malformed { malform(&sensor) } else { sensor };
+        let sensor = if action == Action::Malformed {
+            malform(&sensor)
+        } else {
+            sensor
+        };
         let sent = async {
             let base = format!("tele/{}", cfg.topic);
             client
@@ -157,9 +167,16 @@ pub(crate) async fn run_plug(cfg: PlugConfig, seed: u64, faults: MqttFaults, bus
 }
 
 /// Runs one Shelly until `shutdown`.
-pub(crate) async fn run_shelly(cfg: ShellyConfig, seed: u64, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
+pub(crate) async fn run_shelly(
+    cfg: ShellyConfig,
+    seed: u64,
+    faults: MqttFaults,
+    bus: Bus,
+    shutdown: CancellationToken,
+) {
     let online = format!("{}/online", cfg.prefix);
-    let mut opts = ConnectOptions::publisher("sim", &format!("shelly-{}", crate::curves::hash_str(&cfg.prefix)));
+    let mut opts =
+        ConnectOptions::publisher("sim", &format!("shelly-{}", crate::curves::hash_str(&cfg.prefix)));
     opts.last_will = Some((online.clone(), b"false".to_vec()));
     let conn = Connection::open(&bus, opts);
     let client = conn.client.clone();
@@ -189,7 +206,11 @@ pub(crate) async fn run_shelly(cfg: ShellyConfig, seed: u64, faults: MqttFaults,
             Action::Send | Action::Malformed => {}
         }
         for (suffix, body) in device.messages(Utc::now()) {
-            let body = if action == Action::Malformed { malform(&body) } else { body };
+            let body = if action == Action::Malformed {
+                malform(&body)
+            } else {
+                body
+            };
             out.push((format!("{}/{suffix}", cfg.prefix), body.into_bytes(), false));
         }
         for (topic, body, retain) in out {
@@ -209,13 +230,28 @@ pub(crate) async fn run_shelly(cfg: ShellyConfig, seed: u64, faults: MqttFaults,
 }
 
 /// Runs all soil sensors (`true` = DL-TRS21, else LSE01) over one TTS-like connection until `shutdown`.
-pub(crate) async fn run_tts(sensors: Vec<(SoilConfig, u64, bool)>, faults: MqttFaults, bus: Bus, shutdown: CancellationToken) {
+pub(crate) async fn run_tts(
+    sensors: Vec<(SoilConfig, u64, bool)>,
+    faults: MqttFaults,
+    bus: Bus,
+    shutdown: CancellationToken,
+) {
     let conn = Connection::open(&bus, ConnectOptions::publisher("sim", "tts"));
     let mut tasks = JoinSet::new();
     for (cfg, seed, trs21) in sensors {
         let now = Utc::now();
-        let device = if trs21 { Lse01Device::trs21(&cfg, seed, now) } else { Lse01Device::new(&cfg, seed, now) };
-        tasks.spawn(run_soil_sensor(cfg, device, faults.clone(), conn.client.clone(), shutdown.clone()));
+        let device = if trs21 {
+            Lse01Device::trs21(&cfg, seed, now)
+        } else {
+            Lse01Device::new(&cfg, seed, now)
+        };
+        tasks.spawn(run_soil_sensor(
+            cfg,
+            device,
+            faults.clone(),
+            conn.client.clone(),
+            shutdown.clone(),
+        ));
     }
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {

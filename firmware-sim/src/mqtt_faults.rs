@@ -34,8 +34,11 @@ pub enum Action {
 impl MqttFaults {
     /// The fault for report `n`.
     pub fn action(&self, n: u64) -> Action {
-        let hit = |every: u32| every > 0 && n % u64::from(every) == 0;
-        if self.gap_every > 0 && n >= u64::from(self.gap_every) && n % u64::from(self.gap_every) < u64::from(self.gap_length) {
+        let hit = |every: u32| every > 0 && n.is_multiple_of(u64::from(every));
+        if self.gap_every > 0
+            && n >= u64::from(self.gap_every)
+            && n % u64::from(self.gap_every) < u64::from(self.gap_length)
+        {
             Action::Skip
         } else if hit(self.reboot_every) {
             Action::Reboot
@@ -69,14 +72,29 @@ mod tests {
 
     #[test]
     fn schedule_is_deterministic() {
-        let f = MqttFaults { reboot_every: 7, gap_every: 10, gap_length: 2, malformed_every: 3 };
+        let f = MqttFaults {
+            reboot_every: 7,
+            gap_every: 10,
+            gap_length: 2,
+            malformed_every: 3,
+        };
         let got: Vec<_> = (1..=12).map(|n| f.action(n)).collect();
         use Action::*;
-        assert_eq!(got, [Send, Send, Malformed, Send, Send, Malformed, Reboot, Send, Malformed, Skip, Skip, Malformed]);
+        assert_eq!(
+            got,
+            [
+                Send, Send, Malformed, Send, Send, Malformed, Reboot, Send, Malformed, Skip, Skip, Malformed
+            ]
+        );
         assert_eq!(MqttFaults::default().action(5), Send);
         assert!(serde_json::from_str::<serde_json::Value>(&malform(r#"{"a":1}"#)).is_err());
         let mut errors = Vec::new();
-        MqttFaults { gap_every: 2, gap_length: 2, ..MqttFaults::default() }.validate(&mut errors);
+        MqttFaults {
+            gap_every: 2,
+            gap_length: 2,
+            ..MqttFaults::default()
+        }
+        .validate(&mut errors);
         assert_eq!(errors.len(), 1);
     }
 }

@@ -48,7 +48,8 @@ impl Default for ScenarioConfig {
         Self {
             seed: 7,
             // Monday 2026-04-06 00:00 in Berlin (Easter Monday): spring, heating still on, trees drying.
-            start: DateTime::parse_from_rfc3339("2026-04-05T22:00:00Z").map_or(DateTime::UNIX_EPOCH, |d| d.with_timezone(&Utc)),
+            start: DateTime::parse_from_rfc3339("2026-04-05T22:00:00Z")
+                .map_or(DateTime::UNIX_EPOCH, |d| d.with_timezone(&Utc)),
             learn_weeks: 3,
             eval_weeks: 3,
             buildings: 12,
@@ -165,7 +166,10 @@ impl Scenario {
         let (buildings, incidents) = energy::generate(&config, learn_until, end, &mut inventory);
         let (park, faults) = trees::Park::generate(&config, end, &mut inventory);
         Scenario {
-            soils: trees::SOILS.iter().map(|(n, fc, wp)| ((*n).to_string(), (*fc, *wp))).collect(),
+            soils: trees::SOILS
+                .iter()
+                .map(|(n, fc, wp)| ((*n).to_string(), (*fc, *wp)))
+                .collect(),
             tree_soil: park.tree_soil(),
             sensor_depth: park.depths(),
             config,

@@ -56,9 +56,18 @@ pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Li
             let image = Arc::new(RwLock::new(image));
             let faults = Faults::new(m.seed, m.faults);
             units.insert(m.unit_id, (Arc::clone(&image), faults.clone()));
-            live.push(Live { meter, model: m.model, image, faults });
+            live.push(Live {
+                meter,
+                model: m.model,
+                image,
+                faults,
+            });
         }
-        bound.push(Bound { listener, framing: plan.framing, service: ImageService::with_faults(units) });
+        bound.push(Bound {
+            listener,
+            framing: plan.framing,
+            service: ImageService::with_faults(units),
+        });
     }
     Ok((bound, live))
 }
@@ -92,7 +101,11 @@ pub(crate) async fn serve(b: Bound, stop: CancellationToken) -> Result<(), SimEr
 }
 
 /// Advances every meter and rewrites its image every `every` until `stop`; stuck meters keep their image.
-pub(crate) async fn update_meters(mut meters: Vec<Live>, every: Duration, stop: CancellationToken) -> Result<(), SimError> {
+pub(crate) async fn update_meters(
+    mut meters: Vec<Live>,
+    every: Duration,
+    stop: CancellationToken,
+) -> Result<(), SimError> {
     if meters.is_empty() {
         return Ok(());
     }

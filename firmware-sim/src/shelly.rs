@@ -51,7 +51,9 @@ pub fn validate(shellies: &[ShellyConfig], errors: &mut Vec<String>) {
     for (i, s) in shellies.iter().enumerate() {
         let p = &s.prefix;
         if p.is_empty() || p.len() > 300 || p.starts_with('$') || p.contains(['#', '+', '%', '?']) {
-            errors.push(format!("sim.shellies[{i}].prefix: {p:?} is not a Shelly topic_prefix"));
+            errors.push(format!(
+                "sim.shellies[{i}].prefix: {p:?} is not a Shelly topic_prefix"
+            ));
         } else if !seen.insert(p.as_str()) {
             errors.push(format!("sim.shellies[{i}].prefix: duplicate prefix {p:?}"));
         }
@@ -135,7 +137,8 @@ impl ShellyDevice {
             ShellyModel::Plug => {
                 let minute_ts = now.timestamp() / 60 * 60;
                 let by_minute = [r3(p[0] * 1000.0 / 60.0), r3(p[0] * 1000.0 / 60.0), 0.0];
-                let aenergy = json!({"by_minute": by_minute, "minute_ts": minute_ts, "total": r3(self.import_wh[0])});
+                let aenergy =
+                    json!({"by_minute": by_minute, "minute_ts": minute_ts, "total": r3(self.import_wh[0])});
                 if self.sent % 2 == 1 {
                     let status = json!({"id": 0, "source": "init", "output": true, "apower": r3(p[0]), "voltage": volts(0),
                         "freq": 50.0, "current": r3(p[0] / volts(0)), "aenergy": aenergy,
@@ -162,17 +165,26 @@ impl ShellyDevice {
                 }
                 em.insert("n_current".into(), Value::Null);
                 em.insert("total_act_power".into(), json!(r3(p.iter().sum())));
-                em.insert("total_aprt_power".into(), json!(r3(p.iter().map(|x| x.abs() * 1.02).sum())));
+                em.insert(
+                    "total_aprt_power".into(),
+                    json!(r3(p.iter().map(|x| x.abs() * 1.02).sum())),
+                );
                 em.insert("user_calibrated_phase".into(), json!([]));
                 let mut data = serde_json::Map::new();
                 data.insert("id".into(), json!(0));
                 for (ph, name) in ["a", "b", "c"].iter().enumerate() {
                     data.insert(format!("{name}_total_act_energy"), json!(r3(self.import_wh[ph])));
-                    data.insert(format!("{name}_total_act_ret_energy"), json!(r3(self.export_wh[ph])));
+                    data.insert(
+                        format!("{name}_total_act_ret_energy"),
+                        json!(r3(self.export_wh[ph])),
+                    );
                 }
                 data.insert("total_act".into(), json!(r3(self.import_wh.iter().sum())));
                 data.insert("total_act_ret".into(), json!(r3(self.export_wh.iter().sum())));
-                vec![("status/em:0", Value::Object(em).to_string()), ("status/emdata:0", Value::Object(data).to_string())]
+                vec![
+                    ("status/em:0", Value::Object(em).to_string()),
+                    ("status/emdata:0", Value::Object(data).to_string()),
+                ]
             }
         }
     }
@@ -183,7 +195,9 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -192,7 +206,10 @@ mod tests {
         let mut d = ShellyDevice::new(ShellyModel::Plug, 3, t0);
         let total = |m: &str| {
             let v: Value = serde_json::from_str(m).expect("json");
-            v.pointer("/aenergy/total").or(v.pointer("/params/switch:0/aenergy/total")).and_then(Value::as_f64).expect("total")
+            v.pointer("/aenergy/total")
+                .or(v.pointer("/params/switch:0/aenergy/total"))
+                .and_then(Value::as_f64)
+                .expect("total")
         };
         let a = d.messages(t0 + TimeDelta::minutes(10));
         let b = d.messages(t0 + TimeDelta::minutes(20));
@@ -208,15 +225,25 @@ mod tests {
         let t0 = at("2026-06-20T11:30:00Z");
         let mut d = ShellyDevice::new(ShellyModel::Pro3em, 4, t0);
         let m = d.messages(t0 + TimeDelta::hours(1));
-        assert_eq!(m.iter().map(|x| x.0).collect::<Vec<_>>(), ["status/em:0", "status/emdata:0"]);
+        assert_eq!(
+            m.iter().map(|x| x.0).collect::<Vec<_>>(),
+            ["status/em:0", "status/emdata:0"]
+        );
         let data: Value = serde_json::from_str(&m[1].1).expect("json");
-        let sum: f64 = ["a", "b", "c"].iter().map(|p| data[format!("{p}_total_act_energy")].as_f64().unwrap_or(0.0)).sum();
+        let sum: f64 = ["a", "b", "c"]
+            .iter()
+            .map(|p| data[format!("{p}_total_act_energy")].as_f64().unwrap_or(0.0))
+            .sum();
         assert!((sum - data["total_act"].as_f64().unwrap_or(0.0)).abs() < 0.01);
     }
 
     #[test]
     fn config_validation() {
-        let c = |prefix: &str| ShellyConfig { prefix: prefix.into(), model: ShellyModel::Plug, interval: Duration::ZERO };
+        let c = |prefix: &str| ShellyConfig {
+            prefix: prefix.into(),
+            model: ShellyModel::Plug,
+            interval: Duration::ZERO,
+        };
         let mut errors = Vec::new();
         validate(&[c("a"), c("a"), c("$x")], &mut errors);
         assert_eq!(errors.len(), 5, "{errors:#?}");

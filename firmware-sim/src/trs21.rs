@@ -104,8 +104,16 @@ mod tests {
 
     #[test]
     fn official_example_encodes() {
-        let f = Trs21Frame { device_id: 402, potential_deci_kpa: 117, temp_raw: 0x80a1, battery_mv: 3109 };
-        assert_eq!(f.encode(), [0x02, 0x01, 0x92, 0x00, 0x03, 0x00, 0x75, 0x80, 0xa1, 0x0c, 0x25]);
+        let f = Trs21Frame {
+            device_id: 402,
+            potential_deci_kpa: 117,
+            temp_raw: 0x80a1,
+            battery_mv: 3109,
+        };
+        assert_eq!(
+            f.encode(),
+            [0x02, 0x01, 0x92, 0x00, 0x03, 0x00, 0x75, 0x80, 0xa1, 0x0c, 0x25]
+        );
         let d = decoded_payload(&f);
         assert_eq!(d["water_potential"]["value"], json!(-11.7));
         assert_eq!(d["soil_temperature"]["value"], json!(16.1));
@@ -114,10 +122,15 @@ mod tests {
 
     #[test]
     fn soil_dries_within_the_sensor_range() {
-        let t0 = DateTime::parse_from_rfc3339("2026-06-01T06:00:00Z").expect("valid").with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-06-01T06:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
         let m = TensionModel::new(7, t0);
         let (first, later) = (m.frame(t0), m.frame(t0 + TimeDelta::days(10)));
-        assert!(later.potential_deci_kpa > first.potential_deci_kpa + 50, "{first:?} → {later:?}");
+        assert!(
+            later.potential_deci_kpa > first.potential_deci_kpa + 50,
+            "{first:?} → {later:?}"
+        );
         for d in 0..60 {
             assert!(m.frame(t0 + TimeDelta::days(d)).potential_deci_kpa <= 2400);
         }

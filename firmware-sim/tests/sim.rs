@@ -17,7 +17,10 @@ fn local(port: u16) -> SocketAddr {
 fn modbus_only(meters: &[u8]) -> Config {
     Config {
         modbus_listen: local(0),
-        meters: meters.iter().map(|&unit_id| MeterConfig::sdm630(unit_id)).collect(),
+        meters: meters
+            .iter()
+            .map(|&unit_id| MeterConfig::sdm630(unit_id))
+            .collect(),
         plugs: Vec::new(),
         soil_sensors: Vec::new(),
         update_interval: Duration::from_millis(50),

@@ -82,7 +82,8 @@ impl Config {
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));
         }
-        if self.mqtt_stale_after < Duration::from_secs(1) || self.mqtt_status_refresh < Duration::from_secs(1) {
+        if self.mqtt_stale_after < Duration::from_secs(1) || self.mqtt_status_refresh < Duration::from_secs(1)
+        {
             errors.push("gateway.mqtt_stale_after, gateway.mqtt_status_refresh: must be at least 1s".into());
         }
         if self.deadletter_excerpt_bytes > self.max_payload_bytes {

@@ -86,11 +86,18 @@ impl Worker {
             router::Route::Device(i, p) => (i, p),
             router::Route::Ignored => return,
             router::Route::Unknown(family) => {
-                self.metrics.messages_rejected.with_label_values(&[family, "unknown_topic"]).inc();
+                self.metrics
+                    .messages_rejected
+                    .with_label_values(&[family, "unknown_topic"])
+                    .inc();
                 if self.unknown.len() < MAX_LISTED_UNKNOWN && self.unknown.insert(topic.to_owned()) {
-                    warn!(topic, "Message on a topic of no configured device; further ones are only counted.");
+                    warn!(
+                        topic,
+                        "Message on a topic of no configured device; further ones are only counted."
+                    );
                 }
-                self.dead_letter(None, family, topic, payload, &AdapterError::UnknownTopic, now).await;
+                self.dead_letter(None, family, topic, payload, &AdapterError::UnknownTopic, now)
+                    .await;
                 return;
             }
         };
@@ -103,11 +110,24 @@ impl Worker {
         };
         match result {
             Ok(Message::Reading(d)) => {
-                let reading = Reading::new(entry.site.clone(), entry.device.clone(), d.ts.unwrap_or(now), d.values);
+                let reading = Reading::new(
+                    entry.site.clone(),
+                    entry.device.clone(),
+                    d.ts.unwrap_or(now),
+                    d.values,
+                );
                 entry.health.on_values(now);
                 let topic = zw_model::topic::readings(&reading.site, &reading.device);
-                match self.bus.publish(topic, QoS::AtLeastOnce, false, reading.to_json()).await {
-                    Ok(()) => self.metrics.readings_published.with_label_values(&[entry.adapter]).inc(),
+                match self
+                    .bus
+                    .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
+                    .await
+                {
+                    Ok(()) => self
+                        .metrics
+                        .readings_published
+                        .with_label_values(&[entry.adapter])
+                        .inc(),
                     Err(e) => {
                         self.metrics.publish_errors.inc();
                         warn!(device = %reading.device, error = %e, "Could not publish reading.");
@@ -117,11 +137,15 @@ impl Worker {
             Ok(Message::Availability(online)) => entry.health.on_availability(online, now),
             Ok(Message::Alive) => entry.health.on_alive(now),
             Err(e) => {
-                self.metrics.messages_rejected.with_label_values(&[entry.adapter, e.reason()]).inc();
+                self.metrics
+                    .messages_rejected
+                    .with_label_values(&[entry.adapter, e.reason()])
+                    .inc();
                 entry.health.on_rejected(e.reason(), &e.to_string(), now);
                 let (device, adapter) = (entry.device.clone(), entry.adapter);
                 debug!(device = %device, topic, error = %e, "Rejected device message.");
-                self.dead_letter(Some(device.as_str()), adapter, topic, payload, &e, now).await;
+                self.dead_letter(Some(device.as_str()), adapter, topic, payload, &e, now)
+                    .await;
             }
         }
         self.publish_status(idx, now).await;
@@ -142,11 +166,18 @@ impl Worker {
         if !e.health.due(now, refresh) {
             return;
         }
-        let Some(status) = e.health.publish((&e.site, &e.device), &self.cfg.instance, e.adapter, now, refresh) else {
+        let Some(status) =
+            e.health
+                .publish((&e.site, &e.device), &self.cfg.instance, e.adapter, now, refresh)
+        else {
             return;
         };
         let topic = zw_model::topic::device_status(&e.device);
-        if let Err(err) = self.bus.publish(topic, QoS::AtLeastOnce, true, status.to_json()).await {
+        if let Err(err) = self
+            .bus
+            .publish(topic, QoS::AtLeastOnce, true, status.to_json())
+            .await
+        {
             self.metrics.publish_errors.inc();
             warn!(device = %e.device, error = %err, "Could not publish device status.");
         }
@@ -181,7 +212,11 @@ impl Worker {
             info!(device, reason = e.reason(), error = %e, suppressed, "Device message rejected (sampled to the dead-letter topic).");
         }
         let body = serde_json::to_vec(&letter).unwrap_or_default();
-        match self.bus.publish(letter.topic(), QoS::AtLeastOnce, false, body).await {
+        match self
+            .bus
+            .publish(letter.topic(), QoS::AtLeastOnce, false, body)
+            .await
+        {
             Ok(()) => self.metrics.deadletters.inc(),
             Err(err) => {
                 self.metrics.publish_errors.inc();

@@ -65,7 +65,12 @@ impl Health {
     }
 
     /// Records a poll; returns the previous and the new state.
-    pub fn observe(&mut self, outcome: PollHealth, now: DateTime<Utc>, offline_after: u32) -> (Option<HealthState>, HealthState) {
+    pub fn observe(
+        &mut self,
+        outcome: PollHealth,
+        now: DateTime<Utc>,
+        offline_after: u32,
+    ) -> (Option<HealthState>, HealthState) {
         let before = self.state;
         let state = match outcome {
             PollHealth::Complete => {
@@ -74,14 +79,26 @@ impl Health {
             }
             PollHealth::Partial(kind, message) => {
                 self.success(now);
-                self.last_error = Some(LastError { at: now, kind, message });
+                self.last_error = Some(LastError {
+                    at: now,
+                    kind,
+                    message,
+                });
                 HealthState::Degraded
             }
             PollHealth::Failed(kind, message) => {
                 self.failures = self.failures.saturating_add(1);
                 self.polls_failed += 1;
-                self.last_error = Some(LastError { at: now, kind, message });
-                if self.failures >= offline_after { HealthState::Offline } else { HealthState::Degraded }
+                self.last_error = Some(LastError {
+                    at: now,
+                    kind,
+                    message,
+                });
+                if self.failures >= offline_after {
+                    HealthState::Offline
+                } else {
+                    HealthState::Degraded
+                }
             }
         };
         if before != Some(state) {
@@ -141,7 +158,9 @@ mod tests {
 
     #[test]
     fn states_follow_outcomes_and_publishing_is_on_change_or_refresh() {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z").expect("ts").with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .expect("ts")
+            .with_timezone(&Utc);
         let mut h = Health::new(id("s"), id("d"), "gw1".into(), t0);
         let refresh = Duration::from_secs(60);
         assert_eq!(h.publish_due(t0, refresh), None, "nothing before the first poll");
@@ -153,8 +172,16 @@ mod tests {
             (timeout(), HealthState::Degraded, true),
             (timeout(), HealthState::Degraded, false),
             (timeout(), HealthState::Offline, true),
-            (PollHealth::Partial(ErrorKind::Exception, "illegal data address".into()), HealthState::Degraded, true),
-            (PollHealth::Partial(ErrorKind::Decode, "NaN".into()), HealthState::Degraded, true),
+            (
+                PollHealth::Partial(ErrorKind::Exception, "illegal data address".into()),
+                HealthState::Degraded,
+                true,
+            ),
+            (
+                PollHealth::Partial(ErrorKind::Decode, "NaN".into()),
+                HealthState::Degraded,
+                true,
+            ),
             (PollHealth::Complete, HealthState::Online, true),
         ];
         for (i, (outcome, state, publish)) in steps.into_iter().enumerate() {
@@ -168,7 +195,9 @@ mod tests {
         }
         let last = t0 + TimeDelta::seconds(7);
         assert_eq!(h.publish_due(last + TimeDelta::seconds(59), refresh), None);
-        let s = h.publish_due(last + TimeDelta::seconds(60), refresh).expect("refresh");
+        let s = h
+            .publish_due(last + TimeDelta::seconds(60), refresh)
+            .expect("refresh");
         assert_eq!((s.polls_ok, s.polls_failed, s.consecutive_failures), (5, 3, 0));
         assert_eq!(s.last_success, Some(last));
         assert_eq!(s.last_error.map(|e| e.kind), Some(ErrorKind::Decode));

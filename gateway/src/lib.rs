@@ -85,7 +85,13 @@ pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
     let mut seen: BTreeMap<String, (String, Option<zw_model::inventory::ModbusEndpoint>)> = BTreeMap::new();
     for (i, site) in inventory.sites.iter().enumerate() {
         for (j, dev) in site.devices.iter().enumerate() {
-            let DeviceSource::Modbus { profile, endpoint, unit_id, .. } = &dev.source else {
+            let DeviceSource::Modbus {
+                profile,
+                endpoint,
+                unit_id,
+                ..
+            } = &dev.source
+            else {
                 continue;
             };
             let path = format!("sites[{i}].devices[{j}].source");
@@ -100,7 +106,10 @@ pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
             };
             let unit_key = format!("{}#{unit_id}", ep.key());
             if let Some((other, _)) = seen.insert(unit_key, (path.clone(), None)) {
-                errors.push(format!("{path}.unit_id: unit {unit_id} on {} is already polled by {other}", ep.key()));
+                errors.push(format!(
+                    "{path}.unit_id: unit {unit_id} on {} is already polled by {other}",
+                    ep.key()
+                ));
             }
             match seen.insert(ep.key(), (path.clone(), Some(ep.clone()))) {
                 Some((other, Some(prev))) if prev != ep => errors.push(format!(
@@ -148,10 +157,12 @@ pub async fn run(
             interval,
         } = &dev.source
         {
-            let profile = profiles.get(profile).ok_or_else(|| GatewayError::UnknownProfile {
-                device: dev.id.to_string(),
-                profile: profile.clone(),
-            })?;
+            let profile = profiles
+                .get(profile)
+                .ok_or_else(|| GatewayError::UnknownProfile {
+                    device: dev.id.to_string(),
+                    profile: profile.clone(),
+                })?;
             let endpoint = ModbusEndpoint::parse(endpoint).map_err(|e| GatewayError::Endpoint {
                 device: dev.id.to_string(),
                 message: e,

@@ -38,7 +38,9 @@ impl Metrics {
                     "zw_gateway_poll_lateness_seconds",
                     "Poll start lateness against the schedule.",
                 )
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0]),
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0,
+                ]),
             )?,
             polls_skipped: IntCounter::new(
                 "zw_gateway_polls_skipped_total",

@@ -97,7 +97,11 @@ pub async fn poll_endpoint(
             device: d,
         })
         .collect();
-    let mut link = Link { ctx: None, failures: 0, retry_at: now };
+    let mut link = Link {
+        ctx: None,
+        failures: 0,
+        retry_at: now,
+    };
     let refresh_every = cfg.modbus.status_refresh / 4;
     let mut next_refresh = now + refresh_every;
     loop {
@@ -108,15 +112,20 @@ pub async fn poll_endpoint(
             }
             next_refresh = now + refresh_every;
         }
-        let (i, probe) = match sched.next(now) {
+        let (i, probe_timeout) = match sched.next(now) {
             Decision::Wait(t) => {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = sleep_until(t.min(next_refresh)) => continue,
                 }
             }
-            Decision::Poll { device, due, skipped, probe } => {
-                if !probe {
+            Decision::Poll {
+                device,
+                due,
+                skipped,
+                probe,
+            } => {
+                if probe.is_none() {
                     let late = now.saturating_duration_since(due);
                     metrics.poll_lateness.observe(late.as_secs_f64());
                     metrics.polls_skipped.inc_by(skipped);
@@ -127,31 +136,51 @@ pub async fn poll_endpoint(
                 (device, probe)
             }
         };
+        let probe = probe_timeout.is_some();
         let slot = &mut slots[i];
         let started = Instant::now();
         let Some(ctx) = link.open(&endpoint, &cfg, &metrics).await else {
-            sched.finished(i, Outcome::Skipped, probe, started, Instant::now(), rand::rng().random());
+            sched.finished(
+                i,
+                Outcome::Skipped,
+                probe,
+                started,
+                Instant::now(),
+                rand::rng().random(),
+            );
             let msg = format!("endpoint {endpoint} unreachable; reconnecting with back-off");
-            observe(slot, PollHealth::Failed(ErrorKind::Transport, msg), &cfg, &metrics);
+            observe(
+                slot,
+                PollHealth::Failed(ErrorKind::Transport, msg),
+                &cfg,
+                &metrics,
+            );
             publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
             continue;
         };
-        let (requests, limit) = if probe {
-            (&slot.probe, cfg.modbus.probe_timeout)
-        } else {
-            (&slot.plan, cfg.request_timeout)
+        let (requests, limit) = match probe_timeout {
+            Some(t) => (&slot.probe, t),
+            None => (&slot.plan, cfg.request_timeout),
         };
         let result = poll(ctx, &slot.device, requests, limit, &metrics).await;
         let ended = Instant::now();
         let class = if probe { "probe" } else { "grid" };
-        metrics.modbus.busy_seconds.with_label_values(&[class]).inc_by((ended - started).as_secs_f64());
+        metrics
+            .modbus
+            .busy_seconds
+            .with_label_values(&[class])
+            .inc_by((ended - started).as_secs_f64());
         if result.reconnect {
             link.drop_connection().await;
         }
         sched.finished(i, result.outcome, probe, started, ended, rand::rng().random());
         if probe {
             let answered = result.outcome == Outcome::Answered;
-            metrics.modbus.probes.with_label_values(&[if answered { "answered" } else { "failed" }]).inc();
+            metrics
+                .modbus
+                .probes
+                .with_label_values(&[if answered { "answered" } else { "failed" }])
+                .inc();
             if answered {
                 info!(device = %slot.device.device, "Device answers again; back on its poll grid.");
             } else {
@@ -175,7 +204,12 @@ pub async fn poll_endpoint(
 
 impl Link {
     /// The open connection, connecting first if allowed; `None` while backing off or when connecting fails.
-    async fn open(&mut self, endpoint: &ModbusEndpoint, cfg: &Config, metrics: &Metrics) -> Option<&mut Context> {
+    async fn open(
+        &mut self,
+        endpoint: &ModbusEndpoint,
+        cfg: &Config,
+        metrics: &Metrics,
+    ) -> Option<&mut Context> {
         if self.ctx.is_none() && Instant::now() >= self.retry_at {
             match crate::modbus_transport::connect(endpoint, cfg.connect_timeout).await {
                 Ok(c) => {
@@ -191,7 +225,12 @@ impl Link {
                     if self.failures == 0 {
                         warn!(%endpoint, error = %e, "Cannot connect to Modbus endpoint; backing off.");
                     }
-                    let delay = crate::schedule::backoff(Duration::from_millis(200), self.failures + 1, cfg.reconnect_max, rand::rng().random());
+                    let delay = crate::schedule::backoff(
+                        Duration::from_millis(200),
+                        self.failures + 1,
+                        cfg.reconnect_max,
+                        rand::rng().random(),
+                    );
                     self.retry_at = Instant::now() + delay;
                     self.failures = self.failures.saturating_add(1);
                 }
@@ -233,6 +272,7 @@ fn first_slot(d: &PolledDevice, phase: Phase, now: chrono::DateTime<Utc>) -> Dur
 }
 
 fn fnv1a(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3))
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
 }

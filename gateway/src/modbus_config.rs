@@ -66,7 +66,10 @@ impl ModbusConfig {
             errors.push(format!("{p}.probe_timeout: must be at least 10ms"));
         }
         if !(self.failing_share > 0.0 && self.failing_share <= 1.0) {
-            errors.push(format!("{p}.failing_share: must be in (0, 1], got {}", self.failing_share));
+            errors.push(format!(
+                "{p}.failing_share: must be in (0, 1], got {}",
+                self.failing_share
+            ));
         }
         if self.device_backoff_max < Duration::from_secs(1) {
             errors.push(format!("{p}.device_backoff_max: must be at least 1s"));
@@ -99,7 +102,10 @@ mod tests {
         assert_eq!(bad.validate().len(), 5, "{:?}", bad.validate());
         let parsed: ModbusConfig =
             toml::from_str("phase = \"aligned\"\nprobe_timeout = \"100ms\"").expect("parses");
-        assert_eq!((parsed.phase, parsed.probe_timeout), (Phase::Aligned, Duration::from_millis(100)));
+        assert_eq!(
+            (parsed.phase, parsed.probe_timeout),
+            (Phase::Aligned, Duration::from_millis(100))
+        );
         assert!(toml::from_str::<ModbusConfig>("phases = 1").is_err());
     }
 }

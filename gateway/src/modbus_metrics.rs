@@ -27,11 +27,17 @@ impl ModbusMetrics {
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = Self {
             exceptions: IntCounterVec::new(
-                Opts::new("zw_gateway_modbus_exceptions_total", "Modbus exception responses by exception code."),
+                Opts::new(
+                    "zw_gateway_modbus_exceptions_total",
+                    "Modbus exception responses by exception code.",
+                ),
                 &["code"],
             )?,
             connects: IntCounterVec::new(
-                Opts::new("zw_gateway_modbus_connects_total", "Modbus connection attempts by result."),
+                Opts::new(
+                    "zw_gateway_modbus_connects_total",
+                    "Modbus connection attempts by result.",
+                ),
                 &["result"],
             )?,
             polls_late: IntCounter::new(
@@ -39,7 +45,10 @@ impl ModbusMetrics {
                 "Grid polls that started later than a tenth of their interval.",
             )?,
             probes: IntCounterVec::new(
-                Opts::new("zw_gateway_modbus_probes_total", "Probes of failing devices by result."),
+                Opts::new(
+                    "zw_gateway_modbus_probes_total",
+                    "Probes of failing devices by result.",
+                ),
                 &["result"],
             )?,
             devices: IntGaugeVec::new(

@@ -62,7 +62,13 @@ async fn execute(ctx: &mut Context, req: &Request, limit: Duration) -> Answer {
 }
 
 /// Runs `requests` for `dev` (its plan, or a single probe request) with `limit` per request.
-pub async fn poll(ctx: &mut Context, dev: &PolledDevice, requests: &[Request], limit: Duration, metrics: &Metrics) -> PollResult {
+pub async fn poll(
+    ctx: &mut Context,
+    dev: &PolledDevice,
+    requests: &[Request],
+    limit: Duration,
+    metrics: &Metrics,
+) -> PollResult {
     ctx.set_slave(Slave(dev.unit_id));
     let mut values = BTreeMap::new();
     let mut error: Option<(ErrorKind, String)> = None;
@@ -88,19 +94,33 @@ pub async fn poll(ctx: &mut Context, dev: &PolledDevice, requests: &[Request], l
             }
             Answer::Exception(code) => {
                 metrics.modbus_requests.with_label_values(&["exception"]).inc();
-                metrics.modbus.exceptions.with_label_values(&[exception_label(code)]).inc();
+                metrics
+                    .modbus
+                    .exceptions
+                    .with_label_values(&[exception_label(code)])
+                    .inc();
                 debug!(device = %dev.device, address = req.address, count = req.count, exception = ?code, "Modbus exception.");
                 back_off |= matches!(
                     code,
-                    ExceptionCode::GatewayTargetDevice | ExceptionCode::GatewayPathUnavailable | ExceptionCode::ServerDeviceBusy
+                    ExceptionCode::GatewayTargetDevice
+                        | ExceptionCode::GatewayPathUnavailable
+                        | ExceptionCode::ServerDeviceBusy
                 );
-                let msg = format!("exception {} at {:#06x} x{}", exception_label(code), req.address, req.count);
+                let msg = format!(
+                    "exception {} at {:#06x} x{}",
+                    exception_label(code),
+                    req.address,
+                    req.count
+                );
                 error = Some((ErrorKind::Exception, msg));
             }
             Answer::Timeout => {
                 metrics.modbus_requests.with_label_values(&["timeout"]).inc();
                 debug!(device = %dev.device, timeout = ?limit, "Modbus request timed out; reconnecting.");
-                let msg = format!("no answer within {limit:?} to {:#06x} x{}", req.address, req.count);
+                let msg = format!(
+                    "no answer within {limit:?} to {:#06x} x{}",
+                    req.address, req.count
+                );
                 return finish(values, planned, Some((ErrorKind::Timeout, msg)), true, true);
             }
             Answer::Transport(e) => {
@@ -126,7 +146,11 @@ fn finish(
         Some((kind, msg)) if values.is_empty() => PollHealth::Failed(kind, msg),
         Some((kind, msg)) => PollHealth::Partial(kind, msg),
     };
-    let outcome = if back_off { Outcome::Failed } else { Outcome::Answered };
+    let outcome = if back_off {
+        Outcome::Failed
+    } else {
+        Outcome::Answered
+    };
     PollResult {
         values,
         health,

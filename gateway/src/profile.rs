@@ -187,11 +187,19 @@ fn locate(v: &ValueDef, default_fc: u8) -> Result<(u8, u16), String> {
                 _ => return Err(format!("register {n} is not a 3xxxx/4xxxx register number")),
             };
             if v.function.is_some_and(|f| f != fc) {
-                return Err(format!("register {n} implies function {fc}, not {:?}", v.function));
+                return Err(format!(
+                    "register {n} implies function {fc}, not {:?}",
+                    v.function
+                ));
             }
-            Ok((fc, u16::try_from(n - base).map_err(|_| format!("register {n} out of range"))?))
+            Ok((
+                fc,
+                u16::try_from(n - base).map_err(|_| format!("register {n} out of range"))?,
+            ))
         }
-        (Some(_), Some(_)) => Err("give either address (0-based) or register (datasheet number), not both".into()),
+        (Some(_), Some(_)) => {
+            Err("give either address (0-based) or register (datasheet number), not both".into())
+        }
         (None, None) => Err("needs address (0-based PDU address) or register (datasheet number)".into()),
     }
 }
@@ -199,7 +207,8 @@ fn locate(v: &ValueDef, default_fc: u8) -> Result<(u8, u16), String> {
 impl Profile {
     /// Parses and checks a profile file; `source_name` names it in errors, which list every problem.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, ProfileError> {
-        let f: ProfileFile = toml::from_str(text).map_err(|e| ProfileError::new(source_name, e.to_string()))?;
+        let f: ProfileFile =
+            toml::from_str(text).map_err(|e| ProfileError::new(source_name, e.to_string()))?;
         let mut problems = Vec::new();
         if zw_model::Id::new(f.name.clone()).is_err() {
             problems.push(format!("name {:?} must be a-z, 0-9, '-' and '_'", f.name));

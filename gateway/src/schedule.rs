@@ -9,8 +9,10 @@
 //! * **Failing devices** (a timeout, transport error or "gateway target failed to respond") leave the grid.
 //!   Each backs off on its own: the next attempt waits `interval · 2^(failures−1)` (±25 % jitter, capped).
 //!   An attempt is a *probe*, a single small read with a short timeout.
-//! * A probe runs only in a gap of the healthy devices' schedule at least `probe_timeout` long, so it delays
-//!   nobody; a probe that found no gap for `probe_max_wait` may run anyway. Either way probes are paid from
+//! * A probe runs only in a gap of the healthy devices' schedule, so it delays nobody: with `probe_timeout`
+//!   if the gap is that long, else with a *quick* timeout of four healthy round trips on this connection
+//!   (a device that answers at all answers a 2-register read that fast). A probe that found no gap for
+//!   `probe_max_wait` runs anyway with the quick timeout. Either way probes are paid from
 //!   a token bucket refilled at `failing_share` of wall time: failing devices together can never take more
 //!   than that share of the connection while healthy devices share it. (With no healthy device left there
 //!   is nobody to protect and the bucket is not consulted.)
@@ -44,8 +46,8 @@ pub enum Decision {
         due: Instant,
         /// Grid slots that passed unpolled.
         skipped: u64,
-        /// A probe of a failing device instead of a grid poll.
-        probe: bool,
+        /// `Some(timeout)`: a probe of a failing device (instead of a grid poll) with this request timeout.
+        probe: Option<Duration>,
     },
     /// Nothing to do before this instant.
     Wait(Instant),
@@ -78,6 +80,8 @@ pub struct Scheduler {
     devices: Vec<Device>,
     tokens: Duration,
     refilled_at: Instant,
+    /// Mean duration of healthy grid polls, for the quick probe timeout.
+    rtt: Option<Duration>,
 }
 
 impl Scheduler {
@@ -96,6 +100,7 @@ impl Scheduler {
                 .collect(),
             tokens: limits.probe_timeout,
             refilled_at: now,
+            rtt: None,
         }
     }
 
@@ -116,7 +121,12 @@ impl Scheduler {
             let d = &mut self.devices[i];
             let due = d.next_due;
             let skipped = advance(&mut d.next_due, d.interval, now);
-            return Decision::Poll { device: i, due, skipped, probe: false };
+            return Decision::Poll {
+                device: i,
+                due,
+                skipped,
+                probe: None,
+            };
         }
         let next_healthy = healthy.map(|i| self.devices[i].next_due);
         let failing = (0..self.devices.len())
@@ -129,40 +139,72 @@ impl Scheduler {
         let mut wake = next_healthy.map_or(retry_at, |h| h.min(retry_at));
         if retry_at <= now {
             let Some(h) = next_healthy else {
-                return self.probe(f, now);
+                return self.probe(f, now, self.limits.probe_timeout);
             };
-            let fits = h.saturating_duration_since(now) >= self.limits.probe_timeout;
+            // The longest timeout that fits the gap before the next grid poll: the configured one, else the
+            // quick one (a few healthy round trips); after `probe_max_wait` the quick one regardless.
+            let gap = h.saturating_duration_since(now);
+            let quick = self.quick_timeout();
             let forced_at = retry_at + self.limits.probe_max_wait;
-            let short = self.limits.probe_timeout.saturating_sub(self.tokens);
-            if short.is_zero() && (fits || now >= forced_at) {
-                return self.probe(f, now);
-            }
-            // Wake when the bucket has refilled, the wait is up, or the next grid poll changes the gaps.
+            let timeout = if gap >= self.limits.probe_timeout {
+                Some(self.limits.probe_timeout)
+            } else {
+                (gap >= quick || now >= forced_at).then_some(quick)
+            };
+            // Otherwise wake when the bucket has refilled, the wait is up, or a grid poll changes the gaps.
             wake = h;
-            if !short.is_zero() {
-                wake = wake.min(now + short.div_f64(self.limits.failing_share));
-            } else if now < forced_at {
-                wake = wake.min(forced_at);
+            match timeout {
+                Some(t) if self.tokens >= t => return self.probe(f, now, t),
+                Some(t) => wake = wake.min(now + (t - self.tokens).div_f64(self.limits.failing_share)),
+                None if now < forced_at => wake = wake.min(forced_at),
+                None => {}
             }
         }
         Decision::Wait(wake.max(now))
     }
 
-    fn probe(&mut self, device: usize, now: Instant) -> Decision {
+    fn probe(&mut self, device: usize, now: Instant, timeout: Duration) -> Decision {
         let d = &mut self.devices[device];
         advance(&mut d.next_due, d.interval, now);
-        Decision::Poll { device, due: d.retry_at, skipped: 0, probe: true }
+        Decision::Poll {
+            device,
+            due: d.retry_at,
+            skipped: 0,
+            probe: Some(timeout),
+        }
+    }
+
+    /// A probe timeout of four healthy round trips on this connection (within 5 ms..`probe_timeout`): a
+    /// device that answers at all answers a 2-register read that fast, and such a probe fits small gaps.
+    fn quick_timeout(&self) -> Duration {
+        let max = self.limits.probe_timeout;
+        self.rtt
+            .map_or(max, |rtt| (rtt * 4).clamp(Duration::from_millis(5).min(max), max))
     }
 
     /// Records how the poll of `device` started at `started` ended at `now`. `jitter` is a uniform sample in
     /// 0..1 (injected so tests are deterministic).
-    pub fn finished(&mut self, device: usize, result: Outcome, probe: bool, started: Instant, now: Instant, jitter: f64) {
+    pub fn finished(
+        &mut self,
+        device: usize,
+        result: Outcome,
+        probe: bool,
+        started: Instant,
+        now: Instant,
+        jitter: f64,
+    ) {
         self.refill(now);
+        let took = now.saturating_duration_since(started);
         if probe {
-            self.tokens = self.tokens.saturating_sub(now.saturating_duration_since(started));
+            self.tokens = self.tokens.saturating_sub(took);
+        } else if result == Outcome::Answered {
+            // Exponentially weighted mean of healthy poll durations (an upper bound of one request's).
+            self.rtt = Some(self.rtt.map_or(took, |r| r.mul_f64(0.9) + took.mul_f64(0.1)));
         }
         let max = self.limits.backoff_max;
-        let Some(d) = self.devices.get_mut(device) else { return };
+        let Some(d) = self.devices.get_mut(device) else {
+            return;
+        };
         match result {
             Outcome::Answered => {
                 if probe && d.next_due <= now {
@@ -184,7 +226,10 @@ impl Scheduler {
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.refilled_at);
-        let cap = self.limits.probe_timeout.max(Duration::from_secs(1).mul_f64(self.limits.failing_share));
+        let cap = self
+            .limits
+            .probe_timeout
+            .max(Duration::from_secs(1).mul_f64(self.limits.failing_share));
         self.tokens = (self.tokens + elapsed.mul_f64(self.limits.failing_share)).min(cap);
         self.refilled_at = self.refilled_at.max(now);
     }

@@ -16,12 +16,20 @@ use zw_model::{Inventory, Reading};
 use zw_sim::{FaultConfig, FaultKind, Framing, MeterConfig, MeterModel};
 
 fn meter(unit_id: u8, profile: MeterModel, faults: Vec<FaultConfig>) -> MeterConfig {
-    MeterConfig { unit_id, profile, faults, ..MeterConfig::sdm630(unit_id) }
+    MeterConfig {
+        unit_id,
+        profile,
+        faults,
+        ..MeterConfig::sdm630(unit_id)
+    }
 }
 
 fn bus(port: u16) -> Result<zw_bus::Bus> {
     Ok(zw_bus::Bus {
-        config: zw_bus::Config { port, ..zw_bus::Config::default() },
+        config: zw_bus::Config {
+            port,
+            ..zw_bus::Config::default()
+        },
         metrics: zw_bus::Metrics::register(&prometheus::Registry::new())?,
     })
 }
@@ -78,9 +86,24 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
             meter(2, MeterModel::Sdm120, vec![]),
             meter(3, MeterModel::Sdm72dmV2, vec![]),
             meter(4, MeterModel::JanitzaB23, vec![]),
-            meter(5, MeterModel::Sdm630, vec![FaultConfig::always(FaultKind::NoAnswer)]),
-            meter(6, MeterModel::Sdm630, vec![FaultConfig { code: 2, ..FaultConfig::always(FaultKind::Exception) }]),
-            MeterConfig { listen: Some(rtu_addr), framing: Framing::Rtu, ..meter(1, MeterModel::Sdm630, vec![]) },
+            meter(
+                5,
+                MeterModel::Sdm630,
+                vec![FaultConfig::always(FaultKind::NoAnswer)],
+            ),
+            meter(
+                6,
+                MeterModel::Sdm630,
+                vec![FaultConfig {
+                    code: 2,
+                    ..FaultConfig::always(FaultKind::Exception)
+                }],
+            ),
+            MeterConfig {
+                listen: Some(rtu_addr),
+                framing: Framing::Rtu,
+                ..meter(1, MeterModel::Sdm630, vec![])
+            },
         ],
         plugs: vec![],
         soil_sensors: vec![],
@@ -101,7 +124,10 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     ];
     let inv = Arc::new(inventory(&devices, "200ms")?);
     let mut rx = subscribe(stack.mqtt_port()).await?;
-    let mut cfg = zw_gateway::Config { request_timeout: Duration::from_millis(300), ..zw_gateway::Config::default() };
+    let mut cfg = zw_gateway::Config {
+        request_timeout: Duration::from_millis(300),
+        ..zw_gateway::Config::default()
+    };
     cfg.modbus.probe_timeout = Duration::from_millis(50);
     // Six meters 200 ms apart leave few 50 ms gaps: let probes in sooner and more often than the defaults,
     // so the dead meter is declared offline within the test's window.
@@ -109,18 +135,29 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     cfg.modbus.failing_share = 0.25;
     let registry = prometheus::Registry::new();
     let metrics = zw_gateway::Metrics::register(&registry)?;
-    let gw = tokio::spawn(zw_gateway::run(cfg, inv, &bus, metrics, stop.clone()));
+    let gw = {
+        let (bus, stop) = (bus.clone(), stop.clone());
+        tokio::spawn(async move { zw_gateway::run(cfg, inv, &bus, metrics, stop).await })
+    };
 
     // Collect for 3 s of polling after the first reading.
-    let (mut readings, mut status): (HashMap<String, Vec<Reading>>, HashMap<String, DeviceStatus>) = Default::default();
+    let (mut readings, mut status): (HashMap<String, Vec<Reading>>, HashMap<String, DeviceStatus>) =
+        Default::default();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut window_end = None;
     while window_end.is_none_or(|end| tokio::time::Instant::now() < end) {
         let Ok(Some((topic, payload))) = tokio::time::timeout_at(deadline, rx.recv()).await else {
-            bail!("timed out; readings {:?}, status {:?}", readings.keys(), status.keys());
+            bail!(
+                "timed out; readings {:?}, status {:?}",
+                readings.keys(),
+                status.keys()
+            );
         };
         if let Some(id) = zw_model::topic::parse_device_status(&topic) {
-            status.insert(id.to_string(), DeviceStatus::from_json(&payload).map_err(anyhow::Error::msg)?);
+            status.insert(
+                id.to_string(),
+                DeviceStatus::from_json(&payload).map_err(anyhow::Error::msg)?,
+            );
         } else if topic.starts_with("zw/v1/readings/") {
             let r: Reading = serde_json::from_slice(&payload)?;
             window_end.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(3));
@@ -131,16 +168,32 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     for id in ["m-sdm630", "m-sdm120", "m-sdm72", "m-b23", "m-rtu"] {
         let n = readings.get(id).map_or(0, Vec::len);
         assert!(n >= 12, "{id}: only {n} readings in 3 s");
-        assert_eq!(status.get(id).map(|s| s.state), Some(HealthState::Online), "{id}: {:?}", status.get(id));
+        assert_eq!(
+            status.get(id).map(|s| s.state),
+            Some(HealthState::Online),
+            "{id}: {:?}",
+            status.get(id)
+        );
     }
     assert!(!readings.contains_key("m-dead") && !readings.contains_key("m-refuses"));
     // Timeout and exception are told apart.
     let dead = status.get("m-dead").context("no status for the dead meter")?;
     assert_eq!(dead.state, HealthState::Offline, "{dead:?}");
     assert_eq!(dead.last_error.as_ref().map(|e| e.kind), Some(ErrorKind::Timeout));
-    let refuses = status.get("m-refuses").context("no status for the refusing meter")?;
-    assert_eq!(refuses.last_error.as_ref().map(|e| e.kind), Some(ErrorKind::Exception), "{refuses:?}");
-    assert!(refuses.last_error.as_ref().is_some_and(|e| e.message.contains("illegal_data_address")));
+    let refuses = status
+        .get("m-refuses")
+        .context("no status for the refusing meter")?;
+    assert_eq!(
+        refuses.last_error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Exception),
+        "{refuses:?}"
+    );
+    assert!(
+        refuses
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("illegal_data_address"))
+    );
     // Same values as an independent read (the images change every 100 ms, so compare loosely: frequency).
     for r in readings.values().flatten() {
         if let Some(f) = r.values.get(&zw_model::Quantity::Frequency) {
@@ -152,7 +205,8 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
         "zw_gateway_modbus_requests_total{result=\"timeout\"}",
         "zw_gateway_modbus_exceptions_total{code=\"illegal_data_address\"}",
         "zw_gateway_modbus_probes_total{result=\"failed\"}",
-        "zw_gateway_modbus_devices{state=\"offline\"} 1",
+        "zw_gateway_modbus_devices{state=\"offline\"} 2",
+        "zw_gateway_modbus_devices{state=\"online\"} 5",
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }

@@ -17,5 +17,5 @@ mod write;
 
 pub use client::{Client, QueryError, Series};
 pub use config::{Api, Config};
-pub use write::WriteError;
 pub use line::{FieldValue, Line, LineError};
+pub use write::WriteError;

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
+use crate::Client;
 use crate::client::{error_message, transport_message};
 use crate::config::Api;
-use crate::Client;
 
 /// Why a write did not fully succeed. The variant tells the caller what to do with the batch.
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +130,8 @@ fn classify(status: StatusCode, message: String, retry_after: Option<Duration>) 
 /// Compresses off the async threads: a 5,000-line batch takes milliseconds even at the fastest level.
 async fn gzip(body: Bytes) -> Result<Bytes, WriteError> {
     tokio::task::spawn_blocking(move || {
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
+        let mut enc =
+            flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
         enc.write_all(&body)?;
         enc.finish().map(Bytes::from)
     })
@@ -162,7 +160,11 @@ mod tests {
         for s in [429, 500, 502, 503] {
             assert_eq!(c(s, None), "unavailable");
         }
-        let ra = classify(StatusCode::SERVICE_UNAVAILABLE, "m".into(), Some(Duration::from_secs(7)));
+        let ra = classify(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "m".into(),
+            Some(Duration::from_secs(7)),
+        );
         assert!(matches!(ra, WriteError::Unavailable { retry_after: Some(d), .. } if d.as_secs() == 7));
     }
 

@@ -142,7 +142,12 @@ impl Config {
         if self.spool.cache_bytes < 1 << 20 {
             errors.push("ingest.spool.cache_bytes: must be at least 1 MiB (1048576)".into());
         }
-        if self.dead_letter.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+        if self
+            .dead_letter
+            .path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
             errors.push("ingest.dead_letter.path: must not be empty (leave it unset to only log)".into());
         }
         if self.dead_letter.max_bytes < 1 << 20 {
@@ -182,7 +187,10 @@ mod tests {
         let c: Config = toml_like(
             r#"{"spool": {"path": "/var/lib/zw/spool.redb", "max_bytes": 1073741824}, "batch_size": 100}"#,
         );
-        assert_eq!(c.spool.path.as_deref(), Some(std::path::Path::new("/var/lib/zw/spool.redb")));
+        assert_eq!(
+            c.spool.path.as_deref(),
+            Some(std::path::Path::new("/var/lib/zw/spool.redb"))
+        );
         assert_eq!(c.spool.replay_concurrency, 2);
         assert_eq!(c.batch_size, 100);
     }

@@ -104,7 +104,8 @@ impl CsvHeader {
         let ts = parse_ts(cell(0))?;
         let site = id(cell(1), "site")?;
         let device = id(cell(2), "device")?;
-        let q = Quantity::from_name(cell(3)).ok_or_else(|| reject("quantity", format!("unknown quantity {:?}", cell(3))))?;
+        let q = Quantity::from_name(cell(3))
+            .ok_or_else(|| reject("quantity", format!("unknown quantity {:?}", cell(3))))?;
         let value: f64 = cell(4)
             .parse()
             .map_err(|_| reject("value", format!("{:?} is not a number", cell(4))))?;
@@ -124,14 +125,26 @@ pub fn lp_line(line: &str, precision: Precision, now: DateTime<Utc>) -> Result<O
         None => return Ok(None),
     };
     if parsed.series.measurement != storage::MEASUREMENT {
-        return Err(reject("measurement", format!("measurement {:?} is not {:?}", parsed.series.measurement.as_str(), storage::MEASUREMENT)));
+        return Err(reject(
+            "measurement",
+            format!(
+                "measurement {:?} is not {:?}",
+                parsed.series.measurement.as_str(),
+                storage::MEASUREMENT
+            ),
+        ));
     }
     let (mut site, mut device) = (None, None);
     for (k, v) in parsed.series.tag_set.iter().flatten() {
         match k.as_str() {
             storage::TAG_SITE => site = Some(id(v, "site")?),
             storage::TAG_DEVICE => device = Some(id(v, "device")?),
-            other => return Err(reject("tags", format!("unexpected tag {other:?} (only site and device)"))),
+            other => {
+                return Err(reject(
+                    "tags",
+                    format!("unexpected tag {other:?} (only site and device)"),
+                ));
+            }
         }
     }
     let (Some(site), Some(device)) = (site, device) else {
@@ -139,19 +152,29 @@ pub fn lp_line(line: &str, precision: Precision, now: DateTime<Utc>) -> Result<O
     };
     let mut values = BTreeMap::new();
     for (k, v) in &parsed.field_set {
-        let q = Quantity::from_name(k).ok_or_else(|| reject("quantity", format!("unknown quantity {:?}", k.as_str())))?;
+        let q = Quantity::from_name(k)
+            .ok_or_else(|| reject("quantity", format!("unknown quantity {:?}", k.as_str())))?;
         let x = match v {
             FieldValue::F64(x) => *x,
             FieldValue::I64(x) => *x as f64,
             FieldValue::U64(x) => *x as f64,
-            other => return Err(reject("value", format!("field {:?} is not numeric: {other}", k.as_str()))),
+            other => {
+                return Err(reject(
+                    "value",
+                    format!("field {:?} is not numeric: {other}", k.as_str()),
+                ));
+            }
         };
         values.insert(q, x);
     }
     let ms = parsed
         .timestamp
         .ok_or_else(|| reject("timestamp", "a timestamp is required for backfill".into()))
-        .and_then(|t| precision.to_ms(t).ok_or_else(|| reject("timestamp", format!("{t} is out of range"))))?;
+        .and_then(|t| {
+            precision
+                .to_ms(t)
+                .ok_or_else(|| reject("timestamp", format!("{t} is out of range")))
+        })?;
     let ts = Utc
         .timestamp_millis_opt(ms)
         .single()
@@ -160,13 +183,16 @@ pub fn lp_line(line: &str, precision: Precision, now: DateTime<Utc>) -> Result<O
 }
 
 fn validated(r: Reading, now: DateTime<Utc>) -> Result<Reading, Rejection> {
-    r.validate(now, window()).map_err(|e| reject(e.reason(), e.to_string()))?;
+    r.validate(now, window())
+        .map_err(|e| reject(e.reason(), e.to_string()))?;
     Ok(r)
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, Rejection> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        let ms: i64 = s.parse().map_err(|_| reject("timestamp", format!("{s:?} is not a timestamp")))?;
+        let ms: i64 = s
+            .parse()
+            .map_err(|_| reject("timestamp", format!("{s:?} is not a timestamp")))?;
         return Utc
             .timestamp_millis_opt(ms)
             .single()

@@ -49,7 +49,12 @@ pub fn to_line(r: &Reading, out: &mut String) -> Result<(), LineError> {
 }
 
 /// Parses and validates a message from `topic`: schema, values, time window, and ids matching the topic.
-pub fn decode(topic: &str, payload: &[u8], now: DateTime<Utc>, window: TimeWindow) -> Result<Reading, Rejection> {
+pub fn decode(
+    topic: &str,
+    payload: &[u8],
+    now: DateTime<Utc>,
+    window: TimeWindow,
+) -> Result<Reading, Rejection> {
     let r = Reading::from_json(payload, now, window).map_err(|e| Rejection {
         reason: e.reason(),
         message: e.to_string(),
@@ -79,7 +84,12 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
             .single()
             .expect("valid");
-        Reading::new(Id::new("rathaus").expect("id"), Id::new("main").expect("id"), ts, values)
+        Reading::new(
+            Id::new("rathaus").expect("id"),
+            Id::new("main").expect("id"),
+            ts,
+            values,
+        )
     }
 
     /// The general builder's output, as the reference.
@@ -112,7 +122,10 @@ mod tests {
     #[test]
     fn refuses_what_the_builder_refuses() {
         let mut out = String::new();
-        assert_eq!(to_line(&reading(BTreeMap::new()), &mut out), Err(LineError::NoFields));
+        assert_eq!(
+            to_line(&reading(BTreeMap::new()), &mut out),
+            Err(LineError::NoFields)
+        );
         let nan = reading(BTreeMap::from([(Quantity::VoltageL1, f64::NAN)]));
         assert!(matches!(to_line(&nan, &mut out), Err(LineError::NotFinite(_))));
         assert!(out.is_empty());

@@ -3,9 +3,7 @@
 //! Names follow Prometheus conventions (`promtool check metrics` clean): counters end in `_total`, sizes in
 //! `_bytes`, ages in `_seconds`; labels are low-cardinality reasons only.
 
-use prometheus::{
-    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Ingest counters and gauges.
 #[derive(Clone)]
@@ -60,7 +58,10 @@ impl Metrics {
         let gauge = |n: &str, h: &str| IntGauge::new(n, h);
         let vec = |n: &str, h: &str, l: &str| IntCounterVec::new(Opts::new(n, h), &[l]);
         Ok(Self {
-            received: counter("zw_ingest_readings_received_total", "Readings received from the bus.")?,
+            received: counter(
+                "zw_ingest_readings_received_total",
+                "Readings received from the bus.",
+            )?,
             rejected: vec(
                 "zw_ingest_readings_rejected_total",
                 "Readings rejected before writing.",
@@ -88,12 +89,18 @@ impl Metrics {
                 .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
             )?,
             spool_points: gauge("zw_ingest_spool_points", "Points waiting in the spool.")?,
-            spool_bytes: gauge("zw_ingest_spool_bytes", "Line-protocol bytes waiting in the spool.")?,
+            spool_bytes: gauge(
+                "zw_ingest_spool_bytes",
+                "Line-protocol bytes waiting in the spool.",
+            )?,
             spool_oldest_age: Gauge::new(
                 "zw_ingest_spool_oldest_age_seconds",
                 "Age of the oldest spooled batch; 0 when the spool is empty.",
             )?,
-            spooled: counter("zw_ingest_spool_points_spooled_total", "Points written to the spool.")?,
+            spooled: counter(
+                "zw_ingest_spool_points_spooled_total",
+                "Points written to the spool.",
+            )?,
             replayed: counter(
                 "zw_ingest_spool_points_replayed_total",
                 "Spooled points written to InfluxDB.",

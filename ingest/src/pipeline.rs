@@ -56,7 +56,9 @@ pub async fn run(
     let spool = match &cfg.spool.path {
         Some(p) => Some(Spool::open(p, cfg.spool.max_bytes, cfg.spool.cache_bytes, metrics.clone()).await?),
         None => {
-            tracing::warn!("No ingest.spool.path: while InfluxDB is down, readings wait unacknowledged at the broker.");
+            tracing::warn!(
+                "No ingest.spool.path: while InfluxDB is down, readings wait unacknowledged at the broker."
+            );
             None
         }
     };
@@ -108,7 +110,9 @@ pub async fn run(
             }
         };
         if full {
-            let Some(permit) = slot(&slots, &shutdown).await else { break };
+            let Some(permit) = slot(&slots, &shutdown).await else {
+                break;
+            };
             tasks.spawn(deliver(std::mem::take(&mut batch), shared.clone(), permit));
         }
         while tasks.try_join_next().is_some() {}
@@ -181,7 +185,7 @@ fn accept(mut msg: Publish, batch: &mut Batch, metrics: &Metrics) {
 }
 
 /// Makes a batch safe (written, spooled or dead-lettered), then acknowledges its messages.
-async fn deliver(batch: Batch, sh: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+async fn deliver(batch: Batch, sh: Arc<Shared>, slot: OwnedSemaphorePermit) {
     sh.dead.append(batch.dead).await;
     let lines = batch.lines;
     let body = Bytes::from(batch.body.into_bytes());
@@ -197,6 +201,10 @@ async fn deliver(batch: Batch, sh: Arc<Shared>, _slot: OwnedSemaphorePermit) {
             },
         }
     };
+    // The slot is free before acknowledging: acks queue into the MQTT client, which the bus driver drains
+    // only while it can hand inbound messages to the loop, and the loop needs a slot to take more. Holding
+    // the slot here would deadlock once a batch has more messages than the client's request queue.
+    drop(slot);
     if safe {
         for p in &batch.acks {
             // A failure means the connection is gone; the broker re-delivers and the write is idempotent.

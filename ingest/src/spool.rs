@@ -84,30 +84,45 @@ pub struct Spool {
 
 impl Spool {
     /// Opens (or creates) the spool at `path` and loads its index.
-    pub async fn open(path: &Path, max_bytes: u64, cache_bytes: usize, metrics: Metrics) -> Result<Self, SpoolError> {
+    pub async fn open(
+        path: &Path,
+        max_bytes: u64,
+        cache_bytes: usize,
+        metrics: Metrics,
+    ) -> Result<Self, SpoolError> {
         let path = path.to_path_buf();
         let p = path.clone();
-        let (db, state) = blocking(move || {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(redb::Error::Io)?;
-            }
-            let db = Database::builder().set_cache_size(cache_bytes).create(&p)?;
-            let txn = db.begin_write()?;
-            txn.open_table(BATCHES)?;
-            txn.open_table(META)?;
-            txn.commit()?;
-            let mut state = State::default();
-            let read = db.begin_read()?;
-            for item in read.open_table(META)?.iter()? {
-                let (k, v) = item?;
-                let (points, bytes, created_ms) = v.value();
-                state.points += points;
-                state.bytes += bytes;
-                state.entries.insert(k.value(), Entry { points, bytes, created_ms });
-            }
-            state.next_key = state.entries.keys().next_back().map_or(0, |k| k + 1);
-            Ok((db, state))
-        }, &path)
+        let (db, state) = blocking(
+            move || {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(redb::Error::Io)?;
+                }
+                let db = Database::builder().set_cache_size(cache_bytes).create(&p)?;
+                let txn = db.begin_write()?;
+                txn.open_table(BATCHES)?;
+                txn.open_table(META)?;
+                txn.commit()?;
+                let mut state = State::default();
+                let read = db.begin_read()?;
+                for item in read.open_table(META)?.iter()? {
+                    let (k, v) = item?;
+                    let (points, bytes, created_ms) = v.value();
+                    state.points += points;
+                    state.bytes += bytes;
+                    state.entries.insert(
+                        k.value(),
+                        Entry {
+                            points,
+                            bytes,
+                            created_ms,
+                        },
+                    );
+                }
+                state.next_key = state.entries.keys().next_back().map_or(0, |k| k + 1);
+                Ok((db, state))
+            },
+            &path,
+        )
         .await?;
         let spool = Self {
             inner: Arc::new(Inner {
@@ -154,7 +169,10 @@ impl Spool {
             if !counted {
                 counted = true;
                 self.inner.metrics.spool_full.inc();
-                tracing::warn!(max_bytes = self.inner.max_bytes, "Spool full; acknowledgements paused until replay frees room.");
+                tracing::warn!(
+                    max_bytes = self.inner.max_bytes,
+                    "Spool full; acknowledgements paused until replay frees room."
+                );
             }
             tokio::select! {
                 () = stop.cancelled() => return Err(SpoolError::Stopped),
@@ -167,16 +185,19 @@ impl Spool {
             created_ms: chrono::Utc::now().timestamp_millis(),
         };
         let inner = self.inner.clone();
-        blocking(move || {
-            let txn = inner.db.begin_write()?;
-            {
-                txn.open_table(BATCHES)?.insert(key, body.as_ref())?;
-                txn.open_table(META)?
-                    .insert(key, (entry.points, entry.bytes, entry.created_ms))?;
-            }
-            txn.commit()?;
-            Ok(())
-        }, &self.inner.path)
+        blocking(
+            move || {
+                let txn = inner.db.begin_write()?;
+                {
+                    txn.open_table(BATCHES)?.insert(key, body.as_ref())?;
+                    txn.open_table(META)?
+                        .insert(key, (entry.points, entry.bytes, entry.created_ms))?;
+                }
+                txn.commit()?;
+                Ok(())
+            },
+            &self.inner.path,
+        )
         .await?;
         {
             let mut s = self.state();
@@ -191,7 +212,11 @@ impl Spool {
     }
 
     /// Up to `max` of the oldest batches not in `skip`, as (key, body, points).
-    pub async fn oldest(&self, skip: &HashSet<u64>, max: usize) -> Result<Vec<(u64, Bytes, usize)>, SpoolError> {
+    pub async fn oldest(
+        &self,
+        skip: &HashSet<u64>,
+        max: usize,
+    ) -> Result<Vec<(u64, Bytes, usize)>, SpoolError> {
         let keys: Vec<(u64, usize)> = self
             .state()
             .entries
@@ -204,17 +229,20 @@ impl Spool {
             return Ok(Vec::new());
         }
         let inner = self.inner.clone();
-        blocking(move || {
-            let read = inner.db.begin_read()?;
-            let table = read.open_table(BATCHES)?;
-            let mut out = Vec::with_capacity(keys.len());
-            for (k, points) in keys {
-                if let Some(v) = table.get(k)? {
-                    out.push((k, Bytes::copy_from_slice(v.value()), points));
+        blocking(
+            move || {
+                let read = inner.db.begin_read()?;
+                let table = read.open_table(BATCHES)?;
+                let mut out = Vec::with_capacity(keys.len());
+                for (k, points) in keys {
+                    if let Some(v) = table.get(k)? {
+                        out.push((k, Bytes::copy_from_slice(v.value()), points));
+                    }
                 }
-            }
-            Ok(out)
-        }, &self.inner.path)
+                Ok(out)
+            },
+            &self.inner.path,
+        )
         .await
     }
 
@@ -225,18 +253,21 @@ impl Spool {
             s.entries.len() == 1 && s.entries.contains_key(&key)
         };
         let inner = self.inner.clone();
-        blocking(move || {
-            let mut txn = inner.db.begin_write()?;
-            if !last {
-                txn.set_durability(Durability::None).map_err(redb::Error::from)?;
-            }
-            {
-                txn.open_table(BATCHES)?.remove(key)?;
-                txn.open_table(META)?.remove(key)?;
-            }
-            txn.commit()?;
-            Ok(())
-        }, &self.inner.path)
+        blocking(
+            move || {
+                let mut txn = inner.db.begin_write()?;
+                if !last {
+                    txn.set_durability(Durability::None).map_err(redb::Error::from)?;
+                }
+                {
+                    txn.open_table(BATCHES)?.remove(key)?;
+                    txn.open_table(META)?.remove(key)?;
+                }
+                txn.commit()?;
+                Ok(())
+            },
+            &self.inner.path,
+        )
         .await?;
         {
             let mut s = self.state();

@@ -80,7 +80,9 @@ impl Writer {
             let started = tokio::time::Instant::now();
             let err = match self.influx.write(body.clone()).await {
                 Ok(()) => {
-                    self.metrics.write_seconds.observe(started.elapsed().as_secs_f64());
+                    self.metrics
+                        .write_seconds
+                        .observe(started.elapsed().as_secs_f64());
                     self.metrics.written.inc_by(n as u64);
                     self.metrics.auth_failing.set(0);
                     continue;
@@ -93,7 +95,12 @@ impl Writer {
                     warn!(points = n, "Batch too large for InfluxDB; splitting.");
                     push_halves(&mut stack, &body, n);
                 }
-                WriteError::TooLarge => dead.extend(records(&body, "too_large", Some(413), "line larger than the server accepts")),
+                WriteError::TooLarge => dead.extend(records(
+                    &body,
+                    "too_large",
+                    Some(413),
+                    "line larger than the server accepts",
+                )),
                 WriteError::Rejected { status, message } if n == 1 => {
                     dead.extend(records(&body, "rejected", Some(status), &message));
                 }
@@ -103,7 +110,9 @@ impl Writer {
                     push_halves(&mut stack, &body, n);
                 }
                 WriteError::Rejected { status, message } => {
-                    let message = format!("{message} (not narrowed down: bisection budget spent; lines of this chunk may have been stored)");
+                    let message = format!(
+                        "{message} (not narrowed down: bisection budget spent; lines of this chunk may have been stored)"
+                    );
                     dead.extend(records(&body, "rejected_unresolved", Some(status), &message));
                 }
                 other => {
@@ -126,7 +135,10 @@ impl Writer {
         match e {
             WriteError::Auth { status } => {
                 self.metrics.auth_failing.set(1);
-                error!(status, "InfluxDB REFUSES OUR CREDENTIALS: data is being spooled, fix influx.token or username/password.");
+                error!(
+                    status,
+                    "InfluxDB REFUSES OUR CREDENTIALS: data is being spooled, fix influx.token or username/password."
+                );
             }
             WriteError::NotFound(m) => error!(error = %m, "InfluxDB database or bucket missing; retrying."),
             other => warn!(error = %other, "InfluxDB write failed; will retry."),
@@ -190,7 +202,10 @@ mod tests {
     fn split_keeps_every_line_once() {
         let body = Bytes::from("a 1\nb 2\nc 3\n");
         let ((a, na), (b, nb)) = split(&body, 3);
-        assert_eq!((&a[..], na, &b[..], nb), (&b"a 1\n"[..], 1, &b"b 2\nc 3\n"[..], 2));
+        assert_eq!(
+            (&a[..], na, &b[..], nb),
+            (&b"a 1\n"[..], 1, &b"b 2\nc 3\n"[..], 2)
+        );
     }
 
     #[test]

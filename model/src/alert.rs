@@ -85,6 +85,17 @@ pub enum Category {
     Maintenance,
 }
 
+impl Category {
+    /// The serialised name (`energy`, `watering`, `maintenance`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Energy => "energy",
+            Category::Watering => "watering",
+            Category::Maintenance => "maintenance",
+        }
+    }
+}
+
 /// Lifecycle: `open` → `acknowledged` (a person saw it) → `resolved` (the condition ended). A resolved alert
 /// whose condition returns opens again under the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,6 +109,17 @@ pub enum AlertState {
     Resolved,
 }
 
+impl AlertState {
+    /// The serialised name (`open`, `acknowledged`, `resolved`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
 /// How bad it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,6 +130,17 @@ pub enum Severity {
     Warning,
     /// Needs action now.
     Critical,
+}
+
+impl Severity {
+    /// The serialised name (`info`, `warning`, `critical`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// What an alert is about, below its site. Both absent: the whole site.

@@ -418,7 +418,10 @@ fn validate_source(
             claim(topic.clone(), errors);
         }
         DeviceSource::Shelly { prefix } => {
-            if prefix.is_empty() || prefix.len() > 300 || prefix.starts_with('$') || prefix.contains(['#', '+', '%', '?'])
+            if prefix.is_empty()
+                || prefix.len() > 300
+                || prefix.starts_with('$')
+                || prefix.contains(['#', '+', '%', '?'])
             {
                 errors.push(format!("{path}.prefix: {prefix:?} is not a Shelly topic_prefix"));
             }
@@ -430,7 +433,9 @@ fn validate_source(
             timestamp,
         } => {
             if topic.is_empty() || topic.contains(['+', '#']) {
-                errors.push(format!("{path}.topic: {topic:?} must be a topic without wildcards"));
+                errors.push(format!(
+                    "{path}.topic: {topic:?} must be a topic without wildcards"
+                ));
             }
             mapping::validate_json(fields, timestamp.as_deref(), path, errors);
             claim(topic.clone(), errors);
@@ -455,7 +460,7 @@ impl DeviceSource {
 }
 
 fn validate_sml(section: Option<&str>, sml: &[SmlField], path: &str, errors: &mut Vec<String>) {
-    if section.is_some() != !sml.is_empty() {
+    if section.is_some() == sml.is_empty() {
         errors.push(format!("{path}: sml_section and sml must be given together"));
     }
     for (i, f) in sml.iter().enumerate() {

@@ -237,7 +237,12 @@ mod tests {
 
     #[test]
     fn age_classes_follow_giess_den_kiez() {
-        let cases = [(0, AgeClass::Baby), (4, AgeClass::Baby), (5, AgeClass::Junior), (10, AgeClass::Junior)];
+        let cases = [
+            (0, AgeClass::Baby),
+            (4, AgeClass::Baby),
+            (5, AgeClass::Junior),
+            (10, AgeClass::Junior),
+        ];
         for (age, class) in cases {
             assert_eq!(AgeClass::of(age), class, "{age}");
         }

@@ -55,8 +55,11 @@ token_sha256 = "{admin}"
     )
 }
 
-/// A test MQTT client: publishes, and forwards everything under `filter`.
-async fn client(stack: &Stack, filter: &str) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
+/// A test MQTT client: publishes, and forwards everything under `filters`.
+async fn client(
+    stack: &Stack,
+    filters: &[&str],
+) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
     let opts = MqttOptions::new("e2e-adapters", stack.mqtt_host(), stack.mqtt_port());
     let (client, mut eventloop) = AsyncClient::new(opts, 100);
     let (tx, rx) = mpsc::unbounded_channel();
@@ -77,7 +80,10 @@ async fn client(stack: &Stack, filter: &str) -> (AsyncClient, mpsc::UnboundedRec
             }
         }
     });
-    client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe");
+    let filters = filters
+        .iter()
+        .map(|f| rumqttc::SubscribeFilter::new((*f).into(), QoS::AtLeastOnce));
+    client.subscribe_many(filters).await.expect("subscribe");
     let _ = tokio::time::timeout(WAIT, ack_rx).await;
     (client, rx)
 }
@@ -88,6 +94,7 @@ fn messages() -> Vec<(&'static str, String)> {
     // The DL-TRS21 codec example 02 01 92 00 03 00 75 80 a1 0c 25: −11.7 kPa, 16.1 °C, 3.109 V.
     let trs21 = "AgGSAAMAdYChDCU=";
     vec![
+        // The API's live view shows a device's latest reading, so the energy reading goes last.
         ("shellypro3em-e2e/status/em:0", r#"{"id":0,"a_act_power":951.2,"b_act_power":-48.5,"c_act_power":39.4,"a_voltage":236.1,"total_act_power":942.1}"#.into()),
         ("shellypro3em-e2e/status/emdata:0", r#"{"id":0,"total_act":8436.4,"total_act_ret":12.5}"#.into()),
         ("shellyplugsg3-e2e/status/switch:0", r#"{"id":0,"output":true,"apower":9.5,"voltage":237.0,"current":0.149,"aenergy":{"total":11009.330,"by_minute":[212.395,0,0],"minute_ts":1743801600}}"#.into()),
@@ -107,38 +114,60 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
     let api_port = free_port();
     let cfg_path = stack.state_dir().join("zaehlwerk.toml");
     std::fs::write(&cfg_path, config(&stack, api_port))?;
-    let (mqtt, mut dead) = client(&stack, "zw/v1/deadletter/gateway/#").await;
+    let (mqtt, mut seen) = client(
+        &stack,
+        &["zw/v1/deadletter/gateway/#", "zw/v1/readings/schule/em-1"],
+    )
+    .await;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");
-    eventually(WAIT, "/readyz", || async { (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(()) })
-        .await
-        .with_context(|| all.log_tail())?;
+    eventually(WAIT, "/readyz", || async {
+        (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
+    })
+    .await
+    .with_context(|| all.log_tail())?;
 
     // Publish until the gateway (subscribing asynchronously) has passed every device's values through.
     let live = |device: &'static str| {
         let url = format!("{api}/api/v1/devices/{device}/live");
-        async move { get(&url, Some("tok-admin")).await.ok().filter(|(s, _)| *s == 200).map(|(_, b)| b) }
+        async move {
+            get(&url, Some("tok-admin"))
+                .await
+                .ok()
+                .filter(|(s, _)| *s == 200)
+                .map(|(_, b)| b)
+        }
     };
-    let (em, plug, trs, gen_) = eventually(WAIT, "live values of all four devices", || {
-        let mqtt = mqtt.clone();
+    let last = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let result = eventually(WAIT, "live values of all four devices", || {
+        let (mqtt, last) = (mqtt.clone(), last.clone());
         async move {
             for (topic, payload) in messages() {
                 mqtt.publish(topic, QoS::AtLeastOnce, false, payload).await.ok()?;
             }
-            let (em, plug, trs, gen_) = (live("em-1").await?, live("plug-1").await?, live("trs-1").await?, live("gen-1").await?);
+            let mut bodies = Vec::new();
+            for d in ["em-1", "plug-1", "trs-1", "gen-1"] {
+                bodies.push(live(d).await.unwrap_or(serde_json::Value::Null));
+            }
+            *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = bodies.clone();
+            let [em, plug, trs, gen_]: [serde_json::Value; 4] = bodies.try_into().ok()?;
             let ready = value(&em, "energy_import").is_some()
-                && value(&em, "active_power_l2").is_some()
                 && value(&plug, "active_power") == Some(120.5)
                 && value(&trs, "soil_water_tension").is_some()
                 && value(&gen_, "energy_import").is_some();
             ready.then_some((em, plug, trs, gen_))
         }
     })
-    .await
-    .with_context(|| all.log_tail())?;
+    .await;
+    let (em, plug, trs, gen_) = result.with_context(|| {
+        format!(
+            "last live values {:?}\n{}",
+            last.lock().map(|l| l.clone()),
+            all.log_tail()
+        )
+    })?;
     assert_eq!(value(&em, "energy_import"), Some(8436.4), "{em}");
     assert_eq!(value(&em, "energy_export"), Some(12.5), "{em}");
-    assert_eq!(value(&em, "active_power_l2"), Some(-48.5), "{em}");
     // The delta changed power and energy; the voltage is the one of the last full status.
     assert_eq!(value(&plug, "energy_import"), Some(11011.5), "{plug}");
     assert_eq!(value(&plug, "voltage_l1"), Some(237.0), "{plug}");
@@ -146,11 +175,36 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
     assert_eq!(value(&trs, "soil_temperature"), Some(16.1), "{trs}");
     assert_eq!(value(&gen_, "energy_import"), Some(12_500.0), "{gen_}");
 
+    // The Pro 3EM's power reading went over the bus as well, export negative.
+    let power = loop {
+        let (topic, body) = tokio::time::timeout(WAIT, seen.recv())
+            .await?
+            .context("subscription closed")?;
+        let r: serde_json::Value = serde_json::from_slice(&body)?;
+        if topic.ends_with("/em-1") && r["values"]["active_power_l2"].is_number() {
+            break r;
+        }
+    };
+    assert_eq!(power["values"]["active_power_l2"], -48.5, "{power}");
+    assert_eq!(power["values"]["active_power"], 942.1, "{power}");
+
     // A malformed message: counted per adapter and reason, and sampled to the dead-letter topic.
-    mqtt.publish("shellypro3em-e2e/status/em:0", QoS::AtLeastOnce, false, r#"{"a_act_power":"#)
-        .await?;
-    let (topic, letter) = tokio::time::timeout(WAIT, dead.recv()).await?.context("dead letters closed")?;
-    assert_eq!(topic, "zw/v1/deadletter/gateway/gw1/em-1");
+    mqtt.publish(
+        "shellypro3em-e2e/status/em:0",
+        QoS::AtLeastOnce,
+        false,
+        r#"{"a_act_power":"#,
+    )
+    .await?;
+    let letter = loop {
+        let (topic, body) = tokio::time::timeout(WAIT, seen.recv())
+            .await?
+            .context("subscription closed")?;
+        if topic.starts_with("zw/v1/deadletter/") {
+            assert_eq!(topic, "zw/v1/deadletter/gateway/gw1/em-1");
+            break body;
+        }
+    };
     let letter: serde_json::Value = serde_json::from_slice(&letter)?;
     assert_eq!(letter["reason"], "malformed_json", "{letter}");
     assert_eq!(letter["adapter"], "shelly", "{letter}");

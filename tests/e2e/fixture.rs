@@ -108,7 +108,13 @@ impl System {
         })
         .await;
         ready.with_context(|| format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail()))?;
-        Ok(Self { stack, sim, all, api, modbus_port })
+        Ok(Self {
+            stack,
+            sim,
+            all,
+            api,
+            modbus_port,
+        })
     }
 
     /// Stops services, then the simulator, each with SIGTERM, and checks both exit cleanly.

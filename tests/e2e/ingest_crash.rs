@@ -15,7 +15,10 @@ async fn sigkill_mid_stream_every_reading_arrives() -> anyhow::Result<()> {
     // gzip here, so the compressed write path is covered against the real server too.
     let mut ingest = Ingest::start(&stack, "ingest1", "gzip = true", "")?;
     let publisher = Publisher::new(&stack, "pub-crash");
-    await_subscribed(&publisher, || async { count(&stack, "probe").await.unwrap_or(0) > 0 }).await?;
+    await_subscribed(&publisher, || async {
+        count(&stack, "probe").await.unwrap_or(0) > 0
+    })
+    .await?;
 
     const N: u64 = 3000;
     let streaming = tokio::spawn(async move {
@@ -27,11 +30,16 @@ async fn sigkill_mid_stream_every_reading_arrives() -> anyhow::Result<()> {
             })
             .await
     });
-    eventually(WAIT, "first points written", || async { (count(&stack, "crash").await.ok()? >= 300).then_some(()) }).await?;
+    eventually(WAIT, "first points written", || async {
+        (count(&stack, "crash").await.ok()? >= 300).then_some(())
+    })
+    .await?;
     stack.stop_influxd().await;
-    eventually(WAIT, "batches spooled", || async { (ingest.metric("zw_ingest_spool_points").await > 0.0).then_some(()) })
-        .await
-        .map_err(|e| e.context(ingest.log_tail()))?;
+    eventually(WAIT, "batches spooled", || async {
+        (ingest.metric("zw_ingest_spool_points").await > 0.0).then_some(())
+    })
+    .await
+    .map_err(|e| e.context(ingest.log_tail()))?;
     ingest.kill9_and_restart().await?;
     stack.start_influxd().await?;
     streaming.await??;

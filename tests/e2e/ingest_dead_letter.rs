@@ -14,7 +14,8 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     // partial write). The test readings are all one day back, in the same shard.
     let (_, sample) = reading("dl", 0);
     let ts: serde_json::Value = serde_json::from_slice(&sample)?;
-    let ts_ms = chrono::DateTime::parse_from_rfc3339(ts["ts"].as_str().unwrap_or_default())?.timestamp_millis();
+    let ts_ms =
+        chrono::DateTime::parse_from_rfc3339(ts["ts"].as_str().unwrap_or_default())?.timestamp_millis();
     influx_write(
         &stack.influx_url(),
         stack.influx_db(),
@@ -25,7 +26,10 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
 
     let ingest = Ingest::start(&stack, "ingest1", "", "")?;
     let publisher = Publisher::new(&stack, "pub-dl");
-    await_subscribed(&publisher, || async { count(&stack, "probe").await.unwrap_or(0) > 0 }).await?;
+    await_subscribed(&publisher, || async {
+        count(&stack, "probe").await.unwrap_or(0) > 0
+    })
+    .await?;
 
     const GOOD: u64 = 60;
     let mut msgs: Vec<(String, Vec<u8>)> = (0..GOOD).map(|i| reading("dl", i)).collect();
@@ -40,8 +44,16 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     msgs.extend([
         ("zw/v1/readings/dl/dev-1".to_owned(), b"not json".to_vec()),
         ("zw/v1/readings/dl/dev-2".to_owned(), reading("dl", 3).1),
-        ("zw/v1/readings/dl/dev-1".to_owned(), format!(r#"{{"v":1,"site":"dl","device":"dev-1","ts":"{old}","values":{{"active_power":1}}}}"#).into_bytes()),
-        ("zw/v1/readings/dl/dev-1".to_owned(), br#"{"v":1,"site":"dl","device":"dev-1","ts":"2026-01-01T00:00:00Z","values":{"watts":1}}"#.to_vec()),
+        (
+            "zw/v1/readings/dl/dev-1".to_owned(),
+            format!(r#"{{"v":1,"site":"dl","device":"dev-1","ts":"{old}","values":{{"active_power":1}}}}"#)
+                .into_bytes(),
+        ),
+        (
+            "zw/v1/readings/dl/dev-1".to_owned(),
+            br#"{"v":1,"site":"dl","device":"dev-1","ts":"2026-01-01T00:00:00Z","values":{"watts":1}}"#
+                .to_vec(),
+        ),
     ]);
     publisher.publish_chunk(&msgs).await?;
 
@@ -59,8 +71,17 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     for r in &refused {
         assert_eq!(r["reason"], "rejected", "{r}");
         assert_eq!(r["status"], 400, "{r}");
-        assert!(r["message"].as_str().unwrap_or_default().contains("conflict"), "{r}");
-        assert!(r["line"].as_str().unwrap_or_default().contains("voltage_l1=230.5"), "{r}");
+        assert!(
+            r["message"].as_str().unwrap_or_default().contains("conflict"),
+            "{r}"
+        );
+        assert!(
+            r["line"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("voltage_l1=230.5"),
+            "{r}"
+        );
     }
     let mut reasons: Vec<&str> = records
         .iter()
@@ -68,8 +89,17 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
         .map(|r| r["reason"].as_str().unwrap_or_default())
         .collect();
     reasons.sort_unstable();
-    assert_eq!(reasons, ["malformed", "malformed", "timestamp", "topic_mismatch"], "{records:#?}");
-    assert!(records.iter().filter(|r| r["source"] == "bus").all(|r| r["payload"].is_string() && r["topic"].is_string()));
+    assert_eq!(
+        reasons,
+        ["malformed", "malformed", "timestamp", "topic_mismatch"],
+        "{records:#?}"
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["source"] == "bus")
+            .all(|r| r["payload"].is_string() && r["topic"].is_string())
+    );
     assert_eq!(ingest.metric("zw_ingest_dead_letter_records_total").await, 7.0);
     Ok(())
 }

@@ -21,7 +21,12 @@ fn outage() -> Duration {
 }
 
 /// Streams `n` readings of `site` in chunks of 100, one chunk per `pace`, on its own task.
-fn stream(publisher: Publisher, site: &'static str, n: u64, pace: Duration) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+fn stream(
+    publisher: Publisher,
+    site: &'static str,
+    n: u64,
+    pace: Duration,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(async move {
         publisher
             .stream(site, n, 100, |_| async move {
@@ -38,25 +43,36 @@ async fn influx_outage_mid_stream_every_reading_arrives_exactly_once() -> anyhow
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let ingest = Ingest::start(&stack, "ingest1", "", "")?;
     let publisher = Publisher::new(&stack, "pub-outage");
-    await_subscribed(&publisher, || async { count(&stack, "probe").await.unwrap_or(0) > 0 }).await?;
+    await_subscribed(&publisher, || async {
+        count(&stack, "probe").await.unwrap_or(0) > 0
+    })
+    .await?;
 
     const N: u64 = 4000;
     let outage = outage();
     // 40 chunks spread over the outage plus three seconds, so readings flow before, during and after it.
     let pace = (outage + Duration::from_secs(3)) / 40;
     let streaming = stream(publisher, "outage", N, pace);
-    eventually(WAIT, "first points written", || async { (count(&stack, "outage").await.ok()? >= 300).then_some(()) }).await?;
+    eventually(WAIT, "first points written", || async {
+        (count(&stack, "outage").await.ok()? >= 300).then_some(())
+    })
+    .await?;
     stack.stop_influxd().await;
-    eventually(WAIT, "batches spooled", || async { (ingest.metric("zw_ingest_spool_points").await > 0.0).then_some(()) })
-        .await
-        .map_err(|e| e.context(ingest.log_tail()))?;
+    eventually(WAIT, "batches spooled", || async {
+        (ingest.metric("zw_ingest_spool_points").await > 0.0).then_some(())
+    })
+    .await
+    .map_err(|e| e.context(ingest.log_tail()))?;
     // The outage itself: a deliberate duration, not a wait for readiness.
     tokio::time::sleep(outage).await;
     stack.start_influxd().await?;
     streaming.await??;
 
     await_count(&stack, "outage", N, &ingest.log_tail()).await?;
-    eventually(WAIT, "spool drained", || async { (ingest.metric("zw_ingest_spool_points").await == 0.0).then_some(()) }).await?;
+    eventually(WAIT, "spool drained", || async {
+        (ingest.metric("zw_ingest_spool_points").await == 0.0).then_some(())
+    })
+    .await?;
     assert!(ingest.metric("zw_ingest_spool_points_spooled_total").await > 0.0);
     assert!(ingest.metric("zw_ingest_spool_points_replayed_total").await > 0.0);
     assert_eq!(ingest.metric("zw_ingest_spool_oldest_age_seconds").await, 0.0);
@@ -72,16 +88,25 @@ async fn broker_restart_mid_stream_every_reading_arrives() -> anyhow::Result<()>
     // ingest reconnects (see README, "Ingest: delivery guarantees and scale-out").
     let ingest = Ingest::start(&stack, "ingest1", "", "shared = false")?;
     let publisher = Publisher::new(&stack, "pub-restart");
-    await_subscribed(&publisher, || async { count(&stack, "probe").await.unwrap_or(0) > 0 }).await?;
+    await_subscribed(&publisher, || async {
+        count(&stack, "probe").await.unwrap_or(0) > 0
+    })
+    .await?;
 
     const N: u64 = 3000;
     let streaming = stream(publisher, "restart", N, Duration::from_millis(60));
-    eventually(WAIT, "first points written", || async { (count(&stack, "restart").await.ok()? >= 500).then_some(()) }).await?;
+    eventually(WAIT, "first points written", || async {
+        (count(&stack, "restart").await.ok()? >= 500).then_some(())
+    })
+    .await?;
     stack.stop_mosquitto().await;
     stack.start_mosquitto().await?;
     streaming.await??;
 
     await_count(&stack, "restart", N, &ingest.log_tail()).await?;
-    assert!(ingest.metric("zw_bus_connects_total").await >= 2.0, "ingest reconnected");
+    assert!(
+        ingest.metric("zw_bus_connects_total").await >= 2.0,
+        "ingest reconnected"
+    );
     Ok(())
 }

@@ -13,7 +13,10 @@ async fn two_instances_on_a_shared_subscription_store_the_complete_union() -> an
     let publisher = Publisher::new(&stack, "pub-scale");
     // Both are subscribed once each has received a probe (the broker deals the group round-robin).
     let received = "zw_ingest_readings_received_total";
-    await_subscribed(&publisher, || async { a.metric(received).await > 0.0 && b.metric(received).await > 0.0 }).await?;
+    await_subscribed(&publisher, || async {
+        a.metric(received).await > 0.0 && b.metric(received).await > 0.0
+    })
+    .await?;
     let (a0, b0) = (a.metric(received).await, b.metric(received).await);
 
     const N: u64 = 2000;
@@ -23,6 +26,10 @@ async fn two_instances_on_a_shared_subscription_store_the_complete_union() -> an
 
     let (da, db) = (a.metric(received).await - a0, b.metric(received).await - b0);
     assert!(da > 0.0 && db > 0.0, "both instances work: {da} + {db}");
-    assert_eq!(da + db, N as f64, "each reading went to exactly one instance: {da} + {db}");
+    assert_eq!(
+        da + db,
+        N as f64,
+        "each reading went to exactly one instance: {da} + {db}"
+    );
     Ok(())
 }

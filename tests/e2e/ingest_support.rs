@@ -37,7 +37,11 @@ impl Ingest {
         let influx = if influx_extra.contains("url") {
             influx_extra.to_owned()
         } else {
-            format!("url = \"{}\"\ndatabase = \"{}\"\n{influx_extra}", stack.influx_url(), stack.influx_db())
+            format!(
+                "url = \"{}\"\ndatabase = \"{}\"\n{influx_extra}",
+                stack.influx_url(),
+                stack.influx_db()
+            )
         };
         let config = dir.join("ingest.toml");
         std::fs::write(
@@ -133,7 +137,10 @@ fn spawn(config: &Path, dir: &Path) -> anyhow::Result<Child> {
 
 /// Reading `i` of a test stream on `site`: 10 devices, one point per reading (unique device + timestamp).
 pub fn reading(site: &str, i: u64) -> (String, Vec<u8>) {
-    let base = Utc::now().date_naive().and_hms_opt(0, 0, 0).map_or_else(Utc::now, |d| d.and_utc());
+    let base = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or_else(Utc::now, |d| d.and_utc());
     let r = Reading::new(
         Id::new(site).expect("site id"),
         Id::new(format!("dev-{}", i % 10)).expect("device id"),
@@ -221,17 +228,29 @@ impl Publisher {
                 }
             }
         });
-        Self { client, acks, connects }
+        Self {
+            client,
+            acks,
+            connects,
+        }
     }
 
     /// Publishes `msgs` until every one of them was acknowledged on one connection.
     pub async fn publish_chunk(&self, msgs: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "broker did not take the chunk");
-            let (acks0, conn0) = (self.acks.load(Ordering::SeqCst), self.connects.load(Ordering::SeqCst));
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "broker did not take the chunk"
+            );
+            let (acks0, conn0) = (
+                self.acks.load(Ordering::SeqCst),
+                self.connects.load(Ordering::SeqCst),
+            );
             for (t, p) in msgs {
-                self.client.publish(t.clone(), QoS::AtLeastOnce, false, p.clone()).await?;
+                self.client
+                    .publish(t.clone(), QoS::AtLeastOnce, false, p.clone())
+                    .await?;
             }
             let want = acks0 + msgs.len() as u64;
             let ok = eventually(Duration::from_secs(5), "PUBACKs", || async {
@@ -252,7 +271,9 @@ impl Publisher {
         Fut: std::future::Future<Output = anyhow::Result<()>>,
     {
         for (k, start) in (0..n).step_by(chunk as usize).enumerate() {
-            let msgs: Vec<_> = (start..(start + chunk).min(n)).map(|i| reading(site, i)).collect();
+            let msgs: Vec<_> = (start..(start + chunk).min(n))
+                .map(|i| reading(site, i))
+                .collect();
             self.publish_chunk(&msgs).await?;
             between(k as u64).await?;
         }

@@ -10,7 +10,9 @@ use crate::support::eventually;
 async fn v2_write_api_with_gzip_reaches_victoria_metrics() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().victoria_metrics().start().await?;
     let url = stack.victoria_url();
-    let influx = format!("url = \"{url}\"\ndatabase = \"zaehlwerk\"\napi = \"v2\"\norg = \"stadtwerke\"\nbucket = \"zaehlwerk\"\ntoken = \"t0ken\"\ngzip = true");
+    let influx = format!(
+        "url = \"{url}\"\ndatabase = \"zaehlwerk\"\napi = \"v2\"\norg = \"stadtwerke\"\nbucket = \"zaehlwerk\"\ntoken = \"t0ken\"\ngzip = true"
+    );
     let ingest = Ingest::start(&stack, "ingest1", &influx, "")?;
     let publisher = Publisher::new(&stack, "pub-v2");
     await_subscribed(&publisher, || async {
@@ -26,6 +28,11 @@ async fn v2_write_api_with_gzip_reaches_victoria_metrics() -> anyhow::Result<()>
     })
     .await
     .map_err(|e| e.context(ingest.log_tail()))?;
-    assert_eq!(ingest.metric("zw_ingest_write_errors_total").await, 0.0, "{}", ingest.log_tail());
+    assert_eq!(
+        ingest.metric("zw_ingest_write_errors_total").await,
+        0.0,
+        "{}",
+        ingest.log_tail()
+    );
     Ok(())
 }

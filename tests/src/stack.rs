@@ -14,9 +14,9 @@ use tempfile::TempDir;
 
 use crate::influxd::{self, Ports};
 use crate::mosquitto;
-use crate::victoria;
 use crate::ports::free_port;
 use crate::process::{ChildProcess, GRACE, StartError, find_binary, tail};
+use crate::victoria;
 
 /// Attempts with fresh ports when a child finds its port taken (another process won the race).
 const PORT_ATTEMPTS: usize = 3;
@@ -145,10 +145,12 @@ impl StackBuilder {
             let bin = find_binary(None, victoria::BIN_ENV, victoria::DEFAULT_BIN, "victoria-metrics")?;
             let vdir = dir.path().join("victoria");
             std::fs::create_dir_all(&vdir)?;
-            let (port, child) = with_fresh_ports(free_port, |port| victoria::start(&bin, &vdir, port)).await?;
+            let (port, child) =
+                with_fresh_ports(free_port, |port| victoria::start(&bin, &vdir, port)).await?;
             anyhow::Ok(Some((port, Mutex::new(Some(child)))))
         };
-        let (mosquitto, influxd, victoria) = tokio::try_join!(start_mosquitto, start_influxd, start_victoria)?;
+        let (mosquitto, influxd, victoria) =
+            tokio::try_join!(start_mosquitto, start_influxd, start_victoria)?;
         Ok(Stack {
             mosquitto,
             influxd,
@@ -256,7 +258,10 @@ impl Stack {
     /// # Panics
     /// If the stack was built without [`StackBuilder::victoria_metrics`].
     pub fn victoria_url(&self) -> String {
-        let (port, _) = self.victoria.as_ref().expect("stack was built without .victoria_metrics()");
+        let (port, _) = self
+            .victoria
+            .as_ref()
+            .expect("stack was built without .victoria_metrics()");
         format!("http://127.0.0.1:{port}")
     }
 

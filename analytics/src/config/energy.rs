@@ -57,18 +57,40 @@ impl Default for PowerConfig {
 impl PowerConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         let w = self.window.as_secs();
-        check(e, self.window.subsec_nanos() == 0 && w >= 60 && 3600 % w == 0, "power.window", "whole seconds >= 1m dividing 1h");
+        check(
+            e,
+            self.window.subsec_nanos() == 0 && w >= 60 && 3600 % w == 0,
+            "power.window",
+            "whole seconds >= 1m dividing 1h",
+        );
         check(e, !self.smoothing.is_zero(), "power.smoothing", "positive");
-        check(e, within(self.hysteresis, 0.0, 1.0), "power.hysteresis", "between 0 and 1");
-        check(e, self.stale_after >= Duration::from_secs(60), "power.stale_after", "at least 1m");
+        check(
+            e,
+            within(self.hysteresis, 0.0, 1.0),
+            "power.hysteresis",
+            "between 0 and 1",
+        );
+        check(
+            e,
+            self.stale_after >= Duration::from_secs(60),
+            "power.stale_after",
+            "at least 1m",
+        );
         check(e, self.max_devices > 0, "power.max_devices", "at least 1");
-        check(e, self.refresh >= Duration::from_secs(1), "power.refresh", "at least 1s");
+        check(
+            e,
+            self.refresh >= Duration::from_secs(1),
+            "power.refresh",
+            "at least 1s",
+        );
     }
 }
 
-/// The learned normal per hour-of-week (`[analytics.normal]`): median and MAD of the window means of the
-/// same hour of the week over the last weeks. An alert needs the smoothed power above
-/// `median + max(k_mad · 1.4826 · MAD, min_rel · median, min_abs)`.
+/// The learned normal per hour-of-week (`[analytics.normal]`): median, MAD and a high quantile of the window
+/// means of the same hour of the week over the last weeks. An alert needs the power above
+/// `max(median + max(k_mad · 1.4826 · MAD, min_rel · median, min_abs), quantile(q_high) · (1 + high_margin))`:
+/// far above the typical value *and* above what the hour has usually reached (loads that run on some days
+/// only, like a fan heater on cold mornings, are not anomalies when they run).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NormalConfig {
@@ -82,6 +104,10 @@ pub struct NormalConfig {
     pub min_rel: f64,
     /// Absolute margin above the median, whatever the spread.
     pub min_abs: Watts,
+    /// The high quantile (0–1, R-8) of the hour's window means that counts as "usually reached".
+    pub q_high: f64,
+    /// Margin above that quantile.
+    pub high_margin: f64,
     /// Windows (and baseload periods) are not learned while their subject's condition holds, so an
     /// anomaly does not become the normal; a condition lasting longer than this is adopted as the new normal
     /// (new equipment), and its alert resolves once the normal has caught up.
@@ -96,7 +122,9 @@ impl Default for NormalConfig {
             min_weeks: 2,
             k_mad: 4.0,
             min_rel: 0.5,
-            min_abs: Watts(100.0),
+            min_abs: Watts(200.0),
+            q_high: 0.9,
+            high_margin: 0.25,
             adopt_after: Duration::from_secs(14 * 86_400),
         }
     }
@@ -104,11 +132,48 @@ impl Default for NormalConfig {
 
 impl NormalConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
-        check(e, (1..=52).contains(&self.history_weeks), "normal.history_weeks", "1..=52");
-        check(e, self.min_weeks >= 1 && self.min_weeks <= self.history_weeks, "normal.min_weeks", "1..=history_weeks");
-        check(e, within(self.k_mad, 0.5, 100.0), "normal.k_mad", "between 0.5 and 100");
-        check(e, within(self.min_rel, 0.0, 100.0), "normal.min_rel", "between 0 and 100");
-        check(e, within(self.min_abs.0, 0.0, 1e9), "normal.min_abs", "a non-negative power");
+        check(
+            e,
+            (1..=52).contains(&self.history_weeks),
+            "normal.history_weeks",
+            "1..=52",
+        );
+        check(
+            e,
+            self.min_weeks >= 1 && self.min_weeks <= self.history_weeks,
+            "normal.min_weeks",
+            "1..=history_weeks",
+        );
+        check(
+            e,
+            within(self.k_mad, 0.5, 100.0),
+            "normal.k_mad",
+            "between 0.5 and 100",
+        );
+        check(
+            e,
+            within(self.min_rel, 0.0, 100.0),
+            "normal.min_rel",
+            "between 0 and 100",
+        );
+        check(
+            e,
+            within(self.min_abs.0, 0.0, 1e9),
+            "normal.min_abs",
+            "a non-negative power",
+        );
+        check(
+            e,
+            within(self.q_high, 0.5, 1.0),
+            "normal.q_high",
+            "between 0.5 and 1",
+        );
+        check(
+            e,
+            within(self.high_margin, 0.0, 100.0),
+            "normal.high_margin",
+            "between 0 and 100",
+        );
     }
 }
 
@@ -151,7 +216,12 @@ impl Default for LeftOnConfig {
 impl LeftOnConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         check(e, self.from < self.to, "left_on.from", "earlier than left_on.to");
-        check(e, within(self.min_power.0, 0.0, 1e9), "left_on.min_power", "a non-negative power");
+        check(
+            e,
+            within(self.min_power.0, 0.0, 1e9),
+            "left_on.min_power",
+            "a non-negative power",
+        );
     }
 }
 
@@ -201,14 +271,49 @@ impl BaseloadConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         for (i, k) in self.site_kinds.iter().enumerate() {
             let ok = matches!(k.as_str(), "building" | "household" | "park");
-            check(e, ok, &format!("baseload.site_kinds[{i}]"), "building, household or park");
+            check(
+                e,
+                ok,
+                &format!("baseload.site_kinds[{i}]"),
+                "building, household or park",
+            );
         }
-        check(e, self.night_to < self.night_from, "baseload.night_to", "earlier than night_from");
-        check(e, within(self.quantile, 0.0, 1.0), "baseload.quantile", "between 0 and 1");
-        check(e, (1..=365).contains(&self.history), "baseload.history", "1..=365");
-        check(e, self.min_history >= 1 && self.min_history <= self.history, "baseload.min_history", "1..=history");
-        check(e, within(self.rel, 0.0, 100.0), "baseload.rel", "between 0 and 100");
-        check(e, within(self.min_abs.0, 0.0, 1e9), "baseload.min_abs", "a non-negative power");
+        check(
+            e,
+            self.night_to < self.night_from,
+            "baseload.night_to",
+            "earlier than night_from",
+        );
+        check(
+            e,
+            within(self.quantile, 0.0, 1.0),
+            "baseload.quantile",
+            "between 0 and 1",
+        );
+        check(
+            e,
+            (1..=365).contains(&self.history),
+            "baseload.history",
+            "1..=365",
+        );
+        check(
+            e,
+            self.min_history >= 1 && self.min_history <= self.history,
+            "baseload.min_history",
+            "1..=history",
+        );
+        check(
+            e,
+            within(self.rel, 0.0, 100.0),
+            "baseload.rel",
+            "between 0 and 100",
+        );
+        check(
+            e,
+            within(self.min_abs.0, 0.0, 1e9),
+            "baseload.min_abs",
+            "a non-negative power",
+        );
         check(e, self.periods >= 1, "baseload.periods", "at least 1");
     }
 }
@@ -253,12 +358,22 @@ impl Default for AlertsConfig {
 
 impl AlertsConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
-        check(e, self.restore_quiet <= self.restore_wait, "alerts.restore_quiet", "at most restore_wait");
+        check(
+            e,
+            self.restore_quiet <= self.restore_wait,
+            "alerts.restore_quiet",
+            "at most restore_wait",
+        );
         if let Some(url) = &self.webhook_url {
             let ok = url.starts_with("http://") || url.starts_with("https://");
             check(e, ok, "alerts.webhook_url", "an http:// or https:// URL");
         }
-        check(e, (1..=100).contains(&self.webhook_attempts), "alerts.webhook_attempts", "1..=100");
+        check(
+            e,
+            (1..=100).contains(&self.webhook_attempts),
+            "alerts.webhook_attempts",
+            "1..=100",
+        );
         check(e, self.queue > 0, "alerts.queue", "at least 1");
     }
 }
@@ -289,8 +404,14 @@ impl Default for WarmupConfig {
 
 impl WarmupConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
-        let ok = self.history >= Duration::from_secs(3600) && self.history <= Duration::from_secs(366 * 86_400);
+        let ok =
+            self.history >= Duration::from_secs(3600) && self.history <= Duration::from_secs(366 * 86_400);
         check(e, ok, "warmup.history", "between 1h and 366 days");
-        check(e, self.timeout >= Duration::from_secs(1), "warmup.timeout", "at least 1s");
+        check(
+            e,
+            self.timeout >= Duration::from_secs(1),
+            "warmup.timeout",
+            "at least 1s",
+        );
     }
 }

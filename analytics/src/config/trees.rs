@@ -74,8 +74,11 @@ pub struct FaultConfig {
     pub vwc_min_pct: f64,
     /// Upper end of the plausible VWC range, %.
     pub vwc_max_pct: f64,
-    /// Highest plausible tension, kPa (tensiometers read up to about 240).
+    /// Highest plausible tension, kPa.
     pub tension_max_kpa: f64,
+    /// Upper reading limit of the tension sensors, kPa (Watermark: 239). A sensor resting at its limit
+    /// means "at least this dry", not stuck.
+    pub tension_limit_kpa: f64,
     /// Soil dries slowly: a rise of the dryness (common scale) by more than this between two readings less
     /// than an hour apart is impossible and marks the sensor faulty until it reads plausibly again.
     pub max_drying_step: f64,
@@ -90,6 +93,7 @@ impl Default for FaultConfig {
             vwc_min_pct: 1.0,
             vwc_max_pct: 70.0,
             tension_max_kpa: 300.0,
+            tension_limit_kpa: 239.0,
             max_drying_step: 0.3,
         }
     }
@@ -189,13 +193,23 @@ impl Default for TreesConfig {
 impl TreesConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         let bands = within(self.moderate_kpa, 0.0, 1e4) && within(self.critical_kpa, 0.0, 1e4);
-        check(e, bands && self.moderate_kpa < self.critical_kpa, "trees.moderate_kpa", "positive and below critical_kpa");
+        check(
+            e,
+            bands && self.moderate_kpa < self.critical_kpa,
+            "trees.moderate_kpa",
+            "positive and below critical_kpa",
+        );
         if !self.soil_profiles.contains_key(&self.default_soil) {
-            e.push(format!("analytics.trees.default_soil: unknown soil profile {:?}", self.default_soil));
+            e.push(format!(
+                "analytics.trees.default_soil: unknown soil profile {:?}",
+                self.default_soil
+            ));
         }
         for (tree, soil) in &self.tree_soil {
             if !self.soil_profiles.contains_key(soil) {
-                e.push(format!("analytics.trees.tree_soil.{tree}: unknown soil profile {soil:?}"));
+                e.push(format!(
+                    "analytics.trees.tree_soil.{tree}: unknown soil profile {soil:?}"
+                ));
             }
         }
         for (name, p) in &self.soil_profiles {
@@ -208,22 +222,97 @@ impl TreesConfig {
             let what = "wilting point < field capacity (0–100 %) and 0 <= moderate < critical depletion <= 1";
             check(e, ok, &format!("trees.soil_profiles.{name}"), what);
         }
-        check(e, self.trend_min_span <= self.trend_window, "trees.trend_min_span", "at most trend_window");
-        check(e, self.trend_min_span >= Duration::from_secs(3 * 3600), "trees.trend_min_span", "at least 3h");
-        check(e, within(self.wetting_step, 0.0, 10.0), "trees.wetting_step", "between 0 and 10");
-        check(e, within(self.horizon_days, 0.5, 60.0), "trees.horizon_days", "between 0.5 and 60");
-        check(e, within(self.alert_within_days, 0.0, self.horizon_days), "trees.alert_within_days", "between 0 and horizon_days");
-        check(e, self.age_weights.iter().all(|w| within(*w, 0.0, 100.0)), "trees.age_weights", "non-negative");
-        check(e, self.vegetation_from < self.vegetation_to, "trees.vegetation_from", "before vegetation_to");
-        check(e, within(self.dormant_factor, 0.0, 1.0), "trees.dormant_factor", "between 0 and 1");
-        check(e, self.interval >= Duration::from_secs(1), "trees.interval", "at least 1s");
+        check(
+            e,
+            self.trend_min_span <= self.trend_window,
+            "trees.trend_min_span",
+            "at most trend_window",
+        );
+        check(
+            e,
+            self.trend_min_span >= Duration::from_secs(3 * 3600),
+            "trees.trend_min_span",
+            "at least 3h",
+        );
+        check(
+            e,
+            within(self.wetting_step, 0.0, 10.0),
+            "trees.wetting_step",
+            "between 0 and 10",
+        );
+        check(
+            e,
+            within(self.horizon_days, 0.5, 60.0),
+            "trees.horizon_days",
+            "between 0.5 and 60",
+        );
+        check(
+            e,
+            within(self.alert_within_days, 0.0, self.horizon_days),
+            "trees.alert_within_days",
+            "between 0 and horizon_days",
+        );
+        check(
+            e,
+            self.age_weights.iter().all(|w| within(*w, 0.0, 100.0)),
+            "trees.age_weights",
+            "non-negative",
+        );
+        check(
+            e,
+            self.vegetation_from < self.vegetation_to,
+            "trees.vegetation_from",
+            "before vegetation_to",
+        );
+        check(
+            e,
+            within(self.dormant_factor, 0.0, 1.0),
+            "trees.dormant_factor",
+            "between 0 and 1",
+        );
+        check(
+            e,
+            self.interval >= Duration::from_secs(1),
+            "trees.interval",
+            "at least 1s",
+        );
         let f = &self.faults;
-        check(e, f.gap_after >= Duration::from_secs(60), "trees.faults.gap_after", "at least 1m");
-        check(e, f.stuck_after >= Duration::from_secs(3600), "trees.faults.stuck_after", "at least 1h");
-        check(e, within(f.battery_low_v, 0.0, 20.0), "trees.faults.battery_low_v", "between 0 and 20");
-        check(e, within(f.vwc_min_pct, 0.0, 100.0) && f.vwc_min_pct < f.vwc_max_pct, "trees.faults.vwc_min_pct", "below vwc_max_pct");
-        check(e, within(f.tension_max_kpa, 1.0, 1e4), "trees.faults.tension_max_kpa", "positive");
-        check(e, within(f.max_drying_step, 0.01, 10.0), "trees.faults.max_drying_step", "between 0.01 and 10");
+        check(
+            e,
+            f.gap_after >= Duration::from_secs(60),
+            "trees.faults.gap_after",
+            "at least 1m",
+        );
+        check(
+            e,
+            f.stuck_after >= Duration::from_secs(3600),
+            "trees.faults.stuck_after",
+            "at least 1h",
+        );
+        check(
+            e,
+            within(f.battery_low_v, 0.0, 20.0),
+            "trees.faults.battery_low_v",
+            "between 0 and 20",
+        );
+        check(
+            e,
+            within(f.vwc_min_pct, 0.0, 100.0) && f.vwc_min_pct < f.vwc_max_pct,
+            "trees.faults.vwc_min_pct",
+            "below vwc_max_pct",
+        );
+        check(
+            e,
+            within(f.tension_max_kpa, 1.0, 1e4),
+            "trees.faults.tension_max_kpa",
+            "positive",
+        );
+        check(
+            e,
+            within(f.max_drying_step, 0.01, 10.0),
+            "trees.faults.max_drying_step",
+            "between 0.01 and 10",
+        );
     }
 
     /// The soil profile of `tree` (its own, else the default; `None` only for an invalid config).

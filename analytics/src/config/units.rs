@@ -155,7 +155,13 @@ mod tests {
 
     #[test]
     fn powers_parse_with_units() {
-        let cases = [("2kW", 2000.0), ("500W", 500.0), ("1.5 kW", 1500.0), ("3MW", 3e6), ("7", 7.0)];
+        let cases = [
+            ("2kW", 2000.0),
+            ("500W", 500.0),
+            ("1.5 kW", 1500.0),
+            ("3MW", 3e6),
+            ("7", 7.0),
+        ];
         for (s, w) in cases {
             assert_eq!(Watts::parse(s), Ok(Watts(w)), "{s}");
         }

@@ -80,13 +80,26 @@ impl Baseload {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn close(&mut self, p: Period, ts: i64, cfg: &BaseloadConfig, h: f64, adopt: i64, site: &Id, out: &mut Vec<Signal>) {
+    fn close(
+        &mut self,
+        p: Period,
+        ts: i64,
+        cfg: &BaseloadConfig,
+        h: f64,
+        adopt: i64,
+        site: &Id,
+        out: &mut Vec<Signal>,
+    ) {
         if self.means.len() < MIN_WINDOWS {
             return;
         }
         let value = quantile(&mut self.means, cfg.quantile);
         let night = matches!(p, Period::Night(_));
-        let hist = if night { &mut self.nights } else { &mut self.weekends };
+        let hist = if night {
+            &mut self.nights
+        } else {
+            &mut self.weekends
+        };
         let learn = |hist: &mut VecDeque<f64>| {
             hist.push_back(value);
             while hist.len() > cfg.history {
@@ -129,7 +142,11 @@ impl Baseload {
             self.above = 0;
             if self.active && value < v.clear {
                 self.active = false;
-                let reason = format!("{name} baseload {} is back below {}", explain::power(value), explain::power(v.clear));
+                let reason = format!(
+                    "{name} baseload {} is back below {}",
+                    explain::power(value),
+                    explain::power(v.clear)
+                );
                 out.push(signal(site, ts, Change::Clear { reason }));
             } else if self.active {
                 out.push(self.raise(&v, name, ts, site));
@@ -147,9 +164,27 @@ impl Baseload {
             explain::duration(ts - self.first_above),
         );
         let baseline = format!("median {name} baseload of the last {} {name}s", v.n);
-        let explanation = explain::watts(v.value, v.reference, v.threshold, baseline, self.first_above, text);
-        let severity = if v.value >= 2.0 * v.threshold { Severity::Critical } else { Severity::Warning };
-        signal(site, ts, Change::Raise { severity, explanation })
+        let explanation = explain::watts(
+            v.value,
+            v.reference,
+            v.threshold,
+            baseline,
+            self.first_above,
+            text,
+        );
+        let severity = if v.value >= 2.0 * v.threshold {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        signal(
+            site,
+            ts,
+            Change::Raise {
+                severity,
+                explanation,
+            },
+        )
     }
 }
 
@@ -176,7 +211,16 @@ mod tests {
         for (day, level) in levels.iter().enumerate() {
             let base = day as i64 * 24 * H;
             for w in 0..8 {
-                b.window(base + w * 900_000, Some(Period::Night(day as i64)), *level, &cfg, 0.3, 14 * 24 * H, &site, out);
+                b.window(
+                    base + w * 900_000,
+                    Some(Period::Night(day as i64)),
+                    *level,
+                    &cfg,
+                    0.3,
+                    14 * 24 * H,
+                    &site,
+                    out,
+                );
             }
             // Daytime closes the night.
             b.window(base + 12 * H, None, *level, &cfg, 0.3, 14 * 24 * H, &site, out);
@@ -203,6 +247,9 @@ mod tests {
         feed(&mut b, &[1000.0; 14], &mut out);
         let creep: Vec<f64> = (1..=20).map(|d| 1000.0 + 30.0 * f64::from(d)).collect();
         feed(&mut b, &creep, &mut out);
-        assert!(out.iter().any(|s| matches!(s.change, Change::Raise { .. })), "creep of 30 W/night undetected");
+        assert!(
+            out.iter().any(|s| matches!(s.change, Change::Raise { .. })),
+            "creep of 30 W/night undetected"
+        );
     }
 }

@@ -34,8 +34,10 @@ impl Target<'_> {
     }
 }
 
-/// Checks the smoothed power `ema` against the limit and the normal; `suppressed` holds the check off (a
-/// left-on alert already explains the power).
+/// Checks the power against the limit and the normal: above means the smoothed power `ema` *and* the
+/// latest reading `raw` are above (a short burst's smoothed tail does not count, nor does one spike);
+/// clearing looks at the smoothed power only. `suppressed` holds the check off (another alert already
+/// explains the power).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
@@ -44,7 +46,7 @@ pub(crate) fn check_high(
     t: &Target<'_>,
     ts: i64,
     local: Local,
-    ema: f64,
+    (ema, raw): (f64, f64),
     suppressed: bool,
     prm: &Params,
     ncfg: &NormalConfig,
@@ -54,10 +56,16 @@ pub(crate) fn check_high(
         Some((h, b)) => (h, Some(b)),
         None => (local.hour_of_week(), None),
     };
-    let above_n = base.is_some_and(|b| ema > b.threshold);
-    let above_l = t.limit.is_some_and(|l| ema > l);
-    let below = base.is_none_or(|b| ema < b.clear) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
-    let (above, below) = if suppressed { (false, true) } else { (above_n || above_l, below) };
+    let level = ema.min(raw);
+    let above_n = base.is_some_and(|b| level > b.threshold);
+    let above_l = t.limit.is_some_and(|l| level > l);
+    let below =
+        base.is_none_or(|b| ema < b.clear) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
+    let (above, below) = if suppressed {
+        (false, true)
+    } else {
+        (above_n || above_l, below)
+    };
     match cond.update(ts, above, below, prm.hold, prm.clear_hold) {
         Transition::Opened { since } => {
             *refresh = ts;
@@ -65,22 +73,45 @@ pub(crate) fn check_high(
         }
         Transition::Closed => {
             let reason = match base {
-                _ if suppressed => "explained by the device being left on".to_string(),
-                Some(b) => format!("back to {}, below {}", explain::power(ema), explain::power(b.clear)),
+                _ if suppressed => "explained by another open alert (left on, baseload)".to_string(),
+                Some(b) => format!(
+                    "back to {}, below {}",
+                    explain::power(ema),
+                    explain::power(b.clear)
+                ),
                 None => format!("back to {}", explain::power(ema)),
             };
             out.push(t.signal(AlertKind::HighConsumption, ts, Change::Clear { reason }));
         }
         Transition::None => {
-            if let Some(since) = cond.since().filter(|_| cond.is_active() && ts - *refresh >= prm.refresh) {
+            if let Some(since) = cond
+                .since()
+                .filter(|_| cond.is_active() && ts - *refresh >= prm.refresh)
+            {
                 *refresh = ts;
-                out.push(raise_high(t, ts, since, how, ema, base, above_l || base.is_none()));
+                out.push(raise_high(
+                    t,
+                    ts,
+                    since,
+                    how,
+                    ema,
+                    base,
+                    above_l || base.is_none(),
+                ));
             }
         }
     }
 }
 
-fn raise_high(t: &Target<'_>, ts: i64, since: i64, how: usize, ema: f64, base: Option<Baseline>, by_limit: bool) -> Signal {
+fn raise_high(
+    t: &Target<'_>,
+    ts: i64,
+    since: i64,
+    how: usize,
+    ema: f64,
+    base: Option<Baseline>,
+    by_limit: bool,
+) -> Signal {
     let who = if t.device.is_some() { "" } else { "site total " };
     let dur = explain::duration(ts - since);
     let explanation = match (base, t.limit) {
@@ -96,17 +127,40 @@ fn raise_high(t: &Target<'_>, ts: i64, since: i64, how: usize, ema: f64, base: O
             explain::watts(ema, b.expected, b.threshold, baseline, since, text)
         }
         (_, Some(l)) => {
-            let text = format!("{who}{}, above the {} limit for class {}, for {dur}", explain::power(ema), explain::power(l), t.class);
-            explain::watts(ema, l, l, format!("static limit for class {}", t.class), since, text)
+            let text = format!(
+                "{who}{}, above the {} limit for class {}, for {dur}",
+                explain::power(ema),
+                explain::power(l),
+                t.class
+            );
+            explain::watts(
+                ema,
+                l,
+                l,
+                format!("static limit for class {}", t.class),
+                since,
+                text,
+            )
         }
         (b, None) => {
             let (e, thr) = b.map_or((0.0, 0.0), |b| (b.expected, b.threshold));
-            let text = format!("{who}{}, above the usual {}, for {dur}", explain::power(ema), explain::power(e));
+            let text = format!(
+                "{who}{}, above the usual {}, for {dur}",
+                explain::power(ema),
+                explain::power(e)
+            );
             explain::watts(ema, e, thr, "learned normal".into(), since, text)
         }
     };
     let severity = explain::power_severity(ema, explanation.threshold);
-    t.signal(AlertKind::HighConsumption, ts, Change::Raise { severity, explanation })
+    t.signal(
+        AlertKind::HighConsumption,
+        ts,
+        Change::Raise {
+            severity,
+            explanation,
+        },
+    )
 }
 
 /// Checks a watched device for drawing power outside usage hours.
@@ -117,11 +171,11 @@ pub(crate) fn check_left_on(
     t: &Target<'_>,
     ts: i64,
     outside: bool,
-    ema: f64,
+    (ema, raw): (f64, f64),
     prm: &Params,
     out: &mut Vec<Signal>,
 ) {
-    let above = outside && ema > prm.left_min;
+    let above = outside && ema.min(raw) > prm.left_min;
     let below = !outside || ema < prm.left_min / 2.0;
     let raise = |since: i64| {
         let text = format!(
@@ -129,9 +183,23 @@ pub(crate) fn check_left_on(
             explain::power(ema),
             explain::duration(ts - since)
         );
-        let explanation = explain::watts(ema, 0.0, prm.left_min, "off outside usage hours".into(), since, text);
+        let explanation = explain::watts(
+            ema,
+            0.0,
+            prm.left_min,
+            "off outside usage hours".into(),
+            since,
+            text,
+        );
         let severity = explain::power_severity(ema, 100.0 * prm.left_min);
-        t.signal(AlertKind::LeftOn, ts, Change::Raise { severity, explanation })
+        t.signal(
+            AlertKind::LeftOn,
+            ts,
+            Change::Raise {
+                severity,
+                explanation,
+            },
+        )
     };
     match cond.update(ts, above, below, prm.left_hold, prm.clear_hold) {
         Transition::Opened { since } => {
@@ -147,7 +215,10 @@ pub(crate) fn check_left_on(
             out.push(t.signal(AlertKind::LeftOn, ts, Change::Clear { reason }));
         }
         Transition::None => {
-            if let Some(since) = cond.since().filter(|_| cond.is_active() && ts - *refresh >= prm.refresh) {
+            if let Some(since) = cond
+                .since()
+                .filter(|_| cond.is_active() && ts - *refresh >= prm.refresh)
+            {
                 *refresh = ts;
                 out.push(raise(since));
             }

@@ -50,7 +50,10 @@ impl Energy {
         let mut e = Self {
             prm: Params::new(cfg),
             cfg: cfg.clone(),
-            inventory: inv.devices().map(|(s, d)| (d.id.clone(), (s.id.clone(), d.class.clone()))).collect(),
+            inventory: inv
+                .devices()
+                .map(|(s, d)| (d.id.clone(), (s.id.clone(), d.class.clone())))
+                .collect(),
             devs: Vec::new(),
             dev_idx: HashMap::new(),
             sites: Vec::new(),
@@ -58,7 +61,11 @@ impl Energy {
             over_capacity: 0,
         };
         for s in &inv.sites {
-            let main = s.devices.iter().filter(|d| classes.contains(d.class.as_str())).count() as u32;
+            let main = s
+                .devices
+                .iter()
+                .filter(|d| classes.contains(d.class.as_str()))
+                .count() as u32;
             let i = e.site(&s.id, Some(s.kind));
             e.sites[i].has_class_devices = main > 0;
             e.sites[i].contributors = main;
@@ -85,7 +92,7 @@ impl Energy {
             total: 0.0,
             last_ts: 0,
             window: Window::default(),
-            normal: Normal::new(self.prm.cap),
+            normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
             base: Baseload::default(),
@@ -102,7 +109,11 @@ impl Energy {
             self.over_capacity += 1;
             return None;
         }
-        let (site, class) = self.inventory.get(id).cloned().unwrap_or_else(|| (site.clone(), String::new()));
+        let (site, class) = self
+            .inventory
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| (site.clone(), String::new()));
         let si = self.site(&site, None);
         let s = &mut self.sites[si];
         let contributes = !s.has_class_devices || self.cfg.power.site_classes.contains(&class);
@@ -121,7 +132,7 @@ impl Energy {
             last_seen: i64::MIN,
             ema: None,
             window: Window::default(),
-            normal: Normal::new(self.prm.cap),
+            normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
             left: Default::default(),
@@ -133,7 +144,9 @@ impl Energy {
 
     /// Feeds the `active_power` `p` (W) of `device` at `ts` (UTC ms, local time `local`).
     pub fn power(&mut self, site: &Id, device: &Id, ts: i64, local: Local, p: f64, out: &mut Vec<Signal>) {
-        let Some(i) = self.device(site, device) else { return };
+        let Some(i) = self.device(site, device) else {
+            return;
+        };
         let (prm, cfg) = (&self.prm, &self.cfg);
         let d = &mut self.devs[i];
         if ts <= d.last_ts {
@@ -158,10 +171,33 @@ impl Energy {
         let mut suppressed = false;
         if d.left_on {
             let outside = !in_usage_hours(local, &cfg.left_on);
-            check_left_on(&mut d.left, &mut d.left_refresh, &t, ts, outside, ema, prm, out);
+            check_left_on(
+                &mut d.left,
+                &mut d.left_refresh,
+                &t,
+                ts,
+                outside,
+                (ema, p),
+                prm,
+                out,
+            );
             suppressed = d.left.is_engaged();
         }
-        check_high(&mut d.high, &mut d.high_refresh, &d.normal, &t, ts, local, ema, suppressed, prm, &cfg.normal, out);
+        // A main meter's night excess is the baseload alert's story while that alert is open.
+        suppressed |= d.contributes && s.base.active && period(local, &cfg.baseload).is_some();
+        check_high(
+            &mut d.high,
+            &mut d.high_refresh,
+            &d.normal,
+            &t,
+            ts,
+            local,
+            (ema, p),
+            suppressed,
+            prm,
+            &cfg.normal,
+            out,
+        );
         if !d.contributes {
             return;
         }
@@ -191,7 +227,19 @@ impl Energy {
                 class: "site",
                 limit: None,
             };
-            check_high(&mut s.high, &mut s.high_refresh, &s.normal, &t, ts, local, s.total, false, prm, &cfg.normal, out);
+            check_high(
+                &mut s.high,
+                &mut s.high_refresh,
+                &s.normal,
+                &t,
+                ts,
+                local,
+                (s.total, s.total),
+                s.base.active && period(local, &cfg.baseload).is_some(),
+                prm,
+                &cfg.normal,
+                out,
+            );
         }
     }
 
@@ -207,8 +255,16 @@ impl Energy {
             let s = &mut self.sites[d.site];
             if now.saturating_sub(d.last_seen) > stale {
                 d.ema = None;
-                let reason = || format!("no data for {}", explain::duration(now.saturating_sub(d.last_seen)));
-                for (cond, kind) in [(&mut d.high, AlertKind::HighConsumption), (&mut d.left, AlertKind::LeftOn)] {
+                let reason = || {
+                    format!(
+                        "no data for {}",
+                        explain::duration(now.saturating_sub(d.last_seen))
+                    )
+                };
+                for (cond, kind) in [
+                    (&mut d.high, AlertKind::HighConsumption),
+                    (&mut d.left, AlertKind::LeftOn),
+                ] {
                     if cond.reset() == Transition::Closed {
                         out.push(clear(kind, &s.id, Some(&d.id), now, reason()));
                     }
@@ -219,8 +275,17 @@ impl Energy {
             }
         }
         for s in &mut self.sites {
-            if !s.total_known() && now.saturating_sub(s.last_ts) > stale && s.high.reset() == Transition::Closed {
-                out.push(clear(AlertKind::HighConsumption, &s.id, None, now, "no data from its meters".into()));
+            if !s.total_known()
+                && now.saturating_sub(s.last_ts) > stale
+                && s.high.reset() == Transition::Closed
+            {
+                out.push(clear(
+                    AlertKind::HighConsumption,
+                    &s.id,
+                    None,
+                    now,
+                    "no data from its meters".into(),
+                ));
             }
         }
     }
@@ -239,16 +304,34 @@ impl Energy {
         s.normal.push(local.hour_of_week(), total);
         if s.baseload_on {
             let p = period(local, &cfg.baseload);
-            s.base.window(start, p, total, &cfg.baseload, prm.hysteresis, prm.adopt_after, &s.id, &mut Vec::new());
+            s.base.window(
+                start,
+                p,
+                total,
+                &cfg.baseload,
+                prm.hysteresis,
+                prm.adopt_after,
+                &s.id,
+                &mut Vec::new(),
+            );
         }
     }
 
     /// Devices whose power counts into `site`'s total (for the warm-up).
     pub fn contributors(&self, site: &Id) -> Vec<Id> {
         let classes = &self.cfg.power.site_classes;
-        let main: Vec<Id> = self.inventory.iter().filter(|(_, (s, c))| s == site && classes.contains(c)).map(|(d, _)| d.clone()).collect();
+        let main: Vec<Id> = self
+            .inventory
+            .iter()
+            .filter(|(_, (s, c))| s == site && classes.contains(c))
+            .map(|(d, _)| d.clone())
+            .collect();
         if main.is_empty() {
-            self.inventory.iter().filter(|(_, (s, _))| s == site).map(|(d, _)| d.clone()).collect()
+            self.inventory
+                .iter()
+                .filter(|(_, (s, _))| s == site)
+                .map(|(d, _)| d.clone())
+                .collect()
         } else {
             main
         }
@@ -259,10 +342,16 @@ impl Energy {
     pub fn restore(&mut self, kind: AlertKind, site: &Id, device: Option<&Id>, since: i64, now: i64) -> bool {
         match (kind, device) {
             (AlertKind::HighConsumption | AlertKind::LeftOn, Some(dev)) => {
-                let Some(i) = self.device(site, dev) else { return false };
+                let Some(i) = self.device(site, dev) else {
+                    return false;
+                };
                 let d = &mut self.devs[i];
                 d.last_seen = d.last_seen.max(now);
-                let cond = if kind == AlertKind::LeftOn { &mut d.left } else { &mut d.high };
+                let cond = if kind == AlertKind::LeftOn {
+                    &mut d.left
+                } else {
+                    &mut d.high
+                };
                 cond.restore(since);
                 true
             }

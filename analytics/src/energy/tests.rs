@@ -39,7 +39,10 @@ fn inventory(devices: &[(&str, &str)]) -> Inventory {
 
 /// Monday 2026-01-05 00:00 Berlin.
 fn t0() -> i64 {
-    DateTime::parse_from_rfc3339("2026-01-04T23:00:00Z").expect("valid").with_timezone(&Utc).timestamp_millis()
+    DateTime::parse_from_rfc3339("2026-01-04T23:00:00Z")
+        .expect("valid")
+        .with_timezone(&Utc)
+        .timestamp_millis()
 }
 
 struct Rig {
@@ -90,13 +93,55 @@ impl Rig {
 fn table_of_single_device_histories() {
     // (name, class, learn weeks at 1 kW, anomaly: (offset from the start of the next week, minutes, W),
     //  expected first signal: (kind, raise, text fragment) or None)
-    type Case = (&'static str, &'static str, i64, (i64, i64, f64), Option<(AlertKind, &'static str)>);
+    type Case = (
+        &'static str,
+        &'static str,
+        i64,
+        (i64, i64, f64),
+        Option<(AlertKind, &'static str)>,
+    );
     let cases: [Case; 5] = [
-        ("spike shorter than hold", "meter", 3, (26 * 60 * MIN, 5, 5000.0), None),
-        ("sustained excess over the normal", "meter", 3, (26 * 60 * MIN, 40, 2500.0), Some((AlertKind::HighConsumption, "above the usual 1.0 kW for Tuesday 02:00"))),
-        ("small excess within the margin", "meter", 3, (26 * 60 * MIN, 60, 1400.0), None),
-        ("above the class limit without history", "plug", 0, (34 * 60 * MIN, 40, 3500.0), Some((AlertKind::HighConsumption, "above the 3.0 kW limit for class plug"))),
-        ("plug on at night", "plug", 0, (22 * 60 * MIN, 40, 800.0), Some((AlertKind::LeftOn, "drawn outside usage hours"))),
+        (
+            "spike shorter than hold",
+            "meter",
+            3,
+            (26 * 60 * MIN, 5, 5000.0),
+            None,
+        ),
+        (
+            "sustained excess over the normal",
+            "meter",
+            3,
+            (26 * 60 * MIN, 40, 2500.0),
+            Some((
+                AlertKind::HighConsumption,
+                "above the usual 1.0 kW for Tuesday 02:00",
+            )),
+        ),
+        (
+            "small excess within the margin",
+            "meter",
+            3,
+            (26 * 60 * MIN, 60, 1400.0),
+            None,
+        ),
+        (
+            "above the class limit without history",
+            "plug",
+            0,
+            (34 * 60 * MIN, 40, 3500.0),
+            Some((
+                AlertKind::HighConsumption,
+                "above the 3.0 kW limit for class plug",
+            )),
+        ),
+        (
+            "plug on at night",
+            "plug",
+            0,
+            (22 * 60 * MIN, 40, 800.0),
+            Some((AlertKind::LeftOn, "drawn outside usage hours")),
+        ),
     ];
     for (name, class, weeks, (offset, minutes, w), want) in cases {
         let mut rig = Rig::new(&[("d", class)]);
@@ -104,9 +149,18 @@ fn table_of_single_device_histories() {
         rig.run(&["d"], t0(), weeks * WEEK / MIN, |_, _| base);
         assert!(rig.take().is_empty(), "{name}: alert while learning");
         let start = t0() + weeks * WEEK + offset;
-        rig.run(&["d"], t0() + weeks * WEEK, offset / MIN + minutes + 60, |_, ts| {
-            if (start..start + minutes * MIN).contains(&ts) { w } else { base }
-        });
+        rig.run(
+            &["d"],
+            t0() + weeks * WEEK,
+            offset / MIN + minutes + 60,
+            |_, ts| {
+                if (start..start + minutes * MIN).contains(&ts) {
+                    w
+                } else {
+                    base
+                }
+            },
+        );
         let got = rig.take();
         match want {
             None => assert!(got.is_empty(), "{name}: {got:?}"),
@@ -116,7 +170,10 @@ fn table_of_single_device_histories() {
                 assert!(got[0].3.contains(text), "{name}: {:?}", got[0].3);
                 let last = got.last().expect("signals");
                 assert_eq!((last.0, last.2), (kind, false), "{name}: not cleared: {got:?}");
-                assert!(got.iter().filter(|g| g.2 && g.0 != kind).count() == 0, "{name}: {got:?}");
+                assert!(
+                    got.iter().filter(|g| g.2 && g.0 != kind).count() == 0,
+                    "{name}: {got:?}"
+                );
             }
         }
     }
@@ -127,7 +184,10 @@ fn silent_device_resolves_with_no_data() {
     let mut rig = Rig::new(&[("d", "plug")]);
     rig.run(&["d"], t0() + 12 * 60 * MIN, 30, |_, _| 4000.0);
     let got = rig.take();
-    assert!(!got.is_empty() && got.iter().all(|g| g.2), "opened and refreshed: {got:?}");
+    assert!(
+        !got.is_empty() && got.iter().all(|g| g.2),
+        "opened and refreshed: {got:?}"
+    );
     rig.run(&[], t0() + 13 * 60 * MIN, 40, |_, _| 0.0);
     let got = rig.take();
     assert_eq!(got.len(), 1, "{got:?}");
@@ -140,9 +200,17 @@ fn site_total_of_two_main_meters_alerts_at_site_level() {
     rig.run(&["m1", "m2"], t0(), 3 * WEEK / MIN, |_, _| 1000.0);
     assert!(rig.take().is_empty());
     let start = t0() + 3 * WEEK + 10 * 60 * MIN;
-    rig.run(&["m1", "m2"], start, 30, |d, _| if d == "m1" { 2500.0 } else { 1000.0 });
+    rig.run(
+        &["m1", "m2"],
+        start,
+        30,
+        |d, _| if d == "m1" { 2500.0 } else { 1000.0 },
+    );
     let got = rig.take();
-    assert!(got.iter().any(|g| g.1.is_none() && g.3.starts_with("site total")), "{got:?}");
+    assert!(
+        got.iter().any(|g| g.1.is_none() && g.3.starts_with("site total")),
+        "{got:?}"
+    );
     assert!(got.iter().any(|g| g.1.as_deref() == Some("m1")), "{got:?}");
     assert!(!got.iter().any(|g| g.1.as_deref() == Some("m2")), "{got:?}");
 }

@@ -111,9 +111,21 @@ mod tests {
         let half = std::f64::consts::LN_2 / 2.0;
         let cases: Vec<(Vec<Input>, Combine, Option<f64>)> = vec![
             (vec![tension(40.5, Some(half))], Combine::Worst, Some(2.0)),
-            (vec![tension(40.5, Some(half)), tension(10.0, None)], Combine::Worst, Some(2.0)),
-            (vec![tension(90.0, None), tension(10.0, None)], Combine::Worst, Some(0.0)),
-            (vec![tension(90.0, None), tension(10.0, None)], Combine::Mean, None),
+            (
+                vec![tension(40.5, Some(half)), tension(10.0, None)],
+                Combine::Worst,
+                Some(2.0),
+            ),
+            (
+                vec![tension(90.0, None), tension(10.0, None)],
+                Combine::Worst,
+                Some(0.0),
+            ),
+            (
+                vec![tension(90.0, None), tension(10.0, None)],
+                Combine::Mean,
+                None,
+            ),
             (vec![tension(40.5, Some(-0.1))], Combine::Worst, None),
         ];
         for (inputs, how, want) in cases {

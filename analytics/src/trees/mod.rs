@@ -74,14 +74,15 @@ impl Trees {
                     })
                 })
                 .collect();
-            let soil = cfg.soil_of(tree.id.as_str()).cloned().unwrap_or_else(|| {
-                crate::config::SoilProfile {
+            let soil = cfg
+                .soil_of(tree.id.as_str())
+                .cloned()
+                .unwrap_or_else(|| crate::config::SoilProfile {
                     field_capacity_pct: 28.0,
                     wilting_point_pct: 14.0,
                     moderate_depletion: 0.25,
                     critical_depletion: 0.5,
-                }
-            });
+                });
             t.trees.push(TreeSt {
                 tree: tree.clone(),
                 sensors,
@@ -105,7 +106,9 @@ impl Trees {
 
     /// Feeds a reading of a tree sensor (others are ignored).
     pub fn observe(&mut self, r: &Reading) {
-        let Some(&i) = self.sensor_idx.get(&r.device) else { return };
+        let Some(&i) = self.sensor_idx.get(&r.device) else {
+            return;
+        };
         let s = &mut self.sensors[i];
         let tension = r.values.get(&Quantity::SoilWaterTension).copied();
         if tension.is_some() {
@@ -115,7 +118,14 @@ impl Trees {
         let value = tension.or_else(|| r.values.get(&Quantity::SoilMoisture).copied());
         let battery = r.values.get(&Quantity::BatteryVoltage).copied();
         let window_h = i64::try_from(self.cfg.trend_window.as_secs() / 3600).unwrap_or(96);
-        s.observe(r.ts.timestamp_millis(), value, battery, &self.cfg.faults, window_h, self.cfg.wetting_step);
+        s.observe(
+            r.ts.timestamp_millis(),
+            value,
+            battery,
+            &self.cfg.faults,
+            window_h,
+            self.cfg.wetting_step,
+        );
     }
 
     /// Time-driven work at `now` (local `local`): gaps every call; a full evaluation of every tree each
@@ -143,10 +153,12 @@ impl Trees {
                 self.sensors[i].alert.restore(since);
                 true
             }),
-            (AlertKind::TreeWater, None, Some(t)) => self.trees.iter_mut().find(|x| &x.tree.id == t).is_some_and(|x| {
-                x.water.restore(since);
-                true
-            }),
+            (AlertKind::TreeWater, None, Some(t)) => {
+                self.trees.iter_mut().find(|x| &x.tree.id == t).is_some_and(|x| {
+                    x.water.restore(since);
+                    true
+                })
+            }
             _ => false,
         }
     }

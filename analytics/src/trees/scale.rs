@@ -55,7 +55,11 @@ impl Scale {
         // Distance from wet in the direction of drying, and the two edges on the same axis.
         let (x, m, c) = match self {
             Scale::Tension { moderate, critical } => (v.max(0.0), moderate, critical),
-            Scale::Vwc { wet, moderate, critical } => ((wet - v).max(0.0), wet - moderate, wet - critical),
+            Scale::Vwc {
+                wet,
+                moderate,
+                critical,
+            } => ((wet - v).max(0.0), wet - moderate, wet - critical),
         };
         if x <= m {
             0.5 * x / m
@@ -110,7 +114,16 @@ mod tests {
     #[test]
     fn band_edges_are_pinned() {
         let t = Scale::tension(&TreesConfig::default());
-        let cases = [(t, 0.0, 0.0), (t, 33.0, 0.5), (t, 81.0, 1.0), (t, 129.0, 1.5), (loam(), 28.0, 0.0), (loam(), 24.5, 0.5), (loam(), 21.0, 1.0), (loam(), 35.0, 0.0)];
+        let cases = [
+            (t, 0.0, 0.0),
+            (t, 33.0, 0.5),
+            (t, 81.0, 1.0),
+            (t, 129.0, 1.5),
+            (loam(), 28.0, 0.0),
+            (loam(), 24.5, 0.5),
+            (loam(), 21.0, 1.0),
+            (loam(), 35.0, 0.0),
+        ];
         for (s, v, d) in cases {
             assert!((s.dryness(v) - d).abs() < 1e-9, "{s:?} {v}: {}", s.dryness(v));
         }

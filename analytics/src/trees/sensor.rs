@@ -103,7 +103,15 @@ impl Sensor {
     }
 
     /// Feeds one reading at `ts`: the soil value (if any) and the battery voltage (if any).
-    pub fn observe(&mut self, ts: i64, value: Option<f64>, battery: Option<f64>, cfg: &FaultConfig, window_h: i64, wetting: f64) {
+    pub fn observe(
+        &mut self,
+        ts: i64,
+        value: Option<f64>,
+        battery: Option<f64>,
+        cfg: &FaultConfig,
+        window_h: i64,
+        wetting: f64,
+    ) {
         if ts <= self.last_ts {
             return;
         }
@@ -117,7 +125,9 @@ impl Sensor {
                 self.low_battery = None;
             }
         }
-        let (Some(v), Some(scale)) = (value, self.scale) else { return };
+        let (Some(v), Some(scale)) = (value, self.scale) else {
+            return;
+        };
         let in_range = match scale {
             Scale::Tension { .. } => (0.0..=cfg.tension_max_kpa).contains(&v),
             Scale::Vwc { .. } => (cfg.vwc_min_pct..=cfg.vwc_max_pct).contains(&v),
@@ -137,8 +147,11 @@ impl Sensor {
         while self.recent.front().is_some_and(|(t, _)| ts - t > HOUR) || self.recent.len() > 64 {
             self.recent.pop_front();
         }
-        if v.to_bits() == self.run.0 {
-            if ts - self.run.1 >= i64::try_from(cfg.stuck_after.as_millis()).unwrap_or(i64::MAX) && self.stuck.is_none() {
+        let at_limit = matches!(scale, Scale::Tension { .. }) && v >= cfg.tension_limit_kpa;
+        if v.to_bits() == self.run.0 && !at_limit {
+            if ts - self.run.1 >= i64::try_from(cfg.stuck_after.as_millis()).unwrap_or(i64::MAX)
+                && self.stuck.is_none()
+            {
                 self.stuck = Some(self.run.1);
                 let from = self.run.1.div_euclid(HOUR);
                 self.series.retain(|p| p.hour < from);
@@ -157,7 +170,13 @@ impl Sensor {
                 let mean = self.hour_sum / f64::from(self.hour_n);
                 let dryness = scale.dryness(mean);
                 // Rain or watering: a sharp wetting restarts the trend.
-                let recent_max = self.series.iter().rev().take(WETTING_LOOKBACK).map(|p| p.dryness).fold(f64::MIN, f64::max);
+                let recent_max = self
+                    .series
+                    .iter()
+                    .rev()
+                    .take(WETTING_LOOKBACK)
+                    .map(|p| p.dryness)
+                    .fold(f64::MIN, f64::max);
                 if recent_max - dryness > wetting {
                     self.series.clear();
                 }
@@ -205,11 +224,25 @@ impl Sensor {
     pub fn view(&self, now: i64, min_span_days: f64, horizon: f64, scratch: &mut Vec<f64>) -> View {
         let value = self.current();
         let (Some(scale), Some(v)) = (self.scale, value) else {
-            return View { value, dryness: None, slope: None, days: None, trusted: false };
+            return View {
+                value,
+                dryness: None,
+                slope: None,
+                days: None,
+                trusted: false,
+            };
         };
-        let pts: Vec<(f64, f64)> = self.series.iter().map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit)).collect();
+        let pts: Vec<(f64, f64)> = self
+            .series
+            .iter()
+            .map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit))
+            .collect();
         let span = pts.last().zip(pts.first()).map_or(0.0, |(l, f)| l.0 - f.0);
-        let slope = if span + 1e-9 >= min_span_days { theil_sen(&pts, scratch) } else { None };
+        let slope = if span + 1e-9 >= min_span_days {
+            theil_sen(&pts, scratch)
+        } else {
+            None
+        };
         let now_fit = scale.fit_space(v);
         let days = match slope {
             Some(s) => days_until(now_fit, scale.critical_fit(), s, scale.drying_sign(), horizon),

@@ -4,7 +4,9 @@
 use chrono::Datelike;
 use zw_model::Id;
 use zw_model::alert::{AlertKind, Explanation, Severity, Subject};
-use zw_model::tree::{AgeClass, FaultKind, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency};
+use zw_model::tree::{
+    AgeClass, FaultKind, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency,
+};
 
 use crate::calendar::{Local, in_season};
 use crate::condition::Transition;
@@ -19,29 +21,80 @@ fn ms(d: std::time::Duration) -> i64 {
 }
 
 fn signal(kind: AlertKind, site: &Id, subject: Subject, now: i64, change: Change) -> Signal {
-    Signal { kind, site: site.clone(), subject, at: explain::utc(now), change }
+    Signal {
+        kind,
+        site: site.clone(),
+        subject,
+        at: explain::utc(now),
+        change,
+    }
 }
 
 /// Updates a sensor's maintenance alert from its fault state.
-pub(crate) fn maintenance(s: &mut Sensor, site: &Id, tree: &Id, now: i64, cfg: &TreesConfig, out: &mut Vec<Signal>) {
+pub(crate) fn maintenance(
+    s: &mut Sensor,
+    site: &Id,
+    tree: &Id,
+    now: i64,
+    cfg: &TreesConfig,
+    out: &mut Vec<Signal>,
+) {
     let fault = s.fault();
-    let subject = || Subject { device: Some(s.device.clone()), tree: Some(tree.clone()) };
-    let tr = s.alert.update(now, fault.is_some(), fault.is_none(), 0, ms(cfg.faults.gap_after));
+    let subject = || Subject {
+        device: Some(s.device.clone()),
+        tree: Some(tree.clone()),
+    };
+    let tr = s
+        .alert
+        .update(now, fault.is_some(), fault.is_none(), 0, ms(cfg.faults.gap_after));
     let raise = |(kind, since): (FaultKind, i64)| {
         let hours = (now - since) as f64 / 3_600_000.0;
         let (observed, threshold, unit, text) = match kind {
-            FaultKind::Stuck => (hours, ms(cfg.faults.stuck_after) as f64 / 3.6e6, "h", format!("reports exactly the same value for {}", explain::duration(now - since))),
-            FaultKind::Gap => (hours, ms(cfg.faults.gap_after) as f64 / 3.6e6, "h", format!("no reading for {}", explain::duration(now - since))),
+            FaultKind::Stuck => (
+                hours,
+                ms(cfg.faults.stuck_after) as f64 / 3.6e6,
+                "h",
+                format!(
+                    "reports exactly the same value for {}",
+                    explain::duration(now - since)
+                ),
+            ),
+            FaultKind::Gap => (
+                hours,
+                ms(cfg.faults.gap_after) as f64 / 3.6e6,
+                "h",
+                format!("no reading for {}", explain::duration(now - since)),
+            ),
             FaultKind::Impossible => {
                 let v = s.rejected.unwrap_or(f64::NAN);
-                (if v.is_finite() { v } else { 0.0 }, 0.0, "", format!("implausible values (latest {v:.2}) for {}", explain::duration(now - since)))
+                (
+                    if v.is_finite() { v } else { 0.0 },
+                    0.0,
+                    "",
+                    format!(
+                        "implausible values (latest {v:.2}) for {}",
+                        explain::duration(now - since)
+                    ),
+                )
             }
             FaultKind::LowBattery => {
                 let v = s.battery.unwrap_or(0.0);
-                (v, cfg.faults.battery_low_v, "V", format!("battery at {v:.2} V, below {:.2} V: replace it soon", cfg.faults.battery_low_v))
+                (
+                    v,
+                    cfg.faults.battery_low_v,
+                    "V",
+                    format!(
+                        "battery at {v:.2} V, below {:.2} V: replace it soon",
+                        cfg.faults.battery_low_v
+                    ),
+                )
             }
         };
-        let severity = if kind == FaultKind::LowBattery { Severity::Info } else { Severity::Warning };
+        let severity = if kind == FaultKind::LowBattery {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
         let explanation = Explanation {
             observed: round(observed),
             expected: 0.0,
@@ -51,7 +104,10 @@ pub(crate) fn maintenance(s: &mut Sensor, site: &Id, tree: &Id, now: i64, cfg: &
             since: explain::utc(since),
             text: format!("sensor {} at tree {tree}: {text}", s.device),
         };
-        Change::Raise { severity, explanation }
+        Change::Raise {
+            severity,
+            explanation,
+        }
     };
     match (tr, fault) {
         (Transition::Opened { .. }, Some(f)) => {
@@ -60,7 +116,13 @@ pub(crate) fn maintenance(s: &mut Sensor, site: &Id, tree: &Id, now: i64, cfg: &
         }
         (Transition::Closed, _) => {
             let reason = "the sensor reads plausibly again".to_string();
-            out.push(signal(AlertKind::SensorFault, site, subject(), now, Change::Clear { reason }));
+            out.push(signal(
+                AlertKind::SensorFault,
+                site,
+                subject(),
+                now,
+                Change::Clear { reason },
+            ));
         }
         (_, Some(f)) if s.alert.is_active() && now - s.refresh >= 3_600_000 => {
             s.refresh = now;
@@ -92,14 +154,21 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                     driver = Some((v.dryness.unwrap_or(0.0), sensors.len()));
                 }
             }
-            let per_day = v.slope.zip(v.value).map(|(sl, val)| round(scale.from_fit_space(scale.fit_space(val) + sl) - val));
+            let per_day = v
+                .slope
+                .zip(v.value)
+                .map(|(sl, val)| round(scale.from_fit_space(scale.fit_space(val) + sl) - val));
             sensors.push(SensorStatus {
                 device: s.device.clone(),
                 depth_cm: cfg.sensor_depth_cm.get(s.device.as_str()).copied(),
                 moisture_pct: v.value.filter(|_| !tension).map(round),
                 tension_kpa: v.value.filter(|_| tension).map(round),
                 dryness: v.dryness.map(round),
-                state: if v.trusted { v.dryness.map_or(SoilState::Unknown, SoilState::from_dryness) } else { SoilState::Unknown },
+                state: if v.trusted {
+                    v.dryness.map_or(SoilState::Unknown, SoilState::from_dryness)
+                } else {
+                    SoilState::Unknown
+                },
                 trend_per_day: per_day,
                 days_until_critical: v.days.map(round),
                 fault: s.fault().map(|f| f.0),
@@ -114,11 +183,16 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
             AgeClass::Junior => 1,
             AgeClass::Senior => 2,
         }];
-        let forecast_term = c.and_then(|c| c.days).map_or(0.0, |d| (1.0 - d / horizon).max(0.0));
+        let forecast_term = c
+            .and_then(|c| c.days)
+            .map_or(0.0, |d| (1.0 - d / horizon).max(0.0));
         let season_factor = if season { 1.0 } else { cfg.dormant_factor };
         let score = c.map_or(0.0, |c| age_weight * season_factor * (c.dryness + forecast_term));
         let pick = |tension: bool| {
-            let vals = sensors.iter().filter(|s| s.state != SoilState::Unknown).filter_map(|s| if tension { s.tension_kpa } else { s.moisture_pct });
+            let vals = sensors
+                .iter()
+                .filter(|s| s.state != SoilState::Unknown)
+                .filter_map(|s| if tension { s.tension_kpa } else { s.moisture_pct });
             let vals: Vec<f64> = vals.collect();
             if vals.is_empty() {
                 return None;
@@ -157,7 +231,13 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                 vegetation_period: season,
             },
             young: age <= cfg.young_years,
-            sensor_fault: sensors.iter().find_map(|s| s.fault.map(|kind| SensorFault { device: s.device.clone(), kind, since: s.last_seen.unwrap_or_default() })),
+            sensor_fault: sensors.iter().find_map(|s| {
+                s.fault.map(|kind| SensorFault {
+                    device: s.device.clone(),
+                    kind,
+                    since: s.last_seen.unwrap_or_default(),
+                })
+            }),
             sensors,
             ts: explain::utc(now),
         };
@@ -166,21 +246,52 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
         let above = season && c.is_some_and(|c| c.dryness >= 1.0 || c.days.is_some_and(|d| d <= within));
         let below = !season || c.is_some_and(|c| c.dryness < 0.9 && c.days.is_none_or(|d| d > within + 0.5));
         let hold = ms(cfg.alert_hold);
-        let subject = Subject { device: None, tree: Some(tr.tree.id.clone()) };
+        let subject = Subject {
+            device: None,
+            tree: Some(tr.tree.id.clone()),
+        };
         let site = &tr.tree.site;
         match tr.water.update(now, above, below, hold, hold) {
             Transition::Opened { since } => {
                 tr.refresh = now;
-                out.push(signal(AlertKind::TreeWater, site, subject, now, water(&status, driver, since, now, cfg)));
+                out.push(signal(
+                    AlertKind::TreeWater,
+                    site,
+                    subject,
+                    now,
+                    water(&status, driver, since, now, cfg),
+                ));
             }
             Transition::Closed => {
-                let reason = if season { "the soil is wet enough again" } else { "the vegetation period ended" };
-                out.push(signal(AlertKind::TreeWater, site, subject, now, Change::Clear { reason: reason.into() }));
+                let reason = if season {
+                    "the soil is wet enough again"
+                } else {
+                    "the vegetation period ended"
+                };
+                out.push(signal(
+                    AlertKind::TreeWater,
+                    site,
+                    subject,
+                    now,
+                    Change::Clear {
+                        reason: reason.into(),
+                    },
+                ));
             }
             Transition::None => {
-                if let Some(since) = tr.water.since().filter(|_| tr.water.is_active() && now - tr.refresh >= 3_600_000) {
+                if let Some(since) = tr
+                    .water
+                    .since()
+                    .filter(|_| tr.water.is_active() && now - tr.refresh >= 3_600_000)
+                {
                     tr.refresh = now;
-                    out.push(signal(AlertKind::TreeWater, site, subject, now, water(&status, driver, since, now, cfg)));
+                    out.push(signal(
+                        AlertKind::TreeWater,
+                        site,
+                        subject,
+                        now,
+                        water(&status, driver, since, now, cfg),
+                    ));
                 }
             }
         }
@@ -195,8 +306,14 @@ fn rank(statuses: &mut [TreeStatus]) {
     let mut order: Vec<usize> = (0..statuses.len()).collect();
     order.sort_by(|&a, &b| {
         let (x, y) = (&statuses[a], &statuses[b]);
-        y.urgency.score.total_cmp(&x.urgency.score)
-            .then(x.days_until_critical.unwrap_or(f64::MAX).total_cmp(&y.days_until_critical.unwrap_or(f64::MAX)))
+        y.urgency
+            .score
+            .total_cmp(&x.urgency.score)
+            .then(
+                x.days_until_critical
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&y.days_until_critical.unwrap_or(f64::MAX)),
+            )
             .then(x.tree.cmp(&y.tree))
     });
     for (r, i) in order.into_iter().enumerate() {
@@ -207,28 +324,87 @@ fn rank(statuses: &mut [TreeStatus]) {
 fn water(st: &TreeStatus, driver: Option<(f64, usize)>, since: i64, now: i64, cfg: &TreesConfig) -> Change {
     let s = driver.and_then(|(_, i)| st.sensors.get(i));
     let (observed, unit, expected, threshold, baseline) = match s {
-        Some(s) if s.tension_kpa.is_some() => (s.tension_kpa.unwrap_or(0.0), "kPa", cfg.moderate_kpa, cfg.critical_kpa, format!("tension bands: moderate above {} kPa, critical above {} kPa", cfg.moderate_kpa, cfg.critical_kpa)),
+        Some(s) if s.tension_kpa.is_some() => (
+            s.tension_kpa.unwrap_or(0.0),
+            "kPa",
+            cfg.moderate_kpa,
+            cfg.critical_kpa,
+            format!(
+                "tension bands: moderate above {} kPa, critical above {} kPa",
+                cfg.moderate_kpa, cfg.critical_kpa
+            ),
+        ),
         Some(s) => {
-            let p = cfg.soil_of(st.tree.as_str()).map(|p| (p.field_capacity_pct - p.moderate_depletion * (p.field_capacity_pct - p.wilting_point_pct), p.critical_pct())).unwrap_or((0.0, 0.0));
-            (s.moisture_pct.unwrap_or(0.0), "%", round(p.0), round(p.1), format!("soil profile {}: moderate below {:.1} %, critical below {:.1} % VWC", cfg.tree_soil.get(st.tree.as_str()).unwrap_or(&cfg.default_soil), p.0, p.1))
+            let p = cfg
+                .soil_of(st.tree.as_str())
+                .map(|p| {
+                    (
+                        p.field_capacity_pct
+                            - p.moderate_depletion * (p.field_capacity_pct - p.wilting_point_pct),
+                        p.critical_pct(),
+                    )
+                })
+                .unwrap_or((0.0, 0.0));
+            (
+                s.moisture_pct.unwrap_or(0.0),
+                "%",
+                round(p.0),
+                round(p.1),
+                format!(
+                    "soil profile {}: moderate below {:.1} %, critical below {:.1} % VWC",
+                    cfg.tree_soil.get(st.tree.as_str()).unwrap_or(&cfg.default_soil),
+                    p.0,
+                    p.1
+                ),
+            )
         }
         None => (st.dryness.unwrap_or(0.0), "", 0.5, 1.0, "dryness scale".into()),
     };
-    let at = s.map(|s| format!(" at {}{}", s.device, s.depth_cm.map(|d| format!(" ({d} cm)")).unwrap_or_default())).unwrap_or_default();
+    let at = s
+        .map(|s| {
+            format!(
+                " at {}{}",
+                s.device,
+                s.depth_cm.map(|d| format!(" ({d} cm)")).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
     let when = match st.days_until_critical {
         Some(d) if d <= 0.0 => "critical now".to_string(),
         Some(d) => format!("critical in {d:.1} days"),
         None => "critical".to_string(),
     };
-    let young = if st.young { format!(", young tree (planted {})", st.planted) } else { String::new() };
+    let young = if st.young {
+        format!(", young tree (planted {})", st.planted)
+    } else {
+        String::new()
+    };
     let state = match st.state {
         SoilState::Good => "good",
         SoilState::Moderate => "moderate",
         SoilState::Critical => "critical",
         SoilState::Unknown => "unknown",
     };
-    let text = format!("{state} soil: {observed} {unit}{at}, {when}{young}, for {}", explain::duration(now - since));
-    let severity = if st.state == SoilState::Critical { Severity::Critical } else { Severity::Warning };
-    let explanation = Explanation { observed, expected, threshold, unit: unit.into(), baseline, since: explain::utc(since), text };
-    Change::Raise { severity, explanation }
+    let text = format!(
+        "{state} soil: {observed} {unit}{at}, {when}{young}, for {}",
+        explain::duration(now - since)
+    );
+    let severity = if st.state == SoilState::Critical {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let explanation = Explanation {
+        observed,
+        expected,
+        threshold,
+        unit: unit.into(),
+        baseline,
+        since: explain::utc(since),
+        text,
+    };
+    Change::Raise {
+        severity,
+        explanation,
+    }
 }

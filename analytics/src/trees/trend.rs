@@ -53,7 +53,9 @@ mod tests {
 
     #[test]
     fn recovers_a_line_despite_outliers() {
-        let mut pts: Vec<(f64, f64)> = (0..96).map(|h| (f64::from(h) / 24.0, 3.0 + 0.4 * f64::from(h) / 24.0)).collect();
+        let mut pts: Vec<(f64, f64)> = (0..96)
+            .map(|h| (f64::from(h) / 24.0, 3.0 + 0.4 * f64::from(h) / 24.0))
+            .collect();
         pts[10].1 = 40.0;
         pts[50].1 = -20.0;
         pts[70].1 = 9.0;
@@ -72,7 +74,11 @@ mod tests {
             (25.0, 21.0, -1.0, -1.0, Some(4.0)),
         ];
         for (now, crit, slope, sign, want) in cases {
-            assert_eq!(days_until(now, crit, slope, sign, 10.0), want, "{now} {crit} {slope}");
+            assert_eq!(
+                days_until(now, crit, slope, sign, 10.0),
+                want,
+                "{now} {crit} {slope}"
+            );
         }
     }
 

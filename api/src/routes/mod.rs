@@ -2,7 +2,9 @@
 
 pub mod dashboard;
 pub mod devices;
+pub mod energy;
 pub mod health;
 pub mod history;
 pub mod sites;
 pub mod stream;
+pub mod top;

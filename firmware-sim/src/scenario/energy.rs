@@ -45,7 +45,10 @@ fn local_at(t: DateTime<Utc>, h: u32, m: u32) -> DateTime<Utc> {
 /// Hours since local midnight (fractional) and the local day number.
 fn local_hour(t: DateTime<Utc>) -> (f64, i64) {
     let l = berlin(t);
-    (f64::from(l.num_seconds_from_midnight()) / 3600.0, i64::from(l.date().num_days_from_ce()))
+    (
+        f64::from(l.num_seconds_from_midnight()) / 3600.0,
+        i64::from(l.date().num_days_from_ce()),
+    )
 }
 
 fn ramp(x: f64, a: f64, b: f64) -> f64 {
@@ -56,7 +59,10 @@ fn ramp(x: f64, a: f64, b: f64) -> f64 {
 impl Building {
     fn desk_hours(&self, day: i64) -> (f64, f64) {
         let d = day as u64;
-        (uniform(self.seed, d * 16 + 1, 7.5, 9.0), uniform(self.seed, d * 16 + 2, 16.0, 18.5))
+        (
+            uniform(self.seed, d * 16 + 1, 7.5, 9.0),
+            uniform(self.seed, d * 16 + 2, 16.0, 18.5),
+        )
     }
 
     fn weather(&self, s: f64) -> f64 {
@@ -76,8 +82,15 @@ impl Building {
         } else {
             0.0
         };
-        let creep = self.creep.map_or(0.0, |(from, w)| if ms > from { w * (ms - from) as f64 / 86_400_000.0 } else { 0.0 });
-        let base = self.base_w * (1.0 + 0.05 * smooth(mix(self.seed, 10), s, 900.0)) * (0.95 + 0.05 * cold) + creep;
+        let creep = self.creep.map_or(0.0, |(from, w)| {
+            if ms > from {
+                w * (ms - from) as f64 / 86_400_000.0
+            } else {
+                0.0
+            }
+        });
+        let base =
+            self.base_w * (1.0 + 0.05 * smooth(mix(self.seed, 10), s, 900.0)) * (0.95 + 0.05 * cold) + creep;
         let office = self.office_w * occ * (0.85 + 0.15 * smooth(mix(self.seed, 11), s, 300.0));
         let duty = match (work, hour) {
             (true, h) if (5.5..6.5).contains(&h) => 0.9,
@@ -116,7 +129,13 @@ impl Building {
     /// This minute's readings of the building's five devices.
     pub(super) fn readings(&self, t: DateTime<Utc>, out: &mut Vec<Reading>) {
         let p = self.power(t);
-        let ids = [&self.main, &self.heater.0, &self.kettle, &self.desk.0, &self.fan.0];
+        let ids = [
+            &self.main,
+            &self.heater.0,
+            &self.kettle,
+            &self.desk.0,
+            &self.fan.0,
+        ];
         for (d, w) in ids.into_iter().zip(p) {
             let values = BTreeMap::from([(Quantity::ActivePower, (w * 10.0).round() / 10.0)]);
             out.push(Reading::new(self.site.clone(), d.clone(), t, values));
@@ -154,7 +173,12 @@ fn eval_workday(from: DateTime<Utc>, end: DateTime<Utc>, n: u64) -> Option<DateT
 }
 
 /// Builds the buildings, their inventory and their incidents.
-pub(super) fn generate(cfg: &ScenarioConfig, learn_until: DateTime<Utc>, end: DateTime<Utc>, inv: &mut Inventory) -> (Vec<Building>, Vec<Incident>) {
+pub(super) fn generate(
+    cfg: &ScenarioConfig,
+    learn_until: DateTime<Utc>,
+    end: DateTime<Utc>,
+    inv: &mut Inventory,
+) -> (Vec<Building>, Vec<Incident>) {
     let (mut buildings, mut incidents) = (Vec::new(), Vec::new());
     let workdays = (cfg.eval_weeks * 5).saturating_sub(3).max(1) as u64;
     for i in 0..cfg.buildings {
@@ -167,7 +191,11 @@ pub(super) fn generate(cfg: &ScenarioConfig, learn_until: DateTime<Utc>, end: Da
             base_w: uniform(seed, 1, 800.0, 2000.0),
             office_w: uniform(seed, 2, 2000.0, 6000.0),
             main: name("main"),
-            heater: (name("heater"), uniform(seed, 3, 2000.0, 3000.0), uniform(seed, 4, 0.0, 12.0)),
+            heater: (
+                name("heater"),
+                uniform(seed, 3, 2000.0, 3000.0),
+                uniform(seed, 4, 0.0, 12.0),
+            ),
             kettle: name("kettle"),
             desk: (name("desk"), uniform(seed, 5, 60.0, 150.0)),
             fan: (name("fan"), uniform(seed, 6, 1000.0, 2000.0)),
@@ -178,44 +206,92 @@ pub(super) fn generate(cfg: &ScenarioConfig, learn_until: DateTime<Utc>, end: Da
         let (d1, d2) = (pick(1), pick(2));
         let d3 = (d2 + 2 + pick(3) % 4) % workdays;
         let mut label = |kind, devs: Vec<Id>, start: DateTime<Utc>, end: DateTime<Utc>| {
-            incidents.push(Incident { kind, site: b.site.clone(), devices: devs, start, end });
+            incidents.push(Incident {
+                kind,
+                site: b.site.clone(),
+                devices: devs,
+                start,
+                end,
+            });
         };
         // A desk plug left on: from leaving until 07:00 the next day; anomalous from 19:00.
         if let Some(day) = eval_workday(learn_until, end, d1) {
             let (_, leave) = b.desk_hours(local_hour(day + TimeDelta::hours(12)).1);
             let from = day + TimeDelta::minutes((leave * 60.0) as i64);
             let until = local_at(day + TimeDelta::hours(36), 7, 0);
-            b.overrides.push((3, from.timestamp_millis(), until.timestamp_millis(), b.desk.1));
-            label(IncidentKind::LeftOn, vec![b.desk.0.clone(), b.main.clone()], local_at(day + TimeDelta::hours(12), 19, 0), until);
+            b.overrides
+                .push((3, from.timestamp_millis(), until.timestamp_millis(), b.desk.1));
+            label(
+                IncidentKind::LeftOn,
+                vec![b.desk.0.clone(), b.main.clone()],
+                local_at(day + TimeDelta::hours(12), 19, 0),
+                until,
+            );
         }
         // A fan heater not switched off after its morning run: anomalous from 09:30.
         if let Some(day) = eval_workday(learn_until, end, d2) {
             let from = local_at(day + TimeDelta::hours(12), 8, 0);
             let until = local_at(day + TimeDelta::hours(36), 7, 0);
-            b.overrides.push((4, from.timestamp_millis(), until.timestamp_millis(), b.fan.1));
-            label(IncidentKind::LeftOn, vec![b.fan.0.clone(), b.main.clone()], from + TimeDelta::minutes(90), until);
+            b.overrides
+                .push((4, from.timestamp_millis(), until.timestamp_millis(), b.fan.1));
+            label(
+                IncidentKind::LeftOn,
+                vec![b.fan.0.clone(), b.main.clone()],
+                from + TimeDelta::minutes(90),
+                until,
+            );
         }
         // A fan heater above the plug limit for 1–3 h, every other building.
         if let (0, Some(day)) = (i % 2, eval_workday(learn_until, end, d3)) {
-            let from = local_at(day + TimeDelta::hours(12), 10, 0) + TimeDelta::minutes((unit(seed, 7) * 240.0) as i64);
+            let from = local_at(day + TimeDelta::hours(12), 10, 0)
+                + TimeDelta::minutes((unit(seed, 7) * 240.0) as i64);
             let until = from + TimeDelta::minutes(60 + (unit(seed, 8) * 120.0) as i64);
-            b.overrides.push((4, from.timestamp_millis(), until.timestamp_millis(), uniform(seed, 9, 3300.0, 4500.0)));
-            label(IncidentKind::OverLimit, vec![b.fan.0.clone(), b.main.clone()], from, until);
+            b.overrides.push((
+                4,
+                from.timestamp_millis(),
+                until.timestamp_millis(),
+                uniform(seed, 9, 3300.0, 4500.0),
+            ));
+            label(
+                IncidentKind::OverLimit,
+                vec![b.fan.0.clone(), b.main.clone()],
+                from,
+                until,
+            );
         }
         // A heater stuck at full power for 6–48 h.
         let span = (end - learn_until).num_minutes() - 48 * 60;
         let from = learn_until + TimeDelta::minutes((unit(seed, 10) * span as f64) as i64);
         let until = from + TimeDelta::minutes(360 + (unit(seed, 11) * 42.0 * 60.0) as i64);
-        b.overrides.insert(0, (1, from.timestamp_millis(), until.timestamp_millis(), b.heater.1));
-        label(IncidentKind::StuckHeater, vec![b.heater.0.clone(), b.main.clone()], from, until);
+        b.overrides.insert(
+            0,
+            (1, from.timestamp_millis(), until.timestamp_millis(), b.heater.1),
+        );
+        label(
+            IncidentKind::StuckHeater,
+            vec![b.heater.0.clone(), b.main.clone()],
+            from,
+            until,
+        );
         // Baseload creep of 80–150 W/day in every fourth building.
         if i % 4 == 1 {
             let from = learn_until + TimeDelta::hours(24 + (unit(seed, 12) * 72.0) as i64);
             b.creep = Some((from.timestamp_millis(), uniform(seed, 13, 80.0, 150.0)));
             label(IncidentKind::BaseloadCreep, vec![b.main.clone()], from, end);
         }
-        let devices = vec![device(&b.main, "main_meter"), device(&b.heater.0, "heater"), device(&b.kettle, "plug"), device(&b.desk.0, "plug"), device(&b.fan.0, "plug")];
-        inv.sites.push(Site { id: b.site.clone(), name: format!("Building {i}"), kind: SiteKind::Building, devices });
+        let devices = vec![
+            device(&b.main, "main_meter"),
+            device(&b.heater.0, "heater"),
+            device(&b.kettle, "plug"),
+            device(&b.desk.0, "plug"),
+            device(&b.fan.0, "plug"),
+        ];
+        inv.sites.push(Site {
+            id: b.site.clone(),
+            name: format!("Building {i}"),
+            kind: SiteKind::Building,
+            devices,
+        });
         buildings.push(b);
     }
     (buildings, incidents)

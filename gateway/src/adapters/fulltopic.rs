@@ -45,7 +45,9 @@ impl FullTopic {
         }
         let count = |x: &Level| levels.iter().filter(|l| *l == x).count();
         if count(&Level::Prefix) != 1 || count(&Level::Topic) != 1 {
-            return Err(format!("FullTopic {pattern:?}: needs %prefix% and %topic% exactly once each"));
+            return Err(format!(
+                "FullTopic {pattern:?}: needs %prefix% and %topic% exactly once each"
+            ));
         }
         Ok(Self { levels })
     }
@@ -98,8 +100,16 @@ mod tests {
     fn default_and_reordered_layouts() {
         let cases = [
             ("%prefix%/%topic%/", "tele/plug1/SENSOR", "tele/+/+"),
-            ("tasmota/%topic%/%prefix%/", "tasmota/plug1/tele/SENSOR", "tasmota/+/tele/+"),
-            ("home/%prefix%/x/%topic%", "home/tele/x/plug1/SENSOR", "home/tele/x/+/+"),
+            (
+                "tasmota/%topic%/%prefix%/",
+                "tasmota/plug1/tele/SENSOR",
+                "tasmota/+/tele/+",
+            ),
+            (
+                "home/%prefix%/x/%topic%",
+                "home/tele/x/plug1/SENSOR",
+                "home/tele/x/+/+",
+            ),
         ];
         for (pattern, topic, filter) in cases {
             let f = FullTopic::parse(pattern).expect(pattern);
@@ -113,10 +123,21 @@ mod tests {
     #[test]
     fn foreign_topics_and_bad_patterns() {
         let f = FullTopic::parse("tasmota/%topic%/%prefix%/").expect("valid");
-        for t in ["tele/plug1/SENSOR", "tasmota/plug1/tele", "tasmota/plug1/tele/SENSOR/x", "tasmota//tele/SENSOR"] {
+        for t in [
+            "tele/plug1/SENSOR",
+            "tasmota/plug1/tele",
+            "tasmota/plug1/tele/SENSOR/x",
+            "tasmota//tele/SENSOR",
+        ] {
             assert_eq!(f.matches(t), None, "{t}");
         }
-        for p in ["%topic%/", "%prefix%/%prefix%/%topic%", "a/+/%prefix%/%topic%", "%prefix%//%topic%", "%hostname%/%prefix%/%topic%"] {
+        for p in [
+            "%topic%/",
+            "%prefix%/%prefix%/%topic%",
+            "a/+/%prefix%/%topic%",
+            "%prefix%//%topic%",
+            "%hostname%/%prefix%/%topic%",
+        ] {
             assert!(FullTopic::parse(p).is_err(), "{p}");
         }
     }

@@ -44,7 +44,11 @@ impl Mapping {
                 }
             }
         }
-        let ts = match self.timestamp.as_deref().and_then(|p| Some((p, root.pointer(p)?))) {
+        let ts = match self
+            .timestamp
+            .as_deref()
+            .and_then(|p| Some((p, root.pointer(p)?)))
+        {
             None => None,
             Some((p, v)) => Some(timestamp(p, v)?),
         };
@@ -54,11 +58,16 @@ impl Mapping {
 
 fn timestamp(pointer: &str, v: &Value) -> Result<DateTime<Utc>, AdapterError> {
     let t = match v {
-        Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
-        Value::Number(n) => n.as_f64().filter(|x| x.is_finite() && x.abs() < 1e15).and_then(|x| {
-            let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
-            DateTime::from_timestamp_millis(ms.round() as i64)
-        }),
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.is_finite() && x.abs() < 1e15)
+            .and_then(|x| {
+                let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
+                DateTime::from_timestamp_millis(ms.round() as i64)
+            }),
         _ => None,
     };
     t.ok_or_else(|| AdapterError::Field {
@@ -92,22 +101,35 @@ mod tests {
     #[test]
     fn pointers_units_and_timestamps() {
         let p = br#"{"ts":1714557600,"sensor":{"kwh":12.5,"w":-300},"env":{"t":"21.5"}}"#;
-        let Ok(Message::Reading(d)) = mapping().decode(p) else { panic!("decodes") };
+        let Ok(Message::Reading(d)) = mapping().decode(p) else {
+            panic!("decodes")
+        };
         assert_eq!(
             d.values,
-            BTreeMap::from([(Quantity::EnergyImport, 12_500.0), (Quantity::ActivePower, -300.0), (Quantity::Temperature, 21.5)])
+            BTreeMap::from([
+                (Quantity::EnergyImport, 12_500.0),
+                (Quantity::ActivePower, -300.0),
+                (Quantity::Temperature, 21.5)
+            ])
         );
         assert_eq!(d.ts.map(|t| t.timestamp()), Some(1_714_557_600));
-        for (ts, want) in [("1714557600123", 1_714_557_600_123), (r#""2024-05-01T10:00:00.5Z""#, 1_714_557_600_500)] {
+        for (ts, want) in [
+            ("1714557600123", 1_714_557_600_123),
+            (r#""2024-05-01T10:00:00.5Z""#, 1_714_557_600_500),
+        ] {
             let p = format!(r#"{{"ts":{ts},"sensor":{{"w":1}}}}"#);
-            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else { panic!("decodes") };
+            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else {
+                panic!("decodes")
+            };
             assert_eq!(d.ts.map(|t| t.timestamp_millis()), Some(want));
         }
     }
 
     #[test]
     fn missing_is_absent_and_bad_input_has_a_reason() {
-        let Ok(Message::Reading(d)) = mapping().decode(br#"{"sensor":{"w":5,"kwh":null}}"#) else { panic!("decodes") };
+        let Ok(Message::Reading(d)) = mapping().decode(br#"{"sensor":{"w":5,"kwh":null}}"#) else {
+            panic!("decodes")
+        };
         assert_eq!(d.values, BTreeMap::from([(Quantity::ActivePower, 5.0)]));
         let cases: [(&[u8], &str); 5] = [
             (b"nope", "malformed_json"),
@@ -117,7 +139,12 @@ mod tests {
             (br#"{"env":{"t":"inf"}}"#, "not_finite"),
         ];
         for (p, reason) in cases {
-            assert_eq!(mapping().decode(p).map_err(|e| e.reason()), Err(reason), "{}", String::from_utf8_lossy(p));
+            assert_eq!(
+                mapping().decode(p).map_err(|e| e.reason()),
+                Err(reason),
+                "{}",
+                String::from_utf8_lossy(p)
+            );
         }
     }
 

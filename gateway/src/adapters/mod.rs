@@ -148,7 +148,10 @@ pub(crate) fn availability(payload: &[u8], on: &str, off: &str) -> Result<Messag
         p if p == off.as_bytes() => Ok(Message::Availability(false)),
         p => Err(AdapterError::Field {
             field: "payload".into(),
-            problem: format!("expected {on:?} or {off:?}, got {:?}", String::from_utf8_lossy(&p[..p.len().min(32)])),
+            problem: format!(
+                "expected {on:?} or {off:?}, got {:?}",
+                String::from_utf8_lossy(&p[..p.len().min(32)])
+            ),
         }),
     }
 }

@@ -6,7 +6,8 @@
 //! * `<prefix>/events/rpc`: JSON-RPC notifications. `NotifyStatus` is a **delta** (unchanged keys may be
 //!   missing, removed keys are `null`), merged onto the last known status, so the published reading holds
 //!   every value the device currently stands by; `NotifyFullStatus` replaces; `NotifyEvent` is a sign of
-//!   life. The reading's time is the notification's `params.ts`.
+//!   life. `params.ts` is checked but, like for status topics (which carry no time), the reading takes the
+//!   receive time: mixing the device's clock and ours would reorder one device's readings.
 //! * `<prefix>/online`: `true` / `false` (last will).
 //!
 //! Units: `apower` W, `aenergy.total` and `ret_aenergy.total` Wh (cumulative), Pro 3EM `emdata:0`
@@ -142,8 +143,10 @@ impl State {
             "NotifyFullStatus" => true,
             _ => return Ok(Message::Alive),
         };
-        let Some(p) = rpc.params else { return Ok(Message::Alive) };
-        let ts = p.ts.map(unix_seconds).transpose()?;
+        let Some(p) = rpc.params else {
+            return Ok(Message::Alive);
+        };
+        p.ts.map(unix_seconds).transpose()?;
         if full {
             *self = State::default();
         }
@@ -167,7 +170,7 @@ impl State {
             // A notification about components we do not read (wifi, sys, input): alive, nothing to publish.
             return Ok(Message::Alive);
         }
-        reading(ts, values)
+        reading(None, values)
     }
 }
 

@@ -43,10 +43,13 @@ impl Part {
     }
 }
 
+/// SML fields: JSON key, quantity, factor to the quantity's unit.
+type SmlFields = Vec<(String, Quantity, f64)>;
+
 /// A Tasmota device's decoder: plain energy monitoring, or an SML meter section with mapped OBIS fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decoder {
-    sml: Option<(String, Vec<(String, Quantity, f64)>)>,
+    sml: Option<(String, SmlFields)>,
 }
 
 impl Decoder {
@@ -100,7 +103,11 @@ struct Energy {
     current: Option<Phased>,
 }
 
-const L: [Quantity; 3] = [Quantity::ActivePowerL1, Quantity::ActivePowerL2, Quantity::ActivePowerL3];
+const L: [Quantity; 3] = [
+    Quantity::ActivePowerL1,
+    Quantity::ActivePowerL2,
+    Quantity::ActivePowerL3,
+];
 const V: [Quantity; 3] = [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::VoltageL3];
 const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3];
 
@@ -154,7 +161,11 @@ fn single(p: Phased) -> Option<f64> {
 }
 
 /// Decodes the mapped fields of an SML meter section.
-fn decode_sml(payload: &[u8], section: &str, fields: &[(String, Quantity, f64)]) -> Result<Message, AdapterError> {
+fn decode_sml(
+    payload: &[u8],
+    section: &str,
+    fields: &[(String, Quantity, f64)],
+) -> Result<Message, AdapterError> {
     let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
     let Some(meter) = root.get(section) else {
         return Err(AdapterError::NoValues);

@@ -42,18 +42,34 @@ fn three_phase_arrays() {
     assert_eq!(v[&Quantity::ActivePowerL3], 12.0);
     assert_eq!(v[&Quantity::VoltageL2], 231.0);
     assert_eq!(v[&Quantity::EnergyImport], 1500.0);
-    assert!(!v.contains_key(&Quantity::PowerFactor), "per-phase PF has no total");
+    assert!(
+        !v.contains_key(&Quantity::PowerFactor),
+        "per-phase PF has no total"
+    );
 }
 
 #[test]
 fn sml_meter_fields_by_obis() {
     let fields = [
-        SmlField { key: "Total_in".into(), obis: "1-0:1.8.0".into(), unit: None },
-        SmlField { key: "Total_out".into(), obis: "2.8.0".into(), unit: Some("Wh".into()) },
-        SmlField { key: "Power_curr".into(), obis: "16.7.0".into(), unit: Some("W".into()) },
+        SmlField {
+            key: "Total_in".into(),
+            obis: "1-0:1.8.0".into(),
+            unit: None,
+        },
+        SmlField {
+            key: "Total_out".into(),
+            obis: "2.8.0".into(),
+            unit: Some("Wh".into()),
+        },
+        SmlField {
+            key: "Power_curr".into(),
+            obis: "16.7.0".into(),
+            unit: Some("W".into()),
+        },
     ];
     let d = Decoder::sml("SML", &fields).expect("valid mapping");
-    let p = br#"{"Time":"2024-05-01T12:00:00","SML":{"Total_in":8251.2236,"Total_out":1200,"Power_curr":-523}}"#;
+    let p =
+        br#"{"Time":"2024-05-01T12:00:00","SML":{"Total_in":8251.2236,"Total_out":1200,"Power_curr":-523}}"#;
     assert_values(
         &values(d.decode(Part::Sensor, p)),
         &[
@@ -63,9 +79,27 @@ fn sml_meter_fields_by_obis() {
             (Quantity::ActivePower, -523.0),
         ],
     );
-    assert_eq!(d.decode(Part::Sensor, br#"{"SML":{"Total_in":"1"}}"#).map_err(|e| e.reason()), Err("bad_field"));
-    assert_eq!(d.decode(Part::Sensor, br#"{"ENERGY":{"Total":1}}"#).map_err(|e| e.reason()), Err("no_values"));
-    assert!(Decoder::sml("SML", &[SmlField { key: "x".into(), obis: "1.8.0".into(), unit: Some("W".into()) }]).is_err());
+    assert_eq!(
+        d.decode(Part::Sensor, br#"{"SML":{"Total_in":"1"}}"#)
+            .map_err(|e| e.reason()),
+        Err("bad_field")
+    );
+    assert_eq!(
+        d.decode(Part::Sensor, br#"{"ENERGY":{"Total":1}}"#)
+            .map_err(|e| e.reason()),
+        Err("no_values")
+    );
+    assert!(
+        Decoder::sml(
+            "SML",
+            &[SmlField {
+                key: "x".into(),
+                obis: "1.8.0".into(),
+                unit: Some("W".into())
+            }]
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -75,8 +109,14 @@ fn state_and_lwt() {
     assert_eq!(d.decode(Part::State, state), Ok(Message::Alive));
     assert_eq!(d.decode(Part::Lwt, b"Online"), Ok(Message::Availability(true)));
     assert_eq!(d.decode(Part::Lwt, b"Offline"), Ok(Message::Availability(false)));
-    assert_eq!(d.decode(Part::Lwt, b"offline").map_err(|e| e.reason()), Err("bad_field"));
-    assert_eq!(d.decode(Part::State, b"{").map_err(|e| e.reason()), Err("malformed_json"));
+    assert_eq!(
+        d.decode(Part::Lwt, b"offline").map_err(|e| e.reason()),
+        Err("bad_field")
+    );
+    assert_eq!(
+        d.decode(Part::State, b"{").map_err(|e| e.reason()),
+        Err("malformed_json")
+    );
 }
 
 #[test]
@@ -96,7 +136,10 @@ fn bad_input_is_rejected_with_a_reason() {
         assert_eq!(e.reason(), reason, "{}: {e}", String::from_utf8_lossy(p));
     }
     // 1e308 kWh overflows to infinity in Wh.
-    assert_eq!(decode_sensor(br#"{"ENERGY":{"Total":1e308}}"#).map_err(|e| e.reason()), Err("not_finite"));
+    assert_eq!(
+        decode_sensor(br#"{"ENERGY":{"Total":1e308}}"#).map_err(|e| e.reason()),
+        Err("not_finite")
+    );
 }
 
 proptest::proptest! {

@@ -77,6 +77,9 @@ struct UplinkMessage<'a, D> {
     received_at: Option<Cow<'a, str>>,
 }
 
+/// Decodes a model's raw frame.
+type FrameDecoder = fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+
 /// A model's formatter output.
 trait Formatted {
     fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
@@ -85,11 +88,16 @@ trait Formatted {
 fn decode_with<D: DeserializeOwned + Formatted>(
     payload: &[u8],
     port: u32,
-    frame: fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>,
+    frame: FrameDecoder,
 ) -> Result<Message, AdapterError> {
     let root: Uplink<'_, D> = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
     let up = root.uplink_message.ok_or(AdapterError::NoValues)?;
-    let ts = up.received_at.as_deref().or(root.received_at.as_deref()).map(rfc3339).transpose()?;
+    let ts = up
+        .received_at
+        .as_deref()
+        .or(root.received_at.as_deref())
+        .map(rfc3339)
+        .transpose()?;
     let decoded = up.decoded_payload.as_ref().map(Formatted::values).transpose()?;
     let values = match decoded {
         Some(v) if !v.is_empty() => v,
@@ -187,7 +195,10 @@ fn tension(potential_kpa: f64) -> Result<f64, AdapterError> {
 /// Decodes the 11-byte LSE01 frame the way Dragino's `lse01.js` does.
 pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     if b.len() != 11 {
-        return Err(AdapterError::Frame(format!("LSE01 frame has {} bytes, expected 11", b.len())));
+        return Err(AdapterError::Frame(format!(
+            "LSE01 frame has {} bytes, expected 11",
+            b.len()
+        )));
     }
     let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     let i16_at = |i: usize| i16::from_be_bytes([b[i], b[i + 1]]);
@@ -204,14 +215,22 @@ pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
 
 /// Decodes a DL-TRS21 protocol-v2 frame.
 pub fn trs21_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-    let word = |i: usize| b.get(i..i + 2).map(|w| f64::from(u16::from_be_bytes([w[0], w[1]])));
+    let word = |i: usize| {
+        b.get(i..i + 2)
+            .map(|w| f64::from(u16::from_be_bytes([w[0], w[1]])))
+    };
     if b.first() != Some(&2) || b.len() < 5 {
         return Err(AdapterError::Frame("not a Decentlab protocol v2 frame".into()));
     }
     let flags = u16::from_be_bytes([b[3], b[4]]);
     let mut pos = 5;
     let mut out = BTreeMap::new();
-    let short = || AdapterError::Frame(format!("DL-TRS21 frame of {} bytes is too short for flags {flags:#06x}", b.len()));
+    let short = || {
+        AdapterError::Frame(format!(
+            "DL-TRS21 frame of {} bytes is too short for flags {flags:#06x}",
+            b.len()
+        ))
+    };
     if flags & 1 != 0 {
         let (p, t) = (word(pos).ok_or_else(short)?, word(pos + 2).ok_or_else(short)?);
         out.insert(Quantity::SoilWaterTension, p / 10.0);
@@ -223,7 +242,10 @@ pub fn trs21_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
         pos += 2;
     }
     if pos != b.len() {
-        return Err(AdapterError::Frame(format!("DL-TRS21 frame has {} bytes, expected {pos}", b.len())));
+        return Err(AdapterError::Frame(format!(
+            "DL-TRS21 frame has {} bytes, expected {pos}",
+            b.len()
+        )));
     }
     Ok(out)
 }

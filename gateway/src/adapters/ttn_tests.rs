@@ -37,7 +37,10 @@ fn close(a: &BTreeMap<Quantity, f64>, b: &BTreeMap<Quantity, f64>) {
 fn lse01_decoded_payload_with_mixed_types() {
     let (ts, v) = decoded(decode_lse01(UPLINK.as_bytes()));
     assert_eq!(v, lse01_expected());
-    assert_eq!(ts.map(|t| t.to_rfc3339()), Some("2024-05-01T10:00:00.999999999+00:00".into()));
+    assert_eq!(
+        ts.map(|t| t.to_rfc3339()),
+        Some("2024-05-01T10:00:00.999999999+00:00".into())
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn lse01_raw_frame_matches_the_official_fixture() {
 fn lse01_newer_decoder_names_and_unit_strings() {
     let p = r#"{"uplink_message":{"decoded_payload":{"BatV":"3.6 V","water_SOIL":"21.00"}}}"#;
     let (ts, v) = decoded(decode_lse01(p.as_bytes()));
-    assert_eq!(v, BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)]));
+    assert_eq!(
+        v,
+        BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)])
+    );
     assert_eq!(ts, None);
 }
 
@@ -66,7 +72,9 @@ fn trs21_frame_and_formatter_agree() {
     ]);
     close(&trs21_frame(&TRS21_FRAME).expect("decodes"), &want);
     let b64 = base64::engine::general_purpose::STANDARD.encode(TRS21_FRAME);
-    let raw = format!(r#"{{"received_at":"2024-05-01T10:00:00Z","uplink_message":{{"f_port":1,"frm_payload":"{b64}"}}}}"#);
+    let raw = format!(
+        r#"{{"received_at":"2024-05-01T10:00:00Z","uplink_message":{{"f_port":1,"frm_payload":"{b64}"}}}}"#
+    );
     close(&decoded(Model::DlTrs21.decode(raw.as_bytes())).1, &want);
     let formatted = r#"{"uplink_message":{"f_port":1,"decoded_payload":{"battery_voltage":{"displayName":"Battery voltage","unit":"V","value":3.109},"device_id":402,"protocol_version":2,"soil_temperature":{"displayName":"Soil temperature","unit":"°C","value":16.1},"water_potential":{"displayName":"Water potential","unit":"kPa","value":-11.7}}}}"#;
     close(&decoded(Model::DlTrs21.decode(formatted.as_bytes())).1, &want);
@@ -80,13 +88,41 @@ fn bad_uplinks_are_rejected() {
     let cases: [(Model, &str, &str); 9] = [
         (Model::Lse01, "[]", "bad_field"),
         (Model::Lse01, "{}", "no_values"),
-        (Model::Lse01, r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"wet"}}}"#, "bad_field"),
-        (Model::Lse01, r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"NaN"}}}"#, "not_finite"),
-        (Model::Lse01, r#"{"uplink_message":{"f_port":3,"frm_payload":"zikA8QelCZtuKJA="}}"#, "bad_frame"),
-        (Model::Lse01, r#"{"uplink_message":{"f_port":2,"frm_payload":"AAAA"}}"#, "bad_frame"),
-        (Model::Lse01, r#"{"received_at":"yesterday","uplink_message":{"decoded_payload":{"Bat":3.6}}}"#, "bad_field"),
-        (Model::DlTrs21, r#"{"uplink_message":{"decoded_payload":{"water_potential":{"value":5}}}}"#, "bad_field"),
-        (Model::DlTrs21, r#"{"uplink_message":{"f_port":1,"frm_payload":"AgGSAAMAdQ=="}}"#, "bad_frame"),
+        (
+            Model::Lse01,
+            r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"wet"}}}"#,
+            "bad_field",
+        ),
+        (
+            Model::Lse01,
+            r#"{"uplink_message":{"decoded_payload":{"water_SOIL":"NaN"}}}"#,
+            "not_finite",
+        ),
+        (
+            Model::Lse01,
+            r#"{"uplink_message":{"f_port":3,"frm_payload":"zikA8QelCZtuKJA="}}"#,
+            "bad_frame",
+        ),
+        (
+            Model::Lse01,
+            r#"{"uplink_message":{"f_port":2,"frm_payload":"AAAA"}}"#,
+            "bad_frame",
+        ),
+        (
+            Model::Lse01,
+            r#"{"received_at":"yesterday","uplink_message":{"decoded_payload":{"Bat":3.6}}}"#,
+            "bad_field",
+        ),
+        (
+            Model::DlTrs21,
+            r#"{"uplink_message":{"decoded_payload":{"water_potential":{"value":5}}}}"#,
+            "bad_field",
+        ),
+        (
+            Model::DlTrs21,
+            r#"{"uplink_message":{"f_port":1,"frm_payload":"AgGSAAMAdQ=="}}"#,
+            "bad_frame",
+        ),
     ];
     for (model, p, reason) in cases {
         assert_eq!(model.decode(p.as_bytes()).expect_err(p).reason(), reason, "{p}");

@@ -62,7 +62,11 @@ impl Health {
     }
 
     fn error(&mut self, kind: ErrorKind, message: String, now: DateTime<Utc>) {
-        self.last_error = Some(LastError { at: now, kind, message });
+        self.last_error = Some(LastError {
+            at: now,
+            kind,
+            message,
+        });
         self.changed = true;
     }
 
@@ -88,7 +92,11 @@ impl Health {
         if online {
             self.on_alive(now);
         } else {
-            self.error(ErrorKind::Transport, "device reported offline (last will)".into(), now);
+            self.error(
+                ErrorKind::Transport,
+                "device reported offline (last will)".into(),
+                now,
+            );
             self.set(HealthState::Offline, now);
         }
     }
@@ -106,8 +114,16 @@ impl Health {
     pub fn tick(&mut self, now: DateTime<Utc>, stale_after: TimeDelta) {
         let quiet_since = self.last_seen.unwrap_or(self.since);
         if self.state != Some(HealthState::Offline) && now - quiet_since > stale_after {
-            let what = if self.last_seen.is_some() { "no message" } else { "never heard from" };
-            self.error(ErrorKind::Timeout, format!("{what} for more than {}s", stale_after.num_seconds()), now);
+            let what = if self.last_seen.is_some() {
+                "no message"
+            } else {
+                "never heard from"
+            };
+            self.error(
+                ErrorKind::Timeout,
+                format!("{what} for more than {}s", stale_after.num_seconds()),
+                now,
+            );
             self.set(HealthState::Offline, now);
         }
     }
@@ -118,7 +134,14 @@ impl Health {
     }
 
     /// The status to publish; marks it published.
-    pub fn publish(&mut self, ids: (&Id, &Id), gateway: &str, source: &str, now: DateTime<Utc>, refresh: TimeDelta) -> Option<DeviceStatus> {
+    pub fn publish(
+        &mut self,
+        ids: (&Id, &Id),
+        gateway: &str,
+        source: &str,
+        now: DateTime<Utc>,
+        refresh: TimeDelta,
+    ) -> Option<DeviceStatus> {
         let state = self.state?;
         self.changed = false;
         self.published = Some(now);
@@ -159,8 +182,13 @@ mod tests {
         assert_eq!(h.state(), Some(HealthState::Online));
         assert!(h.due(at(61), TimeDelta::minutes(1)));
         let ids = (&Id::new("s").expect("id"), &Id::new("d").expect("id"));
-        let s = h.publish(ids, "gw1", "shelly", at(61), TimeDelta::minutes(1)).expect("status");
-        assert_eq!((s.state, s.last_success, s.polls_ok), (HealthState::Online, Some(at(61)), 1));
+        let s = h
+            .publish(ids, "gw1", "shelly", at(61), TimeDelta::minutes(1))
+            .expect("status");
+        assert_eq!(
+            (s.state, s.last_success, s.polls_ok),
+            (HealthState::Online, Some(at(61)), 1)
+        );
         assert!(!h.due(at(90), TimeDelta::minutes(1)));
         assert!(h.due(at(121), TimeDelta::minutes(1)), "refresh");
         h.on_rejected("malformed_json", "eof", at(130));
@@ -171,7 +199,9 @@ mod tests {
         assert_eq!(h.state(), Some(HealthState::Online));
         h.tick(at(150 + 301), stale);
         assert_eq!(h.state(), Some(HealthState::Offline));
-        let s = h.publish(ids, "gw1", "shelly", at(452), TimeDelta::minutes(1)).expect("status");
+        let s = h
+            .publish(ids, "gw1", "shelly", at(452), TimeDelta::minutes(1))
+            .expect("status");
         assert_eq!(s.last_error.map(|e| e.kind), Some(ErrorKind::Timeout));
         assert_eq!((s.polls_failed, s.since), (1, at(451)));
     }

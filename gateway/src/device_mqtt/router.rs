@@ -21,8 +21,8 @@ use crate::adapters::{AdapterError, Message, json, shelly, tasmota, ttn};
 pub enum Decoder {
     /// Tasmota (energy or SML).
     Tasmota(tasmota::Decoder),
-    /// Shelly, with the last known component statuses.
-    Shelly(shelly::State),
+    /// Shelly, with the last known component statuses (boxed: the largest state by far).
+    Shelly(Box<shelly::State>),
     /// A TTS uplink of a known model.
     Ttn(ttn::Model),
     /// A generic JSON mapping.
@@ -109,17 +109,19 @@ impl Router {
         for (site, dev) in inventory.devices() {
             let decoder = match &dev.source {
                 DeviceSource::Modbus { .. } => continue,
-                DeviceSource::Tasmota { sml_section: Some(section), sml, .. } => {
-                    tasmota::Decoder::sml(section, sml).map(Decoder::Tasmota)
-                }
+                DeviceSource::Tasmota {
+                    sml_section: Some(section),
+                    sml,
+                    ..
+                } => tasmota::Decoder::sml(section, sml).map(Decoder::Tasmota),
                 DeviceSource::Tasmota { .. } => Ok(Decoder::Tasmota(tasmota::Decoder::energy())),
-                DeviceSource::Shelly { .. } => Ok(Decoder::Shelly(shelly::State::default())),
-                DeviceSource::Ttn { model, .. } => {
-                    ttn::Model::from_name(model).map(Decoder::Ttn).ok_or(format!("unknown model {model:?}"))
-                }
-                DeviceSource::Json { fields, timestamp, .. } => {
-                    Ok(Decoder::Json(json::Mapping::new(fields, timestamp.as_deref())))
-                }
+                DeviceSource::Shelly { .. } => Ok(Decoder::Shelly(Box::default())),
+                DeviceSource::Ttn { model, .. } => ttn::Model::from_name(model)
+                    .map(Decoder::Ttn)
+                    .ok_or(format!("unknown model {model:?}")),
+                DeviceSource::Json {
+                    fields, timestamp, ..
+                } => Ok(Decoder::Json(json::Mapping::new(fields, timestamp.as_deref()))),
             };
             let decoder = match decoder {
                 Ok(d) => d,
@@ -225,7 +227,10 @@ devices = [
 "#,
         )
         .expect("inventory");
-        let cfg = Config { tasmota_full_topic: full_topic.into(), ..Config::default() };
+        let cfg = Config {
+            tasmota_full_topic: full_topic.into(),
+            ..Config::default()
+        };
         Router::new(&cfg, &inv, Utc::now())
     }
 
@@ -246,13 +251,25 @@ devices = [
             ]
         );
         let cases = [
-            ("tasmota/plug1/tele/SENSOR", Route::Device(0, Part::Tasmota(tasmota::Part::Sensor))),
-            ("tasmota/plug1/tele/LWT", Route::Device(0, Part::Tasmota(tasmota::Part::Lwt))),
+            (
+                "tasmota/plug1/tele/SENSOR",
+                Route::Device(0, Part::Tasmota(tasmota::Part::Sensor)),
+            ),
+            (
+                "tasmota/plug1/tele/LWT",
+                Route::Device(0, Part::Tasmota(tasmota::Part::Lwt)),
+            ),
             ("tasmota/plug1/tele/INFO1", Route::Ignored),
             ("tasmota/plug1/stat/POWER", Route::Ignored),
             ("tasmota/other/tele/SENSOR", Route::Unknown("tasmota")),
-            ("shellies/pro3em-1/status/emdata:0", Route::Device(1, Part::Shelly(shelly::Part::Status(shelly::Component::EmData)))),
-            ("shellies/pro3em-1/online", Route::Device(1, Part::Shelly(shelly::Part::Online))),
+            (
+                "shellies/pro3em-1/status/emdata:0",
+                Route::Device(1, Part::Shelly(shelly::Part::Status(shelly::Component::EmData))),
+            ),
+            (
+                "shellies/pro3em-1/online",
+                Route::Device(1, Part::Shelly(shelly::Part::Online)),
+            ),
             ("shellies/pro3em-2/online", Route::Unknown("unknown")),
             ("v3/app@ttn/devices/trs/up", Route::Device(2, Part::Only)),
             ("x/y", Route::Device(3, Part::Only)),

@@ -62,12 +62,20 @@ fn every_type_in_every_order() {
         (DataType::F32, vec![0x43, 0x66, 0x19, 0x9A], f64::from(230.1f32)),
         (DataType::F32, vec![0xC4, 0x96, 0xF0, 0x00], -1207.5),
         (DataType::F64, vec![0x40, 0x59, 0, 0, 0, 0, 0, 0], 100.0),
-        (DataType::F64, vec![0xC0, 0xC8, 0x1C, 0xD6, 0xC8, 0xB4, 0x39, 0x58], -12345.678),
+        (
+            DataType::F64,
+            vec![0xC0, 0xC8, 0x1C, 0xD6, 0xC8, 0xB4, 0x39, 0x58],
+            -12345.678,
+        ),
     ];
     for (t, be, want) in &cases {
         for order in ORDERS {
             let regs = encode(be, order);
-            assert_eq!(decode(&value(*t, order), 0, &regs), Ok(*want), "{t:?} {order:?} {regs:04X?}");
+            assert_eq!(
+                decode(&value(*t, order), 0, &regs),
+                Ok(*want),
+                "{t:?} {order:?} {regs:04X?}"
+            );
         }
     }
     // The classic 0x11223344 layouts, written out by hand.
@@ -90,15 +98,24 @@ fn scale_offset_and_base_address() {
     v.address = 7;
     assert!((decode(&v, 5, &[0, 0, 0xFFF6]).expect("decodes") - 1.0).abs() < 1e-9);
     // A value before the response's base is short, not a panic.
-    assert_eq!(decode(&v, 8, &[0; 4]), Err(DecodeError::Short(Quantity::ActivePower)));
+    assert_eq!(
+        decode(&v, 8, &[0; 4]),
+        Err(DecodeError::Short(Quantity::ActivePower))
+    );
 }
 
 #[test]
 fn short_responses_and_nan_are_errors() {
     let v = value(DataType::F32, ByteOrder::ABCD);
-    assert_eq!(decode(&v, 0, &[0x4366]), Err(DecodeError::Short(Quantity::ActivePower)));
+    assert_eq!(
+        decode(&v, 0, &[0x4366]),
+        Err(DecodeError::Short(Quantity::ActivePower))
+    );
     for regs in [[0x7FC0, 0], [0x7F80, 0], [0xFF80, 0]] {
-        assert_eq!(decode(&v, 0, &regs), Err(DecodeError::NotFinite(Quantity::ActivePower)));
+        assert_eq!(
+            decode(&v, 0, &regs),
+            Err(DecodeError::NotFinite(Quantity::ActivePower))
+        );
     }
 }
 
@@ -121,13 +138,29 @@ fn shipped_profiles_parse_and_plan_within_their_limits() {
         let covered: usize = plan.iter().map(|r| r.values.len()).sum();
         assert_eq!(covered, p.values.len(), "{}", p.name);
         for r in &plan {
-            assert!(r.count <= p.max_registers && (!p.even_counts || r.count % 2 == 0), "{}", p.name);
+            assert!(
+                r.count <= p.max_registers && (!p.even_counts || r.count % 2 == 0),
+                "{}",
+                p.name
+            );
         }
         // Energy is converted kWh → Wh, and 0x0156 (import + export) is never mapped.
-        let import = p.values.iter().find(|v| v.quantity == Quantity::EnergyImport).expect("import");
+        let import = p
+            .values
+            .iter()
+            .find(|v| v.quantity == Quantity::EnergyImport)
+            .expect("import");
         assert_eq!(import.scale, 1000.0, "{}", p.name);
-        assert!(p.values.iter().all(|v| v.address != 0x0156 || v.function != 4), "{}", p.name);
-        assert!(p.values.iter().any(|v| v.quantity == Quantity::EnergyExport), "{}", p.name);
+        assert!(
+            p.values.iter().all(|v| v.address != 0x0156 || v.function != 4),
+            "{}",
+            p.name
+        );
+        assert!(
+            p.values.iter().any(|v| v.quantity == Quantity::EnergyExport),
+            "{}",
+            p.name
+        );
     }
 }
 
@@ -163,7 +196,11 @@ fn plan_splits_at_limits_gaps_and_function_codes() {
     "#
     );
     let p = Profile::parse("t", &text).expect("parses");
-    let got: Vec<(u8, u16, u16)> = p.plan().iter().map(|r| (r.function, r.address, r.count)).collect();
+    let got: Vec<(u8, u16, u16)> = p
+        .plan()
+        .iter()
+        .map(|r| (r.function, r.address, r.count))
+        .collect();
     assert_eq!(got, [(3, 0, 2), (4, 0, 10), (4, 20, 2)]);
     assert_eq!(p.values[4].scale, 1e-3);
 }
@@ -171,7 +208,12 @@ fn plan_splits_at_limits_gaps_and_function_codes() {
 #[test]
 fn register_numbers_map_to_pdu_addresses() {
     // Table: (register number, function, 0-based address).
-    let cases = [(30_001, 4, 0x0000), (30_073, 4, 0x0048), (40_021, 3, 0x0014), (300_343, 4, 0x0156)];
+    let cases = [
+        (30_001, 4, 0x0000),
+        (30_073, 4, 0x0048),
+        (40_021, 3, 0x0014),
+        (300_343, 4, 0x0156),
+    ];
     for (n, fc, addr) in cases {
         let text = format!("{HEAD}[[values]]\nquantity = \"frequency\"\nregister = {n}\nunit = \"Hz\"\n");
         let p = Profile::parse("t", &text).expect("parses");
@@ -200,7 +242,12 @@ fn bad_profiles_name_every_problem() {
         assert!(msg.contains(want), "missing {want:?} in {msg}");
     }
     let missing_unit = format!("{HEAD}[[values]]\nquantity = \"frequency\"\naddress = 0\n");
-    assert!(Profile::parse("t", &missing_unit).expect_err("unit is required").to_string().contains("unit"));
+    assert!(
+        Profile::parse("t", &missing_unit)
+            .expect_err("unit is required")
+            .to_string()
+            .contains("unit")
+    );
 }
 
 #[test]
@@ -215,14 +262,24 @@ fn user_profile_dirs_add_and_override_profiles() {
     assert_eq!(set.get("sdm120").expect("sdm120").values.len(), 1);
     assert_eq!(set.overridden.len(), 1);
 
-    std::fs::write(dir.path().join("twice.toml"), own.replace("\"t\"", "\"my-meter\"")).expect("write");
+    std::fs::write(
+        dir.path().join("twice.toml"),
+        own.replace("\"t\"", "\"my-meter\""),
+    )
+    .expect("write");
     std::fs::write(dir.path().join("broken.toml"), "name = ").expect("write");
     let missing = dir.path().join("nope");
     let errors = ProfileSet::load(&[dir.path().to_path_buf(), missing]).expect_err("invalid");
     assert_eq!(errors.len(), 3, "{errors:#?}");
-    assert!(errors.iter().any(|e| e.contains("also defined in")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.contains("also defined in")),
+        "{errors:#?}"
+    );
     assert!(errors.iter().any(|e| e.contains("broken.toml")), "{errors:#?}");
-    assert!(errors.iter().any(|e| e.starts_with("gateway.profile_dirs")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("gateway.profile_dirs")),
+        "{errors:#?}"
+    );
 }
 
 fn be_bytes(t: DataType, bits: u64) -> Vec<u8> {

@@ -7,7 +7,10 @@ fn id(s: &str) -> Id {
 }
 
 fn sample() -> Alert {
-    let t = Utc.with_ymd_and_hms(2026, 5, 12, 0, 45, 0).single().expect("valid time");
+    let t = Utc
+        .with_ymd_and_hms(2026, 5, 12, 0, 45, 0)
+        .single()
+        .expect("valid time");
     let subject = Subject {
         device: Some(id("rathaus-main")),
         tree: None,
@@ -42,9 +45,15 @@ fn sample() -> Alert {
 fn alert_round_trips_and_omits_what_did_not_happen() {
     let a = sample();
     let json = String::from_utf8(a.to_json()).expect("utf8");
-    assert!(json.contains(r#""id":"high_consumption.rathaus.rathaus-main""#), "{json}");
+    assert!(
+        json.contains(r#""id":"high_consumption.rathaus.rathaus-main""#),
+        "{json}"
+    );
     assert!(json.contains(r#""category":"energy""#), "{json}");
-    assert!(!json.contains("resolved_at") && !json.contains("acknowledged_by"), "{json}");
+    assert!(
+        !json.contains("resolved_at") && !json.contains("acknowledged_by"),
+        "{json}"
+    );
     assert_eq!(Alert::from_json(json.as_bytes()).expect("parses"), Some(a));
     assert_eq!(Alert::from_json(b"").expect("empty clears"), None);
 }
@@ -85,10 +94,9 @@ fn foreign_ids_are_rejected() {
 
 #[test]
 fn ack_command_parses() {
-    let cmd: AckCommand = serde_json::from_str(
-        r#"{"alert":"left_on.hh-12.hh-12-plug","by":"fm","ts":"2026-05-12T07:58:00Z"}"#,
-    )
-    .expect("parses");
+    let cmd: AckCommand =
+        serde_json::from_str(r#"{"alert":"left_on.hh-12.hh-12-plug","by":"fm","ts":"2026-05-12T07:58:00Z"}"#)
+            .expect("parses");
     assert_eq!(cmd.alert.as_str(), "left_on.hh-12.hh-12-plug");
     assert_eq!(cmd.by.as_str(), "fm");
 }
@@ -98,6 +106,24 @@ fn every_kind_has_a_category_and_its_serialised_name() {
     for &k in AlertKind::ALL {
         let json = serde_json::to_string(&k).expect("serialises");
         assert_eq!(json, format!("\"{}\"", k.name()));
+    }
+    for s in [AlertState::Open, AlertState::Acknowledged, AlertState::Resolved] {
+        assert_eq!(
+            serde_json::to_string(&s).expect("serialises"),
+            format!("\"{}\"", s.name())
+        );
+    }
+    for s in [Severity::Info, Severity::Warning, Severity::Critical] {
+        assert_eq!(
+            serde_json::to_string(&s).expect("serialises"),
+            format!("\"{}\"", s.name())
+        );
+    }
+    for c in [Category::Energy, Category::Watering, Category::Maintenance] {
+        assert_eq!(
+            serde_json::to_string(&c).expect("serialises"),
+            format!("\"{}\"", c.name())
+        );
     }
     assert_eq!(AlertKind::SensorFault.category(), Category::Maintenance);
     assert_eq!(AlertKind::TreeWater.category(), Category::Watering);

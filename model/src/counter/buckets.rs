@@ -35,7 +35,11 @@ pub struct DayTotal {
 
 /// Consumption per bucket. `points` are (time, counter value in Wh) in any order, duplicates allowed (the
 /// first of equal timestamps wins); `edges` are ascending bucket boundaries (`n + 1` edges → `n` buckets).
-pub fn consumption(points: &[(DateTime<Utc>, f64)], edges: &[DateTime<Utc>], cfg: &CounterConfig) -> Vec<Bucket> {
+pub fn consumption(
+    points: &[(DateTime<Utc>, f64)],
+    edges: &[DateTime<Utc>],
+    cfg: &CounterConfig,
+) -> Vec<Bucket> {
     let intervals = intervals(points, cfg);
     let mut out = Vec::with_capacity(edges.len().saturating_sub(1));
     let mut first = 0;
@@ -68,7 +72,11 @@ pub fn consumption(points: &[(DateTime<Utc>, f64)], edges: &[DateTime<Utc>], cfg
             end,
             wh: (covered > 0).then_some(wh),
             complete: span > 0 && covered >= span,
-            coverage: if span > 0 { covered as f64 / span as f64 } else { 0.0 },
+            coverage: if span > 0 {
+                covered as f64 / span as f64
+            } else {
+                0.0
+            },
         });
     }
     out
@@ -115,7 +123,9 @@ pub fn local_day_edges<Z: TimeZone>(tz: &Z, first: NaiveDate, last: NaiveDate) -
 fn local_start_of_day<Z: TimeZone>(tz: &Z, day: NaiveDate) -> Option<DateTime<Utc>> {
     (0..=4).find_map(|h| {
         let t = day.and_time(NaiveTime::MIN) + TimeDelta::hours(h);
-        tz.from_local_datetime(&t).earliest().map(|t| t.with_timezone(&Utc))
+        tz.from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
     })
 }
 
@@ -148,5 +158,6 @@ fn intervals(points: &[(DateTime<Utc>, f64)], cfg: &CounterConfig) -> Vec<Interv
 }
 
 fn nanos(d: TimeDelta) -> i64 {
-    d.num_nanoseconds().unwrap_or(if d < TimeDelta::zero() { i64::MIN } else { i64::MAX })
+    d.num_nanoseconds()
+        .unwrap_or(if d < TimeDelta::zero() { i64::MIN } else { i64::MAX })
 }

@@ -4,7 +4,9 @@ use proptest::prelude::*;
 use super::*;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 4, 10, 0, 0).single().expect("valid")
+    Utc.with_ymd_and_hms(2026, 5, 4, 10, 0, 0)
+        .single()
+        .expect("valid")
 }
 
 fn at(min: i64) -> DateTime<Utc> {
@@ -30,26 +32,117 @@ fn cfg_rollover() -> CounterConfig {
 #[test]
 fn table_of_counter_histories() {
     // (name, points (minute, Wh), bucket from..to, expected wh, complete)
-    let cases: &[(&str, &[(i64, f64)], (i64, i64), Option<f64>, bool)] = &[
-        ("steady", &[(0, 1000.0), (5, 1010.0), (10, 1020.0)], (0, 10), Some(20.0), true),
-        ("half a bucket of data", &[(0, 1000.0), (5, 1010.0)], (0, 10), Some(10.0), false),
-        ("spread linearly", &[(0, 1000.0), (10, 1020.0)], (0, 5), Some(10.0), true),
-        ("no data is unknown, not 0", &[(0, 1000.0), (5, 1010.0)], (20, 30), None, false),
-        ("flat is a measured 0", &[(0, 1000.0), (10, 1000.0)], (0, 10), Some(0.0), true),
+    type Case<'a> = (&'a str, &'a [(i64, f64)], (i64, i64), Option<f64>, bool);
+    let cases: &[Case<'_>] = &[
+        (
+            "steady",
+            &[(0, 1000.0), (5, 1010.0), (10, 1020.0)],
+            (0, 10),
+            Some(20.0),
+            true,
+        ),
+        (
+            "half a bucket of data",
+            &[(0, 1000.0), (5, 1010.0)],
+            (0, 10),
+            Some(10.0),
+            false,
+        ),
+        (
+            "spread linearly",
+            &[(0, 1000.0), (10, 1020.0)],
+            (0, 5),
+            Some(10.0),
+            true,
+        ),
+        (
+            "no data is unknown, not 0",
+            &[(0, 1000.0), (5, 1010.0)],
+            (20, 30),
+            None,
+            false,
+        ),
+        (
+            "flat is a measured 0",
+            &[(0, 1000.0), (10, 1000.0)],
+            (0, 10),
+            Some(0.0),
+            true,
+        ),
         // A reboot resets the counter: the minutes up to the reset are unknown, the rest counts.
-        ("reset", &[(0, 1000.0), (5, 1010.0), (6, 3.0), (10, 13.0)], (0, 10), Some(20.0), false),
+        (
+            "reset",
+            &[(0, 1000.0), (5, 1010.0), (6, 3.0), (10, 13.0)],
+            (0, 10),
+            Some(20.0),
+            false,
+        ),
         // "Unavailable" recorded as 0, then back: the +1010 kWh of phantom energy other tools show.
-        ("glitch to zero", &[(0, 1000.0), (5, 0.0), (10, 1020.0)], (0, 10), Some(20.0), true),
+        (
+            "glitch to zero",
+            &[(0, 1000.0), (5, 0.0), (10, 1020.0)],
+            (0, 10),
+            Some(20.0),
+            true,
+        ),
         // A meter swapped for one with a higher reading: a jump, never consumption.
-        ("swap up", &[(0, 1000.0), (5, 1010.0), (6, 9e9), (10, 9e9 + 5.0)], (0, 10), Some(15.0), false),
-        ("jitter down and up", &[(0, 1000.0), (5, 999.5), (10, 1001.0)], (0, 10), Some(1.0), true),
-        ("duplicates: first wins", &[(0, 1000.0), (5, 1010.0), (5, 5000.0), (10, 1020.0)], (0, 10), Some(20.0), true),
-        ("out of order input", &[(10, 1020.0), (0, 1000.0), (5, 1010.0)], (0, 10), Some(20.0), true),
-        ("a trailing dip is unknown", &[(0, 1000.0), (5, 1010.0), (10, 2.0)], (0, 10), Some(10.0), false),
-        ("negative and NaN ignored", &[(0, 1000.0), (3, -5.0), (4, f64::NAN), (10, 1020.0)], (0, 10), Some(20.0), true),
+        (
+            "swap up",
+            &[(0, 1000.0), (5, 1010.0), (6, 9e9), (10, 9e9 + 5.0)],
+            (0, 10),
+            Some(15.0),
+            false,
+        ),
+        (
+            "jitter down and up",
+            &[(0, 1000.0), (5, 999.5), (10, 1001.0)],
+            (0, 10),
+            Some(1.0),
+            true,
+        ),
+        (
+            "duplicates: first wins",
+            &[(0, 1000.0), (5, 1010.0), (5, 5000.0), (10, 1020.0)],
+            (0, 10),
+            Some(20.0),
+            true,
+        ),
+        (
+            "out of order input",
+            &[(10, 1020.0), (0, 1000.0), (5, 1010.0)],
+            (0, 10),
+            Some(20.0),
+            true,
+        ),
+        (
+            "a trailing dip is unknown",
+            &[(0, 1000.0), (5, 1010.0), (10, 2.0)],
+            (0, 10),
+            Some(10.0),
+            false,
+        ),
+        (
+            "negative and NaN ignored",
+            &[(0, 1000.0), (3, -5.0), (4, f64::NAN), (10, 1020.0)],
+            (0, 10),
+            Some(20.0),
+            true,
+        ),
         // A 60 min gap (> 15 min max_gap) counts in a bucket containing it, not in one it straddles.
-        ("gap inside", &[(0, 1000.0), (60, 1600.0)], (-10, 70), Some(600.0), false),
-        ("gap straddled", &[(0, 1000.0), (60, 1600.0)], (0, 30), None, false),
+        (
+            "gap inside",
+            &[(0, 1000.0), (60, 1600.0)],
+            (-10, 70),
+            Some(600.0),
+            false,
+        ),
+        (
+            "gap straddled",
+            &[(0, 1000.0), (60, 1600.0)],
+            (0, 30),
+            None,
+            false,
+        ),
     ];
     for (name, points, (from, to), wh, complete) in cases {
         let b = one_bucket(points, *from, *to);
@@ -74,10 +167,17 @@ fn rollover_at_the_configured_modulus() {
 #[test]
 fn streaming_notes() {
     let mut t = CounterTracker::new(CounterConfig::default());
-    let notes: Vec<Note> = [(0, 100.0), (5, 110.0), (5, 110.0), (4, 120.0), (10, 1.0), (15, 3.0)]
-        .iter()
-        .map(|&(m, v)| t.observe(at(m), v).note)
-        .collect();
+    let notes: Vec<Note> = [
+        (0, 100.0),
+        (5, 110.0),
+        (5, 110.0),
+        (4, 120.0),
+        (10, 1.0),
+        (15, 3.0),
+    ]
+    .iter()
+    .map(|&(m, v)| t.observe(at(m), v).note)
+    .collect();
     use Note::*;
     assert_eq!(notes, [Baseline, Counted, Duplicate, OutOfOrder, Dip, Reset]);
     let step = t.observe(at(20), 4.0);
@@ -89,17 +189,36 @@ fn local_days_follow_dst_in_berlin() {
     let berlin = chrono_tz::Europe::Berlin;
     let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).expect("date");
     // 1 kW constant, a reading every 5 minutes from 27 to 31 March.
-    let start = Utc.with_ymd_and_hms(2026, 3, 27, 0, 0, 0).single().expect("valid");
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 27, 0, 0, 0)
+        .single()
+        .expect("valid");
     let points: Vec<_> = (0..5 * 24 * 12)
-        .map(|i| (start + TimeDelta::minutes(5 * i), 1_000_000.0 + 1000.0 / 12.0 * i as f64))
+        .map(|i| {
+            (
+                start + TimeDelta::minutes(5 * i),
+                1_000_000.0 + 1000.0 / 12.0 * i as f64,
+            )
+        })
         .collect();
     let days = daily(&points, berlin, day(28), day(30), &CounterConfig::default());
-    let got: Vec<_> = days.iter().map(|d| (d.date, d.bucket.wh.map(f64::round), d.bucket.complete)).collect();
+    let got: Vec<_> = days
+        .iter()
+        .map(|d| (d.date, d.bucket.wh.map(f64::round), d.bucket.complete))
+        .collect();
     assert_eq!(
         got,
-        [(day(28), Some(24_000.0), true), (day(29), Some(23_000.0), true), (day(30), Some(24_000.0), true)]
+        [
+            (day(28), Some(24_000.0), true),
+            (day(29), Some(23_000.0), true),
+            (day(30), Some(24_000.0), true)
+        ]
     );
-    let oct = local_day_edges(&berlin, NaiveDate::from_ymd_opt(2026, 10, 25).expect("date"), NaiveDate::from_ymd_opt(2026, 10, 25).expect("date"));
+    let oct = local_day_edges(
+        &berlin,
+        NaiveDate::from_ymd_opt(2026, 10, 25).expect("date"),
+        NaiveDate::from_ymd_opt(2026, 10, 25).expect("date"),
+    );
     assert_eq!(oct[1] - oct[0], TimeDelta::hours(25));
 }
 

@@ -200,18 +200,23 @@ mod tests {
             ("[::1]:502", "tcp://[::1]:502"),
             ("rtutcp://10.0.0.5:4001", "rtutcp://10.0.0.5:4001"),
             ("rtu:///dev/ttyUSB0", "rtu:///dev/ttyUSB0"),
-            ("rtu:///dev/ttyUSB0?baud=2400&parity=E&stop_bits=2", "rtu:///dev/ttyUSB0"),
+            (
+                "rtu:///dev/ttyUSB0?baud=2400&parity=E&stop_bits=2",
+                "rtu:///dev/ttyUSB0",
+            ),
         ];
         for (input, key) in cases {
             let e = ModbusEndpoint::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(e.key(), key, "{input}");
             assert_eq!(ModbusEndpoint::parse(&e.to_string()), Ok(e.clone()), "{input}");
         }
-        let Ok(ModbusEndpoint::Rtu(s)) = ModbusEndpoint::parse("rtu:///dev/ttyS1?baud=2400&parity=E")
-        else {
+        let Ok(ModbusEndpoint::Rtu(s)) = ModbusEndpoint::parse("rtu:///dev/ttyS1?baud=2400&parity=E") else {
             panic!("serial endpoint");
         };
-        assert_eq!((s.baud, s.parity, s.data_bits, s.stop_bits), (2400, Parity::Even, 8, 1));
+        assert_eq!(
+            (s.baud, s.parity, s.data_bits, s.stop_bits),
+            (2400, Parity::Even, 8, 1)
+        );
     }
 
     #[test]

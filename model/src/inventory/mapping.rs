@@ -118,20 +118,33 @@ pub fn valid_pointer(p: &str) -> bool {
 }
 
 /// Reports every problem of a generic JSON mapping, prefixed with `path`.
-pub(super) fn validate_json(fields: &[JsonField], timestamp: Option<&str>, path: &str, errors: &mut Vec<String>) {
+pub(super) fn validate_json(
+    fields: &[JsonField],
+    timestamp: Option<&str>,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
     if fields.is_empty() {
         errors.push(format!("{path}.fields: map at least one value"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, f) in fields.iter().enumerate() {
         if !valid_pointer(&f.pointer) {
-            errors.push(format!("{path}.fields[{i}].pointer: {:?} is not a JSON pointer", f.pointer));
+            errors.push(format!(
+                "{path}.fields[{i}].pointer: {:?} is not a JSON pointer",
+                f.pointer
+            ));
         }
         if !(f.scale.is_finite() && f.scale != 0.0 && f.offset.is_finite()) {
-            errors.push(format!("{path}.fields[{i}]: scale must be finite and non-zero, offset finite"));
+            errors.push(format!(
+                "{path}.fields[{i}]: scale must be finite and non-zero, offset finite"
+            ));
         }
         if !seen.insert(f.quantity) {
-            errors.push(format!("{path}.fields[{i}].quantity: {} is mapped twice", f.quantity));
+            errors.push(format!(
+                "{path}.fields[{i}].quantity: {} is mapped twice",
+                f.quantity
+            ));
         }
     }
     if let Some(t) = timestamp
@@ -158,15 +171,27 @@ mod tests {
             unit: unit.map(Into::into),
         };
         assert_eq!(f("1.8.0", None).resolve(), Ok((Quantity::EnergyImport, 1000.0)));
-        assert_eq!(f("2.8.0", Some("Wh")).resolve(), Ok((Quantity::EnergyExport, 1.0)));
-        assert_eq!(f("16.7.0", Some("kW")).resolve(), Ok((Quantity::ActivePower, 1000.0)));
+        assert_eq!(
+            f("2.8.0", Some("Wh")).resolve(),
+            Ok((Quantity::EnergyExport, 1.0))
+        );
+        assert_eq!(
+            f("16.7.0", Some("kW")).resolve(),
+            Ok((Quantity::ActivePower, 1000.0))
+        );
         assert!(f("16.7.0", Some("kWh")).resolve().is_err());
         assert!(f("99.9.9", None).resolve().is_err());
     }
 
     #[test]
     fn pointer_syntax() {
-        for (p, ok) in [("", true), ("/a/b", true), ("/a~1b", true), ("a", false), ("/a~2", false)] {
+        for (p, ok) in [
+            ("", true),
+            ("/a/b", true),
+            ("/a~1b", true),
+            ("a", false),
+            ("/a~2", false),
+        ] {
             assert_eq!(valid_pointer(p), ok, "{p}");
         }
     }

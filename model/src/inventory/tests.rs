@@ -169,7 +169,10 @@ devices = [
         "sites[0].devices[2].source.fields: map at least one",
         "sites[0].devices[3].source.model: unknown model \"dl-xyz\" (known: lse01, dl-trs21)",
     ] {
-        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
     }
     assert_eq!(errors.len(), 6, "{errors:#?}");
 }

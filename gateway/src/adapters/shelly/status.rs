@@ -94,7 +94,10 @@ impl SwitchState {
         p.current.apply_to(&mut self.current);
         p.freq.apply_to(&mut self.freq);
         p.pf.apply_to(&mut self.pf);
-        for (patch, known) in [(p.aenergy, &mut self.energy), (p.ret_aenergy, &mut self.ret_energy)] {
+        for (patch, known) in [
+            (p.aenergy, &mut self.energy),
+            (p.ret_aenergy, &mut self.ret_energy),
+        ] {
             match patch {
                 Patch::Absent => {}
                 Patch::Null => *known = None,

@@ -1,0 +1,106 @@
+//! Analytics metrics: counts of what was observed, concluded, published and dropped. Labels are bounded
+//! (alert kinds, states, reasons, sinks), never device or tree ids.
+
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// Analytics metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    /// Readings observed.
+    pub observed: IntCounter,
+    /// Messages not observed, by reason.
+    pub rejected: IntCounterVec,
+    /// Alert changes published, by kind and resulting state.
+    pub alert_changes: IntCounterVec,
+    /// Active alerts, by kind.
+    pub alerts_active: IntGaugeVec,
+    /// Tree statuses published.
+    pub tree_statuses: IntCounter,
+    /// Acknowledgements received, by result.
+    pub acks: IntCounterVec,
+    /// Alert changes not delivered to a sink (queue full, retries exhausted), by sink and reason.
+    pub sink_dropped: IntCounterVec,
+    /// Alert changes delivered, by sink.
+    pub sink_delivered: IntCounterVec,
+    /// Historic windows learned at start.
+    pub warmup_windows: IntCounter,
+    /// Alerts read back from the bus at start.
+    pub restored: IntCounter,
+    /// Publishes that failed because the bus client stopped.
+    pub publish_errors: IntCounter,
+}
+
+impl Metrics {
+    /// Creates and registers the metrics.
+    pub fn register(r: &Registry) -> prometheus::Result<Self> {
+        let m = Self::unregistered()?;
+        r.register(Box::new(m.observed.clone()))?;
+        r.register(Box::new(m.rejected.clone()))?;
+        r.register(Box::new(m.alert_changes.clone()))?;
+        r.register(Box::new(m.alerts_active.clone()))?;
+        r.register(Box::new(m.tree_statuses.clone()))?;
+        r.register(Box::new(m.acks.clone()))?;
+        r.register(Box::new(m.sink_dropped.clone()))?;
+        r.register(Box::new(m.sink_delivered.clone()))?;
+        r.register(Box::new(m.warmup_windows.clone()))?;
+        r.register(Box::new(m.restored.clone()))?;
+        r.register(Box::new(m.publish_errors.clone()))?;
+        Ok(m)
+    }
+
+    /// Metrics not registered anywhere (tests, tools).
+    pub fn unregistered() -> prometheus::Result<Self> {
+        let vec = |name: &str, help: &str, labels: &[&str]| IntCounterVec::new(Opts::new(name, help), labels);
+        Ok(Self {
+            observed: IntCounter::new(
+                "zw_analytics_readings_observed_total",
+                "Readings observed by analytics.",
+            )?,
+            rejected: vec(
+                "zw_analytics_readings_rejected_total",
+                "Messages analytics could not use.",
+                &["reason"],
+            )?,
+            alert_changes: vec(
+                "zw_analytics_alert_changes_total",
+                "Alert changes published, by kind and resulting state.",
+                &["kind", "state"],
+            )?,
+            alerts_active: IntGaugeVec::new(
+                Opts::new(
+                    "zw_analytics_alerts_active",
+                    "Open or acknowledged alerts, by kind.",
+                ),
+                &["kind"],
+            )?,
+            tree_statuses: IntCounter::new("zw_analytics_tree_statuses_total", "Tree statuses published.")?,
+            acks: vec(
+                "zw_analytics_acks_total",
+                "Alert acknowledgements received, by result.",
+                &["result"],
+            )?,
+            sink_dropped: vec(
+                "zw_analytics_sink_dropped_total",
+                "Alert changes not delivered to a sink, by sink and reason.",
+                &["sink", "reason"],
+            )?,
+            sink_delivered: vec(
+                "zw_analytics_sink_delivered_total",
+                "Alert changes delivered, by sink.",
+                &["sink"],
+            )?,
+            warmup_windows: IntCounter::new(
+                "zw_analytics_warmup_windows_total",
+                "Historic power windows learned from InfluxDB at start.",
+            )?,
+            restored: IntCounter::new(
+                "zw_analytics_restored_alerts_total",
+                "Alerts read back from their retained topics at start.",
+            )?,
+            publish_errors: IntCounter::new(
+                "zw_analytics_publish_errors_total",
+                "Publishes that failed because the bus client stopped.",
+            )?,
+        })
+    }
+}

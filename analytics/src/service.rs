@@ -1,0 +1,233 @@
+//! The analytics service: the async edge around the pure [`Analytics`].
+//!
+//! Start-up order, so a restart neither repeats nor loses an alert:
+//! 1. read back the retained alerts (`zw/v1/alerts/+`) and re-arm the detectors from them ([`restore`]);
+//! 2. learn the normal from InfluxDB history ([`crate::warmup`]), bounded by `warmup.timeout`;
+//! 3. go live: readings (QoS 0, newest dropped and counted when the queue is full), acknowledgements
+//!    (QoS 1 on a persistent session, so none is lost while analytics is down), a tick every
+//!    `tick_interval`. Alerts and tree statuses are published retained with QoS 1; alert changes also go to
+//!    InfluxDB and the webhook ([`crate::sink`]).
+//!
+//! One analytics instance owns the alert topics; run one per deployment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
+use zw_model::alert::{AckCommand, Alert, AlertKind};
+use zw_model::{Inventory, Reading, reading::TimeWindow, topic};
+
+use crate::alerts::AckOutcome;
+use crate::sink::Sinks;
+use crate::{Analytics, Config, Event, Metrics};
+
+/// Runs analytics until `shutdown`. `influx` is used for the warm-up and to store alert changes.
+pub async fn run(
+    cfg: Config,
+    inventory: Arc<Inventory>,
+    influx: Option<zw_influx::Client>,
+    bus: &zw_bus::Bus,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    let mut analytics = Analytics::new(&cfg, &inventory);
+    let Some(restored) = restore(&cfg, bus, &shutdown).await else {
+        return;
+    };
+    metrics.restored.inc_by(restored.len() as u64);
+    info!(alerts = restored.len(), "Restored alerts from the bus.");
+    let pending = analytics.restore(restored, Utc::now());
+    if let (Some(client), true) = (&influx, cfg.warmup.enabled) {
+        let warm = crate::warmup::warm(&mut analytics, client, &inventory, &cfg, Utc::now());
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = tokio::time::timeout(cfg.warmup.timeout, warm) => match r {
+                Ok(Ok(n)) => {
+                    metrics.warmup_windows.inc_by(n);
+                    info!(windows = n, "Learned the normal from InfluxDB history.");
+                }
+                Ok(Err(e)) => warn!(error = %e, "Warm-up from InfluxDB failed; starting without history."),
+                Err(_) => warn!("Warm-up from InfluxDB timed out; starting with what was learned."),
+            },
+        }
+    }
+    let stop_bus = CancellationToken::new();
+    let (pub_client, mut readings, driver) = bus.connect(
+        ConnectOptions {
+            subscriptions: vec![(topic::READINGS_FILTER.to_string(), QoS::AtMostOnce)],
+            ..ConnectOptions::publisher("analytics", &cfg.instance)
+        },
+        stop_bus.clone(),
+    );
+    let (ack_client, mut acks, ack_driver) = bus.connect(
+        ConnectOptions {
+            clean_session: false,
+            subscriptions: vec![(topic::ALERT_ACK.to_string(), QoS::AtLeastOnce)],
+            full_policy: FullPolicy::Block,
+            ..ConnectOptions::publisher("analytics-commands", &cfg.instance)
+        },
+        stop_bus.clone(),
+    );
+    let stop_sinks = CancellationToken::new();
+    let (sinks, sink_tasks) = Sinks::start(&cfg.alerts, influx, &metrics, &stop_sinks);
+    let out = Output {
+        client: pub_client.clone(),
+        sinks,
+        metrics: metrics.clone(),
+    };
+    out.publish(&analytics, pending).await;
+    let mut tick = tokio::time::interval(cfg.tick_interval);
+    let mut health = tokio::time::interval_at(Instant::now() + cfg.health_interval, cfg.health_interval);
+    info!("Analytics started.");
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                let events = analytics.tick(Utc::now());
+                out.publish(&analytics, events).await;
+            }
+            _ = health.tick() => {
+                let (devices, over) = analytics.devices();
+                info!(connected = pub_client.is_connected(), observed = analytics.observed, devices, over_capacity = over,
+                    alerts_active = analytics.alerts().active().count(), last_reading = ?analytics.last_reading, "Analytics health.");
+            }
+            msg = readings.recv() => {
+                let Some(msg) = msg else { break };
+                match Reading::from_json(&msg.payload, Utc::now(), TimeWindow::default()) {
+                    Ok(r) => {
+                        metrics.observed.inc();
+                        let events = analytics.observe(&r, Utc::now());
+                        if !events.is_empty() {
+                            out.publish(&analytics, events).await;
+                        }
+                    }
+                    Err(e) => metrics.rejected.with_label_values(&[e.reason()]).inc(),
+                }
+            }
+            msg = acks.recv() => {
+                let Some(msg) = msg else { break };
+                match serde_json::from_slice::<AckCommand>(&msg.payload) {
+                    Ok(cmd) => match analytics.acknowledge(&cmd, Utc::now()) {
+                        AckOutcome::Acknowledged(a) => {
+                            info!(alert = %a.id, by = %cmd.by, "Alert acknowledged.");
+                            metrics.acks.with_label_values(&["acknowledged"]).inc();
+                            out.publish(&analytics, vec![Event::Alert(a)]).await;
+                        }
+                        AckOutcome::Ignored(why) => metrics.acks.with_label_values(&[why]).inc(),
+                    },
+                    Err(_) => metrics.acks.with_label_values(&["malformed"]).inc(),
+                }
+            }
+        }
+    }
+    pub_client.disconnect().await;
+    ack_client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = driver.await;
+        let _ = ack_driver.await;
+    })
+    .await;
+    stop_bus.cancel();
+    // Sinks drain what is queued, bounded in time.
+    stop_sinks.cancel();
+    drop(out);
+    let _ = tokio::time::timeout(Duration::from_secs(5), futures_join(sink_tasks)).await;
+    info!("Analytics stopped.");
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Publishing events.
+struct Output {
+    client: BusClient,
+    sinks: Sinks,
+    metrics: Metrics,
+}
+
+impl Output {
+    async fn publish(&self, analytics: &Analytics, events: Vec<Event>) {
+        let mut alerts_changed = false;
+        for e in events {
+            let (topic, payload) = match &e {
+                Event::Alert(a) => {
+                    alerts_changed = true;
+                    self.metrics
+                        .alert_changes
+                        .with_label_values(&[a.kind.name(), a.state.name()])
+                        .inc();
+                    self.sinks.send(a);
+                    (topic::alert(&a.id), a.to_json())
+                }
+                Event::AlertRemoved(id) => (topic::alert(id), Vec::new()),
+                Event::Tree(t) => {
+                    self.metrics.tree_statuses.inc();
+                    (topic::tree(&t.tree), t.to_json())
+                }
+            };
+            if self
+                .client
+                .publish(topic, QoS::AtLeastOnce, true, payload)
+                .await
+                .is_err()
+            {
+                self.metrics.publish_errors.inc();
+            }
+        }
+        if alerts_changed {
+            for &k in AlertKind::ALL {
+                let n = analytics.alerts().active().filter(|a| a.kind == k).count();
+                self.metrics
+                    .alerts_active
+                    .with_label_values(&[k.name()])
+                    .set(n as i64);
+            }
+        }
+    }
+}
+
+/// Reads the retained alerts: waits for the broker, then collects until no alert arrived for
+/// `restore_quiet` or `restore_wait` passed. `None` when shut down meanwhile.
+async fn restore(cfg: &Config, bus: &zw_bus::Bus, shutdown: &CancellationToken) -> Option<Vec<Alert>> {
+    let stop = CancellationToken::new();
+    let (client, mut inbound, driver) = bus.connect(
+        ConnectOptions {
+            subscriptions: vec![(topic::ALERTS_FILTER.to_string(), QoS::AtLeastOnce)],
+            full_policy: FullPolicy::Block,
+            ..ConnectOptions::publisher("analytics-restore", &cfg.instance)
+        },
+        stop.clone(),
+    );
+    tokio::select! {
+        () = shutdown.cancelled() => { stop.cancel(); return None; }
+        () = client.wait_connected() => {}
+    }
+    let mut alerts = Vec::new();
+    let deadline = Instant::now() + cfg.alerts.restore_wait;
+    loop {
+        let quiet = (Instant::now() + cfg.alerts.restore_quiet).min(deadline);
+        tokio::select! {
+            () = shutdown.cancelled() => { stop.cancel(); return None; }
+            () = tokio::time::sleep_until(quiet) => break,
+            msg = inbound.recv() => {
+                let Some(msg) = msg else { break };
+                match Alert::from_json(&msg.payload) {
+                    Ok(Some(a)) if msg.retain && topic::parse_alert(&msg.topic).as_ref() == Some(&a.id) => alerts.push(a),
+                    Ok(_) => {}
+                    Err(e) => warn!(topic = %msg.topic, error = %e, "Ignoring an unreadable retained alert."),
+                }
+            }
+        }
+    }
+    client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
+    stop.cancel();
+    Some(alerts)
+}

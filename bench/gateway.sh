@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Gateway Modbus load benchmark: one `zaehlwerk gateway` process polls N simulated SDM630 meters (one
+# `zaehlwerk sim` process, `units_per_listener` unit ids per Modbus TCP port) at a fixed interval and
+# publishes every reading to a private mosquitto. Reports poll lateness (p50/p99/p99.9 from the gateway's
+# zw_gateway_poll_lateness_seconds histogram, delta over the measurement window), readings/s, skipped and
+# late polls, CPU of gateway, simulator and broker, and the gateway's RSS.
+#
+# Usage: bench/gateway.sh [N=10000] [DEAD_RATIO=0] [INTERVAL=1s]
+# Env:   UNITS_PER_LISTENER (100), WARMUP (20 s), MEASURE (60 s), FIRST_PORT (31000), BIN (release binary)
+# Everything runs on 127.0.0.1 and stops by itself. Build first: cargo build --release --bin zaehlwerk
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+N=${1:-10000}
+DEAD=${2:-0}
+INTERVAL=${3:-1s}
+UPL=${UNITS_PER_LISTENER:-100}
+WARMUP=${WARMUP:-20}
+MEASURE=${MEASURE:-60}
+FIRST_PORT=${FIRST_PORT:-31000}
+BIN=${BIN:-target/release/zaehlwerk}
+[[ -x $BIN ]] || { echo "build first: cargo build --release --bin zaehlwerk" >&2; exit 1; }
+command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || { echo "mosquitto missing: deploy/setup.sh" >&2; exit 1; }
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+dir=$(mktemp -d /tmp/zw-bench-gw.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MQTT=$(free_port)
+METRICS=$(free_port)
+
+cat >"$dir/mosquitto.conf" <<CONF
+listener $MQTT 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest none
+max_queued_messages 100000
+CONF
+"$MOSQUITTO" -c "$dir/mosquitto.conf" & pids+=($!)
+
+common="[bus]
+port = $MQTT
+[log]
+filter = \"error\""
+
+cat >"$dir/sim.toml" <<CONF
+$common
+[sim]
+modbus_listen = "127.0.0.1:0"
+meters = []
+plugs = []
+soil_sensors = []
+update_interval = "1s"
+fleets = [{ profile = "sdm630", count = $N, listen = "127.0.0.1:$FIRST_PORT", units_per_listener = $UPL, dead_ratio = $DEAD }]
+CONF
+
+{
+  echo "$common"
+  echo "[telemetry]"
+  echo "metrics_listen = \"127.0.0.1:$METRICS\""
+  echo "[[sites]]"
+  echo "id = \"bench\""
+  echo "kind = \"building\""
+  awk -v n="$N" -v upl="$UPL" -v port="$FIRST_PORT" -v iv="$INTERVAL" 'BEGIN {
+    for (k = 0; k < n; k++) {
+      printf "[[sites.devices]]\nid = \"m%d\"\nsource = { type = \"modbus\", endpoint = \"127.0.0.1:%d\", unit_id = %d, profile = \"sdm630\", interval = \"%s\" }\n", k, port + int(k / upl), 1 + k % upl, iv
+    }
+  }'
+} >"$dir/gateway.toml"
+
+"$BIN" sim --config "$dir/sim.toml" 2>"$dir/sim.log" & pids+=($!); sim_pid=$!
+for _ in $(seq 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/$((FIRST_PORT + (N - 1) / UPL))) 2>/dev/null && break
+  sleep 0.1
+done
+"$BIN" gateway --config "$dir/gateway.toml" 2>"$dir/gateway.log" & pids+=($!); gw_pid=$!
+mq_pid=${pids[0]}
+
+scrape() { curl -sf "http://127.0.0.1:$METRICS/metrics"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+for _ in $(seq 100); do scrape >/dev/null && break; sleep 0.1; done
+
+sleep "$WARMUP"
+scrape >"$dir/m0"; t0=$(date +%s.%N)
+c0=("$(ticks "$gw_pid")" "$(ticks "$sim_pid")" "$(ticks "$mq_pid")")
+sleep "$MEASURE"
+scrape >"$dir/m1"; t1=$(date +%s.%N)
+c1=("$(ticks "$gw_pid")" "$(ticks "$sim_pid")" "$(ticks "$mq_pid")")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$gw_pid/status")
+hz=$(getconf CLK_TCK)
+
+python3 - "$dir/m0" "$dir/m1" "$t0" "$t1" "$hz" "$N" "$DEAD" "$INTERVAL" "$UPL" "$rss" "$hwm" \
+  "${c0[0]}" "${c1[0]}" "${c0[1]}" "${c1[1]}" "${c0[2]}" "${c1[2]}" <<'PY'
+import re, sys
+m0, m1, t0, t1, hz, n, dead, iv, upl, rss, hwm = sys.argv[1:12]
+c = list(map(float, sys.argv[12:18]))
+secs = float(t1) - float(t0)
+def parse(path):
+    out = {}
+    for line in open(path):
+        if line.startswith('#'): continue
+        m = re.match(r'^([a-z_]+)(\{[^}]*\})? (\S+)$', line.strip())
+        if m: out[m.group(1) + (m.group(2) or '')] = float(m.group(3))
+    return out
+a, b = parse(m0), parse(m1)
+d = lambda k: b.get(k, 0.0) - a.get(k, 0.0)
+buckets = sorted((float('inf') if le == '+Inf' else float(le), d(k))
+                 for k in b for le in re.findall(r'zw_gateway_poll_lateness_seconds_bucket\{le="([^"]+)"\}', k))
+total = d('zw_gateway_poll_lateness_seconds_count')
+def q(p):
+    if total == 0: return float('nan')
+    prev_le, prev_c = 0.0, 0.0
+    for le, cum in buckets:
+        if cum >= p * total:
+            if le == float('inf'): return float('inf')
+            frac = (p * total - prev_c) / max(cum - prev_c, 1e-9)
+            return prev_le + (le - prev_le) * frac
+        prev_le, prev_c = le, cum
+    return float('inf')
+cpu = lambda i: (c[2*i+1] - c[2*i]) / float(hz) / secs * 100
+R = lambda k: d(k) / secs
+ok, to = R('zw_gateway_modbus_requests_total{result="ok"}'), R('zw_gateway_modbus_requests_total{result="timeout"}')
+pub = R('zw_gateway_readings_published_total{source="modbus"}')
+probe = R('zw_gateway_modbus_busy_seconds_total{class="probe"}') * 100
+state = {s: b.get('zw_gateway_modbus_devices{state="%s"}' % s, 0) for s in ("online", "degraded", "offline")}
+skipped, late = d('zw_gateway_polls_skipped_total'), d('zw_gateway_polls_late_total')
+print(f"meters={n} dead_ratio={dead} interval={iv} units_per_listener={upl} window={secs:.0f}s")
+print(f"grid polls/s {total/secs:.0f}  readings/s {pub:.0f}  skipped {skipped:.0f}  late(>10% of interval) {late:.0f}")
+print(f"lateness p50 {q(0.5)*1000:.1f} ms  p99 {q(0.99)*1000:.1f} ms  p99.9 {q(0.999)*1000:.1f} ms")
+print(f"requests ok/s {ok:.0f}  timeouts/s {to:.1f}  probe time {probe:.2f}% of one connection")
+print(f"devices online {state['online']:.0f} degraded {state['degraded']:.0f} offline {state['offline']:.0f}")
+print(f"CPU gateway {cpu(0):.0f}%  sim {cpu(1):.0f}%  mosquitto {cpu(2):.0f}%  (of one core; 2 cores = 200%)")
+print(f"gateway RSS {int(rss)/1024:.0f} MiB (peak {int(hwm)/1024:.0f} MiB)")
+PY

@@ -1,0 +1,371 @@
+//! Scoring an evaluation run against the scenario's labels, and the Markdown report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use zw_model::Id;
+use zw_model::alert::AlertKind;
+use zw_model::tree::TreeStatus;
+use zw_sim::scenario::{IncidentKind, Scenario};
+
+use super::is_energy;
+
+/// One alert occurrence (from opening to resolution).
+#[derive(Debug, Clone)]
+pub struct Occurrence {
+    pub kind: AlertKind,
+    pub site: Id,
+    pub device: Option<Id>,
+    pub tree: Option<Id>,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub text: String,
+}
+
+/// Everything measured.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub alerts: Vec<Occurrence>,
+    pub readings: u64,
+    pub seconds: f64,
+    within: f64,
+    title: String,
+    forecast_errors: Vec<f64>,
+    forecast_missing: usize,
+    energy_alerts: usize,
+    energy_matched: usize,
+    learning_alerts: usize,
+    incidents: BTreeMap<String, (usize, usize)>,
+    ttd_min: Vec<f64>,
+    creep_ttd_days: Vec<f64>,
+    opens: Vec<usize>,
+    water_alerts: usize,
+    water_fp: usize,
+    water_fault_fp: usize,
+    episodes: (usize, usize),
+    faults: BTreeMap<String, (usize, usize)>,
+    maint: (usize, usize),
+    unmatched: Vec<usize>,
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+impl Report {
+    /// An empty report for `scenario` scored with `cfg`.
+    pub fn new(s: &Scenario, cfg: &zw_analytics::Config) -> Self {
+        let c = &s.config;
+        Self {
+            within: cfg.trees.alert_within_days,
+            title: format!(
+                "seed {}, {} buildings, {} trees, {} + {} weeks from {}",
+                c.seed,
+                c.buildings,
+                c.trees,
+                c.learn_weeks,
+                c.eval_weeks,
+                c.start.format("%Y-%m-%d")
+            ),
+            ..Self::default()
+        }
+    }
+
+    /// Scores one tree status: the forecast of trees truly 3 ± 0.5 days from critical.
+    pub fn tree_status(&mut self, s: &Scenario, st: &TreeStatus, now: DateTime<Utc>) {
+        let Some(truth) = s
+            .true_days_until_critical(&st.tree, now, 3.5)
+            .filter(|d| *d >= 2.5)
+        else {
+            return;
+        };
+        if std::env::var("ZW_EVAL_DEBUG").is_ok() {
+            eprintln!("{} {} truth {truth:.2} forecast {:?} trend {:?} state {:?} sensors {:?}", now, st.tree, st.days_until_critical, st.trend_per_day, st.state, st.sensors.iter().map(|s| (s.trend_per_day, s.days_until_critical, s.fault)).collect::<Vec<_>>());
+        }
+        match st.days_until_critical {
+            Some(f) => self.forecast_errors.push((f - truth).abs()),
+            None => self.forecast_missing += 1,
+        }
+    }
+
+    /// Matches alerts to labels once the replay is done.
+    pub fn finish(&mut self, s: &Scenario) {
+        self.score_energy(s);
+        self.score_trees(s);
+    }
+
+    fn score_energy(&mut self, s: &Scenario) {
+        let mut first: HashMap<usize, DateTime<Utc>> = HashMap::new();
+        let mut opens: HashMap<(usize, String), usize> = HashMap::new();
+        for (k, o) in self.alerts.iter().enumerate().filter(|(_, o)| is_energy(o.kind)) {
+            if o.opened_at < s.learn_until {
+                self.learning_alerts += 1;
+                continue;
+            }
+            self.energy_alerts += 1;
+            let tol = if o.kind == AlertKind::Baseload {
+                TimeDelta::hours(12)
+            } else {
+                TimeDelta::hours(2)
+            };
+            let hits: Vec<usize> = (0..s.incidents.len())
+                .filter(|&i| {
+                    let inc = &s.incidents[i];
+                    let who = o
+                        .device
+                        .as_ref()
+                        .map_or(o.site == inc.site, |d| inc.devices.contains(d));
+                    who && o.opened_at >= inc.start - TimeDelta::minutes(30) && o.opened_at <= inc.end + tol
+                })
+                .collect();
+            if hits.is_empty() {
+                self.unmatched.push(k);
+                continue;
+            }
+            self.energy_matched += 1;
+            for i in hits {
+                let f = first.entry(i).or_insert(o.opened_at);
+                *f = (*f).min(o.opened_at);
+                let alert = format!("{:?}/{}/{:?}", o.kind, o.site, o.device);
+                *opens.entry((i, alert)).or_default() += 1;
+            }
+        }
+        for (i, inc) in s.incidents.iter().enumerate() {
+            let e = self.incidents.entry(format!("{:?}", inc.kind)).or_default();
+            e.0 += 1;
+            if let Some(t) = first.get(&i) {
+                e.1 += 1;
+                let ttd = (*t - inc.start).num_seconds().max(0) as f64;
+                if inc.kind == IncidentKind::BaseloadCreep {
+                    self.creep_ttd_days.push(ttd / 86_400.0);
+                } else {
+                    self.ttd_min.push(ttd / 60.0);
+                }
+            }
+        }
+        self.opens = opens.into_values().collect();
+    }
+
+    fn score_trees(&mut self, s: &Scenario) {
+        let hours = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            (0..)
+                .map(move |h| from + TimeDelta::hours(h))
+                .take_while(move |t| *t <= to)
+        };
+        let end = s.end;
+        for (k, o) in self.alerts.iter().enumerate() {
+            let Some(tree) = &o.tree else { continue };
+            match o.kind {
+                AlertKind::TreeWater => {
+                    self.water_alerts += 1;
+                    let need = hours(
+                        o.opened_at - TimeDelta::hours(2),
+                        o.opened_at + TimeDelta::hours(12),
+                    )
+                    .any(|t| s.needs_water(tree, t, self.within + 0.25));
+                    if !need {
+                        self.water_fp += 1;
+                        self.unmatched.push(k);
+                        let fault = s.faults.iter().any(|f| {
+                            &f.tree == tree
+                                && f.start <= o.opened_at
+                                && o.opened_at <= f.end + TimeDelta::hours(24)
+                        });
+                        self.water_fault_fp += usize::from(fault);
+                    }
+                }
+                AlertKind::SensorFault => {
+                    self.maint.0 += 1;
+                    let hit = s.faults.iter().any(|f| {
+                        o.device.as_ref() == Some(&f.device)
+                            && o.opened_at >= f.start - TimeDelta::hours(1)
+                            && o.opened_at <= f.end + TimeDelta::hours(4)
+                    });
+                    self.maint.1 += usize::from(hit);
+                    if !hit {
+                        self.unmatched.push(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for f in &s.faults {
+            let e = self.faults.entry(format!("{:?}", f.kind)).or_default();
+            e.0 += 1;
+            e.1 += usize::from(self.alerts.iter().any(|o| {
+                o.kind == AlertKind::SensorFault
+                    && o.device.as_ref() == Some(&f.device)
+                    && o.opened_at >= f.start - TimeDelta::hours(1)
+                    && o.opened_at <= f.end + TimeDelta::hours(4)
+            }));
+        }
+        // Critical episodes (hourly truth) from day 4 on, and whether a watering alert covered them.
+        for tree in &s.inventory.trees {
+            let mut ep: Option<DateTime<Utc>> = None;
+            for t in hours(s.config.start + TimeDelta::days(4), end) {
+                let critical = s.true_days_until_critical(&tree.id, t, 0.0).is_some();
+                match (critical, ep) {
+                    (true, None) => ep = Some(t),
+                    (false, Some(from)) | (true, Some(from)) if !critical || t == end => {
+                        self.episodes.0 += 1;
+                        let lead = TimeDelta::minutes(((self.within + 0.5) * 1440.0) as i64);
+                        let covered = self.alerts.iter().any(|o| {
+                            o.kind == AlertKind::TreeWater
+                                && o.tree.as_ref() == Some(&tree.id)
+                                && o.opened_at <= t
+                                && o.resolved_at.unwrap_or(end) >= from - lead
+                        });
+                        self.episodes.1 += usize::from(covered);
+                        ep = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn energy(&self) -> (f64, f64, f64, usize) {
+        let (n, d) = self
+            .incidents
+            .values()
+            .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+        let mut ttd = self.ttd_min.clone();
+        (
+            ratio(self.energy_matched, self.energy_alerts),
+            ratio(d, n),
+            median(&mut ttd),
+            self.opens.iter().copied().max().unwrap_or(0),
+        )
+    }
+
+    fn mae(&self) -> f64 {
+        self.forecast_errors.iter().sum::<f64>() / self.forecast_errors.len().max(1) as f64
+    }
+
+    /// Whether every target of issue 6 is met.
+    pub fn targets_met(&self) -> bool {
+        let (p, r, ttd, opens) = self.energy();
+        p >= 0.95 && r >= 0.95 && ttd <= 15.0 && opens <= 1 && self.mae() <= 0.5 && self.water_fault_fp == 0
+    }
+
+    /// The report as Markdown.
+    pub fn markdown(&self, verbose: bool) -> String {
+        let (p, r, ttd, opens) = self.energy();
+        let ok = |b: bool| if b { "✅" } else { "❌" };
+        let mut o = String::new();
+        let rate = self.readings as f64 / self.seconds.max(1e-9);
+        let _ = writeln!(o, "### Analytics evaluation ({})\n", self.title);
+        let _ = writeln!(
+            o,
+            "Replayed {} readings through all detectors in {:.1} s ({rate:.0} readings/s, one core).\n",
+            self.readings, self.seconds
+        );
+        let _ = writeln!(o, "| Measure | Value | Target | |\n|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| Energy alert precision | {p:.3} ({}/{}) | ≥ 0.95 | {} |",
+            self.energy_matched,
+            self.energy_alerts,
+            ok(p >= 0.95)
+        );
+        let (n, d) = self
+            .incidents
+            .values()
+            .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+        let _ = writeln!(
+            o,
+            "| Energy incident recall | {r:.3} ({d}/{n}) | ≥ 0.95 | {} |",
+            ok(r >= 0.95)
+        );
+        let _ = writeln!(
+            o,
+            "| Median time to detect (left on, stuck heater, over limit) | {ttd:.1} min | ≤ 15 min | {} |",
+            ok(ttd <= 15.0)
+        );
+        let mean_opens = self.opens.iter().sum::<usize>() as f64 / self.opens.len().max(1) as f64;
+        let _ = writeln!(
+            o,
+            "| Opens per incident and alert (max, mean) | {opens}, {mean_opens:.2} | ≤ 1 | {} |",
+            ok(opens <= 1)
+        );
+        let mae = self.mae();
+        let _ = writeln!(
+            o,
+            "| Forecast MAE, days until critical at a 3 ± 0.5 day horizon | {mae:.2} days (n = {}, {} without forecast) | ≤ 0.5 | {} |",
+            self.forecast_errors.len(),
+            self.forecast_missing,
+            ok(mae <= 0.5)
+        );
+        let _ = writeln!(
+            o,
+            "| Watering alerts caused by sensor faults | {} | 0 | {} |",
+            self.water_fault_fp,
+            ok(self.water_fault_fp == 0)
+        );
+        let mut creep = self.creep_ttd_days.clone();
+        let _ = writeln!(o, "\n| Detail | Value |\n|---|---|");
+        for (kind, (n, d)) in &self.incidents {
+            let _ = writeln!(o, "| {kind} incidents detected | {d}/{n} |");
+        }
+        let _ = writeln!(
+            o,
+            "| Baseload creep, median time to detect | {:.1} days |",
+            median(&mut creep)
+        );
+        let _ = writeln!(
+            o,
+            "| Energy alerts while learning (first weeks, not scored) | {} |",
+            self.learning_alerts
+        );
+        let _ = writeln!(
+            o,
+            "| Watering alerts: true need / all | {}/{} |",
+            self.water_alerts - self.water_fp,
+            self.water_alerts
+        );
+        let _ = writeln!(
+            o,
+            "| Critical episodes with a watering alert (from 1.5 days before) | {}/{} |",
+            self.episodes.1, self.episodes.0
+        );
+        for (kind, (n, d)) in &self.faults {
+            let _ = writeln!(o, "| Sensor faults detected: {kind} | {d}/{n} |");
+        }
+        let _ = writeln!(
+            o,
+            "| Maintenance alerts matching a labelled fault | {}/{} |",
+            self.maint.1, self.maint.0
+        );
+        if verbose {
+            let _ = writeln!(o, "\nUnmatched alerts:\n");
+            for &k in &self.unmatched {
+                let a = &self.alerts[k];
+                let _ = writeln!(
+                    o,
+                    "- {} {:?} {}/{:?}/{:?}: {}",
+                    a.opened_at.format("%a %m-%d %H:%M"),
+                    a.kind,
+                    a.site,
+                    a.device,
+                    a.tree,
+                    a.text
+                );
+            }
+        }
+        o
+    }
+}
