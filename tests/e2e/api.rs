@@ -15,7 +15,8 @@ async fn history_site_live_and_stream_respect_scope() -> anyhow::Result<()> {
     let api = &sys.api;
 
     // History: 1-second windows of the meter's power, from InfluxDB; windows without data are absent.
-    let url = format!("{api}/api/v1/devices/rathaus-main/history?quantity=active_power&window=1s&agg=max");
+    let from = (chrono::Utc::now() - chrono::TimeDelta::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ");
+    let url = format!("{api}/api/v1/devices/rathaus-main/history?quantity=active_power&window=1s&agg=max&from={from}");
     let history = eventually(WAIT, "two windows of meter history", || async {
         let (s, body) = get(&url, Some("tok-fm")).await.ok()?;
         (s == 200 && body["points"].as_array().is_some_and(|p| p.len() >= 2)).then_some(body)
@@ -127,11 +128,13 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
         dom.contains("data-quantity=\"active_power\""),
         "no live value shown:\n{dom}"
     );
-    for foreign in ["hh-2", "rathaus", "park", "soil-1"] {
-        assert!(
-            !dom.contains(foreign),
-            "a resident's dashboard shows {foreign}:\n{dom}"
-        );
+    // Everything rendered carries its id in a data attribute: only the resident's own site and device appear.
+    for attr in ["data-site=\"", "data-device=\""] {
+        let ids: Vec<&str> = dom.split(attr).skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(ids.iter().all(|id| id.starts_with("hh-1")), "a resident's dashboard shows {ids:?}:\n{dom}");
+    }
+    for foreign in ["hh-2", "rathaus-main", "soil-1"] {
+        assert!(!dom.contains(foreign), "a resident's dashboard mentions {foreign}:\n{dom}");
     }
     sys.stop().await
 }

@@ -1,24 +1,25 @@
 //! The drying trend: a Theil–Sen line through a sensor's hourly means, and the forecast it gives.
 //!
 //! Theil–Sen takes the median of the slopes between pairs of points, so a handful of bad points (a noisy
-//! hour, the tail of a shower) cannot tilt it, unlike least squares. Only pairs at least
-//! [`MIN_PAIR_DAYS`] apart vote: the diurnal rhythm of evaporation makes slopes over a few hours swing
-//! widely. The forecast anchors at the current value and extrapolates the slope: the level is known, only
-//! the rate is estimated.
+//! hour, the tail of a shower) cannot tilt it, unlike least squares. Only pairs a whole number of days
+//! apart (± [`PAIR_TOLERANCE_DAYS`]) vote: soil dries by day and rests at night, and a pair from morning
+//! to evening would count a whole day's drying in half a day. Whole-day pairs cancel the diurnal rhythm.
+//! The forecast anchors at the current value and extrapolates the slope: the level is known, only the
+//! rate is estimated.
 
 use statrs::statistics::{Data, OrderStatistics};
 
-/// Shortest distance between two points whose slope votes, in days.
-pub const MIN_PAIR_DAYS: f64 = 0.5;
+/// How far from a whole number of days a pair may be and still vote.
+pub const PAIR_TOLERANCE_DAYS: f64 = 1.5 / 24.0;
 
-/// The median pairwise slope of `(x, y)` points (x in days), or `None` with fewer than two usable pairs.
-/// `scratch` is reused between calls.
+/// The median slope of the pairs of `(x, y)` points (x in days) a whole number of days apart, or `None`
+/// with fewer than two such pairs. `scratch` is reused between calls.
 pub fn theil_sen(points: &[(f64, f64)], scratch: &mut Vec<f64>) -> Option<f64> {
     scratch.clear();
     for (i, &(xi, yi)) in points.iter().enumerate() {
         for &(xj, yj) in &points[i + 1..] {
             let dx = xj - xi;
-            if dx.abs() >= MIN_PAIR_DAYS {
+            if dx.abs() >= 1.0 - PAIR_TOLERANCE_DAYS && (dx - dx.round()).abs() <= PAIR_TOLERANCE_DAYS {
                 scratch.push((yj - yi) / dx);
             }
         }
@@ -50,6 +51,19 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn whole_day_pairs_cancel_the_diurnal_rhythm() {
+        // Drying only from 06 to 18 h: 0.6 per day, in steps.
+        let pts: Vec<(f64, f64)> = (0..96)
+            .map(|h| {
+                let (d, hh) = (f64::from(h / 24), f64::from(h % 24));
+                (f64::from(h) / 24.0, 0.6 * d + 0.05 * (hh - 6.0).clamp(0.0, 12.0))
+            })
+            .collect();
+        let s = theil_sen(&pts, &mut Vec::new()).expect("slope");
+        assert!((s - 0.6).abs() < 1e-9, "{s}");
+    }
 
     #[test]
     fn recovers_a_line_despite_outliers() {

@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use zw_model::counter::{Bucket, CounterConfig, consumption};
 use zw_model::{Device, Id, Quantity, Site, storage};
@@ -104,7 +104,7 @@ fn quantity(direction: Option<&str>) -> Result<(Quantity, &'static str), ApiErro
     }
 }
 
-/// Counter points of a device, thinned in InfluxDB to the last value per window (≤ ~20,000 points).
+/// Counter points of a device, thinned in InfluxDB to the first value per window (≤ ~20,000 points).
 async fn counter_points(
     state: &AppState,
     device: &Id,
@@ -115,7 +115,7 @@ async fn counter_points(
     let window = ((to - from).num_seconds() / 20_000).max(60);
     // Only the field name (a closed enum) is spliced; every value is bound.
     let query = format!(
-        "SELECT last(\"{f}\") FROM \"{m}\" WHERE \"{t}\" = $device AND time >= $from AND time < $to \
+        "SELECT first(\"{f}\") FROM \"{m}\" WHERE \"{t}\" = $device AND time >= $from AND time < $to \
          GROUP BY time({window}s) fill(none)",
         f = q.name(),
         m = storage::MEASUREMENT,
@@ -127,9 +127,9 @@ async fn counter_points(
         .query(&query, &[("device", device.as_str()), ("from", &f), ("to", &t)])
         .await
         .map_err(|e| ApiError::Unavailable(format!("energy is unavailable: {e}")))?;
-    // The last value of a window was read by its end at the latest; dating it at the end never moves
-    // energy into an earlier period than it was consumed in.
-    let step = TimeDelta::seconds(window);
+    // The first value of a window is dated at the window's start. The gateway polls on a wall-clock grid, so
+    // for whole-minute intervals that is exact; otherwise at most one window's consumption moves across a
+    // period boundary (≤ 1 minute for ranges up to two weeks).
     Ok(series
         .first()
         .map(|s| {
@@ -137,7 +137,7 @@ async fn counter_points(
                 .iter()
                 .filter_map(|row| {
                     let start = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    Some(((start + step).min(to), row.get(1)?.as_f64()?))
+                    Some((start, row.get(1)?.as_f64()?))
                 })
                 .collect()
         })
