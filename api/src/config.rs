@@ -39,7 +39,10 @@ pub struct Tariff {
 
 impl Default for Tariff {
     fn default() -> Self {
-        Self { price_per_kwh: 0.35, currency: "EUR".into() }
+        Self {
+            price_per_kwh: 0.35,
+            currency: "EUR".into(),
+        }
     }
 }
 
@@ -85,13 +88,19 @@ impl Config {
             errors.push("api.rate_limit_burst: must be at least 1".into());
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            errors.push(format!("api.timezone: {:?} is not an IANA time zone (e.g. Europe/Berlin)", self.timezone));
+            errors.push(format!(
+                "api.timezone: {:?} is not an IANA time zone (e.g. Europe/Berlin)",
+                self.timezone
+            ));
         }
         if !self.tariff.price_per_kwh.is_finite() || self.tariff.price_per_kwh < 0.0 {
             errors.push("api.tariff.price_per_kwh: must be a number >= 0".into());
         }
         if self.tariff.currency.len() != 3 || !self.tariff.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            errors.push(format!("api.tariff.currency: {:?} must be an ISO 4217 code like EUR", self.tariff.currency));
+            errors.push(format!(
+                "api.tariff.currency: {:?} must be an ISO 4217 code like EUR",
+                self.tariff.currency
+            ));
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

@@ -11,10 +11,11 @@ mod config;
 pub mod error;
 mod extract;
 pub mod live;
-mod periods;
 mod openapi;
+mod periods;
 pub mod ratelimit;
 pub mod routes;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -57,6 +58,8 @@ pub struct AppState {
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// The API's settings (time zone, tariff).
     pub config: Arc<Config>,
+    /// Alerts, tree status and device health mirrored from the bus.
+    pub views: Arc<views::Views>,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ impl AppState {
             requests,
             limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
             config: Arc::new(Config::default()),
+            views: Arc::default(),
         })
     }
 }
@@ -117,6 +121,13 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/devices/{id}/energy", get(routes::energy::device))
         .route("/api/v1/sites/{id}/energy", get(routes::energy::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
+        .route("/api/v1/alerts", get(routes::alerts::list))
+        .route(
+            "/api/v1/alerts/{id}/ack",
+            axum::routing::post(routes::alerts::ack),
+        )
+        .route("/api/v1/trees", get(routes::trees::geojson))
+        .route("/api/v1/trees/watering", get(routes::trees::watering))
         .route("/api/v1/stream", get(routes::stream::stream))
         .route("/", get(routes::dashboard::page))
         .merge(openapi::swagger_ui())
@@ -169,7 +180,13 @@ pub async fn run(
         client: "api".into(),
         instance: cfg.instance.clone(),
         clean_session: true,
-        subscriptions: vec![(topic::READINGS_FILTER.to_string(), QoS::AtMostOnce)],
+        subscriptions: vec![
+            (topic::READINGS_FILTER.to_string(), QoS::AtMostOnce),
+            // Retained state: delivered in full on every (re)subscribe.
+            (topic::ALERTS_FILTER.to_string(), QoS::AtLeastOnce),
+            (topic::TREES_FILTER.to_string(), QoS::AtLeastOnce),
+            (topic::DEVICE_STATUS_FILTER.to_string(), QoS::AtLeastOnce),
+        ],
         manual_acks: false,
         full_policy: FullPolicy::DropNewest,
         last_will: None,
@@ -183,7 +200,13 @@ pub async fn run(
         cfg.rate_limit_per_second,
         cfg.rate_limit_burst,
     ));
-    let feed = tokio::spawn(live::feed(inbound, state.live.clone(), inventory, live_metrics));
+    let feed = tokio::spawn(live::feed(
+        inbound,
+        state.live.clone(),
+        state.views.clone(),
+        inventory,
+        live_metrics,
+    ));
     serve(listener, state, &cfg, shutdown).await?;
     feed.abort();
     bus.disconnect().await;

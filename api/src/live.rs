@@ -90,9 +90,22 @@ impl LiveMetrics {
     }
 }
 
-/// Feeds the cache from the bus until the inbound queue closes.
-pub async fn feed(mut inbound: Inbound, cache: LiveCache, inventory: Arc<Inventory>, metrics: LiveMetrics) {
+/// Feeds the cache (readings) and the mirrored views (alerts, trees, device health) until the queue closes.
+pub async fn feed(
+    mut inbound: Inbound,
+    cache: LiveCache,
+    views: Arc<crate::views::Views>,
+    inventory: Arc<Inventory>,
+    metrics: LiveMetrics,
+) {
     while let Some(msg) = inbound.recv().await {
+        if topic::parse_readings(&msg.topic).is_none() {
+            if views.apply(&msg.topic, &msg.payload) == crate::views::Applied::Invalid {
+                metrics.rejected.with_label_values(&["invalid_state"]).inc();
+                debug!(topic = %msg.topic, "Ignored unparsable retained state.");
+            }
+            continue;
+        }
         let reading = match Reading::from_json(&msg.payload, Utc::now(), TimeWindow::default()) {
             Ok(r) => r,
             Err(e) => {

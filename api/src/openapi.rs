@@ -4,13 +4,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{devices, energy, health, history, sites, stream, top};
+use crate::routes::{alerts, devices, energy, health, history, sites, stream, top, trees};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Zählwerk API", description = "Live and historical energy and soil data, scoped per user."),
     paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
-        sites::list, sites::live, stream::stream, energy::device, energy::site, top::top),
+        sites::list, sites::live, stream::stream, energy::device, energy::site, top::top,
+        alerts::list, alerts::ack, trees::geojson, trees::watering),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
         crate::periods::Period, top::TopConsumers, top::Consumer, crate::error::Problem)),

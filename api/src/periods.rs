@@ -52,7 +52,11 @@ impl Period {
             start.checked_sub_days(Days::new(days.unsigned_abs()))?
         };
         let m = u32::try_from(months.unsigned_abs()).ok()?;
-        if months >= 0 { d.checked_add_months(Months::new(m)) } else { d.checked_sub_months(Months::new(m)) }
+        if months >= 0 {
+            d.checked_add_months(Months::new(m))
+        } else {
+            d.checked_sub_months(Months::new(m))
+        }
     }
 }
 
@@ -87,7 +91,16 @@ mod tests {
     #[test]
     fn edges_cover_previous_and_current_periods() {
         let e = edge_dates(Period::Month, 2, d(2026, 3, 15)).expect("edges");
-        assert_eq!(e, [d(2025, 12, 1), d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1), d(2026, 4, 1)]);
+        assert_eq!(
+            e,
+            [
+                d(2025, 12, 1),
+                d(2026, 1, 1),
+                d(2026, 2, 1),
+                d(2026, 3, 1),
+                d(2026, 4, 1)
+            ]
+        );
         let e = edge_dates(Period::Day, 1, d(2026, 3, 29)).expect("edges");
         assert_eq!(e, [d(2026, 3, 28), d(2026, 3, 29), d(2026, 3, 30)]);
     }
@@ -95,7 +108,10 @@ mod tests {
     #[test]
     fn a_dst_day_in_berlin_has_23_hours() {
         let tz = chrono_tz::Europe::Berlin;
-        let (a, b) = (local_midnight(tz, d(2026, 3, 29)), local_midnight(tz, d(2026, 3, 30)));
+        let (a, b) = (
+            local_midnight(tz, d(2026, 3, 29)),
+            local_midnight(tz, d(2026, 3, 30)),
+        );
         assert_eq!(b.zip(a).map(|(b, a)| (b - a).num_hours()), Some(23));
     }
 }

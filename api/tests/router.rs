@@ -417,3 +417,92 @@ async fn a_user_over_the_rate_limit_gets_429_with_retry_after() {
     // Another user is not affected.
     assert_eq!(get(&s, "/api/v1/devices", Some("fm")).await.0, StatusCode::OK);
 }
+
+fn alert(site: &str, device: &str) -> zw_model::alert::Alert {
+    let json = serde_json::json!({
+        "v": 1, "id": format!("high_consumption.{site}.{device}"), "kind": "high_consumption", "category": "energy",
+        "site": site, "subject": { "device": device }, "state": "open", "severity": "warning",
+        "opened_at": "2026-11-21T09:00:00Z", "updated_at": "2026-11-21T09:45:00Z",
+        "explanation": { "observed": 3200.0, "expected": 1100.0, "threshold": 2000.0, "unit": "W",
+            "baseline": "Tuesday 02:00", "since": "2026-11-21T09:00:00Z",
+            "text": "3.2 kW above the usual 1.1 kW for Tuesday 02:00, for 45 min" }
+    });
+    serde_json::from_value(json).expect("alert parses")
+}
+
+#[tokio::test]
+async fn alerts_are_scoped_and_acknowledging_needs_scope_and_a_broker() {
+    let s = state();
+    {
+        let mut alerts = s.views.alerts.write().expect("lock");
+        for (site, dev) in [("rathaus", "rathaus-main"), ("hh-2", "hh-2-plug")] {
+            let a = alert(site, dev);
+            alerts.insert(a.id.to_string(), a);
+        }
+    }
+    let ids = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|a| a["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(get(&s, "/api/v1/alerts", Some("fm")).await.2),
+        ["high_consumption.rathaus.rathaus-main"]
+    );
+    assert_eq!(
+        ids(get(&s, "/api/v1/alerts", Some("anna")).await.2),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        get(&s, "/api/v1/alerts?state=resolved", Some("fm")).await.2,
+        serde_json::json!([])
+    );
+    assert_eq!(
+        get(&s, "/api/v1/alerts?state=maybe", Some("fm")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let post = |path: &str, who: &str| {
+        Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {who}"))
+            .body(Body::empty())
+            .expect("req")
+    };
+    let foreign = app(s.clone())
+        .oneshot(post("/api/v1/alerts/high_consumption.hh-2.hh-2-plug/ack", "fm"))
+        .await
+        .expect("resp");
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    // In scope, but this router has no broker to send the command to.
+    let own = app(s.clone())
+        .oneshot(post(
+            "/api/v1/alerts/high_consumption.rathaus.rathaus-main/ack",
+            "fm",
+        ))
+        .await
+        .expect("resp");
+    assert_eq!(own.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn trees_are_geojson_in_scope_with_unknown_state_before_analytics_reports() {
+    let mut s = state();
+    let mut inv = (*s.inventory).clone();
+    inv.trees.push(toml::from_str("id = \"t1\"\nsite = \"park\"\nspecies = \"Tilia cordata\"\nplanted = 2021\nlat = 51.9\nlon = 8.37\nsensors = [\"soil-1\"]\n").expect("tree"));
+    s.inventory = Arc::new(inv);
+    let (status, _, geo) = get(&s, "/api/v1/trees", Some("parks")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(geo["type"], "FeatureCollection");
+    assert_eq!(
+        geo["features"][0]["geometry"]["coordinates"],
+        serde_json::json!([8.37, 51.9])
+    );
+    assert_eq!(geo["features"][0]["properties"]["state"], "unknown");
+    assert_eq!(
+        get(&s, "/api/v1/trees", Some("anna")).await.2["features"],
+        serde_json::json!([])
+    );
+    let (_, _, list) = get(&s, "/api/v1/trees/watering", Some("parks")).await;
+    assert_eq!(list[0]["tree"], "t1");
+}

@@ -63,12 +63,15 @@ pub struct BuildingProfile {
     base_w: f64,
     office_w: f64,
     pv_peak_w: f64,
+    /// Electric heating (heat pump) at full demand, 0 for buildings heated otherwise.
+    heat_pump_w: f64,
     /// Share of the consumption on L1, L2, L3 (sums to 1).
     split: [f64; 3],
 }
 
 impl BuildingProfile {
-    /// Draws a profile: 1–2 kW baseload, 3–9 kW extra in office hours, 2–8 kWp PV, uneven phases.
+    /// Draws a profile: 1–2 kW baseload, 3–9 kW extra in office hours, 2–8 kWp PV, for half of the buildings
+    /// a 0.5–1.5 kW heat pump following the heating demand, uneven phases.
     pub fn new(seed: u64) -> Self {
         let raw = [
             uniform(seed, 4, 0.8, 1.2),
@@ -81,6 +84,12 @@ impl BuildingProfile {
             base_w: uniform(seed, 1, 1000.0, 2000.0),
             office_w: uniform(seed, 2, 3000.0, 9000.0),
             pv_peak_w: uniform(seed, 3, 2000.0, 8000.0),
+            // Half of the buildings heat electrically, with a 0.5–1.5 kW heat pump.
+            heat_pump_w: if unit(seed, 7) < 0.5 {
+                uniform(seed, 8, 500.0, 1500.0)
+            } else {
+                0.0
+            },
             split: raw.map(|r| r / sum),
         }
     }
@@ -99,6 +108,7 @@ impl BuildingProfile {
         };
         let consumption = self.base_w * (1.0 + 0.1 * smooth(mix(self.seed, 10), s, 900.0))
             + self.office_w * occupancy * (0.85 + 0.15 * smooth(mix(self.seed, 11), s, 300.0))
+            + self.heat_pump_w * heating_demand(local.ordinal(), hour) * duty(self.seed, s)
             + 150.0 * smooth(mix(self.seed, 12), s, 15.0);
         let pv = self.pv_peak_w * solar(local.ordinal(), hour) * cloud(self.seed, s);
         // A three-phase inverter feeds in symmetrically; the loads do not.
@@ -140,6 +150,19 @@ fn solar(day_of_year: u32, local_hour: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Heating demand 0–1: outdoor temperature from a seasonal (−2 °C in January, 20 °C in July) and a daily
+/// swing (coldest at 5 h), against a 15 °C heating limit.
+fn heating_demand(day_of_year: u32, local_hour: f64) -> f64 {
+    let season = (TAU * (f64::from(day_of_year) - 15.0) / 365.0).cos();
+    let outdoor = 9.0 - 11.0 * season - 4.0 * (TAU * (local_hour - 5.0) / 24.0).cos();
+    ((15.0 - outdoor) / 20.0).clamp(0.0, 1.0)
+}
+
+/// Compressor duty cycle 0.6–1, cycling over about 20 minutes.
+fn duty(seed: u64, s: f64) -> f64 {
+    0.8 + 0.2 * smooth(mix(seed, 70), s, 1200.0)
 }
 
 /// Cloud cover factor 0.25–1, drifting over half an hour.
@@ -186,9 +209,9 @@ mod tests {
     fn office_hours_draw_more_than_nights_and_weekends() {
         // Table: (time, lower bound W, upper bound W) for the total of a few seeds' buildings.
         let cases = [
-            ("2026-01-14T02:00:00Z", 500.0, 2500.0), // Wednesday night: baseload only
+            ("2026-01-14T02:00:00Z", 500.0, 3800.0), // Wednesday night: baseload and heating
             ("2026-01-14T09:30:00Z", 3500.0, 12500.0), // Wednesday morning, winter: office load
-            ("2026-01-17T02:00:00Z", 500.0, 2500.0), // Saturday night
+            ("2026-01-17T02:00:00Z", 500.0, 3800.0), // Saturday night
         ];
         for seed in 0..20 {
             let p = BuildingProfile::new(seed);
@@ -196,6 +219,25 @@ mod tests {
                 let total: f64 = p.phase_power_w(at(ts)).iter().sum();
                 assert!((lo..hi).contains(&total), "seed {seed} at {ts}: {total} W");
             }
+        }
+    }
+
+    #[test]
+    fn heat_pumps_run_on_winter_nights_not_on_summer_nights() {
+        let (winter, summer) = (at("2026-01-14T02:00:00Z"), at("2026-07-15T02:00:00Z"));
+        let total = |p: &BuildingProfile, t| p.phase_power_w(t).iter().sum::<f64>();
+        let heated: Vec<BuildingProfile> = (0..40)
+            .map(BuildingProfile::new)
+            .filter(|p| p.heat_pump_w > 0.0)
+            .collect();
+        assert!((10..30).contains(&heated.len()), "{}", heated.len());
+        for p in &heated {
+            let base = BuildingProfile {
+                heat_pump_w: 0.0,
+                ..p.clone()
+            };
+            assert!(total(p, winter) - total(&base, winter) > 200.0);
+            assert!((total(p, summer) - total(&base, summer)).abs() < 1e-9);
         }
     }
 

@@ -94,7 +94,18 @@ impl Report {
             return;
         };
         if std::env::var("ZW_EVAL_DEBUG").is_ok() {
-            eprintln!("{} {} truth {truth:.2} forecast {:?} trend {:?} state {:?} sensors {:?}", now, st.tree, st.days_until_critical, st.trend_per_day, st.state, st.sensors.iter().map(|s| (s.trend_per_day, s.days_until_critical, s.fault)).collect::<Vec<_>>());
+            eprintln!(
+                "{} {} truth {truth:.2} forecast {:?} trend {:?} state {:?} sensors {:?}",
+                now,
+                st.tree,
+                st.days_until_critical,
+                st.trend_per_day,
+                st.state,
+                st.sensors
+                    .iter()
+                    .map(|s| (s.trend_per_day, s.days_until_critical, s.fault))
+                    .collect::<Vec<_>>()
+            );
         }
         match st.days_until_critical {
             Some(f) => self.forecast_errors.push((f - truth).abs()),

@@ -16,7 +16,9 @@ async fn history_site_live_and_stream_respect_scope() -> anyhow::Result<()> {
 
     // History: 1-second windows of the meter's power, from InfluxDB; windows without data are absent.
     let from = (chrono::Utc::now() - chrono::TimeDelta::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ");
-    let url = format!("{api}/api/v1/devices/rathaus-main/history?quantity=active_power&window=1s&agg=max&from={from}");
+    let url = format!(
+        "{api}/api/v1/devices/rathaus-main/history?quantity=active_power&window=1s&agg=max&from={from}"
+    );
     let history = eventually(WAIT, "two windows of meter history", || async {
         let (s, body) = get(&url, Some("tok-fm")).await.ok()?;
         (s == 200 && body["points"].as_array().is_some_and(|p| p.len() >= 2)).then_some(body)
@@ -130,11 +132,21 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
     );
     // Everything rendered carries its id in a data attribute: only the resident's own site and device appear.
     for attr in ["data-site=\"", "data-device=\""] {
-        let ids: Vec<&str> = dom.split(attr).skip(1).filter_map(|rest| rest.split('"').next()).collect();
-        assert!(ids.iter().all(|id| id.starts_with("hh-1")), "a resident's dashboard shows {ids:?}:\n{dom}");
+        let ids: Vec<&str> = dom
+            .split(attr)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(
+            ids.iter().all(|id| id.starts_with("hh-1")),
+            "a resident's dashboard shows {ids:?}:\n{dom}"
+        );
     }
     for foreign in ["hh-2", "rathaus-main", "soil-1"] {
-        assert!(!dom.contains(foreign), "a resident's dashboard mentions {foreign}:\n{dom}");
+        assert!(
+            !dom.contains(foreign),
+            "a resident's dashboard mentions {foreign}:\n{dom}"
+        );
     }
     sys.stop().await
 }
@@ -145,7 +157,10 @@ async fn energy_per_local_day_survives_a_counter_reset() -> anyhow::Result<()> {
     let sys = System::start(Stack::builder().mosquitto().influxd().start().await?).await?;
     let tz = chrono_tz::Europe::Berlin;
     let day1 = Utc::now().with_timezone(&tz).date_naive() - Days::new(10);
-    let midnight = tz.from_local_datetime(&day1.and_hms_opt(0, 0, 0).context("time")?).earliest().context("tz")?;
+    let midnight = tz
+        .from_local_datetime(&day1.and_hms_opt(0, 0, 0).context("time")?)
+        .earliest()
+        .context("tz")?;
     // Two local days of a meter counting 100 Wh per 15 minutes; on day 2 at noon it reboots and restarts at 0.
     let mut lines = String::new();
     let mut counter = 50_000.0;
@@ -156,10 +171,17 @@ async fn energy_per_local_day_survives_a_counter_reset() -> anyhow::Result<()> {
         } else if k > 0 {
             counter += 100.0;
         }
-        lines.push_str(&format!("readings,device=hh-1-plug,site=hh-1 energy_import={counter:.1} {}\n", ts.timestamp_millis()));
+        lines.push_str(&format!(
+            "readings,device=hh-1-plug,site=hh-1 energy_import={counter:.1} {}\n",
+            ts.timestamp_millis()
+        ));
     }
     zw_tests::influx_write(&sys.stack.influx_url(), sys.stack.influx_db(), "ms", &lines).await?;
-    let url = format!("{}/api/v1/devices/hh-1-plug/energy?period=day&count=2&until={}", sys.api, day1 + Days::new(1));
+    let url = format!(
+        "{}/api/v1/devices/hh-1-plug/energy?period=day&count=2&until={}",
+        sys.api,
+        day1 + Days::new(1)
+    );
     let (status, report) = get(&url, Some("tok-res1")).await?;
     assert_eq!(status, 200, "{report}");
     let days = report["periods"].as_array().context("periods")?;
@@ -167,12 +189,22 @@ async fn energy_per_local_day_survives_a_counter_reset() -> anyhow::Result<()> {
     assert_eq!(days[0]["start"], day1.to_string());
     assert_eq!(days[0]["wh"].as_f64(), Some(9600.0), "{report}");
     assert_eq!(days[0]["complete"], true);
-    assert!((days[0]["cost"].as_f64().context("cost")? - 9.6 * 0.35).abs() < 1e-9, "{report}");
+    assert!(
+        (days[0]["cost"].as_f64().context("cost")? - 9.6 * 0.35).abs() < 1e-9,
+        "{report}"
+    );
     // The reboot costs at most the one interval it happened in: never negative, never phantom.
     let d2 = days[1]["wh"].as_f64().context("day 2")?;
     assert!((9500.0..=9600.0).contains(&d2), "{report}");
     // The days before have no data: unknown, not zero.
-    assert!(report["previous"].as_array().context("previous")?.iter().all(|p| p["wh"].is_null()), "{report}");
+    assert!(
+        report["previous"]
+            .as_array()
+            .context("previous")?
+            .iter()
+            .all(|p| p["wh"].is_null()),
+        "{report}"
+    );
     assert!(report["change_ratio"].is_null());
     // Another household's resident cannot ask.
     assert_eq!(get(&url, Some("tok-res2")).await?.0, 404);

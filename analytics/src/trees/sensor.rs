@@ -70,6 +70,9 @@ pub struct Sensor {
     hour_sum: f64,
     hour_n: u32,
     series: VecDeque<Point>,
+    /// The drying rate before the last wetting: rain resets the level, not how fast this tree dries, so it
+    /// stands in until the new series is long enough.
+    prior: Option<f64>,
     run: (u64, i64),
     impossible: Option<i64>,
     stuck: Option<i64>,
@@ -94,6 +97,7 @@ impl Sensor {
             hour_sum: 0.0,
             hour_n: 0,
             series: VecDeque::new(),
+            prior: None,
             run: (0, i64::MIN),
             impossible: None,
             stuck: None,
@@ -178,6 +182,9 @@ impl Sensor {
                     .map(|p| p.dryness)
                     .fold(f64::MIN, f64::max);
                 if recent_max - dryness > wetting {
+                    let pts = self.points(self.hour * HOUR);
+                    let rate = theil_sen(&pts, &mut Vec::new()).filter(|r| r * scale.drying_sign() > 0.0);
+                    self.prior = rate.or(self.prior);
                     self.series.clear();
                 }
                 self.series.push_back(Point {
@@ -232,17 +239,10 @@ impl Sensor {
                 trusted: false,
             };
         };
-        let pts: Vec<(f64, f64)> = self
-            .series
-            .iter()
-            .map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit))
-            .collect();
+        let pts = self.points(now);
         let span = pts.last().zip(pts.first()).map_or(0.0, |(l, f)| l.0 - f.0);
-        let slope = if span + 1e-9 >= min_span_days {
-            theil_sen(&pts, scratch)
-        } else {
-            None
-        };
+        let fitted = if span + 1e-9 >= min_span_days { theil_sen(&pts, scratch) } else { None };
+        let slope = fitted.or(self.prior);
         let now_fit = scale.fit_space(v);
         let days = match slope {
             Some(s) => days_until(now_fit, scale.critical_fit(), s, scale.drying_sign(), horizon),
@@ -255,6 +255,11 @@ impl Sensor {
             days,
             trusted: self.trusted(),
         }
+    }
+
+    /// The hourly means as `(days relative to now, fit value)`.
+    fn points(&self, now: i64) -> Vec<(f64, f64)> {
+        self.series.iter().map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit)).collect()
     }
 
     /// Median of the accepted readings of the last hour, else the last accepted value.

@@ -31,6 +31,10 @@ pub struct DeviceInfo {
     pub site_kind: SiteKind,
     /// How the device is read: the source `type` from the inventory (modbus, tasmota, shelly, ttn, …).
     pub source: String,
+    /// Health as last reported by the gateway (online, degraded, offline, last success, last error); null
+    /// until a status arrived.
+    #[schema(value_type = Object)]
+    pub health: Option<serde_json::Value>,
 }
 
 /// One live value with its unit.
@@ -66,6 +70,7 @@ pub fn info(site: &Site, dev: &Device) -> DeviceInfo {
         site: site.id.to_string(),
         site_kind: site.kind,
         source: source_kind(&dev.source),
+        health: None,
     }
 }
 
@@ -95,14 +100,19 @@ pub fn visible_device<'a>(
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = [DeviceInfo]), (status = 401, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
-    Json(
-        state
-            .inventory
-            .devices()
-            .filter(|(s, _)| user.sees(s))
-            .map(|(s, d)| info(s, d))
-            .collect(),
-    )
+    let devices = state.inventory.devices().filter(|(s, _)| user.sees(s));
+    Json(devices.map(|(s, d)| with_health(&state, info(s, d))).collect())
+}
+
+/// Adds the device's last published health, if any.
+pub fn with_health(state: &AppState, mut info: DeviceInfo) -> DeviceInfo {
+    info.health = state
+        .views
+        .status
+        .read()
+        .ok()
+        .and_then(|m| m.get(&info.id).and_then(|h| serde_json::to_value(h).ok()));
+    info
 }
 
 /// Latest values of a device, with their timestamp and age.

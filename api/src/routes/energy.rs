@@ -89,18 +89,27 @@ fn range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
         return Err(ApiError::BadRequest(format!("count must be 1..={MAX_PERIODS}")));
     }
     let tz = state.config.timezone();
-    let until = p.until.unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
-    let dates = edge_dates(p.period, count, until).ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
+    let until = p
+        .until
+        .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+    let dates =
+        edge_dates(p.period, count, until).ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
     let edges: Option<Vec<_>> = dates.iter().map(|d| local_midnight(tz, *d)).collect();
     let edges = edges.ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
-    Ok(Range { dates, edges, count: count as usize })
+    Ok(Range {
+        dates,
+        edges,
+        count: count as usize,
+    })
 }
 
 fn quantity(direction: Option<&str>) -> Result<(Quantity, &'static str), ApiError> {
     match direction.unwrap_or("import") {
         "import" => Ok((Quantity::EnergyImport, "import")),
         "export" => Ok((Quantity::EnergyExport, "export")),
-        other => Err(ApiError::BadRequest(format!("direction must be import or export, got {other:?}"))),
+        other => Err(ApiError::BadRequest(format!(
+            "direction must be import or export, got {other:?}"
+        ))),
     }
 }
 
@@ -144,7 +153,12 @@ async fn counter_points(
         .unwrap_or_default())
 }
 
-async fn buckets_for(state: &AppState, devices: &[&Device], q: Quantity, r: &Range) -> Result<Vec<Bucket>, ApiError> {
+async fn buckets_for(
+    state: &AppState,
+    devices: &[&Device],
+    q: Quantity,
+    r: &Range,
+) -> Result<Vec<Bucket>, ApiError> {
     let cfg = CounterConfig::default();
     let (from, to) = (r.edges[0] - cfg.max_gap, r.edges[r.edges.len() - 1] + cfg.max_gap);
     let mut sum: Option<Vec<Bucket>> = None;
@@ -165,21 +179,43 @@ fn add(a: Bucket, b: Bucket) -> Bucket {
         (None, None) => None,
         (x, y) => Some(x.unwrap_or(0.0) + y.unwrap_or(0.0)),
     };
-    Bucket { wh, complete: a.complete && b.complete, coverage: a.coverage.min(b.coverage), ..a }
+    Bucket {
+        wh,
+        complete: a.complete && b.complete,
+        coverage: a.coverage.min(b.coverage),
+        ..a
+    }
 }
 
-fn report(state: &AppState, subject: &str, direction: &str, p: &EnergyParams, r: &Range, b: &[Bucket]) -> EnergyReport {
+fn report(
+    state: &AppState,
+    subject: &str,
+    direction: &str,
+    p: &EnergyParams,
+    r: &Range,
+    b: &[Bucket],
+) -> EnergyReport {
     let tariff = &state.config.tariff;
     let cost = |wh: Option<f64>| wh.map(|w| w / 1000.0 * tariff.price_per_kwh);
     let entries: Vec<PeriodEnergy> = b
         .iter()
         .zip(&r.dates)
-        .map(|(b, d)| PeriodEnergy { start: *d, wh: b.wh, complete: b.complete, cost: cost(b.wh) })
+        .map(|(b, d)| PeriodEnergy {
+            start: *d,
+            wh: b.wh,
+            complete: b.complete,
+            cost: cost(b.wh),
+        })
         .collect();
     let total = |items: &[PeriodEnergy], start: NaiveDate| {
         let known: Vec<f64> = items.iter().filter_map(|e| e.wh).collect();
         let wh = (!known.is_empty()).then(|| known.iter().sum());
-        PeriodEnergy { start, wh, complete: items.iter().all(|e| e.complete), cost: cost(wh) }
+        PeriodEnergy {
+            start,
+            wh,
+            complete: items.iter().all(|e| e.complete),
+            cost: cost(wh),
+        }
     };
     let (previous, current) = entries.split_at(r.count.min(entries.len()));
     let t = total(current, r.dates[r.count]);
@@ -203,7 +239,12 @@ fn report(state: &AppState, subject: &str, direction: &str, p: &EnergyParams, r:
 }
 
 fn clone_entry(e: &PeriodEnergy) -> PeriodEnergy {
-    PeriodEnergy { start: e.start, wh: e.wh, complete: e.complete, cost: e.cost }
+    PeriodEnergy {
+        start: e.start,
+        wh: e.wh,
+        complete: e.complete,
+        cost: e.cost,
+    }
 }
 
 /// A device's energy per period, with cost and the previous periods for comparison.
@@ -228,12 +269,24 @@ pub async fn device(
 /// The devices whose sum is the site's energy: its main meters, or all devices if it has none.
 pub fn site_meters(site: &Site) -> Vec<&Device> {
     let main: Vec<&Device> = site.devices.iter().filter(|d| d.class == "main_meter").collect();
-    if main.is_empty() { site.devices.iter().collect() } else { main }
+    if main.is_empty() {
+        site.devices.iter().collect()
+    } else {
+        main
+    }
 }
 
-pub(crate) fn visible_site<'a>(state: &'a AppState, user: &zw_model::User, id: &str) -> Result<&'a Site, ApiError> {
+pub(crate) fn visible_site<'a>(
+    state: &'a AppState,
+    user: &zw_model::User,
+    id: &str,
+) -> Result<&'a Site, ApiError> {
     let id = Id::new(id).map_err(|e| ApiError::BadRequest(format!("invalid site id: {e}")))?;
-    state.inventory.site(id.as_str()).filter(|s| user.sees(s)).ok_or_else(|| ApiError::NotFound(format!("site {id}")))
+    state
+        .inventory
+        .site(id.as_str())
+        .filter(|s| user.sees(s))
+        .ok_or_else(|| ApiError::NotFound(format!("site {id}")))
 }
 
 /// A site's energy per period (sum of its main meters, or of all devices without one).
@@ -273,6 +326,9 @@ impl Ranked {
     pub(crate) async fn total(state: &AppState, devices: &[&Device], r: &Range) -> Result<Self, ApiError> {
         let b = buckets_for(state, devices, Quantity::EnergyImport, r).await?;
         let known: Vec<f64> = b.iter().filter_map(|b| b.wh).collect();
-        Ok(Self { wh: (!known.is_empty()).then(|| known.iter().sum()), complete: b.iter().all(|b| b.complete) })
+        Ok(Self {
+            wh: (!known.is_empty()).then(|| known.iter().sum()),
+            complete: b.iter().all(|b| b.complete),
+        })
     }
 }

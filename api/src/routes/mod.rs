@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource.
 
+pub mod alerts;
 pub mod dashboard;
 pub mod devices;
 pub mod energy;
@@ -8,3 +9,4 @@ pub mod history;
 pub mod sites;
 pub mod stream;
 pub mod top;
+pub mod trees;

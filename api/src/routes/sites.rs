@@ -9,7 +9,7 @@ use zw_model::{Id, SiteKind};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::devices::{DeviceInfo, Live, info, live_view};
+use crate::routes::devices::{DeviceInfo, Live, info, live_view, with_health};
 
 /// A site with its devices.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -45,7 +45,11 @@ pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<V
                 id: s.id.to_string(),
                 name: s.name.clone(),
                 kind: s.kind,
-                devices: s.devices.iter().map(|d| info(s, d)).collect(),
+                devices: s
+                    .devices
+                    .iter()
+                    .map(|d| with_health(&state, info(s, d)))
+                    .collect(),
             })
             .collect(),
     )

@@ -58,8 +58,21 @@ pub async fn top(
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,
         };
-        consumers.push(Consumer { device: dev.id.to_string(), class: dev.class.clone(), wh: t.wh, complete: t.complete, share });
+        consumers.push(Consumer {
+            device: dev.id.to_string(),
+            class: dev.class.clone(),
+            wh: t.wh,
+            complete: t.complete,
+            share,
+        });
     }
-    consumers.sort_by(|a, b| b.wh.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.wh.unwrap_or(f64::NEG_INFINITY)));
-    Ok(Json(TopConsumers { site: site.id.to_string(), site_wh: total.wh, consumers }))
+    consumers.sort_by(|a, b| {
+        b.wh.unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.wh.unwrap_or(f64::NEG_INFINITY))
+    });
+    Ok(Json(TopConsumers {
+        site: site.id.to_string(),
+        site_wh: total.wh,
+        consumers,
+    }))
 }

@@ -1,0 +1,126 @@
+//! Alerts in the caller's scope: list with filters, and acknowledge.
+//!
+//! Analytics owns the alert lifecycle; the API mirrors the retained alerts and forwards acknowledgements as a
+//! command on the bus (`zw/v1/commands/alerts/ack`). The acknowledged state shows once analytics has applied
+//! it and republished the alert, so the answer to an acknowledgement is 202 Accepted.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use serde::Deserialize;
+use zw_bus::QoS;
+use zw_model::alert::{AckCommand, Alert, AlertId};
+use zw_model::topic;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+
+/// Filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertParams {
+    /// `open`, `acknowledged` or `resolved`; default: open and acknowledged.
+    pub state: Option<String>,
+    /// `energy`, `watering` or `maintenance`.
+    pub category: Option<String>,
+    /// Only alerts of this site.
+    pub site: Option<String>,
+}
+
+fn visible(state: &AppState, user: &zw_model::User, a: &Alert) -> bool {
+    state
+        .inventory
+        .site(a.site.as_str())
+        .is_some_and(|s| user.sees(s))
+}
+
+/// Alerts the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])), params(AlertParams),
+    responses((status = 200, description = "Alerts with their explanation", body = [Object]),
+        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    ApiQuery(p): ApiQuery<AlertParams>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    if let Some(s) = p
+        .state
+        .as_deref()
+        .filter(|s| !matches!(*s, "open" | "acknowledged" | "resolved"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "state must be open, acknowledged or resolved, got {s:?}"
+        )));
+    }
+    if let Some(c) = p
+        .category
+        .as_deref()
+        .filter(|c| !matches!(*c, "energy" | "watering" | "maintenance"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "category must be energy, watering or maintenance, got {c:?}"
+        )));
+    }
+    let alerts = state
+        .views
+        .alerts
+        .read()
+        .map_err(|_| ApiError::Unavailable("alert view poisoned".into()))?;
+    let mut out: Vec<Alert> = alerts
+        .values()
+        .filter(|a| visible(&state, &user, a))
+        .filter(|a| match p.state.as_deref() {
+            Some(s) => a.state.name() == s,
+            None => a.state.name() != "resolved",
+        })
+        .filter(|a| p.category.as_deref().is_none_or(|c| a.category.name() == c))
+        .filter(|a| p.site.as_deref().is_none_or(|s| a.site.as_str() == s))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    Ok(Json(out))
+}
+
+/// Acknowledges an alert in the caller's scope.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "alerts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Alert id")),
+    responses((status = 202, description = "Acknowledgement sent to analytics", body = Object),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn ack(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Alert>), ApiError> {
+    let not_found = || ApiError::NotFound(format!("alert {id}"));
+    let alert_id = AlertId::parse(&id).ok_or_else(not_found)?;
+    let alert = {
+        let alerts = state
+            .views
+            .alerts
+            .read()
+            .map_err(|_| ApiError::Unavailable("alert view poisoned".into()))?;
+        alerts
+            .get(alert_id.as_str())
+            .filter(|a| visible(&state, &user, a))
+            .cloned()
+            .ok_or_else(not_found)?
+    };
+    let bus = state
+        .bus
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("no broker connection".into()))?;
+    let cmd = AckCommand {
+        alert: alert_id,
+        by: user.name.clone(),
+        ts: Utc::now(),
+    };
+    let payload = serde_json::to_vec(&cmd).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    bus.publish(topic::ALERT_ACK.to_string(), QoS::AtLeastOnce, false, payload)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot reach the broker: {e}")))?;
+    Ok((StatusCode::ACCEPTED, Json(alert)))
+}
