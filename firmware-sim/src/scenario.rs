@@ -204,6 +204,12 @@ impl Scenario {
         self.park.days_until_critical(tree, t, horizon)
     }
 
+    /// Whether `tree` only dried between `from` and `to` (no rain or watering wetted any depth): the
+    /// situations a forecast without a weather forecast can be judged on.
+    pub fn dries_throughout(&self, tree: &Id, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        self.park.dries_throughout(tree, from, to)
+    }
+
     /// Whether `tree` truly needs water at `t`: critical now, or critical within `within` days.
     pub fn needs_water(&self, tree: &Id, t: DateTime<Utc>, within: f64) -> bool {
         self.true_days_until_critical(tree, t, within).is_some()

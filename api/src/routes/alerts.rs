@@ -80,7 +80,7 @@ pub async fn list(
         .filter(|a| p.site.as_deref().is_none_or(|s| a.site.as_str() == s))
         .cloned()
         .collect();
-    out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    out.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
     Ok(Json(out))
 }
 
