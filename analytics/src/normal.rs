@@ -2,7 +2,8 @@
 //! median absolute deviation (MAD) and a high quantile of the window means seen in that hour over the last
 //! weeks.
 //!
-//! Median and MAD are robust: one odd week (a holiday, a broken heater that is being alerted on) moves them
+//! The same statistics per hour of the day, pooled over weekdays and over weekends, catch loads that run on
+//! some days only. Median and MAD are robust: one odd week (a holiday, a broken heater that is being alerted on) moves them
 //! little, unlike mean and standard deviation. Each hour keeps a ring of the last `history_weeks × windows
 //! per hour` samples; statistics are recomputed when a sample arrives (once per window, not per reading),
 //! so checking a reading against the normal is a lookup.
@@ -39,87 +40,77 @@ pub struct Baseline {
     pub samples: usize,
 }
 
-/// Median/MAD per hour of the week.
+/// Which learned hour a baseline comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// An hour of the week (0 = Monday 00:00).
+    Week(usize),
+    /// An hour of the day on weekdays (Monday–Friday).
+    Weekdays(usize),
+    /// An hour of the day on weekends.
+    Weekends(usize),
+}
+
+impl Slot {
+    /// "Tuesday 02:00", "weekdays 08:00", "weekends 14:00".
+    pub fn name(self) -> String {
+        match self {
+            Slot::Week(h) => crate::calendar::hour_of_week_name(h),
+            Slot::Weekdays(h) => format!("weekdays {h:02}:00"),
+            Slot::Weekends(h) => format!("weekends {h:02}:00"),
+        }
+    }
+}
+
+/// Fixed-size rings of samples with their statistics, one per bucket.
 #[derive(Debug, Clone)]
-pub struct Normal {
-    q_high: f64,
+struct Rings {
+    n: usize,
     cap: usize,
     buckets: Vec<Bucket>,
     samples: Vec<f32>,
 }
 
-impl Normal {
-    /// An empty normal keeping `cap` samples per hour of the week. Storage is allocated on the first sample.
-    pub fn new(cap: usize, q_high: f64) -> Self {
+impl Rings {
+    fn new(n: usize, cap: usize) -> Self {
         Self {
-            q_high,
-            cap: cap.max(1),
+            n,
+            cap: cap.clamp(1, 512),
             buckets: Vec::new(),
             samples: Vec::new(),
         }
     }
 
-    /// Adds a window mean observed in hour-of-week `how`.
-    pub fn push(&mut self, how: usize, value: f64) {
-        if how >= HOURS || !value.is_finite() {
-            return;
-        }
+    fn push(&mut self, i: usize, value: f64, q_high: f64) {
         if self.buckets.is_empty() {
-            self.buckets = vec![Bucket::default(); HOURS];
-            self.samples = vec![0.0; HOURS * self.cap];
+            self.buckets = vec![Bucket::default(); self.n];
+            self.samples = vec![0.0; self.n * self.cap];
         }
         let cap = self.cap;
-        let b = &mut self.buckets[how];
-        let ring = &mut self.samples[how * cap..(how + 1) * cap];
+        let b = &mut self.buckets[i];
+        let ring = &mut self.samples[i * cap..(i + 1) * cap];
         ring[usize::from(b.pos)] = value as f32;
         b.pos = ((usize::from(b.pos) + 1) % cap) as u16;
         b.len = (usize::from(b.len) + 1).min(cap) as u16;
         let mut scratch = [0.0f64; 512];
-        let n = usize::from(b.len).min(scratch.len());
+        let n = usize::from(b.len);
         for (s, v) in scratch.iter_mut().zip(&ring[..n]) {
             *s = f64::from(*v);
         }
-        b.high = quantile(&mut scratch[..n], self.q_high) as f32;
+        b.high = quantile(&mut scratch[..n], q_high) as f32;
         let (median, mad) = median_mad(&mut scratch[..n]);
         b.median = median as f32;
         b.mad = mad as f32;
     }
 
-    /// Samples held for hour-of-week `how`.
-    pub fn samples(&self, how: usize) -> usize {
-        self.buckets.get(how).map_or(0, |b| usize::from(b.len))
-    }
-
-    /// The baseline for hour-of-week `how`: of that hour and its two neighbours, the one with the highest
-    /// threshold among those with at least `min_samples` samples. The neighbours tolerate schedules that
-    /// shift by less than an hour (a heating boost at 05:30 one day, 06:10 the next) and load ramps inside
-    /// an hour, without loosening the steady hours.
-    pub fn baseline(
+    fn baseline(
         &self,
-        how: usize,
-        min_samples: usize,
-        cfg: &NormalConfig,
-        hysteresis: f64,
-    ) -> Option<(usize, Baseline)> {
-        // The hour itself first, so it wins ties.
-        [how, (how + HOURS - 1) % HOURS, (how + 1) % HOURS]
-            .into_iter()
-            .filter_map(|h| Some((h, self.hour(h, min_samples, cfg, hysteresis)?)))
-            .fold(None, |best: Option<(usize, Baseline)>, x| match best {
-                Some(b) if b.1.threshold >= x.1.threshold => Some(b),
-                _ => Some(x),
-            })
-    }
-
-    /// The baseline of exactly hour-of-week `how`, once it has at least `min_samples` samples.
-    pub fn hour(
-        &self,
-        how: usize,
+        i: usize,
         min_samples: usize,
         cfg: &NormalConfig,
         hysteresis: f64,
     ) -> Option<Baseline> {
-        let b = self.buckets.get(how)?;
+        let b = self.buckets.get(i)?;
         let n = usize::from(b.len);
         if n < min_samples.max(1) {
             return None;
@@ -137,6 +128,90 @@ impl Normal {
             samples: n,
         })
     }
+}
+
+/// The learned normal: per hour of the week, and per hour of the day on weekdays and on weekends.
+#[derive(Debug, Clone)]
+pub struct Normal {
+    q_high: f64,
+    week: Rings,
+    day: Rings,
+}
+
+impl Normal {
+    /// An empty normal keeping `cap` samples per hour of the week (and twice that per hour of the day).
+    /// Storage is allocated on the first sample.
+    pub fn new(cap: usize, q_high: f64) -> Self {
+        Self {
+            q_high,
+            week: Rings::new(HOURS, cap),
+            day: Rings::new(48, 2 * cap),
+        }
+    }
+
+    /// Adds a window mean observed in hour-of-week `how`.
+    pub fn push(&mut self, how: usize, value: f64) {
+        if how >= HOURS || !value.is_finite() {
+            return;
+        }
+        self.week.push(how, value, self.q_high);
+        self.day.push(day_bucket(how), value, self.q_high);
+    }
+
+    /// Samples held for hour-of-week `how`.
+    pub fn samples(&self, how: usize) -> usize {
+        self.week.buckets.get(how).map_or(0, |b| usize::from(b.len))
+    }
+
+    /// The baseline at hour-of-week `how`: the highest threshold among that hour of the week, the hours
+    /// next to it, and the same three hours of the day on the same kind of day (weekday, weekend), each
+    /// once it has `min_samples` samples. The neighbours tolerate schedules that shift by less than an hour
+    /// (a heating boost at 05:30 one day, 06:10 the next); the hour of the day pools all weekdays, so a load
+    /// that runs on some mornings (a fan heater on cold days) is usual on every weekday morning.
+    pub fn baseline(
+        &self,
+        how: usize,
+        min_samples: usize,
+        cfg: &NormalConfig,
+        hysteresis: f64,
+    ) -> Option<(Slot, Baseline)> {
+        let near = [how, (how + HOURS - 1) % HOURS, (how + 1) % HOURS];
+        let week = near
+            .into_iter()
+            .map(|h| (Slot::Week(h), self.week.baseline(h, min_samples, cfg, hysteresis)));
+        let day = near.into_iter().map(|h| {
+            let i = day_bucket(h);
+            let slot = if i < 24 {
+                Slot::Weekdays(i)
+            } else {
+                Slot::Weekends(i - 24)
+            };
+            (slot, self.day.baseline(i, min_samples, cfg, hysteresis))
+        });
+        // The hour of the week itself first, so it wins ties.
+        week.chain(day)
+            .filter_map(|(s, b)| Some((s, b?)))
+            .fold(None, |best: Option<(Slot, Baseline)>, x| match best {
+                Some(b) if b.1.threshold >= x.1.threshold => Some(b),
+                _ => Some(x),
+            })
+    }
+
+    /// The baseline of exactly hour-of-week `how`, once it has at least `min_samples` samples.
+    pub fn hour(
+        &self,
+        how: usize,
+        min_samples: usize,
+        cfg: &NormalConfig,
+        hysteresis: f64,
+    ) -> Option<Baseline> {
+        self.week.baseline(how, min_samples, cfg, hysteresis)
+    }
+}
+
+/// Weekday hours are buckets 0–23, weekend hours 24–47.
+fn day_bucket(how: usize) -> usize {
+    if how / 24 >= 5 { 24 + how % 24 } else { how % 24 }
 }
 
 /// Median and MAD of `xs` (reordered in place). Both 0 for an empty slice.
@@ -202,8 +277,11 @@ mod tests {
             n.push(6, 2000.0);
         }
         let (h, b) = n.baseline(5, 4, &cfg, 0.3).expect("baseline");
-        assert_eq!((h, b.expected), (6, 2000.0));
+        assert_eq!((h, b.expected), (Slot::Week(6), 2000.0));
         assert_eq!(n.baseline(8, 4, &cfg, 0.3), None);
+        // Tuesday 05:00 has no history, but weekday mornings do.
+        let (h, b) = n.baseline(24 + 5, 4, &cfg, 0.3).expect("weekday baseline");
+        assert_eq!((h, b.expected), (Slot::Weekdays(6), 2000.0));
     }
 
     #[test]

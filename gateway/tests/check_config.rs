@@ -30,7 +30,10 @@ fn every_gateway_problem_is_listed_with_its_path() {
         "sites[0].devices[4].source.profile: unknown profile \"abb-b23\"",
     ];
     for e in expected {
-        assert!(errors.iter().any(|x| x.starts_with(e)), "missing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
     }
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
 }
@@ -41,7 +44,10 @@ fn user_profiles_are_known_to_the_check_and_broken_ones_reported() {
     let own = "name = \"my-meter\"\nmax_registers = 10\n[defaults]\nfunction = 3\ntype = \"u32\"\norder = \"CDAB\"\n\
                [[values]]\nquantity = \"energy_import\"\nregister = 40001\nunit = \"Wh\"\n";
     std::fs::write(dir.path().join("my-meter.toml"), own).expect("write");
-    let cfg = zw_gateway::Config { profile_dirs: vec![dir.path().to_path_buf()], ..zw_gateway::Config::default() };
+    let cfg = zw_gateway::Config {
+        profile_dirs: vec![dir.path().to_path_buf()],
+        ..zw_gateway::Config::default()
+    };
     let inv = inventory(&[("a", "127.0.0.1:502", 1, "my-meter")]);
     assert_eq!(zw_gateway::validate_inventory(&cfg, &inv), Vec::<String>::new());
     std::fs::write(dir.path().join("bad.toml"), "name = \"x\"\nmax_registers = 300\n").expect("write");

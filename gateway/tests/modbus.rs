@@ -215,3 +215,35 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     sim.join().await?;
     Ok(())
 }
+
+/// RTU on a serial port, through a pseudo-terminal pair: the simulator's SDM630 image answers on the master
+/// side, the gateway's transport opens the slave side by path, as it would `/dev/ttyUSB0`.
+#[tokio::test]
+async fn rtu_over_a_serial_port() -> Result<()> {
+    use tokio_modbus::client::Reader as _;
+    use tokio_modbus::prelude::SlaveContext as _;
+    use tokio_serial::SerialPort as _;
+    let (master, slave) = tokio_serial::SerialStream::pair()?;
+    let path = slave.name().context("pty has no name")?;
+    drop(slave);
+    let mut image = MeterModel::Sdm630.new_image();
+    image.set_f32(0x0048, 12345.678);
+    let service =
+        zw_sim::modbus::ImageService::new(HashMap::from([(3, Arc::new(std::sync::RwLock::new(image)))]));
+    let server = tokio::spawn(tokio_modbus::server::rtu::Server::new(master).serve_forever(service));
+
+    let endpoint = zw_model::inventory::ModbusEndpoint::parse(&format!("rtu://{path}?baud=19200&parity=N"))
+        .map_err(anyhow::Error::msg)?;
+    let mut ctx = zw_gateway::modbus_transport::connect(&endpoint, Duration::from_secs(2))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    ctx.set_slave(tokio_modbus::Slave(3));
+    let regs = tokio::time::timeout(Duration::from_secs(5), ctx.read_input_registers(0x0048, 2)).await???;
+    assert_eq!(regs, [0x4640, 0xE6B6]);
+    // A unit nobody answers for: the simulated bus gateway reports it with exception 0x0B.
+    ctx.set_slave(tokio_modbus::Slave(9));
+    let answer = tokio::time::timeout(Duration::from_secs(5), ctx.read_input_registers(0x0048, 2)).await??;
+    assert_eq!(answer, Err(tokio_modbus::ExceptionCode::GatewayTargetDevice));
+    server.abort();
+    Ok(())
+}

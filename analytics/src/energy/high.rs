@@ -4,12 +4,12 @@
 use zw_model::Id;
 use zw_model::alert::{AlertKind, Subject};
 
-use crate::calendar::{Local, hour_of_week_name};
+use crate::calendar::Local;
 use crate::condition::{Condition, Transition};
 use crate::config::NormalConfig;
 use crate::energy::state::Params;
 use crate::explain::{self, Change, Signal};
-use crate::normal::{Baseline, Normal};
+use crate::normal::{Baseline, Normal, Slot};
 
 /// The subject of a check: a device (with its class and limit) or a site total.
 pub(crate) struct Target<'a> {
@@ -54,7 +54,7 @@ pub(crate) fn check_high(
 ) {
     let (how, base) = match normal.baseline(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis) {
         Some((h, b)) => (h, Some(b)),
-        None => (local.hour_of_week(), None),
+        None => (Slot::Week(local.hour_of_week()), None),
     };
     let level = ema.min(raw);
     let above_n = base.is_some_and(|b| level > b.threshold);
@@ -107,7 +107,7 @@ fn raise_high(
     t: &Target<'_>,
     ts: i64,
     since: i64,
-    how: usize,
+    how: Slot,
     ema: f64,
     base: Option<Baseline>,
     by_limit: bool,
@@ -116,7 +116,7 @@ fn raise_high(
     let dur = explain::duration(ts - since);
     let explanation = match (base, t.limit) {
         (Some(b), _) if !by_limit => {
-            let hour = hour_of_week_name(how);
+            let hour = how.name();
             let text = format!(
                 "{who}{}, {} above the usual {} for {hour}, for {dur}",
                 explain::power(ema),

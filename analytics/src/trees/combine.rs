@@ -8,6 +8,7 @@
 use crate::config::Combine;
 use crate::trees::scale::Scale;
 use crate::trees::sensor::View;
+use crate::trees::trend::Rhythm;
 
 /// A trusted sensor's view with its scale.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,8 @@ pub struct Input {
     pub value: f64,
     /// Trend in fit space per day.
     pub slope: Option<f64>,
+    /// How a day's drying spreads over the hours.
+    pub rhythm: Rhythm,
 }
 
 impl Input {
@@ -27,11 +30,13 @@ impl Input {
             scale,
             value: v.value?,
             slope: v.slope,
+            rhythm: v.rhythm,
         })
     }
 
-    fn dryness_at(&self, days: f64) -> f64 {
-        let y = self.scale.fit_space(self.value) + self.slope.unwrap_or(0.0) * days;
+    /// Dryness after `drying_days` days' worth of drying.
+    fn dryness_at(&self, drying_days: f64) -> f64 {
+        let y = self.scale.fit_space(self.value) + self.slope.unwrap_or(0.0) * drying_days;
         self.scale.dryness(self.scale.from_fit_space(y))
     }
 }
@@ -47,26 +52,27 @@ pub struct Combined {
     pub days: Option<f64>,
 }
 
-fn curve(inputs: &[Input], how: Combine, days: f64) -> f64 {
-    let it = inputs.iter().map(|i| i.dryness_at(days));
+/// The combined dryness when input `i` has dried for `drying[i]` days' worth.
+fn curve(inputs: &[Input], how: Combine, drying: impl Fn(usize) -> f64) -> f64 {
+    let it = inputs.iter().enumerate().map(|(i, x)| x.dryness_at(drying(i)));
     match how {
         Combine::Worst => it.fold(f64::MIN, f64::max),
         Combine::Mean => it.sum::<f64>() / inputs.len() as f64,
     }
 }
 
-/// Combines the trusted inputs; `None` when there are none.
-pub fn combine(inputs: &[Input], how: Combine, horizon: f64) -> Option<Combined> {
+/// Combines the trusted inputs at UTC hour of day `hour`; `None` when there are none.
+pub fn combine(inputs: &[Input], how: Combine, hour: usize, horizon: f64) -> Option<Combined> {
     if inputs.is_empty() {
         return None;
     }
-    let dryness = curve(inputs, how, 0.0);
+    let dryness = curve(inputs, how, |_| 0.0);
     let trending = inputs.iter().any(|i| i.slope.is_some());
-    let trend_per_day = trending.then(|| curve(inputs, how, 1.0) - dryness);
+    let trend_per_day = trending.then(|| curve(inputs, how, |_| 1.0) - dryness);
     let days = if dryness >= 1.0 {
         Some(0.0)
     } else if trending {
-        first_crossing(inputs, how, dryness, horizon)
+        first_crossing(inputs, how, dryness, hour, horizon)
     } else {
         None
     };
@@ -77,17 +83,20 @@ pub fn combine(inputs: &[Input], how: Combine, horizon: f64) -> Option<Combined>
     })
 }
 
-fn first_crossing(inputs: &[Input], how: Combine, at0: f64, horizon: f64) -> Option<f64> {
-    const STEP: f64 = 1.0 / 24.0;
-    let (mut t, mut prev) = (0.0, at0);
-    while t < horizon {
-        let next_t = (t + STEP).min(horizon);
-        let g = curve(inputs, how, next_t);
+/// Steps hour by hour, each input drying by its rhythm's share of the hour, until the curve reaches 1.
+fn first_crossing(inputs: &[Input], how: Combine, at0: f64, hour: usize, horizon: f64) -> Option<f64> {
+    let mut drying = vec![0.0; inputs.len()];
+    let mut prev = at0;
+    for k in 0..(horizon * 24.0).ceil() as usize {
+        for (d, x) in drying.iter_mut().zip(inputs) {
+            *d += x.rhythm[(hour + k) % 24];
+        }
+        let g = curve(inputs, how, |i| drying[i]);
         if g >= 1.0 {
             let frac = if g > prev { (1.0 - prev) / (g - prev) } else { 1.0 };
-            return Some(t + frac * (next_t - t));
+            return Some((k as f64 + frac) / 24.0).filter(|d| *d <= horizon);
         }
-        (t, prev) = (next_t, g);
+        prev = g;
     }
     None
 }
@@ -96,12 +105,14 @@ fn first_crossing(inputs: &[Input], how: Combine, at0: f64, horizon: f64) -> Opt
 mod tests {
     use super::*;
     use crate::config::TreesConfig;
+    use crate::trees::trend::UNIFORM;
 
     fn tension(v: f64, slope: Option<f64>) -> Input {
         Input {
             scale: Scale::tension(&TreesConfig::default()),
             value: v,
             slope,
+            rhythm: UNIFORM,
         }
     }
 
@@ -129,12 +140,12 @@ mod tests {
             (vec![tension(40.5, Some(-0.1))], Combine::Worst, None),
         ];
         for (inputs, how, want) in cases {
-            let got = combine(&inputs, how, 10.0).expect("inputs").days;
+            let got = combine(&inputs, how, 0, 10.0).expect("inputs").days;
             match (got, want) {
                 (Some(g), Some(w)) => assert!((g - w).abs() < 0.01, "{inputs:?} {how:?}: {g}"),
                 (g, w) => assert_eq!(g, w, "{inputs:?} {how:?}"),
             }
         }
-        assert_eq!(combine(&[], Combine::Worst, 10.0), None);
+        assert_eq!(combine(&[], Combine::Worst, 0, 10.0), None);
     }
 }

@@ -14,7 +14,7 @@ use zw_model::tree::FaultKind;
 use crate::condition::Condition;
 use crate::config::FaultConfig;
 use crate::trees::scale::Scale;
-use crate::trees::trend::{days_until, theil_sen};
+use crate::trees::trend::{Rhythm, UNIFORM, days_with_rhythm, theil_sen};
 
 const HOUR: i64 = 3_600_000;
 const DAY: f64 = 86_400_000.0;
@@ -43,6 +43,8 @@ pub struct View {
     pub slope: Option<f64>,
     /// Forecast days until critical.
     pub days: Option<f64>,
+    /// How this sensor's drying spreads over the day.
+    pub rhythm: Rhythm,
     /// Whether the values count.
     pub trusted: bool,
 }
@@ -236,16 +238,28 @@ impl Sensor {
                 dryness: None,
                 slope: None,
                 days: None,
+                rhythm: UNIFORM,
                 trusted: false,
             };
         };
         let pts = self.points(now);
         let span = pts.last().zip(pts.first()).map_or(0.0, |(l, f)| l.0 - f.0);
-        let fitted = if span + 1e-9 >= min_span_days { theil_sen(&pts, scratch) } else { None };
+        let fitted = if span + 1e-9 >= min_span_days {
+            theil_sen(&pts, scratch)
+        } else {
+            None
+        };
         let slope = fitted.or(self.prior);
-        let now_fit = scale.fit_space(v);
+        let sign = scale.drying_sign();
+        let rhythm = if fitted.is_some() {
+            self.rhythm(sign).unwrap_or(UNIFORM)
+        } else {
+            UNIFORM
+        };
+        let gap = sign * (scale.critical_fit() - scale.fit_space(v));
+        let hour = (now.rem_euclid(DAY as i64) / HOUR) as usize;
         let days = match slope {
-            Some(s) => days_until(now_fit, scale.critical_fit(), s, scale.drying_sign(), horizon),
+            Some(s) => days_with_rhythm(gap, sign * s, &rhythm, hour, horizon),
             None => (scale.dryness(v) >= 1.0).then_some(0.0),
         };
         View {
@@ -253,13 +267,45 @@ impl Sensor {
             dryness: Some(scale.dryness(v)),
             slope,
             days,
+            rhythm,
             trusted: self.trusted(),
         }
     }
 
+    /// The day's course of drying learned from the series: the mean change per UTC hour of day in the
+    /// drying direction (negative means count as 0), smoothed over three hours, normalised to 1. `None`
+    /// until every hour of the day was seen.
+    fn rhythm(&self, sign: f64) -> Option<Rhythm> {
+        let (mut sum, mut n) = ([0.0; 24], [0u32; 24]);
+        for w in self.series.iter().zip(self.series.iter().skip(1)) {
+            if w.1.hour == w.0.hour + 1 {
+                let h = w.1.hour.rem_euclid(24) as usize;
+                sum[h] += sign * (w.1.fit - w.0.fit);
+                n[h] += 1;
+            }
+        }
+        if n.contains(&0) {
+            return None;
+        }
+        let mean: Vec<f64> = (0..24).map(|h| (sum[h] / f64::from(n[h])).max(0.0)).collect();
+        let mut r = [0.0; 24];
+        for (h, x) in r.iter_mut().enumerate() {
+            *x = (mean[(h + 23) % 24] + mean[h] + mean[(h + 1) % 24]) / 3.0;
+        }
+        let total: f64 = r.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        r.iter_mut().for_each(|x| *x /= total);
+        Some(r)
+    }
+
     /// The hourly means as `(days relative to now, fit value)`.
     fn points(&self, now: i64) -> Vec<(f64, f64)> {
-        self.series.iter().map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit)).collect()
+        self.series
+            .iter()
+            .map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit))
+            .collect()
     }
 
     /// Median of the accepted readings of the last hour, else the last accepted value.

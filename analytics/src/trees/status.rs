@@ -175,7 +175,12 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                 last_seen: (s.last_ts != i64::MIN).then(|| explain::utc(s.last_ts)),
             });
         }
-        let c = combine(&inputs, cfg.combine, horizon);
+        let c = combine(
+            &inputs,
+            cfg.combine,
+            (now.rem_euclid(86_400_000) / 3_600_000) as usize,
+            horizon,
+        );
         let age = date.year() - i32::from(tr.tree.planted);
         let age_class = AgeClass::of(age);
         let age_weight = cfg.age_weights[match age_class {

@@ -30,6 +30,33 @@ pub fn theil_sen(points: &[(f64, f64)], scratch: &mut Vec<f64>) -> Option<f64> {
     Some(Data::new(scratch.as_mut_slice()).median())
 }
 
+/// How a day's drying spreads over its hours (UTC hour of day → share, summing to 1). Soil dries by day
+/// and rests at night; a forecast that knows this puts the crossing at the right time of day.
+pub type Rhythm = [f64; 24];
+
+/// The uniform rhythm (no knowledge of the day's course).
+pub const UNIFORM: Rhythm = [1.0 / 24.0; 24];
+
+/// Days from now until `gap` (fit units, positive in the drying direction) is dried away at `rate` per
+/// day spread by `rhythm`, starting at UTC hour-of-day `hour`. `None` if not within `horizon` days.
+pub fn days_with_rhythm(gap: f64, rate: f64, rhythm: &Rhythm, hour: usize, horizon: f64) -> Option<f64> {
+    if gap <= 0.0 {
+        return Some(0.0);
+    }
+    if rate <= 0.0 {
+        return None;
+    }
+    let mut left = gap / rate;
+    for k in 0..(horizon * 24.0).ceil() as usize {
+        let w = rhythm[(hour + k) % 24];
+        if w >= left {
+            return Some((k as f64 + left / w) / 24.0).filter(|d| *d <= horizon);
+        }
+        left -= w;
+    }
+    None
+}
+
 /// Days until the value in fit space goes from `now` to `critical`, moving at `slope` per day, where
 /// `sign` is +1 if drying raises the value and −1 if it lowers it. `Some(0)` when already critical,
 /// `None` when not drying or further away than `horizon` days.
@@ -76,6 +103,32 @@ mod tests {
         let s = theil_sen(&pts, &mut Vec::new()).expect("slope");
         assert!((s - 0.4).abs() < 1e-9, "{s}");
         assert_eq!(theil_sen(&pts[..3], &mut Vec::new()), None);
+    }
+
+    #[test]
+    fn rhythm_puts_the_crossing_in_daytime() {
+        let mut day = [0.0; 24];
+        for w in &mut day[6..18] {
+            *w = 1.0 / 12.0;
+        }
+        // Half a day of drying left at midnight: uniform says 12 h, the rhythm says noon.
+        assert_eq!(
+            days_with_rhythm(0.5, 1.0, &UNIFORM, 0, 10.0).map(|d| (d * 24.0).round()),
+            Some(12.0)
+        );
+        assert_eq!(
+            days_with_rhythm(0.5, 1.0, &day, 0, 10.0).map(|d| (d * 24.0).round()),
+            Some(12.0)
+        );
+        assert_eq!(
+            days_with_rhythm(0.25, 1.0, &day, 0, 10.0).map(|d| (d * 24.0).round()),
+            Some(9.0)
+        );
+        assert_eq!(
+            days_with_rhythm(0.25, 1.0, &day, 20, 10.0).map(|d| (d * 24.0).round()),
+            Some(13.0)
+        );
+        assert_eq!(days_with_rhythm(5.0, 0.1, &day, 0, 10.0), None);
     }
 
     #[test]

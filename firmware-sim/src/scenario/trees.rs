@@ -323,10 +323,15 @@ impl Park {
 
     /// Whether no depth of `tree` got wetter (rain, watering) between `from` and `to`.
     pub(super) fn dries_throughout(&self, tree: &Id, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
-        let Some(tr) = self.trees.iter().find(|x| &x.id == tree) else { return false };
+        let Some(tr) = self.trees.iter().find(|x| &x.id == tree) else {
+            return false;
+        };
         let h = |t: DateTime<Utc>| ((t.timestamp_millis() - self.start).max(0) / HOUR) as usize;
         let (a, b) = (h(from), h(to) + 1);
-        tr.sensors.iter().all(|s| s.s.get(a..=b.min(s.s.len() - 1)).is_some_and(|w| w.windows(2).all(|p| p[1] <= p[0] + 1e-6)))
+        tr.sensors.iter().all(|s| {
+            s.s.get(a..=b.min(s.s.len() - 1))
+                .is_some_and(|w| w.windows(2).all(|p| p[1] <= p[0] + 1e-6))
+        })
     }
 
     /// Soil profile name per tree.
