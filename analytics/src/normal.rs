@@ -139,13 +139,14 @@ pub struct Normal {
 }
 
 impl Normal {
-    /// An empty normal keeping `cap` samples per hour of the week (and twice that per hour of the day).
+    /// An empty normal keeping `cap` samples per hour of the week (and five times that per hour of the day,
+    /// the same span on weekdays).
     /// Storage is allocated on the first sample.
     pub fn new(cap: usize, q_high: f64) -> Self {
         Self {
             q_high,
             week: Rings::new(HOURS, cap),
-            day: Rings::new(48, 2 * cap),
+            day: Rings::new(48, 5 * cap),
         }
     }
 

@@ -7,17 +7,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio::sync::broadcast;
 use tracing::debug;
 use zw_bus::Inbound;
-use zw_model::{Inventory, Reading, reading::TimeWindow, topic};
+use zw_model::{Inventory, Quantity, Reading, reading::TimeWindow, topic};
 
 /// Latest reading per device id, plus a broadcast of every stored reading for live streams.
 #[derive(Clone)]
 pub struct LiveCache {
-    latest: Arc<RwLock<HashMap<String, Reading>>>,
+    latest: Arc<RwLock<HashMap<String, DeviceLive>>>,
     updates: broadcast::Sender<Arc<Reading>>,
 }
 
@@ -37,26 +39,45 @@ impl LiveCache {
         self.updates.subscribe()
     }
 
-    /// The latest reading of `device`, if any arrived yet.
-    pub fn get(&self, device: &str) -> Option<Reading> {
+    /// The latest value of every quantity of `device`, if any arrived yet.
+    pub fn get(&self, device: &str) -> Option<DeviceLive> {
         self.latest.read().ok()?.get(device).cloned()
     }
 
-    /// Stores `r` unless a newer reading of the same device is already there; returns whether it was stored.
+    /// Merges `r` per quantity: a value replaces the stored one unless that is newer. Devices that report
+    /// different quantities in different messages (a Shelly Pro 3EM sends power and energy apart) keep all of
+    /// them, each with its own timestamp. Returns whether anything was stored.
     pub fn update(&self, r: Reading) -> bool {
         {
             let Ok(mut map) = self.latest.write() else {
                 return false;
             };
-            if map.get(r.device.as_str()).is_some_and(|old| old.ts > r.ts) {
+            let entry = map.entry(r.device.to_string()).or_insert_with(|| DeviceLive { ts: r.ts, values: BTreeMap::new() });
+            let mut stored = false;
+            for (q, v) in &r.values {
+                if entry.values.get(q).is_none_or(|(_, ts)| *ts <= r.ts) {
+                    entry.values.insert(*q, (*v, r.ts));
+                    stored = true;
+                }
+            }
+            if !stored {
                 return false;
             }
-            map.insert(r.device.to_string(), r.clone());
+            entry.ts = entry.ts.max(r.ts);
         }
         // No subscribers is fine: nobody is streaming.
         let _ = self.updates.send(Arc::new(r));
         true
     }
+}
+
+/// The merged live state of one device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLive {
+    /// Time of the newest value.
+    pub ts: DateTime<Utc>,
+    /// Latest value of each quantity with its own measurement time.
+    pub values: BTreeMap<Quantity, (f64, DateTime<Utc>)>,
 }
 
 /// Live-feed metrics.

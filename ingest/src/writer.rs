@@ -209,6 +209,23 @@ mod tests {
     }
 
     #[test]
+    fn backoff_doubles_caps_and_honours_retry_after() {
+        let metrics = Metrics::unregistered().expect("metrics");
+        let dead = DeadLetter::new(&crate::DeadLetterConfig::default(), metrics.clone());
+        let influx = zw_influx::Client::new(zw_influx::Config::default()).expect("client");
+        let w = Writer::new(influx, &Config::default(), metrics, dead);
+        let down = |ra| WriteError::Unavailable {
+            message: "x".into(),
+            retry_after: ra,
+        };
+        assert_eq!(w.backoff(0, &down(None)), Duration::from_millis(200));
+        assert_eq!(w.backoff(3, &down(None)), Duration::from_millis(1600));
+        assert_eq!(w.backoff(20, &down(None)), Duration::from_secs(30));
+        assert_eq!(w.backoff(0, &down(Some(Duration::from_secs(5)))), Duration::from_secs(5));
+        assert_eq!(w.backoff(0, &WriteError::Auth { status: 401 }), Duration::from_millis(200));
+    }
+
+    #[test]
     fn one_record_per_line() {
         let r = records(b"a 1\nb 2\n", "rejected", Some(400), "bad");
         assert_eq!(r.len(), 2);

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use zw_model::Id;
 use zw_model::alert::AlertKind;
 use zw_model::tree::TreeStatus;
-use zw_sim::scenario::{IncidentKind, Scenario};
+use zw_sim::scenario::{FaultLabel, IncidentKind, Scenario, SensorFault};
 
 use super::is_energy;
 
@@ -48,6 +48,11 @@ pub struct Report {
     faults: BTreeMap<String, (usize, usize)>,
     maint: (usize, usize),
     unmatched: Vec<usize>,
+    fault_notes: Vec<String>,
+    missed: Vec<String>,
+    water_fp_rain: usize,
+    water_fp_near_fault: usize,
+    trend_window: TimeDelta,
 }
 
 fn median(xs: &mut [f64]) -> f64 {
@@ -73,6 +78,7 @@ impl Report {
         let c = &s.config;
         Self {
             within: cfg.trees.alert_within_days,
+            trend_window: TimeDelta::from_std(cfg.trees.trend_window).unwrap_or(TimeDelta::days(4)),
             title: format!(
                 "seed {}, {} buildings, {} trees, {} + {} weeks from {}",
                 c.seed,
@@ -166,6 +172,9 @@ impl Report {
         for (i, inc) in s.incidents.iter().enumerate() {
             let e = self.incidents.entry(format!("{:?}", inc.kind)).or_default();
             e.0 += 1;
+            if first.get(&i).is_none() {
+                self.missed.push(format!("{:?} {} {:?} {} to {}", inc.kind, inc.site, inc.devices, inc.start, inc.end));
+            }
             if let Some(t) = first.get(&i) {
                 e.1 += 1;
                 let ttd = (*t - inc.start).num_seconds().max(0) as f64;
@@ -199,12 +208,25 @@ impl Report {
                     if !need {
                         self.water_fp += 1;
                         self.unmatched.push(k);
-                        let fault = s.faults.iter().any(|f| {
-                            &f.tree == tree
-                                && f.start <= o.opened_at
-                                && o.opened_at <= f.end + TimeDelta::hours(24)
+                        let later = o.opened_at + TimeDelta::hours(36);
+                        self.water_fp_rain += usize::from(!s.dries_throughout(tree, o.opened_at, later));
+                        let t = o.opened_at;
+                        let near = |f: &&FaultLabel| &f.tree == tree && f.start <= t && t <= f.end + TimeDelta::hours(24);
+                        self.water_fp_near_fault += usize::from(s.faults.iter().any(|f| near(&f)));
+                        // Caused: the sensor the alert names was faulty when it opened, or had reported
+                        // corrupt values (stuck, impossible, jump) within the trend window before.
+                        let sensor = o.text.split(" at ").nth(1).and_then(|r| r.split([' ', ',']).next());
+                        let corrupting = |k| matches!(k, SensorFault::Stuck | SensorFault::Impossible | SensorFault::Jump);
+                        let caused = s.faults.iter().find(|f| {
+                            Some(f.device.as_str()) == sensor
+                                && f.start <= t
+                                && (t <= f.end || (corrupting(f.kind) && t <= f.end + self.trend_window))
                         });
-                        self.water_fault_fp += usize::from(fault);
+                        if let Some(f) = caused {
+                            self.water_fault_fp += 1;
+                            let note = format!("{} {:?} {} to {}", f.device, f.kind, f.start, f.end);
+                            self.fault_notes.push(note);
+                        }
                     }
                 }
                 AlertKind::SensorFault => {
@@ -358,6 +380,11 @@ impl Report {
         );
         let _ = writeln!(
             o,
+            "| Watering alerts without true need: overtaken by rain or watering / with a sensor fault at the tree within 24 h | {}: {} / {} |",
+            self.water_fp, self.water_fp_rain, self.water_fp_near_fault
+        );
+        let _ = writeln!(
+            o,
             "| Critical episodes with a watering alert (from 1.5 days before) | {}/{} |",
             self.episodes.1, self.episodes.0
         );
@@ -370,6 +397,12 @@ impl Report {
             self.maint.1, self.maint.0
         );
         if verbose {
+            for m in &self.missed {
+                let _ = writeln!(o, "\nMissed incident: {m}");
+            }
+            for n in &self.fault_notes {
+                let _ = writeln!(o, "\nWatering alert during a sensor fault: {n}");
+            }
             let _ = writeln!(o, "\nUnmatched alerts:\n");
             for &k in &self.unmatched {
                 let a = &self.alerts[k];

@@ -7,6 +7,7 @@ mod fixture;
 mod influx_client;
 mod ingest_crash;
 mod ingest_dead_letter;
+mod ingest_import;
 mod ingest_outage;
 mod ingest_scale_out;
 mod ingest_support;

@@ -123,7 +123,7 @@ impl Default for NormalConfig {
             k_mad: 4.0,
             min_rel: 0.5,
             min_abs: Watts(200.0),
-            q_high: 0.9,
+            q_high: 0.95,
             high_margin: 0.25,
             adopt_after: Duration::from_secs(14 * 86_400),
         }

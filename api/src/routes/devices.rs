@@ -44,6 +44,10 @@ pub struct LiveValue {
     pub value: f64,
     /// Unit symbol.
     pub unit: &'static str,
+    /// When this value was measured (a device may report quantities in separate messages).
+    pub ts: DateTime<Utc>,
+    /// Seconds since `ts`.
+    pub age_seconds: f64,
 }
 
 /// The latest reading of a device.
@@ -131,26 +135,20 @@ pub async fn live(
 
 /// The live view of one device at `now`.
 pub fn live_view(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>) -> Live {
-    let reading = state.live.get(dev.id.as_str());
+    let live = state.live.get(dev.id.as_str());
+    let age = |ts: DateTime<Utc>| (now - ts).num_milliseconds() as f64 / 1000.0;
     Live {
         device: dev.id.to_string(),
         site: site.id.to_string(),
-        ts: reading.as_ref().map(|r| r.ts),
-        age_seconds: reading
-            .as_ref()
-            .map(|r| (now - r.ts).num_milliseconds() as f64 / 1000.0),
-        values: reading
-            .map(|r| {
-                r.values
+        ts: live.as_ref().map(|l| l.ts),
+        age_seconds: live.as_ref().map(|l| age(l.ts)),
+        values: live
+            .map(|l| {
+                l.values
                     .into_iter()
-                    .map(|(q, v)| {
-                        (
-                            q.name().to_string(),
-                            LiveValue {
-                                value: v,
-                                unit: q.unit().symbol(),
-                            },
-                        )
+                    .map(|(q, (v, ts))| {
+                        let value = LiveValue { value: v, unit: q.unit().symbol(), ts, age_seconds: age(ts) };
+                        (q.name().to_string(), value)
                     })
                     .collect()
             })
