@@ -23,7 +23,7 @@ use crate::explain::{Change, Signal};
 #[derive(Debug, Clone, PartialEq)]
 pub enum AckOutcome {
     /// The alert is now acknowledged.
-    Acknowledged(Alert),
+    Acknowledged(Box<Alert>),
     /// Nothing changed: unknown alert, already acknowledged, or resolved.
     Ignored(&'static str),
 }
@@ -120,7 +120,7 @@ impl AlertBook {
                 a.acknowledged_by = Some(cmd.by.to_string());
                 a.acknowledged_at = Some(cmd.ts.min(now));
                 a.updated_at = now.max(a.updated_at);
-                AckOutcome::Acknowledged(a.clone())
+                AckOutcome::Acknowledged(Box::new(a.clone()))
             }
         }
     }

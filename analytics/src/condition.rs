@@ -160,7 +160,8 @@ mod tests {
         let between = (false, false);
         let below = (false, true);
         let rep = |x: (bool, bool), n: usize| vec![x; n];
-        let cases: Vec<(&str, Vec<(bool, bool)>, Vec<(i64, Transition)>)> = vec![
+        type Case<'a> = (&'a str, Vec<(bool, bool)>, Vec<(i64, Transition)>);
+        let cases: Vec<Case> = vec![
             ("short spike", [rep(above, 5), rep(below, 20)].concat(), vec![]),
             (
                 "held opens at hold",

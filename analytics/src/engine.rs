@@ -117,10 +117,11 @@ impl Analytics {
                     now.timestamp_millis(),
                 ) || self.trees.restore(kind, &a.subject, since));
             self.book.restore(a);
-            if active && !rearmed {
-                if let Some(a) = self.book.resolve(&id, now, "its subject is no longer watched") {
-                    events.push(Event::Alert(a));
-                }
+            if active
+                && !rearmed
+                && let Some(a) = self.book.resolve(&id, now, "its subject is no longer watched")
+            {
+                events.push(Event::Alert(a));
             }
         }
         events

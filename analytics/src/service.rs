@@ -115,7 +115,7 @@ pub async fn run(
                         AckOutcome::Acknowledged(a) => {
                             info!(alert = %a.id, by = %cmd.by, "Alert acknowledged.");
                             metrics.acks.with_label_values(&["acknowledged"]).inc();
-                            out.publish(&analytics, vec![Event::Alert(a)]).await;
+                            out.publish(&analytics, vec![Event::Alert(*a)]).await;
                         }
                         AckOutcome::Ignored(why) => metrics.acks.with_label_values(&[why]).inc(),
                     },

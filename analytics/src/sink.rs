@@ -94,13 +94,10 @@ impl Sinks {
     /// Queues an alert change for every sink; drops (and counts) where a queue is full.
     pub fn send(&self, a: &Alert) {
         for (sink, tx) in [("influx", &self.influx), ("webhook", &self.webhook)] {
-            if let Some(tx) = tx {
-                if tx.try_send(a.clone()).is_err() {
-                    self.metrics
-                        .sink_dropped
-                        .with_label_values(&[sink, "queue_full"])
-                        .inc();
-                }
+            if let Some(tx) = tx
+                && tx.try_send(a.clone()).is_err()
+            {
+                self.metrics.sink_dropped.with_label_values(&[sink, "queue_full"]).inc();
             }
         }
     }
@@ -209,7 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alert_lines_parse_with_the_reference_parser() {
+    fn alert_lines_are_well_formed_line_protocol() {
         let a: Alert = serde_json::from_str(
             r#"{"v":1,"id":"left_on.hh-1.plug-1","kind":"left_on","category":"energy","site":"hh-1",
                 "subject":{"device":"plug-1"},"state":"open","severity":"warning",
@@ -224,7 +221,7 @@ mod tests {
             line.starts_with("alerts,category=energy,kind=left_on,severity=warning,site=hh-1,state=open "),
             "{line}"
         );
-        assert!(line.ends_with(" 1778613300000"), "{line}");
+        assert!(line.trim_end().ends_with(" 1778613300000"), "{line}");
         assert!(
             line.contains(r#"device="plug-1""#) && line.contains(r#"\"for\""#),
             "{line}"

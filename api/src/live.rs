@@ -52,7 +52,10 @@ impl LiveCache {
             let Ok(mut map) = self.latest.write() else {
                 return false;
             };
-            let entry = map.entry(r.device.to_string()).or_insert_with(|| DeviceLive { ts: r.ts, values: BTreeMap::new() });
+            let entry = map.entry(r.device.to_string()).or_insert_with(|| DeviceLive {
+                ts: r.ts,
+                values: BTreeMap::new(),
+            });
             let mut stored = false;
             for (q, v) in &r.values {
                 if entry.values.get(q).is_none_or(|(_, ts)| *ts <= r.ts) {

@@ -512,12 +512,28 @@ async fn live_values_merge_per_quantity_with_their_own_time() {
     let (site, dev) = (Id::new("hh-1").expect("id"), Id::new("hh-1-plug").expect("id"));
     let t0 = Utc::now() - chrono::TimeDelta::seconds(10);
     // Power and energy in separate messages, as a Shelly Pro 3EM sends them.
-    s.live.update(Reading::new(site.clone(), dev.clone(), t0, BTreeMap::from([(Quantity::ActivePower, 500.0)])));
+    s.live.update(Reading::new(
+        site.clone(),
+        dev.clone(),
+        t0,
+        BTreeMap::from([(Quantity::ActivePower, 500.0)]),
+    ));
     let t1 = t0 + chrono::TimeDelta::seconds(5);
-    s.live.update(Reading::new(site, dev, t1, BTreeMap::from([(Quantity::EnergyImport, 1000.0)])));
+    s.live.update(Reading::new(
+        site,
+        dev,
+        t1,
+        BTreeMap::from([(Quantity::EnergyImport, 1000.0)]),
+    ));
     let (_, _, body) = get(&s, "/api/v1/devices/hh-1-plug/live", Some("anna")).await;
     assert_eq!(body["values"]["active_power"]["value"], 500.0, "{body}");
     assert_eq!(body["values"]["energy_import"]["value"], 1000.0, "{body}");
-    let (a, e) = (body["values"]["active_power"]["age_seconds"].as_f64(), body["values"]["energy_import"]["age_seconds"].as_f64());
-    assert!(a.zip(e).is_some_and(|(a, e)| a > e + 4.0), "each value keeps its own age: {body}");
+    let (a, e) = (
+        body["values"]["active_power"]["age_seconds"].as_f64(),
+        body["values"]["energy_import"]["age_seconds"].as_f64(),
+    );
+    assert!(
+        a.zip(e).is_some_and(|(a, e)| a > e + 4.0),
+        "each value keeps its own age: {body}"
+    );
 }

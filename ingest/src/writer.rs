@@ -221,8 +221,14 @@ mod tests {
         assert_eq!(w.backoff(0, &down(None)), Duration::from_millis(200));
         assert_eq!(w.backoff(3, &down(None)), Duration::from_millis(1600));
         assert_eq!(w.backoff(20, &down(None)), Duration::from_secs(30));
-        assert_eq!(w.backoff(0, &down(Some(Duration::from_secs(5)))), Duration::from_secs(5));
-        assert_eq!(w.backoff(0, &WriteError::Auth { status: 401 }), Duration::from_millis(200));
+        assert_eq!(
+            w.backoff(0, &down(Some(Duration::from_secs(5)))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            w.backoff(0, &WriteError::Auth { status: 401 }),
+            Duration::from_millis(200)
+        );
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Trees {
             let soil = cfg
                 .soil_of(tree.id.as_str())
                 .cloned()
-                .unwrap_or_else(|| crate::config::SoilProfile {
+                .unwrap_or(crate::config::SoilProfile {
                     field_capacity_pct: 28.0,
                     wilting_point_pct: 14.0,
                     moderate_depletion: 0.25,

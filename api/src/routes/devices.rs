@@ -147,7 +147,12 @@ pub fn live_view(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>
                 l.values
                     .into_iter()
                     .map(|(q, (v, ts))| {
-                        let value = LiveValue { value: v, unit: q.unit().symbol(), ts, age_seconds: age(ts) };
+                        let value = LiveValue {
+                            value: v,
+                            unit: q.unit().symbol(),
+                            ts,
+                            age_seconds: age(ts),
+                        };
                         (q.name().to_string(), value)
                     })
                     .collect()
