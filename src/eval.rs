@@ -100,11 +100,16 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
     let mut readings = 0u64;
     let started = Instant::now();
     let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // ZW_EVAL_TRACE=<part of an alert id> prints that alert's every change to stderr.
+    let trace = std::env::var("ZW_EVAL_TRACE").ok();
     let mut record = |events: Vec<Event>, now: DateTime<Utc>, report: &mut Report| {
         for e in events {
             match e {
                 Event::Alert(a) => {
                     let key = a.id.to_string();
+                    if trace.as_ref().is_some_and(|t| key.contains(t.as_str())) {
+                        eprintln!("{now} {key} {:?} {}", a.state, a.explanation.text);
+                    }
                     match a.state {
                         AlertState::Resolved => {
                             if let Some(i) = open.remove(&key) {

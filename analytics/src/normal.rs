@@ -159,6 +159,21 @@ impl Normal {
         self.day.push(day_bucket(how), value, self.q_high);
     }
 
+    /// Learns a window mean unless it is an outlier for its own hour of the week (above that hour's
+    /// threshold, once the hour has `min_samples`): the neighbours and pooled hours widen what may *alert*,
+    /// but an anomaly that stayed below them (a heater stuck right after its morning boost) must not
+    /// become the normal of its hour. Returns whether it was learned.
+    pub fn learn(&mut self, how: usize, value: f64, min_samples: usize, cfg: &NormalConfig) -> bool {
+        let outlier = self
+            .week
+            .baseline(how, min_samples, cfg, 0.0)
+            .is_some_and(|b| value > b.threshold);
+        if !outlier {
+            self.push(how, value);
+        }
+        !outlier
+    }
+
     /// Samples held for hour-of-week `how`.
     pub fn samples(&self, how: usize) -> usize {
         self.week.buckets.get(how).map_or(0, |b| usize::from(b.len))
@@ -166,7 +181,7 @@ impl Normal {
 
     /// The baseline at hour-of-week `how`: the highest threshold among that hour of the week, the hours
     /// next to it, and the same three hours of the day on the same kind of day (weekday, weekend), each
-    /// once it has `min_samples` samples. The neighbours tolerate schedules that shift by less than an hour
+    /// once it has `min_samples` samples (hours of the day: as many days' worth, so they start together). The neighbours tolerate schedules that shift by less than an hour
     /// (a heating boost at 05:30 one day, 06:10 the next); the hour of the day pools all weekdays, so a load
     /// that runs on some mornings (a fan heater on cold days) is usual on every weekday morning.
     pub fn baseline(
@@ -176,6 +191,8 @@ impl Normal {
         cfg: &NormalConfig,
         hysteresis: f64,
     ) -> Option<(Slot, Baseline)> {
+        // Neighbours only ever raise the threshold of an hour that has its own history.
+        self.week.baseline(how, min_samples, cfg, hysteresis)?;
         let near = [how, (how + HOURS - 1) % HOURS, (how + 1) % HOURS];
         let week = near
             .into_iter()
@@ -187,7 +204,11 @@ impl Normal {
             } else {
                 Slot::Weekends(i - 24)
             };
-            (slot, self.day.baseline(i, min_samples, cfg, hysteresis))
+            (
+                slot,
+                self.day
+                    .baseline(i, min_samples * if i < 24 { 5 } else { 2 }, cfg, hysteresis),
+            )
         });
         // The hour of the week itself first, so it wins ties.
         week.chain(day)
@@ -280,9 +301,9 @@ mod tests {
         let (h, b) = n.baseline(5, 4, &cfg, 0.3).expect("baseline");
         assert_eq!((h, b.expected), (Slot::Week(6), 2000.0));
         assert_eq!(n.baseline(8, 4, &cfg, 0.3), None);
-        // Tuesday 05:00 has no history, but weekday mornings do.
-        let (h, b) = n.baseline(24 + 5, 4, &cfg, 0.3).expect("weekday baseline");
-        assert_eq!((h, b.expected), (Slot::Weekdays(6), 2000.0));
+        // Tuesday 05:00 has no history of its own: neighbours only ever raise the threshold of an hour that
+        // has, so there is no baseline (and no alert) until it has learned its own normal.
+        assert_eq!(n.baseline(24 + 5, 4, &cfg, 0.3), None);
     }
 
     #[test]

@@ -97,7 +97,10 @@ impl Sinks {
             if let Some(tx) = tx
                 && tx.try_send(a.clone()).is_err()
             {
-                self.metrics.sink_dropped.with_label_values(&[sink, "queue_full"]).inc();
+                self.metrics
+                    .sink_dropped
+                    .with_label_values(&[sink, "queue_full"])
+                    .inc();
             }
         }
     }

@@ -119,7 +119,11 @@ pub(crate) async fn update_meters(
         }
         let now = Utc::now();
         let elapsed = started.elapsed();
-        for m in &mut meters {
+        for (i, m) in meters.iter_mut().enumerate() {
+            // Thousands of meters take a while: let the Modbus connections on this worker run in between.
+            if i % 256 == 255 {
+                tokio::task::yield_now().await;
+            }
             m.meter.step(now);
             if !m.faults.stuck(elapsed) {
                 let mut img = m.image.write().unwrap_or_else(PoisonError::into_inner);

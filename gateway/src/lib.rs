@@ -200,7 +200,8 @@ pub async fn run(
     shutdown.cancelled().await;
     while pollers.join_next().await.is_some() {}
     mqtt.abort();
-    bus.disconnect().await;
+    // With the broker gone the client's queue may be full: do not wait for it forever.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), bus.disconnect()).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;
     bus_stop.cancel();
     info!("Gateway stopped.");

@@ -104,101 +104,103 @@ pub async fn poll_endpoint(
     };
     let refresh_every = cfg.modbus.status_refresh / 4;
     let mut next_refresh = now + refresh_every;
-    loop {
-        let now = Instant::now();
-        if now >= next_refresh {
-            for s in &mut slots {
-                publish_status(&bus, &mut s.health, cfg.modbus.status_refresh, &metrics).await;
-            }
-            next_refresh = now + refresh_every;
-        }
-        let (i, probe_timeout) = match sched.next(now) {
-            Decision::Wait(t) => {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = sleep_until(t.min(next_refresh)) => continue,
+    // Every await inside (connect, request, publish to a stalled broker) ends at shutdown.
+    let polling = async {
+        loop {
+            let now = Instant::now();
+            if now >= next_refresh {
+                for s in &mut slots {
+                    publish_status(&bus, &mut s.health, cfg.modbus.status_refresh, &metrics).await;
                 }
+                next_refresh = now + refresh_every;
             }
-            Decision::Poll {
-                device,
-                due,
-                skipped,
-                probe,
-            } => {
-                if probe.is_none() {
-                    let late = now.saturating_duration_since(due);
-                    metrics.poll_lateness.observe(late.as_secs_f64());
-                    metrics.polls_skipped.inc_by(skipped);
-                    if late > slots[device].device.interval / 10 {
-                        metrics.modbus.polls_late.inc();
+            let (i, probe_timeout) = match sched.next(now) {
+                Decision::Wait(t) => {
+                    sleep_until(t.min(next_refresh)).await;
+                    continue;
+                }
+                Decision::Poll {
+                    device,
+                    due,
+                    skipped,
+                    probe,
+                } => {
+                    if probe.is_none() {
+                        let late = now.saturating_duration_since(due);
+                        metrics.poll_lateness.observe(late.as_secs_f64());
+                        metrics.polls_skipped.inc_by(skipped);
+                        if late > slots[device].device.interval / 10 {
+                            metrics.modbus.polls_late.inc();
+                        }
                     }
+                    (device, probe)
                 }
-                (device, probe)
-            }
-        };
-        let probe = probe_timeout.is_some();
-        let slot = &mut slots[i];
-        let started = Instant::now();
-        let Some(ctx) = link.open(&endpoint, &cfg, &metrics).await else {
-            sched.finished(
-                i,
-                Outcome::Skipped,
-                probe,
-                started,
-                Instant::now(),
-                rand::rng().random(),
-            );
-            let msg = format!("endpoint {endpoint} unreachable; reconnecting with back-off");
-            observe(
-                slot,
-                PollHealth::Failed(ErrorKind::Transport, msg),
-                &cfg,
-                &metrics,
-            );
-            publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
-            continue;
-        };
-        let (requests, limit) = match probe_timeout {
-            Some(t) => (&slot.probe, t),
-            None => (&slot.plan, cfg.request_timeout),
-        };
-        let result = poll(ctx, &slot.device, requests, limit, &metrics).await;
-        let ended = Instant::now();
-        let class = if probe { "probe" } else { "grid" };
-        metrics
-            .modbus
-            .busy_seconds
-            .with_label_values(&[class])
-            .inc_by((ended - started).as_secs_f64());
-        if result.reconnect {
-            link.drop_connection().await;
-        }
-        sched.finished(i, result.outcome, probe, started, ended, rand::rng().random());
-        if probe {
-            let answered = result.outcome == Outcome::Answered;
+            };
+            let probe = probe_timeout.is_some();
+            let slot = &mut slots[i];
+            let started = Instant::now();
+            let Some(ctx) = link.open(&endpoint, &cfg, &metrics).await else {
+                sched.finished(
+                    i,
+                    Outcome::Skipped,
+                    probe,
+                    started,
+                    Instant::now(),
+                    rand::rng().random(),
+                );
+                let msg = format!("endpoint {endpoint} unreachable; reconnecting with back-off");
+                observe(
+                    slot,
+                    PollHealth::Failed(ErrorKind::Transport, msg),
+                    &cfg,
+                    &metrics,
+                );
+                publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
+                continue;
+            };
+            let (requests, limit) = match probe_timeout {
+                Some(t) => (&slot.probe, t),
+                None => (&slot.plan, cfg.request_timeout),
+            };
+            let result = poll(ctx, &slot.device, requests, limit, &metrics).await;
+            let ended = Instant::now();
+            let class = if probe { "probe" } else { "grid" };
             metrics
                 .modbus
-                .probes
-                .with_label_values(&[if answered { "answered" } else { "failed" }])
-                .inc();
-            if answered {
-                info!(device = %slot.device.device, "Device answers again; back on its poll grid.");
+                .busy_seconds
+                .with_label_values(&[class])
+                .inc_by((ended - started).as_secs_f64());
+            if result.reconnect {
+                link.drop_connection().await;
+            }
+            sched.finished(i, result.outcome, probe, started, ended, rand::rng().random());
+            if probe {
+                let answered = result.outcome == Outcome::Answered;
+                metrics
+                    .modbus
+                    .probes
+                    .with_label_values(&[if answered { "answered" } else { "failed" }])
+                    .inc();
+                if answered {
+                    info!(device = %slot.device.device, "Device answers again; back on its poll grid.");
+                } else {
+                    observe(slot, result.health, &cfg, &metrics);
+                }
             } else {
+                if result.outcome == Outcome::Failed && sched.is_failing(i) {
+                    warn!(device = %slot.device.device, unit = slot.device.unit_id, "Device failed; backing off on its own.");
+                }
                 observe(slot, result.health, &cfg, &metrics);
+                if !result.values.is_empty() {
+                    let d = &slot.device;
+                    let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), result.values);
+                    publish(&bus, &reading, "modbus", &metrics).await;
+                }
             }
-        } else {
-            if result.outcome == Outcome::Failed && sched.is_failing(i) {
-                warn!(device = %slot.device.device, unit = slot.device.unit_id, "Device failed; backing off on its own.");
-            }
-            observe(slot, result.health, &cfg, &metrics);
-            if !result.values.is_empty() {
-                let d = &slot.device;
-                let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), result.values);
-                publish(&bus, &reading, "modbus", &metrics).await;
-            }
+            publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
         }
-        publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
-    }
+    };
+    let _ = shutdown.run_until_cancelled(polling).await;
     link.drop_connection().await;
 }
 

@@ -51,6 +51,7 @@ pub struct Report {
     unmatched: Vec<usize>,
     fault_notes: Vec<String>,
     missed: Vec<String>,
+    learning: Vec<usize>,
     water_fp_rain: usize,
     water_fp_near_fault: usize,
     trend_window: TimeDelta,
@@ -109,7 +110,10 @@ impl Report {
             return;
         }
         // A faulty sensor hides its depth from the detector while the truth still counts it.
-        let untrusted = st.sensors.iter().any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
+        let untrusted = st
+            .sensors
+            .iter()
+            .any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
         if untrusted {
             if let Some(f) = st.days_until_critical {
                 self.forecast_errors_fault.push((f - truth).abs());
@@ -134,6 +138,7 @@ impl Report {
         for (k, o) in self.alerts.iter().enumerate().filter(|(_, o)| is_energy(o.kind)) {
             if o.opened_at < s.learn_until {
                 self.learning_alerts += 1;
+                self.learning.push(k);
                 continue;
             }
             self.energy_alerts += 1;
@@ -167,7 +172,7 @@ impl Report {
         for (i, inc) in s.incidents.iter().enumerate() {
             let e = self.incidents.entry(format!("{:?}", inc.kind)).or_default();
             e.0 += 1;
-            if first.get(&i).is_none() {
+            if !first.contains_key(&i) {
                 self.missed.push(format!(
                     "{:?} {} {:?} {} to {}",
                     inc.kind, inc.site, inc.devices, inc.start, inc.end
@@ -419,6 +424,21 @@ impl Report {
             self.maint.1, self.maint.0
         );
         if verbose {
+            let _ = writeln!(o, "\nAlerts while learning:\n");
+            for &k in &self.learning {
+                let a = &self.alerts[k];
+                let until = a
+                    .resolved_at
+                    .map_or("open".into(), |r| r.format("%m-%d %H:%M").to_string());
+                let _ = writeln!(
+                    o,
+                    "- {} until {until} {:?} {:?}: {}",
+                    a.opened_at.format("%a %m-%d %H:%M"),
+                    a.kind,
+                    a.device,
+                    a.text
+                );
+            }
             for m in &self.missed {
                 let _ = writeln!(o, "\nMissed incident: {m}");
             }

@@ -8,7 +8,9 @@
 //! - dropping a stack stops its services and deletes its state (kept with `ZW_KEEP_TEST_STATE=1`).
 //!
 //! The binaries come from Debian's `mosquitto` and `influxdb` packages (`deploy/setup.sh` installs them);
-//! `ZW_MOSQUITTO_BIN` and `ZW_INFLUXD_BIN` point elsewhere.
+//! `ZW_MOSQUITTO_BIN` and `ZW_INFLUXD_BIN` point elsewhere. [`StackBuilder::victoria_metrics`] adds a
+//! VictoriaMetrics server (package `victoria-metrics`, `ZW_VICTORIA_BIN`) for the InfluxDB v2 write path;
+//! [`victoria_count`] counts what it stored.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {

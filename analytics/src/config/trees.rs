@@ -170,7 +170,7 @@ impl Default for TreesConfig {
             sensor_depth_cm: BTreeMap::new(),
             combine: Combine::Worst,
             trend_window: Duration::from_secs(4 * 86_400),
-            trend_min_span: Duration::from_secs(36 * 3600),
+            trend_min_span: Duration::from_secs(86_400),
             wetting_step: 0.1,
             horizon_days: 10.0,
             alert_within_days: 1.0,

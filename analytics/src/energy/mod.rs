@@ -158,7 +158,8 @@ impl Energy {
         if let Some(w) = d.window.add(ts, local, p, prm.win_ms) {
             let adopt = d.high.since().is_some_and(|s| ts - s >= prm.adopt_after);
             if !(d.high.is_engaged() || d.left.is_engaged()) || adopt {
-                d.normal.push(w.local.hour_of_week(), w.mean);
+                d.normal
+                    .learn(w.local.hour_of_week(), w.mean, prm.min_samples, &cfg.normal);
             }
         }
         let s = &mut self.sites[d.site];
@@ -212,7 +213,8 @@ impl Energy {
         if let Some(w) = s.window.add(ts, local, s.total, prm.win_ms) {
             let adopt = s.high.since().is_some_and(|x| ts - x >= prm.adopt_after);
             if !s.high.is_engaged() || adopt {
-                s.normal.push(w.local.hour_of_week(), w.mean);
+                s.normal
+                    .learn(w.local.hour_of_week(), w.mean, prm.min_samples, &cfg.normal);
             }
             if s.baseload_on {
                 let p = period(w.local, &cfg.baseload);
@@ -293,7 +295,8 @@ impl Energy {
     /// Learns one historic window mean of `device` (warm-up from InfluxDB), in time order per device.
     pub fn warm(&mut self, site: &Id, device: &Id, how: usize, mean: f64) {
         if let Some(i) = self.device(site, device) {
-            self.devs[i].normal.push(how, mean);
+            let (prm, cfg) = (&self.prm, &self.cfg);
+            self.devs[i].normal.learn(how, mean, prm.min_samples, &cfg.normal);
         }
     }
 
@@ -301,7 +304,8 @@ impl Energy {
     pub fn warm_site(&mut self, site: &Id, start: i64, local: Local, total: f64) {
         let i = self.site(site, None);
         let (prm, cfg, s) = (&self.prm, &self.cfg, &mut self.sites[i]);
-        s.normal.push(local.hour_of_week(), total);
+        s.normal
+            .learn(local.hour_of_week(), total, prm.min_samples, &cfg.normal);
         if s.baseload_on {
             let p = period(local, &cfg.baseload);
             s.base.window(
