@@ -2,7 +2,7 @@
 fn dbg_b11() {
     let s = super::Scenario::generate(super::ScenarioConfig::default());
     let from = chrono::DateTime::parse_from_rfc3339("2026-04-29T04:00:00Z")
-        .unwrap()
+        .expect("valid RFC 3339")
         .with_timezone(&chrono::Utc);
     let mut n = 0;
     s.replay(|t, batch| {
