@@ -51,6 +51,7 @@ pub struct Report {
     unmatched: Vec<usize>,
     fault_notes: Vec<String>,
     missed: Vec<String>,
+    flaps: Vec<String>,
     learning: Vec<usize>,
     water_fp_rain: usize,
     water_fp_near_fault: usize,
@@ -162,9 +163,13 @@ impl Report {
                 continue;
             }
             self.energy_matched += 1;
-            for i in hits {
+            for &i in &hits {
                 let f = first.entry(i).or_insert(o.opened_at);
                 *f = (*f).min(o.opened_at);
+            }
+            // For flaps, an opening belongs to one incident: the one that started last before it (a
+            // three-week creep must not claim the alerts of a heater that got stuck meanwhile).
+            if let Some(&i) = hits.iter().max_by_key(|&&i| s.incidents[i].start) {
                 let alert = format!("{:?}/{}/{:?}", o.kind, o.site, o.device);
                 *opens.entry((i, alert)).or_default() += 1;
             }
@@ -186,6 +191,15 @@ impl Report {
                 } else {
                     self.ttd_min.push(ttd / 60.0);
                 }
+            }
+        }
+        for ((i, alert), n) in &opens {
+            if *n > 1 {
+                let inc = &s.incidents[*i];
+                self.flaps.push(format!(
+                    "{alert} opened {n} times during {:?} {} to {}",
+                    inc.kind, inc.start, inc.end
+                ));
             }
         }
         self.opens = opens.into_values().collect();
@@ -219,7 +233,8 @@ impl Report {
                         };
                         self.water_fp_near_fault += usize::from(s.faults.iter().any(|f| near(&f)));
                         // Caused: the sensor the alert names was faulty when it opened, or had reported
-                        // corrupt values (stuck, impossible, jump) within the trend window before.
+                        // corrupt values (stuck, impossible, jump) within the trend window before. A low
+                        // battery leaves the simulated values right, so it cannot cause one.
                         let sensor = o
                             .text
                             .split(" at ")
@@ -233,6 +248,7 @@ impl Report {
                         };
                         let caused = s.faults.iter().find(|f| {
                             Some(f.device.as_str()) == sensor
+                                && f.kind != SensorFault::LowBattery
                                 && f.start <= t
                                 && (t <= f.end || (corrupting(f.kind) && t <= f.end + self.trend_window))
                         });
@@ -438,6 +454,9 @@ impl Report {
                     a.device,
                     a.text
                 );
+            }
+            for f in &self.flaps {
+                let _ = writeln!(o, "\nFlapping: {f}");
             }
             for m in &self.missed {
                 let _ = writeln!(o, "\nMissed incident: {m}");

@@ -32,6 +32,8 @@ pub(crate) struct Baseload {
     first_above: i64,
     /// An alert is open.
     pub active: bool,
+    /// The last period's excess over the reference while the alert is open.
+    excess: f64,
     suspicious_since: Option<i64>,
 }
 
@@ -70,6 +72,11 @@ impl Baseload {
         if period.is_some() {
             self.means.push(mean);
         }
+    }
+
+    /// The baseload excess the open alert reports (0 without an open alert).
+    pub fn open_excess(&self) -> f64 {
+        if self.active { self.excess.max(0.0) } else { 0.0 }
     }
 
     /// Marks an alert restored after a restart as open since `since`.
@@ -129,6 +136,7 @@ impl Baseload {
             learn(hist);
         }
         let name = if night { "night" } else { "weekend" };
+        self.excess = value - reference;
         if value > v.threshold {
             self.above += 1;
             if self.above == 1 {

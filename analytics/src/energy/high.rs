@@ -17,6 +17,8 @@ pub(crate) struct Target<'a> {
     pub device: Option<&'a Id>,
     pub class: &'a str,
     pub limit: Option<f64>,
+    /// Power already explained by an open baseload alert, subtracted before checking (shown in the text).
+    pub adj: f64,
 }
 
 impl Target<'_> {
@@ -41,7 +43,7 @@ impl Target<'_> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
-    refresh: &mut i64,
+    (refresh, open): (&mut i64, &mut (f64, f64)),
     normal: &Normal,
     t: &Target<'_>,
     ts: i64,
@@ -59,8 +61,18 @@ pub(crate) fn check_high(
     let level = ema.min(raw);
     let above_n = base.is_some_and(|b| level > b.threshold);
     let above_l = t.limit.is_some_and(|l| level > l);
+    // Clearing compares with the hour's own clear level: the wider neighbours of a boost hour must not
+    // end an alert that is still going on (a stuck heater passing its morning boost time).
+    let own = normal.hour(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis);
+    let clear = own.or(base).map(|b| b.clear);
+    let excess = own.or(base).map_or(0.0, |b| ema - b.expected);
+    // …and only once the power itself came down, both in level and in excess over the usual, from where
+    // it was when the alert opened: a device that still does what triggered the alert (a heater stuck at
+    // full power) keeps its alert through hours where that much happens to be usual.
+    let keep = 1.0 - prm.hysteresis;
+    let changed = !(ema >= open.0 * keep || excess >= open.1 * keep);
     let below =
-        base.is_none_or(|b| ema < b.clear) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
+        clear.is_none_or(|c| ema < c && changed) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
     let (above, below) = if suppressed {
         (false, true)
     } else {
@@ -69,15 +81,16 @@ pub(crate) fn check_high(
     match cond.update(ts, above, below, prm.hold, prm.clear_hold) {
         Transition::Opened { since } => {
             *refresh = ts;
+            *open = (ema, excess);
             out.push(raise_high(t, ts, since, how, ema, base, above_l));
         }
         Transition::Closed => {
             let reason = match base {
                 _ if suppressed => "explained by another open alert (left on, baseload)".to_string(),
-                Some(b) => format!(
+                Some(_) => format!(
                     "back to {}, below {}",
                     explain::power(ema),
-                    explain::power(b.clear)
+                    explain::power(clear.unwrap_or_default())
                 ),
                 None => format!("back to {}", explain::power(ema)),
             };
@@ -117,14 +130,29 @@ fn raise_high(
     let explanation = match (base, t.limit) {
         (Some(b), _) if !by_limit => {
             let hour = how.name();
+            let besides = if t.adj > 0.0 {
+                format!(
+                    " besides the baseload rise of {} already reported",
+                    explain::power(t.adj)
+                )
+            } else {
+                String::new()
+            };
             let text = format!(
-                "{who}{}, {} above the usual {} for {hour}, for {dur}",
-                explain::power(ema),
+                "{who}{}, {} above the usual {} for {hour}{besides}, for {dur}",
+                explain::power(ema + t.adj),
                 explain::power(ema - b.expected),
                 explain::power(b.expected),
             );
             let baseline = format!("learned normal for {hour} (median of {} windows)", b.samples);
-            explain::watts(ema, b.expected, b.threshold, baseline, since, text)
+            explain::watts(
+                ema + t.adj,
+                b.expected,
+                b.threshold + t.adj,
+                baseline,
+                since,
+                text,
+            )
         }
         (_, Some(l)) => {
             let text = format!(

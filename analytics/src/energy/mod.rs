@@ -95,6 +95,7 @@ impl Energy {
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
+            high_open: (f64::NAN, f64::NAN),
             base: Baseload::default(),
         });
         self.site_idx.insert(id.clone(), self.sites.len() - 1);
@@ -135,6 +136,7 @@ impl Energy {
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
+            high_open: (f64::NAN, f64::NAN),
             left: Default::default(),
             left_refresh: 0,
         });
@@ -168,6 +170,11 @@ impl Energy {
             device: Some(&d.id),
             class: &d.class,
             limit: d.limit,
+            adj: if d.contributes && s.contributors == 1 {
+                s.base.open_excess()
+            } else {
+                0.0
+            },
         };
         let mut suppressed = false;
         if d.left_on {
@@ -184,16 +191,17 @@ impl Energy {
             );
             suppressed = d.left.is_engaged();
         }
-        // A main meter's night excess is the baseload alert's story while that alert is open.
-        suppressed |= d.contributes && s.base.active && period(local, &cfg.baseload).is_some();
+        // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
+        // checked for high consumption beyond it.
+        let adj = t.adj;
         check_high(
             &mut d.high,
-            &mut d.high_refresh,
+            (&mut d.high_refresh, &mut d.high_open),
             &d.normal,
             &t,
             ts,
             local,
-            (ema, p),
+            (ema - adj, p - adj),
             suppressed,
             prm,
             &cfg.normal,
@@ -228,16 +236,18 @@ impl Energy {
                 device: None,
                 class: "site",
                 limit: None,
+                adj: s.base.open_excess(),
             };
+            let total = s.total - t.adj;
             check_high(
                 &mut s.high,
-                &mut s.high_refresh,
+                (&mut s.high_refresh, &mut s.high_open),
                 &s.normal,
                 &t,
                 ts,
                 local,
-                (s.total, s.total),
-                s.base.active && period(local, &cfg.baseload).is_some(),
+                (total, total),
+                false,
                 prm,
                 &cfg.normal,
                 out,

@@ -115,6 +115,8 @@ pub(crate) struct Dev {
     pub normal: Normal,
     pub high: Condition,
     pub high_refresh: i64,
+    /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
+    pub high_open: (f64, f64),
     pub left: Condition,
     pub left_refresh: i64,
 }
@@ -133,6 +135,8 @@ pub(crate) struct SiteSt {
     pub normal: Normal,
     pub high: Condition,
     pub high_refresh: i64,
+    /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
+    pub high_open: (f64, f64),
     pub base: Baseload,
 }
 

@@ -1,1 +1,157 @@
+//! Tree detector: states, forecasts, and faults that must never ask for water.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use proptest::prelude::*;
+use zw_model::inventory::{Device, DeviceSource, Site};
+use zw_model::tree::{FaultKind, SoilState};
+use zw_model::{SiteKind, Tree};
+
+use super::*;
+use crate::calendar::LocalClock;
+use crate::explain::Change;
+
+fn id(s: &str) -> Id {
+    Id::new(s).expect("id")
+}
+
+fn inventory() -> Inventory {
+    let dev = Device {
+        id: id("soil-1"),
+        name: String::new(),
+        class: "soil_sensor".into(),
+        source: DeviceSource::Ttn {
+            topic: "v3/a@ttn/devices/soil-1/up".into(),
+            model: "dl-trs21".into(),
+        },
+    };
+    Inventory {
+        sites: vec![Site {
+            id: id("park"),
+            name: String::new(),
+            kind: SiteKind::Park,
+            devices: vec![dev],
+        }],
+        trees: vec![Tree {
+            id: id("t-1"),
+            site: id("park"),
+            species: "Tilia cordata".into(),
+            planted: 2022,
+            lat: 51.2,
+            lon: 6.6,
+            sensors: vec![id("soil-1")],
+        }],
+        ..Default::default()
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+/// Runs `hours` of readings every 20 min with tension `f(hour)` (None: no reading); returns the last
+/// status and every signal.
+fn run(hours: i64, f: impl Fn(f64) -> Option<f64>) -> (Option<TreeStatus>, Vec<Signal>) {
+    let mut trees = Trees::new(&TreesConfig::default(), &inventory());
+    let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+    let (mut last, mut out) = (None, Vec::new());
+    for k in 0..hours * 3 {
+        let t = t0() + TimeDelta::minutes(20 * k);
+        if let Some(v) = f(k as f64 / 3.0) {
+            let values = BTreeMap::from([(Quantity::SoilWaterTension, v), (Quantity::BatteryVoltage, 3.6)]);
+            trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+        }
+        let ms = t.timestamp_millis();
+        if let Some(s) = trees.tick(ms, clock.local(ms), &mut out).pop() {
+            last = Some(s);
+        }
+    }
+    (last, out)
+}
+
+fn waterings(out: &[Signal]) -> usize {
+    out.iter()
+        .filter(|s| s.kind == AlertKind::TreeWater && matches!(s.change, Change::Raise { .. }))
+        .count()
+}
+
+#[test]
+fn drying_tree_is_forecast_and_alerted() {
+    // ln-linear drying from 20 kPa: ×1.4 per day, critical (81 kPa) after ~4.2 days.
+    let (st, out) = run(5 * 24, |h| Some(20.0 * 1.4f64.powf(h / 24.0)));
+    let st = st.expect("status");
+    assert_eq!(st.state, SoilState::Critical);
+    assert!(st.young && st.urgency.rank == 1, "{st:?}");
+    assert!(waterings(&out) >= 1, "{out:?}");
+    let (mid, _) = run(2 * 24, |h| Some(20.0 * 1.4f64.powf(h / 24.0)));
+    let days = mid
+        .and_then(|s| s.days_until_critical)
+        .expect("forecast after two days");
+    assert!((days - 2.16).abs() < 0.3, "forecast {days}");
+}
+
+#[test]
+fn fault_table_never_asks_for_water() {
+    // (name, tension per hour, expected fault)
+    type Case = (&'static str, fn(f64) -> Option<f64>, FaultKind);
+    let cases: [Case; 4] = [
+        ("stuck at a dry value", |_| Some(95.0), FaultKind::Stuck),
+        ("silent", |h| (h < 10.0).then_some(20.0), FaultKind::Gap),
+        (
+            "impossible values",
+            |h| Some(if h > 10.0 { -5.0 } else { 20.0 }),
+            FaultKind::Impossible,
+        ),
+        (
+            "jump to bone dry",
+            |h| Some(if h > 10.0 { 239.0 } else { 15.0 + h / 10.0 }),
+            FaultKind::Impossible,
+        ),
+    ];
+    for (name, f, fault) in cases {
+        let (st, out) = run(48, f);
+        let st = st.expect("status");
+        assert_eq!(
+            st.sensor_fault.as_ref().map(|f| f.kind),
+            Some(fault),
+            "{name}: {st:?}"
+        );
+        assert!(
+            out.iter().any(|s| s.kind == AlertKind::SensorFault),
+            "{name}: no maintenance alert"
+        );
+        // The stuck case starts as a plausible dry reading; once stuck, it no longer counts.
+        assert_eq!(st.state, SoilState::Unknown, "{name}");
+        if name != "stuck at a dry value" {
+            assert_eq!(waterings(&out), 0, "{name}: {out:?}");
+        }
+    }
+}
+
+#[test]
+fn rain_resets_the_trend() {
+    let (st, _) = run(4 * 24, |h| {
+        Some(if h < 60.0 {
+            20.0 * 1.5f64.powf(h / 24.0)
+        } else {
+            12.0 + 0.1 * h.sin()
+        })
+    });
+    let st = st.expect("status");
+    assert_eq!(st.state, SoilState::Good);
+    assert!(st.sensors[0].tension_kpa.is_some_and(|t| t < 15.0), "{st:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Whatever a broken sensor sends (values outside the plausible range), it never raises a watering
+    /// alert: such values are rejected and the sensor is distrusted.
+    #[test]
+    fn implausible_values_never_raise_watering_alerts(vals in proptest::collection::vec(prop_oneof![-500.0f64..-0.01, 300.01f64..5000.0], 20..60)) {
+        let (_, out) = run(vals.len() as i64, |h| vals.get(h as usize).copied());
+        prop_assert_eq!(waterings(&out), 0);
+    }
+}

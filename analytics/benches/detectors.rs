@@ -1,0 +1,133 @@
+//! Throughput of all detectors: readings per second through `Analytics::observe` (+ `tick` once per
+//! simulated minute), one core. 100 power devices at three buildings and 20 soil sensors, one reading
+//! per device and minute (soil every 20 min), after two weeks of learning so the learned normal is live.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use zw_analytics::{Analytics, Config};
+use zw_model::inventory::{Device, DeviceSource, Site};
+use zw_model::{Id, Inventory, Quantity, Reading, SiteKind, Tree};
+
+fn id(s: String) -> Id {
+    Id::new(s).expect("id")
+}
+
+fn device(name: String, class: &str) -> Device {
+    let source = DeviceSource::Tasmota {
+        topic: name.clone(),
+        sml_section: None,
+        sml: Vec::new(),
+    };
+    Device {
+        id: id(name),
+        name: String::new(),
+        class: class.into(),
+        source,
+    }
+}
+
+fn setup() -> (Inventory, Vec<Vec<Reading>>) {
+    let mut inv = Inventory::default();
+    let class = |d: usize| match d {
+        0 => "main_meter",
+        d if d % 3 == 0 => "plug",
+        _ => "heater",
+    };
+    for s in 0..3 {
+        let devices = (0..34).map(|d| device(format!("s{s}-d{d}"), class(d))).collect();
+        inv.sites.push(Site {
+            id: id(format!("s{s}")),
+            name: String::new(),
+            kind: SiteKind::Building,
+            devices,
+        });
+    }
+    let sensors: Vec<Device> = (0..20)
+        .map(|k| device(format!("soil-{k}"), "soil_sensor"))
+        .collect();
+    for (k, d) in sensors.iter().enumerate() {
+        inv.trees.push(Tree {
+            id: id(format!("t-{k}")),
+            site: id("park".into()),
+            species: "Tilia cordata".into(),
+            planted: 2020,
+            lat: 51.0,
+            lon: 6.0,
+            sensors: vec![d.id.clone()],
+        });
+    }
+    inv.sites.push(Site {
+        id: id("park".into()),
+        name: String::new(),
+        kind: SiteKind::Park,
+        devices: sensors,
+    });
+    let t0 = DateTime::parse_from_rfc3339("2026-05-04T00:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let minutes = (0..(14 * 24 + 6) * 60)
+        .map(|m: i64| {
+            let t = t0 + TimeDelta::minutes(m);
+            inv.devices()
+                .filter(|(_, d)| d.class != "soil_sensor" || m % 20 == 0)
+                .map(|(s, d)| {
+                    let (q, v) = if d.class == "soil_sensor" {
+                        (
+                            Quantity::SoilMoisture,
+                            25.0 - m as f64 / 5000.0 + (m % 7) as f64 * 0.01,
+                        )
+                    } else {
+                        (
+                            Quantity::ActivePower,
+                            500.0 + ((m * 31 + d.id.as_str().len() as i64) % 97) as f64 * 10.0,
+                        )
+                    };
+                    Reading::new(s.id.clone(), d.id.clone(), t, BTreeMap::from([(q, v)]))
+                })
+                .collect()
+        })
+        .collect();
+    (inv, minutes)
+}
+
+fn bench(c: &mut Criterion) {
+    let (inv, minutes) = setup();
+    let learn = 14 * 24 * 60;
+    let mut warmed = Analytics::new(&Config::default(), &inv);
+    for batch in &minutes[..learn] {
+        for r in batch {
+            warmed.observe(r, r.ts);
+        }
+        if let Some(r) = batch.first() {
+            warmed.tick(r.ts);
+        }
+    }
+    let live = &minutes[learn..];
+    let n: usize = live.iter().map(Vec::len).sum();
+    let mut g = c.benchmark_group("detectors");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(10);
+    g.bench_function("observe_all_detectors", |b| {
+        b.iter_batched(
+            || warmed.clone(),
+            |mut a| {
+                for batch in live {
+                    for r in batch {
+                        std::hint::black_box(a.observe(r, r.ts));
+                    }
+                    if let Some(r) = batch.first() {
+                        std::hint::black_box(a.tick(r.ts));
+                    }
+                }
+                a
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
