@@ -215,56 +215,27 @@ api_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$
 modbus_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$MODBUS_PORT"; }
 
 # ---- configuration ---------------------------------------------------------------------------------
+# Renders a template from deploy/conf/ (shared with the test harness): each NAME=value replaces @NAME@.
+render_conf() { # template output NAME=value...
+  local template=$1 out=$2 args=() kv
+  shift 2
+  for kv in "$@"; do args+=(-e "s#@${kv%%=*}@#$(sed_escape "${kv#*=}")#g"); done
+  sed "${args[@]}" "$template" >"$out"
+  if grep -v '^#' "$out" | grep -q '@[A-Z_]*@'; then die "unfilled placeholder in $out"; fi
+}
+
 write_mosquitto_conf() {
-  {
-    echo "# Written by deploy/demo.sh; rewritten on every start."
-    echo "listener $MQTT_PORT $HOST"
-    echo "allow_anonymous true"
-    echo "persistence true"
-    echo "persistence_location $STATE/mosquitto/"
-    echo "autosave_interval 60"
-    # Per mosquitto.conf(5): the default of 1000 queued messages per offline persistent session would
-    # silently drop QoS 1 readings during an ingest outage. Ingest acknowledges a batch only once it is
-    # written or spooled, so inflight must be >= batch_size x (write_concurrency + 1) = 5000 x 3.
-    echo "max_queued_messages 1000000"
-    echo "max_inflight_messages 20000"
-    echo "log_dest stdout"
-    echo "log_timestamp_format %Y-%m-%dT%H:%M:%S"
-    # As root, mosquitto would switch to the `mosquitto` user, which cannot write $STATE.
-    if [[ $(id -u) -eq 0 ]]; then echo "user root"; fi
-  } >"$STATE/mosquitto/mosquitto.conf"
+  local out=$STATE/mosquitto/mosquitto.conf
+  # autosave every minute, so a kill -9 of the broker loses at most a minute of queued messages.
+  render_conf "$ROOT/deploy/conf/mosquitto.conf.in" "$out" \
+    HOST="$HOST" PORT="$MQTT_PORT" DATA_DIR="$STATE/mosquitto" AUTOSAVE_INTERVAL=60
+  # As root, mosquitto would switch to the `mosquitto` user, which cannot write $STATE.
+  if [[ $(id -u) -eq 0 ]]; then echo "user root" >>"$out"; fi
 }
 
 write_influxd_conf() {
-  local rpc_port=$1 dir=$STATE/influxdb
-  cat >"$dir/influxdb.conf" <<EOF
-# Written by deploy/demo.sh; rewritten on every start.
-reporting-disabled = true
-bind-address = "$HOST:$rpc_port"
-
-[meta]
-  dir = "$dir/meta"
-  logging-enabled = false
-
-[data]
-  dir = "$dir/data"
-  wal-dir = "$dir/wal"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[subscriber]
-  enabled = false
-
-[http]
-  bind-address = "$HOST:$INFLUX_PORT"
-  log-enabled = false
-  pprof-enabled = false
-
-[logging]
-  level = "info"
-EOF
+  render_conf "$ROOT/deploy/conf/influxdb.conf.in" "$STATE/influxdb/influxdb.conf" \
+    HOST="$HOST" HTTP_PORT="$INFLUX_PORT" RPC_PORT="$1" DATA_DIR="$STATE/influxdb"
 }
 
 gen_token() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n'; }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::process::{ChildProcess, StartError};
+use crate::template;
 
 /// Default location of the server (Debian package `influxdb`).
 pub(crate) const DEFAULT_BIN: &str = "/usr/bin/influxd";
@@ -26,39 +27,17 @@ pub(crate) struct Ports {
     pub(crate) rpc: u16,
 }
 
-/// The influxd configuration for `ports`, keeping all data under `dir`.
+/// The influxd configuration for `ports`, keeping all data under `dir`: the shipped
+/// `deploy/conf/influxdb.conf.in` on loopback.
 pub(crate) fn config_text(ports: Ports, dir: &Path) -> String {
-    let dir = dir.display();
-    format!(
-        r#"# Written by zw-tests.
-reporting-disabled = true
-bind-address = "127.0.0.1:{rpc}"
-
-[meta]
-  dir = "{dir}/meta"
-  logging-enabled = false
-
-[data]
-  dir = "{dir}/data"
-  wal-dir = "{dir}/wal"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[subscriber]
-  enabled = false
-
-[http]
-  bind-address = "127.0.0.1:{http}"
-  log-enabled = false
-  pprof-enabled = false
-
-[logging]
-  level = "info"
-"#,
-        rpc = ports.rpc,
-        http = ports.http,
+    template::render(
+        template::INFLUXDB,
+        &[
+            ("HOST", "127.0.0.1"),
+            ("HTTP_PORT", &ports.http.to_string()),
+            ("RPC_PORT", &ports.rpc.to_string()),
+            ("DATA_DIR", &dir.display().to_string()),
+        ],
     )
 }
 

@@ -27,6 +27,7 @@ mod mosquitto;
 mod ports;
 mod process;
 mod stack;
+mod template;
 mod victoria;
 
 pub use influx_http::{influx_query, influx_write, series_values};

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::process::{ChildProcess, StartError};
+use crate::template;
 
 /// Default location of the broker (Debian package `mosquitto`).
 pub(crate) const DEFAULT_BIN: &str = "/usr/sbin/mosquitto";
@@ -19,31 +20,19 @@ pub(crate) const BIN_ENV: &str = "ZW_MOSQUITTO_BIN";
 /// Upper bound for the broker to accept its first client.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The broker configuration for `port`, keeping its persistence file in `data_dir`.
-///
-/// Limits, per mosquitto.conf(5):
-/// - `max_queued_messages` (default 1000) silently drops QoS 1/2 messages beyond it for each offline
-///   persistent session; outage tests queue far more, so it is raised to a million.
-/// - `max_queued_bytes 0` (the default) sets no byte limit, so the message count alone applies.
-/// - `max_inflight_messages` (default 20) caps unacknowledged QoS 1/2 messages per client. Nothing is
-///   dropped at that cap, but ingest acknowledges a batch only once it is written or spooled, so it
-///   receives no more than this many messages per write: it must be at least
-///   `batch_size × (write_concurrency + 1)` (5,000 × 3 with the defaults), hence 20,000.
-/// - `autosave_interval 0` saves the database only on exit; stops go through SIGTERM, which saves it.
+/// The broker configuration for `port`, keeping its persistence file in `data_dir`: the shipped
+/// `deploy/conf/mosquitto.conf.in` (whose comments explain its limits), saved only on exit
+/// (`autosave_interval 0`; stops go through SIGTERM, which saves it).
 pub(crate) fn config_text(port: u16, data_dir: &Path, run_as_root: bool) -> String {
-    let mut text = format!(
-        "# Written by zw-tests.\n\
-         listener {port} 127.0.0.1\n\
-         allow_anonymous true\n\
-         persistence true\n\
-         persistence_location {}/\n\
-         autosave_interval 0\n\
-         max_queued_messages 1000000\n\
-         max_queued_bytes 0\n\
-         max_inflight_messages 20000\n\
-         log_dest stdout\n\
-         log_timestamp_format %Y-%m-%dT%H:%M:%S\n",
-        data_dir.display()
+    let dir = data_dir.display().to_string();
+    let mut text = template::render(
+        template::MOSQUITTO,
+        &[
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port.to_string()),
+            ("DATA_DIR", &dir),
+            ("AUTOSAVE_INTERVAL", "0"),
+        ],
     );
     if run_as_root {
         // As root, mosquitto otherwise switches to the `mosquitto` user, which cannot write our data dir.
