@@ -124,8 +124,10 @@ pub async fn start(
     let meters = live.len();
     tasks.spawn(serve::update_meters(live, cfg.update_interval, stop.clone()));
     let bus = bus.clone();
+    // Each simulated MQTT device gets its own seed, derived from the run's seed and its name.
+    let device_seed = |name: String| mix(cfg.seed, hash_str(&name));
     for plug in &cfg.plugs {
-        let seed = mix(cfg.seed, hash_str(&format!("tasmota/{}", plug.topic)));
+        let seed = device_seed(format!("tasmota/{}", plug.topic));
         let run = mqtt::run_plug(
             plug.clone(),
             seed,
@@ -133,13 +135,10 @@ pub async fn start(
             bus.clone(),
             stop.clone(),
         );
-        tasks.spawn(async move {
-            run.await;
-            Ok(())
-        });
+        spawn_device(&mut tasks, run);
     }
     for shelly in &cfg.shellies {
-        let seed = mix(cfg.seed, hash_str(&format!("shelly/{}", shelly.prefix)));
+        let seed = device_seed(format!("shelly/{}", shelly.prefix));
         let run = mqtt::run_shelly(
             shelly.clone(),
             seed,
@@ -147,10 +146,7 @@ pub async fn start(
             bus.clone(),
             stop.clone(),
         );
-        tasks.spawn(async move {
-            run.await;
-            Ok(())
-        });
+        spawn_device(&mut tasks, run);
     }
     if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {
         let tagged = |list: &[SoilConfig], model: &'static str| {
@@ -164,10 +160,7 @@ pub async fn start(
         let mut sensors = tagged(&cfg.soil_sensors, "lse01");
         sensors.extend(tagged(&cfg.tension_sensors, "trs21"));
         let run = mqtt::run_tts(sensors, cfg.mqtt_faults.clone(), bus, stop.clone());
-        tasks.spawn(async move {
-            run.await;
-            Ok(())
-        });
+        spawn_device(&mut tasks, run);
     }
     info!(
         modbus = %modbus_addr,
@@ -186,4 +179,15 @@ pub async fn start(
         tasks,
         stop,
     })
+}
+
+/// Runs one simulated MQTT device (or group) until shutdown; device loops end only when stopped.
+fn spawn_device(
+    tasks: &mut JoinSet<Result<(), SimError>>,
+    run: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    tasks.spawn(async move {
+        run.await;
+        Ok(())
+    });
 }
