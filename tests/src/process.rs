@@ -161,23 +161,14 @@ impl ChildProcess {
 
     /// Sends SIGTERM, waits up to `grace` for the child to exit, then kills it.
     pub(crate) async fn terminate(mut self, grace: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        signal_term(&mut child);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
-            }
-            tokio::time::sleep(POLL).await;
+        // The wait polls a child process: a blocking thread keeps the runtime's workers free meanwhile.
+        let waited = tokio::task::spawn_blocking(move || self.terminate_blocking(grace)).await;
+        if let Err(e) = waited {
+            tracing::warn!("Stopping a service failed: {e}");
         }
-        tracing::warn!(service = self.name, "Service ignored SIGTERM; killing it.");
-        let _ = child.kill();
-        let _ = child.wait();
     }
 
-    /// Blocking variant of [`Self::terminate`] for `Drop`.
+    /// Blocking variant of [`Self::terminate`], also used by `Drop`.
     fn terminate_blocking(&mut self, grace: Duration) {
         let Some(mut child) = self.child.take() else {
             return;
@@ -190,6 +181,7 @@ impl ChildProcess {
             }
             std::thread::sleep(POLL);
         }
+        tracing::warn!(service = self.name, "Service ignored SIGTERM; killing it.");
         let _ = child.kill();
         let _ = child.wait();
     }
