@@ -22,7 +22,10 @@ pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> String {
         .lines()
         .filter(|l| !l.starts_with('#') && l.matches('@').count() >= 2)
         .collect();
-    assert!(unfilled.is_empty(), "template placeholders without a value: {unfilled:?}");
+    assert!(
+        unfilled.is_empty(),
+        "template placeholders without a value: {unfilled:?}"
+    );
     text
 }
 
@@ -32,7 +35,10 @@ mod tests {
 
     #[test]
     fn fills_every_placeholder() {
-        let text = render("a = @A@\n# @NOT@ in a comment\nb = @B@:@A@\n", &[("A", "1"), ("B", "x")]);
+        let text = render(
+            "a = @A@\n# @NOT@ in a comment\nb = @B@:@A@\n",
+            &[("A", "1"), ("B", "x")],
+        );
         assert_eq!(text, "a = 1\n# @NOT@ in a comment\nb = x:1\n");
     }
 
