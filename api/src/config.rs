@@ -1,6 +1,7 @@
 //! API settings (`[api]` in the config file).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,10 @@ pub struct Config {
     pub timezone: String,
     /// Flat energy tariff for costs.
     pub tariff: Tariff,
+    /// A device no gateway polls (MQTT, LoRaWAN) counts as `stale` once its last reading is older than this.
+    /// Polled devices go stale when their gateway status is older than two of its refresh periods.
+    #[serde(with = "humantime_serde")]
+    pub device_stale_after: Duration,
 }
 
 /// A flat energy tariff.
@@ -57,6 +62,7 @@ impl Default for Config {
             rate_limit_burst: 100,
             timezone: "Europe/Berlin".into(),
             tariff: Tariff::default(),
+            device_stale_after: Duration::from_secs(3600),
         }
     }
 }
@@ -101,6 +107,9 @@ impl Config {
                 "api.tariff.currency: {:?} must be an ISO 4217 code like EUR",
                 self.tariff.currency
             ));
+        }
+        if self.device_stale_after < Duration::from_secs(1) {
+            errors.push("api.device_stale_after: must be at least 1s".into());
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

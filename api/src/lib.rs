@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod config;
+pub mod device_health;
 pub mod error;
 mod extract;
 pub mod live;

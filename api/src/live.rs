@@ -44,6 +44,11 @@ impl LiveCache {
         self.latest.read().ok()?.get(device).cloned()
     }
 
+    /// Time of the newest reading of `device`, if any arrived yet.
+    pub fn last_seen(&self, device: &str) -> Option<DateTime<Utc>> {
+        self.latest.read().ok()?.get(device).map(|l| l.ts)
+    }
+
     /// Merges `r` per quantity: a value replaces the stored one unless that is newer. Devices that report
     /// different quantities in different messages (a Shelly Pro 3EM sends power and energy apart) keep all of
     /// them, each with its own timestamp. Returns whether anything was stored.

@@ -1,5 +1,7 @@
-//! Router tests without sockets: authentication, scope (role × endpoint × in/out of scope), problem+json,
-//! live values from the cache, metrics format.
+//! Router tests without sockets: problem+json, live values from the cache, history validation, metrics
+//! format, rate limits, alerts and trees.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,157 +9,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
+use common::{get, state};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use zw_api::{AppState, app};
-use zw_model::inventory::token_hash;
-use zw_model::{Id, Inventory, Quantity, Reading};
-
-const INVENTORY: &str = r#"
-[[sites]]
-id = "rathaus"
-kind = "building"
-[[sites.devices]]
-id = "rathaus-main"
-source = { type = "modbus", endpoint = "127.0.0.1:5020", profile = "sdm630" }
-
-[[sites]]
-id = "hh-1"
-kind = "household"
-[[sites.devices]]
-id = "hh-1-plug"
-source = { type = "tasmota", topic = "plug1" }
-
-[[sites]]
-id = "hh-2"
-kind = "household"
-[[sites.devices]]
-id = "hh-2-plug"
-source = { type = "tasmota", topic = "plug2" }
-
-[[sites]]
-id = "park"
-kind = "park"
-[[sites.devices]]
-id = "soil-1"
-source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01" }
-"#;
-
-fn state() -> AppState {
-    let mut inv: Inventory = toml::from_str(INVENTORY).expect("inventory parses");
-    for (name, role, scope) in [
-        ("fm", "facility_manager", "*"),
-        ("anna", "resident", "hh-1"),
-        ("parks", "parks", "*"),
-        ("root", "admin", "*"),
-    ] {
-        let user = format!(
-            "name = \"{name}\"\nrole = \"{role}\"\nscope = [\"{scope}\"]\ntoken_sha256 = \"{}\"\n",
-            token_hash(name)
-        );
-        inv.users.push(toml::from_str(&user).expect("user parses"));
-    }
-    assert_eq!(inv.validate(), Vec::<String>::new());
-    // A port nobody listens on: history requests must fail as 503, never hang or panic.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
-    let url = format!("http://{closed}");
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url,
-        ..Default::default()
-    })
-    .expect("client");
-    AppState::new(Arc::new(inv), influx, None, prometheus::Registry::new()).expect("state")
-}
-
-async fn get(state: &AppState, path: &str, token: Option<&str>) -> (StatusCode, String, serde_json::Value) {
-    let mut req = Request::get(path);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let resp = app(state.clone())
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = resp.status();
-    let ctype = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("").to_string())
-        .unwrap_or_default();
-    let body = resp.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        ctype,
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    )
-}
-
-#[tokio::test]
-async fn scope_table_for_live_values() {
-    let s = state();
-    let ok = StatusCode::OK;
-    let nf = StatusCode::NOT_FOUND;
-    // (caller, device, expected status)
-    let table = [
-        ("fm", "rathaus-main", ok),
-        ("fm", "hh-1-plug", nf),
-        ("fm", "soil-1", nf),
-        ("anna", "hh-1-plug", ok),
-        ("anna", "hh-2-plug", nf),
-        ("anna", "rathaus-main", nf),
-        ("parks", "soil-1", ok),
-        ("parks", "hh-1-plug", nf),
-        ("root", "hh-2-plug", ok),
-        ("anna", "no-such-device", nf),
-    ];
-    for (caller, device, want) in table {
-        let (status, ctype, body) = get(&s, &format!("/api/v1/devices/{device}/live"), Some(caller)).await;
-        assert_eq!(status, want, "{caller} → {device}: {body}");
-        if want == nf {
-            // Out of scope and unknown look the same.
-            assert_eq!(ctype, "application/problem+json");
-            assert_eq!(body["detail"], format!("device {device} not found"));
-        }
-    }
-}
-
-#[tokio::test]
-async fn device_list_is_scoped() {
-    let s = state();
-    let ids = |v: serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|d| d["id"].as_str().expect("id").to_string())
-            .collect()
-    };
-    assert_eq!(
-        ids(get(&s, "/api/v1/devices", Some("anna")).await.2),
-        ["hh-1-plug"]
-    );
-    assert_eq!(
-        ids(get(&s, "/api/v1/devices", Some("fm")).await.2),
-        ["rathaus-main"]
-    );
-    assert_eq!(ids(get(&s, "/api/v1/devices", Some("parks")).await.2), ["soil-1"]);
-    assert_eq!(ids(get(&s, "/api/v1/devices", Some("root")).await.2).len(), 4);
-}
-
-#[tokio::test]
-async fn missing_or_wrong_tokens_are_401_problems() {
-    let s = state();
-    for token in [None, Some("wrong"), Some("")] {
-        for path in ["/api/v1/devices", "/api/v1/devices/hh-1-plug/live"] {
-            let (status, ctype, body) = get(&s, path, token).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {token:?}");
-            assert_eq!(ctype, "application/problem+json");
-            assert_eq!(body["status"], 401);
-        }
-    }
-}
+use zw_api::app;
+use zw_model::{Id, Quantity, Reading};
 
 #[tokio::test]
 async fn malformed_ids_and_unknown_routes_are_4xx() {
@@ -312,89 +168,6 @@ async fn stream_requires_a_token_and_dashboard_is_public_html() {
 
 /// Role × endpoint × in/out of scope → status. In-scope history answers 503 here (no InfluxDB), which
 /// still proves the scope check passed.
-#[tokio::test]
-async fn scope_table_for_every_endpoint_and_role() {
-    let s = state();
-    let own: [(&str, &str, &str); 4] = [
-        ("fm", "rathaus", "rathaus-main"),
-        ("anna", "hh-1", "hh-1-plug"),
-        ("parks", "park", "soil-1"),
-        ("root", "hh-2", "hh-2-plug"),
-    ];
-    let foreign: [(&str, &str, &str); 3] = [
-        ("fm", "hh-1", "hh-1-plug"),
-        ("anna", "hh-2", "hh-2-plug"),
-        ("parks", "rathaus", "rathaus-main"),
-    ];
-    let endpoints = |site: &str, dev: &str| {
-        [
-            format!("/api/v1/devices/{dev}/live"),
-            format!("/api/v1/devices/{dev}/history?quantity=active_power"),
-            format!("/api/v1/sites/{site}/live"),
-        ]
-    };
-    for (who, site, dev) in own {
-        let want = [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK];
-        for (path, want) in endpoints(site, dev).iter().zip(want) {
-            assert_eq!(get(&s, path, Some(who)).await.0, want, "{who} {path}");
-        }
-    }
-    for (who, site, dev) in foreign {
-        for path in endpoints(site, dev) {
-            let (status, _, body) = get(&s, &path, Some(who)).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{who} {path}");
-            assert!(
-                body["detail"].as_str().is_some_and(|d| d.ends_with("not found")),
-                "{body}"
-            );
-        }
-    }
-    for path in endpoints("hh-1", "hh-1-plug")
-        .iter()
-        .chain(&["/api/v1/devices".into(), "/api/v1/sites".into()])
-    {
-        assert_eq!(get(&s, path, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
-
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
-
-    /// Malformed ids, query strings and tokens get 4xx problems, never a 5xx.
-    #[test]
-    fn malformed_input_is_never_a_server_error(
-        id in "[^/?#]{0,80}",
-        query in "[ -~]{0,120}",
-        token in "[ -~]{0,80}",
-    ) {
-        let s = state();
-        let enc = |x: &str| x.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
-        // A quantity that exists would make the request valid and reach the (absent) database.
-        let query = query.replace("quantity", "q");
-        let paths = [
-            format!("/api/v1/devices/{}/live", enc(&id)),
-            format!("/api/v1/devices/rathaus-main/history?{query}"),
-            format!("/api/v1/devices/{}/history?quantity=active_power&window=0s", enc(&id)),
-            format!("/api/v1/sites/{}/live", enc(&id)),
-        ];
-        for path in paths {
-            for tok in [Some("root"), Some(token.as_str())] {
-                let Ok(req) = Request::get(&path).header(header::AUTHORIZATION, format!("Bearer {}", tok.unwrap_or(""))).body(Body::empty()) else { continue };
-                let status = block_on(app(s.clone()).oneshot(req)).expect("response").status();
-                proptest::prop_assert!(status.is_client_error(), "{path} with {tok:?} → {status}");
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_user_over_the_rate_limit_gets_429_with_retry_after() {
     let mut s = state();

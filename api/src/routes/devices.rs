@@ -13,6 +13,7 @@ use zw_model::{Device, DeviceSource, Id, Site, SiteKind, User};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::device_health::{self, DeviceHealth, HealthView};
 use crate::error::ApiError;
 
 /// A device as the API shows it.
@@ -31,10 +32,10 @@ pub struct DeviceInfo {
     pub site_kind: SiteKind,
     /// How the device is read: the source `type` from the inventory (modbus, tasmota, shelly, ttn, …).
     pub source: String,
-    /// Health as last reported by the gateway (online, degraded, offline, last success, last error); null
-    /// until a status arrived.
-    #[schema(value_type = Object)]
-    pub health: Option<serde_json::Value>,
+    /// Health: online, degraded or offline as the gateway reports it, `stale` when that report (or the last
+    /// reading of a device no gateway polls) is too old, `unknown` before anything arrived; with last seen and
+    /// last error.
+    pub health: DeviceHealth,
 }
 
 /// One live value with its unit.
@@ -61,12 +62,14 @@ pub struct Live {
     pub ts: Option<DateTime<Utc>>,
     /// Seconds since `ts`.
     pub age_seconds: Option<f64>,
+    /// Health state of the device (see `DeviceInfo.health`); `stale` means these values are old.
+    pub health: HealthView,
     /// Values by canonical quantity; quantities the device did not report are absent.
     pub values: BTreeMap<String, LiveValue>,
 }
 
-/// The API view of a device.
-pub fn info(site: &Site, dev: &Device) -> DeviceInfo {
+/// The API view of a device with its health at `now`.
+pub fn info(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>) -> DeviceInfo {
     DeviceInfo {
         id: dev.id.to_string(),
         name: dev.name.clone(),
@@ -74,7 +77,7 @@ pub fn info(site: &Site, dev: &Device) -> DeviceInfo {
         site: site.id.to_string(),
         site_kind: site.kind,
         source: source_kind(&dev.source),
-        health: None,
+        health: device_health::device(state, dev, now),
     }
 }
 
@@ -104,19 +107,9 @@ pub fn visible_device<'a>(
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = [DeviceInfo]), (status = 401, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
+    let now = Utc::now();
     let devices = state.inventory.devices().filter(|(s, _)| user.sees(s));
-    Json(devices.map(|(s, d)| with_health(&state, info(s, d))).collect())
-}
-
-/// Adds the device's last published health, if any.
-pub fn with_health(state: &AppState, mut info: DeviceInfo) -> DeviceInfo {
-    info.health = state
-        .views
-        .status
-        .read()
-        .ok()
-        .and_then(|m| m.get(&info.id).and_then(|h| serde_json::to_value(h).ok()));
-    info
+    Json(devices.map(|(s, d)| info(&state, s, d, now)).collect())
 }
 
 /// Latest values of a device, with their timestamp and age.
@@ -142,6 +135,7 @@ pub fn live_view(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>
         site: site.id.to_string(),
         ts: live.as_ref().map(|l| l.ts),
         age_seconds: live.as_ref().map(|l| age(l.ts)),
+        health: device_health::state(state, dev, now),
         values: live
             .map(|l| {
                 l.values

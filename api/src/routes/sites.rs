@@ -8,8 +8,9 @@ use zw_model::{Id, SiteKind};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::device_health::{self, SiteHealth};
 use crate::error::ApiError;
-use crate::routes::devices::{DeviceInfo, Live, info, live_view, with_health};
+use crate::routes::devices::{DeviceInfo, Live, info, live_view};
 
 /// A site with its devices.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -21,6 +22,8 @@ pub struct SiteInfo {
     /// Building, household or park.
     #[schema(value_type = String)]
     pub kind: SiteKind,
+    /// Overall health and devices per state.
+    pub health: SiteHealth,
     /// The site's devices.
     pub devices: Vec<DeviceInfo>,
 }
@@ -38,18 +41,19 @@ pub struct SiteLive {
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites", security(("bearer" = [])),
     responses((status = 200, body = [SiteInfo]), (status = 401, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<SiteInfo>> {
+    let now = Utc::now();
     let sites = state.inventory.sites.iter().filter(|s| user.sees(s));
     Json(
         sites
-            .map(|s| SiteInfo {
-                id: s.id.to_string(),
-                name: s.name.clone(),
-                kind: s.kind,
-                devices: s
-                    .devices
-                    .iter()
-                    .map(|d| with_health(&state, info(s, d)))
-                    .collect(),
+            .map(|s| {
+                let devices: Vec<DeviceInfo> = s.devices.iter().map(|d| info(&state, s, d, now)).collect();
+                SiteInfo {
+                    id: s.id.to_string(),
+                    name: s.name.clone(),
+                    kind: s.kind,
+                    health: device_health::site(devices.iter().map(|d| d.health.state)),
+                    devices,
+                }
             })
             .collect(),
     )
