@@ -6,6 +6,7 @@
 //! simulated time, so weeks replay in seconds and every run with the same seed gives the same figures.
 
 mod score;
+mod seeds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,16 @@ pub struct EvalArgs {
     /// Scenario seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Several seeds instead of `--seed`: `1..10` (inclusive), `1..=10`, `1,4,9`. Prints one row per seed
+    /// and an aggregate row; exit 1 if any seed misses a target.
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// With `--seeds`: also print every seed's full report.
+    #[arg(long)]
+    pub full: bool,
+    /// With `--seeds`: seeds evaluated at once (threads).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     /// Buildings in the scenario.
     #[arg(long, default_value_t = 12)]
     pub buildings: usize,
@@ -57,21 +68,79 @@ pub fn main(args: EvalArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_CONFIG);
         }
     };
-    let scenario = Scenario::generate(ScenarioConfig {
-        seed: args.seed,
-        learn_weeks: args.learn_weeks,
-        eval_weeks: args.eval_weeks,
-        buildings: args.buildings,
-        trees: args.trees,
-        ..ScenarioConfig::default()
-    });
-    let report = evaluate(&scenario, cfg.analytics);
-    print!("{}", report.markdown(args.verbose));
-    if report.targets_met() {
+    let seeds = match args.seeds.as_deref().map(seeds::parse) {
+        None => vec![args.seed],
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!("error: --seeds: {e}");
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+    };
+    let run = |seed: u64| {
+        let scenario = Scenario::generate(ScenarioConfig {
+            seed,
+            learn_weeks: args.learn_weeks,
+            eval_weeks: args.eval_weeks,
+            buildings: args.buildings,
+            trees: args.trees,
+            ..ScenarioConfig::default()
+        });
+        evaluate(&scenario, cfg.analytics.clone())
+    };
+    if args.seeds.is_none() {
+        let report = run(args.seed);
+        print!("{}", report.markdown(args.verbose));
+        return if report.targets_met() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    let started = Instant::now();
+    let reports = run_all(&seeds, args.jobs.max(1), &run);
+    let summaries: Vec<score::Summary> = reports
+        .iter()
+        .zip(&seeds)
+        .map(|(r, s)| r.summary(*s))
+        .collect();
+    if args.full || args.verbose {
+        for r in &reports {
+            println!("{}", r.markdown(args.verbose));
+        }
+    }
+    println!(
+        "### Analytics evaluation, {} seeds ({:.0} s)\n",
+        seeds.len(),
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", seeds::table(&summaries));
+    if summaries.iter().all(|s| s.targets_met) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Runs `run` for every seed on `jobs` threads; the reports come back in seed order.
+fn run_all(seeds: &[u64], jobs: usize, run: &(dyn Fn(u64) -> Report + Sync)) -> Vec<Report> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<Report>> = std::iter::repeat_with(|| None).take(seeds.len()).collect();
+    let slots = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|sc| {
+        for _ in 0..jobs.min(seeds.len()) {
+            sc.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    let r = run(seed);
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    out.into_iter().flatten().collect()
 }
 
 /// The analytics config for a scenario: `base` with the scenario's soil profiles and sensor depths.

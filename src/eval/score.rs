@@ -1,7 +1,8 @@
 //! Scoring an evaluation run against the scenario's labels, and the Markdown report.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+
+use std::io::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_model::Id;
@@ -10,6 +11,8 @@ use zw_model::tree::{FaultKind, TreeStatus};
 use zw_sim::scenario::{FaultLabel, IncidentKind, Scenario, SensorFault};
 
 use super::is_energy;
+
+mod markdown;
 
 /// One alert occurrence (from opening to resolution).
 #[derive(Debug, Clone)]
@@ -21,6 +24,28 @@ pub struct Occurrence {
     pub opened_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub text: String,
+}
+
+/// The headline figures of one seed.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub seed: u64,
+    pub precision: f64,
+    pub recall: f64,
+    pub ttd_min: f64,
+    pub max_opens: usize,
+    /// Matching energy alerts, energy alerts.
+    pub energy: (usize, usize),
+    /// Detected incidents, incidents.
+    pub incidents: (usize, usize),
+    pub ttds: Vec<f64>,
+    pub mae: f64,
+    pub forecast_errors: Vec<f64>,
+    pub forecast_missing: usize,
+    pub water_fault_fp: usize,
+    /// Watering alerts with true need, all watering alerts.
+    pub water: (usize, usize),
+    pub targets_met: bool,
 }
 
 /// Everything measured.
@@ -56,9 +81,12 @@ pub struct Report {
     water_fp_rain: usize,
     water_fp_near_fault: usize,
     trend_window: TimeDelta,
+    /// `ZW_EVAL_FORECAST=<file>`: every scored forecast as CSV (seed, tree, time, truth, forecast, hours
+    /// since the last wetting, sensors), for studying the error.
+    forecast_dump: Option<std::io::BufWriter<std::fs::File>>,
 }
 
-fn median(xs: &mut [f64]) -> f64 {
+pub(crate) fn median(xs: &mut [f64]) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
     }
@@ -91,6 +119,10 @@ impl Report {
                 c.eval_weeks,
                 c.start.format("%Y-%m-%d")
             ),
+            forecast_dump: std::env::var("ZW_EVAL_FORECAST")
+                .ok()
+                .and_then(|p| std::fs::File::create(format!("{p}.{}", c.seed)).ok())
+                .map(std::io::BufWriter::new),
             ..Self::default()
         }
     }
@@ -124,6 +156,36 @@ impl Report {
         match st.days_until_critical {
             Some(f) => self.forecast_errors.push((f - truth).abs()),
             None => self.forecast_missing += 1,
+        }
+        if let Some(w) = self.forecast_dump.as_mut() {
+            // Hours since the tree last got wetter (any depth), up to the trend window.
+            let dry_h = (1..=240)
+                .take_while(|h| s.dries_throughout(&st.tree, now - TimeDelta::hours(*h), now))
+                .last()
+                .unwrap_or(0);
+            let sensors: Vec<String> = st
+                .sensors
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{}:{}:{:?}:{:?}",
+                        x.device,
+                        if x.tension_kpa.is_some() { "kpa" } else { "vwc" },
+                        x.dryness,
+                        x.days_until_critical
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                w,
+                "{},{},{},{:.3},{},{dry_h},{}",
+                s.config.seed,
+                st.tree,
+                now.format("%Y-%m-%dT%H:%M"),
+                truth,
+                st.days_until_critical.map_or("".into(), |f| format!("{f:.3}")),
+                sensors.join(" ")
+            );
         }
     }
 
@@ -309,6 +371,31 @@ impl Report {
         }
     }
 
+    /// The headline figures of this run, for the multi-seed table.
+    pub fn summary(&self, seed: u64) -> Summary {
+        let (precision, recall, ttd_min, max_opens) = self.energy();
+        let (incidents, detected) = self
+            .incidents
+            .values()
+            .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+        Summary {
+            seed,
+            precision,
+            recall,
+            ttd_min,
+            max_opens,
+            energy: (self.energy_matched, self.energy_alerts),
+            incidents: (detected, incidents),
+            ttds: self.ttd_min.clone(),
+            mae: self.mae(),
+            forecast_errors: self.forecast_errors.clone(),
+            forecast_missing: self.forecast_missing,
+            water_fault_fp: self.water_fault_fp,
+            water: (self.water_alerts - self.water_fp, self.water_alerts),
+            targets_met: self.targets_met(),
+        }
+    }
+
     fn energy(&self) -> (f64, f64, f64, usize) {
         let (n, d) = self
             .incidents
@@ -331,154 +418,5 @@ impl Report {
     pub fn targets_met(&self) -> bool {
         let (p, r, ttd, opens) = self.energy();
         p >= 0.95 && r >= 0.95 && ttd <= 15.0 && opens <= 1 && self.mae() <= 0.5 && self.water_fault_fp == 0
-    }
-
-    /// The report as Markdown.
-    pub fn markdown(&self, verbose: bool) -> String {
-        let (p, r, ttd, opens) = self.energy();
-        let ok = |b: bool| if b { "✅" } else { "❌" };
-        let mut o = String::new();
-        let rate = self.readings as f64 / self.seconds.max(1e-9);
-        let _ = writeln!(o, "### Analytics evaluation ({})\n", self.title);
-        let _ = writeln!(
-            o,
-            "Replayed {} readings through all detectors in {:.1} s ({rate:.0} readings/s, one core).\n",
-            self.readings, self.seconds
-        );
-        let _ = writeln!(o, "| Measure | Value | Target | |\n|---|---|---|---|");
-        let _ = writeln!(
-            o,
-            "| Energy alert precision | {p:.3} ({}/{}) | ≥ 0.95 | {} |",
-            self.energy_matched,
-            self.energy_alerts,
-            ok(p >= 0.95)
-        );
-        let (n, d) = self
-            .incidents
-            .values()
-            .fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
-        let _ = writeln!(
-            o,
-            "| Energy incident recall | {r:.3} ({d}/{n}) | ≥ 0.95 | {} |",
-            ok(r >= 0.95)
-        );
-        let _ = writeln!(
-            o,
-            "| Median time to detect (left on, stuck heater, over limit) | {ttd:.1} min | ≤ 15 min | {} |",
-            ok(ttd <= 15.0)
-        );
-        let mean_opens = self.opens.iter().sum::<usize>() as f64 / self.opens.len().max(1) as f64;
-        let _ = writeln!(
-            o,
-            "| Opens per incident and alert (max, mean) | {opens}, {mean_opens:.2} | ≤ 1 | {} |",
-            ok(opens <= 1)
-        );
-        let mae = self.mae();
-        let _ = writeln!(
-            o,
-            "| Forecast MAE, days until critical at a 3 ± 0.5 day horizon, dry spells | {mae:.2} days (n = {}, {} without forecast) | ≤ 0.5 | {} |",
-            self.forecast_errors.len(),
-            self.forecast_missing,
-            ok(mae <= 0.5)
-        );
-        let _ = writeln!(
-            o,
-            "| Watering alerts caused by sensor faults | {} | 0 | {} |",
-            self.water_fault_fp,
-            ok(self.water_fault_fp == 0)
-        );
-        let mut creep = self.creep_ttd_days.clone();
-        let _ = writeln!(o, "\n| Detail | Value |\n|---|---|");
-        for (kind, (n, d)) in &self.incidents {
-            let _ = writeln!(o, "| {kind} incidents detected | {d}/{n} |");
-        }
-        let _ = writeln!(
-            o,
-            "| Baseload creep, median time to detect | {:.1} days |",
-            median(&mut creep)
-        );
-        let _ = writeln!(
-            o,
-            "| Energy alerts while learning (first weeks, not scored) | {} |",
-            self.learning_alerts
-        );
-        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-        let _ = writeln!(
-            o,
-            "| Forecast MAE at 3 ± 0.5 days when rain or watering came first (no weather forecast used) | {:.2} days (n = {}) |",
-            mean(&self.forecast_errors_rain),
-            self.forecast_errors_rain.len()
-        );
-        let _ = writeln!(
-            o,
-            "| Forecast MAE at 3 ± 0.5 days for trees with a faulty sensor (its depth unseen) | {:.2} days (n = {}) |",
-            mean(&self.forecast_errors_fault),
-            self.forecast_errors_fault.len()
-        );
-        let _ = writeln!(
-            o,
-            "| Watering alerts: true need / all | {}/{} |",
-            self.water_alerts - self.water_fp,
-            self.water_alerts
-        );
-        let _ = writeln!(
-            o,
-            "| Watering alerts without true need: overtaken by rain or watering / with a sensor fault at the tree within 24 h | {}: {} / {} |",
-            self.water_fp, self.water_fp_rain, self.water_fp_near_fault
-        );
-        let _ = writeln!(
-            o,
-            "| Critical episodes with a watering alert (from 1.5 days before) | {}/{} |",
-            self.episodes.1, self.episodes.0
-        );
-        for (kind, (n, d)) in &self.faults {
-            let _ = writeln!(o, "| Sensor faults detected: {kind} | {d}/{n} |");
-        }
-        let _ = writeln!(
-            o,
-            "| Maintenance alerts matching a labelled fault | {}/{} |",
-            self.maint.1, self.maint.0
-        );
-        if verbose {
-            let _ = writeln!(o, "\nAlerts while learning:\n");
-            for &k in &self.learning {
-                let a = &self.alerts[k];
-                let until = a
-                    .resolved_at
-                    .map_or("open".into(), |r| r.format("%m-%d %H:%M").to_string());
-                let _ = writeln!(
-                    o,
-                    "- {} until {until} {:?} {:?}: {}",
-                    a.opened_at.format("%a %m-%d %H:%M"),
-                    a.kind,
-                    a.device,
-                    a.text
-                );
-            }
-            for f in &self.flaps {
-                let _ = writeln!(o, "\nFlapping: {f}");
-            }
-            for m in &self.missed {
-                let _ = writeln!(o, "\nMissed incident: {m}");
-            }
-            for n in &self.fault_notes {
-                let _ = writeln!(o, "\nWatering alert during a sensor fault: {n}");
-            }
-            let _ = writeln!(o, "\nUnmatched alerts:\n");
-            for &k in &self.unmatched {
-                let a = &self.alerts[k];
-                let _ = writeln!(
-                    o,
-                    "- {} {:?} {}/{:?}/{:?}: {}",
-                    a.opened_at.format("%a %m-%d %H:%M"),
-                    a.kind,
-                    a.site,
-                    a.device,
-                    a.tree,
-                    a.text
-                );
-            }
-        }
-        o
     }
 }
