@@ -1,6 +1,9 @@
 //! The per-reading CPU path of ingest: decode + validate a canonical reading from its MQTT payload and
 //! append its line-protocol point (what `zaehlwerk ingest` does for every message before batching).
 //!
+//! `ingest/encode` is the live path (`zaehlwerk ingest`: borrowed decode straight into the batch buffer);
+//! `ingest/decode_validate_line` is the general path through a `Reading` (import), kept for comparison.
+//!
 //! Run: `cargo bench -p zw-ingest --bench reading_path`. Target: ≤ 1 µs per reading.
 
 use std::collections::BTreeMap;
@@ -44,6 +47,15 @@ fn reading_path(c: &mut Criterion) {
             }
             let r = zw_ingest::decode(black_box(&topic), black_box(&payload), now, window).expect("valid");
             zw_ingest::to_line(&r, &mut out).expect("line");
+        })
+    });
+    let bounds = zw_ingest::Bounds::new(now, window);
+    g.bench_function("encode", |b| {
+        b.iter(|| {
+            if out.len() > (1 << 20) - 512 {
+                out.clear();
+            }
+            zw_ingest::encode(black_box(&topic), black_box(&payload), bounds, &mut out).expect("valid");
         })
     });
     g.bench_function("decode_validate", |b| {

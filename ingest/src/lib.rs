@@ -27,6 +27,7 @@ mod metrics;
 mod pipeline;
 mod replay;
 pub mod spool;
+mod wire;
 mod writer;
 
 pub use config::{Config, DeadLetterConfig, SpoolConfig};
@@ -35,4 +36,5 @@ pub use line::{Rejection, decode, to_line};
 pub use metrics::Metrics;
 pub use pipeline::run;
 pub use spool::SpoolError;
+pub use wire::{Bounds, encode};
 pub use writer::Writer;
