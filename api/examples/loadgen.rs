@@ -86,7 +86,7 @@ fn parse_args() -> Result<Opts, String> {
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     o.host = host.to_string();
     o.path = if path.is_empty() { "/".into() } else { path.into() };
-    if o.connections == 0 || !(o.rate >= 0.0) {
+    if o.connections == 0 || !o.rate.is_finite() || o.rate < 0.0 {
         return Err("--connections must be ≥ 1 and --rate ≥ 0".into());
     }
     Ok(o)

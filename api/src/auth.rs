@@ -1,4 +1,5 @@
-//! Bearer-token authentication: the token's SHA-256 is looked up among the inventory's users.
+//! Bearer-token authentication: the token's SHA-256 is looked up among the inventory's users; failing that,
+//! a token shaped like a JWT is verified when `[api.jwt]` is configured ([`crate::jwt`]).
 //!
 //! Tokens are never stored or logged in clear; only their hashes are in the config. Because tokens are
 //! random and long, a fast hash is enough, and the lookup by hash leaks nothing useful through timing.
@@ -51,7 +52,15 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
-        let user = state.users.authenticate(token).ok_or(ApiError::Unauthorized)?;
+        let user = match (state.users.authenticate(token), &state.jwt) {
+            (Some(user), _) => user,
+            (None, Some(jwt)) if crate::jwt::looks_like_jwt(token) => {
+                let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+                jwt.verify(token, now)
+                    .map_err(|e| ApiError::InvalidToken(e.to_string()))?
+            }
+            (None, _) => return Err(ApiError::Unauthorized),
+        };
         state
             .limiter
             .check(user.name.as_str(), std::time::Instant::now())

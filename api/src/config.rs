@@ -30,6 +30,9 @@ pub struct Config {
     /// Polled devices go stale when their gateway status is older than two of its refresh periods.
     #[serde(with = "humantime_serde")]
     pub device_stale_after: Duration,
+    /// Accept JWTs from an identity provider besides the inventory's tokens; absent: tokens only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<crate::jwt::JwtConfig>,
 }
 
 /// A flat energy tariff.
@@ -63,6 +66,7 @@ impl Default for Config {
             timezone: "Europe/Berlin".into(),
             tariff: Tariff::default(),
             device_stale_after: Duration::from_secs(3600),
+            jwt: None,
         }
     }
 }
@@ -110,6 +114,9 @@ impl Config {
         }
         if self.device_stale_after < Duration::from_secs(1) {
             errors.push("api.device_stale_after: must be at least 1s".into());
+        }
+        if let Some(jwt) = &self.jwt {
+            errors.extend(jwt.validate());
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

@@ -11,6 +11,9 @@ pub enum ApiError {
     /// No or unknown bearer token.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// A JWT that did not verify; the detail says why (expired, signature, …).
+    #[error("invalid bearer token: {0}")]
+    InvalidToken(String),
     /// Unknown, or outside the caller's scope (deliberately indistinguishable).
     #[error("{0} not found")]
     NotFound(String),
@@ -42,7 +45,7 @@ pub struct Problem {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -54,7 +57,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut resp = problem(status, self.to_string(), matches!(self, ApiError::Unauthorized));
+        let mut resp = problem(
+            status,
+            self.to_string(),
+            matches!(self, ApiError::Unauthorized | ApiError::InvalidToken(_)),
+        );
         if let ApiError::TooManyRequests(wait) = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             resp.headers_mut()

@@ -11,6 +11,7 @@ mod config;
 pub mod device_health;
 pub mod error;
 mod extract;
+pub mod jwt;
 pub mod live;
 mod openapi;
 mod periods;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Alerts, tree status and device health mirrored from the bus.
     pub views: Arc<views::Views>,
+    /// JWT verification, if `[api.jwt]` is configured.
+    pub jwt: Option<Arc<jwt::JwtVerifier>>,
 }
 
 impl AppState {
@@ -90,6 +93,7 @@ impl AppState {
             limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
             config: Arc::new(Config::default()),
             views: Arc::default(),
+            jwt: None,
         })
     }
 }
@@ -197,6 +201,12 @@ pub async fn run(
     let live_metrics = LiveMetrics::register(&registry)?;
     let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
     state.config = Arc::new(cfg.clone());
+    state.jwt = cfg
+        .jwt
+        .as_ref()
+        .map(jwt::JwtVerifier::new)
+        .transpose()?
+        .map(Arc::new);
     state.limiter = Arc::new(ratelimit::RateLimiter::new(
         cfg.rate_limit_per_second,
         cfg.rate_limit_burst,
@@ -226,4 +236,7 @@ pub enum ApiRunError {
     /// Metrics registration failed.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The JWT settings are unusable.
+    #[error("api.jwt: {0}")]
+    Jwt(#[from] jwt::JwtConfigError),
 }
