@@ -3,8 +3,13 @@
 //!
 //! Guarantees:
 //! * Requests on one connection are serialised (one task owns it); different endpoints run in parallel.
-//! * Every request has a timeout. After a timeout or transport error the connection is dropped (the stream is
-//!   out of sync) and re-opened; failed connects back off exponentially with jitter (`reconnect_max`).
+//! * Every request has a timeout. After a transport or protocol error the connection is dropped and
+//!   re-opened; failed connects back off exponentially with jitter (`reconnect_max`). After a timeout on an
+//!   RTU stream (serial, or RTU over TCP) too: without transaction ids a late answer would be taken for the
+//!   next request's. On Modbus TCP a timeout keeps the connection (a unit id that never answers behind a
+//!   gateway must not cost the other units a reconnect; a late answer is recognised by its transaction id and
+//!   then reconnects), unless the connection answered nothing since the previous timeout (a dead endpoint or
+//!   half-open connection): then it reconnects too.
 //! * Each device polls on its own fixed grid (no drift); late starts are measured
 //!   (`zw_gateway_poll_lateness_seconds`, `zw_gateway_polls_late_total`) and missed slots counted.
 //! * A device that times out is backed off on its own and only probed within a bounded share of the
@@ -29,10 +34,14 @@ use zw_model::{Id, Reading};
 
 use crate::health::{Health, PollHealth};
 use crate::modbus_config::Phase;
-use crate::modbus_poll::poll;
+use crate::modbus_poll::{TimeoutPolicy, poll};
+use trace::{Activity, Trace};
 use crate::profile::{Profile, Request};
 use crate::schedule::{Decision, Limits, Outcome, Scheduler};
 use crate::{Config, Metrics};
+
+#[path = "modbus_trace.rs"]
+pub(crate) mod trace;
 
 pub(crate) use crate::modbus_publish::publish;
 use crate::modbus_publish::publish_status;
@@ -64,6 +73,8 @@ struct Link {
     ctx: Option<Context>,
     failures: u32,
     retry_at: Instant,
+    /// Timeouts since the connection last answered anything.
+    silent_timeouts: u32,
 }
 
 /// Polls every device of one endpoint until `shutdown`.
@@ -101,7 +112,13 @@ pub async fn poll_endpoint(
         ctx: None,
         failures: 0,
         retry_at: now,
+        silent_timeouts: 0,
     };
+    let on_timeout = match endpoint {
+        ModbusEndpoint::Tcp { .. } => TimeoutPolicy::Keep,
+        ModbusEndpoint::RtuOverTcp { .. } | ModbusEndpoint::Rtu(_) => TimeoutPolicy::Reconnect,
+    };
+    let mut trace = Trace::default();
     let refresh_every = cfg.modbus.status_refresh / 4;
     let mut next_refresh = now + refresh_every;
     // Every await inside (connect, request, publish to a stalled broker) ends at shutdown.
@@ -113,9 +130,11 @@ pub async fn poll_endpoint(
                     publish_status(&bus, &mut s.health, cfg.modbus.status_refresh, &metrics).await;
                 }
                 next_refresh = now + refresh_every;
+                trace.record(Activity::Status, now, Instant::now(), &metrics);
             }
             let (i, probe_timeout) = match sched.next(now) {
                 Decision::Wait(t) => {
+                    metrics.modbus.wakeups.inc();
                     sleep_until(t.min(next_refresh)).await;
                     continue;
                 }
@@ -128,10 +147,17 @@ pub async fn poll_endpoint(
                     if probe.is_none() {
                         let late = now.saturating_duration_since(due);
                         metrics.poll_lateness.observe(late.as_secs_f64());
+                        let neighbours = if sched.any_failing() { "failing" } else { "healthy" };
+                        metrics
+                            .modbus
+                            .lateness_by_neighbours
+                            .with_label_values(&[neighbours])
+                            .observe(late.as_secs_f64());
                         metrics.polls_skipped.inc_by(skipped);
                         if late > slots[device].device.interval / 10 {
                             metrics.modbus.polls_late.inc();
                         }
+                        trace.attribute(due, now, &metrics);
                     }
                     (device, probe)
                 }
@@ -139,7 +165,7 @@ pub async fn poll_endpoint(
             let probe = probe_timeout.is_some();
             let slot = &mut slots[i];
             let started = Instant::now();
-            let Some(ctx) = link.open(&endpoint, &cfg, &metrics).await else {
+            let Some(ctx) = link.open(&endpoint, &cfg, &metrics, &mut trace).await else {
                 sched.finished(
                     i,
                     Outcome::Skipped,
@@ -155,23 +181,37 @@ pub async fn poll_endpoint(
                     &cfg,
                     &metrics,
                 );
+                let t = Instant::now();
                 publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
+                trace.record(Activity::Status, t, Instant::now(), &metrics);
                 continue;
             };
+            let started = Instant::now();
             let (requests, limit) = match probe_timeout {
                 Some(t) => (&slot.probe, t),
                 None => (&slot.plan, cfg.request_timeout),
             };
-            let result = poll(ctx, &slot.device, requests, limit, &metrics).await;
+            let result = poll(ctx, &slot.device, requests, (limit, on_timeout), &metrics).await;
             let ended = Instant::now();
-            let class = if probe { "probe" } else { "grid" };
-            metrics
-                .modbus
-                .busy_seconds
-                .with_label_values(&[class])
-                .inc_by((ended - started).as_secs_f64());
-            if result.reconnect {
+            let class = if probe {
+                Activity::Probe
+            } else {
+                Activity::Grid
+            };
+            trace.record(class, started, ended, &metrics);
+            let mut reconnect = result.reconnect;
+            if result.timed_out {
+                link.silent_timeouts += 1;
+                if link.silent_timeouts >= 2 {
+                    reconnect = reconnect.or(Some("silent_connection"));
+                }
+            } else {
+                link.silent_timeouts = 0;
+            }
+            if let Some(reason) = reconnect {
+                metrics.modbus.disconnects.with_label_values(&[reason]).inc();
                 link.drop_connection().await;
+                trace.record(Activity::Disconnect, ended, Instant::now(), &metrics);
             }
             sched.finished(i, result.outcome, probe, started, ended, rand::rng().random());
             if probe {
@@ -194,10 +234,14 @@ pub async fn poll_endpoint(
                 if !result.values.is_empty() {
                     let d = &slot.device;
                     let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), result.values);
+                    let t = Instant::now();
                     publish(&bus, &reading, "modbus", &metrics).await;
+                    trace.record(Activity::Publish, t, Instant::now(), &metrics);
                 }
             }
+            let t = Instant::now();
             publish_status(&bus, &mut slot.health, cfg.modbus.status_refresh, &metrics).await;
+            trace.record(Activity::Status, t, Instant::now(), &metrics);
         }
     };
     let _ = shutdown.run_until_cancelled(polling).await;
@@ -211,9 +255,13 @@ impl Link {
         endpoint: &ModbusEndpoint,
         cfg: &Config,
         metrics: &Metrics,
+        trace: &mut Trace,
     ) -> Option<&mut Context> {
         if self.ctx.is_none() && Instant::now() >= self.retry_at {
-            match crate::modbus_transport::connect(endpoint, cfg.connect_timeout).await {
+            let t = Instant::now();
+            let attempt = crate::modbus_transport::connect(endpoint, cfg.connect_timeout).await;
+            trace.record(Activity::Connect, t, Instant::now(), metrics);
+            match attempt {
                 Ok(c) => {
                     metrics.modbus.connects.with_label_values(&["ok"]).inc();
                     if self.failures > 0 {
@@ -242,6 +290,7 @@ impl Link {
     }
 
     async fn drop_connection(&mut self) {
+        self.silent_timeouts = 0;
         if let Some(mut c) = self.ctx.take() {
             let _ = tokio::time::timeout(Duration::from_millis(100), c.disconnect()).await;
         }

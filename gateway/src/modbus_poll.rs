@@ -1,8 +1,11 @@
 //! One poll of one device on an open connection: run its planned requests (or a probe), decode, and
 //! classify what happened for the reading, the device's health and the scheduler.
 //!
-//! Rules: every request has a timeout; a timeout or transport error ends the poll and asks for a reconnect
-//! (the stream is out of sync); an exception skips that request's values and goes on with the next one;
+//! Rules: every request has a timeout; a timeout or transport error ends the poll. A transport or protocol
+//! error (e.g. an answer whose MBAP transaction id belongs to an earlier request) asks for a reconnect. A
+//! timeout asks for one unless the caller says the stream survives it ([`TimeoutPolicy::Keep`], Modbus TCP,
+//! whose transaction ids tell a late answer apart: if one ever arrives it fails the request it meets with a
+//! protocol error, which reconnects then); an exception skips that request's values and goes on with the next one;
 //! a value that fails to decode is dropped and counted, its neighbours still go out. Exceptions that mean
 //! "the device behind the gateway did not answer" (0x0A, 0x0B) or "busy" (0x06) back the device off like a
 //! timeout, since they cost the bus the gateway's own timeout.
@@ -34,18 +37,30 @@ pub struct PollResult {
     pub health: PollHealth,
     /// For the scheduler.
     pub outcome: Outcome,
-    /// The connection must be dropped and re-opened.
-    pub reconnect: bool,
+    /// The connection must be dropped and re-opened, for this reason (a metrics label).
+    pub reconnect: Option<&'static str>,
+    /// The poll ended in a timeout.
+    pub timed_out: bool,
+}
+
+/// What a timeout means for the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutPolicy {
+    /// The stream may be out of sync (RTU framing: no transaction ids): reconnect.
+    Reconnect,
+    /// The stream is still in sync (Modbus TCP): keep the connection.
+    Keep,
 }
 
 enum Answer {
     Registers(Vec<u16>),
     Exception(ExceptionCode),
     Timeout,
-    Transport(String),
+    Transport(&'static str, String),
 }
 
-async fn execute(ctx: &mut Context, req: &Request, limit: Duration) -> Answer {
+async fn execute(ctx: &mut Context, req: &Request, limit: Duration, metrics: &Metrics) -> Answer {
+    let started = tokio::time::Instant::now();
     let call = async {
         if req.function == 3 {
             ctx.read_holding_registers(req.address, req.count).await
@@ -53,9 +68,17 @@ async fn execute(ctx: &mut Context, req: &Request, limit: Duration) -> Answer {
             ctx.read_input_registers(req.address, req.count).await
         }
     };
-    match timeout(limit, call).await {
+    let answer = timeout(limit, call).await;
+    if matches!(answer, Ok(Ok(_))) {
+        metrics
+            .modbus
+            .request_seconds
+            .observe(started.elapsed().as_secs_f64());
+    }
+    match answer {
         Err(_) => Answer::Timeout,
-        Ok(Err(e)) => Answer::Transport(e.to_string()),
+        Ok(Err(e @ tokio_modbus::Error::Protocol(_))) => Answer::Transport("protocol", e.to_string()),
+        Ok(Err(e)) => Answer::Transport("transport", e.to_string()),
         Ok(Ok(Err(code))) => Answer::Exception(code),
         Ok(Ok(Ok(regs))) => Answer::Registers(regs),
     }
@@ -66,7 +89,7 @@ pub async fn poll(
     ctx: &mut Context,
     dev: &PolledDevice,
     requests: &[Request],
-    limit: Duration,
+    (limit, on_timeout): (Duration, TimeoutPolicy),
     metrics: &Metrics,
 ) -> PollResult {
     ctx.set_slave(Slave(dev.unit_id));
@@ -75,7 +98,7 @@ pub async fn poll(
     let mut back_off = false;
     let planned: usize = requests.iter().map(|r| r.values.len()).sum();
     for req in requests {
-        match execute(ctx, req, limit).await {
+        match execute(ctx, req, limit, metrics).await {
             Answer::Registers(regs) => {
                 metrics.modbus_requests.with_label_values(&["ok"]).inc();
                 for &vi in &req.values {
@@ -116,21 +139,22 @@ pub async fn poll(
             }
             Answer::Timeout => {
                 metrics.modbus_requests.with_label_values(&["timeout"]).inc();
-                debug!(device = %dev.device, timeout = ?limit, "Modbus request timed out; reconnecting.");
+                debug!(device = %dev.device, timeout = ?limit, "Modbus request timed out.");
                 let msg = format!(
                     "no answer within {limit:?} to {:#06x} x{}",
                     req.address, req.count
                 );
-                return finish(values, planned, Some((ErrorKind::Timeout, msg)), true, true);
+                let reconnect = (on_timeout == TimeoutPolicy::Reconnect).then_some("timeout");
+                return finish(values, planned, Some((ErrorKind::Timeout, msg)), true, reconnect);
             }
-            Answer::Transport(e) => {
+            Answer::Transport(reason, e) => {
                 metrics.modbus_requests.with_label_values(&["transport"]).inc();
                 warn!(device = %dev.device, error = %e, "Modbus transport error; reconnecting.");
-                return finish(values, planned, Some((ErrorKind::Transport, e)), true, true);
+                return finish(values, planned, Some((ErrorKind::Transport, e)), true, Some(reason));
             }
         }
     }
-    finish(values, planned, error, back_off, false)
+    finish(values, planned, error, back_off, None)
 }
 
 fn finish(
@@ -138,7 +162,7 @@ fn finish(
     planned: usize,
     error: Option<(ErrorKind, String)>,
     back_off: bool,
-    reconnect: bool,
+    reconnect: Option<&'static str>,
 ) -> PollResult {
     let health = match error {
         None if values.len() >= planned => PollHealth::Complete,
@@ -151,10 +175,12 @@ fn finish(
     } else {
         Outcome::Answered
     };
+    let timed_out = matches!(&health, PollHealth::Failed(ErrorKind::Timeout, _) | PollHealth::Partial(ErrorKind::Timeout, _));
     PollResult {
         values,
         health,
         outcome,
         reconnect,
+        timed_out,
     }
 }

@@ -109,6 +109,11 @@ impl Scheduler {
         self.devices.get(device).is_some_and(|d| d.failures > 0)
     }
 
+    /// Whether any device of this connection is backed off.
+    pub fn any_failing(&self) -> bool {
+        self.devices.iter().any(|d| d.failures > 0)
+    }
+
     /// Decides what to do at `now`.
     pub fn next(&mut self, now: Instant) -> Decision {
         self.refill(now);

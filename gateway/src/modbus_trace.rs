@@ -1,0 +1,110 @@
+//! Where an endpoint task's time goes, to explain late grid polls by measurement instead of guesses.
+//!
+//! The endpoint task records each thing it does (a grid poll, a probe, connecting, disconnecting,
+//! publishing a reading or a status) with its start and end. When a grid poll starts late, its lateness
+//! (`due..start`) is split over the recorded activities that overlap it; the rest is `wait`: the task was
+//! not doing I/O, it was asleep until its timer fired or runnable without a CPU (runtime and machine load).
+//! Exported as `zw_gateway_modbus_lateness_cause_seconds_total{cause}` (sum over all grid polls) and
+//! `zw_gateway_modbus_late_polls_total{cause}` (polls later than [`LATE`], by the cause with the largest
+//! share), next to `zw_gateway_modbus_busy_seconds_total{class}` (time per activity).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::Metrics;
+
+/// A poll later than this is counted in `zw_gateway_modbus_late_polls_total` by its main cause.
+pub const LATE: Duration = Duration::from_millis(10);
+
+/// What an endpoint task spends time on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A grid poll of a healthy device.
+    Grid,
+    /// A probe of a failing device.
+    Probe,
+    /// Opening the connection.
+    Connect,
+    /// Closing the connection.
+    Disconnect,
+    /// Handing a reading to the bus client.
+    Publish,
+    /// Handing a device status to the bus client.
+    Status,
+}
+
+impl Activity {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Grid => "grid",
+            Self::Probe => "probe",
+            Self::Connect => "connect",
+            Self::Disconnect => "disconnect",
+            Self::Publish => "publish",
+            Self::Status => "status",
+        }
+    }
+}
+
+/// Label of lateness not covered by any recorded activity.
+const WAIT: &str = "wait";
+/// Recent activities kept; lateness older than these counts as `wait`.
+const KEEP: usize = 32;
+
+/// The recent activities of one endpoint task.
+#[derive(Debug, Default)]
+pub struct Trace {
+    recent: VecDeque<(Activity, Instant, Instant)>,
+}
+
+impl Trace {
+    /// Records `what` from `start` to `end` (and its time in `busy_seconds`).
+    pub fn record(&mut self, what: Activity, start: Instant, end: Instant, metrics: &Metrics) {
+        metrics
+            .modbus
+            .busy_seconds
+            .with_label_values(&[what.label()])
+            .inc_by(end.saturating_duration_since(start).as_secs_f64());
+        if self.recent.len() == KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((what, start, end));
+    }
+
+    /// Splits the lateness of a grid poll due at `due` and started at `start` over its causes.
+    pub fn attribute(&self, due: Instant, start: Instant, metrics: &Metrics) {
+        let late = start.saturating_duration_since(due);
+        if late.is_zero() {
+            return;
+        }
+        let mut shares: Vec<(&'static str, Duration)> = Vec::with_capacity(4);
+        let mut covered = Duration::ZERO;
+        for &(what, s, e) in &self.recent {
+            let overlap = e.min(start).saturating_duration_since(s.max(due));
+            if overlap.is_zero() {
+                continue;
+            }
+            covered += overlap;
+            match shares.iter_mut().find(|(l, _)| *l == what.label()) {
+                Some((_, d)) => *d += overlap,
+                None => shares.push((what.label(), overlap)),
+            }
+        }
+        shares.push((WAIT, late.saturating_sub(covered)));
+        for (label, d) in &shares {
+            metrics
+                .modbus
+                .lateness_cause
+                .with_label_values(&[label])
+                .inc_by(d.as_secs_f64());
+        }
+        if late > LATE
+            && let Some((label, _)) = shares.iter().max_by_key(|(_, d)| *d)
+        {
+            metrics.modbus.late_polls.with_label_values(&[label]).inc();
+        }
+    }
+}
