@@ -46,6 +46,10 @@ pub struct FleetConfig {
     /// Framing of the listeners.
     #[serde(default)]
     pub framing: Framing,
+    /// RTU framing only: simulate the RS-485 line behind each listener at this baud rate (8N1), so every
+    /// frame takes its real bus time and one frame is on the line at a time. Unset: answers at once.
+    #[serde(default)]
+    pub baud: Option<u32>,
     /// Share of meters (chosen by seed) that never answer, 0–1.
     #[serde(default)]
     pub dead_ratio: f64,
@@ -88,6 +92,8 @@ pub struct ListenerPlan {
     pub addr: SocketAddr,
     /// Framing.
     pub framing: Framing,
+    /// RTU: baud rate of the simulated RS-485 line behind the listener.
+    pub baud: Option<u32>,
     /// Its meters.
     pub meters: Vec<SimMeter>,
 }
@@ -98,6 +104,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
     let mut plans = vec![ListenerPlan {
         addr: cfg.modbus_listen,
         framing: Framing::Tcp,
+        baud: None,
         meters: Vec::new(),
     }];
     // Listeners with a fixed port are shared by address; port-0 ones are distinct per fleet listener.
@@ -111,6 +118,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                     plans.push(ListenerPlan {
                         addr,
                         framing,
+                        baud: None,
                         meters: Vec::new(),
                     });
                     if addr.port() != 0 {
@@ -128,6 +136,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
             i
         };
     let mut targets: Vec<(usize, SimMeter, String)> = Vec::new();
+    let mut bauds: Vec<(usize, u32)> = Vec::new();
     for (i, m) in cfg.meters.iter().enumerate() {
         let path = format!("sim.meters[{i}]");
         let l = place(
@@ -170,6 +179,15 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
         if !(0.0..=1.0).contains(&f.dead_ratio) {
             errors.push(format!("{path}.dead_ratio: must be 0..=1"));
         }
+        match f.baud {
+            Some(_) if f.framing != Framing::Rtu => {
+                errors.push(format!("{path}.baud: only with framing = \"rtu\""));
+            }
+            Some(b) if !(300..=1_000_000).contains(&b) => {
+                errors.push(format!("{path}.baud: must be 300-1000000, got {b}"));
+            }
+            _ => {}
+        }
         let listeners = f.count.div_ceil(upl);
         if f.listen.port() != 0 && u32::from(f.listen.port()) + listeners > 65_536 {
             errors.push(format!(
@@ -187,6 +205,9 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                 addr.set_port(f.listen.port() + li as u16);
             }
             let l = place(addr, f.framing, addr.port() == 0, &path, errors);
+            if let Some(b) = f.baud {
+                bauds.push((l, b));
+            }
             for k in li * upl..f.count.min((li + 1) * upl) {
                 let mut faults = f.faults.clone();
                 if f.is_dead(cfg.seed, fi, k) {
@@ -206,6 +227,9 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                 ));
             }
         }
+    }
+    for (l, b) in bauds {
+        plans[l].baud = Some(b);
     }
     for (l, meter, path) in targets {
         if !(1..=247).contains(&meter.unit_id) {

@@ -20,6 +20,9 @@ use tokio_modbus::server::Service;
 use crate::faults::{Action, Faults};
 pub use crate::stream::KillableStream;
 
+#[path = "rtu_line.rs"]
+pub mod line;
+
 /// What a device accepts in one read request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {

@@ -20,6 +20,7 @@ use crate::SimError;
 use crate::faults::Faults;
 use crate::fleet::{Framing, ListenerPlan};
 use crate::meters::MeterModel;
+use crate::modbus::line::{LineService, LineSettings, RtuLine};
 use crate::modbus::{ImageService, KillableStream, SharedImage};
 use crate::sdm630::Sdm630;
 
@@ -36,6 +37,8 @@ pub(crate) struct Bound {
     pub listener: TcpListener,
     pub framing: Framing,
     pub service: ImageService,
+    /// RTU: the simulated RS-485 line every connection shares.
+    pub line: Option<Arc<RtuLine>>,
 }
 
 /// Binds every listener and builds the images (stepped once, so the first read is plausible).
@@ -67,6 +70,7 @@ pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Li
             listener,
             framing: plan.framing,
             service: ImageService::with_faults(units),
+            line: plan.baud.map(|b| RtuLine::new(LineSettings::n81(b))),
         });
     }
     Ok((bound, live))
@@ -74,6 +78,22 @@ pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Li
 
 /// Serves one listener until `stop`; open connections are closed with the server.
 pub(crate) async fn serve(b: Bound, stop: CancellationToken) -> Result<(), SimError> {
+    if let (Framing::Rtu, Some(line)) = (b.framing, &b.line) {
+        let service = LineService::new(b.service, Arc::clone(line));
+        let on_connected = move |stream: TcpStream, _peer: SocketAddr| {
+            let (svc, kill) = service.for_connection();
+            async move {
+                stream.set_nodelay(true)?;
+                Ok(Some((svc, KillableStream::new(stream, kill))))
+            }
+        };
+        let on_process_error = |e: io::Error| debug!(error = %e, "Modbus connection closed with an error.");
+        tokio_modbus::server::rtu_over_tcp::Server::new(b.listener)
+            .serve_until(&on_connected, on_process_error, stop.cancelled_owned())
+            .await
+            .map_err(SimError::Serve)?;
+        return Ok(());
+    }
     let service = b.service;
     let on_connected = move |stream: TcpStream, _peer: SocketAddr| {
         let (svc, kill) = service.for_connection();

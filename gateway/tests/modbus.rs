@@ -247,3 +247,117 @@ async fn rtu_over_a_serial_port() -> Result<()> {
     server.abort();
     Ok(())
 }
+
+/// A dead unit on a shared RS-485 line takes only a bounded share of bus time. The line is simulated at
+/// 9600 8N1 behind an RTU-over-TCP server (every frame takes its real time, one frame at a time; one SDM630
+/// poll of 76 registers ≈ 180 ms), and the line itself measures each unit's bus time, independent of the
+/// gateway's own accounting. Three live meters use about half of the line; the fourth never answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> Result<()> {
+    use zw_sim::faults::Faults;
+    use zw_sim::modbus::line::{LineService, LineSettings, RtuLine};
+    let stack = zw_tests::Stack::builder().mosquitto().start().await?;
+    let bus = bus(stack.mqtt_port())?;
+    let now = chrono::Utc::now();
+    let mut units = HashMap::new();
+    for unit in 1..=4u8 {
+        let mut meter = zw_sim::sdm630::Sdm630::new(u64::from(unit));
+        meter.step(now);
+        let mut image = MeterModel::Sdm630.new_image();
+        MeterModel::Sdm630.write_image(&meter, &mut image);
+        let faults = if unit == 4 {
+            vec![FaultConfig::always(FaultKind::NoAnswer)]
+        } else {
+            vec![]
+        };
+        units.insert(
+            unit,
+            (
+                Arc::new(std::sync::RwLock::new(image)),
+                Faults::new(u64::from(unit), faults),
+            ),
+        );
+    }
+    let line = RtuLine::new(LineSettings::n81(9600));
+    let service = LineService::new(zw_sim::modbus::ImageService::with_faults(units), Arc::clone(&line));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let server = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let on_connected = move |stream: tokio::net::TcpStream, _peer: SocketAddr| {
+                let (svc, _kill) = service.for_connection();
+                async move { Ok(Some((svc, stream))) }
+            };
+            tokio_modbus::server::rtu_over_tcp::Server::new(listener)
+                .serve_until(&on_connected, |_| {}, stop.cancelled_owned())
+                .await
+        })
+    };
+    let ep = format!("rtutcp://{addr}");
+    let devices: Vec<(&str, String, u8, &str)> = vec![
+        ("b-1", ep.clone(), 1, "sdm630"),
+        ("b-2", ep.clone(), 2, "sdm630"),
+        ("b-3", ep.clone(), 3, "sdm630"),
+        ("b-dead", ep.clone(), 4, "sdm630"),
+    ];
+    let inv = Arc::new(inventory(&devices, "1s")?);
+    let mut rx = subscribe(stack.mqtt_port()).await?;
+    let mut cfg = zw_gateway::Config {
+        request_timeout: Duration::from_millis(500),
+        ..zw_gateway::Config::default()
+    };
+    cfg.modbus.probe_timeout = Duration::from_millis(100);
+    cfg.modbus.probe_max_wait = Duration::from_secs(1);
+    cfg.modbus.failing_share = 0.05;
+    let metrics = zw_gateway::Metrics::register(&prometheus::Registry::new())?;
+    let gw = {
+        let (bus, stop) = (bus.clone(), stop.clone());
+        tokio::spawn(async move { zw_gateway::run(cfg, inv, &bus, metrics, stop).await })
+    };
+
+    // Wait until the dead unit is reported offline (its first poll and first probes are behind it), then
+    // measure the line over a window of readings.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let Ok(Some((topic, payload))) = tokio::time::timeout_at(deadline, rx.recv()).await else {
+            bail!("the dead unit was never reported offline");
+        };
+        if zw_model::topic::parse_device_status(&topic).is_some_and(|id| id.as_str() == "b-dead")
+            && DeviceStatus::from_json(&payload).map_err(anyhow::Error::msg)?.state == HealthState::Offline
+        {
+            break;
+        }
+    }
+    let (t0, before) = (tokio::time::Instant::now(), line.usage());
+    let mut readings: HashMap<String, usize> = HashMap::new();
+    let window_end = t0 + Duration::from_secs(8);
+    while let Ok(Some((topic, payload))) = tokio::time::timeout_at(window_end, rx.recv()).await {
+        if topic.starts_with("zw/v1/readings/") {
+            let r: Reading = serde_json::from_slice(&payload)?;
+            *readings.entry(r.device.to_string()).or_default() += 1;
+        }
+    }
+    let (window, after) = (t0.elapsed(), line.usage());
+    let share = |u: u8| {
+        let d = after.get(&u).copied().unwrap_or_default() - before.get(&u).copied().unwrap_or_default();
+        d.as_secs_f64() / window.as_secs_f64()
+    };
+    // Live units keep their 1 s rhythm on the half-busy line, each poll taking its ≈ 180 ms of bus time.
+    for (u, id) in [(1, "b-1"), (2, "b-2"), (3, "b-3")] {
+        let n = readings.get(id).copied().unwrap_or(0);
+        assert!(n >= 7, "{id}: only {n} readings in {window:?}");
+        assert!(share(u) > 0.12, "{id}: bus share {:.3}", share(u));
+    }
+    // The dead unit: probes paid from a 5 % budget, plus at most one probe timeout of slack in the window.
+    let dead = share(4);
+    let bound = 0.05 + 0.1 / window.as_secs_f64() + 0.02;
+    assert!(dead <= bound, "dead unit took {dead:.3} of the bus (bound {bound:.3})");
+    assert!(dead > 0.0, "the dead unit was never probed in the window");
+    assert!(!readings.contains_key("b-dead"));
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), gw).await???;
+    let _ = server.await;
+    Ok(())
+}
