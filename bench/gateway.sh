@@ -203,6 +203,12 @@ for nb in ('healthy', 'failing'):
     print(f"live meters whose connection has {nb} neighbours: {nt/secs:.0f} polls/s  p50 {q(0.5, nbk, nt)*1000:.1f} ms"
           f"  p99 {q(0.99, nbk, nt)*1000:.1f} ms  p99.9 {q(0.999, nbk, nt)*1000:.1f} ms")
     print(f"SPLIT neighbours={nb} p50={q(0.5, nbk, nt)*1000:.2f} p99={q(0.99, nbk, nt)*1000:.2f} p999={q(0.999, nbk, nt)*1000:.2f}")
+rq = d('zw_gateway_modbus_request_seconds_count')
+if rq:
+    rqb = sorted((float('inf') if le == '+Inf' else float(le), d(k)) for k in b
+                 for le in re.findall(r'zw_gateway_modbus_request_seconds_bucket\{le="([^"]+)"\}', k))
+    print(f"answered requests: mean {d('zw_gateway_modbus_request_seconds_sum')/rq*1000:.2f} ms"
+          f"  p50 {q(0.5, rqb, rq)*1000:.2f} ms  p99 {q(0.99, rqb, rq)*1000:.2f} ms")
 lp = lab('zw_gateway_modbus_late_polls_total', 'cause')
 print("polls > 10 ms late by main cause: " + (' '.join(f"{k} {v:.0f}" for k, v in sorted(lp.items())) or 'none'))
 PY

@@ -52,7 +52,9 @@ impl Activity {
 /// Label of lateness not covered by any recorded activity.
 const WAIT: &str = "wait";
 /// Recent activities kept; lateness older than these counts as `wait`.
-const KEEP: usize = 32;
+const KEEP: usize = 128;
+/// Shorter activities (e.g. a status check that published nothing) are counted but not kept.
+const NEGLIGIBLE: Duration = Duration::from_micros(5);
 
 /// The recent activities of one endpoint task.
 #[derive(Debug, Default)]
@@ -68,6 +70,9 @@ impl Trace {
             .busy_seconds
             .with_label_values(&[what.label()])
             .inc_by(end.saturating_duration_since(start).as_secs_f64());
+        if end.saturating_duration_since(start) < NEGLIGIBLE {
+            return;
+        }
         if self.recent.len() == KEEP {
             self.recent.pop_front();
         }
@@ -106,5 +111,35 @@ impl Trace {
         {
             metrics.modbus.late_polls.with_label_values(&[label]).inc();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn lateness_is_split_over_overlapping_activities_and_the_rest_is_wait() -> Result<(), Box<dyn std::error::Error>> {
+        let metrics = Metrics::register(&prometheus::Registry::new())?;
+        let t0 = Instant::now();
+        let mut trace = Trace::default();
+        trace.record(Activity::Grid, t0, t0 + ms(8), &metrics);
+        trace.record(Activity::Probe, t0 + ms(8), t0 + ms(20), &metrics);
+        trace.record(Activity::Status, t0 + ms(20), t0 + ms(20), &metrics); // negligible: not kept
+        // Due at 5 ms, started at 25 ms: 3 ms behind a grid poll, 12 ms behind a probe, 5 ms waiting.
+        trace.attribute(t0 + ms(5), t0 + ms(25), &metrics);
+        let cause = |c: &str| metrics.modbus.lateness_cause.with_label_values(&[c]).get();
+        assert!((cause("grid") - 0.003).abs() < 1e-9);
+        assert!((cause("probe") - 0.012).abs() < 1e-9);
+        assert!((cause("wait") - 0.005).abs() < 1e-9);
+        assert_eq!(metrics.modbus.late_polls.with_label_values(&["probe"]).get(), 1);
+        // On time: nothing counted.
+        trace.attribute(t0 + ms(30), t0 + ms(30), &metrics);
+        assert_eq!(metrics.modbus.late_polls.with_label_values(&["wait"]).get(), 0);
+        Ok(())
     }
 }
