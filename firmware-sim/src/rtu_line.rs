@@ -55,7 +55,9 @@ pub fn response_bytes(answer: &Result<Option<Response>, tokio_modbus::ExceptionC
     match answer {
         Ok(None) => None,
         Err(_) => Some(5),
-        Ok(Some(Response::ReadInputRegisters(r) | Response::ReadHoldingRegisters(r))) => Some(5 + 2 * r.len()),
+        Ok(Some(Response::ReadInputRegisters(r) | Response::ReadHoldingRegisters(r))) => {
+            Some(5 + 2 * r.len())
+        }
         Ok(Some(_)) => Some(8),
     }
 }

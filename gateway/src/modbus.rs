@@ -35,10 +35,10 @@ use zw_model::{Id, Reading};
 use crate::health::{Health, PollHealth};
 use crate::modbus_config::Phase;
 use crate::modbus_poll::{TimeoutPolicy, poll};
-use trace::{Activity, Trace};
 use crate::profile::{Profile, Request};
 use crate::schedule::{Decision, Limits, Outcome, Scheduler};
 use crate::{Config, Metrics};
+use trace::{Activity, Trace};
 
 #[path = "modbus_trace.rs"]
 pub(crate) mod trace;
@@ -193,11 +193,7 @@ pub async fn poll_endpoint(
             };
             let result = poll(ctx, &slot.device, requests, (limit, on_timeout), &metrics).await;
             let ended = Instant::now();
-            let class = if probe {
-                Activity::Probe
-            } else {
-                Activity::Grid
-            };
+            let class = if probe { Activity::Probe } else { Activity::Grid };
             trace.record(class, started, ended, &metrics);
             let mut reconnect = result.reconnect;
             if result.timed_out {

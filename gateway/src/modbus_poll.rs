@@ -150,7 +150,13 @@ pub async fn poll(
             Answer::Transport(reason, e) => {
                 metrics.modbus_requests.with_label_values(&["transport"]).inc();
                 warn!(device = %dev.device, error = %e, "Modbus transport error; reconnecting.");
-                return finish(values, planned, Some((ErrorKind::Transport, e)), true, Some(reason));
+                return finish(
+                    values,
+                    planned,
+                    Some((ErrorKind::Transport, e)),
+                    true,
+                    Some(reason),
+                );
             }
         }
     }
@@ -175,7 +181,10 @@ fn finish(
     } else {
         Outcome::Answered
     };
-    let timed_out = matches!(&health, PollHealth::Failed(ErrorKind::Timeout, _) | PollHealth::Partial(ErrorKind::Timeout, _));
+    let timed_out = matches!(
+        &health,
+        PollHealth::Failed(ErrorKind::Timeout, _) | PollHealth::Partial(ErrorKind::Timeout, _)
+    );
     PollResult {
         values,
         health,

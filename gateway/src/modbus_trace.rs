@@ -123,7 +123,8 @@ mod tests {
     }
 
     #[test]
-    fn lateness_is_split_over_overlapping_activities_and_the_rest_is_wait() -> Result<(), Box<dyn std::error::Error>> {
+    fn lateness_is_split_over_overlapping_activities_and_the_rest_is_wait()
+    -> Result<(), Box<dyn std::error::Error>> {
         let metrics = Metrics::register(&prometheus::Registry::new())?;
         let t0 = Instant::now();
         let mut trace = Trace::default();

@@ -279,7 +279,10 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
         );
     }
     let line = RtuLine::new(LineSettings::n81(9600));
-    let service = LineService::new(zw_sim::modbus::ImageService::with_faults(units), Arc::clone(&line));
+    let service = LineService::new(
+        zw_sim::modbus::ImageService::with_faults(units),
+        Arc::clone(&line),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let stop = CancellationToken::new();
@@ -325,7 +328,10 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
             bail!("the dead unit was never reported offline");
         };
         if zw_model::topic::parse_device_status(&topic).is_some_and(|id| id.as_str() == "b-dead")
-            && DeviceStatus::from_json(&payload).map_err(anyhow::Error::msg)?.state == HealthState::Offline
+            && DeviceStatus::from_json(&payload)
+                .map_err(anyhow::Error::msg)?
+                .state
+                == HealthState::Offline
         {
             break;
         }
@@ -353,7 +359,10 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
     // The dead unit: probes paid from a 5 % budget, plus at most one probe timeout of slack in the window.
     let dead = share(4);
     let bound = 0.05 + 0.1 / window.as_secs_f64() + 0.02;
-    assert!(dead <= bound, "dead unit took {dead:.3} of the bus (bound {bound:.3})");
+    assert!(
+        dead <= bound,
+        "dead unit took {dead:.3} of the bus (bound {bound:.3})"
+    );
     assert!(dead > 0.0, "the dead unit was never probed in the window");
     assert!(!readings.contains_key("b-dead"));
     stop.cancel();
