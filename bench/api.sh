@@ -64,23 +64,41 @@ windows=$(curl -sf -H "$AUTH" "$HIST" | python3 -c 'import json,sys; print(len(j
   exit 1
 }
 
+# CPU time (user + system, in clock ticks) of the `zaehlwerk all` process serving the API, to report the server's
+# CPU cost per request next to the latency: a figure that does not depend on how busy the machine is.
+SERVER_PID=$(ss -Hltnp "sport = :$ZW_API_PORT" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+idle_ticks_per_s() { local a; a=$(cpu_ticks); sleep 5; echo "scale=2; ($(cpu_ticks) - $a) / 5" | bc; }
+
 gen() { "$LOADGEN" --duration "$SECS" --warmup 2 "$@"; }
+# Runs the generator and appends the server's CPU µs per request (background use subtracted).
+measured() {
+  local before out after n
+  before=$(cpu_ticks)
+  out=$(gen "$@")
+  after=$(cpu_ticks)
+  n=$(field requests <<<"$out")
+  echo "$out cpu_us_per_req=$(echo "scale=1; (($after - $before) - $IDLE * ($SECS + 2)) * 1000000 / $TICKS / ($n * ($SECS + 2) / $SECS)" | bc)"
+}
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
 row() { # name, target, loadgen output
-  printf '%-44s %6s req/s  p50 %6s  p99 %7s  p99.9 %7s  max %7s ms  (service p99 %s, send lag p99 %s; non-2xx %s, errors %s) %s\n' \
+  printf '%-44s %6s req/s  p50 %6s  p99 %7s  p99.9 %7s  max %7s ms  server CPU %6s µs/req  (service p99 %s, send lag p99 %s; non-2xx %s, errors %s) %s\n' \
     "$1" "$(field rate <<<"$3")" "$(field p50_ms <<<"$3")" "$(field p99_ms <<<"$3")" "$(field p999_ms <<<"$3")" \
-    "$(field max_ms <<<"$3")" "$(field service_p99_ms <<<"$3")" "$(field send_lag_p99_ms <<<"$3")" \
-    "$(field non_2xx <<<"$3")" "$(field errors <<<"$3")" "$2"
+    "$(field max_ms <<<"$3")" "$(field cpu_us_per_req <<<"$3")" "$(field service_p99_ms <<<"$3")" \
+    "$(field send_lag_p99_ms <<<"$3")" "$(field non_2xx <<<"$3")" "$(field errors <<<"$3")" "$2"
 }
 
 echo "history answer: $windows one-minute windows, $(curl -sf -H "$AUTH" "$HIST" | wc -c) bytes"
 for run in $(seq "$RUNS"); do
   echo "run $run: load before: $(uptime | sed 's/.*load average/load average/')"
-  row "ceiling /healthz closed loop, 16 conns" "" "$(gen --rate 0 -c 16 --url "$API/healthz")"
-  row "ceiling /healthz at 5,000/s, 50 conns" "" "$(gen --rate 5000 -c 50 --url "$API/healthz")"
+  IDLE=$(idle_ticks_per_s)
+  echo "server background CPU (simulator feed, ingest, analytics): $(echo "scale=1; $IDLE * 100 / $TICKS" | bc) % of a core"
+  row "ceiling /healthz closed loop, 16 conns" "" "$(measured --rate 0 -c 16 --url "$API/healthz")"
+  row "ceiling /healthz at 5,000/s, 50 conns" "" "$(measured --rate 5000 -c 50 --url "$API/healthz")"
   row "live /devices/{id}/live at 5,000/s, 50 conns" "(target p99 < 2 ms)" \
-    "$(gen --rate 5000 -c 50 -H "$AUTH" --url "$API/api/v1/devices/rathaus-main/live")"
+    "$(measured --rate 5000 -c 50 -H "$AUTH" --url "$API/api/v1/devices/rathaus-main/live")"
   row "history 1 day 1 min at 20/s, 4 conns" "(target p99 < 50 ms)" \
-    "$(gen --rate 20 -c 4 -H "$AUTH" --url "$HIST")"
+    "$(measured --rate 20 -c 4 -H "$AUTH" --url "$HIST")"
   echo "run $run: load after:  $(uptime | sed 's/.*load average/load average/')"
 done
