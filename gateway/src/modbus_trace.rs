@@ -87,7 +87,12 @@ impl Trace {
         }
         let mut shares: Vec<(&'static str, Duration)> = Vec::with_capacity(4);
         let mut covered = Duration::ZERO;
-        for &(what, s, e) in &self.recent {
+        // Newest first; activities are recorded in the order they end, so stop at the first that ended
+        // before the poll was due.
+        for &(what, s, e) in self.recent.iter().rev() {
+            if e <= due {
+                break;
+            }
             let overlap = e.min(start).saturating_duration_since(s.max(due));
             if overlap.is_zero() {
                 continue;

@@ -82,6 +82,8 @@ pub struct Scheduler {
     refilled_at: Instant,
     /// Mean duration of healthy grid polls, for the quick probe timeout.
     rtt: Option<Duration>,
+    /// Devices currently backed off.
+    failing: usize,
 }
 
 impl Scheduler {
@@ -101,6 +103,7 @@ impl Scheduler {
             tokens: limits.probe_timeout,
             refilled_at: now,
             rtt: None,
+            failing: 0,
         }
     }
 
@@ -111,7 +114,7 @@ impl Scheduler {
 
     /// Whether any device of this connection is backed off.
     pub fn any_failing(&self) -> bool {
-        self.devices.iter().any(|d| d.failures > 0)
+        self.failing > 0
     }
 
     /// Decides what to do at `now`.
@@ -210,6 +213,7 @@ impl Scheduler {
         let Some(d) = self.devices.get_mut(device) else {
             return;
         };
+        let was_failing = d.failures > 0;
         match result {
             Outcome::Answered => {
                 if probe && d.next_due <= now {
@@ -226,6 +230,11 @@ impl Scheduler {
                 d.retry_at = now + backoff(d.interval, d.failures, max, jitter);
             }
             Outcome::Skipped => {}
+        }
+        match (was_failing, d.failures > 0) {
+            (false, true) => self.failing += 1,
+            (true, false) => self.failing = self.failing.saturating_sub(1),
+            _ => {}
         }
     }
 

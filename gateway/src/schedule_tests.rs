@@ -185,6 +185,7 @@ fn a_failing_device_backs_off_on_its_own_and_rejoins_its_grid() {
     let gaps: Vec<u128> = st.probes.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
     assert!(gaps.windows(2).all(|w| w[1] >= w[0]), "{gaps:?}");
     assert!(!s.is_failing(0));
+    assert!(!s.any_failing(), "the failing count returned to zero");
     assert!(st.lateness[0].len() > 20, "{}", st.lateness[0].len());
     assert!(st.lateness[0].iter().rev().take(10).all(|l| *l <= 2 * MS));
 }
@@ -276,4 +277,22 @@ fn skipped_polls_do_not_back_a_device_off() {
     s.finished(0, Outcome::Skipped, false, t0, t0, 0.5);
     assert!(!s.is_failing(0));
     assert_eq!(s.next(t0 + MS), Decision::Wait(t0 + Duration::from_secs(1)));
+}
+
+#[test]
+fn any_failing_follows_the_devices_states() {
+    let t0 = Instant::now();
+    let sec = Duration::from_secs(1);
+    let mut s = Scheduler::new(limits(), &[(sec, t0), (sec, t0)], t0);
+    assert!(!s.any_failing());
+    s.finished(0, Outcome::Failed, false, t0, t0 + MS, 0.5);
+    s.finished(1, Outcome::Failed, false, t0, t0 + MS, 0.5);
+    s.finished(1, Outcome::Failed, true, t0, t0 + MS, 0.5);
+    assert!(s.any_failing());
+    s.finished(0, Outcome::Answered, true, t0, t0 + MS, 0.5);
+    assert!(s.any_failing(), "device 1 still fails");
+    s.finished(1, Outcome::Skipped, true, t0, t0 + MS, 0.5);
+    assert!(s.any_failing(), "a skipped probe changes nothing");
+    s.finished(1, Outcome::Answered, true, t0, t0 + MS, 0.5);
+    assert!(!s.any_failing());
 }
