@@ -92,6 +92,19 @@ impl Scale {
         }
     }
 
+    /// Dryness linear in the fitted space, pinned at the moderate (0.5) and critical (1.0) edges: equal
+    /// steps of soil water are equal steps here, also at the wet end where tension barely moves in kPa.
+    /// Wettings (rain, watering) are measured on this scale.
+    pub fn fit_dryness(self, y: f64) -> f64 {
+        let (m, c) = match self {
+            Scale::Tension { moderate, critical } => (self.fit_space(moderate), self.fit_space(critical)),
+            Scale::Vwc {
+                moderate, critical, ..
+            } => (moderate, critical),
+        };
+        0.5 + 0.5 * (y - m) / (c - m)
+    }
+
     /// +1 when the fitted value rises as the soil dries (tension), −1 when it falls (VWC).
     pub fn drying_sign(self) -> f64 {
         match self {
@@ -127,6 +140,17 @@ mod tests {
         for (s, v, d) in cases {
             assert!((s.dryness(v) - d).abs() < 1e-9, "{s:?} {v}: {}", s.dryness(v));
         }
+    }
+
+    #[test]
+    fn fit_dryness_is_linear_in_soil_water_for_tension() {
+        let t = Scale::tension(&TreesConfig::default());
+        let d = |kpa: f64| t.fit_dryness(t.fit_space(kpa));
+        assert!((d(33.0) - 0.5).abs() < 1e-9 && (d(81.0) - 1.0).abs() < 1e-9);
+        // 10 → 15 kPa is a small step in kPa but a big one in soil water: more than 0.2 on this scale.
+        assert!(d(15.0) - d(10.0) > 0.2, "{}", d(15.0) - d(10.0));
+        assert!((loam().fit_dryness(21.0) - 1.0).abs() < 1e-9);
+        assert!((loam().fit_dryness(28.0) - 0.0).abs() < 1e-9);
     }
 
     proptest! {

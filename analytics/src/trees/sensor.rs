@@ -5,6 +5,12 @@
 //! plausible reading comes. The exact same value for `stuck_after` makes it `stuck` (its values from the
 //! start of the run are dropped from the trend); silence for `gap_after` is a `gap`. Faulty sensors are
 //! shown but never count for watering. A low battery is reported but the values still count.
+//!
+//! The trend is fitted over the *drying segment*: the hourly means since the last sharp wetting (a rise
+//! of more than `wetting_step` on the fitted-dryness scale within six hours), starting at the wettest
+//! point while the water is still soaking in. Its Theil–Sen rate is shrunk towards the sensor's *usual*
+//! rate (an exponentially weighted mean of its day-on-day drying before critical, over a few days), which
+//! also stands in right after rain until the new segment spans a day.
 
 use std::collections::VecDeque;
 
@@ -17,19 +23,33 @@ use crate::trees::scale::Scale;
 use crate::trees::trend::{Rhythm, UNIFORM, days_with_rhythm, theil_sen};
 
 const HOUR: i64 = 3_600_000;
+/// Memory of a sensor's usual drying rate, days (the time constant of its exponential weighting).
+/// Weather changes over a few days, so what counts is the last few days rather than the last weeks.
+const CLIMATE_DAYS: f64 = 3.0;
+/// How many days of the current drying segment the usual rate weighs as: the segment's own Theil–Sen
+/// rate (weight: its span in days) is shrunk towards the usual rate, which damps a single unusually cool
+/// or warm day.
+const CLIMATE_WEIGHT_DAYS: f64 = 1.0;
 const DAY: f64 = 86_400_000.0;
 /// Fastest plausible drying, dryness per day (several times the fastest real drying), on top of the
 /// configured step: after a long silence a sensor may legitimately read much drier.
 const MAX_DRYING_PER_DAY: f64 = 0.5;
 /// Hours of history a wetting is compared against.
 const WETTING_LOOKBACK: usize = 6;
+/// For this many hours after a wetting the segment restarts at any wetter point: rain soaks in over
+/// hours (deeper sensors later), and a trend from the middle of that rise would be too slow.
+const SOAK_HOURS: i64 = 12;
+/// How much wetter (on the fitted-dryness scale) a point must be than the segment so far to count as
+/// the rise still going on rather than noise.
+const SOAK_TOLERANCE: f64 = 0.02;
 
 /// One hourly mean.
 #[derive(Debug, Clone, Copy)]
 struct Point {
     hour: i64,
     fit: f64,
-    dryness: f64,
+    /// Dryness linear in the fitted space ([`Scale::fit_dryness`]).
+    lin: f64,
 }
 
 /// What the tree sees of a sensor at one moment.
@@ -72,9 +92,9 @@ pub struct Sensor {
     hour_sum: f64,
     hour_n: u32,
     series: VecDeque<Point>,
-    /// The drying rate before the last wetting: rain resets the level, not how fast this tree dries, so it
-    /// stands in until the new series is long enough.
-    prior: Option<f64>,
+    /// This sensor's usual drying rate (fit units per day): an exponentially weighted mean of its day-on-
+    /// day changes while drying towards critical, over about `CLIMATE_DAYS`.
+    climate: Option<f64>,
     run: (u64, i64),
     impossible: Option<i64>,
     stuck: Option<i64>,
@@ -99,7 +119,7 @@ impl Sensor {
             hour_sum: 0.0,
             hour_n: 0,
             series: VecDeque::new(),
-            prior: None,
+            climate: None,
             run: (0, i64::MIN),
             impossible: None,
             stuck: None,
@@ -174,26 +194,31 @@ impl Sensor {
         if hour != self.hour {
             if self.hour_n > 0 && self.stuck.is_none() {
                 let mean = self.hour_sum / f64::from(self.hour_n);
-                let dryness = scale.dryness(mean);
-                // Rain or watering: a sharp wetting restarts the trend.
+                let fit = scale.fit_space(mean);
+                let lin = scale.fit_dryness(fit);
+                // Rain or watering: a sharp wetting restarts the trend. Measured on the fitted-dryness
+                // scale, so a shower on wet soil counts for tension too (10 → 15 kPa is a lot of water).
                 let recent_max = self
                     .series
                     .iter()
                     .rev()
                     .take(WETTING_LOOKBACK)
-                    .map(|p| p.dryness)
+                    .map(|p| p.lin)
                     .fold(f64::MIN, f64::max);
-                if recent_max - dryness > wetting {
-                    let pts = self.points(self.hour * HOUR);
-                    let rate = theil_sen(&pts, &mut Vec::new()).filter(|r| r * scale.drying_sign() > 0.0);
-                    self.prior = rate.or(self.prior);
+                if recent_max - lin > wetting {
+                    self.series.clear();
+                } else if self.series.front().is_some_and(|f| self.hour - f.hour < SOAK_HOURS)
+                    && self.series.iter().all(|p| p.lin - lin > SOAK_TOLERANCE)
+                {
+                    // Still soaking in: the drying segment starts at its wettest point.
                     self.series.clear();
                 }
                 self.series.push_back(Point {
                     hour: self.hour,
-                    fit: scale.fit_space(mean),
-                    dryness,
+                    fit,
+                    lin,
                 });
+                self.learn_climate();
                 while self.series.front().is_some_and(|p| p.hour < hour - window_h) {
                     self.series.pop_front();
                 }
@@ -202,6 +227,23 @@ impl Sensor {
         }
         self.hour_sum += v;
         self.hour_n += 1;
+    }
+
+    /// Updates the usual drying rate with the change since the same hour yesterday, if both hours are in
+    /// the current drying segment and before critical.
+    fn learn_climate(&mut self) {
+        let Some(p) = self.series.back().copied() else {
+            return;
+        };
+        let Some(q) = self.series.iter().rev().find(|q| q.hour <= p.hour - 24) else {
+            return;
+        };
+        if q.hour != p.hour - 24 || p.lin >= 1.0 || q.lin >= 1.0 {
+            return;
+        }
+        let daily = p.fit - q.fit;
+        let a = 1.0 / (24.0 * CLIMATE_DAYS);
+        self.climate = Some(self.climate.map_or(daily, |c| c + a * (daily - c)));
     }
 
     /// Time-driven checks at `now`: gaps.
@@ -249,7 +291,10 @@ impl Sensor {
         } else {
             None
         };
-        let slope = fitted.or(self.prior);
+        let slope = match (fitted, self.climate) {
+            (Some(f), Some(c)) => Some((span * f + CLIMATE_WEIGHT_DAYS * c) / (span + CLIMATE_WEIGHT_DAYS)),
+            (fitted, climate) => fitted.or(climate),
+        };
         let sign = scale.drying_sign();
         let rhythm = if fitted.is_some() {
             self.rhythm(sign).unwrap_or(UNIFORM)

@@ -145,6 +145,34 @@ fn rain_resets_the_trend() {
     assert!(st.sensors[0].tension_kpa.is_some_and(|t| t < 15.0), "{st:?}");
 }
 
+#[test]
+fn a_shower_on_wet_soil_restarts_the_segment_and_the_usual_rate_stands_in() {
+    // ln-linear drying ×1.4 per day from 10 kPa; after 2.5 days a shower brings it back to 10 kPa over
+    // three hours (19.3 → 10 kPa: small in kPa, a lot of water). Without the restart, pairs across the
+    // shower would make the trend flat and the forecast late.
+    let dry = |h: f64| 10.0 * 1.4f64.powf(h / 24.0);
+    let f = |h: f64| {
+        Some(if h < 60.0 {
+            dry(h)
+        } else if h < 63.0 {
+            dry(60.0) - (dry(60.0) - 10.0) * (h - 60.0) / 3.0
+        } else {
+            dry(h - 63.0)
+        })
+    };
+    // 12 h after the shower: the segment is too short to fit, the usual rate (ln 1.4 per day) stands in.
+    // 10 → 81 kPa at ×1.4 per day takes ln(8.1)/ln(1.4) = 6.2 days, 0.5 of them gone.
+    let (st, _) = run(75, f);
+    let days = st
+        .and_then(|s| s.days_until_critical)
+        .expect("forecast from the usual rate");
+    assert!((days - 5.7).abs() < 0.4, "forecast {days}");
+    // Two days after: the segment's own trend (the same rate) gives the same answer.
+    let (st, _) = run(63 + 48, f);
+    let days = st.and_then(|s| s.days_until_critical).expect("forecast");
+    assert!((days - 4.2).abs() < 0.4, "forecast {days}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     /// Whatever a broken sensor sends (values outside the plausible range), it never raises a watering
