@@ -242,3 +242,40 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
     }
     plans
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet(toml_text: &str) -> Result<FleetConfig, toml::de::Error> {
+        toml::from_str(toml_text)
+    }
+
+    #[test]
+    fn baud_goes_to_rtu_listeners_and_is_validated() -> Result<(), Box<dyn std::error::Error>> {
+        let mut cfg = Config {
+            fleets: vec![fleet(
+                "count = 4\nlisten = \"127.0.0.1:0\"\nunits_per_listener = 2\nframing = \"rtu\"\nbaud = 9600",
+            )?],
+            ..Config::default()
+        };
+        let mut errors = Vec::new();
+        let plans = plan(&cfg, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let rtu: Vec<_> = plans.iter().filter(|p| p.framing == Framing::Rtu).collect();
+        assert_eq!(rtu.len(), 2);
+        assert!(rtu.iter().all(|p| p.baud == Some(9600) && p.meters.len() == 2));
+        assert_eq!(plans[0].baud, None, "the default TCP listener has no line");
+
+        cfg.fleets = vec![
+            fleet("count = 1\nlisten = \"127.0.0.1:0\"\nbaud = 9600")?,
+            fleet("count = 1\nlisten = \"127.0.0.1:0\"\nframing = \"rtu\"\nbaud = 10")?,
+        ];
+        let mut errors = Vec::new();
+        plan(&cfg, &mut errors);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("sim.fleets[0].baud: only with framing"));
+        assert!(errors[1].contains("sim.fleets[1].baud: must be 300-1000000"));
+        Ok(())
+    }
+}
