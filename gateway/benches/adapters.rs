@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion<cpu_time::ThreadCpu>) {
         b.iter(|| energy.decode(tasmota::Part::Lwt, black_box(b"Online")))
     });
     let mut state = shelly::State::default();
-    let switch = shelly::Part::Status(shelly::Component::Switch);
+    let switch = shelly::Part::Status(shelly::Component::Switch(0));
     g.bench_function("shelly_switch_status", |b| {
         b.iter(|| state.decode(switch, black_box(SHELLY_SWITCH)))
     });

@@ -5,161 +5,216 @@
 //! scale = 1000 }`. A pointer that finds nothing (or `null`) leaves the quantity absent; a value of the wrong
 //! type is a bad field. The optional timestamp pointer accepts RFC 3339 strings and Unix seconds or
 //! milliseconds (numbers below 10^11 are seconds).
+//!
+//! The pointers are split into tokens once, when the mapping is built; a message is then walked once with
+//! the [`super::scan`] scanner, descending only into keys (and array indices) some pointer goes through.
+//! Semantics are those of `serde_json::Value::pointer` (the reference in [`super::reference::json`], which
+//! the property tests compare against; mappings of more than 63 pointers use it directly).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use zw_model::Quantity;
 use zw_model::inventory::JsonField;
 
-use super::{AdapterError, Message, number, reading};
+use super::num::lenient_str;
+use super::scan::{Kind, Scanner, wrong_type};
+use super::{AdapterError, Message, reading, reference};
+
+/// Most pointers (fields and timestamp) the scanner path follows.
+const MAX_POINTERS: usize = 63;
 
 /// A device's field mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     fields: Vec<JsonField>,
     timestamp: Option<String>,
+    /// Per pointer (fields, then the timestamp): its unescaped tokens.
+    tokens: Vec<Vec<Vec<u8>>>,
+    reference: reference::json::Mapping,
+}
+
+/// What a walk found: per field its value, and the timestamp.
+struct Found {
+    values: [Option<f64>; MAX_POINTERS],
+    ts: Option<DateTime<Utc>>,
+}
+
+/// RFC 6901 tokens of a pointer (`""` is the whole document: no tokens).
+fn tokens(pointer: &str) -> Vec<Vec<u8>> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~").into_bytes())
+        .collect()
+}
+
+/// An array index token as `Value::pointer` reads it: digits, no leading zero (except `0` itself).
+fn index(token: &[u8]) -> Option<usize> {
+    if token.is_empty() || (token.len() > 1 && token[0] == b'0') || token[0] == b'+' {
+        return None;
+    }
+    std::str::from_utf8(token).ok()?.parse().ok()
 }
 
 impl Mapping {
     /// A mapping from the inventory's fields and optional timestamp pointer.
     pub fn new(fields: &[JsonField], timestamp: Option<&str>) -> Self {
+        let tokens = fields
+            .iter()
+            .map(|f| f.pointer.as_str())
+            .chain(timestamp)
+            .map(tokens)
+            .collect();
         Self {
             fields: fields.to_vec(),
             timestamp: timestamp.map(str::to_owned),
+            tokens,
+            reference: reference::json::Mapping::new(fields, timestamp),
         }
     }
 
     /// Decodes one message.
     pub fn decode(&self, payload: &[u8]) -> Result<Message, AdapterError> {
-        let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
-        let mut values = BTreeMap::<Quantity, f64>::new();
-        for f in &self.fields {
-            match root.pointer(&f.pointer) {
-                None | Some(Value::Null) => {}
-                Some(v) => {
-                    let x = number(v, &f.pointer, f.numeric_strings)? * f.scale + f.offset;
-                    values.insert(f.quantity, x);
-                }
+        if self.tokens.len() > MAX_POINTERS {
+            return self.reference.decode(payload);
+        }
+        let mut found = Found {
+            values: [None; MAX_POINTERS],
+            ts: None,
+        };
+        let all = (1u64 << self.tokens.len()) - 1;
+        let mut s = Scanner::new(payload);
+        self.walk(&mut s, 0, all, &mut found)?;
+        s.end()?;
+        let mut values = BTreeMap::new();
+        for (f, v) in self.fields.iter().zip(found.values) {
+            if let Some(v) = v {
+                values.insert(f.quantity, v * f.scale + f.offset);
             }
         }
-        let ts = match self
-            .timestamp
-            .as_deref()
-            .and_then(|p| Some((p, root.pointer(p)?)))
-        {
-            None => None,
-            Some((p, v)) => Some(timestamp(p, v)?),
+        reading(found.ts, values)
+    }
+
+    /// Reads the value at the cursor for the pointers in `active`, whose first `depth` tokens led here.
+    fn walk(&self, s: &mut Scanner<'_>, depth: usize, active: u64, found: &mut Found) -> Result<(), AdapterError> {
+        // Pointers that end here read this value; the others go deeper.
+        let (mut here, mut deeper) = (0u64, 0u64);
+        for p in bits(active) {
+            if self.tokens[p].len() == depth {
+                here |= 1 << p;
+            } else {
+                deeper |= 1 << p;
+            }
+        }
+        if here != 0 {
+            // A value read here is a scalar (or an error): nothing deeper can be found through it.
+            return self.read(s, here, found);
+        }
+        match s.kind()? {
+            Kind::Object => s.object(|s, key| {
+                let next = self.matching(deeper, depth, |t| t == key);
+                if next == 0 {
+                    s.skip()
+                } else {
+                    self.walk(s, depth + 1, next, found)
+                }
+            }),
+            Kind::Array => {
+                let mut i = 0usize;
+                s.array(|s| {
+                    let next = self.matching(deeper, depth, |t| index(t) == Some(i));
+                    i += 1;
+                    if next == 0 {
+                        s.skip()
+                    } else {
+                        self.walk(s, depth + 1, next, found)
+                    }
+                })
+            }
+            _ => s.skip(),
+        }
+    }
+
+    fn matching(&self, active: u64, depth: usize, hit: impl Fn(&[u8]) -> bool) -> u64 {
+        bits(active)
+            .filter(|&p| hit(&self.tokens[p][depth]))
+            .fold(0, |m, p| m | 1 << p)
+    }
+
+    /// Reads the value at the cursor for the pointers in `here` (`null`: absent, but not for a timestamp).
+    fn read(&self, s: &mut Scanner<'_>, here: u64, found: &mut Found) -> Result<(), AdapterError> {
+        let kind = s.kind()?;
+        let (number, text) = match kind {
+            Kind::Number => (Some(s.number_value()?), None),
+            Kind::String => (None, Some(s.string("")?)),
+            _ => (None, None),
         };
-        reading(ts, values)
+        for p in bits(here) {
+            if p == self.fields.len() {
+                let pointer = self.timestamp.as_deref().unwrap_or_default();
+                found.ts = Some(timestamp(pointer, kind, number, text.as_deref())?);
+                continue;
+            }
+            let f = &self.fields[p];
+            let x = match (kind, number, text.as_deref()) {
+                (Kind::Null, ..) => continue,
+                (_, Some(x), _) => x,
+                (_, _, Some(t)) if f.numeric_strings => {
+                    lenient_str(t).ok_or_else(|| AdapterError::Field {
+                        field: f.pointer.clone(),
+                        problem: format!("expected a number, got {t:?}"),
+                    })?
+                }
+                (k, ..) => return Err(wrong_type(&f.pointer, "a number", k)),
+            };
+            if !x.is_finite() {
+                return Err(AdapterError::NotFinite(f.pointer.clone()));
+            }
+            found.values[p] = Some(x);
+        }
+        if number.is_none() && text.is_none() {
+            s.skip()?;
+        }
+        Ok(())
     }
 }
 
-fn timestamp(pointer: &str, v: &Value) -> Result<DateTime<Utc>, AdapterError> {
-    let t = match v {
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|x| x.is_finite() && x.abs() < 1e15)
-            .and_then(|x| {
-                let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
-                DateTime::from_timestamp_millis(ms.round() as i64)
-            }),
-        _ => None,
-    };
-    t.ok_or_else(|| AdapterError::Field {
-        field: pointer.into(),
-        problem: format!("expected an RFC 3339 time or Unix seconds/milliseconds, got {v}"),
+/// The set bits of `m`, lowest first.
+fn bits(mut m: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (m != 0).then(|| {
+            let b = m.trailing_zeros() as usize;
+            m &= m - 1;
+            b
+        })
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mapping() -> Mapping {
-        let f = |pointer: &str, quantity, scale, numeric_strings| JsonField {
-            pointer: pointer.into(),
-            quantity,
-            scale,
-            offset: 0.0,
-            numeric_strings,
-        };
-        Mapping::new(
-            &[
-                f("/sensor/kwh", Quantity::EnergyImport, 1000.0, false),
-                f("/sensor/w", Quantity::ActivePower, 1.0, false),
-                f("/env/t", Quantity::Temperature, 1.0, true),
-            ],
-            Some("/ts"),
-        )
-    }
-
-    #[test]
-    fn pointers_units_and_timestamps() {
-        let p = br#"{"ts":1714557600,"sensor":{"kwh":12.5,"w":-300},"env":{"t":"21.5"}}"#;
-        let Ok(Message::Reading(d)) = mapping().decode(p) else {
-            panic!("decodes")
-        };
-        assert_eq!(
-            d.values,
-            BTreeMap::from([
-                (Quantity::EnergyImport, 12_500.0),
-                (Quantity::ActivePower, -300.0),
-                (Quantity::Temperature, 21.5)
-            ])
-        );
-        assert_eq!(d.ts.map(|t| t.timestamp()), Some(1_714_557_600));
-        for (ts, want) in [
-            ("1714557600123", 1_714_557_600_123),
-            (r#""2024-05-01T10:00:00.5Z""#, 1_714_557_600_500),
-        ] {
-            let p = format!(r#"{{"ts":{ts},"sensor":{{"w":1}}}}"#);
-            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else {
-                panic!("decodes")
-            };
-            assert_eq!(d.ts.map(|t| t.timestamp_millis()), Some(want));
-        }
-    }
-
-    #[test]
-    fn missing_is_absent_and_bad_input_has_a_reason() {
-        let Ok(Message::Reading(d)) = mapping().decode(br#"{"sensor":{"w":5,"kwh":null}}"#) else {
-            panic!("decodes")
-        };
-        assert_eq!(d.values, BTreeMap::from([(Quantity::ActivePower, 5.0)]));
-        let cases: [(&[u8], &str); 5] = [
-            (b"nope", "malformed_json"),
-            (br#"{"sensor":{"w":"5"}}"#, "bad_field"),
-            (br#"{"sensor":{}}"#, "no_values"),
-            (br#"{"ts":"yesterday","sensor":{"w":1}}"#, "bad_field"),
-            (br#"{"env":{"t":"inf"}}"#, "not_finite"),
-        ];
-        for (p, reason) in cases {
-            assert_eq!(
-                mapping().decode(p).map_err(|e| e.reason()),
-                Err(reason),
-                "{}",
-                String::from_utf8_lossy(p)
-            );
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
-            let _ = mapping().decode(&bytes);
-        }
-
-        #[test]
-        fn scale_is_applied(kwh in 0.0f64..1e9) {
-            let p = format!(r#"{{"sensor":{{"kwh":{kwh}}}}}"#);
-            let Ok(Message::Reading(d)) = mapping().decode(p.as_bytes()) else { panic!("decodes") };
-            // serde_json's default float parsing may be off by one ulp.
-            proptest::prop_assert!((d.values[&Quantity::EnergyImport] - kwh * 1000.0).abs() <= kwh * 1e-12);
-        }
+fn timestamp(
+    pointer: &str,
+    kind: Kind,
+    number: Option<f64>,
+    text: Option<&str>,
+) -> Result<DateTime<Utc>, AdapterError> {
+    let bad = |got: String| AdapterError::Field {
+        field: pointer.into(),
+        problem: format!("expected an RFC 3339 time or Unix seconds/milliseconds, got {got}"),
+    };
+    match (number, text) {
+        (_, Some(t)) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| bad(format!("{t:?}"))),
+        (Some(x), _) => Some(x)
+            .filter(|x| x.abs() < 1e15)
+            .and_then(|x| {
+                let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
+                DateTime::from_timestamp_millis(ms.round() as i64)
+            })
+            .ok_or_else(|| bad(x.to_string())),
+        _ => Err(bad(format!("{kind:?}").to_lowercase())),
     }
 }
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

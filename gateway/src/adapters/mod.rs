@@ -19,6 +19,8 @@
 pub mod fulltopic;
 pub mod json;
 mod num;
+pub mod reference;
+mod scan;
 pub mod shelly;
 pub mod tasmota;
 pub mod ttn;
@@ -155,3 +157,7 @@ pub(crate) fn availability(payload: &[u8], on: &str, off: &str) -> Result<Messag
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "differential_tests.rs"]
+mod differential_tests;

@@ -1,5 +1,6 @@
-//! Shelly Gen2/Gen3 over MQTT: Plus/Pro PM switches and plugs (`switch:0`) and the Pro 3EM (`em:0`,
-//! `emdata:0`, triphase profile).
+//! Shelly Gen2/Gen3 over MQTT: Plus/Pro PM switches and plugs (`switch:N`), the Pro 3EM (`em:0`,
+//! `emdata:0`, triphase profile) and single metering channels (`em1:N`, `em1data:N`: Pro EM, Pro 3EM in
+//! the monophase profile).
 //!
 //! Topics under the device's `topic_prefix`:
 //! * `<prefix>/status/<component>`: the **entire** component status (`status_ntf`), replacing what was known.
@@ -10,10 +11,15 @@
 //!   receive time: mixing the device's clock and ours would reorder one device's readings.
 //! * `<prefix>/online`: `true` / `false` (last will).
 //!
+//! A multi-channel device (Pro 2PM/4PM, Pro EM) is one inventory device per channel: the [`State`] reads
+//! its own channel's `switch:N` / `em1:N` / `em1data:N` and takes the other channels' messages as signs of
+//! life only. `em:0` and `emdata:0` are whole-meter components, always read.
+//!
 //! Units: `apower` W, `aenergy.total` and `ret_aenergy.total` Wh (cumulative), Pro 3EM `emdata:0`
-//! `total_act` / `total_act_ret` Wh. `aenergy.by_minute` is mWh per completed minute and is not read: the
-//! counter is the truth, per-minute energy follows from it. Per-device state is the plain [`State`] struct;
-//! a message that fails to decode leaves it unchanged.
+//! `total_act` / `total_act_ret` and `em1data:N` `total_act_energy` / `total_act_ret_energy` Wh.
+//! `aenergy.by_minute` is mWh per completed minute and is not read: the counter is the truth. A message that
+//! fails to decode leaves the state unchanged. Payloads are read with the [`super::scan`] scanner; the
+//! serde_json decoder in [`super::reference::shelly`] is the differential reference.
 
 mod status;
 
@@ -21,24 +27,64 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 
+use super::scan::{Scanner, Seen};
 use super::{AdapterError, Message, availability, reading};
-use status::{EmDataPatch, EmDataState, EmPatch, EmState, SwitchPatch, SwitchState};
+use status::{EM, EM1, EM1DATA, EMDATA, Known, Patches, SWITCH, Table};
 
 /// A component whose values we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Component {
-    /// `switch:0`.
-    Switch,
+    /// `switch:N`.
+    Switch(u8),
     /// `em:0`.
     Em,
     /// `emdata:0`.
     EmData,
+    /// `em1:N`.
+    Em1(u8),
+    /// `em1data:N`.
+    Em1Data(u8),
     /// Any other component (`sys`, `wifi`, `input:0`, …): a sign of life only.
     Other,
 }
+
+impl Component {
+    /// The component for a status key such as `switch:1`; `None` for components we do not read.
+    pub fn from_key(key: &[u8]) -> Option<Component> {
+        let channel = |rest: &[u8]| -> Option<u8> {
+            if rest.is_empty() || rest.len() > 3 || !rest.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(rest).ok()?.parse().ok()
+        };
+        let (name, n) = key.split_at(key.iter().position(|&c| c == b':')?);
+        let n = channel(&n[1..])?;
+        match name {
+            b"switch" => Some(Component::Switch(n)),
+            b"em" if n == 0 => Some(Component::Em),
+            b"emdata" if n == 0 => Some(Component::EmData),
+            b"em1" => Some(Component::Em1(n)),
+            b"em1data" => Some(Component::Em1Data(n)),
+            _ => None,
+        }
+    }
+
+    /// Index into the state, if this device's channel reads it.
+    fn slot(self, channel: u8) -> Option<usize> {
+        match self {
+            Component::Switch(n) if n == channel => Some(0),
+            Component::Em => Some(1),
+            Component::EmData => Some(2),
+            Component::Em1(n) if n == channel => Some(3),
+            Component::Em1Data(n) if n == channel => Some(4),
+            _ => None,
+        }
+    }
+}
+
+/// Tables by state slot.
+const TABLES: [&Table; 5] = [&SWITCH, &EM, &EMDATA, &EM1, &EM1DATA];
 
 /// Which topic under the prefix a message came on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,113 +104,97 @@ impl Part {
             "online" => Some(Part::Online),
             "events/rpc" => Some(Part::Rpc),
             _ => match rest.strip_prefix("status/")? {
-                "switch:0" => Some(Part::Status(Component::Switch)),
-                "em:0" => Some(Part::Status(Component::Em)),
-                "emdata:0" => Some(Part::Status(Component::EmData)),
-                c if !c.is_empty() && !c.contains('/') => Some(Part::Status(Component::Other)),
-                _ => None,
+                c if c.is_empty() || c.contains('/') => None,
+                c => Some(Part::Status(
+                    Component::from_key(c.as_bytes()).unwrap_or(Component::Other),
+                )),
             },
         }
     }
 }
 
-/// What is known about one Shelly device: the last status of each component read.
+/// What is known about one Shelly device (one channel of it): the last status of each component read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
-    switch: Option<SwitchState>,
-    em: Option<EmState>,
-    emdata: Option<EmDataState>,
-}
-
-#[derive(Deserialize)]
-struct Rpc<'a> {
-    #[serde(borrow)]
-    method: Cow<'a, str>,
-    params: Option<Params>,
-}
-
-#[derive(Deserialize)]
-struct Params {
-    ts: Option<f64>,
-    #[serde(rename = "switch:0")]
-    switch: Option<SwitchPatch>,
-    #[serde(rename = "em:0")]
-    em: Option<EmPatch>,
-    #[serde(rename = "emdata:0")]
-    emdata: Option<EmDataPatch>,
-}
-
-fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, AdapterError> {
-    serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))
+    channel: u8,
+    known: [Option<Known>; 5],
 }
 
 impl State {
+    /// The state of a device read on `channel` (0 for single-channel devices).
+    pub fn new(channel: u8) -> Self {
+        Self {
+            channel,
+            known: [None; 5],
+        }
+    }
+
     /// Decodes one message, updating the known status.
     pub fn decode(&mut self, part: Part, payload: &[u8]) -> Result<Message, AdapterError> {
-        let mut values = BTreeMap::new();
-        match part {
+        let component = match part {
             Part::Online => return availability(payload, "true", "false"),
-            Part::Status(Component::Other) => {
-                parse::<IgnoredAny>(payload)?;
-                return Ok(Message::Alive);
-            }
-            Part::Status(Component::Switch) => {
-                let mut s = SwitchState::default();
-                s.apply(parse(payload)?);
-                s.values(&mut values);
-                if !values.is_empty() {
-                    self.switch = Some(s);
-                }
-            }
-            Part::Status(Component::Em) => {
-                let mut s = EmState::default();
-                s.apply(parse(payload)?);
-                s.values(&mut values);
-                if !values.is_empty() {
-                    self.em = Some(s);
-                }
-            }
-            Part::Status(Component::EmData) => {
-                let mut s = EmDataState::default();
-                s.apply(parse(payload)?);
-                s.values(&mut values);
-                if !values.is_empty() {
-                    self.emdata = Some(s);
-                }
-            }
-            Part::Rpc => return self.rpc(parse(payload)?),
+            Part::Rpc => return self.rpc(payload),
+            Part::Status(c) => c,
+        };
+        let Some(slot) = component.slot(self.channel) else {
+            super::scan::validate(payload)?;
+            return Ok(Message::Alive);
+        };
+        let mut s = Scanner::new(payload);
+        let patches = TABLES[slot].read(&mut s, "status")?;
+        s.end()?;
+        let mut k = Known::default();
+        k.apply(&patches);
+        let mut values = BTreeMap::new();
+        k.values(TABLES[slot], &mut values);
+        if !values.is_empty() {
+            self.known[slot] = Some(k);
         }
         reading(None, values)
     }
 
-    fn rpc(&mut self, rpc: Rpc<'_>) -> Result<Message, AdapterError> {
-        let full = match rpc.method.as_ref() {
+    fn rpc(&mut self, payload: &[u8]) -> Result<Message, AdapterError> {
+        let mut s = Scanner::new(payload);
+        let mut method: Option<Cow<'_, str>> = None;
+        let mut params: Option<Params> = None;
+        let mut seen = Seen::default();
+        s.object_field("rpc", |s, key| match key {
+            b"method" => {
+                seen.first(0, "method")?;
+                method = Some(s.string("method")?);
+                Ok(())
+            }
+            b"params" => {
+                seen.first(1, "params")?;
+                params = s.nullable(|s| self.params(s))?;
+                Ok(())
+            }
+            _ => s.skip(),
+        })?;
+        s.end()?;
+        let method = method.ok_or_else(|| AdapterError::Field {
+            field: "method".into(),
+            problem: "missing".into(),
+        })?;
+        let full = match method.as_ref() {
             "NotifyStatus" => false,
             "NotifyFullStatus" => true,
             _ => return Ok(Message::Alive),
         };
-        let Some(p) = rpc.params else {
+        let Some(p) = params else {
             return Ok(Message::Alive);
         };
         p.ts.map(unix_seconds).transpose()?;
         if full {
-            *self = State::default();
+            self.known = [None; 5];
         }
         let mut values = BTreeMap::new();
-        if let Some(patch) = p.switch {
-            let s = self.switch.get_or_insert_with(SwitchState::default);
-            s.apply(patch);
-            s.values(&mut values);
-        }
-        if let Some(patch) = p.em {
-            let s = self.em.get_or_insert_with(EmState::default);
-            s.apply(patch);
-            s.values(&mut values);
-        }
-        if let Some(patch) = p.emdata {
-            let s = self.emdata.get_or_insert_with(EmDataState::default);
-            s.apply(patch);
-            s.values(&mut values);
+        for (slot, patch) in p.patches.iter().enumerate() {
+            if let Some(patch) = patch {
+                let k = self.known[slot].get_or_insert_with(Known::default);
+                k.apply(patch);
+                k.values(TABLES[slot], &mut values);
+            }
         }
         if values.is_empty() {
             // A notification about components we do not read (wifi, sys, input): alive, nothing to publish.
@@ -172,6 +202,34 @@ impl State {
         }
         reading(None, values)
     }
+
+    fn params(&self, s: &mut Scanner<'_>) -> Result<Params, AdapterError> {
+        let mut p = Params {
+            ts: None,
+            patches: [None; 5],
+        };
+        let mut seen = Seen::default();
+        s.object_field("params", |s, key| {
+            if key == b"ts" {
+                seen.first(0, "params.ts")?;
+                p.ts = s.nullable(|s| s.number("params.ts"))?;
+                return Ok(());
+            }
+            let Some(slot) = Component::from_key(key).and_then(|c| c.slot(self.channel)) else {
+                return s.skip();
+            };
+            seen.first(slot as u32 + 1, "params component")?;
+            p.patches[slot] = s.nullable(|s| TABLES[slot].read(s, "params component"))?;
+            Ok(())
+        })?;
+        Ok(p)
+    }
+}
+
+/// The parts of `params` we read.
+struct Params {
+    ts: Option<f64>,
+    patches: [Option<Patches>; 5],
 }
 
 fn unix_seconds(ts: f64) -> Result<DateTime<Utc>, AdapterError> {

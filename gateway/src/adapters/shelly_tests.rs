@@ -17,7 +17,7 @@ fn values(m: Result<Message, AdapterError>) -> (Option<DateTime<Utc>>, BTreeMap<
 #[test]
 fn switch_status_units() {
     let mut s = State::default();
-    let (ts, v) = values(s.decode(Part::Status(Component::Switch), PLUS_1PM));
+    let (ts, v) = values(s.decode(Part::Status(Component::Switch(0)), PLUS_1PM));
     assert_eq!(ts, None);
     assert_eq!(
         v,
@@ -28,7 +28,7 @@ fn switch_status_units() {
             (Q::EnergyImport, 13371.121)
         ])
     );
-    let (_, v) = values(s.decode(Part::Status(Component::Switch), GEN3));
+    let (_, v) = values(s.decode(Part::Status(Component::Switch(0)), GEN3));
     assert_eq!(v[&Q::EnergyImport], 11009.33, "aenergy.total is Wh, not kWh");
     assert_eq!(v[&Q::EnergyExport], 0.0);
     assert_eq!(v[&Q::Frequency], 50.1);
@@ -52,7 +52,7 @@ fn pro_3em_power_and_energy() {
 #[test]
 fn notify_status_deltas_merge_onto_the_last_full_status() {
     let mut s = State::default();
-    values(s.decode(Part::Status(Component::Switch), GEN3));
+    values(s.decode(Part::Status(Component::Switch(0)), GEN3));
     let delta = br#"{"src":"shellyplugsg3-1","dst":"user_1","method":"NotifyStatus","params":{"ts":1743801660.52,"switch:0":{"id":0,"apower":120.5,"aenergy":{"by_minute":[1.0,2.0,3.0],"minute_ts":1743801660,"total":11011.5}}}}"#;
     let (ts, v) = values(s.decode(Part::Rpc, delta));
     assert_eq!(ts, None, "receive time, like the status topics");
@@ -73,7 +73,7 @@ fn notify_status_deltas_merge_onto_the_last_full_status() {
 #[test]
 fn a_bad_delta_leaves_the_state_unchanged() {
     let mut s = State::default();
-    values(s.decode(Part::Status(Component::Switch), GEN3));
+    values(s.decode(Part::Status(Component::Switch(0)), GEN3));
     let before = s.clone();
     for bad in [
         &br#"{"method":"NotifyStatus","params":{"switch:0":{"apower":"9"}}}"#[..],
@@ -81,7 +81,7 @@ fn a_bad_delta_leaves_the_state_unchanged() {
         br#"{"method":"NotifyStatus","params":{"ts":1e300,"switch:0":{"apower":1}}}"#,
     ] {
         assert!(s.decode(Part::Rpc, bad).is_err());
-        assert!(s.decode(Part::Status(Component::Switch), bad).is_err());
+        assert!(s.decode(Part::Status(Component::Switch(0)), bad).is_err());
         assert_eq!(s, before);
     }
 }
@@ -111,7 +111,7 @@ proptest::proptest! {
     #[test]
     fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
         let mut s = State::default();
-        for part in [Part::Online, Part::Rpc, Part::Status(Component::Switch), Part::Status(Component::Em), Part::Status(Component::EmData), Part::Status(Component::Other)] {
+        for part in [Part::Online, Part::Rpc, Part::Status(Component::Switch(0)), Part::Status(Component::Em), Part::Status(Component::EmData), Part::Status(Component::Other)] {
             let _ = s.decode(part, &bytes);
         }
     }
@@ -119,7 +119,7 @@ proptest::proptest! {
     #[test]
     fn counter_total_round_trips(total in 0.0f64..1e12, power in -1e5f64..1e5) {
         let p = format!(r#"{{"id":0,"apower":{power},"aenergy":{{"total":{total}}}}}"#);
-        let (_, v) = values(State::default().decode(Part::Status(Component::Switch), p.as_bytes()));
+        let (_, v) = values(State::default().decode(Part::Status(Component::Switch(0)), p.as_bytes()));
         // serde_json's default float parsing may be off by one ulp.
         proptest::prop_assert!((v[&Q::EnergyImport] - total).abs() <= total * 1e-14);
         proptest::prop_assert!((v[&Q::ActivePower] - power).abs() <= power.abs() * 1e-14);

@@ -7,18 +7,21 @@
 //!
 //! SML meters read by Tasmota's script arrive as `{"<section>":{"<key>":value,…}}` with names chosen in the
 //! script; the inventory maps each key to an OBIS code and a unit ([`zw_model::inventory::SmlField`]).
-//! `STATE` is a sign of life; `LWT` is `Online` / `Offline`.
+//! `STATE` is a sign of life; `LWT` is `Online` / `Offline`. The replies to `Status 8` / `Status 10`
+//! (`stat/<topic>/STATUS8`, `STATUS10`) wrap the same sensor object in `{"StatusSNS":{…}}` and are read like
+//! `SENSOR` (they come when someone polls the device, so they are readings like any other).
+//!
+//! Payloads are read with the [`super::scan`] scanner; the serde_json decoder in
+//! [`super::reference::tasmota`] is the differential reference.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::Value;
 use zw_model::Quantity;
 use zw_model::inventory::SmlField;
 
 use super::num::Phased;
-use super::{AdapterError, Message, availability, number, reading};
+use super::scan::{Kind, Scanner, Seen, wrong_type};
+use super::{AdapterError, Message, availability, reading};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,17 +32,25 @@ pub enum Part {
     State,
     /// `LWT`: `Online` / `Offline`.
     Lwt,
+    /// `STATUS8` / `STATUS10` (under the `stat` prefix): the sensor object wrapped in `StatusSNS`.
+    Status,
 }
 
 impl Part {
-    /// The part for a topic's last level, if it is one we read.
-    pub fn from_suffix(s: &str) -> Option<Part> {
-        match s {
-            "SENSOR" => Some(Part::Sensor),
-            "STATE" => Some(Part::State),
-            "LWT" => Some(Part::Lwt),
+    /// The part for a topic's prefix (`tele`, `stat`) and last level, if it is one we read.
+    pub fn from_topic(prefix: &str, suffix: &str) -> Option<Part> {
+        match (prefix, suffix) {
+            ("tele", "SENSOR") => Some(Part::Sensor),
+            ("tele", "STATE") => Some(Part::State),
+            ("tele", "LWT") => Some(Part::Lwt),
+            ("stat", "STATUS8" | "STATUS10") => Some(Part::Status),
             _ => None,
         }
+    }
+
+    /// The part for a `tele` topic's last level.
+    pub fn from_suffix(s: &str) -> Option<Part> {
+        Self::from_topic("tele", s)
     }
 }
 
@@ -71,36 +82,147 @@ impl Decoder {
 
     /// Decodes one message.
     pub fn decode(&self, part: Part, payload: &[u8]) -> Result<Message, AdapterError> {
-        match (part, &self.sml) {
-            (Part::Sensor, None) => decode_sensor(payload),
-            (Part::Sensor, Some((section, fields))) => decode_sml(payload, section, fields),
-            (Part::State, _) => {
-                serde_json::from_slice::<IgnoredAny>(payload).map_err(|e| AdapterError::from_serde(&e))?;
+        match part {
+            Part::Sensor => self.sensor(payload, false),
+            Part::Status => self.sensor(payload, true),
+            Part::State => {
+                super::scan::validate(payload)?;
                 Ok(Message::Alive)
             }
-            (Part::Lwt, _) => availability(payload, "Online", "Offline"),
+            Part::Lwt => availability(payload, "Online", "Offline"),
         }
+    }
+
+    /// The SML section and fields, if this is an SML meter.
+    pub fn sml_fields(&self) -> Option<(&str, &[(String, Quantity, f64)])> {
+        self.sml.as_ref().map(|(s, f)| (s.as_str(), f.as_slice()))
+    }
+
+    /// A `SENSOR` object, or (`wrapped`) a status reply holding it in `StatusSNS`.
+    fn sensor(&self, payload: &[u8], wrapped: bool) -> Result<Message, AdapterError> {
+        let mut s = Scanner::new(payload);
+        let mut values = BTreeMap::new();
+        let mut found = false;
+        if wrapped {
+            let mut seen = Seen::default();
+            s.object_field("status", |s, key| {
+                if key != b"StatusSNS" {
+                    return s.skip();
+                }
+                seen.first(0, "StatusSNS")?;
+                found = self.sensor_object(s, &mut values)?;
+                Ok(())
+            })?;
+        } else {
+            found = self.sensor_object(&mut s, &mut values)?;
+        }
+        s.end()?;
+        if !found {
+            return Err(AdapterError::NoValues);
+        }
+        reading(None, values)
+    }
+
+    /// Reads the sensor object; whether it held the `ENERGY` object or the SML section.
+    fn sensor_object(
+        &self,
+        s: &mut Scanner<'_>,
+        values: &mut BTreeMap<Quantity, f64>,
+    ) -> Result<bool, AdapterError> {
+        let mut found = false;
+        let mut seen = Seen::default();
+        match &self.sml {
+            None => s.object_field("sensor", |s, key| {
+                if key != b"ENERGY" {
+                    return s.skip();
+                }
+                seen.first(0, "ENERGY")?;
+                if let Some(e) = s.nullable(energy)? {
+                    e.values(values);
+                    found = true;
+                }
+                Ok(())
+            })?,
+            Some((section, fields)) => s.object_field("sensor", |s, key| {
+                if key != section.as_bytes() {
+                    return s.skip();
+                }
+                seen.first(0, section)?;
+                values.clear();
+                s.object_field(section, |s, key| {
+                    match fields.iter().find(|(k, _, _)| k.as_bytes() == key) {
+                        Some((k, q, scale)) => {
+                            values.insert(*q, s.number(&format!("{section}.{k}"))? * scale);
+                        }
+                        None => s.skip()?,
+                    }
+                    Ok(())
+                })?;
+                found = true;
+                Ok(())
+            })?,
+        }
+        Ok(found)
     }
 }
 
-#[derive(Deserialize)]
-struct Sensor {
-    #[serde(rename = "ENERGY")]
-    energy: Option<Energy>,
+/// The `ENERGY` fields we read, by [`Seen`] bit.
+const ENERGY_KEYS: [&[u8]; 9] = [
+    b"Total",
+    b"ExportActive",
+    b"Power",
+    b"ApparentPower",
+    b"ReactivePower",
+    b"Factor",
+    b"Frequency",
+    b"Voltage",
+    b"Current",
+];
+
+/// The `ENERGY` object, in [`ENERGY_KEYS`] order.
+#[derive(Default)]
+struct Energy([Option<Phased>; 9]);
+
+fn energy(s: &mut Scanner<'_>) -> Result<Energy, AdapterError> {
+    let mut e = Energy::default();
+    let mut seen = Seen::default();
+    s.object_field("ENERGY", |s, key| {
+        let Some(i) = ENERGY_KEYS.iter().position(|k| *k == key) else {
+            return s.skip();
+        };
+        let name = || format!("ENERGY.{}", String::from_utf8_lossy(ENERGY_KEYS[i]));
+        seen.first(i as u32, &name())?;
+        e.0[i] = s.nullable(|s| phased(s, &name()))?;
+        Ok(())
+    })?;
+    Ok(e)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Energy {
-    total: Option<Phased>,
-    export_active: Option<Phased>,
-    power: Option<Phased>,
-    apparent_power: Option<Phased>,
-    reactive_power: Option<Phased>,
-    factor: Option<Phased>,
-    frequency: Option<Phased>,
-    voltage: Option<Phased>,
-    current: Option<Phased>,
+/// A number, or an array of 1 to 3 numbers.
+fn phased(s: &mut Scanner<'_>, field: &str) -> Result<Phased, AdapterError> {
+    match s.kind()? {
+        Kind::Number => s.number_value().map(Phased::One),
+        Kind::Array => {
+            let (mut xs, mut n) = ([0.0; 3], 0);
+            s.array(|s| {
+                let x = s.number(field)?;
+                *xs.get_mut(n).ok_or_else(|| AdapterError::Field {
+                    field: field.into(),
+                    problem: "more than 3 phases".into(),
+                })? = x;
+                n += 1;
+                Ok(())
+            })?;
+            if n == 0 {
+                return Err(AdapterError::Field {
+                    field: field.into(),
+                    problem: "empty array".into(),
+                });
+            }
+            Ok(Phased::Many(xs, n))
+        }
+        k => Err(wrong_type(field, "a number or an array of 1 to 3 numbers", k)),
+    }
 }
 
 const L: [Quantity; 3] = [
@@ -111,78 +233,56 @@ const L: [Quantity; 3] = [
 const V: [Quantity; 3] = [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::VoltageL3];
 const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3];
 
-/// Decodes a `SENSOR` payload's `ENERGY` object.
-pub fn decode_sensor(payload: &[u8]) -> Result<Message, AdapterError> {
-    let s: Sensor = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
-    let e = s.energy.ok_or(AdapterError::NoValues)?;
-    let mut values = BTreeMap::new();
-    let mut put = |q, v: Option<f64>| {
-        if let Some(v) = v {
-            values.insert(q, v);
-        }
-    };
-    put(Quantity::EnergyImport, e.total.map(|p| sum(p) * 1000.0));
-    put(Quantity::EnergyExport, e.export_active.map(|p| sum(p) * 1000.0));
-    put(Quantity::ApparentPower, e.apparent_power.map(sum));
-    put(Quantity::ReactivePower, e.reactive_power.map(sum));
-    // A per-phase power factor has no canonical quantity; only a single one is the total.
-    put(Quantity::PowerFactor, e.factor.and_then(single));
-    put(Quantity::Frequency, e.frequency.map(first));
-    put(Quantity::ActivePower, e.power.map(sum));
-    for (p, phases) in [(e.power, L), (e.voltage, V), (e.current, I)] {
-        match p {
-            Some(Phased::Many(xs, n)) => (0..n).for_each(|i| put(phases[i], Some(xs[i]))),
-            // A scalar power is the total (already put); a scalar voltage or current is L1.
-            Some(Phased::One(x)) if phases != L => put(phases[0], Some(x)),
-            _ => {}
+impl Energy {
+    fn values(&self, values: &mut BTreeMap<Quantity, f64>) {
+        let [total, export, power, apparent, reactive, factor, frequency, voltage, current] = self.0;
+        let mut put = |q, v: Option<f64>| {
+            if let Some(v) = v {
+                values.insert(q, v);
+            }
+        };
+        put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
+        put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
+        put(Quantity::ApparentPower, apparent.map(sum));
+        put(Quantity::ReactivePower, reactive.map(sum));
+        // A per-phase power factor has no canonical quantity; only a single one is the total.
+        put(Quantity::PowerFactor, factor.and_then(single));
+        put(Quantity::Frequency, frequency.map(first));
+        put(Quantity::ActivePower, power.map(sum));
+        for (p, phases) in [(power, L), (voltage, V), (current, I)] {
+            match p {
+                Some(Phased::Many(xs, n)) => (0..n).for_each(|i| put(phases[i], Some(xs[i]))),
+                // A scalar power is the total (already put); a scalar voltage or current is L1.
+                Some(Phased::One(x)) if phases != L => put(phases[0], Some(x)),
+                _ => {}
+            }
         }
     }
-    reading(None, values)
 }
 
-fn sum(p: Phased) -> f64 {
+/// Decodes a `SENSOR` payload's `ENERGY` object.
+pub fn decode_sensor(payload: &[u8]) -> Result<Message, AdapterError> {
+    Decoder::energy().decode(Part::Sensor, payload)
+}
+
+pub(crate) fn sum(p: Phased) -> f64 {
     match p {
         Phased::One(x) => x,
         Phased::Many(xs, n) => xs[..n].iter().sum(),
     }
 }
 
-fn first(p: Phased) -> f64 {
+pub(crate) fn first(p: Phased) -> f64 {
     match p {
         Phased::One(x) | Phased::Many([x, _, _], _) => x,
     }
 }
 
-fn single(p: Phased) -> Option<f64> {
+pub(crate) fn single(p: Phased) -> Option<f64> {
     match p {
         Phased::One(x) | Phased::Many([x, _, _], 1) => Some(x),
         Phased::Many(..) => None,
     }
-}
-
-/// Decodes the mapped fields of an SML meter section.
-fn decode_sml(
-    payload: &[u8],
-    section: &str,
-    fields: &[(String, Quantity, f64)],
-) -> Result<Message, AdapterError> {
-    let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
-    let Some(meter) = root.get(section) else {
-        return Err(AdapterError::NoValues);
-    };
-    if !meter.is_object() {
-        return Err(AdapterError::Field {
-            field: section.into(),
-            problem: format!("expected an object, got {meter}"),
-        });
-    }
-    let mut values = BTreeMap::new();
-    for (key, q, scale) in fields {
-        if let Some(v) = meter.get(key) {
-            values.insert(*q, number(v, &format!("{section}.{key}"), false)? * scale);
-        }
-    }
-    reading(None, values)
 }
 
 #[cfg(test)]

@@ -10,17 +10,20 @@
 //!   is `soil_water_tension`, positive (11.7 kPa). The formatter nests values (`{"value":-11.7,"unit":"kPa"}`).
 //!   Frame: version 2, device id u16, sensor flags u16, then per flagged sensor big-endian u16 words:
 //!   bit 0 → potential ×(−0.1) kPa and soil temperature (x − 32768)/10 °C; bit 1 → battery x/1000 V.
+//!
+//! Uplinks are read with the [`super::scan`] scanner, which skips the metadata (`rx_metadata`, `settings`,
+//! ids) without building it; the serde_json decoder in [`super::reference::ttn`] is the differential
+//! reference.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use zw_model::Quantity;
 
-use super::num::Lenient;
+use super::num::lenient_str;
+use super::scan::{Kind, Scanner, Seen, wrong_type};
 use super::{AdapterError, Message, reading};
 
 /// A sensor model behind The Things Stack.
@@ -45,8 +48,8 @@ impl Model {
     /// Decodes an uplink from this model.
     pub fn decode(self, payload: &[u8]) -> Result<Message, AdapterError> {
         match self {
-            Model::Lse01 => decode_with::<Lse01Decoded>(payload, 2, lse01_frame),
-            Model::DlTrs21 => decode_with::<TrsDecoded>(payload, 1, trs21_frame),
+            Model::Lse01 => decode_with(payload, 2, lse01_decoded, lse01_frame),
+            Model::DlTrs21 => decode_with(payload, 1, trs21_decoded, trs21_frame),
         }
     }
 }
@@ -56,50 +59,91 @@ pub fn decode_lse01(payload: &[u8]) -> Result<Message, AdapterError> {
     Model::Lse01.decode(payload)
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "D: DeserializeOwned"))]
-struct Uplink<'a, D> {
-    #[serde(borrow)]
+/// What an uplink holds that we read.
+#[derive(Default)]
+struct Uplink<'a> {
     received_at: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    uplink_message: Option<UplinkMessage<'a, D>>,
+    message: Option<UplinkMessage<'a>>,
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "D: DeserializeOwned"))]
-struct UplinkMessage<'a, D> {
-    #[serde(default)]
-    f_port: u32,
-    #[serde(borrow)]
+#[derive(Default)]
+struct UplinkMessage<'a> {
+    f_port: u64,
     frm_payload: Option<Cow<'a, str>>,
-    decoded_payload: Option<D>,
-    #[serde(borrow)]
+    decoded: Option<BTreeMap<Quantity, f64>>,
     received_at: Option<Cow<'a, str>>,
 }
 
 /// Decodes a model's raw frame.
 type FrameDecoder = fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
 
-/// A model's formatter output.
-trait Formatted {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+/// Reads a model's formatter output (`decoded_payload`) into values.
+type FormattedDecoder = fn(&mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+
+fn uplink<'a>(s: &mut Scanner<'a>, formatted: FormattedDecoder) -> Result<Uplink<'a>, AdapterError> {
+    let mut up = Uplink::default();
+    let mut seen = Seen::default();
+    s.object_field("uplink", |s, key| match key {
+        b"received_at" => {
+            seen.first(0, "received_at")?;
+            up.received_at = s.nullable(|s| s.string("received_at"))?;
+            Ok(())
+        }
+        b"uplink_message" => {
+            seen.first(1, "uplink_message")?;
+            up.message = s.nullable(|s| message(s, formatted))?;
+            Ok(())
+        }
+        _ => s.skip(),
+    })?;
+    Ok(up)
 }
 
-fn decode_with<D: DeserializeOwned + Formatted>(
+fn message<'a>(s: &mut Scanner<'a>, formatted: FormattedDecoder) -> Result<UplinkMessage<'a>, AdapterError> {
+    let mut m = UplinkMessage::default();
+    let mut seen = Seen::default();
+    s.object_field("uplink_message", |s, key| {
+        match key {
+            b"f_port" => {
+                seen.first(0, "f_port")?;
+                m.f_port = s.unsigned("uplink_message.f_port")?;
+            }
+            b"frm_payload" => {
+                seen.first(1, "frm_payload")?;
+                m.frm_payload = s.nullable(|s| s.string("uplink_message.frm_payload"))?;
+            }
+            b"decoded_payload" => {
+                seen.first(2, "decoded_payload")?;
+                m.decoded = s.nullable(formatted)?;
+            }
+            b"received_at" => {
+                seen.first(3, "received_at")?;
+                m.received_at = s.nullable(|s| s.string("uplink_message.received_at"))?;
+            }
+            _ => s.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(m)
+}
+
+fn decode_with(
     payload: &[u8],
-    port: u32,
+    port: u64,
+    formatted: FormattedDecoder,
     frame: FrameDecoder,
 ) -> Result<Message, AdapterError> {
-    let root: Uplink<'_, D> = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
-    let up = root.uplink_message.ok_or(AdapterError::NoValues)?;
+    let mut s = Scanner::new(payload);
+    let root = uplink(&mut s, formatted)?;
+    s.end()?;
+    let up = root.message.ok_or(AdapterError::NoValues)?;
     let ts = up
         .received_at
         .as_deref()
         .or(root.received_at.as_deref())
         .map(rfc3339)
         .transpose()?;
-    let decoded = up.decoded_payload.as_ref().map(Formatted::values).transpose()?;
-    let values = match decoded {
+    let values = match up.decoded {
         Some(v) if !v.is_empty() => v,
         _ => {
             let b64 = up.frm_payload.ok_or(AdapterError::NoValues)?;
@@ -124,65 +168,101 @@ fn rfc3339(s: &str) -> Result<DateTime<Utc>, AdapterError> {
         })
 }
 
-#[derive(Deserialize)]
-struct Lse01Decoded {
-    #[serde(rename = "water_SOIL")]
-    water: Option<Lenient>,
-    #[serde(rename = "temp_SOIL")]
-    temp: Option<Lenient>,
-    #[serde(rename = "conduct_SOIL")]
-    conduct: Option<Lenient>,
-    #[serde(rename = "Bat")]
-    bat: Option<Lenient>,
-    #[serde(rename = "BatV")]
-    bat_v: Option<Lenient>,
-    #[serde(rename = "TempC_DS18B20")]
-    probe: Option<Lenient>,
-}
-
-impl Formatted for Lse01Decoded {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-        let pairs = [
-            (Quantity::SoilMoisture, self.water),
-            (Quantity::SoilTemperature, self.temp),
-            (Quantity::SoilConductivity, self.conduct),
-            (Quantity::BatteryVoltage, self.bat.or(self.bat_v)),
-            (Quantity::Temperature, self.probe),
-        ];
-        Ok(pairs.into_iter().filter_map(|(q, v)| Some((q, v?.0))).collect())
+/// A number, or (Dragino's formatter) a numeric string such as `"24.59"` or `"3.6 V"`.
+fn lenient(s: &mut Scanner<'_>, field: &str) -> Result<f64, AdapterError> {
+    match s.kind()? {
+        Kind::Number => s.number_value(),
+        Kind::String => {
+            let text = s.string(field)?;
+            lenient_str(&text).ok_or_else(|| AdapterError::Field {
+                field: field.into(),
+                problem: format!("expected a number or a numeric string, got {text:?}"),
+            })
+        }
+        k => Err(wrong_type(field, "a number or a numeric string", k)),
     }
 }
 
-#[derive(Deserialize)]
-struct Valued {
-    value: f64,
-}
+/// The LSE01 formatter's fields: key, quantity; `Bat` wins over `BatV` when both are present.
+const LSE01_FIELDS: [(&[u8], Quantity); 6] = [
+    (b"water_SOIL", Quantity::SoilMoisture),
+    (b"temp_SOIL", Quantity::SoilTemperature),
+    (b"conduct_SOIL", Quantity::SoilConductivity),
+    (b"Bat", Quantity::BatteryVoltage),
+    (b"BatV", Quantity::BatteryVoltage),
+    (b"TempC_DS18B20", Quantity::Temperature),
+];
 
-#[derive(Deserialize)]
-struct TrsDecoded {
-    water_potential: Option<Valued>,
-    soil_temperature: Option<Valued>,
-    battery_voltage: Option<Valued>,
-}
-
-impl Formatted for TrsDecoded {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-        let mut out = BTreeMap::new();
-        if let Some(p) = &self.water_potential {
-            out.insert(Quantity::SoilWaterTension, tension(p.value)?);
+fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+    let mut got: [Option<f64>; 6] = [None; 6];
+    let mut seen = Seen::default();
+    s.object_field("decoded_payload", |s, key| {
+        let Some(i) = LSE01_FIELDS.iter().position(|(k, _)| *k == key) else {
+            return s.skip();
+        };
+        let field = || format!("decoded_payload.{}", String::from_utf8_lossy(LSE01_FIELDS[i].0));
+        seen.first(i as u32, &field())?;
+        got[i] = s.nullable(|s| lenient(s, &field()))?;
+        Ok(())
+    })?;
+    let mut out = BTreeMap::new();
+    for (i, (_, q)) in LSE01_FIELDS.iter().enumerate() {
+        // `BatV` (index 4) only when `Bat` (index 3) is absent.
+        if let Some(v) = got[i]
+            && !(i == 4 && got[3].is_some())
+        {
+            out.insert(*q, v);
         }
-        if let Some(t) = &self.soil_temperature {
-            out.insert(Quantity::SoilTemperature, t.value);
-        }
-        if let Some(b) = &self.battery_voltage {
-            out.insert(Quantity::BatteryVoltage, b.value);
-        }
-        Ok(out)
     }
+    Ok(out)
+}
+
+fn trs21_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+    const KEYS: [&[u8]; 3] = [b"water_potential", b"soil_temperature", b"battery_voltage"];
+    let mut got: [Option<f64>; 3] = [None; 3];
+    let mut seen = Seen::default();
+    s.object_field("decoded_payload", |s, key| {
+        let Some(i) = KEYS.iter().position(|k| *k == key) else {
+            return s.skip();
+        };
+        let field = || format!("decoded_payload.{}", String::from_utf8_lossy(KEYS[i]));
+        seen.first(i as u32, &field())?;
+        got[i] = s.nullable(|s| valued(s, &field()))?;
+        Ok(())
+    })?;
+    let mut out = BTreeMap::new();
+    if let Some(p) = got[0] {
+        out.insert(Quantity::SoilWaterTension, tension(p)?);
+    }
+    if let Some(t) = got[1] {
+        out.insert(Quantity::SoilTemperature, t);
+    }
+    if let Some(b) = got[2] {
+        out.insert(Quantity::BatteryVoltage, b);
+    }
+    Ok(out)
+}
+
+/// Decentlab's `{"value": -11.7, "unit": "kPa"}`: `value` is required.
+fn valued(s: &mut Scanner<'_>, field: &str) -> Result<f64, AdapterError> {
+    let mut value = None;
+    let mut seen = Seen::default();
+    s.object_field(field, |s, key| {
+        if key != b"value" {
+            return s.skip();
+        }
+        seen.first(0, field)?;
+        value = Some(s.number(field)?);
+        Ok(())
+    })?;
+    value.ok_or_else(|| AdapterError::Field {
+        field: field.into(),
+        problem: "missing field value".into(),
+    })
 }
 
 /// Water potential (≤ 0 kPa) → soil water tension (≥ 0 kPa). A positive potential is a misconfiguration.
-fn tension(potential_kpa: f64) -> Result<f64, AdapterError> {
+pub(crate) fn tension(potential_kpa: f64) -> Result<f64, AdapterError> {
     if potential_kpa > 0.0 {
         return Err(AdapterError::Field {
             field: "decoded_payload.water_potential.value".into(),

@@ -1,124 +1,165 @@
-//! Typed Shelly component statuses and their deltas. A `*Patch` is what a message says (absent = unchanged,
-//! `null` = gone); a `*State` is what is known after applying full statuses and deltas in order.
+//! Shelly component statuses as tables: which keys (and nested `total`s) map to which quantity, what a
+//! message says about them (a [`Patch`]: absent = unchanged, `null` = gone) and what is known after applying
+//! full statuses and deltas in order ([`Known`]).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
 use zw_model::Quantity;
 
+use crate::adapters::AdapterError;
 use crate::adapters::num::Patch;
+use crate::adapters::scan::{Kind, Scanner, Seen, wrong_type};
 
-/// Declares a flat component: its patch, its state and the field → quantity mapping.
-macro_rules! component {
-    ($(#[$doc:meta])* $state:ident, $patch:ident { $($field:ident => $q:ident),* $(,)? }) => {
-        #[derive(Debug, Default, Deserialize)]
-        pub(super) struct $patch {
-            $( #[serde(default)] $field: Patch<f64>, )*
-        }
+/// Most fields any table has.
+const MAX: usize = 12;
 
-        $(#[$doc])*
-        #[derive(Debug, Default, Clone, PartialEq)]
-        pub(super) struct $state {
-            $( $field: Option<f64>, )*
-        }
-
-        impl $state {
-            pub(super) fn apply(&mut self, p: $patch) {
-                $( p.$field.apply_to(&mut self.$field); )*
-            }
-
-            pub(super) fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
-                $( if let Some(v) = self.$field { out.insert(Quantity::$q, v); } )*
-            }
-        }
-    };
+/// One read field: a key, or a key's nested `total` (`aenergy.total`), and its quantity.
+struct Field {
+    key: &'static [u8],
+    nested_total: bool,
+    quantity: Quantity,
 }
 
-component! {
-    /// `em:0` of a Pro 3EM (triphase profile): power, voltage, current per phase, in W, V, A, Hz. No energy.
-    EmState, EmPatch {
-        a_act_power => ActivePowerL1, b_act_power => ActivePowerL2, c_act_power => ActivePowerL3,
-        a_voltage => VoltageL1, b_voltage => VoltageL2, c_voltage => VoltageL3,
-        a_current => CurrentL1, b_current => CurrentL2, c_current => CurrentL3,
-        total_act_power => ActivePower, total_aprt_power => ApparentPower, a_freq => Frequency,
+const fn f(key: &'static [u8], quantity: Quantity) -> Field {
+    Field {
+        key,
+        nested_total: false,
+        quantity,
     }
 }
 
-component! {
-    /// `emdata:0` of a Pro 3EM: energy counters in Wh.
-    EmDataState, EmDataPatch { total_act => EnergyImport, total_act_ret => EnergyExport }
+/// A component's read fields.
+pub(super) struct Table(&'static [Field]);
+
+use Quantity as Q;
+
+/// `switch:N` of a Plus/Pro PM or a Gen3 plug: W, V, A, Hz, and the `aenergy` / `ret_aenergy` counters in
+/// Wh (`total` only; `by_minute` is mWh per minute and not a counter).
+pub(super) const SWITCH: Table = Table(&[
+    f(b"apower", Q::ActivePower),
+    f(b"voltage", Q::VoltageL1),
+    f(b"current", Q::CurrentL1),
+    f(b"freq", Q::Frequency),
+    f(b"pf", Q::PowerFactor),
+    Field {
+        key: b"aenergy",
+        nested_total: true,
+        quantity: Q::EnergyImport,
+    },
+    Field {
+        key: b"ret_aenergy",
+        nested_total: true,
+        quantity: Q::EnergyExport,
+    },
+]);
+
+/// `em:0` of a Pro 3EM (triphase profile): power, voltage, current per phase, in W, V, A, Hz. No energy.
+pub(super) const EM: Table = Table(&[
+    f(b"a_act_power", Q::ActivePowerL1),
+    f(b"b_act_power", Q::ActivePowerL2),
+    f(b"c_act_power", Q::ActivePowerL3),
+    f(b"a_voltage", Q::VoltageL1),
+    f(b"b_voltage", Q::VoltageL2),
+    f(b"c_voltage", Q::VoltageL3),
+    f(b"a_current", Q::CurrentL1),
+    f(b"b_current", Q::CurrentL2),
+    f(b"c_current", Q::CurrentL3),
+    f(b"total_act_power", Q::ActivePower),
+    f(b"total_aprt_power", Q::ApparentPower),
+    f(b"a_freq", Q::Frequency),
+]);
+
+/// `emdata:0` of a Pro 3EM: energy counters in Wh.
+pub(super) const EMDATA: Table = Table(&[
+    f(b"total_act", Q::EnergyImport),
+    f(b"total_act_ret", Q::EnergyExport),
+]);
+
+/// `em1:N` (Pro EM, Pro 3EM in the monophase profile): one metering channel in W, VA, V, A, Hz.
+pub(super) const EM1: Table = Table(&[
+    f(b"act_power", Q::ActivePower),
+    f(b"aprt_power", Q::ApparentPower),
+    f(b"voltage", Q::VoltageL1),
+    f(b"current", Q::CurrentL1),
+    f(b"pf", Q::PowerFactor),
+    f(b"freq", Q::Frequency),
+]);
+
+/// `em1data:N`: the channel's energy counters in Wh.
+pub(super) const EM1DATA: Table = Table(&[
+    f(b"total_act_energy", Q::EnergyImport),
+    f(b"total_act_ret_energy", Q::EnergyExport),
+]);
+
+/// What one message says about a component.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Patches([Patch<f64>; MAX]);
+
+/// What is known about a component.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Known([Option<f64>; MAX]);
+
+fn number_or_null(s: &mut Scanner<'_>, field: &str) -> Result<Patch<f64>, AdapterError> {
+    Ok(s.nullable(|s| s.number(field))?.map_or(Patch::Null, Patch::Set))
 }
 
-/// `aenergy` / `ret_aenergy`: only `total` (Wh) is read; `by_minute` (mWh per minute) is not a counter.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct CounterPatch {
-    #[serde(default)]
-    total: Patch<f64>,
+impl Table {
+    /// Reads a component status object (`field` names it in errors).
+    pub(super) fn read(&self, s: &mut Scanner<'_>, field: &str) -> Result<Patches, AdapterError> {
+        let mut out = Patches([Patch::Absent; MAX]);
+        let mut seen = Seen::default();
+        s.object_field(field, |s, key| {
+            let Some(i) = self.0.iter().position(|f| f.key == key) else {
+                return s.skip();
+            };
+            let f = &self.0[i];
+            let name = || String::from_utf8_lossy(f.key).into_owned();
+            seen.first(i as u32, &name())?;
+            out.0[i] = if !f.nested_total {
+                number_or_null(s, &name())?
+            } else {
+                match s.kind()? {
+                    Kind::Null => {
+                        s.skip()?;
+                        Patch::Null
+                    }
+                    Kind::Object => {
+                        let mut total = Patch::Absent;
+                        let mut seen = Seen::default();
+                        s.object(|s, k| {
+                            if k != b"total" {
+                                return s.skip();
+                            }
+                            seen.first(0, "total")?;
+                            // `"total": null` inside a present object: the counter is gone.
+                            total = number_or_null(s, "total")?;
+                            Ok(())
+                        })?;
+                        // An object without `total` leaves the counter as it was.
+                        total
+                    }
+                    k => return Err(wrong_type(&name(), "an object", k)),
+                }
+            };
+            Ok(())
+        })?;
+        Ok(out)
+    }
 }
 
-/// A `switch:N` status delta.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct SwitchPatch {
-    #[serde(default)]
-    apower: Patch<f64>,
-    #[serde(default)]
-    voltage: Patch<f64>,
-    #[serde(default)]
-    current: Patch<f64>,
-    #[serde(default)]
-    freq: Patch<f64>,
-    #[serde(default)]
-    pf: Patch<f64>,
-    #[serde(default)]
-    aenergy: Patch<CounterPatch>,
-    #[serde(default)]
-    ret_aenergy: Patch<CounterPatch>,
-}
-
-/// `switch:0` of a Plus/Pro PM or a Gen3 plug.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(super) struct SwitchState {
-    apower: Option<f64>,
-    voltage: Option<f64>,
-    current: Option<f64>,
-    freq: Option<f64>,
-    pf: Option<f64>,
-    energy: Option<f64>,
-    ret_energy: Option<f64>,
-}
-
-impl SwitchState {
-    pub(super) fn apply(&mut self, p: SwitchPatch) {
-        p.apower.apply_to(&mut self.apower);
-        p.voltage.apply_to(&mut self.voltage);
-        p.current.apply_to(&mut self.current);
-        p.freq.apply_to(&mut self.freq);
-        p.pf.apply_to(&mut self.pf);
-        for (patch, known) in [
-            (p.aenergy, &mut self.energy),
-            (p.ret_aenergy, &mut self.ret_energy),
-        ] {
-            match patch {
-                Patch::Absent => {}
-                Patch::Null => *known = None,
-                Patch::Set(c) => c.total.apply_to(known),
-            }
+impl Known {
+    /// Applies a message.
+    pub(super) fn apply(&mut self, p: &Patches) {
+        for (known, patch) in self.0.iter_mut().zip(p.0) {
+            patch.apply_to(known);
         }
     }
 
-    pub(super) fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
-        let pairs = [
-            (Quantity::ActivePower, self.apower),
-            (Quantity::VoltageL1, self.voltage),
-            (Quantity::CurrentL1, self.current),
-            (Quantity::Frequency, self.freq),
-            (Quantity::PowerFactor, self.pf),
-            (Quantity::EnergyImport, self.energy),
-            (Quantity::EnergyExport, self.ret_energy),
-        ];
-        for (q, v) in pairs {
+    /// Adds the known values.
+    pub(super) fn values(&self, table: &Table, out: &mut BTreeMap<Quantity, f64>) {
+        for (f, v) in table.0.iter().zip(self.0) {
             if let Some(v) = v {
-                out.insert(q, v);
+                out.insert(f.quantity, v);
             }
         }
     }

@@ -1,0 +1,475 @@
+//! A validating, allocation-free JSON scanner for the adapters' hot paths.
+//!
+//! Deserialising with serde_json spends most of its time on what an adapter throws away (a TTS uplink is
+//! about 1 KiB of metadata around five values). The scanner walks the payload once, checks the whole JSON
+//! grammar the way serde_json does (same escapes, control characters, number grammar, trailing commas and
+//! characters; every string must be UTF-8, which serde_json checks for the strings it reads only), hands the caller each object key and lets it read the value
+//! (number, string, nested object or array) or skip it. Strings are skipped eight bytes at a time (SWAR);
+//! read numbers are parsed by the standard library (correctly rounded; a number beyond `f64` is a JSON
+//! error, as in serde_json). Nesting deeper than 128 is rejected (serde_json's limit for
+//! values it reads; it skips deeper ones), which bounds the recursion. Nothing is allocated unless a key or read string holds escapes.
+//!
+//! The serde_json decoders stay in [`super::reference`]; property tests check that both agree.
+
+use std::borrow::Cow;
+
+use super::AdapterError;
+
+/// Nesting limit, as serde_json's.
+const MAX_DEPTH: u32 = 128;
+
+/// What the next value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+        }
+    }
+}
+
+/// A cursor over one JSON document.
+pub(crate) struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
+#[inline]
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
+}
+
+/// A type mismatch of a known field.
+pub(crate) fn wrong_type(field: &str, want: &str, got: Kind) -> AdapterError {
+    AdapterError::Field {
+        field: field.into(),
+        problem: format!("expected {want}, got {}", got.name()),
+    }
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner at the start of `b`.
+    pub(crate) fn new(b: &'a [u8]) -> Self {
+        Self { b, i: 0, depth: 0 }
+    }
+
+    fn err(&self, what: &str) -> AdapterError {
+        AdapterError::Json(format!("{what} at byte {}", self.i))
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn byte(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// The kind of the next value; an error at the end of input or on a byte that starts no value.
+    #[inline]
+    pub(crate) fn kind(&mut self) -> Result<Kind, AdapterError> {
+        self.ws();
+        match self.byte() {
+            None => Err(self.err("unexpected end of input")),
+            Some(b'n') => Ok(Kind::Null),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(_) => Err(self.err("expected a value")),
+        }
+    }
+
+    /// Ends the document: only whitespace may follow.
+    pub(crate) fn end(&mut self) -> Result<(), AdapterError> {
+        self.ws();
+        if self.i == self.b.len() {
+            Ok(())
+        } else {
+            Err(self.err("trailing characters"))
+        }
+    }
+
+    /// Skips one value, checking its syntax.
+    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
+        match self.kind()? {
+            Kind::Null => self.literal(b"null"),
+            Kind::Bool if self.byte() == Some(b't') => self.literal(b"true"),
+            Kind::Bool => self.literal(b"false"),
+            Kind::Number => self.number_text().map(drop),
+            Kind::String => {
+                self.i += 1;
+                self.string_tail().map(drop)
+            }
+            Kind::Array => self.array(Self::skip),
+            Kind::Object => self.object_with(false, |s, _| s.skip()),
+        }
+    }
+
+    /// Reads `null` (`None`) or any other value with `read`.
+    pub(crate) fn nullable<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, AdapterError>,
+    ) -> Result<Option<T>, AdapterError> {
+        if self.kind()? == Kind::Null {
+            self.literal(b"null")?;
+            Ok(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), AdapterError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.byte(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// The text of the next number, grammar-checked.
+    fn number_text(&mut self) -> Result<&'a [u8], AdapterError> {
+        let start = self.i;
+        if self.byte() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.byte() {
+            Some(b'0') => {
+                self.i += 1;
+                if matches!(self.byte(), Some(b'0'..=b'9')) {
+                    return Err(self.err("invalid number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.byte() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if matches!(self.byte(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.byte(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        Ok(&self.b[start..self.i])
+    }
+
+    /// Reads a number; any other value is a bad `field`.
+    #[inline]
+    pub(crate) fn number(&mut self, field: &str) -> Result<f64, AdapterError> {
+        match self.kind()? {
+            Kind::Number => self.number_value(),
+            k => Err(wrong_type(field, "a number", k)),
+        }
+    }
+
+    /// Reads a number at the cursor (its kind already checked).
+    pub(crate) fn number_value(&mut self) -> Result<f64, AdapterError> {
+        let text = self.number_text()?;
+        // The grammar check leaves ASCII digits, signs, '.', 'e' only, which `parse` accepts.
+        let x = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .ok_or_else(|| self.err("invalid number"))?;
+        if x.is_finite() {
+            Ok(x)
+        } else {
+            Err(self.err("number out of range"))
+        }
+    }
+
+    /// Reads a non-negative integer; any other value is a bad `field`.
+    pub(crate) fn unsigned(&mut self, field: &str) -> Result<u64, AdapterError> {
+        match self.kind()? {
+            Kind::Number => {
+                let text = self.number_text()?;
+                std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .ok_or_else(|| AdapterError::Field {
+                        field: field.into(),
+                        problem: format!(
+                            "expected an unsigned integer, got {}",
+                            String::from_utf8_lossy(text)
+                        ),
+                    })
+            }
+            k => Err(wrong_type(field, "an unsigned integer", k)),
+        }
+    }
+
+    /// After an opening quote: scans to the closing one. Returns the content and whether it holds escapes.
+    fn string_tail(&mut self) -> Result<(&'a [u8], bool), AdapterError> {
+        let start = self.i;
+        let mut escaped = false;
+        let mut high = 0u64;
+        loop {
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let w = u64::from_le_bytes(w);
+                let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+                    | below(w ^ (ONES * u64::from(b'\\')), 1)
+                    | below(w, 0x20);
+                // Non-ASCII bytes (possibly past the string's end: that only costs a check) ask for a
+                // UTF-8 check.
+                high |= w & HIGH;
+                if hits != 0 {
+                    self.i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.i += 8;
+            }
+            match self.byte() {
+                None => return Err(self.err("end of input in a string")),
+                Some(b'"') => {
+                    let s = &self.b[start..self.i];
+                    // JSON text is UTF-8 (RFC 8259), checked only for strings with non-ASCII bytes.
+                    if high != 0 && std::str::from_utf8(s).is_err() {
+                        return Err(self.err("invalid UTF-8 in a string"));
+                    }
+                    self.i += 1;
+                    return Ok((s, escaped));
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    self.i += 1;
+                    match self.byte() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            let hex = self.b.get(self.i + 1..self.i + 5);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(self.err("invalid escape"));
+                            }
+                            self.i += 5;
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    }
+                }
+                Some(c) if c < 0x20 => return Err(self.err("control character in a string")),
+                Some(c) => {
+                    if c >= 0x80 {
+                        high = HIGH;
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+    }
+
+    /// Unescapes (through serde_json, for identical rules) a string that holds escapes; `raw` is its content.
+    fn unescape(&self, raw: &[u8]) -> Result<String, AdapterError> {
+        let quoted = &self.b[self.i - raw.len() - 2..self.i];
+        serde_json::from_slice::<String>(quoted).map_err(|e| self.err(&e.to_string()))
+    }
+
+    /// Reads a string; any other value is a bad `field`.
+    pub(crate) fn string(&mut self, field: &str) -> Result<Cow<'a, str>, AdapterError> {
+        match self.kind()? {
+            Kind::String => {
+                self.i += 1;
+                self.string_value()
+            }
+            k => Err(wrong_type(field, "a string", k)),
+        }
+    }
+
+    /// After the opening quote: the string's value.
+    fn string_value(&mut self) -> Result<Cow<'a, str>, AdapterError> {
+        let (raw, escaped) = self.string_tail()?;
+        if escaped {
+            return self.unescape(raw).map(Cow::Owned);
+        }
+        std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| self.err("invalid UTF-8 in a string"))
+    }
+
+    /// Visits an array's elements; `f` must consume each one.
+    pub(crate) fn array(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<(), AdapterError>,
+    ) -> Result<(), AdapterError> {
+        self.open(b'[')?;
+        self.ws();
+        if self.byte() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            f(self)?;
+            self.ws();
+            match self.byte() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected , or ]")),
+            }
+            self.ws();
+            if self.byte() == Some(b']') {
+                return Err(self.err("trailing comma"));
+            }
+        }
+    }
+
+    fn open(&mut self, c: u8) -> Result<(), AdapterError> {
+        self.ws();
+        if self.byte() != Some(c) {
+            return Err(self.err("unexpected value"));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err("recursion limit exceeded"));
+        }
+        self.depth += 1;
+        self.i += 1;
+        Ok(())
+    }
+
+    /// Visits an object's members with their (unescaped) keys; `f` must consume each value.
+    pub(crate) fn object(
+        &mut self,
+        f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
+    ) -> Result<(), AdapterError> {
+        self.object_with(true, f)
+    }
+
+    /// Reads an object; any other value is a bad `field`.
+    pub(crate) fn object_field(
+        &mut self,
+        field: &str,
+        f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
+    ) -> Result<(), AdapterError> {
+        match self.kind()? {
+            Kind::Object => self.object(f),
+            k => Err(wrong_type(field, "an object", k)),
+        }
+    }
+
+    fn object_with(
+        &mut self,
+        read_keys: bool,
+        mut f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
+    ) -> Result<(), AdapterError> {
+        self.open(b'{')?;
+        self.ws();
+        if self.byte() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.byte() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            self.i += 1;
+            let (raw, escaped) = self.string_tail()?;
+            let key: Cow<'a, [u8]> = if read_keys && escaped {
+                Cow::Owned(self.unescape(raw)?.into_bytes())
+            } else {
+                Cow::Borrowed(raw)
+            };
+            self.ws();
+            if self.byte() != Some(b':') {
+                return Err(self.err("expected :"));
+            }
+            self.i += 1;
+            f(self, &key)?;
+            self.ws();
+            match self.byte() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected , or }")),
+            }
+            self.ws();
+            if self.byte() == Some(b'}') {
+                return Err(self.err("trailing comma"));
+            }
+        }
+    }
+}
+
+/// Checks a whole document's syntax.
+pub(crate) fn validate(payload: &[u8]) -> Result<(), AdapterError> {
+    let mut s = Scanner::new(payload);
+    s.skip()?;
+    s.end()
+}
+
+/// Remembers which fields of an object were seen, to reject duplicates as serde's derive does.
+#[derive(Default)]
+pub(crate) struct Seen(u64);
+
+impl Seen {
+    /// Marks field `bit` seen; an error if it was already.
+    #[inline]
+    pub(crate) fn first(&mut self, bit: u32, field: &str) -> Result<(), AdapterError> {
+        let m = 1u64 << bit;
+        if self.0 & m != 0 {
+            return Err(AdapterError::Field {
+                field: field.into(),
+                problem: "duplicate field".into(),
+            });
+        }
+        self.0 |= m;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;
