@@ -7,19 +7,35 @@
 # 5,000-line batches), the live end-to-end rate and the drain rate of a broker backlog, with ingest CPU per
 # reading and peak RSS; then runs the criterion bench of the per-reading CPU path.
 #
-# Usage: bench/ingest.sh [READINGS] [RAW_POINTS]   (defaults 200000 and 1000000)
+# With --outage SECONDS it then stops influxd, publishes at full rate for SECONDS while ingest spools to
+# disk (ingest RSS sampled every 2 s), restarts influxd and times the drain of the spool. The 10-minute run
+# of the issue is `--outage 600` (about 20 minutes in all; run it with nohup).
+#
+# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--outage SECONDS]   (defaults 200000 and 1000000)
+#        SKIP_CRITERION=1 skips the criterion part.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-READINGS=${1:-200000}
-RAW=${2:-1000000}
+OUTAGE=()
+POS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --outage) OUTAGE=(--outage "$2"); shift 2 ;;
+    *) POS+=("$1"); shift ;;
+  esac
+done
+READINGS=${POS[0]:-200000}
+RAW=${POS[1]:-1000000}
 
 echo "bench: building (release)" >&2
 cargo build --release --bin zaehlwerk --example ingest-bench >&2
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 echo "== end to end (readings: $READINGS, ceiling points: $RAW) =="
-"$TARGET/release/examples/ingest-bench" "$TARGET/release/zaehlwerk" "$READINGS" "$RAW"
+uptime
+"$TARGET/release/examples/ingest-bench" "$TARGET/release/zaehlwerk" "$READINGS" "$RAW" "${OUTAGE[@]}"
+uptime
+[ -n "${SKIP_CRITERION:-}" ] && exit 0
 
-echo "== per-reading CPU path (criterion: decode + validate + line) =="
+echo "== per-reading CPU path (criterion: encode = live path; decode_validate_line = via Reading) =="
 cargo bench -q -p zw-ingest --bench reading_path -- --warm-up-time 1 --measurement-time 3 2>/dev/null |
   grep -E '^ingest/|time:'

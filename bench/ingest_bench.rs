@@ -8,8 +8,15 @@
 //!    accepted by InfluxDB;
 //! 3. backlog drain: the same number of readings queued at the broker while ingest is stopped, then drained;
 //!
-//! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc) and peak RSS.
-//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS]`.
+//! 4. with `--outage SECONDS`: the outage run of [`outage`] (InfluxDB down, full-rate publishing spooled to
+//!    disk with RSS sampled, then the timed drain of the spool).
+//!
+//! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc), the CPU seconds of
+//! every process of the run (ingest, mosquitto, influxd, this publisher), and peak RSS.
+//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--outage SECONDS]`.
+
+#[path = "ingest_outage.rs"]
+mod outage;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -26,8 +33,11 @@ const WRITERS: usize = 2;
 const BATCH: usize = 5000;
 const PUBLISHERS: usize = 4;
 
+/// Reading `i` of `site`: 1,000 meters, timestamps 1 ms apart from a base fixed for the run, so every
+/// reading is its own point.
 fn reading(site: &str, i: u64) -> Reading {
-    let base = Utc::now() - TimeDelta::days(2);
+    static BASE: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| Utc::now() - TimeDelta::days(2));
     Reading::new(
         Id::new(site).expect("id"),
         Id::new(format!("meter-{}", i % 1000)).expect("id"),
@@ -42,14 +52,22 @@ fn reading(site: &str, i: u64) -> Reading {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let outage_secs: Option<u64> = match args.iter().position(|a| a == "--outage") {
+        Some(i) => {
+            let secs = args.get(i + 1).context("--outage SECONDS")?.parse()?;
+            args.drain(i..i + 2);
+            Some(secs)
+        }
+        None => None,
+    };
     let bin = args
         .get(1)
-        .context("usage: ingest_bench ZAEHLWERK_BIN [READINGS] [RAW_POINTS]")?
+        .context("usage: ingest_bench ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--outage SECONDS]")?
         .clone();
     let n: u64 = args.get(2).map_or(Ok(200_000), |s| s.parse())?;
     let raw_n: usize = args.get(3).map_or(Ok(1_000_000), |s| s.parse())?;
-    let stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
+    let mut stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
     let influx = zw_influx::Client::new(zw_influx::Config {
         url: stack.influx_url(),
         database: stack.influx_db().into(),
@@ -114,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let msgs = payloads("live", 0..n);
     let cpu0 = cpu_seconds(&ingest)?;
+    let split0 = cpu_split(&stack, ingest.id());
     let started = Instant::now();
     publish_all(&stack, msgs).await?;
     let published = started.elapsed();
@@ -130,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
         "          ingest CPU {:.2} µs per reading",
         live_cpu * 1e6 / n as f64
     );
+    print_split("live", &split0, &cpu_split(&stack, ingest.id()));
 
     // 3. Backlog drain: stop ingest, queue n readings at the broker, restart, time the drain.
     let _ = std::process::Command::new("kill")
@@ -138,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     ingest.wait()?;
     publish_all(&stack, payloads("drain", 0..n)).await?;
     let mut ingest = spawn(&bin, &cfg, &dir)?;
+    let split0 = cpu_split(&stack, ingest.id());
     let started = Instant::now();
     await_metric(|| stored(&stack, "drain"), n as f64).await?;
     let drain = started.elapsed();
@@ -152,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
         drain_cpu * 1e6 / n as f64,
         peak_rss_kib(&ingest)? / 1024
     );
+    print_split("drain", &split0, &cpu_split(&stack, ingest.id()));
     for site in ["live", "drain"] {
         let q = format!("SELECT count(active_power) FROM readings WHERE site = '{site}'");
         let answer = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), &q).await?;
@@ -160,6 +182,9 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|r| r.get(1)?.as_u64())
             .unwrap_or(0);
         println!("check     points stored for {site}: {stored} (expected {n})");
+    }
+    if let Some(secs) = outage_secs {
+        outage::run(&mut stack, &ingest, metrics_port, secs, raw_rate).await?;
     }
     let _ = ingest.kill();
     Ok(())
@@ -266,7 +291,45 @@ where
 
 /// User + system CPU time of the child, from /proc/PID/stat (clock ticks of 10 ms).
 fn cpu_seconds(child: &std::process::Child) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))?;
+    pid_cpu(child.id())
+}
+
+/// CPU seconds (user + system) of this process, ingest, and the stack's mosquitto and influxd (found by
+/// their state directory on the command line).
+fn cpu_split(stack: &zw_tests::Stack, ingest: u32) -> Vec<(String, f64)> {
+    let mut out = vec![
+        ("ingest".to_owned(), pid_cpu(ingest).unwrap_or(0.0)),
+        ("publisher+bench".to_owned(), pid_cpu(std::process::id()).unwrap_or(0.0)),
+    ];
+    let dir = stack.state_dir().to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        for name in ["mosquitto", "influxd"] {
+            if cmdline.contains(dir.as_str()) && cmdline.contains(name) && pid != ingest {
+                out.push((name.to_owned(), pid_cpu(pid).unwrap_or(0.0)));
+            }
+        }
+    }
+    out
+}
+
+fn print_split(phase: &str, before: &[(String, f64)], after: &[(String, f64)]) {
+    let parts: Vec<String> = after
+        .iter()
+        .map(|(name, t)| {
+            let t0 = before.iter().find(|(n, _)| n == name).map_or(0.0, |(_, t0)| *t0);
+            format!("{name} {:.1} s", t - t0)
+        })
+        .collect();
+    println!("          CPU seconds during {phase}: {}", parts.join(", "));
+}
+
+fn pid_cpu(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .context("stat")?
@@ -275,6 +338,16 @@ fn cpu_seconds(child: &std::process::Child) -> anyhow::Result<f64> {
         .collect();
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     Ok(ticks / 100.0)
+}
+
+/// Current resident set of `pid`, KiB.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
 
 fn peak_rss_kib(child: &std::process::Child) -> anyhow::Result<u64> {

@@ -67,6 +67,10 @@ pub struct DeadLetterConfig {
     /// Once the file is this large, further records are dropped (counted in
     /// `zw_ingest_dead_letter_dropped_total`) instead of filling the disk.
     pub max_bytes: u64,
+    /// MQTT topic every record is also published to (QoS 1, the record's JSON), for monitoring next to the
+    /// gateway's `zw/v1/deadletter/gateway/…`; e.g. `zw/v1/deadletter/ingest/ingest1`. Unset: no topic.
+    /// The file stays the durable store: the acknowledgement does not wait for the broker's PUBACK.
+    pub topic: Option<String>,
 }
 
 impl Default for Config {
@@ -103,6 +107,7 @@ impl Default for DeadLetterConfig {
         Self {
             path: None,
             max_bytes: 1 << 30,
+            topic: None,
         }
     }
 }
@@ -150,6 +155,16 @@ impl Config {
         {
             errors.push("ingest.dead_letter.path: must not be empty (leave it unset to only log)".into());
         }
+        if self
+            .dead_letter
+            .topic
+            .as_ref()
+            .is_some_and(|t| t.is_empty() || t.contains(['+', '#']) || t.starts_with('$'))
+        {
+            errors.push(
+                "ingest.dead_letter.topic: must be a plain topic (not empty, no + or #, not $…)".into(),
+            );
+        }
         if self.dead_letter.max_bytes < 1 << 20 {
             errors.push("ingest.dead_letter.max_bytes: must be at least 1 MiB (1048576)".into());
         }
@@ -178,8 +193,9 @@ mod tests {
         c.spool.replay_concurrency = 0;
         c.spool.path = Some("x".into());
         c.dead_letter.path = Some("x".into());
+        c.dead_letter.topic = Some("zw/v1/deadletter/#".into());
         let errors = c.validate();
-        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert_eq!(errors.len(), 6, "{errors:#?}");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! `source` is `bus` (failed validation; `topic` and `payload` are set), `influx` (refused by the server;
 //! `line` is set) or `import`. Records are appended and fsynced before the messages they came from are
 //! acknowledged. Past `max_bytes` records are dropped and counted instead of filling the disk.
+//!
+//! With `ingest.dead_letter.topic` set, every record is also published there (QoS 1, the same JSON), so
+//! dead letters show up on the bus next to the gateway's; a failed publish is logged, the file is what
+//! counts.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -66,6 +70,8 @@ pub struct DeadLetter {
     max_bytes: u64,
     file: Arc<Mutex<Option<File>>>,
     metrics: Metrics,
+    /// Where records are also published, if configured.
+    bus: Option<(zw_bus::BusClient, String)>,
 }
 
 impl DeadLetter {
@@ -76,7 +82,14 @@ impl DeadLetter {
             max_bytes: cfg.max_bytes,
             file: Arc::new(Mutex::new(None)),
             metrics,
+            bus: None,
         }
+    }
+
+    /// Also publishes every record to `topic` through `bus`.
+    pub fn with_topic(mut self, bus: zw_bus::BusClient, topic: String) -> Self {
+        self.bus = Some((bus, topic));
+        self
     }
 
     /// Logs, counts and durably appends `records`. Failures are logged and counted, never returned: a
@@ -92,6 +105,15 @@ impl DeadLetter {
         // One line per batch, not per record: a flood of bad input must not flood the log.
         let first = &records[0];
         warn!(records = records.len(), source = first.source, reason = %first.reason, error = %first.message, "Dead-lettered records (first shown).");
+        if let Some((bus, topic)) = &self.bus {
+            for r in &records {
+                let json = serde_json::to_vec(r).unwrap_or_default();
+                if let Err(e) = bus.publish(topic.clone(), zw_bus::QoS::AtLeastOnce, false, json).await {
+                    warn!(error = %e, topic = %topic, "Cannot publish a dead letter; it is in the file (if configured).");
+                    break;
+                }
+            }
+        }
         if self.path.is_none() {
             return;
         }
@@ -153,6 +175,7 @@ mod tests {
         let cfg = DeadLetterConfig {
             path: Some(path.clone()),
             max_bytes: 400,
+            topic: None,
         };
         let dl = DeadLetter::new(&cfg, metrics.clone());
         let mut r = Record::new("influx", "rejected", "partial write: x");

@@ -32,7 +32,8 @@ const RECV_CHUNK: usize = 512;
 struct Batch {
     body: String,
     lines: usize,
-    acks: Vec<Publish>,
+    /// Packet ids of the batch's messages (the rest of each message is dropped once it is encoded).
+    acks: Vec<u16>,
     dead: Vec<Record>,
     since: Option<Instant>,
     /// Bytes to reserve for the body up front (the previous batch's size), so it is not regrown line by line.
@@ -84,7 +85,10 @@ pub async fn run(
     };
     let bus_stop = CancellationToken::new();
     let (client, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
-    let dead = DeadLetter::new(&cfg.dead_letter, metrics.clone());
+    let mut dead = DeadLetter::new(&cfg.dead_letter, metrics.clone());
+    if let Some(topic) = &cfg.dead_letter.topic {
+        dead = dead.with_topic(client.clone(), topic.clone());
+    }
     let writer = Writer::new(influx, &cfg, metrics.clone(), dead.clone());
     let task_stop = CancellationToken::new();
     let replayer = spool.clone().map(|s| {
@@ -184,7 +188,7 @@ async fn slot(slots: &Arc<Semaphore>, stop: &CancellationToken) -> Option<OwnedS
 }
 
 /// Validates one message into the batch; a message that can never be written becomes a dead letter.
-fn accept(mut msg: Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
+fn accept(msg: Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
     batch.since.get_or_insert_with(Instant::now);
     if batch.body.capacity() == 0 {
         batch.body.reserve(batch.capacity_hint);
@@ -202,9 +206,8 @@ fn accept(mut msg: Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics
             batch.dead.push(r);
         }
     }
-    // Only the packet id is needed for the acknowledgement; free the payload now.
-    msg.payload = Bytes::new();
-    batch.acks.push(msg);
+    // Only the packet id is needed for the acknowledgement; topic and payload are freed here.
+    batch.acks.push(msg.pkid);
 }
 
 /// Makes a batch safe (written, spooled or dead-lettered), then acknowledges its messages.
@@ -224,15 +227,11 @@ async fn deliver(batch: Batch, sh: Arc<Shared>, slot: OwnedSemaphorePermit) {
             },
         }
     };
-    // The slot is free before acknowledging: acks queue into the MQTT client, which the bus driver drains
-    // only while it can hand inbound messages to the loop, and the loop needs a slot to take more. Holding
-    // the slot here would deadlock once a batch has more messages than the client's request queue.
     drop(slot);
     if safe {
-        for p in &batch.acks {
-            // A failure means the connection is gone; the broker re-delivers and the write is idempotent.
-            let _ = sh.bus.ack(p).await;
-        }
+        // All PUBACKs of the batch in one write. A failure means the connection is gone; the broker
+        // re-delivers and the write is idempotent.
+        let _ = sh.bus.ack_all(batch.acks);
     }
     sh.metrics.pending.sub(i64::try_from(lines).unwrap_or(i64::MAX));
 }

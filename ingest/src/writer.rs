@@ -11,6 +11,16 @@ use zw_influx::WriteError;
 use crate::dead_letter::{DeadLetter, Record};
 use crate::{Config, Metrics};
 
+/// How often a writer backing off from an unreachable server checks whether it is back.
+const PROBE: Duration = Duration::from_secs(1);
+
+/// Whether `e` means the server is not there at all (nothing listening), as opposed to overloaded or
+/// failing: only then may a successful `/ping` cut the back-off short (a 429/5xx back-off and its
+/// `Retry-After` are always honoured in full).
+fn is_down(e: &WriteError) -> bool {
+    matches!(e, WriteError::Unavailable { message, retry_after: None } if message == "connection failed")
+}
+
 /// A slice of line protocol and the number of lines in it.
 pub(crate) type Part = (Bytes, usize);
 
@@ -64,6 +74,7 @@ impl Writer {
                     tokio::select! {
                         () = stop.cancelled() => return false,
                         () = tokio::time::sleep(delay) => {}
+                        () = self.back_up(), if is_down(&error) && delay > PROBE => {}
                     }
                 }
             }
@@ -129,6 +140,17 @@ impl Writer {
         }
         self.dead.append(dead).await;
         Outcome::Done
+    }
+
+    /// Returns once InfluxDB answers `/ping` again, probing every [`PROBE`]: after an outage the drain
+    /// starts within a second instead of after the remaining back-off.
+    async fn back_up(&self) {
+        loop {
+            tokio::time::sleep(PROBE).await;
+            if self.influx.ping().await {
+                return;
+            }
+        }
     }
 
     fn log_retryable(&self, e: &WriteError) {
