@@ -86,6 +86,52 @@ fn a_bad_delta_leaves_the_state_unchanged() {
     }
 }
 
+/// A Pro EM (Gen2) channel: `em1:N` power and `em1data:N` energy.
+const EM1: &[u8] = br#"{"id":1,"current":2.812,"voltage":231.2,"act_power":-590.4,"aprt_power":650.1,"pf":0.91,"freq":50,"calibration":"factory"}"#;
+const EM1DATA: &[u8] = br#"{"id":1,"total_act_energy":12345.67,"total_act_ret_energy":4567.89}"#;
+
+#[test]
+fn em1_channels_and_switch_channels() {
+    let mut s = State::new(1);
+    let (_, v) = values(s.decode(Part::Status(Component::Em1(1)), EM1));
+    assert_eq!(
+        v,
+        BTreeMap::from([
+            (Q::ActivePower, -590.4),
+            (Q::ApparentPower, 650.1),
+            (Q::VoltageL1, 231.2),
+            (Q::CurrentL1, 2.812),
+            (Q::PowerFactor, 0.91),
+            (Q::Frequency, 50.0),
+        ])
+    );
+    let (_, v) = values(s.decode(Part::Status(Component::Em1Data(1)), EM1DATA));
+    assert_eq!(
+        v,
+        BTreeMap::from([(Q::EnergyImport, 12345.67), (Q::EnergyExport, 4567.89)])
+    );
+    // Another channel's status is a sign of life for this device, not its values.
+    assert_eq!(s.decode(Part::Status(Component::Em1(0)), EM1), Ok(Message::Alive));
+    assert_eq!(s.decode(Part::Status(Component::Switch(0)), GEN3), Ok(Message::Alive));
+    // A Pro 4PM's third channel (switch:2) read by the device configured for it, also from a delta.
+    let mut s = State::new(2);
+    values(s.decode(Part::Status(Component::Switch(2)), GEN3));
+    let delta = br#"{"src":"shellypro4pm-1","method":"NotifyStatus","params":{"ts":1743801660.5,"switch:0":{"apower":1},"switch:2":{"apower":77.5}}}"#;
+    let (_, v) = values(s.decode(Part::Rpc, delta));
+    assert_eq!((v[&Q::ActivePower], v[&Q::EnergyImport]), (77.5, 11009.33));
+    assert_eq!(
+        Part::from_suffix("status/switch:3"),
+        Some(Part::Status(Component::Switch(3)))
+    );
+    assert_eq!(
+        Part::from_suffix("status/em1data:2"),
+        Some(Part::Status(Component::Em1Data(2)))
+    );
+    for other in ["status/switch:x", "status/switch:1234", "status/em:1", "status/input:0"] {
+        assert_eq!(Part::from_suffix(other), Some(Part::Status(Component::Other)), "{other}");
+    }
+}
+
 #[test]
 fn topics_and_online() {
     assert_eq!(
@@ -111,7 +157,7 @@ proptest::proptest! {
     #[test]
     fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
         let mut s = State::default();
-        for part in [Part::Online, Part::Rpc, Part::Status(Component::Switch(0)), Part::Status(Component::Em), Part::Status(Component::EmData), Part::Status(Component::Other)] {
+        for part in [Part::Online, Part::Rpc, Part::Status(Component::Switch(0)), Part::Status(Component::Em), Part::Status(Component::EmData), Part::Status(Component::Em1(0)), Part::Status(Component::Em1Data(0)), Part::Status(Component::Other)] {
             let _ = s.decode(part, &bytes);
         }
     }

@@ -103,6 +103,41 @@ fn sml_meter_fields_by_obis() {
 }
 
 #[test]
+fn status10_and_status8_replies_wrap_the_sensor_object() {
+    let p = br#"{"StatusSNS":{"Time":"2021-12-08T20:22:23","ENERGY":{"TotalStartTime":"2021-07-09T16:56:28","Total":91.117,"Yesterday":0.386,"Today":1.274,"Power":87,"ApparentPower":151,"ReactivePower":124,"Factor":0.58,"Voltage":229,"Current":0.662}}}"#;
+    let d = Decoder::energy();
+    assert_eq!(
+        values(d.decode(Part::Status, p)),
+        values(d.decode(Part::Sensor, &p[13..p.len() - 1]))
+    );
+    let sml = Decoder::sml(
+        "SML",
+        &[SmlField {
+            key: "Total_in".into(),
+            obis: "1.8.0".into(),
+            unit: None,
+        }],
+    )
+    .expect("valid mapping");
+    let p = br#"{"StatusSNS":{"Time":"2024-05-01T12:00:00","SML":{"Total_in":8251.2236}}}"#;
+    assert_values(
+        &values(sml.decode(Part::Status, p)),
+        &[(Quantity::EnergyImport, 8_251_223.6)],
+    );
+    for (p, reason) in [
+        (&br#"{"Status":{"Topic":"plug1"}}"#[..], "no_values"),
+        (br#"{"StatusSNS":5}"#, "bad_field"),
+        (br#"{"StatusSNS":{"ENERGY":{"Total":1}}"#, "malformed_json"),
+    ] {
+        assert_eq!(d.decode(Part::Status, p).map_err(|e| e.reason()), Err(reason));
+    }
+    assert_eq!(Part::from_topic("stat", "STATUS10"), Some(Part::Status));
+    assert_eq!(Part::from_topic("stat", "STATUS8"), Some(Part::Status));
+    assert_eq!(Part::from_topic("tele", "STATUS10"), None);
+    assert_eq!(Part::from_topic("stat", "SENSOR"), None);
+}
+
+#[test]
 fn state_and_lwt() {
     let d = Decoder::energy();
     let state = br#"{"Time":"2024-05-01T12:00:00","Uptime":"0T00:05:00","UptimeSec":300,"POWER":"ON","Wifi":{"RSSI":44,"Signal":-78}}"#;

@@ -1,7 +1,7 @@
 //! Topic → device → adapter, built from the inventory.
 //!
-//! Subscriptions: Tasmota through one wildcard filter derived from the FullTopic pattern (`tele/+/+` by
-//! default), so topics are matched by pattern and devices missing from the inventory show up as unknown
+//! Subscriptions: Tasmota through wildcard filters derived from the FullTopic pattern (`tele/+/+`,
+//! `stat/+/STATUS8` and `stat/+/STATUS10` by default), so topics are matched by pattern and devices missing from the inventory show up as unknown
 //! topics; Shelly per device prefix (`online`, `status/+`, `events/rpc`); TTS and generic JSON devices by
 //! their exact topic.
 
@@ -157,6 +157,10 @@ impl Router {
         }
         if let (false, Some(ft)) = (r.tasmota.is_empty(), &r.full_topic) {
             r.filters.push(ft.topic("tele", "+", "+"));
+            // Replies to `Status 8` / `Status 10` (someone polled the device) carry the sensor values too.
+            for status in ["STATUS8", "STATUS10"] {
+                r.filters.push(ft.topic("stat", "+", status));
+            }
         }
         r
     }
@@ -185,8 +189,8 @@ impl Router {
             return route;
         }
         if let Some(m) = self.full_topic.as_ref().and_then(|f| f.matches(topic)) {
-            return match (self.tasmota.get(m.topic), tasmota::Part::from_suffix(m.suffix)) {
-                (Some(&i), Some(p)) if m.prefix == "tele" => Route::Device(i, Part::Tasmota(p)),
+            return match (self.tasmota.get(m.topic), tasmota::Part::from_topic(m.prefix, m.suffix)) {
+                (Some(&i), Some(p)) => Route::Device(i, Part::Tasmota(p)),
                 (Some(_), _) => Route::Ignored,
                 (None, _) => Route::Unknown("tasmota"),
             };

@@ -33,6 +33,8 @@ fn topics_route_by_pattern_and_unknown_ones_are_named() {
             "shellies/pro3em-1/events/rpc",
             "shellies/pro3em-1/online",
             "shellies/pro3em-1/status/+",
+            "tasmota/+/stat/STATUS10",
+            "tasmota/+/stat/STATUS8",
             "tasmota/+/tele/+",
             "v3/app@ttn/devices/trs/up",
             "x/y"
@@ -49,6 +51,11 @@ fn topics_route_by_pattern_and_unknown_ones_are_named() {
         ),
         ("tasmota/plug1/tele/INFO1", Route::Ignored),
         ("tasmota/plug1/stat/POWER", Route::Ignored),
+        (
+            "tasmota/plug1/stat/STATUS10",
+            Route::Device(0, Part::Tasmota(tasmota::Part::Status)),
+        ),
+        ("tasmota/plug1/tele/STATUS10", Route::Ignored),
         ("tasmota/other/tele/SENSOR", Route::Unknown("tasmota")),
         (
             "shellies/pro3em-1/status/emdata:0",
