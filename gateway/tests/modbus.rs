@@ -210,6 +210,12 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     ] {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
+    // The dead unit's timeouts left the shared Modbus TCP connection open (the stream stays in sync; only
+    // RTU links re-open after a timeout).
+    assert!(
+        !text.contains("zw_gateway_modbus_disconnects_total{reason=\"timeout\"}"),
+        "a timeout on Modbus TCP re-opened the connection:\n{text}"
+    );
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), gw).await???;
     sim.join().await?;
