@@ -23,9 +23,12 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Tasmota FullTopic layout; `%prefix%` and `%topic%` are substituted.
     pub tasmota_full_topic: String,
-    /// An MQTT device that sent nothing for this long is marked offline on its status topic.
+    /// The longest an MQTT device may stay quiet before it is marked offline on its status topic (each
+    /// device's own limit comes from `mqtt_staleness`).
     #[serde(with = "humantime_serde")]
     pub mqtt_stale_after: Duration,
+    /// Expected reporting interval per MQTT adapter and the stale multiple (`[gateway.mqtt_staleness]`).
+    pub mqtt_staleness: crate::device_mqtt::Staleness,
     /// How often an MQTT device's unchanged status is republished.
     #[serde(with = "humantime_serde")]
     pub mqtt_status_refresh: Duration,
@@ -50,6 +53,7 @@ impl Default for Config {
             max_payload_bytes: 64 * 1024,
             tasmota_full_topic: "%prefix%/%topic%/".into(),
             mqtt_stale_after: Duration::from_secs(30 * 60),
+            mqtt_staleness: crate::device_mqtt::Staleness::default(),
             mqtt_status_refresh: Duration::from_secs(60),
             deadletter_interval: Duration::from_secs(60),
             deadletter_excerpt_bytes: 2048,
@@ -79,6 +83,7 @@ impl Config {
             errors.push("gateway.max_payload_bytes: must be at least 256".into());
         }
         errors.extend(self.modbus.validate());
+        errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));
         }

@@ -8,6 +8,7 @@
 //!                 (counted, logged once)     zw_gateway_messages_rejected_total{adapter,reason}
 //!                                            + sampled zw/v1/deadletter/gateway/{instance}/{device}
 //!  every message + a 1 s tick ─► Health ─► zw/v1/status/device/{device} (retained, on change + refresh)
+//!                     (stale after a multiple of the adapter's expected interval, see [`Staleness`])
 //! ```
 //!
 //! Guarantees: the process never panics on input; a message is rejected (never half-published) when its
@@ -19,6 +20,7 @@
 mod deadletter;
 mod health;
 mod router;
+mod staleness;
 
 use std::collections::HashSet;
 
@@ -34,6 +36,7 @@ use crate::{Config, Metrics};
 pub use deadletter::{DeadLetter, Sampler};
 pub use health::Health;
 pub use router::{Decoder, Entry, Part, Route, Router};
+pub use staleness::Staleness;
 
 /// Distinct unknown topics that are logged by name; later ones are only counted.
 pub const MAX_LISTED_UNKNOWN: usize = 1000;
@@ -153,9 +156,9 @@ impl Worker {
 
     /// Marks quiet devices offline and publishes due statuses.
     async fn tick(&mut self, now: DateTime<Utc>) {
-        let stale = delta(self.cfg.mqtt_stale_after);
         for i in 0..self.router.devices.len() {
-            self.router.devices[i].health.tick(now, stale);
+            let e = &mut self.router.devices[i];
+            e.health.tick(now, e.stale_after);
             self.publish_status(i, now).await;
         }
     }

@@ -5,7 +5,8 @@
 //! the error changes, and every refresh period otherwise. Rules:
 //! * values → `online`; a rejected message → `degraded` until the next good one;
 //! * LWT `Offline` / Shelly `online=false` → `offline` at once; `Online` / `true` or a sign of life → `online`;
-//! * no message at all for `stale_after` → `offline` (timeout), also for a device never heard of since start.
+//! * no message at all for `stale_after` (per device, see [`super::Staleness`]) → `offline` (timeout, the
+//!   message names the last-seen time), also for a device never heard of since start.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_model::Id;
@@ -114,14 +115,13 @@ impl Health {
     pub fn tick(&mut self, now: DateTime<Utc>, stale_after: TimeDelta) {
         let quiet_since = self.last_seen.unwrap_or(self.since);
         if self.state != Some(HealthState::Offline) && now - quiet_since > stale_after {
-            let what = if self.last_seen.is_some() {
-                "no message"
-            } else {
-                "never heard from"
+            let what = match self.last_seen {
+                Some(t) => format!("stale: last message at {}", t.to_rfc3339()),
+                None => "never heard from".into(),
             };
             self.error(
                 ErrorKind::Timeout,
-                format!("{what} for more than {}s", stale_after.num_seconds()),
+                format!("{what}, none for more than {}s", stale_after.num_seconds()),
                 now,
             );
             self.set(HealthState::Offline, now);

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tracing::error;
 use zw_model::{DeviceSource, Id, Inventory};
 
@@ -53,6 +53,8 @@ pub struct Entry {
     pub decoder: Decoder,
     /// Health state machine.
     pub health: Health,
+    /// How long the device may stay quiet before it is marked offline.
+    pub stale_after: TimeDelta,
 }
 
 impl Entry {
@@ -153,6 +155,9 @@ impl Router {
                 adapter: dev.source.kind(),
                 decoder,
                 health: Health::new(now),
+                stale_after: cfg
+                    .mqtt_staleness
+                    .stale_after(dev.source.kind(), cfg.mqtt_stale_after),
             });
         }
         if let (false, Some(ft)) = (r.tasmota.is_empty(), &r.full_topic) {
