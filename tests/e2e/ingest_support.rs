@@ -66,6 +66,7 @@ path = "{dir}/spool.redb"
 max_bytes = 67108864
 [ingest.dead_letter]
 path = "{dir}/dead.jsonl"
+topic = "zw/v1/deadletter/ingest/{name}"
 [telemetry]
 metrics_listen = "127.0.0.1:{metrics_port}"
 "#,

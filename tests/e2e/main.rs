@@ -8,6 +8,7 @@ mod fixture;
 mod influx_client;
 mod ingest_crash;
 mod ingest_dead_letter;
+mod ingest_http_errors;
 mod ingest_import;
 mod ingest_outage;
 mod ingest_scale_out;
