@@ -37,10 +37,10 @@ impl Users {
 /// The authenticated caller of a request.
 pub struct Caller(pub Arc<User>);
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

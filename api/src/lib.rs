@@ -11,6 +11,7 @@ mod config;
 pub mod device_health;
 pub mod error;
 mod extract;
+mod json;
 pub mod jwt;
 pub mod live;
 mod openapi;
@@ -105,6 +106,8 @@ pub fn app(state: AppState) -> Router {
 
 /// The router with the configured CORS origins and body limit.
 pub fn app_with(state: AppState, cfg: &Config) -> Router {
+    // One Arc for the whole state: every extractor clones it per request.
+    let state = Arc::new(state);
     let origins: Vec<HeaderValue> = cfg
         .cors_origins
         .iter()
@@ -143,17 +146,14 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .with_state(state)
 }
 
-async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn count_requests(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     // Route templates, not raw paths, keep the label set bounded.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned(); // an Arc<str>: no copy
     let resp = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state
         .requests
-        .with_label_values(&[route.as_str(), resp.status().as_str()])
+        .with_label_values(&[route, resp.status().as_str()])
         .inc();
     resp
 }

@@ -44,6 +44,14 @@ impl LiveCache {
         self.latest.read().ok()?.get(device).cloned()
     }
 
+    /// Runs `f` on the live state of `device` under the read lock, without copying it.
+    pub fn with<R>(&self, device: &str, f: impl FnOnce(Option<&DeviceLive>) -> R) -> R {
+        match self.latest.read() {
+            Ok(map) => f(map.get(device)),
+            Err(_) => f(None),
+        }
+    }
+
     /// Time of the newest reading of `device`, if any arrived yet.
     pub fn last_seen(&self, device: &str) -> Option<DateTime<Utc>> {
         self.latest.read().ok()?.get(device).map(|l| l.ts)

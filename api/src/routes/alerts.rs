@@ -4,6 +4,8 @@
 //! command on the bus (`zw/v1/commands/alerts/ack`). The acknowledged state shows once analytics has applied
 //! it and republished the alert, so the answer to an acknowledgement is 202 Accepted.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -42,7 +44,7 @@ fn visible(state: &AppState, user: &zw_model::User, a: &Alert) -> bool {
     responses((status = 200, description = "Alerts with their explanation", body = [Object]),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem)))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     ApiQuery(p): ApiQuery<AlertParams>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
@@ -91,7 +93,7 @@ pub async fn list(
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn ack(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Alert>), ApiError> {

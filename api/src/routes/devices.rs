@@ -3,6 +3,8 @@
 //! Scope is enforced where data is read: [`visible_device`] is the only way a handler gets at a device, and
 //! it answers "not found" both for unknown ids and for ids outside the caller's scope.
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -15,6 +17,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::device_health::{self, DeviceHealth, HealthView};
 use crate::error::ApiError;
+use crate::json::FastJson;
 
 /// A device as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,6 +49,7 @@ pub struct LiveValue {
     /// Unit symbol.
     pub unit: &'static str,
     /// When this value was measured (a device may report quantities in separate messages).
+    #[serde(serialize_with = "crate::json::ts")]
     pub ts: DateTime<Utc>,
     /// Seconds since `ts`.
     pub age_seconds: f64,
@@ -59,13 +63,14 @@ pub struct Live {
     /// Site id.
     pub site: String,
     /// Measurement time of the latest reading; null if none arrived since the API started.
+    #[serde(serialize_with = "crate::json::ts_opt")]
     pub ts: Option<DateTime<Utc>>,
     /// Seconds since `ts`.
     pub age_seconds: Option<f64>,
     /// Health state of the device (see `DeviceInfo.health`); `stale` means these values are old.
     pub health: HealthView,
     /// Values by canonical quantity; quantities the device did not report are absent.
-    pub values: BTreeMap<String, LiveValue>,
+    pub values: BTreeMap<&'static str, LiveValue>,
 }
 
 /// The API view of a device with its health at `now`.
@@ -106,7 +111,7 @@ pub fn visible_device<'a>(
 /// Devices the caller may see.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = [DeviceInfo]), (status = 401, body = crate::error::Problem)))]
-pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
+pub async fn list(State(state): State<Arc<AppState>>, Caller(user): Caller) -> Json<Vec<DeviceInfo>> {
     let now = Utc::now();
     let devices = state.inventory.devices().filter(|(s, _)| user.sees(s));
     Json(devices.map(|(s, d)| info(&state, s, d, now)).collect())
@@ -118,39 +123,42 @@ pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<V
     responses((status = 200, body = Live), (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn live(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Live>, ApiError> {
+) -> Result<FastJson<Live>, ApiError> {
     let (site, dev) = visible_device(&state, &user, &id)?;
-    Ok(Json(live_view(&state, site, dev, Utc::now())))
+    Ok(FastJson(live_view(&state, site, dev, Utc::now()), 2048))
 }
 
 /// The live view of one device at `now`.
 pub fn live_view(state: &AppState, site: &Site, dev: &Device, now: DateTime<Utc>) -> Live {
-    let live = state.live.get(dev.id.as_str());
     let age = |ts: DateTime<Utc>| (now - ts).num_milliseconds() as f64 / 1000.0;
+    let (ts, values) = state.live.with(dev.id.as_str(), |live| {
+        let Some(l) = live else {
+            return (None, BTreeMap::new());
+        };
+        let values = l
+            .values
+            .iter()
+            .map(|(q, &(v, ts))| {
+                let value = LiveValue {
+                    value: v,
+                    unit: q.unit().symbol(),
+                    ts,
+                    age_seconds: age(ts),
+                };
+                (q.name(), value)
+            })
+            .collect();
+        (Some(l.ts), values)
+    });
     Live {
         device: dev.id.to_string(),
         site: site.id.to_string(),
-        ts: live.as_ref().map(|l| l.ts),
-        age_seconds: live.as_ref().map(|l| age(l.ts)),
+        ts,
+        age_seconds: ts.map(age),
         health: device_health::state(state, dev, now),
-        values: live
-            .map(|l| {
-                l.values
-                    .into_iter()
-                    .map(|(q, (v, ts))| {
-                        let value = LiveValue {
-                            value: v,
-                            unit: q.unit().symbol(),
-                            ts,
-                            age_seconds: age(ts),
-                        };
-                        (q.name().to_string(), value)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        values,
     }
 }

@@ -7,6 +7,8 @@
 //! meters (device class `main_meter`) if it has any, else of all its devices, so sub-meters are not counted
 //! twice. Costs use the configured flat tariff.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -254,7 +256,7 @@ fn clone_entry(e: &PeriodEnergy) -> PeriodEnergy {
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn device(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<EnergyParams>,
@@ -296,7 +298,7 @@ pub(crate) fn visible_site<'a>(
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn site(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<EnergyParams>,

@@ -1,5 +1,7 @@
 //! Liveness, readiness and Prometheus metrics; no token needed.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -35,7 +37,7 @@ pub async fn healthz() -> Json<Health> {
 /// The broker and InfluxDB are reachable.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let broker = state.bus.as_ref().is_some_and(|b| b.is_connected());
     let influxdb = state.influx.ping().await;
     let ok = broker && influxdb;
@@ -54,7 +56,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition (format 0.0.4) of every metric in this process.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut buf = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&state.registry.gather(), &mut buf) {
         return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();

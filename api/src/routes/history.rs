@@ -5,9 +5,10 @@
 //! never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
 //! never reported as 0. The number of windows per request is capped.
 
+use std::sync::Arc;
+
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::json::FastJson;
 use crate::routes::devices::visible_device;
 
 /// Largest number of windows one request may ask for.
@@ -69,6 +71,7 @@ pub struct HistoryParams {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Point {
     /// Window start.
+    #[serde(serialize_with = "crate::json::ts")]
     pub ts: DateTime<Utc>,
     /// Aggregated value in the quantity's unit.
     pub value: f64,
@@ -102,11 +105,11 @@ pub struct History {
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn history(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<HistoryParams>,
-) -> Result<Json<History>, ApiError> {
+) -> Result<FastJson<History>, ApiError> {
     let (_, dev) = visible_device(&state, &user, &id)?;
     let quantity = Quantity::from_name(&p.quantity)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown quantity {:?}", p.quantity)))?;
@@ -141,7 +144,7 @@ pub async fn history(
         )
         .await
         .map_err(|e| ApiError::Unavailable(format!("history is unavailable: {e}")))?;
-    let points = series
+    let points: Vec<Point> = series
         .first()
         .map(|s| {
             s.values
@@ -156,16 +159,20 @@ pub async fn history(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(History {
-        device: dev.id.to_string(),
-        quantity: quantity.name().into(),
-        unit: quantity.unit().symbol(),
-        from,
-        to,
-        window_seconds: window.as_secs(),
-        agg: p.agg,
-        points,
-    }))
+    let capacity = 256 + 48 * points.len();
+    Ok(FastJson(
+        History {
+            device: dev.id.to_string(),
+            quantity: quantity.name().into(),
+            unit: quantity.unit().symbol(),
+            from,
+            to,
+            window_seconds: window.as_secs(),
+            agg: p.agg,
+            points,
+        },
+        capacity,
+    ))
 }
 
 fn parse_window(s: &str) -> Result<Duration, ApiError> {

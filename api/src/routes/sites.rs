@@ -1,5 +1,7 @@
 //! Sites the caller may see, and the live values of all devices of a site in one call.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -10,6 +12,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::device_health::{self, SiteHealth};
 use crate::error::ApiError;
+use crate::json::FastJson;
 use crate::routes::devices::{DeviceInfo, Live, info, live_view};
 
 /// A site with its devices.
@@ -40,7 +43,7 @@ pub struct SiteLive {
 /// Sites the caller may see.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites", security(("bearer" = [])),
     responses((status = 200, body = [SiteInfo]), (status = 401, body = crate::error::Problem)))]
-pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<Vec<SiteInfo>> {
+pub async fn list(State(state): State<Arc<AppState>>, Caller(user): Caller) -> Json<Vec<SiteInfo>> {
     let now = Utc::now();
     let sites = state.inventory.sites.iter().filter(|s| user.sees(s));
     Json(
@@ -65,10 +68,10 @@ pub async fn list(State(state): State<AppState>, Caller(user): Caller) -> Json<V
     responses((status = 200, body = SiteLive), (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn live(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
-) -> Result<Json<SiteLive>, ApiError> {
+) -> Result<FastJson<SiteLive>, ApiError> {
     let id = Id::new(id).map_err(|e| ApiError::BadRequest(format!("invalid site id: {e}")))?;
     let site = state
         .inventory
@@ -76,12 +79,15 @@ pub async fn live(
         .filter(|s| user.sees(s))
         .ok_or_else(|| ApiError::NotFound(format!("site {id}")))?;
     let now = Utc::now();
-    Ok(Json(SiteLive {
-        site: site.id.to_string(),
-        devices: site
-            .devices
-            .iter()
-            .map(|d| live_view(&state, site, d, now))
-            .collect(),
-    }))
+    Ok(FastJson(
+        SiteLive {
+            site: site.id.to_string(),
+            devices: site
+                .devices
+                .iter()
+                .map(|d| live_view(&state, site, d, now))
+                .collect(),
+        },
+        2048 * site.devices.len().max(1),
+    ))
 }

@@ -4,6 +4,8 @@
 //! A client too slow to keep up skips ahead and gets an `event: lagged` with the number of readings it
 //! missed, rather than stalling the bus feed for everyone.
 
+use std::sync::Arc;
+
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use crate::auth::Caller;
     responses((status = 200, content_type = "text/event-stream", description = "`reading` events"),
         (status = 401, body = crate::error::Problem)))]
 pub async fn stream(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut rx = state.live.subscribe();

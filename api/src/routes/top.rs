@@ -1,5 +1,7 @@
 //! The top consumers of a site over the requested periods, with their share of the site's energy.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
@@ -43,7 +45,7 @@ pub struct TopConsumers {
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn top(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<EnergyParams>,

@@ -3,6 +3,8 @@
 //! Tree status is computed by analytics and mirrored here; a tree without status yet is still on the map,
 //! with state `unknown`, so a dead sensor never makes a tree disappear.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
@@ -37,7 +39,10 @@ fn feature(tree: &Tree, status: Option<&zw_model::tree::TreeStatus>) -> Value {
 #[utoipa::path(get, path = "/api/v1/trees", tag = "trees", security(("bearer" = [])),
     responses((status = 200, content_type = "application/geo+json", body = Object),
         (status = 401, body = crate::error::Problem)))]
-pub async fn geojson(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ApiError> {
+pub async fn geojson(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+) -> Result<Json<Value>, ApiError> {
     let status = state
         .views
         .trees
@@ -63,7 +68,7 @@ fn visible_trees<'a>(state: &'a AppState, user: &'a zw_model::User) -> impl Iter
 #[utoipa::path(get, path = "/api/v1/trees/watering", tag = "trees", security(("bearer" = [])),
     responses((status = 200, body = [Object]), (status = 401, body = crate::error::Problem)))]
 pub async fn watering(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Caller(user): Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let status = state
