@@ -3,8 +3,9 @@
 //! [`LineService`] wraps an [`ImageService`] so every request first occupies the shared [`RtuLine`] for its
 //! request frame (bytes × character time, plus the 3.5-character silent interval that ends an RTU frame),
 //! then the answer's frame likewise. A unit that does not answer leaves the line silent: the master can
-//! send nothing until its own timeout, so that silence, up to the next request on the line, is charged to
-//! the silent unit. [`RtuLine::usage`] tells per unit id how much bus time it took: the measure behind "a
+//! send nothing until its own timeout, so that silence is charged to the silent unit, up to the next request
+//! on the line or until the master closes the connection it asked on (a master that re-opens after a
+//! timeout has given up then), whichever comes first. [`RtuLine::usage`] tells per unit id how much bus time it took: the measure behind "a
 //! dead device on a shared serial bus takes only a bounded share of bus time".
 //!
 //! Character time: start bit + data bits + parity bit + stop bits, over the baud rate (9600 8N1: 10 bits,
@@ -74,8 +75,10 @@ fn request_bytes(req: &Request<'_>) -> usize {
 #[derive(Debug)]
 pub struct RtuLine {
     settings: LineSettings,
-    /// Held while a frame is on the wire; the unit whose request went unanswered, and when its frame ended.
-    wire: tokio::sync::Mutex<Option<(u8, Instant)>>,
+    /// Held while a frame is on the wire; the unit whose request went unanswered, when its frame ended, and
+    /// the connection that asked.
+    wire: tokio::sync::Mutex<Option<(u8, Instant, u64)>>,
+    connections: std::sync::atomic::AtomicU64,
     usage: Mutex<HashMap<u8, Duration>>,
 }
 
@@ -85,6 +88,7 @@ impl RtuLine {
         Arc::new(Self {
             settings,
             wire: tokio::sync::Mutex::new(None),
+            connections: std::sync::atomic::AtomicU64::new(0),
             usage: Mutex::new(HashMap::new()),
         })
     }
@@ -109,29 +113,50 @@ impl RtuLine {
     }
 }
 
+/// One connection's hold on the line: when the connection ends (its service copy is dropped), a silence
+/// it left waiting for an answer ends too.
+#[derive(Debug)]
+struct Connection {
+    id: u64,
+    line: Arc<RtuLine>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Locked: a frame is on the wire, so the silence has ended already.
+        if let Ok(mut wire) = self.line.wire.try_lock()
+            && let Some((unit, since, conn)) = *wire
+            && conn == self.id
+        {
+            self.line.charge(unit, since.elapsed());
+            *wire = None;
+        }
+    }
+}
+
 /// An [`ImageService`] behind an [`RtuLine`]: answers take the bus time their frames need.
 #[derive(Debug, Clone)]
 pub struct LineService {
     inner: ImageService,
-    line: Arc<RtuLine>,
+    conn: Arc<Connection>,
 }
 
 impl LineService {
     /// Serves `inner` over `line`.
     pub fn new(inner: ImageService, line: Arc<RtuLine>) -> Self {
-        Self { inner, line }
+        let id = line
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            inner,
+            conn: Arc::new(Connection { id, line }),
+        }
     }
 
     /// A copy for one new connection (see [`ImageService::for_connection`]) on the same line.
     pub fn for_connection(&self) -> (Self, Arc<std::sync::atomic::AtomicBool>) {
         let (inner, kill) = self.inner.for_connection();
-        (
-            Self {
-                inner,
-                line: Arc::clone(&self.line),
-            },
-            kill,
-        )
+        (Self::new(inner, Arc::clone(&self.conn.line)), kill)
     }
 }
 
@@ -142,11 +167,12 @@ impl Service for LineService {
     type Future = Answer;
 
     fn call(&self, req: Self::Request) -> Self::Future {
-        let (inner, line) = (self.inner.clone(), Arc::clone(&self.line));
+        let (inner, conn) = (self.inner.clone(), Arc::clone(&self.conn));
         Box::pin(async move {
+            let line = &conn.line;
             let mut wire = line.wire.lock().await;
             let start = Instant::now();
-            if let Some((silent, since)) = wire.take() {
+            if let Some((silent, since, _)) = wire.take() {
                 // The master waited for the silent unit until now: that was its bus time.
                 line.charge(silent, start.saturating_duration_since(since));
             }
@@ -161,7 +187,7 @@ impl Service for LineService {
                 }
                 None if unit != 0 => {
                     line.charge(unit, start.elapsed());
-                    *wire = Some((unit, Instant::now()));
+                    *wire = Some((unit, Instant::now(), conn.id));
                 }
                 None => line.charge(unit, start.elapsed()),
             }

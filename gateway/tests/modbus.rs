@@ -364,6 +364,12 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
     }
     // The dead unit: probes paid from a 5 % budget, plus at most one probe timeout of slack in the window.
     let dead = share(4);
+    eprintln!(
+        "bus shares over {window:?}: live {:.3} {:.3} {:.3}, dead {dead:.3}",
+        share(1),
+        share(2),
+        share(3)
+    );
     let bound = 0.05 + 0.1 / window.as_secs_f64() + 0.02;
     assert!(
         dead <= bound,
