@@ -22,6 +22,8 @@ pub struct Metrics {
     pub sink_dropped: IntCounterVec,
     /// Alert changes delivered, by sink.
     pub sink_delivered: IntCounterVec,
+    /// Delivery attempts repeated after a failure, by sink.
+    pub sink_retries: IntCounterVec,
     /// Historic windows learned at start.
     pub warmup_windows: IntCounter,
     /// Alerts read back from the bus at start.
@@ -42,6 +44,7 @@ impl Metrics {
         r.register(Box::new(m.acks.clone()))?;
         r.register(Box::new(m.sink_dropped.clone()))?;
         r.register(Box::new(m.sink_delivered.clone()))?;
+        r.register(Box::new(m.sink_retries.clone()))?;
         r.register(Box::new(m.warmup_windows.clone()))?;
         r.register(Box::new(m.restored.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
@@ -87,6 +90,11 @@ impl Metrics {
             sink_delivered: vec(
                 "zw_analytics_sink_delivered_total",
                 "Alert changes delivered, by sink.",
+                &["sink"],
+            )?,
+            sink_retries: vec(
+                "zw_analytics_sink_retries_total",
+                "Alert change deliveries repeated after a failure, by sink.",
                 &["sink"],
             )?,
             warmup_windows: IntCounter::new(

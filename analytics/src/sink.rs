@@ -2,7 +2,10 @@
 //!
 //! Each sink has its own bounded queue fed with `try_send`: a slow database or webhook never slows the
 //! detectors; when a queue is full the change is dropped and counted (`zw_analytics_sink_dropped_total`),
-//! while the retained topic still carries the alert. Writes retry with back-off a bounded number of times.
+//! while the retained topic still carries the alert. Writes retry with back-off (500 ms doubling, at most
+//! 30 s) a bounded number of times; retries are counted (`zw_analytics_sink_retries_total`), and so are
+//! changes given up (`zw_analytics_sink_dropped_total{reason="retries_exhausted"}`). The webhook gets
+//! the alert JSON; any 2xx status is success, anything else (or no answer within 10 s) is retried.
 //!
 //! InfluxDB point: `alerts,category=…,kind=…,severity=…,site=…,state=… id="…",device="…",tree="…",
 //! observed=…,expected=…,threshold=…,unit="…",text="…" <updated_at ms>`.
@@ -144,6 +147,7 @@ async fn run_influx(
                 {
                     debug!(error = %e, attempt, "Alert write failed; retrying.");
                     attempt += 1;
+                    m.sink_retries.with_label_values(&["influx"]).inc();
                     tokio::select! {
                         () = stop.cancelled() => {}
                         () = tokio::time::sleep(backoff(attempt)) => {}
@@ -178,12 +182,18 @@ async fn run_webhook(
     while let Some(a) = rx.recv().await {
         let mut attempt = 0;
         loop {
-            let ok = http
-                .post(&url)
-                .json(&a)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
+            let result = http.post(&url).json(&a).send().await;
+            let ok = match &result {
+                Ok(r) if r.status().is_success() => true,
+                Ok(r) => {
+                    debug!(alert = %a.id, status = %r.status(), attempt, "Webhook refused the alert change.");
+                    false
+                }
+                Err(e) => {
+                    debug!(alert = %a.id, error = %e, attempt, "Webhook not reached.");
+                    false
+                }
+            };
             if ok {
                 m.sink_delivered.with_label_values(&["webhook"]).inc();
                 break;
@@ -196,6 +206,7 @@ async fn run_webhook(
                     .inc();
                 break;
             }
+            m.sink_retries.with_label_values(&["webhook"]).inc();
             tokio::select! {
                 () = stop.cancelled() => {}
                 () = tokio::time::sleep(backoff(attempt)) => {}
