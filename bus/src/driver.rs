@@ -4,6 +4,10 @@
 //! Batched acknowledgements: [`BusClient::ack_all`] hands the packet ids of a whole batch to the driver,
 //! which writes all their PUBACKs and flushes once (one `write` for thousands of acks). rumqttc's own
 //! [`BusClient::ack`] path costs a request-queue hop, a wake-up and a socket write per message.
+//! The driver writes them between two polls of the event loop, never by interrupting a poll (a poll cut
+//! off in the middle of a write loses that packet, e.g. a PINGREQ, and the connection then dies on the
+//! keep-alive check); to get a turn at once, `ack_all` also queues the batch's last PUBACK through
+//! rumqttc, which makes the current poll return.
 
 use std::time::Duration;
 
@@ -99,10 +103,18 @@ impl BusClient {
     /// are discarded (the broker re-delivers those messages to the resumed session). Fails only when the
     /// driver has stopped.
     pub fn ack_all(&self, pkids: Vec<u16>) -> Result<(), BusError> {
-        self.acks.send(pkids).map_err(|e| {
-            let pkid = e.0.first().copied().unwrap_or_default();
-            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(PubAck::new(pkid))))
-        })
+        let Some(last) = pkids.iter().rev().copied().find(|p| *p != 0) else {
+            return Ok(());
+        };
+        self.acks.send(pkids).map_err(|_| {
+            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(PubAck::new(last))))
+        })?;
+        // The wake-up: acknowledging `last` a second time is harmless (the broker ignores an unknown id).
+        // A full request queue means the event loop is busy and returns soon anyway.
+        let mut wake = Publish::new("", QoS::AtLeastOnce, Vec::new());
+        wake.pkid = last;
+        let _ = self.client.try_ack(&wake);
+        Ok(())
     }
 
     /// Whether the broker connection is currently up.
@@ -192,16 +204,11 @@ impl Driver {
         let received = self.metrics.received.with_label_values(&label);
         let mut failures: u32 = 0;
         loop {
-            // Interrupting `poll` for acks is safe for this use: rumqttc keeps incoming packets in its
-            // state until returned, and the only outgoing write `poll` can be interrupted in (a request
-            // from the queue) does not wait, as the write buffer is flushed after every request.
+            if let Ok(first) = self.acks.try_recv() {
+                self.write_acks(&mut eventloop, first).await;
+            }
             let event = tokio::select! {
-                biased;
                 () = shutdown.cancelled() => break,
-                Some(first) = self.acks.recv() => {
-                    self.write_acks(&mut eventloop, first).await;
-                    continue;
-                }
                 ev = eventloop.poll() => ev,
             };
             match event {
@@ -277,11 +284,23 @@ impl Driver {
             }
             net.flush().await
         };
-        // A failure means the connection is broken; the next poll notices and reconnects.
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => debug!(client = %self.opts.client, error = %e, "Could not write acks."),
-            Err(_) => debug!(client = %self.opts.client, "Timed out writing acks."),
+        // A write error means the connection is broken; the next poll notices and reconnects. A broker
+        // that takes no acks for the connection timeout is treated as gone too: the half-written buffer
+        // is dropped with the connection (rumqttc's `clean`), and the resumed session re-delivers.
+        let failed = match tokio::time::timeout(timeout, write).await {
+            Ok(Ok(())) => false,
+            Ok(Err(e)) => {
+                debug!(client = %self.opts.client, error = %e, "Could not write acks.");
+                false
+            }
+            Err(_) => {
+                warn!(client = %self.opts.client, "Timed out writing acks; reconnecting.");
+                true
+            }
+        };
+        if failed {
+            eventloop.clean();
+            eventloop.network = None;
         }
     }
 
