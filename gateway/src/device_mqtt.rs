@@ -104,13 +104,8 @@ impl Worker {
                 return;
             }
         };
-        let max = self.cfg.max_payload_bytes;
         let entry = &mut self.router.devices[idx];
-        let result = if payload.len() > max {
-            Err(AdapterError::TooLarge(payload.len()))
-        } else {
-            entry.decode(part, payload).and_then(|m| plausible(m, now))
-        };
+        let result = decide(entry, part, payload, self.cfg.max_payload_bytes, now);
         match result {
             Ok(Message::Reading(d)) => {
                 let reading = Reading::new(
@@ -140,10 +135,7 @@ impl Worker {
             Ok(Message::Availability(online)) => entry.health.on_availability(online, now),
             Ok(Message::Alive) => entry.health.on_alive(now),
             Err(e) => {
-                self.metrics
-                    .messages_rejected
-                    .with_label_values(&[entry.adapter, e.reason()])
-                    .inc();
+                count_rejection(&self.metrics, entry.adapter, &e);
                 entry.health.on_rejected(e.reason(), &e.to_string(), now);
                 let (device, adapter) = (entry.device.clone(), entry.adapter);
                 debug!(device = %device, topic, error = %e, "Rejected device message.");
@@ -229,6 +221,28 @@ impl Worker {
     }
 }
 
+/// Decodes one message of a routed device: the size limit, the adapter, the timestamp window.
+fn decide(
+    entry: &mut Entry,
+    part: Part,
+    payload: &[u8],
+    max_payload_bytes: usize,
+    now: DateTime<Utc>,
+) -> Result<Message, AdapterError> {
+    if payload.len() > max_payload_bytes {
+        return Err(AdapterError::TooLarge(payload.len()));
+    }
+    entry.decode(part, payload).and_then(|m| plausible(m, now))
+}
+
+/// Counts a rejected message under its adapter and reason.
+fn count_rejection(metrics: &Metrics, adapter: &str, e: &AdapterError) {
+    metrics
+        .messages_rejected
+        .with_label_values(&[adapter, e.reason()])
+        .inc();
+}
+
 /// Rejects readings whose own timestamp is far in the past or the future.
 fn plausible(m: Message, now: DateTime<Utc>) -> Result<Message, AdapterError> {
     if let Message::Reading(d) = &m
@@ -241,3 +255,7 @@ fn plausible(m: Message, now: DateTime<Utc>) -> Result<Message, AdapterError> {
     }
     Ok(m)
 }
+
+#[cfg(test)]
+#[path = "device_mqtt/rejections_tests.rs"]
+mod rejections_tests;

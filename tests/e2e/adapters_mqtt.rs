@@ -1,6 +1,7 @@
 //! Device MQTT adapters end to end: vendor payloads published to a real broker reach the API's live values
 //! through the real gateway (Shelly Pro 3EM and plug with a NotifyStatus delta, Decentlab DL-TRS21 via a TTS
-//! uplink, a generic JSON device), and a malformed message is counted and dead-lettered.
+//! uplink, a generic JSON device), and bad messages (malformed JSON, a value that is not finite, a number
+//! sent as a string, an absurd timestamp, an oversize payload) are counted per reason and dead-lettered.
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ rate_limit_per_second = 0
 batch_interval = "200ms"
 [gateway]
 deadletter_interval = "1h"
+max_payload_bytes = 4096
 
 [[sites]]
 id = "schule"
@@ -214,6 +216,60 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
         metrics.contains(r#"zw_gateway_messages_rejected_total{adapter="shelly",reason="malformed_json"} 1"#),
         "{metrics}"
     );
+
+    // One of each kind of bad input, through the broker: each counted under its reason, the first per
+    // device dead-lettered with it (later ones of the same device only counted).
+    let bad = [
+        // 1e306 kWh is 1e309 Wh: not a finite number.
+        ("sensors/e2e/kwh", r#"{"sensor":{"kwh":1e306}}"#.to_owned(), "json", "not_finite"),
+        // A number sent as a string where the mapping does not allow it.
+        ("sensors/e2e/kwh", r#"{"sensor":{"kwh":"12.5"}}"#.to_owned(), "json", "bad_field"),
+        // A timestamp years in the past.
+        (
+            "v3/soil-app@ttn/devices/trs-e2e/up",
+            r#"{"received_at":"2001-01-01T00:00:00Z","uplink_message":{"f_port":1,"frm_payload":"AgGSAAMAdYChDCU="}}"#.to_owned(),
+            "ttn",
+            "timestamp",
+        ),
+        // Over gateway.max_payload_bytes.
+        (
+            "shellyplugsg3-e2e/status/switch:0",
+            format!(r#"{{"id":0,"apower":1,"pad":"{}"}}"#, "x".repeat(5000)),
+            "shelly",
+            "too_large",
+        ),
+    ];
+    for (topic, payload, _, _) in &bad {
+        mqtt.publish(*topic, QoS::AtLeastOnce, false, payload.clone()).await?;
+    }
+    let mut letters = std::collections::BTreeMap::new();
+    while letters.len() < 3 {
+        let (topic, body) = tokio::time::timeout(WAIT, seen.recv())
+            .await?
+            .context("subscription closed")?;
+        if let Some(device) = topic.strip_prefix("zw/v1/deadletter/gateway/gw1/") {
+            let letter: serde_json::Value = serde_json::from_slice(&body)?;
+            letters.insert(device.to_owned(), letter["reason"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(
+        letters,
+        [("gen-1", "not_finite"), ("plug-1", "too_large"), ("trs-1", "timestamp")]
+            .map(|(d, r)| (d.to_owned(), r.to_owned()))
+            .into(),
+    );
+    eventually(WAIT, "every rejection counted by reason", || async {
+        let m = reqwest::get(format!("{api}/metrics")).await.ok()?.text().await.ok()?;
+        bad.iter()
+            .all(|(_, _, adapter, reason)| {
+                m.contains(&format!(
+                    r#"zw_gateway_messages_rejected_total{{adapter="{adapter}",reason="{reason}"}} 1"#
+                ))
+            })
+            .then_some(())
+    })
+    .await
+    .with_context(|| all.log_tail())?;
     all.stop(Duration::from_secs(15)).await?;
     Ok(())
 }

@@ -161,3 +161,9 @@ pub(crate) fn availability(payload: &[u8], on: &str, off: &str) -> Result<Messag
 #[cfg(test)]
 #[path = "differential_tests.rs"]
 mod differential_tests;
+
+/// Arbitrary JSON documents for property tests.
+#[cfg(test)]
+pub(crate) fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    scan::tests::json_value()
+}
