@@ -141,9 +141,39 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .merge(openapi::swagger_ui())
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(middleware::from_fn(problems_everywhere))
         .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
+}
+
+/// Turns error answers produced outside the handlers (405 from the router, 413 from the body limit, axum's
+/// plain-text rejections) into problem documents, keeping headers such as `Allow`. JSON answers (the
+/// handlers' problems, `/readyz`'s 503 report) pass unchanged.
+async fn problems_everywhere(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/") && v.as_bytes().ends_with(b"json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return resp;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this route does not accept that method (see Allow)".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "the request body is larger than the limit (api.max_body_bytes)".to_string()
+        }
+        s => s.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut out = error::problem(status, detail, false);
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 async fn count_requests(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {

@@ -310,3 +310,36 @@ async fn live_values_merge_per_quantity_with_their_own_time() {
         "each value keeps its own age: {body}"
     );
 }
+
+#[tokio::test]
+async fn wrong_methods_and_oversized_bodies_are_problems_too() {
+    let s = state();
+    let resp = app(s.clone())
+        .oneshot(
+            Request::post("/api/v1/devices")
+                .header(header::AUTHORIZATION, "Bearer root")
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+    assert!(resp.headers().contains_key(header::ALLOW));
+    let big = vec![b'x'; 1 << 20];
+    let resp = app(s.clone())
+        .oneshot(
+            Request::post("/api/v1/alerts/high_consumption.rathaus.rathaus-main/ack")
+                .header(header::AUTHORIZATION, "Bearer root")
+                .header(header::CONTENT_LENGTH, big.len())
+                .body(Body::from(big))
+                .expect("req"),
+        )
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(problem["status"], 413);
+}
