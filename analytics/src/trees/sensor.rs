@@ -95,6 +95,10 @@ pub struct Sensor {
     /// This sensor's usual drying rate (fit units per day): an exponentially weighted mean of its day-on-
     /// day changes while drying towards critical, over about `CLIMATE_DAYS`.
     climate: Option<f64>,
+    /// Latest reading (ms) that was corrupt (rejected as implausible, or part of a stuck run): until a
+    /// trend window later the sensor is on probation and its trend forecasts nothing.
+    corrupt_at: i64,
+    window_ms: i64,
     run: (u64, i64),
     impossible: Option<i64>,
     stuck: Option<i64>,
@@ -120,6 +124,8 @@ impl Sensor {
             hour_n: 0,
             series: VecDeque::new(),
             climate: None,
+            corrupt_at: i64::MIN,
+            window_ms: 0,
             run: (0, i64::MIN),
             impossible: None,
             stuck: None,
@@ -165,6 +171,7 @@ impl Sensor {
         if !in_range || too_fast {
             self.rejected = Some(v);
             self.impossible.get_or_insert(ts);
+            self.corrupt_at = ts;
             return;
         }
         self.impossible = None;
@@ -179,6 +186,7 @@ impl Sensor {
                 && self.stuck.is_none()
             {
                 self.stuck = Some(self.run.1);
+                self.corrupt_at = ts;
                 let from = self.run.1.div_euclid(HOUR);
                 self.series.retain(|p| p.hour < from);
             }
@@ -186,6 +194,10 @@ impl Sensor {
             self.run = (v.to_bits(), ts);
             self.stuck = None;
         }
+        if self.stuck.is_some() {
+            self.corrupt_at = ts;
+        }
+        self.window_ms = window_h * HOUR;
         self.add_hourly(ts, v, scale, window_h, wetting);
     }
 
@@ -207,7 +219,10 @@ impl Sensor {
                     .fold(f64::MIN, f64::max);
                 if recent_max - lin > wetting {
                     self.series.clear();
-                } else if self.series.front().is_some_and(|f| self.hour - f.hour < SOAK_HOURS)
+                } else if self
+                    .series
+                    .front()
+                    .is_some_and(|f| self.hour - f.hour < SOAK_HOURS)
                     && self.series.iter().all(|p| p.lin - lin > SOAK_TOLERANCE)
                 {
                     // Still soaking in: the drying segment starts at its wettest point.
@@ -291,7 +306,11 @@ impl Sensor {
         } else {
             None
         };
-        let slope = match (fitted, self.climate) {
+        // After corrupt values the level is measured again, but a forecast waits until the trend window
+        // holds none of the fault's neighbourhood: a watering alert never rests on a faulty trend.
+        let fitted = fitted.filter(|_| !self.on_probation(now));
+        let climate = self.climate.filter(|_| !self.on_probation(now));
+        let slope = match (fitted, climate) {
             (Some(f), Some(c)) => Some((span * f + CLIMATE_WEIGHT_DAYS * c) / (span + CLIMATE_WEIGHT_DAYS)),
             (fitted, climate) => fitted.or(climate),
         };
@@ -315,6 +334,11 @@ impl Sensor {
             rhythm,
             trusted: self.trusted(),
         }
+    }
+
+    /// Whether corrupt values came less than a trend window ago (or still come).
+    pub fn on_probation(&self, now: i64) -> bool {
+        self.corrupt_at != i64::MIN && now - self.corrupt_at < self.window_ms
     }
 
     /// The day's course of drying learned from the series: the mean change per UTC hour of day in the

@@ -142,7 +142,7 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
     for tr in &mut t.trees {
         let mut sensors = Vec::with_capacity(tr.sensors.len());
         let mut inputs = Vec::new();
-        let mut driver: Option<(f64, usize)> = None;
+        let mut driver: Option<((f64, f64), usize)> = None;
         for &i in &tr.sensors {
             let s = &t.sensors[i];
             let v = s.view(now, min_span, horizon, &mut t.scratch);
@@ -150,8 +150,10 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
             let tension = matches!(scale, Scale::Tension { .. });
             if let (true, Some(input)) = (v.trusted, Input::of(scale, &v)) {
                 inputs.push(input);
-                if v.dryness.is_some_and(|d| driver.is_none_or(|(best, _)| d > best)) {
-                    driver = Some((v.dryness.unwrap_or(0.0), sensors.len()));
+                // The sensor that drives the alert: the earliest own forecast, then the driest.
+                let key = (v.days.unwrap_or(f64::INFINITY), -v.dryness.unwrap_or(0.0));
+                if driver.is_none_or(|(best, _)| key < best) {
+                    driver = Some((key, sensors.len()));
                 }
             }
             let per_day = v
@@ -326,7 +328,13 @@ fn rank(statuses: &mut [TreeStatus]) {
     }
 }
 
-fn water(st: &TreeStatus, driver: Option<(f64, usize)>, since: i64, now: i64, cfg: &TreesConfig) -> Change {
+fn water(
+    st: &TreeStatus,
+    driver: Option<((f64, f64), usize)>,
+    since: i64,
+    now: i64,
+    cfg: &TreesConfig,
+) -> Change {
     let s = driver.and_then(|(_, i)| st.sensors.get(i));
     let (observed, unit, expected, threshold, baseline) = match s {
         Some(s) if s.tension_kpa.is_some() => (
