@@ -119,6 +119,8 @@ pub async fn poll_endpoint(
         ModbusEndpoint::RtuOverTcp { .. } | ModbusEndpoint::Rtu(_) => TimeoutPolicy::Reconnect,
     };
     let mut trace = Trace::default();
+    let [lateness_healthy, lateness_failing] =
+        ["healthy", "failing"].map(|n| metrics.modbus.lateness_by_neighbours.with_label_values(&[n]));
     let refresh_every = cfg.modbus.status_refresh / 4;
     let mut next_refresh = now + refresh_every;
     // Every await inside (connect, request, publish to a stalled broker) ends at shutdown.
@@ -147,12 +149,12 @@ pub async fn poll_endpoint(
                     if probe.is_none() {
                         let late = now.saturating_duration_since(due);
                         metrics.poll_lateness.observe(late.as_secs_f64());
-                        let neighbours = if sched.any_failing() { "failing" } else { "healthy" };
-                        metrics
-                            .modbus
-                            .lateness_by_neighbours
-                            .with_label_values(&[neighbours])
-                            .observe(late.as_secs_f64());
+                        let by_neighbours = if sched.any_failing() {
+                            &lateness_failing
+                        } else {
+                            &lateness_healthy
+                        };
+                        by_neighbours.observe(late.as_secs_f64());
                         metrics.polls_skipped.inc_by(skipped);
                         if late > slots[device].device.interval / 10 {
                             metrics.modbus.polls_late.inc();

@@ -36,6 +36,15 @@ pub enum Activity {
 }
 
 impl Activity {
+    const ALL: [Self; 6] = [
+        Self::Grid,
+        Self::Probe,
+        Self::Connect,
+        Self::Disconnect,
+        Self::Publish,
+        Self::Status,
+    ];
+
     /// The metrics label.
     pub fn label(self) -> &'static str {
         match self {
@@ -51,26 +60,55 @@ impl Activity {
 
 /// Label of lateness not covered by any recorded activity.
 const WAIT: &str = "wait";
+/// Index of `wait` in the per-cause arrays (after the activities).
+const WAIT_INDEX: usize = Activity::ALL.len();
 /// Recent activities kept; lateness older than these counts as `wait`.
 const KEEP: usize = 128;
 /// Shorter activities (e.g. a status check that published nothing) are counted but not kept.
 const NEGLIGIBLE: Duration = Duration::from_micros(5);
 
+/// The metric children of one endpoint task, resolved once (label lookups are hashes).
+#[derive(Debug)]
+struct Handles {
+    busy: Vec<prometheus::Counter>,
+    cause: Vec<prometheus::Counter>,
+    late: Vec<prometheus::IntCounter>,
+}
+
+impl Handles {
+    fn new(metrics: &Metrics) -> Self {
+        let labels = || Activity::ALL.iter().map(|a| a.label()).chain([WAIT]);
+        let m = &metrics.modbus;
+        Self {
+            busy: Activity::ALL
+                .iter()
+                .map(|a| m.busy_seconds.with_label_values(&[a.label()]))
+                .collect(),
+            cause: labels()
+                .map(|l| m.lateness_cause.with_label_values(&[l]))
+                .collect(),
+            late: labels().map(|l| m.late_polls.with_label_values(&[l])).collect(),
+        }
+    }
+}
+
 /// The recent activities of one endpoint task.
 #[derive(Debug, Default)]
 pub struct Trace {
     recent: VecDeque<(Activity, Instant, Instant)>,
+    handles: Option<Handles>,
 }
 
 impl Trace {
+    fn handles(&mut self, metrics: &Metrics) -> &Handles {
+        self.handles.get_or_insert_with(|| Handles::new(metrics))
+    }
+
     /// Records `what` from `start` to `end` (and its time in `busy_seconds`).
     pub fn record(&mut self, what: Activity, start: Instant, end: Instant, metrics: &Metrics) {
-        metrics
-            .modbus
-            .busy_seconds
-            .with_label_values(&[what.label()])
-            .inc_by(end.saturating_duration_since(start).as_secs_f64());
-        if end.saturating_duration_since(start) < NEGLIGIBLE {
+        let took = end.saturating_duration_since(start);
+        self.handles(metrics).busy[what as usize].inc_by(took.as_secs_f64());
+        if took < NEGLIGIBLE {
             return;
         }
         if self.recent.len() == KEEP {
@@ -80,12 +118,12 @@ impl Trace {
     }
 
     /// Splits the lateness of a grid poll due at `due` and started at `start` over its causes.
-    pub fn attribute(&self, due: Instant, start: Instant, metrics: &Metrics) {
+    pub fn attribute(&mut self, due: Instant, start: Instant, metrics: &Metrics) {
         let late = start.saturating_duration_since(due);
         if late.is_zero() {
             return;
         }
-        let mut shares: Vec<(&'static str, Duration)> = Vec::with_capacity(4);
+        let mut shares = [Duration::ZERO; WAIT_INDEX + 1];
         let mut covered = Duration::ZERO;
         // Newest first; activities are recorded in the order they end, so stop at the first that ended
         // before the poll was due.
@@ -94,27 +132,20 @@ impl Trace {
                 break;
             }
             let overlap = e.min(start).saturating_duration_since(s.max(due));
-            if overlap.is_zero() {
-                continue;
-            }
             covered += overlap;
-            match shares.iter_mut().find(|(l, _)| *l == what.label()) {
-                Some((_, d)) => *d += overlap,
-                None => shares.push((what.label(), overlap)),
-            }
+            shares[what as usize] += overlap;
         }
-        shares.push((WAIT, late.saturating_sub(covered)));
-        for (label, d) in &shares {
-            metrics
-                .modbus
-                .lateness_cause
-                .with_label_values(&[label])
-                .inc_by(d.as_secs_f64());
+        shares[WAIT_INDEX] = late.saturating_sub(covered);
+        let h = self.handles(metrics);
+        for (i, d) in shares.iter().enumerate() {
+            if !d.is_zero() {
+                h.cause[i].inc_by(d.as_secs_f64());
+            }
         }
         if late > LATE
-            && let Some((label, _)) = shares.iter().max_by_key(|(_, d)| *d)
+            && let Some((i, _)) = shares.iter().enumerate().max_by_key(|(_, d)| **d)
         {
-            metrics.modbus.late_polls.with_label_values(&[label]).inc();
+            h.late[i].inc();
         }
     }
 }
