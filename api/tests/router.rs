@@ -343,3 +343,24 @@ async fn wrong_methods_and_oversized_bodies_are_problems_too() {
     let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(problem["status"], 413);
 }
+
+/// Every route of the router is in the OpenAPI document (the dashboard page and Swagger UI aside).
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let s = state();
+    let (_, _, doc) = get(&s, "/api/v1/openapi.json", None).await;
+    let src = include_str!("../src/lib.rs");
+    let routes: Vec<&str> = src
+        .split(".route(")
+        .skip(1)
+        .filter_map(|r| r.trim_start().strip_prefix('"')?.split('"').next())
+        .filter(|p| *p != "/")
+        .collect();
+    assert!(routes.len() >= 16, "{routes:?}");
+    for r in routes {
+        assert!(doc["paths"][r].is_object(), "{r} is not in the OpenAPI document");
+    }
+    let live = &doc["components"]["schemas"]["Live"]["properties"];
+    assert!(live["values"]["additionalProperties"].is_object(), "{live}");
+    assert!(live["health"].is_object(), "{live}");
+}
