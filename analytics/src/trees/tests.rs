@@ -173,6 +173,34 @@ fn a_shower_on_wet_soil_restarts_the_segment_and_the_usual_rate_stands_in() {
     assert!((days - 4.2).abs() < 0.4, "forecast {days}");
 }
 
+#[test]
+fn after_corrupt_values_a_sensor_forecasts_nothing_for_a_trend_window() {
+    // Drying ×1.4 per day from 20 kPa with two hours of garbage (300 kPa, rejected) at hour 30.
+    let f = |h: f64| {
+        Some(if (30.0..32.0).contains(&h) {
+            300.0
+        } else {
+            20.0 * 1.4f64.powf(h / 24.0)
+        })
+    };
+    let (st, out) = run(48, f);
+    let st = st.expect("status");
+    assert!(out.iter().any(|s| s.kind == AlertKind::SensorFault));
+    assert_eq!(st.sensor_fault, None, "the values are plausible again: {st:?}");
+    assert_eq!(st.state, SoilState::Moderate);
+    assert_eq!(st.days_until_critical, None, "on probation: {st:?}");
+    // A trend window (4 days) after the last garbage the forecast is back (slower drying, ×1.1 per day).
+    let g = |h: f64| {
+        Some(if (30.0..32.0).contains(&h) {
+            300.0
+        } else {
+            20.0 * 1.1f64.powf(h / 24.0)
+        })
+    };
+    let (st, _) = run(32 + 4 * 24 + 1, g);
+    assert!(st.and_then(|s| s.days_until_critical).is_some());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
     /// Whatever a broken sensor sends (values outside the plausible range), it never raises a watering
