@@ -299,7 +299,10 @@ fn cpu_seconds(child: &std::process::Child) -> anyhow::Result<f64> {
 fn cpu_split(stack: &zw_tests::Stack, ingest: u32) -> Vec<(String, f64)> {
     let mut out = vec![
         ("ingest".to_owned(), pid_cpu(ingest).unwrap_or(0.0)),
-        ("publisher+bench".to_owned(), pid_cpu(std::process::id()).unwrap_or(0.0)),
+        (
+            "publisher+bench".to_owned(),
+            pid_cpu(std::process::id()).unwrap_or(0.0),
+        ),
     ];
     let dir = stack.state_dir().to_string_lossy().into_owned();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -56,7 +56,9 @@ pub async fn run(
 
     let published = publish_for(stack, Duration::from_secs(secs)).await?;
     let rate = published as f64 / secs as f64;
-    println!("outage    published {published} readings in {secs} s ({rate:.0}/s), all QoS 1 acknowledged by the broker");
+    println!(
+        "outage    published {published} readings in {secs} s ({rate:.0}/s), all QoS 1 acknowledged by the broker"
+    );
     let want = spooled0 + published as f64;
     await_metric(
         || metric(metrics_port, "zw_ingest_spool_points_spooled_total"),
@@ -81,7 +83,9 @@ pub async fn run(
         if first.is_none() && replayed > replayed0 {
             first = Some(Instant::now());
         }
-        if metric(metrics_port, "zw_ingest_spool_points").await == 0.0 && replayed >= replayed0 + published as f64 {
+        if metric(metrics_port, "zw_ingest_spool_points").await == 0.0
+            && replayed >= replayed0 + published as f64
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -133,7 +137,9 @@ async fn publish_for(stack: &zw_tests::Stack, span: Duration) -> anyhow::Result<
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let r = reading("outage", i);
                         let topic = format!("zw/v1/readings/outage/{}", r.device);
-                        client.publish(topic, QoS::AtLeastOnce, false, r.to_json()).await?;
+                        client
+                            .publish(topic, QoS::AtLeastOnce, false, r.to_json())
+                            .await?;
                         sent.fetch_add(1, Ordering::Relaxed);
                     }
                     done.store(true, Ordering::SeqCst);

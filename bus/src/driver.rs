@@ -107,7 +107,9 @@ impl BusClient {
             return Ok(());
         };
         self.acks.send(pkids).map_err(|_| {
-            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(PubAck::new(last))))
+            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(
+                PubAck::new(last),
+            )))
         })?;
         // The wake-up: acknowledging `last` a second time is harmless (the broker ignores an unknown id).
         // A full request queue means the event loop is busy and returns soon anyway.

@@ -108,7 +108,10 @@ impl DeadLetter {
         if let Some((bus, topic)) = &self.bus {
             for r in &records {
                 let json = serde_json::to_vec(r).unwrap_or_default();
-                if let Err(e) = bus.publish(topic.clone(), zw_bus::QoS::AtLeastOnce, false, json).await {
+                if let Err(e) = bus
+                    .publish(topic.clone(), zw_bus::QoS::AtLeastOnce, false, json)
+                    .await
+                {
                     warn!(error = %e, topic = %topic, "Cannot publish a dead letter; it is in the file (if configured).");
                     break;
                 }

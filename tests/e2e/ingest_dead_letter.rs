@@ -55,7 +55,9 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
                 }
                 Event::Incoming(Packet::Publish(p)) => {
                     if let Ok(v) = serde_json::from_slice(&p.payload) {
-                        sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(v);
+                        sink.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(v);
                     }
                 }
                 _ => {}
@@ -136,7 +138,10 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     assert_eq!(ingest.metric("zw_ingest_dead_letter_records_total").await, 7.0);
 
     let published = eventually(WAIT, "7 dead letters on the topic", || async {
-        let r = on_topic.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let r = on_topic
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         (r.len() >= 7).then_some(r)
     })
     .await?;

@@ -37,7 +37,10 @@ async fn write(State(g): State<Gate>, RawQuery(q): RawQuery, body: Bytes) -> (St
     let lines = body.iter().filter(|b| **b == b'\n').count() as u64;
     if lines > g.max_lines.load(Ordering::SeqCst) {
         g.too_large.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::PAYLOAD_TOO_LARGE, r#"{"error":"request entity too large"}"#.into());
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"error":"request entity too large"}"#.into(),
+        );
     }
     let url = format!("{}/write?{}", g.influx, q.unwrap_or_default());
     match g.http.post(url).body(body).send().await {
