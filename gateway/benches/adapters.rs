@@ -85,33 +85,110 @@ fn bench(c: &mut Criterion<cpu_time::ThreadCpu>) {
     let ok = |r: Result<zw_gateway::adapters::Message, zw_gateway::adapters::AdapterError>| r.is_ok();
     // name, payload, production decoder, reference decoder.
     let mut cases: Vec<(&str, &[u8], Decode<'_>, Option<Decode<'_>>)> = vec![
-        ("tasmota_sensor", TASMOTA, Box::new(|p| ok(energy.decode(tasmota::Part::Sensor, p))),
-            Some(Box::new(|p| ok(reference::tasmota::decode_sensor(p))))),
-        ("tasmota_sensor_3phase", TASMOTA_3P, Box::new(|p| ok(energy.decode(tasmota::Part::Sensor, p))),
-            Some(Box::new(|p| ok(reference::tasmota::decode_sensor(p))))),
-        ("tasmota_sml", TASMOTA_SML, Box::new(|p| ok(sml.decode(tasmota::Part::Sensor, p))),
-            Some(Box::new(|p| ok(reference::tasmota::decode_sml(p, "SML", &sml_resolved))))),
-        ("tasmota_status10", TASMOTA_STATUS10, Box::new(|p| ok(energy.decode(tasmota::Part::Status, p))), None),
-        ("tasmota_state", TASMOTA_STATE, Box::new(|p| ok(energy.decode(tasmota::Part::State, p))), None),
-        ("tasmota_lwt", b"Online", Box::new(|p| ok(energy.decode(tasmota::Part::Lwt, p))), None),
-        ("shelly_switch_status", SHELLY_SWITCH, Box::new(|p| ok(st.decode(P::Status(C::Switch(0)), p))),
-            Some(Box::new(|p| ok(st_ref.decode(P::Status(C::Switch(0)), p))))),
-        ("shelly_pro3em_em", SHELLY_EM, Box::new(|p| ok(em1.decode(P::Status(C::Em), p))),
-            Some(Box::new(|p| ok(reference::shelly::State::default().decode(P::Status(C::Em), p))))),
-        ("shelly_pro3em_emdata", SHELLY_EMDATA, Box::new(|p| ok(shelly::State::default().decode(P::Status(C::EmData), p))),
-            Some(Box::new(|p| ok(reference::shelly::State::default().decode(P::Status(C::EmData), p))))),
-        ("shelly_em1", SHELLY_EM1, Box::new(|p| ok(shelly::State::default().decode(P::Status(C::Em1(0)), p))), None),
-        ("shelly_rpc_delta", SHELLY_RPC, Box::new(|p| ok(shelly::State::default().decode(P::Rpc, p))),
-            Some(Box::new(|p| ok(reference::shelly::State::default().decode(P::Rpc, p))))),
-        ("shelly_online", b"true", Box::new(|p| ok(shelly::State::default().decode(P::Online, p))), None),
-        ("ttn_lse01_decoded", LSE01, Box::new(|p| ok(ttn::Model::Lse01.decode(p))),
-            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::Lse01, p))))),
-        ("ttn_lse01_frame", &lse01_frame_only, Box::new(|p| ok(ttn::Model::Lse01.decode(p))),
-            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::Lse01, p))))),
-        ("ttn_dl_trs21_frame", TRS21, Box::new(|p| ok(ttn::Model::DlTrs21.decode(p))),
-            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::DlTrs21, p))))),
-        ("generic_json", GENERIC, Box::new(|p| ok(generic.decode(p))),
-            Some(Box::new(|p| ok(generic_ref.decode(p))))),
+        (
+            "tasmota_sensor",
+            TASMOTA,
+            Box::new(|p| ok(energy.decode(tasmota::Part::Sensor, p))),
+            Some(Box::new(|p| ok(reference::tasmota::decode_sensor(p)))),
+        ),
+        (
+            "tasmota_sensor_3phase",
+            TASMOTA_3P,
+            Box::new(|p| ok(energy.decode(tasmota::Part::Sensor, p))),
+            Some(Box::new(|p| ok(reference::tasmota::decode_sensor(p)))),
+        ),
+        (
+            "tasmota_sml",
+            TASMOTA_SML,
+            Box::new(|p| ok(sml.decode(tasmota::Part::Sensor, p))),
+            Some(Box::new(|p| {
+                ok(reference::tasmota::decode_sml(p, "SML", &sml_resolved))
+            })),
+        ),
+        (
+            "tasmota_status10",
+            TASMOTA_STATUS10,
+            Box::new(|p| ok(energy.decode(tasmota::Part::Status, p))),
+            None,
+        ),
+        (
+            "tasmota_state",
+            TASMOTA_STATE,
+            Box::new(|p| ok(energy.decode(tasmota::Part::State, p))),
+            None,
+        ),
+        (
+            "tasmota_lwt",
+            b"Online",
+            Box::new(|p| ok(energy.decode(tasmota::Part::Lwt, p))),
+            None,
+        ),
+        (
+            "shelly_switch_status",
+            SHELLY_SWITCH,
+            Box::new(|p| ok(st.decode(P::Status(C::Switch(0)), p))),
+            Some(Box::new(|p| ok(st_ref.decode(P::Status(C::Switch(0)), p)))),
+        ),
+        (
+            "shelly_pro3em_em",
+            SHELLY_EM,
+            Box::new(|p| ok(em1.decode(P::Status(C::Em), p))),
+            Some(Box::new(|p| {
+                ok(reference::shelly::State::default().decode(P::Status(C::Em), p))
+            })),
+        ),
+        (
+            "shelly_pro3em_emdata",
+            SHELLY_EMDATA,
+            Box::new(|p| ok(shelly::State::default().decode(P::Status(C::EmData), p))),
+            Some(Box::new(|p| {
+                ok(reference::shelly::State::default().decode(P::Status(C::EmData), p))
+            })),
+        ),
+        (
+            "shelly_em1",
+            SHELLY_EM1,
+            Box::new(|p| ok(shelly::State::default().decode(P::Status(C::Em1(0)), p))),
+            None,
+        ),
+        (
+            "shelly_rpc_delta",
+            SHELLY_RPC,
+            Box::new(|p| ok(shelly::State::default().decode(P::Rpc, p))),
+            Some(Box::new(|p| {
+                ok(reference::shelly::State::default().decode(P::Rpc, p))
+            })),
+        ),
+        (
+            "shelly_online",
+            b"true",
+            Box::new(|p| ok(shelly::State::default().decode(P::Online, p))),
+            None,
+        ),
+        (
+            "ttn_lse01_decoded",
+            LSE01,
+            Box::new(|p| ok(ttn::Model::Lse01.decode(p))),
+            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::Lse01, p)))),
+        ),
+        (
+            "ttn_lse01_frame",
+            &lse01_frame_only,
+            Box::new(|p| ok(ttn::Model::Lse01.decode(p))),
+            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::Lse01, p)))),
+        ),
+        (
+            "ttn_dl_trs21_frame",
+            TRS21,
+            Box::new(|p| ok(ttn::Model::DlTrs21.decode(p))),
+            Some(Box::new(|p| ok(reference::ttn::decode(ttn::Model::DlTrs21, p)))),
+        ),
+        (
+            "generic_json",
+            GENERIC,
+            Box::new(|p| ok(generic.decode(p))),
+            Some(Box::new(|p| ok(generic_ref.decode(p)))),
+        ),
     ];
     for (name, payload, fast, slow) in &mut cases {
         assert!(fast(payload), "{name} decodes");

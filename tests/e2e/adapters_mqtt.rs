@@ -240,7 +240,8 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
         ),
     ];
     for (topic, payload, _, _) in &bad {
-        mqtt.publish(*topic, QoS::AtLeastOnce, false, payload.clone()).await?;
+        mqtt.publish(*topic, QoS::AtLeastOnce, false, payload.clone())
+            .await?;
     }
     let mut letters = std::collections::BTreeMap::new();
     while letters.len() < 3 {
@@ -249,17 +250,29 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
             .context("subscription closed")?;
         if let Some(device) = topic.strip_prefix("zw/v1/deadletter/gateway/gw1/") {
             let letter: serde_json::Value = serde_json::from_slice(&body)?;
-            letters.insert(device.to_owned(), letter["reason"].as_str().unwrap_or_default().to_owned());
+            letters.insert(
+                device.to_owned(),
+                letter["reason"].as_str().unwrap_or_default().to_owned(),
+            );
         }
     }
     assert_eq!(
         letters,
-        [("gen-1", "not_finite"), ("plug-1", "too_large"), ("trs-1", "timestamp")]
-            .map(|(d, r)| (d.to_owned(), r.to_owned()))
-            .into(),
+        [
+            ("gen-1", "not_finite"),
+            ("plug-1", "too_large"),
+            ("trs-1", "timestamp")
+        ]
+        .map(|(d, r)| (d.to_owned(), r.to_owned()))
+        .into(),
     );
     eventually(WAIT, "every rejection counted by reason", || async {
-        let m = reqwest::get(format!("{api}/metrics")).await.ok()?.text().await.ok()?;
+        let m = reqwest::get(format!("{api}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
         bad.iter()
             .all(|(_, _, adapter, reason)| {
                 m.contains(&format!(

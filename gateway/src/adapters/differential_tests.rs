@@ -17,7 +17,9 @@ fn value(keys: &'static [&'static str], depth: u32) -> BoxedStrategy<Value> {
     let number = prop_oneof![
         any::<i32>().prop_map(|x| json!(x)),
         (-1e7f64..1e7).prop_map(|x| json!(x)),
-        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(|x| json!(x)),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(|x| json!(x)),
     ];
     let leaf = prop_oneof![
         6 => number.clone(),
@@ -74,9 +76,9 @@ fn struct_as_array(v: &Value, struct_keys: &[&str]) -> bool {
 
 fn close(a: &BTreeMap<Quantity, f64>, b: &BTreeMap<Quantity, f64>) -> bool {
     a.len() == b.len()
-        && a.iter().zip(b).all(|((qa, x), (qb, y))| {
-            qa == qb && (x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()))
-        })
+        && a.iter()
+            .zip(b)
+            .all(|((qa, x), (qb, y))| qa == qb && (x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())))
 }
 
 /// Same values, or both rejected, for the same reason when the payload is valid JSON. Known, deliberate
@@ -110,25 +112,77 @@ fn agree(
 }
 
 const TASMOTA_KEYS: &[&str] = &[
-    "Time", "ENERGY", "Total", "ExportActive", "Power", "ApparentPower", "ReactivePower", "Factor",
-    "Frequency", "Voltage", "Current", "Today", "SML", "Total_in", "Total_out", "Power_curr",
+    "Time",
+    "ENERGY",
+    "Total",
+    "ExportActive",
+    "Power",
+    "ApparentPower",
+    "ReactivePower",
+    "Factor",
+    "Frequency",
+    "Voltage",
+    "Current",
+    "Today",
+    "SML",
+    "Total_in",
+    "Total_out",
+    "Power_curr",
 ];
 const SHELLY_KEYS: &[&str] = &[
-    "id", "apower", "voltage", "current", "freq", "pf", "aenergy", "ret_aenergy", "total", "by_minute",
-    "a_act_power", "b_act_power", "c_act_power", "a_voltage", "a_current", "total_act_power",
-    "total_aprt_power", "a_freq", "total_act", "total_act_ret", "switch:0", "em:0", "emdata:0", "ts",
+    "id",
+    "apower",
+    "voltage",
+    "current",
+    "freq",
+    "pf",
+    "aenergy",
+    "ret_aenergy",
+    "total",
+    "by_minute",
+    "a_act_power",
+    "b_act_power",
+    "c_act_power",
+    "a_voltage",
+    "a_current",
+    "total_act_power",
+    "total_aprt_power",
+    "a_freq",
+    "total_act",
+    "total_act_ret",
+    "switch:0",
+    "em:0",
+    "emdata:0",
+    "ts",
 ];
 const TTN_KEYS: &[&str] = &[
-    "received_at", "uplink_message", "f_port", "frm_payload", "decoded_payload", "water_SOIL", "temp_SOIL",
-    "conduct_SOIL", "Bat", "BatV", "TempC_DS18B20", "water_potential", "soil_temperature",
-    "battery_voltage", "value", "rx_metadata",
+    "received_at",
+    "uplink_message",
+    "f_port",
+    "frm_payload",
+    "decoded_payload",
+    "water_SOIL",
+    "temp_SOIL",
+    "conduct_SOIL",
+    "Bat",
+    "BatV",
+    "TempC_DS18B20",
+    "water_potential",
+    "soil_temperature",
+    "battery_voltage",
+    "value",
+    "rx_metadata",
 ];
 const JSON_KEYS: &[&str] = &["ts", "sensor", "kwh", "w", "env", "t", "0", "1", "values"];
 
 /// Shelly documents: a status, or an RPC frame around one.
 fn shelly_doc() -> BoxedStrategy<Value> {
     let method = proptest::sample::select(&["NotifyStatus", "NotifyFullStatus", "NotifyEvent"][..]);
-    let ts = prop_oneof![Just(Value::Null), (1.6e9f64..1.8e9).prop_map(|x| json!(x)), Just(json!(1e12))];
+    let ts = prop_oneof![
+        Just(Value::Null),
+        (1.6e9f64..1.8e9).prop_map(|x| json!(x)),
+        Just(json!(1e12))
+    ];
     let rpc = (method, ts, object(SHELLY_KEYS, 2)).prop_map(|(m, ts, mut params)| {
         if let Value::Object(p) = &mut params {
             p.insert("ts".into(), ts);
@@ -147,8 +201,18 @@ fn ttn_doc() -> BoxedStrategy<Value> {
         Just(json!("not base64")),
         Just(Value::Null),
     ];
-    let at = prop_oneof![Just(json!("2024-05-01T10:00:00.999Z")), Just(json!("yesterday")), Just(Value::Null)];
-    let port = prop_oneof![Just(json!(1)), Just(json!(2)), Just(json!(3)), Just(json!(-1)), Just(json!(2.5))];
+    let at = prop_oneof![
+        Just(json!("2024-05-01T10:00:00.999Z")),
+        Just(json!("yesterday")),
+        Just(Value::Null)
+    ];
+    let port = prop_oneof![
+        Just(json!(1)),
+        Just(json!(2)),
+        Just(json!(3)),
+        Just(json!(-1)),
+        Just(json!(2.5))
+    ];
     (object(TTN_KEYS, 2), frame, at, port, any::<bool>())
         .prop_map(|(decoded, frame, at, port, with_decoded)| {
             let mut up = json!({"f_port": port, "frm_payload": frame, "received_at": at,
@@ -167,11 +231,21 @@ fn sml() -> tasmota::Decoder {
         obis: obis.into(),
         unit: None,
     };
-    tasmota::Decoder::sml("SML", &[f("Total_in", "1.8.0"), f("Total_out", "2.8.0"), f("Power_curr", "16.7.0")])
-        .unwrap_or_default()
+    tasmota::Decoder::sml(
+        "SML",
+        &[
+            f("Total_in", "1.8.0"),
+            f("Total_out", "2.8.0"),
+            f("Power_curr", "16.7.0"),
+        ],
+    )
+    .unwrap_or_default()
 }
 
-fn mapping(fields: &[(&str, Quantity, bool)], ts: Option<&str>) -> (generic::Mapping, reference::json::Mapping) {
+fn mapping(
+    fields: &[(&str, Quantity, bool)],
+    ts: Option<&str>,
+) -> (generic::Mapping, reference::json::Mapping) {
     let fields: Vec<JsonField> = fields
         .iter()
         .map(|(pointer, quantity, numeric_strings)| JsonField {
@@ -182,7 +256,10 @@ fn mapping(fields: &[(&str, Quantity, bool)], ts: Option<&str>) -> (generic::Map
             numeric_strings: *numeric_strings,
         })
         .collect();
-    (generic::Mapping::new(&fields, ts), reference::json::Mapping::new(&fields, ts))
+    (
+        generic::Mapping::new(&fields, ts),
+        reference::json::Mapping::new(&fields, ts),
+    )
 }
 
 proptest! {

@@ -96,7 +96,13 @@ impl Mapping {
     }
 
     /// Reads the value at the cursor for the pointers in `active`, whose first `depth` tokens led here.
-    fn walk(&self, s: &mut Scanner<'_>, depth: usize, active: u64, found: &mut Found) -> Result<(), AdapterError> {
+    fn walk(
+        &self,
+        s: &mut Scanner<'_>,
+        depth: usize,
+        active: u64,
+        found: &mut Found,
+    ) -> Result<(), AdapterError> {
         // Pointers that end here read this value; the others go deeper.
         let (mut here, mut deeper) = (0u64, 0u64);
         for p in bits(active) {

@@ -212,6 +212,9 @@ impl<'a> Scanner<'a> {
     /// Reads a number at the cursor (its kind already checked).
     pub(crate) fn number_value(&mut self) -> Result<f64, AdapterError> {
         let text = self.number_text()?;
+        if let Some(x) = fast_decimal(text) {
+            return Ok(x);
+        }
         // The grammar check leaves ASCII digits, signs, '.', 'e' only, which `parse` accepts.
         let x = std::str::from_utf8(text)
             .ok()
@@ -441,6 +444,42 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+}
+
+/// Clinger's fast path for plain decimals (`-12.345`, no exponent): with at most 15 digits the mantissa and
+/// the power of ten are exact in `f64`, so one division is correctly rounded, like `str::parse`.
+#[inline]
+fn fast_decimal(text: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (neg, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (mut m, mut n, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(c - b'0');
+                n += 1;
+                frac += usize::from(dot);
+                if n > 15 {
+                    return None;
+                }
+            }
+            b'.' => dot = true,
+            _ => return None,
+        }
+    }
+    let x = m as f64 / POW10[frac];
+    Some(if neg { -x } else { x })
+}
+
+/// Whether `key` is `k` (a byte loop: cheaper than a `memcmp` call for short keys).
+#[inline]
+pub(crate) fn is(k: &str, key: &[u8]) -> bool {
+    k.len() == key.len() && k.bytes().zip(key).all(|(a, &b)| a == b)
 }
 
 /// Checks a whole document's syntax.

@@ -53,12 +53,18 @@ fn nesting_limit() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     for n in [127, 128] {
         let d = deep(n);
-        assert!(validate(d.as_bytes()).is_ok() && serde_accepts(d.as_bytes()), "{n}");
+        assert!(
+            validate(d.as_bytes()).is_ok() && serde_accepts(d.as_bytes()),
+            "{n}"
+        );
     }
     // Deliberately stricter than serde_json's skipping (which has no limit): no device nests that deep, and
     // the scanner's recursion stays bounded.
     for n in [129, 50_000] {
-        assert_eq!(validate(deep(n).as_bytes()).map_err(|e| e.reason()), Err("malformed_json"));
+        assert_eq!(
+            validate(deep(n).as_bytes()).map_err(|e| e.reason()),
+            Err("malformed_json")
+        );
     }
 }
 

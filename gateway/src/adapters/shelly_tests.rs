@@ -112,7 +112,10 @@ fn em1_channels_and_switch_channels() {
     );
     // Another channel's status is a sign of life for this device, not its values.
     assert_eq!(s.decode(Part::Status(Component::Em1(0)), EM1), Ok(Message::Alive));
-    assert_eq!(s.decode(Part::Status(Component::Switch(0)), GEN3), Ok(Message::Alive));
+    assert_eq!(
+        s.decode(Part::Status(Component::Switch(0)), GEN3),
+        Ok(Message::Alive)
+    );
     // A Pro 4PM's third channel (switch:2) read by the device configured for it, also from a delta.
     let mut s = State::new(2);
     values(s.decode(Part::Status(Component::Switch(2)), GEN3));
@@ -127,8 +130,17 @@ fn em1_channels_and_switch_channels() {
         Part::from_suffix("status/em1data:2"),
         Some(Part::Status(Component::Em1Data(2)))
     );
-    for other in ["status/switch:x", "status/switch:1234", "status/em:1", "status/input:0"] {
-        assert_eq!(Part::from_suffix(other), Some(Part::Status(Component::Other)), "{other}");
+    for other in [
+        "status/switch:x",
+        "status/switch:1234",
+        "status/em:1",
+        "status/input:0",
+    ] {
+        assert_eq!(
+            Part::from_suffix(other),
+            Some(Part::Status(Component::Other)),
+            "{other}"
+        );
     }
 }
 

@@ -20,7 +20,7 @@ use zw_model::Quantity;
 use zw_model::inventory::SmlField;
 
 use super::num::Phased;
-use super::scan::{Kind, Scanner, Seen, wrong_type};
+use super::scan::{Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, availability, reading};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
@@ -54,13 +54,18 @@ impl Part {
     }
 }
 
-/// SML fields: JSON key, quantity, factor to the quantity's unit.
-type SmlFields = Vec<(String, Quantity, f64)>;
+/// One SML field: JSON key, quantity, factor to the quantity's unit.
+pub type SmlFieldMap = (String, Quantity, f64);
+
+/// SML fields.
+type SmlFields = Vec<SmlFieldMap>;
 
 /// A Tasmota device's decoder: plain energy monitoring, or an SML meter section with mapped OBIS fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decoder {
     sml: Option<(String, SmlFields)>,
+    /// `<section>.<key>` per SML field, for error messages.
+    sml_paths: Vec<String>,
 }
 
 impl Decoder {
@@ -71,12 +76,14 @@ impl Decoder {
 
     /// A decoder for an SML meter section; fails on an unknown OBIS code or a unit that does not fit.
     pub fn sml(section: &str, fields: &[SmlField]) -> Result<Self, String> {
-        let fields = fields
+        let fields: SmlFields = fields
             .iter()
             .map(|f| f.resolve().map(|(q, scale)| (f.key.clone(), q, scale)))
             .collect::<Result<_, _>>()?;
+        let sml_paths = fields.iter().map(|(k, _, _)| format!("{section}.{k}")).collect();
         Ok(Self {
             sml: Some((section.to_owned(), fields)),
+            sml_paths,
         })
     }
 
@@ -94,7 +101,7 @@ impl Decoder {
     }
 
     /// The SML section and fields, if this is an SML meter.
-    pub fn sml_fields(&self) -> Option<(&str, &[(String, Quantity, f64)])> {
+    pub fn sml_fields(&self) -> Option<(&str, &[SmlFieldMap])> {
         self.sml.as_ref().map(|(s, f)| (s.as_str(), f.as_slice()))
     }
 
@@ -150,9 +157,11 @@ impl Decoder {
                 seen.first(0, section)?;
                 values.clear();
                 s.object_field(section, |s, key| {
-                    match fields.iter().find(|(k, _, _)| k.as_bytes() == key) {
-                        Some((k, q, scale)) => {
-                            values.insert(*q, s.number(&format!("{section}.{k}"))? * scale);
+                    match fields.iter().position(|(k, _, _)| is(k, key)) {
+                        Some(i) => {
+                            let (_, q, scale) = &fields[i];
+                            let path = self.sml_paths.get(i).map_or("", String::as_str);
+                            values.insert(*q, s.number(path)? * scale);
                         }
                         None => s.skip()?,
                     }
@@ -166,17 +175,17 @@ impl Decoder {
     }
 }
 
-/// The `ENERGY` fields we read, by [`Seen`] bit.
-const ENERGY_KEYS: [&[u8]; 9] = [
-    b"Total",
-    b"ExportActive",
-    b"Power",
-    b"ApparentPower",
-    b"ReactivePower",
-    b"Factor",
-    b"Frequency",
-    b"Voltage",
-    b"Current",
+/// The `ENERGY` fields we read (key, path for errors), by [`Seen`] bit.
+const ENERGY_KEYS: [(&str, &str); 9] = [
+    ("Total", "ENERGY.Total"),
+    ("ExportActive", "ENERGY.ExportActive"),
+    ("Power", "ENERGY.Power"),
+    ("ApparentPower", "ENERGY.ApparentPower"),
+    ("ReactivePower", "ENERGY.ReactivePower"),
+    ("Factor", "ENERGY.Factor"),
+    ("Frequency", "ENERGY.Frequency"),
+    ("Voltage", "ENERGY.Voltage"),
+    ("Current", "ENERGY.Current"),
 ];
 
 /// The `ENERGY` object, in [`ENERGY_KEYS`] order.
@@ -187,12 +196,12 @@ fn energy(s: &mut Scanner<'_>) -> Result<Energy, AdapterError> {
     let mut e = Energy::default();
     let mut seen = Seen::default();
     s.object_field("ENERGY", |s, key| {
-        let Some(i) = ENERGY_KEYS.iter().position(|k| *k == key) else {
+        let Some(i) = ENERGY_KEYS.iter().position(|(k, _)| is(k, key)) else {
             return s.skip();
         };
-        let name = || format!("ENERGY.{}", String::from_utf8_lossy(ENERGY_KEYS[i]));
-        seen.first(i as u32, &name())?;
-        e.0[i] = s.nullable(|s| phased(s, &name()))?;
+        let name = ENERGY_KEYS[i].1;
+        seen.first(i as u32, name)?;
+        e.0[i] = s.nullable(|s| phased(s, name))?;
         Ok(())
     })?;
     Ok(e)
@@ -235,7 +244,17 @@ const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::Cu
 
 impl Energy {
     fn values(&self, values: &mut BTreeMap<Quantity, f64>) {
-        let [total, export, power, apparent, reactive, factor, frequency, voltage, current] = self.0;
+        let [
+            total,
+            export,
+            power,
+            apparent,
+            reactive,
+            factor,
+            frequency,
+            voltage,
+            current,
+        ] = self.0;
         let mut put = |q, v: Option<f64>| {
             if let Some(v) = v {
                 values.insert(q, v);

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use zw_model::Quantity;
 
 use super::num::lenient_str;
-use super::scan::{Kind, Scanner, Seen, wrong_type};
+use super::scan::{Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, reading};
 
 /// A sensor model behind The Things Stack.
@@ -184,25 +184,25 @@ fn lenient(s: &mut Scanner<'_>, field: &str) -> Result<f64, AdapterError> {
 }
 
 /// The LSE01 formatter's fields: key, quantity; `Bat` wins over `BatV` when both are present.
-const LSE01_FIELDS: [(&[u8], Quantity); 6] = [
-    (b"water_SOIL", Quantity::SoilMoisture),
-    (b"temp_SOIL", Quantity::SoilTemperature),
-    (b"conduct_SOIL", Quantity::SoilConductivity),
-    (b"Bat", Quantity::BatteryVoltage),
-    (b"BatV", Quantity::BatteryVoltage),
-    (b"TempC_DS18B20", Quantity::Temperature),
+const LSE01_FIELDS: [(&str, Quantity); 6] = [
+    ("water_SOIL", Quantity::SoilMoisture),
+    ("temp_SOIL", Quantity::SoilTemperature),
+    ("conduct_SOIL", Quantity::SoilConductivity),
+    ("Bat", Quantity::BatteryVoltage),
+    ("BatV", Quantity::BatteryVoltage),
+    ("TempC_DS18B20", Quantity::Temperature),
 ];
 
 fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     let mut got: [Option<f64>; 6] = [None; 6];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
-        let Some(i) = LSE01_FIELDS.iter().position(|(k, _)| *k == key) else {
+        let Some(i) = LSE01_FIELDS.iter().position(|(k, _)| is(k, key)) else {
             return s.skip();
         };
-        let field = || format!("decoded_payload.{}", String::from_utf8_lossy(LSE01_FIELDS[i].0));
-        seen.first(i as u32, &field())?;
-        got[i] = s.nullable(|s| lenient(s, &field()))?;
+        let field = LSE01_FIELDS[i].0;
+        seen.first(i as u32, field)?;
+        got[i] = s.nullable(|s| lenient(s, field))?;
         Ok(())
     })?;
     let mut out = BTreeMap::new();
@@ -218,16 +218,15 @@ fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, Adapter
 }
 
 fn trs21_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-    const KEYS: [&[u8]; 3] = [b"water_potential", b"soil_temperature", b"battery_voltage"];
+    const KEYS: [&str; 3] = ["water_potential", "soil_temperature", "battery_voltage"];
     let mut got: [Option<f64>; 3] = [None; 3];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
-        let Some(i) = KEYS.iter().position(|k| *k == key) else {
+        let Some(i) = KEYS.iter().position(|k| is(k, key)) else {
             return s.skip();
         };
-        let field = || format!("decoded_payload.{}", String::from_utf8_lossy(KEYS[i]));
-        seen.first(i as u32, &field())?;
-        got[i] = s.nullable(|s| valued(s, &field()))?;
+        seen.first(i as u32, KEYS[i])?;
+        got[i] = s.nullable(|s| valued(s, KEYS[i]))?;
         Ok(())
     })?;
     let mut out = BTreeMap::new();

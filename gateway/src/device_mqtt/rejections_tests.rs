@@ -64,7 +64,8 @@ fn json_doc() -> impl Strategy<Value = Vec<u8>> {
 /// Feeds `payload` to every topic; checks each rejection is counted once, under a documented reason.
 fn check(payload: &[u8]) -> Result<(), TestCaseError> {
     let mut r = router();
-    let metrics = Metrics::register(&prometheus::Registry::new()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let metrics =
+        Metrics::register(&prometheus::Registry::new()).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let now = Utc::now();
     let mut rejected = std::collections::BTreeMap::<&str, u64>::new();
     for topic in TOPICS {
@@ -81,9 +82,19 @@ fn check(payload: &[u8]) -> Result<(), TestCaseError> {
     for adapter in ["tasmota", "shelly", "ttn", "json"] {
         let counted: u64 = REASONS
             .iter()
-            .map(|reason| metrics.messages_rejected.with_label_values(&[adapter, reason]).get())
+            .map(|reason| {
+                metrics
+                    .messages_rejected
+                    .with_label_values(&[adapter, reason])
+                    .get()
+            })
             .sum();
-        prop_assert_eq!(counted, rejected.get(adapter).copied().unwrap_or(0), "{}", adapter);
+        prop_assert_eq!(
+            counted,
+            rejected.get(adapter).copied().unwrap_or(0),
+            "{}",
+            adapter
+        );
     }
     Ok(())
 }

@@ -194,7 +194,10 @@ impl Router {
             return route;
         }
         if let Some(m) = self.full_topic.as_ref().and_then(|f| f.matches(topic)) {
-            return match (self.tasmota.get(m.topic), tasmota::Part::from_topic(m.prefix, m.suffix)) {
+            return match (
+                self.tasmota.get(m.topic),
+                tasmota::Part::from_topic(m.prefix, m.suffix),
+            ) {
                 (Some(&i), Some(p)) => Route::Device(i, Part::Tasmota(p)),
                 (Some(_), _) => Route::Ignored,
                 (None, _) => Route::Unknown("tasmota"),

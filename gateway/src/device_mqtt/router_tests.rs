@@ -75,5 +75,9 @@ fn topics_route_by_pattern_and_unknown_ones_are_named() {
     }
     assert_eq!(r.devices[2].adapter, "ttn");
     let stale: Vec<_> = r.devices.iter().map(|d| d.stale_after.num_minutes()).collect();
-    assert_eq!(stale, [15, 3, 30, 15], "3 × expected interval, capped at mqtt_stale_after");
+    assert_eq!(
+        stale,
+        [15, 3, 30, 15],
+        "3 × expected interval, capped at mqtt_stale_after"
+    );
 }

@@ -69,4 +69,3 @@ fn timestamp(pointer: &str, v: &Value) -> Result<DateTime<Utc>, AdapterError> {
         problem: format!("expected an RFC 3339 time or Unix seconds/milliseconds, got {v}"),
     })
 }
-

@@ -51,7 +51,9 @@ impl State {
         let mut values = BTreeMap::new();
         match part {
             Part::Online => return availability(payload, "true", "false"),
-            Part::Status(Component::Other | Component::Switch(1..) | Component::Em1(_) | Component::Em1Data(_)) => {
+            Part::Status(
+                Component::Other | Component::Switch(1..) | Component::Em1(_) | Component::Em1Data(_),
+            ) => {
                 parse::<IgnoredAny>(payload)?;
                 return Ok(Message::Alive);
             }
@@ -131,4 +133,3 @@ fn unix_seconds(ts: f64) -> Result<DateTime<Utc>, AdapterError> {
     }
     DateTime::from_timestamp_millis((ts * 1000.0).round() as i64).ok_or_else(bad)
 }
-

@@ -110,4 +110,3 @@ pub fn decode_sml(
     }
     reading(None, values)
 }
-

@@ -145,4 +145,3 @@ impl Formatted for TrsDecoded {
         Ok(out)
     }
 }
-

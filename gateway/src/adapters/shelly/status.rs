@@ -8,19 +8,19 @@ use zw_model::Quantity;
 
 use crate::adapters::AdapterError;
 use crate::adapters::num::Patch;
-use crate::adapters::scan::{Kind, Scanner, Seen, wrong_type};
+use crate::adapters::scan::{Kind, Scanner, Seen, is, wrong_type};
 
 /// Most fields any table has.
 const MAX: usize = 12;
 
 /// One read field: a key, or a key's nested `total` (`aenergy.total`), and its quantity.
 struct Field {
-    key: &'static [u8],
+    key: &'static str,
     nested_total: bool,
     quantity: Quantity,
 }
 
-const fn f(key: &'static [u8], quantity: Quantity) -> Field {
+const fn f(key: &'static str, quantity: Quantity) -> Field {
     Field {
         key,
         nested_total: false,
@@ -36,18 +36,18 @@ use Quantity as Q;
 /// `switch:N` of a Plus/Pro PM or a Gen3 plug: W, V, A, Hz, and the `aenergy` / `ret_aenergy` counters in
 /// Wh (`total` only; `by_minute` is mWh per minute and not a counter).
 pub(super) const SWITCH: Table = Table(&[
-    f(b"apower", Q::ActivePower),
-    f(b"voltage", Q::VoltageL1),
-    f(b"current", Q::CurrentL1),
-    f(b"freq", Q::Frequency),
-    f(b"pf", Q::PowerFactor),
+    f("apower", Q::ActivePower),
+    f("voltage", Q::VoltageL1),
+    f("current", Q::CurrentL1),
+    f("freq", Q::Frequency),
+    f("pf", Q::PowerFactor),
     Field {
-        key: b"aenergy",
+        key: "aenergy",
         nested_total: true,
         quantity: Q::EnergyImport,
     },
     Field {
-        key: b"ret_aenergy",
+        key: "ret_aenergy",
         nested_total: true,
         quantity: Q::EnergyExport,
     },
@@ -55,40 +55,40 @@ pub(super) const SWITCH: Table = Table(&[
 
 /// `em:0` of a Pro 3EM (triphase profile): power, voltage, current per phase, in W, V, A, Hz. No energy.
 pub(super) const EM: Table = Table(&[
-    f(b"a_act_power", Q::ActivePowerL1),
-    f(b"b_act_power", Q::ActivePowerL2),
-    f(b"c_act_power", Q::ActivePowerL3),
-    f(b"a_voltage", Q::VoltageL1),
-    f(b"b_voltage", Q::VoltageL2),
-    f(b"c_voltage", Q::VoltageL3),
-    f(b"a_current", Q::CurrentL1),
-    f(b"b_current", Q::CurrentL2),
-    f(b"c_current", Q::CurrentL3),
-    f(b"total_act_power", Q::ActivePower),
-    f(b"total_aprt_power", Q::ApparentPower),
-    f(b"a_freq", Q::Frequency),
+    f("a_act_power", Q::ActivePowerL1),
+    f("b_act_power", Q::ActivePowerL2),
+    f("c_act_power", Q::ActivePowerL3),
+    f("a_voltage", Q::VoltageL1),
+    f("b_voltage", Q::VoltageL2),
+    f("c_voltage", Q::VoltageL3),
+    f("a_current", Q::CurrentL1),
+    f("b_current", Q::CurrentL2),
+    f("c_current", Q::CurrentL3),
+    f("total_act_power", Q::ActivePower),
+    f("total_aprt_power", Q::ApparentPower),
+    f("a_freq", Q::Frequency),
 ]);
 
 /// `emdata:0` of a Pro 3EM: energy counters in Wh.
 pub(super) const EMDATA: Table = Table(&[
-    f(b"total_act", Q::EnergyImport),
-    f(b"total_act_ret", Q::EnergyExport),
+    f("total_act", Q::EnergyImport),
+    f("total_act_ret", Q::EnergyExport),
 ]);
 
 /// `em1:N` (Pro EM, Pro 3EM in the monophase profile): one metering channel in W, VA, V, A, Hz.
 pub(super) const EM1: Table = Table(&[
-    f(b"act_power", Q::ActivePower),
-    f(b"aprt_power", Q::ApparentPower),
-    f(b"voltage", Q::VoltageL1),
-    f(b"current", Q::CurrentL1),
-    f(b"pf", Q::PowerFactor),
-    f(b"freq", Q::Frequency),
+    f("act_power", Q::ActivePower),
+    f("aprt_power", Q::ApparentPower),
+    f("voltage", Q::VoltageL1),
+    f("current", Q::CurrentL1),
+    f("pf", Q::PowerFactor),
+    f("freq", Q::Frequency),
 ]);
 
 /// `em1data:N`: the channel's energy counters in Wh.
 pub(super) const EM1DATA: Table = Table(&[
-    f(b"total_act_energy", Q::EnergyImport),
-    f(b"total_act_ret_energy", Q::EnergyExport),
+    f("total_act_energy", Q::EnergyImport),
+    f("total_act_ret_energy", Q::EnergyExport),
 ]);
 
 /// What one message says about a component.
@@ -109,14 +109,13 @@ impl Table {
         let mut out = Patches([Patch::Absent; MAX]);
         let mut seen = Seen::default();
         s.object_field(field, |s, key| {
-            let Some(i) = self.0.iter().position(|f| f.key == key) else {
+            let Some(i) = self.0.iter().position(|f| is(f.key, key)) else {
                 return s.skip();
             };
             let f = &self.0[i];
-            let name = || String::from_utf8_lossy(f.key).into_owned();
-            seen.first(i as u32, &name())?;
+            seen.first(i as u32, f.key)?;
             out.0[i] = if !f.nested_total {
-                number_or_null(s, &name())?
+                number_or_null(s, f.key)?
             } else {
                 match s.kind()? {
                     Kind::Null => {
@@ -138,7 +137,7 @@ impl Table {
                         // An object without `total` leaves the counter as it was.
                         total
                     }
-                    k => return Err(wrong_type(&name(), "an object", k)),
+                    k => return Err(wrong_type(f.key, "an object", k)),
                 }
             };
             Ok(())
