@@ -145,6 +145,34 @@ mod tests {
         assert_eq!(back, cfg);
     }
 
+    /// Every setting appears, documented, in `deploy/zaehlwerk.example.toml`, and that section is valid.
+    #[test]
+    fn the_example_config_shows_every_setting() {
+        fn keys(v: &toml::Value, path: &str, out: &mut Vec<String>) {
+            // Maps keyed by the user (classes, trees, sensors, profiles) are shown as commented examples:
+            // setting one replaces the whole default map.
+            const USER_KEYED: [&str; 4] = ["limits", "tree_soil", "sensor_depth_cm", "soil_profiles"];
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t.iter().filter(|(k, _)| !USER_KEYED.contains(&k.as_str())) {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    out.push(p.clone());
+                    keys(v, &p, out);
+                }
+            }
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/zaehlwerk.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let file: toml::Value = toml::from_str(&text).expect("example parses");
+        let example = file.get("analytics").cloned().expect("[analytics] section");
+        let cfg: Config = example.clone().try_into().expect("[analytics] is a valid Config");
+        assert_eq!(cfg.validate(), Vec::<String>::new());
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        keys(&toml::Value::try_from(Config::default()).expect("renders"), "", &mut want);
+        keys(&example, "", &mut have);
+        let missing: Vec<&String> = want.iter().filter(|k| !have.contains(k)).collect();
+        assert!(missing.is_empty(), "not in the example: {missing:#?}\ndefaults:\n{}", toml::to_string(&Config::default()).unwrap_or_default());
+    }
+
     #[test]
     fn every_error_is_listed_with_its_path() {
         let text = r#"

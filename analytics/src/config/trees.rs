@@ -121,8 +121,8 @@ pub struct TreesConfig {
     /// History needed before a trend (and so a forecast) is given.
     #[serde(with = "humantime_serde")]
     pub trend_min_span: Duration,
-    /// A wetting by more than this (common dryness scale) within an hour is rain or watering: the trend
-    /// restarts after it.
+    /// A wetting by more than this within six hours is rain or watering: the trend restarts after it.
+    /// Measured on the dryness scale linear in ln(kPa) or VWC, so showers on wet soil count too.
     pub wetting_step: f64,
     /// Forecasts further ahead than this many days are not given.
     pub horizon_days: f64,
