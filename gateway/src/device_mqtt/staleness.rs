@@ -106,4 +106,16 @@ mod tests {
         let cfg: Staleness = toml::from_str("factor = 2\nttn = \"10m\"").expect("valid");
         assert_eq!(cfg.stale_after("ttn", cap), TimeDelta::minutes(20));
     }
+
+    /// The documented example's `[gateway]` section (with `[gateway.mqtt_staleness]`) is a valid config.
+    #[test]
+    fn the_example_config_documents_valid_settings() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/zaehlwerk.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let doc: toml::Table = toml::from_str(&text).expect("valid TOML");
+        let gateway = doc.get("gateway").cloned().expect("[gateway]");
+        let cfg: crate::Config = gateway.try_into().expect("valid [gateway]");
+        assert_eq!(cfg.validate(), Vec::<String>::new());
+        assert_eq!(cfg.mqtt_staleness, Staleness::default());
+    }
 }
