@@ -98,11 +98,7 @@ pub fn main(args: EvalArgs) -> ExitCode {
     }
     let started = Instant::now();
     let reports = run_all(&seeds, args.jobs.max(1), &run);
-    let summaries: Vec<score::Summary> = reports
-        .iter()
-        .zip(&seeds)
-        .map(|(r, s)| r.summary(*s))
-        .collect();
+    let summaries: Vec<score::Summary> = reports.iter().zip(&seeds).map(|(r, s)| r.summary(*s)).collect();
     if args.full || args.verbose {
         for r in &reports {
             println!("{}", r.markdown(args.verbose));

@@ -154,7 +154,11 @@ mod tests {
             const USER_KEYED: [&str; 4] = ["limits", "tree_soil", "sensor_depth_cm", "soil_profiles"];
             if let toml::Value::Table(t) = v {
                 for (k, v) in t.iter().filter(|(k, _)| !USER_KEYED.contains(&k.as_str())) {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     out.push(p.clone());
                     keys(v, &p, out);
                 }
@@ -167,10 +171,18 @@ mod tests {
         let cfg: Config = example.clone().try_into().expect("[analytics] is a valid Config");
         assert_eq!(cfg.validate(), Vec::<String>::new());
         let (mut want, mut have) = (Vec::new(), Vec::new());
-        keys(&toml::Value::try_from(Config::default()).expect("renders"), "", &mut want);
+        keys(
+            &toml::Value::try_from(Config::default()).expect("renders"),
+            "",
+            &mut want,
+        );
         keys(&example, "", &mut have);
         let missing: Vec<&String> = want.iter().filter(|k| !have.contains(k)).collect();
-        assert!(missing.is_empty(), "not in the example: {missing:#?}\ndefaults:\n{}", toml::to_string(&Config::default()).unwrap_or_default());
+        assert!(
+            missing.is_empty(),
+            "not in the example: {missing:#?}\ndefaults:\n{}",
+            toml::to_string(&Config::default()).unwrap_or_default()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! raise maintenance alerts and never watering alerts.
 
 mod combine;
+mod maintenance;
 pub mod scale;
 mod sensor;
 mod status;
@@ -141,7 +142,7 @@ impl Trees {
         self.next_eval = now - now.rem_euclid(interval) + interval;
         for (i, s) in self.sensors.iter_mut().enumerate() {
             let (site, tree) = &self.owner[i];
-            status::maintenance(s, site, tree, now, &self.cfg, out);
+            maintenance::maintenance(s, site, tree, now, &self.cfg, out);
         }
         status::evaluate(self, now, local, out)
     }

@@ -1,134 +1,31 @@
-//! Evaluating trees: per-sensor views, the combined state and forecast, urgency and rank, watering alerts;
-//! and the maintenance alert of each sensor.
+//! Evaluating trees: per-sensor views, the combined state and forecast, urgency and rank, watering alerts.
 
 use chrono::Datelike;
 use zw_model::Id;
 use zw_model::alert::{AlertKind, Explanation, Severity, Subject};
 use zw_model::tree::{
-    AgeClass, FaultKind, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency,
+    AgeClass, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency,
 };
 
 use crate::calendar::{Local, in_season};
 use crate::condition::Transition;
 use crate::config::{Combine, TreesConfig};
 use crate::explain::{self, Change, Signal, round};
+use crate::trees::Trees;
 use crate::trees::combine::{Input, combine};
 use crate::trees::scale::Scale;
-use crate::trees::{Sensor, Trees};
 
-fn ms(d: std::time::Duration) -> i64 {
+pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn signal(kind: AlertKind, site: &Id, subject: Subject, now: i64, change: Change) -> Signal {
+pub(crate) fn signal(kind: AlertKind, site: &Id, subject: Subject, now: i64, change: Change) -> Signal {
     Signal {
         kind,
         site: site.clone(),
         subject,
         at: explain::utc(now),
         change,
-    }
-}
-
-/// Updates a sensor's maintenance alert from its fault state.
-pub(crate) fn maintenance(
-    s: &mut Sensor,
-    site: &Id,
-    tree: &Id,
-    now: i64,
-    cfg: &TreesConfig,
-    out: &mut Vec<Signal>,
-) {
-    let fault = s.fault();
-    let subject = || Subject {
-        device: Some(s.device.clone()),
-        tree: Some(tree.clone()),
-    };
-    let tr = s
-        .alert
-        .update(now, fault.is_some(), fault.is_none(), 0, ms(cfg.faults.gap_after));
-    let raise = |(kind, since): (FaultKind, i64)| {
-        let hours = (now - since) as f64 / 3_600_000.0;
-        let (observed, threshold, unit, text) = match kind {
-            FaultKind::Stuck => (
-                hours,
-                ms(cfg.faults.stuck_after) as f64 / 3.6e6,
-                "h",
-                format!(
-                    "reports exactly the same value for {}",
-                    explain::duration(now - since)
-                ),
-            ),
-            FaultKind::Gap => (
-                hours,
-                ms(cfg.faults.gap_after) as f64 / 3.6e6,
-                "h",
-                format!("no reading for {}", explain::duration(now - since)),
-            ),
-            FaultKind::Impossible => {
-                let v = s.rejected.unwrap_or(f64::NAN);
-                (
-                    if v.is_finite() { v } else { 0.0 },
-                    0.0,
-                    "",
-                    format!(
-                        "implausible values (latest {v:.2}) for {}",
-                        explain::duration(now - since)
-                    ),
-                )
-            }
-            FaultKind::LowBattery => {
-                let v = s.battery.unwrap_or(0.0);
-                (
-                    v,
-                    cfg.faults.battery_low_v,
-                    "V",
-                    format!(
-                        "battery at {v:.2} V, below {:.2} V: replace it soon",
-                        cfg.faults.battery_low_v
-                    ),
-                )
-            }
-        };
-        let severity = if kind == FaultKind::LowBattery {
-            Severity::Info
-        } else {
-            Severity::Warning
-        };
-        let explanation = Explanation {
-            observed: round(observed),
-            expected: 0.0,
-            threshold: round(threshold),
-            unit: unit.into(),
-            baseline: format!("sensor fault rule: {kind:?}").to_lowercase(),
-            since: explain::utc(since),
-            text: format!("sensor {} at tree {tree}: {text}", s.device),
-        };
-        Change::Raise {
-            severity,
-            explanation,
-        }
-    };
-    match (tr, fault) {
-        (Transition::Opened { .. }, Some(f)) => {
-            s.refresh = now;
-            out.push(signal(AlertKind::SensorFault, site, subject(), now, raise(f)));
-        }
-        (Transition::Closed, _) => {
-            let reason = "the sensor reads plausibly again".to_string();
-            out.push(signal(
-                AlertKind::SensorFault,
-                site,
-                subject(),
-                now,
-                Change::Clear { reason },
-            ));
-        }
-        (_, Some(f)) if s.alert.is_active() && now - s.refresh >= 3_600_000 => {
-            s.refresh = now;
-            out.push(signal(AlertKind::SensorFault, site, subject(), now, raise(f)));
-        }
-        _ => {}
     }
 }
 
