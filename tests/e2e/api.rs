@@ -131,10 +131,7 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
         "no live value shown:\n{dom}"
     );
     // Health badges: the plug reports fresh readings, so it and its household are online.
-    assert!(
-        dom.contains("data-health=\"online\""),
-        "no health shown:\n{dom}"
-    );
+    assert!(dom.contains("data-health=\"online\""), "no health shown:\n{dom}");
     // Everything rendered carries its id in a data attribute: only the resident's own site and device appear.
     for attr in ["data-site=\"", "data-device=\""] {
         let ids: Vec<&str> = dom
