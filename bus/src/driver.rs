@@ -6,8 +6,8 @@
 //! [`BusClient::ack`] path costs a request-queue hop, a wake-up and a socket write per message.
 //! The driver writes them between two polls of the event loop, never by interrupting a poll (a poll cut
 //! off in the middle of a write loses that packet, e.g. a PINGREQ, and the connection then dies on the
-//! keep-alive check); to get a turn at once, `ack_all` also queues the batch's last PUBACK through
-//! rumqttc, which makes the current poll return.
+//! keep-alive check); to get a turn at once, `ack_all` sends the batch's last PUBACK through rumqttc's
+//! request queue, which makes the current poll return.
 
 use std::time::Duration;
 
@@ -102,21 +102,28 @@ impl BusClient {
     /// go: the driver writes all PUBACKs and flushes once. Acks of a connection that has dropped meanwhile
     /// are discarded (the broker re-delivers those messages to the resumed session). Fails only when the
     /// driver has stopped.
-    pub fn ack_all(&self, pkids: Vec<u16>) -> Result<(), BusError> {
-        let Some(last) = pkids.iter().rev().copied().find(|p| *p != 0) else {
+    pub fn ack_all(&self, mut pkids: Vec<u16>) -> Result<(), BusError> {
+        pkids.retain(|p| *p != 0);
+        let Some(last) = pkids.pop() else {
             return Ok(());
         };
+        // The wake-up: the batch's last PUBACK goes through rumqttc's request queue, which makes the
+        // current poll return so the driver writes the rest. Every id is acknowledged exactly once (a
+        // second PUBACK could acknowledge a later message the broker gave the same id). A full request
+        // queue means the event loop is busy and returns soon anyway; then the driver writes `last` too.
+        let mut wake = Publish::new("", QoS::AtLeastOnce, Vec::new());
+        wake.pkid = last;
+        if self.client.try_ack(&wake).is_err() {
+            pkids.push(last);
+        }
+        if pkids.is_empty() {
+            return Ok(());
+        }
         self.acks.send(pkids).map_err(|_| {
             BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(
                 PubAck::new(last),
             )))
-        })?;
-        // The wake-up: acknowledging `last` a second time is harmless (the broker ignores an unknown id).
-        // A full request queue means the event loop is busy and returns soon anyway.
-        let mut wake = Publish::new("", QoS::AtLeastOnce, Vec::new());
-        wake.pkid = last;
-        let _ = self.client.try_ack(&wake);
-        Ok(())
+        })
     }
 
     /// Whether the broker connection is currently up.
