@@ -37,4 +37,18 @@ section "test: cargo test --workspace"
 cargo test --workspace --no-fail-fast
 done_step
 
+section "peer check: pymodbus against our simulator and gateway (bench/modbus_peer.sh)"
+# An independent Modbus implementation (pymodbus from PyPI, in a venv under target/) reads our simulator
+# and is polled by our gateway. The venv needs ensurepip (Debian package python3-venv).
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  if command -v apt-get >/dev/null; then
+    $([[ $(id -u) -eq 0 ]] || echo sudo) apt-get install -y -q python3-venv
+  else
+    echo "test: install Python 3 with venv/ensurepip for the Modbus peer check" >&2
+    exit 1
+  fi
+fi
+BIN="${CARGO_TARGET_DIR:-target}/debug/zaehlwerk" bench/modbus_peer.sh
+done_step
+
 printf '\n==== all checks passed (%ss) ====\n' "$SECONDS"
