@@ -3,7 +3,7 @@
 //! | written | meaning |
 //! |---|---|
 //! | `host:port`, `tcp://host:port` | Modbus TCP (MBAP framing); the plain form is kept for old configs |
-//! | `rtutcp://host:port` | RTU frames over a TCP socket (serial device servers in transparent mode) |
+//! | `rtutcp://host:port`, `rtu-over-tcp://host:port` | RTU frames over a TCP socket (serial device servers in transparent mode) |
 //! | `rtu:///dev/ttyUSB0?baud=9600&parity=N&data_bits=8&stop_bits=1` | Modbus RTU on a local serial port |
 //!
 //! Hosts may be names, IPv4 or bracketed IPv6 (`[::1]:502`). Serial defaults are 9600 baud, 8 data bits,
@@ -66,7 +66,10 @@ impl ModbusEndpoint {
         if let Some(rest) = s.strip_prefix("tcp://") {
             let (host, port) = host_port(rest)?;
             Ok(Self::Tcp { host, port })
-        } else if let Some(rest) = s.strip_prefix("rtutcp://") {
+        } else if let Some(rest) = s
+            .strip_prefix("rtutcp://")
+            .or_else(|| s.strip_prefix("rtu-over-tcp://"))
+        {
             let (host, port) = host_port(rest)?;
             Ok(Self::RtuOverTcp { host, port })
         } else if let Some(rest) = s.strip_prefix("rtu://") {
@@ -199,6 +202,7 @@ mod tests {
             ("tcp://meter.local:5020", "tcp://meter.local:5020"),
             ("[::1]:502", "tcp://[::1]:502"),
             ("rtutcp://10.0.0.5:4001", "rtutcp://10.0.0.5:4001"),
+            ("rtu-over-tcp://10.0.0.5:4001", "rtutcp://10.0.0.5:4001"),
             ("rtu:///dev/ttyUSB0", "rtu:///dev/ttyUSB0"),
             (
                 "rtu:///dev/ttyUSB0?baud=2400&parity=E&stop_bits=2",
