@@ -172,6 +172,10 @@ pub fn connect(
     let (client, eventloop) = AsyncClient::new(mqtt, 1024);
     let (tx, rx) = mpsc::channel(cfg.inbound_capacity);
     let (connected_tx, connected_rx) = watch::channel(false);
+    // Unbounded by type, bounded by construction: every queued id is the id of a QoS 1 message the broker
+    // delivered and has not had acknowledged, and the broker never has more of those in flight than its
+    // per-client limit (mosquitto `max_inflight_messages`, 20,000 in deploy/conf). A bounded channel could
+    // only drop acks (re-deliveries) or make the consumer wait on the event loop it feeds.
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let driver = Driver {
         acks: acks_rx,
