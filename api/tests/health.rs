@@ -30,6 +30,7 @@ fn status(state: HealthState, updated: DateTime<Utc>) -> DeviceStatus {
         consecutive_failures: 1,
         polls_ok: 10,
         polls_failed: 1,
+        last_seen: Some(updated - TimeDelta::seconds(1)),
     }
 }
 

@@ -5,6 +5,8 @@
 //! * Values delivered but some missing (exception, undecodable value) → `degraded`.
 //! * Nothing delivered → `degraded`, and `offline` once `offline_after` such polls happened in a row.
 //!
+//! `last_seen` is the last poll the device answered at all (values, or an exception / undecodable answer).
+//!
 //! A status is published when the state or the kind of the last error changes, and otherwise every
 //! `refresh` so consumers can tell a live "online" from a gateway that went away.
 
@@ -34,6 +36,7 @@ pub struct Health {
     state: Option<HealthState>,
     since: DateTime<Utc>,
     last_success: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
     last_error: Option<LastError>,
     failures: u32,
     polls_ok: u64,
@@ -51,6 +54,7 @@ impl Health {
             state: None,
             since: now,
             last_success: None,
+            last_seen: None,
             last_error: None,
             failures: 0,
             polls_ok: 0,
@@ -87,6 +91,10 @@ impl Health {
                 HealthState::Degraded
             }
             PollHealth::Failed(kind, message) => {
+                // An exception or an undecodable answer is still an answer: the device is there.
+                if matches!(kind, ErrorKind::Exception | ErrorKind::Decode) {
+                    self.last_seen = Some(now);
+                }
                 self.failures = self.failures.saturating_add(1);
                 self.polls_failed += 1;
                 self.last_error = Some(LastError {
@@ -112,6 +120,7 @@ impl Health {
         self.failures = 0;
         self.polls_ok += 1;
         self.last_success = Some(now);
+        self.last_seen = Some(now);
     }
 
     /// The status to publish at `now`, if the state or error kind changed or `refresh` has passed.
@@ -143,6 +152,7 @@ impl Health {
             consecutive_failures: self.failures,
             polls_ok: self.polls_ok,
             polls_failed: self.polls_failed,
+            last_seen: self.last_seen,
         })
     }
 }
@@ -199,7 +209,7 @@ mod tests {
             .publish_due(last + TimeDelta::seconds(60), refresh)
             .expect("refresh");
         assert_eq!((s.polls_ok, s.polls_failed, s.consecutive_failures), (5, 3, 0));
-        assert_eq!(s.last_success, Some(last));
+        assert_eq!((s.last_success, s.last_seen), (Some(last), Some(last)));
         assert_eq!(s.last_error.map(|e| e.kind), Some(ErrorKind::Decode));
         assert_eq!(s.since, last);
     }

@@ -9,7 +9,7 @@
 //!  "since":"2026-11-21T10:00:00Z","updated":"2026-11-21T10:00:05Z","refresh_seconds":60,
 //!  "last_success":"2026-11-21T10:00:05Z",
 //!  "last_error":{"at":"2026-11-21T10:00:04Z","kind":"exception","message":"illegal data address"},
-//!  "consecutive_failures":0,"polls_ok":120,"polls_failed":3}
+//!  "consecutive_failures":0,"polls_ok":120,"polls_failed":3,"last_seen":"2026-11-21T10:00:05Z"}
 //! ```
 //!
 //! * `state`: `online` (the last poll delivered every value), `degraded` (values missing from the last poll,
@@ -17,6 +17,9 @@
 //!   polls in a row, or never reached).
 //! * `updated` + `refresh_seconds`: a consumer treats a status whose `updated` is older than two refresh
 //!   periods as stale (the gateway itself is gone), not as the device's state.
+//! * `last_seen`: when the device was last heard of at all: any answer to a poll (also an exception), any
+//!   accepted device MQTT message (values, signs of life, `online`/LWT) and any rejected one. Absent until
+//!   the first, and in statuses from gateways older than this field.
 //! * `last_error.kind`: `timeout`, `transport` (connection refused, reset, serial error), `exception` (the
 //!   device answered with a Modbus exception), `decode` (a value did not decode and was dropped).
 
@@ -109,6 +112,9 @@ pub struct DeviceStatus {
     pub polls_ok: u64,
     /// Polls that delivered nothing since the gateway started.
     pub polls_failed: u64,
+    /// When the device was last heard of (any answer or message, see the module docs); `None` before that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 impl DeviceStatus {
@@ -165,6 +171,7 @@ mod tests {
             consecutive_failures: 0,
             polls_ok: 1,
             polls_failed: 0,
+            last_seen: Some(at("2026-11-21T10:00:05Z")),
         };
         let json = String::from_utf8(s.to_json()).expect("utf8");
         assert!(json.contains("\"state\":\"degraded\""), "{json}");
@@ -172,6 +179,13 @@ mod tests {
         assert_eq!(DeviceStatus::from_json(json.as_bytes()), Ok(s.clone()));
         assert!(!s.is_stale(at("2026-11-21T10:02:05Z")));
         assert!(s.is_stale(at("2026-11-21T10:02:06Z")));
+        assert!(json.contains("\"last_seen\":\"2026-11-21T10:00:05Z\""), "{json}");
+        // Statuses of gateways that predate `last_seen` still parse.
+        let old = json.replace(",\"last_seen\":\"2026-11-21T10:00:05Z\"", "");
+        assert_eq!(
+            DeviceStatus::from_json(old.as_bytes()).map(|s| s.last_seen),
+            Ok(None)
+        );
         let v2 = json.replace("\"v\":1", "\"v\":2");
         assert!(DeviceStatus::from_json(v2.as_bytes()).is_err());
     }

@@ -5,6 +5,8 @@
 //! the error changes, and every refresh period otherwise. Rules:
 //! * values → `online`; a rejected message → `degraded` until the next good one;
 //! * LWT `Offline` / Shelly `online=false` → `offline` at once; `Online` / `true` or a sign of life → `online`;
+//! * every message, accepted or rejected, LWT and `online` included, sets `last_seen` (published in the
+//!   status);
 //! * no message at all for `stale_after` (per device, see [`super::Staleness`]) → `offline` (timeout, the
 //!   message names the last-seen time), also for a device never heard of since start.
 
@@ -88,11 +90,13 @@ impl Health {
         }
     }
 
-    /// The device or its last will said whether it is connected.
+    /// The device or its last will said whether it is connected. Either way the device was heard of
+    /// (`last_seen`): a last will is the broker's word that the connection just ended.
     pub fn on_availability(&mut self, online: bool, now: DateTime<Utc>) {
         if online {
             self.on_alive(now);
         } else {
+            self.last_seen = Some(now);
             self.error(
                 ErrorKind::Transport,
                 "device reported offline (last will)".into(),
@@ -160,6 +164,7 @@ impl Health {
             consecutive_failures: self.consecutive_failures,
             polls_ok: self.ok,
             polls_failed: self.failed,
+            last_seen: self.last_seen,
         })
     }
 }
@@ -195,6 +200,7 @@ mod tests {
         assert_eq!(h.state(), Some(HealthState::Degraded));
         h.on_availability(false, at(140));
         assert_eq!(h.state(), Some(HealthState::Offline));
+        assert_eq!(h.last_seen(), Some(at(140)), "the last will counts as heard of");
         h.on_availability(true, at(150));
         assert_eq!(h.state(), Some(HealthState::Online));
         h.tick(at(150 + 301), stale);
@@ -203,6 +209,7 @@ mod tests {
             .publish(ids, "gw1", "shelly", at(452), TimeDelta::minutes(1))
             .expect("status");
         assert_eq!(s.last_error.map(|e| e.kind), Some(ErrorKind::Timeout));
+        assert_eq!(s.last_seen, Some(at(150)), "published: the `online` message");
         assert_eq!((s.polls_failed, s.since), (1, at(451)));
     }
 
