@@ -231,7 +231,9 @@ pub async fn poll_endpoint(
                 observe(slot, result.health, &cfg, &metrics);
                 if !result.values.is_empty() {
                     let d = &slot.device;
-                    let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), result.values);
+                    let mut values = result.values;
+                    d.profile.derive(&mut values);
+                    let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), values);
                     let t = Instant::now();
                     publish(&bus, &reading, "modbus", &metrics).await;
                     trace.record(Activity::Publish, t, Instant::now(), &metrics);

@@ -6,9 +6,11 @@
 //! 4xxxx is FC 03 at number − 40001; six-digit 3xxxxx/4xxxxx likewise), a data type, a byte/word order, an
 //! optional raw scale and offset, the register's unit (converted to the canonical unit: kWh → Wh) and the
 //! canonical quantity. The profile also declares the model's request limits, which [`Profile::plan`]
-//! honours when it coalesces values into as few requests as possible.
+//! honours when it coalesces values into as few requests as possible. Values the model has no register for
+//! can be derived from others (`[[derived]]`, see [`Derived`]).
 
 mod decode;
+mod derived;
 mod plan;
 mod set;
 mod units;
@@ -17,6 +19,7 @@ use serde::Deserialize;
 use zw_model::Quantity;
 
 pub use decode::{DecodeError, decode};
+pub use derived::Derived;
 pub use plan::Request;
 pub use set::ProfileSet;
 
@@ -111,6 +114,8 @@ struct ProfileFile {
     max_gap: u16,
     defaults: Defaults,
     values: Vec<ValueDef>,
+    #[serde(default)]
+    derived: Vec<derived::DerivedDef>,
 }
 
 /// A resolved value: every optional field filled from the profile's defaults.
@@ -147,6 +152,8 @@ pub struct Profile {
     pub max_gap: u16,
     /// The values.
     pub values: Vec<Value>,
+    /// Values computed from the others after each poll.
+    pub derived: Vec<Derived>,
 }
 
 /// A profile file that cannot be used.
@@ -257,6 +264,7 @@ impl Profile {
         if values.is_empty() {
             problems.push("no values".into());
         }
+        let derived = derived::resolve(f.derived, &seen, &mut problems);
         if !problems.is_empty() {
             return Err(ProfileError::new(source_name, problems.join("; ")));
         }
@@ -267,7 +275,15 @@ impl Profile {
             even_counts: f.even_counts,
             max_gap: f.max_gap,
             values,
+            derived,
         })
+    }
+
+    /// Adds the derived values whose parts were all read (see [`Derived`]).
+    pub fn derive(&self, values: &mut std::collections::BTreeMap<Quantity, f64>) {
+        for d in &self.derived {
+            d.apply(values);
+        }
     }
 
     /// The built-in profiles.

@@ -186,6 +186,28 @@ async fn every_shipped_profile_reaches_influxdb_with_the_meters_values() -> anyh
         );
     }
 
+    // The B23 has no total-power register: the profile derives it from the phases of the same poll.
+    let sums = influx
+        .query(
+            "SELECT active_power, active_power_l1, active_power_l2, active_power_l3 FROM readings WHERE device = $d",
+            &[("d", "mb-b23")],
+        )
+        .await?;
+    let rows = &sums.first().context("mb-b23 rows")?.values;
+    assert!(!rows.is_empty());
+    for r in rows {
+        let v: Vec<f64> = (1..=4).filter_map(|i| r.get(i)?.as_f64()).collect();
+        assert_eq!(
+            v.len(),
+            4,
+            "every B23 point has the total and three phases: {r:?}"
+        );
+        assert!(
+            (v[0] - (v[1] + v[2] + v[3])).abs() <= 1e-9 * v[0].abs().max(1.0),
+            "{v:?}"
+        );
+    }
+
     // Health: retained on the bus, timeout and exception told apart.
     let status = eventually(WAIT, "device statuses", || async {
         let s = statuses(stack.mqtt_port()).await.ok()?;
