@@ -18,12 +18,7 @@ use crate::support::{Zaehlwerk, eventually};
 fn config(stack: &Stack) -> String {
     format!(
         r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[analytics]
+{conn}[analytics]
 tick_interval = "200ms"
 [analytics.power]
 smoothing = "1s"
@@ -57,9 +52,7 @@ lat = 51.2
 lon = 6.6
 sensors = ["soil-1"]
 "#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
+        conn = crate::support::connection(stack),
     )
 }
 

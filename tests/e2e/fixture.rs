@@ -14,12 +14,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 fn config(stack: &Stack, api: u16, modbus: u16) -> String {
     format!(
         r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[api]
+{conn}[api]
 listen = "127.0.0.1:{api}"
 # Tests poll quickly; the per-user limit itself is covered by the router tests.
 rate_limit_per_second = 0
@@ -70,9 +65,7 @@ role = "parks"
 scope = ["park"]
 token_sha256 = "{parks}"
 "#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
+        conn = crate::support::connection(stack),
         fm = hash("tok-fm"),
         res1 = hash("tok-res1"),
         res2 = hash("tok-res2"),

@@ -14,9 +14,8 @@ use tokio_modbus::prelude::{Slave, SlaveContext as _};
 use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
 use zw_tests::{Stack, free_port};
 
+use crate::fixture::WAIT;
 use crate::support::{Zaehlwerk, eventually, get};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 fn config(stack: &Stack, api: u16, modbus: u16, rtu: u16) -> String {
     let dev = |id: &str, endpoint: String, unit: u8, profile: &str| {
@@ -36,12 +35,7 @@ fn config(stack: &Stack, api: u16, modbus: u16, rtu: u16) -> String {
     ];
     format!(
         r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[api]
+{conn}[api]
 listen = "127.0.0.1:{api}"
 [ingest]
 batch_interval = "200ms"
@@ -72,9 +66,7 @@ devices = [
   {devices}
 ]
 "#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
+        conn = crate::support::connection(stack),
         devices = devices.join(",\n  "),
     )
 }

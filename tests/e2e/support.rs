@@ -109,3 +109,13 @@ fn zw_model_hash(token: &str) -> String {
     let out = child.wait_with_output().expect("hash-token output");
     String::from_utf8(out.stdout).expect("utf8").trim().to_string()
 }
+
+/// The `[bus]` and `[influx]` tables pointing at `stack`'s broker and database, to start a test's config with.
+pub fn connection(stack: &zw_tests::Stack) -> String {
+    format!(
+        "[bus]\nport = {}\n[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n",
+        stack.mqtt_port(),
+        stack.influx_url(),
+        stack.influx_db()
+    )
+}
