@@ -87,6 +87,13 @@ impl Worker {
     async fn handle(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
         let (idx, part) = match self.router.route(topic) {
             router::Route::Device(i, p) => (i, p),
+            router::Route::Group(g, p) => {
+                // A Shelly prefix read by several channels: each device reads the message for its channel.
+                for i in self.router.group(g).to_vec() {
+                    self.handle_device(i, p, topic, payload, now).await;
+                }
+                return;
+            }
             router::Route::Ignored => return,
             router::Route::Unknown(family) => {
                 self.metrics
@@ -104,6 +111,11 @@ impl Worker {
                 return;
             }
         };
+        self.handle_device(idx, part, topic, payload, now).await;
+    }
+
+    /// Decodes one message of a routed device, publishes the reading or the rejection, updates its health.
+    async fn handle_device(&mut self, idx: usize, part: router::Part, topic: &str, payload: &[u8], now: DateTime<Utc>) {
         let entry = &mut self.router.devices[idx];
         let result = decide(entry, part, payload, self.cfg.max_payload_bytes, now);
         match result {

@@ -20,6 +20,8 @@ mod endpoint;
 pub use endpoint::{ModbusEndpoint, Parity, SerialSettings};
 mod mapping;
 pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
+mod source;
+pub use source::topic_key;
 
 /// What a site is; decides which roles may see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,11 +68,21 @@ pub enum DeviceSource {
     Shelly {
         /// The device's `topic_prefix` (by default its id, e.g. `shellypro3em-aabbccddeeff`).
         prefix: String,
+        /// The channel read (`switch:N`, `em1:N`, `em1data:N`); a multi-channel device (Pro 2PM/4PM, Pro EM)
+        /// is one inventory device per channel, all with the same prefix. Default 0.
+        #[serde(default)]
+        channel: u8,
     },
-    /// Any device publishing JSON on a fixed topic, read through per-field JSON pointers.
+    /// Any device publishing JSON, read through per-field JSON pointers.
     Json {
-        /// The exact MQTT topic.
+        /// The MQTT topic: exact (`meters/kwh1`), or a pattern whose `+` levels name the device
+        /// (`sensors/+/state`, see `topic_key`).
         topic: String,
+        /// For a pattern topic: the value of its `+` level(s) (joined by `/` if several) that identifies this
+        /// device, e.g. `"kitchen"` for `sensors/kitchen/state`. Default: the device id, so devices named
+        /// like the topic level need nothing more. Not allowed for an exact topic.
+        #[serde(default)]
+        topic_key: Option<String>,
         /// Where each value is and how it converts.
         fields: Vec<JsonField>,
         /// JSON pointer to the measurement time (RFC 3339, or Unix seconds / milliseconds); default: the
@@ -282,7 +294,7 @@ impl Inventory {
                 if !device_ids.insert(dev.id.as_str()) {
                     errors.push(format!("{path}.id: duplicate device id {:?}", dev.id.as_str()));
                 }
-                validate_source(&dev.source, &format!("{path}.source"), &mut topics, &mut errors);
+                source::validate(dev, &format!("{path}.source"), &mut topics, &mut errors);
             }
         }
         for (i, tree) in self.trees.iter().enumerate() {
@@ -364,85 +376,6 @@ impl Inventory {
     }
 }
 
-fn validate_source(
-    source: &DeviceSource,
-    path: &str,
-    topics: &mut HashMap<String, String>,
-    errors: &mut Vec<String>,
-) {
-    let mut claim = |topic: String, errors: &mut Vec<String>| {
-        if let Some(other) = topics.insert(topic.clone(), path.to_string()) {
-            errors.push(format!("{path}: topic {topic:?} is already read by {other}"));
-        }
-    };
-    match source {
-        DeviceSource::Modbus {
-            endpoint,
-            unit_id,
-            interval,
-            ..
-        } => {
-            if let Err(e) = ModbusEndpoint::parse(endpoint) {
-                errors.push(format!("{path}.endpoint: {e}"));
-            }
-            if !(1..=247).contains(unit_id) {
-                errors.push(format!("{path}.unit_id: must be 1..=247, got {unit_id}"));
-            }
-            if interval.as_millis() < 100 {
-                errors.push(format!("{path}.interval: must be at least 100ms"));
-            }
-        }
-        DeviceSource::Tasmota {
-            topic,
-            sml_section,
-            sml,
-        } => {
-            validate_sml(sml_section.as_deref(), sml, path, errors);
-            if topic.is_empty() || topic.contains(['+', '#', '/']) {
-                errors.push(format!("{path}.topic: {topic:?} is not a Tasmota %topic%"));
-            }
-            claim(format!("tasmota:{topic}"), errors);
-        }
-        DeviceSource::Ttn { topic, model } => {
-            if !topic.starts_with("v3/") || !topic.ends_with("/up") || topic.contains(['+', '#']) {
-                errors.push(format!(
-                    "{path}.topic: {topic:?} is not a v3/{{app}}/devices/{{id}}/up topic"
-                ));
-            }
-            if !TTN_MODELS.contains(&model.as_str()) {
-                errors.push(format!(
-                    "{path}.model: unknown model {model:?} (known: {})",
-                    TTN_MODELS.join(", ")
-                ));
-            }
-            claim(topic.clone(), errors);
-        }
-        DeviceSource::Shelly { prefix } => {
-            if prefix.is_empty()
-                || prefix.len() > 300
-                || prefix.starts_with('$')
-                || prefix.contains(['#', '+', '%', '?'])
-            {
-                errors.push(format!("{path}.prefix: {prefix:?} is not a Shelly topic_prefix"));
-            }
-            claim(format!("shelly:{prefix}"), errors);
-        }
-        DeviceSource::Json {
-            topic,
-            fields,
-            timestamp,
-        } => {
-            if topic.is_empty() || topic.contains(['+', '#']) {
-                errors.push(format!(
-                    "{path}.topic: {topic:?} must be a topic without wildcards"
-                ));
-            }
-            mapping::validate_json(fields, timestamp.as_deref(), path, errors);
-            claim(topic.clone(), errors);
-        }
-    }
-}
-
 /// Models a `ttn` source may name.
 pub const TTN_MODELS: &[&str] = &["lse01", "dl-trs21"];
 
@@ -455,17 +388,6 @@ impl DeviceSource {
             DeviceSource::Shelly { .. } => "shelly",
             DeviceSource::Ttn { .. } => "ttn",
             DeviceSource::Json { .. } => "json",
-        }
-    }
-}
-
-fn validate_sml(section: Option<&str>, sml: &[SmlField], path: &str, errors: &mut Vec<String>) {
-    if section.is_some() == sml.is_empty() {
-        errors.push(format!("{path}: sml_section and sml must be given together"));
-    }
-    for (i, f) in sml.iter().enumerate() {
-        if let Err(e) = f.resolve() {
-            errors.push(format!("{path}.sml[{i}]: {e}"));
         }
     }
 }

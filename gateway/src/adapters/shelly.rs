@@ -70,6 +70,14 @@ impl Component {
         }
     }
 
+    /// The channel of a per-channel component (`switch:N`, `em1:N`, `em1data:N`).
+    pub fn channel(self) -> Option<u8> {
+        match self {
+            Component::Switch(n) | Component::Em1(n) | Component::Em1Data(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// Index into the state, if this device's channel reads it.
     fn slot(self, channel: u8) -> Option<usize> {
         match self {
@@ -127,6 +135,11 @@ impl State {
             channel,
             known: [None; 5],
         }
+    }
+
+    /// The channel this state reads.
+    pub fn channel(&self) -> u8 {
+        self.channel
     }
 
     /// Decodes one message, updating the known status.

@@ -1,11 +1,20 @@
 //! Topic → device → adapter, built from the inventory.
 //!
 //! Subscriptions: Tasmota through wildcard filters derived from the FullTopic pattern (`tele/+/+`,
-//! `stat/+/STATUS8` and `stat/+/STATUS10` by default), so topics are matched by pattern and devices missing from the inventory show up as unknown
-//! topics; Shelly per device prefix (`online`, `status/+`, `events/rpc`); TTS and generic JSON devices by
-//! their exact topic.
+//! `stat/+/STATUS8` and `stat/+/STATUS10` by default), so topics are matched by pattern and devices missing
+//! from the inventory show up as unknown topics; Shelly per device prefix (`online`, `status/+`,
+//! `events/rpc`); TTS and generic JSON devices by their exact topic; generic JSON devices on a topic
+//! pattern (`sensors/+/state`) by the pattern once, the device found by the `+` level(s) (its `topic_key`,
+//! by default its id).
+//!
+//! Several inventory devices may share one Shelly prefix, one per channel (Pro 2PM/4PM, Pro EM): a status of
+//! a channel's component (`switch:N`, `em1:N`, `em1data:N`) goes to that channel's device (or, if no device
+//! reads channel N, to the first one as a sign of life); `online`, `events/rpc` and the other components go
+//! to all of them ([`Route::Group`]), each reading its own channel.
 
 use std::collections::HashMap;
+
+use zw_model::inventory::topic_key;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::error;
@@ -75,6 +84,8 @@ impl Entry {
 pub enum Route {
     /// A configured device's topic.
     Device(usize, Part),
+    /// A topic of a Shelly prefix read by several devices (channels); index into [`Router::group`].
+    Group(usize, Part),
     /// A configured device's topic we do not read (Tasmota `INFO1`, `RESULT`, …).
     Ignored,
     /// No configured device; the adapter family if the topic matched one of its wildcards.
@@ -87,7 +98,12 @@ pub struct Router {
     /// The routed devices, indexed by [`Route::Device`].
     pub devices: Vec<Entry>,
     exact: HashMap<String, usize>,
+    /// Shelly prefix → index into `groups`.
     shelly: HashMap<String, usize>,
+    /// The devices (channels) of each Shelly prefix, in inventory order.
+    groups: Vec<Vec<usize>>,
+    /// Generic JSON topic patterns with their devices by key.
+    patterns: Vec<(String, HashMap<String, usize>)>,
     tasmota: HashMap<String, usize>,
     full_topic: Option<FullTopic>,
     filters: Vec<String>,
@@ -104,6 +120,8 @@ impl Router {
             devices: Vec::new(),
             exact: HashMap::new(),
             shelly: HashMap::new(),
+            groups: Vec::new(),
+            patterns: Vec::new(),
             tasmota: HashMap::new(),
             full_topic,
             filters: Vec::new(),
@@ -117,7 +135,9 @@ impl Router {
                     ..
                 } => tasmota::Decoder::sml(section, sml).map(Decoder::Tasmota),
                 DeviceSource::Tasmota { .. } => Ok(Decoder::Tasmota(tasmota::Decoder::energy())),
-                DeviceSource::Shelly { .. } => Ok(Decoder::Shelly(Box::default())),
+                DeviceSource::Shelly { channel, .. } => {
+                    Ok(Decoder::Shelly(Box::new(shelly::State::new(*channel))))
+                }
                 DeviceSource::Ttn { model, .. } => ttn::Model::from_name(model)
                     .map(Decoder::Ttn)
                     .ok_or(format!("unknown model {model:?}")),
@@ -137,11 +157,11 @@ impl Router {
                 DeviceSource::Tasmota { topic, .. } => {
                     r.tasmota.insert(topic.clone(), idx);
                 }
-                DeviceSource::Shelly { prefix } => {
-                    r.shelly.insert(prefix.clone(), idx);
-                    for s in ["online", "status/+", "events/rpc"] {
-                        r.filters.push(format!("{prefix}/{s}"));
-                    }
+                DeviceSource::Shelly { prefix, .. } => r.add_shelly(prefix, idx),
+                DeviceSource::Json {
+                    topic, topic_key, ..
+                } if topic.split('/').any(|l| l == "+") => {
+                    r.add_pattern(topic, topic_key.as_deref().unwrap_or(dev.id.as_str()), idx);
                 }
                 DeviceSource::Ttn { topic, .. } | DeviceSource::Json { topic, .. } => {
                     r.exact.insert(topic.clone(), idx);
@@ -170,6 +190,35 @@ impl Router {
         r
     }
 
+    fn add_shelly(&mut self, prefix: &str, idx: usize) {
+        if let Some(&g) = self.shelly.get(prefix) {
+            self.groups[g].push(idx);
+            return;
+        }
+        self.shelly.insert(prefix.to_owned(), self.groups.len());
+        self.groups.push(vec![idx]);
+        for s in ["online", "status/+", "events/rpc"] {
+            self.filters.push(format!("{prefix}/{s}"));
+        }
+    }
+
+    fn add_pattern(&mut self, pattern: &str, key: &str, idx: usize) {
+        let i = match self.patterns.iter().position(|(p, _)| p == pattern) {
+            Some(i) => i,
+            None => {
+                self.patterns.push((pattern.to_owned(), HashMap::new()));
+                self.filters.push(pattern.to_owned());
+                self.patterns.len() - 1
+            }
+        };
+        self.patterns[i].1.insert(key.to_owned(), idx);
+    }
+
+    /// The devices of a [`Route::Group`].
+    pub fn group(&self, g: usize) -> &[usize] {
+        self.groups.get(g).map_or(&[], Vec::as_slice)
+    }
+
     /// The subscription filters (named like a map's keys for the gateway's start-up code).
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.filters.iter()
@@ -190,6 +239,15 @@ impl Router {
         if let Some(&i) = self.exact.get(topic) {
             return Route::Device(i, Part::Only);
         }
+        let mut pattern_matched = false;
+        for (pattern, keys) in &self.patterns {
+            if let Some(key) = topic_key(pattern, topic) {
+                match keys.get(key.as_ref()) {
+                    Some(&i) => return Route::Device(i, Part::Only),
+                    None => pattern_matched = true,
+                }
+            }
+        }
         if let Some(route) = self.route_shelly(topic) {
             return route;
         }
@@ -200,10 +258,11 @@ impl Router {
             ) {
                 (Some(&i), Some(p)) => Route::Device(i, Part::Tasmota(p)),
                 (Some(_), _) => Route::Ignored,
+                (None, _) if pattern_matched => Route::Unknown("json"),
                 (None, _) => Route::Unknown("tasmota"),
             };
         }
-        Route::Unknown("unknown")
+        Route::Unknown(if pattern_matched { "json" } else { "unknown" })
     }
 
     fn route_shelly(&self, topic: &str) -> Option<Route> {
@@ -215,8 +274,22 @@ impl Router {
             let (p, _) = topic.rsplit_once("/status/")?;
             (p, &topic[p.len() + 1..])
         };
-        let &i = self.shelly.get(prefix)?;
-        Some(shelly::Part::from_suffix(rest).map_or(Route::Ignored, |p| Route::Device(i, Part::Shelly(p))))
+        let g = *self.shelly.get(prefix)?;
+        let devices = self.group(g);
+        let Some(part) = shelly::Part::from_suffix(rest) else {
+            return Some(Route::Ignored);
+        };
+        let route = match (devices, part) {
+            ([i], _) => Route::Device(*i, Part::Shelly(part)),
+            (_, shelly::Part::Status(c)) if c.channel().is_some() => {
+                let own = devices.iter().find(|&&i| {
+                    matches!(&self.devices[i].decoder, Decoder::Shelly(s) if Some(s.channel()) == c.channel())
+                });
+                Route::Device(*own.or(devices.first())?, Part::Shelly(part))
+            }
+            _ => Route::Group(g, Part::Shelly(part)),
+        };
+        Some(route)
     }
 }
 

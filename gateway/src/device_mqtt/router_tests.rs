@@ -81,3 +81,89 @@ fn topics_route_by_pattern_and_unknown_ones_are_named() {
         "3 × expected interval, capped at mqtt_stale_after"
     );
 }
+
+#[test]
+fn shelly_channels_and_json_patterns_route_to_their_devices() {
+    let inv: Inventory = toml::from_str(
+        r#"
+[[sites]]
+id = "s"
+kind = "building"
+devices = [
+  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm", channel = 0 } },
+  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
+  { id = "kitchen", source = { type = "json", topic = "sensors/+/state", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "hall-meter", source = { type = "json", topic = "sensors/+/state", topic_key = "hall", fields = [{ pointer = "/kwh", quantity = "energy_import", scale = 1000 }] } },
+  { id = "b1", source = { type = "json", topic = "site/+/dev/+", topic_key = "a/b", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+]
+"#,
+    )
+    .expect("inventory");
+    assert_eq!(inv.validate(), Vec::<String>::new());
+    let r = Router::new(&Config::default(), &inv, Utc::now());
+    let mut filters: Vec<_> = r.keys().cloned().collect();
+    filters.sort();
+    assert_eq!(
+        filters,
+        [
+            "pro2pm/events/rpc",
+            "pro2pm/online",
+            "pro2pm/status/+",
+            "sensors/+/state",
+            "site/+/dev/+"
+        ],
+        "one subscription per prefix and per pattern"
+    );
+    let status = |c| Part::Shelly(shelly::Part::Status(c));
+    let cases = [
+        ("pro2pm/status/switch:0", Route::Device(0, status(shelly::Component::Switch(0)))),
+        ("pro2pm/status/switch:1", Route::Device(1, status(shelly::Component::Switch(1)))),
+        // No device reads channel 2: a sign of life for the first.
+        ("pro2pm/status/switch:2", Route::Device(0, status(shelly::Component::Switch(2)))),
+        ("pro2pm/status/sys", Route::Group(0, status(shelly::Component::Other))),
+        ("pro2pm/online", Route::Group(0, Part::Shelly(shelly::Part::Online))),
+        ("pro2pm/events/rpc", Route::Group(0, Part::Shelly(shelly::Part::Rpc))),
+        ("sensors/kitchen/state", Route::Device(2, Part::Only)),
+        ("sensors/hall/state", Route::Device(3, Part::Only)),
+        ("sensors/hall-meter/state", Route::Unknown("json")),
+        ("sensors/kitchen/state/x", Route::Unknown("unknown")),
+        ("site/a/dev/b", Route::Device(4, Part::Only)),
+        ("site/a/dev/c", Route::Unknown("json")),
+    ];
+    for (topic, want) in cases {
+        assert_eq!(r.route(topic), want, "{topic}");
+    }
+    assert_eq!(r.group(0), [0, 1]);
+}
+
+#[test]
+fn each_shelly_channel_reads_its_own_switch() {
+    let inv: Inventory = toml::from_str(
+        r#"
+[[sites]]
+id = "s"
+kind = "building"
+devices = [
+  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm" } },
+  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
+]
+"#,
+    )
+    .expect("inventory");
+    let mut r = Router::new(&Config::default(), &inv, Utc::now());
+    let delta = br#"{"src":"pro2pm","method":"NotifyStatus","params":{"ts":1.8e9,"switch:1":{"id":1,"apower":42.5}}}"#;
+    let Route::Group(g, part) = r.route("pro2pm/events/rpc") else {
+        panic!("group route")
+    };
+    let got: Vec<_> = r
+        .group(g)
+        .to_vec()
+        .into_iter()
+        .map(|i| r.devices[i].decode(part, delta))
+        .collect();
+    assert_eq!(got[0], Ok(Message::Alive), "channel 0 has nothing in this delta");
+    let Ok(Message::Reading(d)) = &got[1] else {
+        panic!("channel 1 reads its switch: {got:?}")
+    };
+    assert_eq!(d.values.get(&zw_model::Quantity::ActivePower), Some(&42.5));
+}

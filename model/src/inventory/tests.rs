@@ -155,7 +155,7 @@ kind = "household"
 devices = [
   { id = "a", source = { type = "shelly", prefix = "$bad#" } },
   { id = "b", source = { type = "tasmota", topic = "t", sml = [{ key = "x", obis = "1.8.0", unit = "W" }] } },
-  { id = "c", source = { type = "json", topic = "x/+", fields = [] } },
+  { id = "c", source = { type = "json", topic = "x/#", fields = [] } },
   { id = "d", source = { type = "ttn", topic = "v3/a@ttn/devices/d/up", model = "dl-xyz" } },
 ]
 "#,
@@ -175,4 +175,52 @@ devices = [
         );
     }
     assert_eq!(errors.len(), 6, "{errors:#?}");
+}
+
+#[test]
+fn shelly_channels_and_json_patterns_validate() {
+    let good = parse(
+        r#"
+[[sites]]
+id = "hh"
+kind = "household"
+devices = [
+  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm" } },
+  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
+  { id = "kitchen", source = { type = "json", topic = "sensors/+/state", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "hall", source = { type = "json", topic = "sensors/+/state", topic_key = "h1", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+]
+"#,
+    );
+    assert_eq!(good.validate(), Vec::<String>::new());
+    let bad = parse(
+        r#"
+[[sites]]
+id = "hh"
+kind = "household"
+devices = [
+  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
+  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
+  { id = "a", source = { type = "json", topic = "s/+/x", topic_key = "k", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "b", source = { type = "json", topic = "s/+/x", topic_key = "k", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "c", source = { type = "json", topic = "exact/t", topic_key = "k", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "d", source = { type = "json", topic = "s/+/y/+", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+  { id = "e", source = { type = "json", topic = "s/a+/#", fields = [{ pointer = "/w", quantity = "active_power" }] } },
+]
+"#,
+    );
+    let errors = bad.validate();
+    for e in [
+        "sites[0].devices[1].source: topic \"shelly:pro2pm:1\" is already read by sites[0].devices[0].source",
+        "sites[0].devices[3].source: topic \"s/+/x|k\" is already read by sites[0].devices[2].source",
+        "sites[0].devices[4].source.topic_key: only for a pattern topic",
+        "sites[0].devices[5].source.topic_key: \"d\" has 1 level(s), the pattern \"s/+/y/+\" 2",
+        "sites[0].devices[6].source.topic: \"s/a+/#\" must be a topic, or a pattern",
+    ] {
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), 5, "{errors:#?}");
 }
