@@ -115,7 +115,14 @@ impl Worker {
     }
 
     /// Decodes one message of a routed device, publishes the reading or the rejection, updates its health.
-    async fn handle_device(&mut self, idx: usize, part: router::Part, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+    async fn handle_device(
+        &mut self,
+        idx: usize,
+        part: router::Part,
+        topic: &str,
+        payload: &[u8],
+        now: DateTime<Utc>,
+    ) {
         let entry = &mut self.router.devices[idx];
         let result = decide(entry, part, payload, self.cfg.max_payload_bytes, now);
         match result {

@@ -353,3 +353,6 @@ mqtt_faults = { malformed_every = 4 }
     sim.stop(Duration::from_secs(15)).await?;
     Ok(())
 }
+
+#[path = "adapters_mqtt/channels.rs"]
+mod channels;

@@ -158,9 +158,7 @@ impl Router {
                     r.tasmota.insert(topic.clone(), idx);
                 }
                 DeviceSource::Shelly { prefix, .. } => r.add_shelly(prefix, idx),
-                DeviceSource::Json {
-                    topic, topic_key, ..
-                } if topic.split('/').any(|l| l == "+") => {
+                DeviceSource::Json { topic, topic_key, .. } if topic.split('/').any(|l| l == "+") => {
                     r.add_pattern(topic, topic_key.as_deref().unwrap_or(dev.id.as_str()), idx);
                 }
                 DeviceSource::Ttn { topic, .. } | DeviceSource::Json { topic, .. } => {

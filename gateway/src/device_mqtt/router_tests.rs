@@ -116,13 +116,31 @@ devices = [
     );
     let status = |c| Part::Shelly(shelly::Part::Status(c));
     let cases = [
-        ("pro2pm/status/switch:0", Route::Device(0, status(shelly::Component::Switch(0)))),
-        ("pro2pm/status/switch:1", Route::Device(1, status(shelly::Component::Switch(1)))),
+        (
+            "pro2pm/status/switch:0",
+            Route::Device(0, status(shelly::Component::Switch(0))),
+        ),
+        (
+            "pro2pm/status/switch:1",
+            Route::Device(1, status(shelly::Component::Switch(1))),
+        ),
         // No device reads channel 2: a sign of life for the first.
-        ("pro2pm/status/switch:2", Route::Device(0, status(shelly::Component::Switch(2)))),
-        ("pro2pm/status/sys", Route::Group(0, status(shelly::Component::Other))),
-        ("pro2pm/online", Route::Group(0, Part::Shelly(shelly::Part::Online))),
-        ("pro2pm/events/rpc", Route::Group(0, Part::Shelly(shelly::Part::Rpc))),
+        (
+            "pro2pm/status/switch:2",
+            Route::Device(0, status(shelly::Component::Switch(2))),
+        ),
+        (
+            "pro2pm/status/sys",
+            Route::Group(0, status(shelly::Component::Other)),
+        ),
+        (
+            "pro2pm/online",
+            Route::Group(0, Part::Shelly(shelly::Part::Online)),
+        ),
+        (
+            "pro2pm/events/rpc",
+            Route::Group(0, Part::Shelly(shelly::Part::Rpc)),
+        ),
         ("sensors/kitchen/state", Route::Device(2, Part::Only)),
         ("sensors/hall/state", Route::Device(3, Part::Only)),
         ("sensors/hall-meter/state", Route::Unknown("json")),

@@ -1,0 +1,142 @@
+//! Inventory-driven identity end to end: two channels of one Shelly Pro 2PM are two devices, generic JSON
+//! devices on one topic pattern are told apart by the `+` level (the device id, or an explicit
+//! `topic_key`), a topic under the pattern that names no device is counted as unknown, and each device's
+//! retained status carries `last_seen`, also set by the last will (`online` = `false`).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rumqttc::QoS;
+use zw_tests::{Stack, free_port};
+
+use super::{WAIT, client, value};
+use crate::support::{Zaehlwerk, eventually, get, hash};
+
+fn config(stack: &Stack, api: u16) -> String {
+    format!(
+        r#"
+[bus]
+port = {mqtt}
+[influx]
+url = "{influx}"
+database = "{db}"
+[api]
+listen = "127.0.0.1:{api}"
+rate_limit_per_second = 0
+[ingest]
+batch_interval = "200ms"
+
+[[sites]]
+id = "depot"
+kind = "building"
+devices = [
+  {{ id = "pm-a", source = {{ type = "shelly", prefix = "shellypro2pm-e2e" }} }},
+  {{ id = "pm-b", source = {{ type = "shelly", prefix = "shellypro2pm-e2e", channel = 1 }} }},
+  {{ id = "room-1", source = {{ type = "json", topic = "sensors/+/state", fields = [{{ pointer = "/w", quantity = "active_power" }}] }} }},
+  {{ id = "hall", source = {{ type = "json", topic = "sensors/+/state", topic_key = "h1", fields = [{{ pointer = "/w", quantity = "active_power" }}] }} }},
+]
+
+[[users]]
+name = "admin"
+role = "admin"
+scope = ["*"]
+token_sha256 = "{admin}"
+"#,
+        mqtt = stack.mqtt_port(),
+        influx = stack.influx_url(),
+        db = stack.influx_db(),
+        admin = hash("tok-admin"),
+    )
+}
+
+const MESSAGES: [(&str, &str); 4] = [
+    (
+        "shellypro2pm-e2e/status/switch:0",
+        r#"{"id":0,"output":true,"apower":10.5,"voltage":230.1,"aenergy":{"total":100.0}}"#,
+    ),
+    (
+        "shellypro2pm-e2e/status/switch:1",
+        r#"{"id":1,"output":true,"apower":20.5,"voltage":230.2,"aenergy":{"total":200.0}}"#,
+    ),
+    ("sensors/room-1/state", r#"{"w":5.5}"#),
+    ("sensors/h1/state", r#"{"w":7.5}"#),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shelly_channels_and_json_patterns_are_distinct_devices_with_last_seen() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let api_port = free_port();
+    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
+    std::fs::write(&cfg_path, config(&stack, api_port))?;
+    let (mqtt, mut seen) = client(&stack, &["zw/v1/status/device/pm-b"]).await;
+    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
+    let api = format!("http://127.0.0.1:{api_port}");
+    let live = |device: &'static str| {
+        let url = format!("{api}/api/v1/devices/{device}/live");
+        async move {
+            let (s, body) = get(&url, Some("tok-admin")).await.ok()?;
+            (s == 200).then(|| value(&body, "active_power")).flatten()
+        }
+    };
+    let powers = eventually(WAIT, "live power of all four devices", || {
+        let mqtt = mqtt.clone();
+        async move {
+            for (topic, payload) in MESSAGES {
+                mqtt.publish(topic, QoS::AtLeastOnce, false, payload).await.ok()?;
+            }
+            let mut p = Vec::new();
+            for d in ["pm-a", "pm-b", "room-1", "hall"] {
+                p.push(live(d).await?);
+            }
+            Some(p)
+        }
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+    assert_eq!(
+        powers,
+        [10.5, 20.5, 5.5, 7.5],
+        "each device reads its own channel / topic level"
+    );
+
+    // A topic under the pattern naming no device: counted as unknown under the json adapter.
+    mqtt.publish("sensors/nobody/state", QoS::AtLeastOnce, false, r#"{"w":1}"#)
+        .await?;
+    eventually(WAIT, "unknown pattern topic counted", || async {
+        let m = reqwest::get(format!("{api}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        m.contains(r#"zw_gateway_messages_rejected_total{adapter="json",reason="unknown_topic"} 1"#)
+            .then_some(())
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+
+    // The last will: both channels go offline, and the status says when the device was last heard of.
+    let before = chrono::Utc::now();
+    mqtt.publish("shellypro2pm-e2e/online", QoS::AtLeastOnce, false, "false")
+        .await?;
+    let status = loop {
+        let (_, body) = tokio::time::timeout(WAIT, seen.recv())
+            .await
+            .with_context(|| all.log_tail())?
+            .context("subscription closed")?;
+        let s = zw_model::status::DeviceStatus::from_json(&body).map_err(anyhow::Error::msg)?;
+        if s.state == zw_model::status::HealthState::Offline {
+            break s;
+        }
+        assert!(s.last_seen.is_some(), "an online device was heard of: {s:?}");
+    };
+    let last_seen = status.last_seen.context("offline status without last_seen")?;
+    // Same clock (this machine), full precision: every earlier message arrived before `before`.
+    assert!(
+        last_seen >= before,
+        "last_seen {last_seen} is the last will's arrival, after {before}"
+    );
+    assert_eq!(status.source, "shelly");
+    all.stop(Duration::from_secs(15)).await?;
+    Ok(())
+}
