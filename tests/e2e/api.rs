@@ -96,6 +96,23 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
         live["values"]["active_power"].is_object().then_some(())
     })
     .await?;
+    // And until its power is in InfluxDB, so the household's 24-hour chart has a window to draw.
+    eventually(WAIT, "plug power history", || async {
+        let (_, h) = get(
+            &format!(
+                "{}/api/v1/devices/hh-1-plug/history?quantity=active_power&window=15m",
+                sys.api
+            ),
+            Some("tok-res1"),
+        )
+        .await
+        .ok()?;
+        h["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+            .then_some(())
+    })
+    .await?;
     let profile = tempfile::tempdir()?;
     let url = format!("{}/#token=tok-res1", sys.api);
     let out = tokio::time::timeout(
@@ -132,8 +149,9 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
     );
     // Health badges: the plug reports fresh readings, so it and its household are online.
     assert!(dom.contains("data-health=\"online\""), "no health shown:\n{dom}");
+    assert!(dom.contains("data-chart=\"hh-1\""), "no power chart:\n{dom}");
     // Everything rendered carries its id in a data attribute: only the resident's own site and device appear.
-    for attr in ["data-site=\"", "data-device=\""] {
+    for attr in ["data-site=\"", "data-device=\"", "data-chart=\""] {
         let ids: Vec<&str> = dom
             .split(attr)
             .skip(1)
