@@ -80,6 +80,10 @@ pub struct MeterConfig {
     /// Scripted faults, see [`crate::faults`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::faults::FaultConfig>,
+    /// Unit ids of other `meters` wired behind this one (sub-meters): their load is part of this meter's, as
+    /// a building's main meter sees its kitchen and server room. One level only; a meter is behind at most one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<u8>,
 }
 
 impl MeterConfig {
@@ -91,6 +95,7 @@ impl MeterConfig {
             listen: None,
             framing: crate::fleet::Framing::Tcp,
             faults: Vec::new(),
+            includes: Vec::new(),
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct SimMeter {
     pub seed: u64,
     /// Scripted faults.
     pub faults: Vec<FaultConfig>,
+    /// Seeds of the sub-meters behind it, whose load it measures too.
+    pub includes: Vec<u64>,
 }
 
 /// A listener to bind and the meters behind it.
@@ -149,14 +151,20 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
         for (j, f) in m.faults.iter().enumerate() {
             errors.extend(f.validate(&format!("{path}.faults[{j}]")));
         }
-        let seed = mix(cfg.seed, 0x5D63_0000 + u64::from(m.unit_id));
+        let includes = m
+            .includes
+            .iter()
+            .enumerate()
+            .filter_map(|(j, &u)| included_seed(cfg, i, u, &format!("{path}.includes[{j}]"), errors))
+            .collect();
         targets.push((
             l,
             SimMeter {
                 model: m.profile,
                 unit_id: m.unit_id,
-                seed,
+                seed: meter_seed(cfg, m.unit_id),
                 faults: m.faults.clone(),
+                includes,
             },
             path,
         ));
@@ -222,6 +230,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                         unit_id,
                         seed,
                         faults,
+                        includes: Vec::new(),
                     },
                     path.clone(),
                 ));
@@ -243,9 +252,48 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
     plans
 }
 
+/// The seed of a configured meter's building.
+fn meter_seed(cfg: &Config, unit_id: u8) -> u64 {
+    mix(cfg.seed, 0x5D63_0000 + u64::from(unit_id))
+}
+
+/// The seed of the meter `unit` that `sim.meters[main]` includes, or `None` with the problem in `errors`.
+fn included_seed(cfg: &Config, main: usize, unit: u8, path: &str, errors: &mut Vec<String>) -> Option<u64> {
+    let found: Vec<usize> = (0..cfg.meters.len())
+        .filter(|&k| cfg.meters[k].unit_id == unit)
+        .collect();
+    let problem = match found[..] {
+        [] => Some(format!("{path}: no meter with unit id {unit}")),
+        [k] if k == main => Some(format!("{path}: a meter cannot include itself")),
+        [k] if !cfg.meters[k].includes.is_empty() => Some(format!(
+            "{path}: unit {unit} includes meters itself (one level only)"
+        )),
+        [k] if cfg
+            .meters
+            .iter()
+            .enumerate()
+            .any(|(o, m)| o != main && o != k && m.includes.contains(&unit)) =>
+        {
+            Some(format!("{path}: unit {unit} is included by another meter too"))
+        }
+        [_] => None,
+        _ => Some(format!(
+            "{path}: unit id {unit} is ambiguous (several meters use it)"
+        )),
+    };
+    match problem {
+        Some(p) => {
+            errors.push(p);
+            None
+        }
+        None => Some(meter_seed(cfg, unit)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MeterConfig;
 
     fn fleet(toml_text: &str) -> Result<FleetConfig, toml::de::Error> {
         toml::from_str(toml_text)
@@ -277,5 +325,59 @@ mod tests {
         assert!(errors[0].contains("sim.fleets[0].baud: only with framing"));
         assert!(errors[1].contains("sim.fleets[1].baud: must be 300-1000000"));
         Ok(())
+    }
+
+    #[test]
+    fn includes_resolve_to_sub_meter_seeds_and_bad_ones_are_named() {
+        let m = |unit: u8, includes: &[u8]| MeterConfig {
+            includes: includes.to_vec(),
+            ..MeterConfig::sdm630(unit)
+        };
+        let cfg = Config {
+            meters: vec![m(1, &[3, 4]), m(2, &[]), m(3, &[]), m(4, &[])],
+            ..Config::default()
+        };
+        let mut errors = Vec::new();
+        let plans = plan(&cfg, &mut errors);
+        assert_eq!(errors, Vec::<String>::new());
+        let main = plans[0].meters.iter().find(|x| x.unit_id == 1).expect("unit 1");
+        assert_eq!(main.includes, [meter_seed(&cfg, 3), meter_seed(&cfg, 4)]);
+        assert!(
+            plans[0]
+                .meters
+                .iter()
+                .filter(|x| x.unit_id != 1)
+                .all(|x| x.includes.is_empty())
+        );
+        // Table: (meters, expected error).
+        let cases: [(Vec<MeterConfig>, &str); 4] = [
+            (
+                vec![m(1, &[9])],
+                "sim.meters[0].includes[0]: no meter with unit id 9",
+            ),
+            (
+                vec![m(1, &[1])],
+                "sim.meters[0].includes[0]: a meter cannot include itself",
+            ),
+            (
+                vec![m(1, &[2]), m(2, &[3]), m(3, &[])],
+                "sim.meters[0].includes[0]: unit 2 includes meters itself (one level only)",
+            ),
+            (
+                vec![m(1, &[3]), m(2, &[3]), m(3, &[])],
+                "sim.meters[0].includes[0]: unit 3 is included by another meter too",
+            ),
+        ];
+        for (meters, want) in cases {
+            let mut errors = Vec::new();
+            plan(
+                &Config {
+                    meters,
+                    ..Config::default()
+                },
+                &mut errors,
+            );
+            assert!(errors.iter().any(|e| e == want), "{want:?} not in {errors:?}");
+        }
     }
 }

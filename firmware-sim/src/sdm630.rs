@@ -92,6 +92,8 @@ pub struct Sdm630 {
     phase_import_kwh: [f64; 3],
     phase_export_kwh: [f64; 3],
     last: Option<DateTime<Utc>>,
+    /// Loads of the sub-meters wired behind this meter, added to its own.
+    included: Vec<BuildingProfile>,
 }
 
 impl Sdm630 {
@@ -109,7 +111,25 @@ impl Sdm630 {
             phase_import_kwh: [0.34, 0.33, 0.33].map(|s| import * s),
             phase_export_kwh: [export / 3.0; 3],
             last: None,
+            included: Vec::new(),
         }
+    }
+
+    /// The same meter with the sub-meters of these seeds behind it: it measures their load on top of its own
+    /// (the sub-meters' curves are pure functions of seed and time, so no state is shared).
+    pub fn including(mut self, seeds: &[u64]) -> Self {
+        self.included = seeds.iter().map(|&s| BuildingProfile::new(s)).collect();
+        self
+    }
+
+    /// Active power per phase at `t`: the meter's own load plus every included sub-meter's.
+    fn load(&self, t: DateTime<Utc>) -> [f64; 3] {
+        let mut p = self.profile.phase_power_w(t);
+        for sub in &self.included {
+            let q = sub.phase_power_w(t);
+            p.iter_mut().zip(q).for_each(|(a, b)| *a += b);
+        }
+        p
     }
 
     /// Advances the meter to `now`: integrates energy since the previous step, then samples the present values.
@@ -123,7 +143,7 @@ impl Sdm630 {
                 let hours = dt.num_microseconds().unwrap_or(0) as f64 / 3.6e9;
                 for i in 0..n {
                     // Midpoint rule: sample each slice in its middle.
-                    let p = self.profile.phase_power_w(from + dt * i as i32 + dt / 2);
+                    let p = self.load(from + dt * i as i32 + dt / 2);
                     self.integrate(p, hours);
                 }
             }
@@ -146,7 +166,7 @@ impl Sdm630 {
     }
 
     fn sample(&mut self, now: DateTime<Utc>) {
-        let power = self.profile.phase_power_w(now);
+        let power = self.load(now);
         for (i, ph) in self.phases.iter_mut().enumerate() {
             let p = power[i];
             let pf = self.profile.power_factor(now, i);

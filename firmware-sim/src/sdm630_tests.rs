@@ -125,3 +125,36 @@ fn image_holds_plausible_values_at_the_real_addresses() {
     // Unlisted addresses inside a block read as 0.
     assert_eq!(img.read(0x0024, 2), Ok(vec![0, 0]));
 }
+
+#[test]
+fn a_main_meter_measures_its_sub_meters_load_on_top_of_its_own() {
+    let (t0, every) = (at("2026-05-06T11:00:00Z"), TimeDelta::seconds(5));
+    let mut alone = Sdm630::new(1);
+    let (mut sub_a, mut sub_b) = (Sdm630::new(2), Sdm630::new(3));
+    let mut main = Sdm630::new(1).including(&[2, 3]);
+    let mut start = None;
+    for i in 0..720 {
+        let t = t0 + every * i;
+        for m in [&mut alone, &mut sub_a, &mut sub_b, &mut main] {
+            m.step(t);
+        }
+        for ph in 0..3 {
+            let want = alone.phases()[ph].power + sub_a.phases()[ph].power + sub_b.phases()[ph].power;
+            assert!(
+                (main.phases()[ph].power - want).abs() < 1e-9,
+                "phase {ph} at step {i}"
+            );
+        }
+        start.get_or_insert([&alone, &sub_a, &sub_b, &main].map(|m| m.energy_kwh()));
+    }
+    // Over the hour, the main meter's net energy is its own plus the sub-meters' (net: import − export).
+    let net = |m: &Sdm630, s: (f64, f64)| (m.energy_kwh().0 - s.0) - (m.energy_kwh().1 - s.1);
+    let s = start.expect("stepped");
+    let parts = net(&alone, s[0]) + net(&sub_a, s[1]) + net(&sub_b, s[2]);
+    assert!(
+        (net(&main, s[3]) - parts).abs() < 1e-6,
+        "{} vs {parts}",
+        net(&main, s[3])
+    );
+    assert!(net(&sub_a, s[1]) > 0.0 && net(&main, s[3]) > net(&alone, s[0]));
+}

@@ -52,7 +52,7 @@ pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Li
             .map_err(|e| SimError::Bind(io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
         let mut units = HashMap::with_capacity(plan.meters.len());
         for m in plan.meters {
-            let mut meter = Sdm630::new(m.seed);
+            let mut meter = Sdm630::new(m.seed).including(&m.includes);
             meter.step(now);
             let mut image = m.model.new_image();
             m.model.write_image(&meter, &mut image);
