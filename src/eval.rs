@@ -198,6 +198,7 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
                 }
                 Event::Tree(status) => report.tree_status(scenario, &status, now),
                 Event::AlertRemoved(_) => {}
+                Event::Notice(n) => report.notice(&n, now),
             }
         }
     };
@@ -213,8 +214,42 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
     });
     report.readings = readings;
     report.seconds = started.elapsed().as_secs_f64();
+    report.counterfactual_water = watering_without_faults(scenario, &cfg);
     report.finish(scenario);
     report
+}
+
+/// The watering alerts (tree, opened, resolved) the detectors raise on the counterfactual park where every
+/// sensor works ([`Scenario::trees_without_faults`]): a watering alert the real run raised that is here
+/// too was not caused by a sensor fault.
+fn watering_without_faults(
+    scenario: &Scenario,
+    cfg: &zw_analytics::Config,
+) -> Vec<(zw_model::Id, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let cf = scenario.trees_without_faults();
+    let mut analytics = Analytics::new(cfg, &cf.inventory);
+    let mut out: Vec<(zw_model::Id, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+    let mut record = |events: Vec<Event>| {
+        for e in events {
+            let Event::Alert(a) = e else { continue };
+            let Some(tree) = a.subject.tree.clone().filter(|_| a.kind == AlertKind::TreeWater) else {
+                continue;
+            };
+            let open = out.iter().rposition(|o| o.0 == tree && o.2.is_none());
+            match (a.state, open) {
+                (AlertState::Resolved, Some(i)) => out[i].2 = a.resolved_at,
+                (AlertState::Resolved, None) | (_, Some(_)) => {}
+                (_, None) => out.push((tree, a.opened_at, None)),
+            }
+        }
+    };
+    cf.replay(|t, batch| {
+        for r in batch {
+            record(analytics.observe(r, t));
+        }
+        record(analytics.tick(t));
+    });
+    out
 }
 
 /// Kinds scored as energy alerts.

@@ -13,6 +13,7 @@
 //! wilting_point_pct = 14.0
 //! ```
 
+mod common_cause;
 mod energy;
 mod trees;
 pub mod units;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use common_cause::CommonCauseConfig;
 pub use energy::{AlertsConfig, BaseloadConfig, LeftOnConfig, NormalConfig, PowerConfig, WarmupConfig};
 pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig};
 pub use units::{ClockTime, Day, MonthDay, Watts};
@@ -50,6 +52,8 @@ pub struct Config {
     pub left_on: LeftOnConfig,
     /// Night and weekend baseload per building.
     pub baseload: BaseloadConfig,
+    /// One notice instead of many alerts when a device class is elevated at many sites at once.
+    pub common_cause: CommonCauseConfig,
     /// Trees and their soil sensors.
     pub trees: TreesConfig,
     /// Alert lifecycle, persistence and delivery.
@@ -70,6 +74,7 @@ impl Default for Config {
             normal: NormalConfig::default(),
             left_on: LeftOnConfig::default(),
             baseload: BaseloadConfig::default(),
+            common_cause: CommonCauseConfig::default(),
             trees: TreesConfig::default(),
             alerts: AlertsConfig::default(),
             warmup: WarmupConfig::default(),
@@ -108,6 +113,7 @@ impl Config {
         self.normal.validate(&mut errors);
         self.left_on.validate(&mut errors);
         self.baseload.validate(&mut errors);
+        self.common_cause.validate(&mut errors);
         self.trees.validate(&mut errors);
         self.alerts.validate(&mut errors);
         self.warmup.validate(&mut errors);

@@ -13,7 +13,7 @@ use zw_model::{Id, Inventory, Quantity, Reading};
 use crate::alerts::{AckOutcome, AlertBook};
 use crate::calendar::LocalClock;
 use crate::config::Config;
-use crate::energy::Energy;
+use crate::energy::{Energy, Notice};
 use crate::explain::Signal;
 use crate::trees::Trees;
 
@@ -26,6 +26,8 @@ pub enum Event {
     AlertRemoved(AlertId),
     /// A tree's status: publish it retained on its topic.
     Tree(TreeStatus),
+    /// Fleet-wide context that is no alert (a common cause starting or ending): logged and counted.
+    Notice(Notice),
 }
 
 /// Detector state and the alert book. Pure: no I/O, time injected.
@@ -96,6 +98,7 @@ impl Analytics {
                 events.push(Event::Alert(a));
             }
         }
+        events.extend(self.energy.take_notices().into_iter().map(Event::Notice));
         events
     }
 

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub warmup_windows: IntCounter,
     /// Alerts read back from the bus at start.
     pub restored: IntCounter,
+    /// Fleet-wide notices (a common cause starting or ending).
+    pub notices: IntCounter,
     /// Publishes that failed because the bus client stopped.
     pub publish_errors: IntCounter,
 }
@@ -47,6 +49,7 @@ impl Metrics {
         r.register(Box::new(m.sink_retries.clone()))?;
         r.register(Box::new(m.warmup_windows.clone()))?;
         r.register(Box::new(m.restored.clone()))?;
+        r.register(Box::new(m.notices.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
         Ok(m)
     }
@@ -104,6 +107,10 @@ impl Metrics {
             restored: IntCounter::new(
                 "zw_analytics_restored_alerts_total",
                 "Alerts read back from their retained topics at start.",
+            )?,
+            notices: IntCounter::new(
+                "zw_analytics_notices_total",
+                "Fleet-wide notices: a device class elevated at many sites at once, starting or ending.",
             )?,
             publish_errors: IntCounter::new(
                 "zw_analytics_publish_errors_total",

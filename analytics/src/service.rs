@@ -167,6 +167,11 @@ impl Output {
                     (topic::alert(&a.id), a.to_json())
                 }
                 Event::AlertRemoved(id) => (topic::alert(id), Vec::new()),
+                Event::Notice(n) => {
+                    self.metrics.notices.inc();
+                    info!(class = %n.class, sites = n.sites, of = n.of, started = n.started, "{}", n.text);
+                    continue;
+                }
                 Event::Tree(t) => {
                     self.metrics.tree_statuses.inc();
                     (topic::tree(&t.tree), t.to_json())

@@ -183,6 +183,19 @@ impl Scenario {
         }
     }
 
+    /// The counterfactual of the park: the same trees, soil water, weather and sensor noise, but every
+    /// sensor working throughout, and no buildings. Comparing what the detectors say on it with what they
+    /// said on the real scenario shows which watering alerts a sensor fault caused.
+    pub fn trees_without_faults(&self) -> Scenario {
+        Scenario {
+            buildings: Vec::new(),
+            incidents: Vec::new(),
+            faults: Vec::new(),
+            park: self.park.without_faults(),
+            ..self.clone()
+        }
+    }
+
     /// Replays the scenario: calls `f` once per simulated minute with that minute's readings.
     pub fn replay(&self, mut f: impl FnMut(DateTime<Utc>, &[Reading])) {
         let mut batch = Vec::new();

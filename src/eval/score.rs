@@ -82,6 +82,12 @@ pub struct Report {
     water_fp_rain: usize,
     water_fp_near_fault: usize,
     trend_window: TimeDelta,
+    /// Watering alerts (tree, opened, resolved) on the same park with every sensor working.
+    pub counterfactual_water: Vec<(Id, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// Watering alerts without need near a sensor fault that the working sensors raised too.
+    water_fault_near_not_caused: usize,
+    /// Common-cause notices that started: when, and what they said.
+    pub notices: Vec<(DateTime<Utc>, String)>,
     /// `ZW_EVAL_FORECAST=<file>`: every scored forecast as CSV (seed, tree, time, truth, forecast, hours
     /// since the last wetting, sensors), for studying the error.
     forecast_dump: Option<std::io::BufWriter<std::fs::File>>,
@@ -187,6 +193,13 @@ impl Report {
                 st.days_until_critical.map_or("".into(), |f| format!("{f:.3}")),
                 sensors.join(" ")
             );
+        }
+    }
+
+    /// Records a fleet-wide notice (not an alert: not scored, listed for honesty).
+    pub fn notice(&mut self, n: &zw_analytics::energy::Notice, now: DateTime<Utc>) {
+        if n.started {
+            self.notices.push((now, n.text.clone()));
         }
     }
 

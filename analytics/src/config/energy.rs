@@ -247,7 +247,8 @@ pub struct BaseloadConfig {
     pub rel: f64,
     /// Absolute margin above the reference median.
     pub min_abs: Watts,
-    /// Consecutive periods above before an alert opens.
+    /// Consecutive periods above the threshold before an alert opens, and below the clear level before
+    /// it resolves.
     pub periods: u32,
 }
 

@@ -5,7 +5,8 @@
 //! the previous periods of the same type. Periods that look suspicious (above half the margin) are not
 //! learned, so a slow creep cannot drag the reference up behind it, unless the level persists longer than
 //! `normal.adopt_after` (new equipment is the new normal). An alert opens after `periods` consecutive
-//! periods above the threshold and resolves on the first period below the clear level.
+//! periods above the threshold and resolves after `periods` consecutive periods below the clear level: one
+//! night just below it (a stuck heater repaired while a creep goes on) does not end it only to open it again.
 
 use std::collections::VecDeque;
 
@@ -29,6 +30,8 @@ pub(crate) struct Baseload {
     nights: VecDeque<f64>,
     weekends: VecDeque<f64>,
     above: u32,
+    /// Consecutive periods below the clear level while the alert is open.
+    below: u32,
     first_above: i64,
     /// An alert is open.
     pub active: bool,
@@ -138,6 +141,7 @@ impl Baseload {
         let name = if night { "night" } else { "weekend" };
         self.excess = value - reference;
         if value > v.threshold {
+            self.below = 0;
             self.above += 1;
             if self.above == 1 {
                 self.first_above = self.start;
@@ -148,8 +152,9 @@ impl Baseload {
             }
         } else {
             self.above = 0;
-            if self.active && value < v.clear {
-                self.active = false;
+            self.below = if value < v.clear { self.below + 1 } else { 0 };
+            if self.active && self.below >= cfg.periods {
+                (self.active, self.below) = (false, 0);
                 let reason = format!(
                     "{name} baseload {} is back below {}",
                     explain::power(value),
@@ -246,7 +251,27 @@ mod tests {
         assert_eq!(out.len(), 2, "opened, then refreshed: {out:?}");
         assert!(matches!(out[0].change, Change::Raise { .. }));
         feed(&mut b, &[1000.0], &mut out);
-        assert!(matches!(out[2].change, Change::Clear { .. }), "{out:?}");
+        assert_eq!(out.len(), 3, "one night below is not enough to resolve: {out:?}");
+        assert!(matches!(out[2].change, Change::Raise { .. }), "{out:?}");
+        feed(&mut b, &[1000.0], &mut out);
+        assert!(matches!(out[3].change, Change::Clear { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn a_night_between_clear_level_and_threshold_restarts_the_count() {
+        let (mut b, mut out) = (Baseload::default(), Vec::new());
+        feed(&mut b, &[1000.0; 10], &mut out);
+        // Threshold 1250 W, clear level 1175 W (hysteresis 0.3 of the 250 W margin).
+        feed(&mut b, &[1500.0, 1500.0, 1000.0, 1200.0, 1000.0], &mut out);
+        assert!(
+            out.iter().all(|s| matches!(s.change, Change::Raise { .. })),
+            "below, between, below: still open: {out:?}"
+        );
+        feed(&mut b, &[1000.0], &mut out);
+        assert!(
+            matches!(out.last().map(|s| &s.change), Some(Change::Clear { .. })),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -39,7 +39,9 @@ impl Target<'_> {
 /// Checks the power against the limit and the normal: above means the smoothed power `ema` *and* the
 /// latest reading `raw` are above (a short burst's smoothed tail does not count, nor does one spike);
 /// clearing looks at the smoothed power only. `suppressed` holds the check off (another alert already
-/// explains the power).
+/// explains the power); `common` (a common cause of the class, [`crate::energy::common`]) only keeps the
+/// learned normal from opening an alert. Returns whether the power is *elevated*: above the hour's median
+/// by the normal's floor (`min_rel`, `min_abs`), which the common-cause check counts.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
@@ -49,23 +51,26 @@ pub(crate) fn check_high(
     ts: i64,
     local: Local,
     (ema, raw): (f64, f64),
-    suppressed: bool,
+    (suppressed, common): (bool, bool),
     prm: &Params,
     ncfg: &NormalConfig,
     out: &mut Vec<Signal>,
-) {
+) -> bool {
     let (how, base) = match normal.baseline(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis) {
         Some((h, b)) => (h, Some(b)),
         None => (Slot::Week(local.hour_of_week()), None),
     };
     let level = ema.min(raw);
-    let above_n = base.is_some_and(|b| level > b.threshold);
+    let above_n = !common && base.is_some_and(|b| level > b.threshold);
     let above_l = t.limit.is_some_and(|l| level > l);
     // Clearing compares with the hour's own clear level: the wider neighbours of a boost hour must not
     // end an alert that is still going on (a stuck heater passing its morning boost time).
     let own = normal.hour(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis);
     let clear = own.or(base).map(|b| b.clear);
     let excess = own.or(base).map_or(0.0, |b| ema - b.expected);
+    let elevated = own
+        .or(base)
+        .is_some_and(|b| level > b.expected + (ncfg.min_rel * b.expected.abs()).max(ncfg.min_abs.0));
     // …and only once the power itself came down, both in level and in excess over the usual, from where
     // it was when the alert opened: a device that still does what triggered the alert (a heater stuck at
     // full power) keeps its alert through hours where that much happens to be usual.
@@ -114,6 +119,7 @@ pub(crate) fn check_high(
             }
         }
     }
+    elevated
 }
 
 fn raise_high(

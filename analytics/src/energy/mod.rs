@@ -12,6 +12,7 @@
 //! device) sort at most a few dozen samples.
 
 mod baseload;
+mod common;
 mod high;
 mod state;
 
@@ -26,6 +27,8 @@ use crate::config::Config;
 use crate::explain::{self, Change, Signal};
 use crate::normal::Normal;
 use baseload::Baseload;
+use common::Fleet;
+pub use common::Notice;
 use high::{Target, check_high, check_left_on};
 use state::{Dev, Params, SiteSt, Window, smooth};
 
@@ -39,6 +42,11 @@ pub struct Energy {
     dev_idx: HashMap<Id, usize>,
     sites: Vec<SiteSt>,
     site_idx: HashMap<Id, usize>,
+    fleet: Fleet,
+    /// Class index of site totals in `fleet`.
+    site_class: usize,
+    /// Fleet-wide notices not yet taken ([`Energy::take_notices`]).
+    notices: Vec<Notice>,
     /// Power readings ignored because `power.max_devices` devices are tracked already.
     pub over_capacity: u64,
 }
@@ -47,6 +55,8 @@ impl Energy {
     /// Detectors for the devices of `inv` (others are added when they first report, up to the cap).
     pub fn new(cfg: &Config, inv: &Inventory) -> Self {
         let classes: HashSet<&str> = cfg.power.site_classes.iter().map(String::as_str).collect();
+        let mut fleet = Fleet::default();
+        let site_class = fleet.class("site");
         let mut e = Self {
             prm: Params::new(cfg),
             cfg: cfg.clone(),
@@ -58,6 +68,9 @@ impl Energy {
             dev_idx: HashMap::new(),
             sites: Vec::new(),
             site_idx: HashMap::new(),
+            fleet,
+            site_class,
+            notices: Vec::new(),
             over_capacity: 0,
         };
         for s in &inv.sites {
@@ -96,7 +109,9 @@ impl Energy {
             high: Default::default(),
             high_refresh: 0,
             high_open: (f64::NAN, f64::NAN),
+            high_adj: 0.0,
             base: Baseload::default(),
+            fleet: (false, false),
         });
         self.site_idx.insert(id.clone(), self.sites.len() - 1);
         self.sites.len() - 1
@@ -122,6 +137,8 @@ impl Energy {
             s.contributors += 1;
         }
         let lo = &self.cfg.left_on;
+        let fleet_class = self.fleet.class(&class);
+        self.fleet.add(fleet_class, si);
         self.devs.push(Dev {
             id: id.clone(),
             site: si,
@@ -137,8 +154,10 @@ impl Energy {
             high: Default::default(),
             high_refresh: 0,
             high_open: (f64::NAN, f64::NAN),
+            high_adj: 0.0,
             left: Default::default(),
             left_refresh: 0,
+            fleet: (fleet_class, false),
         });
         self.dev_idx.insert(id.clone(), self.devs.len() - 1);
         Some(self.devs.len() - 1)
@@ -170,7 +189,9 @@ impl Energy {
             device: Some(&d.id),
             class: &d.class,
             limit: d.limit,
-            adj: if d.contributes && s.contributors == 1 {
+            adj: if d.high.is_active() {
+                d.high_adj
+            } else if d.contributes && s.contributors == 1 {
                 s.base.open_excess()
             } else {
                 0.0
@@ -194,7 +215,8 @@ impl Energy {
         // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
         // checked for high consumption beyond it.
         let adj = t.adj;
-        check_high(
+        let common = self.fleet.active(d.fleet.0);
+        let elevated = check_high(
             &mut d.high,
             (&mut d.high_refresh, &mut d.high_open),
             &d.normal,
@@ -202,11 +224,18 @@ impl Energy {
             ts,
             local,
             (ema - adj, p - adj),
-            suppressed,
+            (suppressed, common),
             prm,
             &cfg.normal,
             out,
         );
+        d.high_adj = adj;
+        if elevated != d.fleet.1 {
+            d.fleet.1 = elevated;
+            let cc = &cfg.common_cause;
+            self.fleet
+                .set(d.fleet.0, d.site, elevated, ts, cc, &mut self.notices);
+        }
         if !d.contributes {
             return;
         }
@@ -231,15 +260,24 @@ impl Energy {
             }
         }
         if s.contributors >= 2 {
+            if !s.fleet.0 {
+                s.fleet.0 = true;
+                self.fleet.add(self.site_class, d.site);
+            }
             let t = Target {
                 site: &s.id,
                 device: None,
                 class: "site",
                 limit: None,
-                adj: s.base.open_excess(),
+                adj: if s.high.is_active() {
+                    s.high_adj
+                } else {
+                    s.base.open_excess()
+                },
             };
             let total = s.total - t.adj;
-            check_high(
+            let common = self.fleet.active(self.site_class);
+            let elevated = check_high(
                 &mut s.high,
                 (&mut s.high_refresh, &mut s.high_open),
                 &s.normal,
@@ -247,11 +285,18 @@ impl Energy {
                 ts,
                 local,
                 (total, total),
-                false,
+                (false, common),
                 prm,
                 &cfg.normal,
                 out,
             );
+            s.high_adj = t.adj;
+            if elevated != s.fleet.1 {
+                s.fleet.1 = elevated;
+                let cc = &cfg.common_cause;
+                self.fleet
+                    .set(self.site_class, d.site, elevated, ts, cc, &mut self.notices);
+            }
         }
     }
 
@@ -267,6 +312,12 @@ impl Energy {
             let s = &mut self.sites[d.site];
             if now.saturating_sub(d.last_seen) > stale {
                 d.ema = None;
+                if d.fleet.1 {
+                    d.fleet.1 = false;
+                    let cc = &self.cfg.common_cause;
+                    self.fleet
+                        .set(d.fleet.0, d.site, false, now, cc, &mut self.notices);
+                }
                 let reason = || {
                     format!(
                         "no data for {}",
@@ -286,11 +337,15 @@ impl Energy {
                 s.total += e;
             }
         }
-        for s in &mut self.sites {
-            if !s.total_known()
-                && now.saturating_sub(s.last_ts) > stale
-                && s.high.reset() == Transition::Closed
-            {
+        for (si, s) in self.sites.iter_mut().enumerate() {
+            let silent = !s.total_known() && now.saturating_sub(s.last_ts) > stale;
+            if silent && s.fleet.1 {
+                s.fleet.1 = false;
+                let cc = &self.cfg.common_cause;
+                self.fleet
+                    .set(self.site_class, si, false, now, cc, &mut self.notices);
+            }
+            if silent && s.high.reset() == Transition::Closed {
                 out.push(clear(
                     AlertKind::HighConsumption,
                     &s.id,
@@ -382,6 +437,11 @@ impl Energy {
             }
             _ => false,
         }
+    }
+
+    /// Takes the fleet-wide notices raised since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Devices tracked.

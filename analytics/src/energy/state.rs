@@ -117,8 +117,13 @@ pub(crate) struct Dev {
     pub high_refresh: i64,
     /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
     pub high_open: (f64, f64),
+    /// The baseload excess subtracted while the high alert is open: frozen when it opened, so a baseload
+    /// alert opening later (often for the same cause) does not end it and let it open again.
+    pub high_adj: f64,
     pub left: Condition,
     pub left_refresh: i64,
+    /// Index of the class in the common-cause counts, and whether the device is elevated now.
+    pub fleet: (usize, bool),
 }
 
 /// One site: its total (sum of contributing devices' smoothed power), normal and baseload.
@@ -137,7 +142,11 @@ pub(crate) struct SiteSt {
     pub high_refresh: i64,
     /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
     pub high_open: (f64, f64),
+    /// The baseload excess subtracted while the high alert is open (see [`Dev::high_adj`]).
+    pub high_adj: f64,
     pub base: Baseload,
+    /// Counted in the common-cause counts of class `site` (once it is checked), and elevated now.
+    pub fleet: (bool, bool),
 }
 
 impl SiteSt {

@@ -239,3 +239,118 @@ proptest! {
         }
     }
 }
+
+/// Six buildings with a fan heater plug each, never on while learning; then on a Monday some switch on at
+/// 08:00 and stop at 09:30, some run until 12:00. Returns the devices alerted (opened, sorted) and the
+/// notices (started or ended).
+fn fleet_morning(on: &[usize], until_noon: &[usize], enabled: bool) -> (Vec<String>, Vec<bool>) {
+    let mut cfg = Config::default();
+    cfg.common_cause.enabled = enabled;
+    let sites = (0..6)
+        .map(|i| Site {
+            id: id(&format!("b{i}")),
+            name: String::new(),
+            kind: SiteKind::Building,
+            devices: vec![Device {
+                id: id(&format!("b{i}-fan")),
+                name: String::new(),
+                class: "plug".into(),
+                source: DeviceSource::Tasmota {
+                    topic: format!("b{i}-fan"),
+                    sml_section: None,
+                    sml: Vec::new(),
+                },
+            }],
+        })
+        .collect();
+    let inv = Inventory {
+        sites,
+        ..Default::default()
+    };
+    let mut e = Energy::new(&cfg, &inv);
+    let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+    let mut out = Vec::new();
+    let monday = t0() + 3 * WEEK;
+    let minutes = (monday - t0()) / MIN + 14 * 60;
+    for m in 0..minutes {
+        let ts = t0() + m * MIN;
+        let (l, h) = (clock.local(ts), (ts - monday) as f64 / 3.6e6);
+        for i in 0..6 {
+            let running = ts >= monday
+                && ((on.contains(&i) && (8.0..9.5).contains(&h))
+                    || (until_noon.contains(&i) && (8.0..12.0).contains(&h)));
+            let p = if running { 1500.0 } else { 0.5 };
+            e.power(
+                &id(&format!("b{i}")),
+                &id(&format!("b{i}-fan")),
+                ts,
+                l,
+                p,
+                &mut out,
+            );
+        }
+        if m % 10 == 0 {
+            e.tick(ts, &mut out);
+        }
+    }
+    let mut opened: Vec<String> = out
+        .iter()
+        .filter(|s| matches!(s.change, Change::Raise { .. }))
+        .filter_map(|s| s.subject.device.as_ref().map(|d| d.to_string()))
+        .collect();
+    opened.sort();
+    opened.dedup();
+    let notices = e.take_notices().iter().map(|n| n.started).collect();
+    (opened, notices)
+}
+
+#[test]
+fn common_cause_table() {
+    let fan = |i: usize| format!("b{i}-fan");
+    type Case<'a> = (&'a str, Vec<usize>, Vec<usize>, bool, Vec<String>, Vec<bool>);
+    let cases: Vec<Case> = vec![
+        (
+            "one fan heater: its alert",
+            vec![2],
+            vec![],
+            true,
+            vec![fan(2)],
+            vec![],
+        ),
+        (
+            "two at once are still two device problems",
+            vec![1, 4],
+            vec![],
+            true,
+            vec![fan(1), fan(4)],
+            vec![],
+        ),
+        (
+            "every building on a cold morning: one notice, no alert",
+            (0..6).collect(),
+            vec![],
+            true,
+            vec![],
+            vec![true, false],
+        ),
+        (
+            "the one left on after the others stopped is alerted",
+            vec![0, 1, 2, 4, 5],
+            vec![3],
+            true,
+            vec![fan(3)],
+            vec![true, false],
+        ),
+        (
+            "check off: an alert per device",
+            (0..6).collect(),
+            vec![],
+            false,
+            (0..6).map(fan).collect(),
+            vec![],
+        ),
+    ];
+    for (name, on, noon, enabled, alerts, notices) in cases {
+        assert_eq!(fleet_morning(&on, &noon, enabled), (alerts, notices), "{name}");
+    }
+}

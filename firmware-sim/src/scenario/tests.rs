@@ -70,3 +70,51 @@ fn readings_are_in_time_order_and_truth_matches_the_bands() {
         None => assert!(!s.needs_water(tree, t, 10.0)),
     }
 }
+
+#[test]
+fn the_counterfactual_park_differs_only_where_a_sensor_was_faulty() {
+    let s = Scenario::generate(ScenarioConfig { trees: 12, ..small() });
+    assert!(!s.faults.is_empty(), "the seed has sensor faults to take away");
+    let cf = s.trees_without_faults();
+    let soil = |sc: &Scenario| {
+        let mut out = Vec::new();
+        sc.replay(|_, batch| {
+            out.extend(
+                batch
+                    .iter()
+                    .filter(|r| s.inventory.trees.iter().any(|t| t.sensors.contains(&r.device)))
+                    .cloned(),
+            );
+        });
+        out
+    };
+    let (real, clean) = (soil(&s), soil(&cf));
+    let faulty = |r: &Reading| {
+        s.faults
+            .iter()
+            .any(|f| f.device == r.device && f.start <= r.ts && r.ts < f.end)
+    };
+    // Gaps drop readings, so compare by (device, time).
+    let key = |r: &Reading| (r.device.clone(), r.ts);
+    let clean_at: BTreeMap<_, _> = clean.iter().map(|r| (key(r), r)).collect();
+    let mut differ = 0;
+    for r in &real {
+        let c = clean_at
+            .get(&key(r))
+            .expect("every real reading has its counterfactual");
+        if faulty(r) {
+            differ += usize::from(c.values != r.values);
+        } else {
+            assert_eq!(c.values, r.values, "outside faults the park is the same: {r:?}");
+        }
+    }
+    assert!(
+        differ > 0 || clean.len() > real.len(),
+        "the faults changed something"
+    );
+    assert!(cf.incidents.is_empty() && cf.faults.is_empty());
+    assert!(
+        s.true_days_until_critical(&s.inventory.trees[0].id, s.learn_until, 30.0)
+            == cf.true_days_until_critical(&s.inventory.trees[0].id, s.learn_until, 30.0)
+    );
+}

@@ -223,6 +223,15 @@ impl Park {
         (Park { start, trees }, faults)
     }
 
+    /// The same park with every sensor working.
+    pub(super) fn without_faults(&self) -> Park {
+        let mut p = self.clone();
+        for s in p.trees.iter_mut().flat_map(|t| t.sensors.iter_mut()) {
+            s.fault = None;
+        }
+        p
+    }
+
     fn s_at(&self, s: &Sensor, t: i64) -> Option<f64> {
         let x = (t - self.start) as f64 / HOUR as f64;
         let (i, f) = (x.floor() as usize, x - x.floor());

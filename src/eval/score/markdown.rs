@@ -74,6 +74,11 @@ impl Report {
             "| Energy alerts while learning (first weeks, not scored) | {} |",
             self.learning_alerts
         );
+        let _ = writeln!(
+            o,
+            "| Common-cause notices (a class elevated at many sites at once; not alerts) | {} |",
+            self.notices.len()
+        );
         let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
         let _ = writeln!(
             o,
@@ -97,6 +102,11 @@ impl Report {
             o,
             "| Watering alerts without true need: overtaken by rain or watering / with a sensor fault at the tree within 24 h | {}: {} / {} |",
             self.water_fp, self.water_fp_rain, self.water_fp_near_fault
+        );
+        let _ = writeln!(
+            o,
+            "| Watering alerts without need on a sensor after a fault, raised on the same park with working sensors too (not caused) | {} |",
+            self.water_fault_near_not_caused
         );
         let _ = writeln!(
             o,
@@ -126,6 +136,9 @@ impl Report {
                     a.device,
                     a.text
                 );
+            }
+            for (t, n) in &self.notices {
+                let _ = writeln!(o, "\nCommon-cause notice {}: {n}", t.format("%a %m-%d %H:%M"));
             }
             for f in &self.flaps {
                 let _ = writeln!(o, "\nFlapping: {f}");

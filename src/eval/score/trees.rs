@@ -35,9 +35,11 @@ impl Report {
                             &f.tree == tree && f.start <= t && t <= f.end + TimeDelta::hours(24)
                         };
                         self.water_fp_near_fault += usize::from(s.faults.iter().any(|f| near(&f)));
-                        // Caused: the sensor the alert names was faulty when it opened, or had reported
+                        // Suspect: the sensor the alert names was faulty when it opened, or had reported
                         // corrupt values (stuck, impossible, jump) within the trend window before. A low
-                        // battery leaves the simulated values right, so it cannot cause one.
+                        // battery leaves the simulated values right, so it cannot cause one. Caused: a
+                        // suspect the same detectors did not raise on the same park with every sensor
+                        // working (no watering alert for the tree open within 3 h of this one's opening).
                         let sensor = o
                             .text
                             .split(" at ")
@@ -55,7 +57,18 @@ impl Report {
                                 && f.start <= t
                                 && (t <= f.end || (corrupting(f.kind) && t <= f.end + self.trend_window))
                         });
-                        if let Some(f) = caused {
+                        let near = TimeDelta::hours(3);
+                        let without_fault = self.counterfactual_water.iter().any(|(tr, from, to)| {
+                            tr == tree && *from <= t + near && to.unwrap_or(end) >= t - near
+                        });
+                        if let (Some(f), true) = (caused, without_fault) {
+                            self.water_fault_near_not_caused += 1;
+                            let note = format!(
+                                "{} {:?} {} to {} (raised on the working sensors too: not caused)",
+                                f.device, f.kind, f.start, f.end
+                            );
+                            self.fault_notes.push(note);
+                        } else if let Some(f) = caused {
                             self.water_fault_fp += 1;
                             let note = format!("{} {:?} {} to {}", f.device, f.kind, f.start, f.end);
                             self.fault_notes.push(note);

@@ -1,0 +1,82 @@
+//! Settings of the common-cause check (`[analytics.common_cause]`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{check, within};
+
+/// When the same device class draws more than usual in many sites at once, the cause is shared (cold
+/// weather switching on fan heaters everywhere, a holiday, a fleet-wide schedule) rather than a fault in
+/// each device: one notice for the fleet instead of an alert per device.
+///
+/// A device (or a site total, as class `site`) is *elevated* while its power is above its learned median
+/// by the normal's floor (`normal.min_rel` and `normal.min_abs`). A class is in a common cause while
+/// elevated devices of it are at `min_sites` sites or more *and* at `share` or more of the sites that have
+/// that class; it ends when fewer than half that many sites remain. Meanwhile devices of that class open no
+/// alert from the learned normal (static limits and left-on still apply; alerts already open stay open).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommonCauseConfig {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// Fewest sites with an elevated device of one class for a common cause.
+    pub min_sites: u32,
+    /// Least share (0–1) of the sites having that class whose device of it is elevated.
+    pub share: f64,
+}
+
+impl Default for CommonCauseConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_sites: 3,
+            share: 0.5,
+        }
+    }
+}
+
+impl CommonCauseConfig {
+    pub(crate) fn validate(&self, e: &mut Vec<String>) {
+        check(e, self.min_sites >= 2, "common_cause.min_sites", "at least 2");
+        check(
+            e,
+            within(self.share, 0.0, 1.0) && self.share > 0.0,
+            "common_cause.share",
+            "above 0 and at most 1",
+        );
+    }
+
+    /// Sites needed out of `sites` having the class (0 when the check is off).
+    pub fn needed(&self, sites: u32) -> u32 {
+        if !self.enabled {
+            return u32::MAX;
+        }
+        let by_share = (self.share * f64::from(sites)).ceil() as u32;
+        self.min_sites.max(by_share)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_needed_and_validation() {
+        let c = CommonCauseConfig::default();
+        for (sites, want) in [(1, 3), (4, 3), (6, 3), (7, 4), (12, 6), (100, 50)] {
+            assert_eq!(c.needed(sites), want, "{sites} sites");
+        }
+        let off = CommonCauseConfig {
+            enabled: false,
+            ..c.clone()
+        };
+        assert_eq!(off.needed(12), u32::MAX);
+        let mut e = Vec::new();
+        CommonCauseConfig {
+            min_sites: 1,
+            share: 0.0,
+            ..c
+        }
+        .validate(&mut e);
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+}
