@@ -4,6 +4,7 @@
 //! The binary is thin: it parses arguments, loads and validates the config (exit 64 listing every error),
 //! sets up logging and metrics, and calls the crates' `run` functions with a shutdown token.
 
+mod backfill;
 mod config;
 mod eval;
 mod import;

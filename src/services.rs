@@ -142,7 +142,24 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
     let mut sim = None;
     if has(Service::Sim) {
         let stop = CancellationToken::new();
-        let handle = zw_sim::start(cfg.sim.clone(), &bus, stop.clone()).await?;
+        let handle = if cfg.sim.history.is_zero() {
+            zw_sim::start(cfg.sim.clone(), &bus, stop.clone()).await?
+        } else {
+            let profiles = zw_gateway::ProfileSet::load(&cfg.gateway.profile_dirs)
+                .map_err(|e| anyhow::anyhow!("meter profiles: {}", e.join("; ")))?;
+            let mut history =
+                crate::backfill::Backfill::new(&cfg.inventory, &profiles, cfg.ingest.batch_size);
+            let handle =
+                zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |s| history.sample(s))
+                    .await?;
+            let (c, s) = (cfg.clone(), stop.clone());
+            tokio::spawn(async move {
+                if let Err(e) = history.write(&c, s).await {
+                    tracing::error!(error = %e, "Simulator history not written.");
+                }
+            });
+            handle
+        };
         info!(modbus = %handle.modbus_addr, "Simulator running.");
         sim = Some((stop, handle));
     }

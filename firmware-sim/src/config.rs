@@ -35,6 +35,15 @@ pub struct Config {
     /// How often the meters' simulated values (and so the register images) advance.
     #[serde(with = "humantime_serde")]
     pub update_interval: Duration,
+    /// The `meters` start this long in the past (for the demo): their counters already hold that span's
+    /// consumption when serving starts, and [`crate::start_with_history`] hands out every `history_step` of
+    /// it as a register image, so a backfill of that span lines up with the live counters. Default 0; at most
+    /// 31 days; not with `fleets`.
+    #[serde(with = "humantime_serde")]
+    pub history: Duration,
+    /// Spacing of the history's steps. Default 1 min.
+    #[serde(with = "humantime_serde")]
+    pub history_step: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +67,8 @@ impl Default for Config {
             shellies: Vec::new(),
             mqtt_faults: crate::mqtt_faults::MqttFaults::default(),
             update_interval: Duration::from_secs(1),
+            history: Duration::ZERO,
+            history_step: Duration::from_secs(60),
         }
     }
 }
@@ -145,6 +156,7 @@ impl Config {
             errors.push("sim.update_interval: must be at least 10ms".into());
         }
         crate::fleet::plan(self, &mut errors);
+        errors.extend(self.history_problems());
         let mut topics = HashSet::new();
         for (i, p) in self.plugs.iter().enumerate() {
             if !is_tasmota_topic(&p.topic) {
@@ -222,6 +234,28 @@ fn is_tts_id(s: &str) -> bool {
         && !s.contains("--")
 }
 
+impl Config {
+    /// What is wrong with `history` and `history_step`.
+    fn history_problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.history.is_zero() {
+            return errors;
+        }
+        if self.history > Duration::from_secs(31 * 86_400) {
+            errors.push("sim.history: at most 31 days".into());
+        }
+        if self.history_step < Duration::from_secs(1) {
+            errors.push("sim.history_step: must be at least 1s".into());
+        } else if self.history.as_secs() / self.history_step.as_secs() > 100_000 {
+            errors.push("sim.history_step: more than 100000 steps per meter; use a longer step".into());
+        }
+        if !self.fleets.is_empty() {
+            errors.push("sim.history: not with fleets (it is for a few demo meters)".into());
+        }
+        errors
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +312,47 @@ mod tests {
             "{errors:#?}"
         );
         assert_eq!(errors.len(), 6, "{errors:#?}");
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let with = |history: u64, step: u64, fleets: bool| Config {
+            history: Duration::from_secs(history),
+            history_step: Duration::from_secs(step),
+            fleets: if fleets {
+                vec![toml::from_str("count = 1\nlisten = \"127.0.0.1:0\"").expect("fleet")]
+            } else {
+                Vec::new()
+            },
+            ..Config::default()
+        };
+        // Table: (history s, step s, with fleets, expected problem or none).
+        let cases = [
+            (2 * 86_400, 60, false, None),
+            (0, 0, true, None),
+            (32 * 86_400, 60, false, Some("sim.history: at most 31 days")),
+            (3600, 0, false, Some("sim.history_step: must be at least 1s")),
+            (
+                2 * 86_400,
+                1,
+                false,
+                Some("sim.history_step: more than 100000 steps per meter; use a longer step"),
+            ),
+            (
+                3600,
+                60,
+                true,
+                Some("sim.history: not with fleets (it is for a few demo meters)"),
+            ),
+        ];
+        for (h, st, f, want) in cases {
+            let got = with(h, st, f).history_problems();
+            assert_eq!(
+                got,
+                want.map(String::from).into_iter().collect::<Vec<_>>(),
+                "{h} {st} {f}"
+            );
+        }
     }
 
     #[test]

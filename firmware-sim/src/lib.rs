@@ -95,6 +95,20 @@ impl SimHandle {
     }
 }
 
+/// One step of a meter's simulated past ([`Config::history`]): its register image as the device would have
+/// answered at `ts`.
+#[derive(Debug)]
+pub struct HistorySample<'a> {
+    /// The listener the meter answers on (its actual address).
+    pub listener: SocketAddr,
+    /// The meter's unit id.
+    pub unit_id: u8,
+    /// The simulated time of this image.
+    pub ts: chrono::DateTime<chrono::Utc>,
+    /// The register image; [`modbus::RegisterImage::read`] answers like the device.
+    pub image: &'a modbus::RegisterImage,
+}
+
 /// Validates `cfg`, binds the Modbus listener, spawns the server, the meter updater and the MQTT publishers,
 /// and returns at once. The broker is only contacted when plugs or soil sensors are configured.
 pub async fn start(
@@ -102,13 +116,28 @@ pub async fn start(
     bus: &zw_bus::Bus,
     shutdown: CancellationToken,
 ) -> Result<SimHandle, SimError> {
+    start_with_history(cfg, bus, shutdown, &mut |_| {}).await
+}
+
+/// [`start`], first stepping the meters through [`Config::history`] and handing every step's register image
+/// to `on_history` (in time order per meter), before anything is served.
+pub async fn start_with_history(
+    cfg: Config,
+    bus: &zw_bus::Bus,
+    shutdown: CancellationToken,
+    on_history: &mut (dyn FnMut(HistorySample<'_>) + Send),
+) -> Result<SimHandle, SimError> {
     let problems = cfg.validate();
     if !problems.is_empty() {
         return Err(SimError::Config(problems));
     }
     let mut problems = Vec::new();
     let plans = fleet::plan(&cfg, &mut problems);
-    let (bound, live) = serve::bind(plans).await?;
+    let history = (!cfg.history.is_zero()).then_some(serve::History {
+        span: cfg.history,
+        step: cfg.history_step,
+    });
+    let (bound, live) = serve::bind(plans, history, on_history).await?;
     let listeners = bound
         .iter()
         .map(|b| b.listener.local_addr())

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -41,8 +41,20 @@ pub(crate) struct Bound {
     pub line: Option<Arc<RtuLine>>,
 }
 
-/// Binds every listener and builds the images (stepped once, so the first read is plausible).
-pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Live>), SimError> {
+/// A span of simulated past to step the meters through before serving, see [`crate::Config::history`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct History {
+    pub span: Duration,
+    pub step: Duration,
+}
+
+/// Binds every listener and builds the images (stepped once, so the first read is plausible). With a
+/// `history`, every meter is first stepped through it, each step's image handed to `on_sample`.
+pub(crate) async fn bind(
+    plans: Vec<ListenerPlan>,
+    history: Option<History>,
+    on_sample: &mut (dyn FnMut(crate::HistorySample<'_>) + Send),
+) -> Result<(Vec<Bound>, Vec<Live>), SimError> {
     let now = Utc::now();
     let (mut bound, mut live) = (Vec::with_capacity(plans.len()), Vec::new());
     for plan in plans {
@@ -50,11 +62,30 @@ pub(crate) async fn bind(plans: Vec<ListenerPlan>) -> Result<(Vec<Bound>, Vec<Li
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| SimError::Bind(io::Error::new(e.kind(), format!("{addr}: {e}"))))?;
+        let local = listener.local_addr().map_err(SimError::Bind)?;
         let mut units = HashMap::with_capacity(plan.meters.len());
         for m in plan.meters {
             let mut meter = Sdm630::new(m.seed).including(&m.includes);
-            meter.step(now);
             let mut image = m.model.new_image();
+            if let Some(h) = history {
+                let (span, step) = (to_delta(h.span), to_delta(h.step).max(TimeDelta::seconds(1)));
+                let mut t = now - span;
+                meter.step(t);
+                while t + step < now {
+                    t += step;
+                    meter.step(t);
+                    m.model.write_image(&meter, &mut image);
+                    on_sample(crate::HistorySample {
+                        listener: local,
+                        unit_id: m.unit_id,
+                        ts: t,
+                        image: &image,
+                    });
+                }
+                // Thousands of steps: let the runtime breathe between meters.
+                tokio::task::yield_now().await;
+            }
+            meter.step(now);
             m.model.write_image(&meter, &mut image);
             let image = Arc::new(RwLock::new(image));
             let faults = Faults::new(m.seed, m.faults);
@@ -151,4 +182,8 @@ pub(crate) async fn update_meters(
             }
         }
     }
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }

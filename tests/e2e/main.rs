@@ -16,4 +16,5 @@ mod ingest_support;
 mod ingest_v2;
 mod modbus_profiles;
 mod pipeline;
+mod sim_history;
 mod support;

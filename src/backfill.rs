@@ -1,0 +1,179 @@
+//! The simulator's past as stored history (`[sim] history`, for the demo).
+//!
+//! The simulator steps its meters through the configured span before it serves ([`zw_sim::HistorySample`]).
+//! Each step is read here the way the gateway reads the real device: the inventory device on that listener
+//! and unit id, its meter profile planned into requests, each request answered by the register image,
+//! decoded, derived values added. The readings are written to InfluxDB through the ingest write path
+//! ([`zw_ingest::to_line`], [`zw_ingest::Writer`]: retries, 413 splits, dead letters). So the demo opens
+//! with days of curves, energy totals and a normal for analytics to learn, and the live counters continue
+//! exactly where the history ends: the same meter objects were stepped through it.
+//!
+//! Steps of meters no inventory device polls, and values that do not decode, are counted and logged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use zw_gateway::profile::{self, Profile, ProfileSet, Request};
+use zw_model::inventory::{DeviceSource, ModbusEndpoint};
+use zw_model::{Id, Inventory, Reading};
+
+use crate::config::Config;
+
+/// One inventory device reading a simulated meter.
+struct Target {
+    site: Id,
+    device: Id,
+    profile: Arc<Profile>,
+    plan: Vec<Request>,
+}
+
+/// Readings collected from the simulator's history, as line-protocol batches.
+pub struct Backfill {
+    /// Inventory devices by (host, port, unit id) of their Modbus TCP or RTU-over-TCP endpoint.
+    targets: Vec<((IpAddr, u16, u8), Target)>,
+    index: HashMap<(SocketAddr, u8), Option<usize>>,
+    batch_size: usize,
+    batches: Vec<(String, usize)>,
+    points: u64,
+    unmatched: u64,
+    undecodable: u64,
+}
+
+impl Backfill {
+    /// Collects for the Modbus devices of `inventory` whose endpoint is an IP address (or `localhost`).
+    pub fn new(inventory: &Inventory, profiles: &ProfileSet, batch_size: usize) -> Self {
+        let mut targets = Vec::new();
+        for site in &inventory.sites {
+            for d in &site.devices {
+                let DeviceSource::Modbus {
+                    endpoint,
+                    unit_id,
+                    profile,
+                    ..
+                } = &d.source
+                else {
+                    continue;
+                };
+                let (
+                    Ok(ModbusEndpoint::Tcp { host, port } | ModbusEndpoint::RtuOverTcp { host, port }),
+                    Some(p),
+                ) = (ModbusEndpoint::parse(endpoint), profiles.get(profile))
+                else {
+                    continue;
+                };
+                let ip = match host.as_str() {
+                    "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    h => match h.trim_matches(['[', ']']).parse() {
+                        Ok(ip) => ip,
+                        Err(_) => continue,
+                    },
+                };
+                let target = Target {
+                    site: site.id.clone(),
+                    device: d.id.clone(),
+                    plan: p.plan(),
+                    profile: p,
+                };
+                targets.push(((ip, port, *unit_id), target));
+            }
+        }
+        Self {
+            targets,
+            index: HashMap::new(),
+            batch_size: batch_size.max(1),
+            batches: Vec::new(),
+            points: 0,
+            unmatched: 0,
+            undecodable: 0,
+        }
+    }
+
+    /// The device reading `unit` on `listener`: same port and unit id, and the same address unless the
+    /// simulator listens on all addresses.
+    fn target(&mut self, listener: SocketAddr, unit: u8) -> Option<usize> {
+        let targets = &self.targets;
+        *self.index.entry((listener, unit)).or_insert_with(|| {
+            targets.iter().position(|((ip, port, u), _)| {
+                *u == unit
+                    && *port == listener.port()
+                    && (listener.ip().is_unspecified() || *ip == listener.ip())
+            })
+        })
+    }
+
+    /// Reads one step of a simulated meter as its inventory device would.
+    pub fn sample(&mut self, s: zw_sim::HistorySample<'_>) {
+        let Some(i) = self.target(s.listener, s.unit_id) else {
+            self.unmatched += 1;
+            return;
+        };
+        let t = &self.targets[i].1;
+        let mut values = BTreeMap::new();
+        for req in &t.plan {
+            if (req.function == 3) != s.image.is_holding() {
+                self.undecodable += req.values.len() as u64;
+                continue;
+            }
+            let Ok(regs) = s.image.read(req.address, req.count) else {
+                self.undecodable += req.values.len() as u64;
+                continue;
+            };
+            for &vi in &req.values {
+                let v = &t.profile.values[vi];
+                match profile::decode(v, req.address, &regs) {
+                    Ok(x) => {
+                        values.insert(v.quantity, x);
+                    }
+                    Err(_) => self.undecodable += 1,
+                }
+            }
+        }
+        t.profile.derive(&mut values);
+        if values.is_empty() {
+            return;
+        }
+        let reading = Reading::new(t.site.clone(), t.device.clone(), s.ts, values);
+        if self.batches.last().is_none_or(|(_, n)| *n >= self.batch_size) {
+            self.batches.push((String::new(), 0));
+        }
+        if let Some((body, n)) = self.batches.last_mut()
+            && zw_ingest::to_line(&reading, body).is_ok()
+        {
+            body.push('\n');
+            *n += 1;
+            self.points += 1;
+        }
+    }
+
+    /// Writes the collected points through the ingest write path; gives up on `stop`.
+    pub async fn write(self, cfg: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+        if self.unmatched > 0 || self.undecodable > 0 {
+            warn!(
+                unmatched_steps = self.unmatched,
+                undecodable_values = self.undecodable,
+                "Simulator history: steps of meters no inventory device polls, or values that did not decode, were left out."
+            );
+        }
+        let metrics = zw_ingest::Metrics::unregistered()?;
+        let dead = zw_ingest::DeadLetter::new(&cfg.ingest.dead_letter, metrics.clone());
+        let writer = zw_ingest::Writer::new(
+            zw_influx::Client::new(cfg.influx.clone())?,
+            &cfg.ingest,
+            metrics,
+            dead,
+        );
+        let points = self.points;
+        for (body, n) in self.batches {
+            if !writer.write_retrying(Bytes::from(body), n, &stop).await {
+                warn!("Simulator history: stopped before it was written.");
+                return Ok(());
+            }
+        }
+        info!(points, span = ?cfg.sim.history, "Simulator history written to InfluxDB.");
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The simulator's history (`[sim] history`): the past of every simulated meter lands in InfluxDB as the
+//! gateway would have read it, and the live counters the meter then serves continue where it ends.
+
+use anyhow::Context as _;
+use tokio_modbus::client::Reader as _;
+use tokio_modbus::prelude::{Slave, SlaveContext as _};
+use zw_tests::{Stack, free_port};
+
+use crate::fixture::WAIT;
+use crate::support::{Zaehlwerk, connection, eventually};
+
+fn config(stack: &Stack, modbus: u16) -> String {
+    format!(
+        r#"{conn}
+[sim]
+modbus_listen = "127.0.0.1:{modbus}"
+update_interval = "1h"
+history = "30m"
+history_step = "1m"
+plugs = []
+soil_sensors = []
+meters = [{{ unit_id = 1, includes = [2] }}, {{ unit_id = 2, profile = "janitza-b23" }}, {{ unit_id = 3 }}]
+
+[[sites]]
+id = "rathaus"
+kind = "building"
+devices = [
+  {{ id = "main", class = "main_meter", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630" }} }},
+  {{ id = "kitchen", source = {{ type = "modbus", endpoint = "tcp://localhost:{modbus}", unit_id = 2, profile = "janitza-b23" }} }},
+]
+"#,
+        conn = connection(stack),
+    )
+}
+
+/// `SELECT fields FROM readings WHERE device = d` as rows of numbers (time dropped, nulls as NaN).
+async fn rows(influx: &zw_influx::Client, fields: &str, device: &str) -> anyhow::Result<Vec<Vec<f64>>> {
+    let q = format!("SELECT {fields} FROM readings WHERE device = $d");
+    let series = influx.query(&q, &[("d", device)]).await?;
+    Ok(series
+        .first()
+        .map(|s| {
+            s.values
+                .iter()
+                .map(|r| r.iter().skip(1).map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let modbus = free_port();
+    let cfg = stack.state_dir().join("zaehlwerk.toml");
+    std::fs::write(&cfg, config(&stack, modbus))?;
+    let sim = Zaehlwerk::start("sim", &cfg, stack.state_dir())?;
+    let influx = zw_influx::Client::new(zw_influx::Config {
+        url: stack.influx_url(),
+        database: stack.influx_db().into(),
+        ..Default::default()
+    })?;
+    // 30 minutes in 1-minute steps: the steps strictly between the start and now.
+    let main = eventually(WAIT, "main meter history", || async {
+        let r = rows(&influx, "energy_import, active_power", "main").await.ok()?;
+        (r.len() == 29).then_some(r)
+    })
+    .await
+    .with_context(|| sim.log_tail())?;
+    let kitchen = eventually(WAIT, "kitchen history", || async {
+        let r = rows(
+            &influx,
+            "energy_import, active_power, active_power_l1, active_power_l2, active_power_l3",
+            "kitchen",
+        )
+        .await
+        .ok()?;
+        (r.len() == 29).then_some(r)
+    })
+    .await?;
+    // Counters never go down; the kitchen's total power is derived from its phases, as the gateway does.
+    assert!(main.windows(2).all(|w| w[1][0] >= w[0][0]), "{main:?}");
+    for k in &kitchen {
+        assert!(
+            (k[1] - (k[2] + k[3] + k[4])).abs() <= 1e-6 * k[1].abs().max(1.0),
+            "{k:?}"
+        );
+    }
+    // The main meter measures the kitchen behind it, every minute.
+    assert!(
+        main.iter().zip(&kitchen).all(|(m, k)| m[1] > k[1]),
+        "{main:?}\n{kitchen:?}"
+    );
+    // Unit 3 has no inventory device: nothing stored for it, and the log says so.
+    assert!(
+        sim.log_tail().contains("unmatched_steps=29"),
+        "{}",
+        sim.log_tail()
+    );
+
+    // Live: the meter serves the counter its history ended with (plus at most a minute of consumption).
+    let mut ctx = tokio_modbus::client::tcp::connect(format!("127.0.0.1:{modbus}").parse()?).await?;
+    ctx.set_slave(Slave(1));
+    let regs = ctx.read_input_registers(0x0048, 2).await??;
+    let live_wh = f64::from(f32::from_bits((u32::from(regs[0]) << 16) | u32::from(regs[1]))) * 1000.0;
+    let last_wh = main.last().context("rows")?[0];
+    // float32 registers hold kWh to about 2 Wh at these totals.
+    assert!(
+        live_wh >= last_wh - 4.0,
+        "live {live_wh} Wh below history {last_wh} Wh"
+    );
+    assert!(
+        live_wh - last_wh < 2000.0,
+        "live {live_wh} Wh far above history {last_wh} Wh"
+    );
+    sim.stop(std::time::Duration::from_secs(15)).await
+}
