@@ -27,6 +27,12 @@ pub struct Config {
     pub max_packet_size: usize,
     /// Capacity of the inbound message queue between the event loop and the consumer.
     pub inbound_capacity: usize,
+    /// Messages the connection driver holds beyond `inbound_capacity` for a consumer that must not lose any
+    /// (`FullPolicy::Block`), so that it keeps reading the socket and answering keep-alives while the
+    /// consumer is busy. Keep it at least the broker's in-flight limit for manually acknowledging consumers
+    /// (mosquitto `max_inflight_messages`, 20,000 in `deploy/conf`), which then never fill it; when it is full
+    /// the driver stops reading until there is room, counted in `zw_bus_inbound_stalls_total`.
+    pub inbound_overflow: usize,
     /// First reconnect delay; doubles per failed attempt up to `reconnect_max`, with ±25 % jitter.
     #[serde(with = "humantime_serde")]
     pub reconnect_min: Duration,
@@ -46,6 +52,7 @@ impl Default for Config {
             keep_alive: Duration::from_secs(15),
             max_packet_size: 256 * 1024,
             inbound_capacity: 10_000,
+            inbound_overflow: 65_536,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
         }
@@ -70,6 +77,9 @@ impl Config {
         }
         if self.inbound_capacity == 0 {
             errors.push("bus.inbound_capacity: must be at least 1".into());
+        }
+        if self.inbound_overflow == 0 {
+            errors.push("bus.inbound_overflow: must be at least 1".into());
         }
         if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
             errors.push("bus.reconnect_min: must be > 0 and <= reconnect_max".into());

@@ -19,12 +19,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::inbound::{self, Sent};
 use crate::{Config, Metrics};
 
 /// What the driver does when the consumer's inbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullPolicy {
-    /// Stop reading from the broker until there is room: nothing is lost, the broker buffers.
+    /// Nothing is lost: messages the queue has no room for wait in an overflow of `bus.inbound_overflow`
+    /// messages while the driver keeps polling (keep-alives and acks go on); only when that is full too
+    /// does it stop reading from the broker until there is room (see [`crate::inbound`]).
     Block,
     /// Drop the new message and count it in `zw_bus_inbound_dropped_total` (for live views that only want
     /// the latest value).
@@ -169,8 +172,21 @@ pub fn connect(
             true,
         ));
     }
-    let (client, eventloop) = AsyncClient::new(mqtt, 1024);
-    let (tx, rx) = mpsc::channel(cfg.inbound_capacity);
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 1024);
+    // Acks and small publishes go out at once instead of waiting for Nagle's algorithm.
+    let mut net = eventloop.network_options();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
+    let (tx, rx) = match opts.full_policy {
+        FullPolicy::Block => {
+            let (tx, rx) = inbound::channel(cfg.inbound_capacity, cfg.inbound_overflow);
+            (Out::Block(tx), rx)
+        }
+        FullPolicy::DropNewest => {
+            let (tx, rx) = mpsc::channel(cfg.inbound_capacity.max(1));
+            (Out::DropNewest(tx), rx)
+        }
+    };
     let (connected_tx, connected_rx) = watch::channel(false);
     // Unbounded by type, bounded by construction: every queued id is the id of a QoS 1 message the broker
     // delivered and has not had acknowledged, and the broker never has more of those in flight than its
@@ -205,8 +221,14 @@ struct Driver {
     opts: ConnectOptions,
     metrics: Metrics,
     connected: watch::Sender<bool>,
-    tx: mpsc::Sender<Publish>,
+    tx: Out,
     backoff: (Duration, Duration),
+}
+
+/// The consumer's queue, per [`FullPolicy`].
+enum Out {
+    Block(inbound::Sender),
+    DropNewest(mpsc::Sender<Publish>),
 }
 
 impl Driver {
@@ -216,14 +238,30 @@ impl Driver {
         // Resolved once: a labelled lookup per message costs a hash and a lock.
         let received = self.metrics.received.with_label_values(&label);
         let mut failures: u32 = 0;
+        // Whether any packet arrived since the last PINGREQ went out.
+        let mut traffic = false;
         loop {
             if let Ok(first) = self.acks.try_recv() {
                 self.write_acks(&mut eventloop, first).await;
+            }
+            // Liveness is any packet from the broker, not just the PINGRESP: under a backlog the broker
+            // queues the PINGRESP behind thousands of messages, and rumqttc would call a connection that is
+            // delivering at full speed dead at its next ping ("Last pingreq isn't acked"), and every
+            // reconnect makes the broker re-send its whole in-flight window. A connection that delivers
+            // nothing for a full keep-alive interval after a ping still fails the check.
+            if traffic && eventloop.state.await_pingresp {
+                eventloop.state.await_pingresp = false;
+                self.metrics.pings_excused.with_label_values(&label).inc();
             }
             let event = tokio::select! {
                 () = shutdown.cancelled() => break,
                 ev = eventloop.poll() => ev,
             };
+            match &event {
+                Ok(Event::Incoming(_)) => traffic = true,
+                Ok(Event::Outgoing(Outgoing::PingReq)) | Err(_) => traffic = false,
+                Ok(Event::Outgoing(_)) => {}
+            }
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     failures = 0;
@@ -245,6 +283,9 @@ impl Driver {
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     received.inc();
+                    if p.dup {
+                        self.metrics.redelivered.with_label_values(&label).inc();
+                    }
                     if !self.deliver(p, &shutdown).await {
                         break;
                     }
@@ -319,14 +360,26 @@ impl Driver {
 
     /// Hands a message to the consumer according to the full policy; `false` when shutting down.
     async fn deliver(&self, p: Publish, shutdown: &CancellationToken) -> bool {
-        match self.opts.full_policy {
-            FullPolicy::Block => tokio::select! {
-                () = shutdown.cancelled() => false,
-                // A closed receiver means the consumer is gone; keep the driver alive for the DISCONNECT.
-                _ = self.tx.send(p) => true,
+        match &self.tx {
+            // A closed receiver means the consumer is gone; keep the driver alive for the DISCONNECT.
+            Out::Block(tx) => match tx.send(p) {
+                Sent::Queued | Sent::Closed => true,
+                Sent::Full => {
+                    let client = self.opts.client.as_str();
+                    self.metrics.inbound_stalls.with_label_values(&[client]).inc();
+                    warn!(
+                        client,
+                        held = tx.overflow(),
+                        "Consumer far behind: inbound overflow full, pausing reads from the broker (keep-alives may fail); raise bus.inbound_overflow to at least the broker's max_inflight_messages."
+                    );
+                    tokio::select! {
+                        () = shutdown.cancelled() => false,
+                        () = tx.room() => true,
+                    }
+                }
             },
-            FullPolicy::DropNewest => {
-                if self.tx.try_send(p).is_err() {
+            Out::DropNewest(tx) => {
+                if tx.try_send(p).is_err() {
                     self.metrics
                         .inbound_dropped
                         .with_label_values(&[self.opts.client.as_str()])

@@ -6,12 +6,14 @@
 //!   driver task that polls rumqttc's event loop forever.
 //! * The driver re-subscribes after every reconnect the broker did not resume a session for, and backs off
 //!   exponentially with jitter between failed attempts (rumqttc itself retries in a tight loop).
-//! * The inbound queue is bounded, with an explicit [`FullPolicy`]: `Block` (back-pressure to the broker, for
-//!   consumers that must not lose messages) or `DropNewest` (counted in `zw_bus_inbound_dropped_total`).
+//! * The inbound queue is bounded, with an explicit [`FullPolicy`]: `Block` (for consumers that must not lose
+//!   messages: an overflow lets the driver keep polling, so keep-alives never depend on the consumer's speed;
+//!   back-pressure to the broker only beyond it) or `DropNewest` (counted in `zw_bus_inbound_dropped_total`).
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod config;
 mod driver;
+mod inbound;
 mod metrics;
 
 pub use config::Config;

@@ -15,6 +15,13 @@ pub struct Metrics {
     pub received: IntCounterVec,
     /// Messages dropped because the inbound queue was full (`DropNewest` policy), per client.
     pub inbound_dropped: IntCounterVec,
+    /// Times the driver stopped reading from the broker because the consumer's overflow was full
+    /// (`Block` policy), per client.
+    pub inbound_stalls: IntCounterVec,
+    /// Messages the broker flagged as re-deliveries (DUP), per client.
+    pub redelivered: IntCounterVec,
+    /// Keep-alive checks passed on other traffic while the PINGRESP was still queued behind messages.
+    pub pings_excused: IntCounterVec,
 }
 
 impl Metrics {
@@ -44,6 +51,18 @@ impl Metrics {
             inbound_dropped: counter(
                 "zw_bus_inbound_dropped_total",
                 "Messages dropped because the consumer's inbound queue was full.",
+            )?,
+            inbound_stalls: counter(
+                "zw_bus_inbound_stalls_total",
+                "Times reading from the broker paused because the consumer's overflow queue was full.",
+            )?,
+            redelivered: counter(
+                "zw_bus_messages_redelivered_total",
+                "Messages the broker flagged as re-deliveries (DUP).",
+            )?,
+            pings_excused: counter(
+                "zw_bus_keepalive_excused_total",
+                "Keep-alive checks passed on message traffic while the PINGRESP was still queued.",
             )?,
         })
     }

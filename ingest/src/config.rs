@@ -39,6 +39,27 @@ pub struct Config {
     pub spool: SpoolConfig,
     /// Where readings and lines that can never be written are kept.
     pub dead_letter: DeadLetterConfig,
+    /// The alarm before the broker drops readings queued for ingest.
+    pub broker_watch: BrokerWatchConfig,
+}
+
+/// Watching the broker's message store (`[ingest.broker_watch]`): mosquitto drops QoS 1 messages for a
+/// session beyond `max_queued_messages`, so ingest reads the broker's stored-message count from `$SYS`,
+/// exports it as `zw_ingest_broker_stored_messages` (next to `zw_ingest_broker_max_queued_messages`) and
+/// logs an error when it passes `warn_ratio` of the limit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerWatchConfig {
+    /// Subscribe to `topic` on a separate, clean-session connection.
+    pub enabled: bool,
+    /// The broker's count of stored messages (mosquitto: `$SYS/broker/store/messages/count`, published every
+    /// `sys_interval`, 10 s by default). It counts every message the broker holds, so with other persistent
+    /// subscribers it over-states ingest's own queue: an early alarm, never a late one.
+    pub topic: String,
+    /// The broker's `max_queued_messages` (1,000,000 in `deploy/conf/mosquitto.conf.in`).
+    pub max_queued_messages: u64,
+    /// Fraction of `max_queued_messages` at which ingest logs an error (and the Prometheus rule fires).
+    pub warn_ratio: f64,
 }
 
 /// The durable spool (`[ingest.spool]`).
@@ -87,6 +108,18 @@ impl Default for Config {
             reject_bisect_requests: 64,
             spool: SpoolConfig::default(),
             dead_letter: DeadLetterConfig::default(),
+            broker_watch: BrokerWatchConfig::default(),
+        }
+    }
+}
+
+impl Default for BrokerWatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            topic: "$SYS/broker/store/messages/count".into(),
+            max_queued_messages: 1_000_000,
+            warn_ratio: 0.5,
         }
     }
 }
@@ -168,6 +201,16 @@ impl Config {
         if self.dead_letter.max_bytes < 1 << 20 {
             errors.push("ingest.dead_letter.max_bytes: must be at least 1 MiB (1048576)".into());
         }
+        let w = &self.broker_watch;
+        if w.topic.is_empty() || w.topic.contains(['+', '#']) {
+            errors.push("ingest.broker_watch.topic: must be a plain topic (not empty, no + or #)".into());
+        }
+        if w.max_queued_messages == 0 {
+            errors.push("ingest.broker_watch.max_queued_messages: must be at least 1".into());
+        }
+        if !(w.warn_ratio > 0.0 && w.warn_ratio <= 1.0) {
+            errors.push("ingest.broker_watch.warn_ratio: must be in (0, 1]".into());
+        }
         if let (Some(s), Some(d)) = (&self.spool.path, &self.dead_letter.path)
             && s == d
         {
@@ -194,8 +237,10 @@ mod tests {
         c.spool.path = Some("x".into());
         c.dead_letter.path = Some("x".into());
         c.dead_letter.topic = Some("zw/v1/deadletter/#".into());
+        c.broker_watch.warn_ratio = 1.5;
+        c.broker_watch.max_queued_messages = 0;
         let errors = c.validate();
-        assert_eq!(errors.len(), 6, "{errors:#?}");
+        assert_eq!(errors.len(), 8, "{errors:#?}");
     }
 
     #[test]

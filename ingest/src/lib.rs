@@ -19,6 +19,7 @@
 //! Without a spool (`ingest.spool.path` unset) failed batches are retried in memory and stay
 //! unacknowledged, so the broker holds the backlog (bounded by its `max_queued_messages`).
 
+mod broker_watch;
 mod config;
 pub mod dead_letter;
 pub mod import;
@@ -30,7 +31,7 @@ pub mod spool;
 mod wire;
 mod writer;
 
-pub use config::{Config, DeadLetterConfig, SpoolConfig};
+pub use config::{BrokerWatchConfig, Config, DeadLetterConfig, SpoolConfig};
 pub use dead_letter::{DeadLetter, Record};
 pub use line::{Rejection, decode, to_line};
 pub use metrics::Metrics;

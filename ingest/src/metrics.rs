@@ -36,10 +36,20 @@ pub struct Metrics {
     pub spool_full: IntCounter,
     /// Spool I/O failures (the batch stays unacknowledged and is retried).
     pub spool_errors: IntCounter,
+    /// Time a push waited for its batch to be committed (one redb write transaction with fsync).
+    pub spool_commit_seconds: Histogram,
+    /// Spool write transactions committed for pushes (group commits: several batches each).
+    pub spool_commits: IntCounter,
     /// Records written to the dead-letter store, by source (`bus`, `influx`, `import`).
     pub dead_letters: IntCounterVec,
     /// Dead-letter records dropped because the file reached its size limit or could not be written.
     pub dead_letter_dropped: IntCounter,
+    /// Messages the broker holds (its `$SYS` stored-message count; see `[ingest.broker_watch]`).
+    pub broker_stored: IntGauge,
+    /// The broker's `max_queued_messages` as configured in `[ingest.broker_watch]`.
+    pub broker_max_queued: IntGauge,
+    /// Times the broker's stored-message count crossed the warning level.
+    pub broker_queue_warnings: IntCounter,
 }
 
 impl Metrics {
@@ -110,6 +120,17 @@ impl Metrics {
                 "Times a batch waited because the spool was full.",
             )?,
             spool_errors: counter("zw_ingest_spool_errors_total", "Spool I/O failures.")?,
+            spool_commit_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "zw_ingest_spool_commit_duration_seconds",
+                    "Duration of spool commits (write transaction with fsync).",
+                )
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            )?,
+            spool_commits: counter(
+                "zw_ingest_spool_commits_total",
+                "Spool write transactions committed for pushes (one fsync each).",
+            )?,
             dead_letters: vec(
                 "zw_ingest_dead_letter_records_total",
                 "Records written to the dead-letter store.",
@@ -118,6 +139,18 @@ impl Metrics {
             dead_letter_dropped: counter(
                 "zw_ingest_dead_letter_dropped_total",
                 "Dead-letter records dropped (file full or unwritable).",
+            )?,
+            broker_stored: gauge(
+                "zw_ingest_broker_stored_messages",
+                "Messages the broker holds, from its $SYS stored-message count.",
+            )?,
+            broker_max_queued: gauge(
+                "zw_ingest_broker_max_queued_messages",
+                "The broker's max_queued_messages, as configured for ingest.",
+            )?,
+            broker_queue_warnings: counter(
+                "zw_ingest_broker_queue_warnings_total",
+                "Times the broker's stored messages crossed the warning level.",
             )?,
         })
     }
@@ -138,8 +171,13 @@ impl Metrics {
             Box::new(self.replayed.clone()),
             Box::new(self.spool_full.clone()),
             Box::new(self.spool_errors.clone()),
+            Box::new(self.spool_commit_seconds.clone()),
+            Box::new(self.spool_commits.clone()),
             Box::new(self.dead_letters.clone()),
             Box::new(self.dead_letter_dropped.clone()),
+            Box::new(self.broker_stored.clone()),
+            Box::new(self.broker_max_queued.clone()),
+            Box::new(self.broker_queue_warnings.clone()),
         ]
     }
 }

@@ -19,7 +19,7 @@ use crate::dead_letter::{DeadLetter, Record};
 use crate::spool::{Spool, SpoolError};
 use crate::wire::{self, Bounds};
 use crate::writer::{Outcome, Part, Writer};
-use crate::{Config, Metrics, replay};
+use crate::{Config, Metrics, broker_watch, replay};
 
 /// How long shutdown waits for the last batches before leaving them to the broker.
 const DRAIN: Duration = Duration::from_secs(8);
@@ -85,6 +85,16 @@ pub async fn run(
     };
     let bus_stop = CancellationToken::new();
     let (client, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
+    let watch_stop = CancellationToken::new();
+    let watch = cfg.broker_watch.enabled.then(|| {
+        tokio::spawn(broker_watch::run(
+            bus.clone(),
+            cfg.broker_watch.clone(),
+            cfg.instance.clone(),
+            metrics.clone(),
+            watch_stop.clone(),
+        ))
+    });
     let mut dead = DeadLetter::new(&cfg.dead_letter, metrics.clone());
     if let Some(topic) = &cfg.dead_letter.topic {
         dead = dead.with_topic(client.clone(), topic.clone());
@@ -170,6 +180,10 @@ pub async fn run(
     client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), driver).await;
     bus_stop.cancel();
+    watch_stop.cancel();
+    if let Some(w) = watch {
+        let _ = w.await;
+    }
     info!("Ingest stopped.");
     Ok(())
 }

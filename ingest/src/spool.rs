@@ -2,11 +2,15 @@
 //!
 //! Where it sits: a batch whose direct write failed for a reason a retry may fix (unavailable, 5xx, 429,
 //! timeout, auth, database missing), and every batch after it while the spool is not empty, is committed
-//! here with fsync (redb `Durability::Immediate`) and only then acknowledged to the broker. The replayer
+//! here with fsync (redb `Durability::Immediate`) and only then acknowledged to the broker. Batches pushed
+//! while a commit runs share the next transaction (group commit, [`group`]): one fsync for all of them. The replayer
 //! ([`crate::replay`]) writes the oldest batches back and removes them once InfluxDB accepted them.
 //!
 //! Guarantees:
-//! * a batch acknowledged because it was spooled survives kill -9 and power loss (the commit was fsynced);
+//! * a batch acknowledged because it was spooled survives kill -9 and power loss (the commit was fsynced;
+//!   a group commit is one transaction, all or nothing);
+//! * a push abandoned while its batch waits for a group commit (shutdown) may still be committed: it is then
+//!   replayed after the next start while the broker also re-delivers it, so it is written twice (harmless);
 //! * a removal may be lost in a crash (it is not fsynced unless it empties the spool), so a batch can be
 //!   replayed twice: harmless, a point is identified by series + timestamp;
 //! * the spooled payload is bounded by `max_bytes`; when full, [`Spool::push`] waits (and the caller does not
@@ -47,6 +51,9 @@ pub enum SpoolError {
     /// Shutting down while waiting for room.
     #[error("spool is shutting down")]
     Stopped,
+    /// The group commit that held this batch failed (the message is the leader's error).
+    #[error("spool commit failed: {0}")]
+    Shared(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +81,8 @@ struct Inner {
     freed: Notify,
     max_bytes: u64,
     metrics: Metrics,
+    /// Concurrent pushes share transactions.
+    group: group::Group,
 }
 
 /// A handle to the spool (cheap to clone).
@@ -133,6 +142,7 @@ impl Spool {
                 freed: Notify::new(),
                 max_bytes,
                 metrics,
+                group: group::Group::default(),
             }),
         };
         spool.publish_depth();
@@ -184,21 +194,13 @@ impl Spool {
             bytes: len,
             created_ms: chrono::Utc::now().timestamp_millis(),
         };
-        let inner = self.inner.clone();
-        blocking(
-            move || {
-                let txn = inner.db.begin_write()?;
-                {
-                    txn.open_table(BATCHES)?.insert(key, body.as_ref())?;
-                    txn.open_table(META)?
-                        .insert(key, (entry.points, entry.bytes, entry.created_ms))?;
-                }
-                txn.commit()?;
-                Ok(())
-            },
-            &self.inner.path,
-        )
-        .await?;
+        let started = std::time::Instant::now();
+        let meta = (entry.points, entry.bytes, entry.created_ms);
+        self.inner.group.commit(&self.inner, key, body, meta).await?;
+        self.inner
+            .metrics
+            .spool_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         {
             let mut s = self.state();
             s.points += entry.points;
@@ -318,5 +320,6 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+mod group;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ mod ingest_crash;
 mod ingest_dead_letter;
 mod ingest_http_errors;
 mod ingest_import;
+mod ingest_keepalive;
 mod ingest_outage;
 mod ingest_scale_out;
 mod ingest_support;
