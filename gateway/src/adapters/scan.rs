@@ -76,8 +76,16 @@ impl<'a> Scanner<'a> {
         AdapterError::Json(format!("{what} at byte {}", self.i))
     }
 
-    #[inline]
+    /// Skips whitespace; one comparison when there is none (devices send compact JSON).
+    #[inline(always)]
     fn ws(&mut self) {
+        if self.b.get(self.i).is_some_and(|&c| c > b' ') {
+            return;
+        }
+        self.ws_slow();
+    }
+
+    fn ws_slow(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 self.i += 1;
@@ -118,19 +126,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Skips one value, checking its syntax.
+    /// Skips one value, checking its syntax (dispatching on the first byte once, strings first: they are
+    /// most of what is skipped).
     pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
-        match self.kind()? {
-            Kind::Null => self.literal(b"null"),
-            Kind::Bool if self.byte() == Some(b't') => self.literal(b"true"),
-            Kind::Bool => self.literal(b"false"),
-            Kind::Number => self.number_text().map(drop),
-            Kind::String => {
+        self.ws();
+        match self.byte() {
+            Some(b'"') => {
                 self.i += 1;
                 self.string_tail().map(drop)
             }
-            Kind::Array => self.array(Self::skip),
-            Kind::Object => self.object_with(false, |s, _| s.skip()),
+            Some(b'-' | b'0'..=b'9') => self.number_text().map(drop),
+            Some(b'{') => self.object_with(false, |s, _| s.skip()),
+            Some(b'[') => self.array(Self::skip),
+            Some(b'n') => self.literal(b"null"),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            None => Err(self.err("unexpected end of input")),
+            Some(_) => Err(self.err("expected a value")),
         }
     }
 
@@ -209,12 +221,61 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads a number at the cursor (its kind already checked).
+    /// Reads a number at the cursor (its kind already checked), checking the grammar and accumulating the
+    /// digits in one pass. Plain decimals (no exponent, at most 15 digits) take Clinger's fast path: the
+    /// mantissa and the power of ten are exact in `f64`, so one division is correctly rounded, like
+    /// `str::parse`, which reads all others.
+    #[inline]
     pub(crate) fn number_value(&mut self) -> Result<f64, AdapterError> {
-        let text = self.number_text()?;
-        if let Some(x) = fast_decimal(text) {
-            return Ok(x);
+        const POW10: [f64; 16] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        ];
+        let (b, start) = (self.b, self.i);
+        let mut i = start;
+        let neg = b.get(i) == Some(&b'-');
+        i += usize::from(neg);
+        let (mut m, mut n, mut frac) = (0u64, 0usize, 0usize);
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                    m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    n += 1;
+                    i += 1;
+                }
+            }
+            _ => {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
         }
+        match b.get(i) {
+            Some(b'0'..=b'9') => {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
+            Some(b'.') => {
+                i += 1;
+                while let Some(&c @ b'0'..=b'9') = b.get(i) {
+                    m = m.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    n += 1;
+                    frac += 1;
+                    i += 1;
+                }
+                if frac == 0 {
+                    self.i = i;
+                    return Err(self.err("invalid number"));
+                }
+            }
+            _ => {}
+        }
+        if !matches!(b.get(i), Some(b'e' | b'E')) && n <= 15 {
+            self.i = i;
+            let x = m as f64 / POW10[frac];
+            return Ok(if neg { -x } else { x });
+        }
+        self.i = start;
+        let text = self.number_text()?;
         // The grammar check leaves ASCII digits, signs, '.', 'e' only, which `parse` accepts.
         let x = std::str::from_utf8(text)
             .ok()
@@ -247,34 +308,62 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Inside a string: moves to the next quote, backslash or control character (or the end of input), noting
+    /// non-ASCII bytes passed in `high`. The first 32 bytes are looked at eight at a time as words (most keys
+    /// and values end there); longer runs are searched with `memchr` (SIMD, worth its call overhead only
+    /// there) and the run checked in one vectorised pass.
+    #[inline]
+    fn to_special(&mut self, high: &mut bool) {
+        for _ in 0..4 {
+            let Some(chunk) = self.b.get(self.i..self.i + 8) else {
+                break;
+            };
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(w);
+            let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+                | below(w ^ (ONES * u64::from(b'\\')), 1)
+                | below(w, 0x20);
+            if hits != 0 {
+                let n = (hits.trailing_zeros() / 8) as usize;
+                // Only the bytes before the hit belong to the string.
+                *high |= w & HIGH & ((1u64 << (n * 8)) - 1) != 0;
+                self.i += n;
+                return;
+            }
+            *high |= w & HIGH != 0;
+            self.i += 8;
+        }
+        let rest = &self.b[self.i..];
+        let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+        let run = &rest[..end];
+        // min/max reductions vectorise; a control character in the run stops the scan there.
+        let (lo, hi) = run
+            .iter()
+            .fold((u8::MAX, 0u8), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+        if lo < 0x20 {
+            let at = run.iter().position(|&c| c < 0x20).unwrap_or(end);
+            *high |= run[..at].iter().any(|&c| c >= 0x80);
+            self.i += at;
+            return;
+        }
+        *high |= hi >= 0x80;
+        self.i += end;
+    }
+
     /// After an opening quote: scans to the closing one. Returns the content and whether it holds escapes.
     fn string_tail(&mut self) -> Result<(&'a [u8], bool), AdapterError> {
         let start = self.i;
         let mut escaped = false;
-        let mut high = 0u64;
+        let mut high = false;
         loop {
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let w = u64::from_le_bytes(w);
-                let hits = below(w ^ (ONES * u64::from(b'"')), 1)
-                    | below(w ^ (ONES * u64::from(b'\\')), 1)
-                    | below(w, 0x20);
-                // Non-ASCII bytes (possibly past the string's end: that only costs a check) ask for a
-                // UTF-8 check.
-                high |= w & HIGH;
-                if hits != 0 {
-                    self.i += (hits.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
+            self.to_special(&mut high);
             match self.byte() {
                 None => return Err(self.err("end of input in a string")),
                 Some(b'"') => {
                     let s = &self.b[start..self.i];
                     // JSON text is UTF-8 (RFC 8259), checked only for strings with non-ASCII bytes.
-                    if high != 0 && std::str::from_utf8(s).is_err() {
+                    if high && std::str::from_utf8(s).is_err() {
                         return Err(self.err("invalid UTF-8 in a string"));
                     }
                     self.i += 1;
@@ -297,9 +386,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(c) if c < 0x20 => return Err(self.err("control character in a string")),
                 Some(c) => {
-                    if c >= 0x80 {
-                        high = HIGH;
-                    }
+                    high |= c >= 0x80;
                     self.i += 1;
                 }
             }
@@ -410,8 +497,8 @@ impl<'a> Scanner<'a> {
             self.depth -= 1;
             return Ok(());
         }
+        // Whitespace before a key was skipped after `{` or after `,`.
         loop {
-            self.ws();
             if self.byte() != Some(b'"') {
                 return Err(self.err("expected a key"));
             }
@@ -444,36 +531,6 @@ impl<'a> Scanner<'a> {
             }
         }
     }
-}
-
-/// Clinger's fast path for plain decimals (`-12.345`, no exponent): with at most 15 digits the mantissa and
-/// the power of ten are exact in `f64`, so one division is correctly rounded, like `str::parse`.
-#[inline]
-fn fast_decimal(text: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    let (neg, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    let (mut m, mut n, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                m = m * 10 + u64::from(c - b'0');
-                n += 1;
-                frac += usize::from(dot);
-                if n > 15 {
-                    return None;
-                }
-            }
-            b'.' => dot = true,
-            _ => return None,
-        }
-    }
-    let x = m as f64 / POW10[frac];
-    Some(if neg { -x } else { x })
 }
 
 /// Whether `key` is `k` (a byte loop: cheaper than a `memcmp` call for short keys).

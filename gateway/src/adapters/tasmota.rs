@@ -260,22 +260,30 @@ impl Energy {
                 values.insert(q, v);
             }
         };
-        put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
-        put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
+        // In `Quantity` order: each insert appends to the map instead of shifting its entries.
+        put(Quantity::ActivePower, power.map(sum));
+        let phases = |p: Option<Phased>, scalar_is_l1: bool| match p {
+            Some(Phased::Many(xs, n)) => [0, 1, 2].map(|i| (i < n).then_some(xs[i])),
+            // A scalar power is the total (put above); a scalar voltage or current is L1.
+            Some(Phased::One(x)) if scalar_is_l1 => [Some(x), None, None],
+            _ => [None; 3],
+        };
+        for (q, v) in L.into_iter().zip(phases(power, false)) {
+            put(q, v);
+        }
         put(Quantity::ApparentPower, apparent.map(sum));
         put(Quantity::ReactivePower, reactive.map(sum));
+        for (q, v) in V.into_iter().zip(phases(voltage, true)) {
+            put(q, v);
+        }
+        for (q, v) in I.into_iter().zip(phases(current, true)) {
+            put(q, v);
+        }
         // A per-phase power factor has no canonical quantity; only a single one is the total.
         put(Quantity::PowerFactor, factor.and_then(single));
         put(Quantity::Frequency, frequency.map(first));
-        put(Quantity::ActivePower, power.map(sum));
-        for (p, phases) in [(power, L), (voltage, V), (current, I)] {
-            match p {
-                Some(Phased::Many(xs, n)) => (0..n).for_each(|i| put(phases[i], Some(xs[i]))),
-                // A scalar power is the total (already put); a scalar voltage or current is L1.
-                Some(Phased::One(x)) if phases != L => put(phases[0], Some(x)),
-                _ => {}
-            }
-        }
+        put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
+        put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
     }
 }
 

@@ -28,7 +28,8 @@ const fn f(key: &'static str, quantity: Quantity) -> Field {
     }
 }
 
-/// A component's read fields.
+/// A component's read fields, in [`Quantity`] order: the values are then appended to the reading's map
+/// instead of shifting its entries.
 pub(super) struct Table(&'static [Field]);
 
 use Quantity as Q;
@@ -39,8 +40,8 @@ pub(super) const SWITCH: Table = Table(&[
     f("apower", Q::ActivePower),
     f("voltage", Q::VoltageL1),
     f("current", Q::CurrentL1),
-    f("freq", Q::Frequency),
     f("pf", Q::PowerFactor),
+    f("freq", Q::Frequency),
     Field {
         key: "aenergy",
         nested_total: true,
@@ -55,17 +56,17 @@ pub(super) const SWITCH: Table = Table(&[
 
 /// `em:0` of a Pro 3EM (triphase profile): power, voltage, current per phase, in W, V, A, Hz. No energy.
 pub(super) const EM: Table = Table(&[
+    f("total_act_power", Q::ActivePower),
     f("a_act_power", Q::ActivePowerL1),
     f("b_act_power", Q::ActivePowerL2),
     f("c_act_power", Q::ActivePowerL3),
+    f("total_aprt_power", Q::ApparentPower),
     f("a_voltage", Q::VoltageL1),
     f("b_voltage", Q::VoltageL2),
     f("c_voltage", Q::VoltageL3),
     f("a_current", Q::CurrentL1),
     f("b_current", Q::CurrentL2),
     f("c_current", Q::CurrentL3),
-    f("total_act_power", Q::ActivePower),
-    f("total_aprt_power", Q::ApparentPower),
     f("a_freq", Q::Frequency),
 ]);
 
@@ -160,6 +161,23 @@ impl Known {
             if let Some(v) = v {
                 out.insert(f.quantity, v);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_in_quantity_order() {
+        for t in [&SWITCH, &EM, &EMDATA, &EM1, &EM1DATA] {
+            assert!(t.0.len() <= MAX);
+            assert!(
+                t.0.windows(2).all(|w| w[0].quantity < w[1].quantity),
+                "{:?}",
+                t.0.iter().map(|f| f.key).collect::<Vec<_>>()
+            );
         }
     }
 }
