@@ -8,8 +8,10 @@ use super::{check, within};
 /// weather switching on fan heaters everywhere, a holiday, a fleet-wide schedule) rather than a fault in
 /// each device: one notice for the fleet instead of an alert per device.
 ///
-/// A device (or a site total, as class `site`) is *elevated* while its power is above its learned median
-/// by the normal's floor (`normal.min_rel` and `normal.min_abs`). A class is in a common cause while
+/// A device is *elevated* while its power averaged over three times `power.hold` (exponentially) is above
+/// its learned median by the
+/// normal's floor (`normal.min_rel` and `normal.min_abs`): a fan heater switched on, not a thermostat's
+/// on-phase. Site totals are not counted (their devices are). A class is in a common cause while
 /// elevated devices of it are at `min_sites` sites or more *and* at `share` or more of the sites that have
 /// that class; it ends when fewer than half that many sites remain. Meanwhile devices of that class open no
 /// alert from the learned normal (static limits and left-on still apply; alerts already open stay open).

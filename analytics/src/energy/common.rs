@@ -7,9 +7,10 @@
 //! from their learned normal while it lasts. Static limits and left-on checks still apply, and alerts
 //! already open stay open (a stuck heater stays reported through a cold morning).
 //!
-//! State per class: how many sites have a device of it and how many of them have one *elevated* (above its
-//! learned median by the normal's floor; see [`crate::energy::high::check_high`]). Updates are counter
-//! changes when a device's elevation flips, so the per-reading cost is one comparison.
+//! State per device class: how many sites have a device of it and how many of them have one *elevated*
+//! (its power averaged over the hold time above its learned median by the normal's floor; see
+//! [`crate::energy::high::check_high`]). Updates are counter changes when a device's elevation flips, so
+//! the per-reading cost is one comparison.
 
 use std::collections::HashMap;
 
@@ -23,7 +24,7 @@ use crate::explain;
 pub struct Notice {
     /// When it started or ended (event time of the reading that decided it).
     pub at: DateTime<Utc>,
-    /// The device class (`site` for site totals).
+    /// The device class.
     pub class: String,
     /// Sites with an elevated device of the class.
     pub sites: u32,

@@ -19,6 +19,8 @@ pub(crate) struct Target<'a> {
     pub limit: Option<f64>,
     /// Power already explained by an open baseload alert, subtracted before checking (shown in the text).
     pub adj: f64,
+    /// Power explained by open alerts on other devices of the site, subtracted before checking.
+    pub explained: f64,
 }
 
 impl Target<'_> {
@@ -40,8 +42,9 @@ impl Target<'_> {
 /// latest reading `raw` are above (a short burst's smoothed tail does not count, nor does one spike);
 /// clearing looks at the smoothed power only. `suppressed` holds the check off (another alert already
 /// explains the power); `common` (a common cause of the class, [`crate::energy::common`]) only keeps the
-/// learned normal from opening an alert. Returns whether the power is *elevated*: above the hour's median
-/// by the normal's floor (`min_rel`, `min_abs`), which the common-cause check counts.
+/// learned normal from opening an alert. Returns whether the power is *elevated*: its slow average `slow`
+/// above the hour's median by the normal's floor (`min_rel`, `min_abs`), which the common-cause check
+/// counts (NaN: never elevated).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
@@ -50,7 +53,7 @@ pub(crate) fn check_high(
     t: &Target<'_>,
     ts: i64,
     local: Local,
-    (ema, raw): (f64, f64),
+    (ema, raw, slow): (f64, f64, f64),
     (suppressed, common): (bool, bool),
     prm: &Params,
     ncfg: &NormalConfig,
@@ -68,9 +71,13 @@ pub(crate) fn check_high(
     let own = normal.hour(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis);
     let clear = own.or(base).map(|b| b.clear);
     let excess = own.or(base).map_or(0.0, |b| ema - b.expected);
-    let elevated = own
-        .or(base)
-        .is_some_and(|b| level > b.expected + (ncfg.min_rel * b.expected.abs()).max(ncfg.min_abs.0));
+    // Elevated against the lower of the hour's own median and the baseline the alert compares with, so a
+    // device counts whenever either would call its power unusual.
+    let usual = match (own, base) {
+        (Some(o), Some(b)) => Some(o.expected.min(b.expected)),
+        (o, b) => o.or(b).map(|x| x.expected),
+    };
+    let elevated = usual.is_some_and(|u| slow > u + (ncfg.min_rel * u.abs()).max(ncfg.min_abs.0));
     // …and only once the power itself came down, both in level and in excess over the usual, from where
     // it was when the alert opened: a device that still does what triggered the alert (a heater stuck at
     // full power) keeps its alert through hours where that much happens to be usual.
@@ -92,6 +99,10 @@ pub(crate) fn check_high(
         Transition::Closed => {
             let reason = match base {
                 _ if suppressed => "explained by another open alert (left on, baseload)".to_string(),
+                _ if t.explained > 0.0 => format!(
+                    "{} of it explained by an open alert on another device of the site",
+                    explain::power(t.explained)
+                ),
                 Some(_) => format!(
                     "back to {}, below {}",
                     explain::power(ema),

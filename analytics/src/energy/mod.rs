@@ -30,7 +30,7 @@ use baseload::Baseload;
 use common::Fleet;
 pub use common::Notice;
 use high::{Target, check_high, check_left_on};
-use state::{Dev, Params, SiteSt, Window, smooth};
+use state::{Dev, Params, SiteSt, Window, smooth, smooth_with};
 
 /// Energy detector state for every device and site seen.
 #[derive(Debug, Clone)]
@@ -43,8 +43,6 @@ pub struct Energy {
     sites: Vec<SiteSt>,
     site_idx: HashMap<Id, usize>,
     fleet: Fleet,
-    /// Class index of site totals in `fleet`.
-    site_class: usize,
     /// Fleet-wide notices not yet taken ([`Energy::take_notices`]).
     notices: Vec<Notice>,
     /// Power readings ignored because `power.max_devices` devices are tracked already.
@@ -55,8 +53,6 @@ impl Energy {
     /// Detectors for the devices of `inv` (others are added when they first report, up to the cap).
     pub fn new(cfg: &Config, inv: &Inventory) -> Self {
         let classes: HashSet<&str> = cfg.power.site_classes.iter().map(String::as_str).collect();
-        let mut fleet = Fleet::default();
-        let site_class = fleet.class("site");
         let mut e = Self {
             prm: Params::new(cfg),
             cfg: cfg.clone(),
@@ -68,8 +64,7 @@ impl Energy {
             dev_idx: HashMap::new(),
             sites: Vec::new(),
             site_idx: HashMap::new(),
-            fleet,
-            site_class,
+            fleet: Fleet::default(),
             notices: Vec::new(),
             over_capacity: 0,
         };
@@ -110,8 +105,8 @@ impl Energy {
             high_refresh: 0,
             high_open: (f64::NAN, f64::NAN),
             high_adj: 0.0,
+            explained: 0.0,
             base: Baseload::default(),
-            fleet: (false, false),
         });
         self.site_idx.insert(id.clone(), self.sites.len() - 1);
         self.sites.len() - 1
@@ -149,6 +144,8 @@ impl Energy {
             last_ts: i64::MIN,
             last_seen: i64::MIN,
             ema: None,
+            slow: f64::NAN,
+            explains: 0.0,
             window: Window::default(),
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
@@ -174,7 +171,12 @@ impl Energy {
             return;
         }
         let old = d.ema;
-        let ema = smooth(old, ts.saturating_sub(d.last_ts), p, prm);
+        let dt = ts.saturating_sub(d.last_ts);
+        let ema = smooth(old, dt, p, prm);
+        // The slow average (time constant three times `power.hold`) decides elevation for the common-
+        // cause check: a thermostat's on-phases or a kettle are not a device running above its usual, a
+        // fan heater switched on is (1 kW passes a 200 W floor within 7 of the 10 minutes' hold).
+        d.slow = smooth_with(d.slow, dt, p, 3.0 * prm.hold as f64, prm.stale);
         (d.ema, d.last_ts, d.last_seen) = (Some(ema), ts, ts.max(d.last_seen));
         if let Some(w) = d.window.add(ts, local, p, prm.win_ms) {
             let adopt = d.high.since().is_some_and(|s| ts - s >= prm.adopt_after);
@@ -196,6 +198,9 @@ impl Energy {
             } else {
                 0.0
             },
+            // A meter's excess that an open alert on one of the site's other devices explains (a stuck
+            // heater behind the main meter) is that alert's story: the meter is checked beyond it.
+            explained: if d.contributes { s.explained } else { 0.0 },
         };
         let mut suppressed = false;
         if d.left_on {
@@ -214,7 +219,7 @@ impl Energy {
         }
         // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
         // checked for high consumption beyond it.
-        let adj = t.adj;
+        let (adj, x) = (t.adj, t.explained);
         let common = self.fleet.active(d.fleet.0);
         let elevated = check_high(
             &mut d.high,
@@ -223,7 +228,7 @@ impl Energy {
             &t,
             ts,
             local,
-            (ema - adj, p - adj),
+            (ema - adj - x, p - adj - x, d.slow - adj),
             (suppressed, common),
             prm,
             &cfg.normal,
@@ -237,6 +242,15 @@ impl Energy {
                 .set(d.fleet.0, d.site, elevated, ts, cc, &mut self.notices);
         }
         if !d.contributes {
+            let explains = if d.high.is_active() {
+                d.high_open.1.max(0.0)
+            } else if d.left.is_active() {
+                ema
+            } else {
+                0.0
+            };
+            s.explained += explains - d.explains;
+            d.explains = explains;
             return;
         }
         match old {
@@ -260,10 +274,6 @@ impl Energy {
             }
         }
         if s.contributors >= 2 {
-            if !s.fleet.0 {
-                s.fleet.0 = true;
-                self.fleet.add(self.site_class, d.site);
-            }
             let t = Target {
                 site: &s.id,
                 device: None,
@@ -274,29 +284,23 @@ impl Energy {
                 } else {
                     s.base.open_excess()
                 },
+                explained: s.explained,
             };
-            let total = s.total - t.adj;
-            let common = self.fleet.active(self.site_class);
-            let elevated = check_high(
+            let total = s.total - t.adj - t.explained;
+            check_high(
                 &mut s.high,
                 (&mut s.high_refresh, &mut s.high_open),
                 &s.normal,
                 &t,
                 ts,
                 local,
-                (total, total),
-                (false, common),
+                (total, total, f64::NAN),
+                (false, false),
                 prm,
                 &cfg.normal,
                 out,
             );
             s.high_adj = t.adj;
-            if elevated != s.fleet.1 {
-                s.fleet.1 = elevated;
-                let cc = &cfg.common_cause;
-                self.fleet
-                    .set(self.site_class, d.site, elevated, ts, cc, &mut self.notices);
-            }
         }
     }
 
@@ -312,6 +316,9 @@ impl Energy {
             let s = &mut self.sites[d.site];
             if now.saturating_sub(d.last_seen) > stale {
                 d.ema = None;
+                d.slow = f64::NAN;
+                s.explained -= d.explains;
+                d.explains = 0.0;
                 if d.fleet.1 {
                     d.fleet.1 = false;
                     let cc = &self.cfg.common_cause;
@@ -337,15 +344,11 @@ impl Energy {
                 s.total += e;
             }
         }
-        for (si, s) in self.sites.iter_mut().enumerate() {
-            let silent = !s.total_known() && now.saturating_sub(s.last_ts) > stale;
-            if silent && s.fleet.1 {
-                s.fleet.1 = false;
-                let cc = &self.cfg.common_cause;
-                self.fleet
-                    .set(self.site_class, si, false, now, cc, &mut self.notices);
-            }
-            if silent && s.high.reset() == Transition::Closed {
+        for s in &mut self.sites {
+            if !s.total_known()
+                && now.saturating_sub(s.last_ts) > stale
+                && s.high.reset() == Transition::Closed
+            {
                 out.push(clear(
                     AlertKind::HighConsumption,
                     &s.id,

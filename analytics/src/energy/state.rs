@@ -49,9 +49,18 @@ impl Params {
 /// Exponential smoothing with the time constant `tau_ms`, reset after gaps longer than `stale`.
 pub(crate) fn smooth(prev: Option<f64>, dt: i64, p: f64, prm: &Params) -> f64 {
     match prev {
-        Some(e) if dt <= prm.stale => e + (1.0 - (-(dt as f64) / prm.tau_ms).exp()) * (p - e),
-        _ => p,
+        Some(e) => smooth_with(e, dt, p, prm.tau_ms, prm.stale),
+        None => p,
     }
+}
+
+/// Exponential smoothing of `prev` (NaN: none yet) towards `p` with time constant `tau_ms`, reset after
+/// gaps longer than `stale`.
+pub(crate) fn smooth_with(prev: f64, dt: i64, p: f64, tau_ms: f64, stale: i64) -> f64 {
+    if prev.is_nan() || dt > stale {
+        return p;
+    }
+    prev + (1.0 - (-(dt as f64) / tau_ms.max(1.0)).exp()) * (p - prev)
 }
 
 /// Mean of the values in one fixed window, remembering the local time it opened.
@@ -111,6 +120,10 @@ pub(crate) struct Dev {
     /// When the device last showed life (a reading, or a restored alert), for staleness.
     pub last_seen: i64,
     pub ema: Option<f64>,
+    /// Power averaged over three times `power.hold` (NaN: unknown), for the common-cause check.
+    pub slow: f64,
+    /// The excess its open alert explains at its site (0 without one), counted in [`SiteSt::explained`].
+    pub explains: f64,
     pub window: Window,
     pub normal: Normal,
     pub high: Condition,
@@ -144,9 +157,9 @@ pub(crate) struct SiteSt {
     pub high_open: (f64, f64),
     /// The baseload excess subtracted while the high alert is open (see [`Dev::high_adj`]).
     pub high_adj: f64,
+    /// Excess explained by open alerts on the site's devices that are not summed into its total.
+    pub explained: f64,
     pub base: Baseload,
-    /// Counted in the common-cause counts of class `site` (once it is checked), and elevated now.
-    pub fleet: (bool, bool),
 }
 
 impl SiteSt {
