@@ -91,3 +91,131 @@ pub(super) fn resolve(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+    const PHASES: &str = r#"
+    name = "three-phase"
+    max_registers = 64
+    [defaults]
+    function = 4
+    type = "f32"
+    order = "ABCD"
+    [[values]]
+    quantity = "active_power_l1"
+    address = 0
+    unit = "W"
+    [[values]]
+    quantity = "active_power_l2"
+    address = 2
+    unit = "W"
+    [[values]]
+    quantity = "active_power_l3"
+    address = 4
+    unit = "W"
+    [[values]]
+    quantity = "voltage_l1"
+    address = 6
+    unit = "V"
+    "#;
+
+    #[test]
+    fn derived_total_is_the_sum_only_when_every_part_was_read() {
+        let text = format!(
+            "{PHASES}[[derived]]\nquantity = \"active_power\"\nsum = [\"active_power_l1\", \"active_power_l2\", \"active_power_l3\"]\n"
+        );
+        let p = Profile::parse("t", &text).expect("parses");
+        let l = [
+            Quantity::ActivePowerL1,
+            Quantity::ActivePowerL2,
+            Quantity::ActivePowerL3,
+        ];
+        // Table: (phase values present, expected total).
+        let cases: [(&[(Quantity, f64)], Option<f64>); 4] = [
+            (&[(l[0], 100.0), (l[1], 250.5), (l[2], -50.0)], Some(300.5)),
+            (&[(l[0], 100.0), (l[2], -50.0)], None),
+            (&[], None),
+            (&[(l[0], 0.0), (l[1], 0.0), (l[2], 0.0)], Some(0.0)),
+        ];
+        for (present, want) in cases {
+            let mut values: std::collections::BTreeMap<Quantity, f64> = present.iter().copied().collect();
+            p.derive(&mut values);
+            assert_eq!(values.get(&Quantity::ActivePower).copied(), want, "{present:?}");
+            assert_eq!(values.len(), present.len() + usize::from(want.is_some()));
+        }
+        // A measured total is never overwritten.
+        let mut values: std::collections::BTreeMap<Quantity, f64> = [
+            (l[0], 1.0),
+            (l[1], 1.0),
+            (l[2], 1.0),
+            (Quantity::ActivePower, 7.0),
+        ]
+        .into();
+        p.derive(&mut values);
+        assert_eq!(values[&Quantity::ActivePower], 7.0);
+    }
+
+    #[test]
+    fn derived_definitions_are_checked() {
+        // Table: (derived table, expected fragment of the error).
+        let cases = [
+            (
+                "quantity = \"active_power\"\nsum = [\"active_power_l1\"]",
+                "at least two",
+            ),
+            (
+                "quantity = \"active_power\"\nsum = [\"active_power_l1\", \"current_l1\"]",
+                "current_l1 is not a register value",
+            ),
+            (
+                "quantity = \"active_power\"\nsum = [\"active_power_l1\", \"voltage_l1\"]",
+                "voltage_l1 is in V",
+            ),
+            (
+                "quantity = \"active_power\"\nsum = [\"active_power_l1\", \"active_power_l1\"]",
+                "listed twice",
+            ),
+            (
+                "quantity = \"voltage_l1\"\nsum = [\"active_power_l1\", \"active_power_l2\"]",
+                "also read from a register",
+            ),
+            (
+                "quantity = \"active_power\"\nsum = [\"active_power_l1\", \"active_power_l2\"]\nscale = 2",
+                "unknown field",
+            ),
+        ];
+        for (table, want) in cases {
+            let text = format!("{PHASES}[[derived]]\n{table}\n");
+            let err = Profile::parse("t", &text).expect_err(table).to_string();
+            assert!(err.contains(want), "{table}: {err}");
+        }
+    }
+
+    #[test]
+    fn janitza_derives_total_active_power_from_its_phases() {
+        let profiles = Profile::builtin().expect("builtin profiles parse");
+        let b23 = profiles
+            .iter()
+            .find(|p| p.name == "janitza-b23")
+            .expect("shipped");
+        assert_eq!(
+            b23.derived,
+            [Derived {
+                quantity: Quantity::ActivePower,
+                sum: vec![
+                    Quantity::ActivePowerL1,
+                    Quantity::ActivePowerL2,
+                    Quantity::ActivePowerL3
+                ],
+            }]
+        );
+        assert!(
+            profiles
+                .iter()
+                .filter(|p| p.name != "janitza-b23")
+                .all(|p| p.derived.is_empty())
+        );
+    }
+}
