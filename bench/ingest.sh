@@ -11,7 +11,9 @@
 # disk (ingest RSS sampled every 2 s), restarts influxd and times the drain of the spool. The 10-minute run
 # of the issue is `--outage 600` (about 20 minutes in all; run it with nohup).
 #
-# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--outage SECONDS]   (defaults 200000 and 1000000)
+# --outage-rate N caps the outage publishers at N readings/s in all (default: as fast as the broker accepts).
+#
+# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--outage SECONDS [--outage-rate N]]   (defaults 200000 and 1000000)
 #        SKIP_CRITERION=1 skips the criterion part.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +22,8 @@ OUTAGE=()
 POS=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --outage) OUTAGE=(--outage "$2"); shift 2 ;;
+    --outage) OUTAGE+=(--outage "$2"); shift 2 ;;
+    --outage-rate) OUTAGE+=(--outage-rate "$2"); shift 2 ;;
     *) POS+=("$1"); shift ;;
   esac
 done

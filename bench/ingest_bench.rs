@@ -13,7 +13,7 @@
 //!
 //! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc), the CPU seconds of
 //! every process of the run (ingest, mosquitto, influxd, this publisher), and peak RSS.
-//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--outage SECONDS]`.
+//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--outage SECONDS [--outage-rate READINGS_PER_S]]`.
 
 #[path = "ingest_outage.rs"]
 mod outage;
@@ -53,6 +53,16 @@ fn reading(site: &str, i: u64) -> Reading {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().collect();
+    // `--outage-rate N` caps the outage publishers at N readings/s in all (default: as fast as the broker
+    // takes them, which on a shared machine can exceed what the broker also forwards to ingest).
+    let outage_rate: Option<f64> = match args.iter().position(|a| a == "--outage-rate") {
+        Some(i) => {
+            let rate = args.get(i + 1).context("--outage-rate READINGS_PER_S")?.parse()?;
+            args.drain(i..i + 2);
+            Some(rate)
+        }
+        None => None,
+    };
     let outage_secs: Option<u64> = match args.iter().position(|a| a == "--outage") {
         Some(i) => {
             let secs = args.get(i + 1).context("--outage SECONDS")?.parse()?;
@@ -184,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         println!("check     points stored for {site}: {stored} (expected {n})");
     }
     if let Some(secs) = outage_secs {
-        outage::run(&mut stack, &ingest, metrics_port, secs, raw_rate).await?;
+        outage::run(&mut stack, &ingest, metrics_port, secs, raw_rate, outage_rate).await?;
     }
     let _ = ingest.kill();
     Ok(())

@@ -1,5 +1,5 @@
 //! The outage phase of the ingest benchmark (`bench/ingest.sh --outage SECONDS`): InfluxDB is stopped,
-//! readings are published at full rate for SECONDS (generated on the fly, so the publisher's memory stays
+//! readings are published at full rate (or `--outage-rate` readings/s) for SECONDS (generated on the fly, so the publisher's memory stays
 //! flat), ingest spools them to disk; its RSS is sampled every 2 s. Then influxd is restarted and the drain
 //! of the spool is timed, from the restart and from the first replayed batch.
 
@@ -18,11 +18,15 @@ pub async fn run(
     metrics_port: u16,
     secs: u64,
     raw_rate: f64,
+    rate: Option<f64>,
 ) -> anyhow::Result<()> {
     let pid = ingest.id();
     let spooled0 = metric(metrics_port, "zw_ingest_spool_points_spooled_total").await;
     stack.stop_influxd().await;
-    println!("outage    influxd stopped; publishing at full rate for {secs} s");
+    match rate {
+        Some(r) => println!("outage    influxd stopped; publishing {r:.0} readings/s for {secs} s"),
+        None => println!("outage    influxd stopped; publishing at full rate for {secs} s"),
+    }
 
     // RSS sampler, for the whole outage and drain.
     let peak = Arc::new(AtomicU64::new(0));
@@ -54,7 +58,7 @@ pub async fn run(
         })
     };
 
-    let published = publish_for(stack, Duration::from_secs(secs)).await?;
+    let published = publish_for(stack, Duration::from_secs(secs), rate).await?;
     let rate = published as f64 / secs as f64;
     println!(
         "outage    published {published} readings in {secs} s ({rate:.0}/s), all QoS 1 acknowledged by the broker"
@@ -118,9 +122,10 @@ pub async fn run(
 
 /// Publishes readings of site `outage` with QoS 1 over PUBLISHERS connections for `span`; returns how many
 /// the broker acknowledged (all that were sent).
-async fn publish_for(stack: &zw_tests::Stack, span: Duration) -> anyhow::Result<u64> {
+async fn publish_for(stack: &zw_tests::Stack, span: Duration, rate: Option<f64>) -> anyhow::Result<u64> {
     let next = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + span;
+    let start = Instant::now();
+    let end = start + span;
     let mut tasks = tokio::task::JoinSet::new();
     for k in 0..PUBLISHERS {
         let next = next.clone();
@@ -134,6 +139,14 @@ async fn publish_for(stack: &zw_tests::Stack, span: Duration) -> anyhow::Result<
                 let (sent, done) = (sent.clone(), done.clone());
                 tokio::spawn(async move {
                     while Instant::now() < end {
+                        if let Some(r) = rate {
+                            // Readings due by now at the capped rate (shared by all publishers).
+                            let due = (start.elapsed().as_secs_f64() * r) as u64;
+                            if next.load(Ordering::Relaxed) >= due {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                continue;
+                            }
+                        }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let r = reading("outage", i);
                         let topic = format!("zw/v1/readings/outage/{}", r.device);

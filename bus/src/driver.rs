@@ -172,11 +172,7 @@ pub fn connect(
             true,
         ));
     }
-    let (client, mut eventloop) = AsyncClient::new(mqtt, 1024);
-    // Acks and small publishes go out at once instead of waiting for Nagle's algorithm.
-    let mut net = eventloop.network_options();
-    net.set_tcp_nodelay(true);
-    eventloop.set_network_options(net);
+    let (client, eventloop) = AsyncClient::new(mqtt, 1024);
     let (tx, rx) = match opts.full_policy {
         FullPolicy::Block => {
             let (tx, rx) = inbound::channel(cfg.inbound_capacity, cfg.inbound_overflow);
