@@ -133,7 +133,8 @@ mod tests {
             Quantity::ActivePowerL3,
         ];
         // Table: (phase values present, expected total).
-        let cases: [(&[(Quantity, f64)], Option<f64>); 4] = [
+        type Case<'a> = (&'a [(Quantity, f64)], Option<f64>);
+        let cases: [Case; 4] = [
             (&[(l[0], 100.0), (l[1], 250.5), (l[2], -50.0)], Some(300.5)),
             (&[(l[0], 100.0), (l[2], -50.0)], None),
             (&[], None),
