@@ -51,4 +51,8 @@ fi
 BIN="${CARGO_TARGET_DIR:-target}/debug/zaehlwerk" bench/modbus_peer.sh
 done_step
 
+section "demo smoke: the README's quick start (deploy/demo_smoke.sh)"
+BIN="${CARGO_TARGET_DIR:-target}/debug/zaehlwerk" deploy/demo_smoke.sh
+done_step
+
 printf '\n==== all checks passed (%ss) ====\n' "$SECONDS"
