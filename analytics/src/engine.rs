@@ -135,6 +135,17 @@ impl Analytics {
         self.book.acknowledge(cmd, now)
     }
 
+    /// The tree sensors' device ids (warm-up).
+    pub fn tree_sensors(&self) -> Vec<Id> {
+        self.trees.sensor_ids().cloned().collect()
+    }
+
+    /// Learns a historic soil reading (warm-up): the sensor's series, trend and fault state. Nothing is
+    /// evaluated and no alert raised; the next tick evaluates the trees with this history.
+    pub fn warm_soil(&mut self, r: &Reading) {
+        self.trees.observe(r);
+    }
+
     /// Learns a historic window mean of a device (warm-up), hour-of-week `how`.
     pub fn warm_device(&mut self, site: &Id, device: &Id, how: usize, mean: f64) {
         self.energy.warm(site, device, how, mean);

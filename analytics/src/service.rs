@@ -46,9 +46,9 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return,
             r = tokio::time::timeout(cfg.warmup.timeout, warm) => match r {
-                Ok(Ok(n)) => {
-                    metrics.warmup_windows.inc_by(n);
-                    info!(windows = n, "Learned the normal from InfluxDB history.");
+                Ok(Ok((windows, soil))) => {
+                    metrics.warmup_windows.inc_by(windows);
+                    info!(windows, soil_readings = soil, "Learned the normal and the tree sensors' recent series from InfluxDB history.");
                 }
                 Ok(Err(e)) => warn!(error = %e, "Warm-up from InfluxDB failed; starting without history."),
                 Err(_) => warn!("Warm-up from InfluxDB timed out; starting with what was learned."),

@@ -61,8 +61,9 @@ async fn history_from_influxdb_teaches_the_normal() -> anyhow::Result<()> {
     })?;
     let (cfg, inv) = (Config::default(), inventory());
     let mut a = Analytics::new(&cfg, &inv);
-    let learned = zw_analytics::warmup::warm(&mut a, &influx, &inv, &cfg, now).await?;
+    let (learned, soil) = zw_analytics::warmup::warm(&mut a, &influx, &inv, &cfg, now).await?;
     assert!(learned >= 3 * 7 * 24 * 4 - 8, "{learned} windows");
+    assert_eq!(soil, 0, "no tree sensors in this inventory");
 
     // Live: 2.5 kW for 20 minutes is far above the learned 1 kW.
     let mut texts = Vec::new();

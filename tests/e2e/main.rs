@@ -3,6 +3,7 @@
 
 mod adapters_mqtt;
 mod analytics_alerts;
+mod analytics_warmup;
 mod api;
 mod fixture;
 mod influx_client;

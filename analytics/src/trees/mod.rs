@@ -100,6 +100,11 @@ impl Trees {
         t
     }
 
+    /// Every tree sensor's device id.
+    pub fn sensor_ids(&self) -> impl Iterator<Item = &Id> {
+        self.sensor_idx.keys()
+    }
+
     /// Whether `device` is a tree sensor.
     pub fn watches(&self, device: &Id) -> bool {
         self.sensor_idx.contains_key(device)
