@@ -1,14 +1,17 @@
 //! The simulator's past as stored history (`[sim] history`, for the demo).
 //!
-//! The simulator steps its meters through the configured span before it serves ([`zw_sim::HistorySample`]).
-//! Each step is read here the way the gateway reads the real device: the inventory device on that listener
-//! and unit id, its meter profile planned into requests, each request answered by the register image,
-//! decoded, derived values added. The readings are written to InfluxDB through the ingest write path
+//! The simulator steps its meters and soil sensors through the configured span before it serves
+//! ([`zw_sim::Past`]). Each step is read here the way the gateway reads the real device: a meter by the
+//! inventory device on that listener and unit id, its meter profile planned into requests, each request
+//! answered by the register image, decoded, derived values added; a soil sensor's uplink by the inventory
+//! device on that topic and the gateway's adapter for its model. The readings are written to InfluxDB
+//! through the ingest write path
 //! ([`zw_ingest::to_line`], [`zw_ingest::Writer`]: retries, 413 splits, dead letters). So the demo opens
-//! with days of curves, energy totals and a normal for analytics to learn, and the live counters continue
-//! exactly where the history ends: the same meter objects were stepped through it.
+//! with days of curves, energy totals, soil trends and a normal for analytics to learn, and the live
+//! counters continue exactly where the history ends: the same simulated devices were stepped through it.
 //!
-//! Steps of meters no inventory device polls, and values that do not decode, are counted and logged.
+//! Steps of devices no inventory device reads, and values or uplinks that do not decode, are counted and
+//! logged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+use zw_gateway::adapters::{Message, ttn};
 use zw_gateway::profile::{self, Profile, ProfileSet, Request};
 use zw_model::inventory::{DeviceSource, ModbusEndpoint};
 use zw_model::{Id, Inventory, Reading};
@@ -36,6 +40,8 @@ pub struct Backfill {
     /// Inventory devices by (host, port, unit id) of their Modbus TCP or RTU-over-TCP endpoint.
     targets: Vec<((IpAddr, u16, u8), Target)>,
     index: HashMap<(SocketAddr, u8), Option<usize>>,
+    /// Inventory LoRaWAN devices by uplink topic: (site, device, model).
+    uplinks: HashMap<String, (Id, Id, ttn::Model)>,
     batch_size: usize,
     batches: Vec<(String, usize)>,
     points: u64,
@@ -47,8 +53,14 @@ impl Backfill {
     /// Collects for the Modbus devices of `inventory` whose endpoint is an IP address (or `localhost`).
     pub fn new(inventory: &Inventory, profiles: &ProfileSet, batch_size: usize) -> Self {
         let mut targets = Vec::new();
+        let mut uplinks = HashMap::new();
         for site in &inventory.sites {
             for d in &site.devices {
+                if let DeviceSource::Ttn { topic, model } = &d.source
+                    && let Some(m) = ttn::Model::from_name(model)
+                {
+                    uplinks.insert(topic.clone(), (site.id.clone(), d.id.clone(), m));
+                }
                 let DeviceSource::Modbus {
                     endpoint,
                     unit_id,
@@ -84,6 +96,7 @@ impl Backfill {
         Self {
             targets,
             index: HashMap::new(),
+            uplinks,
             batch_size: batch_size.max(1),
             batches: Vec::new(),
             points: 0,
@@ -105,8 +118,32 @@ impl Backfill {
         })
     }
 
+    /// Reads one piece of the simulated past as the gateway would.
+    pub fn record(&mut self, past: zw_sim::Past<'_>) {
+        match past {
+            zw_sim::Past::Meter(s) => self.sample(s),
+            zw_sim::Past::Uplink(u) => self.uplink(u),
+        }
+    }
+
+    /// Decodes a past uplink with the gateway's adapter for its inventory device's model.
+    fn uplink(&mut self, u: zw_sim::PastUplink<'_>) {
+        let Some((site, device, model)) = self.uplinks.get(u.topic) else {
+            self.unmatched += 1;
+            return;
+        };
+        match model.decode(u.payload) {
+            Ok(Message::Reading(d)) if !d.values.is_empty() => {
+                let r = Reading::new(site.clone(), device.clone(), d.ts.unwrap_or(u.ts), d.values);
+                self.push(&r);
+            }
+            Ok(_) => {}
+            Err(_) => self.undecodable += 1,
+        }
+    }
+
     /// Reads one step of a simulated meter as its inventory device would.
-    pub fn sample(&mut self, s: zw_sim::HistorySample<'_>) {
+    fn sample(&mut self, s: zw_sim::HistorySample<'_>) {
         let Some(i) = self.target(s.listener, s.unit_id) else {
             self.unmatched += 1;
             return;
@@ -137,11 +174,16 @@ impl Backfill {
             return;
         }
         let reading = Reading::new(t.site.clone(), t.device.clone(), s.ts, values);
+        self.push(&reading);
+    }
+
+    /// Appends a reading to the current batch.
+    fn push(&mut self, reading: &Reading) {
         if self.batches.last().is_none_or(|(_, n)| *n >= self.batch_size) {
             self.batches.push((String::new(), 0));
         }
         if let Some((body, n)) = self.batches.last_mut()
-            && zw_ingest::to_line(&reading, body).is_ok()
+            && zw_ingest::to_line(reading, body).is_ok()
         {
             body.push('\n');
             *n += 1;
@@ -154,8 +196,8 @@ impl Backfill {
         if self.unmatched > 0 || self.undecodable > 0 {
             warn!(
                 unmatched_steps = self.unmatched,
-                undecodable_values = self.undecodable,
-                "Simulator history: steps of meters no inventory device polls, or values that did not decode, were left out."
+                undecodable = self.undecodable,
+                "Simulator history: steps of devices no inventory device reads, or values and uplinks that did not decode, were left out."
             );
         }
         let metrics = zw_ingest::Metrics::unregistered()?;

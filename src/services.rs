@@ -150,7 +150,7 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
             let mut history =
                 crate::backfill::Backfill::new(&cfg.inventory, &profiles, cfg.ingest.batch_size);
             let handle =
-                zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |s| history.sample(s))
+                zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |p| history.record(p))
                     .await?;
             let (c, s) = (cfg.clone(), stop.clone());
             tokio::spawn(async move {

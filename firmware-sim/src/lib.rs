@@ -95,6 +95,29 @@ impl SimHandle {
     }
 }
 
+/// A piece of the simulated past ([`Config::history`]), handed out in time order per device.
+#[derive(Debug)]
+pub enum Past<'a> {
+    /// A Modbus meter's register image at one step.
+    Meter(HistorySample<'a>),
+    /// A soil sensor's uplink as The Things Stack would have published it.
+    Uplink(PastUplink<'a>),
+}
+
+/// A past uplink of a simulated LoRaWAN sensor.
+#[derive(Debug)]
+pub struct PastUplink<'a> {
+    /// Its MQTT topic, `v3/{app}@{tenant}/devices/{device}/up`.
+    pub topic: &'a str,
+    /// When it was received.
+    pub ts: chrono::DateTime<chrono::Utc>,
+    /// The uplink JSON.
+    pub payload: &'a [u8],
+}
+
+/// The longest spacing of past uplinks: real soil sensors report every 15–60 minutes.
+const PAST_UPLINK_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// One step of a meter's simulated past ([`Config::history`]): its register image as the device would have
 /// answered at `ts`.
 #[derive(Debug)]
@@ -119,13 +142,13 @@ pub async fn start(
     start_with_history(cfg, bus, shutdown, &mut |_| {}).await
 }
 
-/// [`start`], first stepping the meters through [`Config::history`] and handing every step's register image
-/// to `on_history` (in time order per meter), before anything is served.
+/// [`start`], first stepping the meters and soil sensors through [`Config::history`] and handing every step
+/// (register images, uplinks) to `on_history`, in time order per device, before anything is served.
 pub async fn start_with_history(
     cfg: Config,
     bus: &zw_bus::Bus,
     shutdown: CancellationToken,
-    on_history: &mut (dyn FnMut(HistorySample<'_>) + Send),
+    on_history: &mut (dyn FnMut(Past<'_>) + Send),
 ) -> Result<SimHandle, SimError> {
     let problems = cfg.validate();
     if !problems.is_empty() {
@@ -137,7 +160,7 @@ pub async fn start_with_history(
         span: cfg.history,
         step: cfg.history_step,
     });
-    let (bound, live) = serve::bind(plans, history, on_history).await?;
+    let (bound, live) = serve::bind(plans, history, &mut |s| on_history(Past::Meter(s))).await?;
     let listeners = bound
         .iter()
         .map(|b| b.listener.local_addr())
@@ -188,7 +211,8 @@ pub async fn start_with_history(
         };
         let mut sensors = tagged(&cfg.soil_sensors, "lse01");
         sensors.extend(tagged(&cfg.tension_sensors, "trs21"));
-        let run = mqtt::run_tts(sensors, cfg.mqtt_faults.clone(), bus, stop.clone());
+        let devices = soil_devices(sensors, cfg.history, on_history)?;
+        let run = mqtt::run_tts(devices, cfg.mqtt_faults.clone(), bus, stop.clone());
         spawn_device(&mut tasks, run);
     }
     info!(
@@ -219,4 +243,39 @@ fn spawn_device(
         run.await;
         Ok(())
     });
+}
+
+/// The soil sensors, installed `history` ago (now, without one); each past uplink goes to `on_history`.
+fn soil_devices(
+    sensors: Vec<(SoilConfig, u64, bool)>,
+    history: std::time::Duration,
+    on_history: &mut (dyn FnMut(Past<'_>) + Send),
+) -> Result<Vec<(SoilConfig, tts::Lse01Device)>, SimError> {
+    let now = chrono::Utc::now();
+    let span = chrono::TimeDelta::from_std(history).unwrap_or(chrono::TimeDelta::zero());
+    let mut out = Vec::with_capacity(sensors.len());
+    for (cfg, seed, trs21) in sensors {
+        let start = now - span;
+        let mut device = if trs21 {
+            tts::Lse01Device::trs21(&cfg, seed, start)
+        } else {
+            tts::Lse01Device::new(&cfg, seed, start)
+        };
+        let every = chrono::TimeDelta::from_std(cfg.interval.max(PAST_UPLINK_EVERY))
+            .unwrap_or(chrono::TimeDelta::minutes(15));
+        let mut t = start + every;
+        while t < now {
+            let payload = device
+                .uplink(t)
+                .map_err(|e| SimError::Config(vec![format!("uplink of {}: {e}", cfg.device_id)]))?;
+            on_history(Past::Uplink(PastUplink {
+                topic: device.topic(),
+                ts: t,
+                payload: &payload,
+            }));
+            t += every;
+        }
+        out.push((cfg, device));
+    }
+    Ok(out)
 }

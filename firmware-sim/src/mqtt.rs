@@ -171,20 +171,14 @@ pub(crate) async fn run_plug(
 
 /// Runs all soil sensors (`true` = DL-TRS21, else LSE01) over one TTS-like connection until `shutdown`.
 pub(crate) async fn run_tts(
-    sensors: Vec<(SoilConfig, u64, bool)>,
+    sensors: Vec<(SoilConfig, Lse01Device)>,
     faults: MqttFaults,
     bus: Bus,
     shutdown: CancellationToken,
 ) {
     let conn = Connection::open(&bus, ConnectOptions::publisher("sim", "tts"));
     let mut tasks = JoinSet::new();
-    for (cfg, seed, trs21) in sensors {
-        let now = Utc::now();
-        let device = if trs21 {
-            Lse01Device::trs21(&cfg, seed, now)
-        } else {
-            Lse01Device::new(&cfg, seed, now)
-        };
+    for (cfg, device) in sensors {
         tasks.spawn(run_soil_sensor(
             cfg,
             device,

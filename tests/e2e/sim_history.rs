@@ -1,5 +1,6 @@
-//! The simulator's history (`[sim] history`): the past of every simulated meter lands in InfluxDB as the
-//! gateway would have read it, and the live counters the meter then serves continue where it ends.
+//! The simulator's history (`[sim] history`): the past of every simulated meter and soil sensor lands in
+//! InfluxDB as the gateway would have read it, and the live counters the meter then serves continue where
+//! it ends.
 
 use anyhow::Context as _;
 use tokio_modbus::client::Reader as _;
@@ -18,7 +19,7 @@ update_interval = "1h"
 history = "30m"
 history_step = "1m"
 plugs = []
-soil_sensors = []
+soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "5m" }}]
 meters = [{{ unit_id = 1, includes = [2] }}, {{ unit_id = 2, profile = "janitza-b23" }}, {{ unit_id = 3 }}]
 
 [[sites]]
@@ -28,6 +29,10 @@ devices = [
   {{ id = "main", class = "main_meter", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630" }} }},
   {{ id = "kitchen", source = {{ type = "modbus", endpoint = "tcp://localhost:{modbus}", unit_id = 2, profile = "janitza-b23" }} }},
 ]
+[[sites]]
+id = "park"
+kind = "park"
+devices = [{{ id = "soil-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/lse01-e2e/up", model = "lse01" }} }}]
 "#,
         conn = connection(stack),
     )
@@ -91,6 +96,10 @@ async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() 
         main.iter().zip(&kitchen).all(|(m, k)| m[1] > k[1]),
         "{main:?}\n{kitchen:?}"
     );
+    // The soil sensor's past uplinks (every 15 minutes at most), decoded by the gateway's LSE01 adapter.
+    let soil = rows(&influx, "soil_moisture, battery_voltage", "soil-1").await?;
+    assert_eq!(soil.len(), 1, "{soil:?}");
+    assert!((5.0..=40.0).contains(&soil[0][0]) && (2.5..=3.7).contains(&soil[0][1]), "{soil:?}");
     // Unit 3 has no inventory device: nothing stored for it, and the log says so.
     assert!(
         sim.log_tail().contains("unmatched_steps=29"),
