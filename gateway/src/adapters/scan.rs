@@ -309,55 +309,50 @@ impl<'a> Scanner<'a> {
     }
 
     /// Inside a string: moves to the next quote, backslash or control character (or the end of input), noting
-    /// non-ASCII bytes passed in `high`. The first 32 bytes are looked at eight at a time as words (most keys
-    /// and values end there); longer runs are searched with `memchr` (SIMD, worth its call overhead only
-    /// there) and the run checked in one vectorised pass.
+    /// non-ASCII bytes passed in `high`. Eight bytes at a time as one word (SWAR): device strings are short
+    /// (keys, ids, timestamps), where a SIMD search (`memchr`) costs more in set-up than it saves (measured).
     #[inline]
     fn to_special(&mut self, high: &mut bool) {
-        for _ in 0..4 {
-            let Some(chunk) = self.b.get(self.i..self.i + 8) else {
-                break;
-            };
+        let mut hi = 0u64;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
             let mut w = [0u8; 8];
             w.copy_from_slice(chunk);
             let w = u64::from_le_bytes(w);
             let hits = below(w ^ (ONES * u64::from(b'"')), 1)
                 | below(w ^ (ONES * u64::from(b'\\')), 1)
                 | below(w, 0x20);
+            // Non-ASCII bytes, possibly past the string's end: that costs only a UTF-8 check.
+            hi |= w & HIGH;
             if hits != 0 {
-                let n = (hits.trailing_zeros() / 8) as usize;
-                // Only the bytes before the hit belong to the string.
-                *high |= w & HIGH & ((1u64 << (n * 8)) - 1) != 0;
-                self.i += n;
+                self.i += (hits.trailing_zeros() / 8) as usize;
+                *high |= hi != 0;
                 return;
             }
-            *high |= w & HIGH != 0;
             self.i += 8;
         }
-        let rest = &self.b[self.i..];
-        let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-        let run = &rest[..end];
-        // min/max reductions vectorise; a control character in the run stops the scan there.
-        let (lo, hi) = run
-            .iter()
-            .fold((u8::MAX, 0u8), |(lo, hi), &c| (lo.min(c), hi.max(c)));
-        if lo < 0x20 {
-            let at = run.iter().position(|&c| c < 0x20).unwrap_or(end);
-            *high |= run[..at].iter().any(|&c| c >= 0x80);
-            self.i += at;
-            return;
-        }
-        *high |= hi >= 0x80;
-        self.i += end;
+        *high |= hi != 0;
     }
 
     /// After an opening quote: scans to the closing one. Returns the content and whether it holds escapes.
+    /// The common case (ASCII, no escapes) is inlined at every caller; the rest is [`Self::string_rest`].
+    #[inline(always)]
     fn string_tail(&mut self) -> Result<(&'a [u8], bool), AdapterError> {
         let start = self.i;
-        let mut escaped = false;
         let mut high = false;
+        self.to_special(&mut high);
+        if !high && self.byte() == Some(b'"') {
+            let s = &self.b[start..self.i];
+            self.i += 1;
+            return Ok((s, false));
+        }
+        self.string_rest(start, high)
+    }
+
+    /// A string from `start`, the cursor at its first quote, backslash or control character (or the end).
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize, mut high: bool) -> Result<(&'a [u8], bool), AdapterError> {
+        let mut escaped = false;
         loop {
-            self.to_special(&mut high);
             match self.byte() {
                 None => return Err(self.err("end of input in a string")),
                 Some(b'"') => {
@@ -390,6 +385,7 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                 }
             }
+            self.to_special(&mut high);
         }
     }
 
