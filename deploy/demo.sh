@@ -212,7 +212,9 @@ await_or_die() { # name timeout_seconds description command...
 influx_ping() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$INFLUX_PORT/ping") == 204 ]]; }
 mqtt_ping() { timeout 5 mosquitto_pub -h "$HOST" -p "$MQTT_PORT" -i zw-demo-ready -q 1 -t zw-demo/ready -n; }
 api_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$API_PORT/readyz") == 200 ]]; }
-modbus_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$HOST/$MODBUS_PORT"; }
+# The simulator logs this once its history (if any) is in InfluxDB and it serves, so analytics warms up from it.
+# The log is appended to across runs: only the lines after this run's start marker count.
+sim_running() { tac "$STATE/logs/sim.log" 2>/dev/null | sed '/deploy\/demo.sh starts sim/q' | grep -q 'Simulator running'; }
 
 # ---- configuration ---------------------------------------------------------------------------------
 # Renders a template from deploy/conf/ (shared with the test harness): each NAME=value replaces @NAME@.
@@ -320,7 +322,7 @@ log "mosquitto and influxd are ready"
 
 start_bg sim "$STATE/logs/sim.log" "$BIN" sim --config "$CONF"
 # The gateway reconnects on its own, but starting it against a listening simulator keeps the log clean.
-if ! await sim 15 "Modbus listener on port $MODBUS_PORT" modbus_open; then
+if ! await sim 60 "its history written and Modbus served on port $MODBUS_PORT" sim_running; then
   alive sim || {
     log_tail "$STATE/logs/sim.log"
     die "the simulator exited while starting"

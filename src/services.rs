@@ -152,12 +152,11 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
             let handle =
                 zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |p| history.record(p))
                     .await?;
-            let (c, s) = (cfg.clone(), stop.clone());
-            tokio::spawn(async move {
-                if let Err(e) = history.write(&c, s).await {
-                    tracing::error!(error = %e, "Simulator history not written.");
-                }
-            });
+            // Written before "Simulator running.", so whoever waits for that line (deploy/demo.sh) starts
+            // analytics with the history in place to warm up from.
+            if let Err(e) = history.write(&cfg, stop.clone()).await {
+                tracing::error!(error = %e, "Simulator history not written.");
+            }
             handle
         };
         info!(modbus = %handle.modbus_addr, "Simulator running.");
