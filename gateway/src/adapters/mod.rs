@@ -9,12 +9,13 @@
 //! |---|---|---|
 //! | Tasmota | `tele/<topic>/SENSOR`, `STATE`, `LWT` (FullTopic layout configurable, [`fulltopic`]) | [`tasmota`] |
 //! | Tasmota SML | the SENSOR meter section, OBIS fields mapped by configuration | [`tasmota`] |
-//! | Shelly Gen2/Gen3 | `<prefix>/status/switch:0`, `status/em:0`, `status/emdata:0`, `events/rpc`, `online` | [`shelly`] |
+//! | Shelly Gen2/Gen3 | `<prefix>/status/switch:N`, `status/em:0`, `status/emdata:0`, `status/em1:N`, `status/em1data:N`, `events/rpc`, `online` | [`shelly`] |
 //! | The Things Stack v3 | `v3/{app}@{tenant}/devices/{id}/up`: Dragino LSE01, Decentlab DL-TRS21 | [`ttn`] |
-//! | Generic JSON | any topic, JSON pointers → quantities | [`json`] |
+//! | Generic JSON | any topic or topic pattern (`sensors/+/state`), JSON pointers → quantities | [`json`] |
 //!
-//! Decoding speed matters (thousands of devices on one gateway): the hot paths deserialize into borrowed
-//! serde structs instead of `serde_json::Value`; see `benches/adapters.rs` and BENCHMARKS.md.
+//! Decoding speed matters (thousands of devices on one gateway): payloads are read by a validating,
+//! allocation-free scanner (`scan`) that reads only the mapped fields; the serde_json decoders it replaced
+//! stay in [`reference`] for the differential tests. See `benches/adapters.rs` and BENCHMARKS.md.
 
 pub mod fulltopic;
 pub mod json;
