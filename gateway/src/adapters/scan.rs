@@ -313,7 +313,7 @@ impl<'a> Scanner<'a> {
     /// (keys, ids, timestamps), where a SIMD search (`memchr`) cost more in set-up than it saved (measured: 5–15 %
     /// slower on the TTS uplinks).
     #[inline]
-    fn to_special(&mut self, high: &mut bool) {
+    fn advance_to_special(&mut self, high: &mut bool) {
         let mut hi = 0u64;
         while let Some(chunk) = self.b.get(self.i..self.i + 8) {
             let mut w = [0u8; 8];
@@ -340,7 +340,7 @@ impl<'a> Scanner<'a> {
     fn string_tail(&mut self) -> Result<(&'a [u8], bool), AdapterError> {
         let start = self.i;
         let mut high = false;
-        self.to_special(&mut high);
+        self.advance_to_special(&mut high);
         if !high && self.byte() == Some(b'"') {
             let s = &self.b[start..self.i];
             self.i += 1;
@@ -386,7 +386,7 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                 }
             }
-            self.to_special(&mut high);
+            self.advance_to_special(&mut high);
         }
     }
 
