@@ -102,9 +102,12 @@ impl BusClient {
     }
 
     /// Acknowledges QoS 1 messages by packet id ([`Publish::pkid`]; 0, a QoS 0 message, is skipped) in one
-    /// go: the driver writes all PUBACKs and flushes once. Acks of a connection that has dropped meanwhile
-    /// are discarded (the broker re-delivers those messages to the resumed session). Fails only when the
-    /// driver has stopped.
+    /// go: the driver writes all PUBACKs and flushes once. Acks handed over while the connection is down are
+    /// discarded (the broker re-delivers those messages to the resumed session); acks of messages received
+    /// on an earlier connection go out on the current one, where a resumed session keeps their packet ids.
+    /// (Known gap: the re-delivered copy is acknowledged again later; if the broker has reused that id for a
+    /// newer message by then, which takes 65,535 newer messages, that message is acknowledged early.) Fails
+    /// only when the driver has stopped.
     pub fn ack_all(&self, mut pkids: Vec<u16>) -> Result<(), BusError> {
         pkids.retain(|p| *p != 0);
         let Some(last) = pkids.pop() else {
