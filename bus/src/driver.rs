@@ -19,54 +19,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::backoff::backoff_delay;
 use crate::inbound::{self, Sent};
-use crate::{Config, Metrics};
-
-/// What the driver does when the consumer's inbound queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FullPolicy {
-    /// Nothing is lost: messages the queue has no room for wait in an overflow of `bus.inbound_overflow`
-    /// messages while the driver keeps polling (keep-alives and acks go on); only when that is full too
-    /// does it stop reading from the broker until there is room (see [`crate::inbound`]).
-    Block,
-    /// Drop the new message and count it in `zw_bus_inbound_dropped_total` (for live views that only want
-    /// the latest value).
-    DropNewest,
-}
-
-/// Per-connection options chosen by the service.
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    /// Service name; the `client` metrics label and part of the client id.
-    pub client: String,
-    /// Instance name, so several instances of one service get distinct client ids.
-    pub instance: String,
-    /// `false` keeps the session (subscriptions and unacknowledged QoS 1 messages) across reconnects.
-    pub clean_session: bool,
-    /// Topic filters to (re-)subscribe after every connect without a resumed session.
-    pub subscriptions: Vec<(String, QoS)>,
-    /// Acknowledge QoS 1 messages only when the consumer calls [`BusClient::ack`].
-    pub manual_acks: bool,
-    /// Inbound queue policy.
-    pub full_policy: FullPolicy,
-    /// Retained last-will message (topic, payload) the broker publishes if the connection dies.
-    pub last_will: Option<(String, Vec<u8>)>,
-}
-
-impl ConnectOptions {
-    /// Options for a publisher that subscribes to nothing.
-    pub fn publisher(client: &str, instance: &str) -> Self {
-        Self {
-            client: client.into(),
-            instance: instance.into(),
-            clean_session: true,
-            subscriptions: Vec::new(),
-            manual_acks: false,
-            full_policy: FullPolicy::DropNewest,
-            last_will: None,
-        }
-    }
-}
+use crate::{Config, ConnectOptions, FullPolicy, Metrics};
 
 /// Messages received from the broker, in order.
 pub type Inbound = mpsc::Receiver<Publish>;
@@ -406,29 +361,5 @@ impl Driver {
                 warn!(error = %e, "Could not queue subscription.");
             }
         });
-    }
-}
-
-/// Exponential back-off: `min · 2^attempt`, capped at `max`, scaled by a jitter factor in 0.75..1.25
-/// (`unit` is a uniform sample in 0..1).
-pub(crate) fn backoff_delay(min: Duration, max: Duration, attempt: u32, unit: f64) -> Duration {
-    let base = min
-        .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
-        .min(max);
-    base.mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_caps_and_jitters() {
-        let (min, max) = (Duration::from_millis(100), Duration::from_secs(10));
-        assert_eq!(backoff_delay(min, max, 0, 0.5), Duration::from_millis(100));
-        assert_eq!(backoff_delay(min, max, 3, 0.5), Duration::from_millis(800));
-        assert_eq!(backoff_delay(min, max, 30, 0.5), max);
-        assert_eq!(backoff_delay(min, max, 0, 0.0), Duration::from_millis(75));
-        assert_eq!(backoff_delay(min, max, 0, 1.0), Duration::from_millis(125));
     }
 }

@@ -11,13 +11,16 @@
 //!   back-pressure to the broker only beyond it) or `DropNewest` (counted in `zw_bus_inbound_dropped_total`).
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
+mod backoff;
 mod config;
 mod driver;
 mod inbound;
 mod metrics;
+mod options;
 
 pub use config::Config;
-pub use driver::{BusClient, ConnectOptions, FullPolicy, Inbound, connect};
+pub use driver::{BusClient, Inbound, connect};
+pub use options::{ConnectOptions, FullPolicy};
 
 /// What a service needs to open bus connections: the broker settings and the process's bus metrics.
 #[derive(Clone)]
