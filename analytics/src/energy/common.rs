@@ -19,6 +19,10 @@ use chrono::{DateTime, Utc};
 use crate::config::CommonCauseConfig;
 use crate::explain;
 
+/// How much further than its elevated peers (mean ratio to the usual) a device may deviate and still share
+/// their cause.
+pub(crate) const PEER_FACTOR: f64 = 2.0;
+
 /// A fleet-wide observation: not an alert about one subject but context for all of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -43,6 +47,8 @@ struct Class {
     per_site: Vec<(u32, u32)>,
     sites: u32,
     elevated_sites: u32,
+    /// Sum and count of the elevated devices' ratios to their usual.
+    ratios: (f64, u32),
     active: bool,
     since: i64,
 }
@@ -81,8 +87,30 @@ impl Fleet {
     }
 
     /// Whether `class` is in a common cause now.
+    #[cfg(test)]
     pub fn active(&self, class: usize) -> bool {
         self.classes.get(class).is_some_and(|c| c.active)
+    }
+
+    /// Whether a device of `class` drawing `ratio` times its usual is held by a common cause: the class is
+    /// in one and the device deviates like its peers, not more than [`PEER_FACTOR`] times their mean
+    /// ratio. A heater stuck at full power among heaters running a little more on a cold night is its
+    /// own problem.
+    pub fn holds(&self, class: usize, ratio: f64) -> bool {
+        self.classes
+            .get(class)
+            .is_some_and(|c| c.active && ratio <= PEER_FACTOR * c.ratios.0 / f64::from(c.ratios.1.max(1)))
+    }
+
+    /// A device of `class` went from `old` to `new` times its usual (0: not elevated).
+    pub fn ratio(&mut self, class: usize, old: f64, new: f64) {
+        if let Some(c) = self.classes.get_mut(class) {
+            let n = i64::from(c.ratios.1) - i64::from(old > 0.0) + i64::from(new > 0.0);
+            c.ratios = (c.ratios.0 - old + new, u32::try_from(n.max(0)).unwrap_or(0));
+            if c.ratios.1 == 0 {
+                c.ratios.0 = 0.0;
+            }
+        }
     }
 
     /// A device of `class` at `site` became elevated (`true`) or normal again (`false`) at `ts`.
@@ -170,6 +198,30 @@ mod tests {
         }
         assert!(!f.active(other), "another class is never affected");
         (got, f.active(c))
+    }
+
+    #[test]
+    fn a_device_deviating_far_beyond_its_peers_is_not_held() {
+        let cfg = CommonCauseConfig::default();
+        let mut f = Fleet::default();
+        let c = f.class("heater");
+        let mut out = Vec::new();
+        for s in 0..12 {
+            f.add(c, s);
+        }
+        assert!(!f.holds(c, 1.0), "no common cause yet");
+        for s in 0..6 {
+            f.ratio(c, 0.0, 1.6);
+            f.set(c, s, true, 0, &cfg, &mut out);
+        }
+        // (ratio, held): peers at 1.6 times their usual; up to twice that is the same cause.
+        for (ratio, held) in [(0.0, true), (1.6, true), (3.1, true), (3.3, false), (6.5, false)] {
+            assert_eq!(f.holds(c, ratio), held, "{ratio}");
+        }
+        f.ratio(c, 1.6, 0.0);
+        f.ratio(c, 0.0, 8.0);
+        // Peers' mean moved to (5 × 1.6 + 8) / 6 = 2.67.
+        assert!(f.holds(c, 5.3) && !f.holds(c, 5.4));
     }
 
     #[test]

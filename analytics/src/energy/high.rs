@@ -42,9 +42,10 @@ impl Target<'_> {
 /// latest reading `raw` are above (a short burst's smoothed tail does not count, nor does one spike);
 /// clearing looks at the smoothed power only. `suppressed` holds the check off (another alert already
 /// explains the power); `common` (a common cause of the class, [`crate::energy::common`]) only keeps the
-/// learned normal from opening an alert. Returns whether the power is *elevated*: its slow average `slow`
-/// above the hour's median by the normal's floor (`min_rel`, `min_abs`), which the common-cause check
-/// counts (NaN: never elevated).
+/// learned normal from opening an alert. Returns how many times its usual the power is while *elevated*
+/// (its slow average `slow` above the hour's median by the normal's floor, `min_rel` and `min_abs`;
+/// the usual counts as at least `min_abs`), 0 when not elevated (NaN `slow`: never); the common-cause
+/// check counts elevated devices and compares their ratios.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
@@ -58,7 +59,7 @@ pub(crate) fn check_high(
     prm: &Params,
     ncfg: &NormalConfig,
     out: &mut Vec<Signal>,
-) -> bool {
+) -> f64 {
     let (how, base) = match normal.baseline(local.hour_of_week(), prm.min_samples, ncfg, prm.hysteresis) {
         Some((h, b)) => (h, Some(b)),
         None => (Slot::Week(local.hour_of_week()), None),
@@ -77,7 +78,10 @@ pub(crate) fn check_high(
         (Some(o), Some(b)) => Some(o.expected.min(b.expected)),
         (o, b) => o.or(b).map(|x| x.expected),
     };
-    let elevated = usual.is_some_and(|u| slow > u + (ncfg.min_rel * u.abs()).max(ncfg.min_abs.0));
+    let ratio = match usual {
+        Some(u) if slow > u + (ncfg.min_rel * u.abs()).max(ncfg.min_abs.0) => slow / u.max(ncfg.min_abs.0),
+        _ => 0.0,
+    };
     // …and only once the power itself came down, both in level and in excess over the usual, from where
     // it was when the alert opened: a device that still does what triggered the alert (a heater stuck at
     // full power) keeps its alert through hours where that much happens to be usual.
@@ -130,7 +134,7 @@ pub(crate) fn check_high(
             }
         }
     }
-    elevated
+    ratio
 }
 
 fn raise_high(

@@ -146,6 +146,7 @@ impl Energy {
             ema: None,
             slow: f64::NAN,
             explains: 0.0,
+            ratio: 0.0,
             window: Window::default(),
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
@@ -220,8 +221,8 @@ impl Energy {
         // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
         // checked for high consumption beyond it.
         let (adj, x) = (t.adj, t.explained);
-        let common = self.fleet.active(d.fleet.0);
-        let elevated = check_high(
+        let common = self.fleet.holds(d.fleet.0, d.ratio);
+        let ratio = check_high(
             &mut d.high,
             (&mut d.high_refresh, &mut d.high_open),
             &d.normal,
@@ -235,6 +236,11 @@ impl Energy {
             out,
         );
         d.high_adj = adj;
+        let elevated = ratio > 0.0;
+        if elevated != d.fleet.1 || ratio != d.ratio {
+            self.fleet.ratio(d.fleet.0, d.ratio, ratio);
+            d.ratio = ratio;
+        }
         if elevated != d.fleet.1 {
             d.fleet.1 = elevated;
             let cc = &cfg.common_cause;
@@ -317,6 +323,8 @@ impl Energy {
             if now.saturating_sub(d.last_seen) > stale {
                 d.ema = None;
                 d.slow = f64::NAN;
+                self.fleet.ratio(d.fleet.0, d.ratio, 0.0);
+                d.ratio = 0.0;
                 s.explained -= d.explains;
                 d.explains = 0.0;
                 if d.fleet.1 {

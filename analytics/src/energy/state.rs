@@ -124,6 +124,8 @@ pub(crate) struct Dev {
     pub slow: f64,
     /// The excess its open alert explains at its site (0 without one), counted in [`SiteSt::explained`].
     pub explains: f64,
+    /// How many times its usual the device draws while elevated (0: not elevated).
+    pub ratio: f64,
     pub window: Window,
     pub normal: Normal,
     pub high: Condition,
