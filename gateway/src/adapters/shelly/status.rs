@@ -30,13 +30,30 @@ const fn f(key: &'static str, quantity: Quantity) -> Field {
 
 /// A component's read fields, in [`Quantity`] order: the values are then appended to the reading's map
 /// instead of shifting its entries.
-pub(super) struct Table(&'static [Field]);
+/// The second member has bit `n` set for every key length `n` (127 for longer keys): most keys a device
+/// sends that we do not read are turned away by one bit test instead of a scan of the table (measured: the
+/// scan was a quarter of the Pro 3EM `em:0` decode time).
+pub(super) struct Table(&'static [Field], u128);
+
+const fn len_bit(n: usize) -> u128 {
+    1u128 << if n < 127 { n } else { 127 }
+}
+
+const fn table(fields: &'static [Field]) -> Table {
+    let mut lens = 0u128;
+    let mut i = 0;
+    while i < fields.len() {
+        lens |= len_bit(fields[i].key.len());
+        i += 1;
+    }
+    Table(fields, lens)
+}
 
 use Quantity as Q;
 
 /// `switch:N` of a Plus/Pro PM or a Gen3 plug: W, V, A, Hz, and the `aenergy` / `ret_aenergy` counters in
 /// Wh (`total` only; `by_minute` is mWh per minute and not a counter).
-pub(super) const SWITCH: Table = Table(&[
+pub(super) const SWITCH: Table = table(&[
     f("apower", Q::ActivePower),
     f("voltage", Q::VoltageL1),
     f("current", Q::CurrentL1),
@@ -55,7 +72,7 @@ pub(super) const SWITCH: Table = Table(&[
 ]);
 
 /// `em:0` of a Pro 3EM (triphase profile): power, voltage, current per phase, in W, V, A, Hz. No energy.
-pub(super) const EM: Table = Table(&[
+pub(super) const EM: Table = table(&[
     f("total_act_power", Q::ActivePower),
     f("a_act_power", Q::ActivePowerL1),
     f("b_act_power", Q::ActivePowerL2),
@@ -71,13 +88,13 @@ pub(super) const EM: Table = Table(&[
 ]);
 
 /// `emdata:0` of a Pro 3EM: energy counters in Wh.
-pub(super) const EMDATA: Table = Table(&[
+pub(super) const EMDATA: Table = table(&[
     f("total_act", Q::EnergyImport),
     f("total_act_ret", Q::EnergyExport),
 ]);
 
 /// `em1:N` (Pro EM, Pro 3EM in the monophase profile): one metering channel in W, VA, V, A, Hz.
-pub(super) const EM1: Table = Table(&[
+pub(super) const EM1: Table = table(&[
     f("act_power", Q::ActivePower),
     f("aprt_power", Q::ApparentPower),
     f("voltage", Q::VoltageL1),
@@ -87,7 +104,7 @@ pub(super) const EM1: Table = Table(&[
 ]);
 
 /// `em1data:N`: the channel's energy counters in Wh.
-pub(super) const EM1DATA: Table = Table(&[
+pub(super) const EM1DATA: Table = table(&[
     f("total_act_energy", Q::EnergyImport),
     f("total_act_ret_energy", Q::EnergyExport),
 ]);
@@ -110,6 +127,9 @@ impl Table {
         let mut out = Patches([Patch::Absent; MAX]);
         let mut seen = Seen::default();
         s.object_field(field, |s, key| {
+            if self.1 & len_bit(key.len()) == 0 {
+                return s.skip();
+            }
             let Some(i) = self.0.iter().position(|f| is(f.key, key)) else {
                 return s.skip();
             };
