@@ -99,7 +99,10 @@ async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() 
     // The soil sensor's past uplinks (every 15 minutes at most), decoded by the gateway's LSE01 adapter.
     let soil = rows(&influx, "soil_moisture, battery_voltage", "soil-1").await?;
     assert_eq!(soil.len(), 1, "{soil:?}");
-    assert!((5.0..=40.0).contains(&soil[0][0]) && (2.5..=3.7).contains(&soil[0][1]), "{soil:?}");
+    assert!(
+        (5.0..=40.0).contains(&soil[0][0]) && (2.5..=3.7).contains(&soil[0][1]),
+        "{soil:?}"
+    );
     // Unit 3 has no inventory device: nothing stored for it, and the log says so.
     assert!(
         sim.log_tail().contains("unmatched_steps=29"),
