@@ -3,8 +3,9 @@
 //! The simulator steps its meters and soil sensors through the configured span before it serves
 //! ([`zw_sim::Past`]). Each step is read here the way the gateway reads the real device: a meter by the
 //! inventory device on that listener and unit id, its meter profile planned into requests, each request
-//! answered by the register image, decoded, derived values added; a soil sensor's uplink by the inventory
-//! device on that topic and the gateway's adapter for its model. The readings are written to InfluxDB
+//! answered by the register image, decoded, derived values added; an MQTT device's message (a soil
+//! sensor's uplink, a plug's telemetry) by the gateway's own device router and adapters. The readings are
+//! written to InfluxDB
 //! through the ingest write path
 //! ([`zw_ingest::to_line`], [`zw_ingest::Writer`]: retries, 413 splits, dead letters). So the demo opens
 //! with days of curves, energy totals, soil trends and a normal for analytics to learn, and the live
@@ -20,7 +21,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use zw_gateway::adapters::{Message, ttn};
+use zw_gateway::adapters::Message;
+use zw_gateway::device_mqtt::{Route, Router};
 use zw_gateway::profile::{self, Profile, ProfileSet, Request};
 use zw_model::inventory::{DeviceSource, ModbusEndpoint};
 use zw_model::{Id, Inventory, Reading};
@@ -40,8 +42,8 @@ pub struct Backfill {
     /// Inventory devices by (host, port, unit id) of their Modbus TCP or RTU-over-TCP endpoint.
     targets: Vec<((IpAddr, u16, u8), Target)>,
     index: HashMap<(SocketAddr, u8), Option<usize>>,
-    /// Inventory LoRaWAN devices by uplink topic: (site, device, model).
-    uplinks: HashMap<String, (Id, Id, ttn::Model)>,
+    /// The gateway's routes to the inventory's MQTT devices, with their decoders.
+    router: Router,
     batch_size: usize,
     batches: Vec<(String, usize)>,
     points: u64,
@@ -50,17 +52,17 @@ pub struct Backfill {
 }
 
 impl Backfill {
-    /// Collects for the Modbus devices of `inventory` whose endpoint is an IP address (or `localhost`).
-    pub fn new(inventory: &Inventory, profiles: &ProfileSet, batch_size: usize) -> Self {
+    /// Collects for the MQTT devices of `inventory` and its Modbus devices whose endpoint is an IP address
+    /// (or `localhost`).
+    pub fn new(
+        inventory: &Inventory,
+        gateway: &zw_gateway::Config,
+        profiles: &ProfileSet,
+        batch_size: usize,
+    ) -> Self {
         let mut targets = Vec::new();
-        let mut uplinks = HashMap::new();
         for site in &inventory.sites {
             for d in &site.devices {
-                if let DeviceSource::Ttn { topic, model } = &d.source
-                    && let Some(m) = ttn::Model::from_name(model)
-                {
-                    uplinks.insert(topic.clone(), (site.id.clone(), d.id.clone(), m));
-                }
                 let DeviceSource::Modbus {
                     endpoint,
                     unit_id,
@@ -96,7 +98,7 @@ impl Backfill {
         Self {
             targets,
             index: HashMap::new(),
-            uplinks,
+            router: Router::new(gateway, inventory, chrono::Utc::now()),
             batch_size: batch_size.max(1),
             batches: Vec::new(),
             points: 0,
@@ -122,23 +124,36 @@ impl Backfill {
     pub fn record(&mut self, past: zw_sim::Past<'_>) {
         match past {
             zw_sim::Past::Meter(s) => self.sample(s),
-            zw_sim::Past::Uplink(u) => self.uplink(u),
+            zw_sim::Past::Publish(p) => self.publish(p),
         }
     }
 
-    /// Decodes a past uplink with the gateway's adapter for its inventory device's model.
-    fn uplink(&mut self, u: zw_sim::PastUplink<'_>) {
-        let Some((site, device, model)) = self.uplinks.get(u.topic) else {
-            self.unmatched += 1;
-            return;
-        };
-        match model.decode(u.payload) {
-            Ok(Message::Reading(d)) if !d.values.is_empty() => {
-                let r = Reading::new(site.clone(), device.clone(), d.ts.unwrap_or(u.ts), d.values);
-                self.push(&r);
+    /// Routes and decodes a past MQTT message like the gateway's device consumer does.
+    fn publish(&mut self, p: zw_sim::PastPublish<'_>) {
+        let devices: Vec<(usize, _)> = match self.router.route(p.topic) {
+            Route::Device(i, part) => vec![(i, part)],
+            Route::Group(g, part) => self.router.group(g).iter().map(|&i| (i, part)).collect(),
+            Route::Ignored => return,
+            Route::Unknown(_) => {
+                self.unmatched += 1;
+                return;
             }
-            Ok(_) => {}
-            Err(_) => self.undecodable += 1,
+        };
+        for (i, part) in devices {
+            let entry = &mut self.router.devices[i];
+            match entry.decode(part, p.payload) {
+                Ok(Message::Reading(d)) if !d.values.is_empty() => {
+                    let r = Reading::new(
+                        entry.site.clone(),
+                        entry.device.clone(),
+                        d.ts.unwrap_or(p.ts),
+                        d.values,
+                    );
+                    self.push(&r);
+                }
+                Ok(_) => {}
+                Err(_) => self.undecodable += 1,
+            }
         }
     }
 

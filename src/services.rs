@@ -147,8 +147,12 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         } else {
             let profiles = zw_gateway::ProfileSet::load(&cfg.gateway.profile_dirs)
                 .map_err(|e| anyhow::anyhow!("meter profiles: {}", e.join("; ")))?;
-            let mut history =
-                crate::backfill::Backfill::new(&cfg.inventory, &profiles, cfg.ingest.batch_size);
+            let mut history = crate::backfill::Backfill::new(
+                &cfg.inventory,
+                &cfg.gateway,
+                &profiles,
+                cfg.ingest.batch_size,
+            );
             let handle =
                 zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |p| history.record(p))
                     .await?;

@@ -100,18 +100,19 @@ impl SimHandle {
 pub enum Past<'a> {
     /// A Modbus meter's register image at one step.
     Meter(HistorySample<'a>),
-    /// A soil sensor's uplink as The Things Stack would have published it.
-    Uplink(PastUplink<'a>),
+    /// An MQTT device's message as it would have been published (a soil sensor's uplink via The Things
+    /// Stack, a plug's `tele/<topic>/SENSOR`).
+    Publish(PastPublish<'a>),
 }
 
-/// A past uplink of a simulated LoRaWAN sensor.
+/// A past message of a simulated MQTT device.
 #[derive(Debug)]
-pub struct PastUplink<'a> {
-    /// Its MQTT topic, `v3/{app}@{tenant}/devices/{device}/up`.
+pub struct PastPublish<'a> {
+    /// Its MQTT topic.
     pub topic: &'a str,
-    /// When it was received.
+    /// When it was published.
     pub ts: chrono::DateTime<chrono::Utc>,
-    /// The uplink JSON.
+    /// The payload.
     pub payload: &'a [u8],
 }
 
@@ -180,9 +181,10 @@ pub async fn start_with_history(
     let device_seed = |name: String| mix(cfg.seed, hash_str(&name));
     for plug in &cfg.plugs {
         let seed = device_seed(format!("tasmota/{}", plug.topic));
+        let device = past_plug(plug, seed, cfg.history, cfg.history_step, on_history);
         let run = mqtt::run_plug(
             plug.clone(),
-            seed,
+            device,
             cfg.mqtt_faults.clone(),
             bus.clone(),
             stop.clone(),
@@ -268,7 +270,7 @@ fn soil_devices(
             let payload = device
                 .uplink(t)
                 .map_err(|e| SimError::Config(vec![format!("uplink of {}: {e}", cfg.device_id)]))?;
-            on_history(Past::Uplink(PastUplink {
+            on_history(Past::Publish(PastPublish {
                 topic: device.topic(),
                 ts: t,
                 payload: &payload,
@@ -278,4 +280,33 @@ fn soil_devices(
         out.push((cfg, device));
     }
     Ok(out)
+}
+
+/// A plug switched on `history` ago (now, without one), stepped to now; its `SENSOR` telemetry of every
+/// `step` (at least its interval) goes to `on_history`.
+fn past_plug(
+    cfg: &PlugConfig,
+    seed: u64,
+    history: std::time::Duration,
+    step: std::time::Duration,
+    on_history: &mut (dyn FnMut(Past<'_>) + Send),
+) -> tasmota::TasmotaPlug {
+    let now = chrono::Utc::now();
+    let span = chrono::TimeDelta::from_std(history).unwrap_or(chrono::TimeDelta::zero());
+    let start = now - span;
+    let mut plug = tasmota::TasmotaPlug::new(seed, start);
+    let every = chrono::TimeDelta::from_std(cfg.interval.max(step)).unwrap_or(chrono::TimeDelta::minutes(1));
+    let topic = format!("tele/{}/SENSOR", cfg.topic);
+    let mut t = start + every;
+    while t < now {
+        let payload = plug.sensor_payload(t);
+        on_history(Past::Publish(PastPublish {
+            topic: &topic,
+            ts: t,
+            payload: payload.as_bytes(),
+        }));
+        t += every;
+    }
+    plug.step(now);
+    plug
 }

@@ -76,7 +76,7 @@ impl Connection {
 /// Runs one Tasmota plug until `shutdown`.
 pub(crate) async fn run_plug(
     cfg: PlugConfig,
-    seed: u64,
+    mut plug: TasmotaPlug,
     faults: MqttFaults,
     bus: Bus,
     shutdown: CancellationToken,
@@ -86,7 +86,6 @@ pub(crate) async fn run_plug(
     opts.last_will = Some((lwt.clone(), b"Offline".to_vec()));
     let conn = Connection::open(&bus, opts);
     let client = conn.client.clone();
-    let mut plug = TasmotaPlug::new(seed, Utc::now());
     let mut ticker = interval(cfg.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut online = false;

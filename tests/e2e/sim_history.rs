@@ -18,7 +18,7 @@ modbus_listen = "127.0.0.1:{modbus}"
 update_interval = "1h"
 history = "30m"
 history_step = "1m"
-plugs = []
+plugs = [{{ topic = "plug-e2e", interval = "5m" }}]
 soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "5m" }}]
 meters = [{{ unit_id = 1, includes = [2] }}, {{ unit_id = 2, profile = "janitza-b23" }}, {{ unit_id = 3 }}]
 
@@ -29,6 +29,10 @@ devices = [
   {{ id = "main", class = "main_meter", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630" }} }},
   {{ id = "kitchen", source = {{ type = "modbus", endpoint = "tcp://localhost:{modbus}", unit_id = 2, profile = "janitza-b23" }} }},
 ]
+[[sites]]
+id = "hh-1"
+kind = "household"
+devices = [{{ id = "hh-1-plug", source = {{ type = "tasmota", topic = "plug-e2e" }} }}]
 [[sites]]
 id = "park"
 kind = "park"
@@ -103,6 +107,10 @@ async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() 
         (5.0..=40.0).contains(&soil[0][0]) && (2.5..=3.7).contains(&soil[0][1]),
         "{soil:?}"
     );
+    // The plug's telemetry every 5 minutes, through the gateway's Tasmota adapter; its counter only grows.
+    let plug = rows(&influx, "energy_import, active_power", "hh-1-plug").await?;
+    assert_eq!(plug.len(), 5, "{plug:?}");
+    assert!(plug.windows(2).all(|w| w[1][0] >= w[0][0]), "{plug:?}");
     // Unit 3 has no inventory device: nothing stored for it, and the log says so.
     assert!(
         sim.log_tail().contains("unmatched_steps=29"),
