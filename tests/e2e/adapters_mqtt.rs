@@ -10,24 +10,13 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use zw_tests::{Stack, free_port};
 
-use crate::support::{Zaehlwerk, eventually, get, hash};
+use crate::support::{Zaehlwerk, eventually, get};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn config(stack: &Stack, api: u16) -> String {
     format!(
-        r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[api]
-listen = "127.0.0.1:{api}"
-rate_limit_per_second = 0
-[ingest]
-batch_interval = "200ms"
-[gateway]
+        r#"{services}[gateway]
 deadletter_interval = "1h"
 max_payload_bytes = 4096
 
@@ -44,16 +33,9 @@ id = "park"
 kind = "park"
 devices = [{{ id = "trs-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/trs-e2e/up", model = "dl-trs21" }} }}]
 
-[[users]]
-name = "admin"
-role = "admin"
-scope = ["*"]
-token_sha256 = "{admin}"
-"#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
-        admin = hash("tok-admin"),
+{admin}"#,
+        services = crate::support::services(stack, api),
+        admin = crate::support::admin_user(),
     )
 }
 

@@ -147,11 +147,7 @@ async fn alert_and_tree_status_are_published_acknowledged_and_survive_a_restart(
     .await?;
 
     // The change history is in InfluxDB.
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url: stack.influx_url(),
-        database: stack.influx_db().into(),
-        ..Default::default()
-    })?;
+    let influx = crate::support::influx(&stack)?;
     eventually(WAIT, "alert points in InfluxDB", || async {
         let s = influx
             .query(

@@ -55,11 +55,7 @@ async fn tree_status(stack: &Stack) -> Option<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_trend_is_warmed_from_influxdb_history() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url: stack.influx_url(),
-        database: stack.influx_db().into(),
-        ..Default::default()
-    })?;
+    let influx = crate::support::influx(&stack)?;
     // Three days of an LSE01 drying 2 %/day from 30 %, every 20 minutes, the last one 10 minutes ago.
     let now = Utc::now();
     let mut body = String::new();

@@ -122,11 +122,7 @@ async fn every_shipped_profile_reaches_influxdb_with_the_meters_values() -> anyh
     .await
     .with_context(|| format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail()))?;
 
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url: stack.influx_url(),
-        database: stack.influx_db().into(),
-        ..Default::default()
-    })?;
+    let influx = crate::support::influx(&stack)?;
     let tcp = format!("127.0.0.1:{modbus_port}").parse()?;
     let mut ctx = tokio_modbus::client::tcp::connect(tcp).await?;
     let rtu_stream = tokio::net::TcpStream::connect(("127.0.0.1", rtu_port)).await?;

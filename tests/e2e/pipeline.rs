@@ -173,11 +173,7 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
     assert_eq!(list, serde_json::json!([]));
 
     // InfluxDB holds the meter's import energy as the same quantity in Wh (bind parameter, not string-built).
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url: stack.influx_url(),
-        database: stack.influx_db().into(),
-        ..Default::default()
-    })?;
+    let influx = crate::support::influx(stack)?;
     let stored = eventually(WAIT, "meter points in InfluxDB", || async {
         let series = influx
             .query(

@@ -64,11 +64,7 @@ async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() 
     let cfg = stack.state_dir().join("zaehlwerk.toml");
     std::fs::write(&cfg, config(&stack, modbus))?;
     let sim = Zaehlwerk::start("sim", &cfg, stack.state_dir())?;
-    let influx = zw_influx::Client::new(zw_influx::Config {
-        url: stack.influx_url(),
-        database: stack.influx_db().into(),
-        ..Default::default()
-    })?;
+    let influx = crate::support::influx(&stack)?;
     // 30 minutes in 1-minute steps: the steps strictly between the start and now.
     let main = eventually(WAIT, "main meter history", || async {
         let r = rows(&influx, "energy_import, active_power", "main").await.ok()?;

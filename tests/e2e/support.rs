@@ -119,3 +119,29 @@ pub fn connection(stack: &zw_tests::Stack) -> String {
         stack.influx_db()
     )
 }
+
+/// An InfluxDB client for `stack`'s database.
+pub fn influx(stack: &zw_tests::Stack) -> anyhow::Result<zw_influx::Client> {
+    Ok(zw_influx::Client::new(zw_influx::Config {
+        url: stack.influx_url(),
+        database: stack.influx_db().into(),
+        ..Default::default()
+    })?)
+}
+
+/// [`connection`] plus an API on `api` without a rate limit and ingest flushing every 200 ms: the start of a
+/// config for tests that read back through the API.
+pub fn services(stack: &zw_tests::Stack, api: u16) -> String {
+    format!(
+        "{}[api]\nlisten = \"127.0.0.1:{api}\"\nrate_limit_per_second = 0\n[ingest]\nbatch_interval = \"200ms\"\n",
+        connection(stack)
+    )
+}
+
+/// An `admin` user with token `tok-admin`.
+pub fn admin_user() -> String {
+    format!(
+        "[[users]]\nname = \"admin\"\nrole = \"admin\"\nscope = [\"*\"]\ntoken_sha256 = \"{}\"\n",
+        hash("tok-admin")
+    )
+}

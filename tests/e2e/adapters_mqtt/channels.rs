@@ -10,22 +10,11 @@ use rumqttc::QoS;
 use zw_tests::{Stack, free_port};
 
 use super::{WAIT, client, value};
-use crate::support::{Zaehlwerk, eventually, get, hash};
+use crate::support::{Zaehlwerk, eventually, get};
 
 fn config(stack: &Stack, api: u16) -> String {
     format!(
-        r#"
-[bus]
-port = {mqtt}
-[influx]
-url = "{influx}"
-database = "{db}"
-[api]
-listen = "127.0.0.1:{api}"
-rate_limit_per_second = 0
-[ingest]
-batch_interval = "200ms"
-
+        r#"{services}
 [[sites]]
 id = "depot"
 kind = "building"
@@ -36,16 +25,9 @@ devices = [
   {{ id = "hall", source = {{ type = "json", topic = "sensors/+/state", topic_key = "h1", fields = [{{ pointer = "/w", quantity = "active_power" }}] }} }},
 ]
 
-[[users]]
-name = "admin"
-role = "admin"
-scope = ["*"]
-token_sha256 = "{admin}"
-"#,
-        mqtt = stack.mqtt_port(),
-        influx = stack.influx_url(),
-        db = stack.influx_db(),
-        admin = hash("tok-admin"),
+{admin}"#,
+        services = crate::support::services(stack, api),
+        admin = crate::support::admin_user(),
     )
 }
 
