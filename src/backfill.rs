@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use zw_gateway::adapters::Message;
 use zw_gateway::device_mqtt::{Route, Router};
-use zw_gateway::profile::{self, Profile, ProfileSet, Request};
+use zw_gateway::profile::{Profile, ProfileSet, Request};
 use zw_model::inventory::{DeviceSource, ModbusEndpoint};
 use zw_model::{Id, Inventory, Reading};
 
@@ -174,15 +174,9 @@ impl Backfill {
                 self.undecodable += req.values.len() as u64;
                 continue;
             };
-            for &vi in &req.values {
-                let v = &t.profile.values[vi];
-                match profile::decode(v, req.address, &regs) {
-                    Ok(x) => {
-                        values.insert(v.quantity, x);
-                    }
-                    Err(_) => self.undecodable += 1,
-                }
-            }
+            let undecodable = &mut self.undecodable;
+            t.profile
+                .decode_response(req, &regs, &mut values, |_| *undecodable += 1);
         }
         t.profile.derive(&mut values);
         if values.is_empty() {

@@ -191,6 +191,8 @@ impl Driver {
         let label = [name.as_str()];
         // Resolved once: a labelled lookup per message costs a hash and a lock.
         let received = self.metrics.received.with_label_values(&label);
+        let redelivered = self.metrics.redelivered.with_label_values(&label);
+        let pings_excused = self.metrics.pings_excused.with_label_values(&label);
         let mut failures: u32 = 0;
         // Whether any packet arrived since the last PINGREQ went out.
         let mut traffic = false;
@@ -205,7 +207,7 @@ impl Driver {
             // nothing for a full keep-alive interval after a ping still fails the check.
             if traffic && eventloop.state.await_pingresp {
                 eventloop.state.await_pingresp = false;
-                self.metrics.pings_excused.with_label_values(&label).inc();
+                pings_excused.inc();
             }
             let event = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -238,7 +240,7 @@ impl Driver {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     received.inc();
                     if p.dup {
-                        self.metrics.redelivered.with_label_values(&label).inc();
+                        redelivered.inc();
                     }
                     if !self.deliver(p, &shutdown).await {
                         break;

@@ -28,6 +28,7 @@ pub mod meters;
 pub mod modbus;
 mod mqtt;
 pub mod mqtt_faults;
+mod past;
 pub mod scenario;
 pub mod sdm630;
 mod serve;
@@ -49,6 +50,7 @@ use curves::{hash_str, mix};
 pub use faults::{FaultConfig, FaultKind};
 pub use fleet::{FleetConfig, Framing};
 pub use meters::MeterModel;
+pub use past::{HistorySample, Past, PastPublish};
 
 /// Why the simulator could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -95,44 +97,6 @@ impl SimHandle {
     }
 }
 
-/// A piece of the simulated past ([`Config::history`]), handed out in time order per device.
-#[derive(Debug)]
-pub enum Past<'a> {
-    /// A Modbus meter's register image at one step.
-    Meter(HistorySample<'a>),
-    /// An MQTT device's message as it would have been published (a soil sensor's uplink via The Things
-    /// Stack, a plug's `tele/<topic>/SENSOR`).
-    Publish(PastPublish<'a>),
-}
-
-/// A past message of a simulated MQTT device.
-#[derive(Debug)]
-pub struct PastPublish<'a> {
-    /// Its MQTT topic.
-    pub topic: &'a str,
-    /// When it was published.
-    pub ts: chrono::DateTime<chrono::Utc>,
-    /// The payload.
-    pub payload: &'a [u8],
-}
-
-/// The longest spacing of past uplinks: real soil sensors report every 15–60 minutes.
-const PAST_UPLINK_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// One step of a meter's simulated past ([`Config::history`]): its register image as the device would have
-/// answered at `ts`.
-#[derive(Debug)]
-pub struct HistorySample<'a> {
-    /// The listener the meter answers on (its actual address).
-    pub listener: SocketAddr,
-    /// The meter's unit id.
-    pub unit_id: u8,
-    /// The simulated time of this image.
-    pub ts: chrono::DateTime<chrono::Utc>,
-    /// The register image; [`modbus::RegisterImage::read`] answers like the device.
-    pub image: &'a modbus::RegisterImage,
-}
-
 /// Validates `cfg`, binds the Modbus listener, spawns the server, the meter updater and the MQTT publishers,
 /// and returns at once. The broker is only contacted when plugs or soil sensors are configured.
 pub async fn start(
@@ -157,10 +121,7 @@ pub async fn start_with_history(
     }
     let mut problems = Vec::new();
     let plans = fleet::plan(&cfg, &mut problems);
-    let history = (!cfg.history.is_zero()).then_some(serve::History {
-        span: cfg.history,
-        step: cfg.history_step,
-    });
+    let history = past::History::new(cfg.history, cfg.history_step, chrono::Utc::now());
     let (bound, live) = serve::bind(plans, history, &mut |s| on_history(Past::Meter(s))).await?;
     let listeners = bound
         .iter()
@@ -181,7 +142,7 @@ pub async fn start_with_history(
     let device_seed = |name: String| mix(cfg.seed, hash_str(&name));
     for plug in &cfg.plugs {
         let seed = device_seed(format!("tasmota/{}", plug.topic));
-        let device = past_plug(plug, seed, cfg.history, cfg.history_step, on_history);
+        let device = past::plug(plug, seed, history, on_history);
         let run = mqtt::run_plug(
             plug.clone(),
             device,
@@ -213,7 +174,7 @@ pub async fn start_with_history(
         };
         let mut sensors = tagged(&cfg.soil_sensors, "lse01");
         sensors.extend(tagged(&cfg.tension_sensors, "trs21"));
-        let devices = soil_devices(sensors, cfg.history, on_history)?;
+        let devices = past::soil_sensors(sensors, history, on_history)?;
         let run = mqtt::run_tts(devices, cfg.mqtt_faults.clone(), bus, stop.clone());
         spawn_device(&mut tasks, run);
     }
@@ -245,68 +206,4 @@ fn spawn_device(
         run.await;
         Ok(())
     });
-}
-
-/// The soil sensors, installed `history` ago (now, without one); each past uplink goes to `on_history`.
-fn soil_devices(
-    sensors: Vec<(SoilConfig, u64, bool)>,
-    history: std::time::Duration,
-    on_history: &mut (dyn FnMut(Past<'_>) + Send),
-) -> Result<Vec<(SoilConfig, tts::Lse01Device)>, SimError> {
-    let now = chrono::Utc::now();
-    let span = chrono::TimeDelta::from_std(history).unwrap_or(chrono::TimeDelta::zero());
-    let mut out = Vec::with_capacity(sensors.len());
-    for (cfg, seed, trs21) in sensors {
-        let start = now - span;
-        let mut device = if trs21 {
-            tts::Lse01Device::trs21(&cfg, seed, start)
-        } else {
-            tts::Lse01Device::new(&cfg, seed, start)
-        };
-        let every = chrono::TimeDelta::from_std(cfg.interval.max(PAST_UPLINK_EVERY))
-            .unwrap_or(chrono::TimeDelta::minutes(15));
-        let mut t = start + every;
-        while t < now {
-            let payload = device
-                .uplink(t)
-                .map_err(|e| SimError::Config(vec![format!("uplink of {}: {e}", cfg.device_id)]))?;
-            on_history(Past::Publish(PastPublish {
-                topic: device.topic(),
-                ts: t,
-                payload: &payload,
-            }));
-            t += every;
-        }
-        out.push((cfg, device));
-    }
-    Ok(out)
-}
-
-/// A plug switched on `history` ago (now, without one), stepped to now; its `SENSOR` telemetry of every
-/// `step` (at least its interval) goes to `on_history`.
-fn past_plug(
-    cfg: &PlugConfig,
-    seed: u64,
-    history: std::time::Duration,
-    step: std::time::Duration,
-    on_history: &mut (dyn FnMut(Past<'_>) + Send),
-) -> tasmota::TasmotaPlug {
-    let now = chrono::Utc::now();
-    let span = chrono::TimeDelta::from_std(history).unwrap_or(chrono::TimeDelta::zero());
-    let start = now - span;
-    let mut plug = tasmota::TasmotaPlug::new(seed, start);
-    let every = chrono::TimeDelta::from_std(cfg.interval.max(step)).unwrap_or(chrono::TimeDelta::minutes(1));
-    let topic = format!("tele/{}/SENSOR", cfg.topic);
-    let mut t = start + every;
-    while t < now {
-        let payload = plug.sensor_payload(t);
-        on_history(Past::Publish(PastPublish {
-            topic: &topic,
-            ts: t,
-            payload: payload.as_bytes(),
-        }));
-        t += every;
-    }
-    plug.step(now);
-    plug
 }

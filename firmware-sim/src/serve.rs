@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use crate::fleet::{Framing, ListenerPlan};
 use crate::meters::MeterModel;
 use crate::modbus::line::{LineService, LineSettings, RtuLine};
 use crate::modbus::{ImageService, KillableStream, SharedImage};
+use crate::past::History;
 use crate::sdm630::Sdm630;
 
 /// A meter being simulated: its building, model, image and faults (for `stuck`).
@@ -41,21 +42,13 @@ pub(crate) struct Bound {
     pub line: Option<Arc<RtuLine>>,
 }
 
-/// A span of simulated past to step the meters through before serving, see [`crate::Config::history`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct History {
-    pub span: Duration,
-    pub step: Duration,
-}
-
-/// Binds every listener and builds the images (stepped once, so the first read is plausible). With a
-/// `history`, every meter is first stepped through it, each step's image handed to `on_sample`.
+/// Binds every listener and builds the images (stepped to the history's end, so the first read is
+/// plausible). Every meter is first stepped through the `history`, each step's image handed to `on_sample`.
 pub(crate) async fn bind(
     plans: Vec<ListenerPlan>,
-    history: Option<History>,
+    history: History,
     on_sample: &mut (dyn FnMut(crate::HistorySample<'_>) + Send),
 ) -> Result<(Vec<Bound>, Vec<Live>), SimError> {
-    let now = Utc::now();
     let (mut bound, mut live) = (Vec::with_capacity(plans.len()), Vec::new());
     for plan in plans {
         let addr = plan.addr;
@@ -67,12 +60,9 @@ pub(crate) async fn bind(
         for m in plan.meters {
             let mut meter = Sdm630::new(m.seed).including(&m.includes);
             let mut image = m.model.new_image();
-            if let Some(h) = history {
-                let (span, step) = (to_delta(h.span), to_delta(h.step).max(TimeDelta::seconds(1)));
-                let mut t = now - span;
-                meter.step(t);
-                while t + step < now {
-                    t += step;
+            if history.start < history.now {
+                meter.step(history.start);
+                for t in history.times(Duration::ZERO) {
                     meter.step(t);
                     m.model.write_image(&meter, &mut image);
                     on_sample(crate::HistorySample {
@@ -85,7 +75,7 @@ pub(crate) async fn bind(
                 // Thousands of steps: let the runtime breathe between meters.
                 tokio::task::yield_now().await;
             }
-            meter.step(now);
+            meter.step(history.now);
             m.model.write_image(&meter, &mut image);
             let image = Arc::new(RwLock::new(image));
             let faults = Faults::new(m.seed, m.faults);
@@ -182,8 +172,4 @@ pub(crate) async fn update_meters(
             }
         }
     }
-}
-
-fn to_delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }

@@ -89,7 +89,8 @@ impl Worker {
             router::Route::Device(i, p) => (i, p),
             router::Route::Group(g, p) => {
                 // A Shelly prefix read by several channels: each device reads the message for its channel.
-                for i in self.router.group(g).to_vec() {
+                for k in 0..self.router.group(g).len() {
+                    let i = self.router.group(g)[k];
                     self.handle_device(i, p, topic, payload, now).await;
                 }
                 return;

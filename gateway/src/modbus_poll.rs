@@ -25,7 +25,7 @@ use crate::Metrics;
 use crate::health::PollHealth;
 use crate::modbus::PolledDevice;
 use crate::modbus_metrics::exception_label;
-use crate::profile::{self, Request};
+use crate::profile::Request;
 use crate::schedule::Outcome;
 
 /// Everything one poll produced.
@@ -101,19 +101,11 @@ pub async fn poll(
         match execute(ctx, req, limit, metrics).await {
             Answer::Registers(regs) => {
                 metrics.modbus_requests.with_label_values(&["ok"]).inc();
-                for &vi in &req.values {
-                    let v = &dev.profile.values[vi];
-                    match profile::decode(v, req.address, &regs) {
-                        Ok(x) => {
-                            values.insert(v.quantity, x);
-                        }
-                        Err(e) => {
-                            metrics.values_dropped.with_label_values(&[e.reason()]).inc();
-                            debug!(device = %dev.device, error = %e, "Dropped undecodable value.");
-                            error.get_or_insert((ErrorKind::Decode, e.to_string()));
-                        }
-                    }
-                }
+                dev.profile.decode_response(req, &regs, &mut values, |e| {
+                    metrics.values_dropped.with_label_values(&[e.reason()]).inc();
+                    debug!(device = %dev.device, error = %e, "Dropped undecodable value.");
+                    error.get_or_insert((ErrorKind::Decode, e.to_string()));
+                });
             }
             Answer::Exception(code) => {
                 metrics.modbus_requests.with_label_values(&["exception"]).inc();

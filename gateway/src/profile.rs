@@ -115,7 +115,7 @@ struct ProfileFile {
     defaults: Defaults,
     values: Vec<ValueDef>,
     #[serde(default)]
-    derived: Vec<derived::DerivedDef>,
+    derived: Vec<Derived>,
 }
 
 /// A resolved value: every optional field filled from the profile's defaults.
@@ -277,6 +277,26 @@ impl Profile {
             values,
             derived,
         })
+    }
+
+    /// Decodes the values `req` asked for from its answer `regs` into `values`; each value that does not
+    /// decode goes to `on_error` instead (the rest of the answer still counts).
+    pub fn decode_response(
+        &self,
+        req: &Request,
+        regs: &[u16],
+        values: &mut std::collections::BTreeMap<Quantity, f64>,
+        mut on_error: impl FnMut(DecodeError),
+    ) {
+        for &vi in &req.values {
+            let v = &self.values[vi];
+            match decode(v, req.address, regs) {
+                Ok(x) => {
+                    values.insert(v.quantity, x);
+                }
+                Err(e) => on_error(e),
+            }
+        }
     }
 
     /// Adds the derived values whose parts were all read (see [`Derived`]).

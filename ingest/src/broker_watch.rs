@@ -9,7 +9,7 @@
 
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
-use zw_bus::{ConnectOptions, FullPolicy, QoS};
+use zw_bus::{ConnectOptions, QoS};
 
 use crate::Metrics;
 use crate::config::BrokerWatchConfig;
@@ -29,15 +29,11 @@ pub(crate) async fn run(
         .broker_max_queued
         .set(i64::try_from(cfg.max_queued_messages).unwrap_or(i64::MAX));
     let opts = ConnectOptions {
-        client: "ingest-watch".into(),
-        instance,
-        clean_session: true,
         subscriptions: vec![(cfg.topic.clone(), QoS::AtMostOnce)],
-        manual_acks: false,
-        full_policy: FullPolicy::DropNewest,
-        last_will: None,
+        ..ConnectOptions::publisher("ingest-watch", &instance)
     };
-    let stop = shutdown.child_token();
+    // Its own token (not a child of `shutdown`), so the DISCONNECT below still goes out before it stops.
+    let stop = CancellationToken::new();
     let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
     let mut level = Level::new(&cfg);
     loop {

@@ -192,7 +192,7 @@ impl Config {
             .dead_letter
             .topic
             .as_ref()
-            .is_some_and(|t| t.is_empty() || t.contains(['+', '#']) || t.starts_with('$'))
+            .is_some_and(|t| !plain_topic(t) || t.starts_with('$'))
         {
             errors.push(
                 "ingest.dead_letter.topic: must be a plain topic (not empty, no + or #, not $…)".into(),
@@ -202,7 +202,7 @@ impl Config {
             errors.push("ingest.dead_letter.max_bytes: must be at least 1 MiB (1048576)".into());
         }
         let w = &self.broker_watch;
-        if w.topic.is_empty() || w.topic.contains(['+', '#']) {
+        if !plain_topic(&w.topic) {
             errors.push("ingest.broker_watch.topic: must be a plain topic (not empty, no + or #)".into());
         }
         if w.max_queued_messages == 0 {
@@ -218,6 +218,11 @@ impl Config {
         }
         errors
     }
+}
+
+/// A topic one can publish to: not empty, no wildcard.
+fn plain_topic(t: &str) -> bool {
+    !t.is_empty() && !t.contains(['+', '#'])
 }
 
 #[cfg(test)]

@@ -15,16 +15,9 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 use zw_model::Quantity;
 
-/// One `[[derived]]` table of a profile file.
+/// A quantity computed as the sum of other values of the same poll (a `[[derived]]` table of a profile file).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct DerivedDef {
-    quantity: Quantity,
-    sum: Vec<Quantity>,
-}
-
-/// A quantity computed as the sum of other values of the same poll.
-#[derive(Debug, Clone, PartialEq)]
 pub struct Derived {
     /// The quantity produced.
     pub quantity: Quantity,
@@ -47,7 +40,7 @@ impl Derived {
 
 /// Checks the definitions against the quantities the profile reads from registers; problems are appended.
 pub(super) fn resolve(
-    defs: Vec<DerivedDef>,
+    defs: Vec<Derived>,
     mapped: &HashSet<Quantity>,
     problems: &mut Vec<String>,
 ) -> Vec<Derived> {
@@ -84,12 +77,7 @@ pub(super) fn resolve(
             }
         }
     }
-    defs.into_iter()
-        .map(|d| Derived {
-            quantity: d.quantity,
-            sum: d.sum,
-        })
-        .collect()
+    defs
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub(super) struct Group {
     turn: tokio::sync::Mutex<()>,
 }
 
+/// A batch as written: key, body, (points, bytes, created unix ms).
+type Row = (u64, Bytes, (u64, u64, i64));
 impl Group {
     /// Commits one batch, together with every batch queued meanwhile; returns once it is durable.
     pub(super) async fn commit(
@@ -48,9 +50,11 @@ impl Group {
         if let Ok(result) = mine.try_recv() {
             return result.map_err(SpoolError::Shared);
         }
-        let items = std::mem::take(&mut *self.queue());
-        let rows: Vec<(u64, Bytes, (u64, u64, i64))> =
-            items.iter().map(|i| (i.key, i.body.clone(), i.meta)).collect();
+        // Not taken by an earlier turn, so ours is among these: turns send their results before they end.
+        let (rows, dones): (Vec<Row>, Vec<_>) = std::mem::take(&mut *self.queue())
+            .into_iter()
+            .map(|i| ((i.key, i.body, i.meta), i.done))
+            .unzip();
         let db = inner.clone();
         let result = blocking(
             move || {
@@ -69,17 +73,15 @@ impl Group {
             &inner.path,
         )
         .await;
-        inner.metrics.spool_commits.inc();
+        if result.is_ok() {
+            inner.metrics.spool_commits.inc();
+        }
         let shared = result.as_ref().map(|_| ()).map_err(ToString::to_string);
-        for item in items {
-            // Our own receiver is still alive; others may have been dropped by a cancelled push.
-            let _ = item.done.send(shared.clone());
+        for done in dones {
+            // Receivers of cancelled pushes may be gone.
+            let _ = done.send(shared.clone());
         }
-        match mine.try_recv() {
-            Ok(_) => result,
-            // Unreachable: this turn's transaction held our batch.
-            Err(_) => Err(SpoolError::Shared("batch missing from its group commit".into())),
-        }
+        result
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Item>> {
