@@ -183,30 +183,43 @@ fn lenient(s: &mut Scanner<'_>, field: &str) -> Result<f64, AdapterError> {
     }
 }
 
-/// The LSE01 formatter's fields: key, quantity; `Bat` wins over `BatV` when both are present.
-const LSE01_FIELDS: [(&str, Quantity); 6] = [
-    ("water_SOIL", Quantity::SoilMoisture),
-    ("temp_SOIL", Quantity::SoilTemperature),
-    ("conduct_SOIL", Quantity::SoilConductivity),
-    ("Bat", Quantity::BatteryVoltage),
-    ("BatV", Quantity::BatteryVoltage),
-    ("TempC_DS18B20", Quantity::Temperature),
+/// The LSE01 formatter's fields: key, path named in errors, quantity; `Bat` wins over `BatV` when both are
+/// present.
+const LSE01_FIELDS: [(&str, &str, Quantity); 6] = [
+    ("water_SOIL", "decoded_payload.water_SOIL", Quantity::SoilMoisture),
+    (
+        "temp_SOIL",
+        "decoded_payload.temp_SOIL",
+        Quantity::SoilTemperature,
+    ),
+    (
+        "conduct_SOIL",
+        "decoded_payload.conduct_SOIL",
+        Quantity::SoilConductivity,
+    ),
+    ("Bat", "decoded_payload.Bat", Quantity::BatteryVoltage),
+    ("BatV", "decoded_payload.BatV", Quantity::BatteryVoltage),
+    (
+        "TempC_DS18B20",
+        "decoded_payload.TempC_DS18B20",
+        Quantity::Temperature,
+    ),
 ];
 
 fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     let mut got: [Option<f64>; 6] = [None; 6];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
-        let Some(i) = LSE01_FIELDS.iter().position(|(k, _)| is(k, key)) else {
+        let Some(i) = LSE01_FIELDS.iter().position(|(k, ..)| is(k, key)) else {
             return s.skip();
         };
-        let field = LSE01_FIELDS[i].0;
+        let field = LSE01_FIELDS[i].1;
         seen.first(i as u32, field)?;
         got[i] = s.nullable(|s| lenient(s, field))?;
         Ok(())
     })?;
     let mut out = BTreeMap::new();
-    for (i, (_, q)) in LSE01_FIELDS.iter().enumerate() {
+    for (i, (.., q)) in LSE01_FIELDS.iter().enumerate() {
         // `BatV` (index 4) only when `Bat` (index 3) is absent.
         if let Some(v) = got[i]
             && !(i == 4 && got[3].is_some())
@@ -218,15 +231,20 @@ fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, Adapter
 }
 
 fn trs21_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-    const KEYS: [&str; 3] = ["water_potential", "soil_temperature", "battery_voltage"];
+    // Key, path named in errors.
+    const KEYS: [(&str, &str); 3] = [
+        ("water_potential", "decoded_payload.water_potential"),
+        ("soil_temperature", "decoded_payload.soil_temperature"),
+        ("battery_voltage", "decoded_payload.battery_voltage"),
+    ];
     let mut got: [Option<f64>; 3] = [None; 3];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
-        let Some(i) = KEYS.iter().position(|k| is(k, key)) else {
+        let Some(i) = KEYS.iter().position(|(k, _)| is(k, key)) else {
             return s.skip();
         };
-        seen.first(i as u32, KEYS[i])?;
-        got[i] = s.nullable(|s| valued(s, KEYS[i]))?;
+        seen.first(i as u32, KEYS[i].1)?;
+        got[i] = s.nullable(|s| valued(s, KEYS[i].1))?;
         Ok(())
     })?;
     let mut out = BTreeMap::new();
