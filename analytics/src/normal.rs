@@ -117,8 +117,7 @@ impl Rings {
         }
         let (median, mad, high) = (f64::from(b.median), f64::from(b.mad), f64::from(b.high));
         let margin = (cfg.k_mad * MAD_TO_SIGMA * mad)
-            .max(cfg.min_rel * median.abs())
-            .max(cfg.min_abs.0)
+            .max(cfg.floor(median))
             .max(high + cfg.high_margin * high.abs() - median);
         let threshold = median + margin;
         Some(Baseline {

@@ -47,7 +47,7 @@ impl CommonCauseConfig {
         );
     }
 
-    /// Sites needed out of `sites` having the class (0 when the check is off).
+    /// Sites needed out of `sites` having the class (`u32::MAX`, never reached, when the check is off).
     pub fn needed(&self, sites: u32) -> u32 {
         if !self.enabled {
             return u32::MAX;

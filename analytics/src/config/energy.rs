@@ -131,6 +131,11 @@ impl Default for NormalConfig {
 }
 
 impl NormalConfig {
+    /// The least margin above a `median` that counts as a deviation: `min_rel` of it, at least `min_abs`.
+    pub fn floor(&self, median: f64) -> f64 {
+        (self.min_rel * median.abs()).max(self.min_abs.0)
+    }
+
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         check(
             e,

@@ -79,7 +79,7 @@ pub(crate) fn check_high(
         (o, b) => o.or(b).map(|x| x.expected),
     };
     let ratio = match usual {
-        Some(u) if slow > u + (ncfg.min_rel * u.abs()).max(ncfg.min_abs.0) => slow / u.max(ncfg.min_abs.0),
+        Some(u) if slow > u + ncfg.floor(u) => slow / u.max(ncfg.min_abs.0),
         _ => 0.0,
     };
     // …and only once the power itself came down, both in level and in excess over the usual, from where

@@ -186,7 +186,6 @@ impl Sensor {
                 && self.stuck.is_none()
             {
                 self.stuck = Some(self.run.1);
-                self.corrupt_at = ts;
                 let from = self.run.1.div_euclid(HOUR);
                 self.series.retain(|p| p.hour < from);
             }
@@ -308,8 +307,9 @@ impl Sensor {
         };
         // After corrupt values the level is measured again, but a forecast waits until the trend window
         // holds none of the fault's neighbourhood: a watering alert never rests on a faulty trend.
-        let fitted = fitted.filter(|_| !self.on_probation(now));
-        let climate = self.climate.filter(|_| !self.on_probation(now));
+        let probation = self.on_probation(now);
+        let fitted = fitted.filter(|_| !probation);
+        let climate = self.climate.filter(|_| !probation);
         let slope = match (fitted, climate) {
             (Some(f), Some(c)) => Some((span * f + CLIMATE_WEIGHT_DAYS * c) / (span + CLIMATE_WEIGHT_DAYS)),
             (fitted, climate) => fitted.or(climate),
