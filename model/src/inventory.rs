@@ -21,7 +21,7 @@ pub use endpoint::{ModbusEndpoint, Parity, SerialSettings};
 mod mapping;
 pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
 mod source;
-pub use source::topic_key;
+pub use source::{pattern_key, topic_key};
 
 /// What a site is; decides which roles may see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use zw_model::inventory::topic_key;
+use zw_model::inventory::{pattern_key, topic_key};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::error;
@@ -158,8 +158,10 @@ impl Router {
                     r.tasmota.insert(topic.clone(), idx);
                 }
                 DeviceSource::Shelly { prefix, .. } => r.add_shelly(prefix, idx),
-                DeviceSource::Json { topic, topic_key, .. } if topic.split('/').any(|l| l == "+") => {
-                    r.add_pattern(topic, topic_key.as_deref().unwrap_or(dev.id.as_str()), idx);
+                DeviceSource::Json { topic, topic_key, .. }
+                    if let Some(key) = pattern_key(topic, topic_key.as_deref(), dev.id.as_str()) =>
+                {
+                    r.add_pattern(topic, key, idx);
                 }
                 DeviceSource::Ttn { topic, .. } | DeviceSource::Json { topic, .. } => {
                     r.exact.insert(topic.clone(), idx);

@@ -10,6 +10,15 @@ use std::collections::HashMap;
 
 use super::{Device, DeviceSource, ModbusEndpoint, SmlField, TTN_MODELS, mapping};
 
+/// The key a generic JSON device on a topic pattern (a topic with `+` levels) answers to: its `topic_key`,
+/// or else its id. `None` for an exact topic. The gateway's router and the validation share this rule.
+pub fn pattern_key<'a>(topic: &str, topic_key: Option<&'a str>, id: &'a str) -> Option<&'a str> {
+    topic
+        .split('/')
+        .any(|l| l == "+")
+        .then(|| topic_key.unwrap_or(id))
+}
+
 /// The key a topic matches `pattern` with: the topic's levels at the pattern's `+` levels, joined by `/`
 /// (borrowed when the pattern has one `+`). `None` if the topic does not match, or the pattern has no `+`.
 ///
@@ -133,15 +142,14 @@ fn validate_json_topic(
         ));
         return None;
     }
-    if wildcards == 0 {
+    let Some(key) = pattern_key(topic, key, dev.id.as_str()) else {
         if key.is_some() {
             errors.push(format!(
                 "{path}.topic_key: only for a pattern topic (with `+` levels)"
             ));
         }
         return Some(topic.to_owned());
-    }
-    let key = key.unwrap_or(dev.id.as_str());
+    };
     let key_levels = key.split('/').count();
     if key.is_empty() || key.contains(['+', '#']) || key.split('/').any(str::is_empty) {
         errors.push(format!("{path}.topic_key: {key:?} is not a topic level"));
