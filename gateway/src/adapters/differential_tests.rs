@@ -274,7 +274,7 @@ proptest! {
     fn tasmota_sml_agrees(b in bytes(object(TASMOTA_KEYS, 3))) {
         let d = sml();
         let Some((section, fields)) = d.sml_fields() else { return Err(TestCaseError::fail("sml")) };
-        agree(&b, &[], &d.decode(tasmota::Part::Sensor, &b.1), &reference::tasmota::decode_sml(&b.1, section, fields))?;
+        agree(&b, &[], &d.decode(tasmota::Part::Sensor, &b.1), &reference::tasmota::decode_sml(&b.1, section, &fields))?;
     }
 
     #[test]

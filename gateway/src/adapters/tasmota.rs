@@ -54,18 +54,28 @@ impl Part {
     }
 }
 
-/// One SML field: JSON key, quantity, factor to the quantity's unit.
+/// One SML field as configured: JSON key, quantity, factor to the quantity's unit.
 pub type SmlFieldMap = (String, Quantity, f64);
 
+/// One mapped SML field.
+#[derive(Debug, Clone, PartialEq)]
+struct SmlMapped {
+    /// JSON key in the section.
+    key: String,
+    /// `<section>.<key>`, named in errors.
+    path: String,
+    quantity: Quantity,
+    /// Factor to the quantity's unit.
+    scale: f64,
+}
+
 /// SML fields.
-type SmlFields = Vec<SmlFieldMap>;
+type SmlFields = Vec<SmlMapped>;
 
 /// A Tasmota device's decoder: plain energy monitoring, or an SML meter section with mapped OBIS fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decoder {
     sml: Option<(String, SmlFields)>,
-    /// `<section>.<key>` per SML field, for error messages.
-    sml_paths: Vec<String>,
 }
 
 impl Decoder {
@@ -78,12 +88,17 @@ impl Decoder {
     pub fn sml(section: &str, fields: &[SmlField]) -> Result<Self, String> {
         let fields: SmlFields = fields
             .iter()
-            .map(|f| f.resolve().map(|(q, scale)| (f.key.clone(), q, scale)))
+            .map(|f| {
+                f.resolve().map(|(quantity, scale)| SmlMapped {
+                    key: f.key.clone(),
+                    path: format!("{section}.{}", f.key),
+                    quantity,
+                    scale,
+                })
+            })
             .collect::<Result<_, _>>()?;
-        let sml_paths = fields.iter().map(|(k, _, _)| format!("{section}.{k}")).collect();
         Ok(Self {
             sml: Some((section.to_owned(), fields)),
-            sml_paths,
         })
     }
 
@@ -100,9 +115,12 @@ impl Decoder {
         }
     }
 
-    /// The SML section and fields, if this is an SML meter.
-    pub fn sml_fields(&self) -> Option<(&str, &[SmlFieldMap])> {
-        self.sml.as_ref().map(|(s, f)| (s.as_str(), f.as_slice()))
+    /// The SML section and fields as (JSON key, quantity, factor to its unit), if this is an SML meter.
+    pub fn sml_fields(&self) -> Option<(&str, Vec<SmlFieldMap>)> {
+        self.sml.as_ref().map(|(s, f)| {
+            let fields = f.iter().map(|m| (m.key.clone(), m.quantity, m.scale)).collect();
+            (s.as_str(), fields)
+        })
     }
 
     /// A `SENSOR` object, or (`wrapped`) a status reply holding it in `StatusSNS`.
@@ -157,11 +175,9 @@ impl Decoder {
                 seen.first(0, section)?;
                 values.clear();
                 s.object_field(section, |s, key| {
-                    match fields.iter().position(|(k, _, _)| is(k, key)) {
-                        Some(i) => {
-                            let (_, q, scale) = &fields[i];
-                            let path = self.sml_paths.get(i).map_or("", String::as_str);
-                            values.insert(*q, s.number(path)? * scale);
+                    match fields.iter().find(|f| is(&f.key, key)) {
+                        Some(f) => {
+                            values.insert(f.quantity, s.number(&f.path)? * f.scale);
                         }
                         None => s.skip()?,
                     }
