@@ -107,6 +107,7 @@ impl Energy {
             high_open: (f64::NAN, f64::NAN),
             high_adj: 0.0,
             explained: 0.0,
+            explaining: 0,
             base: Baseload::default(),
         });
         self.site_idx.insert(id.clone(), self.sites.len() - 1);
@@ -256,8 +257,7 @@ impl Energy {
             } else {
                 0.0
             };
-            s.explained += explains - d.explains;
-            d.explains = explains;
+            s.explain(d, explains);
             return;
         }
         match old {
@@ -326,8 +326,7 @@ impl Energy {
                 d.slow = f64::NAN;
                 self.fleet.ratio(d.fleet.0, d.ratio, 0.0);
                 d.ratio = 0.0;
-                s.explained -= d.explains;
-                d.explains = 0.0;
+                s.explain(d, 0.0);
                 if d.fleet.1 {
                     d.fleet.1 = false;
                     let cc = &self.cfg.common_cause;

@@ -161,6 +161,8 @@ pub(crate) struct SiteSt {
     pub high_adj: f64,
     /// Excess explained by open alerts on the site's devices that are not summed into its total.
     pub explained: f64,
+    /// How many devices add to `explained`; at 0 the sum is exactly 0 (no float residue).
+    pub explaining: u32,
     pub base: Baseload,
 }
 
@@ -168,5 +170,19 @@ impl SiteSt {
     /// Whether the total is known (every contributor reported recently).
     pub fn total_known(&self) -> bool {
         self.contributors > 0 && self.present == self.contributors
+    }
+
+    /// Sets the excess device `d` explains (0: none).
+    pub fn explain(&mut self, d: &mut Dev, explains: f64) {
+        if explains == d.explains {
+            return;
+        }
+        self.explaining = self.explaining + u32::from(explains != 0.0) - u32::from(d.explains != 0.0);
+        self.explained = if self.explaining == 0 {
+            0.0
+        } else {
+            self.explained + explains - d.explains
+        };
+        d.explains = explains;
     }
 }
