@@ -15,6 +15,9 @@
 //!   the device did not deliver is absent; it is never sent as `0` or `null`.
 //!
 //! [`Reading::validate`] enforces all of that, plus a plausibility window around the receiver's clock.
+//!
+//! High-rate producers may instead publish many readings in one message on `zw/v1/batches/{producer}`
+//! ([`batch`]); [`for_each_in_message`] reads either form, so consumers have one place that knows both.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +25,9 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{Id, Quantity};
+
+pub mod batch;
+pub use batch::for_each_in_message;
 
 /// The schema version this crate reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -67,6 +73,16 @@ pub enum ReadingError {
         /// Latest accepted.
         latest: DateTime<Utc>,
     },
+    /// A reading on a per-device topic that names another site or device.
+    #[error("reading for {site}/{device} on topic {topic}")]
+    TopicMismatch {
+        /// The reading's site.
+        site: Id,
+        /// The reading's device.
+        device: Id,
+        /// The topic it arrived on.
+        topic: String,
+    },
 }
 
 impl ReadingError {
@@ -78,6 +94,7 @@ impl ReadingError {
             ReadingError::Empty => "empty",
             ReadingError::NotFinite(_) => "not_finite",
             ReadingError::Timestamp { .. } => "timestamp",
+            ReadingError::TopicMismatch { .. } => "topic_mismatch",
         }
     }
 }

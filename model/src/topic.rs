@@ -3,6 +3,7 @@
 //! | topic | payload | retained |
 //! |---|---|---|
 //! | `zw/v1/readings/{site}/{device}` | [`crate::Reading`] JSON | no |
+//! | `zw/v1/batches/{producer}` | [`crate::reading::batch`] JSON: up to 1,000 readings of any devices | no |
 //! | `zw/v1/status/{service}/{instance}` | service health JSON | yes |
 //! | `zw/v1/status/device/{device}` | [`crate::status::DeviceStatus`] JSON (gateway-polled devices) | yes |
 //! | `zw/v1/alerts/{alert}` | [`crate::alert::Alert`] JSON; an empty payload clears the alert | yes |
@@ -24,6 +25,19 @@ pub const READINGS_FILTER: &str = "zw/v1/readings/+/+";
 /// The topic a device's readings are published on.
 pub fn readings(site: &Id, device: &Id) -> String {
     format!("{ROOT}/readings/{site}/{device}")
+}
+
+/// Filter matching every batch of readings.
+pub const BATCHES_FILTER: &str = "zw/v1/batches/+";
+
+/// The topic a producer (a gateway instance, a publisher) publishes its batches of readings on.
+pub fn batches(producer: &Id) -> String {
+    format!("{ROOT}/batches/{producer}")
+}
+
+/// The producer of a batches topic, or `None` if it is not one.
+pub fn parse_batches(topic: &str) -> Option<Id> {
+    Id::new(topic.strip_prefix(ROOT)?.strip_prefix("/batches/")?).ok()
 }
 
 /// The retained status topic of a service instance.
@@ -90,6 +104,16 @@ mod tests {
         let t = readings(&s, &d);
         assert_eq!(t, "zw/v1/readings/park-nord/lse01-1");
         assert_eq!(parse_readings(&t), Some((s, d)));
+    }
+
+    #[test]
+    fn batches_topic_round_trips() {
+        let p = Id::new("gw1").expect("id");
+        assert_eq!(batches(&p), "zw/v1/batches/gw1");
+        assert_eq!(parse_batches(&batches(&p)), Some(p));
+        for t in ["zw/v1/batches/a/b", "zw/v1/batches/", "zw/v1/readings/a/b"] {
+            assert_eq!(parse_batches(t), None, "{t}");
+        }
     }
 
     #[test]
