@@ -1,8 +1,8 @@
 //! Ingest: canonical readings from the bus into InfluxDB, fast, and through any outage.
 //!
 //! ```text
-//!  $share/{group}/zw/v1/readings/+/+ (QoS 1, persistent session, manual acks)
-//!        │  decode + validate (schema, ids match topic, finite values, time window) ── bad ──► dead letter
+//!  $share/{group}/zw/v1/readings/+/+ and $share/{group}/zw/v1/batches/+ (QoS 1, persistent, manual acks)
+//!        │  decode + validate each reading (schema, ids match topic, finite values, time window) ── bad ──► dead letter
 //!        ▼
 //!   batch (size or age) ──► write_concurrency × POST /write ── 2xx ──────────────────────► ack
 //!        │                        │ 400/422: bisect, refused lines ──► dead letter ──────► ack
@@ -11,7 +11,8 @@
 //!                                          └──► replayer (replay_concurrency, back-off) ──► InfluxDB
 //! ```
 //!
-//! Delivery: a message is acknowledged to the broker only once its point is accepted by InfluxDB, durably
+//! Delivery: a message is acknowledged to the broker only once its points (one, or every reading of a batch
+//! message, which is never split across batches) are accepted by InfluxDB, durably
 //! spooled, or durably dead-lettered with the reason. Until then the broker keeps it for the persistent
 //! session and re-delivers it after a crash. A point is identified by series + timestamp, so a reading
 //! written twice (re-delivery, replay of a batch whose removal was lost) is the same point.
@@ -37,5 +38,6 @@ pub use line::{Rejection, decode, to_line};
 pub use metrics::Metrics;
 pub use pipeline::run;
 pub use spool::SpoolError;
+pub use wire::batch::encode_batch;
 pub use wire::{Bounds, encode};
 pub use writer::Writer;

@@ -8,7 +8,9 @@ use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, Int
 /// Ingest counters and gauges.
 #[derive(Clone)]
 pub struct Metrics {
-    /// Readings received from the bus.
+    /// Bus messages received (a batch message counts once).
+    pub messages: IntCounter,
+    /// Readings received from the bus (each element of a batch; an invalid batch envelope counts as one).
     pub received: IntCounter,
     /// Readings rejected before writing, by reason.
     pub rejected: IntCounterVec,
@@ -68,9 +70,13 @@ impl Metrics {
         let gauge = |n: &str, h: &str| IntGauge::new(n, h);
         let vec = |n: &str, h: &str, l: &str| IntCounterVec::new(Opts::new(n, h), &[l]);
         Ok(Self {
+            messages: counter(
+                "zw_ingest_messages_received_total",
+                "Bus messages received; a batch of readings counts once.",
+            )?,
             received: counter(
                 "zw_ingest_readings_received_total",
-                "Readings received from the bus.",
+                "Readings received from the bus; each element of a batch counts.",
             )?,
             rejected: vec(
                 "zw_ingest_readings_rejected_total",
@@ -157,6 +163,7 @@ impl Metrics {
 
     fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         vec![
+            Box::new(self.messages.clone()),
             Box::new(self.received.clone()),
             Box::new(self.rejected.clone()),
             Box::new(self.written.clone()),

@@ -16,6 +16,7 @@ use zw_bus::{BusClient, ConnectOptions, FullPolicy, Publish, QoS};
 use zw_model::{reading::TimeWindow, topic};
 
 use crate::dead_letter::{DeadLetter, Record};
+use crate::line::Rejection;
 use crate::spool::{Spool, SpoolError};
 use crate::wire::{self, Bounds};
 use crate::writer::{Outcome, Part, Writer};
@@ -69,16 +70,21 @@ pub async fn run(
             None
         }
     };
-    let filter = if cfg.shared {
-        topic::shared(&cfg.group, topic::READINGS_FILTER)
-    } else {
-        topic::READINGS_FILTER.to_owned()
+    let filter = |f: &str| {
+        if cfg.shared {
+            topic::shared(&cfg.group, f)
+        } else {
+            f.to_owned()
+        }
     };
     let opts = ConnectOptions {
         client: "ingest".into(),
         instance: cfg.instance.clone(),
         clean_session: false,
-        subscriptions: vec![(filter, QoS::AtLeastOnce)],
+        subscriptions: vec![
+            (filter(topic::READINGS_FILTER), QoS::AtLeastOnce),
+            (filter(topic::BATCHES_FILTER), QoS::AtLeastOnce),
+        ],
         manual_acks: true,
         full_policy: FullPolicy::Block,
         last_will: None,
@@ -120,23 +126,34 @@ pub async fn run(
     info!(group = %cfg.group, batch_size = cfg.batch_size, spool = ?cfg.spool.path, "Ingest started.");
     loop {
         let deadline = batch.since.map(|s| s + cfg.batch_interval);
-        let full = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => true,
-            n = inbound.recv_many(&mut received, room(&batch, cfg.batch_size)) => {
-                if n == 0 {
-                    break;
+        // Messages left over from the last chunk (the batch filled up) are taken before receiving more.
+        let timed_out = if received.is_empty() {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => true,
+                n = inbound.recv_many(&mut received, RECV_CHUNK) => {
+                    if n == 0 {
+                        break;
+                    }
+                    metrics.messages.inc_by(n as u64);
+                    false
                 }
-                // One clock read per chunk: the window is minutes wide, a chunk is microseconds old.
-                let bounds = Bounds::new(Utc::now(), TimeWindow::default());
-                metrics.received.inc_by(n as u64);
-                for msg in received.drain(..) {
-                    accept(msg, &mut batch, bounds, &metrics);
-                }
-                batch.acks.len() >= cfg.batch_size
             }
+        } else if shutdown.is_cancelled() {
+            break;
+        } else {
+            false
         };
+        // One clock read per chunk: the window is minutes wide, a chunk is microseconds old.
+        let bounds = Bounds::new(Utc::now(), TimeWindow::default());
+        let mut taken = 0;
+        while taken < received.len() && !is_full(&batch, cfg.batch_size) {
+            accept(&received[taken], &mut batch, bounds, &metrics);
+            taken += 1;
+        }
+        received.drain(..taken);
+        let full = timed_out || is_full(&batch, cfg.batch_size);
         if full {
             let Some(permit) = slot(&slots, &shutdown).await else {
                 break;
@@ -188,9 +205,10 @@ pub async fn run(
     Ok(())
 }
 
-/// How many messages the batch can still take (at least 1: a full batch is delivered before the next receive).
-fn room(batch: &Batch, batch_size: usize) -> usize {
-    RECV_CHUNK.min(batch_size.saturating_sub(batch.acks.len())).max(1)
+/// Whether the batch has `batch_size` lines, or as many messages (all of them rejected, say). A batch
+/// message is never split, so a batch may exceed `batch_size` by up to one message's readings.
+fn is_full(batch: &Batch, batch_size: usize) -> bool {
+    batch.lines >= batch_size || batch.acks.len() >= batch_size
 }
 
 /// A free delivery slot, or `None` if `stop` came first.
@@ -201,26 +219,45 @@ async fn slot(slots: &Arc<Semaphore>, stop: &CancellationToken) -> Option<OwnedS
     }
 }
 
-/// Validates one message into the batch; a message that can never be written becomes a dead letter.
-fn accept(msg: Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
+/// Validates one message (a reading or a batch of them) into the batch; a reading that can never be
+/// written becomes a dead letter.
+fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
     batch.since.get_or_insert_with(Instant::now);
     if batch.body.capacity() == 0 {
         batch.body.reserve(batch.capacity_hint);
     }
-    match wire::encode(&msg.topic, &msg.payload, bounds, &mut batch.body) {
-        Ok(()) => {
-            batch.lines += 1;
-            metrics.pending.inc();
+    let dead_before = batch.dead.len();
+    let dead = &mut batch.dead;
+    let mut reject = |rej: Rejection, payload: &[u8]| {
+        metrics.rejected.with_label_values(&[rej.reason]).inc();
+        let mut r = Record::new("bus", rej.reason, rej.message);
+        r.topic = Some(msg.topic.clone());
+        r.payload = Some(String::from_utf8_lossy(payload).into_owned());
+        dead.push(r);
+    };
+    let n = if topic::parse_batches(&msg.topic).is_some() {
+        match wire::batch::encode_batch(&msg.payload, bounds, &mut batch.body, &mut reject) {
+            Ok(n) => n,
+            Err(rej) => {
+                reject(rej, &msg.payload);
+                0
+            }
         }
-        Err(rej) => {
-            metrics.rejected.with_label_values(&[rej.reason]).inc();
-            let mut r = Record::new("bus", rej.reason, rej.message);
-            r.topic = Some(msg.topic.clone());
-            r.payload = Some(String::from_utf8_lossy(&msg.payload).into_owned());
-            batch.dead.push(r);
+    } else {
+        match wire::encode(&msg.topic, &msg.payload, bounds, &mut batch.body) {
+            Ok(()) => 1,
+            Err(rej) => {
+                reject(rej, &msg.payload);
+                0
+            }
         }
-    }
-    // Only the packet id is needed for the acknowledgement; topic and payload are freed here.
+    };
+    metrics
+        .received
+        .inc_by((n + batch.dead.len() - dead_before) as u64);
+    batch.lines += n;
+    metrics.pending.add(i64::try_from(n).unwrap_or(i64::MAX));
+    // Only the packet id is needed for the acknowledgement; topic and payload are freed by the caller.
     batch.acks.push(msg.pkid);
 }
 

@@ -65,16 +65,54 @@ impl Bounds {
 /// Decodes and validates the message `payload` received on `topic` and appends its point to `out`.
 /// On error `out` is unchanged and the rejection carries the same reason as [`crate::decode`].
 pub fn encode(topic: &str, payload: &[u8], bounds: Bounds, out: &mut String) -> Result<(), Rejection> {
-    let w = match scan::scan(payload) {
-        Some(c) => Wire {
+    let w = parse(payload)?;
+    let matches = topic
+        .strip_prefix(topic::ROOT)
+        .and_then(|t| t.strip_prefix("/readings/"))
+        .and_then(|t| t.split_once('/'))
+        .is_some_and(|(s, d)| s == w.site && d == w.device);
+    // Validation before the topic check, so the reason is the one `decode` gives.
+    let ts = validate(&w, bounds)?;
+    if !matches {
+        return Err(Rejection {
+            reason: "topic_mismatch",
+            message: format!("reading for {}/{} on topic {topic}", w.site, w.device),
+        });
+    }
+    write(&w, ts, out);
+    Ok(())
+}
+
+/// [`encode`] for one element of a batch: the same rules, no topic to match.
+pub(crate) fn encode_element(payload: &[u8], bounds: Bounds, out: &mut String) -> Result<(), Rejection> {
+    let w = parse(payload)?;
+    let ts = validate(&w, bounds)?;
+    write(&w, ts, out);
+    Ok(())
+}
+
+/// The canonical layout by the byte scanner, anything else by serde.
+fn parse(payload: &[u8]) -> Result<Wire<'_>, Rejection> {
+    match scan::scan(payload) {
+        Some(c) => Ok(c.into()),
+        None => serde_json::from_slice(payload).map_err(|e| malformed(&e)),
+    }
+}
+
+impl<'a> From<scan::Canonical<'a>> for Wire<'a> {
+    fn from(c: scan::Canonical<'a>) -> Self {
+        Wire {
             v: SCHEMA_VERSION,
             site: Cow::Borrowed(c.site),
             device: Cow::Borrowed(c.device),
             ts: Cow::Borrowed(c.ts),
             values: c.values,
-        },
-        None => serde_json::from_slice(payload).map_err(|e| malformed(&e))?,
-    };
+        }
+    }
+}
+
+/// The `Reading` rules, in the order `Reading::from_json` applies them; the parsed timestamp if all pass.
+fn validate(w: &Wire<'_>, bounds: Bounds) -> Result<DateTime<Utc>, Rejection> {
     check_id("site", &w.site)?;
     check_id("device", &w.device)?;
     let ts = parse_ts(&w.ts)?;
@@ -94,17 +132,11 @@ pub fn encode(topic: &str, payload: &[u8], bounds: Bounds, out: &mut String) -> 
             latest: bounds.latest,
         }));
     }
-    let matches = topic
-        .strip_prefix(topic::ROOT)
-        .and_then(|t| t.strip_prefix("/readings/"))
-        .and_then(|t| t.split_once('/'))
-        .is_some_and(|(s, d)| s == w.site && d == w.device);
-    if !matches {
-        return Err(Rejection {
-            reason: "topic_mismatch",
-            message: format!("reading for {}/{} on topic {topic}", w.site, w.device),
-        });
-    }
+    Ok(ts)
+}
+
+/// Appends the point of a validated reading.
+fn write(w: &Wire<'_>, ts: DateTime<Utc>, out: &mut String) {
     // Tags in key order (device < site), as InfluxDB stores them; ids need no escaping.
     out.reserve(64 + w.site.len() + w.device.len() + 24 * w.values.set.count_ones() as usize);
     out.push_str(storage::MEASUREMENT);
@@ -125,7 +157,6 @@ pub fn encode(topic: &str, payload: &[u8], bounds: Bounds, out: &mut String) -> 
     out.push(' ');
     out.push_str(itoa::Buffer::new().format(ts.timestamp_millis()));
     out.push('\n');
-    Ok(())
 }
 
 impl Values {
@@ -253,6 +284,7 @@ fn reading_error(e: ReadingError) -> Rejection {
     }
 }
 
+pub mod batch;
 mod scan;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,12 @@ pub(super) struct Canonical<'a> {
 
 /// The fields of `p` if it is exactly in the canonical layout (schema version 1), else `None`.
 pub(super) fn scan(p: &[u8]) -> Option<Canonical<'_>> {
-    let mut c = Cursor { p, i: 0 };
+    scan_at(p, 0).and_then(|(c, end)| (end == p.len()).then_some(c))
+}
+
+/// The fields of the reading in the canonical layout that starts at `p[at]`, and the index just past it.
+pub(super) fn scan_at(p: &[u8], at: usize) -> Option<(Canonical<'_>, usize)> {
+    let mut c = Cursor { p, i: at };
     c.lit(br#"{"v":1,"site":""#)?;
     let site = c.string(is_id_byte)?;
     c.lit(br#"","device":""#)?;
@@ -43,12 +48,15 @@ pub(super) fn scan(p: &[u8]) -> Option<Canonical<'_>> {
         }
     }
     c.lit(b"}")?;
-    (c.i == p.len()).then_some(Canonical {
-        site,
-        device,
-        ts,
-        values,
-    })
+    Some((
+        Canonical {
+            site,
+            device,
+            ts,
+            values,
+        },
+        c.i,
+    ))
 }
 
 fn is_id_byte(b: u8) -> bool {
