@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
 use zw_model::alert::{AckCommand, Alert, AlertKind};
-use zw_model::{Inventory, Reading, reading::TimeWindow, topic};
+use zw_model::reading::{TimeWindow, for_each_in_message};
+use zw_model::{Inventory, topic};
 
 use crate::alerts::AckOutcome;
 use crate::sink::Sinks;
@@ -58,7 +59,10 @@ pub async fn run(
     let stop_bus = CancellationToken::new();
     let (pub_client, mut readings, driver) = bus.connect(
         ConnectOptions {
-            subscriptions: vec![(topic::READINGS_FILTER.to_string(), QoS::AtMostOnce)],
+            subscriptions: vec![
+                (topic::READINGS_FILTER.to_string(), QoS::AtMostOnce),
+                (topic::BATCHES_FILTER.to_string(), QoS::AtMostOnce),
+            ],
             ..ConnectOptions::publisher("analytics", &cfg.instance)
         },
         stop_bus.clone(),
@@ -97,15 +101,17 @@ pub async fn run(
             }
             msg = readings.recv() => {
                 let Some(msg) = msg else { break };
-                match Reading::from_json(&msg.payload, Utc::now(), TimeWindow::default()) {
+                // A single reading or a batch: each observed in order, the events published after.
+                let mut events = Vec::new();
+                for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| match r {
                     Ok(r) => {
                         metrics.observed.inc();
-                        let events = analytics.observe(&r, Utc::now());
-                        if !events.is_empty() {
-                            out.publish(&analytics, events).await;
-                        }
+                        events.extend(analytics.observe(&r, Utc::now()));
                     }
                     Err(e) => metrics.rejected.with_label_values(&[e.reason()]).inc(),
+                });
+                if !events.is_empty() {
+                    out.publish(&analytics, events).await;
                 }
             }
             msg = acks.recv() => {

@@ -217,6 +217,7 @@ pub async fn run(
         clean_session: true,
         subscriptions: vec![
             (topic::READINGS_FILTER.to_string(), QoS::AtMostOnce),
+            (topic::BATCHES_FILTER.to_string(), QoS::AtMostOnce),
             // Retained state: delivered in full on every (re)subscribe.
             (topic::ALERTS_FILTER.to_string(), QoS::AtLeastOnce),
             (topic::TREES_FILTER.to_string(), QoS::AtLeastOnce),

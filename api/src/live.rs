@@ -1,6 +1,7 @@
 //! The live view: the latest reading of every inventory device, kept in memory and fed by the bus.
 //!
-//! Only readings of devices in the inventory, on their own topic and site, are kept; an older reading never
+//! Readings arrive one per message or in batches ([`zw_model::reading::for_each_in_message`]). Only readings
+//! of devices in the inventory, with their own site (and on their own topic, for single ones), are kept; an older reading never
 //! replaces a newer one (the bus does not guarantee order across reconnects). The inbound queue drops the
 //! newest message when full (counted): for a live view the next reading supersedes a lost one anyway.
 
@@ -14,7 +15,8 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio::sync::broadcast;
 use tracing::debug;
 use zw_bus::Inbound;
-use zw_model::{Inventory, Quantity, Reading, reading::TimeWindow, topic};
+use zw_model::reading::{self, ReadingError, TimeWindow};
+use zw_model::{Inventory, Quantity, Reading};
 
 /// Latest reading per device id, plus a broadcast of every stored reading for live streams.
 #[derive(Clone)]
@@ -136,34 +138,43 @@ pub async fn feed(
     metrics: LiveMetrics,
 ) {
     while let Some(msg) = inbound.recv().await {
-        if topic::parse_readings(&msg.topic).is_none() {
-            if views.apply(&msg.topic, &msg.payload) == crate::views::Applied::Invalid {
-                metrics.rejected.with_label_values(&["invalid_state"]).inc();
-                debug!(topic = %msg.topic, "Ignored unparsable retained state.");
-            }
-            continue;
+        // A single reading or a batch of them, each through `store`.
+        let readings =
+            reading::for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| {
+                store(r, &cache, &inventory, &metrics)
+            });
+        if !readings && views.apply(&msg.topic, &msg.payload) == crate::views::Applied::Invalid {
+            metrics.rejected.with_label_values(&["invalid_state"]).inc();
+            debug!(topic = %msg.topic, "Ignored unparsable retained state.");
         }
-        let reading = match Reading::from_json(&msg.payload, Utc::now(), TimeWindow::default()) {
-            Ok(r) => r,
-            Err(e) => {
-                metrics.rejected.with_label_values(&[e.reason()]).inc();
-                debug!(topic = %msg.topic, error = %e, "Ignored invalid reading.");
-                continue;
-            }
-        };
-        let known = inventory
-            .device(reading.device.as_str())
-            .is_some_and(|(s, _)| s.id == reading.site);
-        let on_own_topic =
-            topic::parse_readings(&msg.topic) == Some((reading.site.clone(), reading.device.clone()));
-        if !known || !on_own_topic {
+    }
+}
+
+/// Stores one reading of an inventory device in the cache, or counts why not.
+fn store(r: Result<Reading, ReadingError>, cache: &LiveCache, inventory: &Inventory, metrics: &LiveMetrics) {
+    let reading = match r {
+        Ok(r) => r,
+        // A reading on another device's topic was always counted as an unknown device here.
+        Err(ReadingError::TopicMismatch { .. }) => {
             metrics.rejected.with_label_values(&["unknown_device"]).inc();
-            continue;
+            return;
         }
-        if cache.update(reading) {
-            metrics.updates.inc();
-        } else {
-            metrics.rejected.with_label_values(&["stale"]).inc();
+        Err(e) => {
+            metrics.rejected.with_label_values(&[e.reason()]).inc();
+            debug!(error = %e, "Ignored invalid reading.");
+            return;
         }
+    };
+    let known = inventory
+        .device(reading.device.as_str())
+        .is_some_and(|(s, _)| s.id == reading.site);
+    if !known {
+        metrics.rejected.with_label_values(&["unknown_device"]).inc();
+        return;
+    }
+    if cache.update(reading) {
+        metrics.updates.inc();
+    } else {
+        metrics.rejected.with_label_values(&["stale"]).inc();
     }
 }
