@@ -41,6 +41,8 @@ pub struct Config {
     pub profile_dirs: Vec<std::path::PathBuf>,
     /// Modbus scheduling, back-off and health (`[gateway.modbus]`).
     pub modbus: crate::ModbusConfig,
+    /// How readings go on the bus: one message each, or batches (`[gateway.publish]`).
+    pub publish: crate::publish::PublishConfig,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             deadletter_excerpt_bytes: 2048,
             profile_dirs: Vec::new(),
             modbus: crate::ModbusConfig::default(),
+            publish: crate::publish::PublishConfig::default(),
         }
     }
 }
@@ -83,6 +86,7 @@ impl Config {
             errors.push("gateway.max_payload_bytes: must be at least 256".into());
         }
         errors.extend(self.modbus.validate());
+        errors.extend(self.publish.validate());
         errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  tele/+/+, <shelly>/…, v3/…/up, json topics ─► Router ─► adapter (per-device state) ─► Reading
-//!                                                   │                │ rejected          ─► zw/v1/readings/…
+//!                                                   │                │ rejected     ─► crate::publish (readings, batches)
 //!                                    unknown topic ─┘                ▼
 //!                 (counted, logged once)     zw_gateway_messages_rejected_total{adapter,reason}
 //!                                            + sampled zw/v1/deadletter/gateway/{instance}/{device}
@@ -32,6 +32,7 @@ use zw_model::reading::TimeWindow;
 use zw_model::{Inventory, Reading};
 
 use crate::adapters::{AdapterError, Message};
+use crate::publish::Publisher;
 use crate::{Config, Metrics};
 pub use deadletter::{DeadLetter, Sampler};
 pub use health::Health;
@@ -51,18 +52,27 @@ struct Worker {
     router: Router,
     cfg: Config,
     bus: BusClient,
+    publisher: Publisher,
     metrics: Metrics,
     sampler: Sampler,
     unknown: HashSet<String>,
 }
 
 /// Consumes device messages until the inbound queue closes.
-pub async fn run(mut inbound: Inbound, router: Router, cfg: Config, bus: BusClient, metrics: Metrics) {
+pub async fn run(
+    mut inbound: Inbound,
+    router: Router,
+    cfg: Config,
+    bus: BusClient,
+    publisher: Publisher,
+    metrics: Metrics,
+) {
     let mut w = Worker {
         sampler: Sampler::new(delta(cfg.deadletter_interval)),
         router,
         cfg,
         bus,
+        publisher,
         metrics,
         unknown: HashSet::new(),
     };
@@ -135,22 +145,7 @@ impl Worker {
                     d.values,
                 );
                 entry.health.on_values(now);
-                let topic = zw_model::topic::readings(&reading.site, &reading.device);
-                match self
-                    .bus
-                    .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
-                    .await
-                {
-                    Ok(()) => self
-                        .metrics
-                        .readings_published
-                        .with_label_values(&[entry.adapter])
-                        .inc(),
-                    Err(e) => {
-                        self.metrics.publish_errors.inc();
-                        warn!(device = %reading.device, error = %e, "Could not publish reading.");
-                    }
-                }
+                self.publisher.publish(reading, entry.adapter).await;
             }
             Ok(Message::Availability(online)) => entry.health.on_availability(online, now),
             Ok(Message::Alive) => entry.health.on_alive(now),

@@ -1,9 +1,9 @@
 //! Gateway: reads meters and sensors and publishes canonical readings on the bus.
 //!
 //! ```text
-//!  Modbus TCP meters ──poll──┐
-//!                            ├─► canonical Reading ─► zw/v1/readings/{site}/{device} (QoS 1)
-//!  device MQTT (Tasmota, TTS)┘
+//!  Modbus TCP meters ──poll──┐                       ┌─► zw/v1/readings/{site}/{device} (QoS 1, batch_max = 1)
+//!                            ├─► canonical Reading ─┤
+//!  device MQTT (Tasmota, TTS)┘                       └─► zw/v1/batches/{instance} (QoS 1, batch_max > 1)
 //! ```
 //!
 //! * [`profile`]: meter register maps as data (built in and `gateway.profile_dirs`), decoding of every type
@@ -13,6 +13,7 @@
 //!   [`health`]: per-device online/degraded/offline, published retained on `zw/v1/status/device/{device}`.
 //! * [`adapters`]: pure decoders for vendor MQTT payloads.
 //! * [`device_mqtt`]: routes device topics to adapters.
+//! * [`publish`]: the one reading publisher, one message per reading or batches (`[gateway.publish]`).
 
 pub mod adapters;
 mod config;
@@ -26,6 +27,7 @@ mod modbus_poll;
 mod modbus_publish;
 pub mod modbus_transport;
 pub mod profile;
+pub mod publish;
 pub mod schedule;
 
 use std::collections::BTreeMap;
@@ -69,6 +71,9 @@ pub enum GatewayError {
         /// What is wrong.
         message: String,
     },
+    /// `gateway.instance` is not a valid id (it names the batch topic).
+    #[error("gateway.instance: {0}")]
+    Instance(zw_model::IdError),
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -134,6 +139,7 @@ pub async fn run(
     for (name, file) in &profiles.overridden {
         info!(profile = %name, file = %file.display(), "User profile replaces the built-in one.");
     }
+    let producer = zw_model::Id::new(cfg.instance.clone()).map_err(GatewayError::Instance)?;
     let routes = device_mqtt::routes(&cfg, &inventory);
     let opts = ConnectOptions {
         client: "gateway".into(),
@@ -147,6 +153,8 @@ pub async fn run(
     // The bus driver outlives the pollers: it gets its own token, cancelled after they stopped.
     let bus_stop = CancellationToken::new();
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
+    let (publisher, flusher) =
+        publish::Publisher::start(&cfg.publish, &producer, bus.clone(), metrics.clone());
 
     let mut endpoints: BTreeMap<String, (ModbusEndpoint, Vec<modbus::PolledDevice>)> = BTreeMap::new();
     for (site, dev) in inventory.devices() {
@@ -192,14 +200,25 @@ pub async fn run(
             devices,
             cfg.clone(),
             bus.clone(),
+            publisher.clone(),
             metrics.clone(),
             shutdown.clone(),
         ));
     }
-    let mqtt = tokio::spawn(device_mqtt::run(inbound, routes, cfg, bus.clone(), metrics));
+    let mqtt = tokio::spawn(device_mqtt::run(
+        inbound,
+        routes,
+        cfg,
+        bus.clone(),
+        publisher,
+        metrics,
+    ));
     shutdown.cancelled().await;
     while pollers.join_next().await.is_some() {}
     mqtt.abort();
+    let _ = mqtt.await;
+    // Every publisher is gone now: the open batch goes out before the disconnect.
+    flusher.finish(std::time::Duration::from_secs(3)).await;
     // With the broker gone the client's queue may be full: do not wait for it forever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), bus.disconnect()).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;

@@ -43,8 +43,8 @@ use trace::{Activity, Trace};
 #[path = "modbus_trace.rs"]
 pub(crate) mod trace;
 
-pub(crate) use crate::modbus_publish::publish;
 use crate::modbus_publish::publish_status;
+use crate::publish::Publisher;
 
 /// A device polled over Modbus.
 #[derive(Debug, Clone)]
@@ -83,6 +83,7 @@ pub async fn poll_endpoint(
     devices: Vec<PolledDevice>,
     cfg: Config,
     bus: BusClient,
+    publisher: Publisher,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
@@ -235,7 +236,7 @@ pub async fn poll_endpoint(
                     d.profile.derive(&mut values);
                     let reading = Reading::new(d.site.clone(), d.device.clone(), Utc::now(), values);
                     let t = Instant::now();
-                    publish(&bus, &reading, "modbus", &metrics).await;
+                    publisher.publish(reading, "modbus").await;
                     trace.record(Activity::Publish, t, Instant::now(), &metrics);
                 }
             }

@@ -1,36 +1,12 @@
-//! Putting gateway output on the bus: canonical readings (validated first, QoS 1) and retained device
-//! status. Failures are counted, never silent.
+//! Putting a polled device's retained status on the bus (readings go through [`crate::publish`]).
+//! Failures are counted, never silent.
 
 use chrono::Utc;
 use tracing::warn;
 use zw_bus::{BusClient, QoS};
-use zw_model::{Reading, reading::TimeWindow};
 
 use crate::Metrics;
 use crate::health::Health;
-
-/// Publishes a reading after validating it; failures are counted, never silent.
-pub(crate) async fn publish(bus: &BusClient, reading: &Reading, source: &str, metrics: &Metrics) {
-    if let Err(e) = reading.validate(Utc::now(), TimeWindow::default()) {
-        metrics
-            .messages_rejected
-            .with_label_values(&[source, e.reason()])
-            .inc();
-        warn!(device = %reading.device, error = %e, "Dropped invalid reading.");
-        return;
-    }
-    let topic = zw_model::topic::readings(&reading.site, &reading.device);
-    match bus
-        .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
-        .await
-    {
-        Ok(()) => metrics.readings_published.with_label_values(&[source]).inc(),
-        Err(e) => {
-            metrics.publish_errors.inc();
-            warn!(device = %reading.device, error = %e, "Could not publish reading.");
-        }
-    }
-}
 
 /// Publishes the device's status (retained) if it changed or is due for a refresh.
 pub(crate) async fn publish_status(
