@@ -12,8 +12,11 @@
 # of the issue is `--outage 600` (about 20 minutes in all; run it with nohup).
 #
 # --outage-rate N caps the outage publishers at N readings/s in all (default: as fast as the broker accepts).
+# --batch N publishes N readings per message on zw/v1/batches/… (default 1: one message per reading on its
+# device topic), in every phase.
 #
-# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--outage SECONDS [--outage-rate N]]   (defaults 200000 and 1000000)
+# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--batch N] [--outage SECONDS [--outage-rate N]]
+#        (defaults 200000 and 1000000)
 #        SKIP_CRITERION=1 skips the criterion part.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --outage) OUTAGE+=(--outage "$2"); shift 2 ;;
     --outage-rate) OUTAGE+=(--outage-rate "$2"); shift 2 ;;
+    --batch) OUTAGE+=(--batch "$2"); shift 2 ;;
     *) POS+=("$1"); shift ;;
   esac
 done

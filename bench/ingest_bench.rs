@@ -13,7 +13,9 @@
 //!
 //! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc), the CPU seconds of
 //! every process of the run (ingest, mosquitto, influxd, this publisher), and peak RSS.
-//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--outage SECONDS [--outage-rate READINGS_PER_S]]`.
+//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--batch N] [--outage SECONDS [--outage-rate READINGS_PER_S]]`.
+//! `--batch N` (default 1) publishes N readings per message on `zw/v1/batches/{producer}` instead of one
+//! message per reading on the device's topic.
 
 #[path = "ingest_outage.rs"]
 mod outage;
@@ -32,6 +34,9 @@ use zw_model::{Id, Quantity, Reading};
 const WRITERS: usize = 2;
 const BATCH: usize = 5000;
 const PUBLISHERS: usize = 4;
+
+/// Readings per published message (`--batch`), set once at start.
+static BATCH_READINGS: AtomicU64 = AtomicU64::new(1);
 
 /// Reading `i` of `site`: 1,000 meters, timestamps 1 ms apart from a base fixed for the run, so every
 /// reading is its own point.
@@ -63,6 +68,20 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    // `--batch N`: readings per published message (1: per-device topics; more: batch messages).
+    let batch: u64 = match args.iter().position(|a| a == "--batch") {
+        Some(i) => {
+            let n = args.get(i + 1).context("--batch N")?.parse()?;
+            args.drain(i..i + 2);
+            n
+        }
+        None => 1,
+    };
+    anyhow::ensure!(
+        (1..=zw_model::reading::batch::MAX_READINGS as u64).contains(&batch),
+        "--batch must be 1..=1000"
+    );
+    BATCH_READINGS.store(batch, Ordering::Relaxed);
     let outage_secs: Option<u64> = match args.iter().position(|a| a == "--outage") {
         Some(i) => {
             let secs = args.get(i + 1).context("--outage SECONDS")?.parse()?;
@@ -140,6 +159,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(Instant::now() < deadline, "ingest did not start");
         publish(&stack, "probe", 0..1).await?;
     }
+    println!(
+        "publish   {} reading(s) per message",
+        BATCH_READINGS.load(Ordering::Relaxed)
+    );
     let msgs = payloads("live", 0..n);
     let cpu0 = cpu_seconds(&ingest)?;
     let split0 = cpu_split(&stack, ingest.id());
@@ -194,7 +217,16 @@ async fn main() -> anyhow::Result<()> {
         println!("check     points stored for {site}: {stored} (expected {n})");
     }
     if let Some(secs) = outage_secs {
-        outage::run(&mut stack, &ingest, metrics_port, secs, raw_rate, outage_rate).await?;
+        outage::run(
+            &mut stack,
+            &ingest,
+            metrics_port,
+            secs,
+            raw_rate,
+            outage_rate,
+            batch,
+        )
+        .await?;
     }
     let _ = ingest.kill();
     Ok(())
@@ -214,13 +246,31 @@ fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Res
         .spawn()?)
 }
 
+/// The messages carrying readings `range` of `site`: one per reading on its device topic, or batches of
+/// `--batch` readings on `zw/v1/batches/bench-{site}`.
 fn payloads(site: &str, range: std::ops::Range<u64>) -> Vec<(String, Vec<u8>)> {
-    range
-        .map(|i| {
-            let r = reading(site, i);
-            (format!("zw/v1/readings/{site}/{}", r.device), r.to_json())
-        })
-        .collect()
+    let per = BATCH_READINGS.load(Ordering::Relaxed);
+    if per <= 1 {
+        return range
+            .map(|i| {
+                let r = reading(site, i);
+                (format!("zw/v1/readings/{site}/{}", r.device), r.to_json())
+            })
+            .collect();
+    }
+    let topic = format!("zw/v1/batches/bench-{site}");
+    let mut b = zw_model::reading::batch::Builder::default();
+    let mut out = Vec::new();
+    for i in range {
+        b.push(&reading(site, i));
+        if b.len() as u64 >= per {
+            out.push((topic.clone(), b.finish()));
+        }
+    }
+    if !b.is_empty() {
+        out.push((topic, b.finish()));
+    }
+    out
 }
 
 async fn publish(stack: &zw_tests::Stack, site: &str, range: std::ops::Range<u64>) -> anyhow::Result<()> {

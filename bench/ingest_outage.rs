@@ -19,6 +19,7 @@ pub async fn run(
     secs: u64,
     raw_rate: f64,
     rate: Option<f64>,
+    batch: u64,
 ) -> anyhow::Result<()> {
     let pid = ingest.id();
     let spooled0 = metric(metrics_port, "zw_ingest_spool_points_spooled_total").await;
@@ -58,7 +59,7 @@ pub async fn run(
         })
     };
 
-    let published = publish_for(stack, Duration::from_secs(secs), rate).await?;
+    let published = publish_for(stack, Duration::from_secs(secs), rate, batch).await?;
     let rate = published as f64 / secs as f64;
     println!(
         "outage    published {published} readings in {secs} s ({rate:.0}/s), all QoS 1 acknowledged by the broker"
@@ -120,9 +121,14 @@ pub async fn run(
     Ok(())
 }
 
-/// Publishes readings of site `outage` with QoS 1 over PUBLISHERS connections for `span`; returns how many
-/// the broker acknowledged (all that were sent).
-async fn publish_for(stack: &zw_tests::Stack, span: Duration, rate: Option<f64>) -> anyhow::Result<u64> {
+/// Publishes readings of site `outage` with QoS 1 over PUBLISHERS connections for `span`, `batch` per
+/// message (more than 1: batch messages); returns how many readings the broker acknowledged (all sent).
+async fn publish_for(
+    stack: &zw_tests::Stack,
+    span: Duration,
+    rate: Option<f64>,
+    batch: u64,
+) -> anyhow::Result<u64> {
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let end = start + span;
@@ -147,12 +153,16 @@ async fn publish_for(stack: &zw_tests::Stack, span: Duration, rate: Option<f64>)
                                 continue;
                             }
                         }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let r = reading("outage", i);
-                        let topic = format!("zw/v1/readings/outage/{}", r.device);
-                        client
-                            .publish(topic, QoS::AtLeastOnce, false, r.to_json())
-                            .await?;
+                        let i = next.fetch_add(batch, Ordering::Relaxed);
+                        let (topic, payload) = if batch == 1 {
+                            let r = reading("outage", i);
+                            (format!("zw/v1/readings/outage/{}", r.device), r.to_json())
+                        } else {
+                            let mut b = zw_model::reading::batch::Builder::default();
+                            (i..i + batch).for_each(|j| b.push(&reading("outage", j)));
+                            (format!("zw/v1/batches/bench-outage-{k}"), b.finish())
+                        };
+                        client.publish(topic, QoS::AtLeastOnce, false, payload).await?;
                         sent.fetch_add(1, Ordering::Relaxed);
                     }
                     done.store(true, Ordering::SeqCst);
@@ -173,7 +183,7 @@ async fn publish_for(stack: &zw_tests::Stack, span: Duration, rate: Option<f64>)
             let client = sender.await??;
             client.disconnect().await?;
             let _ = tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await;
-            anyhow::Ok(acks)
+            anyhow::Ok(acks * batch)
         });
     }
     let mut total = 0;
