@@ -3,9 +3,10 @@
 # binary and checks what a first-time user would see, then that the demo stops cleanly (exit 0).
 #
 # Usage: BIN=target/debug/zaehlwerk deploy/demo_smoke.sh
-# Checks: /readyz answers 200; the facility manager sees both buildings with live values; the main meter's
-# history (written by the simulator's `history`) covers the last day; the resident token cannot see another
-# household (404); the demo exits 0 after --duration.
+# Checks: /readyz answers 200; the facility manager sees the three buildings with live values; the main
+# meter's history (written by the simulator's `history`) covers the last day; today's energy so far is
+# complete; every device of the Kita (Shelly Pro 3EM) and the parks (LSE01, DL-TRS21) delivers live values;
+# the resident token cannot see another household (404); the demo exits 0 after --duration.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,7 +53,7 @@ code() { curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization
 
 [[ $(curl -sS -o /dev/null -w '%{http_code}' "$API/readyz") == 200 ]] || fail "/readyz is not 200"
 sites=$(get "$FM" /api/v1/sites)
-for s in rathaus grundschule; do
+for s in rathaus grundschule kita; do
   [[ $sites == *"\"id\":\"$s\""* ]] || fail "facility manager does not see $s: $sites"
 done
 # Live values arrive within a few poll intervals.
@@ -65,8 +66,22 @@ done
 # Two days of history, 1-minute steps: the last day in 15-minute windows is (nearly) complete.
 windows=$(get "$FM" '/api/v1/devices/rathaus-main/history?quantity=active_power&window=15m' | grep -o '"ts"' | wc -l)
 ((windows >= 90)) || fail "only $windows of 96 15-minute windows of history for rathaus-main"
+# Today is running: the energy so far is covered up to the latest readings (history + live).
+today=$(get "$FM" '/api/v1/sites/rathaus/energy?period=day&count=1')
+[[ $today == *'"total":{'*'"complete":true,"ongoing":true'* ]] || fail "today's energy is not complete so far: $today"
+# One device of every MQTT family: Shelly Pro 3EM, LSE01 and DL-TRS21 via The Things Stack.
+PARKS=$(awk '/^token parks:/ {print $3}' "$OUT")
+for d in "$FM kita-main active_power" "$PARKS lse01-park-1 soil_moisture" "$PARKS trs21-park-3 soil_water_tension"; do
+  read -r tok dev q <<<"$d"
+  for _ in $(seq 1 60); do
+    live=$(get "$tok" "/api/v1/devices/$dev/live")
+    [[ $live == *"\"$q\""* ]] && break
+    sleep 0.5
+  done
+  [[ $live == *"\"$q\""* ]] || fail "no live $q for $dev: $live"
+done
 [[ $(code "$RES" /api/v1/devices/hh-14-washer/live) == 404 ]] || fail "the resident sees another household"
-echo "demo smoke: ready, live values, $windows history windows, resident scope ok"
+echo "demo smoke: ready, live values of every device family, $windows history windows, today so far, resident scope ok"
 
 wait "$DEMO_PID" || fail "demo.sh exited with $? after --duration"
 DEMO_PID=

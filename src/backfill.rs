@@ -1,12 +1,11 @@
 //! The simulator's past as stored history (`[sim] history`, for the demo).
 //!
-//! The simulator steps its meters and soil sensors through the configured span before it serves
-//! ([`zw_sim::Past`]). Each step is read here the way the gateway reads the real device: a meter by the
-//! inventory device on that listener and unit id, its meter profile planned into requests, each request
+//! The simulator steps its meters, plugs, Shellies and soil sensors through the configured span before it
+//! serves ([`zw_sim::Past`]). Each step is read here the way the gateway reads the real device: a meter by
+//! the inventory device on that listener and unit id, its meter profile planned into requests, each request
 //! answered by the register image, decoded, derived values added; an MQTT device's message (a soil
-//! sensor's uplink, a plug's telemetry) by the gateway's own device router and adapters. The readings are
-//! written to InfluxDB
-//! through the ingest write path
+//! sensor's uplink, a plug's telemetry, a Shelly's status or `NotifyStatus` delta) by the gateway's own
+//! device router and adapters. The readings are written to InfluxDB through the ingest write path
 //! ([`zw_ingest::to_line`], [`zw_ingest::Writer`]: retries, 413 splits, dead letters). So the demo opens
 //! with days of curves, energy totals, soil trends and a normal for analytics to learn, and the live
 //! counters continue exactly where the history ends: the same simulated devices were stepped through it.

@@ -2,8 +2,9 @@
 //!
 //! Pure functions of dates and a time zone. A report covers `count` periods ending with the one containing
 //! `until`, and the same number of periods just before it for the comparison, so both come from one query.
+//! A period that has not ended is measured up to the device's latest reading ([`measured_edges`]).
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,36 @@ pub fn local_midnight(tz: Tz, d: NaiveDate) -> Option<DateTime<Utc>> {
     zw_model::counter::local_day_edges(&tz, d, d).first().copied()
 }
 
+/// The edges up to which one device's consumption is measured: every edge after `now` is cut to the device's
+/// latest reading if that is at most `max_gap` old (a reporting device: the period so far is covered up to
+/// it), else to `now` (the missing stretch stays uncovered, so the period shows as incomplete); edges stay
+/// ascending.
+pub fn measured_edges(
+    edges: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    latest: Option<DateTime<Utc>>,
+    max_gap: TimeDelta,
+) -> Vec<DateTime<Utc>> {
+    let cut = match latest {
+        Some(t) if now - t <= max_gap => t.min(now),
+        _ => now,
+    };
+    // Never below an earlier edge: a period that began after the latest reading has zero span (unknown).
+    let mut floor = DateTime::<Utc>::MIN_UTC;
+    edges
+        .iter()
+        .map(|&e| {
+            floor = floor.max(if e > now { e.min(cut) } else { e });
+            floor
+        })
+        .collect()
+}
+
+/// Whether the period `[start, end)` contains `now`: it has begun and not ended.
+pub fn ongoing(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    start <= now && now < end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +134,50 @@ mod tests {
         );
         let e = edge_dates(Period::Day, 1, d(2026, 3, 29)).expect("edges");
         assert_eq!(e, [d(2026, 3, 28), d(2026, 3, 29), d(2026, 3, 30)]);
+    }
+
+    #[test]
+    fn a_running_period_is_measured_up_to_a_recent_reading_only() {
+        let t = |h: i64, m: i64| {
+            DateTime::from_timestamp(0, 0).expect("epoch") + TimeDelta::hours(h) + TimeDelta::minutes(m)
+        };
+        let edges = [t(0, 0), t(24, 0), t(48, 0)];
+        let gap = TimeDelta::minutes(15);
+        // (case, now, latest reading, expected edges)
+        let cases = [
+            (
+                "recent reading",
+                t(30, 0),
+                Some(t(29, 58)),
+                [t(0, 0), t(24, 0), t(29, 58)],
+            ),
+            (
+                "silent device",
+                t(30, 0),
+                Some(t(29, 0)),
+                [t(0, 0), t(24, 0), t(30, 0)],
+            ),
+            ("no reading", t(30, 0), None, [t(0, 0), t(24, 0), t(30, 0)]),
+            (
+                "clock ahead",
+                t(30, 0),
+                Some(t(30, 3)),
+                [t(0, 0), t(24, 0), t(30, 0)],
+            ),
+            ("all past", t(50, 0), Some(t(49, 59)), edges),
+            (
+                "new period, old reading",
+                t(24, 1),
+                Some(t(23, 59)),
+                [t(0, 0), t(24, 0), t(24, 0)],
+            ),
+        ];
+        for (case, now, latest, want) in cases {
+            assert_eq!(measured_edges(&edges, now, latest, gap), want, "{case}");
+        }
+        assert!(ongoing(t(24, 0), t(48, 0), t(30, 0)));
+        assert!(!ongoing(t(0, 0), t(24, 0), t(30, 0)));
+        assert!(!ongoing(t(48, 0), t(72, 0), t(30, 0)));
     }
 
     #[test]

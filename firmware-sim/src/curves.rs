@@ -94,6 +94,12 @@ impl BuildingProfile {
         }
     }
 
+    /// The same loads without PV: a sub-meter behind a main meter measures consumers only.
+    pub fn without_pv(mut self) -> Self {
+        self.pv_peak_w = 0.0;
+        self
+    }
+
     /// Active power per phase in W at `t`; negative while the PV feeds in more than the building uses.
     pub fn phase_power_w(&self, t: DateTime<Utc>) -> [f64; 3] {
         let (s, local) = (secs(t), berlin(t));

@@ -85,6 +85,8 @@ pub struct SimMeter {
     pub faults: Vec<FaultConfig>,
     /// Seeds of the sub-meters behind it, whose load it measures too.
     pub includes: Vec<u64>,
+    /// Another meter includes this one: it is a sub-meter (consumers only, no PV).
+    pub sub: bool,
 }
 
 /// A listener to bind and the meters behind it.
@@ -165,6 +167,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                 seed: meter_seed(cfg, m.unit_id),
                 faults: m.faults.clone(),
                 includes,
+                sub: cfg.meters.iter().any(|o| o.includes.contains(&m.unit_id)),
             },
             path,
         ));
@@ -231,6 +234,7 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
                         seed,
                         faults,
                         includes: Vec::new(),
+                        sub: false,
                     },
                     path.clone(),
                 ));

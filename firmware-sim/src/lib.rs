@@ -154,9 +154,10 @@ pub async fn start_with_history(
     }
     for shelly in &cfg.shellies {
         let seed = device_seed(format!("shelly/{}", shelly.prefix));
+        let device = past::shelly(shelly, seed, history, on_history);
         let run = mqtt::run_shelly(
             shelly.clone(),
-            seed,
+            device,
             cfg.mqtt_faults.clone(),
             bus.clone(),
             stop.clone(),

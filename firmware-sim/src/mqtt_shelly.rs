@@ -11,10 +11,10 @@ use super::Connection;
 use crate::mqtt_faults::{Action, MqttFaults, malform};
 use crate::shelly::{ShellyConfig, ShellyDevice};
 
-/// Runs one Shelly until `shutdown`.
+/// Runs one Shelly (its counters continuing from `device`, e.g. the end of its history) until `shutdown`.
 pub(crate) async fn run_shelly(
     cfg: ShellyConfig,
-    seed: u64,
+    mut device: ShellyDevice,
     faults: MqttFaults,
     bus: Bus,
     shutdown: CancellationToken,
@@ -25,7 +25,6 @@ pub(crate) async fn run_shelly(
     opts.last_will = Some((online.clone(), b"false".to_vec()));
     let conn = Connection::open(&bus, opts);
     let client = conn.client.clone();
-    let mut device = ShellyDevice::new(cfg.model, seed, Utc::now());
     let mut ticker = interval(cfg.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut announced, mut n) = (false, 0u64);

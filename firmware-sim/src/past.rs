@@ -1,7 +1,7 @@
 //! The simulated past (`[sim] history`, for the demo): every device starts `history` ago and is stepped to
 //! now before anything is served, each step handed out as the device would have answered or published it
-//! (a meter's register image, a plug's telemetry, a soil sensor's uplink). One clock reading serves all
-//! devices, so their histories end at the same instant and the live values continue from there.
+//! (a meter's register image, a plug's or a Shelly's telemetry, a soil sensor's uplink). One clock reading
+//! serves all devices, so their histories end at the same instant and the live values continue from there.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::{PlugConfig, SoilConfig};
+use crate::shelly::{ShellyConfig, ShellyDevice};
 use crate::{SimError, modbus, tasmota, tts};
 
 /// A piece of the simulated past ([`Config::history`]), handed out in time order per device.
@@ -17,7 +18,7 @@ pub enum Past<'a> {
     /// A Modbus meter's register image at one step.
     Meter(HistorySample<'a>),
     /// An MQTT device's message as it would have been published (a soil sensor's uplink via The Things
-    /// Stack, a plug's `tele/<topic>/SENSOR`).
+    /// Stack, a plug's `tele/<topic>/SENSOR`, a Shelly's status or `NotifyStatus`).
     Publish(PastPublish<'a>),
 }
 
@@ -128,4 +129,26 @@ pub(crate) fn plug(
     }
     plug.step(history.now);
     plug
+}
+
+/// A Shelly installed at the history's start and stepped to its end; the messages of every step (at least
+/// its interval: full statuses, and for a plug the `NotifyStatus` deltas between them) go to `on_history`.
+pub(crate) fn shelly(
+    cfg: &ShellyConfig,
+    seed: u64,
+    history: History,
+    on_history: &mut (dyn FnMut(Past<'_>) + Send),
+) -> ShellyDevice {
+    let mut device = ShellyDevice::new(cfg.model, seed, history.start);
+    for t in history.times(cfg.interval) {
+        for (suffix, body) in device.messages(t) {
+            let topic = format!("{}/{suffix}", cfg.prefix);
+            on_history(Past::Publish(PastPublish {
+                topic: &topic,
+                ts: t,
+                payload: body.as_bytes(),
+            }));
+        }
+    }
+    device
 }

@@ -118,7 +118,19 @@ impl Sdm630 {
     /// The same meter with the sub-meters of these seeds behind it: it measures their load on top of its own
     /// (the sub-meters' curves are pure functions of seed and time, so no state is shared).
     pub fn including(mut self, seeds: &[u64]) -> Self {
-        self.included = seeds.iter().map(|&s| BuildingProfile::new(s)).collect();
+        self.included = seeds
+            .iter()
+            .map(|&s| BuildingProfile::new(s).without_pv())
+            .collect();
+        self
+    }
+
+    /// The same meter as a sub-meter: it measures consumers only, so no PV and an export counter at 0
+    /// (a heat pump's or a kitchen's meter never feeds in).
+    pub fn sub_meter(mut self) -> Self {
+        self.profile = self.profile.without_pv();
+        self.export_kwh = 0.0;
+        self.phase_export_kwh = [0.0; 3];
         self
     }
 

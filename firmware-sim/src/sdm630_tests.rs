@@ -130,7 +130,7 @@ fn image_holds_plausible_values_at_the_real_addresses() {
 fn a_main_meter_measures_its_sub_meters_load_on_top_of_its_own() {
     let (t0, every) = (at("2026-05-06T11:00:00Z"), TimeDelta::seconds(5));
     let mut alone = Sdm630::new(1);
-    let (mut sub_a, mut sub_b) = (Sdm630::new(2), Sdm630::new(3));
+    let (mut sub_a, mut sub_b) = (Sdm630::new(2).sub_meter(), Sdm630::new(3).sub_meter());
     let mut main = Sdm630::new(1).including(&[2, 3]);
     let mut start = None;
     for i in 0..720 {
@@ -157,4 +157,24 @@ fn a_main_meter_measures_its_sub_meters_load_on_top_of_its_own() {
         net(&main, s[3])
     );
     assert!(net(&sub_a, s[1]) > 0.0 && net(&main, s[3]) > net(&alone, s[0]));
+}
+
+#[test]
+fn a_sub_meter_measures_consumers_only() {
+    let (mut main, mut sub) = (Sdm630::new(7), Sdm630::new(7).sub_meter());
+    assert_eq!(sub.energy_kwh().1, 0.0);
+    // A June Saturday noon, when the same meter as a building's main meter feeds in PV.
+    let (t0, mut fed_in) = (at("2026-06-20T10:00:00Z"), false);
+    for i in 0..720 {
+        let t = t0 + TimeDelta::seconds(5) * i;
+        main.step(t);
+        sub.step(t);
+        fed_in |= main.phases().iter().any(|p| p.power < 0.0);
+        assert!(sub.phases().iter().all(|p| p.power >= 0.0), "step {i}");
+    }
+    assert!(
+        fed_in,
+        "the main meter never fed in: the test would prove nothing"
+    );
+    assert_eq!(sub.energy_kwh().1, 0.0);
 }

@@ -59,6 +59,9 @@ pub(crate) async fn bind(
         let mut units = HashMap::with_capacity(plan.meters.len());
         for m in plan.meters {
             let mut meter = Sdm630::new(m.seed).including(&m.includes);
+            if m.sub {
+                meter = meter.sub_meter();
+            }
             let mut image = m.model.new_image();
             if history.start < history.now {
                 meter.step(history.start);

@@ -3,7 +3,8 @@
 //!
 //! Consumption comes from the cumulative `energy_import`/`energy_export` counters through the shared counter
 //! component (`zw_model::counter`), so reboots, meter swaps and gaps never become phantom or negative kWh: an
-//! unknown period is `null`, a partly covered one is marked incomplete. A site's energy is the sum of its main
+//! unknown period is `null`, a partly covered one is marked incomplete, and the running one (`ongoing`) is the
+//! energy so far, measured up to each device's latest reading. A site's energy is the sum of its main
 //! meters (device class `main_meter`) if it has any, else of all its devices, so sub-meters are not counted
 //! twice. Costs use the configured flat tariff.
 
@@ -20,7 +21,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::periods::{Period, edge_dates, local_midnight};
+use crate::periods::{Period, edge_dates, local_midnight, measured_edges, ongoing};
 use crate::routes::devices::visible_device;
 
 /// Largest number of periods per report.
@@ -48,8 +49,10 @@ pub struct PeriodEnergy {
     pub start: NaiveDate,
     /// Energy in Wh; null when unknown.
     pub wh: Option<f64>,
-    /// The whole period is covered by data; when false `wh` is a lower bound.
+    /// The whole period is covered by data (a running period: up to now); when false `wh` is a lower bound.
     pub complete: bool,
+    /// The period has not ended: `wh` is the energy so far (up to the latest readings).
+    pub ongoing: bool,
     /// Cost in the tariff's currency; null when `wh` is.
     pub cost: Option<f64>,
 }
@@ -75,7 +78,7 @@ pub struct EnergyReport {
     pub total: PeriodEnergy,
     /// Sum of `previous`.
     pub previous_total: PeriodEnergy,
-    /// `total / previous_total − 1` when both are complete; else null.
+    /// `total / previous_total − 1` when both are complete and the current periods have ended; else null.
     pub change_ratio: Option<f64>,
 }
 
@@ -83,6 +86,8 @@ pub(crate) struct Range {
     dates: Vec<NaiveDate>,
     edges: Vec<DateTime<Utc>>,
     count: usize,
+    /// When the report is made: periods after it are measured up to the latest readings.
+    now: DateTime<Utc>,
 }
 
 fn range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
@@ -102,6 +107,7 @@ fn range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
         dates,
         edges,
         count: count as usize,
+        now: Utc::now(),
     })
 }
 
@@ -162,11 +168,14 @@ async fn buckets_for(
     r: &Range,
 ) -> Result<Vec<Bucket>, ApiError> {
     let cfg = CounterConfig::default();
-    let (from, to) = (r.edges[0] - cfg.max_gap, r.edges[r.edges.len() - 1] + cfg.max_gap);
+    let end = r.edges[r.edges.len() - 1].min(r.now);
+    let (from, to) = (r.edges[0] - cfg.max_gap, end + cfg.max_gap);
     let mut sum: Option<Vec<Bucket>> = None;
     for dev in devices {
         let points = counter_points(state, &dev.id, q, from, to).await?;
-        let b = consumption(&points, &r.edges, &cfg);
+        let latest = points.iter().map(|p| p.0).max();
+        let edges = measured_edges(&r.edges, r.now, latest, cfg.max_gap);
+        let b = consumption(&points, &edges, &cfg);
         sum = Some(match sum {
             None => b,
             Some(acc) => acc.into_iter().zip(b).map(|(a, b)| add(a, b)).collect(),
@@ -202,10 +211,12 @@ fn report(
     let entries: Vec<PeriodEnergy> = b
         .iter()
         .zip(&r.dates)
-        .map(|(b, d)| PeriodEnergy {
+        .zip(r.edges.windows(2))
+        .map(|((b, d), w)| PeriodEnergy {
             start: *d,
             wh: b.wh,
             complete: b.complete,
+            ongoing: ongoing(w[0], w[1], r.now),
             cost: cost(b.wh),
         })
         .collect();
@@ -216,13 +227,15 @@ fn report(
             start,
             wh,
             complete: items.iter().all(|e| e.complete),
+            ongoing: items.iter().any(|e| e.ongoing),
             cost: cost(wh),
         }
     };
     let (previous, current) = entries.split_at(r.count.min(entries.len()));
     let t = total(current, r.dates[r.count]);
     let pt = total(previous, r.dates[0]);
-    let change_ratio = match (t.complete && pt.complete, t.wh, pt.wh) {
+    // A running period against a whole one would read as a drop: no ratio until it has ended.
+    let change_ratio = match (t.complete && pt.complete && !t.ongoing, t.wh, pt.wh) {
         (true, Some(a), Some(b)) if b > 0.0 => Some(a / b - 1.0),
         _ => None,
     };
@@ -245,6 +258,7 @@ fn clone_entry(e: &PeriodEnergy) -> PeriodEnergy {
         start: e.start,
         wh: e.wh,
         complete: e.complete,
+        ongoing: e.ongoing,
         cost: e.cost,
     }
 }

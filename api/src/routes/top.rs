@@ -21,7 +21,7 @@ pub struct Consumer {
     pub class: String,
     /// Energy imported in the range, Wh; null when unknown.
     pub wh: Option<f64>,
-    /// The range is fully covered by data.
+    /// The range is fully covered by data (a running period: up to the latest readings).
     pub complete: bool,
     /// Share of the site's energy (0–1); null when either is unknown.
     pub share: Option<f64>,
