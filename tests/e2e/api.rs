@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
 use zw_tests::Stack;
 
 use crate::fixture::{System, WAIT};
@@ -113,6 +114,39 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
             .then_some(())
     })
     .await?;
+    // Two alerts as analytics publishes them (retained): the resident's own plug left on, and another
+    // household's. The dashboard shows the own one in German from its fields, and nothing of the other.
+    let opts = MqttOptions::new("e2e-dashboard", sys.stack.mqtt_host(), sys.stack.mqtt_port());
+    let (mqtt, mut events) = AsyncClient::new(opts, 10);
+    let poller = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    for (site, device) in [("hh-1", "hh-1-plug"), ("hh-2", "hh-2-plug")] {
+        let id = format!("left_on.{site}.{device}");
+        let alert = serde_json::json!({
+            "v": 1, "id": id, "kind": "left_on", "category": "energy", "site": site,
+            "subject": { "device": device }, "state": "open", "severity": "warning",
+            "opened_at": "2026-11-21T02:10:00Z", "updated_at": "2026-11-21T02:40:00Z",
+            "explanation": { "observed": 1460.0, "expected": 5.0, "threshold": 30.0, "unit": "W",
+                "baseline": "usage hours", "since": "2026-11-21T02:00:00Z",
+                "text": "1.46 kW outside usage hours for 40 min" }
+        });
+        mqtt.publish(
+            format!("zw/v1/alerts/{id}"),
+            QoS::AtLeastOnce,
+            true,
+            alert.to_string(),
+        )
+        .await?;
+    }
+    for token in ["tok-res1", "tok-res2"] {
+        eventually(WAIT, "each household's alert in the API", || async {
+            let (_, a) = get(&format!("{}/api/v1/alerts", sys.api), Some(token))
+                .await
+                .ok()?;
+            (a.as_array()?.len() == 1).then_some(())
+        })
+        .await?;
+    }
+    poller.abort();
     let profile = tempfile::tempdir()?;
     let url = format!("{}/#token=tok-res1", sys.api);
     let out = tokio::time::timeout(
@@ -150,8 +184,18 @@ async fn dashboard_shows_live_values_and_only_the_callers_household() -> anyhow:
     // Health badges: the plug reports fresh readings, so it and its household are online.
     assert!(dom.contains("data-health=\"online\""), "no health shown:\n{dom}");
     assert!(dom.contains("data-chart=\"hh-1\""), "no power chart:\n{dom}");
+    assert!(
+        dom.contains("Läuft außerhalb der Nutzungszeit: hh-1-plug · hh-1")
+            && dom.contains("1,5 kW (Schwelle 30 W)"),
+        "the resident's alert is not shown in German:\n{dom}"
+    );
     // Everything rendered carries its id in a data attribute: only the resident's own site and device appear.
-    for attr in ["data-site=\"", "data-device=\"", "data-chart=\""] {
+    for attr in [
+        "data-site=\"",
+        "data-device=\"",
+        "data-chart=\"",
+        "data-alert=\"left_on.",
+    ] {
         let ids: Vec<&str> = dom
             .split(attr)
             .skip(1)
