@@ -1,13 +1,37 @@
 //! A validating, allocation-free JSON scanner for the adapters' hot paths.
 //!
 //! Deserialising with serde_json spends most of its time on what an adapter throws away (a TTS uplink is
-//! about 1 KiB of metadata around five values). The scanner walks the payload once, checks the whole JSON
-//! grammar the way serde_json does (same escapes, control characters, number grammar, trailing commas and
-//! characters; every string must be UTF-8, which serde_json checks for the strings it reads only), hands the caller each object key and lets it read the value
-//! (number, string, nested object or array) or skip it. Strings are skipped eight bytes at a time (SWAR);
-//! read numbers are parsed by the standard library (correctly rounded; a number beyond `f64` is a JSON
-//! error, as in serde_json). Nesting deeper than 128 is rejected (serde_json's limit for
-//! values it reads; it skips deeper ones), which bounds the recursion. Nothing is allocated unless a key or read string holds escapes.
+//! about 1 KiB of metadata around five values). The scanner walks the payload once and hands the caller each
+//! object key; the caller reads the value (number, string, nested object or array) or skips it. Everything
+//! the adapter walks through or reads is checked the way serde_json checks it (same escapes, control
+//! characters, number grammar, trailing commas and characters; read strings must be UTF-8); read numbers are
+//! parsed exactly (a number beyond `f64` is a JSON error, as in serde_json). Nesting deeper than 128 is
+//! rejected, which bounds the recursion. Nothing is allocated unless a key or read string holds escapes.
+//!
+//! # Unread values
+//!
+//! A value the adapter does not read ([`Scanner::skip`]) is only skipped, not validated, as simdjson's
+//! On-Demand API does (Keiser and Lemire, "On-Demand JSON: A Better Way to Parse Documents?", 2024;
+//! simdjson's `doc/ondemand.md`: values that are skipped are not fully validated). Precisely:
+//! * a skipped **string** ends at the first `"` not taken by a backslash; a backslash takes the byte after
+//!   it whatever it is. Escapes, control characters and UTF-8 inside are not checked;
+//! * a skipped **object** ends at the `}` that balances its `{`, counting only `{` and `}` outside strings;
+//!   a skipped **array** likewise with `[` and `]`. Inside, nothing else is checked: not the other bracket
+//!   kind (`{"a":[}` is skipped as one object), commas, colons, keys, literals, numbers, depth;
+//! * a skipped **number** or **literal** (`null`, `true`, `false`) is checked as before (it is as cheap).
+//!
+//! What stays a rejection (`malformed_json`): a skipped value cut off by the end of the payload (truncated
+//! input: an unterminated string, or brackets of the value's own kind that do not balance), a byte that
+//! starts no value, and every syntax error outside skipped values, i.e. in the document's structure around
+//! them, in every key of the objects the adapter walks, and in every value it reads. So a payload with
+//! garbage inside, say, `rx_metadata` is decoded, while one whose read values or structure are broken is
+//! rejected as before. `validate` (Tasmota `STATE`, Shelly components we do not read: the whole
+//! payload is the unread value) still checks everything. Tests: `scan_tests.rs` (what is and is not
+//! checked, truncation at every byte, a property test that the verdict equals serde_json's on the document
+//! with the unchecked values replaced by `null`), `differential_tests.rs` (the same per adapter).
+//!
+//! Skipping runs eight bytes at a time (SWAR) over strings and containers. `memchr::memchr3` for containers
+//! measured 7–9 % slower on the TTS uplinks (short strings, a quote every few bytes; see BENCHMARKS.md).
 //!
 //! The serde_json decoders stay in [`super::reference`]; property tests check that both agree.
 
@@ -126,9 +150,32 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Skips a value the adapter does not read, leniently (see "Unread values" in the module doc): a
+    /// string only to its closing quote, an array or object only to its matching bracket. Scalars are
+    /// checked as before (they are short, and checking costs no more than skipping).
+    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
+        self.ws();
+        #[cfg(test)]
+        let start = self.i;
+        let r = match self.byte() {
+            Some(b'"') => {
+                self.i += 1;
+                self.skip_string()
+            }
+            Some(b'{') => self.skip_container(b'{', b'}'),
+            Some(b'[') => self.skip_container(b'[', b']'),
+            _ => return self.skip_checked(),
+        };
+        #[cfg(test)]
+        if r.is_ok() {
+            tests::record_skip(start, self.i);
+        }
+        r
+    }
+
     /// Skips one value, checking its syntax (dispatching on the first byte once, strings first: they are
     /// most of what is skipped).
-    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
+    fn skip_checked(&mut self) -> Result<(), AdapterError> {
         self.ws();
         match self.byte() {
             Some(b'"') => {
@@ -136,13 +183,81 @@ impl<'a> Scanner<'a> {
                 self.string_tail().map(drop)
             }
             Some(b'-' | b'0'..=b'9') => self.number_text().map(drop),
-            Some(b'{') => self.object_with(false, |s, _| s.skip()),
-            Some(b'[') => self.array(Self::skip),
+            Some(b'{') => self.object_with(false, |s, _| s.skip_checked()),
+            Some(b'[') => self.array(Self::skip_checked),
             Some(b'n') => self.literal(b"null"),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             None => Err(self.err("unexpected end of input")),
             Some(_) => Err(self.err("expected a value")),
+        }
+    }
+
+    /// After an opening quote: moves past the closing one, taking a backslash and the byte after it as a
+    /// pair and checking nothing else. Eight bytes at a time, like [`Self::advance_to_special`]: skipped
+    /// strings are as short as read ones.
+    fn skip_string(&mut self) -> Result<(), AdapterError> {
+        loop {
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let w = u64::from_le_bytes(w);
+                let hits = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1);
+                if hits != 0 {
+                    self.i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.i += 8;
+            }
+            match self.byte() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => self.i += 2,
+                Some(_) => self.i += 1,
+                None => return Err(self.err("end of input in a string")),
+            }
+        }
+    }
+
+    /// At `open`: moves past its matching `close`, counting only these two brackets outside strings (in
+    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time (SWAR; a
+    /// `memchr3` search for the next quote or bracket measured 7–9 % slower: they are a few bytes apart).
+    fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
+        self.i += 1;
+        let mut depth = 1u32;
+        let (q, o, c) = (
+            ONES * u64::from(b'"'),
+            ONES * u64::from(open),
+            ONES * u64::from(close),
+        );
+        loop {
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let w = u64::from_le_bytes(w);
+                let hits = below(w ^ q, 1) | below(w ^ o, 1) | below(w ^ c, 1);
+                if hits != 0 {
+                    self.i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.i += 8;
+            }
+            let Some(&b) = self.b.get(self.i) else {
+                return Err(self.err("unexpected end of input"));
+            };
+            self.i += 1;
+            if b == b'"' {
+                self.skip_string()?;
+            } else if b == open {
+                depth += 1;
+            } else if b == close {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
         }
     }
 
@@ -449,6 +564,48 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Reads an array of numbers into `out` in place (the cursor at `[`), for per-phase values: how many, or
+    /// `Ok(None)` at a number past `out`'s length. The same grammar as [`Self::array`] of
+    /// [`Self::number`], without the per-element closure and depth bookkeeping (numbers do not nest).
+    pub(crate) fn number_array(
+        &mut self,
+        out: &mut [f64],
+        field: &str,
+    ) -> Result<Option<usize>, AdapterError> {
+        self.ws();
+        if self.byte() != Some(b'[') {
+            return Err(self.err("unexpected value"));
+        }
+        self.i += 1;
+        self.ws();
+        if self.byte() == Some(b']') {
+            self.i += 1;
+            return Ok(Some(0));
+        }
+        let mut n = 0;
+        loop {
+            let x = self.number(field)?;
+            let Some(slot) = out.get_mut(n) else {
+                return Ok(None);
+            };
+            *slot = x;
+            n += 1;
+            self.ws();
+            match self.byte() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Some(n));
+                }
+                _ => return Err(self.err("expected , or ]")),
+            }
+            self.ws();
+            if self.byte() == Some(b']') {
+                return Err(self.err("trailing comma"));
+            }
+        }
+    }
+
     fn open(&mut self, c: u8) -> Result<(), AdapterError> {
         self.ws();
         if self.byte() != Some(c) {
@@ -536,10 +693,63 @@ pub(crate) fn is(k: &str, key: &[u8]) -> bool {
     k.len() == key.len() && k.bytes().zip(key).all(|(a, &b)| a == b)
 }
 
+/// A perfect hash of a table's keys by (length, first byte, last byte): one multiplication and one
+/// comparison find a key's index, or turn away a key we do not read, instead of comparing it with every
+/// key of the table. Built at compile time; a table whose keys collide fails to compile.
+#[derive(Debug)]
+pub(crate) struct KeyIndex {
+    mul: u64,
+    /// Index + 1 of the key hashed here; 0 for none.
+    slots: [u8; 64],
+}
+
+#[inline(always)]
+const fn slot(mul: u64, key: &[u8]) -> usize {
+    let w = key.len() as u64 | (key[0] as u64) << 8 | (key[key.len() - 1] as u64) << 16;
+    (w.wrapping_mul(mul) >> 58) as usize
+}
+
+impl KeyIndex {
+    /// The index of `keys` (non-empty, distinct in length, first and last byte; at most 64).
+    pub(crate) const fn new(keys: &[&str]) -> KeyIndex {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut tries = 0;
+        'search: while tries < 1000 {
+            let mul = seed | 1;
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            tries += 1;
+            let mut slots = [0u8; 64];
+            let mut i = 0;
+            while i < keys.len() {
+                let h = slot(mul, keys[i].as_bytes());
+                if slots[h] != 0 {
+                    continue 'search;
+                }
+                slots[h] = i as u8 + 1;
+                i += 1;
+            }
+            return KeyIndex { mul, slots };
+        }
+        panic!("no perfect hash for these keys");
+    }
+
+    /// The index of `key` among `keys` (the keys this index was built from).
+    #[inline(always)]
+    pub(crate) fn find(&self, keys: &[&str], key: &[u8]) -> Option<usize> {
+        if key.is_empty() {
+            return None;
+        }
+        let i = usize::from(self.slots[slot(self.mul, key)]).checked_sub(1)?;
+        keys.get(i).filter(|k| is(k, key)).map(|_| i)
+    }
+}
+
 /// Checks a whole document's syntax.
 pub(crate) fn validate(payload: &[u8]) -> Result<(), AdapterError> {
     let mut s = Scanner::new(payload);
-    s.skip()?;
+    s.skip_checked()?;
     s.end()
 }
 

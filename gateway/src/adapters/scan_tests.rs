@@ -1,7 +1,23 @@
+use std::cell::RefCell;
+
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 
 use super::*;
+
+thread_local! {
+    /// Byte ranges of the values `Scanner::skip` passed over leniently since the last [`take_skips`].
+    static SKIPS: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn record_skip(start: usize, end: usize) {
+    SKIPS.with(|s| s.borrow_mut().push((start, end)));
+}
+
+/// The ranges skipped leniently on this thread since the last call.
+pub(crate) fn take_skips() -> Vec<(usize, usize)> {
+    SKIPS.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
 
 /// serde_json's syntax check, plus UTF-8 (which it checks only in strings it reads; outside strings a
 /// non-ASCII byte is a syntax error anyway).
@@ -89,6 +105,113 @@ fn reads_keys_numbers_and_strings() {
     assert_eq!(r.map_err(|e| e.reason()), Err("malformed_json"));
 }
 
+/// `payload` with every value skipped leniently (`ranges`, from [`take_skips`]) that is not valid UTF-8 JSON
+/// by itself replaced by `null`; `None` if there is none. serde_json's verdict on this document is what the
+/// scanner's must be (serde_json checks UTF-8 in the keys of maps it decodes, also where it ignores values).
+pub(crate) fn repaired(payload: &[u8], mut ranges: Vec<(usize, usize)>) -> Option<Vec<u8>> {
+    ranges.sort_unstable();
+    let bad: Vec<_> = ranges
+        .into_iter()
+        .filter(|&(a, b)| !serde_accepts(&payload[a..b]))
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let (mut out, mut at) = (Vec::new(), 0);
+    for (a, b) in bad {
+        assert!(a >= at, "skipped ranges overlap");
+        out.extend_from_slice(&payload[at..a]);
+        out.extend_from_slice(b"null");
+        at = b;
+    }
+    out.extend_from_slice(&payload[at..]);
+    Some(out)
+}
+
+/// Skips one whole document leniently.
+fn skip_doc(b: &[u8]) -> Result<(), AdapterError> {
+    let mut s = Scanner::new(b);
+    s.skip()?;
+    s.end()
+}
+
+#[test]
+fn lenient_skip_finds_the_end_of_values() {
+    let ok: &[&[u8]] = &[
+        br#""a\"b""#,
+        br#""\\""#,
+        br#"{"a":"}","b":["]",{"c":"{"}]}"#,
+        br#"[{"a":[1,{"b":[]}]},[[],{}],"]\\"]"#,
+        br#"{"escaped \" quote }":{"x":"\\\"}"}}"#,
+        br#"[{"k":"[[[[["},{"k":"]]]]]"}]"#,
+        br#""abcdefghijklmnopqrstuvwxyz0123456789\"abcdefghijklmnopqrstuvwxyz""#,
+    ];
+    for c in ok {
+        assert!(serde_accepts(c), "{}", String::from_utf8_lossy(c));
+        assert!(skip_doc(c).is_ok(), "{}", String::from_utf8_lossy(c));
+        // Every proper prefix is cut inside the value: rejected as malformed.
+        for n in 0..c.len() {
+            assert_eq!(
+                skip_doc(&c[..n]).map_err(|e| e.reason()),
+                Err("malformed_json"),
+                "{}",
+                String::from_utf8_lossy(&c[..n])
+            );
+        }
+    }
+    // What is not checked inside an unread value (documented in the module doc): the other bracket kind,
+    // separators, literals, escapes, control characters and UTF-8 in strings.
+    let lenient: &[&[u8]] = &[
+        br#"{"a":[}"#,
+        b"[{]",
+        br#"{"a" 1 2,,}"#,
+        b"[nul, 01, tru]",
+        br#""\x""#,
+        b"\"tab\there\"",
+        b"\"\xff\"",
+    ];
+    for c in lenient {
+        assert!(
+            !serde_accepts(c) && skip_doc(c).is_ok(),
+            "{}",
+            String::from_utf8_lossy(c)
+        );
+    }
+    // Still rejected: unbalanced brackets of the value's own kind, unterminated strings, bad scalars, and
+    // anything after the value.
+    let bad: &[&[u8]] = &[
+        b"{{}",
+        b"[[]",
+        br#"{"a":"}""#,
+        br#"["\"]"#,
+        b"nul",
+        b"-",
+        b"{} {}",
+        b"[]]",
+    ];
+    for c in bad {
+        assert!(skip_doc(c).is_err(), "{}", String::from_utf8_lossy(c));
+    }
+}
+
+/// Reads an object the way an adapter does: members with keys of even length strictly (standing for the
+/// values it reads), the others skipped leniently; any other document strictly.
+fn walk(b: &[u8]) -> Result<(), AdapterError> {
+    let mut s = Scanner::new(b);
+    if s.kind()? == Kind::Object {
+        s.object(|s, k| {
+            if k.len() % 2 == 0 {
+                s.skip_checked()
+            } else {
+                s.skip()
+            }
+        })?;
+    } else {
+        s.skip_checked()?;
+    }
+    s.end()
+}
+
 /// Arbitrary JSON documents, serialised by serde_json (so escapes and numbers are realistic).
 pub(crate) fn json_value() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
@@ -131,5 +254,45 @@ proptest! {
             _ => if let Some(b) = doc.get_mut(at) { *b = byte },
         }
         prop_assert_eq!(validate(&doc).is_ok(), serde_accepts(&doc), "{}", String::from_utf8_lossy(&doc));
+    }
+
+    /// Lenient skipping never rejects valid JSON and ends where serde_json does; a truncated value is
+    /// always rejected.
+    #[test]
+    fn lenient_skip_accepts_valid_json_and_rejects_truncation(v in json_value(), cut in any::<proptest::sample::Index>()) {
+        let doc = serde_json::to_vec(&v).unwrap_or_default();
+        take_skips();
+        prop_assert!(skip_doc(&doc).is_ok());
+        if matches!(doc.first(), Some(b'{' | b'[' | b'"')) {
+            prop_assert_eq!(take_skips(), vec![(0, doc.len())]);
+            let at = cut.index(doc.len());
+            prop_assert!(skip_doc(&doc[..at]).is_err(), "{}", String::from_utf8_lossy(&doc[..at]));
+        }
+    }
+
+    /// What is read is judged exactly like serde_json: on mutated documents, the walk accepts if and only
+    /// if serde_json accepts the document with the invalid values it skipped replaced by `null`.
+    #[test]
+    fn read_values_are_judged_like_serde_json(
+        v in json_value(),
+        cut in any::<proptest::sample::Index>(),
+        byte in any::<u8>(),
+        mode in 0u8..3,
+    ) {
+        let mut doc = serde_json::to_vec(&v).unwrap_or_default();
+        let at = cut.index(doc.len().max(1));
+        match mode {
+            0 => doc.truncate(at),
+            1 => doc.insert(at.min(doc.len()), byte),
+            _ => if let Some(b) = doc.get_mut(at) { *b = byte },
+        }
+        take_skips();
+        let verdict = walk(&doc);
+        let fixed = repaired(&doc, take_skips());
+        let judged = fixed.as_deref().unwrap_or(&doc);
+        prop_assert_eq!(verdict.is_ok(), serde_accepts(judged), "{}", String::from_utf8_lossy(&doc));
+        if fixed.is_some() {
+            prop_assert!(walk(judged).is_ok() || verdict.is_err());
+        }
     }
 }

@@ -158,8 +158,7 @@ impl State {
         s.end()?;
         let mut k = Known::default();
         k.apply(&patches);
-        let mut values = BTreeMap::new();
-        k.values(TABLES[slot], &mut values);
+        let values = k.map(TABLES[slot]);
         if !values.is_empty() {
             self.known[slot] = Some(k);
         }

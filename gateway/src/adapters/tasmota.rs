@@ -20,8 +20,8 @@ use zw_model::Quantity;
 use zw_model::inventory::SmlField;
 
 use super::num::Phased;
-use super::scan::{Kind, Scanner, Seen, is, wrong_type};
-use super::{AdapterError, Message, availability, reading};
+use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
+use super::{AdapterError, Message, availability, reading, sorted_map};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +204,19 @@ const ENERGY_KEYS: [(&str, &str); 9] = [
     ("Current", "ENERGY.Current"),
 ];
 
+/// The `ENERGY` keys alone, for [`ENERGY_INDEX`].
+const ENERGY_NAMES: [&str; 9] = {
+    let mut names = [""; 9];
+    let mut i = 0;
+    while i < 9 {
+        names[i] = ENERGY_KEYS[i].0;
+        i += 1;
+    }
+    names
+};
+
+static ENERGY_INDEX: KeyIndex = KeyIndex::new(&ENERGY_NAMES);
+
 /// The `ENERGY` object, in [`ENERGY_KEYS`] order.
 #[derive(Default)]
 struct Energy([Option<Phased>; 9]);
@@ -212,7 +225,7 @@ fn energy(s: &mut Scanner<'_>) -> Result<Energy, AdapterError> {
     let mut e = Energy::default();
     let mut seen = Seen::default();
     s.object_field("ENERGY", |s, key| {
-        let Some(i) = ENERGY_KEYS.iter().position(|(k, _)| is(k, key)) else {
+        let Some(i) = ENERGY_INDEX.find(&ENERGY_NAMES, key) else {
             return s.skip();
         };
         let name = ENERGY_KEYS[i].1;
@@ -228,23 +241,18 @@ fn phased(s: &mut Scanner<'_>, field: &str) -> Result<Phased, AdapterError> {
     match s.kind()? {
         Kind::Number => s.number_value().map(Phased::One),
         Kind::Array => {
-            let (mut xs, mut n) = ([0.0; 3], 0);
-            s.array(|s| {
-                let x = s.number(field)?;
-                *xs.get_mut(n).ok_or_else(|| AdapterError::Field {
-                    field: field.into(),
-                    problem: "more than 3 phases".into(),
-                })? = x;
-                n += 1;
-                Ok(())
-            })?;
-            if n == 0 {
-                return Err(AdapterError::Field {
+            let mut xs = [0.0; 3];
+            match s.number_array(&mut xs, field)? {
+                Some(0) => Err(AdapterError::Field {
                     field: field.into(),
                     problem: "empty array".into(),
-                });
+                }),
+                Some(n) => Ok(Phased::Many(xs, n)),
+                None => Err(AdapterError::Field {
+                    field: field.into(),
+                    problem: "more than 3 phases".into(),
+                }),
             }
-            Ok(Phased::Many(xs, n))
         }
         k => Err(wrong_type(field, "a number or an array of 1 to 3 numbers", k)),
     }
@@ -259,7 +267,7 @@ const V: [Quantity; 3] = [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::Vo
 const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3];
 
 impl Energy {
-    fn values(&self, values: &mut BTreeMap<Quantity, f64>) {
+    fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
         let [
             total,
             export,
@@ -271,12 +279,15 @@ impl Energy {
             voltage,
             current,
         ] = self.0;
+        let mut buf = [(Quantity::ActivePower, 0.0); 16];
+        let mut n = 0;
         let mut put = |q, v: Option<f64>| {
             if let Some(v) = v {
-                values.insert(q, v);
+                buf[n] = (q, v);
+                n += 1;
             }
         };
-        // In `Quantity` order: each insert appends to the map instead of shifting its entries.
+        // In `Quantity` order, as `sorted_map` needs.
         put(Quantity::ActivePower, power.map(sum));
         let phases = |p: Option<Phased>, scalar_is_l1: bool| match p {
             Some(Phased::Many(xs, n)) => [0, 1, 2].map(|i| (i < n).then_some(xs[i])),
@@ -300,6 +311,7 @@ impl Energy {
         put(Quantity::Frequency, frequency.map(first));
         put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
         put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
+        *out = sorted_map(&buf[..n]);
     }
 }
 

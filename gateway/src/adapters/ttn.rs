@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use zw_model::Quantity;
 
 use super::num::lenient_str;
-use super::scan::{Kind, Scanner, Seen, is, wrong_type};
+use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, reading};
 
 /// A sensor model behind The Things Stack.
@@ -206,11 +206,24 @@ const LSE01_FIELDS: [(&str, &str, Quantity); 6] = [
     ),
 ];
 
+/// The LSE01 keys alone, for [`LSE01_INDEX`].
+const LSE01_NAMES: [&str; 6] = {
+    let mut names = [""; 6];
+    let mut i = 0;
+    while i < 6 {
+        names[i] = LSE01_FIELDS[i].0;
+        i += 1;
+    }
+    names
+};
+
+static LSE01_INDEX: KeyIndex = KeyIndex::new(&LSE01_NAMES);
+
 fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     let mut got: [Option<f64>; 6] = [None; 6];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
-        let Some(i) = LSE01_FIELDS.iter().position(|(k, ..)| is(k, key)) else {
+        let Some(i) = LSE01_INDEX.find(&LSE01_NAMES, key) else {
             return s.skip();
         };
         let field = LSE01_FIELDS[i].1;
