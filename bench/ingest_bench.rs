@@ -105,36 +105,12 @@ async fn main() -> anyhow::Result<()> {
     })?;
 
     // 1. Ceiling.
-    let mut batches = Vec::new();
-    let mut body = String::new();
-    for i in 0..raw_n as u64 {
-        zw_ingest::to_line(&reading("raw", i), &mut body)?;
-        if (i + 1) % BATCH as u64 == 0 {
-            batches.push(bytes::Bytes::from(std::mem::take(&mut body)));
-        }
-    }
-    let batches = Arc::new(batches);
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..WRITERS {
-        let (b, next, c) = (batches.clone(), next.clone(), influx.clone());
-        writers.spawn(async move {
-            while let Some(body) = b.get(next.fetch_add(1, Ordering::SeqCst) as usize) {
-                c.write(body.clone()).await?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = writers.join_next().await {
-        r??;
-    }
-    let raw_rate = (batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "ceiling   raw InfluxDB writes, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)",
-        raw_rate,
-        batches.len() * BATCH
-    );
+    let raw_rate = ceiling(&stack, &influx, "raw", raw_n).await?;
+
+    // influxd keeps compacting the ceiling's million points for seconds after the last write; the live
+    // phase would compete with that work, which the ceiling did not have to.
+    let settled = settle(&stack).await;
+    println!("settle    influxd idle {settled:.1} s after the ceiling");
 
     // 2. End-to-end, live.
     let dir = stack.state_dir().join("bench");
@@ -166,9 +142,14 @@ async fn main() -> anyhow::Result<()> {
     let msgs = payloads("live", 0..n);
     let cpu0 = cpu_seconds(&ingest)?;
     let split0 = cpu_split(&stack, ingest.id());
+    // The end: all n points of the site in InfluxDB. Counting them every 100 ms from the start made influxd
+    // scan up to n points per query while it wrote, so the count is polled only once ingest's own count of
+    // points InfluxDB accepted (2xx) says they may be there (re-deliveries count there too, so not alone).
+    let w0 = written().await;
     let started = Instant::now();
     publish_all(&stack, msgs).await?;
     let published = started.elapsed();
+    await_metric(|| async { written().await - w0 }, n as f64).await?;
     await_metric(|| stored(&stack, "live"), n as f64).await?;
     let live = started.elapsed();
     let live_cpu = cpu_seconds(&ingest)? - cpu0;
@@ -193,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ingest = spawn(&bin, &cfg, &dir)?;
     let split0 = cpu_split(&stack, ingest.id());
     let started = Instant::now();
+    await_metric(written, n as f64).await?;
     await_metric(|| stored(&stack, "drain"), n as f64).await?;
     let drain = started.elapsed();
     let drain_cpu = cpu_seconds(&ingest)?;
@@ -216,6 +198,14 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0);
         println!("check     points stored for {site}: {stored} (expected {n})");
     }
+    // The ceiling again, on a database that now holds what the phases wrote: how far influxd itself moved.
+    let after = ceiling(&stack, &influx, "raw-after", raw_n).await?;
+    println!(
+        "ceiling   after the phases {after:.0} points/s; live {:.1} %, drain {:.1} % of the mean ceiling {:.0}",
+        200.0 * live_rate / (raw_rate + after),
+        200.0 * drain_rate / (raw_rate + after),
+        (raw_rate + after) / 2.0
+    );
     if let Some(secs) = outage_secs {
         outage::run(
             &mut stack,
@@ -232,6 +222,48 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The raw write rate: `points` readings of `site` as pre-built 5,000-line batches from WRITERS writers.
+async fn ceiling(
+    stack: &zw_tests::Stack,
+    influx: &zw_influx::Client,
+    site: &str,
+    points: usize,
+) -> anyhow::Result<f64> {
+    let mut batches = Vec::new();
+    let mut body = String::new();
+    for i in 0..points as u64 {
+        zw_ingest::to_line(&reading(site, i), &mut body)?;
+        if (i + 1) % BATCH as u64 == 0 {
+            batches.push(bytes::Bytes::from(std::mem::take(&mut body)));
+        }
+    }
+    let batches = Arc::new(batches);
+    let next = Arc::new(AtomicU64::new(0));
+    let split0 = cpu_split(stack, 0);
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..WRITERS {
+        let (b, next, c) = (batches.clone(), next.clone(), influx.clone());
+        writers.spawn(async move {
+            while let Some(body) = b.get(next.fetch_add(1, Ordering::SeqCst) as usize) {
+                c.write(body.clone()).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = writers.join_next().await {
+        r??;
+    }
+    let rate = (batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "ceiling   raw InfluxDB writes of {site}, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)",
+        rate,
+        batches.len() * BATCH
+    );
+    print_split("ceiling", &split0, &cpu_split(stack, 0));
+    Ok(rate)
+}
+
 fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<std::process::Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -246,29 +278,31 @@ fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Res
         .spawn()?)
 }
 
-/// The messages carrying readings `range` of `site`: one per reading on its device topic, or batches of
-/// `--batch` readings on `zw/v1/batches/bench-{site}`.
-fn payloads(site: &str, range: std::ops::Range<u64>) -> Vec<(String, Vec<u8>)> {
+/// The messages carrying readings `range` of `site`, one list per publisher connection: a meter's readings
+/// all go through one connection in time order, as from a real gateway (readings of one series arriving
+/// out of order cost influxd more per point, which the in-order ceiling does not pay). One message per
+/// reading on its device topic, or batches of `--batch` readings on `zw/v1/batches/bench-{site}-{k}`.
+fn payloads(site: &str, range: std::ops::Range<u64>) -> Vec<Vec<(String, Vec<u8>)>> {
     let per = BATCH_READINGS.load(Ordering::Relaxed);
-    if per <= 1 {
-        return range
-            .map(|i| {
-                let r = reading(site, i);
-                (format!("zw/v1/readings/{site}/{}", r.device), r.to_json())
-            })
-            .collect();
-    }
-    let topic = format!("zw/v1/batches/bench-{site}");
-    let mut b = zw_model::reading::batch::Builder::default();
-    let mut out = Vec::new();
+    let mut out: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(); PUBLISHERS];
+    let mut builders: Vec<zw_model::reading::batch::Builder> =
+        (0..PUBLISHERS).map(|_| Default::default()).collect();
     for i in range {
-        b.push(&reading(site, i));
-        if b.len() as u64 >= per {
-            out.push((topic.clone(), b.finish()));
+        let k = (i % 1000) as usize % PUBLISHERS;
+        let r = reading(site, i);
+        if per <= 1 {
+            out[k].push((format!("zw/v1/readings/{site}/{}", r.device), r.to_json()));
+            continue;
+        }
+        builders[k].push(&r);
+        if builders[k].len() as u64 >= per {
+            out[k].push((format!("zw/v1/batches/bench-{site}-{k}"), builders[k].finish()));
         }
     }
-    if !b.is_empty() {
-        out.push((topic, b.finish()));
+    for (k, b) in builders.iter_mut().enumerate() {
+        if !b.is_empty() {
+            out[k].push((format!("zw/v1/batches/bench-{site}-{k}"), b.finish()));
+        }
     }
     out
 }
@@ -277,12 +311,10 @@ async fn publish(stack: &zw_tests::Stack, site: &str, range: std::ops::Range<u64
     publish_all(stack, payloads(site, range)).await
 }
 
-/// Publishes with QoS 1 over PUBLISHERS connections and returns once the broker acknowledged every message.
-async fn publish_all(stack: &zw_tests::Stack, msgs: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
-    let per = msgs.len().div_ceil(PUBLISHERS).max(1);
+/// Publishes each list over its own QoS 1 connection and returns once the broker acknowledged every message.
+async fn publish_all(stack: &zw_tests::Stack, lists: Vec<Vec<(String, Vec<u8>)>>) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
-    for (k, chunk) in msgs.chunks(per).enumerate() {
-        let chunk = chunk.to_vec();
+    for (k, chunk) in lists.into_iter().enumerate().filter(|(_, l)| !l.is_empty()) {
         let mut opts = MqttOptions::new(format!("bench-pub-{k}"), stack.mqtt_host(), stack.mqtt_port());
         opts.set_inflight(1000).set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
@@ -378,6 +410,27 @@ fn cpu_split(stack: &zw_tests::Stack, ingest: u32) -> Vec<(String, f64)> {
         }
     }
     out
+}
+
+/// Waits until influxd used less than 5 % of a core over half a second (at most 60 s); returns the wait.
+async fn settle(stack: &zw_tests::Stack) -> f64 {
+    let started = Instant::now();
+    let influxd = |s: &[(String, f64)]| {
+        s.iter()
+            .filter(|(n, _)| n == "influxd")
+            .map(|(_, t)| t)
+            .sum::<f64>()
+    };
+    let mut last = influxd(&cpu_split(stack, 0));
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = influxd(&cpu_split(stack, 0));
+        if now - last < 0.025 {
+            break;
+        }
+        last = now;
+    }
+    started.elapsed().as_secs_f64()
 }
 
 fn print_split(phase: &str, before: &[(String, f64)], after: &[(String, f64)]) {
