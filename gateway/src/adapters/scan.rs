@@ -30,8 +30,9 @@
 //! checked, truncation at every byte, a property test that the verdict equals serde_json's on the document
 //! with the unchecked values replaced by `null`), `differential_tests.rs` (the same per adapter).
 //!
-//! Skipping runs eight bytes at a time (SWAR) over strings and containers. `memchr::memchr3` for containers
-//! measured 7–9 % slower on the TTS uplinks (short strings, a quote every few bytes; see BENCHMARKS.md).
+//! Skipping runs eight bytes at a time (SWAR). A container is crossed without a branch per string: exact
+//! byte masks of quotes and brackets, and the quotes' running parity for which bytes lie inside strings
+//! (simdjson's idea, on 8-byte words without SIMD). Measured against the alternatives in BENCHMARKS.md.
 //!
 //! The serde_json decoders stay in [`super::reference`]; property tests check that both agree.
 
@@ -80,6 +81,20 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 #[inline]
 fn below(w: u64, n: u8) -> u64 {
     w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
+}
+
+/// 0x80 in each byte of `w` equal to `c`, 0 in the others (exact for every byte).
+#[inline(always)]
+fn eq(w: u64, c: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & LOW7) + LOW7) | x) & HIGH
+}
+
+/// The high bits of an [`eq`] mask as eight bits, bit k for byte k.
+#[inline(always)]
+fn bits(m: u64) -> u32 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// A type mismatch of a known field.
@@ -222,34 +237,72 @@ impl<'a> Scanner<'a> {
     }
 
     /// At `open`: moves past its matching `close`, counting only these two brackets outside strings (in
-    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time (SWAR; a
-    /// `memchr3` search for the next quote or bracket measured 7–9 % slower: they are a few bytes apart).
+    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time without a
+    /// branch per string: exact byte masks of quotes and brackets, the quotes' running parity says which
+    /// bytes lie inside strings. A word with a backslash is taken byte by byte.
     fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
         self.i += 1;
         let mut depth = 1u32;
-        let (q, o, c) = (
-            ONES * u64::from(b'"'),
-            ONES * u64::from(open),
-            ONES * u64::from(close),
-        );
+        let mut in_str = false;
         loop {
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            if let Some(chunk) = self.b.get(self.i..self.i + 8) {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(chunk);
                 let w = u64::from_le_bytes(w);
-                let hits = below(w ^ q, 1) | below(w ^ o, 1) | below(w ^ c, 1);
-                if hits != 0 {
-                    self.i += (hits.trailing_zeros() / 8) as usize;
-                    break;
+                if eq(w, b'\\') == 0 {
+                    let (q, o, c) = (eq(w, b'"'), eq(w, open), eq(w, close));
+                    if o | c == 0 {
+                        in_str ^= q.count_ones() & 1 == 1;
+                        self.i += 8;
+                        continue;
+                    }
+                    // Bit k: byte k is inside a string (an opening quote counts as inside).
+                    let mut inside = bits(q);
+                    inside ^= inside << 1;
+                    inside ^= inside << 2;
+                    inside ^= inside << 4;
+                    if in_str {
+                        inside = !inside;
+                    }
+                    let inside = inside & 0xFF;
+                    in_str = inside >> 7 == 1;
+                    let (opens, closes) = (bits(o) & !inside, bits(c) & !inside);
+                    if closes.count_ones() < depth {
+                        depth = depth + opens.count_ones() - closes.count_ones();
+                        self.i += 8;
+                        continue;
+                    }
+                    let mut events = opens | closes;
+                    while events != 0 {
+                        let k = events.trailing_zeros();
+                        if opens >> k & 1 == 1 {
+                            depth += 1;
+                        } else {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += k as usize + 1;
+                                return Ok(());
+                            }
+                        }
+                        events &= events - 1;
+                    }
+                    self.i += 8;
+                    continue;
                 }
-                self.i += 8;
             }
+            // A byte at a time: near a backslash or the end.
             let Some(&b) = self.b.get(self.i) else {
                 return Err(self.err("unexpected end of input"));
             };
             self.i += 1;
-            if b == b'"' {
-                self.skip_string()?;
+            if in_str {
+                match b {
+                    b'\\' => self.i += 1,
+                    b'"' => in_str = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                in_str = true;
             } else if b == open {
                 depth += 1;
             } else if b == close {

@@ -146,7 +146,14 @@ fn lenient_skip_finds_the_end_of_values() {
         br#"[{"k":"[[[[["},{"k":"]]]]]"}]"#,
         br#""abcdefghijklmnopqrstuvwxyz0123456789\"abcdefghijklmnopqrstuvwxyz""#,
     ];
-    for c in ok {
+    // Escapes, quotes and brackets at every offset within the skipper's eight-byte words.
+    let shifted: Vec<Vec<u8>> = (0..17)
+        .map(|n| {
+            let (a, b) = ("a".repeat(n), "b".repeat(n % 5));
+            format!(r#"[{{"{a}":"{b}\"]}}\\","{b}":[["{a}"],{{}}]}},"\\\\{a}[",{{"x":"}}"}}]"#).into_bytes()
+        })
+        .collect();
+    for c in ok.iter().copied().chain(shifted.iter().map(Vec::as_slice)) {
         assert!(serde_accepts(c), "{}", String::from_utf8_lossy(c));
         assert!(skip_doc(c).is_ok(), "{}", String::from_utf8_lossy(c));
         // Every proper prefix is cut inside the value: rejected as malformed.
