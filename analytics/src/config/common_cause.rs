@@ -1,5 +1,7 @@
 //! Settings of the common-cause check (`[analytics.common_cause]`).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::{check, within};
@@ -24,6 +26,15 @@ pub struct CommonCauseConfig {
     pub min_sites: u32,
     /// Least share (0–1) of the sites having that class whose device of it is elevated.
     pub share: f64,
+    /// How far above its elevated peers a device may deviate and still share their cause, in robust
+    /// spreads: a device is held while its ratio to its usual is at most the peers' median ratio plus
+    /// `peer_z` times 1.4826 · MAD of their ratios (the spread counts as at least a tenth of the median).
+    pub peer_z: f64,
+    /// A class's common cause is announced (a notice) at most once in this time: a cold morning that
+    /// switches the heaters' common cause on and off several times is one notice, not one per flip. The
+    /// hold itself follows every flip.
+    #[serde(with = "humantime_serde")]
+    pub announce_every: Duration,
 }
 
 impl Default for CommonCauseConfig {
@@ -32,6 +43,8 @@ impl Default for CommonCauseConfig {
             enabled: true,
             min_sites: 3,
             share: 0.5,
+            peer_z: 3.0,
+            announce_every: Duration::from_secs(86_400),
         }
     }
 }
@@ -44,6 +57,12 @@ impl CommonCauseConfig {
             within(self.share, 0.0, 1.0) && self.share > 0.0,
             "common_cause.share",
             "above 0 and at most 1",
+        );
+        check(
+            e,
+            within(self.peer_z, 0.0, 100.0) && self.peer_z > 0.0,
+            "common_cause.peer_z",
+            "above 0 and at most 100",
         );
     }
 
@@ -76,9 +95,10 @@ mod tests {
         CommonCauseConfig {
             min_sites: 1,
             share: 0.0,
+            peer_z: 0.0,
             ..c
         }
         .validate(&mut e);
-        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e.len(), 3, "{e:?}");
     }
 }

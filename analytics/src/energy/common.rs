@@ -19,9 +19,14 @@ use chrono::{DateTime, Utc};
 use crate::config::CommonCauseConfig;
 use crate::explain;
 
-/// How much further than its elevated peers (mean ratio to the usual) a device may deviate and still share
-/// their cause.
-pub(crate) const PEER_FACTOR: f64 = 2.0;
+/// MAD → standard deviation for normally distributed data.
+const MAD_TO_SIGMA: f64 = 1.4826;
+/// The peers' spread counts as at least this share of their median ratio: peers that happen to deviate
+/// alike must not make every slightly different device its own problem.
+const MIN_SPREAD_REL: f64 = 0.1;
+/// How often (event time, ms) the peers' median and spread are recomputed while a class is in a common
+/// cause: ratios are 30-minute averages, a minute-old figure is as good.
+const PEER_REFRESH_MS: i64 = 60_000;
 
 /// A fleet-wide observation: not an alert about one subject but context for all of them.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,10 +52,15 @@ struct Class {
     per_site: Vec<(u32, u32)>,
     sites: u32,
     elevated_sites: u32,
-    /// Sum and count of the elevated devices' ratios to their usual.
-    ratios: (f64, u32),
+    /// Per device of the class (slot from [`Fleet::add`]): its ratio to its usual while elevated, else 0.
+    ratios: Vec<f64>,
+    /// The elevated devices' median ratio and its spread (1.4826 · MAD, at least [`MIN_SPREAD_REL`] of the
+    /// median), and the event time they were computed at.
+    peers: (f64, f64, i64),
     active: bool,
     since: i64,
+    /// When the class's common cause was last announced, and whether the current one was.
+    announced: (Option<i64>, bool),
 }
 
 /// Elevation counts per device class over the whole fleet.
@@ -74,9 +84,10 @@ impl Fleet {
         self.classes.len() - 1
     }
 
-    /// Counts one more device of `class` at `site`.
-    pub fn add(&mut self, class: usize, site: usize) {
+    /// Counts one more device of `class` at `site`; returns its slot in the class.
+    pub fn add(&mut self, class: usize, site: usize) -> usize {
         let c = &mut self.classes[class];
+        c.ratios.push(0.0);
         if c.per_site.len() <= site {
             c.per_site.resize(site + 1, (0, 0));
         }
@@ -84,6 +95,7 @@ impl Fleet {
         if c.per_site[site].0 == 1 {
             c.sites += 1;
         }
+        c.ratios.len() - 1
     }
 
     /// Whether `class` is in a common cause now.
@@ -92,24 +104,31 @@ impl Fleet {
         self.classes.get(class).is_some_and(|c| c.active)
     }
 
-    /// Whether a device of `class` drawing `ratio` times its usual is held by a common cause: the class is
-    /// in one and the device deviates like its peers, not more than [`PEER_FACTOR`] times their mean
-    /// ratio. A heater stuck at full power among heaters running a little more on a cold night is its
-    /// own problem.
-    pub fn holds(&self, class: usize, ratio: f64) -> bool {
-        self.classes
-            .get(class)
-            .is_some_and(|c| c.active && ratio <= PEER_FACTOR * c.ratios.0 / f64::from(c.ratios.1.max(1)))
+    /// Whether a device of `class` drawing `ratio` times its usual is held by a common cause at `ts`: the
+    /// class is in one and the device deviates like its peers, within `peer_z` spreads (1.4826 · MAD) of
+    /// the elevated devices' median ratio. A heater stuck at full power among heaters running a little more
+    /// on a cold night is its own problem; fan heaters of different sizes switched on together are not.
+    ///
+    /// For the first `ramp` ms of a common cause every device of the class is held: the slow averages
+    /// are still rising, each at a pace set by its own power, and a comparison then would single out the
+    /// largest fan heater of a cold morning rather than a fault.
+    pub fn holds(&mut self, class: usize, ratio: f64, ts: i64, (peer_z, ramp): (f64, i64)) -> bool {
+        let Some(c) = self.classes.get_mut(class).filter(|c| c.active) else {
+            return false;
+        };
+        if ratio <= 0.0 || ts - c.since < ramp {
+            return true;
+        }
+        if ts < c.peers.2 || ts - c.peers.2 >= PEER_REFRESH_MS {
+            c.peers = peer_spread(&c.ratios, ts);
+        }
+        ratio <= c.peers.0 + peer_z * c.peers.1
     }
 
-    /// A device of `class` went from `old` to `new` times its usual (0: not elevated).
-    pub fn ratio(&mut self, class: usize, old: f64, new: f64) {
-        if let Some(c) = self.classes.get_mut(class) {
-            let n = i64::from(c.ratios.1) - i64::from(old > 0.0) + i64::from(new > 0.0);
-            c.ratios = (c.ratios.0 - old + new, u32::try_from(n.max(0)).unwrap_or(0));
-            if c.ratios.1 == 0 {
-                c.ratios.0 = 0.0;
-            }
+    /// The device in `slot` of `class` now draws `ratio` times its usual (0: not elevated).
+    pub fn ratio(&mut self, class: usize, slot: usize, ratio: f64) {
+        if let Some(r) = self.classes.get_mut(class).and_then(|c| c.ratios.get_mut(slot)) {
+            *r = ratio;
         }
     }
 
@@ -143,6 +162,17 @@ impl Fleet {
         let need = cfg.needed(c.sites);
         if !c.active && c.elevated_sites >= need {
             (c.active, c.since) = (true, ts);
+            c.peers = peer_spread(&c.ratios, ts);
+            let every = i64::try_from(cfg.announce_every.as_millis()).unwrap_or(i64::MAX);
+            let announce = c.announced.0.is_none_or(|a| ts - a >= every);
+            c.announced = if announce {
+                (Some(ts), true)
+            } else {
+                (c.announced.0, false)
+            };
+            if !announce {
+                return;
+            }
             let text = format!(
                 "{} above their usual at {} of {} sites at once: a common cause (weather, a holiday, a \
                  schedule) rather than a fault at each; their learned-normal alerts are held while it lasts",
@@ -151,6 +181,9 @@ impl Fleet {
             out.push(c.notice(ts, true, text));
         } else if c.active && u64::from(c.elevated_sites) * 2 < u64::from(need) {
             c.active = false;
+            if !std::mem::take(&mut c.announced.1) {
+                return;
+            }
             let text = format!(
                 "{} back to usual at all but {} of {} sites after {}; learned-normal alerts resume",
                 c.name,
@@ -161,6 +194,14 @@ impl Fleet {
             out.push(c.notice(ts, false, text));
         }
     }
+}
+
+/// Median and spread (1.4826 · MAD, at least [`MIN_SPREAD_REL`] of the median) of the positive `ratios`,
+/// stamped `ts`.
+fn peer_spread(ratios: &[f64], ts: i64) -> (f64, f64, i64) {
+    let mut xs: Vec<f64> = ratios.iter().copied().filter(|r| *r > 0.0).collect();
+    let (median, mad) = crate::normal::median_mad(&mut xs);
+    (median, (MAD_TO_SIGMA * mad).max(MIN_SPREAD_REL * median), ts)
 }
 
 impl Class {
@@ -200,28 +241,111 @@ mod tests {
         (got, f.active(c))
     }
 
-    #[test]
-    fn a_device_deviating_far_beyond_its_peers_is_not_held() {
+    /// A fleet of twelve sites with one heater each whose first `peers.len()` are elevated at the given
+    /// ratios (a common cause once six are).
+    fn fleet(peers: &[f64]) -> (Fleet, usize) {
         let cfg = CommonCauseConfig::default();
         let mut f = Fleet::default();
         let c = f.class("heater");
         let mut out = Vec::new();
+        let slots: Vec<usize> = (0..12).map(|s| f.add(c, s)).collect();
+        for (s, &r) in peers.iter().enumerate() {
+            f.ratio(c, slots[s], r);
+            f.set(c, s, true, 0, &cfg, &mut out);
+        }
+        (f, c)
+    }
+
+    #[test]
+    fn a_device_deviating_far_beyond_its_peers_is_not_held() {
+        let z = CommonCauseConfig::default().peer_z;
+        let (mut f, c) = fleet(&[1.6; 5]);
+        assert!(!f.holds(c, 1.0, 0, (z, 0)), "five of twelve: no common cause yet");
+        // (peers' ratios, the device's ratio, held): within `peer_z` robust spreads of the peers' median.
+        let cases: &[(&[f64], f64, bool)] = &[
+            // Alike peers: the spread counts as a tenth of the median, 1.6 + 3 × 0.16 = 2.08.
+            (&[1.6; 6], 0.0, true),
+            (&[1.6; 6], 1.6, true),
+            (&[1.6; 6], 2.05, true),
+            (&[1.6; 6], 2.1, false),
+            // A heater stuck at full power (three times its usual) among heaters a little above theirs.
+            (&[1.5, 1.6, 1.6, 1.7, 1.8, 1.9], 3.0, false),
+            // Fan heaters of different sizes against a 200 W usual: wide spread, all one cause.
+            (&[5.0, 6.0, 7.5, 8.0, 9.0, 10.0], 10.0, true),
+            (&[5.0, 6.0, 7.5, 8.0, 9.0, 10.0], 20.0, false),
+        ];
+        for &(peers, ratio, held) in cases {
+            let (mut f, c) = fleet(peers);
+            assert_eq!(f.holds(c, ratio, 0, (z, 0)), held, "{peers:?} {ratio}");
+        }
+        // The figures follow the peers, recomputed once a minute.
+        let (mut f, c) = fleet(&[1.6; 6]);
+        f.ratio(c, 0, 8.0);
+        f.ratio(c, 1, 8.0);
+        f.ratio(c, 2, 8.0);
+        assert!(
+            !f.holds(c, 2.5, 30_000, (z, 0)),
+            "not recomputed within the minute"
+        );
+        assert!(f.holds(c, 2.5, 60_000, (z, 0)), "median 4.8, spread 4.7");
+        // While the averages still rise, everyone is held.
+        assert!(f.holds(c, 50.0, 60_000, (z, 90_000)) && !f.holds(c, 50.0, 90_000, (z, 90_000)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn held_devices_never_deviate_beyond_the_peers_range_by_more_than_the_spread(
+            peers in proptest::collection::vec(1.5f64..20.0, 6..12),
+            ratio in 0.0f64..50.0,
+        ) {
+            let z = CommonCauseConfig::default().peer_z;
+            let (mut f, c) = fleet(&peers);
+            let max = peers.iter().copied().fold(0.0, f64::max);
+            // At or below the median always held; held ones within the largest peer plus z spreads of it.
+            let mut sorted = peers.clone();
+            sorted.sort_by(f64::total_cmp);
+            let held = f.holds(c, ratio, 0, (z, 0));
+            if ratio <= sorted[0] {
+                proptest::prop_assert!(held);
+            }
+            if held {
+                proptest::prop_assert!(ratio <= max + z * 1.4826 * (max - sorted[0]).max(0.1 * max) + 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn a_common_cause_is_announced_at_most_once_a_day() {
+        let cfg = CommonCauseConfig::default();
+        let mut f = Fleet::default();
+        let c = f.class("heater");
         for s in 0..12 {
             f.add(c, s);
         }
-        assert!(!f.holds(c, 1.0), "no common cause yet");
-        for s in 0..6 {
-            f.ratio(c, 0.0, 1.6);
-            f.set(c, s, true, 0, &cfg, &mut out);
+        const H: i64 = 3_600_000;
+        // (hour, sites elevated from then on, notices expected: started?, in a common cause)
+        let cases: [(i64, usize, Vec<bool>, bool); 6] = [
+            (4, 6, vec![true], true),
+            (5, 2, vec![false], false),
+            (6, 6, vec![], true),  // the same morning again: held, not announced
+            (7, 0, vec![], false), // …nor its end
+            (29, 6, vec![true], true),
+            (30, 0, vec![false], false),
+        ];
+        let (mut up, mut out) = (0usize, Vec::new());
+        for (hour, want, notices, active) in cases {
+            while up < want {
+                f.set(c, up, true, hour * H, &cfg, &mut out);
+                up += 1;
+            }
+            while up > want {
+                up -= 1;
+                f.set(c, up, false, hour * H, &cfg, &mut out);
+            }
+            let got: Vec<bool> = out.drain(..).map(|n| n.started).collect();
+            assert_eq!(got, notices, "hour {hour}");
+            assert_eq!(f.active(c), active, "hour {hour}");
         }
-        // (ratio, held): peers at 1.6 times their usual; up to twice that is the same cause.
-        for (ratio, held) in [(0.0, true), (1.6, true), (3.1, true), (3.3, false), (6.5, false)] {
-            assert_eq!(f.holds(c, ratio), held, "{ratio}");
-        }
-        f.ratio(c, 1.6, 0.0);
-        f.ratio(c, 0.0, 8.0);
-        // Peers' mean moved to (5 × 1.6 + 8) / 6 = 2.67.
-        assert!(f.holds(c, 5.3) && !f.holds(c, 5.4));
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl Energy {
         }
         let lo = &self.cfg.left_on;
         let fleet_class = self.fleet.class(&class);
-        self.fleet.add(fleet_class, si);
+        let fleet_slot = self.fleet.add(fleet_class, si);
         self.devs.push(Dev {
             id: id.clone(),
             site: si,
@@ -158,6 +158,7 @@ impl Energy {
             left: Default::default(),
             left_refresh: 0,
             fleet: (fleet_class, false),
+            fleet_slot,
         });
         self.dev_idx.insert(id.clone(), self.devs.len() - 1);
         Some(self.devs.len() - 1)
@@ -223,7 +224,9 @@ impl Energy {
         // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
         // checked for high consumption beyond it.
         let (adj, x) = (t.adj, t.explained);
-        let common = self.fleet.holds(d.fleet.0, d.ratio);
+        let common = self
+            .fleet
+            .holds(d.fleet.0, d.ratio, ts, (cfg.common_cause.peer_z, 3 * prm.hold));
         let ratio = check_high(
             &mut d.high,
             (&mut d.high_refresh, &mut d.high_open),
@@ -239,8 +242,8 @@ impl Energy {
         );
         d.high_adj = adj;
         let elevated = ratio > 0.0;
-        if elevated != d.fleet.1 || ratio != d.ratio {
-            self.fleet.ratio(d.fleet.0, d.ratio, ratio);
+        if ratio != d.ratio {
+            self.fleet.ratio(d.fleet.0, d.fleet_slot, ratio);
             d.ratio = ratio;
         }
         if elevated != d.fleet.1 {
@@ -324,7 +327,7 @@ impl Energy {
             if now.saturating_sub(d.last_seen) > stale {
                 d.ema = None;
                 d.slow = f64::NAN;
-                self.fleet.ratio(d.fleet.0, d.ratio, 0.0);
+                self.fleet.ratio(d.fleet.0, d.fleet_slot, 0.0);
                 d.ratio = 0.0;
                 s.explain(d, 0.0);
                 if d.fleet.1 {

@@ -139,6 +139,8 @@ pub(crate) struct Dev {
     pub left_refresh: i64,
     /// Index of the class in the common-cause counts, and whether the device is elevated now.
     pub fleet: (usize, bool),
+    /// The device's slot in its class's common-cause counts.
+    pub fleet_slot: usize,
 }
 
 /// One site: its total (sum of contributing devices' smoothed power), normal and baseload.

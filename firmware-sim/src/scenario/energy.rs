@@ -69,6 +69,24 @@ impl Building {
         1.0 + 0.15 * smooth(mix(self.town, 1), s, 3.0 * 86_400.0)
     }
 
+    /// Whether the fan heater runs at `t` of its own accord: on workday mornings (08:00–09:30) when it is
+    /// cold.
+    pub(super) fn fan_runs(&self, t: DateTime<Utc>) -> bool {
+        let (hour, _) = local_hour(t);
+        workday(t) && (8.0..9.5).contains(&hour) && self.weather(secs(t)) > 1.05
+    }
+
+    /// When a fan heater switched on at `from` (08:00) and never switched off becomes anomalous: the first
+    /// minute it would not run of its own accord. On a cold morning that is when its usual run ends
+    /// (09:30); on a mild one it is at once, since a fan heater running on a mild morning is itself
+    /// unusual.
+    fn fan_anomalous_from(&self, from: DateTime<Utc>) -> DateTime<Utc> {
+        (0..90)
+            .map(|m| from + TimeDelta::minutes(m))
+            .find(|&t| !self.fan_runs(t))
+            .unwrap_or(from + TimeDelta::minutes(90))
+    }
+
     /// Power of (main, heater, kettle, desk, fan) at `t`.
     fn power(&self, t: DateTime<Utc>) -> [f64; 5] {
         let (s, ms) = (secs(t), t.timestamp_millis());
@@ -112,7 +130,7 @@ impl Building {
             if (arrive..leave).contains(&hour) {
                 p[3] = self.desk.1 * (1.0 + 0.05 * (2.0 * unit(self.seed, minute * 8 + 3) - 1.0));
             }
-            if cold > 1.05 && (8.0..9.5).contains(&hour) {
+            if self.fan_runs(t) {
                 p[4] = self.fan.1;
             }
         }
@@ -228,16 +246,18 @@ pub(super) fn generate(
                 until,
             );
         }
-        // A fan heater not switched off after its morning run: anomalous from 09:30.
+        // A fan heater switched on at 08:00 and not switched off: anomalous once its usual morning run
+        // ends (09:30), or at once on a mild morning, when it would not have run at all.
         if let Some(day) = eval_workday(learn_until, end, d2) {
             let from = local_at(day + TimeDelta::hours(12), 8, 0);
             let until = local_at(day + TimeDelta::hours(36), 7, 0);
             b.overrides
                 .push((4, from.timestamp_millis(), until.timestamp_millis(), b.fan.1));
+            let start = b.fan_anomalous_from(from);
             label(
                 IncidentKind::LeftOn,
                 vec![b.fan.0.clone(), b.main.clone()],
-                from + TimeDelta::minutes(90),
+                start,
                 until,
             );
         }

@@ -118,3 +118,36 @@ fn the_counterfactual_park_differs_only_where_a_sensor_was_faulty() {
             == cf.true_days_until_critical(&s.inventory.trees[0].id, s.learn_until, 30.0)
     );
 }
+
+#[test]
+fn a_fan_heater_left_on_is_anomalous_once_it_would_not_run_of_its_own_accord() {
+    use chrono::Timelike;
+    // (mild mornings: from 08:00, cold mornings: from 09:30) seen over the seeds.
+    let mut seen = (0, 0);
+    for seed in 1..=8 {
+        let s = Scenario::generate(ScenarioConfig {
+            seed,
+            buildings: 6,
+            ..small()
+        });
+        for inc in &s.incidents {
+            if inc.kind != IncidentKind::LeftOn || !inc.devices[0].as_str().ends_with("-fan") {
+                continue;
+            }
+            let b = &s.buildings[inc.site.as_str()[1..].parse::<usize>().expect("site b<i>")];
+            let local = crate::localtime::berlin(inc.start);
+            let minute = local.hour() * 60 + local.minute();
+            assert!((480..=570).contains(&minute), "{inc:?}");
+            let before = inc.start - TimeDelta::minutes(1);
+            match minute {
+                480 => seen.0 += 1,
+                570 => seen.1 += 1,
+                _ => {}
+            }
+            // It ran of its own accord until the start, and would not have at the start.
+            assert!(minute == 480 || b.fan_runs(before), "{inc:?}");
+            assert!(minute == 570 || !b.fan_runs(inc.start), "{inc:?}");
+        }
+    }
+    assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
+}
