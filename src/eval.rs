@@ -214,7 +214,10 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
     });
     report.readings = readings;
     report.seconds = started.elapsed().as_secs_f64();
-    report.counterfactual_water = watering_without_faults(scenario, &cfg);
+    // Without sensor faults the counterfactual park is the park itself: nothing to replay.
+    if !scenario.faults.is_empty() {
+        report.counterfactual_water = watering_without_faults(scenario, &cfg);
+    }
     report.finish(scenario);
     report
 }
