@@ -142,6 +142,23 @@ pub(crate) fn sorted_map(values: &[(Quantity, f64)]) -> BTreeMap<Quantity, f64> 
     }
 }
 
+/// [`reading`] of values given in ascending quantity order, checked before the map is built.
+pub(crate) fn sorted_reading(
+    ts: Option<DateTime<Utc>>,
+    values: &[(Quantity, f64)],
+) -> Result<Message, AdapterError> {
+    if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(AdapterError::NotFinite(q.name().into()));
+    }
+    if values.is_empty() {
+        return Err(AdapterError::NoValues);
+    }
+    Ok(Message::Reading(Decoded {
+        ts,
+        values: sorted_map(values),
+    }))
+}
+
 /// Reads a JSON value as a finite f64; with `lenient`, also a numeric string such as `"24.1"` or `"3.6 V"`.
 pub(crate) fn number(v: &serde_json::Value, field: &str, lenient: bool) -> Result<f64, AdapterError> {
     let x = match v {

@@ -439,7 +439,10 @@ impl<'a> Scanner<'a> {
         }
         if !matches!(b.get(i), Some(b'e' | b'E')) && n <= 15 {
             self.i = i;
-            let x = m as f64 / POW10[frac];
+            // At most 15 digits: `m` < 2^53 fits an i64 (one conversion instruction, unlike u64), and an
+            // integer needs no division (device values often are: `"Power":[100,0,12]`).
+            let m = m as i64 as f64;
+            let x = if frac == 0 { m } else { m / POW10[frac] };
             return Ok(if neg { -x } else { x });
         }
         self.i = start;

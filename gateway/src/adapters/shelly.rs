@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::scan::{Scanner, Seen};
-use super::{AdapterError, Message, availability, reading};
+use super::{AdapterError, Message, availability, reading, sorted_reading};
 use status::{EM, EM1, EM1DATA, EMDATA, Known, Patches, SWITCH, Table};
 
 /// A component whose values we read.
@@ -158,11 +158,11 @@ impl State {
         s.end()?;
         let mut k = Known::default();
         k.apply(&patches);
-        let values = k.map(TABLES[slot]);
-        if !values.is_empty() {
+        let (values, n) = k.sorted(TABLES[slot]);
+        if n > 0 {
             self.known[slot] = Some(k);
         }
-        reading(None, values)
+        sorted_reading(None, &values[..n])
     }
 
     fn rpc(&mut self, payload: &[u8]) -> Result<Message, AdapterError> {

@@ -21,7 +21,7 @@ use zw_model::inventory::SmlField;
 
 use super::num::Phased;
 use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
-use super::{AdapterError, Message, availability, reading, sorted_map};
+use super::{AdapterError, Message, availability, reading, sorted_reading};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ impl Decoder {
     /// A `SENSOR` object, or (`wrapped`) a status reply holding it in `StatusSNS`.
     fn sensor(&self, payload: &[u8], wrapped: bool) -> Result<Message, AdapterError> {
         let mut s = Scanner::new(payload);
-        let mut values = BTreeMap::new();
+        let (mut values, mut energy) = (BTreeMap::new(), None);
         let mut found = false;
         if wrapped {
             let mut seen = Seen::default();
@@ -135,24 +135,29 @@ impl Decoder {
                     return s.skip();
                 }
                 seen.first(0, "StatusSNS")?;
-                found = self.sensor_object(s, &mut values)?;
+                found = self.sensor_object(s, &mut values, &mut energy)?;
                 Ok(())
             })?;
         } else {
-            found = self.sensor_object(&mut s, &mut values)?;
+            found = self.sensor_object(&mut s, &mut values, &mut energy)?;
         }
         s.end()?;
         if !found {
             return Err(AdapterError::NoValues);
         }
-        reading(None, values)
+        match energy {
+            Some(e) => e.reading(),
+            None => reading(None, values),
+        }
     }
 
-    /// Reads the sensor object; whether it held the `ENERGY` object or the SML section.
+    /// Reads the sensor object into `energy` (the `ENERGY` object) or `values` (the SML section); whether
+    /// it held either.
     fn sensor_object(
         &self,
         s: &mut Scanner<'_>,
         values: &mut BTreeMap<Quantity, f64>,
+        energy_out: &mut Option<Energy>,
     ) -> Result<bool, AdapterError> {
         let mut found = false;
         let mut seen = Seen::default();
@@ -163,7 +168,7 @@ impl Decoder {
                 }
                 seen.first(0, "ENERGY")?;
                 if let Some(e) = s.nullable(energy)? {
-                    e.values(values);
+                    *energy_out = Some(e);
                     found = true;
                 }
                 Ok(())
@@ -267,7 +272,8 @@ const V: [Quantity; 3] = [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::Vo
 const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3];
 
 impl Energy {
-    fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
+    /// The reading: values in `Quantity` order, checked and mapped by [`sorted_reading`].
+    fn reading(&self) -> Result<Message, AdapterError> {
         let [
             total,
             export,
@@ -311,7 +317,7 @@ impl Energy {
         put(Quantity::Frequency, frequency.map(first));
         put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
         put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
-        *out = sorted_map(&buf[..n]);
+        sorted_reading(None, &buf[..n])
     }
 }
 

@@ -174,8 +174,8 @@ impl Known {
         }
     }
 
-    /// The known values as a map (the table is in quantity order).
-    pub(super) fn map(&self, table: &Table) -> BTreeMap<Quantity, f64> {
+    /// The known values in quantity order (the table's), and how many there are.
+    pub(super) fn sorted(&self, table: &Table) -> ([(Quantity, f64); MAX], usize) {
         let mut buf = [(Quantity::ActivePower, 0.0); MAX];
         let mut n = 0;
         for (f, v) in table.fields.iter().zip(self.0) {
@@ -184,7 +184,7 @@ impl Known {
                 n += 1;
             }
         }
-        crate::adapters::sorted_map(&buf[..n])
+        (buf, n)
     }
 
     /// Adds the known values.
