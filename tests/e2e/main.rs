@@ -5,6 +5,7 @@ mod adapters_mqtt;
 mod analytics_alerts;
 mod analytics_warmup;
 mod api;
+mod batches;
 mod fixture;
 mod influx_client;
 mod ingest_crash;
