@@ -68,8 +68,13 @@ pub struct FaultConfig {
     /// No reading for this long is a gap.
     #[serde(with = "humantime_serde")]
     pub gap_after: Duration,
-    /// Battery voltage below this asks for a replacement (values still count).
+    /// Battery voltage below this asks for a replacement (values still count), for sensors of a model not in
+    /// [`FaultConfig::battery_low_v_by_model`].
     pub battery_low_v: f64,
+    /// The low-battery voltage per sensor model (the inventory's `model` of a `ttn` source), since chemistries
+    /// differ: `lse01` 3.3 V (one Li-SOCl2 cell, 3.6 V and flat until nearly empty), `dl-trs21` 2.4 V (two
+    /// C alkaline cells, 3.0–3.2 V fresh, 1.2 V per cell near the end). Setting the table replaces it.
+    pub battery_low_v_by_model: BTreeMap<String, f64>,
     /// Plausible VWC range, %; outside is impossible.
     pub vwc_min_pct: f64,
     /// Upper end of the plausible VWC range, %.
@@ -90,12 +95,23 @@ impl Default for FaultConfig {
             stuck_after: Duration::from_secs(12 * 3600),
             gap_after: Duration::from_secs(3 * 3600),
             battery_low_v: 3.3,
+            battery_low_v_by_model: BTreeMap::from([("lse01".to_owned(), 3.3), ("dl-trs21".to_owned(), 2.4)]),
             vwc_min_pct: 1.0,
             vwc_max_pct: 70.0,
             tension_max_kpa: 300.0,
             tension_limit_kpa: 239.0,
             max_drying_step: 0.3,
         }
+    }
+}
+
+impl FaultConfig {
+    /// The low-battery voltage of a sensor of `model` (`None`: not a model with a known battery).
+    pub fn battery_low_v_for(&self, model: Option<&str>) -> f64 {
+        model
+            .and_then(|m| self.battery_low_v_by_model.get(m))
+            .copied()
+            .unwrap_or(self.battery_low_v)
     }
 }
 
@@ -295,6 +311,14 @@ impl TreesConfig {
             "trees.faults.battery_low_v",
             "between 0 and 20",
         );
+        for (model, v) in &f.battery_low_v_by_model {
+            check(
+                e,
+                within(*v, 0.0, 20.0),
+                &format!("trees.faults.battery_low_v_by_model.{model}"),
+                "between 0 and 20",
+            );
+        }
         check(
             e,
             within(f.vwc_min_pct, 0.0, 100.0) && f.vwc_min_pct < f.vwc_max_pct,

@@ -61,11 +61,11 @@ pub(crate) fn maintenance(
                 let v = s.battery.unwrap_or(0.0);
                 (
                     v,
-                    cfg.faults.battery_low_v,
+                    s.battery_low_v,
                     "V",
                     format!(
                         "battery at {v:.2} V, below {:.2} V: replace it soon",
-                        cfg.faults.battery_low_v
+                        s.battery_low_v
                     ),
                 )
             }

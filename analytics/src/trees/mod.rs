@@ -18,6 +18,7 @@ pub mod trend;
 use std::collections::HashMap;
 
 use zw_model::alert::{AlertKind, Subject};
+use zw_model::inventory::DeviceSource;
 use zw_model::tree::TreeStatus;
 use zw_model::{Id, Inventory, Quantity, Reading, Tree};
 
@@ -69,7 +70,12 @@ impl Trees {
                 .iter()
                 .map(|d| {
                     *t.sensor_idx.entry(d.clone()).or_insert_with(|| {
-                        t.sensors.push(Sensor::new(d.clone()));
+                        let model = inv.device(d.as_str()).and_then(|(_, dev)| match &dev.source {
+                            DeviceSource::Ttn { model, .. } => Some(model.as_str()),
+                            _ => None,
+                        });
+                        let low = cfg.faults.battery_low_v_for(model);
+                        t.sensors.push(Sensor::new(d.clone(), low));
                         t.owner.push((tree.site.clone(), tree.id.clone()));
                         t.sensors.len() - 1
                     })

@@ -104,11 +104,13 @@ pub struct Sensor {
     stuck: Option<i64>,
     gap: Option<i64>,
     low_battery: Option<i64>,
+    /// Below this battery voltage (its model's), a replacement is due.
+    pub battery_low_v: f64,
 }
 
 impl Sensor {
-    /// A sensor that has not reported yet.
-    pub fn new(device: Id) -> Self {
+    /// A sensor that has not reported yet, whose battery is low below `battery_low_v`.
+    pub fn new(device: Id, battery_low_v: f64) -> Self {
         Self {
             device,
             scale: None,
@@ -131,6 +133,7 @@ impl Sensor {
             stuck: None,
             gap: None,
             low_battery: None,
+            battery_low_v,
         }
     }
 
@@ -151,9 +154,9 @@ impl Sensor {
         self.gap = None;
         if let Some(v) = battery {
             self.battery = Some(v);
-            if v < cfg.battery_low_v {
+            if v < self.battery_low_v {
                 self.low_battery.get_or_insert(ts);
-            } else if v > cfg.battery_low_v + 0.1 {
+            } else if v > self.battery_low_v + 0.1 {
                 self.low_battery = None;
             }
         }

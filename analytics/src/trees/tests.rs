@@ -17,13 +17,17 @@ fn id(s: &str) -> Id {
 }
 
 fn inventory() -> Inventory {
+    inventory_of("dl-trs21")
+}
+
+fn inventory_of(model: &str) -> Inventory {
     let dev = Device {
         id: id("soil-1"),
         name: String::new(),
         class: "soil_sensor".into(),
         source: DeviceSource::Ttn {
             topic: "v3/a@ttn/devices/soil-1/up".into(),
-            model: "dl-trs21".into(),
+            model: model.into(),
         },
     };
     Inventory {
@@ -91,6 +95,46 @@ fn drying_tree_is_forecast_and_alerted() {
         .and_then(|s| s.days_until_critical)
         .expect("forecast after two days");
     assert!((days - 2.16).abs() < 0.3, "forecast {days}");
+}
+
+#[test]
+fn a_low_battery_is_judged_by_the_sensor_models_chemistry() {
+    // (model, battery voltage, low?): an LSE01's lithium cell is low at 3.1 V, a DL-TRS21's two alkaline
+    // cells are fresh at 3.1 V and low at 2.3 V; a model without a table entry uses battery_low_v.
+    let cases = [
+        ("lse01", 3.1, true),
+        ("lse01", 3.6, false),
+        ("dl-trs21", 3.1, false),
+        ("dl-trs21", 2.3, true),
+        ("other", 3.2, true),
+        ("other", 3.5, false),
+    ];
+    for (model, volts, low) in cases {
+        let mut trees = Trees::new(&TreesConfig::default(), &inventory_of(model));
+        let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+        let (mut last, mut out) = (None, Vec::new());
+        for k in 0..6 {
+            let t = t0() + TimeDelta::minutes(20 * k);
+            let values = BTreeMap::from([
+                (Quantity::SoilWaterTension, 20.0),
+                (Quantity::BatteryVoltage, volts),
+            ]);
+            trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+            let ms = t.timestamp_millis();
+            last = trees.tick(ms, clock.local(ms), &mut out).pop().or(last);
+        }
+        let fault = last.expect("status").sensor_fault.map(|f| f.kind);
+        assert_eq!(
+            fault == Some(FaultKind::LowBattery),
+            low,
+            "{model} at {volts} V: {fault:?}"
+        );
+        assert_eq!(
+            out.iter().any(|s| s.kind == AlertKind::SensorFault),
+            low,
+            "{model} at {volts} V: {out:?}"
+        );
+    }
 }
 
 #[test]
