@@ -263,6 +263,22 @@ proptest! {
         prop_assert_eq!(validate(&doc).is_ok(), serde_accepts(&doc), "{}", String::from_utf8_lossy(&doc));
     }
 
+    /// Numbers read exactly like `str::parse` (the fast path: digits eight at a time, Clinger's division),
+    /// at the end of the input and with more bytes after them.
+    #[test]
+    fn numbers_are_read_exactly(
+        x in any::<f64>().prop_filter("finite", |x| x.is_finite()),
+        text in "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,19})?",
+    ) {
+        for t in [x.to_string(), format!("{x:e}"), format!("{x:.3}"), text] {
+            let want = t.parse::<f64>().ok().filter(|x| x.is_finite());
+            for doc in [t.clone(), format!("{t},\"next\":123456789}}")] {
+                let got = Scanner::new(doc.as_bytes()).number_value().ok();
+                prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{}", doc);
+            }
+        }
+    }
+
     /// Lenient skipping never rejects valid JSON and ends where serde_json does; a truncated value is
     /// always rejected.
     #[test]
