@@ -7,7 +7,7 @@ use zw_model::alert::{AlertKind, Subject};
 use crate::calendar::Local;
 use crate::condition::{Condition, Transition};
 use crate::config::NormalConfig;
-use crate::energy::state::Params;
+use crate::energy::state::{Opened, Params};
 use crate::explain::{self, Change, Signal};
 use crate::normal::{Baseline, Normal, Slot};
 
@@ -49,7 +49,7 @@ impl Target<'_> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_high(
     cond: &mut Condition,
-    (refresh, open): (&mut i64, &mut (f64, f64)),
+    (refresh, open): (&mut i64, &mut Opened),
     normal: &Normal,
     t: &Target<'_>,
     ts: i64,
@@ -86,7 +86,7 @@ pub(crate) fn check_high(
     // it was when the alert opened: a device that still does what triggered the alert (a heater stuck at
     // full power) keeps its alert through hours where that much happens to be usual.
     let keep = 1.0 - prm.hysteresis;
-    let changed = !(ema >= open.0 * keep || excess >= open.1 * keep);
+    let changed = !(ema >= open.ema * keep || excess >= open.excess * keep);
     let below =
         clear.is_none_or(|c| ema < c && changed) && t.limit.is_none_or(|l| ema < l * (1.0 - prm.hysteresis));
     let (above, below) = if suppressed {
@@ -97,7 +97,11 @@ pub(crate) fn check_high(
     match cond.update(ts, above, below, prm.hold, prm.clear_hold) {
         Transition::Opened { since } => {
             *refresh = ts;
-            *open = (ema, excess);
+            *open = Opened {
+                ema,
+                excess,
+                adj: t.adj,
+            };
             out.push(raise_high(t, ts, since, how, ema, base, above_l));
         }
         Transition::Closed => {

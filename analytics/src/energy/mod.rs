@@ -31,7 +31,7 @@ use baseload::Baseload;
 use common::Fleet;
 pub use common::Notice;
 use high::{Target, check_high, check_left_on};
-use state::{Dev, Params, SiteSt, Window, smooth, smooth_with};
+use state::{Dev, Opened, Params, SiteSt, Window, smooth, smooth_with};
 
 /// Energy detector state for every device and site seen.
 #[derive(Debug, Clone)]
@@ -104,8 +104,7 @@ impl Energy {
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
-            high_open: (f64::NAN, f64::NAN),
-            high_adj: 0.0,
+            high_open: Opened::default(),
             explained: 0.0,
             explaining: 0,
             base: Baseload::default(),
@@ -153,8 +152,7 @@ impl Energy {
             normal: Normal::new(self.prm.cap, self.cfg.normal.q_high),
             high: Default::default(),
             high_refresh: 0,
-            high_open: (f64::NAN, f64::NAN),
-            high_adj: 0.0,
+            high_open: Opened::default(),
             left: Default::default(),
             left_refresh: 0,
             fleet: (fleet_class, false),
@@ -196,7 +194,7 @@ impl Energy {
             class: &d.class,
             limit: d.limit,
             adj: if d.high.is_active() {
-                d.high_adj
+                d.high_open.adj
             } else if d.contributes && s.contributors == 1 {
                 s.base.open_excess()
             } else {
@@ -240,7 +238,6 @@ impl Energy {
             &cfg.normal,
             out,
         );
-        d.high_adj = adj;
         let elevated = ratio > 0.0;
         if ratio != d.ratio {
             self.fleet.ratio(d.fleet.0, d.fleet_slot, ratio);
@@ -254,7 +251,7 @@ impl Energy {
         }
         if !d.contributes {
             let explains = if d.high.is_active() {
-                d.high_open.1.max(0.0)
+                d.high_open.excess.max(0.0)
             } else if d.left.is_active() {
                 ema
             } else {
@@ -290,7 +287,7 @@ impl Energy {
                 class: "site",
                 limit: None,
                 adj: if s.high.is_active() {
-                    s.high_adj
+                    s.high_open.adj
                 } else {
                     s.base.open_excess()
                 },
@@ -310,7 +307,6 @@ impl Energy {
                 &cfg.normal,
                 out,
             );
-            s.high_adj = t.adj;
         }
     }
 

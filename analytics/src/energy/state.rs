@@ -106,6 +106,28 @@ impl Window {
     }
 }
 
+/// What a high-consumption alert saw when it opened; kept while it is open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Opened {
+    /// Smoothed power (NaN: no alert opened yet).
+    pub ema: f64,
+    /// Its excess over the hour's median (NaN: no alert opened yet).
+    pub excess: f64,
+    /// The baseload excess subtracted: frozen while the alert is open, so a baseload alert opening later
+    /// (often for the same cause) does not end it and let it open again.
+    pub adj: f64,
+}
+
+impl Default for Opened {
+    fn default() -> Self {
+        Self {
+            ema: f64::NAN,
+            excess: f64::NAN,
+            adj: 0.0,
+        }
+    }
+}
+
 /// One power device.
 #[derive(Debug, Clone)]
 pub(crate) struct Dev {
@@ -130,11 +152,8 @@ pub(crate) struct Dev {
     pub normal: Normal,
     pub high: Condition,
     pub high_refresh: i64,
-    /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
-    pub high_open: (f64, f64),
-    /// The baseload excess subtracted while the high alert is open: frozen when it opened, so a baseload
-    /// alert opening later (often for the same cause) does not end it and let it open again.
-    pub high_adj: f64,
+    /// What the high alert saw when it opened.
+    pub high_open: Opened,
     pub left: Condition,
     pub left_refresh: i64,
     /// Index of the class in the common-cause counts, and whether the device is elevated now.
@@ -157,10 +176,8 @@ pub(crate) struct SiteSt {
     pub normal: Normal,
     pub high: Condition,
     pub high_refresh: i64,
-    /// Smoothed power and its excess over the hour's median when the high alert opened (NaN: unknown).
-    pub high_open: (f64, f64),
-    /// The baseload excess subtracted while the high alert is open (see [`Dev::high_adj`]).
-    pub high_adj: f64,
+    /// What the high alert saw when it opened.
+    pub high_open: Opened,
     /// Excess explained by open alerts on the site's devices that are not summed into its total.
     pub explained: f64,
     /// How many devices add to `explained`; at 0 the sum is exactly 0 (no float residue).
