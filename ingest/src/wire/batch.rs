@@ -57,9 +57,10 @@ fn one_pass(
     if !p.starts_with(PREFIX) {
         return None;
     }
+    let s = std::str::from_utf8(p).ok()?;
     let (mut i, mut count, mut n) = (PREFIX.len(), 0, 0);
     loop {
-        let (c, end) = scan::scan_at(p, i)?;
+        let (c, end) = scan::scan_at(s, i)?;
         count += 1;
         if count > MAX_READINGS {
             return None;

@@ -19,12 +19,19 @@ pub(super) struct Canonical<'a> {
 
 /// The fields of `p` if it is exactly in the canonical layout (schema version 1), else `None`.
 pub(super) fn scan(p: &[u8]) -> Option<Canonical<'_>> {
-    scan_at(p, 0).and_then(|(c, end)| (end == p.len()).then_some(c))
+    let s = std::str::from_utf8(p).ok()?;
+    scan_at(s, 0).and_then(|(c, end)| (end == p.len()).then_some(c))
 }
 
-/// The fields of the reading in the canonical layout that starts at `p[at]`, and the index just past it.
-pub(super) fn scan_at(p: &[u8], at: usize) -> Option<(Canonical<'_>, usize)> {
-    let mut c = Cursor { p, i: at };
+/// The fields of the reading in the canonical layout that starts at byte `at` of `s`, and the index just
+/// past it. `s` is validated UTF-8 once per message (one pass over a whole batch is far cheaper than a
+/// validation per field), so fields are plain slices of it.
+pub(super) fn scan_at(s: &str, at: usize) -> Option<(Canonical<'_>, usize)> {
+    let mut c = Cursor {
+        s,
+        p: s.as_bytes(),
+        i: at,
+    };
     c.lit(br#"{"v":1,"site":""#)?;
     let site = c.string(is_id_byte)?;
     c.lit(br#"","device":""#)?;
@@ -64,6 +71,7 @@ fn is_id_byte(b: u8) -> bool {
 }
 
 struct Cursor<'a> {
+    s: &'a str,
     p: &'a [u8],
     i: usize,
 }
@@ -89,8 +97,8 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.i += len;
-        // Only ASCII bytes pass `ok`, so this never fails.
-        std::str::from_utf8(s).ok()
+        // Only ASCII bytes pass `ok`, so both ends are character boundaries.
+        self.s.get(start..start + len)
     }
 
     /// A JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, finite.
@@ -127,7 +135,7 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        let text = std::str::from_utf8(&self.p[start..self.i]).ok()?;
+        let text = self.s.get(start..self.i)?;
         text.parse::<f64>().ok().filter(|v| v.is_finite())
     }
 }
