@@ -33,6 +33,11 @@ pub struct Config {
     /// (mosquitto `max_inflight_messages`, 20,000 in `deploy/conf`), which then never fill it; when it is full
     /// the driver stops reading until there is room, counted in `zw_bus_inbound_stalls_total`.
     pub inbound_overflow: usize,
+    /// Payload bytes the inbound queue and overflow hold at most together (`FullPolicy::Block`): messages
+    /// range from one reading (≈ 200 bytes) to batches of hundreds of kilobytes, so the message counts above
+    /// do not bound memory. Keep it at least the broker's `max_inflight_bytes` (8 MiB in `deploy/conf`); when
+    /// it is reached the driver stops reading until the consumer has read, counted like a full overflow.
+    pub inbound_max_bytes: usize,
     /// First reconnect delay; doubles per failed attempt up to `reconnect_max`, with ±25 % jitter.
     #[serde(with = "humantime_serde")]
     pub reconnect_min: Duration,
@@ -53,6 +58,7 @@ impl Default for Config {
             max_packet_size: 256 * 1024,
             inbound_capacity: 10_000,
             inbound_overflow: 65_536,
+            inbound_max_bytes: 32 * 1024 * 1024,
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
         }
@@ -80,6 +86,9 @@ impl Config {
         }
         if self.inbound_overflow == 0 {
             errors.push("bus.inbound_overflow: must be at least 1".into());
+        }
+        if self.inbound_max_bytes < self.max_packet_size {
+            errors.push("bus.inbound_max_bytes: must be at least bus.max_packet_size".into());
         }
         if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
             errors.push("bus.reconnect_min: must be > 0 and <= reconnect_max".into());

@@ -23,8 +23,7 @@ use crate::backoff::backoff_delay;
 use crate::inbound::{self, Sent};
 use crate::{Config, ConnectOptions, FullPolicy, Metrics};
 
-/// Messages received from the broker, in order.
-pub type Inbound = mpsc::Receiver<Publish>;
+pub use crate::inbound::Inbound;
 
 /// Error publishing or acknowledging: the driver has stopped.
 #[derive(Debug, thiserror::Error)]
@@ -133,12 +132,13 @@ pub fn connect(
     let (client, eventloop) = AsyncClient::new(mqtt, 1024);
     let (tx, rx) = match opts.full_policy {
         FullPolicy::Block => {
-            let (tx, rx) = inbound::channel(cfg.inbound_capacity, cfg.inbound_overflow);
+            let (tx, rx) =
+                inbound::channel(cfg.inbound_capacity, cfg.inbound_overflow, cfg.inbound_max_bytes);
             (Out::Block(tx), rx)
         }
         FullPolicy::DropNewest => {
             let (tx, rx) = mpsc::channel(cfg.inbound_capacity.max(1));
-            (Out::DropNewest(tx), rx)
+            (Out::DropNewest(tx), Inbound::plain(rx))
         }
     };
     let (connected_tx, connected_rx) = watch::channel(false);
@@ -326,7 +326,8 @@ impl Driver {
                     warn!(
                         client,
                         held = tx.overflow(),
-                        "Consumer far behind: inbound overflow full, pausing reads from the broker (keep-alives may fail); raise bus.inbound_overflow to at least the broker's max_inflight_messages."
+                        bytes = tx.bytes(),
+                        "Consumer far behind: inbound overflow or byte budget full, pausing reads from the broker (keep-alives may fail); keep bus.inbound_overflow and bus.inbound_max_bytes at least the broker's max_inflight_messages and max_inflight_bytes."
                     );
                     tokio::select! {
                         () = shutdown.cancelled() => false,

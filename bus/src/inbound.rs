@@ -7,17 +7,22 @@
 //! straight into the consumer's bounded queue when there is room, and otherwise into an overflow queue that
 //! a forwarder task moves on as the consumer makes room, in order.
 //!
-//! The overflow is bounded by `bus.inbound_overflow`. For a consumer with manual acknowledgements it never
-//! fills when it is at least the broker's in-flight limit (mosquitto `max_inflight_messages`): the broker
-//! sends no more unacknowledged messages than that. Should it fill anyway (automatic acks, or a broker
-//! without a limit), the driver stops reading the socket until the forwarder has made room — the old
-//! back-pressure — and counts it in `zw_bus_inbound_stalls_total`.
+//! The overflow is bounded by `bus.inbound_overflow` messages, and queue and overflow together by
+//! `bus.inbound_max_bytes` of payload (the consumer's [`Inbound`] gives bytes back as it reads): messages
+//! vary from 200 bytes (one reading) to hundreds of kilobytes (a batch), so a count alone bounds nothing.
+//! For a consumer with manual acknowledgements neither limit is reached when they are at least the broker's
+//! in-flight limits (mosquitto `max_inflight_messages`, `max_inflight_bytes`): the broker sends no more
+//! unacknowledged messages than that. Should one be reached anyway (automatic acks, a broker without
+//! limits, or mosquitto 2.0.11 replaying a resumed session's whole queue at once), the driver stops reading
+//! the socket until the consumer has made room — the old back-pressure — and counts it in
+//! `zw_bus_inbound_stalls_total`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rumqttc::Publish;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{Notify, mpsc};
 
 /// Overflow shared by the driver (pushing) and the forwarder (draining).
@@ -25,9 +30,64 @@ struct Shared {
     queue: Mutex<VecDeque<Publish>>,
     /// Wakes the forwarder: the overflow has messages.
     filled: Notify,
-    /// Wakes a stalled driver: the forwarder made room.
+    /// Wakes a stalled driver: the forwarder or the consumer made room.
     drained: Notify,
     max: usize,
+    /// Payload bytes in the consumer's queue and the overflow together.
+    bytes: AtomicUsize,
+    max_bytes: usize,
+}
+
+impl Shared {
+    fn over_bytes(&self) -> bool {
+        self.bytes.load(Ordering::Acquire) >= self.max_bytes
+    }
+}
+
+/// Messages received from the broker, in order: the consumer's end of the inbound path. For a lossless
+/// consumer it gives the payload bytes of every message it hands out back to the budget.
+pub struct Inbound {
+    rx: mpsc::Receiver<Publish>,
+    budget: Option<Arc<Shared>>,
+}
+
+impl Inbound {
+    /// The receiving end of a plain channel (no byte budget).
+    pub(crate) fn plain(rx: mpsc::Receiver<Publish>) -> Self {
+        Self { rx, budget: None }
+    }
+
+    /// The next message; `None` once the connection driver has stopped.
+    pub async fn recv(&mut self) -> Option<Publish> {
+        let p = self.rx.recv().await?;
+        self.release(p.payload.len());
+        Some(p)
+    }
+
+    /// Appends up to `limit` messages to `buf`, waiting for at least one; 0 once the driver has stopped.
+    pub async fn recv_many(&mut self, buf: &mut Vec<Publish>, limit: usize) -> usize {
+        let start = buf.len();
+        let n = self.rx.recv_many(buf, limit).await;
+        let bytes = buf[start..].iter().map(|p| p.payload.len()).sum();
+        self.release(bytes);
+        n
+    }
+
+    /// The next message if one is queued.
+    pub fn try_recv(&mut self) -> Result<Publish, TryRecvError> {
+        let p = self.rx.try_recv()?;
+        self.release(p.payload.len());
+        Ok(p)
+    }
+
+    fn release(&self, n: usize) {
+        if let Some(s) = &self.budget {
+            let before = s.bytes.fetch_sub(n, Ordering::AcqRel);
+            if before >= s.max_bytes && before - n < s.max_bytes {
+                s.drained.notify_waiters();
+            }
+        }
+    }
 }
 
 /// The driver's end: hands messages to the consumer without ever waiting for it.
@@ -55,6 +115,13 @@ impl Sender {
             q.clear();
             return Sent::Closed;
         }
+        self.shared.bytes.fetch_add(p.payload.len(), Ordering::AcqRel);
+        if self.shared.over_bytes() {
+            q.push_back(p);
+            drop(q);
+            self.shared.filled.notify_one();
+            return Sent::Full;
+        }
         if q.is_empty() {
             match self.tx.try_send(p) {
                 Ok(()) => return Sent::Queued,
@@ -75,13 +142,19 @@ impl Sender {
         self.queue().len()
     }
 
+    /// Payload bytes queued for the consumer, overflow included.
+    pub(crate) fn bytes(&self) -> usize {
+        self.shared.bytes.load(Ordering::Acquire)
+    }
+
     /// Waits until the overflow has room again (or the consumer is gone).
     pub(crate) async fn room(&self) {
         loop {
             let drained = self.shared.drained.notified();
             tokio::pin!(drained);
             drained.as_mut().enable();
-            if self.queue().len() < self.shared.max || self.tx.is_closed() {
+            let room = self.queue().len() < self.shared.max && !self.shared.over_bytes();
+            if room || self.tx.is_closed() {
                 return;
             }
             drained.await;
@@ -93,18 +166,22 @@ impl Sender {
     }
 }
 
-/// A consumer queue of `capacity` with an overflow of `max_overflow` messages (at least 1), and the
-/// forwarder task that moves the overflow on; the task ends when the consumer drops its receiver.
-pub(crate) fn channel(capacity: usize, max_overflow: usize) -> (Sender, mpsc::Receiver<Publish>) {
+/// A consumer queue of `capacity` with an overflow of `max_overflow` messages (at least 1), both holding
+/// at most `max_bytes` of payload (a single larger message still passes), and the forwarder task that moves
+/// the overflow on; the task ends when the consumer drops its receiver.
+pub(crate) fn channel(capacity: usize, max_overflow: usize, max_bytes: usize) -> (Sender, Inbound) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         filled: Notify::new(),
         drained: Notify::new(),
         max: max_overflow.max(1),
+        bytes: AtomicUsize::new(0),
+        max_bytes: max_bytes.max(1),
     });
     tokio::spawn(forward(tx.clone(), shared.clone()));
-    (Sender { tx, shared }, rx)
+    let budget = Some(shared.clone());
+    (Sender { tx, shared }, Inbound { rx, budget })
 }
 
 /// Moves overflow messages into the consumer's queue as room appears. Sends happen under the overflow lock,
@@ -152,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_order_through_the_overflow_and_reports_full() {
-        let (tx, mut rx) = channel(2, 3);
+        let (tx, mut rx) = channel(2, 3, usize::MAX);
         let sent: Vec<Sent> = (1..=5).map(|i| tx.send(msg(i))).collect();
         // 2 fit the queue, 3 go to the overflow, the third of which fills it.
         assert_eq!(
@@ -175,8 +252,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_byte_budget_holds_large_messages_back_until_the_consumer_reads() {
+        let big = |i: u16| {
+            let mut p = Publish::new("t", QoS::AtLeastOnce, vec![0u8; 400]);
+            p.pkid = i;
+            p
+        };
+        // Room for 100 messages by count, 1,000 bytes by size.
+        let (tx, mut rx) = channel(50, 50, 1000);
+        assert_eq!(tx.send(big(1)), Sent::Queued);
+        assert_eq!(tx.send(big(2)), Sent::Queued);
+        // The third crosses the budget: queued (nothing is lost), but the driver must stop reading.
+        assert_eq!(tx.send(big(3)), Sent::Full);
+        assert_eq!(tx.bytes(), 1200);
+        let room = tokio::spawn(async move {
+            tx.room().await;
+            tx
+        });
+        tokio::task::yield_now().await;
+        assert!(!room.is_finished(), "room before the consumer read anything");
+        assert_eq!(rx.recv().await.map(|p| p.pkid), Some(1));
+        let tx = room.await.expect("room");
+        assert_eq!(tx.bytes(), 800);
+        let mut buf = Vec::new();
+        assert_eq!(rx.recv_many(&mut buf, 10).await, 2);
+        assert_eq!(buf.iter().map(|p| p.pkid).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(tx.bytes(), 0);
+    }
+
+    #[tokio::test]
     async fn a_gone_consumer_is_reported_and_releases_the_driver() {
-        let (tx, rx) = channel(1, 1);
+        let (tx, rx) = channel(1, 1, usize::MAX);
         assert_eq!(tx.send(msg(1)), Sent::Queued);
         assert_eq!(tx.send(msg(2)), Sent::Full);
         drop(rx);
