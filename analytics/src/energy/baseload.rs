@@ -14,6 +14,7 @@ use zw_model::Id;
 use zw_model::alert::{AlertKind, Severity, Subject};
 
 use crate::calendar::Period;
+use crate::condition::{Condition, Transition};
 use crate::config::BaseloadConfig;
 use crate::explain::{self, Change, Signal};
 use crate::normal::{median_mad, quantile};
@@ -29,12 +30,13 @@ pub(crate) struct Baseload {
     means: Vec<f64>,
     nights: VecDeque<f64>,
     weekends: VecDeque<f64>,
-    above: u32,
-    /// Consecutive periods below the clear level while the alert is open.
-    below: u32,
+    /// The alert condition, in periods: its "time" is the number of periods judged so far, so holding
+    /// for `periods − 1` means `periods` consecutive periods above (or below the clear level).
+    cond: Condition,
+    /// Periods judged so far.
+    judged: i64,
+    /// Start (ms) of the first period above, for the explanation.
     first_above: i64,
-    /// An alert is open.
-    pub active: bool,
     /// The last period's excess over the reference while the alert is open.
     excess: f64,
     suspicious_since: Option<i64>,
@@ -79,13 +81,16 @@ impl Baseload {
 
     /// The baseload excess the open alert reports (0 without an open alert).
     pub fn open_excess(&self) -> f64 {
-        if self.active { self.excess.max(0.0) } else { 0.0 }
+        if self.cond.is_active() {
+            self.excess.max(0.0)
+        } else {
+            0.0
+        }
     }
 
     /// Marks an alert restored after a restart as open since `since`.
-    pub fn restore(&mut self, since: i64, periods: u32) {
-        self.active = true;
-        self.above = periods;
+    pub fn restore(&mut self, since: i64) {
+        self.cond.restore(self.judged);
         self.first_above = since;
     }
 
@@ -140,30 +145,24 @@ impl Baseload {
         }
         let name = if night { "night" } else { "weekend" };
         self.excess = value - reference;
-        if value > v.threshold {
-            self.below = 0;
-            self.above += 1;
-            if self.above == 1 {
-                self.first_above = self.start;
-            }
-            if self.active || self.above >= cfg.periods {
-                self.active = true;
-                out.push(self.raise(&v, name, ts, site));
-            }
-        } else {
-            self.above = 0;
-            self.below = if value < v.clear { self.below + 1 } else { 0 };
-            if self.active && self.below >= cfg.periods {
-                (self.active, self.below) = (false, 0);
+        let (above, below) = (value > v.threshold, value < v.clear);
+        if above && !self.cond.is_engaged() {
+            self.first_above = self.start;
+        }
+        let hold = i64::from(cfg.periods.max(1)) - 1;
+        self.judged += 1;
+        match self.cond.update(self.judged, above, below && !above, hold, hold) {
+            Transition::Opened { .. } => out.push(self.raise(&v, name, ts, site)),
+            Transition::Closed => {
                 let reason = format!(
                     "{name} baseload {} is back below {}",
                     explain::power(value),
                     explain::power(v.clear)
                 );
                 out.push(signal(site, ts, Change::Clear { reason }));
-            } else if self.active {
-                out.push(self.raise(&v, name, ts, site));
             }
+            Transition::None if self.cond.is_active() => out.push(self.raise(&v, name, ts, site)),
+            Transition::None => {}
         }
     }
 
@@ -272,6 +271,24 @@ mod tests {
             matches!(out.last().map(|s| &s.change), Some(Change::Clear { .. })),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn an_open_alert_keeps_its_since_through_a_night_in_between() {
+        let (mut b, mut out) = (Baseload::default(), Vec::new());
+        feed(&mut b, &[1000.0; 10], &mut out);
+        // Above, above (opens), between the clear level and the threshold, above again: one alert since
+        // the first night above.
+        feed(&mut b, &[1500.0, 1500.0, 1200.0, 1500.0], &mut out);
+        let since: Vec<_> = out
+            .iter()
+            .filter_map(|s| match &s.change {
+                Change::Raise { explanation, .. } => Some(explanation.since),
+                Change::Clear { .. } => None,
+            })
+            .collect();
+        assert_eq!(since.len(), 3, "{out:?}");
+        assert!(since.iter().all(|t| *t == since[0]), "{since:?}");
     }
 
     #[test]

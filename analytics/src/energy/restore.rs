@@ -83,7 +83,7 @@ impl Energy {
             }
             (AlertKind::Baseload, _) => {
                 let i = self.site(site, None);
-                self.sites[i].base.restore(since, self.cfg.baseload.periods);
+                self.sites[i].base.restore(since);
                 true
             }
             _ => false,
