@@ -172,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         .status();
     ingest.wait()?;
     publish_all(&stack, payloads("drain", 0..n)).await?;
-    let mut ingest = spawn(&bin, &cfg, &dir)?;
+    let ingest = spawn(&bin, &cfg, &dir)?;
     let split0 = cpu_split(&stack, ingest.id());
     let started = Instant::now();
     let drain = finished(written, || stored(&stack, "drain"), n as f64, started).await?;
@@ -217,7 +217,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
     }
-    let _ = ingest.kill();
     Ok(())
 }
 
@@ -263,18 +262,43 @@ async fn ceiling(
     Ok(rate)
 }
 
-fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<std::process::Child> {
+/// The ingest process under test, killed when dropped: a phase that fails (`?`) must not leave it running.
+struct Ingest(std::process::Child);
+
+impl std::ops::Deref for Ingest {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Ingest {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(bin: &str, cfg: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<Ingest> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("ingest.log"))?;
-    Ok(std::process::Command::new(bin)
-        .args(["ingest", "--config"])
-        .arg(cfg)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()?)
+    Ok(Ingest(
+        std::process::Command::new(bin)
+            .args(["ingest", "--config"])
+            .arg(cfg)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()?,
+    ))
 }
 
 /// The messages carrying readings `range` of `site`, one list per publisher connection: a meter's readings
