@@ -40,6 +40,14 @@ use std::borrow::Cow;
 
 use super::AdapterError;
 
+#[path = "scan_keys.rs"]
+mod keys;
+#[path = "scan_skip.rs"]
+mod skip;
+
+pub(crate) use keys::{KeyIndex, Seen, is};
+use skip::{HIGH, ONES, below};
+
 /// Nesting limit, as serde_json's.
 const MAX_DEPTH: u32 = 128;
 
@@ -72,29 +80,6 @@ pub(crate) struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
     depth: u32,
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
-#[inline]
-fn below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
-}
-
-/// 0x80 in each byte of `w` equal to `c`, 0 in the others (exact for every byte).
-#[inline(always)]
-fn eq(w: u64, c: u8) -> u64 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let x = w ^ (ONES * u64::from(c));
-    !(((x & LOW7) + LOW7) | x) & HIGH
-}
-
-/// The high bits of an [`eq`] mask as eight bits, bit k for byte k.
-#[inline(always)]
-fn bits(m: u64) -> u32 {
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
 /// A type mismatch of a known field.
@@ -162,155 +147,6 @@ impl<'a> Scanner<'a> {
             Ok(())
         } else {
             Err(self.err("trailing characters"))
-        }
-    }
-
-    /// Skips a value the adapter does not read, leniently (see "Unread values" in the module doc): a
-    /// string only to its closing quote, an array or object only to its matching bracket. Scalars are
-    /// checked as before (they are short, and checking costs no more than skipping).
-    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
-        self.ws();
-        #[cfg(test)]
-        let start = self.i;
-        let r = match self.byte() {
-            Some(b'"') => {
-                self.i += 1;
-                self.skip_string()
-            }
-            Some(b'{') => self.skip_container(b'{', b'}'),
-            Some(b'[') => self.skip_container(b'[', b']'),
-            _ => return self.skip_checked(),
-        };
-        #[cfg(test)]
-        if r.is_ok() {
-            tests::record_skip(start, self.i);
-        }
-        r
-    }
-
-    /// Skips one value, checking its syntax (dispatching on the first byte once, strings first: they are
-    /// most of what is skipped).
-    fn skip_checked(&mut self) -> Result<(), AdapterError> {
-        self.ws();
-        match self.byte() {
-            Some(b'"') => {
-                self.i += 1;
-                self.string_tail().map(drop)
-            }
-            Some(b'-' | b'0'..=b'9') => self.number_text().map(drop),
-            Some(b'{') => self.object_with(false, |s, _| s.skip_checked()),
-            Some(b'[') => self.array(Self::skip_checked),
-            Some(b'n') => self.literal(b"null"),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            None => Err(self.err("unexpected end of input")),
-            Some(_) => Err(self.err("expected a value")),
-        }
-    }
-
-    /// After an opening quote: moves past the closing one, taking a backslash and the byte after it as a
-    /// pair and checking nothing else. Eight bytes at a time, like [`Self::advance_to_special`]: skipped
-    /// strings are as short as read ones.
-    fn skip_string(&mut self) -> Result<(), AdapterError> {
-        loop {
-            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let w = u64::from_le_bytes(w);
-                let hits = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1);
-                if hits != 0 {
-                    self.i += (hits.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
-            match self.byte() {
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => self.i += 2,
-                Some(_) => self.i += 1,
-                None => return Err(self.err("end of input in a string")),
-            }
-        }
-    }
-
-    /// At `open`: moves past its matching `close`, counting only these two brackets outside strings (in
-    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time without a
-    /// branch per string: exact byte masks of quotes and brackets, the quotes' running parity says which
-    /// bytes lie inside strings. A word with a backslash is taken byte by byte.
-    fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
-        self.i += 1;
-        let mut depth = 1u32;
-        let mut in_str = false;
-        loop {
-            if let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let w = u64::from_le_bytes(w);
-                if eq(w, b'\\') == 0 {
-                    let (q, o, c) = (eq(w, b'"'), eq(w, open), eq(w, close));
-                    if o | c == 0 {
-                        in_str ^= q.count_ones() & 1 == 1;
-                        self.i += 8;
-                        continue;
-                    }
-                    // Bit k: byte k is inside a string (an opening quote counts as inside).
-                    let mut inside = bits(q);
-                    inside ^= inside << 1;
-                    inside ^= inside << 2;
-                    inside ^= inside << 4;
-                    if in_str {
-                        inside = !inside;
-                    }
-                    let inside = inside & 0xFF;
-                    in_str = inside >> 7 == 1;
-                    let (opens, closes) = (bits(o) & !inside, bits(c) & !inside);
-                    if closes.count_ones() < depth {
-                        depth = depth + opens.count_ones() - closes.count_ones();
-                        self.i += 8;
-                        continue;
-                    }
-                    let mut events = opens | closes;
-                    while events != 0 {
-                        let k = events.trailing_zeros();
-                        if opens >> k & 1 == 1 {
-                            depth += 1;
-                        } else {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += k as usize + 1;
-                                return Ok(());
-                            }
-                        }
-                        events &= events - 1;
-                    }
-                    self.i += 8;
-                    continue;
-                }
-            }
-            // A byte at a time: near a backslash or the end.
-            let Some(&b) = self.b.get(self.i) else {
-                return Err(self.err("unexpected end of input"));
-            };
-            self.i += 1;
-            if in_str {
-                match b {
-                    b'\\' => self.i += 1,
-                    b'"' => in_str = false,
-                    _ => {}
-                }
-            } else if b == b'"' {
-                in_str = true;
-            } else if b == open {
-                depth += 1;
-            } else if b == close {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(());
-                }
-            }
         }
     }
 
@@ -743,90 +579,11 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Whether `key` is `k` (a byte loop: cheaper than a `memcmp` call for short keys).
-#[inline]
-pub(crate) fn is(k: &str, key: &[u8]) -> bool {
-    k.len() == key.len() && k.bytes().zip(key).all(|(a, &b)| a == b)
-}
-
-/// A perfect hash of a table's keys by (length, first byte, last byte): one multiplication and one
-/// comparison find a key's index, or turn away a key we do not read, instead of comparing it with every
-/// key of the table. Built at compile time; a table whose keys collide fails to compile.
-#[derive(Debug)]
-pub(crate) struct KeyIndex {
-    mul: u64,
-    /// Index + 1 of the key hashed here; 0 for none.
-    slots: [u8; 64],
-}
-
-#[inline(always)]
-const fn slot(mul: u64, key: &[u8]) -> usize {
-    let w = key.len() as u64 | (key[0] as u64) << 8 | (key[key.len() - 1] as u64) << 16;
-    (w.wrapping_mul(mul) >> 58) as usize
-}
-
-impl KeyIndex {
-    /// The index of `keys` (non-empty, distinct in length, first and last byte; at most 64).
-    pub(crate) const fn new(keys: &[&str]) -> KeyIndex {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut tries = 0;
-        'search: while tries < 1000 {
-            let mul = seed | 1;
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            tries += 1;
-            let mut slots = [0u8; 64];
-            let mut i = 0;
-            while i < keys.len() {
-                let h = slot(mul, keys[i].as_bytes());
-                if slots[h] != 0 {
-                    continue 'search;
-                }
-                slots[h] = i as u8 + 1;
-                i += 1;
-            }
-            return KeyIndex { mul, slots };
-        }
-        panic!("no perfect hash for these keys");
-    }
-
-    /// The index of `key` among `keys` (the keys this index was built from).
-    #[inline(always)]
-    pub(crate) fn find(&self, keys: &[&str], key: &[u8]) -> Option<usize> {
-        if key.is_empty() {
-            return None;
-        }
-        let i = usize::from(self.slots[slot(self.mul, key)]).checked_sub(1)?;
-        keys.get(i).filter(|k| is(k, key)).map(|_| i)
-    }
-}
-
 /// Checks a whole document's syntax.
 pub(crate) fn validate(payload: &[u8]) -> Result<(), AdapterError> {
     let mut s = Scanner::new(payload);
     s.skip_checked()?;
     s.end()
-}
-
-/// Remembers which fields of an object were seen, to reject duplicates as serde's derive does.
-#[derive(Default)]
-pub(crate) struct Seen(u64);
-
-impl Seen {
-    /// Marks field `bit` seen; an error if it was already.
-    #[inline]
-    pub(crate) fn first(&mut self, bit: u32, field: &str) -> Result<(), AdapterError> {
-        let m = 1u64 << bit;
-        if self.0 & m != 0 {
-            return Err(AdapterError::Field {
-                field: field.into(),
-                problem: "duplicate field".into(),
-            });
-        }
-        self.0 |= m;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

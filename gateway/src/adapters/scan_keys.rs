@@ -1,0 +1,82 @@
+//! Finding an object's keys in an adapter's table: a compile-time perfect hash, and duplicate detection.
+
+use super::AdapterError;
+
+/// Whether `key` is `k` (a byte loop: cheaper than a `memcmp` call for short keys).
+#[inline]
+pub(crate) fn is(k: &str, key: &[u8]) -> bool {
+    k.len() == key.len() && k.bytes().zip(key).all(|(a, &b)| a == b)
+}
+
+/// A perfect hash of a table's keys by (length, first byte, last byte): one multiplication and one
+/// comparison find a key's index, or turn away a key we do not read, instead of comparing it with every
+/// key of the table. Built at compile time; a table whose keys collide fails to compile.
+#[derive(Debug)]
+pub(crate) struct KeyIndex {
+    mul: u64,
+    /// Index + 1 of the key hashed here; 0 for none.
+    slots: [u8; 64],
+}
+
+#[inline(always)]
+const fn slot(mul: u64, key: &[u8]) -> usize {
+    let w = key.len() as u64 | (key[0] as u64) << 8 | (key[key.len() - 1] as u64) << 16;
+    (w.wrapping_mul(mul) >> 58) as usize
+}
+
+impl KeyIndex {
+    /// The index of `keys` (non-empty, distinct in length, first and last byte; at most 64).
+    pub(crate) const fn new(keys: &[&str]) -> KeyIndex {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut tries = 0;
+        'search: while tries < 1000 {
+            let mul = seed | 1;
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            tries += 1;
+            let mut slots = [0u8; 64];
+            let mut i = 0;
+            while i < keys.len() {
+                let h = slot(mul, keys[i].as_bytes());
+                if slots[h] != 0 {
+                    continue 'search;
+                }
+                slots[h] = i as u8 + 1;
+                i += 1;
+            }
+            return KeyIndex { mul, slots };
+        }
+        panic!("no perfect hash for these keys");
+    }
+
+    /// The index of `key` among `keys` (the keys this index was built from).
+    #[inline(always)]
+    pub(crate) fn find(&self, keys: &[&str], key: &[u8]) -> Option<usize> {
+        if key.is_empty() {
+            return None;
+        }
+        let i = usize::from(self.slots[slot(self.mul, key)]).checked_sub(1)?;
+        keys.get(i).filter(|k| is(k, key)).map(|_| i)
+    }
+}
+
+/// Remembers which fields of an object were seen, to reject duplicates as serde's derive does.
+#[derive(Default)]
+pub(crate) struct Seen(u64);
+
+impl Seen {
+    /// Marks field `bit` seen; an error if it was already.
+    #[inline]
+    pub(crate) fn first(&mut self, bit: u32, field: &str) -> Result<(), AdapterError> {
+        let m = 1u64 << bit;
+        if self.0 & m != 0 {
+            return Err(AdapterError::Field {
+                field: field.into(),
+                problem: "duplicate field".into(),
+            });
+        }
+        self.0 |= m;
+        Ok(())
+    }
+}

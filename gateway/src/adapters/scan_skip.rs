@@ -1,0 +1,178 @@
+//! Skipping the values an adapter does not read (see "Unread values" in [`super`]'s doc), eight bytes at a
+//! time: the SWAR byte masks and the skipping half of [`Scanner`].
+
+use super::{AdapterError, Scanner};
+
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
+#[inline]
+pub(super) fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
+}
+
+/// 0x80 in each byte of `w` equal to `c`, 0 in the others (exact for every byte).
+#[inline(always)]
+pub(super) fn eq(w: u64, c: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = w ^ (ONES * u64::from(c));
+    !(((x & LOW7) + LOW7) | x) & HIGH
+}
+
+/// The high bits of an [`eq`] mask as eight bits, bit k for byte k.
+#[inline(always)]
+pub(super) fn bits(m: u64) -> u32 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+impl Scanner<'_> {
+    /// Skips a value the adapter does not read, leniently (see "Unread values" in the module doc): a
+    /// string only to its closing quote, an array or object only to its matching bracket. Scalars are
+    /// checked as before (they are short, and checking costs no more than skipping).
+    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
+        self.ws();
+        #[cfg(test)]
+        let start = self.i;
+        let r = match self.byte() {
+            Some(b'"') => {
+                self.i += 1;
+                self.skip_string()
+            }
+            Some(b'{') => self.skip_container(b'{', b'}'),
+            Some(b'[') => self.skip_container(b'[', b']'),
+            _ => return self.skip_checked(),
+        };
+        #[cfg(test)]
+        if r.is_ok() {
+            super::tests::record_skip(start, self.i);
+        }
+        r
+    }
+
+    /// Skips one value, checking its syntax (dispatching on the first byte once, strings first: they are
+    /// most of what is skipped).
+    pub(super) fn skip_checked(&mut self) -> Result<(), AdapterError> {
+        self.ws();
+        match self.byte() {
+            Some(b'"') => {
+                self.i += 1;
+                self.string_tail().map(drop)
+            }
+            Some(b'-' | b'0'..=b'9') => self.number_text().map(drop),
+            Some(b'{') => self.object_with(false, |s, _| s.skip_checked()),
+            Some(b'[') => self.array(Self::skip_checked),
+            Some(b'n') => self.literal(b"null"),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            None => Err(self.err("unexpected end of input")),
+            Some(_) => Err(self.err("expected a value")),
+        }
+    }
+
+    /// After an opening quote: moves past the closing one, taking a backslash and the byte after it as a
+    /// pair and checking nothing else. Eight bytes at a time, like [`Self::advance_to_special`]: skipped
+    /// strings are as short as read ones.
+    pub(super) fn skip_string(&mut self) -> Result<(), AdapterError> {
+        loop {
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let w = u64::from_le_bytes(w);
+                let hits = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1);
+                if hits != 0 {
+                    self.i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.i += 8;
+            }
+            match self.byte() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => self.i += 2,
+                Some(_) => self.i += 1,
+                None => return Err(self.err("end of input in a string")),
+            }
+        }
+    }
+
+    /// At `open`: moves past its matching `close`, counting only these two brackets outside strings (in
+    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time without a
+    /// branch per string: exact byte masks of quotes and brackets, the quotes' running parity says which
+    /// bytes lie inside strings. A word with a backslash is taken byte by byte.
+    pub(super) fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
+        self.i += 1;
+        let mut depth = 1u32;
+        let mut in_str = false;
+        loop {
+            if let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                let w = u64::from_le_bytes(w);
+                if eq(w, b'\\') == 0 {
+                    let (q, o, c) = (eq(w, b'"'), eq(w, open), eq(w, close));
+                    if o | c == 0 {
+                        in_str ^= q.count_ones() & 1 == 1;
+                        self.i += 8;
+                        continue;
+                    }
+                    // Bit k: byte k is inside a string (an opening quote counts as inside).
+                    let mut inside = bits(q);
+                    inside ^= inside << 1;
+                    inside ^= inside << 2;
+                    inside ^= inside << 4;
+                    if in_str {
+                        inside = !inside;
+                    }
+                    let inside = inside & 0xFF;
+                    in_str = inside >> 7 == 1;
+                    let (opens, closes) = (bits(o) & !inside, bits(c) & !inside);
+                    if closes.count_ones() < depth {
+                        depth = depth + opens.count_ones() - closes.count_ones();
+                        self.i += 8;
+                        continue;
+                    }
+                    let mut events = opens | closes;
+                    while events != 0 {
+                        let k = events.trailing_zeros();
+                        if opens >> k & 1 == 1 {
+                            depth += 1;
+                        } else {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += k as usize + 1;
+                                return Ok(());
+                            }
+                        }
+                        events &= events - 1;
+                    }
+                    self.i += 8;
+                    continue;
+                }
+            }
+            // A byte at a time: near a backslash or the end.
+            let Some(&b) = self.b.get(self.i) else {
+                return Err(self.err("unexpected end of input"));
+            };
+            self.i += 1;
+            if in_str {
+                match b {
+                    b'\\' => self.i += 1,
+                    b'"' => in_str = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                in_str = true;
+            } else if b == open {
+                depth += 1;
+            } else if b == close {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
