@@ -117,6 +117,13 @@ devices = [{{ id = "bt-plug", source = {{ type = "tasmota", topic = "plug-b" }} 
         .with_context(|| all.log_tail())?;
     }
 
+    // Enough traffic for the checks below (at least 4 readings, some coalesced), awaited rather than assumed:
+    // on a loaded machine the live checks can pass after only a few polls.
+    eventually(WAIT, "four batched readings, some coalesced", || async {
+        let (readings, largest) = batched(&seen);
+        (readings.len() >= 4 && largest >= 2).then_some(())
+    })
+    .await?;
     // No more readings once the simulator is gone; then every reading published is a point.
     sim.stop(std::time::Duration::from_secs(15)).await?;
     let published = std::cell::Cell::new(BTreeMap::new());
