@@ -19,8 +19,6 @@
 //! High-rate producers may instead publish many readings in one message on `zw/v1/batches/{producer}`
 //! ([`batch`]); [`for_each_in_message`] reads either form, so consumers have one place that knows both.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +26,8 @@ use crate::{Id, Quantity};
 
 pub mod batch;
 pub use batch::for_each_in_message;
+pub mod values;
+pub use values::Values;
 
 /// The schema version this crate reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -44,8 +44,8 @@ pub struct Reading {
     pub device: Id,
     /// Measurement time, UTC, millisecond precision.
     pub ts: DateTime<Utc>,
-    /// The values, keyed by quantity, in canonical units.
-    pub values: BTreeMap<Quantity, f64>,
+    /// The values, keyed by quantity, in canonical units (an inline map, [`Values`]).
+    pub values: Values,
 }
 
 /// Why a reading was rejected. Each variant is a distinct reason label in metrics.
@@ -118,14 +118,15 @@ impl Default for TimeWindow {
 }
 
 impl Reading {
-    /// Builds a reading for schema version 1, truncating `ts` to milliseconds.
-    pub fn new(site: Id, device: Id, ts: DateTime<Utc>, values: BTreeMap<Quantity, f64>) -> Self {
+    /// Builds a reading for schema version 1, truncating `ts` to milliseconds. `values` is a [`Values`] or
+    /// anything that becomes one (an array of pairs, a `BTreeMap<Quantity, f64>`).
+    pub fn new(site: Id, device: Id, ts: DateTime<Utc>, values: impl Into<Values>) -> Self {
         Self {
             v: SCHEMA_VERSION,
             site,
             device,
             ts: ts.trunc_subsecs(3),
-            values,
+            values: values.into(),
         }
     }
 
@@ -178,10 +179,10 @@ mod tests {
     }
 
     fn sample() -> Reading {
-        let values = BTreeMap::from([
+        let values = [
             (Quantity::ActivePower, 1207.5),
             (Quantity::EnergyImport, 12_345_678.0),
-        ]);
+        ];
         Reading::new(
             Id::new("rathaus").expect("id"),
             Id::new("main").expect("id"),
@@ -196,6 +197,10 @@ mod tests {
         let json = r.to_json();
         let text = String::from_utf8(json.clone()).expect("utf8");
         assert!(text.contains("\"ts\":\"2026-11-21T10:00:00Z\""), "{text}");
+        assert!(
+            text.contains(r#""values":{"active_power":1207.5,"energy_import":12345678.0}"#),
+            "{text}"
+        );
         assert_eq!(Reading::from_json(&json, now(), TimeWindow::default()), Ok(r));
     }
 

@@ -2,12 +2,11 @@
 //! values and types at the known keys, and on their truncated or corrupted forms, both give the same values
 //! (within serde_json's float parsing, which may be one ulp off) or both reject, with the same reason.
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use zw_model::Quantity;
 use zw_model::inventory::{JsonField, SmlField};
+use zw_model::reading::Values;
 
 use super::{AdapterError, Message, json as generic, reference, shelly, tasmota, ttn};
 
@@ -74,7 +73,7 @@ fn struct_as_array(v: &Value, struct_keys: &[&str]) -> bool {
     }
 }
 
-fn close(a: &BTreeMap<Quantity, f64>, b: &BTreeMap<Quantity, f64>) -> bool {
+fn close(a: &Values, b: &Values) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)

@@ -11,10 +11,9 @@
 //! Semantics are those of `serde_json::Value::pointer` (the reference in [`super::reference::json`], which
 //! the property tests compare against; mappings of more than 63 pointers use it directly).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use zw_model::inventory::JsonField;
+use zw_model::reading::Values;
 
 use super::num::lenient_str;
 use super::scan::{Kind, Scanner, wrong_type};
@@ -86,7 +85,7 @@ impl Mapping {
         let mut s = Scanner::new(payload);
         self.walk(&mut s, 0, all, &mut found)?;
         s.end()?;
-        let mut values = BTreeMap::new();
+        let mut values = Values::new();
         for (f, v) in self.fields.iter().zip(found.values) {
             if let Some(v) = v {
                 values.insert(f.quantity, v * f.scale + f.offset);

@@ -28,7 +28,7 @@ fn pointers_units_and_timestamps() {
     };
     assert_eq!(
         d.values,
-        BTreeMap::from([
+        Values::from([
             (Quantity::EnergyImport, 12_500.0),
             (Quantity::ActivePower, -300.0),
             (Quantity::Temperature, 21.5)
@@ -52,7 +52,7 @@ fn missing_is_absent_and_bad_input_has_a_reason() {
     let Ok(Message::Reading(d)) = mapping().decode(br#"{"sensor":{"w":5,"kwh":null}}"#) else {
         panic!("decodes")
     };
-    assert_eq!(d.values, BTreeMap::from([(Quantity::ActivePower, 5.0)]));
+    assert_eq!(d.values, Values::from([(Quantity::ActivePower, 5.0)]));
     let cases: [(&[u8], &str); 5] = [
         (b"nope", "malformed_json"),
         (br#"{"sensor":{"w":"5"}}"#, "bad_field"),

@@ -26,10 +26,9 @@ pub mod shelly;
 pub mod tasmota;
 pub mod ttn;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 /// Values decoded from one device message.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +36,7 @@ pub struct Decoded {
     /// The device's own measurement time, if the payload carries a trustworthy one.
     pub ts: Option<DateTime<Utc>>,
     /// Canonical values, all finite.
-    pub values: BTreeMap<Quantity, f64>,
+    pub values: Values,
 }
 
 /// What one device message means.
@@ -113,10 +112,7 @@ impl AdapterError {
 }
 
 /// A reading from `values`, or `NoValues` if empty, or `NotFinite` if any value is NaN or infinite.
-pub(crate) fn reading(
-    ts: Option<DateTime<Utc>>,
-    values: BTreeMap<Quantity, f64>,
-) -> Result<Message, AdapterError> {
+pub(crate) fn reading(ts: Option<DateTime<Utc>>, values: Values) -> Result<Message, AdapterError> {
     if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
         return Err(AdapterError::NotFinite(q.name().into()));
     }
@@ -124,22 +120,6 @@ pub(crate) fn reading(
         return Err(AdapterError::NoValues);
     }
     Ok(Message::Reading(Decoded { ts, values }))
-}
-
-/// A map of values given in ascending quantity order: inserted one by one while they fit one B-tree leaf
-/// (11 entries; each insert appends), built in bulk beyond that, where inserts would split nodes
-/// (measured: bulk building costs an extra allocation that only pays off past one leaf).
-pub(crate) fn sorted_map(values: &[(Quantity, f64)]) -> BTreeMap<Quantity, f64> {
-    debug_assert!(values.windows(2).all(|w| w[0].0 < w[1].0));
-    if values.len() <= 11 {
-        let mut m = BTreeMap::new();
-        for &(q, v) in values {
-            m.insert(q, v);
-        }
-        m
-    } else {
-        values.iter().copied().collect()
-    }
 }
 
 /// [`reading`] of values given in ascending quantity order, checked before the map is built.
@@ -155,7 +135,7 @@ pub(crate) fn sorted_reading(
     }
     Ok(Message::Reading(Decoded {
         ts,
-        values: sorted_map(values),
+        values: Values::from_sorted(values),
     }))
 }
 

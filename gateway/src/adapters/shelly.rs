@@ -24,9 +24,9 @@
 mod status;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use zw_model::reading::Values;
 
 use super::scan::{Scanner, Seen};
 use super::{AdapterError, Message, availability, reading, sorted_reading};
@@ -200,7 +200,7 @@ impl State {
         if full {
             self.known = [None; 5];
         }
-        let mut values = BTreeMap::new();
+        let mut values = Values::new();
         for (slot, patch) in p.patches.iter().enumerate() {
             if let Some(patch) = patch {
                 let k = self.known[slot].get_or_insert_with(Known::default);

@@ -7,7 +7,7 @@ const GEN3: &[u8] = br#"{"id":0,"source":"WS_in","output":true,"apower":9.5,"vol
 const EM: &[u8] = br#"{"id":0,"a_current":4.029,"a_voltage":236.1,"a_act_power":951.2,"a_aprt_power":951.9,"a_pf":1,"a_freq":50,"b_current":4.02,"b_voltage":236.5,"b_act_power":-948.5,"b_aprt_power":950.9,"b_pf":1,"b_freq":50,"c_current":3.99,"c_voltage":236.8,"c_act_power":939.4,"c_aprt_power":945,"c_pf":1,"c_freq":50,"n_current":null,"total_current":12.04,"total_act_power":942.1,"total_aprt_power":2847.8,"user_calibrated_phase":[]}"#;
 const EMDATA: &[u8] = br#"{"id":0,"a_total_act_energy":2776.9,"a_total_act_ret_energy":0,"b_total_act_energy":2870.3,"b_total_act_ret_energy":12.5,"c_total_act_energy":2789.2,"c_total_act_ret_energy":0,"total_act":8436.4,"total_act_ret":12.5}"#;
 
-fn values(m: Result<Message, AdapterError>) -> (Option<DateTime<Utc>>, BTreeMap<Q, f64>) {
+fn values(m: Result<Message, AdapterError>) -> (Option<DateTime<Utc>>, Values) {
     match m {
         Ok(Message::Reading(d)) => (d.ts, d.values),
         other => panic!("expected a reading, got {other:?}"),
@@ -21,7 +21,7 @@ fn switch_status_units() {
     assert_eq!(ts, None);
     assert_eq!(
         v,
-        BTreeMap::from([
+        Values::from([
             (Q::ActivePower, 0.0),
             (Q::VoltageL1, 235.0),
             (Q::CurrentL1, 0.034),
@@ -45,7 +45,7 @@ fn pro_3em_power_and_energy() {
     let (_, v) = values(s.decode(Part::Status(Component::EmData), EMDATA));
     assert_eq!(
         v,
-        BTreeMap::from([(Q::EnergyImport, 8436.4), (Q::EnergyExport, 12.5)])
+        Values::from([(Q::EnergyImport, 8436.4), (Q::EnergyExport, 12.5)])
     );
 }
 
@@ -96,7 +96,7 @@ fn em1_channels_and_switch_channels() {
     let (_, v) = values(s.decode(Part::Status(Component::Em1(1)), EM1));
     assert_eq!(
         v,
-        BTreeMap::from([
+        Values::from([
             (Q::ActivePower, -590.4),
             (Q::ApparentPower, 650.1),
             (Q::VoltageL1, 231.2),
@@ -108,7 +108,7 @@ fn em1_channels_and_switch_channels() {
     let (_, v) = values(s.decode(Part::Status(Component::Em1Data(1)), EM1DATA));
     assert_eq!(
         v,
-        BTreeMap::from([(Q::EnergyImport, 12345.67), (Q::EnergyExport, 4567.89)])
+        Values::from([(Q::EnergyImport, 12345.67), (Q::EnergyExport, 4567.89)])
     );
     // Another channel's status is a sign of life for this device, not its values.
     assert_eq!(s.decode(Part::Status(Component::Em1(0)), EM1), Ok(Message::Alive));

@@ -14,10 +14,9 @@
 //! Payloads are read with the [`super::scan`] scanner; the serde_json decoder in
 //! [`super::reference::tasmota`] is the differential reference.
 
-use std::collections::BTreeMap;
-
 use zw_model::Quantity;
 use zw_model::inventory::SmlField;
+use zw_model::reading::Values;
 
 use super::num::Phased;
 use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
@@ -126,7 +125,7 @@ impl Decoder {
     /// A `SENSOR` object, or (`wrapped`) a status reply holding it in `StatusSNS`.
     fn sensor(&self, payload: &[u8], wrapped: bool) -> Result<Message, AdapterError> {
         let mut s = Scanner::new(payload);
-        let (mut values, mut energy) = (BTreeMap::new(), None);
+        let (mut values, mut energy) = (Values::new(), None);
         let mut found = false;
         if wrapped {
             let mut seen = Seen::default();
@@ -156,7 +155,7 @@ impl Decoder {
     fn sensor_object(
         &self,
         s: &mut Scanner<'_>,
-        values: &mut BTreeMap<Quantity, f64>,
+        values: &mut Values,
         energy_out: &mut Option<Energy>,
     ) -> Result<bool, AdapterError> {
         let mut found = false;
@@ -293,7 +292,7 @@ impl Energy {
                 n += 1;
             }
         };
-        // In `Quantity` order, as `sorted_map` needs.
+        // In `Quantity` order, as `sorted_reading` needs.
         put(Quantity::ActivePower, power.map(sum));
         let phases = |p: Option<Phased>, scalar_is_l1: bool| match p {
             Some(Phased::Many(xs, n)) => [0, 1, 2].map(|i| (i < n).then_some(xs[i])),

@@ -1,6 +1,6 @@
 use super::*;
 
-fn values(m: Result<Message, AdapterError>) -> BTreeMap<Quantity, f64> {
+fn values(m: Result<Message, AdapterError>) -> Values {
     match m {
         Ok(Message::Reading(d)) => {
             assert_eq!(d.ts, None);
@@ -10,7 +10,7 @@ fn values(m: Result<Message, AdapterError>) -> BTreeMap<Quantity, f64> {
     }
 }
 
-fn assert_values(got: &BTreeMap<Quantity, f64>, want: &[(Quantity, f64)]) {
+fn assert_values(got: &Values, want: &[(Quantity, f64)]) {
     assert_eq!(got.len(), want.len(), "{got:?}");
     for (q, v) in want {
         assert!((got[q] - v).abs() < 1e-9, "{q}: {} != {v}", got[q]);

@@ -16,11 +16,11 @@
 //! reference.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 use super::num::lenient_str;
 use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
@@ -70,15 +70,15 @@ struct Uplink<'a> {
 struct UplinkMessage<'a> {
     f_port: u64,
     frm_payload: Option<Cow<'a, str>>,
-    decoded: Option<BTreeMap<Quantity, f64>>,
+    decoded: Option<Values>,
     received_at: Option<Cow<'a, str>>,
 }
 
 /// Decodes a model's raw frame.
-type FrameDecoder = fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+type FrameDecoder = fn(&[u8]) -> Result<Values, AdapterError>;
 
 /// Reads a model's formatter output (`decoded_payload`) into values.
-type FormattedDecoder = fn(&mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+type FormattedDecoder = fn(&mut Scanner<'_>) -> Result<Values, AdapterError>;
 
 fn uplink<'a>(s: &mut Scanner<'a>, formatted: FormattedDecoder) -> Result<Uplink<'a>, AdapterError> {
     let mut up = Uplink::default();
@@ -219,7 +219,7 @@ const LSE01_NAMES: [&str; 6] = {
 
 static LSE01_INDEX: KeyIndex = KeyIndex::new(&LSE01_NAMES);
 
-fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+fn lse01_decoded(s: &mut Scanner<'_>) -> Result<Values, AdapterError> {
     let mut got: [Option<f64>; 6] = [None; 6];
     let mut seen = Seen::default();
     s.object_field("decoded_payload", |s, key| {
@@ -231,7 +231,7 @@ fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, Adapter
         got[i] = s.nullable(|s| lenient(s, field))?;
         Ok(())
     })?;
-    let mut out = BTreeMap::new();
+    let mut out = Values::new();
     for (i, (.., q)) in LSE01_FIELDS.iter().enumerate() {
         // `BatV` (index 4) only when `Bat` (index 3) is absent.
         if let Some(v) = got[i]
@@ -243,7 +243,7 @@ fn lse01_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, Adapter
     Ok(out)
 }
 
-fn trs21_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+fn trs21_decoded(s: &mut Scanner<'_>) -> Result<Values, AdapterError> {
     // Key, path named in errors.
     const KEYS: [(&str, &str); 3] = [
         ("water_potential", "decoded_payload.water_potential"),
@@ -260,7 +260,7 @@ fn trs21_decoded(s: &mut Scanner<'_>) -> Result<BTreeMap<Quantity, f64>, Adapter
         got[i] = s.nullable(|s| valued(s, KEYS[i].1))?;
         Ok(())
     })?;
-    let mut out = BTreeMap::new();
+    let mut out = Values::new();
     if let Some(p) = got[0] {
         out.insert(Quantity::SoilWaterTension, tension(p)?);
     }
@@ -303,7 +303,7 @@ pub(crate) fn tension(potential_kpa: f64) -> Result<f64, AdapterError> {
 }
 
 /// Decodes the 11-byte LSE01 frame the way Dragino's `lse01.js` does.
-pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+pub fn lse01_frame(b: &[u8]) -> Result<Values, AdapterError> {
     if b.len() != 11 {
         return Err(AdapterError::Frame(format!(
             "LSE01 frame has {} bytes, expected 11",
@@ -314,7 +314,7 @@ pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     let i16_at = |i: usize| i16::from_be_bytes([b[i], b[i + 1]]);
     // Like `lse01.js` (whose official example has flags 0x90), byte 10 is not interpreted here. Firmware
     // 1.2.1 in raw mode is recognised by its decoder's `Raw_*` fields in `decoded_payload` instead.
-    Ok(BTreeMap::from([
+    Ok(Values::from([
         (Quantity::BatteryVoltage, f64::from(u16_at(0) & 0x3FFF) / 1000.0),
         (Quantity::Temperature, f64::from(i16_at(2)) / 10.0),
         (Quantity::SoilMoisture, f64::from(u16_at(4)) / 100.0),
@@ -324,7 +324,7 @@ pub fn lse01_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
 }
 
 /// Decodes a DL-TRS21 protocol-v2 frame.
-pub fn trs21_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+pub fn trs21_frame(b: &[u8]) -> Result<Values, AdapterError> {
     let word = |i: usize| {
         b.get(i..i + 2)
             .map(|w| f64::from(u16::from_be_bytes([w[0], w[1]])))
@@ -334,7 +334,7 @@ pub fn trs21_frame(b: &[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
     }
     let flags = u16::from_be_bytes([b[3], b[4]]);
     let mut pos = 5;
-    let mut out = BTreeMap::new();
+    let mut out = Values::new();
     let short = || {
         AdapterError::Frame(format!(
             "DL-TRS21 frame of {} bytes is too short for flags {flags:#06x}",

@@ -9,8 +9,8 @@ const UPLINK: &str = r#"{"end_device_ids":{"device_id":"lse01-garden-1","applica
 /// The official DL-TRS21 codec example: `02 01 92 00 03 00 75 80 a1 0c 25`.
 const TRS21_FRAME: [u8; 11] = [0x02, 0x01, 0x92, 0x00, 0x03, 0x00, 0x75, 0x80, 0xa1, 0x0c, 0x25];
 
-fn lse01_expected() -> BTreeMap<Quantity, f64> {
-    BTreeMap::from([
+fn lse01_expected() -> Values {
+    Values::from([
         (Quantity::BatteryVoltage, 3.625),
         (Quantity::Temperature, 24.1),
         (Quantity::SoilConductivity, 28200.0),
@@ -19,14 +19,14 @@ fn lse01_expected() -> BTreeMap<Quantity, f64> {
     ])
 }
 
-fn decoded(m: Result<Message, AdapterError>) -> (Option<DateTime<Utc>>, BTreeMap<Quantity, f64>) {
+fn decoded(m: Result<Message, AdapterError>) -> (Option<DateTime<Utc>>, Values) {
     match m {
         Ok(Message::Reading(d)) => (d.ts, d.values),
         other => panic!("expected a reading, got {other:?}"),
     }
 }
 
-fn close(a: &BTreeMap<Quantity, f64>, b: &BTreeMap<Quantity, f64>) {
+fn close(a: &Values, b: &Values) {
     assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
     for (q, v) in b {
         assert!((a[q] - v).abs() < 1e-9, "{q}: {} != {v}", a[q]);
@@ -58,14 +58,14 @@ fn lse01_newer_decoder_names_and_unit_strings() {
     let (ts, v) = decoded(decode_lse01(p.as_bytes()));
     assert_eq!(
         v,
-        BTreeMap::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)])
+        Values::from([(Quantity::BatteryVoltage, 3.6), (Quantity::SoilMoisture, 21.0)])
     );
     assert_eq!(ts, None);
 }
 
 #[test]
 fn trs21_frame_and_formatter_agree() {
-    let want = BTreeMap::from([
+    let want = Values::from([
         (Quantity::SoilWaterTension, 11.7),
         (Quantity::SoilTemperature, 16.1),
         (Quantity::BatteryVoltage, 3.109),
@@ -80,7 +80,7 @@ fn trs21_frame_and_formatter_agree() {
     close(&decoded(Model::DlTrs21.decode(formatted.as_bytes())).1, &want);
     // Battery only (flags 0x0002), as in the codec's second example.
     let battery = trs21_frame(&[0x02, 0x01, 0x92, 0x00, 0x02, 0x0c, 0x25]).expect("decodes");
-    assert_eq!(battery, BTreeMap::from([(Quantity::BatteryVoltage, 3.109)]));
+    assert_eq!(battery, Values::from([(Quantity::BatteryVoltage, 3.109)]));
 }
 
 #[test]

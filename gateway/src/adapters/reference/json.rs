@@ -1,11 +1,9 @@
 //! Generic JSON through `serde_json::Value` and `Value::pointer`.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use zw_model::Quantity;
 use zw_model::inventory::JsonField;
+use zw_model::reading::Values;
 
 use crate::adapters::{AdapterError, Message, number, reading};
 
@@ -28,7 +26,7 @@ impl Mapping {
     /// Decodes one message.
     pub fn decode(&self, payload: &[u8]) -> Result<Message, AdapterError> {
         let root: Value = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
-        let mut values = BTreeMap::<Quantity, f64>::new();
+        let mut values = Values::new();
         for f in &self.fields {
             match root.pointer(&f.pointer) {
                 None | Some(Value::Null) => {}

@@ -5,11 +5,11 @@
 mod status;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use zw_model::reading::Values;
 
 use crate::adapters::shelly::{Component, Part};
 use crate::adapters::{AdapterError, Message, availability, reading};
@@ -48,7 +48,7 @@ fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, AdapterError> {
 impl State {
     /// Decodes one message, updating the known status.
     pub fn decode(&mut self, part: Part, payload: &[u8]) -> Result<Message, AdapterError> {
-        let mut values = BTreeMap::new();
+        let mut values = Values::new();
         match part {
             Part::Online => return availability(payload, "true", "false"),
             Part::Status(
@@ -99,7 +99,7 @@ impl State {
         if full {
             *self = State::default();
         }
-        let mut values = BTreeMap::new();
+        let mut values = Values::new();
         if let Some(patch) = p.switch {
             let s = self.switch.get_or_insert_with(SwitchState::default);
             s.apply(patch);

@@ -1,10 +1,9 @@
 //! Typed Shelly component statuses and their deltas. A `*Patch` is what a message says (absent = unchanged,
 //! `null` = gone); a `*State` is what is known after applying full statuses and deltas in order.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 use crate::adapters::num::Patch;
 
@@ -27,7 +26,7 @@ macro_rules! component {
                 $( p.$field.apply_to(&mut self.$field); )*
             }
 
-            pub(super) fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
+            pub(super) fn values(&self, out: &mut Values) {
                 $( if let Some(v) = self.$field { out.insert(Quantity::$q, v); } )*
             }
         }
@@ -106,7 +105,7 @@ impl SwitchState {
         }
     }
 
-    pub(super) fn values(&self, out: &mut BTreeMap<Quantity, f64>) {
+    pub(super) fn values(&self, out: &mut Values) {
         let pairs = [
             (Quantity::ActivePower, self.apower),
             (Quantity::VoltageL1, self.voltage),

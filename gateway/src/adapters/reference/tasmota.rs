@@ -1,10 +1,9 @@
 //! Tasmota `SENSOR` through serde_json: a typed borrowed struct for `ENERGY`, a `Value` for SML sections.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::Value;
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 use crate::adapters::num::Phased;
 use crate::adapters::{AdapterError, Message, number, reading};
@@ -41,7 +40,7 @@ const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::Cu
 pub fn decode_sensor(payload: &[u8]) -> Result<Message, AdapterError> {
     let s: Sensor = serde_json::from_slice(payload).map_err(|e| AdapterError::from_serde(&e))?;
     let e = s.energy.ok_or(AdapterError::NoValues)?;
-    let mut values = BTreeMap::new();
+    let mut values = Values::new();
     let mut put = |q, v: Option<f64>| {
         if let Some(v) = v {
             values.insert(q, v);
@@ -102,7 +101,7 @@ pub fn decode_sml(
             problem: format!("expected an object, got {meter}"),
         });
     }
-    let mut values = BTreeMap::new();
+    let mut values = Values::new();
     for (key, q, scale) in fields {
         if let Some(v) = meter.get(key) {
             values.insert(*q, number(v, &format!("{section}.{key}"), false)? * scale);

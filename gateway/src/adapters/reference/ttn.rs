@@ -1,13 +1,13 @@
 //! The Things Stack uplinks through serde_json: typed borrowed structs, the formatter output per model.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 use crate::adapters::num::Lenient;
 use crate::adapters::ttn::{Model, lse01_frame, tension, trs21_frame};
@@ -43,11 +43,11 @@ struct UplinkMessage<'a, D> {
 }
 
 /// Decodes a model's raw frame.
-type FrameDecoder = fn(&[u8]) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+type FrameDecoder = fn(&[u8]) -> Result<Values, AdapterError>;
 
 /// A model's formatter output.
 trait Formatted {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError>;
+    fn values(&self) -> Result<Values, AdapterError>;
 }
 
 fn decode_with<D: DeserializeOwned + Formatted>(
@@ -106,7 +106,7 @@ struct Lse01Decoded {
 }
 
 impl Formatted for Lse01Decoded {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
+    fn values(&self) -> Result<Values, AdapterError> {
         let pairs = [
             (Quantity::SoilMoisture, self.water),
             (Quantity::SoilTemperature, self.temp),
@@ -131,8 +131,8 @@ struct TrsDecoded {
 }
 
 impl Formatted for TrsDecoded {
-    fn values(&self) -> Result<BTreeMap<Quantity, f64>, AdapterError> {
-        let mut out = BTreeMap::new();
+    fn values(&self) -> Result<Values, AdapterError> {
+        let mut out = Values::new();
         if let Some(p) = &self.water_potential {
             out.insert(Quantity::SoilWaterTension, tension(p.value)?);
         }

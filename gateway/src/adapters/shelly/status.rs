@@ -2,9 +2,8 @@
 //! message says about them (a [`Patch`]: absent = unchanged, `null` = gone) and what is known after applying
 //! full statuses and deltas in order ([`Known`]).
 
-use std::collections::BTreeMap;
-
 use zw_model::Quantity;
+use zw_model::reading::Values;
 
 use crate::adapters::AdapterError;
 use crate::adapters::num::Patch;
@@ -188,7 +187,7 @@ impl Known {
     }
 
     /// Adds the known values.
-    pub(super) fn values(&self, table: &Table, out: &mut BTreeMap<Quantity, f64>) {
+    pub(super) fn values(&self, table: &Table, out: &mut Values) {
         for (f, v) in table.fields.iter().zip(self.0) {
             if let Some(v) = v {
                 out.insert(f.quantity, v);
