@@ -27,7 +27,6 @@ pub mod tasmota;
 pub mod ttn;
 
 use chrono::{DateTime, Utc};
-use zw_model::Quantity;
 use zw_model::reading::Values;
 
 /// Values decoded from one device message.
@@ -112,6 +111,7 @@ impl AdapterError {
 }
 
 /// A reading from `values`, or `NoValues` if empty, or `NotFinite` if any value is NaN or infinite.
+#[inline]
 pub(crate) fn reading(ts: Option<DateTime<Utc>>, values: Values) -> Result<Message, AdapterError> {
     if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
         return Err(AdapterError::NotFinite(q.name().into()));
@@ -120,23 +120,6 @@ pub(crate) fn reading(ts: Option<DateTime<Utc>>, values: Values) -> Result<Messa
         return Err(AdapterError::NoValues);
     }
     Ok(Message::Reading(Decoded { ts, values }))
-}
-
-/// [`reading`] of values given in ascending quantity order, checked before the map is built.
-pub(crate) fn sorted_reading(
-    ts: Option<DateTime<Utc>>,
-    values: &[(Quantity, f64)],
-) -> Result<Message, AdapterError> {
-    if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
-        return Err(AdapterError::NotFinite(q.name().into()));
-    }
-    if values.is_empty() {
-        return Err(AdapterError::NoValues);
-    }
-    Ok(Message::Reading(Decoded {
-        ts,
-        values: Values::from_sorted(values),
-    }))
 }
 
 /// Reads a JSON value as a finite f64; with `lenient`, also a numeric string such as `"24.1"` or `"3.6 V"`.

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use zw_model::reading::Values;
 
 use super::scan::{Scanner, Seen};
-use super::{AdapterError, Message, availability, reading, sorted_reading};
+use super::{AdapterError, Message, availability, reading};
 use status::{EM, EM1, EM1DATA, EMDATA, Known, Patches, SWITCH, Table};
 
 /// A component whose values we read.
@@ -158,11 +158,12 @@ impl State {
         s.end()?;
         let mut k = Known::default();
         k.apply(&patches);
-        let (values, n) = k.sorted(TABLES[slot]);
-        if n > 0 {
+        let mut values = Values::new();
+        k.values(TABLES[slot], &mut values);
+        if !values.is_empty() {
             self.known[slot] = Some(k);
         }
-        sorted_reading(None, &values[..n])
+        reading(None, values)
     }
 
     fn rpc(&mut self, payload: &[u8]) -> Result<Message, AdapterError> {

@@ -20,7 +20,7 @@ use zw_model::reading::Values;
 
 use super::num::Phased;
 use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
-use super::{AdapterError, Message, availability, reading, sorted_reading};
+use super::{AdapterError, Message, availability, reading};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,7 @@ const V: [Quantity; 3] = [Quantity::VoltageL1, Quantity::VoltageL2, Quantity::Vo
 const I: [Quantity; 3] = [Quantity::CurrentL1, Quantity::CurrentL2, Quantity::CurrentL3];
 
 impl Energy {
-    /// The reading: values in `Quantity` order, checked and mapped by [`sorted_reading`].
+    /// The reading, checked by [`reading`].
     fn reading(&self) -> Result<Message, AdapterError> {
         let [
             total,
@@ -284,15 +284,12 @@ impl Energy {
             voltage,
             current,
         ] = self.0;
-        let mut buf = [(Quantity::ActivePower, 0.0); 16];
-        let mut n = 0;
+        let mut values = Values::new();
         let mut put = |q, v: Option<f64>| {
             if let Some(v) = v {
-                buf[n] = (q, v);
-                n += 1;
+                values.insert(q, v);
             }
         };
-        // In `Quantity` order, as `sorted_reading` needs.
         put(Quantity::ActivePower, power.map(sum));
         let phases = |p: Option<Phased>, scalar_is_l1: bool| match p {
             Some(Phased::Many(xs, n)) => [0, 1, 2].map(|i| (i < n).then_some(xs[i])),
@@ -316,7 +313,7 @@ impl Energy {
         put(Quantity::Frequency, frequency.map(first));
         put(Quantity::EnergyImport, total.map(|p| sum(p) * 1000.0));
         put(Quantity::EnergyExport, export.map(|p| sum(p) * 1000.0));
-        sorted_reading(None, &buf[..n])
+        reading(None, values)
     }
 }
 
