@@ -319,3 +319,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Key comparison by words equals byte equality at every length, for equal keys and keys that differ
+    /// in one byte anywhere (the words overlap, so a difference in the overlap must be seen too).
+    #[test]
+    fn key_comparison_is_byte_equality(
+        k in "[a-zA-Z_0-9]{1,24}",
+        at in any::<proptest::sample::Index>(),
+        byte in any::<u8>(),
+        extra in prop::option::of(any::<u8>()),
+    ) {
+        let mut key = k.clone().into_bytes();
+        prop_assert!(is(&k, &key));
+        let i = at.index(key.len());
+        key[i] = byte;
+        prop_assert_eq!(is(&k, &key), k.as_bytes() == key.as_slice());
+        if let Some(b) = extra {
+            key.push(b);
+            prop_assert!(!is(&k, &key));
+        }
+    }
+}
