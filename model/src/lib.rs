@@ -3,7 +3,7 @@
 //! Every service speaks in the types defined here: validated identifiers ([`id`]), canonical quantities with
 //! their SI units ([`quantity`]), the canonical reading that travels on the bus ([`reading`]), the bus topic
 //! layout ([`topic`]), the inventory of sites, devices, trees and API users ([`inventory`]), and what analytics
-//! publishes: alerts ([`alert`]) and tree statuses ([`tree`]).
+//! publishes: alerts ([`alert`]) and tree statuses ([`tree`]), and the weather feed analytics reads ([`weather`]).
 //!
 //! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
 //! is not finite or a timestamp outside the plausible window is rejected with a typed error, never coerced.
@@ -18,6 +18,7 @@ pub mod status;
 pub mod storage;
 pub mod topic;
 pub mod tree;
+pub mod weather;
 
 pub use id::{Id, IdError};
 pub use inventory::{Device, DeviceSource, Inventory, Role, Site, SiteKind, Tree, User};

@@ -8,6 +8,7 @@
 //! | `zw/v1/status/device/{device}` | [`crate::status::DeviceStatus`] JSON (gateway-polled devices) | yes |
 //! | `zw/v1/alerts/{alert}` | [`crate::alert::Alert`] JSON; an empty payload clears the alert | yes |
 //! | `zw/v1/trees/{tree}` | [`crate::tree::TreeStatus`] JSON | yes |
+//! | `zw/v1/weather/{area}` | [`crate::weather::Weather`] JSON: observed and forecast ET0 of an area | yes |
 //! | `zw/v1/commands/alerts/ack` | [`crate::alert::AckCommand`] JSON (the API acknowledges an alert), QoS 1 | no |
 //!
 //! `device` is a reserved service name, so a device's status never collides with a service instance's.
@@ -87,6 +88,19 @@ pub const TREES_FILTER: &str = "zw/v1/trees/+";
 /// The retained status topic of a tree.
 pub fn tree(tree: &Id) -> String {
     format!("{ROOT}/trees/{tree}")
+}
+
+/// Filter matching every weather area.
+pub const WEATHER_FILTER: &str = "zw/v1/weather/+";
+
+/// The topic of an area's weather feed ([`crate::weather::Weather`]).
+pub fn weather(area: &Id) -> String {
+    format!("{ROOT}/weather/{area}")
+}
+
+/// The area of a weather topic, or `None` if it is not one.
+pub fn parse_weather(topic: &str) -> Option<Id> {
+    Id::new(topic.strip_prefix(ROOT)?.strip_prefix("/weather/")?).ok()
 }
 
 /// A shared-subscription filter (`$share/{group}/{filter}`) so several instances split one stream.

@@ -1,0 +1,395 @@
+//! The weather feed: reference evapotranspiration (ET0, FAO-56 Penman–Monteith, mm of water) per area,
+//! observed for the past and forecast for the coming days.
+//!
+//! Wire form (schema version 1), published as JSON on `zw/v1/weather/{area}` ([`crate::topic::weather`]):
+//!
+//! ```json
+//! {"v":1,"area":"town","issued":"2026-05-02T06:00:00Z","source":"open-meteo icon_d2",
+//!  "observed":[{"from":"2026-05-02T04:00:00Z","to":"2026-05-02T05:00:00Z","mm":0.04}],
+//!  "forecast":[{"from":"2026-05-02T06:00:00Z","to":"2026-05-02T07:00:00Z","mm":0.11}]}
+//! ```
+//!
+//! * `area`: an [`Id`] naming the weather area (a town, a district, a forecast grid cell); parks are mapped
+//!   to areas in the analytics config. It must match the topic.
+//! * `issued`: when this information was known, UTC. For a forecast, the model run's availability time
+//!   (not its analysis time), so nothing uses a forecast before it existed.
+//! * `observed`: ET0 that happened (from a station, or a model analysis), each interval ending by `issued`.
+//! * `forecast`: ET0 expected, each interval ending after `issued`. A newer forecast of an area replaces
+//!   the older one as a whole.
+//! * Intervals are `[from, to)`, at most a day long (hourly values as from Open-Meteo, daily values as
+//!   DWD MOSMIX `PEvap`), not overlapping within a list. An hour without a value is absent, never `0`.
+//!
+//! [`Weather::validate`] enforces all of that, bounds each value by what ET0 can physically be, and bounds
+//! the size of a message.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Id;
+
+/// Schema version of [`Weather`].
+pub const WEATHER_SCHEMA_VERSION: u32 = 1;
+/// Most intervals in one message (observed and forecast together): 16 days of hourly forecast and 25 days
+/// of hourly observations.
+pub const MAX_INTERVALS: usize = 1000;
+/// Largest accepted message, bytes (checked before parsing).
+pub const MAX_BYTES: usize = 128 * 1024;
+/// Highest plausible ET0 rate, mm per hour (FAO-56 hourly ET0 peaks near 1 mm/h in hot, dry, windy
+/// weather; Central European summer days reach 0.6–0.8 mm/h).
+pub const MAX_MM_PER_HOUR: f64 = 1.5;
+/// Highest plausible ET0 of one interval, mm (desert summer days reach 10–12 mm/day).
+pub const MAX_MM: f64 = 15.0;
+/// Longest interval.
+pub const MAX_INTERVAL: TimeDelta = TimeDelta::days(1);
+/// Oldest observation accepted, before `issued`.
+pub const MAX_OBSERVED_AGE: TimeDelta = TimeDelta::days(31);
+/// Furthest forecast accepted, after `issued`.
+pub const MAX_LEAD: TimeDelta = TimeDelta::days(16);
+
+/// ET0 over one time interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Et0 {
+    /// Start (inclusive), UTC.
+    pub from: DateTime<Utc>,
+    /// End (exclusive), UTC.
+    pub to: DateTime<Utc>,
+    /// Reference evapotranspiration over the interval, mm.
+    pub mm: f64,
+}
+
+/// One message of the weather feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weather {
+    /// Schema version, [`WEATHER_SCHEMA_VERSION`].
+    pub v: u32,
+    /// The weather area.
+    pub area: Id,
+    /// When this was known.
+    pub issued: DateTime<Utc>,
+    /// Where it comes from (free text for people, e.g. `"dwd mosmix 10400"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// ET0 that happened, each interval ending by `issued`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<Et0>,
+    /// ET0 expected, each interval ending after `issued`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecast: Vec<Et0>,
+}
+
+/// Why a weather message was rejected. Each variant is a distinct reason label in metrics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeatherError {
+    /// Larger than [`MAX_BYTES`] or more than [`MAX_INTERVALS`] intervals.
+    #[error("weather message too large: {0}")]
+    TooLarge(String),
+    /// Not JSON, or JSON that does not fit the schema.
+    #[error("malformed weather message: {0}")]
+    Malformed(String),
+    /// A schema version this build does not understand.
+    #[error("unsupported weather schema version {0}, expected {WEATHER_SCHEMA_VERSION}")]
+    Version(u32),
+    /// The message names another area than its topic.
+    #[error("weather for area {area} on topic {topic}")]
+    TopicMismatch {
+        /// The message's area.
+        area: Id,
+        /// The topic it came on.
+        topic: String,
+    },
+    /// Neither observations nor a forecast.
+    #[error("weather message has no values")]
+    Empty,
+    /// `issued` outside the accepted window around the receiver's clock.
+    #[error("issued {issued} is outside the accepted window ({earliest} .. {latest})")]
+    Timestamp {
+        /// The offending time.
+        issued: DateTime<Utc>,
+        /// Earliest accepted.
+        earliest: DateTime<Utc>,
+        /// Latest accepted.
+        latest: DateTime<Utc>,
+    },
+    /// An interval that is empty, too long, overlapping, or on the wrong side of `issued`.
+    #[error("bad interval {from} .. {to}: {why}")]
+    Interval {
+        /// Start.
+        from: DateTime<Utc>,
+        /// End.
+        to: DateTime<Utc>,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A value that is NaN, negative or beyond what ET0 can be.
+    #[error("implausible ET0 {mm} mm over {from} .. {to}")]
+    Value {
+        /// Start.
+        from: DateTime<Utc>,
+        /// End.
+        to: DateTime<Utc>,
+        /// The value.
+        mm: f64,
+    },
+}
+
+impl WeatherError {
+    /// A short, stable label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            WeatherError::TooLarge(_) => "too_large",
+            WeatherError::Malformed(_) => "malformed",
+            WeatherError::Version(_) => "version",
+            WeatherError::TopicMismatch { .. } => "topic_mismatch",
+            WeatherError::Empty => "empty",
+            WeatherError::Timestamp { .. } => "timestamp",
+            WeatherError::Interval { .. } => "interval",
+            WeatherError::Value { .. } => "value",
+        }
+    }
+}
+
+impl Weather {
+    /// Parses and validates a message that arrived on `topic` at `now` (`max_age`: oldest accepted
+    /// `issued`; up to five minutes ahead of `now` are accepted for clock skew).
+    pub fn from_message(
+        topic: &str,
+        payload: &[u8],
+        now: DateTime<Utc>,
+        max_age: TimeDelta,
+    ) -> Result<Weather, WeatherError> {
+        if payload.len() > MAX_BYTES {
+            return Err(WeatherError::TooLarge(format!(
+                "{} bytes, at most {MAX_BYTES}",
+                payload.len()
+            )));
+        }
+        let w: Weather =
+            serde_json::from_slice(payload).map_err(|e| WeatherError::Malformed(e.to_string()))?;
+        if crate::topic::parse_weather(topic).as_ref() != Some(&w.area) {
+            return Err(WeatherError::TopicMismatch {
+                area: w.area,
+                topic: topic.to_string(),
+            });
+        }
+        w.validate(now, max_age)?;
+        Ok(w)
+    }
+
+    /// Serialises to the wire form.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain structs, strings and finite numbers: cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Checks version, size, `issued` against the window around `now`, every interval and value.
+    pub fn validate(&self, now: DateTime<Utc>, max_age: TimeDelta) -> Result<(), WeatherError> {
+        if self.v != WEATHER_SCHEMA_VERSION {
+            return Err(WeatherError::Version(self.v));
+        }
+        let n = self.observed.len() + self.forecast.len();
+        if n > MAX_INTERVALS {
+            return Err(WeatherError::TooLarge(format!(
+                "{n} intervals, at most {MAX_INTERVALS}"
+            )));
+        }
+        if n == 0 {
+            return Err(WeatherError::Empty);
+        }
+        let (earliest, latest) = (now - max_age, now + TimeDelta::minutes(5));
+        if self.issued < earliest || self.issued > latest {
+            return Err(WeatherError::Timestamp {
+                issued: self.issued,
+                earliest,
+                latest,
+            });
+        }
+        let issued = self.issued;
+        check(&self.observed, |e| {
+            if e.to > issued {
+                Some("an observation ends after issued")
+            } else if e.from < issued - MAX_OBSERVED_AGE {
+                Some("an observation more than 31 days before issued")
+            } else {
+                None
+            }
+        })?;
+        check(&self.forecast, |e| {
+            if e.to <= issued {
+                Some("a forecast interval ends by issued")
+            } else if e.to > issued + MAX_LEAD {
+                Some("a forecast more than 16 days ahead")
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// Checks the intervals of one list: each well-formed and plausible, `side` accepting it, none overlapping.
+fn check(list: &[Et0], side: impl Fn(&Et0) -> Option<&'static str>) -> Result<(), WeatherError> {
+    let bad = |e: &Et0, why| WeatherError::Interval {
+        from: e.from,
+        to: e.to,
+        why,
+    };
+    for e in list {
+        if e.to <= e.from {
+            return Err(bad(e, "ends before it starts"));
+        }
+        let len = e.to - e.from;
+        if len > MAX_INTERVAL {
+            return Err(bad(e, "longer than a day"));
+        }
+        if let Some(why) = side(e) {
+            return Err(bad(e, why));
+        }
+        let hours = len.num_milliseconds() as f64 / 3_600_000.0;
+        if !(e.mm.is_finite() && e.mm >= 0.0 && e.mm <= MAX_MM && e.mm <= MAX_MM_PER_HOUR * hours) {
+            return Err(WeatherError::Value {
+                from: e.from,
+                to: e.to,
+                mm: e.mm,
+            });
+        }
+    }
+    let mut sorted: Vec<&Et0> = list.iter().collect();
+    sorted.sort_by_key(|e| e.from);
+    if let Some(w) = sorted.windows(2).find(|w| w[1].from < w[0].to) {
+        return Err(bad(w[1], "overlaps another interval"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, 2, 7, 0, 0)
+            .single()
+            .expect("valid date")
+    }
+
+    const TOPIC: &str = "zw/v1/weather/town";
+
+    fn parse(json: &str) -> Result<Weather, WeatherError> {
+        Weather::from_message(TOPIC, json.as_bytes(), now(), TimeDelta::days(7))
+    }
+
+    #[test]
+    fn a_feed_message_round_trips() {
+        let json = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z","source":"sim",
+            "observed":[{"from":"2026-05-02T04:00:00Z","to":"2026-05-02T05:00:00Z","mm":0.04}],
+            "forecast":[{"from":"2026-05-02T06:00:00Z","to":"2026-05-03T06:00:00Z","mm":3.1}]}"#;
+        let w = parse(json).expect("valid");
+        assert_eq!(w.forecast[0].mm, 3.1);
+        assert_eq!(parse(std::str::from_utf8(&w.to_json()).expect("utf8")), Ok(w));
+    }
+
+    #[test]
+    fn rejections_name_their_reason() {
+        let msg = |issued: &str, obs: &str, fc: &str| {
+            format!(r#"{{"v":1,"area":"town","issued":"{issued}","observed":[{obs}],"forecast":[{fc}]}}"#)
+        };
+        let iv = |from: &str, to: &str, mm: &str| format!(r#"{{"from":"{from}","to":"{to}","mm":{mm}}}"#);
+        let (t5, t6, t7) = (
+            "2026-05-02T05:00:00Z",
+            "2026-05-02T06:00:00Z",
+            "2026-05-02T07:00:00Z",
+        );
+        let ok_fc = iv(t6, t7, "0.1");
+        let cases: Vec<(String, &str)> = vec![
+            ("not json".into(), "malformed"),
+            (msg(t6, "", &iv(t6, t7, "\"0.1\"")), "malformed"),
+            (msg(t6, "", &iv(t6, t7, "NaN")), "malformed"),
+            (
+                r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z","rain":[]}"#.into(),
+                "malformed",
+            ),
+            (
+                r#"{"v":2,"area":"town","issued":"2026-05-02T06:00:00Z","forecast":[]}"#.into(),
+                "version",
+            ),
+            (
+                r#"{"v":1,"area":"city","issued":"2026-05-02T06:00:00Z","forecast":[]}"#.into(),
+                "topic_mismatch",
+            ),
+            (msg(t6, "", ""), "empty"),
+            (msg("1971-01-01T00:00:00Z", "", &ok_fc), "timestamp"),
+            (msg("2026-05-02T07:06:00Z", "", &ok_fc), "timestamp"),
+            (msg(t6, "", &iv(t7, t6, "0.1")), "interval"),
+            (msg(t6, "", &iv(t5, t6, "0.1")), "interval"),
+            (msg(t6, &iv(t6, t7, "0.1"), ""), "interval"),
+            (msg(t6, "", &iv(t6, "2026-05-04T06:00:00Z", "4")), "interval"),
+            (
+                msg(t6, "", &iv("2026-05-19T06:00:00Z", "2026-05-19T07:00:00Z", "0.1")),
+                "interval",
+            ),
+            (msg(t6, "", &format!("{ok_fc},{ok_fc}")), "interval"),
+            (msg(t6, "", &iv(t6, t7, "-0.1")), "value"),
+            (msg(t6, "", &iv(t6, t7, "2.0")), "value"),
+            (msg(t6, "", &iv(t6, t7, "1e308")), "value"),
+            (" ".repeat(MAX_BYTES + 1), "too_large"),
+            (
+                msg(t6, "", &vec![ok_fc.as_str(); MAX_INTERVALS + 1].join(",")),
+                "too_large",
+            ),
+        ];
+        for (input, reason) in cases {
+            let err = parse(&input).expect_err(&input);
+            assert_eq!(err.reason(), reason, "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn non_finite_values_built_in_code_are_rejected() {
+        let at = |h| Utc.with_ymd_and_hms(2026, 5, 2, h, 0, 0).single().expect("date");
+        let w = Weather {
+            v: 1,
+            area: Id::new("town").expect("id"),
+            issued: at(6),
+            source: None,
+            observed: Vec::new(),
+            forecast: vec![Et0 {
+                from: at(6),
+                to: at(7),
+                mm: f64::NAN,
+            }],
+        };
+        assert_eq!(
+            w.validate(now(), TimeDelta::days(7)).map_err(|e| e.reason()),
+            Err("value")
+        );
+    }
+
+    proptest! {
+        /// Whatever arrives, parsing answers (never panics), and what it accepts is within the bounds.
+        #[test]
+        fn parsing_never_panics_and_accepts_only_plausible(
+            mm in proptest::num::f64::ANY,
+            from_min in -3000i64..3000,
+            len_min in -120i64..3000,
+        ) {
+            let at = |m: i64| now() + TimeDelta::minutes(m);
+            let w = Weather {
+                v: 1,
+                area: Id::new("town").expect("id"),
+                issued: now(),
+                source: None,
+                observed: Vec::new(),
+                forecast: vec![Et0 { from: at(from_min), to: at(from_min + len_min), mm }],
+            };
+            let text = String::from_utf8(w.to_json()).unwrap_or_default();
+            if let Ok(ok) = parse(&text) {
+                let e = ok.forecast[0];
+                prop_assert!(e.mm.is_finite() && (0.0..=MAX_MM).contains(&e.mm));
+                prop_assert!(e.to > e.from && e.to > ok.issued);
+            }
+        }
+    }
+}
