@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use common_cause::CommonCauseConfig;
 pub use energy::{AlertsConfig, BaseloadConfig, LeftOnConfig, NormalConfig, PowerConfig, WarmupConfig};
-pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig};
+pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig, WeatherConfig};
 pub use units::{ClockTime, Day, MonthDay, Watts};
 
 /// Analytics settings.
@@ -157,7 +157,13 @@ mod tests {
         fn keys(v: &toml::Value, path: &str, out: &mut Vec<String>) {
             // Maps keyed by the user (classes, trees, sensors, profiles) are shown as commented examples:
             // setting one replaces the whole default map.
-            const USER_KEYED: [&str; 4] = ["limits", "tree_soil", "sensor_depth_cm", "soil_profiles"];
+            const USER_KEYED: [&str; 5] = [
+                "limits",
+                "tree_soil",
+                "sensor_depth_cm",
+                "soil_profiles",
+                "site_area",
+            ];
             if let toml::Value::Table(t) = v {
                 for (k, v) in t.iter().filter(|(k, _)| !USER_KEYED.contains(&k.as_str())) {
                     let p = if path.is_empty() {
@@ -208,6 +214,11 @@ mod tests {
             [trees.soil_profiles.odd]
             field_capacity_pct = 10.0
             wilting_point_pct = 20.0
+            [trees.weather]
+            default_area = "Town Centre"
+            max_forecast_age = "30days"
+            [trees.weather.site_area]
+            park = "a/b"
         "#;
         let cfg: Config = toml::from_str(text).expect("parses");
         let errors = cfg.validate();
@@ -219,6 +230,9 @@ mod tests {
             "analytics.left_on.min_power",
             "analytics.trees.default_soil",
             "analytics.trees.soil_profiles.odd",
+            "analytics.trees.weather.default_area",
+            "analytics.trees.weather.site_area.park",
+            "analytics.trees.weather.max_forecast_age",
         ] {
             assert!(
                 errors.iter().any(|e| e.starts_with(path)),

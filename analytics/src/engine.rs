@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use zw_model::alert::{AckCommand, Alert, AlertId};
 use zw_model::tree::TreeStatus;
+use zw_model::weather::Weather;
 use zw_model::{Id, Inventory, Quantity, Reading};
 
 use crate::alerts::{AckOutcome, AlertBook};
@@ -78,6 +79,13 @@ impl Analytics {
             self.trees.observe(r);
         }
         self.drain(Vec::new())
+    }
+
+    /// Feeds one validated weather message (ET0 observed and forecast of an area). `false` when no park
+    /// uses its area. The forecast counts from the next tree evaluation on, and only ever as issued: a
+    /// caller never hands in a message before its `issued` time.
+    pub fn weather(&mut self, w: &Weather) -> bool {
+        self.trees.weather(w)
     }
 
     /// Time-driven checks at `now`: stale devices, sensor gaps, tree evaluation, alert expiry.

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub notices: IntCounter,
     /// Publishes that failed because the bus client stopped.
     pub publish_errors: IntCounter,
+    /// Weather messages taken in, or ignored because no park uses their area, by result.
+    pub weather: IntCounterVec,
+    /// Weather messages rejected, by reason.
+    pub weather_rejected: IntCounterVec,
 }
 
 impl Metrics {
@@ -51,6 +55,8 @@ impl Metrics {
         r.register(Box::new(m.restored.clone()))?;
         r.register(Box::new(m.notices.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
+        r.register(Box::new(m.weather.clone()))?;
+        r.register(Box::new(m.weather_rejected.clone()))?;
         Ok(m)
     }
 
@@ -115,6 +121,16 @@ impl Metrics {
             publish_errors: IntCounter::new(
                 "zw_analytics_publish_errors_total",
                 "Publishes that failed because the bus client stopped.",
+            )?,
+            weather: vec(
+                "zw_analytics_weather_messages_total",
+                "Weather (ET0) messages: used, or unused because no park uses the area.",
+                &["result"],
+            )?,
+            weather_rejected: vec(
+                "zw_analytics_weather_rejected_total",
+                "Weather (ET0) messages rejected, by reason.",
+                &["reason"],
             )?,
         })
     }

@@ -20,6 +20,7 @@ use tracing::{info, warn};
 use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
 use zw_model::alert::{AckCommand, Alert, AlertKind};
 use zw_model::reading::{TimeWindow, for_each_in_message};
+use zw_model::weather::Weather;
 use zw_model::{Inventory, topic};
 
 use crate::alerts::AckOutcome;
@@ -62,6 +63,8 @@ pub async fn run(
             subscriptions: vec![
                 (topic::READINGS_FILTER.to_string(), QoS::AtMostOnce),
                 (topic::BATCHES_FILTER.to_string(), QoS::AtMostOnce),
+                // Retained: the newest forecast and observations of an area arrive at once on start.
+                (topic::WEATHER_FILTER.to_string(), QoS::AtLeastOnce),
             ],
             ..ConnectOptions::publisher("analytics", &cfg.instance)
         },
@@ -101,6 +104,10 @@ pub async fn run(
             }
             msg = readings.recv() => {
                 let Some(msg) = msg else { break };
+                if msg.topic.starts_with("zw/v1/weather/") {
+                    weather(&mut analytics, &cfg, &metrics, &msg.topic, &msg.payload);
+                    continue;
+                }
                 // A single reading or a batch: each observed in order, the events published after.
                 let mut events = Vec::new();
                 for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| match r {
@@ -143,6 +150,23 @@ pub async fn run(
     drop(out);
     let _ = tokio::time::timeout(Duration::from_secs(5), futures_join(sink_tasks)).await;
     info!("Analytics stopped.");
+}
+
+/// Validates a weather message and hands it to the detectors; a bad one is counted by reason and logged.
+fn weather(analytics: &mut Analytics, cfg: &Config, metrics: &Metrics, topic: &str, payload: &[u8]) {
+    let max_age =
+        chrono::TimeDelta::from_std(cfg.trees.weather.max_message_age).unwrap_or(chrono::TimeDelta::days(7));
+    match Weather::from_message(topic, payload, Utc::now(), max_age) {
+        Ok(w) => {
+            let used = analytics.weather(&w);
+            let result = if used { "used" } else { "unused_area" };
+            metrics.weather.with_label_values(&[result]).inc();
+        }
+        Err(e) => {
+            metrics.weather_rejected.with_label_values(&[e.reason()]).inc();
+            warn!(topic, error = %e, "Rejected a weather message.");
+        }
+    }
 }
 
 async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {

@@ -123,12 +123,51 @@ pub struct SensorStatus {
     /// Forecast days until this sensor reaches critical; `0` when already critical.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_critical: Option<f64>,
+    /// What this sensor's forecast rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_method: Option<ForecastMethod>,
+    /// Drying per mm of reference evapotranspiration (ET0), in the sensor's own unit at its current value
+    /// (kPa/mm rising, or %/mm falling): the learned tree-and-soil coefficient the ET0 forecast is scaled
+    /// by. Absent until learned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drying_per_mm: Option<f64>,
     /// Why the sensor is not trusted, if it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultKind>,
     /// Time of its latest reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// What a days-until-critical forecast rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastMethod {
+    /// The ET0 forecast of the tree's weather area times the drying per mm of ET0 learned at the sensor.
+    Et0,
+    /// The drying trend of the last days, extrapolated (no usable weather input).
+    Trend,
+    /// Some sensors of the tree by ET0, others by trend.
+    Mixed,
+}
+
+/// The basis of a tree's forecast, so a parks department can see whether the weather was taken into account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forecast {
+    /// How the forecast was made.
+    pub method: ForecastMethod,
+    /// The weather area of the tree's park, if one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<Id>,
+    /// Issue time of the ET0 forecast used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<DateTime<Utc>>,
+    /// Forecast ET0 over the next three days, mm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub et0_3d_mm: Option<f64>,
+    /// In words, including why the trend was used when it was.
+    pub note: String,
 }
 
 /// How urgent a tree is, with the inputs of the score so a ranking can be explained.
@@ -189,6 +228,9 @@ pub struct TreeStatus {
     /// Forecast days until critical; `0` when critical now; absent when no trend is known or it is not drying.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days_until_critical: Option<f64>,
+    /// What the forecast rests on (ET0 forecast or trend, and why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
     /// Urgency and its inputs.
     pub urgency: Urgency,
     /// Planted within the last 10 years.

@@ -115,6 +115,85 @@ impl FaultConfig {
     }
 }
 
+/// The weather input of the tree forecast (`[analytics.trees.weather]`): which area's reference
+/// evapotranspiration (ET0, `zw/v1/weather/{area}`) each park uses, and when it is too old to use. A park
+/// without an area, or whose area has no fresh forecast, is forecast from its drying trend as before; the
+/// tree status says which and why.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeatherConfig {
+    /// Weather area of parks not listed in `site_area` (unset: those parks use the trend only).
+    pub default_area: Option<String>,
+    /// Weather area per park site id.
+    pub site_area: BTreeMap<String, String>,
+    /// An ET0 forecast issued longer ago than this is stale: the trend is used until a newer one comes.
+    /// NWP forecasts are issued several times a day (DWD ICON every 3 h, MOSMIX hourly), so 36 h means
+    /// a whole day of missed updates.
+    #[serde(with = "humantime_serde")]
+    pub max_forecast_age: Duration,
+    /// Messages issued longer ago than this are rejected (`reason="timestamp"`).
+    #[serde(with = "humantime_serde")]
+    pub max_message_age: Duration,
+    /// Memory of a sensor's drying per mm of ET0: the time constant its day-on-day pairs are weighted
+    /// with. Unlike the drying rate, the drying per mm is a property of tree, soil and depth, not of the
+    /// weather, so it can remember more than the last few days.
+    #[serde(with = "humantime_serde")]
+    pub drying_memory: Duration,
+}
+
+impl Default for WeatherConfig {
+    fn default() -> Self {
+        Self {
+            default_area: None,
+            site_area: BTreeMap::new(),
+            max_forecast_age: Duration::from_secs(36 * 3600),
+            max_message_age: Duration::from_secs(7 * 86_400),
+            drying_memory: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+impl WeatherConfig {
+    /// The weather area of park `site`, if any.
+    pub fn area_of(&self, site: &str) -> Option<&str> {
+        self.site_area
+            .get(site)
+            .or(self.default_area.as_ref())
+            .map(String::as_str)
+    }
+
+    fn validate(&self, e: &mut Vec<String>) {
+        let areas = self.default_area.iter().map(|a| ("default_area".to_string(), a));
+        let sites = self.site_area.iter().map(|(s, a)| (format!("site_area.{s}"), a));
+        for (path, area) in areas.chain(sites) {
+            if zw_model::Id::new(area.clone()).is_err() {
+                e.push(format!(
+                    "analytics.trees.weather.{path}: {area:?} must be a valid id (a-z 0-9 - _, 1-64)"
+                ));
+            }
+        }
+        let hours = |d: Duration| d.as_secs_f64() / 3600.0;
+        check(
+            e,
+            within(hours(self.max_forecast_age), 1.0, 10.0 * 24.0),
+            "trees.weather.max_forecast_age",
+            "between 1h and 10 days",
+        );
+        check(
+            e,
+            within(hours(self.max_message_age), 1.0, 31.0 * 24.0),
+            "trees.weather.max_message_age",
+            "between 1h and 31 days",
+        );
+        check(
+            e,
+            within(hours(self.drying_memory), 24.0, 60.0 * 24.0),
+            "trees.weather.drying_memory",
+            "between 1 day and 60 days",
+        );
+    }
+}
+
 /// Trees and their soil sensors.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -164,6 +243,8 @@ pub struct TreesConfig {
     pub soil_profiles: BTreeMap<String, SoilProfile>,
     /// Sensor fault rules.
     pub faults: FaultConfig,
+    /// The ET0 weather input of the forecast.
+    pub weather: WeatherConfig,
 }
 
 impl Default for TreesConfig {
@@ -202,6 +283,7 @@ impl Default for TreesConfig {
                 .map(|(n, fc, wp)| (n.to_string(), SoilProfile::new(fc, wp)))
                 .collect(),
             faults: FaultConfig::default(),
+            weather: WeatherConfig::default(),
         }
     }
 }
@@ -292,6 +374,7 @@ impl TreesConfig {
             "trees.interval",
             "at least 1s",
         );
+        self.weather.validate(e);
         let f = &self.faults;
         check(
             e,

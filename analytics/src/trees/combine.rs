@@ -1,26 +1,24 @@
 //! Combining a tree's sensors (depths) into one dryness, one forecast and one trend.
 //!
-//! Each trusted sensor with a trend becomes a dryness curve `g(τ)` over the next days (its fitted slope from
-//! its current value; a sensor without a trend stays flat). The tree's curve is the worst (max) or the mean
+//! Each trusted sensor with a forecast becomes a dryness curve `g(τ)` over the next days: from its current
+//! value, its forecast drying hour by hour (the ET0 forecast times its drying per mm, or its trend spread by
+//! its day rhythm; see [`crate::trees::sensor`]); a sensor without a forecast stays flat. The tree's curve is the worst (max) or the mean
 //! of them ([`Combine`]); days until critical is where that curve first reaches 1, found on an hourly grid
 //! and interpolated. For `worst` this equals the earliest sensor forecast.
 
 use crate::config::Combine;
 use crate::trees::scale::Scale;
 use crate::trees::sensor::View;
-use crate::trees::trend::Rhythm;
 
 /// A trusted sensor's view with its scale.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Input {
     /// How its values map to dryness.
     pub scale: Scale,
     /// Current value in its unit.
     pub value: f64,
-    /// Trend in fit space per day.
-    pub slope: Option<f64>,
-    /// How a day's drying spreads over the hours.
-    pub rhythm: Rhythm,
+    /// Forecast change per hour in fit space from the start of the current hour, if any.
+    pub steps: Option<Vec<f64>>,
 }
 
 impl Input {
@@ -29,15 +27,19 @@ impl Input {
         Some(Input {
             scale,
             value: v.value?,
-            slope: v.slope,
-            rhythm: v.rhythm,
+            steps: v.steps.clone(),
         })
     }
 
-    /// Dryness after `drying_days` days' worth of drying.
-    fn dryness_at(&self, drying_days: f64) -> f64 {
-        let y = self.scale.fit_space(self.value) + self.slope.unwrap_or(0.0) * drying_days;
+    /// Dryness after a change of `change` in fit space.
+    fn dryness_at(&self, change: f64) -> f64 {
+        let y = self.scale.fit_space(self.value) + change;
         self.scale.dryness(self.scale.from_fit_space(y))
+    }
+
+    /// The forecast change over the first `hours` hours.
+    fn change(&self, hours: usize) -> f64 {
+        self.steps.as_ref().map_or(0.0, |s| s.iter().take(hours).sum())
     }
 }
 
@@ -52,7 +54,7 @@ pub struct Combined {
     pub days: Option<f64>,
 }
 
-/// The combined dryness when input `i` has dried for `drying[i]` days' worth.
+/// The combined dryness when input `i` has changed by `drying(i)` in fit space.
 fn curve(inputs: &[Input], how: Combine, drying: impl Fn(usize) -> f64) -> f64 {
     let it = inputs.iter().enumerate().map(|(i, x)| x.dryness_at(drying(i)));
     match how {
@@ -61,18 +63,18 @@ fn curve(inputs: &[Input], how: Combine, drying: impl Fn(usize) -> f64) -> f64 {
     }
 }
 
-/// Combines the trusted inputs at UTC hour of day `hour`; `None` when there are none.
-pub fn combine(inputs: &[Input], how: Combine, hour: usize, horizon: f64) -> Option<Combined> {
+/// Combines the trusted inputs; `None` when there are none.
+pub fn combine(inputs: &[Input], how: Combine, horizon: f64) -> Option<Combined> {
     if inputs.is_empty() {
         return None;
     }
     let dryness = curve(inputs, how, |_| 0.0);
-    let trending = inputs.iter().any(|i| i.slope.is_some());
-    let trend_per_day = trending.then(|| curve(inputs, how, |_| 1.0) - dryness);
+    let trending = inputs.iter().any(|i| i.steps.is_some());
+    let trend_per_day = trending.then(|| curve(inputs, how, |i| inputs[i].change(24)) - dryness);
     let days = if dryness >= 1.0 {
         Some(0.0)
     } else if trending {
-        first_crossing(inputs, how, dryness, hour, horizon)
+        first_crossing(inputs, how, dryness, horizon)
     } else {
         None
     };
@@ -83,13 +85,13 @@ pub fn combine(inputs: &[Input], how: Combine, hour: usize, horizon: f64) -> Opt
     })
 }
 
-/// Steps hour by hour, each input drying by its rhythm's share of the hour, until the curve reaches 1.
-fn first_crossing(inputs: &[Input], how: Combine, at0: f64, hour: usize, horizon: f64) -> Option<f64> {
+/// Steps hour by hour, each input changing by its forecast for the hour, until the curve reaches 1.
+fn first_crossing(inputs: &[Input], how: Combine, at0: f64, horizon: f64) -> Option<f64> {
     let mut drying = vec![0.0; inputs.len()];
     let mut prev = at0;
     for k in 0..(horizon * 24.0).ceil() as usize {
         for (d, x) in drying.iter_mut().zip(inputs) {
-            *d += x.rhythm[(hour + k) % 24];
+            *d += x.steps.as_ref().and_then(|s| s.get(k)).copied().unwrap_or(0.0);
         }
         let g = curve(inputs, how, |i| drying[i]);
         if g >= 1.0 {
@@ -105,14 +107,13 @@ fn first_crossing(inputs: &[Input], how: Combine, at0: f64, hour: usize, horizon
 mod tests {
     use super::*;
     use crate::config::TreesConfig;
-    use crate::trees::trend::UNIFORM;
 
+    /// A tension input drying evenly at `slope` per day (fit space) over ten days.
     fn tension(v: f64, slope: Option<f64>) -> Input {
         Input {
             scale: Scale::tension(&TreesConfig::default()),
             value: v,
-            slope,
-            rhythm: UNIFORM,
+            steps: slope.map(|s| vec![s / 24.0; 240]),
         }
     }
 
@@ -140,12 +141,12 @@ mod tests {
             (vec![tension(40.5, Some(-0.1))], Combine::Worst, None),
         ];
         for (inputs, how, want) in cases {
-            let got = combine(&inputs, how, 0, 10.0).expect("inputs").days;
+            let got = combine(&inputs, how, 10.0).expect("inputs").days;
             match (got, want) {
                 (Some(g), Some(w)) => assert!((g - w).abs() < 0.01, "{inputs:?} {how:?}: {g}"),
                 (g, w) => assert_eq!(g, w, "{inputs:?} {how:?}"),
             }
         }
-        assert_eq!(combine(&[], Combine::Worst, 0, 10.0), None);
+        assert_eq!(combine(&[], Combine::Worst, 10.0), None);
     }
 }

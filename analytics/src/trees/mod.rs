@@ -7,6 +7,12 @@
 //! [`TreeStatus`] per tree. Watering alerts need the tree critical (or forecast critical within
 //! `alert_within_days`) for `alert_hold`, in the vegetation period, on trusted sensors only; sensor faults
 //! raise maintenance alerts and never watering alerts.
+//!
+//! The forecast is weather-aware where it can be: [`Trees::weather`] takes the reference
+//! evapotranspiration (ET0) of the configured weather areas ([`weather`]); each sensor learns its drying
+//! per mm of ET0 from its day-on-day drying and the observed ET0, and the ET0 forecast times that gives
+//! its drying hour by hour. Without a fresh forecast (or before the drying per mm is learned) the trend
+//! is extrapolated as before, and the status says so.
 
 mod combine;
 mod maintenance;
@@ -14,12 +20,14 @@ pub mod scale;
 mod sensor;
 mod status;
 pub mod trend;
+pub mod weather;
 
 use std::collections::HashMap;
 
 use zw_model::alert::{AlertKind, Subject};
 use zw_model::inventory::DeviceSource;
 use zw_model::tree::TreeStatus;
+use zw_model::weather::Weather;
 use zw_model::{Id, Inventory, Quantity, Reading, Tree};
 
 use crate::calendar::Local;
@@ -37,6 +45,8 @@ struct TreeSt {
     vwc: Scale,
     water: Condition,
     refresh: i64,
+    /// The weather area of its park, if configured.
+    area: Option<Id>,
 }
 
 /// The tree detector.
@@ -48,6 +58,8 @@ pub struct Trees {
     /// For each sensor, the tree (and its site) its maintenance alert names.
     owner: Vec<(Id, Id)>,
     trees: Vec<TreeSt>,
+    /// ET0 of every configured weather area.
+    areas: HashMap<Id, weather::Area>,
     next_eval: i64,
     scratch: Vec<f64>,
 }
@@ -61,6 +73,7 @@ impl Trees {
             sensor_idx: HashMap::new(),
             owner: Vec::new(),
             trees: Vec::new(),
+            areas: HashMap::new(),
             next_eval: i64::MIN,
             scratch: Vec::new(),
         };
@@ -90,12 +103,21 @@ impl Trees {
                     moderate_depletion: 0.25,
                     critical_depletion: 0.5,
                 });
+            // Ids were validated with the config; an invalid one counts as none.
+            let area = cfg
+                .weather
+                .area_of(tree.site.as_str())
+                .and_then(|a| Id::new(a).ok());
+            if let Some(a) = &area {
+                t.areas.entry(a.clone()).or_default();
+            }
             t.trees.push(TreeSt {
                 tree: tree.clone(),
                 sensors,
                 vwc: Scale::vwc(&soil),
                 water: Condition::default(),
                 refresh: 0,
+                area,
             });
         }
         for tr in &t.trees {
@@ -138,6 +160,17 @@ impl Trees {
             window_h,
             self.cfg.wetting_step,
         );
+    }
+
+    /// Takes in a validated weather message; `false` (and nothing changes) when no park uses its area.
+    pub fn weather(&mut self, w: &Weather) -> bool {
+        match self.areas.get_mut(&w.area) {
+            Some(a) => {
+                a.observe(w);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Time-driven work at `now` (local `local`): gaps every call; a full evaluation of every tree each

@@ -20,7 +20,9 @@ use zw_model::tree::FaultKind;
 use crate::condition::Condition;
 use crate::config::FaultConfig;
 use crate::trees::scale::Scale;
-use crate::trees::trend::{Rhythm, UNIFORM, days_with_rhythm, theil_sen};
+use crate::trees::trend::{Rhythm, UNIFORM, days_with_steps, theil_sen};
+use crate::trees::weather::{Area, Unavailable};
+use zw_model::tree::ForecastMethod;
 
 const HOUR: i64 = 3_600_000;
 /// Memory of a sensor's usual drying rate, days (the time constant of its exponential weighting).
@@ -42,6 +44,10 @@ const SOAK_HOURS: i64 = 12;
 /// How much wetter (on the fitted-dryness scale) a point must be than the segment so far to count as
 /// the rise still going on rather than noise.
 const SOAK_TOLERANCE: f64 = 0.02;
+/// Day-on-day drying pairs kept for learning the drying per mm of ET0, hours.
+const PAIRS_KEPT_HOURS: i64 = 14 * 24;
+/// Fewest day-on-day pairs with observed ET0 before the drying per mm is used: a day's worth.
+const MIN_PAIRS: usize = 24;
 
 /// One hourly mean.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +56,19 @@ struct Point {
     fit: f64,
     /// Dryness linear in the fitted space ([`Scale::fit_dryness`]).
     lin: f64,
+}
+
+/// The weather inputs of a sensor's forecast: its area's ET0, if any, and the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Et0Input<'a> {
+    /// The area's observations and forecast (`None`: no area configured, or nothing received yet).
+    pub area: Option<&'a Area>,
+    /// Whether an area is configured at all.
+    pub configured: bool,
+    /// A forecast older than this (ms since its issue) is stale.
+    pub max_age: i64,
+    /// Time constant of the drying-per-mm memory, days.
+    pub memory_days: f64,
 }
 
 /// What the tree sees of a sensor at one moment.
@@ -65,6 +84,17 @@ pub struct View {
     pub days: Option<f64>,
     /// How this sensor's drying spreads over the day.
     pub rhythm: Rhythm,
+    /// The forecast drying per hour from the start of the current hour, in fit space (signed like the
+    /// slope), over the horizon; `None` when no forecast is made.
+    pub steps: Option<Vec<f64>>,
+    /// What the forecast rests on.
+    pub method: Option<ForecastMethod>,
+    /// Drying per mm of ET0 in fit space (signed like the slope), when learned.
+    pub per_mm: Option<f64>,
+    /// Issue time of the ET0 forecast used (ms).
+    pub issued: Option<i64>,
+    /// Why the ET0 forecast was not used, when it was not.
+    pub why_trend: Option<Unavailable>,
     /// Whether the values count.
     pub trusted: bool,
 }
@@ -95,6 +125,9 @@ pub struct Sensor {
     /// This sensor's usual drying rate (fit units per day): an exponentially weighted mean of its day-on-
     /// day changes while drying towards critical, over about `CLIMATE_DAYS`.
     climate: Option<f64>,
+    /// Day-on-day drying while drying towards critical: `(hour p, fit(p) − fit(p − 24))`, for learning
+    /// the drying per mm of ET0 over the days with the area's observed ET0 between the two hours.
+    pairs: VecDeque<(i64, f64)>,
     /// Latest reading (ms) that was corrupt (rejected as implausible, or part of a stuck run): until a
     /// trend window later the sensor is on probation and its trend forecasts nothing.
     corrupt_at: i64,
@@ -126,6 +159,7 @@ impl Sensor {
             hour_n: 0,
             series: VecDeque::new(),
             climate: None,
+            pairs: VecDeque::new(),
             corrupt_at: i64::MIN,
             window_ms: 0,
             run: (0, i64::MIN),
@@ -259,6 +293,14 @@ impl Sensor {
             return;
         }
         let daily = p.fit - q.fit;
+        self.pairs.push_back((p.hour, daily));
+        while self
+            .pairs
+            .front()
+            .is_some_and(|x| x.0 <= p.hour - PAIRS_KEPT_HOURS)
+        {
+            self.pairs.pop_front();
+        }
         let a = 1.0 / (24.0 * CLIMATE_DAYS);
         self.climate = Some(self.climate.map_or(daily, |c| c + a * (daily - c)));
     }
@@ -288,8 +330,16 @@ impl Sensor {
         self.impossible.is_none() && self.stuck.is_none() && self.gap.is_none() && self.good.is_some()
     }
 
-    /// The sensor's view at `now`.
-    pub fn view(&self, now: i64, min_span_days: f64, horizon: f64, scratch: &mut Vec<f64>) -> View {
+    /// The sensor's view at `now`: the trend, and the forecast from the ET0 forecast of `et0` when it is
+    /// fresh and the drying per mm is learned, else from the trend.
+    pub fn view(
+        &self,
+        now: i64,
+        min_span_days: f64,
+        horizon: f64,
+        et0: Et0Input<'_>,
+        scratch: &mut Vec<f64>,
+    ) -> View {
         let value = self.current();
         let (Some(scale), Some(v)) = (self.scale, value) else {
             return View {
@@ -298,6 +348,11 @@ impl Sensor {
                 slope: None,
                 days: None,
                 rhythm: UNIFORM,
+                steps: None,
+                method: None,
+                per_mm: None,
+                issued: None,
+                why_trend: None,
                 trusted: false,
             };
         };
@@ -325,8 +380,34 @@ impl Sensor {
         };
         let gap = sign * (scale.critical_fit() - scale.fit_space(v));
         let hour = (now.rem_euclid(DAY as i64) / HOUR) as usize;
-        let days = match slope {
-            Some(s) => days_with_rhythm(gap, sign * s, &rhythm, hour, horizon),
+        let n = (horizon * 24.0).ceil() as usize;
+        let per_mm = if probation {
+            None
+        } else {
+            et0.area.and_then(|a| self.drying_per_mm(a, now, et0.memory_days))
+        };
+        // The ET0 forecast when fresh and learned, else the trend (and why).
+        let mut hourly = Vec::new();
+        let et0_steps = match (et0.configured, et0.area, per_mm) {
+            (false, _, _) => Err(Unavailable::NoArea),
+            (true, None, _) => Err(Unavailable::NoForecast),
+            (true, Some(a), per_mm) => a
+                .hourly(now, et0.max_age, n, &rhythm, &mut hourly)
+                .and_then(|issued| per_mm.map(|k| (issued, k)).ok_or(Unavailable::NotLearned)),
+        };
+        let (steps, method, issued, why_trend) = match et0_steps {
+            Ok((issued, k)) => {
+                hourly.iter_mut().for_each(|e| *e *= k);
+                (Some(hourly), Some(ForecastMethod::Et0), Some(issued), None)
+            }
+            Err(why) => {
+                let steps = slope.map(|s| (0..n).map(|k| s * rhythm[(hour + k) % 24]).collect::<Vec<_>>());
+                let method = steps.as_ref().map(|_| ForecastMethod::Trend);
+                (steps, method, None, Some(why).filter(|_| method.is_some()))
+            }
+        };
+        let days = match &steps {
+            Some(st) => days_with_steps(gap, st.iter().map(|x| sign * x), horizon),
             None => (scale.dryness(v) >= 1.0).then_some(0.0),
         };
         View {
@@ -335,8 +416,36 @@ impl Sensor {
             slope,
             days,
             rhythm,
+            steps,
+            method,
+            per_mm,
+            issued,
+            why_trend,
             trusted: self.trusted(),
         }
+    }
+
+    /// The drying per mm of ET0 (fit space, signed like the slope): the ratio of the sums of day-on-day
+    /// drying and of the area's observed ET0 over the same days, each day weighted by `exp(−age /
+    /// memory_days)`. A ratio of sums rather than a median of ratios, because a cool day's small drying
+    /// over small ET0 says little and should weigh little. `None` with fewer than a day's worth of pairs
+    /// with observed ET0.
+    fn drying_per_mm(&self, area: &Area, now: i64, memory_days: f64) -> Option<f64> {
+        let now_h = now.div_euclid(HOUR);
+        let per_hour = (-1.0 / (24.0 * memory_days)).exp();
+        let (mut num, mut den, mut n) = (0.0, 0.0, 0usize);
+        let mut w = 1.0;
+        let mut prev = now_h;
+        for &(p, d) in self.pairs.iter().rev() {
+            w *= per_hour.powi(i32::try_from(prev - p).unwrap_or(i32::MAX));
+            prev = p;
+            if let Some(e) = area.day_before(p) {
+                num += w * d;
+                den += w * e;
+                n += 1;
+            }
+        }
+        (n >= MIN_PAIRS && den > 1e-6).then(|| num / den)
     }
 
     /// Whether corrupt values came less than a trend window ago (or still come).

@@ -4,7 +4,8 @@ use chrono::Datelike;
 use zw_model::Id;
 use zw_model::alert::{AlertKind, Explanation, Severity, Subject};
 use zw_model::tree::{
-    AgeClass, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency,
+    AgeClass, Forecast, ForecastMethod, SensorFault, SensorStatus, SoilState, TREE_SCHEMA_VERSION,
+    TreeStatus, Urgency,
 };
 
 use crate::calendar::{Local, in_season};
@@ -14,6 +15,8 @@ use crate::explain::{self, Change, Signal, round};
 use crate::trees::Trees;
 use crate::trees::combine::{Input, combine};
 use crate::trees::scale::Scale;
+use crate::trees::sensor::{Et0Input, View};
+use crate::trees::weather::Unavailable;
 
 pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -40,9 +43,16 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
         let mut sensors = Vec::with_capacity(tr.sensors.len());
         let mut inputs = Vec::new();
         let mut driver: Option<((f64, f64), usize)> = None;
+        let et0 = Et0Input {
+            area: tr.area.as_ref().and_then(|a| t.areas.get(a)),
+            configured: tr.area.is_some(),
+            max_age: ms(cfg.weather.max_forecast_age),
+            memory_days: cfg.weather.drying_memory.as_secs_f64() / 86_400.0,
+        };
+        let mut views: Vec<View> = Vec::with_capacity(tr.sensors.len());
         for &i in &tr.sensors {
             let s = &t.sensors[i];
-            let v = s.view(now, min_span, horizon, &mut t.scratch);
+            let v = s.view(now, min_span, horizon, et0, &mut t.scratch);
             let scale = s.scale.unwrap_or(tr.vwc);
             let tension = matches!(scale, Scale::Tension { .. });
             if let (true, Some(input)) = (v.trusted, Input::of(scale, &v)) {
@@ -53,10 +63,12 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                     driver = Some((key, sensors.len()));
                 }
             }
-            let per_day = v
-                .slope
+            let in_unit = |change: f64, val: f64| scale.from_fit_space(scale.fit_space(val) + change) - val;
+            let per_day = v.slope.zip(v.value).map(|(sl, val)| round(in_unit(sl, val)));
+            let per_mm = v
+                .per_mm
                 .zip(v.value)
-                .map(|(sl, val)| round(scale.from_fit_space(scale.fit_space(val) + sl) - val));
+                .map(|(k, val)| (in_unit(k, val) * 1e3).round() / 1e3);
             sensors.push(SensorStatus {
                 device: s.device.clone(),
                 depth_cm: cfg.sensor_depth_cm.get(s.device.as_str()).copied(),
@@ -70,16 +82,17 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                 },
                 trend_per_day: per_day,
                 days_until_critical: v.days.map(round),
+                forecast_method: v.method,
+                drying_per_mm: per_mm,
                 fault: s.fault().map(|f| f.0),
                 last_seen: (s.last_ts != i64::MIN).then(|| explain::utc(s.last_ts)),
             });
+            if v.trusted {
+                views.push(v);
+            }
         }
-        let c = combine(
-            &inputs,
-            cfg.combine,
-            (now.rem_euclid(86_400_000) / 3_600_000) as usize,
-            horizon,
-        );
+        let c = combine(&inputs, cfg.combine, horizon);
+        let forecast = basis(&views, tr.area.as_ref(), et0, now);
         let age = date.year() - i32::from(tr.tree.planted);
         let age_class = AgeClass::of(age);
         let age_weight = cfg.age_weights[match age_class {
@@ -125,6 +138,7 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
             moisture_pct: pick(false),
             trend_per_day: c.and_then(|c| c.trend_per_day).map(round),
             days_until_critical: c.and_then(|c| c.days).map(round),
+            forecast,
             urgency: Urgency {
                 score: round(score),
                 rank: 0,
@@ -203,6 +217,61 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
     }
     rank(&mut statuses);
     statuses
+}
+
+/// What the tree's forecast rests on: ET0 when every trusted sensor with a forecast used it, trend when
+/// none did (with the reason), mixed otherwise. `None` when no sensor forecasts.
+fn basis(views: &[View], area: Option<&Id>, et0: Et0Input<'_>, now: i64) -> Option<Forecast> {
+    let methods = views.iter().filter_map(|v| v.method);
+    let (n_et0, n) = methods.fold((0, 0), |a, m| {
+        (a.0 + usize::from(m == ForecastMethod::Et0), a.1 + 1)
+    });
+    if n == 0 {
+        return None;
+    }
+    let issued = views.iter().find_map(|v| v.issued);
+    // The ET0 expected over the next three days (rhythm-free: the sum of the hours).
+    let mut hourly = Vec::new();
+    let et0_3d = et0
+        .area
+        .filter(|_| n_et0 > 0)
+        .and_then(|a| {
+            a.hourly(now, et0.max_age, 72, &crate::trees::trend::UNIFORM, &mut hourly)
+                .ok()
+        })
+        .map(|_| round(hourly.iter().sum::<f64>()));
+    let why = views
+        .iter()
+        .filter(|v| v.method == Some(ForecastMethod::Trend))
+        .find_map(|v| v.why_trend)
+        .unwrap_or(Unavailable::NotLearned);
+    let when = |t: i64| explain::utc(t).format("%Y-%m-%d %H:%M UTC").to_string();
+    let area_name = area.map_or_else(String::new, |a| a.to_string());
+    let (method, note) = if n_et0 == n {
+        let note = format!(
+            "from the ET0 forecast of {area_name} issued {}, times each sensor's drying per mm of ET0",
+            issued.map(when).unwrap_or_default()
+        );
+        (ForecastMethod::Et0, note)
+    } else if n_et0 == 0 {
+        (
+            ForecastMethod::Trend,
+            format!("from the drying trend: {}", why.text()),
+        )
+    } else {
+        let note = format!(
+            "{n_et0} of {n} sensors from the ET0 forecast of {area_name}, the others from their trend: {}",
+            why.text()
+        );
+        (ForecastMethod::Mixed, note)
+    };
+    Some(Forecast {
+        method,
+        area: area.cloned(),
+        issued: issued.map(explain::utc),
+        et0_3d_mm: et0_3d,
+        note,
+    })
 }
 
 /// Ranks by score (desc), then days until critical (asc), then tree id.
@@ -295,8 +364,14 @@ fn water(
         SoilState::Critical => "critical",
         SoilState::Unknown => "unknown",
     };
+    let basis = match st.forecast.as_ref().map(|f| f.method) {
+        Some(ForecastMethod::Et0) => " (forecast from ET0)",
+        Some(ForecastMethod::Mixed) => " (forecast partly from ET0)",
+        Some(ForecastMethod::Trend) => " (forecast from the trend, no usable ET0 forecast)",
+        None => "",
+    };
     let text = format!(
-        "{state} soil: {observed} {unit}{at}, {when}{young}, for {}",
+        "{state} soil: {observed} {unit}{at}, {when}{basis}{young}, for {}",
         explain::duration(now - since)
     );
     let severity = if st.state == SoilState::Critical {

@@ -255,3 +255,128 @@ proptest! {
         prop_assert_eq!(waterings(&out), 0);
     }
 }
+
+/// Runs four days of a tension sensor drying by `k` (ln kPa) per mm of ET0 at 2 mm/day, with hourly ET0
+/// observations for `area` (when `Some`) and, at the start of day 4, a forecast of `forecast_mm` per day
+/// issued `forecast_age` hours before the end. Returns the last status.
+fn run_weather(area: Option<&str>, forecast_mm: f64, forecast_age: i64) -> TreeStatus {
+    let mut cfg = TreesConfig::default();
+    cfg.weather.default_area = Some("town".into());
+    let mut trees = Trees::new(&cfg, &inventory());
+    let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+    let (k, past_mm) = (0.05, 2.0);
+    let hours = 4 * 24;
+    let mut last = None;
+    let mut out = Vec::new();
+    for m in 0..hours * 3 {
+        let t = t0() + TimeDelta::minutes(20 * m);
+        if m % 3 == 0 && m > 0 {
+            let mk = |from: DateTime<Utc>, hours: i64, mm: f64| zw_model::weather::Et0 {
+                from,
+                to: from + TimeDelta::hours(hours),
+                mm,
+            };
+            let issued = t0() + TimeDelta::hours(hours - forecast_age);
+            let forecast = if t == issued {
+                (0..6 * 24)
+                    .map(|j| mk(issued + TimeDelta::hours(j), 1, forecast_mm / 24.0))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if let Some(a) = area {
+                trees.weather(&Weather {
+                    v: 1,
+                    area: id(a),
+                    issued: t,
+                    source: None,
+                    observed: vec![mk(t - TimeDelta::hours(1), 1, past_mm / 24.0)],
+                    forecast,
+                });
+            }
+        }
+        let cum = past_mm * (m as f64 / 3.0) / 24.0;
+        let v = 20.0 * (k * cum).exp();
+        let values = BTreeMap::from([(Quantity::SoilWaterTension, v), (Quantity::BatteryVoltage, 3.6)]);
+        trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+        let ms = t.timestamp_millis();
+        if let Some(s) = trees.tick(ms, clock.local(ms), &mut out).pop() {
+            last = Some(s);
+        }
+    }
+    last.expect("a status")
+}
+
+#[test]
+fn the_et0_forecast_sees_a_warm_spell_the_trend_cannot() {
+    use zw_model::tree::ForecastMethod;
+    // After 4 days at 2 mm/day the tension is 20·e^0.4 ≈ 29.8 kPa; 81 kPa needs ln(81/29.8)/0.05 ≈ 20 mm
+    // more: 10 days at the past rate, 4 days at a forecast 5 mm/day, 20 days at 1 mm/day.
+    let need = (81.0f64 / (20.0 * 0.4f64.exp())).ln() / 0.05;
+    let cases = [
+        (
+            Some("town"),
+            5.0,
+            10,
+            ForecastMethod::Et0,
+            Some(need / 5.0),
+            "ET0 forecast of town",
+        ),
+        (Some("town"), 1.0, 10, ForecastMethod::Trend, None, ""),
+        (
+            Some("town"),
+            3.0,
+            10,
+            ForecastMethod::Et0,
+            Some(need / 3.0),
+            "ET0 forecast of town",
+        ),
+        (Some("town"), 5.0, 48, ForecastMethod::Trend, None, "stale"),
+        (
+            Some("elsewhere"),
+            5.0,
+            10,
+            ForecastMethod::Trend,
+            None,
+            "no ET0 forecast received",
+        ),
+        (
+            None,
+            5.0,
+            10,
+            ForecastMethod::Trend,
+            None,
+            "no ET0 forecast received",
+        ),
+    ];
+    for (area, mm, age, method, days, note) in cases {
+        let st = run_weather(area, mm, age);
+        let f = st.forecast.clone().expect("a forecast basis");
+        let what = format!(
+            "{area:?} {mm} mm/day issued {age} h before: {f:?} {:?}",
+            st.days_until_critical
+        );
+        if mm == 1.0 {
+            // Slower than the trend, beyond the horizon: the ET0 forecast says no crossing within 10 days.
+            assert_eq!(f.method, ForecastMethod::Et0, "{what}");
+            assert_eq!(st.days_until_critical, None, "{what}");
+            continue;
+        }
+        assert_eq!(f.method, method, "{what}");
+        assert!(f.note.contains(note), "{what}");
+        match days {
+            Some(d) => {
+                let got = st.days_until_critical.expect(&what);
+                assert!((got - d).abs() < 0.1, "{what}: want {d}");
+                let per_mm = st.sensors[0].drying_per_mm.expect(&what);
+                // d(kPa)/d(mm) = k · kPa at the current value.
+                assert!(
+                    (per_mm - 0.05 * st.tension_kpa.unwrap_or(0.0)).abs() < 0.1,
+                    "{what}"
+                );
+            }
+            // The trend: about 10 days at the past 2 mm/day, at the horizon.
+            None => assert!(st.days_until_critical.is_none_or(|d| d > 9.0), "{what}"),
+        }
+    }
+}

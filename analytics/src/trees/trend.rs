@@ -40,19 +40,25 @@ pub const UNIFORM: Rhythm = [1.0 / 24.0; 24];
 /// Days from now until `gap` (fit units, positive in the drying direction) is dried away at `rate` per
 /// day spread by `rhythm`, starting at UTC hour-of-day `hour`. `None` if not within `horizon` days.
 pub fn days_with_rhythm(gap: f64, rate: f64, rhythm: &Rhythm, hour: usize, horizon: f64) -> Option<f64> {
+    if gap > 0.0 && rate <= 0.0 {
+        return None;
+    }
+    days_with_steps(gap, (0..).map(|k| rate * rhythm[(hour + k) % 24]), horizon)
+}
+
+/// Days from the start of the current hour until `gap` (fit units, positive in the drying direction) is
+/// dried away by `steps`, the drying of each hour from now on (same direction). `None` if not within
+/// `horizon` days or not drying.
+pub fn days_with_steps(gap: f64, steps: impl Iterator<Item = f64>, horizon: f64) -> Option<f64> {
     if gap <= 0.0 {
         return Some(0.0);
     }
-    if rate <= 0.0 {
-        return None;
-    }
-    let mut left = gap / rate;
-    for k in 0..(horizon * 24.0).ceil() as usize {
-        let w = rhythm[(hour + k) % 24];
-        if w >= left {
+    let mut left = gap;
+    for (k, w) in steps.take((horizon * 24.0).ceil() as usize).enumerate() {
+        if w > 0.0 && w >= left {
             return Some((k as f64 + left / w) / 24.0).filter(|d| *d <= horizon);
         }
-        left -= w;
+        left -= w.max(0.0);
     }
     None
 }
@@ -150,6 +156,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn even_steps_take_gap_over_rate(gap in 0.01f64..5.0, rate in 0.05f64..3.0, skip in 0usize..24) {
+            // The same drying every hour: the crossing is at gap / rate days, wherever the day starts.
+            let days = days_with_steps(gap, std::iter::repeat(rate / 24.0), 10.0);
+            let want = gap / rate;
+            if want <= 10.0 - 1e-9 {
+                prop_assert!(days.is_some_and(|d| (d - want).abs() < 1e-9), "{:?} vs {}", days, want);
+            } else if want > 10.0 + 1e-9 {
+                prop_assert_eq!(days, None);
+            }
+            // A rhythm only moves the crossing within the day it falls in.
+            let mut day = [0.0; 24];
+            day[6..18].iter_mut().for_each(|w| *w = 1.0 / 12.0);
+            if let (Some(a), Some(b)) = (days, days_with_rhythm(gap, rate, &day, skip, 10.0)) {
+                prop_assert!((a - b).abs() <= 1.0, "{} vs {}", a, b);
+            }
+        }
+
         #[test]
         fn slope_of_a_noisy_line_is_close(slope in -2.0f64..2.0, noise in proptest::collection::vec(-0.05f64..0.05, 72)) {
             let pts: Vec<(f64, f64)> = noise.iter().enumerate().map(|(h, n)| {
