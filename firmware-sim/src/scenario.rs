@@ -13,11 +13,14 @@
 //!
 //! Trees dry at their own rates ([`trees`]), rain wets the park, the parks department waters critical trees
 //! after a delay, and some soil sensors get stuck, fall silent, run low on battery or report impossible
-//! values ([`SensorFault`]). The truth ([`Scenario::true_days_until_critical`]) comes from the noise-free
+//! values ([`SensorFault`]). The weather they dry in is published as a feed of reference evapotranspiration,
+//! observed hourly and forecast daily with errors growing with lead time ([`weather`], [`Scenario::weather`]).
+//! The truth ([`Scenario::true_days_until_critical`]) comes from the noise-free
 //! soil water the sensors measure. Everything is a pure function of the config.
 
 mod energy;
 mod trees;
+pub mod weather;
 
 use std::collections::BTreeMap;
 
@@ -209,6 +212,13 @@ impl Scenario {
             f(t, &batch);
             t += TimeDelta::minutes(1);
         }
+    }
+
+    /// The weather message (ET0 of area [`weather::area`]) issued in the minute starting at `t`, if any:
+    /// hourly observations of the past hour, and once a day the forecast. Hand it to a consumer at `t`,
+    /// not before: that is when it would exist.
+    pub fn weather(&self, t: DateTime<Utc>) -> Option<zw_model::weather::Weather> {
+        self.park.feed.message(t)
     }
 
     /// True days from `t` until `tree` first turns critical (any depth at or below 50 % of plant-available

@@ -151,3 +151,55 @@ fn a_fan_heater_left_on_is_anomalous_once_it_would_not_run_of_its_own_accord() {
     }
     assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
 }
+
+#[test]
+fn the_weather_feed_never_tells_the_future_and_its_forecast_errs_as_documented() {
+    let s = Scenario::generate(ScenarioConfig {
+        buildings: 0,
+        trees: 1,
+        ..ScenarioConfig::default()
+    });
+    let window = TimeDelta::days(7);
+    // (lead day, log error) of every forecast hour.
+    let mut errors: Vec<(i64, f64)> = Vec::new();
+    let (mut observed, mut truth, mut forecasts) = (0.0, 0.0, 0);
+    let mut t = s.config.start;
+    while t < s.end {
+        if let Some(w) = s.weather(t) {
+            assert_eq!(w.issued, t);
+            assert_eq!(w.validate(t, window), Ok(()), "{t}");
+            for e in &w.observed {
+                assert!(e.to <= t, "an observation of an unfinished hour at {t}");
+                observed += e.mm;
+                truth += s.park.feed.true_mm(e.from, e.to);
+            }
+            if !w.forecast.is_empty() {
+                forecasts += 1;
+                assert_eq!(
+                    w.forecast.len() as i64,
+                    weather::LEAD_HOURS.min((s.end + TimeDelta::days(10) - t).num_hours())
+                );
+                for e in &w.forecast {
+                    let lead = (e.from - t).num_hours();
+                    errors.push((lead / 24, (e.mm / s.park.feed.true_mm(e.from, e.to)).ln()));
+                }
+            }
+        }
+        t += TimeDelta::minutes(1);
+    }
+    assert_eq!(forecasts, 42, "one forecast a day");
+    assert!(
+        (observed / truth - 1.0).abs() < 0.01,
+        "observations unbiased: {observed} vs {truth}"
+    );
+    for day in 0..3 {
+        let xs: Vec<f64> = errors.iter().filter(|e| e.0 == day).map(|e| e.1).collect();
+        let sd = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
+        let want = weather::forecast_sd(day as f64 + 0.5);
+        // 42 issues, errors correlated over about a day: a loose check of the documented growth.
+        assert!(
+            (sd - want).abs() < 0.35 * want,
+            "lead day {day}: sd {sd:.3}, documented {want:.3}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use zw_model::inventory::{Device, DeviceSource, Site};
 use zw_model::{Id, Inventory, Quantity, Reading, SiteKind, Tree};
 
+use super::weather::{Feed, REFERENCE_MM_PER_DAY};
 use super::{FaultLabel, ScenarioConfig, SensorFault};
 use crate::curves::{mix, secs, smooth, uniform, unit};
 use crate::localtime::berlin;
@@ -53,10 +54,22 @@ struct SimTree {
 pub(super) struct Park {
     start: i64,
     trees: Vec<SimTree>,
+    /// The weather feed (reference ET0 of the same weather the trees dry in).
+    pub(super) feed: Feed,
 }
 
 fn id(s: String) -> Id {
     Id::new(s).expect("generated ids use the id alphabet")
+}
+
+/// The weather's evaporative demand at `hr` hours after `start`, relative to an average day, and the
+/// share of the day's demand in that hour: what every tree's evaporation and the reference ET0 share.
+fn demand(town: u64, start: i64, hr: usize) -> f64 {
+    let t = start + hr as i64 * HOUR;
+    let utc = DateTime::from_timestamp_millis(t).unwrap_or_default();
+    let weather = 1.0 + 0.3 * smooth(mix(town, 2), secs(utc), 2.5 * 86_400.0);
+    let season = 1.0 + 0.01 * hr as f64 / 24.0;
+    weather * season * diurnal(berlin(utc).hour())
 }
 
 /// Share of a day's evaporation in local hour `h`: mostly between 06 and 20 h.
@@ -90,6 +103,14 @@ impl Park {
             }
             rain.push((h as usize, uniform(mix(cfg.seed, 3), k, 0.1, 0.7)));
         }
+        // Evaporative demand per simulated hour step (step `hr` takes the soil from hour `hr − 1` to `hr`),
+        // and the reference ET0 of the same hours (feed hour `p` is step `p + 1`).
+        let demand: Vec<f64> = (0..=hours).map(|hr| demand(town, start, hr)).collect();
+        let feed = Feed::new(
+            cfg.seed,
+            start,
+            demand[1..].iter().map(|d| REFERENCE_MM_PER_DAY * d).collect(),
+        );
         let mut sites: Vec<Site> = ["park-nord", "park-sued"]
             .iter()
             .map(|n| Site {
@@ -112,11 +133,7 @@ impl Park {
                 .collect();
             let mut water_at: Option<usize> = None;
             for hr in 1..hours {
-                let t = start + hr as i64 * HOUR;
-                let utc = DateTime::from_timestamp_millis(t).unwrap_or_default();
-                let weather = 1.0 + 0.3 * smooth(mix(town, 2), secs(utc), 2.5 * 86_400.0);
-                let season = 1.0 + 0.01 * hr as f64 / 24.0;
-                let et = rate * weather * season * diurnal(berlin(utc).hour());
+                let et = rate * demand[hr];
                 let min_s = layers.iter().map(|l| l[hr - 1]).fold(1.0f32, f32::min);
                 if min_s < CRITICAL as f32 && water_at.is_none() {
                     water_at = Some(hr + 12 + (unit(seed, 100 + hr as u64) * 36.0) as usize);
@@ -220,7 +237,7 @@ impl Park {
             });
         }
         inv.sites.extend(sites);
-        (Park { start, trees }, faults)
+        (Park { start, trees, feed }, faults)
     }
 
     /// The same park with every sensor working.

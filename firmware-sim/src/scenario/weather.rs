@@ -1,0 +1,154 @@
+//! The weather feed of a scenario: reference evapotranspiration (ET0) of the simulated weather, observed
+//! hour by hour and forecast once a day, as a DWD/Open-Meteo feed would deliver it
+//! ([`zw_model::weather::Weather`] on `zw/v1/weather/town`).
+//!
+//! * **Truth.** The trees' evaporation is `rate · weather · season · diurnal(hour)` ([`super::trees`]); the
+//!   reference ET0 of that weather is the same product with a reference rate instead of the tree's,
+//!   [`REFERENCE_MM_PER_DAY`] (about 3 mm/day, a German April–May day by FAO-56 Penman–Monteith).
+//! * **Observed.** Each hour at minute 5, the past hour's ET0 with multiplicative measurement noise of
+//!   sd ≈ 5 % (station ET0 computed from measured radiation, temperature, humidity and wind carries a few
+//!   % of error; radiation dominates it).
+//! * **Forecast.** Once a day, issued at 05:05 UTC (the 00 UTC ICON run is available around 04 UTC;
+//!   Open-Meteo publishes it soon after), hourly values for 7 days from 05:00. Each is the truth times
+//!   `exp(sd(L)·z(L) − sd(L)²/2)` (unbiased), `sd(L) = 0.05 + 0.05·L` for a lead of `L` days: 10 % at
+//!   day 1, 15 % at day 2, 20 % at day 3, as verification of NWP-based ET0 forecasts reports roughly
+//!   15–25 % relative error at 1–3 days, growing with lead time. `z` is a unit-variance AR(1) process over
+//!   lead hours with a one-day e-folding time: a forecast that is wrong about a warm afternoon is wrong
+//!   about the evening too (errors come from misplaced weather systems, not from hour-to-hour noise),
+//!   while a wrong day 1 says little about day 3. Each issue draws its own errors.
+//!
+//! Nothing here lets a consumer see more than a real feed would: a message is handed out at its `issued`
+//! minute, observations cover only finished hours, and the forecast's error is fixed at issue.
+
+use chrono::{DateTime, Timelike, Utc};
+use zw_model::Id;
+use zw_model::weather::{Et0, WEATHER_SCHEMA_VERSION, Weather};
+
+use crate::curves::{mix, unit};
+
+/// Reference ET0 of an average day of the simulated weather, mm.
+pub const REFERENCE_MM_PER_DAY: f64 = 3.0;
+/// Measurement noise of the observations (sd, relative).
+const OBSERVED_SD: f64 = 0.05;
+/// Forecast error sd at lead 0, and its growth per day of lead.
+const FORECAST_SD0: f64 = 0.05;
+const FORECAST_SD_PER_DAY: f64 = 0.05;
+/// Hours ahead a forecast covers.
+const FORECAST_HOURS: i64 = 7 * 24;
+/// UTC hour the daily forecast is issued at (minute [`MINUTE`]).
+const ISSUE_HOUR: u32 = 5;
+/// Minute of the hour messages are issued at.
+const MINUTE: u32 = 5;
+const HOUR: i64 = 3_600_000;
+
+/// The area every simulated park lies in.
+pub fn area() -> Id {
+    Id::new("town").expect("a valid id")
+}
+
+/// About standard normal: the sum of three uniforms, scaled to unit variance.
+fn normal(seed: u64, key: u64) -> f64 {
+    (unit(seed, 3 * key) + unit(seed, 3 * key + 1) + unit(seed, 3 * key + 2) - 1.5) * 2.0
+}
+
+/// The ET0 feed: the true hourly ET0 from `start` and how to observe and forecast it.
+#[derive(Debug, Clone)]
+pub(super) struct Feed {
+    seed: u64,
+    /// Start of hour 0 (ms).
+    start: i64,
+    /// True ET0 per hour from `start`, mm.
+    truth: Vec<f64>,
+}
+
+impl Feed {
+    /// A feed of the hourly true ET0 `truth` from `start`.
+    pub(super) fn new(seed: u64, start: i64, truth: Vec<f64>) -> Self {
+        Self {
+            seed: mix(seed, 0x0E70),
+            start,
+            truth,
+        }
+    }
+
+    fn interval(&self, h: i64, mm: f64) -> Et0 {
+        let t = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        Et0 {
+            from: t(self.start + h * HOUR),
+            to: t(self.start + (h + 1) * HOUR),
+            mm: (mm * 1000.0).round() / 1000.0,
+        }
+    }
+
+    /// The message issued in the minute starting at `t`, if any: at minute 5 of every hour the past
+    /// hour's observation, and at 05:05 UTC also the forecast for the next 7 days.
+    pub(super) fn message(&self, t: DateTime<Utc>) -> Option<Weather> {
+        if t.minute() != MINUTE || t.second() != 0 {
+            return None;
+        }
+        // Hours of the feed start on the hour of `start` (the scenario starts on a full hour).
+        let h = (t.timestamp_millis() - self.start).div_euclid(HOUR);
+        let observed: Vec<Et0> = (h >= 1)
+            .then(|| h - 1)
+            .and_then(|p| Some((p, *self.truth.get(usize::try_from(p).ok()?)?)))
+            .map(|(p, mm)| {
+                let noise = (1.0 + OBSERVED_SD * normal(self.seed, p as u64)).max(0.0);
+                self.interval(p, mm * noise)
+            })
+            .into_iter()
+            .collect();
+        let forecast = if t.hour() == ISSUE_HOUR {
+            self.forecast(h)
+        } else {
+            Vec::new()
+        };
+        if observed.is_empty() && forecast.is_empty() {
+            return None;
+        }
+        Some(Weather {
+            v: WEATHER_SCHEMA_VERSION,
+            area: area(),
+            issued: t,
+            source: Some("firmware-sim scenario".into()),
+            observed,
+            forecast,
+        })
+    }
+
+    /// The forecast issued in hour `h0`: the hours from `h0` on, with errors growing with lead time.
+    fn forecast(&self, h0: i64) -> Vec<Et0> {
+        let seed = mix(self.seed, 0x00F0_0000 + h0 as u64);
+        let rho = (-1.0f64 / 24.0).exp();
+        let mut z = normal(seed, 0);
+        let mut out = Vec::new();
+        for k in 0..FORECAST_HOURS {
+            let Some(&truth) = usize::try_from(h0 + k).ok().and_then(|i| self.truth.get(i)) else {
+                break;
+            };
+            if k > 0 {
+                z = rho * z + (1.0 - rho * rho).sqrt() * normal(seed, k as u64);
+            }
+            // Lead at the middle of the hour, from the issue time (minute 5).
+            let lead_days = ((k as f64 + 0.5) * 60.0 - f64::from(MINUTE)) / 1440.0;
+            let sd = FORECAST_SD0 + FORECAST_SD_PER_DAY * lead_days.max(0.0);
+            out.push(self.interval(h0 + k, truth * (sd * z - sd * sd / 2.0).exp()));
+        }
+        out
+    }
+
+    /// The true ET0 over `[from, to)`, mm (whole hours).
+    #[cfg(test)]
+    pub(super) fn true_mm(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+        let h = |t: DateTime<Utc>| ((t.timestamp_millis() - self.start) / HOUR) as usize;
+        self.truth[h(from)..h(to)].iter().sum()
+    }
+}
+
+/// Hours of lead of the forecast, for tests.
+#[cfg(test)]
+pub(super) const LEAD_HOURS: i64 = FORECAST_HOURS;
+
+#[cfg(test)]
+pub(super) fn forecast_sd(lead_days: f64) -> f64 {
+    FORECAST_SD0 + FORECAST_SD_PER_DAY * lead_days
+}
