@@ -2,6 +2,10 @@
 //! and scores them: precision, recall, time to detect and flaps for energy alerts; forecast error, watering
 //! alerts and sensor-fault alerts for trees. Prints a Markdown report; exits 1 if a target is missed.
 //!
+//! The detectors get the scenario's weather feed (observed and forecast ET0) in the minute it is issued,
+//! never earlier. A second set of tree detectors without it replays the same soil readings, so the report
+//! shows the forecast error with and without the weather on the same moments.
+//!
 //! Nothing here touches the network: the detectors ([`zw_analytics::Analytics`]) are pure and take the
 //! simulated time, so weeks replay in seconds and every run with the same seed gives the same figures.
 
@@ -154,13 +158,38 @@ fn analytics_config(scenario: &Scenario, mut base: zw_analytics::Config) -> zw_a
     }
     base.trees.tree_soil.extend(scenario.tree_soil.clone());
     base.trees.sensor_depth_cm.extend(scenario.sensor_depth.clone());
+    // Every simulated park lies in the scenario's one weather area, unless the config says otherwise.
+    if base.trees.weather.default_area.is_none() && base.trees.weather.site_area.is_empty() {
+        base.trees.weather.default_area = Some(zw_sim::scenario::weather::area().to_string());
+    }
     base
+}
+
+/// The same config without the weather feed: the trend forecast, for comparison.
+fn without_weather(cfg: &zw_analytics::Config) -> zw_analytics::Config {
+    let mut c = cfg.clone();
+    c.trees.weather.default_area = None;
+    c.trees.weather.site_area.clear();
+    c
+}
+
+/// Whether a reading carries a soil quantity (what the tree detectors read).
+fn is_soil(r: &zw_model::Reading) -> bool {
+    use zw_model::Quantity;
+    [
+        Quantity::SoilMoisture,
+        Quantity::SoilWaterTension,
+        Quantity::BatteryVoltage,
+    ]
+    .iter()
+    .any(|q| r.values.contains_key(q))
 }
 
 /// Replays `scenario` through fresh detectors and scores what they said.
 pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
     let cfg = analytics_config(scenario, base);
     let mut analytics = Analytics::new(&cfg, &scenario.inventory);
+    let mut trend_only = Analytics::new(&without_weather(&cfg), &scenario.inventory);
     let mut report = Report::new(scenario, &cfg);
     let mut readings = 0u64;
     let started = Instant::now();
@@ -203,14 +232,25 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
         }
     };
     scenario.replay(|t, batch| {
+        if let Some(w) = scenario.weather(t) {
+            analytics.weather(&w);
+        }
         for r in batch {
             readings += 1;
             let events = analytics.observe(r, t);
             if !events.is_empty() {
                 record(events, t, &mut report);
             }
+            if is_soil(r) {
+                trend_only.observe(r, t);
+            }
         }
         record(analytics.tick(t), t, &mut report);
+        for e in trend_only.tick(t) {
+            if let Event::Tree(status) = e {
+                report.trend_status(scenario, &status, t);
+            }
+        }
     });
     report.readings = readings;
     report.seconds = started.elapsed().as_secs_f64();
@@ -247,6 +287,9 @@ fn watering_without_faults(
         }
     };
     cf.replay(|t, batch| {
+        if let Some(w) = cf.weather(t) {
+            analytics.weather(&w);
+        }
         for r in batch {
             record(analytics.observe(r, t));
         }

@@ -43,6 +43,9 @@ pub struct Summary {
     pub mae: f64,
     pub forecast_errors: Vec<f64>,
     pub forecast_missing: usize,
+    /// The same forecast scoring for the detectors without the weather feed (trend only).
+    pub mae_trend: f64,
+    pub forecast_errors_trend: Vec<f64>,
     pub water_fault_fp: usize,
     /// Watering alerts with true need, all watering alerts.
     pub water: (usize, usize),
@@ -61,6 +64,11 @@ pub struct Report {
     forecast_errors_rain: Vec<f64>,
     forecast_errors_fault: Vec<f64>,
     forecast_missing: usize,
+    /// Forecast errors of the same detectors without the weather feed (the trend forecast).
+    forecast_errors_trend: Vec<f64>,
+    forecast_missing_trend: usize,
+    /// Share of the scored forecasts that rested on the ET0 forecast (all sensors of the tree).
+    forecast_et0: (usize, usize),
     energy_alerts: usize,
     energy_matched: usize,
     learning_alerts: usize,
@@ -106,6 +114,10 @@ pub(crate) fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
+pub(crate) fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
@@ -131,6 +143,29 @@ impl Report {
                 .and_then(|p| std::fs::File::create(format!("{p}.{}", c.seed)).ok())
                 .map(std::io::BufWriter::new),
             ..Self::default()
+        }
+    }
+
+    /// Scores one tree status of the detectors without the weather feed, like [`Report::tree_status`]
+    /// (dry spells with trusted sensors only), so both forecasts are judged on the same moments.
+    pub fn trend_status(&mut self, s: &Scenario, st: &TreeStatus, now: DateTime<Utc>) {
+        let Some(truth) = s
+            .true_days_until_critical(&st.tree, now, 3.5)
+            .filter(|d| *d >= 2.5)
+        else {
+            return;
+        };
+        let dry = s.dries_throughout(&st.tree, now, now + TimeDelta::minutes((truth * 1440.0) as i64));
+        let untrusted = st
+            .sensors
+            .iter()
+            .any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
+        if !dry || untrusted {
+            return;
+        }
+        match st.days_until_critical {
+            Some(f) => self.forecast_errors_trend.push((f - truth).abs()),
+            None => self.forecast_missing_trend += 1,
         }
     }
 
@@ -164,6 +199,12 @@ impl Report {
             Some(f) => self.forecast_errors.push((f - truth).abs()),
             None => self.forecast_missing += 1,
         }
+        let et0 = st
+            .forecast
+            .as_ref()
+            .is_some_and(|f| f.method == zw_model::tree::ForecastMethod::Et0);
+        self.forecast_et0.0 += usize::from(et0);
+        self.forecast_et0.1 += 1;
         if let Some(w) = self.forecast_dump.as_mut() {
             // Hours since the tree last got wetter (any depth), up to the trend window.
             let dry_h = (1..=240)
@@ -300,6 +341,8 @@ impl Report {
             mae: self.mae(),
             forecast_errors: self.forecast_errors.clone(),
             forecast_missing: self.forecast_missing,
+            mae_trend: mean(&self.forecast_errors_trend),
+            forecast_errors_trend: self.forecast_errors_trend.clone(),
             water_fault_fp: self.water_fault_fp,
             water: (self.water_alerts - self.water_fp, self.water_alerts),
             targets_met: self.targets_met(),

@@ -55,6 +55,13 @@ impl Report {
         );
         let _ = writeln!(
             o,
+            "| Forecast MAE as above without the weather feed (trend only, the same moments) | {:.2} days (n = {}, {} without forecast) | | |",
+            super::mean(&self.forecast_errors_trend),
+            self.forecast_errors_trend.len(),
+            self.forecast_missing_trend,
+        );
+        let _ = writeln!(
+            o,
             "| Watering alerts caused by sensor faults | {} | 0 | {} |",
             self.water_fault_fp,
             ok(self.water_fault_fp == 0)
@@ -79,10 +86,15 @@ impl Report {
             "| Common-cause notices (a class elevated at many sites at once; not alerts) | {} |",
             self.notices.len()
         );
-        let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+        let mean = super::mean;
         let _ = writeln!(
             o,
-            "| Forecast MAE at 3 ± 0.5 days when rain or watering came first (no weather forecast used) | {:.2} days (n = {}) |",
+            "| Scored forecasts resting on the ET0 forecast (every sensor of the tree) | {}/{} |",
+            self.forecast_et0.0, self.forecast_et0.1
+        );
+        let _ = writeln!(
+            o,
+            "| Forecast MAE at 3 ± 0.5 days when rain or watering came first (no rain forecast used) | {:.2} days (n = {}) |",
             mean(&self.forecast_errors_rain),
             self.forecast_errors_rain.len()
         );
