@@ -111,7 +111,8 @@ impl AdapterError {
 }
 
 /// A reading from `values`, or `NoValues` if empty, or `NotFinite` if any value is NaN or infinite.
-#[inline]
+/// Inlined: `values` is then built in the returned message, not copied into it.
+#[inline(always)]
 pub(crate) fn reading(ts: Option<DateTime<Utc>>, values: Values) -> Result<Message, AdapterError> {
     if let Some((q, _)) = values.iter().find(|(_, v)| !v.is_finite()) {
         return Err(AdapterError::NotFinite(q.name().into()));

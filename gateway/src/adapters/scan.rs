@@ -295,6 +295,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Reads a number, or `null` as `None`; any other value is a bad `field`. Like [`Self::nullable`] of
+    /// [`Self::number`], with one dispatch on the first byte instead of two.
+    #[inline]
+    pub(crate) fn number_or_null(&mut self, field: &str) -> Result<Option<f64>, AdapterError> {
+        match self.kind()? {
+            Kind::Number => self.number_value().map(Some),
+            Kind::Null => self.literal(b"null").map(|()| None),
+            k => Err(wrong_type(field, "a number", k)),
+        }
+    }
+
     /// Reads a non-negative integer; any other value is a bad `field`.
     pub(crate) fn unsigned(&mut self, field: &str) -> Result<u64, AdapterError> {
         match self.kind()? {

@@ -225,7 +225,7 @@ impl State {
         s.object_field("params", |s, key| {
             if key == b"ts" {
                 seen.first(0, "params.ts")?;
-                p.ts = s.nullable(|s| s.number("params.ts"))?;
+                p.ts = s.number_or_null("params.ts")?;
                 return Ok(());
             }
             let Some(slot) = Component::from_key(key).and_then(|c| c.slot(self.channel)) else {

@@ -118,7 +118,7 @@ pub(super) struct Patches([Patch<f64>; MAX]);
 pub(super) struct Known([Option<f64>; MAX]);
 
 fn number_or_null(s: &mut Scanner<'_>, field: &str) -> Result<Patch<f64>, AdapterError> {
-    Ok(s.nullable(|s| s.number(field))?.map_or(Patch::Null, Patch::Set))
+    Ok(s.number_or_null(field)?.map_or(Patch::Null, Patch::Set))
 }
 
 impl Table {
