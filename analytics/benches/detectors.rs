@@ -1,13 +1,17 @@
 //! Throughput of all detectors: readings per second through `Analytics::observe` (+ `tick` once per
 //! simulated minute), one core. 100 power devices at three buildings and 20 soil sensors, one reading
 //! per device and minute (soil every 20 min), after two weeks of learning so the learned normal is live.
+//! The park gets a weather feed as in production: hourly observed ET0 and a daily 7-day ET0 forecast, so
+//! the trees are forecast from ET0 (not counted as readings).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use zw_analytics::{Analytics, Config};
+use zw_analytics::{Analytics, Config, Event};
 use zw_model::inventory::{Device, DeviceSource, Site};
+use zw_model::tree::ForecastMethod;
+use zw_model::weather::{Et0, Weather};
 use zw_model::{Id, Inventory, Quantity, Reading, SiteKind, Tree};
 
 fn id(s: String) -> Id {
@@ -26,6 +30,36 @@ fn device(name: String, class: &str) -> Device {
         class: class.into(),
         source,
     }
+}
+
+/// The weather message of minute `m` from `t0`, if any: at minute 5 of each hour the past hour's ET0
+/// (0.125 mm), at 05:05 UTC also a 7-day hourly forecast.
+fn weather(t0: DateTime<Utc>, m: i64) -> Option<Weather> {
+    if m % 60 != 5 || m < 60 {
+        return None;
+    }
+    let t = t0 + TimeDelta::minutes(m);
+    let hour = |h: i64| {
+        let from = t0 + TimeDelta::hours(m / 60 + h);
+        Et0 {
+            from,
+            to: from + TimeDelta::hours(1),
+            mm: 0.125,
+        }
+    };
+    let forecast = if (m / 60) % 24 == 5 {
+        (0..7 * 24).map(hour).collect()
+    } else {
+        Vec::new()
+    };
+    Some(Weather {
+        v: 1,
+        area: id("town".into()),
+        issued: t,
+        source: None,
+        observed: vec![hour(-1)],
+        forecast,
+    })
 }
 
 fn setup() -> (Inventory, Vec<Vec<Reading>>) {
@@ -94,26 +128,45 @@ fn setup() -> (Inventory, Vec<Vec<Reading>>) {
 
 fn bench(c: &mut Criterion) {
     let (inv, minutes) = setup();
+    let t0 = minutes[0][0].ts;
+    let feed: Vec<Option<Weather>> = (0..minutes.len() as i64).map(|m| weather(t0, m)).collect();
     let learn = 14 * 24 * 60;
     let warm = |cfg: &Config| {
         let mut a = Analytics::new(cfg, &inv);
-        for batch in &minutes[..learn] {
+        let mut method = None;
+        for (batch, w) in minutes[..learn].iter().zip(&feed) {
+            if let Some(w) = w {
+                a.weather(w);
+            }
             for r in batch {
                 a.observe(r, r.ts);
             }
             if let Some(r) = batch.first() {
-                a.tick(r.ts);
+                for e in a.tick(r.ts) {
+                    if let Event::Tree(t) = e {
+                        method = t.forecast.map(|f| f.method);
+                    }
+                }
             }
         }
+        // The bench measures the weather-aware path: the trees must be forecast from ET0 by now.
+        assert_eq!(
+            method,
+            Some(ForecastMethod::Et0),
+            "the trees are not forecast from ET0"
+        );
         a
     };
-    let mut off = Config::default();
+    let mut on = Config::default();
+    on.trees.weather.default_area = Some("town".into());
+    let mut off = on.clone();
     off.common_cause.enabled = false;
     let variants = [
-        ("observe_all_detectors", warm(&Config::default())),
+        ("observe_all_detectors", warm(&on)),
         ("observe_all_detectors_without_common_cause", warm(&off)),
     ];
     let live = &minutes[learn..];
+    let live_feed = &feed[learn..];
     let n: usize = live.iter().map(Vec::len).sum();
     let mut g = c.benchmark_group("detectors");
     g.throughput(Throughput::Elements(n as u64));
@@ -123,7 +176,10 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || warmed.clone(),
                 |mut a| {
-                    for batch in live {
+                    for (batch, w) in live.iter().zip(live_feed) {
+                        if let Some(w) = w {
+                            a.weather(w);
+                        }
                         for r in batch {
                             std::hint::black_box(a.observe(r, r.ts));
                         }
