@@ -14,8 +14,11 @@
 # --outage-rate N caps the outage publishers at N readings/s in all (default: as fast as the broker accepts).
 # --batch N publishes N readings per message on zw/v1/batches/… (default 1: one message per reading on its
 # device topic), in every phase.
+# --rounds R measures R alternating pairs of ceiling and live phase and reports the median ratio (default 1).
+# influxd writes its cache out after 1 s without writes (INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION),
+# and every phase starts once it has: so ceiling and live phases pay the same snapshot work.
 #
-# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--batch N] [--outage SECONDS [--outage-rate N]]
+# Usage: bench/ingest.sh [READINGS] [RAW_POINTS] [--batch N] [--rounds R] [--outage SECONDS [--outage-rate N]]
 #        (defaults 200000 and 1000000)
 #        SKIP_CRITERION=1 skips the criterion part.
 set -euo pipefail
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --outage) OUTAGE+=(--outage "$2"); shift 2 ;;
     --outage-rate) OUTAGE+=(--outage-rate "$2"); shift 2 ;;
     --batch) OUTAGE+=(--batch "$2"); shift 2 ;;
+    --rounds) OUTAGE+=(--rounds "$2"); shift 2 ;;
     *) POS+=("$1"); shift ;;
   esac
 done
@@ -37,6 +41,7 @@ RAW=${POS[1]:-1000000}
 echo "bench: building (release)" >&2
 cargo build --release --bin zaehlwerk --example ingest-bench >&2
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+export INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION=${INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION:-1s}
 echo "== end to end (readings: $READINGS, ceiling points: $RAW) =="
 uptime
 "$TARGET/release/examples/ingest-bench" "$TARGET/release/zaehlwerk" "$READINGS" "$RAW" "${OUTAGE[@]}"

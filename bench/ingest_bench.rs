@@ -5,7 +5,8 @@
 //! 1. the ceiling: raw InfluxDB write rate of a tight writer posting pre-built 5,000-line batches (exactly the
 //!    lines ingest produces) from 2 concurrent writers;
 //! 2. end-to-end live: canonical readings published with QoS 1 (4 connections) while ingest runs → points
-//!    accepted by InfluxDB;
+//!    accepted by InfluxDB; with `--rounds R`, R alternating pairs of 1. and 2., each phase on a settled
+//!    influxd, and the median of the rounds' ratios (the machine is shared: its state moves within minutes);
 //! 3. backlog drain: the same number of readings queued at the broker while ingest is stopped, then drained;
 //!
 //! 4. with `--outage SECONDS`: the outage run of [`outage`] (InfluxDB down, full-rate publishing spooled to
@@ -13,7 +14,7 @@
 //!
 //! and reports rates, their ratio to the ceiling, ingest CPU per reading (from /proc), the CPU seconds of
 //! every process of the run (ingest, mosquitto, influxd, this publisher), and peak RSS.
-//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--batch N] [--outage SECONDS [--outage-rate READINGS_PER_S]]`.
+//! Arguments: `ZAEHLWERK_BIN [READINGS] [RAW_POINTS] [--batch N] [--rounds R] [--outage SECONDS [--outage-rate READINGS_PER_S]]`.
 //! `--batch N` (default 1) publishes N readings per message on `zw/v1/batches/{producer}` instead of one
 //! message per reading on the device's topic.
 
@@ -82,6 +83,16 @@ async fn main() -> anyhow::Result<()> {
         "--batch must be 1..=1000"
     );
     BATCH_READINGS.store(batch, Ordering::Relaxed);
+    // `--rounds R`: R alternating pairs of ceiling and live phase; the median ratio is the result.
+    let rounds: usize = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => {
+            let r = args.get(i + 1).context("--rounds R")?.parse()?;
+            args.drain(i..i + 2);
+            r
+        }
+        None => 1,
+    };
+    anyhow::ensure!(rounds >= 1, "--rounds must be at least 1");
     let outage_secs: Option<u64> = match args.iter().position(|a| a == "--outage") {
         Some(i) => {
             let secs = args.get(i + 1).context("--outage SECONDS")?.parse()?;
@@ -96,6 +107,11 @@ async fn main() -> anyhow::Result<()> {
         .clone();
     let n: u64 = args.get(2).map_or(Ok(200_000), |s| s.parse())?;
     let raw_n: usize = args.get(3).map_or(Ok(1_000_000), |s| s.parse())?;
+    if std::env::var_os(COLD_ENV).is_none() {
+        println!(
+            "note      {COLD_ENV} is not set: phases may start with the previous phase's cache (bench/ingest.sh sets it)"
+        );
+    }
     let mut stack = zw_tests::Stack::builder().mosquitto().influxd().start().await?;
     let influx = zw_influx::Client::new(zw_influx::Config {
         url: stack.influx_url(),
@@ -104,15 +120,7 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
 
-    // 1. Ceiling.
-    let raw_rate = ceiling(&stack, &influx, "raw", raw_n).await?;
-
-    // influxd keeps compacting the ceiling's million points for seconds after the last write; the live
-    // phase would compete with that work, which the ceiling did not have to.
-    let settled = settle(&stack).await;
-    println!("settle    influxd idle {settled:.1} s after the ceiling");
-
-    // 2. End-to-end, live.
+    // Ingest runs from the start (idle while the ceiling is measured): subscribed once a probe is written.
     let dir = stack.state_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
     let metrics_port = zw_tests::free_port();
@@ -129,7 +137,6 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let mut ingest = spawn(&bin, &cfg, &dir)?;
     let written = || metric(metrics_port, "zw_ingest_points_written_total");
-    // Subscribed once a probe reading is written.
     let deadline = Instant::now() + Duration::from_secs(30);
     while written().await < 1.0 {
         anyhow::ensure!(Instant::now() < deadline, "ingest did not start");
@@ -139,32 +146,35 @@ async fn main() -> anyhow::Result<()> {
         "publish   {} reading(s) per message",
         BATCH_READINGS.load(Ordering::Relaxed)
     );
-    let msgs = payloads("live", 0..n);
-    let cpu0 = cpu_seconds(&ingest)?;
-    let split0 = cpu_split(&stack, ingest.id());
-    let w0 = written().await;
-    let started = Instant::now();
-    publish_all(&stack, msgs).await?;
-    let published = started.elapsed();
-    let live = finished(
-        || async { written().await - w0 },
-        || stored(&stack, "live"),
-        n as f64,
-        started,
-    )
-    .await?;
-    let live_cpu = cpu_seconds(&ingest)? - cpu0;
-    let live_rate = n as f64 / live.as_secs_f64();
+
+    // 1.–2. Rounds of ceiling and live phase, each starting on a settled influxd (its cache written out),
+    // so both pay the same snapshot work and share the machine's state of the moment.
+    let mut ratios = Vec::new();
+    let (mut ceilings, mut lives) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        report_settle(settle(&stack).await);
+        let raw = ceiling(&stack, &influx, &format!("raw-{r}"), raw_n).await?;
+        report_settle(settle(&stack).await);
+        let live = live_phase(&stack, &ingest, metrics_port, &format!("live-{r}"), n).await?;
+        println!(
+            "round {r}   live {live:.0} / ceiling {raw:.0} points/s = {:.1} %",
+            100.0 * live / raw
+        );
+        ratios.push(live / raw);
+        ceilings.push(raw);
+        lives.push(live);
+    }
+    let raw_rate = median(&mut ceilings);
+    let live_rate = median(&mut lives);
     println!(
-        "e2e live  publish QoS 1 ({PUBLISHERS} connections) -> points in InfluxDB:     {live_rate:>9.0} points/s = {:.1} % of ceiling (publishing alone took {:.2} s for {n})",
-        100.0 * live_rate / raw_rate,
-        published.as_secs_f64()
+        "e2e live  median of {rounds} round(s): {:.1} % of the same round's ceiling (rounds: {}); median rates live {live_rate:.0}, ceiling {raw_rate:.0} points/s",
+        100.0 * median(&mut ratios.clone()),
+        ratios
+            .iter()
+            .map(|x| format!("{:.1} %", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    println!(
-        "          ingest CPU {:.2} µs per reading",
-        live_cpu * 1e6 / n as f64
-    );
-    print_split("live", &split0, &cpu_split(&stack, ingest.id()));
 
     // 3. Backlog drain: stop ingest, queue n readings at the broker, restart, time the drain.
     let _ = std::process::Command::new("kill")
@@ -172,6 +182,7 @@ async fn main() -> anyhow::Result<()> {
         .status();
     ingest.wait()?;
     publish_all(&stack, payloads("drain", 0..n)).await?;
+    settle(&stack).await;
     let ingest = spawn(&bin, &cfg, &dir)?;
     let split0 = cpu_split(&stack, ingest.id());
     let started = Instant::now();
@@ -179,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
     let drain_cpu = cpu_seconds(&ingest)?;
     let drain_rate = n as f64 / drain.as_secs_f64();
     println!(
-        "e2e drain {n} readings queued at the broker -> points in InfluxDB:       {drain_rate:>9.0} points/s = {:.1} % of ceiling",
+        "e2e drain {n} readings queued at the broker -> points in InfluxDB:       {drain_rate:>9.0} points/s = {:.1} % of the median ceiling",
         100.0 * drain_rate / raw_rate
     );
     println!(
@@ -188,7 +199,11 @@ async fn main() -> anyhow::Result<()> {
         peak_rss_kib(&ingest)? / 1024
     );
     print_split("drain", &split0, &cpu_split(&stack, ingest.id()));
-    for site in ["live", "drain"] {
+    let sites: Vec<String> = (0..rounds)
+        .map(|r| format!("live-{r}"))
+        .chain(["drain".to_owned()])
+        .collect();
+    for site in &sites {
         let q = format!("SELECT count(active_power) FROM readings WHERE site = '{site}'");
         let answer = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), &q).await?;
         let stored = zw_tests::series_values(&answer)
@@ -198,9 +213,10 @@ async fn main() -> anyhow::Result<()> {
         println!("check     points stored for {site}: {stored} (expected {n})");
     }
     // The ceiling again, on a database that now holds what the phases wrote: how far influxd itself moved.
+    settle(&stack).await;
     let after = ceiling(&stack, &influx, "raw-after", raw_n).await?;
     println!(
-        "ceiling   after the phases {after:.0} points/s; live {:.1} %, drain {:.1} % of the mean ceiling {:.0}",
+        "ceiling   after the phases {after:.0} points/s; median live {:.1} %, drain {:.1} % of the mean of it and the median ceiling {:.0}",
         200.0 * live_rate / (raw_rate + after),
         200.0 * drain_rate / (raw_rate + after),
         (raw_rate + after) / 2.0
@@ -260,6 +276,54 @@ async fn ceiling(
     );
     print_split("ceiling", &split0, &cpu_split(stack, 0));
     Ok(rate)
+}
+
+/// One live phase: `n` readings of `site` published over QoS 1 while ingest runs, timed until their points
+/// are in InfluxDB. Prints the rate, ingest's CPU per reading and every process's CPU; returns the rate.
+async fn live_phase(
+    stack: &zw_tests::Stack,
+    ingest: &Ingest,
+    metrics_port: u16,
+    site: &str,
+    n: u64,
+) -> anyhow::Result<f64> {
+    let written = || metric(metrics_port, "zw_ingest_points_written_total");
+    let msgs = payloads(site, 0..n);
+    let cpu0 = cpu_seconds(ingest)?;
+    let split0 = cpu_split(stack, ingest.id());
+    let w0 = written().await;
+    let started = Instant::now();
+    publish_all(stack, msgs).await?;
+    let published = started.elapsed();
+    let live = finished(
+        || async { written().await - w0 },
+        || stored(stack, site),
+        n as f64,
+        started,
+    )
+    .await?;
+    let live_cpu = cpu_seconds(ingest)? - cpu0;
+    let live_rate = n as f64 / live.as_secs_f64();
+    println!(
+        "e2e live  publish QoS 1 ({PUBLISHERS} connections) -> points in InfluxDB:     {live_rate:>9.0} points/s (publishing alone took {:.2} s for {n})",
+        published.as_secs_f64()
+    );
+    println!(
+        "          ingest CPU {:.2} µs per reading",
+        live_cpu * 1e6 / n as f64
+    );
+    print_split("live", &split0, &cpu_split(stack, ingest.id()));
+    Ok(live_rate)
+}
+
+/// The median of `xs` (reordered); 0 for none.
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
 }
 
 /// The ingest process under test, killed when dropped: a phase that fails (`?`) must not leave it running.
@@ -463,9 +527,17 @@ fn cpu_split(stack: &zw_tests::Stack, ingest: u32) -> Vec<(String, f64)> {
     out
 }
 
-/// Waits until influxd used less than 5 % of a core over half a second (at most 60 s); returns the wait.
+/// Environment variable (read by influxd) that makes it write out its cache after this long without writes;
+/// `bench/ingest.sh` sets it to `1s` so every phase starts on an empty cache (see [`settle`]).
+const COLD_ENV: &str = "INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION";
+
+/// Waits until influxd is settled (at most 60 s): its in-memory cache written out to TSM files (with
+/// [`COLD_ENV`] short; otherwise the cache is not waited for) and less than 5 % of a core used over half
+/// a second. A phase that starts with the previous phase's cache pays for writing it out: without this,
+/// the ceiling and the live phase of one run paid for one and two cache snapshots. Returns the wait.
 async fn settle(stack: &zw_tests::Stack) -> f64 {
     let started = Instant::now();
+    let wait_cache = std::env::var_os(COLD_ENV).is_some();
     let influxd = |s: &[(String, f64)]| {
         s.iter()
             .filter(|(n, _)| n == "influxd")
@@ -476,12 +548,32 @@ async fn settle(stack: &zw_tests::Stack) -> f64 {
     while started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = influxd(&cpu_split(stack, 0));
-        if now - last < 0.025 {
+        let idle = now - last < 0.025;
+        last = now;
+        if idle && (!wait_cache || cache_bytes(stack).await == Some(0)) {
             break;
         }
-        last = now;
     }
     started.elapsed().as_secs_f64()
+}
+
+fn report_settle(secs: f64) {
+    println!("settle    influxd settled after {secs:.1} s");
+}
+
+/// Bytes in influxd's in-memory caches (all shards), from `/debug/vars`.
+async fn cache_bytes(stack: &zw_tests::Stack) -> Option<u64> {
+    let url = format!("{}/debug/vars", stack.influx_url());
+    let vars: serde_json::Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+    let caches = vars
+        .as_object()?
+        .iter()
+        .filter(|(k, _)| k.starts_with("tsm1_cache"));
+    Some(
+        caches
+            .filter_map(|(_, v)| v.pointer("/values/memBytes")?.as_u64())
+            .sum(),
+    )
 }
 
 fn print_split(phase: &str, before: &[(String, f64)], after: &[(String, f64)]) {
