@@ -17,7 +17,9 @@
 
 use std::borrow::Cow;
 
+use base64::DecodeSliceError;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use zw_model::Quantity;
 use zw_model::reading::Values;
@@ -158,13 +160,22 @@ fn decode_with(
     // A `decoded_payload` without values we map falls back to the frame, like an absent one.
     if !up.decoded || values.is_empty() {
         let b64 = up.frm_payload.ok_or(AdapterError::NoValues)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.as_bytes())
-            .map_err(|e| AdapterError::Frame(format!("frm_payload is not base64: {e}")))?;
+        let bad = |e: base64::DecodeError| AdapterError::Frame(format!("frm_payload is not base64: {e}"));
+        // Frames are a few bytes: decoded on the stack, a heap buffer only for a long one.
+        let mut buf = [0u8; 64];
+        let long;
+        let bytes: &[u8] = match STANDARD.decode_slice(b64.as_bytes(), &mut buf) {
+            Ok(n) => &buf[..n],
+            Err(DecodeSliceError::DecodeError(e)) => return Err(bad(e)),
+            Err(DecodeSliceError::OutputSliceTooSmall) => {
+                long = STANDARD.decode(b64.as_bytes()).map_err(bad)?;
+                &long
+            }
+        };
         if up.f_port != port {
             return Err(AdapterError::Frame(format!("unknown fPort {}", up.f_port)));
         }
-        frame(&bytes, &mut values)?;
+        frame(bytes, &mut values)?;
     }
     reading(ts, values)
 }
