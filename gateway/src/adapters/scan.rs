@@ -425,6 +425,23 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Reads a string as bytes; any other value is a bad `field`. Checked exactly as [`Self::string`]
+    /// checks (so the bytes are UTF-8), without a second UTF-8 pass over them.
+    pub(crate) fn string_bytes(&mut self, field: &str) -> Result<Cow<'a, [u8]>, AdapterError> {
+        match self.kind()? {
+            Kind::String => {
+                self.i += 1;
+                // `string_tail` returns only ASCII or UTF-8-checked content.
+                let (raw, escaped) = self.string_tail()?;
+                if escaped {
+                    return self.unescape(raw).map(|s| Cow::Owned(s.into_bytes()));
+                }
+                Ok(Cow::Borrowed(raw))
+            }
+            k => Err(wrong_type(field, "a string", k)),
+        }
+    }
+
     /// After the opening quote: the string's value.
     fn string_value(&mut self) -> Result<Cow<'a, str>, AdapterError> {
         let (raw, escaped) = self.string_tail()?;

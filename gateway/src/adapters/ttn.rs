@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use base64::DecodeSliceError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use zw_model::Quantity;
 use zw_model::reading::Values;
 
@@ -64,17 +64,17 @@ pub fn decode_lse01(payload: &[u8]) -> Result<Message, AdapterError> {
 /// What an uplink holds that we read.
 #[derive(Default)]
 struct Uplink<'a> {
-    received_at: Option<Cow<'a, str>>,
+    received_at: Option<Cow<'a, [u8]>>,
     message: Option<UplinkMessage<'a>>,
 }
 
 #[derive(Default)]
 struct UplinkMessage<'a> {
     f_port: u64,
-    frm_payload: Option<Cow<'a, str>>,
+    frm_payload: Option<Cow<'a, [u8]>>,
     /// Whether a (non-null) `decoded_payload` was read into the values.
     decoded: bool,
-    received_at: Option<Cow<'a, str>>,
+    received_at: Option<Cow<'a, [u8]>>,
 }
 
 /// Decodes a model's raw frame into `out` (empty).
@@ -95,7 +95,7 @@ fn uplink<'a>(
     s.object_field("uplink", |s, key| match key {
         b"received_at" => {
             seen.first(0, "received_at")?;
-            up.received_at = s.nullable(|s| s.string("received_at"))?;
+            up.received_at = s.nullable(|s| s.string_bytes("received_at"))?;
             Ok(())
         }
         b"uplink_message" => {
@@ -123,7 +123,7 @@ fn message<'a>(
             }
             b"frm_payload" => {
                 seen.first(1, "frm_payload")?;
-                m.frm_payload = s.nullable(|s| s.string("uplink_message.frm_payload"))?;
+                m.frm_payload = s.nullable(|s| s.string_bytes("uplink_message.frm_payload"))?;
             }
             b"decoded_payload" => {
                 seen.first(2, "decoded_payload")?;
@@ -131,7 +131,7 @@ fn message<'a>(
             }
             b"received_at" => {
                 seen.first(3, "received_at")?;
-                m.received_at = s.nullable(|s| s.string("uplink_message.received_at"))?;
+                m.received_at = s.nullable(|s| s.string_bytes("uplink_message.received_at"))?;
             }
             _ => s.skip()?,
         }
@@ -164,11 +164,11 @@ fn decode_with(
         // Frames are a few bytes: decoded on the stack, a heap buffer only for a long one.
         let mut buf = [0u8; 64];
         let long;
-        let bytes: &[u8] = match STANDARD.decode_slice(b64.as_bytes(), &mut buf) {
+        let bytes: &[u8] = match STANDARD.decode_slice(&b64, &mut buf) {
             Ok(n) => &buf[..n],
             Err(DecodeSliceError::DecodeError(e)) => return Err(bad(e)),
             Err(DecodeSliceError::OutputSliceTooSmall) => {
-                long = STANDARD.decode(b64.as_bytes()).map_err(bad)?;
+                long = STANDARD.decode(&b64).map_err(bad)?;
                 &long
             }
         };
@@ -180,13 +180,60 @@ fn decode_with(
     reading(ts, values)
 }
 
-fn rfc3339(s: &str) -> Result<DateTime<Utc>, AdapterError> {
-    DateTime::parse_from_rfc3339(s)
+/// `received_at` (UTF-8, as read by the scanner): the stack's own form by [`utc_timestamp`], any other
+/// through chrono's RFC 3339 parser.
+fn rfc3339(b: &[u8]) -> Result<DateTime<Utc>, AdapterError> {
+    if let Some(t) = utc_timestamp(b) {
+        return Ok(t);
+    }
+    let s = String::from_utf8_lossy(b);
+    DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| AdapterError::Field {
             field: "received_at".into(),
             problem: format!("not RFC 3339: {s:?}"),
         })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f]Z` with 1–9 fraction digits, the form The Things Stack writes, read without
+/// chrono's general parser; `None` for anything else (other offsets, lowercase, a leap second, an invalid
+/// date), which chrono then judges. Where this returns a time, chrono returns the same.
+pub(crate) fn utc_timestamp(b: &[u8]) -> Option<DateTime<Utc>> {
+    let n = b.len();
+    if !(n == 20 || (22..=30).contains(&n))
+        || [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (n - 1, b'Z'),
+        ]
+        .iter()
+        .any(|&(i, c)| b[i] != c)
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |a, &c| {
+            c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = if n == 20 {
+        0
+    } else {
+        if b[19] != b'.' {
+            return None;
+        }
+        num(20..n - 1)? * 10u32.pow(30 - n as u32)
+    };
+    let (sec, min, hour) = (num(17..19)?, num(14..16)?, num(11..13)?);
+    if sec > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = NaiveTime::from_hms_nano_opt(hour, min, sec, nanos)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// A number, or (Dragino's formatter) a numeric string such as `"24.59"` or `"3.6 V"`.

@@ -147,3 +147,30 @@ proptest::proptest! {
         proptest::prop_assert_eq!(v[&Quantity::SoilWaterTension], f64::from(potential) / 10.0);
     }
 }
+
+proptest::proptest! {
+    /// Where the fast path reads a `received_at`, chrono's RFC 3339 parser reads the same time; where
+    /// chrono reads one of the stack's `…Z` form, so does the fast path (so it falls back only for other
+    /// forms). Digits out of range (month 13, hour 24, second 60, 31 February) included.
+    #[test]
+    fn timestamps_read_like_chrono(
+        y in 0u32..10000, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..61, s in 0u32..62,
+        frac in "(\\.[0-9]{1,10})?",
+        end in proptest::prop_oneof![
+            proptest::strategy::Just("Z"),
+            proptest::strategy::Just("z"),
+            proptest::strategy::Just("+00:00"),
+            proptest::strategy::Just("+01:30")
+        ],
+    ) {
+        let t = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{end}");
+        let chrono = DateTime::parse_from_rfc3339(&t).ok().map(|t| t.with_timezone(&Utc));
+        match super::utc_timestamp(t.as_bytes()) {
+            Some(fast) => proptest::prop_assert_eq!(Some(fast), chrono, "{}", t),
+            None => proptest::prop_assert!(
+                chrono.is_none() || end != "Z" || s == 60 || frac.len() > 10,
+                "{} falls back though chrono reads it", t
+            ),
+        }
+    }
+}
