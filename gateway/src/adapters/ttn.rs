@@ -24,7 +24,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use zw_model::Quantity;
 use zw_model::reading::Values;
 
-use super::num::lenient_str;
+use super::num::lenient_bytes;
 use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, reading};
 
@@ -241,10 +241,13 @@ fn lenient(s: &mut Scanner<'_>, field: &str) -> Result<f64, AdapterError> {
     match s.kind()? {
         Kind::Number => s.number_value(),
         Kind::String => {
-            let text = s.string(field)?;
-            lenient_str(&text).ok_or_else(|| AdapterError::Field {
+            let text = s.string_bytes(field)?;
+            lenient_bytes(&text).ok_or_else(|| AdapterError::Field {
                 field: field.into(),
-                problem: format!("expected a number or a numeric string, got {text:?}"),
+                problem: format!(
+                    "expected a number or a numeric string, got {:?}",
+                    String::from_utf8_lossy(&text)
+                ),
             })
         }
         k => Err(wrong_type(field, "a number or a numeric string", k)),
