@@ -431,8 +431,13 @@ async fn publish_all(stack: &zw_tests::Stack, lists: Vec<Vec<(String, Vec<u8>)>>
     Ok(())
 }
 
+/// One value of ingest's `/metrics`, 0 if unavailable. One client for all polls (a phase polls every 10 ms:
+/// a new client and connection per poll cost the measured machine CPU).
 async fn metric(port: u16, name: &str) -> f64 {
-    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let Ok(r) = client.get(url).send().await else {
         return 0.0;
     };
     let text = r.text().await.unwrap_or_default();
