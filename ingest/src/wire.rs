@@ -50,14 +50,21 @@ struct Values {
 pub struct Bounds {
     earliest: DateTime<Utc>,
     latest: DateTime<Utc>,
+    /// The same as Unix seconds and nanoseconds, for the fused path's comparisons.
+    earliest_key: (i64, u32),
+    latest_key: (i64, u32),
 }
 
 impl Bounds {
     /// The bounds of `window` around `now`.
     pub fn new(now: DateTime<Utc>, window: TimeWindow) -> Self {
+        let (earliest, latest) = (now - window.max_age, now + window.max_future);
+        let key = |t: DateTime<Utc>| (t.timestamp(), t.timestamp_subsec_nanos());
         Self {
-            earliest: now - window.max_age,
-            latest: now + window.max_future,
+            earliest,
+            latest,
+            earliest_key: key(earliest),
+            latest_key: key(latest),
         }
     }
 }
@@ -65,12 +72,21 @@ impl Bounds {
 /// Decodes and validates the message `payload` received on `topic` and appends its point to `out`.
 /// On error `out` is unchanged and the rejection carries the same reason as [`crate::decode`].
 pub fn encode(topic: &str, payload: &[u8], bounds: Bounds, out: &mut String) -> Result<(), Rejection> {
+    let start = out.len();
+    if let Ok(s) = std::str::from_utf8(payload)
+        && let Some(f) = fast::element(s, 0, &bounds, &mut fast::Dates::default(), out)
+    {
+        match f.verdict {
+            // Trailing bytes, or another topic: the general path below finds the reason.
+            _ if f.end != payload.len() => {}
+            Err(r) => return Err(r),
+            Ok(()) if topic_matches(topic, f.site, f.device) => return Ok(()),
+            Ok(()) => {}
+        }
+        out.truncate(start);
+    }
     let w = parse(payload)?;
-    let matches = topic
-        .strip_prefix(topic::ROOT)
-        .and_then(|t| t.strip_prefix("/readings/"))
-        .and_then(|t| t.split_once('/'))
-        .is_some_and(|(s, d)| s == w.site && d == w.device);
+    let matches = topic_matches(topic, &w.site, &w.device);
     // Validation before the topic check, so the reason is the one `decode` gives.
     let ts = validate(&w, bounds)?;
     if !matches {
@@ -81,6 +97,15 @@ pub fn encode(topic: &str, payload: &[u8], bounds: Bounds, out: &mut String) -> 
     }
     write(&w, ts, out);
     Ok(())
+}
+
+/// Whether `topic` is the readings topic of `site`/`device`.
+fn topic_matches(topic: &str, site: &str, device: &str) -> bool {
+    topic
+        .strip_prefix(topic::ROOT)
+        .and_then(|t| t.strip_prefix("/readings/"))
+        .and_then(|t| t.split_once('/'))
+        .is_some_and(|(s, d)| s == site && d == device)
 }
 
 /// [`encode`] for one element of a batch: the same rules, no topic to match.
@@ -285,6 +310,7 @@ fn reading_error(e: ReadingError) -> Rejection {
 }
 
 pub mod batch;
+mod fast;
 mod scan;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use zw_model::reading::batch::{self, MAX_READINGS, PREFIX};
 
-use super::{Bounds, Wire, encode_element, reading_error, scan, validate, write};
+use super::{Bounds, Wire, encode_element, fast, reading_error, scan, validate, write};
 use crate::line::Rejection;
 
 /// Appends the point of every valid reading of the batch `payload` to `out` and returns their number;
@@ -47,7 +47,8 @@ pub fn encode_batch<'p>(
 }
 
 /// The canonical layout in one pass; `None` at the first byte that differs from it (the caller then
-/// discards what was appended and held).
+/// discards what was appended and held). Each element takes the fused path, or else the general scanner
+/// (keys out of order, say).
 fn one_pass(
     p: &[u8],
     bounds: Bounds,
@@ -59,18 +60,22 @@ fn one_pass(
     }
     let s = std::str::from_utf8(p).ok()?;
     let (mut i, mut count, mut n) = (PREFIX.len(), 0, 0);
+    let mut dates = fast::Dates::default();
     loop {
-        let (c, end) = scan::scan_at(s, i)?;
         count += 1;
         if count > MAX_READINGS {
             return None;
         }
-        let w = Wire::from(c);
-        match validate(&w, bounds) {
-            Ok(ts) => {
-                write(&w, ts, out);
-                n += 1;
+        let (verdict, end) = match fast::element(s, i, &bounds, &mut dates, out) {
+            Some(f) => (f.verdict, f.end),
+            None => {
+                let (c, end) = scan::scan_at(s, i)?;
+                let w = Wire::from(c);
+                (validate(&w, bounds).map(|ts| write(&w, ts, out)), end)
             }
+        };
+        match verdict {
+            Ok(()) => n += 1,
             Err(r) => held.push((r, i..end)),
         }
         i = end + 1;
