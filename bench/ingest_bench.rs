@@ -32,7 +32,10 @@ use chrono::{TimeDelta, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use zw_model::{Id, Quantity, Reading};
 
-const WRITERS: usize = 2;
+/// Concurrent writers of the ceiling (`--writers`, default 4 like ingest's `write_concurrency`), set once at
+/// start. Keep both equal for a like-for-like ratio (`ZW__INGEST__WRITE_CONCURRENCY=N`). influxd 1.6 on
+/// 2 cores gave the tight writer the same rate with 2 and 4 writers; ingest needed 4.
+static WRITERS: AtomicU64 = AtomicU64::new(4);
 const BATCH: usize = 5000;
 const PUBLISHERS: usize = 4;
 
@@ -93,6 +96,12 @@ async fn main() -> anyhow::Result<()> {
         None => 1,
     };
     anyhow::ensure!(rounds >= 1, "--rounds must be at least 1");
+    if let Some(i) = args.iter().position(|a| a == "--writers") {
+        let w: u64 = args.get(i + 1).context("--writers N")?.parse()?;
+        anyhow::ensure!(w >= 1, "--writers must be at least 1");
+        WRITERS.store(w, Ordering::Relaxed);
+        args.drain(i..i + 2);
+    }
     let outage_secs: Option<u64> = match args.iter().position(|a| a == "--outage") {
         Some(i) => {
             let secs = args.get(i + 1).context("--outage SECONDS")?.parse()?;
@@ -236,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The raw write rate: `points` readings of `site` as pre-built 5,000-line batches from WRITERS writers.
+/// The raw write rate: `points` readings of `site` as pre-built 5,000-line batches from [`WRITERS`] writers.
 async fn ceiling(
     stack: &zw_tests::Stack,
     influx: &zw_influx::Client,
@@ -256,7 +265,8 @@ async fn ceiling(
     let split0 = cpu_split(stack, 0);
     let started = Instant::now();
     let mut writers = tokio::task::JoinSet::new();
-    for _ in 0..WRITERS {
+    let n_writers = WRITERS.load(Ordering::Relaxed);
+    for _ in 0..n_writers {
         let (b, next, c) = (batches.clone(), next.clone(), influx.clone());
         writers.spawn(async move {
             while let Some(body) = b.get(next.fetch_add(1, Ordering::SeqCst) as usize) {
@@ -270,7 +280,7 @@ async fn ceiling(
     }
     let rate = (batches.len() * BATCH) as f64 / started.elapsed().as_secs_f64();
     println!(
-        "ceiling   raw InfluxDB writes of {site}, {WRITERS} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)",
+        "ceiling   raw InfluxDB writes of {site}, {n_writers} writers x {BATCH}-line batches: {:>9.0} points/s ({} points)",
         rate,
         batches.len() * BATCH
     );
