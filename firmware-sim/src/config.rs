@@ -44,6 +44,8 @@ pub struct Config {
     /// Spacing of the history's steps. Default 1 min.
     #[serde(with = "humantime_serde")]
     pub history_step: Duration,
+    /// A simulated weather feed (ET0 observed and forecast) for the tree forecast; none by default.
+    pub weather: Option<crate::weather_pub::WeatherFeedConfig>,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             update_interval: Duration::from_secs(1),
             history: Duration::ZERO,
             history_step: Duration::from_secs(60),
+            weather: None,
         }
     }
 }
@@ -156,6 +159,9 @@ impl Config {
             errors.push("sim.update_interval: must be at least 10ms".into());
         }
         crate::fleet::plan(self, &mut errors);
+        if let Some(w) = &self.weather {
+            w.validate(&mut errors);
+        }
         errors.extend(self.history_problems());
         let mut topics = HashSet::new();
         for (i, p) in self.plugs.iter().enumerate() {

@@ -37,6 +37,7 @@ mod stream;
 pub mod tasmota;
 pub mod trs21;
 pub mod tts;
+pub mod weather_pub;
 
 use std::io;
 use std::net::SocketAddr;
@@ -162,6 +163,10 @@ pub async fn start_with_history(
             bus.clone(),
             stop.clone(),
         );
+        spawn_device(&mut tasks, run);
+    }
+    if let Some(w) = &cfg.weather {
+        let run = weather_pub::run(w.clone(), cfg.seed, bus.clone(), stop.clone());
         spawn_device(&mut tasks, run);
     }
     if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {

@@ -203,3 +203,21 @@ fn the_weather_feed_never_tells_the_future_and_its_forecast_errs_as_documented()
         );
     }
 }
+
+#[test]
+fn the_live_feed_is_valid_reproducible_and_has_no_unfinished_hours() {
+    let now = DateTime::parse_from_rfc3339("2026-05-02T07:31:12Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let area = weather::area();
+    let w = weather::live_message(42, area.clone(), now);
+    assert_eq!(w.validate(now, TimeDelta::days(7)), Ok(()));
+    assert_eq!(w, weather::live_message(42, area.clone(), now));
+    assert_eq!((w.observed.len(), w.forecast.len()), (48, 7 * 24));
+    assert!(w.observed.iter().all(|e| e.to <= now));
+    assert_eq!(w.forecast[0].from, now - TimeDelta::minutes(31) - TimeDelta::seconds(12));
+    // About 3 mm a day.
+    let day: f64 = w.observed[24..].iter().map(|e| e.mm).sum();
+    assert!((1.5..5.0).contains(&day), "{day}");
+    assert_ne!(w, weather::live_message(43, area, now));
+}

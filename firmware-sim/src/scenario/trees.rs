@@ -67,13 +67,17 @@ fn id(s: String) -> Id {
 fn demand(town: u64, start: i64, hr: usize) -> f64 {
     let t = start + hr as i64 * HOUR;
     let utc = DateTime::from_timestamp_millis(t).unwrap_or_default();
-    let weather = 1.0 + 0.3 * smooth(mix(town, 2), secs(utc), 2.5 * 86_400.0);
     let season = 1.0 + 0.01 * hr as f64 / 24.0;
-    weather * season * diurnal(berlin(utc).hour())
+    weather(town, utc) * season * diurnal(berlin(utc).hour())
+}
+
+/// The weather's evaporative demand at `t` relative to an average day (before season and hour of day).
+pub(super) fn weather(town: u64, t: DateTime<Utc>) -> f64 {
+    1.0 + 0.3 * smooth(mix(town, 2), secs(t), 2.5 * 86_400.0)
 }
 
 /// Share of a day's evaporation in local hour `h`: mostly between 06 and 20 h.
-fn diurnal(h: u32) -> f64 {
+pub(super) fn diurnal(h: u32) -> f64 {
     let x = (f64::from(h) + 0.5 - 6.0) / 14.0;
     let day = if (0.0..=1.0).contains(&x) {
         (std::f64::consts::PI * x).sin()

@@ -144,6 +144,42 @@ impl Feed {
     }
 }
 
+/// Hours of observations a live message re-sends (like Open-Meteo's `past_days=2`).
+const LIVE_PAST_HOURS: i64 = 48;
+
+/// The message a live feed would publish at `now` for the weather of simulation seed `seed` (the demo's
+/// simulator, [`crate::Config::weather`]): the last 48 full hours observed and a 7-day forecast issued
+/// `now`, on the same simulated weather as the scenario's trees (without the scenario's season trend).
+pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
+    let h_now = now.timestamp_millis().div_euclid(HOUR);
+    let start = (h_now - LIVE_PAST_HOURS) * HOUR;
+    let town = mix(seed, 1);
+    let truth = (0..LIVE_PAST_HOURS + FORECAST_HOURS)
+        .map(|h| {
+            let t = DateTime::from_timestamp_millis(start + h * HOUR + HOUR / 2).unwrap_or_default();
+            REFERENCE_MM_PER_DAY
+                * super::trees::weather(town, t)
+                * super::trees::diurnal(crate::localtime::berlin(t).hour())
+        })
+        .collect();
+    let feed = Feed::new(seed, start, truth);
+    let observed = (0..LIVE_PAST_HOURS)
+        .map(|p| {
+            let noise =
+                (1.0 + OBSERVED_SD * normal(feed.seed, (h_now - LIVE_PAST_HOURS + p) as u64)).max(0.0);
+            feed.interval(p, feed.truth[p as usize] * noise)
+        })
+        .collect();
+    Weather {
+        v: WEATHER_SCHEMA_VERSION,
+        area,
+        issued: now,
+        source: Some("firmware-sim (simulated weather)".into()),
+        observed,
+        forecast: feed.forecast(LIVE_PAST_HOURS),
+    }
+}
+
 /// Hours of lead of the forecast, for tests.
 #[cfg(test)]
 pub(super) const LEAD_HOURS: i64 = FORECAST_HOURS;
