@@ -215,7 +215,10 @@ fn the_live_feed_is_valid_reproducible_and_has_no_unfinished_hours() {
     assert_eq!(w, weather::live_message(42, area.clone(), now));
     assert_eq!((w.observed.len(), w.forecast.len()), (48, 7 * 24));
     assert!(w.observed.iter().all(|e| e.to <= now));
-    assert_eq!(w.forecast[0].from, now - TimeDelta::minutes(31) - TimeDelta::seconds(12));
+    assert_eq!(
+        w.forecast[0].from,
+        now - TimeDelta::minutes(31) - TimeDelta::seconds(12)
+    );
     // About 3 mm a day.
     let day: f64 = w.observed[24..].iter().map(|e| e.mm).sum();
     assert!((1.5..5.0).contains(&day), "{day}");
