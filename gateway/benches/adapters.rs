@@ -1,13 +1,13 @@
 //! Decode throughput of every device MQTT adapter on realistic payloads (one message per iteration).
 //! Target: ≥ 1,000,000 messages per second per core. Run: `cargo bench -p zw-gateway --bench adapters`.
-//! Measured in the thread's CPU time (`support/cpu_time.rs`), so the figure is the per-core cost even on a
+//! Measured in the thread's CPU time (`bench/cpu_time.rs`), so the figure is the per-core cost even on a
 //! shared machine; `Melem/cpu-s` = million messages per CPU-second.
 //!
 //! Three groups on the same payloads: `adapters` (the production path, the JSON scanner), `serde_reference`
 //! (the serde_json decoders kept as the differential reference) and `serde_ignore_ceiling` (serde_json only
 //! checking the syntax, `IgnoredAny`: what any serde_json-based adapter could reach at best).
 
-#[path = "support/cpu_time.rs"]
+#[path = "../../bench/cpu_time.rs"]
 mod cpu_time;
 
 use std::hint::black_box;

@@ -8,14 +8,18 @@
 //! Run: `cargo bench -p zw-ingest --bench reading_path`. Target: ≤ 1 µs per reading.
 //!
 //! Times are the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a machine
-//! shared with builds, waiting for a core is not the code's cost. (Cache and core sharing still are.)
+//! shared with builds, waiting for a core is not the code's cost. (Cache and core sharing still are.) The
+//! measurement is `bench/cpu_time.rs`, shared with the gateway's adapter bench.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use chrono::{TimeDelta, Utc};
-use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "../../bench/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpu;
 use zw_model::{Id, Quantity, Reading, reading::TimeWindow};
 
 /// A typical three-phase meter reading (7 values), as the gateway publishes it.
@@ -36,63 +40,6 @@ fn sample() -> (String, Vec<u8>) {
         values,
     );
     ("zw/v1/readings/rathaus/rathaus-main".into(), r.to_json())
-}
-
-/// The calling thread's CPU time, in nanoseconds.
-struct ThreadCpu;
-
-fn thread_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
-}
-
-impl Measurement for ThreadCpu {
-    type Intermediate = u64;
-    type Value = u64;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-/// Nanoseconds of CPU, shown in ns or µs; "throughput" as CPU nanoseconds per element (per reading).
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        if typical < 10_000.0 {
-            "ns (cpu)"
-        } else {
-            values.iter_mut().for_each(|v| *v /= 1000.0);
-            "µs (cpu)"
-        }
-    }
-    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let n = match t {
-            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
-            Throughput::ElementsAndBytes { elements, .. } => *elements as f64,
-            Throughput::Bits(n) => *n as f64,
-        };
-        values.iter_mut().for_each(|v| *v /= n);
-        "ns/elem (cpu)"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
 }
 
 fn reading_path(c: &mut Criterion<ThreadCpu>) {

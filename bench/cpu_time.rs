@@ -1,5 +1,6 @@
 //! A criterion measurement of the benchmark thread's own CPU time (`CLOCK_THREAD_CPUTIME_ID`), so figures
 //! stay per-core costs on a shared, busy machine where wall time also counts other processes' slices.
+//! Shared by the criterion benches that report per-core cost (`#[path]`-included: gateway adapters, ingest).
 
 use criterion::Throughput;
 use criterion::measurement::{Measurement, ValueFormatter};
