@@ -149,52 +149,32 @@ impl Report {
     /// Scores one tree status of the detectors without the weather feed, like [`Report::tree_status`]
     /// (dry spells with trusted sensors only), so both forecasts are judged on the same moments.
     pub fn trend_status(&mut self, s: &Scenario, st: &TreeStatus, now: DateTime<Utc>) {
-        let Some(truth) = s
-            .true_days_until_critical(&st.tree, now, 3.5)
-            .filter(|d| *d >= 2.5)
-        else {
-            return;
-        };
-        let dry = s.dries_throughout(&st.tree, now, now + TimeDelta::minutes((truth * 1440.0) as i64));
-        let untrusted = st
-            .sensors
-            .iter()
-            .any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
-        if !dry || untrusted {
-            return;
-        }
-        match st.days_until_critical {
-            Some(f) => self.forecast_errors_trend.push((f - truth).abs()),
-            None => self.forecast_missing_trend += 1,
+        if let Some(Moment::Scored(truth)) = moment(s, st, now) {
+            match st.days_until_critical {
+                Some(f) => self.forecast_errors_trend.push((f - truth).abs()),
+                None => self.forecast_missing_trend += 1,
+            }
         }
     }
 
     /// Scores one tree status: the forecast of trees truly 3 ± 0.5 days from critical.
     pub fn tree_status(&mut self, s: &Scenario, st: &TreeStatus, now: DateTime<Utc>) {
-        let Some(truth) = s
-            .true_days_until_critical(&st.tree, now, 3.5)
-            .filter(|d| *d >= 2.5)
-        else {
-            return;
+        let truth = match moment(s, st, now) {
+            None => return,
+            Some(Moment::Rain(truth)) => {
+                if let Some(f) = st.days_until_critical {
+                    self.forecast_errors_rain.push((f - truth).abs());
+                }
+                return;
+            }
+            Some(Moment::Fault(truth)) => {
+                if let Some(f) = st.days_until_critical {
+                    self.forecast_errors_fault.push((f - truth).abs());
+                }
+                return;
+            }
+            Some(Moment::Scored(truth)) => truth,
         };
-        let dry = s.dries_throughout(&st.tree, now, now + TimeDelta::minutes((truth * 1440.0) as i64));
-        if !dry {
-            if let Some(f) = st.days_until_critical {
-                self.forecast_errors_rain.push((f - truth).abs());
-            }
-            return;
-        }
-        // A faulty sensor hides its depth from the detector while the truth still counts it.
-        let untrusted = st
-            .sensors
-            .iter()
-            .any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
-        if untrusted {
-            if let Some(f) = st.days_until_critical {
-                self.forecast_errors_fault.push((f - truth).abs());
-            }
-            return;
-        }
         match st.days_until_critical {
             Some(f) => self.forecast_errors.push((f - truth).abs()),
             None => self.forecast_missing += 1,
@@ -372,4 +352,31 @@ impl Report {
         let (p, r, ttd, opens) = self.energy();
         p >= 0.95 && r >= 0.95 && ttd <= 15.0 && opens <= 1 && self.mae() <= 0.5 && self.water_fault_fp == 0
     }
+}
+
+/// What a forecast moment of a tree counts as, with the true days until critical: trees truly 3 ± 0.5
+/// days from critical only; those where rain or watering comes first, or with a faulty sensor (its depth
+/// hidden from the detector while the truth counts it), are kept apart from the scored ones.
+enum Moment {
+    Scored(f64),
+    Rain(f64),
+    Fault(f64),
+}
+
+fn moment(s: &Scenario, st: &TreeStatus, now: DateTime<Utc>) -> Option<Moment> {
+    let truth = s
+        .true_days_until_critical(&st.tree, now, 3.5)
+        .filter(|d| *d >= 2.5)?;
+    if !s.dries_throughout(&st.tree, now, now + TimeDelta::minutes((truth * 1440.0) as i64)) {
+        return Some(Moment::Rain(truth));
+    }
+    let untrusted = st
+        .sensors
+        .iter()
+        .any(|x| x.fault.is_some_and(|f| f != FaultKind::LowBattery));
+    Some(if untrusted {
+        Moment::Fault(truth)
+    } else {
+        Moment::Scored(truth)
+    })
 }
