@@ -30,9 +30,11 @@
 //! checked, truncation at every byte, a property test that the verdict equals serde_json's on the document
 //! with the unchecked values replaced by `null`), `differential_tests.rs` (the same per adapter).
 //!
-//! Skipping runs eight bytes at a time (SWAR). A container is crossed without a branch per string: exact
-//! byte masks of quotes and brackets, and the quotes' running parity for which bytes lie inside strings
-//! (simdjson's idea, on 8-byte words without SIMD). Measured against the alternatives in BENCHMARKS.md.
+//! Skipping and string scanning run sixteen bytes at a time (SSE2 masks on x86_64, `scan_simd.rs`, the
+//! workspace's only `unsafe`; two SWAR words elsewhere), eight at a time (SWAR) near the end of the input. A
+//! container is crossed without a branch per string: exact byte masks of quotes and brackets, and the
+//! quotes' running parity for which bytes lie inside strings (simdjson's idea). Measured against the
+//! alternatives in BENCHMARKS.md.
 //!
 //! The serde_json decoders stay in [`super::reference`]; property tests check that both agree.
 
@@ -42,10 +44,13 @@ use super::AdapterError;
 
 #[path = "scan_keys.rs"]
 mod keys;
+#[path = "scan_simd.rs"]
+pub(crate) mod simd;
 #[path = "scan_skip.rs"]
 mod skip;
 
 pub(crate) use keys::{KeyIndex, Seen, is};
+use simd::Block;
 use skip::{HIGH, ONES, below};
 
 /// Nesting limit, as serde_json's.
@@ -327,11 +332,25 @@ impl<'a> Scanner<'a> {
     }
 
     /// Inside a string: moves to the next quote, backslash or control character (or the end of input), noting
-    /// non-ASCII bytes passed in `high`. Eight bytes at a time as one word (SWAR): device strings are short
-    /// (keys, ids, timestamps), where a SIMD search (`memchr`) cost more in set-up than it saved (measured: 5–15 %
-    /// slower on the TTS uplinks).
+    /// non-ASCII bytes passed in `high`. Sixteen bytes at a time as inline masks ([`Block`]), then eight as one
+    /// SWAR word near the end: device strings are short (keys, ids, timestamps), where a SIMD search call
+    /// (`memchr`) cost more in set-up than it saved (measured: 5–15 % slower on the TTS uplinks).
     #[inline]
     fn advance_to_special(&mut self, high: &mut bool) {
+        let mut hi16 = 0u32;
+        while let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<16>) {
+            let blk = Block::load(chunk);
+            let hits = blk.string_special();
+            // Non-ASCII bytes, possibly past the string's end: that costs only a UTF-8 check.
+            hi16 |= blk.high();
+            if hits != 0 {
+                self.i += hits.trailing_zeros() as usize;
+                *high |= hi16 != 0;
+                return;
+            }
+            self.i += 16;
+        }
+        *high |= hi16 != 0;
         let mut hi = 0u64;
         while let Some(chunk) = self.b.get(self.i..self.i + 8) {
             let mut w = [0u8; 8];

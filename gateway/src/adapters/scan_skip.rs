@@ -1,10 +1,12 @@
-//! Skipping the values an adapter does not read (see "Unread values" in [`super`]'s doc), eight bytes at a
-//! time: the SWAR byte masks and the skipping half of [`Scanner`].
+//! Skipping the values an adapter does not read (see "Unread values" in [`super`]'s doc), sixteen bytes at a
+//! time ([`Block`] masks) and eight near the end of the input: the SWAR byte masks and the skipping half of
+//! [`Scanner`].
 
+use super::simd::Block;
 use super::{AdapterError, Scanner};
 
-pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
-pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
 #[inline]
@@ -14,7 +16,7 @@ pub(super) fn below(w: u64, n: u8) -> u64 {
 
 /// 0x80 in each byte of `w` equal to `c`, 0 in the others (exact for every byte).
 #[inline(always)]
-pub(super) fn eq(w: u64, c: u8) -> u64 {
+pub(crate) fn eq(w: u64, c: u8) -> u64 {
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     let x = w ^ (ONES * u64::from(c));
     !(((x & LOW7) + LOW7) | x) & HIGH
@@ -22,7 +24,7 @@ pub(super) fn eq(w: u64, c: u8) -> u64 {
 
 /// The high bits of an [`eq`] mask as eight bits, bit k for byte k.
 #[inline(always)]
-pub(super) fn bits(m: u64) -> u32 {
+pub(crate) fn bits(m: u64) -> u32 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
@@ -73,10 +75,18 @@ impl Scanner<'_> {
     }
 
     /// After an opening quote: moves past the closing one, taking a backslash and the byte after it as a
-    /// pair and checking nothing else. Eight bytes at a time, like [`Self::advance_to_special`]: skipped
-    /// strings are as short as read ones.
+    /// pair and checking nothing else. Sixteen bytes at a time, then eight, like
+    /// [`Self::advance_to_special`]: skipped strings are as short as read ones.
     pub(super) fn skip_string(&mut self) -> Result<(), AdapterError> {
         loop {
+            while let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<16>) {
+                let hits = Block::load(chunk).eq2(b'"', b'\\');
+                if hits != 0 {
+                    self.i += hits.trailing_zeros() as usize;
+                    break;
+                }
+                self.i += 16;
+            }
             while let Some(chunk) = self.b.get(self.i..self.i + 8) {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(chunk);
@@ -101,15 +111,59 @@ impl Scanner<'_> {
     }
 
     /// At `open`: moves past its matching `close`, counting only these two brackets outside strings (in
-    /// well-formed JSON the other kind nests inside and cannot close it). Eight bytes at a time without a
-    /// branch per string: exact byte masks of quotes and brackets, the quotes' running parity says which
-    /// bytes lie inside strings. A word with a backslash is taken byte by byte.
+    /// well-formed JSON the other kind nests inside and cannot close it). Sixteen bytes at a time (eight
+    /// near the end of the input) without a branch per string: exact byte masks of quotes and brackets, the
+    /// quotes' running parity says which bytes lie inside strings. A block with a backslash is taken byte by
+    /// byte.
     pub(super) fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
         self.i += 1;
         let mut depth = 1u32;
         let mut in_str = false;
         loop {
-            if let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            if let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<16>) {
+                let blk = Block::load(chunk);
+                if blk.eq(b'\\') == 0 {
+                    let (q, o, c) = (blk.eq(b'"'), blk.eq(open), blk.eq(close));
+                    if o | c == 0 {
+                        in_str ^= q.count_ones() & 1 == 1;
+                        self.i += 16;
+                        continue;
+                    }
+                    // Bit k: byte k is inside a string (an opening quote counts as inside).
+                    let mut inside = q;
+                    inside ^= inside << 1;
+                    inside ^= inside << 2;
+                    inside ^= inside << 4;
+                    inside ^= inside << 8;
+                    if in_str {
+                        inside = !inside;
+                    }
+                    let inside = inside & 0xFFFF;
+                    in_str = inside >> 15 == 1;
+                    let (opens, closes) = (o & !inside, c & !inside);
+                    if closes.count_ones() < depth {
+                        depth = depth + opens.count_ones() - closes.count_ones();
+                        self.i += 16;
+                        continue;
+                    }
+                    let mut events = opens | closes;
+                    while events != 0 {
+                        let k = events.trailing_zeros();
+                        if opens >> k & 1 == 1 {
+                            depth += 1;
+                        } else {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += k as usize + 1;
+                                return Ok(());
+                            }
+                        }
+                        events &= events - 1;
+                    }
+                    self.i += 16;
+                    continue;
+                }
+            } else if let Some(chunk) = self.b.get(self.i..self.i + 8) {
                 let mut w = [0u8; 8];
                 w.copy_from_slice(chunk);
                 let w = u64::from_le_bytes(w);

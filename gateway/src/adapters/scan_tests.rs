@@ -146,8 +146,8 @@ fn lenient_skip_finds_the_end_of_values() {
         br#"[{"k":"[[[[["},{"k":"]]]]]"}]"#,
         br#""abcdefghijklmnopqrstuvwxyz0123456789\"abcdefghijklmnopqrstuvwxyz""#,
     ];
-    // Escapes, quotes and brackets at every offset within the skipper's eight-byte words.
-    let shifted: Vec<Vec<u8>> = (0..17)
+    // Escapes, quotes and brackets at every offset within the skipper's 16- and 8-byte blocks.
+    let shifted: Vec<Vec<u8>> = (0..33)
         .map(|n| {
             let (a, b) = ("a".repeat(n), "b".repeat(n % 5));
             format!(r#"[{{"{a}":"{b}\"]}}\\","{b}":[["{a}"],{{}}]}},"\\\\{a}[",{{"x":"}}"}}]"#).into_bytes()
@@ -338,6 +338,115 @@ proptest! {
         if let Some(b) = extra {
             key.push(b);
             prop_assert!(!is(&k, &key));
+        }
+    }
+}
+
+/// The lenient rule of the module doc, byte by byte: where the string, object or array starting at `b[0]`
+/// ends, or `None` if it does not (truncated).
+fn skip_by_bytes(b: &[u8]) -> Option<usize> {
+    let open = *b.first()?;
+    let mut i = 1;
+    if open == b'"' {
+        loop {
+            match *b.get(i)? {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+    }
+    let close = if open == b'{' { b'}' } else { b']' };
+    let (mut depth, mut in_str) = (1u32, false);
+    loop {
+        let c = *b.get(i)?;
+        i += 1;
+        if in_str {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                _ => {}
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+}
+
+/// Bytes the 16-byte masks look for, and some they must not confuse with them.
+fn special_bytes() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        4 => prop::sample::select(&b"\"\\{}[]a \n\x1f\x20\x7f\x80\xc3\xff"[..]),
+        1 => any::<u8>(),
+    ]
+}
+
+proptest! {
+    /// The SSE2 masks (the SWAR fallback elsewhere) equal the SWAR masks and a byte-by-byte reference on
+    /// every 16-byte window of random bytes.
+    #[test]
+    fn block_masks_equal_swar_and_bytes(
+        bytes in proptest::collection::vec(special_bytes(), 16..64),
+        c in special_bytes(),
+        a in special_bytes(),
+        b2 in special_bytes(),
+    ) {
+        for w in bytes.windows(16) {
+            let Some(chunk) = w.first_chunk::<16>() else { continue };
+            let blk = simd::Block::load(chunk);
+            let got = (blk.eq(c), blk.eq2(a, b2), blk.string_special(), blk.high());
+            prop_assert_eq!(got, simd::swar::masks(chunk, c, a, b2));
+            let by_bytes = |f: &dyn Fn(u8) -> bool| {
+                w.iter().enumerate().filter(|&(_, &x)| f(x)).map(|(k, _)| 1u32 << k).sum::<u32>()
+            };
+            prop_assert_eq!(got.0, by_bytes(&|x| x == c));
+            prop_assert_eq!(got.1, by_bytes(&|x| x == a || x == b2));
+            prop_assert_eq!(got.2, by_bytes(&|x| x == b'"' || x == b'\\' || x < 0x20));
+            prop_assert_eq!(got.3, by_bytes(&|x| x >= 0x80));
+        }
+    }
+
+    /// Skipping a string, object or array ends exactly where the byte-by-byte rule ends it, or rejects the
+    /// value where that finds no end: on dense mixes of quotes, backslashes and brackets, so that each falls
+    /// at every offset of the 16- and 8-byte blocks and the input ends at every position.
+    #[test]
+    fn lenient_skip_equals_the_byte_by_byte_rule(
+        open in prop::sample::select(&b"\"{["[..]),
+        body in proptest::collection::vec(special_bytes(), 0..120),
+    ) {
+        let mut doc = vec![open];
+        doc.extend_from_slice(&body);
+        for n in 1..=doc.len() {
+            let mut s = Scanner::new(&doc[..n]);
+            let got = s.skip().ok().map(|()| s.i);
+            prop_assert_eq!(got, skip_by_bytes(&doc[..n]), "{}", String::from_utf8_lossy(&doc[..n]));
+        }
+        take_skips();
+    }
+
+    /// A read string (key or value) is judged and decoded like serde_json's, with its quotes, escapes,
+    /// control characters and non-ASCII bytes at every offset of the blocks and the input ending anywhere.
+    #[test]
+    fn read_strings_equal_serde_json(
+        pad in 0usize..17,
+        body in proptest::collection::vec(special_bytes(), 0..60),
+    ) {
+        let mut doc = " ".repeat(pad).into_bytes();
+        doc.push(b'"');
+        doc.extend_from_slice(&body);
+        for n in pad..=doc.len() {
+            let text = &doc[..n];
+            let got = Scanner::new(text).string("s").ok().map(|s| s.into_owned());
+            // serde_json reads the first string and ignores what follows it.
+            let want = serde_json::Deserializer::from_slice(text).into_iter::<String>().next().and_then(Result::ok);
+            prop_assert_eq!(got, want, "{}", String::from_utf8_lossy(text));
         }
     }
 }
