@@ -3,18 +3,19 @@
 # measured in the same run, <= 1 µs of ingest CPU per reading, flat RSS.
 #
 # Builds the release binary and the helper (bench/ingest_bench.rs, a cargo example), which starts mosquitto
-# and influxd from the test harness on free ports, measures the ceiling (2 writers posting pre-built
+# and influxd from the test harness on free ports, measures the ceiling (4 writers posting pre-built
 # 5,000-line batches), the live end-to-end rate and the drain rate of a broker backlog, with ingest CPU per
 # reading and peak RSS; then runs the criterion bench of the per-reading CPU path.
 #
 # With --outage SECONDS it then stops influxd, publishes at full rate for SECONDS while ingest spools to
-# disk (ingest RSS sampled every 2 s), restarts influxd and times the drain of the spool. The 10-minute run
-# of the issue is `--outage 600` (about 20 minutes in all; run it with nohup).
+# disk (ingest RSS sampled every 2 s), restarts influxd and times the drain of the spool, then measures the
+# ceiling again. The 10-minute run of the issue is `--outage 600` (about 20 minutes in all; run it with nohup).
 #
 # --outage-rate N caps the outage publishers at N readings/s in all (default: as fast as the broker accepts).
 # --batch N publishes N readings per message on zw/v1/batches/… (default 1: one message per reading on its
 # device topic), in every phase.
-# --rounds R measures R alternating pairs of ceiling and live phase and reports the median ratio (default 1).
+# --rounds R measures R pairs of ceiling and live phase (odd rounds live first) and reports the median ratio
+# and the median CPU efficiency (all processes' CPU seconds per point, ceiling / live) (default 1).
 # influxd writes its cache out after 1 s without writes (INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION),
 # and every phase starts once it has: so ceiling and live phases pay the same snapshot work.
 #

@@ -3,10 +3,11 @@
 //!
 //! In one run it measures:
 //! 1. the ceiling: raw InfluxDB write rate of a tight writer posting pre-built 5,000-line batches (exactly the
-//!    lines ingest produces) from 2 concurrent writers;
+//!    lines ingest produces) from [`WRITERS`] concurrent writers;
 //! 2. end-to-end live: canonical readings published with QoS 1 (4 connections) while ingest runs → points
-//!    accepted by InfluxDB; with `--rounds R`, R alternating pairs of 1. and 2., each phase on a settled
-//!    influxd, and the median of the rounds' ratios (the machine is shared: its state moves within minutes);
+//!    accepted by InfluxDB; with `--rounds R`, R pairs of 1. and 2. (odd rounds live first), each phase on a
+//!    settled influxd, and the median of the rounds' ratios (the machine is shared: its state moves within
+//!    minutes), besides the median CPU efficiency (all processes' CPU seconds per point, ceiling / live);
 //! 3. backlog drain: the same number of readings queued at the broker while ingest is stopped, then drained;
 //!
 //! 4. with `--outage SECONDS`: the outage run of [`outage`] (InfluxDB down, full-rate publishing spooled to
@@ -156,23 +157,45 @@ async fn main() -> anyhow::Result<()> {
         BATCH_READINGS.load(Ordering::Relaxed)
     );
 
-    // 1.–2. Rounds of ceiling and live phase, each starting on a settled influxd (its cache written out),
-    // so both pay the same snapshot work and share the machine's state of the moment.
-    let mut ratios = Vec::new();
+    // 1.–2. Rounds of ceiling and live phase, each starting on a settled influxd (its cache written out,
+    // no compaction running), so both pay the same snapshot work and share the machine's state of the
+    // moment. Odd rounds run the live phase first: influxd's cost per point grows with the data it holds
+    // (later phases paid up to 50 % more CPU per point), and a fixed order would charge that to one side.
+    let (mut ratios, mut efficiencies) = (Vec::new(), Vec::new());
     let (mut ceilings, mut lives) = (Vec::new(), Vec::new());
     for r in 0..rounds {
-        report_settle(settle(&stack).await);
-        let raw = ceiling(&stack, &influx, &format!("raw-{r}"), raw_n).await?;
-        report_settle(settle(&stack).await);
-        let live = live_phase(&stack, &ingest, metrics_port, &format!("live-{r}"), n).await?;
+        let (raw, live) = if r % 2 == 0 {
+            report_settle(settle(&stack).await);
+            let raw = ceiling(&stack, &influx, &format!("raw-{r}"), raw_n).await?;
+            report_settle(settle(&stack).await);
+            let live = live_phase(&stack, &ingest, metrics_port, &format!("live-{r}"), n).await?;
+            (raw, live)
+        } else {
+            report_settle(settle(&stack).await);
+            let live = live_phase(&stack, &ingest, metrics_port, &format!("live-{r}"), n).await?;
+            report_settle(settle(&stack).await);
+            let raw = ceiling(&stack, &influx, &format!("raw-{r}"), raw_n).await?;
+            (raw, live)
+        };
         println!(
-            "round {r}   live {live:.0} / ceiling {raw:.0} points/s = {:.1} %",
-            100.0 * live / raw
+            "round {r}   live {:.0} / ceiling {:.0} points/s = {:.1} %; CPU-s per million points, all processes: live {:.2}, ceiling {:.2} = {:.1} % efficiency",
+            live.rate,
+            raw.rate,
+            100.0 * live.rate / raw.rate,
+            live.cpu_per_m,
+            raw.cpu_per_m,
+            100.0 * raw.cpu_per_m / live.cpu_per_m
         );
-        ratios.push(live / raw);
-        ceilings.push(raw);
-        lives.push(live);
+        ratios.push(live.rate / raw.rate);
+        efficiencies.push(raw.cpu_per_m / live.cpu_per_m);
+        ceilings.push(raw.rate);
+        lives.push(live.rate);
     }
+    println!(
+        "e2e CPU   median efficiency {:.1} % (ceiling's CPU-s per point / live's, all processes: on a CPU-bound machine the rate ratio's \
+         expectation, and unaffected by CPU time the VM host steals)",
+        100.0 * median(&mut efficiencies)
+    );
     let raw_rate = median(&mut ceilings);
     let live_rate = median(&mut lives);
     println!(
@@ -223,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // The ceiling again, on a database that now holds what the phases wrote: how far influxd itself moved.
     settle(&stack).await;
-    let after = ceiling(&stack, &influx, "raw-after", raw_n).await?;
+    let after = ceiling(&stack, &influx, "raw-after", raw_n).await?.rate;
     println!(
         "ceiling   after the phases {after:.0} points/s; median live {:.1} %, drain {:.1} % of the mean of it and the median ceiling {:.0}",
         200.0 * live_rate / (raw_rate + after),
@@ -233,6 +256,8 @@ async fn main() -> anyhow::Result<()> {
     if let Some(secs) = outage_secs {
         outage::run(
             &mut stack,
+            &influx,
+            raw_n,
             &ingest,
             metrics_port,
             secs,
@@ -245,13 +270,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A timed phase: its rate and the CPU seconds all processes of the run used per million points.
+struct Phase {
+    rate: f64,
+    cpu_per_m: f64,
+}
+
 /// The raw write rate: `points` readings of `site` as pre-built 5,000-line batches from [`WRITERS`] writers.
 async fn ceiling(
     stack: &zw_tests::Stack,
     influx: &zw_influx::Client,
     site: &str,
     points: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Phase> {
     let mut batches = Vec::new();
     let mut body = String::new();
     for i in 0..points as u64 {
@@ -284,8 +315,11 @@ async fn ceiling(
         rate,
         batches.len() * BATCH
     );
-    print_split("ceiling", &split0, &cpu_split(stack, 0));
-    Ok(rate)
+    let cpu = print_split("ceiling", &split0, &cpu_split(stack, 0));
+    Ok(Phase {
+        rate,
+        cpu_per_m: cpu * 1e6 / (batches.len() * BATCH) as f64,
+    })
 }
 
 /// One live phase: `n` readings of `site` published over QoS 1 while ingest runs, timed until their points
@@ -296,7 +330,7 @@ async fn live_phase(
     metrics_port: u16,
     site: &str,
     n: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Phase> {
     let written = || metric(metrics_port, "zw_ingest_points_written_total");
     let msgs = payloads(site, 0..n);
     let cpu0 = cpu_seconds(ingest)?;
@@ -322,8 +356,11 @@ async fn live_phase(
         "          ingest CPU {:.2} µs per reading",
         live_cpu * 1e6 / n as f64
     );
-    print_split("live", &split0, &cpu_split(stack, ingest.id()));
-    Ok(live_rate)
+    let cpu = print_split("live", &split0, &cpu_split(stack, ingest.id()));
+    Ok(Phase {
+        rate: live_rate,
+        cpu_per_m: cpu * 1e6 / n as f64,
+    })
 }
 
 /// The median of `xs` (reordered); 0 for none.
@@ -546,10 +583,11 @@ fn cpu_split(stack: &zw_tests::Stack, ingest: u32) -> Vec<(String, f64)> {
 /// `bench/ingest.sh` sets it to `1s` so every phase starts on an empty cache (see [`settle`]).
 const COLD_ENV: &str = "INFLUXDB_DATA_CACHE_SNAPSHOT_WRITE_COLD_DURATION";
 
-/// Waits until influxd is settled (at most 60 s): its in-memory cache written out to TSM files (with
-/// [`COLD_ENV`] short; otherwise the cache is not waited for) and less than 5 % of a core used over half
-/// a second. A phase that starts with the previous phase's cache pays for writing it out: without this,
-/// the ceiling and the live phase of one run paid for one and two cache snapshots. Returns the wait.
+/// Waits until influxd is settled (at most 120 s): its in-memory cache written out to TSM files (with
+/// [`COLD_ENV`] short; otherwise the cache is not waited for), no compaction running, and less than 5 %
+/// of a core used in each half second of 2 s (longer than the compaction planner's 1 s tick). A phase that
+/// starts with the previous phase's cache or compactions pays for them: without this, the ceiling and the
+/// live phase of one run paid for one and two cache snapshots. Returns the wait.
 async fn settle(stack: &zw_tests::Stack) -> f64 {
     let started = Instant::now();
     let wait_cache = std::env::var_os(COLD_ENV).is_some();
@@ -560,12 +598,16 @@ async fn settle(stack: &zw_tests::Stack) -> f64 {
             .sum::<f64>()
     };
     let mut last = influxd(&cpu_split(stack, 0));
-    while started.elapsed() < Duration::from_secs(60) {
+    let mut idle_for = 0;
+    while started.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = influxd(&cpu_split(stack, 0));
-        let idle = now - last < 0.025;
+        idle_for = if now - last < 0.025 { idle_for + 1 } else { 0 };
         last = now;
-        if idle && (!wait_cache || cache_bytes(stack).await == Some(0)) {
+        if idle_for >= 4
+            && (!wait_cache || cache_bytes(stack).await == Some(0))
+            && compactions_active(stack).await == Some(0)
+        {
             break;
         }
     }
@@ -578,28 +620,43 @@ fn report_settle(secs: f64) {
 
 /// Bytes in influxd's in-memory caches (all shards), from `/debug/vars`.
 async fn cache_bytes(stack: &zw_tests::Stack) -> Option<u64> {
+    debug_vars_sum(stack, "tsm1_cache", |name| name == "memBytes").await
+}
+
+/// Compactions (cache snapshots and TSM levels) running in all shards, from `/debug/vars`.
+async fn compactions_active(stack: &zw_tests::Stack) -> Option<u64> {
+    debug_vars_sum(stack, "tsm1_engine", |name| name.ends_with("CompactionsActive")).await
+}
+
+/// The sum of the `values` named `pick` of every `/debug/vars` entry whose key starts with `prefix`.
+async fn debug_vars_sum(stack: &zw_tests::Stack, prefix: &str, pick: impl Fn(&str) -> bool) -> Option<u64> {
     let url = format!("{}/debug/vars", stack.influx_url());
     let vars: serde_json::Value = reqwest::get(url).await.ok()?.json().await.ok()?;
-    let caches = vars
-        .as_object()?
-        .iter()
-        .filter(|(k, _)| k.starts_with("tsm1_cache"));
+    let entries = vars.as_object()?.iter().filter(|(k, _)| k.starts_with(prefix));
     Some(
-        caches
-            .filter_map(|(_, v)| v.pointer("/values/memBytes")?.as_u64())
+        entries
+            .filter_map(|(_, v)| v.get("values")?.as_object())
+            .flat_map(|values| values.iter().filter(|(k, _)| pick(k)))
+            .filter_map(|(_, v)| v.as_u64())
             .sum(),
     )
 }
 
-fn print_split(phase: &str, before: &[(String, f64)], after: &[(String, f64)]) {
-    let parts: Vec<String> = after
+/// Prints each process's CPU seconds between the two samples; returns their sum.
+fn print_split(phase: &str, before: &[(String, f64)], after: &[(String, f64)]) -> f64 {
+    let deltas: Vec<(&str, f64)> = after
         .iter()
         .map(|(name, t)| {
             let t0 = before.iter().find(|(n, _)| n == name).map_or(0.0, |(_, t0)| *t0);
-            format!("{name} {:.1} s", t - t0)
+            (name.as_str(), t - t0)
         })
         .collect();
+    let parts: Vec<String> = deltas
+        .iter()
+        .map(|(name, d)| format!("{name} {d:.1} s"))
+        .collect();
     println!("          CPU seconds during {phase}: {}", parts.join(", "));
+    deltas.iter().map(|(_, d)| d).sum()
 }
 
 fn pid_cpu(pid: u32) -> anyhow::Result<f64> {

@@ -1,7 +1,8 @@
 //! The outage phase of the ingest benchmark (`bench/ingest.sh --outage SECONDS`): InfluxDB is stopped,
 //! readings are published at full rate (or `--outage-rate` readings/s) for SECONDS (generated on the fly, so the publisher's memory stays
 //! flat), ingest spools them to disk; its RSS is sampled every 2 s. Then influxd is restarted and the drain
-//! of the spool is timed, from the restart and from the first replayed batch.
+//! of the spool is timed, from the restart and from the first replayed batch, and compared with the ceiling
+//! measured before the outage and again right after the drain (the machine's state moves in 20 minutes).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,11 +10,15 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-use super::{PUBLISHERS, await_metric, metric, reading, rss_kib, stored};
+use super::{PUBLISHERS, await_metric, ceiling, metric, reading, rss_kib, settle, stored};
 
-/// Runs the outage phase against a running `ingest` (metrics on `metrics_port`).
+/// Runs the outage phase against a running `ingest` (metrics on `metrics_port`); `raw_rate` is the ceiling
+/// measured before it, and a ceiling of `raw_points` points is measured again after the drain.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     stack: &mut zw_tests::Stack,
+    influx: &zw_influx::Client,
+    raw_points: usize,
     ingest: &std::process::Child,
     metrics_port: u16,
     secs: u64,
@@ -118,6 +123,14 @@ pub async fn run(
     // The points may take a moment to become visible to queries after the last write was acknowledged.
     await_metric(|| stored(stack, "outage"), published as f64).await?;
     println!("check     points stored for outage: {published} (expected {published})");
+    settle(stack).await;
+    let after = ceiling(stack, influx, "raw-after-drain", raw_points).await?.rate;
+    println!(
+        "drain     {:.1} % of the ceiling measured right after it ({after:.0} points/s); {:.1} % of the mean of the ceilings before and after ({:.0})",
+        100.0 * r_all / after,
+        200.0 * r_all / (raw_rate + after),
+        (raw_rate + after) / 2.0
+    );
     Ok(())
 }
 
