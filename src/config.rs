@@ -41,6 +41,32 @@ pub struct TelemetryConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+/// The async runtime of the process (`[runtime]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Worker threads; 0 picks them per service: 1 for `zaehlwerk ingest`, one per core otherwise.
+    ///
+    /// Ingest is one receive loop feeding HTTP writes, so a second worker only adds hand-offs between
+    /// threads: with one it used 15–20 % less CPU per reading and left more of a shared host to InfluxDB
+    /// (BENCHMARKS.md, "Ingest"). Its spool I/O runs on tokio's blocking threads either way.
+    pub worker_threads: usize,
+}
+
+impl RuntimeConfig {
+    /// The most worker threads accepted.
+    pub const MAX_WORKER_THREADS: usize = 256;
+
+    /// Worker threads for running `ingest_alone` (only the ingest service) or anything else.
+    pub fn workers(&self, ingest_alone: bool) -> usize {
+        match self.worker_threads {
+            0 if ingest_alone => 1,
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+}
+
 /// Every setting of every service plus the inventory.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
@@ -62,6 +88,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Telemetry.
     pub telemetry: TelemetryConfig,
+    /// Async runtime.
+    pub runtime: RuntimeConfig,
     /// Sites, devices, trees, users.
     #[serde(flatten)]
     pub inventory: Inventory,
@@ -181,6 +209,7 @@ fn from_table(mut t: Table, errors: &mut Vec<String>) -> Config {
         sim: section(&mut t, "sim", errors),
         log: section(&mut t, "log", errors),
         telemetry: section(&mut t, "telemetry", errors),
+        runtime: section(&mut t, "runtime", errors),
         inventory: Inventory {
             sites: list::<Site>(&mut t, "sites", errors),
             trees: list::<Tree>(&mut t, "trees", errors),
@@ -188,7 +217,7 @@ fn from_table(mut t: Table, errors: &mut Vec<String>) -> Config {
         },
     };
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, sites, trees, users)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, sites, trees, users)"));
     }
     cfg
 }
@@ -208,6 +237,13 @@ fn validate(cfg: &Config) -> Vec<String> {
         errors.push(format!(
             "log.format: {:?} must be \"text\" or \"json\"",
             cfg.log.format
+        ));
+    }
+    if cfg.runtime.worker_threads > RuntimeConfig::MAX_WORKER_THREADS {
+        errors.push(format!(
+            "runtime.worker_threads: {} is more than {} (0 picks them per service)",
+            cfg.runtime.worker_threads,
+            RuntimeConfig::MAX_WORKER_THREADS
         ));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&cfg.log.filter) {

@@ -107,7 +107,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     services::init_logging(&cfg.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let workers = cfg.runtime.workers(service == services::Service::Ingest);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -101,3 +101,25 @@ fn environment_overrides_keys() {
     let errors = load_text("", &[("ZW__BUS__PORT", "many")]).expect_err("invalid");
     assert!(errors[0].starts_with("bus.port: invalid type"), "{errors:?}");
 }
+
+#[test]
+fn runtime_workers_default_per_service_and_are_bounded() {
+    let cfg = load_text("", &[]).expect("defaults");
+    assert_eq!(cfg.runtime.worker_threads, 0);
+    assert_eq!(cfg.runtime.workers(true), 1, "ingest alone gets one worker");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(cfg.runtime.workers(false), cores);
+
+    let cfg = load_text("[runtime]\nworker_threads = 3\n", &[]).expect("set");
+    assert_eq!((cfg.runtime.workers(true), cfg.runtime.workers(false)), (3, 3));
+
+    let errors = load_text("", &[("ZW__RUNTIME__WORKER_THREADS", "100000")]).expect_err("too many");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("runtime.worker_threads: 100000")),
+        "{errors:?}"
+    );
+    let errors = load_text("[runtime]\nworker_threads = -1\n", &[]).expect_err("negative");
+    assert!(errors.iter().any(|e| e.contains("runtime")), "{errors:?}");
+}
