@@ -121,7 +121,7 @@ impl Block {
 
 /// The portable masks, on 8-byte words: the fallback above, and the reference the SSE2 masks are tested
 /// against on x86_64.
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod swar {
     use super::super::skip::{HIGH, ONES};
     pub(crate) use super::super::skip::{bits, eq};
