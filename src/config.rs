@@ -49,7 +49,7 @@ pub struct RuntimeConfig {
     ///
     /// Ingest is one receive loop feeding HTTP writes, so a second worker only adds hand-offs between
     /// threads. With one, ingest used about 8 % less CPU per reading and, sharing 2 cores with InfluxDB,
-    /// the end-to-end rate rose from a median 83.7 % to 93.2 % of the raw write rate (BENCHMARKS.md,
+    /// the end-to-end rate rose from a median 84.2 % to 93.2 % of the raw write rate (BENCHMARKS.md,
     /// "Ingest"). Its spool and dead-letter I/O runs on tokio's blocking threads either way.
     pub worker_threads: usize,
 }
