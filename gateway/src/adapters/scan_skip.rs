@@ -120,89 +120,25 @@ impl Scanner<'_> {
         let mut depth = 1u32;
         let mut in_str = false;
         loop {
+            // A block (near the end a word) without a backslash is crossed from its masks.
             if let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<16>) {
                 let blk = Block::load(chunk);
                 if blk.eq(b'\\') == 0 {
                     let (q, o, c) = (blk.eq(b'"'), blk.eq(open), blk.eq(close));
-                    if o | c == 0 {
-                        in_str ^= q.count_ones() & 1 == 1;
-                        self.i += 16;
-                        continue;
-                    }
-                    // Bit k: byte k is inside a string (an opening quote counts as inside).
-                    let mut inside = q;
-                    inside ^= inside << 1;
-                    inside ^= inside << 2;
-                    inside ^= inside << 4;
-                    inside ^= inside << 8;
-                    if in_str {
-                        inside = !inside;
-                    }
-                    let inside = inside & 0xFFFF;
-                    in_str = inside >> 15 == 1;
-                    let (opens, closes) = (o & !inside, c & !inside);
-                    if closes.count_ones() < depth {
-                        depth = depth + opens.count_ones() - closes.count_ones();
-                        self.i += 16;
-                        continue;
-                    }
-                    let mut events = opens | closes;
-                    while events != 0 {
-                        let k = events.trailing_zeros();
-                        if opens >> k & 1 == 1 {
-                            depth += 1;
-                        } else {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += k as usize + 1;
-                                return Ok(());
-                            }
-                        }
-                        events &= events - 1;
+                    if let Some(k) = cross(16, q, o, c, &mut depth, &mut in_str) {
+                        self.i += k + 1;
+                        return Ok(());
                     }
                     self.i += 16;
                     continue;
                 }
-            } else if let Some(chunk) = self.b.get(self.i..self.i + 8) {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                let w = u64::from_le_bytes(w);
+            } else if let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<8>) {
+                let w = u64::from_le_bytes(*chunk);
                 if eq(w, b'\\') == 0 {
-                    let (q, o, c) = (eq(w, b'"'), eq(w, open), eq(w, close));
-                    if o | c == 0 {
-                        in_str ^= q.count_ones() & 1 == 1;
-                        self.i += 8;
-                        continue;
-                    }
-                    // Bit k: byte k is inside a string (an opening quote counts as inside).
-                    let mut inside = bits(q);
-                    inside ^= inside << 1;
-                    inside ^= inside << 2;
-                    inside ^= inside << 4;
-                    if in_str {
-                        inside = !inside;
-                    }
-                    let inside = inside & 0xFF;
-                    in_str = inside >> 7 == 1;
-                    let (opens, closes) = (bits(o) & !inside, bits(c) & !inside);
-                    if closes.count_ones() < depth {
-                        depth = depth + opens.count_ones() - closes.count_ones();
-                        self.i += 8;
-                        continue;
-                    }
-                    let mut events = opens | closes;
-                    while events != 0 {
-                        let k = events.trailing_zeros();
-                        if opens >> k & 1 == 1 {
-                            depth += 1;
-                        } else {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += k as usize + 1;
-                                return Ok(());
-                            }
-                        }
-                        events &= events - 1;
+                    let (q, o, c) = (bits(eq(w, b'"')), bits(eq(w, open)), bits(eq(w, close)));
+                    if let Some(k) = cross(8, q, o, c, &mut depth, &mut in_str) {
+                        self.i += k + 1;
+                        return Ok(());
                     }
                     self.i += 8;
                     continue;
@@ -231,4 +167,47 @@ impl Scanner<'_> {
             }
         }
     }
+}
+
+/// Crosses one block of `width` (8 or 16) bytes of a skipped container that holds no backslash, given the
+/// masks (bit k for byte k) of its quotes `q` and its container's opening and closing brackets `o` and
+/// `c`: updates the nesting `depth` and whether the block ends inside a string, and returns the offset of
+/// the bracket that closes the container if it is in this block. Strings are told apart without a branch
+/// per string: the quotes' running parity (a prefix XOR) marks the bytes inside them.
+#[inline(always)]
+fn cross(width: usize, q: u32, o: u32, c: u32, depth: &mut u32, in_str: &mut bool) -> Option<usize> {
+    if o | c == 0 {
+        *in_str ^= q.count_ones() & 1 == 1;
+        return None;
+    }
+    // Bit k: byte k is inside a string (an opening quote counts as inside).
+    let mut inside = q;
+    inside ^= inside << 1;
+    inside ^= inside << 2;
+    inside ^= inside << 4;
+    inside ^= inside << 8;
+    if *in_str {
+        inside = !inside;
+    }
+    let inside = inside & ((1 << width) - 1);
+    *in_str = inside >> (width - 1) == 1;
+    let (opens, closes) = (o & !inside, c & !inside);
+    if closes.count_ones() < *depth {
+        *depth = *depth + opens.count_ones() - closes.count_ones();
+        return None;
+    }
+    let mut events = opens | closes;
+    while events != 0 {
+        let k = events.trailing_zeros();
+        if opens >> k & 1 == 1 {
+            *depth += 1;
+        } else {
+            *depth -= 1;
+            if *depth == 0 {
+                return Some(k as usize);
+            }
+        }
+        events &= events - 1;
+    }
+    None
 }
