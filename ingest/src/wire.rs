@@ -313,4 +313,6 @@ pub mod batch;
 mod fast;
 mod scan;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

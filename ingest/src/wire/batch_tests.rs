@@ -2,23 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use proptest::prelude::*;
 use zw_model::reading::{TimeWindow, for_each_in_message};
 use zw_model::{Id, Quantity, Reading};
 
 use super::*;
 use crate::wire::encode;
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
-        .single()
-        .expect("valid")
-}
-
-fn bounds() -> Bounds {
-    Bounds::new(now(), TimeWindow::default())
-}
+use crate::wire::test_support::{bounds, now};
 
 /// Per element, `Ok(line)` or `Err(reason)`, as the batch path gives them, or the envelope's rejection.
 fn batch_verdicts(payload: &[u8]) -> Result<Vec<Result<String, &'static str>>, &'static str> {

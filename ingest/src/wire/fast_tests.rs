@@ -1,25 +1,11 @@
 //! The fused path must write exactly the bytes the general scanner + `validate` + `write` write, and give
 //! the same verdicts; copied digits must be exactly what `push_float` writes for the parsed value.
 
-use std::collections::BTreeMap;
-
-use chrono::{TimeDelta, TimeZone};
 use proptest::prelude::*;
-use zw_model::reading::TimeWindow;
-use zw_model::{Id, Reading};
 
 use super::*;
+use crate::wire::test_support::{any_reading, bounds};
 use crate::wire::{Wire, parse_canonical_ts, scan, validate, write};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
-        .single()
-        .expect("valid")
-}
-
-fn bounds() -> Bounds {
-    Bounds::new(now(), TimeWindow::default())
-}
 
 /// `number` on `text` (followed by a delimiter, as in a payload): the written text, or `None`.
 fn number_text(text: &str) -> Option<String> {
@@ -137,19 +123,7 @@ proptest! {
     }
 
     #[test]
-    fn fused_lines_are_the_general_lines(
-        values in proptest::collection::btree_map(0..Quantity::ALL.len(), proptest::num::f64::ANY, 0..8),
-        age_ms in -400_000i64..8 * 86_400_000,
-        site in "[a-z0-9][a-z0-9_-]{0,8}",
-        device in "[a-z0-9][a-z0-9_-]{0,8}",
-    ) {
-        let values: BTreeMap<Quantity, f64> = values.into_iter().map(|(i, v)| (Quantity::ALL[i], v)).collect();
-        let r = Reading::new(
-            Id::new(site).expect("id"),
-            Id::new(device).expect("id"),
-            now() - TimeDelta::milliseconds(age_ms),
-            values,
-        );
+    fn fused_lines_are_the_general_lines(r in any_reading()) {
         let payload = String::from_utf8(r.to_json()).expect("utf8");
         let taken = !r.values.is_empty() && r.values.iter().all(|(_, v)| v.is_finite());
         let fused = fused(&payload);

@@ -1,20 +1,11 @@
 //! The fast path must accept and reject exactly what the `Reading` path does, and write the published
 //! values exactly.
 
-use std::collections::BTreeMap;
-
-use chrono::{TimeDelta, TimeZone};
 use proptest::prelude::*;
-use zw_model::Reading;
 
 use super::*;
 use crate::line::tests::parsed;
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
-        .single()
-        .expect("valid")
-}
+use crate::wire::test_support::{any_reading, now};
 
 /// Both paths on one message: `Ok(line)` or `Err(reason)`.
 fn both(topic: &str, payload: &[u8]) -> (Result<String, &'static str>, Result<String, &'static str>) {
@@ -144,20 +135,8 @@ fn accepts_and_rejects_like_the_reading_path() {
 
 proptest! {
     #[test]
-    fn any_reading_gives_the_same_point(
-        values in proptest::collection::btree_map(0..Quantity::ALL.len(), proptest::num::f64::ANY, 0..8),
-        age_ms in -400_000i64..8 * 86_400_000,
-        site in "[a-z0-9][a-z0-9_-]{0,8}",
-        device in "[a-z0-9][a-z0-9_-]{0,8}",
-    ) {
-        let values: BTreeMap<Quantity, f64> = values.into_iter().map(|(i, v)| (Quantity::ALL[i], v)).collect();
-        let r = Reading::new(
-            Id::new(site.clone()).expect("id"),
-            Id::new(device.clone()).expect("id"),
-            now() - TimeDelta::milliseconds(age_ms),
-            values,
-        );
-        let topic = format!("zw/v1/readings/{site}/{device}");
+    fn any_reading_gives_the_same_point(r in any_reading()) {
+        let topic = format!("zw/v1/readings/{}/{}", r.site, r.device);
         let payload = r.to_json();
         match both(&topic, &payload) {
             // The point must carry exactly the published values. (The serde path may be one unit in the
