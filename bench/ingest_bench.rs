@@ -605,8 +605,7 @@ async fn settle(stack: &zw_tests::Stack) -> f64 {
         idle_for = if now - last < 0.025 { idle_for + 1 } else { 0 };
         last = now;
         if idle_for >= 4
-            && (!wait_cache || cache_bytes(stack).await == Some(0))
-            && compactions_active(stack).await == Some(0)
+            && matches!(cache_and_compactions(stack).await, Some((cache, 0)) if cache == 0 || !wait_cache)
         {
             break;
         }
@@ -618,28 +617,24 @@ fn report_settle(secs: f64) {
     println!("settle    influxd settled after {secs:.1} s");
 }
 
-/// Bytes in influxd's in-memory caches (all shards), from `/debug/vars`.
-async fn cache_bytes(stack: &zw_tests::Stack) -> Option<u64> {
-    debug_vars_sum(stack, "tsm1_cache", |name| name == "memBytes").await
-}
-
-/// Compactions (cache snapshots and TSM levels) running in all shards, from `/debug/vars`.
-async fn compactions_active(stack: &zw_tests::Stack) -> Option<u64> {
-    debug_vars_sum(stack, "tsm1_engine", |name| name.ends_with("CompactionsActive")).await
-}
-
-/// The sum of the `values` named `pick` of every `/debug/vars` entry whose key starts with `prefix`.
-async fn debug_vars_sum(stack: &zw_tests::Stack, prefix: &str, pick: impl Fn(&str) -> bool) -> Option<u64> {
+/// From one read of influxd's `/debug/vars`: the bytes in its in-memory caches and the compactions
+/// (cache snapshots and TSM levels) running, summed over all shards.
+async fn cache_and_compactions(stack: &zw_tests::Stack) -> Option<(u64, u64)> {
     let url = format!("{}/debug/vars", stack.influx_url());
     let vars: serde_json::Value = reqwest::get(url).await.ok()?.json().await.ok()?;
-    let entries = vars.as_object()?.iter().filter(|(k, _)| k.starts_with(prefix));
-    Some(
-        entries
+    let vars = vars.as_object()?;
+    let sum = |prefix: &str, pick: &dyn Fn(&str) -> bool| -> u64 {
+        vars.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
             .filter_map(|(_, v)| v.get("values")?.as_object())
             .flat_map(|values| values.iter().filter(|(k, _)| pick(k)))
             .filter_map(|(_, v)| v.as_u64())
-            .sum(),
-    )
+            .sum()
+    };
+    Some((
+        sum("tsm1_cache", &|name| name == "memBytes"),
+        sum("tsm1_engine", &|name| name.ends_with("CompactionsActive")),
+    ))
 }
 
 /// Prints each process's CPU seconds between the two samples; returns their sum.
