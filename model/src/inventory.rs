@@ -22,6 +22,12 @@ mod mapping;
 pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
 mod source;
 pub use source::{pattern_key, topic_key};
+#[cfg(any(test, feature = "fixtures"))]
+pub mod builder;
+#[cfg(any(test, feature = "fixtures"))]
+pub use builder::InventoryBuilder;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 
 /// What a site is; decides which roles may see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,56 +1,38 @@
 use super::*;
 
+use super::fixtures::town;
+
 fn parse(toml_text: &str) -> Inventory {
     toml::from_str(toml_text).expect("inventory parses")
 }
 
-const GOOD: &str = r#"
-[[sites]]
-id = "rathaus"
-kind = "building"
-[[sites.devices]]
-id = "rathaus-main"
-source = { type = "modbus", endpoint = "127.0.0.1:5020", profile = "sdm630", interval = "2s" }
+/// A household `hh` with the devices of a TOML array `devices = [...]`: the source syntax under test.
+fn household(devices_toml: &str) -> Inventory {
+    #[derive(Deserialize)]
+    struct Devices {
+        devices: Vec<Device>,
+    }
+    let devices: Devices = toml::from_str(devices_toml).expect("devices parse");
+    Inventory::builder().household("hh", devices.devices).build()
+}
 
-[[sites]]
-id = "hh-1"
-kind = "household"
-[[sites.devices]]
-id = "hh-1-plug"
-source = { type = "tasmota", topic = "plug1" }
+/// [`town`] with the lime `t1` at the soil sensor.
+fn good() -> Inventory {
+    let mut inv = town();
+    inv.trees.push(Tree::new("t1", "park", &["soil-1"]));
+    inv
+}
 
-[[sites]]
-id = "park"
-kind = "park"
-[[sites.devices]]
-id = "soil-1"
-source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01" }
-
-[[trees]]
-id = "t1"
-site = "park"
-species = "Tilia cordata"
-planted = 2020
-lat = 51.2
-lon = 6.6
-sensors = ["soil-1"]
-
-[[users]]
-name = "anna"
-role = "resident"
-scope = ["hh-1"]
-token_sha256 = "0000000000000000000000000000000000000000000000000000000000000001"
-
-[[users]]
-name = "fm"
-role = "facility_manager"
-scope = ["*"]
-token_sha256 = "0000000000000000000000000000000000000000000000000000000000000002"
-"#;
+#[test]
+fn a_built_inventory_survives_toml() {
+    let inv = good();
+    let text = toml::to_string(&inv).expect("renders");
+    assert_eq!(parse(&text), inv);
+}
 
 #[test]
 fn good_inventory_has_no_errors() {
-    let inv = parse(GOOD);
+    let inv = good();
     assert_eq!(inv.validate(), Vec::<String>::new());
     let (site, dev) = inv.device("rathaus-main").expect("device exists");
     assert_eq!(site.id.as_str(), "rathaus");
@@ -59,7 +41,7 @@ fn good_inventory_has_no_errors() {
 
 #[test]
 fn visibility_follows_scope_and_role() {
-    let inv = parse(GOOD);
+    let inv = good();
     let (anna, fm) = (&inv.users[0], &inv.users[1]);
     let sees = |u: &User| {
         inv.sites
@@ -75,17 +57,16 @@ fn visibility_follows_scope_and_role() {
 
 #[test]
 fn every_problem_is_reported_with_its_path() {
-    let bad = GOOD
-        .replace("id = \"hh-1-plug\"", "id = \"rathaus-main\"")
-        .replace("sensors = [\"soil-1\"]", "sensors = [\"nope\"]")
-        .replace("scope = [\"hh-1\"]", "scope = [\"rathaus\"]")
-        .replace("127.0.0.1:5020", "localhost")
-        .replace("lat = 51.2", "lat = 151.2")
-        .replace(
-            "0000000000000000000000000000000000000000000000000000000000000002",
-            "XYZ",
-        );
-    let errors = parse(&bad).validate();
+    let mut bad = good();
+    bad.sites[1].devices[0].id = Id::new("rathaus-main").expect("id");
+    bad.trees[0].sensors = vec![Id::new("nope").expect("id")];
+    bad.users[0].scope = vec!["rathaus".into()];
+    if let DeviceSource::Modbus { endpoint, .. } = &mut bad.sites[0].devices[0].source {
+        *endpoint = "localhost".into();
+    }
+    bad.trees[0].lat = 151.2;
+    bad.users[1].token_sha256 = "XYZ".into();
+    let errors = bad.validate();
     let expected = [
         "sites[1].devices[0].id: duplicate device id",
         "sites[0].devices[0].source.endpoint: expected host:port",
@@ -128,11 +109,8 @@ fn durations_parse_with_units() {
 
 #[test]
 fn mqtt_sources_parse_and_validate() {
-    let inv = parse(
+    let inv = household(
         r#"
-[[sites]]
-id = "hh"
-kind = "household"
 devices = [
   { id = "em", source = { type = "shelly", prefix = "shellypro3em-aabbccddeeff" } },
   { id = "sml", source = { type = "tasmota", topic = "sml1", sml_section = "SML", sml = [
@@ -147,11 +125,8 @@ devices = [
     let kinds: Vec<_> = inv.devices().map(|(_, d)| d.source.kind()).collect();
     assert_eq!(kinds, ["shelly", "tasmota", "json", "ttn"]);
 
-    let bad = parse(
+    let bad = household(
         r#"
-[[sites]]
-id = "hh"
-kind = "household"
 devices = [
   { id = "a", source = { type = "shelly", prefix = "$bad#" } },
   { id = "b", source = { type = "tasmota", topic = "t", sml = [{ key = "x", obis = "1.8.0", unit = "W" }] } },
@@ -179,11 +154,8 @@ devices = [
 
 #[test]
 fn shelly_channels_and_json_patterns_validate() {
-    let good = parse(
+    let good = household(
         r#"
-[[sites]]
-id = "hh"
-kind = "household"
 devices = [
   { id = "pm-0", source = { type = "shelly", prefix = "pro2pm" } },
   { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
@@ -193,11 +165,8 @@ devices = [
 "#,
     );
     assert_eq!(good.validate(), Vec::<String>::new());
-    let bad = parse(
+    let bad = household(
         r#"
-[[sites]]
-id = "hh"
-kind = "household"
 devices = [
   { id = "pm-0", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
   { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },

@@ -1,0 +1,54 @@
+//! Named inventory fixtures shared by every crate's tests and the end-to-end suite: the town hall with its
+//! Modbus main meter, households with a plug, the park with a soil sensor, and [`town`], all of them
+//! together with one user per role.
+//!
+//! Behind the `fixtures` feature, like [`super::builder`]. Each fixture takes what differs between tests
+//! (where the meter answers, which topic a device publishes on) and fixes the ids the tests assert on.
+
+use std::time::Duration;
+
+use super::{Device, Inventory, Role, Site, SiteKind};
+
+/// Where [`town`]'s main meter answers; nothing listens there in unit tests.
+pub const TOWN_HALL_METER: &str = "127.0.0.1:5020";
+
+/// The town hall `rathaus`: a building whose main meter `rathaus-main` (SDM630, unit 1) at `endpoint` is
+/// polled every 2 s.
+pub fn town_hall(endpoint: &str) -> Site {
+    Site::new(
+        "rathaus",
+        SiteKind::Building,
+        [Device::modbus("rathaus-main", endpoint, 1, "sdm630").every(Duration::from_secs(2))],
+    )
+}
+
+/// Household `id` with one Tasmota plug, `<id>-plug`, publishing on `tele/<topic>/…`.
+pub fn household_with_plug(id: &str, topic: &str) -> Site {
+    Site::new(
+        id,
+        SiteKind::Household,
+        [Device::tasmota(&format!("{id}-plug"), topic)],
+    )
+}
+
+/// The park `park` with one LSE01 soil sensor, `soil-1`, whose uplinks arrive on `topic`.
+pub fn park_with_soil_sensor(topic: &str) -> Site {
+    Site::new("park", SiteKind::Park, [Device::ttn("soil-1", topic, "lse01")])
+}
+
+/// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`]), households `hh-1` and `hh-2` with a plug
+/// each (topics `plug1`, `plug2`), the [`park_with_soil_sensor`] (no trees), and one user per role whose
+/// token is the user's name, in this order: `anna` (resident of `hh-1`), `fm` (facility manager, every
+/// building), `parks` (every park), `root` (admin).
+pub fn town() -> Inventory {
+    Inventory::builder()
+        .site(town_hall(TOWN_HALL_METER))
+        .site(household_with_plug("hh-1", "plug1"))
+        .site(household_with_plug("hh-2", "plug2"))
+        .site(park_with_soil_sensor("v3/soil@ttn/devices/soil-1/up"))
+        .user("anna", Role::Resident, &["hh-1"], "anna")
+        .user("fm", Role::FacilityManager, &["*"], "fm")
+        .user("parks", Role::Parks, &["*"], "parks")
+        .user("root", Role::Admin, &["*"], "root")
+        .build()
+}
