@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::backoff::backoff_delay;
 use crate::inbound::{self, Sent};
@@ -155,6 +155,8 @@ pub fn connect(
         connected: connected_tx,
         tx,
         backoff: (cfg.reconnect_min, cfg.reconnect_max),
+        max_message_bytes: cfg.max_message_bytes,
+        max_packet_size: cfg.max_packet_size,
     };
     let handle = tokio::spawn(driver.run(eventloop, shutdown));
     (
@@ -177,6 +179,20 @@ struct Driver {
     connected: watch::Sender<bool>,
     tx: Out,
     backoff: (Duration, Duration),
+    /// `bus.max_message_bytes`: larger payloads are counted here and rejected by the consumer.
+    max_message_bytes: usize,
+    /// `bus.max_packet_size`, for the message when the broker sends more.
+    max_packet_size: usize,
+}
+
+/// The size of an incoming packet over the client's framing limit, if that is what broke the connection.
+fn too_large(e: &rumqttc::ConnectionError) -> Option<usize> {
+    match e {
+        rumqttc::ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+            rumqttc::Error::PayloadSizeLimitExceeded(size),
+        )) => Some(*size),
+        _ => None,
+    }
 }
 
 /// The consumer's queue, per [`FullPolicy`].
@@ -193,6 +209,7 @@ impl Driver {
         let received = self.metrics.received.with_label_values(&label);
         let redelivered = self.metrics.redelivered.with_label_values(&label);
         let pings_excused = self.metrics.pings_excused.with_label_values(&label);
+        let oversized = self.metrics.oversized.with_label_values(&label);
         let mut failures: u32 = 0;
         // Whether any packet arrived since the last PINGREQ went out.
         let mut traffic = false;
@@ -242,6 +259,9 @@ impl Driver {
                     if p.dup {
                         redelivered.inc();
                     }
+                    if p.payload.len() > self.max_message_bytes {
+                        oversized.inc();
+                    }
                     if !self.deliver(p, &shutdown).await {
                         break;
                     }
@@ -259,7 +279,12 @@ impl Driver {
                     self.metrics.connection_errors.with_label_values(&label).inc();
                     // Log the first failure of a streak loudly, the rest quietly: a broker outage must not
                     // flood the log with one line per attempt.
-                    if failures == 0 {
+                    if let Some(size) = too_large(&e) {
+                        // Only a broker without a packet limit at most ours can send this; on a persistent
+                        // session it re-sends the message after every reconnect, so say exactly what to fix.
+                        error!(client = %self.opts.client, size, limit = self.max_packet_size,
+                            "The broker sent a packet over bus.max_packet_size; set the broker's max_packet_size to at most bus.max_packet_size (deploy/conf/mosquitto.conf.in does).");
+                    } else if failures == 0 {
                         warn!(client = %self.opts.client, error = %e, "Broker connection lost; reconnecting with back-off.");
                     } else {
                         debug!(client = %self.opts.client, error = %e, attempt = failures, "Reconnect failed.");

@@ -9,6 +9,10 @@
 //! * The inbound queue is bounded, with an explicit [`FullPolicy`]: `Block` (for consumers that must not lose
 //!   messages: an overflow lets the driver keep polling, so keep-alives never depend on the consumer's speed;
 //!   back-pressure to the broker only beyond it) or `DropNewest` (counted in `zw_bus_inbound_dropped_total`).
+//! * Message size limits agree end to end: the broker refuses packets over its `max_packet_size`, the client's
+//!   framing limit ([`Config::max_packet_size`]) is at least that, and payloads over the application's
+//!   [`Config::max_message_bytes`] are counted here (`zw_bus_messages_oversized_total`) and rejected by the
+//!   consumer ([`oversized`]), never left to break the connection and be re-delivered for ever.
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod backoff;
@@ -18,7 +22,7 @@ mod inbound;
 mod metrics;
 mod options;
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD};
 pub use driver::{BusClient, Inbound, connect};
 pub use options::{ConnectOptions, FullPolicy};
 
@@ -42,4 +46,10 @@ impl Bus {
     }
 }
 pub use metrics::Metrics;
+
+/// Whether a received message's payload is over the application limit ([`Config::max_message_bytes`]):
+/// the consumer rejects it (counts, dead-letters a truncated copy, acknowledges) instead of parsing it.
+pub fn oversized(p: &Publish, cfg: &Config) -> bool {
+    p.payload.len() > cfg.max_message_bytes
+}
 pub use rumqttc::{Publish, QoS};

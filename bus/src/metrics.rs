@@ -20,6 +20,8 @@ pub struct Metrics {
     pub inbound_stalls: IntCounterVec,
     /// Messages the broker flagged as re-deliveries (DUP), per client.
     pub redelivered: IntCounterVec,
+    /// Messages received whose payload is over `bus.max_message_bytes`, per client (the consumer rejects them).
+    pub oversized: IntCounterVec,
     /// Keep-alive checks passed on other traffic while the PINGRESP was still queued behind messages.
     pub pings_excused: IntCounterVec,
 }
@@ -59,6 +61,10 @@ impl Metrics {
             redelivered: counter(
                 "zw_bus_messages_redelivered_total",
                 "Messages the broker flagged as re-deliveries (DUP).",
+            )?,
+            oversized: counter(
+                "zw_bus_messages_oversized_total",
+                "Messages received with a payload over bus.max_message_bytes (rejected by the consumer).",
             )?,
             pings_excused: counter(
                 "zw_bus_keepalive_excused_total",

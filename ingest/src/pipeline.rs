@@ -123,6 +123,7 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     let mut batch = Batch::default();
     let mut received = Vec::with_capacity(RECV_CHUNK);
+    let max_message_bytes = bus.config.max_message_bytes;
     info!(group = %cfg.group, batch_size = cfg.batch_size, spool = ?cfg.spool.path, "Ingest started.");
     loop {
         let deadline = batch.since.map(|s| s + cfg.batch_interval);
@@ -149,7 +150,7 @@ pub async fn run(
         let bounds = Bounds::new(Utc::now(), TimeWindow::default());
         let mut taken = 0;
         while taken < received.len() && !is_full(&batch, cfg.batch_size) {
-            accept(&received[taken], &mut batch, bounds, &metrics);
+            accept(&received[taken], &mut batch, bounds, max_message_bytes, &metrics);
             taken += 1;
         }
         received.drain(..taken);
@@ -219,9 +220,14 @@ async fn slot(slots: &Arc<Semaphore>, stop: &CancellationToken) -> Option<OwnedS
     }
 }
 
+/// How much of an oversized message's payload its dead letter keeps.
+const OVERSIZED_PREVIEW: usize = 1024;
+
 /// Validates one message (a reading or a batch of them) into the batch; a reading that can never be
-/// written becomes a dead letter.
-fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
+/// written becomes a dead letter, and so does a message over `bus.max_message_bytes` (unparsed, its payload
+/// cut to [`OVERSIZED_PREVIEW`] bytes). Either way the message is acknowledged with the batch, so the broker
+/// never re-delivers it.
+fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, max_message_bytes: usize, metrics: &Metrics) {
     batch.since.get_or_insert_with(Instant::now);
     if batch.body.capacity() == 0 {
         batch.body.reserve(batch.capacity_hint);
@@ -235,7 +241,15 @@ fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, metrics: &Metrics) {
         r.payload = Some(String::from_utf8_lossy(payload).into_owned());
         dead.push(r);
     };
-    let n = if topic::parse_batches(&msg.topic).is_some() {
+    let n = if msg.payload.len() > max_message_bytes {
+        let size = msg.payload.len();
+        let rej = Rejection {
+            reason: "oversized",
+            message: format!("payload of {size} bytes is over bus.max_message_bytes ({max_message_bytes})"),
+        };
+        reject(rej, &msg.payload[..OVERSIZED_PREVIEW.min(size)]);
+        0
+    } else if topic::parse_batches(&msg.topic).is_some() {
         match wire::batch::encode_batch(&msg.payload, bounds, &mut batch.body, &mut reject) {
             Ok(n) => n,
             Err(rej) => {
@@ -309,4 +323,75 @@ async fn spool_parts(spool: &Spool, parts: Vec<Part>, sh: &Shared) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{TimeZone, Utc};
+    use zw_model::{Id, Quantity, Reading};
+
+    use super::*;
+
+    fn publish(topic: &str, payload: Vec<u8>, pkid: u16) -> Publish {
+        let mut p = Publish::new(topic, QoS::AtLeastOnce, payload);
+        p.pkid = pkid;
+        p
+    }
+
+    #[test]
+    fn an_oversized_message_is_dead_lettered_truncated_and_acknowledged_unparsed() {
+        let metrics = Metrics::register(&prometheus::Registry::new()).expect("metrics");
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+            .single()
+            .expect("valid");
+        let bounds = Bounds::new(now, TimeWindow::default());
+        let reading = Reading::new(
+            Id::new("s").expect("id"),
+            Id::new("d").expect("id"),
+            now,
+            BTreeMap::from([(Quantity::ActivePower, 1.0)]),
+        );
+        let good = reading.to_json();
+        let limit = good.len();
+        let mut big = good.clone();
+        big.push(b' ');
+        let mut batch = Batch::default();
+        accept(
+            &publish("zw/v1/readings/s/d", good, 1),
+            &mut batch,
+            bounds,
+            limit,
+            &metrics,
+        );
+        accept(
+            &publish("zw/v1/readings/s/d", big, 2),
+            &mut batch,
+            bounds,
+            limit,
+            &metrics,
+        );
+        assert_eq!(batch.lines, 1);
+        assert_eq!(batch.acks, vec![1, 2], "both are acknowledged with the batch");
+        assert_eq!(batch.dead.len(), 1);
+        let d = &batch.dead[0];
+        assert_eq!(d.reason, "oversized");
+        assert_eq!(d.payload.as_deref().map(str::len), Some(limit + 1));
+        assert_eq!(metrics.rejected.with_label_values(&["oversized"]).get(), 1);
+
+        let mut huge = publish("zw/v1/readings/s/d", vec![b'x'; 10 * OVERSIZED_PREVIEW], 3);
+        huge.retain = true;
+        accept(&huge, &mut batch, bounds, limit, &metrics);
+        assert_eq!(
+            batch.dead[1].payload.as_deref().map(str::len),
+            Some(OVERSIZED_PREVIEW)
+        );
+        assert!(
+            batch.dead[1].message.contains("10240 bytes"),
+            "{}",
+            batch.dead[1].message
+        );
+    }
 }
