@@ -1,13 +1,11 @@
 //! JWT users: the scope table rows for tokens from an identity provider, and every way a JWT is refused
 //! (expired, not yet valid, bad signature, other algorithm, wrong issuer or audience, unusable claims) → 401.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{get, state};
 use axum::http::StatusCode;
-use common::{get, state};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use secrecy::SecretString;
 use serde_json::json;

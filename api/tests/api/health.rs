@@ -1,12 +1,10 @@
 //! Device and site health in the API views: reported states, `stale` when the report or the last reading is
 //! too old, `unknown` before anything arrived; and the states in the OpenAPI document.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::{get, state};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{get, state};
 use zw_model::status::{DeviceStatus, ErrorKind, HealthState, LastError, STATUS_VERSION};
 use zw_model::{Id, Quantity, Reading};
 

@@ -1,6 +1,5 @@
-//! Shared fixtures of the router tests: a small inventory with one user per role (the token is the user's
-//! name), a state whose InfluxDB is unreachable, and request helpers.
-#![allow(dead_code)] // each test file uses a different part
+//! Shared fixtures of the router tests: the model's small [`town`] with one user per role (the token is the
+//! user's name), a state whose InfluxDB is unreachable, and request helpers.
 
 use std::sync::Arc;
 
@@ -9,53 +8,10 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use zw_api::{AppState, app};
-use zw_model::Inventory;
-use zw_model::inventory::token_hash;
-
-pub const INVENTORY: &str = r#"
-[[sites]]
-id = "rathaus"
-kind = "building"
-[[sites.devices]]
-id = "rathaus-main"
-source = { type = "modbus", endpoint = "127.0.0.1:5020", profile = "sdm630" }
-
-[[sites]]
-id = "hh-1"
-kind = "household"
-[[sites.devices]]
-id = "hh-1-plug"
-source = { type = "tasmota", topic = "plug1" }
-
-[[sites]]
-id = "hh-2"
-kind = "household"
-[[sites.devices]]
-id = "hh-2-plug"
-source = { type = "tasmota", topic = "plug2" }
-
-[[sites]]
-id = "park"
-kind = "park"
-[[sites.devices]]
-id = "soil-1"
-source = { type = "ttn", topic = "v3/soil@ttn/devices/soil-1/up", model = "lse01" }
-"#;
+use zw_model::inventory::fixtures::town;
 
 pub fn state() -> AppState {
-    let mut inv: Inventory = toml::from_str(INVENTORY).expect("inventory parses");
-    for (name, role, scope) in [
-        ("fm", "facility_manager", "*"),
-        ("anna", "resident", "hh-1"),
-        ("parks", "parks", "*"),
-        ("root", "admin", "*"),
-    ] {
-        let user = format!(
-            "name = \"{name}\"\nrole = \"{role}\"\nscope = [\"{scope}\"]\ntoken_sha256 = \"{}\"\n",
-            token_hash(name)
-        );
-        inv.users.push(toml::from_str(&user).expect("user parses"));
-    }
+    let inv = town();
     assert_eq!(inv.validate(), Vec::<String>::new());
     // A port nobody listens on: history requests must fail as 503, never hang or panic.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

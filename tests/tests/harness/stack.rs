@@ -1,4 +1,4 @@
-//! Tests of the harness itself, against the real mosquitto and influxd binaries.
+//! Tests of the harness's stack itself, against the real mosquitto and influxd binaries.
 
 use std::time::Duration;
 

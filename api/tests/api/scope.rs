@@ -1,10 +1,8 @@
 //! Scope: role × endpoint × in/out of scope → status, tokens, and malformed input never answering 5xx.
 
-mod common;
-
+use crate::common::{block_on, get, state};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{block_on, get, state};
 use tower::ServiceExt;
 use zw_api::app;
 

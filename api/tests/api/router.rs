@@ -1,19 +1,17 @@
 //! Router tests without sockets: problem+json, live values from the cache, history validation, metrics
 //! format, rate limits, alerts and trees.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::common::{get, state};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
-use common::{get, state};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use zw_api::app;
-use zw_model::{Id, Quantity, Reading};
+use zw_model::{Id, Quantity, Reading, Tree};
 
 #[tokio::test]
 async fn malformed_ids_and_unknown_routes_are_4xx() {
@@ -261,7 +259,12 @@ async fn alerts_are_scoped_and_acknowledging_needs_scope_and_a_broker() {
 async fn trees_are_geojson_in_scope_with_unknown_state_before_analytics_reports() {
     let mut s = state();
     let mut inv = (*s.inventory).clone();
-    inv.trees.push(toml::from_str("id = \"t1\"\nsite = \"park\"\nspecies = \"Tilia cordata\"\nplanted = 2021\nlat = 51.9\nlon = 8.37\nsensors = [\"soil-1\"]\n").expect("tree"));
+    inv.trees.push(Tree {
+        planted: 2021,
+        lat: 51.9,
+        lon: 8.37,
+        ..Tree::new("t1", "park", &["soil-1"])
+    });
     s.inventory = Arc::new(inv);
     let (status, _, geo) = get(&s, "/api/v1/trees", Some("parks")).await;
     assert_eq!(status, StatusCode::OK);
@@ -349,7 +352,7 @@ async fn wrong_methods_and_oversized_bodies_are_problems_too() {
 async fn openapi_lists_every_route() {
     let s = state();
     let (_, _, doc) = get(&s, "/api/v1/openapi.json", None).await;
-    let src = include_str!("../src/lib.rs");
+    let src = include_str!("../../src/lib.rs");
     let routes: Vec<&str> = src
         .split(".route(")
         .skip(1)

@@ -5,35 +5,21 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_analytics::{Analytics, Config, Event};
-use zw_model::inventory::{Device, DeviceSource, Site};
-use zw_model::{Id, Inventory, Quantity, Reading, SiteKind};
+use zw_model::{Device, Id, Inventory, Quantity, Reading};
 use zw_tests::Stack;
 
 fn id(s: &str) -> Id {
     Id::new(s).expect("id")
 }
 
+/// The building `school` with its main meter `meter-1`.
 fn inventory() -> Inventory {
-    let device = Device {
-        id: id("meter-1"),
-        name: String::new(),
-        class: "main_meter".into(),
-        source: DeviceSource::Tasmota {
-            topic: "meter-1".into(),
-            sml_section: None,
-            sml: Vec::new(),
-        },
-    };
-    let site = Site {
-        id: id("school"),
-        name: String::new(),
-        kind: SiteKind::Building,
-        devices: vec![device],
-    };
-    Inventory {
-        sites: vec![site],
-        ..Default::default()
-    }
+    Inventory::builder()
+        .building(
+            "school",
+            [Device::tasmota("meter-1", "meter-1").class("main_meter")],
+        )
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,34 +7,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_analytics::{Analytics, Config, Event};
 use zw_model::alert::{Alert, AlertKind, AlertState, Subject};
-use zw_model::inventory::{Device, DeviceSource, Site};
-use zw_model::{Id, Inventory, Quantity, Reading, SiteKind};
+use zw_model::{Device, Id, Inventory, Quantity, Reading};
 
 fn id(s: &str) -> Id {
     Id::new(s).expect("id")
 }
 
+/// Household `hh-1` with the plug `plug-1`.
 fn inventory() -> Inventory {
-    let device = Device {
-        id: id("plug-1"),
-        name: String::new(),
-        class: "plug".into(),
-        source: DeviceSource::Tasmota {
-            topic: "plug-1".into(),
-            sml_section: None,
-            sml: Vec::new(),
-        },
-    };
-    let site = Site {
-        id: id("hh-1"),
-        name: String::new(),
-        kind: SiteKind::Household,
-        devices: vec![device],
-    };
-    Inventory {
-        sites: vec![site],
-        ..Default::default()
-    }
+    Inventory::builder()
+        .household("hh-1", [Device::tasmota("plug-1", "plug-1").class("plug")])
+        .build()
 }
 
 fn reading(t: DateTime<Utc>, w: f64) -> Reading {

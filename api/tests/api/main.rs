@@ -1,0 +1,8 @@
+//! The API's integration tests, one binary: the router driven without sockets (`oneshot`) on the model's
+//! small town, with its scope rules, JWT users and device health.
+
+mod common;
+mod health;
+mod jwt;
+mod router;
+mod scope;
