@@ -1,6 +1,6 @@
 //! Named inventory fixtures shared by every crate's tests and the end-to-end suite: the town hall with its
-//! Modbus main meter, households with a plug, the park with a soil sensor, and [`town`], all of them
-//! together with one user per role.
+//! Modbus main meter, households with a plug, the park with a soil sensor, a building full of Modbus meters,
+//! and [`town`]: the first three together with one user per role.
 //!
 //! Behind the `fixtures` feature, like [`super::builder`]. Each fixture takes what differs between tests
 //! (where the meter answers, which topic a device publishes on) and fixes the ids the tests assert on.
@@ -34,6 +34,19 @@ pub fn household_with_plug(id: &str, topic: &str) -> Site {
 /// The park `park` with one LSE01 soil sensor, `soil-1`, whose uplinks arrive on `topic`.
 pub fn park_with_soil_sensor(topic: &str) -> Site {
     Site::new("park", SiteKind::Park, [Device::ttn("soil-1", topic, "lse01")])
+}
+
+/// A building `id` whose Modbus meters are `(device id, endpoint, unit id, profile)`, each polled every
+/// `interval`: the shape of the gateway's and the end-to-end suite's Modbus tests.
+pub fn building_with_meters<E: AsRef<str>>(
+    id: &str,
+    meters: &[(&str, E, u8, &str)],
+    interval: Duration,
+) -> Site {
+    let devices = meters.iter().map(|(device, endpoint, unit, profile)| {
+        Device::modbus(device, endpoint.as_ref(), *unit, profile).every(interval)
+    });
+    Site::new(id, SiteKind::Building, devices)
 }
 
 /// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`]), households `hh-1` and `hh-2` with a plug

@@ -1,16 +1,14 @@
 //! `validate_inventory` (what `zaehlwerk check-config` runs for the gateway): unknown profiles, broken user
 //! profile directories, clashing unit ids and serial settings are all reported, each with its path.
 
+use std::time::Duration;
+
 use zw_model::Inventory;
+use zw_model::inventory::fixtures::building_with_meters;
 
 fn inventory(devices: &[(&str, &str, u8, &str)]) -> Inventory {
-    let mut text = String::from("[[sites]]\nid = \"s\"\nkind = \"building\"\n");
-    for (id, endpoint, unit, profile) in devices {
-        text.push_str(&format!(
-            "[[sites.devices]]\nid = \"{id}\"\nsource = {{ type = \"modbus\", endpoint = \"{endpoint}\", unit_id = {unit}, profile = \"{profile}\" }}\n"
-        ));
-    }
-    toml::from_str(&text).expect("inventory parses")
+    let site = building_with_meters("s", devices, Duration::from_secs(5));
+    Inventory::builder().site(site).build()
 }
 
 #[test]

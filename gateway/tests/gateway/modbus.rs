@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use zw_model::inventory::fixtures::building_with_meters;
 use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
 use zw_model::{Inventory, Reading};
 use zw_sim::{FaultConfig, FaultKind, Framing, MeterConfig, MeterModel};
@@ -61,14 +62,10 @@ async fn subscribe(port: u16) -> Result<mpsc::UnboundedReceiver<(String, Vec<u8>
     Ok(rx)
 }
 
-fn inventory(devices: &[(&str, String, u8, &str)], interval: &str) -> Result<Inventory> {
-    let mut text = String::from("[[sites]]\nid = \"site\"\nkind = \"building\"\n");
-    for (id, endpoint, unit, profile) in devices {
-        text.push_str(&format!(
-            "[[sites.devices]]\nid = \"{id}\"\nsource = {{ type = \"modbus\", endpoint = \"{endpoint}\", unit_id = {unit}, profile = \"{profile}\", interval = \"{interval}\" }}\n"
-        ));
-    }
-    let inv: Inventory = toml::from_str(&text)?;
+fn inventory(devices: &[(&str, String, u8, &str)], interval: Duration) -> Result<Inventory> {
+    let inv = Inventory::builder()
+        .site(building_with_meters("site", devices, interval))
+        .build();
     anyhow::ensure!(inv.validate().is_empty(), "{:?}", inv.validate());
     Ok(inv)
 }
@@ -122,7 +119,7 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
         ("m-refuses", tcp.clone(), 6, "sdm630"),
         ("m-rtu", format!("rtutcp://{rtu_addr}"), 1, "sdm630"),
     ];
-    let inv = Arc::new(inventory(&devices, "200ms")?);
+    let inv = Arc::new(inventory(&devices, Duration::from_millis(200))?);
     let mut rx = subscribe(stack.mqtt_port()).await?;
     let mut cfg = zw_gateway::Config {
         request_timeout: Duration::from_millis(300),
@@ -311,7 +308,7 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
         ("b-3", ep.clone(), 3, "sdm630"),
         ("b-dead", ep.clone(), 4, "sdm630"),
     ];
-    let inv = Arc::new(inventory(&devices, "1s")?);
+    let inv = Arc::new(inventory(&devices, Duration::from_secs(1))?);
     let mut rx = subscribe(stack.mqtt_port()).await?;
     let mut cfg = zw_gateway::Config {
         request_timeout: Duration::from_millis(500),

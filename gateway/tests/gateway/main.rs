@@ -1,0 +1,5 @@
+//! The gateway's integration tests, one binary: `validate_inventory` as `check-config` runs it, and the
+//! Modbus poller against the simulator over real sockets and a real mosquitto.
+
+mod check_config;
+mod modbus;
