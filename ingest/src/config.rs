@@ -13,10 +13,18 @@ pub struct Config {
     pub instance: String,
     /// Shared-subscription group: instances in one group split the stream between them.
     pub group: String,
-    /// Subscribe as `$share/{group}/…` (several instances split the stream). `false` subscribes to the plain
-    /// filter: only for a single instance, but mosquitto (2.0.11) keeps plain subscriptions of a persistent
-    /// session across its own restarts, while shared ones are lost until the client re-subscribes.
+    /// Subscribe as `$share/{group}/…` (several instances split the stream, the broker deals messages to
+    /// whichever is connected). Off by default: mosquitto (2.0.11) keeps plain subscriptions of a persistent
+    /// session across its own restarts, while shared ones are lost until the client re-subscribes, and with
+    /// them every reading published in between. To split the stream without that loss use `partitions`.
     pub shared: bool,
+    /// Number of instances splitting the stream by static partitions over plain subscriptions (see
+    /// [`crate::partition`]): each receives every message and keeps its own partition's. 1: one instance
+    /// takes everything.
+    pub partitions: u32,
+    /// This instance's partition, `0..partitions`; every partition needs exactly one running instance
+    /// (with its own `instance` name), or its readings wait at the broker until one comes.
+    pub partition: u32,
     /// A batch is written when it holds this many readings …
     pub batch_size: usize,
     /// … or when its oldest reading has waited this long.
@@ -100,7 +108,9 @@ impl Default for Config {
         Self {
             instance: "ingest1".into(),
             group: "ingest".into(),
-            shared: true,
+            shared: false,
+            partitions: 1,
+            partition: 0,
             batch_size: 5000,
             batch_interval: Duration::from_secs(1),
             write_concurrency: 4,
@@ -156,6 +166,20 @@ impl Config {
                     "ingest.{name}: {v:?} must be a valid id (a-z, 0-9, - and _)"
                 ));
             }
+        }
+        if !(1..=1024).contains(&self.partitions) {
+            errors.push("ingest.partitions: must be 1..=1024".into());
+        } else if self.partition >= self.partitions {
+            errors.push(format!(
+                "ingest.partition: must be 0..{} (one less than ingest.partitions)",
+                self.partitions
+            ));
+        }
+        if self.shared && self.partitions > 1 {
+            errors.push(
+                "ingest.shared: choose one way to split the stream: shared = true or partitions > 1, not both"
+                    .into(),
+            );
         }
         if !(1..=100_000).contains(&self.batch_size) {
             errors.push("ingest.batch_size: must be 1..=100000".into());
@@ -247,6 +271,37 @@ mod tests {
         c.broker_watch.max_queued_messages = 0;
         let errors = c.validate();
         assert_eq!(errors.len(), 8, "{errors:#?}");
+    }
+
+    #[test]
+    fn partitions_are_checked_and_exclude_shared_subscriptions() {
+        let c = Config {
+            partitions: 2,
+            partition: 2,
+            shared: true,
+            ..Config::default()
+        };
+        let errors = c.validate();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("ingest.partition: must be 0..2"),
+            "{errors:#?}"
+        );
+        assert!(errors[1].starts_with("ingest.shared: choose one"), "{errors:#?}");
+        let zero = Config {
+            partitions: 0,
+            ..Config::default()
+        };
+        assert_eq!(
+            zero.validate(),
+            vec!["ingest.partitions: must be 1..=1024".to_owned()]
+        );
+        let ok = Config {
+            partitions: 2,
+            partition: 1,
+            ..Config::default()
+        };
+        assert_eq!(ok.validate(), Vec::<String>::new());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Ingest: canonical readings from the bus into InfluxDB, fast, and through any outage.
 //!
 //! ```text
-//!  $share/{group}/zw/v1/readings/+/+ and $share/{group}/zw/v1/batches/+ (QoS 1, persistent, manual acks)
+//!  zw/v1/readings/+/+ and zw/v1/batches/+ (QoS 1, persistent, manual acks; `$share/{group}/…` if shared)
+//!        │  not this instance's partition (ingest.partitions > 1) ────────────────────────────────► ack
 //!        │  decode + validate each reading (schema, ids match topic, finite values, time window) ── bad ──► dead letter
 //!        ▼
 //!   batch (size or age) ──► write_concurrency × POST /write ── 2xx ──────────────────────► ack
@@ -26,6 +27,7 @@ pub mod dead_letter;
 pub mod import;
 mod line;
 mod metrics;
+pub mod partition;
 mod pipeline;
 mod replay;
 pub mod spool;

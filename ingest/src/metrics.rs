@@ -10,6 +10,8 @@ use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, Int
 pub struct Metrics {
     /// Bus messages received (a batch message counts once).
     pub messages: IntCounter,
+    /// Bus messages of another instance's partition, acknowledged unread (`ingest.partitions` > 1).
+    pub other_partition: IntCounter,
     /// Readings received from the bus (each element of a batch; an invalid batch envelope counts as one).
     pub received: IntCounter,
     /// Readings rejected before writing, by reason.
@@ -73,6 +75,10 @@ impl Metrics {
             messages: counter(
                 "zw_ingest_messages_received_total",
                 "Bus messages received; a batch of readings counts once.",
+            )?,
+            other_partition: counter(
+                "zw_ingest_messages_other_partition_total",
+                "Bus messages of another instance's partition, acknowledged unread.",
             )?,
             received: counter(
                 "zw_ingest_readings_received_total",
@@ -164,6 +170,7 @@ impl Metrics {
     fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
         vec![
             Box::new(self.messages.clone()),
+            Box::new(self.other_partition.clone()),
             Box::new(self.received.clone()),
             Box::new(self.rejected.clone()),
             Box::new(self.written.clone()),

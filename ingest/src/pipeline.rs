@@ -17,6 +17,7 @@ use zw_model::{reading::TimeWindow, topic};
 
 use crate::dead_letter::{DeadLetter, Record};
 use crate::line::Rejection;
+use crate::partition::Partition;
 use crate::spool::{Spool, SpoolError};
 use crate::wire::{self, Bounds};
 use crate::writer::{Outcome, Part, Writer};
@@ -124,7 +125,9 @@ pub async fn run(
     let mut batch = Batch::default();
     let mut received = Vec::with_capacity(RECV_CHUNK);
     let max_message_bytes = bus.config.max_message_bytes;
-    info!(group = %cfg.group, batch_size = cfg.batch_size, spool = ?cfg.spool.path, "Ingest started.");
+    let partition = Partition::new(cfg.partition, cfg.partitions);
+    info!(group = %cfg.group, shared = cfg.shared, partition = cfg.partition, partitions = cfg.partitions,
+        batch_size = cfg.batch_size, spool = ?cfg.spool.path, "Ingest started.");
     loop {
         let deadline = batch.since.map(|s| s + cfg.batch_interval);
         // Messages left over from the last chunk (the batch filled up) are taken before receiving more.
@@ -150,7 +153,14 @@ pub async fn run(
         let bounds = Bounds::new(Utc::now(), TimeWindow::default());
         let mut taken = 0;
         while taken < received.len() && !is_full(&batch, cfg.batch_size) {
-            accept(&received[taken], &mut batch, bounds, max_message_bytes, &metrics);
+            let msg = &received[taken];
+            if partition.owns(&msg.topic) {
+                accept(msg, &mut batch, bounds, max_message_bytes, &metrics);
+            } else {
+                // Another instance's: acknowledged unread with this batch.
+                metrics.other_partition.inc();
+                batch.acks.push(msg.pkid);
+            }
             taken += 1;
         }
         received.drain(..taken);
