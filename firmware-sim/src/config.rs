@@ -10,6 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::modbus::fleet::{FleetConfig, MeterConfig, ModbusSide};
+use crate::mqtt::faults::MqttFaults;
+use crate::shelly::ShellyConfig;
+use crate::weather::WeatherFeedConfig;
+
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,10 +23,10 @@ pub struct Config {
     pub seed: u64,
     /// Address the Modbus TCP server listens on; port 0 picks a free port (tests).
     pub modbus_listen: SocketAddr,
-    /// Modbus meters (any model, see [`crate::meters`]), one per unit id and listener.
+    /// Modbus meters (any model, see [`crate::modbus::meters`]), one per unit id and listener.
     pub meters: Vec<MeterConfig>,
-    /// Many identical meters for load tests, see [`crate::fleet`].
-    pub fleets: Vec<crate::fleet::FleetConfig>,
+    /// Many identical meters for load tests, see [`crate::modbus::fleet`].
+    pub fleets: Vec<FleetConfig>,
     /// Tasmota plugs publishing `tele/<topic>/…` over MQTT.
     pub plugs: Vec<PlugConfig>,
     /// Dragino LSE01 soil sensors whose uplinks are published like The Things Stack v3 does.
@@ -29,9 +34,9 @@ pub struct Config {
     /// Decentlab DL-TRS21 soil water potential sensors, uplinks published like The Things Stack v3 does.
     pub tension_sensors: Vec<SoilConfig>,
     /// Shelly plugs and Pro 3EMs publishing under their topic prefix, see [`crate::shelly`].
-    pub shellies: Vec<crate::shelly::ShellyConfig>,
-    /// Reboots, gaps and malformed messages of the MQTT devices, see [`crate::mqtt_faults`].
-    pub mqtt_faults: crate::mqtt_faults::MqttFaults,
+    pub shellies: Vec<ShellyConfig>,
+    /// Reboots, gaps and malformed messages of the MQTT devices, see [`crate::mqtt::faults`].
+    pub mqtt_faults: MqttFaults,
     /// How often the meters' simulated values (and so the register images) advance.
     #[serde(with = "humantime_serde")]
     pub update_interval: Duration,
@@ -45,7 +50,7 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub history_step: Duration,
     /// A simulated weather feed (ET0 observed and forecast) for the tree forecast; none by default.
-    pub weather: Option<crate::weather_pub::WeatherFeedConfig>,
+    pub weather: Option<WeatherFeedConfig>,
 }
 
 impl Default for Config {
@@ -67,49 +72,11 @@ impl Default for Config {
             }],
             tension_sensors: Vec::new(),
             shellies: Vec::new(),
-            mqtt_faults: crate::mqtt_faults::MqttFaults::default(),
+            mqtt_faults: MqttFaults::default(),
             update_interval: Duration::from_secs(1),
             history: Duration::ZERO,
             history_step: Duration::from_secs(60),
             weather: None,
-        }
-    }
-}
-
-/// One simulated Modbus meter.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MeterConfig {
-    /// Modbus unit id (slave address) the meter answers on, 1–247.
-    pub unit_id: u8,
-    /// The meter model (`sdm630`, `sdm120`, `sdm72dm-v2`, `janitza-b23`), default `sdm630`.
-    #[serde(default)]
-    pub profile: crate::meters::MeterModel,
-    /// Its own listener instead of `modbus_listen`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen: Option<SocketAddr>,
-    /// Framing on its listener: `tcp` (Modbus TCP) or `rtu` (RTU over TCP), default `tcp`.
-    #[serde(default)]
-    pub framing: crate::fleet::Framing,
-    /// Scripted faults, see [`crate::faults`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub faults: Vec<crate::faults::FaultConfig>,
-    /// Unit ids of other `meters` wired behind this one (sub-meters): their load is part of this meter's, as
-    /// a building's main meter sees its kitchen and server room. One level only; a meter is behind at most one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub includes: Vec<u8>,
-}
-
-impl MeterConfig {
-    /// A well-behaved SDM630 on the default listener.
-    pub fn sdm630(unit_id: u8) -> Self {
-        Self {
-            unit_id,
-            profile: crate::meters::MeterModel::Sdm630,
-            listen: None,
-            framing: crate::fleet::Framing::Tcp,
-            faults: Vec::new(),
-            includes: Vec::new(),
         }
     }
 }
@@ -152,13 +119,23 @@ fn default_soil_interval() -> Duration {
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Config {
+    /// The Modbus meters and fleets with the listener and seed they need, for [`crate::modbus::fleet::plan`].
+    pub fn modbus(&self) -> ModbusSide<'_> {
+        ModbusSide {
+            seed: self.seed,
+            modbus_listen: self.modbus_listen,
+            meters: &self.meters,
+            fleets: &self.fleets,
+        }
+    }
+
     /// Reports every invalid setting, prefixed with `sim.`.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if self.update_interval < MIN_INTERVAL {
             errors.push("sim.update_interval: must be at least 10ms".into());
         }
-        crate::fleet::plan(self, &mut errors);
+        crate::modbus::fleet::plan(self.modbus(), &mut errors);
         if let Some(w) = &self.weather {
             w.validate(&mut errors);
         }

@@ -9,7 +9,7 @@ use std::f64::consts::{PI, TAU};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::localtime::berlin;
+use crate::time::berlin;
 
 /// Mixes two 64-bit values into one well-distributed value (SplitMix64 finaliser).
 pub fn mix(a: u64, b: u64) -> u64 {

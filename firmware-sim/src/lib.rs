@@ -3,14 +3,20 @@
 //! The simulator stands in for the field devices at the very start of the data flow, so the gateway and
 //! everything behind it can run without hardware:
 //!
-//! * Modbus meters ([`meters`]: Eastron SDM630, SDM120, SDM72D-M v2, Janitza B23) served over Modbus TCP or
-//!   RTU over TCP from per-unit register images ([`modbus`]), with the real addresses, float32 "ABCD"
-//!   encoding and the models' request limits; scripted faults ([`faults`]); thousands of meters on many
-//!   listeners for load tests ([`fleet`]).
-//! * Tasmota plugs ([`tasmota`]) publishing `tele/<topic>/LWT|STATE|SENSOR` over the MQTT bus.
-//! * Dragino LSE01 soil sensors ([`lse01`]) whose uplinks are published as The Things Stack v3 does ([`tts`]).
-//! * Labelled scenarios for evaluating analytics ([`scenario`]): weeks of buildings, plugs and soil sensors at
+//! * [`modbus`]: Modbus meters ([`modbus::meters`]: Eastron SDM630, SDM120, SDM72D-M v2, Janitza B23)
+//!   served over Modbus TCP or RTU over TCP from per-unit register images, with the real addresses,
+//!   float32 "ABCD" encoding and the models' request limits; scripted faults ([`modbus::faults`]);
+//!   thousands of meters on many listeners for load tests ([`modbus::fleet`]).
+//! * [`tasmota`]: Tasmota plugs publishing `tele/<topic>/LWT|STATE|SENSOR` over the MQTT bus.
+//! * [`shelly`]: Shelly Gen2/Gen3 plugs and Pro 3EMs publishing their statuses under `<prefix>/…`.
+//! * [`lorawan`]: Dragino LSE01 and Decentlab DL-TRS21 soil sensors whose uplinks are published as The
+//!   Things Stack v3 does.
+//! * [`weather`]: the simulated weather and its ET0 feed (observed and forecast), published for the demo.
+//! * [`mqtt`]: what the MQTT devices share: their broker connection and faults on demand.
+//! * [`scenario`]: labelled scenarios for evaluating analytics: weeks of buildings, plugs and park trees at
 //!   an accelerated clock, with the incidents and sensor faults they contain and the trees' true soil state.
+//! * [`config`] (`[sim]`), [`curves`] (seeded randomness and load curves), [`time`] (Berlin time, the
+//!   simulated past's span) and `past` (the devices' history handed to a backfill).
 //!
 //! Guarantees: every value is a pure function of the seed, the simulated time and the previous state
 //! ([`curves`]), so runs are reproducible; energy counters never decrease; [`start`] binds the Modbus listener
@@ -19,25 +25,15 @@
 
 pub mod config;
 pub mod curves;
-pub mod faults;
-pub mod fleet;
-pub mod localtime;
 pub mod lorawan;
-pub mod lse01;
-pub mod meters;
 pub mod modbus;
-mod mqtt;
-pub mod mqtt_faults;
+pub mod mqtt;
 mod past;
 pub mod scenario;
-pub mod sdm630;
-mod serve;
 pub mod shelly;
-mod stream;
 pub mod tasmota;
-pub mod trs21;
-pub mod tts;
-pub mod weather_pub;
+pub mod time;
+pub mod weather;
 
 use std::io;
 use std::net::SocketAddr;
@@ -46,11 +42,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-pub use config::{Config, MeterConfig, PlugConfig, SoilConfig};
+pub use config::{Config, PlugConfig, SoilConfig};
 use curves::{hash_str, mix};
-pub use faults::{FaultConfig, FaultKind};
-pub use fleet::{FleetConfig, Framing};
-pub use meters::MeterModel;
+pub use modbus::faults::{FaultConfig, FaultKind};
+pub use modbus::fleet::{FleetConfig, Framing, MeterConfig};
+pub use modbus::meters::MeterModel;
+/// Paths kept for callers from before the simulator had folders (gateway tests use them).
+pub use modbus::{faults, sdm630};
 pub use past::{HistorySample, Past, PastPublish};
 
 /// Why the simulator could not start or stopped with an error.
@@ -121,9 +119,9 @@ pub async fn start_with_history(
         return Err(SimError::Config(problems));
     }
     let mut problems = Vec::new();
-    let plans = fleet::plan(&cfg, &mut problems);
-    let history = past::History::new(cfg.history, cfg.history_step, chrono::Utc::now());
-    let (bound, live) = serve::bind(plans, history, &mut |s| on_history(Past::Meter(s))).await?;
+    let plans = modbus::fleet::plan(cfg.modbus(), &mut problems);
+    let history = time::History::new(cfg.history, cfg.history_step, chrono::Utc::now());
+    let (bound, live) = modbus::bind(plans, history, &mut |s| on_history(Past::Meter(s))).await?;
     let listeners = bound
         .iter()
         .map(|b| b.listener.local_addr())
@@ -134,17 +132,17 @@ pub async fn start_with_history(
     let stop = shutdown.child_token();
     let mut tasks = JoinSet::new();
     for b in bound {
-        tasks.spawn(serve::serve(b, stop.clone()));
+        tasks.spawn(modbus::serve(b, stop.clone()));
     }
     let meters = live.len();
-    tasks.spawn(serve::update_meters(live, cfg.update_interval, stop.clone()));
+    tasks.spawn(modbus::update_meters(live, cfg.update_interval, stop.clone()));
     let bus = bus.clone();
     // Each simulated MQTT device gets its own seed, derived from the run's seed and its name.
     let device_seed = |name: String| mix(cfg.seed, hash_str(&name));
     for plug in &cfg.plugs {
         let seed = device_seed(format!("tasmota/{}", plug.topic));
         let device = past::plug(plug, seed, history, on_history);
-        let run = mqtt::run_plug(
+        let run = tasmota::run_plug(
             plug.clone(),
             device,
             cfg.mqtt_faults.clone(),
@@ -156,7 +154,7 @@ pub async fn start_with_history(
     for shelly in &cfg.shellies {
         let seed = device_seed(format!("shelly/{}", shelly.prefix));
         let device = past::shelly(shelly, seed, history, on_history);
-        let run = mqtt::run_shelly(
+        let run = shelly::run_shelly(
             shelly.clone(),
             device,
             cfg.mqtt_faults.clone(),
@@ -166,7 +164,7 @@ pub async fn start_with_history(
         spawn_device(&mut tasks, run);
     }
     if let Some(w) = &cfg.weather {
-        let run = weather_pub::run(w.clone(), cfg.seed, bus.clone(), stop.clone());
+        let run = weather::run(w.clone(), cfg.seed, bus.clone(), stop.clone());
         spawn_device(&mut tasks, run);
     }
     if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {
@@ -181,7 +179,7 @@ pub async fn start_with_history(
         let mut sensors = tagged(&cfg.soil_sensors, "lse01");
         sensors.extend(tagged(&cfg.tension_sensors, "trs21"));
         let devices = past::soil_sensors(sensors, history, on_history)?;
-        let run = mqtt::run_tts(devices, cfg.mqtt_faults.clone(), bus, stop.clone());
+        let run = lorawan::run_tts(devices, cfg.mqtt_faults.clone(), bus, stop.clone());
         spawn_device(&mut tasks, run);
     }
     info!(

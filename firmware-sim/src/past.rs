@@ -3,16 +3,19 @@
 //! (a meter's register image, a plug's or a Shelly's telemetry, a soil sensor's uplink). One clock reading
 //! serves all devices, so their histories end at the same instant and the live values continue from there.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
+use crate::SimError;
 use crate::config::{PlugConfig, SoilConfig};
+use crate::lorawan::tts;
+pub use crate::modbus::HistorySample;
 use crate::shelly::{ShellyConfig, ShellyDevice};
-use crate::{SimError, modbus, tasmota, tts};
+use crate::tasmota;
+use crate::time::History;
 
-/// A piece of the simulated past ([`Config::history`]), handed out in time order per device.
+/// A piece of the simulated past ([`crate::Config::history`]), handed out in time order per device.
 #[derive(Debug)]
 pub enum Past<'a> {
     /// A Modbus meter's register image at one step.
@@ -35,50 +38,6 @@ pub struct PastPublish<'a> {
 
 /// The longest spacing of past uplinks: real soil sensors report every 15–60 minutes.
 const PAST_UPLINK_EVERY: Duration = Duration::from_secs(15 * 60);
-
-/// One step of a meter's simulated past ([`Config::history`]): its register image as the device would have
-/// answered at `ts`.
-#[derive(Debug)]
-pub struct HistorySample<'a> {
-    /// The listener the meter answers on (its actual address).
-    pub listener: SocketAddr,
-    /// The meter's unit id.
-    pub unit_id: u8,
-    /// The simulated time of this image.
-    pub ts: DateTime<Utc>,
-    /// The register image; [`modbus::RegisterImage::read`] answers like the device.
-    pub image: &'a modbus::RegisterImage,
-}
-
-/// The span of past to step through: from `start` to `now` in steps of at least `step`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct History {
-    /// When every device starts (`now` without a history).
-    pub start: DateTime<Utc>,
-    /// When the history ends and serving begins.
-    pub now: DateTime<Utc>,
-    step: Duration,
-}
-
-impl History {
-    /// `span` before `now` (none for 0), in steps of `step` (at least 1 s).
-    pub fn new(span: Duration, step: Duration, now: DateTime<Utc>) -> Self {
-        Self {
-            start: now - TimeDelta::from_std(span).unwrap_or(TimeDelta::zero()),
-            now,
-            step: step.max(Duration::from_secs(1)),
-        }
-    }
-
-    /// The step times after `start`, at least `min_every` apart (the device's own interval), before `now`.
-    pub fn times(&self, min_every: Duration) -> impl Iterator<Item = DateTime<Utc>> {
-        let every = TimeDelta::from_std(self.step.max(min_every)).unwrap_or(TimeDelta::MAX);
-        let (start, now) = (self.start, self.now);
-        (1..)
-            .map_while(move |k| start.checked_add_signed(every.checked_mul(k)?))
-            .take_while(move |t| *t < now)
-    }
-}
 
 /// The soil sensors, installed at the history's start; each past uplink (at most every 15 minutes, as
 /// real sensors report) goes to `on_history`.

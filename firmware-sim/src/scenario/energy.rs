@@ -9,7 +9,7 @@ use zw_model::{Id, Inventory, Quantity, Reading, SiteKind};
 
 use super::{Incident, IncidentKind, ScenarioConfig, workday};
 use crate::curves::{mix, secs, smooth, uniform, unit};
-use crate::localtime::{berlin, berlin_offset_secs};
+use crate::time::{berlin, berlin_offset_secs};
 
 const MIN: i64 = 60_000;
 

@@ -135,7 +135,7 @@ fn a_fan_heater_left_on_is_anomalous_once_it_would_not_run_of_its_own_accord() {
                 continue;
             }
             let b = &s.buildings[inc.site.as_str()[1..].parse::<usize>().expect("site b<i>")];
-            let local = crate::localtime::berlin(inc.start);
+            let local = crate::time::berlin(inc.start);
             let minute = local.hour() * 60 + local.minute();
             assert!((480..=570).contains(&minute), "{inc:?}");
             let before = inc.start - TimeDelta::minutes(1);
@@ -177,7 +177,7 @@ fn the_weather_feed_never_tells_the_future_and_its_forecast_errs_as_documented()
                 forecasts += 1;
                 assert_eq!(
                     w.forecast.len() as i64,
-                    weather::LEAD_HOURS.min((s.end + TimeDelta::days(10) - t).num_hours())
+                    weather::feed::LEAD_HOURS.min((s.end + TimeDelta::days(10) - t).num_hours())
                 );
                 for e in &w.forecast {
                     let lead = (e.from - t).num_hours();
@@ -195,32 +195,11 @@ fn the_weather_feed_never_tells_the_future_and_its_forecast_errs_as_documented()
     for day in 0..3 {
         let xs: Vec<f64> = errors.iter().filter(|e| e.0 == day).map(|e| e.1).collect();
         let sd = (xs.iter().map(|x| x * x).sum::<f64>() / xs.len() as f64).sqrt();
-        let want = weather::forecast_sd(day as f64 + 0.5);
+        let want = weather::feed::forecast_sd(day as f64 + 0.5);
         // 42 issues, errors correlated over about a day: a loose check of the documented growth.
         assert!(
             (sd - want).abs() < 0.35 * want,
             "lead day {day}: sd {sd:.3}, documented {want:.3}"
         );
     }
-}
-
-#[test]
-fn the_live_feed_is_valid_reproducible_and_has_no_unfinished_hours() {
-    let now = DateTime::parse_from_rfc3339("2026-05-02T07:31:12Z")
-        .expect("time")
-        .with_timezone(&Utc);
-    let area = weather::area();
-    let w = weather::live_message(42, area.clone(), now);
-    assert_eq!(w.validate(now, TimeDelta::days(7)), Ok(()));
-    assert_eq!(w, weather::live_message(42, area.clone(), now));
-    assert_eq!((w.observed.len(), w.forecast.len()), (48, 7 * 24));
-    assert!(w.observed.iter().all(|e| e.to <= now));
-    assert_eq!(
-        w.forecast[0].from,
-        now - TimeDelta::minutes(31) - TimeDelta::seconds(12)
-    );
-    // About 3 mm a day.
-    let day: f64 = w.observed[24..].iter().map(|e| e.mm).sum();
-    assert!((1.5..5.0).contains(&day), "{day}");
-    assert_ne!(w, weather::live_message(43, area, now));
 }

@@ -11,10 +11,10 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use zw_model::inventory::{Device, DeviceSource, Site};
 use zw_model::{Id, Inventory, Quantity, Reading, SiteKind, Tree};
 
-use super::weather::{Feed, REFERENCE_MM_PER_DAY};
 use super::{FaultLabel, ScenarioConfig, SensorFault};
-use crate::curves::{mix, secs, smooth, uniform, unit};
-use crate::localtime::berlin;
+use crate::curves::{mix, uniform, unit};
+use crate::time::berlin;
+use crate::weather::{Feed, REFERENCE_MM_PER_DAY, diurnal, evaporative_demand};
 
 /// Soil textures used: name, field capacity %, wilting point % (the standard table analytics ships).
 pub(super) const SOILS: [(&str, f64, f64); 3] = [
@@ -68,23 +68,7 @@ fn demand(town: u64, start: i64, hr: usize) -> f64 {
     let t = start + hr as i64 * HOUR;
     let utc = DateTime::from_timestamp_millis(t).unwrap_or_default();
     let season = 1.0 + 0.01 * hr as f64 / 24.0;
-    weather(town, utc) * season * diurnal(berlin(utc).hour())
-}
-
-/// The weather's evaporative demand at `t` relative to an average day (before season and hour of day).
-pub(super) fn weather(town: u64, t: DateTime<Utc>) -> f64 {
-    1.0 + 0.3 * smooth(mix(town, 2), secs(t), 2.5 * 86_400.0)
-}
-
-/// Share of a day's evaporation in local hour `h`: mostly between 06 and 20 h.
-pub(super) fn diurnal(h: u32) -> f64 {
-    let x = (f64::from(h) + 0.5 - 6.0) / 14.0;
-    let day = if (0.0..=1.0).contains(&x) {
-        (std::f64::consts::PI * x).sin()
-    } else {
-        0.0
-    };
-    (0.02 + day) / (24.0 * 0.02 + 14.0 * 2.0 / std::f64::consts::PI)
+    evaporative_demand(town, utc) * season * diurnal(berlin(utc).hour())
 }
 
 impl Park {

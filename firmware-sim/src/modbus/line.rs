@@ -20,7 +20,7 @@ use tokio::time::{Instant, sleep};
 use tokio_modbus::prelude::{Request, Response, SlaveRequest};
 use tokio_modbus::server::Service;
 
-use super::{Answer, ImageService};
+use super::image::{Answer, ImageService};
 
 /// Line settings of a simulated RS-485 bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

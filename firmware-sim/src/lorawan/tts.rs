@@ -1,9 +1,9 @@
 //! The Things Stack v3 MQTT uplink message (`v3/{app}@{tenant}/devices/{device}/up`) for a simulated soil
-//! sensor: a Dragino LSE01 (moisture) or a Decentlab DL-TRS21 (water potential, [`crate::trs21`]).
+//! sensor: a Dragino LSE01 (moisture) or a Decentlab DL-TRS21 (water potential, [`super::trs21`]).
 //!
 //! Shaped like TTS's protobuf JSON: fields in TTS's order, zero values omitted (`f_cnt` 0, `channel_index`
 //! 0), `frequency` as a string, `frm_payload` base64, timestamps RFC 3339 UTC, `consumed_airtime` a duration
-//! string from the LoRa time-on-air formula (see [`crate::lorawan`]). Ids, EUIs, the session key id and the
+//! string from the LoRa time-on-air formula (see [`super::radio`]). Ids, EUIs, the session key id and the
 //! radio metadata are derived from the seed, so the same seed gives the same messages.
 
 use base64::Engine as _;
@@ -12,11 +12,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::lse01::{F_PORT, SoilModel, decoded_payload};
+use super::radio::{EU868, MAC_OVERHEAD, airtime, proto_duration, proto_time, ulid};
+use super::trs21::{self, TensionModel};
 use crate::config::SoilConfig;
 use crate::curves::{mix, secs, smooth, unit};
-use crate::lorawan::{EU868, MAC_OVERHEAD, airtime, proto_duration, proto_time, ulid};
-use crate::lse01::{F_PORT, SoilModel, decoded_payload};
-use crate::trs21::{self, TensionModel};
 
 /// Data rate of the simulated sensor: EU868 DR5 = SF7/125 kHz.
 const DATA_RATE_INDEX: u8 = 5;
@@ -255,5 +255,4 @@ impl Lse01Device {
 }
 
 #[cfg(test)]
-#[path = "tts_tests.rs"]
 mod tests;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::curves::{mix, secs, smooth, uniform};
-use crate::localtime::berlin;
+use crate::time::berlin;
 
 /// The LSE01's application port.
 pub const F_PORT: u8 = 2;

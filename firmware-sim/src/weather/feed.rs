@@ -1,8 +1,8 @@
-//! The weather feed of a scenario: reference evapotranspiration (ET0) of the simulated weather, observed
+//! The weather feed: reference evapotranspiration (ET0) of the simulated weather, observed
 //! hour by hour and forecast once a day, as a DWD/Open-Meteo feed would deliver it
 //! ([`zw_model::weather::Weather`] on `zw/v1/weather/town`).
 //!
-//! * **Truth.** The trees' evaporation is `rate · weather · season · diurnal(hour)` ([`super::trees`]); the
+//! * **Truth.** The trees' evaporation is `rate · weather · season · diurnal(hour)` ([`crate::scenario`]); the
 //!   reference ET0 of that weather is the same product with a reference rate instead of the tree's,
 //!   [`REFERENCE_MM_PER_DAY`] (about 3 mm/day, a German April–May day by FAO-56 Penman–Monteith).
 //! * **Observed.** Each hour at minute 5, the past hour's ET0 with multiplicative measurement noise of
@@ -24,10 +24,9 @@ use chrono::{DateTime, Timelike, Utc};
 use zw_model::Id;
 use zw_model::weather::{Et0, WEATHER_SCHEMA_VERSION, Weather};
 
+use super::climate::{REFERENCE_MM_PER_DAY, diurnal, evaporative_demand};
 use crate::curves::{mix, unit};
 
-/// Reference ET0 of an average day of the simulated weather, mm.
-pub const REFERENCE_MM_PER_DAY: f64 = 3.0;
 /// Measurement noise of the observations (sd, relative).
 const OBSERVED_SD: f64 = 0.05;
 /// Forecast error sd at lead 0, and its growth per day of lead.
@@ -53,7 +52,7 @@ fn normal(seed: u64, key: u64) -> f64 {
 
 /// The ET0 feed: the true hourly ET0 from `start` and how to observe and forecast it.
 #[derive(Debug, Clone)]
-pub(super) struct Feed {
+pub(crate) struct Feed {
     seed: u64,
     /// Start of hour 0 (ms).
     start: i64,
@@ -63,7 +62,7 @@ pub(super) struct Feed {
 
 impl Feed {
     /// A feed of the hourly true ET0 `truth` from `start`.
-    pub(super) fn new(seed: u64, start: i64, truth: Vec<f64>) -> Self {
+    pub(crate) fn new(seed: u64, start: i64, truth: Vec<f64>) -> Self {
         Self {
             seed: mix(seed, 0x0E70),
             start,
@@ -82,7 +81,7 @@ impl Feed {
 
     /// The message issued in the minute starting at `t`, if any: at minute 5 of every hour the past
     /// hour's observation, and at 05:05 UTC also the forecast for the next 7 days.
-    pub(super) fn message(&self, t: DateTime<Utc>) -> Option<Weather> {
+    pub(crate) fn message(&self, t: DateTime<Utc>) -> Option<Weather> {
         if t.minute() != MINUTE || t.second() != 0 {
             return None;
         }
@@ -138,7 +137,7 @@ impl Feed {
 
     /// The true ET0 over `[from, to)`, mm (whole hours).
     #[cfg(test)]
-    pub(super) fn true_mm(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    pub(crate) fn true_mm(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
         let h = |t: DateTime<Utc>| ((t.timestamp_millis() - self.start) / HOUR) as usize;
         self.truth[h(from)..h(to)].iter().sum()
     }
@@ -157,9 +156,7 @@ pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
     let truth = (0..LIVE_PAST_HOURS + FORECAST_HOURS)
         .map(|h| {
             let t = DateTime::from_timestamp_millis(start + h * HOUR + HOUR / 2).unwrap_or_default();
-            REFERENCE_MM_PER_DAY
-                * super::trees::weather(town, t)
-                * super::trees::diurnal(crate::localtime::berlin(t).hour())
+            REFERENCE_MM_PER_DAY * evaporative_demand(town, t) * diurnal(crate::time::berlin(t).hour())
         })
         .collect();
     let feed = Feed::new(seed, start, truth);
@@ -182,9 +179,35 @@ pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
 
 /// Hours of lead of the forecast, for tests.
 #[cfg(test)]
-pub(super) const LEAD_HOURS: i64 = FORECAST_HOURS;
+pub(crate) const LEAD_HOURS: i64 = FORECAST_HOURS;
 
 #[cfg(test)]
-pub(super) fn forecast_sd(lead_days: f64) -> f64 {
+pub(crate) fn forecast_sd(lead_days: f64) -> f64 {
     FORECAST_SD0 + FORECAST_SD_PER_DAY * lead_days
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn the_live_feed_is_valid_reproducible_and_has_no_unfinished_hours() {
+        let now = crate::time::at("2026-05-02T07:31:12Z");
+        let town = area();
+        let w = live_message(42, town.clone(), now);
+        assert_eq!(w.validate(now, TimeDelta::days(7)), Ok(()));
+        assert_eq!(w, live_message(42, town.clone(), now));
+        assert_eq!((w.observed.len(), w.forecast.len()), (48, 7 * 24));
+        assert!(w.observed.iter().all(|e| e.to <= now));
+        assert_eq!(
+            w.forecast[0].from,
+            now - TimeDelta::minutes(31) - TimeDelta::seconds(12)
+        );
+        // About 3 mm a day.
+        let day: f64 = w.observed[24..].iter().map(|e| e.mm).sum();
+        assert!((1.5..5.0).contains(&day), "{day}");
+        assert_ne!(w, live_message(43, town, now));
+    }
 }

@@ -1,4 +1,4 @@
-//! The publisher task of one simulated Shelly (see [`crate::shelly`]): retained `online` with a last will,
+//! The publisher task of one simulated Shelly (see [`super::ShellyDevice`]): retained `online` with a last will,
 //! statuses every interval, faults applied per report.
 
 use chrono::Utc;
@@ -7,9 +7,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use zw_bus::{Bus, ConnectOptions, QoS};
 
-use super::Connection;
-use crate::mqtt_faults::{Action, MqttFaults, malform};
-use crate::shelly::{ShellyConfig, ShellyDevice};
+use super::{ShellyConfig, ShellyDevice};
+use crate::mqtt::Connection;
+use crate::mqtt::faults::{Action, MqttFaults, malform};
 
 /// Runs one Shelly (its counters continuing from `device`, e.g. the end of its history) until `shutdown`.
 pub(crate) async fn run_shelly(

@@ -10,7 +10,7 @@ use chrono::{DateTime, Timelike, Utc};
 use serde_json::{Value, json};
 
 use crate::curves::{mix, secs, smooth, uniform};
-use crate::localtime::berlin;
+use crate::time::berlin;
 
 /// The DL-TRS21's application port.
 pub const F_PORT: u8 = 1;

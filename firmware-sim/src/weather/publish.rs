@@ -1,4 +1,4 @@
-//! The demo's weather feed: publishes [`crate::scenario::weather::live_message`] retained on
+//! The demo's weather feed: publishes [`super::live_message`] retained on
 //! `zw/v1/weather/{area}` every `interval`, as a cron job fetching Open-Meteo or DWD MOSMIX would.
 
 use std::time::Duration;
@@ -58,7 +58,7 @@ pub(crate) async fn run(cfg: WeatherFeedConfig, seed: u64, bus: Bus, shutdown: C
         if !client.is_connected() {
             continue;
         }
-        let msg = crate::scenario::weather::live_message(seed, area.clone(), chrono::Utc::now());
+        let msg = super::live_message(seed, area.clone(), chrono::Utc::now());
         if let Err(e) = client
             .publish(topic::weather(&area), QoS::AtLeastOnce, true, msg.to_json())
             .await

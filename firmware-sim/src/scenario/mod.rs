@@ -11,23 +11,26 @@
 //! * [`IncidentKind::OverLimit`]: a plug draws more than its class limit (3 kW) for hours;
 //! * [`IncidentKind::BaseloadCreep`]: a building's always-on load grows day by day.
 //!
-//! Trees dry at their own rates ([`trees`]), rain wets the park, the parks department waters critical trees
+//! Trees dry at their own rates (`trees`), rain wets the park, the parks department waters critical trees
 //! after a delay, and some soil sensors get stuck, fall silent, run low on battery or report impossible
 //! values ([`SensorFault`]). The weather they dry in is published as a feed of reference evapotranspiration,
-//! observed hourly and forecast daily with errors growing with lead time ([`weather`], [`Scenario::weather`]).
+//! observed hourly and forecast daily with errors growing with lead time ([`crate::weather`],
+//! [`Scenario::weather`]).
 //! The truth ([`Scenario::true_days_until_critical`]) comes from the noise-free
 //! soil water the sensors measure. Everything is a pure function of the config.
 
 mod energy;
 mod trees;
-pub mod weather;
+
+/// The weather the trees dry in (its home is [`crate::weather`]; this path is kept for callers).
+pub use crate::weather;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use zw_model::{Id, Inventory, Reading};
 
-use crate::localtime::berlin;
+use crate::time::berlin;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq)]

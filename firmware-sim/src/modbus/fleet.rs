@@ -10,10 +10,9 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Config;
+use super::faults::{FaultConfig, FaultKind};
+use super::meters::MeterModel;
 use crate::curves::{hash_str, mix, unit};
-use crate::faults::{FaultConfig, FaultKind};
-use crate::meters::MeterModel;
 
 /// How requests are framed on a listener.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -24,6 +23,44 @@ pub enum Framing {
     Tcp,
     /// RTU frames with CRC over TCP, like a serial device server.
     Rtu,
+}
+
+/// One simulated Modbus meter.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterConfig {
+    /// Modbus unit id (slave address) the meter answers on, 1–247.
+    pub unit_id: u8,
+    /// The meter model (`sdm630`, `sdm120`, `sdm72dm-v2`, `janitza-b23`), default `sdm630`.
+    #[serde(default)]
+    pub profile: MeterModel,
+    /// Its own listener instead of `modbus_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Framing on its listener: `tcp` (Modbus TCP) or `rtu` (RTU over TCP), default `tcp`.
+    #[serde(default)]
+    pub framing: Framing,
+    /// Scripted faults, see [`super::faults`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultConfig>,
+    /// Unit ids of other `meters` wired behind this one (sub-meters): their load is part of this meter's, as
+    /// a building's main meter sees its kitchen and server room. One level only; a meter is behind at most one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<u8>,
+}
+
+impl MeterConfig {
+    /// A well-behaved SDM630 on the default listener.
+    pub fn sdm630(unit_id: u8) -> Self {
+        Self {
+            unit_id,
+            profile: MeterModel::Sdm630,
+            listen: None,
+            framing: Framing::Tcp,
+            faults: Vec::new(),
+            includes: Vec::new(),
+        }
+    }
 }
 
 /// Many identical meters, for load tests.
@@ -72,6 +109,19 @@ impl FleetConfig {
     }
 }
 
+/// The Modbus side of the `[sim]` config ([`crate::Config::modbus`]): what [`plan`] expands.
+#[derive(Debug, Clone, Copy)]
+pub struct ModbusSide<'a> {
+    /// Seed of the run; each meter's building seed derives from it.
+    pub seed: u64,
+    /// The default listener (Modbus TCP).
+    pub modbus_listen: SocketAddr,
+    /// `sim.meters`.
+    pub meters: &'a [MeterConfig],
+    /// `sim.fleets`.
+    pub fleets: &'a [FleetConfig],
+}
+
 /// One simulated meter, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimMeter {
@@ -104,7 +154,7 @@ pub struct ListenerPlan {
 
 /// Expands the config into listeners; the first is always `modbus_listen` (Modbus TCP). Problems go to
 /// `errors`, each with its path.
-pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
+pub fn plan(cfg: ModbusSide<'_>, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
     let mut plans = vec![ListenerPlan {
         addr: cfg.modbus_listen,
         framing: Framing::Tcp,
@@ -257,12 +307,18 @@ pub fn plan(cfg: &Config, errors: &mut Vec<String>) -> Vec<ListenerPlan> {
 }
 
 /// The seed of a configured meter's building.
-fn meter_seed(cfg: &Config, unit_id: u8) -> u64 {
+fn meter_seed(cfg: ModbusSide<'_>, unit_id: u8) -> u64 {
     mix(cfg.seed, 0x5D63_0000 + u64::from(unit_id))
 }
 
 /// The seed of the meter `unit` that `sim.meters[main]` includes, or `None` with the problem in `errors`.
-fn included_seed(cfg: &Config, main: usize, unit: u8, path: &str, errors: &mut Vec<String>) -> Option<u64> {
+fn included_seed(
+    cfg: ModbusSide<'_>,
+    main: usize,
+    unit: u8,
+    path: &str,
+    errors: &mut Vec<String>,
+) -> Option<u64> {
     let found: Vec<usize> = (0..cfg.meters.len())
         .filter(|&k| cfg.meters[k].unit_id == unit)
         .collect();
@@ -296,8 +352,19 @@ fn included_seed(cfg: &Config, main: usize, unit: u8, path: &str, errors: &mut V
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
-    use crate::config::MeterConfig;
+
+    /// The Modbus side of the default `[sim]` config (seed 42, port 5020) with `meters` and `fleets`.
+    fn side<'a>(meters: &'a [MeterConfig], fleets: &'a [FleetConfig]) -> ModbusSide<'a> {
+        ModbusSide {
+            seed: 42,
+            modbus_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 5020)),
+            meters,
+            fleets,
+        }
+    }
 
     fn fleet(toml_text: &str) -> Result<FleetConfig, toml::de::Error> {
         toml::from_str(toml_text)
@@ -305,26 +372,25 @@ mod tests {
 
     #[test]
     fn baud_goes_to_rtu_listeners_and_is_validated() -> Result<(), Box<dyn std::error::Error>> {
-        let mut cfg = Config {
-            fleets: vec![fleet(
-                "count = 4\nlisten = \"127.0.0.1:0\"\nunits_per_listener = 2\nframing = \"rtu\"\nbaud = 9600",
-            )?],
-            ..Config::default()
-        };
+        let fleets = vec![fleet(
+            "count = 4\nlisten = \"127.0.0.1:0\"\nunits_per_listener = 2\nframing = \"rtu\"\nbaud = 9600",
+        )?];
+        // The default config's meter stays on the default listener.
+        let default = [MeterConfig::sdm630(1)];
         let mut errors = Vec::new();
-        let plans = plan(&cfg, &mut errors);
+        let plans = plan(side(&default, &fleets), &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         let rtu: Vec<_> = plans.iter().filter(|p| p.framing == Framing::Rtu).collect();
         assert_eq!(rtu.len(), 2);
         assert!(rtu.iter().all(|p| p.baud == Some(9600) && p.meters.len() == 2));
         assert_eq!(plans[0].baud, None, "the default TCP listener has no line");
 
-        cfg.fleets = vec![
+        let fleets = vec![
             fleet("count = 1\nlisten = \"127.0.0.1:0\"\nbaud = 9600")?,
             fleet("count = 1\nlisten = \"127.0.0.1:0\"\nframing = \"rtu\"\nbaud = 10")?,
         ];
         let mut errors = Vec::new();
-        plan(&cfg, &mut errors);
+        plan(side(&default, &fleets), &mut errors);
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("sim.fleets[0].baud: only with framing"));
         assert!(errors[1].contains("sim.fleets[1].baud: must be 300-1000000"));
@@ -337,15 +403,13 @@ mod tests {
             includes: includes.to_vec(),
             ..MeterConfig::sdm630(unit)
         };
-        let cfg = Config {
-            meters: vec![m(1, &[3, 4]), m(2, &[]), m(3, &[]), m(4, &[])],
-            ..Config::default()
-        };
+        let meters = vec![m(1, &[3, 4]), m(2, &[]), m(3, &[]), m(4, &[])];
+        let cfg = side(&meters, &[]);
         let mut errors = Vec::new();
-        let plans = plan(&cfg, &mut errors);
+        let plans = plan(cfg, &mut errors);
         assert_eq!(errors, Vec::<String>::new());
         let main = plans[0].meters.iter().find(|x| x.unit_id == 1).expect("unit 1");
-        assert_eq!(main.includes, [meter_seed(&cfg, 3), meter_seed(&cfg, 4)]);
+        assert_eq!(main.includes, [meter_seed(cfg, 3), meter_seed(cfg, 4)]);
         assert!(
             plans[0]
                 .meters
@@ -374,13 +438,7 @@ mod tests {
         ];
         for (meters, want) in cases {
             let mut errors = Vec::new();
-            plan(
-                &Config {
-                    meters,
-                    ..Config::default()
-                },
-                &mut errors,
-            );
+            plan(side(&meters, &[]), &mut errors);
             assert!(errors.iter().any(|e| e == want), "{want:?} not in {errors:?}");
         }
     }

@@ -10,20 +10,34 @@ use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::faults::Faults;
+use super::fleet::{Framing, ListenerPlan};
+use super::line::{LineService, LineSettings, RtuLine};
+use super::meters::MeterModel;
+use super::sdm630::Sdm630;
+use super::{ImageService, KillableStream, RegisterImage, SharedImage};
 use crate::SimError;
-use crate::faults::Faults;
-use crate::fleet::{Framing, ListenerPlan};
-use crate::meters::MeterModel;
-use crate::modbus::line::{LineService, LineSettings, RtuLine};
-use crate::modbus::{ImageService, KillableStream, SharedImage};
-use crate::past::History;
-use crate::sdm630::Sdm630;
+use crate::time::History;
+
+/// One step of a meter's simulated past ([`crate::Config::history`]): its register image as the device would have
+/// answered at `ts`.
+#[derive(Debug)]
+pub struct HistorySample<'a> {
+    /// The listener the meter answers on (its actual address).
+    pub listener: SocketAddr,
+    /// The meter's unit id.
+    pub unit_id: u8,
+    /// The simulated time of this image.
+    pub ts: DateTime<Utc>,
+    /// The register image; [`RegisterImage::read`] answers like the device.
+    pub image: &'a RegisterImage,
+}
 
 /// A meter being simulated: its building, model, image and faults (for `stuck`).
 pub(crate) struct Live {
@@ -47,7 +61,7 @@ pub(crate) struct Bound {
 pub(crate) async fn bind(
     plans: Vec<ListenerPlan>,
     history: History,
-    on_sample: &mut (dyn FnMut(crate::HistorySample<'_>) + Send),
+    on_sample: &mut (dyn FnMut(HistorySample<'_>) + Send),
 ) -> Result<(Vec<Bound>, Vec<Live>), SimError> {
     let (mut bound, mut live) = (Vec::with_capacity(plans.len()), Vec::new());
     for plan in plans {
@@ -68,7 +82,7 @@ pub(crate) async fn bind(
                 for t in history.times(Duration::ZERO) {
                     meter.step(t);
                     m.model.write_image(&meter, &mut image);
-                    on_sample(crate::HistorySample {
+                    on_sample(HistorySample {
                         listener: local,
                         unit_id: m.unit_id,
                         ts: t,

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use serde::Serialize;
 
 use crate::curves::{mix, secs, smooth, uniform, unit};
-use crate::localtime::{berlin, tasmota_time};
+use crate::time::{berlin, tasmota_time};
 
 /// Active and reactive power of the plug's load at `t`, in W and VAr.
 pub fn plug_load(seed: u64, t: DateTime<Utc>) -> (f64, f64) {
@@ -229,5 +229,4 @@ fn rssi_quality(dbm: i64) -> i64 {
 }
 
 #[cfg(test)]
-#[path = "tasmota_tests.rs"]
 mod tests;

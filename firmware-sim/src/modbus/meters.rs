@@ -4,7 +4,7 @@
 //!
 //! | model | space | map |
 //! |---|---|---|
-//! | `sdm630` | input (FC 04) | [`crate::sdm630::addr`] |
+//! | `sdm630` | input (FC 04) | [`super::sdm630::addr`] |
 //! | `sdm120` | input (FC 04) | single-phase: V 0x00, I 0x06, P 0x0C, VA 0x12, VAr 0x18, PF 0x1E, angle 0x24, Hz 0x46, kWh 0x48/0x4A, kVArh 0x4C/0x4E, total 0x156/0x158 |
 //! | `sdm72dm-v2` | input (FC 04) | SDM630-style: per-phase V/I/P/VA/VAr/PF, total P 0x34, Hz 0x46, kWh 0x48/0x4A, total 0x156 |
 //! | `janitza-b23` | holding (FC 03) | V 0x4A38.., I 0x4A44.., P 0x4A4C.., cosφ 0x4A64.., import 0x4A76.. total 0x4A7C, export 0x4A7E.. total 0x4A84 |
@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::modbus::{ReadLimits, RegisterImage};
-use crate::sdm630::{self, Sdm630, addr};
+use super::image::{ReadLimits, RegisterImage};
+use super::sdm630::{self, Sdm630, addr};
 
 /// A simulated meter model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]

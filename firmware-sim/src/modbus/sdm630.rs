@@ -10,8 +10,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::image::{ReadLimits, RegisterImage};
 use crate::curves::{BuildingProfile, frequency_hz, uniform};
-use crate::modbus::{ReadLimits, RegisterImage};
 
 /// The SDM630's read limits: at most 80 registers (40 floats), even counts only.
 pub const LIMITS: ReadLimits = ReadLimits {
@@ -250,5 +250,4 @@ impl Sdm630 {
 }
 
 #[cfg(test)]
-#[path = "sdm630_tests.rs"]
 mod tests;

@@ -1,8 +1,8 @@
 //! Modbus register images and the tokio-modbus [`Service`] that serves them, one image per unit id.
 //!
 //! A [`RegisterImage`] is the input-register (FC 04) or holding-register (FC 03) space of one simulated
-//! device plus the read limits of the real device; meter models ([`crate::meters`]) write their values into
-//! it, the server only reads. Scripted faults ([`crate::faults`]) are applied per unit.
+//! device plus the read limits of the real device; meter models ([`super::meters`]) write their values into
+//! it, the server only reads. Scripted faults ([`super::faults`]) are applied per unit.
 //! Guarantees: a read is answered from one consistent image (the update holds the write lock for the whole
 //! image), limits are enforced like the real device (exception instead of data), and a poisoned lock or an
 //! unknown request never panics the server.
@@ -17,11 +17,7 @@ use std::time::Instant;
 use tokio_modbus::prelude::{ExceptionCode, Request, Response, SlaveRequest};
 use tokio_modbus::server::Service;
 
-use crate::faults::{Action, Faults};
-pub use crate::stream::KillableStream;
-
-#[path = "rtu_line.rs"]
-pub mod line;
+use super::faults::{Action, Faults};
 
 /// What a device accepts in one read request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +163,7 @@ impl ImageService {
         }
     }
 
-    /// A copy for one new connection and the flag that, once set, makes [`KillableStream`] end it.
+    /// A copy for one new connection and the flag that, once set, makes [`super::KillableStream`] end it.
     pub fn for_connection(&self) -> (Self, Arc<AtomicBool>) {
         let kill = Arc::new(AtomicBool::new(false));
         let svc = Self {
@@ -238,5 +234,4 @@ impl Service for ImageService {
 }
 
 #[cfg(test)]
-#[path = "modbus_tests.rs"]
 mod tests;
