@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use zw_jsonscan::test_support::{repaired, take_skips};
 use zw_model::Quantity;
 use zw_model::inventory::{JsonField, SmlField};
 use zw_model::reading::Values;
@@ -94,7 +95,7 @@ fn agree(
 ) -> Result<(), TestCaseError> {
     let utf8 = std::str::from_utf8(payload).is_ok();
     let odd = struct_as_array(doc, struct_keys);
-    let clean = utf8 && !odd && super::scan::validate(payload).is_ok();
+    let clean = utf8 && !odd && zw_jsonscan::validate(payload).is_ok();
     match (fast, slow) {
         (Ok(Message::Reading(a)), Ok(Message::Reading(b))) => {
             prop_assert_eq!(a.ts, b.ts);
@@ -121,7 +122,7 @@ fn same(a: &Result<Message, AdapterError>, b: &Result<Message, AdapterError>) ->
 }
 
 /// The scanner decoder against the serde_json reference on one payload. The scanner skips values it does
-/// not read without validating them (the On-Demand rule, `scan.rs`), so serde_json judges the payload with
+/// not read without validating them (the On-Demand rule, `zw_jsonscan`), so serde_json judges the payload with
 /// those of them that are not valid JSON replaced by `null`: what the scanner reads must agree with
 /// serde_json exactly. `fast_again` (the scanner decoder in the state before `fast`) checks that the
 /// replacement changes nothing for the scanner either.
@@ -132,9 +133,9 @@ fn check(
     fast_again: impl FnOnce(&[u8]) -> Result<Message, AdapterError>,
     slow: impl FnOnce(&[u8]) -> Result<Message, AdapterError>,
 ) -> Result<(), TestCaseError> {
-    super::scan::tests::take_skips();
+    take_skips();
     let got = fast(payload);
-    let fixed = super::scan::tests::repaired(payload, super::scan::tests::take_skips());
+    let fixed = repaired(payload, take_skips());
     let judged = fixed.as_deref().unwrap_or(payload);
     if let Some(fixed) = &fixed {
         let again = fast_again(fixed);

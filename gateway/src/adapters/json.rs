@@ -7,7 +7,7 @@
 //! milliseconds (numbers below 10^11 are seconds).
 //!
 //! The pointers are split into tokens once, when the mapping is built; a message is then walked once with
-//! the [`super::scan`] scanner, descending only into keys (and array indices) some pointer goes through.
+//! the [`zw_jsonscan`] scanner, descending only into keys (and array indices) some pointer goes through.
 //! Semantics are those of `serde_json::Value::pointer` (the reference in [`super::reference::json`], which
 //! the property tests compare against; mappings of more than 63 pointers use it directly).
 
@@ -16,8 +16,9 @@ use zw_model::inventory::JsonField;
 use zw_model::reading::Values;
 
 use super::num::lenient_str;
-use super::scan::{Kind, Scanner, wrong_type};
-use super::{AdapterError, Message, reading, reference};
+use zw_jsonscan::{Kind, wrong_type};
+
+use super::{AdapterError, Message, Scanner, reading, reference};
 
 /// Most pointers (fields and timestamp) the scanner path follows.
 const MAX_POINTERS: usize = 63;

@@ -14,20 +14,22 @@
 //! | Generic JSON | any topic or topic pattern (`sensors/+/state`), JSON pointers → quantities | [`json`] |
 //!
 //! Decoding speed matters (thousands of devices on one gateway): payloads are read by a validating,
-//! allocation-free scanner (`scan`) that reads only the mapped fields; the serde_json decoders it replaced
+//! allocation-free scanner ([`zw_jsonscan`]) that reads only the mapped fields; the serde_json decoders it replaced
 //! stay in [`reference`] for the differential tests. See `benches/adapters.rs` and BENCHMARKS.md.
 
 pub mod fulltopic;
 pub mod json;
 mod num;
 pub mod reference;
-mod scan;
 pub mod shelly;
 pub mod tasmota;
 pub mod ttn;
 
 use chrono::{DateTime, Utc};
 use zw_model::reading::Values;
+
+/// The JSON scanner, returning the adapters' errors (its own convert into them).
+pub(crate) type Scanner<'a> = zw_jsonscan::Scanner<'a, AdapterError>;
 
 /// Values decoded from one device message.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +83,15 @@ pub enum AdapterError {
     /// The topic belongs to no configured device.
     #[error("no device is configured for this topic")]
     UnknownTopic,
+}
+
+impl From<zw_jsonscan::ScanError> for AdapterError {
+    fn from(e: zw_jsonscan::ScanError) -> Self {
+        match e {
+            zw_jsonscan::ScanError::Json(m) => AdapterError::Json(m),
+            zw_jsonscan::ScanError::Field { field, problem } => AdapterError::Field { field, problem },
+        }
+    }
 }
 
 impl AdapterError {
@@ -163,5 +174,5 @@ mod differential_tests;
 /// Arbitrary JSON documents for property tests.
 #[cfg(test)]
 pub(crate) fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-    scan::tests::json_value()
+    zw_jsonscan::test_support::json_value()
 }

@@ -18,7 +18,7 @@
 //! Units: `apower` W, `aenergy.total` and `ret_aenergy.total` Wh (cumulative), Pro 3EM `emdata:0`
 //! `total_act` / `total_act_ret` and `em1data:N` `total_act_energy` / `total_act_ret_energy` Wh.
 //! `aenergy.by_minute` is mWh per completed minute and is not read: the counter is the truth. A message that
-//! fails to decode leaves the state unchanged. Payloads are read with the [`super::scan`] scanner; the
+//! fails to decode leaves the state unchanged. Payloads are read with the [`zw_jsonscan`] scanner; the
 //! serde_json decoder in [`super::reference::shelly`] is the differential reference.
 
 mod status;
@@ -28,9 +28,10 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use zw_model::reading::Values;
 
-use super::scan::{Scanner, Seen};
+use super::Scanner;
 use super::{AdapterError, Message, availability, reading};
 use status::{EM, EM1, EM1DATA, EMDATA, Known, Patches, SWITCH, Table};
+use zw_jsonscan::Seen;
 
 /// A component whose values we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +151,7 @@ impl State {
             Part::Status(c) => c,
         };
         let Some(slot) = component.slot(self.channel) else {
-            super::scan::validate(payload)?;
+            zw_jsonscan::validate(payload)?;
             return Ok(Message::Alive);
         };
         let mut s = Scanner::new(payload);

@@ -11,16 +11,17 @@
 //! (`stat/<topic>/STATUS8`, `STATUS10`) wrap the same sensor object in `{"StatusSNS":{…}}` and are read like
 //! `SENSOR` (they come when someone polls the device, so they are readings like any other).
 //!
-//! Payloads are read with the [`super::scan`] scanner; the serde_json decoder in
+//! Payloads are read with the [`zw_jsonscan`] scanner; the serde_json decoder in
 //! [`super::reference::tasmota`] is the differential reference.
 
 use zw_model::Quantity;
 use zw_model::inventory::SmlField;
 use zw_model::reading::Values;
 
+use super::Scanner;
 use super::num::Phased;
-use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, availability, reading};
+use zw_jsonscan::{KeyIndex, Kind, Seen, is, wrong_type};
 
 /// Which Tasmota topic a message came on (the last FullTopic level).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ impl Decoder {
             Part::Sensor => self.sensor(payload, false),
             Part::Status => self.sensor(payload, true),
             Part::State => {
-                super::scan::validate(payload)?;
+                zw_jsonscan::validate(payload)?;
                 Ok(Message::Alive)
             }
             Part::Lwt => availability(payload, "Online", "Offline"),

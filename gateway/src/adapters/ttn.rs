@@ -11,7 +11,7 @@
 //!   Frame: version 2, device id u16, sensor flags u16, then per flagged sensor big-endian u16 words:
 //!   bit 0 → potential ×(−0.1) kPa and soil temperature (x − 32768)/10 °C; bit 1 → battery x/1000 V.
 //!
-//! Uplinks are read with the [`super::scan`] scanner, which skips the metadata (`rx_metadata`, `settings`,
+//! Uplinks are read with the [`zw_jsonscan`] scanner, which skips the metadata (`rx_metadata`, `settings`,
 //! ids) without building it; the serde_json decoder in [`super::reference::ttn`] is the differential
 //! reference.
 
@@ -24,9 +24,10 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use zw_model::Quantity;
 use zw_model::reading::Values;
 
+use super::Scanner;
 use super::num::lenient_bytes;
-use super::scan::{KeyIndex, Kind, Scanner, Seen, is, wrong_type};
 use super::{AdapterError, Message, reading};
+use zw_jsonscan::{KeyIndex, Kind, Seen, is, wrong_type};
 
 /// A sensor model behind The Things Stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

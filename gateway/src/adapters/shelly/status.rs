@@ -7,7 +7,9 @@ use zw_model::reading::Values;
 
 use crate::adapters::AdapterError;
 use crate::adapters::num::Patch;
-use crate::adapters::scan::{KeyIndex, Kind, Scanner, Seen, wrong_type};
+use zw_jsonscan::{KeyIndex, Kind, Seen, wrong_type};
+
+use crate::adapters::Scanner;
 
 /// Most fields any table has.
 const MAX: usize = 12;

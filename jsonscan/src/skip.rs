@@ -1,16 +1,16 @@
-//! Skipping the values an adapter does not read (see "Unread values" in [`super`]'s doc), sixteen bytes at a
+//! Skipping the values the caller does not read (see "Unread values" in the crate doc), sixteen bytes at a
 //! time ([`Block`] masks) and eight near the end of the input: the SWAR byte masks and the skipping half of
 //! [`Scanner`].
 
-use super::simd::Block;
-use super::{AdapterError, Scanner};
+use crate::simd::Block;
+use crate::{ScanError, Scanner};
 
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
 #[inline]
-pub(super) fn below(w: u64, n: u8) -> u64 {
+pub(crate) fn below(w: u64, n: u8) -> u64 {
     w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
 }
 
@@ -28,13 +28,13 @@ pub(crate) fn bits(m: u64) -> u32 {
     ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
-impl Scanner<'_> {
-    /// Skips a value the adapter does not read, leniently (see "Unread values" in the module doc): a
+impl<E: From<ScanError>> Scanner<'_, E> {
+    /// Skips a value the caller does not read, leniently (see "Unread values" in the crate doc): a
     /// string only to its closing quote, an array or object only to its matching bracket. Scalars are
     /// checked as before (they are short, and checking costs no more than skipping).
-    pub(crate) fn skip(&mut self) -> Result<(), AdapterError> {
+    pub fn skip(&mut self) -> Result<(), E> {
         self.ws();
-        #[cfg(test)]
+        #[cfg(any(test, all(feature = "test-support", debug_assertions)))]
         let start = self.i;
         let r = match self.byte() {
             Some(b'"') => {
@@ -47,16 +47,16 @@ impl Scanner<'_> {
             Some(b'-' | b'0'..=b'9') => return self.number_text().map(drop),
             _ => return self.skip_checked(),
         };
-        #[cfg(test)]
+        #[cfg(any(test, all(feature = "test-support", debug_assertions)))]
         if r.is_ok() {
-            super::tests::record_skip(start, self.i);
+            crate::test_support::record_skip(start, self.i);
         }
         r
     }
 
     /// Skips one value, checking its syntax (dispatching on the first byte once, strings first: they are
     /// most of what is skipped).
-    pub(super) fn skip_checked(&mut self) -> Result<(), AdapterError> {
+    pub(crate) fn skip_checked(&mut self) -> Result<(), E> {
         self.ws();
         match self.byte() {
             Some(b'"') => {
@@ -77,7 +77,7 @@ impl Scanner<'_> {
     /// After an opening quote: moves past the closing one, taking a backslash and the byte after it as a
     /// pair and checking nothing else. Sixteen bytes at a time, then eight, like
     /// [`Self::advance_to_special`]: skipped strings are as short as read ones.
-    pub(super) fn skip_string(&mut self) -> Result<(), AdapterError> {
+    pub(crate) fn skip_string(&mut self) -> Result<(), E> {
         loop {
             while let Some(chunk) = self.b.get(self.i..).and_then(<[u8]>::first_chunk::<16>) {
                 let hits = Block::load(chunk).eq2(b'"', b'\\');
@@ -115,7 +115,7 @@ impl Scanner<'_> {
     /// near the end of the input) without a branch per string: exact byte masks of quotes and brackets, the
     /// quotes' running parity says which bytes lie inside strings. A block with a backslash is taken byte by
     /// byte.
-    pub(super) fn skip_container(&mut self, open: u8, close: u8) -> Result<(), AdapterError> {
+    pub(crate) fn skip_container(&mut self, open: u8, close: u8) -> Result<(), E> {
         self.i += 1;
         let mut depth = 1u32;
         let mut in_str = false;

@@ -1,29 +1,13 @@
-use std::cell::RefCell;
+//! The scanner against serde_json: grammar edges, nesting, lenient skipping (what is and is not checked,
+//! truncation at every byte), exact numbers and strings, and the SSE2 masks against SWAR and bytes.
 
 use proptest::prelude::*;
-use serde::de::IgnoredAny;
 
 use super::*;
+use crate::test_support::{json_value, repaired, serde_accepts, take_skips};
 
-thread_local! {
-    /// Byte ranges of the values `Scanner::skip` passed over leniently since the last [`take_skips`].
-    static SKIPS: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
-}
-
-pub(crate) fn record_skip(start: usize, end: usize) {
-    SKIPS.with(|s| s.borrow_mut().push((start, end)));
-}
-
-/// The ranges skipped leniently on this thread since the last call.
-pub(crate) fn take_skips() -> Vec<(usize, usize)> {
-    SKIPS.with(|s| std::mem::take(&mut *s.borrow_mut()))
-}
-
-/// serde_json's syntax check, plus UTF-8 (which it checks only in strings it reads; outside strings a
-/// non-ASCII byte is a syntax error anyway).
-fn serde_accepts(b: &[u8]) -> bool {
-    serde_json::from_slice::<IgnoredAny>(b).is_ok() && std::str::from_utf8(b).is_ok()
-}
+/// The scanner with its own error type.
+type Scanner<'a> = crate::Scanner<'a, ScanError>;
 
 #[test]
 fn grammar_edges_agree_with_serde_json() {
@@ -105,31 +89,8 @@ fn reads_keys_numbers_and_strings() {
     assert_eq!(r.map_err(|e| e.reason()), Err("malformed_json"));
 }
 
-/// `payload` with every value skipped leniently (`ranges`, from [`take_skips`]) that is not valid UTF-8 JSON
-/// by itself replaced by `null`; `None` if there is none. serde_json's verdict on this document is what the
-/// scanner's must be (serde_json checks UTF-8 in the keys of maps it decodes, also where it ignores values).
-pub(crate) fn repaired(payload: &[u8], mut ranges: Vec<(usize, usize)>) -> Option<Vec<u8>> {
-    ranges.sort_unstable();
-    let bad: Vec<_> = ranges
-        .into_iter()
-        .filter(|&(a, b)| !serde_accepts(&payload[a..b]))
-        .collect();
-    if bad.is_empty() {
-        return None;
-    }
-    let (mut out, mut at) = (Vec::new(), 0);
-    for (a, b) in bad {
-        assert!(a >= at, "skipped ranges overlap");
-        out.extend_from_slice(&payload[at..a]);
-        out.extend_from_slice(b"null");
-        at = b;
-    }
-    out.extend_from_slice(&payload[at..]);
-    Some(out)
-}
-
 /// Skips one whole document leniently.
-fn skip_doc(b: &[u8]) -> Result<(), AdapterError> {
+fn skip_doc(b: &[u8]) -> Result<(), ScanError> {
     let mut s = Scanner::new(b);
     s.skip()?;
     s.end()
@@ -203,7 +164,7 @@ fn lenient_skip_finds_the_end_of_values() {
 
 /// Reads an object the way an adapter does: members with keys of even length strictly (standing for the
 /// values it reads), the others skipped leniently; any other document strictly.
-fn walk(b: &[u8]) -> Result<(), AdapterError> {
+fn walk(b: &[u8]) -> Result<(), ScanError> {
     let mut s = Scanner::new(b);
     if s.kind()? == Kind::Object {
         s.object(|s, k| {
@@ -217,26 +178,6 @@ fn walk(b: &[u8]) -> Result<(), AdapterError> {
         s.skip_checked()?;
     }
     s.end()
-}
-
-/// Arbitrary JSON documents, serialised by serde_json (so escapes and numbers are realistic).
-pub(crate) fn json_value() -> impl Strategy<Value = serde_json::Value> {
-    let leaf = prop_oneof![
-        Just(serde_json::Value::Null),
-        any::<bool>().prop_map(serde_json::Value::Bool),
-        any::<i64>().prop_map(|x| serde_json::json!(x)),
-        any::<f64>()
-            .prop_filter("finite", |x| x.is_finite())
-            .prop_map(|x| serde_json::json!(x)),
-        ".{0,12}".prop_map(serde_json::Value::String),
-    ];
-    leaf.prop_recursive(4, 32, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
-            proptest::collection::btree_map(".{0,6}", inner, 0..6)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-        ]
-    })
 }
 
 proptest! {

@@ -1,11 +1,11 @@
 //! Finding an object's keys in an adapter's table: a compile-time perfect hash, and duplicate detection.
 
-use super::AdapterError;
+use crate::ScanError;
 
 /// Whether `key` is `k`, without a `memcmp` call: two overlapping 8-byte words cover a key of 8–16 bytes
 /// (most of the devices' keys), two 4-byte words one of 4–7, a byte loop the rest.
 #[inline]
-pub(crate) fn is(k: &str, key: &[u8]) -> bool {
+pub fn is(k: &str, key: &[u8]) -> bool {
     let (k, n) = (k.as_bytes(), k.len());
     if n != key.len() {
         return false;
@@ -39,7 +39,7 @@ fn half(b: &[u8], i: usize) -> u32 {
 /// comparison find a key's index, or turn away a key we do not read, instead of comparing it with every
 /// key of the table. Built at compile time; a table whose keys collide fails to compile.
 #[derive(Debug)]
-pub(crate) struct KeyIndex {
+pub struct KeyIndex {
     mul: u64,
     /// Index + 1 of the key hashed here; 0 for none.
     slots: [u8; 64],
@@ -53,7 +53,7 @@ const fn slot(mul: u64, key: &[u8]) -> usize {
 
 impl KeyIndex {
     /// The index of `keys` (non-empty, distinct in length, first and last byte; at most 64).
-    pub(crate) const fn new(keys: &[&str]) -> KeyIndex {
+    pub const fn new(keys: &[&str]) -> KeyIndex {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut tries = 0;
         'search: while tries < 1000 {
@@ -79,7 +79,7 @@ impl KeyIndex {
 
     /// The index of `key` among `keys` (the keys this index was built from).
     #[inline(always)]
-    pub(crate) fn find(&self, keys: &[&str], key: &[u8]) -> Option<usize> {
+    pub fn find(&self, keys: &[&str], key: &[u8]) -> Option<usize> {
         if key.is_empty() {
             return None;
         }
@@ -90,15 +90,15 @@ impl KeyIndex {
 
 /// Remembers which fields of an object were seen, to reject duplicates as serde's derive does.
 #[derive(Default)]
-pub(crate) struct Seen(u64);
+pub struct Seen(u64);
 
 impl Seen {
     /// Marks field `bit` seen; an error if it was already.
     #[inline]
-    pub(crate) fn first(&mut self, bit: u32, field: &str) -> Result<(), AdapterError> {
+    pub fn first(&mut self, bit: u32, field: &str) -> Result<(), ScanError> {
         let m = 1u64 << bit;
         if self.0 & m != 0 {
-            return Err(AdapterError::Field {
+            return Err(ScanError::Field {
                 field: field.into(),
                 problem: "duplicate field".into(),
             });

@@ -1,69 +1,30 @@
-//! A validating, allocation-free JSON scanner for the adapters' hot paths.
-//!
-//! Deserialising with serde_json spends most of its time on what an adapter throws away (a TTS uplink is
-//! about 1 KiB of metadata around five values). The scanner walks the payload once and hands the caller each
-//! object key; the caller reads the value (number, string, nested object or array) or skips it. Everything
-//! the adapter walks through or reads is checked the way serde_json checks it (same escapes, control
-//! characters, number grammar, trailing commas and characters; read strings must be UTF-8); read numbers are
-//! parsed exactly (a number beyond `f64` is a JSON error, as in serde_json). Nesting deeper than 128 is
-//! rejected, which bounds the recursion. Nothing is allocated unless a key or read string holds escapes.
-//!
-//! # Unread values
-//!
-//! A value the adapter does not read ([`Scanner::skip`]) is only skipped, not validated, as simdjson's
-//! On-Demand API does (Keiser and Lemire, "On-Demand JSON: A Better Way to Parse Documents?", 2024;
-//! simdjson's `doc/ondemand.md`: values that are skipped are not fully validated). Precisely:
-//! * a skipped **string** ends at the first `"` not taken by a backslash; a backslash takes the byte after
-//!   it whatever it is. Escapes, control characters and UTF-8 inside are not checked;
-//! * a skipped **object** ends at the `}` that balances its `{`, counting only `{` and `}` outside strings;
-//!   a skipped **array** likewise with `[` and `]`. Inside, nothing else is checked: not the other bracket
-//!   kind (`{"a":[}` is skipped as one object), commas, colons, keys, literals, numbers, depth;
-//! * a skipped **number** or **literal** (`null`, `true`, `false`) is checked as before (it is as cheap).
-//!
-//! What stays a rejection (`malformed_json`): a skipped value cut off by the end of the payload (truncated
-//! input: an unterminated string, or brackets of the value's own kind that do not balance), a byte that
-//! starts no value, and every syntax error outside skipped values, i.e. in the document's structure around
-//! them, in every key of the objects the adapter walks, and in every value it reads. So a payload with
-//! garbage inside, say, `rx_metadata` is decoded, while one whose read values or structure are broken is
-//! rejected as before. `validate` (Tasmota `STATE`, Shelly components we do not read: the whole
-//! payload is the unread value) still checks everything. Tests: `scan_tests.rs` (what is and is not
-//! checked, truncation at every byte, a property test that the verdict equals serde_json's on the document
-//! with the unchecked values replaced by `null`), `differential_tests.rs` (the same per adapter).
-//!
-//! Skipping and string scanning run sixteen bytes at a time (SSE2 masks on x86_64, `scan_simd.rs`, the
-//! workspace's only `unsafe`; two SWAR words elsewhere), eight at a time (SWAR) near the end of the input. A
-//! container is crossed without a branch per string: exact byte masks of quotes and brackets, and the
-//! quotes' running parity for which bytes lie inside strings (simdjson's idea). Measured against the
-//! alternatives in BENCHMARKS.md.
-//!
-//! The serde_json decoders stay in [`super::reference`]; property tests check that both agree.
+//! The cursor: reading values (numbers, strings, arrays, objects) and the document's structure around them.
+//! Skipping unread values is in [`crate::skip`].
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
-use super::AdapterError;
-
-#[path = "scan_keys.rs"]
-mod keys;
-#[path = "scan_simd.rs"]
-pub(crate) mod simd;
-#[path = "scan_skip.rs"]
-mod skip;
-
-pub(crate) use keys::{KeyIndex, Seen, is};
-use simd::Block;
-use skip::{HIGH, ONES, below};
+use crate::ScanError;
+use crate::simd::Block;
+use crate::skip::{HIGH, ONES, below};
 
 /// Nesting limit, as serde_json's.
 const MAX_DEPTH: u32 = 128;
 
 /// What the next value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool,
+    /// A number.
     Number,
+    /// A string.
     String,
+    /// An array.
     Array,
+    /// An object.
     Object,
 }
 
@@ -81,33 +42,42 @@ impl Kind {
 }
 
 /// A cursor over one JSON document.
-pub(crate) struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
+///
+/// Errors are returned as `E`, any type a [`ScanError`] converts into: the caller's own error type, so that
+/// the closures visiting arrays and objects return the caller's errors and the scanner's alike.
+pub struct Scanner<'a, E = ScanError> {
+    pub(crate) b: &'a [u8],
+    pub(crate) i: usize,
     depth: u32,
+    error: PhantomData<fn() -> E>,
 }
 
 /// A type mismatch of a known field.
-pub(crate) fn wrong_type(field: &str, want: &str, got: Kind) -> AdapterError {
-    AdapterError::Field {
+pub fn wrong_type<E: From<ScanError>>(field: &str, want: &str, got: Kind) -> E {
+    E::from(ScanError::Field {
         field: field.into(),
         problem: format!("expected {want}, got {}", got.name()),
-    }
+    })
 }
 
-impl<'a> Scanner<'a> {
+impl<'a, E: From<ScanError>> Scanner<'a, E> {
     /// A scanner at the start of `b`.
-    pub(crate) fn new(b: &'a [u8]) -> Self {
-        Self { b, i: 0, depth: 0 }
+    pub fn new(b: &'a [u8]) -> Self {
+        Self {
+            b,
+            i: 0,
+            depth: 0,
+            error: PhantomData,
+        }
     }
 
-    fn err(&self, what: &str) -> AdapterError {
-        AdapterError::Json(format!("{what} at byte {}", self.i))
+    pub(crate) fn err(&self, what: &str) -> E {
+        E::from(ScanError::Json(format!("{what} at byte {}", self.i)))
     }
 
     /// Skips whitespace; one comparison when there is none (devices send compact JSON).
     #[inline(always)]
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         if self.b.get(self.i).is_some_and(|&c| c > b' ') {
             return;
         }
@@ -125,13 +95,13 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn byte(&self) -> Option<u8> {
+    pub(crate) fn byte(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     /// The kind of the next value; an error at the end of input or on a byte that starts no value.
     #[inline]
-    pub(crate) fn kind(&mut self) -> Result<Kind, AdapterError> {
+    pub fn kind(&mut self) -> Result<Kind, E> {
         self.ws();
         match self.byte() {
             None => Err(self.err("unexpected end of input")),
@@ -146,7 +116,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Ends the document: only whitespace may follow.
-    pub(crate) fn end(&mut self) -> Result<(), AdapterError> {
+    pub fn end(&mut self) -> Result<(), E> {
         self.ws();
         if self.i == self.b.len() {
             Ok(())
@@ -156,10 +126,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads `null` (`None`) or any other value with `read`.
-    pub(crate) fn nullable<T>(
-        &mut self,
-        read: impl FnOnce(&mut Self) -> Result<T, AdapterError>,
-    ) -> Result<Option<T>, AdapterError> {
+    pub fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T, E>) -> Result<Option<T>, E> {
         if self.kind()? == Kind::Null {
             self.literal(b"null")?;
             Ok(None)
@@ -168,7 +135,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), AdapterError> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Result<(), E> {
         if self.b.get(self.i..self.i + word.len()) == Some(word) {
             self.i += word.len();
             Ok(())
@@ -186,7 +153,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The text of the next number, grammar-checked.
-    fn number_text(&mut self) -> Result<&'a [u8], AdapterError> {
+    pub(crate) fn number_text(&mut self) -> Result<&'a [u8], E> {
         let start = self.i;
         if self.byte() == Some(b'-') {
             self.i += 1;
@@ -223,7 +190,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a number; any other value is a bad `field`.
     #[inline]
-    pub(crate) fn number(&mut self, field: &str) -> Result<f64, AdapterError> {
+    pub fn number(&mut self, field: &str) -> Result<f64, E> {
         match self.kind()? {
             Kind::Number => self.number_value(),
             k => Err(wrong_type(field, "a number", k)),
@@ -235,7 +202,7 @@ impl<'a> Scanner<'a> {
     /// mantissa and the power of ten are exact in `f64`, so one division is correctly rounded, like
     /// `str::parse`, which reads all others.
     #[inline]
-    pub(crate) fn number_value(&mut self) -> Result<f64, AdapterError> {
+    pub fn number_value(&mut self) -> Result<f64, E> {
         const POW10: [f64; 16] = [
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
         ];
@@ -303,7 +270,7 @@ impl<'a> Scanner<'a> {
     /// Reads a number, or `null` as `None`; any other value is a bad `field`. Like [`Self::nullable`] of
     /// [`Self::number`], with one dispatch on the first byte instead of two.
     #[inline]
-    pub(crate) fn number_or_null(&mut self, field: &str) -> Result<Option<f64>, AdapterError> {
+    pub fn number_or_null(&mut self, field: &str) -> Result<Option<f64>, E> {
         match self.kind()? {
             Kind::Number => self.number_value().map(Some),
             Kind::Null => self.literal(b"null").map(|()| None),
@@ -312,19 +279,21 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a non-negative integer; any other value is a bad `field`.
-    pub(crate) fn unsigned(&mut self, field: &str) -> Result<u64, AdapterError> {
+    pub fn unsigned(&mut self, field: &str) -> Result<u64, E> {
         match self.kind()? {
             Kind::Number => {
                 let text = self.number_text()?;
                 std::str::from_utf8(text)
                     .ok()
                     .and_then(|t| t.parse::<u64>().ok())
-                    .ok_or_else(|| AdapterError::Field {
-                        field: field.into(),
-                        problem: format!(
-                            "expected an unsigned integer, got {}",
-                            String::from_utf8_lossy(text)
-                        ),
+                    .ok_or_else(|| {
+                        E::from(ScanError::Field {
+                            field: field.into(),
+                            problem: format!(
+                                "expected an unsigned integer, got {}",
+                                String::from_utf8_lossy(text)
+                            ),
+                        })
                     })
             }
             k => Err(wrong_type(field, "an unsigned integer", k)),
@@ -374,7 +343,7 @@ impl<'a> Scanner<'a> {
     /// After an opening quote: scans to the closing one. Returns the content and whether it holds escapes.
     /// The common case (ASCII, no escapes) is inlined at every caller; the rest is [`Self::string_rest`].
     #[inline(always)]
-    fn string_tail(&mut self) -> Result<(&'a [u8], bool), AdapterError> {
+    pub(crate) fn string_tail(&mut self) -> Result<(&'a [u8], bool), E> {
         let start = self.i;
         let mut high = false;
         self.advance_to_special(&mut high);
@@ -388,7 +357,7 @@ impl<'a> Scanner<'a> {
 
     /// A string from `start`, the cursor at its first quote, backslash or control character (or the end).
     #[inline(never)]
-    fn string_rest(&mut self, start: usize, mut high: bool) -> Result<(&'a [u8], bool), AdapterError> {
+    fn string_rest(&mut self, start: usize, mut high: bool) -> Result<(&'a [u8], bool), E> {
         let mut escaped = false;
         loop {
             match self.byte() {
@@ -428,13 +397,13 @@ impl<'a> Scanner<'a> {
     }
 
     /// Unescapes (through serde_json, for identical rules) a string that holds escapes; `raw` is its content.
-    fn unescape(&self, raw: &[u8]) -> Result<String, AdapterError> {
+    fn unescape(&self, raw: &[u8]) -> Result<String, E> {
         let quoted = &self.b[self.i - raw.len() - 2..self.i];
         serde_json::from_slice::<String>(quoted).map_err(|e| self.err(&e.to_string()))
     }
 
     /// Reads a string; any other value is a bad `field`.
-    pub(crate) fn string(&mut self, field: &str) -> Result<Cow<'a, str>, AdapterError> {
+    pub fn string(&mut self, field: &str) -> Result<Cow<'a, str>, E> {
         match self.kind()? {
             Kind::String => {
                 self.i += 1;
@@ -446,7 +415,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a string as bytes; any other value is a bad `field`. Checked exactly as [`Self::string`]
     /// checks (so the bytes are UTF-8), without a second UTF-8 pass over them.
-    pub(crate) fn string_bytes(&mut self, field: &str) -> Result<Cow<'a, [u8]>, AdapterError> {
+    pub fn string_bytes(&mut self, field: &str) -> Result<Cow<'a, [u8]>, E> {
         match self.kind()? {
             Kind::String => {
                 self.i += 1;
@@ -462,7 +431,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// After the opening quote: the string's value.
-    fn string_value(&mut self) -> Result<Cow<'a, str>, AdapterError> {
+    fn string_value(&mut self) -> Result<Cow<'a, str>, E> {
         let (raw, escaped) = self.string_tail()?;
         if escaped {
             return self.unescape(raw).map(Cow::Owned);
@@ -473,10 +442,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Visits an array's elements; `f` must consume each one.
-    pub(crate) fn array(
-        &mut self,
-        mut f: impl FnMut(&mut Self) -> Result<(), AdapterError>,
-    ) -> Result<(), AdapterError> {
+    pub fn array(&mut self, mut f: impl FnMut(&mut Self) -> Result<(), E>) -> Result<(), E> {
         self.open(b'[')?;
         self.ws();
         if self.byte() == Some(b']') {
@@ -506,11 +472,7 @@ impl<'a> Scanner<'a> {
     /// Reads an array of numbers into `out` in place (the cursor at `[`), for per-phase values: how many, or
     /// `Ok(None)` at a number past `out`'s length. The same grammar as [`Self::array`] of
     /// [`Self::number`], without the per-element closure and depth bookkeeping (numbers do not nest).
-    pub(crate) fn number_array(
-        &mut self,
-        out: &mut [f64],
-        field: &str,
-    ) -> Result<Option<usize>, AdapterError> {
+    pub fn number_array(&mut self, out: &mut [f64], field: &str) -> Result<Option<usize>, E> {
         self.ws();
         if self.byte() != Some(b'[') {
             return Err(self.err("unexpected value"));
@@ -545,7 +507,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn open(&mut self, c: u8) -> Result<(), AdapterError> {
+    fn open(&mut self, c: u8) -> Result<(), E> {
         self.ws();
         if self.byte() != Some(c) {
             return Err(self.err("unexpected value"));
@@ -559,30 +521,27 @@ impl<'a> Scanner<'a> {
     }
 
     /// Visits an object's members with their (unescaped) keys; `f` must consume each value.
-    pub(crate) fn object(
-        &mut self,
-        f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
-    ) -> Result<(), AdapterError> {
+    pub fn object(&mut self, f: impl FnMut(&mut Self, &[u8]) -> Result<(), E>) -> Result<(), E> {
         self.object_with(true, f)
     }
 
     /// Reads an object; any other value is a bad `field`.
-    pub(crate) fn object_field(
+    pub fn object_field(
         &mut self,
         field: &str,
-        f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
-    ) -> Result<(), AdapterError> {
+        f: impl FnMut(&mut Self, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         match self.kind()? {
             Kind::Object => self.object(f),
             k => Err(wrong_type(field, "an object", k)),
         }
     }
 
-    fn object_with(
+    pub(crate) fn object_with(
         &mut self,
         read_keys: bool,
-        mut f: impl FnMut(&mut Self, &[u8]) -> Result<(), AdapterError>,
-    ) -> Result<(), AdapterError> {
+        mut f: impl FnMut(&mut Self, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.open(b'{')?;
         self.ws();
         if self.byte() == Some(b'}') {
@@ -625,14 +584,3 @@ impl<'a> Scanner<'a> {
         }
     }
 }
-
-/// Checks a whole document's syntax.
-pub(crate) fn validate(payload: &[u8]) -> Result<(), AdapterError> {
-    let mut s = Scanner::new(payload);
-    s.skip_checked()?;
-    s.end()
-}
-
-#[cfg(test)]
-#[path = "scan_tests.rs"]
-pub(crate) mod tests;

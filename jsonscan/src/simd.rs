@@ -1,10 +1,10 @@
 //! Sixteen input bytes at a time: byte masks (bit k for byte k) of the bytes the scanner looks for. On
 //! x86_64 one SSE2 register (`pcmpeqb` + `pmovmskb`: two instructions per mask, no per-call set-up); on other
 //! targets the same masks from two 8-byte SWAR words, so every platform builds and behaves identically
-//! (property tests in `scan_tests.rs` compare both on random bytes).
+//! (property tests in `tests.rs` compare both on random bytes).
 //!
-//! The only `unsafe` of the workspace (the root `Cargo.toml` denies `unsafe_code`; it is allowed item by item
-//! here): calling the SSE2 intrinsics. `core::arch` marks them `#[target_feature(enable = "sse2")]`, which makes
+//! The only `unsafe` of the workspace (the root `Cargo.toml` forbids `unsafe_code`; this crate only denies it,
+//! and it is allowed item by item here): calling the SSE2 intrinsics. `core::arch` marks them `#[target_feature(enable = "sse2")]`, which makes
 //! a call from a function without that attribute `unsafe` even though SSE2 is part of the x86_64 baseline
 //! (every x86_64 CPU has it and rustc's x86_64 targets enable it). The load reads through a `&[u8; 16]`, so
 //! the pointer is valid for the 16 bytes read by construction.
@@ -115,7 +115,7 @@ impl Block {
     /// The bytes with the high bit set (non-ASCII).
     #[inline(always)]
     pub(crate) fn high(self) -> u32 {
-        self.both(|w| w & super::skip::HIGH)
+        self.both(|w| w & crate::skip::HIGH)
     }
 }
 
@@ -123,8 +123,8 @@ impl Block {
 /// against on x86_64.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod swar {
-    use super::super::skip::{HIGH, ONES};
-    pub(crate) use super::super::skip::{bits, eq};
+    use crate::skip::{HIGH, ONES};
+    pub(crate) use crate::skip::{bits, eq};
 
     /// 0x80 in each byte of `w` that is `"`, `\` or below 0x20, 0 in the others (exact for every byte).
     #[inline(always)]
