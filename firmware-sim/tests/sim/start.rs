@@ -1,5 +1,5 @@
-//! Integration tests of the simulator: a real Modbus TCP client against `zw_sim::start` on a free port, no
-//! MQTT broker anywhere.
+//! Starting and stopping the simulator: SDM630 reads over a real Modbus TCP client, config and bind errors,
+//! and MQTT devices that neither block start nor shutdown without a broker.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
