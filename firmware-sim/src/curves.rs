@@ -179,12 +179,7 @@ fn cloud(seed: u64, s: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid timestamp")
-            .with_timezone(&Utc)
-    }
+    use crate::time::at;
 
     #[test]
     fn same_seed_same_values_different_seed_different_values() {

@@ -193,12 +193,7 @@ impl ShellyDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid")
-            .with_timezone(&Utc)
-    }
+    use crate::time::at;
 
     #[test]
     fn plug_alternates_full_status_and_delta_with_growing_counter() {

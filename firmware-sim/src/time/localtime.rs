@@ -38,12 +38,7 @@ pub fn tasmota_time(utc: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("valid timestamp")
-            .with_timezone(&Utc)
-    }
+    use crate::time::at;
 
     #[test]
     fn offsets_follow_the_eu_rule() {

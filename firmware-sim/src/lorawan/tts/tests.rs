@@ -6,12 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::*;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("valid timestamp")
-        .with_timezone(&Utc)
-}
+use crate::time::at;
 
 fn device(seed: u64) -> Lse01Device {
     let cfg = SoilConfig {

@@ -1,12 +1,7 @@
 //! Unit tests of the SDM630 model: determinism, counter monotonicity and the register map.
 
 use super::*;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("valid timestamp")
-        .with_timezone(&Utc)
-}
+use crate::time::at;
 
 fn run(seed: u64, start: &str, steps: i64, every: TimeDelta) -> Sdm630 {
     let mut m = Sdm630::new(seed);

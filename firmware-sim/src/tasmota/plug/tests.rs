@@ -1,12 +1,7 @@
 //! Unit tests of the Tasmota plug: payload shape and number formats, counters, determinism.
 
 use super::*;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("valid timestamp")
-        .with_timezone(&Utc)
-}
+use crate::time::at;
 
 /// The raw text of a JSON number field, e.g. `11.302` for `"Total"`.
 fn raw_field<'a>(json: &'a str, key: &str) -> &'a str {
