@@ -40,6 +40,8 @@ pub struct Metrics {
     pub spool_full: IntCounter,
     /// Spool I/O failures (the batch stays unacknowledged and is retried).
     pub spool_errors: IntCounter,
+    /// 1 when this start found the spool file unreadable and moved it aside (an alarm until the next start).
+    pub spool_quarantined: IntGauge,
     /// Time a push waited for its batch to be committed (one redb write transaction with fsync).
     pub spool_commit_seconds: Histogram,
     /// Spool write transactions committed for pushes (group commits: several batches each).
@@ -132,6 +134,10 @@ impl Metrics {
                 "Times a batch waited because the spool was full.",
             )?,
             spool_errors: counter("zw_ingest_spool_errors_total", "Spool I/O failures.")?,
+            spool_quarantined: gauge(
+                "zw_ingest_spool_quarantined",
+                "1 when the spool file was unreadable at start and was moved aside.",
+            )?,
             spool_commit_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "zw_ingest_spool_commit_duration_seconds",
@@ -185,6 +191,7 @@ impl Metrics {
             Box::new(self.replayed.clone()),
             Box::new(self.spool_full.clone()),
             Box::new(self.spool_errors.clone()),
+            Box::new(self.spool_quarantined.clone()),
             Box::new(self.spool_commit_seconds.clone()),
             Box::new(self.spool_commits.clone()),
             Box::new(self.dead_letters.clone()),

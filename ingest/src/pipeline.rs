@@ -18,7 +18,7 @@ use zw_model::{reading::TimeWindow, topic};
 use crate::dead_letter::{DeadLetter, Record};
 use crate::line::Rejection;
 use crate::partition::Partition;
-use crate::spool::{Spool, SpoolError};
+use crate::spool::{Spool, SpoolError, quarantine};
 use crate::wire::{self, Bounds};
 use crate::writer::{Outcome, Part, Writer};
 use crate::{Config, Metrics, broker_watch, replay};
@@ -63,7 +63,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), SpoolError> {
     let spool = match &cfg.spool.path {
-        Some(p) => Some(Spool::open(p, cfg.spool.max_bytes, cfg.spool.cache_bytes, metrics.clone()).await?),
+        Some(p) => {
+            let (spool, _) = quarantine::open_or_quarantine(
+                p,
+                cfg.spool.max_bytes,
+                cfg.spool.cache_bytes,
+                metrics.clone(),
+            )
+            .await?;
+            Some(spool)
+        }
         None => {
             tracing::warn!(
                 "No ingest.spool.path: while InfluxDB is down, readings wait unacknowledged at the broker."

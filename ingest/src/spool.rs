@@ -321,5 +321,6 @@ async fn blocking<T: Send + 'static>(
 }
 
 mod group;
+pub mod quarantine;
 #[cfg(test)]
 mod tests;
