@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion<cpu_time::ThreadCpu>) {
         field("/sensor/v", Quantity::VoltageL1, 1.0),
     ];
     let generic = json::Mapping::new(&fields, Some("/ts"));
-    let generic_ref = reference::json::Mapping::new(&fields, Some("/ts"));
+    let generic_ref = json::ValueMapping::new(&fields, Some("/ts"));
     let lse01_frame_only = String::from_utf8_lossy(LSE01)
         .replace(r#""decoded_payload":{"Bat":3.625,"TempC_DS18B20":"24.1","conduct_SOIL":28200,"temp_SOIL":"24.59","water_SOIL":"19.57"},"#, "")
         .into_bytes();

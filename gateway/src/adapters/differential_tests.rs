@@ -278,10 +278,7 @@ fn sml() -> tasmota::Decoder {
     .unwrap_or_default()
 }
 
-fn mapping(
-    fields: &[(&str, Quantity, bool)],
-    ts: Option<&str>,
-) -> (generic::Mapping, reference::json::Mapping) {
+fn mapping(fields: &[(&str, Quantity, bool)], ts: Option<&str>) -> (generic::Mapping, generic::ValueMapping) {
     let fields: Vec<JsonField> = fields
         .iter()
         .map(|(pointer, quantity, numeric_strings)| JsonField {
@@ -294,7 +291,7 @@ fn mapping(
         .collect();
     (
         generic::Mapping::new(&fields, ts),
-        reference::json::Mapping::new(&fields, ts),
+        generic::ValueMapping::new(&fields, ts),
     )
 }
 

@@ -8,8 +8,8 @@
 //!
 //! The pointers are split into tokens once, when the mapping is built; a message is then walked once with
 //! the [`zw_jsonscan`] scanner, descending only into keys (and array indices) some pointer goes through.
-//! Semantics are those of `serde_json::Value::pointer` (the reference in [`super::reference::json`], which
-//! the property tests compare against; mappings of more than 63 pointers use it directly).
+//! Semantics are those of `serde_json::Value::pointer`: mappings of more than 63 pointers are decoded through
+//! it ([`ValueMapping`], in `json/by_value.rs`), and the property tests compare both paths.
 
 use chrono::{DateTime, Utc};
 use zw_model::inventory::JsonField;
@@ -18,7 +18,11 @@ use zw_model::reading::Values;
 use super::num::lenient_str;
 use zw_jsonscan::{Kind, wrong_type};
 
-use super::{AdapterError, Message, Scanner, reading, reference};
+use super::{AdapterError, Message, Scanner, reading};
+
+mod by_value;
+
+pub use by_value::ValueMapping;
 
 /// Most pointers (fields and timestamp) the scanner path follows.
 const MAX_POINTERS: usize = 63;
@@ -30,7 +34,8 @@ pub struct Mapping {
     timestamp: Option<String>,
     /// Per pointer (fields, then the timestamp): its unescaped tokens.
     tokens: Vec<Vec<Vec<u8>>>,
-    reference: reference::json::Mapping,
+    /// The `serde_json::Value` path, for mappings of more than [`MAX_POINTERS`] pointers.
+    by_value: ValueMapping,
 }
 
 /// What a walk found: per field its value, and the timestamp.
@@ -69,14 +74,14 @@ impl Mapping {
             fields: fields.to_vec(),
             timestamp: timestamp.map(str::to_owned),
             tokens,
-            reference: reference::json::Mapping::new(fields, timestamp),
+            by_value: ValueMapping::new(fields, timestamp),
         }
     }
 
     /// Decodes one message.
     pub fn decode(&self, payload: &[u8]) -> Result<Message, AdapterError> {
         if self.tokens.len() > MAX_POINTERS {
-            return self.reference.decode(payload);
+            return self.by_value.decode(payload);
         }
         let mut found = Found {
             values: [None; MAX_POINTERS],
@@ -222,5 +227,4 @@ fn timestamp(
 }
 
 #[cfg(test)]
-#[path = "json_tests.rs"]
 mod tests;

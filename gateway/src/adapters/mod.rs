@@ -15,11 +15,12 @@
 //!
 //! Decoding speed matters (thousands of devices on one gateway): payloads are read by a validating,
 //! allocation-free scanner ([`zw_jsonscan`]) that reads only the mapped fields; the serde_json decoders it replaced
-//! stay in [`reference`] for the differential tests. See `benches/adapters.rs` and BENCHMARKS.md.
+//! stay, test-only, in `reference` for the differential tests and the benchmark. See `benches/adapters.rs` and BENCHMARKS.md.
 
 pub mod fulltopic;
 pub mod json;
 mod num;
+#[cfg(any(test, feature = "serde-reference"))]
 pub mod reference;
 pub mod shelly;
 pub mod tasmota;

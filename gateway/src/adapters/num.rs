@@ -1,8 +1,5 @@
-//! Small serde helpers shared by the typed adapters: per-phase values, lenient numbers, and patches.
-
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+//! Small value types and number parsing shared by the adapters: per-phase values, lenient numbers, and
+//! patches.
 
 /// A Tasmota energy value: a number (single phase) or an array of 1–3 numbers (per phase).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,47 +9,6 @@ pub(crate) enum Phased {
     /// Per-phase values; `len` of them are set.
     Many([f64; 3], usize),
 }
-
-impl<'de> Deserialize<'de> for Phased {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Phased;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number or an array of 1 to 3 numbers")
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Phased, E> {
-                Ok(Phased::One(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Phased, E> {
-                Ok(Phased::One(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Phased, E> {
-                Ok(Phased::One(v as f64))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Phased, A::Error> {
-                let mut out = [0.0; 3];
-                let mut n = 0;
-                while let Some(x) = seq.next_element::<f64>()? {
-                    if n == 3 {
-                        return Err(de::Error::invalid_length(4, &self));
-                    }
-                    out[n] = x;
-                    n += 1;
-                }
-                if n == 0 {
-                    return Err(de::Error::invalid_length(0, &self));
-                }
-                Ok(Phased::Many(out, n))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A number that a vendor may also send as a string (`"24.59"`, `"3.6 V"`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Lenient(pub f64);
 
 /// Parses the first whitespace-separated token of `s` as a number (exactly as `str::parse`).
 pub(crate) fn lenient_str(s: &str) -> Option<f64> {
@@ -102,34 +58,7 @@ fn plain_decimal(b: &[u8]) -> Option<f64> {
     Some(if neg { -x } else { x })
 }
 
-impl<'de> Deserialize<'de> for Lenient {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Lenient;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number or a numeric string")
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient, E> {
-                Ok(Lenient(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient, E> {
-                Ok(Lenient(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient, E> {
-                Ok(Lenient(v as f64))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Lenient, E> {
-                lenient_str(v)
-                    .map(Lenient)
-                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A field of a status delta: absent (unchanged), `null` (gone) or a new value. Use with `#[serde(default)]`.
+/// A field of a status delta: absent (unchanged), `null` (gone) or a new value.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) enum Patch<T> {
     /// Not in the message: keep what is known.
@@ -149,12 +78,6 @@ impl<T> Patch<T> {
             Patch::Null => *known = None,
             Patch::Set(v) => *known = Some(v),
         }
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Option::<T>::deserialize(d)?.map_or(Patch::Null, Patch::Set))
     }
 }
 

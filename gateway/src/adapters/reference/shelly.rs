@@ -1,7 +1,6 @@
 //! Shelly Gen2/Gen3 through serde_json: typed borrowed structs per component (channel 0 of `switch`, `em:0`,
 //! `emdata:0`); other components are signs of life.
 
-#[path = "shelly_status.rs"]
 mod status;
 
 use std::borrow::Cow;

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use zw_model::Quantity;
 use zw_model::reading::Values;
 
-use crate::adapters::num::Lenient;
+use super::num::Lenient;
 use crate::adapters::ttn::{Model, lse01_frame, tension, trs21_frame};
 use crate::adapters::{AdapterError, Message, reading};
 

@@ -1,4 +1,6 @@
-//! Generic JSON through `serde_json::Value` and `Value::pointer`.
+//! Generic JSON through `serde_json::Value` and `Value::pointer`: the decoder for mappings of more pointers
+//! than the scanner path follows (see [`super::Mapping`]), and the reference the property tests compare the
+//! scanner path with (`differential_tests.rs`): the one serde_json decoder that is production code.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -7,14 +9,14 @@ use zw_model::reading::Values;
 
 use crate::adapters::{AdapterError, Message, number, reading};
 
-/// A device's field mapping.
+/// A device's field mapping, decoded through `serde_json::Value`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Mapping {
+pub struct ValueMapping {
     fields: Vec<JsonField>,
     timestamp: Option<String>,
 }
 
-impl Mapping {
+impl ValueMapping {
     /// A mapping from the inventory's fields and optional timestamp pointer.
     pub fn new(fields: &[JsonField], timestamp: Option<&str>) -> Self {
         Self {
