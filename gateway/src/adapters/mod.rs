@@ -169,7 +169,6 @@ pub(crate) fn availability(payload: &[u8], on: &str, off: &str) -> Result<Messag
 }
 
 #[cfg(test)]
-#[path = "differential_tests.rs"]
 mod differential_tests;
 
 /// Arbitrary JSON documents for property tests.

@@ -258,5 +258,4 @@ fn unix_seconds(ts: f64) -> Result<DateTime<Utc>, AdapterError> {
 }
 
 #[cfg(test)]
-#[path = "shelly_tests.rs"]
 mod tests;

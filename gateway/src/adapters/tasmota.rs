@@ -344,5 +344,4 @@ pub(crate) fn single(p: Phased) -> Option<f64> {
 }
 
 #[cfg(test)]
-#[path = "tasmota_tests.rs"]
 mod tests;

@@ -443,5 +443,4 @@ fn trs21_frame_into(b: &[u8], out: &mut Values) -> Result<(), AdapterError> {
 }
 
 #[cfg(test)]
-#[path = "ttn_tests.rs"]
 mod tests;
