@@ -26,7 +26,7 @@ use zw_gateway::profile::{Profile, ProfileSet, Request};
 use zw_model::inventory::{DeviceSource, ModbusEndpoint};
 use zw_model::{Id, Inventory, Reading};
 
-use crate::config::Config;
+use zw_config::Config;
 
 /// One inventory device reading a simulated meter.
 struct Target {

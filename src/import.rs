@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use zw_ingest::import::{CsvHeader, Precision, lp_line};
 use zw_ingest::{DeadLetter, Metrics, Record, Writer};
 
-use crate::config::Config;
+use zw_config::Config;
 
 /// Arguments of `zaehlwerk import`.
 #[derive(clap::Args)]
@@ -217,19 +218,8 @@ fn lock(p: &Progress) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, u64>> 
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Entry point from `main`: loads the config (exit 64 listing every error), runs the import.
-pub fn main(args: ImportArgs) -> std::process::ExitCode {
-    use std::process::ExitCode;
-    let cfg = match crate::config::load(args.config.as_deref(), std::env::vars()) {
-        Ok(cfg) => cfg,
-        Err(errors) => {
-            eprintln!("error: the configuration has {} problem(s):", errors.len());
-            for e in &errors {
-                eprintln!("  - {e}");
-            }
-            return ExitCode::from(crate::EXIT_CONFIG);
-        }
-    };
+/// Entry point from `main` with the loaded config: sets up quiet logging and the runtime, runs the import.
+pub fn main(args: ImportArgs, cfg: Config) -> Result<ExitCode, ExitCode> {
     // Only warnings and errors: the progress line owns stderr.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
@@ -237,18 +227,11 @@ pub fn main(args: ImportArgs) -> std::process::ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args, cfg)) {
-        Ok(code) => ExitCode::from(code),
+    match crate::runtime(None)?.block_on(run(args, cfg)) {
+        Ok(code) => Ok(ExitCode::from(code)),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            Err(ExitCode::FAILURE)
         }
     }
 }

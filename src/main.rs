@@ -5,15 +5,14 @@
 //! sets up logging and metrics, and calls the crates' `run` functions with a shutdown token.
 
 mod backfill;
-mod config;
-mod eval;
 mod import;
 mod services;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use services::Service;
 
 /// Exit code for an unusable configuration (EX_CONFIG from sysexits.h).
 const EXIT_CONFIG: u8 = 64;
@@ -44,7 +43,7 @@ enum Command {
     Import(import::ImportArgs),
     /// Replay labelled simulated weeks through the analytics detectors and score them (precision, recall,
     /// time to detect, flaps, forecast error).
-    Eval(eval::EvalArgs),
+    Eval(zw_eval::Args),
     /// Validate a config file and list every error (exit 64 if any).
     CheckConfig(ConfigArg),
     /// Print the default configuration as TOML.
@@ -61,41 +60,39 @@ struct ConfigArg {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    run(Cli::parse()).unwrap_or_else(|code| code)
+}
+
+/// Runs one subcommand; `Err` carries the exit code of a failure already reported on stderr.
+fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
     let (service, arg) = match cli.command {
         Command::PrintDefaultConfig => {
-            print!("{}", config::default_toml());
-            return ExitCode::SUCCESS;
+            print!("{}", zw_config::default_toml());
+            return Ok(ExitCode::SUCCESS);
         }
         Command::HashToken => {
             let mut token = String::new();
             if std::io::stdin().read_line(&mut token).is_err() || token.trim().is_empty() {
                 eprintln!("error: expected a token on stdin");
-                return ExitCode::from(EXIT_CONFIG);
+                return Err(ExitCode::from(EXIT_CONFIG));
             }
             println!("{}", zw_model::inventory::token_hash(token.trim()));
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
-        Command::Import(a) => return import::main(a),
-        Command::Eval(a) => return eval::main(a),
+        Command::Import(a) => {
+            let cfg = load_config(a.config.as_deref())?;
+            return import::main(a, cfg);
+        }
+        Command::Eval(a) => return eval(&a),
         Command::CheckConfig(a) => (None, a),
-        Command::Gateway(a) => (Some(services::Service::Gateway), a),
-        Command::Ingest(a) => (Some(services::Service::Ingest), a),
-        Command::Analytics(a) => (Some(services::Service::Analytics), a),
-        Command::Api(a) => (Some(services::Service::Api), a),
-        Command::Sim(a) => (Some(services::Service::Sim), a),
-        Command::All(a) => (Some(services::Service::All), a),
+        Command::Gateway(a) => (Some(Service::Gateway), a),
+        Command::Ingest(a) => (Some(Service::Ingest), a),
+        Command::Analytics(a) => (Some(Service::Analytics), a),
+        Command::Api(a) => (Some(Service::Api), a),
+        Command::Sim(a) => (Some(Service::Sim), a),
+        Command::All(a) => (Some(Service::All), a),
     };
-    let cfg = match config::load(arg.config.as_deref(), std::env::vars()) {
-        Ok(cfg) => cfg,
-        Err(errors) => {
-            eprintln!("error: the configuration has {} problem(s):", errors.len());
-            for e in &errors {
-                eprintln!("  - {e}");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+    let cfg = load_config(arg.config.as_deref())?;
     let Some(service) = service else {
         let devices = cfg.inventory.devices().count();
         println!(
@@ -104,26 +101,56 @@ fn main() -> ExitCode {
             cfg.inventory.trees.len(),
             cfg.inventory.users.len()
         );
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     };
     services::init_logging(&cfg.log);
-    let workers = cfg.runtime.workers(service == services::Service::Ingest);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(services::run(service, cfg)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let workers = cfg.runtime.workers(service == Service::Ingest);
+    match runtime(Some(workers))?.block_on(services::run(service, cfg)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "Stopped with an error.");
-            ExitCode::FAILURE
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Loads and validates the config (file at `path`, `ZW__…` overrides from the environment), or lists
+/// every problem on stderr and gives exit code 64.
+fn load_config(path: Option<&Path>) -> Result<zw_config::Config, ExitCode> {
+    zw_config::load(path, std::env::vars()).map_err(|errors| {
+        eprintln!("error: the configuration has {} problem(s):", errors.len());
+        for e in &errors {
+            eprintln!("  - {e}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// The async runtime, with `workers` threads (tokio's default, one per core, when `None`).
+fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `zaehlwerk eval`: exit 0 when every target is met, 1 otherwise, 64 for a bad config or seed list.
+fn eval(args: &zw_eval::Args) -> Result<ExitCode, ExitCode> {
+    let cfg = load_config(args.config.as_deref())?;
+    match zw_eval::run(args, &cfg.analytics, &mut std::io::stdout().lock()) {
+        Ok(true) => Ok(ExitCode::SUCCESS),
+        Ok(false) => Err(ExitCode::from(1)),
+        Err(e @ zw_eval::Error::Seeds(_)) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::FAILURE)
         }
     }
 }

@@ -4,6 +4,9 @@
 //! last, so readiness stays truthful until the end. Each service has its own cancellation token and is
 //! awaited before the next one is told to stop.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -13,7 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::config::{Config, LogConfig};
+use zw_config::{Config, LogConfig};
+use zw_model::Inventory;
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,13 +69,146 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// A service's task: runs until its stop token is cancelled; ending earlier is an error.
+type Task = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// One part of a running process. [`parts`] lists them in start order, which is also the order the
+/// parts other than the simulator are stopped in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Gateway,
+    Ingest,
+    Analytics,
+    /// The simulator: stopped before everything else, and not a [`Task`] (it has its own handle).
+    Sim,
+    Api,
+    /// `/metrics` alone, for a process without the API.
+    Metrics(SocketAddr),
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Gateway => "gateway",
+            Part::Ingest => "ingest",
+            Part::Analytics => "analytics",
+            Part::Sim => "sim",
+            Part::Api => "api",
+            Part::Metrics(_) => "metrics",
+        }
+    }
+}
+
+/// What `service` runs, in start order: `all` is every service but the simulator; `/metrics` is served by
+/// the API, or on its own at `telemetry.metrics_listen` when set.
+fn parts(service: Service, metrics_listen: Option<SocketAddr>) -> Vec<Part> {
+    let mut parts = match service {
+        Service::Gateway => vec![Part::Gateway],
+        Service::Ingest => vec![Part::Ingest],
+        Service::Analytics => vec![Part::Analytics],
+        Service::Api => vec![Part::Api],
+        Service::Sim => vec![Part::Sim],
+        Service::All => vec![Part::Gateway, Part::Ingest, Part::Analytics, Part::Api],
+    };
+    if let (false, Some(addr)) = (parts.contains(&Part::Api), metrics_listen) {
+        parts.push(Part::Metrics(addr));
+    }
+    parts
+}
+
+/// What every part is built from.
+struct Shared {
+    cfg: Config,
+    registry: Registry,
+    bus: zw_bus::Bus,
+    inventory: Arc<Inventory>,
+}
+
+/// A part that has started.
+enum Started {
+    Task(Task),
+    Sim(zw_sim::SimHandle),
+}
+
+/// Starts `part`: registers its metrics, opens its clients and binds its listener, so a bad setting stops
+/// the process before it serves; the returned task then runs until `stop`.
+async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Result<Started> {
+    let (cfg, bus, inv) = (&sh.cfg, sh.bus.clone(), sh.inventory.clone());
+    let task: Task = match part {
+        Part::Gateway => {
+            let metrics = zw_gateway::Metrics::register(&sh.registry)?;
+            let c = cfg.gateway.clone();
+            Box::pin(async move { Ok(zw_gateway::run(c, inv, &bus, metrics, stop).await?) })
+        }
+        Part::Ingest => {
+            let metrics = zw_ingest::Metrics::register(&sh.registry)?;
+            let influx = zw_influx::Client::new(cfg.influx.clone())?;
+            let c = cfg.ingest.clone();
+            Box::pin(async move { Ok(zw_ingest::run(c, influx, &bus, metrics, stop).await?) })
+        }
+        Part::Analytics => {
+            let metrics = zw_analytics::Metrics::register(&sh.registry)?;
+            let influx = zw_influx::Client::new(cfg.influx.clone())?;
+            let c = cfg.analytics.clone();
+            Box::pin(async move {
+                zw_analytics::run(c, inv, Some(influx), &bus, metrics, stop).await;
+                Ok(())
+            })
+        }
+        Part::Sim => return Ok(Started::Sim(start_sim(cfg, &bus, stop).await?)),
+        Part::Api => {
+            let listener = TcpListener::bind(cfg.api.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
+            let influx = zw_influx::Client::new(cfg.influx.clone())?;
+            let (c, r) = (cfg.api.clone(), sh.registry.clone());
+            Box::pin(async move { Ok(zw_api::run(c, inv, influx, listener, &bus, r, stop).await?) })
+        }
+        Part::Metrics(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            Box::pin(serve_metrics(listener, sh.registry.clone(), stop))
+        }
+    };
+    Ok(Started::Task(task))
+}
+
+/// Starts the simulator; with `[sim] history`, writes its past to InfluxDB before it serves.
+async fn start_sim(
+    cfg: &Config,
+    bus: &zw_bus::Bus,
+    stop: CancellationToken,
+) -> anyhow::Result<zw_sim::SimHandle> {
+    let handle = if cfg.sim.history.is_zero() {
+        zw_sim::start(cfg.sim.clone(), bus, stop).await?
+    } else {
+        let profiles = zw_gateway::ProfileSet::load(&cfg.gateway.profile_dirs)
+            .map_err(|e| anyhow::anyhow!("meter profiles: {}", e.join("; ")))?;
+        let mut history =
+            crate::backfill::Backfill::new(&cfg.inventory, &cfg.gateway, &profiles, cfg.ingest.batch_size);
+        let handle =
+            zw_sim::start_with_history(cfg.sim.clone(), bus, stop.clone(), &mut |p| history.record(p))
+                .await?;
+        // Written before "Simulator running.", so whoever waits for that line (deploy/demo.sh) starts
+        // analytics with the history in place to warm up from.
+        if let Err(e) = history.write(cfg, stop).await {
+            tracing::error!(error = %e, "Simulator history not written.");
+        }
+        handle
+    };
+    info!(modbus = %handle.modbus_addr, "Simulator running.");
+    Ok(handle)
+}
+
 struct Running {
     name: &'static str,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Runs `service` until a shutdown signal, then stops everything in order.
+/// Runs `service` until a shutdown signal, then stops everything in order: the simulator first, then
+/// the parts in start order (gateway, ingest, analytics, API last), each awaited before the next is told.
 pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
     let registry = Registry::new();
     let bus = zw_bus::Bus {
@@ -79,125 +216,35 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         metrics: zw_bus::Metrics::register(&registry)?,
     };
     let inventory = Arc::new(cfg.inventory.clone());
-    let has = |s: Service| service == s || (service == Service::All && s != Service::Sim);
+    let parts = parts(service, cfg.telemetry.metrics_listen);
+    let shared = Shared {
+        cfg,
+        registry,
+        bus,
+        inventory,
+    };
     let mut running = Vec::new();
+    let mut sim = None;
     // Cancelled when any service ends on its own, which is always an error: services run until told to stop.
     let exited = CancellationToken::new();
-    let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>| {
-        let exited = exited.clone();
-        tokio::spawn(async move {
-            let result = fut.await;
-            exited.cancel();
-            result
-        })
-    };
-
-    if has(Service::Gateway) {
+    for part in parts {
         let stop = CancellationToken::new();
-        let metrics = zw_gateway::Metrics::register(&registry)?;
-        let (c, inv, bus, s) = (cfg.gateway.clone(), inventory.clone(), bus.clone(), stop.clone());
-        let task = spawn(Box::pin(async move {
-            Ok(zw_gateway::run(c, inv, &bus, metrics, s).await?)
-        }));
-        running.push(Running {
-            name: "gateway",
-            stop,
-            task,
-        });
-    }
-    if has(Service::Ingest) {
-        let stop = CancellationToken::new();
-        let metrics = zw_ingest::Metrics::register(&registry)?;
-        let influx = zw_influx::Client::new(cfg.influx.clone())?;
-        let (c, bus, s) = (cfg.ingest.clone(), bus.clone(), stop.clone());
-        let task = spawn(Box::pin(async move {
-            Ok(zw_ingest::run(c, influx, &bus, metrics, s).await?)
-        }));
-        running.push(Running {
-            name: "ingest",
-            stop,
-            task,
-        });
-    }
-    if has(Service::Analytics) {
-        let stop = CancellationToken::new();
-        let metrics = zw_analytics::Metrics::register(&registry)?;
-        let influx = zw_influx::Client::new(cfg.influx.clone())?;
-        let (c, inv, bus, s) = (
-            cfg.analytics.clone(),
-            inventory.clone(),
-            bus.clone(),
-            stop.clone(),
-        );
-        let task = spawn(Box::pin(async move {
-            zw_analytics::run(c, inv, Some(influx), &bus, metrics, s).await;
-            Ok(())
-        }));
-        running.push(Running {
-            name: "analytics",
-            stop,
-            task,
-        });
-    }
-    let mut sim = None;
-    if has(Service::Sim) {
-        let stop = CancellationToken::new();
-        let handle = if cfg.sim.history.is_zero() {
-            zw_sim::start(cfg.sim.clone(), &bus, stop.clone()).await?
-        } else {
-            let profiles = zw_gateway::ProfileSet::load(&cfg.gateway.profile_dirs)
-                .map_err(|e| anyhow::anyhow!("meter profiles: {}", e.join("; ")))?;
-            let mut history = crate::backfill::Backfill::new(
-                &cfg.inventory,
-                &cfg.gateway,
-                &profiles,
-                cfg.ingest.batch_size,
-            );
-            let handle =
-                zw_sim::start_with_history(cfg.sim.clone(), &bus, stop.clone(), &mut |p| history.record(p))
-                    .await?;
-            // Written before "Simulator running.", so whoever waits for that line (deploy/demo.sh) starts
-            // analytics with the history in place to warm up from.
-            if let Err(e) = history.write(&cfg, stop.clone()).await {
-                tracing::error!(error = %e, "Simulator history not written.");
+        match start(part, &shared, stop.clone()).await? {
+            Started::Sim(handle) => sim = Some((stop, handle)),
+            Started::Task(fut) => {
+                let exited = exited.clone();
+                let task = tokio::spawn(async move {
+                    let result = fut.await;
+                    exited.cancel();
+                    result
+                });
+                running.push(Running {
+                    name: part.name(),
+                    stop,
+                    task,
+                });
             }
-            handle
-        };
-        info!(modbus = %handle.modbus_addr, "Simulator running.");
-        sim = Some((stop, handle));
-    }
-    if has(Service::Api) {
-        let stop = CancellationToken::new();
-        let listener = TcpListener::bind(cfg.api.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
-        let influx = zw_influx::Client::new(cfg.influx.clone())?;
-        let (c, inv, bus, r, s) = (
-            cfg.api.clone(),
-            inventory.clone(),
-            bus.clone(),
-            registry.clone(),
-            stop.clone(),
-        );
-        let task = spawn(Box::pin(async move {
-            Ok(zw_api::run(c, inv, influx, listener, &bus, r, s).await?)
-        }));
-        running.push(Running {
-            name: "api",
-            stop,
-            task,
-        });
-    } else if let Some(addr) = cfg.telemetry.metrics_listen {
-        let stop = CancellationToken::new();
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let task = spawn(Box::pin(serve_metrics(listener, registry.clone(), stop.clone())));
-        running.push(Running {
-            name: "metrics",
-            stop,
-            task,
-        });
+        }
     }
 
     // Wait for a signal, or for any service to end on its own (an error).

@@ -1,4 +1,9 @@
+//! Loading: every shipped config parses, defaults render, every error is listed, overrides apply.
+
 use std::io::Write as _;
+use std::path::Path;
+
+use toml::Table;
 
 use super::*;
 
@@ -13,7 +18,8 @@ fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
 
 #[test]
 fn every_shipped_config_parses() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The workspace root: this crate lives in `config/`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut checked = 0;
     for entry in std::fs::read_dir(root.join("deploy")).expect("deploy dir") {
         let path = entry.expect("entry").path();
@@ -28,7 +34,12 @@ fn every_shipped_config_parses() {
                 .replace("@FM_TOKEN_SHA256@", &"a".repeat(64))
                 .replace("@RESIDENT_TOKEN_SHA256@", &"b".repeat(64))
                 .replace("@PARKS_TOKEN_SHA256@", &"c".repeat(64));
-            load_text(&text, &[]).unwrap_or_else(|e| panic!("{}: {e:#?}", path.display()));
+            let cfg = load_text(&text, &[]).unwrap_or_else(|e| panic!("{}: {e:#?}", path.display()));
+            // What a test builds from the types reaches the binary as `to_toml`: it must read back the same.
+            let text = cfg.to_toml().expect("renders");
+            let back = load_str(&text, std::iter::empty())
+                .unwrap_or_else(|e| panic!("{} rendered: {e:#?}", path.display()));
+            assert_eq!(back.to_toml().expect("renders"), text, "{}", path.display());
             checked += 1;
         }
     }

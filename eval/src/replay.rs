@@ -1,147 +1,18 @@
-//! `zaehlwerk eval`: replays a labelled firmware-sim scenario through the analytics detectors at full speed
-//! and scores them: precision, recall, time to detect and flaps for energy alerts; forecast error, watering
-//! alerts and sensor-fault alerts for trees. Prints a Markdown report; exits 1 if a target is missed.
+//! Replaying one scenario through fresh detectors at full speed and recording what they said.
 //!
 //! The detectors get the scenario's weather feed (observed and forecast ET0) in the minute it is issued,
 //! never earlier. A second set of tree detectors without it replays the same soil readings, so the report
-//! shows the forecast error with and without the weather on the same moments.
-//!
-//! Nothing here touches the network: the detectors ([`zw_analytics::Analytics`]) are pure and take the
-//! simulated time, so weeks replay in seconds and every run with the same seed gives the same figures.
+//! shows the forecast error with and without the weather on the same moments. A third run over the
+//! counterfactual park, where every sensor works, tells which watering alerts a sensor fault caused.
 
-mod score;
-mod seeds;
-
-use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use zw_analytics::{Analytics, Event};
 use zw_model::alert::{AlertKind, AlertState};
-use zw_sim::scenario::{Scenario, ScenarioConfig};
+use zw_sim::scenario::Scenario;
 
-use crate::config;
-use score::{Occurrence, Report};
-
-/// Arguments of `zaehlwerk eval`.
-#[derive(clap::Args)]
-pub struct EvalArgs {
-    /// Config file whose `[analytics]` section is evaluated (defaults otherwise).
-    #[arg(long, short, env = "ZW_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Scenario seed.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
-    /// Several seeds instead of `--seed`: `1..10` (inclusive), `1..=10`, `1,4,9`. Prints one row per seed
-    /// and an aggregate row; exit 1 if any seed misses a target.
-    #[arg(long)]
-    pub seeds: Option<String>,
-    /// With `--seeds`: also print every seed's full report.
-    #[arg(long)]
-    pub full: bool,
-    /// With `--seeds`: seeds evaluated at once (threads).
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
-    /// Buildings in the scenario.
-    #[arg(long, default_value_t = 12)]
-    pub buildings: usize,
-    /// Trees in the scenario.
-    #[arg(long, default_value_t = 24)]
-    pub trees: usize,
-    /// Weeks of normal life before incidents.
-    #[arg(long, default_value_t = 3)]
-    pub learn_weeks: u32,
-    /// Weeks with incidents.
-    #[arg(long, default_value_t = 3)]
-    pub eval_weeks: u32,
-    /// Also list every alert that matched no label.
-    #[arg(long)]
-    pub verbose: bool,
-}
-
-/// Runs the evaluation; exit 0 when every target is met, 1 otherwise, 64 for a bad config.
-pub fn main(args: EvalArgs) -> ExitCode {
-    let cfg = match config::load(args.config.as_deref(), std::env::vars()) {
-        Ok(cfg) => cfg,
-        Err(errors) => {
-            eprintln!("error: the configuration has {} problem(s):", errors.len());
-            for e in &errors {
-                eprintln!("  - {e}");
-            }
-            return ExitCode::from(crate::EXIT_CONFIG);
-        }
-    };
-    let seeds = match args.seeds.as_deref().map(seeds::parse) {
-        None => vec![args.seed],
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            eprintln!("error: --seeds: {e}");
-            return ExitCode::from(crate::EXIT_CONFIG);
-        }
-    };
-    let run = |seed: u64| {
-        let scenario = Scenario::generate(ScenarioConfig {
-            seed,
-            learn_weeks: args.learn_weeks,
-            eval_weeks: args.eval_weeks,
-            buildings: args.buildings,
-            trees: args.trees,
-            ..ScenarioConfig::default()
-        });
-        evaluate(&scenario, cfg.analytics.clone())
-    };
-    if args.seeds.is_none() {
-        let report = run(args.seed);
-        print!("{}", report.markdown(args.verbose));
-        return if report.targets_met() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        };
-    }
-    let started = Instant::now();
-    let reports = run_all(&seeds, args.jobs.max(1), &run);
-    let summaries: Vec<score::Summary> = reports.iter().zip(&seeds).map(|(r, s)| r.summary(*s)).collect();
-    if args.full || args.verbose {
-        for r in &reports {
-            println!("{}", r.markdown(args.verbose));
-        }
-    }
-    println!(
-        "### Analytics evaluation, {} seeds ({:.0} s)\n",
-        seeds.len(),
-        started.elapsed().as_secs_f64()
-    );
-    print!("{}", seeds::table(&summaries));
-    if summaries.iter().all(|s| s.targets_met) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
-}
-
-/// Runs `run` for every seed on `jobs` threads; the reports come back in seed order.
-fn run_all(seeds: &[u64], jobs: usize, run: &(dyn Fn(u64) -> Report + Sync)) -> Vec<Report> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<Option<Report>> = std::iter::repeat_with(|| None).take(seeds.len()).collect();
-    let slots = std::sync::Mutex::new(&mut out);
-    std::thread::scope(|sc| {
-        for _ in 0..jobs.min(seeds.len()) {
-            sc.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    let r = run(seed);
-                    if let Ok(mut slots) = slots.lock() {
-                        slots[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    out.into_iter().flatten().collect()
-}
+use crate::score::{Occurrence, Report};
 
 /// The analytics config for a scenario: `base` with the scenario's soil profiles and sensor depths.
 fn analytics_config(scenario: &Scenario, mut base: zw_analytics::Config) -> zw_analytics::Config {
@@ -299,7 +170,7 @@ fn watering_without_faults(
 }
 
 /// Kinds scored as energy alerts.
-pub fn is_energy(kind: AlertKind) -> bool {
+pub(crate) fn is_energy(kind: AlertKind) -> bool {
     matches!(
         kind,
         AlertKind::HighConsumption | AlertKind::Baseload | AlertKind::LeftOn

@@ -10,7 +10,7 @@ use zw_model::alert::AlertKind;
 use zw_model::tree::{FaultKind, TreeStatus};
 use zw_sim::scenario::{IncidentKind, Scenario};
 
-use super::is_energy;
+use crate::is_energy;
 
 mod markdown;
 mod trees;
@@ -55,9 +55,9 @@ pub struct Summary {
 /// Everything measured.
 #[derive(Debug, Default)]
 pub struct Report {
-    pub alerts: Vec<Occurrence>,
-    pub readings: u64,
-    pub seconds: f64,
+    pub(crate) alerts: Vec<Occurrence>,
+    pub(crate) readings: u64,
+    pub(crate) seconds: f64,
     within: f64,
     title: String,
     forecast_errors: Vec<f64>,
@@ -91,11 +91,11 @@ pub struct Report {
     water_fp_near_fault: usize,
     trend_window: TimeDelta,
     /// Watering alerts (tree, opened, resolved) on the same park with every sensor working.
-    pub counterfactual_water: Vec<(Id, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    pub(crate) counterfactual_water: Vec<(Id, DateTime<Utc>, Option<DateTime<Utc>>)>,
     /// Watering alerts without need near a sensor fault that the working sensors raised too.
     water_fault_near_not_caused: usize,
     /// Common-cause notices that started: when, and what they said.
-    pub notices: Vec<(DateTime<Utc>, String)>,
+    pub(crate) notices: Vec<(DateTime<Utc>, String)>,
     /// `ZW_EVAL_FORECAST=<file>`: every scored forecast as CSV (seed, tree, time, truth, forecast, hours
     /// since the last wetting, sensors), for studying the error.
     forecast_dump: Option<std::io::BufWriter<std::fs::File>>,
