@@ -3,12 +3,22 @@
 //!
 //! Tokens are never stored or logged in clear; only their hashes are in the config. Because tokens are
 //! random and long, a fast hash is enough, and the lookup by hash leaks nothing useful through timing.
+//!
+//! A failed authentication (an unknown token, a JWT that does not verify) is logged with the client's address
+//! and reason, never the token, counted in `zw_api_auth_failures_total`, and takes one token from the
+//! address's bucket in [`AppState::auth_failures`]; an address whose bucket is empty gets 429 before its
+//! token is looked at. A request without any token is counted (`missing`) but neither logged nor limited:
+//! it guesses nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use tracing::{debug, warn};
 use zw_model::{Inventory, User, inventory::token_hash};
 
 use crate::{AppState, error::ApiError};
@@ -41,29 +51,60 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized)?;
-        let value = header.to_str().map_err(|_| ApiError::Unauthorized)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
+        let fail = |reason: &'static str| {
+            state.metrics.auth_failures.with_label_values(&[reason]).inc();
+        };
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            fail("missing");
+            return Err(ApiError::Unauthorized);
+        };
+        // Served requests carry the peer address; `oneshot` tests without one are not limited.
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| crate::ratelimit::address_key(c.0.ip()));
+        let now = Instant::now();
+        if let Some(addr) = &addr
+            && let Err(wait) = state.auth_failures.peek(addr, now)
+        {
+            fail("limited");
+            debug!(
+                addr,
+                "Refused authentication: too many failures from this address."
+            );
+            return Err(ApiError::AuthLimited(wait));
+        }
+        let failed = |reason: &'static str, err: ApiError| {
+            fail(reason);
+            warn!(
+                addr = addr.as_deref().unwrap_or("unknown"),
+                reason, "Authentication failed."
+            );
+            if let Some(addr) = &addr {
+                // The bucket was not empty a moment ago; its last token goes with this failure.
+                let _ = state.auth_failures.check(addr, now);
+            }
+            err
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or_else(|| failed("malformed", ApiError::Unauthorized))?;
         let user = match (state.users.authenticate(token), &state.jwt) {
             (Some(user), _) => user,
             (None, Some(jwt)) if crate::jwt::looks_like_jwt(token) => {
                 let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
                 jwt.verify(token, now)
-                    .map_err(|e| ApiError::InvalidToken(e.to_string()))?
+                    .map_err(|e| failed("invalid_jwt", ApiError::InvalidToken(e.to_string())))?
             }
-            (None, _) => return Err(ApiError::Unauthorized),
+            (None, _) => return Err(failed("unknown_token", ApiError::Unauthorized)),
         };
         state
             .limiter
-            .check(user.name.as_str(), std::time::Instant::now())
+            .check(user.name.as_str(), now)
             .map_err(ApiError::TooManyRequests)?;
         Ok(Caller(user))
     }

@@ -1,9 +1,14 @@
-//! API settings (`[api]` in the config file).
+//! API settings (`[api]` in the config file): listener, CORS, limits, timeouts, time zone and tariff.
+//!
+//! Every limit has a default that is safe for a town's deployment; [`Config::validate`] reports every invalid
+//! setting at once, each prefixed with its path.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
+use zw_model::Role;
 
 /// API settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -30,6 +35,34 @@ pub struct Config {
     /// Polled devices go stale when their gateway status is older than two of its refresh periods.
     #[serde(with = "humantime_serde")]
     pub device_stale_after: Duration,
+    /// Longest time an API read may wait for InfluxDB; over it the request answers 503. Default 10s;
+    /// at least 100ms and less than `request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+    /// Longest time a request may take to produce its answer (the live stream is exempt); over it the
+    /// request answers 503. Default 30s; at least 1s.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers before the connection is closed
+    /// (slow-loris protection). Default 10s; at least 1s.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Live streams (`/api/v1/stream`) one user may have open at once; one more answers 429. Default 4;
+    /// 1 to 1000.
+    pub max_streams_per_user: u32,
+    /// Failed authentications an address may make in a row before it is refused with 429 (IPv6 counted
+    /// per /64). Default 10; at least 1.
+    pub auth_failure_burst: u32,
+    /// Failed authentications per minute an address regains after the burst; 0 disables the limit.
+    /// Default 6.
+    pub auth_failures_per_minute: f64,
+    /// Longest `from`..`to` of one history request, per role. Defaults: resident 31d, others 366d;
+    /// each 1d to 36525d.
+    pub max_history_range: RoleRanges,
+    /// Longest span one energy or top-consumers report may read (its periods and the previous ones, which
+    /// it compares with), per role. Defaults: resident 732d (a year of days or months and the year
+    /// before), others 3660d; each 184d (three months and the three before) to 36525d.
+    pub max_energy_range: RoleRanges,
     /// Accept JWTs from an identity provider besides the inventory's tokens; absent: tokens only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<crate::jwt::JwtConfig>,
@@ -54,6 +87,67 @@ impl Default for Tariff {
     }
 }
 
+/// A time range per role, e.g. `[api.max_history_range]`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRanges {
+    /// Residents (one household).
+    #[serde(with = "humantime_serde")]
+    pub resident: Duration,
+    /// Facility managers (city buildings).
+    #[serde(with = "humantime_serde")]
+    pub facility_manager: Duration,
+    /// The parks department.
+    #[serde(with = "humantime_serde")]
+    pub parks: Duration,
+    /// Administrators.
+    #[serde(with = "humantime_serde")]
+    pub admin: Duration,
+}
+
+const DAY: u64 = 86_400;
+
+impl RoleRanges {
+    /// `resident` for residents, `others` for every other role.
+    pub const fn days(resident: u64, others: u64) -> Self {
+        Self {
+            resident: Duration::from_secs(resident * DAY),
+            facility_manager: Duration::from_secs(others * DAY),
+            parks: Duration::from_secs(others * DAY),
+            admin: Duration::from_secs(others * DAY),
+        }
+    }
+
+    /// The range allowed to `role` (validated: it fits a `TimeDelta`).
+    pub fn for_role(&self, role: Role) -> TimeDelta {
+        let d = match role {
+            Role::Resident => self.resident,
+            Role::FacilityManager => self.facility_manager,
+            Role::Parks => self.parks,
+            Role::Admin => self.admin,
+        };
+        TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+    }
+
+    /// Reports each role's range outside `min_days..=36525` days.
+    fn validate(&self, path: &str, min_days: u64, errors: &mut Vec<String>) {
+        let roles = [
+            ("resident", self.resident),
+            ("facility_manager", self.facility_manager),
+            ("parks", self.parks),
+            ("admin", self.admin),
+        ];
+        for (role, d) in roles {
+            if d < Duration::from_secs(min_days * DAY) || d > Duration::from_secs(36_525 * DAY) {
+                errors.push(format!(
+                    "api.{path}.{role}: {} must be between {min_days}d and 36525d",
+                    humantime_serde::re::humantime::format_duration(d)
+                ));
+            }
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -66,6 +160,14 @@ impl Default for Config {
             timezone: "Europe/Berlin".into(),
             tariff: Tariff::default(),
             device_stale_after: Duration::from_secs(3600),
+            query_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_streams_per_user: 4,
+            auth_failure_burst: 10,
+            auth_failures_per_minute: 6.0,
+            max_history_range: RoleRanges::days(31, 366),
+            max_energy_range: RoleRanges::days(732, 3660),
             jwt: None,
         }
     }
@@ -121,11 +223,42 @@ impl Config {
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());
         }
+        self.validate_limits(&mut errors);
         errors
     }
 }
 
 impl Config {
+    /// Timeouts, stream and authentication limits, role ranges.
+    fn validate_limits(&self, errors: &mut Vec<String>) {
+        if self.query_timeout < Duration::from_millis(100) {
+            errors.push("api.query_timeout: must be at least 100ms".into());
+        }
+        if self.request_timeout < Duration::from_secs(1) {
+            errors.push("api.request_timeout: must be at least 1s".into());
+        } else if self.query_timeout >= self.request_timeout {
+            errors.push(format!(
+                "api.query_timeout: {} must be less than api.request_timeout ({})",
+                humantime_serde::re::humantime::format_duration(self.query_timeout),
+                humantime_serde::re::humantime::format_duration(self.request_timeout)
+            ));
+        }
+        if self.header_read_timeout < Duration::from_secs(1) {
+            errors.push("api.header_read_timeout: must be at least 1s".into());
+        }
+        if !(1..=1000).contains(&self.max_streams_per_user) {
+            errors.push("api.max_streams_per_user: must be 1 to 1000".into());
+        }
+        if self.auth_failure_burst == 0 {
+            errors.push("api.auth_failure_burst: must be at least 1".into());
+        }
+        if !self.auth_failures_per_minute.is_finite() || self.auth_failures_per_minute < 0.0 {
+            errors.push("api.auth_failures_per_minute: must be a number >= 0 (0 disables)".into());
+        }
+        self.max_history_range.validate("max_history_range", 1, errors);
+        self.max_energy_range.validate("max_energy_range", 184, errors);
+    }
+
     /// The configured time zone (validated; Europe/Berlin if it does not parse).
     pub fn timezone(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::Europe::Berlin)

@@ -1,4 +1,7 @@
 //! One error type for every handler, rendered as RFC 7807 `application/problem+json`.
+//!
+//! A 5xx body says what is unavailable, never why: internal URLs and InfluxDB's or the broker's own error
+//! texts are logged server-side ([`ApiError::unavailable`]) and never sent to the client.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,9 +26,26 @@ pub enum ApiError {
     /// The caller exceeded the rate limit; retry after the given time.
     #[error("too many requests; retry in {} ms", .0.as_millis())]
     TooManyRequests(std::time::Duration),
-    /// A dependency (broker, database) is unavailable.
-    #[error("{0}")]
-    Unavailable(String),
+    /// Too many failed authentications from the caller's address; retry after the given time.
+    #[error("too many failed authentications from this address; retry in {} s", secs(*.0))]
+    AuthLimited(std::time::Duration),
+    /// The caller already has the given number of live streams open, the most allowed.
+    #[error("{0} live streams are open for this user, the most allowed; close one or retry later")]
+    TooManyStreams(u32),
+    /// A dependency (broker, database) is unavailable: the text names what, e.g. `history`.
+    #[error("{0} is temporarily unavailable")]
+    Unavailable(&'static str),
+    /// The request took longer than `api.request_timeout`.
+    #[error("the request took longer than {} s; try a shorter range", secs(*.0))]
+    Timeout(std::time::Duration),
+}
+
+/// How long a client waits before a stream slot may be free again (`Retry-After` of [`ApiError::TooManyStreams`]).
+const STREAM_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whole seconds, rounded up, at least 1 (for `Retry-After` and texts).
+fn secs(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// RFC 7807 problem details.
@@ -43,13 +63,30 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// `what` is unavailable because of `cause`: logs the cause once, with fields, and answers 503 naming only
+    /// `what`.
+    pub fn unavailable(what: &'static str, cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(what, error = %cause, "Answered 503: a dependency failed.");
+        ApiError::Unavailable(what)
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) | ApiError::AuthLimited(_) | ApiError::TooManyStreams(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Unavailable(_) | ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            ApiError::TooManyRequests(wait) | ApiError::AuthLimited(wait) => Some(*wait),
+            ApiError::TooManyStreams(_) => Some(STREAM_RETRY_AFTER),
+            _ => None,
         }
     }
 }
@@ -62,10 +99,9 @@ impl IntoResponse for ApiError {
             self.to_string(),
             matches!(self, ApiError::Unauthorized | ApiError::InvalidToken(_)),
         );
-        if let ApiError::TooManyRequests(wait) = self {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if let Some(wait) = self.retry_after() {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs(wait)));
         }
         resp
     }

@@ -4,20 +4,29 @@
 //! * [`serve`] runs it on an already-bound listener until shutdown; [`run`] also connects the live feed.
 //! * Every `/api/v1` route needs a bearer token ([`auth`]); scope is enforced where data is read, and an
 //!   id outside the caller's scope answers 404, exactly like an unknown id.
-//! * Errors are RFC 7807 problem documents ([`error`]).
+//! * Errors are RFC 7807 problem documents ([`error`]); a 5xx never carries an internal URL or a
+//!   dependency's error text.
+//! * Hardening: request input is bounded ([`bounds`]), InfluxDB reads time out ([`db`]), every route but
+//!   the live stream has a request timeout, streams are limited per user ([`streams`]), failed
+//!   authentications per address ([`auth`], [`ratelimit`]), and the server cuts slow headers ([`server`]).
 
 pub mod auth;
+pub mod bounds;
 mod config;
+mod db;
 pub mod device_health;
 pub mod error;
 mod extract;
 mod json;
 pub mod jwt;
 pub mod live;
+pub mod metrics;
 mod openapi;
 mod periods;
 pub mod ratelimit;
 pub mod routes;
+mod server;
+pub mod streams;
 pub mod views;
 
 use std::sync::Arc;
@@ -31,13 +40,14 @@ use axum::routing::get;
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tracing::info;
+use tracing::{error, info};
 use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
 use zw_model::{Inventory, topic};
 
-pub use config::{Config, Tariff};
+pub use config::{Config, RoleRanges, Tariff};
 pub use live::{LiveCache, LiveMetrics};
 
 /// Shared state of all handlers.
@@ -59,6 +69,12 @@ pub struct AppState {
     pub requests: IntCounterVec,
     /// Per-user rate limit.
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<ratelimit::RateLimiter>,
+    /// Open live streams per user.
+    pub streams: Arc<streams::StreamSlots>,
+    /// Query timeouts, failed authentications, streams.
+    pub metrics: metrics::ApiMetrics,
     /// The API's settings (time zone, tariff).
     pub config: Arc<Config>,
     /// Alerts, tree status and device health mirrored from the bus.
@@ -68,7 +84,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state and registers the API's request counter in `registry`.
+    /// Builds the state with default settings and no rate limits, and registers the API's metrics in
+    /// `registry`; [`AppState::configure`] applies a configuration.
     pub fn new(
         inventory: Arc<Inventory>,
         influx: zw_influx::Client,
@@ -83,6 +100,8 @@ impl AppState {
             &["route", "code"],
         )?;
         registry.register(Box::new(requests.clone()))?;
+        let metrics = metrics::ApiMetrics::register(&registry)?;
+        let config = Config::default();
         Ok(Self {
             users: Arc::new(auth::Users::from_inventory(&inventory)),
             inventory,
@@ -92,10 +111,36 @@ impl AppState {
             registry,
             requests,
             limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
-            config: Arc::new(Config::default()),
+            auth_failures: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
+            streams: Arc::new(streams::StreamSlots::new(
+                config.max_streams_per_user,
+                metrics.streams_open.clone(),
+                metrics.streams_rejected.clone(),
+            )),
+            metrics,
+            config: Arc::new(config),
             views: Arc::default(),
             jwt: None,
         })
+    }
+
+    /// Applies `cfg`: its settings, the per-user rate limit, the failed-authentication limit and the stream
+    /// limit (JWT verification is set apart, as it can fail).
+    pub fn configure(&mut self, cfg: Config) {
+        self.limiter = Arc::new(ratelimit::RateLimiter::new(
+            cfg.rate_limit_per_second,
+            cfg.rate_limit_burst,
+        ));
+        self.auth_failures = Arc::new(ratelimit::RateLimiter::new(
+            cfg.auth_failures_per_minute / 60.0,
+            cfg.auth_failure_burst,
+        ));
+        self.streams = Arc::new(streams::StreamSlots::new(
+            cfg.max_streams_per_user,
+            self.metrics.streams_open.clone(),
+            self.metrics.streams_rejected.clone(),
+        ));
+        self.config = Arc::new(cfg);
     }
 }
 
@@ -117,6 +162,7 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    let timeout = cfg.request_timeout;
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
@@ -136,15 +182,47 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         )
         .route("/api/v1/trees", get(routes::trees::geojson))
         .route("/api/v1/trees/watering", get(routes::trees::watering))
-        .route("/api/v1/stream", get(routes::stream::stream))
         .route("/", get(routes::dashboard::page))
         .merge(openapi::swagger_ui())
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
+        // Routes added after this layer (the live stream) have no request timeout.
+        .layer(middleware::from_fn(move |req, next| {
+            time_limit(timeout, req, next)
+        }))
+        .route("/api/v1/stream", get(routes::stream::stream))
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
         .layer(middleware::from_fn(problems_everywhere))
         .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(CatchPanicLayer::custom(panic_problem))
         .with_state(state)
+}
+
+/// Answers 503 when a request takes longer than `limit` to produce its answer.
+async fn time_limit(limit: std::time::Duration, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(path, ?limit, "Request exceeded api.request_timeout.");
+            axum::response::IntoResponse::into_response(error::ApiError::Timeout(limit))
+        }
+    }
+}
+
+/// A handler panic answers a generic 500 problem (logged here), never a dropped connection or the panic text.
+fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic");
+    error!(panic = msg, "A handler panicked.");
+    error::problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; it has been logged".into(),
+        false,
+    )
 }
 
 /// Turns error answers produced outside the handlers (405 from the router, 413 from the body limit, axum's
@@ -195,10 +273,14 @@ pub async fn serve(
     cfg: &Config,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    info!(addr = %listener.local_addr()?, "API listening.");
-    axum::serve(listener, app_with(state, cfg))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    server::serve(
+        listener,
+        app_with(state, cfg),
+        cfg.header_read_timeout,
+        cfg.request_timeout,
+        shutdown,
+    )
+    .await
 }
 
 /// Connects the live feed and serves the API on `listener` until `shutdown`.
@@ -231,17 +313,13 @@ pub async fn run(
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let live_metrics = LiveMetrics::register(&registry)?;
     let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
-    state.config = Arc::new(cfg.clone());
+    state.configure(cfg.clone());
     state.jwt = cfg
         .jwt
         .as_ref()
         .map(jwt::JwtVerifier::new)
         .transpose()?
         .map(Arc::new);
-    state.limiter = Arc::new(ratelimit::RateLimiter::new(
-        cfg.rate_limit_per_second,
-        cfg.rate_limit_burst,
-    ));
     let feed = tokio::spawn(live::feed(
         inbound,
         state.live.clone(),

@@ -1,6 +1,13 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
+//!
+//! [`Problems`] then makes it match what the router does for every route: error bodies are
+//! `application/problem+json`; every route with a token may answer 429 (rate limit, failed authentications,
+//! streams) with `Retry-After`; every route but the live stream may answer 503 (`api.request_timeout`).
 
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Header, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -17,9 +24,60 @@ use crate::routes::{alerts, devices, energy, health, history, sites, stream, top
         crate::periods::Period, top::TopConsumers, top::Consumer, crate::error::Problem,
         crate::device_health::DeviceHealth, crate::device_health::HealthView, crate::device_health::SiteHealth,
         crate::device_health::ErrorView)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &Problems)
 )]
 struct ApiDoc;
+
+/// The content type of every error body.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+struct Problems;
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let ops = [&mut item.get, &mut item.post];
+            for op in ops.into_iter().flatten() {
+                declare_errors(path, op);
+            }
+        }
+    }
+}
+
+fn declare_errors(path: &str, op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    for resp in responses.values_mut() {
+        let RefOr::T(resp) = resp else { continue };
+        let is_problem =
+            |c: &Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+        if resp.content.get("application/json").is_some_and(is_problem)
+            && let Some(json) = resp.content.shift_remove("application/json")
+        {
+            resp.content.insert(PROBLEM_JSON.into(), json);
+        }
+    }
+    let problem = |description: &str| {
+        let mut r = Response::new(description);
+        r.content.insert(
+            PROBLEM_JSON.into(),
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        );
+        r
+    };
+    if op.security.is_some() {
+        let r = problem("Too many requests, or too many failed authentications from this address");
+        if let RefOr::T(r) = responses.entry("429".into()).or_insert(RefOr::T(r)) {
+            let seconds = utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer);
+            r.headers
+                .entry("Retry-After".into())
+                .or_insert_with(|| Header::new(seconds));
+        }
+    }
+    if path != "/api/v1/stream" {
+        let r = problem("A dependency is unavailable, or the request took longer than api.request_timeout");
+        responses.entry("503".into()).or_insert(RefOr::T(r));
+    }
+}
 
 struct BearerAuth;
 

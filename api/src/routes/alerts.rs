@@ -70,7 +70,7 @@ pub async fn list(
         .views
         .alerts
         .read()
-        .map_err(|_| ApiError::Unavailable("alert view poisoned".into()))?;
+        .map_err(|_| ApiError::unavailable("the alert list", &"alert view lock poisoned"))?;
     let mut out: Vec<Alert> = alerts
         .values()
         .filter(|a| visible(&state, &user, a))
@@ -104,7 +104,7 @@ pub async fn ack(
             .views
             .alerts
             .read()
-            .map_err(|_| ApiError::Unavailable("alert view poisoned".into()))?;
+            .map_err(|_| ApiError::unavailable("the alert list", &"alert view lock poisoned"))?;
         alerts
             .get(alert_id.as_str())
             .filter(|a| visible(&state, &user, a))
@@ -114,15 +114,15 @@ pub async fn ack(
     let bus = state
         .bus
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("no broker connection".into()))?;
+        .ok_or_else(|| ApiError::unavailable("acknowledging", &"no broker connection"))?;
     let cmd = AckCommand {
         alert: alert_id,
         by: user.name.clone(),
         ts: Utc::now(),
     };
-    let payload = serde_json::to_vec(&cmd).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let payload = serde_json::to_vec(&cmd).map_err(|e| ApiError::unavailable("acknowledging", &e))?;
     bus.publish(topic::ALERT_ACK.to_string(), QoS::AtLeastOnce, false, payload)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("cannot reach the broker: {e}")))?;
+        .map_err(|e| ApiError::unavailable("acknowledging", &e))?;
     Ok((StatusCode::ACCEPTED, Json(alert)))
 }

@@ -6,7 +6,8 @@
 //! unknown period is `null`, a partly covered one is marked incomplete, and the running one (`ongoing`) is the
 //! energy so far, measured up to each device's latest reading. A site's energy is the sum of its main
 //! meters (device class `main_meter`) if it has any, else of all its devices, so sub-meters are not counted
-//! twice. Costs use the configured flat tariff.
+//! twice. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
+//! InfluxDB can store ([`crate::bounds`]), checked before any query.
 
 use std::sync::Arc;
 
@@ -15,10 +16,11 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use zw_model::counter::{Bucket, CounterConfig, consumption};
-use zw_model::{Device, Id, Quantity, Site, storage};
+use zw_model::{Device, Id, Quantity, Role, Site, storage};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::bounds::{shifted, storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::{Period, edge_dates, local_midnight, measured_edges, ongoing};
@@ -34,11 +36,15 @@ pub struct EnergyParams {
     /// `day`, `week` or `month`; default `day`.
     #[serde(default)]
     pub period: Period,
-    /// Number of periods (default 7 days, 4 weeks or 3 months; at most 366).
+    /// Number of periods (default 7 days, 4 weeks or 3 months; at most 366). The periods and as many before
+    /// them may span at most `api.max_energy_range` (by default 732 days for residents, 3660 days for other
+    /// roles).
+    #[param(minimum = 1, maximum = 366)]
     pub count: Option<u32>,
-    /// A local date in the last period (default today).
+    /// A local date in the last period (default today), from 1677-09-22 to 2262-04-10.
     pub until: Option<NaiveDate>,
     /// `import` (default) or `export`.
+    #[param(pattern = "^(import|export)$")]
     pub direction: Option<String>,
 }
 
@@ -90,7 +96,7 @@ pub(crate) struct Range {
     now: DateTime<Utc>,
 }
 
-fn range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
+fn range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
     let count = p.count.unwrap_or_else(|| p.period.default_count());
     if !(1..=MAX_PERIODS).contains(&count) {
         return Err(ApiError::BadRequest(format!("count must be 1..={MAX_PERIODS}")));
@@ -99,10 +105,26 @@ fn range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
     let until = p
         .until
         .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
+    let until = storable_date("`until`", until)?;
     let dates =
         edge_dates(p.period, count, until).ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
     let edges: Option<Vec<_>> = dates.iter().map(|d| local_midnight(tz, *d)).collect();
     let edges = edges.ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
+    let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
+        return Err(ApiError::BadRequest("date out of range".into()));
+    };
+    let max = state.config.max_energy_range.for_role(role);
+    within(
+        "energy (the periods asked for and as many before them)",
+        role,
+        first,
+        last,
+        max,
+    )?;
+    // The query reaches one counter gap beyond the edges (`buckets_for`): that must be storable too.
+    let gap = CounterConfig::default().max_gap;
+    shifted("the first period", first, -gap)?;
+    shifted("the last period", last, gap)?;
     Ok(Range {
         dates,
         edges,
@@ -139,11 +161,8 @@ async fn counter_points(
         t = storage::TAG_DEVICE,
     );
     let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
-    let series = state
-        .influx
-        .query(&query, &[("device", device.as_str()), ("from", &f), ("to", &t)])
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("energy is unavailable: {e}")))?;
+    let params = [("device", device.as_str()), ("from", &f), ("to", &t)];
+    let series = crate::db::query(state, "energy", &query, &params).await?;
     // The first value of a window is dated at the window's start. The gateway polls on a wall-clock grid, so
     // for whole-minute intervals that is exact; otherwise at most one window's consumption moves across a
     // period boundary (≤ 1 minute for ranges up to two weeks).
@@ -169,7 +188,9 @@ async fn buckets_for(
 ) -> Result<Vec<Bucket>, ApiError> {
     let cfg = CounterConfig::default();
     let end = r.edges[r.edges.len() - 1].min(r.now);
-    let (from, to) = (r.edges[0] - cfg.max_gap, end + cfg.max_gap);
+    // Checked in `range` already, so these never fail.
+    let from = shifted("the first period", r.edges[0], -cfg.max_gap)?;
+    let to = shifted("the last period", end, cfg.max_gap)?;
     let mut sum: Option<Vec<Bucket>> = None;
     for dev in devices {
         let points = counter_points(state, &dev.id, q, from, to).await?;
@@ -277,7 +298,7 @@ pub async fn device(
 ) -> Result<Json<EnergyReport>, ApiError> {
     let (_, dev) = visible_device(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
-    let r = range(&state, &p)?;
+    let r = range(&state, &p, user.role)?;
     let b = buckets_for(&state, &[dev], q, &r).await?;
     Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, &b)))
 }
@@ -319,14 +340,14 @@ pub async fn site(
 ) -> Result<Json<EnergyReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
-    let r = range(&state, &p)?;
+    let r = range(&state, &p, user.role)?;
     let b = buckets_for(&state, &site_meters(site), q, &r).await?;
     Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, &b)))
 }
 
 /// The current periods of a report, for rankings.
-pub(crate) fn site_range(state: &AppState, p: &EnergyParams) -> Result<Range, ApiError> {
-    let mut r = range(state, p)?;
+pub(crate) fn site_range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
+    let mut r = range(state, p, role)?;
     r.edges.drain(..r.count);
     r.dates.drain(..r.count);
     Ok(r)

@@ -3,19 +3,19 @@
 //! The query uses bind parameters for every value (`$device`, `$from`, `$to`). The field name and the
 //! aggregate function cannot be bound in InfluxQL; both come from closed sets ([`Quantity`] and [`Agg`]) and are
 //! never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
-//! never reported as 0. The number of windows per request is capped.
+//! never reported as 0. The number of windows per request is capped, and so is the range per role
+//! ([`crate::bounds`]).
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use axum::extract::{Path, State};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zw_model::{Quantity, storage};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::bounds::{history_range, parse_window};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::json::FastJson;
@@ -55,12 +55,16 @@ impl Agg {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Canonical quantity, e.g. `active_power`.
+    #[param(pattern = "^[a-z][a-z0-9_]*$", example = "active_power")]
     pub quantity: String,
-    /// Start (RFC 3339); default 24 h before `to`.
+    /// Start (RFC 3339), from 1677-09-22 to 2262-04-10; default 24 h before `to`. At most
+    /// `api.max_history_range` before `to` (by default 31 days for residents, 366 days for other roles).
     pub from: Option<DateTime<Utc>>,
-    /// End, exclusive (RFC 3339); default now.
+    /// End, exclusive (RFC 3339), from 1677-09-22 to 2262-04-10; default now.
     pub to: Option<DateTime<Utc>>,
-    /// Window length: `10s`, `1m`, `15m`, `1h`, … (at least 1s); default `1m`.
+    /// Window length: a whole number of seconds from `1s` to `366d`, as a number and a unit (`ms`, `s`,
+    /// `m`/`min`, `h`, `d`), e.g. `10s`, `15m`, `1h`; default `1m`. At most 10,000 windows per request.
+    #[param(pattern = "^[0-9]{1,20}(ms|s|m|min|h|d)$", example = "15m")]
     pub window: Option<String>,
     /// Aggregate per window; default `mean`.
     #[serde(default)]
@@ -114,11 +118,8 @@ pub async fn history(
     let quantity = Quantity::from_name(&p.quantity)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown quantity {:?}", p.quantity)))?;
     let window = parse_window(p.window.as_deref().unwrap_or("1m"))?;
-    let to = p.to.unwrap_or_else(Utc::now);
-    let from = p.from.unwrap_or(to - TimeDelta::hours(24));
-    if from >= to {
-        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
-    }
+    let max = state.config.max_history_range.for_role(user.role);
+    let (from, to) = history_range(p.from, p.to, Utc::now(), user.role, max)?;
     let windows = (to - from).num_seconds() / i64::try_from(window.as_secs()).unwrap_or(i64::MAX).max(1);
     if windows > MAX_POINTS {
         return Err(ApiError::BadRequest(format!(
@@ -136,14 +137,8 @@ pub async fn history(
         w = window.as_secs(),
     );
     let (from_s, to_s) = (from.to_rfc3339(), to.to_rfc3339());
-    let series = state
-        .influx
-        .query(
-            &q,
-            &[("device", dev.id.as_str()), ("from", &from_s), ("to", &to_s)],
-        )
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("history is unavailable: {e}")))?;
+    let params = [("device", dev.id.as_str()), ("from", &from_s), ("to", &to_s)];
+    let series = crate::db::query(&state, "history", &q, &params).await?;
     let points: Vec<Point> = series
         .first()
         .map(|s| {
@@ -173,14 +168,4 @@ pub async fn history(
         },
         capacity,
     ))
-}
-
-fn parse_window(s: &str) -> Result<Duration, ApiError> {
-    let d = zw_model::inventory::parse_duration(s).map_err(ApiError::BadRequest)?;
-    if d < Duration::from_secs(1) || d.subsec_millis() != 0 {
-        return Err(ApiError::BadRequest(format!(
-            "window {s:?} must be a whole number of seconds, at least 1s"
-        )));
-    }
-    Ok(d)
 }

@@ -2,7 +2,9 @@
 //!
 //! Each event is `event: reading` with the canonical reading JSON as data. Scope is checked per reading.
 //! A client too slow to keep up skips ahead and gets an `event: lagged` with the number of readings it
-//! missed, rather than stalling the bus feed for everyone.
+//! missed, rather than stalling the bus feed for everyone. A user may have `api.max_streams_per_user` streams
+//! open; one more answers 429 with `Retry-After`. Streams have no request timeout: they last until the
+//! client leaves, which frees the slot at once ([`crate::streams`]).
 
 use std::sync::Arc;
 
@@ -16,20 +18,33 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::streams::StreamSlot;
 
 /// Live readings in the caller's scope (`text/event-stream`).
 #[utoipa::path(get, path = "/api/v1/stream", tag = "devices", security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream", description = "`reading` events"),
-        (status = 401, body = crate::error::Problem)))]
+        (status = 401, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Too many requests, or the user has \
+            `api.max_streams_per_user` streams open (default 4)")))]
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     Caller(user): Caller,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = state
+        .streams
+        .acquire(user.name.as_str())
+        .ok_or_else(|| ApiError::TooManyStreams(state.streams.max_per_user()))?;
     let mut rx = state.live.subscribe();
     let inventory = state.inventory.clone();
-    let events = async_stream(move |tx| async move {
+    let events = async_stream(slot, move |tx| async move {
         loop {
-            let event = match rx.recv().await {
+            // A client that left ends the task at once, even while no reading in its scope arrives.
+            let received = tokio::select! {
+                () = tx.closed() => break,
+                r = rx.recv() => r,
+            };
+            let event = match received {
                 Ok(r) => {
                     let visible = inventory.site(r.site.as_str()).is_some_and(|s| user.sees(s));
                     if !visible {
@@ -47,16 +62,19 @@ pub async fn stream(
             }
         }
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// A stream fed by a task through a small bounded channel; the task ends when the client disconnects.
-fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+/// A stream fed by a task through a small bounded channel; the task ends when the client disconnects. The
+/// stream holds `slot`, so dropping the response body frees it.
+fn async_stream<F, Fut>(slot: StreamSlot, f: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(f(tx));
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+    futures_util::stream::unfold((rx, slot), |(mut rx, slot)| async move {
+        rx.recv().await.map(|item| (item, (rx, slot)))
+    })
 }

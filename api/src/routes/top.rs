@@ -51,7 +51,7 @@ pub async fn top(
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<TopConsumers>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
-    let r = site_range(&state, &p)?;
+    let r = site_range(&state, &p, user.role)?;
     let total = Ranked::total(&state, &site_meters(site), &r).await?;
     let mut consumers = Vec::new();
     for dev in site.devices.iter().filter(|d| d.class != "main_meter") {

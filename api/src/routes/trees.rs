@@ -47,7 +47,7 @@ pub async fn geojson(
         .views
         .trees
         .read()
-        .map_err(|_| ApiError::Unavailable("tree view poisoned".into()))?;
+        .map_err(|_| ApiError::unavailable("tree status", &"tree view lock poisoned"))?;
     let features: Vec<Value> = visible_trees(&state, &user)
         .map(|t| feature(t, status.get(t.id.as_str())))
         .collect();
@@ -75,7 +75,7 @@ pub async fn watering(
         .views
         .trees
         .read()
-        .map_err(|_| ApiError::Unavailable("tree view poisoned".into()))?;
+        .map_err(|_| ApiError::unavailable("tree status", &"tree view lock poisoned"))?;
     let mut rows: Vec<(f64, Value)> = visible_trees(&state, &user)
         .map(|t| {
             let s = status.get(t.id.as_str());
