@@ -139,9 +139,14 @@ impl RoleRanges {
         ];
         for (role, d) in roles {
             if d < Duration::from_secs(min_days * DAY) || d > Duration::from_secs(36_525 * DAY) {
+                // Whole days as days: humantime would call 31 days "1month 13h 26m 24s".
+                let shown = if d.as_secs() % DAY == 0 && d.subsec_nanos() == 0 {
+                    format!("{}d", d.as_secs() / DAY)
+                } else {
+                    humantime_serde::re::humantime::format_duration(d).to_string()
+                };
                 errors.push(format!(
-                    "api.{path}.{role}: {} must be between {min_days}d and 36525d",
-                    humantime_serde::re::humantime::format_duration(d)
+                    "api.{path}.{role}: {shown} must be between {min_days}d and 36525d"
                 ));
             }
         }
@@ -264,3 +269,6 @@ impl Config {
         self.timezone.parse().unwrap_or(chrono_tz::Europe::Berlin)
     }
 }
+
+#[cfg(test)]
+mod tests;
