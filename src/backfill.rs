@@ -23,7 +23,7 @@ use tracing::{info, warn};
 use zw_gateway::adapters::Message;
 use zw_gateway::device_mqtt::{Route, Router};
 use zw_gateway::profile::{Profile, ProfileSet, Request};
-use zw_model::inventory::{DeviceSource, ModbusEndpoint};
+use zw_model::inventory::ModbusEndpoint;
 use zw_model::{Id, Inventory, Reading};
 
 use zw_config::Config;
@@ -60,39 +60,25 @@ impl Backfill {
         batch_size: usize,
     ) -> Self {
         let mut targets = Vec::new();
-        for site in &inventory.sites {
-            for d in &site.devices {
-                let DeviceSource::Modbus {
-                    endpoint,
-                    unit_id,
-                    profile,
-                    ..
-                } = &d.source
-                else {
-                    continue;
-                };
-                let (
-                    Ok(ModbusEndpoint::Tcp { host, port } | ModbusEndpoint::RtuOverTcp { host, port }),
-                    Some(p),
-                ) = (ModbusEndpoint::parse(endpoint), profiles.get(profile))
-                else {
-                    continue;
-                };
-                let ip = match host.as_str() {
-                    "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    h => match h.trim_matches(['[', ']']).parse() {
-                        Ok(ip) => ip,
-                        Err(_) => continue,
-                    },
-                };
-                let target = Target {
-                    site: site.id.clone(),
-                    device: d.id.clone(),
-                    plan: p.plan(),
-                    profile: p,
-                };
-                targets.push(((ip, port, *unit_id), target));
-            }
+        for (endpoint, d) in zw_gateway::modbus::endpoint_plan(inventory, profiles).devices {
+            let (ModbusEndpoint::Tcp { host, port } | ModbusEndpoint::RtuOverTcp { host, port }) = endpoint
+            else {
+                continue;
+            };
+            let ip = match host.as_str() {
+                "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                h => match h.trim_matches(['[', ']']).parse() {
+                    Ok(ip) => ip,
+                    Err(_) => continue,
+                },
+            };
+            let target = Target {
+                site: d.site,
+                device: d.device,
+                plan: d.profile.plan(),
+                profile: d.profile,
+            };
+            targets.push(((ip, port, d.unit_id), target));
         }
         Self {
             targets,

@@ -1,8 +1,16 @@
-//! Gateway settings (`[gateway]` in the config file). Devices themselves come from the inventory.
+//! Gateway settings (`[gateway]` in the config file), with its tables: [`modbus`] (`[gateway.modbus]`) and
+//! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`].
+//! Devices themselves come from the inventory.
+
+pub mod modbus;
+pub mod staleness;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use modbus::{ModbusConfig, Phase};
+pub use staleness::Staleness;
 
 /// Gateway settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -28,7 +36,7 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub mqtt_stale_after: Duration,
     /// Expected reporting interval per MQTT adapter and the stale multiple (`[gateway.mqtt_staleness]`).
-    pub mqtt_staleness: crate::device_mqtt::Staleness,
+    pub mqtt_staleness: Staleness,
     /// How often an MQTT device's unchanged status is republished.
     #[serde(with = "humantime_serde")]
     pub mqtt_status_refresh: Duration,
@@ -40,7 +48,7 @@ pub struct Config {
     /// Directories whose `*.toml` meter profiles are loaded at start, besides the built-in ones.
     pub profile_dirs: Vec<std::path::PathBuf>,
     /// Modbus scheduling, back-off and health (`[gateway.modbus]`).
-    pub modbus: crate::ModbusConfig,
+    pub modbus: ModbusConfig,
     /// How readings go on the bus: one message each, or batches (`[gateway.publish]`).
     pub publish: crate::publish::PublishConfig,
 }
@@ -55,7 +63,7 @@ impl Default for Config {
             max_payload_bytes: 64 * 1024,
             tasmota_full_topic: "%prefix%/%topic%/".into(),
             mqtt_stale_after: Duration::from_secs(30 * 60),
-            mqtt_staleness: crate::device_mqtt::Staleness::default(),
+            mqtt_staleness: Staleness::default(),
             mqtt_status_refresh: Duration::from_secs(60),
             deadletter_interval: Duration::from_secs(60),
             deadletter_excerpt_bytes: 2048,

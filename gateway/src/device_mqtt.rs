@@ -7,8 +7,8 @@
 //!                                    unknown topic ─┘                ▼
 //!                 (counted, logged once)     zw_gateway_messages_rejected_total{adapter,reason}
 //!                                            + sampled zw/v1/deadletter/gateway/{instance}/{device}
-//!  every message + a 1 s tick ─► Health ─► zw/v1/status/device/{device} (retained, on change + refresh)
-//!                     (stale after a multiple of the adapter's expected interval, see [`Staleness`])
+//!  every message + a 1 s tick ─► Liveness ─► zw/v1/status/device/{device} (retained, on change + refresh)
+//!                     (stale after a multiple of the adapter's expected interval, see [`crate::config::Staleness`])
 //! ```
 //!
 //! Guarantees: the process never panics on input; a message is rejected (never half-published) when its
@@ -18,9 +18,8 @@
 //! logged once each (up to [`MAX_LISTED_UNKNOWN`] distinct topics), then only counted.
 
 mod deadletter;
-mod health;
+mod liveness;
 mod router;
-mod staleness;
 
 use std::collections::HashSet;
 
@@ -35,9 +34,8 @@ use crate::adapters::{AdapterError, Message};
 use crate::publish::Publisher;
 use crate::{Config, Metrics};
 pub use deadletter::{DeadLetter, Sampler};
-pub use health::Health;
+pub use liveness::Liveness;
 pub use router::{Decoder, Entry, Part, Route, Router};
-pub use staleness::Staleness;
 
 /// Distinct unknown topics that are logged by name; later ones are only counted.
 pub const MAX_LISTED_UNKNOWN: usize = 1000;
@@ -144,14 +142,14 @@ impl Worker {
                     d.ts.unwrap_or(now),
                     d.values,
                 );
-                entry.health.on_values(now);
+                entry.liveness.on_values(now);
                 self.publisher.publish(reading, entry.adapter).await;
             }
-            Ok(Message::Availability(online)) => entry.health.on_availability(online, now),
-            Ok(Message::Alive) => entry.health.on_alive(now),
+            Ok(Message::Availability(online)) => entry.liveness.on_availability(online, now),
+            Ok(Message::Alive) => entry.liveness.on_alive(now),
             Err(e) => {
                 count_rejection(&self.metrics, entry.adapter, &e);
-                entry.health.on_rejected(e.reason(), &e.to_string(), now);
+                entry.liveness.on_rejected(e.reason(), &e.to_string(), now);
                 let (device, adapter) = (entry.device.clone(), entry.adapter);
                 debug!(device = %device, topic, error = %e, "Rejected device message.");
                 self.dead_letter(Some(device.as_str()), adapter, topic, payload, &e, now)
@@ -165,7 +163,7 @@ impl Worker {
     async fn tick(&mut self, now: DateTime<Utc>) {
         for i in 0..self.router.devices.len() {
             let e = &mut self.router.devices[i];
-            e.health.tick(now, e.stale_after);
+            e.liveness.tick(now, e.stale_after);
             self.publish_status(i, now).await;
         }
     }
@@ -173,11 +171,11 @@ impl Worker {
     async fn publish_status(&mut self, idx: usize, now: DateTime<Utc>) {
         let refresh = delta(self.cfg.mqtt_status_refresh);
         let e = &mut self.router.devices[idx];
-        if !e.health.due(now, refresh) {
+        if !e.liveness.due(now, refresh) {
             return;
         }
         let Some(status) =
-            e.health
+            e.liveness
                 .publish((&e.site, &e.device), &self.cfg.instance, e.adapter, now, refresh)
         else {
             return;
@@ -272,5 +270,4 @@ fn plausible(m: Message, now: DateTime<Utc>) -> Result<Message, AdapterError> {
 }
 
 #[cfg(test)]
-#[path = "device_mqtt/rejections_tests.rs"]
-mod rejections_tests;
+mod tests;

@@ -8,42 +8,34 @@
 //!
 //! * [`profile`]: meter register maps as data (built in and `gateway.profile_dirs`), decoding of every type
 //!   and byte order, request coalescing.
-//! * [`modbus`]: one poller task per endpoint (Modbus TCP, RTU over TCP, RTU serial), timeouts, reconnects;
-//!   [`schedule`]: fixed grids and per-device back-off within a bounded share of the connection;
-//!   [`health`]: per-device online/degraded/offline, published retained on `zw/v1/status/device/{device}`.
-//! * [`adapters`]: pure decoders for vendor MQTT payloads.
-//! * [`device_mqtt`]: routes device topics to adapters.
+//! * [`modbus`]: the endpoint plan from the inventory ([`modbus::endpoint_plan`]), one poller task per
+//!   endpoint (Modbus TCP, RTU over TCP, RTU serial), timeouts, reconnects; [`modbus::schedule`]: fixed grids
+//!   and per-device back-off within a bounded share of the connection; [`modbus::PollHealth`]: per-device
+//!   online/degraded/offline from the polls, published retained on `zw/v1/status/device/{device}`.
+//! * [`adapters`]: pure decoders for vendor MQTT payloads (JSON read by [`zw_jsonscan`]).
+//! * [`device_mqtt`]: routes device topics to adapters; [`device_mqtt::Liveness`]: per-device health from
+//!   messages and silence, on the same status topic.
+//! * [`config`] (`[gateway]` and its tables), [`metrics`] (Prometheus).
 //! * [`publish`]: the one reading publisher, one message per reading or batches (`[gateway.publish]`).
 
 pub mod adapters;
-mod config;
+pub mod config;
 pub mod device_mqtt;
-pub mod health;
-mod metrics;
+pub mod metrics;
 pub mod modbus;
-pub mod modbus_config;
-mod modbus_metrics;
-mod modbus_poll;
-mod modbus_publish;
-pub mod modbus_transport;
 pub mod profile;
 pub mod publish;
-pub mod schedule;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use zw_bus::{ConnectOptions, FullPolicy, QoS};
-use zw_model::inventory::ModbusEndpoint;
-use zw_model::{DeviceSource, Inventory};
+use zw_model::Inventory;
 
-pub use config::Config;
-pub use metrics::Metrics;
-pub use modbus_config::ModbusConfig;
-pub use modbus_metrics::ModbusMetrics;
+pub use config::{Config, ModbusConfig};
+pub use metrics::{Metrics, ModbusMetrics};
 pub use profile::{Profile, ProfileSet};
 
 /// Gateway start-up failures.
@@ -86,45 +78,13 @@ pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
         Ok(set) => set,
         Err(errors) => return errors,
     };
-    let mut errors = Vec::new();
-    let mut seen: BTreeMap<String, (String, Option<zw_model::inventory::ModbusEndpoint>)> = BTreeMap::new();
-    for (i, site) in inventory.sites.iter().enumerate() {
-        for (j, dev) in site.devices.iter().enumerate() {
-            let DeviceSource::Modbus {
-                profile,
-                endpoint,
-                unit_id,
-                ..
-            } = &dev.source
-            else {
-                continue;
-            };
-            let path = format!("sites[{i}].devices[{j}].source");
-            if set.get(profile).is_none() {
-                errors.push(format!(
-                    "{path}.profile: unknown profile {profile:?} (known: {})",
-                    set.names().join(", ")
-                ));
-            }
-            let Ok(ep) = zw_model::inventory::ModbusEndpoint::parse(endpoint) else {
-                continue; // The inventory's own validation reports the syntax.
-            };
-            let unit_key = format!("{}#{unit_id}", ep.key());
-            if let Some((other, _)) = seen.insert(unit_key, (path.clone(), None)) {
-                errors.push(format!(
-                    "{path}.unit_id: unit {unit_id} on {} is already polled by {other}",
-                    ep.key()
-                ));
-            }
-            match seen.insert(ep.key(), (path.clone(), Some(ep.clone()))) {
-                Some((other, Some(prev))) if prev != ep => errors.push(format!(
-                    "{path}.endpoint: {ep} conflicts with {prev} used by {other} (one bus, one set of line settings)"
-                )),
-                _ => {}
-            }
-        }
-    }
-    errors
+    modbus::endpoint_plan(inventory, &set)
+        .problems
+        .iter()
+        // The inventory's own validation reports the endpoint syntax.
+        .filter(|p| !matches!(p, modbus::PlanProblem::Endpoint { .. }))
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Runs the gateway until `shutdown`, then stops polling, flushes pending publishes and disconnects.
@@ -156,45 +116,33 @@ pub async fn run(
     let (publisher, flusher) =
         publish::Publisher::start(&cfg.publish, &producer, bus.clone(), metrics.clone());
 
-    let mut endpoints: BTreeMap<String, (ModbusEndpoint, Vec<modbus::PolledDevice>)> = BTreeMap::new();
-    for (site, dev) in inventory.devices() {
-        if let DeviceSource::Modbus {
-            endpoint,
-            unit_id,
-            profile,
-            interval,
-        } = &dev.source
-        {
-            let profile = profiles
-                .get(profile)
-                .ok_or_else(|| GatewayError::UnknownProfile {
-                    device: dev.id.to_string(),
+    let plan = modbus::endpoint_plan(&inventory, &profiles);
+    // Validation reported clashes already; a missing profile or a bad endpoint stops the gateway.
+    for problem in &plan.problems {
+        match problem {
+            modbus::PlanProblem::UnknownProfile { device, profile, .. } => {
+                return Err(GatewayError::UnknownProfile {
+                    device: device.clone(),
                     profile: profile.clone(),
-                })?;
-            let endpoint = ModbusEndpoint::parse(endpoint).map_err(|e| GatewayError::Endpoint {
-                device: dev.id.to_string(),
-                message: e,
-            })?;
-            endpoints
-                .entry(endpoint.key())
-                .or_insert_with(|| (endpoint, Vec::new()))
-                .1
-                .push(modbus::PolledDevice {
-                    site: site.id.clone(),
-                    device: dev.id.clone(),
-                    unit_id: *unit_id,
-                    interval: *interval,
-                    profile,
                 });
+            }
+            modbus::PlanProblem::Endpoint { device, message, .. } => {
+                return Err(GatewayError::Endpoint {
+                    device: device.clone(),
+                    message: message.clone(),
+                });
+            }
+            _ => {}
         }
     }
+    let endpoints = plan.into_endpoints();
     info!(
         endpoints = endpoints.len(),
         device_topics = routes.len(),
         "Gateway started."
     );
     let mut pollers = JoinSet::new();
-    for (_, (endpoint, devices)) in endpoints {
+    for (endpoint, devices) in endpoints {
         pollers.spawn(modbus::poll_endpoint(
             endpoint,
             devices,

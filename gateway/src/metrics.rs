@@ -1,6 +1,11 @@
 //! Gateway metrics. No device ids as labels: per-device state belongs on the status topic, not in Prometheus.
+//! The Modbus poller's own are in [`modbus`].
+
+pub mod modbus;
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+
+pub use modbus::ModbusMetrics;
 
 /// Gateway counters and histograms.
 #[derive(Clone)]
@@ -22,7 +27,7 @@ pub struct Metrics {
     /// Rejected device messages sampled to the dead-letter topic.
     pub deadletters: IntCounter,
     /// Modbus poller metrics.
-    pub modbus: crate::ModbusMetrics,
+    pub modbus: ModbusMetrics,
 }
 
 impl Metrics {
@@ -72,7 +77,7 @@ impl Metrics {
                 "zw_gateway_deadletters_published_total",
                 "Rejected device messages sampled to the dead-letter topic.",
             )?,
-            modbus: crate::ModbusMetrics::register(r)?,
+            modbus: ModbusMetrics::register(r)?,
         };
         r.register(Box::new(m.modbus_requests.clone()))?;
         r.register(Box::new(m.poll_lateness.clone()))?;

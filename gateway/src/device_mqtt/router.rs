@@ -20,7 +20,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tracing::error;
 use zw_model::{DeviceSource, Id, Inventory};
 
-use super::health::Health;
+use super::liveness::Liveness;
 use crate::Config;
 use crate::adapters::fulltopic::FullTopic;
 use crate::adapters::{AdapterError, Message, json, shelly, tasmota, ttn};
@@ -60,8 +60,8 @@ pub struct Entry {
     pub adapter: &'static str,
     /// Decoder and its state.
     pub decoder: Decoder,
-    /// Health state machine.
-    pub health: Health,
+    /// Liveness state machine.
+    pub liveness: Liveness,
     /// How long the device may stay quiet before it is marked offline.
     pub stale_after: TimeDelta,
 }
@@ -174,7 +174,7 @@ impl Router {
                 device: dev.id.clone(),
                 adapter: dev.source.kind(),
                 decoder,
-                health: Health::new(now),
+                liveness: Liveness::new(now),
                 stale_after: cfg
                     .mqtt_staleness
                     .stale_after(dev.source.kind(), cfg.mqtt_stale_after),
@@ -294,5 +294,4 @@ impl Router {
 }
 
 #[cfg(test)]
-#[path = "router_tests.rs"]
 mod tests;

@@ -237,7 +237,7 @@ async fn rtu_over_a_serial_port() -> Result<()> {
 
     let endpoint = zw_model::inventory::ModbusEndpoint::parse(&format!("rtu://{path}?baud=19200&parity=N"))
         .map_err(anyhow::Error::msg)?;
-    let mut ctx = zw_gateway::modbus_transport::connect(&endpoint, Duration::from_secs(2))
+    let mut ctx = zw_gateway::modbus::transport::connect(&endpoint, Duration::from_secs(2))
         .await
         .map_err(anyhow::Error::msg)?;
     ctx.set_slave(tokio_modbus::Slave(3));

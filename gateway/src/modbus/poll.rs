@@ -21,12 +21,12 @@ use tracing::{debug, warn};
 use zw_model::Quantity;
 use zw_model::status::ErrorKind;
 
+use super::PolledDevice;
+use super::poll_health::Delivery;
+use super::schedule::Outcome;
 use crate::Metrics;
-use crate::health::PollHealth;
-use crate::modbus::PolledDevice;
-use crate::modbus_metrics::exception_label;
+use crate::metrics::modbus::exception_label;
 use crate::profile::Request;
-use crate::schedule::Outcome;
 
 /// Everything one poll produced.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub struct PollResult {
     /// Decoded values in canonical units.
     pub values: BTreeMap<Quantity, f64>,
     /// For the device's health.
-    pub health: PollHealth,
+    pub health: Delivery,
     /// For the scheduler.
     pub outcome: Outcome,
     /// The connection must be dropped and re-opened, for this reason (a metrics label).
@@ -163,10 +163,10 @@ fn finish(
     reconnect: Option<&'static str>,
 ) -> PollResult {
     let health = match error {
-        None if values.len() >= planned => PollHealth::Complete,
-        None => PollHealth::Partial(ErrorKind::Decode, "values missing".into()),
-        Some((kind, msg)) if values.is_empty() => PollHealth::Failed(kind, msg),
-        Some((kind, msg)) => PollHealth::Partial(kind, msg),
+        None if values.len() >= planned => Delivery::Complete,
+        None => Delivery::Partial(ErrorKind::Decode, "values missing".into()),
+        Some((kind, msg)) if values.is_empty() => Delivery::Failed(kind, msg),
+        Some((kind, msg)) => Delivery::Partial(kind, msg),
     };
     let outcome = if back_off {
         Outcome::Failed
@@ -175,7 +175,7 @@ fn finish(
     };
     let timed_out = matches!(
         &health,
-        PollHealth::Failed(ErrorKind::Timeout, _) | PollHealth::Partial(ErrorKind::Timeout, _)
+        Delivery::Failed(ErrorKind::Timeout, _) | Delivery::Partial(ErrorKind::Timeout, _)
     );
     PollResult {
         values,

@@ -270,5 +270,4 @@ pub fn backoff(interval: Duration, failures: u32, max: Duration, jitter: f64) ->
 }
 
 #[cfg(test)]
-#[path = "schedule_tests.rs"]
 mod tests;

@@ -5,13 +5,13 @@ use chrono::Utc;
 use tracing::warn;
 use zw_bus::{BusClient, QoS};
 
+use super::poll_health::PollHealth;
 use crate::Metrics;
-use crate::health::Health;
 
 /// Publishes the device's status (retained) if it changed or is due for a refresh.
 pub(crate) async fn publish_status(
     bus: &BusClient,
-    health: &mut Health,
+    health: &mut PollHealth,
     refresh: std::time::Duration,
     metrics: &Metrics,
 ) {

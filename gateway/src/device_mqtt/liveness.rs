@@ -1,4 +1,5 @@
-//! Per-device health of MQTT devices, as a pure state machine with injected time.
+//! The liveness of a device heard over MQTT (its health: online, degraded, offline), as a pure state machine
+//! with injected time. (The Modbus counterpart, driven by polls, is [`crate::modbus::PollHealth`].)
 //!
 //! Inputs are what the device sends (values, signs of life, last-will availability, rejected messages) and
 //! the passing of time. Output is a [`DeviceStatus`] (shared with the Modbus poller) whenever the state or
@@ -7,7 +8,7 @@
 //! * LWT `Offline` / Shelly `online=false` → `offline` at once; `Online` / `true` or a sign of life → `online`;
 //! * every message, accepted or rejected, LWT and `online` included, sets `last_seen` (published in the
 //!   status);
-//! * no message at all for `stale_after` (per device, see [`super::Staleness`]) → `offline` (timeout, the
+//! * no message at all for `stale_after` (per device, see [`crate::config::Staleness`]) → `offline` (timeout, the
 //!   message names the last-seen time), also for a device never heard of since start.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -16,7 +17,7 @@ use zw_model::status::{DeviceStatus, ErrorKind, HealthState, LastError, STATUS_V
 
 /// What the gateway knows about one MQTT device's health.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Health {
+pub struct Liveness {
     state: Option<HealthState>,
     since: DateTime<Utc>,
     last_seen: Option<DateTime<Utc>>,
@@ -29,7 +30,7 @@ pub struct Health {
     published: Option<DateTime<Utc>>,
 }
 
-impl Health {
+impl Liveness {
     /// A device not heard from yet; `started` is when the gateway started listening.
     pub fn new(started: DateTime<Utc>) -> Self {
         Self {
@@ -180,7 +181,7 @@ mod tests {
     #[test]
     fn life_cycle() {
         let stale = TimeDelta::minutes(5);
-        let mut h = Health::new(at(0));
+        let mut h = Liveness::new(at(0));
         h.tick(at(60), stale);
         assert_eq!(h.state(), None, "not yet stale, nothing to say");
         h.on_values(at(61));
@@ -215,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_device_never_heard_from_goes_offline() {
-        let mut h = Health::new(at(0));
+        let mut h = Liveness::new(at(0));
         h.tick(at(301), TimeDelta::minutes(5));
         assert_eq!(h.state(), Some(HealthState::Offline));
         assert_eq!(h.last_seen(), None);

@@ -1,5 +1,6 @@
-//! Device health: a pure state machine per device that turns poll outcomes into a [`DeviceStatus`] and
-//! decides when it must be (re)published. Time is injected.
+//! The health of a polled Modbus device: a pure state machine per device that turns what each poll delivered
+//! ([`Delivery`]) into a [`DeviceStatus`] and decides when it must be (re)published. Time is injected. (The
+//! device-MQTT counterpart, driven by messages and silence, is [`crate::device_mqtt::Liveness`].)
 //!
 //! * A poll that delivered every planned value → `online`.
 //! * Values delivered but some missing (exception, undecodable value) → `degraded`.
@@ -18,7 +19,7 @@ use zw_model::status::{DeviceStatus, ErrorKind, HealthState, LastError, STATUS_V
 
 /// What one poll achieved.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PollHealth {
+pub enum Delivery {
     /// Every planned value arrived.
     Complete,
     /// Some values arrived; the error says why others did not.
@@ -27,9 +28,9 @@ pub enum PollHealth {
     Failed(ErrorKind, String),
 }
 
-/// The health of one device.
+/// The health of one polled Modbus device.
 #[derive(Debug, Clone)]
-pub struct Health {
+pub struct PollHealth {
     site: Id,
     device: Id,
     gateway: String,
@@ -44,7 +45,7 @@ pub struct Health {
     published: Option<(HealthState, Option<ErrorKind>, DateTime<Utc>)>,
 }
 
-impl Health {
+impl PollHealth {
     /// A device not polled yet (nothing to publish).
     pub fn new(site: Id, device: Id, gateway: String, now: DateTime<Utc>) -> Self {
         Self {
@@ -71,17 +72,17 @@ impl Health {
     /// Records a poll; returns the previous and the new state.
     pub fn observe(
         &mut self,
-        outcome: PollHealth,
+        outcome: Delivery,
         now: DateTime<Utc>,
         offline_after: u32,
     ) -> (Option<HealthState>, HealthState) {
         let before = self.state;
         let state = match outcome {
-            PollHealth::Complete => {
+            Delivery::Complete => {
                 self.success(now);
                 HealthState::Online
             }
-            PollHealth::Partial(kind, message) => {
+            Delivery::Partial(kind, message) => {
                 self.success(now);
                 self.last_error = Some(LastError {
                     at: now,
@@ -90,7 +91,7 @@ impl Health {
                 });
                 HealthState::Degraded
             }
-            PollHealth::Failed(kind, message) => {
+            Delivery::Failed(kind, message) => {
                 // An exception or an undecodable answer is still an answer: the device is there.
                 if matches!(kind, ErrorKind::Exception | ErrorKind::Decode) {
                     self.last_seen = Some(now);
@@ -171,28 +172,28 @@ mod tests {
         let t0 = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
             .expect("ts")
             .with_timezone(&Utc);
-        let mut h = Health::new(id("s"), id("d"), "gw1".into(), t0);
+        let mut h = PollHealth::new(id("s"), id("d"), "gw1".into(), t0);
         let refresh = Duration::from_secs(60);
         assert_eq!(h.publish_due(t0, refresh), None, "nothing before the first poll");
-        let timeout = || PollHealth::Failed(ErrorKind::Timeout, "no answer within 1s".into());
+        let timeout = || Delivery::Failed(ErrorKind::Timeout, "no answer within 1s".into());
         // Table: (outcome, expected state, expected to publish).
         let steps = [
-            (PollHealth::Complete, HealthState::Online, true),
-            (PollHealth::Complete, HealthState::Online, false),
+            (Delivery::Complete, HealthState::Online, true),
+            (Delivery::Complete, HealthState::Online, false),
             (timeout(), HealthState::Degraded, true),
             (timeout(), HealthState::Degraded, false),
             (timeout(), HealthState::Offline, true),
             (
-                PollHealth::Partial(ErrorKind::Exception, "illegal data address".into()),
+                Delivery::Partial(ErrorKind::Exception, "illegal data address".into()),
                 HealthState::Degraded,
                 true,
             ),
             (
-                PollHealth::Partial(ErrorKind::Decode, "NaN".into()),
+                Delivery::Partial(ErrorKind::Decode, "NaN".into()),
                 HealthState::Degraded,
                 true,
             ),
-            (PollHealth::Complete, HealthState::Online, true),
+            (Delivery::Complete, HealthState::Online, true),
         ];
         for (i, (outcome, state, publish)) in steps.into_iter().enumerate() {
             let now = t0 + TimeDelta::seconds(i as i64);

@@ -1,0 +1,166 @@
+//! The inventory's Modbus devices as the gateway polls them: the endpoint plan. The one place the inventory's
+//! Modbus sources are read, by config validation ([`crate::validate_inventory`]), the gateway
+//! ([`crate::run`]: one poller task per endpoint) and the demo backfill alike.
+//!
+//! A device needs a known profile and an endpoint that parses; devices on one endpoint share its connection,
+//! so they must differ in unit id and agree on the line settings. Every problem is reported, in inventory
+//! order.
+
+use std::collections::BTreeMap;
+
+use zw_model::inventory::ModbusEndpoint;
+use zw_model::{DeviceSource, Inventory};
+
+use super::PolledDevice;
+use crate::profile::ProfileSet;
+
+/// What is wrong with a Modbus device of the inventory. `path` is the device's source in the inventory,
+/// `sites[i].devices[j].source`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanProblem {
+    /// The device names a profile that does not exist.
+    #[error("{path}.profile: unknown profile {profile:?} (known: {known})")]
+    UnknownProfile {
+        /// Inventory path.
+        path: String,
+        /// Device id.
+        device: String,
+        /// The profile named.
+        profile: String,
+        /// The profiles there are, comma-separated.
+        known: String,
+    },
+    /// The endpoint does not parse (the inventory's own validation reports the syntax too).
+    #[error("{path}.endpoint: {message}")]
+    Endpoint {
+        /// Inventory path.
+        path: String,
+        /// Device id.
+        device: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another device already uses this unit id on this endpoint.
+    #[error("{path}.unit_id: unit {unit_id} on {endpoint} is already polled by {other}")]
+    UnitTaken {
+        /// Inventory path.
+        path: String,
+        /// The unit id.
+        unit_id: u8,
+        /// The endpoint's canonical key.
+        endpoint: String,
+        /// Inventory path of the device polled there already.
+        other: String,
+    },
+    /// The endpoint names the same bus as another device's with other line settings.
+    #[error(
+        "{path}.endpoint: {endpoint} conflicts with {previous} used by {other} (one bus, one set of line settings)"
+    )]
+    LineConflict {
+        /// Inventory path.
+        path: String,
+        /// This device's endpoint.
+        endpoint: ModbusEndpoint,
+        /// The other device's endpoint.
+        previous: ModbusEndpoint,
+        /// Inventory path of the other device.
+        other: String,
+    },
+}
+
+/// The inventory's Modbus devices, planned.
+#[derive(Debug, Default)]
+pub struct EndpointPlan {
+    /// Every device with a known profile and an endpoint that parses, in inventory order, with its endpoint.
+    pub devices: Vec<(ModbusEndpoint, PolledDevice)>,
+    /// Every problem, in inventory order.
+    pub problems: Vec<PlanProblem>,
+}
+
+impl EndpointPlan {
+    /// The devices by endpoint (in the order of the endpoints' canonical keys, each endpoint's devices in
+    /// inventory order): one poller task each.
+    pub fn into_endpoints(self) -> Vec<(ModbusEndpoint, Vec<PolledDevice>)> {
+        let mut endpoints: BTreeMap<String, (ModbusEndpoint, Vec<PolledDevice>)> = BTreeMap::new();
+        for (endpoint, device) in self.devices {
+            endpoints
+                .entry(endpoint.key())
+                .or_insert_with(|| (endpoint, Vec::new()))
+                .1
+                .push(device);
+        }
+        endpoints.into_values().collect()
+    }
+}
+
+/// Plans the inventory's Modbus devices with the meter `profiles`.
+pub fn endpoint_plan(inventory: &Inventory, profiles: &ProfileSet) -> EndpointPlan {
+    let mut plan = EndpointPlan::default();
+    // By unit key (`endpoint#unit`) and by endpoint key: the inventory path that used it (last), and for
+    // endpoint keys the endpoint with its line settings.
+    let mut seen: BTreeMap<String, (String, Option<ModbusEndpoint>)> = BTreeMap::new();
+    for (i, site) in inventory.sites.iter().enumerate() {
+        for (j, dev) in site.devices.iter().enumerate() {
+            let DeviceSource::Modbus {
+                profile,
+                endpoint,
+                unit_id,
+                interval,
+            } = &dev.source
+            else {
+                continue;
+            };
+            let path = format!("sites[{i}].devices[{j}].source");
+            let found = profiles.get(profile);
+            if found.is_none() {
+                plan.problems.push(PlanProblem::UnknownProfile {
+                    path: path.clone(),
+                    device: dev.id.to_string(),
+                    profile: profile.clone(),
+                    known: profiles.names().join(", "),
+                });
+            }
+            let ep = match ModbusEndpoint::parse(endpoint) {
+                Ok(ep) => ep,
+                Err(message) => {
+                    plan.problems.push(PlanProblem::Endpoint {
+                        path,
+                        device: dev.id.to_string(),
+                        message,
+                    });
+                    continue;
+                }
+            };
+            let unit_key = format!("{}#{unit_id}", ep.key());
+            if let Some((other, _)) = seen.insert(unit_key, (path.clone(), None)) {
+                plan.problems.push(PlanProblem::UnitTaken {
+                    path: path.clone(),
+                    unit_id: *unit_id,
+                    endpoint: ep.key(),
+                    other,
+                });
+            }
+            if let Some((other, Some(previous))) = seen.insert(ep.key(), (path.clone(), Some(ep.clone())))
+                && previous != ep
+            {
+                plan.problems.push(PlanProblem::LineConflict {
+                    path,
+                    endpoint: ep.clone(),
+                    previous,
+                    other,
+                });
+            }
+            if let Some(profile) = found {
+                let device = PolledDevice {
+                    site: site.id.clone(),
+                    device: dev.id.clone(),
+                    unit_id: *unit_id,
+                    interval: *interval,
+                    profile,
+                };
+                plan.devices.push((ep, device));
+            }
+        }
+    }
+    plan
+}
