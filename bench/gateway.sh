@@ -6,7 +6,7 @@
 # late polls, CPU of gateway, simulator and broker, and the gateway's RSS.
 #
 # Also reports where the time goes: connects/disconnects/task wake-ups per second, endpoint time per activity
-# and poll lateness split by what the endpoint task was doing meanwhile (gateway/src/modbus_trace.rs).
+# and poll lateness split by what the endpoint task was doing meanwhile (gateway/src/modbus/trace.rs).
 #
 # Usage: bench/gateway.sh [N=10000] [DEAD_RATIO=0] [INTERVAL=1s]
 # Env:   UNITS_PER_LISTENER (100), WARMUP (20 s), MEASURE (60 s), FIRST_PORT (31000), BIN (release binary),
