@@ -1,5 +1,5 @@
 //! Modbus polling: one task and one connection per endpoint (TCP gateway, serial device server or serial
-//! bus), its devices polled on fixed grids by a [`Scheduler`].
+//! bus), its devices polled on fixed grids by a [`schedule::Scheduler`].
 //!
 //! Guarantees:
 //! * Requests on one connection are serialised (one task owns it); different endpoints run in parallel.

@@ -19,7 +19,7 @@
 //! `total_act` / `total_act_ret` and `em1data:N` `total_act_energy` / `total_act_ret_energy` Wh.
 //! `aenergy.by_minute` is mWh per completed minute and is not read: the counter is the truth. A message that
 //! fails to decode leaves the state unchanged. Payloads are read with the [`zw_jsonscan`] scanner; the
-//! serde_json decoder in [`super::reference::shelly`] is the differential reference.
+//! serde_json decoder in `reference::shelly` (test-only) is the differential reference.
 
 mod status;
 

@@ -12,7 +12,7 @@
 //! `SENSOR` (they come when someone polls the device, so they are readings like any other).
 //!
 //! Payloads are read with the [`zw_jsonscan`] scanner; the serde_json decoder in
-//! [`super::reference::tasmota`] is the differential reference.
+//! `reference::tasmota` (test-only) is the differential reference.
 
 use zw_model::Quantity;
 use zw_model::inventory::SmlField;

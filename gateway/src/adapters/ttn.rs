@@ -12,7 +12,7 @@
 //!   bit 0 → potential ×(−0.1) kPa and soil temperature (x − 32768)/10 °C; bit 1 → battery x/1000 V.
 //!
 //! Uplinks are read with the [`zw_jsonscan`] scanner, which skips the metadata (`rx_metadata`, `settings`,
-//! ids) without building it; the serde_json decoder in [`super::reference::ttn`] is the differential
+//! ids) without building it; the serde_json decoder in `reference::ttn` (test-only) is the differential
 //! reference.
 
 use std::borrow::Cow;

@@ -21,7 +21,7 @@ pub struct ModbusMetrics {
     /// Device status messages published.
     pub status_published: IntCounter,
     /// Lateness of grid polls in seconds, split by what the endpoint task was doing meanwhile (see
-    /// [`crate::modbus::trace`]).
+    /// `modbus/trace.rs`).
     pub lateness_cause: prometheus::CounterVec,
     /// Grid polls later than 10 ms, by the cause with the largest share of their lateness.
     pub late_polls: IntCounterVec,
