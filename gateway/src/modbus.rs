@@ -17,11 +17,10 @@
 //! * Modbus exceptions are told apart from timeouts and transport errors in logs, metrics and health; the
 //!   values of a failed request are missing from the reading, never 0.
 //! * Each device's health is published retained on `zw/v1/status/device/{device}`.
-
 //!
 //! | module | what |
 //! |---|---|
-//! | [`endpoint_plan`] (`endpoints.rs`) | the inventory's Modbus devices → endpoints with their devices (validation, the gateway, the demo backfill) |
+//! | [`endpoint_plan`] (`endpoints.rs`) | inventory → endpoints and their devices (validation, gateway, backfill) |
 //! | `poller.rs` | one endpoint's task: connection, grid, probes, publishing |
 //! | `poll.rs` | one poll of one device: requests, decoding, what happened |
 //! | [`schedule`] | fixed grids, per-device back-off, probes within a bounded share |

@@ -164,3 +164,55 @@ pub fn endpoint_plan(inventory: &Inventory, profiles: &ProfileSet) -> EndpointPl
     }
     plan
 }
+
+#[cfg(test)]
+mod tests {
+    use zw_model::inventory::Device;
+
+    use super::*;
+
+    fn ids(devices: &[PolledDevice]) -> Vec<&str> {
+        devices.iter().map(|d| d.device.as_str()).collect()
+    }
+
+    #[test]
+    fn plans_devices_in_inventory_order_and_reports_every_problem() {
+        let inventory = Inventory::builder()
+            .building(
+                "b",
+                [
+                    Device::modbus("m1", "10.0.0.1:502", 1, "sdm630"),
+                    Device::modbus("m2", "10.0.0.2:502", 1, "nope"),
+                    Device::modbus("m3", "10.0.0.1:502", 1, "sdm120"),
+                    Device::modbus("m4", "no port", 1, "sdm120"),
+                    Device::modbus("m5", "10.0.0.0:502", 2, "sdm120"),
+                ],
+            )
+            .build();
+        let profiles = ProfileSet::load(&[]).unwrap_or_else(|e| panic!("built-in profiles: {e:?}"));
+        let plan = endpoint_plan(&inventory, &profiles);
+        let planned: Vec<_> = plan.devices.iter().map(|(_, d)| d.device.as_str()).collect();
+        assert_eq!(planned, ["m1", "m3", "m5"]);
+        let problems: Vec<_> = plan
+            .problems
+            .iter()
+            .map(|p| match p {
+                PlanProblem::UnknownProfile { device, .. } => format!("profile {device}"),
+                PlanProblem::Endpoint { device, .. } => format!("endpoint {device}"),
+                PlanProblem::UnitTaken { path, other, .. } => format!("unit {path} {other}"),
+                PlanProblem::LineConflict { path, .. } => format!("line {path}"),
+            })
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "profile m2",
+                "unit sites[0].devices[2].source sites[0].devices[0].source",
+                "endpoint m4",
+            ]
+        );
+        let endpoints = plan.into_endpoints();
+        let grouped: Vec<_> = endpoints.iter().map(|(_, d)| ids(d)).collect();
+        assert_eq!(grouped, [vec!["m5"], vec!["m1", "m3"]]);
+    }
+}
