@@ -83,10 +83,10 @@ async fn influx_outage_mid_stream_every_reading_arrives_exactly_once() -> anyhow
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_mid_stream_every_reading_arrives() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    // A plain subscription: mosquitto 2.0.11 restores it from its persistence file, so readings published
-    // right after the restart are queued for ingest. A shared one is lost on restart and only renewed when
-    // ingest reconnects (see README, "Ingest: delivery guarantees and scale-out").
-    let ingest = Ingest::start(&stack, "ingest1", "", "shared = false")?;
+    // The default, a plain subscription: mosquitto 2.0.11 restores it from its persistence file, so readings
+    // published right after the restart are queued for ingest. A shared one is lost on restart and only
+    // renewed when ingest reconnects (ingest/src/partition.rs).
+    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
     let publisher = Publisher::new(&stack, "pub-restart");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

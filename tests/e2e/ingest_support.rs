@@ -85,18 +85,34 @@ metrics_listen = "127.0.0.1:{metrics_port}"
 
     /// SIGKILL, then a fresh process with the same config, spool and session.
     pub async fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.kill9().await?;
+        self.restart()
+    }
+
+    /// SIGKILL; the broker keeps the persistent session.
+    pub async fn kill9(&mut self) -> anyhow::Result<()> {
         self.child.start_kill()?;
         self.child.wait().await?;
+        Ok(())
+    }
+
+    /// A fresh process with the same config, spool and session (after [`Ingest::kill9`]).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
         self.child = spawn(&self.config, &self.dir)?;
         Ok(())
     }
 
+    /// The metrics page; empty if unreachable.
+    pub async fn metrics_text(&self) -> String {
+        let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port)).await else {
+            return String::new();
+        };
+        resp.text().await.unwrap_or_default()
+    }
+
     /// The value of an unlabelled metric (or the sum over its labels); 0 if absent or unreachable.
     pub async fn metric(&self, name: &str) -> f64 {
-        let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port)).await else {
-            return 0.0;
-        };
-        let text = resp.text().await.unwrap_or_default();
+        let text = self.metrics_text().await;
         text.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -14,6 +14,7 @@ mod ingest_http_errors;
 mod ingest_import;
 mod ingest_keepalive;
 mod ingest_outage;
+mod ingest_oversize;
 mod ingest_scale_out;
 mod ingest_support;
 mod ingest_v2;
