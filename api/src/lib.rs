@@ -29,6 +29,9 @@ mod server;
 pub mod streams;
 pub mod views;
 
+#[cfg(test)]
+mod hardening_tests;
+
 use std::sync::Arc;
 
 use axum::Router;
