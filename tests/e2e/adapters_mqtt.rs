@@ -6,37 +6,40 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
 use zw_tests::{Stack, free_port};
 
+use zw_config::Config;
+use zw_model::inventory::JsonField;
+use zw_model::{Device, Inventory, Quantity};
+use zw_sim::mqtt::faults::MqttFaults;
+use zw_sim::shelly::{ShellyConfig, ShellyModel};
+
+use crate::support::config::{admin, serving, soil_sensor, write};
 use crate::support::{Zaehlwerk, eventually, get};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn config(stack: &Stack, api: u16) -> String {
-    format!(
-        r#"{services}[gateway]
-deadletter_interval = "1h"
-max_payload_bytes = 4096
-
-[[sites]]
-id = "schule"
-kind = "building"
-devices = [
-  {{ id = "em-1", source = {{ type = "shelly", prefix = "shellypro3em-e2e" }} }},
-  {{ id = "plug-1", source = {{ type = "shelly", prefix = "shellyplugsg3-e2e" }} }},
-  {{ id = "gen-1", source = {{ type = "json", topic = "sensors/e2e/kwh", fields = [{{ pointer = "/sensor/kwh", quantity = "energy_import", scale = 1000 }}] }} }},
-]
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "trs-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/trs-e2e/up", model = "dl-trs21" }} }}]
-
-{admin}"#,
-        services = crate::support::services(stack, api),
-        admin = crate::support::admin_user(),
-    )
+fn config(stack: &Stack, api: u16) -> Config {
+    let mut cfg = serving(stack, api);
+    cfg.gateway.deadletter_interval = Duration::from_secs(3600);
+    cfg.gateway.max_payload_bytes = 4096;
+    let kwh = JsonField::new("/sensor/kwh", Quantity::EnergyImport).scale(1000.0);
+    let trs21 = Device::ttn("trs-1", "v3/soil-app@ttn/devices/trs-e2e/up", "dl-trs21");
+    cfg.inventory = Inventory::builder()
+        .building(
+            "schule",
+            [
+                Device::shelly("em-1", "shellypro3em-e2e"),
+                Device::shelly("plug-1", "shellyplugsg3-e2e"),
+                Device::json("gen-1", "sensors/e2e/kwh", [kwh]),
+            ],
+        )
+        .park("park", [trs21])
+        .build();
+    cfg.inventory.users.push(admin());
+    cfg
 }
 
 /// A test MQTT client: publishes, and forwards everything under `filters`.
@@ -44,32 +47,16 @@ async fn client(
     stack: &Stack,
     filters: &[&str],
 ) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Vec<u8>)>) {
-    let opts = MqttOptions::new("e2e-adapters", stack.mqtt_host(), stack.mqtt_port());
-    let (client, mut eventloop) = AsyncClient::new(opts, 100);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut ack_tx = Some(ack_tx);
-        while let Ok(ev) = eventloop.poll().await {
-            match ev {
-                Event::Incoming(Packet::SubAck(_)) => {
-                    if let Some(t) = ack_tx.take() {
-                        let _ = t.send(());
-                    }
-                }
-                Event::Incoming(Packet::Publish(p)) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                _ => {}
-            }
-        }
-    });
-    let filters = filters
-        .iter()
-        .map(|f| rumqttc::SubscribeFilter::new((*f).into(), QoS::AtLeastOnce));
-    client.subscribe_many(filters).await.expect("subscribe");
-    let _ = tokio::time::timeout(WAIT, ack_rx).await;
-    (client, rx)
+    let sub = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "e2e-adapters",
+        filters,
+        QoS::AtLeastOnce,
+    )
+    .await
+    .expect("subscribe");
+    (sub.client, sub.messages)
 }
 
 /// The device messages, in order: full statuses before the delta that is merged onto them.
@@ -96,8 +83,7 @@ fn value(live: &serde_json::Value, q: &str) -> Option<f64> {
 async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let api_port = free_port();
-    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg_path, config(&stack, api_port))?;
+    let cfg_path = write(&stack, &config(&stack, api_port))?;
     let (mqtt, mut seen) = client(
         &stack,
         &["zw/v1/deadletter/gateway/#", "zw/v1/readings/schule/em-1"],
@@ -275,18 +261,30 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
 async fn simulated_shelly_and_tension_sensor_reach_the_api() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let api_port = free_port();
-    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-    let sim = r#"
-[sim]
-modbus_listen = "127.0.0.1:0"
-meters = []
-plugs = []
-soil_sensors = []
-shellies = [{ prefix = "shellypro3em-e2e", model = "pro3em", interval = "200ms" }, { prefix = "shellyplugsg3-e2e", model = "plug", interval = "200ms" }]
-tension_sensors = [{ application = "soil-app", tenant = "ttn", device_id = "trs-e2e", interval = "200ms" }]
-mqtt_faults = { malformed_every = 4 }
-"#;
-    std::fs::write(&cfg_path, format!("{sim}{}", config(&stack, api_port)))?;
+    let mut cfg = config(&stack, api_port);
+    let every = Duration::from_millis(200);
+    let shelly = |prefix: &str, model| ShellyConfig {
+        prefix: prefix.into(),
+        model,
+        interval: every,
+    };
+    cfg.sim = zw_sim::Config {
+        modbus_listen: ([127, 0, 0, 1], 0).into(),
+        meters: Vec::new(),
+        plugs: Vec::new(),
+        soil_sensors: Vec::new(),
+        shellies: vec![
+            shelly("shellypro3em-e2e", ShellyModel::Pro3em),
+            shelly("shellyplugsg3-e2e", ShellyModel::Plug),
+        ],
+        tension_sensors: vec![soil_sensor("trs-e2e", every)],
+        mqtt_faults: MqttFaults {
+            malformed_every: 4,
+            ..MqttFaults::default()
+        },
+        ..zw_sim::Config::default()
+    };
+    let cfg_path = write(&stack, &cfg)?;
     let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");

@@ -3,7 +3,7 @@
 //! status (`zw/v1/trees/{tree}`); an acknowledgement from `zw/v1/commands/alerts/ack` is applied; after a
 //! restart the alert is taken back, not opened again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,47 +13,36 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use zw_tests::Stack;
 
 use crate::fixture::WAIT;
+use zw_analytics::config::Watts;
+use zw_config::Config;
+use zw_model::{Device, Inventory, Tree};
+
+use crate::support::config::{connected, write};
 use crate::support::{Zaehlwerk, eventually};
 
-fn config(stack: &Stack) -> String {
-    format!(
-        r#"
-{conn}[analytics]
-tick_interval = "200ms"
-[analytics.power]
-smoothing = "1s"
-hold = "2s"
-clear_hold = "2s"
-refresh = "1s"
-[analytics.limits]
-plug = "100W"
-[analytics.left_on]
-classes = []
-[analytics.trees]
-interval = "1s"
-[analytics.alerts]
-restore_wait = "3s"
-restore_quiet = "500ms"
-
-[[sites]]
-id = "hh-1"
-kind = "household"
-devices = [{{ id = "plug-1", class = "plug", source = {{ type = "tasmota", topic = "plug-1" }} }}]
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "soil-1", class = "soil_sensor", source = {{ type = "ttn", topic = "v3/a@ttn/devices/soil-1/up", model = "lse01" }} }}]
-[[trees]]
-id = "t-1"
-site = "park"
-species = "Tilia cordata"
-planted = 2022
-lat = 51.2
-lon = 6.6
-sensors = ["soil-1"]
-"#,
-        conn = crate::support::connection(stack),
-    )
+fn config(stack: &Stack) -> Config {
+    let mut cfg = connected(stack);
+    let a = &mut cfg.analytics;
+    a.tick_interval = Duration::from_millis(200);
+    a.power.smoothing = Duration::from_secs(1);
+    a.power.hold = Duration::from_secs(2);
+    a.power.clear_hold = Duration::from_secs(2);
+    a.power.refresh = Duration::from_secs(1);
+    a.limits = BTreeMap::from([("plug".to_owned(), Watts(100.0))]);
+    a.left_on.classes = Vec::new();
+    a.trees.interval = Duration::from_secs(1);
+    a.alerts.restore_wait = Duration::from_secs(3);
+    a.alerts.restore_quiet = Duration::from_millis(500);
+    let sensor = Device::ttn("soil-1", "v3/a@ttn/devices/soil-1/up", "lse01").class("soil_sensor");
+    cfg.inventory = Inventory::builder()
+        .household("hh-1", [Device::tasmota("plug-1", "plug-1").class("plug")])
+        .park("park", [sensor])
+        .tree(Tree {
+            planted: 2022,
+            ..Tree::new("t-1", "park", &["soil-1"])
+        })
+        .build();
+    cfg
 }
 
 type Retained = Arc<Mutex<HashMap<String, serde_json::Value>>>;
@@ -107,8 +96,7 @@ fn get(seen: &Retained, topic: &str) -> Option<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_and_tree_status_are_published_acknowledged_and_survive_a_restart() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let cfg = stack.state_dir().join("analytics.toml");
-    std::fs::write(&cfg, config(&stack))?;
+    let cfg = write(&stack, &config(&stack))?;
     let (mqtt, seen) = client(&stack).await;
     let analytics = Zaehlwerk::start("analytics", &cfg, stack.state_dir())?;
     let topic = "zw/v1/alerts/high_consumption.hh-1.plug-1";

@@ -10,30 +10,22 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use zw_tests::Stack;
 
 use crate::fixture::WAIT;
-use crate::support::{Zaehlwerk, connection, eventually};
+use zw_config::Config;
+use zw_model::{Device, Inventory, Tree};
 
-fn config(stack: &Stack) -> String {
-    format!(
-        r#"{conn}[analytics]
-tick_interval = "200ms"
-[analytics.trees]
-interval = "1s"
+use crate::support::config::{connected, write};
+use crate::support::{Zaehlwerk, eventually};
 
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "soil-1", class = "soil_sensor", source = {{ type = "ttn", topic = "v3/a@ttn/devices/soil-1/up", model = "lse01" }} }}]
-[[trees]]
-id = "t-1"
-site = "park"
-species = "Tilia cordata"
-planted = 2015
-lat = 51.2
-lon = 6.6
-sensors = ["soil-1"]
-"#,
-        conn = connection(stack),
-    )
+fn config(stack: &Stack) -> Config {
+    let mut cfg = connected(stack);
+    cfg.analytics.tick_interval = Duration::from_millis(200);
+    cfg.analytics.trees.interval = Duration::from_secs(1);
+    let sensor = Device::ttn("soil-1", "v3/a@ttn/devices/soil-1/up", "lse01").class("soil_sensor");
+    cfg.inventory = Inventory::builder()
+        .park("park", [sensor])
+        .tree(Tree::new("t-1", "park", &["soil-1"]))
+        .build();
+    cfg
 }
 
 /// The latest retained status of tree `t-1`, read by a fresh subscriber.
@@ -70,8 +62,7 @@ async fn tree_trend_is_warmed_from_influxdb_history() -> anyhow::Result<()> {
     }
     influx.write(body).await?;
 
-    let cfg = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg, config(&stack))?;
+    let cfg = write(&stack, &config(&stack))?;
     let analytics = Zaehlwerk::start("analytics", &cfg, stack.state_dir())?;
     let status = eventually(WAIT, "a tree status with a trend", || async {
         tree_status(&stack)

@@ -3,52 +3,35 @@
 //! counts and dead-letters the bad one by reason.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
+use rumqttc::QoS;
 use zw_tests::{Stack, free_port};
 
 use crate::ingest_support::{Ingest, Publisher, WAIT, await_count, await_subscribed, count, reading};
-use crate::support::{Zaehlwerk, admin_user, eventually, get, services};
+use zw_model::{Device, Inventory};
+use zw_sim::MeterConfig;
+
+use crate::support::config::{admin, plug, serving, write};
+use crate::support::{Zaehlwerk, eventually, get};
 
 /// Every reading message on the bus: `(topic, payload)`.
-type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+type Seen = zw_tests::mqtt::JsonLog;
 
 /// Subscribes to both reading forms as an independent client; returns once the broker confirmed.
 async fn watch(stack: &Stack) -> anyhow::Result<Seen> {
-    let mut opts = MqttOptions::new("e2e-batch-watch", stack.mqtt_host(), stack.mqtt_port());
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut events) = AsyncClient::new(opts, 100);
-    client
-        .subscribe_many([
-            SubscribeFilter::new("zw/v1/batches/+".into(), QoS::AtLeastOnce),
-            SubscribeFilter::new("zw/v1/readings/+/+".into(), QoS::AtLeastOnce),
-        ])
-        .await?;
-    let seen = Seen::default();
-    let (sink, (tx, rx)) = (seen.clone(), tokio::sync::oneshot::channel());
-    tokio::spawn(async move {
-        let (_client, mut tx) = (client, Some(tx));
-        while let Ok(ev) = events.poll().await {
-            match ev {
-                Event::Incoming(Packet::SubAck(_)) => {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Event::Incoming(Packet::Publish(p)) => {
-                    let v = serde_json::from_slice(&p.payload).unwrap_or_default();
-                    let mut seen = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    seen.push((p.topic.clone(), v));
-                }
-                _ => {}
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, rx).await??;
-    Ok(seen)
+    let filters = ["zw/v1/batches/+", "zw/v1/readings/+/+"];
+    let sub = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "e2e-batch-watch",
+        &filters,
+        QoS::AtLeastOnce,
+    )
+    .await?;
+    Ok(sub.into_json_log())
 }
 
 /// The readings of every batch seen so far, and the largest batch.
@@ -69,31 +52,21 @@ async fn a_batching_gateway_delivers_every_reading_to_influxdb_and_the_live_view
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let seen = watch(&stack).await?;
     let (api_port, modbus) = (free_port(), free_port());
-    let config = format!(
-        r#"{services}{admin}
-[gateway.publish]
-batch_max = 4
-batch_linger = "150ms"
-[sim]
-modbus_listen = "127.0.0.1:{modbus}"
-update_interval = "1h"
-meters = [{{ unit_id = 1 }}]
-plugs = [{{ topic = "plug-b", interval = "100ms" }}]
-soil_sensors = []
-[[sites]]
-id = "bt-meter"
-kind = "building"
-devices = [{{ id = "bt-main", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630", interval = "200ms" }} }}]
-[[sites]]
-id = "bt-home"
-kind = "household"
-devices = [{{ id = "bt-plug", source = {{ type = "tasmota", topic = "plug-b" }} }}]
-"#,
-        services = services(&stack, api_port),
-        admin = admin_user(),
-    );
-    let cfg = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg, config)?;
+    let mut config = serving(&stack, api_port);
+    config.gateway.publish.batch_max = 4;
+    config.gateway.publish.batch_linger = Duration::from_millis(150);
+    config.sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
+    config.sim.update_interval = Duration::from_secs(3600);
+    config.sim.meters = vec![MeterConfig::sdm630(1)];
+    config.sim.plugs = vec![plug("plug-b", Duration::from_millis(100))];
+    config.sim.soil_sensors = Vec::new();
+    let meter = Device::modbus("bt-main", &format!("127.0.0.1:{modbus}"), 1, "sdm630");
+    config.inventory = Inventory::builder()
+        .building("bt-meter", [meter.every(Duration::from_millis(200))])
+        .household("bt-home", [Device::tasmota("bt-plug", "plug-b")])
+        .build();
+    config.inventory.users.push(admin());
+    let cfg = write(&stack, &config)?;
     let sim = Zaehlwerk::start("sim", &cfg, stack.state_dir())?;
     let all = Zaehlwerk::start("all", &cfg, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");

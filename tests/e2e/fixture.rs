@@ -6,71 +6,43 @@ use std::time::Duration;
 use anyhow::Context as _;
 use zw_tests::{Stack, free_port};
 
-use crate::support::{Zaehlwerk, eventually, get, hash};
+use zw_config::Config;
+use zw_model::inventory::fixtures;
+use zw_model::{Inventory, Role};
+use zw_sim::MeterConfig;
+
+use crate::support::config::{plug, serving, soil_sensor, user, write};
+use crate::support::{Zaehlwerk, eventually, get};
 
 /// How long any condition may take to become true.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-fn config(stack: &Stack, api: u16, modbus: u16) -> String {
-    format!(
-        r#"
-{conn}[api]
-listen = "127.0.0.1:{api}"
-# Tests poll quickly; the per-user limit itself is covered by the router tests.
-rate_limit_per_second = 0
-[ingest]
-batch_interval = "200ms"
-[sim]
-modbus_listen = "127.0.0.1:{modbus}"
-# Meter values stay put after the first step, so an independent Modbus read sees what the gateway saw.
-update_interval = "1h"
-meters = [{{ unit_id = 1 }}]
-plugs = [{{ topic = "plug-e2e", interval = "300ms" }}]
-soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "300ms" }}]
-
-[[sites]]
-id = "rathaus"
-kind = "building"
-devices = [{{ id = "rathaus-main", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630", interval = "500ms" }} }}]
-[[sites]]
-id = "hh-1"
-kind = "household"
-devices = [{{ id = "hh-1-plug", source = {{ type = "tasmota", topic = "plug-e2e" }} }}]
-[[sites]]
-id = "hh-2"
-kind = "household"
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "soil-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/lse01-e2e/up", model = "lse01" }} }}]
-
-[[users]]
-name = "fm"
-role = "facility_manager"
-scope = ["*"]
-token_sha256 = "{fm}"
-[[users]]
-name = "res1"
-role = "resident"
-scope = ["hh-1"]
-token_sha256 = "{res1}"
-[[users]]
-name = "res2"
-role = "resident"
-scope = ["hh-2"]
-token_sha256 = "{res2}"
-[[users]]
-name = "parks"
-role = "parks"
-scope = ["park"]
-token_sha256 = "{parks}"
-"#,
-        conn = crate::support::connection(stack),
-        fm = hash("tok-fm"),
-        res1 = hash("tok-res1"),
-        res2 = hash("tok-res2"),
-        parks = hash("tok-parks"),
-    )
+/// The model's town hall, first household and park on the simulator's devices (the second household has
+/// none), with a facility manager, a resident per household and the parks department.
+fn config(stack: &Stack, api: u16, modbus: u16) -> Config {
+    let mut cfg = serving(stack, api);
+    cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
+    // Meter values stay put after the first step, so an independent Modbus read sees what the gateway saw.
+    cfg.sim.update_interval = Duration::from_secs(3600);
+    cfg.sim.meters = vec![MeterConfig::sdm630(1)];
+    cfg.sim.plugs = vec![plug("plug-e2e", Duration::from_millis(300))];
+    cfg.sim.soil_sensors = vec![soil_sensor("lse01-e2e", Duration::from_millis(300))];
+    let meter = format!("127.0.0.1:{modbus}");
+    cfg.inventory = Inventory::builder()
+        .site(fixtures::town_hall(&meter, Duration::from_millis(500)))
+        .site(fixtures::household_with_plug("hh-1", "plug-e2e"))
+        .household("hh-2", [])
+        .site(fixtures::park_with_soil_sensor(
+            "v3/soil-app@ttn/devices/lse01-e2e/up",
+        ))
+        .build();
+    cfg.inventory.users = vec![
+        user("fm", Role::FacilityManager, &["*"], "tok-fm"),
+        user("res1", Role::Resident, &["hh-1"], "tok-res1"),
+        user("res2", Role::Resident, &["hh-2"], "tok-res2"),
+        user("parks", Role::Parks, &["park"], "tok-parks"),
+    ];
+    cfg
 }
 
 /// The running system.
@@ -91,8 +63,7 @@ impl System {
     /// Starts simulator and services on `stack` and waits until the API is ready.
     pub async fn start(stack: Stack) -> anyhow::Result<Self> {
         let (api_port, modbus_port) = (free_port(), free_port());
-        let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-        std::fs::write(&cfg_path, config(&stack, api_port, modbus_port))?;
+        let cfg_path = write(&stack, &config(&stack, api_port, modbus_port))?;
         let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
         let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
         let api = format!("http://127.0.0.1:{api_port}");

@@ -1,10 +1,8 @@
 //! Issue 5: a batch with some bad lines. Good readings are stored; readings InfluxDB refuses (a field type
 //! conflict) and messages that fail validation are in the dead-letter file, each with its reason.
 
-use std::sync::{Arc, Mutex};
-
 use chrono::{TimeDelta, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use zw_tests::{Stack, influx_write};
 
 use crate::ingest_support::{Ingest, Publisher, WAIT, await_count, await_subscribed, count, reading};
@@ -35,36 +33,15 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     .await?;
 
     // The records also go to the dead-letter topic (set for every test instance in `Ingest::start`).
-    let on_topic = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
-    let (sub, mut events) = AsyncClient::new(
-        MqttOptions::new("dl-watch", stack.mqtt_host(), stack.mqtt_port()),
-        100,
-    );
-    sub.subscribe("zw/v1/deadletter/ingest/ingest1", QoS::AtLeastOnce)
-        .await?;
-    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-    let sink = on_topic.clone();
-    tokio::spawn(async move {
-        let mut subscribed_tx = Some(subscribed_tx);
-        while let Ok(ev) = events.poll().await {
-            match ev {
-                Event::Incoming(Packet::SubAck(_)) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Event::Incoming(Packet::Publish(p)) => {
-                    if let Ok(v) = serde_json::from_slice(&p.payload) {
-                        sink.lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push(v);
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, subscribed).await??;
+    let on_topic = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "dl-watch",
+        &["zw/v1/deadletter/ingest/ingest1"],
+        QoS::AtLeastOnce,
+    )
+    .await?
+    .into_json_log();
 
     const GOOD: u64 = 60;
     let mut msgs: Vec<(String, Vec<u8>)> = (0..GOOD).map(|i| reading("dl", i)).collect();
@@ -138,10 +115,12 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     assert_eq!(ingest.metric("zw_ingest_dead_letter_records_total").await, 7.0);
 
     let published = eventually(WAIT, "7 dead letters on the topic", || async {
-        let r = on_topic
+        let r: Vec<serde_json::Value> = on_topic
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect();
         (r.len() >= 7).then_some(r)
     })
     .await?;

@@ -15,60 +15,66 @@ use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
+use zw_config::Config;
+use zw_model::Inventory;
+use zw_model::inventory::fixtures::building_with_meters;
+use zw_sim::{FaultConfig, FaultKind, Framing, MeterConfig, MeterModel};
+
+use crate::support::config::{connected, write};
 use crate::support::{Zaehlwerk, eventually, get};
 
-fn config(stack: &Stack, api: u16, modbus: u16, rtu: u16) -> String {
-    let dev = |id: &str, endpoint: String, unit: u8, profile: &str| {
-        format!(
-            "{{ id = \"{id}\", source = {{ type = \"modbus\", endpoint = \"{endpoint}\", unit_id = {unit}, profile = \"{profile}\", interval = \"500ms\" }} }}"
-        )
+fn config(stack: &Stack, api: u16, modbus: u16, rtu: u16) -> Config {
+    let mut cfg = connected(stack);
+    cfg.api.listen = ([127, 0, 0, 1], api).into();
+    cfg.ingest.batch_interval = Duration::from_millis(200);
+    cfg.gateway.request_timeout = Duration::from_millis(300);
+    cfg.gateway.modbus.probe_timeout = Duration::from_millis(50);
+    let sim = &mut cfg.sim;
+    sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
+    // Values stay put after the first steps, so an independent read sees what the gateway saw.
+    sim.update_interval = Duration::from_secs(3600);
+    sim.plugs = Vec::new();
+    sim.soil_sensors = Vec::new();
+    let meter = |unit_id, profile| MeterConfig {
+        profile,
+        ..MeterConfig::sdm630(unit_id)
     };
-    let tcp = format!("tcp://127.0.0.1:{modbus}");
-    let devices = [
-        dev("mb-sdm630", tcp.clone(), 1, "sdm630"),
-        dev("mb-sdm120", format!("127.0.0.1:{modbus}"), 2, "sdm120"),
-        dev("mb-sdm72", tcp.clone(), 3, "sdm72dm-v2"),
-        dev("mb-b23", tcp.clone(), 4, "janitza-b23"),
-        dev("mb-dead", tcp.clone(), 5, "sdm630"),
-        dev("mb-busy", tcp, 6, "sdm630"),
-        dev("mb-rtu", format!("rtutcp://127.0.0.1:{rtu}"), 7, "sdm630"),
+    let faulty = |unit_id, fault| MeterConfig {
+        faults: vec![fault],
+        ..MeterConfig::sdm630(unit_id)
+    };
+    sim.meters = vec![
+        meter(1, MeterModel::Sdm630),
+        meter(2, MeterModel::Sdm120),
+        meter(3, MeterModel::Sdm72dmV2),
+        meter(4, MeterModel::JanitzaB23),
+        faulty(5, FaultConfig::always(FaultKind::NoAnswer)),
+        faulty(
+            6,
+            FaultConfig {
+                code: 6,
+                ..FaultConfig::always(FaultKind::Exception)
+            },
+        ),
+        MeterConfig {
+            listen: Some(([127, 0, 0, 1], rtu).into()),
+            framing: Framing::Rtu,
+            ..MeterConfig::sdm630(7)
+        },
     ];
-    format!(
-        r#"
-{conn}[api]
-listen = "127.0.0.1:{api}"
-[ingest]
-batch_interval = "200ms"
-[gateway]
-request_timeout = "300ms"
-[gateway.modbus]
-probe_timeout = "50ms"
-[sim]
-modbus_listen = "127.0.0.1:{modbus}"
-# Values stay put after the first steps, so an independent read sees what the gateway saw.
-update_interval = "1h"
-plugs = []
-soil_sensors = []
-meters = [
-  {{ unit_id = 1, profile = "sdm630" }},
-  {{ unit_id = 2, profile = "sdm120" }},
-  {{ unit_id = 3, profile = "sdm72dm-v2" }},
-  {{ unit_id = 4, profile = "janitza-b23" }},
-  {{ unit_id = 5, faults = [{{ kind = "no_answer" }}] }},
-  {{ unit_id = 6, faults = [{{ kind = "exception", code = 6 }}] }},
-  {{ unit_id = 7, listen = "127.0.0.1:{rtu}", framing = "rtu" }},
-]
-
-[[sites]]
-id = "werkhof"
-kind = "building"
-devices = [
-  {devices}
-]
-"#,
-        conn = crate::support::connection(stack),
-        devices = devices.join(",\n  "),
-    )
+    let tcp = format!("tcp://127.0.0.1:{modbus}");
+    let meters = [
+        ("mb-sdm630", tcp.clone(), 1, "sdm630"),
+        ("mb-sdm120", format!("127.0.0.1:{modbus}"), 2, "sdm120"),
+        ("mb-sdm72", tcp.clone(), 3, "sdm72dm-v2"),
+        ("mb-b23", tcp.clone(), 4, "janitza-b23"),
+        ("mb-dead", tcp.clone(), 5, "sdm630"),
+        ("mb-busy", tcp, 6, "sdm630"),
+        ("mb-rtu", format!("rtutcp://127.0.0.1:{rtu}"), 7, "sdm630"),
+    ];
+    let werkhof = building_with_meters("werkhof", &meters, Duration::from_millis(500));
+    cfg.inventory = Inventory::builder().site(werkhof).build();
+    cfg
 }
 
 /// (function code, address) of import, export and voltage L1 per profile, from the vendors' tables.
@@ -111,8 +117,7 @@ async fn statuses(port: u16) -> anyhow::Result<HashMap<String, DeviceStatus>> {
 async fn every_shipped_profile_reaches_influxdb_with_the_meters_values() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let (api_port, modbus_port, rtu_port) = (free_port(), free_port(), free_port());
-    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg_path, config(&stack, api_port, modbus_port, rtu_port))?;
+    let cfg_path = write(&stack, &config(&stack, api_port, modbus_port, rtu_port))?;
     let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");

@@ -2,7 +2,7 @@
 //! live values of the meter, the plug and the soil sensor, equal to what the simulator served.
 
 use anyhow::Context as _;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use tokio::sync::mpsc;
 use tokio_modbus::client::Reader as _;
 use zw_tests::Stack;
@@ -11,40 +11,18 @@ use crate::fixture::{System, WAIT};
 use crate::support::{eventually, get};
 
 /// Captures every device payload the simulator publishes, as an independent MQTT subscriber.
-async fn capture(stack: &Stack) -> mpsc::UnboundedReceiver<(String, serde_json::Value)> {
-    let mut opts = MqttOptions::new("e2e-capture", stack.mqtt_host(), stack.mqtt_port());
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut eventloop) = AsyncClient::new(opts, 100);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut subscribed_tx = Some(subscribed_tx);
-        while let Ok(ev) = eventloop.poll().await {
-            match ev {
-                Event::Incoming(Packet::SubAck(_)) => {
-                    if let Some(t) = subscribed_tx.take() {
-                        let _ = t.send(());
-                    }
-                }
-                Event::Incoming(Packet::Publish(p)) => {
-                    if let Ok(v) = serde_json::from_slice(&p.payload) {
-                        let _ = tx.send((p.topic.clone(), v));
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
-    client
-        .subscribe_many([
-            rumqttc::SubscribeFilter::new("tele/+/SENSOR".into(), QoS::AtMostOnce),
-            rumqttc::SubscribeFilter::new("v3/+/devices/+/up".into(), QoS::AtMostOnce),
-        ])
-        .await
-        .expect("subscribe");
-    let _ = tokio::time::timeout(WAIT, subscribed_rx).await;
-    std::mem::forget(client);
-    rx
+async fn capture(stack: &Stack) -> mpsc::UnboundedReceiver<(String, Vec<u8>)> {
+    let filters = ["tele/+/SENSOR", "v3/+/devices/+/up"];
+    let sub = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "e2e-capture",
+        &filters,
+        QoS::AtMostOnce,
+    )
+    .await
+    .expect("subscribe");
+    sub.messages
 }
 
 fn num(v: &serde_json::Value) -> f64 {
@@ -135,8 +113,10 @@ async fn reading_flows_from_simulated_devices_to_api_and_influxdb() -> anyhow::R
             WAIT,
             &format!("{device} live values equal to a captured payload"),
             || {
-                while let Ok(m) = captured.try_recv() {
-                    seen.push(m);
+                while let Ok((topic, payload)) = captured.try_recv() {
+                    if let Ok(v) = serde_json::from_slice(&payload) {
+                        seen.push((topic, v));
+                    }
                 }
                 let (url, seen) = (url.clone(), seen.clone());
                 async move {

@@ -2,52 +2,81 @@
 //! sensor lands in InfluxDB as the gateway would have read it, and the live counters the meter then serves
 //! continue where it ends.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use tokio_modbus::client::Reader as _;
 use tokio_modbus::prelude::{Slave, SlaveContext as _};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::{Zaehlwerk, connection, eventually};
+use zw_config::Config;
+use zw_model::inventory::fixtures;
+use zw_model::{Device, Inventory};
+use zw_sim::shelly::{ShellyConfig, ShellyModel};
+use zw_sim::{MeterConfig, MeterModel};
 
-fn config(stack: &Stack, modbus: u16) -> String {
-    format!(
-        r#"{conn}
-[sim]
-modbus_listen = "127.0.0.1:{modbus}"
-update_interval = "1h"
-history = "30m"
-history_step = "1m"
-plugs = [{{ topic = "plug-e2e", interval = "5m" }}]
-soil_sensors = [{{ application = "soil-app", tenant = "ttn", device_id = "lse01-e2e", interval = "5m" }}]
-shellies = [{{ prefix = "pro3em-e2e", model = "pro3em", interval = "5m" }}, {{ prefix = "splug-e2e", model = "plug", interval = "5m" }}]
-meters = [{{ unit_id = 1, includes = [2] }}, {{ unit_id = 2, profile = "janitza-b23" }}, {{ unit_id = 3 }}]
+use crate::support::config::{connected, plug, soil_sensor, write};
+use crate::support::{Zaehlwerk, eventually};
 
-[[sites]]
-id = "rathaus"
-kind = "building"
-devices = [
-  {{ id = "main", class = "main_meter", source = {{ type = "modbus", endpoint = "127.0.0.1:{modbus}", unit_id = 1, profile = "sdm630" }} }},
-  {{ id = "kitchen", source = {{ type = "modbus", endpoint = "tcp://localhost:{modbus}", unit_id = 2, profile = "janitza-b23" }} }},
-]
-[[sites]]
-id = "hh-1"
-kind = "household"
-devices = [
-  {{ id = "hh-1-plug", source = {{ type = "tasmota", topic = "plug-e2e" }} }},
-  {{ id = "hh-1-shelly", source = {{ type = "shelly", prefix = "splug-e2e" }} }},
-]
-[[sites]]
-id = "kita"
-kind = "building"
-devices = [{{ id = "kita-main", class = "main_meter", source = {{ type = "shelly", prefix = "pro3em-e2e" }} }}]
-[[sites]]
-id = "park"
-kind = "park"
-devices = [{{ id = "soil-1", source = {{ type = "ttn", topic = "v3/soil-app@ttn/devices/lse01-e2e/up", model = "lse01" }} }}]
-"#,
-        conn = connection(stack),
-    )
+fn config(stack: &Stack, modbus: u16) -> Config {
+    let mut cfg = connected(stack);
+    let sim = &mut cfg.sim;
+    sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
+    sim.update_interval = Duration::from_secs(3600);
+    sim.history = Duration::from_secs(30 * 60);
+    sim.history_step = Duration::from_secs(60);
+    let five_minutes = Duration::from_secs(5 * 60);
+    sim.plugs = vec![plug("plug-e2e", five_minutes)];
+    sim.soil_sensors = vec![soil_sensor("lse01-e2e", five_minutes)];
+    sim.shellies = vec![
+        ShellyConfig {
+            prefix: "pro3em-e2e".into(),
+            model: ShellyModel::Pro3em,
+            interval: five_minutes,
+        },
+        ShellyConfig {
+            prefix: "splug-e2e".into(),
+            model: ShellyModel::Plug,
+            interval: five_minutes,
+        },
+    ];
+    sim.meters = vec![
+        MeterConfig {
+            includes: vec![2],
+            ..MeterConfig::sdm630(1)
+        },
+        MeterConfig {
+            profile: MeterModel::JanitzaB23,
+            ..MeterConfig::sdm630(2)
+        },
+        MeterConfig::sdm630(3),
+    ];
+    let (ip, host) = (format!("127.0.0.1:{modbus}"), format!("tcp://localhost:{modbus}"));
+    cfg.inventory = Inventory::builder()
+        .building(
+            "rathaus",
+            [
+                Device::modbus("main", &ip, 1, "sdm630").class("main_meter"),
+                Device::modbus("kitchen", &host, 2, "janitza-b23"),
+            ],
+        )
+        .household(
+            "hh-1",
+            [
+                Device::tasmota("hh-1-plug", "plug-e2e"),
+                Device::shelly("hh-1-shelly", "splug-e2e"),
+            ],
+        )
+        .building(
+            "kita",
+            [Device::shelly("kita-main", "pro3em-e2e").class("main_meter")],
+        )
+        .site(fixtures::park_with_soil_sensor(
+            "v3/soil-app@ttn/devices/lse01-e2e/up",
+        ))
+        .build();
+    cfg
 }
 
 /// `SELECT fields FROM readings WHERE device = d` as rows of numbers (time dropped, nulls as NaN).
@@ -69,8 +98,7 @@ async fn rows(influx: &zw_influx::Client, fields: &str, device: &str) -> anyhow:
 async fn history_is_stored_as_the_gateway_reads_it_and_live_counters_continue() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let modbus = free_port();
-    let cfg = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg, config(&stack, modbus))?;
+    let cfg = write(&stack, &config(&stack, modbus))?;
     let sim = Zaehlwerk::start("sim", &cfg, stack.state_dir())?;
     let influx = crate::support::influx(&stack)?;
     // 30 minutes in 1-minute steps: the steps strictly between the start and now.

@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use tokio::process::{Child, Command};
 
+pub mod config;
+
 /// A running `zaehlwerk` subcommand; killed on drop, stopped gracefully by [`Zaehlwerk::stop`].
 pub struct Zaehlwerk {
     child: Child,
@@ -110,16 +112,6 @@ fn zw_model_hash(token: &str) -> String {
     String::from_utf8(out.stdout).expect("utf8").trim().to_string()
 }
 
-/// The `[bus]` and `[influx]` tables pointing at `stack`'s broker and database, to start a test's config with.
-pub fn connection(stack: &zw_tests::Stack) -> String {
-    format!(
-        "[bus]\nport = {}\n[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n",
-        stack.mqtt_port(),
-        stack.influx_url(),
-        stack.influx_db()
-    )
-}
-
 /// An InfluxDB client for `stack`'s database.
 pub fn influx(stack: &zw_tests::Stack) -> anyhow::Result<zw_influx::Client> {
     Ok(zw_influx::Client::new(zw_influx::Config {
@@ -127,21 +119,4 @@ pub fn influx(stack: &zw_tests::Stack) -> anyhow::Result<zw_influx::Client> {
         database: stack.influx_db().into(),
         ..Default::default()
     })?)
-}
-
-/// [`connection`] plus an API on `api` without a rate limit and ingest flushing every 200 ms: the start of a
-/// config for tests that read back through the API.
-pub fn services(stack: &zw_tests::Stack, api: u16) -> String {
-    format!(
-        "{}[api]\nlisten = \"127.0.0.1:{api}\"\nrate_limit_per_second = 0\n[ingest]\nbatch_interval = \"200ms\"\n",
-        connection(stack)
-    )
-}
-
-/// An `admin` user with token `tok-admin`.
-pub fn admin_user() -> String {
-    format!(
-        "[[users]]\nname = \"admin\"\nrole = \"admin\"\nscope = [\"*\"]\ntoken_sha256 = \"{}\"\n",
-        hash("tok-admin")
-    )
 }

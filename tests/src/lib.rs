@@ -10,7 +10,7 @@
 //! The binaries come from Debian's `mosquitto` and `influxdb` packages (`deploy/setup.sh` installs them);
 //! `ZW_MOSQUITTO_BIN` and `ZW_INFLUXD_BIN` point elsewhere. [`StackBuilder::victoria_metrics`] adds a
 //! VictoriaMetrics server (package `victoria-metrics`, `ZW_VICTORIA_BIN`) for the InfluxDB v2 write path;
-//! [`victoria_count`] counts what it stored.
+//! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -24,6 +24,7 @@
 mod influx_http;
 mod influxd;
 mod mosquitto;
+pub mod mqtt;
 mod ports;
 mod process;
 mod stack;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zw_model::inventory::fixtures::building_with_meters;
@@ -37,29 +37,9 @@ fn bus(port: u16) -> Result<zw_bus::Bus> {
 
 /// Everything published under `zw/v1/`, as (topic, payload).
 async fn subscribe(port: u16) -> Result<mpsc::UnboundedReceiver<(String, Vec<u8>)>> {
-    let (client, mut events) = AsyncClient::new(MqttOptions::new("test-capture", "127.0.0.1", port), 100);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut ready = Some(ready_tx);
-        while let Ok(ev) = events.poll().await {
-            match ev {
-                Event::Incoming(Packet::SubAck(_)) => {
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(());
-                    }
-                }
-                Event::Incoming(Packet::Publish(p)) => {
-                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
-                }
-                _ => {}
-            }
-        }
-    });
-    client.subscribe("zw/v1/#", QoS::AtMostOnce).await?;
-    tokio::time::timeout(Duration::from_secs(10), ready_rx).await??;
-    std::mem::forget(client);
-    Ok(rx)
+    let sub =
+        zw_tests::mqtt::subscribe("127.0.0.1", port, "test-capture", &["zw/v1/#"], QoS::AtMostOnce).await?;
+    Ok(sub.messages)
 }
 
 fn inventory(devices: &[(&str, String, u8, &str)], interval: Duration) -> Result<Inventory> {

@@ -192,6 +192,21 @@ impl Device {
         }
         self
     }
+
+    /// On a topic pattern, answers to `key` instead of its id (see [`super::pattern_key`]).
+    ///
+    /// # Panics
+    /// If the device is not a generic JSON device.
+    pub fn topic_key(mut self, key: &str) -> Self {
+        match &mut self.source {
+            DeviceSource::Json { topic_key, .. } => *topic_key = Some(key.into()),
+            other => panic!(
+                "only a generic JSON device has a topic key, not a {} device",
+                other.kind()
+            ),
+        }
+        self
+    }
 }
 
 impl JsonField {

@@ -13,12 +13,12 @@ use super::{Device, Inventory, Role, Site, SiteKind};
 pub const TOWN_HALL_METER: &str = "127.0.0.1:5020";
 
 /// The town hall `rathaus`: a building whose main meter `rathaus-main` (SDM630, unit 1) at `endpoint` is
-/// polled every 2 s.
-pub fn town_hall(endpoint: &str) -> Site {
+/// polled every `poll`.
+pub fn town_hall(endpoint: &str, poll: Duration) -> Site {
     Site::new(
         "rathaus",
         SiteKind::Building,
-        [Device::modbus("rathaus-main", endpoint, 1, "sdm630").every(Duration::from_secs(2))],
+        [Device::modbus("rathaus-main", endpoint, 1, "sdm630").every(poll)],
     )
 }
 
@@ -49,13 +49,13 @@ pub fn building_with_meters<E: AsRef<str>>(
     Site::new(id, SiteKind::Building, devices)
 }
 
-/// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`]), households `hh-1` and `hh-2` with a plug
+/// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`], polled every 2 s), households `hh-1` and `hh-2` with a plug
 /// each (topics `plug1`, `plug2`), the [`park_with_soil_sensor`] (no trees), and one user per role whose
 /// token is the user's name, in this order: `anna` (resident of `hh-1`), `fm` (facility manager, every
 /// building), `parks` (every park), `root` (admin).
 pub fn town() -> Inventory {
     Inventory::builder()
-        .site(town_hall(TOWN_HALL_METER))
+        .site(town_hall(TOWN_HALL_METER, Duration::from_secs(2)))
         .site(household_with_plug("hh-1", "plug1"))
         .site(household_with_plug("hh-2", "plug2"))
         .site(park_with_soil_sensor("v3/soil@ttn/devices/soil-1/up"))

@@ -10,25 +10,30 @@ use rumqttc::QoS;
 use zw_tests::{Stack, free_port};
 
 use super::{WAIT, client, value};
+use zw_config::Config;
+use zw_model::inventory::JsonField;
+use zw_model::{Device, Inventory, Quantity};
+
+use crate::support::config::{admin, serving, write};
 use crate::support::{Zaehlwerk, eventually, get};
 
-fn config(stack: &Stack, api: u16) -> String {
-    format!(
-        r#"{services}
-[[sites]]
-id = "depot"
-kind = "building"
-devices = [
-  {{ id = "pm-a", source = {{ type = "shelly", prefix = "shellypro2pm-e2e" }} }},
-  {{ id = "pm-b", source = {{ type = "shelly", prefix = "shellypro2pm-e2e", channel = 1 }} }},
-  {{ id = "room-1", source = {{ type = "json", topic = "sensors/+/state", fields = [{{ pointer = "/w", quantity = "active_power" }}] }} }},
-  {{ id = "hall", source = {{ type = "json", topic = "sensors/+/state", topic_key = "h1", fields = [{{ pointer = "/w", quantity = "active_power" }}] }} }},
-]
-
-{admin}"#,
-        services = crate::support::services(stack, api),
-        admin = crate::support::admin_user(),
-    )
+fn config(stack: &Stack, api: u16) -> Config {
+    let mut cfg = serving(stack, api);
+    let watts = || [JsonField::new("/w", Quantity::ActivePower)];
+    let pattern = "sensors/+/state";
+    cfg.inventory = Inventory::builder()
+        .building(
+            "depot",
+            [
+                Device::shelly("pm-a", "shellypro2pm-e2e"),
+                Device::shelly("pm-b", "shellypro2pm-e2e").channel(1),
+                Device::json("room-1", pattern, watts()),
+                Device::json("hall", pattern, watts()).topic_key("h1"),
+            ],
+        )
+        .build();
+    cfg.inventory.users.push(admin());
+    cfg
 }
 
 const MESSAGES: [(&str, &str); 4] = [
@@ -48,8 +53,7 @@ const MESSAGES: [(&str, &str); 4] = [
 async fn shelly_channels_and_json_patterns_are_distinct_devices_with_last_seen() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let api_port = free_port();
-    let cfg_path = stack.state_dir().join("zaehlwerk.toml");
-    std::fs::write(&cfg_path, config(&stack, api_port))?;
+    let cfg_path = write(&stack, &config(&stack, api_port))?;
     let (mqtt, mut seen) = client(&stack, &["zw/v1/status/device/pm-b"]).await;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     let api = format!("http://127.0.0.1:{api_port}");
