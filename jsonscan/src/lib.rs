@@ -44,6 +44,7 @@ mod keys;
 mod scanner;
 mod simd;
 mod skip;
+mod swar;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use crate::ScanError;
 use crate::simd::Block;
-use crate::skip::{HIGH, ONES, below};
+use crate::swar::{HIGH, ONES, below};
 
 /// Nesting limit, as serde_json's.
 const MAX_DEPTH: u32 = 128;

@@ -14,6 +14,9 @@ use std::arch::x86_64::{
     __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
 };
 
+#[cfg(not(target_arch = "x86_64"))]
+use crate::swar;
+
 /// Sixteen bytes of input.
 #[derive(Clone, Copy)]
 pub(crate) struct Block(
@@ -115,41 +118,6 @@ impl Block {
     /// The bytes with the high bit set (non-ASCII).
     #[inline(always)]
     pub(crate) fn high(self) -> u32 {
-        self.both(|w| w & crate::skip::HIGH)
-    }
-}
-
-/// The portable masks, on 8-byte words: the fallback above, and the reference the SSE2 masks are tested
-/// against on x86_64.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) mod swar {
-    use crate::skip::{HIGH, ONES};
-    pub(crate) use crate::skip::{bits, eq};
-
-    /// 0x80 in each byte of `w` that is `"`, `\` or below 0x20, 0 in the others (exact for every byte).
-    #[inline(always)]
-    pub(crate) fn string_special(w: u64) -> u64 {
-        const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-        // A byte is below 0x20 exactly when its top three bits are zero.
-        let x = w & (ONES * 0xE0);
-        let ctrl = !(((x & LOW7) + LOW7) | x) & HIGH;
-        eq(w, b'"') | eq(w, b'\\') | ctrl
-    }
-
-    /// The SWAR masks of 16 bytes, as [`super::Block`]'s: (`eq(c)`, `eq2(a, b)`, `string_special`, `high`).
-    pub(crate) fn masks(b: &[u8; 16], c: u8, a2: u8, b2: u8) -> (u32, u32, u32, u32) {
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[i..i + 8]);
-            u64::from_le_bytes(w)
-        };
-        let (lo, hi) = (word(0), word(8));
-        let both = |f: &dyn Fn(u64) -> u64| bits(f(lo)) | bits(f(hi)) << 8;
-        (
-            both(&|w| eq(w, c)),
-            both(&|w| eq(w, a2) | eq(w, b2)),
-            both(&string_special),
-            both(&|w| w & HIGH),
-        )
+        self.both(|w| w & swar::HIGH)
     }
 }

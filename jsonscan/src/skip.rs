@@ -1,32 +1,10 @@
 //! Skipping the values the caller does not read (see "Unread values" in the crate doc), sixteen bytes at a
-//! time ([`Block`] masks) and eight near the end of the input: the SWAR byte masks and the skipping half of
+//! time ([`Block`] masks) and eight near the end of the input ([`crate::swar`] words): the skipping half of
 //! [`Scanner`].
 
 use crate::simd::Block;
+use crate::swar::{ONES, below, bits, eq};
 use crate::{ScanError, Scanner};
-
-pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
-pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `w` that is below `n` (exact for the lowest such byte; `n` ≤ 128).
-#[inline]
-pub(crate) fn below(w: u64, n: u8) -> u64 {
-    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
-}
-
-/// 0x80 in each byte of `w` equal to `c`, 0 in the others (exact for every byte).
-#[inline(always)]
-pub(crate) fn eq(w: u64, c: u8) -> u64 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let x = w ^ (ONES * u64::from(c));
-    !(((x & LOW7) + LOW7) | x) & HIGH
-}
-
-/// The high bits of an [`eq`] mask as eight bits, bit k for byte k.
-#[inline(always)]
-pub(crate) fn bits(m: u64) -> u32 {
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
-}
 
 impl<E: From<ScanError>> Scanner<'_, E> {
     /// Skips a value the caller does not read, leniently (see "Unread values" in the crate doc): a

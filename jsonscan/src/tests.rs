@@ -343,7 +343,7 @@ proptest! {
             let Some(chunk) = w.first_chunk::<16>() else { continue };
             let blk = simd::Block::load(chunk);
             let got = (blk.eq(c), blk.eq2(a, b2), blk.string_special(), blk.high());
-            prop_assert_eq!(got, simd::swar::masks(chunk, c, a, b2));
+            prop_assert_eq!(got, swar::masks(chunk, c, a, b2));
             let by_bytes = |f: &dyn Fn(u8) -> bool| {
                 w.iter().enumerate().filter(|&(_, &x)| f(x)).map(|(k, _)| 1u32 << k).sum::<u32>()
             };
