@@ -1,8 +1,14 @@
 //! `zaehlwerk`: one binary, one subcommand per service, plus `all` to run every service in one process
 //! (still talking over the MQTT bus, so any of them can later move to another machine).
 //!
-//! The binary is thin: it parses arguments, loads and validates the config (exit 64 listing every error),
-//! sets up logging and metrics, and calls the crates' `run` functions with a shutdown token.
+//! The binary is thin: it parses arguments, loads and validates the config ([`zw_config`]; exit 64 listing
+//! every error), sets up logging and the runtime, and hands over to a library or a module:
+//!
+//! - `gateway`, `ingest`, `analytics`, `api`, `sim`, `all`: `services` starts the crates' `run` functions
+//!   and stops them in order on SIGINT/SIGTERM;
+//! - `import`: `import` backfills files through the ingest write path;
+//! - `eval`: the evaluation harness [`zw_eval`];
+//! - the simulator's `[sim] history` is read like the gateway reads devices in `backfill`.
 
 mod backfill;
 mod import;

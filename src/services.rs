@@ -1,8 +1,14 @@
 //! Starting services and stopping them in order.
 //!
-//! Shutdown order in `all`: stop polling (gateway), drain and flush (ingest), stop analytics, stop the API
-//! last, so readiness stays truthful until the end. Each service has its own cancellation token and is
-//! awaited before the next one is told to stop.
+//! A subcommand runs one or more parts ([`parts`]): the gateway, ingest, analytics, the simulator, the API,
+//! or `/metrics` alone for a process without the API. Each part is started by [`start`] (metrics
+//! registered, clients built, listener bound, so a bad setting fails before anything serves) and gets its
+//! own cancellation token.
+//!
+//! Shutdown order: the simulator first, then the parts in start order: stop polling (gateway), drain and
+//! flush (ingest), stop analytics, stop the API last, so readiness stays truthful until the end. Each part
+//! is awaited before the next one is told to stop. A part that ends on its own is an error and starts the
+//! same ordered shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
