@@ -2,8 +2,10 @@
 //!
 //! A reading carries values keyed by [`Quantity`]. Each quantity has exactly one unit, so a value on the bus is
 //! never ambiguous: power in W, energy counters in Wh, voltage in V, current in A, frequency in Hz, moisture in
-//! %, tension in kPa, temperatures in °C. Adapters convert at the edge (kWh → Wh, mWh → Wh, −kPa → kPa).
-//! Single-phase devices report their phase quantities as L1.
+//! %, tension in kPa, temperatures in °C, volumes in m³, volume flow in m³/h. Adapters convert at the edge
+//! (kWh → Wh, mWh → Wh, −kPa → kPa, litres → m³). Single-phase devices report their phase quantities as L1. Heat,
+//! water and gas meters have their own quantities (`heat_energy`, `volume`, `gas_volume`, …): a medium is told by
+//! the quantity, never by reusing an electrical one.
 
 use std::fmt;
 
@@ -48,6 +50,12 @@ pub enum Unit {
     /// Dimensionless ratio (power factor, −1…1).
     #[serde(rename = "1")]
     Ratio,
+    /// Cubic metre (water and gas volume counters).
+    #[serde(rename = "m³")]
+    CubicMetre,
+    /// Cubic metre per hour (volume flow).
+    #[serde(rename = "m³/h")]
+    CubicMetrePerHour,
 }
 
 impl Unit {
@@ -66,6 +74,8 @@ impl Unit {
             Unit::Kilopascal => "kPa",
             Unit::MicrosiemensPerCm => "µS/cm",
             Unit::Ratio => "1",
+            Unit::CubicMetre => "m³",
+            Unit::CubicMetrePerHour => "m³/h",
         }
     }
 }
@@ -160,6 +170,20 @@ quantities! {
     Temperature = "temperature", Celsius, Gauge;
     /// Battery voltage of a battery-powered sensor, V.
     BatteryVoltage = "battery_voltage", Volt, Gauge;
+    /// Heat energy counter of a heat meter, Wh (M-Bus reports kWh, MWh or J: converted at the edge).
+    HeatEnergy = "heat_energy", WattHour, Counter;
+    /// Thermal power of a heat meter, W.
+    HeatPower = "heat_power", Watt, Gauge;
+    /// Volume counter of a water or heat meter, m³.
+    Volume = "volume", CubicMetre, Counter;
+    /// Gas volume counter at operating conditions, m³ (kWh only with the site's calorific value and Z factor).
+    GasVolume = "gas_volume", CubicMetre, Counter;
+    /// Volume flow, m³/h; negative means backward flow.
+    VolumeFlow = "volume_flow", CubicMetrePerHour, Gauge;
+    /// Flow (supply) temperature of a heat meter, °C.
+    FlowTemperature = "flow_temperature", Celsius, Gauge;
+    /// Return temperature of a heat meter, °C.
+    ReturnTemperature = "return_temperature", Celsius, Gauge;
 }
 
 impl fmt::Display for Quantity {
@@ -191,5 +215,24 @@ mod tests {
             assert_eq!(q.kind(), Kind::Counter);
         }
         assert_eq!(Quantity::ActivePower.kind(), Kind::Gauge);
+    }
+
+    #[test]
+    fn heat_water_and_gas_quantities_have_their_units() {
+        assert_eq!(Quantity::HeatEnergy.unit(), Unit::WattHour);
+        assert_eq!(Quantity::HeatEnergy.kind(), Kind::Counter);
+        for q in [Quantity::Volume, Quantity::GasVolume] {
+            assert_eq!((q.unit().symbol(), q.kind()), ("m³", Kind::Counter));
+        }
+        assert_eq!(Quantity::VolumeFlow.unit().symbol(), "m³/h");
+        assert_eq!(Quantity::FlowTemperature.unit(), Unit::Celsius);
+        assert_eq!(
+            Quantity::from_name("return_temperature"),
+            Some(Quantity::ReturnTemperature)
+        );
+        assert_eq!(
+            serde_json::to_string(&Unit::CubicMetrePerHour).expect("serialises"),
+            "\"m³/h\""
+        );
     }
 }
