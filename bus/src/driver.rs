@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::backoff_delay;
-use crate::inbound::{self, Sent};
+use crate::inbound::{self, Delivery, Sent};
 use crate::{Config, ConnectOptions, FullPolicy, Metrics};
 
 pub use crate::inbound::Inbound;
@@ -35,8 +35,24 @@ pub struct BusError(#[from] rumqttc::ClientError);
 pub struct BusClient {
     client: AsyncClient,
     connected: watch::Receiver<bool>,
-    acks: mpsc::UnboundedSender<Vec<u16>>,
+    acks: mpsc::UnboundedSender<Vec<AckToken>>,
 }
+
+/// What acknowledges one received QoS 1 message: its packet id and the connection it arrived on (from
+/// [`crate::inbound::Delivery::ack_token`]). An acknowledgement is written only on that connection: after a
+/// reconnect the broker re-delivers the message, and a PUBACK with an old packet id could acknowledge a newer
+/// message the broker has given the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckToken {
+    /// The driver's connection number at receipt.
+    pub connection: u64,
+    /// The message's packet id (0 for QoS 0: nothing to acknowledge).
+    pub pkid: u16,
+}
+
+/// An UNSUBSCRIBE of a filter nobody subscribes to: a harmless request whose only effect is to make the
+/// event loop's current poll return, so the driver writes queued acknowledgements without delay.
+const WAKE_FILTER: &str = "zw/v1/$wake";
 
 impl BusClient {
     /// Queues a publish; waits while the client's request queue is full.
@@ -55,35 +71,25 @@ impl BusClient {
         Ok(self.client.ack(publish).await?)
     }
 
-    /// Acknowledges QoS 1 messages by packet id ([`Publish::pkid`]; 0, a QoS 0 message, is skipped) in one
-    /// go: the driver writes all PUBACKs and flushes once. Acks handed over while the connection is down are
-    /// discarded (the broker re-delivers those messages to the resumed session); acks of messages received
-    /// on an earlier connection go out on the current one, where a resumed session keeps their packet ids.
-    /// (Known gap: the re-delivered copy is acknowledged again later; if the broker has reused that id for a
-    /// newer message by then, which takes 65,535 newer messages, that message is acknowledged early.) Fails
-    /// only when the driver has stopped.
-    pub fn ack_all(&self, mut pkids: Vec<u16>) -> Result<(), BusError> {
-        pkids.retain(|p| *p != 0);
-        let Some(last) = pkids.pop() else {
-            return Ok(());
-        };
-        // The wake-up: the batch's last PUBACK goes through rumqttc's request queue, which makes the
-        // current poll return so the driver writes the rest. Every id is acknowledged exactly once (a
-        // second PUBACK could acknowledge a later message the broker gave the same id). A full request
-        // queue means the event loop is busy and returns soon anyway; then the driver writes `last` too.
-        let mut wake = Publish::new("", QoS::AtLeastOnce, Vec::new());
-        wake.pkid = last;
-        if self.client.try_ack(&wake).is_err() {
-            pkids.push(last);
-        }
-        if pkids.is_empty() {
+    /// Acknowledges QoS 1 messages in one go: the driver writes all PUBACKs and flushes once. An ack whose
+    /// message arrived on an earlier connection is dropped (counted in `zw_bus_acks_stale_total`): the broker
+    /// re-delivers that message on the current connection, and the consumer acknowledges the new copy. Acks
+    /// handed over while the connection is down are dropped the same way. Fails only when the driver has
+    /// stopped.
+    pub fn ack_all(&self, mut tokens: Vec<AckToken>) -> Result<(), BusError> {
+        tokens.retain(|t| t.pkid != 0);
+        if tokens.is_empty() {
             return Ok(());
         }
-        self.acks.send(pkids).map_err(|_| {
-            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::PubAck(
-                PubAck::new(last),
+        self.acks.send(tokens).map_err(|_| {
+            BusError(rumqttc::ClientError::TryRequest(rumqttc::Request::Disconnect(
+                rumqttc::Disconnect,
             )))
-        })
+        })?;
+        // The wake-up: a harmless request makes the current poll return so the driver writes the acks now.
+        // A full request queue means the event loop is busy and returns soon anyway.
+        let _ = self.client.try_unsubscribe(WAKE_FILTER);
+        Ok(())
     }
 
     /// Whether the broker connection is currently up.
@@ -149,6 +155,7 @@ pub fn connect(
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let driver = Driver {
         acks: acks_rx,
+        connection: 0,
         client: client.clone(),
         opts,
         metrics: metrics.clone(),
@@ -171,8 +178,10 @@ pub fn connect(
 }
 
 struct Driver {
-    /// Packet ids to acknowledge, batched by the consumer.
-    acks: mpsc::UnboundedReceiver<Vec<u16>>,
+    /// Messages to acknowledge, batched by the consumer.
+    acks: mpsc::UnboundedReceiver<Vec<AckToken>>,
+    /// The current connection's number: 0 before the first, +1 at every CONNACK.
+    connection: u64,
     client: AsyncClient,
     opts: ConnectOptions,
     metrics: Metrics,
@@ -198,7 +207,7 @@ fn too_large(e: &rumqttc::ConnectionError) -> Option<usize> {
 /// The consumer's queue, per [`FullPolicy`].
 enum Out {
     Block(inbound::Sender),
-    DropNewest(mpsc::Sender<Publish>),
+    DropNewest(mpsc::Sender<Delivery>),
 }
 
 impl Driver {
@@ -238,6 +247,7 @@ impl Driver {
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     failures = 0;
+                    self.connection += 1;
                     self.connected.send_replace(true);
                     self.metrics.connects.with_label_values(&label).inc();
                     self.metrics.connected.with_label_values(&label).set(1);
@@ -262,7 +272,11 @@ impl Driver {
                     if p.payload.len() > self.max_message_bytes {
                         oversized.inc();
                     }
-                    if !self.deliver(p, &shutdown).await {
+                    let delivery = Delivery {
+                        publish: p,
+                        connection: self.connection,
+                    };
+                    if !self.deliver(delivery, &shutdown).await {
                         break;
                     }
                 }
@@ -302,20 +316,38 @@ impl Driver {
         self.metrics.connected.with_label_values(&label).set(0);
     }
 
-    /// Writes the PUBACKs of `first` and of every batch queued behind it, then flushes once.
-    async fn write_acks(&mut self, eventloop: &mut rumqttc::EventLoop, first: Vec<u16>) {
+    /// Writes the PUBACKs of `first` and of every batch queued behind it that belong to the current
+    /// connection, then flushes once; the others are stale and dropped.
+    async fn write_acks(&mut self, eventloop: &mut rumqttc::EventLoop, first: Vec<AckToken>) {
         let mut batches = vec![first];
         while let Ok(more) = self.acks.try_recv() {
             batches.push(more);
         }
-        let Some(net) = eventloop.network.as_mut() else {
-            debug!(client = %self.opts.client, "Not connected; acks dropped (the broker re-delivers).");
+        let current = self.connection;
+        let connected = eventloop.network.is_some();
+        let (fresh, stale): (Vec<AckToken>, Vec<AckToken>) = batches
+            .into_iter()
+            .flatten()
+            .partition(|t| connected && t.connection == current);
+        if !stale.is_empty() {
+            let client = self.opts.client.as_str();
+            self.metrics
+                .acks_stale
+                .with_label_values(&[client])
+                .inc_by(stale.len() as u64);
+            debug!(
+                client,
+                stale = stale.len(),
+                "Acks of an earlier connection dropped (the broker re-delivers)."
+            );
+        }
+        let Some(net) = eventloop.network.as_mut().filter(|_| !fresh.is_empty()) else {
             return;
         };
         let timeout = Duration::from_secs(eventloop.network_options.connection_timeout());
         let write = async {
-            for pkid in batches.iter().flatten().copied().filter(|p| *p != 0) {
-                net.write(Packet::PubAck(PubAck::new(pkid))).await?;
+            for t in &fresh {
+                net.write(Packet::PubAck(PubAck::new(t.pkid))).await?;
             }
             net.flush().await
         };
@@ -340,7 +372,7 @@ impl Driver {
     }
 
     /// Hands a message to the consumer according to the full policy; `false` when shutting down.
-    async fn deliver(&self, p: Publish, shutdown: &CancellationToken) -> bool {
+    async fn deliver(&self, p: Delivery, shutdown: &CancellationToken) -> bool {
         match &self.tx {
             // A closed receiver means the consumer is gone; keep the driver alive for the DISCONNECT.
             Out::Block(tx) => match tx.send(p) {

@@ -25,9 +25,29 @@ use rumqttc::Publish;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{Notify, mpsc};
 
+/// A message and the broker connection it arrived on: what a manually acknowledging consumer needs, so that
+/// its acknowledgement goes out on that connection or not at all (see [`crate::AckToken`]).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The message.
+    pub publish: Publish,
+    /// The driver's connection number at receipt (1 for the first connection, +1 per reconnect).
+    pub connection: u64,
+}
+
+impl Delivery {
+    /// What acknowledges this message: its packet id on its connection.
+    pub fn ack_token(&self) -> crate::AckToken {
+        crate::AckToken {
+            connection: self.connection,
+            pkid: self.publish.pkid,
+        }
+    }
+}
+
 /// Overflow shared by the driver (pushing) and the forwarder (draining).
 struct Shared {
-    queue: Mutex<VecDeque<Publish>>,
+    queue: Mutex<VecDeque<Delivery>>,
     /// Wakes the forwarder: the overflow has messages.
     filled: Notify,
     /// Wakes a stalled driver: the forwarder or the consumer made room.
@@ -47,37 +67,63 @@ impl Shared {
 /// Messages received from the broker, in order: the consumer's end of the inbound path. For a lossless
 /// consumer it gives the payload bytes of every message it hands out back to the budget.
 pub struct Inbound {
-    rx: mpsc::Receiver<Publish>,
+    rx: mpsc::Receiver<Delivery>,
     budget: Option<Arc<Shared>>,
+    /// Scratch space for [`Inbound::recv_many`].
+    scratch: Vec<Delivery>,
 }
 
 impl Inbound {
     /// The receiving end of a plain channel (no byte budget).
-    pub(crate) fn plain(rx: mpsc::Receiver<Publish>) -> Self {
-        Self { rx, budget: None }
+    pub(crate) fn plain(rx: mpsc::Receiver<Delivery>) -> Self {
+        Self {
+            rx,
+            budget: None,
+            scratch: Vec::new(),
+        }
     }
 
     /// The next message; `None` once the connection driver has stopped.
     pub async fn recv(&mut self) -> Option<Publish> {
-        let p = self.rx.recv().await?;
-        self.release(p.payload.len());
-        Some(p)
+        self.recv_delivery().await.map(|d| d.publish)
+    }
+
+    /// The next message with its connection, for consumers that acknowledge with [`crate::BusClient::ack_all`].
+    pub async fn recv_delivery(&mut self) -> Option<Delivery> {
+        let d = self.rx.recv().await?;
+        self.release(d.publish.payload.len());
+        Some(d)
     }
 
     /// Appends up to `limit` messages to `buf`, waiting for at least one; 0 once the driver has stopped.
     pub async fn recv_many(&mut self, buf: &mut Vec<Publish>, limit: usize) -> usize {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let n = self.recv_many_deliveries(&mut scratch, limit).await;
+        buf.extend(scratch.drain(..).map(|d| d.publish));
+        self.scratch = scratch;
+        n
+    }
+
+    /// Appends up to `limit` messages with their connections to `buf`, waiting for at least one; 0 once the
+    /// driver has stopped.
+    pub async fn recv_many_deliveries(&mut self, buf: &mut Vec<Delivery>, limit: usize) -> usize {
         let start = buf.len();
         let n = self.rx.recv_many(buf, limit).await;
-        let bytes = buf[start..].iter().map(|p| p.payload.len()).sum();
+        let bytes = buf[start..].iter().map(|d| d.publish.payload.len()).sum();
         self.release(bytes);
         n
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Result<Publish, TryRecvError> {
-        let p = self.rx.try_recv()?;
-        self.release(p.payload.len());
-        Ok(p)
+        self.try_recv_delivery().map(|d| d.publish)
+    }
+
+    /// The next message with its connection if one is queued.
+    pub fn try_recv_delivery(&mut self) -> Result<Delivery, TryRecvError> {
+        let d = self.rx.try_recv()?;
+        self.release(d.publish.payload.len());
+        Ok(d)
     }
 
     fn release(&self, n: usize) {
@@ -92,7 +138,7 @@ impl Inbound {
 
 /// The driver's end: hands messages to the consumer without ever waiting for it.
 pub(crate) struct Sender {
-    tx: mpsc::Sender<Publish>,
+    tx: mpsc::Sender<Delivery>,
     shared: Arc<Shared>,
 }
 
@@ -109,13 +155,15 @@ pub(crate) enum Sent {
 
 impl Sender {
     /// Queues `p` in order behind everything queued before; never waits.
-    pub(crate) fn send(&self, p: Publish) -> Sent {
+    pub(crate) fn send(&self, p: Delivery) -> Sent {
         let mut q = self.queue();
         if self.tx.is_closed() {
             q.clear();
             return Sent::Closed;
         }
-        self.shared.bytes.fetch_add(p.payload.len(), Ordering::AcqRel);
+        self.shared
+            .bytes
+            .fetch_add(p.publish.payload.len(), Ordering::AcqRel);
         if self.shared.over_bytes() {
             q.push_back(p);
             drop(q);
@@ -161,7 +209,7 @@ impl Sender {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, VecDeque<Publish>> {
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Delivery>> {
         self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -181,12 +229,17 @@ pub(crate) fn channel(capacity: usize, max_overflow: usize, max_bytes: usize) ->
     });
     tokio::spawn(forward(tx.clone(), shared.clone()));
     let budget = Some(shared.clone());
-    (Sender { tx, shared }, Inbound { rx, budget })
+    let inbound = Inbound {
+        rx,
+        budget,
+        scratch: Vec::new(),
+    };
+    (Sender { tx, shared }, inbound)
 }
 
 /// Moves overflow messages into the consumer's queue as room appears. Sends happen under the overflow lock,
 /// so a message the driver sends directly can never overtake one still in the overflow.
-async fn forward(tx: mpsc::Sender<Publish>, shared: Arc<Shared>) {
+async fn forward(tx: mpsc::Sender<Delivery>, shared: Arc<Shared>) {
     loop {
         let Ok(permit) = tx.reserve().await else {
             break;
@@ -221,10 +274,13 @@ mod tests {
     use super::*;
     use rumqttc::QoS;
 
-    fn msg(i: u16) -> Publish {
+    fn msg(i: u16) -> Delivery {
         let mut p = Publish::new("t", QoS::AtLeastOnce, vec![]);
         p.pkid = i;
-        p
+        Delivery {
+            publish: p,
+            connection: 1,
+        }
     }
 
     #[tokio::test]
@@ -256,7 +312,10 @@ mod tests {
         let big = |i: u16| {
             let mut p = Publish::new("t", QoS::AtLeastOnce, vec![0u8; 400]);
             p.pkid = i;
-            p
+            Delivery {
+                publish: p,
+                connection: 1,
+            }
         };
         // Room for 100 messages by count, 1,000 bytes by size.
         let (tx, mut rx) = channel(50, 50, 1000);

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub inbound_stalls: IntCounterVec,
     /// Messages the broker flagged as re-deliveries (DUP), per client.
     pub redelivered: IntCounterVec,
+    /// Acknowledgements dropped because their message arrived on an earlier connection, per client.
+    pub acks_stale: IntCounterVec,
     /// Messages received whose payload is over `bus.max_message_bytes`, per client (the consumer rejects them).
     pub oversized: IntCounterVec,
     /// Keep-alive checks passed on other traffic while the PINGRESP was still queued behind messages.
@@ -61,6 +63,10 @@ impl Metrics {
             redelivered: counter(
                 "zw_bus_messages_redelivered_total",
                 "Messages the broker flagged as re-deliveries (DUP).",
+            )?,
+            acks_stale: counter(
+                "zw_bus_acks_stale_total",
+                "Acks dropped because their message arrived on an earlier connection (the broker re-delivers it).",
             )?,
             oversized: counter(
                 "zw_bus_messages_oversized_total",

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
-use zw_bus::{BusClient, ConnectOptions, FullPolicy, Publish, QoS};
+use zw_bus::{AckToken, BusClient, ConnectOptions, Delivery, FullPolicy, QoS};
 use zw_model::{reading::TimeWindow, topic};
 
 use crate::dead_letter::{DeadLetter, Record};
@@ -35,7 +35,7 @@ struct Batch {
     body: String,
     lines: usize,
     /// Packet ids of the batch's messages (the rest of each message is dropped once it is encoded).
-    acks: Vec<u16>,
+    acks: Vec<AckToken>,
     dead: Vec<Record>,
     since: Option<Instant>,
     /// Bytes to reserve for the body up front (the previous batch's size), so it is not regrown line by line.
@@ -145,7 +145,7 @@ pub async fn run(
                 biased;
                 () = shutdown.cancelled() => break,
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => true,
-                n = inbound.recv_many(&mut received, RECV_CHUNK) => {
+                n = inbound.recv_many_deliveries(&mut received, RECV_CHUNK) => {
                     if n == 0 {
                         break;
                     }
@@ -163,12 +163,12 @@ pub async fn run(
         let mut taken = 0;
         while taken < received.len() && !is_full(&batch, cfg.batch_size) {
             let msg = &received[taken];
-            if partition.owns(&msg.topic) {
+            if partition.owns(&msg.publish.topic) {
                 accept(msg, &mut batch, bounds, max_message_bytes, &metrics);
             } else {
                 // Another instance's: acknowledged unread with this batch.
                 metrics.other_partition.inc();
-                batch.acks.push(msg.pkid);
+                batch.acks.push(msg.ack_token());
             }
             taken += 1;
         }
@@ -246,7 +246,14 @@ const OVERSIZED_PREVIEW: usize = 1024;
 /// written becomes a dead letter, and so does a message over `bus.max_message_bytes` (unparsed, its payload
 /// cut to [`OVERSIZED_PREVIEW`] bytes). Either way the message is acknowledged with the batch, so the broker
 /// never re-delivers it.
-fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, max_message_bytes: usize, metrics: &Metrics) {
+fn accept(
+    delivery: &Delivery,
+    batch: &mut Batch,
+    bounds: Bounds,
+    max_message_bytes: usize,
+    metrics: &Metrics,
+) {
+    let msg = &delivery.publish;
     batch.since.get_or_insert_with(Instant::now);
     if batch.body.capacity() == 0 {
         batch.body.reserve(batch.capacity_hint);
@@ -291,7 +298,7 @@ fn accept(msg: &Publish, batch: &mut Batch, bounds: Bounds, max_message_bytes: u
     batch.lines += n;
     metrics.pending.add(i64::try_from(n).unwrap_or(i64::MAX));
     // Only the packet id is needed for the acknowledgement; topic and payload are freed by the caller.
-    batch.acks.push(msg.pkid);
+    batch.acks.push(delivery.ack_token());
 }
 
 /// Makes a batch safe (written, spooled or dead-lettered), then acknowledges its messages.
@@ -353,10 +360,17 @@ mod tests {
 
     use super::*;
 
-    fn publish(topic: &str, payload: Vec<u8>, pkid: u16) -> Publish {
-        let mut p = Publish::new(topic, QoS::AtLeastOnce, payload);
+    fn publish(topic: &str, payload: Vec<u8>, pkid: u16) -> Delivery {
+        let mut p = zw_bus::Publish::new(topic, QoS::AtLeastOnce, payload);
         p.pkid = pkid;
-        p
+        Delivery {
+            publish: p,
+            connection: 7,
+        }
+    }
+
+    fn token(pkid: u16) -> AckToken {
+        AckToken { connection: 7, pkid }
     }
 
     #[test]
@@ -393,7 +407,11 @@ mod tests {
             &metrics,
         );
         assert_eq!(batch.lines, 1);
-        assert_eq!(batch.acks, vec![1, 2], "both are acknowledged with the batch");
+        assert_eq!(
+            batch.acks,
+            vec![token(1), token(2)],
+            "both are acknowledged with the batch, on their connection"
+        );
         assert_eq!(batch.dead.len(), 1);
         let d = &batch.dead[0];
         assert_eq!(d.reason, "oversized");
@@ -401,7 +419,7 @@ mod tests {
         assert_eq!(metrics.rejected.with_label_values(&["oversized"]).get(), 1);
 
         let mut huge = publish("zw/v1/readings/s/d", vec![b'x'; 10 * OVERSIZED_PREVIEW], 3);
-        huge.retain = true;
+        huge.publish.retain = true;
         accept(&huge, &mut batch, bounds, limit, &metrics);
         assert_eq!(
             batch.dead[1].payload.as_deref().map(str::len),

@@ -67,13 +67,13 @@ async fn a_slow_consumer_does_not_break_the_keep_alive() -> anyhow::Result<()> {
         publisher
             .publish("slow/probe", QoS::AtLeastOnce, false, vec![0])
             .await?;
-        if let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(200), inbound.recv()).await {
-            client.ack_all(vec![p.pkid])?;
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(200), inbound.recv_delivery()).await {
+            client.ack_all(vec![d.ack_token()])?;
             break;
         }
     }
-    while let Ok(p) = inbound.try_recv() {
-        client.ack_all(vec![p.pkid])?;
+    while let Ok(d) = inbound.try_recv_delivery() {
+        client.ack_all(vec![d.ack_token()])?;
     }
     for i in 0..N {
         publisher
@@ -84,13 +84,13 @@ async fn a_slow_consumer_does_not_break_the_keep_alive() -> anyhow::Result<()> {
     let mut got = Vec::with_capacity(usize::from(N));
     let mut acks = Vec::new();
     while got.len() < usize::from(N) {
-        let p = tokio::time::timeout(Duration::from_secs(20), inbound.recv())
+        let d = tokio::time::timeout(Duration::from_secs(20), inbound.recv_delivery())
             .await?
             .ok_or_else(|| anyhow::anyhow!("bus driver stopped"))?;
-        if p.topic == "slow/data" {
-            got.push(u16::from_be_bytes([p.payload[0], p.payload[1]]));
+        if d.publish.topic == "slow/data" {
+            got.push(u16::from_be_bytes([d.publish.payload[0], d.publish.payload[1]]));
         }
-        acks.push(p.pkid);
+        acks.push(d.ack_token());
         if acks.len() == 100 {
             client.ack_all(std::mem::take(&mut acks))?;
         }

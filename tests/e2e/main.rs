@@ -6,6 +6,7 @@ mod analytics_alerts;
 mod analytics_warmup;
 mod api;
 mod batches;
+mod bus_acks;
 mod fixture;
 mod influx_client;
 mod ingest_crash;

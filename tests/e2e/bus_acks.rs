@@ -1,0 +1,125 @@
+//! Issue 16, the ack race: an acknowledgement of a message received on an earlier connection is never
+//! written on a later one (where the broker may have given its packet id to a newer message). It is dropped
+//! and counted; the broker re-delivers the message on the new connection, and acknowledging that copy ends
+//! the re-deliveries.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio_util::sync::CancellationToken;
+use zw_bus::{Bus, ConnectOptions, Delivery, FullPolicy, Inbound};
+use zw_tests::Stack;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Publishes one QoS 1 message from a fresh client and waits for the broker's PUBACK.
+async fn publish(stack: &Stack, topic: &str, payload: &[u8]) -> anyhow::Result<()> {
+    let (client, mut events) = AsyncClient::new(
+        MqttOptions::new("acks-pub", stack.mqtt_host(), stack.mqtt_port()),
+        10,
+    );
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .await?;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Event::Incoming(Packet::PubAck(_)) = events.poll().await? {
+                return anyhow::Ok(());
+            }
+        }
+    })
+    .await??;
+    client.disconnect().await?;
+    Ok(())
+}
+
+async fn next(inbound: &mut Inbound) -> anyhow::Result<Delivery> {
+    tokio::time::timeout(WAIT, inbound.recv_delivery())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("bus driver stopped"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_from_an_earlier_connection_is_dropped_and_the_message_redelivered() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().start().await?;
+    let metrics = zw_bus::Metrics::register(&prometheus::Registry::new())?;
+    let bus = Bus {
+        config: zw_bus::Config {
+            port: stack.mqtt_port(),
+            reconnect_max: Duration::from_millis(300),
+            ..zw_bus::Config::default()
+        },
+        metrics: metrics.clone(),
+    };
+    let opts = ConnectOptions {
+        client: "acks".into(),
+        instance: "t".into(),
+        clean_session: false,
+        subscriptions: vec![("acks/+".into(), QoS::AtLeastOnce)],
+        manual_acks: true,
+        full_policy: FullPolicy::Block,
+        last_will: None,
+    };
+    let stop = CancellationToken::new();
+    let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
+    client.wait_connected().await;
+    // Probe until the subscription is in place.
+    let first = loop {
+        publish(&stack, "acks/x", b"x").await?;
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(300), inbound.recv_delivery()).await {
+            break d;
+        }
+    };
+    while let Ok(d) = inbound.try_recv_delivery() {
+        client.ack_all(vec![d.ack_token()])?;
+    }
+
+    // The broker restarts with `first` in flight; it is re-delivered on the next connection.
+    stack.stop_mosquitto().await;
+    stack.start_mosquitto().await?;
+    let again = next(&mut inbound).await?;
+    assert_eq!(again.publish.payload, first.publish.payload);
+    assert!(again.publish.dup, "a re-delivery");
+    assert!(again.connection > first.connection);
+
+    // The old copy's ack is stale: dropped and counted, so the message stays in flight at the broker.
+    client.ack_all(vec![first.ack_token()])?;
+    let stale = metrics.acks_stale.with_label_values(&["acks"]);
+    crate::support::eventually(WAIT, "the stale ack counted", || async {
+        (stale.get() == 1).then_some(())
+    })
+    .await?;
+    stack.stop_mosquitto().await;
+    stack.start_mosquitto().await?;
+    let third = next(&mut inbound).await?;
+    assert_eq!(third.publish.payload, first.publish.payload, "still in flight");
+
+    // Acknowledged on its own connection, it is gone. The driver writes queued acks before a DISCONNECT,
+    // so after a clean disconnect the resumed session has nothing in flight: the next message is new.
+    client.ack_all(vec![third.ack_token()])?;
+    client.disconnect().await;
+    let _ = driver.await;
+    let opts = ConnectOptions {
+        client: "acks".into(),
+        instance: "t".into(),
+        clean_session: false,
+        subscriptions: vec![("acks/+".into(), QoS::AtLeastOnce)],
+        manual_acks: true,
+        full_policy: FullPolicy::Block,
+        last_will: None,
+    };
+    let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
+    client.wait_connected().await;
+    publish(&stack, "acks/after", b"after").await?;
+    let after = next(&mut inbound).await?;
+    assert_eq!(
+        after.publish.payload.as_ref(),
+        b"after",
+        "nothing acknowledged was re-delivered"
+    );
+    assert_eq!(stale.get(), 1);
+
+    stop.cancel();
+    let _ = driver.await;
+    Ok(())
+}
