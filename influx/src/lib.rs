@@ -2,7 +2,8 @@
 //!
 //! Why not the `influxdb2` crate: it speaks only the v2 API, which the InfluxDB 1.x that Debian ships answers
 //! with 404; Flux does not exist in InfluxDB 3; and it pins a second, older HTTP stack. The v1 endpoints used
-//! here (`/write`, `/query`, `/ping`) are served by InfluxDB 1.x, 2.x (DBRP mapping), 3 and VictoriaMetrics.
+//! here (`/write`, `/query`, `/ping`) are served by InfluxDB 1.x, 2.x (DBRP mapping) and 3; VictoriaMetrics
+//! takes `/write` (and `/ping`) but answers no InfluxQL, so it can only be a write target.
 //!
 //! * [`line`]: a builder that cannot emit a malformed line (escaping, sorted tags, no NaN/Inf, no empty
 //!   field sets).
