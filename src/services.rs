@@ -317,3 +317,31 @@ async fn serve_metrics(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Start order is shutdown order (after the simulator): gateway, ingest, analytics, the API last.
+    #[test]
+    fn parts_start_and_stop_in_pipeline_order() {
+        let m: SocketAddr = ([127, 0, 0, 1], 9100).into();
+        let pipeline = vec![Part::Gateway, Part::Ingest, Part::Analytics, Part::Api];
+        let cases = [
+            (Service::All, None, pipeline.clone()),
+            (Service::All, Some(m), pipeline),
+            (Service::Api, Some(m), vec![Part::Api]),
+            (Service::Gateway, None, vec![Part::Gateway]),
+            (Service::Ingest, Some(m), vec![Part::Ingest, Part::Metrics(m)]),
+            (Service::Analytics, None, vec![Part::Analytics]),
+            (Service::Sim, Some(m), vec![Part::Sim, Part::Metrics(m)]),
+        ];
+        for (service, metrics, want) in cases {
+            assert_eq!(
+                parts(service, metrics),
+                want,
+                "{service:?} with metrics at {metrics:?}"
+            );
+        }
+    }
+}
