@@ -68,7 +68,9 @@ fn config(url: String, attempts: u32) -> AlertsConfig {
     }
 }
 
-#[tokio::test]
+// Paused time: the back-off sleeps pass at once; the requests are real, over loopback, so each one's reply
+// is ready before the clock may move on.
+#[tokio::test(start_paused = true)]
 async fn failing_then_succeeding_endpoint_gets_the_alert_after_counted_retries() -> anyhow::Result<()> {
     let (url, seen, mut accepted) = serve(2).await?;
     let metrics = Metrics::unregistered()?;
@@ -76,7 +78,7 @@ async fn failing_then_succeeding_endpoint_gets_the_alert_after_counted_retries()
     let (sinks, tasks) = Sinks::start(&config(url, 5), None, &metrics, &stop);
     let sent = alert()?;
     sinks.send(&sent);
-    // Back-off 1 s then 2 s: the bound only stops a broken test from hanging.
+    // Back-off 1 s then 2 s (in paused time): the bound only stops a broken test from hanging.
     let got = tokio::time::timeout(Duration::from_secs(30), accepted.recv())
         .await?
         .ok_or_else(|| anyhow::anyhow!("endpoint stopped"))?;
@@ -105,7 +107,7 @@ async fn failing_then_succeeding_endpoint_gets_the_alert_after_counted_retries()
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn always_failing_endpoint_is_tried_a_bounded_number_of_times_and_the_drop_is_counted()
 -> anyhow::Result<()> {
     let (url, seen, mut accepted) = serve(usize::MAX).await?;
