@@ -2,7 +2,8 @@
 //!
 //! [`Problems`] then makes it match what the router does for every route: error bodies are
 //! `application/problem+json`; every route with a token may answer 429 (rate limit, failed authentications,
-//! streams) with `Retry-After`; every route but the live stream may answer 503 (`api.request_timeout`).
+//! streams) with `Retry-After`; every route but the live stream may answer 503 (`api.request_timeout`);
+//! history's `quantity` lists the canonical quantities.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
@@ -39,8 +40,28 @@ impl Modify for Problems {
             let ops = [&mut item.get, &mut item.post];
             for op in ops.into_iter().flatten() {
                 declare_errors(path, op);
+                if path == "/api/v1/devices/{id}/history" {
+                    declare_quantities(op);
+                }
             }
         }
+    }
+}
+
+/// The allowed values of `quantity`, from the model's closed set.
+fn declare_quantities(op: &mut Operation) {
+    let names = zw_model::Quantity::ALL.iter().map(|q| q.name());
+    let schema = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .build();
+    for p in op
+        .parameters
+        .iter_mut()
+        .flatten()
+        .filter(|p| p.name == "quantity")
+    {
+        p.schema = Some(RefOr::T(schema.clone().into()));
     }
 }
 

@@ -67,3 +67,6 @@ pub async fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

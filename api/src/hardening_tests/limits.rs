@@ -158,6 +158,12 @@ async fn openapi_declares_problem_json_429_503_and_parameter_bounds() {
     assert_eq!(count["schema"]["maximum"], 366, "{count}");
     let window = param("/api/v1/devices/{id}/history", "window");
     assert!(window["schema"]["pattern"].is_string(), "{window}");
+    let quantity = param("/api/v1/devices/{id}/history", "quantity");
+    let names = quantity["schema"]["enum"].as_array().cloned().unwrap_or_default();
+    assert!(names.contains(&"active_power".into()), "{quantity}");
+    assert_eq!(names.len(), zw_model::Quantity::ALL.len(), "{quantity}");
+    let state = param("/api/v1/alerts", "state");
+    assert!(state["schema"]["pattern"].is_string(), "{state}");
     let from = param("/api/v1/devices/{id}/history", "from");
     assert!(
         from["description"]

@@ -32,7 +32,7 @@ fn state_with(influx_url: String) -> AppState {
 }
 
 /// InfluxDB at a port nobody listens on: a request that reaches the query answers 503 at once.
-fn state() -> AppState {
+pub(crate) fn state() -> AppState {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

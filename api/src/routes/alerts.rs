@@ -25,8 +25,10 @@ use crate::extract::ApiQuery;
 #[into_params(parameter_in = Query)]
 pub struct AlertParams {
     /// `open`, `acknowledged` or `resolved`; default: open and acknowledged.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub state: Option<String>,
     /// `energy`, `watering` or `maintenance`.
+    #[param(pattern = "^(energy|watering|maintenance)$")]
     pub category: Option<String>,
     /// Only alerts of this site.
     pub site: Option<String>,

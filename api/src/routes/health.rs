@@ -59,7 +59,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut buf = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&state.registry.gather(), &mut buf) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        tracing::error!(error = %e, "Cannot encode the metrics.");
+        let detail = "the metrics could not be encoded; the cause has been logged".into();
+        return crate::error::problem(StatusCode::INTERNAL_SERVER_ERROR, detail, false);
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -54,8 +54,7 @@ impl Agg {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// Canonical quantity, e.g. `active_power`.
-    #[param(pattern = "^[a-z][a-z0-9_]*$", example = "active_power")]
+    /// Canonical quantity, e.g. `active_power` (the document lists every one).
     pub quantity: String,
     /// Start (RFC 3339), from 1677-09-22 to 2262-04-10; default 24 h before `to`. At most
     /// `api.max_history_range` before `to` (by default 31 days for residents, 366 days for other roles).
