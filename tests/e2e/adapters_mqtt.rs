@@ -17,7 +17,7 @@ use zw_sim::mqtt::faults::MqttFaults;
 use zw_sim::shelly::{ShellyConfig, ShellyModel};
 
 use crate::support::config::{admin, serving, soil_sensor, write};
-use crate::support::{Zaehlwerk, eventually, get};
+use crate::support::{Zaehlwerk, eventually, get, metrics};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -179,10 +179,10 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
     assert_eq!(letter["reason"], "malformed_json", "{letter}");
     assert_eq!(letter["adapter"], "shelly", "{letter}");
     assert_eq!(letter["payload"], r#"{"a_act_power":"#, "{letter}");
-    let metrics = reqwest::get(format!("{api}/metrics")).await?.text().await?;
+    let text = reqwest::get(format!("{api}/metrics")).await?.text().await?;
     assert!(
-        metrics.contains(r#"zw_gateway_messages_rejected_total{adapter="shelly",reason="malformed_json"} 1"#),
-        "{metrics}"
+        text.contains(r#"zw_gateway_messages_rejected_total{adapter="shelly",reason="malformed_json"} 1"#),
+        "{text}"
     );
 
     // One of each kind of bad input, through the broker: each counted under its reason, the first per
@@ -235,12 +235,7 @@ async fn vendor_payloads_reach_the_api_and_bad_ones_are_dead_lettered() -> anyho
         .into(),
     );
     eventually(WAIT, "every rejection counted by reason", || async {
-        let m = reqwest::get(format!("{api}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let m = metrics(&api).await?;
         bad.iter()
             .all(|(_, _, adapter, reason)| {
                 m.contains(&format!(
@@ -313,12 +308,7 @@ async fn simulated_shelly_and_tension_sensor_reach_the_api() -> anyhow::Result<(
         "tension {tension} kPa is positive and in range"
     );
     let rejected = eventually(WAIT, "malformed sim messages counted", || async {
-        let text = reqwest::get(format!("{api}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = metrics(&api).await?;
         text.lines()
             .any(|l| {
                 l.starts_with(

@@ -88,6 +88,16 @@ pub async fn get(url: &str, token: Option<&str>) -> anyhow::Result<(u16, serde_j
     ))
 }
 
+/// The Prometheus text at `{api}/metrics`, or `None` while it cannot be read (for [`eventually`]).
+pub async fn metrics(api: &str) -> Option<String> {
+    reqwest::get(format!("{api}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
 /// SHA-256 hex of a token, as the config stores it.
 pub fn hash(token: &str) -> String {
     zw_model_hash(token)

@@ -65,3 +65,16 @@ pub fn town() -> Inventory {
         .user("root", Role::Admin, &["*"], "root")
         .build()
 }
+
+/// Asserts that `errors` (from `Inventory::validate` or a config check) holds an error starting with each of
+/// `expected`, and no others: every problem is reported, each with its path.
+#[track_caller]
+pub fn assert_reported(errors: &[String], expected: &[&str]) {
+    for e in expected {
+        assert!(
+            errors.iter().any(|x| x.starts_with(e)),
+            "missing {e:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+}

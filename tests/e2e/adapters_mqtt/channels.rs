@@ -15,7 +15,7 @@ use zw_model::inventory::JsonField;
 use zw_model::{Device, Inventory, Quantity};
 
 use crate::support::config::{admin, serving, write};
-use crate::support::{Zaehlwerk, eventually, get};
+use crate::support::{Zaehlwerk, eventually, get, metrics};
 
 fn config(stack: &Stack, api: u16) -> Config {
     let mut cfg = serving(stack, api);
@@ -89,12 +89,7 @@ async fn shelly_channels_and_json_patterns_are_distinct_devices_with_last_seen()
     mqtt.publish("sensors/nobody/state", QoS::AtLeastOnce, false, r#"{"w":1}"#)
         .await?;
     eventually(WAIT, "unknown pattern topic counted", || async {
-        let m = reqwest::get(format!("{api}/metrics"))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let m = metrics(&api).await?;
         m.contains(r#"zw_gateway_messages_rejected_total{adapter="json",reason="unknown_topic"} 1"#)
             .then_some(())
     })
