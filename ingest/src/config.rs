@@ -92,10 +92,10 @@ pub struct SpoolConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DeadLetterConfig {
     /// JSON-lines file, appended and fsynced before the affected messages are acknowledged. Unset: dead
-    /// letters are only logged and counted.
+    /// letters are only logged and counted, and their messages acknowledged (warned about at start).
     pub path: Option<PathBuf>,
-    /// Once the file is this large, further records are dropped (counted in
-    /// `zw_ingest_dead_letter_dropped_total`) instead of filling the disk.
+    /// The file's size limit. Records that would cross it wait, with their messages unacknowledged and
+    /// `zw_ingest_dead_letter_blocked` at 1, until the file is rotated (moved away) or shutdown.
     pub max_bytes: u64,
     /// MQTT topic every record is also published to (QoS 1, the record's JSON), for monitoring next to the
     /// gateway's `zw/v1/deadletter/gateway/…`; e.g. `zw/v1/deadletter/ingest/ingest1`. Unset: no topic.

@@ -5,7 +5,11 @@
 //! `{"time":"2026-11-21T10:00:00Z","source":"influx","reason":"rejected","status":400,"message":"partial write: …","line":"readings,…"}`.
 //! `source` is `bus` (failed validation; `topic` and `payload` are set), `influx` (refused by the server;
 //! `line` is set) or `import`. Records are appended and fsynced before the messages they came from are
-//! acknowledged. Past `max_bytes` records are dropped and counted instead of filling the disk.
+//! acknowledged: a file that is full (`max_bytes`) or cannot be written holds those messages
+//! unacknowledged, retrying with back-off and raising `zw_ingest_dead_letter_blocked`, until it can be
+//! written (someone rotated or freed it) or shutdown leaves them to the broker, which re-delivers them.
+//! Without a file (`ingest.dead_letter.path` unset, an explicit choice warned about at start) records are
+//! only logged and counted, and the messages are acknowledged.
 //!
 //! With `ingest.dead_letter.topic` set, every record is also published there (QoS 1, the same JSON), so
 //! dead letters show up on the bus next to the gateway's; a failed publish is logged, the file is what
@@ -16,9 +20,12 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::time::Duration;
+
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use tracing::{debug, error, warn};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
 
 use crate::{DeadLetterConfig, Metrics};
 
@@ -72,6 +79,17 @@ pub struct DeadLetter {
     metrics: Metrics,
     /// Where records are also published, if configured.
     bus: Option<(zw_bus::BusClient, String)>,
+    /// Ends the retries of a blocked append (shutdown).
+    stop: CancellationToken,
+}
+
+/// Why records could not be made durable.
+#[derive(Debug, thiserror::Error)]
+enum AppendError {
+    #[error("the dead-letter file has no room for {records} more records (max_bytes {max_bytes})")]
+    Full { records: usize, max_bytes: u64 },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 impl DeadLetter {
@@ -83,7 +101,14 @@ impl DeadLetter {
             file: Arc::new(Mutex::new(None)),
             metrics,
             bus: None,
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// A blocked append gives up once `stop` is cancelled (its messages stay unacknowledged).
+    pub fn with_stop(mut self, stop: CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Also publishes every record to `topic` through `bus`.
@@ -92,11 +117,13 @@ impl DeadLetter {
         self
     }
 
-    /// Logs, counts and durably appends `records`. Failures are logged and counted, never returned: a
-    /// dead letter must not hold up the data that can be written.
-    pub async fn append(&self, records: Vec<Record>) {
+    /// Logs, counts and durably appends `records`; returns whether they are safe, so that the messages they
+    /// came from may be acknowledged. A full or failing file is retried with back-off (the messages wait,
+    /// `zw_ingest_dead_letter_blocked` is 1, the error is logged once per streak) until it takes them; only
+    /// the stop token ends that, and then this returns `false`. Without a file: logged only, `true`.
+    pub async fn append(&self, records: Vec<Record>) -> bool {
         if records.is_empty() {
-            return;
+            return true;
         }
         for r in &records {
             self.metrics.dead_letters.with_label_values(&[r.source]).inc();
@@ -118,28 +145,46 @@ impl DeadLetter {
             }
         }
         if self.path.is_none() {
-            return;
+            return true;
         }
-        let this = self.clone();
-        let n = records.len() as u64;
-        let result = tokio::task::spawn_blocking(move || this.append_blocking(&records)).await;
-        match result {
-            Ok(Ok(dropped)) if dropped > 0 => {
-                self.metrics.dead_letter_dropped.inc_by(dropped);
-                error!(dropped, "Dead-letter file is full; records dropped.");
+        let records = Arc::new(records);
+        let mut failures: u32 = 0;
+        loop {
+            let this = self.clone();
+            let batch = records.clone();
+            let result = tokio::task::spawn_blocking(move || this.append_blocking(&batch)).await;
+            let error = match result {
+                Ok(Ok(())) => {
+                    if failures > 0 {
+                        self.metrics.dead_letter_blocked.set(0);
+                        info!(
+                            attempts = failures + 1,
+                            "Dead-letter file writable again; records stored."
+                        );
+                    }
+                    return true;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("dead-letter writer failed: {e}"),
+            };
+            if failures == 0 {
+                self.metrics.dead_letter_blocked.set(1);
+                error!(error = %error, records = records.len(),
+                    "Cannot store dead letters; holding their messages unacknowledged until the file can be written.");
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                self.metrics.dead_letter_dropped.inc_by(n);
-                error!(error = %e, "Cannot write the dead-letter file; records dropped.");
+            self.metrics.dead_letter_retries.inc();
+            let delay = Duration::from_millis(100).saturating_mul(1 << failures.min(8));
+            failures = failures.saturating_add(1);
+            tokio::select! {
+                () = self.stop.cancelled() => return false,
+                () = tokio::time::sleep(delay) => {}
             }
-            Err(e) => error!(error = %e, "Dead-letter writer panicked."),
         }
     }
 
-    /// Returns how many records were dropped for lack of room.
-    fn append_blocking(&self, records: &[Record]) -> std::io::Result<u64> {
-        let Some(path) = &self.path else { return Ok(0) };
+    /// Appends all of `records` and fsyncs, or nothing if they do not all fit under `max_bytes`.
+    fn append_blocking(&self, records: &[Record]) -> Result<(), AppendError> {
+        let Some(path) = &self.path else { return Ok(()) };
         let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         if guard.is_none() {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -147,22 +192,25 @@ impl DeadLetter {
             }
             *guard = Some(OpenOptions::new().create(true).append(true).open(path)?);
         }
-        let Some(file) = guard.as_mut() else { return Ok(0) };
-        let size = file.metadata()?.len();
+        let Some(file) = guard.as_mut() else { return Ok(()) };
         let mut buf = Vec::new();
-        let mut dropped = 0;
         for r in records {
-            let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
-            line.push(b'\n');
-            if size + buf.len() as u64 + line.len() as u64 > self.max_bytes {
-                dropped += 1;
-                continue;
-            }
-            buf.extend_from_slice(&line);
+            serde_json::to_writer(&mut buf, r).map_err(std::io::Error::other)?;
+            buf.push(b'\n');
         }
-        file.write_all(&buf)?;
-        file.sync_data()?;
-        Ok(dropped)
+        if file.metadata()?.len() + buf.len() as u64 > self.max_bytes {
+            // The file may have been rotated meanwhile: the next attempt opens the path afresh.
+            *guard = None;
+            return Err(AppendError::Full {
+                records: records.len(),
+                max_bytes: self.max_bytes,
+            });
+        }
+        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        if written.is_err() {
+            *guard = None;
+        }
+        Ok(written?)
     }
 }
 
@@ -171,30 +219,69 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn records_are_json_lines_and_the_size_limit_holds() {
+    async fn records_are_json_lines_and_a_full_file_holds_them_until_it_has_room() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("dl/dead.jsonl");
         let metrics = Metrics::unregistered().expect("metrics");
         let cfg = DeadLetterConfig {
             path: Some(path.clone()),
-            max_bytes: 400,
+            max_bytes: 500,
             topic: None,
         };
-        let dl = DeadLetter::new(&cfg, metrics.clone());
+        let stop = CancellationToken::new();
+        let dl = DeadLetter::new(&cfg, metrics.clone()).with_stop(stop.clone());
         let mut r = Record::new("influx", "rejected", "partial write: x");
         r.status = Some(400);
         r.line = Some("readings,device=a,site=b x=1.0 1".into());
-        dl.append(vec![r.clone(), r.clone(), r]).await;
+        assert!(dl.append(vec![r.clone()]).await);
         let text = std::fs::read_to_string(&path).expect("file");
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("json"))
             .collect();
-        assert!(!lines.is_empty() && lines.len() < 3, "{text}");
+        assert_eq!(lines.len(), 1, "{text}");
         assert_eq!(lines[0]["reason"], "rejected");
         assert_eq!(lines[0]["status"], 400);
         assert!(lines[0].get("topic").is_none());
-        assert_eq!(metrics.dead_letters.with_label_values(&["influx"]).get(), 3);
-        assert_eq!(metrics.dead_letter_dropped.get() as usize, 3 - lines.len());
+
+        // Three more do not fit: the append waits (blocked alarm) instead of dropping them…
+        let pending = tokio::spawn({
+            let (dl, r) = (dl.clone(), r.clone());
+            async move { dl.append(vec![r.clone(), r.clone(), r]).await }
+        });
+        while metrics.dead_letter_blocked.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("file"),
+            text,
+            "nothing half-written"
+        );
+        // … until the file is rotated away, then they are stored and the alarm clears.
+        std::fs::rename(&path, dir.path().join("dl/dead.jsonl.1")).expect("rotate");
+        assert!(pending.await.expect("task"));
+        assert_eq!(std::fs::read_to_string(&path).expect("file").lines().count(), 3);
+        assert_eq!(metrics.dead_letter_blocked.get(), 0);
+        assert_eq!(metrics.dead_letters.with_label_values(&["influx"]).get(), 4);
+
+        // Blocked at shutdown: false, the messages stay unacknowledged.
+        let big = vec![r; 20];
+        let blocked = tokio::spawn({
+            let dl = dl.clone();
+            async move { dl.append(big).await }
+        });
+        while metrics.dead_letter_blocked.get() == 0 {
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        assert!(!blocked.await.expect("task"));
+    }
+
+    #[tokio::test]
+    async fn without_a_file_records_are_logged_and_count_as_handled() {
+        let metrics = Metrics::unregistered().expect("metrics");
+        let dl = DeadLetter::new(&DeadLetterConfig::default(), metrics.clone());
+        assert!(dl.append(vec![Record::new("bus", "malformed", "x")]).await);
+        assert_eq!(metrics.dead_letters.with_label_values(&["bus"]).get(), 1);
     }
 }

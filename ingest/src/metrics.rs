@@ -48,8 +48,10 @@ pub struct Metrics {
     pub spool_commits: IntCounter,
     /// Records written to the dead-letter store, by source (`bus`, `influx`, `import`).
     pub dead_letters: IntCounterVec,
-    /// Dead-letter records dropped because the file reached its size limit or could not be written.
-    pub dead_letter_dropped: IntCounter,
+    /// 1 while dead letters cannot be stored (file full or failing) and their messages wait unacknowledged.
+    pub dead_letter_blocked: IntGauge,
+    /// Failed attempts to store dead letters (each retried with back-off).
+    pub dead_letter_retries: IntCounter,
     /// Messages the broker holds (its `$SYS` stored-message count; see `[ingest.broker_watch]`).
     pub broker_stored: IntGauge,
     /// The broker's `max_queued_messages` as configured in `[ingest.broker_watch]`.
@@ -154,9 +156,13 @@ impl Metrics {
                 "Records written to the dead-letter store.",
                 "source",
             )?,
-            dead_letter_dropped: counter(
-                "zw_ingest_dead_letter_dropped_total",
-                "Dead-letter records dropped (file full or unwritable).",
+            dead_letter_blocked: gauge(
+                "zw_ingest_dead_letter_blocked",
+                "1 while dead letters cannot be stored and their messages wait unacknowledged.",
+            )?,
+            dead_letter_retries: counter(
+                "zw_ingest_dead_letter_retries_total",
+                "Failed attempts to store dead letters (file full or unwritable), each retried.",
             )?,
             broker_stored: gauge(
                 "zw_ingest_broker_stored_messages",
@@ -195,7 +201,8 @@ impl Metrics {
             Box::new(self.spool_commit_seconds.clone()),
             Box::new(self.spool_commits.clone()),
             Box::new(self.dead_letters.clone()),
-            Box::new(self.dead_letter_dropped.clone()),
+            Box::new(self.dead_letter_blocked.clone()),
+            Box::new(self.dead_letter_retries.clone()),
             Box::new(self.broker_stored.clone()),
             Box::new(self.broker_max_queued.clone()),
             Box::new(self.broker_queue_warnings.clone()),

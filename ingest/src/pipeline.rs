@@ -111,12 +111,17 @@ pub async fn run(
             watch_stop.clone(),
         ))
     });
-    let mut dead = DeadLetter::new(&cfg.dead_letter, metrics.clone());
+    if cfg.dead_letter.path.is_none() {
+        tracing::warn!(
+            "No ingest.dead_letter.path: readings that can never be written are logged and acknowledged, not kept."
+        );
+    }
+    let task_stop = CancellationToken::new();
+    let mut dead = DeadLetter::new(&cfg.dead_letter, metrics.clone()).with_stop(task_stop.clone());
     if let Some(topic) = &cfg.dead_letter.topic {
         dead = dead.with_topic(client.clone(), topic.clone());
     }
     let writer = Writer::new(influx, &cfg, metrics.clone(), dead.clone());
-    let task_stop = CancellationToken::new();
     let replayer = spool.clone().map(|s| {
         let (w, n, stop) = (writer.clone(), cfg.spool.replay_concurrency, task_stop.clone());
         tokio::spawn(replay::run(s, w, n, stop))
@@ -303,10 +308,13 @@ fn accept(
 
 /// Makes a batch safe (written, spooled or dead-lettered), then acknowledges its messages.
 async fn deliver(batch: Batch, sh: Arc<Shared>, slot: OwnedSemaphorePermit) {
-    sh.dead.append(batch.dead).await;
     let lines = batch.lines;
+    // Rejected messages are acknowledged with the batch, so their dead letters must be durable first.
+    let dead_safe = sh.dead.append(batch.dead).await;
     let body = Bytes::from(batch.body.into_bytes());
-    let safe = if lines == 0 {
+    let safe = if !dead_safe {
+        false
+    } else if lines == 0 {
         true
     } else {
         match &sh.spool {
@@ -314,6 +322,7 @@ async fn deliver(batch: Batch, sh: Arc<Shared>, slot: OwnedSemaphorePermit) {
             Some(spool) if !spool.is_empty() => spool_parts(spool, vec![(body, lines)], &sh).await,
             Some(spool) => match sh.writer.write_once(vec![(body, lines)]).await {
                 Outcome::Done => true,
+                Outcome::Stopped => false,
                 Outcome::Retry { parts, .. } => spool_parts(spool, parts, &sh).await,
             },
         }

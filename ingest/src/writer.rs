@@ -35,6 +35,9 @@ pub(crate) enum Outcome {
         /// The failure that stopped the pass.
         error: WriteError,
     },
+    /// Shutdown came while the refused lines' dead letters could not be stored: nothing of this pass may
+    /// be acknowledged (the broker re-delivers it).
+    Stopped,
 }
 
 /// Batch writer with the retry policy (cheap to clone).
@@ -67,6 +70,7 @@ impl Writer {
         loop {
             match self.write_once(parts).await {
                 Outcome::Done => return true,
+                Outcome::Stopped => return false,
                 Outcome::Retry { parts: rest, error } => {
                     parts = rest;
                     let delay = self.backoff(failures, &error);
@@ -130,16 +134,25 @@ impl Writer {
                     self.log_retryable(&other);
                     stack.push((body, n));
                     stack.reverse();
-                    self.dead.append(dead).await;
-                    return Outcome::Retry {
-                        parts: stack,
-                        error: other,
-                    };
+                    return self.dead_lettered(dead, stack, other).await;
                 }
             }
         }
-        self.dead.append(dead).await;
-        Outcome::Done
+        if self.dead.append(dead).await {
+            Outcome::Done
+        } else {
+            Outcome::Stopped
+        }
+    }
+
+    /// A retry of `parts` once the refused lines' dead letters are stored; [`Outcome::Stopped`] if they
+    /// could not be (shutdown while the file was blocked).
+    async fn dead_lettered(&self, dead: Vec<Record>, parts: Vec<Part>, error: WriteError) -> Outcome {
+        if self.dead.append(dead).await {
+            Outcome::Retry { parts, error }
+        } else {
+            Outcome::Stopped
+        }
     }
 
     /// Returns once InfluxDB answers `/ping` again, probing every [`PROBE`]: after an outage the drain
