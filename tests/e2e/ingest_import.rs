@@ -1,23 +1,22 @@
 //! Issue 5: `zaehlwerk import` loads a CSV export and a line-protocol file through the ingest validation and
 //! write path; rejected rows are summarised by reason and kept in the dead-letter file.
 
+use zw_config::Config;
 use zw_tests::{Stack, influx_query, series_values};
+
+use crate::support::config::write;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_loads_csv_and_line_protocol_and_reports_rejections() -> anyhow::Result<()> {
     let stack = Stack::builder().influxd().start().await?;
     let dir = stack.state_dir();
     let dead = dir.join("dead.jsonl");
-    let cfg = dir.join("import.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[influx]\nurl = \"{}\"\ndatabase = \"{}\"\n[ingest]\nbatch_size = 3\n[ingest.dead_letter]\npath = \"{}\"\n",
-            stack.influx_url(),
-            stack.influx_db(),
-            dead.display()
-        ),
-    )?;
+    let mut config = Config::default();
+    config.influx.url = stack.influx_url();
+    config.influx.database = stack.influx_db().into();
+    config.ingest.batch_size = 3;
+    config.ingest.dead_letter.path = Some(dead.clone());
+    let cfg = write(&stack, &config)?;
     let csv = dir.join("export.csv");
     std::fs::write(
         &csv,
