@@ -4,6 +4,9 @@
 //! A test starts from [`connected`] (the stack's broker and database) or [`serving`] (plus an API and a
 //! quick ingest flush), sets the sections it is about, and puts in an inventory built with
 //! `Inventory::builder` or `zw_model::inventory::fixtures`.
+//!
+//! Secrets (`influx.password`, `influx.token`) are never serialized, so a test that needs one still writes
+//! its own TOML for that section (see `ingest_support`).
 
 use std::path::PathBuf;
 use std::time::Duration;
