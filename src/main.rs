@@ -125,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 fn load_config(path: Option<&Path>) -> Result<zw_config::Config, ExitCode> {
     zw_config::load(path, std::env::vars()).map_err(|errors| {
         eprintln!("error: the configuration has {} problem(s):", errors.len());
-        for e in &errors {
+        for e in errors.iter() {
             eprintln!("  - {e}");
         }
         ExitCode::from(EXIT_CONFIG)

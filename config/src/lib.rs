@@ -21,6 +21,20 @@ use zw_model::Inventory;
 
 pub use load::{load, load_str};
 
+/// Every problem [`load`] found, each prefixed with its path (`bus.port: invalid type …`), in the order
+/// met: environment overrides, then sections, then each section's validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the configuration has {} problem(s): {}", .0.len(), .0.join("; "))]
+pub struct Errors(pub Vec<String>);
+
+impl std::ops::Deref for Errors {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
 /// Logging settings (`[log]`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -10,32 +10,37 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 use zw_model::{Inventory, Site, Tree, User};
 
-use crate::Config;
+use crate::{Config, Errors};
 
 /// Loads the file at `path` (or only defaults and environment when `None`), returning every error found.
-pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<Config, Vec<String>> {
+pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<Config, Errors> {
     let table = match path {
         None => Table::new(),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| vec![format!("{}: {e}", p.display())])?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| Errors(vec![format!("{}: {e}", p.display())]))?;
             text.parse::<Table>()
-                .map_err(|e| vec![format!("{}: {e}", p.display())])?
+                .map_err(|e| Errors(vec![format!("{}: {e}", p.display())]))?
         }
     };
     from_table(table, env)
 }
 
 /// Loads a config from TOML `text` with the overrides in `env`, returning every error found.
-pub fn load_str(text: &str, env: impl Iterator<Item = (String, String)>) -> Result<Config, Vec<String>> {
-    let table = text.parse::<Table>().map_err(|e| vec![e.to_string()])?;
+pub fn load_str(text: &str, env: impl Iterator<Item = (String, String)>) -> Result<Config, Errors> {
+    let table = text.parse::<Table>().map_err(|e| Errors(vec![e.to_string()]))?;
     from_table(table, env)
 }
 
-fn from_table(mut table: Table, env: impl Iterator<Item = (String, String)>) -> Result<Config, Vec<String>> {
+fn from_table(mut table: Table, env: impl Iterator<Item = (String, String)>) -> Result<Config, Errors> {
     let mut errors = apply_env(&mut table, env);
     let cfg = sections(table, &mut errors);
     errors.extend(cfg.validate());
-    if errors.is_empty() { Ok(cfg) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(Errors(errors))
+    }
 }
 
 fn apply_env(table: &mut Table, env: impl Iterator<Item = (String, String)>) -> Vec<String> {

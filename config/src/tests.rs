@@ -7,7 +7,7 @@ use toml::Table;
 
 use super::*;
 
-fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+fn load_text(text: &str, env: &[(&str, &str)]) -> Result<Config, Errors> {
     let mut f = tempfile::NamedTempFile::new().expect("temp file");
     f.write_all(text.as_bytes()).expect("write");
     load(
