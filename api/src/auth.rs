@@ -8,12 +8,13 @@
 //! and reason, never the token, counted in `zw_api_auth_failures_total`, and takes one token from the
 //! address's bucket in [`AppState::auth_failures`]; an address whose bucket is empty gets 429 before its
 //! token is looked at. A request without any token is counted (`missing`) but neither logged nor limited:
-//! it guesses nothing.
+//! it guesses nothing. Behind a reverse proxy listed in `api.trusted_proxies`, the client is the last address
+//! of `X-Forwarded-For` ([`client_address`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -44,6 +45,25 @@ impl Users {
     }
 }
 
+/// The client's address: the peer, or for a peer in `trusted_proxies` the last address its `X-Forwarded-For`
+/// names (the one the proxy added; earlier ones are the client's word). Served requests carry the peer
+/// address; `oneshot` tests without one have none and are not limited.
+fn client_address(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
 /// The authenticated caller of a request.
 pub struct Caller(pub Arc<User>);
 
@@ -58,11 +78,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             fail("missing");
             return Err(ApiError::Unauthorized);
         };
-        // Served requests carry the peer address; `oneshot` tests without one are not limited.
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| crate::ratelimit::address_key(c.0.ip()));
+        let addr = client_address(parts, &state.config.trusted_proxies).map(crate::ratelimit::address_key);
         let now = Instant::now();
         if let Some(addr) = &addr
             && let Err(wait) = state.auth_failures.peek(addr, now)

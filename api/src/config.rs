@@ -56,6 +56,10 @@ pub struct Config {
     /// Failed authentications per minute an address regains after the burst; 0 disables the limit.
     /// Default 6.
     pub auth_failures_per_minute: f64,
+    /// Reverse proxies (their IP addresses) whose `X-Forwarded-For` names the client: for a request from
+    /// one of them, the failed-authentication limit counts the last address in that header instead of the
+    /// proxy's. Default empty: the peer address counts, and a proxy's clients share one budget.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Longest `from`..`to` of one history request, per role. Defaults: resident 31d, others 366d;
     /// each 1d to 36525d.
     pub max_history_range: RoleRanges,
@@ -171,6 +175,7 @@ impl Default for Config {
             max_streams_per_user: 4,
             auth_failure_burst: 10,
             auth_failures_per_minute: 6.0,
+            trusted_proxies: Vec::new(),
             max_history_range: RoleRanges::days(31, 366),
             max_energy_range: RoleRanges::days(732, 3660),
             jwt: None,

@@ -102,6 +102,54 @@ async fn failed_authentications_are_limited_per_address_and_counted() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited() {
+    let mut s = state();
+    s.configure(Config {
+        auth_failure_burst: 1,
+        trusted_proxies: vec!["192.0.2.100".parse().expect("ip")],
+        ..Config::default()
+    });
+    let cfg = s.config.clone();
+    let call = |token: &'static str, peer: &'static str, forwarded: Option<&'static str>| {
+        let mut req = request("/api/v1/devices", token, Some(peer));
+        if let Some(f) = forwarded {
+            req.headers_mut()
+                .insert("x-forwarded-for", f.parse().expect("header"));
+        }
+        send(&s, &cfg, req)
+    };
+    let status = |r: axum::response::Response| r.status();
+    let proxy = "192.0.2.100";
+    // The client's own X-Forwarded-For entries come first; the proxy appends the real one last.
+    assert_eq!(
+        status(call("guess", proxy, Some("10.0.0.1, 198.51.100.7")).await),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(call("anna", proxy, Some("198.51.100.7")).await),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status(call("anna", proxy, Some("198.51.100.8")).await),
+        StatusCode::OK,
+        "another client"
+    );
+    // An untrusted peer cannot pick its address with the header.
+    assert_eq!(
+        status(call("guess", "192.0.2.5", Some("198.51.100.9")).await),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(call("anna", "192.0.2.5", Some("198.51.100.10")).await),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status(call("anna", proxy, Some("198.51.100.9")).await),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn a_request_without_a_token_is_counted_but_not_limited() {
     let mut s = state();
     s.configure(Config {
