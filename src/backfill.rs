@@ -20,13 +20,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+use zw_config::Config;
 use zw_gateway::adapters::Message;
 use zw_gateway::device_mqtt::{Route, Router};
 use zw_gateway::profile::{Profile, ProfileSet, Request};
 use zw_model::inventory::ModbusEndpoint;
 use zw_model::{Id, Inventory, Reading};
-
-use zw_config::Config;
 
 /// One inventory device reading a simulated meter.
 struct Target {
