@@ -110,3 +110,34 @@ async fn broker_restart_mid_stream_every_reading_arrives() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+/// kill -9 of the broker saves nothing (the harness's broker autosaves only on exit), so its sessions are
+/// gone after the restart. With ingest connected, nothing the broker acknowledged is lost: ingest has
+/// every message the broker had forwarded, re-subscribes within its reconnect back-off, and the publisher
+/// re-sends what the dead broker never acknowledged. (What remains: messages queued for a disconnected
+/// consumer since the last autosave; see ingest/README.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_kill9_mid_stream_every_acknowledged_reading_arrives() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let publisher = Publisher::new(&stack, "pub-kill");
+    await_subscribed(&publisher, || async {
+        count(&stack, "probe").await.unwrap_or(0) > 0
+    })
+    .await?;
+    const N: u64 = 3000;
+    let streaming = stream(publisher, "kill", N, Duration::from_millis(60));
+    eventually(WAIT, "first points written", || async {
+        (count(&stack, "kill").await.ok()? >= 500).then_some(())
+    })
+    .await?;
+    stack.kill9_mosquitto().await;
+    stack.start_mosquitto().await?;
+    streaming.await??;
+    await_count(&stack, "kill", N, &ingest.log_tail()).await?;
+    assert!(
+        ingest.metric("zw_bus_connects_total").await >= 2.0,
+        "ingest reconnected"
+    );
+    Ok(())
+}

@@ -168,6 +168,21 @@ impl ChildProcess {
         }
     }
 
+    /// SIGKILL, as a crash or an OOM kill would: the child saves nothing.
+    pub(crate) async fn kill9(mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let waited = tokio::task::spawn_blocking(move || {
+            let _ = child.kill();
+            let _ = child.wait();
+        })
+        .await;
+        if let Err(e) = waited {
+            tracing::warn!("Killing a service failed: {e}");
+        }
+    }
+
     /// Blocking variant of [`Self::terminate`], also used by `Drop`.
     fn terminate_blocking(&mut self, grace: Duration) {
         let Some(mut child) = self.child.take() else {

@@ -283,6 +283,15 @@ impl Stack {
         }
     }
 
+    /// Kills the broker with SIGKILL: it saves nothing, as in a crash or an OOM kill. A no-op if it is not
+    /// running.
+    pub async fn kill9_mosquitto(&self) {
+        let child = lock(&self.mosquitto().child).take();
+        if let Some(child) = child {
+            child.kill9().await;
+        }
+    }
+
     /// Starts the broker again on the same port with the same persistence; a no-op if it is running.
     pub async fn start_mosquitto(&self) -> anyhow::Result<()> {
         let m = self.mosquitto();
