@@ -16,6 +16,11 @@
 //! plausible window (7 days back, 5 minutes ahead); rejections are counted per adapter and reason, and at
 //! most one per device per `gateway.deadletter_interval` is published as a dead letter. Unknown topics are
 //! logged once each (up to [`MAX_LISTED_UNKNOWN`] distinct topics), then only counted.
+//!
+//! A payload over `bus.max_message_bytes` (issue 16: a household's own device, or anyone on the broker, can
+//! send one, retained) is rejected before the topic's adapter sees it, on any topic: reason `oversized`,
+//! counted, dead-lettered with a [`OVERSIZED_PREVIEW`]-byte preview, never parsed. The bus client's framing
+//! limit is above that, so such a message never breaks the connection (see `zw_bus::oversized`).
 
 mod deadletter;
 mod liveness;
@@ -40,6 +45,9 @@ pub use router::{Decoder, Entry, Part, Route, Router};
 /// Distinct unknown topics that are logged by name; later ones are only counted.
 pub const MAX_LISTED_UNKNOWN: usize = 1000;
 
+/// How much of a payload over `bus.max_message_bytes` its dead letter keeps (as ingest's do).
+pub const OVERSIZED_PREVIEW: usize = 1024;
+
 /// Builds the route table from the inventory.
 pub fn routes(cfg: &Config, inventory: &Inventory) -> Router {
     Router::new(cfg, inventory, Utc::now())
@@ -54,26 +62,21 @@ struct Worker {
     metrics: Metrics,
     sampler: Sampler,
     unknown: HashSet<String>,
+    /// `bus.max_message_bytes`: larger payloads are rejected unparsed.
+    max_message_bytes: usize,
 }
 
-/// Consumes device messages until the inbound queue closes.
+/// Consumes device messages until the inbound queue closes; payloads over `max_message_bytes`
+/// (`bus.max_message_bytes`) are rejected unparsed.
 pub async fn run(
     mut inbound: Inbound,
     router: Router,
     cfg: Config,
-    bus: BusClient,
+    (bus, max_message_bytes): (BusClient, usize),
     publisher: Publisher,
     metrics: Metrics,
 ) {
-    let mut w = Worker {
-        sampler: Sampler::new(delta(cfg.deadletter_interval)),
-        router,
-        cfg,
-        bus,
-        publisher,
-        metrics,
-        unknown: HashSet::new(),
-    };
+    let mut w = Worker::new(router, cfg, (bus, max_message_bytes), publisher, metrics);
     let mut tick = interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -92,7 +95,30 @@ fn delta(d: std::time::Duration) -> TimeDelta {
 }
 
 impl Worker {
+    fn new(
+        router: Router,
+        cfg: Config,
+        (bus, max_message_bytes): (BusClient, usize),
+        publisher: Publisher,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            sampler: Sampler::new(delta(cfg.deadletter_interval)),
+            router,
+            cfg,
+            bus,
+            publisher,
+            metrics,
+            unknown: HashSet::new(),
+            max_message_bytes,
+        }
+    }
+
     async fn handle(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+        if payload.len() > self.max_message_bytes {
+            self.reject_oversized(topic, payload, now).await;
+            return;
+        }
         let (idx, part) = match self.router.route(topic) {
             router::Route::Device(i, p) => (i, p),
             router::Route::Group(g, p) => {
@@ -159,6 +185,51 @@ impl Worker {
         self.publish_status(idx, now).await;
     }
 
+    /// Rejects a payload over `bus.max_message_bytes` without parsing it: counted under the adapter of the
+    /// topic's device (`other` for a topic no adapter reads), dead-lettered with a short preview. The
+    /// device's health notes the rejection like any other.
+    async fn reject_oversized(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {
+        let e = AdapterError::Oversized {
+            size: payload.len(),
+            limit: self.max_message_bytes,
+        };
+        let idx = match self.router.route(topic) {
+            router::Route::Device(i, _) => Some(i),
+            router::Route::Group(g, _) => self.router.group(g).first().copied(),
+            router::Route::Ignored | router::Route::Unknown(_) => None,
+        };
+        let (device, adapter) = match idx {
+            Some(i) => {
+                let entry = &mut self.router.devices[i];
+                entry.liveness.on_rejected(e.reason(), &e.to_string(), now);
+                (Some(entry.device.clone()), entry.adapter)
+            }
+            None => match self.router.route(topic) {
+                router::Route::Unknown(family) => (None, family),
+                _ => (None, "other"),
+            },
+        };
+        count_rejection(&self.metrics, adapter, &e);
+        warn!(
+            topic,
+            size = payload.len(),
+            limit = self.max_message_bytes,
+            "Device message over bus.max_message_bytes rejected unparsed."
+        );
+        self.dead_letter(
+            device.as_ref().map(|d| d.as_str()),
+            adapter,
+            topic,
+            payload,
+            &e,
+            now,
+        )
+        .await;
+        if let Some(i) = idx {
+            self.publish_status(i, now).await;
+        }
+    }
+
     /// Marks quiet devices offline and publishes due statuses.
     async fn tick(&mut self, now: DateTime<Utc>) {
         for i in 0..self.router.devices.len() {
@@ -203,6 +274,10 @@ impl Worker {
         let Some(suppressed) = self.sampler.admit(device.unwrap_or("_unknown"), now) else {
             return;
         };
+        let excerpt_bytes = match e {
+            AdapterError::Oversized { .. } => OVERSIZED_PREVIEW.min(self.cfg.deadletter_excerpt_bytes),
+            _ => self.cfg.deadletter_excerpt_bytes,
+        };
         let letter = DeadLetter {
             v: 1,
             gateway: &self.cfg.instance,
@@ -213,7 +288,7 @@ impl Worker {
             error: e.to_string(),
             received: now,
             payload_bytes: payload.len(),
-            payload: deadletter::excerpt(payload, self.cfg.deadletter_excerpt_bytes),
+            payload: deadletter::excerpt(payload, excerpt_bytes),
             suppressed,
         };
         if device.is_some() {

@@ -100,6 +100,7 @@ pub async fn run(
         info!(profile = %name, file = %file.display(), "User profile replaces the built-in one.");
     }
     let producer = zw_model::Id::new(cfg.instance.clone()).map_err(GatewayError::Instance)?;
+    let bus_cfg = bus.config.clone();
     let routes = device_mqtt::routes(&cfg, &inventory);
     let opts = ConnectOptions {
         client: "gateway".into(),
@@ -157,7 +158,7 @@ pub async fn run(
         inbound,
         routes,
         cfg,
-        bus.clone(),
+        (bus.clone(), bus_cfg.max_message_bytes),
         publisher,
         metrics,
     ));

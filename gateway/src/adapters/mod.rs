@@ -75,9 +75,18 @@ pub enum AdapterError {
     /// The message is well-formed but holds no values we map.
     #[error("no known values in message")]
     NoValues,
-    /// The payload exceeds the configured size.
+    /// The payload exceeds the configured size (`gateway.max_payload_bytes`).
     #[error("payload of {0} bytes exceeds the limit")]
     TooLarge(usize),
+    /// The payload is over the bus's application limit (`bus.max_message_bytes`): rejected before routing
+    /// or parsing, whatever the topic.
+    #[error("payload of {size} bytes is over bus.max_message_bytes ({limit})")]
+    Oversized {
+        /// The payload's size in bytes.
+        size: usize,
+        /// `bus.max_message_bytes`.
+        limit: usize,
+    },
     /// A binary frame that does not decode.
     #[error("frame: {0}")]
     Frame(String),
@@ -107,6 +116,7 @@ impl AdapterError {
             AdapterError::NotFinite(_) => "not_finite",
             AdapterError::NoValues => "no_values",
             AdapterError::TooLarge(_) => "too_large",
+            AdapterError::Oversized { .. } => "oversized",
             AdapterError::Frame(_) => "bad_frame",
             AdapterError::Timestamp(_) => "timestamp",
             AdapterError::UnknownTopic => "unknown_topic",

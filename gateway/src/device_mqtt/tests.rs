@@ -121,3 +121,89 @@ fn oversize_payloads_are_rejected_before_decoding() {
     let e = decide(&mut r.devices[i], part, big.as_bytes(), 200, Utc::now()).expect_err("too large");
     assert_eq!(e.reason(), "too_large");
 }
+
+/// Issue 16: a payload over `bus.max_message_bytes` on a device topic is rejected before its adapter sees
+/// it (a valid reading padded to 300 KiB would decode), counted as `oversized`, its device's health notes
+/// it, and its dead letter carries a 1 KiB preview and the real size. The bus has no broker: publishes
+/// only queue, so nothing here waits on a network.
+#[tokio::test]
+async fn payloads_over_the_bus_limit_are_rejected_unparsed_and_dead_lettered() {
+    let registry = prometheus::Registry::new();
+    let metrics = Metrics::register(&registry).expect("metrics");
+    let bus_cfg = zw_bus::Config {
+        port: zw_tests::free_port(),
+        ..zw_bus::Config::default()
+    };
+    let bus_metrics = zw_bus::Metrics::register(&registry).expect("bus metrics");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (bus, _inbound, driver) = zw_bus::connect(
+        &bus_cfg,
+        zw_bus::ConnectOptions::publisher("gateway-test", "t"),
+        &bus_metrics,
+        stop.clone(),
+    );
+    let producer = zw_model::Id::new("gw1".to_owned()).expect("id");
+    let (publisher, _flusher) = crate::publish::Publisher::start(
+        &crate::publish::PublishConfig::default(),
+        &producer,
+        bus.clone(),
+        metrics.clone(),
+    );
+    let limit = bus_cfg.max_message_bytes;
+    let mut w = Worker::new(
+        router(),
+        Config::default(),
+        (bus, limit),
+        publisher,
+        metrics.clone(),
+    );
+    let mut big = br#"{"ENERGY":{"Total":1.5,"Power":10},"pad":""#.to_vec();
+    big.resize(300 * 1024, b'x');
+    big.extend_from_slice(br#""}"#);
+    let now = Utc::now();
+    w.handle("tele/plug1/SENSOR", &big, now).await;
+    let count = |adapter: &str, reason: &str| {
+        metrics
+            .messages_rejected
+            .with_label_values(&[adapter, reason])
+            .get()
+    };
+    assert_eq!(count("tasmota", "oversized"), 1);
+    assert_eq!(count("tasmota", "too_large"), 0, "the adapter never saw it");
+    assert_eq!(metrics.deadletters.get(), 1);
+    assert_eq!(
+        metrics.readings_published.with_label_values(&["tasmota"]).get(),
+        0
+    );
+    let Route::Device(i, _) = w.router.route("tele/plug1/SENSOR") else {
+        panic!("routed")
+    };
+    assert_eq!(w.router.devices[i].liveness.last_seen(), Some(now));
+    // On a topic of no device it is counted under the wildcard's family, or `other`.
+    w.handle("tele/nobody/SENSOR", &big, now).await;
+    w.handle("tele/plug1/INFO1", &big, now).await;
+    assert_eq!(count("tasmota", "oversized"), 2);
+    assert_eq!(count("other", "oversized"), 1);
+    // The letter's preview is 1 KiB, and its size the real one.
+    let letter = DeadLetter {
+        v: 1,
+        gateway: "gw1",
+        adapter: "tasmota",
+        device: Some("plug"),
+        topic: "tele/plug1/SENSOR",
+        reason: "oversized",
+        error: AdapterError::Oversized {
+            size: big.len(),
+            limit,
+        }
+        .to_string(),
+        received: now,
+        payload_bytes: big.len(),
+        payload: deadletter::excerpt(&big, OVERSIZED_PREVIEW),
+        suppressed: 0,
+    };
+    assert_eq!(letter.payload.len(), 1024);
+    assert!(letter.error.contains(&big.len().to_string()), "{}", letter.error);
+    stop.cancel();
+    let _ = driver.await;
+}
