@@ -4,17 +4,16 @@
 //! Tokens are never stored or logged in clear; only their hashes are in the config. Because tokens are
 //! random and long, a fast hash is enough, and the lookup by hash leaks nothing useful through timing.
 //!
-//! A failed authentication (an unknown token, a JWT that does not verify) is logged with the client's address
-//! and reason, never the token, counted in `zw_api_auth_failures_total`, and takes one token from the
-//! address's bucket in [`AppState::auth_failures`]; an address whose bucket is empty gets 429 before its
-//! token is looked at. A request without any token is counted (`missing`) but neither logged nor limited:
-//! it guesses nothing. Behind a reverse proxy listed in `api.trusted_proxies`, the client is the last address
-//! of `X-Forwarded-For` ([`client_address`]).
+//! A failed authentication (an unknown token, a JWT that does not verify, a header that is not `Bearer …`)
+//! is logged with the client's address and reason, never the token, counted in `zw_api_auth_failures_total`,
+//! and takes one token from the address's bucket in [`AppState::auth_failures`]; an address whose bucket is
+//! empty gets 429 before its token is looked at. A request without any token is counted (`missing`) but
+//! neither logged nor limited: it guesses nothing. Behind a reverse proxy listed in `api.trusted_proxies`,
+//! the client is the last address of `X-Forwarded-For` ([`client_address`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
-
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -97,7 +96,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 reason, "Authentication failed."
             );
             if let Some(addr) = &addr {
-                // The bucket was not empty a moment ago; its last token goes with this failure.
+                // One token per failure (`peek` above found at least one left).
                 let _ = state.auth_failures.check(addr, now);
             }
             err
