@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::backoff_delay;
-use crate::inbound::{self, Delivery, Sent};
+use crate::inbound::{self, AckToken, Delivery, Sent};
 use crate::{Config, ConnectOptions, FullPolicy, Metrics};
 
 pub use crate::inbound::Inbound;
@@ -36,18 +36,6 @@ pub struct BusClient {
     client: AsyncClient,
     connected: watch::Receiver<bool>,
     acks: mpsc::UnboundedSender<Vec<AckToken>>,
-}
-
-/// What acknowledges one received QoS 1 message: its packet id and the connection it arrived on (from
-/// [`crate::inbound::Delivery::ack_token`]). An acknowledgement is written only on that connection: after a
-/// reconnect the broker re-delivers the message, and a PUBACK with an old packet id could acknowledge a newer
-/// message the broker has given the same id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AckToken {
-    /// The driver's connection number at receipt.
-    pub connection: u64,
-    /// The message's packet id (0 for QoS 0: nothing to acknowledge).
-    pub pkid: u16,
 }
 
 /// An UNSUBSCRIBE of a filter nobody subscribes to: a harmless request whose only effect is to make the

@@ -25,8 +25,20 @@ use rumqttc::Publish;
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{Notify, mpsc};
 
+/// What acknowledges one received QoS 1 message: its packet id and the connection it arrived on (from
+/// [`Delivery::ack_token`]). An acknowledgement is written only on that connection: after a
+/// reconnect the broker re-delivers the message, and a PUBACK with an old packet id could acknowledge a newer
+/// message the broker has given the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckToken {
+    /// The driver's connection number at receipt.
+    pub connection: u64,
+    /// The message's packet id (0 for QoS 0: nothing to acknowledge).
+    pub pkid: u16,
+}
+
 /// A message and the broker connection it arrived on: what a manually acknowledging consumer needs, so that
-/// its acknowledgement goes out on that connection or not at all (see [`crate::AckToken`]).
+/// its acknowledgement goes out on that connection or not at all (see [`AckToken`]).
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// The message.
@@ -37,8 +49,8 @@ pub struct Delivery {
 
 impl Delivery {
     /// What acknowledges this message: its packet id on its connection.
-    pub fn ack_token(&self) -> crate::AckToken {
-        crate::AckToken {
+    pub fn ack_token(&self) -> AckToken {
+        AckToken {
             connection: self.connection,
             pkid: self.publish.pkid,
         }

@@ -23,8 +23,8 @@ mod metrics;
 mod options;
 
 pub use config::{Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD};
-pub use driver::{AckToken, BusClient, Inbound, connect};
-pub use inbound::Delivery;
+pub use driver::{BusClient, Inbound, connect};
+pub use inbound::{AckToken, Delivery};
 pub use options::{ConnectOptions, FullPolicy};
 
 /// What a service needs to open bus connections: the broker settings and the process's bus metrics.
