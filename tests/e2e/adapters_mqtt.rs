@@ -8,13 +8,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
-use zw_tests::{Stack, free_port};
-
 use zw_config::Config;
 use zw_model::inventory::JsonField;
 use zw_model::{Device, Inventory, Quantity};
 use zw_sim::mqtt::faults::MqttFaults;
 use zw_sim::shelly::{ShellyConfig, ShellyModel};
+use zw_tests::{Stack, free_port};
 
 use crate::support::config::{admin, serving, soil_sensor, write};
 use crate::support::{Zaehlwerk, eventually, get, metrics};

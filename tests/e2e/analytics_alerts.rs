@@ -10,13 +10,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use zw_tests::Stack;
-
-use crate::fixture::WAIT;
 use zw_analytics::config::Watts;
 use zw_config::Config;
 use zw_model::{Device, Inventory, Tree};
+use zw_tests::Stack;
 
+use crate::fixture::WAIT;
 use crate::support::config::{connected, write};
 use crate::support::{Zaehlwerk, eventually};
 

@@ -7,12 +7,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use zw_config::Config;
+use zw_model::{Device, Inventory, Tree};
 use zw_tests::Stack;
 
 use crate::fixture::WAIT;
-use zw_config::Config;
-use zw_model::{Device, Inventory, Tree};
-
 use crate::support::config::{connected, write};
 use crate::support::{Zaehlwerk, eventually};
 

@@ -8,12 +8,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
 use rumqttc::QoS;
+use zw_model::{Device, Inventory};
+use zw_sim::MeterConfig;
 use zw_tests::{Stack, free_port};
 
 use crate::ingest_support::{Ingest, Publisher, WAIT, await_count, await_subscribed, count, reading};
-use zw_model::{Device, Inventory};
-use zw_sim::MeterConfig;
-
 use crate::support::config::{admin, plug, serving, write};
 use crate::support::{Zaehlwerk, eventually, get};
 

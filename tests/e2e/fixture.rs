@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use zw_tests::{Stack, free_port};
-
 use zw_config::Config;
 use zw_model::inventory::fixtures;
 use zw_model::{Inventory, Role};
 use zw_sim::MeterConfig;
+use zw_tests::{Stack, free_port};
 
 use crate::support::config::{plug, serving, soil_sensor, user, write};
 use crate::support::{Zaehlwerk, eventually, get};

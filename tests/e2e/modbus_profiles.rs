@@ -11,15 +11,14 @@ use anyhow::Context as _;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio_modbus::client::{Context, Reader as _};
 use tokio_modbus::prelude::{Slave, SlaveContext as _};
-use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
-use zw_tests::{Stack, free_port};
-
-use crate::fixture::WAIT;
 use zw_config::Config;
 use zw_model::Inventory;
 use zw_model::inventory::fixtures::building_with_meters;
+use zw_model::status::{DeviceStatus, ErrorKind, HealthState};
 use zw_sim::{FaultConfig, FaultKind, Framing, MeterConfig, MeterModel};
+use zw_tests::{Stack, free_port};
 
+use crate::fixture::WAIT;
 use crate::support::config::{connected, write};
 use crate::support::{Zaehlwerk, eventually, get};
 

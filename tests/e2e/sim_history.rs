@@ -7,15 +7,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_modbus::client::Reader as _;
 use tokio_modbus::prelude::{Slave, SlaveContext as _};
-use zw_tests::{Stack, free_port};
-
-use crate::fixture::WAIT;
 use zw_config::Config;
 use zw_model::inventory::fixtures;
 use zw_model::{Device, Inventory};
 use zw_sim::shelly::{ShellyConfig, ShellyModel};
 use zw_sim::{MeterConfig, MeterModel};
+use zw_tests::{Stack, free_port};
 
+use crate::fixture::WAIT;
 use crate::support::config::{connected, plug, soil_sensor, write};
 use crate::support::{Zaehlwerk, eventually};
 

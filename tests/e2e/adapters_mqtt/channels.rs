@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rumqttc::QoS;
-use zw_tests::{Stack, free_port};
-
-use super::{WAIT, client, value};
 use zw_config::Config;
 use zw_model::inventory::JsonField;
 use zw_model::{Device, Inventory, Quantity};
+use zw_tests::{Stack, free_port};
 
+use super::{WAIT, client, value};
 use crate::support::config::{admin, serving, write};
 use crate::support::{Zaehlwerk, eventually, get, metrics};
 
