@@ -49,10 +49,10 @@ pub fn building_with_meters<E: AsRef<str>>(
     Site::new(id, SiteKind::Building, devices)
 }
 
-/// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`], polled every 2 s), households `hh-1` and `hh-2` with a plug
-/// each (topics `plug1`, `plug2`), the [`park_with_soil_sensor`] (no trees), and one user per role whose
-/// token is the user's name, in this order: `anna` (resident of `hh-1`), `fm` (facility manager, every
-/// building), `parks` (every park), `root` (admin).
+/// A small town: the [`town_hall`] (meter at [`TOWN_HALL_METER`], polled every 2 s), households `hh-1` and
+/// `hh-2` with a plug each (topics `plug1`, `plug2`), the [`park_with_soil_sensor`] (no trees), and one user
+/// per role whose token is the user's name, in this order: `anna` (resident of `hh-1`), `fm` (facility
+/// manager, every building), `parks` (every park), `root` (admin).
 pub fn town() -> Inventory {
     Inventory::builder()
         .site(town_hall(TOWN_HALL_METER, Duration::from_secs(2)))
