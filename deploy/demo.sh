@@ -245,7 +245,7 @@ sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 sed_escape() { printf '%s' "$1" | sed -e 's/[\\#&]/\\&/g'; }
 
 # Renders $TEMPLATE into $CONF. Required placeholders: @MQTT_PORT@ @INFLUX_PORT@ @API_PORT@
-# @MODBUS_PORT@ @FM_TOKEN_SHA256@ @RESIDENT_TOKEN_SHA256@ @PARKS_TOKEN_SHA256@; also replaced if
+# @MODBUS_PORT@ @FM_TOKEN_SHA256@ @RESIDENT_TOKEN_SHA256@ @PARKS_TOKEN_SHA256@ @ADMIN_TOKEN_SHA256@; also replaced if
 # present: @HOST@ @STATE_DIR@ @INFLUX_DB@.
 render_config() {
   sed -e "s#@MQTT_PORT@#$MQTT_PORT#g" \
@@ -255,6 +255,7 @@ render_config() {
     -e "s#@FM_TOKEN_SHA256@#$(sha256_hex "$FM_TOKEN")#g" \
     -e "s#@RESIDENT_TOKEN_SHA256@#$(sha256_hex "$RESIDENT_TOKEN")#g" \
     -e "s#@PARKS_TOKEN_SHA256@#$(sha256_hex "$PARKS_TOKEN")#g" \
+    -e "s#@ADMIN_TOKEN_SHA256@#$(sha256_hex "$ADMIN_TOKEN")#g" \
     -e "s#@HOST@#$HOST#g" \
     -e "s#@STATE_DIR@#$(sed_escape "$STATE")#g" \
     -e "s#@INFLUX_DB@#$DB#g" \
@@ -290,6 +291,7 @@ CONF=$STATE/zaehlwerk.toml
 FM_TOKEN=$(gen_token)
 RESIDENT_TOKEN=$(gen_token)
 PARKS_TOKEN=$(gen_token)
+ADMIN_TOKEN=$(gen_token)
 render_config
 (
   umask 077
@@ -298,6 +300,7 @@ render_config
 FM_TOKEN=$FM_TOKEN
 RESIDENT_TOKEN=$RESIDENT_TOKEN
 PARKS_TOKEN=$PARKS_TOKEN
+ADMIN_TOKEN=$ADMIN_TOKEN
 EOF
 )
 chmod 600 "$STATE/tokens.txt"
@@ -342,6 +345,7 @@ mqtt: mqtt://$HOST:$MQTT_PORT
 token facility_manager: $FM_TOKEN
 token resident: $RESIDENT_TOKEN
 token parks: $PARKS_TOKEN
+token admin: $ADMIN_TOKEN
 try: curl -H "Authorization: Bearer $FM_TOKEN" http://$HOST:$API_PORT/api/v1/devices
 Ctrl-C stops everything (tokens in $STATE/tokens.txt, logs in $STATE/logs/)
 EOF

@@ -81,7 +81,9 @@ for d in "$FM kita-main active_power" "$PARKS lse01-park-1 soil_moisture" "$PARK
   [[ $live == *"\"$q\""* ]] || fail "no live $q for $dev: $live"
 done
 [[ $(code "$RES" /api/v1/devices/hh-14-washer/live) == 404 ]] || fail "the resident sees another household"
-echo "demo smoke: ready, live values of every device family, $windows history windows, today so far, resident scope ok"
+ADMIN=$(awk '/^token admin:/ {print $3}' "$OUT")
+[[ -n $ADMIN && $(code "$ADMIN" /api/v1/devices/hh-14-washer/live) == 200 ]] || fail "the admin token does not see every household"
+echo "demo smoke: ready, live values of every device family, $windows history windows, today so far, resident scope ok, admin token ok"
 
 wait "$DEMO_PID" || fail "demo.sh exited with $? after --duration"
 DEMO_PID=
