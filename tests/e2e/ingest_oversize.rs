@@ -17,7 +17,13 @@ const FIVE_SECONDS: Duration = Duration::from_secs(5);
 
 /// Publishes one QoS 1 message from a fresh client whose own framing allows 16 MiB, and says whether the
 /// broker acknowledged it (`false`: it closed the connection instead).
-pub(crate) async fn publish_raw(stack: &Stack, id: &str, topic: &str, payload: Vec<u8>, retain: bool) -> bool {
+pub(crate) async fn publish_raw(
+    stack: &Stack,
+    id: &str,
+    topic: &str,
+    payload: Vec<u8>,
+    retain: bool,
+) -> bool {
     let mut opts = MqttOptions::new(id, stack.mqtt_host(), stack.mqtt_port());
     opts.set_max_packet_size(16 << 20, 16 << 20);
     let (client, mut events) = AsyncClient::new(opts, 10);
