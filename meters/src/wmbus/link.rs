@@ -2,11 +2,11 @@
 //! (a receiver that stripped them). [`normalize`] checks and removes the CRCs into a caller's buffer, so the rest
 //! of the decoder sees one layout: `L C M(2) A(6) CI …` with L counting the bytes after itself.
 
-use crc::{CRC_16_EN_13757, Crc};
+use crc::{CRC_16_EN_13757, Crc, Table};
 
 use super::Error;
 
-const CRC: Crc<u16> = Crc::<u16>::new(&CRC_16_EN_13757);
+const CRC: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_EN_13757);
 
 /// How the frame arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
