@@ -323,5 +323,4 @@ async fn simulated_shelly_and_tension_sensor_reach_the_api() -> anyhow::Result<(
     Ok(())
 }
 
-#[path = "adapters_mqtt/channels.rs"]
 mod channels;

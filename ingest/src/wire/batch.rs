@@ -90,5 +90,4 @@ fn one_pass(
 }
 
 #[cfg(test)]
-#[path = "batch_tests.rs"]
 mod tests;

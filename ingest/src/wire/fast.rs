@@ -331,5 +331,4 @@ fn plain(p: &[u8], int_start: usize, int_end: usize, frac_end: usize) -> bool {
 }
 
 #[cfg(test)]
-#[path = "fast_tests.rs"]
 mod tests;

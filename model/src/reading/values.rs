@@ -350,5 +350,4 @@ impl<'de> Deserialize<'de> for Values {
 }
 
 #[cfg(test)]
-#[path = "values_tests.rs"]
 mod tests;
