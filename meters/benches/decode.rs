@@ -2,6 +2,7 @@
 //! mapping to canonical quantities). Target: ≥ 1,000,000 unencrypted telegrams per second per core.
 //! Run: `cargo bench -p zw-meters --bench decode`. Measured in the thread's CPU time (`bench/cpu_time.rs`), so
 //! the figure is the per-core cost even on a shared machine; `Melem/cpu-s` = million telegrams per CPU-second.
+//! Group `meters` is ours; group `reference` runs m-bus-parser and sml-rs on the same bytes for comparison.
 
 #[path = "../../bench/cpu_time.rs"]
 mod cpu_time;
@@ -46,6 +47,37 @@ fn bench(c: &mut Criterion<cpu_time::ThreadCpu>) {
     });
     g.bench_function("sml_file_dzg", |b| {
         b.iter(|| sml::decode_file(black_box(&sml_file)).map(|r| r.values().len()))
+    });
+    g.finish();
+
+    // The crates we compare with in tests/oracle.rs, on the same bytes: parse plus walking every record, no
+    // canonical mapping (m-bus-parser's typed API; sml-rs' byte-wise transport and complete, allocating parser).
+    let mut g = c.benchmark_group("reference");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("m_bus_parser_rsp_ud_kamstrup", |b| {
+        b.iter(|| {
+            let d = m_bus_parser::mbus_data::MbusData::<m_bus_parser::WiredFrame>::try_from(black_box(
+                &wired[..],
+            ));
+            d.ok().and_then(|d| d.data_records).map(|r| r.count())
+        })
+    });
+    g.bench_function("m_bus_parser_wmbus_plain_sensostar", |b| {
+        b.iter(|| {
+            let d = m_bus_parser::mbus_data::MbusData::<m_bus_parser::WirelessFrame>::try_from(black_box(
+                &plain[..],
+            ));
+            d.ok().and_then(|d| d.data_records).map(|r| r.count())
+        })
+    });
+    g.bench_function("sml_rs_complete_dzg", |b| {
+        b.iter(|| {
+            let mut reader = sml_rs::SmlReader::from_slice(black_box(&sml_file));
+            reader
+                .read::<sml_rs::parser::complete::File>()
+                .map(|f| f.messages.len())
+                .ok()
+        })
     });
     g.finish();
 }
