@@ -21,6 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::backoff::backoff_delay;
 use crate::inbound::{self, AckToken, Delivery, Sent};
+use crate::unconfirmed::{self, NotQueued};
 use crate::{Config, ConnectOptions, FullPolicy, Metrics};
 
 pub use crate::inbound::Inbound;
@@ -36,6 +37,8 @@ pub struct BusClient {
     client: AsyncClient,
     connected: watch::Receiver<bool>,
     acks: mpsc::UnboundedSender<Vec<AckToken>>,
+    /// Where unacknowledged publishes go after a connection loss (see [`crate::unconfirmed`]).
+    returns: unconfirmed::Sink,
 }
 
 /// An UNSUBSCRIBE of a filter nobody subscribes to: a harmless request whose only effect is to make the
@@ -52,6 +55,29 @@ impl BusClient {
         payload: Vec<u8>,
     ) -> Result<(), BusError> {
         Ok(self.client.publish(topic, qos, retain, payload).await?)
+    }
+
+    /// Queues a publish only if the request queue has room; otherwise hands it back at once.
+    pub fn try_publish(
+        &self,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<(), NotQueued> {
+        match self.client.try_publish(topic, qos, retain, payload) {
+            Ok(()) => Ok(()),
+            Err(rumqttc::ClientError::TryRequest(rumqttc::Request::Publish(p))) => Err(NotQueued(p)),
+            // rumqttc hands back the request it was given; nothing else can come back from a publish.
+            Err(_) => Err(NotQueued(Publish::new("", qos, Vec::new()))),
+        }
+    }
+
+    /// From now on, publishes the broker had not acknowledged when the connection failed come back on the
+    /// returned receiver instead of being dropped at the next clean-session connect (see
+    /// [`crate::unconfirmed`]); the caller publishes them again.
+    pub fn unconfirmed(&self) -> mpsc::UnboundedReceiver<Publish> {
+        unconfirmed::register(&self.returns)
     }
 
     /// Acknowledges a QoS 1 message received with manual acks.
@@ -141,7 +167,9 @@ pub fn connect(
     // per-client limit (mosquitto `max_inflight_messages`, 20,000 in deploy/conf). A bounded channel could
     // only drop acks (re-deliveries) or make the consumer wait on the event loop it feeds.
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let returns = unconfirmed::Sink::default();
     let driver = Driver {
+        returns: returns.clone(),
         acks: acks_rx,
         connection: 0,
         client: client.clone(),
@@ -159,6 +187,7 @@ pub fn connect(
             client,
             connected: connected_rx,
             acks: acks_tx,
+            returns,
         },
         rx,
         handle,
@@ -166,6 +195,8 @@ pub fn connect(
 }
 
 struct Driver {
+    /// Where unacknowledged publishes go after a connection loss.
+    returns: unconfirmed::Sink,
     /// Messages to acknowledge, batched by the consumer.
     acks: mpsc::UnboundedReceiver<Vec<AckToken>>,
     /// The current connection's number: 0 before the first, +1 at every CONNACK.
@@ -277,6 +308,7 @@ impl Driver {
                 Ok(_) => {}
                 Err(e) => {
                     self.connected.send_replace(false);
+                    self.hand_back(&mut eventloop);
                     self.metrics.connected.with_label_values(&label).set(0);
                     self.metrics.connection_errors.with_label_values(&label).inc();
                     // Log the first failure of a streak loudly, the rest quietly: a broker outage must not
@@ -356,6 +388,24 @@ impl Driver {
         if failed {
             eventloop.clean();
             eventloop.network = None;
+            self.hand_back(eventloop);
+        }
+    }
+
+    /// Hands unacknowledged publishes back to a publisher that asked for them (counted).
+    fn hand_back(&self, eventloop: &mut rumqttc::EventLoop) {
+        let n = unconfirmed::hand_back(eventloop, &self.returns);
+        if n > 0 {
+            let client = self.opts.client.as_str();
+            self.metrics
+                .returned
+                .with_label_values(&[client])
+                .inc_by(n as u64);
+            debug!(
+                client,
+                publishes = n,
+                "Unacknowledged publishes handed back to the publisher."
+            );
         }
     }
 

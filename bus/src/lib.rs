@@ -13,6 +13,9 @@
 //!   framing limit ([`Config::max_packet_size`]) is at least that, and payloads over the application's
 //!   [`Config::max_message_bytes`] are counted here (`zw_bus_messages_oversized_total`) and rejected by the
 //!   consumer ([`oversized`]), never left to break the connection and be re-delivered for ever.
+//! * A publisher loses nothing it handed over to a connection loss ([`unconfirmed`](BusClient::unconfirmed)):
+//!   unacknowledged publishes come back to it instead of being cleared at the next clean-session connect,
+//!   and [`BusClient::try_publish`] never waits for a broker that is away.
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod backoff;
@@ -21,11 +24,13 @@ mod driver;
 mod inbound;
 mod metrics;
 mod options;
+mod unconfirmed;
 
 pub use config::{Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
 pub use options::{ConnectOptions, FullPolicy};
+pub use unconfirmed::NotQueued;
 
 /// What a service needs to open bus connections: the broker settings and the process's bus metrics.
 #[derive(Clone)]

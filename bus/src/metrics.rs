@@ -26,6 +26,8 @@ pub struct Metrics {
     pub oversized: IntCounterVec,
     /// Keep-alive checks passed on other traffic while the PINGRESP was still queued behind messages.
     pub pings_excused: IntCounterVec,
+    /// Unacknowledged publishes handed back to their publisher after a connection loss, per client.
+    pub returned: IntCounterVec,
 }
 
 impl Metrics {
@@ -75,6 +77,10 @@ impl Metrics {
             pings_excused: counter(
                 "zw_bus_keepalive_excused_total",
                 "Keep-alive checks passed on message traffic while the PINGRESP was still queued.",
+            )?,
+            returned: counter(
+                "zw_bus_publishes_returned_total",
+                "Unacknowledged publishes handed back to their publisher after a connection loss.",
             )?,
         })
     }
