@@ -1,5 +1,6 @@
 //! Gateway settings (`[gateway]` in the config file), with its tables: [`modbus`] (`[gateway.modbus]`) and
-//! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`].
+//! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`],
+//! `[gateway.buffer]` [`crate::buffer::BufferConfig`].
 //! Devices themselves come from the inventory.
 
 pub mod modbus;
@@ -51,6 +52,8 @@ pub struct Config {
     pub modbus: ModbusConfig,
     /// How readings go on the bus: one message each, or batches (`[gateway.publish]`).
     pub publish: crate::publish::PublishConfig,
+    /// The outage buffer between the publisher and the bus (`[gateway.buffer]`).
+    pub buffer: crate::buffer::BufferConfig,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             profile_dirs: Vec::new(),
             modbus: crate::ModbusConfig::default(),
             publish: crate::publish::PublishConfig::default(),
+            buffer: crate::buffer::BufferConfig::default(),
         }
     }
 }
@@ -95,6 +99,7 @@ impl Config {
         }
         errors.extend(self.modbus.validate());
         errors.extend(self.publish.validate());
+        errors.extend(self.buffer.validate());
         errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));

@@ -16,9 +16,13 @@
 //! * [`device_mqtt`]: routes device topics to adapters; [`device_mqtt::Liveness`]: per-device health from
 //!   messages and silence, on the same status topic.
 //! * [`config`] (`[gateway]` and its tables), [`metrics`] (Prometheus).
-//! * [`publish`]: the one reading publisher, one message per reading or batches (`[gateway.publish]`).
+//! * [`publish`]: the one reading publisher, one message per reading or batches bounded by count and bytes
+//!   (`[gateway.publish]`).
+//! * [`buffer`]: the outage buffer between the publisher and the bus (`[gateway.buffer]`): polling never
+//!   waits on the broker, and an outage costs no reading until the buffer is full.
 
 pub mod adapters;
+pub mod buffer;
 pub mod config;
 pub mod device_mqtt;
 pub mod metrics;
@@ -30,7 +34,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 use zw_bus::{ConnectOptions, FullPolicy, QoS};
 use zw_model::Inventory;
 
@@ -69,6 +73,9 @@ pub enum GatewayError {
     /// Metrics could not be registered.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The outage buffer file could not be opened.
+    #[error(transparent)]
+    Buffer(#[from] buffer::StoreError),
 }
 
 /// Checks the gateway's view of the inventory: profiles load and exist, Modbus endpoints do not clash.
@@ -85,6 +92,20 @@ pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
         .filter(|p| !matches!(p, modbus::PlanProblem::Endpoint { .. }))
         .map(ToString::to_string)
         .collect()
+}
+
+/// Checks the gateway's settings against the bus's: every problem, prefixed with its setting. A
+/// `bus.max_message_bytes` below the largest valid reading could refuse valid readings.
+pub fn validate_with_bus(_cfg: &Config, bus: &zw_bus::Config) -> Vec<String> {
+    let largest = publish::largest_reading_bytes();
+    let mut errors = Vec::new();
+    if bus.max_message_bytes < largest {
+        errors.push(format!(
+            "bus.max_message_bytes: {} is below the largest valid reading the gateway may publish ({largest} bytes)",
+            bus.max_message_bytes
+        ));
+    }
+    errors
 }
 
 /// Runs the gateway until `shutdown`, then stops polling, flushes pending publishes and disconnects.
@@ -114,8 +135,28 @@ pub async fn run(
     // The bus driver outlives the pollers: it gets its own token, cancelled after they stopped.
     let bus_stop = CancellationToken::new();
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
-    let (publisher, flusher) =
-        publish::Publisher::start(&cfg.publish, &producer, bus.clone(), metrics.clone());
+    let store = {
+        let cfg = cfg.buffer.clone();
+        tokio::task::spawn_blocking(move || cfg.open())
+            .await
+            .map_err(|e| GatewayError::Profiles(vec![format!("opening the gateway buffer: {e}")]))??
+    };
+    match &cfg.buffer.path {
+        Some(path) => info!(path = %path.display(), readings = store.readings(), "Gateway buffer opened."),
+        None => warn!(
+            max_bytes = cfg.buffer.memory_max_bytes,
+            "gateway.buffer.path is not set: readings of a broker outage are buffered in memory only and lost with the process."
+        ),
+    }
+    let (outbox, outbox_task) = buffer::start(store, bus.clone(), metrics.clone());
+    let outbox_task = tokio::spawn(outbox_task.run(std::time::Duration::from_secs(3)));
+    let (publisher, flusher) = publish::Publisher::start(
+        &cfg.publish,
+        &producer,
+        outbox,
+        bus_cfg.max_message_bytes,
+        metrics.clone(),
+    );
 
     let plan = modbus::endpoint_plan(&inventory, &profiles);
     // Validation reported clashes already; a missing profile or a bad endpoint stops the gateway.
@@ -166,8 +207,10 @@ pub async fn run(
     while pollers.join_next().await.is_some() {}
     mqtt.abort();
     let _ = mqtt.await;
-    // Every publisher is gone now: the open batch goes out before the disconnect.
+    // Every publisher is gone now: the open batch goes to the outbox, which drains what the broker takes
+    // (at most 3 s) before the disconnect; a buffer on disk keeps the rest for the next start.
     flusher.finish(std::time::Duration::from_secs(3)).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), outbox_task).await;
     // With the broker gone the client's queue may be full: do not wait for it forever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), bus.disconnect()).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;

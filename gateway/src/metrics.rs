@@ -1,10 +1,12 @@
 //! Gateway metrics. No device ids as labels: per-device state belongs on the status topic, not in Prometheus.
 //! The Modbus poller's own are in [`modbus`].
 
+pub mod buffer;
 pub mod modbus;
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
+pub use buffer::BufferMetrics;
 pub use modbus::ModbusMetrics;
 
 /// Gateway counters and histograms.
@@ -28,6 +30,11 @@ pub struct Metrics {
     pub deadletters: IntCounter,
     /// Modbus poller metrics.
     pub modbus: ModbusMetrics,
+    /// Outage buffer metrics.
+    pub buffer: BufferMetrics,
+    /// Device statuses not published because the bus client's queue was full (the broker away): they are
+    /// retained state, published again on the next change or refresh.
+    pub statuses_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -78,6 +85,11 @@ impl Metrics {
                 "Rejected device messages sampled to the dead-letter topic.",
             )?,
             modbus: ModbusMetrics::register(r)?,
+            buffer: BufferMetrics::register(r)?,
+            statuses_dropped: IntCounter::new(
+                "zw_gateway_statuses_dropped_total",
+                "Device statuses not published because the bus client's queue was full.",
+            )?,
         };
         r.register(Box::new(m.modbus_requests.clone()))?;
         r.register(Box::new(m.poll_lateness.clone()))?;
@@ -87,6 +99,7 @@ impl Metrics {
         r.register(Box::new(m.messages_rejected.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
         r.register(Box::new(m.deadletters.clone()))?;
+        r.register(Box::new(m.statuses_dropped.clone()))?;
         Ok(m)
     }
 }

@@ -8,6 +8,7 @@ mod api;
 mod batches;
 mod bus_acks;
 mod fixture;
+mod gateway_outage;
 mod gateway_oversize;
 mod influx_client;
 mod ingest_crash;

@@ -143,13 +143,19 @@ async fn payloads_over_the_bus_limit_are_rejected_unparsed_and_dead_lettered() {
         stop.clone(),
     );
     let producer = zw_model::Id::new("gw1".to_owned()).expect("id");
-    let (publisher, _flusher) = crate::publish::Publisher::start(
-        &crate::publish::PublishConfig::default(),
-        &producer,
+    let limit = bus_cfg.max_message_bytes;
+    let (outbox, _task) = crate::buffer::start(
+        crate::buffer::Store::memory(1 << 20),
         bus.clone(),
         metrics.clone(),
     );
-    let limit = bus_cfg.max_message_bytes;
+    let (publisher, _flusher) = crate::publish::Publisher::start(
+        &crate::publish::PublishConfig::default(),
+        &producer,
+        outbox,
+        limit,
+        metrics.clone(),
+    );
     let mut w = Worker::new(
         router(),
         Config::default(),

@@ -1,8 +1,10 @@
 //! Putting a polled device's retained status on the bus (readings go through [`crate::publish`]).
-//! Failures are counted, never silent.
+//! Never waits on the broker: with the bus client's queue full (the broker away) the status is dropped and
+//! counted (`zw_gateway_statuses_dropped_total`); it is retained state, published again on the next change
+//! or refresh, and polling must not stall behind it.
 
 use chrono::Utc;
-use tracing::warn;
+use tracing::debug;
 use zw_bus::{BusClient, QoS};
 
 use super::poll_health::PollHealth;
@@ -19,11 +21,11 @@ pub(crate) async fn publish_status(
         return;
     };
     let topic = zw_model::topic::device_status(&status.device);
-    match bus.publish(topic, QoS::AtLeastOnce, true, status.to_json()).await {
+    match bus.try_publish(topic, QoS::AtLeastOnce, true, status.to_json()) {
         Ok(()) => metrics.modbus.status_published.inc(),
-        Err(e) => {
-            metrics.publish_errors.inc();
-            warn!(device = %status.device, error = %e, "Could not publish device status.");
+        Err(_) => {
+            metrics.statuses_dropped.inc();
+            debug!(device = %status.device, "Device status not published: the bus client's queue is full.");
         }
     }
 }

@@ -1,16 +1,22 @@
 //! The one way the gateway puts canonical readings on the bus, for Modbus polls and device MQTT alike.
 //!
 //! ```text
-//!  Modbus pollers ─┐                batch_max = 1 ─► zw/v1/readings/{site}/{device}   (one message per reading)
-//!                  ├─► validate ─┤
-//!  device MQTT ────┘                batch_max > 1 ─► bounded queue ─► batcher ─► zw/v1/batches/{instance}
-//!                                                   (full: the caller waits)   (on batch_max, batch_linger, shutdown)
+//!  Modbus pollers ─┐                batch_max = 1 ─► one message per reading ─────────────┐
+//!                  ├─► validate ─┤                   (zw/v1/readings/{site}/{device})      ├─► crate::buffer ─► bus
+//!  device MQTT ────┘                batch_max > 1 ─► bounded queue ─► batcher ────────────┘   (never waits on
+//!                                                   (full: the caller waits)  zw/v1/batches/{instance}   the broker)
 //! ```
 //!
 //! Every reading is validated first (rejections counted as `messages_rejected{source,reason}`); published
-//! readings are counted per source once their message is handed to the bus client, failed publishes in
-//! `publish_errors`. With batching, shutdown flushes the open batch once every [`Publisher`] is dropped and
-//! [`Flusher::finish`] is awaited.
+//! readings are counted per source once their message is handed to the bus client (directly or when the
+//! outage buffer drains). Batches are sent when they hold `batch_max` readings, when the next reading would
+//! take their JSON over `bus.max_message_bytes` ([`batch`]), when the oldest has waited `batch_linger`, or at
+//! shutdown, which flushes the open batch once every [`Publisher`] is dropped and [`Flusher::finish`] is
+//! awaited. A reading whose message alone would be over `bus.max_message_bytes` is rejected (reason
+//! `oversized`); validation makes that impossible at the shipped limit, and `check-config` refuses a limit
+//! below the largest valid reading ([`largest_reading_bytes`]).
+
+pub mod batch;
 
 use std::time::Duration;
 
@@ -20,11 +26,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
-use zw_bus::{BusClient, QoS};
-use zw_model::reading::batch::{Builder, MAX_READINGS};
+use zw_model::reading::batch::MAX_READINGS;
 use zw_model::{Id, Reading, reading::TimeWindow};
 
 use crate::Metrics;
+use crate::buffer::{Message, Outbox, SourceCounts};
+use batch::Batches;
 
 /// How readings are published (`[gateway.publish]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -72,9 +79,12 @@ type Queued = (Reading, &'static str);
 /// Publishes readings; cheap to clone, one per poller and one for device MQTT.
 #[derive(Clone)]
 pub struct Publisher {
-    bus: BusClient,
+    outbox: Outbox,
     metrics: Metrics,
-    /// `None`: one message per reading. Full queue: the caller waits (the bus client would block too).
+    /// `bus.max_message_bytes`: a single-reading message over it is rejected.
+    max_message_bytes: usize,
+    /// `None`: one message per reading. Full queue: the caller waits (the batcher waits only on the outbox,
+    /// which never waits on the broker).
     batches: Option<mpsc::Sender<Queued>>,
 }
 
@@ -82,7 +92,7 @@ pub struct Publisher {
 pub struct Flusher(Option<JoinHandle<()>>);
 
 impl Flusher {
-    /// Waits up to `limit` for the open batch to be handed to the bus client.
+    /// Waits up to `limit` for the open batch to be handed to the outbox.
     pub async fn finish(self, limit: Duration) {
         if let Some(task) = self.0
             && tokio::time::timeout(limit, task).await.is_err()
@@ -93,44 +103,44 @@ impl Flusher {
 }
 
 impl Publisher {
-    /// A publisher for `cfg`; batches go out on `zw/v1/batches/{producer}`.
-    pub fn start(cfg: &PublishConfig, producer: &Id, bus: BusClient, metrics: Metrics) -> (Self, Flusher) {
+    /// A publisher for `cfg` whose messages go through `outbox`; batches go out on
+    /// `zw/v1/batches/{producer}`, at most `max_message_bytes` each.
+    pub fn start(
+        cfg: &PublishConfig,
+        producer: &Id,
+        outbox: Outbox,
+        max_message_bytes: usize,
+        metrics: Metrics,
+    ) -> (Self, Flusher) {
+        let mut me = Self {
+            outbox,
+            metrics,
+            max_message_bytes,
+            batches: None,
+        };
         if cfg.batch_max <= 1 {
-            return (
-                Self {
-                    bus,
-                    metrics,
-                    batches: None,
-                },
-                Flusher(None),
-            );
+            return (me, Flusher(None));
         }
         let (tx, rx) = mpsc::channel(cfg.batch_max.saturating_mul(4));
         let batcher = Batcher {
-            topic: zw_model::topic::batches(producer),
-            max: cfg.batch_max,
+            batches: Batches::new(
+                zw_model::topic::batches(producer),
+                cfg.batch_max,
+                max_message_bytes,
+            ),
             linger: cfg.batch_linger,
-            bus: bus.clone(),
-            metrics: metrics.clone(),
-            builder: Builder::default(),
-            sources: Vec::with_capacity(cfg.batch_max),
+            outbox: me.outbox.clone(),
+            metrics: me.metrics.clone(),
         };
         let task = tokio::spawn(batcher.run(rx));
-        let me = Self {
-            bus,
-            metrics,
-            batches: Some(tx),
-        };
+        me.batches = Some(tx);
         (me, Flusher(Some(task)))
     }
 
     /// Validates `reading` and publishes it (or queues it for the next batch), counted under `source`.
     pub async fn publish(&self, reading: Reading, source: &'static str) {
         if let Err(e) = reading.validate(Utc::now(), TimeWindow::default()) {
-            self.metrics
-                .messages_rejected
-                .with_label_values(&[source, e.reason()])
-                .inc();
+            self.reject(source, e.reason());
             warn!(device = %reading.device, error = %e, "Dropped invalid reading.");
             return;
         }
@@ -141,31 +151,35 @@ impl Publisher {
             }
             return;
         }
-        let topic = zw_model::topic::readings(&reading.site, &reading.device);
-        match self
-            .bus
-            .publish(topic, QoS::AtLeastOnce, false, reading.to_json())
-            .await
-        {
-            Ok(()) => self.metrics.readings_published.with_label_values(&[source]).inc(),
-            Err(e) => {
-                self.metrics.publish_errors.inc();
-                warn!(device = %reading.device, error = %e, "Could not publish reading.");
-            }
+        let payload = reading.to_json();
+        if payload.len() > self.max_message_bytes {
+            self.reject(source, "oversized");
+            warn!(device = %reading.device, bytes = payload.len(), "Dropped a reading over bus.max_message_bytes.");
+            return;
         }
+        let m = Message {
+            topic: zw_model::topic::readings(&reading.site, &reading.device),
+            payload,
+            readings: 1,
+            sources: SourceCounts::one(source),
+        };
+        self.outbox.send(m).await;
+    }
+
+    fn reject(&self, source: &str, reason: &str) {
+        self.metrics
+            .messages_rejected
+            .with_label_values(&[source, reason])
+            .inc();
     }
 }
 
 /// Coalesces queued readings into batch messages.
 struct Batcher {
-    topic: String,
-    max: usize,
+    batches: Batches,
     linger: Duration,
-    bus: BusClient,
+    outbox: Outbox,
     metrics: Metrics,
-    builder: Builder,
-    /// The source of each reading in the open batch, counted once it is published.
-    sources: Vec<&'static str>,
 }
 
 impl Batcher {
@@ -177,10 +191,21 @@ impl Batcher {
                 biased;
                 m = rx.recv() => match m {
                     Some((r, source)) => {
-                        self.builder.push(&r);
-                        self.sources.push(source);
-                        deadline.get_or_insert_with(|| Instant::now() + self.linger);
-                        if self.builder.len() >= self.max {
+                        match self.batches.push(&r, source) {
+                            Ok(Some(closed)) => {
+                                self.outbox.send(closed).await;
+                                deadline = None;
+                            }
+                            Ok(None) => {}
+                            Err(bytes) => {
+                                self.metrics.messages_rejected.with_label_values(&[source, "oversized"]).inc();
+                                warn!(device = %r.device, bytes, "Dropped a reading over bus.max_message_bytes.");
+                            }
+                        }
+                        if !self.batches.is_empty() {
+                            deadline.get_or_insert_with(|| Instant::now() + self.linger);
+                        }
+                        if self.batches.is_full() {
                             self.flush().await;
                             deadline = None;
                         }
@@ -197,28 +222,29 @@ impl Batcher {
     }
 
     async fn flush(&mut self) {
-        if self.builder.is_empty() {
-            return;
-        }
-        let n = self.builder.len();
-        let payload = self.builder.finish();
-        match self
-            .bus
-            .publish(self.topic.clone(), QoS::AtLeastOnce, false, payload)
-            .await
-        {
-            Ok(()) => {
-                for s in self.sources.drain(..) {
-                    self.metrics.readings_published.with_label_values(&[s]).inc();
-                }
-            }
-            Err(e) => {
-                self.sources.clear();
-                self.metrics.publish_errors.inc();
-                warn!(readings = n, error = %e, "Could not publish a batch of readings.");
-            }
+        if let Some(m) = self.batches.take() {
+            self.outbox.send(m).await;
         }
     }
+}
+
+/// The bytes of the largest reading validation lets through, as a batch of one (larger than its single
+/// message): ids of the longest valid length, every quantity, each value at its widest JSON form.
+/// `bus.max_message_bytes` below this could refuse valid readings, so `check-config` refuses it.
+pub fn largest_reading_bytes() -> usize {
+    let id = |c: char| Id::new(c.to_string().repeat(zw_model::id::MAX_ID_LEN)).ok();
+    let (Some(site), Some(device)) = (id('s'), id('d')) else {
+        return 0;
+    };
+    let mut values = std::collections::BTreeMap::new();
+    for q in zw_model::Quantity::ALL {
+        values.insert(*q, -1.234_567_890_123_456_7e-300);
+    }
+    let ts = chrono::DateTime::from_timestamp(4_102_444_799, 999_999_999).unwrap_or_default();
+    let r = Reading::new(site, device, ts, values);
+    let mut b = Batches::new(String::new(), 1, usize::MAX);
+    let _ = b.push(&r, "modbus");
+    b.take().map_or(0, |m| m.payload.len())
 }
 
 #[cfg(test)]

@@ -1,0 +1,153 @@
+//! Issue 16, the gateway's side: a broker outage costs no reading and never stalls polling. The gateway polls
+//! 80 of the simulator's Modbus meters every second with its outage buffer on disk; the broker is stopped for
+//! about 20 s and started again: about 1,600 readings, more than the bus client's own queue (1,024
+//! requests) could hold, which is where the gateway used to stall. Afterwards every reading of the outage
+//! is in InfluxDB: per device, one point per poll interval with no gap from before the outage to after it,
+//! and `zw_gateway_polls_skipped_total` is still 0.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use zw_model::{Device, Inventory};
+use zw_sim::MeterConfig;
+use zw_tests::{Stack, free_port, influx_query};
+
+use crate::support::config::{serving, write};
+use crate::support::{Zaehlwerk, eventually, get, metrics};
+
+const WAIT: Duration = Duration::from_secs(60);
+const OUTAGE: Duration = Duration::from_secs(20);
+const METERS: u8 = 80;
+
+/// The timestamps of every device's points since `since`, in order.
+async fn stamps(stack: &Stack, since: DateTime<Utc>) -> anyhow::Result<BTreeMap<String, Vec<DateTime<Utc>>>> {
+    let q = format!(
+        "SELECT active_power FROM readings WHERE site = 'plant' AND time >= '{}' GROUP BY device",
+        since.to_rfc3339()
+    );
+    let answer = influx_query(&stack.influx_url(), stack.influx_db(), &q).await?;
+    let mut out = BTreeMap::new();
+    let series = answer.pointer("/results/0/series").and_then(|s| s.as_array());
+    for s in series.into_iter().flatten() {
+        let device = s
+            .pointer("/tags/device")
+            .and_then(|d| d.as_str())
+            .context("a device tag")?;
+        let mut ts = Vec::new();
+        for row in s["values"].as_array().into_iter().flatten() {
+            let t = row[0].as_str().context("a time")?;
+            ts.push(DateTime::parse_from_rfc3339(t)?.with_timezone(&Utc));
+        }
+        out.insert(device.to_owned(), ts);
+    }
+    Ok(out)
+}
+
+/// Whether every meter has a point at or after `t` (and at least 3 since the start).
+async fn all_reached(stack: &Stack, since: DateTime<Utc>, t: DateTime<Utc>) -> Option<()> {
+    let all = stamps(stack, since).await.ok()?;
+    (all.len() == usize::from(METERS) && all.values().all(|ts| ts.len() >= 3 && ts.last() >= Some(&t)))
+        .then_some(())
+}
+
+/// The value of the metric line starting with `series`, 0 if absent.
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_outage_loses_no_reading_and_never_stalls_polling() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let (api_port, modbus_port) = (free_port(), free_port());
+    let mut cfg = serving(&stack, api_port);
+    cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus_port).into();
+    cfg.sim.meters = (1..=METERS).map(MeterConfig::sdm630).collect();
+    cfg.sim.plugs = Vec::new();
+    cfg.sim.soil_sensors = Vec::new();
+    cfg.gateway.buffer.path = Some(stack.state_dir().join("gateway-buffer.redb"));
+    let endpoint = format!("127.0.0.1:{modbus_port}");
+    let meters = (1..=METERS).map(|unit| {
+        Device::modbus(&format!("m-{unit}"), &endpoint, unit, "sdm630").every(Duration::from_secs(1))
+    });
+    cfg.inventory = Inventory::builder().building("plant", meters).build();
+    cfg.inventory.users.push(crate::support::config::admin());
+    let cfg_path = write(&stack, &cfg)?;
+    let sim = Zaehlwerk::start("sim", &cfg_path, stack.state_dir())?;
+    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
+    let api = format!("http://127.0.0.1:{api_port}");
+    let logs = || format!("sim:\n{}\nall:\n{}", sim.log_tail(), all.log_tail());
+    eventually(WAIT, "/readyz", || async {
+        (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
+    })
+    .await
+    .with_context(logs)?;
+    let start = Utc::now();
+    // Readings flow for a few seconds before the outage.
+    eventually(WAIT, "readings of every meter stored", || {
+        all_reached(&stack, start, start)
+    })
+    .await
+    .with_context(logs)?;
+
+    let down = Utc::now();
+    stack.stop_mosquitto().await;
+    tokio::time::sleep(OUTAGE).await;
+    stack.start_mosquitto().await?;
+    let up = Utc::now();
+
+    // The buffer drains, ingest stores: every device has points up to after the outage.
+    let after = up + chrono::TimeDelta::seconds(5);
+    eventually(WAIT, "points after the outage for every meter", || {
+        all_reached(&stack, start, after)
+    })
+    .await
+    .with_context(logs)?;
+    let text = metrics(&api).await.context("/metrics")?;
+    let mut produced = 0;
+    for (d, ts) in stamps(&stack, start).await? {
+        let during = ts.iter().filter(|t| **t >= down && **t <= up).count();
+        produced += during;
+        assert!(
+            during as f64 >= OUTAGE.as_secs_f64() - 1.0,
+            "{d}: {during} points during the {:?} outage\n{}",
+            up - down,
+            logs()
+        );
+        // One point per poll interval, no gap: the grid is fixed, so consecutive polls are 1 s apart.
+        for w in ts.windows(2) {
+            let gap = (w[1] - w[0]).as_seconds_f64();
+            assert!(
+                (0.5..1.5).contains(&gap),
+                "{d}: {gap:.3} s between {} and {} (outage {down} .. {up})\n{text}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+    println!(
+        "outage {:.1} s: {produced} readings produced during it, all stored; buffered {} readings, handed back {}",
+        (up - down).as_seconds_f64(),
+        value(&text, "zw_gateway_buffered_readings_total"),
+        value(&text, "zw_gateway_buffer_returned_readings_total"),
+    );
+    assert_eq!(value(&text, "zw_gateway_polls_skipped_total"), 0.0, "{text}");
+    assert!(value(&text, "zw_gateway_buffered_readings_total") > 0.0, "{text}");
+    assert_eq!(
+        value(&text, "zw_gateway_buffer_dropped_readings_total"),
+        0.0,
+        "{text}"
+    );
+    assert_eq!(value(&text, "zw_gateway_buffer_full"), 0.0, "{text}");
+    eventually(WAIT, "the buffer empty", || async {
+        let t = metrics(&api).await?;
+        (value(&t, "zw_gateway_buffer_readings") == 0.0).then_some(())
+    })
+    .await?;
+    all.stop(Duration::from_secs(15)).await?;
+    sim.stop(Duration::from_secs(15)).await?;
+    Ok(())
+}
