@@ -1,4 +1,4 @@
-//! Golden tests: every telegram and capture in tests/fixtures/ decodes to its expected values exactly.
+//! Golden tests: every telegram and capture in `tests/fixtures/` decodes to its expected values exactly.
 //!
 //! Expected values are compared as scaled decimals (the JSON number's digits against the record's mantissa and
 //! exponent), never as floats, except the derived kWh of an energy in J, which the fixture rounds to 6 places.
@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use serde_json::Value as Json;
+
+use crate::fixtures;
 use zw_meters::Decimal;
 use zw_meters::mbus::record::{Function, Record, Value};
 use zw_meters::mbus::vif::{TimeUnit, Vif};
@@ -13,11 +15,6 @@ use zw_meters::mbus::{self, Telegram};
 use zw_meters::sml::{self, Obis};
 use zw_meters::wmbus::{self, Key};
 use zw_model::Quantity;
-
-fn fixtures(name: &str) -> Json {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture file")).expect("fixture JSON")
-}
 
 /// A JSON number as a decimal, from its text (`304.663` → 304663e-3).
 fn dec(v: &Json) -> Decimal {

@@ -8,14 +8,11 @@
 
 use m_bus_parser::{DecodeOptions, decode_hex};
 use serde_json::Value as Json;
+
+use crate::fixtures;
 use zw_meters::mbus::record::{Function, Value};
 use zw_meters::wmbus::{self, Key};
 use zw_meters::{Decimal, mbus, sml};
-
-fn fixtures(name: &str) -> Json {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture file")).expect("fixture JSON")
-}
 
 /// A decimal from the oracle's value text (`304.663`, `-0.009`, `154000`); `None` if not a plain number.
 fn parse_decimal(s: &str) -> Option<Decimal> {

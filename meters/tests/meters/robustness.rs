@@ -3,14 +3,10 @@
 //! Also the mode 7 round trip (no fixture has a mode 7 telegram).
 
 use proptest::prelude::*;
-use serde_json::Value as Json;
+
+use crate::fixtures;
 use zw_meters::wmbus::{self, Key, crypto};
 use zw_meters::{mbus, sml};
-
-fn fixtures(name: &str) -> Json {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture file")).expect("fixture JSON")
-}
 
 fn all_frames() -> Vec<(Vec<u8>, Option<Key>)> {
     let m = fixtures("mbus_telegrams.json");
