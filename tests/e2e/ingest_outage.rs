@@ -40,6 +40,23 @@ fn stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn influx_outage_mid_stream_every_reading_arrives_exactly_once() -> anyhow::Result<()> {
+    influx_outage(Stop::Term).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influx_kill9_mid_stream_every_reading_arrives_exactly_once() -> anyhow::Result<()> {
+    influx_outage(Stop::Kill9).await
+}
+
+/// How the database goes away.
+enum Stop {
+    /// SIGTERM: a clean shutdown.
+    Term,
+    /// SIGKILL: a crash; what it acknowledged must still be there (its WAL is fsynced per write).
+    Kill9,
+}
+
+async fn influx_outage(how: Stop) -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let ingest = Ingest::start(&stack, "ingest1", "", "")?;
     let publisher = Publisher::new(&stack, "pub-outage");
@@ -57,7 +74,10 @@ async fn influx_outage_mid_stream_every_reading_arrives_exactly_once() -> anyhow
         (count(&stack, "outage").await.ok()? >= 300).then_some(())
     })
     .await?;
-    stack.stop_influxd().await;
+    match how {
+        Stop::Term => stack.stop_influxd().await,
+        Stop::Kill9 => stack.kill9_influxd().await,
+    }
     eventually(WAIT, "batches spooled", || async {
         (ingest.metric("zw_ingest_spool_points").await > 0.0).then_some(())
     })

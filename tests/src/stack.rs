@@ -313,6 +313,15 @@ impl Stack {
         }
     }
 
+    /// Kills influxd with SIGKILL, as a crash would (what it acknowledged is in its fsynced WAL). A no-op if
+    /// it is not running.
+    pub async fn kill9_influxd(&self) {
+        let child = lock(&self.influxd().child).take();
+        if let Some(child) = child {
+            child.kill9().await;
+        }
+    }
+
     /// Starts influxd again on the same ports and data directory; a no-op if it is running.
     pub async fn start_influxd(&self) -> anyhow::Result<()> {
         let i = self.influxd();
