@@ -54,3 +54,47 @@ pub(crate) fn hand_back(eventloop: &mut EventLoop, sink: &Sink) -> usize {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use rumqttc::{MqttOptions, Subscribe};
+
+    use super::*;
+
+    fn publish(topic: &str, qos: QoS) -> Request {
+        Request::Publish(Publish::new(topic, qos, b"x".to_vec()))
+    }
+
+    #[test]
+    fn only_unacknowledged_qos1_publishes_come_back_and_only_when_asked_for() {
+        let mut el = EventLoop::new(MqttOptions::new("t", "127.0.0.1", 1), 10);
+        let fill = |el: &mut EventLoop| {
+            el.pending.extend([
+                publish("a", QoS::AtLeastOnce),
+                publish("b", QoS::AtMostOnce),
+                Request::Subscribe(Subscribe::new("s", QoS::AtLeastOnce)),
+                publish("c", QoS::AtLeastOnce),
+            ]);
+        };
+        fill(&mut el);
+        let sink = Sink::default();
+        assert_eq!(hand_back(&mut el, &sink), 0, "nobody asked: rumqttc keeps them");
+        assert_eq!(el.pending.len(), 4);
+        let mut rx = register(&sink);
+        assert_eq!(hand_back(&mut el, &sink), 2);
+        let back: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|p| p.topic)
+            .collect();
+        assert_eq!(back, ["a", "c"]);
+        assert_eq!(el.pending.len(), 2, "QoS 0 and the subscription stay");
+        drop(rx);
+        el.pending.clear();
+        fill(&mut el);
+        assert_eq!(
+            hand_back(&mut el, &sink),
+            0,
+            "a receiver that is gone gets nothing"
+        );
+        assert_eq!(el.pending.len(), 4);
+    }
+}

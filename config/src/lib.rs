@@ -133,6 +133,7 @@ impl Config {
         errors.extend(self.sim.validate());
         errors.extend(self.inventory.validate());
         errors.extend(zw_gateway::validate_inventory(&self.gateway, &self.inventory));
+        errors.extend(zw_gateway::validate_with_bus(&self.gateway, &self.bus));
         if !matches!(self.log.format.as_str(), "text" | "json") {
             errors.push(format!(
                 "log.format: {:?} must be \"text\" or \"json\"",

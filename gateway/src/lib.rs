@@ -94,8 +94,9 @@ pub fn validate_inventory(cfg: &Config, inventory: &Inventory) -> Vec<String> {
         .collect()
 }
 
-/// Checks the gateway's settings against the bus's: every problem, prefixed with its setting. A
-/// `bus.max_message_bytes` below the largest valid reading could refuse valid readings.
+/// Checks the gateway's settings against the bus's: every problem, prefixed with its setting. The one
+/// combination that cannot work: a `bus.max_message_bytes` below the largest valid reading, which the
+/// gateway would then have to refuse (batches are split by bytes, so `batch_max` never is a problem).
 pub fn validate_with_bus(_cfg: &Config, bus: &zw_bus::Config) -> Vec<String> {
     let largest = publish::largest_reading_bytes();
     let mut errors = Vec::new();
@@ -217,4 +218,25 @@ pub async fn run(
     bus_stop.cancel();
     info!("Gateway stopped.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_limit_below_the_largest_reading_is_refused() {
+        let cfg = Config::default();
+        assert!(validate_with_bus(&cfg, &zw_bus::Config::default()).is_empty());
+        let bus = zw_bus::Config {
+            max_message_bytes: 1000,
+            ..zw_bus::Config::default()
+        };
+        let errors = validate_with_bus(&cfg, &bus);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("bus.max_message_bytes: 1000 is below"),
+            "{errors:?}"
+        );
+    }
 }
