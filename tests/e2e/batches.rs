@@ -145,7 +145,7 @@ async fn a_batching_gateway_delivers_every_reading_to_influxdb_and_the_live_view
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_with_an_invalid_reading_stores_the_others() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-batch");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

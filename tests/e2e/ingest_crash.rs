@@ -13,7 +13,7 @@ use crate::support::eventually;
 async fn sigkill_mid_stream_every_reading_arrives() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     // gzip here, so the compressed write path is covered against the real server too.
-    let mut ingest = Ingest::start(&stack, "ingest1", "gzip = true", "")?;
+    let mut ingest = Ingest::start(&stack, "ingest1", |c| c.influx.gzip = true)?;
     let publisher = Publisher::new(&stack, "pub-crash");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

@@ -25,7 +25,7 @@ async fn bad_lines_go_to_the_dead_letter_file_with_reasons() -> anyhow::Result<(
     )
     .await?;
 
-    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-dl");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

@@ -90,14 +90,15 @@ async fn gate(stack: &Stack, status: u16, max_lines: u64) -> anyhow::Result<(Gat
     Ok((g, url))
 }
 
-fn influx_via(url: &str, stack: &Stack) -> String {
-    format!("url = \"{url}\"\ndatabase = \"{}\"", stack.influx_db())
+/// The ingest config's InfluxDB behind the gate at `url`.
+fn influx_via(url: &str) -> impl FnOnce(&mut zw_config::Config) + '_ {
+    move |c| c.influx.url = url.to_owned()
 }
 
 async fn refused_credentials_keep_spooling_and_raise_the_alarm(status: u16) -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     let (g, url) = gate(&stack, status, u64::MAX).await?;
-    let ingest = Ingest::start(&stack, "ingest1", &influx_via(&url, &stack), "")?;
+    let ingest = Ingest::start(&stack, "ingest1", influx_via(&url))?;
     let publisher = Publisher::new(&stack, "pub-auth");
     // Nothing reaches InfluxDB yet, so readiness is "a probe was received and spooled".
     await_subscribed(&publisher, || async {
@@ -150,7 +151,7 @@ async fn too_large_batches_are_split_until_they_fit() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
     // Batches are up to 500 lines (the test config); the server takes at most 70.
     let (g, url) = gate(&stack, 0, 70).await?;
-    let ingest = Ingest::start(&stack, "ingest1", &influx_via(&url, &stack), "")?;
+    let ingest = Ingest::start(&stack, "ingest1", influx_via(&url))?;
     let publisher = Publisher::new(&stack, "pub-413");
     await_subscribed(&publisher, || async {
         crate::ingest_support::count(&stack, "probe").await.unwrap_or(0) > 0

@@ -58,7 +58,7 @@ enum Stop {
 
 async fn influx_outage(how: Stop) -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-outage");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0
@@ -106,7 +106,7 @@ async fn broker_restart_mid_stream_every_reading_arrives() -> anyhow::Result<()>
     // The default, a plain subscription: mosquitto 2.0.11 restores it from its persistence file, so readings
     // published right after the restart are queued for ingest. A shared one is lost on restart and only
     // renewed when ingest reconnects (ingest/src/partition.rs).
-    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-restart");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0
@@ -139,7 +139,7 @@ async fn broker_restart_mid_stream_every_reading_arrives() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_kill9_mid_stream_every_acknowledged_reading_arrives() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let ingest = Ingest::start(&stack, "ingest1", "", "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-kill");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

@@ -63,7 +63,7 @@ async fn stored_within_5s(stack: &Stack, publisher: &Publisher, i: u64, n: u64) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_messages_are_refused_counted_and_never_stop_ingest() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let mut ingest = Ingest::start(&stack, "ovs", "", "")?;
+    let mut ingest = Ingest::start(&stack, "ovs", |_| {})?;
     let publisher = Publisher::new(&stack, "pub-ovs");
     await_subscribed(&publisher, || async {
         count(&stack, "probe").await.unwrap_or(0) > 0

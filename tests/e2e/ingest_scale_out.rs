@@ -3,6 +3,7 @@
 //! subscriptions (issue 16): the same, and nothing is lost through a broker restart mid-stream, which a
 //! shared subscription does not survive on mosquitto 2.0.11.
 
+use zw_config::Config;
 use zw_tests::Stack;
 
 use crate::ingest_support::{Ingest, Publisher, WAIT, await_count, await_subscribed, count, reading};
@@ -11,8 +12,8 @@ use crate::support::eventually;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_a_shared_subscription_store_the_complete_union() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let a = Ingest::start(&stack, "ingest-a", "", "shared = true")?;
-    let b = Ingest::start(&stack, "ingest-b", "", "shared = true")?;
+    let a = Ingest::start(&stack, "ingest-a", |c| c.ingest.shared = true)?;
+    let b = Ingest::start(&stack, "ingest-b", |c| c.ingest.shared = true)?;
     let publisher = Publisher::new(&stack, "pub-scale");
     // Both are subscribed once each has received a probe (the broker deals the group round-robin).
     let received = "zw_ingest_readings_received_total";
@@ -39,11 +40,11 @@ async fn two_instances_on_a_shared_subscription_store_the_complete_union() -> an
 
 /// Two instances split the stream; the broker restarts while both are down, and readings are published
 /// before they return. A plain subscription is restored from the broker's persistence file and queues them;
-/// a shared one is not (mosquitto 2.0.11): run with `["shared = true"; 2]` this returns 1000 of 2000.
-async fn broker_restart_with_instances_away(scheme: [&str; 2]) -> anyhow::Result<u64> {
+/// a shared one is not (mosquitto 2.0.11): run with `shared = true` for both this returns 1000 of 2000.
+async fn broker_restart_with_instances_away(scheme: [fn(&mut Config); 2]) -> anyhow::Result<u64> {
     let stack = Stack::builder().mosquitto().influxd().start().await?;
-    let mut a = Ingest::start(&stack, "part-a", "", scheme[0])?;
-    let mut b = Ingest::start(&stack, "part-b", "", scheme[1])?;
+    let mut a = Ingest::start(&stack, "part-a", scheme[0])?;
+    let mut b = Ingest::start(&stack, "part-b", scheme[1])?;
     let publisher = Publisher::new(&stack, "pub-part");
     let messages = "zw_ingest_messages_received_total";
     await_subscribed(&publisher, || async {
@@ -90,8 +91,14 @@ async fn broker_restart_with_instances_away(scheme: [&str; 2]) -> anyhow::Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_partitioned_instances_lose_nothing_through_a_broker_restart() -> anyhow::Result<()> {
     let n = broker_restart_with_instances_away([
-        "partitions = 2\npartition = 0",
-        "partitions = 2\npartition = 1",
+        |c| {
+            c.ingest.partitions = 2;
+            c.ingest.partition = 0;
+        },
+        |c| {
+            c.ingest.partitions = 2;
+            c.ingest.partition = 1;
+        },
     ])
     .await?;
     assert_eq!(n, 2000, "readings lost through the broker restart");

@@ -11,11 +11,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use secrecy::ExposeSecret as _;
 use tokio::process::{Child, Command};
+use zw_config::Config;
 use zw_model::{Id, Quantity, Reading};
 use zw_tests::{Stack, free_port, influx_query, series_values};
 
-use crate::support::eventually;
+use crate::support::{config, eventually};
 
 /// Upper bound for any wait on the pipeline.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -26,60 +28,61 @@ pub struct Ingest {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub metrics_port: u16,
+    /// `ZW__…` overrides the process gets (secrets the config file does not hold).
+    secrets: Vec<(String, String)>,
 }
 
 impl Ingest {
-    /// Writes the config for instance `name` (extra TOML lines go into `[ingest]`) and starts the process.
-    pub fn start(stack: &Stack, name: &str, influx_extra: &str, ingest_extra: &str) -> anyhow::Result<Self> {
+    /// Starts instance `name` on a config built from types: the stack's broker and database, quick batches
+    /// and retries, its own spool, dead-letter file and topic, and metrics port; `tweak` changes what the test
+    /// is about. Secrets (`influx.token`, `influx.password`) are not serialized into the file: they reach the
+    /// process as `ZW__INFLUX__…` overrides.
+    pub fn start(stack: &Stack, name: &str, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let dir = stack.state_dir().join(name);
         std::fs::create_dir_all(&dir)?;
         let metrics_port = free_port();
-        let influx = if influx_extra.contains("url") {
-            influx_extra.to_owned()
+        // A stack without influxd (VictoriaMetrics, say): the test's `tweak` names the database.
+        let mut cfg = if stack.has_influxd() {
+            config::connected(stack)
         } else {
-            format!(
-                "url = \"{}\"\ndatabase = \"{}\"\n{influx_extra}",
-                stack.influx_url(),
-                stack.influx_db()
-            )
+            let mut cfg = Config::default();
+            cfg.bus.port = stack.mqtt_port();
+            cfg
         };
+        cfg.bus.reconnect_max = Duration::from_millis(500);
+        cfg.influx.timeout = Duration::from_secs(2);
+        cfg.ingest.instance = name.into();
+        cfg.ingest.batch_size = 500;
+        cfg.ingest.batch_interval = Duration::from_millis(100);
+        cfg.ingest.retry_min = Duration::from_millis(50);
+        cfg.ingest.retry_max = Duration::from_millis(500);
+        cfg.ingest.spool.path = Some(dir.join("spool.redb"));
+        cfg.ingest.spool.max_bytes = 64 << 20;
+        cfg.ingest.dead_letter.path = Some(dir.join("dead.jsonl"));
+        cfg.ingest.dead_letter.topic = Some(format!("zw/v1/deadletter/ingest/{name}"));
+        cfg.telemetry.metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
+        tweak(&mut cfg);
+        let errors = cfg.validate();
+        anyhow::ensure!(
+            errors.is_empty(),
+            "the test's ingest config is invalid: {errors:#?}"
+        );
         let config = dir.join("ingest.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-[bus]
-port = {mqtt}
-reconnect_max = "500ms"
-[influx]
-timeout = "2s"
-{influx}
-[ingest]
-instance = "{name}"
-batch_size = 500
-batch_interval = "100ms"
-retry_min = "50ms"
-retry_max = "500ms"
-{ingest_extra}
-[ingest.spool]
-path = "{dir}/spool.redb"
-max_bytes = 67108864
-[ingest.dead_letter]
-path = "{dir}/dead.jsonl"
-topic = "zw/v1/deadletter/ingest/{name}"
-[telemetry]
-metrics_listen = "127.0.0.1:{metrics_port}"
-"#,
-                mqtt = stack.mqtt_port(),
-                dir = dir.display(),
-            ),
-        )?;
-        let child = spawn(&config, &dir)?;
+        std::fs::write(&config, cfg.to_toml().context("rendering the config")?)?;
+        let secrets: Vec<(&str, String)> = [
+            ("ZW__INFLUX__TOKEN", &cfg.influx.token),
+            ("ZW__INFLUX__PASSWORD", &cfg.influx.password),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_ref()?.expose_secret().to_owned())))
+        .collect();
+        let child = spawn(&config, &dir, &secrets)?;
         Ok(Self {
             child,
             dir,
             config,
             metrics_port,
+            secrets: secrets.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         })
     }
 
@@ -98,7 +101,12 @@ metrics_listen = "127.0.0.1:{metrics_port}"
 
     /// A fresh process with the same config, spool and session (after [`Ingest::kill9`]).
     pub fn restart(&mut self) -> anyhow::Result<()> {
-        self.child = spawn(&self.config, &self.dir)?;
+        let secrets: Vec<(&str, String)> = self
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        self.child = spawn(&self.config, &self.dir, &secrets)?;
         Ok(())
     }
 
@@ -136,7 +144,7 @@ metrics_listen = "127.0.0.1:{metrics_port}"
     }
 }
 
-fn spawn(config: &Path, dir: &Path) -> anyhow::Result<Child> {
+fn spawn(config: &Path, dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -145,6 +153,7 @@ fn spawn(config: &Path, dir: &Path) -> anyhow::Result<Child> {
         .args(["ingest", "--config"])
         .arg(config)
         .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)

@@ -10,10 +10,15 @@ use crate::support::eventually;
 async fn v2_write_api_with_gzip_reaches_victoria_metrics() -> anyhow::Result<()> {
     let stack = Stack::builder().mosquitto().victoria_metrics().start().await?;
     let url = stack.victoria_url();
-    let influx = format!(
-        "url = \"{url}\"\ndatabase = \"zaehlwerk\"\napi = \"v2\"\norg = \"stadtwerke\"\nbucket = \"zaehlwerk\"\ntoken = \"t0ken\"\ngzip = true"
-    );
-    let ingest = Ingest::start(&stack, "ingest1", &influx, "")?;
+    let ingest = Ingest::start(&stack, "ingest1", |c| {
+        c.influx.url = url.clone();
+        c.influx.database = "zaehlwerk".into();
+        c.influx.api = zw_influx::Api::V2;
+        c.influx.org = "stadtwerke".into();
+        c.influx.bucket = "zaehlwerk".into();
+        c.influx.token = Some("t0ken".into());
+        c.influx.gzip = true;
+    })?;
     let publisher = Publisher::new(&stack, "pub-v2");
     await_subscribed(&publisher, || async {
         victoria_count(&url, "readings_active_power").await.unwrap_or(0) > 0

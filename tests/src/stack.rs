@@ -253,6 +253,11 @@ impl Stack {
         self.influxd().url.clone()
     }
 
+    /// Whether the stack runs influxd.
+    pub fn has_influxd(&self) -> bool {
+        self.influxd.is_some()
+    }
+
     /// Base URL of VictoriaMetrics, e.g. `http://127.0.0.1:40125`.
     ///
     /// # Panics

@@ -5,8 +5,8 @@
 //! quick ingest flush), sets the sections it is about, and puts in an inventory built with
 //! `Inventory::builder` or `zw_model::inventory::fixtures`.
 //!
-//! Secrets (`influx.password`, `influx.token`) are never serialized, so a test that needs one still writes
-//! its own TOML for that section (see `ingest_support`).
+//! Secrets (`influx.password`, `influx.token`) are never serialized, so a test that needs one hands them to
+//! the process as `ZW__INFLUX__…` overrides (see `ingest_support::Ingest::start`).
 
 use std::path::PathBuf;
 use std::time::Duration;
