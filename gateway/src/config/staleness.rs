@@ -117,5 +117,12 @@ mod tests {
         let cfg: crate::Config = gateway.try_into().expect("valid [gateway]");
         assert_eq!(cfg.validate(), Vec::<String>::new());
         assert_eq!(cfg.mqtt_staleness, Staleness::default());
+        let buffer = crate::buffer::BufferConfig::default();
+        assert_eq!(
+            (cfg.buffer.max_bytes, cfg.buffer.memory_max_bytes),
+            (buffer.max_bytes, buffer.memory_max_bytes),
+            "[gateway.buffer] documents the defaults"
+        );
+        assert!(cfg.buffer.path.is_some(), "the example keeps its buffer on disk");
     }
 }
