@@ -11,14 +11,18 @@
 //!   intervals over buckets (hours, local days, …) → [`Bucket`] with `wh` and a `complete` flag.
 //! * [`local_day_edges`] / [`daily`] give bucket edges at local midnight (Europe/Berlin by default), so a
 //!   DST day has 23 or 25 hours.
+//! * [`exact_energy`] gives a bucket's energy from the readings [`Around`] its edges and a summary of the
+//!   [`Steps`] in between, when those show nothing the tracker would treat specially: what a store can
+//!   answer over years of readings without sending each one (the API's energy reports).
 //!
 //! # Guarantees
 //! * **Never negative, never phantom.** A counter that goes down (reset, swap, glitch to 0) never yields
 //!   negative consumption, and an unexplained jump up never yields more than the [`CounterConfig::max_power_w`]
 //!   bound allows. Whatever cannot be explained is *unknown*; an injected reset never adds consumption.
 //! * **Gaps are unknown, never 0.** Between readings further apart than [`CounterConfig::max_gap`] the energy
-//!   is known only as a total for the whole gap: it counts in a bucket that contains the whole gap and makes
-//!   every bucket it straddles incomplete. A bucket without any data has `wh: None`.
+//!   is known only as a total for the whole gap: it counts in a bucket that contains the whole gap, and every
+//!   bucket the gap touches is incomplete (a bucket is complete only when no gap longer than `max_gap` lies
+//!   in it). A bucket without any data has `wh: None`.
 //! * **Duplicates and out-of-order readings.** The batch API sorts; of several readings with the same
 //!   timestamp the first one wins. The streaming tracker ignores readings older than its last one (and says
 //!   so); re-run [`consumption`] over the stored points to include late arrivals.
@@ -40,9 +44,11 @@
 //! ```
 
 mod buckets;
+mod exact;
 mod tracker;
 
 pub use buckets::{Bucket, DayTotal, consumption, daily, local_day_edges, uniform_edges};
+pub use exact::{Around, Point, Steps, exact_energy};
 pub use tracker::{CounterTracker, Interval, IntervalKind, Note};
 
 use chrono::TimeDelta;

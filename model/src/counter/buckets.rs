@@ -1,8 +1,10 @@
 //! The batch half: consumption per bucket (hour, local day, …) from stored counter points.
 //!
 //! Intervals from the [`CounterTracker`] are laid over the buckets. A measured interval is spread linearly
-//! (constant power between two close readings); a gap counts only in a bucket that contains all of it; an
-//! unknown interval covers nothing. A bucket is `complete` when every instant of it is covered.
+//! (constant power between two close readings); a gap's energy counts only in a bucket that contains all of
+//! it, but covers nothing (when in the gap it was used is unknown); an unknown interval covers nothing. A
+//! bucket is `complete` when every instant of it is covered by measured readings, i.e. no gap longer than
+//! `max_gap`, no reset and no missing data touches it.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 
@@ -15,12 +17,14 @@ pub struct Bucket {
     pub start: DateTime<Utc>,
     /// Exclusive end.
     pub end: DateTime<Utc>,
-    /// Consumption in the covered part of the bucket, Wh; `None` when no part is covered (unknown, not 0).
+    /// Consumption in the covered part of the bucket plus the growth across gaps wholly inside it, Wh;
+    /// `None` when nothing of the bucket is known (unknown, not 0).
     pub wh: Option<f64>,
-    /// Every instant of the bucket is covered: `wh` is the bucket's total. When `false`, `wh` is a lower
-    /// bound; show it as incomplete and never add it into totals as if it were whole.
+    /// Every instant of the bucket is covered by readings at most `max_gap` apart: `wh` is the bucket's
+    /// total. When `false`, `wh` is a lower bound; show it as incomplete and never add it into totals as if
+    /// it were whole.
     pub complete: bool,
-    /// Covered share of the bucket's duration, 0–1.
+    /// Share of the bucket's duration covered by readings at most `max_gap` apart, 0–1.
     pub coverage: f64,
 }
 
@@ -49,7 +53,7 @@ pub fn consumption(
             first += 1;
         }
         let span = nanos(end - start);
-        let (mut wh, mut covered) = (0.0, 0i64);
+        let (mut wh, mut covered, mut known) = (0.0, 0i64, false);
         for i in intervals[first..].iter().take_while(|i| i.from < end) {
             let overlap = nanos(i.to.min(end) - i.from.max(start));
             if overlap <= 0 {
@@ -58,19 +62,20 @@ pub fn consumption(
             match (i.kind, i.wh) {
                 (IntervalKind::Gap, Some(x)) if i.from >= start && i.to <= end => {
                     wh += x;
-                    covered += overlap;
+                    known = true;
                 }
                 (IntervalKind::Gap, _) | (_, None) => {}
                 (_, Some(x)) => {
                     wh += x * overlap as f64 / nanos(i.to - i.from) as f64;
                     covered += overlap;
+                    known = true;
                 }
             }
         }
         out.push(Bucket {
             start,
             end,
-            wh: (covered > 0).then_some(wh),
+            wh: known.then_some(wh),
             complete: span > 0 && covered >= span,
             coverage: if span > 0 {
                 covered as f64 / span as f64

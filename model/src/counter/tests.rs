@@ -137,6 +137,13 @@ fn table_of_counter_histories() {
             false,
         ),
         (
+            "gap wholly inside: its total counts, the bucket is incomplete",
+            &[(0, 1000.0), (60, 1600.0)],
+            (0, 60),
+            Some(600.0),
+            false,
+        ),
+        (
             "gap straddled",
             &[(0, 1000.0), (60, 1600.0)],
             (0, 30),
