@@ -10,7 +10,8 @@
 //! The binaries come from Debian's `mosquitto` and `influxdb` packages (`deploy/setup.sh` installs them);
 //! `ZW_MOSQUITTO_BIN` and `ZW_INFLUXD_BIN` point elsewhere. [`StackBuilder::victoria_metrics`] adds a
 //! VictoriaMetrics server (package `victoria-metrics`, `ZW_VICTORIA_BIN`) for the InfluxDB v2 write path;
-//! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system.
+//! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system;
+//! [`Partition`] is a TCP proxy that cuts a service off the broker and heals the link again.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -25,6 +26,7 @@ mod influx_http;
 mod influxd;
 mod mosquitto;
 pub mod mqtt;
+mod partition;
 mod ports;
 mod process;
 mod stack;
@@ -32,6 +34,7 @@ mod template;
 mod victoria;
 
 pub use influx_http::{influx_query, influx_write, series_values};
+pub use partition::Partition;
 pub use ports::free_port;
 pub use stack::{Stack, StackBuilder};
 pub use victoria::victoria_count;
