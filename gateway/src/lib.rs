@@ -138,9 +138,10 @@ pub async fn run(
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let store = {
         let cfg = cfg.buffer.clone();
+        // A panic while opening is re-raised here, as if it had happened on this task.
         tokio::task::spawn_blocking(move || cfg.open())
             .await
-            .map_err(|e| GatewayError::Profiles(vec![format!("opening the gateway buffer: {e}")]))??
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
     };
     match &cfg.buffer.path {
         Some(path) => info!(path = %path.display(), readings = store.readings(), "Gateway buffer opened."),
