@@ -155,8 +155,8 @@ impl OutboxTask {
     }
 
     /// Publishes the bus client handed back after a connection loss: readings and batches go back into the
-    /// buffer (they were counted as published already); anything else (device statuses, dead letters) is
-    /// republished by its owner in due course.
+    /// buffer (they were counted as published already); anything else is republished by its owner in due
+    /// course (device statuses, counted in `zw_gateway_statuses_dropped_total`) or was a sample (dead letters).
     async fn requeue(&mut self, back: Vec<Publish>) {
         let mut messages = Vec::new();
         for p in back {
@@ -165,6 +165,9 @@ impl OutboxTask {
             } else if p.topic.starts_with("zw/v1/readings/") {
                 1
             } else {
+                if p.topic.starts_with("zw/v1/status/") {
+                    self.metrics.statuses_dropped.inc();
+                }
                 continue;
             };
             messages.push(Message {
