@@ -14,8 +14,26 @@ pub async fn query(
     q: &str,
     params: &[(&str, &str)],
 ) -> Result<Vec<Series>, ApiError> {
+    answer(state, what, state.influx.query(q, params)).await
+}
+
+/// Runs several `;`-separated statements in one request (`zw_influx::Client::query_all`); the series of each.
+pub async fn query_all(
+    state: &AppState,
+    what: &'static str,
+    q: &str,
+    params: &[(&str, &str)],
+) -> Result<Vec<Vec<Series>>, ApiError> {
+    answer(state, what, state.influx.query_all(q, params)).await
+}
+
+async fn answer<T>(
+    state: &AppState,
+    what: &'static str,
+    query: impl Future<Output = Result<T, zw_influx::QueryError>>,
+) -> Result<T, ApiError> {
     let timeout = state.config.query_timeout;
-    match tokio::time::timeout(timeout, state.influx.query(q, params)).await {
+    match tokio::time::timeout(timeout, query).await {
         Ok(Ok(series)) => Ok(series),
         Ok(Err(e)) => Err(ApiError::unavailable(what, &e)),
         Err(_) => {

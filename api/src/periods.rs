@@ -1,8 +1,9 @@
-//! Calendar periods for energy reports: local days, ISO weeks (Monday first) and months, as UTC edges.
+//! Calendar periods for energy reports: local days, ISO weeks (Monday first), months and years, as UTC edges.
 //!
 //! Pure functions of dates and a time zone. A report covers `count` periods ending with the one containing
-//! `until`, and the same number of periods just before it for the comparison, so both come from one query.
-//! A period that has not ended is measured up to the device's latest reading ([`measured_edges`]).
+//! `until`, and as many periods to compare them with ([`Compare`]): the ones just before, or the same ones a
+//! year earlier. A period that has not ended is measured up to the device's latest reading
+//! ([`measured_edges`]).
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -19,6 +20,21 @@ pub enum Period {
     Week,
     /// Calendar months.
     Month,
+    /// Calendar years.
+    Year,
+}
+
+/// What a report's periods are compared with (`previous`, `previous_total`, `change_ratio`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// The same number of periods just before: this month against last month.
+    #[default]
+    Previous,
+    /// The same periods one year earlier: this month against the same month last year. Days and weeks go
+    /// back 52 weeks (364 days), so a Monday is compared with a Monday and a week with the same ISO week;
+    /// months and years go back 12 months.
+    PreviousYear,
 }
 
 impl Period {
@@ -28,6 +44,7 @@ impl Period {
             Period::Day => 7,
             Period::Week => 4,
             Period::Month => 3,
+            Period::Year => 1,
         }
     }
 
@@ -37,6 +54,7 @@ impl Period {
             Period::Day => d,
             Period::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
             Period::Month => d.with_day(1).unwrap_or(d),
+            Period::Year => d.with_day(1).and_then(|d| d.with_month(1)).unwrap_or(d),
         }
     }
 
@@ -46,6 +64,7 @@ impl Period {
             Period::Day => (n, 0),
             Period::Week => (7 * n, 0),
             Period::Month => (0, n),
+            Period::Year => (0, n.checked_mul(12)?),
         };
         let d = if days >= 0 {
             start.checked_add_days(Days::new(days.unsigned_abs()))?
@@ -61,12 +80,28 @@ impl Period {
     }
 }
 
-/// The local start dates of `2 * count + 1` period edges: `count` previous periods, then `count` current
-/// periods ending with the one containing `until`, then the end of the last one.
-pub fn edge_dates(period: Period, count: u32, until: NaiveDate) -> Option<Vec<NaiveDate>> {
-    let last = period.start_of(until);
-    let n = i64::from(count);
-    (-(2 * n - 1)..=1).map(|k| period.shift(last, k)).collect()
+/// The start dates of `count` periods from `first`, then the end of the last one.
+pub fn dates_from(period: Period, first: NaiveDate, count: u32) -> Option<Vec<NaiveDate>> {
+    (0..=i64::from(count)).map(|k| period.shift(first, k)).collect()
+}
+
+/// The start dates of `count` periods ending with the one containing `until`, then the end of the last.
+pub fn current_dates(period: Period, count: u32, until: NaiveDate) -> Option<Vec<NaiveDate>> {
+    let first = period.shift(period.start_of(until), 1 - i64::from(count))?;
+    dates_from(period, first, count)
+}
+
+/// The start dates of the periods the `current` ones (as from [`current_dates`]) are compared with, then
+/// the end of the last one.
+pub fn comparison_dates(period: Period, compare: Compare, current: &[NaiveDate]) -> Option<Vec<NaiveDate>> {
+    let count = u32::try_from(current.len().checked_sub(1)?).ok()?;
+    let first = *current.first()?;
+    let start = match (compare, period) {
+        (Compare::Previous, _) => period.shift(first, -i64::from(count))?,
+        (Compare::PreviousYear, Period::Day | Period::Week) => first.checked_sub_days(Days::new(364))?,
+        (Compare::PreviousYear, Period::Month | Period::Year) => first.checked_sub_months(Months::new(12))?,
+    };
+    dates_from(period, start, count)
 }
 
 /// Local midnight of `d` in `tz` as a UTC instant (the first existing local time if midnight is skipped).
@@ -121,6 +156,12 @@ mod tests {
 
     #[test]
     fn edges_cover_previous_and_current_periods() {
+        let edge_dates = |period, count, until| {
+            let current = current_dates(period, count, until)?;
+            let mut e = comparison_dates(period, Compare::Previous, &current)?;
+            e.extend_from_slice(&current[1..]);
+            Some(e)
+        };
         let e = edge_dates(Period::Month, 2, d(2026, 3, 15)).expect("edges");
         assert_eq!(
             e,
@@ -134,6 +175,54 @@ mod tests {
         );
         let e = edge_dates(Period::Day, 1, d(2026, 3, 29)).expect("edges");
         assert_eq!(e, [d(2026, 3, 28), d(2026, 3, 29), d(2026, 3, 30)]);
+    }
+
+    #[test]
+    fn years_and_comparisons_with_the_previous_year() {
+        assert_eq!(Period::Year.start_of(d(2026, 11, 21)), d(2026, 1, 1));
+        let cur = current_dates(Period::Year, 1, d(2026, 11, 21)).expect("dates");
+        assert_eq!(cur, [d(2026, 1, 1), d(2027, 1, 1)]);
+        assert_eq!(
+            comparison_dates(Period::Year, Compare::Previous, &cur),
+            Some(vec![d(2025, 1, 1), d(2026, 1, 1)])
+        );
+        let cur = current_dates(Period::Month, 2, d(2026, 11, 21)).expect("dates");
+        assert_eq!(cur, [d(2026, 10, 1), d(2026, 11, 1), d(2026, 12, 1)]);
+        // (period, compare, current, expected comparison)
+        let cases = [
+            (
+                Period::Month,
+                Compare::Previous,
+                cur.clone(),
+                vec![d(2026, 8, 1), d(2026, 9, 1), d(2026, 10, 1)],
+            ),
+            (
+                Period::Month,
+                Compare::PreviousYear,
+                cur,
+                vec![d(2025, 10, 1), d(2025, 11, 1), d(2025, 12, 1)],
+            ),
+            // Tuesday 2026-11-17 against Tuesday 2025-11-18; the week of Monday 2026-11-16 against 2025-11-17.
+            (
+                Period::Day,
+                Compare::PreviousYear,
+                vec![d(2026, 11, 17), d(2026, 11, 18)],
+                vec![d(2025, 11, 18), d(2025, 11, 19)],
+            ),
+            (
+                Period::Week,
+                Compare::PreviousYear,
+                vec![d(2026, 11, 16), d(2026, 11, 23)],
+                vec![d(2025, 11, 17), d(2025, 11, 24)],
+            ),
+        ];
+        for (period, compare, current, want) in cases {
+            assert_eq!(
+                comparison_dates(period, compare, &current),
+                Some(want),
+                "{period:?} {compare:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Energy per local day, week or month, with cost and the comparison with the previous periods, for a device
-//! or a site; and a site's top consumers with their share.
+//! Energy per local day, week, month or year, with cost and the comparison with the previous periods or the
+//! same periods a year earlier, for a device or a site; and a site's top consumers with their share.
 //!
 //! Consumption comes from the cumulative `energy_import`/`energy_export` counters through the shared counter
 //! component (`zw_model::counter`), so reboots, meter swaps and gaps never become phantom or negative kWh: an
-//! unknown period is `null`, a partly covered one is marked incomplete, and the running one (`ongoing`) is the
-//! energy so far, measured up to each device's latest reading. A site's energy is the sum of its main
+//! unknown period is `null`, one with a gap longer than the counter's `max_gap` (or a reset, or missing data)
+//! is marked incomplete, and the running one (`ongoing`) is the energy so far, measured up to each device's
+//! latest reading. Each period is exact to the readings whatever the span: [`readings`] reads the readings
+//! around each period edge and a summary of the steps in between, and the raw readings only of periods that
+//! need them. A site's energy is the sum of its main
 //! meters (device class `main_meter`) if it has any, else of all its devices, so sub-meters are not counted
 //! twice. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
 //! InfluxDB can store ([`crate::bounds`]), checked before any query.
@@ -15,16 +18,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use zw_model::counter::{Bucket, CounterConfig, consumption};
-use zw_model::{Device, Id, Quantity, Role, Site, storage};
+use zw_model::counter::{Bucket, CounterConfig};
+use zw_model::{Device, Id, Quantity, Role, Site};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::bounds::{shifted, storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::periods::{Period, edge_dates, local_midnight, measured_edges, ongoing};
+use crate::periods::{Compare, Period, comparison_dates, current_dates, local_midnight, ongoing};
 use crate::routes::devices::visible_device;
+
+mod readings;
 
 /// Largest number of periods per report.
 pub const MAX_PERIODS: u32 = 366;
@@ -33,12 +38,12 @@ pub const MAX_PERIODS: u32 = 366;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EnergyParams {
-    /// `day`, `week` or `month`; default `day`.
+    /// `day`, `week`, `month` or `year`; default `day`.
     #[serde(default)]
     pub period: Period,
-    /// Number of periods (default 7 days, 4 weeks or 3 months; at most 366). The periods and as many before
-    /// them may span at most `api.max_energy_range` (by default 732 days for residents, 3660 days for other
-    /// roles).
+    /// Number of periods (default 7 days, 4 weeks, 3 months or 1 year; at most 366). The periods and the
+    /// ones they are compared with may span at most `api.max_energy_range` (by default 732 days for
+    /// residents, 3660 days for other roles).
     #[param(minimum = 1, maximum = 366)]
     pub count: Option<u32>,
     /// A local date in the last period (default today), from 1677-09-22 to 2262-04-10.
@@ -46,6 +51,10 @@ pub struct EnergyParams {
     /// `import` (default) or `export`.
     #[param(pattern = "^(import|export)$")]
     pub direction: Option<String>,
+    /// What the periods are compared with: `previous` (default; the periods just before, e.g. last month)
+    /// or `previous_year` (the same periods a year earlier, e.g. this November against last November).
+    #[serde(default)]
+    pub compare: Compare,
 }
 
 /// Energy of one period.
@@ -53,9 +62,11 @@ pub struct EnergyParams {
 pub struct PeriodEnergy {
     /// First local date of the period.
     pub start: NaiveDate,
-    /// Energy in Wh; null when unknown.
+    /// Energy in Wh, exact to the counter readings; null when unknown. It includes what the counter grew
+    /// across a gap that lies wholly inside the period.
     pub wh: Option<f64>,
-    /// The whole period is covered by data (a running period: up to now); when false `wh` is a lower bound.
+    /// No gap longer than the counter's `max_gap` (15 min), no reset and no missing data in the period (a
+    /// running period: up to the latest reading); when false `wh` is a lower bound.
     pub complete: bool,
     /// The period has not ended: `wh` is the energy so far (up to the latest readings).
     pub ongoing: bool,
@@ -76,9 +87,11 @@ pub struct EnergyReport {
     pub currency: String,
     /// Price per kWh used for `cost`.
     pub price_per_kwh: f64,
+    /// What `previous` is: the periods just before, or the same periods a year earlier.
+    pub compare: Compare,
     /// The requested periods, oldest first.
     pub periods: Vec<PeriodEnergy>,
-    /// The same number of periods just before, for comparison.
+    /// The periods compared with, as many as `periods`, oldest first (see `compare`).
     pub previous: Vec<PeriodEnergy>,
     /// Sum of `periods`.
     pub total: PeriodEnergy,
@@ -89,11 +102,31 @@ pub struct EnergyReport {
 }
 
 pub(crate) struct Range {
-    dates: Vec<NaiveDate>,
-    edges: Vec<DateTime<Utc>>,
-    count: usize,
+    /// The requested periods.
+    current: Block,
+    /// The periods they are compared with.
+    previous: Block,
     /// When the report is made: periods after it are measured up to the latest readings.
     now: DateTime<Utc>,
+}
+
+/// Consecutive periods: their local start dates and the end of the last, and the same as UTC edges.
+pub(crate) struct Block {
+    dates: Vec<NaiveDate>,
+    edges: Vec<DateTime<Utc>>,
+}
+
+impl Block {
+    fn new(tz: chrono_tz::Tz, dates: Option<Vec<NaiveDate>>) -> Result<Self, ApiError> {
+        let out_of_range = || ApiError::BadRequest("date out of range".into());
+        let dates = dates.ok_or_else(out_of_range)?;
+        let edges: Option<Vec<_>> = dates.iter().map(|d| local_midnight(tz, *d)).collect();
+        let edges = edges.ok_or_else(out_of_range)?;
+        if edges.len() < 2 {
+            return Err(out_of_range());
+        }
+        Ok(Self { dates, edges })
+    }
 }
 
 fn range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
@@ -106,29 +139,24 @@ fn range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiErr
         .until
         .unwrap_or_else(|| Utc::now().with_timezone(&tz).date_naive());
     let until = storable_date("`until`", until)?;
-    let dates =
-        edge_dates(p.period, count, until).ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
-    let edges: Option<Vec<_>> = dates.iter().map(|d| local_midnight(tz, *d)).collect();
-    let edges = edges.ok_or_else(|| ApiError::BadRequest("date out of range".into()))?;
-    let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
-        return Err(ApiError::BadRequest("date out of range".into()));
-    };
+    let current = Block::new(tz, current_dates(p.period, count, until))?;
+    let previous = Block::new(tz, comparison_dates(p.period, p.compare, &current.dates))?;
+    let (first, last) = (previous.edges[0], current.edges[current.edges.len() - 1]);
     let max = state.config.max_energy_range.for_role(role);
     within(
-        "energy (the periods asked for and as many before them)",
+        "energy (the periods asked for and the ones they are compared with)",
         role,
         first,
         last,
         max,
     )?;
-    // The query reaches one counter gap beyond the edges (`buckets_for`): that must be storable too.
+    // The queries reach one counter gap beyond the edges (`readings`): that must be storable too.
     let gap = CounterConfig::default().max_gap;
     shifted("the first period", first, -gap)?;
     shifted("the last period", last, gap)?;
     Ok(Range {
-        dates,
-        edges,
-        count: count as usize,
+        current,
+        previous,
         now: Utc::now(),
     })
 }
@@ -143,66 +171,45 @@ fn quantity(direction: Option<&str>) -> Result<(Quantity, &'static str), ApiErro
     }
 }
 
-/// Counter points of a device, thinned in InfluxDB to the first value per window (≤ ~20,000 points).
-async fn counter_points(
-    state: &AppState,
-    device: &Id,
-    q: Quantity,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, f64)>, ApiError> {
-    let window = ((to - from).num_seconds() / 20_000).max(60);
-    // Only the field name (a closed enum) is spliced; every value is bound.
-    let query = format!(
-        "SELECT first(\"{f}\") FROM \"{m}\" WHERE \"{t}\" = $device AND time >= $from AND time < $to \
-         GROUP BY time({window}s) fill(none)",
-        f = q.name(),
-        m = storage::MEASUREMENT,
-        t = storage::TAG_DEVICE,
-    );
-    let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
-    let params = [("device", device.as_str()), ("from", &f), ("to", &t)];
-    let series = crate::db::query(state, "energy", &query, &params).await?;
-    // The first value of a window is dated at the window's start. The gateway polls on a wall-clock grid, so
-    // for whole-minute intervals that is exact; otherwise at most one window's consumption moves across a
-    // period boundary (≤ 1 minute for ranges up to two weeks).
-    Ok(series
-        .first()
-        .map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| {
-                    let start = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    Some((start, row.get(1)?.as_f64()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
+/// Energy per period of `edges`, summed over `devices`.
 async fn buckets_for(
     state: &AppState,
     devices: &[&Device],
     q: Quantity,
-    r: &Range,
+    edges: &[DateTime<Utc>],
+    now: DateTime<Utc>,
 ) -> Result<Vec<Bucket>, ApiError> {
     let cfg = CounterConfig::default();
-    let end = r.edges[r.edges.len() - 1].min(r.now);
-    // Checked in `range` already, so these never fail.
-    let from = shifted("the first period", r.edges[0], -cfg.max_gap)?;
-    let to = shifted("the last period", end, cfg.max_gap)?;
     let mut sum: Option<Vec<Bucket>> = None;
     for dev in devices {
-        let points = counter_points(state, &dev.id, q, from, to).await?;
-        let latest = points.iter().map(|p| p.0).max();
-        let edges = measured_edges(&r.edges, r.now, latest, cfg.max_gap);
-        let b = consumption(&points, &edges, &cfg);
+        let b = readings::device_buckets(state, &dev.id, q, edges, now, &cfg).await?;
         sum = Some(match sum {
             None => b,
             Some(acc) => acc.into_iter().zip(b).map(|(a, b)| add(a, b)).collect(),
         });
     }
     Ok(sum.unwrap_or_default())
+}
+
+/// Energy per period of the comparison and of the requested periods, read together when they adjoin.
+async fn report_buckets(
+    state: &AppState,
+    devices: &[&Device],
+    q: Quantity,
+    r: &Range,
+) -> Result<(Vec<Bucket>, Vec<Bucket>), ApiError> {
+    let (prev, cur) = (&r.previous.edges, &r.current.edges);
+    if prev.last() == cur.first() {
+        let mut edges = prev.clone();
+        edges.extend_from_slice(&cur[1..]);
+        let mut b = buckets_for(state, devices, q, &edges, r.now).await?;
+        let current = b.split_off((prev.len() - 1).min(b.len()));
+        return Ok((b, current));
+    }
+    Ok((
+        buckets_for(state, devices, q, prev, r.now).await?,
+        buckets_for(state, devices, q, cur, r.now).await?,
+    ))
 }
 
 /// Sum of two buckets of the same span: unknown only if both are; complete only if both are.
@@ -225,22 +232,24 @@ fn report(
     direction: &str,
     p: &EnergyParams,
     r: &Range,
-    b: &[Bucket],
+    (prev, cur): (Vec<Bucket>, Vec<Bucket>),
 ) -> EnergyReport {
     let tariff = &state.config.tariff;
     let cost = |wh: Option<f64>| wh.map(|w| w / 1000.0 * tariff.price_per_kwh);
-    let entries: Vec<PeriodEnergy> = b
-        .iter()
-        .zip(&r.dates)
-        .zip(r.edges.windows(2))
-        .map(|((b, d), w)| PeriodEnergy {
-            start: *d,
-            wh: b.wh,
-            complete: b.complete,
-            ongoing: ongoing(w[0], w[1], r.now),
-            cost: cost(b.wh),
-        })
-        .collect();
+    let entries = |block: &Block, b: &[Bucket]| -> Vec<PeriodEnergy> {
+        b.iter()
+            .zip(&block.dates)
+            .zip(block.edges.windows(2))
+            .map(|((b, d), w)| PeriodEnergy {
+                start: *d,
+                wh: b.wh,
+                complete: b.complete,
+                ongoing: ongoing(w[0], w[1], r.now),
+                cost: cost(b.wh),
+            })
+            .collect()
+    };
+    let (previous, current) = (entries(&r.previous, &prev), entries(&r.current, &cur));
     let total = |items: &[PeriodEnergy], start: NaiveDate| {
         let known: Vec<f64> = items.iter().filter_map(|e| e.wh).collect();
         let wh = (!known.is_empty()).then(|| known.iter().sum());
@@ -252,9 +261,8 @@ fn report(
             cost: cost(wh),
         }
     };
-    let (previous, current) = entries.split_at(r.count.min(entries.len()));
-    let t = total(current, r.dates[r.count]);
-    let pt = total(previous, r.dates[0]);
+    let t = total(&current, r.current.dates[0]);
+    let pt = total(&previous, r.previous.dates[0]);
     // A running period against a whole one would read as a drop: no ratio until it has ended.
     let change_ratio = match (t.complete && pt.complete && !t.ongoing, t.wh, pt.wh) {
         (true, Some(a), Some(b)) if b > 0.0 => Some(a / b - 1.0),
@@ -264,23 +272,14 @@ fn report(
         subject: subject.into(),
         direction: direction.into(),
         period: p.period,
+        compare: p.compare,
         currency: tariff.currency.clone(),
         price_per_kwh: tariff.price_per_kwh,
         total: t,
         previous_total: pt,
         change_ratio,
-        previous: previous.iter().map(clone_entry).collect(),
-        periods: current.iter().map(clone_entry).collect(),
-    }
-}
-
-fn clone_entry(e: &PeriodEnergy) -> PeriodEnergy {
-    PeriodEnergy {
-        start: e.start,
-        wh: e.wh,
-        complete: e.complete,
-        ongoing: e.ongoing,
-        cost: e.cost,
+        previous,
+        periods: current,
     }
 }
 
@@ -299,8 +298,8 @@ pub async fn device(
     let (_, dev) = visible_device(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
     let r = range(&state, &p, user.role)?;
-    let b = buckets_for(&state, &[dev], q, &r).await?;
-    Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, &b)))
+    let b = report_buckets(&state, &[dev], q, &r).await?;
+    Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, b)))
 }
 
 /// The devices whose sum is the site's energy: its main meters, or all devices if it has none.
@@ -341,16 +340,13 @@ pub async fn site(
     let site = visible_site(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
     let r = range(&state, &p, user.role)?;
-    let b = buckets_for(&state, &site_meters(site), q, &r).await?;
-    Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, &b)))
+    let b = report_buckets(&state, &site_meters(site), q, &r).await?;
+    Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, b)))
 }
 
-/// The current periods of a report, for rankings.
+/// The periods of a report, for rankings (only the requested ones are read).
 pub(crate) fn site_range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
-    let mut r = range(state, p, role)?;
-    r.edges.drain(..r.count);
-    r.dates.drain(..r.count);
-    Ok(r)
+    range(state, p, role)
 }
 
 /// Total imported energy of some devices over a range.
@@ -361,7 +357,7 @@ pub(crate) struct Ranked {
 
 impl Ranked {
     pub(crate) async fn total(state: &AppState, devices: &[&Device], r: &Range) -> Result<Self, ApiError> {
-        let b = buckets_for(state, devices, Quantity::EnergyImport, r).await?;
+        let b = buckets_for(state, devices, Quantity::EnergyImport, &r.current.edges, r.now).await?;
         let known: Vec<f64> = b.iter().filter_map(|b| b.wh).collect();
         Ok(Self {
             wh: (!known.is_empty()).then(|| known.iter().sum()),
