@@ -7,6 +7,7 @@ mod analytics_warmup;
 mod api;
 mod batches;
 mod bus_acks;
+mod energy_periods;
 mod fixture;
 mod gateway_outage;
 mod gateway_oversize;
