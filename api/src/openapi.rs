@@ -22,7 +22,7 @@ use crate::routes::{alerts, devices, energy, health, history, sites, stream, top
         alerts::list, alerts::ack, trees::geojson, trees::watering),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
-        crate::periods::Period, top::TopConsumers, top::Consumer, crate::error::Problem,
+        crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, crate::error::Problem,
         crate::device_health::DeviceHealth, crate::device_health::HealthView, crate::device_health::SiteHealth,
         crate::device_health::ErrorView)),
     modifiers(&BearerAuth, &Problems)

@@ -17,6 +17,7 @@
 //! time and the device id are bound parameters.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tracing::debug;
 use zw_influx::Series;
 use zw_model::counter::{Around, Bucket, CounterConfig, Point, Steps, consumption, exact_energy};
 use zw_model::{Id, Quantity, storage};
@@ -69,6 +70,7 @@ pub(super) async fn device_buckets(
             coverage: if exact.is_some() { 1.0 } else { 0.0 },
         });
     }
+    debug!(device = %device, periods = out.len(), from_raw_readings = missing.len(), "Energy per period.");
     let raw = reader.raw(&missing, &edges).await?;
     for (k, points) in missing.into_iter().zip(raw) {
         out[k] = consumption(&points, &edges[k..=k + 1], cfg)[0];
