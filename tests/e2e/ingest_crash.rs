@@ -52,3 +52,50 @@ async fn sigkill_mid_stream_every_reading_arrives() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The scale-out setup (two instances on static partitions): each is killed with SIGKILL twice mid-stream
+/// and restarted; every reading arrives, each partition from its own instance's persistent session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_partitioned_instances_killed_twice_each_lose_nothing() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let mut a = Ingest::start(&stack, "crash-a", |c| {
+        c.ingest.partitions = 2;
+        c.ingest.partition = 0;
+    })?;
+    let mut b = Ingest::start(&stack, "crash-b", |c| {
+        c.ingest.partitions = 2;
+        c.ingest.partition = 1;
+    })?;
+    let publisher = Publisher::new(&stack, "pub-crash2");
+    let messages = "zw_ingest_messages_received_total";
+    await_subscribed(&publisher, || async {
+        a.metric(messages).await > 0.0 && b.metric(messages).await > 0.0
+    })
+    .await?;
+
+    const N: u64 = 4000;
+    let streaming = tokio::spawn(async move {
+        publisher
+            .stream("crash2", N, 100, |_| async {
+                // Pacing, not a readiness wait.
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                Ok(())
+            })
+            .await
+    });
+    for (k, at) in [400u64, 1200, 2000, 2800].into_iter().enumerate() {
+        eventually(WAIT, &format!("{at} points written"), || async {
+            (count(&stack, "crash2").await.ok()? >= at).then_some(())
+        })
+        .await?;
+        if k % 2 == 0 {
+            a.kill9_and_restart().await?;
+        } else {
+            b.kill9_and_restart().await?;
+        }
+    }
+    streaming.await??;
+    let logs = format!("{}\n{}", a.log_tail(), b.log_tail());
+    await_count(&stack, "crash2", N, &logs).await?;
+    Ok(())
+}
