@@ -3,18 +3,22 @@
 //!
 //! 1. Only when a period is still running: the device's latest reading, which ends the period so far
 //!    ([`measured_edges`]).
-//! 2. One request of `;`-separated statements: for every edge the last reading before it and the first at
-//!    or after it, each within `max_gap` (selectors without `GROUP BY` return the reading's own time), and
-//!    the step statistics of every reading (longest spacing, smallest growth, highest power: `elapsed`,
-//!    `difference`, `derivative` in a subquery) per window of `W`, where `W` divides every period (the
-//!    greatest common divisor of their lengths and a day, aligned to the first edge), so each window lies in
-//!    one period.
-//! 3. For the periods [`exact_energy`] cannot answer from that (a gap, reset, jump or decrease near them, or
-//!    an edge in a gap): their raw readings from `max_gap` before to `max_gap` after, through
-//!    [`consumption`], in one request. Either way the counter component decides what the readings mean.
+//! 2. One request of `;`-separated statements: for every edge the three readings before it and the two at
+//!    or after it, within `max_gap` (with their own times): the counter's value at the edge and the steps
+//!    around it, reading by reading; and the first reading of every `thin` window (1 to 5 minutes) of the
+//!    whole span: the steps in between as seen window to window. A thinned step is never shorter than the
+//!    real steps it stands for minus `thin`, so "every step at most `max_gap`" is proven soundly; resets and
+//!    meter swaps show as a decrease or an implausible rise from one window's first reading to the next.
+//! 3. For the periods [`exact_energy`] cannot answer from that (a gap, reset, jump or decrease near them, an
+//!    edge in a gap, or readings too sparse to prove the period gap-free from windows, e.g. every 15
+//!    minutes): their raw readings from `max_gap` before to `max_gap` after, through [`consumption`], in
+//!    one request. So the counter component decides what the readings mean; the thinned check only decides
+//!    when the raw readings are not needed.
 //!
-//! Only the field name (a closed enum) and numbers computed here are spliced into the InfluxQL; every
-//! time and the device id are bound parameters.
+//! InfluxQL subqueries (`elapsed`, `difference`) would give the steps reading by reading, but InfluxDB 1.x
+//! evaluates them at about a million readings per second (two minutes for a year of 2-second readings);
+//! selectors and `first()` per window run on its fast path. Only the field name (a closed enum) and numbers
+//! computed here are spliced into the InfluxQL; every time and the device id are bound parameters.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::debug;
@@ -52,12 +56,21 @@ pub(super) async fn device_buckets(
     };
     let edges = measured_edges(calendar, now, latest, cfg.max_gap);
     let grid = Grid::of(calendar);
-    let (around, windows) = reader.summary(&edges, &grid).await?;
+    let (near, windows) = reader.summary(&edges, &grid).await?;
+    let around: Vec<Around> = edges.iter().zip(&near).map(|(&e, n)| Around::of(n, e)).collect();
+    let local: Vec<Option<Steps>> = near.iter().map(|n| Steps::of(n)).collect();
     let mut out: Vec<Bucket> = Vec::with_capacity(edges.len().saturating_sub(1));
     let mut missing = Vec::new();
     for (k, w) in edges.windows(2).enumerate() {
         let (s, e) = (w[0], w[1]);
-        let steps = grid.steps_near(&windows, s - cfg.max_gap, e + cfg.max_gap);
+        let steps = [
+            grid.steps_near(&windows, s - cfg.max_gap, e + cfg.max_gap),
+            local[k],
+            local[k + 1],
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(Steps::merge);
         let exact = exact_energy((s, &around[k]), (e, &around[k + 1]), steps.as_ref(), cfg);
         if exact.is_none() && s < e {
             missing.push(k);
@@ -78,10 +91,12 @@ pub(super) async fn device_buckets(
     Ok(out)
 }
 
-/// The windows of the step statistics: `width` divides every period, `offset` aligns them to its edges.
+/// The windows the steps are grouped in, `width` dividing every period and `offset` aligning them to its
+/// edges; and the `thin` windows whose first readings stand for the readings in between.
 struct Grid {
     width: TimeDelta,
     offset_s: i64,
+    thin: TimeDelta,
 }
 
 impl Grid {
@@ -92,10 +107,38 @@ impl Grid {
             .fold(86_400, gcd)
             .max(1);
         let offset_s = calendar.first().map_or(0, |t| t.timestamp().rem_euclid(width_s));
+        // At most ~100,000 thin windows (a few MB of JSON), and small enough to prove a 15-minute limit.
+        let span_s = match (calendar.first(), calendar.last()) {
+            (Some(a), Some(b)) => (*b - *a).num_seconds(),
+            _ => 0,
+        };
         Self {
             width: TimeDelta::seconds(width_s),
             offset_s,
+            thin: TimeDelta::seconds((span_s / 100_000).clamp(60, 300)),
         }
+    }
+
+    /// The steps between consecutive thinned readings (dated at their thin window's start), each in the
+    /// window of its later reading, its length widened by `thin` (the real steps it stands for are at most
+    /// that long).
+    fn thinned_steps(&self, thinned: &[Point]) -> Vec<(DateTime<Utc>, Steps)> {
+        let w = self.width.num_seconds();
+        let mut out: Vec<(DateTime<Utc>, Steps)> = Vec::new();
+        for pair in thinned.windows(2) {
+            let Some(mut step) = Steps::of(pair) else { continue };
+            step.longest += self.thin;
+            let t = pair[1].0.timestamp();
+            let start = t - (t - self.offset_s).rem_euclid(w);
+            let Some(start) = DateTime::from_timestamp(start, 0) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some((s, acc)) if *s == start => *acc = acc.merge(step),
+                _ => out.push((start, step)),
+            }
+        }
+        out
     }
 
     /// The steps of every window overlapping `[from, to)`; `windows` sorted by start.
@@ -146,51 +189,50 @@ impl Reader<'_> {
         Ok(points(&series).last().map(|p| p.0))
     }
 
-    /// The readings around every edge, and the step statistics per window from `max_gap` before the first
-    /// edge to `max_gap` after the last, sorted by window start.
+    /// The readings near every edge (three before, two at or after, within `max_gap`), and the thinned
+    /// steps per window from `max_gap` before the first edge to `max_gap` after the last, sorted by window.
     #[allow(clippy::type_complexity)]
     async fn summary(
         &self,
         edges: &[DateTime<Utc>],
         grid: &Grid,
-    ) -> Result<(Vec<Around>, Vec<(DateTime<Utc>, Steps)>), ApiError> {
+    ) -> Result<(Vec<Vec<Point>>, Vec<(DateTime<Utc>, Steps)>), ApiError> {
+        let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
         let gap = self.cfg.max_gap;
         let mut q = Vec::with_capacity(2 * edges.len() + 1);
         let mut params: Vec<(String, String)> = vec![("device".into(), self.device.as_str().into())];
         for (i, &e) in edges.iter().enumerate() {
-            q.push(self.select("last({f})") + &format!("time >= $lo{i} AND time < $e{i}"));
-            q.push(self.select("first({f})") + &format!("time >= $e{i} AND time < $hi{i}"));
+            q.push(
+                self.select("{f}") + &format!("time >= $lo{i} AND time < $e{i} ORDER BY time DESC LIMIT 3"),
+            );
+            q.push(self.select("{f}") + &format!("time >= $e{i} AND time < $hi{i} LIMIT 2"));
             params.push((format!("lo{i}"), (e - gap).to_rfc3339()));
             params.push((format!("e{i}"), e.to_rfc3339()));
             params.push((format!("hi{i}"), (e + gap).to_rfc3339()));
         }
-        let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
-            return Ok((Vec::new(), Vec::new()));
-        };
-        q.push(format!(
-            "SELECT max(\"e\") AS \"longest\", min(\"d\") AS \"smallest\", max(\"p\") AS \"fastest\", \
-             count(\"d\") AS \"steps\" FROM ({inner}time >= $from AND time < $to) \
-             GROUP BY time({w}s, {o}s) fill(none)",
-            inner = self
-                .select(r#"elapsed({f}, 1ms) AS "e", difference({f}) AS "d", derivative({f}, 1h) AS "p""#),
-            w = grid.width.num_seconds(),
-            o = grid.offset_s,
-        ));
+        q.push(
+            self.select("first({f})")
+                + &format!(
+                    "time >= $from AND time < $to GROUP BY time({}s) fill(none)",
+                    grid.thin.num_seconds()
+                ),
+        );
         params.push(("from".into(), (first - gap).to_rfc3339()));
         params.push(("to".into(), (last + gap).to_rfc3339()));
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let results = crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?;
         let mut results = results.into_iter();
-        let mut next_point = || results.next().and_then(|s| points(&s).first().copied());
-        let around = edges
-            .iter()
-            .map(|_| Around {
-                before: next_point(),
-                at_or_after: next_point(),
-            })
-            .collect();
-        let windows = results.next().map(|s| windows(&s)).unwrap_or_default();
-        Ok((around, windows))
+        let mut near = Vec::with_capacity(edges.len());
+        for _ in edges {
+            let mut before = results.next().map(|s| points(&s)).unwrap_or_default();
+            before.sort_by_key(|p| p.0);
+            before.extend(results.next().map(|s| points(&s)).unwrap_or_default());
+            near.push(before);
+        }
+        let thinned = results.next().map(|s| points(&s)).unwrap_or_default();
+        Ok((near, grid.thinned_steps(&thinned)))
     }
 
     /// The raw readings from `max_gap` before to `max_gap` after each period `k` of `missing`.
@@ -228,29 +270,6 @@ fn points(series: &[Series]) -> Vec<Point> {
         .unwrap_or_default()
 }
 
-/// (window start, steps) rows of the step statistics.
-fn windows(series: &[Series]) -> Vec<(DateTime<Utc>, Steps)> {
-    let Some(s) = series.first() else {
-        return Vec::new();
-    };
-    s.values
-        .iter()
-        .filter_map(|row| {
-            let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-            let num = |i: usize| row.get(i).and_then(serde_json::Value::as_f64);
-            Some((
-                t,
-                Steps {
-                    count: row.get(4)?.as_u64()?,
-                    longest: TimeDelta::milliseconds(num(1)? as i64),
-                    smallest_wh: num(2)?,
-                    fastest_w: num(3)?,
-                },
-            ))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,11 +300,45 @@ mod tests {
     }
 
     #[test]
+    fn thinned_steps_prove_short_steps_and_show_resets() {
+        let t = |m: i64| DateTime::from_timestamp(0, 0).expect("epoch") + TimeDelta::minutes(m);
+        let grid = Grid {
+            width: TimeDelta::hours(1),
+            offset_s: 0,
+            thin: TimeDelta::minutes(1),
+        };
+        let cfg = CounterConfig::default();
+        // First reading per minute of a 2-second meter: every step proven at most 2 minutes.
+        let dense: Vec<Point> = (0..120).map(|m| (t(m), 10.0 * m as f64)).collect();
+        let steps = grid.thinned_steps(&dense);
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert!(
+            steps
+                .iter()
+                .all(|s| s.1.plain(&cfg) && s.1.longest == TimeDelta::minutes(2))
+        );
+        // Readings every 15 minutes cannot be proven gap-free from minute windows: raw readings decide.
+        let sparse: Vec<Point> = (0..8).map(|k| (t(15 * k), 100.0 * k as f64)).collect();
+        assert!(grid.thinned_steps(&sparse).iter().all(|s| !s.1.plain(&cfg)));
+        // A reset shows as a decrease in the window of the reading after it.
+        let mut reset = dense.clone();
+        for p in &mut reset[70..] {
+            p.1 -= 700.0;
+        }
+        let steps = grid.thinned_steps(&reset);
+        assert_eq!(
+            steps.iter().map(|s| s.1.plain(&cfg)).collect::<Vec<_>>(),
+            [true, false]
+        );
+    }
+
+    #[test]
     fn steps_near_a_stretch_merge_the_windows_overlapping_it() {
         let t = |h: i64| DateTime::from_timestamp(0, 0).expect("epoch") + TimeDelta::hours(h);
         let grid = Grid {
             width: TimeDelta::hours(1),
             offset_s: 0,
+            thin: TimeDelta::minutes(1),
         };
         let step = |longest_min: i64, smallest_wh: f64| Steps {
             count: 1,
