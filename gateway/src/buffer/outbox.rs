@@ -310,3 +310,6 @@ impl OutboxTask {
         result
     }
 }
+
+#[cfg(test)]
+mod tests;
