@@ -232,3 +232,64 @@ async fn reports_over_years_are_exact_and_complete() -> anyhow::Result<()> {
     assert!(r["change_ratio"].is_null(), "{q}");
     sys.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minute_readings_between_the_edges_are_interpolated_across_dst() -> anyhow::Result<()> {
+    let sys = System::start(Stack::builder().mosquitto().influxd().start().await?).await?;
+    // A plug drawing 3.6 kW (1 Wh per second) from 2025-03-28 to 2025-04-01, read every minute at :30, so
+    // every local midnight falls between two readings; on 2025-04-01 at noon it reboots and counts from 0.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2025-03-27T23:00:30Z")?.with_timezone(&Utc);
+    let reboot = chrono::DateTime::parse_from_rfc3339("2025-04-01T10:00:00Z")?.with_timezone(&Utc);
+    let mut lines = Vec::new();
+    for m in 0..(5 * 24 * 60) {
+        let t = t0 + TimeDelta::minutes(m);
+        let v = if t < reboot {
+            (t - t0).num_seconds()
+        } else {
+            (t - reboot).num_seconds()
+        };
+        lines.push(format!(
+            "readings,device=hh-1-plug,site=hh-1 energy_import={v} {}",
+            t.timestamp_millis()
+        ));
+    }
+    zw_tests::influx_write(
+        &sys.stack.influx_url(),
+        sys.stack.influx_db(),
+        "ms",
+        &lines.join("\n"),
+    )
+    .await?;
+    let url = format!(
+        "{}/api/v1/devices/hh-1-plug/energy?period=day&count=3&until=2025-04-01",
+        sys.api
+    );
+    let (status, r) = get(&url, Some("tok-res1")).await?;
+    anyhow::ensure!(status == 200, "{status} {r}");
+    // Saturday 24 h, Sunday 23 h (spring change), Monday 24 h: exact to the interpolated readings. Friday
+    // has no data, Saturday's first 30 seconds are missing.
+    let q = "day&count=3&until=2025-04-01";
+    let previous = r["previous"].as_array().context("previous")?;
+    assert!(previous[0]["wh"].is_null(), "{r}");
+    assert_eq!(previous[1]["complete"], false, "{r}");
+    assert_periods(
+        q,
+        &Value::Array(previous[2..].to_vec()),
+        &[(date(2025, 3, 29), 86_400.0)],
+    )?;
+    let days = r["periods"].as_array().context("periods")?;
+    assert_periods(
+        q,
+        &Value::Array(days[..2].to_vec()),
+        &[(date(2025, 3, 30), 82_800.0), (date(2025, 3, 31), 86_400.0)],
+    )?;
+    // The reboot day: the counter component says how much is known, and that it is incomplete.
+    assert_eq!(days[2]["start"], "2025-04-01", "{r}");
+    assert_eq!(days[2]["complete"], false, "{r}");
+    let wh = days[2]["wh"].as_f64().context("reboot day")?;
+    assert!(
+        (wh - (86_400.0 - 60.0)).abs() < 1e-6,
+        "only the minute of the reboot is unknown: {r}"
+    );
+    sys.stop().await
+}
