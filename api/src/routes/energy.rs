@@ -7,9 +7,8 @@
 //! is marked incomplete, and the running one (`ongoing`) is the energy so far, measured up to each device's
 //! latest reading. Each period is exact to the readings whatever the span: [`readings`] reads the readings
 //! around each period edge and a summary of the steps in between, and the raw readings only of periods that
-//! need them. A site's energy is the sum of its main
-//! meters (device class `main_meter`) if it has any, else of all its devices, so sub-meters are not counted
-//! twice. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
+//! need them. A site's energy is the sum of its main meters (device class `main_meter`) if it has any, else
+//! of all its devices, so sub-meters are not counted twice. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
 //! InfluxDB can store ([`crate::bounds`]), checked before any query.
 
 use std::sync::Arc;
