@@ -111,45 +111,11 @@ impl Client {
     /// Runs InfluxQL with bind parameters (`$name` in the query, values in `params`) and epoch-ms times.
     /// Returns the series of the first statement.
     pub async fn query(&self, q: &str, params: &[(&str, &str)]) -> Result<Vec<Series>, QueryError> {
-        let params_json = serde_json::Value::Object(
-            params
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), serde_json::Value::String((*v).to_string())))
-                .collect(),
-        )
-        .to_string();
-        let url = self.url("/query", &[("q", q), ("epoch", "ms"), ("params", &params_json)]);
-        let resp = self
-            .auth(self.http.post(url))
-            .send()
-            .await
-            .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(QueryError::Server {
-                status: status.as_u16(),
-                message: error_message(resp).await,
-            });
-        }
-        let body: QueryResponse = resp.json().await.map_err(|e| QueryError::Decode(e.to_string()))?;
-        if let Some(e) = body.error {
-            return Err(QueryError::Server {
-                status: status.as_u16(),
-                message: e,
-            });
-        }
-        let first = body
-            .results
+        self.query_all(q, params)
+            .await?
             .into_iter()
             .next()
-            .ok_or_else(|| QueryError::Decode("no results".into()))?;
-        if let Some(e) = first.error {
-            return Err(QueryError::Server {
-                status: status.as_u16(),
-                message: e,
-            });
-        }
-        Ok(first.series)
+            .ok_or_else(|| QueryError::Decode("no results".into()))
     }
 
     /// Runs several `;`-separated InfluxQL statements in one request, with bind parameters shared by all (give
