@@ -29,6 +29,8 @@ pub mod metrics;
 pub mod modbus;
 pub mod profile;
 pub mod publish;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::sync::Arc;
 

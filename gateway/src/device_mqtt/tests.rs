@@ -128,20 +128,13 @@ fn oversize_payloads_are_rejected_before_decoding() {
 /// only queue, so nothing here waits on a network.
 #[tokio::test]
 async fn payloads_over_the_bus_limit_are_rejected_unparsed_and_dead_lettered() {
-    let registry = prometheus::Registry::new();
-    let metrics = Metrics::register(&registry).expect("metrics");
-    let bus_cfg = zw_bus::Config {
-        port: zw_tests::free_port(),
-        ..zw_bus::Config::default()
-    };
-    let bus_metrics = zw_bus::Metrics::register(&registry).expect("bus metrics");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let (bus, _inbound, driver) = zw_bus::connect(
-        &bus_cfg,
-        zw_bus::ConnectOptions::publisher("gateway-test", "t"),
-        &bus_metrics,
-        stop.clone(),
-    );
+    let crate::test_support::Brokerless {
+        metrics,
+        bus_cfg,
+        bus,
+        stop,
+        driver,
+    } = crate::test_support::brokerless_bus();
     let producer = zw_model::Id::new("gw1".to_owned()).expect("id");
     let limit = bus_cfg.max_message_bytes;
     let (outbox, _task) = crate::buffer::start(

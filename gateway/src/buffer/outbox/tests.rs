@@ -27,20 +27,13 @@ fn message(i: u32) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_broker_sending_never_waits_and_a_full_buffer_drops_the_oldest() {
-    let registry = prometheus::Registry::new();
-    let metrics = Metrics::register(&registry).expect("metrics");
-    let bus_cfg = zw_bus::Config {
-        port: zw_tests::free_port(),
-        ..zw_bus::Config::default()
-    };
-    let bus_metrics = zw_bus::Metrics::register(&registry).expect("bus metrics");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let (bus, _inbound, driver) = zw_bus::connect(
-        &bus_cfg,
-        zw_bus::ConnectOptions::publisher("gateway-test", "t"),
-        &bus_metrics,
-        stop.clone(),
-    );
+    let crate::test_support::Brokerless {
+        metrics,
+        bus_cfg: _,
+        bus,
+        stop,
+        driver,
+    } = crate::test_support::brokerless_bus();
     let (outbox, task) = crate::buffer::start(Store::memory(256 * 1024), bus, metrics.clone());
     let task = tokio::spawn(task.run(Duration::from_millis(10)));
 
