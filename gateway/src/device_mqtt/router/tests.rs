@@ -1,20 +1,20 @@
+use zw_model::Quantity;
+use zw_model::inventory::{Device, JsonField};
+
 use super::*;
 
 fn router(full_topic: &str) -> Router {
-    let inv: Inventory = toml::from_str(
-        r#"
-[[sites]]
-id = "s"
-kind = "building"
-devices = [
-  { id = "plug", source = { type = "tasmota", topic = "plug1" } },
-  { id = "em", source = { type = "shelly", prefix = "shellies/pro3em-1" } },
-  { id = "soil", source = { type = "ttn", topic = "v3/app@ttn/devices/trs/up", model = "dl-trs21" } },
-  { id = "gen", source = { type = "json", topic = "x/y", fields = [{ pointer = "/w", quantity = "active_power" }] } },
-]
-"#,
-    )
-    .expect("inventory");
+    let inv = Inventory::builder()
+        .building(
+            "s",
+            [
+                Device::tasmota("plug", "plug1"),
+                Device::shelly("em", "shellies/pro3em-1"),
+                Device::ttn("soil", "v3/app@ttn/devices/trs/up", "dl-trs21"),
+                Device::json("gen", "x/y", [JsonField::new("/w", Quantity::ActivePower)]),
+            ],
+        )
+        .build();
     let cfg = Config {
         tasmota_full_topic: full_topic.into(),
         ..Config::default()
@@ -84,21 +84,24 @@ fn topics_route_by_pattern_and_unknown_ones_are_named() {
 
 #[test]
 fn shelly_channels_and_json_patterns_route_to_their_devices() {
-    let inv: Inventory = toml::from_str(
-        r#"
-[[sites]]
-id = "s"
-kind = "building"
-devices = [
-  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm", channel = 0 } },
-  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
-  { id = "kitchen", source = { type = "json", topic = "sensors/+/state", fields = [{ pointer = "/w", quantity = "active_power" }] } },
-  { id = "hall-meter", source = { type = "json", topic = "sensors/+/state", topic_key = "hall", fields = [{ pointer = "/kwh", quantity = "energy_import", scale = 1000 }] } },
-  { id = "b1", source = { type = "json", topic = "site/+/dev/+", topic_key = "a/b", fields = [{ pointer = "/w", quantity = "active_power" }] } },
-]
-"#,
-    )
-    .expect("inventory");
+    let watts = || [JsonField::new("/w", Quantity::ActivePower)];
+    let inv = Inventory::builder()
+        .building(
+            "s",
+            [
+                Device::shelly("pm-0", "pro2pm").channel(0),
+                Device::shelly("pm-1", "pro2pm").channel(1),
+                Device::json("kitchen", "sensors/+/state", watts()),
+                Device::json(
+                    "hall-meter",
+                    "sensors/+/state",
+                    [JsonField::new("/kwh", Quantity::EnergyImport).scale(1000.0)],
+                )
+                .topic_key("hall"),
+                Device::json("b1", "site/+/dev/+", watts()).topic_key("a/b"),
+            ],
+        )
+        .build();
     assert_eq!(inv.validate(), Vec::<String>::new());
     let r = Router::new(&Config::default(), &inv, Utc::now());
     let mut filters: Vec<_> = r.keys().cloned().collect();
@@ -156,18 +159,15 @@ devices = [
 
 #[test]
 fn each_shelly_channel_reads_its_own_switch() {
-    let inv: Inventory = toml::from_str(
-        r#"
-[[sites]]
-id = "s"
-kind = "building"
-devices = [
-  { id = "pm-0", source = { type = "shelly", prefix = "pro2pm" } },
-  { id = "pm-1", source = { type = "shelly", prefix = "pro2pm", channel = 1 } },
-]
-"#,
-    )
-    .expect("inventory");
+    let inv = Inventory::builder()
+        .building(
+            "s",
+            [
+                Device::shelly("pm-0", "pro2pm"),
+                Device::shelly("pm-1", "pro2pm").channel(1),
+            ],
+        )
+        .build();
     let mut r = Router::new(&Config::default(), &inv, Utc::now());
     let delta = br#"{"src":"pro2pm","method":"NotifyStatus","params":{"ts":1.8e9,"switch:1":{"id":1,"apower":42.5}}}"#;
     let Route::Group(g, part) = r.route("pro2pm/events/rpc") else {
