@@ -2,7 +2,7 @@
 # Ingest throughput benchmark (issue 5 targets): end-to-end rate >= 90 % of the raw InfluxDB write rate
 # measured in the same run, <= 1 µs of ingest CPU per reading, flat RSS.
 #
-# Builds the release binary and the helper (bench/ingest_bench.rs, a cargo example), which starts mosquitto
+# Builds the release binary and the helper (bench/ingest_bench/, a cargo example), which starts mosquitto
 # and influxd from the test harness on free ports, measures the ceiling (4 writers posting pre-built
 # 5,000-line batches), the live end-to-end rate and the drain rate of a broker backlog, with ingest CPU per
 # reading and peak RSS; then runs the criterion bench of the per-reading CPU path.

@@ -19,7 +19,6 @@
 //! `--batch N` (default 1) publishes N readings per message on `zw/v1/batches/{producer}` instead of one
 //! message per reading on the device's topic.
 
-#[path = "ingest_outage.rs"]
 mod outage;
 
 use std::collections::BTreeMap;
