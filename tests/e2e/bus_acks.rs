@@ -33,6 +33,19 @@ async fn publish(stack: &Stack, topic: &str, payload: &[u8]) -> anyhow::Result<(
     Ok(())
 }
 
+/// The manually acknowledging consumer on a persistent session, the same client id every time.
+fn consumer() -> ConnectOptions {
+    ConnectOptions {
+        client: "acks".into(),
+        instance: "t".into(),
+        clean_session: false,
+        subscriptions: vec![("acks/+".into(), QoS::AtLeastOnce)],
+        manual_acks: true,
+        full_policy: FullPolicy::Block,
+        last_will: None,
+    }
+}
+
 async fn next(inbound: &mut Inbound) -> anyhow::Result<Delivery> {
     tokio::time::timeout(WAIT, inbound.recv_delivery())
         .await?
@@ -51,17 +64,8 @@ async fn an_ack_from_an_earlier_connection_is_dropped_and_the_message_redelivere
         },
         metrics: metrics.clone(),
     };
-    let opts = ConnectOptions {
-        client: "acks".into(),
-        instance: "t".into(),
-        clean_session: false,
-        subscriptions: vec![("acks/+".into(), QoS::AtLeastOnce)],
-        manual_acks: true,
-        full_policy: FullPolicy::Block,
-        last_will: None,
-    };
     let stop = CancellationToken::new();
-    let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
+    let (client, mut inbound, driver) = bus.connect(consumer(), stop.clone());
     client.wait_connected().await;
     // Probe until the subscription is in place.
     let first = loop {
@@ -99,16 +103,7 @@ async fn an_ack_from_an_earlier_connection_is_dropped_and_the_message_redelivere
     client.ack_all(vec![third.ack_token()])?;
     client.disconnect().await;
     let _ = driver.await;
-    let opts = ConnectOptions {
-        client: "acks".into(),
-        instance: "t".into(),
-        clean_session: false,
-        subscriptions: vec![("acks/+".into(), QoS::AtLeastOnce)],
-        manual_acks: true,
-        full_policy: FullPolicy::Block,
-        last_will: None,
-    };
-    let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
+    let (client, mut inbound, driver) = bus.connect(consumer(), stop.clone());
     client.wait_connected().await;
     publish(&stack, "acks/after", b"after").await?;
     let after = next(&mut inbound).await?;

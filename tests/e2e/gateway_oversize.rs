@@ -115,16 +115,9 @@ async fn gateway_rejects_oversized_device_messages_and_keeps_reading() -> anyhow
         1024,
         "{letter}"
     );
-    let text = eventually(WAIT, "the rejection in /metrics", || async {
-        metrics(&url).await.filter(|t| {
-            value(
-                t,
-                r#"zw_gateway_messages_rejected_total{adapter="tasmota",reason="oversized"}"#,
-            ) == 1.0
-        })
-    })
-    .await
-    .with_context(|| gateway.log_tail())?;
+    let text = rejected_once(&url, "the rejection in /metrics")
+        .await
+        .with_context(|| gateway.log_tail())?;
     assert!(
         value(&text, r#"zw_bus_messages_oversized_total{client="gateway"}"#) >= 1.0,
         "{text}"
@@ -146,20 +139,9 @@ async fn gateway_rejects_oversized_device_messages_and_keeps_reading() -> anyhow
     // and the device's next reading still arrives within 5 s of being sent.
     gateway.stop(Duration::from_secs(15)).await?;
     let gateway = Zaehlwerk::start("gateway", &cfg_path, stack.state_dir())?;
-    let text = eventually(
-        WAIT,
-        "the retained message rejected after the restart",
-        || async {
-            metrics(&url).await.filter(|t| {
-                value(
-                    t,
-                    r#"zw_gateway_messages_rejected_total{adapter="tasmota",reason="oversized"}"#,
-                ) == 1.0
-            })
-        },
-    )
-    .await
-    .with_context(|| gateway.log_tail())?;
+    let text = rejected_once(&url, "the retained message rejected after the restart")
+        .await
+        .with_context(|| gateway.log_tail())?;
     assert_eq!(
         value(&text, r#"zw_bus_connects_total{client="gateway"}"#),
         1.0,
@@ -176,4 +158,17 @@ async fn gateway_rejects_oversized_device_messages_and_keeps_reading() -> anyhow
     );
     gateway.stop(Duration::from_secs(15)).await?;
     Ok(())
+}
+
+/// The gateway's metrics page once it shows exactly one oversized Tasmota message rejected.
+async fn rejected_once(url: &str, what: &str) -> anyhow::Result<String> {
+    eventually(WAIT, what, || async {
+        metrics(url).await.filter(|t| {
+            value(
+                t,
+                r#"zw_gateway_messages_rejected_total{adapter="tasmota",reason="oversized"}"#,
+            ) == 1.0
+        })
+    })
+    .await
 }
