@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::backoff_delay;
+use crate::confirmed::Progress;
 use crate::inbound::{self, AckToken, Delivery, Sent};
 use crate::unconfirmed::{self, NotQueued};
 use crate::{Config, ConnectOptions, FullPolicy, Metrics};
@@ -39,6 +40,8 @@ pub struct BusClient {
     acks: mpsc::UnboundedSender<Vec<AckToken>>,
     /// Where unacknowledged publishes go after a connection loss (see [`crate::unconfirmed`]).
     returns: unconfirmed::Sink,
+    /// What the driver has done with QoS ≥ 1 publishes (see [`crate::confirmed`]).
+    progress: watch::Receiver<Progress>,
 }
 
 /// An UNSUBSCRIBE of a filter nobody subscribes to: a harmless request whose only effect is to make the
@@ -121,6 +124,11 @@ impl BusClient {
     pub async fn disconnect(&self) {
         let _ = self.client.disconnect().await;
     }
+
+    /// The driver's progress with QoS ≥ 1 publishes, for [`crate::ConfirmedPublisher`].
+    pub(crate) fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
 }
 
 /// Starts a connection driver. The driver stops after [`BusClient::disconnect`] or when `shutdown` is
@@ -168,7 +176,9 @@ pub fn connect(
     // only drop acks (re-deliveries) or make the consumer wait on the event loop it feeds.
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let returns = unconfirmed::Sink::default();
+    let (progress_tx, progress_rx) = watch::channel(Progress::default());
     let driver = Driver {
+        progress: progress_tx,
         returns: returns.clone(),
         acks: acks_rx,
         connection: 0,
@@ -188,6 +198,7 @@ pub fn connect(
             connected: connected_rx,
             acks: acks_tx,
             returns,
+            progress: progress_rx,
         },
         rx,
         handle,
@@ -195,6 +206,8 @@ pub fn connect(
 }
 
 struct Driver {
+    /// Reported after every QoS ≥ 1 publish written, PUBACK received and connection loss.
+    progress: watch::Sender<Progress>,
     /// Where unacknowledged publishes go after a connection loss.
     returns: unconfirmed::Sink,
     /// Messages to acknowledge, batched by the consumer.
@@ -299,6 +312,14 @@ impl Driver {
                         break;
                     }
                 }
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => self.progress.send_modify(|p| {
+                    p.sent += 1;
+                    p.last_sent = pkid;
+                }),
+                Ok(Event::Incoming(Packet::PubAck(ack))) => self.progress.send_modify(|p| {
+                    p.acked += 1;
+                    p.last_acked = ack.pkid;
+                }),
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                     debug!(client = %self.opts.client, "Sent DISCONNECT.");
                     // One more poll flushes the packet to the socket.
@@ -308,6 +329,7 @@ impl Driver {
                 Ok(_) => {}
                 Err(e) => {
                     self.connected.send_replace(false);
+                    self.progress.send_modify(|p| p.losses += 1);
                     self.hand_back(&mut eventloop);
                     self.metrics.connected.with_label_values(&label).set(0);
                     self.metrics.connection_errors.with_label_values(&label).inc();

@@ -16,10 +16,13 @@
 //! * A publisher loses nothing it handed over to a connection loss ([`unconfirmed`](BusClient::unconfirmed)):
 //!   unacknowledged publishes come back to it instead of being cleared at the next clean-session connect,
 //!   and [`BusClient::try_publish`] never waits for a broker that is away.
+//! * A command a person is told was accepted is published by a [`ConfirmedPublisher`], which returns only
+//!   once the broker acknowledged it.
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod backoff;
 mod config;
+mod confirmed;
 mod driver;
 mod inbound;
 mod metrics;
@@ -27,6 +30,7 @@ mod options;
 mod unconfirmed;
 
 pub use config::{Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD};
+pub use confirmed::{ConfirmError, ConfirmedPublisher};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
 pub use options::{ConnectOptions, FullPolicy};
@@ -49,6 +53,20 @@ impl Bus {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> (BusClient, Inbound, tokio::task::JoinHandle<()>) {
         connect(&self.config, opts, &self.metrics, shutdown)
+    }
+
+    /// Opens a connection of its own for commands whose publish must be confirmed by the broker before the
+    /// caller answers (see [`ConfirmedPublisher`]); it subscribes to nothing.
+    pub fn confirmed_publisher(
+        &self,
+        client: &str,
+        instance: &str,
+        timeout: std::time::Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> (ConfirmedPublisher, tokio::task::JoinHandle<()>) {
+        let (bus, _inbound, driver) = self.connect(ConnectOptions::publisher(client, instance), shutdown);
+        let progress = bus.progress();
+        (ConfirmedPublisher::new(bus, progress, timeout), driver)
     }
 }
 pub use metrics::Metrics;
