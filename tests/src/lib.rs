@@ -31,6 +31,7 @@ mod ports;
 mod process;
 mod stack;
 mod template;
+pub mod tls;
 mod victoria;
 
 pub use influx_http::{influx_query, influx_write, series_values};
