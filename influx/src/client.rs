@@ -65,10 +65,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// Builds a client; fails only on an invalid URL (validated earlier by [`Config::validate`]).
+    /// Builds a client; fails only on an invalid URL or an unusable CA file (both reported earlier by
+    /// [`Config::validate`]).
     pub fn new(config: Config) -> Result<Self, QueryError> {
         let base = Url::parse(&config.url).map_err(|e| QueryError::Decode(format!("bad url: {e}")))?;
-        let http = reqwest::Client::builder()
+        let http = crate::tls::client_builder(config.ca_file.as_deref())
+            .map_err(|e| QueryError::Decode(format!("influx.ca_file: {e}")))?
             .timeout(config.timeout)
             .pool_max_idle_per_host(16)
             .build()
@@ -185,6 +187,8 @@ impl Client {
 pub(crate) fn transport_message(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "request timed out".into()
+    } else if let Some(reason) = crate::tls::tls_failure(e) {
+        format!("TLS handshake failed: {reason}")
     } else if e.is_connect() {
         "connection failed".into()
     } else {

@@ -1,5 +1,6 @@
 //! Connection settings (`[influx]` in the config file).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -21,8 +22,12 @@ pub enum Api {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Base URL, e.g. `http://127.0.0.1:8086`.
+    /// Base URL, e.g. `http://127.0.0.1:8086`, or `https://influx.example.de:8086` for TLS (rustls).
     pub url: String,
+    /// PEM file with the certificate(s) of the CA that signed InfluxDB's certificate (a private CA). When set,
+    /// only these are trusted; absent: the system's trusted roots. Only with an `https` URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// Database to write to and query.
     pub database: String,
     /// Retention policy; empty means the database default.
@@ -52,6 +57,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:8086".into(),
+            ca_file: None,
             database: "zaehlwerk".into(),
             retention_policy: String::new(),
             username: None,
@@ -71,12 +77,22 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         match reqwest::Url::parse(&self.url) {
-            Ok(u) if u.scheme() == "http" => {}
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(u) if u.scheme() == "http" => {
+                if self.ca_file.is_some() {
+                    errors.push("influx.ca_file: set, but influx.url is http (the CA is for https)".into());
+                }
+            }
             Ok(u) => errors.push(format!(
-                "influx.url: scheme {:?} is not supported by this build (http only; TLS is terminated by a proxy)",
+                "influx.url: scheme {:?} is not supported (http or https)",
                 u.scheme()
             )),
             Err(e) => errors.push(format!("influx.url: {e}")),
+        }
+        if let Some(path) = &self.ca_file
+            && let Err(e) = crate::tls::load_ca(path)
+        {
+            errors.push(format!("influx.ca_file: {e}"));
         }
         if self.database.is_empty() {
             errors.push("influx.database: must not be empty".into());

@@ -10,10 +10,12 @@
 //! * [`Client::write`] posts line protocol (v1 `/write` or v2 `/api/v2/write`, optionally gzip) and classifies the answer into [`WriteError`] variants a caller
 //!   can act on (retry, split, dead-letter, alert).
 //! * [`Client::query`] runs InfluxQL with **bind parameters** only; values never become query text.
+//! * [`tls`]: `https` URLs over rustls, with the system's roots or only a private CA (`influx.ca_file`).
 
 mod client;
 mod config;
 pub mod line;
+pub mod tls;
 mod write;
 
 pub use client::{Client, QueryError, Series};
