@@ -5,7 +5,9 @@
 //! while the retained topic still carries the alert. Writes retry with back-off (500 ms doubling, at most
 //! 30 s) a bounded number of times; retries are counted (`zw_analytics_sink_retries_total`), and so are
 //! changes given up (`zw_analytics_sink_dropped_total{reason="retries_exhausted"}`). The webhook gets
-//! the alert JSON; any 2xx status is success, anything else (or no answer within 10 s) is retried.
+//! the alert JSON; any 2xx status is success, anything else (or no answer within 10 s) is retried. An
+//! `https://` webhook is reached over rustls, trusting the system's roots or only `webhook_ca_file`; a failed
+//! handshake is logged as a warning with rustls's reason (e.g. an unknown issuer) and retried like any failure.
 //!
 //! InfluxDB point: `alerts,category=…,kind=…,severity=…,site=…,state=… id="…",device="…",tree="…",
 //! observed=…,expected=…,threshold=…,unit="…",text="…" <updated_at ms>`.
@@ -77,6 +79,7 @@ impl Sinks {
             let (tx, rx) = mpsc::channel(cfg.queue);
             tasks.push(tokio::spawn(run_webhook(
                 url,
+                cfg.webhook_ca_file.clone(),
                 cfg.webhook_attempts,
                 rx,
                 metrics.clone(),
@@ -170,18 +173,36 @@ async fn run_influx(
 
 async fn run_webhook(
     url: String,
+    ca_file: Option<std::path::PathBuf>,
     attempts: u32,
     mut rx: mpsc::Receiver<Alert>,
     m: Metrics,
     stop: CancellationToken,
 ) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
+    // The CA file was checked by validation; if it became unreadable since, no client: every change is
+    // dropped and counted rather than sent to a server nobody vouched for.
+    let http = match zw_influx::tls::client_builder(ca_file.as_deref())
+        .map(|b| b.timeout(Duration::from_secs(10)).build())
+    {
+        Ok(Ok(http)) => Some(http),
+        Ok(Err(e)) => {
+            warn!(error = %e, "Cannot build the webhook's HTTP client; alert changes will be dropped.");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "Webhook CA unusable; alert changes will be dropped.");
+            None
+        }
+    };
     while let Some(a) = rx.recv().await {
         let mut attempt = 0;
         loop {
+            let Some(http) = &http else {
+                m.sink_dropped
+                    .with_label_values(&["webhook", "ca_unusable"])
+                    .inc();
+                break;
+            };
             let result = http.post(&url).json(&a).send().await;
             let ok = match &result {
                 Ok(r) if r.status().is_success() => true,
@@ -189,10 +210,16 @@ async fn run_webhook(
                     debug!(alert = %a.id, status = %r.status(), attempt, "Webhook refused the alert change.");
                     false
                 }
-                Err(e) => {
-                    debug!(alert = %a.id, error = %e, attempt, "Webhook not reached.");
-                    false
-                }
+                Err(e) => match zw_influx::tls::tls_failure(e) {
+                    Some(reason) => {
+                        warn!(alert = %a.id, %reason, attempt, "Webhook TLS handshake failed.");
+                        false
+                    }
+                    None => {
+                        debug!(alert = %a.id, error = %e, attempt, "Webhook not reached.");
+                        false
+                    }
+                },
             };
             if ok {
                 m.sink_delivered.with_label_values(&["webhook"]).inc();

@@ -1,5 +1,6 @@
 //! Settings of the energy detectors, alert handling and warm-up.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -339,8 +340,12 @@ pub struct AlertsConfig {
     pub restore_quiet: Duration,
     /// Write every alert change to InfluxDB (measurement `alerts`).
     pub store_influx: bool,
-    /// Optional webhook: every alert change is POSTed there as JSON.
+    /// Optional webhook: every alert change is POSTed there as JSON (`http://` or `https://`, TLS by rustls).
     pub webhook_url: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the webhook's certificate (a private CA). When set,
+    /// only these are trusted; absent: the system's trusted roots. Only with an `https://` webhook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_ca_file: Option<PathBuf>,
     /// Webhook attempts per alert change before it is dropped (counted).
     pub webhook_attempts: u32,
     /// Capacity of the queue of alert changes waiting for InfluxDB or the webhook; when full the newest is
@@ -356,6 +361,7 @@ impl Default for AlertsConfig {
             restore_quiet: Duration::from_millis(500),
             store_influx: true,
             webhook_url: None,
+            webhook_ca_file: None,
             webhook_attempts: 5,
             queue: 1000,
         }
@@ -373,6 +379,21 @@ impl AlertsConfig {
         if let Some(url) = &self.webhook_url {
             let ok = url.starts_with("http://") || url.starts_with("https://");
             check(e, ok, "alerts.webhook_url", "an http:// or https:// URL");
+        }
+        if let Some(path) = &self.webhook_ca_file {
+            let https = self
+                .webhook_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
+            check(
+                e,
+                https,
+                "alerts.webhook_ca_file",
+                "set only with an https:// webhook_url",
+            );
+            if let Err(err) = zw_influx::tls::load_ca(path) {
+                e.push(format!("analytics.alerts.webhook_ca_file: {err}"));
+            }
         }
         check(
             e,
