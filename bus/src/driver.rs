@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, PubAck, Publish, QoS};
-use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -146,8 +145,11 @@ pub fn connect(
         .set_manual_acks(opts.manual_acks)
         .set_max_packet_size(cfg.max_packet_size, cfg.max_packet_size)
         .set_inflight(1000);
-    if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
-        mqtt.set_credentials(user.clone(), pass.expose_secret().to_string());
+    if let Some((user, pass)) = cfg.login_for(&opts.client) {
+        mqtt.set_credentials(user, pass);
+    }
+    if let Some(tls) = &cfg.tls {
+        mqtt.set_transport(crate::tls::transport(tls, &opts.client));
     }
     if let Some((topic, payload)) = &opts.last_will {
         mqtt.set_last_will(LastWill::new(

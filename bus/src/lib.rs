@@ -18,6 +18,8 @@
 //!   and [`BusClient::try_publish`] never waits for a broker that is away.
 //! * A command a person is told was accepted is published by a [`ConfirmedPublisher`], which returns only
 //!   once the broker acknowledged it.
+//! * Each service logs in with its own account ([`Config::accounts`]) and may talk TLS to the broker
+//!   ([`TlsConfig`], rustls): see `deploy/conf/mosquitto.acl` for what each account may do.
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod backoff;
@@ -27,13 +29,15 @@ mod driver;
 mod inbound;
 mod metrics;
 mod options;
+mod tls;
 mod unconfirmed;
 
-pub use config::{Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD};
+pub use config::{Account, Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD, SERVICES, TlsConfig};
 pub use confirmed::{ConfirmError, ConfirmedPublisher};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
 pub use options::{ConnectOptions, FullPolicy};
+pub use tls::{TlsError, client_config as tls_client_config};
 pub use unconfirmed::NotQueued;
 
 /// What a service needs to open bus connections: the broker settings and the process's bus metrics.
