@@ -146,10 +146,34 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
             sites: list::<Site>(&mut t, "sites", errors),
             trees: list::<Tree>(&mut t, "trees", errors),
             users: list::<User>(&mut t, "users", errors),
+            tariffs: list(&mut t, "tariffs", errors),
+            budgets: list(&mut t, "budgets", errors),
         },
     };
+    let mut cfg = cfg;
+    read_price_series(&mut cfg.inventory.tariffs, errors);
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, sites, trees, users)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, sites, trees, users, tariffs, budgets)"));
     }
     cfg
+}
+
+/// Reads the CSV of every dynamic tariff into its price series (`tariffs[i].dynamic.csv: …` per problem).
+fn read_price_series(tariffs: &mut [zw_model::tariff::Tariff], errors: &mut Vec<String>) {
+    for (i, t) in tariffs.iter_mut().enumerate() {
+        let Some(d) = t.dynamic.as_mut() else {
+            continue;
+        };
+        let path = format!("tariffs[{i}].dynamic.csv");
+        match std::fs::read_to_string(&d.csv) {
+            Err(e) => errors.push(format!("{path}: {}: {e}", d.csv.display())),
+            Ok(text) => match zw_model::tariff::PriceSeries::from_csv(&text) {
+                Ok(p) => d.prices = Some(std::sync::Arc::new(p)),
+                Err(es) => errors.extend(
+                    es.into_iter()
+                        .map(|e| format!("{path}: {}: {e}", d.csv.display())),
+                ),
+            },
+        }
+    }
 }

@@ -265,6 +265,12 @@ pub struct Inventory {
     /// API users.
     #[serde(default)]
     pub users: Vec<User>,
+    /// Tariff versions and the sites they apply to (`[[tariffs]]`, see [`crate::tariff`]).
+    #[serde(default)]
+    pub tariffs: Vec<crate::tariff::Tariff>,
+    /// Consumption and cost budgets per site and year (`[[budgets]]`).
+    #[serde(default)]
+    pub budgets: Vec<crate::tariff::Budget>,
 }
 
 impl Inventory {
@@ -349,6 +355,7 @@ impl Inventory {
                 ));
             }
         }
+        errors.extend(crate::tariff::validate(&self.tariffs, &self.budgets, &self.sites));
         errors
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Every service speaks in the types defined here: validated identifiers ([`id`]), canonical quantities with
 //! their SI units ([`quantity`]), the canonical reading that travels on the bus ([`reading`]), the bus topic
-//! layout ([`topic`]), the inventory of sites, devices, trees and API users ([`inventory`]), and what analytics
+//! layout ([`topic`]), the inventory of sites, devices, trees and API users ([`inventory`]), tariffs and the
+//! cost of energy ([`tariff`]), consumption forecasts ([`forecast`]), and what analytics
 //! publishes: alerts ([`alert`]) and tree statuses ([`tree`]), and the weather feed analytics reads ([`weather`]).
 //!
 //! Nothing here does I/O. Parsing is strict: an id that could break a topic or an InfluxDB tag, a value that
@@ -10,12 +11,14 @@
 
 pub mod alert;
 pub mod counter;
+pub mod forecast;
 pub mod id;
 pub mod inventory;
 pub mod quantity;
 pub mod reading;
 pub mod status;
 pub mod storage;
+pub mod tariff;
 pub mod topic;
 pub mod tree;
 pub mod weather;

@@ -1,0 +1,288 @@
+//! Tariff validation, prices and bills to the cent.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Europe::Berlin;
+use proptest::prelude::*;
+
+use super::*;
+
+fn id(s: &str) -> Id {
+    Id::new(s).expect("valid id")
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("date")
+}
+
+fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Berlin
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .earliest()
+        .expect("local time")
+        .with_timezone(&Utc)
+}
+
+fn tariff(from: NaiveDate, to: Option<NaiveDate>, ct: f64) -> Tariff {
+    Tariff {
+        id: id("grund"),
+        name: String::new(),
+        valid_from: from,
+        valid_to: to,
+        sites: vec![id("haus")],
+        currency: "EUR".into(),
+        vat_percent: 19.0,
+        energy_ct_per_kwh: ct,
+        base_eur_per_month: 0.0,
+        feed_in_ct_per_kwh: 0.0,
+        windows: Vec::new(),
+        dynamic: None,
+    }
+}
+
+/// HT 06:00–22:00 Monday to Friday at 40 ct, NT otherwise at 20 ct.
+fn tou(from: NaiveDate) -> Tariff {
+    Tariff {
+        windows: vec![Window {
+            days: vec![Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri],
+            from: "06:00".into(),
+            to: "22:00".into(),
+            ct_per_kwh: 40.0,
+        }],
+        ..tariff(from, None, 20.0)
+    }
+}
+
+/// Hourly intervals of `wh` each from local midnight of `first` to local midnight after `last`.
+fn hourly(first: NaiveDate, last: NaiveDate, wh: f64) -> Vec<Interval> {
+    let edges = crate::counter::local_day_edges(&Berlin, first, last);
+    let mut out = Vec::new();
+    let mut t = edges[0];
+    while t < edges[edges.len() - 1] {
+        out.push(Interval {
+            start: t,
+            import_wh: Some(wh),
+            export_wh: None,
+        });
+        t += TimeDelta::hours(1);
+    }
+    out
+}
+
+fn days(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
+    first.iter_days().take_while(|d| *d <= last).collect()
+}
+
+#[test]
+fn a_flat_month_with_base_charge_and_vat_to_the_cent() {
+    // 300 kWh at 31.234 ct = 93.702 €, Grundpreis 12.50 € for the whole month, 19 % VAT.
+    let t = Tariff {
+        base_eur_per_month: 12.5,
+        ..tariff(date(2026, 1, 1), None, 31.234)
+    };
+    let tariffs = [t];
+    let s = Schedule::for_site(&tariffs, &id("haus"), Berlin);
+    let ivs = hourly(date(2026, 11, 1), date(2026, 11, 30), 300_000.0 / 720.0);
+    let b = s.bill(&ivs, &days(date(2026, 11, 1), date(2026, 11, 30)));
+    assert_eq!(b.energy_net_cents, 9370);
+    assert_eq!(b.base_net_cents, 1250);
+    assert_eq!(b.net_cents, 10620);
+    assert_eq!(b.vat_cents, 2018); // 106.20 × 0.19 = 20.178
+    assert_eq!(b.gross_cents, 12638);
+    assert!(b.priced);
+    assert_eq!(b.lines.len(), 1);
+}
+
+#[test]
+fn time_of_use_follows_the_local_clock_across_the_autumn_change() {
+    // Sunday 25 October 2026 has 25 hours, all NT; Monday 26th has 16 HT and 8 NT hours.
+    let tariffs = [tou(date(2026, 1, 1))];
+    let s = Schedule::for_site(&tariffs, &id("haus"), Berlin);
+    let ivs = hourly(date(2026, 10, 25), date(2026, 10, 26), 1000.0);
+    assert_eq!(ivs.len(), 49);
+    let b = s.bill(&ivs, &[]);
+    // 25 kWh × 20 ct + 16 kWh × 40 ct + 8 kWh × 20 ct = 500 + 640 + 160 ct.
+    assert_eq!(b.energy_net_cents, 1300);
+    // In UTC the HT window moved: Monday 06:00 local is 05:00 UTC after the change.
+    assert_eq!(s.price(&tariffs[0], local(2026, 10, 26, 6)), Some(40_000));
+    assert_eq!(s.price(&tariffs[0], local(2026, 10, 26, 5)), Some(20_000));
+}
+
+#[test]
+fn a_window_past_midnight_belongs_to_its_start_day() {
+    let mut t = tariff(date(2026, 1, 1), None, 30.0);
+    t.windows = vec![Window {
+        days: vec![Day::Fri],
+        from: "22:00".into(),
+        to: "06:00".into(),
+        ct_per_kwh: 10.0,
+    }];
+    let s = Schedule::only(&t, Berlin);
+    // Friday 2026-11-06 23:00 and Saturday 03:00 are in it, Saturday 23:00 is not.
+    assert_eq!(s.price(&t, local(2026, 11, 6, 23)), Some(10_000));
+    assert_eq!(s.price(&t, local(2026, 11, 7, 3)), Some(10_000));
+    assert_eq!(s.price(&t, local(2026, 11, 7, 23)), Some(30_000));
+}
+
+#[test]
+fn a_price_change_mid_month_gives_two_lines_and_leaves_the_past_alone() {
+    let tariffs = [
+        Tariff {
+            base_eur_per_month: 15.0,
+            ..tariff(date(2026, 1, 1), Some(date(2026, 11, 16)), 30.0)
+        },
+        Tariff {
+            base_eur_per_month: 15.0,
+            ..tariff(date(2026, 11, 16), None, 36.0)
+        },
+    ];
+    let s = Schedule::for_site(&tariffs, &id("haus"), Berlin);
+    let ivs = hourly(date(2026, 11, 1), date(2026, 11, 30), 1000.0);
+    let b = s.bill(&ivs, &days(date(2026, 11, 1), date(2026, 11, 30)));
+    assert_eq!(b.lines.len(), 2);
+    // 15 days × 24 kWh × 30 ct, 15 × 24 × 36 ct; base 7.50 € each.
+    assert_eq!(b.lines[0].energy_net_cents, 10_800);
+    assert_eq!(b.lines[1].energy_net_cents, 12_960);
+    assert_eq!(b.lines[0].base_net_cents, 750);
+    assert_eq!(b.lines[1].base_net_cents, 750);
+    // The first half alone costs the same as before the change was configured.
+    let before = [tariff(date(2026, 1, 1), None, 30.0)];
+    let first_half = hourly(date(2026, 11, 1), date(2026, 11, 15), 1000.0);
+    let old = Schedule::for_site(&before, &id("haus"), Berlin).bill(&first_half, &[]);
+    assert_eq!(old.energy_net_cents, b.lines[0].energy_net_cents);
+}
+
+#[test]
+fn feed_in_is_credited_without_vat_and_uncovered_dates_are_not_priced() {
+    let t = Tariff {
+        feed_in_ct_per_kwh: 7.94,
+        ..tariff(date(2026, 11, 2), None, 30.0)
+    };
+    let tariffs = [t];
+    let s = Schedule::for_site(&tariffs, &id("haus"), Berlin);
+    let mut ivs = hourly(date(2026, 11, 1), date(2026, 11, 2), 1000.0);
+    for iv in &mut ivs {
+        iv.export_wh = Some(500.0);
+    }
+    let b = s.bill(&ivs, &[]);
+    assert!(!b.priced, "1 November has no tariff");
+    assert_eq!(b.energy_net_cents, 720);
+    assert_eq!(b.feed_in_cents, 95); // 12 kWh × 7.94 ct = 95.28 ct
+}
+
+#[test]
+fn dynamic_prices_per_quarter_hour_with_markup() {
+    let csv = "start,price_ct_per_kwh\n\
+               2026-11-02T00:00:00+01:00,10.5\n\
+               2026-11-02T00:15:00+01:00,-2\n\
+               2026-11-02T00:30:00+01:00,8.125\n";
+    let prices = PriceSeries::from_csv(csv).expect("valid csv");
+    assert_eq!(prices.step(), TimeDelta::minutes(15));
+    let mut t = tariff(date(2026, 1, 1), None, 30.0);
+    t.dynamic = Some(Dynamic {
+        csv: "prices.csv".into(),
+        markup_ct_per_kwh: 20.0,
+        prices: Some(std::sync::Arc::new(prices)),
+    });
+    let s = Schedule::only(&t, Berlin);
+    assert_eq!(s.step(), TimeDelta::minutes(15));
+    let q = |m: i64| Interval {
+        start: local(2026, 11, 2, 0) + TimeDelta::minutes(m),
+        import_wh: Some(1000.0),
+        export_wh: None,
+    };
+    let b = s.bill(&[q(0), q(15), q(30)], &[]);
+    // 30.5 + 18 + 28.125 ct.
+    assert_eq!(b.energy_net_cents, 77);
+    assert!(b.priced);
+    // After the series: no price, not priced.
+    assert!(!s.bill(&[q(45)], &[]).priced);
+}
+
+#[test]
+fn a_bad_price_csv_names_every_bad_line() {
+    let csv = "start,price_ct_per_kwh\nyesterday,3\n2026-11-02T00:00:00Z,abc\n2026-11-02T00:00:00Z,1\n";
+    let e = PriceSeries::from_csv(csv).expect_err("invalid");
+    assert!(e.iter().any(|e| e.starts_with("line 2:")), "{e:?}");
+    assert!(e.iter().any(|e| e.starts_with("line 3:")), "{e:?}");
+}
+
+#[test]
+fn validation_lists_every_problem() {
+    let mut bad = tariff(date(2026, 1, 1), Some(date(2025, 1, 1)), -1.0);
+    bad.vat_percent = 120.0;
+    bad.currency = "euro".into();
+    bad.sites.push(id("nowhere"));
+    bad.windows.push(Window {
+        days: Vec::new(),
+        from: "25:00".into(),
+        to: "06:00".into(),
+        ct_per_kwh: 0.0001,
+    });
+    let first = tariff(date(2026, 6, 1), None, 30.0);
+    let overlapping = tariff(date(2026, 7, 1), None, 30.0);
+    let budgets = [Budget {
+        site: id("haus"),
+        year: 2026,
+        kwh: None,
+        gross: None,
+    }];
+    let site = crate::Site {
+        id: id("haus"),
+        name: String::new(),
+        kind: crate::SiteKind::Household,
+        devices: Vec::new(),
+    };
+    let e = validate(&[bad, first, overlapping], &budgets, &[site]);
+    for want in [
+        "tariffs[0].energy_ct_per_kwh",
+        "tariffs[0].vat_percent",
+        "tariffs[0].valid_to",
+        "tariffs[0].currency",
+        "tariffs[0].sites[1]: unknown site",
+        "tariffs[0].windows[0].from",
+        "tariffs[0].windows[0].ct_per_kwh",
+        "tariffs[2]: overlaps tariffs[1]",
+        "budgets[0]: needs kwh or gross",
+    ] {
+        assert!(e.iter().any(|e| e.starts_with(want)), "{want} missing in {e:?}");
+    }
+}
+
+proptest! {
+    /// However a month's energy is split into intervals, the flat cost is the same to the cent: integer
+    /// arithmetic does not drift with the number of intervals.
+    #[test]
+    fn splitting_never_changes_a_flat_cost(
+        wh in proptest::collection::vec(0u32..5_000_000, 1..200),
+        ct in 0u32..100_000,
+    ) {
+        let t = tariff(date(2026, 1, 1), None, f64::from(ct) / 1000.0);
+        let s = Schedule::only(&t, Berlin);
+        let start = local(2026, 11, 2, 0);
+        let ivs: Vec<Interval> = wh.iter().enumerate().map(|(i, w)| Interval {
+            start: start + TimeDelta::minutes(15 * i as i64),
+            import_wh: Some(f64::from(*w) / 1000.0),
+            export_wh: None,
+        }).collect();
+        let total: u64 = wh.iter().map(|w| u64::from(*w)).sum();
+        let one = Interval { start, import_wh: Some(total as f64 / 1000.0), export_wh: None };
+        let split = s.bill(&ivs, &[]);
+        let whole = s.bill(&[one], &[]);
+        prop_assert_eq!(split.energy_net_cents, whole.energy_net_cents);
+        // mWh × mct/kWh = nano-cent, exactly.
+        let exact = i128::from(total) * i128::from(ct);
+        prop_assert_eq!(i128::from(split.energy_net_cents), (exact + 500_000_000) / 1_000_000_000);
+    }
+
+    /// VAT is the rounded rate on the net, and gross is net plus VAT.
+    #[test]
+    fn gross_is_net_plus_vat(kwh in 0u32..100_000, ct in 0u32..60_000, vat in 0u32..1000) {
+        let mut t = tariff(date(2026, 1, 1), None, f64::from(ct) / 1000.0);
+        t.vat_percent = f64::from(vat) / 10.0;
+        let s = Schedule::only(&t, Berlin);
+        let b = s.bill(&[Interval { start: local(2026, 11, 2, 0), import_wh: Some(f64::from(kwh) * 1000.0), export_wh: None }], &[]);
+        prop_assert_eq!(b.gross_cents, b.net_cents + b.vat_cents);
+        let exact = f64::from(b.net_cents as i32) * f64::from(vat) / 1000.0;
+        prop_assert!((b.vat_cents as f64 - exact).abs() <= 0.5 + 1e-9);
+    }
+}
