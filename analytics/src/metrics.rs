@@ -32,6 +32,8 @@ pub struct Metrics {
     pub notices: IntCounter,
     /// Publishes that failed because the bus client stopped.
     pub publish_errors: IntCounter,
+    /// Alert changes and tree statuses published again after a connection loss handed them back.
+    pub republished: IntCounter,
     /// Weather messages taken in, or ignored because no park uses their area, by result.
     pub weather: IntCounterVec,
     /// Weather messages rejected, by reason.
@@ -55,6 +57,7 @@ impl Metrics {
         r.register(Box::new(m.restored.clone()))?;
         r.register(Box::new(m.notices.clone()))?;
         r.register(Box::new(m.publish_errors.clone()))?;
+        r.register(Box::new(m.republished.clone()))?;
         r.register(Box::new(m.weather.clone()))?;
         r.register(Box::new(m.weather_rejected.clone()))?;
         Ok(m)
@@ -121,6 +124,10 @@ impl Metrics {
             publish_errors: IntCounter::new(
                 "zw_analytics_publish_errors_total",
                 "Publishes that failed because the bus client stopped.",
+            )?,
+            republished: IntCounter::new(
+                "zw_analytics_republished_total",
+                "Alert changes and tree statuses published again after a connection loss handed them back unacknowledged.",
             )?,
             weather: vec(
                 "zw_analytics_weather_messages_total",

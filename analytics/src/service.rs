@@ -8,8 +8,12 @@
 //!    `tick_interval`. Alerts and tree statuses are published retained with QoS 1; alert changes also go to
 //!    InfluxDB and the webhook ([`crate::sink`]).
 //!
+//! Alert changes and tree statuses the broker had not acknowledged when a connection failed are handed back
+//! by the bus client and published again (the newest state of their topic), so a broker restart loses none.
+//!
 //! One analytics instance owns the alert topics; run one per deployment.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,11 +85,15 @@ pub async fn run(
     );
     let stop_sinks = CancellationToken::new();
     let (sinks, sink_tasks) = Sinks::start(&cfg.alerts, influx, &metrics, &stop_sinks);
-    let out = Output {
+    let mut out = Output {
         client: pub_client.clone(),
         sinks,
         metrics: metrics.clone(),
+        recent: HashMap::new(),
     };
+    // Alert changes and tree statuses the broker had not acknowledged when the connection failed come back
+    // here and are published again, so a broker restart loses none of them.
+    let mut returned = pub_client.unconfirmed();
     out.publish(&analytics, pending).await;
     let mut tick = tokio::time::interval(cfg.tick_interval);
     let mut health = tokio::time::interval_at(Instant::now() + cfg.health_interval, cfg.health_interval);
@@ -96,7 +104,9 @@ pub async fn run(
             _ = tick.tick() => {
                 let events = analytics.tick(Utc::now());
                 out.publish(&analytics, events).await;
+                out.forget_older_than(RECENT);
             }
+            Some(p) = returned.recv() => out.republish(&p.topic, p.payload.to_vec()).await,
             _ = health.tick() => {
                 let (devices, over) = analytics.devices();
                 info!(connected = pub_client.is_connected(), observed = analytics.observed, devices, over_capacity = over,
@@ -175,15 +185,47 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
+/// How long [`Output`] remembers what it published on a topic: longer than any publish can stay
+/// unacknowledged on a live connection (the keep-alive check ends a connection that stops answering).
+const RECENT: Duration = Duration::from_secs(600);
+
 /// Publishing events.
 struct Output {
     client: BusClient,
     sinks: Sinks,
     metrics: Metrics,
+    /// The newest payload published per retained topic, and when: a publish handed back after a connection
+    /// loss is replaced by the newest state of its topic, never re-sent stale over a newer one.
+    recent: HashMap<String, (Vec<u8>, Instant)>,
 }
 
 impl Output {
-    async fn publish(&self, analytics: &Analytics, events: Vec<Event>) {
+    /// Publishes a handed-back publish again: the newest state of its topic if one was published since,
+    /// else the payload handed back.
+    async fn republish(&mut self, topic: &str, returned: Vec<u8>) {
+        self.metrics.republished.inc();
+        let payload = self.recent.get(topic).map_or(returned, |(p, _)| p.clone());
+        self.send(topic.to_string(), payload).await;
+    }
+
+    /// Forgets topics published longer ago than `age`.
+    fn forget_older_than(&mut self, age: Duration) {
+        let now = Instant::now();
+        self.recent.retain(|_, (_, at)| now.duration_since(*at) < age);
+    }
+
+    async fn send(&self, topic: String, payload: Vec<u8>) {
+        if self
+            .client
+            .publish(topic, QoS::AtLeastOnce, true, payload)
+            .await
+            .is_err()
+        {
+            self.metrics.publish_errors.inc();
+        }
+    }
+
+    async fn publish(&mut self, analytics: &Analytics, events: Vec<Event>) {
         let mut alerts_changed = false;
         for e in events {
             let (topic, payload) = match &e {
@@ -207,14 +249,9 @@ impl Output {
                     (topic::tree(&t.tree), t.to_json())
                 }
             };
-            if self
-                .client
-                .publish(topic, QoS::AtLeastOnce, true, payload)
-                .await
-                .is_err()
-            {
-                self.metrics.publish_errors.inc();
-            }
+            self.recent
+                .insert(topic.clone(), (payload.clone(), Instant::now()));
+            self.send(topic, payload).await;
         }
         if alerts_changed {
             for &k in AlertKind::ALL {

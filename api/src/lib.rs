@@ -65,6 +65,9 @@ pub struct AppState {
     pub influx: zw_influx::Client,
     /// Bus client, for readiness; `None` in router tests without a broker.
     pub bus: Option<BusClient>,
+    /// Publisher of commands (alert acknowledgements) that waits for the broker's confirmation, so the API
+    /// answers 202 only once the broker holds the command; `None` without a broker.
+    pub commands: Option<zw_bus::ConfirmedPublisher>,
     /// The process's metrics registry, served on `/metrics`.
     pub registry: Registry,
     /// Requests by route template and status code.
@@ -110,6 +113,7 @@ impl AppState {
             live: LiveCache::default(),
             influx,
             bus,
+            commands: None,
             registry,
             requests,
             limiter: Arc::new(ratelimit::RateLimiter::new(0.0, 1)),
@@ -220,6 +224,9 @@ pub async fn serve(
     .await
 }
 
+/// How long an alert acknowledgement waits for the broker's confirmation before the API answers 503.
+pub const COMMAND_CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connects the live feed and serves the API on `listener` until `shutdown`.
 pub async fn run(
     cfg: Config,
@@ -247,9 +254,17 @@ pub async fn run(
         last_will: None,
     };
     let bus_stop = CancellationToken::new();
-    let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
+    let bus_settings = bus;
+    let (bus, inbound, driver) = bus_settings.connect(opts, bus_stop.clone());
     let live_metrics = LiveMetrics::register(&registry)?;
+    let (commands, commands_driver) = bus_settings.confirmed_publisher(
+        "api-commands",
+        &cfg.instance,
+        COMMAND_CONFIRM_TIMEOUT,
+        bus_stop.clone(),
+    );
     let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
+    state.commands = Some(commands.clone());
     state.configure(cfg.clone());
     state.jwt = cfg
         .jwt
@@ -267,7 +282,12 @@ pub async fn run(
     serve(listener, state, &cfg, shutdown).await?;
     feed.abort();
     bus.disconnect().await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), driver).await;
+    commands.disconnect().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let _ = driver.await;
+        let _ = commands_driver.await;
+    })
+    .await;
     bus_stop.cancel();
     info!("API stopped.");
     Ok(())

@@ -15,6 +15,8 @@ pub struct ApiMetrics {
     pub streams_open: IntGauge,
     /// Live streams refused because the user had `api.max_streams_per_user` open.
     pub streams_rejected: IntCounter,
+    /// Alert acknowledgements answered 503 because the broker did not confirm the command in time.
+    pub commands_unconfirmed: IntCounter,
 }
 
 impl ApiMetrics {
@@ -37,7 +39,12 @@ impl ApiMetrics {
                 "zw_api_streams_rejected_total",
                 "Live streams refused because the user had api.max_streams_per_user open.",
             )?,
+            commands_unconfirmed: IntCounter::new(
+                "zw_api_commands_unconfirmed_total",
+                "Alert acknowledgements answered 503: the broker did not confirm the command in time.",
+            )?,
         };
+        registry.register(Box::new(m.commands_unconfirmed.clone()))?;
         registry.register(Box::new(m.query_timeouts.clone()))?;
         registry.register(Box::new(m.auth_failures.clone()))?;
         registry.register(Box::new(m.streams_open.clone()))?;

@@ -25,7 +25,10 @@ const OUTAGE: Duration = Duration::from_secs(20);
 const METERS: u8 = 80;
 
 /// The timestamps of every device's points since `since`, in order.
-async fn stamps(stack: &Stack, since: DateTime<Utc>) -> anyhow::Result<BTreeMap<String, Vec<DateTime<Utc>>>> {
+pub(crate) async fn stamps(
+    stack: &Stack,
+    since: DateTime<Utc>,
+) -> anyhow::Result<BTreeMap<String, Vec<DateTime<Utc>>>> {
     let q = format!(
         "SELECT active_power FROM readings WHERE site = 'plant' AND time >= '{}' GROUP BY device",
         since.to_rfc3339()
@@ -64,7 +67,7 @@ fn value(text: &str, series: &str) -> f64 {
 
 /// `meters` simulated SDM630s polled every second, the gateway's buffer on disk; returns the config's path
 /// and the API's URL.
-fn system(stack: &Stack, meters: u8) -> anyhow::Result<(std::path::PathBuf, String)> {
+pub(crate) fn system(stack: &Stack, meters: u8) -> anyhow::Result<(std::path::PathBuf, String)> {
     let (api_port, modbus_port) = (free_port(), free_port());
     let mut cfg = serving(stack, api_port);
     cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus_port).into();
@@ -82,7 +85,7 @@ fn system(stack: &Stack, meters: u8) -> anyhow::Result<(std::path::PathBuf, Stri
 }
 
 /// Waits for the API of a started `all` to be ready.
-async fn ready(api: &str) -> anyhow::Result<()> {
+pub(crate) async fn ready(api: &str) -> anyhow::Result<()> {
     eventually(WAIT, "/readyz", || async {
         (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
     })

@@ -9,6 +9,7 @@ mod batches;
 mod bus_acks;
 mod energy_periods;
 mod fixture;
+mod gateway_crash;
 mod gateway_outage;
 mod gateway_oversize;
 mod influx_client;

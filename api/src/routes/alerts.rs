@@ -2,7 +2,9 @@
 //!
 //! Analytics owns the alert lifecycle; the API mirrors the retained alerts and forwards acknowledgements as a
 //! command on the bus (`zw/v1/commands/alerts/ack`). The acknowledged state shows once analytics has applied
-//! it and republished the alert, so the answer to an acknowledgement is 202 Accepted.
+//! it and republished the alert, so the answer to an acknowledgement is 202 Accepted, given only once the
+//! broker confirmed it holds the command ([`zw_bus::ConfirmedPublisher`]); otherwise 503, and the client
+//! retries (a second acknowledgement is harmless).
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Deserialize;
-use zw_bus::QoS;
+use tracing::warn;
 use zw_model::alert::{AckCommand, Alert, AlertId};
 use zw_model::topic;
 
@@ -34,11 +36,13 @@ pub struct AlertParams {
     pub site: Option<String>,
 }
 
+/// In scope, and opened no earlier than the user's scope starts (a resident's move-in).
 fn visible(state: &AppState, user: &zw_model::User, a: &Alert) -> bool {
     state
         .inventory
         .site(a.site.as_str())
         .is_some_and(|s| user.sees(s))
+        && user.since.is_none_or(|since| a.opened_at >= since)
 }
 
 /// Alerts the caller may see, newest first.
@@ -91,7 +95,7 @@ pub async fn list(
 /// Acknowledges an alert in the caller's scope.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "alerts", security(("bearer" = [])),
     params(("id" = String, Path, description = "Alert id")),
-    responses((status = 202, description = "Acknowledgement sent to analytics", body = Object),
+    responses((status = 202, description = "The broker confirmed the acknowledgement; analytics applies it", body = Object),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn ack(
@@ -113,8 +117,8 @@ pub async fn ack(
             .cloned()
             .ok_or_else(not_found)?
     };
-    let bus = state
-        .bus
+    let commands = state
+        .commands
         .as_ref()
         .ok_or_else(|| ApiError::unavailable("acknowledging", &"no broker connection"))?;
     let cmd = AckCommand {
@@ -123,8 +127,15 @@ pub async fn ack(
         ts: Utc::now(),
     };
     let payload = serde_json::to_vec(&cmd).map_err(|e| ApiError::unavailable("acknowledging", &e))?;
-    bus.publish(topic::ALERT_ACK.to_string(), QoS::AtLeastOnce, false, payload)
+    // 202 only once the broker holds the command (analytics' persistent session queues it); otherwise
+    // 503, and the client retries: acknowledging twice is harmless.
+    if let Err(e) = commands
+        .publish(topic::ALERT_ACK.to_string(), false, payload)
         .await
-        .map_err(|e| ApiError::unavailable("acknowledging", &e))?;
+    {
+        state.metrics.commands_unconfirmed.inc();
+        warn!(alert = %alert.id, error = %e, "Acknowledgement not confirmed by the broker; answering 503.");
+        return Err(ApiError::unavailable("acknowledging", &e));
+    }
     Ok((StatusCode::ACCEPTED, Json(alert)))
 }
