@@ -5,6 +5,7 @@ mod adapters_mqtt;
 mod analytics_alerts;
 mod analytics_warmup;
 mod api;
+mod api_ack;
 mod batches;
 mod bus_acks;
 mod energy_periods;
