@@ -251,6 +251,9 @@ fn user_of(sub: String, role: Role, sites: Vec<String>) -> Result<User, JwtError
         role,
         scope: sites,
         token_sha256: String::new(),
+        token_expires: None,
+        tokens: Vec::new(),
+        since: None,
     })
 }
 

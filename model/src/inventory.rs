@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -238,6 +239,67 @@ pub struct User {
     pub scope: Vec<String>,
     /// Lower-case hex SHA-256 of the bearer token. Tokens are random (≥ 128 bit), so a fast hash suffices.
     pub token_sha256: String,
+    /// When `token_sha256` stops being accepted (RFC 3339, or a date meaning 00:00 UTC); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "instant_opt")]
+    pub token_expires: Option<DateTime<Utc>>,
+    /// Further tokens of the same user, each with its own expiry: to rotate, add the new token here, hand it
+    /// out, and let the old one expire (both are valid during the overlap).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<UserToken>,
+    /// Start of the user's scope in time (a resident's move-in; RFC 3339, or a date meaning 00:00 UTC):
+    /// nothing measured before it is ever returned to this user. Absent: no start.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "instant_opt")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// One more bearer token of a [`User`] (`users[].tokens`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserToken {
+    /// Lower-case hex SHA-256 of the token.
+    pub sha256: String,
+    /// When the token stops being accepted (RFC 3339, or a date meaning 00:00 UTC); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "instant_opt")]
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// Optional instants written as RFC 3339 (`2026-03-01T00:00:00+01:00`) or as a date (`2026-03-01`, 00:00 UTC).
+mod instant_opt {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&t.to_rfc3339()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_instant(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+
+    /// Used by [`super::parse_instant`].
+    pub(super) fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| {
+                format!("{s:?} is neither RFC 3339 (2026-03-01T00:00:00+01:00) nor a date (2026-03-01)")
+            })
+    }
+}
+
+/// Parses an instant as `users[].since` and the token expiries take it: RFC 3339, or a date (00:00 UTC).
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    instant_opt::parse(s.trim())
 }
 
 impl User {
@@ -245,11 +307,48 @@ impl User {
     pub fn sees(&self, site: &Site) -> bool {
         self.role.may_see(site.kind) && self.scope.iter().any(|s| s == "*" || s == site.id.as_str())
     }
+
+    /// Every token hash of the user with its expiry: `token_sha256` first, then `tokens`.
+    pub fn token_hashes(&self) -> impl Iterator<Item = (&str, Option<DateTime<Utc>>)> {
+        std::iter::once((self.token_sha256.as_str(), self.token_expires))
+            .chain(self.tokens.iter().map(|t| (t.sha256.as_str(), t.expires)))
+    }
+
+    /// `t` moved to the start of the user's scope in time ([`User::since`]) if it is earlier.
+    pub fn clamp_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.since.map_or(t, |s| t.max(s))
+    }
 }
 
 /// Hex SHA-256 of a bearer token, as stored in [`User::token_sha256`].
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The site of every inventory device, for checking that a reading's site/device pair is one the inventory
+/// knows (ingest, analytics and the API accept no other).
+#[derive(Debug, Clone, Default)]
+pub struct KnownDevices(HashMap<String, String>);
+
+impl KnownDevices {
+    /// Device id → site id of every device of `inv`.
+    pub fn of(inv: &Inventory) -> Self {
+        Self(
+            inv.devices()
+                .map(|(s, d)| (d.id.to_string(), s.id.to_string()))
+                .collect(),
+        )
+    }
+
+    /// Whether `device` is an inventory device at `site`.
+    pub fn contains(&self, site: &str, device: &str) -> bool {
+        self.0.get(device).is_some_and(|s| s == site)
+    }
+
+    /// Whether the inventory has no device at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Sites, devices, trees and users.
@@ -342,17 +441,20 @@ impl Inventory {
         for (i, user) in self.users.iter().enumerate() {
             let path = format!("users[{i}]");
             self.validate_user(user, &path, &mut errors);
-            let h = &user.token_sha256;
-            if h.len() != 64
-                || !h
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
-                errors.push(format!("{path}.token_sha256: must be 64 lower-case hex digits"));
-            } else if !hashes.insert(h.as_str()) {
-                errors.push(format!(
-                    "{path}.token_sha256: the same token is used by another user"
-                ));
+            for (k, (h, _)) in user.token_hashes().enumerate() {
+                let field = match k {
+                    0 => format!("{path}.token_sha256"),
+                    k => format!("{path}.tokens[{}].sha256", k - 1),
+                };
+                if h.len() != 64
+                    || !h
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    errors.push(format!("{field}: must be 64 lower-case hex digits"));
+                } else if !hashes.insert(h) {
+                    errors.push(format!("{field}: the same token is used twice"));
+                }
             }
         }
         errors.extend(crate::tariff::validate(&self.tariffs, &self.budgets, &self.sites));

@@ -24,6 +24,8 @@ pub mod tree;
 pub mod weather;
 
 pub use id::{Id, IdError};
-pub use inventory::{Device, DeviceSource, Inventory, Role, Site, SiteKind, Tree, User};
+pub use inventory::{
+    Device, DeviceSource, Inventory, KnownDevices, Role, Site, SiteKind, Tree, User, UserToken,
+};
 pub use quantity::Quantity;
 pub use reading::{Reading, ReadingError, SCHEMA_VERSION};

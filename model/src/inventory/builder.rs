@@ -251,6 +251,9 @@ impl User {
             role,
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
             token_sha256: token_hash(token),
+            token_expires: None,
+            tokens: Vec::new(),
+            since: None,
         }
     }
 }

@@ -181,3 +181,56 @@ devices = [
         ],
     );
 }
+
+#[test]
+fn move_in_and_token_expiry_parse_as_dates_or_instants_and_survive_toml() {
+    let mut inv = good();
+    let text = format!(
+        "{}\nsince = \"2026-03-01\"\ntoken_expires = \"2026-06-30T12:00:00+02:00\"\n\
+         tokens = [{{ sha256 = \"{}\", expires = \"2027-01-01\" }}]\n",
+        toml::to_string(&inv).expect("renders"),
+        token_hash("next")
+    );
+    // The keys land on the last [[users]] table.
+    let parsed = parse(&text);
+    let u = parsed.users.last().expect("a user");
+    assert_eq!(u.since, Some(parse_instant("2026-03-01T00:00:00Z").unwrap()));
+    assert_eq!(
+        u.token_expires,
+        Some(parse_instant("2026-06-30T10:00:00Z").unwrap())
+    );
+    assert_eq!(u.tokens[0].sha256, token_hash("next"));
+    assert_eq!(parsed.validate(), Vec::<String>::new());
+    assert_eq!(parse(&toml::to_string(&parsed).expect("renders")), parsed);
+    let t = parse_instant("2026-03-01T00:00:00Z").unwrap();
+    assert_eq!(u.clamp_start(t - chrono::TimeDelta::days(1)), t);
+    assert_eq!(u.token_hashes().count(), 2);
+    assert!(parse_instant("March 1st").is_err());
+
+    // A rotated token may not be another user's, nor malformed.
+    let other = inv.users[0].token_sha256.clone();
+    let last = inv.users.len() - 1;
+    inv.users[last].tokens = vec![
+        UserToken {
+            sha256: other,
+            expires: None,
+        },
+        UserToken {
+            sha256: "xyz".into(),
+            expires: None,
+        },
+    ];
+    let errors = inv.validate();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.ends_with("tokens[0].sha256: the same token is used twice")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.ends_with("tokens[1].sha256: must be 64 lower-case hex digits")),
+        "{errors:?}"
+    );
+}
