@@ -67,6 +67,10 @@ pub struct Config {
     /// it compares with), per role. Defaults: resident 732d (a year of days or months and the year
     /// before), others 3660d; each 184d (three months and the three before) to 36525d.
     pub max_energy_range: RoleRanges,
+    /// Serve HTTPS natively (`[api.tls]`: certificate, key, HSTS max-age); absent: plain HTTP, for loopback or
+    /// behind a reverse proxy that terminates TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsConfig>,
     /// Accept JWTs from an identity provider besides the inventory's tokens; absent: tokens only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<crate::jwt::JwtConfig>,
@@ -178,6 +182,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_history_range: RoleRanges::days(31, 366),
             max_energy_range: RoleRanges::days(732, 3660),
+            tls: None,
             jwt: None,
         }
     }
@@ -229,6 +234,9 @@ impl Config {
         }
         if let Some(jwt) = &self.jwt {
             errors.extend(jwt.validate());
+        }
+        if let Some(tls) = &self.tls {
+            errors.extend(tls.validate());
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

@@ -28,6 +28,7 @@ pub mod ratelimit;
 pub mod routes;
 mod server;
 pub mod streams;
+pub mod tls;
 pub mod views;
 
 #[cfg(test)]
@@ -214,11 +215,19 @@ pub async fn serve(
     cfg: &Config,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(
+            t.load()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     server::serve(
         listener,
         app_with(state, cfg),
         cfg.header_read_timeout,
         cfg.request_timeout,
+        tls,
         shutdown,
     )
     .await
