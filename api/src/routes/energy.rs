@@ -364,3 +364,25 @@ impl Ranked {
         })
     }
 }
+
+/// Energy per interval `[edges[k], edges[k + 1])` of some of a site's devices, summed (for the cost and
+/// forecast reports): an interval after now is measured up to the latest readings, one before the caller's
+/// scope is withheld.
+pub(crate) async fn intervals(
+    state: &AppState,
+    (_site, devices): (&Id, &[&Device]),
+    q: Quantity,
+    edges: &[DateTime<Utc>],
+    user: &zw_model::User,
+) -> Result<Vec<Bucket>, ApiError> {
+    let mut b = buckets_for(state, devices, q, edges, Utc::now()).await?;
+    if let Some(since) = user.since {
+        for (b, start) in b.iter_mut().zip(edges) {
+            if *start < since {
+                b.wh = None;
+                b.complete = false;
+            }
+        }
+    }
+    Ok(b)
+}

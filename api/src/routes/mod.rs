@@ -1,9 +1,11 @@
 //! HTTP handlers, one module per resource.
 
 pub mod alerts;
+pub mod cost;
 pub mod dashboard;
 pub mod devices;
 pub mod energy;
+pub mod forecast;
 pub mod health;
 pub mod history;
 pub mod sites;
