@@ -150,7 +150,8 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let metrics = zw_ingest::Metrics::register(&sh.registry)?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let c = cfg.ingest.clone();
-            Box::pin(async move { Ok(zw_ingest::run(c, influx, &bus, metrics, stop).await?) })
+            let known = zw_model::KnownDevices::of(&inv);
+            Box::pin(async move { Ok(zw_ingest::run(c, influx, &bus, metrics, known, stop).await?) })
         }
         Part::Analytics => {
             let metrics = zw_analytics::Metrics::register(&sh.registry)?;

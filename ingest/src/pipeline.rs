@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 use zw_bus::{AckToken, BusClient, ConnectOptions, Delivery, FullPolicy, QoS};
-use zw_model::{reading::TimeWindow, topic};
+use zw_model::{KnownDevices, reading::TimeWindow, topic};
 
 use crate::dead_letter::{DeadLetter, Record};
 use crate::line::Rejection;
@@ -22,6 +22,8 @@ use crate::spool::{Spool, SpoolError, quarantine};
 use crate::wire::{self, Bounds};
 use crate::writer::{Outcome, Part, Writer};
 use crate::{Config, Metrics, broker_watch, replay};
+
+mod known;
 
 /// How long shutdown waits for the last batches before leaving them to the broker.
 const DRAIN: Duration = Duration::from_secs(8);
@@ -53,15 +55,19 @@ struct Shared {
     stop: CancellationToken,
 }
 
-/// Runs ingest until `shutdown`; the last batches are delivered before disconnecting. Fails only if the
-/// spool cannot be opened.
+/// Runs ingest until `shutdown`; the last batches are delivered before disconnecting. Only readings of the
+/// site/device pairs in `known` are written ([`known`]). Fails only if the spool cannot be opened.
 pub async fn run(
     cfg: Config,
     influx: zw_influx::Client,
     bus: &zw_bus::Bus,
     metrics: Metrics,
+    known: KnownDevices,
     shutdown: CancellationToken,
 ) -> Result<(), SpoolError> {
+    if known.is_empty() {
+        tracing::warn!("The inventory has no devices: ingest writes readings of any site and device.");
+    }
     let spool = match &cfg.spool.path {
         Some(p) => {
             let (spool, _) = quarantine::open_or_quarantine(
@@ -169,7 +175,7 @@ pub async fn run(
         while taken < received.len() && !is_full(&batch, cfg.batch_size) {
             let msg = &received[taken];
             if partition.owns(&msg.publish.topic) {
-                accept(msg, &mut batch, bounds, max_message_bytes, &metrics);
+                accept(msg, &mut batch, (bounds, &known), max_message_bytes, &metrics);
             } else {
                 // Another instance's: acknowledged unread with this batch.
                 metrics.other_partition.inc();
@@ -254,10 +260,11 @@ const OVERSIZED_PREVIEW: usize = 1024;
 fn accept(
     delivery: &Delivery,
     batch: &mut Batch,
-    bounds: Bounds,
+    (bounds, known): (Bounds, &KnownDevices),
     max_message_bytes: usize,
     metrics: &Metrics,
 ) {
+    let start = batch.body.len();
     let msg = &delivery.publish;
     batch.since.get_or_insert_with(Instant::now);
     if batch.body.capacity() == 0 {
@@ -297,6 +304,14 @@ fn accept(
             }
         }
     };
+    // Points of pairs the inventory does not know leave the batch as dead letters (with their line).
+    let n = n - known::filter(known, &mut batch.body, start, |rej, line| {
+        metrics.rejected.with_label_values(&[rej.reason]).inc();
+        let mut r = Record::new("bus", rej.reason, rej.message);
+        r.topic = Some(msg.topic.clone());
+        r.payload = Some(line.to_owned());
+        batch.dead.push(r);
+    });
     metrics
         .received
         .inc_by((n + batch.dead.len() - dead_before) as u64);
@@ -389,7 +404,8 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
             .single()
             .expect("valid");
-        let bounds = Bounds::new(now, TimeWindow::default());
+        let known = KnownDevices::default();
+        let bounds = (Bounds::new(now, TimeWindow::default()), &known);
         let reading = Reading::new(
             Id::new("s").expect("id"),
             Id::new("d").expect("id"),
