@@ -45,6 +45,7 @@
 
 mod buckets;
 mod exact;
+pub mod rollup;
 mod tracker;
 
 pub use buckets::{Bucket, DayTotal, consumption, daily, local_day_edges, uniform_edges};
