@@ -12,6 +12,7 @@
 //! VictoriaMetrics server (package `victoria-metrics`, `ZW_VICTORIA_BIN`) for the InfluxDB v2 write path;
 //! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system;
 //! [`Partition`] is a TCP proxy that cuts a service off the broker and heals the link again.
+//! [`StackBuilder::postgres`] (or [`Postgres::start`] alone) runs a real PostgreSQL (package `postgresql`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -28,6 +29,7 @@ mod mosquitto;
 pub mod mqtt;
 mod partition;
 mod ports;
+mod postgres;
 mod process;
 mod stack;
 mod template;
@@ -37,5 +39,6 @@ mod victoria;
 pub use influx_http::{influx_query, influx_write, series_values};
 pub use partition::Partition;
 pub use ports::free_port;
+pub use postgres::Postgres;
 pub use stack::{Stack, StackBuilder};
 pub use victoria::victoria_count;

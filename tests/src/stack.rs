@@ -30,6 +30,7 @@ pub struct StackBuilder {
     mosquitto: bool,
     influxd: bool,
     victoria: bool,
+    postgres: bool,
     database: String,
     mosquitto_bin: Option<PathBuf>,
     influxd_bin: Option<PathBuf>,
@@ -51,6 +52,13 @@ impl StackBuilder {
     /// Runs a VictoriaMetrics single-node server (Debian package `victoria-metrics`), for the v2 write path.
     pub fn victoria_metrics(mut self) -> Self {
         self.victoria = true;
+        self
+    }
+
+    /// Runs a PostgreSQL server (Debian package `postgresql`) with the database `zaehlwerk`, see
+    /// [`crate::Postgres`].
+    pub fn postgres(mut self) -> Self {
+        self.postgres = true;
         self
     }
 
@@ -149,12 +157,19 @@ impl StackBuilder {
                 with_fresh_ports(free_port, |port| victoria::start(&bin, &vdir, port)).await?;
             anyhow::Ok(Some((port, Mutex::new(Some(child)))))
         };
-        let (mosquitto, influxd, victoria) =
-            tokio::try_join!(start_mosquitto, start_influxd, start_victoria)?;
+        let start_postgres = async {
+            if !self.postgres {
+                return Ok(None);
+            }
+            crate::Postgres::start().await.map(Some)
+        };
+        let (mosquitto, influxd, victoria, postgres) =
+            tokio::try_join!(start_mosquitto, start_influxd, start_victoria, start_postgres)?;
         Ok(Stack {
             mosquitto,
             influxd,
             victoria,
+            postgres,
             database: self.database,
             dir: Some(dir),
         })
@@ -214,6 +229,8 @@ pub struct Stack {
     influxd: Option<Influxd>,
     /// VictoriaMetrics' port and process.
     victoria: Option<(u16, Mutex<Option<ChildProcess>>)>,
+    /// PostgreSQL, in its own directory (see [`crate::Postgres`]).
+    postgres: Option<crate::Postgres>,
     database: String,
     /// `None` only during `Drop`.
     dir: Option<TempDir>,
@@ -226,6 +243,7 @@ impl Stack {
             mosquitto: false,
             influxd: false,
             victoria: false,
+            postgres: false,
             database: "zaehlwerk".to_owned(),
             mosquitto_bin: None,
             influxd_bin: None,
@@ -268,6 +286,16 @@ impl Stack {
             .as_ref()
             .expect("stack was built without .victoria_metrics()");
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// The PostgreSQL server.
+    ///
+    /// # Panics
+    /// If the stack was built without [`StackBuilder::postgres`].
+    pub fn postgres(&self) -> &crate::Postgres {
+        self.postgres
+            .as_ref()
+            .expect("stack was built without .postgres()")
     }
 
     /// The database the stack created in influxd.
@@ -375,6 +403,7 @@ impl Drop for Stack {
             self.victoria.as_ref().and_then(|(_, c)| lock(c).take()),
         ];
         drop(children);
+        self.postgres.take();
         let Some(dir) = self.dir.take() else { return };
         if std::env::var_os(KEEP_ENV).is_some() {
             eprintln!("zw-tests: kept stack state in {}", dir.keep().display());
