@@ -28,18 +28,23 @@ declare -A PROVIDES=(
   [curl]=curl
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [chromium]=chromium
+  [postgresql]='/usr/lib/postgresql/*/bin/initdb'
 )
 ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus victoria-metrics curl ca-certificates)
-# Test-only extras (deploy/test.sh asks for the headless browser the dashboard tests use).
+# Test-only extras (deploy/test.sh asks for them): the headless browser the dashboard tests use, and
+# PostgreSQL, which the store's tests run against beside SQLite (the harness starts its own server on a free
+# port, as the `postgres` user the package creates when the tests run as root).
 if [[ ${1:-} == --with-test-tools ]]; then
-  ORDER+=(chromium)
+  ORDER+=(chromium postgresql)
 fi
 # package -> the system service its postinst starts
-declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus [victoria-metrics]=victoria-metrics)
+declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus [victoria-metrics]=victoria-metrics
+  [postgresql]=postgresql)
 
 present() {
   local what=${PROVIDES[$1]}
-  if [[ $what == /* ]]; then [[ -e $what ]]; else have "$what"; fi
+  # An absolute path may be a glob (PostgreSQL's binaries live under its version).
+  if [[ $what == /* ]]; then compgen -G "$what" >/dev/null; else have "$what"; fi
 }
 
 is_debian() {
