@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use zw_model::{Id, Quantity, Reading};
 
 /// Concurrent writers of the ceiling (`--writers`, default 4 like ingest's `write_concurrency`), set once at
@@ -448,7 +448,8 @@ async fn publish(stack: &zw_tests::Stack, site: &str, range: std::ops::Range<u64
 async fn publish_all(stack: &zw_tests::Stack, lists: Vec<Vec<(String, Vec<u8>)>>) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for (k, chunk) in lists.into_iter().enumerate().filter(|(_, l)| !l.is_empty()) {
-        let mut opts = MqttOptions::new(format!("bench-pub-{k}"), stack.mqtt_host(), stack.mqtt_port());
+        let mut opts =
+            zw_tests::mqtt::options(&format!("bench-pub-{k}"), stack.mqtt_host(), stack.mqtt_port());
         opts.set_inflight(1000).set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
         tasks.spawn(async move {

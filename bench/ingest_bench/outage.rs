@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 use super::{PUBLISHERS, await_metric, ceiling, metric, reading, rss_kib, settle, stored};
 
@@ -148,7 +148,8 @@ async fn publish_for(
     let mut tasks = tokio::task::JoinSet::new();
     for k in 0..PUBLISHERS {
         let next = next.clone();
-        let mut opts = MqttOptions::new(format!("bench-outage-{k}"), stack.mqtt_host(), stack.mqtt_port());
+        let mut opts =
+            zw_tests::mqtt::options(&format!("bench-outage-{k}"), stack.mqtt_host(), stack.mqtt_port());
         opts.set_inflight(1000).set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
         tasks.spawn(async move {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use zw_analytics::config::Watts;
 use zw_config::Config;
 use zw_model::{Device, Inventory, Tree};
@@ -48,7 +48,7 @@ type Retained = Arc<Mutex<HashMap<String, serde_json::Value>>>;
 
 /// An independent MQTT client: publishes readings every 200 ms and keeps the latest alert and tree payloads.
 async fn client(stack: &Stack) -> (AsyncClient, Retained) {
-    let opts = MqttOptions::new("e2e-analytics", stack.mqtt_host(), stack.mqtt_port());
+    let opts = zw_tests::mqtt::options("e2e-analytics", stack.mqtt_host(), stack.mqtt_port());
     let (client, mut eventloop) = AsyncClient::new(opts, 100);
     let seen: Retained = Arc::default();
     let sink = seen.clone();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use zw_config::Config;
 use zw_model::{Device, Inventory, Tree};
 use zw_tests::Stack;
@@ -29,7 +29,7 @@ fn config(stack: &Stack) -> Config {
 
 /// The latest retained status of tree `t-1`, read by a fresh subscriber.
 async fn tree_status(stack: &Stack) -> Option<serde_json::Value> {
-    let opts = MqttOptions::new("e2e-warmup", stack.mqtt_host(), stack.mqtt_port());
+    let opts = zw_tests::mqtt::options("e2e-warmup", stack.mqtt_host(), stack.mqtt_port());
     let (client, mut events) = AsyncClient::new(opts, 10);
     client.subscribe("zw/v1/trees/t-1", QoS::AtMostOnce).await.ok()?;
     let mut found = None;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio_util::sync::CancellationToken;
 use zw_bus::{Bus, ConnectOptions, Delivery, FullPolicy, Inbound};
 use zw_tests::Stack;
@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Publishes one QoS 1 message from a fresh client and waits for the broker's PUBACK.
 async fn publish(stack: &Stack, topic: &str, payload: &[u8]) -> anyhow::Result<()> {
     let (client, mut events) = AsyncClient::new(
-        MqttOptions::new("acks-pub", stack.mqtt_host(), stack.mqtt_port()),
+        zw_tests::mqtt::options("acks-pub", stack.mqtt_host(), stack.mqtt_port()),
         10,
     );
     client
@@ -59,6 +59,9 @@ async fn an_ack_from_an_earlier_connection_is_dropped_and_the_message_redelivere
     let bus = Bus {
         config: zw_bus::Config {
             port: stack.mqtt_port(),
+            // Topics outside the internal bus: the test-only superuser.
+            username: Some(stack.mqtt_credentials(zw_tests::Role::Harness).username),
+            password: Some(stack.mqtt_credentials(zw_tests::Role::Harness).password.into()),
             reconnect_max: Duration::from_millis(300),
             ..zw_bus::Config::default()
         },

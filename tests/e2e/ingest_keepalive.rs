@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio_util::sync::CancellationToken;
 use zw_bus::{Bus, ConnectOptions, FullPolicy};
 use zw_tests::Stack;
@@ -25,6 +25,9 @@ async fn a_slow_consumer_does_not_break_the_keep_alive() -> anyhow::Result<()> {
     let bus = Bus {
         config: zw_bus::Config {
             port: stack.mqtt_port(),
+            // Topics outside the internal bus: the test-only superuser.
+            username: Some(stack.mqtt_credentials(zw_tests::Role::Harness).username),
+            password: Some(stack.mqtt_credentials(zw_tests::Role::Harness).password.into()),
             keep_alive: KEEP_ALIVE,
             inbound_capacity: 16,
             ..zw_bus::Config::default()
@@ -46,7 +49,7 @@ async fn a_slow_consumer_does_not_break_the_keep_alive() -> anyhow::Result<()> {
 
     // Probe until the subscription is in place, then publish everything at once.
     let (publisher, mut events) = AsyncClient::new(
-        MqttOptions::new("slow-pub", stack.mqtt_host(), stack.mqtt_port()),
+        zw_tests::mqtt::options("slow-pub", stack.mqtt_host(), stack.mqtt_port()),
         4096,
     );
     let pump = tokio::spawn(async move {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio::time::Instant;
 use zw_tests::Stack;
 
@@ -24,7 +24,7 @@ pub(crate) async fn publish_raw(
     payload: Vec<u8>,
     retain: bool,
 ) -> bool {
-    let mut opts = MqttOptions::new(id, stack.mqtt_host(), stack.mqtt_port());
+    let mut opts = zw_tests::mqtt::options(id, stack.mqtt_host(), stack.mqtt_port());
     opts.set_max_packet_size(16 << 20, 16 << 20);
     let (client, mut events) = AsyncClient::new(opts, 10);
     if client

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use secrecy::ExposeSecret as _;
 use tokio::process::{Child, Command};
 use zw_config::Config;
@@ -47,6 +47,7 @@ impl Ingest {
         } else {
             let mut cfg = Config::default();
             cfg.bus.port = stack.mqtt_port();
+            cfg.bus.accounts = config::bus_accounts(stack);
             cfg
         };
         cfg.bus.reconnect_max = Duration::from_millis(500);
@@ -233,7 +234,7 @@ pub struct Publisher {
 impl Publisher {
     /// Connects to the stack's broker; the event loop reconnects on its own.
     pub fn new(stack: &Stack, id: &str) -> Self {
-        let mut opts = MqttOptions::new(id, stack.mqtt_host(), stack.mqtt_port());
+        let mut opts = zw_tests::mqtt::options(id, stack.mqtt_host(), stack.mqtt_port());
         opts.set_keep_alive(Duration::from_secs(5));
         let (client, mut eventloop) = AsyncClient::new(opts, 1000);
         let acks = Arc::new(AtomicU64::new(0));

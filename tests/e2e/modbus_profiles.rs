@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio_modbus::client::{Context, Reader as _};
 use tokio_modbus::prelude::{Slave, SlaveContext as _};
 use zw_config::Config;
@@ -97,7 +97,8 @@ async fn read_f32(ctx: &mut Context, fc: u8, addr: u16) -> anyhow::Result<f64> {
 
 /// Retained device statuses, read by a fresh subscriber.
 async fn statuses(port: u16) -> anyhow::Result<HashMap<String, DeviceStatus>> {
-    let (client, mut events) = AsyncClient::new(MqttOptions::new("e2e-status", "127.0.0.1", port), 100);
+    let (client, mut events) =
+        AsyncClient::new(zw_tests::mqtt::options("e2e-status", "127.0.0.1", port), 100);
     client
         .subscribe(zw_model::topic::DEVICE_STATUS_FILTER, QoS::AtMostOnce)
         .await?;

@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bus_access;
 mod influx_http;
 mod influxd;
 mod mosquitto;
@@ -36,7 +37,9 @@ mod template;
 pub mod tls;
 mod victoria;
 
+pub use bus_access::{MqttCredentials, Role};
 pub use influx_http::{influx_query, influx_write, series_values};
+pub use mosquitto::Tls as MqttTls;
 pub use partition::Partition;
 pub use ports::free_port;
 pub use postgres::Postgres;

@@ -1,4 +1,8 @@
-//! [`subscribe`]: the test's own MQTT client, listening beside the system under test.
+//! [`subscribe`]: the test's own MQTT client, listening beside the system under test; [`options`] for a test's
+//! own publishers.
+//!
+//! Both log in as the harness's test-only superuser `zw-harness` of the broker on that port (see
+//! [`crate::Role::Harness`]): the broker refuses anonymous clients, and a test's observer must see everything.
 //!
 //! Every message on the subscribed filters arrives on [`Subscription::messages`] as `(topic, payload)`;
 //! [`subscribe`] returns once the broker has acknowledged the subscription, so nothing published after it
@@ -46,6 +50,25 @@ impl Subscription {
     }
 }
 
+/// Options for client `client_id` of the broker at `host:port`, logged in as the harness superuser if this
+/// process started that broker (packets up to 1 MiB).
+pub fn options(client_id: &str, host: &str, port: u16) -> MqttOptions {
+    let mut opts = MqttOptions::new(client_id, host, port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some((user, password)) = crate::bus_access::login(port) {
+        opts.set_credentials(user, password);
+    }
+    opts
+}
+
+/// Options for client `client_id` of the broker at `host:port`, logged in as `login`.
+pub fn options_as(client_id: &str, host: &str, port: u16, login: &crate::MqttCredentials) -> MqttOptions {
+    let mut opts = MqttOptions::new(client_id, host, port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    opts.set_credentials(login.username.clone(), login.password.clone());
+    opts
+}
+
 /// Connects as `client_id` to the broker at `host:port` (packets up to 1 MiB) and subscribes to `filters`
 /// with `qos`; returns once the broker acknowledged.
 pub async fn subscribe(
@@ -55,8 +78,11 @@ pub async fn subscribe(
     filters: &[&str],
     qos: QoS,
 ) -> anyhow::Result<Subscription> {
-    let mut opts = MqttOptions::new(client_id, host, port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
+    subscribe_with(options(client_id, host, port), filters, qos).await
+}
+
+/// [`subscribe`] with the given options (e.g. another login, [`options_as`]).
+pub async fn subscribe_with(opts: MqttOptions, filters: &[&str], qos: QoS) -> anyhow::Result<Subscription> {
     let (client, mut events) = AsyncClient::new(opts, 100);
     let (tx, messages) = mpsc::unbounded_channel();
     let (acked_tx, acked) = tokio::sync::oneshot::channel();

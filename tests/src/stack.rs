@@ -34,12 +34,29 @@ pub struct StackBuilder {
     database: String,
     mosquitto_bin: Option<PathBuf>,
     influxd_bin: Option<PathBuf>,
+    /// `Some(require_client_cert)`: the broker also gets a TLS listener.
+    mosquitto_tls: Option<bool>,
+    mqtt_devices: Vec<String>,
 }
 
 impl StackBuilder {
     /// Runs a mosquitto broker.
     pub fn mosquitto(mut self) -> Self {
         self.mosquitto = true;
+        self
+    }
+
+    /// Adds a TLS listener to the broker ([`Stack::mqtt_tls`]) with a throwaway CA and server certificate made
+    /// now; `require_client_cert` makes it demand a client certificate from the same CA (mutual TLS).
+    pub fn mosquitto_tls(mut self, require_client_cert: bool) -> Self {
+        self.mosquitto_tls = Some(require_client_cert);
+        self
+    }
+
+    /// Adds a device account `name` to the broker (random password, [`Stack::mqtt_device_credentials`]): it
+    /// may do only what the shipped ACL's device patterns grant (`tele/<name>/+`, `<name>/status/#`, …).
+    pub fn mqtt_device_account(mut self, name: impl Into<String>) -> Self {
+        self.mqtt_devices.push(name.into());
         self
     }
 
@@ -119,13 +136,26 @@ impl StackBuilder {
 
         let start_mosquitto = async {
             let Some(bin) = mosquitto_bin else { return Ok(None) };
-            let (port, child) =
-                with_fresh_ports(free_port, |port| mosquitto::start(&bin, &mosquitto_dir, port)).await?;
+            let access = crate::bus_access::Access::create(&mosquitto_dir, &self.mqtt_devices)?;
+            let tls = match self.mosquitto_tls {
+                None => None,
+                Some(require_client_cert) => Some(mosquitto::Tls {
+                    port: free_port(),
+                    pki: crate::tls::throwaway_pki(&mosquitto_dir.join("tls"))?,
+                    require_client_cert,
+                }),
+            };
+            let (port, child) = with_fresh_ports(free_port, |port| {
+                mosquitto::start(&bin, &mosquitto_dir, port, &access, tls.as_ref())
+            })
+            .await?;
             anyhow::Ok(Some(Mosquitto {
                 bin,
                 dir: mosquitto_dir.clone(),
                 port,
                 child: Mutex::new(Some(child)),
+                access,
+                tls,
             }))
         };
         let start_influxd = async {
@@ -206,6 +236,8 @@ struct Mosquitto {
     dir: PathBuf,
     port: u16,
     child: Mutex<Option<ChildProcess>>,
+    access: crate::bus_access::Access,
+    tls: Option<mosquitto::Tls>,
 }
 
 #[derive(Debug)]
@@ -247,6 +279,8 @@ impl Stack {
             database: "zaehlwerk".to_owned(),
             mosquitto_bin: None,
             influxd_bin: None,
+            mosquitto_tls: None,
+            mqtt_devices: Vec::new(),
         }
     }
 
@@ -261,6 +295,37 @@ impl Stack {
     /// If the stack was built without [`StackBuilder::mosquitto`].
     pub fn mqtt_port(&self) -> u16 {
         self.mosquitto().port
+    }
+
+    /// The login of `role`'s broker account (random password, also in a file for `password_file`).
+    ///
+    /// # Panics
+    /// If the stack was built without [`StackBuilder::mosquitto`].
+    pub fn mqtt_credentials(&self, role: crate::Role) -> crate::MqttCredentials {
+        self.mosquitto().access.role(role).clone()
+    }
+
+    /// The login of device account `name`.
+    ///
+    /// # Panics
+    /// If the stack was built without [`StackBuilder::mqtt_device_account`] for `name`.
+    pub fn mqtt_device_credentials(&self, name: &str) -> crate::MqttCredentials {
+        self.mosquitto()
+            .access
+            .device(name)
+            .unwrap_or_else(|| panic!("stack was built without .mqtt_device_account({name:?})"))
+            .clone()
+    }
+
+    /// The broker's TLS listener, with the CA that signed its certificate.
+    ///
+    /// # Panics
+    /// If the stack was built without [`StackBuilder::mosquitto_tls`].
+    pub fn mqtt_tls(&self) -> &crate::MqttTls {
+        self.mosquitto()
+            .tls
+            .as_ref()
+            .expect("stack was built without .mosquitto_tls()")
     }
 
     /// Base URL of influxd's HTTP API, e.g. `http://127.0.0.1:40123`.
@@ -331,7 +396,7 @@ impl Stack {
         if running(&m.child) {
             return Ok(());
         }
-        let child = mosquitto::start(&m.bin, &m.dir, m.port)
+        let child = mosquitto::start(&m.bin, &m.dir, m.port, &m.access, m.tls.as_ref())
             .await
             .map_err(StartError::into_anyhow)?;
         *lock(&m.child) = Some(child);

@@ -25,10 +25,13 @@ fn meter(unit_id: u8, profile: MeterModel, faults: Vec<FaultConfig>) -> MeterCon
     }
 }
 
-fn bus(port: u16) -> Result<zw_bus::Bus> {
+fn bus(stack: &zw_tests::Stack) -> Result<zw_bus::Bus> {
+    let login = stack.mqtt_credentials(zw_tests::Role::Gateway);
     Ok(zw_bus::Bus {
         config: zw_bus::Config {
-            port,
+            port: stack.mqtt_port(),
+            username: Some(login.username),
+            password: Some(login.password.into()),
             ..zw_bus::Config::default()
         },
         metrics: zw_bus::Metrics::register(&prometheus::Registry::new())?,
@@ -53,7 +56,7 @@ fn inventory(devices: &[(&str, String, u8, &str)], interval: Duration) -> Result
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides_its_state() -> Result<()> {
     let stack = zw_tests::Stack::builder().mosquitto().start().await?;
-    let bus = bus(stack.mqtt_port())?;
+    let bus = bus(&stack)?;
     let rtu_port = zw_tests::free_port();
     let rtu_addr: SocketAddr = format!("127.0.0.1:{rtu_port}").parse()?;
     let sim_cfg = zw_sim::Config {
@@ -240,7 +243,7 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
     use zw_sim::faults::Faults;
     use zw_sim::modbus::line::{LineService, LineSettings, RtuLine};
     let stack = zw_tests::Stack::builder().mosquitto().start().await?;
-    let bus = bus(stack.mqtt_port())?;
+    let bus = bus(&stack)?;
     let now = chrono::Utc::now();
     let mut units = HashMap::new();
     for unit in 1..=4u8 {

@@ -8,6 +8,7 @@
 //! Secrets (`influx.password`, `influx.token`) are never serialized, so a test that needs one hands them to
 //! the process as `ZW__INFLUX__…` overrides (see `ingest_support::Ingest::start`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,12 +16,14 @@ use anyhow::{Context as _, ensure};
 use zw_config::Config;
 use zw_model::{Role, User};
 use zw_sim::{PlugConfig, SoilConfig};
-use zw_tests::Stack;
+use zw_tests::{Role as BusRole, Stack};
 
-/// The `[bus]` and `[influx]` sections pointing at `stack`'s broker and database; everything else default.
+/// The `[bus]` and `[influx]` sections pointing at `stack`'s broker and database, every service (and the
+/// simulator) logging in with its own account of the shipped ACL; everything else default.
 pub fn connected(stack: &Stack) -> Config {
     let mut cfg = Config::default();
     cfg.bus.port = stack.mqtt_port();
+    cfg.bus.accounts = bus_accounts(stack);
     cfg.influx.url = stack.influx_url();
     cfg.influx.database = stack.influx_db().into();
     cfg
@@ -34,6 +37,24 @@ pub fn serving(stack: &Stack, api: u16) -> Config {
     cfg.api.rate_limit_per_second = 0.0;
     cfg.ingest.batch_interval = Duration::from_millis(200);
     cfg
+}
+
+/// `[bus.accounts]` for every service role of `stack`'s broker, with password files (secrets are never
+/// serialized into the config).
+pub fn bus_accounts(stack: &Stack) -> BTreeMap<String, zw_bus::Account> {
+    BusRole::ALL
+        .into_iter()
+        .filter_map(|role| {
+            let service = role.service()?;
+            let login = stack.mqtt_credentials(role);
+            let account = zw_bus::Account {
+                username: login.username,
+                password: None,
+                password_file: Some(login.password_file),
+            };
+            Some((service.to_owned(), account))
+        })
+        .collect()
 }
 
 /// A user who authenticates with `token`, hashed by the binary itself (`zaehlwerk hash-token`, so the

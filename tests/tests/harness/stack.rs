@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use zw_tests::{Stack, influx_query, influx_write, series_values};
 
 /// Upper bound for any single step that waits on a service.
@@ -228,7 +228,7 @@ async fn a_service_that_dies_at_start_reports_its_log() -> anyhow::Result<()> {
 }
 
 fn client(stack: &Stack, id: &str, clean_session: bool) -> (AsyncClient, EventLoop) {
-    let mut opts = MqttOptions::new(id, stack.mqtt_host(), stack.mqtt_port());
+    let mut opts = zw_tests::mqtt::options(id, stack.mqtt_host(), stack.mqtt_port());
     opts.set_clean_session(clean_session)
         .set_keep_alive(Duration::from_secs(10));
     AsyncClient::new(opts, 100)

@@ -116,8 +116,11 @@ async fn connections_cut_mid_stream_lose_no_reading() -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let metrics = Metrics::register(&registry)?;
     let bus_metrics = zw_bus::Metrics::register(&registry)?;
+    let login = stack.mqtt_credentials(zw_tests::Role::Gateway);
     let bus_cfg = zw_bus::Config {
         port: proxy.port,
+        username: Some(login.username),
+        password: Some(login.password.into()),
         reconnect_max: Duration::from_millis(200),
         ..zw_bus::Config::default()
     };
