@@ -100,6 +100,9 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
     };
     let cfg = load_config(arg.config.as_deref())?;
     let Some(service) = service else {
+        for w in bus_warnings(&cfg.bus) {
+            eprintln!("warning: {w}");
+        }
         let devices = cfg.inventory.devices().count();
         println!(
             "config OK: {} sites, {devices} devices, {} trees, {} users",
@@ -118,6 +121,32 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             Err(ExitCode::FAILURE)
         }
     }
+}
+
+/// What `check-config` warns about on the bus: connections without a user name (the shipped broker refuses
+/// them) and credentials that would cross a network in clear (no `[bus.tls]` to a host not on loopback).
+fn bus_warnings(bus: &zw_bus::Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let anonymous = bus.anonymous_services();
+    if !anonymous.is_empty() {
+        warnings.push(format!(
+            "bus: {} would connect without a user name (set bus.username or [bus.accounts.<service>]); \
+             the shipped broker (deploy/conf/mosquitto.conf.in) refuses anonymous clients",
+            anonymous.join(", ")
+        ));
+    }
+    let loopback = bus.host == "localhost"
+        || bus
+            .host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback());
+    if bus.tls.is_none() && !loopback {
+        warnings.push(format!(
+            "bus: no [bus.tls] for host {:?}: passwords and readings would cross the network in clear",
+            bus.host
+        ));
+    }
+    warnings
 }
 
 /// Loads and validates the config (file at `path`, `ZW__…` overrides from the environment), or lists
