@@ -210,7 +210,11 @@ await_or_die() { # name timeout_seconds description command...
 }
 
 influx_ping() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$INFLUX_PORT/ping") == 204 ]]; }
-mqtt_ping() { timeout 5 mosquitto_pub -h "$HOST" -p "$MQTT_PORT" -i zw-demo-ready -q 1 -t zw-demo/ready -n; }
+# Logs in as the simulator's account, from an options file (never a password on a command line).
+mqtt_ping() {
+  XDG_CONFIG_HOME=$STATE/mosquitto/client timeout 5 \
+    mosquitto_pub -h "$HOST" -p "$MQTT_PORT" -i zw-demo-ready -q 1 -t zw-demo/ready -n
+}
 api_ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$HOST:$API_PORT/readyz") == 200 ]]; }
 # The simulator logs this once its history (if any) is in InfluxDB and it serves, so analytics warms up from it.
 # The log is appended to across runs: only the lines after this run's start marker count.
@@ -230,7 +234,8 @@ write_mosquitto_conf() {
   local out=$STATE/mosquitto/mosquitto.conf
   # autosave every minute, so a kill -9 of the broker loses at most a minute of queued messages.
   render_conf "$ROOT/deploy/conf/mosquitto.conf.in" "$out" \
-    HOST="$HOST" PORT="$MQTT_PORT" DATA_DIR="$STATE/mosquitto" AUTOSAVE_INTERVAL=60
+    HOST="$HOST" PORT="$MQTT_PORT" DATA_DIR="$STATE/mosquitto" AUTOSAVE_INTERVAL=60 \
+    PASSWORD_FILE="$STATE/mosquitto/passwd" ACL_FILE="$ROOT/deploy/conf/mosquitto.acl"
   # As root, mosquitto would switch to the `mosquitto` user, which cannot write $STATE.
   if [[ $(id -u) -eq 0 ]]; then echo "user root" >>"$out"; fi
 }
@@ -241,6 +246,27 @@ write_influxd_conf() {
 }
 
 gen_token() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n'; }
+
+# The broker accounts of this run (deploy/conf/mosquitto.acl says what each may do), with fresh passwords:
+# one file per account under $STATE/mosquitto/accounts/ (the config's bus.accounts.*.password_file) and the
+# broker's password file, written as user:password lines and hashed in place by `mosquitto_passwd -U`, so
+# no password is ever on a command line or in a log.
+BUS_ACCOUNTS=(zw-gateway zw-ingest zw-analytics zw-api zw-sim)
+write_bus_accounts() {
+  local dir=$STATE/mosquitto user pw
+  (
+    umask 077
+    mkdir -p "$dir/accounts" "$dir/client"
+    : >"$dir/passwd"
+    for user in "${BUS_ACCOUNTS[@]}"; do
+      pw=$(gen_token)
+      printf '%s\n' "$pw" >"$dir/accounts/$user.pw"
+      printf '%s:%s\n' "$user" "$pw" >>"$dir/passwd"
+    done
+    printf -- '-u zw-sim\n-P %s\n' "$(cat "$dir/accounts/zw-sim.pw")" >"$dir/client/mosquitto_pub"
+  )
+  mosquitto_passwd -U "$dir/passwd" || die "mosquitto_passwd could not hash $dir/passwd"
+}
 sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 sed_escape() { printf '%s' "$1" | sed -e 's/[\\#&]/\\&/g'; }
 
@@ -292,6 +318,7 @@ FM_TOKEN=$(gen_token)
 RESIDENT_TOKEN=$(gen_token)
 PARKS_TOKEN=$(gen_token)
 ADMIN_TOKEN=$(gen_token)
+write_bus_accounts
 render_config
 (
   umask 077
