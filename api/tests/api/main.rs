@@ -4,5 +4,6 @@
 mod common;
 mod health;
 mod jwt;
+mod matrix;
 mod router;
 mod scope;

@@ -1,0 +1,358 @@
+//! The role × route × scope matrix: every route of the router, asked by every role for an id in its scope and
+//! one outside it, and by an anonymous caller and a wrong token, answers the status its row expects.
+//!
+//! The route list is read from the router itself (the `.route("…")` calls in `app_with`, `src/lib.rs`), so a
+//! new route without a row here fails [`every_route_has_a_matrix_row`], and a row for a route that is gone
+//! fails too. Out-of-scope ids answer 404 exactly like unknown ones. In-scope requests that need InfluxDB
+//! answer 503 here (the state's database is a closed port): they got past authentication and scope; what
+//! they compute is tested elsewhere. An in-scope acknowledgement answers 503 too (no broker in router tests),
+//! one outside the caller's scope 404.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use tower::ServiceExt;
+use zw_api::{AppState, app};
+use zw_model::alert::Alert;
+
+use crate::common::state;
+
+/// The router's source: its `.route(…)` calls are the route list.
+const ROUTER_SOURCE: &str = include_str!("../../src/lib.rs");
+
+/// Who may call a route and which id it takes.
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    /// No token needed; everyone, anonymous included, gets the row's status.
+    Public,
+    /// Any valid token; the answer lists only what is in the caller's scope.
+    Listed,
+    /// A device id (`{id}`): in scope → the row's status, outside → 404.
+    Device,
+    /// A site id.
+    Site,
+    /// An alert id.
+    Alert,
+}
+
+/// One row: method, route template (as in the router), the concrete path with `{id}` left to fill in, the
+/// access rule and the status of an in-scope call.
+struct Row {
+    method: Method,
+    route: &'static str,
+    path: &'static str,
+    access: Access,
+    status: StatusCode,
+}
+
+const OK: StatusCode = StatusCode::OK;
+const DB: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
+fn rows() -> Vec<Row> {
+    use Access::*;
+    let row = |method: Method, route, path, access, status| Row {
+        method,
+        route,
+        path,
+        access,
+        status,
+    };
+    let get = Method::GET;
+    vec![
+        row(get.clone(), "/healthz", "/healthz", Public, OK),
+        // Neither broker nor database in router tests: not ready.
+        row(get.clone(), "/readyz", "/readyz", Public, DB),
+        // Router tests have no peer address, which the metrics guard counts as this host.
+        row(get.clone(), "/metrics", "/metrics", Public, OK),
+        row(get.clone(), "/", "/", Public, OK),
+        row(get.clone(), "/static/{*path}", "/static/js/app.js", Public, OK),
+        row(
+            get.clone(),
+            "/dashboard/settings.json",
+            "/dashboard/settings.json",
+            Public,
+            OK,
+        ),
+        row(get.clone(), "/api/v1/devices", "/api/v1/devices", Listed, OK),
+        row(get.clone(), "/api/v1/sites", "/api/v1/sites", Listed, OK),
+        row(get.clone(), "/api/v1/alerts", "/api/v1/alerts", Listed, OK),
+        row(get.clone(), "/api/v1/trees", "/api/v1/trees", Listed, OK),
+        row(
+            get.clone(),
+            "/api/v1/trees/watering",
+            "/api/v1/trees/watering",
+            Listed,
+            OK,
+        ),
+        row(get.clone(), "/api/v1/stream", "/api/v1/stream", Listed, OK),
+        row(
+            get.clone(),
+            "/api/v1/devices/{id}/live",
+            "/api/v1/devices/{id}/live",
+            Device,
+            OK,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/devices/{id}/history",
+            "/api/v1/devices/{id}/history?quantity=active_power",
+            Device,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/devices/{id}/energy",
+            "/api/v1/devices/{id}/energy",
+            Device,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/devices/{id}/cost",
+            "/api/v1/devices/{id}/cost",
+            Device,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/devices/{id}/forecast",
+            "/api/v1/devices/{id}/forecast",
+            Device,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/live",
+            "/api/v1/sites/{id}/live",
+            Site,
+            OK,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/energy",
+            "/api/v1/sites/{id}/energy",
+            Site,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/cost",
+            "/api/v1/sites/{id}/cost",
+            Site,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/forecast",
+            "/api/v1/sites/{id}/forecast",
+            Site,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/top",
+            "/api/v1/sites/{id}/top",
+            Site,
+            DB,
+        ),
+        row(
+            Method::POST,
+            "/api/v1/alerts/{id}/ack",
+            "/api/v1/alerts/{id}/ack",
+            Alert,
+            DB,
+        ),
+    ]
+}
+
+/// `(method, route)` of every `.route(…)` call in the router's source; the method is POST when the route's
+/// handler is built with `post(`, else GET.
+fn router_routes() -> Vec<(Method, String)> {
+    let mut out = Vec::new();
+    let mut rest = ROUTER_SOURCE;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let Some(start) = rest.find('"') else { break };
+        let Some(len) = rest[start + 1..].find('"') else {
+            break;
+        };
+        let route = rest[start + 1..start + 1 + len].to_string();
+        let handler = &rest[..rest.find(".route(").unwrap_or(rest.len())];
+        let handler = &handler[..handler.find("\n        .").unwrap_or(handler.len())];
+        let method = if handler.contains("post(") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        out.push((method, route));
+    }
+    out
+}
+
+#[test]
+fn every_route_has_a_matrix_row() {
+    let routes = router_routes();
+    assert!(routes.len() >= 10, "the route list was not found: {routes:?}");
+    let rows = rows();
+    let missing: Vec<_> = routes
+        .iter()
+        .filter(|(m, r)| !rows.iter().any(|row| row.method == *m && row.route == r))
+        .collect();
+    assert!(missing.is_empty(), "routes without a matrix row: {missing:?}");
+    let stale: Vec<_> = rows
+        .iter()
+        .filter(|row| !routes.iter().any(|(m, r)| row.method == *m && row.route == r))
+        .map(|row| (&row.method, row.route))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "matrix rows for routes the router does not have: {stale:?}"
+    );
+}
+
+/// A caller with the ids in its scope and ids outside it.
+struct Caller {
+    token: &'static str,
+    own: Ids,
+    other: Ids,
+}
+
+struct Ids {
+    site: &'static str,
+    device: &'static str,
+    alert: &'static str,
+}
+
+const fn ids(site: &'static str, device: &'static str, alert: &'static str) -> Ids {
+    Ids { site, device, alert }
+}
+
+/// The town's users: a resident of `hh-1`, the facility manager (buildings), the parks department and the
+/// admin, whose "other" ids are unknown ones (an admin sees every site).
+fn callers() -> [Caller; 4] {
+    [
+        Caller {
+            token: "anna",
+            own: ids("hh-1", "hh-1-plug", "left_on.hh-1.hh-1-plug"),
+            other: ids("hh-2", "hh-2-plug", "left_on.hh-2.hh-2-plug"),
+        },
+        Caller {
+            token: "fm",
+            own: ids("rathaus", "rathaus-main", "high.rathaus.rathaus-main"),
+            other: ids("hh-1", "hh-1-plug", "left_on.hh-1.hh-1-plug"),
+        },
+        Caller {
+            token: "parks",
+            own: ids("park", "soil-1", "sensor.park.soil-1"),
+            other: ids("rathaus", "rathaus-main", "high.rathaus.rathaus-main"),
+        },
+        Caller {
+            token: "root",
+            own: ids("hh-2", "hh-2-plug", "left_on.hh-2.hh-2-plug"),
+            other: ids("nowhere", "no-such-device", "left_on.nowhere.no-such-device"),
+        },
+    ]
+}
+
+/// An open alert `id` of `site` about `device`.
+fn alert(id: &str, site: &str, device: &str) -> Alert {
+    serde_json::from_value(serde_json::json!({
+        "v": 1, "id": id, "kind": "left_on", "category": "energy", "site": site,
+        "subject": {"device": device}, "state": "open", "severity": "warning",
+        "opened_at": "2026-05-12T19:10:00Z", "updated_at": "2026-05-12T19:15:00Z",
+        "explanation": {"observed": 812.5, "expected": 0.0, "threshold": 15.0, "unit": "W",
+            "baseline": "off outside usage hours", "since": "2026-05-12T19:00:00Z", "text": "812 W"}
+    }))
+    .expect("alert")
+}
+
+/// The router tests' state with an open alert on each site the callers name.
+fn state_with_alerts() -> AppState {
+    let s = state();
+    {
+        let mut alerts = s.views.alerts.write().expect("alert view");
+        for c in callers() {
+            for ids in [&c.own, &c.other] {
+                if ids.site != "nowhere" {
+                    alerts.insert(ids.alert.into(), alert(ids.alert, ids.site, ids.device));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The status of one request; the body is not read (the stream never ends).
+async fn status(state: &AppState, method: &Method, path: &str, token: Option<&str>) -> StatusCode {
+    let mut req = Request::builder().method(method.clone()).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    app(state.clone())
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("response")
+        .status()
+}
+
+fn fill(path: &str, ids: &Ids, access: Access) -> String {
+    let id = match access {
+        Access::Device => ids.device,
+        Access::Site => ids.site,
+        Access::Alert => ids.alert,
+        Access::Public | Access::Listed => return path.to_string(),
+    };
+    path.replace("{id}", id)
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous_callers() {
+    let s = state_with_alerts();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for row in rows() {
+        for c in callers() {
+            let path = fill(row.path, &c.own, row.access);
+            let got = status(&s, &row.method, &path, Some(c.token)).await;
+            checked += 1;
+            if got != row.status {
+                wrong.push(format!(
+                    "{} {path} as {} (own): {got}, expected {}",
+                    row.method, c.token, row.status
+                ));
+            }
+            let out_of_scope = matches!(row.access, Access::Device | Access::Site | Access::Alert);
+            if out_of_scope {
+                let path = fill(row.path, &c.other, row.access);
+                let got = status(&s, &row.method, &path, Some(c.token)).await;
+                checked += 1;
+                if got != StatusCode::NOT_FOUND {
+                    wrong.push(format!(
+                        "{} {path} as {} (other): {got}, expected 404",
+                        row.method, c.token
+                    ));
+                }
+            }
+        }
+        let anonymous = match row.access {
+            Access::Public => row.status,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        let path = fill(row.path, &callers()[0].own, row.access);
+        for token in [None, Some("wrong-token"), Some("")] {
+            let got = status(&s, &row.method, &path, token).await;
+            checked += 1;
+            if got != anonymous {
+                wrong.push(format!(
+                    "{} {path} with token {token:?}: {got}, expected {anonymous}",
+                    row.method
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} cells differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
