@@ -4,7 +4,11 @@
 //! Tokens are never stored or logged in clear; only their hashes are in the config. Because tokens are
 //! random and long, a fast hash is enough, and the lookup by hash leaks nothing useful through timing.
 //!
-//! A failed authentication (an unknown token, a JWT that does not verify, a header that is not `Bearer …`)
+//! Each user may have several tokens, each with its own expiry (`users[].token_expires`, `users[].tokens`), so
+//! a token can be rotated: the new one is valid before the old one expires. An expired token answers 401
+//! with a problem saying so (`zw_api_auth_failures_total{reason="expired"}`).
+//!
+//! A failed authentication (an expired or unknown token, a JWT that does not verify, a header that is not `Bearer …`)
 //! is logged with the client's address and reason, never the token, counted in `zw_api_auth_failures_total`,
 //! and takes one token from the address's bucket in [`AppState::auth_failures`]; an address whose bucket is
 //! empty gets 429 before its token is looked at. A request without any token is counted (`missing`) but
@@ -18,29 +22,47 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 use zw_model::{Inventory, User, inventory::token_hash};
 
 use crate::{AppState, error::ApiError};
 
-/// Token hash → user.
+/// Token hash → user and the token's expiry.
 #[derive(Debug, Default)]
-pub struct Users(HashMap<String, Arc<User>>);
+pub struct Users(HashMap<String, (Arc<User>, Option<DateTime<Utc>>)>);
+
+/// What a bearer token is among the inventory's tokens.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A valid token of this user.
+    Valid(Arc<User>),
+    /// A token of a user that expired at this instant.
+    Expired(DateTime<Utc>),
+    /// No user's token.
+    Unknown,
+}
 
 impl Users {
-    /// Indexes the inventory's users by token hash.
+    /// Indexes the inventory's users by the hash of each of their tokens ([`User::token_hashes`]).
     pub fn from_inventory(inv: &Inventory) -> Self {
-        Self(
-            inv.users
-                .iter()
-                .map(|u| (u.token_sha256.clone(), Arc::new(u.clone())))
-                .collect(),
-        )
+        let mut map = HashMap::new();
+        for u in &inv.users {
+            let user = Arc::new(u.clone());
+            for (hash, expires) in u.token_hashes() {
+                map.insert(hash.to_owned(), (user.clone(), expires));
+            }
+        }
+        Self(map)
     }
 
-    /// The user a bearer token belongs to.
-    pub fn authenticate(&self, token: &str) -> Option<Arc<User>> {
-        self.0.get(&token_hash(token)).cloned()
+    /// The user a bearer token belongs to at `now`, or that it expired, or that it is unknown.
+    pub fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Lookup {
+        match self.0.get(&token_hash(token)) {
+            None => Lookup::Unknown,
+            Some((_, Some(expires))) if now >= *expires => Lookup::Expired(*expires),
+            Some((user, _)) => Lookup::Valid(user.clone()),
+        }
     }
 }
 
@@ -108,19 +130,63 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| failed("malformed", ApiError::Unauthorized))?;
-        let user = match (state.users.authenticate(token), &state.jwt) {
-            (Some(user), _) => user,
-            (None, Some(jwt)) if crate::jwt::looks_like_jwt(token) => {
-                let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let user = match (state.users.authenticate(token, Utc::now()), &state.jwt) {
+            (Lookup::Valid(user), _) => user,
+            (Lookup::Expired(at), _) => {
+                let detail = format!(
+                    "token expired at {}; ask for a new one",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                return Err(failed("expired", ApiError::InvalidToken(detail)));
+            }
+            (Lookup::Unknown, Some(jwt)) if crate::jwt::looks_like_jwt(token) => {
+                let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
                 jwt.verify(token, now)
                     .map_err(|e| failed("invalid_jwt", ApiError::InvalidToken(e.to_string())))?
             }
-            (None, _) => return Err(failed("unknown_token", ApiError::Unauthorized)),
+            (Lookup::Unknown, _) => return Err(failed("unknown_token", ApiError::Unauthorized)),
         };
+        if let Some(slot) = parts.extensions.get::<crate::access_log::Slot>() {
+            slot.identify(&user);
+        }
         state
             .limiter
             .check(user.name.as_str(), now)
             .map_err(ApiError::TooManyRequests)?;
         Ok(Caller(user))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use zw_model::{Role, UserToken};
+
+    use super::*;
+
+    #[test]
+    fn rotated_tokens_overlap_and_an_expired_one_is_told_apart_from_an_unknown_one() {
+        let now = Utc::now();
+        let mut anna = User::with_token("anna", Role::Resident, &["hh-12"], "old");
+        anna.token_expires = Some(now + TimeDelta::days(1));
+        anna.tokens = vec![UserToken {
+            sha256: token_hash("new"),
+            expires: None,
+        }];
+        let inv = Inventory {
+            users: vec![anna],
+            ..Inventory::default()
+        };
+        let users = Users::from_inventory(&inv);
+        // During the overlap both tokens are valid.
+        assert!(matches!(users.authenticate("old", now), Lookup::Valid(u) if u.name.as_str() == "anna"));
+        assert!(matches!(users.authenticate("new", now), Lookup::Valid(_)));
+        // After the old token's expiry only the new one is.
+        let later = now + TimeDelta::days(2);
+        assert!(
+            matches!(users.authenticate("old", later), Lookup::Expired(at) if at == now + TimeDelta::days(1))
+        );
+        assert!(matches!(users.authenticate("new", later), Lookup::Valid(_)));
+        assert!(matches!(users.authenticate("other", later), Lookup::Unknown));
     }
 }

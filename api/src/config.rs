@@ -67,6 +67,16 @@ pub struct Config {
     /// it compares with), per role. Defaults: resident 732d (a year of days or months and the year
     /// before), others 3660d; each 184d (three months and the three before) to 36525d.
     pub max_energy_range: RoleRanges,
+    /// Lower-case hex SHA-256 of the token Prometheus must send (`Authorization: Bearer …`) for `/metrics`;
+    /// absent: `/metrics` answers only requests from this host (loopback, not forwarded by a proxy).
+    /// (`telemetry.metrics_listen` serves the metrics on a listener of their own besides.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token_sha256: Option<String>,
+    /// File the access log is appended to (JSON lines: who read which subject over which range, when, with
+    /// which status); absent: no access log, and a warning at start. The shipped demo writes
+    /// `state/logs/access.jsonl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<std::path::PathBuf>,
     /// Serve HTTPS natively (`[api.tls]`: certificate, key, HSTS max-age); absent: plain HTTP, for loopback or
     /// behind a reverse proxy that terminates TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +192,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_history_range: RoleRanges::days(31, 366),
             max_energy_range: RoleRanges::days(732, 3660),
+            metrics_token_sha256: None,
+            access_log: None,
             tls: None,
             jwt: None,
         }
@@ -237,6 +249,19 @@ impl Config {
         }
         if let Some(tls) = &self.tls {
             errors.extend(tls.validate());
+        }
+        if let Some(h) = &self.metrics_token_sha256
+            && (h.len() != 64
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            errors.push(
+                "api.metrics_token_sha256: must be 64 lower-case hex digits (zaehlwerk hash-token)".into(),
+            );
+        }
+        if self.access_log.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            errors.push("api.access_log: must be a file path".into());
         }
         if self.max_body_bytes < 1024 {
             errors.push("api.max_body_bytes: must be at least 1024".into());

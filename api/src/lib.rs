@@ -10,6 +10,7 @@
 //!   the live stream has a request timeout, streams are limited per user ([`streams`]), failed
 //!   authentications per address ([`auth`], [`ratelimit`]), and the server cuts slow headers ([`server`]).
 
+pub mod access_log;
 pub mod auth;
 pub mod bounds;
 mod config;
@@ -33,6 +34,8 @@ pub mod views;
 
 #[cfg(test)]
 mod hardening_tests;
+#[cfg(test)]
+mod privacy_tests;
 
 use std::sync::Arc;
 
@@ -87,6 +90,8 @@ pub struct AppState {
     pub views: Arc<views::Views>,
     /// JWT verification, if `[api.jwt]` is configured.
     pub jwt: Option<Arc<jwt::JwtVerifier>>,
+    /// The access log, if `api.access_log` is configured.
+    pub access_log: Option<Arc<access_log::AccessLog>>,
 }
 
 impl AppState {
@@ -128,6 +133,7 @@ impl AppState {
             config: Arc::new(config),
             views: Arc::default(),
             jwt: None,
+            access_log: None,
         })
     }
 
@@ -173,7 +179,11 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
+        .route(
+            "/metrics",
+            get(routes::health::metrics)
+                .route_layer(middleware::from_fn_with_state(state.clone(), metrics::guard)),
+        )
         .route("/api/v1/devices", get(routes::devices::list))
         .route("/api/v1/devices/{id}/live", get(routes::devices::live))
         .route("/api/v1/devices/{id}/history", get(routes::history::history))
@@ -202,6 +212,7 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         }))
         .route("/api/v1/stream", get(routes::stream::stream))
         .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), access_log::record))
         .layer(middleware::from_fn(layers::problems_everywhere))
         .layer(cors)
         .layer(middleware::from_fn_with_state(
@@ -285,6 +296,15 @@ pub async fn run(
         .map(jwt::JwtVerifier::new)
         .transpose()?
         .map(Arc::new);
+    state.access_log = match &cfg.access_log {
+        Some(path) => Some(Arc::new(
+            access_log::AccessLog::open(path).map_err(|e| ApiRunError::AccessLog(path.clone(), e))?,
+        )),
+        None => {
+            tracing::warn!("No api.access_log: who read which household's data is not recorded.");
+            None
+        }
+    };
     let feed = tokio::spawn(live::feed(
         inbound,
         state.live.clone(),
@@ -315,6 +335,9 @@ pub enum ApiRunError {
     /// Metrics registration failed.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The access log cannot be opened.
+    #[error("api.access_log {}: {}", .0.display(), .1)]
+    AccessLog(std::path::PathBuf, std::io::Error),
     /// The JWT settings are unusable.
     #[error("api.jwt: {0}")]
     Jwt(#[from] jwt::JwtConfigError),

@@ -8,7 +8,6 @@ mod api;
 mod api_ack;
 mod batches;
 mod bus_acks;
-mod bus_security;
 mod energy_periods;
 mod fixture;
 mod gateway_crash;

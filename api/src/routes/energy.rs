@@ -8,7 +8,9 @@
 //! latest reading. Each period is exact to the readings whatever the span: [`readings`] reads the readings
 //! around each period edge and a summary of the steps in between, and the raw readings only of periods that
 //! need them. A site's energy is the sum of its main meters (device class `main_meter`) if it has any, else
-//! of all its devices, so sub-meters are not counted twice. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
+//! of all its devices, so sub-meters are not counted twice. Only each device's series at its inventory site is
+//! read, and a period that starts before the caller's scope (a resident's move-in, `users[].since`) is
+//! withheld: `wh` null, `complete` false. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
 //! InfluxDB can store ([`crate::bounds`]), checked before any query.
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use zw_model::counter::{Bucket, CounterConfig};
-use zw_model::{Device, Id, Quantity, Role, Site};
+use zw_model::{Device, Id, Quantity, Site, User};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -107,6 +109,8 @@ pub(crate) struct Range {
     previous: Block,
     /// When the report is made: periods after it are measured up to the latest readings.
     now: DateTime<Utc>,
+    /// The start of the caller's scope (a resident's move-in): periods starting before it are withheld.
+    since: Option<DateTime<Utc>>,
 }
 
 /// Consecutive periods: their local start dates and the end of the last, and the same as UTC edges.
@@ -128,7 +132,8 @@ impl Block {
     }
 }
 
-fn range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
+fn range(state: &AppState, p: &EnergyParams, user: &User) -> Result<Range, ApiError> {
+    let role = user.role;
     let count = p.count.unwrap_or_else(|| p.period.default_count());
     if !(1..=MAX_PERIODS).contains(&count) {
         return Err(ApiError::BadRequest(format!("count must be 1..={MAX_PERIODS}")));
@@ -157,6 +162,7 @@ fn range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiErr
         current,
         previous,
         now: Utc::now(),
+        since: user.since,
     })
 }
 
@@ -170,30 +176,41 @@ fn quantity(direction: Option<&str>) -> Result<(Quantity, &'static str), ApiErro
     }
 }
 
-/// Energy per period of `edges`, summed over `devices`.
+/// Energy per period of `edges`, summed over `devices` (each read at its inventory site); a period that
+/// starts before `since` (the caller's scope, a resident's move-in) is withheld: unknown and incomplete,
+/// never 0, and never what an earlier occupant used.
 async fn buckets_for(
     state: &AppState,
-    devices: &[&Device],
+    (site, devices): (&Id, &[&Device]),
     q: Quantity,
     edges: &[DateTime<Utc>],
-    now: DateTime<Utc>,
+    (now, since): (DateTime<Utc>, Option<DateTime<Utc>>),
 ) -> Result<Vec<Bucket>, ApiError> {
     let cfg = CounterConfig::default();
     let mut sum: Option<Vec<Bucket>> = None;
     for dev in devices {
-        let b = readings::device_buckets(state, &dev.id, q, edges, now, &cfg).await?;
+        let b = readings::device_buckets(state, (site, &dev.id), q, edges, now, &cfg).await?;
         sum = Some(match sum {
             None => b,
             Some(acc) => acc.into_iter().zip(b).map(|(a, b)| add(a, b)).collect(),
         });
     }
-    Ok(sum.unwrap_or_default())
+    let mut sum = sum.unwrap_or_default();
+    if let Some(since) = since {
+        for (b, start) in sum.iter_mut().zip(edges) {
+            if *start < since {
+                b.wh = None;
+                b.complete = false;
+            }
+        }
+    }
+    Ok(sum)
 }
 
 /// Energy per period of the comparison and of the requested periods, read together when they adjoin.
 async fn report_buckets(
     state: &AppState,
-    devices: &[&Device],
+    devices: (&Id, &[&Device]),
     q: Quantity,
     r: &Range,
 ) -> Result<(Vec<Bucket>, Vec<Bucket>), ApiError> {
@@ -201,13 +218,13 @@ async fn report_buckets(
     if prev.last() == cur.first() {
         let mut edges = prev.clone();
         edges.extend_from_slice(&cur[1..]);
-        let mut b = buckets_for(state, devices, q, &edges, r.now).await?;
+        let mut b = buckets_for(state, devices, q, &edges, (r.now, r.since)).await?;
         let current = b.split_off((prev.len() - 1).min(b.len()));
         return Ok((b, current));
     }
     Ok((
-        buckets_for(state, devices, q, prev, r.now).await?,
-        buckets_for(state, devices, q, cur, r.now).await?,
+        buckets_for(state, devices, q, prev, (r.now, r.since)).await?,
+        buckets_for(state, devices, q, cur, (r.now, r.since)).await?,
     ))
 }
 
@@ -294,10 +311,10 @@ pub async fn device(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<EnergyReport>, ApiError> {
-    let (_, dev) = visible_device(&state, &user, &id)?;
+    let (site, dev) = visible_device(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
-    let r = range(&state, &p, user.role)?;
-    let b = report_buckets(&state, &[dev], q, &r).await?;
+    let r = range(&state, &p, &user)?;
+    let b = report_buckets(&state, (&site.id, &[dev]), q, &r).await?;
     Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, b)))
 }
 
@@ -338,14 +355,14 @@ pub async fn site(
 ) -> Result<Json<EnergyReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
-    let r = range(&state, &p, user.role)?;
-    let b = report_buckets(&state, &site_meters(site), q, &r).await?;
+    let r = range(&state, &p, &user)?;
+    let b = report_buckets(&state, (&site.id, &site_meters(site)), q, &r).await?;
     Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, b)))
 }
 
 /// The periods of a report, for rankings (only the requested ones are read).
-pub(crate) fn site_range(state: &AppState, p: &EnergyParams, role: Role) -> Result<Range, ApiError> {
-    range(state, p, role)
+pub(crate) fn site_range(state: &AppState, p: &EnergyParams, user: &User) -> Result<Range, ApiError> {
+    range(state, p, user)
 }
 
 /// Total imported energy of some devices over a range.
@@ -355,8 +372,19 @@ pub(crate) struct Ranked {
 }
 
 impl Ranked {
-    pub(crate) async fn total(state: &AppState, devices: &[&Device], r: &Range) -> Result<Self, ApiError> {
-        let b = buckets_for(state, devices, Quantity::EnergyImport, &r.current.edges, r.now).await?;
+    pub(crate) async fn total(
+        state: &AppState,
+        devices: (&Id, &[&Device]),
+        r: &Range,
+    ) -> Result<Self, ApiError> {
+        let b = buckets_for(
+            state,
+            devices,
+            Quantity::EnergyImport,
+            &r.current.edges,
+            (r.now, r.since),
+        )
+        .await?;
         let known: Vec<f64> = b.iter().filter_map(|b| b.wh).collect();
         Ok(Self {
             wh: (!known.is_empty()).then(|| known.iter().sum()),
@@ -370,19 +398,10 @@ impl Ranked {
 /// scope is withheld.
 pub(crate) async fn intervals(
     state: &AppState,
-    (_site, devices): (&Id, &[&Device]),
+    (site, devices): (&Id, &[&Device]),
     q: Quantity,
     edges: &[DateTime<Utc>],
-    user: &zw_model::User,
+    user: &User,
 ) -> Result<Vec<Bucket>, ApiError> {
-    let mut b = buckets_for(state, devices, q, edges, Utc::now()).await?;
-    if let Some(since) = user.since {
-        for (b, start) in b.iter_mut().zip(edges) {
-            if *start < since {
-                b.wh = None;
-                b.complete = false;
-            }
-        }
-    }
-    Ok(b)
+    buckets_for(state, (site, devices), q, edges, (Utc::now(), user.since)).await
 }

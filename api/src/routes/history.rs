@@ -1,6 +1,9 @@
 //! History of one quantity of a device, aggregated per time window, from InfluxDB.
 //!
-//! The query uses bind parameters for every value (`$device`, `$from`, `$to`). The field name and the
+//! The query selects the device's series *at its inventory site* (site and device tag), so a reading published
+//! for the device under another site never shows; and it starts no earlier than the caller's scope
+//! ([`zw_model::User::since`], a resident's move-in). The query uses bind parameters for every value
+//! (`$site`, `$device`, `$from`, `$to`). The field name and the
 //! aggregate function cannot be bound in InfluxQL; both come from closed sets ([`Quantity`] and [`Agg`]) and are
 //! never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
 //! never reported as 0. The number of windows per request is capped, and so is the range per role
@@ -89,7 +92,7 @@ pub struct History {
     pub quantity: String,
     /// Unit symbol.
     pub unit: &'static str,
-    /// Start.
+    /// Start: the requested one, or the start of the caller's scope (a resident's move-in) if later.
     pub from: DateTime<Utc>,
     /// End (exclusive).
     pub to: DateTime<Utc>,
@@ -113,12 +116,15 @@ pub async fn history(
     Path(id): Path<String>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<FastJson<History>, ApiError> {
-    let (_, dev) = visible_device(&state, &user, &id)?;
+    let (site, dev) = visible_device(&state, &user, &id)?;
     let quantity = Quantity::from_name(&p.quantity)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown quantity {:?}", p.quantity)))?;
     let window = parse_window(p.window.as_deref().unwrap_or("1m"))?;
     let max = state.config.max_history_range.for_role(user.role);
     let (from, to) = history_range(p.from, p.to, Utc::now(), user.role, max)?;
+    // Nothing before the user's scope starts (a resident's move-in): the range is clamped to it, and a
+    // range wholly before it has no windows.
+    let from = user.clamp_start(from).min(to);
     let windows = (to - from).num_seconds() / i64::try_from(window.as_secs()).unwrap_or(i64::MAX).max(1);
     if windows > MAX_POINTS {
         return Err(ApiError::BadRequest(format!(
@@ -127,17 +133,27 @@ pub async fn history(
     }
     // Field and function come from closed enums; all values are bound.
     let q = format!(
-        "SELECT {f}(\"{field}\") FROM \"{m}\" WHERE \"{tag}\" = $device AND time >= $from AND time < $to \
-         GROUP BY time({w}s) fill(none)",
+        "SELECT {f}(\"{field}\") FROM \"{m}\" WHERE \"{site_tag}\" = $site AND \"{tag}\" = $device \
+         AND time >= $from AND time < $to GROUP BY time({w}s) fill(none)",
         f = p.agg.function(),
         field = quantity.name(),
         m = storage::MEASUREMENT,
+        site_tag = storage::TAG_SITE,
         tag = storage::TAG_DEVICE,
         w = window.as_secs(),
     );
     let (from_s, to_s) = (from.to_rfc3339(), to.to_rfc3339());
-    let params = [("device", dev.id.as_str()), ("from", &from_s), ("to", &to_s)];
-    let series = crate::db::query(&state, "history", &q, &params).await?;
+    let params = [
+        ("site", site.id.as_str()),
+        ("device", dev.id.as_str()),
+        ("from", &from_s),
+        ("to", &to_s),
+    ];
+    let series = if from < to {
+        crate::db::query(&state, "history", &q, &params).await?
+    } else {
+        Vec::new()
+    };
     let points: Vec<Point> = series
         .first()
         .map(|s| {

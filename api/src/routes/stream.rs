@@ -1,6 +1,8 @@
 //! Server-sent events: every new reading of a device in the caller's scope, as it arrives on the bus.
 //!
-//! Each event is `event: reading` with the canonical reading JSON as data. Scope is checked per reading.
+//! Each event is `event: reading` with the canonical reading JSON as data. Scope is checked per reading: the
+//! device must be in the caller's scope at the site the reading names, and the reading no older than the
+//! start of the caller's scope (a resident's move-in).
 //! A client too slow to keep up skips ahead and gets an `event: lagged` with the number of readings it
 //! missed, rather than stalling the bus feed for everyone. A user may have `api.max_streams_per_user` streams
 //! open; one more answers 429 with `Retry-After`. Streams have no request timeout: they last until the
@@ -46,7 +48,9 @@ pub async fn stream(
             };
             let event = match received {
                 Ok(r) => {
-                    let visible = inventory.site(r.site.as_str()).is_some_and(|s| user.sees(s));
+                    let visible = inventory.device(r.device.as_str()).is_some_and(|(s, _)| {
+                        s.id == r.site && user.sees(s) && user.since.is_none_or(|since| r.ts >= since)
+                    });
                     if !visible {
                         continue;
                     }

@@ -51,11 +51,11 @@ pub async fn top(
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<TopConsumers>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
-    let r = site_range(&state, &p, user.role)?;
-    let total = Ranked::total(&state, &site_meters(site), &r).await?;
+    let r = site_range(&state, &p, &user)?;
+    let total = Ranked::total(&state, (&site.id, &site_meters(site)), &r).await?;
     let mut consumers = Vec::new();
     for dev in site.devices.iter().filter(|d| d.class != "main_meter") {
-        let t = Ranked::total(&state, &[dev], &r).await?;
+        let t = Ranked::total(&state, (&site.id, &[dev]), &r).await?;
         let share = match (t.wh, total.wh) {
             (Some(a), Some(b)) if b > 0.0 => Some(a / b),
             _ => None,

@@ -194,15 +194,18 @@ fn move_in_and_token_expiry_parse_as_dates_or_instants_and_survive_toml() {
     // The keys land on the last [[users]] table.
     let parsed = parse(&text);
     let u = parsed.users.last().expect("a user");
-    assert_eq!(u.since, Some(parse_instant("2026-03-01T00:00:00Z").unwrap()));
+    assert_eq!(
+        u.since,
+        Some(parse_instant("2026-03-01T00:00:00Z").expect("test value"))
+    );
     assert_eq!(
         u.token_expires,
-        Some(parse_instant("2026-06-30T10:00:00Z").unwrap())
+        Some(parse_instant("2026-06-30T10:00:00Z").expect("test value"))
     );
     assert_eq!(u.tokens[0].sha256, token_hash("next"));
     assert_eq!(parsed.validate(), Vec::<String>::new());
     assert_eq!(parse(&toml::to_string(&parsed).expect("renders")), parsed);
-    let t = parse_instant("2026-03-01T00:00:00Z").unwrap();
+    let t = parse_instant("2026-03-01T00:00:00Z").expect("test value");
     assert_eq!(u.clamp_start(t - chrono::TimeDelta::days(1)), t);
     assert_eq!(u.token_hashes().count(), 2);
     assert!(parse_instant("March 1st").is_err());

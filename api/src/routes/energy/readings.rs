@@ -34,7 +34,7 @@ use crate::periods::measured_edges;
 /// to the device's latest reading.
 pub(super) async fn device_buckets(
     state: &AppState,
-    device: &Id,
+    (site, device): (&Id, &Id),
     q: Quantity,
     calendar: &[DateTime<Utc>],
     now: DateTime<Utc>,
@@ -45,6 +45,7 @@ pub(super) async fn device_buckets(
     };
     let reader = Reader {
         state,
+        site,
         device,
         q,
         cfg,
@@ -161,18 +162,21 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 struct Reader<'a> {
     state: &'a AppState,
+    /// The device's inventory site: only its series there is read (scope is site *and* device).
+    site: &'a Id,
     device: &'a Id,
     q: Quantity,
     cfg: &'a CounterConfig,
 }
 
 impl Reader<'_> {
-    /// `FROM … WHERE device = $device AND ` with the quantity's field as `{f}`.
+    /// `FROM … WHERE site = $site AND device = $device AND ` with the quantity's field as `{f}`.
     fn select(&self, what: &str) -> String {
         format!(
-            "SELECT {what} FROM \"{m}\" WHERE \"{t}\" = $device AND ",
+            "SELECT {what} FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND ",
             what = what.replace("{f}", &format!("\"{}\"", self.q.name())),
             m = storage::MEASUREMENT,
+            s = storage::TAG_SITE,
             t = storage::TAG_DEVICE,
         )
     }
@@ -185,7 +189,12 @@ impl Reader<'_> {
     ) -> Result<Option<DateTime<Utc>>, ApiError> {
         let q = self.select("last({f})") + "time >= $from AND time < $to";
         let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
-        let params = [("device", self.device.as_str()), ("from", &f), ("to", &t)];
+        let params = [
+            ("site", self.site.as_str()),
+            ("device", self.device.as_str()),
+            ("from", &f),
+            ("to", &t),
+        ];
         let series = crate::db::query(self.state, "energy", &q, &params).await?;
         Ok(points(&series).last().map(|p| p.0))
     }
@@ -203,7 +212,10 @@ impl Reader<'_> {
         };
         let gap = self.cfg.max_gap;
         let mut q = Vec::with_capacity(2 * edges.len() + 1);
-        let mut params: Vec<(String, String)> = vec![("device".into(), self.device.as_str().into())];
+        let mut params: Vec<(String, String)> = vec![
+            ("site".into(), self.site.as_str().into()),
+            ("device".into(), self.device.as_str().into()),
+        ];
         for (i, &e) in edges.iter().enumerate() {
             q.push(
                 self.select("{f}") + &format!("time >= $lo{i} AND time < $e{i} ORDER BY time DESC LIMIT 3"),
@@ -243,7 +255,10 @@ impl Reader<'_> {
         }
         let gap = self.cfg.max_gap;
         let mut q = Vec::with_capacity(missing.len());
-        let mut params: Vec<(String, String)> = vec![("device".into(), self.device.as_str().into())];
+        let mut params: Vec<(String, String)> = vec![
+            ("site".into(), self.site.as_str().into()),
+            ("device".into(), self.device.as_str().into()),
+        ];
         for &k in missing {
             q.push(self.select("{f}") + &format!("time >= $a{k} AND time < $b{k}"));
             params.push((format!("a{k}"), (edges[k] - gap).to_rfc3339()));
