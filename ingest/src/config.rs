@@ -50,6 +50,8 @@ pub struct Config {
     pub dead_letter: DeadLetterConfig,
     /// The alarm before the broker drops readings queued for ingest.
     pub broker_watch: BrokerWatchConfig,
+    /// Quarter-hour and daily rollups of the energy counters for long reports ([`crate::rollup`]).
+    pub rollup: crate::rollup::RollupConfig,
 }
 
 /// Watching the broker's message store (`[ingest.broker_watch]`): mosquitto drops QoS 1 messages for a
@@ -120,6 +122,7 @@ impl Default for Config {
             spool: SpoolConfig::default(),
             dead_letter: DeadLetterConfig::default(),
             broker_watch: BrokerWatchConfig::default(),
+            rollup: crate::rollup::RollupConfig::default(),
         }
     }
 }
@@ -241,6 +244,7 @@ impl Config {
         {
             errors.push("ingest.dead_letter.path: must differ from ingest.spool.path".into());
         }
+        errors.extend(self.rollup.validate());
         errors
     }
 }

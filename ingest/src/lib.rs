@@ -28,6 +28,7 @@ pub mod import;
 mod line;
 mod metrics;
 pub mod partition;
+pub mod rollup;
 mod pipeline;
 mod replay;
 pub mod spool;

@@ -44,10 +44,11 @@ pub struct Tariff {
     /// Human-readable name.
     #[serde(default)]
     pub name: String,
-    /// First local date it applies to.
+    /// First local date it applies to (a TOML date `2026-01-01` or a string).
+    #[serde(deserialize_with = "dates::one")]
     pub valid_from: NaiveDate,
     /// First local date it no longer applies to; absent: open-ended.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "dates::optional")]
     pub valid_to: Option<NaiveDate>,
     /// The sites it applies to; two versions for one site must not overlap in time.
     #[serde(default)]
@@ -149,6 +150,44 @@ pub struct Budget {
     /// Cost budget, gross, in the tariff's currency; optional.
     #[serde(default)]
     pub gross: Option<f64>,
+}
+
+/// Dates written as TOML dates (`valid_from = 2026-01-01`, which the TOML reader hands over as a one-entry
+/// map) or as strings.
+mod dates {
+    use chrono::NaiveDate;
+    use serde::Deserializer;
+    use serde::de::{Error, MapAccess, Visitor};
+
+    struct V;
+
+    impl<'de> Visitor<'de> for V {
+        type Value = NaiveDate;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date like 2026-01-01")
+        }
+
+        fn visit_str<E: Error>(self, s: &str) -> Result<NaiveDate, E> {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map_err(|_| E::custom(format!("{s:?} is not a date like 2026-01-01")))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NaiveDate, A::Error> {
+            let Some((_, v)) = map.next_entry::<String, String>()? else {
+                return Err(A::Error::custom("expected a date like 2026-01-01"));
+            };
+            self.visit_str(&v)
+        }
+    }
+
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        d.deserialize_any(V)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        d.deserialize_any(V).map(Some)
+    }
 }
 
 fn default_currency() -> String {

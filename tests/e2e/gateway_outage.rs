@@ -52,10 +52,29 @@ pub(crate) async fn stamps(
 }
 
 /// Whether each of `meters` meters has a point at or after `t` (and at least 3 since `since`).
-async fn all_reached(stack: &Stack, meters: u8, since: DateTime<Utc>, t: DateTime<Utc>) -> Option<()> {
+pub(crate) async fn all_reached(
+    stack: &Stack,
+    meters: u8,
+    since: DateTime<Utc>,
+    t: DateTime<Utc>,
+) -> Option<()> {
     let all = stamps(stack, since).await.ok()?;
     (all.len() == usize::from(meters) && all.values().all(|ts| ts.len() >= 3 && ts.last() >= Some(&t)))
         .then_some(())
+}
+
+/// One point per poll interval, no gap: the grid is fixed, so consecutive polls of `device` are 1 s apart.
+pub(crate) fn assert_one_per_second(device: &str, ts: &[DateTime<Utc>]) -> anyhow::Result<()> {
+    for w in ts.windows(2) {
+        let gap = (w[1] - w[0]).as_seconds_f64();
+        anyhow::ensure!(
+            (0.5..1.5).contains(&gap),
+            "{device}: {gap:.3} s between {} and {}",
+            w[0],
+            w[1]
+        );
+    }
+    Ok(())
 }
 
 /// The value of the metric line starting with `series`, 0 if absent.
@@ -68,6 +87,12 @@ fn value(text: &str, series: &str) -> f64 {
 /// `meters` simulated SDM630s polled every second, the gateway's buffer on disk; returns the config's path
 /// and the API's URL.
 pub(crate) fn system(stack: &Stack, meters: u8) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let (cfg, api) = system_config(stack, meters);
+    Ok((write(stack, &cfg)?, api))
+}
+
+/// The config [`system`] writes, and the API's URL.
+pub(crate) fn system_config(stack: &Stack, meters: u8) -> (zw_config::Config, String) {
     let (api_port, modbus_port) = (free_port(), free_port());
     let mut cfg = serving(stack, api_port);
     cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus_port).into();
@@ -81,7 +106,7 @@ pub(crate) fn system(stack: &Stack, meters: u8) -> anyhow::Result<(std::path::Pa
     });
     cfg.inventory = Inventory::builder().building("plant", devices).build();
     cfg.inventory.users.push(crate::support::config::admin());
-    Ok((write(stack, &cfg)?, format!("http://127.0.0.1:{api_port}")))
+    (cfg, format!("http://127.0.0.1:{api_port}"))
 }
 
 /// Waits for the API of a started `all` to be ready.
@@ -132,16 +157,7 @@ async fn gateway_outage_loses_no_reading_and_never_stalls_polling() -> anyhow::R
             up - down,
             logs()
         );
-        // One point per poll interval, no gap: the grid is fixed, so consecutive polls are 1 s apart.
-        for w in ts.windows(2) {
-            let gap = (w[1] - w[0]).as_seconds_f64();
-            assert!(
-                (0.5..1.5).contains(&gap),
-                "{d}: {gap:.3} s between {} and {} (outage {down} .. {up})\n{text}",
-                w[0],
-                w[1]
-            );
-        }
+        assert_one_per_second(&d, &ts).with_context(|| format!("outage {down} .. {up}\n{text}"))?;
     }
     println!(
         "outage {:.1} s: {produced} readings produced during it, all stored; buffered {} readings, handed back {}",

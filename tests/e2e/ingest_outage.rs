@@ -164,7 +164,7 @@ async fn broker_kill9_mid_stream_every_acknowledged_reading_arrives() -> anyhow:
 
 /// How long the network partition lasts: `ZW_TEST_PARTITION_SECS` (default 10; the 5 minutes is
 /// the same code path and only makes the suite slower).
-fn partition() -> Duration {
+pub(crate) fn partition() -> Duration {
     let secs = std::env::var("ZW_TEST_PARTITION_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

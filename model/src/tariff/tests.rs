@@ -286,3 +286,14 @@ proptest! {
         prop_assert!((b.vat_cents as f64 - exact).abs() <= 0.5 + 1e-9);
     }
 }
+
+#[test]
+fn toml_dates_and_integers_are_read() {
+    let t: Tariff = toml::from_str(
+        "id = \"t\"\nvalid_from = 2026-01-01\nvalid_to = \"2026-07-01\"\nvat_percent = 19\nenergy_ct_per_kwh = 30\n",
+    )
+    .expect("a tariff");
+    assert_eq!(t.valid_from, date(2026, 1, 1));
+    assert_eq!(t.valid_to, Some(date(2026, 7, 1)));
+    assert_eq!(t.energy_ct_per_kwh, 30.0);
+}

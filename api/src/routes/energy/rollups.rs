@@ -1,0 +1,172 @@
+//! The rollups a report reads instead of the readings between its edges ([`zw_model::counter::rollup`]):
+//! the device's watermark, then in one request the day rows of the span and the quarter rows from every
+//! edge to the nearest day edge and before the watermark ([`quarter_spans`]). [`plan`] decides per period which stretch the rollups answer;
+//! the rest (the running part after the watermark, or a span never rolled up) is read as before, from the
+//! first reading of every thin window ([`super::readings`]).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use zw_influx::Series;
+use zw_model::counter::Point;
+use zw_model::counter::rollup::{
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, Rollups, Summary, TAG_QUANTITY, TAG_TZ,
+    quarter_spans,
+};
+use zw_model::counter::{CounterConfig, local_day_edges};
+use zw_model::{Id, Quantity, storage};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The rollups of one device's quantity needed for the periods between `edges`; empty (nothing covered)
+/// when it has none.
+pub(super) async fn load(
+    state: &AppState,
+    (site, device): (&Id, &Id),
+    q: Quantity,
+    edges: &[DateTime<Utc>],
+    cfg: &CounterConfig,
+) -> Result<Rollups, ApiError> {
+    let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
+        return Ok(Rollups::default());
+    };
+    let query = format!(
+        "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE \"{s}\" = $site AND \
+         \"{t}\" = $device AND \"{TAG_QUANTITY}\" = $q",
+        s = storage::TAG_SITE,
+        t = storage::TAG_DEVICE
+    );
+    let base = [
+        ("site", site.as_str()),
+        ("device", device.as_str()),
+        ("q", q.name()),
+    ];
+    let series = crate::db::query(state, "energy", &query, &base).await?;
+    let Some((from, through)) = watermark(&series) else {
+        return Ok(Rollups::default());
+    };
+    let (lo, hi) = ((first - cfg.max_gap).max(from), (last + cfg.max_gap).min(through));
+    if lo >= hi {
+        return Ok(Rollups::default());
+    }
+    let tz = state.config.timezone();
+    let day_edges: Vec<DateTime<Utc>> = local_day_edges(
+        &tz,
+        lo.with_timezone(&tz).date_naive(),
+        hi.with_timezone(&tz).date_naive(),
+    )
+    .into_iter()
+    .filter(|d| from <= *d && *d <= through)
+    .collect();
+    let quarters_read = quarter_spans(edges, &day_edges, cfg.max_gap, (from, through));
+    let fields = FIELDS.map(|f| format!("\"{f}\"")).join(",");
+    let select = |m: &str| {
+        format!(
+            "SELECT {fields} FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND \
+             \"{TAG_QUANTITY}\" = $q AND ",
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        )
+    };
+    let mut statements = Vec::with_capacity(quarters_read.len() + 1);
+    let mut params: Vec<(String, String)> =
+        base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    if let (Some(d0), Some(d1)) = (day_edges.first(), day_edges.last()) {
+        statements
+            .push(select(MEASUREMENT_DAY) + &format!("\"{TAG_TZ}\" = $tz AND time >= $d0 AND time < $d1"));
+        params.push(("tz".into(), state.config.timezone.clone()));
+        params.push(("d0".into(), d0.to_rfc3339()));
+        params.push(("d1".into(), d1.to_rfc3339()));
+    }
+    for (i, (a, b)) in quarters_read.iter().enumerate() {
+        statements.push(select(MEASUREMENT_QUARTER) + &format!("time >= $qa{i} AND time < $qb{i}"));
+        params.push((format!("qa{i}"), a.to_rfc3339()));
+        params.push((format!("qb{i}"), b.to_rfc3339()));
+    }
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let results = crate::db::query_all(state, "energy", &statements.join("; "), &params).await?;
+    let mut results = results.into_iter();
+    let days = if day_edges.len() >= 2 {
+        summaries(&results.next().unwrap_or_default())
+            .into_iter()
+            .collect()
+    } else {
+        Default::default()
+    };
+    let quarters = results.flat_map(|s| summaries(&s)).collect();
+    Ok(Rollups {
+        covered: Some((from, through)),
+        day_edges,
+        days,
+        quarters,
+        quarters_read,
+    })
+}
+
+/// What answers the steps of one period `[s, e)`, i.e. of the readings in `[s − max_gap, e + max_gap)`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Plan {
+    /// From the rollups: the summary of the readings from the quarter holding `s − max_gap` up to `mid`
+    /// (`Some(None)`: there are none); `None`: the rollups do not answer, `mid` is `s − max_gap`.
+    pub rolled: Option<Option<Summary>>,
+    /// Where the thinned readings take over, up to `e + max_gap` (nothing left when they are equal).
+    pub mid: DateTime<Utc>,
+    /// `e + max_gap`.
+    pub end: DateTime<Utc>,
+}
+
+impl Plan {
+    /// The stretch left to the thinned readings, if any.
+    pub fn thin(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        (self.mid < self.end).then_some((self.mid, self.end))
+    }
+}
+
+/// How the steps of period `[s, e)` are answered.
+pub(super) fn plan(r: &Rollups, s: DateTime<Utc>, e: DateTime<Utc>, gap: TimeDelta) -> Plan {
+    let (a, end) = (s - gap, e + gap);
+    if let Some((_, through)) = r.covered {
+        let mid = through.min(end);
+        if mid > a
+            && let Some(rolled) = r.stretch(a, mid)
+        {
+            return Plan {
+                rolled: Some(rolled),
+                mid,
+                end,
+            };
+        }
+    }
+    Plan {
+        rolled: None,
+        mid: a,
+        end,
+    }
+}
+
+/// The last rolled-up reading before `mid` and the first thinned one at or after it.
+pub(super) fn seam(last: Option<Point>, thinned: &[Point], mid: DateTime<Utc>) -> Option<[Point; 2]> {
+    let next = thinned.get(thinned.partition_point(|p| p.0 < mid))?;
+    Some([last?, *next])
+}
+
+fn watermark(series: &[Series]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let row = series.first()?.values.last()?;
+    let t = |i: usize| DateTime::from_timestamp_millis(row.get(i)?.as_i64()?);
+    Some((t(1)?, t(2)?))
+}
+
+fn summaries(series: &[Series]) -> Vec<(DateTime<Utc>, Summary)> {
+    series
+        .first()
+        .map(|s| {
+            s.values
+                .iter()
+                .filter_map(|row| {
+                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
+                    let v: Vec<Option<f64>> = row[1..].iter().map(|x| x.as_f64()).collect();
+                    Some((t, Summary::from_fields(&v)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,390 @@
+//! The rollup writer: quarter-hour and local-day [`Summary`] rows of every device's energy counters,
+//! computed from the raw readings, so energy reports over months and years read a few hundred rows
+//! ([`zw_model::counter::rollup`] says what they hold and why they stay exact).
+//!
+//! [`Roller::roll`] recomputes `[from, to)` (whole quarters) for every device and energy quantity: per local
+//! day, the raw readings of the stretch give its quarter rows; the quarter rows of the whole day (old and
+//! new) give the day row; last, the watermark (`rollup_state`) is extended to cover the stretch. Rows are
+//! keyed by device, quantity (and zone) and interval start, so rolling a stretch again overwrites them: it is
+//! idempotent, and `zaehlwerk rollup --since` re-computes any span. [`run`] rolls the last
+//! `ingest.rollup.lookback` every `ingest.rollup.every`, up to `settle` ago, so readings arriving up to
+//! `lookback` late are rolled up again; readings arriving later (an import, a hand-back after a longer
+//! outage) need `zaehlwerk rollup --since` (`zaehlwerk import` does it for what it imported). Until then a
+//! rollup made before them only ever leads the API to read raw readings (a stretch it believed to hold a
+//! gap), except where a late reading lands between readings already there and breaks a plain stretch (a
+//! late reset): see api/README.md.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use zw_influx::Series;
+use zw_model::counter::rollup::{
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Summary, TAG_QUANTITY, TAG_TZ,
+    quarter_edges, quarter_floor, summarize,
+};
+use zw_model::counter::{Point, local_day_edges};
+use zw_model::{Id, Quantity, storage};
+
+/// The rollup task (`[ingest.rollup]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RollupConfig {
+    /// Keep rollups up to date while ingest runs (the API reads them for long reports).
+    pub enabled: bool,
+    /// How often the last `lookback` is rolled up again.
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+    /// How far back each run recomputes: readings arriving later than this need `zaehlwerk rollup --since`.
+    #[serde(with = "humantime_serde")]
+    pub lookback: Duration,
+    /// Quarters ending less than this ago are left for the next run (readings still on their way).
+    #[serde(with = "humantime_serde")]
+    pub settle: Duration,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every: Duration::from_secs(300),
+            lookback: Duration::from_secs(6 * 3600),
+            settle: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RollupConfig {
+    /// Every problem: `every` 10 s to 1 h; `lookback` 30 min to 31 days and at least `every`; `settle` at
+    /// most 1 h.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(Duration::from_secs(10)..=Duration::from_secs(3600)).contains(&self.every) {
+            errors.push("ingest.rollup.every: must be 10s..=1h".into());
+        }
+        if !(Duration::from_secs(1800)..=Duration::from_secs(31 * 86_400)).contains(&self.lookback) {
+            errors.push("ingest.rollup.lookback: must be 30min..=31days".into());
+        } else if self.lookback < self.every {
+            errors.push("ingest.rollup.lookback: must be at least ingest.rollup.every".into());
+        }
+        if self.settle > Duration::from_secs(3600) {
+            errors.push("ingest.rollup.settle: must be at most 1h".into());
+        }
+        errors
+    }
+}
+
+/// A rollup could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    /// Reading raw readings, rows or the watermark failed.
+    #[error("reading for the rollups: {0}")]
+    Query(#[from] zw_influx::QueryError),
+    /// Writing rows failed.
+    #[error("writing rollups: {0}")]
+    Write(#[from] zw_influx::WriteError),
+}
+
+/// What a roll did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Rolled {
+    /// Raw readings read.
+    pub readings: u64,
+    /// Quarter and day rows written.
+    pub rows: u64,
+}
+
+/// Computes and writes rollups for some devices.
+pub struct Roller<Z: TimeZone> {
+    client: zw_influx::Client,
+    tz: Z,
+    tz_name: String,
+    devices: Vec<(Id, Id)>,
+}
+
+/// Lines per write request.
+const WRITE_BATCH: usize = 5_000;
+
+impl<Z: TimeZone> Roller<Z> {
+    /// A roller for `devices` (site, device), with local days of `tz` (named `tz_name` in the day rows'
+    /// `tz` tag). A device's readings and rollups are those stored under its current site.
+    pub fn new(client: zw_influx::Client, tz: Z, tz_name: &str, devices: Vec<(Id, Id)>) -> Self {
+        Self {
+            client,
+            tz,
+            tz_name: tz_name.to_string(),
+            devices,
+        }
+    }
+
+    /// The energy quantities rolled up.
+    pub const QUANTITIES: [Quantity; 2] = [Quantity::EnergyImport, Quantity::EnergyExport];
+
+    /// Recomputes the rollups of the whole quarters in `[from, to)` for every device and energy quantity,
+    /// then extends each watermark to cover them.
+    pub async fn roll(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Rolled, RollupError> {
+        let (from, to) = (quarter_floor(from), quarter_floor(to));
+        let mut total = Rolled::default();
+        if from >= to {
+            return Ok(total);
+        }
+        for device in &self.devices {
+            let device = (&device.0, &device.1);
+            for q in Self::QUANTITIES {
+                let r = self.roll_one(device, q, from, to).await?;
+                total.readings += r.readings;
+                total.rows += r.rows;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn roll_one(
+        &self,
+        device: (&Id, &Id),
+        q: Quantity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Rolled, RollupError> {
+        let mut out = Rolled::default();
+        let mut lines = String::new();
+        let before = self.watermark(device, q).await?;
+        // Catch up from where the rollups end when ingest was stopped for a while (up to 31 days).
+        let from = match before {
+            Some((_, t)) if t < from && from - t <= TimeDelta::days(31) => quarter_floor(t),
+            _ => from,
+        };
+        let first_day = from.with_timezone(&self.tz).date_naive();
+        let last_day = (to - TimeDelta::milliseconds(1))
+            .with_timezone(&self.tz)
+            .date_naive();
+        let days = local_day_edges(&self.tz, first_day, last_day);
+        for d in days.windows(2) {
+            let (a, b) = (d[0].max(from), d[1].min(to));
+            if a >= b {
+                continue;
+            }
+            let readings = self.readings(device, q, a, b).await?;
+            out.readings += readings.len() as u64;
+            for (start, _, s) in summarize(&readings, &quarter_edges(a, b)) {
+                row(&mut lines, MEASUREMENT_QUARTER, device, q, None, start, &s);
+                out.rows += 1;
+            }
+            self.flush(&mut lines, false).await?;
+            // The day row from all its quarter rows, the ones just written included.
+            let quarters = self.quarters(device, q, d[0], d[1].min(to)).await?;
+            if let Some(day) = quarters.into_iter().reduce(Summary::then) {
+                row(
+                    &mut lines,
+                    MEASUREMENT_DAY,
+                    device,
+                    q,
+                    Some(&self.tz_name),
+                    d[0],
+                    &day,
+                );
+                out.rows += 1;
+            }
+        }
+        self.flush(&mut lines, true).await?;
+        let (from, to) = match before {
+            Some((f, t)) if from <= t && f <= to => (f.min(from), t.max(to)),
+            _ => (from, to),
+        };
+        let _ = writeln!(
+            lines,
+            "{MEASUREMENT_STATE},{}={},{}={},{TAG_QUANTITY}={} from_ms={}i,through_ms={}i 0",
+            storage::TAG_SITE,
+            device.0,
+            storage::TAG_DEVICE,
+            device.1,
+            q.name(),
+            from.timestamp_millis(),
+            to.timestamp_millis()
+        );
+        self.flush(&mut lines, true).await?;
+        Ok(out)
+    }
+
+    async fn flush(&self, lines: &mut String, all: bool) -> Result<(), RollupError> {
+        if lines.is_empty() || (!all && lines.matches('\n').count() < WRITE_BATCH) {
+            return Ok(());
+        }
+        self.client.write(std::mem::take(lines)).await?;
+        Ok(())
+    }
+
+    async fn readings(
+        &self,
+        device: (&Id, &Id),
+        q: Quantity,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+    ) -> Result<Vec<Point>, RollupError> {
+        let query = format!(
+            "SELECT \"{f}\" FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $a AND \
+             time < $b",
+            f = q.name(),
+            m = storage::MEASUREMENT,
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        );
+        let (sa, sb) = (a.to_rfc3339(), b.to_rfc3339());
+        let params = [
+            ("site", device.0.as_str()),
+            ("device", device.1.as_str()),
+            ("a", &sa),
+            ("b", &sb),
+        ];
+        let series = self.client.query(&query, &params).await?;
+        Ok(points(&series))
+    }
+
+    async fn quarters(
+        &self,
+        device: (&Id, &Id),
+        q: Quantity,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+    ) -> Result<Vec<Summary>, RollupError> {
+        let query = format!(
+            "SELECT {fields} FROM \"{MEASUREMENT_QUARTER}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND \
+             \"{TAG_QUANTITY}\" = $q \
+             AND time >= $a AND time < $b",
+            fields = FIELDS.map(|f| format!("\"{f}\"")).join(","),
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        );
+        let (sa, sb) = (a.to_rfc3339(), b.to_rfc3339());
+        let params = [
+            ("site", device.0.as_str()),
+            ("device", device.1.as_str()),
+            ("q", q.name()),
+            ("a", &sa),
+            ("b", &sb),
+        ];
+        let series = self.client.query(&query, &params).await?;
+        Ok(summaries(&series).into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// The watermark `[from, through)` of a device's quantity, if any.
+    pub async fn watermark(
+        &self,
+        device: (&Id, &Id),
+        q: Quantity,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, RollupError> {
+        let query = format!(
+            "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE \"{s}\" = $site AND \
+             \"{t}\" = $device AND \
+             \"{TAG_QUANTITY}\" = $q",
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        );
+        let params = [
+            ("site", device.0.as_str()),
+            ("device", device.1.as_str()),
+            ("q", q.name()),
+        ];
+        Ok(watermark(&self.client.query(&query, &params).await?))
+    }
+}
+
+/// One rollup row in line protocol, with a millisecond timestamp.
+fn row(
+    out: &mut String,
+    m: &str,
+    device: (&Id, &Id),
+    q: Quantity,
+    tz: Option<&str>,
+    start: DateTime<Utc>,
+    s: &Summary,
+) {
+    let _ = write!(
+        out,
+        "{m},{}={},{}={},{TAG_QUANTITY}={}",
+        storage::TAG_SITE,
+        device.0,
+        storage::TAG_DEVICE,
+        device.1,
+        q.name()
+    );
+    if let Some(tz) = tz {
+        let _ = write!(out, ",{TAG_TZ}={}", tz.replace(' ', "\\ ").replace(',', "\\,"));
+    }
+    for (i, (name, v)) in FIELDS.iter().zip(s.fields()).enumerate() {
+        let _ = write!(out, "{}{name}={v:?}", if i == 0 { ' ' } else { ',' });
+    }
+    let _ = writeln!(out, " {}", start.timestamp_millis());
+}
+
+/// (time, value) rows of the first series.
+pub fn points(series: &[Series]) -> Vec<Point> {
+    series
+        .first()
+        .map(|s| {
+            s.values
+                .iter()
+                .filter_map(|row| {
+                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
+                    Some((t, row.get(1)?.as_f64()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (start, summary) rows of the first series, selected as `time` and [`FIELDS`].
+pub fn summaries(series: &[Series]) -> Vec<(DateTime<Utc>, Summary)> {
+    series
+        .first()
+        .map(|s| {
+            s.values
+                .iter()
+                .filter_map(|row| {
+                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
+                    let v: Vec<Option<f64>> = row[1..].iter().map(|x| x.as_f64()).collect();
+                    Some((t, Summary::from_fields(&v)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The watermark selected as `time, from_ms, through_ms`.
+pub fn watermark(series: &[Series]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let row = series.first()?.values.last()?;
+    let t = |i: usize| DateTime::from_timestamp_millis(row.get(i)?.as_i64()?);
+    Some((t(1)?, t(2)?))
+}
+
+/// Rolls up the last `lookback` every `every` until `stop`; errors are logged and retried at the next run.
+pub async fn run<Z: TimeZone>(cfg: RollupConfig, roller: Roller<Z>, stop: CancellationToken) {
+    if !cfg.enabled {
+        return;
+    }
+    let (lookback, settle) = (td(cfg.lookback), td(cfg.settle));
+    loop {
+        let to = Utc::now() - settle;
+        let started = std::time::Instant::now();
+        match roller.roll(to - lookback, to).await {
+            Ok(r) => info!(
+                readings = r.readings,
+                rows = r.rows,
+                ms = started.elapsed().as_millis() as u64,
+                "Rollups updated."
+            ),
+            Err(e) => warn!(error = %e, "Rollups not updated; retrying at the next run."),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(cfg.every) => {}
+        }
+    }
+}
+
+fn td(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(QUARTER)
+}
