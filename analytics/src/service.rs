@@ -41,6 +41,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut analytics = Analytics::new(&cfg, &inventory);
+    // Readings of pairs the inventory does not know are ignored and counted (`unknown_device`).
+    let known = zw_model::KnownDevices::of(&inventory);
     let Some(restored) = restore(&cfg, bus, &shutdown).await else {
         return;
     };
@@ -121,6 +123,9 @@ pub async fn run(
                 // A single reading or a batch: each observed in order, the events published after.
                 let mut events = Vec::new();
                 for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| match r {
+                    Ok(r) if !known.contains(r.site.as_str(), r.device.as_str()) => {
+                        metrics.rejected.with_label_values(&["unknown_device"]).inc();
+                    }
                     Ok(r) => {
                         metrics.observed.inc();
                         events.extend(analytics.observe(&r, Utc::now()));
