@@ -162,9 +162,12 @@ impl<Z: TimeZone> Roller<Z> {
             .with_timezone(&self.tz)
             .date_naive();
         let days = local_day_edges(&self.tz, first_day, last_day);
+        let hours = self.hours_with_readings(device, q, from, to).await?;
         for d in days.windows(2) {
             let (a, b) = (d[0].max(from), d[1].min(to));
-            if a >= b {
+            // A stretch without readings changes no row (readings are never taken away).
+            let lo = hours.partition_point(|h| *h + TimeDelta::hours(1) <= a);
+            if a >= b || hours.get(lo).is_none_or(|h| *h >= b) {
                 continue;
             }
             let readings = self.readings(device, q, a, b).await?;
@@ -241,6 +244,33 @@ impl<Z: TimeZone> Roller<Z> {
         ];
         let series = self.client.query(&query, &params).await?;
         Ok(points(&series))
+    }
+
+    /// The starts of the hours in `[from, to)` holding readings, sorted.
+    async fn hours_with_readings(
+        &self,
+        device: (&Id, &Id),
+        q: Quantity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, RollupError> {
+        let query = format!(
+            "SELECT count(\"{f}\") FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $a AND \
+             time < $b GROUP BY time(1h) fill(none)",
+            f = q.name(),
+            m = storage::MEASUREMENT,
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        );
+        let (sa, sb) = (from.to_rfc3339(), to.to_rfc3339());
+        let params = [
+            ("site", device.0.as_str()),
+            ("device", device.1.as_str()),
+            ("a", &sa),
+            ("b", &sb),
+        ];
+        let series = self.client.query(&query, &params).await?;
+        Ok(points(&series).into_iter().map(|p| p.0).collect())
     }
 
     async fn quarters(
