@@ -104,6 +104,50 @@ pub enum DeviceSource {
         /// The device model, selecting the payload mapping: `lse01` or `dl-trs21`.
         model: String,
     },
+    /// A wireless M-Bus (OMS) meter heard by receivers that publish its raw telegrams on the gateway's
+    /// receiver topics (`[gateway.wmbus]`). Identified by its secondary address: manufacturer and id.
+    Wmbus {
+        /// The three-letter manufacturer code (FLAG association, e.g. `KAM`, `EFE`), upper case.
+        manufacturer: String,
+        /// The 8-digit meter id as printed on the meter (e.g. `12345678`).
+        id: String,
+        /// The meter's AES-128 key, 32 hex digits, for security modes 5 and 7. A secret: never logged, never
+        /// serialized back (an exported inventory has no key); prefer an environment override to the file.
+        #[serde(default, skip_serializing)]
+        key: Option<MeterKey>,
+    },
+}
+
+/// A wireless M-Bus meter's AES key as configured: 32 hex digits, held as a secret (its `Debug` shows
+/// nothing; it cannot be serialized).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct MeterKey(secrecy::SecretString);
+
+impl MeterKey {
+    /// A key from its hex text (tests, builders).
+    pub fn new(hex: &str) -> Self {
+        Self(hex.into())
+    }
+
+    /// The hex text, for the one place that decrypts with it.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret as _;
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for MeterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MeterKey([redacted])")
+    }
+}
+
+/// Keys compare by value (inventory equality in tests); the comparison does not reveal the key.
+impl PartialEq for MeterKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
 }
 
 fn default_unit_id() -> u8 {
@@ -495,7 +539,8 @@ impl Inventory {
 pub const TTN_MODELS: &[&str] = &["lse01", "dl-trs21"];
 
 impl DeviceSource {
-    /// The source's kind as named in configs, logs and the API (`modbus`, `tasmota`, `shelly`, `ttn`, `json`).
+    /// The source's kind as named in configs, logs and the API (`modbus`, `tasmota`, `shelly`, `ttn`, `json`,
+    /// `wmbus`).
     pub fn kind(&self) -> &'static str {
         match self {
             DeviceSource::Modbus { .. } => "modbus",
@@ -503,6 +548,7 @@ impl DeviceSource {
             DeviceSource::Shelly { .. } => "shelly",
             DeviceSource::Ttn { .. } => "ttn",
             DeviceSource::Json { .. } => "json",
+            DeviceSource::Wmbus { .. } => "wmbus",
         }
     }
 }

@@ -128,7 +128,7 @@ impl Router {
         };
         for (site, dev) in inventory.devices() {
             let decoder = match &dev.source {
-                DeviceSource::Modbus { .. } => continue,
+                DeviceSource::Modbus { .. } | DeviceSource::Wmbus { .. } => continue,
                 DeviceSource::Tasmota {
                     sml_section: Some(section),
                     sml,
@@ -167,7 +167,7 @@ impl Router {
                     r.exact.insert(topic.clone(), idx);
                     r.filters.push(topic.clone());
                 }
-                DeviceSource::Modbus { .. } => {}
+                DeviceSource::Modbus { .. } | DeviceSource::Wmbus { .. } => {}
             }
             r.devices.push(Entry {
                 site: site.id.clone(),

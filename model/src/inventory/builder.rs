@@ -150,6 +150,18 @@ impl Device {
         )
     }
 
+    /// A wireless M-Bus meter `manufacturer` + `meter_id` (secondary address), with its AES key if encrypted.
+    pub fn wmbus(id: &str, manufacturer: &str, meter_id: &str, key: Option<&str>) -> Self {
+        Self::new(
+            id,
+            DeviceSource::Wmbus {
+                manufacturer: manufacturer.into(),
+                id: meter_id.into(),
+                key: key.map(super::MeterKey::new),
+            },
+        )
+    }
+
     /// A generic JSON device on an exact topic, stamped with the receive time.
     pub fn json(id: &str, topic: &str, fields: impl IntoIterator<Item = JsonField>) -> Self {
         Self::new(

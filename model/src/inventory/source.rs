@@ -2,7 +2,7 @@
 //!
 //! Every source claims the topics it reads; two devices claiming the same one is an error. Claims are the
 //! exact topic, `tasmota:<topic>`, `shelly:<prefix>:<channel>` (several channels of one Shelly share its
-//! prefix), and `<pattern>|<key>` for a generic JSON device on a topic pattern (several devices share a
+//! prefix), `wmbus:<manufacturer><id>` (a wireless M-Bus meter's secondary address), and `<pattern>|<key>` for a generic JSON device on a topic pattern (several devices share a
 //! pattern, each with its own key).
 
 use std::borrow::Cow;
@@ -122,6 +122,28 @@ pub(super) fn validate(
             if let Some(c) = validate_json_topic(topic, topic_key.as_deref(), dev, path, errors) {
                 claim(c, errors);
             }
+        }
+        DeviceSource::Wmbus {
+            manufacturer,
+            id,
+            key,
+        } => {
+            if manufacturer.len() != 3 || !manufacturer.bytes().all(|b| b.is_ascii_uppercase()) {
+                errors.push(format!(
+                    "{path}.manufacturer: {manufacturer:?} is not a three-letter upper-case manufacturer code"
+                ));
+            }
+            if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                errors.push(format!("{path}.id: {id:?} is not an 8-digit meter id"));
+            }
+            if let Some(k) = key {
+                let k = k.expose();
+                if k.len() != 32 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    // The key itself is never echoed.
+                    errors.push(format!("{path}.key: must be 32 hex digits (an AES-128 key)"));
+                }
+            }
+            claim(format!("wmbus:{manufacturer}{id}"), errors);
         }
     }
 }
