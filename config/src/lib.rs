@@ -15,11 +15,13 @@
 //! one (numbers, booleans, quoted strings) and as a plain string otherwise.
 
 mod load;
+mod retention;
 
 use serde::{Deserialize, Serialize};
 use zw_model::Inventory;
 
 pub use load::{load, load_str};
+pub use retention::RetentionConfig;
 
 /// Every problem [`load`] found, each prefixed with its path (`bus.port: invalid type …`), in the order
 /// met: environment overrides, then sections, then each section's validation.
@@ -115,6 +117,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Async runtime (`[runtime]`).
     pub runtime: RuntimeConfig,
+    /// How long raw readings, rollups and alerts are kept (`[retention]`).
+    pub retention: RetentionConfig,
     /// Sites, devices, trees, users (`[[sites]]`, `[[trees]]`, `[[users]]`).
     #[serde(flatten)]
     pub inventory: Inventory,
@@ -131,6 +135,7 @@ impl Config {
         errors.extend(self.analytics.validate());
         errors.extend(self.api.validate());
         errors.extend(self.sim.validate());
+        errors.extend(self.retention.validate());
         errors.extend(self.inventory.validate());
         errors.extend(zw_gateway::validate_inventory(&self.gateway, &self.inventory));
         errors.extend(zw_gateway::validate_with_bus(&self.gateway, &self.bus));

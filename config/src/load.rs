@@ -142,6 +142,7 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
         log: section(&mut t, "log", errors),
         telemetry: section(&mut t, "telemetry", errors),
         runtime: section(&mut t, "runtime", errors),
+        retention: section(&mut t, "retention", errors),
         inventory: Inventory {
             sites: list::<Site>(&mut t, "sites", errors),
             trees: list::<Tree>(&mut t, "trees", errors),
@@ -153,7 +154,7 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
     let mut cfg = cfg;
     read_price_series(&mut cfg.inventory.tariffs, errors);
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, sites, trees, users, tariffs, budgets)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, sites, trees, users, tariffs, budgets)"));
     }
     cfg
 }
