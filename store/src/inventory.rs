@@ -14,10 +14,9 @@ use sqlx::AnyConnection;
 use zw_model::{Inventory, Site};
 
 use crate::codec::{Cols, json, ts};
-use crate::sites::{
-    DeviceRecord, SiteRecord, get_site, list_devices, list_sites, list_trees, write_device, write_site,
-    write_tree,
-};
+use crate::devices::{DeviceRecord, list_devices, write_device};
+use crate::sites::{SiteRecord, get_site, list_sites, write_site};
+use crate::trees::{list_trees, write_tree};
 use crate::users::{list_users, write_user};
 use crate::{Change, Error, Stamp, Store, audit};
 
@@ -113,8 +112,23 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// `v` as JSON without `null` fields: TOML has no null, so the model's types read an absent field, not a
+/// null one (a `None` some of them serialise as `null` is read back only when left out).
 fn to_value<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    let mut v = serde_json::to_value(v).unwrap_or(Value::Null);
+    strip_nulls(&mut v);
+    v
+}
+
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, f| !f.is_null());
+            o.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 /// Stores one further section unless it is stored exactly like this; audits it as `import`.

@@ -26,10 +26,12 @@
 mod alerts;
 mod audit;
 mod codec;
+mod devices;
 mod error;
 mod inventory;
 pub mod migrate;
 mod sites;
+mod trees;
 mod users;
 mod watering;
 
@@ -41,9 +43,11 @@ use sqlx::any::AnyPoolOptions;
 
 pub use alerts::{AlertComment, AlertEpisode, NewAlert};
 pub use audit::AuditEntry;
+pub use devices::DeviceRecord;
 pub use error::Error;
 pub use inventory::{ImportReport, inventory_toml};
-pub use sites::{DeviceRecord, SiteDetails, SiteRecord, Stored, TreeRecord};
+pub use sites::{SiteDetails, SiteRecord, Stored};
+pub use trees::TreeRecord;
 pub use users::{Activation, UserRecord};
 pub use watering::{NewWatering, Watering};
 

@@ -1,4 +1,5 @@
-//! Sites (with the details the TOML inventory does not carry), devices and trees: put, get, list, retire.
+//! Sites (with the details the TOML inventory does not carry): put, get, list, retire; and what devices
+//! (`devices.rs`) and trees (`trees.rs`) share with them: [`Stored`], positions, retirement.
 //!
 //! A put of an entity exactly as stored changes nothing and writes no audit entry; a put of a retired
 //! entity brings it back. Every other put and every retirement is checked against the whole stored
@@ -8,10 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use zw_model::{Device, Id, Site, SiteKind, Tree};
+use zw_model::{Id, Site, SiteKind};
 
-use crate::codec::{Cols, enum_name, json, ts};
+use crate::codec::{Cols, enum_name, ts};
+use crate::devices::list_devices;
 use crate::inventory::check;
+use crate::trees::list_trees;
 use crate::{Change, Error, Stamp, Store, audit};
 
 /// What the store knows about a site beyond the TOML inventory (all optional).
@@ -73,19 +76,6 @@ impl SiteRecord {
     }
 }
 
-/// A device and the site it belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeviceRecord {
-    /// The site.
-    pub site: Id,
-    /// The device as in the inventory.
-    #[serde(flatten)]
-    pub device: Device,
-}
-
-/// Trees are stored exactly as the inventory has them.
-pub type TreeRecord = Tree;
-
 /// An entity with its lifecycle.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stored<T> {
@@ -101,7 +91,7 @@ pub struct Stored<T> {
 }
 
 impl<T> Stored<T> {
-    fn read(c: &Cols<'_>, value: T) -> Result<Self, Error> {
+    pub(crate) fn read(c: &Cols<'_>, value: T) -> Result<Self, Error> {
         Ok(Self {
             value,
             created_at: c.time("created_at")?,
@@ -111,7 +101,7 @@ impl<T> Stored<T> {
     }
 
     /// Whether `value` is stored live exactly like this.
-    fn is_live_as(this: Option<&Self>, value: &T) -> bool
+    pub(crate) fn is_live_as(this: Option<&Self>, value: &T) -> bool
     where
         T: PartialEq,
     {
@@ -121,9 +111,6 @@ impl<T> Stored<T> {
 
 const SITE_COLS: &str = "id, kind, name, address, floor_area_m2, building_category, usage_hours, \
                          created_at, updated_at, retired_at";
-const DEVICE_COLS: &str = "id, site_id, name, class, source, created_at, updated_at, retired_at";
-const TREE_COLS: &str =
-    "id, site_id, species, planted, lat, lon, sensors, created_at, updated_at, retired_at";
 
 fn site_from(row: &AnyRow) -> Result<Stored<SiteRecord>, Error> {
     let c = Cols::new(row, "sites", "id");
@@ -141,39 +128,6 @@ fn site_from(row: &AnyRow) -> Result<Stored<SiteRecord>, Error> {
     Stored::read(&c, site)
 }
 
-fn device_from(row: &AnyRow) -> Result<Stored<DeviceRecord>, Error> {
-    let c = Cols::new(row, "devices", "id");
-    let device = DeviceRecord {
-        site: c.id("site_id")?,
-        device: Device {
-            id: c.id("id")?,
-            name: c.text("name")?,
-            class: c.text("class")?,
-            source: c.json("source")?,
-        },
-    };
-    Stored::read(&c, device)
-}
-
-fn tree_from(row: &AnyRow) -> Result<Stored<Tree>, Error> {
-    let c = Cols::new(row, "trees", "id");
-    let planted = c.int("planted")?;
-    let tree = Tree {
-        id: c.id("id")?,
-        site: c.id("site_id")?,
-        species: c.text("species")?,
-        planted: u16::try_from(planted).map_err(|_| Error::Corrupt {
-            table: "trees",
-            key: c.key.clone(),
-            reason: format!("planted: {planted} is not a year"),
-        })?,
-        lat: c.float("lat")?,
-        lon: c.float("lon")?,
-        sensors: c.json("sensors")?,
-    };
-    Stored::read(&c, tree)
-}
-
 /// Every site, device and tree in inventory order (`position`, then id); retired ones only if asked.
 pub(crate) async fn list_sites(
     conn: &mut AnyConnection,
@@ -185,24 +139,6 @@ pub(crate) async fn list_sites(
     rows.iter().map(site_from).collect()
 }
 
-pub(crate) async fn list_devices(
-    conn: &mut AnyConnection,
-    retired: bool,
-) -> Result<Vec<Stored<DeviceRecord>>, Error> {
-    let sql = format!(
-        "SELECT {DEVICE_COLS} FROM devices WHERE ($1 = 1 OR retired_at IS NULL) ORDER BY position, id"
-    );
-    let rows = sqlx::query(&sql).bind(i64::from(retired)).fetch_all(conn).await?;
-    rows.iter().map(device_from).collect()
-}
-
-pub(crate) async fn list_trees(conn: &mut AnyConnection, retired: bool) -> Result<Vec<Stored<Tree>>, Error> {
-    let sql =
-        format!("SELECT {TREE_COLS} FROM trees WHERE ($1 = 1 OR retired_at IS NULL) ORDER BY position, id");
-    let rows = sqlx::query(&sql).bind(i64::from(retired)).fetch_all(conn).await?;
-    rows.iter().map(tree_from).collect()
-}
-
 pub(crate) async fn get_site(
     conn: &mut AnyConnection,
     id: &str,
@@ -212,20 +148,8 @@ pub(crate) async fn get_site(
     row.as_ref().map(site_from).transpose()
 }
 
-async fn get_device(conn: &mut AnyConnection, id: &str) -> Result<Option<Stored<DeviceRecord>>, Error> {
-    let sql = format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
-    row.as_ref().map(device_from).transpose()
-}
-
-async fn get_tree(conn: &mut AnyConnection, id: &str) -> Result<Option<Stored<Tree>>, Error> {
-    let sql = format!("SELECT {TREE_COLS} FROM trees WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(conn).await?;
-    row.as_ref().map(tree_from).transpose()
-}
-
 /// The next `position` in `table` (after every row matching `scope_col = scope`, if given).
-async fn next_position(
+pub(crate) async fn next_position(
     conn: &mut AnyConnection,
     table: &str,
     scope: Option<(&str, &str)>,
@@ -305,135 +229,8 @@ pub(crate) async fn write_site(
     Ok(change)
 }
 
-/// Inserts or updates a device, as [`write_site`].
-pub(crate) async fn write_device(
-    conn: &mut AnyConnection,
-    by: Stamp<'_>,
-    rec: &DeviceRecord,
-    action: Option<&str>,
-) -> Result<Change, Error> {
-    let dev = &rec.device;
-    let before = get_device(conn, dev.id.as_str()).await?;
-    if Stored::is_live_as(before.as_ref(), rec) {
-        return Ok(Change::Unchanged);
-    }
-    let change = if before.is_some() {
-        sqlx::query(
-            "UPDATE devices SET site_id = $2, name = $3, class = $4, source_kind = $5, source = $6, \
-             updated_at = $7, retired_at = NULL WHERE id = $1",
-        )
-        .bind(dev.id.as_str())
-        .bind(rec.site.as_str())
-        .bind(&dev.name)
-        .bind(&dev.class)
-        .bind(dev.source.kind())
-        .bind(json(&dev.source))
-        .bind(ts(by.at))
-        .execute(&mut *conn)
-        .await?;
-        Change::Updated
-    } else {
-        let position = next_position(conn, "devices", Some(("site_id", rec.site.as_str()))).await?;
-        sqlx::query(
-            "INSERT INTO devices (id, site_id, name, class, source_kind, source, position, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(dev.id.as_str())
-        .bind(rec.site.as_str())
-        .bind(&dev.name)
-        .bind(&dev.class)
-        .bind(dev.source.kind())
-        .bind(json(&dev.source))
-        .bind(position)
-        .bind(ts(by.at))
-        .execute(&mut *conn)
-        .await?;
-        Change::Created
-    };
-    let action = action.unwrap_or(if change == Change::Created {
-        "create"
-    } else {
-        "update"
-    });
-    audit::record(
-        conn,
-        by,
-        action,
-        "device",
-        dev.id.as_str(),
-        before.as_ref(),
-        Some(rec),
-    )
-    .await?;
-    Ok(change)
-}
-
-/// Inserts or updates a tree, as [`write_site`].
-pub(crate) async fn write_tree(
-    conn: &mut AnyConnection,
-    by: Stamp<'_>,
-    tree: &Tree,
-    action: Option<&str>,
-) -> Result<Change, Error> {
-    let before = get_tree(conn, tree.id.as_str()).await?;
-    if Stored::is_live_as(before.as_ref(), tree) {
-        return Ok(Change::Unchanged);
-    }
-    let change = if before.is_some() {
-        sqlx::query(
-            "UPDATE trees SET site_id = $2, species = $3, planted = $4, lat = $5, lon = $6, sensors = $7, \
-             updated_at = $8, retired_at = NULL WHERE id = $1",
-        )
-        .bind(tree.id.as_str())
-        .bind(tree.site.as_str())
-        .bind(&tree.species)
-        .bind(i64::from(tree.planted))
-        .bind(tree.lat)
-        .bind(tree.lon)
-        .bind(json(&tree.sensors))
-        .bind(ts(by.at))
-        .execute(&mut *conn)
-        .await?;
-        Change::Updated
-    } else {
-        let position = next_position(conn, "trees", None).await?;
-        sqlx::query(
-            "INSERT INTO trees (id, site_id, species, planted, lat, lon, sensors, position, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(tree.id.as_str())
-        .bind(tree.site.as_str())
-        .bind(&tree.species)
-        .bind(i64::from(tree.planted))
-        .bind(tree.lat)
-        .bind(tree.lon)
-        .bind(json(&tree.sensors))
-        .bind(position)
-        .bind(ts(by.at))
-        .execute(&mut *conn)
-        .await?;
-        Change::Created
-    };
-    let action = action.unwrap_or(if change == Change::Created {
-        "create"
-    } else {
-        "update"
-    });
-    audit::record(
-        conn,
-        by,
-        action,
-        "tree",
-        tree.id.as_str(),
-        before.as_ref(),
-        Some(tree),
-    )
-    .await?;
-    Ok(change)
-}
-
 /// Marks one row of `table` retired and audits it; `Unchanged` if it already was.
-async fn retire_row<T: Serialize>(
+pub(crate) async fn retire_row<T: Serialize>(
     conn: &mut AnyConnection,
     by: Stamp<'_>,
     (table, entity): (&str, &str),
@@ -530,95 +327,6 @@ impl Store {
             retire_row(&mut tx, by, ("trees", "tree"), tree.value.id.as_str(), tree).await?;
         }
         let change = retire_row(&mut tx, by, ("sites", "site"), id, &before).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    /// Every device, in inventory order within each site; retired ones too if `retired`.
-    pub async fn devices(&self, retired: bool) -> Result<Vec<Stored<DeviceRecord>>, Error> {
-        list_devices(&mut *self.pool.acquire().await?, retired).await
-    }
-
-    /// One device, live or retired.
-    pub async fn device(&self, id: &str) -> Result<Option<Stored<DeviceRecord>>, Error> {
-        get_device(&mut *self.pool.acquire().await?, id).await
-    }
-
-    /// Creates or changes (or moves) a device. Errors: [`Error::Invalid`] with every problem the config's
-    /// validation finds (unknown or retired site, a bad source, a topic another device reads, …).
-    pub async fn put_device(&self, by: Stamp<'_>, rec: &DeviceRecord) -> Result<Change, Error> {
-        let mut tx = self.pool.begin().await?;
-        let mut errors = Vec::new();
-        let errs = check(&mut tx, |inv| {
-            for s in &mut inv.sites {
-                s.devices.retain(|d| d.id != rec.device.id);
-            }
-            match inv.sites.iter_mut().find(|s| s.id == rec.site) {
-                Some(s) => s.devices.push(rec.device.clone()),
-                None => errors.push(format!("device.site: unknown site {:?}", rec.site.as_str())),
-            }
-        })
-        .await?;
-        errors.extend(errs);
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-        let change = write_device(&mut tx, by, rec, None).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    /// Retires a device. Errors: [`Error::NotFound`]; [`Error::Invalid`] while a tree names it as sensor.
-    pub async fn retire_device(&self, by: Stamp<'_>, id: &str) -> Result<Change, Error> {
-        let mut tx = self.pool.begin().await?;
-        let before = get_device(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::not_found("device", id))?;
-        if before.retired_at.is_none() {
-            let errors = check(&mut tx, |inv| {
-                for s in &mut inv.sites {
-                    s.devices.retain(|d| d.id.as_str() != id);
-                }
-            })
-            .await?;
-            if !errors.is_empty() {
-                return Err(Error::Invalid(errors));
-            }
-        }
-        let change = retire_row(&mut tx, by, ("devices", "device"), id, &before).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    /// Every tree in inventory order; retired ones too if `retired`.
-    pub async fn trees(&self, retired: bool) -> Result<Vec<Stored<Tree>>, Error> {
-        list_trees(&mut *self.pool.acquire().await?, retired).await
-    }
-
-    /// Creates or changes a tree. Errors: [`Error::Invalid`] (unknown park, sensors not at that park,
-    /// coordinates, planting year).
-    pub async fn put_tree(&self, by: Stamp<'_>, tree: &Tree) -> Result<Change, Error> {
-        let mut tx = self.pool.begin().await?;
-        let errors = check(&mut tx, |inv| {
-            inv.trees.retain(|t| t.id != tree.id);
-            inv.trees.push(tree.clone());
-        })
-        .await?;
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-        let change = write_tree(&mut tx, by, tree, None).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    /// Retires a tree (its watering log stays). Errors: [`Error::NotFound`].
-    pub async fn retire_tree(&self, by: Stamp<'_>, id: &str) -> Result<Change, Error> {
-        let mut tx = self.pool.begin().await?;
-        let before = get_tree(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::not_found("tree", id))?;
-        let change = retire_row(&mut tx, by, ("trees", "tree"), id, &before).await?;
         tx.commit().await?;
         Ok(change)
     }
