@@ -77,6 +77,9 @@ pub struct Config {
     /// `state/logs/access.jsonl`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log: Option<std::path::PathBuf>,
+    /// Floor area per site id, m², for kWh per m² in the town ranking (`/api/v1/ranking`); each must be
+    /// positive. Default: none.
+    pub floor_area_m2: std::collections::BTreeMap<String, f64>,
     /// Serve HTTPS natively (`[api.tls]`: certificate, key, HSTS max-age); absent: plain HTTP, for loopback or
     /// behind a reverse proxy that terminates TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +197,7 @@ impl Default for Config {
             max_energy_range: RoleRanges::days(732, 3660),
             metrics_token_sha256: None,
             access_log: None,
+            floor_area_m2: Default::default(),
             tls: None,
             jwt: None,
         }
@@ -246,6 +250,11 @@ impl Config {
         }
         if let Some(jwt) = &self.jwt {
             errors.extend(jwt.validate());
+        }
+        for (site, a) in &self.floor_area_m2 {
+            if !(a.is_finite() && *a > 0.0) {
+                errors.push(format!("api.floor_area_m2.{site}: {a} is not a positive area"));
+            }
         }
         if let Some(tls) = &self.tls {
             errors.extend(tls.validate());

@@ -12,20 +12,23 @@ use utoipa::openapi::{Content, Header, Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{alerts, cost, devices, energy, forecast, health, history, sites, stream, top, trees};
+use crate::routes::{
+    alerts, cost, devices, energy, forecast, health, history, ranking, sites, stream, top, trees,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Zählwerk API", description = "Live and historical energy and soil data, scoped per user."),
     paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
-        sites::list, sites::live, stream::stream, energy::device, energy::site, top::top,
+        sites::list, sites::live, stream::stream, energy::device, energy::site, top::top, ranking::ranking,
         cost::site, cost::device, forecast::site, forecast::device,
         alerts::list, alerts::ack, trees::geojson, trees::watering),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
         cost::CostReport, cost::PeriodCost, cost::TariffCost, forecast::ForecastReport, forecast::Horizon,
         forecast::ForecastHour, forecast::BudgetCheck,
-        crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, crate::error::Problem,
+        crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, ranking::Ranking, ranking::RankedSite,
+        crate::error::Problem,
         crate::device_health::DeviceHealth, crate::device_health::HealthView, crate::device_health::SiteHealth,
         crate::device_health::ErrorView)),
     modifiers(&BearerAuth, &Problems)

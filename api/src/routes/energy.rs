@@ -31,6 +31,7 @@ use crate::periods::{Compare, Period, comparison_dates, current_dates, local_mid
 use crate::routes::devices::visible_device;
 
 mod readings;
+mod rollups;
 
 /// Largest number of periods per report.
 pub const MAX_PERIODS: u32 = 366;
@@ -363,6 +364,14 @@ pub async fn site(
 /// The periods of a report, for rankings (only the requested ones are read).
 pub(crate) fn site_range(state: &AppState, p: &EnergyParams, user: &User) -> Result<Range, ApiError> {
     range(state, p, user)
+}
+
+impl Range {
+    /// The requested periods as one span: the first local date and the UTC edges `[start, end]`.
+    pub(crate) fn span(&self) -> (NaiveDate, [DateTime<Utc>; 2]) {
+        let e = &self.current.edges;
+        (self.current.dates[0], [e[0], e[e.len() - 1]])
+    }
 }
 
 /// Total imported energy of some devices over a range.

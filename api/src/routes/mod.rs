@@ -10,5 +10,6 @@ pub mod health;
 pub mod history;
 pub mod sites;
 pub mod stream;
+pub mod ranking;
 pub mod top;
 pub mod trees;

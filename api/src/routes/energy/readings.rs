@@ -3,13 +3,17 @@
 //!
 //! 1. Only when a period is still running: the device's latest reading, which ends the period so far
 //!    ([`measured_edges`]).
-//! 2. One request of `;`-separated statements: for every edge the three readings before it and the two at
+//! 2. The rollups ([`super::rollups`]): where they cover a period's stretch, its steps come from a few day
+//!    and quarter-hour rows, exactly as from its readings (the coarsest rows that answer: days inside,
+//!    quarters from each edge to the next day edge).
+//! 3. One request of `;`-separated statements: for every edge the three readings before it and the two at
 //!    or after it, within `max_gap` (with their own times): the counter's value at the edge and the steps
-//!    around it, reading by reading; and the first reading of every `thin` window (1 to 5 minutes) of the
-//!    whole span: the steps in between as seen window to window. A thinned step is never shorter than the
+//!    around it, reading by reading; and, for what the rollups do not cover (the running part after their
+//!    watermark, a span never rolled up), the first reading of every `thin` window (1 to 5 minutes): the
+//!    steps in between as seen window to window. A thinned step is never shorter than the
 //!    real steps it stands for minus `thin`, so "every step at most `max_gap`" is proven soundly; resets and
 //!    meter swaps show as a decrease or an implausible rise from one window's first reading to the next.
-//! 3. For the periods [`exact_energy`] cannot answer from that (a gap, reset, jump or decrease near them, an
+//! 4. For the periods [`exact_energy`] cannot answer from that (a gap, reset, jump or decrease near them, an
 //!    edge in a gap, or readings too sparse to prove the period gap-free from windows, e.g. every 15
 //!    minutes): their raw readings from `max_gap` before to `max_gap` after, through [`consumption`], in
 //!    one request. So the counter component decides what the readings mean; the thinned check only decides
@@ -26,6 +30,7 @@ use zw_influx::Series;
 use zw_model::counter::{Around, Bucket, CounterConfig, Point, Steps, consumption, exact_energy};
 use zw_model::{Id, Quantity, storage};
 
+use super::rollups::{self, Plan};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::periods::measured_edges;
@@ -56,22 +61,41 @@ pub(super) async fn device_buckets(
         None
     };
     let edges = measured_edges(calendar, now, latest, cfg.max_gap);
-    let grid = Grid::of(calendar);
-    let (near, windows) = reader.summary(&edges, &grid).await?;
+    let rolled = rollups::load(state, (site, device), q, &edges, cfg).await?;
+    let plans: Vec<Plan> = edges
+        .windows(2)
+        .map(|w| rollups::plan(&rolled, w[0], w[1], cfg.max_gap))
+        .collect();
+    let thin_span = plans
+        .iter()
+        .filter_map(Plan::thin)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let grid = Grid::of(calendar, thin_span);
+    let (near, thinned) = reader.summary(&edges, &grid, thin_span).await?;
+    let windows = grid.thinned_steps(&thinned);
     let around: Vec<Around> = edges.iter().zip(&near).map(|(&e, n)| Around::of(n, e)).collect();
     let local: Vec<Option<Steps>> = near.iter().map(|n| Steps::of(n)).collect();
     let mut out: Vec<Bucket> = Vec::with_capacity(edges.len().saturating_sub(1));
     let mut missing = Vec::new();
     for (k, w) in edges.windows(2).enumerate() {
-        let (s, e) = (w[0], w[1]);
-        let steps = [
-            grid.steps_near(&windows, s - cfg.max_gap, e + cfg.max_gap),
-            local[k],
-            local[k + 1],
-        ]
-        .into_iter()
-        .flatten()
-        .reduce(Steps::merge);
+        let (s, e, plan) = (w[0], w[1], plans[k]);
+        let mut parts = vec![local[k], local[k + 1]];
+        if let Some(rolled) = plan.rolled {
+            parts.push(rolled.and_then(|r| r.steps));
+            if let Some((mid, end)) = plan.thin() {
+                parts.push(grid.steps_near(&windows, mid, end));
+                // The step from the last rolled-up reading to the first thinned one, which lies somewhere in
+                // its thin window.
+                let seam = rollups::seam(rolled.map(|r| r.last), &thinned, mid);
+                parts.push(seam.and_then(|p| Steps::of(&p)).map(|mut st| {
+                    st.longest += grid.thin;
+                    st
+                }));
+            }
+        } else {
+            parts.push(grid.steps_near(&windows, s - cfg.max_gap, e + cfg.max_gap));
+        }
+        let steps = parts.into_iter().flatten().reduce(Steps::merge);
         let exact = exact_energy((s, &around[k]), (e, &around[k + 1]), steps.as_ref(), cfg);
         if exact.is_none() && s < e {
             missing.push(k);
@@ -101,7 +125,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn of(calendar: &[DateTime<Utc>]) -> Self {
+    fn of(calendar: &[DateTime<Utc>], thin_span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Self {
         let width_s = calendar
             .windows(2)
             .map(|w| (w[1] - w[0]).num_seconds())
@@ -109,15 +133,14 @@ impl Grid {
             .max(1);
         let offset_s = calendar.first().map_or(0, |t| t.timestamp().rem_euclid(width_s));
         // About 40,000 thin windows (0.5 MB of JSON) for spans up to 4.5 months; 5-minute windows beyond (2.6
-        // MB for two years), so readings up to 10 minutes apart are still proven gap-free.
-        let span_s = match (calendar.first(), calendar.last()) {
-            (Some(a), Some(b)) => (*b - *a).num_seconds(),
-            _ => 0,
-        };
+        // MB for two years), so readings up to 10 minutes apart are still proven gap-free. Each divides a
+        // quarter hour, so the rollups' watermark is a window edge.
+        let span_s = thin_span.map_or(0, |(a, b)| (b - a).num_seconds());
+        let thin_s = THIN_S.into_iter().find(|t| *t >= span_s / 40_000).unwrap_or(300);
         Self {
             width: TimeDelta::seconds(width_s),
             offset_s,
-            thin: TimeDelta::seconds((span_s / 40_000).clamp(60, 300)),
+            thin: TimeDelta::seconds(thin_s),
         }
     }
 
@@ -155,6 +178,9 @@ impl Grid {
         windows.get(lo..hi)?.iter().map(|w| w.1).reduce(Steps::merge)
     }
 }
+
+/// Thin window widths (s), each dividing 900.
+const THIN_S: [i64; 7] = [60, 90, 100, 150, 180, 225, 300];
 
 fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a.abs() } else { gcd(b, a % b) }
@@ -199,17 +225,15 @@ impl Reader<'_> {
         Ok(points(&series).last().map(|p| p.0))
     }
 
-    /// The readings near every edge (three before, two at or after, within `max_gap`), and the thinned
-    /// steps per window from `max_gap` before the first edge to `max_gap` after the last, sorted by window.
+    /// The readings near every edge (three before, two at or after, within `max_gap`), and the first reading
+    /// of every thin window of `thin_span` (dated at the window's start).
     #[allow(clippy::type_complexity)]
     async fn summary(
         &self,
         edges: &[DateTime<Utc>],
         grid: &Grid,
-    ) -> Result<(Vec<Vec<Point>>, Vec<(DateTime<Utc>, Steps)>), ApiError> {
-        let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
-            return Ok((Vec::new(), Vec::new()));
-        };
+        thin_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Result<(Vec<Vec<Point>>, Vec<Point>), ApiError> {
         let gap = self.cfg.max_gap;
         let mut q = Vec::with_capacity(2 * edges.len() + 1);
         let mut params: Vec<(String, String)> = vec![
@@ -225,15 +249,17 @@ impl Reader<'_> {
             params.push((format!("e{i}"), e.to_rfc3339()));
             params.push((format!("hi{i}"), (e + gap).to_rfc3339()));
         }
-        q.push(
-            self.select("first({f})")
-                + &format!(
-                    "time >= $from AND time < $to GROUP BY time({}s) fill(none)",
-                    grid.thin.num_seconds()
-                ),
-        );
-        params.push(("from".into(), (first - gap).to_rfc3339()));
-        params.push(("to".into(), (last + gap).to_rfc3339()));
+        if let Some((from, to)) = thin_span {
+            q.push(
+                self.select("first({f})")
+                    + &format!(
+                        "time >= $from AND time < $to GROUP BY time({}s) fill(none)",
+                        grid.thin.num_seconds()
+                    ),
+            );
+            params.push(("from".into(), from.to_rfc3339()));
+            params.push(("to".into(), to.to_rfc3339()));
+        }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let results = crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?;
         let mut results = results.into_iter();
@@ -245,7 +271,7 @@ impl Reader<'_> {
             near.push(before);
         }
         let thinned = results.next().map(|s| points(&s)).unwrap_or_default();
-        Ok((near, grid.thinned_steps(&thinned)))
+        Ok((near, thinned))
     }
 
     /// The raw readings from `max_gap` before to `max_gap` after each period `k` of `missing`.
@@ -302,7 +328,7 @@ mod tests {
         ];
         for (case, a, b, hours) in cases {
             let edges = zw_model::counter::local_day_edges(&tz, a, b);
-            let grid = Grid::of(&edges);
+            let grid = Grid::of(&edges, None);
             assert_eq!(grid.width, TimeDelta::hours(hours), "{case}");
             for e in &edges {
                 let s = e.timestamp() - grid.offset_s;
