@@ -7,11 +7,13 @@
 //! - `gateway`, `ingest`, `analytics`, `api`, `sim`, `all`: `services` starts the crates' `run` functions
 //!   and stops them in order on SIGINT/SIGTERM;
 //! - `import`: `import` backfills files through the ingest write path;
+//! - `rollup`: `rollup` recomputes the energy rollups since a date;
 //! - `eval`: the evaluation harness [`zw_eval`];
 //! - the simulator's `[sim] history` is read like the gateway reads devices in `backfill`.
 
 mod backfill;
 mod import;
+mod rollup;
 mod services;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,8 @@ enum Command {
     All(ConfigArg),
     /// Load historic readings (CSV, line protocol) into InfluxDB through the ingest validation and write path.
     Import(import::ImportArgs),
+    /// Recompute the energy rollups (quarter hours and local days) from the raw readings since a date.
+    Rollup(rollup::RollupArgs),
     /// Replay labelled simulated weeks through the analytics detectors and score them (precision, recall,
     /// time to detect, flaps, forecast error).
     Eval(zw_eval::Args),
@@ -88,6 +92,10 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
         Command::Import(a) => {
             let cfg = load_config(a.config.as_deref())?;
             return import::main(a, cfg);
+        }
+        Command::Rollup(a) => {
+            let cfg = load_config(a.config.as_deref())?;
+            return rollup::main(a, cfg);
         }
         Command::Eval(a) => return eval(&a),
         Command::CheckConfig(a) => (None, a),

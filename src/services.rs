@@ -151,6 +151,18 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let c = cfg.ingest.clone();
             let known = zw_model::KnownDevices::of(&inv);
+            // Retention per data class, next to the writer, stopped with it.
+            tokio::spawn(crate::retention::run(
+                cfg.retention.clone(),
+                influx.clone(),
+                stop.clone(),
+            ));
+            // The energy rollups for long reports, next to the writer, stopped with it.
+            tokio::spawn(zw_ingest::rollup::run(
+                c.rollup.clone(),
+                crate::rollup::roller(cfg)?,
+                stop.clone(),
+            ));
             Box::pin(async move { Ok(zw_ingest::run(c, influx, &bus, metrics, known, stop).await?) })
         }
         Part::Analytics => {
