@@ -8,11 +8,12 @@
 //! keyed by device, quantity (and zone) and interval start, so rolling a stretch again overwrites them: it is
 //! idempotent, and `zaehlwerk rollup --since` re-computes any span. [`run`] rolls the last
 //! `ingest.rollup.lookback` every `ingest.rollup.every`, up to `settle` ago, so readings arriving up to
-//! `lookback` late are rolled up again; readings arriving later (an import, a hand-back after a longer
-//! outage) need `zaehlwerk rollup --since` (`zaehlwerk import` does it for what it imported). Until then a
-//! rollup made before them only ever leads the API to read raw readings (a stretch it believed to hold a
-//! gap), except where a late reading lands between readings already there and breaks a plain stretch (a
-//! late reset): see api/README.md.
+//! `lookback` late are rolled up again. Readings arriving later (an import, a hand-back after a longer outage)
+//! need `zaehlwerk rollup --since`. A span the watermark does not cover is read from the readings, so an
+//! imported year is exact (and slower) before it is rolled up. Inside the watermark a stale rollup mostly
+//! costs time, not exactness: late readings that fill a gap leave a rollup that still shows the gap, and the
+//! API reads the raw readings there. It is wrong only where a late reading lands between readings already
+//! rolled up and breaks a plain stretch (a late reset or decrease): see api/README.md.
 
 use std::fmt::Write as _;
 use std::time::Duration;
