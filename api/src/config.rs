@@ -87,6 +87,8 @@ pub struct Config {
     /// Accept JWTs from an identity provider besides the inventory's tokens; absent: tokens only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<crate::jwt::JwtConfig>,
+    /// The dashboard's map tiles and watering depot (`[api.dashboard]`); default: no tiles, no depot.
+    pub dashboard: crate::routes::dashboard::DashboardConfig,
 }
 
 /// A flat energy tariff.
@@ -200,6 +202,7 @@ impl Default for Config {
             floor_area_m2: Default::default(),
             tls: None,
             jwt: None,
+            dashboard: Default::default(),
         }
     }
 }
@@ -276,6 +279,7 @@ impl Config {
             errors.push("api.max_body_bytes: must be at least 1024".into());
         }
         self.validate_limits(&mut errors);
+        errors.extend(self.dashboard.validate());
         errors
     }
 }

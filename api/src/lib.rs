@@ -205,6 +205,8 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/trees", get(routes::trees::geojson))
         .route("/api/v1/trees/watering", get(routes::trees::watering))
         .route("/", get(routes::dashboard::page))
+        .route("/static/{*path}", get(routes::dashboard::file))
+        .route("/dashboard/settings.json", get(routes::dashboard::settings))
         .merge(openapi::swagger_ui())
         .fallback(|| async { error::problem(StatusCode::NOT_FOUND, "no such route".into(), false) })
         // Routes added after this layer (the live stream) have no request timeout.

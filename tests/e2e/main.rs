@@ -8,6 +8,7 @@ mod api;
 mod api_ack;
 mod batches;
 mod bus_acks;
+mod dashboard;
 mod cost_forecast;
 mod bus_security;
 mod energy_periods;

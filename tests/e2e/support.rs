@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use tokio::process::{Child, Command};
 
+pub mod browser;
 pub mod config;
 
 /// A running `zaehlwerk` subcommand; killed on drop, stopped gracefully by [`Zaehlwerk::stop`].

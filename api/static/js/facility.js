@@ -1,0 +1,280 @@
+// Facility managers: the town overview, one building, and the alerts.
+
+import { el, state, api, enc, sitePower, siteHistory, midnight, patch, announce } from "./util.js";
+import { t, watts, kwh, money, pct, num, date, dateTime, monthName } from "./i18n.js";
+import { figure, altTable, timeLine, compareBars, carpet, sampleRows } from "./charts.js";
+
+const buildings = () => state.sites.filter(s => s.kind === "building");
+const badge = x => { const h = x.health?.state || "unknown"; return el("span", { class: "health " + h, "data-health": h, "data-health-of": x.id }, t("health." + h)); };
+const SEVERITY = { critical: 3, warning: 2, info: 1 };
+
+/** Runs `jobs` (functions returning promises) at most `n` at a time. */
+async function limited(jobs, n) {
+  const queue = [...jobs];
+  await Promise.all(Array.from({ length: Math.min(n, queue.length) }, async () => { while (queue.length) await queue.shift()(); }));
+}
+
+/** The share of the running month that has passed (0–1), for a linear projection. */
+function monthElapsed(now = new Date()) {
+  const start = new Date(now.getFullYear(), now.getMonth(), 1), end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
+  return (now - start) / (end - start);
+}
+
+const energyText = p => p.wh === null ? "–" : kwh(p.wh) + (p.complete ? "" : " *");
+
+// ---------------------------------------------------------------------------------------------- overview
+
+export async function overview(main) {
+  const alerts = await api("/api/v1/alerts").catch(() => []);
+  const open = new Map();
+  for (const a of alerts) open.set(a.site, [...(open.get(a.site) || []), a]);
+  const score = new Map(); // site -> attention score
+  const attention = (s, ratio) => {
+    const as = open.get(s.id) || [];
+    const h = s.health?.state;
+    return as.reduce((n, a) => n + 10 * (SEVERITY[a.severity] || 1), 0) + (h === "offline" ? 8 : h === "degraded" || h === "stale" ? 4 : 0)
+      + (ratio !== null && ratio !== undefined ? Math.max(-1, Math.min(ratio, 3)) : 0);
+  };
+  const rows = new Map();
+  const tbody = el("tbody");
+  for (const s of buildings()) {
+    score.set(s.id, attention(s, null));
+    const n = (open.get(s.id) || []).length;
+    rows.set(s.id, el("tr", { "data-site": s.id },
+      el("th", { scope: "row" }, el("a", { href: `#view=building&site=${enc(s.id)}` }, s.name || s.id)),
+      el("td", {}, badge(s)),
+      el("td", { class: "num", "data-site-power": s.id }, watts(sitePower(s))),
+      el("td", { class: "num", "data-energy": s.id + ":today" }, "…"),
+      el("td", { class: "num", "data-energy": s.id + ":month" }, "…"),
+      el("td", { class: "num", "data-energy": s.id + ":last-month" }, "…"),
+      el("td", { class: "num", "data-energy": s.id + ":last-year" }, "…"),
+      el("td", { class: "num", "data-energy": s.id + ":change" }, "…"),
+      el("td", { class: "num" + (n ? " warn" : ""), "data-open-alerts": s.id }, String(n))));
+  }
+  const sort = () => {
+    const order = [...rows.keys()].sort((a, b) => score.get(b) - score.get(a));
+    for (const id of order) tbody.append(rows.get(id)); // moves the rows, keeps them
+  };
+  sort();
+  const head = ["site", "health", "power", "today", "month", "lastMonth", "lastYear", "change", "alertsOpen"];
+  const table = el("table", { class: "overview" },
+    el("caption", {}, t("overview.caption") + ". " + t("attention") + ". " + "* = " + t("incomplete")),
+    el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i > 1 ? "num" : null },
+      h === "change" ? t("change") + " (" + t("lastYear") + ")" : t(h))))),
+    tbody);
+  main.replaceChildren(el("h2", {}, t("overview.title")), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("overview.title") }, table));
+  // From navigation start to the table with every building (live power in it) on the page.
+  document.body.dataset.firstPaintMs = Math.round(performance.now());
+  const fill = async s => {
+    const base = `/api/v1/sites/${enc(s.id)}/energy?count=1`;
+    try {
+      const [day, month, year] = await Promise.all([api(base + "&period=day"), api(base + "&period=month"),
+        api(base + "&period=month&compare=previous_year")]);
+      patch(`[data-energy="${CSS.escape(s.id)}:today"]`, energyText(day.total), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:month"]`, energyText(month.total), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:last-month"]`, energyText(month.previous_total), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:last-year"]`, energyText(year.previous_total), tbody);
+      // This month projected linearly against the same month last year.
+      const f = monthElapsed(), now = month.total.wh, then = year.previous_total.wh;
+      const ratio = now !== null && then ? (now / Math.max(f, 0.01)) / then - 1 : null;
+      patch(`[data-energy="${CSS.escape(s.id)}:change"]`, pct(ratio), tbody);
+      score.set(s.id, attention(s, ratio));
+    } catch (e) {
+      for (const k of ["today", "month", "last-month", "last-year", "change"]) patch(`[data-energy="${CSS.escape(s.id)}:${k}"]`, "–", tbody);
+    }
+  };
+  await limited(buildings().map(s => () => fill(s)), 6);
+  sort();
+  return {
+    onLive(device) {
+      const s = buildings().find(b => b.devices.some(d => d.id === device));
+      if (s) patch(`[data-site-power="${CSS.escape(s.id)}"]`, watts(sitePower(s)));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- building
+
+function rangeWindow(from, to) {
+  const nice = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400];
+  const want = (to - from) / 1000 / 1200;
+  return nice.find(w => w >= want) || 86400;
+}
+
+export async function building(main, p) {
+  const site = state.sites.find(s => s.id === p.get("site") && s.kind === "building") || buildings()[0];
+  if (!site) { main.replaceChildren(el("p", { class: "none" }, t("none"))); return {}; }
+  const base = `/api/v1/sites/${enc(site.id)}`;
+  const header = el("div", { class: "kpis" },
+    el("div", { class: "kpi" }, el("span", {}, t("power")), el("b", { "data-site-power": site.id }, watts(sitePower(site)))),
+    el("div", { class: "kpi" }, el("span", {}, t("today")), el("b", { "data-kpi": "today" }, "…")),
+    el("div", { class: "kpi" }, el("span", {}, t("month")), el("b", { "data-kpi": "month" }, "…")),
+    el("div", { class: "kpi" }, el("span", {}, t("lastYear")), el("b", { "data-kpi": "last-year" }, "…")));
+
+  // Load profile with range, zoom and pan.
+  let from = Date.now() - 864e5, to = Date.now();
+  const rangeSel = el("select", { id: "range" }, ["1d", "7d", "30d", "custom"].map(r => el("option", { value: r }, t("range." + r))));
+  const fromIn = el("input", { id: "from", type: "datetime-local" }), toIn = el("input", { id: "to", type: "datetime-local" });
+  const local = ms => new Date(ms - new Date(ms).getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
+  const chartBox = el("div", { class: "plot", tabindex: "0", role: "img", "aria-label": t("loadProfile") + ". " + t("zoom.hint") });
+  const lpFig = figure("load-profile", t("loadProfile") + " · " + (site.name || site.id), chartBox);
+  let line;
+  const loadProfile = async () => {
+    fromIn.value = local(from); toIn.value = local(to);
+    const points = await siteHistory(site, from, to, rangeWindow(from, to));
+    line.set(points, from, to);
+    lpFig.dataset.points = points.length;
+    altTable(lpFig, [t("time"), t("power")], sampleRows(points, 48, watts));
+  };
+  const pan = dir => { const span = to - from; from += dir * span / 2; to += dir * span / 2; loadProfile(); };
+  const controls = el("div", { class: "controls" },
+    el("label", { for: "range" }, t("range")), rangeSel,
+    el("label", { for: "from" }, t("from")), fromIn, el("label", { for: "to" }, t("to")), toIn,
+    el("button", { type: "button", onclick: () => { from = new Date(fromIn.value).getTime(); to = new Date(toIn.value).getTime(); if (to > from) loadProfile(); } }, t("show")),
+    el("button", { type: "button", onclick: () => pan(-1) }, "← " + t("panLeft")),
+    el("button", { type: "button", onclick: () => pan(1) }, t("panRight") + " →"),
+    el("button", { type: "button", onclick: () => { rangeSel.dispatchEvent(new Event("change")); } }, t("reset")));
+  rangeSel.addEventListener("change", () => {
+    const days = { "1d": 1, "7d": 7, "30d": 30 }[rangeSel.value];
+    if (!days) { fromIn.focus(); return; }
+    to = Date.now(); from = to - days * 864e5; loadProfile();
+  });
+  chartBox.addEventListener("keydown", e => { if (e.key === "ArrowLeft") pan(-1); if (e.key === "ArrowRight") pan(1); });
+  chartBox.addEventListener("dblclick", () => rangeSel.dispatchEvent(new Event("change")));
+
+  const dayBox = el("div", { class: "plot" }), monthBox = el("div", { class: "plot" });
+  const dayFig = figure("daily", t("daily") + " (kWh)", dayBox), monthFig = figure("monthly", t("monthly") + " (kWh)", monthBox);
+  const canvas = el("canvas", { width: 900, height: 300, role: "img", "aria-label": t("carpet") });
+  const carpetLegend = el("div", { class: "legend" }), carpetSummary = el("p", { class: "summary", "data-carpet-summary": "" });
+  const carpetFig = figure("carpet", t("carpet"), el("div", { class: "carpet" }, canvas, carpetLegend, carpetSummary));
+  const meters = el("table", { class: "meters" }, el("caption", {}, t("meters")),
+    el("thead", {}, el("tr", {}, [t("site"), t("health"), t("power"), "kWh"].map(h => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, site.devices.map(d => el("tr", { "data-device": d.id }, el("th", { scope: "row" }, d.name || d.id), el("td", {}, badge(d)),
+      el("td", { class: "num", "data-live": d.id + ":active_power" }, watts(state.live.get(d.id)?.values?.active_power?.value)),
+      el("td", { class: "num", "data-live": d.id + ":energy_import" }, ((v) => v === undefined ? "–" : num(v / 1000, 1))(state.live.get(d.id)?.values?.energy_import?.value))))));
+  const top = el("ol", { class: "top", "data-top": site.id });
+  const alertBox = el("div", { class: "alert-list" });
+
+  main.replaceChildren(
+    el("h2", {}, site.name || site.id, " ", badge(site)), header,
+    el("section", { "aria-labelledby": "lp-h" }, el("h3", { id: "lp-h" }, t("loadProfile")), controls, lpFig, el("p", { class: "hint" }, t("zoom.hint"))),
+    el("div", { class: "grid2" }, dayFig, monthFig), carpetFig,
+    el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
+    el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
+  line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
+  const dayBars = compareBars(dayBox, [], "kWh"), monthBars = compareBars(monthBox, [], "kWh");
+
+  const energy = async () => {
+    const [today, month, days, months] = await Promise.all([
+      api(`${base}/energy?period=day&count=1`), api(`${base}/energy?period=month&count=1&compare=previous_year`),
+      api(`${base}/energy?period=day&count=14&compare=previous_year`), api(`${base}/energy?period=month&count=12&compare=previous_year`)]);
+    patch("[data-kpi=today]", energyText(today.total) + " · " + money(today.total.cost, today.currency), header);
+    patch("[data-kpi=month]", energyText(month.total) + " · " + money(month.total.cost, month.currency), header);
+    patch("[data-kpi=last-year]", energyText(month.previous_total), header);
+    const k = p => p.wh === null ? null : p.wh / 1000;
+    const dl = days.periods.map(p => date(p.start, { day: "numeric", month: "numeric" })), ml = months.periods.map(p => monthName(p.start));
+    dayBars.set(dl, days.periods.map(k), days.previous.map(k));
+    monthBars.set(ml, months.periods.map(k), months.previous.map(k));
+    const rows = (labels, r) => labels.map((l, i) => [l, kwh(r.periods[i].wh), kwh(r.previous[i].wh)]);
+    altTable(dayFig, [t("day"), t("thisPeriod"), t("yearBefore")], rows(dl, days));
+    altTable(monthFig, [t("month"), t("thisPeriod"), t("yearBefore")], rows(ml, months));
+  };
+  const carpetLoad = async () => {
+    const start = midnight(); start.setDate(start.getDate() - 27);
+    const pts = await siteHistory(site, start.getTime(), Date.now(), 3600);
+    const c = carpet(canvas, pts, 28, carpetLegend);
+    carpetFig.dataset.cells = c.cells;
+    carpetSummary.textContent = t("carpet.summary", watts(c.night), watts(c.weekend), watts(c.work));
+    const byDay = new Map();
+    for (const [ms, v] of pts) { const d = date(ms, { dateStyle: "short" }); byDay.set(d, [...(byDay.get(d) || []), v]); }
+    altTable(carpetFig, [t("day"), "min", "max"], [...byDay].map(([d, vs]) => [d, watts(Math.min(...vs)), watts(Math.max(...vs))]));
+  };
+  const topLoad = async () => {
+    const r = await api(`${base}/top?period=month&count=1`);
+    const names = new Map(site.devices.map(d => [d.id, d.name || d.id]));
+    top.replaceChildren(...r.consumers.filter(c => c.wh !== null).slice(0, 8).map(c => el("li", { "data-consumer": c.device },
+      names.get(c.device) + ": " + kwh(c.wh) + (c.share === null ? "" : " · " + pct(c.share).replace("+", "") + (c.share > 1.005 ? " ⚠ " + t("top.warn") : "")))));
+    if (!top.children.length) top.replaceChildren(el("li", { class: "none" }, t("noData")));
+  };
+  const alertsCtl = await alertList(alertBox, a => a.site === site.id);
+  await Promise.all([loadProfile(), energy().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {})]);
+  return {
+    onLive(device) {
+      if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
+    },
+    refresh() { energy().catch(() => {}); alertsCtl.refresh(); },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- alerts
+
+function alertWhere(a) {
+  const site = state.sites.find(s => s.id === a.site);
+  const device = a.subject.device && site?.devices.find(d => d.id === a.subject.device);
+  return [device ? device.name || device.id : a.subject.device, a.subject.tree, site ? site.name || site.id : a.site].filter(Boolean).join(" · ");
+}
+
+function alertValue(e, v) {
+  return e.unit === "W" ? watts(v) : num(v, Math.abs(v) < 10 ? 2 : 0) + " " + e.unit;
+}
+
+function ackText(a) {
+  return a.acknowledged_by ? t("ack.by", a.acknowledged_by, dateTime(a.acknowledged_at)) : "";
+}
+
+/** A list of the alerts matching `filter`, each with an acknowledge form; patched on refresh. */
+export async function alertList(box, filter) {
+  const items = new Map();
+  const item = a => {
+    const e = a.explanation;
+    // Comments on an acknowledgement need the alert book of the database issue; until then: who and when.
+    const form = el("form", { class: "ack" },
+      el("button", { type: "submit", "data-ack": a.id, "aria-label": t("ack") + ": " + t("kind." + a.kind) + ", " + alertWhere(a) }, t("ack")));
+    form.addEventListener("submit", async ev => {
+      ev.preventDefault();
+      form.querySelector("button").disabled = true;
+      try {
+        await api(`/api/v1/alerts/${enc(a.id)}/ack`, { method: "POST" });
+        announce(t("ack.sent", t("kind." + a.kind)));
+        for (let i = 0; i < 20; i++) { await new Promise(r => setTimeout(r, 500)); if (await refresh()) break; }
+      } catch (err) { form.querySelector("button").disabled = false; }
+    });
+    return el("article", { class: "alert " + a.severity, "data-alert": a.id, "data-state": a.state },
+      el("h4", {}, el("span", { class: "sev" }, t("sev." + a.severity)), " ", t("kind." + a.kind) + ": " + alertWhere(a)),
+      el("p", { class: "expl" }, e.text, " (", e.baseline, ")"),
+      el("p", { class: "facts" }, alertValue(e, e.observed) + " (" + t("threshold") + " " + alertValue(e, e.threshold) + ") · " + t("since") + " " + dateTime(e.since) + " · ",
+        el("span", { "data-alert-state": "" }, t("state." + a.state))),
+      el("p", { class: "acked", "data-acked": "" }, ackText(a)),
+      a.state === "open" ? form : null);
+  };
+  // Returns true when something changed state.
+  const refresh = async () => {
+    const list = (await api("/api/v1/alerts").catch(() => [])).filter(filter);
+    let changed = false;
+    for (const a of list) {
+      const old = items.get(a.id);
+      if (!old) { const n = item(a); items.set(a.id, n); box.append(n); continue; }
+      if (old.dataset.state !== a.state) {
+        changed = true;
+        old.dataset.state = a.state;
+        patch("[data-alert-state]", t("state." + a.state), old);
+        patch("[data-acked]", ackText(a), old);
+        if (a.state !== "open") old.querySelector("form.ack")?.remove();
+      }
+    }
+    for (const [id, n] of items) if (!list.some(a => a.id === id)) { n.remove(); items.delete(id); changed = true; }
+    const empty = box.querySelector(".none");
+    if (!items.size && !empty) box.append(el("p", { class: "none" }, t("alerts.none")));
+    if (items.size && empty) empty.remove();
+    return changed;
+  };
+  await refresh();
+  return { refresh };
+}
+
+export async function alerts(main) {
+  const box = el("div", { class: "alert-list" });
+  main.replaceChildren(el("h2", {}, t("alerts.title")), box);
+  const ctl = await alertList(box, () => true);
+  return { refresh: ctl.refresh };
+}

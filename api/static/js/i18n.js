@@ -1,0 +1,122 @@
+// Texts in German (default) and English, and number and date formatting in the user's locale via Intl.
+// The language is the user's choice (stored in localStorage); numbers and dates follow the browser's locale
+// in that language (de-DE, en-GB, …), the currency the configured tariff.
+
+const TEXTS = {
+  de: {
+    skip: "Zum Inhalt", switch: "English", views: "Ansichten", loading: "Lädt …", live: "● live", offline: "○ getrennt",
+    "token.ask": "Bitte Zugangstoken eingeben.", "token.bad": "Token ungültig.", "token.label": "Zugangstoken", login: "Anmelden",
+    "view.overview": "Gebäude", "view.building": "Gebäude im Detail", "view.alerts": "Meldungen", "view.home": "Mein Haushalt", "view.trees": "Bäume",
+    none: "keine", unknown: "unbekannt", site: "Standort", building: "Gebäude", household: "Haushalt", park: "Park",
+    power: "Leistung jetzt", today: "Heute", month: "Dieser Monat", lastMonth: "Vormonat", lastYear: "Vorjahresmonat",
+    alertsOpen: "offene Meldungen", attention: "Sortiert nach Handlungsbedarf", health: "Zustand",
+    "health.online": "online", "health.degraded": "gestört", "health.offline": "offline", "health.stale": "veraltet", "health.unknown": "unbekannt",
+    "overview.title": "Alle Gebäude", "overview.caption": "Gebäude mit Leistung, Verbrauch heute und diesen Monat im Vergleich, offene Meldungen",
+    open: "Öffnen", change: "Änderung", soFar: "bis jetzt", incomplete: "unvollständig",
+    loadProfile: "Lastgang", range: "Zeitraum", "range.1d": "24 Stunden", "range.7d": "7 Tage", "range.30d": "30 Tage", "range.custom": "Eigener Zeitraum",
+    from: "Von", to: "Bis", show: "Anzeigen", panLeft: "Früher", panRight: "Später", reset: "Zurücksetzen",
+    "zoom.hint": "Mit der Maus einen Bereich markieren zum Vergrößern; Pfeiltasten verschieben, Doppelklick setzt zurück.",
+    daily: "Tage gegen Vorjahr", monthly: "Monate gegen Vorjahr", thisPeriod: "Aktuell", yearBefore: "Vorjahr",
+    carpet: "Carpet-Plot: Leistung je Stunde und Tag (letzte 28 Tage)", "carpet.summary": "Nachtgrundlast 0–5 Uhr: {0}; Wochenende: {1}; Werktag 8–17 Uhr: {2}.",
+    meters: "Zähler und Geräte", top: "Größte Verbraucher diesen Monat", share: "Anteil", "top.warn": "mehr als der Hauptzähler: Zuordnung prüfen",
+    table: "Werte als Tabelle", time: "Zeit", value: "Wert", day: "Tag", hour: "Stunde", noData: "Keine Daten im Zeitraum.",
+    "alerts.title": "Meldungen", "alerts.none": "Keine offenen Meldungen.", ack: "Bestätigen", comment: "Kommentar (optional)",
+    "ack.sent": "Bestätigung gesendet: {0}", "ack.by": "bestätigt von {0} am {1}", threshold: "Schwelle", since: "seit",
+    "state.open": "offen", "state.acknowledged": "bestätigt", "state.resolved": "behoben",
+    "kind.high_consumption": "Hoher Verbrauch", "kind.baseload": "Grundlast über normal", "kind.left_on": "Läuft außerhalb der Nutzungszeit",
+    "kind.tree_water": "Baum braucht Wasser", "kind.sensor_fault": "Sensor prüfen",
+    "sev.critical": "kritisch", "sev.warning": "Warnung", "sev.info": "Hinweis",
+    "home.now": "Sie verbrauchen gerade", "home.today": "Heute je Stunde", "home.month": "Dieser Monat je Tag",
+    "home.compare": "Dieser Monat im Vergleich", "home.devices": "Ihre Geräte", "home.cost": "Kosten", "home.projection": "Hochgerechnet auf den Monat",
+    "home.hourNote": "Aus der mittleren Leistung je Stunde.", household_pick: "Haushalt",
+    "trees.title": "Bäume", "trees.map": "Karte der Bäume nach Dringlichkeit", "trees.filters": "Filter", "trees.state": "Zustand", "trees.species": "Baumart",
+    "trees.all": "alle", "trees.list": "Gießliste heute", "trees.route": "Reihenfolge als Route ab {0} (nächster Nachbar), {1} Bäume, {2} km",
+    "trees.depot": "Depot", "trees.first": "dringendstem Baum", "trees.none": "Heute muss kein Baum gegossen werden.",
+    "trees.csv": "CSV herunterladen", "trees.gpx": "GPX herunterladen", "trees.print": "Drucken", "trees.days": "Tage bis kritisch",
+    "trees.tension": "Saugspannung", "trees.moisture": "Bodenfeuchte", "trees.planted": "gepflanzt", "trees.stop": "Nr.", "trees.tree": "Baum",
+    "trees.distance": "Weg", "trees.plain": "Ohne Kartenhintergrund (keine Kachel-URL konfiguriert).",
+    "soil.good": "gut", "soil.moderate": "mäßig", "soil.critical": "kritisch", "soil.unknown": "unbekannt",
+    "leftOut": "Gießungen erfassen und die Verwaltung folgen mit der Datenbank.",
+  },
+  en: {
+    skip: "Skip to content", switch: "Deutsch", views: "Views", loading: "Loading …", live: "● live", offline: "○ disconnected",
+    "token.ask": "Please enter your access token.", "token.bad": "Invalid token.", "token.label": "Access token", login: "Sign in",
+    "view.overview": "Buildings", "view.building": "Building detail", "view.alerts": "Alerts", "view.home": "My home", "view.trees": "Trees",
+    none: "none", unknown: "unknown", site: "Site", building: "Building", household: "Household", park: "Park",
+    power: "Power now", today: "Today", month: "This month", lastMonth: "Last month", lastYear: "Same month last year",
+    alertsOpen: "open alerts", attention: "Sorted by what needs attention", health: "Health",
+    "health.online": "online", "health.degraded": "degraded", "health.offline": "offline", "health.stale": "stale", "health.unknown": "unknown",
+    "overview.title": "All buildings", "overview.caption": "Buildings with power, energy today and this month compared, open alerts",
+    open: "Open", change: "Change", soFar: "so far", incomplete: "incomplete",
+    loadProfile: "Load profile", range: "Range", "range.1d": "24 hours", "range.7d": "7 days", "range.30d": "30 days", "range.custom": "Custom range",
+    from: "From", to: "To", show: "Show", panLeft: "Earlier", panRight: "Later", reset: "Reset",
+    "zoom.hint": "Drag across the chart to zoom; arrow keys pan, double-click resets.",
+    daily: "Days against last year", monthly: "Months against last year", thisPeriod: "Current", yearBefore: "Year before",
+    carpet: "Carpet plot: power per hour and day (last 28 days)", "carpet.summary": "Night baseload 0–5 h: {0}; weekend: {1}; weekdays 8–17 h: {2}.",
+    meters: "Meters and devices", top: "Top consumers this month", share: "Share", "top.warn": "more than the main meter: check the wiring",
+    table: "Values as a table", time: "Time", value: "Value", day: "Day", hour: "Hour", noData: "No data in this range.",
+    "alerts.title": "Alerts", "alerts.none": "No open alerts.", ack: "Acknowledge", comment: "Comment (optional)",
+    "ack.sent": "Acknowledgement sent: {0}", "ack.by": "acknowledged by {0} on {1}", threshold: "threshold", since: "since",
+    "state.open": "open", "state.acknowledged": "acknowledged", "state.resolved": "resolved",
+    "kind.high_consumption": "High consumption", "kind.baseload": "Baseload above normal", "kind.left_on": "Running outside usage hours",
+    "kind.tree_water": "Tree needs water", "kind.sensor_fault": "Check sensor",
+    "sev.critical": "critical", "sev.warning": "warning", "sev.info": "info",
+    "home.now": "You are using right now", "home.today": "Today by hour", "home.month": "This month by day",
+    "home.compare": "This month compared", "home.devices": "Your devices", "home.cost": "Cost", "home.projection": "Projected for the month",
+    "home.hourNote": "From the mean power per hour.", household_pick: "Household",
+    "trees.title": "Trees", "trees.map": "Map of the trees by urgency", "trees.filters": "Filters", "trees.state": "State", "trees.species": "Species",
+    "trees.all": "all", "trees.list": "Today's watering list", "trees.route": "Order as a route from {0} (nearest neighbour), {1} trees, {2} km",
+    "trees.depot": "the depot", "trees.first": "the most urgent tree", "trees.none": "No tree needs water today.",
+    "trees.csv": "Download CSV", "trees.gpx": "Download GPX", "trees.print": "Print", "trees.days": "Days until critical",
+    "trees.tension": "Soil tension", "trees.moisture": "Soil moisture", "trees.planted": "planted", "trees.stop": "No.", "trees.tree": "Tree",
+    "trees.distance": "Distance", "trees.plain": "No map background (no tile URL configured).",
+    "soil.good": "good", "soil.moderate": "moderate", "soil.critical": "critical", "soil.unknown": "unknown",
+    "leftOut": "Recording waterings and the admin screens come with the database.",
+  },
+};
+
+export let lang = localStorage.getItem("zw-lang") === "en" ? "en" : "de";
+// The browser's locale if it speaks the chosen language, else the language's usual one.
+const locale = () => (navigator.languages || [navigator.language]).find(l => l && l.startsWith(lang)) || (lang === "de" ? "de-DE" : "en-GB");
+
+export function setLang(l) {
+  lang = l;
+  localStorage.setItem("zw-lang", l);
+  document.documentElement.lang = l;
+}
+
+/** The text for `key` with `{0}`, `{1}`, … replaced by `args`; the key itself if there is none. */
+export function t(key, ...args) {
+  const s = TEXTS[lang][key] ?? TEXTS.de[key] ?? key;
+  return s.replace(/\{(\d)\}/g, (_, i) => String(args[i]));
+}
+
+export const num = (v, digits = 0) =>
+  new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+
+/** Watts as W or kW; a missing value is shown as "–", never as 0. */
+export function watts(w) {
+  if (w === null || w === undefined || !Number.isFinite(w)) return "–";
+  return Math.abs(w) >= 1000 ? num(w / 1000, 2) + " kW" : num(w, 0) + " W";
+}
+
+export function kwh(wh, digits) {
+  if (wh === null || wh === undefined) return "–";
+  const k = wh / 1000;
+  return num(k, digits ?? (Math.abs(k) < 10 ? 2 : Math.abs(k) < 100 ? 1 : 0)) + " kWh";
+}
+
+export function money(v, currency) {
+  if (v === null || v === undefined) return "–";
+  return new Intl.NumberFormat(locale(), { style: "currency", currency: currency || "EUR" }).format(v);
+}
+
+export function pct(ratio) {
+  if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return "–";
+  return new Intl.NumberFormat(locale(), { style: "percent", signDisplay: "exceptZero", maximumFractionDigits: 0 }).format(ratio);
+}
+
+export const date = (d, opts) => new Intl.DateTimeFormat(locale(), opts || { dateStyle: "medium" }).format(new Date(d));
+export const dateTime = d => new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "short" }).format(new Date(d));
+export const time = d => new Intl.DateTimeFormat(locale(), { timeStyle: "short" }).format(new Date(d));
+export const monthName = d => new Intl.DateTimeFormat(locale(), { month: "short", year: "2-digit" }).format(new Date(d));

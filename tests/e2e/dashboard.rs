@@ -1,0 +1,442 @@
+//! The dashboard in headless Chromium against a running system (mosquitto, influxd, `zaehlwerk sim` and
+//! `zaehlwerk all`): every view of every role loads, shows live values and its charts, passes axe-core
+//! without a serious or critical violation, and is written as a screenshot to `target/e2e-artifacts/dashboard/`.
+//! The resident sees only their household; acknowledging an alert goes through analytics and back; the
+//! watering list is a nearest-neighbour route from the configured depot.
+//!
+//! The town: the simulator's town hall meter, a household with a plug, a household without devices, a park
+//! with a soil sensor and five trees, and 99 more buildings without devices, so the overview has 100.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rumqttc::QoS;
+use zw_api::routes::dashboard::Depot;
+use zw_model::inventory::fixtures;
+use zw_model::tree::{AgeClass, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency};
+use zw_model::{Id, Inventory, Role, Site, SiteKind, Tree};
+use zw_sim::MeterConfig;
+use zw_tests::{Stack, free_port};
+
+use crate::fixture::WAIT;
+use crate::support::browser::{DESKTOP, PHONE, artifacts, attr_values, dump_dom, screenshot, text_of};
+use crate::support::config::{plug, serving, soil_sensor, user, write};
+use crate::support::{Zaehlwerk, eventually, get};
+
+/// Virtual time the page gets before its DOM is read.
+const BUDGET: u32 = 8000;
+
+/// Trees: id, species, lat, state (`None`: left to analytics, `unknown`). The depot is at 51.000, 6.000.
+const TREES: &[(&str, &str, f64, Option<SoilState>)] = &[
+    ("baum-far", "Tilia cordata", 51.010, Some(SoilState::Critical)),
+    ("baum-near", "Acer platanoides", 51.001, Some(SoilState::Moderate)),
+    ("baum-mid", "Tilia cordata", 51.005, Some(SoilState::Critical)),
+    ("baum-wet", "Quercus robur", 51.0015, Some(SoilState::Good)),
+    ("baum-new", "Acer platanoides", 51.003, None),
+];
+
+struct Town {
+    stack: Stack,
+    sim: Zaehlwerk,
+    all: Zaehlwerk,
+    api: String,
+}
+
+fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64) -> TreeStatus {
+    TreeStatus {
+        v: TREE_SCHEMA_VERSION,
+        tree: Id::new(id).expect("tree id"),
+        site: Id::new("park").expect("site id"),
+        species: species.into(),
+        planted: 2022,
+        lat,
+        lon: 6.0,
+        state,
+        dryness: Some(score),
+        combine: "worst".into(),
+        tension_kpa: Some(100.0 * score),
+        moisture_pct: None,
+        trend_per_day: None,
+        days_until_critical: None,
+        forecast: None,
+        urgency: Urgency {
+            score,
+            rank: 1,
+            age_years: 4,
+            age_class: AgeClass::Baby,
+            age_weight: 1.5,
+            forecast_term: 0.0,
+            vegetation_period: true,
+        },
+        young: true,
+        sensor_fault: None,
+        sensors: Vec::new(),
+        ts: chrono::Utc::now(),
+    }
+}
+
+fn alert(id: &str, kind: &str, site: &str, device: &str, severity: &str) -> serde_json::Value {
+    serde_json::json!({
+        "v": 1, "id": id, "kind": kind, "category": "energy", "site": site,
+        "subject": { "device": device }, "state": "open", "severity": severity,
+        "opened_at": "2026-11-21T02:10:00Z", "updated_at": "2026-11-21T02:40:00Z",
+        "explanation": { "observed": 3200.0, "expected": 1100.0, "threshold": 2000.0, "unit": "W",
+            "baseline": "usual for Tuesday 02:00", "since": "2026-11-21T02:00:00Z",
+            "text": "3.2 kW above the usual 1.1 kW for 45 min" }
+    })
+}
+
+impl Town {
+    async fn start() -> anyhow::Result<Self> {
+        let stack = Stack::builder().mosquitto().influxd().start().await?;
+        let (api_port, modbus) = (free_port(), free_port());
+        let mut cfg = serving(&stack, api_port);
+        cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
+        cfg.sim.update_interval = Duration::from_secs(3600);
+        cfg.sim.meters = vec![MeterConfig::sdm630(1)];
+        cfg.sim.plugs = vec![plug("plug-e2e", Duration::from_millis(300))];
+        cfg.sim.soil_sensors = vec![soil_sensor("lse01-e2e", Duration::from_millis(500))];
+        cfg.api.dashboard.depot = Some(Depot { lat: 51.0, lon: 6.0 });
+        let mut inv = Inventory::builder()
+            .site(fixtures::town_hall(
+                &format!("127.0.0.1:{modbus}"),
+                Duration::from_millis(500),
+            ))
+            .site(fixtures::household_with_plug("hh-1", "plug-e2e"))
+            .household("hh-2", [])
+            .site(fixtures::park_with_soil_sensor(
+                "v3/soil-app@ttn/devices/lse01-e2e/up",
+            ));
+        for n in 1..100 {
+            inv = inv.site(Site::new(&format!("schule-{n:02}"), SiteKind::Building, []));
+        }
+        for (id, species, lat, _) in TREES {
+            inv = inv.tree(Tree {
+                id: Id::new(*id)?,
+                site: Id::new("park")?,
+                species: (*species).into(),
+                planted: 2022,
+                lat: *lat,
+                lon: 6.0,
+                sensors: Vec::new(),
+            });
+        }
+        cfg.inventory = inv.build();
+        cfg.inventory.users = vec![
+            user("fm", Role::FacilityManager, &["*"], "tok-fm"),
+            user("res1", Role::Resident, &["hh-1"], "tok-res1"),
+            user("res2", Role::Resident, &["hh-2"], "tok-res2"),
+            user("parks", Role::Parks, &["park"], "tok-parks"),
+        ];
+        let path = write(&stack, &cfg)?;
+
+        // Alerts are published (retained) before analytics starts, so it restores them and can acknowledge.
+        let mut obs = zw_tests::mqtt::subscribe(
+            stack.mqtt_host(),
+            stack.mqtt_port(),
+            "e2e-dashboard",
+            &["zw/v1/alerts/+", "zw/v1/trees/+"],
+            QoS::AtLeastOnce,
+        )
+        .await?;
+        for (id, kind, site, device, sev) in [
+            (
+                "high_consumption.rathaus.rathaus-main",
+                "high_consumption",
+                "rathaus",
+                "rathaus-main",
+                "critical",
+            ),
+            (
+                "left_on.hh-1.hh-1-plug",
+                "left_on",
+                "hh-1",
+                "hh-1-plug",
+                "warning",
+            ),
+            (
+                "left_on.hh-2.hh-2-plug",
+                "left_on",
+                "hh-2",
+                "hh-2-plug",
+                "warning",
+            ),
+        ] {
+            let a = alert(id, kind, site, device, sev).to_string();
+            obs.client
+                .publish(format!("zw/v1/alerts/{id}"), QoS::AtLeastOnce, true, a)
+                .await?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < 3 {
+            let (topic, _) = tokio::time::timeout(WAIT, obs.messages.recv())
+                .await?
+                .context("observer closed")?;
+            seen.insert(topic);
+        }
+
+        let sim = Zaehlwerk::start("sim", &path, stack.state_dir())?;
+        let all = Zaehlwerk::start("all", &path, stack.state_dir())?;
+        let api = format!("http://127.0.0.1:{api_port}");
+        eventually(WAIT, "/readyz", || async {
+            (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
+        })
+        .await
+        .with_context(|| all.log_tail())?;
+
+        // Analytics publishes every tree's status at start (all unknown: no sensors); the next evaluation is
+        // 15 minutes away, so the statuses published after it stand for the test.
+        let mut trees = std::collections::BTreeSet::new();
+        while trees.len() < TREES.len() {
+            let (topic, payload) = tokio::time::timeout(WAIT, obs.messages.recv())
+                .await
+                .context("analytics published no tree status")?
+                .context("observer closed")?;
+            if let Some(t) = topic.strip_prefix("zw/v1/trees/").filter(|_| !payload.is_empty()) {
+                trees.insert(t.to_string());
+            }
+        }
+        for (i, (id, species, lat, state)) in TREES.iter().enumerate() {
+            if let Some(s) = state {
+                let st = tree_status(id, species, *lat, *s, 1.0 - i as f64 * 0.1);
+                obs.client
+                    .publish(format!("zw/v1/trees/{id}"), QoS::AtLeastOnce, true, st.to_json())
+                    .await?;
+            }
+        }
+        eventually(WAIT, "the tree statuses in the API", || async {
+            let (_, w) = get(&format!("{api}/api/v1/trees/watering"), Some("tok-parks"))
+                .await
+                .ok()?;
+            let n = w.as_array()?.iter().filter(|t| t["state"] != "unknown").count();
+            (n == 4).then_some(())
+        })
+        .await?;
+        // Live values and some history of the meter and the plug, so the charts have something to draw.
+        for (dev, token) in [("rathaus-main", "tok-fm"), ("hh-1-plug", "tok-res1")] {
+            eventually(WAIT, "power history", || async {
+                let (_, h) = get(
+                    &format!("{api}/api/v1/devices/{dev}/history?quantity=active_power&window=1m"),
+                    Some(token),
+                )
+                .await
+                .ok()?;
+                h["points"]
+                    .as_array()
+                    .is_some_and(|p| !p.is_empty())
+                    .then_some(())
+            })
+            .await
+            .with_context(|| all.log_tail())?;
+        }
+        Ok(Self { stack, sim, all, api })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.all.stop(Duration::from_secs(15)).await?;
+        self.sim.stop(Duration::from_secs(15)).await?;
+        drop(self.stack);
+        Ok(())
+    }
+
+    /// The page for `token` with `view` (and `query`, e.g. `axe=1`).
+    fn url(&self, query: &str, fragment: &str) -> String {
+        format!("{}/?{query}#{fragment}", self.api)
+    }
+}
+
+/// The axe-core violations the page wrote, as `(id, impact)`.
+fn axe_violations(dom: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let text = text_of(dom, "axe-result").context("no axe result in the page")?;
+    let json = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let v: serde_json::Value = serde_json::from_str(&json).with_context(|| json.clone())?;
+    Ok(v.as_array()
+        .context("violations")?
+        .iter()
+        .map(|x| {
+            (
+                x["id"].as_str().unwrap_or("").to_string(),
+                x["impact"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect())
+}
+
+/// Loads `url` with axe, checks it finished `view` without a serious or critical violation, saves a
+/// screenshot as `<name>.png`, and returns the DOM.
+async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> anyhow::Result<String> {
+    let dom = dump_dom(url, BUDGET, window).await?;
+    assert!(
+        dom.contains(&format!("data-ready=\"{view}\"")),
+        "{view} did not finish loading: {:?}\n{dom}",
+        attr_values(&dom, "data-error")
+    );
+    let bad: Vec<_> = axe_violations(&dom)?
+        .into_iter()
+        .filter(|(_, impact)| impact == "serious" || impact == "critical")
+        .collect();
+    assert!(bad.is_empty(), "{view}: accessibility violations {bad:?}");
+    let shot = artifacts("dashboard")?.join(format!("{name}.png"));
+    screenshot(&url.replace("axe=1", "shot=1"), BUDGET, window, &shot).await?;
+    Ok(dom)
+}
+
+fn first_number(s: &str) -> Option<&str> {
+    s.split(['>', '<'])
+        .find(|t| t.trim().ends_with(" W") || t.trim().ends_with(" kW"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<()> {
+    let town = Town::start().await?;
+
+    // Facility manager, overview: 100 buildings, the one with a critical alert first, live power in place.
+    let dom = check_view(
+        &town.url("axe=1", "token=tok-fm&view=overview"),
+        "overview",
+        DESKTOP,
+        "fm-overview",
+    )
+    .await?;
+    let rows: Vec<&str> = attr_values(&dom, "data-site");
+    assert_eq!(rows.len(), 100, "{rows:?}");
+    assert_eq!(
+        rows[0], "rathaus",
+        "the building with a critical alert is not first: {rows:?}"
+    );
+    let power = dom
+        .split("data-site-power=\"rathaus\">")
+        .nth(1)
+        .and_then(first_number);
+    assert!(power.is_some(), "no live power for the town hall:\n{dom}");
+    let paint: u64 = attr_values(&dom, "data-first-paint-ms")
+        .first()
+        .context("no first paint measured")?
+        .parse()?;
+    println!("overview of 100 buildings: first meaningful paint after {paint} ms");
+    assert!(paint < 1000, "first paint of the overview took {paint} ms");
+
+    // One building: load profile, daily and monthly bars, carpet plot, meters, top consumers, alerts.
+    let dom = check_view(
+        &town.url("axe=1", "token=tok-fm&view=building&site=rathaus"),
+        "building",
+        DESKTOP,
+        "fm-building",
+    )
+    .await?;
+    for chart in ["load-profile", "daily", "monthly", "carpet"] {
+        assert!(
+            dom.contains(&format!("data-chart=\"{chart}\"")),
+            "no {chart} chart:\n{dom}"
+        );
+    }
+    let points: Vec<u32> = attr_values(&dom, "data-points")
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert!(
+        points.first().is_some_and(|p| *p > 0),
+        "the load profile has no points: {points:?}"
+    );
+    assert!(dom.contains("class=\"uplot"), "uPlot did not draw:\n{dom}");
+    assert!(dom.contains("data-cells=\""), "no carpet cells:\n{dom}");
+    assert!(dom.contains("data-device=\"rathaus-main\""), "{dom}");
+    assert!(dom.contains("Nachtgrundlast"), "no carpet summary:\n{dom}");
+
+    // Alerts: acknowledging in the page goes to analytics and comes back as acknowledged by fm.
+    let id = "high_consumption.rathaus.rathaus-main";
+    let dom = check_view(
+        &town.url("axe=1", "token=tok-fm&view=alerts"),
+        "alerts",
+        DESKTOP,
+        "fm-alerts",
+    )
+    .await?;
+    assert!(dom.contains("Hoher Verbrauch: rathaus-main"), "{dom}");
+    let click = format!("click=%5Bdata-ack%3D%22{id}%22%5D");
+    let dom = dump_dom(&town.url(&click, "token=tok-fm&view=alerts"), BUDGET * 2, DESKTOP).await?;
+    assert!(
+        dom.contains(&format!("data-alert=\"{id}\" data-state=\"acknowledged\""))
+            && dom.contains("bestätigt von fm"),
+        "the acknowledgement did not come back:\n{dom}"
+    );
+    let (_, alerts) = get(&format!("{}/api/v1/alerts", town.api), Some("tok-fm")).await?;
+    let acked = alerts
+        .as_array()
+        .context("alerts")?
+        .iter()
+        .find(|a| a["id"] == id)
+        .context("alert")?;
+    assert_eq!(acked["acknowledged_by"], "fm", "{acked}");
+
+    // Resident, on a phone: only their household, live power in large numbers, charts, German.
+    let dom = check_view(
+        &town.url("axe=1", "token=tok-res1&view=home"),
+        "home",
+        PHONE,
+        "resident-home",
+    )
+    .await?;
+    let big = dom.split("class=\"big\"").nth(1).and_then(first_number);
+    assert!(big.is_some(), "no live power:\n{dom}");
+    for chart in ["today-hours", "month-days"] {
+        assert!(
+            dom.contains(&format!("data-chart=\"{chart}\"")),
+            "no {chart}:\n{dom}"
+        );
+    }
+    assert!(dom.contains("Sie verbrauchen gerade"), "{dom}");
+    assert_eq!(attr_values(&dom, "data-nav"), ["home"], "a resident has one view");
+    for foreign in ["hh-2", "rathaus", "schule", "soil-1", "baum-"] {
+        assert!(
+            !dom.contains(foreign),
+            "a resident's dashboard mentions {foreign}:\n{dom}"
+        );
+    }
+    assert!(
+        dom.contains("data-alert=\"left_on.hh-1.hh-1-plug\""),
+        "own alert missing:\n{dom}"
+    );
+    // The English switch.
+    let dom = dump_dom(
+        &town.url("click=%23lang", "token=tok-res1&view=home"),
+        BUDGET,
+        PHONE,
+    )
+    .await?;
+    assert!(
+        dom.contains("<html lang=\"en\"") && dom.contains("You are using right now"),
+        "{dom}"
+    );
+    screenshot(
+        &town.url("lang=en", "token=tok-fm&view=building&site=rathaus"),
+        BUDGET,
+        DESKTOP,
+        &artifacts("dashboard")?.join("fm-building-de.png"),
+    )
+    .await?;
+
+    // Parks: the map with every tree, the watering list as a nearest-neighbour route from the depot.
+    let dom = check_view(
+        &town.url("axe=1", "token=tok-parks&view=trees"),
+        "trees",
+        DESKTOP,
+        "parks-trees",
+    )
+    .await?;
+    assert!(
+        dom.contains("data-markers=\"5\""),
+        "not every tree on the map:\n{dom}"
+    );
+    assert!(
+        dom.contains("leaflet-interactive"),
+        "Leaflet drew no circles:\n{dom}"
+    );
+    let route: Vec<&str> = attr_values(&dom, "data-tree");
+    assert_eq!(route, ["baum-near", "baum-mid", "baum-far"], "watering route");
+    assert!(dom.contains("Reihenfolge als Route ab Depot"), "{dom}");
+    town.stop().await
+}
