@@ -7,12 +7,16 @@
 //! - `gateway`, `ingest`, `analytics`, `api`, `sim`, `all`: `services` starts the crates' `run` functions
 //!   and stops them in order on SIGINT/SIGTERM;
 //! - `import`: `import` backfills files through the ingest write path;
+//! - `erase`: `erase` removes one household (series, dead letters, retained topics);
+//! - with ingest, `retention` deletes data older than `[retention]` allows, daily;
 //! - `rollup`: `rollup` recomputes the energy rollups since a date;
 //! - `eval`: the evaluation harness [`zw_eval`];
 //! - the simulator's `[sim] history` is read like the gateway reads devices in `backfill`.
 
 mod backfill;
+mod erase;
 mod import;
+mod retention;
 mod rollup;
 mod services;
 
@@ -54,6 +58,9 @@ enum Command {
     /// Replay labelled simulated weeks through the analytics detectors and score them (precision, recall,
     /// time to detect, flaps, forecast error).
     Eval(zw_eval::Args),
+    /// Remove one household (site): its series in InfluxDB, its dead letters, its retained bus topics; prints
+    /// what it removed.
+    Erase(erase::EraseArgs),
     /// Validate a config file and list every error (exit 64 if any).
     CheckConfig(ConfigArg),
     /// Print the default configuration as TOML.
@@ -92,6 +99,10 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
         Command::Import(a) => {
             let cfg = load_config(a.config.as_deref())?;
             return import::main(a, cfg);
+        }
+        Command::Erase(a) => {
+            let cfg = load_config(a.config.as_deref())?;
+            return erase::main(a, cfg);
         }
         Command::Rollup(a) => {
             let cfg = load_config(a.config.as_deref())?;
