@@ -145,6 +145,58 @@ impl Ingest {
     }
 }
 
+/// The ingest side of a fault test: one instance (the default setup) or `n` on static partitions of the
+/// stream (the scale-out setup, `ingest.partitions = n`), seen as one.
+pub struct Ingests(pub Vec<Ingest>);
+
+impl Ingests {
+    /// Starts `n` instances `ingest1..`, each changed by `tweak`.
+    pub fn start(stack: &Stack, n: u32, tweak: impl Fn(&mut Config)) -> anyhow::Result<Self> {
+        (0..n)
+            .map(|i| {
+                Ingest::start(stack, &format!("ingest{}", i + 1), |c| {
+                    c.ingest.partitions = n;
+                    c.ingest.partition = i;
+                    tweak(c);
+                })
+            })
+            .collect::<anyhow::Result<_>>()
+            .map(Self)
+    }
+
+    /// A metric summed over the instances.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let mut sum = 0.0;
+        for i in &self.0 {
+            sum += i.metric(name).await;
+        }
+        sum
+    }
+
+    /// The smallest value of a metric among the instances (e.g. reconnects: every instance must have).
+    pub async fn metric_min(&self, name: &str) -> f64 {
+        let mut min = f64::INFINITY;
+        for i in &self.0 {
+            min = min.min(i.metric(name).await);
+        }
+        min
+    }
+
+    /// The dead letters of every instance.
+    pub fn dead_letters(&self) -> Vec<serde_json::Value> {
+        self.0.iter().flat_map(Ingest::dead_letters).collect()
+    }
+
+    /// The log tails of every instance.
+    pub fn log_tail(&self) -> String {
+        self.0
+            .iter()
+            .map(|i| format!("{}:\n{}", i.dir.display(), i.log_tail()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 fn spawn(config: &Path, dir: &Path, env: &[(&str, String)]) -> anyhow::Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
