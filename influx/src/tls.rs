@@ -63,19 +63,19 @@ pub fn client_builder(ca_file: Option<&Path>) -> Result<reqwest::ClientBuilder, 
 /// Whether a transport error is a failed TLS handshake (an untrusted or mismatched certificate, a server that
 /// speaks no TLS), and rustls's reason if so.
 pub fn tls_failure(e: &reqwest::Error) -> Option<String> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+    // hyper-rustls nests rustls's error in io::Errors, whose `source()` skips the wrapped error itself: walk
+    // into an io::Error through `get_ref`.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
             return Some(r.to_string());
         }
-        if let Some(r) = s
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(r.to_string());
-        }
-        source = s.source();
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
