@@ -12,6 +12,7 @@
 //! VictoriaMetrics server (package `victoria-metrics`, `ZW_VICTORIA_BIN`) for the InfluxDB v2 write path;
 //! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system;
 //! [`Partition`] is a TCP proxy that cuts a service off the broker and heals the link again.
+//! [`HttpsInfluxd`] is an influxd serving https only, with a certificate from [`tls`].
 //! [`StackBuilder::postgres`] (or [`Postgres::start`] alone) runs a real PostgreSQL (package `postgresql`).
 //!
 //! ```no_run
@@ -26,6 +27,7 @@
 mod bus_access;
 mod influx_http;
 mod influxd;
+mod influxd_https;
 mod mosquitto;
 pub mod mqtt;
 mod partition;
@@ -39,6 +41,7 @@ mod victoria;
 
 pub use bus_access::{MqttCredentials, Role};
 pub use influx_http::{influx_query, influx_write, series_values};
+pub use influxd_https::HttpsInfluxd;
 pub use mosquitto::Tls as MqttTls;
 pub use partition::Partition;
 pub use ports::free_port;
