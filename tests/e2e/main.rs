@@ -30,5 +30,5 @@ mod ingest_v2;
 mod modbus_profiles;
 mod pipeline;
 mod sim_history;
-mod tls_http;
 mod support;
+mod tls_http;
