@@ -75,7 +75,8 @@ const TEXTS = {
   },
 };
 
-export let lang = localStorage.getItem("zw-lang") === "en" ? "en" : "de";
+// `?lang=en` (a link in English) wins over the stored choice.
+export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.
 const locale = () => (navigator.languages || [navigator.language]).find(l => l && l.startsWith(lang)) || (lang === "de" ? "de-DE" : "en-GB");
 
