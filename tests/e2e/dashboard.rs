@@ -441,5 +441,9 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     let route: Vec<&str> = attr_values(&dom, "data-tree");
     assert_eq!(route, ["baum-near", "baum-mid", "baum-far"], "watering route");
     assert!(dom.contains("Reihenfolge als Route ab Depot"), "{dom}");
+    assert!(
+        dom.contains("data-maintenance=\"\"") && dom.contains("Sensorwartung"),
+        "no maintenance list:\n{dom}"
+    );
     town.stop().await
 }

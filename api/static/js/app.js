@@ -158,7 +158,7 @@ async function start() {
   try {
     state.settings = { ...state.settings, ...(await fetch("/dashboard/settings.json").then(r => r.json()).catch(() => ({}))) };
     state.sites = await api("/api/v1/sites");
-    await Promise.all(state.sites.filter(s => s.kind !== "park" || true).map(async s => {
+    await Promise.all(state.sites.map(async s => {
       const l = await api(`/api/v1/sites/${enc(s.id)}/live`).catch(() => ({ devices: [] }));
       for (const d of l.devices) {
         const values = {};

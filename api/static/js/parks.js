@@ -5,6 +5,7 @@
 import { el, state, api, download } from "./util.js";
 import { t, num, date } from "./i18n.js";
 import { nearestNeighbour, csv, gpx } from "./route.js";
+import { alertList } from "./facility.js";
 
 const COLOUR = { critical: "#b42318", moderate: "#b54708", good: "#067647", unknown: "#667085" };
 const needsWater = p => p.state === "critical" || p.state === "moderate" || (p.days_until_critical !== undefined && p.days_until_critical <= 1);
@@ -20,6 +21,8 @@ export async function trees(main) {
   const legend = el("ul", { class: "map-legend", "aria-label": t("trees.state") },
     Object.entries(COLOUR).map(([s, c]) => el("li", {}, el("span", { class: "dot", style: `background:${c}` }), " " + t("soil." + s))));
   const summary = el("p", { class: "summary", "data-route-summary": "" });
+  // Broken or stuck sensors: a list of their own, apart from the watering list.
+  const maintenance = el("div", { class: "alert-list", "data-maintenance": "" });
   const tbody = el("tbody");
   const table = el("table", { class: "watering" }, el("caption", {}, t("trees.list") + " · " + date(Date.now(), { dateStyle: "full" })),
     el("thead", {}, el("tr", {}, [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension") + " / " + t("trees.moisture"),
@@ -38,6 +41,7 @@ export async function trees(main) {
     el("div", { class: "map-wrap no-print" }, mapBox, legend,
       state.settings.tile_url ? null : el("p", { class: "hint" }, t("trees.plain"))),
     el("section", { class: "print-area" }, el("h3", {}, t("trees.list")), summary, buttons, el("div", { class: "scroll" }, table)),
+    el("section", { class: "no-print" }, el("h3", {}, t("trees.maintenance")), maintenance),
     el("p", { class: "hint no-print" }, t("leftOut")));
 
   const map = L.map(mapBox, { zoomControl: true, attributionControl: !!state.settings.tile_url });
@@ -92,6 +96,7 @@ export async function trees(main) {
   stateSel.addEventListener("change", () => { apply(); mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length; });
   speciesSel.addEventListener("change", () => { apply(); mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length; });
   await load().catch(() => {});
+  await alertList(maintenance, a => a.category === "maintenance");
   if (!features.length) map.setView([51.2, 6.7], 13);
   return { refresh: () => load().catch(() => {}) };
 }
