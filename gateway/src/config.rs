@@ -1,6 +1,6 @@
 //! Gateway settings (`[gateway]` in the config file), with its tables: [`modbus`] (`[gateway.modbus]`) and
 //! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`],
-//! `[gateway.buffer]` [`crate::buffer::BufferConfig`].
+//! `[gateway.buffer]` [`crate::buffer::BufferConfig`], `[gateway.wmbus]` [`crate::wmbus::WmbusConfig`].
 //! Devices themselves come from the inventory.
 
 pub mod modbus;
@@ -54,6 +54,8 @@ pub struct Config {
     pub publish: crate::publish::PublishConfig,
     /// The outage buffer between the publisher and the bus (`[gateway.buffer]`).
     pub buffer: crate::buffer::BufferConfig,
+    /// Wireless M-Bus receivers (`[gateway.wmbus]`).
+    pub wmbus: crate::wmbus::WmbusConfig,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             modbus: crate::ModbusConfig::default(),
             publish: crate::publish::PublishConfig::default(),
             buffer: crate::buffer::BufferConfig::default(),
+            wmbus: crate::wmbus::WmbusConfig::default(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl Config {
         errors.extend(self.modbus.validate());
         errors.extend(self.publish.validate());
         errors.extend(self.buffer.validate());
+        errors.extend(self.wmbus.validate());
         errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));

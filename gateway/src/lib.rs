@@ -20,6 +20,8 @@
 //!   (`[gateway.publish]`).
 //! * [`buffer`]: the outage buffer between the publisher and the bus (`[gateway.buffer]`): polling never
 //!   waits on the broker, and an outage costs no reading until the buffer is full.
+//! * [`wmbus`]: wireless M-Bus (OMS) meters from receivers publishing raw telegrams over MQTT: decryption with
+//!   the inventory's keys, duplicate suppression, the list of unknown meters heard.
 
 pub mod adapters;
 pub mod buffer;
@@ -31,6 +33,7 @@ pub mod profile;
 pub mod publish;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod wmbus;
 
 use std::sync::Arc;
 
@@ -137,6 +140,7 @@ pub async fn run(
     };
     // The bus driver outlives the pollers: it gets its own token, cancelled after they stopped.
     let bus_stop = CancellationToken::new();
+    let wmbus_conn = wmbus::connect(&cfg, &inventory, bus, bus_stop.clone());
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let store = {
         let cfg = cfg.buffer.clone();
@@ -199,6 +203,16 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    let wmbus_task = wmbus_conn.map(|c| {
+        let receiver = wmbus::Receiver::new(&cfg.wmbus, &inventory);
+        let task = tokio::spawn(wmbus::run(
+            c.inbound,
+            receiver,
+            publisher.clone(),
+            metrics.wmbus.clone(),
+        ));
+        (task, c.client, c.driver)
+    });
     let mqtt = tokio::spawn(device_mqtt::run(
         inbound,
         routes,
@@ -211,6 +225,14 @@ pub async fn run(
     while pollers.join_next().await.is_some() {}
     mqtt.abort();
     let _ = mqtt.await;
+    let wmbus_conn = match wmbus_task {
+        Some((task, client, driver)) => {
+            task.abort();
+            let _ = task.await;
+            Some((client, driver))
+        }
+        None => None,
+    };
     // Every publisher is gone now: the open batch goes to the outbox, which drains what the broker takes
     // (at most 3 s) before the disconnect; a buffer on disk keeps the rest for the next start.
     flusher.finish(std::time::Duration::from_secs(3)).await;
@@ -218,6 +240,10 @@ pub async fn run(
     // With the broker gone the client's queue may be full: do not wait for it forever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), bus.disconnect()).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;
+    if let Some((client, driver)) = wmbus_conn {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), client.disconnect()).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;
+    }
     bus_stop.cancel();
     info!("Gateway stopped.");
     Ok(())

@@ -32,6 +32,8 @@ pub struct Metrics {
     pub modbus: ModbusMetrics,
     /// Outage buffer metrics.
     pub buffer: BufferMetrics,
+    /// Wireless M-Bus receiver metrics.
+    pub wmbus: crate::wmbus::WmbusMetrics,
     /// Device statuses not published because the bus client's queue was full (the broker away): they are
     /// retained state, published again on the next change or refresh.
     pub statuses_dropped: IntCounter,
@@ -86,6 +88,7 @@ impl Metrics {
             )?,
             modbus: ModbusMetrics::register(r)?,
             buffer: BufferMetrics::register(r)?,
+            wmbus: crate::wmbus::WmbusMetrics::register(r)?,
             statuses_dropped: IntCounter::new(
                 "zw_gateway_statuses_dropped_total",
                 "Device statuses not published because the bus client's queue was full.",
