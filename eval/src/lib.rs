@@ -10,7 +10,9 @@
 //! - `replay`: one scenario through the detectors, with and without the weather feed ([`evaluate`]).
 //! - `score`: the [`Report`] scored against the scenario's labels, and its Markdown.
 //! - `seeds`: the `--seeds` list syntax and the per-seed and aggregate table.
+//! - `forecast`: `--forecast`, the month-end projection backtest on the scenario's buildings.
 
+mod forecast;
 mod replay;
 mod score;
 mod seeds;
@@ -59,6 +61,10 @@ pub struct Args {
     /// Also list every alert that matched no label.
     #[arg(long)]
     pub verbose: bool,
+    /// Instead of the analytics: backtest the month-end forecasts on the scenario's buildings (MAPE on
+    /// days 1, 10 and 20; use `--learn-weeks` to make the scenario months long).
+    #[arg(long)]
+    pub forecast: bool,
 }
 
 /// Why an evaluation could not run or report.
@@ -75,6 +81,9 @@ pub enum Error {
 /// Evaluates `analytics` on the scenarios `args` asks for and writes the report to `out`; `Ok(true)` when
 /// every target is met on every seed.
 pub fn run(args: &Args, analytics: &zw_analytics::Config, out: &mut impl Write) -> Result<bool, Error> {
+    if args.forecast {
+        return forecast::run(args, out);
+    }
     let seeds = match args.seeds.as_deref().map(seeds::parse) {
         None => vec![args.seed],
         Some(Ok(s)) => s,

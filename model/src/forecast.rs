@@ -19,6 +19,7 @@
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
+pub mod backtest;
 pub mod slp;
 #[cfg(test)]
 mod tests;
