@@ -11,11 +11,14 @@
 //! - with ingest, `retention` deletes data older than `[retention]` allows, daily;
 //! - `rollup`: `rollup` recomputes the energy rollups since a date;
 //! - `eval`: the evaluation harness [`zw_eval`];
+//! - `inventory import|export`: `inventory_cmd` moves the inventory between the config and the store
+//!   ([`zw_store`]);
 //! - the simulator's `[sim] history` is read like the gateway reads devices in `backfill`.
 
 mod backfill;
 mod erase;
 mod import;
+mod inventory_cmd;
 mod retention;
 mod rollup;
 mod services;
@@ -61,6 +64,8 @@ enum Command {
     /// Remove one household (site): its series in InfluxDB, its dead letters, its retained bus topics; prints
     /// what it removed.
     Erase(erase::EraseArgs),
+    /// Import the config's inventory into the store, or export the store's inventory as TOML.
+    Inventory(inventory_cmd::Args),
     /// Validate a config file and list every error (exit 64 if any).
     CheckConfig(ConfigArg),
     /// Print the default configuration as TOML.
@@ -109,6 +114,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             return rollup::main(a, cfg);
         }
         Command::Eval(a) => return eval(&a),
+        Command::Inventory(a) => return inventory_cmd::main(a),
         Command::CheckConfig(a) => (None, a),
         Command::Gateway(a) => (Some(Service::Gateway), a),
         Command::Ingest(a) => (Some(Service::Ingest), a),

@@ -30,5 +30,6 @@ mod ingest_v2;
 mod modbus_profiles;
 mod pipeline;
 mod sim_history;
+mod store;
 mod support;
 mod tls_http;
