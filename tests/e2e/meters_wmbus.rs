@@ -1,0 +1,211 @@
+//! Wireless M-Bus end to end: golden telegrams of `meters/tests/fixtures` published as a receiver would
+//! (hex, and JSON `{"telegram": …}`) on `wmbus/{receiver}/telegram` of the real broker reach InfluxDB through
+//! the real gateway and ingest with the fixture's expected values in canonical units; an encrypted one
+//! decodes with the right key; a wrong key gives no values and counts; a second receiver's copy is a counted
+//! duplicate; a meter not in the inventory shows in the unknown-meters metric.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rumqttc::QoS;
+use zw_model::{Device, Inventory};
+use zw_tests::{Stack, free_port, influx_query};
+
+use crate::support::config::{admin, serving, write};
+use crate::support::{Zaehlwerk, eventually, get, metrics};
+
+const WAIT: Duration = Duration::from_secs(40);
+const FIXTURES: &str = include_str!("../../meters/tests/fixtures/mbus_telegrams.json");
+const ELSTER_KEY: &str = "0102030405060708090A0B0C0D0E0F11";
+/// Not the Engelmann WaterStar's key (that is BEDB81B5…).
+const WRONG_KEY: &str = "00112233445566778899AABBCCDDEEFF";
+
+fn fixture(name: &str) -> anyhow::Result<serde_json::Value> {
+    let all: serde_json::Value = serde_json::from_str(FIXTURES)?;
+    all["telegrams"]
+        .as_array()
+        .context("telegrams")?
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+        .with_context(|| format!("fixture {name}"))
+}
+
+/// Keys are never serialized: put them into the rendered config after the meter's id, as an operator's file
+/// has them.
+fn with_key(toml: &str, meter_id: &str, key: &str) -> String {
+    toml.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t == format!("id = \"{meter_id}\"") {
+                format!("{l}\nkey = \"{key}\"")
+            } else if l.contains(&format!("id = \"{meter_id}\"")) {
+                l.replace(
+                    &format!("id = \"{meter_id}\""),
+                    &format!("id = \"{meter_id}\", key = \"{key}\""),
+                )
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn series(stack: &Stack, device: &str) -> anyhow::Result<serde_json::Value> {
+    let q = format!("SELECT * FROM readings WHERE device = '{device}'");
+    let answer = influx_query(&stack.influx_url(), stack.influx_db(), &q).await?;
+    Ok(answer.pointer("/results/0/series/0").cloned().unwrap_or_default())
+}
+
+/// The first row's value of `field` in an InfluxDB series.
+fn field(series: &serde_json::Value, name: &str) -> Option<f64> {
+    let col = series["columns"].as_array()?.iter().position(|c| c == name)?;
+    series["values"][0][col].as_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wmbus_telegrams_reach_influxdb_wrong_keys_and_unknown_meters_are_counted() -> anyhow::Result<()> {
+    let heat = fixture("engelmann_sensostar_heat_wireless")?;
+    let gas = fixture("elster_gas_mode5_oms_example")?;
+    let water = fixture("engelmann_waterstar_m_mode5")?;
+    let unknown = fixture("sensus_iperl_water_t1")?;
+    assert_eq!(gas["key"], ELSTER_KEY);
+    assert_ne!(water["key"], WRONG_KEY);
+
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let api_port = free_port();
+    let mut cfg = serving(&stack, api_port);
+    cfg.inventory = Inventory::builder()
+        .building(
+            "schule",
+            [
+                Device::wmbus("heat-1", "EFE", "21750444", None),
+                Device::wmbus("gas-1", "ELS", "12345678", None),
+                Device::wmbus("water-1", "DWZ", "20096221", None),
+            ],
+        )
+        .build();
+    cfg.inventory.users.push(admin());
+    let path = write(&stack, &cfg)?;
+    let toml = std::fs::read_to_string(&path)?;
+    assert!(!toml.contains("key ="), "no key is ever serialized");
+    let toml = with_key(&with_key(&toml, "12345678", ELSTER_KEY), "20096221", WRONG_KEY);
+    std::fs::write(&path, toml)?;
+
+    let all = Zaehlwerk::start("all", &path, stack.state_dir())?;
+    let api = format!("http://127.0.0.1:{api_port}");
+    eventually(WAIT, "/readyz", || async {
+        (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+
+    let sub = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "e2e-wmbus-rx",
+        &["wmbus/#"],
+        QoS::AtLeastOnce,
+    )
+    .await?;
+    let mqtt = sub.client;
+    let hex = |t: &serde_json::Value| t["hex"].as_str().unwrap_or_default().to_owned();
+    let messages = [
+        hex(&heat),
+        format!(r#"{{"telegram":"{}","rssi":-71}}"#, hex(&gas)),
+        hex(&water),
+        hex(&unknown),
+    ];
+    // Publish until the gateway (subscribing asynchronously) has passed the heat and gas meters through.
+    let (heat_row, gas_row) = eventually(WAIT, "heat and gas readings in InfluxDB", || {
+        let (mqtt, messages, stack) = (mqtt.clone(), messages.clone(), &stack);
+        async move {
+            for m in messages {
+                mqtt.publish("wmbus/rx1/telegram", QoS::AtLeastOnce, false, m)
+                    .await
+                    .ok()?;
+            }
+            let h = series(stack, "heat-1").await.ok()?;
+            let g = series(stack, "gas-1").await.ok()?;
+            (!h.is_null() && !g.is_null()).then_some((h, g))
+        }
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+
+    let e = &heat["expect"];
+    let kwh = e["total_energy_kwh"].as_f64().context("kWh")?;
+    assert_eq!(field(&heat_row, "heat_energy"), Some(kwh * 1000.0), "{heat_row}");
+    assert_eq!(
+        field(&heat_row, "volume"),
+        e["total_volume_m3"].as_f64(),
+        "{heat_row}"
+    );
+    assert_eq!(
+        field(&heat_row, "volume_flow"),
+        e["volume_flow_m3h"].as_f64(),
+        "{heat_row}"
+    );
+    assert_eq!(
+        field(&heat_row, "flow_temperature"),
+        e["flow_temperature_c"].as_f64(),
+        "{heat_row}"
+    );
+    assert_eq!(
+        field(&heat_row, "return_temperature"),
+        e["return_temperature_c"].as_f64(),
+        "{heat_row}"
+    );
+    assert_eq!(
+        field(&gas_row, "gas_volume"),
+        gas["expect"]["total_volume_m3"].as_f64(),
+        "{gas_row}"
+    );
+
+    // A second receiver hears the heat meter's telegram too: a duplicate, counted, not a second reading.
+    mqtt.publish(
+        "wmbus/rx2/telegram",
+        QoS::AtLeastOnce,
+        false,
+        format!(r#"{{"telegram":"{}"}}"#, hex(&heat).to_lowercase()),
+    )
+    .await?;
+    let text = eventually(
+        WAIT,
+        "wrong key, duplicate and unknown meter in the metrics",
+        || async {
+            let text = metrics(&api).await?;
+            let has = |s: &str| text.lines().any(|l| l.starts_with(s) && !l.ends_with(" 0"));
+            (has(r#"zw_gateway_wmbus_telegrams_total{outcome="wrong_key"}"#)
+                && has(r#"zw_gateway_wmbus_telegrams_total{outcome="duplicate"}"#)
+                && text.contains(r#"id="33225544""#))
+            .then_some(text)
+        },
+    )
+    .await
+    .with_context(|| all.log_tail())?;
+    let listed = text
+        .lines()
+        .find(|l| {
+            l.starts_with("zw_gateway_wmbus_unknown_meter_telegrams{") && l.contains(r#"id="33225544""#)
+        })
+        .context("the unknown meter's series")?;
+    assert!(
+        listed.contains(r#"manufacturer="SEN""#)
+            && listed.contains(r#"medium="water""#)
+            && listed.contains(r#"device_type="07""#),
+        "{listed}"
+    );
+    assert!(text.contains("zw_gateway_wmbus_unknown_meters 1"), "{text}");
+    // The wrong key produced no values, and the key never reached the log.
+    assert!(
+        series(&stack, "water-1").await?.is_null(),
+        "no values with a wrong key"
+    );
+    let log = std::fs::read_to_string(&all.log)?;
+    assert_eq!(log.matches("wrong key").count(), 1, "logged once: {log}");
+    assert!(!log.contains(WRONG_KEY) && !log.contains(ELSTER_KEY), "{log}");
+    all.stop(Duration::from_secs(10)).await?;
+    Ok(())
+}
