@@ -27,6 +27,7 @@ mod ingest_oversize;
 mod ingest_scale_out;
 mod ingest_support;
 mod ingest_v2;
+mod meters_wmbus;
 mod modbus_profiles;
 mod pipeline;
 mod sim_history;
