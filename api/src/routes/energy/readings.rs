@@ -66,13 +66,14 @@ pub(super) async fn device_buckets(
         .windows(2)
         .map(|w| rollups::plan(&rolled, w[0], w[1], cfg.max_gap))
         .collect();
-    let thin_span = plans
-        .iter()
-        .filter_map(Plan::thin)
-        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
-    let grid = Grid::of(calendar, thin_span);
-    let (near, thinned) = reader.summary(&edges, &grid, thin_span).await?;
-    let windows = grid.thinned_steps(&thinned);
+    let spans = thin_spans(&plans);
+    let grid = Grid::of(calendar, &spans);
+    let (near, thinned) = reader.summary(&edges, &grid, &spans).await?;
+    // Steps within each span only: between two spans lie readings the rollups answer.
+    let mut windows: Vec<(DateTime<Utc>, Steps)> =
+        thinned.iter().flat_map(|t| grid.thinned_steps(t)).collect();
+    windows.sort_by_key(|w| w.0);
+    let thinned: Vec<Point> = thinned.concat();
     let around: Vec<Around> = edges.iter().zip(&near).map(|(&e, n)| Around::of(n, e)).collect();
     let local: Vec<Option<Steps>> = near.iter().map(|n| Steps::of(n)).collect();
     let mut out: Vec<Bucket> = Vec::with_capacity(edges.len().saturating_sub(1));
@@ -125,7 +126,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn of(calendar: &[DateTime<Utc>], thin_span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Self {
+    fn of(calendar: &[DateTime<Utc>], thin_spans: &[(DateTime<Utc>, DateTime<Utc>)]) -> Self {
         let width_s = calendar
             .windows(2)
             .map(|w| (w[1] - w[0]).num_seconds())
@@ -135,7 +136,7 @@ impl Grid {
         // About 40,000 thin windows (0.5 MB of JSON) for spans up to 4.5 months; 5-minute windows beyond (2.6
         // MB for two years), so readings up to 10 minutes apart are still proven gap-free. Each divides a
         // quarter hour, so the rollups' watermark is a window edge.
-        let span_s = thin_span.map_or(0, |(a, b)| (b - a).num_seconds());
+        let span_s: i64 = thin_spans.iter().map(|(a, b)| (*b - *a).num_seconds()).sum();
         let thin_s = THIN_S.into_iter().find(|t| *t >= span_s / 40_000).unwrap_or(300);
         Self {
             width: TimeDelta::seconds(width_s),
@@ -177,6 +178,20 @@ impl Grid {
         let hi = windows.partition_point(|w| w.0 < to);
         windows.get(lo..hi)?.iter().map(|w| w.1).reduce(Steps::merge)
     }
+}
+
+/// The stretches the plans leave to thinned readings, sorted, overlapping ones merged.
+fn thin_spans(plans: &[Plan]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut spans: Vec<_> = plans.iter().filter_map(Plan::thin).collect();
+    spans.sort();
+    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// Thin window widths (s), each dividing 900.
@@ -226,14 +241,13 @@ impl Reader<'_> {
     }
 
     /// The readings near every edge (three before, two at or after, within `max_gap`), and the first reading
-    /// of every thin window of `thin_span` (dated at the window's start).
-    #[allow(clippy::type_complexity)]
+    /// of every thin window of each of `thin_spans` (dated at the window's start), per span.
     async fn summary(
         &self,
         edges: &[DateTime<Utc>],
         grid: &Grid,
-        thin_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    ) -> Result<(Vec<Vec<Point>>, Vec<Point>), ApiError> {
+        thin_spans: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<(Vec<Vec<Point>>, Vec<Vec<Point>>), ApiError> {
         let gap = self.cfg.max_gap;
         let mut q = Vec::with_capacity(2 * edges.len() + 1);
         let mut params: Vec<(String, String)> = vec![
@@ -249,16 +263,16 @@ impl Reader<'_> {
             params.push((format!("e{i}"), e.to_rfc3339()));
             params.push((format!("hi{i}"), (e + gap).to_rfc3339()));
         }
-        if let Some((from, to)) = thin_span {
+        for (i, (from, to)) in thin_spans.iter().enumerate() {
             q.push(
                 self.select("first({f})")
                     + &format!(
-                        "time >= $from AND time < $to GROUP BY time({}s) fill(none)",
+                        "time >= $from{i} AND time < $to{i} GROUP BY time({}s) fill(none)",
                         grid.thin.num_seconds()
                     ),
             );
-            params.push(("from".into(), from.to_rfc3339()));
-            params.push(("to".into(), to.to_rfc3339()));
+            params.push((format!("from{i}"), from.to_rfc3339()));
+            params.push((format!("to{i}"), to.to_rfc3339()));
         }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let results = crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?;
@@ -270,7 +284,7 @@ impl Reader<'_> {
             before.extend(results.next().map(|s| points(&s)).unwrap_or_default());
             near.push(before);
         }
-        let thinned = results.next().map(|s| points(&s)).unwrap_or_default();
+        let thinned = results.map(|s| points(&s)).collect();
         Ok((near, thinned))
     }
 
@@ -328,7 +342,7 @@ mod tests {
         ];
         for (case, a, b, hours) in cases {
             let edges = zw_model::counter::local_day_edges(&tz, a, b);
-            let grid = Grid::of(&edges, None);
+            let grid = Grid::of(&edges, &[]);
             assert_eq!(grid.width, TimeDelta::hours(hours), "{case}");
             for e in &edges {
                 let s = e.timestamp() - grid.offset_s;
