@@ -1,7 +1,7 @@
 //! `zaehlwerk erase --site <id>`: removes one household (or any site) and prints what it removed.
 //!
 //! 1. InfluxDB: every series tagged with the site, in every measurement (raw readings, the energy rollups,
-//!    the alert history), listed with `SHOW SERIES` and dropped with `DROP SERIES WHERE "site" = '<id>'`;
+//!    the alert history), listed with `SHOW TAG VALUES` and dropped with `DROP SERIES WHERE "site" = '<id>'`;
 //!    then listed again, and any left is an error.
 //! 2. Ingest's dead letters (`ingest.dead_letter.path`): the lines about the site (its readings topic, or a
 //!    payload naming it) are taken out of the file. The spool holds readings only while InfluxDB is down
@@ -64,12 +64,18 @@ async fn run(args: &EraseArgs, cfg: &Config) -> anyhow::Result<()> {
 /// Drops every series tagged with the site (site ids are `[a-z0-9_-]`, so the literal needs no escaping).
 async fn influx(cfg: &Config, site: &Id) -> anyhow::Result<()> {
     let client = zw_influx::Client::new(cfg.influx.clone())?;
-    let show = format!("SHOW SERIES WHERE \"site\" = '{site}'");
+    // Per measurement, the tag values of the site's series (`SHOW SERIES` answers without a name, which the
+    // client does not read).
+    let show = format!("SHOW TAG VALUES WITH KEY =~ /.*/ WHERE \"site\" = '{site}'");
     let series = |result: Vec<zw_influx::Series>| -> Vec<String> {
         result
             .iter()
-            .flat_map(|s| s.values.iter())
-            .filter_map(|row| row.first()?.as_str().map(str::to_owned))
+            .flat_map(|s| {
+                s.values.iter().filter_map(move |row| {
+                    let (k, v) = (row.first()?.as_str()?, row.get(1)?.as_str()?);
+                    (k != "site").then(|| format!("{} {k}={v}", s.name))
+                })
+            })
             .collect()
     };
     let before = series(
@@ -89,9 +95,9 @@ async fn influx(cfg: &Config, site: &Id) -> anyhow::Result<()> {
             .context("InfluxDB: listing again")?,
     );
     for key in &before {
-        println!("influxdb: dropped series {key}");
+        println!("influxdb: dropped {key}");
     }
-    println!("influxdb: {} series of site {site} dropped", before.len());
+    println!("influxdb: {} tag value(s) of site {site} dropped", before.len());
     if !after.is_empty() {
         bail!(
             "InfluxDB still has {} series of site {site}: {after:?}",

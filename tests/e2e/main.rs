@@ -30,6 +30,7 @@ mod ingest_v2;
 mod meters_wmbus;
 mod modbus_profiles;
 mod pipeline;
+mod privacy;
 mod sim_history;
 mod store;
 mod support;
