@@ -51,6 +51,8 @@ pub struct Config {
     pub history_step: Duration,
     /// A simulated weather feed (ET0 observed and forecast) for the tree forecast; none by default.
     pub weather: Option<WeatherFeedConfig>,
+    /// Wireless M-Bus heat, water and gas meters heard by a simulated receiver, see [`crate::wmbus`].
+    pub wmbus_meters: Vec<crate::wmbus::WmbusMeterConfig>,
 }
 
 impl Default for Config {
@@ -77,6 +79,7 @@ impl Default for Config {
             history: Duration::ZERO,
             history_step: Duration::from_secs(60),
             weather: None,
+            wmbus_meters: Vec::new(),
         }
     }
 }
@@ -140,6 +143,9 @@ impl Config {
             w.validate(&mut errors);
         }
         errors.extend(self.history_problems());
+        for (i, m) in self.wmbus_meters.iter().enumerate() {
+            errors.extend(m.validate(&format!("sim.wmbus_meters[{i}]")));
+        }
         let mut topics = HashSet::new();
         for (i, p) in self.plugs.iter().enumerate() {
             if !is_tasmota_topic(&p.topic) {

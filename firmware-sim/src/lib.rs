@@ -9,6 +9,7 @@
 //!   thousands of meters on many listeners for load tests ([`modbus::fleet`]).
 //! * [`tasmota`]: Tasmota plugs publishing `tele/<topic>/LWT|STATE|SENSOR` over the MQTT bus.
 //! * [`shelly`]: Shelly Gen2/Gen3 plugs and Pro 3EMs publishing their statuses under `<prefix>/…`.
+//! * [`wmbus`]: a wireless M-Bus receiver publishing simulated heat, water and gas meters' telegrams as hex.
 //! * [`lorawan`]: Dragino LSE01 and Decentlab DL-TRS21 soil sensors whose uplinks are published as The
 //!   Things Stack v3 does.
 //! * [`weather`]: the simulated weather and its ET0 feed (observed and forecast), published for the demo.
@@ -34,6 +35,7 @@ pub mod shelly;
 pub mod tasmota;
 pub mod time;
 pub mod weather;
+pub mod wmbus;
 
 use std::io;
 use std::net::SocketAddr;
@@ -165,6 +167,10 @@ pub async fn start_with_history(
     }
     if let Some(w) = &cfg.weather {
         let run = weather::run(w.clone(), cfg.seed, bus.clone(), stop.clone());
+        spawn_device(&mut tasks, run);
+    }
+    if !cfg.wmbus_meters.is_empty() {
+        let run = wmbus::run(cfg.wmbus_meters.clone(), bus.clone(), stop.clone());
         spawn_device(&mut tasks, run);
     }
     if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {
