@@ -12,6 +12,7 @@ mod dashboard;
 mod cost_forecast;
 mod bus_security;
 mod energy_periods;
+mod energy_rollups;
 mod fixture;
 mod gateway_crash;
 mod gateway_outage;
