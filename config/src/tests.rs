@@ -135,3 +135,65 @@ fn runtime_workers_default_per_service_and_are_bounded() {
     let errors = load_text("[runtime]\nworker_threads = -1\n", &[]).expect_err("negative");
     assert!(errors.iter().any(|e| e.contains("runtime")), "{errors:?}");
 }
+
+#[test]
+fn tariffs_read_their_price_csv_and_name_every_problem() {
+    use zw_model::tariff::{Dynamic, Tariff};
+    let mut good = tempfile::NamedTempFile::new().expect("temp file");
+    good.write_all(b"start,price_ct_per_kwh\n2026-11-02T00:00:00Z,10.5\n2026-11-02T01:00:00Z,-1\n")
+        .expect("write");
+    let mut bad = tempfile::NamedTempFile::new().expect("temp file");
+    bad.write_all(b"start,price_ct_per_kwh\n2026-11-02T00:00:00Z,x\n")
+        .expect("write");
+    let mut cfg = Config::default();
+    cfg.inventory.sites = vec![zw_model::Site {
+        id: zw_model::Id::new("haus").expect("id"),
+        name: String::new(),
+        kind: zw_model::SiteKind::Household,
+        devices: Vec::new(),
+    }];
+    let tariff = |path: &Path, from: &str| Tariff {
+        id: zw_model::Id::new("dyn").expect("id"),
+        name: String::new(),
+        valid_from: from.parse().expect("date"),
+        valid_to: None,
+        sites: vec![zw_model::Id::new("haus").expect("id")],
+        currency: "EUR".into(),
+        vat_percent: 19.0,
+        energy_ct_per_kwh: 0.0,
+        base_eur_per_month: 0.0,
+        feed_in_ct_per_kwh: 0.0,
+        windows: Vec::new(),
+        dynamic: Some(Dynamic {
+            csv: path.to_path_buf(),
+            markup_ct_per_kwh: 18.0,
+            prices: None,
+        }),
+    };
+    cfg.inventory.tariffs = vec![tariff(good.path(), "2026-01-01")];
+    let loaded = load_text(&cfg.to_toml().expect("toml"), &[]).expect("valid");
+    let prices = loaded.inventory.tariffs[0]
+        .dynamic
+        .as_ref()
+        .and_then(|d| d.prices.clone());
+    assert_eq!(
+        prices
+            .expect("read")
+            .at("2026-11-02T01:30:00Z".parse().expect("time")),
+        Some(-1000)
+    );
+    cfg.inventory.tariffs.push(tariff(bad.path(), "2026-01-01"));
+    let errors = load_text(&cfg.to_toml().expect("toml"), &[]).expect_err("invalid");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("tariffs[1].dynamic.csv:") && e.contains("line 2")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("tariffs[1]: overlaps tariffs[0]")),
+        "{errors:?}"
+    );
+}
