@@ -69,7 +69,7 @@ pub struct Config {
     pub max_energy_range: RoleRanges,
     /// Lower-case hex SHA-256 of the token Prometheus must send (`Authorization: Bearer …`) for `/metrics`;
     /// absent: `/metrics` answers only requests from this host (loopback, not forwarded by a proxy).
-    /// (`telemetry.metrics_listen` serves the metrics on a listener of their own besides.)
+    /// (Services run without the API serve their metrics on `telemetry.metrics_listen`.)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_token_sha256: Option<String>,
     /// File the access log is appended to (JSON lines: who read which subject over which range, when, with
