@@ -177,7 +177,8 @@ impl<Z: TimeZone> Roller<Z> {
                 row(&mut lines, MEASUREMENT_QUARTER, device, q, None, start, &s);
                 out.rows += 1;
             }
-            self.flush(&mut lines, false).await?;
+            // Written before the day row is made from them.
+            self.flush(&mut lines, true).await?;
             // The day row from all its quarter rows, the ones just written included.
             let quarters = self.quarters(device, q, d[0], d[1].min(to)).await?;
             if let Some(day) = quarters.into_iter().reduce(Summary::then) {
