@@ -26,7 +26,13 @@ DIR=$(mktemp -d /tmp/zw-bench-energy.XXXXXX)
 INFLUX_PORT=$(free_port) API_PORT=$(free_port) MQTT_PORT=$(free_port)
 export INFLUX_PORT API_PORT
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$DIR"' EXIT
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null
+  if ((rc == 0)); then rm -rf "$DIR"; else echo "bench: failed; logs kept in $DIR" >&2; fi
+}
+trap cleanup EXIT
 
 mkdir -p "$DIR/influxdb"
 sed -e "s#@HOST@#127.0.0.1#g" -e "s#@HTTP_PORT@#$INFLUX_PORT#g" -e "s#@RPC_PORT@#$(free_port)#g" \
@@ -60,7 +66,7 @@ start=$(date +%s.%N)
 "$ZW_BIN" rollup -c "$DIR/zaehlwerk.toml" --since 2025-11-30 --until 2026-12-02
 echo "rollups built in $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6) s"
 
-RUST_LOG=warn "$ZW_BIN" api -c "$DIR/zaehlwerk.toml" >"$DIR/api.log" 2>&1 &
+RUST_LOG=info "$ZW_BIN" api -c "$DIR/zaehlwerk.toml" >"$DIR/api.log" 2>&1 &
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$API_PORT/healthz" >/dev/null; do sleep 0.2; done
 python3 bench/energy_long_range.py measure "$ROUNDS" "$N" "$RAW_N"
