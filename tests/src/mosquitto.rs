@@ -37,7 +37,8 @@ pub struct Tls {
 
 /// The broker configuration for `port`, keeping its persistence file in `data_dir`: the shipped
 /// `deploy/conf/mosquitto.conf.in` (whose comments explain its limits) with `access`'s password and ACL files,
-/// saved only on exit (`autosave_interval 0`; stops go through SIGTERM, which saves it), plus `tls`'s
+/// saved every second (`autosave_interval 1`, so a test can wait for its sessions to be on disk, as a
+/// long-running broker's are; stops go through SIGTERM, which saves too), plus `tls`'s
 /// listener, configured as the template's comment documents.
 pub(crate) fn config_text(
     port: u16,
@@ -54,7 +55,7 @@ pub(crate) fn config_text(
             ("HOST", "127.0.0.1"),
             ("PORT", &port.to_string()),
             ("DATA_DIR", &dir),
-            ("AUTOSAVE_INTERVAL", "0"),
+            ("AUTOSAVE_INTERVAL", "1"),
             ("PASSWORD_FILE", &passwd),
             ("ACL_FILE", &acl),
         ],
@@ -152,6 +153,7 @@ mod tests {
             "acl_file /tmp/x/acl",
             "persistence_location /tmp/x/",
             "max_queued_messages 1000000",
+            "autosave_interval 1",
             "log_dest stdout",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");

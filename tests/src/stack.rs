@@ -390,6 +390,25 @@ impl Stack {
         }
     }
 
+    /// Waits until the broker has written its persistence file after this call (it autosaves every second),
+    /// so the sessions and subscriptions of now survive a kill -9 that follows, as those of a broker that
+    /// has run for longer than its `autosave_interval` do.
+    pub async fn await_mosquitto_saved(&self) -> anyhow::Result<()> {
+        let file = self.mosquitto().dir.join("mosquitto.db");
+        let modified = || std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+        let before = modified();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while modified() == before || modified().is_none() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "mosquitto did not save {} within 10 s",
+                file.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Starts the broker again on the same port with the same persistence; a no-op if it is running.
     pub async fn start_mosquitto(&self) -> anyhow::Result<()> {
         let m = self.mosquitto();
