@@ -3,7 +3,7 @@
 //! [`Problems`] then makes it match what the router does for every route: error bodies are
 //! `application/problem+json`; every route with a token may answer 429 (rate limit, failed authentications,
 //! streams) with `Retry-After`; every route but the live stream may answer 503 (`api.request_timeout`);
-//! history's `quantity` lists the canonical quantities.
+//! history's `quantity` lists the canonical quantities; site and device ids declare their pattern.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
@@ -49,10 +49,29 @@ impl Modify for Problems {
                 if path == "/api/v1/devices/{id}/history" {
                     declare_quantities(op);
                 }
+                if path.starts_with("/api/v1/sites/{id}") || path.starts_with("/api/v1/devices/{id}") {
+                    declare_id(op);
+                }
             }
         }
     }
 }
+
+/// The shape of a site or device id ([`zw_model::Id`]): anything else is a 400, so a client (or a
+/// schema-driven fuzzer) learns it from the document.
+fn declare_id(op: &mut Operation) {
+    let schema = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(ID_PATTERN))
+        .max_length(Some(zw_model::id::MAX_ID_LEN))
+        .build();
+    for p in op.parameters.iter_mut().flatten().filter(|p| p.name == "id") {
+        p.schema = Some(RefOr::T(schema.clone().into()));
+    }
+}
+
+/// [`zw_model::Id`]'s rule: a-z, 0-9, '-' and '_', starting with a letter or digit.
+const ID_PATTERN: &str = "^[a-z0-9][a-z0-9_-]*$";
 
 /// The allowed values of `quantity`, from the model's closed set.
 fn declare_quantities(op: &mut Operation) {

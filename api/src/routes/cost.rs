@@ -50,8 +50,8 @@ pub struct CostParams {
 pub struct TariffCost {
     /// Tariff id.
     pub id: String,
-    /// First date of the version.
-    pub valid_from: NaiveDate,
+    /// First date of the version; null for the flat `[api.tariff]` price, which has no start.
+    pub valid_from: Option<NaiveDate>,
     /// VAT rate, percent.
     pub vat_percent: f64,
     /// Imported energy priced under it, Wh.
@@ -76,7 +76,7 @@ impl From<TariffLine> for TariffCost {
     fn from(l: TariffLine) -> Self {
         Self {
             id: l.id,
-            valid_from: l.valid_from,
+            valid_from: (l.valid_from != NaiveDate::MIN).then_some(l.valid_from),
             vat_percent: l.vat_percent,
             import_wh: l.import_wh,
             export_wh: l.export_wh,

@@ -367,4 +367,19 @@ async fn openapi_lists_every_route() {
     let live = &doc["components"]["schemas"]["Live"]["properties"];
     assert!(live["values"]["additionalProperties"].is_object(), "{live}");
     assert!(live["health"].is_object(), "{live}");
+    // Site and device ids declare their shape (anything else is a 400), found by schemathesis.
+    for path in [
+        "/api/v1/sites/{id}/live",
+        "/api/v1/devices/{id}/history",
+        "/api/v1/sites/{id}/cost",
+    ] {
+        let params = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let id = params
+            .iter()
+            .find(|p| p["name"] == "id")
+            .expect("an id parameter");
+        assert_eq!(id["schema"]["pattern"], "^[a-z0-9][a-z0-9_-]*$", "{path}: {id}");
+    }
 }
