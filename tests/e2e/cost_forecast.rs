@@ -228,6 +228,26 @@ async fn cost_to_the_cent_and_forecasts_within_their_band() -> anyhow::Result<()
     // 104.00 € + 4.84 € and 126.50 € + 5.16 € net, with VAT.
     assert_eq!(gross, 12_952 + 15_668, "{r}");
 
+    // February, before the first reading: the energy and what depends on it are unknown, not 0; the
+    // Grundpreis (10 € a month) is known all the same.
+    let r = ask(
+        &api,
+        "/api/v1/sites/rathaus/cost?period=month&count=1&until=2026-02-10",
+    )
+    .await?;
+    let february = &r["periods"][0];
+    assert_eq!(february["complete"], false, "{r}");
+    for unknown in [
+        "import_wh",
+        "energy_net_cents",
+        "net_cents",
+        "vat_cents",
+        "gross_cents",
+    ] {
+        assert!(february[unknown].is_null(), "{unknown}: {r}");
+    }
+    assert_eq!(february["base_net_cents"].as_i64(), Some(1000), "{r}");
+
     // April under the second version only, a past period whose cost the price change did not touch.
     let r = ask(
         &api,

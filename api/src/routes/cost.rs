@@ -103,16 +103,16 @@ pub struct PeriodCost {
     pub complete: bool,
     /// The period has not ended: the cost so far, the Grundpreis up to today.
     pub ongoing: bool,
-    /// Energy, net.
-    pub energy_net_cents: i64,
+    /// Energy, net; null when none of the period's energy is known (a missing figure, not 0).
+    pub energy_net_cents: Option<i64>,
     /// Grundpreis, net, prorated by day.
     pub base_net_cents: i64,
-    /// Energy plus Grundpreis, net.
-    pub net_cents: i64,
-    /// VAT on the net (per tariff version).
-    pub vat_cents: i64,
-    /// Net plus VAT.
-    pub gross_cents: i64,
+    /// Energy plus Grundpreis, net; null with `energy_net_cents`.
+    pub net_cents: Option<i64>,
+    /// VAT on the net (per tariff version); null with `energy_net_cents`.
+    pub vat_cents: Option<i64>,
+    /// Net plus VAT; null with `energy_net_cents`.
+    pub gross_cents: Option<i64>,
     /// Feed-in credit for the exported energy (no VAT), not deducted from `gross_cents`.
     pub feed_in_cents: i64,
     /// The tariff versions that applied, oldest first.
@@ -210,17 +210,20 @@ fn period_cost(start: NaiveDate, ivs: &[Interval], complete: bool, ongoing: bool
         let known: Vec<f64> = ivs.iter().filter_map(f).collect();
         (!known.is_empty()).then(|| known.iter().sum())
     };
+    let import_wh = sum(|i| i.import_wh);
+    // Nothing metered: what the energy cost is unknown, not 0 (the Grundpreis is known all the same).
+    let known = |cents: i64| import_wh.is_some().then_some(cents);
     PeriodCost {
         start,
-        import_wh: sum(|i| i.import_wh),
+        import_wh,
         export_wh: sum(|i| i.export_wh),
         complete: complete && bill.priced,
         ongoing,
-        energy_net_cents: bill.energy_net_cents,
+        energy_net_cents: known(bill.energy_net_cents),
         base_net_cents: bill.base_net_cents,
-        net_cents: bill.net_cents,
-        vat_cents: bill.vat_cents,
-        gross_cents: bill.gross_cents,
+        net_cents: known(bill.net_cents),
+        vat_cents: known(bill.vat_cents),
+        gross_cents: known(bill.gross_cents),
         feed_in_cents: bill.feed_in_cents,
         tariffs: bill.lines.into_iter().map(TariffCost::from).collect(),
     }
