@@ -17,7 +17,14 @@ DURATION=${DURATION:-45}
   exit 1
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# N distinct free ports: every socket stays bound until all are chosen (one at a time, the kernel may hand out
+# the same port twice).
+free_ports() {
+  python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
 STATE=$(mktemp -d)
 OUT=$STATE/demo.out
 cleanup() {
@@ -33,9 +40,9 @@ fail() {
   exit 1
 }
 
-API_PORT=$(free_port)
-ZW_BIN=$BIN ZW_STATE=$STATE/state ZW_MQTT_PORT=$(free_port) ZW_INFLUX_PORT=$(free_port) ZW_API_PORT=$API_PORT \
-  ZW_MODBUS_PORT=$(free_port) "$ROOT/deploy/demo.sh" --duration "$DURATION" >"$OUT" 2>"$STATE/demo.err" &
+read -r API_PORT MQTT_PORT INFLUX_PORT MODBUS_PORT < <(free_ports 4)
+ZW_BIN=$BIN ZW_STATE=$STATE/state ZW_MQTT_PORT=$MQTT_PORT ZW_INFLUX_PORT=$INFLUX_PORT ZW_API_PORT=$API_PORT \
+  ZW_MODBUS_PORT=$MODBUS_PORT "$ROOT/deploy/demo.sh" --duration "$DURATION" >"$OUT" 2>"$STATE/demo.err" &
 DEMO_PID=$!
 
 # demo.sh prints its summary once the API is ready.
