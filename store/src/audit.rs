@@ -28,6 +28,27 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
+/// Records a put (create or update) of `entity` `entity_id`: `action` if the caller names one (an import,
+/// say), else "create" for [`crate::Change::Created`] and "update" otherwise.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_put<B: Serialize, A: Serialize>(
+    conn: &mut AnyConnection,
+    by: Stamp<'_>,
+    action: Option<&str>,
+    change: crate::Change,
+    entity: &str,
+    entity_id: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) -> Result<(), Error> {
+    let action = action.unwrap_or(if change == crate::Change::Created {
+        "create"
+    } else {
+        "update"
+    });
+    record(conn, by, action, entity, entity_id, before, after).await
+}
+
 /// Writes one audit entry on `conn` (inside the change's transaction).
 pub(crate) async fn record<B: Serialize, A: Serialize>(
     conn: &mut AnyConnection,

@@ -98,15 +98,11 @@ pub(crate) async fn write_device(
         .await?;
         Change::Created
     };
-    let action = action.unwrap_or(if change == Change::Created {
-        "create"
-    } else {
-        "update"
-    });
-    audit::record(
+    audit::record_put(
         conn,
         by,
         action,
+        change,
         "device",
         dev.id.as_str(),
         before.as_ref(),

@@ -211,15 +211,11 @@ pub(crate) async fn write_site(
         .await?;
         Change::Created
     };
-    let action = action.unwrap_or(if change == Change::Created {
-        "create"
-    } else {
-        "update"
-    });
-    audit::record(
+    audit::record_put(
         conn,
         by,
         action,
+        change,
         "site",
         site.id.as_str(),
         before.as_ref(),

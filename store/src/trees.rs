@@ -93,15 +93,11 @@ pub(crate) async fn write_tree(
         .await?;
         Change::Created
     };
-    let action = action.unwrap_or(if change == Change::Created {
-        "create"
-    } else {
-        "update"
-    });
-    audit::record(
+    audit::record_put(
         conn,
         by,
         action,
+        change,
         "tree",
         tree.id.as_str(),
         before.as_ref(),
