@@ -20,6 +20,7 @@ use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
 pub mod backtest;
+pub mod degree_days;
 pub mod slp;
 #[cfg(test)]
 mod tests;
