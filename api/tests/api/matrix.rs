@@ -1,5 +1,6 @@
 //! The role × route × scope matrix: every route of the router, asked by every role for an id in its scope and
-//! one outside it, and by an anonymous caller and a wrong token, answers the status its row expects.
+//! one outside it, and by an anonymous caller, a wrong token, an expired token and a rotated-out token (each
+//! user's previous token, expired, while its current one works), answers the status its row expects.
 //!
 //! The route list is read from the router itself (the `.route("…")` calls in `app_with`, `src/lib.rs`), so a
 //! new route without a row here fails [`every_route_has_a_matrix_row`], and a row for a route that is gone
@@ -13,6 +14,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 use zw_api::{AppState, app};
 use zw_model::alert::Alert;
+
+use zw_model::inventory::{UserToken, token_hash};
 
 use crate::common::state;
 
@@ -269,9 +272,45 @@ fn alert(id: &str, site: &str, device: &str) -> Alert {
     .expect("alert")
 }
 
-/// The router tests' state with an open alert on each site the callers name.
+/// The token of a resident of `hh-1` whose only token expired yesterday.
+const EXPIRED: &str = "gone";
+
+/// The previous token of `caller`, rotated out (expired yesterday) while `caller` stays valid.
+fn rotated_out(caller: &str) -> String {
+    format!("{caller}-previous")
+}
+
+/// The router tests' state with an open alert on each site the callers name, each caller's previous token
+/// rotated out and a resident whose token expired.
 fn state_with_alerts() -> AppState {
-    let s = state();
+    let yesterday = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let base = state();
+    let mut inventory = (*base.inventory).clone();
+    for user in &mut inventory.users {
+        user.tokens.push(UserToken {
+            sha256: token_hash(&rotated_out(user.name.as_str())),
+            expires: Some(yesterday),
+        });
+    }
+    let mut gone = inventory
+        .users
+        .iter()
+        .find(|u| u.name.as_str() == "anna")
+        .expect("anna")
+        .clone();
+    gone.name = zw_model::Id::new(EXPIRED).expect("id");
+    gone.token_sha256 = token_hash(EXPIRED);
+    gone.token_expires = Some(yesterday);
+    gone.tokens.clear();
+    inventory.users.push(gone);
+    assert_eq!(inventory.validate(), Vec::<String>::new());
+    let s = AppState::new(
+        std::sync::Arc::new(inventory),
+        base.influx.clone(),
+        None,
+        prometheus::Registry::new(),
+    )
+    .expect("state");
     {
         let mut alerts = s.views.alerts.write().expect("alert view");
         for c in callers() {
@@ -346,7 +385,11 @@ async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous
             _ => StatusCode::UNAUTHORIZED,
         };
         let path = fill(row.path, &callers()[0].own, row.access);
-        for token in [None, Some("wrong-token"), Some("")] {
+        let rotated: Vec<String> = callers().iter().map(|c| rotated_out(c.token)).collect();
+        let refused = [None, Some("wrong-token"), Some(""), Some(EXPIRED)]
+            .into_iter()
+            .chain(rotated.iter().map(|t| Some(t.as_str())));
+        for token in refused {
             let got = status(&s, &row.method, &path, token).await;
             checked += 1;
             if got != anonymous {
