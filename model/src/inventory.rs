@@ -22,7 +22,7 @@ pub use endpoint::{ModbusEndpoint, Parity, SerialSettings};
 mod mapping;
 pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
 mod source;
-pub use source::{pattern_key, topic_key};
+pub use source::{StreamEndpoint, pattern_key, topic_key};
 #[cfg(any(test, feature = "fixtures"))]
 pub mod builder;
 #[cfg(any(test, feature = "fixtures"))]
@@ -116,6 +116,28 @@ pub enum DeviceSource {
         #[serde(default, skip_serializing)]
         key: Option<MeterKey>,
     },
+    /// A wired M-Bus meter polled by the gateway (REQ_UD2/RSP_UD) through an M-Bus/Ethernet gateway or a
+    /// serial level converter. Meters on one endpoint share its bus, one request at a time.
+    Mbus {
+        /// `host:port` or `tcp://host:port` (M-Bus/Ethernet gateway, transparent), or
+        /// `serial:///dev/ttyUSB0?baud=2400&parity=E` (see [`StreamEndpoint`]; serial default 2400 Bd 8E1).
+        endpoint: String,
+        /// Primary address 1–250 (give this or `secondary`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<u8>,
+        /// Secondary address: the 8-digit meter id, selected via SND_UD to address 253 before each read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secondary: Option<String>,
+        /// Poll interval, e.g. `"60s"`; at least 1 s.
+        #[serde(with = "humantime_serde_compat", default = "default_mbus_interval")]
+        interval: std::time::Duration,
+    },
+    /// An electricity meter's SML push stream from an optical reading head: over TCP (ser2net) or a local
+    /// serial port (9600 Bd 8N1 unless given).
+    Sml {
+        /// `host:port` / `tcp://host:port`, or `serial:///dev/ttyUSB0?baud=9600` (see [`StreamEndpoint`]).
+        endpoint: String,
+    },
 }
 
 /// A wireless M-Bus meter's AES key as configured: 32 hex digits, held as a secret (its `Debug` shows
@@ -155,6 +177,9 @@ fn default_unit_id() -> u8 {
 }
 fn default_poll_interval() -> std::time::Duration {
     std::time::Duration::from_secs(5)
+}
+fn default_mbus_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
 }
 
 /// Durations as humantime strings ("5s", "1m 30s") without pulling a dependency into the model crate's API.
@@ -218,6 +243,13 @@ pub struct Site {
     pub name: String,
     /// Building, household or park.
     pub kind: SiteKind,
+    /// Building category, for the energy report's comparison values; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::report::BuildingCategory>,
+    /// Floor area (Nettogrundfläche), m², for kWh/m² in the ranking and the energy report; positive; absent:
+    /// `api.floor_area_m2` may still name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_area_m2: Option<f64>,
     /// The site's devices.
     #[serde(default)]
     pub devices: Vec<Device>,
@@ -444,6 +476,11 @@ impl Inventory {
             if !site_ids.insert(site.id.as_str()) {
                 errors.push(format!("sites[{i}].id: duplicate site id {:?}", site.id.as_str()));
             }
+            if let Some(a) = site.floor_area_m2
+                && !(a.is_finite() && a > 0.0)
+            {
+                errors.push(format!("sites[{i}].floor_area_m2: {a} is not a positive area"));
+            }
             for (j, dev) in site.devices.iter().enumerate() {
                 let path = format!("sites[{i}].devices[{j}]");
                 if !device_ids.insert(dev.id.as_str()) {
@@ -540,7 +577,7 @@ pub const TTN_MODELS: &[&str] = &["lse01", "dl-trs21"];
 
 impl DeviceSource {
     /// The source's kind as named in configs, logs and the API (`modbus`, `tasmota`, `shelly`, `ttn`, `json`,
-    /// `wmbus`).
+    /// `wmbus`, `mbus`, `sml`).
     pub fn kind(&self) -> &'static str {
         match self {
             DeviceSource::Modbus { .. } => "modbus",
@@ -549,6 +586,8 @@ impl DeviceSource {
             DeviceSource::Ttn { .. } => "ttn",
             DeviceSource::Json { .. } => "json",
             DeviceSource::Wmbus { .. } => "wmbus",
+            DeviceSource::Mbus { .. } => "mbus",
+            DeviceSource::Sml { .. } => "sml",
         }
     }
 }

@@ -128,7 +128,10 @@ impl Router {
         };
         for (site, dev) in inventory.devices() {
             let decoder = match &dev.source {
-                DeviceSource::Modbus { .. } | DeviceSource::Wmbus { .. } => continue,
+                DeviceSource::Modbus { .. }
+                | DeviceSource::Wmbus { .. }
+                | DeviceSource::Mbus { .. }
+                | DeviceSource::Sml { .. } => continue,
                 DeviceSource::Tasmota {
                     sml_section: Some(section),
                     sml,
@@ -167,7 +170,10 @@ impl Router {
                     r.exact.insert(topic.clone(), idx);
                     r.filters.push(topic.clone());
                 }
-                DeviceSource::Modbus { .. } | DeviceSource::Wmbus { .. } => {}
+                DeviceSource::Modbus { .. }
+                | DeviceSource::Wmbus { .. }
+                | DeviceSource::Mbus { .. }
+                | DeviceSource::Sml { .. } => {}
             }
             r.devices.push(Entry {
                 site: site.id.clone(),

@@ -87,6 +87,8 @@ impl Site {
             id: self::id(id),
             name: String::new(),
             kind,
+            category: None,
+            floor_area_m2: None,
             devices: devices.into_iter().collect(),
         }
     }
@@ -162,6 +164,42 @@ impl Device {
         )
     }
 
+    /// A wired M-Bus meter at primary `address` on `endpoint`, polled every minute.
+    pub fn mbus(id: &str, endpoint: &str, address: u8) -> Self {
+        Self::new(
+            id,
+            DeviceSource::Mbus {
+                endpoint: endpoint.into(),
+                address: Some(address),
+                secondary: None,
+                interval: std::time::Duration::from_secs(60),
+            },
+        )
+    }
+
+    /// A wired M-Bus meter selected by its 8-digit `secondary` id on `endpoint`, polled every minute.
+    pub fn mbus_secondary(id: &str, endpoint: &str, secondary: &str) -> Self {
+        Self::new(
+            id,
+            DeviceSource::Mbus {
+                endpoint: endpoint.into(),
+                address: None,
+                secondary: Some(secondary.into()),
+                interval: std::time::Duration::from_secs(60),
+            },
+        )
+    }
+
+    /// An SML meter's push stream on `endpoint` (ser2net `host:port` or `serial:///dev/…`).
+    pub fn sml(id: &str, endpoint: &str) -> Self {
+        Self::new(
+            id,
+            DeviceSource::Sml {
+                endpoint: endpoint.into(),
+            },
+        )
+    }
+
     /// A generic JSON device on an exact topic, stamped with the receive time.
     pub fn json(id: &str, topic: &str, fields: impl IntoIterator<Item = JsonField>) -> Self {
         Self::new(
@@ -184,10 +222,10 @@ impl Device {
     /// Polled every `period`.
     ///
     /// # Panics
-    /// If the device is not a Modbus meter.
+    /// If the device is not a Modbus or wired M-Bus meter.
     pub fn every(mut self, period: Duration) -> Self {
         match &mut self.source {
-            DeviceSource::Modbus { interval, .. } => *interval = period,
+            DeviceSource::Modbus { interval, .. } | DeviceSource::Mbus { interval, .. } => *interval = period,
             other => panic!("only a Modbus meter is polled, not a {} device", other.kind()),
         }
         self

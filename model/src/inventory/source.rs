@@ -2,13 +2,87 @@
 //!
 //! Every source claims the topics it reads; two devices claiming the same one is an error. Claims are the
 //! exact topic, `tasmota:<topic>`, `shelly:<prefix>:<channel>` (several channels of one Shelly share its
-//! prefix), `wmbus:<manufacturer><id>` (a wireless M-Bus meter's secondary address), and `<pattern>|<key>` for a generic JSON device on a topic pattern (several devices share a
-//! pattern, each with its own key).
+//! prefix), `wmbus:<manufacturer><id>` (a wireless M-Bus meter's secondary address), `mbus:<endpoint>#<address>`
+//! (a wired M-Bus meter on its bus), `sml:<endpoint>` (an SML stream has one meter), and `<pattern>|<key>` for a
+//! generic JSON device on a topic pattern (several devices share a pattern, each with its own key).
+//!
+//! [`StreamEndpoint`] is the endpoint syntax of the byte-stream sources (wired M-Bus, SML).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::{Device, DeviceSource, ModbusEndpoint, SmlField, TTN_MODELS, mapping};
+use super::{Device, DeviceSource, ModbusEndpoint, SerialSettings, SmlField, TTN_MODELS, mapping};
+
+/// Where a byte-stream meter (wired M-Bus, SML) is reached.
+///
+/// | written | meaning |
+/// |---|---|
+/// | `host:port`, `tcp://host:port` | a TCP socket carrying the line's bytes unchanged (M-Bus/Ethernet gateway, ser2net) |
+/// | `serial:///dev/ttyUSB0?baud=2400&parity=E` | a local serial port (options as for Modbus `rtu://`: baud, parity, data_bits, stop_bits) |
+///
+/// A serial port's baud rate and parity default per protocol: M-Bus 2400 Bd 8E1, SML 9600 Bd 8N1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StreamEndpoint {
+    /// TCP to `host:port`.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A local serial port.
+    Serial(SerialSettings),
+}
+
+impl StreamEndpoint {
+    /// Parses `s`; a serial port without `baud`/`parity` gets `default_baud` and `default_parity`
+    /// (`"E"` or `"N"`).
+    pub fn parse(s: &str, default_baud: u32, default_parity: &str) -> Result<Self, String> {
+        if let Some(rest) = s.strip_prefix("serial://") {
+            let mut spec = format!("rtu://{rest}");
+            let query = rest.split_once('?').map_or("", |(_, q)| q);
+            let has = |k: &str| query.split('&').any(|p| p.starts_with(k));
+            let mut sep = if rest.contains('?') { '&' } else { '?' };
+            if !has("baud=") {
+                spec.push_str(&format!("{sep}baud={default_baud}"));
+                sep = '&';
+            }
+            if !has("parity=") {
+                spec.push_str(&format!("{sep}parity={default_parity}"));
+            }
+            return match ModbusEndpoint::parse(&spec)? {
+                ModbusEndpoint::Rtu(settings) => Ok(Self::Serial(settings)),
+                _ => Err(format!("{s:?} is not a serial port")),
+            };
+        }
+        match ModbusEndpoint::parse(s) {
+            Ok(ModbusEndpoint::Tcp { host, port }) => Ok(Self::Tcp { host, port }),
+            Ok(_) | Err(_) if s.contains("://") && !s.starts_with("tcp://") => Err(format!(
+                "unknown scheme in {s:?} (use host:port, tcp://host:port or serial:///dev/…)"
+            )),
+            Ok(_) => Err(format!("{s:?} is not a TCP or serial endpoint")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The canonical form naming one bus (serial: the path alone).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Tcp { host, port } if host.contains(':') => format!("tcp://[{host}]:{port}"),
+            Self::Tcp { host, port } => format!("tcp://{host}:{port}"),
+            Self::Serial(s) => format!("serial://{}", s.path),
+        }
+    }
+}
+
+impl std::fmt::Display for StreamEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp { .. } => f.write_str(&self.key()),
+            Self::Serial(s) => write!(f, "serial://{}?baud={}", s.path, s.baud),
+        }
+    }
+}
 
 /// The key a generic JSON device on a topic pattern (a topic with `+` levels) answers to: its `topic_key`,
 /// or else its id. `None` for an exact topic. The gateway's router and the validation share this rule.
@@ -145,6 +219,45 @@ pub(super) fn validate(
             }
             claim(format!("wmbus:{manufacturer}{id}"), errors);
         }
+        DeviceSource::Mbus {
+            endpoint,
+            address,
+            secondary,
+            interval,
+        } => {
+            let ep = StreamEndpoint::parse(endpoint, 2400, "E");
+            if let Err(e) = &ep {
+                errors.push(format!("{path}.endpoint: {e}"));
+            }
+            let who = match (address, secondary) {
+                (Some(a), None) if (1..=250).contains(a) => Some(format!("p{a}")),
+                (Some(a), None) => {
+                    errors.push(format!("{path}.address: must be 1..=250, got {a}"));
+                    None
+                }
+                (None, Some(s)) if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(format!("s{s}"))
+                }
+                (None, Some(s)) => {
+                    errors.push(format!("{path}.secondary: {s:?} is not an 8-digit meter id"));
+                    None
+                }
+                _ => {
+                    errors.push(format!("{path}: give exactly one of address and secondary"));
+                    None
+                }
+            };
+            if interval.as_millis() < 1000 {
+                errors.push(format!("{path}.interval: must be at least 1s"));
+            }
+            if let (Ok(ep), Some(who)) = (ep, who) {
+                claim(format!("mbus:{}#{who}", ep.key()), errors);
+            }
+        }
+        DeviceSource::Sml { endpoint } => match StreamEndpoint::parse(endpoint, 9600, "N") {
+            Ok(ep) => claim(format!("sml:{}", ep.key()), errors),
+            Err(e) => errors.push(format!("{path}.endpoint: {e}")),
+        },
     }
 }
 
@@ -190,6 +303,75 @@ fn validate_sml(section: Option<&str>, sml: &[SmlField], path: &str, errors: &mu
     for (i, f) in sml.iter().enumerate() {
         if let Err(e) = f.resolve() {
             errors.push(format!("{path}.sml[{i}]: {e}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Inventory, Parity};
+
+    #[test]
+    fn stream_endpoints_parse_with_protocol_defaults() {
+        let serial = StreamEndpoint::parse("serial:///dev/ttyUSB0", 2400, "E").expect("serial");
+        let StreamEndpoint::Serial(s) = &serial else {
+            panic!("{serial:?}")
+        };
+        assert_eq!((s.baud, s.parity, s.data_bits), (2400, Parity::Even, 8));
+        let given = StreamEndpoint::parse("serial:///dev/ttyUSB1?baud=9600", 2400, "E").expect("serial");
+        assert!(matches!(
+            given,
+            StreamEndpoint::Serial(SerialSettings {
+                baud: 9600,
+                parity: Parity::Even,
+                ..
+            })
+        ));
+        let tcp = StreamEndpoint::parse("10.0.0.5:10001", 9600, "N").expect("tcp");
+        assert_eq!(tcp.key(), "tcp://10.0.0.5:10001");
+        assert_eq!(StreamEndpoint::parse("tcp://10.0.0.5:10001", 9600, "N"), Ok(tcp));
+        assert!(StreamEndpoint::parse("rtutcp://10.0.0.5:1", 9600, "N").is_err());
+        assert!(StreamEndpoint::parse("serial://ttyUSB0", 9600, "N").is_err());
+        assert!(StreamEndpoint::parse("10.0.0.5", 9600, "N").is_err());
+    }
+
+    #[test]
+    fn mbus_and_sml_sources_report_every_problem() {
+        let mut both = Device::mbus("m4", "10.0.0.1:10001", 3);
+        if let DeviceSource::Mbus { secondary, .. } = &mut both.source {
+            *secondary = Some("12345678".into());
+        }
+        let inv = Inventory::builder()
+            .building(
+                "b",
+                [
+                    Device::mbus("m1", "10.0.0.1:10001", 1),
+                    Device::mbus("m2", "tcp://10.0.0.1:10001", 1),
+                    Device::mbus("m3", "10.0.0.1:10001", 251),
+                    both,
+                    Device::mbus_secondary("m5", "serial:///dev/ttyUSB0", "1234567"),
+                    Device::mbus_secondary("m6", "serial:///dev/ttyUSB0", "12345678")
+                        .every(std::time::Duration::from_millis(500)),
+                    Device::sml("s1", "10.0.0.2:2000"),
+                    Device::sml("s2", "tcp://10.0.0.2:2000"),
+                    Device::sml("s3", "nowhere"),
+                ],
+            )
+            .build();
+        let errors = inv.validate();
+        let expected = [
+            "devices[1].source: topic \"mbus:tcp://10.0.0.1:10001#p1\" is already read by",
+            "devices[2].source.address: must be 1..=250, got 251",
+            "devices[3].source: give exactly one of address and secondary",
+            "devices[4].source.secondary: \"1234567\" is not an 8-digit meter id",
+            "devices[5].source.interval: must be at least 1s",
+            "devices[7].source: topic \"sml:tcp://10.0.0.2:2000\" is already read by",
+            "devices[8].source.endpoint: expected host:port",
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (e, x) in errors.iter().zip(expected) {
+            assert!(e.contains(x), "{e} should contain {x}");
         }
     }
 }
