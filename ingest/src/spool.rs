@@ -320,7 +320,10 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+mod erase;
 mod group;
 pub mod quarantine;
+
+pub use erase::ErasedLines;
 #[cfg(test)]
 mod tests;
