@@ -181,7 +181,19 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
                 .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let (c, r) = (cfg.api.clone(), sh.registry.clone());
-            Box::pin(async move { Ok(zw_api::run(c, inv, influx, listener, &bus, r, stop).await?) })
+            Box::pin(async move {
+                Ok(zw_api::run(
+                    c,
+                    zw_bus::LiveInventory::from_arc(inv),
+                    None,
+                    influx,
+                    listener,
+                    &bus,
+                    r,
+                    stop,
+                )
+                .await?)
+            })
         }
         Part::Metrics(addr) => {
             let listener = TcpListener::bind(addr)

@@ -29,6 +29,7 @@ pub mod ratelimit;
 pub mod routes;
 mod server;
 pub mod streams;
+mod swap;
 pub mod tls;
 pub mod views;
 
@@ -92,6 +93,12 @@ pub struct AppState {
     pub jwt: Option<Arc<jwt::JwtVerifier>>,
     /// The access log, if `api.access_log` is configured.
     pub access_log: Option<Arc<access_log::AccessLog>>,
+    /// The relational store (admin changes, alert book, watering log); `None` without `[store]`.
+    pub store: Option<zw_store::Store>,
+    /// The live inventory `inventory` is a snapshot of: an admin change replaces it (after writing the
+    /// store), and the router serves the new snapshot from the next request on ([`swap`]). `None` when the
+    /// inventory is fixed (no store).
+    pub live_inventory: Option<zw_bus::LiveInventory>,
 }
 
 impl AppState {
@@ -134,7 +141,18 @@ impl AppState {
             views: Arc::default(),
             jwt: None,
             access_log: None,
+            store: None,
+            live_inventory: None,
         })
+    }
+
+    /// The same state serving `inventory` (and its users): everything else is shared.
+    pub fn with_inventory(&self, inventory: Arc<Inventory>) -> Self {
+        Self {
+            users: Arc::new(auth::Users::from_inventory(&inventory)),
+            inventory,
+            ..self.clone()
+        }
     }
 
     /// Applies `cfg`: its settings, the per-user rate limit, the failed-authentication limit and the stream
@@ -226,13 +244,18 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown`.
+/// Serves `app(state)` on `listener` until `shutdown`; with `state.live_inventory`, the router follows the
+/// inventory's changes ([`swap`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     cfg: &Config,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let router = match state.live_inventory.clone() {
+        Some(live) => swap::live_router(state, cfg, live, shutdown.clone()),
+        None => app_with(state, cfg),
+    };
     let tls = match &cfg.tls {
         Some(t) => Some(
             t.load()
@@ -242,7 +265,7 @@ pub async fn serve(
     };
     server::serve(
         listener,
-        app_with(state, cfg),
+        router,
         cfg.header_read_timeout,
         cfg.request_timeout,
         tls,
@@ -254,10 +277,13 @@ pub async fn serve(
 /// How long an alert acknowledgement waits for the broker's confirmation before the API answers 503.
 pub const COMMAND_CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Connects the live feed and serves the API on `listener` until `shutdown`.
+/// Connects the live feed and serves the API on `listener` until `shutdown`. The inventory is followed
+/// as it changes; `store` (with `[store]`) serves the admin routes, the alert book and the watering log.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: Config,
-    inventory: Arc<Inventory>,
+    inventory: zw_bus::LiveInventory,
+    store: Option<zw_store::Store>,
     influx: zw_influx::Client,
     listener: TcpListener,
     bus: &zw_bus::Bus,
@@ -290,8 +316,10 @@ pub async fn run(
         COMMAND_CONFIRM_TIMEOUT,
         bus_stop.clone(),
     );
-    let mut state = AppState::new(inventory.clone(), influx, Some(bus.clone()), registry)?;
+    let mut state = AppState::new(inventory.current(), influx, Some(bus.clone()), registry)?;
     state.commands = Some(commands.clone());
+    state.store = store;
+    state.live_inventory = Some(inventory.clone());
     state.configure(cfg.clone());
     state.jwt = cfg
         .jwt

@@ -134,14 +134,14 @@ pub async fn feed(
     mut inbound: Inbound,
     cache: LiveCache,
     views: Arc<crate::views::Views>,
-    inventory: Arc<Inventory>,
+    inventory: zw_bus::LiveInventory,
     metrics: LiveMetrics,
 ) {
     while let Some(msg) = inbound.recv().await {
         // A single reading or a batch of them, each through `store`.
         let readings =
             reading::for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| {
-                store(r, &cache, &inventory, &metrics)
+                store(r, &cache, &inventory.current(), &metrics)
             });
         if !readings && views.apply(&msg.topic, &msg.payload) == crate::views::Applied::Invalid {
             metrics.rejected.with_label_values(&["invalid_state"]).inc();

@@ -27,6 +27,7 @@ mod config;
 mod confirmed;
 mod driver;
 mod inbound;
+mod inventory;
 mod metrics;
 mod options;
 mod tls;
@@ -36,6 +37,7 @@ pub use config::{Account, Config, DEFAULT_MAX_PACKET_SIZE, PACKET_OVERHEAD, SERV
 pub use confirmed::{ConfirmError, ConfirmedPublisher};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
+pub use inventory::{ChangeNotice, LiveInventory};
 pub use options::{ConnectOptions, FullPolicy};
 pub use tls::{TlsError, client_config as tls_client_config};
 pub use unconfirmed::NotQueued;

@@ -82,6 +82,10 @@ pub fn parse_alert(topic: &str) -> Option<crate::alert::AlertId> {
 /// Where the API publishes [`crate::alert::AckCommand`]s (QoS 1, not retained).
 pub const ALERT_ACK: &str = "zw/v1/commands/alerts/ack";
 
+/// Topic of inventory change notices (`zw_bus::ChangeNotice`): retained, one versioned notice after every change
+/// an admin makes in the relational store; services reload their inventory from the store when it arrives.
+pub const INVENTORY_CHANGED: &str = "zw/v1/inventory/changed";
+
 /// Filter matching every tree status.
 pub const TREES_FILTER: &str = "zw/v1/trees/+";
 
