@@ -75,6 +75,8 @@ fn setup() -> (Inventory, Vec<Vec<Reading>>) {
             id: id(format!("s{s}")),
             name: String::new(),
             kind: SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
             devices,
         });
     }
@@ -96,6 +98,8 @@ fn setup() -> (Inventory, Vec<Vec<Reading>>) {
         id: id("park".into()),
         name: String::new(),
         kind: SiteKind::Park,
+        category: None,
+        floor_area_m2: None,
         devices: sensors,
     });
     let t0 = DateTime::parse_from_rfc3339("2026-05-04T00:00:00Z")

@@ -158,6 +158,8 @@ fn tariffs_read_their_price_csv_and_name_every_problem() {
         id: zw_model::Id::new("haus").expect("id"),
         name: String::new(),
         kind: zw_model::SiteKind::Household,
+        category: None,
+        floor_area_m2: None,
         devices: Vec::new(),
     }];
     let tariff = |path: &Path, from: &str| Tariff {

@@ -221,8 +221,9 @@ pub fn inventory_toml(inventory: &Inventory) -> Result<String, Error> {
 }
 
 impl Store {
-    /// Imports `file` in one transaction (see the module docs). A site's details (address, floor area, …)
-    /// are not in the TOML inventory and are kept. Errors: [`Error::Invalid`] listing every problem of the
+    /// Imports `file` in one transaction (see the module docs). A site's floor area and category come from
+    /// the file where it gives them; its other details (address, usage hours) are not in the TOML inventory
+    /// and are kept. Errors: [`Error::Invalid`] listing every problem of the
     /// stored inventory with the file laid over it; nothing is written then.
     pub async fn import_inventory(&self, by: Stamp<'_>, file: &Inventory) -> Result<ImportReport, Error> {
         let mut tx = self.pool.begin().await?;
@@ -235,7 +236,11 @@ impl Store {
         for site in &file.sites {
             let mut rec = SiteRecord::of(site);
             if let Some(stored) = get_site(&mut tx, site.id.as_str()).await? {
+                // The file's floor area and category win; what it does not carry is kept.
+                let (area, category) = (rec.details.floor_area_m2, rec.details.building_category.take());
                 rec.details = stored.value.details;
+                rec.details.floor_area_m2 = area.or(rec.details.floor_area_m2);
+                rec.details.building_category = category.or(rec.details.building_category.take());
             }
             report.count(write_site(&mut tx, by, &rec, action).await?);
         }

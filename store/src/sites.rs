@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
+use zw_model::report::BuildingCategory;
 use zw_model::{Id, Site, SiteKind};
 
 use crate::codec::{Cols, enum_name, ts};
@@ -55,22 +56,34 @@ pub struct SiteRecord {
 }
 
 impl SiteRecord {
-    /// The record of an inventory site (its devices are stored on their own) with no details.
+    /// The record of an inventory site (its devices are stored on their own): its category (by name) and
+    /// floor area as details, no address or usage hours.
     pub fn of(site: &Site) -> Self {
         Self {
             id: site.id.clone(),
             kind: site.kind,
             name: site.name.clone(),
-            details: SiteDetails::default(),
+            details: SiteDetails {
+                floor_area_m2: site.floor_area_m2,
+                building_category: site.category.map(|c| c.name().to_string()),
+                ..SiteDetails::default()
+            },
         }
     }
 
-    /// The inventory site, without devices.
+    /// The inventory site, without devices: the floor area, and the category when the stored one names a
+    /// known [`BuildingCategory`] (another text, e.g. a BWZK code, stays in the details only).
     pub fn to_site(&self) -> Site {
         Site {
             id: self.id.clone(),
             name: self.name.clone(),
             kind: self.kind,
+            category: self
+                .details
+                .building_category
+                .as_deref()
+                .and_then(BuildingCategory::parse),
+            floor_area_m2: self.details.floor_area_m2,
             devices: Vec::new(),
         }
     }
@@ -325,5 +338,28 @@ impl Store {
         let change = retire_row(&mut tx, by, ("sites", "site"), id, &before).await?;
         tx.commit().await?;
         Ok(change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zw_model::report::BuildingCategory;
+    use zw_model::{Site, SiteKind};
+
+    use super::SiteRecord;
+
+    #[test]
+    fn floor_area_and_category_round_trip_through_the_record() {
+        let mut site = Site::new("grundschule", SiteKind::Building, []);
+        site.category = Some(BuildingCategory::Schule);
+        site.floor_area_m2 = Some(2400.0);
+        let rec = SiteRecord::of(&site);
+        assert_eq!(rec.details.building_category.as_deref(), Some("schule"));
+        assert_eq!(rec.details.floor_area_m2, Some(2400.0));
+        assert_eq!(rec.to_site(), site);
+        // A stored category the report does not know (a BWZK code) stays in the details only.
+        let mut bwzk = rec.clone();
+        bwzk.details.building_category = Some("4100".into());
+        assert_eq!(bwzk.to_site().category, None);
     }
 }

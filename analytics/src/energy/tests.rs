@@ -31,6 +31,8 @@ fn inventory(devices: &[(&str, &str)]) -> Inventory {
             id: id("s"),
             name: String::new(),
             kind: SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
             devices,
         }],
         ..Default::default()
@@ -251,6 +253,8 @@ fn fleet_morning(on: &[usize], until_noon: &[usize], enabled: bool) -> (Vec<Stri
             id: id(&format!("b{i}")),
             name: String::new(),
             kind: SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
             devices: vec![Device {
                 id: id(&format!("b{i}-fan")),
                 name: String::new(),

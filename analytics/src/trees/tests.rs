@@ -35,6 +35,8 @@ fn inventory_of(model: &str) -> Inventory {
             id: id("park"),
             name: String::new(),
             kind: SiteKind::Park,
+            category: None,
+            floor_area_m2: None,
             devices: vec![dev],
         }],
         trees: vec![Tree {

@@ -310,6 +310,8 @@ pub(super) fn generate(
             id: b.site.clone(),
             name: format!("Building {i}"),
             kind: SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
             devices,
         });
         buildings.push(b);

@@ -105,6 +105,8 @@ impl Park {
                 id: id((*n).into()),
                 name: String::new(),
                 kind: SiteKind::Park,
+                category: None,
+                floor_area_m2: None,
                 devices: Vec::new(),
             })
             .collect();

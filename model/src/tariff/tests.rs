@@ -230,6 +230,8 @@ fn validation_lists_every_problem() {
         id: id("haus"),
         name: String::new(),
         kind: crate::SiteKind::Household,
+        category: None,
+        floor_area_m2: None,
         devices: Vec::new(),
     };
     let e = validate(&[bad, first, overlapping], &budgets, &[site]);
