@@ -13,6 +13,9 @@
 //!    steps in between as seen window to window. A thinned step is never shorter than the
 //!    real steps it stands for minus `thin`, so "every step at most `max_gap`" is proven soundly; resets and
 //!    meter swaps show as a decrease or an implausible rise from one window's first reading to the next.
+//!    Nothing is read before the device's first reading when the rollups' request found none there
+//!    ([`rollups::Loaded::readings_from`]): an edge there has no readings near it, a period wholly before
+//!    it is what [`consumption`] makes of no readings, and the thin windows start at it.
 //! 4. For the periods [`exact_energy`] cannot answer from that (a gap, reset, jump or decrease near them, an
 //!    edge in a gap, or readings too sparse to prove the period gap-free from windows, e.g. every 15
 //!    minutes): their raw readings from `max_gap` before to `max_gap` after, through [`consumption`], in
@@ -61,14 +64,24 @@ pub(super) async fn device_buckets(
         None
     };
     let edges = measured_edges(calendar, now, latest, cfg.max_gap);
-    let rolled = rollups::load(state, (site, device), q, &edges, cfg).await?;
+    let loaded = rollups::load(state, (site, device), q, &edges, cfg).await?;
+    let (rolled, readings_from) = (&loaded.rollups, loaded.readings_from);
+    // No reading before `readings_from`: what lies wholly before it is not read.
+    let empty = |t: DateTime<Utc>| readings_from.is_some_and(|f| t + cfg.max_gap <= f);
     let plans: Vec<Plan> = edges
         .windows(2)
-        .map(|w| rollups::plan(&rolled, w[0], w[1], cfg.max_gap))
+        .map(|w| rollups::plan(rolled, w[0], w[1], cfg.max_gap))
         .collect();
-    let spans = thin_spans(&plans);
+    let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = thin_spans(&plans)
+        .into_iter()
+        .filter_map(|(a, b)| {
+            let a = readings_from.map_or(a, |f| a.max(f));
+            (a < b).then_some((a, b))
+        })
+        .collect();
     let grid = Grid::of(calendar, &spans);
-    let (near, thinned) = reader.summary(&edges, &grid, &spans).await?;
+    let probed: Vec<bool> = edges.iter().map(|e| !empty(*e)).collect();
+    let (near, thinned) = reader.summary(&edges, &probed, &grid, &spans).await?;
     // Steps within each span only: between two spans lie readings the rollups answer.
     let mut windows: Vec<(DateTime<Utc>, Steps)> =
         thinned.iter().flat_map(|t| grid.thinned_steps(t)).collect();
@@ -97,6 +110,10 @@ pub(super) async fn device_buckets(
             parts.push(grid.steps_near(&windows, s - cfg.max_gap, e + cfg.max_gap));
         }
         let steps = parts.into_iter().flatten().reduce(Steps::merge);
+        if empty(e) {
+            out.push(consumption(&[], &[s, e], cfg)[0]);
+            continue;
+        }
         let exact = exact_energy((s, &around[k]), (e, &around[k + 1]), steps.as_ref(), cfg);
         if exact.is_none() && s < e {
             missing.push(k);
@@ -240,11 +257,13 @@ impl Reader<'_> {
         Ok(points(&series).last().map(|p| p.0))
     }
 
-    /// The readings near every edge (three before, two at or after, within `max_gap`), and the first reading
-    /// of every thin window of each of `thin_spans` (dated at the window's start), per span.
+    /// The readings near every edge with `probed` (three before, two at or after, within `max_gap`; none
+    /// near the others), and the first reading of every thin window of each of `thin_spans` (dated at the
+    /// window's start), per span.
     async fn summary(
         &self,
         edges: &[DateTime<Utc>],
+        probed: &[bool],
         grid: &Grid,
         thin_spans: &[(DateTime<Utc>, DateTime<Utc>)],
     ) -> Result<(Vec<Vec<Point>>, Vec<Vec<Point>>), ApiError> {
@@ -254,7 +273,7 @@ impl Reader<'_> {
             ("site".into(), self.site.as_str().into()),
             ("device".into(), self.device.as_str().into()),
         ];
-        for (i, &e) in edges.iter().enumerate() {
+        for (i, &e) in edges.iter().enumerate().filter(|(i, _)| probed[*i]) {
             q.push(
                 self.select("{f}") + &format!("time >= $lo{i} AND time < $e{i} ORDER BY time DESC LIMIT 3"),
             );
@@ -275,10 +294,18 @@ impl Reader<'_> {
             params.push((format!("to{i}"), to.to_rfc3339()));
         }
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let results = crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?;
+        let results = if q.is_empty() {
+            Vec::new()
+        } else {
+            crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?
+        };
         let mut results = results.into_iter();
         let mut near = Vec::with_capacity(edges.len());
-        for _ in edges {
+        for &p in probed {
+            if !p {
+                near.push(Vec::new());
+                continue;
+            }
             let mut before = results.next().map(|s| points(&s)).unwrap_or_default();
             before.sort_by_key(|p| p.0);
             before.extend(results.next().map(|s| points(&s)).unwrap_or_default());

@@ -3,6 +3,10 @@
 //! edge to the nearest day edge and before the watermark ([`quarter_spans`]). [`plan`] decides per period which stretch the rollups answer;
 //! the rest (the running part after the watermark, or a span never rolled up) is read as before, from the
 //! first reading of every thin window ([`super::readings`]).
+//!
+//! The same request asks for the latest reading before the watermark within the report's reach: when
+//! there is none (the comparison year of a meter installed since, a span before the first reading), the
+//! reports reads nothing there ([`Loaded::readings_from`]), instead of probing an empty year window by window.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_influx::Series;
@@ -17,6 +21,16 @@ use zw_model::{Id, Quantity, storage};
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The rollups a report reads, and where its readings start.
+#[derive(Debug, Default)]
+pub(super) struct Loaded {
+    /// The rollups of the report's span.
+    pub rollups: Rollups,
+    /// `Some(from)`: the device has no reading from `max_gap` before the first edge up to `from` (the start
+    /// of the rollups' watermark), so nothing before `from` needs reading.
+    pub readings_from: Option<DateTime<Utc>>,
+}
+
 /// The rollups of one device's quantity needed for the periods between `edges`; empty (nothing covered)
 /// when it has none.
 pub(super) async fn load(
@@ -25,9 +39,9 @@ pub(super) async fn load(
     q: Quantity,
     edges: &[DateTime<Utc>],
     cfg: &CounterConfig,
-) -> Result<Rollups, ApiError> {
+) -> Result<Loaded, ApiError> {
     let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
-        return Ok(Rollups::default());
+        return Ok(Loaded::default());
     };
     let query = format!(
         "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE \"{s}\" = $site AND \
@@ -42,11 +56,11 @@ pub(super) async fn load(
     ];
     let series = crate::db::query(state, "energy", &query, &base).await?;
     let Some((from, through)) = watermark(&series) else {
-        return Ok(Rollups::default());
+        return Ok(Loaded::default());
     };
     let (lo, hi) = ((first - cfg.max_gap).max(from), (last + cfg.max_gap).min(through));
     if lo >= hi {
-        return Ok(Rollups::default());
+        return Ok(Loaded::default());
     }
     let tz = state.config.timezone();
     let day_edges: Vec<DateTime<Utc>> = local_day_edges(
@@ -82,8 +96,29 @@ pub(super) async fn load(
         params.push((format!("qa{i}"), a.to_rfc3339()));
         params.push((format!("qb{i}"), b.to_rfc3339()));
     }
+    // The latest reading before the watermark within reach (none: nothing to read there).
+    let probe = first - cfg.max_gap < from;
+    if probe {
+        statements.push(format!(
+            "SELECT \"{f}\" FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $p0 AND \
+             time < $p1 ORDER BY time DESC LIMIT 1",
+            f = q.name(),
+            m = storage::MEASUREMENT,
+            s = storage::TAG_SITE,
+            t = storage::TAG_DEVICE
+        ));
+        params.push(("p0".into(), (first - cfg.max_gap).to_rfc3339()));
+        params.push(("p1".into(), from.to_rfc3339()));
+    }
     let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let results = crate::db::query_all(state, "energy", &statements.join("; "), &params).await?;
+    let mut results = crate::db::query_all(state, "energy", &statements.join("; "), &params).await?;
+    let readings_from = if probe {
+        let before = results.pop().unwrap_or_default();
+        let none = before.first().is_none_or(|s| s.values.is_empty());
+        none.then_some(from)
+    } else {
+        None
+    };
     let mut results = results.into_iter();
     let days = if day_edges.len() >= 2 {
         summaries(&results.next().unwrap_or_default())
@@ -93,12 +128,15 @@ pub(super) async fn load(
         Default::default()
     };
     let quarters = results.flat_map(|s| summaries(&s)).collect();
-    Ok(Rollups {
-        covered: Some((from, through)),
-        day_edges,
-        days,
-        quarters,
-        quarters_read,
+    Ok(Loaded {
+        rollups: Rollups {
+            covered: Some((from, through)),
+            day_edges,
+            days,
+            quarters,
+            quarters_read,
+        },
+        readings_from,
     })
 }
 
