@@ -228,6 +228,32 @@ async fn cost_to_the_cent_and_forecasts_within_their_band() -> anyhow::Result<()
     // 104.00 € + 4.84 € and 126.50 € + 5.16 € net, with VAT.
     assert_eq!(gross, 12_952 + 15_668, "{r}");
 
+    // The energy report prices the same periods the same way: March's cost is the bill's gross, under
+    // the same two tariff versions (one price per site), for the site and for its main meter.
+    for subject in ["sites/rathaus", "devices/rathaus-main"] {
+        let e = ask(
+            &api,
+            &format!("/api/v1/{subject}/energy?period=month&count=1&until=2026-03-20"),
+        )
+        .await?;
+        let m = &e["periods"][0];
+        assert_eq!(m["wh"].as_f64(), Some(743_000.0), "{e}");
+        assert_eq!(
+            m["cost"].as_f64().map(|c| (c * 100.0).round() as i64),
+            Some(gross),
+            "{subject}: {e}"
+        );
+        let versions: Vec<&str> = m["tariffs"]
+            .as_array()
+            .context("tariffs")?
+            .iter()
+            .filter_map(|t| t["valid_from"].as_str())
+            .collect();
+        assert_eq!(versions, ["2026-01-01", "2026-03-16"], "{e}");
+        // February before the first reading: no energy, no cost.
+        assert!(e["previous"][0]["cost"].is_null(), "{e}");
+    }
+
     // February, before the first reading: the energy and what depends on it are unknown, not 0; the
     // Grundpreis (10 € a month) is known all the same.
     let r = ask(

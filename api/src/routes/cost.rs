@@ -255,6 +255,46 @@ async fn report(
         last,
         state.config.max_energy_range.for_role(user.role),
     )?;
+    let priced = price_periods(state, user, (site, devices), (&dates, &edges), now).await?;
+    Ok(CostReport {
+        subject: subject.into(),
+        period: p.period,
+        currency: priced.currency,
+        interval_minutes: priced.step.num_minutes(),
+        periods: priced.periods,
+        total: priced.total,
+    })
+}
+
+/// Periods priced under a site's tariffs (the flat `[api.tariff]` without any).
+pub(crate) struct Priced {
+    /// One per period.
+    pub periods: Vec<PeriodCost>,
+    /// Their sum, billed as one period (its `tariffs` empty).
+    pub total: PeriodCost,
+    /// The priced interval.
+    pub step: TimeDelta,
+    /// Currency of the cents.
+    pub currency: String,
+}
+
+/// The cost of the periods `[edges[k], edges[k + 1])` starting on the local `dates` (one more than the
+/// periods: the end), interval by interval under the site's tariff schedule, as `/cost` reports them (the
+/// energy report prices its periods with it too, so both say the same). A `BadRequest` when the periods
+/// hold more than [`MAX_INTERVALS`] intervals.
+pub(crate) async fn price_periods(
+    state: &AppState,
+    user: &User,
+    (site, devices): (&Site, &[&Device]),
+    (dates, edges): (&[NaiveDate], &[DateTime<Utc>]),
+    now: DateTime<Utc>,
+) -> Result<Priced, ApiError> {
+    let tz = state.config.timezone();
+    let today = now.with_timezone(&tz).date_naive();
+    let out_of_range = || ApiError::BadRequest("date out of range".into());
+    let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
+        return Err(out_of_range());
+    };
     let default = flat_default(state);
     let mut schedule = Schedule::for_site(&state.inventory.tariffs, &site.id, tz);
     if schedule.is_empty() {
@@ -318,13 +358,11 @@ async fn report(
         .at(dates[0])
         .or_else(|| used.first().copied())
         .map_or_else(|| default.currency.clone(), |t| t.currency.clone());
-    Ok(CostReport {
-        subject: subject.into(),
-        period: p.period,
-        currency,
-        interval_minutes: step.num_minutes(),
+    Ok(Priced {
         periods,
         total,
+        step,
+        currency,
     })
 }
 

@@ -10,7 +10,10 @@
 //! need them. A site's energy is the sum of its main meters (device class `main_meter`) if it has any, else
 //! of all its devices, so sub-meters are not counted twice. Only each device's series at its inventory site is
 //! read, and a period that starts before the caller's scope (a resident's move-in, `users[].since`) is
-//! withheld: `wh` null, `complete` false. Costs use the configured flat tariff. The span a report reads is bounded per role and by what
+//! withheld: `wh` null, `complete` false. Costs are priced as `/cost` prices them ([`super::cost`]): interval
+//! by interval under the site's `[[tariffs]]` (gross: energy, Grundpreis and VAT; for export the feed-in
+//! credit), each period naming the tariff versions that applied, or at the flat `[api.tariff]` price for a
+//! site without tariffs. The span a report reads is bounded per role and by what
 //! InfluxDB can store ([`crate::bounds`]), checked before any query.
 
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use zw_model::counter::{Bucket, CounterConfig};
+use zw_model::tariff::{Interval, Schedule};
 use zw_model::{Device, Id, Quantity, Site, User};
 
 use crate::AppState;
@@ -28,6 +32,7 @@ use crate::bounds::{shifted, storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::{Compare, Period, comparison_dates, current_dates, local_midnight, ongoing};
+use crate::routes::cost::{Priced, TariffCost, flat_default, price_periods};
 use crate::routes::devices::visible_device;
 
 mod readings;
@@ -72,8 +77,13 @@ pub struct PeriodEnergy {
     pub complete: bool,
     /// The period has not ended: `wh` is the energy so far (up to the latest readings).
     pub ongoing: bool,
-    /// Cost in the tariff's currency; null when `wh` is.
+    /// Cost in the tariff's currency, to the cent, as `/cost` reports the period: under the site's
+    /// `[[tariffs]]` the gross amount (energy, Grundpreis, VAT) of an import, the feed-in credit of an
+    /// export; else `wh` at the flat `price_per_kwh`. Null when `wh` is, or when the periods hold more
+    /// tariff intervals than `/cost` prices at once (ask `/cost` for fewer periods).
     pub cost: Option<f64>,
+    /// The tariff versions that priced `cost`, oldest first (the flat price is `api-tariff`).
+    pub tariffs: Vec<TariffCost>,
 }
 
 /// An energy report.
@@ -87,7 +97,7 @@ pub struct EnergyReport {
     pub period: Period,
     /// Currency of `cost`.
     pub currency: String,
-    /// Price per kWh used for `cost`.
+    /// The flat `[api.tariff]` price per kWh, used for `cost` only when the site has no `[[tariffs]]`.
     pub price_per_kwh: f64,
     /// What `previous` is: the periods just before, or the same periods a year earlier.
     pub compare: Compare,
@@ -229,6 +239,20 @@ async fn report_buckets(
     ))
 }
 
+/// The cost of the comparison and of the requested periods.
+async fn costs(
+    state: &AppState,
+    who: (&User, &Site, &[&Device]),
+    q: Quantity,
+    r: &Range,
+    (prev, cur): &(Vec<Bucket>, Vec<Bucket>),
+) -> Result<(BlockCost, BlockCost), ApiError> {
+    Ok((
+        block_cost(state, who, q, (&r.previous, prev), r.now).await?,
+        block_cost(state, who, q, (&r.current, cur), r.now).await?,
+    ))
+}
+
 /// Sum of two buckets of the same span: unknown only if both are; complete only if both are.
 fn add(a: Bucket, b: Bucket) -> Bucket {
     let wh = match (a.wh, b.wh) {
@@ -243,6 +267,76 @@ fn add(a: Bucket, b: Bucket) -> Bucket {
     }
 }
 
+/// The cost of each period of a block and of their sum, with the tariff versions of each period.
+struct BlockCost {
+    periods: Vec<(Option<f64>, Vec<TariffCost>)>,
+    total: Option<f64>,
+}
+
+/// Cents to the currency, kept only where the energy is known.
+fn money(wh: Option<f64>, cents: Option<i64>) -> Option<f64> {
+    wh.and(cents).map(|c| c as f64 / 100.0)
+}
+
+/// Prices a block's periods: under the site's tariffs as `/cost` does (reading the energy again at the
+/// tariff's interval), else each period's energy at the flat price.
+async fn block_cost(
+    state: &AppState,
+    (user, site, devices): (&User, &Site, &[&Device]),
+    q: Quantity,
+    (block, buckets): (&Block, &[Bucket]),
+    now: DateTime<Utc>,
+) -> Result<BlockCost, ApiError> {
+    let tz = state.config.timezone();
+    if !Schedule::for_site(&state.inventory.tariffs, &site.id, tz).is_empty() {
+        let export = q == Quantity::EnergyExport;
+        let of = |wh: Option<f64>, c: &crate::routes::cost::PeriodCost| {
+            let cents = if export {
+                Some(c.feed_in_cents)
+            } else {
+                c.gross_cents
+            };
+            money(wh, cents)
+        };
+        return match price_periods(state, user, (site, devices), (&block.dates, &block.edges), now).await {
+            Ok(Priced { periods, total, .. }) => Ok(BlockCost {
+                total: of(buckets.iter().find_map(|b| b.wh), &total),
+                periods: buckets
+                    .iter()
+                    .zip(periods)
+                    .map(|(b, p)| (of(b.wh, &p), p.tariffs))
+                    .collect(),
+            }),
+            // More intervals than one cost report prices: no cost rather than no report.
+            Err(ApiError::BadRequest(_)) => Ok(BlockCost {
+                periods: buckets.iter().map(|_| (None, Vec::new())).collect(),
+                total: None,
+            }),
+            Err(e) => Err(e),
+        };
+    }
+    let flat = flat_default(state);
+    let schedule = Schedule::only(&flat, tz);
+    let bill = |start: DateTime<Utc>, wh: Option<f64>| {
+        let b = schedule.bill(
+            &[Interval {
+                start,
+                import_wh: wh,
+                export_wh: None,
+            }],
+            &[],
+        );
+        let lines: Vec<TariffCost> = b.lines.into_iter().map(TariffCost::from).collect();
+        (money(wh, Some(b.gross_cents)), lines)
+    };
+    let known: Vec<f64> = buckets.iter().filter_map(|b| b.wh).collect();
+    let total_wh = (!known.is_empty()).then(|| known.iter().sum());
+    Ok(BlockCost {
+        periods: buckets.iter().map(|b| bill(b.start, b.wh)).collect(),
+        total: bill(block.edges[0], total_wh).0,
+    })
+}
+
 fn report(
     state: &AppState,
     subject: &str,
@@ -250,24 +344,30 @@ fn report(
     p: &EnergyParams,
     r: &Range,
     (prev, cur): (Vec<Bucket>, Vec<Bucket>),
+    (prev_cost, cur_cost): (BlockCost, BlockCost),
 ) -> EnergyReport {
     let tariff = &state.config.tariff;
-    let cost = |wh: Option<f64>| wh.map(|w| w / 1000.0 * tariff.price_per_kwh);
-    let entries = |block: &Block, b: &[Bucket]| -> Vec<PeriodEnergy> {
+    let entries = |block: &Block, b: &[Bucket], c: BlockCost| -> Vec<PeriodEnergy> {
         b.iter()
             .zip(&block.dates)
             .zip(block.edges.windows(2))
-            .map(|((b, d), w)| PeriodEnergy {
+            .zip(c.periods)
+            .map(|(((b, d), w), (cost, tariffs))| PeriodEnergy {
                 start: *d,
                 wh: b.wh,
                 complete: b.complete,
                 ongoing: ongoing(w[0], w[1], r.now),
-                cost: cost(b.wh),
+                cost,
+                tariffs,
             })
             .collect()
     };
-    let (previous, current) = (entries(&r.previous, &prev), entries(&r.current, &cur));
-    let total = |items: &[PeriodEnergy], start: NaiveDate| {
+    let (pt_cost, t_cost) = (prev_cost.total, cur_cost.total);
+    let (previous, current) = (
+        entries(&r.previous, &prev, prev_cost),
+        entries(&r.current, &cur, cur_cost),
+    );
+    let total = |items: &[PeriodEnergy], start: NaiveDate, cost: Option<f64>| {
         let known: Vec<f64> = items.iter().filter_map(|e| e.wh).collect();
         let wh = (!known.is_empty()).then(|| known.iter().sum());
         PeriodEnergy {
@@ -275,11 +375,12 @@ fn report(
             wh,
             complete: items.iter().all(|e| e.complete),
             ongoing: items.iter().any(|e| e.ongoing),
-            cost: cost(wh),
+            cost: wh.and(cost),
+            tariffs: Vec::new(),
         }
     };
-    let t = total(&current, r.current.dates[0]);
-    let pt = total(&previous, r.previous.dates[0]);
+    let t = total(&current, r.current.dates[0], t_cost);
+    let pt = total(&previous, r.previous.dates[0], pt_cost);
     // A running period against a whole one would read as a drop: no ratio until it has ended.
     let change_ratio = match (t.complete && pt.complete && !t.ongoing, t.wh, pt.wh) {
         (true, Some(a), Some(b)) if b > 0.0 => Some(a / b - 1.0),
@@ -316,7 +417,8 @@ pub async fn device(
     let (q, direction) = quantity(p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
     let b = report_buckets(&state, (&site.id, &[dev]), q, &r).await?;
-    Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, b)))
+    let c = costs(&state, (&user, site, &[dev]), q, &r, &b).await?;
+    Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, b, c)))
 }
 
 /// The devices whose sum is the site's energy: its main meters, or all devices if it has none.
@@ -357,8 +459,10 @@ pub async fn site(
     let site = visible_site(&state, &user, &id)?;
     let (q, direction) = quantity(p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
-    let b = report_buckets(&state, (&site.id, &site_meters(site)), q, &r).await?;
-    Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, b)))
+    let meters = site_meters(site);
+    let b = report_buckets(&state, (&site.id, &meters), q, &r).await?;
+    let c = costs(&state, (&user, site, &meters), q, &r, &b).await?;
+    Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, b, c)))
 }
 
 /// The periods of a report, for rankings (only the requested ones are read).
