@@ -53,6 +53,10 @@ pub struct Config {
     pub weather: Option<WeatherFeedConfig>,
     /// Wireless M-Bus heat, water and gas meters heard by a simulated receiver, see [`crate::wmbus`].
     pub wmbus_meters: Vec<crate::wmbus::WmbusMeterConfig>,
+    /// Wired M-Bus meters behind simulated M-Bus/Ethernet gateways, see [`crate::mbus_tcp`].
+    pub mbus_buses: Vec<crate::mbus_tcp::MbusBusConfig>,
+    /// SML meters behind simulated ser2net ports, see [`crate::sml_tcp`].
+    pub sml_meters: Vec<crate::sml_tcp::SmlMeterConfig>,
 }
 
 impl Default for Config {
@@ -80,6 +84,8 @@ impl Default for Config {
             history_step: Duration::from_secs(60),
             weather: None,
             wmbus_meters: Vec::new(),
+            mbus_buses: Vec::new(),
+            sml_meters: Vec::new(),
         }
     }
 }
@@ -145,6 +151,12 @@ impl Config {
         errors.extend(self.history_problems());
         for (i, m) in self.wmbus_meters.iter().enumerate() {
             errors.extend(m.validate(&format!("sim.wmbus_meters[{i}]")));
+        }
+        for (i, b) in self.mbus_buses.iter().enumerate() {
+            errors.extend(b.validate(&format!("sim.mbus_buses[{i}]")));
+        }
+        for (i, m) in self.sml_meters.iter().enumerate() {
+            errors.extend(m.validate(&format!("sim.sml_meters[{i}]")));
         }
         let mut topics = HashSet::new();
         for (i, p) in self.plugs.iter().enumerate() {

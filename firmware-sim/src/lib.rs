@@ -10,6 +10,8 @@
 //! * [`tasmota`]: Tasmota plugs publishing `tele/<topic>/LWT|STATE|SENSOR` over the MQTT bus.
 //! * [`shelly`]: Shelly Gen2/Gen3 plugs and Pro 3EMs publishing their statuses under `<prefix>/…`.
 //! * [`wmbus`]: a wireless M-Bus receiver publishing simulated heat, water and gas meters' telegrams as hex.
+//! * [`mbus_tcp`]: wired M-Bus meters behind a simulated M-Bus/Ethernet gateway (REQ_UD2/RSP_UD over TCP).
+//! * [`sml_tcp`]: SML meters pushing files over TCP, as an optical head behind ser2net.
 //! * [`lorawan`]: Dragino LSE01 and Decentlab DL-TRS21 soil sensors whose uplinks are published as The
 //!   Things Stack v3 does.
 //! * [`weather`]: the simulated weather and its ET0 feed (observed and forecast), published for the demo.
@@ -27,11 +29,13 @@
 pub mod config;
 pub mod curves;
 pub mod lorawan;
+pub mod mbus_tcp;
 pub mod modbus;
 pub mod mqtt;
 mod past;
 pub mod scenario;
 pub mod shelly;
+pub mod sml_tcp;
 pub mod tasmota;
 pub mod time;
 pub mod weather;
@@ -78,6 +82,10 @@ pub struct SimHandle {
     /// Every Modbus listener's actual address: `modbus_addr` first, then the other meters' and the fleets'
     /// listeners in config order.
     pub listeners: Vec<SocketAddr>,
+    /// The simulated M-Bus gateways' actual addresses, in `mbus_buses` order.
+    pub mbus_addrs: Vec<SocketAddr>,
+    /// The simulated SML meters' actual addresses, in `sml_meters` order.
+    pub sml_addrs: Vec<SocketAddr>,
     tasks: JoinSet<Result<(), SimError>>,
     /// Child of the caller's shutdown token: cancelled by the caller, or by `join` when a task fails.
     stop: CancellationToken,
@@ -173,6 +181,29 @@ pub async fn start_with_history(
         let run = wmbus::run(cfg.wmbus_meters.clone(), bus.clone(), stop.clone());
         spawn_device(&mut tasks, run);
     }
+    let mut mbus_addrs = Vec::new();
+    for b in &cfg.mbus_buses {
+        let (listener, meters) = mbus_tcp::bind(b).await.map_err(SimError::Bind)?;
+        mbus_addrs.push(listener.local_addr().map_err(SimError::Bind)?);
+        spawn_device(
+            &mut tasks,
+            mbus_tcp::serve(listener, meters.clone(), stop.clone()),
+        );
+        spawn_device(
+            &mut tasks,
+            mbus_tcp::update(meters, b.update_interval, stop.clone()),
+        );
+    }
+    let mut sml_addrs = Vec::new();
+    for m in &cfg.sml_meters {
+        let listener = sml_tcp::bind(m).await.map_err(SimError::Bind)?;
+        sml_addrs.push(listener.local_addr().map_err(SimError::Bind)?);
+        let state = sml_tcp::SmlMeter::default();
+        spawn_device(
+            &mut tasks,
+            sml_tcp::serve(m.clone(), listener, state, true, stop.clone()),
+        );
+    }
     if !cfg.soil_sensors.is_empty() || !cfg.tension_sensors.is_empty() {
         let tagged = |list: &[SoilConfig], model: &'static str| {
             list.iter()
@@ -202,6 +233,8 @@ pub async fn start_with_history(
     Ok(SimHandle {
         modbus_addr,
         listeners,
+        mbus_addrs,
+        sml_addrs,
         tasks,
         stop,
     })
