@@ -41,7 +41,13 @@ pub struct BusClient {
     returns: unconfirmed::Sink,
     /// What the driver has done with QoS ≥ 1 publishes (see [`crate::confirmed`]).
     progress: watch::Receiver<Progress>,
+    /// The filters renewed after a connect: [`ConnectOptions::subscriptions`] plus those added with
+    /// [`BusClient::subscribe`], less those removed with [`BusClient::unsubscribe`].
+    subscriptions: Subscriptions,
 }
+
+/// The connection's current topic filters, shared by its clients and its driver.
+type Subscriptions = std::sync::Arc<std::sync::Mutex<Vec<(String, QoS)>>>;
 
 /// An UNSUBSCRIBE of a filter nobody subscribes to: a harmless request whose only effect is to make the
 /// event loop's current poll return, so the driver writes queued acknowledgements without delay.
@@ -124,6 +130,46 @@ impl BusClient {
         let _ = self.client.disconnect().await;
     }
 
+    /// Subscribes to more filters while connected (a service whose topics follow the inventory); they are
+    /// renewed after every reconnect like the [`ConnectOptions::subscriptions`]. A filter already
+    /// subscribed is not sent again.
+    pub async fn subscribe(&self, filters: Vec<(String, QoS)>) -> Result<(), BusError> {
+        let new: Vec<_> = {
+            let mut subs = self
+                .subscriptions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            filters
+                .into_iter()
+                .filter(|(t, q)| {
+                    let known = subs.iter().any(|(k, _)| k == t);
+                    if !known {
+                        subs.push((t.clone(), *q));
+                    }
+                    !known
+                })
+                .map(|(t, q)| rumqttc::SubscribeFilter::new(t, q))
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(());
+        }
+        Ok(self.client.subscribe_many(new).await?)
+    }
+
+    /// Unsubscribes from filters (subscribed at connect or with [`BusClient::subscribe`]); they are not
+    /// renewed after a reconnect any more.
+    pub async fn unsubscribe(&self, filters: Vec<String>) -> Result<(), BusError> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(t, _)| !filters.contains(t));
+        for f in filters {
+            self.client.unsubscribe(f).await?;
+        }
+        Ok(())
+    }
+
     /// The driver's progress with QoS ≥ 1 publishes, for [`crate::ConfirmedPublisher`].
     pub(crate) fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.clone()
@@ -179,7 +225,9 @@ pub fn connect(
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
     let returns = unconfirmed::Sink::default();
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
+    let subscriptions: Subscriptions = std::sync::Arc::new(std::sync::Mutex::new(opts.subscriptions.clone()));
     let driver = Driver {
+        subscriptions: subscriptions.clone(),
         progress: progress_tx,
         returns: returns.clone(),
         acks: acks_rx,
@@ -201,6 +249,7 @@ pub fn connect(
             acks: acks_tx,
             returns,
             progress: progress_rx,
+            subscriptions,
         },
         rx,
         handle,
@@ -218,6 +267,8 @@ struct Driver {
     connection: u64,
     client: AsyncClient,
     opts: ConnectOptions,
+    /// The filters to renew after a connect (the options' plus those added since).
+    subscriptions: Subscriptions,
     metrics: Metrics,
     connected: watch::Sender<bool>,
     tx: Out,
@@ -289,11 +340,7 @@ impl Driver {
                     // mosquitto 2.0.11 reports a resumed session after a restart but does not restore shared
                     // ($share/…) subscriptions from its persistence file, so those are always renewed
                     // (re-subscribing an existing filter replaces it without interrupting delivery).
-                    let shared = self
-                        .opts
-                        .subscriptions
-                        .iter()
-                        .any(|(t, _)| t.starts_with("$share/"));
+                    let shared = self.filters().iter().any(|(t, _)| t.starts_with("$share/"));
                     if !ack.session_present || self.opts.clean_session || shared {
                         self.resubscribe();
                     }
@@ -466,18 +513,25 @@ impl Driver {
         }
     }
 
+    /// The current filters (a copy: the lock is never held across an await).
+    fn filters(&self) -> Vec<(String, QoS)> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Subscribing from the polling task would deadlock on a full request queue, so it runs on its own task.
     fn resubscribe(&self) {
-        if self.opts.subscriptions.is_empty() {
+        let filters: Vec<_> = self
+            .filters()
+            .into_iter()
+            .map(|(t, q)| rumqttc::SubscribeFilter::new(t, q))
+            .collect();
+        if filters.is_empty() {
             return;
         }
         let client = self.client.clone();
-        let filters: Vec<_> = self
-            .opts
-            .subscriptions
-            .iter()
-            .map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q))
-            .collect();
         tokio::spawn(async move {
             if let Err(e) = client.subscribe_many(filters).await {
                 warn!(error = %e, "Could not queue subscription.");
