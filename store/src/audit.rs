@@ -108,4 +108,18 @@ impl Store {
             })
             .collect()
     }
+
+    /// The inventory's version: the number of audit entries, 0 when there are none.
+    ///
+    /// Every change of the store writes one audit entry in its transaction and no entry is ever deleted
+    /// (an erasure empties bodies, the rows stay), so the count only grows, and it is the same in every
+    /// process on one database. (The entries' ids are time-ordered text and do not fit an `i64`.) The
+    /// admin API publishes it in each change notice (`zw/v1/inventory/changed`); a service that reloads the
+    /// inventory after reading version `v` holds every change up to `v`. Changes that are not about
+    /// the inventory (an acknowledged alert) also count: a version can grow with nothing to reload.
+    pub async fn inventory_version(&self) -> Result<i64, Error> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit")
+            .fetch_one(&self.pool)
+            .await?)
+    }
 }

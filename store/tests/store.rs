@@ -51,6 +51,7 @@ scenarios!(
     sites_and_devices_with_retire,
     users_and_scope_with_retire,
     every_change_is_audited,
+    inventory_version_grows_with_every_change,
     tokens_expire_and_revoke,
     activation_codes_onboard_a_resident,
     alert_book_acknowledges_and_comments,
@@ -316,6 +317,34 @@ async fn every_change_is_audited(store: &Store, _: &str) {
         .await
         .expect("site audit");
     assert_eq!(of_site.len(), 2);
+}
+
+async fn inventory_version_grows_with_every_change(store: &Store, url: &str) {
+    assert_eq!(store.inventory_version().await.expect("empty"), 0);
+    let park = Site::new("park", SiteKind::Park, []);
+    store.put_site(by(0), &SiteRecord::of(&park)).await.expect("park");
+    assert_eq!(store.inventory_version().await.expect("one"), 1);
+    store
+        .put_site(by(1), &SiteRecord::of(&park))
+        .await
+        .expect("unchanged");
+    assert_eq!(
+        store.inventory_version().await.expect("unchanged"),
+        1,
+        "a put that changes nothing is no new version"
+    );
+    let mut renamed = SiteRecord::of(&park);
+    renamed.name = "Stadtpark".into();
+    store.put_site(by(2), &renamed).await.expect("rename");
+    let v = store.inventory_version().await.expect("two");
+    assert_eq!(v, 2);
+    assert_eq!(v, store.audit_log(None, None).await.expect("audit").len() as i64);
+    let other = Store::connect(url).await.expect("second connection");
+    assert_eq!(
+        other.inventory_version().await.expect("seen by another process"),
+        2
+    );
+    other.close().await;
 }
 
 async fn tokens_expire_and_revoke(store: &Store, _: &str) {
