@@ -69,7 +69,7 @@ impl Users {
 /// The client's address: the peer, or for a peer in `trusted_proxies` the last address its `X-Forwarded-For`
 /// names (the one the proxy added; earlier ones are the client's word). Served requests carry the peer
 /// address; `oneshot` tests without one have none and are not limited.
-fn client_address(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+pub(crate) fn client_address(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     if !trusted_proxies.contains(&peer) {
         return Some(peer);

@@ -222,6 +222,7 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         )
         .route("/api/v1/trees", get(routes::trees::geojson))
         .route("/api/v1/trees/watering", get(routes::trees::watering))
+        .merge(routes::admin::router())
         .route("/", get(routes::dashboard::page))
         .route("/static/{*path}", get(routes::dashboard::file))
         .route("/dashboard/settings.json", get(routes::dashboard::settings))

@@ -22,6 +22,10 @@ pub struct ApiMetrics {
     pub access_log_errors: IntCounter,
     /// `/metrics` requests refused (no or a wrong metrics token, or not from this host).
     pub metrics_refused: IntCounter,
+    /// Resident activations by outcome: `activated`, `failed` (unknown, used or expired code), `limited`.
+    pub activations: IntCounterVec,
+    /// Inventory change notices the broker did not confirm (the change is stored; services catch up later).
+    pub notices_unconfirmed: IntCounter,
 }
 
 impl ApiMetrics {
@@ -56,7 +60,20 @@ impl ApiMetrics {
                 "zw_api_metrics_refused_total",
                 "/metrics requests refused: no or a wrong metrics token, or (without one) not from this host.",
             )?,
+            activations: IntCounterVec::new(
+                Opts::new(
+                    "zw_api_activations_total",
+                    "Resident activations by outcome (activated, failed, limited).",
+                ),
+                &["outcome"],
+            )?,
+            notices_unconfirmed: IntCounter::new(
+                "zw_api_change_notices_unconfirmed_total",
+                "Inventory change notices the broker did not confirm after an admin change.",
+            )?,
         };
+        registry.register(Box::new(m.activations.clone()))?;
+        registry.register(Box::new(m.notices_unconfirmed.clone()))?;
         registry.register(Box::new(m.access_log_errors.clone()))?;
         registry.register(Box::new(m.metrics_refused.clone()))?;
         registry.register(Box::new(m.commands_unconfirmed.clone()))?;

@@ -43,7 +43,7 @@ struct Problems;
 impl Modify for Problems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            let ops = [&mut item.get, &mut item.post];
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
             for op in ops.into_iter().flatten() {
                 declare_errors(path, op);
                 if path == "/api/v1/devices/{id}/history" {
@@ -140,5 +140,13 @@ impl Modify for BearerAuth {
 /// Swagger UI on `/api/v1/docs` (assets compiled in, nothing fetched at build or run time) and the document
 /// on `/api/v1/openapi.json`.
 pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", ApiDoc::openapi())
+    SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", document())
+}
+
+/// [`ApiDoc`] with the admin routes' part ([`crate::routes::admin::AdminDoc`]), both with [`Problems`].
+fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::routes::admin::AdminDoc::openapi());
+    Problems.modify(&mut doc);
+    doc
 }

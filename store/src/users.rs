@@ -462,6 +462,76 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Redeems an activation code at `by.at` for the household's resident created with it (the admin API's
+    /// `POST /admin/households` creates the resident `user_name` scoped to the household, from the move-in
+    /// date, holding no token anyone knows): adds `token_sha256` to that live resident (the one whose scope
+    /// is exactly the code's household), or, if the household has none, creates one named after the
+    /// household, as [`Store::redeem_activation`] does. The code is used up; audited as `activate`.
+    /// Errors: [`Error::NotFound`] for a code that is unknown, used or expired (indistinguishable on
+    /// purpose); [`Error::Invalid`] for a malformed hash or one another user holds.
+    pub async fn redeem_household_activation(
+        &self,
+        by: Stamp<'_>,
+        code_sha256: &str,
+        token_sha256: &str,
+    ) -> Result<User, Error> {
+        if !is_sha256_hex(token_sha256) {
+            return Err(Error::Invalid(vec![
+                "token_sha256: must be 64 lower-case hex digits".to_owned(),
+            ]));
+        }
+        let mut tx = self.pool.begin().await?;
+        let site: Option<String> = sqlx::query_scalar(
+            "SELECT site_id FROM activation_codes WHERE code_sha256 = $1 AND redeemed_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(code_sha256)
+        .bind(ts(by.at))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let site = site.ok_or_else(|| Error::not_found("activation", "(code)"))?;
+        let resident = list_users(&mut tx, false, None).await?.into_iter().find(|u| {
+            u.retired_at.is_none() && u.value.role == Role::Resident && u.value.scope == [site.clone()]
+        });
+        let mut user = match resident {
+            Some(u) => u.value,
+            None => User {
+                name: Id::new(site.clone()).map_err(|e| Error::Invalid(vec![format!("user.name: {e}")]))?,
+                role: Role::Resident,
+                scope: vec![site.clone()],
+                token_sha256: token_sha256.to_owned(),
+                token_expires: None,
+                tokens: Vec::new(),
+                since: None,
+            },
+        };
+        if user.token_sha256 != token_sha256 {
+            user.tokens.push(UserToken {
+                sha256: token_sha256.to_owned(),
+                expires: None,
+            });
+        }
+        let errors = check(&mut tx, |inv| {
+            inv.users.retain(|u| u.name != user.name);
+            inv.users.push(user.clone());
+        })
+        .await?;
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        sqlx::query("UPDATE activation_codes SET redeemed_at = $2, redeemed_by = $3 WHERE code_sha256 = $1")
+            .bind(code_sha256)
+            .bind(ts(by.at))
+            .bind(user.name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        write_user(&mut tx, by, &user, Some("activate")).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}
+
 fn is_sha256_hex(h: &str) -> bool {
     h.len() == 64
         && h.bytes()
