@@ -26,6 +26,7 @@
 mod alerts;
 mod audit;
 mod codec;
+mod config;
 mod devices;
 mod erase;
 mod error;
@@ -44,6 +45,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use alerts::{AlertComment, AlertEpisode, NewAlert};
 pub use audit::AuditEntry;
+pub use config::Config;
 pub use devices::DeviceRecord;
 pub use erase::ErasedRows;
 pub use error::Error;
