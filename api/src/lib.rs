@@ -216,12 +216,17 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
         .route("/api/v1/ranking", get(routes::ranking::ranking))
         .route("/api/v1/alerts", get(routes::alerts::list))
+        .route("/api/v1/alerts/{id}", get(routes::alerts::one))
         .route(
             "/api/v1/alerts/{id}/ack",
             axum::routing::post(routes::alerts::ack),
         )
         .route("/api/v1/trees", get(routes::trees::geojson))
         .route("/api/v1/trees/watering", get(routes::trees::watering))
+        .route(
+            "/api/v1/trees/{id}/waterings",
+            get(routes::trees::waterings).post(routes::trees::record_watering),
+        )
         .merge(routes::admin::router())
         .route("/", get(routes::dashboard::page))
         .route("/static/{*path}", get(routes::dashboard::file))
@@ -320,6 +325,9 @@ pub async fn run(
     let mut state = AppState::new(inventory.current(), influx, Some(bus.clone()), registry)?;
     state.commands = Some(commands.clone());
     state.store = store;
+    if let Some(store) = &state.store {
+        state.views.record_alerts(store.clone(), "api");
+    }
     state.live_inventory = Some(inventory.clone());
     state.configure(cfg.clone());
     state.jwt = cfg

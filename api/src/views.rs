@@ -3,9 +3,18 @@
 //!
 //! The publishers own this state; the API only reads it. An empty retained payload removes an entry. A
 //! message that does not parse is counted and ignored, never half-applied.
+//!
+//! With a store, every alert message mirrored is also recorded in the store's alert book
+//! ([`Views::record_alerts`]; idempotent by alert id and opening time, so several API instances may record
+//! the same event), so acknowledgements, comments and history survive the loss of the broker's retained
+//! state.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::warn;
 
 use zw_model::alert::Alert;
 use zw_model::status::DeviceStatus;
@@ -21,7 +30,16 @@ pub struct Views {
     pub trees: RwLock<BTreeMap<String, TreeStatus>>,
     /// Device health by device id.
     pub status: RwLock<BTreeMap<String, DeviceStatus>>,
+    /// Where mirrored alerts go to be recorded in the alert book, once [`Views::record_alerts`] started it.
+    book: OnceLock<mpsc::Sender<Alert>>,
 }
+
+/// Alerts waiting to be recorded; beyond this, an event is dropped with a warning (the next event of the
+/// same alert carries its whole state again).
+const BOOK_QUEUE: usize = 1024;
+
+/// Attempts to record one event while the store is unreachable, 1 s apart.
+const BOOK_ATTEMPTS: u32 = 5;
 
 /// What [`Views::apply`] did with a message.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,11 +73,68 @@ fn put<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The alert book's record of a mirrored alert: the model's alert as the detail, who acknowledged it, and
+/// when it closed (resolved).
+pub fn book_event(a: &Alert) -> zw_store::AlertEvent {
+    let subject = a
+        .subject
+        .device
+        .as_ref()
+        .or(a.subject.tree.as_ref())
+        .map_or_else(|| a.site.to_string(), ToString::to_string);
+    zw_store::AlertEvent {
+        alert: zw_store::NewAlert {
+            alert_id: a.id.to_string(),
+            kind: a.kind.name().to_owned(),
+            site: Some(a.site.to_string()),
+            subject,
+            detail: serde_json::to_value(a).ok(),
+        },
+        opened_at: a.opened_at,
+        acknowledged: a.acknowledged_by.clone().zip(a.acknowledged_at),
+        closed_at: (!a.is_active()).then(|| a.resolved_at.unwrap_or(a.updated_at)),
+    }
+}
+
 impl Views {
+    /// Records every alert mirrored from now on in `store`'s alert book, as `recorder` (the audit's actor),
+    /// until the views are dropped. A no-op when already recording.
+    pub fn record_alerts(&self, store: zw_store::Store, recorder: &'static str) {
+        let (tx, mut rx) = mpsc::channel::<Alert>(BOOK_QUEUE);
+        if self.book.set(tx).is_err() {
+            return;
+        }
+        tokio::spawn(async move {
+            while let Some(alert) = rx.recv().await {
+                let ev = book_event(&alert);
+                for attempt in 1..=BOOK_ATTEMPTS {
+                    let by = zw_store::Stamp::new(recorder, chrono::Utc::now());
+                    match store.record_alert_event(by, &ev).await {
+                        Ok(_) => break,
+                        Err(e) if attempt < BOOK_ATTEMPTS => {
+                            warn!(alert = %alert.id, error = %e, "Cannot record the alert in the store; retrying.");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Err(e) => {
+                            warn!(alert = %alert.id, error = %e, "Alert event not recorded in the store.")
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /// Applies one retained message.
     pub fn apply(&self, t: &str, payload: &[u8]) -> Applied {
         if let Some(id) = topic::parse_alert(t) {
-            return put(&self.alerts, id.to_string(), payload);
+            let applied = put(&self.alerts, id.to_string(), payload);
+            if let (Applied::Ok, Some(book), Ok(Some(alert))) =
+                (&applied, self.book.get(), Alert::from_json(payload))
+                && book.try_send(alert).is_err()
+            {
+                warn!(alert = %id, "The alert book's queue is full; this event is not recorded.");
+            }
+            return applied;
         }
         if let Some(id) = topic::parse_device_status(t) {
             return put(&self.status, id.to_string(), payload);

@@ -82,6 +82,11 @@ pub fn parse_alert(topic: &str) -> Option<crate::alert::AlertId> {
 /// Where the API publishes [`crate::alert::AckCommand`]s (QoS 1, not retained).
 pub const ALERT_ACK: &str = "zw/v1/commands/alerts/ack";
 
+/// Where the API announces a watering logged for a tree (QoS 1, not retained; JSON
+/// `{"v":1,"tree":"t-1","site":"park-nord","litres":80.0,"at":"…","by":"crew 2"}`); analytics takes it in
+/// as water given to the tree.
+pub const TREE_WATERED: &str = "zw/v1/commands/trees/watered";
+
 /// Topic of inventory change notices (`zw_bus::ChangeNotice`): retained, one versioned notice after every change
 /// an admin makes in the relational store; services reload their inventory from the store when it arrives.
 pub const INVENTORY_CHANGED: &str = "zw/v1/inventory/changed";

@@ -270,3 +270,216 @@ impl Store {
             .collect()
     }
 }
+
+/// An alert event as mirrored from the bus (analytics publishes the alert's whole state on every change),
+/// recorded by [`Store::record_alert_event`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    /// The alert as published.
+    pub alert: NewAlert,
+    /// When this occurrence opened (the alert's own `opened_at`): with the alert id it names the episode.
+    pub opened_at: DateTime<Utc>,
+    /// Who acknowledged it and when, once someone did.
+    pub acknowledged: Option<(String, DateTime<Utc>)>,
+    /// When the condition ended, once it did.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// The episode id of the occurrence of `alert_id` opened at `opened_at`: every recorder derives the same id
+/// from the same event, so several API instances recording one event write one episode.
+pub fn episode_id(alert_id: &str, opened_at: DateTime<Utc>) -> String {
+    let ms = u64::try_from(opened_at.timestamp_millis()).unwrap_or(0);
+    format!("{ms:013x}-{alert_id}")
+}
+
+impl Store {
+    /// Records an alert event idempotently: the episode ([`episode_id`]) is created if missing (audited as
+    /// `open`), its detail follows the latest event, the first acknowledgement is kept (audited as
+    /// `acknowledge`) and the first close is kept (audited as `close`). Recording the same event again, from
+    /// this or another instance, changes nothing. `by` names the recorder (its `at` is not used: the times
+    /// are the event's).
+    pub async fn record_alert_event(&self, by: Stamp<'_>, ev: &AlertEvent) -> Result<AlertEpisode, Error> {
+        let id = episode_id(&ev.alert.alert_id, ev.opened_at);
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO alerts (id, alert_id, kind, site_id, subject, detail, opened_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&ev.alert.alert_id)
+        .bind(&ev.alert.kind)
+        .bind(ev.alert.site.as_deref())
+        .bind(&ev.alert.subject)
+        .bind(ev.alert.detail.as_ref().map(json))
+        .bind(ts(ev.opened_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let stamp = Stamp::new(by.who, ev.opened_at);
+        if created {
+            let after = self.episode_on(&mut tx, &id).await?;
+            audit::record::<(), _>(&mut tx, stamp, "open", "alert", &id, None, after.as_ref()).await?;
+        } else if let Some(detail) = &ev.alert.detail {
+            // The latest published state, not a change anyone made: not audited.
+            sqlx::query("UPDATE alerts SET detail = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(json(detail))
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((who, at)) = &ev.acknowledged {
+            ack_first(&mut tx, Stamp::new(who, *at), &id).await?;
+        }
+        if let Some(at) = ev.closed_at {
+            let before = self.episode_on(&mut tx, &id).await?;
+            let closed = sqlx::query("UPDATE alerts SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
+                .bind(&id)
+                .bind(ts(at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if closed {
+                let after = self.episode_on(&mut tx, &id).await?;
+                audit::record(
+                    &mut tx,
+                    Stamp::new(by.who, at),
+                    "close",
+                    "alert",
+                    &id,
+                    before.as_ref(),
+                    after.as_ref(),
+                )
+                .await?;
+            }
+        }
+        let episode = self
+            .episode_on(&mut tx, &id)
+            .await?
+            .ok_or_else(|| Error::not_found("alert", &id))?;
+        tx.commit().await?;
+        Ok(episode)
+    }
+
+    /// Acknowledges the episode `episode` as `by.who` at `by.at` unless someone already did (the first
+    /// acknowledgement is kept, as analytics keeps it). Errors: [`Error::NotFound`] for an unknown episode.
+    pub async fn acknowledge_episode(&self, by: Stamp<'_>, episode: &str) -> Result<AlertEpisode, Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.episode_on(&mut tx, episode).await?.is_none() {
+            return Err(Error::not_found("alert", episode));
+        }
+        ack_first(&mut tx, by, episode).await?;
+        let after = self
+            .episode_on(&mut tx, episode)
+            .await?
+            .ok_or_else(|| Error::not_found("alert", episode))?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
+
+/// Sets the acknowledgement of `episode` if it has none, auditing it.
+async fn ack_first(conn: &mut AnyConnection, by: Stamp<'_>, episode: &str) -> Result<(), Error> {
+    let sql = format!("SELECT {COLS} FROM alerts WHERE id = $1");
+    let before = sqlx::query(&sql).bind(episode).fetch_optional(&mut *conn).await?;
+    let before = before.as_ref().map(episode_from).transpose()?;
+    let done = sqlx::query(
+        "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL",
+    )
+    .bind(episode)
+    .bind(ts(by.at))
+    .bind(by.who)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        let row = sqlx::query(&sql).bind(episode).fetch_optional(&mut *conn).await?;
+        let after = row.as_ref().map(episode_from).transpose()?;
+        audit::record(
+            conn,
+            by,
+            "acknowledge",
+            "alert",
+            episode,
+            before.as_ref(),
+            after.as_ref(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone as _, Utc};
+
+    use super::{AlertEvent, NewAlert, episode_id};
+    use crate::{Stamp, Store};
+
+    /// Two recorders (API instances) recording the same events write one episode, keep the first
+    /// acknowledgement and close, and audit each transition once.
+    #[tokio::test]
+    async fn recording_an_event_twice_changes_nothing() {
+        let store = Store::connect("sqlite::memory:").await.expect("store");
+        let t = |m| Utc.with_ymd_and_hms(2026, 5, 1, 12, m, 0).unwrap();
+        let open = AlertEvent {
+            alert: NewAlert {
+                alert_id: "left_on.hh-12.hh-12-plug".into(),
+                kind: "left_on".into(),
+                site: Some("hh-12".into()),
+                subject: "hh-12-plug".into(),
+                detail: Some(serde_json::json!({ "observed": 800.0 })),
+            },
+            opened_at: t(0),
+            acknowledged: None,
+            closed_at: None,
+        };
+        let (a, b) = (Stamp::new("api-1", t(1)), Stamp::new("api-2", t(2)));
+        let first = store.record_alert_event(a, &open).await.expect("open");
+        assert_eq!(first.id, episode_id("left_on.hh-12.hh-12-plug", t(0)));
+        assert_eq!(store.record_alert_event(b, &open).await.expect("again"), first);
+
+        let mut acked = open.clone();
+        acked.alert.detail = Some(serde_json::json!({ "observed": 900.0 }));
+        acked.acknowledged = Some(("anna".into(), t(5)));
+        let ep = store.record_alert_event(a, &acked).await.expect("ack");
+        assert_eq!(ep.acknowledged, Some(("anna".into(), t(5))));
+        assert_eq!(
+            ep.alert.detail, acked.alert.detail,
+            "the detail follows the latest event"
+        );
+        let later = store
+            .acknowledge_episode(Stamp::new("bernd", t(6)), &ep.id)
+            .await
+            .expect("ack again");
+        assert_eq!(
+            later.acknowledged,
+            Some(("anna".into(), t(5))),
+            "the first acknowledgement stays"
+        );
+
+        let mut closed = acked.clone();
+        closed.closed_at = Some(t(9));
+        store.record_alert_event(a, &closed).await.expect("close");
+        closed.closed_at = Some(t(10));
+        let ep = store.record_alert_event(b, &closed).await.expect("close again");
+        assert_eq!(ep.closed_at, Some(t(9)));
+
+        let actions: Vec<String> = store
+            .audit_log(Some("alert"), Some(&ep.id))
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        let mut sorted = actions.clone();
+        sorted.sort();
+        assert_eq!(sorted, ["acknowledge", "close", "open"], "{actions:?}");
+        assert!(
+            store.acknowledge_episode(a, "no-such-episode").await.is_err(),
+            "an unknown episode is not found"
+        );
+    }
+}

@@ -43,7 +43,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use alerts::{AlertComment, AlertEpisode, NewAlert};
+pub use alerts::{AlertComment, AlertEpisode, AlertEvent, NewAlert, episode_id};
 pub use audit::AuditEntry;
 pub use config::Config;
 pub use devices::DeviceRecord;

@@ -86,3 +86,148 @@ pub async fn watering(
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     Ok(Json(rows.into_iter().map(|(_, v)| v).collect()))
 }
+
+/// Most litres one watering may log (a large water truck's tank).
+pub const MAX_LITRES: f64 = 20_000.0;
+
+/// A watering to log.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WateringBody {
+    /// Litres given; positive, at most [`MAX_LITRES`].
+    pub litres: f64,
+    /// When it was watered (RFC 3339); default: now. Not in the future.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The crew or person who watered; default: the caller.
+    pub by: Option<String>,
+}
+
+/// The tree `id` if the caller may see it; otherwise 404, as for an unknown tree.
+fn tree_in_scope<'a>(state: &'a AppState, user: &'a zw_model::User, id: &str) -> Result<&'a Tree, ApiError> {
+    visible_trees(state, user)
+        .find(|t| t.id.as_str() == id)
+        .ok_or_else(|| ApiError::NotFound(format!("tree {id}")))
+}
+
+fn watering_json(w: &zw_store::Watering) -> Value {
+    json!({
+        "id": w.id, "tree": w.watering.tree, "at": w.watering.watered_at, "litres": w.watering.litres,
+        "by": w.watering.note, "recorded_by": w.recorded_by, "recorded_at": w.recorded_at,
+    })
+}
+
+/// Every checked problem of a watering body at `now`, each as `field: reason`.
+fn check_watering(b: &WateringBody, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let mut errors = Vec::new();
+    if !(b.litres.is_finite() && b.litres > 0.0 && b.litres <= MAX_LITRES) {
+        errors.push(format!(
+            "litres: {} is not between 0 (exclusive) and {MAX_LITRES}",
+            b.litres
+        ));
+    }
+    if b.at.is_some_and(|at| at > now) {
+        errors.push("at: lies in the future".to_owned());
+    }
+    if let Some(by) = &b.by
+        && (by.trim().is_empty() || by.chars().count() > 100)
+    {
+        errors.push("by: must be 1 to 100 characters".to_owned());
+    }
+    errors
+}
+
+/// Logs a watering of a tree in the caller's scope (roles parks and admin: only they see parks), stores it
+/// in the watering log and announces it on the bus (`zw/v1/commands/trees/watered`), so analytics counts
+/// it as water given to the tree. `published` says whether the broker confirmed the announcement; the log
+/// entry stands either way.
+#[utoipa::path(post, path = "/api/v1/trees/{id}/waterings", tag = "trees", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Tree id")), request_body = WateringBody,
+    responses((status = 201, description = "Logged", body = Object),
+        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+pub async fn record_watering(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let tree = tree_in_scope(&state, &user, &id)?;
+    let b: WateringBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be {{\"litres\": n, \"at\": optional RFC 3339, \"by\": optional name}}: {e}"
+        ))
+    })?;
+    let now = chrono::Utc::now();
+    let errors = check_watering(&b, now);
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(errors.join("; ")));
+    }
+    let store = state
+        .store
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("the watering log", &"no [store] configured"))?;
+    let crew =
+        b.by.as_deref()
+            .map_or_else(|| user.name.to_string(), |s| s.trim().to_owned());
+    let entry = store
+        .log_watering(
+            zw_store::Stamp::new(user.name.as_str(), now),
+            &zw_store::NewWatering {
+                tree: tree.id.to_string(),
+                watered_at: b.at.unwrap_or(now),
+                litres: Some(b.litres),
+                note: crew.clone(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            zw_store::Error::Invalid(list) => ApiError::BadRequest(list.join("; ")),
+            zw_store::Error::NotFound { .. } => ApiError::NotFound(format!("tree {id}")),
+            e => ApiError::unavailable("the watering log", &e),
+        })?;
+    let event = json!({
+        "v": 1, "tree": tree.id, "site": tree.site, "litres": b.litres, "at": entry.watering.watered_at, "by": crew,
+    });
+    let published = match &state.commands {
+        Some(c) => c
+            .publish(zw_model::topic::TREE_WATERED.to_string(), false, event.to_string().into_bytes())
+            .await
+            .inspect_err(|e| {
+                state.metrics.commands_unconfirmed.inc();
+                tracing::warn!(tree = %tree.id, error = %e, "Watering logged but its announcement was not confirmed.");
+            })
+            .is_ok(),
+        None => false,
+    };
+    let mut out = watering_json(&entry);
+    out["published"] = json!(published);
+    Ok((axum::http::StatusCode::CREATED, Json(out)))
+}
+
+/// The waterings of a tree in the caller's scope, latest first, with the litres summed.
+#[utoipa::path(get, path = "/api/v1/trees/{id}/waterings", tag = "trees", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Tree id")),
+    responses((status = 200, body = Object), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+pub async fn waterings(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tree = tree_in_scope(&state, &user, &id)?;
+    let store = state
+        .store
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("the watering log", &"no [store] configured"))?;
+    let list = store
+        .waterings(tree.id.as_str())
+        .await
+        .map_err(|e| ApiError::unavailable("the watering log", &e))?;
+    let litres: f64 = list.iter().filter_map(|w| w.watering.litres).sum();
+    Ok(Json(json!({
+        "tree": tree.id,
+        "sensors": tree.sensors,
+        "litres": litres,
+        "waterings": list.iter().map(watering_json).collect::<Vec<_>>(),
+    })))
+}
