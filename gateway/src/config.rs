@@ -1,8 +1,10 @@
 //! Gateway settings (`[gateway]` in the config file), with its tables: [`modbus`] (`[gateway.modbus]`) and
 //! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`],
-//! `[gateway.buffer]` [`crate::buffer::BufferConfig`], `[gateway.wmbus]` [`crate::wmbus::WmbusConfig`].
+//! `[gateway.buffer]` [`crate::buffer::BufferConfig`], `[gateway.wmbus]` [`crate::wmbus::WmbusConfig`];
+//! [`mbus`] holds `[gateway.mbus]` (wired M-Bus polling) and `[gateway.sml]` (SML streams).
 //! Devices themselves come from the inventory.
 
+pub mod mbus;
 pub mod modbus;
 pub mod staleness;
 
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use mbus::{MbusConfig, SmlConfig};
 pub use modbus::{ModbusConfig, Phase};
 pub use staleness::Staleness;
 
@@ -56,6 +59,10 @@ pub struct Config {
     pub buffer: crate::buffer::BufferConfig,
     /// Wireless M-Bus receivers (`[gateway.wmbus]`).
     pub wmbus: crate::wmbus::WmbusConfig,
+    /// Wired M-Bus polling (`[gateway.mbus]`).
+    pub mbus: MbusConfig,
+    /// SML push streams (`[gateway.sml]`).
+    pub sml: SmlConfig,
 }
 
 impl Default for Config {
@@ -77,6 +84,8 @@ impl Default for Config {
             publish: crate::publish::PublishConfig::default(),
             buffer: crate::buffer::BufferConfig::default(),
             wmbus: crate::wmbus::WmbusConfig::default(),
+            mbus: MbusConfig::default(),
+            sml: SmlConfig::default(),
         }
     }
 }
@@ -104,6 +113,8 @@ impl Config {
         errors.extend(self.publish.validate());
         errors.extend(self.buffer.validate());
         errors.extend(self.wmbus.validate());
+        errors.extend(self.mbus.validate());
+        errors.extend(self.sml.validate());
         errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));

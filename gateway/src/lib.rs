@@ -22,15 +22,19 @@
 //!   waits on the broker, and an outage costs no reading until the buffer is full.
 //! * [`wmbus`]: wireless M-Bus (OMS) meters from receivers publishing raw telegrams over MQTT: decryption with
 //!   the inventory's keys, duplicate suppression, the list of unknown meters heard.
+//! * [`mbus`]: wired M-Bus meters polled over TCP or serial (one task per bus, Modbus's scheduler and health);
+//!   [`sml`]: SML push streams from optical heads (one task per meter).
 
 pub mod adapters;
 pub mod buffer;
 pub mod config;
 pub mod device_mqtt;
+pub mod mbus;
 pub mod metrics;
 pub mod modbus;
 pub mod profile;
 pub mod publish;
+pub mod sml;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod wmbus;
@@ -196,6 +200,27 @@ pub async fn run(
         pollers.spawn(modbus::poll_endpoint(
             endpoint,
             devices,
+            cfg.clone(),
+            bus.clone(),
+            publisher.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    for (endpoint, meters) in mbus::plan(&inventory) {
+        pollers.spawn(mbus::poll_bus(
+            endpoint,
+            meters,
+            cfg.clone(),
+            bus.clone(),
+            publisher.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    for meter in sml::plan(&inventory) {
+        pollers.spawn(sml::read_meter(
+            meter,
             cfg.clone(),
             bus.clone(),
             publisher.clone(),

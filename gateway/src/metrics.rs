@@ -34,6 +34,10 @@ pub struct Metrics {
     pub buffer: BufferMetrics,
     /// Wireless M-Bus receiver metrics.
     pub wmbus: crate::wmbus::WmbusMetrics,
+    /// Wired M-Bus poller metrics.
+    pub mbus: crate::mbus::MbusMetrics,
+    /// SML stream metrics.
+    pub sml: crate::mbus::SmlMetrics,
     /// Device statuses not published because the bus client's queue was full (the broker away): they are
     /// retained state, published again on the next change or refresh.
     pub statuses_dropped: IntCounter,
@@ -89,6 +93,8 @@ impl Metrics {
             modbus: ModbusMetrics::register(r)?,
             buffer: BufferMetrics::register(r)?,
             wmbus: crate::wmbus::WmbusMetrics::register(r)?,
+            mbus: crate::mbus::MbusMetrics::register(r)?,
+            sml: crate::mbus::SmlMetrics::register(r)?,
             statuses_dropped: IntCounter::new(
                 "zw_gateway_statuses_dropped_total",
                 "Device statuses not published because the bus client's queue was full.",

@@ -32,6 +32,7 @@ mod meters_wmbus;
 mod modbus_profiles;
 mod pipeline;
 mod privacy;
+mod report;
 mod sim_history;
 mod store;
 mod support;

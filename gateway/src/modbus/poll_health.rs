@@ -34,6 +34,7 @@ pub struct PollHealth {
     site: Id,
     device: Id,
     gateway: String,
+    source: &'static str,
     state: Option<HealthState>,
     since: DateTime<Utc>,
     last_success: Option<DateTime<Utc>>,
@@ -52,6 +53,7 @@ impl PollHealth {
             site,
             device,
             gateway,
+            source: "modbus",
             state: None,
             since: now,
             last_success: None,
@@ -62,6 +64,12 @@ impl PollHealth {
             polls_failed: 0,
             published: None,
         }
+    }
+
+    /// The same for a device read over another source (`mbus`, `sml`): its status names that source.
+    pub fn with_source(mut self, source: &'static str) -> Self {
+        self.source = source;
+        self
     }
 
     /// The current state, `None` before the first poll.
@@ -143,7 +151,7 @@ impl PollHealth {
             site: self.site.clone(),
             device: self.device.clone(),
             gateway: self.gateway.clone(),
-            source: "modbus".into(),
+            source: self.source.into(),
             state,
             since: self.since,
             updated: now,
