@@ -16,6 +16,7 @@
 //!   through the same detectors and scores them.
 
 pub mod alerts;
+pub mod budget;
 pub mod calendar;
 pub mod condition;
 pub mod config;

@@ -39,6 +39,8 @@ pub enum AlertKind {
     TreeWater,
     /// A sensor is broken: stuck, silent, low battery or impossible values.
     SensorFault,
+    /// A site's year-end forecast exceeds its yearly budget (`[[budgets]]`).
+    Budget,
 }
 
 impl AlertKind {
@@ -49,6 +51,7 @@ impl AlertKind {
         AlertKind::LeftOn,
         AlertKind::TreeWater,
         AlertKind::SensorFault,
+        AlertKind::Budget,
     ];
 
     /// The serialised name (`high_consumption`, …).
@@ -59,13 +62,16 @@ impl AlertKind {
             AlertKind::LeftOn => "left_on",
             AlertKind::TreeWater => "tree_water",
             AlertKind::SensorFault => "sensor_fault",
+            AlertKind::Budget => "budget",
         }
     }
 
     /// Who acts on this kind.
     pub fn category(self) -> Category {
         match self {
-            AlertKind::HighConsumption | AlertKind::Baseload | AlertKind::LeftOn => Category::Energy,
+            AlertKind::HighConsumption | AlertKind::Baseload | AlertKind::LeftOn | AlertKind::Budget => {
+                Category::Energy
+            }
             AlertKind::TreeWater => Category::Watering,
             AlertKind::SensorFault => Category::Maintenance,
         }
