@@ -159,3 +159,33 @@ export function sampleRows(points, n, fmt) {
 }
 
 export { patch, time };
+
+/**
+ * A tree's soil history: `[[ms, value]]` of one sensor as a line (tension in kPa or moisture in %), with the
+ * waterings (`[[ms, litres]]`) marked as points on a litres axis of their own.
+ */
+export function soilChart(node, label, unit) {
+  const plot = new uPlot({
+    width: width(node), height: 220,
+    scales: { x: { time: true }, L: { range: (u, lo, hi) => [0, Math.max(100, hi || 0) * 1.1] } },
+    axes: [{ values: (u, vs) => vs.map(v => v === null ? "" : date(v * 1000, { day: "numeric", month: "short" })), space: 60 },
+      { values: (u, vs) => vs.map(v => num(v, 0) + " " + unit), size: 70 },
+      { scale: "L", side: 1, values: (u, vs) => vs.map(v => num(v, 0) + " L"), size: 60, grid: { show: false } }],
+    series: [{ label: t("time"), value: (u, v) => v === null ? "–" : date(v * 1000, { dateStyle: "short", timeStyle: "short" }) },
+      { label, stroke: ACCENT, width: 1.5, spanGaps: true, value: (u, v) => v === null ? "–" : num(v, 1) + " " + unit },
+      { label: t("water.litres"), scale: "L", stroke: "#067647", fill: "#067647", width: 0, paths: () => null,
+        points: { show: true, size: 10, fill: "#067647" }, value: (u, v) => v === null ? "–" : num(v, 0) + " L" }],
+  }, [[], [], []], node);
+  sized(plot, node);
+  return {
+    plot,
+    set(points, waterings, from, to) {
+      const rows = new Map();
+      for (const [ms, v] of points) rows.set(ms, [v, null]);
+      for (const [ms, l] of waterings) rows.set(ms, [rows.get(ms)?.[0] ?? null, l]);
+      const xs = [...rows.keys()].sort((a, b) => a - b);
+      plot.setData([xs.map(x => x / 1000), xs.map(x => rows.get(x)[0]), xs.map(x => rows.get(x)[1])], false);
+      plot.setScale("x", { min: from / 1000, max: to / 1000 });
+    },
+  };
+}

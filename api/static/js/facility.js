@@ -49,6 +49,7 @@ export async function overview(main) {
       el("td", { class: "num", "data-energy": s.id + ":last-month" }, "…"),
       el("td", { class: "num", "data-energy": s.id + ":last-year" }, "…"),
       el("td", { class: "num", "data-energy": s.id + ":change" }, "…"),
+      el("td", { class: "num", "data-per-area": s.id }, "…"),
       el("td", { class: "num" + (n ? " warn" : ""), "data-open-alerts": s.id }, String(n))));
   }
   const sort = () => {
@@ -56,13 +57,14 @@ export async function overview(main) {
     for (const id of order) tbody.append(rows.get(id)); // moves the rows, keeps them
   };
   sort();
-  const head = ["site", "health", "power", "today", "month", "lastMonth", "lastYear", "change", "alertsOpen"];
+  const head = ["site", "health", "power", "today", "month", "lastMonth", "lastYear", "change", "perArea", "alertsOpen"];
   const table = el("table", { class: "overview" },
     el("caption", {}, t("overview.caption") + ". " + t("attention") + ". " + "* = " + t("incomplete")),
     el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i > 1 ? "num" : null },
-      h === "change" ? t("change") + " (" + t("lastYear") + ")" : t(h))))),
+      h === "change" ? t("change") + " (" + t("lastYear") + ")" : h === "perArea" ? t("perArea") + " (12 " + t("monthly.short") + ")" : t(h))))),
     tbody);
-  main.replaceChildren(el("h2", {}, t("overview.title")), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("overview.title") }, table));
+  main.replaceChildren(el("h2", {}, t("overview.title")), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("overview.title") }, table),
+    el("p", { class: "no-print" }, reportButton("/api/v1/report?format=html&year=" + (new Date().getFullYear() - 1))));
   // From navigation start to the table with every building (live power in it) on the page.
   document.body.dataset.firstPaintMs = Math.round(performance.now());
   const fill = async s => {
@@ -83,7 +85,12 @@ export async function overview(main) {
       for (const k of ["today", "month", "last-month", "last-year", "change"]) patch(`[data-energy="${CSS.escape(s.id)}:${k}"]`, "–", tbody);
     }
   };
+  // kWh per m² of floor area over the last 12 months, from the town ranking (a building without a floor area: –).
+  const perArea = api("/api/v1/ranking?period=month&count=12&by=wh_per_m2").then(r => {
+    for (const x of r.sites) patch(`[data-per-area="${CSS.escape(x.site)}"]`, x.kwh_per_m2 === null || x.kwh_per_m2 === undefined ? "–" : num(x.kwh_per_m2, 1), tbody);
+  }).catch(() => patch("[data-per-area]", "–", tbody));
   await limited(buildings().map(s => () => fill(s)), 6);
+  await perArea;
   sort();
   return {
     onLive(device) {
@@ -154,12 +161,20 @@ export async function building(main, p) {
       el("td", { class: "num", "data-live": d.id + ":energy_import" }, ((v) => v === undefined ? "–" : num(v / 1000, 1))(state.live.get(d.id)?.values?.energy_import?.value))))));
   const top = el("ol", { class: "top", "data-top": site.id });
   const alertBox = el("div", { class: "alert-list" });
+  const costBox = el("dl", { class: "cost", "data-cost": site.id },
+    el("dt", {}, t("cost.month")), el("dd", { "data-cost-month": "" }, "…"),
+    el("dt", {}, t("cost.tariff")), el("dd", { "data-cost-tariff": "" }, "…"),
+    el("dt", {}, t("cost.monthEnd")), el("dd", { "data-forecast-month": "" }, "…"),
+    el("dt", {}, t("cost.yearEnd")), el("dd", { "data-forecast-year": "" }, "…"),
+    el("dt", {}, t("cost.budget")), el("dd", { "data-budget": "" }, "…"));
 
   main.replaceChildren(
     el("h2", {}, site.name || site.id, " ", badge(site)), header,
     el("section", { "aria-labelledby": "lp-h" }, el("h3", { id: "lp-h" }, t("loadProfile")), controls, lpFig, el("p", { class: "hint" }, t("zoom.hint"))),
     el("div", { class: "grid2" }, dayFig, monthFig), carpetFig,
     el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
+    el("section", { "aria-labelledby": "cost-h" }, el("h3", { id: "cost-h" }, t("cost.title")), costBox,
+      el("p", { class: "no-print" }, reportButton(`${base}/report?format=html&year=${new Date().getFullYear() - 1}`))),
     el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
   line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
   const dayBars = compareBars(dayBox, [], "kWh"), monthBars = compareBars(monthBox, [], "kWh");
@@ -196,14 +211,47 @@ export async function building(main, p) {
       names.get(c.device) + ": " + kwh(c.wh) + (c.share === null ? "" : " · " + pct(c.share).replace("+", "") + (c.share > 1.005 ? " ⚠ " + t("top.warn") : "")))));
     if (!top.children.length) top.replaceChildren(el("li", { class: "none" }, t("noData")));
   };
+  const costLoad = async () => {
+    const [cost, fc] = await Promise.all([api(`${base}/cost?period=month&count=1`).catch(() => null), api(`${base}/forecast`).catch(() => null)]);
+    const eur = cents => cents === null || cents === undefined ? null : cents / 100;
+    if (cost) {
+      patch("[data-cost-month]", money(eur(cost.total.gross_cents), cost.currency) + " · " + kwh(cost.total.import_wh), costBox);
+      const names = cost.total.tariffs.map(x => x.id + (x.valid_from ? " (" + date(x.valid_from) + ")" : ""));
+      patch("[data-cost-tariff]", names.length ? names.join(", ") : "–", costBox);
+    } else for (const k of ["month", "tariff"]) patch(`[data-cost-${k}]`, "–", costBox);
+    if (fc) {
+      const h = x => kwh(x.wh) + " · " + money(eur(x.gross_cents), fc.currency) + " (" + t("cost.band", money(eur(x.low_gross_cents), fc.currency), money(eur(x.high_gross_cents), fc.currency)) + ")";
+      patch("[data-forecast-month]", h(fc.month), costBox);
+      patch("[data-forecast-year]", h(fc.year), costBox);
+      const b = fc.budget;
+      patch("[data-budget]", !b ? t("cost.noBudget") : b.gross !== null && b.gross !== undefined
+        ? t("cost.budgetLeft", money(eur(fc.year.gross_cents), fc.currency), money(b.gross, fc.currency), b.exceeded ? "⚠ +" + money(b.exceeded_by_gross, fc.currency) : "✓")
+        : t("cost.budgetLeft", kwh(fc.year.wh), kwh((b.kwh ?? 0) * 1000), b.exceeded ? "⚠ +" + num(b.exceeded_by_kwh ?? 0, 0) + " kWh" : "✓"), costBox);
+      costBox.dataset.loaded = "1";
+    } else for (const k of ["forecast-month", "forecast-year", "budget"]) patch(`[data-${k}]`, "–", costBox);
+  };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
-  await Promise.all([loadProfile(), energy().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {})]);
+  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {})]);
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
     },
     refresh() { energy().catch(() => {}); alertsCtl.refresh(); },
   };
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+/** A button opening the energy report page at `path` (it needs the token, so it is fetched, then shown). */
+export function reportButton(path) {
+  return el("button", { type: "button", "data-report": path, onclick: async () => {
+    const w = window.open("", "_blank");
+    try {
+      const r = await fetch(path, { headers: { Authorization: "Bearer " + state.token } });
+      const html = await r.text();
+      if (w) { w.document.open(); w.document.write(html); w.document.close(); }
+    } catch (e) { w?.close(); announce(String(e)); }
+  } }, t("report.link"));
 }
 
 // ---------------------------------------------------------------------------------------------- alerts
@@ -218,6 +266,10 @@ function alertValue(e, v) {
   return e.unit === "W" ? watts(v) : num(v, Math.abs(v) < 10 ? 2 : 0) + " " + e.unit;
 }
 
+function commentItems(a) {
+  return (a.comments || []).map(c => el("li", { "data-comment": c.id }, el("b", {}, c.author), " (" + dateTime(c.at) + "): ", c.body));
+}
+
 function ackText(a) {
   return a.acknowledged_by ? t("ack.by", a.acknowledged_by, dateTime(a.acknowledged_at)) : "";
 }
@@ -227,17 +279,23 @@ export async function alertList(box, filter) {
   const items = new Map();
   const item = a => {
     const e = a.explanation;
-    // Comments on an acknowledgement need the alert book of the database issue; until then: who and when.
+    // The acknowledgement carries an optional comment, kept in the alert book with who and when.
+    const cid = "ack-c-" + a.id.replace(/[^a-z0-9_-]/g, "-");
+    const comment = el("textarea", { id: cid, name: "comment", rows: "2", maxlength: "2000", "data-ack-comment": a.id });
     const form = el("form", { class: "ack" },
+      el("label", { for: cid }, t("ack.comment")), comment,
       el("button", { type: "submit", "data-ack": a.id, "aria-label": t("ack") + ": " + t("kind." + a.kind) + ", " + alertWhere(a) }, t("ack")));
     form.addEventListener("submit", async ev => {
       ev.preventDefault();
       form.querySelector("button").disabled = true;
       try {
-        await api(`/api/v1/alerts/${enc(a.id)}/ack`, { method: "POST" });
+        const text = comment.value.trim();
+        const r = await api(`/api/v1/alerts/${enc(a.id)}/ack`, { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(text ? { comment: text } : {}) });
         announce(t("ack.sent", t("kind." + a.kind)));
-        for (let i = 0; i < 20; i++) { await new Promise(r => setTimeout(r, 500)); if (await refresh()) break; }
-      } catch (err) { form.querySelector("button").disabled = false; }
+        if (r && r.episode) show(items.get(a.id), r);
+        for (let i = 0; i < 20 && items.get(a.id)?.dataset.state === "open"; i++) { await new Promise(r => setTimeout(r, 500)); await refresh(); }
+      } catch (err) { form.querySelector("button").disabled = false; announce(t("ack.failed", err.message)); }
     });
     return el("article", { class: "alert " + a.severity, "data-alert": a.id, "data-state": a.state },
       el("h4", {}, el("span", { class: "sev" }, t("sev." + a.severity)), " ", t("kind." + a.kind) + ": " + alertWhere(a)),
@@ -245,7 +303,22 @@ export async function alertList(box, filter) {
       el("p", { class: "facts" }, alertValue(e, e.observed) + " (" + t("threshold") + " " + alertValue(e, e.threshold) + ") · " + t("since") + " " + dateTime(e.since) + " · ",
         el("span", { "data-alert-state": "" }, t("state." + a.state))),
       el("p", { class: "acked", "data-acked": "" }, ackText(a)),
+      el("ul", { class: "comments", "data-comments": "", "aria-label": t("comments") }, commentItems(a)),
       a.state === "open" ? form : null);
+  };
+  // Patches an alert's state, acknowledgement and comments; true when its state changed.
+  const show = (node, a) => {
+    let changed = false;
+    if (node.dataset.state !== a.state) {
+      changed = true;
+      node.dataset.state = a.state;
+      patch("[data-alert-state]", t("state." + a.state), node);
+      patch("[data-acked]", ackText(a), node);
+      if (a.state !== "open") node.querySelector("form.ack")?.remove();
+    }
+    const ul = node.querySelector("[data-comments]");
+    if (ul && ul.children.length !== (a.comments || []).length) ul.replaceChildren(...commentItems(a));
+    return changed;
   };
   // Returns true when something changed state.
   const refresh = async () => {
@@ -254,13 +327,7 @@ export async function alertList(box, filter) {
     for (const a of list) {
       const old = items.get(a.id);
       if (!old) { const n = item(a); items.set(a.id, n); box.append(n); continue; }
-      if (old.dataset.state !== a.state) {
-        changed = true;
-        old.dataset.state = a.state;
-        patch("[data-alert-state]", t("state." + a.state), old);
-        patch("[data-acked]", ackText(a), old);
-        if (a.state !== "open") old.querySelector("form.ack")?.remove();
-      }
+      if (show(old, a)) changed = true;
     }
     for (const [id, n] of items) if (!list.some(a => a.id === id)) { n.remove(); items.delete(id); changed = true; }
     const empty = box.querySelector(".none");

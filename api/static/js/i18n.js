@@ -75,6 +75,30 @@ const TEXTS = {
   },
 };
 
+// Waterings, the soil history, comments on alerts, cost and forecast (issues 18 and 21).
+Object.assign(TEXTS.de, {
+  "water.record": "Gießen erfassen", "water.title": "Gießung erfassen", "water.tree": "Baum", "water.litres": "Liter",
+  "water.at": "Zeitpunkt", "water.by": "Wer (Trupp)", "water.save": "Speichern", "water.saved": "Gießung gespeichert: {0}, {1} L",
+  "water.failed": "Nicht gespeichert: {0}", "water.log": "Gießungen", "water.none": "Noch keine Gießung erfasst.",
+  "water.sum": "{0} Gießungen, zusammen {1} L", "soil.history": "Bodenwasser der letzten 30 Tage mit Gießungen",
+  "soil.pick": "Baum für den Verlauf", "soil.sensorless": "Dieser Baum hat keinen Sensor; sein Zustand ist übernommen.",
+  "comments": "Kommentare", "ack.comment": "Kommentar zur Bestätigung", "ack.failed": "Bestätigung fehlgeschlagen: {0}",
+  "cost.title": "Kosten und Prognose", "cost.month": "Kosten diesen Monat", "cost.tariff": "Tarif", "cost.monthEnd": "Prognose Monatsende",
+  "cost.yearEnd": "Prognose Jahresende", "cost.band": "Spanne {0} bis {1}", "cost.budget": "Budget", "cost.budgetLeft": "{0} von {1} ({2})",
+  "cost.noBudget": "kein Budget hinterlegt", "monthly.short": "Monate", "report.link": "Energiebericht (druckbar)", "perArea": "kWh/m²",
+});
+Object.assign(TEXTS.en, {
+  "water.record": "Record watering", "water.title": "Record a watering", "water.tree": "Tree", "water.litres": "Litres",
+  "water.at": "Time", "water.by": "Who (crew)", "water.save": "Save", "water.saved": "Watering saved: {0}, {1} L",
+  "water.failed": "Not saved: {0}", "water.log": "Waterings", "water.none": "No watering recorded yet.",
+  "water.sum": "{0} waterings, {1} L in all", "soil.history": "Soil water over the last 30 days with waterings",
+  "soil.pick": "Tree for the history", "soil.sensorless": "This tree has no sensor; its state is inherited.",
+  "comments": "Comments", "ack.comment": "Comment on the acknowledgement", "ack.failed": "Acknowledgement failed: {0}",
+  "cost.title": "Cost and forecast", "cost.month": "Cost this month", "cost.tariff": "Tariff", "cost.monthEnd": "Forecast month end",
+  "cost.yearEnd": "Forecast year end", "cost.band": "range {0} to {1}", "cost.budget": "Budget", "cost.budgetLeft": "{0} of {1} ({2})",
+  "cost.noBudget": "no budget set", "monthly.short": "months", "report.link": "Energy report (printable)", "perArea": "kWh/m²",
+});
+
 // `?lang=en` (a link in English) wins over the stored choice.
 export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.

@@ -1,11 +1,106 @@
 // Parks department: a map of the trees coloured by urgency (Leaflet, vendored; tiles only if configured, else
 // a plain background), filters by state and species, and today's watering list ordered as a route from the
-// depot, exportable as CSV and GPX and printable. Recording waterings needs the database and comes with it.
+// depot, exportable as CSV and GPX and printable; recording a watering (tree, litres, time, who) from the list
+// or the map popup, and each tree's soil history over 30 days with its waterings marked.
 
-import { el, state, api, download } from "./util.js";
-import { t, num, date } from "./i18n.js";
+import { el, state, api, download, enc, announce } from "./util.js";
+import { t, num, date, dateTime } from "./i18n.js";
 import { nearestNeighbour, csv, gpx } from "./route.js";
 import { alertList } from "./facility.js";
+import { figure, altTable, soilChart } from "./charts.js";
+
+const localInput = ms => new Date(ms - new Date(ms).getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
+
+/** The record-watering form and the chosen tree's soil history and watering log. */
+function waterPanel(onSaved) {
+  const treeSel = el("select", { id: "w-tree", name: "tree", required: true });
+  const litres = el("input", { id: "w-litres", name: "litres", type: "number", min: "1", max: "20000", step: "1", value: "100", required: true, inputmode: "numeric" });
+  const at = el("input", { id: "w-at", name: "at", type: "datetime-local" });
+  const by = el("input", { id: "w-by", name: "by", type: "text", maxlength: "100", autocomplete: "off" });
+  const status = el("p", { class: "form-status", role: "status", "data-water-status": "" });
+  const form = el("form", { class: "water-form", "data-watering-form": "", "aria-labelledby": "w-h" },
+    el("h3", { id: "w-h" }, t("water.title")),
+    el("label", { for: "w-tree" }, t("water.tree")), treeSel,
+    el("label", { for: "w-litres" }, t("water.litres")), litres,
+    el("label", { for: "w-at" }, t("water.at")), at,
+    el("label", { for: "w-by" }, t("water.by")), by,
+    el("button", { type: "submit" }, t("water.save")), status);
+  const chartBox = el("div", { class: "plot", role: "img", "aria-label": t("soil.history") });
+  const fig = figure("soil-history", t("soil.history"), chartBox);
+  const logList = el("ul", { class: "water-log", "data-water-log": "" });
+  const logSum = el("p", { class: "summary", "data-water-sum": "" });
+  let chart = null, features = [];
+  const section = el("section", { class: "no-print water-panel", id: "water" }, form,
+    el("div", {}, fig, el("h3", {}, t("water.log")), logSum, logList));
+  const feature = id => features.find(f => f.properties.tree === id);
+  const history = async id => {
+    const f = feature(id);
+    if (!f) return;
+    chart ??= soilChart(chartBox, t("trees.tension"), "kPa");
+    const p = f.properties, to = Date.now(), from = to - 30 * 864e5;
+    const tension = p.tension_kpa !== undefined || p.moisture_pct === undefined;
+    const quantity = tension ? "soil_water_tension" : "soil_moisture", unit = tension ? "kPa" : "%";
+    chart.plot.series[1].label = tension ? t("trees.tension") : t("trees.moisture");
+    const q = `quantity=${quantity}&window=7200s&agg=mean&from=${enc(new Date(from).toISOString())}&to=${enc(new Date(to).toISOString())}`;
+    const sensor = (p.sensors || [])[0];
+    const [hist, log] = await Promise.all([
+      sensor ? api(`/api/v1/devices/${enc(sensor)}/history?${q}`).catch(() => ({ points: [] })) : { points: [] },
+      api(`/api/v1/trees/${enc(id)}/waterings`).catch(() => ({ waterings: [], litres: 0 }))]);
+    const points = hist.points.map(x => [Date.parse(x.ts), tension ? Math.abs(x.value) : x.value]);
+    const given = log.waterings.filter(w => Date.parse(w.at) >= from).map(w => [Date.parse(w.at), w.litres]);
+    chart.set(points, given, from, to);
+    fig.dataset.points = points.length;
+    fig.dataset.waterings = given.length;
+    fig.querySelector("figcaption").textContent = t("soil.history") + " · " + id + (sensor ? "" : " · " + t("soil.sensorless"));
+    altTable(fig, [t("time"), unit, t("water.litres")], [
+      ...points.filter((_, i) => i % 12 === 0).map(([ms, v]) => [dateTime(ms), num(v, 1), ""]),
+      ...given.map(([ms, l]) => [dateTime(ms), "", num(l, 0)])].sort());
+    logSum.textContent = log.waterings.length ? t("water.sum", log.waterings.length, num(log.litres, 0)) : t("water.none");
+    logList.replaceChildren(...log.waterings.slice(0, 20).map(w => el("li", { "data-watering": w.id },
+      dateTime(w.at) + " · " + num(w.litres, 0) + " L · " + w.by)));
+  };
+  treeSel.addEventListener("change", () => history(treeSel.value));
+  form.addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    const body = { litres: Number(litres.value) };
+    if (at.value) body.at = new Date(at.value).toISOString();
+    if (by.value.trim()) body.by = by.value.trim();
+    try {
+      const w = await api(`/api/v1/trees/${enc(treeSel.value)}/waterings`, { method: "POST",
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      status.textContent = t("water.saved", w.tree, num(w.litres, 0));
+      announce(status.textContent);
+      form.dataset.saved = w.id;
+      await history(treeSel.value);
+      onSaved?.(w);
+    } catch (e) {
+      status.textContent = t("water.failed", e.message);
+    } finally { button.disabled = false; }
+  });
+  return {
+    section,
+    setTrees(fs) {
+      features = fs;
+      const ids = fs.map(f => f.properties.tree);
+      if ([...treeSel.options].map(o => o.value).join() !== ids.join()) {
+        const cur = treeSel.value;
+        treeSel.replaceChildren(...ids.map(id => el("option", { value: id }, id + " · " + feature(id).properties.species)));
+        if (ids.includes(cur)) treeSel.value = cur;
+      }
+    },
+    /** Opens the form for tree `id`: chosen, time now, focus on the litres. */
+    open(id) {
+      treeSel.value = id;
+      at.value = localInput(Date.now());
+      section.scrollIntoView?.({ block: "start" });
+      litres.focus();
+      history(id);
+    },
+    show: history,
+  };
+}
 
 const COLOUR = { critical: "#b42318", moderate: "#b54708", good: "#067647", unknown: "#667085" };
 const needsWater = p => p.state === "critical" || p.state === "moderate" || (p.days_until_critical !== undefined && p.days_until_critical <= 1);
@@ -26,7 +121,8 @@ export async function trees(main) {
   const tbody = el("tbody");
   const table = el("table", { class: "watering" }, el("caption", {}, t("trees.list") + " · " + date(Date.now(), { dateStyle: "full" })),
     el("thead", {}, el("tr", {}, [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension") + " / " + t("trees.moisture"),
-      t("trees.days"), t("trees.distance") + " (km)"].map(h => el("th", { scope: "col" }, h)))), tbody);
+      t("trees.days"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
+  const water = waterPanel(() => load().catch(() => {}));
   let route = { stops: [], total_km: 0 };
   const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, t("soil." + s.state), soil(s), days(s), num(s.leg_km, 2), s.lat, s.lon]);
   const buttons = el("div", { class: "controls no-print" },
@@ -41,8 +137,8 @@ export async function trees(main) {
     el("div", { class: "map-wrap no-print" }, mapBox, legend,
       state.settings.tile_url ? null : el("p", { class: "hint" }, t("trees.plain"))),
     el("section", { class: "print-area" }, el("h3", {}, t("trees.list")), summary, buttons, el("div", { class: "scroll" }, table)),
-    el("section", { class: "no-print" }, el("h3", {}, t("trees.maintenance")), maintenance),
-    el("p", { class: "hint no-print" }, t("leftOut")));
+    water.section,
+    el("section", { class: "no-print" }, el("h3", {}, t("trees.maintenance")), maintenance));
 
   const map = L.map(mapBox, { zoomControl: true, attributionControl: !!state.settings.tile_url });
   if (state.settings.tile_url) L.tileLayer(state.settings.tile_url, { attribution: state.settings.tile_attribution || "", maxZoom: 19 }).addTo(map);
@@ -63,7 +159,9 @@ export async function trees(main) {
     tbody.replaceChildren(...route.stops.map((s, i) => el("tr", { "data-tree": s.tree, "data-state": s.state },
       el("td", { class: "num" }, String(i + 1)), el("th", { scope: "row" }, s.tree), el("td", {}, s.species),
       el("td", {}, el("span", { class: "dot", style: `background:${COLOUR[s.state] || COLOUR.unknown}` }), " " + t("soil." + s.state)),
-      el("td", { class: "num" }, soil(s)), el("td", { class: "num" }, days(s)), el("td", { class: "num" }, num(s.leg_km, 2)))));
+      el("td", { class: "num" }, soil(s)), el("td", { class: "num" }, days(s)), el("td", { class: "num" }, num(s.leg_km, 2)),
+      el("td", { class: "no-print" }, el("button", { type: "button", "data-water": s.tree, "aria-label": t("water.record") + ": " + s.tree,
+        onclick: () => water.open(s.tree) }, t("water.record"))))));
   };
   const load = async () => {
     const fc = await api("/api/v1/trees");
@@ -75,6 +173,9 @@ export async function trees(main) {
       let m = markers.get(p.tree);
       if (!m) {
         m = L.circleMarker([lat, lon], style).bindTooltip(label);
+        const tree = p.tree;
+        m.bindPopup(() => el("div", { class: "popup" }, el("p", {}, m.getTooltip()?.getContent() || tree),
+          el("button", { type: "button", "data-water-popup": tree, onclick: () => { map.closePopup(); water.open(tree); } }, t("water.record"))));
         markers.set(p.tree, m);
       } else {
         m.setStyle(style).setTooltipContent(label);
@@ -86,6 +187,7 @@ export async function trees(main) {
       speciesSel.replaceChildren(el("option", { value: "" }, t("trees.all")), ...species.map(s => el("option", { value: s }, s)));
     }
     apply();
+    water.setTrees(features);
     for (const [id, m] of markers) m.getElement?.()?.setAttribute("data-tree-marker", id);
     mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length;
     if (!fitted && features.length) {
@@ -98,5 +200,6 @@ export async function trees(main) {
   await load().catch(() => {});
   await alertList(maintenance, a => a.category === "maintenance");
   if (!features.length) map.setView([51.2, 6.7], 13);
+  else water.show(features[0].properties.tree).catch(() => {});
   return { refresh: () => load().catch(() => {}) };
 }
