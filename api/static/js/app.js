@@ -4,7 +4,8 @@
 // for buildings, `home` for households, `trees` for parks. Each view module exports `render(main, params)`
 // and returns `{ onLive(device), refresh() }`; live readings patch the values in place, the page is never
 // rebuilt on an update. For the browser tests: with `?axe=1` the page runs the vendored axe-core once the view
-// has loaded and writes the violations into `#axe-result`; `?click=<selector>` clicks that element once.
+// has loaded and writes the violations into `#axe-result`; `?click=<selector>` clicks that element once, and
+// `?step=fill:<selector>=<value>&step=click:<selector>` fills and clicks in order.
 
 import { el, state, api, enc, patch, announce } from "./util.js";
 import { t, lang, setLang, watts, num } from "./i18n.js";
@@ -74,6 +75,24 @@ async function show() {
   if (test.get("axe") === "1") runAxe();
   // Browser tests drive one click (e.g. an acknowledge button) with `?click=<selector>`.
   if (test.get("click") && !clicked) { clicked = true; document.querySelector(test.get("click"))?.click(); }
+  // And a sequence of steps (`?step=fill:<selector>=<value>&step=click:<selector>`, in order, one task apart):
+  // filling a form before submitting it.
+  if (test.getAll("step").length && !stepped) { stepped = true; runSteps(test.getAll("step")); }
+}
+
+let stepped = false; // the test steps are done (once per page load)
+
+async function runSteps(steps) {
+  for (const step of steps) {
+    await new Promise(r => setTimeout(r, 50));
+    const [, kind, rest] = step.match(/^(fill|click):(.*)$/s) || [];
+    if (kind === "click") document.querySelector(rest)?.click();
+    if (kind === "fill") {
+      const i = rest.lastIndexOf("=");
+      const e = document.querySelector(rest.slice(0, i));
+      if (e) { e.value = rest.slice(i + 1); e.dispatchEvent(new Event("change", { bubbles: true })); }
+    }
+  }
 }
 
 // Runs axe-core on the page and writes the violations (id, impact, how many nodes) into #axe-result.
