@@ -143,6 +143,14 @@ impl Analytics {
         self.book.acknowledge(cmd, now)
     }
 
+    /// Takes in a watering logged through the API ([`crate::trees::watering`]); returns the mm it gave.
+    pub fn watered(
+        &mut self,
+        w: &crate::trees::watering::Watered,
+    ) -> Result<f64, crate::trees::watering::WateringError> {
+        self.trees.watered(w)
+    }
+
     /// The tree sensors' device ids (warm-up).
     pub fn tree_sensors(&self) -> Vec<Id> {
         self.trees.sensor_ids().cloned().collect()

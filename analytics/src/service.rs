@@ -79,7 +79,11 @@ pub async fn run(
     let (ack_client, mut acks, ack_driver) = bus.connect(
         ConnectOptions {
             clean_session: false,
-            subscriptions: vec![(topic::ALERT_ACK.to_string(), QoS::AtLeastOnce)],
+            subscriptions: vec![
+                (topic::ALERT_ACK.to_string(), QoS::AtLeastOnce),
+                // Waterings logged through the API, queued in this persistent session like acknowledgements.
+                (topic::TREE_WATERED.to_string(), QoS::AtLeastOnce),
+            ],
             full_policy: FullPolicy::Block,
             ..ConnectOptions::publisher("analytics-commands", &cfg.instance)
         },
@@ -138,6 +142,16 @@ pub async fn run(
             }
             msg = acks.recv() => {
                 let Some(msg) = msg else { break };
+                if msg.topic == topic::TREE_WATERED {
+                    match crate::trees::watering::Watered::parse(&msg.payload).and_then(|w| analytics.watered(&w).map(|mm| (w, mm))) {
+                        Ok((w, mm)) => info!(tree = %w.tree, litres = w.litres, mm, "Watering taken in."),
+                        Err(e) => {
+                            metrics.rejected.with_label_values(&[e.reason()]).inc();
+                            warn!(error = %e, "Ignoring a watering announcement.");
+                        }
+                    }
+                    continue;
+                }
                 match serde_json::from_slice::<AckCommand>(&msg.payload) {
                     Ok(cmd) => match analytics.acknowledge(&cmd, Utc::now()) {
                         AckOutcome::Acknowledged(a) => {

@@ -20,6 +20,7 @@ pub mod scale;
 mod sensor;
 mod status;
 pub mod trend;
+pub mod watering;
 pub mod weather;
 
 use std::collections::HashMap;

@@ -142,6 +142,20 @@ pub struct Sensor {
 }
 
 impl Sensor {
+    /// A logged watering wetted the soil: the drying segment restarts as after a sharp wetting (the values
+    /// of the hour so far are from before it), so the trend no longer carries the drying before the
+    /// watering; the usual rate stands in until the new segment spans a day.
+    pub(super) fn wetted(&mut self) {
+        self.series.clear();
+        (self.hour_sum, self.hour_n) = (0.0, 0);
+    }
+
+    /// Hourly means in the current drying segment.
+    #[cfg(test)]
+    pub(super) fn segment_hours(&self) -> usize {
+        self.series.len()
+    }
+
     /// A sensor that has not reported yet, whose battery is low below `battery_low_v`.
     pub fn new(device: Id, battery_low_v: f64) -> Self {
         Self {
