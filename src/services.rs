@@ -144,7 +144,9 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
         Part::Gateway => {
             let metrics = zw_gateway::Metrics::register(&sh.registry)?;
             let c = cfg.gateway.clone();
-            Box::pin(async move { Ok(zw_gateway::run(c, inv, &bus, metrics, stop).await?) })
+            // The process's live inventory: the gateway follows its changes.
+            let live: zw_bus::LiveInventory = sh.inventory.clone().into();
+            Box::pin(async move { Ok(zw_gateway::run(c, live, &bus, metrics, stop).await?) })
         }
         Part::Ingest => {
             let metrics = zw_ingest::Metrics::register(&sh.registry)?;

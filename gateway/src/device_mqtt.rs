@@ -21,17 +21,23 @@
 //! send one, retained) is rejected before the topic's adapter sees it, on any topic: reason `oversized`,
 //! counted, dead-lettered with a [`OVERSIZED_PREVIEW`]-byte preview, never parsed. The bus client's framing
 //! limit is above that, so such a message never breaks the connection (see `zw_bus::oversized`).
+//!
+//! The routes follow the inventory: on every change of the [`zw_bus::LiveInventory`] the router is rebuilt,
+//! unchanged devices keep their decoder state and health ([`Router::carry_over`]), new filters are
+//! subscribed and unneeded ones unsubscribed on the running connection. A removed device's topics are
+//! unknown from then on.
 
 mod deadletter;
 mod liveness;
 mod router;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::time::{MissedTickBehavior, interval};
 use tracing::{debug, info, warn};
-use zw_bus::{BusClient, Inbound, QoS};
+use zw_bus::{BusClient, Inbound, LiveInventory, QoS};
 use zw_model::reading::TimeWindow;
 use zw_model::{Inventory, Reading};
 
@@ -56,6 +62,8 @@ pub fn routes(cfg: &Config, inventory: &Inventory) -> Router {
 /// Everything the consumer loop keeps between messages.
 struct Worker {
     router: Router,
+    /// The inventory the router was built from.
+    inventory: Arc<Inventory>,
     cfg: Config,
     bus: BusClient,
     publisher: Publisher,
@@ -67,18 +75,23 @@ struct Worker {
 }
 
 /// Consumes device messages until the inbound queue closes; payloads over `max_message_bytes`
-/// (`bus.max_message_bytes`) are rejected unparsed.
+/// (`bus.max_message_bytes`) are rejected unparsed. `router` is built from `live`'s current inventory; it is
+/// rebuilt on every change, and `bus` (the connection `inbound` comes from) subscribes to the new filters.
 pub async fn run(
     mut inbound: Inbound,
-    router: Router,
+    (router, live): (Router, &LiveInventory),
     cfg: Config,
     (bus, max_message_bytes): (BusClient, usize),
     publisher: Publisher,
     metrics: Metrics,
 ) {
+    let mut updates = live.subscribe();
+    let inventory = updates.borrow_and_update().clone();
     let mut w = Worker::new(router, cfg, (bus, max_message_bytes), publisher, metrics);
+    w.inventory = inventory;
     let mut tick = interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut following = true;
     loop {
         tokio::select! {
             msg = inbound.recv() => match msg {
@@ -86,6 +99,13 @@ pub async fn run(
                 None => break,
             },
             _ = tick.tick() => w.tick(Utc::now()).await,
+            changed = updates.changed(), if following => match changed {
+                Ok(()) => {
+                    let inv = updates.borrow_and_update().clone();
+                    w.reroute(inv, Utc::now()).await;
+                }
+                Err(_) => following = false,
+            },
         }
     }
 }
@@ -105,6 +125,7 @@ impl Worker {
         Self {
             sampler: Sampler::new(delta(cfg.deadletter_interval)),
             router,
+            inventory: Arc::default(),
             cfg,
             bus,
             publisher,
@@ -112,6 +133,38 @@ impl Worker {
             unknown: HashSet::new(),
             max_message_bytes,
         }
+    }
+
+    /// Rebuilds the routes for `inventory`, keeping unchanged devices' state, and changes the subscriptions.
+    async fn reroute(&mut self, inventory: Arc<Inventory>, now: DateTime<Utc>) {
+        let mut router = Router::new(&self.cfg, &inventory, now);
+        let (add, remove) = router.filter_changes(&self.router);
+        let old = std::mem::replace(
+            &mut self.router,
+            Router::new(&self.cfg, &Inventory::default(), now),
+        );
+        router.carry_over(old, &self.inventory, &inventory);
+        self.router = router;
+        self.inventory = inventory;
+        if !add.is_empty() {
+            let filters = add.iter().map(|f| (f.clone(), QoS::AtLeastOnce)).collect();
+            if let Err(e) = self.bus.subscribe(filters).await {
+                warn!(error = %e, "Could not subscribe to new device topics.");
+            }
+        }
+        if !remove.is_empty()
+            && let Err(e) = self.bus.unsubscribe(remove.clone()).await
+        {
+            warn!(error = %e, "Could not unsubscribe from device topics no longer in the inventory.");
+        }
+        // A topic unknown before may belong to a device now, and one of a removed device is logged again.
+        self.unknown.clear();
+        info!(
+            devices = self.router.devices.len(),
+            subscribed = add.len(),
+            unsubscribed = remove.len(),
+            "Device MQTT routes follow the inventory."
+        );
     }
 
     async fn handle(&mut self, topic: &str, payload: &[u8], now: DateTime<Utc>) {

@@ -16,6 +16,8 @@
 //! * [`device_mqtt`]: routes device topics to adapters; [`device_mqtt::Liveness`]: per-device health from
 //!   messages and silence, on the same status topic.
 //! * [`config`] (`[gateway]` and its tables), [`metrics`] (Prometheus).
+//! * [`follow`]: the gateway follows its [`zw_bus::LiveInventory`] while it runs: Modbus endpoints re-planned
+//!   (only the changed ones restarted), device topics re-routed and re-subscribed, wM-Bus meters and keys.
 //! * [`publish`]: the one reading publisher, one message per reading or batches bounded by count and bytes
 //!   (`[gateway.publish]`).
 //! * [`buffer`]: the outage buffer between the publisher and the bus (`[gateway.buffer]`): polling never
@@ -29,6 +31,7 @@ pub mod adapters;
 pub mod buffer;
 pub mod config;
 pub mod device_mqtt;
+pub mod follow;
 pub mod mbus;
 pub mod metrics;
 pub mod modbus;
@@ -39,12 +42,10 @@ pub mod sml;
 pub(crate) mod test_support;
 pub mod wmbus;
 
-use std::sync::Arc;
-
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use zw_bus::{ConnectOptions, FullPolicy, QoS};
+use zw_bus::{ConnectOptions, FullPolicy, LiveInventory, QoS};
 use zw_model::Inventory;
 
 pub use config::{Config, ModbusConfig};
@@ -118,14 +119,16 @@ pub fn validate_with_bus(_cfg: &Config, bus: &zw_bus::Config) -> Vec<String> {
     errors
 }
 
-/// Runs the gateway until `shutdown`, then stops polling, flushes pending publishes and disconnects.
+/// Runs the gateway until `shutdown`, then stops polling, flushes pending publishes and disconnects. The
+/// devices are `live`'s, followed while the gateway runs ([`follow`]).
 pub async fn run(
     cfg: Config,
-    inventory: Arc<Inventory>,
+    live: LiveInventory,
     bus: &zw_bus::Bus,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
+    let inventory = live.current();
     let profiles = ProfileSet::load(&cfg.profile_dirs).map_err(GatewayError::Profiles)?;
     for (name, file) in &profiles.overridden {
         info!(profile = %name, file = %file.display(), "User profile replaces the built-in one.");
@@ -144,7 +147,7 @@ pub async fn run(
     };
     // The bus driver outlives the pollers: it gets its own token, cancelled after they stopped.
     let bus_stop = CancellationToken::new();
-    let wmbus_conn = wmbus::connect(&cfg, &inventory, bus, bus_stop.clone());
+    let bus_handle = bus;
     let (bus, inbound, driver) = bus.connect(opts, bus_stop.clone());
     let store = {
         let cfg = cfg.buffer.clone();
@@ -195,18 +198,15 @@ pub async fn run(
         device_topics = routes.len(),
         "Gateway started."
     );
-    let mut pollers = JoinSet::new();
-    for (endpoint, devices) in endpoints {
-        pollers.spawn(modbus::poll_endpoint(
-            endpoint,
-            devices,
-            cfg.clone(),
-            bus.clone(),
-            publisher.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-    }
+    let mut pollers: JoinSet<()> = JoinSet::new();
+    let mut supervisor = modbus::Supervisor::new(
+        cfg.clone(),
+        bus.clone(),
+        publisher.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    supervisor.apply(endpoints).await;
     for (endpoint, meters) in mbus::plan(&inventory) {
         pollers.spawn(mbus::poll_bus(
             endpoint,
@@ -228,31 +228,54 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
-    let wmbus_task = wmbus_conn.map(|c| {
-        let receiver = wmbus::Receiver::new(&cfg.wmbus, &inventory);
-        let task = tokio::spawn(wmbus::run(
-            c.inbound,
-            receiver,
+    let wmbus = follow::WmbusTask::start(
+        &cfg,
+        &live,
+        (bus_handle, bus_stop.clone()),
+        publisher.clone(),
+        &metrics,
+    );
+    let mqtt = {
+        let (cfg, bus, publisher, metrics, live) = (
+            cfg.clone(),
+            bus.clone(),
             publisher.clone(),
-            metrics.wmbus.clone(),
-        ));
-        (task, c.client, c.driver)
-    });
-    let mqtt = tokio::spawn(device_mqtt::run(
-        inbound,
-        routes,
+            metrics.clone(),
+            live.clone(),
+        );
+        tokio::spawn(async move {
+            device_mqtt::run(
+                inbound,
+                (routes, &live),
+                cfg,
+                (bus, bus_cfg.max_message_bytes),
+                publisher,
+                metrics,
+            )
+            .await;
+        })
+    };
+    let follower = follow::Follower {
         cfg,
-        (bus.clone(), bus_cfg.max_message_bytes),
+        profiles,
+        bus: bus_handle,
+        bus_stop: bus_stop.clone(),
         publisher,
         metrics,
-    ));
-    shutdown.cancelled().await;
+        modbus: supervisor,
+        wmbus,
+    };
+    let (supervisor, wmbus) = follower.run(&live, shutdown.clone()).await;
+    supervisor.join().await;
     while pollers.join_next().await.is_some() {}
     mqtt.abort();
     let _ = mqtt.await;
-    let wmbus_conn = match wmbus_task {
+    let wmbus_conn = wmbus.map(|w| {
+        w.task.abort();
+        (w.task, w.client, w.driver)
+    });
+    let wmbus_conn = match wmbus_conn {
         Some((task, client, driver)) => {
-            task.abort();
             let _ = task.await;
             Some((client, driver))
         }

@@ -41,6 +41,8 @@ pub struct Metrics {
     /// Device statuses not published because the bus client's queue was full (the broker away): they are
     /// retained state, published again on the next change or refresh.
     pub statuses_dropped: IntCounter,
+    /// Inventory changes applied while running (see [`crate::follow`]).
+    pub inventory_applied: IntCounter,
 }
 
 impl Metrics {
@@ -99,6 +101,10 @@ impl Metrics {
                 "zw_gateway_statuses_dropped_total",
                 "Device statuses not published because the bus client's queue was full.",
             )?,
+            inventory_applied: IntCounter::new(
+                "zw_gateway_inventory_applied_total",
+                "Inventory changes applied while running (devices re-planned and re-routed).",
+            )?,
         };
         r.register(Box::new(m.modbus_requests.clone()))?;
         r.register(Box::new(m.poll_lateness.clone()))?;
@@ -109,6 +115,7 @@ impl Metrics {
         r.register(Box::new(m.publish_errors.clone()))?;
         r.register(Box::new(m.deadletters.clone()))?;
         r.register(Box::new(m.statuses_dropped.clone()))?;
+        r.register(Box::new(m.inventory_applied.clone()))?;
         Ok(m)
     }
 }

@@ -20,11 +20,12 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`endpoint_plan`] (`endpoints.rs`) | inventory → endpoints and their devices (validation, gateway, backfill) |
+//! | [`endpoint_plan`] (`endpoints.rs`) | inventory → endpoints and their devices (validation, gateway, backfill); [`diff_plans`]: what to stop/start on an inventory change |
 //! | `poller.rs` | one endpoint's task: connection, grid, probes, publishing |
 //! | `poll.rs` | one poll of one device: requests, decoding, what happened |
 //! | [`schedule`] | fixed grids, per-device back-off, probes within a bounded share |
 //! | [`PollHealth`] (`poll_health.rs`) | the polled device's health state machine |
+//! | [`Supervisor`] (`supervisor.rs`) | the running endpoint tasks; follows plan changes, restarting only changed endpoints |
 //! | `status.rs`, `trace.rs` | the retained status publish; where the task's time goes |
 //! | [`transport`] | opening TCP, RTU-over-TCP and serial connections |
 //!
@@ -37,10 +38,12 @@ mod poll_health;
 mod poller;
 pub mod schedule;
 mod status;
+mod supervisor;
 mod trace;
 pub mod transport;
 
 pub use device::PolledDevice;
-pub use endpoints::{EndpointPlan, PlanProblem, endpoint_plan};
+pub use endpoints::{EndpointPlan, Endpoints, PlanDiff, PlanProblem, diff_plans, endpoint_plan};
 pub use poll_health::{Delivery, PollHealth};
 pub use poller::poll_endpoint;
+pub use supervisor::{Applied, Supervisor};

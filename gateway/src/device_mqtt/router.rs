@@ -11,6 +11,10 @@
 //! a channel's component (`switch:N`, `em1:N`, `em1data:N`) goes to that channel's device (or, if no device
 //! reads channel N, to the first one as a sign of life); `online`, `events/rpc` and the other components go
 //! to all of them ([`Route::Group`]), each reading its own channel.
+//!
+//! When the inventory changes the router is built anew; [`Router::carry_over`] keeps the decoder state and
+//! health of every device whose site and source did not change, and [`Router::filter_changes`] names the
+//! filters to subscribe and unsubscribe. A removed device's topics then route as unknown.
 
 use std::collections::HashMap;
 
@@ -218,6 +222,46 @@ impl Router {
             }
         };
         self.patterns[i].1.insert(key.to_owned(), idx);
+    }
+
+    /// Takes over from `old` (built from the inventory `before`; this router is built from `after`) the
+    /// entries (decoder state, liveness) of every device whose site and source are the same in both.
+    pub fn carry_over(&mut self, mut old: Router, before: &Inventory, after: &Inventory) {
+        let unchanged = |device: &Id| {
+            let was = before.device(device.as_str());
+            let is = after.device(device.as_str());
+            matches!((was, is), (Some((s1, d1)), Some((s2, d2))) if s1.id == s2.id && d1.source == d2.source)
+        };
+        let old_idx: HashMap<Id, usize> = old
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.device.clone(), i))
+            .collect();
+        for e in &mut self.devices {
+            if let Some(&i) = old_idx.get(&e.device)
+                && unchanged(&e.device)
+            {
+                std::mem::swap(e, &mut old.devices[i]);
+            }
+        }
+    }
+
+    /// The filters this router needs that `old` did not subscribe, and those of `old` it no longer needs.
+    pub fn filter_changes(&self, old: &Router) -> (Vec<String>, Vec<String>) {
+        let add = self
+            .filters
+            .iter()
+            .filter(|f| !old.filters.contains(f))
+            .cloned()
+            .collect();
+        let remove = old
+            .filters
+            .iter()
+            .filter(|f| !self.filters.contains(f))
+            .cloned()
+            .collect();
+        (add, remove)
     }
 
     /// The devices of a [`Route::Group`].

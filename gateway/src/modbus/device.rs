@@ -21,3 +21,15 @@ pub struct PolledDevice {
     /// The meter profile.
     pub profile: Arc<Profile>,
 }
+
+impl PolledDevice {
+    /// Whether `other` is polled the same way: site, id, unit, interval and profile (by name: profiles are
+    /// loaded once per gateway run).
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.site == other.site
+            && self.device == other.device
+            && self.unit_id == other.unit_id
+            && self.interval == other.interval
+            && self.profile.name == other.profile.name
+    }
+}

@@ -208,6 +208,12 @@ pub async fn poll_endpoint(
     };
     let _ = shutdown.run_until_cancelled(polling).await;
     link.drop_connection().await;
+    // The task ends (shutdown, or its endpoint left the plan): its devices leave the per-state gauge.
+    for s in &slots {
+        if let Some(state) = s.health.state() {
+            metrics.modbus.devices.with_label_values(&[state.as_str()]).dec();
+        }
+    }
 }
 
 impl Link {

@@ -26,7 +26,10 @@ pub mod payload;
 pub mod receiver;
 pub mod unknown;
 
+use std::sync::Arc;
+
 use chrono::Utc;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -89,13 +92,37 @@ pub fn connect(
     })
 }
 
-/// Handles receiver messages until the inbound queue closes.
-pub async fn run(mut inbound: Inbound, mut receiver: Receiver, publisher: Publisher, metrics: WmbusMetrics) {
+/// Handles receiver messages until the inbound queue closes; the receiver takes every later inventory from
+/// `updates` ([`Receiver::update`]: meters and keys follow it).
+pub async fn run(
+    mut inbound: Inbound,
+    (mut receiver, mut updates): (Receiver, watch::Receiver<Arc<Inventory>>),
+    publisher: Publisher,
+    metrics: WmbusMetrics,
+) {
     info!(
         meters = receiver.meters(),
         "Wireless M-Bus receiver path started."
     );
-    while let Some(msg) = inbound.recv().await {
+    let mut following = true;
+    loop {
+        let msg = tokio::select! {
+            msg = inbound.recv() => match msg {
+                Some(m) => m,
+                None => break,
+            },
+            changed = updates.changed(), if following => {
+                match changed {
+                    Ok(()) => {
+                        let inv = updates.borrow_and_update().clone();
+                        receiver.update(&inv);
+                        info!(meters = receiver.meters(), "Wireless M-Bus meters follow the inventory.");
+                    }
+                    Err(_) => following = false,
+                }
+                continue;
+            }
+        };
         let now = Utc::now();
         let outcome = receiver.handle(&msg.payload, now);
         metrics.telegrams.with_label_values(&[outcome.label()]).inc();

@@ -138,34 +138,40 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
+/// The inventory's `wmbus` meters and their keys by address (entries that do not validate are left out).
+fn meters_of(inventory: &Inventory) -> (HashMap<Address, Meter>, HashMap<Address, Key>) {
+    let mut meters = HashMap::new();
+    let mut keys = HashMap::new();
+    for (site, dev) in inventory.devices() {
+        let DeviceSource::Wmbus {
+            manufacturer,
+            id,
+            key,
+        } = &dev.source
+        else {
+            continue;
+        };
+        let Some(addr) = parse_address(manufacturer, id) else {
+            continue;
+        };
+        meters.insert(
+            addr,
+            Meter {
+                site: site.id.clone(),
+                device: dev.id.clone(),
+            },
+        );
+        if let Some(k) = key.as_ref().and_then(|k| Key::from_hex(k.expose())) {
+            keys.insert(addr, k);
+        }
+    }
+    (meters, keys)
+}
+
 impl Receiver {
     /// The inventory's `wmbus` meters (entries that do not validate are left out; validation reports them).
     pub fn new(cfg: &WmbusConfig, inventory: &Inventory) -> Self {
-        let mut meters = HashMap::new();
-        let mut keys = HashMap::new();
-        for (site, dev) in inventory.devices() {
-            let DeviceSource::Wmbus {
-                manufacturer,
-                id,
-                key,
-            } = &dev.source
-            else {
-                continue;
-            };
-            let Some(addr) = parse_address(manufacturer, id) else {
-                continue;
-            };
-            meters.insert(
-                addr,
-                Meter {
-                    site: site.id.clone(),
-                    device: dev.id.clone(),
-                },
-            );
-            if let Some(k) = key.as_ref().and_then(|k| Key::from_hex(k.expose())) {
-                keys.insert(addr, k);
-            }
-        }
+        let (meters, keys) = meters_of(inventory);
         Self {
             meters,
             keys,
@@ -173,6 +179,23 @@ impl Receiver {
             unknown: UnknownMeters::new(cfg.max_unknown),
             reported: HashSet::new(),
         }
+    }
+
+    /// Takes the meters and keys of a changed inventory. Recent telegrams and the unknown list stay; a key
+    /// problem already reported is reported again once if the meter's key changed (or it left and came
+    /// back).
+    pub fn update(&mut self, inventory: &Inventory) {
+        let (meters, keys) = meters_of(inventory);
+        let old_keys = std::mem::replace(&mut self.keys, keys);
+        let same_key = |a: &Address, new: &HashMap<Address, Key>| match (old_keys.get(a), new.get(a)) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => true,
+            _ => false,
+        };
+        let keys = &self.keys;
+        self.reported
+            .retain(|(a, _)| meters.contains_key(a) && same_key(a, keys));
+        self.meters = meters;
     }
 
     /// Meters of the inventory this receiver reads.

@@ -205,3 +205,37 @@ fn the_key_is_neither_in_debug_output_nor_serialized() {
     );
     assert!(!format!("{:?}", Receiver::new(&WmbusConfig::default(), &inv)).contains("0102"));
 }
+
+#[test]
+fn an_updated_inventory_brings_meters_and_keys_without_a_new_receiver() {
+    let (hex, _) = fixture("elster_gas_mode5_oms_example");
+    let without_gas = Inventory::builder()
+        .building("schule", [Device::wmbus("heat-1", "EFE", "21750444", None)])
+        .build();
+    let mut r = Receiver::new(&WmbusConfig::default(), &without_gas);
+    assert!(matches!(r.handle(hex.as_bytes(), t0()), Outcome::Unknown(_)));
+
+    // The meter is added with a wrong key: known now, counted as a key problem (first time).
+    r.update(&inventory(Some("0102030405060708090A0B0C0D0E0F12")));
+    assert_eq!(r.meters(), 2);
+    let later = t0() + TimeDelta::hours(1);
+    assert!(matches!(
+        r.handle(hex.as_bytes(), later),
+        Outcome::Key {
+            reason: "wrong_key",
+            first: true,
+            ..
+        }
+    ));
+    // The key is corrected: values.
+    r.update(&inventory(Some(ELSTER_KEY)));
+    let (device, _) = reading(r.handle(hex.as_bytes(), later + TimeDelta::hours(1)));
+    assert_eq!(device, "gas-1");
+    // The meter is removed: unknown again.
+    r.update(&without_gas);
+    assert_eq!(r.meters(), 1);
+    assert!(matches!(
+        r.handle(hex.as_bytes(), later + TimeDelta::hours(2)),
+        Outcome::Unknown(_)
+    ));
+}

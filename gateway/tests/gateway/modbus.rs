@@ -117,7 +117,7 @@ async fn a_dead_meter_on_a_shared_connection_neither_delays_the_others_nor_hides
     let metrics = zw_gateway::Metrics::register(&registry)?;
     let gw = {
         let (bus, stop) = (bus.clone(), stop.clone());
-        tokio::spawn(async move { zw_gateway::run(cfg, inv, &bus, metrics, stop).await })
+        tokio::spawn(async move { zw_gateway::run(cfg, inv.into(), &bus, metrics, stop).await })
     };
 
     // Collect for 3 s of polling after the first reading.
@@ -303,7 +303,7 @@ async fn a_dead_unit_on_a_shared_rtu_bus_takes_a_bounded_share_of_bus_time() -> 
     let metrics = zw_gateway::Metrics::register(&prometheus::Registry::new())?;
     let gw = {
         let (bus, stop) = (bus.clone(), stop.clone());
-        tokio::spawn(async move { zw_gateway::run(cfg, inv, &bus, metrics, stop).await })
+        tokio::spawn(async move { zw_gateway::run(cfg, inv.into(), &bus, metrics, stop).await })
     };
 
     // Wait until the dead unit is reported offline (its first poll and first probes are behind it), then

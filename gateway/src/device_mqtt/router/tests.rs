@@ -185,3 +185,60 @@ fn each_shelly_channel_reads_its_own_switch() {
     };
     assert_eq!(d.values.get(&zw_model::Quantity::ActivePower), Some(&42.5));
 }
+
+#[test]
+fn a_rebuilt_router_keeps_unchanged_devices_and_names_the_filter_changes() {
+    let before = Inventory::builder()
+        .building(
+            "s",
+            [
+                Device::tasmota("plug", "plug1"),
+                Device::shelly("em", "shellies/pro3em-1"),
+                Device::ttn("soil", "v3/app@ttn/devices/trs/up", "dl-trs21"),
+            ],
+        )
+        .build();
+    // `em` stays, `plug` moves to another topic, `soil` goes, a second Shelly arrives.
+    let after = Inventory::builder()
+        .building(
+            "s",
+            [
+                Device::tasmota("plug", "plug2"),
+                Device::shelly("em", "shellies/pro3em-1"),
+                Device::shelly("em2", "shellies/pro3em-2"),
+            ],
+        )
+        .build();
+    let cfg = Config::default();
+    let t0 = Utc::now();
+    let mut old = Router::new(&cfg, &before, t0);
+    for e in &mut old.devices {
+        e.liveness.on_values(t0);
+    }
+    let mut new = Router::new(&cfg, &after, t0 + TimeDelta::seconds(1));
+    let (add, remove) = new.filter_changes(&old);
+    assert_eq!(
+        add,
+        [
+            "shellies/pro3em-2/online",
+            "shellies/pro3em-2/status/+",
+            "shellies/pro3em-2/events/rpc"
+        ]
+    );
+    assert_eq!(remove, ["v3/app@ttn/devices/trs/up"]);
+    new.carry_over(old, &before, &after);
+    let seen: Vec<_> = new
+        .devices
+        .iter()
+        .map(|e| (e.device.as_str(), e.liveness.last_seen().is_some()))
+        .collect();
+    assert_eq!(seen, [("plug", false), ("em", true), ("em2", false)]);
+    assert!(matches!(
+        new.route("v3/app@ttn/devices/trs/up"),
+        Route::Unknown(_)
+    ));
+    assert!(matches!(
+        new.route("shellies/pro3em-2/online"),
+        Route::Device(2, _)
+    ));
+}
