@@ -9,12 +9,16 @@
 //!   scaled so that it matches the energy measured over the same hours;
 //! - with no known hour: no model.
 //!
-//! **Uncertainty band**: for every local day of the history with all hours known, the model's daily total
-//! is compared with the measured one; the 10th and 90th percentiles of `measured / expected − 1` are the
-//! band's relative bounds, applied to the whole remaining forecast (as if every remaining day erred alike,
-//! which is conservative for long horizons). With fewer than seven such days, or with a standard profile,
-//! the band is at least ±25 %. A projection is then `measured so far + forecast of the rest`, the band on
-//! the rest only.
+//! **Uncertainty band** (p10–p90 of the forecast of the rest, calibrated on the meter's own history): the
+//! history is cut into whole weeks from its end, and each week is forecast by the profile learned from
+//! the *other* weeks (leave one week out, so the errors are out of sample as the future's are). Of the
+//! relative errors `measured / expected − 1` of its whole days and of its weeks, the day errors give a
+//! day-to-day variance `σd²` and the week errors a level variance `σl² = mean(week²) − σd²/7` (how far a
+//! whole week's level strays). A forecast of `n` days then errs by `σ² = σd²/max(n, 1) + σl²` (day noise
+//! averages out, a level shift does not), and the band is `±1.2816 σ`, the normal 10th and 90th
+//! percentiles. With a standard profile, or fewer than two whole weeks, the errors are the in-sample day
+//! errors and the band is at least ±25 %. A projection is `measured so far + forecast of the rest`, the
+//! band on the rest only. `zaehlwerk eval --forecast` reports how often the band held the month-end.
 
 use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Timelike, Utc};
 use serde::Serialize;
@@ -60,6 +64,9 @@ pub enum Method {
     },
 }
 
+/// The normal distribution's 90th percentile: the band `±Z80 σ` holds 80 %.
+pub const Z80: f64 = 1.2816;
+
 /// A learned forecast model.
 #[derive(Debug, Clone)]
 pub struct Model<Z: TimeZone> {
@@ -67,7 +74,18 @@ pub struct Model<Z: TimeZone> {
     method: Method,
     /// Wh per local weekday × 24 + hour (hour-of-week), or the scale of the standard profile in `[0]`.
     cells: Vec<f64>,
-    band: (f64, f64),
+    spread: Spread,
+}
+
+/// The relative errors the band is made of (see the module documentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Spread {
+    /// Day-to-day variance of the relative error, `σd²`.
+    day_var: f64,
+    /// Level variance of a whole week's relative error beyond the day noise, `σl²`.
+    level_var: f64,
+    /// A standard profile or too short a history: at least ±[`YOUNG_BAND`].
+    young: bool,
 }
 
 /// A projection of the energy up to some end.
@@ -112,12 +130,7 @@ pub fn learn<Z: TimeZone>(tz: Z, history: &[Hour], slp: Slp) -> Option<Model<Z>>
         for (t, w) in &known {
             samples[cell(&tz, *t)].push(*w);
         }
-        let mean = |s: &mut Vec<f64>| -> Option<f64> {
-            s.sort_by(f64::total_cmp);
-            let s = if s.len() >= 4 { &s[1..s.len() - 1] } else { &s[..] };
-            (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
-        };
-        let means: Vec<Option<f64>> = samples.iter_mut().map(mean).collect();
+        let means = cell_means(&mut samples);
         let overall = known.iter().map(|k| k.1).sum::<f64>() / known.len() as f64;
         let cells = (0..168)
             .map(|c| {
@@ -135,7 +148,7 @@ pub fn learn<Z: TimeZone>(tz: Z, history: &[Hour], slp: Slp) -> Option<Model<Z>>
             tz,
             method: Method::HourOfWeek { days },
             cells,
-            band: (0.0, 0.0),
+            spread: Spread::default(),
         }
     } else {
         let shape: f64 = known.iter().map(|(t, _)| slp_at(&tz, slp, *t)).sum();
@@ -145,11 +158,33 @@ pub fn learn<Z: TimeZone>(tz: Z, history: &[Hour], slp: Slp) -> Option<Model<Z>>
             tz,
             method: Method::StandardProfile { profile: slp, days },
             cells: vec![scale],
-            band: (0.0, 0.0),
+            spread: Spread::default(),
         }
     };
-    model.band = model.measure_band(history);
+    model.spread = match model.method {
+        Method::HourOfWeek { .. } => model
+            .out_of_sample_spread(history)
+            .unwrap_or_else(|| model.in_sample_spread(history)),
+        Method::StandardProfile { .. } => model.in_sample_spread(history),
+    };
     Some(model)
+}
+
+/// Per hour-of-week cell the mean of its samples, the highest and lowest dropped when there are at least
+/// four; `None` for a cell without samples.
+fn cell_means(samples: &mut [Vec<f64>]) -> Vec<Option<f64>> {
+    samples
+        .iter_mut()
+        .map(|s| {
+            s.sort_by(f64::total_cmp);
+            let s = if s.len() >= 4 { &s[1..s.len() - 1] } else { &s[..] };
+            (!s.is_empty()).then(|| s.iter().sum::<f64>() / s.len() as f64)
+        })
+        .collect()
+}
+
+fn mean_square(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64
 }
 
 fn slp_at<Z: TimeZone>(tz: &Z, slp: Slp, t: DateTime<Utc>) -> f64 {
@@ -163,9 +198,26 @@ impl<Z: TimeZone> Model<Z> {
         self.method
     }
 
-    /// Relative band (p10, p90) of the remaining forecast, e.g. (−0.05, 0.04).
+    /// Relative band (p10, p90) of a one-day forecast, e.g. (−0.05, 0.05); see [`Model::band_over`].
     pub fn band(&self) -> (f64, f64) {
-        self.band
+        self.band_days(1.0)
+    }
+
+    /// Relative band (p10, p90) of the forecast from `from` to `to`: narrower per day the longer the
+    /// stretch, down to the level error.
+    pub fn band_over(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> (f64, f64) {
+        self.band_days((to - from).num_seconds() as f64 / 86_400.0)
+    }
+
+    fn band_days(&self, days: f64) -> (f64, f64) {
+        let s = self.spread;
+        let sd = (s.day_var / days.max(1.0) + s.level_var).max(0.0).sqrt();
+        let (lo, hi) = (-Z80 * sd, Z80 * sd);
+        if s.young {
+            (lo.min(-YOUNG_BAND), hi.max(YOUNG_BAND))
+        } else {
+            (lo, hi)
+        }
     }
 
     /// Expected energy of the hour starting at `start`, Wh.
@@ -196,16 +248,81 @@ impl<Z: TimeZone> Model<Z> {
     /// `measured_wh` so far plus the forecast from `from` to `to`, with the band on the forecast part.
     pub fn project(&self, measured_wh: f64, from: DateTime<Utc>, to: DateTime<Utc>) -> Projection {
         let remaining: f64 = self.hours(from, to).iter().map(|h| h.1).sum();
+        let (lo, hi) = self.band_over(from, to);
         Projection {
             measured_wh,
             remaining_wh: remaining,
             wh: measured_wh + remaining,
-            low_wh: measured_wh + remaining * (1.0 + self.band.0).max(0.0),
-            high_wh: measured_wh + remaining * (1.0 + self.band.1),
+            low_wh: measured_wh + remaining * (1.0 + lo).max(0.0),
+            high_wh: measured_wh + remaining * (1.0 + hi),
         }
     }
 
-    fn measure_band(&self, history: &[Hour]) -> (f64, f64) {
+    /// Leave one week out: each whole week (counted back from the history's end) forecast by the cells of
+    /// the other weeks. `None` with fewer than two whole weeks or too few whole days.
+    fn out_of_sample_spread(&self, history: &[Hour]) -> Option<Spread> {
+        let end = history.last()?.start + TimeDelta::hours(1);
+        let week = |t: DateTime<Utc>| ((end - t).num_seconds() / (7 * 86_400)) as usize;
+        let weeks = ((end - history.first()?.start).num_seconds() / (7 * 86_400)) as usize;
+        if weeks < 2 {
+            return None;
+        }
+        let known: Vec<(DateTime<Utc>, f64)> = history
+            .iter()
+            .filter(|h| week(h.start) < weeks)
+            .filter_map(|h| h.wh.map(|w| (h.start, w)))
+            .collect();
+        let (mut day_err, mut week_err) = (Vec::new(), Vec::new());
+        for w in 0..weeks {
+            let mut samples = vec![Vec::new(); 168];
+            for (t, wh) in known.iter().filter(|k| week(k.0) != w) {
+                samples[cell(&self.tz, *t)].push(*wh);
+            }
+            let means = cell_means(&mut samples);
+            // (local date, measured, expected, hours, all known) of the week's days.
+            let mut days: Vec<(chrono::NaiveDate, f64, f64, usize, bool)> = Vec::new();
+            for h in history.iter().filter(|h| week(h.start) == w) {
+                let d = h.start.with_timezone(&self.tz).date_naive();
+                if days.last().is_none_or(|l| l.0 != d) {
+                    days.push((d, 0.0, 0.0, 0, true));
+                }
+                if let Some(l) = days.last_mut() {
+                    let e = means[cell(&self.tz, h.start)];
+                    l.1 += h.wh.unwrap_or(0.0);
+                    l.2 += e.unwrap_or(0.0);
+                    l.3 += 1;
+                    l.4 &= h.wh.is_some() && e.is_some();
+                }
+            }
+            let whole: Vec<_> = days.iter().filter(|d| d.4 && d.3 >= 23 && d.2 > 0.0).collect();
+            day_err.extend(whole.iter().map(|d| d.1 / d.2 - 1.0));
+            let (m, e) = whole.iter().fold((0.0, 0.0), |a, d| (a.0 + d.1, a.1 + d.2));
+            if whole.len() >= 5 && e > 0.0 {
+                week_err.push(m / e - 1.0);
+            }
+        }
+        if day_err.len() < 7 || week_err.len() < 2 {
+            return None;
+        }
+        let day_var = mean_square(&day_err);
+        Some(Spread {
+            day_var,
+            level_var: (mean_square(&week_err) - day_var / 7.0).max(0.0),
+            young: false,
+        })
+    }
+
+    /// The model's own whole days (in sample): day noise only, and young (at least ±25 %).
+    fn in_sample_spread(&self, history: &[Hour]) -> Spread {
+        let (lo, hi) = self.day_quantiles(history);
+        Spread {
+            day_var: ((hi - lo) / (2.0 * Z80)).powi(2),
+            level_var: 0.0,
+            young: true,
+        }
+    }
+
+    fn day_quantiles(&self, history: &[Hour]) -> (f64, f64) {
         let mut days: Vec<(chrono::NaiveDate, f64, f64, bool)> = Vec::new();
         for h in history {
             let d = h.start.with_timezone(&self.tz).date_naive();
@@ -231,16 +348,10 @@ impl<Z: TimeZone> Model<Z> {
             .map(|d| d.1 / d.2 - 1.0)
             .collect();
         rel.sort_by(f64::total_cmp);
-        let young = rel.len() < 7 || matches!(self.method, Method::StandardProfile { .. });
-        let (lo, hi) = if rel.is_empty() {
+        if rel.is_empty() {
             (0.0, 0.0)
         } else {
             (quantile(&rel, 0.1), quantile(&rel, 0.9))
-        };
-        if young {
-            (lo.min(-YOUNG_BAND), hi.max(YOUNG_BAND))
-        } else {
-            (lo.min(0.0), hi.max(0.0))
         }
     }
 }

@@ -93,7 +93,8 @@ pub struct ForecastReport {
     /// `hour_of_week` or `standard_profile` (with `profile`: `h25` or `g25`), and the days learned from.
     #[schema(value_type = Object)]
     pub method: Method,
-    /// Relative band of the forecast part, p10 and p90 (e.g. −0.05, 0.04).
+    /// Relative band of a one-day forecast, p10 and p90 (e.g. −0.05, 0.05); longer horizons have their
+    /// own, narrower per day (each horizon's `low_wh`/`high_wh`).
     pub band: (f64, f64),
     /// Currency of the cents.
     pub currency: String,
@@ -172,7 +173,7 @@ impl Ctx<'_> {
         all.extend_from_slice(&forecast);
         let bill = schedule.bill(&all, &days);
         let rest = schedule.bill(&forecast, &[]).gross_cents as f64;
-        let (lo, hi) = model.band();
+        let (lo, hi) = model.band_over(from, until);
         Ok(Horizon {
             until,
             measured_wh,

@@ -50,6 +50,54 @@ pub fn mean_on(cases: &[Case], day: u32, f: impl Fn(&Case) -> f64) -> Option<f64
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// ASHRAE Guideline 14 goodness of fit of a baseline: normalised mean bias error and coefficient of
+/// variation of the root-mean-square error, percent (calibration targets for monthly data: NMBE within
+/// ±5 %, CV(RMSE) ≤ 15 %).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    /// Number of periods compared.
+    pub n: usize,
+    /// `100 · Σ(measured − predicted) / ((n − p) · mean measured)`.
+    pub nmbe: f64,
+    /// `100 · √(Σ(measured − predicted)² / (n − p)) / mean measured`.
+    pub cv_rmse: f64,
+}
+
+impl Fit {
+    /// Both Guideline 14 monthly targets met.
+    pub fn meets_monthly(&self) -> bool {
+        self.nmbe.abs() <= 5.0 && self.cv_rmse <= 15.0
+    }
+}
+
+/// Guideline 14 figures of `(measured, predicted)` pairs for a model of `params` parameters; `None` when
+/// there are no more pairs than parameters or the mean measured is not positive.
+pub fn ashrae_fit(pairs: &[(f64, f64)], params: usize) -> Option<Fit> {
+    let n = pairs.len();
+    let dof = n.checked_sub(params).filter(|d| *d > 0)? as f64;
+    let mean = pairs.iter().map(|p| p.0).sum::<f64>() / n as f64;
+    if mean <= 0.0 {
+        return None;
+    }
+    let bias: f64 = pairs.iter().map(|p| p.0 - p.1).sum();
+    let sq: f64 = pairs.iter().map(|p| (p.0 - p.1).powi(2)).sum();
+    Some(Fit {
+        n,
+        nmbe: 100.0 * bias / (dof * mean),
+        cv_rmse: 100.0 * (sq / dof).sqrt() / mean,
+    })
+}
+
+/// The monthly baseline of the cases: the projection made on day 1 (nothing of the month measured yet, so
+/// the whole month is the learned profile's forecast) against the month's measured energy.
+pub fn monthly_baseline(cases: &[Case]) -> Vec<(f64, f64)> {
+    cases
+        .iter()
+        .filter(|c| c.day == 1)
+        .map(|c| (c.actual_wh, c.projected_wh))
+        .collect()
+}
+
 /// Month-end projections on `days` of every whole month of `hours` (hourly, oldest first, contiguous)
 /// whose energy is fully known and positive.
 pub fn month_end<Z: TimeZone>(tz: Z, hours: &[Hour], slp: Slp, days: &[u32]) -> Vec<Case> {
@@ -110,6 +158,25 @@ mod tests {
     use chrono_tz::Europe::Berlin;
 
     use super::*;
+
+    #[test]
+    fn guideline_14_figures_by_hand() {
+        // Errors +10, −10, +20 on a mean of 100 with one parameter: NMBE 20 / (2 · 100) = 10 %,
+        // CV(RMSE) √(600 / 2) / 100 = 17.3 %.
+        let f = ashrae_fit(&[(110.0, 100.0), (90.0, 100.0), (100.0, 80.0)], 1).expect("a fit");
+        assert_eq!(f.n, 3);
+        assert!((f.nmbe - 10.0).abs() < 1e-9, "{f:?}");
+        assert!((f.cv_rmse - 300f64.sqrt()).abs() < 1e-9, "{f:?}");
+        assert!(!f.meets_monthly());
+        let exact = ashrae_fit(&[(100.0, 100.0), (120.0, 120.0)], 1).expect("a fit");
+        assert!(exact.meets_monthly() && exact.nmbe == 0.0 && exact.cv_rmse == 0.0);
+        assert_eq!(ashrae_fit(&[(100.0, 90.0)], 1), None, "no degree of freedom");
+        assert_eq!(
+            ashrae_fit(&[(0.0, 1.0), (0.0, 1.0)], 1),
+            None,
+            "no mean to normalise by"
+        );
+    }
 
     #[test]
     fn a_weekly_pattern_is_projected_better_than_persistence() {
