@@ -89,6 +89,9 @@ pub struct Config {
     pub jwt: Option<crate::jwt::JwtConfig>,
     /// The dashboard's map tiles and watering depot (`[api.dashboard]`); default: no tiles, no depot.
     pub dashboard: crate::routes::dashboard::DashboardConfig,
+    /// The municipal energy report (`[api.report]`): temperatures, reference degree days, usage hours,
+    /// comparison values; see [`report::ReportConfig`].
+    pub report: report::ReportConfig,
 }
 
 /// A flat energy tariff.
@@ -203,6 +206,7 @@ impl Default for Config {
             tls: None,
             jwt: None,
             dashboard: Default::default(),
+            report: Default::default(),
         }
     }
 }
@@ -280,6 +284,7 @@ impl Config {
         }
         self.validate_limits(&mut errors);
         errors.extend(self.dashboard.validate());
+        errors.extend(self.report.validate());
         errors
     }
 }
@@ -320,6 +325,8 @@ impl Config {
         self.timezone.parse().unwrap_or(chrono_tz::Europe::Berlin)
     }
 }
+
+pub mod report;
 
 #[cfg(test)]
 mod tests;

@@ -215,6 +215,8 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/sites/{id}/forecast", get(routes::forecast::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
         .route("/api/v1/ranking", get(routes::ranking::ranking))
+        .route("/api/v1/report", get(routes::report::town))
+        .route("/api/v1/sites/{id}/report", get(routes::report::site))
         .route("/api/v1/alerts", get(routes::alerts::list))
         .route("/api/v1/alerts/{id}", get(routes::alerts::one))
         .route(

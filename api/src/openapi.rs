@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    alerts, cost, devices, energy, forecast, health, history, ranking, sites, stream, top, trees,
+    alerts, cost, devices, energy, forecast, health, history, ranking, report, sites, stream, top, trees,
 };
 
 #[derive(OpenApi)]
@@ -21,7 +21,7 @@ use crate::routes::{
     info(title = "Zählwerk API", description = "Live and historical energy and soil data, scoped per user."),
     paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
         sites::list, sites::live, stream::stream, energy::device, energy::site, top::top, ranking::ranking,
-        cost::site, cost::device, forecast::site, forecast::device,
+        cost::site, cost::device, forecast::site, forecast::device, report::town, report::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
         trees::record_watering),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
@@ -29,6 +29,9 @@ use crate::routes::{
         cost::CostReport, cost::PeriodCost, cost::TariffCost, forecast::ForecastReport, forecast::Horizon,
         forecast::ForecastHour, forecast::BudgetCheck,
         crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, ranking::Ranking, ranking::RankedSite,
+        zw_model::report::Report, zw_model::report::BuildingReport, zw_model::report::MediumReport,
+        zw_model::report::Candidate, zw_model::report::CandidateKind, zw_model::report::Climate,
+        zw_model::report::Cost, zw_model::report::Medium, zw_model::report::BuildingCategory,
         crate::error::Problem,
         crate::device_health::DeviceHealth, crate::device_health::HealthView, crate::device_health::SiteHealth,
         crate::device_health::ErrorView)),

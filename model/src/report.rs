@@ -34,6 +34,7 @@ use crate::forecast::degree_days::weather_scaled;
 /// What is consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Medium {
     /// Electricity (`energy_import`), kWh.
     Electricity,
@@ -87,10 +88,10 @@ impl Medium {
         }
     }
 
-    /// Report unit per counter unit (Wh → kWh; m³ stays m³).
-    pub fn per_counter_unit(self) -> f64 {
+    /// Counter units per report unit (1000 Wh per kWh; m³ stay m³): divide a counter delta by it.
+    pub fn counter_units(self) -> f64 {
         match self {
-            Self::Electricity | Self::Heat => 1e-3,
+            Self::Electricity | Self::Heat => 1e3,
             Self::Gas | Self::Water => 1.0,
         }
     }
@@ -122,6 +123,7 @@ impl Medium {
 
 /// A measured amount in the medium's unit and whether it is complete (no gap, reset or missing data).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Measured {
     /// The amount; `None` when unknown.
     pub value: Option<f64>,
@@ -131,6 +133,7 @@ pub struct Measured {
 
 /// A cost in cents.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cost {
     /// Net, cents.
     pub net_cents: i64,
@@ -174,6 +177,7 @@ pub struct BuildingInput {
 
 /// The weather of the report year and its reference.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Climate {
     /// Gradtagzahl G20/15 of the report year, K·d; `None` without a whole year of temperatures.
     pub degree_days: Option<f64>,
@@ -187,6 +191,7 @@ pub struct Climate {
 
 /// One medium of one building (or of the town) in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediumReport {
     /// The medium.
     pub medium: Medium,
@@ -227,6 +232,7 @@ pub struct MediumReport {
 
 /// One building in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BuildingReport {
     /// Site id.
     pub id: String,
@@ -243,6 +249,7 @@ pub struct BuildingReport {
 /// Why a building is a savings candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CandidateKind {
     /// Furthest above its category's comparison value.
     AboveComparison,
@@ -252,6 +259,7 @@ pub enum CandidateKind {
 
 /// A building worth a closer look.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// Why.
     pub kind: CandidateKind,
@@ -267,6 +275,7 @@ pub struct Candidate {
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     /// Report year.
     pub year: i32,

@@ -10,6 +10,7 @@ pub mod forecast;
 pub mod health;
 pub mod history;
 pub mod ranking;
+pub mod report;
 pub mod sites;
 pub mod stream;
 pub mod top;

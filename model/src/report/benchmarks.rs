@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// What a building is used for, as the comparison values group buildings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BuildingCategory {
     /// Verwaltungsgebäude (town hall, offices).
     Verwaltung,

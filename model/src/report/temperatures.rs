@@ -2,7 +2,7 @@
 //!
 //! Two layouts are read, told apart by the header:
 //! - `date,temp_c`: one local date (`YYYY-MM-DD`) and the daily mean in °C per line; the header line is
-//!   optional, `#` starts a comment line.
+//!   optional (before the first day), `#` starts a comment line.
 //! - The German Weather Service's daily station data (`produkt_klima_tag_*.txt` of
 //!   `CDC/observations_germany/climate/daily/kl`): `;`-separated, header with `MESS_DATUM` (`YYYYMMDD`) and
 //!   `TMK` (daily mean, °C); `-999` marks a missing value, which stays missing.
@@ -81,7 +81,7 @@ impl Temperatures {
         let mut out = Self::default();
         for (i, raw) in text.lines().enumerate() {
             let (line, l) = (i + 1, raw.trim());
-            if l.is_empty() || l.starts_with('#') || (i == 0 && l.starts_with("date")) {
+            if l.is_empty() || l.starts_with('#') || (out.is_empty() && l.starts_with("date")) {
                 continue;
             }
             let bad = |reason: String| TemperatureError::Line { line, reason };

@@ -194,8 +194,8 @@ fn town_totals_and_candidates() {
 
 #[test]
 fn degree_days_need_every_day_of_the_span() {
-    let t =
-        Temperatures::parse("date,temp_c\n2025-01-01,5\n2025-01-02,16\n2025-01-03,-2.5\n").expect("parses");
+    let t = Temperatures::parse("# synthetic\ndate,temp_c\n2025-01-01,5\n2025-01-02,16\n2025-01-03,-2.5\n")
+        .expect("parses");
     // 15 + 0 + 22.5 (G20/15).
     assert_eq!(t.degree_days(date(2025, 1, 1), date(2025, 1, 4)), Ok(37.5));
     assert_eq!(

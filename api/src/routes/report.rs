@@ -1,0 +1,313 @@
+//! The municipal energy report (Energiebericht) of a calendar year: `GET /api/v1/report` for every building
+//! (and household) in the caller's scope, i.e. the town for a facility manager or an admin and their own
+//! household for a resident, and `GET /api/v1/sites/{id}/report` for one site; as JSON, CSV
+//! (`?format=csv` or `Accept: text/csv`) or a printable German HTML page (`?format=html`).
+//!
+//! The figures are measured here and computed by [`zw_model::report`]. Per site and medium (every medium
+//! its meters measure, [`Medium::meter_class`]) the year is read once, split at the usage hours
+//! ([`zw_model::report::UsageHours::split`]) so the energy outside them is exact, through the same counter
+//! component and rollups as the energy report ([`crate::routes::energy::intervals`]: day and quarter-hour
+//! rows inside, readings only near the edges, never an unbounded raw scan); the previous year as one
+//! interval. Electricity is priced under the site's tariffs as the cost report does
+//! ([`crate::routes::cost`]); a tariff priced per quarter-hour over more than `cost::MAX_INTERVALS`
+//! intervals leaves the year's cost null. Degree days come from `[api.report] temperature_csv`; a year
+//! without a temperature for every day is not weather-corrected (null, never 0).
+
+mod render;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Deserialize;
+use zw_model::counter::Bucket;
+use zw_model::report::{self, BuildingInput, Climate, Cost, Measured, Medium, MediumInput, Report};
+use zw_model::tariff::{Schedule, Tariff};
+use zw_model::{Device, Site, SiteKind, User};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::bounds::{storable_date, within};
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::periods::local_midnight;
+use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges, metered};
+use crate::routes::energy::{intervals, site_meters, visible_site};
+
+/// Query parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// Calendar year (local), 1971 to 2261; default: last year.
+    #[param(minimum = 1971, maximum = 2261)]
+    pub year: Option<i32>,
+    /// `json` (default), `csv` or `html` (printable page); without it `Accept: text/csv` chooses CSV.
+    #[param(pattern = "^(json|csv|html)$")]
+    pub format: Option<String>,
+}
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Csv,
+    Html,
+}
+
+fn format(p: &ReportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
+    match p.format.as_deref() {
+        Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("html") => Ok(Format::Html),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "format must be json, csv or html, got {other:?}"
+        ))),
+        None => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            Ok(if accept.contains("text/csv") {
+                Format::Csv
+            } else {
+                Format::Json
+            })
+        }
+    }
+}
+
+/// The devices that measure `m` at `site`: its meters of that class; for electricity the main meters, or
+/// every device that is no heat, gas or water meter.
+fn meters(site: &Site, m: Medium) -> Vec<&Device> {
+    match m.meter_class() {
+        Some(class) => site.devices.iter().filter(|d| d.class == class).collect(),
+        None => {
+            let others: Vec<&str> = Medium::ALL.iter().filter_map(|m| m.meter_class()).collect();
+            site_meters(site)
+                .into_iter()
+                .filter(|d| !others.contains(&d.class.as_str()) && d.class != "soil_sensor")
+                .collect()
+        }
+    }
+}
+
+/// Sum of buckets in the medium's unit: unknown when none is known; complete when all are.
+fn measured(b: &[Bucket], m: Medium) -> Measured {
+    let known: Vec<f64> = b.iter().filter_map(|b| b.wh).collect();
+    Measured {
+        value: (!known.is_empty()).then(|| known.iter().sum::<f64>() / m.counter_units()),
+        complete: !b.is_empty() && b.iter().all(|b| b.complete && b.wh.is_some()),
+    }
+}
+
+/// The year's electricity cost under the site's tariffs (or the flat `[api.tariff]`).
+async fn cost(
+    state: &AppState,
+    user: &User,
+    (site, devices): (&Site, &[&Device]),
+    [first, last]: [DateTime<Utc>; 2],
+    days: &[NaiveDate],
+) -> Result<Option<Cost>, ApiError> {
+    let tz = state.config.timezone();
+    let default = flat_default(state);
+    let mut schedule = Schedule::for_site(&state.inventory.tariffs, &site.id, tz);
+    if schedule.is_empty() {
+        schedule = Schedule::only(&default, tz);
+    }
+    let used: Vec<&Tariff> = state
+        .inventory
+        .tariffs
+        .iter()
+        .filter(|t| t.sites.contains(&site.id))
+        .collect();
+    let edges = interval_edges(tz, first, last.min(Utc::now()).max(first), schedule.step());
+    if edges.len() < 2 || edges.len() > MAX_INTERVALS + 1 {
+        return Ok(None);
+    }
+    let (ivs, complete) = metered(state, (site, devices), &edges, user, &used).await?;
+    if ivs.iter().all(|i| i.import_wh.is_none()) {
+        return Ok(None);
+    }
+    let bill = schedule.bill(&ivs, days);
+    let currency = schedule
+        .at(days.first().copied().unwrap_or_default())
+        .map_or_else(|| default.currency.clone(), |t| t.currency.clone());
+    Ok(Some(Cost {
+        net_cents: bill.net_cents,
+        gross_cents: bill.gross_cents,
+        currency,
+        complete: bill.priced && complete.iter().all(|c| *c),
+    }))
+}
+
+/// Everything measured of one site in `year`.
+async fn measure(state: &AppState, user: &User, site: &Site, year: i32) -> Result<BuildingInput, ApiError> {
+    let tz = state.config.timezone();
+    let cfg = &state.config.report;
+    let out_of_range = || ApiError::BadRequest("year out of range".into());
+    let jan1 = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(out_of_range);
+    let (d0, d1, dp) = (jan1(year)?, jan1(year + 1)?, jan1(year - 1)?);
+    let edge = |d: NaiveDate| local_midnight(tz, d).ok_or_else(out_of_range);
+    let (start, end, prev) = (edge(d0)?, edge(d1)?, edge(dp)?);
+    let (split, inside) = cfg.usage_hours.split(&tz, d0, d1);
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let days: Vec<NaiveDate> = d0.iter_days().take_while(|d| *d < d1 && *d <= today).collect();
+    let floor_area_m2 = site
+        .floor_area_m2
+        .or_else(|| state.config.floor_area_m2.get(site.id.as_str()).copied());
+    let mut media = Vec::new();
+    for m in Medium::ALL {
+        let devices = meters(site, m);
+        if devices.is_empty() {
+            continue;
+        }
+        let q = m.quantity();
+        let b = intervals(state, (&site.id, &devices), q, &split, user).await?;
+        let outside: Option<Vec<f64>> = b
+            .iter()
+            .zip(&inside)
+            .filter(|(_, inside)| !**inside)
+            .map(|(b, _)| b.wh)
+            .collect();
+        let before = intervals(state, (&site.id, &devices), q, &[prev, start], user).await?;
+        let cost = if m == Medium::Electricity {
+            cost(state, user, (site, &devices), [start, end], &days).await?
+        } else {
+            None
+        };
+        media.push(MediumInput {
+            medium: m,
+            year: measured(&b, m),
+            previous_year: measured(&before, m),
+            outside_usage: outside.map(|o| o.iter().sum::<f64>() / m.counter_units()),
+            cost,
+        });
+    }
+    Ok(BuildingInput {
+        id: site.id.to_string(),
+        name: site.name.clone(),
+        category: site.category,
+        floor_area_m2,
+        media,
+    })
+}
+
+/// The report of `year` for `sites`.
+async fn build(
+    state: &AppState,
+    user: &User,
+    sites: &[&Site],
+    year: Option<i32>,
+) -> Result<Report, ApiError> {
+    let tz = state.config.timezone();
+    let year = year.unwrap_or_else(|| Utc::now().with_timezone(&tz).year() - 1);
+    let bad = || ApiError::BadRequest(format!("year must be 1971 to 2261, got {year}"));
+    if !(1971..=2261).contains(&year) {
+        return Err(bad());
+    }
+    let d = |y: i32| NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(bad);
+    let (dp, d0, d1) = (d(year - 1)?, d(year)?, d(year + 1)?);
+    storable_date("`year`", dp)?;
+    storable_date("`year`", d1)?;
+    let edge = |d: NaiveDate| local_midnight(tz, d).ok_or_else(bad);
+    let max = state.config.max_energy_range.for_role(user.role);
+    within(
+        "the report (its year and the year before)",
+        user.role,
+        edge(dp)?,
+        edge(d1)?,
+        max,
+    )?;
+    let cfg = &state.config.report;
+    // A file that cannot be read any more leaves the degree days unknown (config check reports it).
+    let temps = cfg.temperatures().unwrap_or_default();
+    let climate = Climate {
+        degree_days: temps.degree_days(d0, d1).ok(),
+        previous_degree_days: temps.degree_days(dp, d0).ok(),
+        reference_degree_days: cfg.reference_degree_days,
+        heating_share: cfg.heating_share,
+    };
+    let mut inputs = Vec::with_capacity(sites.len());
+    for site in sites {
+        inputs.push(measure(state, user, site, year).await?);
+    }
+    Ok(report::report(
+        year,
+        &inputs,
+        climate,
+        &cfg.comparison_values(),
+        cfg.candidates,
+    ))
+}
+
+fn respond(r: &Report, f: Format) -> Response {
+    match f {
+        Format::Json => axum::Json(r).into_response(),
+        Format::Csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"energiebericht-{}.csv\"", r.year),
+                ),
+            ],
+            render::csv(r),
+        )
+            .into_response(),
+        Format::Html => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            render::html(r),
+        )
+            .into_response(),
+    }
+}
+
+/// The energy report of a year for every building and household in the caller's scope (the town for a
+/// facility manager or an admin, their own household for a resident).
+#[utoipa::path(get, path = "/api/v1/report", tag = "energy", security(("bearer" = [])),
+    params(ReportParams),
+    responses((status = 200, description = "The report", content(
+            (Report = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn town(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> Result<Response, ApiError> {
+    let f = format(&p, &headers)?;
+    let sites: Vec<&Site> = state
+        .inventory
+        .sites
+        .iter()
+        .filter(|s| matches!(s.kind, SiteKind::Building | SiteKind::Household) && user.sees(s))
+        .collect();
+    let r = build(&state, &user, &sites, p.year).await?;
+    Ok(respond(&r, f))
+}
+
+/// The energy report of a year for one building or household.
+#[utoipa::path(get, path = "/api/v1/sites/{id}/report", tag = "energy", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id"), ReportParams),
+    responses((status = 200, description = "The report", content(
+            (Report = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+pub async fn site(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<ReportParams>,
+) -> Result<Response, ApiError> {
+    let f = format(&p, &headers)?;
+    let site = visible_site(&state, &user, &id)?;
+    if site.kind == SiteKind::Park {
+        return Err(ApiError::NotFound(format!("site {id} has no energy report")));
+    }
+    let r = build(&state, &user, &[site], p.year).await?;
+    Ok(respond(&r, f))
+}
