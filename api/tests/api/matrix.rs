@@ -21,6 +21,8 @@ use crate::common::state;
 
 /// The router's source: its `.route(…)` calls are the route list.
 const ROUTER_SOURCE: &str = include_str!("../../src/lib.rs");
+/// The admin routes' source (merged into the router): one method per `.route(…)` call.
+const ADMIN_SOURCE: &str = include_str!("../../src/routes/admin/mod.rs");
 
 /// Who may call a route and which id it takes.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +40,8 @@ enum Access {
     Site,
     /// An alert id.
     Alert,
+    /// An admin route (`{id}` is a site id): the admin gets the row's status, every other role 403.
+    Admin,
 }
 
 /// One row: method, route template (as in the router), the concrete path with `{id}` left to fill in, the
@@ -169,6 +173,52 @@ fn rows() -> Vec<Row> {
             DB,
         ),
     ]
+    .into_iter()
+    .chain(admin_rows())
+    .collect()
+}
+
+/// The admin routes: the router tests' state has no store, so the admin gets 503 (`no store configured`),
+/// after authentication and the role check; activation needs no token and answers 503 too.
+fn admin_rows() -> Vec<Row> {
+    let admin = |method: Method, route: &'static str| Row {
+        method,
+        route,
+        path: route,
+        access: Access::Admin,
+        status: DB,
+    };
+    let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
+    let mut rows = Vec::new();
+    for (list, one) in [
+        ("/api/v1/admin/sites", "/api/v1/admin/sites/{id}"),
+        ("/api/v1/admin/devices", "/api/v1/admin/devices/{id}"),
+        ("/api/v1/admin/trees", "/api/v1/admin/trees/{id}"),
+        ("/api/v1/admin/users", "/api/v1/admin/users/{id}"),
+    ] {
+        rows.extend([
+            admin(get.clone(), list),
+            admin(post.clone(), list),
+            admin(get.clone(), one),
+            admin(put.clone(), one),
+            admin(delete.clone(), one),
+        ]);
+    }
+    rows.extend([
+        admin(post.clone(), "/api/v1/admin/devices/import"),
+        admin(delete, "/api/v1/admin/users/{id}/tokens"),
+        admin(post.clone(), "/api/v1/admin/households"),
+        admin(post.clone(), "/api/v1/admin/households/{id}/activation"),
+        admin(get, "/api/v1/admin/audit"),
+        Row {
+            method: post,
+            route: "/api/v1/activate",
+            path: "/api/v1/activate",
+            access: Access::Public,
+            status: DB,
+        },
+    ]);
+    rows
 }
 
 /// `(method, route)` of every `.route(…)` call in the router's source; the method is POST when the route's
@@ -191,6 +241,18 @@ fn router_routes() -> Vec<(Method, String)> {
             Method::GET
         };
         out.push((method, route));
+    }
+    let mut rest = ADMIN_SOURCE;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let handler = &rest[..rest.find(".route(").unwrap_or(rest.len())];
+        let Some(route) = handler.split('"').nth(1) else {
+            break;
+        };
+        let method = [Method::GET, Method::POST, Method::PUT, Method::DELETE]
+            .into_iter()
+            .find(|m| handler.contains(&format!("{}(", m.as_str().to_lowercase())));
+        out.push((method.unwrap_or(Method::GET), route.to_string()));
     }
     out
 }
@@ -342,6 +404,7 @@ fn fill(path: &str, ids: &Ids, access: Access) -> String {
         Access::Device => ids.device,
         Access::Site => ids.site,
         Access::Alert => ids.alert,
+        Access::Admin => ids.site,
         Access::Public | Access::Listed | Access::Buildings => return path.to_string(),
     };
     path.replace("{id}", id)
@@ -359,6 +422,7 @@ async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous
             checked += 1;
             let want = match row.access {
                 Access::Buildings if matches!(c.token, "anna" | "parks") => OK,
+                Access::Admin if c.token != "root" => StatusCode::FORBIDDEN,
                 _ => row.status,
             };
             if got != want {
