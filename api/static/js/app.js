@@ -12,6 +12,7 @@ import { t, lang, setLang, watts, num } from "./i18n.js";
 import * as facility from "./facility.js";
 import * as resident from "./resident.js";
 import * as parks from "./parks.js";
+import * as admin from "./admin.js";
 
 const VIEWS = {
   overview: { kind: "building", module: facility, fn: "overview" },
@@ -19,6 +20,7 @@ const VIEWS = {
   alerts: { kind: null, module: facility, fn: "alerts" },
   home: { kind: "household", module: resident, fn: "home" },
   trees: { kind: "park", module: parks, fn: "trees" },
+  admin: { kind: "admin", module: admin, fn: "view" },
 };
 let current = null; // the shown view's controller
 let clicked = false; // the test click is done (once per page load)
@@ -39,12 +41,13 @@ function login(message) {
     sessionStorage.setItem("zw-token", state.token);
     start();
   });
-  document.getElementById("main").replaceChildren(form);
+  const activate = admin.activationForm(token => { state.token = token; sessionStorage.setItem("zw-token", token); start(); });
+  document.getElementById("main").replaceChildren(form, activate);
 }
 
 const kinds = () => new Set(state.sites.map(s => s.kind));
 const allowed = () => Object.entries(VIEWS).filter(([name, v]) =>
-  name === "alerts" ? kinds().has("building") : v.kind === null || kinds().has(v.kind));
+  name === "alerts" ? kinds().has("building") : name === "admin" ? state.admin : v.kind === null || kinds().has(v.kind));
 
 function nav(active) {
   const links = allowed().filter(([, v]) => !v.hidden).map(([name]) =>
@@ -177,6 +180,9 @@ async function start() {
   try {
     state.settings = { ...state.settings, ...(await fetch("/dashboard/settings.json").then(r => r.json()).catch(() => ({}))) };
     state.sites = await api("/api/v1/sites");
+    // The admin view for admins only: the admin API answers 200 to them (403 to everyone else).
+    state.admin = await fetch("/api/v1/admin/audit?limit=1", { headers: { Authorization: "Bearer " + state.token } })
+      .then(r => r.ok).catch(() => false);
     await Promise.all(state.sites.map(async s => {
       const l = await api(`/api/v1/sites/${enc(s.id)}/live`).catch(() => ({ devices: [] }));
       for (const d of l.devices) {

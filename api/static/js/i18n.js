@@ -99,6 +99,46 @@ Object.assign(TEXTS.en, {
   "cost.noBudget": "no budget set", "monthly.short": "months", "report.link": "Energy report (printable)", "perArea": "kWh/m²",
 });
 
+// The admin view and the resident's activation (issue 18).
+Object.assign(TEXTS.de, {
+  "view.admin": "Verwaltung", "admin.household": "Haushalt anlegen", "admin.hhId": "Kennung des Haushalts (a-z, 0-9, -)",
+  "admin.name": "Name", "admin.address": "Anschrift", "admin.since": "Einzug", "admin.device": "Zähler des Haushalts",
+  "admin.deviceId": "Gerätekennung", "admin.class": "Geräteklasse", "admin.sourceType": "Anbindung",
+  "admin.sourceParams": "Parameter der Anbindung", "admin.sourceHint": "Als Schlüssel=Wert, durch Kommas getrennt, z. B. prefix=shellypro3em-42 oder endpoint=192.0.2.10:10001, secondary=12345678.",
+  "admin.create": "Anlegen", "admin.created": "Haushalt {0} angelegt.", "admin.code": "Aktivierungscode:", "admin.expires": "Gültig bis {0}.",
+  "admin.print": "Brief drucken", "admin.sites": "Standorte", "admin.devices": "Geräte", "admin.users": "Benutzer", "admin.id": "Kennung",
+  "admin.kind": "Art", "admin.user": "Benutzer", "admin.role": "Rolle", "admin.scope": "Sichtbereich", "admin.tokens": "Tokens",
+  "admin.retire": "Stilllegen", "admin.revoke": "Zugang sperren", "admin.done": "{0}: {1} erledigt.", "admin.failed": "Fehlgeschlagen: {0}",
+  "admin.import": "Zählerliste importieren (CSV)", "admin.importHint": "Kopfzeile mit site, device, source und je nach Anbindung endpoint, address, secondary, manufacturer, meter_id …; unbekannte Standorte werden als Haushalt angelegt.",
+  "admin.file": "CSV-Datei", "admin.csv": "oder CSV einfügen", "admin.importRun": "Importieren",
+  "admin.importSummary": "{0} angelegt, {1} geändert, {2} unverändert, {3} abgelehnt.", "admin.importRows": "Ergebnis je Zeile",
+  "admin.line": "Zeile", "admin.result": "Ergebnis", "admin.reasons": "Gründe", "admin.r.created": "angelegt", "admin.r.updated": "geändert",
+  "admin.r.unchanged": "unverändert", "admin.r.rejected": "abgelehnt", "admin.audit": "Änderungsprotokoll", "admin.actor": "Wer",
+  "admin.action": "Aktion", "admin.entity": "Objekt", "admin.lists": "Bestand",
+  "activate.title": "Zugang aktivieren", "activate.code": "Aktivierungscode aus Ihrem Brief", "activate.run": "Aktivieren",
+  "activate.failed": "Aktivierung fehlgeschlagen: {0}", "activate.token": "Ihr Zugangstoken (nur jetzt sichtbar, bitte aufbewahren):",
+  "activate.continue": "Weiter zu meinem Haushalt",
+});
+Object.assign(TEXTS.en, {
+  "view.admin": "Administration", "admin.household": "Create a household", "admin.hhId": "Household id (a-z, 0-9, -)",
+  "admin.name": "Name", "admin.address": "Address", "admin.since": "Move-in", "admin.device": "The household's meter",
+  "admin.deviceId": "Device id", "admin.class": "Device class", "admin.sourceType": "Connection",
+  "admin.sourceParams": "Connection parameters", "admin.sourceHint": "As key=value, separated by commas, e.g. prefix=shellypro3em-42 or endpoint=192.0.2.10:10001, secondary=12345678.",
+  "admin.create": "Create", "admin.created": "Household {0} created.", "admin.code": "Activation code:", "admin.expires": "Valid until {0}.",
+  "admin.print": "Print the letter", "admin.sites": "Sites", "admin.devices": "Devices", "admin.users": "Users", "admin.id": "Id",
+  "admin.kind": "Kind", "admin.user": "User", "admin.role": "Role", "admin.scope": "Scope", "admin.tokens": "Tokens",
+  "admin.retire": "Retire", "admin.revoke": "Revoke access", "admin.done": "{0}: {1} done.", "admin.failed": "Failed: {0}",
+  "admin.import": "Import a meter list (CSV)", "admin.importHint": "A header with site, device, source and, by connection, endpoint, address, secondary, manufacturer, meter_id …; unknown sites are created as households.",
+  "admin.file": "CSV file", "admin.csv": "or paste CSV", "admin.importRun": "Import",
+  "admin.importSummary": "{0} created, {1} updated, {2} unchanged, {3} rejected.", "admin.importRows": "Result per row",
+  "admin.line": "Line", "admin.result": "Result", "admin.reasons": "Reasons", "admin.r.created": "created", "admin.r.updated": "updated",
+  "admin.r.unchanged": "unchanged", "admin.r.rejected": "rejected", "admin.audit": "Audit trail", "admin.actor": "Who",
+  "admin.action": "Action", "admin.entity": "Entity", "admin.lists": "Inventory",
+  "activate.title": "Activate access", "activate.code": "Activation code from your letter", "activate.run": "Activate",
+  "activate.failed": "Activation failed: {0}", "activate.token": "Your access token (shown only now; keep it):",
+  "activate.continue": "Continue to my household",
+});
+
 // `?lang=en` (a link in English) wins over the stored choice.
 export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.
