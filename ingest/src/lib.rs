@@ -39,7 +39,7 @@ pub use config::{BrokerWatchConfig, Config, DeadLetterConfig, SpoolConfig};
 pub use dead_letter::{DeadLetter, Record};
 pub use line::{Rejection, decode, to_line};
 pub use metrics::Metrics;
-pub use pipeline::run;
+pub use pipeline::{Known, run};
 pub use spool::SpoolError;
 pub use wire::batch::encode_batch;
 pub use wire::{Bounds, encode};

@@ -25,6 +25,8 @@ use crate::{Config, Metrics, broker_watch, replay};
 
 mod known;
 
+pub use known::Known;
+
 /// How long shutdown waits for the last batches before leaving them to the broker.
 const DRAIN: Duration = Duration::from_secs(8);
 
@@ -56,16 +58,18 @@ struct Shared {
 }
 
 /// Runs ingest until `shutdown`; the last batches are delivered before disconnecting. Only readings of the
-/// site/device pairs in `known` are written ([`known`]). Fails only if the spool cannot be opened.
+/// site/device pairs in `known` are written ([`known`]): fixed ([`KnownDevices`]) or following a live
+/// inventory ([`Known::live`]). Fails only if the spool cannot be opened.
 pub async fn run(
     cfg: Config,
     influx: zw_influx::Client,
     bus: &zw_bus::Bus,
     metrics: Metrics,
-    known: KnownDevices,
+    known: impl Into<Known>,
     shutdown: CancellationToken,
 ) -> Result<(), SpoolError> {
-    if known.is_empty() {
+    let mut known: Known = known.into();
+    if known.devices().is_empty() {
         tracing::warn!("The inventory has no devices: ingest writes readings of any site and device.");
     }
     let spool = match &cfg.spool.path {
@@ -171,11 +175,21 @@ pub async fn run(
         };
         // One clock read per chunk: the window is minutes wide, a chunk is microseconds old.
         let bounds = Bounds::new(Utc::now(), TimeWindow::default());
+        // Likewise one look per chunk at the live inventory (an atomic load unless it was replaced).
+        if known.refresh() {
+            info!("Inventory replaced: the known site/device pairs follow it.");
+        }
         let mut taken = 0;
         while taken < received.len() && !is_full(&batch, cfg.batch_size) {
             let msg = &received[taken];
             if partition.owns(&msg.publish.topic) {
-                accept(msg, &mut batch, (bounds, &known), max_message_bytes, &metrics);
+                accept(
+                    msg,
+                    &mut batch,
+                    (bounds, known.devices()),
+                    max_message_bytes,
+                    &metrics,
+                );
             } else {
                 // Another instance's: acknowledged unread with this batch.
                 metrics.other_partition.inc();

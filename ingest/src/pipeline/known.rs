@@ -6,10 +6,62 @@
 //! general and the batch paths, and costs one map lookup per point; a batch is rebuilt only when it has an
 //! unknown point. With an empty inventory (ingest as a bare storage relay, as in benchmarks) nothing is
 //! checked; the service warns at start.
+//!
+//! The pairs follow the live inventory ([`Known::live`]): the loop calls [`Known::refresh`] once per chunk
+//! of received messages, which is one atomic load while nothing changed and a rebuild of the map when the
+//! inventory was replaced (an admin added a device), so a reading of a device added a moment ago is written,
+//! not dead-lettered, and nothing is paid per reading.
 
-use zw_model::{KnownDevices, storage};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use zw_model::{Inventory, KnownDevices, storage};
 
 use crate::line::Rejection;
+
+/// The site/device pairs ingest writes: fixed, or following a [`zw_bus::LiveInventory`].
+#[derive(Debug)]
+pub struct Known {
+    devices: KnownDevices,
+    live: Option<watch::Receiver<Arc<Inventory>>>,
+}
+
+impl Known {
+    /// The pairs of `live`'s inventory now, rebuilt by [`Known::refresh`] whenever it is replaced.
+    pub fn live(live: &zw_bus::LiveInventory) -> Self {
+        let mut rx = live.subscribe();
+        let devices = KnownDevices::of(&rx.borrow_and_update());
+        Self {
+            devices,
+            live: Some(rx),
+        }
+    }
+
+    /// The pairs to check now.
+    pub fn devices(&self) -> &KnownDevices {
+        &self.devices
+    }
+
+    /// Rebuilds the pairs if the live inventory was replaced since the last call; returns whether it was.
+    /// Costs one atomic load when nothing changed (and nothing for fixed pairs).
+    pub fn refresh(&mut self) -> bool {
+        let Some(rx) = &mut self.live else {
+            return false;
+        };
+        // An error means the live inventory is gone (the process is stopping): keep the pairs.
+        if !rx.has_changed().unwrap_or(false) {
+            return false;
+        }
+        self.devices = KnownDevices::of(&rx.borrow_and_update());
+        true
+    }
+}
+
+impl From<KnownDevices> for Known {
+    fn from(devices: KnownDevices) -> Self {
+        Self { devices, live: None }
+    }
+}
 
 /// The site and device tags of an encoded point.
 fn pair(line: &str) -> Option<(&str, &str)> {
@@ -95,6 +147,37 @@ mod tests {
         );
         assert!(rejected.iter().all(|(r, _)| *r == "unknown_device"));
         assert!(rejected[0].1.contains("hh-13-plug,site=hh-12"));
+    }
+
+    #[test]
+    fn live_pairs_follow_a_replaced_inventory() {
+        let live = zw_bus::LiveInventory::new(
+            Inventory::builder()
+                .household("hh-12", [Device::tasmota("hh-12-plug", "tasmota_12")])
+                .build(),
+        );
+        let mut known = Known::live(&live);
+        let line = "readings,device=hh-14-plug,site=hh-14 active_power=5 1000\n";
+        let mut body = String::from(line);
+        assert_eq!(
+            filter(known.devices(), &mut body, 0, |_, _| {}),
+            1,
+            "not yet known"
+        );
+        assert!(!known.refresh(), "nothing changed");
+        live.replace(
+            Inventory::builder()
+                .household("hh-12", [Device::tasmota("hh-12-plug", "tasmota_12")])
+                .household("hh-14", [Device::tasmota("hh-14-plug", "tasmota_14")])
+                .build(),
+        );
+        assert!(known.refresh(), "the replacement is seen");
+        let mut body = String::from(line);
+        assert_eq!(filter(known.devices(), &mut body, 0, |_, _| panic!("{line}")), 0);
+        assert_eq!(body, line);
+        assert!(!known.refresh(), "seen once");
+        let mut fixed = Known::from(KnownDevices::default());
+        assert!(!fixed.refresh());
     }
 
     #[test]
