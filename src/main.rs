@@ -13,12 +13,14 @@
 //! - `eval`: the evaluation harness [`zw_eval`];
 //! - `inventory import|export`: `inventory_cmd` moves the inventory between the config and the store
 //!   ([`zw_store`]);
+//! - with `[store] url`, `inventory_feed` serves the store's inventory and reloads it on every change notice;
 //! - the simulator's `[sim] history` is read like the gateway reads devices in `backfill`.
 
 mod backfill;
 mod erase;
 mod import;
 mod inventory_cmd;
+mod inventory_feed;
 mod retention;
 mod rollup;
 mod services;

@@ -13,7 +13,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use prometheus::Registry;
@@ -23,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use zw_config::{Config, LogConfig};
-use zw_model::Inventory;
 
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +125,11 @@ struct Shared {
     cfg: Config,
     registry: Registry,
     bus: zw_bus::Bus,
-    inventory: Arc<Inventory>,
+    /// The inventory every part serves: the config's, fixed, or the store's, followed by
+    /// [`crate::inventory_feed`] (one per process).
+    inventory: zw_bus::LiveInventory,
+    /// The relational store, with `[store] url`.
+    store: Option<zw_store::Store>,
 }
 
 /// A part that has started.
@@ -139,7 +141,7 @@ enum Started {
 /// Starts `part`: registers its metrics, opens its clients and binds its listener, so a bad setting stops
 /// the process before it serves; the returned task then runs until `stop`.
 async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Result<Started> {
-    let (cfg, bus, inv) = (&sh.cfg, sh.bus.clone(), sh.inventory.clone());
+    let (cfg, bus, inv) = (&sh.cfg, sh.bus.clone(), sh.inventory.current());
     let task: Task = match part {
         Part::Gateway => {
             let metrics = zw_gateway::Metrics::register(&sh.registry)?;
@@ -152,7 +154,8 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let metrics = zw_ingest::Metrics::register(&sh.registry)?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let c = cfg.ingest.clone();
-            let known = zw_model::KnownDevices::of(&inv);
+            // The known site/device pairs follow the live inventory (rebuilt when it is replaced).
+            let known = zw_ingest::Known::live(&sh.inventory);
             // Retention per data class, next to the writer, stopped with it.
             tokio::spawn(crate::retention::run(
                 cfg.retention.clone(),
@@ -183,19 +186,8 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
                 .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let (c, r) = (cfg.api.clone(), sh.registry.clone());
-            Box::pin(async move {
-                Ok(zw_api::run(
-                    c,
-                    zw_bus::LiveInventory::from_arc(inv),
-                    None,
-                    influx,
-                    listener,
-                    &bus,
-                    r,
-                    stop,
-                )
-                .await?)
-            })
+            let (live, store) = (sh.inventory.clone(), sh.store.clone());
+            Box::pin(async move { Ok(zw_api::run(c, live, store, influx, listener, &bus, r, stop).await?) })
         }
         Part::Metrics(addr) => {
             let listener = TcpListener::bind(addr)
@@ -248,13 +240,33 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         config: cfg.bus.clone(),
         metrics: zw_bus::Metrics::register(&registry)?,
     };
-    let inventory = Arc::new(cfg.inventory.clone());
     let parts = parts(service, cfg.telemetry.metrics_listen);
+    // With `[store] url`: the store's inventory, followed by one feed for the whole process (a process
+    // without a part that serves the inventory, the simulator alone, does not touch the store).
+    let account = feed_account(&parts);
+    let opened = match account {
+        Some(_) => crate::inventory_feed::open(&cfg.store, &cfg.inventory).await?,
+        None => None,
+    };
+    let feed_stop = CancellationToken::new();
+    let feed = match (&opened, account) {
+        (Some(o), Some(service)) => Some(tokio::spawn(crate::inventory_feed::run(
+            bus.clone(),
+            service,
+            o.clone(),
+            crate::inventory_feed::Metrics::register(&registry)?,
+            feed_stop.clone(),
+        ))),
+        _ => None,
+    };
     let shared = Shared {
+        inventory: opened
+            .as_ref()
+            .map_or_else(|| cfg.inventory.clone().into(), |o| o.inventory.clone()),
+        store: opened.map(|o| o.store),
         cfg,
         registry,
         bus,
-        inventory,
     };
     let mut running = Vec::new();
     let mut sim = None;
@@ -303,7 +315,26 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
             Err(e) => first_error = first_error.or(Some(anyhow::anyhow!("{} panicked: {e}", r.name))),
         }
     }
+    feed_stop.cancel();
+    if let Some(feed) = feed {
+        let _ = feed.await;
+    }
+    if let Some(store) = &shared.store {
+        store.close().await;
+    }
     first_error.map_or(Ok(()), Err)
+}
+
+/// The service whose bus account the process's inventory feed logs in with: the first part that serves the
+/// inventory (the simulator and `/metrics` alone need none).
+fn feed_account(parts: &[Part]) -> Option<&'static str> {
+    parts.iter().find_map(|p| match p {
+        Part::Gateway => Some("gateway"),
+        Part::Ingest => Some("ingest"),
+        Part::Analytics => Some("analytics"),
+        Part::Api => Some("api"),
+        Part::Sim | Part::Metrics(_) => None,
+    })
 }
 
 fn describe(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> String {

@@ -1,7 +1,7 @@
 //! The whole Zählwerk configuration: one TOML file, overridable by environment variables, validated in full.
 //!
 //! [`Config`] composes every service's own config (`zw_bus`, `zw_influx`, `zw_gateway`, `zw_ingest`,
-//! `zw_analytics`, `zw_api`, `zw_sim`), the process settings (`[log]`, `[telemetry]`, `[runtime]`) and the
+//! `zw_analytics`, `zw_api`, `zw_sim`, `zw_store`), the process settings (`[log]`, `[telemetry]`, `[runtime]`) and the
 //! inventory (`[[sites]]`, `[[trees]]`, `[[users]]`). The `zaehlwerk` binary loads it with [`load`]; tests
 //! can build one from the types, check it with [`Config::validate`] and hand it to the binary as
 //! [`Config::to_toml`].
@@ -119,6 +119,8 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// How long raw readings, rollups and alerts are kept (`[retention]`).
     pub retention: RetentionConfig,
+    /// The relational store behind a live inventory (`[store]`); unset `url`: the inventory below, fixed.
+    pub store: zw_store::Config,
     /// Sites, devices, trees, users (`[[sites]]`, `[[trees]]`, `[[users]]`).
     #[serde(flatten)]
     pub inventory: Inventory,
@@ -136,6 +138,7 @@ impl Config {
         errors.extend(self.api.validate());
         errors.extend(self.sim.validate());
         errors.extend(self.retention.validate());
+        errors.extend(self.store.validate());
         errors.extend(self.inventory.validate());
         errors.extend(zw_gateway::validate_inventory(&self.gateway, &self.inventory));
         errors.extend(zw_gateway::validate_with_bus(&self.gateway, &self.bus));

@@ -143,6 +143,7 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
         telemetry: section(&mut t, "telemetry", errors),
         runtime: section(&mut t, "runtime", errors),
         retention: section(&mut t, "retention", errors),
+        store: section(&mut t, "store", errors),
         inventory: Inventory {
             sites: list::<Site>(&mut t, "sites", errors),
             trees: list::<Tree>(&mut t, "trees", errors),
@@ -154,7 +155,7 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
     let mut cfg = cfg;
     read_price_series(&mut cfg.inventory.tariffs, errors);
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, sites, trees, users, tariffs, budgets)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, store, sites, trees, users, tariffs, budgets)"));
     }
     cfg
 }

@@ -78,6 +78,8 @@ fn all_errors_are_listed_at_once() {
         [ingest]
         batch_size = 0
         flavour = 1
+        [store]
+        url = "mysql://db/zw"
         [[sites]]
         id = "Bad Id"
         kind = "building"
@@ -96,6 +98,7 @@ fn all_errors_are_listed_at_once() {
         "influx.url: scheme \"ftp\"",
         "ingest.flavour: unknown field `flavour`",
         "ingest.batch_size: must be 1..=100000",
+        "store.url: \"mysql://db/zw\" must start with sqlite://",
         "sites[0]:",
         "sites[1]: unknown variant `castle`",
         "sites[0].devices[0].source.profile: unknown profile \"nope\"",
