@@ -21,11 +21,14 @@ const problemText = res => (res.body?.errors?.length ? res.body.errors.join("\n"
 
 const date = s => s ? new Date(s).toLocaleString(lang === "de" ? "de-DE" : "en-GB") : "–";
 
-/** `key=value, key=value` as a device source object (numbers for addresses, unit ids and channels). */
+/**
+ * `key=value, key=value` (or `key: value`) as a device source object (numbers for addresses, unit ids and
+ * channels).
+ */
 function sourceOf(type, text) {
   const src = { type };
   for (const part of text.split(",").map(s => s.trim()).filter(Boolean)) {
-    const i = part.indexOf("=");
+    const i = part.includes("=") ? part.indexOf("=") : part.indexOf(":");
     if (i < 1) continue;
     const k = part.slice(0, i).trim(), v = part.slice(i + 1).trim();
     src[k] = ["address", "unit_id", "channel"].includes(k) && /^\d+$/.test(v) ? Number(v) : v;
