@@ -286,6 +286,24 @@ async fn each_service_account_writes_its_part_of_the_bus_and_nothing_else() -> a
     Ok(())
 }
 
+/// The inventory change notice makes every service reload the inventory from the store: only the API (the
+/// admin routes) may publish it; a device account and the gateway cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_api_publishes_the_inventory_change_notice() -> anyhow::Result<()> {
+    let stack = stack().await?;
+    let notice = [zw_bus::ChangeNotice::TOPIC];
+    let device = stack.mqtt_device_credentials(DEVICE);
+    let got = delivered(&stack, "device", &device, &notice).await?;
+    assert_eq!(got, Vec::<String>::new(), "a device published a change notice");
+    let gateway = stack.mqtt_credentials(Role::Gateway);
+    let got = delivered(&stack, "zw-gateway", &gateway, &notice).await?;
+    assert_eq!(got, Vec::<String>::new(), "the gateway published a change notice");
+    let api = stack.mqtt_credentials(Role::Api);
+    let got = delivered(&stack, "zw-api", &api, &notice).await?;
+    assert_eq!(got, [zw_bus::ChangeNotice::TOPIC], "the API could not publish it");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_account_reads_only_what_it_uses() -> anyhow::Result<()> {
     let stack = stack().await?;
