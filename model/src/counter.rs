@@ -11,6 +11,7 @@
 //!   intervals over buckets (hours, local days, …) → [`Bucket`] with `wh` and a `complete` flag.
 //! * [`local_day_edges`] / [`daily`] give bucket edges at local midnight (Europe/Berlin by default), so a
 //!   DST day has 23 or 25 hours.
+//! * [`gas`]: gas volume per period to kWh with the site's calorific value and Z factor (DVGW G 685).
 //! * [`exact_energy`] gives a bucket's energy from the readings [`Around`] its edges and a summary of the
 //!   [`Steps`] in between, when those show nothing the tracker would treat specially: what a store can
 //!   answer over years of readings without sending each one (the API's energy reports).
@@ -45,6 +46,7 @@
 
 mod buckets;
 mod exact;
+pub mod gas;
 pub mod rollup;
 mod tracker;
 
