@@ -284,6 +284,7 @@ render_config() {
     -e "s#@ADMIN_TOKEN_SHA256@#$(sha256_hex "$ADMIN_TOKEN")#g" \
     -e "s#@HOST@#$HOST#g" \
     -e "s#@STATE_DIR@#$(sed_escape "$STATE")#g" \
+    -e "s#@ROOT@#$(sed_escape "$ROOT")#g" \
     -e "s#@INFLUX_DB@#$DB#g" \
     "$TEMPLATE" >"$CONF"
   local left

@@ -35,6 +35,7 @@ fn every_shipped_config_parses() {
             let text = std::fs::read_to_string(&path)
                 .expect("read")
                 .replace("@STATE_DIR@", &state.path().display().to_string())
+                .replace("@ROOT@", &root.display().to_string())
                 .replace("@MQTT_PORT@", "1883")
                 .replace("@INFLUX_PORT@", "8086")
                 .replace("@API_PORT@", "8080")
