@@ -174,8 +174,10 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let metrics = zw_analytics::Metrics::register(&sh.registry)?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let c = cfg.analytics.clone();
+            // The process's live inventory: the detectors follow its changes.
+            let live: zw_bus::LiveInventory = sh.inventory.clone().into();
             Box::pin(async move {
-                zw_analytics::run(c, inv, Some(influx), &bus, metrics, stop).await;
+                zw_analytics::run(c, live, Some(influx), &bus, metrics, stop).await;
                 Ok(())
             })
         }

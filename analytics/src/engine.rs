@@ -4,9 +4,14 @@
 //! The service feeds it from the bus with the wall clock; `zaehlwerk eval` and the benchmarks feed it
 //! simulated weeks at full speed. Both get the same [`Event`]s: alerts to publish (retained), alerts to
 //! clear, and tree statuses.
+//!
+//! [`Analytics::apply`] follows an inventory change while running: detectors for new sites, devices and
+//! trees; those that left are dropped and their open alerts resolve with the reason `retired` (a device
+//! whose site or class changed starts over: its alerts resolve as `reconfigured`); the rest keep their
+//! learned normal, series and open alerts.
 
 use chrono::{DateTime, Utc};
-use zw_model::alert::{AckCommand, Alert, AlertId};
+use zw_model::alert::{AckCommand, Alert, AlertId, AlertKind};
 use zw_model::tree::TreeStatus;
 use zw_model::weather::Weather;
 use zw_model::{Id, Inventory, Quantity, Reading};
@@ -132,6 +137,41 @@ impl Analytics {
                 && !rearmed
                 && let Some(a) = self.book.resolve(&id, now, "its subject is no longer watched")
             {
+                events.push(Event::Alert(a));
+            }
+        }
+        events
+    }
+
+    /// Follows a changed inventory (see the module doc) at `now`; returns the alerts resolved.
+    pub fn apply(&mut self, inv: &Inventory, now: DateTime<Utc>) -> Vec<Event> {
+        let retired = self.energy.apply(inv, now.timestamp_millis());
+        self.trees.apply(inv);
+        let mut resolve: Vec<(AlertId, &str)> = Vec::new();
+        for a in self.book.active() {
+            let s = &a.subject;
+            let site_known = inv.sites.iter().any(|x| x.id == a.site);
+            let device_known = s
+                .device
+                .as_ref()
+                .is_none_or(|d| inv.device(d.as_str()).is_some_and(|(site, _)| site.id == a.site));
+            let tree_known = s
+                .tree
+                .as_ref()
+                .is_none_or(|t| inv.trees.iter().any(|x| &x.id == t && x.site == a.site));
+            if !(site_known && device_known && tree_known) {
+                resolve.push((a.id.clone(), "retired"));
+            } else if matches!(a.kind, AlertKind::HighConsumption | AlertKind::LeftOn)
+                && retired
+                    .iter()
+                    .any(|(site, d)| *site == a.site && d.is_some() && *d == s.device)
+            {
+                resolve.push((a.id.clone(), "reconfigured"));
+            }
+        }
+        let mut events = self.drain(Vec::new());
+        for (id, reason) in resolve {
+            if let Some(a) = self.book.resolve(&id, now, reason) {
                 events.push(Event::Alert(a));
             }
         }

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub weather: IntCounterVec,
     /// Weather messages rejected, by reason.
     pub weather_rejected: IntCounterVec,
+    /// Inventory changes applied while running.
+    pub inventory_applied: IntCounter,
 }
 
 impl Metrics {
@@ -45,6 +47,7 @@ impl Metrics {
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let m = Self::unregistered()?;
         r.register(Box::new(m.observed.clone()))?;
+        r.register(Box::new(m.inventory_applied.clone()))?;
         r.register(Box::new(m.rejected.clone()))?;
         r.register(Box::new(m.alert_changes.clone()))?;
         r.register(Box::new(m.alerts_active.clone()))?;
@@ -138,6 +141,10 @@ impl Metrics {
                 "zw_analytics_weather_rejected_total",
                 "Weather (ET0) messages rejected, by reason.",
                 &["reason"],
+            )?,
+            inventory_applied: IntCounter::new(
+                "zw_analytics_inventory_applied_total",
+                "Inventory changes applied while running (detectors added and retired).",
             )?,
         })
     }

@@ -12,37 +12,44 @@
 //! by the bus client and published again (the newest state of their topic), so a broker restart loses none.
 //!
 //! One analytics instance owns the alert topics; run one per deployment.
+//!
+//! The inventory is a [`LiveInventory`]: on every change the detectors follow it ([`Analytics::apply`]:
+//! new sites, devices and trees get detectors, those that left are dropped and their open alerts resolve
+//! as `retired`), and the filter of unknown site/device pairs is rebuilt. Counted in
+//! `zw_analytics_inventory_applied_total`, logged in one line per change.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use zw_bus::{BusClient, ConnectOptions, FullPolicy, QoS};
+use zw_bus::{BusClient, ConnectOptions, FullPolicy, LiveInventory, QoS};
 use zw_model::alert::{AckCommand, Alert, AlertKind};
 use zw_model::reading::{TimeWindow, for_each_in_message};
+use zw_model::topic;
 use zw_model::weather::Weather;
-use zw_model::{Inventory, topic};
 
 use crate::alerts::AckOutcome;
 use crate::sink::Sinks;
 use crate::{Analytics, Config, Event, Metrics};
 
-/// Runs analytics until `shutdown`. `influx` is used for the warm-up and to store alert changes.
+/// Runs analytics until `shutdown`. `influx` is used for the warm-up and to store alert changes. The
+/// detectors follow `live`'s changes.
 pub async fn run(
     cfg: Config,
-    inventory: Arc<Inventory>,
+    live: LiveInventory,
     influx: Option<zw_influx::Client>,
     bus: &zw_bus::Bus,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
+    let mut updates = live.subscribe();
+    let inventory = updates.borrow_and_update().clone();
     let mut analytics = Analytics::new(&cfg, &inventory);
     // Readings of pairs the inventory does not know are ignored and counted (`unknown_device`).
-    let known = zw_model::KnownDevices::of(&inventory);
+    let mut known = zw_model::KnownDevices::of(&inventory);
     let Some(restored) = restore(&cfg, bus, &shutdown).await else {
         return;
     };
@@ -104,9 +111,31 @@ pub async fn run(
     let mut tick = tokio::time::interval(cfg.tick_interval);
     let mut health = tokio::time::interval_at(Instant::now() + cfg.health_interval, cfg.health_interval);
     info!("Analytics started.");
+    let mut following = true;
+    // A change during the warm-up is applied at once.
+    if updates.has_changed().unwrap_or(false) {
+        let inv = updates.borrow_and_update().clone();
+        let events = analytics.apply(&inv, Utc::now());
+        known = zw_model::KnownDevices::of(&inv);
+        metrics.inventory_applied.inc();
+        out.publish(&analytics, events).await;
+    }
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            changed = updates.changed(), if following => {
+                if changed.is_err() {
+                    following = false;
+                    continue;
+                }
+                let inv = updates.borrow_and_update().clone();
+                let events = analytics.apply(&inv, Utc::now());
+                known = zw_model::KnownDevices::of(&inv);
+                metrics.inventory_applied.inc();
+                info!(sites = inv.sites.len(), devices = inv.devices().count(), trees = inv.trees.len(),
+                    alerts_resolved = events.len(), "Inventory change applied: detectors follow it.");
+                out.publish(&analytics, events).await;
+            }
             _ = tick.tick() => {
                 let events = analytics.tick(Utc::now());
                 out.publish(&analytics, events).await;

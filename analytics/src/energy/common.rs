@@ -98,6 +98,19 @@ impl Fleet {
         c.ratios.len() - 1
     }
 
+    /// Counts one device of `class` at `site` less (it left the inventory); its ratio slot stays, at 0.
+    pub fn remove(&mut self, class: usize, site: usize) {
+        let Some(c) = self.classes.get_mut(class) else {
+            return;
+        };
+        if let Some(slot) = c.per_site.get_mut(site).filter(|s| s.0 > 0) {
+            slot.0 -= 1;
+            if slot.0 == 0 {
+                c.sites = c.sites.saturating_sub(1);
+            }
+        }
+    }
+
     /// Whether `class` is in a common cause now.
     #[cfg(test)]
     pub fn active(&self, class: usize) -> bool {

@@ -10,6 +10,10 @@
 //!
 //! Cost per reading: two hash lookups at most, a few float operations; window closes (once per window and
 //! device) sort at most a few dozen samples.
+//!
+//! [`Energy::apply`] follows an inventory change: new sites get their detectors, sites and devices that
+//! left (or whose site or class changed) are retired (their conditions end, their slots stay inert, the
+//! caller resolves their open alerts), and unchanged ones keep their learned normal and open conditions.
 
 mod baseload;
 mod common;
@@ -82,19 +86,105 @@ impl Energy {
         e
     }
 
-    fn site(&mut self, id: &Id, kind: Option<SiteKind>) -> usize {
-        if let Some(&i) = self.site_idx.get(id) {
-            return i;
+    /// Follows a changed inventory (see the module doc); returns what was retired: (site, device) for a
+    /// device, (site, None) for a site. `now` (UTC ms) dates the fleet's bookkeeping.
+    pub fn apply(&mut self, inv: &Inventory, now: i64) -> Vec<(Id, Option<Id>)> {
+        let classes: HashSet<String> = self.cfg.power.site_classes.iter().cloned().collect();
+        self.inventory = inv
+            .devices()
+            .map(|(s, d)| (d.id.clone(), (s.id.clone(), d.class.clone())))
+            .collect();
+        let mut retired = Vec::new();
+        let mut tracked: Vec<(Id, usize)> = self.dev_idx.iter().map(|(k, &i)| (k.clone(), i)).collect();
+        tracked.sort_by_key(|(_, i)| *i);
+        for (id, i) in tracked {
+            let site = self.sites[self.devs[i].site].id.clone();
+            let keep = self
+                .inventory
+                .get(&id)
+                .is_some_and(|(s, c)| *s == site && *c == self.devs[i].class);
+            if !keep {
+                self.retire(i, now);
+                retired.push((site, Some(id)));
+            }
         }
+        for s in &inv.sites {
+            let i = self.site(&s.id, Some(s.kind));
+            let on = self.baseload_on(Some(s.kind));
+            let main = s
+                .devices
+                .iter()
+                .filter(|d| classes.contains(&d.class))
+                .count() as u32;
+            let live: Vec<usize> = self
+                .dev_idx
+                .values()
+                .copied()
+                .filter(|&d| self.devs[d].site == i)
+                .collect();
+            let st = &mut self.sites[i];
+            st.baseload_on = on;
+            st.has_class_devices = main > 0;
+            st.contributors = if main > 0 { main } else { live.len() as u32 };
+            for d in live {
+                let d = &mut self.devs[d];
+                d.contributes = main == 0 || classes.contains(&d.class);
+            }
+        }
+        let gone: Vec<(Id, usize)> = self
+            .site_idx
+            .iter()
+            .filter(|(id, _)| !inv.sites.iter().any(|s| &s.id == *id))
+            .map(|(id, &i)| (id.clone(), i))
+            .collect();
+        for (id, i) in gone {
+            let s = &mut self.sites[i];
+            s.high.reset();
+            s.base = Baseload::default();
+            (s.present, s.total, s.contributors) = (0, 0.0, 0);
+            self.site_idx.remove(&id);
+            retired.push((id, None));
+        }
+        retired
+    }
+
+    /// Ends a device's conditions and takes it out of the fleet and the index; its slot stays, inert (the
+    /// tick finds it silent), so the other devices' indices hold.
+    fn retire(&mut self, i: usize, now: i64) {
+        let d = &mut self.devs[i];
+        d.high.reset();
+        d.left.reset();
+        (d.ema, d.slow, d.last_seen, d.ratio) = (None, f64::NAN, i64::MIN, 0.0);
+        self.fleet.ratio(d.fleet.0, d.fleet_slot, 0.0);
+        if d.fleet.1 {
+            d.fleet.1 = false;
+            let cc = &self.cfg.common_cause;
+            self.fleet
+                .set(d.fleet.0, d.site, false, now, cc, &mut self.notices);
+        }
+        self.fleet.remove(d.fleet.0, d.site);
+        self.sites[d.site].explain(d, 0.0);
+        self.dev_idx.remove(&d.id);
+    }
+
+    fn baseload_on(&self, kind: Option<SiteKind>) -> bool {
         let kind_name = match kind {
             Some(SiteKind::Building) => "building",
             Some(SiteKind::Household) => "household",
             Some(SiteKind::Park) => "park",
             None => "",
         };
+        self.cfg.baseload.site_kinds.iter().any(|k| k == kind_name)
+    }
+
+    fn site(&mut self, id: &Id, kind: Option<SiteKind>) -> usize {
+        if let Some(&i) = self.site_idx.get(id) {
+            return i;
+        }
+        let baseload_on = self.baseload_on(kind);
         self.sites.push(SiteSt {
             id: id.clone(),
-            baseload_on: self.cfg.baseload.site_kinds.iter().any(|k| k == kind_name),
+            baseload_on,
             has_class_devices: false,
             contributors: 0,
             present: 0,

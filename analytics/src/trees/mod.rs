@@ -13,6 +13,9 @@
 //! per mm of ET0 from its day-on-day drying and the observed ET0, and the ET0 forecast times that gives
 //! its drying hour by hour. Without a fresh forecast (or before the drying per mm is learned) the trend
 //! is extrapolated as before, and the status says so.
+//!
+//! [`Trees::apply`] follows an inventory change: the trees and sensors are planned anew, and every sensor
+//! and tree still there keeps its series, trend, fault state and open conditions.
 
 mod combine;
 mod maintenance;
@@ -127,6 +130,37 @@ impl Trees {
             }
         }
         t
+    }
+
+    /// Follows a changed inventory: new trees and sensors start fresh, those that stay keep their state
+    /// (a sensor its series and faults if its tree and site are the same; a tree its watering condition),
+    /// those that left are dropped (the caller resolves their open alerts).
+    pub fn apply(&mut self, inv: &Inventory) {
+        let mut next = Trees::new(&self.cfg, inv);
+        for (id, &i) in &next.sensor_idx {
+            if let Some(&j) = self.sensor_idx.get(id)
+                && self.owner[j] == next.owner[i]
+            {
+                next.sensors[i] = self.sensors[j].clone();
+            }
+        }
+        for t in &mut next.trees {
+            if let Some(old) = self
+                .trees
+                .iter()
+                .find(|o| o.tree.id == t.tree.id && o.tree.site == t.tree.site)
+            {
+                t.water = old.water;
+                t.refresh = old.refresh;
+            }
+        }
+        for (id, area) in &mut next.areas {
+            if let Some(old) = self.areas.remove(id) {
+                *area = old;
+            }
+        }
+        next.next_eval = self.next_eval;
+        *self = next;
     }
 
     /// Every tree sensor's device id.

@@ -1,6 +1,7 @@
-//! Analytics' integration tests, one binary: alerts across a restart, the learned normal warmed from a real
-//! influxd, and webhook delivery with retries.
+//! Analytics' integration tests, one binary: detectors following the inventory, alerts across a restart,
+//! the learned normal warmed from a real influxd, and webhook delivery with retries.
 
+mod live_inventory;
 mod restart;
 mod warmup;
 mod webhook;
