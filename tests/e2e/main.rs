@@ -13,6 +13,7 @@ mod cost_forecast;
 mod dashboard;
 mod energy_periods;
 mod energy_rollups;
+mod erase;
 mod fixture;
 mod gateway_crash;
 mod gateway_outage;

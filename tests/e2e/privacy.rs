@@ -177,3 +177,92 @@ async fn move_in_inventory_pairs_access_log_and_erase() -> anyhow::Result<()> {
     assert!(!dead.contains("hh-12"), "{dead}");
     Ok(())
 }
+
+/// Analytics takes readings only for inventory site/device pairs: a plug of another household published
+/// under `hh-12` and a device in no inventory, both far above the plug limit, are ignored and counted
+/// (`zw_analytics_readings_rejected_total{reason="unknown_device"}`) and raise no alert, while the same
+/// readings of `hh-13`'s plug under its own site raise one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_ignores_and_counts_readings_of_unknown_pairs() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().influxd().start().await?;
+    let metrics_port = free_port();
+    let mut cfg = crate::support::config::connected(&stack);
+    cfg.telemetry.metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
+    let a = &mut cfg.analytics;
+    a.tick_interval = Duration::from_millis(200);
+    a.power.smoothing = Duration::from_secs(1);
+    a.power.hold = Duration::from_secs(2);
+    a.power.refresh = Duration::from_secs(1);
+    a.limits = BTreeMap::from([("plug".to_owned(), zw_analytics::config::Watts(100.0))]);
+    a.left_on.classes = Vec::new();
+    a.alerts.restore_wait = Duration::from_secs(1);
+    a.alerts.restore_quiet = Duration::from_millis(300);
+    let plug = |id: &str| zw_model::Device::tasmota(id, id).class("plug");
+    cfg.inventory = Inventory::builder()
+        .household("hh-12", [plug("hh-12-plug")])
+        .household("hh-13", [plug("hh-13-plug")])
+        .build();
+    let cfg_path = write(&stack, &cfg)?;
+    let alerts = zw_tests::mqtt::subscribe(
+        stack.mqtt_host(),
+        stack.mqtt_port(),
+        "privacy-alerts",
+        &["zw/v1/alerts/+"],
+        QoS::AtLeastOnce,
+    )
+    .await?
+    .into_json_log();
+    let analytics = Zaehlwerk::start("analytics", &cfg_path, stack.state_dir())?;
+
+    // Every 200 ms, 500 W from hh-13's plug under hh-12, from a device in no inventory, and from hh-13's
+    // plug under its own site.
+    let opts = zw_tests::mqtt::options("privacy-readings", stack.mqtt_host(), stack.mqtt_port());
+    let (client, mut events) = AsyncClient::new(opts, 64);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let publishing = tokio::spawn(async move {
+        loop {
+            for (site, device) in [
+                ("hh-12", "hh-13-plug"),
+                ("hh-12", "ghost"),
+                ("hh-13", "hh-13-plug"),
+            ] {
+                let (topic, payload) = reading(site, device, TimeDelta::zero(), 500.0);
+                if client
+                    .publish(topic, QoS::AtMostOnce, false, payload)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}");
+    let rejected = |text: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("zw_analytics_readings_rejected_total{reason=\"unknown_device\"} "))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let open = "zw/v1/alerts/high_consumption.hh-13.hh-13-plug";
+    eventually(WAIT, "hh-13's alert and rejected readings", || async {
+        let opened = alerts
+            .lock()
+            .ok()?
+            .iter()
+            .any(|(t, a)| t == open && a["state"] == "open");
+        let n = rejected(&metrics(&metrics_url).await?)?;
+        (opened && n >= 10).then_some(())
+    })
+    .await
+    .with_context(|| analytics.log_tail())?;
+    publishing.abort();
+    let seen: Vec<(String, serde_json::Value)> = alerts.lock().map(|l| l.clone()).unwrap_or_default();
+    let others: Vec<&(String, serde_json::Value)> = seen.iter().filter(|(t, _)| t != open).collect();
+    assert!(others.is_empty(), "alerts from unknown pairs: {others:?}");
+    analytics.stop(Duration::from_secs(15)).await?;
+    Ok(())
+}
