@@ -2,6 +2,7 @@
 //! its own stack with free loopback ports. Readiness is awaited by polling, never by sleeping a fixed time.
 
 mod adapters_mqtt;
+mod alert_book;
 mod analytics_alerts;
 mod analytics_warmup;
 mod api;

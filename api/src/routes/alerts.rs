@@ -142,7 +142,8 @@ async fn book(
     user: &zw_model::User,
 ) -> Result<Vec<(AlertEpisode, Alert)>, ApiError> {
     let from = user.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    let far = DateTime::<Utc>::MAX_UTC;
+    // The store's instants are fixed-width text: the end of year 9999 is the latest it orders correctly.
+    let far = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     let episodes = store
         .alert_history(None, from, far)
         .await
