@@ -33,6 +33,7 @@ mod ingest_v2;
 mod meters_mbus;
 mod meters_wmbus;
 mod modbus_profiles;
+mod onboarding;
 mod pipeline;
 mod privacy;
 mod sim_history;

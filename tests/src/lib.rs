@@ -13,7 +13,8 @@
 //! [`victoria_count`] counts what it stored. [`mqtt::subscribe`] is the test's own MQTT client beside the system;
 //! [`Partition`] is a TCP proxy that cuts a service off the broker and heals the link again.
 //! [`HttpsInfluxd`] is an influxd serving https only, with a certificate from [`tls`].
-//! [`StackBuilder::postgres`] (or [`Postgres::start`] alone) runs a real PostgreSQL (package `postgresql`).
+//! [`StackBuilder::postgres`] (or [`Postgres::start`] alone) runs a real PostgreSQL (package `postgresql`);
+//! [`Stack::store_url`] gives the system a store on it or in a SQLite file ([`StoreBackend`]).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -35,6 +36,7 @@ mod ports;
 mod postgres;
 mod process;
 mod stack;
+mod store;
 mod template;
 pub mod tls;
 mod victoria;
@@ -47,4 +49,5 @@ pub use partition::Partition;
 pub use ports::free_port;
 pub use postgres::Postgres;
 pub use stack::{Stack, StackBuilder};
+pub use store::StoreBackend;
 pub use victoria::victoria_count;
