@@ -31,6 +31,7 @@ mod ingest_scale_out;
 mod ingest_support;
 mod ingest_v2;
 mod meters_mbus;
+mod meters_sml;
 mod meters_wmbus;
 mod modbus_profiles;
 mod onboarding;
