@@ -205,3 +205,89 @@ pub async fn read_meter(
     };
     let _ = shutdown.run_until_cancelled(reading).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::TcpListener;
+    use zw_sim::sml_tcp::{self, SmlMeterConfig, SmlState};
+
+    use super::*;
+
+    /// Garbage, a file with a broken CRC and a good file on one stream: one reading, the bad file and the
+    /// garbage counted; a closed stream is reconnected.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn garbage_and_crc_errors_are_counted_and_the_stream_resynchronises() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let sim = SmlMeterConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            manufacturer: "EMH".into(),
+            serial: 1,
+            interval: Duration::from_secs(1),
+        };
+        let good = sml_tcp::file(&sim, &SmlState::default(), 1);
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 1] ^= 0xFF;
+        let server = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().await.expect("accept");
+                let mut bytes = vec![0x42, 0x1B, 0x00, 0x01];
+                bytes.extend(&bad);
+                bytes.extend(&good);
+                s.write_all(&bytes).await.expect("write");
+                // Closing the stream makes the reader reconnect.
+            }
+        });
+        let crate::test_support::Brokerless {
+            metrics,
+            bus_cfg,
+            bus,
+            stop,
+            driver,
+        } = crate::test_support::brokerless_bus();
+        let (outbox, _task) = crate::buffer::start(
+            crate::buffer::Store::memory(1 << 20),
+            bus.clone(),
+            metrics.clone(),
+        );
+        let (publisher, _flusher) = crate::publish::Publisher::start(
+            &crate::publish::PublishConfig::default(),
+            &Id::new("gw1").expect("id"),
+            outbox,
+            bus_cfg.max_message_bytes,
+            metrics.clone(),
+        );
+        let meter = SmlDevice {
+            site: Id::new("hh").expect("id"),
+            device: Id::new("m").expect("id"),
+            endpoint: StreamEndpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port,
+            },
+        };
+        let run = CancellationToken::new();
+        let task = tokio::spawn(read_meter(
+            meter,
+            Config::default(),
+            bus,
+            publisher,
+            metrics.clone(),
+            run.clone(),
+        ));
+        let files = |o: &str| metrics.sml.files.with_label_values(&["m", o]).get();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while files("reading") < 2 && Instant::now() < deadline {
+            sleep(Duration::from_millis(50)).await;
+        }
+        run.cancel();
+        task.await.expect("reader");
+        server.await.expect("server");
+        assert_eq!((files("reading"), files("crc")), (2, 2));
+        assert!(metrics.sml.discarded_bytes.with_label_values(&["m"]).get() >= 2);
+        assert_eq!(metrics.sml.connects.with_label_values(&["m", "ok"]).get(), 2);
+        stop.cancel();
+        let _ = driver.await;
+    }
+}
