@@ -37,6 +37,7 @@ mod modbus_profiles;
 mod onboarding;
 mod pipeline;
 mod privacy;
+mod report;
 mod sim_history;
 mod store;
 mod support;
