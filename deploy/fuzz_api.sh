@@ -66,7 +66,8 @@ API=http://127.0.0.1:$API_PORT
 curl -sS --fail --max-time 10 -o "$WORK/openapi.json" "$API/api/v1/openapi.json"
 
 set +e
-"$VENV/bin/schemathesis" run "$WORK/openapi.json" --url "$API" -H "Authorization: Bearer $ADMIN" \
+# The rules across two parameters (deploy/fuzz_hooks.py).
+PYTHONPATH=$ROOT/deploy SCHEMATHESIS_HOOKS=fuzz_hooks "$VENV/bin/schemathesis" run "$WORK/openapi.json" --url "$API" -H "Authorization: Bearer $ADMIN" \
   --checks all --exclude-path /api/v1/stream --rate-limit="$RATE" "$@"
 status=$?
 set -e

@@ -3,7 +3,8 @@
 //! [`Problems`] then makes it match what the router does for every route: error bodies are
 //! `application/problem+json`; every route with a token may answer 429 (rate limit, failed authentications,
 //! streams) with `Retry-After`; every route but the live stream may answer 503 (`api.request_timeout`);
-//! history's `quantity` lists the canonical quantities; site and device ids declare their pattern.
+//! history's `quantity` lists the canonical quantities; site and device ids declare their pattern; dates and
+//! instants declare the years the database can store.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::Response;
@@ -56,6 +57,10 @@ impl Modify for Problems {
                 if path.starts_with("/api/v1/sites/{id}") || path.starts_with("/api/v1/devices/{id}") {
                     declare_id(op);
                 }
+                declare_storable_dates(op);
+                if path == "/api/v1/trees" {
+                    declare_plain_json(op);
+                }
             }
         }
     }
@@ -71,6 +76,39 @@ fn declare_id(op: &mut Operation) {
         .build();
     for p in op.parameters.iter_mut().flatten().filter(|p| p.name == "id") {
         p.schema = Some(RefOr::T(schema.clone().into()));
+    }
+}
+
+/// Years every instant of which InfluxDB can store (1678 to 2261; [`crate::bounds`] answers 400 outside
+/// 1677-09-22 to 2262-04-10).
+const STORABLE_YEAR: &str = "(16(7[89]|[89][0-9])|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])";
+
+/// Date (`until`) and instant (`from`, `to`) parameters declare the years the database can store, so a
+/// date outside them is invalid by the document, as it is a 400 by the API. (`from` before `to` is a rule
+/// across two parameters that JSON Schema cannot state: the parameter's description says it, and
+/// `deploy/fuzz_hooks.py` tells the fuzzer.)
+fn declare_storable_dates(op: &mut Operation) {
+    for p in op.parameters.iter_mut().flatten() {
+        let (format, pattern) = match p.name.as_str() {
+            "until" => ("date", format!("^{STORABLE_YEAR}-[0-9]{{2}}-[0-9]{{2}}$")),
+            "from" | "to" => ("date-time", format!("^{STORABLE_YEAR}-")),
+            _ => continue,
+        };
+        let schema = utoipa::openapi::ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(format.into())))
+            .pattern(Some(pattern))
+            .build();
+        p.schema = Some(RefOr::T(schema.into()));
+    }
+}
+
+/// The tree map is GeoJSON and is sent as `application/json` (which GeoJSON is), so both are declared.
+fn declare_plain_json(op: &mut Operation) {
+    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200")
+        && let Some(geo) = ok.content.get("application/geo+json").cloned()
+    {
+        ok.content.entry("application/json".into()).or_insert(geo);
     }
 }
 
