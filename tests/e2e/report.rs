@@ -293,7 +293,7 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
     );
     // Candidates: the heat of the school and the town hall's electricity are above their values, ordered by
     // how far; the night-and-weekend shares follow (equal for steady loads: by site id).
-    let mut above = vec![
+    let mut above = [
         ("rathaus", "electricity", 4.0 * h25 / 500.0 / 38.0 - 1.0),
         ("schule", "heat", heat25 * 3883.0 / g25 / 2000.0 / 140.0 - 1.0),
     ];
