@@ -148,3 +148,48 @@ impl Views {
         Applied::Ignored
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(state: &str, extra: serde_json::Value) -> Alert {
+        let mut v = serde_json::json!({
+            "v": 1, "id": "left_on.hh-12.hh-12-plug", "kind": "left_on", "category": "energy",
+            "site": "hh-12", "subject": { "device": "hh-12-plug" }, "state": state, "severity": "warning",
+            "opened_at": "2026-11-21T02:10:00Z", "updated_at": "2026-11-21T02:40:00Z",
+            "explanation": { "observed": 800.0, "expected": 0.0, "threshold": 50.0, "unit": "W",
+                "baseline": "limit", "since": "2026-11-21T02:00:00Z", "text": "800 W at night" }
+        });
+        for (k, x) in extra.as_object().into_iter().flatten() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).expect("alert")
+    }
+
+    #[test]
+    fn a_book_event_carries_the_acknowledgement_and_the_close() {
+        let open = book_event(&alert("open", serde_json::json!({})));
+        assert_eq!(open.alert.alert_id, "left_on.hh-12.hh-12-plug");
+        assert_eq!(open.alert.subject, "hh-12-plug");
+        assert_eq!(open.alert.site.as_deref(), Some("hh-12"));
+        assert_eq!((open.acknowledged, open.closed_at), (None, None));
+        let acked = book_event(&alert(
+            "acknowledged",
+            serde_json::json!({ "acknowledged_by": "anna", "acknowledged_at": "2026-11-21T03:00:00Z" }),
+        ));
+        assert_eq!(acked.acknowledged.as_ref().map(|(w, _)| w.as_str()), Some("anna"));
+        let resolved = book_event(&alert(
+            "resolved",
+            serde_json::json!({ "resolved_at": "2026-11-21T04:00:00Z" }),
+        ));
+        assert_eq!(
+            resolved.closed_at.map(|t| t.to_rfc3339()),
+            Some("2026-11-21T04:00:00+00:00".to_owned())
+        );
+        assert_eq!(
+            resolved.opened_at, open.opened_at,
+            "one episode from open to close"
+        );
+    }
+}

@@ -366,9 +366,6 @@ impl Store {
     /// acknowledgement is kept, as analytics keeps it). Errors: [`Error::NotFound`] for an unknown episode.
     pub async fn acknowledge_episode(&self, by: Stamp<'_>, episode: &str) -> Result<AlertEpisode, Error> {
         let mut tx = self.pool.begin().await?;
-        if self.episode_on(&mut tx, episode).await?.is_none() {
-            return Err(Error::not_found("alert", episode));
-        }
         ack_first(&mut tx, by, episode).await?;
         let after = self
             .episode_on(&mut tx, episode)
@@ -379,11 +376,9 @@ impl Store {
     }
 }
 
-/// Sets the acknowledgement of `episode` if it has none, auditing it.
+/// Sets the acknowledgement of `episode` if it has none, auditing it. Writes first, so that on SQLite the
+/// transaction takes the write lock at once (waiting for another writer) instead of failing to upgrade a read.
 async fn ack_first(conn: &mut AnyConnection, by: Stamp<'_>, episode: &str) -> Result<(), Error> {
-    let sql = format!("SELECT {COLS} FROM alerts WHERE id = $1");
-    let before = sqlx::query(&sql).bind(episode).fetch_optional(&mut *conn).await?;
-    let before = before.as_ref().map(episode_from).transpose()?;
     let done = sqlx::query(
         "UPDATE alerts SET acknowledged_at = $2, acknowledged_by = $3 WHERE id = $1 AND acknowledged_at IS NULL",
     )
@@ -395,8 +390,13 @@ async fn ack_first(conn: &mut AnyConnection, by: Stamp<'_>, episode: &str) -> Re
     .rows_affected()
         == 1;
     if done {
+        let sql = format!("SELECT {COLS} FROM alerts WHERE id = $1");
         let row = sqlx::query(&sql).bind(episode).fetch_optional(&mut *conn).await?;
         let after = row.as_ref().map(episode_from).transpose()?;
+        let before = after.clone().map(|mut e| {
+            e.acknowledged = None;
+            e
+        });
         audit::record(
             conn,
             by,

@@ -1,8 +1,10 @@
 //! The dashboard in headless Chromium against a running system (mosquitto, influxd, `zaehlwerk sim` and
 //! `zaehlwerk all`): every view of every role loads, shows live values and its charts, passes axe-core
 //! without a serious or critical violation, and is written as a screenshot to `target/e2e-artifacts/dashboard/`.
-//! The resident sees only their household; acknowledging an alert goes through analytics and back; the
-//! watering list is a nearest-neighbour route from the configured depot.
+//! The resident sees only their household; acknowledging an alert with a comment goes through analytics and
+//! back and the comment is kept in the alert book; the building shows cost and forecast; the watering list is
+//! a nearest-neighbour route from the configured depot, and a watering recorded in the page is in the tree's
+//! watering log. With `[store]` (a SQLite file in the stack's folder).
 //!
 //! The town: the simulator's town hall meter, a household with a plug, a household without devices, a park
 //! with a soil sensor and five trees, and 99 more buildings without devices, so the overview has 100.
@@ -94,9 +96,16 @@ impl Town {
         cfg.sim.modbus_listen = ([127, 0, 0, 1], modbus).into();
         cfg.sim.update_interval = Duration::from_secs(3600);
         cfg.sim.meters = vec![MeterConfig::sdm630(1)];
+        // Three hours of the meter's past in InfluxDB, so the building's forecast has whole hours to learn from.
+        cfg.sim.history = Duration::from_secs(3 * 3600);
         cfg.sim.plugs = vec![plug("plug-e2e", Duration::from_millis(300))];
         cfg.sim.soil_sensors = vec![soil_sensor("lse01-e2e", Duration::from_millis(500))];
         cfg.api.dashboard.depot = Some(Depot { lat: 51.0, lon: 6.0 });
+        // The alert book and the watering log.
+        cfg.store.url = Some(format!(
+            "sqlite://{}",
+            stack.state_dir().join("store.db").display()
+        ));
         // Analytics evaluates the trees at start and then on multiples of this interval since the epoch (by
         // default every quarter hour): a long one keeps the statuses this test publishes standing.
         cfg.analytics.trees.interval = Duration::from_secs(1000 * 86_400);
@@ -287,6 +296,16 @@ async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> an
     Ok(dom)
 }
 
+/// `s` percent-encoded for a query value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn first_number(s: &str) -> Option<&str> {
     s.split(['>', '<'])
         .find(|t| t.trim().ends_with(" W") || t.trim().ends_with(" kW"))
@@ -348,6 +367,28 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     assert!(dom.contains("data-cells=\""), "no carpet cells:\n{dom}");
     assert!(dom.contains("data-device=\"rathaus-main\""), "{dom}");
     assert!(dom.contains("Nachtgrundlast"), "no carpet summary:\n{dom}");
+    // Cost this month (with its tariff) and the month-end and year-end forecast with the band.
+    assert!(dom.contains("data-cost=\"rathaus\""), "no cost section:\n{dom}");
+    let cost = dom
+        .split("data-cost-month=\"\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("");
+    assert!(
+        cost.contains('€') && cost.contains("kWh"),
+        "cost this month: {cost:?}"
+    );
+    for horizon in ["month", "year"] {
+        let f = dom
+            .split(&format!("data-forecast-{horizon}=\"\">"))
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or("");
+        assert!(
+            f.contains("kWh") && f.contains("Spanne"),
+            "{horizon}-end forecast: {f:?}"
+        );
+    }
 
     // Alerts: acknowledging in the page goes to analytics and comes back as acknowledged by fm.
     let id = "high_consumption.rathaus.rathaus-main";
@@ -359,13 +400,19 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     )
     .await?;
     assert!(dom.contains("Hoher Verbrauch: rathaus-main"), "{dom}");
-    let click = format!("click=%5Bdata-ack%3D%22{id}%22%5D");
-    let dom = dump_dom(&town.url(&click, "token=tok-fm&view=alerts"), BUDGET * 2, DESKTOP).await?;
+    let comment = "Lüftung läuft nachts, Hausmeister informiert";
+    let steps = format!(
+        "step={}&step={}",
+        enc(&format!("fill:[data-ack-comment=\"{id}\"]={comment}")),
+        enc(&format!("click:[data-ack=\"{id}\"]"))
+    );
+    let dom = dump_dom(&town.url(&steps, "token=tok-fm&view=alerts"), BUDGET * 2, DESKTOP).await?;
     assert!(
         dom.contains(&format!("data-alert=\"{id}\" data-state=\"acknowledged\""))
             && dom.contains("bestätigt von fm"),
         "the acknowledgement did not come back:\n{dom}"
     );
+    assert!(dom.contains(comment), "the comment is not shown:\n{dom}");
     let (_, alerts) = get(&format!("{}/api/v1/alerts", town.api), Some("tok-fm")).await?;
     let acked = alerts
         .as_array()
@@ -374,6 +421,8 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
         .find(|a| a["id"] == id)
         .context("alert")?;
     assert_eq!(acked["acknowledged_by"], "fm", "{acked}");
+    assert_eq!(acked["comments"][0]["body"], comment, "{acked}");
+    assert_eq!(acked["comments"][0]["author"], "fm", "{acked}");
 
     // Resident, on a phone: only their household, live power in large numbers, charts, German.
     let dom = check_view(
@@ -445,5 +494,58 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
         dom.contains("data-maintenance=\"\"") && dom.contains("Sensorwartung"),
         "no maintenance list:\n{dom}"
     );
+    assert!(
+        dom.contains("data-chart=\"soil-history\"") && dom.contains("data-water=\"baum-near\""),
+        "no soil history or record button:\n{dom}"
+    );
+
+    // Recording a watering from the list: the form opens for the tree, 80 L by "Trupp 2" are saved, the
+    // log lists them and the API has them.
+    let steps = [
+        "click:[data-water=\"baum-near\"]",
+        "fill:#w-litres=80",
+        "fill:#w-by=Trupp 2",
+        "click:form[data-watering-form] button[type=submit]",
+    ]
+    .map(|s| format!("step={}", enc(s)))
+    .join("&");
+    let dom = dump_dom(
+        &town.url(&steps, "token=tok-parks&view=trees"),
+        BUDGET * 2,
+        DESKTOP,
+    )
+    .await?;
+    assert!(
+        dom.contains("Gießung gespeichert: baum-near, 80 L"),
+        "the watering was not saved:\n{dom}"
+    );
+    assert!(
+        dom.contains("data-waterings=\"1\"") && dom.contains("Trupp 2"),
+        "the watering is not in the log or the chart:\n{dom}"
+    );
+    let (code, log) = get(
+        &format!("{}/api/v1/trees/baum-near/waterings", town.api),
+        Some("tok-parks"),
+    )
+    .await?;
+    assert_eq!(code, 200, "{log}");
+    assert_eq!(log["litres"], 80.0, "{log}");
+    assert_eq!(log["waterings"][0]["by"], "Trupp 2", "{log}");
+    assert_eq!(log["waterings"][0]["recorded_by"], "parks", "{log}");
+    screenshot(
+        &town.url(&steps, "token=tok-parks&view=trees"),
+        BUDGET * 2,
+        DESKTOP,
+        &artifacts("dashboard")?.join("parks-watering.png"),
+    )
+    .await?;
+    // A resident cannot log a watering: the tree is not theirs (404, as an unknown one).
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/trees/baum-near/waterings", town.api))
+        .bearer_auth("tok-res1")
+        .json(&serde_json::json!({ "litres": 80 }))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 404);
     town.stop().await
 }

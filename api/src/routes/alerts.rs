@@ -114,6 +114,26 @@ fn wanted(p: &AlertParams, a: &Alert) -> bool {
         && p.site.as_deref().is_none_or(|s| a.site.as_str() == s)
 }
 
+/// Runs a store write again on a database error, up to 5 times 100 ms × attempt apart: SQLite lets one
+/// writer in at a time and the alert recorder writes too.
+pub(crate) async fn retried<T, F, Fut>(mut f: F) -> Result<T, zw_store::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, zw_store::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(zw_store::Error::Db(e)) if attempt < 5 => {
+                warn!(error = %e, attempt, "Alert book write failed; retrying.");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 fn store_error(what: &'static str) -> impl Fn(zw_store::Error) -> ApiError {
     move |e| ApiError::unavailable(what, &e)
 }
@@ -341,17 +361,15 @@ pub async fn ack(
         ));
     };
     let by = Stamp::new(user.name.as_str(), now);
-    let ep = store
-        .record_alert_event(by, &crate::views::book_event(&alert))
+    let event = crate::views::book_event(&alert);
+    let ep = retried(|| store.record_alert_event(by, &event))
         .await
         .map_err(store_error("the alert book"))?;
-    let ep = store
-        .acknowledge_episode(by, &ep.id)
+    let ep = retried(|| store.acknowledge_episode(by, &ep.id))
         .await
         .map_err(store_error("the alert book"))?;
     if let Some(c) = &comment {
-        store
-            .comment_alert(by, &ep.id, c)
+        retried(|| store.comment_alert(by, &ep.id, c))
             .await
             .map_err(store_error("the alert book"))?;
     }

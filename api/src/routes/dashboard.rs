@@ -38,6 +38,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
     ("js/parks.js", JS, include_bytes!("../../static/js/parks.js")),
     ("js/route.js", JS, include_bytes!("../../static/js/route.js")),
+    ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
     (
         "vendor/uplot/uPlot.iife.min.js",
         JS,
@@ -233,6 +234,20 @@ mod tests {
             "vendor/leaflet/leaflet.js",
         ] {
             assert!(PAGE.contains(&format!("/static/{needed}")), "{needed}");
+        }
+        // Every module a served module imports is served too (a missing one stops the whole page).
+        for (path, _, body) in FILES.iter().filter(|(p, _, _)| p.starts_with("js/")) {
+            let text = std::str::from_utf8(body).expect("utf-8");
+            for import in text.lines().filter_map(|l| l.strip_prefix("import ")) {
+                let Some(module) = import.split('"').nth(1).and_then(|m| m.strip_prefix("./")) else {
+                    continue;
+                };
+                let served = format!("js/{module}");
+                assert!(
+                    FILES.iter().any(|(p, _, _)| *p == served),
+                    "{path} imports {served}, which is not served"
+                );
+            }
         }
     }
 }

@@ -169,16 +169,14 @@ pub async fn record_watering(
     let crew =
         b.by.as_deref()
             .map_or_else(|| user.name.to_string(), |s| s.trim().to_owned());
-    let entry = store
-        .log_watering(
-            zw_store::Stamp::new(user.name.as_str(), now),
-            &zw_store::NewWatering {
-                tree: tree.id.to_string(),
-                watered_at: b.at.unwrap_or(now),
-                litres: Some(b.litres),
-                note: crew.clone(),
-            },
-        )
+    let new = zw_store::NewWatering {
+        tree: tree.id.to_string(),
+        watered_at: b.at.unwrap_or(now),
+        litres: Some(b.litres),
+        note: crew.clone(),
+    };
+    let by = zw_store::Stamp::new(user.name.as_str(), now);
+    let entry = crate::routes::alerts::retried(|| store.log_watering(by, &new))
         .await
         .map_err(|e| match e {
             zw_store::Error::Invalid(list) => ApiError::BadRequest(list.join("; ")),
