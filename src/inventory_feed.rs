@@ -33,10 +33,10 @@ use zw_store::{Stamp, Store};
 /// Who the audit trail names for the import at start.
 const IMPORT_ACTOR: &str = "import";
 
-/// How often the import at start is tried: processes starting together race for the same rows (one
-/// PostgreSQL transaction loses on a unique key, SQLite may be busy); the next try finds them and
-/// changes nothing.
-const IMPORT_TRIES: u32 = 4;
+/// How often connecting (and migrating) and the import at start are tried: processes starting together
+/// race to migrate a new database and to insert the same rows (one PostgreSQL transaction loses on a
+/// unique key, SQLite may be busy); the next try finds them and changes nothing.
+const START_TRIES: u32 = 4;
 
 /// The first wait after a failed reload; doubled after each further failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -102,9 +102,21 @@ pub async fn open(cfg: &zw_store::Config, file: &zw_model::Inventory) -> anyhow:
     let Some(url) = &cfg.url else {
         return Ok(None);
     };
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("store {url}"))?;
+    // Processes started together race to migrate a new SQLite file (one fails on "table already exists");
+    // the next try finds the schema in place.
+    let mut tries = 0;
+    let store = loop {
+        tries += 1;
+        match Store::connect(url).await {
+            Ok(store) => break store,
+            Err(e @ zw_store::Error::Url(_)) => return Err(e).with_context(|| format!("store {url}")),
+            Err(e) if tries < START_TRIES => {
+                warn!(error = %e, try = tries, "Store not ready; trying again.");
+                tokio::time::sleep(FIRST_BACKOFF * tries).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("store {url}")),
+        }
+    };
     if cfg.import_on_start {
         let mut tries = 0;
         let report = loop {
@@ -117,7 +129,7 @@ pub async fn open(cfg: &zw_store::Config, file: &zw_model::Inventory) -> anyhow:
                 Err(e @ zw_store::Error::Invalid(_)) => {
                     return Err(e).context("the config's inventory cannot be imported into the store");
                 }
-                Err(e) if tries < IMPORT_TRIES => {
+                Err(e) if tries < START_TRIES => {
                     warn!(error = %e, try = tries, "Inventory import failed; trying again.");
                     tokio::time::sleep(FIRST_BACKOFF * tries).await;
                 }
@@ -194,7 +206,20 @@ pub async fn run(
         if notice.version <= applied {
             continue;
         }
-        let Some(inventory) = reload(&store, &metrics, &stop).await else {
+        // Someone else in this process (the admin API, after its own change) may replace the inventory
+        // while the export runs: then the export may predate that change, and it is read again rather
+        // than put over a newer inventory.
+        let inventory = loop {
+            let mut others = live.subscribe();
+            let Some(inventory) = reload(&store, &metrics, &stop).await else {
+                break None;
+            };
+            if !others.has_changed().unwrap_or(false) {
+                break Some(inventory);
+            }
+            others.borrow_and_update();
+        };
+        let Some(inventory) = inventory else {
             break;
         };
         let changed = live.replace(inventory);

@@ -7,7 +7,8 @@
 //! - the plug's own MQTT message reaches the resident's live view and history (the gateway routes it),
 //! - the change is audited, and revoking the resident's tokens makes the token 401 at the next request;
 //!
-//! with no file edited and no process restarted.
+//! with no file edited and no process restarted. Once more with gateway, ingest, analytics and API as four
+//! processes, which learn of the change only from the notice on the bus and reload from the store.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,12 +27,26 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_onboarded_through_the_admin_api_sees_its_values_on_sqlite() -> anyhow::Result<()> {
-    onboard(StoreBackend::Sqlite).await
+    onboard(StoreBackend::Sqlite, &["all"]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_onboarded_through_the_admin_api_sees_its_values_on_postgres() -> anyhow::Result<()> {
-    onboard(StoreBackend::Postgres).await
+    onboard(StoreBackend::Postgres, &["all"]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_household_onboarded_while_four_processes_run_sees_its_values() -> anyhow::Result<()> {
+    onboard(StoreBackend::Sqlite, &["gateway", "ingest", "analytics", "api"]).await
+}
+
+/// The last lines of every process's log.
+fn tails(procs: &[Zaehlwerk]) -> String {
+    procs
+        .iter()
+        .map(|p| format!("{}:\n{}", p.log.display(), p.log_tail()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A request with a JSON body (and an optional bearer token); status and JSON answer (Null if none).
@@ -68,7 +83,7 @@ fn counter(text: &str, name_and_labels: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
+async fn onboard(backend: StoreBackend, processes: &[&str]) -> anyhow::Result<()> {
     let mut builder = Stack::builder().mosquitto().influxd();
     if backend == StoreBackend::Postgres {
         builder = builder.postgres();
@@ -91,13 +106,30 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
     )
     .await?;
     let (mqtt, mut notices) = (harness.client, harness.messages);
-    let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
+    let procs = processes
+        .iter()
+        .map(|sub| Zaehlwerk::start(sub, &cfg_path, stack.state_dir()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let api = format!("http://127.0.0.1:{api_port}");
     eventually(WAIT, "/readyz", || async {
         (get(&format!("{api}/readyz"), None).await.ok()?.0 == 200).then_some(())
     })
     .await
-    .with_context(|| all.log_tail())?;
+    .with_context(|| tails(&procs))?;
+
+    // Every process follows the notices (its feed is connected) before the change is made.
+    for (sub, proc) in processes.iter().zip(&procs) {
+        // `all` logs in with its first service's account (the gateway's).
+        let line = format!("client={}-inventory", if *sub == "all" { "gateway" } else { sub });
+        eventually(WAIT, &format!("{sub}'s inventory feed"), || async {
+            std::fs::read_to_string(&proc.log)
+                .ok()?
+                .contains(&line)
+                .then_some(())
+        })
+        .await
+        .with_context(|| tails(&procs))?;
+    }
 
     // The admin creates the household with its plug; the answer carries the activation code.
     let (status, created) = send(
@@ -115,7 +147,7 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
     ensure!(
         status == 201,
         "create household: {status} {created}\n{}",
-        all.log_tail()
+        tails(&procs)
     );
     assert_eq!(created["site"], "hh-42");
     let code = created["activation_code"]
@@ -123,6 +155,18 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
         .context("activation code")?
         .to_owned();
 
+    // Four processes: ingest has the device once it applied the notice (one process: at once, the API
+    // replaced the inventory it shares with ingest before answering).
+    if let Some(ingest) = procs.iter().find(|p| p.log.ends_with("ingest.log")) {
+        eventually(WAIT, "ingest reloading the inventory", || async {
+            std::fs::read_to_string(&ingest.log)
+                .ok()?
+                .contains("Inventory reloaded from the store.")
+                .then_some(())
+        })
+        .await
+        .with_context(|| tails(&procs))?;
+    }
     // A reading of the new device right away: stored, not dead-lettered as an unknown pair.
     let site = Id::new("hh-42")?;
     let device = Id::new("hh-42-plug")?;
@@ -150,7 +194,7 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
         }
     })
     .await
-    .with_context(|| all.log_tail())?;
+    .with_context(|| tails(&procs))?;
     let text = metrics(&api).await.context("metrics")?;
     assert_eq!(
         counter(
@@ -197,7 +241,7 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
         }
     })
     .await
-    .with_context(|| all.log_tail())?;
+    .with_context(|| tails(&procs))?;
     assert_eq!(live["site"], "hh-42");
     let (status, history) = get(
         &format!("{api}/api/v1/devices/hh-42-plug/history?quantity=active_power&window=1m"),
@@ -238,6 +282,8 @@ async fn onboard(backend: StoreBackend) -> anyhow::Result<()> {
     let (status, _) = get(&live_url, Some(&token)).await?;
     assert_eq!(status, 401, "a revoked token still works");
 
-    all.stop(Duration::from_secs(15)).await?;
+    for p in procs {
+        p.stop(Duration::from_secs(15)).await?;
+    }
     Ok(())
 }
