@@ -366,6 +366,29 @@ if ! await zaehlwerk 60 "200 from http://$HOST:$API_PORT/readyz" api_ready; then
   die "zaehlwerk did not become ready"
 fi
 
+# Onboard one household through the admin API, as a town would for a new resident: the household, its plug
+# and an activation code for the letter. The store keeps it across runs; then a new code is issued.
+onboard_demo_household() {
+  local api="http://$HOST:$API_PORT" answer status
+  local body='{"id":"hh-demo","name":"Demo-Haushalt","since":"'"$(date -u +%F)"'","devices":[{"id":"hh-demo-plug","source":{"type":"tasmota","topic":"plug-demo"}}]}'
+  admin_post() { curl -sS --max-time 10 -w '\n%{http_code}' -H "Authorization: Bearer $ADMIN_TOKEN" "$@"; }
+  answer=$(admin_post -H 'Content-Type: application/json' -d "$body" "$api/api/v1/admin/households") || return 1
+  status=${answer##*$'\n'}
+  if [[ $status == 409 ]]; then
+    answer=$(admin_post -X POST "$api/api/v1/admin/households/hh-demo/activation") || return 1
+    status=${answer##*$'\n'}
+  fi
+  answer=${answer%$'\n'*}
+  if [[ $status != 201 ]]; then
+    log "onboarding the demo household failed ($status): $answer"
+    return 1
+  fi
+  ACTIVATION_CODE=$(printf '%s' "$answer" | sed -n 's/.*"activation_code":"\([^"]*\)".*/\1/p')
+  [[ -n $ACTIVATION_CODE ]]
+}
+ACTIVATION_CODE=""
+onboard_demo_household || log "note: no demo household onboarded (see above)"
+
 cat <<EOF
 api: http://$HOST:$API_PORT
 influxdb: http://$HOST:$INFLUX_PORT database $DB
@@ -375,6 +398,8 @@ token resident: $RESIDENT_TOKEN
 token parks: $PARKS_TOKEN
 token admin: $ADMIN_TOKEN
 try: curl -H "Authorization: Bearer $FM_TOKEN" http://$HOST:$API_PORT/api/v1/devices
+household hh-demo activation code: ${ACTIVATION_CODE:-none}
+activate: curl -H 'Content-Type: application/json' -d '{"code":"${ACTIVATION_CODE:-…}"}' http://$HOST:$API_PORT/api/v1/activate
 Ctrl-C stops everything (tokens in $STATE/tokens.txt, logs in $STATE/logs/)
 EOF
 
