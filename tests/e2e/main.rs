@@ -12,6 +12,7 @@ mod bus_acks;
 mod bus_security;
 mod cost_forecast;
 mod dashboard;
+mod dashboard_admin;
 mod energy_periods;
 mod energy_rollups;
 mod erase;
