@@ -7,7 +7,8 @@
 //!
 //! Weather correction: a heating consumption `E` measured in a period with `G` degree days scales to a
 //! period with `G'` as `E · G' / G` ([`scale`]); the share of a load that heats (the rest does not follow
-//! the weather) is scaled alone ([`weather_scaled`]). All pure functions; a day without a temperature is
+//! the weather) is scaled alone ([`weather_scaled`]), the share learned from daily energy against daily
+//! degree days ([`HeatingFit`]). All pure functions; a day without a temperature is
 //! left out by the caller (missing, not 0 °C).
 
 /// Heating limit (Heizgrenze) of VDI 3807, °C.
@@ -41,9 +42,78 @@ pub fn weather_scaled(wh: f64, heating_share: f64, from: f64, to: f64) -> f64 {
     }
 }
 
+/// How a load follows the weather: daily energy `≈ base_wh + wh_per_kd · degree days` (least squares over
+/// days with a known temperature), from which the heating share of a period follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeatingFit {
+    /// Energy of a day without heating, Wh.
+    pub base_wh: f64,
+    /// Energy per kelvin-day, Wh (never negative: a load that falls with the cold has no heating share).
+    pub wh_per_kd: f64,
+}
+
+impl HeatingFit {
+    /// Fits `(daily energy Wh, daily degree days)` pairs; `None` with fewer than 7 days or without spread in
+    /// the degree days (all warm, or all alike: nothing to learn the slope from).
+    pub fn of(days: &[(f64, f64)]) -> Option<Self> {
+        let n = days.len();
+        if n < 7 {
+            return None;
+        }
+        let (mx, my) = days.iter().fold((0.0, 0.0), |a, d| (a.0 + d.1, a.1 + d.0));
+        let (mx, my) = (mx / n as f64, my / n as f64);
+        let sxx: f64 = days.iter().map(|d| (d.1 - mx).powi(2)).sum();
+        if sxx <= 1e-9 * n as f64 {
+            return None;
+        }
+        let sxy: f64 = days.iter().map(|d| (d.1 - mx) * (d.0 - my)).sum();
+        let k = (sxy / sxx).max(0.0);
+        Some(Self {
+            base_wh: my - k * mx,
+            wh_per_kd: k,
+        })
+    }
+
+    /// Share of the energy of a period with `mean_kd` degree days per day that is heating (`0..=1`).
+    pub fn heating_share(&self, mean_kd: f64) -> f64 {
+        let heat = self.wh_per_kd * mean_kd.max(0.0);
+        let total = self.base_wh.max(0.0) + heat;
+        if total > 0.0 {
+            (heat / total).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heating_load_is_fitted_and_its_share_follows_the_cold() {
+        // 100 kWh a day plus 5 kWh per kelvin-day.
+        let days: Vec<(f64, f64)> = (0..14)
+            .map(|d| {
+                let kd = f64::from(d);
+                (100_000.0 + 5_000.0 * kd, kd)
+            })
+            .collect();
+        let f = HeatingFit::of(&days).expect("a fit");
+        assert!(
+            (f.base_wh - 100_000.0).abs() < 1e-6 && (f.wh_per_kd - 5_000.0).abs() < 1e-6,
+            "{f:?}"
+        );
+        // 10 K·d a day: 50 of 150 kWh heat.
+        assert!((f.heating_share(10.0) - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(f.heating_share(0.0), 0.0);
+        // A colder rest of the month (15 instead of 10 K·d a day) scales only that third.
+        let rest = weather_scaled(150_000.0, f.heating_share(10.0), 10.0, 15.0);
+        assert!((rest - 175_000.0).abs() < 1e-6, "{rest}");
+        // All days alike, or too few: nothing to learn.
+        assert_eq!(HeatingFit::of(&[(1.0, 3.0); 10]), None);
+        assert_eq!(HeatingFit::of(&days[..6]), None);
+    }
 
     #[test]
     fn counts_only_days_below_the_limit_against_the_room_temperature() {
