@@ -150,12 +150,13 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
             users: list::<User>(&mut t, "users", errors),
             tariffs: list(&mut t, "tariffs", errors),
             budgets: list(&mut t, "budgets", errors),
+            gas_conversions: list(&mut t, "gas_conversions", errors),
         },
     };
     let mut cfg = cfg;
     read_price_series(&mut cfg.inventory.tariffs, errors);
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, store, sites, trees, users, tariffs, budgets)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, store, sites, trees, users, tariffs, budgets, gas_conversions)"));
     }
     cfg
 }

@@ -446,6 +446,10 @@ pub struct Inventory {
     /// Consumption and cost budgets per site and year (`[[budgets]]`).
     #[serde(default)]
     pub budgets: Vec<crate::tariff::Budget>,
+    /// Gas calorific values and Z factors per site from a date on (`[[gas_conversions]]`, see
+    /// [`crate::counter::gas`]): a gas meter's m³ become kWh only where one is valid.
+    #[serde(default)]
+    pub gas_conversions: Vec<crate::counter::gas::GasConversion>,
 }
 
 impl Inventory {
@@ -539,6 +543,7 @@ impl Inventory {
             }
         }
         errors.extend(crate::tariff::validate(&self.tariffs, &self.budgets, &self.sites));
+        errors.extend(crate::counter::gas::validate(&self.gas_conversions, &self.sites));
         errors
     }
 

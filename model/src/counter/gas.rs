@@ -2,7 +2,7 @@
 //! Zustandszahl Z and the Abrechnungsbrennwert Hₛ the network operator publishes per site (Brennwertbezirk)
 //! and period. Pure: the volumes per period come from the counter logic ([`super::consumption`] over a
 //! `gas_volume` counter, m³ in the bucket's `wh` field: the logic is unit-agnostic), the conversions from the
-//! config (`[[gas_conversion]]`).
+//! inventory (`[[gas_conversions]]`, [`crate::Inventory::gas_conversions`]).
 //!
 //! * A conversion is valid from its `valid_from` (local midnight, Europe/Berlin) until the next one of the
 //!   same site. A period that straddles a change is split by time (consumption spreads linearly between
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Bucket;
 
-/// One `[[gas_conversion]]`: the calorific value and Z factor of a site from a date on.
+/// One `[[gas_conversions]]` entry: the calorific value and Z factor of a site from a date on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GasConversion {
@@ -44,13 +44,17 @@ impl GasConversion {
     }
 }
 
-/// Reports every invalid conversion, prefixed with `gas_conversion[i]`: a calorific value outside 6–14
-/// kWh/m³, a Z factor outside 0.5–1.2, and two entries for the same site and day.
-pub fn validate(list: &[GasConversion]) -> Vec<String> {
+/// Reports every invalid conversion, prefixed with `gas_conversions[i]`: a site not in `sites`, a
+/// calorific value outside 6–14 kWh/m³, a Z factor outside 0.5–1.2, and two entries for the same site and
+/// day.
+pub fn validate(list: &[GasConversion], sites: &[crate::Site]) -> Vec<String> {
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, c) in list.iter().enumerate() {
-        let p = format!("gas_conversion[{i}]");
+        let p = format!("gas_conversions[{i}]");
+        if !sites.iter().any(|s| s.id.as_str() == c.site) {
+            errors.push(format!("{p}.site: no site {:?}", c.site));
+        }
         if !(6.0..=14.0).contains(&c.calorific_value_kwh_per_m3) {
             errors.push(format!(
                 "{p}.calorific_value_kwh_per_m3: {} is not a natural gas calorific value (6..=14 kWh/m³)",
@@ -190,13 +194,26 @@ mod tests {
 
     #[test]
     fn every_bad_conversion_is_reported() {
+        let sites = [crate::Site {
+            id: crate::Id::new("a").expect("id"),
+            name: String::new(),
+            kind: crate::SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
+            devices: Vec::new(),
+        }];
         let list = [
             conv("a", (2026, 1, 1), 10.0, 0.95),
             conv("a", (2026, 1, 1), 40.0, 1.9),
+            conv("nowhere", (2026, 1, 1), 10.0, 0.95),
         ];
-        let errors = validate(&list);
-        assert_eq!(errors.len(), 3, "{errors:#?}");
-        assert!(validate(&list[..1]).is_empty());
+        let errors = validate(&list, &sites);
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(
+            errors[3].starts_with("gas_conversions[2].site: no site"),
+            "{errors:#?}"
+        );
+        assert!(validate(&list[..1], &sites).is_empty());
         let parsed: GasConversion = toml::from_str(
             "site = \"a\"\nvalid_from = \"2026-01-01\"\ncalorific_value_kwh_per_m3 = 11.2\nz_factor = 0.9674",
         )
