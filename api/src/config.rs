@@ -77,8 +77,9 @@ pub struct Config {
     /// `state/logs/access.jsonl`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log: Option<std::path::PathBuf>,
-    /// Floor area per site id, m², for kWh per m² in the town ranking (`/api/v1/ranking`); each must be
-    /// positive. Default: none.
+    /// Floor area per site id, m², for kWh per m² in the town ranking (`/api/v1/ranking`) and the energy
+    /// report; each must be positive. A fallback: a site's own `floor_area_m2` in the inventory wins. Default:
+    /// none.
     pub floor_area_m2: std::collections::BTreeMap<String, f64>,
     /// Serve HTTPS natively (`[api.tls]`: certificate, key, HSTS max-age); absent: plain HTTP, for loopback or
     /// behind a reverse proxy that terminates TLS.

@@ -1,5 +1,5 @@
 //! The town ranking: every building in the caller's scope by its energy over the requested periods, with kWh
-//! per m² of floor area where `api.floor_area_m2` names it. Each building's energy is its energy report's
+//! per m² of floor area where the site's `floor_area_m2` (or, as a fallback, `api.floor_area_m2`) names it. Each building's energy is its energy report's
 //! total (main meters, or all devices; exact, complete-flagged, the running period up to the latest
 //! readings), read from the rollups where they answer, several buildings at a time.
 
@@ -55,7 +55,7 @@ pub struct RankedSite {
     pub wh: Option<f64>,
     /// No gap, reset or missing data in the periods (a running one: up to the latest readings).
     pub complete: bool,
-    /// Floor area (`api.floor_area_m2`), m²; null when not configured.
+    /// Floor area (the site's `floor_area_m2`, else `api.floor_area_m2`), m²; null when not configured.
     pub floor_area_m2: Option<f64>,
     /// `wh / 1000 / floor_area_m2`; null when either is unknown.
     pub kwh_per_m2: Option<f64>,
@@ -123,6 +123,7 @@ pub async fn ranking(
         count: Some(p.count.unwrap_or(1)),
         until: p.until,
         direction: None,
+        medium: None,
         compare: Compare::Previous,
     };
     let r = site_range(&state, &params, &user)?;
@@ -146,7 +147,9 @@ pub async fn ranking(
         .iter()
         .zip(totals)
         .map(|(site, (wh, complete))| {
-            let area = state.config.floor_area_m2.get(site.id.as_str()).copied();
+            let area = site
+                .floor_area_m2
+                .or_else(|| state.config.floor_area_m2.get(site.id.as_str()).copied());
             RankedSite {
                 rank: None,
                 site: site.id.to_string(),
