@@ -1,14 +1,20 @@
 //! Energy per local day, week, month or year, with cost and the comparison with the previous periods or the
 //! same periods a year earlier, for a device or a site; and a site's top consumers with their share.
 //!
-//! Consumption comes from the cumulative `energy_import`/`energy_export` counters through the shared counter
+//! The medium is a parameter ([`Medium`]): electricity from the `energy_import`/`energy_export` counters,
+//! heat from `heat_energy` (Wh), water from `volume` (m³), gas from `gas_volume` (m³) and, where the site has
+//! a valid `[[gas_conversions]]` entry, its kWh ([`zw_model::counter::gas`]: E = V × Z × Hₛ; else unknown).
+//! A site's heat, gas or water is the sum of its meters of that class ([`medium_meters`]).
+//!
+//! Consumption comes from the cumulative counters through the shared counter
 //! component (`zw_model::counter`), so reboots, meter swaps and gaps never become phantom or negative kWh: an
 //! unknown period is `null`, one with a gap longer than the counter's `max_gap` (or a reset, or missing data)
 //! is marked incomplete, and the running one (`ongoing`) is the energy so far, measured up to each device's
 //! latest reading. Each period is exact to the readings whatever the span: [`readings`] reads the readings
 //! around each period edge and a summary of the steps in between, and the raw readings only of periods that
-//! need them. A site's energy is the sum of its main meters (device class `main_meter`) if it has any, else
-//! of all its devices, so sub-meters are not counted twice. Only each device's series at its inventory site is
+//! need them. A site's electricity is the sum of its main meters (device class `main_meter`) if it has any,
+//! else of all its devices but heat, gas and water meters and soil sensors, so sub-meters are not counted
+//! twice. Only each device's series at its inventory site is
 //! read, and a period that starts before the caller's scope (a resident's move-in, `users[].since`) is
 //! withheld: `wh` null, `complete` false. Costs are priced as `/cost` prices them ([`super::cost`]): interval
 //! by interval under the site's `[[tariffs]]` (gross: energy, Grundpreis and VAT; for export the feed-in
@@ -22,7 +28,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use zw_model::counter::{Bucket, CounterConfig};
+use zw_model::counter::{Bucket, CounterConfig, gas};
+use zw_model::report::Medium;
 use zw_model::tariff::{Interval, Schedule};
 use zw_model::{Device, Id, Quantity, Site, User};
 
@@ -55,9 +62,13 @@ pub struct EnergyParams {
     pub count: Option<u32>,
     /// A local date in the last period (default today), from 1677-09-22 to 2262-04-10.
     pub until: Option<NaiveDate>,
-    /// `import` (default) or `export`.
+    /// `import` (default) or `export`; `export` only for electricity.
     #[param(pattern = "^(import|export)$")]
     pub direction: Option<String>,
+    /// What is measured: `electricity` (default; Wh of `energy_import`/`energy_export`), `heat` (Wh of the
+    /// heat meters' `heat_energy`), `gas` (m³ of `gas_volume`, and Wh through the site's
+    /// `[[gas_conversions]]`) or `water` (m³ of the water meters' `volume`).
+    pub medium: Option<Medium>,
     /// What the periods are compared with: `previous` (default; the periods just before, e.g. last month)
     /// or `previous_year` (the same periods a year earlier, e.g. this November against last November).
     #[serde(default)]
@@ -70,8 +81,12 @@ pub struct PeriodEnergy {
     /// First local date of the period.
     pub start: NaiveDate,
     /// Energy in Wh, exact to the counter readings; null when unknown. It includes what the counter grew
-    /// across a gap that lies wholly inside the period.
+    /// across a gap that lies wholly inside the period. For gas: `m3` × Z × Hₛ of the site's
+    /// `[[gas_conversions]]`, null where none is valid for all of the period; for water always null.
     pub wh: Option<f64>,
+    /// Volume in m³ (gas and water), exact to the counter readings as `wh` is; null when unknown, and for
+    /// electricity and heat.
+    pub m3: Option<f64>,
     /// No gap longer than the counter's `max_gap` (15 min), no reset and no missing data in the period (a
     /// running period: up to the latest reading); when false `wh` is a lower bound.
     pub complete: bool,
@@ -80,7 +95,8 @@ pub struct PeriodEnergy {
     /// Cost in the tariff's currency, to the cent, as `/cost` reports the period: under the site's
     /// `[[tariffs]]` the gross amount (energy, Grundpreis, VAT) of an import, the feed-in credit of an
     /// export; else `wh` at the flat `price_per_kwh`. Null when `wh` is, or when the periods hold more
-    /// tariff intervals than `/cost` prices at once (ask `/cost` for fewer periods).
+    /// tariff intervals than `/cost` prices at once (ask `/cost` for fewer periods); null for heat, gas and
+    /// water (the tariffs price electricity).
     pub cost: Option<f64>,
     /// The tariff versions that priced `cost`, oldest first (the flat price is `api-tariff`).
     pub tariffs: Vec<TariffCost>,
@@ -93,6 +109,11 @@ pub struct EnergyReport {
     pub subject: String,
     /// `import` or `export`.
     pub direction: String,
+    /// The medium measured.
+    pub medium: Medium,
+    /// The unit `change_ratio` compares: `Wh` (field `wh`) for electricity and heat, `m³` (field `m3`) for
+    /// gas and water.
+    pub unit: String,
     /// Granularity.
     pub period: Period,
     /// Currency of `cost`.
@@ -177,13 +198,37 @@ fn range(state: &AppState, p: &EnergyParams, user: &User) -> Result<Range, ApiEr
     })
 }
 
-fn quantity(direction: Option<&str>) -> Result<(Quantity, &'static str), ApiError> {
-    match direction.unwrap_or("import") {
-        "import" => Ok((Quantity::EnergyImport, "import")),
-        "export" => Ok((Quantity::EnergyExport, "export")),
-        other => Err(ApiError::BadRequest(format!(
+fn quantity(medium: Medium, direction: Option<&str>) -> Result<(Quantity, &'static str), ApiError> {
+    match (medium, direction.unwrap_or("import")) {
+        (Medium::Electricity, "export") => Ok((Quantity::EnergyExport, "export")),
+        (m, "import") => Ok((m.quantity(), "import")),
+        (m, "export") => Err(ApiError::BadRequest(format!(
+            "direction export is for electricity only, not {}",
+            m.name()
+        ))),
+        (_, other) => Err(ApiError::BadRequest(format!(
             "direction must be import or export, got {other:?}"
         ))),
+    }
+}
+
+/// A medium's buckets as the report shows them: electricity and heat in Wh; gas and water volumes moved to
+/// `m3`, gas converted to Wh with `site`'s conversions (unknown where none is valid), water without Wh.
+fn amounts(state: &AppState, site: &Id, medium: Medium, buckets: Vec<Bucket>) -> Vec<(Bucket, Option<f64>)> {
+    match medium {
+        Medium::Electricity | Medium::Heat => buckets.into_iter().map(|b| (b, None)).collect(),
+        Medium::Water => buckets
+            .into_iter()
+            .map(|b| (Bucket { wh: None, ..b }, b.wh))
+            .collect(),
+        Medium::Gas => {
+            let kwh = gas::energy(site.as_str(), &buckets, &state.inventory.gas_conversions);
+            buckets
+                .into_iter()
+                .zip(kwh)
+                .map(|(b, g)| (Bucket { wh: g.wh, ..b }, g.m3))
+                .collect()
+        }
     }
 }
 
@@ -247,6 +292,14 @@ async fn costs(
     r: &Range,
     (prev, cur): &(Vec<Bucket>, Vec<Bucket>),
 ) -> Result<(BlockCost, BlockCost), ApiError> {
+    if !matches!(q, Quantity::EnergyImport | Quantity::EnergyExport) {
+        // The tariffs price electricity: heat, gas and water have no cost here.
+        let none = |b: &[Bucket]| BlockCost {
+            periods: b.iter().map(|_| (None, Vec::new())).collect(),
+            total: None,
+        };
+        return Ok((none(prev), none(cur)));
+    }
     Ok((
         block_cost(state, who, q, (&r.previous, prev), r.now).await?,
         block_cost(state, who, q, (&r.current, cur), r.now).await?,
@@ -337,9 +390,11 @@ async fn block_cost(
     })
 }
 
+type Amounts = Vec<(Bucket, Option<f64>)>;
+
 fn report(
     state: &AppState,
-    subject: &str,
+    (subject, site, medium): (&str, &Id, Medium),
     direction: &str,
     p: &EnergyParams,
     r: &Range,
@@ -347,14 +402,19 @@ fn report(
     (prev_cost, cur_cost): (BlockCost, BlockCost),
 ) -> EnergyReport {
     let tariff = &state.config.tariff;
-    let entries = |block: &Block, b: &[Bucket], c: BlockCost| -> Vec<PeriodEnergy> {
+    let (prev, cur): (Amounts, Amounts) = (
+        amounts(state, site, medium, prev),
+        amounts(state, site, medium, cur),
+    );
+    let entries = |block: &Block, b: &[(Bucket, Option<f64>)], c: BlockCost| -> Vec<PeriodEnergy> {
         b.iter()
             .zip(&block.dates)
             .zip(block.edges.windows(2))
             .zip(c.periods)
-            .map(|(((b, d), w), (cost, tariffs))| PeriodEnergy {
+            .map(|((((b, m3), d), w), (cost, tariffs))| PeriodEnergy {
                 start: *d,
                 wh: b.wh,
+                m3: *m3,
                 complete: b.complete,
                 ongoing: ongoing(w[0], w[1], r.now),
                 cost,
@@ -368,11 +428,15 @@ fn report(
         entries(&r.current, &cur, cur_cost),
     );
     let total = |items: &[PeriodEnergy], start: NaiveDate, cost: Option<f64>| {
-        let known: Vec<f64> = items.iter().filter_map(|e| e.wh).collect();
-        let wh = (!known.is_empty()).then(|| known.iter().sum());
+        let sum = |f: fn(&PeriodEnergy) -> Option<f64>| {
+            let known: Vec<f64> = items.iter().filter_map(f).collect();
+            (!known.is_empty()).then(|| known.iter().sum())
+        };
+        let wh = sum(|e| e.wh);
         PeriodEnergy {
             start,
             wh,
+            m3: sum(|e| e.m3),
             complete: items.iter().all(|e| e.complete),
             ongoing: items.iter().any(|e| e.ongoing),
             cost: wh.and(cost),
@@ -382,13 +446,17 @@ fn report(
     let t = total(&current, r.current.dates[0], t_cost);
     let pt = total(&previous, r.previous.dates[0], pt_cost);
     // A running period against a whole one would read as a drop: no ratio until it has ended.
-    let change_ratio = match (t.complete && pt.complete && !t.ongoing, t.wh, pt.wh) {
+    let by_volume = matches!(medium, Medium::Gas | Medium::Water);
+    let main = |e: &PeriodEnergy| if by_volume { e.m3 } else { e.wh };
+    let change_ratio = match (t.complete && pt.complete && !t.ongoing, main(&t), main(&pt)) {
         (true, Some(a), Some(b)) if b > 0.0 => Some(a / b - 1.0),
         _ => None,
     };
     EnergyReport {
         subject: subject.into(),
         direction: direction.into(),
+        medium,
+        unit: if by_volume { "m³" } else { "Wh" }.into(),
         period: p.period,
         compare: p.compare,
         currency: tariff.currency.clone(),
@@ -414,20 +482,36 @@ pub async fn device(
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<EnergyReport>, ApiError> {
     let (site, dev) = visible_device(&state, &user, &id)?;
-    let (q, direction) = quantity(p.direction.as_deref())?;
+    let medium = p.medium.unwrap_or(Medium::Electricity);
+    let (q, direction) = quantity(medium, p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
     let b = report_buckets(&state, (&site.id, &[dev]), q, &r).await?;
     let c = costs(&state, (&user, site, &[dev]), q, &r, &b).await?;
-    Ok(Json(report(&state, dev.id.as_str(), direction, &p, &r, b, c)))
+    let subject = (dev.id.as_str(), &site.id, medium);
+    Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }
 
-/// The devices whose sum is the site's energy: its main meters, or all devices if it has none.
+/// The devices whose sum is the site's electricity: its main meters, or if it has none every device that
+/// is no heat, gas or water meter and no soil sensor.
 pub fn site_meters(site: &Site) -> Vec<&Device> {
     let main: Vec<&Device> = site.devices.iter().filter(|d| d.class == "main_meter").collect();
     if main.is_empty() {
-        site.devices.iter().collect()
+        let others: Vec<&str> = Medium::ALL.iter().filter_map(|m| m.meter_class()).collect();
+        site.devices
+            .iter()
+            .filter(|d| !others.contains(&d.class.as_str()) && d.class != "soil_sensor")
+            .collect()
     } else {
         main
+    }
+}
+
+/// The devices whose sum is the site's `medium`: its meters of the medium's class ([`Medium::meter_class`]),
+/// for electricity [`site_meters`].
+pub fn medium_meters(site: &Site, medium: Medium) -> Vec<&Device> {
+    match medium.meter_class() {
+        Some(class) => site.devices.iter().filter(|d| d.class == class).collect(),
+        None => site_meters(site),
     }
 }
 
@@ -444,7 +528,8 @@ pub(crate) fn visible_site<'a>(
         .ok_or_else(|| ApiError::NotFound(format!("site {id}")))
 }
 
-/// A site's energy per period (sum of its main meters, or of all devices without one).
+/// A site's energy or volume per period of a medium (for electricity the sum of its main meters, or of all
+/// devices without one; for heat, gas and water the sum of its meters of that class).
 #[utoipa::path(get, path = "/api/v1/sites/{id}/energy", tag = "energy", security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id"), EnergyParams),
     responses((status = 200, body = EnergyReport), (status = 400, body = crate::error::Problem),
@@ -457,12 +542,14 @@ pub async fn site(
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<EnergyReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
-    let (q, direction) = quantity(p.direction.as_deref())?;
+    let medium = p.medium.unwrap_or(Medium::Electricity);
+    let (q, direction) = quantity(medium, p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
-    let meters = site_meters(site);
+    let meters = medium_meters(site, medium);
     let b = report_buckets(&state, (&site.id, &meters), q, &r).await?;
     let c = costs(&state, (&user, site, &meters), q, &r, &b).await?;
-    Ok(Json(report(&state, site.id.as_str(), direction, &p, &r, b, c)))
+    let subject = (site.id.as_str(), &site.id, medium);
+    Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }
 
 /// The periods of a report, for rankings (only the requested ones are read).
