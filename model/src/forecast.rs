@@ -25,10 +25,12 @@ use serde::Serialize;
 
 pub mod backtest;
 pub mod degree_days;
+pub mod outlook;
 pub mod slp;
 #[cfg(test)]
 mod tests;
 
+pub use outlook::{Outlook, outlook, year_end, year_of};
 pub use slp::Slp;
 
 /// Days of known hours from which a meter's own hour-of-week profile is used.

@@ -15,8 +15,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 use serde::Serialize;
-use zw_model::forecast::{Hour, Method, Model, Projection, Slp, learn};
-use zw_model::tariff::{Interval, Schedule, Tariff};
+use zw_model::forecast::{Hour, Method, Model, Slp, learn, outlook};
+use zw_model::tariff::{Schedule, Tariff};
 use zw_model::{Device, Quantity, Site, SiteKind, User};
 
 use crate::AppState;
@@ -153,38 +153,18 @@ impl Ctx<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
-        let measured_wh: f64 = measured.iter().filter_map(|i| i.import_wh).sum();
-        let p: Projection = model.project(measured_wh, from, until);
-        let forecast: Vec<Interval> = model
-            .hours(from, until)
-            .into_iter()
-            .map(|(t, wh)| Interval {
-                start: t,
-                import_wh: Some(wh),
-                export_wh: None,
-            })
-            .collect();
-        let first_day = start.with_timezone(&self.tz).date_naive();
-        let last_day = (until - TimeDelta::seconds(1))
-            .with_timezone(&self.tz)
-            .date_naive();
-        let days: Vec<NaiveDate> = first_day.iter_days().take_while(|d| *d <= last_day).collect();
-        let mut all = measured.clone();
-        all.extend_from_slice(&forecast);
-        let bill = schedule.bill(&all, &days);
-        let rest = schedule.bill(&forecast, &[]).gross_cents as f64;
-        let (lo, hi) = model.band_over(from, until);
+        let o = outlook(model, schedule, &measured, (start, from, until));
         Ok(Horizon {
             until,
-            measured_wh,
-            remaining_wh: p.remaining_wh,
-            wh: p.wh,
-            low_wh: p.low_wh,
-            high_wh: p.high_wh,
-            gross_cents: bill.gross_cents,
-            low_gross_cents: bill.gross_cents + (rest * lo.max(-1.0)).round() as i64,
-            high_gross_cents: bill.gross_cents + (rest * hi).round() as i64,
-            complete: complete.iter().all(|c| *c) && bill.priced,
+            measured_wh: o.measured_wh,
+            remaining_wh: o.remaining_wh,
+            wh: o.wh,
+            low_wh: o.low_wh,
+            high_wh: o.high_wh,
+            gross_cents: o.gross_cents,
+            low_gross_cents: o.low_gross_cents,
+            high_gross_cents: o.high_gross_cents,
+            complete: complete.iter().all(|c| *c) && o.priced,
         })
     }
 }
