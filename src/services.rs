@@ -141,13 +141,13 @@ enum Started {
 /// Starts `part`: registers its metrics, opens its clients and binds its listener, so a bad setting stops
 /// the process before it serves; the returned task then runs until `stop`.
 async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Result<Started> {
-    let (cfg, bus, inv) = (&sh.cfg, sh.bus.clone(), sh.inventory.current());
+    let (cfg, bus) = (&sh.cfg, sh.bus.clone());
     let task: Task = match part {
         Part::Gateway => {
             let metrics = zw_gateway::Metrics::register(&sh.registry)?;
             let c = cfg.gateway.clone();
             // The process's live inventory: the gateway follows its changes.
-            let live: zw_bus::LiveInventory = sh.inventory.clone().into();
+            let live = sh.inventory.clone();
             Box::pin(async move { Ok(zw_gateway::run(c, live, &bus, metrics, stop).await?) })
         }
         Part::Ingest => {
@@ -175,7 +175,7 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let c = cfg.analytics.clone();
             // The process's live inventory: the detectors follow its changes.
-            let live: zw_bus::LiveInventory = sh.inventory.clone().into();
+            let live = sh.inventory.clone();
             Box::pin(async move {
                 zw_analytics::run(c, live, Some(influx), &bus, metrics, stop).await;
                 Ok(())
