@@ -1,7 +1,8 @@
 //! Wired M-Bus end to end: the simulator's M-Bus/Ethernet gateway on a TCP port (a heat meter answering in
 //! two telegrams at primary address 5, a water meter selected by its secondary address, and address 9 where
 //! nobody answers) polled by the real gateway, through the real broker and ingest into InfluxDB and the API.
-//! The meters' states are set by the test, so the values are exact; the dead meter is backed off and does not
+//! The meters' states are set by the test, so the values are exact, and so is the API's heat and water of
+//! today (`medium=heat`, `medium=water`, per device and per site); the dead meter is backed off and does not
 //! delay the live ones.
 
 use std::time::Duration;
@@ -82,8 +83,12 @@ async fn wired_mbus_meters_reach_influxdb_and_a_dead_meter_does_not_delay_them()
         .building(
             "schule",
             [
-                Device::mbus("heat-1", &endpoint, 5).every(every),
-                Device::mbus_secondary("water-1", &endpoint, "20260006").every(every),
+                Device::mbus("heat-1", &endpoint, 5)
+                    .every(every)
+                    .class("heat_meter"),
+                Device::mbus_secondary("water-1", &endpoint, "20260006")
+                    .every(every)
+                    .class("water_meter"),
                 Device::mbus("dead-1", &endpoint, 9).every(every),
             ],
         )
@@ -103,22 +108,60 @@ async fn wired_mbus_meters_reach_influxdb_and_a_dead_meter_does_not_delay_them()
     .await
     .with_context(|| all.log_tail())?;
 
-    // The counter moves on: the new value arrives within a few polls.
-    {
-        let mut m = meters.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-        m[0].state.energy_wh += 3500.0;
+    // The counters move on: 350 Wh and 0.25 m³ in ten steps a second apart (126 kW: a rate the counter
+    // logic accepts, not a jump); the new values arrive within a few polls.
+    for _ in 0..10 {
+        {
+            let mut m = meters.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            m[0].state.energy_wh += 35.0;
+            m[1].state.volume_m3 += 0.025;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    eventually(WAIT, "the heat meter's new energy", || async {
-        (last(&stack, "heat-1", "heat_energy").await? == heat_wh + 3500.0).then_some(())
+    eventually(WAIT, "the meters' new values", || async {
+        let e = last(&stack, "heat-1", "heat_energy").await?;
+        let v = last(&stack, "water-1", "volume").await?;
+        (e == heat_wh + 350.0 && (v - 123.779).abs() < 1e-9).then_some(())
     })
     .await
     .with_context(|| all.log_tail())?;
+    // The heat of today is exactly what the meter counted, for the device and for its site; water in m³.
+    for (path, medium) in [
+        ("devices/heat-1", "heat"),
+        ("sites/schule", "heat"),
+        ("devices/water-1", "water"),
+        ("sites/schule", "water"),
+    ] {
+        let url = format!("{api}/api/v1/{path}/energy?period=day&count=1&medium={medium}");
+        let (status, body) = get(&url, Some("tok-admin")).await?;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert_eq!(body["medium"], medium, "{body}");
+        let today = &body["periods"][0];
+        if medium == "heat" {
+            assert_eq!(body["unit"], "Wh", "{body}");
+            let wh = today["wh"].as_f64().with_context(|| format!("{url}: {body}"))?;
+            assert!((wh - 350.0).abs() < 1e-6, "{url}: {wh} Wh today, not 350: {body}");
+            assert!(today["m3"].is_null(), "{body}");
+        } else {
+            assert_eq!(body["unit"], "m³", "{body}");
+            let m3 = today["m3"].as_f64().with_context(|| format!("{url}: {body}"))?;
+            assert!((m3 - 0.25).abs() < 1e-9, "{url}: {m3} m³ today, not 0.25: {body}");
+            assert!(today["wh"].is_null(), "water has no Wh: {body}");
+        }
+        assert!(today["cost"].is_null(), "the tariffs price electricity: {body}");
+    }
+    // Export is electricity's only; an unknown medium is a 400, never a 5xx.
+    for q in ["medium=heat&direction=export", "medium=steam"] {
+        let url = format!("{api}/api/v1/devices/heat-1/energy?{q}");
+        let (status, body) = get(&url, Some("tok-admin")).await?;
+        assert_eq!(status, 400, "{url}: {body}");
+    }
     let live = format!("{api}/api/v1/devices/heat-1/live");
     let (status, body) = get(&live, Some("tok-admin")).await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["values"]["heat_energy"]["value"].as_f64(),
-        Some(heat_wh + 3500.0),
+        Some(heat_wh + 350.0),
         "{body}"
     );
 
