@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rumqttc::QoS;
+use zw_model::counter::gas::GasConversion;
 use zw_model::{Device, Inventory};
 use zw_tests::{Stack, free_port, influx_query};
 
@@ -210,8 +211,9 @@ async fn wmbus_telegrams_reach_influxdb_wrong_keys_and_unknown_meters_are_counte
     Ok(())
 }
 
-/// The simulator's wireless M-Bus receiver (heat meter as hex, water meter as JSON) through the broker,
-/// gateway and ingest to the API's live values.
+/// The simulator's wireless M-Bus receiver (heat meter as hex, water meter as JSON, a gas meter) through the
+/// broker, gateway and ingest to the API's live values, and the gas meter's m³ of today to kWh with the town
+/// hall's `[[gas_conversions]]` (E = V × Z × Hₛ).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
     use zw_sim::wmbus::{Medium, WmbusMeterConfig};
@@ -230,7 +232,11 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
         meters: Vec::new(),
         plugs: Vec::new(),
         soil_sensors: Vec::new(),
-        wmbus_meters: vec![meter(Medium::Heat, "20260001"), meter(Medium::Water, "20260003")],
+        wmbus_meters: vec![
+            meter(Medium::Heat, "20260001"),
+            meter(Medium::Water, "20260003"),
+            meter(Medium::Gas, "20260002"),
+        ],
         ..zw_sim::Config::default()
     };
     cfg.inventory = Inventory::builder()
@@ -241,7 +247,18 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
                 Device::wmbus("water-1", "ZWS", "20260003", None),
             ],
         )
+        .building(
+            "rathaus",
+            [Device::wmbus("gas-1", "ZWS", "20260002", None).class("gas_meter")],
+        )
         .build();
+    let (hs, z) = (11.2, 0.9674);
+    cfg.inventory.gas_conversions = vec![GasConversion {
+        site: "rathaus".into(),
+        valid_from: chrono::NaiveDate::from_ymd_opt(2020, 1, 1).context("date")?,
+        calorific_value_kwh_per_m3: hs,
+        z_factor: z,
+    }];
     cfg.inventory.users.push(admin());
     let path = write(&stack, &cfg)?;
     let sim = Zaehlwerk::start("sim", &path, stack.state_dir())?;
@@ -252,6 +269,7 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
         ("heat-1", "flow_temperature"),
         ("heat-1", "heat_power"),
         ("water-1", "volume"),
+        ("gas-1", "gas_volume"),
     ] {
         let url = format!("{api}/api/v1/devices/{device}/live");
         let v = eventually(WAIT, &format!("{device} {q}"), || {
@@ -265,6 +283,33 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
         .with_context(|| format!("all:\n{}\nsim:\n{}", all.log_tail(), sim.log_tail()))?;
         assert!(v > 0.0, "{device} {q} = {v}");
     }
+    // The gas of today, once the meter has counted a few litres: m³ and their kWh through the conversion,
+    // for the device and for the town hall.
+    for path in ["devices/gas-1", "sites/rathaus"] {
+        let url = format!("{api}/api/v1/{path}/energy?period=day&count=1&medium=gas");
+        let today = eventually(WAIT, &format!("{path}: gas of today"), || {
+            let url = url.clone();
+            async move {
+                let (s, body) = get(&url, Some("tok-admin")).await.ok()?;
+                let today = body["periods"][0].clone();
+                (s == 200 && today["m3"].as_f64()? > 0.0).then_some(today)
+            }
+        })
+        .await
+        .with_context(|| format!("all:\n{}\nsim:\n{}", all.log_tail(), sim.log_tail()))?;
+        let m3 = today["m3"].as_f64().context("m3")?;
+        let wh = today["wh"].as_f64().with_context(|| format!("no kWh: {today}"))?;
+        let want = m3 * z * hs * 1000.0;
+        assert!(
+            (wh - want).abs() < 1e-6 * want,
+            "{path}: {wh} Wh from {m3} m³, not {want}"
+        );
+    }
+    // The school has no gas meter: its gas is unknown, never 0.
+    let url = format!("{api}/api/v1/sites/schule/energy?period=day&count=1&medium=gas");
+    let (s, body) = get(&url, Some("tok-admin")).await?;
+    assert_eq!(s, 200, "{body}");
+    assert!(body["periods"][0]["m3"].is_null(), "{body}");
     all.stop(Duration::from_secs(10)).await?;
     sim.stop(Duration::from_secs(10)).await?;
     Ok(())
