@@ -42,6 +42,11 @@ enum Access {
     Alert,
     /// An admin route (`{id}` is a site id): the admin gets the row's status, every other role 403.
     Admin,
+    /// The energy report of every building and household in scope: parks (none in scope) get an empty
+    /// report (200) without a database read, the others the row's status.
+    Report,
+    /// The energy report of a site: as [`Access::Site`], but a park has none (404, also for its own park).
+    SiteReport,
 }
 
 /// One row: method, route template (as in the router), the concrete path with `{id}` left to fill in, the
@@ -165,6 +170,14 @@ fn rows() -> Vec<Row> {
             DB,
         ),
         row(get.clone(), "/api/v1/ranking", "/api/v1/ranking", Buildings, DB),
+        row(get.clone(), "/api/v1/report", "/api/v1/report", Report, DB),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/report",
+            "/api/v1/sites/{id}/report",
+            SiteReport,
+            DB,
+        ),
         row(
             Method::POST,
             "/api/v1/alerts/{id}/ack",
@@ -419,10 +432,10 @@ async fn status(state: &AppState, method: &Method, path: &str, token: Option<&st
 fn fill(path: &str, ids: &Ids, access: Access) -> String {
     let id = match access {
         Access::Device => ids.device,
-        Access::Site => ids.site,
+        Access::Site | Access::SiteReport => ids.site,
         Access::Alert => ids.alert,
         Access::Admin => ids.site,
-        Access::Public | Access::Listed | Access::Buildings => return path.to_string(),
+        Access::Public | Access::Listed | Access::Buildings | Access::Report => return path.to_string(),
     };
     path.replace("{id}", id)
 }
@@ -439,6 +452,8 @@ async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous
             checked += 1;
             let want = match row.access {
                 Access::Buildings if matches!(c.token, "anna" | "parks") => OK,
+                Access::Report if c.token == "parks" => OK,
+                Access::SiteReport if c.token == "parks" => StatusCode::NOT_FOUND,
                 Access::Admin if c.token != "root" => StatusCode::FORBIDDEN,
                 _ => row.status,
             };
@@ -448,7 +463,10 @@ async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous
                     row.method, c.token
                 ));
             }
-            let out_of_scope = matches!(row.access, Access::Device | Access::Site | Access::Alert);
+            let out_of_scope = matches!(
+                row.access,
+                Access::Device | Access::Site | Access::SiteReport | Access::Alert
+            );
             if out_of_scope {
                 let path = fill(row.path, &c.other, row.access);
                 let got = status(&s, &row.method, &path, Some(c.token)).await;
