@@ -1,9 +1,15 @@
 //! Devices: put (create, change, move to another site), get, list, retire.
+//!
+//! A wireless M-Bus meter's AES key is a secret: its `source` JSON never carries it (the model does not
+//! serialise it), so it lives in the `secret` column, re-attached when the device is read. A put without a
+//! key keeps the stored one (an admin changing a meter's name does not lose its key); a put with one
+//! replaces it. The audit trail and exports never show it.
 
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use zw_model::{Device, Id};
+use zw_model::inventory::MeterKey;
+use zw_model::{Device, DeviceSource, Id};
 
 use crate::codec::{Cols, json, ts};
 use crate::inventory::check;
@@ -20,17 +26,29 @@ pub struct DeviceRecord {
     pub device: Device,
 }
 
-const DEVICE_COLS: &str = "id, site_id, name, class, source, created_at, updated_at, retired_at";
+const DEVICE_COLS: &str = "id, site_id, name, class, source, secret, created_at, updated_at, retired_at";
+
+/// The device's secret, if its source has one.
+fn secret(source: &DeviceSource) -> Option<&str> {
+    match source {
+        DeviceSource::Wmbus { key: Some(k), .. } => Some(k.expose()),
+        _ => None,
+    }
+}
 
 fn device_from(row: &AnyRow) -> Result<Stored<DeviceRecord>, Error> {
     let c = Cols::new(row, "devices", "id");
+    let mut source: DeviceSource = c.json("source")?;
+    if let (DeviceSource::Wmbus { key, .. }, Some(hex)) = (&mut source, c.text_opt("secret")?) {
+        *key = Some(MeterKey::new(&hex));
+    }
     let device = DeviceRecord {
         site: c.id("site_id")?,
         device: Device {
             id: c.id("id")?,
             name: c.text("name")?,
             class: c.text("class")?,
-            source: c.json("source")?,
+            source,
         },
     };
     Stored::read(&c, device)
@@ -53,6 +71,17 @@ async fn get_device(conn: &mut AnyConnection, id: &str) -> Result<Option<Stored<
     row.as_ref().map(device_from).transpose()
 }
 
+/// `rec`, with the stored key when it brings none (so that a put without a key is no change by itself).
+fn keeping_key(rec: &DeviceRecord, before: Option<&Stored<DeviceRecord>>) -> DeviceRecord {
+    let mut rec = rec.clone();
+    if let (DeviceSource::Wmbus { key: key @ None, .. }, Some(b)) = (&mut rec.device.source, before)
+        && let DeviceSource::Wmbus { key: stored, .. } = &b.value.device.source
+    {
+        key.clone_from(stored);
+    }
+    rec
+}
+
 /// Inserts or updates a device, as [`crate::sites::write_site`].
 pub(crate) async fn write_device(
     conn: &mut AnyConnection,
@@ -60,15 +89,16 @@ pub(crate) async fn write_device(
     rec: &DeviceRecord,
     action: Option<&str>,
 ) -> Result<Change, Error> {
+    let before = get_device(conn, rec.device.id.as_str()).await?;
+    let rec = &keeping_key(rec, before.as_ref());
     let dev = &rec.device;
-    let before = get_device(conn, dev.id.as_str()).await?;
     if Stored::is_live_as(before.as_ref(), rec) {
         return Ok(Change::Unchanged);
     }
     let change = if before.is_some() {
         sqlx::query(
             "UPDATE devices SET site_id = $2, name = $3, class = $4, source_kind = $5, source = $6, \
-             updated_at = $7, retired_at = NULL WHERE id = $1",
+             updated_at = $7, retired_at = NULL, secret = COALESCE($8, secret) WHERE id = $1",
         )
         .bind(dev.id.as_str())
         .bind(rec.site.as_str())
@@ -77,6 +107,7 @@ pub(crate) async fn write_device(
         .bind(dev.source.kind())
         .bind(json(&dev.source))
         .bind(ts(by.at))
+        .bind(secret(&dev.source))
         .execute(&mut *conn)
         .await?;
         Change::Updated
@@ -84,7 +115,7 @@ pub(crate) async fn write_device(
         let position = next_position(conn, "devices", Some(("site_id", rec.site.as_str()))).await?;
         sqlx::query(
             "INSERT INTO devices (id, site_id, name, class, source_kind, source, position, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+             updated_at, secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
         )
         .bind(dev.id.as_str())
         .bind(rec.site.as_str())
@@ -94,6 +125,7 @@ pub(crate) async fn write_device(
         .bind(json(&dev.source))
         .bind(position)
         .bind(ts(by.at))
+        .bind(secret(&dev.source))
         .execute(&mut *conn)
         .await?;
         Change::Created

@@ -8,10 +8,13 @@
 //! the second time and writes no audit entry. Export writes the live inventory in the order it was
 //! imported (new entities after), so import ↔ export round-trips an inventory exactly.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
-use zw_model::{Inventory, Site};
+use zw_model::inventory::MeterKey;
+use zw_model::{DeviceSource, Id, Inventory, Site};
 
 use crate::codec::{Cols, json, ts};
 use crate::devices::{DeviceRecord, list_devices, write_device};
@@ -66,6 +69,9 @@ pub(crate) async fn load(conn: &mut AnyConnection) -> Result<Inventory, Error> {
         .into_iter()
         .map(|u| u.value)
         .collect();
+    // The inventory is assembled as JSON (for the further sections), which never carries a meter's key:
+    // take the keys out first and put them back after.
+    let keys = meter_keys(&sites);
     let mut doc = Map::new();
     doc.insert("sites".into(), to_value(&sites));
     doc.insert("trees".into(), to_value(&trees));
@@ -73,11 +79,31 @@ pub(crate) async fn load(conn: &mut AnyConnection) -> Result<Inventory, Error> {
     for (name, body) in sections(conn).await? {
         doc.insert(name, body);
     }
-    serde_json::from_value(Value::Object(doc)).map_err(|e| Error::Corrupt {
-        table: "inventory_sections",
-        key: String::new(),
-        reason: e.to_string(),
-    })
+    let mut inventory: Inventory =
+        serde_json::from_value(Value::Object(doc)).map_err(|e| Error::Corrupt {
+            table: "inventory_sections",
+            key: String::new(),
+            reason: e.to_string(),
+        })?;
+    for site in &mut inventory.sites {
+        for dev in &mut site.devices {
+            if let (DeviceSource::Wmbus { key, .. }, Some(k)) = (&mut dev.source, keys.get(&dev.id)) {
+                *key = Some(k.clone());
+            }
+        }
+    }
+    Ok(inventory)
+}
+
+/// The wireless M-Bus keys of `sites`' devices, by device id.
+fn meter_keys(sites: &[Site]) -> HashMap<Id, MeterKey> {
+    let mut keys = HashMap::new();
+    for dev in sites.iter().flat_map(|s| &s.devices) {
+        if let DeviceSource::Wmbus { key: Some(k), .. } = &dev.source {
+            keys.insert(dev.id.clone(), k.clone());
+        }
+    }
+    keys
 }
 
 /// The stored further sections, by name.

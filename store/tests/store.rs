@@ -59,6 +59,7 @@ scenarios!(
     import_is_idempotent_and_keeps_details,
     round_trip_demo_config,
     round_trip_example_config,
+    meter_keys_are_kept_apart_and_never_shown,
 );
 
 /// Minute `m` of the test's day.
@@ -699,4 +700,53 @@ async fn round_trip(store: &Store, file: &str) {
         0,
         "{file}: a second import changes nothing"
     );
+}
+
+/// A wireless M-Bus key survives the store (the live inventory the gateway decrypts with comes from it), a
+/// put without a key keeps it, a put with one replaces it, and neither the audit trail nor an export shows it.
+async fn meter_keys_are_kept_apart_and_never_shown(store: &Store, _: &str) {
+    const KEY: &str = "51728910e66d83f851728910e66d83f8";
+    const NEW_KEY: &str = "000102030405060708090a0b0c0d0e0f";
+    let site = Site::new("hh-9", SiteKind::Household, []);
+    store.put_site(by(0), &SiteRecord::of(&site)).await.expect("site");
+    let keyed = |key: Option<&str>| DeviceRecord {
+        site: id("hh-9"),
+        device: Device::wmbus("hh-9-water", "KAM", "12345678", key),
+    };
+    assert_eq!(
+        store.put_device(by(1), &keyed(Some(KEY))).await.expect("create"),
+        Change::Created
+    );
+    let key_of = |inv: &Inventory| match &inv.device("hh-9-water").expect("device").1.source {
+        zw_model::DeviceSource::Wmbus { key, .. } => key.as_ref().map(|k| k.expose().to_owned()),
+        other => panic!("not wM-Bus: {other:?}"),
+    };
+    assert_eq!(
+        key_of(&store.export_inventory().await.expect("export")).as_deref(),
+        Some(KEY)
+    );
+    assert_eq!(
+        store.put_device(by(2), &keyed(None)).await.expect("without key"),
+        Change::Unchanged,
+        "a put without a key keeps the stored one and changes nothing"
+    );
+    assert_eq!(
+        key_of(&store.export_inventory().await.expect("export")).as_deref(),
+        Some(KEY)
+    );
+    assert_eq!(
+        store
+            .put_device(by(3), &keyed(Some(NEW_KEY)))
+            .await
+            .expect("new key"),
+        Change::Updated
+    );
+    let inv = store.export_inventory().await.expect("export");
+    assert_eq!(key_of(&inv).as_deref(), Some(NEW_KEY));
+    let toml = inventory_toml(&inv).expect("toml");
+    let audit = serde_json::to_string(&store.audit_log(None, None).await.expect("audit")).expect("json");
+    for secret in [KEY, NEW_KEY] {
+        assert!(!toml.contains(secret), "export shows a key");
+        assert!(!audit.contains(secret), "audit shows a key");
+    }
 }
