@@ -5,7 +5,8 @@
 //! [`BudgetWatch::evaluate`] is pure, with the time injected: it raises an alert of kind `budget` on the
 //! site while the year-end forecast exceeds a budget of that year, saying by how much, and clears it when
 //! the forecast no longer does (or when the budget's year has ended: the year's bill is then known). It is
-//! critical when the budget is exceeded even at the band's lower end, else a warning.
+//! critical when the budget is exceeded even at the band's lower end, else a warning. The forecasts come
+//! from InfluxDB every hour ([`history`]).
 
 use std::collections::HashSet;
 
@@ -15,6 +16,8 @@ use zw_model::alert::{AlertKind, Explanation, Severity, Subject};
 use zw_model::tariff::Budget;
 
 use crate::explain::{Change, Signal};
+
+pub mod history;
 
 /// A site's year-end forecast.
 #[derive(Debug, Clone, PartialEq)]

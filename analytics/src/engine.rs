@@ -10,13 +10,15 @@
 //! whose site or class changed starts over: its alerts resolve as `reconfigured`); the rest keep their
 //! learned normal, series and open alerts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use zw_model::alert::{AckCommand, Alert, AlertId, AlertKind};
+use zw_model::tariff::Budget;
 use zw_model::tree::TreeStatus;
 use zw_model::weather::Weather;
 use zw_model::{Id, Inventory, Quantity, Reading};
 
 use crate::alerts::{AckOutcome, AlertBook};
+use crate::budget::{BudgetWatch, YearEnd};
 use crate::calendar::LocalClock;
 use crate::config::Config;
 use crate::energy::{Energy, Notice};
@@ -43,6 +45,7 @@ pub struct Analytics {
     energy: Energy,
     trees: Trees,
     book: AlertBook,
+    budgets: BudgetWatch,
     signals: Vec<Signal>,
     /// Readings observed since start.
     pub observed: u64,
@@ -58,6 +61,7 @@ impl Analytics {
             energy: Energy::new(cfg, inv),
             trees: Trees::new(&cfg.trees, inv),
             book: AlertBook::new(cfg.alerts.resolved_retention),
+            budgets: BudgetWatch::new(),
             signals: Vec::new(),
             observed: 0,
             last_reading: None,
@@ -105,6 +109,16 @@ impl Analytics {
         events
     }
 
+    /// Evaluates the sites' budgets against their year-end forecasts ([`crate::budget`]) at `now`.
+    pub fn budgets(&mut self, forecasts: &[(Budget, YearEnd)], now: DateTime<Utc>) -> Vec<Event> {
+        for (b, f) in forecasts {
+            if let Some(s) = self.budgets.evaluate(b, f, now) {
+                self.signals.push(s);
+            }
+        }
+        self.drain(Vec::new())
+    }
+
     fn drain(&mut self, mut events: Vec<Event>) -> Vec<Event> {
         for s in self.signals.drain(..) {
             if let Some(a) = self.book.apply(s) {
@@ -131,7 +145,19 @@ impl Analytics {
                     a.subject.device.as_ref(),
                     since,
                     now.timestamp_millis(),
-                ) || self.trees.restore(kind, &a.subject, since));
+                ) || self.trees.restore(kind, &a.subject, since)
+                    || (kind == AlertKind::Budget && {
+                        // The baseline names the budget's year ("2026 budget of site …").
+                        let year = a
+                            .explanation
+                            .baseline
+                            .split(' ')
+                            .next()
+                            .and_then(|y| y.parse().ok());
+                        self.budgets
+                            .restore(&a.site, year.unwrap_or(a.explanation.since.year()));
+                        true
+                    }));
             self.book.restore(a);
             if active
                 && !rearmed

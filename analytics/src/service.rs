@@ -97,6 +97,7 @@ pub async fn run(
         stop_bus.clone(),
     );
     let stop_sinks = CancellationToken::new();
+    let budget_influx = influx.clone();
     let (sinks, sink_tasks) = Sinks::start(&cfg.alerts, influx, &metrics, &stop_sinks);
     let mut out = Output {
         client: pub_client.clone(),
@@ -108,6 +109,19 @@ pub async fn run(
     // here and are published again, so a broker restart loses none of them.
     let mut returned = pub_client.unconfirmed();
     out.publish(&analytics, pending).await;
+    // Budget alerts: the sites' year-end forecasts, read from InfluxDB every hour off this loop.
+    let (budget_tx, mut budget_rx) = tokio::sync::mpsc::channel(1);
+    if let Some(client) = budget_influx {
+        let watch = crate::budget::history::watch(
+            client,
+            live.clone(),
+            cfg.tz(),
+            crate::budget::history::EVERY,
+            budget_tx,
+            stop_bus.clone(),
+        );
+        tokio::spawn(watch);
+    }
     let mut tick = tokio::time::interval(cfg.tick_interval);
     let mut health = tokio::time::interval_at(Instant::now() + cfg.health_interval, cfg.health_interval);
     info!("Analytics started.");
@@ -140,6 +154,10 @@ pub async fn run(
                 let events = analytics.tick(Utc::now());
                 out.publish(&analytics, events).await;
                 out.forget_older_than(RECENT);
+            }
+            Some(forecasts) = budget_rx.recv() => {
+                let events = analytics.budgets(&forecasts, Utc::now());
+                out.publish(&analytics, events).await;
             }
             Some(p) = returned.recv() => out.republish(&p.topic, p.payload.to_vec()).await,
             _ = health.tick() => {

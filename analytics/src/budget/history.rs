@@ -1,0 +1,259 @@
+//! The year-end forecasts the budget alerts are evaluated on, read from InfluxDB: per site with a budget,
+//! its meters' `energy_import` counter (the `main_meter` devices, or all devices without one, as the API's
+//! site reports) as the last value per hour since the start of the local year (and at least the last
+//! [`HISTORY_DAYS`] days), one query per site. An hour's energy is the rise of the counter from the last
+//! value of the hour before: the learned history takes the hours every meter measured cleanly (no gap,
+//! no reset), the year so far every rise. The forecast itself is [`zw_model::forecast::year_end`], the
+//! same as `GET /api/v1/sites/{id}/forecast` (which reads the exact per-interval energy instead of hourly
+//! counter values, so the two can differ by a reading's worth at the edges).
+//!
+//! [`watch`] repeats this every [`EVERY`] and hands the forecasts to the service loop, which evaluates
+//! them ([`crate::Analytics::budgets`]). A failing query skips that site until the next round.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+use zw_bus::LiveInventory;
+use zw_influx::{Client, QueryError};
+use zw_model::forecast::{Hour, Slp, year_end, year_of};
+use zw_model::tariff::{Budget, Interval, Schedule};
+use zw_model::{Id, Inventory, Quantity, Site, SiteKind, storage};
+
+use super::YearEnd;
+
+/// How often the budgets are evaluated.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// Days of hourly history the forecast learns from (as the API's).
+pub const HISTORY_DAYS: i64 = 28;
+
+/// The site's hourly energy from the per-device last counter values per hour (`(hour start, value)`,
+/// oldest first) for the hours `[first, end)`: `(history, measured)`, where a history hour is known when
+/// every device rose cleanly into it from the hour before, and a measured hour counts every rise (also
+/// one across a gap, put in the hour it ends in).
+pub fn site_hours(
+    devices: &[Vec<(DateTime<Utc>, f64)>],
+    first: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (Vec<Hour>, Vec<Interval>) {
+    // Per hour: (sum of every rise, sum of clean rises, devices rising cleanly).
+    let mut at: BTreeMap<DateTime<Utc>, (f64, f64, usize)> = BTreeMap::new();
+    for rows in devices {
+        for w in rows.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            let rise = v1 - v0;
+            if rise < 0.0 || t1 < first || t1 >= end {
+                continue;
+            }
+            let e = at.entry(t1).or_default();
+            e.0 += rise;
+            if t1 - t0 == TimeDelta::hours(1) {
+                e.1 += rise;
+                e.2 += 1;
+            }
+        }
+    }
+    let (mut history, mut measured) = (Vec::new(), Vec::new());
+    let mut t = first;
+    while t < end {
+        let e = at.get(&t);
+        history.push(Hour {
+            start: t,
+            wh: e.filter(|e| e.2 == devices.len()).map(|e| e.1),
+        });
+        measured.push(Interval {
+            start: t,
+            import_wh: e.map(|e| e.0),
+            export_wh: None,
+        });
+        t += TimeDelta::hours(1);
+    }
+    (history, measured)
+}
+
+/// The year-end forecast of `site` at `now` from its hourly history (`history` from `now − HISTORY_DAYS`
+/// and `measured` from the year's start, both up to the hour `from`), priced with the site's tariffs.
+pub fn forecast(
+    inv: &Inventory,
+    site: &Site,
+    tz: chrono_tz::Tz,
+    (history, measured): (&[Hour], &[Interval]),
+    from: DateTime<Utc>,
+) -> Option<YearEnd> {
+    let schedule = Schedule::for_site(&inv.tariffs, &site.id, tz);
+    let slp = if site.kind == SiteKind::Household {
+        Slp::H25
+    } else {
+        Slp::G25
+    };
+    let (year, o) = year_end(tz, (history, slp), &schedule, measured, from)?;
+    let currency = schedule
+        .at(from.with_timezone(&tz).date_naive())
+        .map(|t| t.currency.clone());
+    let gross = (o.priced && !schedule.is_empty())
+        .then(|| (o.gross_cents as f64 / 100.0, o.low_gross_cents as f64 / 100.0));
+    Some(YearEnd {
+        year,
+        kwh: (o.wh / 1000.0, o.low_wh / 1000.0),
+        gross,
+        currency: currency.unwrap_or_default(),
+    })
+}
+
+/// Reads the site's hourly counter values and forecasts its year end at `now`; `Ok(None)` when it has
+/// nothing to forecast from.
+pub async fn read(
+    influx: &Client,
+    inv: &Inventory,
+    site: &Site,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<YearEnd>, QueryError> {
+    let from = now
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    let Some((_, year_start, _)) = year_of(&tz, from) else {
+        return Ok(None);
+    };
+    let learn_from = from - TimeDelta::days(HISTORY_DAYS);
+    let first = year_start.min(learn_from);
+    let q = format!(
+        "SELECT last(\"{f}\") FROM \"{m}\" WHERE \"{s}\" = $site AND time >= $start AND time < $end \
+         GROUP BY time(1h), \"{d}\" fill(none)",
+        f = Quantity::EnergyImport.name(),
+        m = storage::MEASUREMENT,
+        s = storage::TAG_SITE,
+        d = storage::TAG_DEVICE
+    );
+    let (start, end) = ((first - TimeDelta::hours(1)).to_rfc3339(), from.to_rfc3339());
+    let series = influx
+        .query(
+            &q,
+            &[("site", site.id.as_str()), ("start", &start), ("end", &end)],
+        )
+        .await?;
+    let main: Vec<&Id> = site
+        .devices
+        .iter()
+        .filter(|d| d.class == "main_meter")
+        .map(|d| &d.id)
+        .collect();
+    let meters: Vec<&Id> = if main.is_empty() {
+        site.devices.iter().map(|d| &d.id).collect()
+    } else {
+        main
+    };
+    let mut devices: Vec<Vec<(DateTime<Utc>, f64)>> = Vec::new();
+    for s in &series {
+        let Some(device) = s.tags.get(storage::TAG_DEVICE) else {
+            continue;
+        };
+        if !meters.iter().any(|m| m.as_str() == device.as_str()) {
+            continue;
+        }
+        let mut rows: Vec<(DateTime<Utc>, f64)> = s
+            .values
+            .iter()
+            .filter_map(|row| {
+                Some((
+                    DateTime::from_timestamp_millis(row.first()?.as_i64()?)?,
+                    row.get(1)?.as_f64()?,
+                ))
+            })
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        devices.push(rows);
+    }
+    if devices.is_empty() {
+        return Ok(None);
+    }
+    let (history, measured) = site_hours(&devices, first, from);
+    let skip = |t: DateTime<Utc>| history.partition_point(|h| h.start < t);
+    Ok(forecast(
+        inv,
+        site,
+        tz,
+        (&history[skip(learn_from)..], &measured[skip(year_start)..]),
+        from,
+    ))
+}
+
+/// Every `every` (the first round at once), the year-end forecast of each site with a budget of this
+/// year, paired with its budgets (a past year's budget too, so its alert clears), sent on `tx`.
+pub async fn watch(
+    influx: Client,
+    live: LiveInventory,
+    tz: chrono_tz::Tz,
+    every: Duration,
+    tx: mpsc::Sender<Vec<(Budget, YearEnd)>>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let inv = live.current();
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for site in &inv.sites {
+            let budgets: Vec<&Budget> = inv.budgets.iter().filter(|b| b.site == site.id).collect();
+            if budgets.is_empty() {
+                continue;
+            }
+            match read(&influx, &inv, site, tz, now).await {
+                Ok(Some(f)) => out.extend(budgets.into_iter().map(|b| (b.clone(), f.clone()))),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(site = %site.id, error = %e, "Budget forecast: reading the site's energy failed.")
+                }
+            }
+        }
+        if tx.send(out).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_225_600, 0).expect("time") + TimeDelta::hours(h)
+    }
+
+    #[test]
+    fn hours_are_the_counter_rises_clean_ones_learned_every_one_measured() {
+        // Device a: hourly values, a gap over hour 3; device b: every hour, a reset at hour 4.
+        let a = vec![
+            (t(0), 0.0),
+            (t(1), 10.0),
+            (t(2), 20.0),
+            (t(4), 50.0),
+            (t(5), 60.0),
+        ];
+        let b = vec![
+            (t(0), 0.0),
+            (t(1), 1.0),
+            (t(2), 2.0),
+            (t(3), 3.0),
+            (t(4), 0.0),
+            (t(5), 1.0),
+        ];
+        let (history, measured) = site_hours(&[a, b], t(1), t(6));
+        let h: Vec<Option<f64>> = history.iter().map(|h| h.wh).collect();
+        assert_eq!(h, [Some(11.0), Some(11.0), None, None, Some(11.0)]);
+        let m: Vec<Option<f64>> = measured.iter().map(|i| i.import_wh).collect();
+        // Hour 3: only b rose; hour 4: a's rise across the gap (30), b's reset dropped.
+        assert_eq!(m, [Some(11.0), Some(11.0), Some(1.0), Some(30.0), Some(11.0)]);
+        assert_eq!(measured.iter().filter_map(|i| i.import_wh).sum::<f64>(), 64.0);
+    }
+}
