@@ -92,7 +92,7 @@ pub async fn screenshot(url: &str, budget_ms: u32, window: Window, path: &Path) 
 pub fn artifacts(name: &str) -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let dir = target.join("e2e-artifacts").join(name);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
