@@ -107,6 +107,9 @@ mod tests {
         let c: Config = toml::from_str("import_on_start = false").expect("parses");
         assert_eq!(c.url, None);
         assert!(!c.import_on_start);
-        assert!(toml::from_str::<Config>("uri = \"x\"").is_err(), "unknown keys are refused");
+        assert!(
+            toml::from_str::<Config>("uri = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
     }
 }
