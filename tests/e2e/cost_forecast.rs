@@ -6,13 +6,15 @@
 //! on 29 March: March's cost must be the two tariff versions' lines to the cent. The school's meter uses
 //! exactly 100 kWh per local day for the last 40 days up to now: its month-end forecast must be 100 kWh ×
 //! the days of the month within a tight band, and its yearly budget reported as exceeded by as much as the
-//! projection says.
+//! projection says; analytics raises a `budget` alert for it on the bus, by as much as its own year-end
+//! forecast (from the hourly counter values) says.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone as _, Timelike, Utc};
 use chrono_tz::Europe::Berlin;
+use rumqttc::{AsyncClient, Event, Packet, QoS};
 use serde_json::Value;
 use zw_model::inventory::JsonField;
 use zw_model::tariff::{Budget, Day, Tariff, Window};
@@ -131,6 +133,8 @@ async fn cost_to_the_cent_and_forecasts_within_their_band() -> anyhow::Result<()
         gross: None,
     }];
     cfg.inventory = inventory;
+    cfg.analytics.alerts.restore_wait = Duration::from_secs(1);
+    cfg.analytics.alerts.restore_quiet = Duration::from_millis(300);
     let errors = cfg.validate();
     anyhow::ensure!(errors.is_empty(), "{errors:?}");
 
@@ -327,5 +331,45 @@ async fn cost_to_the_cent_and_forecasts_within_their_band() -> anyhow::Result<()
     let year_kwh = r["year"]["wh"].as_f64().context("year")? / 1000.0;
     assert!((by - (year_kwh - 1000.0)).abs() < 1e-6 && by > 0.0, "{r}");
 
+    // Analytics forecasts the same year end and raises a budget alert on the bus (retained), critical:
+    // even the band's lower end is far above 1,000 kWh.
+    let alert = budget_alert(&stack).await.with_context(|| all.log_tail())?;
+    assert_eq!(alert["kind"], "budget", "{alert}");
+    assert_eq!(alert["severity"], "critical", "{alert}");
+    let e = &alert["explanation"];
+    assert_eq!(e["unit"], "kWh", "{alert}");
+    assert_eq!(e["expected"].as_f64(), Some(1000.0), "{alert}");
+    let observed = e["observed"].as_f64().context("observed")?;
+    assert!(
+        (observed / year_kwh - 1.0).abs() < 0.01,
+        "analytics {observed} kWh, API {year_kwh} kWh: {alert}"
+    );
+    assert!(
+        e["text"].as_str().is_some_and(|t| t.contains("above the")),
+        "{alert}"
+    );
+
     all.stop(Duration::from_secs(15)).await
+}
+
+/// The school's budget alert as analytics publishes it (retained on `zw/v1/alerts/{id}`), within 60 s.
+async fn budget_alert(stack: &Stack) -> anyhow::Result<Value> {
+    let opts = zw_tests::mqtt::options("e2e-budget", stack.mqtt_host(), stack.mqtt_port());
+    let (client, mut eventloop) = AsyncClient::new(opts, 100);
+    client
+        .subscribe(zw_model::topic::ALERTS_FILTER, QoS::AtLeastOnce)
+        .await?;
+    let wait = async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) = eventloop.poll().await? {
+                let v: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+                if v["kind"] == "budget" && v["site"] == "schule" && v["state"] != "resolved" {
+                    return anyhow::Ok(v);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .context("no budget alert for schule on the bus within 60 s")?
 }
