@@ -23,6 +23,8 @@ mod mapping;
 pub use mapping::{JsonField, SmlField, obis_quantity, unit_scale};
 mod source;
 pub use source::{StreamEndpoint, pattern_key, topic_key};
+mod send_hours;
+pub use send_hours::SendHours;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod builder;
 #[cfg(any(test, feature = "fixtures"))]
@@ -115,6 +117,10 @@ pub enum DeviceSource {
         /// serialized back (an exported inventory has no key); prefer an environment override to the file.
         #[serde(default, skip_serializing)]
         key: Option<MeterKey>,
+        /// The local hours it is expected to send in (`"6-22"`, see [`SendHours`]; the time zone is
+        /// `gateway.wmbus.timezone`); the gateway's freshness alarm fires only inside them. Default: always.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        send_hours: Option<SendHours>,
     },
     /// A wired M-Bus meter polled by the gateway (REQ_UD2/RSP_UD) through an M-Bus/Ethernet gateway or a
     /// serial level converter. Meters on one endpoint share its bus, one request at a time.

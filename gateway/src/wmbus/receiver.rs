@@ -147,6 +147,7 @@ fn meters_of(inventory: &Inventory) -> (HashMap<Address, Meter>, HashMap<Address
             manufacturer,
             id,
             key,
+            ..
         } = &dev.source
         else {
             continue;

@@ -160,6 +160,7 @@ impl Device {
                 manufacturer: manufacturer.into(),
                 id: meter_id.into(),
                 key: key.map(super::MeterKey::new),
+                send_hours: None,
             },
         )
     }
@@ -211,6 +212,20 @@ impl Device {
                 timestamp: None,
             },
         )
+    }
+
+    /// For a wireless M-Bus meter: the local hours it sends in (`"6-22"`).
+    ///
+    /// # Panics
+    /// On hours that do not parse (a test's typo) or a device that is no wireless M-Bus meter.
+    pub fn send_hours(mut self, hours: &str) -> Self {
+        match &mut self.source {
+            DeviceSource::Wmbus { send_hours, .. } => {
+                *send_hours = Some(super::SendHours::parse(hours).expect("send hours"));
+            }
+            _ => panic!("send_hours is for wmbus meters"),
+        }
+        self
     }
 
     /// With this device class (`main_meter`, `plug`, `soil_sensor`, …).

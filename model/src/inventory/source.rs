@@ -201,6 +201,7 @@ pub(super) fn validate(
             manufacturer,
             id,
             key,
+            ..
         } => {
             if manufacturer.len() != 3 || !manufacturer.bytes().all(|b| b.is_ascii_uppercase()) {
                 errors.push(format!(
