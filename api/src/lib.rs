@@ -261,7 +261,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let router = match state.live_inventory.clone() {
-        Some(live) => swap::live_router(state, cfg, live, shutdown.clone()),
+        Some(live) => swap::live_router(state, cfg, live),
         None => app_with(state, cfg),
     };
     let tls = match &cfg.tls {
