@@ -44,10 +44,15 @@ impl WmbusTask {
         let inventory = updates.borrow().clone();
         let c = wmbus::connect(cfg, &inventory, bus, stop)?;
         let receiver = wmbus::Receiver::new(&cfg.wmbus, &inventory);
+        let w = &cfg.wmbus;
+        let tz = w.tz().unwrap_or(chrono_tz::Europe::Berlin);
+        let times = (w.stale_after, w.status_refresh);
+        let freshness = wmbus::Freshness::new(&inventory, times, tz, &cfg.instance, chrono::Utc::now());
+        let tick = times.0.min(times.1).min(std::time::Duration::from_secs(10));
         let task = tokio::spawn(wmbus::run(
             c.inbound,
-            (receiver, updates),
-            publisher,
+            (receiver, freshness, updates),
+            (publisher, c.client.clone(), tick),
             metrics.wmbus.clone(),
         ));
         Some(Self {

@@ -9,10 +9,12 @@
 //!                                                                                    └─► unknown meter (listed, logged once)
 //! ```
 //!
-//! * [`config`]: `[gateway.wmbus]` (topics, duplicate window, size of the unknown list).
+//! * [`config`]: `[gateway.wmbus]` (topics, duplicate window, size of the unknown list, freshness).
 //! * [`payload`]: the receiver's message → telegram bytes.
 //! * [`receiver`]: the pure core (inventory meters and keys, duplicates, decoding, outcomes).
 //! * [`dedup`], [`unknown`]: duplicate suppression and the bounded list of unknown meters heard.
+//! * [`freshness`]: the per-meter freshness alarm (a device status `offline`, "stale: …", raised only
+//!   inside the meter's `send_hours`), published retained on the device status topic.
 //! * [`metrics`]: the `zw_gateway_wmbus_…` series.
 //!
 //! Keys come from the inventory (`source = { type = "wmbus", manufacturer, id, key }`); they are never logged.
@@ -21,6 +23,7 @@
 
 pub mod config;
 pub mod dedup;
+pub mod freshness;
 pub mod metrics;
 pub mod payload;
 pub mod receiver;
@@ -37,6 +40,7 @@ use zw_bus::{BusClient, ConnectOptions, FullPolicy, Inbound, QoS};
 use zw_model::{DeviceSource, Inventory, Reading};
 
 pub use config::WmbusConfig;
+pub use freshness::Freshness;
 pub use metrics::WmbusMetrics;
 pub use receiver::{Outcome, Receiver};
 
@@ -92,12 +96,27 @@ pub fn connect(
     })
 }
 
-/// Handles receiver messages until the inbound queue closes; the receiver takes every later inventory from
-/// `updates` ([`Receiver::update`]: meters and keys follow it).
+/// Publishes the meters' due statuses (retained) on `bus`; never waits on the broker (a full queue drops
+/// one: it is published again on the next change or refresh).
+fn publish_statuses(bus: &BusClient, freshness: &mut Freshness, now: chrono::DateTime<Utc>) {
+    for status in freshness.tick(now) {
+        let topic = zw_model::topic::device_status(&status.device);
+        if bus
+            .try_publish(topic, QoS::AtLeastOnce, true, status.to_json())
+            .is_err()
+        {
+            debug!(device = %status.device, "Meter status not published: the bus client's queue is full.");
+        }
+    }
+}
+
+/// Handles receiver messages until the inbound queue closes; the receiver and the freshness alarm take every
+/// later inventory from `updates` ([`Receiver::update`], [`Freshness::update`]: meters and keys follow it).
+/// Meter statuses go out on `bus` ([`freshness`]), checked every `tick`.
 pub async fn run(
     mut inbound: Inbound,
-    (mut receiver, mut updates): (Receiver, watch::Receiver<Arc<Inventory>>),
-    publisher: Publisher,
+    (mut receiver, mut freshness, mut updates): (Receiver, Freshness, watch::Receiver<Arc<Inventory>>),
+    (publisher, bus, tick): (Publisher, BusClient, std::time::Duration),
     metrics: WmbusMetrics,
 ) {
     info!(
@@ -105,6 +124,8 @@ pub async fn run(
         "Wireless M-Bus receiver path started."
     );
     let mut following = true;
+    let mut ticks = tokio::time::interval(tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let msg = tokio::select! {
             msg = inbound.recv() => match msg {
@@ -116,10 +137,15 @@ pub async fn run(
                     Ok(()) => {
                         let inv = updates.borrow_and_update().clone();
                         receiver.update(&inv);
+                        freshness.update(&inv, Utc::now());
                         info!(meters = receiver.meters(), "Wireless M-Bus meters follow the inventory.");
                     }
                     Err(_) => following = false,
                 }
+                continue;
+            }
+            _ = ticks.tick() => {
+                publish_statuses(&bus, &mut freshness, Utc::now());
                 continue;
             }
         };
@@ -128,8 +154,10 @@ pub async fn run(
         metrics.telegrams.with_label_values(&[outcome.label()]).inc();
         match outcome {
             Outcome::Reading { meter, values } => {
+                freshness.heard(&meter.device, now);
                 let reading = Reading::new(meter.site, meter.device, now, values);
                 publisher.publish(reading, SOURCE).await;
+                publish_statuses(&bus, &mut freshness, now);
             }
             Outcome::Unknown(heard) => {
                 metrics.heard(&heard.meter, heard.evicted.as_ref(), receiver.unknown().len());
