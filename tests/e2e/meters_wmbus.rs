@@ -211,6 +211,16 @@ async fn wmbus_telegrams_reach_influxdb_wrong_keys_and_unknown_meters_are_counte
     Ok(())
 }
 
+/// One local hour two hours from now (Europe/Berlin, `gateway.wmbus.timezone`'s default): `"H-H+1"`.
+fn later_hours() -> String {
+    use chrono::Timelike as _;
+    let h = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .hour();
+    let from = (h + 2) % 24;
+    format!("{from}-{}", from + 1)
+}
+
 /// The simulator's wireless M-Bus receiver (heat meter as hex, water meter as JSON, a gas meter) through the
 /// broker, gateway and ingest to the API's live values, and the gas meter's m³ of today to kWh with the town
 /// hall's `[[gas_conversions]]` (E = V × Z × Hₛ).
@@ -249,9 +259,16 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
         )
         .building(
             "rathaus",
-            [Device::wmbus("gas-1", "ZWS", "20260002", None).class("gas_meter")],
+            [
+                Device::wmbus("gas-1", "ZWS", "20260002", None).class("gas_meter"),
+                // Two meters the simulator does not have: one expected at all hours, one only in an hour
+                // two hours ahead (local time), so its silence now is expected.
+                Device::wmbus("silent-1", "ZWS", "20269998", None),
+                Device::wmbus("later-1", "ZWS", "20269999", None).send_hours(&later_hours()),
+            ],
         )
         .build();
+    cfg.gateway.wmbus.stale_after = Duration::from_secs(5);
     let (hs, z) = (11.2, 0.9674);
     cfg.inventory.gas_conversions = vec![GasConversion {
         site: "rathaus".into(),
@@ -304,6 +321,36 @@ async fn simulated_heat_and_water_meters_reach_the_api() -> anyhow::Result<()> {
             (wh - want).abs() < 1e-6 * want,
             "{path}: {wh} Wh from {m3} m³, not {want}"
         );
+    }
+    // The freshness alarm: the silent meter is offline as stale, the one outside its send hours is not, the
+    // meters that send are online.
+    let url = format!("{api}/api/v1/devices");
+    let list = eventually(WAIT, "silent-1 stale", || async {
+        let (s, body) = get(&url, Some("tok-admin")).await.ok()?;
+        let of = |d: &str| {
+            body.as_array()?
+                .iter()
+                .find(|x| x["id"] == d)
+                .map(|x| x["health"].clone())
+        };
+        let silent = of("silent-1")?;
+        (s == 200 && silent["state"] == "offline").then_some(body)
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+    let health = |d: &str| {
+        list.as_array()
+            .and_then(|l| l.iter().find(|x| x["id"] == d))
+            .map(|x| x["health"].clone())
+            .unwrap_or_default()
+    };
+    let silent = health("silent-1");
+    let reason = silent["last_error"]["message"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("stale: no reading"), "{silent}");
+    assert_eq!(silent["last_error"]["kind"], "timeout", "{silent}");
+    assert_eq!(health("later-1")["state"], "unknown", "{list}");
+    for d in ["heat-1", "water-1", "gas-1"] {
+        assert_eq!(health(d)["state"], "online", "{d}: {list}");
     }
     // The school has no gas meter: its gas is unknown, never 0.
     let url = format!("{api}/api/v1/sites/schule/energy?period=day&count=1&medium=gas");
