@@ -278,15 +278,18 @@ pub async fn one(
     })))
 }
 
-/// The body's comment: `None` for an empty body or no comment. Errors: 400 for a body that is not an
-/// [`AckBody`] or a comment too long.
+/// The body's comment: `None` for an empty body, `null` (the document declares the body nullable) or no
+/// comment. Errors: 400 for a body that is not an [`AckBody`] or a comment too long.
 fn parse_ack_body(body: &[u8]) -> Result<Option<String>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let b: AckBody = serde_json::from_slice(body)
+    let b: Option<AckBody> = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"comment\": \"…\"}}: {e}")))?;
-    let comment = b.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    let comment = b
+        .and_then(|b| b.comment)
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
     if let Some(c) = &comment
         && c.chars().count() > MAX_COMMENT_CHARS
     {
@@ -375,4 +378,37 @@ pub async fn ack(
     }
     let alert = from_episode(&ep).unwrap_or(alert);
     Ok((StatusCode::ACCEPTED, Json(with_comments(store, ep, alert).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_body_may_be_empty_null_or_a_comment_and_nothing_else() {
+        for none in [
+            &b""[..],
+            b"  \n",
+            b"null",
+            b"{}",
+            b"{\"comment\":null}",
+            b"{\"comment\":\"  \"}",
+        ] {
+            assert_eq!(
+                parse_ack_body(none).ok(),
+                Some(None),
+                "{}",
+                String::from_utf8_lossy(none)
+            );
+        }
+        assert_eq!(
+            parse_ack_body(b"{\"comment\":\" Pumpe getauscht \"}").ok(),
+            Some(Some("Pumpe getauscht".to_owned()))
+        );
+        for bad in [&b"[]"[..], b"\"text\"", b"{\"comment\":3}", b"{"] {
+            assert!(parse_ack_body(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let long = format!("{{\"comment\":\"{}\"}}", "x".repeat(MAX_COMMENT_CHARS + 1));
+        assert!(parse_ack_body(long.as_bytes()).is_err());
+    }
 }
