@@ -3,7 +3,8 @@
 //! straight to InfluxDB. The month report and the town ranking are read from the raw readings, then
 //! `zaehlwerk rollup --since` builds the rollups and both answer the same figures, complete where the
 //! readings are; deleting raw readings between a month's edges then leaves its figure unchanged, which shows
-//! the rollups answered it; rolling up again recomputes them from the readings as they are now.
+//! the rollups answered it (the week holding the first reading too, incomplete from the rollups as from the
+//! readings); rolling up again recomputes them from the readings as they are now.
 
 use std::process::Command;
 
@@ -62,7 +63,7 @@ async fn figures(sys: &System) -> anyhow::Result<(Vec<(String, Option<f64>, bool
     );
     let (status, body) = get(&url, Some("tok-fm")).await?;
     anyhow::ensure!(status == 200, "{status} {body}");
-    let months = body["periods"]
+    let mut months: Vec<(String, Option<f64>, bool)> = body["periods"]
         .as_array()
         .context("periods")?
         .iter()
@@ -74,6 +75,19 @@ async fn figures(sys: &System) -> anyhow::Result<(Vec<(String, Option<f64>, bool
             )
         })
         .collect();
+    // The week holding the first reading (Monday 2025-12-29 to 2026-01-05): answered from the rollups too.
+    let url = format!(
+        "{}/api/v1/devices/rathaus-main/energy?period=week&count=1&until=2026-01-02",
+        sys.api
+    );
+    let (status, body) = get(&url, Some("tok-fm")).await?;
+    anyhow::ensure!(status == 200, "{status} {body}");
+    let week = &body["periods"][0];
+    months.push((
+        week["start"].as_str().unwrap_or("").to_string(),
+        week["wh"].as_f64(),
+        week["complete"] == true,
+    ));
     let url = format!("{}/api/v1/ranking?period=month&until=2026-01-15", sys.api);
     let (status, body) = get(&url, Some("tok-fm")).await?;
     anyhow::ensure!(status == 200, "{status} {body}");
@@ -125,6 +139,10 @@ async fn month_figures_from_rollups_equal_the_raw_figures() -> anyhow::Result<()
             assert!((g - w).abs() < 1e-3, "{start}: {g} Wh, not {w}");
         }
     }
+    // The first week from the first reading on: 4 days, incomplete.
+    let week = &months[4];
+    assert_eq!((week.0.as_str(), week.2), ("2025-12-29", false), "{months:?}");
+    assert!(week.1.is_some_and(|w| (w - wh(4.0)).abs() < 1e-3), "{months:?}");
     assert!(
         months[1].1.is_some_and(|w| w > 0.0),
         "February is a lower bound: {months:?}"

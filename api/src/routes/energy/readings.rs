@@ -70,7 +70,7 @@ pub(super) async fn device_buckets(
     let empty = |t: DateTime<Utc>| readings_from.is_some_and(|f| t + cfg.max_gap <= f);
     let plans: Vec<Plan> = edges
         .windows(2)
-        .map(|w| rollups::plan(rolled, w[0], w[1], cfg.max_gap))
+        .map(|w| rollups::plan(rolled, (w[0], w[1]), cfg.max_gap, readings_from))
         .collect();
     let spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = thin_spans(&plans)
         .into_iter()
@@ -115,6 +115,22 @@ pub(super) async fn device_buckets(
             continue;
         }
         let exact = exact_energy((s, &around[k]), (e, &around[k + 1]), steps.as_ref(), cfg);
+        let near = [local[k], local[k + 1]]
+            .into_iter()
+            .flatten()
+            .reduce(Steps::merge);
+        if exact.is_none()
+            && let Some(b) = rollups::starting_inside(
+                &plan,
+                (s, e),
+                readings_from,
+                (near, around[k + 1].value(e, cfg)),
+                cfg,
+            )
+        {
+            out.push(b);
+            continue;
+        }
         if exact.is_none() && s < e {
             missing.push(k);
         }

@@ -10,11 +10,11 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_influx::Series;
-use zw_model::counter::Point;
 use zw_model::counter::rollup::{
     FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, Rollups, Summary, TAG_QUANTITY, TAG_TZ,
     quarter_spans,
 };
+use zw_model::counter::{Bucket, Point, Steps};
 use zw_model::counter::{CounterConfig, local_day_edges};
 use zw_model::{Id, Quantity, storage};
 
@@ -159,9 +159,16 @@ impl Plan {
     }
 }
 
-/// How the steps of period `[s, e)` are answered.
-pub(super) fn plan(r: &Rollups, s: DateTime<Utc>, e: DateTime<Utc>, gap: TimeDelta) -> Plan {
-    let (a, end) = (s - gap, e + gap);
+/// How the steps of period `[s, e)` are answered; with `readings_from` (no reading before it,
+/// [`Loaded::readings_from`]) the stretch starts there at the earliest, so a period holding the device's
+/// first reading is answered from the rollups too.
+pub(super) fn plan(
+    r: &Rollups,
+    (s, e): (DateTime<Utc>, DateTime<Utc>),
+    gap: TimeDelta,
+    readings_from: Option<DateTime<Utc>>,
+) -> Plan {
+    let (a, end) = ((s - gap).max(readings_from.unwrap_or(s - gap)), e + gap);
     if let Some((_, through)) = r.covered {
         let mid = through.min(end);
         if mid > a
@@ -179,6 +186,39 @@ pub(super) fn plan(r: &Rollups, s: DateTime<Utc>, e: DateTime<Utc>, gap: TimeDel
         mid: a,
         end,
     }
+}
+
+/// Period `[s, e)` holding the device's first reading (none before `readings_from`, which lies after
+/// `s − max_gap`), answered wholly by the rollups (`plan` leaves nothing to thinned readings): what
+/// [`consumption`](zw_model::counter::consumption) makes of its readings when every step from the first
+/// reading to `e + max_gap` is plain (`near`: the steps of the readings next to the edges) and the counter
+/// has a value at `e` (`end_value`): the rise from the first reading to `e`, incomplete, covering the share
+/// of the period from the first reading on. `None`: the raw readings decide.
+pub(super) fn starting_inside(
+    plan: &Plan,
+    (s, e): (DateTime<Utc>, DateTime<Utc>),
+    readings_from: Option<DateTime<Utc>>,
+    (near, end_value): (Option<Steps>, Option<f64>),
+    cfg: &CounterConfig,
+) -> Option<Bucket> {
+    if readings_from.is_none_or(|f| s - cfg.max_gap >= f) || plan.thin().is_some() {
+        return None;
+    }
+    let rolled = plan.rolled??;
+    let first = rolled.first;
+    let steps = [rolled.steps, near].into_iter().flatten().reduce(Steps::merge);
+    let b = end_value?;
+    if !(s < first.0 && first.0 < e && steps?.plain(cfg) && b >= first.1) {
+        return None;
+    }
+    let nanos = |d: TimeDelta| d.num_nanoseconds();
+    Some(Bucket {
+        start: s,
+        end: e,
+        wh: Some(b - first.1),
+        complete: false,
+        coverage: nanos(e - first.0)? as f64 / nanos(e - s)? as f64,
+    })
 }
 
 /// The last rolled-up reading before `mid` and the first thinned one at or after it.
