@@ -80,8 +80,29 @@ pub(super) async fn device_buckets(
         })
         .collect();
     let grid = Grid::of(calendar, &spans);
-    let probed: Vec<bool> = edges.iter().map(|e| !empty(*e)).collect();
-    let (near, thinned) = reader.summary(&edges, &probed, &grid, &spans).await?;
+    // An edge whose neighbouring periods are both rolled up takes its readings from the quarter rows.
+    let rolled_near: Vec<Option<Vec<Point>>> = edges
+        .iter()
+        .enumerate()
+        .map(|(i, &e)| {
+            let before = i.checked_sub(1).is_none_or(|k| plans[k].rolled.is_some());
+            let after = plans.get(i).is_none_or(|p| p.rolled.is_some());
+            (before && after && !empty(e))
+                .then(|| rollups::near(rolled, e, cfg.max_gap))
+                .flatten()
+        })
+        .collect();
+    let probed: Vec<bool> = edges
+        .iter()
+        .zip(&rolled_near)
+        .map(|(e, r)| !empty(*e) && r.is_none())
+        .collect();
+    let (mut near, thinned) = reader.summary(&edges, &probed, &grid, &spans).await?;
+    for (n, r) in near.iter_mut().zip(rolled_near) {
+        if let Some(r) = r {
+            *n = r;
+        }
+    }
     // Steps within each span only: between two spans lie readings the rollups answer.
     let mut windows: Vec<(DateTime<Utc>, Steps)> =
         thinned.iter().flat_map(|t| grid.thinned_steps(t)).collect();

@@ -11,8 +11,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_influx::Series;
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, Rollups, Summary, TAG_QUANTITY, TAG_TZ,
-    quarter_spans,
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Rollups, Summary, TAG_QUANTITY,
+    TAG_TZ, quarter_floor, quarter_spans,
 };
 use zw_model::counter::{Bucket, Point, Steps};
 use zw_model::counter::{CounterConfig, local_day_edges};
@@ -219,6 +219,36 @@ pub(super) fn starting_inside(
         complete: false,
         coverage: nanos(e - first.0)? as f64 / nanos(e - s)? as f64,
     })
+}
+
+/// The readings next to edge `e` from the quarter rows, when every quarter of `[e − max_gap, e +
+/// max_gap)` was given and `e` is a quarter edge: the last reading in `[e − max_gap, e)` and the first in
+/// `[e, e + max_gap)` (what the edge probe would read there; the other readings' steps are in the rolled
+/// stretches). `None`: probe the readings.
+pub(super) fn near(r: &Rollups, e: DateTime<Utc>, gap: TimeDelta) -> Option<Vec<Point>> {
+    let (from, through) = r.covered?;
+    let lo = quarter_floor(e - gap);
+    if quarter_floor(e) != e || lo < from || e + gap > through {
+        return None;
+    }
+    let (mut before, mut after) = (None, None);
+    let mut t = lo;
+    while t < e + gap {
+        if !r.quarters_read.iter().any(|(a, b)| *a <= t && t < *b) {
+            return None;
+        }
+        if let Some(q) = r.quarters.get(&t) {
+            if t < e {
+                before = Some(q.last);
+            } else if after.is_none() {
+                after = Some(q.first);
+            }
+        }
+        t += QUARTER;
+    }
+    let before = before.filter(|p| p.0 >= e - gap);
+    let after = after.filter(|p| p.0 < e + gap);
+    Some(before.into_iter().chain(after).collect())
 }
 
 /// The last rolled-up reading before `mid` and the first thinned one at or after it.
