@@ -28,14 +28,26 @@ use crate::support::{Zaehlwerk, eventually, get};
 /// Virtual time the page gets before its DOM is read.
 const BUDGET: u32 = 8000;
 
-/// Trees: id, species, lat, state (`None`: left to analytics, `unknown`). The depot is at 51.000, 6.000.
-const TREES: &[(&str, &str, f64, Option<SoilState>)] = &[
-    ("baum-far", "Tilia cordata", 51.010, Some(SoilState::Critical)),
-    ("baum-near", "Acer platanoides", 51.001, Some(SoilState::Moderate)),
-    ("baum-mid", "Tilia cordata", 51.005, Some(SoilState::Critical)),
-    ("baum-wet", "Quercus robur", 51.0015, Some(SoilState::Good)),
-    ("baum-new", "Acer platanoides", 51.003, None),
+/// Trees: id, species, lat, state (`None`: left to analytics, `unknown`), years since planting (the map's age
+/// filter: young up to 4, middle 5 to 10, old over 10). The depot is at 51.000, 6.000.
+const TREES: &[(&str, &str, f64, Option<SoilState>, u16)] = &[
+    ("baum-far", "Tilia cordata", 51.010, Some(SoilState::Critical), 20),
+    (
+        "baum-near",
+        "Acer platanoides",
+        51.001,
+        Some(SoilState::Moderate),
+        4,
+    ),
+    ("baum-mid", "Tilia cordata", 51.005, Some(SoilState::Critical), 2),
+    ("baum-wet", "Quercus robur", 51.0015, Some(SoilState::Good), 8),
+    ("baum-new", "Acer platanoides", 51.003, None, 3),
 ];
+
+/// The year a tree `age` years old was planted.
+fn planted(age: u16) -> u16 {
+    u16::try_from(chrono::Datelike::year(&chrono::Utc::now())).expect("a year after 0") - age
+}
 
 struct Town {
     stack: Stack,
@@ -44,13 +56,13 @@ struct Town {
     api: String,
 }
 
-fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64) -> TreeStatus {
+fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64, age: u16) -> TreeStatus {
     TreeStatus {
         v: TREE_SCHEMA_VERSION,
         tree: Id::new(id).expect("tree id"),
         site: Id::new("park").expect("site id"),
         species: species.into(),
-        planted: 2022,
+        planted: planted(age),
         lat,
         lon: 6.0,
         state,
@@ -58,7 +70,8 @@ fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64) 
         combine: "worst".into(),
         tension_kpa: Some(100.0 * score),
         moisture_pct: None,
-        trend_per_day: None,
+        // Critical trees are drying, the others have no trend yet.
+        trend_per_day: (state == SoilState::Critical).then_some(0.08),
         days_until_critical: None,
         forecast: None,
         urgency: Urgency {
@@ -122,12 +135,12 @@ impl Town {
         for n in 1..100 {
             inv = inv.site(Site::new(&format!("schule-{n:02}"), SiteKind::Building, []));
         }
-        for (id, species, lat, _) in TREES {
+        for (id, species, lat, _, age) in TREES {
             inv = inv.tree(Tree {
                 id: Id::new(*id)?,
                 site: Id::new("park")?,
                 species: (*species).into(),
-                planted: 2022,
+                planted: planted(*age),
                 lat: *lat,
                 lon: 6.0,
                 sensors: Vec::new(),
@@ -208,9 +221,9 @@ impl Town {
                 trees.insert(t.to_string());
             }
         }
-        for (i, (id, species, lat, state)) in TREES.iter().enumerate() {
+        for (i, (id, species, lat, state, age)) in TREES.iter().enumerate() {
             if let Some(s) = state {
-                let st = tree_status(id, species, *lat, *s, 1.0 - i as f64 * 0.1);
+                let st = tree_status(id, species, *lat, *s, 1.0 - i as f64 * 0.1, *age);
                 obs.client
                     .publish(format!("zw/v1/trees/{id}"), QoS::AtLeastOnce, true, st.to_json())
                     .await?;
@@ -434,13 +447,44 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     .await?;
     let big = dom.split("class=\"big\"").nth(1).and_then(first_number);
     assert!(big.is_some(), "no live power:\n{dom}");
-    for chart in ["today-hours", "month-days"] {
+    for chart in ["today-hours", "month-days", "month-compare"] {
         assert!(
             dom.contains(&format!("data-chart=\"{chart}\"")),
             "no {chart}:\n{dom}"
         );
     }
     assert!(dom.contains("Sie verbrauchen gerade"), "{dom}");
+    // What the sub-metered plug used this month, ranked, with its share of the household.
+    assert!(dom.contains("data-top=\"hh-1\""), "no ranked devices:\n{dom}");
+    assert_eq!(attr_values(&dom, "data-consumer"), ["hh-1-plug"]);
+    let plug_month = dom
+        .split("data-device-month=\"hh-1-plug\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("");
+    assert!(
+        plug_month.starts_with("Dieser Monat: ")
+            && plug_month.contains("kWh")
+            && plug_month.contains("Anteil"),
+        "the plug's month: {plug_month:?}"
+    );
+    // This month, last month, the same month last year and the projection as numbers and as bars.
+    for kpi in ["month", "projection", "last-month", "last-year"] {
+        assert!(dom.contains(&format!("data-kpi=\"{kpi}\"")), "no {kpi}:\n{dom}");
+    }
+    let month_kpi = dom
+        .split("data-kpi=\"month\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("");
+    assert!(month_kpi.ends_with("kWh"), "this month so far: {month_kpi:?}");
+    // The year's bill with the tariff, from the forecast, with its band.
+    let bill = dom
+        .split("data-kpi=\"year-bill\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("");
+    assert!(bill.contains('€'), "the year's bill: {bill:?}\n{dom}");
     assert_eq!(attr_values(&dom, "data-nav"), ["home"], "a resident has one view");
     for foreign in ["hh-2", "rathaus", "schule", "soil-1", "baum-"] {
         assert!(
@@ -498,6 +542,45 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
         dom.contains("data-chart=\"soil-history\"") && dom.contains("data-water=\"baum-near\""),
         "no soil history or record button:\n{dom}"
     );
+    assert!(dom.contains("5 von 5 Bäumen gezeigt"), "{dom}");
+    let trend = |tree: &str| {
+        dom.split(&format!("data-trend=\"{tree}\">"))
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(trend("baum-mid"), "↑ trocknet aus", "{dom}");
+    assert_eq!(trend("baum-near"), "–", "a missing trend is missing");
+
+    // The filters: age from the planting year narrows the map and the route; age and park combine.
+    for (steps, markers, expected) in [
+        (vec!["fill:#f-age=young"], 3, vec!["baum-near", "baum-mid"]),
+        (vec!["fill:#f-age=old", "fill:#f-park=park"], 1, vec!["baum-far"]),
+        (vec!["fill:#f-age=middle"], 1, vec![]),
+        (
+            vec!["fill:#f-species=Tilia cordata", "fill:#f-state=critical"],
+            2,
+            vec!["baum-mid", "baum-far"],
+        ),
+    ] {
+        let q = steps
+            .iter()
+            .map(|s| format!("step={}", enc(s)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let dom = dump_dom(&town.url(&q, "token=tok-parks&view=trees"), BUDGET, DESKTOP).await?;
+        assert!(
+            dom.contains(&format!("data-markers=\"{markers}\""))
+                && dom.contains(&format!("{markers} von 5 Bäumen gezeigt")),
+            "{steps:?}: not {markers} trees on the map:\n{dom}"
+        );
+        assert_eq!(
+            attr_values(&dom, "data-tree"),
+            expected,
+            "{steps:?}: watering route"
+        );
+    }
 
     // Recording a watering from the list: the form opens for the tree, 80 L by "Trupp 2" are saved, the
     // log lists them and the API has them.

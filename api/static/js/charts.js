@@ -7,6 +7,8 @@ import { t, num, date, time } from "./i18n.js";
 
 
 const ACCENT = "#0b5cad", GREY = "#98a2b3";
+/** Decimals a tick step of `incr` needs: 0 for 5 kWh, 2 for 0.02 kWh (so small ticks are not all "0"). */
+const tickDigits = incr => Math.max(0, Math.min(3, -Math.floor(Math.log10(incr || 1))));
 
 /** A figure: caption, the chart, and a collapsed table of the values (the chart's text alternative). */
 export function figure(id, caption, chart) {
@@ -76,7 +78,7 @@ export function compareBars(node, labels, unitLabel) {
   const plot = new uPlot({
     width: width(node), height: 200,
     scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
-    axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 60, gap: 4 }, { size: 60, values: (u, vs) => vs.map(v => num(v, 0)) }],
+    axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 60, gap: 4 }, { size: 60, values: (u, vs, _axis, _space, incr) => vs.map(v => num(v, tickDigits(incr))) }],
     series: [{ label: t("time"), value: (u, v) => names[v] ?? "" },
       { label: t("thisPeriod"), fill: ACCENT, stroke: ACCENT, paths: bars({ size: [0.4, 40], align: 1 }), points: { show: false }, value: (u, v) => v === null ? "–" : num(v, 1) + " " + unitLabel },
       { label: t("yearBefore"), fill: GREY, stroke: GREY, paths: bars({ size: [0.4, 40], align: -1 }), points: { show: false }, value: (u, v) => v === null ? "–" : num(v, 1) + " " + unitLabel }],
@@ -97,7 +99,8 @@ export function bars(node, unitLabel, digits = 2) {
   const plot = new uPlot({
     width: width(node), height: 180,
     scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
-    axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 30 }, { size: 55, values: (u, vs) => vs.map(v => num(v, digits > 1 ? 1 : 0)) }],
+    axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 30 },
+      { size: 55, values: (u, vs, _axis, _space, incr) => vs.map(v => num(v, tickDigits(incr))) }],
     series: [{ value: (u, v) => names[v] ?? "" },
       { label: unitLabel, fill: ACCENT, stroke: ACCENT, paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false }, value: (u, v) => v === null ? "–" : num(v, digits) + " " + unitLabel }],
     legend: { show: false },

@@ -1,5 +1,6 @@
 // Parks department: a map of the trees coloured by urgency (Leaflet, vendored; tiles only if configured, else
-// a plain background), filters by state and species, and today's watering list ordered as a route from the
+// a plain background), filters by state, species, age (from the planting year, in Gieß den Kiez's classes) and
+// park (the inventory has no district), and today's watering list ordered as a route from the
 // depot, exportable as CSV and GPX and printable; recording a watering (tree, litres, time, who) from the list
 // or the map popup, and each tree's soil history over 30 days with its waterings marked.
 
@@ -106,12 +107,26 @@ const COLOUR = { critical: "#b42318", moderate: "#b54708", good: "#067647", unkn
 const needsWater = p => p.state === "critical" || p.state === "moderate" || (p.days_until_critical !== undefined && p.days_until_critical <= 1);
 const soil = p => p.tension_kpa !== undefined ? num(p.tension_kpa, 0) + " kPa" : p.moisture_pct !== undefined ? num(p.moisture_pct, 1) + " %" : "–";
 const days = p => p.days_until_critical === undefined ? "–" : num(p.days_until_critical, 1);
+/** The 3–5-day trend in words: drying, wetting or steady (dryness change per day; absent: unknown). */
+const trend = p => p.trend_per_day === undefined || p.trend_per_day === null ? "–"
+  : p.trend_per_day > 0.01 ? "↑ " + t("trend.drying") : p.trend_per_day < -0.01 ? "↓ " + t("trend.wetting") : "→ " + t("trend.steady");
+/** Gieß den Kiez's age classes by standing years since planting: young ≤ 4, middle ≤ 10, old > 10. */
+const AGES = [["young", 0, 4], ["middle", 5, 10], ["old", 11, Infinity]];
+const ageClass = p => {
+  if (!Number.isFinite(p.planted)) return "";
+  const years = new Date().getFullYear() - p.planted;
+  return (AGES.find(([, lo, hi]) => years >= lo && years <= hi) || AGES[0])[0];
+};
 
 export async function trees(main) {
   let features = [];
   const stateSel = el("select", { id: "f-state" }, el("option", { value: "" }, t("trees.all")),
     ["critical", "moderate", "good", "unknown"].map(s => el("option", { value: s }, t("soil." + s))));
   const speciesSel = el("select", { id: "f-species" }, el("option", { value: "" }, t("trees.all")));
+  const ageSel = el("select", { id: "f-age" }, el("option", { value: "" }, t("trees.all")),
+    AGES.map(([a]) => el("option", { value: a }, t("age." + a))));
+  const parkSel = el("select", { id: "f-park" }, el("option", { value: "" }, t("trees.all")));
+  const parkName = id => state.sites.find(s => s.id === id)?.name || id;
   const mapBox = el("div", { id: "map", class: "map", role: "region", "aria-label": t("trees.map") });
   const legend = el("ul", { class: "map-legend", "aria-label": t("trees.state") },
     Object.entries(COLOUR).map(([s, c]) => el("li", {}, el("span", { class: "dot", style: `background:${c}` }), " " + t("soil." + s))));
@@ -121,19 +136,21 @@ export async function trees(main) {
   const tbody = el("tbody");
   const table = el("table", { class: "watering" }, el("caption", {}, t("trees.list") + " · " + date(Date.now(), { dateStyle: "full" })),
     el("thead", {}, el("tr", {}, [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension") + " / " + t("trees.moisture"),
-      t("trees.days"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
+      t("trees.trend"), t("trees.days"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
   const water = waterPanel(() => load().catch(() => {}));
   let route = { stops: [], total_km: 0 };
-  const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, t("soil." + s.state), soil(s), days(s), num(s.leg_km, 2), s.lat, s.lon]);
+  const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, t("soil." + s.state), soil(s), trend(s), days(s), num(s.leg_km, 2), s.lat, s.lon]);
   const buttons = el("div", { class: "controls no-print" },
     el("button", { type: "button", onclick: () => download("giessliste.csv", "text/csv;charset=utf-8",
-      "\ufeff" + csv(exportRows(), [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension"), t("trees.days"), t("trees.distance"), "lat", "lon"], r => r)) }, t("trees.csv")),
+      "\ufeff" + csv(exportRows(), [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension"), t("trees.trend"), t("trees.days"), t("trees.distance"), "lat", "lon"], r => r)) }, t("trees.csv")),
     el("button", { type: "button", onclick: () => download("giessliste.gpx", "application/gpx+xml",
       gpx(route.stops, t("trees.list"), s => t("soil." + s.state) + ", " + s.species)) }, t("trees.gpx")),
     el("button", { type: "button", onclick: () => window.print() }, t("trees.print")));
   main.replaceChildren(el("h2", {}, t("trees.title")),
     el("div", { class: "controls no-print", role: "group", "aria-label": t("trees.filters") },
-      el("label", { for: "f-state" }, t("trees.state")), stateSel, el("label", { for: "f-species" }, t("trees.species")), speciesSel),
+      el("label", { for: "f-state" }, t("trees.state")), stateSel, el("label", { for: "f-species" }, t("trees.species")), speciesSel,
+      el("label", { for: "f-age" }, t("trees.age")), ageSel, el("label", { for: "f-park" }, t("trees.park")), parkSel,
+      el("span", { class: "summary", role: "status", "data-filter-count": "" })),
     el("div", { class: "map-wrap no-print" }, mapBox, legend,
       state.settings.tile_url ? null : el("p", { class: "hint" }, t("trees.plain"))),
     el("section", { class: "print-area" }, el("h3", {}, t("trees.list")), summary, buttons, el("div", { class: "scroll" }, table)),
@@ -145,7 +162,8 @@ export async function trees(main) {
   const markers = new Map();
   let fitted = false;
 
-  const shown = p => (!stateSel.value || p.state === stateSel.value) && (!speciesSel.value || p.species === speciesSel.value);
+  const shown = p => (!stateSel.value || p.state === stateSel.value) && (!speciesSel.value || p.species === speciesSel.value)
+    && (!ageSel.value || ageClass(p) === ageSel.value) && (!parkSel.value || p.site === parkSel.value);
   const apply = () => {
     for (const f of features) {
       const p = f.properties, m = markers.get(p.tree);
@@ -159,7 +177,7 @@ export async function trees(main) {
     tbody.replaceChildren(...route.stops.map((s, i) => el("tr", { "data-tree": s.tree, "data-state": s.state },
       el("td", { class: "num" }, String(i + 1)), el("th", { scope: "row" }, s.tree), el("td", {}, s.species),
       el("td", {}, el("span", { class: "dot", style: `background:${COLOUR[s.state] || COLOUR.unknown}` }), " " + t("soil." + s.state)),
-      el("td", { class: "num" }, soil(s)), el("td", { class: "num" }, days(s)), el("td", { class: "num" }, num(s.leg_km, 2)),
+      el("td", { class: "num" }, soil(s)), el("td", { "data-trend": s.tree }, trend(s)), el("td", { class: "num" }, days(s)), el("td", { class: "num" }, num(s.leg_km, 2)),
       el("td", { class: "no-print" }, el("button", { type: "button", "data-water": s.tree, "aria-label": t("water.record") + ": " + s.tree,
         onclick: () => water.open(s.tree) }, t("water.record"))))));
   };
@@ -186,17 +204,27 @@ export async function trees(main) {
     if (speciesSel.options.length !== species.length + 1) {
       speciesSel.replaceChildren(el("option", { value: "" }, t("trees.all")), ...species.map(s => el("option", { value: s }, s)));
     }
+    const parks = [...new Set(features.map(f => f.properties.site))].sort();
+    if (parkSel.options.length !== parks.length + 1) {
+      parkSel.replaceChildren(el("option", { value: "" }, t("trees.all")), ...parks.map(s => el("option", { value: s }, parkName(s))));
+    }
     apply();
     water.setTrees(features);
     for (const [id, m] of markers) m.getElement?.()?.setAttribute("data-tree-marker", id);
     mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length;
+    main.querySelector("[data-filter-count]").textContent = t("trees.shown", mapBox.dataset.markers, features.length);
     if (!fitted && features.length) {
       map.fitBounds(L.latLngBounds(features.map(f => [f.geometry.coordinates[1], f.geometry.coordinates[0]])).pad(0.3), { maxZoom: 18 });
       fitted = true;
     }
   };
-  stateSel.addEventListener("change", () => { apply(); mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length; });
-  speciesSel.addEventListener("change", () => { apply(); mapBox.dataset.markers = [...markers.values()].filter(m => map.hasLayer(m)).length; });
+  const filtered = () => {
+    apply();
+    const n = [...markers.values()].filter(m => map.hasLayer(m)).length;
+    mapBox.dataset.markers = n;
+    main.querySelector("[data-filter-count]").textContent = t("trees.shown", n, features.length);
+  };
+  for (const sel of [stateSel, speciesSel, ageSel, parkSel]) sel.addEventListener("change", filtered);
   await load().catch(() => {});
   await alertList(maintenance, a => a.category === "maintenance");
   if (!features.length) map.setView([51.2, 6.7], 13);
