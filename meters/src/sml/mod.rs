@@ -1,15 +1,19 @@
 //! SML (Smart Message Language) from the optical port of German electricity meters.
 //!
-//! `sml-rs` does the message parsing (with each message's CRC) and, for byte streams ([`SmlStream`]), the
-//! transport (escape framing, 4-byte escape alignment, file CRC-16/X-25, resynchronisation on the next start
-//! escape); it decodes every fixture capture correctly. For a whole file in one slice [`decode_file`] uses a
-//! faster transport pass of ours (`transport.rs`, held to sml-rs' result by the oracle tests). This module adds what it leaves out: OBIS codes and units to canonical quantities
-//! ([`obis`]), the server id as printed on the meter (`1DZG0042082910`), the energy resolution of meters that
-//! send whole kWh without the PIN, and the DZG sign quirk ([`reading`]).
+//! Decoding is ours, with `sml-rs` as the test oracle (`tests/meters/oracle.rs`): the transport of a whole
+//! file in one slice (`transport.rs`: escape framing, 4-byte escape alignment, file CRC-16/X-25, without a copy
+//! when the file holds no escaped `1B1B1B1B`) and the messages (`reader.rs`: a zero-allocation walk of the
+//! TLV structure that reads the `GetList.Res` registers and server ids and skips everything else by length,
+//! accepting exactly what `sml-rs`' parser accepts). For byte streams ([`SmlStream`]) `sml-rs`' transport
+//! decoder does the framing and resynchronisation on the next start escape. This module adds what `sml-rs`
+//! leaves out: OBIS codes and units to canonical quantities ([`obis`]), the server id as printed on the meter
+//! (`1DZG0042082910`), the energy resolution of meters that send whole kWh without the PIN, and the DZG sign
+//! quirk ([`reading`]).
 //!
 //! [`decode_file`] reads one complete file; [`SmlStream`] takes bytes as a serial port delivers them.
 
 pub mod obis;
+mod reader;
 pub mod reading;
 mod transport;
 
@@ -66,8 +70,13 @@ fn transport_error(e: DecodeErr) -> Error {
 
 /// Decodes the first complete SML file in `bytes` (leading bytes before the start escape are skipped).
 pub fn decode_file(bytes: &[u8]) -> Result<SmlReading, Error> {
-    let mut buf = [0u8; MAX_FILE];
-    reading::parse(transport::unframe(bytes, &mut buf)?)
+    match transport::locate(bytes)? {
+        transport::Framed::Plain(messages) => reader::parse(messages),
+        transport::Framed::Escaped => {
+            let mut buf = [0u8; MAX_FILE];
+            reader::parse(transport::unframe(bytes, &mut buf)?)
+        }
+    }
 }
 
 /// Reassembles SML files from a byte stream (a serial port at 9600 Bd, a ser2net socket).
@@ -93,7 +102,7 @@ impl SmlStream {
     pub fn push(&mut self, byte: u8) -> Option<Result<SmlReading, Error>> {
         match self.decoder.push_byte(byte) {
             Ok(None) => None,
-            Ok(Some(file)) => Some(reading::parse(file)),
+            Ok(Some(file)) => Some(reader::parse(file)),
             Err(e) => Some(Err(transport_error(e))),
         }
     }

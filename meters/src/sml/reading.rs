@@ -8,11 +8,9 @@
 //! **PIN-less meters** send 1.8.0 with scaler +3 (whole kWh) and no 16.7.0; [`SmlReading::energy_resolution_wh`]
 //! says so, so that series can be labelled and no power is derived from kWh steps.
 
-use sml_rs::parser::common::Value;
-use sml_rs::parser::streaming::{MessageBody, ParseEvent, Parser};
 use zw_model::reading::Values;
 
-use super::{Error, Obis};
+use super::Obis;
 use crate::Decimal;
 
 /// One numeric register of a GetList response.
@@ -79,59 +77,8 @@ fn serial(server_id: &[u8]) -> Option<u32> {
 }
 
 /// DZG DVS74 serials with the unsigned-in-signed 16.7.0 (per DZG, libsml PR #136).
-fn dzg_affected(server_id: &[u8]) -> bool {
+pub(super) fn dzg_affected(server_id: &[u8]) -> bool {
     server_id.get(2..5) == Some(b"DZG")
         && serial(server_id)
             .is_some_and(|s| (42_000_000..=48_999_999).contains(&s) || (55_000_000..=58_999_999).contains(&s))
-}
-
-/// Parses the decoded messages of one file.
-pub(super) fn parse(file: &[u8]) -> Result<SmlReading, Error> {
-    let mut out = SmlReading::default();
-    let mut list_server: &[u8] = &[];
-    for event in Parser::new(file) {
-        match event.map_err(|e| Error::Parse(format!("{e:?}")))? {
-            ParseEvent::MessageStart(m) => match m.message_body {
-                MessageBody::OpenResponse(o) if out.server_id.is_empty() => {
-                    out.server_id = o.server_id.to_vec()
-                }
-                MessageBody::GetListResponse(g) => list_server = g.server_id,
-                _ => {}
-            },
-            ParseEvent::ListEntry(e) => {
-                let Ok(obis) = <[u8; 6]>::try_from(e.obj_name).map(Obis) else {
-                    continue;
-                };
-                let quirk = obis.cde() == (16, 7, 0) && dzg_affected(list_server);
-                let (raw, corrected) = match e.value {
-                    Value::I8(v) if quirk && v < 0 => (i64::from(v as u8), true),
-                    Value::I16(v) if quirk && v < 0 => (i64::from(v as u16), true),
-                    Value::I8(v) => (i64::from(v), false),
-                    Value::I16(v) => (i64::from(v), false),
-                    Value::I32(v) => (i64::from(v), false),
-                    Value::I64(v) => (v, false),
-                    Value::U8(v) => (i64::from(v), false),
-                    Value::U16(v) => (i64::from(v), false),
-                    Value::U32(v) => (i64::from(v), false),
-                    Value::U64(v) => match i64::try_from(v) {
-                        Ok(v) => (v, false),
-                        Err(_) => continue,
-                    },
-                    _ => continue,
-                };
-                out.dzg_corrected |= corrected;
-                let value = Decimal::new(raw, e.scaler.unwrap_or(0));
-                out.registers.push(Register {
-                    obis,
-                    unit: e.unit,
-                    value,
-                });
-            }
-            ParseEvent::GetListResponseEnd(_) => {}
-        }
-    }
-    if !list_server.is_empty() {
-        out.server_id = list_server.to_vec();
-    }
-    Ok(out)
 }
