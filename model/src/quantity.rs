@@ -184,6 +184,10 @@ quantities! {
     FlowTemperature = "flow_temperature", Celsius, Gauge;
     /// Return temperature of a heat meter, °C.
     ReturnTemperature = "return_temperature", Celsius, Gauge;
+    /// Imported active energy counter of tariff register 1 (OBIS 1.8.1, HT), Wh; part of `energy_import`.
+    EnergyImportT1 = "energy_import_t1", WattHour, Counter;
+    /// Imported active energy counter of tariff register 2 (OBIS 1.8.2, NT), Wh; part of `energy_import`.
+    EnergyImportT2 = "energy_import_t2", WattHour, Counter;
 }
 
 impl fmt::Display for Quantity {
@@ -210,7 +214,12 @@ mod tests {
 
     #[test]
     fn energy_is_a_counter_in_wh() {
-        for q in [Quantity::EnergyImport, Quantity::EnergyExport] {
+        for q in [
+            Quantity::EnergyImport,
+            Quantity::EnergyExport,
+            Quantity::EnergyImportT1,
+            Quantity::EnergyImportT2,
+        ] {
             assert_eq!(q.unit(), Unit::WattHour);
             assert_eq!(q.kind(), Kind::Counter);
         }

@@ -69,7 +69,16 @@ async fn an_sml_meter_over_tcp_reaches_the_energy_per_period() -> anyhow::Result
         let export = last(&stack, "kita-main", "energy_export").await?;
         let power = last(&stack, "kita-main", "active_power").await?;
         let l1 = last(&stack, "kita-main", "active_power_l1").await?;
-        (import == 1_500_000.0 && export == 42.5 && power == 1000.0 && l1 == 500.0).then_some(())
+        // The tariff registers 1.8.1 and 1.8.2 beside their sum.
+        let t1 = last(&stack, "kita-main", "energy_import_t1").await?;
+        let t2 = last(&stack, "kita-main", "energy_import_t2").await?;
+        (import == 1_500_000.0
+            && export == 42.5
+            && power == 1000.0
+            && l1 == 500.0
+            && t1 == 1_000_000.0
+            && t2 == 500_000.0)
+            .then_some(())
     })
     .await
     .with_context(|| all.log_tail())?;
@@ -83,7 +92,8 @@ async fn an_sml_meter_over_tcp_reaches_the_energy_per_period() -> anyhow::Result
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     eventually(WAIT, "the new import energy", || async {
-        (last(&stack, "kita-main", "energy_import").await? == 1_500_200.0).then_some(())
+        let t1 = last(&stack, "kita-main", "energy_import_t1").await?;
+        (last(&stack, "kita-main", "energy_import").await? == 1_500_200.0 && t1 == 1_000_200.0).then_some(())
     })
     .await
     .with_context(|| all.log_tail())?;

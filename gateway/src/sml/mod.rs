@@ -1,7 +1,7 @@
 //! SML meters read from their optical port's push stream: a reading head on a local serial port or behind
 //! ser2net (TCP). One task per meter: it frames the byte stream, decodes with `zw_meters::sml` (sml-rs),
-//! and publishes the canonical values (1.8.0 import, 2.8.0 export, 16.7.0 power and the per-phase powers,
-//! voltages and currents the meter sends).
+//! and publishes the canonical values (1.8.0 import, its tariff registers 1.8.1/1.8.2 as `energy_import_t1`/
+//! `_t2`, 2.8.0 export, 16.7.0 power and the per-phase powers, voltages and currents the meter sends).
 //!
 //! ```text
 //!  ser2net / serial ─► bytes ─► SmlStream (escape framing, CRC, resync) ─┬─► Reading ─► crate::publish
@@ -16,8 +16,6 @@
 //!   [`PollHealth`](crate::modbus::PollHealth): a valid file is a success, a silence or failed connect a
 //!   failure.
 //! * Meters push every 1–4 s: at most one reading per `publish_interval` is published.
-//! * 1.8.1/1.8.2 (tariff registers) are decoded but not published: the canonical quantities have no tariff
-//!   register yet.
 //!
 //! Settings are [`crate::config::SmlConfig`] (`[gateway.sml]`).
 

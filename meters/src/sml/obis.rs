@@ -33,13 +33,15 @@ impl Obis {
     }
 
     /// The canonical quantity of an electricity register with the DLMS unit it must carry (30 Wh, 27 W, 35 V,
-    /// 33 A, 44 Hz). Tariff registers (1.8.1, 1.8.2) have none: they stay registers, configured per meter.
+    /// 33 A, 44 Hz). The tariff registers 1.8.1 and 1.8.2 are `energy_import_t1`/`_t2`.
     pub fn quantity(&self) -> Option<(Quantity, u8)> {
         if self.0[0] != 1 {
             return None;
         }
         Some(match self.cde() {
             (1, 8, 0) => (Quantity::EnergyImport, 30),
+            (1, 8, 1) => (Quantity::EnergyImportT1, 30),
+            (1, 8, 2) => (Quantity::EnergyImportT2, 30),
             (2, 8, 0) => (Quantity::EnergyExport, 30),
             (16, 7, 0) => (Quantity::ActivePower, 27),
             (36, 7, 0) => (Quantity::ActivePowerL1, 27),
@@ -80,6 +82,8 @@ mod tests {
             Obis::electricity(56, 7, 0).quantity(),
             Some((Quantity::ActivePowerL2, 27))
         );
-        assert_eq!(Obis::IMPORT_T1.quantity(), None);
+        assert_eq!(Obis::IMPORT_T1.quantity(), Some((Quantity::EnergyImportT1, 30)));
+        assert_eq!(Obis::IMPORT_T2.quantity(), Some((Quantity::EnergyImportT2, 30)));
+        assert_eq!(Obis::electricity(1, 8, 3).quantity(), None);
     }
 }

@@ -66,6 +66,8 @@ fn one() -> f64 {
 /// OBIS codes (C.D.E) with a canonical quantity.
 const OBIS: &[(&str, Quantity)] = &[
     ("1.8.0", Quantity::EnergyImport),
+    ("1.8.1", Quantity::EnergyImportT1),
+    ("1.8.2", Quantity::EnergyImportT2),
     ("2.8.0", Quantity::EnergyExport),
     ("16.7.0", Quantity::ActivePower),
     ("36.7.0", Quantity::ActivePowerL1),
@@ -164,7 +166,9 @@ mod tests {
             assert_eq!(obis_quantity(code), Some(Quantity::EnergyImport), "{code}");
         }
         assert_eq!(obis_quantity("0-0:1.8.0"), None);
-        assert_eq!(obis_quantity("1.8.1"), None);
+        assert_eq!(obis_quantity("1-0:1.8.1"), Some(Quantity::EnergyImportT1));
+        assert_eq!(obis_quantity("1.8.2"), Some(Quantity::EnergyImportT2));
+        assert_eq!(obis_quantity("1.8.3"), None);
         let f = |obis: &str, unit: Option<&str>| SmlField {
             key: "x".into(),
             obis: obis.into(),
