@@ -278,3 +278,42 @@ fn summaries(series: &[Series]) -> Vec<(DateTime<Utc>, Summary)> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use zw_model::counter::rollup::{Rollups, quarter_edges, summarize};
+
+    use super::*;
+
+    #[test]
+    fn an_edge_takes_the_readings_next_to_it_from_the_quarter_rows() {
+        let t = |m: i64| DateTime::from_timestamp(1_767_225_600, 0).expect("time") + TimeDelta::minutes(m);
+        // Readings every 7 minutes from minute 0 to 180, none in 80..100.
+        let readings: Vec<Point> = (0..=25)
+            .map(|k| (t(7 * k), 10.0 * k as f64))
+            .filter(|p| !(t(80) <= p.0 && p.0 < t(100)))
+            .collect();
+        let rows = summarize(&readings, &quarter_edges(t(0), t(180)));
+        let r = Rollups {
+            covered: Some((t(0), t(180))),
+            quarters: rows.iter().map(|(a, _, s)| (*a, *s)).collect(),
+            quarters_read: vec![(t(0), t(180))],
+            ..Rollups::default()
+        };
+        let gap = TimeDelta::minutes(15);
+        let probe = |e: DateTime<Utc>| -> Vec<Point> {
+            let before = readings.iter().filter(|p| e - gap <= p.0 && p.0 < e).last();
+            let after = readings.iter().find(|p| e <= p.0 && p.0 < e + gap);
+            before.into_iter().chain(after).copied().collect()
+        };
+        for m in [30, 60, 90, 105, 150] {
+            assert_eq!(near(&r, t(m), gap), Some(probe(t(m))), "edge at minute {m}");
+        }
+        // In the gap: nothing on either side within 15 minutes before minute 90, as the probe says.
+        assert_eq!(near(&r, t(90), gap).map(|n| n.len()), Some(1));
+        // Not a quarter edge, or too close to what the rollups cover: the probe decides.
+        assert_eq!(near(&r, t(40), gap), None);
+        assert_eq!(near(&r, t(0), gap), None);
+        assert_eq!(near(&r, t(180), gap), None);
+    }
+}
