@@ -379,6 +379,22 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     assert!(dom.contains("class=\"uplot"), "uPlot did not draw:\n{dom}");
     assert!(dom.contains("data-cells=\""), "no carpet cells:\n{dom}");
     assert!(dom.contains("data-device=\"rathaus-main\""), "{dom}");
+    // Yesterday, last week and last month next to today and this month, each loaded (a value or "–").
+    for kpi in [
+        "today",
+        "month",
+        "yesterday",
+        "last-week",
+        "last-month",
+        "last-year",
+    ] {
+        let v = dom
+            .split(&format!("data-kpi=\"{kpi}\">"))
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or("…");
+        assert!(v != "…" && !v.is_empty(), "building {kpi}: {v:?}");
+    }
     assert!(dom.contains("Nachtgrundlast"), "no carpet summary:\n{dom}");
     // Cost this month (with its tariff) and the month-end and year-end forecast with the band.
     assert!(dom.contains("data-cost=\"rathaus\""), "no cost section:\n{dom}");

@@ -8,6 +8,8 @@ import { t, num, date, time } from "./i18n.js";
 
 const ACCENT = "#0b5cad", GREY = "#98a2b3";
 /** Decimals a tick step of `incr` needs: 0 for 5 kWh, 2 for 0.02 kWh (so small ticks are not all "0"). */
+/** Bars start at zero (a bar's height is its value), with some room above the largest. */
+const zeroBased = (u, min, max) => [Math.min(0, min ?? 0), max > 0 ? max * 1.1 : 1];
 const tickDigits = incr => Math.max(0, Math.min(3, -Math.floor(Math.log10(incr || 1))));
 
 /** A figure: caption, the chart, and a collapsed table of the values (the chart's text alternative). */
@@ -77,7 +79,7 @@ export function compareBars(node, labels, unitLabel) {
   const bars = uPlot.paths.bars;
   const plot = new uPlot({
     width: width(node), height: 200,
-    scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
+    scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { range: zeroBased } },
     axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 60, gap: 4 }, { size: 60, values: (u, vs, _axis, _space, incr) => vs.map(v => num(v, tickDigits(incr))) }],
     series: [{ label: t("time"), value: (u, v) => names[v] ?? "" },
       { label: t("thisPeriod"), fill: ACCENT, stroke: ACCENT, paths: bars({ size: [0.4, 40], align: 1 }), points: { show: false }, value: (u, v) => v === null ? "–" : num(v, 1) + " " + unitLabel },
@@ -98,7 +100,7 @@ export function bars(node, unitLabel, digits = 2) {
   let names = [];
   const plot = new uPlot({
     width: width(node), height: 180,
-    scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] } },
+    scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { range: zeroBased } },
     axes: [{ values: (u, vs) => vs.map(v => names[v] ?? ""), space: 30 },
       { size: 55, values: (u, vs, _axis, _space, incr) => vs.map(v => num(v, tickDigits(incr))) }],
     series: [{ value: (u, v) => names[v] ?? "" },

@@ -116,6 +116,9 @@ export async function building(main, p) {
     el("div", { class: "kpi" }, el("span", {}, t("power")), el("b", { "data-site-power": site.id }, watts(sitePower(site)))),
     el("div", { class: "kpi" }, el("span", {}, t("today")), el("b", { "data-kpi": "today" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("month")), el("b", { "data-kpi": "month" }, "…")),
+    el("div", { class: "kpi" }, el("span", {}, t("yesterday")), el("b", { "data-kpi": "yesterday" }, "…")),
+    el("div", { class: "kpi" }, el("span", {}, t("lastWeek")), el("b", { "data-kpi": "last-week" }, "…")),
+    el("div", { class: "kpi" }, el("span", {}, t("lastMonth")), el("b", { "data-kpi": "last-month" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("lastYear")), el("b", { "data-kpi": "last-year" }, "…")));
 
   // Load profile with range, zoom and pan.
@@ -180,12 +183,18 @@ export async function building(main, p) {
   const dayBars = compareBars(dayBox, [], "kWh"), monthBars = compareBars(monthBox, [], "kWh");
 
   const energy = async () => {
-    const [today, month, days, months] = await Promise.all([
+    const [today, month, days, months, week, lastMonth] = await Promise.all([
       api(`${base}/energy?period=day&count=1`), api(`${base}/energy?period=month&count=1&compare=previous_year`),
-      api(`${base}/energy?period=day&count=14&compare=previous_year`), api(`${base}/energy?period=month&count=12&compare=previous_year`)]);
+      api(`${base}/energy?period=day&count=14&compare=previous_year`), api(`${base}/energy?period=month&count=12&compare=previous_year`),
+      api(`${base}/energy?period=week&count=1`), api(`${base}/energy?period=month&count=1`)]);
     patch("[data-kpi=today]", energyText(today.total) + " · " + money(today.total.cost, today.currency), header);
     patch("[data-kpi=month]", energyText(month.total) + " · " + money(month.total.cost, month.currency), header);
     patch("[data-kpi=last-year]", energyText(month.previous_total), header);
+    // Yesterday, last week and last month with their cost (each the period before the running one).
+    const withCost = (p, cur) => p.wh === null ? "–" : energyText(p) + " · " + money(p.cost, cur);
+    patch("[data-kpi=yesterday]", withCost(today.previous_total, today.currency), header);
+    patch("[data-kpi=last-week]", withCost(week.previous_total, week.currency), header);
+    patch("[data-kpi=last-month]", withCost(lastMonth.previous_total, lastMonth.currency), header);
     const k = p => p.wh === null ? null : p.wh / 1000;
     const dl = days.periods.map(p => date(p.start, { day: "numeric", month: "numeric" })), ml = months.periods.map(p => monthName(p.start));
     dayBars.set(dl, days.periods.map(k), days.previous.map(k));
