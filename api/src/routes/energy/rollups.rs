@@ -302,7 +302,7 @@ mod tests {
         };
         let gap = TimeDelta::minutes(15);
         let probe = |e: DateTime<Utc>| -> Vec<Point> {
-            let before = readings.iter().filter(|p| e - gap <= p.0 && p.0 < e).last();
+            let before = readings.iter().rfind(|p| e - gap <= p.0 && p.0 < e);
             let after = readings.iter().find(|p| e <= p.0 && p.0 < e + gap);
             before.into_iter().chain(after).copied().collect()
         };
