@@ -198,7 +198,10 @@ fn range(state: &AppState, p: &EnergyParams, user: &User) -> Result<Range, ApiEr
     })
 }
 
-fn quantity(medium: Medium, direction: Option<&str>) -> Result<(Quantity, &'static str), ApiError> {
+pub(crate) fn quantity(
+    medium: Medium,
+    direction: Option<&str>,
+) -> Result<(Quantity, &'static str), ApiError> {
     match (medium, direction.unwrap_or("import")) {
         (Medium::Electricity, "export") => Ok((Quantity::EnergyExport, "export")),
         (m, "import") => Ok((m.quantity(), "import")),

@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::routes::energy::{EnergyParams, Ranked, site_meters, site_range, visible_site};
+use crate::routes::energy::{EnergyParams, Ranked, quantity, site_meters, site_range, visible_site};
 
 /// One device's consumption in the range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -51,6 +51,16 @@ pub async fn top(
     ApiQuery(p): ApiQuery<EnergyParams>,
 ) -> Result<Json<TopConsumers>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
+    // Consumers are ranked by the electricity they import; anything else asked for is an error, not ignored.
+    let medium = p.medium.unwrap_or(zw_model::report::Medium::Electricity);
+    if quantity(medium, p.direction.as_deref())?.1 != "import"
+        || medium != zw_model::report::Medium::Electricity
+    {
+        return Err(ApiError::BadRequest(
+            "top consumers are ranked by imported electricity only: medium=electricity, direction=import"
+                .into(),
+        ));
+    }
     let r = site_range(&state, &p, &user)?;
     let total = Ranked::total(&state, (&site.id, &site_meters(site)), &r).await?;
     let mut consumers = Vec::new();

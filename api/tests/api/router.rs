@@ -383,3 +383,25 @@ async fn openapi_lists_every_route() {
         assert_eq!(id["schema"]["pattern"], "^[a-z0-9][a-z0-9_-]*$", "{path}: {id}");
     }
 }
+
+#[tokio::test]
+async fn top_consumers_refuse_what_they_do_not_rank_instead_of_ignoring_it() {
+    let s = state();
+    let base = "/api/v1/sites/rathaus/top";
+    for query in [
+        "?direction=",
+        "?direction=export",
+        "?direction=sideways",
+        "?medium=heat",
+        "?medium=gas",
+    ] {
+        let (status, ctype, body) = get(&s, &format!("{base}{query}"), Some("fm")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(ctype, "application/problem+json", "{query}");
+    }
+    // Valid, but InfluxDB is unreachable in this test.
+    for query in ["", "?direction=import", "?medium=electricity&direction=import"] {
+        let (status, _, body) = get(&s, &format!("{base}{query}"), Some("fm")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{query}: {body}");
+    }
+}
