@@ -5,6 +5,7 @@
 mod golden;
 mod oracle;
 mod robustness;
+mod sml_oracle;
 
 use serde_json::Value as Json;
 
