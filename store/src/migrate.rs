@@ -15,7 +15,11 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 /// Version, description and SQL of every migration, oldest first.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
-    (2, "device secret", include_str!("../migrations/0002_device_secret.sql")),
+    (
+        2,
+        "device secret",
+        include_str!("../migrations/0002_device_secret.sql"),
+    ),
 ];
 
 /// The embedded migrations as an sqlx migration source.

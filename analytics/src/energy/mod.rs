@@ -111,11 +111,7 @@ impl Energy {
         for s in &inv.sites {
             let i = self.site(&s.id, Some(s.kind));
             let on = self.baseload_on(Some(s.kind));
-            let main = s
-                .devices
-                .iter()
-                .filter(|d| classes.contains(&d.class))
-                .count() as u32;
+            let main = s.devices.iter().filter(|d| classes.contains(&d.class)).count() as u32;
             let live: Vec<usize> = self
                 .dev_idx
                 .values()

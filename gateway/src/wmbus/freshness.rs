@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, TimeZone as _, Utc};
 use chrono_tz::Tz;
-use zw_model::status::{DeviceStatus, ErrorKind, HealthState, LastError, STATUS_VERSION};
 use zw_model::inventory::SendHours;
+use zw_model::status::{DeviceStatus, ErrorKind, HealthState, LastError, STATUS_VERSION};
 use zw_model::{DeviceSource, Id, Inventory};
 
 /// One meter's freshness.
