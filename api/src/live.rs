@@ -138,10 +138,12 @@ pub async fn feed(
     metrics: LiveMetrics,
 ) {
     while let Some(msg) = inbound.recv().await {
-        // A single reading or a batch of them, each through `store`.
+        // A single reading or a batch of them, each through `store`; one inventory snapshot per message, not
+        // a lock and a clone per reading of a batch.
+        let known = inventory.current();
         let readings =
             reading::for_each_in_message(&msg.topic, &msg.payload, Utc::now(), TimeWindow::default(), |r| {
-                store(r, &cache, &inventory.current(), &metrics)
+                store(r, &cache, &known, &metrics)
             });
         if !readings && views.apply(&msg.topic, &msg.payload) == crate::views::Applied::Invalid {
             metrics.rejected.with_label_values(&["invalid_state"]).inc();
