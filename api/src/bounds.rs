@@ -63,6 +63,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Resident => "a resident",
         Role::FacilityManager => "a facility manager",
         Role::Parks => "the parks department",
+        Role::Business => "a business",
         Role::Admin => "an administrator",
     }
 }

@@ -130,6 +130,9 @@ pub struct RoleRanges {
     /// Administrators.
     #[serde(with = "humantime_serde")]
     pub admin: Duration,
+    /// Businesses (their own sites); absent: the facility managers' range.
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub business: Option<Duration>,
 }
 
 const DAY: u64 = 86_400;
@@ -142,6 +145,7 @@ impl RoleRanges {
             facility_manager: Duration::from_secs(others * DAY),
             parks: Duration::from_secs(others * DAY),
             admin: Duration::from_secs(others * DAY),
+            business: None,
         }
     }
 
@@ -152,6 +156,7 @@ impl RoleRanges {
             Role::FacilityManager => self.facility_manager,
             Role::Parks => self.parks,
             Role::Admin => self.admin,
+            Role::Business => self.business.unwrap_or(self.facility_manager),
         };
         TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
     }
@@ -164,7 +169,8 @@ impl RoleRanges {
             ("parks", self.parks),
             ("admin", self.admin),
         ];
-        for (role, d) in roles {
+        let business = self.business.map(|d| ("business", d));
+        for (role, d) in roles.into_iter().chain(business) {
             if d < Duration::from_secs(min_days * DAY) || d > Duration::from_secs(36_525 * DAY) {
                 // Whole days as days: humantime would call 31 days "1month 13h 26m 24s".
                 let shown = if d.as_secs() % DAY == 0 && d.subsec_nanos() == 0 {

@@ -42,6 +42,8 @@ pub enum SiteKind {
     Household,
     /// A park or street section with trees.
     Park,
+    /// A local business (shop, bakery, workshop); one business may have several sites.
+    Business,
 }
 
 /// How the gateway obtains a device's values.
@@ -292,6 +294,8 @@ pub enum Role {
     Resident,
     /// Sees parks and their trees.
     Parks,
+    /// Sees its own business sites (one business may have several).
+    Business,
     /// Sees everything.
     Admin,
 }
@@ -305,6 +309,7 @@ impl Role {
                 | (Role::FacilityManager, SiteKind::Building)
                 | (Role::Resident, SiteKind::Household)
                 | (Role::Parks, SiteKind::Park)
+                | (Role::Business, SiteKind::Business)
         )
     }
 }

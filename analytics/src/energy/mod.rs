@@ -168,6 +168,7 @@ impl Energy {
             Some(SiteKind::Building) => "building",
             Some(SiteKind::Household) => "household",
             Some(SiteKind::Park) => "park",
+            Some(SiteKind::Business) => "business",
             None => "",
         };
         self.cfg.baseload.site_kinds.iter().any(|k| k == kind_name)

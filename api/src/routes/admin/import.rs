@@ -227,9 +227,10 @@ fn new_site(rec: &DeviceRecord, row: &BTreeMap<&str, &str>) -> Result<SiteRecord
         "household" => SiteKind::Household,
         "building" => SiteKind::Building,
         "park" => SiteKind::Park,
+        "business" => SiteKind::Business,
         other => {
             return Err(AdminError::Invalid(vec![format!(
-                "site_kind: {other:?} is none of household, building, park"
+                "site_kind: {other:?} is none of household, building, park, business"
             )]));
         }
     };
