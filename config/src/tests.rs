@@ -178,6 +178,8 @@ fn tariffs_read_their_price_csv_and_name_every_problem() {
         base_eur_per_month: 0.0,
         feed_in_ct_per_kwh: 0.0,
         windows: Vec::new(),
+        demand_eur_per_kw_year: 0.0,
+        demand_billing: Default::default(),
         dynamic: Some(Dynamic {
             csv: path.to_path_buf(),
             markup_ct_per_kwh: 18.0,

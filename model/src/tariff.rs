@@ -12,7 +12,9 @@
 //! - a `dynamic` price series (day-ahead hourly or 15-minute prices from a CSV, [`prices`]) plus a fixed
 //!   markup, which replaces the Arbeitspreis where it has a price;
 //! - `feed_in_ct_per_kwh` credited for exported energy (`energy_export`), shown without VAT;
-//! - `vat_percent` (default 19 %): net and gross are both shown.
+//! - `vat_percent` (default 19 %): net and gross are both shown;
+//! - Leistungspreis `demand_eur_per_kw_year` (net €/kW/a) on the billing year's highest 15-minute average
+//!   power, its year starting in `demand_billing.start_month` ([`demand`]: how a period is charged).
 //!
 //! [`cost`] prices energy interval by interval (15-minute, hourly or daily counter deltas) with the tariff
 //! valid on each interval's local date and the price at its start. All money is integer: prices are read to
@@ -25,11 +27,13 @@ use serde::{Deserialize, Serialize};
 use crate::Id;
 
 pub mod cost;
+pub mod demand;
 pub mod prices;
 #[cfg(test)]
 mod tests;
 
 pub use cost::{Bill, Interval, Schedule, TariffLine};
+pub use demand::{DemandBilling, Peak};
 pub use prices::PriceSeries;
 
 /// Default VAT rate on electricity in Germany, percent.
@@ -74,6 +78,13 @@ pub struct Tariff {
     /// Dynamic prices; default none.
     #[serde(default)]
     pub dynamic: Option<Dynamic>,
+    /// Leistungspreis, net €/kW per billing year on the year's peak 15-minute average, at most three
+    /// decimals; default 0 (no demand charge). See [`demand`].
+    #[serde(default)]
+    pub demand_eur_per_kw_year: f64,
+    /// The demand charge's billing year; default from January.
+    #[serde(default)]
+    pub demand_billing: DemandBilling,
 }
 
 /// A time-of-use window: on `days`, local time `from` (inclusive) to `to` (exclusive), `HH:MM`; a window with
@@ -251,6 +262,7 @@ impl Tariff {
         if let Some(d) = &self.dynamic {
             price("dynamic.markup_ct_per_kwh", d.markup_ct_per_kwh);
         }
+        errors.extend(demand::validate(self, path));
         if !(0.0..=100.0).contains(&self.vat_percent) || milli(self.vat_percent / 100.0).is_none() {
             errors.push(format!(
                 "{path}.vat_percent: {} must be 0 to 100 with at most one decimal",

@@ -60,6 +60,8 @@ fn ht_nt(from: NaiveDate, to: Option<NaiveDate>, (ht, nt): (f64, f64)) -> Tariff
             to: "22:00".into(),
             ct_per_kwh: ht,
         }],
+        demand_eur_per_kw_year: 0.0,
+        demand_billing: Default::default(),
         dynamic: None,
     }
 }

@@ -151,6 +151,8 @@ pub(crate) fn flat_default(state: &AppState) -> Tariff {
         base_eur_per_month: 0.0,
         feed_in_ct_per_kwh: 0.0,
         windows: Vec::new(),
+        demand_eur_per_kw_year: 0.0,
+        demand_billing: Default::default(),
         dynamic: None,
     }
 }

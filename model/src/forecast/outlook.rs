@@ -123,6 +123,8 @@ mod tests {
             base_eur_per_month: base,
             feed_in_ct_per_kwh: 0.0,
             windows: Vec::new(),
+            demand_eur_per_kw_year: 0.0,
+            demand_billing: Default::default(),
             dynamic: None,
         }
     }

@@ -3,14 +3,16 @@
 //! A [`Schedule`] is the tariff versions of one site. [`Schedule::bill`] prices each [`Interval`] (the
 //! energy imported and exported between two counter edges) with the version valid on the interval's local
 //! start date, at the price in force at its start (dynamic price, else the first matching time-of-use
-//! window, else the Arbeitspreis), and adds the Grundpreis of each local day of the period. Each version
-//! gets its own [`TariffLine`] as on a bill: net energy and base charge rounded to the cent, VAT on the
-//! rounded net, feed-in credit separately.
+//! window, else the Arbeitspreis), and adds the Grundpreis of each local day of the period, and the demand
+//! charge of each day at the [`Peak`]s the schedule was given ([`Schedule::with_peaks`], see
+//! [`demand`](super::demand)). Each version gets its own [`TariffLine`] as on a bill: net energy, base and
+//! demand charge rounded to the cent, VAT on the rounded net, feed-in credit separately.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use chrono::{Datelike, TimeZone};
 use serde::Serialize;
 
+use super::demand::{Peak, day_nano_cents};
 use super::{Tariff, milli, minutes};
 use crate::Id;
 
@@ -32,6 +34,7 @@ pub struct Interval {
 pub struct Schedule<'a, Z: TimeZone> {
     tz: Z,
     tariffs: Vec<&'a Tariff>,
+    peaks: Vec<Peak>,
 }
 
 /// The cost under one tariff version within a period, in cents of its currency.
@@ -53,7 +56,9 @@ pub struct TariffLine {
     pub energy_net_cents: i64,
     /// Grundpreis for its days in the period, net cents.
     pub base_net_cents: i64,
-    /// `energy_net_cents + base_net_cents`.
+    /// Leistungspreis for its days in the period, net cents (0 without a demand charge).
+    pub demand_net_cents: i64,
+    /// `energy_net_cents + base_net_cents + demand_net_cents`.
     pub net_cents: i64,
     /// VAT on `net_cents`.
     pub vat_cents: i64,
@@ -72,6 +77,8 @@ pub struct Bill {
     pub energy_net_cents: i64,
     /// Sum of the base charges, cents.
     pub base_net_cents: i64,
+    /// Sum of the demand charges, cents.
+    pub demand_net_cents: i64,
     /// Sum of net, cents.
     pub net_cents: i64,
     /// Sum of VAT, cents.
@@ -80,7 +87,8 @@ pub struct Bill {
     pub gross_cents: i64,
     /// Sum of feed-in credits, cents.
     pub feed_in_cents: i64,
-    /// Every interval with energy had a tariff and a price (false: the sums leave some energy out).
+    /// Every interval with energy had a tariff and a price, and every day with a demand charge its peak
+    /// (false: the sums leave something out).
     pub priced: bool,
 }
 
@@ -90,11 +98,12 @@ struct Acc {
     export_wh: f64,
     energy_nc: i128,
     base_nc: i128,
+    demand_nc: i128,
     feed_nc: i128,
 }
 
 /// `nc` nano-cents to cents, half away from zero.
-fn cents(nc: i128) -> i64 {
+pub(crate) fn cents(nc: i128) -> i64 {
     let half = NANO_PER_CENT / 2;
     let r = if nc >= 0 {
         (nc + half) / NANO_PER_CENT
@@ -114,7 +123,28 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
     pub fn for_site(tariffs: &'a [Tariff], site: &Id, tz: Z) -> Self {
         let mut mine: Vec<&Tariff> = tariffs.iter().filter(|t| t.sites.contains(site)).collect();
         mine.sort_by_key(|t| t.valid_from);
-        Self { tz, tariffs: mine }
+        Self {
+            tz,
+            tariffs: mine,
+            peaks: Vec::new(),
+        }
+    }
+
+    /// The same schedule charging its demand charges at `peaks` (one per billing year the billed days
+    /// touch; a day whose billing year has none leaves the bill unpriced).
+    pub fn with_peaks(mut self, peaks: Vec<Peak>) -> Self {
+        self.peaks = peaks;
+        self
+    }
+
+    /// Whether any version has a demand charge.
+    pub fn has_demand(&self) -> bool {
+        self.tariffs.iter().any(|t| t.demand_eur_per_kw_year > 0.0)
+    }
+
+    /// The versions, oldest first.
+    pub fn tariffs(&self) -> &[&'a Tariff] {
+        &self.tariffs
     }
 
     /// One tariff for every date (e.g. the flat default), whatever its validity.
@@ -122,6 +152,7 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
         Self {
             tz,
             tariffs: vec![tariff],
+            peaks: Vec::new(),
         }
     }
 
@@ -214,6 +245,10 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
                 let month_mct = i128::from(milli(t.base_eur_per_month).unwrap_or(0)) * 100;
                 let i = slot(&mut acc, t);
                 acc[i].1.base_nc += month_mct * 1_000_000 / i128::from(Tariff::days_in_month(d));
+                match day_nano_cents(t, d, &self.peaks) {
+                    Some(nc) => acc[i].1.demand_nc += nc,
+                    None => priced = false,
+                }
             }
         }
         acc.sort_by_key(|(t, _)| t.valid_from);
@@ -222,8 +257,8 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
             ..Bill::default()
         };
         for (t, a) in acc {
-            let (energy, base) = (cents(a.energy_nc), cents(a.base_nc));
-            let net = energy + base;
+            let (energy, base, demand) = (cents(a.energy_nc), cents(a.base_nc), cents(a.demand_nc));
+            let net = energy + base + demand;
             let bp = (t.vat_percent * 100.0).round() as i128;
             let vat = cents(i128::from(net) * bp * NANO_PER_CENT / 10_000);
             let line = TariffLine {
@@ -235,6 +270,7 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
                 export_wh: a.export_wh,
                 energy_net_cents: energy,
                 base_net_cents: base,
+                demand_net_cents: demand,
                 net_cents: net,
                 vat_cents: vat,
                 gross_cents: net + vat,
@@ -242,6 +278,7 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
             };
             bill.energy_net_cents += line.energy_net_cents;
             bill.base_net_cents += line.base_net_cents;
+            bill.demand_net_cents += line.demand_net_cents;
             bill.net_cents += line.net_cents;
             bill.vat_cents += line.vat_cents;
             bill.gross_cents += line.gross_cents;

@@ -35,6 +35,8 @@ fn tariff(from: NaiveDate, to: Option<NaiveDate>, ct: f64) -> Tariff {
         base_eur_per_month: 0.0,
         feed_in_ct_per_kwh: 0.0,
         windows: Vec::new(),
+        demand_eur_per_kw_year: 0.0,
+        demand_billing: Default::default(),
         dynamic: None,
     }
 }
