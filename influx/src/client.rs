@@ -83,9 +83,10 @@ impl Client {
         &self.config.database
     }
 
-    pub(crate) fn url(&self, path: &str, pairs: &[(&str, &str)]) -> Url {
+    /// `path` behind `prefix` (`read_prefix` or `write_prefix`), with the database and `pairs` as query.
+    pub(crate) fn url(&self, prefix: &str, path: &str, pairs: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
-        url.set_path(path);
+        url.set_path(&format!("{prefix}{path}"));
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("db", &self.config.database);
@@ -137,7 +138,7 @@ impl Client {
             .append_pair("q", q)
             .append_pair("params", &params_json);
         let body = form.query().unwrap_or_default().to_string();
-        let url = self.url("/query", &[("epoch", "ms")]);
+        let url = self.url(&self.config.read_prefix, "/query", &[("epoch", "ms")]);
         let resp = self
             .auth(self.http.post(url))
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")

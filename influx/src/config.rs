@@ -18,7 +18,20 @@ pub enum Api {
     V2,
 }
 
-/// How to reach InfluxDB.
+/// Which engine answers reads ([`crate::read`]); writes are line protocol to either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadBackend {
+    /// InfluxQL over `/query`: InfluxDB 1.x, 2.x (DBRP mapping) and 3 (its v1-compatible `/query`).
+    #[default]
+    Influx,
+    /// VictoriaMetrics' export API (`/api/v1/export`): single-node, or vmselect with
+    /// `read_prefix = "/select/0/prometheus"`. It stores each line-protocol field as the metric
+    /// `{measurement}_{field}` with the tags as labels.
+    VictoriaMetrics,
+}
+
+/// How to reach InfluxDB (or VictoriaMetrics).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -51,6 +64,13 @@ pub struct Config {
     /// Timeout of one HTTP request.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The engine reads go to: `influx` (InfluxQL, default) or `victoria_metrics`.
+    pub read_backend: ReadBackend,
+    /// URL path prefix of the read API, empty or starting with `/` and not ending with it; e.g.
+    /// `/select/0/prometheus` for a VictoriaMetrics cluster's vmselect (tenant 0).
+    pub read_prefix: String,
+    /// URL path prefix of the write API, e.g. `/insert/0/influx` for a VictoriaMetrics cluster's vminsert.
+    pub write_prefix: String,
 }
 
 impl Default for Config {
@@ -68,6 +88,9 @@ impl Default for Config {
             token: None,
             gzip: false,
             timeout: Duration::from_secs(10),
+            read_backend: ReadBackend::Influx,
+            read_prefix: String::new(),
+            write_prefix: String::new(),
         }
     }
 }
@@ -105,6 +128,20 @@ impl Config {
         }
         if self.token.is_some() && self.username.is_some() {
             errors.push("influx.token: set either token or username/password, not both".into());
+        }
+        for (name, prefix) in [
+            ("read_prefix", &self.read_prefix),
+            ("write_prefix", &self.write_prefix),
+        ] {
+            let bad_char = prefix
+                .chars()
+                .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '%'));
+            if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/') || bad_char) {
+                errors.push(format!(
+                    "influx.{name}: {prefix:?} must be empty or a path starting with / and not ending with /, \
+                     without spaces, ?, # or %"
+                ));
+            }
         }
         errors
     }

@@ -94,10 +94,10 @@ impl Client {
 
     fn write_url(&self) -> Url {
         match self.config.api {
-            Api::V1 => self.url("/write", &[("precision", "ms")]),
+            Api::V1 => self.url(&self.config.write_prefix, "/write", &[("precision", "ms")]),
             Api::V2 => {
                 let mut url = self.base.clone();
-                url.set_path("/api/v2/write");
+                url.set_path(&format!("{}/api/v2/write", self.config.write_prefix));
                 url.query_pairs_mut()
                     .append_pair("org", &self.config.org)
                     .append_pair("bucket", &self.config.write_bucket())
