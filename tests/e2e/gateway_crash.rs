@@ -77,7 +77,9 @@ async fn gateway_killed_while_publishing_loses_nothing_the_broker_took() -> anyh
     })
     .await?;
 
-    // SIGKILL in mid-stream: the gateway, ingest and analytics die at once.
+    // SIGKILL in mid-stream: the gateway, ingest and analytics die at once. Its log is kept apart (the
+    // restarted process writes a new one) for the diagnosis if a reading goes missing.
+    let killed_log = all.log.with_file_name("all-killed.log");
     drop(all);
     // Whatever the broker had taken before the kill reaches the observer: read until it falls quiet.
     while let Ok(Some((t, payload))) =
@@ -96,6 +98,7 @@ async fn gateway_killed_while_publishing_loses_nothing_the_broker_took() -> anyh
         .collect();
     anyhow::ensure!(!taken.is_empty(), "the observer saw no reading");
 
+    std::fs::copy(stack.state_dir().join("all.log"), &killed_log)?;
     let all = Zaehlwerk::start("all", &cfg_path, stack.state_dir())?;
     ready(&api).await.map_err(|e| e.context(all.log_tail()))?;
     let since = start - TimeDelta::seconds(5);
@@ -109,11 +112,21 @@ async fn gateway_killed_while_publishing_loses_nothing_the_broker_took() -> anyh
         Err(e) => {
             let stored = stored_all(&stack, since).await.unwrap_or_default();
             let missing: Vec<_> = taken.difference(&stored).take(10).collect();
+            let metrics = reqwest::get(format!("{api}/metrics")).await?.text().await?;
+            let counters: Vec<_> = metrics
+                .lines()
+                .filter(|l| l.starts_with("zw_ingest_") || l.starts_with("zw_bus_"))
+                .collect();
+            let killed = std::fs::read_to_string(&killed_log).unwrap_or_default();
+            let warnings: Vec<_> = killed.lines().filter(|l| !l.contains(" INFO ")).collect();
             anyhow::bail!(
-                "{e}: {} of {} missing, e.g. {missing:?}\n{}",
+                "{e}: {} of {} missing, e.g. {missing:?}\nrestarted:\n{}\nkilled (not INFO):\n{}\nmetrics after the restart:\n{}\n{}",
                 taken.difference(&stored).count(),
                 taken.len(),
-                all.log_tail()
+                all.log_tail(),
+                warnings.join("\n"),
+                counters.join("\n"),
+                stack.log_tails()
             );
         }
     };
