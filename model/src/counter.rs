@@ -11,6 +11,7 @@
 //!   intervals over buckets (hours, local days, …) → [`Bucket`] with `wh` and a `complete` flag.
 //! * [`local_day_edges`] / [`daily`] give bucket edges at local midnight (Europe/Berlin by default), so a
 //!   DST day has 23 or 25 hours.
+//! * [`quarter_hours`]: 15-minute average power on the quarter-hour grid (the demand charge's peak).
 //! * [`gas`]: gas volume per period to kWh with the site's calorific value and Z factor (DVGW G 685).
 //! * [`exact_energy`] gives a bucket's energy from the readings [`Around`] its edges and a summary of the
 //!   [`Steps`] in between, when those show nothing the tracker would treat specially: what a store can
@@ -47,6 +48,7 @@
 mod buckets;
 mod exact;
 pub mod gas;
+pub mod quarter_hours;
 pub mod rollup;
 mod tracker;
 
