@@ -1,23 +1,15 @@
-//! InfluxDB reads for the handlers: every query runs under `api.query_timeout`, and a failure (timeout,
+//! Time-series reads for the handlers (InfluxDB or VictoriaMetrics, [`zw_influx::read`]): every query runs under `api.query_timeout`, and a failure (timeout,
 //! connection, InfluxDB's own error) is logged once server-side and answered as a generic 503 that names
 //! only what is unavailable, never an internal URL or InfluxDB's text.
 
 use zw_influx::Series;
+use zw_influx::read::{Group, Request};
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Runs `q` with bound `params`; `what` names the data in the 503 text (e.g. `"history"`).
-pub async fn query(
-    state: &AppState,
-    what: &'static str,
-    q: &str,
-    params: &[(&str, &str)],
-) -> Result<Vec<Series>, ApiError> {
-    answer(state, what, state.influx.query(q, params)).await
-}
-
-/// Runs several `;`-separated statements in one request (`zw_influx::Client::query_all`); the series of each.
+/// Runs several `;`-separated InfluxQL statements in one request (`zw_influx::Client::query_all`); the
+/// series of each. InfluxDB only: [`read_all`] reads from every engine.
 pub async fn query_all(
     state: &AppState,
     what: &'static str,
@@ -25,6 +17,20 @@ pub async fn query_all(
     params: &[(&str, &str)],
 ) -> Result<Vec<Vec<Series>>, ApiError> {
     answer(state, what, state.influx.query_all(q, params)).await
+}
+
+/// Runs one read on the configured engine ([`zw_influx::Client::read`]).
+pub async fn read(state: &AppState, what: &'static str, request: &Request) -> Result<Vec<Group>, ApiError> {
+    answer(state, what, state.influx.read(request)).await
+}
+
+/// Runs several reads at once ([`zw_influx::Client::read_all`]); the groups of each.
+pub async fn read_all(
+    state: &AppState,
+    what: &'static str,
+    requests: &[Request],
+) -> Result<Vec<Vec<Group>>, ApiError> {
+    answer(state, what, state.influx.read_all(requests)).await
 }
 
 async fn answer<T>(

@@ -1,11 +1,11 @@
-//! History of one quantity of a device, aggregated per time window, from InfluxDB.
+//! History of one quantity of a device, aggregated per time window, from InfluxDB or VictoriaMetrics
+//! ([`zw_influx::read`]).
 //!
 //! The query selects the device's series *at its inventory site* (site and device tag), so a reading published
 //! for the device under another site never shows; and it starts no earlier than the caller's scope
-//! ([`zw_model::User::since`], a resident's move-in). The query uses bind parameters for every value
-//! (`$site`, `$device`, `$from`, `$to`). The field name and the
-//! aggregate function cannot be bound in InfluxQL; both come from closed sets ([`Quantity`] and [`Agg`]) and are
-//! never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
+//! ([`zw_model::User::since`], a resident's move-in). The read binds every value (InfluxQL parameters,
+//! escaped label values on VictoriaMetrics). The field name and the aggregate
+//! come from closed sets ([`Quantity`] and [`Agg`]) and are never taken from the request as text. Windows without data are absent from the answer (`fill(none)`),
 //! never reported as 0. The number of windows per request is capped, and so is the range per role
 //! ([`crate::bounds`]).
 
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use zw_influx::read::{self, Request};
 use zw_model::{Quantity, storage};
 
 use crate::AppState;
@@ -43,12 +44,12 @@ pub enum Agg {
 }
 
 impl Agg {
-    fn function(self) -> &'static str {
+    fn read(self) -> read::Agg {
         match self {
-            Agg::Mean => "mean",
-            Agg::Min => "min",
-            Agg::Max => "max",
-            Agg::Last => "last",
+            Agg::Mean => read::Agg::Mean,
+            Agg::Min => read::Agg::Min,
+            Agg::Max => read::Agg::Max,
+            Agg::Last => read::Agg::Last,
         }
     }
 }
@@ -131,44 +132,21 @@ pub async fn history(
             "{windows} windows requested, at most {MAX_POINTS}: use a longer window or a shorter range"
         )));
     }
-    // Field and function come from closed enums; all values are bound.
-    let q = format!(
-        "SELECT {f}(\"{field}\") FROM \"{m}\" WHERE \"{site_tag}\" = $site AND \"{tag}\" = $device \
-         AND time >= $from AND time < $to GROUP BY time({w}s) fill(none)",
-        f = p.agg.function(),
-        field = quantity.name(),
-        m = storage::MEASUREMENT,
-        site_tag = storage::TAG_SITE,
-        tag = storage::TAG_DEVICE,
-        w = window.as_secs(),
-    );
-    let (from_s, to_s) = (from.to_rfc3339(), to.to_rfc3339());
-    let params = [
-        ("site", site.id.as_str()),
-        ("device", dev.id.as_str()),
-        ("from", &from_s),
-        ("to", &to_s),
-    ];
-    let series = if from < to {
-        crate::db::query(&state, "history", &q, &params).await?
+    // Field and function come from closed enums; all values are bound (or escaped label values).
+    let request = Request::raw(storage::MEASUREMENT, &[quantity.name()])
+        .tag(storage::TAG_SITE, site.id.as_str())
+        .tag(storage::TAG_DEVICE, dev.id.as_str())
+        .range(from, to)
+        .windows(p.agg.read(), window.as_secs());
+    let groups = if from < to {
+        crate::db::read(&state, "history", &request).await?
     } else {
         Vec::new()
     };
-    let points: Vec<Point> = series
-        .first()
-        .map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| {
-                    let ts = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    Some(Point {
-                        ts,
-                        value: row.get(1)?.as_f64()?,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let points: Vec<Point> = read::points(&groups)
+        .into_iter()
+        .map(|(ts, value)| Point { ts, value })
+        .collect();
     let capacity = 256 + 48 * points.len();
     Ok(FastJson(
         History {

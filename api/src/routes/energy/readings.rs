@@ -1,4 +1,4 @@
-//! One device's energy per period, exact to its counter readings, read from InfluxDB in a few requests
+//! One device's energy per period, exact to its counter readings, read from InfluxDB (or VictoriaMetrics) in a few requests
 //! whatever the span, the reading interval or the number of periods.
 //!
 //! 1. Only when a period is still running: the device's latest reading, which ends the period so far
@@ -24,12 +24,12 @@
 //!
 //! InfluxQL subqueries (`elapsed`, `difference`) would give the steps reading by reading, but InfluxDB 1.x
 //! evaluates them at about a million readings per second (two minutes for a year of 2-second readings);
-//! selectors and `first()` per window run on its fast path. Only the field name (a closed enum) and numbers
-//! computed here are spliced into the InfluxQL; every time and the device id are bound parameters.
+//! selectors and `first()` per window run on its fast path. The reads go through [`zw_influx::read`], so
+//! VictoriaMetrics answers them as well; the field name is a closed enum, every time and id is bound.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::debug;
-use zw_influx::Series;
+use zw_influx::read::{Agg, Request, Shape, points};
 use zw_model::counter::{Around, Bucket, CounterConfig, Point, Steps, consumption, exact_energy};
 use zw_model::{Id, Quantity, storage};
 
@@ -265,15 +265,12 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// `FROM … WHERE site = $site AND device = $device AND ` with the quantity's field as `{f}`.
-    fn select(&self, what: &str) -> String {
-        format!(
-            "SELECT {what} FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND ",
-            what = what.replace("{f}", &format!("\"{}\"", self.q.name())),
-            m = storage::MEASUREMENT,
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE,
-        )
+    /// The device's quantity at its inventory site in `[from, to)`, raw rows oldest first.
+    fn request(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Request {
+        Request::raw(storage::MEASUREMENT, &[self.q.name()])
+            .tag(storage::TAG_SITE, self.site.as_str())
+            .tag(storage::TAG_DEVICE, self.device.as_str())
+            .range(from, to)
     }
 
     /// The device's latest reading time in `[from, to)`.
@@ -282,16 +279,9 @@ impl Reader<'_> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, ApiError> {
-        let q = self.select("last({f})") + "time >= $from AND time < $to";
-        let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
-        let params = [
-            ("site", self.site.as_str()),
-            ("device", self.device.as_str()),
-            ("from", &f),
-            ("to", &t),
-        ];
-        let series = crate::db::query(self.state, "energy", &q, &params).await?;
-        Ok(points(&series).last().map(|p| p.0))
+        let request = self.request(from, to).shape(Shape::Latest);
+        let groups = crate::db::read(self.state, "energy", &request).await?;
+        Ok(points(&groups).last().map(|p| p.0))
     }
 
     /// The readings near every edge with `probed` (three before, two at or after, within `max_gap`; none
@@ -305,37 +295,16 @@ impl Reader<'_> {
         thin_spans: &[(DateTime<Utc>, DateTime<Utc>)],
     ) -> Result<(Vec<Vec<Point>>, Vec<Vec<Point>>), ApiError> {
         let gap = self.cfg.max_gap;
-        let mut q = Vec::with_capacity(2 * edges.len() + 1);
-        let mut params: Vec<(String, String)> = vec![
-            ("site".into(), self.site.as_str().into()),
-            ("device".into(), self.device.as_str().into()),
-        ];
-        for (i, &e) in edges.iter().enumerate().filter(|(i, _)| probed[*i]) {
-            q.push(
-                self.select("{f}") + &format!("time >= $lo{i} AND time < $e{i} ORDER BY time DESC LIMIT 3"),
-            );
-            q.push(self.select("{f}") + &format!("time >= $e{i} AND time < $hi{i} LIMIT 2"));
-            params.push((format!("lo{i}"), (e - gap).to_rfc3339()));
-            params.push((format!("e{i}"), e.to_rfc3339()));
-            params.push((format!("hi{i}"), (e + gap).to_rfc3339()));
+        let mut requests = Vec::with_capacity(2 * edges.len() + thin_spans.len());
+        for (_, &e) in edges.iter().enumerate().filter(|(i, _)| probed[*i]) {
+            requests.push(self.request(e - gap, e).newest(3));
+            requests.push(self.request(e, e + gap).oldest(2));
         }
-        for (i, (from, to)) in thin_spans.iter().enumerate() {
-            q.push(
-                self.select("first({f})")
-                    + &format!(
-                        "time >= $from{i} AND time < $to{i} GROUP BY time({}s) fill(none)",
-                        grid.thin.num_seconds()
-                    ),
-            );
-            params.push((format!("from{i}"), from.to_rfc3339()));
-            params.push((format!("to{i}"), to.to_rfc3339()));
+        let thin_s = u64::try_from(grid.thin.num_seconds()).unwrap_or(60);
+        for &(from, to) in thin_spans {
+            requests.push(self.request(from, to).windows(Agg::First, thin_s));
         }
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let results = if q.is_empty() {
-            Vec::new()
-        } else {
-            crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?
-        };
+        let results = crate::db::read_all(self.state, "energy", &requests).await?;
         let mut results = results.into_iter();
         let mut near = Vec::with_capacity(edges.len());
         for &p in probed {
@@ -358,36 +327,13 @@ impl Reader<'_> {
             return Ok(Vec::new());
         }
         let gap = self.cfg.max_gap;
-        let mut q = Vec::with_capacity(missing.len());
-        let mut params: Vec<(String, String)> = vec![
-            ("site".into(), self.site.as_str().into()),
-            ("device".into(), self.device.as_str().into()),
-        ];
-        for &k in missing {
-            q.push(self.select("{f}") + &format!("time >= $a{k} AND time < $b{k}"));
-            params.push((format!("a{k}"), (edges[k] - gap).to_rfc3339()));
-            params.push((format!("b{k}"), (edges[k + 1] + gap).to_rfc3339()));
-        }
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let results = crate::db::query_all(self.state, "energy", &q.join("; "), &params).await?;
+        let requests: Vec<Request> = missing
+            .iter()
+            .map(|&k| self.request(edges[k] - gap, edges[k + 1] + gap))
+            .collect();
+        let results = crate::db::read_all(self.state, "energy", &requests).await?;
         Ok(results.iter().map(|s| points(s)).collect())
     }
-}
-
-/// (time, value) rows of the first series, in time order.
-fn points(series: &[Series]) -> Vec<Point> {
-    series
-        .first()
-        .map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| {
-                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    Some((t, row.get(1)?.as_f64()?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

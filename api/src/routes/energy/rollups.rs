@@ -9,7 +9,7 @@
 //! reports reads nothing there ([`Loaded::readings_from`]), instead of probing an empty year window by window.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use zw_influx::Series;
+use zw_influx::read::{Group, Request};
 use zw_model::counter::rollup::{
     FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Rollups, Summary, TAG_QUANTITY,
     TAG_TZ, quarter_floor, quarter_spans,
@@ -43,18 +43,13 @@ pub(super) async fn load(
     let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else {
         return Ok(Loaded::default());
     };
-    let query = format!(
-        "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE \"{s}\" = $site AND \
-         \"{t}\" = $device AND \"{TAG_QUANTITY}\" = $q",
-        s = storage::TAG_SITE,
-        t = storage::TAG_DEVICE
-    );
-    let base = [
-        ("site", site.as_str()),
-        ("device", device.as_str()),
-        ("q", q.name()),
-    ];
-    let series = crate::db::query(state, "energy", &query, &base).await?;
+    let scoped = |r: Request| {
+        r.tag(storage::TAG_SITE, site.as_str())
+            .tag(storage::TAG_DEVICE, device.as_str())
+            .tag(TAG_QUANTITY, q.name())
+    };
+    let state_rows = scoped(Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]));
+    let series = crate::db::read(state, "energy", &state_rows).await?;
     let Some((from, through)) = watermark(&series) else {
         return Ok(Loaded::default());
     };
@@ -72,49 +67,32 @@ pub(super) async fn load(
     .filter(|d| from <= *d && *d <= through)
     .collect();
     let quarters_read = quarter_spans(edges, &day_edges, cfg.max_gap, (from, through));
-    let fields = FIELDS.map(|f| format!("\"{f}\"")).join(",");
-    let select = |m: &str| {
-        format!(
-            "SELECT {fields} FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND \
-             \"{TAG_QUANTITY}\" = $q AND ",
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        )
-    };
-    let mut statements = Vec::with_capacity(quarters_read.len() + 1);
-    let mut params: Vec<(String, String)> =
-        base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut requests = Vec::with_capacity(quarters_read.len() + 2);
     if let (Some(d0), Some(d1)) = (day_edges.first(), day_edges.last()) {
-        statements
-            .push(select(MEASUREMENT_DAY) + &format!("\"{TAG_TZ}\" = $tz AND time >= $d0 AND time < $d1"));
-        params.push(("tz".into(), state.config.timezone.clone()));
-        params.push(("d0".into(), d0.to_rfc3339()));
-        params.push(("d1".into(), d1.to_rfc3339()));
+        requests.push(
+            scoped(Request::raw(MEASUREMENT_DAY, &FIELDS))
+                .tag(TAG_TZ, &state.config.timezone)
+                .range(*d0, *d1),
+        );
     }
-    for (i, (a, b)) in quarters_read.iter().enumerate() {
-        statements.push(select(MEASUREMENT_QUARTER) + &format!("time >= $qa{i} AND time < $qb{i}"));
-        params.push((format!("qa{i}"), a.to_rfc3339()));
-        params.push((format!("qb{i}"), b.to_rfc3339()));
+    for (a, b) in &quarters_read {
+        requests.push(scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS)).range(*a, *b));
     }
     // The latest reading before the watermark within reach (none: nothing to read there).
     let probe = first - cfg.max_gap < from;
     if probe {
-        statements.push(format!(
-            "SELECT \"{f}\" FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $p0 AND \
-             time < $p1 ORDER BY time DESC LIMIT 1",
-            f = q.name(),
-            m = storage::MEASUREMENT,
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        ));
-        params.push(("p0".into(), (first - cfg.max_gap).to_rfc3339()));
-        params.push(("p1".into(), from.to_rfc3339()));
+        requests.push(
+            Request::raw(storage::MEASUREMENT, &[q.name()])
+                .tag(storage::TAG_SITE, site.as_str())
+                .tag(storage::TAG_DEVICE, device.as_str())
+                .range(first - cfg.max_gap, from)
+                .newest(1),
+        );
     }
-    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut results = crate::db::query_all(state, "energy", &statements.join("; "), &params).await?;
+    let mut results = crate::db::read_all(state, "energy", &requests).await?;
     let readings_from = if probe {
         let before = results.pop().unwrap_or_default();
-        let none = before.first().is_none_or(|s| s.values.is_empty());
+        let none = before.first().is_none_or(|s| s.rows.is_empty());
         none.then_some(from)
     } else {
         None
@@ -257,23 +235,20 @@ pub(super) fn seam(last: Option<Point>, thinned: &[Point], mid: DateTime<Utc>) -
     Some([last?, *next])
 }
 
-fn watermark(series: &[Series]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let row = series.first()?.values.last()?;
-    let t = |i: usize| DateTime::from_timestamp_millis(row.get(i)?.as_i64()?);
-    Some((t(1)?, t(2)?))
+fn watermark(groups: &[Group]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let row = groups.first()?.rows.last()?;
+    // Epoch milliseconds, exact in an f64.
+    let t = |i: usize| DateTime::from_timestamp_millis((*row.values.get(i)?)? as i64);
+    Some((t(0)?, t(1)?))
 }
 
-fn summaries(series: &[Series]) -> Vec<(DateTime<Utc>, Summary)> {
-    series
+fn summaries(groups: &[Group]) -> Vec<(DateTime<Utc>, Summary)> {
+    groups
         .first()
-        .map(|s| {
-            s.values
+        .map(|g| {
+            g.rows
                 .iter()
-                .filter_map(|row| {
-                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    let v: Vec<Option<f64>> = row[1..].iter().map(|x| x.as_f64()).collect();
-                    Some((t, Summary::from_fields(&v)?))
-                })
+                .filter_map(|row| Some((row.time()?, Summary::from_fields(&row.values)?)))
                 .collect()
         })
         .unwrap_or_default()
