@@ -214,6 +214,7 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/devices/{id}/forecast", get(routes::forecast::device))
         .route("/api/v1/sites/{id}/forecast", get(routes::forecast::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
+        .route("/api/v1/sites/{id}/export.csv", get(routes::export::site))
         .route("/api/v1/ranking", get(routes::ranking::ranking))
         .route("/api/v1/report", get(routes::report::town))
         .route("/api/v1/sites/{id}/report", get(routes::report::site))

@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    alerts, cost, devices, energy, forecast, health, history, ranking, report, sites, stream, top, trees,
+    alerts, cost, devices, energy, export, forecast, health, history, ranking, report, sites, stream, top,
+    trees,
 };
 
 #[derive(OpenApi)]
@@ -24,11 +25,11 @@ use crate::routes::{
         sites::list, sites::live, stream::stream, energy::device, energy::site, top::top, ranking::ranking,
         cost::site, cost::device, forecast::site, forecast::device, report::town, report::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
-        trees::record_watering),
+        trees::record_watering, export::site),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
         cost::CostReport, cost::PeriodCost, cost::TariffCost, forecast::ForecastReport, forecast::Horizon,
-        forecast::ForecastHour, forecast::BudgetCheck,
+        forecast::ForecastHour, forecast::BudgetCheck, export::Separator, export::Decimal,
         crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, ranking::Ranking, ranking::RankedSite,
         zw_model::report::Report, zw_model::report::BuildingReport, zw_model::report::MediumReport,
         zw_model::report::Candidate, zw_model::report::CandidateKind, zw_model::report::Climate,
@@ -58,6 +59,9 @@ impl Modify for Problems {
                     declare_id(op);
                 }
                 declare_storable_dates(op);
+                if path == "/api/v1/sites/{id}/export.csv" {
+                    export::declare_months(op);
+                }
                 if path == "/api/v1/trees" {
                     declare_plain_json(op);
                 }

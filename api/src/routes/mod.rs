@@ -6,6 +6,7 @@ pub mod cost;
 pub mod dashboard;
 pub mod devices;
 pub mod energy;
+pub mod export;
 pub mod forecast;
 pub mod health;
 pub mod history;

@@ -2,6 +2,7 @@
 //! small town, with its scope rules, JWT users and device health.
 
 mod admin;
+mod business;
 mod common;
 mod health;
 mod jwt;

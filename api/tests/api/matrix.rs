@@ -31,8 +31,8 @@ enum Access {
     Public,
     /// Any valid token; the answer lists only what is in the caller's scope.
     Listed,
-    /// Any valid token; a caller who may see buildings gets the row's status, the others (resident, parks)
-    /// an empty list (200) without a database read.
+    /// Any valid token; a caller who may see buildings gets the row's status, the others (resident, parks,
+    /// businesses) an empty list (200) without a database read.
     Buildings,
     /// A device id (`{id}`): in scope → the row's status, outside → 404.
     Device,
@@ -42,10 +42,11 @@ enum Access {
     Alert,
     /// An admin route (`{id}` is a site id): the admin gets the row's status, every other role 403.
     Admin,
-    /// The energy report of every building and household in scope: parks (none in scope) get an empty
-    /// report (200) without a database read, the others the row's status.
+    /// The energy report of every building and household in scope: parks and businesses (none in scope)
+    /// get an empty report (200) without a database read, the others the row's status.
     Report,
-    /// The energy report of a site: as [`Access::Site`], but a park has none (404, also for its own park).
+    /// The energy report or export of a site: as [`Access::Site`], but a park has none (404, also for its
+    /// own park).
     SiteReport,
 }
 
@@ -167,6 +168,14 @@ fn rows() -> Vec<Row> {
             "/api/v1/sites/{id}/top",
             "/api/v1/sites/{id}/top",
             Site,
+            DB,
+        ),
+        // A park has no meters to export (404, also for its own park).
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/export.csv",
+            "/api/v1/sites/{id}/export.csv",
+            SiteReport,
             DB,
         ),
         row(get.clone(), "/api/v1/ranking", "/api/v1/ranking", Buildings, DB),
@@ -325,10 +334,17 @@ const fn ids(site: &'static str, device: &'static str, alert: &'static str) -> I
     Ids { site, device, alert }
 }
 
-/// The town's users: a resident of `hh-1`, the facility manager (buildings), the parks department and the
-/// admin, whose "other" ids are unknown ones (an admin sees every site).
-fn callers() -> [Caller; 4] {
-    [
+/// The town's users: a resident of `hh-1`, the facility manager (buildings), the parks department, the
+/// admin, whose "other" ids are unknown ones (an admin sees every site), and two businesses ([`BUSINESSES`]):
+/// the bakery with two sites, each asked for with another role's site and the other business's, and the
+/// butcher with one. Every other role is asked for a business site too. A token may have several rows.
+fn callers() -> Vec<Caller> {
+    let biz = |n: u8| match n {
+        1 => ids("biz-1", "biz-1-plug", "left_on.biz-1.biz-1-plug"),
+        2 => ids("biz-2", "biz-2-plug", "left_on.biz-2.biz-2-plug"),
+        _ => ids("biz-3", "biz-3-plug", "left_on.biz-3.biz-3-plug"),
+    };
+    let mut out = vec![
         Caller {
             token: "anna",
             own: ids("hh-1", "hh-1-plug", "left_on.hh-1.hh-1-plug"),
@@ -349,7 +365,64 @@ fn callers() -> [Caller; 4] {
             own: ids("hh-2", "hh-2-plug", "left_on.hh-2.hh-2-plug"),
             other: ids("nowhere", "no-such-device", "left_on.nowhere.no-such-device"),
         },
-    ]
+    ];
+    let bakery = |own, other| Caller {
+        token: "bakery",
+        own,
+        other,
+    };
+    out.extend([
+        bakery(biz(1), ids("hh-1", "hh-1-plug", "left_on.hh-1.hh-1-plug")),
+        bakery(biz(2), biz(3)),
+        bakery(
+            biz(1),
+            ids("rathaus", "rathaus-main", "high.rathaus.rathaus-main"),
+        ),
+        bakery(biz(2), ids("park", "soil-1", "sensor.park.soil-1")),
+        Caller {
+            token: "butcher",
+            own: biz(3),
+            other: biz(1),
+        },
+        Caller {
+            token: "anna",
+            own: ids("hh-1", "hh-1-plug", "left_on.hh-1.hh-1-plug"),
+            other: biz(1),
+        },
+        Caller {
+            token: "fm",
+            own: ids("rathaus", "rathaus-main", "high.rathaus.rathaus-main"),
+            other: biz(2),
+        },
+        Caller {
+            token: "parks",
+            own: ids("park", "soil-1", "sensor.park.soil-1"),
+            other: biz(3),
+        },
+    ]);
+    out
+}
+
+/// The business sites (a plug each, publishing on the id without dashes) and their users: the bakery
+/// (`biz-1`, `biz-2`) and the butcher (`biz-3`), tokens their names.
+const BUSINESSES: [(&str, &[&str]); 2] = [("bakery", &["biz-1", "biz-2"]), ("butcher", &["biz-3"])];
+
+/// Adds the [`BUSINESSES`] to `inventory`.
+fn add_businesses(inventory: &mut zw_model::Inventory) {
+    for (user, sites) in BUSINESSES {
+        for site in sites {
+            let plug = zw_model::Device::tasmota(&format!("{site}-plug"), &site.replace('-', ""));
+            inventory
+                .sites
+                .push(zw_model::Site::new(site, zw_model::SiteKind::Business, [plug]));
+        }
+        inventory.users.push(zw_model::User::with_token(
+            user,
+            zw_model::Role::Business,
+            sites,
+            user,
+        ));
+    }
 }
 
 /// An open alert `id` of `site` about `device`.
@@ -378,6 +451,7 @@ fn state_with_alerts() -> AppState {
     let yesterday = chrono::Utc::now() - chrono::TimeDelta::days(1);
     let base = state();
     let mut inventory = (*base.inventory).clone();
+    add_businesses(&mut inventory);
     for user in &mut inventory.users {
         user.tokens.push(UserToken {
             sha256: token_hash(&rotated_out(user.name.as_str())),
@@ -451,8 +525,8 @@ async fn every_route_answers_each_role_in_and_out_of_scope_and_refuses_anonymous
             let got = status(&s, &row.method, &path, Some(c.token)).await;
             checked += 1;
             let want = match row.access {
-                Access::Buildings if matches!(c.token, "anna" | "parks") => OK,
-                Access::Report if c.token == "parks" => OK,
+                Access::Buildings if matches!(c.token, "anna" | "parks" | "bakery" | "butcher") => OK,
+                Access::Report if matches!(c.token, "parks" | "bakery" | "butcher") => OK,
                 Access::SiteReport if c.token == "parks" => StatusCode::NOT_FOUND,
                 Access::Admin if c.token != "root" => StatusCode::FORBIDDEN,
                 _ => row.status,
