@@ -13,8 +13,10 @@
 //! wilting_point_pct = 14.0
 //! ```
 
+mod calendar;
 mod common_cause;
 mod energy;
+mod inventory;
 mod trees;
 pub mod units;
 
@@ -23,10 +25,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use calendar::{CalendarConfig, DateRange, SiteCalendar, UsageHours};
 pub use common_cause::CommonCauseConfig;
 pub use energy::{AlertsConfig, BaseloadConfig, LeftOnConfig, NormalConfig, PowerConfig, WarmupConfig};
+pub use inventory::validate_inventory;
 pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig, WeatherConfig};
-pub use units::{ClockTime, Day, MonthDay, Watts};
+pub use units::{ClockTime, Date, Day, MonthDay, Watts};
 
 /// Analytics settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -50,6 +54,8 @@ pub struct Config {
     pub normal: NormalConfig,
     /// Devices left on outside usage hours.
     pub left_on: LeftOnConfig,
+    /// Usage hours per site and device class, public and school holidays.
+    pub calendar: CalendarConfig,
     /// Night and weekend baseload per building.
     pub baseload: BaseloadConfig,
     /// One notice instead of many alerts when a device class is elevated at many sites at once.
@@ -60,6 +66,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Learning the normal from InfluxDB history at start.
     pub warmup: WarmupConfig,
+    /// The early warning before a quarter hour sets a new peak (sites with a demand charge).
+    pub peak: crate::peak::PeakConfig,
 }
 
 impl Default for Config {
@@ -73,11 +81,13 @@ impl Default for Config {
             power: PowerConfig::default(),
             normal: NormalConfig::default(),
             left_on: LeftOnConfig::default(),
+            calendar: CalendarConfig::default(),
             baseload: BaseloadConfig::default(),
             common_cause: CommonCauseConfig::default(),
             trees: TreesConfig::default(),
             alerts: AlertsConfig::default(),
             warmup: WarmupConfig::default(),
+            peak: crate::peak::PeakConfig::default(),
         }
     }
 }
@@ -105,18 +115,31 @@ impl Config {
             ));
         }
         for (class, w) in &self.limits {
+            known_class(class, &format!("limits.{class}"), &mut errors);
             if !(w.0.is_finite() && w.0 > 0.0) {
                 errors.push(format!("analytics.limits.{class}: must be a positive power"));
+            }
+        }
+        let named = [
+            ("left_on.classes", &self.left_on.classes),
+            ("power.site_classes", &self.power.site_classes),
+            ("common_cause.weather_classes", &self.common_cause.weather_classes),
+        ];
+        for (path, list) in named {
+            for (i, class) in list.iter().enumerate() {
+                known_class(class, &format!("{path}[{i}]"), &mut errors);
             }
         }
         self.power.validate(&mut errors);
         self.normal.validate(&mut errors);
         self.left_on.validate(&mut errors);
+        self.calendar.validate(&mut errors);
         self.baseload.validate(&mut errors);
         self.common_cause.validate(&mut errors);
         self.trees.validate(&mut errors);
         self.alerts.validate(&mut errors);
         self.warmup.validate(&mut errors);
+        self.peak.validate(&mut errors);
         errors
     }
 
@@ -130,6 +153,16 @@ impl Config {
 pub(crate) fn check(errors: &mut Vec<String>, ok: bool, path: &str, what: &str) {
     if !ok {
         errors.push(format!("analytics.{path}: must be {what}"));
+    }
+}
+
+/// Pushes `analytics.{path}: unknown device class …` unless `class` is one of [`zw_model::DEVICE_CLASSES`].
+pub(crate) fn known_class(class: &str, path: &str, errors: &mut Vec<String>) {
+    if !zw_model::inventory::DEVICE_CLASSES.contains(&class) {
+        errors.push(format!(
+            "analytics.{path}: unknown device class {class:?}; allowed: {}",
+            zw_model::inventory::DEVICE_CLASSES.join(", ")
+        ));
     }
 }
 
@@ -157,12 +190,16 @@ mod tests {
         fn keys(v: &toml::Value, path: &str, out: &mut Vec<String>) {
             // Maps keyed by the user (classes, trees, sensors, profiles) are shown as commented examples:
             // setting one replaces the whole default map.
-            const USER_KEYED: [&str; 5] = [
+            const USER_KEYED: [&str; 9] = [
                 "limits",
                 "tree_soil",
                 "sensor_depth_cm",
                 "soil_profiles",
                 "site_area",
+                "sensor_battery",
+                "school_holidays",
+                "class_usage",
+                "sites",
             ];
             if let toml::Value::Table(t) = v {
                 for (k, v) in t.iter().filter(|(k, _)| !USER_KEYED.contains(&k.as_str())) {

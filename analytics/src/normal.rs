@@ -218,6 +218,13 @@ impl Normal {
             })
     }
 
+    /// The high quantile (`normal.q_high`) of exactly hour-of-week `how`'s window means, once it has at
+    /// least `min_samples` samples: what the hour has usually reached.
+    pub fn usual_high(&self, how: usize, min_samples: usize) -> Option<f64> {
+        let b = self.week.buckets.get(how)?;
+        (usize::from(b.len) >= min_samples.max(1)).then_some(f64::from(b.high))
+    }
+
     /// The baseline of exactly hour-of-week `how`, once it has at least `min_samples` samples.
     pub fn hour(
         &self,

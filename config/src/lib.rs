@@ -141,6 +141,10 @@ impl Config {
         errors.extend(self.store.validate());
         errors.extend(self.inventory.validate());
         errors.extend(zw_gateway::validate_inventory(&self.gateway, &self.inventory));
+        errors.extend(zw_analytics::config::validate_inventory(
+            &self.analytics,
+            &self.inventory,
+        ));
         errors.extend(zw_gateway::validate_with_bus(&self.gateway, &self.bus));
         if !matches!(self.log.format.as_str(), "text" | "json") {
             errors.push(format!(

@@ -233,7 +233,8 @@ pub struct Device {
     /// Human-readable name.
     #[serde(default)]
     pub name: String,
-    /// Device class (e.g. `main_meter`, `plug`, `heat_pump`, `soil_sensor`), used for per-class limits.
+    /// Device class, one of [`DEVICE_CLASSES`] (e.g. `main_meter`, `plug`, `heat_pump`, `soil_sensor`), or
+    /// empty for none; decides per-class limits, left-on monitoring, site totals and usage hours.
     #[serde(default)]
     pub class: String,
     /// How the gateway reads it.
@@ -282,6 +283,9 @@ pub struct Tree {
     /// Soil sensor device ids at this tree.
     #[serde(default)]
     pub sensors: Vec<Id>,
+    /// The town district (Stadtbezirk) it stands in, for the watering season report; none: its park.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
 }
 
 /// What an API user may do.
@@ -501,6 +505,13 @@ impl Inventory {
                 if !device_ids.insert(dev.id.as_str()) {
                     errors.push(format!("{path}.id: duplicate device id {:?}", dev.id.as_str()));
                 }
+                if !dev.class.is_empty() && !DEVICE_CLASSES.contains(&dev.class.as_str()) {
+                    errors.push(format!(
+                        "{path}.class: unknown device class {:?}; allowed: {}",
+                        dev.class,
+                        DEVICE_CLASSES.join(", ")
+                    ));
+                }
                 source::validate(dev, &format!("{path}.source"), &mut topics, &mut errors);
             }
         }
@@ -587,6 +598,27 @@ impl Inventory {
         }
     }
 }
+
+/// The device classes a device may have (or none, empty): a typo such as `plugs` would silently take a
+/// device out of the checks its class decides, so any other class fails validation.
+pub const DEVICE_CLASSES: &[&str] = &[
+    "main_meter",
+    "sub_meter",
+    "plug",
+    "heater",
+    "heat_pump",
+    "heat_meter",
+    "gas_meter",
+    "water_meter",
+    "pv_inverter",
+    "ev_charger",
+    "lighting",
+    "ventilation",
+    "cooling",
+    "soil_sensor",
+    "outdoor_temperature",
+    "other",
+];
 
 /// Models a `ttn` source may name.
 pub const TTN_MODELS: &[&str] = &["lse01", "dl-trs21"];

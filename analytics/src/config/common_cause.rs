@@ -35,6 +35,14 @@ pub struct CommonCauseConfig {
     /// hold itself follows every flip.
     #[serde(with = "humantime_serde")]
     pub announce_every: Duration,
+    /// Device classes that heat, so run more when it is cold outside.
+    pub weather_classes: Vec<String>,
+    /// Outdoor temperature (°C) below which it counts as cold. Where the inventory has an outdoor
+    /// temperature sensor (a device of class `outdoor_temperature` reporting `temperature`), a heating class
+    /// above its usual while the (smoothed) outdoor temperature is below this is a common cause, the
+    /// weather, from the first site on; the notice names the temperature. Without such a sensor, only the
+    /// rule of many sites at once applies.
+    pub cold_below_c: f64,
 }
 
 impl Default for CommonCauseConfig {
@@ -45,6 +53,8 @@ impl Default for CommonCauseConfig {
             share: 0.5,
             peer_z: 3.0,
             announce_every: Duration::from_secs(86_400),
+            weather_classes: vec!["heater".into(), "heat_pump".into()],
+            cold_below_c: 5.0,
         }
     }
 }
@@ -63,6 +73,12 @@ impl CommonCauseConfig {
             within(self.peer_z, 0.0, 100.0) && self.peer_z > 0.0,
             "common_cause.peer_z",
             "above 0 and at most 100",
+        );
+        check(
+            e,
+            within(self.cold_below_c, -50.0, 40.0),
+            "common_cause.cold_below_c",
+            "between -50 and 40 (°C)",
         );
     }
 

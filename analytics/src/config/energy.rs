@@ -191,11 +191,17 @@ pub struct LeftOnConfig {
     pub classes: Vec<String>,
     /// Devices that may run around the clock (fridges, routers).
     pub exclude: Vec<String>,
-    /// Days with usage hours.
+    /// Site kinds whose devices are judged against their own learned use instead of usage hours (a
+    /// household's fridge runs all night, its iron does not): a device there is left on when it draws power
+    /// in an hour of the week where, in its learned normal, even the high quantile (`normal.q_high`) of its
+    /// window means stays below half of `min_power`, i.e. it has hardly ever been on then. Until that hour
+    /// is learned (`normal.min_weeks`) no left-on alert is raised for it.
+    pub learned_use_kinds: Vec<String>,
+    /// Days with usage hours (the default usage hours; per site and class: `[analytics.calendar]`).
     pub days: Vec<Day>,
-    /// Usage hours start (local time).
+    /// Default usage hours start (local time).
     pub from: ClockTime,
-    /// Usage hours end (local time).
+    /// Default usage hours end (local time).
     pub to: ClockTime,
     /// Drawing more than this outside usage hours counts as on (standby stays below).
     pub min_power: Watts,
@@ -210,6 +216,7 @@ impl Default for LeftOnConfig {
         Self {
             classes: vec!["plug".into()],
             exclude: Vec::new(),
+            learned_use_kinds: vec!["household".into()],
             days: [Mon, Tue, Wed, Thu, Fri].map(Day).to_vec(),
             from: ClockTime::hm(7, 0),
             to: ClockTime::hm(19, 0),
@@ -222,6 +229,11 @@ impl Default for LeftOnConfig {
 impl LeftOnConfig {
     pub(crate) fn validate(&self, e: &mut Vec<String>) {
         check(e, self.from < self.to, "left_on.from", "earlier than left_on.to");
+        for (i, k) in self.learned_use_kinds.iter().enumerate() {
+            let ok = matches!(k.as_str(), "building" | "household" | "park" | "business");
+            let path = format!("left_on.learned_use_kinds[{i}]");
+            check(e, ok, &path, "building, household, park or business");
+        }
         check(
             e,
             within(self.min_power.0, 0.0, 1e9),

@@ -71,10 +71,15 @@ pub struct FaultConfig {
     /// Battery voltage below this asks for a replacement (values still count), for sensors of a model not in
     /// [`FaultConfig::battery_low_v_by_model`].
     pub battery_low_v: f64,
-    /// The low-battery voltage per sensor model (the inventory's `model` of a `ttn` source), since chemistries
-    /// differ: `lse01` 3.3 V (one Li-SOCl2 cell, 3.6 V and flat until nearly empty), `dl-trs21` 2.4 V (two
-    /// C alkaline cells, 3.0–3.2 V fresh, 1.2 V per cell near the end). Setting the table replaces it.
+    /// The low-battery voltage per sensor model, since chemistries differ: `lse01` 3.3 V (one Li-SOCl2
+    /// cell, 3.6 V and flat until nearly empty), `dl-trs21` 2.4 V (two C alkaline cells, 3.0–3.2 V fresh,
+    /// 1.2 V per cell near the end). Entries given extend these built-in ones or override them by name.
+    #[serde(deserialize_with = "extend_builtin_batteries")]
     pub battery_low_v_by_model: BTreeMap<String, f64>,
+    /// The model of each soil sensor's battery, by device id, naming an entry of `battery_low_v_by_model`:
+    /// what the sensor is, whatever it is read through (a generic `json` source has no model). A sensor not
+    /// listed: its `ttn` source's model, else `battery_low_v`.
+    pub sensor_battery: BTreeMap<String, String>,
     /// Plausible VWC range, %; outside is impossible.
     pub vwc_min_pct: f64,
     /// Upper end of the plausible VWC range, %.
@@ -95,7 +100,8 @@ impl Default for FaultConfig {
             stuck_after: Duration::from_secs(12 * 3600),
             gap_after: Duration::from_secs(3 * 3600),
             battery_low_v: 3.3,
-            battery_low_v_by_model: BTreeMap::from([("lse01".to_owned(), 3.3), ("dl-trs21".to_owned(), 2.4)]),
+            battery_low_v_by_model: builtin_batteries(),
+            sensor_battery: BTreeMap::new(),
             vwc_min_pct: 1.0,
             vwc_max_pct: 70.0,
             tension_max_kpa: 300.0,
@@ -105,6 +111,18 @@ impl Default for FaultConfig {
     }
 }
 
+fn builtin_batteries() -> BTreeMap<String, f64> {
+    BTreeMap::from([("lse01".to_owned(), 3.3), ("dl-trs21".to_owned(), 2.4)])
+}
+
+fn extend_builtin_batteries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, f64>, D::Error> {
+    let mut all = builtin_batteries();
+    all.extend(BTreeMap::<String, f64>::deserialize(d)?);
+    Ok(all)
+}
+
 impl FaultConfig {
     /// The low-battery voltage of a sensor of `model` (`None`: not a model with a known battery).
     pub fn battery_low_v_for(&self, model: Option<&str>) -> f64 {
@@ -112,6 +130,12 @@ impl FaultConfig {
             .and_then(|m| self.battery_low_v_by_model.get(m))
             .copied()
             .unwrap_or(self.battery_low_v)
+    }
+
+    /// The low-battery voltage of soil sensor `sensor` read through a `ttn` source of `ttn_model` (`None`:
+    /// another source): its configured battery model (`sensor_battery`) first.
+    pub fn battery_low_v_of(&self, sensor: &str, ttn_model: Option<&str>) -> f64 {
+        self.battery_low_v_for(self.sensor_battery.get(sensor).map(String::as_str).or(ttn_model))
     }
 }
 
@@ -239,7 +263,10 @@ pub struct TreesConfig {
     /// How often every tree is re-evaluated and its status published.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// Soil profiles by name.
+    /// Soil profiles by name: the built-in textures (`sand`, `loamy_sand`, `sandy_loam`, `loam`,
+    /// `silt_loam`, `clay_loam`, `clay`), extended by the profiles given or overridden by name; giving one
+    /// keeps all the others.
+    #[serde(deserialize_with = "extend_builtin_profiles")]
     pub soil_profiles: BTreeMap<String, SoilProfile>,
     /// Sensor fault rules.
     pub faults: FaultConfig,
@@ -247,18 +274,34 @@ pub struct TreesConfig {
     pub weather: WeatherConfig,
 }
 
+/// The built-in soil profiles: typical field capacity / wilting point (VWC %) per texture, from standard soil
+/// tables.
+fn builtin_profiles() -> BTreeMap<String, SoilProfile> {
+    let profiles = [
+        ("sand", 10.0, 4.0),
+        ("loamy_sand", 14.0, 6.0),
+        ("sandy_loam", 20.0, 9.0),
+        ("loam", 28.0, 14.0),
+        ("silt_loam", 32.0, 13.0),
+        ("clay_loam", 36.0, 21.0),
+        ("clay", 40.0, 26.0),
+    ];
+    profiles
+        .into_iter()
+        .map(|(n, fc, wp)| (n.to_string(), SoilProfile::new(fc, wp)))
+        .collect()
+}
+
+fn extend_builtin_profiles<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, SoilProfile>, D::Error> {
+    let mut all = builtin_profiles();
+    all.extend(BTreeMap::<String, SoilProfile>::deserialize(d)?);
+    Ok(all)
+}
+
 impl Default for TreesConfig {
     fn default() -> Self {
-        // Typical field capacity / wilting point (VWC %) per texture, from standard soil tables.
-        let profiles = [
-            ("sand", 10.0, 4.0),
-            ("loamy_sand", 14.0, 6.0),
-            ("sandy_loam", 20.0, 9.0),
-            ("loam", 28.0, 14.0),
-            ("silt_loam", 32.0, 13.0),
-            ("clay_loam", 36.0, 21.0),
-            ("clay", 40.0, 26.0),
-        ];
         Self {
             moderate_kpa: 33.0,
             critical_kpa: 81.0,
@@ -278,10 +321,7 @@ impl Default for TreesConfig {
             vegetation_to: MonthDay { month: 11, day: 1 },
             dormant_factor: 0.2,
             interval: Duration::from_secs(900),
-            soil_profiles: profiles
-                .into_iter()
-                .map(|(n, fc, wp)| (n.to_string(), SoilProfile::new(fc, wp)))
-                .collect(),
+            soil_profiles: builtin_profiles(),
             faults: FaultConfig::default(),
             weather: WeatherConfig::default(),
         }
@@ -394,6 +434,16 @@ impl TreesConfig {
             "trees.faults.battery_low_v",
             "between 0 and 20",
         );
+        for (sensor, model) in &f.sensor_battery {
+            if !f.battery_low_v_by_model.contains_key(model) {
+                let known: Vec<&str> = f.battery_low_v_by_model.keys().map(String::as_str).collect();
+                e.push(format!(
+                    "analytics.trees.faults.sensor_battery.{sensor}: unknown battery model {model:?}; known: {} \
+                     (add it to battery_low_v_by_model)",
+                    known.join(", ")
+                ));
+            }
+        }
         for (model, v) in &f.battery_low_v_by_model {
             check(
                 e,

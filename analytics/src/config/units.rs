@@ -1,5 +1,5 @@
 //! Small typed config values: power with a unit (`"2kW"`), local clock times (`"07:00"`), weekdays, dates in
-//! the year (`"03-01"`). Each parses strictly and renders back to the same text.
+//! the year (`"03-01"`), calendar dates (`2026-07-20`). Each parses strictly and renders back to the same text.
 
 use std::fmt;
 
@@ -149,6 +149,44 @@ impl<'de> Deserialize<'de> for MonthDay {
     }
 }
 
+/// A calendar date, written as a TOML date (`2026-07-20`) or a string (`"2026-07-20"`); rendered as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date(pub chrono::NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Date;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a date like 2026-07-20")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Date, E> {
+                chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .map(Date)
+                    .map_err(|_| E::custom(format!("invalid date {s:?}: expected 2026-07-20")))
+            }
+
+            // The TOML reader hands a TOML date over as a one-entry map.
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Date, A::Error> {
+                match map.next_entry::<String, String>()? {
+                    Some((_, v)) => self.visit_str(&v),
+                    None => Err(serde::de::Error::custom("expected a date like 2026-07-20")),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,12 +216,23 @@ mod tests {
             t: ClockTime,
             d: Day,
             md: MonthDay,
+            date: Date,
         }
-        let t: T = toml::from_str("p = 2000\nt = \"07:30\"\nd = \"sat\"\nmd = \"11-01\"").expect("parses");
+        let text = "p = 2000\nt = \"07:30\"\nd = \"sat\"\nmd = \"11-01\"\ndate = 2026-07-20";
+        let t: T = toml::from_str(text).expect("parses");
+        assert_eq!(
+            t.date.0,
+            chrono::NaiveDate::from_ymd_opt(2026, 7, 20).expect("date")
+        );
         assert_eq!(t.t.minutes(), 450);
         let back: T = toml::from_str(&toml::to_string(&t).expect("renders")).expect("re-parses");
         assert_eq!(back, t);
-        assert!(toml::from_str::<T>("p = 1\nt = \"25:00\"\nd = \"sat\"\nmd = \"11-01\"").is_err());
-        assert!(toml::from_str::<T>("p = 1\nt = \"07:00\"\nd = \"sat\"\nmd = \"02-30\"").is_err());
+        for bad in [
+            "p = 1\nt = \"25:00\"\nd = \"sat\"\nmd = \"11-01\"\ndate = 2026-07-20",
+            "p = 1\nt = \"07:00\"\nd = \"sat\"\nmd = \"02-30\"\ndate = 2026-07-20",
+            "p = 1\nt = \"07:00\"\nd = \"sat\"\nmd = \"02-28\"\ndate = \"2026-02-30\"",
+        ] {
+            assert!(toml::from_str::<T>(bad).is_err(), "{bad}");
+        }
     }
 }

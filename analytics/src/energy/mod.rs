@@ -8,6 +8,12 @@
 //! condition. A site's total is the sum of its main meters' smoothed power (`power.site_classes`), known
 //! only while every one of them reports.
 //!
+//! Calendars ([`crate::calendar::Calendar`]): each device has its usage hours (per site and class), each
+//! site its days off (public holidays of its state, configured days off, school holidays for schools). A
+//! day off counts as a Sunday: no usage hours, a weekend day for the baseload, and the Sunday hours of the
+//! learned normal. Devices at sites of `left_on.learned_use_kinds` (households) are judged against their
+//! own learned use instead of usage hours: a fridge that always runs is never "left on".
+//!
 //! Cost per reading: two hash lookups at most, a few float operations; window closes (once per window and
 //! device) sort at most a few dozen samples.
 //!
@@ -26,7 +32,7 @@ use std::collections::{HashMap, HashSet};
 use zw_model::alert::AlertKind;
 use zw_model::{Id, Inventory, SiteKind};
 
-use crate::calendar::{Local, in_usage_hours, period};
+use crate::calendar::{Calendar, Local, as_sunday, in_usage_hours, period};
 use crate::condition::Transition;
 use crate::config::Config;
 use crate::explain::{self, Change, Signal};
@@ -42,6 +48,7 @@ use state::{Dev, Opened, Params, SiteSt, Window, smooth, smooth_with};
 pub struct Energy {
     prm: Params,
     cfg: Config,
+    cal: Calendar,
     inventory: HashMap<Id, (Id, String)>,
     devs: Vec<Dev>,
     dev_idx: HashMap<Id, usize>,
@@ -61,6 +68,7 @@ impl Energy {
         let mut e = Self {
             prm: Params::new(cfg),
             cfg: cfg.clone(),
+            cal: Calendar::new(cfg, inv),
             inventory: inv
                 .devices()
                 .map(|(s, d)| (d.id.clone(), (s.id.clone(), d.class.clone())))
@@ -90,6 +98,7 @@ impl Energy {
     /// device, (site, None) for a site. `now` (UTC ms) dates the fleet's bookkeeping.
     pub fn apply(&mut self, inv: &Inventory, now: i64) -> Vec<(Id, Option<Id>)> {
         let classes: HashSet<String> = self.cfg.power.site_classes.iter().cloned().collect();
+        self.cal = Calendar::new(&self.cfg, inv);
         self.inventory = inv
             .devices()
             .map(|(s, d)| (d.id.clone(), (s.id.clone(), d.class.clone())))
@@ -118,7 +127,14 @@ impl Energy {
                 .copied()
                 .filter(|&d| self.devs[d].site == i)
                 .collect();
+            let learned = self.learned_use(Some(s.kind));
+            for &d in &live {
+                let d = &mut self.devs[d];
+                d.usage = self.cal.usage(s.id.as_str(), &d.class);
+                d.learned_use = learned;
+            }
             let st = &mut self.sites[i];
+            (st.kind, st.off) = (Some(s.kind), self.cal.days_off(&s.id));
             st.baseload_on = on;
             st.has_class_devices = main > 0;
             st.contributors = if main > 0 { main } else { live.len() as u32 };
@@ -164,14 +180,13 @@ impl Energy {
     }
 
     fn baseload_on(&self, kind: Option<SiteKind>) -> bool {
-        let kind_name = match kind {
-            Some(SiteKind::Building) => "building",
-            Some(SiteKind::Household) => "household",
-            Some(SiteKind::Park) => "park",
-            Some(SiteKind::Business) => "business",
-            None => "",
-        };
-        self.cfg.baseload.site_kinds.iter().any(|k| k == kind_name)
+        let name = kind_name(kind);
+        self.cfg.baseload.site_kinds.iter().any(|k| k == name)
+    }
+
+    fn learned_use(&self, kind: Option<SiteKind>) -> bool {
+        let name = kind_name(kind);
+        self.cfg.left_on.learned_use_kinds.iter().any(|k| k == name)
     }
 
     fn site(&mut self, id: &Id, kind: Option<SiteKind>) -> usize {
@@ -181,6 +196,8 @@ impl Energy {
         let baseload_on = self.baseload_on(kind);
         self.sites.push(SiteSt {
             id: id.clone(),
+            kind,
+            off: self.cal.days_off(id),
             baseload_on,
             has_class_devices: false,
             contributors: 0,
@@ -220,6 +237,8 @@ impl Energy {
             s.contributors += 1;
         }
         let lo = &self.cfg.left_on;
+        let usage = self.cal.usage(self.sites[si].id.as_str(), &class);
+        let learned_use = self.learned_use(self.sites[si].kind);
         let fleet_class = self.fleet.class(&class);
         let fleet_slot = self.fleet.add(fleet_class, si);
         self.devs.push(Dev {
@@ -227,6 +246,8 @@ impl Energy {
             site: si,
             limit: self.cfg.limits.get(&class).map(|w| w.0),
             left_on: lo.classes.contains(&class) && !lo.exclude.iter().any(|x| x == id.as_str()),
+            usage,
+            learned_use,
             class,
             contributes,
             last_ts: i64::MIN,
@@ -259,6 +280,11 @@ impl Energy {
         if ts <= d.last_ts {
             return;
         }
+        // A day off (public holiday, school holiday of a school) learns and is judged as a Sunday.
+        let days_off = &self.sites[d.site].off;
+        let off = days_off.contains(local.day());
+        let as_of = |l: Local, off: bool| if off { as_sunday(l) } else { l };
+        let judged = as_of(local, off);
         let old = d.ema;
         let dt = ts.saturating_sub(d.last_ts);
         let ema = smooth(old, dt, p, prm);
@@ -270,8 +296,8 @@ impl Energy {
         if let Some(w) = d.window.add(ts, local, p, prm.win_ms) {
             let adopt = d.high.since().is_some_and(|s| ts - s >= prm.adopt_after);
             if !(d.high.is_engaged() || d.left.is_engaged()) || adopt {
-                d.normal
-                    .learn(w.local.hour_of_week(), w.mean, prm.min_samples, &cfg.normal);
+                let how = as_of(w.local, days_off.contains(w.local.day())).hour_of_week();
+                d.normal.learn(how, w.mean, prm.min_samples, &cfg.normal);
             }
         }
         let s = &mut self.sites[d.site];
@@ -293,7 +319,14 @@ impl Energy {
         };
         let mut suppressed = false;
         if d.left_on {
-            let outside = !in_usage_hours(local, &cfg.left_on);
+            let outside = if d.learned_use {
+                // Hardly ever on in this hour of the week: its high quantile below half the on level.
+                d.normal
+                    .usual_high(judged.hour_of_week(), prm.min_samples)
+                    .is_some_and(|high| high < prm.left_min / 2.0)
+            } else {
+                !in_usage_hours(local, &d.usage, off)
+            };
             check_left_on(
                 &mut d.left,
                 &mut d.left_refresh,
@@ -318,7 +351,7 @@ impl Energy {
             &d.normal,
             &t,
             ts,
-            local,
+            judged,
             (ema - adj - x, p - adj - x, d.slow - adj),
             (suppressed, common),
             prm,
@@ -357,12 +390,13 @@ impl Energy {
         }
         if let Some(w) = s.window.add(ts, local, s.total, prm.win_ms) {
             let adopt = s.high.since().is_some_and(|x| ts - x >= prm.adopt_after);
+            let w_off = s.off.contains(w.local.day());
             if !s.high.is_engaged() || adopt {
-                s.normal
-                    .learn(w.local.hour_of_week(), w.mean, prm.min_samples, &cfg.normal);
+                let how = as_of(w.local, w_off).hour_of_week();
+                s.normal.learn(how, w.mean, prm.min_samples, &cfg.normal);
             }
             if s.baseload_on {
-                let p = period(w.local, &cfg.baseload);
+                let p = period(w.local, &cfg.baseload, w_off);
                 let (h, a) = (prm.hysteresis, prm.adopt_after);
                 s.base.window(w.start, p, w.mean, &cfg.baseload, h, a, &s.id, out);
             }
@@ -387,7 +421,7 @@ impl Energy {
                 &s.normal,
                 &t,
                 ts,
-                local,
+                judged,
                 (total, total, f64::NAN),
                 (false, false),
                 prm,
@@ -462,6 +496,17 @@ impl Energy {
     /// Devices tracked.
     pub fn devices(&self) -> usize {
         self.devs.len()
+    }
+}
+
+/// A site kind as named in the config (`building`, `household`, `park`, `business`; unknown: empty).
+fn kind_name(kind: Option<SiteKind>) -> &'static str {
+    match kind {
+        Some(SiteKind::Building) => "building",
+        Some(SiteKind::Household) => "household",
+        Some(SiteKind::Park) => "park",
+        Some(SiteKind::Business) => "business",
+        None => "",
     }
 }
 

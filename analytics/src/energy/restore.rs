@@ -5,7 +5,7 @@ use zw_model::Id;
 use zw_model::alert::AlertKind;
 
 use super::Energy;
-use crate::calendar::{Local, period};
+use crate::calendar::{Local, as_sunday, period};
 
 impl Energy {
     /// Learns one historic window mean of `device` (warm-up from InfluxDB), in time order per device.
@@ -20,10 +20,11 @@ impl Energy {
     pub fn warm_site(&mut self, site: &Id, start: i64, local: Local, total: f64) {
         let i = self.site(site, None);
         let (prm, cfg, s) = (&self.prm, &self.cfg, &mut self.sites[i]);
-        s.normal
-            .learn(local.hour_of_week(), total, prm.min_samples, &cfg.normal);
+        let off = s.off.contains(local.day());
+        let how = if off { as_sunday(local) } else { local }.hour_of_week();
+        s.normal.learn(how, total, prm.min_samples, &cfg.normal);
         if s.baseload_on {
-            let p = period(local, &cfg.baseload);
+            let p = period(local, &cfg.baseload, off);
             s.base.window(
                 start,
                 p,

@@ -2,9 +2,11 @@
 
 use zw_model::Id;
 
-use crate::calendar::Local;
+use std::sync::Arc;
+
+use crate::calendar::{DaysOff, Local};
 use crate::condition::Condition;
-use crate::config::Config;
+use crate::config::{Config, UsageHours};
 use crate::energy::baseload::Baseload;
 use crate::normal::Normal;
 
@@ -136,6 +138,10 @@ pub(crate) struct Dev {
     pub class: String,
     pub limit: Option<f64>,
     pub left_on: bool,
+    /// Its usage hours (left-on outside them).
+    pub usage: UsageHours,
+    /// Judged against its own learned use instead of usage hours (`left_on.learned_use_kinds`).
+    pub learned_use: bool,
     pub contributes: bool,
     /// Newest reading time (older readings are ignored).
     pub last_ts: i64,
@@ -166,6 +172,10 @@ pub(crate) struct Dev {
 #[derive(Debug, Clone)]
 pub(crate) struct SiteSt {
     pub id: Id,
+    /// Its kind, once the inventory named it.
+    pub kind: Option<zw_model::SiteKind>,
+    /// Its days off (public holidays, configured days off, school holidays of a school).
+    pub off: Arc<DaysOff>,
     pub baseload_on: bool,
     pub has_class_devices: bool,
     pub contributors: u32,

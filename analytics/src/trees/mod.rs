@@ -91,7 +91,7 @@ impl Trees {
                             DeviceSource::Ttn { model, .. } => Some(model.as_str()),
                             _ => None,
                         });
-                        let low = cfg.faults.battery_low_v_for(model);
+                        let low = cfg.faults.battery_low_v_of(d.as_str(), model);
                         t.sensors.push(Sensor::new(d.clone(), low));
                         t.owner.push((tree.site.clone(), tree.id.clone()));
                         t.sensors.len() - 1
