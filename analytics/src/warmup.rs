@@ -1,8 +1,9 @@
-//! Warm-up: teach the learned normal and the baseload reference from InfluxDB history before going live,
+//! Warm-up: teach the learned normal and the baseload reference from stored history (InfluxDB or
+//! VictoriaMetrics, [`zw_influx::read`]) before going live,
 //! and give every tree sensor its recent series back, so a restart does not cost days of trend.
 //!
 //! One bounded query per site (`analytics.warmup.history` back, `power.window` means per device), values
-//! only through bind parameters. Each device's window means feed its hour-of-week normal; windows where
+//! only bound. Each device's window means feed its hour-of-week normal; windows where
 //! every device of a site's total has a mean feed the site's normal and baseload. Tree sensors: one query
 //! each for the last value per 15 minutes over twice the trend window (at most the warm-up history),
 //! replayed in time order through the same per-reading path as live data. A failing or slow database only
@@ -11,8 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use zw_influx::read::{Agg, Request, Shape};
 use zw_influx::{Client, QueryError};
-use zw_model::{Id, Inventory, Quantity, Reading};
+use zw_model::{Id, Inventory, Quantity, Reading, storage};
 
 use crate::{Analytics, Config};
 
@@ -26,30 +28,27 @@ pub async fn warm(
     now: DateTime<Utc>,
 ) -> Result<(u64, u64), QueryError> {
     let start = now - chrono::TimeDelta::from_std(cfg.warmup.history).unwrap_or(chrono::TimeDelta::days(28));
-    // The window length is config, never data; the values go in as bind parameters.
-    let q = format!(
-        "SELECT mean(active_power) FROM readings WHERE site = $site AND time >= $start AND time < $end \
-         GROUP BY time({}s), device fill(none)",
-        cfg.power.window.as_secs()
-    );
-    let (start_s, end_s) = (start.to_rfc3339(), now.to_rfc3339());
+    // The window length is config, never data; the values are bound (or escaped label values).
     let mut learned = 0;
     for site in &inv.sites {
-        let series = influx
-            .query(
-                &q,
-                &[("site", site.id.as_str()), ("start", &start_s), ("end", &end_s)],
-            )
-            .await?;
+        let request = Request::raw(storage::MEASUREMENT, &[Quantity::ActivePower.name()])
+            .tag(storage::TAG_SITE, site.id.as_str())
+            .range(start, now)
+            .shape(Shape::Windows {
+                agg: Agg::Mean,
+                window_s: cfg.power.window.as_secs(),
+                by: Some(storage::TAG_DEVICE.into()),
+            });
+        let groups = influx.read(&request).await?;
         let mut per_device: HashMap<Id, Vec<(i64, f64)>> = HashMap::new();
-        for s in series {
-            let Some(device) = s.tags.get("device").and_then(|d| Id::new(d.as_str()).ok()) else {
+        for g in groups {
+            let Some(device) = g.tag.as_deref().and_then(|d| Id::new(d).ok()) else {
                 continue;
             };
-            let rows = s
-                .values
+            let rows = g
+                .rows
                 .iter()
-                .filter_map(|row| Some((row.first()?.as_i64()?, row.get(1)?.as_f64()?)));
+                .filter_map(|row| Some((row.ms, (*row.values.first()?)?)));
             per_device.entry(device).or_default().extend(rows);
         }
         for (device, rows) in &mut per_device {
@@ -96,14 +95,12 @@ async fn warm_trees(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, QueryError> {
-    const Q: &str = "SELECT last(soil_moisture), last(soil_water_tension), last(battery_voltage) FROM readings \
-         WHERE device = $device AND time >= $start AND time < $end GROUP BY time(15m) fill(none)";
     let fields = [
         Quantity::SoilMoisture,
         Quantity::SoilWaterTension,
         Quantity::BatteryVoltage,
     ];
-    let (start_s, end_s) = (start.to_rfc3339(), now.to_rfc3339());
+    let names = fields.map(Quantity::name);
     let mut learned = 0;
     for device in a.tree_sensors() {
         let Some(site) = inv
@@ -113,24 +110,18 @@ async fn warm_trees(
         else {
             continue;
         };
-        let series = influx
-            .query(
-                Q,
-                &[("device", device.as_str()), ("start", &start_s), ("end", &end_s)],
-            )
-            .await?;
-        for row in series.iter().flat_map(|s| s.values.iter()) {
-            let Some(ts) = row
-                .first()
-                .and_then(|t| t.as_i64())
-                .and_then(DateTime::from_timestamp_millis)
-            else {
+        let request = Request::raw(storage::MEASUREMENT, &names)
+            .tag(storage::TAG_DEVICE, device.as_str())
+            .range(start, now)
+            .windows(Agg::Last, 900);
+        for row in influx.read(&request).await?.iter().flat_map(|g| g.rows.iter()) {
+            let Some(ts) = row.time() else {
                 continue;
             };
             let values: BTreeMap<Quantity, f64> = fields
                 .iter()
-                .zip(row.iter().skip(1))
-                .filter_map(|(q, v)| Some((*q, v.as_f64()?)))
+                .zip(&row.values)
+                .filter_map(|(q, v)| Some((*q, (*v)?)))
                 .collect();
             if !values.is_empty() {
                 a.warm_soil(&Reading::new(site.id.clone(), device.clone(), ts, values));

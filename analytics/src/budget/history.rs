@@ -1,4 +1,4 @@
-//! The year-end forecasts the budget alerts are evaluated on, read from InfluxDB: per site with a budget,
+//! The year-end forecasts the budget alerts are evaluated on, read from InfluxDB or VictoriaMetrics: per site with a budget,
 //! its meters' `energy_import` counter (the `main_meter` devices, or all devices without one, as the API's
 //! site reports) as the last value per hour since the start of the local year (and at least the last
 //! [`HISTORY_DAYS`] days), one query per site. An hour's energy is the rise of the counter from the last
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 use zw_bus::LiveInventory;
+use zw_influx::read::{Agg, Request, Row, Shape};
 use zw_influx::{Client, QueryError};
 use zw_model::forecast::{Hour, Slp, year_end, year_of};
 use zw_model::tariff::{Budget, Interval, Schedule};
@@ -123,21 +124,15 @@ pub async fn read(
     };
     let learn_from = from - TimeDelta::days(HISTORY_DAYS);
     let first = year_start.min(learn_from);
-    let q = format!(
-        "SELECT last(\"{f}\") FROM \"{m}\" WHERE \"{s}\" = $site AND time >= $start AND time < $end \
-         GROUP BY time(1h), \"{d}\" fill(none)",
-        f = Quantity::EnergyImport.name(),
-        m = storage::MEASUREMENT,
-        s = storage::TAG_SITE,
-        d = storage::TAG_DEVICE
-    );
-    let (start, end) = ((first - TimeDelta::hours(1)).to_rfc3339(), from.to_rfc3339());
-    let series = influx
-        .query(
-            &q,
-            &[("site", site.id.as_str()), ("start", &start), ("end", &end)],
-        )
-        .await?;
+    let request = Request::raw(storage::MEASUREMENT, &[Quantity::EnergyImport.name()])
+        .tag(storage::TAG_SITE, site.id.as_str())
+        .range(first - TimeDelta::hours(1), from)
+        .shape(Shape::Windows {
+            agg: Agg::Last,
+            window_s: 3600,
+            by: Some(storage::TAG_DEVICE.into()),
+        });
+    let groups = influx.read(&request).await?;
     let main: Vec<&Id> = site
         .devices
         .iter()
@@ -150,23 +145,14 @@ pub async fn read(
         main
     };
     let mut devices: Vec<Vec<(DateTime<Utc>, f64)>> = Vec::new();
-    for s in &series {
-        let Some(device) = s.tags.get(storage::TAG_DEVICE) else {
+    for g in &groups {
+        let Some(device) = &g.tag else {
             continue;
         };
         if !meters.iter().any(|m| m.as_str() == device.as_str()) {
             continue;
         }
-        let mut rows: Vec<(DateTime<Utc>, f64)> = s
-            .values
-            .iter()
-            .filter_map(|row| {
-                Some((
-                    DateTime::from_timestamp_millis(row.first()?.as_i64()?)?,
-                    row.get(1)?.as_f64()?,
-                ))
-            })
-            .collect();
+        let mut rows: Vec<(DateTime<Utc>, f64)> = g.rows.iter().filter_map(Row::point).collect();
         rows.sort_by_key(|r| r.0);
         devices.push(rows);
     }
