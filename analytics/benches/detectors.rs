@@ -59,6 +59,7 @@ fn weather(t0: DateTime<Utc>, m: i64) -> Option<Weather> {
         source: None,
         observed: vec![hour(-1)],
         forecast,
+        rain_forecast: Vec::new(),
     })
 }
 
@@ -92,6 +93,7 @@ fn setup() -> (Inventory, Vec<Vec<Reading>>) {
             lat: 51.0,
             lon: 6.0,
             sensors: vec![d.id.clone()],
+            district: None,
         });
     }
     inv.sites.push(Site {

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Id;
 
+pub mod season;
+
 /// Schema version of [`TreeStatus`].
 pub const TREE_SCHEMA_VERSION: u32 = 1;
 
@@ -166,6 +168,13 @@ pub struct Forecast {
     /// Forecast ET0 over the next three days, mm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub et0_3d_mm: Option<f64>,
+    /// Rain forecast over the next three days, mm (when the area's feed forecasts rain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rain_3d_mm: Option<f64>,
+    /// Why the watering alert waits, when rain forecast before the tree turns critical would make watering
+    /// unnecessary (in words: how much rain, by when).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rain_hold: Option<String>,
     /// In words, including why the trend was used when it was.
     pub note: String,
 }

@@ -16,6 +16,10 @@
 //! * `observed`: ET0 that happened (from a station, or a model analysis), each interval ending by `issued`.
 //! * `forecast`: ET0 expected, each interval ending after `issued`. A newer forecast of an area replaces
 //!   the older one as a whole.
+//! * `rain_forecast` (optional): precipitation expected, mm, each interval ending after `issued` (DWD
+//!   MOSMIX `RR1c`, Open-Meteo `precipitation`). A tree's watering alert waits for rain forecast before it
+//!   would turn critical. Absent when the feed has none (not the same as a forecast of no rain: then the
+//!   list is there with `0` values).
 //! * Intervals are `[from, to)`, at most a day long (hourly values as from Open-Meteo, daily values as
 //!   DWD MOSMIX `PEvap`), not overlapping within a list. An hour without a value is absent, never `0`.
 //!
@@ -39,6 +43,8 @@ pub const MAX_BYTES: usize = 128 * 1024;
 pub const MAX_MM_PER_HOUR: f64 = 1.5;
 /// Highest plausible ET0 of one interval, mm (desert summer days reach 10–12 mm/day).
 pub const MAX_MM: f64 = 15.0;
+/// Highest plausible rain of one interval, mm (the German daily record is 312 mm).
+pub const MAX_RAIN_MM: f64 = 320.0;
 /// Longest interval.
 pub const MAX_INTERVAL: TimeDelta = TimeDelta::days(1);
 /// Oldest observation accepted, before `issued`.
@@ -77,6 +83,9 @@ pub struct Weather {
     /// ET0 expected, each interval ending after `issued`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forecast: Vec<Et0>,
+    /// Precipitation expected, each interval ending after `issued` (`mm` is rain, not ET0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rain_forecast: Vec<Et0>,
 }
 
 /// Why a weather message was rejected. Each variant is a distinct reason label in metrics.
@@ -122,8 +131,8 @@ pub enum WeatherError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// A value that is NaN, negative or beyond what ET0 can be.
-    #[error("implausible ET0 {mm} mm over {from} .. {to}")]
+    /// A value that is NaN, negative or beyond what ET0 (or rain) can be.
+    #[error("implausible value {mm} mm over {from} .. {to}")]
     Value {
         /// Start.
         from: DateTime<Utc>,
@@ -188,7 +197,7 @@ impl Weather {
         if self.v != WEATHER_SCHEMA_VERSION {
             return Err(WeatherError::Version(self.v));
         }
-        let n = self.observed.len() + self.forecast.len();
+        let n = self.observed.len() + self.forecast.len() + self.rain_forecast.len();
         if n > MAX_INTERVALS {
             return Err(WeatherError::TooLarge(format!(
                 "{n} intervals, at most {MAX_INTERVALS}"
@@ -206,7 +215,7 @@ impl Weather {
             });
         }
         let issued = self.issued;
-        check(&self.observed, |e| {
+        let past = |e: &Et0| {
             if e.to > issued {
                 Some("an observation ends after issued")
             } else if e.from < issued - MAX_OBSERVED_AGE {
@@ -214,8 +223,9 @@ impl Weather {
             } else {
                 None
             }
-        })?;
-        check(&self.forecast, |e| {
+        };
+        check(&self.observed, past, MAX_MM, MAX_MM_PER_HOUR)?;
+        let ahead = |e: &Et0| {
             if e.to <= issued {
                 Some("a forecast interval ends by issued")
             } else if e.to > issued + MAX_LEAD {
@@ -223,12 +233,20 @@ impl Weather {
             } else {
                 None
             }
-        })
+        };
+        check(&self.forecast, ahead, MAX_MM, MAX_MM_PER_HOUR)?;
+        check(&self.rain_forecast, ahead, MAX_RAIN_MM, MAX_RAIN_MM)
     }
 }
 
-/// Checks the intervals of one list: each well-formed and plausible, `side` accepting it, none overlapping.
-fn check(list: &[Et0], side: impl Fn(&Et0) -> Option<&'static str>) -> Result<(), WeatherError> {
+/// Checks the intervals of one list: each well-formed, at most `max_mm` and `per_hour` mm per hour, `side`
+/// accepting it, none overlapping.
+fn check(
+    list: &[Et0],
+    side: impl Fn(&Et0) -> Option<&'static str>,
+    max_mm: f64,
+    per_hour: f64,
+) -> Result<(), WeatherError> {
     let bad = |e: &Et0, why| WeatherError::Interval {
         from: e.from,
         to: e.to,
@@ -246,7 +264,7 @@ fn check(list: &[Et0], side: impl Fn(&Et0) -> Option<&'static str>) -> Result<()
             return Err(bad(e, why));
         }
         let hours = len.num_milliseconds() as f64 / 3_600_000.0;
-        if !(e.mm.is_finite() && e.mm >= 0.0 && e.mm <= MAX_MM && e.mm <= MAX_MM_PER_HOUR * hours) {
+        if !(e.mm.is_finite() && e.mm >= 0.0 && e.mm <= max_mm && e.mm <= per_hour * hours) {
             return Err(WeatherError::Value {
                 from: e.from,
                 to: e.to,
@@ -347,6 +365,21 @@ mod tests {
     }
 
     #[test]
+    fn a_rain_forecast_is_read_and_bounded_like_rain() {
+        let json = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
+            "rain_forecast":[{"from":"2026-05-02T12:00:00Z","to":"2026-05-02T13:00:00Z","mm":12.5}]}"#;
+        let w = parse(json).expect("valid");
+        assert_eq!(w.rain_forecast[0].mm, 12.5);
+        assert_eq!(parse(std::str::from_utf8(&w.to_json()).expect("utf8")), Ok(w));
+        let bad = json.replace("12.5", "400");
+        assert_eq!(parse(&bad).map_err(|e| e.reason()), Err("value"));
+        let past = json
+            .replace("T12:00:00Z", "T04:00:00Z")
+            .replace("T13:00:00Z", "T05:00:00Z");
+        assert_eq!(parse(&past).map_err(|e| e.reason()), Err("interval"));
+    }
+
+    #[test]
     fn non_finite_values_built_in_code_are_rejected() {
         let at = |h| Utc.with_ymd_and_hms(2026, 5, 2, h, 0, 0).single().expect("date");
         let w = Weather {
@@ -360,6 +393,7 @@ mod tests {
                 to: at(7),
                 mm: f64::NAN,
             }],
+            rain_forecast: Vec::new(),
         };
         assert_eq!(
             w.validate(now(), TimeDelta::days(7)).map_err(|e| e.reason()),
@@ -383,6 +417,7 @@ mod tests {
                 source: None,
                 observed: Vec::new(),
                 forecast: vec![Et0 { from: at(from_min), to: at(from_min + len_min), mm }],
+                rain_forecast: Vec::new(),
             };
             let text = String::from_utf8(w.to_json()).unwrap_or_default();
             if let Ok(ok) = parse(&text) {

@@ -30,6 +30,8 @@ fn tree_from(row: &AnyRow) -> Result<Stored<Tree>, Error> {
         lat: c.float("lat")?,
         lon: c.float("lon")?,
         sensors: c.json("sensors")?,
+        // Not stored yet: the trees table has no district column.
+        district: None,
     };
     Stored::read(&c, tree)
 }

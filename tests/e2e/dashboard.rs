@@ -144,6 +144,7 @@ impl Town {
                 lat: *lat,
                 lon: 6.0,
                 sensors: Vec::new(),
+                district: None,
             });
         }
         cfg.inventory = inv.build();

@@ -36,6 +36,8 @@ const DAY: f64 = 86_400_000.0;
 /// Fastest plausible drying, dryness per day (several times the fastest real drying), on top of the
 /// configured step: after a long silence a sensor may legitimately read much drier.
 const MAX_DRYING_PER_DAY: f64 = 0.5;
+/// Dryness within which a value counts as the same rejected plateau (sensor noise is a few hundredths).
+const PLATEAU: f64 = 0.05;
 /// Hours of history a wetting is compared against.
 const WETTING_LOOKBACK: usize = 6;
 /// For this many hours after a wetting the segment restarts at any wetter point: rain soaks in over
@@ -112,6 +114,8 @@ pub struct Sensor {
     pub refresh: i64,
     /// Latest reading of any kind (ms).
     pub last_ts: i64,
+    /// The reading before it (ms).
+    prev_ts: i64,
     /// Latest battery voltage.
     pub battery: Option<f64>,
     /// Latest rejected (implausible) value.
@@ -164,6 +168,7 @@ impl Sensor {
             alert: Condition::default(),
             refresh: 0,
             last_ts: i64::MIN,
+            prev_ts: i64::MIN,
             battery: None,
             rejected: None,
             good: None,
@@ -198,6 +203,7 @@ impl Sensor {
         if ts <= self.last_ts {
             return;
         }
+        self.prev_ts = self.last_ts;
         self.last_ts = ts;
         self.gap = None;
         if let Some(v) = battery {
@@ -215,8 +221,18 @@ impl Sensor {
             Scale::Tension { .. } => (0.0..=cfg.tension_max_kpa).contains(&v),
             Scale::Vwc { .. } => (cfg.vwc_min_pct..=cfg.vwc_max_pct).contains(&v),
         };
+        // The time since the last good value allows more drying, but only for a sensor that was silent:
+        // one that kept reporting a rejected plateau (a jump to its range limit, a constant bogus value)
+        // does not become plausible by repeating it. A value near the latest rejected one is judged with
+        // the allowance of the silence before it alone.
+        let silence = self.prev_ts.max(self.good.map_or(i64::MIN, |g| g.0));
+        let on_plateau = self.impossible.is_some()
+            && self
+                .rejected
+                .is_some_and(|r| (scale.dryness(v) - scale.dryness(r)).abs() < PLATEAU);
         let too_fast = self.good.is_some_and(|(gts, gv)| {
-            let allowed = cfg.max_drying_step + MAX_DRYING_PER_DAY * (ts - gts) as f64 / DAY;
+            let since = if on_plateau { silence } else { gts };
+            let allowed = cfg.max_drying_step + MAX_DRYING_PER_DAY * (ts - since) as f64 / DAY;
             scale.dryness(v) - scale.dryness(gv) > allowed
         });
         if !in_range || too_fast {

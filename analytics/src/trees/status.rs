@@ -16,7 +16,10 @@ use crate::trees::Trees;
 use crate::trees::combine::{Input, combine};
 use crate::trees::scale::Scale;
 use crate::trees::sensor::{Et0Input, View};
+use crate::trees::watering::WETTING_MM;
 use crate::trees::weather::Unavailable;
+
+const DAY_MS: f64 = 86_400_000.0;
 
 pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -92,7 +95,24 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
             }
         }
         let c = combine(&inputs, cfg.combine, horizon);
-        let forecast = basis(&views, tr.area.as_ref(), et0, now);
+        let mut forecast = basis(&views, tr.area.as_ref(), et0, now);
+        // Rain forecast before the tree turns critical: a watering alert not yet open waits for it (the
+        // sensors see whether it came; if it did not, or was too little, the alert opens then).
+        let held = c
+            .filter(|c| c.dryness < 1.0 && !tr.water.is_active())
+            .and_then(|c| c.days)
+            .zip(et0.area)
+            .and_then(|(days, area)| {
+                let until = now + (days.max(0.0) * DAY_MS) as i64;
+                area.rain(now, until, et0.max_age)
+            })
+            .filter(|(mm, _)| *mm >= WETTING_MM);
+        if let (Some((mm, end)), Some(f)) = (held, forecast.as_mut()) {
+            f.rain_hold = Some(format!(
+                "{mm:.0} mm of rain forecast by {}, before the soil turns critical: the watering alert waits for it",
+                explain::utc(end).format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
         let age = date.year() - i32::from(tr.tree.planted);
         let age_class = AgeClass::of(age);
         let age_weight = cfg.age_weights[match age_class {
@@ -161,7 +181,9 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
         };
         // Watering alert: critical or forecast critical soon, in season, from trusted sensors only.
         let within = cfg.alert_within_days;
-        let above = season && c.is_some_and(|c| c.dryness >= 1.0 || c.days.is_some_and(|d| d <= within));
+        let above = season
+            && held.is_none()
+            && c.is_some_and(|c| c.dryness >= 1.0 || c.days.is_some_and(|d| d <= within));
         let below = !season || c.is_some_and(|c| c.dryness < 0.9 && c.days.is_none_or(|d| d > within + 0.5));
         let hold = ms(cfg.alert_hold);
         let subject = Subject {
@@ -265,11 +287,17 @@ fn basis(views: &[View], area: Option<&Id>, et0: Et0Input<'_>, now: i64) -> Opti
         );
         (ForecastMethod::Mixed, note)
     };
+    let rain_3d = et0
+        .area
+        .and_then(|a| a.rain(now, now + 3 * DAY_MS as i64, et0.max_age))
+        .map(|(mm, _)| round(mm));
     Some(Forecast {
         method,
         area: area.cloned(),
         issued: issued.map(explain::utc),
         et0_3d_mm: et0_3d,
+        rain_3d_mm: rain_3d,
+        rain_hold: None,
         note,
     })
 }

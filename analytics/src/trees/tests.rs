@@ -47,6 +47,7 @@ fn inventory_of(model: &str) -> Inventory {
             lat: 51.2,
             lon: 6.6,
             sensors: vec![id("soil-1")],
+            district: None,
         }],
         ..Default::default()
     }
@@ -178,6 +179,32 @@ fn fault_table_never_asks_for_water() {
 }
 
 #[test]
+fn a_jump_to_the_range_limit_stays_implausible_however_long_it_lasts() {
+    // Seed 112: a tension sensor of a drying tree (50 kPa) jumps to its limit and repeats it; the time
+    // since the last good value must not make the plateau plausible (it did after about a day).
+    let jump = |h: f64| {
+        Some(if (10.0..82.0).contains(&h) {
+            239.0
+        } else {
+            50.0 + h / 10.0
+        })
+    };
+    let (st, out) = run(80, jump);
+    let st = st.expect("status");
+    assert_eq!(
+        st.sensor_fault.as_ref().map(|f| f.kind),
+        Some(FaultKind::Impossible),
+        "{st:?}"
+    );
+    assert_eq!(waterings(&out), 0, "{out:?}");
+    // When the jump ends the sensor reads plausibly again and counts.
+    let (st, _) = run(90, jump);
+    let st = st.expect("status");
+    assert_eq!(st.sensor_fault, None, "{st:?}");
+    assert_ne!(st.state, SoilState::Unknown, "{st:?}");
+}
+
+#[test]
 fn rain_resets_the_trend() {
     let (st, _) = run(4 * 24, |h| {
         Some(if h < 60.0 {
@@ -294,6 +321,7 @@ fn run_weather(area: Option<&str>, forecast_mm: f64, forecast_age: i64) -> TreeS
                     source: None,
                     observed: vec![mk(t - TimeDelta::hours(1), 1, past_mm / 24.0)],
                     forecast,
+                    rain_forecast: Vec::new(),
                 });
             }
         }
@@ -381,4 +409,67 @@ fn the_et0_forecast_sees_a_warm_spell_the_trend_cannot() {
             None => assert!(st.days_until_critical.is_none_or(|d| d > 9.0), "{what}"),
         }
     }
+}
+
+/// A tree drying by ×1.4 kPa per day from 20 kPa (critical after about 4.2 days), in weather area
+/// `town`, that was told at hour 60 of `rain_mm` of rain forecast over hours 88–91, which never comes.
+/// Returns the hour every status said the alert waits for rain, and the hour the watering alert opened.
+fn run_rain(rain_mm: f64) -> (Vec<i64>, Option<i64>) {
+    let mut cfg = TreesConfig::default();
+    cfg.weather.default_area = Some("town".into());
+    let mut trees = Trees::new(&cfg, &inventory());
+    let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+    let (mut held, mut opened, mut out) = (Vec::new(), None, Vec::new());
+    let at = |h: i64| t0() + TimeDelta::hours(h);
+    for k in 0..5 * 24 * 3 {
+        let t = t0() + TimeDelta::minutes(20 * k);
+        if t == at(60) {
+            let rain = (88..92)
+                .map(|h| zw_model::weather::Et0 {
+                    from: at(h),
+                    to: at(h + 1),
+                    mm: rain_mm / 4.0,
+                })
+                .collect();
+            trees.weather(&Weather {
+                v: 1,
+                area: id("town"),
+                issued: t,
+                source: None,
+                observed: Vec::new(),
+                forecast: Vec::new(),
+                rain_forecast: rain,
+            });
+        }
+        let v = 20.0 * 1.4f64.powf(k as f64 / 72.0);
+        let values = BTreeMap::from([(Quantity::SoilWaterTension, v), (Quantity::BatteryVoltage, 3.6)]);
+        trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+        let ms = t.timestamp_millis();
+        let before = waterings(&out);
+        if let Some(s) = trees.tick(ms, clock.local(ms), &mut out).pop()
+            && s.forecast.as_ref().is_some_and(|f| f.rain_hold.is_some())
+        {
+            held.push(k / 3);
+        }
+        if waterings(&out) > before {
+            opened.get_or_insert(k / 3);
+        }
+    }
+    (held, opened)
+}
+
+#[test]
+fn forecast_rain_before_critical_holds_the_watering_alert_until_it_is_due() {
+    let (held, opened) = run_rain(0.0);
+    let without = opened.expect("the alert opens without rain");
+    assert!(held.is_empty() && without < 88, "{held:?} {without}");
+    // A shower below the wetting threshold changes nothing.
+    assert_eq!(run_rain(3.0), (Vec::new(), Some(without)));
+    // 15 mm before the tree turns critical: the alert waits, says so, and opens once the rain is due and
+    // did not come.
+    let (held, opened) = run_rain(15.0);
+    let opened = opened.expect("opens when the rain did not come");
+    assert!(held.first().is_some_and(|&h| h <= without), "{held:?}");
+    assert!(held.iter().all(|&h| h < 92), "{held:?}");
+    assert!(opened >= 91, "opened at hour {opened}, held {held:?}");
 }

@@ -137,6 +137,7 @@ mod tests {
                 lat: 51.2,
                 lon: 6.6,
                 sensors: vec![id("soil-1")],
+                district: None,
             }],
             ..Default::default()
         };

@@ -11,6 +11,9 @@
 //! the drying walk it becomes hourly values from now on: hourly intervals as they are, longer intervals
 //! (MOSMIX daily `PEvap`) spread over their hours by the sensor's learned day rhythm, since evaporation
 //! happens by day. Beyond its last hour, its last day repeats (persistence of the last forecast day).
+//!
+//! The rain forecast, if the feed has one, is kept the same way (the newest by issue time); [`Area::rain`]
+//! sums it over a span, for holding a watering alert that forecast rain would make unnecessary.
 
 use zw_model::weather::{Et0, Weather};
 
@@ -71,6 +74,8 @@ pub struct Area {
     /// `cum[i]`: ET0 of the hours before `base + i`, and how many of them were missing.
     cum: Vec<(f64, u32)>,
     forecast: Option<Forecast>,
+    /// The newest rain forecast (its `intervals` are rain, mm).
+    rain: Option<Forecast>,
 }
 
 impl Area {
@@ -89,6 +94,31 @@ impl Area {
             intervals.sort_by_key(|e| e.0);
             self.forecast = Some(Forecast { issued, intervals });
         }
+        if !w.rain_forecast.is_empty() && self.rain.as_ref().is_none_or(|f| f.issued <= issued) {
+            let mut intervals: Vec<(i64, i64, f64)> = w
+                .rain_forecast
+                .iter()
+                .map(|e| (e.from.timestamp_millis(), e.to.timestamp_millis(), e.mm))
+                .collect();
+            intervals.sort_by_key(|e| e.0);
+            self.rain = Some(Forecast { issued, intervals });
+        }
+    }
+
+    /// Rain forecast between `now` and `until` (a fresh forecast, issued at most `max_age` ago): the mm
+    /// (intervals partly inside counted pro rata) and when the last interval with rain in it ends.
+    /// `None` without a fresh rain forecast.
+    pub fn rain(&self, now: i64, until: i64, max_age: i64) -> Option<(f64, i64)> {
+        let f = self.rain.as_ref().filter(|f| now - f.issued <= max_age)?;
+        let (mut mm, mut end) = (0.0, now);
+        for &(from, to, v) in f.intervals.iter().filter(|e| e.1 > now && e.0 < until) {
+            let part = (to.min(until) - from.max(now)) as f64 / (to - from) as f64;
+            mm += v * part;
+            if v > 0.0 {
+                end = end.max(to);
+            }
+        }
+        Some((mm, end))
     }
 
     fn add_observed(&mut self, obs: &[Et0]) {
@@ -242,6 +272,7 @@ mod tests {
             source: None,
             observed,
             forecast,
+            rain_forecast: Vec::new(),
         }
     }
 

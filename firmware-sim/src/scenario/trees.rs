@@ -98,7 +98,8 @@ impl Park {
             cfg.seed,
             start,
             demand[1..].iter().map(|d| REFERENCE_MM_PER_DAY * d).collect(),
-        );
+        )
+        .with_rain(rain.clone());
         let mut sites: Vec<Site> = ["park-nord", "park-sued"]
             .iter()
             .map(|n| Site {
@@ -218,6 +219,7 @@ impl Park {
                 lat: 51.23 + unit(seed, 6) * 0.02,
                 lon: 6.61 + unit(seed, 7) * 0.03,
                 sensors: sensors.iter().map(|s| s.id.clone()).collect(),
+                district: Some(["Nord", "Süd", "Mitte"][i % 3].into()),
             });
             trees.push(SimTree {
                 id: tree_id,

@@ -16,6 +16,13 @@
 //!   lead hours with a one-day e-folding time: a forecast that is wrong about a warm afternoon is wrong
 //!   about the evening too (errors come from misplaced weather systems, not from hour-to-hour noise),
 //!   while a wrong day 1 says little about day 3. Each issue draws its own errors.
+//! * **Rain forecast.** With the daily forecast, hourly rain for the same 7 days (`0` where none is
+//!   expected). Each of the park's rain events ([`Feed::with_rain`]) is forecast with a probability of
+//!   `0.95 − 0.1·L` (at least 0.5) for a lead of `L` days, shifted by `(2 + 3·L)·z` hours and scaled by a
+//!   log-normal factor of sd 0.4; each forecast day also carries a false alarm (2–12 mm in three hours)
+//!   with probability 0.1. Precipitation forecasts are that uncertain: the probability of detection of a
+//!   rain day by NWP falls from about 0.9 at day 1 to about 0.7 at day 3, and timing errors of several
+//!   hours are usual. A rain event's amount of plant-available water becomes mm by [`RAIN_MM_PER_S`].
 //!
 //! Nothing here lets a consumer see more than a real feed would: a message is handed out at its `issued`
 //! minute, observations cover only finished hours, and the forecast's error is fixed at issue.
@@ -34,6 +41,11 @@ const FORECAST_SD0: f64 = 0.05;
 const FORECAST_SD_PER_DAY: f64 = 0.05;
 /// Hours ahead a forecast covers.
 const FORECAST_HOURS: i64 = 7 * 24;
+/// Rain, mm, that fills a tree's whole plant-available water (S from 0 to 1) in the park's top layer: about
+/// the plant-available water of 0.6 m of loam (0.14 × 600 mm = 84 mm) less interception and runoff.
+pub const RAIN_MM_PER_S: f64 = 60.0;
+/// Hours a rain event lasts (its amount spread evenly).
+pub(crate) const RAIN_HOURS: usize = 3;
 /// UTC hour the daily forecast is issued at (minute [`MINUTE`]).
 const ISSUE_HOUR: u32 = 5;
 /// Minute of the hour messages are issued at.
@@ -58,6 +70,8 @@ pub(crate) struct Feed {
     start: i64,
     /// True ET0 per hour from `start`, mm.
     truth: Vec<f64>,
+    /// Rain events: (hour from `start`, amount of plant-available water, S).
+    rain: Vec<(usize, f64)>,
 }
 
 impl Feed {
@@ -67,7 +81,14 @@ impl Feed {
             seed: mix(seed, 0x0E70),
             start,
             truth,
+            rain: Vec::new(),
         }
+    }
+
+    /// The same feed forecasting the rain events `rain` (hour from the start, amount in S).
+    pub(crate) fn with_rain(mut self, rain: Vec<(usize, f64)>) -> Self {
+        self.rain = rain;
+        self
     }
 
     fn interval(&self, h: i64, mm: f64) -> Et0 {
@@ -96,10 +117,10 @@ impl Feed {
             })
             .into_iter()
             .collect();
-        let forecast = if t.hour() == ISSUE_HOUR {
-            self.forecast(h)
+        let (forecast, rain_forecast) = if t.hour() == ISSUE_HOUR {
+            (self.forecast(h), self.rain_forecast(h))
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         if observed.is_empty() && forecast.is_empty() {
             return None;
@@ -111,7 +132,46 @@ impl Feed {
             source: Some("firmware-sim scenario".into()),
             observed,
             forecast,
+            rain_forecast,
         })
+    }
+
+    /// The rain forecast issued in hour `h0`: hourly mm for the forecast's hours (see the module docs).
+    fn rain_forecast(&self, h0: i64) -> Vec<Et0> {
+        let seed = mix(self.seed, 0x0AA1_0000 + h0 as u64);
+        let n = FORECAST_HOURS.min(self.truth.len() as i64 - h0).max(0) as usize;
+        let mut mm = vec![0.0; n];
+        let mut add = |start: i64, total: f64| {
+            for k in 0..RAIN_HOURS as i64 {
+                if let Some(v) = usize::try_from(start + k - h0).ok().and_then(|i| mm.get_mut(i)) {
+                    *v += total / RAIN_HOURS as f64;
+                }
+            }
+        };
+        for (k, &(rh, amount)) in self.rain.iter().enumerate() {
+            let lead = (rh as i64 - h0) as f64 / 24.0;
+            if !(-0.2..7.0).contains(&lead) {
+                continue;
+            }
+            let key = 10 * k as u64;
+            if unit(seed, key) > (0.95 - 0.1 * lead.max(0.0)).max(0.5) {
+                continue;
+            }
+            let shift = ((2.0 + 3.0 * lead.max(0.0)) * normal(seed, key + 1)).round() as i64;
+            let scale = (0.4 * normal(seed, key + 2) - 0.08).exp();
+            add(rh as i64 + shift, amount * RAIN_MM_PER_S * scale);
+        }
+        for day in 0..7u64 {
+            let key = 10_000 + 10 * day;
+            if unit(seed, key) < 0.1 {
+                let at = h0 + 24 * day as i64 + (unit(seed, key + 1) * 24.0) as i64;
+                add(at, 2.0 + 10.0 * unit(seed, key + 2));
+            }
+        }
+        mm.iter()
+            .enumerate()
+            .map(|(k, v)| self.interval(h0 + k as i64, *v))
+            .collect()
     }
 
     /// The forecast issued in hour `h0`: the hours from `h0` on, with errors growing with lead time.
@@ -174,6 +234,7 @@ pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
         source: Some("firmware-sim (simulated weather)".into()),
         observed,
         forecast: feed.forecast(LIVE_PAST_HOURS),
+        rain_forecast: Vec::new(),
     }
 }
 

@@ -304,6 +304,7 @@ impl Tree {
             lat: 51.2,
             lon: 6.6,
             sensors: sensors.iter().map(|s| self::id(s)).collect(),
+            district: None,
         }
     }
 }
