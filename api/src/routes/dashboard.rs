@@ -40,6 +40,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("js/route.js", JS, include_bytes!("../../static/js/route.js")),
     ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
     (
+        "js/business.js",
+        JS,
+        include_bytes!("../../static/js/business.js"),
+    ),
+    (
         "vendor/uplot/uPlot.iife.min.js",
         JS,
         include_bytes!("../../static/vendor/uplot/uPlot.iife.min.js"),

@@ -1,7 +1,7 @@
 // The dashboard's entry point: token, settings, the views this token's sites allow, the live stream.
 //
 // Views (chosen in the URL fragment, e.g. `#view=building&site=rathaus`): `overview`, `building` and `alerts`
-// for buildings, `home` for households, `trees` for parks. Each view module exports `render(main, params)`
+// for buildings, `home` for households, `business` for businesses, `trees` for parks. Each view module exports `render(main, params)`
 // and returns `{ onLive(device), refresh() }`; live readings patch the values in place, the page is never
 // rebuilt on an update. For the browser tests: with `?axe=1` the page runs the vendored axe-core once the view
 // has loaded and writes the violations into `#axe-result`; `?click=<selector>` clicks that element once, and
@@ -12,6 +12,7 @@ import { t, lang, setLang, watts, num } from "./i18n.js";
 import * as facility from "./facility.js";
 import * as resident from "./resident.js";
 import * as parks from "./parks.js";
+import * as business from "./business.js";
 import * as admin from "./admin.js";
 
 const VIEWS = {
@@ -19,6 +20,7 @@ const VIEWS = {
   building: { kind: "building", module: facility, fn: "building", hidden: true },
   alerts: { kind: null, module: facility, fn: "alerts" },
   home: { kind: "household", module: resident, fn: "home" },
+  business: { kind: "business", module: business, fn: "shop" },
   trees: { kind: "park", module: parks, fn: "trees" },
   admin: { kind: "admin", module: admin, fn: "view" },
 };

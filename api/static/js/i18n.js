@@ -147,6 +147,28 @@ Object.assign(TEXTS.en, {
   "activate.continue": "Continue to my household",
 });
 
+// Local businesses (issue 24).
+Object.assign(TEXTS.de, {
+  "view.business": "Mein Betrieb", "biz.sites": "Meine Standorte", "biz.costMonths": "Kosten je Monat (brutto) gegen Budget",
+  "biz.monthCol": "Monat", "biz.gross": "Kosten brutto", "biz.budgetYear": "Budget {1}: {0}; Prognose Jahresende {2}.",
+  "biz.slp": "Prognose aus dem Standardlastprofil {0} (noch wenig eigene Messwerte).", "biz.learned": "Prognose aus den eigenen Messwerten der letzten {0} Tage.",
+  "biz.peak": "Leistungsspitze und Leistungspreis", "biz.peakYear": "Höchste Viertelstunde im Abrechnungsjahr", "biz.running": "Laufende Viertelstunde",
+  "biz.demandCost": "Leistungspreis (Jahr, brutto)", "biz.export": "Export für die Buchhaltung", "biz.format": "Format",
+  "biz.excelDe": "Excel (Semikolon, Dezimalkomma)", "biz.rfc": "CSV (Komma, Dezimalpunkt)",
+  "biz.exportNote": "Eine Zeile je Monat: kWh je Medium, netto, MwSt., brutto, Tarif, vollständig. UTF-8 mit BOM.",
+  "biz.exported": "{0} heruntergeladen ({1} Monate).", "biz.exportFailed": "Export fehlgeschlagen: {0}",
+});
+Object.assign(TEXTS.en, {
+  "view.business": "My business", "biz.sites": "My sites", "biz.costMonths": "Cost per month (gross) against budget",
+  "biz.monthCol": "Month", "biz.gross": "Gross cost", "biz.budgetYear": "Budget {1}: {0}; forecast year end {2}.",
+  "biz.slp": "Forecast from the standard load profile {0} (little own history yet).", "biz.learned": "Forecast from the site's own readings of the last {0} days.",
+  "biz.peak": "Peak demand and demand charge", "biz.peakYear": "Highest quarter hour of the billing year", "biz.running": "Running quarter hour",
+  "biz.demandCost": "Demand charge (year, gross)", "biz.export": "Export for the accountant", "biz.format": "Format",
+  "biz.excelDe": "Excel (semicolon, decimal comma)", "biz.rfc": "CSV (comma, decimal point)",
+  "biz.exportNote": "One row per month: kWh per medium, net, VAT, gross, tariff, complete. UTF-8 with BOM.",
+  "biz.exported": "{0} downloaded ({1} months).", "biz.exportFailed": "Export failed: {0}",
+});
+
 // `?lang=en` (a link in English) wins over the stored choice.
 export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.
