@@ -15,6 +15,7 @@
 //! API reads the raw readings there. It is wrong only where a late reading lands between readings already
 //! rolled up and breaks a plain stretch (a late reset or decrease): see api/README.md.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use zw_influx::Series;
+use zw_influx::read::{self, Agg, Group, Request};
 use zw_model::counter::rollup::{
     FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Summary, TAG_QUANTITY, TAG_TZ,
     quarter_edges, quarter_floor, summarize,
@@ -173,15 +174,19 @@ impl<Z: TimeZone> Roller<Z> {
             }
             let readings = self.readings(device, q, a, b).await?;
             out.readings += readings.len() as u64;
-            for (start, _, s) in summarize(&readings, &quarter_edges(a, b)) {
-                row(&mut lines, MEASUREMENT_QUARTER, device, q, None, start, &s);
+            let fresh = summarize(&readings, &quarter_edges(a, b));
+            for (start, _, s) in &fresh {
+                row(&mut lines, MEASUREMENT_QUARTER, device, q, None, *start, s);
                 out.rows += 1;
             }
             // Written before the day row is made from them.
             self.flush(&mut lines, true).await?;
-            // The day row from all its quarter rows, the ones just written included.
-            let quarters = self.quarters(device, q, d[0], d[1].min(to)).await?;
-            if let Some(day) = quarters.into_iter().reduce(Summary::then) {
+            // The day row from all its quarter rows: the stored ones, the ones just written as computed (an
+            // engine may not show a write to reads at once, as VictoriaMetrics for about a second).
+            let mut quarters = self.quarters(device, q, d[0], d[1].min(to)).await?;
+            quarters.extend(fresh.into_iter().map(|(start, _, s)| (start, s)));
+            let day = quarters.into_values().reduce(Summary::then);
+            if let Some(day) = day {
                 row(
                     &mut lines,
                     MEASUREMENT_DAY,
@@ -229,23 +234,8 @@ impl<Z: TimeZone> Roller<Z> {
         a: DateTime<Utc>,
         b: DateTime<Utc>,
     ) -> Result<Vec<Point>, RollupError> {
-        let query = format!(
-            "SELECT \"{f}\" FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $a AND \
-             time < $b",
-            f = q.name(),
-            m = storage::MEASUREMENT,
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        );
-        let (sa, sb) = (a.to_rfc3339(), b.to_rfc3339());
-        let params = [
-            ("site", device.0.as_str()),
-            ("device", device.1.as_str()),
-            ("a", &sa),
-            ("b", &sb),
-        ];
-        let series = self.client.query(&query, &params).await?;
-        Ok(points(&series))
+        let request = scoped(Request::raw(storage::MEASUREMENT, &[q.name()]), device).range(a, b);
+        Ok(points(&self.client.read(&request).await?))
     }
 
     /// The starts of the hours in `[from, to)` holding readings, sorted.
@@ -256,23 +246,13 @@ impl<Z: TimeZone> Roller<Z> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, RollupError> {
-        let query = format!(
-            "SELECT count(\"{f}\") FROM \"{m}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND time >= $a AND \
-             time < $b GROUP BY time(1h) fill(none)",
-            f = q.name(),
-            m = storage::MEASUREMENT,
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        );
-        let (sa, sb) = (from.to_rfc3339(), to.to_rfc3339());
-        let params = [
-            ("site", device.0.as_str()),
-            ("device", device.1.as_str()),
-            ("a", &sa),
-            ("b", &sb),
-        ];
-        let series = self.client.query(&query, &params).await?;
-        Ok(points(&series).into_iter().map(|p| p.0).collect())
+        let request = scoped(Request::raw(storage::MEASUREMENT, &[q.name()]), device)
+            .range(from, to)
+            .windows(Agg::Count, 3600);
+        Ok(points(&self.client.read(&request).await?)
+            .into_iter()
+            .map(|p| p.0)
+            .collect())
     }
 
     async fn quarters(
@@ -281,25 +261,13 @@ impl<Z: TimeZone> Roller<Z> {
         q: Quantity,
         a: DateTime<Utc>,
         b: DateTime<Utc>,
-    ) -> Result<Vec<Summary>, RollupError> {
-        let query = format!(
-            "SELECT {fields} FROM \"{MEASUREMENT_QUARTER}\" WHERE \"{s}\" = $site AND \"{t}\" = $device AND \
-             \"{TAG_QUANTITY}\" = $q \
-             AND time >= $a AND time < $b",
-            fields = FIELDS.map(|f| format!("\"{f}\"")).join(","),
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        );
-        let (sa, sb) = (a.to_rfc3339(), b.to_rfc3339());
-        let params = [
-            ("site", device.0.as_str()),
-            ("device", device.1.as_str()),
-            ("q", q.name()),
-            ("a", &sa),
-            ("b", &sb),
-        ];
-        let series = self.client.query(&query, &params).await?;
-        Ok(summaries(&series).into_iter().map(|(_, s)| s).collect())
+    ) -> Result<BTreeMap<DateTime<Utc>, Summary>, RollupError> {
+        let request = scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS), device)
+            .tag(TAG_QUANTITY, q.name())
+            .range(a, b);
+        Ok(summaries(&self.client.read(&request).await?)
+            .into_iter()
+            .collect())
     }
 
     /// The watermark `[from, through)` of a device's quantity, if any.
@@ -308,19 +276,12 @@ impl<Z: TimeZone> Roller<Z> {
         device: (&Id, &Id),
         q: Quantity,
     ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, RollupError> {
-        let query = format!(
-            "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE \"{s}\" = $site AND \
-             \"{t}\" = $device AND \
-             \"{TAG_QUANTITY}\" = $q",
-            s = storage::TAG_SITE,
-            t = storage::TAG_DEVICE
-        );
-        let params = [
-            ("site", device.0.as_str()),
-            ("device", device.1.as_str()),
-            ("q", q.name()),
-        ];
-        Ok(watermark(&self.client.query(&query, &params).await?))
+        let request = scoped(
+            Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]),
+            device,
+        )
+        .tag(TAG_QUANTITY, q.name());
+        Ok(watermark(&self.client.read(&request).await?))
     }
 }
 
@@ -353,43 +314,36 @@ fn row(
 }
 
 /// (time, value) rows of the first series.
-pub fn points(series: &[Series]) -> Vec<Point> {
-    series
+pub fn points(groups: &[Group]) -> Vec<Point> {
+    read::points(groups)
+}
+
+/// The time and summary of every rollup row of the first group.
+pub fn summaries(groups: &[Group]) -> Vec<(DateTime<Utc>, Summary)> {
+    groups
         .first()
-        .map(|s| {
-            s.values
+        .map(|g| {
+            g.rows
                 .iter()
-                .filter_map(|row| {
-                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    Some((t, row.get(1)?.as_f64()?))
-                })
+                .filter_map(|row| Some((row.time()?, Summary::from_fields(&row.values)?)))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// (start, summary) rows of the first series, selected as `time` and [`FIELDS`].
-pub fn summaries(series: &[Series]) -> Vec<(DateTime<Utc>, Summary)> {
-    series
-        .first()
-        .map(|s| {
-            s.values
-                .iter()
-                .filter_map(|row| {
-                    let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-                    let v: Vec<Option<f64>> = row[1..].iter().map(|x| x.as_f64()).collect();
-                    Some((t, Summary::from_fields(&v)?))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The watermark `[from, through)` in the last state row (the latest written).
+pub fn watermark(groups: &[Group]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let row = groups.first()?.rows.last()?;
+    // Epoch milliseconds, exact in an f64.
+    let t = |i: usize| DateTime::from_timestamp_millis((*row.values.get(i)?)? as i64);
+    Some((t(0)?, t(1)?))
 }
 
-/// The watermark selected as `time, from_ms, through_ms`.
-pub fn watermark(series: &[Series]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let row = series.first()?.values.last()?;
-    let t = |i: usize| DateTime::from_timestamp_millis(row.get(i)?.as_i64()?);
-    Some((t(1)?, t(2)?))
+/// `request` scoped to the device at its site.
+fn scoped(request: Request, device: (&Id, &Id)) -> Request {
+    request
+        .tag(storage::TAG_SITE, device.0.as_str())
+        .tag(storage::TAG_DEVICE, device.1.as_str())
 }
 
 /// Rolls up the last `lookback` every `every` until `stop`; errors are logged and retried at the next run.
