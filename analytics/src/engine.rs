@@ -23,6 +23,7 @@ use crate::calendar::LocalClock;
 use crate::config::Config;
 use crate::energy::{Energy, Notice};
 use crate::explain::Signal;
+use crate::peak::{Closed, PeakWatch};
 use crate::trees::Trees;
 
 /// Something analytics concluded, to be published.
@@ -46,6 +47,7 @@ pub struct Analytics {
     trees: Trees,
     book: AlertBook,
     budgets: BudgetWatch,
+    peaks: PeakWatch,
     signals: Vec<Signal>,
     /// Readings observed since start.
     pub observed: u64,
@@ -56,9 +58,12 @@ pub struct Analytics {
 impl Analytics {
     /// Detectors for the devices and trees of `inv`.
     pub fn new(cfg: &Config, inv: &Inventory) -> Self {
+        let energy = Energy::new(cfg, inv);
+        let peaks = PeakWatch::new(&cfg.peak, cfg.tz(), inv, &|s| energy.contributors(s));
         Self {
             clock: LocalClock::new(cfg.tz()),
-            energy: Energy::new(cfg, inv),
+            energy,
+            peaks,
             trees: Trees::new(&cfg.trees, inv),
             book: AlertBook::new(cfg.alerts.resolved_retention),
             budgets: BudgetWatch::new(),
@@ -78,6 +83,10 @@ impl Analytics {
             let local = self.clock.local(ts);
             self.energy
                 .power(&r.site, &r.device, ts, local, p, &mut self.signals);
+            self.peaks.power(&r.site, &r.device, ts, p, &mut self.signals);
+        }
+        if let Some(&t) = r.values.get(&Quantity::Temperature) {
+            self.energy.temperature(&r.device, ts, t);
         }
         let soil = [
             Quantity::SoilMoisture,
@@ -101,6 +110,7 @@ impl Analytics {
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Event> {
         let ms = now.timestamp_millis();
         self.energy.tick(ms, &mut self.signals);
+        self.peaks.tick(ms, &mut self.signals);
         let local = self.clock.local(ms);
         let trees = self.trees.tick(ms, local, &mut self.signals);
         let mut events = self.drain(Vec::new());
@@ -146,6 +156,7 @@ impl Analytics {
                     since,
                     now.timestamp_millis(),
                 ) || self.trees.restore(kind, &a.subject, since)
+                    || (kind == AlertKind::Peak && self.peaks.restore(&a.site, since))
                     || (kind == AlertKind::Budget && {
                         // The baseline names the budget's year ("2026 budget of site …").
                         let year = a
@@ -172,6 +183,8 @@ impl Analytics {
     /// Follows a changed inventory (see the module doc) at `now`; returns the alerts resolved.
     pub fn apply(&mut self, inv: &Inventory, now: DateTime<Utc>) -> Vec<Event> {
         let retired = self.energy.apply(inv, now.timestamp_millis());
+        let energy = &self.energy;
+        self.peaks.apply(inv, &|s| energy.contributors(s));
         self.trees.apply(inv);
         let mut resolve: Vec<(AlertId, &str)> = Vec::new();
         for a in self.book.active() {
@@ -248,6 +261,16 @@ impl Analytics {
     /// Devices whose power makes up `site`'s total.
     pub fn site_contributors(&self, site: &Id) -> Vec<Id> {
         self.energy.contributors(site)
+    }
+
+    /// The peak watch (warm-up, eval).
+    pub fn peaks(&mut self) -> &mut PeakWatch {
+        &mut self.peaks
+    }
+
+    /// How the watched sites' quarter hours ended since the last call (metrics, eval).
+    pub fn take_closed_quarters(&mut self) -> Vec<Closed> {
+        self.peaks.take_closed()
     }
 
     /// The alert book.

@@ -7,7 +7,8 @@
 //! * Detectors are pure and synchronous with the time injected: [`Analytics::observe`] for a reading,
 //!   [`Analytics::tick`] when time passes. [`energy`]: static limits per device class and a learned
 //!   hour-of-week normal ([`normal`]) per device and site, devices left on outside usage hours, night and
-//!   weekend baseload. [`trees`]: dryness, drying trend and forecast, urgency ranking, sensor faults.
+//!   weekend baseload; [`peak`]: the early warning before a quarter hour sets a new demand peak.
+//!   [`trees`]: dryness, drying trend and forecast, urgency ranking, sensor faults.
 //! * Every condition must hold for a while and clears with hysteresis ([`condition`]), so alerts do not
 //!   flap; every alert explains itself (observed vs expected, the baseline, since when: [`explain`]).
 //! * [`alerts`] deduplicates per kind and subject and runs the lifecycle open → acknowledged → resolved;
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod explain;
 mod metrics;
 pub mod normal;
+pub mod peak;
 pub mod service;
 pub mod sink;
 pub mod trees;

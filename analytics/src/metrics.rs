@@ -40,6 +40,11 @@ pub struct Metrics {
     pub weather_rejected: IntCounterVec,
     /// Inventory changes applied while running.
     pub inventory_applied: IntCounter,
+    /// Quarter hours of sites with a demand charge that ended, by result (`new_peak`, `below`,
+    /// `incomplete`) and whether a peak warning was open during it (`warned`: `yes`/`no`).
+    pub peak_quarters: IntCounterVec,
+    /// Quarter hours of past peaks learned from InfluxDB at start.
+    pub peak_warmup_quarters: IntCounter,
 }
 
 impl Metrics {
@@ -63,6 +68,8 @@ impl Metrics {
         r.register(Box::new(m.republished.clone()))?;
         r.register(Box::new(m.weather.clone()))?;
         r.register(Box::new(m.weather_rejected.clone()))?;
+        r.register(Box::new(m.peak_quarters.clone()))?;
+        r.register(Box::new(m.peak_warmup_quarters.clone()))?;
         Ok(m)
     }
 
@@ -145,6 +152,15 @@ impl Metrics {
             inventory_applied: IntCounter::new(
                 "zw_analytics_inventory_applied_total",
                 "Inventory changes applied while running (detectors added and retired).",
+            )?,
+            peak_quarters: vec(
+                "zw_analytics_peak_quarters_total",
+                "Quarter hours of sites with a demand charge that ended, by result (new_peak, below, incomplete) and whether a peak warning was open.",
+                &["result", "warned"],
+            )?,
+            peak_warmup_quarters: IntCounter::new(
+                "zw_analytics_peak_warmup_quarters_total",
+                "Past quarter hours of sites with a demand charge learned from InfluxDB at start (the peak so far).",
             )?,
         })
     }

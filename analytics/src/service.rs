@@ -69,6 +69,19 @@ pub async fn run(
                 Err(_) => warn!("Warm-up from InfluxDB timed out; starting with what was learned."),
             },
         }
+        // The billing year's peak so far of every site with a demand charge.
+        let peaks = crate::peak::history::warm(analytics.peaks(), client, Utc::now());
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = tokio::time::timeout(cfg.warmup.timeout, peaks) => match r {
+                Ok(Ok(quarters)) => {
+                    metrics.peak_warmup_quarters.inc_by(quarters);
+                    info!(quarters, "Learned the billing year's peaks so far from InfluxDB history.");
+                }
+                Ok(Err(e)) => warn!(error = %e, "Reading the peaks so far from InfluxDB failed; starting without."),
+                Err(_) => warn!("Reading the peaks so far from InfluxDB timed out; starting with what was read."),
+            },
+        }
     }
     let stop_bus = CancellationToken::new();
     let (pub_client, mut readings, driver) = bus.connect(
@@ -108,7 +121,7 @@ pub async fn run(
     // Alert changes and tree statuses the broker had not acknowledged when the connection failed come back
     // here and are published again, so a broker restart loses none of them.
     let mut returned = pub_client.unconfirmed();
-    out.publish(&analytics, pending).await;
+    out.publish(&mut analytics, pending).await;
     // Budget alerts: the sites' year-end forecasts, read from InfluxDB every hour off this loop.
     let (budget_tx, mut budget_rx) = tokio::sync::mpsc::channel(1);
     if let Some(client) = budget_influx {
@@ -132,7 +145,7 @@ pub async fn run(
         let events = analytics.apply(&inv, Utc::now());
         known = zw_model::KnownDevices::of(&inv);
         metrics.inventory_applied.inc();
-        out.publish(&analytics, events).await;
+        out.publish(&mut analytics, events).await;
     }
     loop {
         tokio::select! {
@@ -148,16 +161,16 @@ pub async fn run(
                 metrics.inventory_applied.inc();
                 info!(sites = inv.sites.len(), devices = inv.devices().count(), trees = inv.trees.len(),
                     alerts_resolved = events.len(), "Inventory change applied: detectors follow it.");
-                out.publish(&analytics, events).await;
+                out.publish(&mut analytics, events).await;
             }
             _ = tick.tick() => {
                 let events = analytics.tick(Utc::now());
-                out.publish(&analytics, events).await;
+                out.publish(&mut analytics, events).await;
                 out.forget_older_than(RECENT);
             }
             Some(forecasts) = budget_rx.recv() => {
                 let events = analytics.budgets(&forecasts, Utc::now());
-                out.publish(&analytics, events).await;
+                out.publish(&mut analytics, events).await;
             }
             Some(p) = returned.recv() => out.republish(&p.topic, p.payload.to_vec()).await,
             _ = health.tick() => {
@@ -184,7 +197,7 @@ pub async fn run(
                     Err(e) => metrics.rejected.with_label_values(&[e.reason()]).inc(),
                 });
                 if !events.is_empty() {
-                    out.publish(&analytics, events).await;
+                    out.publish(&mut analytics, events).await;
                 }
             }
             msg = acks.recv() => {
@@ -204,7 +217,7 @@ pub async fn run(
                         AckOutcome::Acknowledged(a) => {
                             info!(alert = %a.id, by = %cmd.by, "Alert acknowledged.");
                             metrics.acks.with_label_values(&["acknowledged"]).inc();
-                            out.publish(&analytics, vec![Event::Alert(*a)]).await;
+                            out.publish(&mut analytics, vec![Event::Alert(*a)]).await;
                         }
                         AckOutcome::Ignored(why) => metrics.acks.with_label_values(&[why]).inc(),
                     },
@@ -291,7 +304,14 @@ impl Output {
         }
     }
 
-    async fn publish(&mut self, analytics: &Analytics, events: Vec<Event>) {
+    async fn publish(&mut self, analytics: &mut Analytics, events: Vec<Event>) {
+        for c in analytics.take_closed_quarters() {
+            let warned = if c.warned_at.is_some() { "yes" } else { "no" };
+            self.metrics
+                .peak_quarters
+                .with_label_values(&[c.result(), warned])
+                .inc();
+        }
         let mut alerts_changed = false;
         for e in events {
             let (topic, payload) = match &e {

@@ -41,6 +41,8 @@ pub enum AlertKind {
     SensorFault,
     /// A site's year-end forecast exceeds its yearly budget (`[[budgets]]`).
     Budget,
+    /// A running quarter hour is forecast to set a new peak of the billing year (demand charge).
+    Peak,
 }
 
 impl AlertKind {
@@ -52,6 +54,7 @@ impl AlertKind {
         AlertKind::TreeWater,
         AlertKind::SensorFault,
         AlertKind::Budget,
+        AlertKind::Peak,
     ];
 
     /// The serialised name (`high_consumption`, …).
@@ -63,15 +66,18 @@ impl AlertKind {
             AlertKind::TreeWater => "tree_water",
             AlertKind::SensorFault => "sensor_fault",
             AlertKind::Budget => "budget",
+            AlertKind::Peak => "peak",
         }
     }
 
     /// Who acts on this kind.
     pub fn category(self) -> Category {
         match self {
-            AlertKind::HighConsumption | AlertKind::Baseload | AlertKind::LeftOn | AlertKind::Budget => {
-                Category::Energy
-            }
+            AlertKind::HighConsumption
+            | AlertKind::Baseload
+            | AlertKind::LeftOn
+            | AlertKind::Budget
+            | AlertKind::Peak => Category::Energy,
             AlertKind::TreeWater => Category::Watering,
             AlertKind::SensorFault => Category::Maintenance,
         }
