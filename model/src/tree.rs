@@ -249,6 +249,11 @@ pub struct TreeStatus {
     pub sensor_fault: Option<SensorFault>,
     /// Every sensor at the tree.
     pub sensors: Vec<SensorStatus>,
+    /// For a tree without a sensor of its own: the reference trees (same soil, species and age class,
+    /// nearby) whose mean `dryness`, `state` and `days_until_critical` it shows, an estimate rather than a
+    /// measurement. Empty for a tree measured itself, or one with no reference tree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherited_from: Vec<Id>,
     /// When this status was computed.
     pub ts: DateTime<Utc>,
 }

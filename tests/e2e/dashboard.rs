@@ -86,6 +86,7 @@ fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64, 
         young: true,
         sensor_fault: None,
         sensors: Vec::new(),
+        inherited_from: Vec::new(),
         ts: chrono::Utc::now(),
     }
 }

@@ -14,10 +14,15 @@
 //! its drying hour by hour. Without a fresh forecast (or before the drying per mm is learned) the trend
 //! is extrapolated as before, and the status says so.
 //!
+//! Trees without a sensor inherit an estimate from reference trees of the same soil, species and age class
+//! nearby ([`inherit`]), marked as inherited; a rain forecast due before a tree turns critical holds its
+//! watering alert ([`status`]).
+//!
 //! [`Trees::apply`] follows an inventory change: the trees and sensors are planned anew, and every sensor
 //! and tree still there keeps its series, trend, fault state and open conditions.
 
 mod combine;
+mod inherit;
 mod maintenance;
 pub mod scale;
 mod sensor;

@@ -177,6 +177,7 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                 })
             }),
             sensors,
+            inherited_from: Vec::new(),
             ts: explain::utc(now),
         };
         // Watering alert: critical or forecast critical soon, in season, from trusted sensors only.
@@ -237,6 +238,7 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
         }
         statuses.push(status);
     }
+    super::inherit::inherit(&t.trees, &mut statuses, cfg);
     rank(&mut statuses);
     statuses
 }

@@ -473,3 +473,51 @@ fn forecast_rain_before_critical_holds_the_watering_alert_until_it_is_due() {
     assert!(held.iter().all(|&h| h < 92), "{held:?}");
     assert!(opened >= 91, "opened at hour {opened}, held {held:?}");
 }
+
+#[test]
+fn a_tree_without_a_sensor_inherits_from_its_like_nearby_and_is_never_alerted() {
+    let mut inv = inventory();
+    let base = inv.trees[0].clone();
+    let like = |id_: &str, species: &str, lat: f64| Tree {
+        id: id(id_),
+        species: species.into(),
+        lat,
+        sensors: Vec::new(),
+        ..base.clone()
+    };
+    inv.trees.push(like("t-near", "Tilia cordata", 51.201));
+    inv.trees.push(like("t-oak", "Quercus robur", 51.201));
+    inv.trees.push(like("t-far", "Tilia cordata", 51.3));
+    let mut trees = Trees::new(&TreesConfig::default(), &inv);
+    let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+    let (mut last, mut out) = (Vec::new(), Vec::new());
+    for k in 0..5 * 24 * 3 {
+        let t = t0() + TimeDelta::minutes(20 * k);
+        let v = 20.0 * 1.4f64.powf(k as f64 / 72.0);
+        let values = BTreeMap::from([(Quantity::SoilWaterTension, v), (Quantity::BatteryVoltage, 3.6)]);
+        trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+        let ms = t.timestamp_millis();
+        let st = trees.tick(ms, clock.local(ms), &mut out);
+        if !st.is_empty() {
+            last = st;
+        }
+    }
+    let of = |t: &str| last.iter().find(|s| s.tree.as_str() == t).expect("status");
+    let (measured, near) = (of("t-1"), of("t-near"));
+    assert_eq!(near.inherited_from, [id("t-1")]);
+    assert_eq!((near.dryness, near.state), (measured.dryness, measured.state));
+    assert!(near.urgency.score > 0.0, "{near:?}");
+    for other in ["t-oak", "t-far"] {
+        let s = of(other);
+        assert!(
+            s.inherited_from.is_empty() && s.state == SoilState::Unknown,
+            "{s:?}"
+        );
+    }
+    let alerted = |t: &str| {
+        out.iter().any(|s| {
+            s.kind == AlertKind::TreeWater && s.subject.tree.as_ref().is_some_and(|x| x.as_str() == t)
+        })
+    };
+    assert!(alerted("t-1") && !alerted("t-near"));
+}
