@@ -211,6 +211,8 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/sites/{id}/energy", get(routes::energy::site))
         .route("/api/v1/devices/{id}/cost", get(routes::cost::device))
         .route("/api/v1/sites/{id}/cost", get(routes::cost::site))
+        .route("/api/v1/devices/{id}/peak", get(routes::peak::device))
+        .route("/api/v1/sites/{id}/peak", get(routes::peak::site))
         .route("/api/v1/devices/{id}/forecast", get(routes::forecast::device))
         .route("/api/v1/sites/{id}/forecast", get(routes::forecast::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))

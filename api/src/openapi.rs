@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    alerts, cost, devices, energy, export, forecast, health, history, ranking, report, sites, stream, top,
-    trees,
+    alerts, cost, devices, energy, export, forecast, health, history, peak, ranking, report, sites, stream,
+    top, trees,
 };
 
 #[derive(OpenApi)]
@@ -23,12 +23,13 @@ use crate::routes::{
     info(title = "Zählwerk API", description = "Live and historical energy and soil data, scoped per user."),
     paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
         sites::list, sites::live, stream::stream, energy::device, energy::site, top::top, ranking::ranking,
-        cost::site, cost::device, forecast::site, forecast::device, report::town, report::site,
+        cost::site, cost::device, peak::site, peak::device, forecast::site, forecast::device, report::town, report::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
         trees::record_watering, export::site),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
-        cost::CostReport, cost::PeriodCost, cost::TariffCost, forecast::ForecastReport, forecast::Horizon,
+        cost::CostReport, cost::PeriodCost, cost::TariffCost, peak::PeakReport, peak::Quarter,
+        peak::TopQuarter, peak::DeviceQuarter, peak::RunningQuarter, zw_model::tariff::demand::Money, forecast::ForecastReport, forecast::Horizon,
         forecast::ForecastHour, forecast::BudgetCheck, export::Separator, export::Decimal,
         crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, ranking::Ranking, ranking::RankedSite,
         zw_model::report::Report, zw_model::report::BuildingReport, zw_model::report::MediumReport,

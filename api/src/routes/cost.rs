@@ -62,6 +62,8 @@ pub struct TariffCost {
     pub energy_net_cents: i64,
     /// Grundpreis, net cents.
     pub base_net_cents: i64,
+    /// Leistungspreis (demand charge), net cents; 0 without one.
+    pub demand_net_cents: i64,
     /// Net cents.
     pub net_cents: i64,
     /// VAT cents.
@@ -82,6 +84,7 @@ impl From<TariffLine> for TariffCost {
             export_wh: l.export_wh,
             energy_net_cents: l.energy_net_cents,
             base_net_cents: l.base_net_cents,
+            demand_net_cents: l.demand_net_cents,
             net_cents: l.net_cents,
             vat_cents: l.vat_cents,
             gross_cents: l.gross_cents,
@@ -107,7 +110,12 @@ pub struct PeriodCost {
     pub energy_net_cents: Option<i64>,
     /// Grundpreis, net, prorated by day.
     pub base_net_cents: i64,
-    /// Energy plus Grundpreis, net; null with `energy_net_cents`.
+    /// Leistungspreis (demand charge) of a site's tariff with one, net: each day of the period at the
+    /// billing year's peak quarter hour up to the period's end × the price / the days of the billing year
+    /// (`/peak` shows the peak); 0 without a demand charge and in a device's report. The period is not
+    /// `complete` when a day's peak is unknown.
+    pub demand_net_cents: i64,
+    /// Energy plus Grundpreis plus Leistungspreis, net; null with `energy_net_cents`.
     pub net_cents: Option<i64>,
     /// VAT on the net (per tariff version); null with `energy_net_cents`.
     pub vat_cents: Option<i64>,
@@ -223,6 +231,7 @@ fn period_cost(start: NaiveDate, ivs: &[Interval], complete: bool, ongoing: bool
         ongoing,
         energy_net_cents: known(bill.energy_net_cents),
         base_net_cents: bill.base_net_cents,
+        demand_net_cents: bill.demand_net_cents,
         net_cents: known(bill.net_cents),
         vat_cents: known(bill.vat_cents),
         gross_cents: known(bill.gross_cents),
@@ -266,6 +275,12 @@ async fn report(
         periods: priced.periods,
         total: priced.total,
     })
+}
+
+/// Whether `devices` are what the site's electricity is summed from (its demand charge is billed on them).
+fn is_site_total(site: &Site, devices: &[&Device]) -> bool {
+    let meters = site_meters(site);
+    meters.len() == devices.len() && meters.iter().all(|m| devices.iter().any(|d| d.id == m.id))
 }
 
 /// Periods priced under a site's tariffs (the flat `[api.tariff]` without any).
@@ -325,6 +340,11 @@ pub(crate) async fn price_periods(
         )));
     }
     let (ivs, complete) = metered(state, (site, devices), &ivl_edges, user, &used).await?;
+    let peaks = if schedule.has_demand() && is_site_total(site, devices) {
+        Some(crate::routes::peak::Peaks::read(state, user, (site, devices), &schedule, (dates, now)).await?)
+    } else {
+        None
+    };
     let mut periods = Vec::new();
     for (k, w) in edges.windows(2).enumerate() {
         let range: Vec<usize> = (0..ivs.len())
@@ -334,7 +354,13 @@ pub(crate) async fn price_periods(
         let whole = range.iter().all(|&i| complete[i]) && !mine.is_empty();
         let last_day = dates[k + 1].pred_opt().unwrap_or(dates[k + 1]).min(today);
         let days: Vec<NaiveDate> = dates[k].iter_days().take_while(|d| *d <= last_day).collect();
-        let bill = schedule.bill(&mine, &days);
+        let bill = match &peaks {
+            Some(p) => schedule
+                .clone()
+                .with_peaks(p.at(w[1].min(now)))
+                .bill(&mine, &days),
+            None => schedule.bill(&mine, &days),
+        };
         periods.push(period_cost(
             dates[k],
             &mine,
@@ -347,7 +373,13 @@ pub(crate) async fn price_periods(
         .iter_days()
         .take_while(|d| *d < dates[dates.len() - 1] && *d <= today)
         .collect();
-    let total_bill = schedule.bill(&ivs, &all_days);
+    let total_bill = match &peaks {
+        Some(p) => schedule
+            .clone()
+            .with_peaks(p.at(last.min(now)))
+            .bill(&ivs, &all_days),
+        None => schedule.bill(&ivs, &all_days),
+    };
     let mut total = period_cost(
         dates[0],
         &ivs,

@@ -10,6 +10,7 @@ pub mod export;
 pub mod forecast;
 pub mod health;
 pub mod history;
+pub mod peak;
 pub mod ranking;
 pub mod report;
 pub mod sites;

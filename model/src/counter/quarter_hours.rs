@@ -74,15 +74,16 @@ pub fn from_counter(
 }
 
 /// The quarter hours of `[from, to)` from the quarter rollups of one device (by start; a quarter without a
-/// row had no readings): the first and last reading of every row as readings, and a quarter missing where
-/// its row's steps are not plain.
+/// row had no readings) and the raw `readings` where the rollups do not reach: the first and last reading
+/// of every row stand for its readings, and a quarter is missing where its row's steps are not plain.
 pub fn from_rollups(
     rows: &BTreeMap<DateTime<Utc>, Summary>,
+    readings: &[Point],
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     cfg: &CounterConfig,
 ) -> Vec<QuarterHour> {
     let lo = quarter_floor(from) - cfg.max_gap - QUARTER;
-    let mut points = Vec::new();
+    let mut points = readings.to_vec();
     for s in rows.range(lo..to + cfg.max_gap + QUARTER).map(|(_, s)| s) {
         points.push(s.first);
         if s.last != s.first {

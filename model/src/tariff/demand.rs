@@ -112,18 +112,12 @@ pub fn charge(eur_per_kw_year: f64, vat_percent: f64, w: f64, (days, year_days):
     let price = i128::from(milli(eur_per_kw_year).unwrap_or(0));
     let w = w.max(0.0).round() as i128;
     let nc = price * 100 * 1_000_000 * w * i128::from(days) / (1000 * i128::from(year_days.max(1)));
-    let net = super::cost::cents(nc);
-    let bp = (vat_percent * 100.0).round() as i128;
-    let vat = super::cost::cents(i128::from(net) * bp * 1_000_000_000 / 10_000);
-    Money {
-        net_cents: net,
-        vat_cents: vat,
-        gross_cents: net + vat,
-    }
+    Money::with_vat(super::cost::cents(nc), vat_percent)
 }
 
 /// An amount as a bill shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     /// Net cents.
     pub net_cents: i64,
@@ -131,6 +125,19 @@ pub struct Money {
     pub vat_cents: i64,
     /// Net plus VAT, cents.
     pub gross_cents: i64,
+}
+
+impl Money {
+    /// `net_cents` with VAT at `vat_percent` on it, rounded to the cent half away from zero.
+    pub fn with_vat(net_cents: i64, vat_percent: f64) -> Self {
+        let bp = (vat_percent * 100.0).round() as i128;
+        let vat = super::cost::cents(i128::from(net_cents) * bp * 1_000_000_000 / 10_000);
+        Self {
+            net_cents,
+            vat_cents: vat,
+            gross_cents: net_cents + vat,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ fn a_reset_loses_only_its_quarter_and_a_rollover_is_counted() {
         .into_iter()
         .map(|(s, _, r)| (s, r))
         .collect();
-    let rolled = from_rollups(&rows, (t0(), t0() + min(60)), &cfg);
+    let rolled = from_rollups(&rows, &[], (t0(), t0() + min(60)), &cfg);
     assert_eq!(
         rolled.iter().map(|q| q.wh.is_some()).collect::<Vec<_>>(),
         [true, false, true, true]
@@ -190,9 +190,15 @@ fn rollups_give_the_same_quarters_as_the_readings() {
         .map(|(s, _, r)| (s, r))
         .collect();
     let a = from_counter(&points, (t0(), t0() + min(120)), &cfg);
-    let b = from_rollups(&rows, (t0(), t0() + min(120)), &cfg);
+    let b = from_rollups(&rows, &[], (t0(), t0() + min(120)), &cfg);
+    // Rows up to 07:00, raw readings after: the same again.
+    let cut = t0() + min(60);
+    let early: BTreeMap<_, _> = rows.range(..cut).map(|(k, v)| (*k, *v)).collect();
+    let late: Vec<Point> = points.iter().filter(|p| p.0 >= cut).copied().collect();
+    let c = from_rollups(&early, &late, (t0(), t0() + min(120)), &cfg);
     assert_eq!(a.len(), b.len());
-    for (a, b) in a.iter().zip(&b) {
+    assert_eq!(a.len(), c.len());
+    for (a, b) in a.iter().zip(&b).chain(a.iter().zip(&c)) {
         let (a, b) = (a.wh.expect("known"), b.wh.expect("known"));
         assert!((a - b).abs() < 1e-6, "{a} != {b}");
     }
