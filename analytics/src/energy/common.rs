@@ -11,6 +11,11 @@
 //! (its power averaged over the hold time above its learned median by the normal's floor; see
 //! [`crate::energy::high::check_high`]). Updates are counter changes when a device's elevation flips, so
 //! the per-reading cost is one comparison.
+//!
+//! The weather, where it is measured: with an outdoor temperature below `common_cause.cold_below_c`
+//! ([`Fleet::weather`]), a heating class (`common_cause.weather_classes`) is in a common cause from its
+//! first elevated site on, and the notice names the temperature: a cold morning raising every building's
+//! heating is the weather, however few buildings there are.
 
 use std::collections::HashMap;
 
@@ -61,6 +66,8 @@ struct Class {
     since: i64,
     /// When the class's common cause was last announced, and whether the current one was.
     announced: (Option<i64>, bool),
+    /// A heating class, driven by the outdoor temperature.
+    weather: bool,
 }
 
 /// Elevation counts per device class over the whole fleet.
@@ -68,6 +75,8 @@ struct Class {
 pub(crate) struct Fleet {
     classes: Vec<Class>,
     idx: HashMap<String, usize>,
+    /// The outdoor temperature (°C) while it is below `cold_below_c`; `None`: not cold, or not measured.
+    cold: Option<f64>,
 }
 
 impl Fleet {
@@ -82,6 +91,26 @@ impl Fleet {
         });
         self.idx.insert(name.to_string(), self.classes.len() - 1);
         self.classes.len() - 1
+    }
+
+    /// Marks `class` as a heating class (`common_cause.weather_classes`).
+    pub fn set_weather_class(&mut self, class: usize, weather: bool) {
+        if let Some(c) = self.classes.get_mut(class) {
+            c.weather = weather;
+        }
+    }
+
+    /// The outdoor temperature changed: `cold` is it while below `cold_below_c`, else `None`. Heating
+    /// classes start or end their common cause accordingly.
+    pub fn weather(&mut self, cold: Option<f64>, ts: i64, cfg: &CommonCauseConfig, out: &mut Vec<Notice>) {
+        if cold.is_some() == self.cold.is_some() {
+            self.cold = cold;
+            return;
+        }
+        self.cold = cold;
+        for c in self.classes.iter_mut().filter(|c| c.weather) {
+            c.judge(cold, ts, cfg, out);
+        }
     }
 
     /// Counts one more device of `class` at `site`; returns its slot in the class.
@@ -172,7 +201,16 @@ impl Fleet {
                 c.elevated_sites = c.elevated_sites.saturating_sub(1);
             }
         }
-        let need = cfg.needed(c.sites);
+        c.judge(self.cold, ts, cfg, out);
+    }
+}
+
+impl Class {
+    /// Starts or ends the class's common cause from its counts; `cold`: the outdoor temperature while cold.
+    fn judge(&mut self, cold: Option<f64>, ts: i64, cfg: &CommonCauseConfig, out: &mut Vec<Notice>) {
+        let c = self;
+        let weather = cold.filter(|_| c.weather && cfg.enabled);
+        let need = if weather.is_some() { 1 } else { cfg.needed(c.sites) };
         if !c.active && c.elevated_sites >= need {
             (c.active, c.since) = (true, ts);
             c.peers = peer_spread(&c.ratios, ts);
@@ -186,24 +224,44 @@ impl Fleet {
             if !announce {
                 return;
             }
-            let text = format!(
-                "{} above their usual at {} of {} sites at once: a common cause (weather, a holiday, a \
-                 schedule) rather than a fault at each; their learned-normal alerts are held while it lasts",
-                c.name, c.elevated_sites, c.sites
-            );
+            let text = match weather {
+                Some(t) => format!(
+                    "{} above their usual at {} of {} sites while it is cold outside ({t:.1} °C, below \
+                     {:.1} °C): the weather rather than a fault at each; their learned-normal alerts are held \
+                     while it lasts",
+                    c.name, c.elevated_sites, c.sites, cfg.cold_below_c
+                ),
+                None => format!(
+                    "{} above their usual at {} of {} sites at once: a common cause (weather, a holiday, a \
+                     schedule) rather than a fault at each; their learned-normal alerts are held while it \
+                     lasts",
+                    c.name, c.elevated_sites, c.sites
+                ),
+            };
             out.push(c.notice(ts, true, text));
         } else if c.active && u64::from(c.elevated_sites) * 2 < u64::from(need) {
             c.active = false;
             if !std::mem::take(&mut c.announced.1) {
                 return;
             }
-            let text = format!(
-                "{} back to usual at all but {} of {} sites after {}; learned-normal alerts resume",
-                c.name,
-                c.elevated_sites,
-                c.sites,
-                explain::duration(ts - c.since)
-            );
+            let text = if c.elevated_sites > 0 && c.weather && weather.is_none() {
+                format!(
+                    "{}: no longer cold outside after {} ({} of {} sites still above their usual); \
+                     learned-normal alerts resume",
+                    c.name,
+                    explain::duration(ts - c.since),
+                    c.elevated_sites,
+                    c.sites
+                )
+            } else {
+                format!(
+                    "{} back to usual at all but {} of {} sites after {}; learned-normal alerts resume",
+                    c.name,
+                    c.elevated_sites,
+                    c.sites,
+                    explain::duration(ts - c.since)
+                )
+            };
             out.push(c.notice(ts, false, text));
         }
     }

@@ -57,6 +57,8 @@ pub struct Energy {
     fleet: Fleet,
     /// Fleet-wide notices not yet taken ([`Energy::take_notices`]).
     notices: Vec<Notice>,
+    /// Outdoor temperature sensors (class `outdoor_temperature`): last reading time and smoothed °C.
+    outdoor: HashMap<Id, (i64, f64)>,
     /// Power readings ignored because `power.max_devices` devices are tracked already.
     pub over_capacity: u64,
 }
@@ -79,6 +81,7 @@ impl Energy {
             site_idx: HashMap::new(),
             fleet: Fleet::default(),
             notices: Vec::new(),
+            outdoor: HashMap::new(),
             over_capacity: 0,
         };
         for s in &inv.sites {
@@ -241,6 +244,8 @@ impl Energy {
         let learned_use = self.learned_use(self.sites[si].kind);
         let fleet_class = self.fleet.class(&class);
         let fleet_slot = self.fleet.add(fleet_class, si);
+        let heats = self.cfg.common_cause.weather_classes.contains(&class);
+        self.fleet.set_weather_class(fleet_class, heats);
         self.devs.push(Dev {
             id: id.clone(),
             site: si,
@@ -431,10 +436,46 @@ impl Energy {
         }
     }
 
+    /// Feeds an outdoor `temperature` (°C) of `device` at `ts` (UTC ms); only devices of class
+    /// `outdoor_temperature` count. The fleet is cold while the mean of the sensors heard within
+    /// `power.stale_after`, each smoothed like power, is below `common_cause.cold_below_c`.
+    pub fn temperature(&mut self, device: &Id, ts: i64, temperature: f64) {
+        let outdoor = self
+            .inventory
+            .get(device)
+            .is_some_and(|(_, c)| c == "outdoor_temperature");
+        if !outdoor || !temperature.is_finite() {
+            return;
+        }
+        let prm = &self.prm;
+        let e = self.outdoor.entry(device.clone()).or_insert((ts, temperature));
+        if ts < e.0 {
+            return;
+        }
+        *e = (ts, smooth_with(e.1, ts - e.0, temperature, prm.tau_ms, prm.stale));
+        self.judge_weather(ts);
+    }
+
+    fn judge_weather(&mut self, now: i64) {
+        let fresh: Vec<f64> = self
+            .outdoor
+            .values()
+            .filter(|(t, _)| now.saturating_sub(*t) <= self.prm.stale)
+            .map(|(_, v)| *v)
+            .collect();
+        let mean = (!fresh.is_empty()).then(|| fresh.iter().sum::<f64>() / fresh.len() as f64);
+        let cc = &self.cfg.common_cause;
+        let cold = mean.filter(|t| *t < cc.cold_below_c);
+        self.fleet.weather(cold, now, cc, &mut self.notices);
+    }
+
     /// Time-driven checks at `now` (UTC ms): devices silent for `power.stale_after` stop counting and their
     /// open conditions resolve.
     pub fn tick(&mut self, now: i64, out: &mut Vec<Signal>) {
         let stale = self.prm.stale;
+        if !self.outdoor.is_empty() {
+            self.judge_weather(now);
+        }
         for s in &mut self.sites {
             s.present = 0;
             s.total = 0.0;
@@ -523,5 +564,7 @@ fn clear(kind: AlertKind, site: &Id, device: Option<&Id>, ts: i64, reason: Strin
     }
 }
 
+#[cfg(test)]
+mod calendar_tests;
 #[cfg(test)]
 mod tests;
