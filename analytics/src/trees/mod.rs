@@ -71,6 +71,8 @@ pub struct Trees {
     areas: HashMap<Id, weather::Area>,
     next_eval: i64,
     scratch: Vec<f64>,
+    /// Waterings taken in ([`watering`]), for the season report.
+    log: Vec<zw_model::tree::season::WateringRecord>,
 }
 
 impl Trees {
@@ -85,6 +87,7 @@ impl Trees {
             areas: HashMap::new(),
             next_eval: i64::MIN,
             scratch: Vec::new(),
+            log: Vec::new(),
         };
         for tree in &inv.trees {
             let sensors = tree
@@ -165,6 +168,7 @@ impl Trees {
             }
         }
         next.next_eval = self.next_eval;
+        next.log = std::mem::take(&mut self.log);
         *self = next;
     }
 

@@ -6,11 +6,13 @@
 //! [`PIT_AREA_M2`] until the inventory knows each tree's): from [`WETTING_MM`] on it restarts the drying
 //! segment of each of the tree's sensors, as a sharp wetting in the readings does, so the trend and the
 //! forecast no longer extrapolate the drying before the watering, and the soil state follows the next
-//! reading. A smaller amount changes nothing.
+//! reading. A smaller amount changes nothing. Every watering taken in counts in the season report
+//! ([`Trees::season_report`]: litres per tree and district against 100 L per tree and week).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use zw_model::Id;
+use zw_model::tree::season::{SeasonReport, WateringRecord};
 
 use super::Trees;
 
@@ -93,7 +95,19 @@ impl Trees {
                 self.sensors[s].wetted();
             }
         }
+        self.log.push(WateringRecord {
+            tree: w.tree.clone(),
+            at: w.at,
+            litres: w.litres,
+        });
         Ok(mm)
+    }
+
+    /// The season report over `[from, to)` of the waterings taken in since start: litres per tree and
+    /// district against the guideline ([`SeasonReport`]).
+    pub fn season_report(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> SeasonReport {
+        let trees: Vec<zw_model::Tree> = self.trees.iter().map(|t| t.tree.clone()).collect();
+        SeasonReport::compute(&trees, &self.log, from, to)
     }
 }
 
@@ -182,6 +196,23 @@ mod tests {
             0,
             "the trend starts again after the watering"
         );
+    }
+
+    #[test]
+    fn waterings_count_in_the_season_report() {
+        let mut t = trees();
+        for litres in [100.0, 10.0] {
+            let w = Watered::parse(&announce("t-1", litres)).expect("parse");
+            assert!(t.watered(&w).is_ok());
+        }
+        let from = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let r = t.season_report(from, from + chrono::TimeDelta::weeks(1));
+        let tree = &r.trees[0];
+        assert_eq!(
+            (tree.waterings, tree.litres, tree.guideline_litres),
+            (2, 110.0, 100.0)
+        );
+        assert_eq!(r.districts[0].district, "park");
     }
 
     #[test]
