@@ -5,15 +5,20 @@
 //!
 //! The figures are measured here and computed by [`zw_model::report`]. Per site and medium (every medium
 //! its meters measure, [`Medium::meter_class`]) the year is read once, split at the usage hours
-//! ([`zw_model::report::UsageHours::split`]) so the energy outside them is exact, through the same counter
-//! component and rollups as the energy report ([`crate::routes::energy::intervals`]: day and quarter-hour
-//! rows inside, readings only near the edges, never an unbounded raw scan); the previous year as one
-//! interval. Electricity is priced under the site's tariffs as the cost report does
+//! ([`zw_model::report::UsageHours::split`]) so the energy outside them is exact; the previous year as one
+//! interval. The rollups of every meter of the report are read once per medium for the town ([`rolled`]: a
+//! few statements, whatever the number of buildings) and answer every stretch they cover exactly; the rest
+//! (a gap, a reset, the running part of the year, a meter without rollups) goes through the same counter
+//! component and rollups as the energy report ([`crate::routes::energy::intervals`]), with the same result.
+//! Electricity is priced under the site's tariffs as the cost report does
 //! ([`crate::routes::cost`]); a tariff priced per quarter-hour over more than `cost::MAX_INTERVALS`
 //! intervals leaves the year's cost null. Degree days come from `[api.report] temperature_csv`; a year
 //! without a temperature for every day is not weather-corrected (null, never 0).
 
 mod render;
+mod rolled;
+
+use rolled::Batch;
 
 use std::sync::Arc;
 
@@ -24,8 +29,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use zw_model::counter::Bucket;
 use zw_model::report::{self, BuildingInput, Climate, Cost, Measured, Medium, MediumInput, Report};
-use zw_model::tariff::{Schedule, Tariff};
-use zw_model::{Device, Site, SiteKind, User};
+use zw_model::tariff::{Interval, Schedule, Tariff};
+use zw_model::{Device, Id, Quantity, Site, SiteKind, User};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -33,7 +38,7 @@ use crate::bounds::{storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::local_midnight;
-use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges, metered};
+use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges};
 use crate::routes::energy::{intervals, site_meters, visible_site};
 
 /// Query parameters.
@@ -102,10 +107,77 @@ fn measured(b: &[Bucket], m: Medium) -> Measured {
     }
 }
 
+/// Energy per stretch `[edges[k], edges[k + 1])` summed over `devices` (each read at `site`): from the
+/// rollups where they answer exactly ([`rolled`]), through the energy report's readings path
+/// ([`intervals`]) for the rest; a stretch starting before the caller's scope (`since`) is withheld as there.
+async fn stretches(
+    state: &AppState,
+    (user, batches): (&User, &[(Quantity, Batch)]),
+    (site, devices): (&Id, &[&Device]),
+    q: Quantity,
+    edges: &[DateTime<Utc>],
+) -> Result<Vec<Bucket>, ApiError> {
+    if edges.windows(2).any(|w| w[0] >= w[1]) {
+        return intervals(state, (site, devices), q, edges, user).await;
+    }
+    let now = Utc::now();
+    let mut sum: Option<Vec<Bucket>> = None;
+    for dev in devices {
+        let mut b = match batches.iter().find(|(bq, _)| *bq == q) {
+            Some((_, batch)) => batch.stretches((site, &dev.id), edges, now),
+            None => vec![None; edges.len() - 1],
+        };
+        let missing: Vec<usize> = (0..b.len()).filter(|k| b[*k].is_none()).collect();
+        if !missing.is_empty() {
+            // The stretches left over, as edges of their own (what lies between them is read and dropped).
+            let mut sub: Vec<DateTime<Utc>> =
+                missing.iter().flat_map(|&k| [edges[k], edges[k + 1]]).collect();
+            sub.dedup();
+            let read = intervals(state, (site, &[*dev]), q, &sub, user).await?;
+            for k in missing {
+                b[k] = read.get(sub.partition_point(|t| *t < edges[k])).copied();
+            }
+        }
+        let b: Vec<Bucket> = b.into_iter().flatten().collect();
+        if b.len() + 1 != edges.len() {
+            // Never expected (the readings path answers every stretch): read everything that way.
+            return intervals(state, (site, devices), q, edges, user).await;
+        }
+        sum = Some(match sum {
+            None => b,
+            Some(acc) => acc.into_iter().zip(b).map(|(a, b)| add(a, b)).collect(),
+        });
+    }
+    let mut sum = sum.unwrap_or_default();
+    if let Some(since) = user.since {
+        for (b, start) in sum.iter_mut().zip(edges) {
+            if *start < since {
+                b.wh = None;
+                b.complete = false;
+            }
+        }
+    }
+    Ok(sum)
+}
+
+/// Sum of two buckets of the same stretch: unknown only if both are; complete only if both are.
+fn add(a: Bucket, b: Bucket) -> Bucket {
+    let wh = match (a.wh, b.wh) {
+        (None, None) => None,
+        (x, y) => Some(x.unwrap_or(0.0) + y.unwrap_or(0.0)),
+    };
+    Bucket {
+        wh,
+        complete: a.complete && b.complete,
+        coverage: a.coverage.min(b.coverage),
+        ..a
+    }
+}
+
 /// The year's electricity cost under the site's tariffs (or the flat `[api.tariff]`).
 async fn cost(
     state: &AppState,
-    user: &User,
+    (user, batches): (&User, &[(Quantity, Batch)]),
     (site, devices): (&Site, &[&Device]),
     [first, last]: [DateTime<Utc>; 2],
     days: &[NaiveDate],
@@ -126,7 +198,23 @@ async fn cost(
     if edges.len() < 2 || edges.len() > MAX_INTERVALS + 1 {
         return Ok(None);
     }
-    let (ivs, complete) = metered(state, (site, devices), &edges, user, &used).await?;
+    let who = (&site.id, devices);
+    let imp = stretches(state, (user, batches), who, Quantity::EnergyImport, &edges).await?;
+    let exp = if used.iter().any(|t| t.feed_in_ct_per_kwh > 0.0) {
+        Some(stretches(state, (user, batches), who, Quantity::EnergyExport, &edges).await?)
+    } else {
+        None
+    };
+    let ivs: Vec<Interval> = imp
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Interval {
+            start: edges[i],
+            import_wh: b.wh,
+            export_wh: exp.as_ref().and_then(|e| e.get(i)).and_then(|e| e.wh),
+        })
+        .collect();
+    let complete: Vec<bool> = imp.iter().map(|b| b.complete).collect();
     if ivs.iter().all(|i| i.import_wh.is_none()) {
         return Ok(None);
     }
@@ -143,7 +231,12 @@ async fn cost(
 }
 
 /// Everything measured of one site in `year`.
-async fn measure(state: &AppState, user: &User, site: &Site, year: i32) -> Result<BuildingInput, ApiError> {
+async fn measure(
+    state: &AppState,
+    (user, batches): (&User, &[(Quantity, Batch)]),
+    site: &Site,
+    year: i32,
+) -> Result<BuildingInput, ApiError> {
     let tz = state.config.timezone();
     let cfg = &state.config.report;
     let out_of_range = || ApiError::BadRequest("year out of range".into());
@@ -164,16 +257,16 @@ async fn measure(state: &AppState, user: &User, site: &Site, year: i32) -> Resul
             continue;
         }
         let q = m.quantity();
-        let b = intervals(state, (&site.id, &devices), q, &split, user).await?;
+        let b = stretches(state, (user, batches), (&site.id, &devices), q, &split).await?;
         let outside: Option<Vec<f64>> = b
             .iter()
             .zip(&inside)
             .filter(|(_, inside)| !**inside)
             .map(|(b, _)| b.wh)
             .collect();
-        let before = intervals(state, (&site.id, &devices), q, &[prev, start], user).await?;
+        let before = stretches(state, (user, batches), (&site.id, &devices), q, &[prev, start]).await?;
         let cost = if m == Medium::Electricity {
-            cost(state, user, (site, &devices), [start, end], &days).await?
+            cost(state, (user, batches), (site, &devices), [start, end], &days).await?
         } else {
             None
         };
@@ -229,9 +322,25 @@ async fn build(
         reference_degree_days: cfg.reference_degree_days,
         heating_share: cfg.heating_share,
     };
+    // The rollups of every meter of `sites` read once per medium for both years ([`rolled`]).
+    let (split, _) = cfg.usage_hours.split(&tz, d0, d1);
+    let times = rolled::times_of(tz, &split);
+    let day = |d: NaiveDate, n: i64| d.checked_add_signed(chrono::TimeDelta::days(n)).ok_or_else(bad);
+    let spans = ((day(dp, -1)?, day(d1, 1)?), (day(d0, -1)?, d1));
+    let mut batches = Vec::new();
+    for m in Medium::ALL {
+        let devices: Vec<(&Id, &Id)> = sites
+            .iter()
+            .flat_map(|s| meters(s, m).into_iter().map(|d| (&s.id, &d.id)))
+            .collect();
+        if !devices.is_empty() {
+            let batch = rolled::load(state, m.quantity(), &devices, &times, spans).await?;
+            batches.push((m.quantity(), batch));
+        }
+    }
     let mut inputs = Vec::with_capacity(sites.len());
     for site in sites {
-        inputs.push(measure(state, user, site, year).await?);
+        inputs.push(measure(state, (user, &batches), site, year).await?);
     }
     Ok(report::report(
         year,
