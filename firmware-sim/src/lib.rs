@@ -36,6 +36,7 @@ mod past;
 pub mod scenario;
 pub mod shelly;
 pub mod sml_tcp;
+pub mod surge;
 pub mod tasmota;
 pub mod time;
 pub mod weather;

@@ -47,6 +47,9 @@ pub struct MeterConfig {
     /// a building's main meter sees its kitchen and server room. One level only; a meter is behind at most one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub includes: Vec<u8>,
+    /// Loads switching on together at a given time ([`crate::surge`]); a meter including this one sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub surges: Vec<crate::surge::SurgeConfig>,
 }
 
 impl MeterConfig {
@@ -59,6 +62,7 @@ impl MeterConfig {
             framing: Framing::Tcp,
             faults: Vec::new(),
             includes: Vec::new(),
+            surges: Vec::new(),
         }
     }
 }
@@ -137,6 +141,8 @@ pub struct SimMeter {
     pub includes: Vec<u64>,
     /// Another meter includes this one: it is a sub-meter (consumers only, no PV).
     pub sub: bool,
+    /// Its surges and those of the meters it includes.
+    pub surges: Vec<crate::surge::SurgeConfig>,
 }
 
 /// A listener to bind and the meters behind it.
@@ -203,6 +209,20 @@ pub fn plan(cfg: ModbusSide<'_>, errors: &mut Vec<String>) -> Vec<ListenerPlan> 
         for (j, f) in m.faults.iter().enumerate() {
             errors.extend(f.validate(&format!("{path}.faults[{j}]")));
         }
+        for (j, s) in m.surges.iter().enumerate() {
+            errors.extend(s.validate(&format!("{path}.surges[{j}]")));
+        }
+        let surges = m
+            .surges
+            .iter()
+            .chain(
+                cfg.meters
+                    .iter()
+                    .filter(|o| m.includes.contains(&o.unit_id))
+                    .flat_map(|o| &o.surges),
+            )
+            .cloned()
+            .collect();
         let includes = m
             .includes
             .iter()
@@ -218,6 +238,7 @@ pub fn plan(cfg: ModbusSide<'_>, errors: &mut Vec<String>) -> Vec<ListenerPlan> 
                 faults: m.faults.clone(),
                 includes,
                 sub: cfg.meters.iter().any(|o| o.includes.contains(&m.unit_id)),
+                surges,
             },
             path,
         ));
@@ -285,6 +306,7 @@ pub fn plan(cfg: ModbusSide<'_>, errors: &mut Vec<String>) -> Vec<ListenerPlan> 
                         faults,
                         includes: Vec::new(),
                         sub: false,
+                        surges: Vec::new(),
                     },
                     path.clone(),
                 ));

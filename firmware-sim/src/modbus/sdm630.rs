@@ -94,6 +94,8 @@ pub struct Sdm630 {
     last: Option<DateTime<Utc>>,
     /// Loads of the sub-meters wired behind this meter, added to its own.
     included: Vec<BuildingProfile>,
+    /// Loads switching on together ([`crate::surge`]), its own and its sub-meters'.
+    surges: Vec<crate::surge::Surge>,
 }
 
 impl Sdm630 {
@@ -112,7 +114,14 @@ impl Sdm630 {
             phase_export_kwh: [export / 3.0; 3],
             last: None,
             included: Vec::new(),
+            surges: Vec::new(),
         }
+    }
+
+    /// The same meter with these surges on top of its load.
+    pub fn with_surges(mut self, surges: Vec<crate::surge::Surge>) -> Self {
+        self.surges = surges;
+        self
     }
 
     /// The same meter with the sub-meters of these seeds behind it: it measures their load on top of its own
@@ -141,6 +150,8 @@ impl Sdm630 {
             let q = sub.phase_power_w(t);
             p.iter_mut().zip(q).for_each(|(a, b)| *a += b);
         }
+        let surge: f64 = self.surges.iter().map(|s| s.power_w(t)).sum();
+        p.iter_mut().for_each(|a| *a += surge / 3.0);
         p
     }
 

@@ -72,7 +72,9 @@ pub(crate) async fn bind(
         let local = listener.local_addr().map_err(SimError::Bind)?;
         let mut units = HashMap::with_capacity(plan.meters.len());
         for m in plan.meters {
-            let mut meter = Sdm630::new(m.seed).including(&m.includes);
+            let mut meter = Sdm630::new(m.seed)
+                .including(&m.includes)
+                .with_surges(m.surges.iter().map(|c| c.resolve(history.now)).collect());
             if m.sub {
                 meter = meter.sub_meter();
             }
