@@ -13,6 +13,7 @@ mod bus_security;
 mod cost_forecast;
 mod dashboard;
 mod dashboard_admin;
+mod dashboard_business;
 mod energy_periods;
 mod energy_rollups;
 mod erase;

@@ -43,7 +43,9 @@ function exportForm(site) {
       const lines = text.split("\r\n").filter(Boolean);
       status.textContent = t("biz.exported", name, lines.length - 1);
       status.dataset.header = lines[0].replace(/^\uFEFF/, "");
-      status.dataset.bom = String(text.charCodeAt(0) === 0xfeff);
+      // Blob.text() drops a BOM: its bytes are read as they are.
+      const head = new Uint8Array(await blob.slice(0, 3).arrayBuffer());
+      status.dataset.bom = String(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf);
     } catch (e) {
       status.textContent = t("biz.exportFailed", String(e));
     }
