@@ -172,6 +172,9 @@ pub(crate) fn within(x: f64, lo: f64, hi: f64) -> bool {
 }
 
 #[cfg(test)]
+mod check_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

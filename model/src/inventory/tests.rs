@@ -237,3 +237,27 @@ fn move_in_and_token_expiry_parse_as_dates_or_instants_and_survive_toml() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_device_class_typo_fails_naming_the_allowed_classes() {
+    let mut inv = Inventory::builder()
+        .building(
+            "b",
+            [
+                Device::tasmota("p1", "p1").class("plug"),
+                Device::tasmota("p2", "p2"),
+            ],
+        )
+        .build();
+    assert_eq!(inv.validate(), Vec::<String>::new(), "a known class, or none");
+    inv.sites[0].devices[0].class = "plugs".into();
+    let errors = inv.validate();
+    assert_eq!(
+        errors,
+        [format!(
+            "sites[0].devices[0].class: unknown device class \"plugs\"; allowed: {}",
+            DEVICE_CLASSES.join(", ")
+        )]
+    );
+    assert!(errors[0].contains("plug, heater"), "{errors:?}");
+}
