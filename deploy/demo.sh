@@ -282,6 +282,7 @@ render_config() {
     -e "s#@RESIDENT_TOKEN_SHA256@#$(sha256_hex "$RESIDENT_TOKEN")#g" \
     -e "s#@PARKS_TOKEN_SHA256@#$(sha256_hex "$PARKS_TOKEN")#g" \
     -e "s#@ADMIN_TOKEN_SHA256@#$(sha256_hex "$ADMIN_TOKEN")#g" \
+    -e "s#@BUSINESS_TOKEN_SHA256@#$(sha256_hex "$BUSINESS_TOKEN")#g" \
     -e "s#@HOST@#$HOST#g" \
     -e "s#@STATE_DIR@#$(sed_escape "$STATE")#g" \
     -e "s#@ROOT@#$(sed_escape "$ROOT")#g" \
@@ -319,6 +320,7 @@ FM_TOKEN=$(gen_token)
 RESIDENT_TOKEN=$(gen_token)
 PARKS_TOKEN=$(gen_token)
 ADMIN_TOKEN=$(gen_token)
+BUSINESS_TOKEN=$(gen_token)
 write_bus_accounts
 render_config
 (
@@ -329,6 +331,7 @@ FM_TOKEN=$FM_TOKEN
 RESIDENT_TOKEN=$RESIDENT_TOKEN
 PARKS_TOKEN=$PARKS_TOKEN
 ADMIN_TOKEN=$ADMIN_TOKEN
+BUSINESS_TOKEN=$BUSINESS_TOKEN
 EOF
 )
 chmod 600 "$STATE/tokens.txt"
@@ -397,6 +400,7 @@ token facility_manager: $FM_TOKEN
 token resident: $RESIDENT_TOKEN
 token parks: $PARKS_TOKEN
 token admin: $ADMIN_TOKEN
+token business: $BUSINESS_TOKEN
 try: curl -H "Authorization: Bearer $FM_TOKEN" http://$HOST:$API_PORT/api/v1/devices
 household hh-demo activation code: ${ACTIVATION_CODE:-none}
 activate: curl -H 'Content-Type: application/json' -d '{"code":"${ACTIVATION_CODE:-…}"}' http://$HOST:$API_PORT/api/v1/activate

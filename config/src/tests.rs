@@ -43,7 +43,8 @@ fn every_shipped_config_parses() {
                 .replace("@FM_TOKEN_SHA256@", &"a".repeat(64))
                 .replace("@RESIDENT_TOKEN_SHA256@", &"b".repeat(64))
                 .replace("@PARKS_TOKEN_SHA256@", &"c".repeat(64))
-                .replace("@ADMIN_TOKEN_SHA256@", &"d".repeat(64));
+                .replace("@ADMIN_TOKEN_SHA256@", &"d".repeat(64))
+                .replace("@BUSINESS_TOKEN_SHA256@", &"e".repeat(64));
             let cfg = load_text(&text, &[]).unwrap_or_else(|e| panic!("{}: {e:#?}", path.display()));
             // What a test builds from the types reaches the binary as `to_toml`: it must read back the same.
             let text = cfg.to_toml().expect("renders");
