@@ -200,13 +200,35 @@ fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, ExitCode> 
     })
 }
 
-/// `zaehlwerk eval`: exit 0 when every target is met, 1 otherwise, 64 for a bad config or seed list.
+/// `zaehlwerk eval`: exit 0 when every target is met, 1 otherwise, 64 for a bad config, seed list or
+/// external dataset. With external data (`--external`, `--readings`) the inventory file is the config.
 fn eval(args: &zw_eval::Args) -> Result<ExitCode, ExitCode> {
-    let cfg = load_config(args.config.as_deref())?;
-    match zw_eval::run(args, &cfg.analytics, &mut std::io::stdout().lock()) {
+    let result = match zw_eval::external::Files::of(args) {
+        None => {
+            let cfg = load_config(args.config.as_deref())?;
+            zw_eval::run(args, &cfg.analytics, &mut std::io::stdout().lock())
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+        Some(Ok(files)) => {
+            let cfg = load_config(Some(&files.inventory))?;
+            let out = &mut std::io::stdout().lock();
+            zw_eval::external::run(
+                &files,
+                &cfg.analytics,
+                &cfg.inventory,
+                args.learn_weeks,
+                args.verbose,
+                out,
+            )
+        }
+    };
+    match result {
         Ok(true) => Ok(ExitCode::SUCCESS),
         Ok(false) => Err(ExitCode::from(1)),
-        Err(e @ zw_eval::Error::Seeds(_)) => {
+        Err(e) if e.is_usage() => {
             eprintln!("error: {e}");
             Err(ExitCode::from(EXIT_CONFIG))
         }

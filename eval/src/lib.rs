@@ -11,7 +11,9 @@
 //! - `score`: the [`Report`] scored against the scenario's labels, and its Markdown.
 //! - `seeds`: the `--seeds` list syntax and the per-seed and aggregate table.
 //! - `forecast`: `--forecast`, the month-end projection backtest on the scenario's buildings.
+//! - `external`: `--external <dir>`, labelled data from outside the simulator (formats and scoring there).
 
+pub mod external;
 mod forecast;
 mod replay;
 mod score;
@@ -25,7 +27,7 @@ use zw_sim::scenario::{Scenario, ScenarioConfig};
 
 pub use replay::evaluate;
 use replay::is_energy;
-pub use score::Report;
+pub use score::{Report, Summary};
 
 /// Arguments of `zaehlwerk eval`.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,6 +67,32 @@ pub struct Args {
     /// days 1, 10 and 20; use `--learn-weeks` to make the scenario months long).
     #[arg(long)]
     pub forecast: bool,
+    /// External, labelled data instead of a simulated scenario: a directory with `inventory.toml` (a
+    /// Zählwerk config: `[[sites]]`, `[[trees]]`, `[analytics]`), `readings.csv` or `readings.csv.gz`
+    /// (`ts,site,device,quantity,value`), `labels.csv` (`kind,subject,start,end,note`) and optionally
+    /// `weather.csv` (`date,area,et0_mm`) and `weather_forecast.csv` (`issued,area,date,et0_mm`). Energy
+    /// alerts in the first `--learn-weeks` are not scored. `--config` is not read: the inventory file is
+    /// the config.
+    #[arg(long, value_name = "DIR")]
+    pub external: Option<PathBuf>,
+    /// External mode: the inventory file (instead of `<DIR>/inventory.toml`).
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// External mode: the readings file (import format; `.gz` read through gzip).
+    #[arg(long)]
+    pub readings: Option<PathBuf>,
+    /// External mode: the daily observed weather.
+    #[arg(long)]
+    pub weather: Option<PathBuf>,
+    /// External mode: the weather forecasts.
+    #[arg(long)]
+    pub weather_forecast: Option<PathBuf>,
+    /// External mode: the labels.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// External mode: directory for `report.md`, `alerts.csv` and `tree_forecasts.csv` (created).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Why an evaluation could not run or report.
@@ -73,9 +101,19 @@ pub enum Error {
     /// `--seeds` is not a seed list (a usage error, like a bad config).
     #[error("--seeds: {0}")]
     Seeds(String),
+    /// An external dataset's file is missing or malformed (file and line in the message).
+    #[error(transparent)]
+    Input(#[from] external::load::InputError),
     /// The report could not be written.
     #[error("writing the report: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Whether the caller's input is at fault (a bad seed list or dataset) rather than the output.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Seeds(_) | Error::Input(_))
+    }
 }
 
 /// Evaluates `analytics` on the scenarios `args` asks for and writes the report to `out`; `Ok(true)` when

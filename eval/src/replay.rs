@@ -5,11 +5,12 @@
 //! shows the forecast error with and without the weather on the same moments. A third run over the
 //! counterfactual park, where every sensor works, tells which watering alerts a sensor fault caused.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use zw_analytics::{Analytics, Event};
-use zw_model::alert::{AlertKind, AlertState};
+use zw_model::alert::{Alert, AlertKind, AlertState};
 use zw_sim::scenario::Scenario;
 
 use crate::score::{Occurrence, Report};
@@ -64,37 +65,20 @@ pub fn evaluate(scenario: &Scenario, base: zw_analytics::Config) -> Report {
     let mut report = Report::new(scenario, &cfg);
     let mut readings = 0u64;
     let started = Instant::now();
-    let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut open: HashMap<String, usize> = HashMap::new();
     // ZW_EVAL_TRACE=<part of an alert id> prints that alert's every change to stderr.
     let trace = std::env::var("ZW_EVAL_TRACE").ok();
     let mut record = |events: Vec<Event>, now: DateTime<Utc>, report: &mut Report| {
         for e in events {
             match e {
                 Event::Alert(a) => {
-                    let key = a.id.to_string();
-                    if trace.as_ref().is_some_and(|t| key.contains(t.as_str())) {
-                        eprintln!("{now} {key} {:?} {}", a.state, a.explanation.text);
+                    if trace
+                        .as_ref()
+                        .is_some_and(|t| a.id.to_string().contains(t.as_str()))
+                    {
+                        eprintln!("{now} {} {:?} {}", a.id, a.state, a.explanation.text);
                     }
-                    match a.state {
-                        AlertState::Resolved => {
-                            if let Some(i) = open.remove(&key) {
-                                report.alerts[i].resolved_at = a.resolved_at;
-                            }
-                        }
-                        _ if !open.contains_key(&key) => {
-                            open.insert(key, report.alerts.len());
-                            report.alerts.push(Occurrence {
-                                kind: a.kind,
-                                site: a.site.clone(),
-                                device: a.subject.device.clone(),
-                                tree: a.subject.tree.clone(),
-                                opened_at: a.opened_at,
-                                resolved_at: None,
-                                text: a.explanation.text.clone(),
-                            });
-                        }
-                        _ => {}
-                    }
+                    track(&mut open, &mut report.alerts, &a);
                 }
                 Event::Tree(status) => report.tree_status(scenario, &status, now),
                 Event::AlertRemoved(_) => {}
@@ -167,6 +151,32 @@ fn watering_without_faults(
         record(analytics.tick(t));
     });
     out
+}
+
+/// Follows one alert change: an opening adds an [`Occurrence`] (once per alert id until it resolves), a
+/// resolution closes it. `open` maps the alert ids open now to their index in `alerts`.
+pub(crate) fn track(open: &mut HashMap<String, usize>, alerts: &mut Vec<Occurrence>, a: &Alert) {
+    let key = a.id.to_string();
+    match a.state {
+        AlertState::Resolved => {
+            if let Some(i) = open.remove(&key) {
+                alerts[i].resolved_at = a.resolved_at;
+            }
+        }
+        _ if !open.contains_key(&key) => {
+            open.insert(key, alerts.len());
+            alerts.push(Occurrence {
+                kind: a.kind,
+                site: a.site.clone(),
+                device: a.subject.device.clone(),
+                tree: a.subject.tree.clone(),
+                opened_at: a.opened_at,
+                resolved_at: None,
+                text: a.explanation.text.clone(),
+            });
+        }
+        _ => {}
+    }
 }
 
 /// Kinds scored as energy alerts.

@@ -30,25 +30,39 @@ pub struct Occurrence {
 /// The headline figures of one seed.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// The scenario seed.
     pub seed: u64,
+    /// Energy alert precision.
     pub precision: f64,
+    /// Energy incident recall.
     pub recall: f64,
+    /// Median time to detect, minutes (baseload creep apart).
     pub ttd_min: f64,
+    /// Most openings of one alert during one incident.
     pub max_opens: usize,
     /// Matching energy alerts, energy alerts.
     pub energy: (usize, usize),
     /// Detected incidents, incidents.
     pub incidents: (usize, usize),
+    /// Every time to detect, minutes.
     pub ttds: Vec<f64>,
+    /// Days-until-critical MAE at 3 ± 0.5 days.
     pub mae: f64,
+    /// Every scored forecast error, days.
     pub forecast_errors: Vec<f64>,
+    /// Scored moments without a forecast.
     pub forecast_missing: usize,
     /// The same forecast scoring for the detectors without the weather feed (trend only).
     pub mae_trend: f64,
+    /// Their forecast errors, days.
     pub forecast_errors_trend: Vec<f64>,
+    /// Watering alerts caused by sensor faults.
     pub water_fault_fp: usize,
     /// Watering alerts with true need, all watering alerts.
     pub water: (usize, usize),
+    /// Quiet building-days (the negatives of a scenario) with an energy alert, quiet building-days.
+    pub quiet: (usize, usize),
+    /// Whether every target is met.
     pub targets_met: bool,
 }
 
@@ -71,6 +85,8 @@ pub struct Report {
     forecast_et0: (usize, usize),
     energy_alerts: usize,
     energy_matched: usize,
+    /// Quiet building-days with an energy alert, quiet building-days: the scenario's negatives.
+    quiet: (usize, usize),
     learning_alerts: usize,
     incidents: BTreeMap<String, (usize, usize)>,
     ttd_min: Vec<f64>,
@@ -300,6 +316,38 @@ impl Report {
             }
         }
         self.opens = opens.into_values().collect();
+        self.score_quiet_days(s);
+    }
+
+    /// The scenario's negatives: every day of the evaluation weeks (24 h from the end of learning) at a
+    /// building or household that no incident touches (from 30 min before its start to 12 h after its end:
+    /// the matching tolerance). Holidays, weekends, cold mornings and routines fall on such days; any energy
+    /// alert opened on one is a false alarm on a negative.
+    fn score_quiet_days(&mut self, s: &Scenario) {
+        let sites = s
+            .inventory
+            .sites
+            .iter()
+            .filter(|x| x.kind != zw_model::inventory::SiteKind::Park);
+        for site in sites {
+            let mut day = s.learn_until;
+            while day < s.end {
+                let next = day + TimeDelta::days(1);
+                let touched = s.incidents.iter().any(|i| {
+                    i.site == site.id
+                        && i.start - TimeDelta::minutes(30) < next
+                        && i.end + TimeDelta::hours(12) > day
+                });
+                if !touched {
+                    self.quiet.1 += 1;
+                    let alarmed = self.alerts.iter().any(|o| {
+                        is_energy(o.kind) && o.site == site.id && o.opened_at >= day && o.opened_at < next
+                    });
+                    self.quiet.0 += usize::from(alarmed);
+                }
+                day = next;
+            }
+        }
     }
 
     /// The headline figures of this run, for the multi-seed table.
@@ -325,6 +373,7 @@ impl Report {
             forecast_errors_trend: self.forecast_errors_trend.clone(),
             water_fault_fp: self.water_fault_fp,
             water: (self.water_alerts - self.water_fp, self.water_alerts),
+            quiet: self.quiet,
             targets_met: self.targets_met(),
         }
     }

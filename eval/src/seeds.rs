@@ -40,13 +40,13 @@ pub fn table(runs: &[Summary]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "| Seed | Precision | Recall | Median TTD | Max opens | Forecast MAE (n, no forecast) | Without weather (trend) | Fault-caused watering alerts | Watering alerts with need | Targets |"
+        "| Seed | Precision | Recall | Median TTD | Max opens | Forecast MAE (n, no forecast) | Without weather (trend) | Fault-caused watering alerts | Watering alerts with need | Quiet building-days with an alert | Targets |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in runs {
         let _ = writeln!(
             o,
-            "| {} | {:.3} | {:.3} | {:.1} min | {} | {:.2} d ({}, {}) | {:.2} d | {} | {}/{} | {} |",
+            "| {} | {:.3} | {:.3} | {:.1} min | {} | {:.2} d ({}, {}) | {:.2} d | {} | {}/{} | {}/{} | {} |",
             r.seed,
             r.precision,
             r.recall,
@@ -59,6 +59,8 @@ pub fn table(runs: &[Summary]) -> String {
             r.water_fault_fp,
             r.water.0,
             r.water.1,
+            r.quiet.0,
+            r.quiet.1,
             ok(r.targets_met)
         );
     }
@@ -87,12 +89,15 @@ pub fn table(runs: &[Summary]) -> String {
     let all = runs.iter().all(|r| r.targets_met);
     let _ = writeln!(
         o,
-        "| **all {}** | {precision:.3} | {recall:.3} | {ttd:.1} min | {opens} | {mean:.2} d mean, {pooled:.2} d pooled, {worst:.2} d worst ({}, {}) | {trend_mean:.2} d mean, {trend_pooled:.2} d pooled, {trend_worst:.2} d worst | {fault_fp} | {}/{} | {} |",
+        "| **all {}** | {precision:.3} | {recall:.3} | {ttd:.1} min | {opens} | {mean:.2} d mean, {pooled:.2} d pooled, {worst:.2} d worst ({}, {}) | {trend_mean:.2} d mean, {trend_pooled:.2} d pooled, {trend_worst:.2} d worst | {fault_fp} | {}/{} ({:.3}) | {}/{} | {} |",
         runs.len(),
         errors.len(),
         sum(|r| r.forecast_missing),
         sum(|r| r.water.0),
         sum(|r| r.water.1),
+        ratio(sum(|r| r.water.0), sum(|r| r.water.1)),
+        sum(|r| r.quiet.0),
+        sum(|r| r.quiet.1),
         ok(all)
     );
     let _ = writeln!(
