@@ -7,6 +7,5 @@ mod common;
 mod health;
 mod jwt;
 mod matrix;
-mod peak;
 mod router;
 mod scope;
