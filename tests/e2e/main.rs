@@ -37,6 +37,7 @@ mod meters_sml;
 mod meters_wmbus;
 mod modbus_profiles;
 mod onboarding;
+mod peak_cost;
 mod peak_watch;
 mod pipeline;
 mod privacy;

@@ -278,7 +278,7 @@ async fn report(
 }
 
 /// Whether `devices` are what the site's electricity is summed from (its demand charge is billed on them).
-fn is_site_total(site: &Site, devices: &[&Device]) -> bool {
+pub(crate) fn is_site_total(site: &Site, devices: &[&Device]) -> bool {
     let meters = site_meters(site);
     meters.len() == devices.len() && meters.iter().all(|m| devices.iter().any(|d| d.id == m.id))
 }

@@ -232,6 +232,16 @@ async fn report(
     if schedule.is_empty() {
         schedule = Schedule::only(&default, tz);
     }
+    // The demand charge of the horizons' days at the billing year's peak so far (a later peak adds to it).
+    if schedule.has_demand() && crate::routes::cost::is_site_total(site, devices) {
+        let dates = [
+            NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today),
+            today.succ_opt().unwrap_or(today),
+        ];
+        let peaks =
+            crate::routes::peak::Peaks::read(state, user, (site, devices), &schedule, (&dates, now)).await?;
+        schedule = schedule.with_peaks(peaks.at(now));
+    }
     let used: Vec<&Tariff> = state
         .inventory
         .tariffs

@@ -7,5 +7,6 @@ mod common;
 mod health;
 mod jwt;
 mod matrix;
+mod peak;
 mod router;
 mod scope;

@@ -130,6 +130,13 @@ fn rows() -> Vec<Row> {
         ),
         row(
             get.clone(),
+            "/api/v1/devices/{id}/peak",
+            "/api/v1/devices/{id}/peak",
+            Device,
+            DB,
+        ),
+        row(
+            get.clone(),
             "/api/v1/devices/{id}/forecast",
             "/api/v1/devices/{id}/forecast",
             Device,
@@ -153,6 +160,13 @@ fn rows() -> Vec<Row> {
             get.clone(),
             "/api/v1/sites/{id}/cost",
             "/api/v1/sites/{id}/cost",
+            Site,
+            DB,
+        ),
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/peak",
+            "/api/v1/sites/{id}/peak",
             Site,
             DB,
         ),

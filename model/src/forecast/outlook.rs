@@ -3,8 +3,10 @@
 //! today, month-end, year-end) and analytics' budget alerts ([`year_end`]), so both say the same.
 //!
 //! The cost prices the measured intervals and the forecast hours together ([`Schedule::bill`], Grundpreis
-//! of every local day of the horizon included); the cost band is the energy band applied to the gross cost
-//! of the forecast part alone.
+//! of every local day of the horizon included, and the demand charge of every day at the peaks the schedule
+//! carries, [`Schedule::with_peaks`]: the API gives it the billing year's peak so far, so a later, higher
+//! peak would add to it); the cost band is the energy band applied to the gross cost of the forecast part
+//! alone.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
@@ -168,5 +170,31 @@ mod tests {
         assert!(o.low_wh <= o.wh && o.wh <= o.high_wh && o.priced, "{o:?}");
         // Without history there is nothing to project.
         assert!(year_end(Berlin, (&[], Slp::G25), &schedule, &measured, from).is_none());
+    }
+
+    #[test]
+    fn the_year_end_outlook_charges_the_demand_at_the_peak_it_is_given() {
+        let from = Berlin
+            .with_ymd_and_hms(2026, 7, 1, 0, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let history = hours(from - TimeDelta::days(28), 28 * 24, 1000.0);
+        let t = Tariff {
+            demand_eur_per_kw_year: 100.0,
+            ..flat(30.0, 0.0)
+        };
+        let plain = Schedule::only(&t, Berlin);
+        let peak = crate::tariff::Peak {
+            year_start: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            w: 4321.0,
+        };
+        let with = plain.clone().with_peaks(vec![peak]);
+        let (_, a) = year_end(Berlin, (&history, Slp::G25), &with, &[], from).expect("outlook");
+        // Without the peak the days' demand is unknown: not priced.
+        let (_, b) = year_end(Berlin, (&history, Slp::G25), &plain, &[], from).expect("outlook");
+        assert!(a.priced && !b.priced, "{a:?} {b:?}");
+        // 4.321 kW × 100 €/kW for the whole year (VAT 0).
+        assert_eq!(a.gross_cents - b.gross_cents, 43_210, "{a:?} {b:?}");
     }
 }
