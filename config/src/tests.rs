@@ -214,3 +214,42 @@ fn tariffs_read_their_price_csv_and_name_every_problem() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn check_config_names_settings_of_missing_sites_and_devices_and_class_typos() {
+    use zw_model::inventory::{Device, DeviceSource, Site};
+    use zw_model::{Id, SiteKind};
+    let id = |s: &str| Id::new(s).expect("id");
+    let mut cfg = Config::default();
+    cfg.inventory.sites.push(Site {
+        id: id("rathaus"),
+        name: String::new(),
+        kind: SiteKind::Building,
+        category: None,
+        floor_area_m2: None,
+        devices: vec![Device {
+            id: id("plug-1"),
+            name: String::new(),
+            class: "plugs".into(),
+            source: DeviceSource::Tasmota {
+                topic: "plug-1".into(),
+                sml_section: None,
+                sml: Vec::new(),
+            },
+        }],
+    });
+    cfg.analytics.left_on.exclude = vec!["plug-2".into()];
+    cfg.analytics
+        .calendar
+        .sites
+        .insert("rathaus-alt".into(), Default::default());
+    let text = cfg.to_toml().expect("renders");
+    let errors = load_text(&text, &[]).expect_err("three problems");
+    for want in [
+        "sites[0].devices[0].class: unknown device class \"plugs\"; allowed: main_meter, sub_meter, plug,",
+        "analytics.left_on.exclude[0]: no device \"plug-2\" in the inventory",
+        "analytics.calendar.sites.rathaus-alt: no site \"rathaus-alt\" in the inventory",
+    ] {
+        assert!(errors.iter().any(|e| e.starts_with(want)), "{want}: {errors:#?}");
+    }
+}
