@@ -46,3 +46,4 @@ mod sim_history;
 mod store;
 mod support;
 mod tls_http;
+mod victoria_reads;
