@@ -20,6 +20,7 @@
 //! soil water the sensors measure. Everything is a pure function of the config.
 
 mod energy;
+pub mod peak;
 mod trees;
 
 /// The weather the trees dry in (its home is [`crate::weather`]; this path is kept for callers).
