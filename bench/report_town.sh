@@ -41,7 +41,8 @@ trap cleanup EXIT
 
 mkdir -p "$DIR/influxdb"
 sed -e "s#@HOST@#127.0.0.1#g" -e "s#@HTTP_PORT@#$INFLUX_PORT#g" -e "s#@RPC_PORT@#$RPC_PORT#g" \
-  -e "s#@DATA_DIR@#$DIR/influxdb#g" deploy/conf/influxdb.conf.in >"$DIR/influxdb/influxdb.conf"
+  -e "s#@DATA_DIR@#$DIR/influxdb#g" -e 's#^\[data\]#[data]\n  cache-snapshot-write-cold-duration = "5s"#' \
+  deploy/conf/influxdb.conf.in >"$DIR/influxdb/influxdb.conf"
 influxd -config "$DIR/influxdb/influxdb.conf" >"$DIR/influxd.log" 2>&1 &
 PIDS+=($!)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$MQTT_PORT" >"$DIR/mosquitto.conf"
@@ -56,7 +57,8 @@ export TOKEN
     "$MQTT_PORT" "$INFLUX_PORT"
   # Readings of 2024 are older than the default raw retention: keep everything.
   printf '[retention]\nraw = "0s"\nrollups = "0s"\n\n'
-  printf '[api]\nlisten = "127.0.0.1:%s"\nrate_limit_per_second = 0.0\n\n[api.floor_area_m2]\n' "$API_PORT"
+  # The readings path (the comparison) takes minutes for the town: let it.
+  printf '[api]\nlisten = "127.0.0.1:%s"\nrate_limit_per_second = 0.0\nrequest_timeout = "600s"\nquery_timeout = "300s"\n\n[api.floor_area_m2]\n' "$API_PORT"
   for b in $(seq 1 60); do printf 'b%02d = %s\n' "$b" $((1000 + 10 * b)); done
   for b in $(seq 1 60); do
     printf '\n[[sites]]\nid = "b%02d"\nname = "Gebäude %d"\nkind = "building"\n\n' "$b" "$b"
@@ -76,6 +78,10 @@ if [ ! -f "$DIR/loaded" ]; then
   touch "$DIR/loaded"
 fi
 
+# Measure TSM files, as a server holds past years: wait until every shard's write cache is snapshotted.
+dirs() { find "$DIR/influxdb/$1" -name "*.$2" -printf '%h\n' | sort -u | wc -l; }
+for _ in $(seq 120); do (($(dirs data tsm) >= $(dirs wal wal))) && break; sleep 1; done
+echo "influxdb: $(dirs data tsm) of $(dirs wal wal) shards in TSM files, $(du -sh "$DIR/influxdb/data" | cut -f1)"
 RUST_LOG=info "$ZW_BIN" api -c "$DIR/zaehlwerk.toml" >"$DIR/api.log" 2>&1 &
 PIDS+=($!)
 until curl -sf "http://127.0.0.1:$API_PORT/healthz" >/dev/null; do sleep 0.2; done
