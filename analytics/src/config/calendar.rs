@@ -39,7 +39,7 @@ pub struct UsageHours {
     pub to: ClockTime,
 }
 
-/// A span of days, `from` to `to`, both inclusive.
+/// A span of days, `from` to `to`, both inclusive; at most a year long.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
@@ -107,6 +107,10 @@ fn ranges(list: &[DateRange], path: &str, e: &mut Vec<String>) {
     for (i, r) in list.iter().enumerate() {
         if r.to < r.from {
             e.push(format!("analytics.{path}[{i}].to: must not be before from"));
+        } else if (r.to.0 - r.from.0).num_days() > 366 {
+            e.push(format!(
+                "analytics.{path}[{i}]: at most a year long (one entry per holiday)"
+            ));
         }
     }
 }

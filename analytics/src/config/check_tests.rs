@@ -99,6 +99,18 @@ fn cases() -> Vec<(&'static str, Change, &'static str, &'static str)> {
             "",
         ),
         (
+            "school holidays of a whole decade",
+            |c| {
+                let r = DateRange {
+                    from: date("2020-01-01"),
+                    to: date("2030-01-01"),
+                };
+                c.calendar.school_holidays.insert("BY".into(), vec![r]);
+            },
+            "analytics.calendar.school_holidays.BY[0]: at most a year long",
+            "one entry per holiday",
+        ),
+        (
             "class usage hours ending before they start",
             |c| {
                 let h = hours(18, 6, &[Day(chrono::Weekday::Mon)]);
