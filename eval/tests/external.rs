@@ -223,3 +223,46 @@ fn unknown_subjects_are_listed_not_scored() {
     assert!(report.contains("- line 2: `no-such-plug`"), "{report}");
     assert!(report.contains("nowhere/ghost"), "{report}");
 }
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: zw_eval::Args,
+}
+
+fn parse(argv: &[&str]) -> zw_eval::Args {
+    use clap::Parser as _;
+    match Cli::try_parse_from(std::iter::once("eval").chain(argv.iter().copied())) {
+        Ok(c) => c.args,
+        Err(e) => panic!("{argv:?}: {e}"),
+    }
+}
+
+#[test]
+fn the_flags_name_the_files() {
+    let d = dataset();
+    let dir = d.to_str().expect("utf-8 path");
+    let f = Files::of(&parse(&["--external", dir, "--out", "/tmp/x"]))
+        .expect("external")
+        .expect("complete");
+    assert_eq!(f, files(Some(Path::new("/tmp/x"))));
+    // A single flag overrides its part of the directory.
+    let f = Files::of(&parse(&["--external", dir, "--labels", "other.csv"]))
+        .expect("external")
+        .expect("complete");
+    assert_eq!(f.labels, Some(PathBuf::from("other.csv")));
+    assert_eq!(f.out, None);
+    // Without a directory, the readings need the inventory.
+    let e = Files::of(&parse(&["--readings", "r.csv"]))
+        .expect("external")
+        .expect_err("no inventory");
+    assert!(e.contains("--inventory"), "{e}");
+    // A directory without readings says so.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let e = Files::of(&parse(&["--external", empty.path().to_str().expect("utf-8")]))
+        .expect("external")
+        .expect_err("no readings");
+    assert!(e.contains("has no inventory"), "{e}");
+    // No external flag: the seeded evaluation.
+    assert!(Files::of(&parse(&["--seeds", "1..3"])).is_none());
+}
