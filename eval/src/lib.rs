@@ -10,11 +10,13 @@
 //! - `replay`: one scenario through the detectors, with and without the weather feed ([`evaluate`]).
 //! - `score`: the [`Report`] scored against the scenario's labels, and its Markdown.
 //! - `seeds`: the `--seeds` list syntax and the per-seed and aggregate table.
+//! - `peak`: `--peak`, the peak watch's lead time on the cold-Monday school.
 //! - `forecast`: `--forecast`, the month-end projection backtest on the scenario's buildings.
 //! - `external`: `--external <dir>`, labelled data from outside the simulator (formats and scoring there).
 
 pub mod external;
 mod forecast;
+pub mod peak;
 mod replay;
 mod score;
 mod seeds;
@@ -67,6 +69,10 @@ pub struct Args {
     /// days 1, 10 and 20; use `--learn-weeks` to make the scenario months long).
     #[arg(long)]
     pub forecast: bool,
+    /// Instead of the analytics: the peak watch on the cold-Monday school (lead time of the warning before
+    /// the quarter hour ends, missed new peaks, false warnings; [`peak`]), on `--seed` or `--seeds`.
+    #[arg(long)]
+    pub peak: bool,
     /// External, labelled data instead of a simulated scenario: a directory with `inventory.toml` (a
     /// Zählwerk config: `[[sites]]`, `[[trees]]`, `[analytics]`), `readings.csv` or `readings.csv.gz`
     /// (`ts,site,device,quantity,value`), `labels.csv` (`kind,subject,start,end,note`) and optionally
@@ -127,6 +133,9 @@ pub fn run(args: &Args, analytics: &zw_analytics::Config, out: &mut impl Write) 
         Some(Ok(s)) => s,
         Some(Err(e)) => return Err(Error::Seeds(e)),
     };
+    if args.peak {
+        return Ok(peak::run(&seeds, analytics, out)?);
+    }
     let run = |seed: u64| {
         let scenario = Scenario::generate(ScenarioConfig {
             seed,

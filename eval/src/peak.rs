@@ -11,12 +11,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use chrono::NaiveDate;
 use zw_analytics::peak::{QUARTER_MS, quarter_start};
 use zw_analytics::{Analytics, Config};
-use zw_model::tariff::Tariff;
-use zw_model::{Device, Id, Inventory};
-use zw_sim::scenario::peak::{PeakScenario, SUBS};
+use zw_model::Id;
+use zw_sim::scenario::peak::PeakScenario;
 
 /// Weeks per seed.
 pub const WEEKS: u32 = 4;
@@ -42,34 +40,10 @@ fn id(s: &str) -> Id {
     Id::new(s).unwrap_or_else(|_| unreachable!("fixed ids are valid"))
 }
 
-/// The school's inventory: the main meter and its sub-meters, 110 €/kW a year.
-fn inventory() -> Inventory {
-    let devices = std::iter::once(Device::tasmota("main", "main").class("main_meter"))
-        .chain(SUBS.iter().map(|d| Device::tasmota(d, d)));
-    let mut inv = Inventory::builder().building("schule", devices).build();
-    inv.tariffs.push(Tariff {
-        id: id("rlm"),
-        name: "RLM".into(),
-        valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
-        valid_to: None,
-        sites: vec![id("schule")],
-        currency: "EUR".into(),
-        vat_percent: 19.0,
-        energy_ct_per_kwh: 20.0,
-        base_eur_per_month: 0.0,
-        feed_in_ct_per_kwh: 0.0,
-        windows: Vec::new(),
-        demand_eur_per_kw_year: 110.0,
-        demand_billing: Default::default(),
-        dynamic: None,
-    });
-    inv
-}
-
 /// Replays one seed over `weeks` weeks and scores it.
 pub fn score(seed: u64, weeks: u32, cfg: &Config) -> PeakScore {
     let s = PeakScenario::generate(seed, weeks);
-    let mut a = Analytics::new(cfg, &inventory());
+    let mut a = Analytics::new(cfg, &s.inventory());
     let main = id("main");
     // Truth: quarter start → (sum, samples) of the main meter.
     let mut sums: BTreeMap<i64, (f64, u32)> = BTreeMap::new();

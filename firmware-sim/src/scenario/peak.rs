@@ -9,8 +9,9 @@
 //! the three start at once, each at a size drawn per Monday, so some surges stay below the peak so far and
 //! some exceed it by a little or a lot. Everything is a pure function of the seed.
 
-use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
-use zw_model::{Id, Quantity, Reading};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
+use zw_model::tariff::Tariff;
+use zw_model::{Device, DeviceSource, Id, Inventory, Quantity, Reading, Site, SiteKind};
 
 use crate::curves::{mix, smooth, uniform, unit};
 use crate::time::berlin;
@@ -58,6 +59,49 @@ impl PeakScenario {
             weeks,
             cold_mondays,
         }
+    }
+
+    /// The school's inventory: the main meter and its sub-meters, and a tariff of 110 €/kW a year.
+    pub fn inventory(&self) -> Inventory {
+        let id = |s: &str| Id::new(s).unwrap_or_else(|_| unreachable!("fixed ids are valid"));
+        let device = |d: &str, class: &str| Device {
+            id: id(d),
+            name: String::new(),
+            class: class.into(),
+            source: DeviceSource::Tasmota {
+                topic: d.into(),
+                sml_section: None,
+                sml: Vec::new(),
+            },
+        };
+        let mut inv = Inventory::default();
+        inv.sites.push(Site {
+            id: id("schule"),
+            name: "Grundschule".into(),
+            kind: SiteKind::Building,
+            category: None,
+            floor_area_m2: None,
+            devices: std::iter::once(device("main", "main_meter"))
+                .chain(SUBS.iter().map(|d| device(d, "sub_meter")))
+                .collect(),
+        });
+        inv.tariffs.push(Tariff {
+            id: id("rlm"),
+            name: "RLM".into(),
+            valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
+            valid_to: None,
+            sites: vec![id("schule")],
+            currency: "EUR".into(),
+            vat_percent: 19.0,
+            energy_ct_per_kwh: 20.0,
+            base_eur_per_month: 0.0,
+            feed_in_ct_per_kwh: 0.0,
+            windows: Vec::new(),
+            demand_eur_per_kw_year: 110.0,
+            demand_billing: Default::default(),
+            dynamic: None,
+        });
+        inv
     }
 
     /// The end (exclusive).
