@@ -292,6 +292,36 @@ async fn the_peak_its_top_quarters_and_the_demand_charge_to_the_cent() -> anyhow
             "{e}"
         );
     }
+    // Rolled up (`zaehlwerk rollup`), the same year is answered from the quarter rows: the same quarter
+    // hours, even once the readings of ten January days are gone (rollups outlive raw readings).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zaehlwerk"))
+        .args(["rollup", "--since", &format!("{}-12-31", year - 1), "--config"])
+        .arg(&cfg_path)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "zaehlwerk rollup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let delete = format!(
+        "DELETE FROM readings WHERE time > '{}' AND time < '{}'",
+        local(year, 1, 15).to_rfc3339(),
+        local(year, 1, 25).to_rfc3339()
+    );
+    zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), &delete).await?;
+    let rolled = ask(&api, &format!("/api/v1/sites/schule/peak?year={year}")).await?;
+    assert_eq!(rolled["quarters_known"], r["quarters_known"], "{rolled}");
+    assert_eq!(rolled["peak"]["start"], r["peak"]["start"], "{rolled}");
+    assert_eq!(rolled["cost_year"], r["cost_year"], "{rolled}");
+    for k in 0..10 {
+        let (a, b) = (&rolled["top"][k], &r["top"][k]);
+        assert_eq!(a["start"], b["start"], "top {k}: {rolled}");
+        let (x, y) = (a["wh"].as_f64().context("wh")?, b["wh"].as_f64().context("wh")?);
+        assert!(
+            (x - y).abs() < 1e-6,
+            "top {k}: {x} from the rollups, {y} from the readings"
+        );
+    }
     // A device's own peak is not billed.
     let d = ask(&api, &format!("/api/v1/devices/schule-kueche/peak?year={year}")).await?;
     assert_eq!(d["cost_year"], Value::Null, "{d}");
