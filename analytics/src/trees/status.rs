@@ -20,6 +20,12 @@ use crate::trees::watering::WETTING_MM;
 use crate::trees::weather::Unavailable;
 
 const DAY_MS: f64 = 86_400_000.0;
+/// Rain due up to this long after the forecast critical time still holds a watering alert: the forecast's
+/// error at a day ahead is a few tenths of a day.
+const RAIN_MARGIN_DAYS: f64 = 0.5;
+/// Rain forecast this long ago that the sensors have not seen yet still holds (timing errors of NWP rain
+/// are hours; water reaches a 60–90 cm sensor hours after it fell).
+const RAIN_GRACE_MS: i64 = 6 * 3_600_000;
 
 pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -97,14 +103,17 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
         let c = combine(&inputs, cfg.combine, horizon);
         let mut forecast = basis(&views, tr.area.as_ref(), et0, now);
         // Rain forecast before the tree turns critical: a watering alert not yet open waits for it (the
-        // sensors see whether it came; if it did not, or was too little, the alert opens then).
+        // sensors see whether it came; if it did not, or was too little, the alert opens then, at the
+        // latest when the tree is critical). "Before" allows for the forecast's own error
+        // (RAIN_MARGIN_DAYS), and rain forecast for the last RAIN_GRACE_MS still counts: rain is often
+        // hours late, and the deeper sensors see it hours after it fell.
         let held = c
             .filter(|c| c.dryness < 1.0 && !tr.water.is_active())
             .and_then(|c| c.days)
             .zip(et0.area)
             .and_then(|(days, area)| {
-                let until = now + (days.max(0.0) * DAY_MS) as i64;
-                area.rain(now, until, et0.max_age)
+                let until = now + ((days.max(0.0) + RAIN_MARGIN_DAYS) * DAY_MS) as i64;
+                area.rain(now - RAIN_GRACE_MS, until, et0.max_age)
             })
             .filter(|(mm, _)| *mm >= WETTING_MM);
         if let (Some((mm, end)), Some(f)) = (held, forecast.as_mut()) {

@@ -465,13 +465,13 @@ fn forecast_rain_before_critical_holds_the_watering_alert_until_it_is_due() {
     assert!(held.is_empty() && without < 88, "{held:?} {without}");
     // A shower below the wetting threshold changes nothing.
     assert_eq!(run_rain(3.0), (Vec::new(), Some(without)));
-    // 15 mm before the tree turns critical: the alert waits, says so, and opens once the rain is due and
-    // did not come.
+    // 15 mm before the tree turns critical: the alert waits, says so, and opens once the rain is due
+    // (with six hours' grace for late rain) and did not come.
     let (held, opened) = run_rain(15.0);
     let opened = opened.expect("opens when the rain did not come");
     assert!(held.first().is_some_and(|&h| h <= without), "{held:?}");
-    assert!(held.iter().all(|&h| h < 92), "{held:?}");
-    assert!(opened >= 91, "opened at hour {opened}, held {held:?}");
+    assert!(held.iter().all(|&h| h < 98), "{held:?}");
+    assert!(opened >= 97, "opened at hour {opened}, held {held:?}");
 }
 
 #[test]
