@@ -21,6 +21,7 @@ mod rolled;
 use rolled::Batch;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -112,7 +113,7 @@ fn measured(b: &[Bucket], m: Medium) -> Measured {
 /// ([`intervals`]) for the rest; a stretch starting before the caller's scope (`since`) is withheld as there.
 async fn stretches(
     state: &AppState,
-    (user, batches): (&User, &[(Quantity, Batch)]),
+    (user, batches, tally): (&User, &[(Quantity, Batch)], &Tally),
     (site, devices): (&Id, &[&Device]),
     q: Quantity,
     edges: &[DateTime<Utc>],
@@ -128,6 +129,8 @@ async fn stretches(
             None => vec![None; edges.len() - 1],
         };
         let missing: Vec<usize> = (0..b.len()).filter(|k| b[*k].is_none()).collect();
+        tally.rolled.fetch_add(b.len() - missing.len(), Ordering::Relaxed);
+        tally.read.fetch_add(missing.len(), Ordering::Relaxed);
         if !missing.is_empty() {
             // The stretches left over, as edges of their own (what lies between them is read and dropped).
             let mut sub: Vec<DateTime<Utc>> =
@@ -160,6 +163,13 @@ async fn stretches(
     Ok(sum)
 }
 
+/// How many stretches of a report's meters the rollups answered and how many the readings path did.
+#[derive(Debug, Default)]
+struct Tally {
+    rolled: AtomicUsize,
+    read: AtomicUsize,
+}
+
 /// Sum of two buckets of the same stretch: unknown only if both are; complete only if both are.
 fn add(a: Bucket, b: Bucket) -> Bucket {
     let wh = match (a.wh, b.wh) {
@@ -177,7 +187,7 @@ fn add(a: Bucket, b: Bucket) -> Bucket {
 /// The year's electricity cost under the site's tariffs (or the flat `[api.tariff]`).
 async fn cost(
     state: &AppState,
-    (user, batches): (&User, &[(Quantity, Batch)]),
+    (user, batches, tally): (&User, &[(Quantity, Batch)], &Tally),
     (site, devices): (&Site, &[&Device]),
     [first, last]: [DateTime<Utc>; 2],
     days: &[NaiveDate],
@@ -199,9 +209,9 @@ async fn cost(
         return Ok(None);
     }
     let who = (&site.id, devices);
-    let imp = stretches(state, (user, batches), who, Quantity::EnergyImport, &edges).await?;
+    let imp = stretches(state, (user, batches, tally), who, Quantity::EnergyImport, &edges).await?;
     let exp = if used.iter().any(|t| t.feed_in_ct_per_kwh > 0.0) {
-        Some(stretches(state, (user, batches), who, Quantity::EnergyExport, &edges).await?)
+        Some(stretches(state, (user, batches, tally), who, Quantity::EnergyExport, &edges).await?)
     } else {
         None
     };
@@ -233,7 +243,7 @@ async fn cost(
 /// Everything measured of one site in `year`.
 async fn measure(
     state: &AppState,
-    (user, batches): (&User, &[(Quantity, Batch)]),
+    (user, batches, tally): (&User, &[(Quantity, Batch)], &Tally),
     site: &Site,
     year: i32,
 ) -> Result<BuildingInput, ApiError> {
@@ -257,16 +267,30 @@ async fn measure(
             continue;
         }
         let q = m.quantity();
-        let b = stretches(state, (user, batches), (&site.id, &devices), q, &split).await?;
+        let b = stretches(state, (user, batches, tally), (&site.id, &devices), q, &split).await?;
         let outside: Option<Vec<f64>> = b
             .iter()
             .zip(&inside)
             .filter(|(_, inside)| !**inside)
             .map(|(b, _)| b.wh)
             .collect();
-        let before = stretches(state, (user, batches), (&site.id, &devices), q, &[prev, start]).await?;
+        let before = stretches(
+            state,
+            (user, batches, tally),
+            (&site.id, &devices),
+            q,
+            &[prev, start],
+        )
+        .await?;
         let cost = if m == Medium::Electricity {
-            cost(state, (user, batches), (site, &devices), [start, end], &days).await?
+            cost(
+                state,
+                (user, batches, tally),
+                (site, &devices),
+                [start, end],
+                &days,
+            )
+            .await?
         } else {
             None
         };
@@ -338,10 +362,18 @@ async fn build(
             batches.push((m.quantity(), batch));
         }
     }
+    let tally = Tally::default();
     let mut inputs = Vec::with_capacity(sites.len());
     for site in sites {
-        inputs.push(measure(state, (user, &batches), site, year).await?);
+        inputs.push(measure(state, (user, &batches, &tally), site, year).await?);
     }
+    tracing::info!(
+        year,
+        sites = sites.len(),
+        from_rollups = tally.rolled.load(Ordering::Relaxed),
+        from_readings = tally.read.load(Ordering::Relaxed),
+        "Energy report measured (stretches per meter)."
+    );
     Ok(report::report(
         year,
         &inputs,
