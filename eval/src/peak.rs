@@ -32,6 +32,8 @@ pub struct PeakScore {
     pub missed: usize,
     /// Warnings in quarter hours that set no new peak.
     pub false_warnings: usize,
+    /// Of those, the quarter hours that ended within 5 % below the peak (the load ran at the peak's level).
+    pub near_misses: usize,
     /// New peaks within the margin (not expected to be warned), and how many were.
     pub small: (usize, usize),
 }
@@ -95,7 +97,10 @@ pub fn score(seed: u64, weeks: u32, cfg: &Config) -> PeakScore {
                     out.small.0 += 1;
                     out.small.1 += usize::from(w.is_some());
                 }
-                (_, Some(_)) => out.false_warnings += 1,
+                (p, Some(_)) => {
+                    out.false_warnings += 1;
+                    out.near_misses += usize::from(p.is_some_and(|p| avg >= 0.95 * p));
+                }
                 _ => {}
             }
         }
@@ -118,14 +123,14 @@ pub fn run(seeds: &[u64], cfg: &Config, out: &mut impl Write) -> std::io::Result
     )?;
     writeln!(
         out,
-        "| seed | cold Mondays | new peaks warned | median lead | shortest lead | missed | false warnings | new peaks within the margin (warned) |"
+        "| seed | cold Mondays | new peaks warned | median lead | shortest lead | missed | false warnings (ended within 5 % of the peak) | new peaks within the margin (warned) |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     let fmt = |v: Option<f64>| v.map_or("–".to_string(), |s| format!("{:.0} s", s));
     for s in &scores {
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) |",
+            "| {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) |",
             s.seed,
             s.cold_mondays,
             s.leads.len(),
@@ -133,18 +138,19 @@ pub fn run(seeds: &[u64], cfg: &Config, out: &mut impl Write) -> std::io::Result
             fmt(s.leads.iter().copied().reduce(f64::min)),
             s.missed,
             s.false_warnings,
+            s.near_misses,
             s.small.0,
             s.small.1
         )?;
     }
     let all: Vec<f64> = scores.iter().flat_map(|s| s.leads.iter().copied()).collect();
-    let (missed, false_warnings) = scores
-        .iter()
-        .fold((0, 0), |(m, f), s| (m + s.missed, f + s.false_warnings));
+    let (missed, false_warnings, near) = scores.iter().fold((0, 0, 0), |(m, f, n), s| {
+        (m + s.missed, f + s.false_warnings, n + s.near_misses)
+    });
     let shortest = all.iter().copied().reduce(f64::min);
     writeln!(
         out,
-        "| **all** | {} | {} | {} | {} | {missed} | {false_warnings} | {} ({}) |",
+        "| **all** | {} | {} | {} | {} | {missed} | {false_warnings} ({near}) | {} ({}) |",
         scores.iter().map(|s| s.cold_mondays).sum::<usize>(),
         all.len(),
         fmt(median(&all)),
