@@ -254,6 +254,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_rain_forecast_is_valid_and_sees_most_rain_coming() {
+        let start = crate::time::at("2026-05-01T00:00:00Z");
+        // A rain event every 40 hours, 0.3 of the plant-available water (18 mm).
+        let rain: Vec<(usize, f64)> = (1..40).map(|k| (40 * k, 0.3)).collect();
+        let feed = Feed::new(3, start.timestamp_millis(), vec![0.1; 70 * 24]).with_rain(rain.clone());
+        let (mut seen, mut due) = (0, 0);
+        for day in 0..60 {
+            let t = start + TimeDelta::days(day) + TimeDelta::hours(5) + TimeDelta::minutes(5);
+            let w = feed.message(t).expect("the daily forecast");
+            assert_eq!(w.validate(t, TimeDelta::days(7)), Ok(()));
+            assert_eq!(w.rain_forecast.len(), 7 * 24);
+            // Events due within the next day: forecast (some mm within ±12 h of it) or missed.
+            for &(h, _) in rain
+                .iter()
+                .filter(|(h, _)| (day * 24 + 5..day * 24 + 29).contains(&(*h as i64)))
+            {
+                due += 1;
+                let at = start + TimeDelta::hours(h as i64);
+                let mm: f64 = w
+                    .rain_forecast
+                    .iter()
+                    .filter(|e| (e.from - at).num_hours().abs() <= 12)
+                    .map(|e| e.mm)
+                    .sum();
+                seen += usize::from(mm >= 5.0);
+            }
+        }
+        assert!(due > 20 && seen * 10 >= due * 7 && seen < due, "{seen} of {due}");
+    }
+
+    #[test]
     fn the_live_feed_is_valid_reproducible_and_has_no_unfinished_hours() {
         let now = crate::time::at("2026-05-02T07:31:12Z");
         let town = area();
