@@ -40,12 +40,15 @@ const NAMED: usize = 24;
 /// The first and the last reading of one window of quarter rows, `[start, next window's start)`.
 type Window = (DateTime<Utc>, Option<Point>, Option<Point>);
 
+/// The first and the last reading of a window, each read field by field.
+type Ends = (Option<Point>, Option<Point>);
+
 /// One device's rollups as read: the watermark, its day rows, its windows per time of day.
 #[derive(Debug, Default)]
 struct DeviceRows {
     covered: Option<(DateTime<Utc>, DateTime<Utc>)>,
     days: BTreeMap<DateTime<Utc>, Summary>,
-    windows: Vec<BTreeMap<DateTime<Utc>, (Option<Point>, Option<Point>)>>,
+    windows: Vec<BTreeMap<DateTime<Utc>, Ends>>,
 }
 
 /// The rollups of many devices for one quantity and span, read at once.
