@@ -465,7 +465,9 @@ async fn the_report_from_the_rollups_equals_the_readings_path() -> anyhow::Resul
     let utc = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("time");
     let span = (utc(2023, 12, 30, 0), utc(2026, 1, 2, 0));
     // A daily swing around 3 kW, so the hours outside use are not a plain share.
-    let swing = |t: chrono::DateTime<Utc>| 3_000.0 + 2_000.0 * (f64::from(t.hour()) / 24.0 * 6.283).sin();
+    let swing = |t: chrono::DateTime<Utc>| {
+        3_000.0 + 2_000.0 * (f64::from(t.hour()) / 24.0 * std::f64::consts::TAU).sin()
+    };
     let gap = (utc(2025, 3, 12, 9), utc(2025, 3, 12, 11));
     let day_off = (utc(2025, 9, 19, 22), utc(2025, 9, 20, 22));
     let mut all = irregular(
