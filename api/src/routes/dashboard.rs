@@ -39,6 +39,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("js/parks.js", JS, include_bytes!("../../static/js/parks.js")),
     ("js/route.js", JS, include_bytes!("../../static/js/route.js")),
     ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
+    ("js/peak.js", JS, include_bytes!("../../static/js/peak.js")),
     (
         "js/business.js",
         JS,

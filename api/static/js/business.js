@@ -5,9 +5,10 @@
 // Only the business sites the token sees exist here at all.
 
 import { el, state, api, enc, sitePower, siteHistory, midnight, patch } from "./util.js";
-import { t, watts, kwh, money, num, date, time, monthName, dateTime } from "./i18n.js";
+import { t, watts, kwh, money, num, date, time, monthName } from "./i18n.js";
 import { figure, altTable, bars } from "./charts.js";
 import { alertList } from "./facility.js";
+import { peakPanel } from "./peak.js";
 
 const eur = c => (c === null || c === undefined ? null : c / 100);
 const ym = d => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
@@ -56,24 +57,6 @@ function exportForm(site) {
     el("label", { for: "export-to" }, t("to") + " "), to, " ",
     el("label", { for: "export-dialect" }, t("biz.format") + " "), dialect, " ",
     el("button", { type: "submit", id: "export-csv" }, t("biz.export")), status);
-}
-
-/** The demand-charge panel from `/peak`; hidden unless the site's tariff has a demand charge. */
-async function peakPanel(box, base) {
-  const r = await api(`${base}/peak`).catch(() => null);
-  if (!r || r.demand_eur_per_kw_year === null || r.demand_eur_per_kw_year === undefined) { box.hidden = true; return; }
-  box.hidden = false;
-  const kw = v => (v === null || v === undefined || !Number.isFinite(v) ? "—" : num(v, 1) + " kW");
-  const peakKw = r.peak?.kw ?? r.peak_kw ?? null, at = r.peak?.start ?? r.at ?? null;
-  const cost = m => (m && m.gross_cents !== undefined ? money(eur(m.gross_cents), r.currency) : "—");
-  const top = Array.isArray(r.top) ? r.top : [];
-  box.replaceChildren(el("h3", {}, t("biz.peak")),
-    el("div", { class: "kpis" },
-      el("div", { class: "kpi" }, el("span", {}, t("biz.peakYear")), el("b", { "data-peak": "kw" }, kw(peakKw)), el("small", {}, at ? dateTime(at) : "—")),
-      el("div", { class: "kpi" }, el("span", {}, t("biz.running")), el("b", { "data-peak": "running" }, kw(r.running?.kw)), el("small", {}, "")),
-      el("div", { class: "kpi" }, el("span", {}, t("biz.demandCost")), el("b", { "data-peak": "cost" }, cost(r.cost_year)),
-        el("small", {}, t("soFar") + ": " + cost(r.cost_so_far)))),
-    top.length ? el("ol", { class: "peaks" }, top.slice(0, 10).map(q => el("li", {}, dateTime(q.start) + " · " + kw(q.kw)))) : null);
 }
 
 export async function shop(main, p) {

@@ -3,6 +3,7 @@
 import { el, state, api, enc, sitePower, siteHistory, midnight, patch, announce } from "./util.js";
 import { t, watts, kwh, money, pct, num, date, dateTime, monthName } from "./i18n.js";
 import { figure, altTable, timeLine, compareBars, carpet, sampleRows } from "./charts.js";
+import { peakPanel } from "./peak.js";
 
 const buildings = () => state.sites.filter(s => s.kind === "building");
 const badge = x => { const h = x.health?.state || "unknown"; return el("span", { class: "health " + h, "data-health": h, "data-health-of": x.id }, t("health." + h)); };
@@ -164,6 +165,8 @@ export async function building(main, p) {
       el("td", { class: "num", "data-live": d.id + ":energy_import" }, ((v) => v === undefined ? "–" : num(v / 1000, 1))(state.live.get(d.id)?.values?.energy_import?.value))))));
   const top = el("ol", { class: "top", "data-top": site.id });
   const alertBox = el("div", { class: "alert-list" });
+  // The peak watch: only for a building whose tariff has a demand charge.
+  const peak = el("section", { class: "peak", "data-peak-panel": "", hidden: true });
   const costBox = el("dl", { class: "cost", "data-cost": site.id },
     el("dt", {}, t("cost.month")), el("dd", { "data-cost-month": "" }, "…"),
     el("dt", {}, t("cost.tariff")), el("dd", { "data-cost-tariff": "" }, "…"),
@@ -178,7 +181,7 @@ export async function building(main, p) {
     el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
     el("section", { "aria-labelledby": "cost-h" }, el("h3", { id: "cost-h" }, t("cost.title")), costBox,
       el("p", { class: "no-print" }, reportButton(`${base}/report?format=html&year=${new Date().getFullYear() - 1}`))),
-    el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
+    peak, el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
   line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
   const dayBars = compareBars(dayBox, [], "kWh"), monthBars = compareBars(monthBox, [], "kWh");
 
@@ -240,12 +243,13 @@ export async function building(main, p) {
     } else for (const k of ["forecast-month", "forecast-year", "budget"]) patch(`[data-${k}]`, "–", costBox);
   };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
-  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {})]);
+  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
+    peakPanel(peak, base).catch(() => {})]);
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
     },
-    refresh() { energy().catch(() => {}); alertsCtl.refresh(); },
+    refresh() { energy().catch(() => {}); peakPanel(peak, base).catch(() => {}); alertsCtl.refresh(); },
   };
 }
 
@@ -272,7 +276,8 @@ function alertWhere(a) {
 }
 
 function alertValue(e, v) {
-  return e.unit === "W" ? watts(v) : num(v, Math.abs(v) < 10 ? 2 : 0) + " " + e.unit;
+  if (e.unit === "W") return watts(v);
+  return num(v, e.unit === "kW" ? 1 : Math.abs(v) < 10 ? 2 : 0) + " " + e.unit;
 }
 
 function commentItems(a) {

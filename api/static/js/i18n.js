@@ -152,8 +152,7 @@ Object.assign(TEXTS.de, {
   "view.business": "Mein Betrieb", "biz.sites": "Meine Standorte", "biz.costMonths": "Kosten je Monat (brutto) gegen Budget",
   "biz.monthCol": "Monat", "biz.gross": "Kosten brutto", "biz.budgetYear": "Budget {1}: {0}; Prognose Jahresende {2}.",
   "biz.slp": "Prognose aus dem Standardlastprofil {0} (noch wenig eigene Messwerte).", "biz.learned": "Prognose aus den eigenen Messwerten der letzten {0} Tage.",
-  "biz.peak": "Leistungsspitze und Leistungspreis", "biz.peakYear": "Höchste Viertelstunde im Abrechnungsjahr", "biz.running": "Laufende Viertelstunde",
-  "biz.demandCost": "Leistungspreis (Jahr, brutto)", "biz.export": "Export für die Buchhaltung", "biz.format": "Format",
+  "biz.export": "Export für die Buchhaltung", "biz.format": "Format",
   "biz.excelDe": "Excel (Semikolon, Dezimalkomma)", "biz.rfc": "CSV (Komma, Dezimalpunkt)",
   "biz.exportNote": "Eine Zeile je Monat: kWh je Medium, netto, MwSt., brutto, Tarif, vollständig. UTF-8 mit BOM.",
   "biz.exported": "{0} heruntergeladen ({1} Monate).", "biz.exportFailed": "Export fehlgeschlagen: {0}",
@@ -162,11 +161,30 @@ Object.assign(TEXTS.en, {
   "view.business": "My business", "biz.sites": "My sites", "biz.costMonths": "Cost per month (gross) against budget",
   "biz.monthCol": "Month", "biz.gross": "Gross cost", "biz.budgetYear": "Budget {1}: {0}; forecast year end {2}.",
   "biz.slp": "Forecast from the standard load profile {0} (little own history yet).", "biz.learned": "Forecast from the site's own readings of the last {0} days.",
-  "biz.peak": "Peak demand and demand charge", "biz.peakYear": "Highest quarter hour of the billing year", "biz.running": "Running quarter hour",
-  "biz.demandCost": "Demand charge (year, gross)", "biz.export": "Export for the accountant", "biz.format": "Format",
+  "biz.export": "Export for the accountant", "biz.format": "Format",
   "biz.excelDe": "Excel (semicolon, decimal comma)", "biz.rfc": "CSV (comma, decimal point)",
   "biz.exportNote": "One row per month: kWh per medium, net, VAT, gross, tariff, complete. UTF-8 with BOM.",
   "biz.exported": "{0} downloaded ({1} months).", "biz.exportFailed": "Export failed: {0}",
+});
+
+// The peak watch (issue 24): the panel in the building and business views, the alert kinds.
+Object.assign(TEXTS.de, {
+  "kind.peak": "Neue Leistungsspitze droht", "kind.budget": "Budget überschritten",
+  "peak.title": "Leistungsspitze und Leistungspreis", "peak.year": "Höchste Viertelstunde im Abrechnungsjahr",
+  "peak.running": "Laufende Viertelstunde", "peak.elapsed": "{0} min gemessen", "peak.noRunning": "noch kein Messwert",
+  "peak.cost": "Leistungspreis (Jahr, brutto)", "peak.price": "{0} je kW und Jahr (netto)",
+  "peak.top": "Die 10 höchsten Viertelstunden des Abrechnungsjahrs und was in ihnen lief", "peak.rank": "Nr.",
+  "peak.quarter": "Viertelstunde", "peak.avg": "Mittlere Leistung", "peak.ran": "Was lief (kWh)",
+  "peak.noSubmeters": "keine Unterzähler",
+});
+Object.assign(TEXTS.en, {
+  "kind.peak": "New peak demand ahead", "kind.budget": "Budget exceeded",
+  "peak.title": "Peak demand and demand charge", "peak.year": "Highest quarter hour of the billing year",
+  "peak.running": "Running quarter hour", "peak.elapsed": "{0} min measured", "peak.noRunning": "no reading yet",
+  "peak.cost": "Demand charge (year, gross)", "peak.price": "{0} per kW and year (net)",
+  "peak.top": "The billing year's 10 highest quarter hours and what ran in them", "peak.rank": "No.",
+  "peak.quarter": "Quarter hour", "peak.avg": "Average power", "peak.ran": "What ran (kWh)",
+  "peak.noSubmeters": "no sub-meters",
 });
 
 // `?lang=en` (a link in English) wins over the stored choice.
