@@ -8,6 +8,7 @@
 //! max_gap = "5m"            # a meter silent longer stops counting (its quarter hour is incomplete)
 //! settle = "15s"            # a quarter hour closes this long after its end without newer readings
 //! refresh = "30s"           # an open warning's figures are refreshed at most this often
+//! smoothing = "60s"         # the present power extrapolated is each meter's mean over this window
 //! top_devices = 3           # devices named as drawing most right now
 //! ```
 
@@ -42,6 +43,12 @@ pub struct PeakConfig {
     pub refresh: Duration,
     /// Devices named as drawing most right now; 1–10, default 3.
     pub top_devices: usize,
+    /// The present power the forecast holds for the rest of the quarter hour is each meter's time-weighted
+    /// mean over this window (its last [`super::RING`] samples at most), not its latest sample, so load
+    /// noise does not carry the forecast over the margin; 0 takes the latest sample. At most 5 min, default
+    /// 60 s.
+    #[serde(with = "humantime_serde")]
+    pub smoothing: Duration,
 }
 
 impl Default for PeakConfig {
@@ -54,6 +61,7 @@ impl Default for PeakConfig {
             settle: Duration::from_secs(15),
             refresh: Duration::from_secs(30),
             top_devices: 3,
+            smoothing: Duration::from_secs(60),
         }
     }
 }
@@ -61,7 +69,7 @@ impl Default for PeakConfig {
 impl PeakConfig {
     /// Pushes every invalid setting, prefixed with `analytics.peak.`:
     /// `margin_percent` outside 0–100, `min_elapsed` above 14 min, `max_gap` outside 10 s–15 min,
-    /// `settle` above 5 min, `refresh` outside 1 s–5 min, `top_devices` outside 1–10.
+    /// `settle` above 5 min, `refresh` outside 1 s–5 min, `top_devices` outside 1–10, `smoothing` above 5 min.
     pub fn validate(&self, errors: &mut Vec<String>) {
         let secs = |d: Duration| d.as_secs_f64();
         check(
@@ -95,6 +103,12 @@ impl PeakConfig {
             "peak.top_devices",
             "between 1 and 10",
         );
+        check(
+            errors,
+            secs(self.smoothing) <= 300.0,
+            "peak.smoothing",
+            "at most 5m",
+        );
     }
 }
 
@@ -115,6 +129,7 @@ mod tests {
             settle: Duration::from_secs(600),
             refresh: Duration::ZERO,
             top_devices: 0,
+            smoothing: Duration::from_secs(301),
         };
         bad.validate(&mut errors);
         for path in [
@@ -124,10 +139,11 @@ mod tests {
             "settle",
             "refresh",
             "top_devices",
+            "smoothing",
         ] {
             let p = format!("analytics.peak.{path}");
             assert!(errors.iter().any(|e| e.starts_with(&p)), "{p} in {errors:#?}");
         }
-        assert_eq!(errors.len(), 6);
+        assert_eq!(errors.len(), 7);
     }
 }

@@ -10,9 +10,12 @@
 //!   held until the next (samples further apart than `max_gap` count nothing: that stretch is missing);
 //! * the billing year's peak so far (restored at start from InfluxDB history: [`history`]), updated when a
 //!   complete quarter hour ends above it; a quarter hour with a meter's readings missing sets no peak;
-//! * the forecast of the quarter hour's final average: per meter, (energy so far + current power × time
-//!   left) / (time measured + time left), summed; its uncertainty is the range it would end in if the load
-//!   stayed anywhere between the lowest and highest site total sampled in this quarter hour.
+//! * the forecast of the quarter hour's final average: per meter, (energy so far + present power × time
+//!   left) / (time measured + time left), summed, where the present power is the meter's time-weighted
+//!   mean over the last `smoothing` (each sample standing for the time since the one before; kept in a ring
+//!   of at most [`RING`] samples), so that load noise in the latest sample does not carry the forecast over
+//!   the margin; its uncertainty is the range it would end in if the load stayed anywhere between the
+//!   lowest and highest site total sampled in this quarter hour.
 //!
 //! Once `min_elapsed` of the quarter hour is measured and the forecast exceeds the peak so far by
 //! `margin_percent`, it raises a `peak` alert on the site while the quarter hour runs: forecast and peak in
@@ -31,7 +34,7 @@ pub mod price;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -45,6 +48,9 @@ use crate::explain::{Change, Signal, duration, round, utc};
 
 /// A quarter hour, ms.
 pub const QUARTER_MS: i64 = 900_000;
+
+/// The most samples per meter kept for the present power's mean (`smoothing`).
+pub const RING: usize = 64;
 
 /// Start of the quarter hour holding `ms` (epoch ms).
 pub fn quarter_start(ms: i64) -> i64 {
@@ -115,6 +121,8 @@ struct Watched {
     /// Devices named as drawing most (sub-meters; the contributors when there are none).
     drawers: Vec<Id>,
     last: HashMap<Id, (i64, f64)>,
+    /// Per contributor, its recent samples (time, W), oldest first, for the present power's mean.
+    recent: HashMap<Id, VecDeque<(i64, f64)>>,
     peak: Option<PeakSoFar>,
     quarter: Option<i64>,
     parts: HashMap<Id, Part>,
@@ -180,6 +188,7 @@ impl PeakWatch {
                     contributors,
                     drawers,
                     last: HashMap::new(),
+                    recent: HashMap::new(),
                     peak: None,
                     quarter: None,
                     parts: HashMap::new(),
@@ -205,6 +214,7 @@ impl PeakWatch {
                 },
                 contributors,
                 last: HashMap::new(),
+                recent: HashMap::new(),
                 peak: None,
                 quarter: None,
                 parts: HashMap::new(),
@@ -306,6 +316,7 @@ impl PeakWatch {
             self.close(i, out);
         }
         let max_gap = self.max_gap();
+        let smoothing = self.cfg.smoothing.as_millis() as i64;
         let s = &mut self.sites[i];
         if s.quarter.is_some_and(|q| ts < q) {
             self.late += 1;
@@ -322,6 +333,17 @@ impl PeakWatch {
                 p.covered += ts - a;
             }
             _ => {}
+        }
+        if contributor {
+            let ring = s.recent.entry(device.clone()).or_default();
+            if ring.back().is_some_and(|&(t0, _)| ts - t0 > max_gap) {
+                ring.clear();
+            }
+            ring.push_back((ts, w));
+            // Keep the newest sample before the window: it bounds the oldest one's stretch.
+            while ring.len() > RING || ring.get(1).is_some_and(|&(t1, _)| t1 <= ts - smoothing) {
+                ring.pop_front();
+            }
         }
         s.last.insert(device.clone(), (ts, w));
         if contributor {
@@ -446,6 +468,7 @@ impl PeakWatch {
     fn evaluate(&mut self, i: usize, now: i64, out: &mut Vec<Signal>) {
         let (max_gap, tz) = (self.max_gap(), self.tz);
         let min_elapsed = self.cfg.min_elapsed.as_millis() as i64;
+        let smoothing = self.cfg.smoothing.as_millis() as i64;
         let refresh = self.cfg.refresh.as_millis() as i64;
         let margin = self.cfg.margin_percent / 100.0;
         let top = self.cfg.top_devices;
@@ -460,7 +483,7 @@ impl PeakWatch {
         let Some(peak) = s.peak.filter(|p| p.year_start == rate.year_start(date)) else {
             return;
         };
-        // Per meter: measured energy, held to now, extrapolated with its present power.
+        // Per meter: measured energy, held to now, extrapolated with its present (smoothed) power.
         let (mut forecast, mut power_now) = (0.0, 0.0);
         for c in &s.contributors {
             let Some(&(t0, w0)) = s.last.get(c).filter(|(t0, _)| now - t0 <= max_gap) else {
@@ -472,8 +495,13 @@ impl PeakWatch {
             if covered < min_elapsed || covered + left == 0 {
                 return;
             }
-            forecast += (wms + w0 * left as f64) / (covered + left) as f64;
-            power_now += w0;
+            let present = s
+                .recent
+                .get(c)
+                .and_then(|r| smoothed(r, now, smoothing))
+                .unwrap_or(w0);
+            forecast += (wms + present * left as f64) / (covered + left) as f64;
+            power_now += present;
         }
         let threshold = peak.w * (1.0 + margin);
         let warned = s.warned.filter(|w| w.quarter == q);
@@ -573,6 +601,21 @@ impl PeakWatch {
             refreshed: now,
         });
     }
+}
+
+/// A meter's time-weighted mean power over `[now - window, now]` from its recent samples, each standing for
+/// the stretch since the one before; the latest sample when the window holds no stretch (`window` 0, a
+/// single sample); `None` without samples.
+fn smoothed(ring: &VecDeque<(i64, f64)>, now: i64, window: i64) -> Option<f64> {
+    let from = now - window;
+    let (mut wms, mut ms) = (0.0, 0i64);
+    for (&(t0, _), &(t1, w1)) in ring.iter().zip(ring.iter().skip(1)) {
+        let stretch = (t1.min(now) - t0.max(from)).max(0);
+        wms += w1 * stretch as f64;
+        ms += stretch;
+    }
+    let &(_, latest) = ring.back()?;
+    Some(if ms == 0 { latest } else { wms / ms as f64 })
 }
 
 /// The site total now: the sum of its meters' latest samples, if every one is recent.

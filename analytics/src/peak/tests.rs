@@ -1,5 +1,7 @@
 //! The quarter-hour average, the forecast, the warning and its close, on hand-made samples.
 
+use std::time::Duration;
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
 use zw_model::Id;
@@ -227,4 +229,66 @@ fn a_restored_warning_clears_when_its_quarter_hour_is_over() {
         matches!(&out[..], [Signal { change: Change::Clear { reason }, .. }] if reason.contains("07:00–07:15 ended")),
         "{out:?}"
     );
+}
+
+#[test]
+fn a_noisy_plateau_just_below_the_peak_raises_nothing_but_its_latest_sample_alone_would() {
+    // 49 kW (2 % below the peak) with ±8 % noise from sample to sample: the latest sample alone says 52.9 kW
+    // every other reading, which held for 12 minutes carries the forecast over 51 kW.
+    let noisy = |t: i64| {
+        if (t - q0()) / (10 * S) % 2 == 0 {
+            49_000.0 * 1.08
+        } else {
+            49_000.0 * 0.92
+        }
+    };
+    let mut w = school(PeakConfig::default());
+    assert_eq!(feed(&mut w, q0(), q0() + 15 * MIN, noisy), Vec::new());
+    let latest = PeakConfig {
+        smoothing: Duration::ZERO,
+        ..PeakConfig::default()
+    };
+    let mut w = school(latest);
+    let out = feed(&mut w, q0(), q0() + 15 * MIN, noisy);
+    assert_eq!(
+        out.first().map(|s| s.at.timestamp_millis()),
+        Some(q0() + 3 * MIN),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_surge_just_before_min_elapsed_still_warns_at_min_elapsed() {
+    // Everything on at 07:02:30: at 07:03 the last minute's mean is 66.7 kW (the reading at 07:02:30 stands
+    // for the 10 s before it), and the forecast, (2.5 × 40 + 0.5 × 80 + 12 × 66.7) / 15 = 62.7 kW, is over
+    // the margin.
+    let surge = |t: i64| if t < q0() + 150 * S { 40_000.0 } else { 80_000.0 };
+    let mut w = school(PeakConfig::default());
+    let out = feed(&mut w, q0(), q0() + 15 * MIN, surge);
+    let first = out.first().expect("a warning");
+    assert_eq!(first.at.timestamp_millis(), q0() + 3 * MIN);
+    let Change::Raise { explanation, .. } = &first.change else {
+        panic!("a raise: {first:?}")
+    };
+    assert!((explanation.observed - 62.67).abs() < 0.01, "{explanation:?}");
+}
+
+#[test]
+fn the_present_power_is_the_time_weighted_mean_of_the_window() {
+    let ring: VecDeque<(i64, f64)> = [(0, 10.0), (10 * S, 20.0), (40 * S, 50.0), (60 * S, 80.0)].into();
+    // Over [0, 60 s]: 20 W for 10 s, 50 W for 30 s, 80 W for 20 s.
+    let mean = smoothed(&ring, 60 * S, 60 * S).expect("samples");
+    assert!(
+        (mean - (20.0 * 10.0 + 50.0 * 30.0 + 80.0 * 20.0) / 60.0).abs() < 1e-9,
+        "{mean}"
+    );
+    // The window clips the oldest stretch: over [30 s, 60 s], 50 W for 10 s and 80 W for 20 s.
+    let mean = smoothed(&ring, 60 * S, 30 * S).expect("samples");
+    assert!((mean - 70.0).abs() < 1e-9, "{mean}");
+    assert_eq!(
+        smoothed(&ring, 60 * S, 0),
+        Some(80.0),
+        "no window: the latest sample"
+    );
+    assert_eq!(smoothed(&VecDeque::new(), 0, 60 * S), None);
 }
