@@ -71,7 +71,8 @@ async fn round_trip(store: &Store, file: &str) {
         .replace("@FM_TOKEN_SHA256@", &token_hash("fm"))
         .replace("@RESIDENT_TOKEN_SHA256@", &token_hash("resident"))
         .replace("@PARKS_TOKEN_SHA256@", &token_hash("parks"))
-        .replace("@ADMIN_TOKEN_SHA256@", &token_hash("admin"));
+        .replace("@ADMIN_TOKEN_SHA256@", &token_hash("admin"))
+        .replace("@BUSINESS_TOKEN_SHA256@", &token_hash("business"));
     // The inventory is the config's arrays of tables (`[[sites]]`, `[[users]]`, …); sections are tables.
     let mut config: toml::Table = text.parse().unwrap_or_else(|e| panic!("{file}: {e}"));
     config.retain(|_, v| v.is_array());
