@@ -326,3 +326,84 @@ fn a_cold_morning_raising_the_heating_is_the_weather() {
         }
     }
 }
+
+/// A washing machine: 2-hour cycles (2 kW for the first half hour, then 400 W) three times a week, on days
+/// and at daytime hours that change from week to week; 1 W standby.
+fn washer(t0: i64, ts: i64) -> f64 {
+    let day = (ts - t0).div_euclid(DAY);
+    let (week, weekday) = (day / 7, day % 7);
+    let days = [(week * 2) % 7, (week * 2 + 2) % 7, (week * 2 + 5) % 7];
+    let Some(i) = days.iter().position(|d| *d == weekday) else {
+        return 1.0;
+    };
+    let start = [9, 11, 14, 16][((week + i as i64) % 4) as usize] * 60;
+    let m = (ts - t0).rem_euclid(DAY) / MIN - start;
+    match m {
+        0..30 => 2000.0,
+        30..120 => 400.0,
+        _ => 1.0,
+    }
+}
+
+/// The household's other load: 300 W, 1 kW in the evening (18:00–21:00).
+fn household(t0: i64, ts: i64) -> f64 {
+    let m = (ts - t0).rem_euclid(DAY) / MIN;
+    if (18 * 60..21 * 60).contains(&m) {
+        1000.0
+    } else {
+        300.0
+    }
+}
+
+#[test]
+fn a_washing_machine_at_irregular_daytime_hours_is_neither_left_on_nor_high_consumption() {
+    let cfg = Config::default();
+    let sites = vec![site(
+        "hh",
+        SiteKind::Household,
+        None,
+        &[("main", "main_meter"), ("washer", "plug")],
+    )];
+    let mut rig = Rig::new(&cfg, sites);
+    let t0 = at("2026-01-04T23:00:00Z");
+    let devices = [("hh", "main"), ("hh", "washer")];
+    let normal = |d: &str, ts: i64| match d {
+        "washer" => washer(t0, ts),
+        _ => household(t0, ts) + washer(t0, ts),
+    };
+    // Three weeks to learn, then three weeks of washes on other days and at other hours of the week.
+    rig.run(&devices, t0, 3 * 7 * 24 * 60, normal, None);
+    rig.raised();
+    rig.run(&devices, t0 + 21 * DAY, 3 * 7 * 24 * 60, normal, None);
+    let washes = rig.raised();
+    assert!(washes.is_empty(), "usual washes raised {washes:?}");
+    // Week seven: the plug's device left on from Monday 10:00 for 7 hours (a fan heater, 2 kW), and on
+    // Wednesday at 02:00 for an hour, a time of day nothing ran before: both are left on, once each.
+    let w7 = t0 + 42 * DAY;
+    let long = (w7 + 10 * 60 * MIN, w7 + 17 * 60 * MIN);
+    let night = (w7 + 2 * DAY + 2 * 60 * MIN, w7 + 2 * DAY + 3 * 60 * MIN);
+    let on = |ts: i64| (long.0..long.1).contains(&ts) || (night.0..night.1).contains(&ts);
+    let f = |d: &str, ts: i64| {
+        let w = if on(ts) { 2000.0 } else { 1.0 };
+        if d == "washer" { w } else { household(t0, ts) + w }
+    };
+    rig.run(&devices, w7, 7 * 24 * 60, f, None);
+    let left: Vec<i64> = rig
+        .out
+        .iter()
+        .filter(|s| s.kind == AlertKind::LeftOn && matches!(s.change, Change::Raise { .. }))
+        .map(|s| s.at.timestamp_millis())
+        .collect();
+    let within = |(a, b): (i64, i64)| left.iter().any(|t| (a..b).contains(t));
+    assert!(within(long) && within(night), "left on at {left:?}");
+    // The 7-hour run is left on only once it is longer than 1.5 times the 2-hour cycles.
+    assert!(
+        left.iter().all(|t| !(long.0..long.0 + 3 * 60 * MIN).contains(t)),
+        "{left:?}"
+    );
+    let week7 = rig.raised();
+    assert!(
+        week7.iter().all(|(_, d)| d == "washer"),
+        "the meter is checked beyond its plug's alert: {week7:?}"
+    );
+}

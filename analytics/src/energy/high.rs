@@ -216,14 +216,15 @@ fn raise_high(
     )
 }
 
-/// Checks a watched device for drawing power outside usage hours.
+/// Checks a watched device for drawing power `outside` usage hours, or outside its learned use (then
+/// `usual_run` is its longest recent run in ms, [`crate::energy::learned`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_left_on(
     cond: &mut Condition,
     refresh: &mut i64,
     t: &Target<'_>,
     ts: i64,
-    outside: bool,
+    (outside, usual_run): (bool, Option<i64>),
     (ema, raw): (f64, f64),
     prm: &Params,
     out: &mut Vec<Signal>,
@@ -231,19 +232,26 @@ pub(crate) fn check_left_on(
     let above = outside && ema.min(raw) > prm.left_min;
     let below = !outside || ema < prm.left_min / 2.0;
     let raise = |since: i64| {
+        let (what, baseline) = match usual_run {
+            None => ("outside usage hours".to_string(), "off outside usage hours"),
+            Some(0) => (
+                "at a time it is hardly ever on".to_string(),
+                "its learned use: off at this time",
+            ),
+            Some(r) => (
+                format!(
+                    "at a time it is hardly ever on (its recent runs took up to {})",
+                    explain::duration(r)
+                ),
+                "its learned use: off at this time",
+            ),
+        };
         let text = format!(
-            "{} drawn outside usage hours, for {}",
+            "{} drawn {what}, for {}",
             explain::power(ema),
             explain::duration(ts - since)
         );
-        let explanation = explain::watts(
-            ema,
-            0.0,
-            prm.left_min,
-            "off outside usage hours".into(),
-            since,
-            text,
-        );
+        let explanation = explain::watts(ema, 0.0, prm.left_min, baseline.into(), since, text);
         let severity = explain::power_severity(ema, 100.0 * prm.left_min);
         t.signal(
             AlertKind::LeftOn,
@@ -260,10 +268,10 @@ pub(crate) fn check_left_on(
             out.push(raise(since));
         }
         Transition::Closed => {
-            let reason = if outside {
-                format!("switched off ({})", explain::power(ema))
-            } else {
-                "usage hours began".to_string()
+            let reason = match (outside, usual_run) {
+                (true, _) => format!("switched off ({})", explain::power(ema)),
+                (false, None) => "usage hours began".to_string(),
+                (false, Some(_)) => "within its learned use".to_string(),
             };
             out.push(t.signal(AlertKind::LeftOn, ts, Change::Clear { reason }));
         }

@@ -24,6 +24,7 @@
 mod baseload;
 mod common;
 mod high;
+mod learned;
 mod restore;
 mod state;
 
@@ -268,6 +269,7 @@ impl Energy {
             high_open: Opened::default(),
             left: Default::default(),
             left_refresh: 0,
+            runs: Default::default(),
             fleet: (fleet_class, false),
             fleet_slot,
         });
@@ -324,25 +326,28 @@ impl Energy {
         };
         let mut suppressed = false;
         if d.left_on {
-            let outside = if d.learned_use {
-                // Hardly ever on in this hour of the week: its high quantile below half the on level.
-                d.normal
-                    .usual_high(judged.hour_of_week(), prm.min_samples)
-                    .is_some_and(|high| high < prm.left_min / 2.0)
+            // A household's device: judged against its own use ([`learned`]); its usual runs are no one's
+            // alert, neither its own high consumption nor (below) its meter's.
+            let (outside, usual_run) = if d.learned_use {
+                let run = d.runs.update(ts, ema, prm.left_min, d.left.is_engaged());
+                let v = learned::judge(&d.normal, &d.runs, judged, run, prm.min_samples, prm.left_min);
+                suppressed = v.usual;
+                // Off: "switched off" when an alert closes.
+                (v.outside || run == 0, Some(v.usual_run))
             } else {
-                !in_usage_hours(local, &d.usage, off)
+                (!in_usage_hours(local, &d.usage, off), None)
             };
             check_left_on(
                 &mut d.left,
                 &mut d.left_refresh,
                 &t,
                 ts,
-                outside,
+                (outside, usual_run),
                 (ema, p),
                 prm,
                 out,
             );
-            suppressed = d.left.is_engaged();
+            suppressed |= d.left.is_engaged();
         }
         // While a baseload alert is open, the baseload's excess is its story: the site's only meter is
         // checked for high consumption beyond it.
@@ -379,6 +384,12 @@ impl Energy {
                 d.high_open.excess.max(0.0)
             } else if d.left.is_active() {
                 ema
+            } else if d.learned_use && d.left_on {
+                // A household's plug is judged on its own: its meter is checked beyond what the plug draws
+                // above its usual for the hour (a wash is the plug's story, not the meter's).
+                let how = judged.hour_of_week();
+                let usual = d.normal.hour(how, prm.min_samples, &cfg.normal, prm.hysteresis);
+                (ema - usual.map_or(0.0, |b| b.expected)).max(0.0)
             } else {
                 0.0
             };

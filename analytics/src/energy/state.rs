@@ -162,6 +162,8 @@ pub(crate) struct Dev {
     pub high_open: Opened,
     pub left: Condition,
     pub left_refresh: i64,
+    /// Its runs, for a device judged against its learned use.
+    pub runs: crate::energy::learned::Runs,
     /// Index of the class in the common-cause counts, and whether the device is elevated now.
     pub fleet: (usize, bool),
     /// The device's slot in its class's common-cause counts.
