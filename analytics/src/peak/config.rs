@@ -8,7 +8,7 @@
 //! max_gap = "5m"            # a meter silent longer stops counting (its quarter hour is incomplete)
 //! settle = "15s"            # a quarter hour closes this long after its end without newer readings
 //! refresh = "30s"           # an open warning's figures are refreshed at most this often
-//! smoothing = "60s"         # the present power extrapolated is each meter's mean over this window
+//! smoothing = "2m"          # the present power extrapolated is each meter's mean over this window
 //! top_devices = 3           # devices named as drawing most right now
 //! ```
 
@@ -45,8 +45,9 @@ pub struct PeakConfig {
     pub top_devices: usize,
     /// The present power the forecast holds for the rest of the quarter hour is each meter's time-weighted
     /// mean over this window (its last [`super::RING`] samples at most), not its latest sample, so load
-    /// noise does not carry the forecast over the margin; 0 takes the latest sample. At most 5 min, default
-    /// 60 s.
+    /// noise does not carry the forecast over the margin (a longer window: fewer false warnings, a later
+    /// warning of a surge); 0 takes the latest sample. At most 5 min, default 2 min (under `min_elapsed`, so
+    /// a spike in the first minute is out of the window when the watch may first speak).
     #[serde(with = "humantime_serde")]
     pub smoothing: Duration,
 }
@@ -61,7 +62,7 @@ impl Default for PeakConfig {
             settle: Duration::from_secs(15),
             refresh: Duration::from_secs(30),
             top_devices: 3,
-            smoothing: Duration::from_secs(60),
+            smoothing: Duration::from_secs(120),
         }
     }
 }

@@ -71,7 +71,11 @@ fn a_quarter_hour_below_the_peak_raises_nothing_and_is_counted_below() {
 
 #[test]
 fn a_surge_warns_before_the_end_names_cost_and_devices_and_closes_with_a_new_peak() {
-    let mut w = school(PeakConfig::default());
+    // The present power is the last minute's mean: all of it after the surge at 07:03.
+    let mut w = school(PeakConfig {
+        smoothing: Duration::from_secs(60),
+        ..PeakConfig::default()
+    });
     // 40 kW, then everything on at 07:02: 80 kW. Final average ≈ (2 × 40 + 13 × 80) / 15 = 74.7 kW.
     let surge = |t: i64| if t < q0() + 2 * MIN { 40_000.0 } else { 80_000.0 };
     let out = feed(&mut w, q0(), q0() + 15 * MIN, surge);
@@ -258,11 +262,11 @@ fn a_noisy_plateau_just_below_the_peak_raises_nothing_but_its_latest_sample_alon
 }
 
 #[test]
-fn a_surge_just_before_min_elapsed_still_warns_at_min_elapsed() {
-    // Everything on at 07:02:30: at 07:03 the last minute's mean is 66.7 kW (the reading at 07:02:30 stands
-    // for the 10 s before it), and the forecast, (2.5 × 40 + 0.5 × 80 + 12 × 66.7) / 15 = 62.7 kW, is over
-    // the margin.
-    let surge = |t: i64| if t < q0() + 150 * S { 40_000.0 } else { 80_000.0 };
+fn a_surge_still_warns_at_min_elapsed_with_the_default_smoothing() {
+    // Everything on at 07:02: at 07:03 the mean of the last 2 min is 63.3 kW (the reading at 07:02 stands
+    // for the 10 s before it: 50 s at 40, 70 s at 80 kW), and the forecast,
+    // (2 × 40 + 1 × 80 + 12 × 63.3) / 15 = 61.3 kW, is over the margin.
+    let surge = |t: i64| if t < q0() + 2 * MIN { 40_000.0 } else { 80_000.0 };
     let mut w = school(PeakConfig::default());
     let out = feed(&mut w, q0(), q0() + 15 * MIN, surge);
     let first = out.first().expect("a warning");
@@ -270,7 +274,7 @@ fn a_surge_just_before_min_elapsed_still_warns_at_min_elapsed() {
     let Change::Raise { explanation, .. } = &first.change else {
         panic!("a raise: {first:?}")
     };
-    assert!((explanation.observed - 62.67).abs() < 0.01, "{explanation:?}");
+    assert!((explanation.observed - 61.33).abs() < 0.01, "{explanation:?}");
 }
 
 #[test]
