@@ -4,7 +4,10 @@
 //! The resident sees only their household; acknowledging an alert with a comment goes through analytics and
 //! back and the comment is kept in the alert book; the building shows cost and forecast; the watering list is
 //! a nearest-neighbour route from the configured depot, and a watering recorded in the page is in the tree's
-//! watering log. With `[store]` (a SQLite file in the stack's folder).
+//! watering log. With `[store]` (a SQLite file in the stack's folder). The town hall's tariff has a demand
+//! charge: its building view shows the peak watch (the billing year's peak as the API has it, its cost, the
+//! top quarter hours), a building without one hides it, and a `peak` alert is listed with its label and
+//! explanation.
 //!
 //! The town: the simulator's town hall meter, a household with a plug, a household without devices, a park
 //! with a soil sensor and five trees, and 99 more buildings without devices, so the overview has 100.
@@ -102,6 +105,20 @@ fn alert(id: &str, kind: &str, site: &str, device: &str, severity: &str) -> serd
     })
 }
 
+/// A `peak` alert as analytics raises it (site-wide, in kW). It is published on `schule-01` (a school with
+/// a demand charge but no meters, so the peak watch never raises or clears one there) after analytics has
+/// restored the bus's alerts at start (it would resolve a restored warning whose quarter hour is over).
+fn peak_alert(site: &str) -> serde_json::Value {
+    serde_json::json!({
+        "v": 1, "id": format!("peak.{site}"), "kind": "peak", "category": "energy", "site": site,
+        "subject": {}, "state": "open", "severity": "warning",
+        "opened_at": "2026-11-23T06:05:00Z", "updated_at": "2026-11-23T06:08:00Z",
+        "explanation": { "observed": 212.4, "expected": 198.0, "threshold": 207.9, "unit": "kW",
+            "baseline": "2026 peak so far (15-minute average of 2026-01-12 07:00)", "since": "2026-11-23T06:05:00Z",
+            "text": "quarter hour 07:00–07:15 heading for 212.4 kW; 7 min left; drawing most now: Heizung 96 kW" }
+    })
+}
+
 impl Town {
     async fn start() -> anyhow::Result<Self> {
         let stack = Stack::builder().mosquitto().influxd().start().await?;
@@ -149,6 +166,12 @@ impl Town {
             });
         }
         cfg.inventory = inv.build();
+        // The town hall and the first school are billed for their peak (Leistungspreis); the other buildings
+        // have no tariff.
+        cfg.inventory.tariffs = vec![serde_json::from_value(serde_json::json!({
+            "id": "rlm", "name": "RLM", "valid_from": "2020-01-01", "sites": ["rathaus", "schule-01"],
+            "vat_percent": 19.0, "energy_ct_per_kwh": 25.0, "demand_eur_per_kw_year": 120.0
+        }))?];
         cfg.inventory.users = vec![
             user("fm", Role::FacilityManager, &["*"], "tok-fm"),
             user("res1", Role::Resident, &["hh-1"], "tok-res1"),
@@ -231,6 +254,22 @@ impl Town {
                     .await?;
             }
         }
+        obs.client
+            .publish(
+                "zw/v1/alerts/peak.schule-01",
+                QoS::AtLeastOnce,
+                true,
+                peak_alert("schule-01").to_string(),
+            )
+            .await?;
+        eventually(WAIT, "the peak alert in the API", || async {
+            let (_, a) = get(&format!("{api}/api/v1/alerts"), Some("tok-fm")).await.ok()?;
+            a.as_array()?
+                .iter()
+                .any(|a| a["id"] == "peak.schule-01")
+                .then_some(())
+        })
+        .await?;
         eventually(WAIT, "the tree statuses in the API", || async {
             let (_, w) = get(&format!("{api}/api/v1/trees/watering"), Some("tok-parks"))
                 .await
@@ -321,6 +360,33 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// The text of the first element carrying `attr="value"` (up to its first child tag).
+fn text_at<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
+    dom.split(&format!("{attr}=\"{value}\">"))
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("")
+}
+
+/// The town hall's billing-year peak (kW) and how many top quarter hours it has (at most 10) from the API;
+/// `None` while no quarter hour is known.
+async fn api_peak(town: &Town) -> anyhow::Result<Option<(f64, usize)>> {
+    let (code, r) = get(&format!("{}/api/v1/sites/rathaus/peak", town.api), Some("tok-fm")).await?;
+    anyhow::ensure!(code == 200, "peak: {code} {r}");
+    anyhow::ensure!(r["demand_eur_per_kw_year"] == 120.0, "{r}");
+    let top = r["top"].as_array().map_or(0, Vec::len).min(10);
+    Ok(r["peak"]["kw"].as_f64().map(|kw| (kw, top)))
+}
+
+/// A German "1.234,5 kW" as kW.
+fn german_kw(s: &str) -> Option<f64> {
+    s.strip_suffix(" kW")?
+        .replace('.', "")
+        .replace(',', ".")
+        .parse()
+        .ok()
+}
+
 fn first_number(s: &str) -> Option<&str> {
     s.split(['>', '<'])
         .find(|t| t.trim().ends_with(" W") || t.trim().ends_with(" kW"))
@@ -356,7 +422,14 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     println!("overview of 100 buildings: first meaningful paint after {paint} ms");
     assert!(paint < 1000, "first paint of the overview took {paint} ms");
 
-    // One building: load profile, daily and monthly bars, carpet plot, meters, top consumers, alerts.
+    // One building: load profile, daily and monthly bars, carpet plot, meters, top consumers, alerts, and
+    // (its tariff has a demand charge) the peak watch. The peak is the API's before or after the page (a
+    // quarter hour may end in between).
+    let before = eventually(WAIT, "the town hall's peak", || async {
+        api_peak(&town).await.ok().flatten()
+    })
+    .await
+    .with_context(|| town.all.log_tail())?;
     let dom = check_view(
         &town.url("axe=1", "token=tok-fm&view=building&site=rathaus"),
         "building",
@@ -381,6 +454,44 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     assert!(dom.contains("class=\"uplot"), "uPlot did not draw:\n{dom}");
     assert!(dom.contains("data-cells=\""), "no carpet cells:\n{dom}");
     assert!(dom.contains("data-device=\"rathaus-main\""), "{dom}");
+    let after = api_peak(&town).await?.context("the peak went away")?;
+    assert!(
+        dom.contains("data-peak-panel=\"shown\"") && dom.contains("Leistungsspitze und Leistungspreis"),
+        "no peak panel for a building with a demand charge:\n{dom}"
+    );
+    let peak = text_at(&dom, "data-peak", "kw");
+    let shown = german_kw(peak).with_context(|| format!("the panel's peak {peak:?}"))?;
+    assert!(
+        [before.0, after.0]
+            .iter()
+            .any(|kw| (kw - shown).abs() <= 0.05 + 1e-9),
+        "the panel's peak {peak:?} is not the API's ({before:?}, {after:?})"
+    );
+    assert!(
+        text_at(&dom, "data-peak", "cost").contains('€'),
+        "no demand charge:\n{dom}"
+    );
+    let top: usize = attr_values(&dom, "data-peak-top")
+        .first()
+        .context("no top quarter hours")?
+        .parse()?;
+    assert!(
+        top > 0 && (top == before.1 || top == after.1),
+        "top {top} quarter hours, the API has {before:?} / {after:?}"
+    );
+    assert_eq!(attr_values(&dom, "data-peak-quarter").len(), top);
+    // A building without a demand charge has no peak watch.
+    let other = dump_dom(
+        &town.url("", "token=tok-fm&view=building&site=schule-02"),
+        BUDGET,
+        DESKTOP,
+    )
+    .await?;
+    assert!(other.contains("data-ready=\"building\""), "{other}");
+    assert!(
+        other.contains("data-peak-panel=\"none\" hidden=\"\"") && !other.contains("data-peak=\"kw\""),
+        "a building without a demand charge shows a peak panel:\n{other}"
+    );
     // Yesterday, last week and last month next to today and this month, each loaded (a value or "–").
     for kpi in [
         "today",
@@ -431,6 +542,13 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
     )
     .await?;
     assert!(dom.contains("Hoher Verbrauch: rathaus-main"), "{dom}");
+    // The peak warning with its label, explanation and figures in kW, like every other alert.
+    assert!(
+        dom.contains("Neue Leistungsspitze droht: schule-01")
+            && dom.contains("heading for 212.4 kW; 7 min left")
+            && dom.contains("212,4 kW (Schwelle 207,9 kW)"),
+        "the peak alert is not listed with its label and explanation:\n{dom}"
+    );
     let comment = "Lüftung läuft nachts, Hausmeister informiert";
     let steps = format!(
         "step={}&step={}",
