@@ -304,7 +304,12 @@ impl Energy {
             let adopt = d.high.since().is_some_and(|s| ts - s >= prm.adopt_after);
             if !(d.high.is_engaged() || d.left.is_engaged()) || adopt {
                 let how = as_of(w.local, days_off.contains(w.local.day())).hour_of_week();
-                d.normal.learn(how, w.mean, prm.min_samples, &cfg.normal);
+                if d.learned_use && d.left_on {
+                    // Its use is what it learns: a wash at an hour new to it, not an outlier to refuse.
+                    d.normal.push(how, w.mean);
+                } else {
+                    d.normal.learn(how, w.mean, prm.min_samples, &cfg.normal);
+                }
             }
         }
         let s = &mut self.sites[d.site];
