@@ -94,6 +94,13 @@ fn external_small_is_scored_against_its_labels() {
         "false alarms on negatives: {:?}",
         s.false_alarms
     );
+    // Energy alerts: at least 95 % at a labelled incident (7/7 today; a household's washing machine and its
+    // holidays are its normal use).
+    let (alerts, matching) = s.energy;
+    assert!(
+        alerts > 0 && matching as f64 >= 0.95 * alerts as f64,
+        "energy alert precision {matching}/{alerts}"
+    );
     // The forecast 3 days ahead of a labelled need: within a day (0.84 d when this was written).
     assert!(
         s.forecast_errors.len() > 100,
