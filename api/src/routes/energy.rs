@@ -499,14 +499,19 @@ pub async fn device(
 pub fn site_meters(site: &Site) -> Vec<&Device> {
     let main: Vec<&Device> = site.devices.iter().filter(|d| d.class == "main_meter").collect();
     if main.is_empty() {
-        let others: Vec<&str> = Medium::ALL.iter().filter_map(|m| m.meter_class()).collect();
-        site.devices
-            .iter()
-            .filter(|d| !others.contains(&d.class.as_str()) && d.class != "soil_sensor")
-            .collect()
+        site.devices.iter().filter(|d| measures_electricity(d)).collect()
     } else {
         main
     }
+}
+
+/// Whether `device` measures electricity: it is no heat, gas or water meter ([`Medium::meter_class`]) and no
+/// soil sensor.
+pub fn measures_electricity(device: &Device) -> bool {
+    device.class != "soil_sensor"
+        && Medium::ALL
+            .iter()
+            .all(|m| m.meter_class() != Some(device.class.as_str()))
 }
 
 /// The devices whose sum is the site's `medium`: its meters of the medium's class ([`Medium::meter_class`]),

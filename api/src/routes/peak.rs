@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use zw_model::counter::CounterConfig;
 use zw_model::counter::quarter_hours::{self, QuarterHour};
 use zw_model::counter::rollup::QUARTER;
-use zw_model::report::Medium;
 use zw_model::tariff::demand::Money;
 use zw_model::tariff::{DemandBilling, Peak, Schedule, Tariff};
 use zw_model::{Device, Id, Site, User};
@@ -34,7 +33,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::local_midnight;
 use crate::routes::devices::visible_device;
-use crate::routes::energy::{site_meters, visible_site};
+use crate::routes::energy::{measures_electricity, site_meters, visible_site};
 
 mod quarters;
 
@@ -312,12 +311,9 @@ async fn device_shares(
 /// The site's electricity devices other than main meters (sub-meters, plugs; all of them when it has no
 /// main meter): what ran in a quarter hour.
 fn consumers(site: &Site) -> Vec<&Device> {
-    let other_media: Vec<&str> = Medium::ALL.iter().filter_map(|m| m.meter_class()).collect();
     site.devices
         .iter()
-        .filter(|d| {
-            d.class != "main_meter" && d.class != "soil_sensor" && !other_media.contains(&d.class.as_str())
-        })
+        .filter(|d| d.class != "main_meter" && measures_electricity(d))
         .collect()
 }
 

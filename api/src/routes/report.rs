@@ -40,7 +40,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::local_midnight;
 use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges};
-use crate::routes::energy::{intervals, site_meters, visible_site};
+use crate::routes::energy::{intervals, medium_meters, visible_site};
 
 /// Query parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -80,21 +80,6 @@ fn format(p: &ReportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
             } else {
                 Format::Json
             })
-        }
-    }
-}
-
-/// The devices that measure `m` at `site`: its meters of that class; for electricity the main meters, or
-/// every device that is no heat, gas or water meter.
-fn meters(site: &Site, m: Medium) -> Vec<&Device> {
-    match m.meter_class() {
-        Some(class) => site.devices.iter().filter(|d| d.class == class).collect(),
-        None => {
-            let others: Vec<&str> = Medium::ALL.iter().filter_map(|m| m.meter_class()).collect();
-            site_meters(site)
-                .into_iter()
-                .filter(|d| !others.contains(&d.class.as_str()) && d.class != "soil_sensor")
-                .collect()
         }
     }
 }
@@ -262,7 +247,7 @@ async fn measure(
         .or_else(|| state.config.floor_area_m2.get(site.id.as_str()).copied());
     let mut media = Vec::new();
     for m in Medium::ALL {
-        let devices = meters(site, m);
+        let devices = medium_meters(site, m);
         if devices.is_empty() {
             continue;
         }
@@ -355,7 +340,7 @@ async fn build(
     for m in Medium::ALL {
         let devices: Vec<(&Id, &Id)> = sites
             .iter()
-            .flat_map(|s| meters(s, m).into_iter().map(|d| (&s.id, &d.id)))
+            .flat_map(|s| medium_meters(s, m).into_iter().map(|d| (&s.id, &d.id)))
             .collect();
         if !devices.is_empty() {
             let batch = rolled::load(state, m.quantity(), &devices, &times, spans).await?;
