@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device secret",
         include_str!("../migrations/0002_device_secret.sql"),
     ),
+    (
+        3,
+        "tree district",
+        include_str!("../migrations/0003_tree_district.sql"),
+    ),
 ];
 
 /// The embedded migrations as an sqlx migration source.

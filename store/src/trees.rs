@@ -1,4 +1,5 @@
-//! Trees: put, get, list, retire (their watering log stays).
+//! Trees: put, get, list, retire (their watering log stays). Every field of [`Tree`] is stored, its
+//! district too (migration 3), so a tree survives the store round trip unchanged.
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -13,7 +14,7 @@ use crate::{Change, Error, Stamp, Store, audit};
 pub type TreeRecord = Tree;
 
 const TREE_COLS: &str =
-    "id, site_id, species, planted, lat, lon, sensors, created_at, updated_at, retired_at";
+    "id, site_id, species, planted, lat, lon, sensors, district, created_at, updated_at, retired_at";
 
 fn tree_from(row: &AnyRow) -> Result<Stored<Tree>, Error> {
     let c = Cols::new(row, "trees", "id");
@@ -30,8 +31,7 @@ fn tree_from(row: &AnyRow) -> Result<Stored<Tree>, Error> {
         lat: c.float("lat")?,
         lon: c.float("lon")?,
         sensors: c.json("sensors")?,
-        // Not stored yet: the trees table has no district column.
-        district: None,
+        district: c.text_opt("district")?,
     };
     Stored::read(&c, tree)
 }
@@ -63,7 +63,7 @@ pub(crate) async fn write_tree(
     let change = if before.is_some() {
         sqlx::query(
             "UPDATE trees SET site_id = $2, species = $3, planted = $4, lat = $5, lon = $6, sensors = $7, \
-             updated_at = $8, retired_at = NULL WHERE id = $1",
+             district = $8, updated_at = $9, retired_at = NULL WHERE id = $1",
         )
         .bind(tree.id.as_str())
         .bind(tree.site.as_str())
@@ -72,6 +72,7 @@ pub(crate) async fn write_tree(
         .bind(tree.lat)
         .bind(tree.lon)
         .bind(json(&tree.sensors))
+        .bind(tree.district.as_deref())
         .bind(ts(by.at))
         .execute(&mut *conn)
         .await?;
@@ -79,8 +80,8 @@ pub(crate) async fn write_tree(
     } else {
         let position = next_position(conn, "trees", None).await?;
         sqlx::query(
-            "INSERT INTO trees (id, site_id, species, planted, lat, lon, sensors, position, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO trees (id, site_id, species, planted, lat, lon, sensors, district, position, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
         )
         .bind(tree.id.as_str())
         .bind(tree.site.as_str())
@@ -89,6 +90,7 @@ pub(crate) async fn write_tree(
         .bind(tree.lat)
         .bind(tree.lon)
         .bind(json(&tree.sensors))
+        .bind(tree.district.as_deref())
         .bind(position)
         .bind(ts(by.at))
         .execute(&mut *conn)

@@ -60,6 +60,7 @@ scenarios!(
     activation_codes_onboard_a_resident,
     alert_book_acknowledges_and_comments,
     watering_log,
+    tree_district_survives_the_store,
     import_is_idempotent_and_keeps_details,
     round_trip_demo_config,
     round_trip_example_config,
@@ -575,6 +576,44 @@ async fn alert_book_acknowledges_and_comments(store: &Store, _: &str) {
             "root comment",
             "analytics close"
         ]
+    );
+}
+
+/// A tree's district is stored: imported, exported, changed by a put and cleared again (migration 3).
+async fn tree_district_survives_the_store(store: &Store, _: &str) {
+    let mut linde = Tree::new("linde-7", "park", &["soil-1"]);
+    linde.district = Some("Nordstadt".into());
+    let inventory = Inventory::builder()
+        .site(fixtures::park_with_soil_sensor("v3/soil@ttn/devices/soil-1/up"))
+        .tree(linde.clone())
+        .tree(Tree::new("eiche-2", "park", &[]))
+        .build();
+    store.import_inventory(by(0), &inventory).await.expect("import");
+    let exported = store.export_inventory().await.expect("export");
+    assert_eq!(exported, inventory);
+    let district = |inv: &Inventory, tree: &str| {
+        let t = inv.trees.iter().find(|t| t.id.as_str() == tree).expect("tree");
+        t.district.clone()
+    };
+    assert_eq!(district(&exported, "linde-7").as_deref(), Some("Nordstadt"));
+    assert_eq!(district(&exported, "eiche-2"), None);
+    let back: Inventory = toml::from_str(&inventory_toml(&exported).expect("TOML")).expect("parse");
+    assert_eq!(district(&back, "linde-7").as_deref(), Some("Nordstadt"));
+
+    // A new district is a change (audited), the same one again is not; clearing it stores NULL.
+    linde.district = Some("Südstadt".into());
+    assert_eq!(store.put_tree(by(1), &linde).await.expect("put"), Change::Updated);
+    assert_eq!(
+        store.put_tree(by(2), &linde).await.expect("put"),
+        Change::Unchanged
+    );
+    let stored = store.trees(false).await.expect("trees");
+    assert_eq!(stored[0].value.district.as_deref(), Some("Südstadt"));
+    linde.district = None;
+    assert_eq!(store.put_tree(by(3), &linde).await.expect("put"), Change::Updated);
+    assert_eq!(
+        district(&store.export_inventory().await.expect("export"), "linde-7"),
+        None
     );
 }
 
