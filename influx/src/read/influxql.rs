@@ -2,6 +2,8 @@
 //! request ([`Client::query_all`]). Names are quoted identifiers; every tag value and time is a bound
 //! parameter named after the statement's index (`$r3_t0`, `$r3_from`), so statements never share one.
 
+use chrono::Timelike as _;
+
 use crate::read::{Group, Request, Row, Shape};
 use crate::{Client, QueryError, Series};
 
@@ -20,7 +22,7 @@ pub fn statement(i: usize, r: &Request) -> (String, Vec<(String, String)>) {
     let what = match &r.shape {
         Shape::Raw { .. } => fields(None),
         Shape::Latest => fields(Some("last")),
-        Shape::Windows { agg, .. } => fields(Some(agg.function())),
+        Shape::Windows { agg, .. } | Shape::Days { agg, .. } => fields(Some(agg.function())),
     };
     let mut params = Vec::new();
     let mut conditions = Vec::new();
@@ -29,18 +31,38 @@ pub fn statement(i: usize, r: &Request) -> (String, Vec<(String, String)>) {
         conditions.push(format!("{} = ${name}", ident(tag)));
         params.push((name, value.clone()));
     }
+    for (k, (tag, values)) in r.tags_in.iter().enumerate() {
+        let any: Vec<String> = (0..values.len())
+            .map(|j| format!("{} = $r{i}_i{k}_{j}", ident(tag)))
+            .collect();
+        conditions.push(format!("({})", any.join(" OR ")));
+        params.extend(
+            values
+                .iter()
+                .enumerate()
+                .map(|(j, v)| (format!("r{i}_i{k}_{j}"), v.clone())),
+        );
+    }
     if let Some((from, to)) = r.range {
         conditions.push(format!("time >= $r{i}_from AND time < $r{i}_to"));
         params.push((format!("r{i}_from"), from.to_rfc3339()));
         params.push((format!("r{i}_to"), to.to_rfc3339()));
     }
-    let mut q = format!("SELECT {what} FROM {}", ident(&r.measurement));
+    let from = match &r.retention_policy {
+        Some(rp) => format!("{}.{}", ident(rp), ident(&r.measurement)),
+        None => ident(&r.measurement),
+    };
+    let mut q = format!("SELECT {what} FROM {from}");
     if !conditions.is_empty() {
         q.push_str(" WHERE ");
         q.push_str(&conditions.join(" AND "));
     }
+    let by = r.group_tag().map(ident);
     match &r.shape {
         Shape::Raw { newest_first, limit } => {
+            if let Some(by) = &by {
+                q.push_str(&format!(" GROUP BY {by}"));
+            }
             if *newest_first {
                 q.push_str(" ORDER BY time DESC");
             }
@@ -48,13 +70,28 @@ pub fn statement(i: usize, r: &Request) -> (String, Vec<(String, String)>) {
                 q.push_str(&format!(" LIMIT {n}"));
             }
         }
-        Shape::Latest => {}
-        Shape::Windows { window_s, by, .. } => {
+        Shape::Latest => {
+            if let Some(by) = &by {
+                q.push_str(&format!(" GROUP BY {by}"));
+            }
+        }
+        Shape::Windows { window_s, .. } => {
             q.push_str(&format!(" GROUP BY time({}s)", window_s.max(&1)));
-            if let Some(by) = by {
-                q.push_str(&format!(", {}", ident(by)));
+            if let Some(by) = &by {
+                q.push_str(&format!(", {by}"));
             }
             q.push_str(" fill(none)");
+        }
+        Shape::Days { tz, at, .. } => {
+            q.push_str(&format!(
+                " GROUP BY time(1d, {}m)",
+                at.num_seconds_from_midnight() / 60
+            ));
+            if let Some(by) = &by {
+                q.push_str(&format!(", {by}"));
+            }
+            // Zone names are `[A-Za-z0-9/_+-]`; quoted as a string literal all the same.
+            q.push_str(&format!(" fill(null) tz('{}')", tz.name().replace('\'', "")));
         }
     }
     (q, params)
@@ -79,10 +116,7 @@ pub(crate) async fn read_all(client: &Client, requests: &[Request]) -> Result<Ve
 }
 
 fn groups(r: &Request, series: Vec<Series>) -> Vec<Group> {
-    let by = match &r.shape {
-        Shape::Windows { by, .. } => by.as_deref(),
-        _ => None,
-    };
+    let by = r.group_tag();
     series
         .into_iter()
         .map(|s| Group {
@@ -143,6 +177,30 @@ mod tests {
         assert_eq!(
             statement(0, &state).0,
             "SELECT last(\"from_ms\") FROM \"rollup_state\""
+        );
+        let per_device = Request::raw("rollup_state", &["from_ms"])
+            .tag_in("device", &["a", "b"])
+            .by("device")
+            .shape(Shape::Latest);
+        let (q, p) = statement(1, &per_device);
+        assert_eq!(
+            q,
+            "SELECT last(\"from_ms\") FROM \"rollup_state\" WHERE (\"device\" = $r1_i0_0 OR \"device\" = \
+             $r1_i0_1) GROUP BY \"device\""
+        );
+        assert_eq!(p[1], ("r1_i0_1".to_string(), "b".to_string()));
+        let days = Request::raw("q", &["first_ms"])
+            .range(t(0), t(86_400))
+            .by("device")
+            .shape(Shape::Days {
+                agg: Agg::First,
+                tz: chrono_tz::Europe::Berlin,
+                at: chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("time"),
+            });
+        assert_eq!(
+            statement(0, &days).0,
+            "SELECT first(\"first_ms\") FROM \"q\" WHERE time >= $r0_from AND time < $r0_to \
+             GROUP BY time(1d, 420m), \"device\" fill(null) tz('Europe/Berlin')"
         );
     }
 }

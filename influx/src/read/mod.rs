@@ -16,7 +16,7 @@
 pub mod influxql;
 pub mod victoria;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 
 use crate::{Client, QueryError, ReadBackend};
 
@@ -74,18 +74,40 @@ pub enum Shape {
         /// Group by this tag's value as well.
         by: Option<String>,
     },
+    /// `agg` of each field per local day of zone `tz` that begins at local time `at` (and ends at `at` the
+    /// next day), dated at its start; **every** window from the one holding the range's start to the one
+    /// holding its end is there, an empty one with every value `None` (InfluxQL `GROUP BY time(1d, at)
+    /// fill(null) tz(…)`). Needs a range. A day whose `at` does not exist locally (a DST gap) has none:
+    /// the day before lasts until the next one. InfluxDB may shift a window next to a DST change, so a
+    /// caller checks the dates it relies on.
+    Days {
+        /// The aggregate.
+        agg: Agg,
+        /// The zone of the local days.
+        tz: chrono_tz::Tz,
+        /// The local time a day begins at (whole minutes).
+        at: NaiveTime,
+    },
 }
 
-/// One read: `fields` of `measurement` where every tag of `tags` equals its value, in `range` (`[from, to)`;
-/// none: all time).
+/// One read: `fields` of `measurement` where every tag of `tags` equals its value and every tag of
+/// `tags_in` one of its values, in `range` (`[from, to)`; none: all time); one [`Group`] per value of the
+/// tag `by` when set (or of [`Shape::Windows`]'s `by`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// The measurement.
     pub measurement: String,
+    /// The retention policy the measurement is in (InfluxQL `"rp"."measurement"`); `None`: the database's
+    /// default. Engines without retention policies (VictoriaMetrics) ignore it.
+    pub retention_policy: Option<String>,
     /// The fields, in the order of a [`Row`]'s values.
     pub fields: Vec<String>,
     /// Tag equalities, all of which must hold.
     pub tags: Vec<(String, String)>,
+    /// Tags with a set of values, one of which each must have (an empty set matches nothing).
+    pub tags_in: Vec<(String, Vec<String>)>,
+    /// Group the answer by this tag's value (every shape).
+    pub by: Option<String>,
     /// `[from, to)`.
     pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// What comes back.
@@ -97,8 +119,11 @@ impl Request {
     pub fn raw(measurement: &str, fields: &[&str]) -> Self {
         Self {
             measurement: measurement.into(),
+            retention_policy: None,
             fields: fields.iter().map(|f| (*f).to_string()).collect(),
             tags: Vec::new(),
+            tags_in: Vec::new(),
+            by: None,
             range: None,
             shape: Shape::Raw {
                 newest_first: false,
@@ -107,10 +132,40 @@ impl Request {
         }
     }
 
+    /// Reads the measurement from retention policy `rp` instead of the database's default.
+    pub fn in_retention_policy(mut self, rp: &str) -> Self {
+        self.retention_policy = Some(rp.into());
+        self
+    }
+
     /// Adds the condition `tag = value`.
     pub fn tag(mut self, tag: &str, value: &str) -> Self {
         self.tags.push((tag.into(), value.into()));
         self
+    }
+
+    /// Adds the condition that `tag` is one of `values`.
+    pub fn tag_in<S: AsRef<str>>(mut self, tag: &str, values: &[S]) -> Self {
+        self.tags_in.push((
+            tag.into(),
+            values.iter().map(|v| v.as_ref().to_string()).collect(),
+        ));
+        self
+    }
+
+    /// One group per value of `tag`.
+    pub fn by(mut self, tag: &str) -> Self {
+        self.by = Some(tag.into());
+        self
+    }
+
+    /// The tag the answer is grouped by: [`Request::by`], else [`Shape::Windows`]'s.
+    pub fn group_tag(&self) -> Option<&str> {
+        match (&self.by, &self.shape) {
+            (Some(b), _) => Some(b),
+            (None, Shape::Windows { by, .. }) => by.as_deref(),
+            _ => None,
+        }
     }
 
     /// Restricts to `[from, to)`.
@@ -172,7 +227,7 @@ impl Row {
     }
 }
 
-/// The rows of one group (the value of the `by` tag of [`Shape::Windows`], else `None`).
+/// The rows of one group (the value of the request's [`Request::group_tag`], else `None`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Group {
     /// The group's tag value.
@@ -199,12 +254,30 @@ impl Client {
     /// Runs several requests (one HTTP request on InfluxDB, concurrent exports on VictoriaMetrics); the
     /// groups of each, in order. Fails if any fails.
     pub async fn read_all(&self, requests: &[Request]) -> Result<Vec<Vec<Group>>, QueryError> {
-        if requests.is_empty() {
-            return Ok(Vec::new());
+        // A tag that must take one of no values matches nothing: not asked.
+        let asked: Vec<Request> = requests
+            .iter()
+            .filter(|r| r.tags_in.iter().all(|(_, v)| !v.is_empty()))
+            .cloned()
+            .collect();
+        let mut answers = if asked.is_empty() {
+            Vec::new()
+        } else {
+            match self.config.read_backend {
+                ReadBackend::Influx => influxql::read_all(self, &asked).await?,
+                ReadBackend::VictoriaMetrics => victoria::read_all(self, &asked).await?,
+            }
         }
-        match self.config.read_backend {
-            ReadBackend::Influx => influxql::read_all(self, requests).await,
-            ReadBackend::VictoriaMetrics => victoria::read_all(self, requests).await,
-        }
+        .into_iter();
+        Ok(requests
+            .iter()
+            .map(|r| {
+                if r.tags_in.iter().all(|(_, v)| !v.is_empty()) {
+                    answers.next().unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect())
     }
 }

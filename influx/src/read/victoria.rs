@@ -34,6 +34,10 @@ pub fn selectors(r: &Request) -> Vec<String> {
             for (tag, value) in &r.tags {
                 s.push_str(&format!(",{tag}=\"{}\"", label_value(value)));
             }
+            for (tag, values) in &r.tags_in {
+                let any: Vec<String> = values.iter().map(|v| regex_literal(v)).collect();
+                s.push_str(&format!(",{tag}=~\"{}\"", label_value(&any.join("|"))));
+            }
             s.push('}');
             s
         })
@@ -98,10 +102,7 @@ async fn read(client: &Client, r: &Request) -> Result<Vec<Group>, QueryError> {
 type Samples = BTreeMap<Option<String>, Vec<Vec<(i64, f64)>>>;
 
 fn shape(r: &Request, lines: Vec<ExportLine>) -> Vec<Group> {
-    let by = match &r.shape {
-        Shape::Windows { by, .. } => by.as_deref(),
-        _ => None,
-    };
+    let by = r.group_tag();
     let range = r.range.map(|(a, b)| (a.timestamp_millis(), b.timestamp_millis()));
     let mut samples: Samples = BTreeMap::new();
     for line in lines {
@@ -141,7 +142,7 @@ fn shape(r: &Request, lines: Vec<ExportLine>) -> Vec<Group> {
             }
             *s = kept;
         }
-        let rows = rows(&r.shape, &per_field);
+        let rows = rows(&r.shape, range, &per_field);
         if !rows.is_empty() {
             out.push(Group { tag, rows });
         }
@@ -149,7 +150,7 @@ fn shape(r: &Request, lines: Vec<ExportLine>) -> Vec<Group> {
     out
 }
 
-fn rows(shape: &Shape, per_field: &[Vec<(i64, f64)>]) -> Vec<Row> {
+fn rows(shape: &Shape, range: Option<(i64, i64)>, per_field: &[Vec<(i64, f64)>]) -> Vec<Row> {
     let n = per_field.len();
     match shape {
         Shape::Raw { newest_first, limit } => {
@@ -195,7 +196,53 @@ fn rows(shape: &Shape, per_field: &[Vec<(i64, f64)>]) -> Vec<Row> {
             }
             at.into_iter().map(|(ms, values)| Row { ms, values }).collect()
         }
+        Shape::Days { agg, tz, at } => {
+            let Some((from, to)) = range else {
+                return Vec::new();
+            };
+            let starts = day_starts(*tz, *at, from, to);
+            starts
+                .windows(2)
+                .filter(|w| w[1] > from && w[0] < to)
+                .map(|w| Row {
+                    ms: w[0],
+                    values: per_field
+                        .iter()
+                        .map(|s| {
+                            let i = s.partition_point(|p| p.0 < w[0]);
+                            let j = s.partition_point(|p| p.0 < w[1]);
+                            if i < j { aggregate(*agg, &s[i..j]) } else { None }
+                        })
+                        .collect(),
+                })
+                .collect()
+        }
     }
+}
+
+/// The starts (epoch ms) of the local days of `tz` beginning at `at`, from the one before `from` to the
+/// first at or after `to`; a day whose `at` falls in a DST gap has none.
+fn day_starts(tz: chrono_tz::Tz, at: chrono::NaiveTime, from: i64, to: i64) -> Vec<i64> {
+    use chrono::TimeZone as _;
+    let local = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&tz)
+            .date_naive()
+    };
+    let mut day = local(from).pred_opt().unwrap_or(chrono::NaiveDate::MIN);
+    let last = local(to).succ_opt().unwrap_or(chrono::NaiveDate::MAX);
+    let mut starts = Vec::new();
+    while day <= last {
+        if let Some(t) = tz.from_local_datetime(&day.and_time(at)).earliest() {
+            starts.push(t.timestamp_millis());
+        }
+        match day.succ_opt() {
+            Some(d) => day = d,
+            None => break,
+        }
+    }
+    starts
 }
 
 /// `agg` of a window's samples (time order, at least one).
@@ -214,6 +261,18 @@ fn aggregate(agg: Agg, s: &[(i64, f64)]) -> Option<f64> {
 /// Epoch milliseconds as seconds with three decimals, as export's `start` and `end` take them.
 fn seconds(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// `v` as a regular expression matching exactly it (RE2 metacharacters escaped).
+fn regex_literal(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A label value inside double quotes.
@@ -244,6 +303,46 @@ mod tests {
         assert_eq!(
             selectors(&r),
             ["{__name__=\"readings_active_power\",device=\"a\\\"b\\\\\"}"]
+        );
+    }
+
+    #[test]
+    fn a_set_of_values_is_an_escaped_alternation() {
+        let r = Request::raw("q", &["first_ms"]).tag_in("device", &["a.b", "c"]);
+        assert_eq!(selectors(&r), ["{__name__=\"q_first_ms\",device=~\"a\\\\.b|c\"}"]);
+    }
+
+    #[test]
+    fn local_days_from_a_time_of_day_are_all_there() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").timestamp_millis();
+        let at = chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("time");
+        let days = Request::raw("m", &["a"])
+            .range(
+                DateTime::from_timestamp_millis(t("2026-03-27T23:00:00Z")).expect("from"),
+                DateTime::from_timestamp_millis(t("2026-03-30T22:00:00Z")).expect("to"),
+            )
+            .by("device")
+            .shape(Shape::Days {
+                agg: Agg::First,
+                tz: chrono_tz::Europe::Berlin,
+                at,
+            });
+        // Samples on the 28th at 08:00 and 09:00 local (CET), none on the 29th (DST starts at 02:00).
+        let lines = vec![line(
+            "m_a",
+            "x",
+            &[(t("2026-03-28T07:00:00Z"), 1.0), (t("2026-03-28T08:00:00Z"), 2.0)],
+        )];
+        let groups = shape(&days, lines);
+        let rows: Vec<(i64, Option<f64>)> = groups[0].rows.iter().map(|r| (r.ms, r.values[0])).collect();
+        assert_eq!(
+            rows,
+            [
+                (t("2026-03-27T06:00:00Z"), None),
+                (t("2026-03-28T06:00:00Z"), Some(1.0)),
+                (t("2026-03-29T05:00:00Z"), None),
+                (t("2026-03-30T05:00:00Z"), None),
+            ]
         );
     }
 
