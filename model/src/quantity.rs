@@ -188,6 +188,24 @@ quantities! {
     EnergyImportT1 = "energy_import_t1", WattHour, Counter;
     /// Imported active energy counter of tariff register 2 (OBIS 1.8.2, NT), Wh; part of `energy_import`.
     EnergyImportT2 = "energy_import_t2", WattHour, Counter;
+    /// Volumetric soil water content at the second depth of a multi-depth probe (counted from the top), %;
+    /// its first depth is `soil_moisture`, the depths in cm are configured per probe.
+    SoilMoisture2 = "soil_moisture_2", Percent, Gauge;
+    /// As `soil_moisture_2`, the third depth, %.
+    SoilMoisture3 = "soil_moisture_3", Percent, Gauge;
+    /// As `soil_moisture_2`, the fourth depth, %.
+    SoilMoisture4 = "soil_moisture_4", Percent, Gauge;
+}
+
+impl Quantity {
+    /// The soil moisture of a probe's depths, from the top: one device with several depths reports its
+    /// first as `soil_moisture` (so a single-depth sensor is the one-depth case), the others in order.
+    pub const SOIL_MOISTURE_BY_DEPTH: [Quantity; 4] = [
+        Quantity::SoilMoisture,
+        Quantity::SoilMoisture2,
+        Quantity::SoilMoisture3,
+        Quantity::SoilMoisture4,
+    ];
 }
 
 impl fmt::Display for Quantity {
@@ -224,6 +242,17 @@ mod tests {
             assert_eq!(q.kind(), Kind::Counter);
         }
         assert_eq!(Quantity::ActivePower.kind(), Kind::Gauge);
+    }
+
+    #[test]
+    fn a_probe_reports_every_depth_as_moisture() {
+        for q in Quantity::SOIL_MOISTURE_BY_DEPTH {
+            assert_eq!((q.unit(), q.kind()), (Unit::Percent, Kind::Gauge));
+        }
+        assert_eq!(
+            Quantity::from_name("soil_moisture_3"),
+            Some(Quantity::SoilMoisture3)
+        );
     }
 
     #[test]

@@ -19,10 +19,10 @@ use crate::Quantity;
 /// How many quantities there are: the length of the value array.
 const N: usize = Quantity::ALL.len();
 
-// The presence mask is a `u32`, and `Quantity as usize` must be the quantity's index in `Quantity::ALL`
+// The presence mask is a `u64`, and `Quantity as usize` must be the quantity's index in `Quantity::ALL`
 // (declaration order, which is also `Quantity`'s `Ord`).
 const _: () = {
-    assert!(N <= 32, "the presence mask is a u32");
+    assert!(N <= 64, "the presence mask is a u64");
     let mut i = 0;
     while i < N {
         assert!(
@@ -34,11 +34,17 @@ const _: () = {
 };
 
 /// A reading's values: at most one finite-or-not `f64` per quantity, in quantity order, without allocation.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Values {
     /// Bit `i` set: `v[i]` holds the value of `Quantity::ALL[i]`.
-    set: u32,
+    set: u64,
     v: [f64; N],
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Values {
@@ -52,7 +58,7 @@ impl Values {
         debug_assert!(values.windows(2).all(|w| w[0].0 < w[1].0));
         let mut out = Self::new();
         for &(q, v) in values {
-            out.set |= 1 << q as u32;
+            out.set |= 1 << q as u64;
             out.v[q as usize] = v;
         }
         out
@@ -162,7 +168,7 @@ impl Values {
 /// Iterator over `(&Quantity, &f64)` in quantity order: one step per present value (lowest set bit).
 #[derive(Clone)]
 pub struct Iter<'a> {
-    set: u32,
+    set: u64,
     v: &'a [f64; N],
 }
 
@@ -190,7 +196,7 @@ impl DoubleEndedIterator for Iter<'_> {
         if self.set == 0 {
             return None;
         }
-        let i = 31 - self.set.leading_zeros() as usize;
+        let i = 63 - self.set.leading_zeros() as usize;
         self.set &= !(1 << i);
         Some((&Quantity::ALL[i], &self.v[i]))
     }
