@@ -20,6 +20,8 @@
 //!   once the broker acknowledged it.
 //! * Each service logs in with its own account ([`Config::accounts`]) and may talk TLS to the broker
 //!   ([`TlsConfig`], rustls): see `deploy/conf/mosquitto.acl` for what each account may do.
+//! * Several instances of a service split their work by [`membership`]: heartbeats on
+//!   `zw/v1/members/{service}/{instance}`, the live [`Members`], and who owns a key (rendezvous hashing).
 //! * Connection state is observable through [`BusClient::is_connected`] for readiness probes.
 
 mod backoff;
@@ -28,6 +30,7 @@ mod confirmed;
 mod driver;
 mod inbound;
 mod inventory;
+pub mod membership;
 mod metrics;
 mod options;
 mod tls;
@@ -38,6 +41,7 @@ pub use confirmed::{ConfirmError, ConfirmedPublisher};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
 pub use inventory::{ChangeNotice, LiveInventory};
+pub use membership::{Members, Membership, MembershipConfig, Roster};
 pub use options::{ConnectOptions, FullPolicy};
 pub use tls::{TlsError, client_config as tls_client_config};
 pub use unconfirmed::NotQueued;

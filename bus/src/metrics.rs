@@ -28,6 +28,13 @@ pub struct Metrics {
     pub pings_excused: IntCounterVec,
     /// Unacknowledged publishes handed back to their publisher after a connection loss, per client.
     pub returned: IntCounterVec,
+    /// Live members of a service as this process sees them (label `client` = the service), see
+    /// [`crate::membership`].
+    pub members_live: IntGaugeVec,
+    /// Changes of the live member set, per service.
+    pub members_changes: IntCounterVec,
+    /// Heartbeats ignored because they were not valid JSON or named another instance than their topic.
+    pub members_invalid: IntCounterVec,
 }
 
 impl Metrics {
@@ -46,7 +53,24 @@ impl Metrics {
             &["client"],
         )?;
         registry.register(Box::new(connected.clone()))?;
+        let members_live = IntGaugeVec::new(
+            Opts::new(
+                "zw_bus_members_live",
+                "Live instances of a service (membership heartbeats) as this process sees them.",
+            ),
+            &["client"],
+        )?;
+        registry.register(Box::new(members_live.clone()))?;
         Ok(Self {
+            members_live,
+            members_changes: counter(
+                "zw_bus_members_changes_total",
+                "Changes of the live member set of a service.",
+            )?,
+            members_invalid: counter(
+                "zw_bus_members_invalid_total",
+                "Membership heartbeats ignored as invalid.",
+            )?,
             connects: counter("zw_bus_connects_total", "Successful broker connections.")?,
             connection_errors: counter("zw_bus_connection_errors_total", "Broker connection errors.")?,
             connected,
