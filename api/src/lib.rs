@@ -215,6 +215,8 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/sites/{id}/peak", get(routes::peak::site))
         .route("/api/v1/devices/{id}/forecast", get(routes::forecast::device))
         .route("/api/v1/sites/{id}/forecast", get(routes::forecast::site))
+        .route("/api/v1/sites/{id}/normal", get(routes::normal::site))
+        .route("/api/v1/sites/{id}/household", get(routes::household::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
         .route("/api/v1/sites/{id}/export.csv", get(routes::export::site))
         .route("/api/v1/ranking", get(routes::ranking::ranking))

@@ -151,12 +151,13 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
             tariffs: list(&mut t, "tariffs", errors),
             budgets: list(&mut t, "budgets", errors),
             gas_conversions: list(&mut t, "gas_conversions", errors),
+            advance_payments: list(&mut t, "advance_payments", errors),
         },
     };
     let mut cfg = cfg;
     read_price_series(&mut cfg.inventory.tariffs, errors);
     for key in t.keys() {
-        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, store, sites, trees, users, tariffs, budgets, gas_conversions)"));
+        errors.push(format!("{key}: unknown section (known: bus, influx, gateway, ingest, analytics, api, sim, log, telemetry, runtime, retention, store, sites, trees, users, tariffs, budgets, gas_conversions, advance_payments)"));
     }
     cfg
 }

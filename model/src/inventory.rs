@@ -25,6 +25,8 @@ mod source;
 pub use source::{StreamEndpoint, pattern_key, topic_key};
 mod send_hours;
 pub use send_hours::SendHours;
+pub mod advance;
+pub use advance::AdvancePayment;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod builder;
 #[cfg(any(test, feature = "fixtures"))]
@@ -465,6 +467,9 @@ pub struct Inventory {
     /// [`crate::counter::gas`]): a gas meter's m³ become kWh only where one is valid.
     #[serde(default)]
     pub gas_conversions: Vec<crate::counter::gas::GasConversion>,
+    /// Monthly advance payments (Abschlag) per household and year (`[[advance_payments]]`, see [`advance`]).
+    #[serde(default)]
+    pub advance_payments: Vec<AdvancePayment>,
 }
 
 impl Inventory {
@@ -566,6 +571,7 @@ impl Inventory {
         }
         errors.extend(crate::tariff::validate(&self.tariffs, &self.budgets, &self.sites));
         errors.extend(crate::counter::gas::validate(&self.gas_conversions, &self.sites));
+        errors.extend(advance::validate(&self.advance_payments, &self.sites));
         errors
     }
 

@@ -10,6 +10,8 @@ pub mod export;
 pub mod forecast;
 pub mod health;
 pub mod history;
+pub mod household;
+pub mod normal;
 pub mod peak;
 pub mod ranking;
 pub mod report;

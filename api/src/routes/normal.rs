@@ -1,0 +1,319 @@
+//! A site's electricity today against its learned normal, and the forecast's backtested error on the
+//! site's own history (`GET /api/v1/sites/{id}/normal`).
+//!
+//! The normal is the forecast's model ([`zw_model::forecast::learn`], as `/forecast` learns it): an
+//! hour-of-week profile from the 28 days before today (a BDEW standard profile scaled to the site while
+//! fewer than 14 days are known). Today so far (whole hours up to the current one) is compared with the
+//! profile's hours of the same span, so a Tuesday at 14:00 is set against the usual Tuesday up to 14:00.
+//!
+//! The backtest repeats the day-ahead forecast on each of the last [`BACKTEST_DAYS`] whole days: a model
+//! learned from the 28 days before that day forecasts it, and is compared with what was measured. Days
+//! without a known measurement of every hour, or without history before them, are left out (the count says
+//! how many were scored); the error is the mean absolute percentage error of the scored days and how many
+//! fell inside the forecast's p10–p90 band. Nothing is scored from simulated data: these are the site's own
+//! readings.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
+use serde::Serialize;
+use zw_model::forecast::{Hour, Method, Slp, learn};
+use zw_model::{Quantity, SiteKind};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::periods::local_midnight;
+use crate::routes::energy::{intervals, site_meters, visible_site};
+use crate::routes::forecast::HISTORY_DAYS;
+
+/// Whole days the day-ahead forecast is backtested on.
+pub const BACKTEST_DAYS: i64 = 7;
+
+/// Today so far against the learned normal of the same hours.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Today {
+    /// The local date.
+    pub date: NaiveDate,
+    /// Start of the compared span (local midnight).
+    pub from: DateTime<Utc>,
+    /// End of the compared span (the start of the current hour).
+    pub until: DateTime<Utc>,
+    /// Measured from `from` to `until`, Wh; null when an hour of it is unknown.
+    pub measured_wh: Option<f64>,
+    /// The learned normal of the same hours, Wh.
+    pub normal_wh: f64,
+    /// The learned normal of the whole day, Wh.
+    pub normal_day_wh: f64,
+    /// `measured_wh / normal_wh − 1`; null without a measurement or a positive normal.
+    pub ratio: Option<f64>,
+}
+
+/// One backtested day.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BacktestDay {
+    /// The local date forecast.
+    pub date: NaiveDate,
+    /// Forecast the day before, Wh.
+    pub forecast_wh: f64,
+    /// Lower end of the band (p10), Wh.
+    pub low_wh: f64,
+    /// Upper end of the band (p90), Wh.
+    pub high_wh: f64,
+    /// Measured, Wh.
+    pub measured_wh: f64,
+}
+
+/// The day-ahead forecast's error on the site's last days.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Backtest {
+    /// Days scored (at most [`BACKTEST_DAYS`]).
+    pub days: Vec<BacktestDay>,
+    /// Mean absolute percentage error of the scored days; null with none.
+    pub mape_pct: Option<f64>,
+    /// Scored days whose measurement lay in the band.
+    pub inside: usize,
+}
+
+/// A site's learned normal and backtest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NormalReport {
+    /// Site id.
+    pub site: String,
+    /// How today's normal was learned (`hour_of_week` or `standard_profile`, with the days learned from).
+    #[schema(value_type = Object)]
+    pub method: Method,
+    /// Today so far against the normal.
+    pub today: Today,
+    /// The day-ahead forecast backtested on the last days.
+    pub backtest: Backtest,
+}
+
+/// Sum of the hours in `[from, to)`, with whether every one of them was known.
+fn measured(hours: &[Hour], from: DateTime<Utc>, to: DateTime<Utc>) -> (f64, bool, usize) {
+    let span: Vec<&Hour> = hours.iter().filter(|h| h.start >= from && h.start < to).collect();
+    let sum = span.iter().filter_map(|h| h.wh).sum();
+    (sum, span.iter().all(|h| h.wh.is_some()), span.len())
+}
+
+/// The hours learned from for a forecast at `at`: the [`HISTORY_DAYS`] before it.
+fn before(hours: &[Hour], at: DateTime<Utc>) -> Vec<Hour> {
+    let from = at - TimeDelta::days(HISTORY_DAYS);
+    hours
+        .iter()
+        .filter(|h| h.start >= from && h.start < at)
+        .copied()
+        .collect()
+}
+
+/// Today against the normal and the backtest of the days before, from hourly `hours` that end at `now`'s
+/// hour (pure: the time zone and the time are given).
+pub fn assess(
+    tz: chrono_tz::Tz,
+    hours: &[Hour],
+    slp: Slp,
+    (today, now): (NaiveDate, DateTime<Utc>),
+) -> Option<(Method, Today, Backtest)> {
+    let midnight = |d: Option<NaiveDate>| d.and_then(|d| local_midnight(tz, d));
+    let day = midnight(Some(today))?;
+    let next = midnight(today.succ_opt())?;
+    let until = now
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))?
+        .clamp(day, next);
+    let model = learn(tz, &before(hours, day), slp)?;
+    let (so_far, known, _) = measured(hours, day, until);
+    let normal_wh: f64 = model.hours(day, until).iter().map(|h| h.1).sum();
+    let measured_wh = known.then_some(so_far);
+    let today_cmp = Today {
+        date: today,
+        from: day,
+        until,
+        measured_wh,
+        normal_wh,
+        normal_day_wh: model.hours(day, next).iter().map(|h| h.1).sum(),
+        ratio: measured_wh
+            .filter(|_| normal_wh > 0.0 && until > day)
+            .map(|m| m / normal_wh - 1.0),
+    };
+    let mut days = Vec::new();
+    for back in (1..=BACKTEST_DAYS).rev() {
+        let Some(date) = today.checked_sub_days(chrono::Days::new(back as u64)) else {
+            continue;
+        };
+        let (Some(start), Some(end)) = (midnight(Some(date)), midnight(date.succ_opt())) else {
+            continue;
+        };
+        let (actual, whole, n) = measured(hours, start, end);
+        if !whole || n < 23 || actual <= 0.0 {
+            continue;
+        }
+        let Some(m) = learn(tz, &before(hours, start), slp) else {
+            continue;
+        };
+        let p = m.project(0.0, start, end);
+        days.push(BacktestDay {
+            date,
+            forecast_wh: p.wh,
+            low_wh: p.low_wh,
+            high_wh: p.high_wh,
+            measured_wh: actual,
+        });
+    }
+    let mape_pct = (!days.is_empty()).then(|| {
+        days.iter()
+            .map(|d| 100.0 * (d.forecast_wh - d.measured_wh).abs() / d.measured_wh)
+            .sum::<f64>()
+            / days.len() as f64
+    });
+    let inside = days
+        .iter()
+        .filter(|d| (d.low_wh..=d.high_wh).contains(&d.measured_wh))
+        .count();
+    Some((
+        model.method(),
+        today_cmp,
+        Backtest {
+            days,
+            mape_pct,
+            inside,
+        },
+    ))
+}
+
+/// A site's electricity today against its learned normal, and the day-ahead forecast backtested on its
+/// last whole days.
+#[utoipa::path(get, path = "/api/v1/sites/{id}/normal", tag = "energy", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Site id")),
+    responses((status = 200, body = NormalReport), (status = 400, body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn site(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NormalReport>, ApiError> {
+    let site = visible_site(&state, &user, &id)?;
+    let meters = site_meters(site);
+    let tz = state.config.timezone();
+    let now = Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let out_of_range = || ApiError::BadRequest("date out of range".into());
+    let day = local_midnight(tz, today).ok_or_else(out_of_range)?;
+    let end = now
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now)
+        .max(day);
+    let start = day - TimeDelta::days(HISTORY_DAYS + BACKTEST_DAYS);
+    let edges = zw_model::counter::uniform_edges(start, end, TimeDelta::hours(1));
+    let b = intervals(&state, (&site.id, &meters), Quantity::EnergyImport, &edges, &user).await?;
+    let hours: Vec<Hour> = b
+        .iter()
+        .zip(&edges)
+        .map(|(b, t)| Hour {
+            start: *t,
+            wh: b.wh.filter(|_| b.complete),
+        })
+        .collect();
+    let slp = if site.kind == SiteKind::Household {
+        Slp::H25
+    } else {
+        Slp::G25
+    };
+    let (method, today, backtest) = assess(tz, &hours, slp, (today, now)).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no energy measured for {} in the {HISTORY_DAYS} days before today to learn a normal from",
+            site.id
+        ))
+    })?;
+    Ok(Json(NormalReport {
+        site: site.id.to_string(),
+        method,
+        today,
+        backtest,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Datelike, TimeZone};
+    use chrono_tz::Europe::Berlin;
+
+    use super::*;
+
+    /// Weekdays 2 kWh per hour from 07 to 19, else 0.5 kWh; `odd` days get twice that.
+    fn history(from: DateTime<Utc>, to: DateTime<Utc>, odd: &[NaiveDate]) -> Vec<Hour> {
+        zw_model::counter::uniform_edges(from, to, TimeDelta::hours(1))
+            .windows(2)
+            .map(|w| {
+                let l = w[0].with_timezone(&Berlin);
+                let work = l.weekday().number_from_monday() <= 5 && (7..19).contains(&l.hour());
+                let base = if work { 2000.0 } else { 500.0 };
+                let f = if odd.contains(&l.date_naive()) { 2.0 } else { 1.0 };
+                Hour {
+                    start: w[0],
+                    wh: Some(base * f),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn today_is_set_against_the_same_hours_of_the_learned_week_and_the_days_before_are_backtested() {
+        // Wednesday 2026-11-18, 14:30 local; 35 days of history, today at twice the usual use.
+        let now = Berlin
+            .with_ymd_and_hms(2026, 11, 18, 14, 30, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 18).expect("date");
+        let day = local_midnight(Berlin, today).expect("midnight");
+        let hour = Berlin
+            .with_ymd_and_hms(2026, 11, 18, 14, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let hours = history(day - TimeDelta::days(35), hour, &[today]);
+        let (method, t, b) = assess(Berlin, &hours, Slp::G25, (today, now)).expect("a model");
+        assert!(matches!(method, Method::HourOfWeek { days: 28 }), "{method:?}");
+        // 00–07 and the 14 h of 07–14: 7 × 0.5 + 7 × 2 = 17.5 kWh usual, 35 measured.
+        assert_eq!(t.until, hour);
+        assert!((t.normal_wh - 17_500.0).abs() < 1e-6, "{t:?}");
+        assert_eq!(t.measured_wh, Some(35_000.0));
+        assert!((t.ratio.expect("a ratio") - 1.0).abs() < 1e-9);
+        // A whole weekday: 12 × 2 + 12 × 0.5 = 30 kWh.
+        assert!((t.normal_day_wh - 30_000.0).abs() < 1e-6, "{t:?}");
+        // Seven whole days before, each forecast exactly (the pattern repeats).
+        assert_eq!(b.days.len(), 7, "{b:?}");
+        assert!(b.mape_pct.expect("an error") < 1e-9, "{b:?}");
+        assert_eq!(b.inside, 7);
+    }
+
+    #[test]
+    fn an_odd_day_counts_as_an_error_and_unknown_hours_are_not_scored() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 18).expect("date");
+        let day = local_midnight(Berlin, today).expect("midnight");
+        let odd = NaiveDate::from_ymd_opt(2026, 11, 16).expect("date");
+        let mut hours = history(day - TimeDelta::days(35), day, &[odd]);
+        // The 12th misses an hour: not scored.
+        let gap = local_midnight(Berlin, NaiveDate::from_ymd_opt(2026, 11, 12).expect("date")).expect("m");
+        if let Some(h) = hours.iter_mut().find(|h| h.start == gap) {
+            h.wh = None;
+        }
+        let (_, t, b) = assess(Berlin, &hours, Slp::G25, (today, day)).expect("a model");
+        assert_eq!(t.measured_wh, Some(0.0), "nothing of today yet");
+        assert_eq!(t.ratio, None, "no ratio before the first hour");
+        assert_eq!(b.days.len(), 6, "{b:?}");
+        assert!(!b.days.iter().any(|d| d.date.day() == 12));
+        // The odd Monday was measured at twice its forecast: 50 % off; the other five exact, in the band.
+        let mape = b.mape_pct.expect("an error");
+        assert!((mape - 50.0 / 6.0).abs() < 1e-6, "{mape}");
+        assert_eq!(b.inside, 5, "{b:?}");
+        assert_eq!(assess(Berlin, &[], Slp::G25, (today, day)).map(|x| x.0), None);
+    }
+}
