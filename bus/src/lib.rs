@@ -41,7 +41,7 @@ pub use confirmed::{ConfirmError, ConfirmedPublisher};
 pub use driver::{BusClient, Inbound, connect};
 pub use inbound::{AckToken, Delivery};
 pub use inventory::{ChangeNotice, LiveInventory};
-pub use membership::{Members, Membership, MembershipConfig, Roster};
+pub use membership::{Members, Membership, MembershipConfig, Owners, Roster};
 pub use options::{ConnectOptions, FullPolicy};
 pub use tls::{TlsError, client_config as tls_client_config};
 pub use unconfirmed::NotQueued;

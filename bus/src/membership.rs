@@ -19,7 +19,8 @@
 //! Handover and its windows. Instances learn of a change at slightly different times (a heartbeat's
 //! delivery, each one's own expiry tick), so for a moment two instances may disagree on the set. A user of
 //! [`Membership`] therefore **releases at once** a key it no longer owns, and **takes a new key only after a
-//! settle window** ([`MembershipConfig::settle`], one heartbeat) in which the set stayed the same:
+//! settle window** ([`MembershipConfig::settle`], one heartbeat) in which the set stayed the same; [`Membership::owners`]
+//! gives exactly that ([`Owners::owns`]):
 //! * a newcomer counts itself live at once, so it would own its keys immediately; the old owners see it
 //!   within one heartbeat delivery and release theirs; with the settle it starts after they stopped, so the
 //!   window in which a key is worked twice is at most the delivery delay beyond the settle (normally none), and
@@ -196,6 +197,30 @@ impl std::fmt::Display for Members {
     }
 }
 
+/// Who may work on a key, with the settle window applied: the live set now and the last set that stayed
+/// unchanged for [`MembershipConfig::settle`]. A key is this instance's only while both say so, so a key it
+/// loses is released at once and a key it gains is taken only once the new set has settled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owners {
+    /// The live members now.
+    pub current: Members,
+    /// The live members as they were when they last stayed unchanged for one settle window (empty until the
+    /// first did: a newcomer works nothing before it has heard the others).
+    pub settled: Members,
+}
+
+impl Owners {
+    /// Whether `me` may work on `key` now.
+    pub fn owns(&self, me: &str, key: &str) -> bool {
+        self.current.owns(me, key) && self.settled.owns(me, key)
+    }
+
+    /// Whether the settle window is over (nothing waits to be taken).
+    pub fn is_settled(&self) -> bool {
+        self.current == self.settled
+    }
+}
+
 /// Who was last heard of when.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
@@ -252,6 +277,7 @@ pub struct Membership {
     instance: String,
     cfg: MembershipConfig,
     members: watch::Receiver<Members>,
+    owners: watch::Receiver<Owners>,
     task: JoinHandle<()>,
 }
 
@@ -284,6 +310,10 @@ impl Membership {
         let mut roster = Roster::default();
         roster.observe(instance, started_at);
         let (tx, rx) = watch::channel(roster.live(started_at, cfg.timeout));
+        let (owners_tx, owners) = watch::channel(Owners {
+            current: rx.borrow().clone(),
+            settled: Members::default(),
+        });
         let live = bus.metrics.members_live.with_label_values(&[service]);
         live.set(1);
         let task = Task {
@@ -294,6 +324,8 @@ impl Membership {
             started_at,
             roster,
             tx,
+            owners: owners_tx,
+            settle_at: Some(tokio::time::Instant::now() + cfg.settle()),
             live,
             changes: bus.metrics.members_changes.with_label_values(&[service]),
             invalid: bus.metrics.members_invalid.with_label_values(&[service]),
@@ -314,6 +346,7 @@ impl Membership {
             instance: instance.to_owned(),
             cfg,
             members: rx,
+            owners,
             task,
         }
     }
@@ -331,6 +364,11 @@ impl Membership {
     /// The live members, changing only when the set changes.
     pub fn watch(&self) -> watch::Receiver<Members> {
         self.members.clone()
+    }
+
+    /// Who may work on which key, with the settle window applied (changes when either set changes).
+    pub fn owners(&self) -> watch::Receiver<Owners> {
+        self.owners.clone()
     }
 
     /// The live members now.
@@ -353,6 +391,9 @@ struct Task {
     started_at: DateTime<Utc>,
     roster: Roster,
     tx: watch::Sender<Members>,
+    owners: watch::Sender<Owners>,
+    /// When the current set will have settled (`None`: it has).
+    settle_at: Option<tokio::time::Instant>,
     live: prometheus::IntGauge,
     changes: prometheus::IntCounter,
     invalid: prometheus::IntCounter,
@@ -386,6 +427,10 @@ impl Task {
                     if connected {
                         self.update(now);
                     }
+                }
+                () = sleep_until(self.settle_at) => {
+                    self.settle_at = None;
+                    self.owners.send_modify(|o| o.settled = o.current.clone());
                 }
                 msg = inbound.recv() => match msg {
                     Some(p) => self.receive(&p),
@@ -440,10 +485,21 @@ impl Task {
             true
         });
         if changed {
+            let current = self.tx.borrow().clone();
+            self.owners.send_modify(|o| o.current = current);
+            self.settle_at = Some(tokio::time::Instant::now() + self.cfg.settle());
             self.changes.inc();
             self.live
                 .set(i64::try_from(self.tx.borrow().len()).unwrap_or(i64::MAX));
         }
+    }
+}
+
+/// Waits until `at`, or for ever without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -132,3 +132,41 @@ fn heartbeat_topics_parse_only_for_their_service() {
     assert_eq!(parse_topic("gateway", "zw/v1/members/gateway/a/b"), None);
     assert_eq!(filter("analytics"), "zw/v1/members/analytics/+");
 }
+
+#[test]
+fn owners_release_at_once_and_take_only_once_settled() {
+    let one = Members::new(["gw-1"]);
+    let two = Members::new(["gw-1", "gw-2"]);
+    let k = keys(200)
+        .into_iter()
+        .find(|k| two.owns("gw-2", k))
+        .expect("a key of gw-2");
+    // A newcomer works nothing before its view settled.
+    let fresh = Owners {
+        current: two.clone(),
+        settled: Members::default(),
+    };
+    assert!(!fresh.owns("gw-2", &k) && !fresh.is_settled());
+    // gw-1 sees gw-2 join: releases k at once.
+    let joined = Owners {
+        current: two.clone(),
+        settled: one.clone(),
+    };
+    assert!(!joined.owns("gw-1", &k) && !joined.owns("gw-2", &k));
+    let settled = Owners {
+        current: two.clone(),
+        settled: two.clone(),
+    };
+    assert!(settled.owns("gw-2", &k) && !settled.owns("gw-1", &k) && settled.is_settled());
+    // gw-2 gone: gw-1 takes k only once that settled too.
+    let gone = Owners {
+        current: one.clone(),
+        settled: two,
+    };
+    assert!(!gone.owns("gw-1", &k));
+    let back = Owners {
+        current: one.clone(),
+        settled: one,
+    };
+    assert!(back.owns("gw-1", &k));
+}
