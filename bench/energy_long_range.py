@@ -129,9 +129,9 @@ STATE_SAVE = []
 
 def rollups(on):
     if on:
-        influx("POST", f"/write?db={DB}&precision=ms", "".join(STATE_SAVE).encode())
+        influx("POST", f"/write?db={DB}&rp=rollups&precision=ms", "".join(STATE_SAVE).encode())
     else:
-        q = "SELECT * FROM rollup_state"
+        q = "SELECT * FROM rollups.rollup_state"  # the rollups' retention policy
         data = json.loads(influx("GET", "/query?" + urllib.parse.urlencode({"db": DB, "q": q, "epoch": "ms"})))
         STATE_SAVE.clear()
         for s in data["results"][0].get("series", []):

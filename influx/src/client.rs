@@ -83,6 +83,13 @@ impl Client {
         &self.config.database
     }
 
+    /// The same client with writes (and unqualified names in queries) going to retention policy `rp`.
+    pub fn with_retention_policy(&self, rp: &str) -> Self {
+        let mut c = self.clone();
+        c.config.retention_policy = rp.into();
+        c
+    }
+
     /// `path` behind `prefix` (`read_prefix` or `write_prefix`), with the database and `pairs` as query.
     pub(crate) fn url(&self, prefix: &str, path: &str, pairs: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();

@@ -9,7 +9,13 @@
 //! idempotent, and `zaehlwerk rollup --since` re-computes any span. [`run`] rolls the last
 //! `ingest.rollup.lookback` every `ingest.rollup.every`, up to `settle` ago, so readings arriving up to
 //! `lookback` late are rolled up again. Readings arriving later (an import, a hand-back after a longer outage)
-//! need `zaehlwerk rollup --since`. A span the watermark does not cover is read from the readings, so an
+//! need `zaehlwerk rollup --since`.
+//!
+//! The rows live in their own retention policy ([`RETENTION_POLICY`], one shard group a year: a town's year
+//! of rollups is read from one shard per meter, not 53 weekly ones), which [`Roller::prepare`] creates
+//! before the first roll. Rollups written by an older version into the database's default policy are
+//! copied over once, a month at a time and the watermarks last ([`Roller::prepare`]), so no report loses
+//! the years they cover (the raw readings behind them may be gone already). A span the watermark does not cover is read from the readings, so an
 //! imported year is exact (and slower) before it is rolled up. Inside the watermark a stale rollup mostly
 //! costs time, not exactness: late readings that fill a gap leave a rollup that still shows the gap, and the
 //! API reads the raw readings there. It is wrong only where a late reading lands between readings already
@@ -17,6 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -25,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use zw_influx::read::{self, Agg, Group, Request};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Summary, TAG_QUANTITY, TAG_TZ,
-    quarter_edges, quarter_floor, summarize,
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY,
+    SHARD_DURATION, Summary, TAG_QUANTITY, TAG_TZ, quarter_edges, quarter_floor, summarize,
 };
 use zw_model::counter::{Point, local_day_edges};
 use zw_model::{Id, Quantity, storage};
@@ -101,7 +108,12 @@ pub struct Rolled {
 
 /// Computes and writes rollups for some devices.
 pub struct Roller<Z: TimeZone> {
+    /// Reads the raw readings (and the rollups, naming their retention policy).
     client: zw_influx::Client,
+    /// Writes the rollups into [`RETENTION_POLICY`].
+    rolled: zw_influx::Client,
+    /// [`Roller::prepare`] has succeeded.
+    prepared: AtomicBool,
     tz: Z,
     tz_name: String,
     devices: Vec<(Id, Id)>,
@@ -115,7 +127,9 @@ impl<Z: TimeZone> Roller<Z> {
     /// `tz` tag). A device's readings and rollups are those stored under its current site.
     pub fn new(client: zw_influx::Client, tz: Z, tz_name: &str, devices: Vec<(Id, Id)>) -> Self {
         Self {
+            rolled: client.with_retention_policy(RETENTION_POLICY),
             client,
+            prepared: AtomicBool::new(false),
             tz,
             tz_name: tz_name.to_string(),
             devices,
@@ -133,6 +147,10 @@ impl<Z: TimeZone> Roller<Z> {
         if from >= to {
             return Ok(total);
         }
+        if !self.prepared.load(Ordering::Relaxed) {
+            self.prepare().await?;
+            self.prepared.store(true, Ordering::Relaxed);
+        }
         for device in &self.devices {
             let device = (&device.0, &device.1);
             for q in Self::QUANTITIES {
@@ -142,6 +160,74 @@ impl<Z: TimeZone> Roller<Z> {
             }
         }
         Ok(total)
+    }
+
+    /// Creates the rollups' retention policy (if missing) and copies rollups an older version wrote into the
+    /// default policy over, once: when no watermark is in [`RETENTION_POLICY`] yet but one is in the
+    /// default policy. A month at a time from the earliest watermark's start (one statement for all of it
+    /// could outlast the client's timeout), the watermarks last, so an interrupted copy is started over.
+    /// An engine without retention policies (VictoriaMetrics) refuses the statement: logged, not an error.
+    pub async fn prepare(&self) -> Result<(), RollupError> {
+        let db = ident(self.client.database());
+        let create = format!(
+            "CREATE RETENTION POLICY {} ON {db} DURATION INF REPLICATION 1 SHARD DURATION {SHARD_DURATION}",
+            ident(RETENTION_POLICY)
+        );
+        if let Err(e) = self.client.execute(&create).await {
+            // An existing policy of that name with other settings is used as it is.
+            if !e.to_string().contains("already exists") {
+                warn!(error = %e, "Rollups: their retention policy was not created; writing all the same.");
+                return Ok(());
+            }
+        }
+        let state = Request::raw(MEASUREMENT_STATE, &["from_ms"]);
+        let new = self
+            .client
+            .read(&state.clone().in_retention_policy(RETENTION_POLICY))
+            .await?;
+        if new.iter().any(|g| !g.rows.is_empty()) {
+            return Ok(());
+        }
+        let old = self.client.read(&state).await?;
+        let Some(first) = old
+            .iter()
+            .flat_map(|g| g.rows.iter())
+            .filter_map(|r| r.values.first().copied().flatten())
+            .map(|ms| ms as i64)
+            .min()
+            .and_then(DateTime::from_timestamp_millis)
+        else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let copy = |m: &str, range: &str| {
+            format!(
+                "SELECT * INTO {}.{} FROM {} {range} GROUP BY *",
+                ident(RETENTION_POLICY),
+                ident(m),
+                ident(m)
+            )
+        };
+        let (mut from, now) = (quarter_floor(first) - TimeDelta::days(1), Utc::now());
+        while from < now {
+            let to = from + TimeDelta::days(30);
+            let range = format!(
+                "WHERE time >= {}ms AND time < {}ms",
+                from.timestamp_millis(),
+                to.timestamp_millis()
+            );
+            for m in [MEASUREMENT_QUARTER, MEASUREMENT_DAY] {
+                self.client.query(&copy(m, &range), &[]).await?;
+            }
+            from = to;
+        }
+        self.client.query(&copy(MEASUREMENT_STATE, ""), &[]).await?;
+        info!(
+            since = %first,
+            s = started.elapsed().as_secs(),
+            "Rollups copied into their own retention policy."
+        );
+        Ok(())
     }
 
     async fn roll_one(
@@ -223,7 +309,7 @@ impl<Z: TimeZone> Roller<Z> {
         if lines.is_empty() || (!all && lines.matches('\n').count() < WRITE_BATCH) {
             return Ok(());
         }
-        self.client.write(std::mem::take(lines)).await?;
+        self.rolled.write(std::mem::take(lines)).await?;
         Ok(())
     }
 
@@ -263,6 +349,7 @@ impl<Z: TimeZone> Roller<Z> {
         b: DateTime<Utc>,
     ) -> Result<BTreeMap<DateTime<Utc>, Summary>, RollupError> {
         let request = scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS), device)
+            .in_retention_policy(RETENTION_POLICY)
             .tag(TAG_QUANTITY, q.name())
             .range(a, b);
         Ok(summaries(&self.client.read(&request).await?)
@@ -280,6 +367,7 @@ impl<Z: TimeZone> Roller<Z> {
             Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]),
             device,
         )
+        .in_retention_policy(RETENTION_POLICY)
         .tag(TAG_QUANTITY, q.name());
         Ok(watermark(&self.client.read(&request).await?))
     }
@@ -337,6 +425,11 @@ pub fn watermark(groups: &[Group]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     // Epoch milliseconds, exact in an f64.
     let t = |i: usize| DateTime::from_timestamp_millis((*row.values.get(i)?)? as i64);
     Some((t(0)?, t(1)?))
+}
+
+/// An InfluxQL identifier, quoted.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// `request` scoped to the device at its site.

@@ -555,7 +555,8 @@ async fn the_report_from_the_rollups_equals_the_readings_path() -> anyhow::Resul
             format!("rollup_state,device={d},quantity=energy_import,site=werk from_ms=0i,through_ms=0i 0")
         })
         .to_vec();
-    zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &empty.join("\n")).await?;
+    let db = (stack.influx_db(), zw_model::counter::rollup::RETENTION_POLICY);
+    zw_tests::influx_write_rp(&stack.influx_url(), db, "ms", &empty.join("\n")).await?;
     let raw = report().await?;
     assert_eq!(
         tally()?.0,

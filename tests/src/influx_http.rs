@@ -38,10 +38,20 @@ pub async fn influx_query(url: &str, db: &str, q: &str) -> anyhow::Result<serde_
 ///
 /// `precision` is one of InfluxDB's `ns`, `u`, `ms`, `s`, `m`, `h`.
 pub async fn influx_write(url: &str, db: &str, precision: &str, lines: &str) -> anyhow::Result<()> {
+    influx_write_rp(url, (db, ""), precision, lines).await
+}
+
+/// [`influx_write`] into retention policy `rp` of `db` (`""`: the default policy).
+pub async fn influx_write_rp(
+    url: &str,
+    (db, rp): (&str, &str),
+    precision: &str,
+    lines: &str,
+) -> anyhow::Result<()> {
     let resp = client()?
         .post(format!(
             "{url}/write?{}",
-            form_encode(&[("db", db), ("precision", precision)])
+            form_encode(&[("db", db), ("rp", rp), ("precision", precision)])
         ))
         .body(lines.to_owned())
         .send()

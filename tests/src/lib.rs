@@ -42,7 +42,7 @@ pub mod tls;
 mod victoria;
 
 pub use bus_access::{MqttCredentials, Role};
-pub use influx_http::{influx_query, influx_write, series_values};
+pub use influx_http::{influx_query, influx_write, influx_write_rp, series_values};
 pub use influxd_https::HttpsInfluxd;
 pub use mosquitto::Tls as MqttTls;
 pub use partition::Partition;

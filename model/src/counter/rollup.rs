@@ -13,7 +13,7 @@
 //! Rollups are written per device and quantity for every quarter hour (`rollup_15m`, aligned to the epoch,
 //! hence to local midnights in every zone whose offset is a multiple of 15 minutes) and every local day of
 //! the configured zone (`rollup_day`, tagged with the zone), up to a watermark (`rollup_state`: the rollups
-//! cover `[from, through)`). [`Rollups::stretch`] builds a stretch from days where whole days fit and from
+//! cover `[from, through)`), all in their own retention policy ([`RETENTION_POLICY`]). [`Rollups::stretch`] builds a stretch from days where whole days fit and from
 //! quarters elsewhere, and says `None` where it would need a row it was not given, so a caller falls back to
 //! the readings instead of guessing.
 
@@ -29,6 +29,13 @@ pub const MEASUREMENT_QUARTER: &str = "rollup_15m";
 pub const MEASUREMENT_DAY: &str = "rollup_day";
 /// Measurement of the watermark (tags: device, quantity; fields `from_ms`, `through_ms`; one point at 0).
 pub const MEASUREMENT_STATE: &str = "rollup_state";
+/// Retention policy of the rollup measurements, created by the writer ([`SHARD_DURATION`], kept for ever;
+/// `[retention] rollups` deletes old rows): a year of rows in one shard group, where the database's default
+/// policy starts a shard group every week, so a statement over a year of a town's rollups opens one cursor
+/// per meter instead of 53. Engines without retention policies (VictoriaMetrics) ignore it.
+pub const RETENTION_POLICY: &str = "rollups";
+/// Shard group duration of [`RETENTION_POLICY`] (InfluxQL duration).
+pub const SHARD_DURATION: &str = "52w";
 /// Tag of the quantity (its storage field name).
 pub const TAG_QUANTITY: &str = "quantity";
 /// Tag of the zone of a day rollup.

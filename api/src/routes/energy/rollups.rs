@@ -11,8 +11,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_influx::read::{Group, Request};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Rollups, Summary, TAG_QUANTITY,
-    TAG_TZ, quarter_floor, quarter_spans,
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY, Rollups,
+    Summary, TAG_QUANTITY, TAG_TZ, quarter_floor, quarter_spans,
 };
 use zw_model::counter::{Bucket, Point, Steps};
 use zw_model::counter::{CounterConfig, local_day_edges};
@@ -49,6 +49,7 @@ pub(super) async fn load(
             .tag(TAG_QUANTITY, q.name())
     };
     let state_rows = scoped(Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]));
+    let state_rows = state_rows.in_retention_policy(RETENTION_POLICY);
     let series = crate::db::read(state, "energy", &state_rows).await?;
     let Some((from, through)) = watermark(&series) else {
         return Ok(Loaded::default());
@@ -71,12 +72,17 @@ pub(super) async fn load(
     if let (Some(d0), Some(d1)) = (day_edges.first(), day_edges.last()) {
         requests.push(
             scoped(Request::raw(MEASUREMENT_DAY, &FIELDS))
+                .in_retention_policy(RETENTION_POLICY)
                 .tag(TAG_TZ, &state.config.timezone)
                 .range(*d0, *d1),
         );
     }
     for (a, b) in &quarters_read {
-        requests.push(scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS)).range(*a, *b));
+        requests.push(
+            scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS))
+                .in_retention_policy(RETENTION_POLICY)
+                .range(*a, *b),
+        );
     }
     // The latest reading before the watermark within reach (none: nothing to read there).
     let probe = first - cfg.max_gap < from;

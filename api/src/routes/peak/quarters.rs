@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use zw_influx::read::{Group, Request, points};
 use zw_model::counter::quarter_hours::{self, QuarterHour};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Summary, TAG_QUANTITY,
+    FIELDS, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY, Summary, TAG_QUANTITY,
 };
 use zw_model::counter::{CounterConfig, Point};
 use zw_model::tariff::{Peak, Schedule};
@@ -49,7 +49,8 @@ impl Reader<'_> {
     pub async fn quarters(&self, spans: &[(DateTime<Utc>, DateTime<Utc>)]) -> Result<Vec<Read>, ApiError> {
         let q = Quantity::EnergyImport;
         let watermark = self
-            .scoped(Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]).tag(TAG_QUANTITY, q.name()));
+            .scoped(Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"]).tag(TAG_QUANTITY, q.name()))
+            .in_retention_policy(RETENTION_POLICY);
         let wm = crate::db::read(self.state, "peak", &watermark).await?;
         let covered = wm.first().and_then(|g| g.rows.last()).and_then(|row| {
             let t = |i: usize| DateTime::from_timestamp_millis((*row.values.get(i)?)? as i64);
@@ -68,6 +69,7 @@ impl Reader<'_> {
             {
                 requests.push(
                     self.scoped(Request::raw(MEASUREMENT_QUARTER, &FIELDS).tag(TAG_QUANTITY, q.name()))
+                        .in_retention_policy(RETENTION_POLICY)
                         .range(lo.max(f), hi.min(t)),
                 );
                 rolled = true;
