@@ -43,6 +43,7 @@ mod peak_watch;
 mod pipeline;
 mod privacy;
 mod report;
+mod scale_out;
 mod sim_history;
 mod store;
 mod support;
