@@ -3,7 +3,9 @@
 //!
 //! 1. InfluxDB: every series tagged with the site, in every measurement (raw readings, the energy rollups,
 //!    the alert history), listed with `SHOW TAG VALUES` and dropped with `DROP SERIES WHERE "site" = '<id>'`;
-//!    then listed again, and any left is an error.
+//!    then listed again, and any left is an error. On VictoriaMetrics (`influx.read_backend`) every series
+//!    labelled `site=<id>` is listed (`/api/v1/series`), deleted whole (`/api/v1/admin/tsdb/delete_series`;
+//!    a cluster's vmselect under `/delete/{tenant}/prometheus`), and listed again.
 //! 2. Ingest's spool (`ingest.spool.path`): the site's lines (tag `site=<id>`) are taken out of every
 //!    waiting batch. The file is locked while ingest runs, so this fails until ingest is stopped.
 //! 3. Ingest's dead letters (`ingest.dead_letter.path`): the lines about the site (its readings topic, a
@@ -68,7 +70,12 @@ async fn run(args: &EraseArgs, cfg: &Config) -> anyhow::Result<()> {
             "note: site {site} is still in the inventory; remove it there too, or its devices write new readings"
         );
     }
-    let mut summary = vec![format!("influxdb {} tag value(s)", influx(cfg, &site).await?)];
+    let mut summary = vec![match cfg.influx.read_backend {
+        zw_influx::ReadBackend::Influx => format!("influxdb {} tag value(s)", influx(cfg, &site).await?),
+        zw_influx::ReadBackend::VictoriaMetrics => {
+            format!("victoria-metrics {} series", victoria(cfg, &site).await?)
+        }
+    }];
     if let Some(path) = &cfg.ingest.spool.path {
         summary.push(format!("spool {} line(s)", spool(path, cfg, &site).await?));
     }
@@ -126,6 +133,48 @@ async fn influx(cfg: &Config, site: &Id) -> anyhow::Result<usize> {
         bail!(
             "InfluxDB still has {} series of site {site}: {after:?}",
             after.len()
+        );
+    }
+    Ok(before.len())
+}
+
+/// VictoriaMetrics: deletes every series labelled with the site, whole (`delete_series`), then lists
+/// again, and any left is an error; the number of series deleted.
+async fn victoria(cfg: &Config, site: &Id) -> anyhow::Result<usize> {
+    let client = zw_influx::Client::new(cfg.influx.clone())?;
+    let name = |labels: &std::collections::BTreeMap<String, String>| {
+        let rest: Vec<String> = labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "__name__")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{} {}",
+            labels.get("__name__").map_or("", String::as_str),
+            rest.join(",")
+        )
+    };
+    let before = client
+        .victoria_series("site", site.as_str())
+        .await
+        .context("VictoriaMetrics: listing the site's series")?;
+    client
+        .victoria_delete_series("site", site.as_str())
+        .await
+        .context("VictoriaMetrics: deleting the site's series")?;
+    let after = client
+        .victoria_series("site", site.as_str())
+        .await
+        .context("VictoriaMetrics: listing again")?;
+    for labels in &before {
+        println!("victoria-metrics: deleted {}", name(labels));
+    }
+    println!("victoria-metrics: {} series of site {site} deleted", before.len());
+    if !after.is_empty() {
+        bail!(
+            "VictoriaMetrics still has {} series of site {site}: {:?}",
+            after.len(),
+            after.iter().map(name).collect::<Vec<_>>()
         );
     }
     Ok(before.len())

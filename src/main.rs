@@ -130,6 +130,11 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
         for w in bus_warnings(&cfg.bus) {
             eprintln!("warning: {w}");
         }
+        if cfg.influx.read_backend == zw_influx::ReadBackend::VictoriaMetrics {
+            for w in retention::victoria_warnings(&cfg.retention) {
+                eprintln!("warning: {w}");
+            }
+        }
         let devices = cfg.inventory.devices().count();
         println!(
             "config OK: {} sites, {devices} devices, {} trees, {} users",

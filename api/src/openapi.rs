@@ -26,7 +26,7 @@ use crate::routes::{
         cost::site, cost::device, peak::site, peak::device, forecast::site, forecast::device, report::town, report::site,
         normal::site, household::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
-        trees::record_watering, export::site),
+        trees::record_watering, trees::season::season, export::site),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
         cost::CostReport, cost::PeriodCost, cost::TariffCost, peak::PeakReport, peak::Quarter,
@@ -38,7 +38,7 @@ use crate::routes::{
         zw_model::report::Report, zw_model::report::BuildingReport, zw_model::report::MediumReport,
         zw_model::report::Candidate, zw_model::report::CandidateKind, zw_model::report::Climate,
         zw_model::report::Cost, zw_model::report::Medium, zw_model::report::BuildingCategory,
-        crate::error::Problem,
+        crate::error::Problem, trees::advice::LitresNow, trees::advice::Basis, trees::advice::Outlook,
         crate::device_health::DeviceHealth, crate::device_health::HealthView, crate::device_health::SiteHealth,
         crate::device_health::ErrorView)),
     modifiers(&BearerAuth, &Problems)

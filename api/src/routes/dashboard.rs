@@ -40,6 +40,12 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("js/route.js", JS, include_bytes!("../../static/js/route.js")),
     ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
     ("js/peak.js", JS, include_bytes!("../../static/js/peak.js")),
+    ("js/media.js", JS, include_bytes!("../../static/js/media.js")),
+    (
+        "js/household.js",
+        JS,
+        include_bytes!("../../static/js/household.js"),
+    ),
     (
         "js/business.js",
         JS,

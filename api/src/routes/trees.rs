@@ -1,12 +1,19 @@
-//! Trees for the parks department: a GeoJSON map layer and a watering list ordered by urgency.
+//! Trees for the parks department: a GeoJSON map layer and a watering list ordered by urgency, each tree
+//! with the litres to give now and its 1–3-day outlook ([`advice`]); the watering log; the season report
+//! ([`season`]).
 //!
 //! Tree status is computed by analytics and mirrored here; a tree without status yet is still on the map,
 //! with state `unknown`, so a dead sensor never makes a tree disappear.
 
+pub mod advice;
+pub mod season;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use zw_model::Tree;
 
@@ -14,10 +21,19 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
-fn feature(tree: &Tree, status: Option<&zw_model::tree::TreeStatus>) -> Value {
+/// Litres logged for a tree: after its sensors' latest reading, and in the last seven days.
+#[derive(Debug, Clone, Copy, Default)]
+struct Given {
+    since_reading: f64,
+    last_week: f64,
+}
+
+fn feature(tree: &Tree, status: Option<&zw_model::tree::TreeStatus>, given: Given) -> Value {
     let mut props = json!({
         "tree": tree.id, "site": tree.site, "species": tree.species, "planted": tree.planted,
-        "sensors": tree.sensors, "state": "unknown",
+        "sensors": tree.sensors, "state": "unknown", "district": tree.district,
+        "litres_now": advice::litres_now(status, given.since_reading, given.last_week),
+        "outlook": advice::outlook(status),
     });
     if let (Some(s), Some(obj)) = (
         status.and_then(|s| serde_json::to_value(s).ok()),
@@ -43,15 +59,71 @@ pub async fn geojson(
     State(state): State<Arc<AppState>>,
     Caller(user): Caller,
 ) -> Result<Json<Value>, ApiError> {
+    let given = given(&state, &user).await?;
     let status = state
         .views
         .trees
         .read()
         .map_err(|_| ApiError::unavailable("tree status", &"tree view lock poisoned"))?;
     let features: Vec<Value> = visible_trees(&state, &user)
-        .map(|t| feature(t, status.get(t.id.as_str())))
+        .map(|t| {
+            let g = given.get(t.id.as_str()).copied().unwrap_or_default();
+            feature(t, status.get(t.id.as_str()), g)
+        })
         .collect();
     Ok(Json(json!({ "type": "FeatureCollection", "features": features })))
+}
+
+/// The latest reading of each tree in scope (from its mirrored status).
+fn latest_readings(
+    state: &AppState,
+    user: &zw_model::User,
+) -> Result<BTreeMap<String, DateTime<Utc>>, ApiError> {
+    let status = state
+        .views
+        .trees
+        .read()
+        .map_err(|_| ApiError::unavailable("tree status", &"tree view lock poisoned"))?;
+    Ok(visible_trees(state, user)
+        .filter_map(|t| {
+            let s = status.get(t.id.as_str())?;
+            Some((t.id.to_string(), advice::latest_reading(s)))
+        })
+        .collect())
+}
+
+/// Litres logged per tree in scope, from the watering log; empty without a store, or (with a warning) when
+/// the log cannot be read: the list then advises as if nothing was logged, rather than failing.
+async fn given(state: &AppState, user: &zw_model::User) -> Result<BTreeMap<String, Given>, ApiError> {
+    let Some(store) = state.store.as_ref() else {
+        return Ok(BTreeMap::new());
+    };
+    let latest = latest_readings(state, user)?;
+    let now = Utc::now();
+    let week = now - chrono::TimeDelta::days(7);
+    let mut out = BTreeMap::new();
+    for t in visible_trees(state, user) {
+        let list = match store.waterings(t.id.as_str()).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(tree = %t.id, error = %e, "Cannot read the watering log; advising without it.");
+                return Ok(BTreeMap::new());
+            }
+        };
+        let mut g = Given::default();
+        let since = latest.get(t.id.as_str()).copied();
+        for w in &list {
+            let (at, litres) = (w.watering.watered_at, w.watering.litres.unwrap_or(0.0));
+            if since.is_some_and(|s| at > s) {
+                g.since_reading += litres;
+            }
+            if at > week && at <= now {
+                g.last_week += litres;
+            }
+        }
+        out.insert(t.id.to_string(), g);
+    }
+    Ok(out)
 }
 
 fn visible_trees<'a>(state: &'a AppState, user: &'a zw_model::User) -> impl Iterator<Item = &'a Tree> {
@@ -64,13 +136,14 @@ fn visible_trees<'a>(state: &'a AppState, user: &'a zw_model::User) -> impl Iter
 }
 
 /// The watering list: trees in scope with a known status, most urgent first (analytics' urgency rank), then
-/// trees without status.
+/// trees without status; each with the litres to give now and its outlook, as in the GeoJSON.
 #[utoipa::path(get, path = "/api/v1/trees/watering", tag = "trees", security(("bearer" = [])),
     responses((status = 200, body = [Object]), (status = 401, body = crate::error::Problem)))]
 pub async fn watering(
     State(state): State<Arc<AppState>>,
     Caller(user): Caller,
 ) -> Result<Json<Vec<Value>>, ApiError> {
+    let given = given(&state, &user).await?;
     let status = state
         .views
         .trees
@@ -80,7 +153,8 @@ pub async fn watering(
         .map(|t| {
             let s = status.get(t.id.as_str());
             let score = s.map_or(f64::NEG_INFINITY, |s| s.urgency.score);
-            (score, feature(t, s)["properties"].clone())
+            let g = given.get(t.id.as_str()).copied().unwrap_or_default();
+            (score, feature(t, s, g)["properties"].clone())
         })
         .collect();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -1,9 +1,10 @@
 // Facility managers: the town overview, one building, and the alerts.
 
 import { el, state, api, enc, sitePower, siteHistory, midnight, patch, announce } from "./util.js";
-import { t, watts, kwh, money, pct, num, date, dateTime, monthName } from "./i18n.js";
+import { t, watts, kwh, money, pct, num, date, dateTime, time, monthName } from "./i18n.js";
 import { figure, altTable, timeLine, compareBars, carpet, sampleRows } from "./charts.js";
 import { peakPanel } from "./peak.js";
+import { MEDIA, siteMedia, chosen, picker, amount, value, query, unit } from "./media.js";
 
 const buildings = () => state.sites.filter(s => s.kind === "building");
 const badge = x => { const h = x.health?.state || "unknown"; return el("span", { class: "health " + h, "data-health": h, "data-health-of": x.id }, t("health." + h)); };
@@ -21,11 +22,14 @@ function monthElapsed(now = new Date()) {
   return (now - start) / (end - start);
 }
 
-const energyText = p => p.wh === null ? "–" : kwh(p.wh) + (p.complete ? "" : " *");
+const energyText = (p, m = "electricity") => value(p, m) === null ? "–" : amount(p, m) + (p.complete ? "" : " *");
 
 // ---------------------------------------------------------------------------------------------- overview
 
-export async function overview(main) {
+export async function overview(main, p) {
+  // The media some building has meters for; the energy columns show the chosen one (power stays electricity).
+  const media = MEDIA.filter(m => buildings().some(s => siteMedia(s).includes(m)));
+  const medium = chosen(p, media);
   const alerts = await api("/api/v1/alerts").catch(() => []);
   const open = new Map();
   for (const a of alerts) open.set(a.site, [...(open.get(a.site) || []), a]);
@@ -62,23 +66,24 @@ export async function overview(main) {
   const table = el("table", { class: "overview" },
     el("caption", {}, t("overview.caption") + ". " + t("attention") + ". " + "* = " + t("incomplete")),
     el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i > 1 ? "num" : null },
-      h === "change" ? t("change") + " (" + t("lastYear") + ")" : h === "perArea" ? t("perArea") + " (12 " + t("monthly.short") + ")" : t(h))))),
+      h === "change" ? t("change") + " (" + t("lastYear") + ")" : h === "perArea" ? t("perArea") + " (12 " + t("monthly.short") + ", " + t("medium.electricity") + ")"
+        : ["today", "month", "lastMonth", "lastYear"].includes(h) ? t(h) + " (" + unit(medium) + ")" : t(h))))),
     tbody);
-  main.replaceChildren(el("h2", {}, t("overview.title")), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("overview.title") }, table),
+  main.replaceChildren(el("h2", {}, t("overview.title")), picker(media, medium), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("overview.title") }, table),
     el("p", { class: "no-print" }, reportButton("/api/v1/report?format=html&year=" + (new Date().getFullYear() - 1))));
   // From navigation start to the table with every building (live power in it) on the page.
   document.body.dataset.firstPaintMs = Math.round(performance.now());
   const fill = async s => {
-    const base = `/api/v1/sites/${enc(s.id)}/energy?count=1`;
+    const base = `/api/v1/sites/${enc(s.id)}/energy?count=1` + query(medium);
     try {
       const [day, month, year] = await Promise.all([api(base + "&period=day"), api(base + "&period=month"),
         api(base + "&period=month&compare=previous_year")]);
-      patch(`[data-energy="${CSS.escape(s.id)}:today"]`, energyText(day.total), tbody);
-      patch(`[data-energy="${CSS.escape(s.id)}:month"]`, energyText(month.total), tbody);
-      patch(`[data-energy="${CSS.escape(s.id)}:last-month"]`, energyText(month.previous_total), tbody);
-      patch(`[data-energy="${CSS.escape(s.id)}:last-year"]`, energyText(year.previous_total), tbody);
-      // This month projected linearly against the same month last year.
-      const f = monthElapsed(), now = month.total.wh, then = year.previous_total.wh;
+      patch(`[data-energy="${CSS.escape(s.id)}:today"]`, energyText(day.total, medium), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:month"]`, energyText(month.total, medium), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:last-month"]`, energyText(month.previous_total, medium), tbody);
+      patch(`[data-energy="${CSS.escape(s.id)}:last-year"]`, energyText(year.previous_total, medium), tbody);
+      // This month projected linearly against the same month last year (in m³ for gas and water).
+      const f = monthElapsed(), now = value(month.total, medium), then = value(year.previous_total, medium);
       const ratio = now !== null && then ? (now / Math.max(f, 0.01)) / then - 1 : null;
       patch(`[data-energy="${CSS.escape(s.id)}:change"]`, pct(ratio), tbody);
       score.set(s.id, attention(s, ratio));
@@ -113,14 +118,18 @@ export async function building(main, p) {
   const site = state.sites.find(s => s.id === p.get("site") && s.kind === "building") || buildings()[0];
   if (!site) { main.replaceChildren(el("p", { class: "none" }, t("none"))); return {}; }
   const base = `/api/v1/sites/${enc(site.id)}`;
-  const header = el("div", { class: "kpis" },
+  const media = siteMedia(site), medium = chosen(p, media), elec = medium === "electricity";
+  const header = el("div", { class: "kpis", "data-kpi-medium": medium },
     el("div", { class: "kpi" }, el("span", {}, t("power")), el("b", { "data-site-power": site.id }, watts(sitePower(site)))),
     el("div", { class: "kpi" }, el("span", {}, t("today")), el("b", { "data-kpi": "today" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("month")), el("b", { "data-kpi": "month" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("yesterday")), el("b", { "data-kpi": "yesterday" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("lastWeek")), el("b", { "data-kpi": "last-week" }, "…")),
     el("div", { class: "kpi" }, el("span", {}, t("lastMonth")), el("b", { "data-kpi": "last-month" }, "…")),
-    el("div", { class: "kpi" }, el("span", {}, t("lastYear")), el("b", { "data-kpi": "last-year" }, "…")));
+    el("div", { class: "kpi" }, el("span", {}, t("lastYear")), el("b", { "data-kpi": "last-year" }, "…")),
+    // Today so far against the learned normal of the same hours (electricity, the forecast's model).
+    el("div", { class: "kpi" }, el("span", { "data-normal-label": "" }, t("normal.title")), el("b", { "data-kpi": "normal" }, "…"),
+      el("small", { "data-normal-detail": "" }, "")));
 
   // Load profile with range, zoom and pan.
   let from = Date.now() - 864e5, to = Date.now();
@@ -154,7 +163,8 @@ export async function building(main, p) {
   chartBox.addEventListener("dblclick", () => rangeSel.dispatchEvent(new Event("change")));
 
   const dayBox = el("div", { class: "plot" }), monthBox = el("div", { class: "plot" });
-  const dayFig = figure("daily", t("daily") + " (kWh)", dayBox), monthFig = figure("monthly", t("monthly") + " (kWh)", monthBox);
+  const mLabel = " · " + t("medium." + medium) + " (" + unit(medium) + ")";
+  const dayFig = figure("daily", t("daily") + mLabel, dayBox), monthFig = figure("monthly", t("monthly") + mLabel, monthBox);
   const canvas = el("canvas", { width: 900, height: 300, role: "img", "aria-label": t("carpet") });
   const carpetLegend = el("div", { class: "legend" }), carpetSummary = el("p", { class: "summary", "data-carpet-summary": "" });
   const carpetFig = figure("carpet", t("carpet"), el("div", { class: "carpet" }, canvas, carpetLegend, carpetSummary));
@@ -172,10 +182,11 @@ export async function building(main, p) {
     el("dt", {}, t("cost.tariff")), el("dd", { "data-cost-tariff": "" }, "…"),
     el("dt", {}, t("cost.monthEnd")), el("dd", { "data-forecast-month": "" }, "…"),
     el("dt", {}, t("cost.yearEnd")), el("dd", { "data-forecast-year": "" }, "…"),
-    el("dt", {}, t("cost.budget")), el("dd", { "data-budget": "" }, "…"));
+    el("dt", {}, t("cost.budget")), el("dd", { "data-budget": "" }, "…"),
+    el("dt", {}, t("backtest.title")), el("dd", { "data-backtest": "" }, "…"));
 
   main.replaceChildren(
-    el("h2", {}, site.name || site.id, " ", badge(site)), header,
+    el("h2", {}, site.name || site.id, " ", badge(site)), picker(media, medium), header,
     el("section", { "aria-labelledby": "lp-h" }, el("h3", { id: "lp-h" }, t("loadProfile")), controls, lpFig, el("p", { class: "hint" }, t("zoom.hint"))),
     el("div", { class: "grid2" }, dayFig, monthFig), carpetFig,
     el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
@@ -183,26 +194,28 @@ export async function building(main, p) {
       el("p", { class: "no-print" }, reportButton(`${base}/report?format=html&year=${new Date().getFullYear() - 1}`))),
     peak, el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
   line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
-  const dayBars = compareBars(dayBox, [], "kWh"), monthBars = compareBars(monthBox, [], "kWh");
+  const dayBars = compareBars(dayBox, [], unit(medium)), monthBars = compareBars(monthBox, [], unit(medium));
 
   const energy = async () => {
+    const q = query(medium);
     const [today, month, days, months, week, lastMonth] = await Promise.all([
-      api(`${base}/energy?period=day&count=1`), api(`${base}/energy?period=month&count=1&compare=previous_year`),
-      api(`${base}/energy?period=day&count=14&compare=previous_year`), api(`${base}/energy?period=month&count=12&compare=previous_year`),
-      api(`${base}/energy?period=week&count=1`), api(`${base}/energy?period=month&count=1`)]);
-    patch("[data-kpi=today]", energyText(today.total) + " · " + money(today.total.cost, today.currency), header);
-    patch("[data-kpi=month]", energyText(month.total) + " · " + money(month.total.cost, month.currency), header);
-    patch("[data-kpi=last-year]", energyText(month.previous_total), header);
+      api(`${base}/energy?period=day&count=1${q}`), api(`${base}/energy?period=month&count=1&compare=previous_year${q}`),
+      api(`${base}/energy?period=day&count=14&compare=previous_year${q}`), api(`${base}/energy?period=month&count=12&compare=previous_year${q}`),
+      api(`${base}/energy?period=week&count=1${q}`), api(`${base}/energy?period=month&count=1${q}`)]);
+    // Cost for electricity only (the tariffs price electricity).
+    const withCost = (p, cur) => value(p, medium) === null ? "–" : energyText(p, medium) + (elec ? " · " + money(p.cost, cur) : "");
+    patch("[data-kpi=today]", withCost(today.total, today.currency), header);
+    patch("[data-kpi=month]", withCost(month.total, month.currency), header);
+    patch("[data-kpi=last-year]", energyText(month.previous_total, medium), header);
     // Yesterday, last week and last month with their cost (each the period before the running one).
-    const withCost = (p, cur) => p.wh === null ? "–" : energyText(p) + " · " + money(p.cost, cur);
     patch("[data-kpi=yesterday]", withCost(today.previous_total, today.currency), header);
     patch("[data-kpi=last-week]", withCost(week.previous_total, week.currency), header);
     patch("[data-kpi=last-month]", withCost(lastMonth.previous_total, lastMonth.currency), header);
-    const k = p => p.wh === null ? null : p.wh / 1000;
+    const k = p => value(p, medium);
     const dl = days.periods.map(p => date(p.start, { day: "numeric", month: "numeric" })), ml = months.periods.map(p => monthName(p.start));
     dayBars.set(dl, days.periods.map(k), days.previous.map(k));
     monthBars.set(ml, months.periods.map(k), months.previous.map(k));
-    const rows = (labels, r) => labels.map((l, i) => [l, kwh(r.periods[i].wh), kwh(r.previous[i].wh)]);
+    const rows = (labels, r) => labels.map((l, i) => [l, amount(r.periods[i], medium), amount(r.previous[i], medium)]);
     altTable(dayFig, [t("day"), t("thisPeriod"), t("yearBefore")], rows(dl, days));
     altTable(monthFig, [t("month"), t("thisPeriod"), t("yearBefore")], rows(ml, months));
   };
@@ -242,14 +255,34 @@ export async function building(main, p) {
       costBox.dataset.loaded = "1";
     } else for (const k of ["forecast-month", "forecast-year", "budget"]) patch(`[data-${k}]`, "–", costBox);
   };
+  // Today against the learned normal, and the day-ahead forecast's error on this building's own last days.
+  const normalLoad = async () => {
+    const n = await api(`${base}/normal`).catch(() => null);
+    if (!n) {
+      patch("[data-kpi=normal]", "–", header);
+      patch("[data-normal-detail]", t("normal.none"), header);
+      patch("[data-backtest]", t("backtest.none"), costBox);
+      return;
+    }
+    const x = n.today, wd = date(x.from, { weekday: "long" }), until = time(x.until);
+    patch("[data-normal-label]", t("normal.label", wd, until), header);
+    patch("[data-kpi=normal]", x.ratio === null ? "–" : pct(x.ratio), header);
+    patch("[data-normal-detail]", t("normal.detail", kwh(x.measured_wh), kwh(x.normal_wh), kwh(x.normal_day_wh))
+      + (n.method.kind === "standard_profile" ? " " + t("normal.slp", n.method.days) : ""), header);
+    header.dataset.normalRatio = x.ratio === null ? "" : x.ratio.toFixed(4);
+    const b = n.backtest;
+    patch("[data-backtest]", b.mape_pct === null ? t("backtest.none")
+      : t("backtest.text", num(b.mape_pct, 1), b.days.length, b.inside), costBox);
+    costBox.dataset.backtestDays = b.days.length;
+  };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
-  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
+  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), normalLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
     peakPanel(peak, base).catch(() => {})]);
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
     },
-    refresh() { energy().catch(() => {}); peakPanel(peak, base).catch(() => {}); alertsCtl.refresh(); },
+    refresh() { energy().catch(() => {}); normalLoad().catch(() => {}); peakPanel(peak, base).catch(() => {}); alertsCtl.refresh(); },
   };
 }
 

@@ -187,6 +187,48 @@ Object.assign(TEXTS.en, {
   "peak.noSubmeters": "no sub-meters",
 });
 
+// Media, the learned normal, the forecast's backtest; the resident's Abschlag and data resolution (issue 21).
+Object.assign(TEXTS.de, {
+  medium: "Medium", "medium.electricity": "Strom", "medium.heat": "Wärme", "medium.gas": "Gas", "medium.water": "Wasser",
+  "medium.note.gas": "Gas in m³; in kWh (Brennwert × Zustandszahl), wo eine Umrechnung hinterlegt ist.",
+  "medium.note.water": "Wasser in m³.",
+  "normal.title": "Heute gegen Normal", "normal.label": "Strom heute gegen einen normalen {0} bis {1}",
+  "normal.detail": "{0} gemessen, normal {1} (ganzer Tag normal {2}); gelernt aus den 4 Wochen vor heute.",
+  "normal.slp": "Noch {0} Tage eigene Messwerte: Normal aus dem Standardlastprofil.",
+  "normal.none": "Noch keine Messwerte, aus denen ein Normal gelernt werden kann.",
+  "backtest.title": "Prognosefehler (Backtest)",
+  "backtest.text": "± {0} % je Tag (mittlerer absoluter Fehler der Tagesprognose an den letzten {1} Tagen dieses Gebäudes; {2} davon in der Spanne)",
+  "backtest.none": "noch nicht bestimmbar: kein ganzer Tag mit Messwerten und Vorlauf",
+  "bill.title": "Jahresabrechnung gegen Abschlag", "bill.advance": "Abschläge {0}: {1} × {2} = {3}",
+  "bill.back": "Sie bekommen voraussichtlich etwa {0} zurück", "bill.extra": "Sie zahlen voraussichtlich etwa {0} nach",
+  "bill.band": "Spanne der Prognose: {0} bis {1}", "bill.backShort": "{0} zurück", "bill.extraShort": "{0} Nachzahlung", "bill.even": "ausgeglichen",
+  "bill.noAdvance": "Kein Abschlag hinterlegt: die Hausverwaltung oder der Versorger kann ihn eintragen lassen.",
+  "bill.noForecast": "Noch keine Prognose der Jahresrechnung.",
+  "res.title": "Wie genau die Werte sind", "res.every": "{0}: Messwerte alle {1}", "res.observed": "{0}: Messwerte etwa alle {1} (gemessen)",
+  "res.unknown": "{0}: Abstand der Messwerte noch unbekannt", "res.wholeKwh": "{0}: Zählerstand nur in ganzen kWh und keine Momentanleistung: beim Messstellenbetreiber die PIN für die erweiterte Anzeige erfragen.",
+  "res.noPower": "keine Momentanleistung",
+});
+Object.assign(TEXTS.en, {
+  medium: "Medium", "medium.electricity": "Electricity", "medium.heat": "Heat", "medium.gas": "Gas", "medium.water": "Water",
+  "medium.note.gas": "Gas in m³; in kWh (calorific value × Z factor) where a conversion is configured.",
+  "medium.note.water": "Water in m³.",
+  "normal.title": "Today against normal", "normal.label": "Electricity today against a normal {0} up to {1}",
+  "normal.detail": "{0} measured, normal {1} (whole day normal {2}); learned from the 4 weeks before today.",
+  "normal.slp": "Only {0} days of own readings yet: the normal comes from the standard load profile.",
+  "normal.none": "No readings yet to learn a normal from.",
+  "backtest.title": "Forecast error (backtest)",
+  "backtest.text": "± {0} % per day (mean absolute error of the day-ahead forecast on this building's last {1} days; {2} of them inside the range)",
+  "backtest.none": "not known yet: no whole day with readings and history before it",
+  "bill.title": "Year's bill against your advance payments", "bill.advance": "Advance payments {0}: {1} × {2} = {3}",
+  "bill.back": "You will probably get back about {0}", "bill.extra": "You will probably pay about {0} extra",
+  "bill.band": "forecast range: {0} to {1}", "bill.backShort": "{0} back", "bill.extraShort": "{0} extra", "bill.even": "even",
+  "bill.noAdvance": "No advance payment configured: your landlord or supplier can have it entered.",
+  "bill.noForecast": "No forecast of the year's bill yet.",
+  "res.title": "How detailed the values are", "res.every": "{0}: a reading every {1}", "res.observed": "{0}: a reading about every {1} (measured)",
+  "res.unknown": "{0}: spacing of the readings not known yet", "res.wholeKwh": "{0}: meter reading in whole kWh only and no live power: ask your metering operator (Messstellenbetreiber) for the PIN.",
+  "res.noPower": "no live power",
+});
+
 // `?lang=en` (a link in English) wins over the stored choice.
 export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.

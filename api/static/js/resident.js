@@ -1,12 +1,14 @@
 // Residents (mobile first): live power in large numbers, today by hour, this month by day, this month against
 // last month and the same month last year with cost and a projection (as numbers and as bars on one screen),
-// and what each sub-metered device uses, largest first with its share. Only the households the token sees
-// exist here at all.
+// the year's projected bill against the advance payments (Abschlag) with the forecast's band, how detailed
+// the values are (a reading every 15 min, whole kWh without the meter's PIN), and what each sub-metered
+// device uses, largest first with its share. Only the households the token sees exist here at all.
 
 import { el, state, api, enc, sitePower, siteHistory, midnight, patch } from "./util.js";
 import { t, watts, kwh, money, num, pct, date, time } from "./i18n.js";
 import { figure, altTable, bars } from "./charts.js";
 import { alertList } from "./facility.js";
+import { billSection, settlement, resolutionSection, resolution } from "./household.js";
 
 export async function home(main, p) {
   const homes = state.sites.filter(s => s.kind === "household");
@@ -31,23 +33,25 @@ export async function home(main, p) {
   const cmpBox = el("div", { class: "plot" });
   const cmpFig = figure("month-compare", t("home.compareChart") + " (kWh)", cmpBox);
   const alertBox = el("div", { class: "alert-list" });
+  const bill = billSection(), detail = resolutionSection();
   main.replaceChildren(el("div", { class: "home" },
     el("h2", {}, site.name || site.id), pick,
     el("section", { class: "now", "aria-labelledby": "now-h" }, el("h3", { id: "now-h" }, t("home.now")), now),
-    el("section", {}, el("h3", {}, t("home.compare")), compare, cmpFig),
+    el("section", {}, el("h3", {}, t("home.compare")), compare, cmpFig), bill,
     el("section", {}, el("h3", {}, t("home.devices")), el("p", { class: "hint" }, t("home.devicesNote")), devices),
-    hourFig, dayFig,
+    hourFig, dayFig, detail,
     el("section", {}, el("h3", {}, t("alerts.title")), alertBox)));
   const hourBars = bars(hourBox, "kWh"), dayBars = bars(dayBox, "kWh", 1), cmpBars = bars(cmpBox, "kWh", 1);
 
   const load = async () => {
     const today = midnight(), first = new Date(today.getFullYear(), today.getMonth(), 1);
     const days = Math.round((today - first) / 864e5) + 1;
-    const [hours, month, year, perDay, top, fc] = await Promise.all([
+    const [hours, month, year, perDay, top, fc, info] = await Promise.all([
       siteHistory(site, today.getTime(), Date.now(), 3600),
       api(`${base}/energy?period=month&count=1`), api(`${base}/energy?period=month&count=1&compare=previous_year`),
       api(`${base}/energy?period=day&count=${days}`), api(`${base}/top?period=month&count=1`).catch(() => null),
-      api(`${base}/forecast`).catch(() => null)]);
+      api(`${base}/forecast`).catch(() => null), api(`${base}/household`).catch(() => null)]);
+    settlement(bill, fc, info);
     // Mean power over an hour in W is that hour's energy in Wh.
     const hl = hours.map(([ms]) => time(ms)), hv = hours.map(([, w]) => w / 1000);
     hourBars.set(hl, hv);
@@ -94,6 +98,7 @@ export async function home(main, p) {
   };
   await alertList(alertBox, a => a.site === site.id);
   await load().catch(() => {});
+  await resolution(detail, site).catch(() => {});
   let last = 0;
   return {
     onLive(device) {

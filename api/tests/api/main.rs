@@ -10,3 +10,4 @@ mod matrix;
 mod peak;
 mod router;
 mod scope;
+mod trees;

@@ -245,6 +245,11 @@ pub fn points(groups: &[Group]) -> Vec<(DateTime<Utc>, f64)> {
 }
 
 impl Client {
+    /// The engine reads go to (`influx.read_backend`).
+    pub fn read_backend(&self) -> ReadBackend {
+        self.config.read_backend
+    }
+
     /// Runs one request on the configured engine.
     pub async fn read(&self, request: &Request) -> Result<Vec<Group>, QueryError> {
         let mut all = self.read_all(std::slice::from_ref(request)).await?;

@@ -98,6 +98,78 @@ async fn read(client: &Client, r: &Request) -> Result<Vec<Group>, QueryError> {
     Ok(shape(r, lines))
 }
 
+impl Client {
+    /// The series (label sets, `__name__` included) VictoriaMetrics holds whose label `tag` is `value`, over
+    /// all time (`/api/v1/series` from the epoch; without `start` it answers only the last day).
+    pub async fn victoria_series(
+        &self,
+        tag: &str,
+        value: &str,
+    ) -> Result<Vec<BTreeMap<String, String>>, QueryError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            data: Vec<BTreeMap<String, String>>,
+        }
+        let resp = self
+            .victoria_post(
+                &format!("{}/api/v1/series", self.config.read_prefix),
+                &[("match[]", &label_selector(tag, value)), ("start", "0")],
+            )
+            .await?;
+        let answer: Answer = resp.json().await.map_err(|e| QueryError::Decode(e.to_string()))?;
+        Ok(answer.data)
+    }
+
+    /// Deletes every series whose label `tag` is `value`, whole (all its samples), with
+    /// `/api/v1/admin/tsdb/delete_series`: on a single node behind `read_prefix`, on a cluster's vmselect
+    /// at `/delete/{tenant}/prometheus` when `read_prefix` is `/select/{tenant}/prometheus`.
+    pub async fn victoria_delete_series(&self, tag: &str, value: &str) -> Result<(), QueryError> {
+        let prefix = match self.config.read_prefix.strip_prefix("/select/") {
+            Some(rest) => format!("/delete/{rest}"),
+            None => self.config.read_prefix.clone(),
+        };
+        self.victoria_post(
+            &format!("{prefix}/api/v1/admin/tsdb/delete_series"),
+            &[("match[]", &label_selector(tag, value))],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `POST path` with a form body; a non-2xx answer is an error.
+    async fn victoria_post(
+        &self,
+        path: &str,
+        pairs: &[(&str, &str)],
+    ) -> Result<reqwest::Response, QueryError> {
+        let mut form = Url::parse("http://form.invalid/").map_err(|e| QueryError::Decode(e.to_string()))?;
+        form.query_pairs_mut().extend_pairs(pairs);
+        let mut url = self.base.clone();
+        url.set_path(path);
+        let resp = self
+            .auth(self.http.post(url))
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form.query().unwrap_or_default().to_string())
+            .send()
+            .await
+            .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(QueryError::Server {
+                status: status.as_u16(),
+                message: error_message(resp).await,
+            });
+        }
+        Ok(resp)
+    }
+}
+
+/// The selector of every series with label `tag` equal to `value`.
+fn label_selector(tag: &str, value: &str) -> String {
+    format!("{{{tag}=\"{}\"}}", label_value(value))
+}
+
 /// Per group (tag value) and field: the samples, sorted by time, one per time (the later written).
 type Samples = BTreeMap<Option<String>, Vec<Vec<(i64, f64)>>>;
 
