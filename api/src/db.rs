@@ -2,22 +2,10 @@
 //! connection, InfluxDB's own error) is logged once server-side and answered as a generic 503 that names
 //! only what is unavailable, never an internal URL or InfluxDB's text.
 
-use zw_influx::Series;
 use zw_influx::read::{Group, Request};
 
 use crate::AppState;
 use crate::error::ApiError;
-
-/// Runs several `;`-separated InfluxQL statements in one request (`zw_influx::Client::query_all`); the
-/// series of each. InfluxDB only: [`read_all`] reads from every engine.
-pub async fn query_all(
-    state: &AppState,
-    what: &'static str,
-    q: &str,
-    params: &[(&str, &str)],
-) -> Result<Vec<Vec<Series>>, ApiError> {
-    answer(state, what, state.influx.query_all(q, params)).await
-}
 
 /// Runs one read on the configured engine ([`zw_influx::Client::read`]).
 pub async fn read(state: &AppState, what: &'static str, request: &Request) -> Result<Vec<Group>, ApiError> {

@@ -19,9 +19,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone as _, Timelike, Utc};
 use chrono_tz::Tz;
-use zw_influx::Series;
+use zw_influx::read::{Agg, Group, Request, Shape};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, Summary, TAG_QUANTITY, TAG_TZ,
+    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY, Summary,
+    TAG_QUANTITY, TAG_TZ,
 };
 use zw_model::counter::{Around, Bucket, CounterConfig, Point, Steps, exact_energy, local_day_edges};
 use zw_model::{Id, Quantity, storage};
@@ -75,8 +76,8 @@ pub(super) fn times_of(tz: Tz, edges: &[DateTime<Utc>]) -> Vec<NaiveTime> {
 
 /// Reads the rollups of quantity `q` of `devices` (site, device): the watermarks, the day rows of the local
 /// days `days`, and for each of `times` the windows of quarter rows from that time to the same time the next
-/// day over the local days `windows`. A store that does not answer this InfluxQL (VictoriaMetrics) gives an
-/// empty batch: every stretch is left to the readings path.
+/// day over the local days `windows` ([`Shape::Days`]), through the read interface on either engine. A
+/// failed read gives an empty batch: every stretch is left to the readings path.
 pub(super) async fn load(
     state: &AppState,
     q: Quantity,
@@ -91,7 +92,6 @@ pub(super) async fn load(
         day_edges: local_day_edges(&tz, days.0, days.1),
         devices: HashMap::new(),
     };
-    let zone = tz.name();
     let window_edges = local_day_edges(&tz, windows.0, windows.1);
     let (Some(&d0), Some(&d1), Some(&w0), Some(&w1)) = (
         batch.day_edges.first(),
@@ -101,108 +101,86 @@ pub(super) async fn load(
     ) else {
         return Ok(batch);
     };
-    if devices.is_empty()
-        || !zone
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
-    {
+    if devices.is_empty() {
         return Ok(batch);
     }
-    let mut params: Vec<(String, String)> = vec![
-        ("q".into(), q.name().into()),
-        ("tz".into(), state.config.timezone.clone()),
-        ("d0".into(), d0.to_rfc3339()),
-        ("d1".into(), d1.to_rfc3339()),
-        ("w0".into(), w0.to_rfc3339()),
-        ("w1".into(), w1.to_rfc3339()),
+    // Device ids are unique in the inventory: the answer is grouped by device, its site looked up here.
+    let site_of: HashMap<String, String> = devices
+        .iter()
+        .map(|(s, d)| (d.to_string(), s.to_string()))
+        .collect();
+    let names: Vec<&str> = devices.iter().map(|d| d.1.as_str()).collect();
+    let filter = |r: Request| {
+        let r = r
+            .in_retention_policy(RETENTION_POLICY)
+            .tag(TAG_QUANTITY, q.name())
+            .by(storage::TAG_DEVICE);
+        if devices.len() <= NAMED {
+            r.tag_in(storage::TAG_DEVICE, &names)
+        } else {
+            r
+        }
+    };
+    let mut requests = vec![
+        filter(Request::raw(MEASUREMENT_STATE, &["from_ms", "through_ms"])).shape(Shape::Latest),
+        filter(Request::raw(MEASUREMENT_DAY, &FIELDS))
+            .tag(TAG_TZ, &state.config.timezone)
+            .range(d0, d1),
     ];
-    let mut filter = format!("\"{TAG_QUANTITY}\" = $q");
-    if devices.len() <= NAMED {
-        let named: Vec<String> = (0..devices.len())
-            .map(|i| format!("\"{}\" = $dev{i}", storage::TAG_DEVICE))
-            .collect();
-        filter += &format!(" AND ({})", named.join(" OR "));
-        params.extend(
-            devices
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (format!("dev{i}"), d.1.to_string())),
-        );
-    }
-    let by = format!("\"{}\", \"{}\"", storage::TAG_DEVICE, storage::TAG_SITE);
-    let fields = FIELDS.map(|f| format!("\"{f}\"")).join(",");
-    let mut statements = vec![
-        format!(
-            "SELECT \"from_ms\", \"through_ms\" FROM \"{MEASUREMENT_STATE}\" WHERE {filter} GROUP BY {by}"
-        ),
-        format!(
-            "SELECT {fields} FROM \"{MEASUREMENT_DAY}\" WHERE {filter} AND \"{TAG_TZ}\" = $tz AND time >= $d0 \
-             AND time < $d1 GROUP BY {by}"
-        ),
-    ];
-    for t in times {
-        // A window per local day from `t` to `t` the next day: its first row's first reading is the first at
-        // or after `t`, its last row's last reading the last before `t` the next day. One selector per
-        // statement: InfluxDB reads several in one statement an order of magnitude slower.
-        for f in [
-            "first(\"first_ms\")",
-            "first(\"first_wh\")",
-            "last(\"last_ms\")",
-            "last(\"last_wh\")",
+    for &at in times {
+        // A window per local day from `at` to `at` the next day: its first row's first reading is the first
+        // at or after `at`, its last row's last reading the last before `at` the next day. One field per
+        // request: InfluxDB reads several selectors in one statement an order of magnitude slower.
+        for (agg, field) in [
+            (Agg::First, "first_ms"),
+            (Agg::First, "first_wh"),
+            (Agg::Last, "last_ms"),
+            (Agg::Last, "last_wh"),
         ] {
-            statements.push(format!(
-                "SELECT {f} FROM \"{MEASUREMENT_QUARTER}\" WHERE {filter} AND time >= $w0 AND time < $w1 \
-                 GROUP BY time(1d, {}m), {by} fill(null) tz('{zone}')",
-                t.num_seconds_from_midnight() / 60
-            ));
+            requests.push(
+                filter(Request::raw(MEASUREMENT_QUARTER, &[field]))
+                    .range(w0, w1)
+                    .shape(Shape::Days { agg, tz, at }),
+            );
         }
     }
-    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    // One request per statement, all at once: InfluxDB runs the statements of one request one after the
-    // other, separate requests on all its cores.
-    let answers = futures_util::future::join_all(
-        statements
-            .iter()
-            .map(|q| crate::db::query_all(state, "energy", q, &params)),
-    )
-    .await;
-    let Ok(results) = answers
-        .into_iter()
-        .map(|a| a.map(|r| r.into_iter().next().unwrap_or_default()))
-        .collect::<Result<Vec<Vec<Series>>, ApiError>>()
-    else {
+    // One request each, all at once: InfluxDB runs the statements of one request one after the other,
+    // separate requests on all its cores.
+    let answers =
+        futures_util::future::join_all(requests.iter().map(|r| crate::db::read(state, "energy", r))).await;
+    let Ok(results) = answers.into_iter().collect::<Result<Vec<Vec<Group>>, ApiError>>() else {
         return Ok(batch);
+    };
+    let key = |g: &Group| {
+        let device = g.tag.clone().unwrap_or_default();
+        (site_of.get(&device).cloned().unwrap_or_default(), device)
     };
     let wanted: HashSet<(String, String)> = devices
         .iter()
         .map(|(s, d)| (s.to_string(), d.to_string()))
         .collect();
     let mut results = results.into_iter();
-    for s in results.next().unwrap_or_default() {
-        if let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&s)) {
-            r.covered = watermark(std::slice::from_ref(&s));
+    for g in results.next().unwrap_or_default() {
+        if let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&g)) {
+            r.covered = watermark(&g);
         }
     }
-    for s in results.next().unwrap_or_default() {
-        if let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&s)) {
-            r.days = summaries(std::slice::from_ref(&s));
+    for g in results.next().unwrap_or_default() {
+        if let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&g)) {
+            r.days = summaries(&g);
         }
     }
-    for (i, series) in results.enumerate() {
+    for (i, groups) in results.enumerate() {
         let (k, field) = (i / 4, i % 4);
-        for s in series {
-            let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&s)) else {
+        for g in groups {
+            let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&g)) else {
                 continue;
             };
-            for row in &s.values {
-                let Some(t) = row
-                    .first()
-                    .and_then(|v| v.as_i64())
-                    .and_then(DateTime::from_timestamp_millis)
-                else {
+            for row in &g.rows {
+                let Some(t) = row.time() else {
                     continue;
                 };
-                let v = row.get(1).and_then(|v| v.as_f64());
+                let v = row.values.first().copied().flatten();
                 let w = r.windows[k].entry(t).or_default();
                 let (p, is_time) = match field {
                     0 | 1 => (&mut w.0, field == 0),
@@ -294,11 +272,6 @@ impl Batch {
 /// A point whose time and value were both read.
 fn complete(p: Option<Point>) -> Option<Point> {
     p.filter(|p| p.0 != DateTime::<Utc>::MIN_UTC && p.1.is_finite())
-}
-
-fn key(s: &Series) -> (String, String) {
-    let tag = |k: &str| s.tags.get(k).cloned().unwrap_or_default();
-    (tag(storage::TAG_SITE), tag(storage::TAG_DEVICE))
 }
 
 /// The energy of each stretch between `edges` (with the readings `around` each edge) that follows exactly
@@ -416,23 +389,17 @@ impl Rolled<'_> {
     }
 }
 
-fn watermark(series: &[Series]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let row = series.first()?.values.last()?;
-    let t = |i: usize| DateTime::from_timestamp_millis(row.get(i)?.as_i64()?);
-    Some((t(1)?, t(2)?))
+/// The watermark of a device's latest state row.
+fn watermark(g: &Group) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let row = g.rows.last()?;
+    let t = |i: usize| DateTime::from_timestamp_millis((*row.values.get(i)?)? as i64);
+    Some((t(0)?, t(1)?))
 }
 
-fn summaries(series: &[Series]) -> BTreeMap<DateTime<Utc>, Summary> {
-    let Some(s) = series.first() else {
-        return BTreeMap::new();
-    };
-    s.values
+fn summaries(g: &Group) -> BTreeMap<DateTime<Utc>, Summary> {
+    g.rows
         .iter()
-        .filter_map(|row| {
-            let t = DateTime::from_timestamp_millis(row.first()?.as_i64()?)?;
-            let v: Vec<Option<f64>> = row[1..].iter().map(|x| x.as_f64()).collect();
-            Some((t, Summary::from_fields(&v)?))
-        })
+        .filter_map(|row| Some((row.time()?, Summary::from_fields(&row.values)?)))
         .collect()
 }
 
