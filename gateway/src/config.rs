@@ -1,7 +1,8 @@
 //! Gateway settings (`[gateway]` in the config file), with its tables: [`modbus`] (`[gateway.modbus]`) and
 //! [`staleness`] (`[gateway.mqtt_staleness]`); `[gateway.publish]` is [`crate::publish::PublishConfig`],
 //! `[gateway.buffer]` [`crate::buffer::BufferConfig`], `[gateway.wmbus]` [`crate::wmbus::WmbusConfig`];
-//! [`mbus`] holds `[gateway.mbus]` (wired M-Bus polling) and `[gateway.sml]` (SML streams).
+//! [`mbus`] holds `[gateway.mbus]` (wired M-Bus polling) and `[gateway.sml]` (SML streams); `[gateway.shards]`
+//! is [`crate::shards::ShardsConfig`].
 //! Devices themselves come from the inventory.
 
 pub mod mbus;
@@ -63,6 +64,8 @@ pub struct Config {
     pub mbus: MbusConfig,
     /// SML push streams (`[gateway.sml]`).
     pub sml: SmlConfig,
+    /// Several gateways splitting the inventory (`[gateway.shards]`).
+    pub shards: crate::shards::ShardsConfig,
 }
 
 impl Default for Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             wmbus: crate::wmbus::WmbusConfig::default(),
             mbus: MbusConfig::default(),
             sml: SmlConfig::default(),
+            shards: crate::shards::ShardsConfig::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ impl Config {
         errors.extend(self.wmbus.validate());
         errors.extend(self.mbus.validate());
         errors.extend(self.sml.validate());
+        errors.extend(self.shards.validate());
         errors.extend(self.mqtt_staleness.validate());
         if let Err(e) = crate::adapters::fulltopic::FullTopic::parse(&self.tasmota_full_topic) {
             errors.push(format!("gateway.tasmota_full_topic: {e}"));

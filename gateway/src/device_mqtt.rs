@@ -72,11 +72,14 @@ struct Worker {
     unknown: HashSet<String>,
     /// `bus.max_message_bytes`: larger payloads are rejected unparsed.
     max_message_bytes: usize,
+    /// The devices this gateway adapts (`[gateway.shards]`); the others' messages are skipped unread.
+    shard: crate::shards::Shard,
 }
 
 /// Consumes device messages until the inbound queue closes; payloads over `max_message_bytes`
 /// (`bus.max_message_bytes`) are rejected unparsed. `router` is built from `live`'s current inventory; it is
 /// rebuilt on every change, and `bus` (the connection `inbound` comes from) subscribes to the new filters.
+/// Only messages of devices `shard` owns are adapted (and their health kept); the others are counted unread.
 pub async fn run(
     mut inbound: Inbound,
     (router, live): (Router, &LiveInventory),
@@ -84,11 +87,13 @@ pub async fn run(
     (bus, max_message_bytes): (BusClient, usize),
     publisher: Publisher,
     metrics: Metrics,
+    shard: crate::shards::Shard,
 ) {
     let mut updates = live.subscribe();
     let inventory = updates.borrow_and_update().clone();
     let mut w = Worker::new(router, cfg, (bus, max_message_bytes), publisher, metrics);
     w.inventory = inventory;
+    w.shard = shard;
     let mut tick = interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut following = true;
@@ -132,6 +137,7 @@ impl Worker {
             metrics,
             unknown: HashSet::new(),
             max_message_bytes,
+            shard: crate::shards::Shard::all(),
         }
     }
 
@@ -212,6 +218,10 @@ impl Worker {
         now: DateTime<Utc>,
     ) {
         let entry = &mut self.router.devices[idx];
+        if !self.shard.owns_device(&entry.device) {
+            self.metrics.shards.skipped.inc();
+            return;
+        }
         let result = decide(entry, part, payload, self.cfg.max_payload_bytes, now);
         match result {
             Ok(Message::Reading(d)) => {
@@ -287,6 +297,9 @@ impl Worker {
     async fn tick(&mut self, now: DateTime<Utc>) {
         for i in 0..self.router.devices.len() {
             let e = &mut self.router.devices[i];
+            if !self.shard.owns_device(&e.device) {
+                continue;
+            }
             e.liveness.tick(now, e.stale_after);
             self.publish_status(i, now).await;
         }

@@ -26,6 +26,8 @@
 //!   the inventory's keys, duplicate suppression, the list of unknown meters heard.
 //! * [`mbus`]: wired M-Bus meters polled over TCP or serial (one task per bus, Modbus's scheduler and health);
 //!   [`sml`]: SML push streams from optical heads (one task per meter).
+//! * [`shards`]: several gateways splitting the inventory (`[gateway.shards]`): each polls and adapts only the
+//!   devices it owns among the live gateways, and takes over a gone one's.
 
 pub mod adapters;
 pub mod buffer;
@@ -37,6 +39,7 @@ pub mod metrics;
 pub mod modbus;
 pub mod profile;
 pub mod publish;
+pub mod shards;
 pub mod sml;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -163,6 +166,7 @@ pub async fn run(
             "gateway.buffer.path is not set: readings of a broker outage are buffered in memory only and lost with the process."
         ),
     }
+    let (shard, shards) = shards::Shards::start(&cfg, bus_handle, &live, &metrics.shards, shutdown.clone());
     let (outbox, outbox_task) = buffer::start(store, bus.clone(), metrics.clone());
     let outbox_task = tokio::spawn(outbox_task.run(std::time::Duration::from_secs(3)));
     let (publisher, flusher) = publish::Publisher::start(
@@ -172,6 +176,7 @@ pub async fn run(
         bus_cfg.max_message_bytes,
         metrics.clone(),
     );
+    let publisher = publisher.sharded(shard.clone());
 
     let plan = modbus::endpoint_plan(&inventory, &profiles);
     // Validation reported clashes already; a missing profile or a bad endpoint stops the gateway.
@@ -205,28 +210,39 @@ pub async fn run(
         publisher.clone(),
         metrics.clone(),
         shutdown.clone(),
-    );
+    )
+    .sharded(shard.clone());
     supervisor.apply(endpoints).await;
     for (endpoint, meters) in mbus::plan(&inventory) {
-        pollers.spawn(mbus::poll_bus(
-            endpoint,
-            meters,
-            cfg.clone(),
-            bus.clone(),
-            publisher.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        ));
+        let (cfg, bus, publisher, metrics) = (cfg.clone(), bus.clone(), publisher.clone(), metrics.clone());
+        let key = endpoint.key();
+        let poll = move |token| {
+            mbus::poll_bus(
+                endpoint.clone(),
+                meters.clone(),
+                cfg.clone(),
+                bus.clone(),
+                publisher.clone(),
+                metrics.clone(),
+                token,
+            )
+        };
+        pollers.spawn(shards::while_owned(key, shard.clone(), shutdown.clone(), poll));
     }
     for meter in sml::plan(&inventory) {
-        pollers.spawn(sml::read_meter(
-            meter,
-            cfg.clone(),
-            bus.clone(),
-            publisher.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        ));
+        let (cfg, bus, publisher, metrics) = (cfg.clone(), bus.clone(), publisher.clone(), metrics.clone());
+        let key = meter.endpoint.key();
+        let read = move |token| {
+            sml::read_meter(
+                meter.clone(),
+                cfg.clone(),
+                bus.clone(),
+                publisher.clone(),
+                metrics.clone(),
+                token,
+            )
+        };
+        pollers.spawn(shards::while_owned(key, shard.clone(), shutdown.clone(), read));
     }
     let wmbus = follow::WmbusTask::start(
         &cfg,
@@ -251,6 +267,7 @@ pub async fn run(
                 (bus, bus_cfg.max_message_bytes),
                 publisher,
                 metrics,
+                shard,
             )
             .await;
         })
@@ -293,6 +310,9 @@ pub async fn run(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), driver).await;
     }
     bus_stop.cancel();
+    if let Some(shards) = shards {
+        shards.stopped().await;
+    }
     info!("Gateway stopped.");
     Ok(())
 }

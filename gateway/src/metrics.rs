@@ -38,6 +38,8 @@ pub struct Metrics {
     pub mbus: crate::mbus::MbusMetrics,
     /// SML stream metrics.
     pub sml: crate::mbus::SmlMetrics,
+    /// Several gateways splitting the inventory (`[gateway.shards]`).
+    pub shards: crate::shards::ShardMetrics,
     /// Device statuses not published because the bus client's queue was full (the broker away): they are
     /// retained state, published again on the next change or refresh.
     pub statuses_dropped: IntCounter,
@@ -97,6 +99,7 @@ impl Metrics {
             wmbus: crate::wmbus::WmbusMetrics::register(r)?,
             mbus: crate::mbus::MbusMetrics::register(r)?,
             sml: crate::mbus::SmlMetrics::register(r)?,
+            shards: crate::shards::ShardMetrics::register(r)?,
             statuses_dropped: IntCounter::new(
                 "zw_gateway_statuses_dropped_total",
                 "Device statuses not published because the bus client's queue was full.",

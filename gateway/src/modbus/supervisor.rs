@@ -31,6 +31,8 @@ pub struct Supervisor {
     /// The running endpoints with their devices, as planned.
     planned: Endpoints,
     tasks: BTreeMap<String, Running>,
+    /// Which endpoints this gateway polls (`[gateway.shards]`): each task polls only while its endpoint is owned.
+    shard: crate::shards::Shard,
 }
 
 /// What one [`Supervisor::apply`] changed.
@@ -65,7 +67,15 @@ impl Supervisor {
             shutdown,
             planned: Endpoints::new(),
             tasks: BTreeMap::new(),
+            shard: crate::shards::Shard::all(),
         }
+    }
+
+    /// The same supervisor, polling each endpoint only while `shard` owns it.
+    #[must_use]
+    pub fn sharded(mut self, shard: crate::shards::Shard) -> Self {
+        self.shard = shard;
+        self
     }
 
     /// Moves the running tasks to the plan `endpoints`: stops those gone or changed (waiting until they
@@ -90,14 +100,24 @@ impl Supervisor {
         for (endpoint, devices) in diff.start {
             let key = endpoint.key();
             let stop = self.shutdown.child_token();
-            let task = tokio::spawn(poll_endpoint(
-                endpoint.clone(),
-                devices.clone(),
-                self.cfg.clone(),
-                self.bus.clone(),
-                self.publisher.clone(),
-                self.metrics.clone(),
+            let (ep, devs, cfg) = (endpoint.clone(), devices.clone(), self.cfg.clone());
+            let (bus, publisher, metrics) = (self.bus.clone(), self.publisher.clone(), self.metrics.clone());
+            let poll = move |token| {
+                poll_endpoint(
+                    ep.clone(),
+                    devs.clone(),
+                    cfg.clone(),
+                    bus.clone(),
+                    publisher.clone(),
+                    metrics.clone(),
+                    token,
+                )
+            };
+            let task = tokio::spawn(crate::shards::while_owned(
+                key.clone(),
+                self.shard.clone(),
                 stop.clone(),
+                poll,
             ));
             self.tasks.insert(key.clone(), Running { stop, task });
             self.planned.insert(key, (endpoint, devices));

@@ -86,6 +86,8 @@ pub struct Publisher {
     /// `None`: one message per reading. Full queue: the caller waits (the batcher waits only on the outbox,
     /// which never waits on the broker).
     batches: Option<mpsc::Sender<Queued>>,
+    /// The devices this gateway publishes (`[gateway.shards]`); the others' readings are skipped.
+    shard: crate::shards::Shard,
 }
 
 /// The batcher task; [`Flusher::finish`] waits for its last batch after every [`Publisher`] is dropped.
@@ -117,6 +119,7 @@ impl Publisher {
             metrics,
             max_message_bytes,
             batches: None,
+            shard: crate::shards::Shard::all(),
         };
         if cfg.batch_max <= 1 {
             return (me, Flusher(None));
@@ -137,8 +140,20 @@ impl Publisher {
         (me, Flusher(Some(task)))
     }
 
+    /// The same publisher, publishing only readings of the devices `shard` owns (the others are counted in
+    /// `zw_gateway_shard_skipped_total`).
+    #[must_use]
+    pub fn sharded(mut self, shard: crate::shards::Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+
     /// Validates `reading` and publishes it (or queues it for the next batch), counted under `source`.
     pub async fn publish(&self, reading: Reading, source: &'static str) {
+        if !self.shard.owns_device(&reading.device) {
+            self.metrics.shards.skipped.inc();
+            return;
+        }
         if let Err(e) = reading.validate(Utc::now(), TimeWindow::default()) {
             self.reject(source, e.reason());
             warn!(device = %reading.device, error = %e, "Dropped invalid reading.");
