@@ -14,6 +14,7 @@ mod cost_forecast;
 mod dashboard;
 mod dashboard_admin;
 mod dashboard_business;
+mod dashboard_resident;
 mod dashboard_parks;
 mod energy_periods;
 mod energy_rollups;

@@ -9,6 +9,7 @@ use tokio::process::{Child, Command};
 
 pub mod browser;
 pub mod config;
+pub mod history;
 
 /// A running `zaehlwerk` subcommand; killed on drop, stopped gracefully by [`Zaehlwerk::stop`].
 pub struct Zaehlwerk {
