@@ -1,6 +1,7 @@
 //! The peak so far at start: per watched site, the mean power of its meters per quarter hour of the
-//! current billing year from InfluxDB (one bounded query per site, values only through bind parameters),
-//! summed over the meters making up the site's total where every one has readings in that quarter hour.
+//! current billing year from the time-series store (one bounded read per site through [`zw_influx::read`],
+//! on InfluxDB or VictoriaMetrics), summed over the meters making up the site's total where every one has
+//! readings in that quarter hour.
 //! The highest becomes the peak so far ([`PeakWatch::warm`]). The mean of the samples stands for the
 //! quarter hour's average power (exact for evenly spaced samples, as meters polled on a fixed grid give).
 //! A failing query leaves that site without a peak so far until a quarter hour sets one.
@@ -8,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use zw_influx::read::{Agg, Request};
 use zw_influx::{Client, QueryError};
-use zw_model::{Id, storage};
+use zw_model::{Id, Quantity, storage};
 
 use super::{PeakWatch, QUARTER_MS, quarter_start};
 
@@ -17,48 +19,30 @@ use super::{PeakWatch, QUARTER_MS, quarter_start};
 /// number of quarter hours learned.
 pub async fn warm(watch: &mut PeakWatch, influx: &Client, now: DateTime<Utc>) -> Result<u64, QueryError> {
     let end = quarter_start(now.timestamp_millis());
-    let q = format!(
-        "SELECT mean(active_power) FROM \"{m}\" WHERE \"{s}\" = $site AND time >= $start AND time < $end \
-         GROUP BY time(15m), \"{d}\" fill(none)",
-        m = storage::MEASUREMENT,
-        s = storage::TAG_SITE,
-        d = storage::TAG_DEVICE
-    );
-    let rfc = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339()
-    };
+    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
     let mut learned = 0;
     for (site, start, contributors) in watch.warm_plan(now.timestamp_millis()) {
         // The billing year's first quarter hour on the grid (a zone's midnight may be off the grid).
         let start = quarter_start(start + QUARTER_MS - 1);
-        let series = influx
-            .query(
-                &q,
-                &[
-                    ("site", site.as_str()),
-                    ("start", &rfc(start)),
-                    ("end", &rfc(end)),
-                ],
-            )
-            .await?;
+        let request = Request::raw(storage::MEASUREMENT, &[Quantity::ActivePower.name()])
+            .tag(storage::TAG_SITE, site.as_str())
+            .range(at(start), at(end))
+            .by(storage::TAG_DEVICE)
+            .windows(Agg::Mean, (QUARTER_MS / 1000) as u64);
+        let groups = influx.read(&request).await?;
         let mut quarters: BTreeMap<i64, (usize, f64)> = BTreeMap::new();
-        for s in &series {
-            let Some(device) = s.tags.get(storage::TAG_DEVICE) else {
+        for g in &groups {
+            let Some(device) = &g.tag else {
                 continue;
             };
             if !contributors.iter().any(|c| c.as_str() == device.as_str()) {
                 continue;
             }
-            for row in &s.values {
-                let (Some(ms), Some(w)) = (
-                    row.first().and_then(|v| v.as_i64()),
-                    row.get(1).and_then(|v| v.as_f64()),
-                ) else {
+            for row in &g.rows {
+                let Some(w) = row.values.first().copied().flatten() else {
                     continue;
                 };
-                let e = quarters.entry(ms).or_default();
+                let e = quarters.entry(row.ms).or_default();
                 *e = (e.0 + 1, e.1 + w);
             }
         }
