@@ -38,6 +38,8 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
     ("js/parks.js", JS, include_bytes!("../../static/js/parks.js")),
     ("js/route.js", JS, include_bytes!("../../static/js/route.js")),
+    ("js/soil.js", JS, include_bytes!("../../static/js/soil.js")),
+    ("js/season.js", JS, include_bytes!("../../static/js/season.js")),
     ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
     ("js/peak.js", JS, include_bytes!("../../static/js/peak.js")),
     ("js/media.js", JS, include_bytes!("../../static/js/media.js")),

@@ -187,6 +187,40 @@ Object.assign(TEXTS.en, {
   "peak.noSubmeters": "no sub-meters",
 });
 
+// The parks view (issues 21 and 22): district filter, litres to give now, outlook, rain, the season panel.
+Object.assign(TEXTS.de, {
+  "trees.district": "Bezirk", "trees.outlook": "Ausblick (3 Tage)", "trees.litresNow": "Liter jetzt",
+  "litres.soil_deficit": "aus dem Bodendefizit bis Feldkapazität; {0} L seit der letzten Messung abgezogen",
+  "litres.guideline": "ohne Bodenwert: Richtwert 100 L je Baum und Woche abzüglich der Gießungen der letzten 7 Tage",
+  "litres.not_needed": "Boden gut, nicht binnen eines Tages kritisch",
+  "outlook.critical_now": "jetzt kritisch", "outlook.in": "kritisch in {0} Tagen", "outlook.not_within": "nicht kritisch in {0} Tagen",
+  "outlook.unknown": "unbekannt", "outlook.rain": "Regen erwartet: {0} mm",
+  "soil.rain": "Regen (Vorhersage)", "soil.forecast": "Vorhersage 3 Tage",
+  "season.title": "Gießsaison: Liter je Bezirk gegen den Richtwert", "season.year": "Saison", "season.districts": "Bezirke",
+  "season.district": "Bezirk", "season.trees": "Bäume", "season.waterings": "Gießungen", "season.litres": "Gegossen",
+  "season.guideline": "Richtwert (100 L je Baum und Woche)", "season.share": "Anteil", "season.unwatered": "Ungegossen",
+  "season.shareOf": "Anteil des Richtwerts, {0}", "season.below": "Bäume unter dem Richtwert",
+  "season.treeRow": "{0} ({1}): {2} L von {3} L, {4} Gießungen", "season.noneBelow": "Kein Baum unter dem Richtwert.",
+  "season.notStarted": "Die Saison (1. März bis 1. November) hat noch nicht begonnen.", "season.more": "und {0} weitere",
+  "season.period": "{0} bis {1}, {2} Wochen", "season.failed": "Saisonbericht nicht geladen: {0}",
+});
+Object.assign(TEXTS.en, {
+  "trees.district": "District", "trees.outlook": "Outlook (3 days)", "trees.litresNow": "Litres now",
+  "litres.soil_deficit": "from the soil deficit to field capacity; {0} L since the latest reading subtracted",
+  "litres.guideline": "no soil value: the guideline of 100 L per tree and week less the last 7 days' waterings",
+  "litres.not_needed": "good soil, not critical within a day",
+  "outlook.critical_now": "critical now", "outlook.in": "critical in {0} days", "outlook.not_within": "not critical within {0} days",
+  "outlook.unknown": "unknown", "outlook.rain": "rain expected: {0} mm",
+  "soil.rain": "Rain (forecast)", "soil.forecast": "3-day forecast",
+  "season.title": "Watering season: litres per district against the guideline", "season.year": "Season", "season.districts": "Districts",
+  "season.district": "District", "season.trees": "Trees", "season.waterings": "Waterings", "season.litres": "Given",
+  "season.guideline": "Guideline (100 L per tree and week)", "season.share": "Share", "season.unwatered": "Unwatered",
+  "season.shareOf": "Share of the guideline, {0}", "season.below": "Trees below the guideline",
+  "season.treeRow": "{0} ({1}): {2} L of {3} L, {4} waterings", "season.noneBelow": "No tree below the guideline.",
+  "season.notStarted": "The season (1 March to 1 November) has not started yet.", "season.more": "and {0} more",
+  "season.period": "{0} to {1}, {2} weeks", "season.failed": "Season report not loaded: {0}",
+});
+
 // Media, the learned normal, the forecast's backtest; the resident's Abschlag and data resolution (issue 21).
 Object.assign(TEXTS.de, {
   medium: "Medium", "medium.electricity": "Strom", "medium.heat": "Wärme", "medium.gas": "Gas", "medium.water": "Wasser",

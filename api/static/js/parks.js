@@ -1,38 +1,55 @@
 // Parks department: a map of the trees coloured by urgency (Leaflet, vendored; tiles only if configured, else
-// a plain background), filters by state, species, age (from the planting year, in Gieß den Kiez's classes) and
-// park (the inventory has no district), and today's watering list ordered as a route from the
-// depot, exportable as CSV and GPX and printable; recording a watering (tree, litres, time, who) from the list
-// or the map popup, and each tree's soil history over 30 days with its waterings marked.
+// a plain background), filters by state, species, age (from the planting year, in Gieß den Kiez's classes),
+// park and district, and today's watering list ordered as a route from the depot, with the litres to give
+// each tree and its 1–3-day outlook, exportable as CSV and GPX and printable; recording a watering (tree,
+// litres, time, who) from the list or the map popup; each tree's soil history over 30 days with its
+// waterings and the forecast rain marked; the season's litres per district against the guideline (season.js).
 
 import { el, state, api, download, enc, announce } from "./util.js";
 import { t, num, date, dateTime } from "./i18n.js";
 import { nearestNeighbour, csv, gpx } from "./route.js";
 import { alertList } from "./facility.js";
-import { figure, altTable, soilChart } from "./charts.js";
+import { figure, altTable } from "./charts.js";
+import { soilChart } from "./soil.js";
+import { seasonPanel } from "./season.js";
 
 const localInput = ms => new Date(ms - new Date(ms).getTimezoneOffset() * 6e4).toISOString().slice(0, 16);
+
+/** Litres to give now, e.g. "170 L"; "–" when unknown. */
+const litres = p => p.litres_now ? num(p.litres_now.litres, 0) + " L" : "–";
+/** Where the litres come from, in words. */
+const litresBasis = p => p.litres_now ? t("litres." + p.litres_now.basis, num(p.litres_now.given_since_reading || 0, 0)) : "";
+/** The 1–3-day outlook in words: critical now / in N days / not within 3 days / unknown, and rain expected. */
+const outlook = p => {
+  const o = p.outlook;
+  if (!o) return "–";
+  const head = o.kind === "critical_in" ? t("outlook.in", num(o.critical_in_days, 1)) : t("outlook." + o.kind, num(o.horizon_days, 0));
+  return o.rain_mm > 0 ? head + " · " + t("outlook.rain", num(o.rain_mm, 1)) : head;
+};
 
 /** The record-watering form and the chosen tree's soil history and watering log. */
 function waterPanel(onSaved) {
   const treeSel = el("select", { id: "w-tree", name: "tree", required: true });
-  const litres = el("input", { id: "w-litres", name: "litres", type: "number", min: "1", max: "20000", step: "1", value: "100", required: true, inputmode: "numeric" });
+  const amount = el("input", { id: "w-litres", name: "litres", type: "number", min: "1", max: "20000", step: "1", value: "100", required: true, inputmode: "numeric" });
   const at = el("input", { id: "w-at", name: "at", type: "datetime-local" });
   const by = el("input", { id: "w-by", name: "by", type: "text", maxlength: "100", autocomplete: "off" });
   const status = el("p", { class: "form-status", role: "status", "data-water-status": "" });
   const form = el("form", { class: "water-form", "data-watering-form": "", "aria-labelledby": "w-h" },
     el("h3", { id: "w-h" }, t("water.title")),
     el("label", { for: "w-tree" }, t("water.tree")), treeSel,
-    el("label", { for: "w-litres" }, t("water.litres")), litres,
+    el("label", { for: "w-litres" }, t("water.litres")), amount,
     el("label", { for: "w-at" }, t("water.at")), at,
     el("label", { for: "w-by" }, t("water.by")), by,
     el("button", { type: "submit" }, t("water.save")), status);
   const chartBox = el("div", { class: "plot", role: "img", "aria-label": t("soil.history") });
   const fig = figure("soil-history", t("soil.history"), chartBox);
   const logList = el("ul", { class: "water-log", "data-water-log": "" });
+  // The chosen tree's litres to give now (with where the figure comes from) and its outlook.
+  const advice = el("p", { class: "summary", "data-tree-advice": "" });
   const logSum = el("p", { class: "summary", "data-water-sum": "" });
   let chart = null, features = [];
   const section = el("section", { class: "no-print water-panel", id: "water" }, form,
-    el("div", {}, fig, el("h3", {}, t("water.log")), logSum, logList));
+    el("div", {}, advice, fig, el("h3", {}, t("water.log")), logSum, logList));
   const feature = id => features.find(f => f.properties.tree === id);
   const history = async id => {
     const f = feature(id);
@@ -49,13 +66,21 @@ function waterPanel(onSaved) {
       api(`/api/v1/trees/${enc(id)}/waterings`).catch(() => ({ waterings: [], litres: 0 }))]);
     const points = hist.points.map(x => [Date.parse(x.ts), tension ? Math.abs(x.value) : x.value]);
     const given = log.waterings.filter(w => Date.parse(w.at) >= from).map(w => [Date.parse(w.at), w.litres]);
-    chart.set(points, given, from, to);
+    const rainMm = p.outlook?.rain_mm;
+    const rain = rainMm > 0 ? { from: to, to: to + 3 * 864e5, mm: rainMm } : null;
+    chart.set(points, given, rain, from, to);
+    fig.dataset.rain = rain ? String(rain.mm) : "";
+    advice.replaceChildren(el("strong", {}, t("trees.litresNow") + ": " + litres(p)), " (" + litresBasis(p) + ") · ",
+      t("trees.outlook") + ": ", el("span", { "data-advice-outlook": id }, outlook(p)),
+      p.outlook?.rain_hold ? el("span", {}, " · " + p.outlook.rain_hold) : null);
     fig.dataset.points = points.length;
     fig.dataset.waterings = given.length;
     fig.querySelector("figcaption").textContent = t("soil.history") + " · " + id + (sensor ? "" : " · " + t("soil.sensorless"));
-    altTable(fig, [t("time"), unit, t("water.litres")], [
-      ...points.filter((_, i) => i % 12 === 0).map(([ms, v]) => [dateTime(ms), num(v, 1), ""]),
-      ...given.map(([ms, l]) => [dateTime(ms), "", num(l, 0)])].sort());
+    altTable(fig, [t("time"), unit, t("water.litres"), t("soil.rain")], [
+      ...points.filter((_, i) => i % 12 === 0).map(([ms, v]) => [ms, dateTime(ms), num(v, 1), "", ""]),
+      ...given.map(([ms, l]) => [ms, dateTime(ms), "", num(l, 0), ""]),
+      ...(rain ? [[rain.from, dateTime(rain.from) + " – " + dateTime(rain.to), "", "", num(rain.mm, 1) + " mm (" + t("soil.forecast") + ")"]] : [])]
+      .sort((a, b) => a[0] - b[0]).map(r => r.slice(1)));
     logSum.textContent = log.waterings.length ? t("water.sum", log.waterings.length, num(log.litres, 0)) : t("water.none");
     logList.replaceChildren(...log.waterings.slice(0, 20).map(w => el("li", { "data-watering": w.id },
       dateTime(w.at) + " · " + num(w.litres, 0) + " L · " + w.by)));
@@ -65,7 +90,7 @@ function waterPanel(onSaved) {
     ev.preventDefault();
     const button = form.querySelector("button");
     button.disabled = true;
-    const body = { litres: Number(litres.value) };
+    const body = { litres: Number(amount.value) };
     if (at.value) body.at = new Date(at.value).toISOString();
     if (by.value.trim()) body.by = by.value.trim();
     try {
@@ -94,9 +119,11 @@ function waterPanel(onSaved) {
     /** Opens the form for tree `id`: chosen, time now, focus on the litres. */
     open(id) {
       treeSel.value = id;
+      const advised = feature(id)?.properties.litres_now?.litres;
+      if (advised > 0) amount.value = String(advised);
       at.value = localInput(Date.now());
       section.scrollIntoView?.({ block: "start" });
-      litres.focus();
+      amount.focus();
       history(id);
     },
     show: history,
@@ -126,6 +153,10 @@ export async function trees(main) {
   const ageSel = el("select", { id: "f-age" }, el("option", { value: "" }, t("trees.all")),
     AGES.map(([a]) => el("option", { value: a }, t("age." + a))));
   const parkSel = el("select", { id: "f-park" }, el("option", { value: "" }, t("trees.all")));
+  // A tree's district (Stadtbezirk); a tree without one counts under its park, as in the season report.
+  const district = p => p.district ?? p.site;
+  const districtSel = el("select", { id: "f-district" }, el("option", { value: "" }, t("trees.all")));
+  const season = seasonPanel();
   const parkName = id => state.sites.find(s => s.id === id)?.name || id;
   const mapBox = el("div", { id: "map", class: "map", role: "region", "aria-label": t("trees.map") });
   const legend = el("ul", { class: "map-legend", "aria-label": t("trees.state") },
@@ -136,25 +167,29 @@ export async function trees(main) {
   const tbody = el("tbody");
   const table = el("table", { class: "watering" }, el("caption", {}, t("trees.list") + " · " + date(Date.now(), { dateStyle: "full" })),
     el("thead", {}, el("tr", {}, [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension") + " / " + t("trees.moisture"),
-      t("trees.trend"), t("trees.days"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
-  const water = waterPanel(() => load().catch(() => {}));
+      t("trees.trend"), t("trees.days"), t("trees.outlook"), t("trees.litresNow"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
+  const water = waterPanel(() => Promise.all([load(), season.load()]).catch(() => {}));
   let route = { stops: [], total_km: 0 };
-  const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, t("soil." + s.state), soil(s), trend(s), days(s), num(s.leg_km, 2), s.lat, s.lon]);
+  const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, district(s), t("soil." + s.state), soil(s), trend(s), days(s), outlook(s),
+    s.litres_now ? s.litres_now.litres : "", num(s.leg_km, 2), s.lat, s.lon]);
   const buttons = el("div", { class: "controls no-print" },
     el("button", { type: "button", onclick: () => download("giessliste.csv", "text/csv;charset=utf-8",
-      "\ufeff" + csv(exportRows(), [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension"), t("trees.trend"), t("trees.days"), t("trees.distance"), "lat", "lon"], r => r)) }, t("trees.csv")),
+      "\ufeff" + csv(exportRows(), [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.district"), t("trees.state"), t("trees.tension"), t("trees.trend"), t("trees.days"),
+      t("trees.outlook"), t("trees.litresNow") + " (L)", t("trees.distance"), "lat", "lon"], r => r)) }, t("trees.csv")),
     el("button", { type: "button", onclick: () => download("giessliste.gpx", "application/gpx+xml",
-      gpx(route.stops, t("trees.list"), s => t("soil." + s.state) + ", " + s.species)) }, t("trees.gpx")),
+      gpx(route.stops, t("trees.list"), s => t("soil." + s.state) + ", " + s.species + ", " + litres(s) + ", " + outlook(s))) }, t("trees.gpx")),
     el("button", { type: "button", onclick: () => window.print() }, t("trees.print")));
   main.replaceChildren(el("h2", {}, t("trees.title")),
     el("div", { class: "controls no-print", role: "group", "aria-label": t("trees.filters") },
       el("label", { for: "f-state" }, t("trees.state")), stateSel, el("label", { for: "f-species" }, t("trees.species")), speciesSel,
       el("label", { for: "f-age" }, t("trees.age")), ageSel, el("label", { for: "f-park" }, t("trees.park")), parkSel,
+      el("label", { for: "f-district" }, t("trees.district")), districtSel,
       el("span", { class: "summary", role: "status", "data-filter-count": "" })),
     el("div", { class: "map-wrap no-print" }, mapBox, legend,
       state.settings.tile_url ? null : el("p", { class: "hint" }, t("trees.plain"))),
     el("section", { class: "print-area" }, el("h3", {}, t("trees.list")), summary, buttons, el("div", { class: "scroll" }, table)),
     water.section,
+    season.section,
     el("section", { class: "no-print" }, el("h3", {}, t("trees.maintenance")), maintenance));
 
   const map = L.map(mapBox, { zoomControl: true, attributionControl: !!state.settings.tile_url });
@@ -163,7 +198,8 @@ export async function trees(main) {
   let fitted = false;
 
   const shown = p => (!stateSel.value || p.state === stateSel.value) && (!speciesSel.value || p.species === speciesSel.value)
-    && (!ageSel.value || ageClass(p) === ageSel.value) && (!parkSel.value || p.site === parkSel.value);
+    && (!ageSel.value || ageClass(p) === ageSel.value) && (!parkSel.value || p.site === parkSel.value)
+    && (!districtSel.value || district(p) === districtSel.value);
   const apply = () => {
     for (const f of features) {
       const p = f.properties, m = markers.get(p.tree);
@@ -177,7 +213,9 @@ export async function trees(main) {
     tbody.replaceChildren(...route.stops.map((s, i) => el("tr", { "data-tree": s.tree, "data-state": s.state },
       el("td", { class: "num" }, String(i + 1)), el("th", { scope: "row" }, s.tree), el("td", {}, s.species),
       el("td", {}, el("span", { class: "dot", style: `background:${COLOUR[s.state] || COLOUR.unknown}` }), " " + t("soil." + s.state)),
-      el("td", { class: "num" }, soil(s)), el("td", { "data-trend": s.tree }, trend(s)), el("td", { class: "num" }, days(s)), el("td", { class: "num" }, num(s.leg_km, 2)),
+      el("td", { class: "num" }, soil(s)), el("td", { "data-trend": s.tree }, trend(s)), el("td", { class: "num" }, days(s)),
+      el("td", { "data-outlook": s.tree }, outlook(s)),
+      el("td", { class: "num", "data-litres": s.tree, title: litresBasis(s) }, litres(s)), el("td", { class: "num" }, num(s.leg_km, 2)),
       el("td", { class: "no-print" }, el("button", { type: "button", "data-water": s.tree, "aria-label": t("water.record") + ": " + s.tree,
         onclick: () => water.open(s.tree) }, t("water.record"))))));
   };
@@ -208,6 +246,10 @@ export async function trees(main) {
     if (parkSel.options.length !== parks.length + 1) {
       parkSel.replaceChildren(el("option", { value: "" }, t("trees.all")), ...parks.map(s => el("option", { value: s }, parkName(s))));
     }
+    const districts = [...new Set(features.map(f => district(f.properties)))].sort();
+    if (districtSel.options.length !== districts.length + 1) {
+      districtSel.replaceChildren(el("option", { value: "" }, t("trees.all")), ...districts.map(d => el("option", { value: d }, state.sites.some(s => s.id === d) ? parkName(d) : d)));
+    }
     apply();
     water.setTrees(features);
     for (const [id, m] of markers) m.getElement?.()?.setAttribute("data-tree-marker", id);
@@ -224,10 +266,11 @@ export async function trees(main) {
     mapBox.dataset.markers = n;
     main.querySelector("[data-filter-count]").textContent = t("trees.shown", n, features.length);
   };
-  for (const sel of [stateSel, speciesSel, ageSel, parkSel]) sel.addEventListener("change", filtered);
+  for (const sel of [stateSel, speciesSel, ageSel, parkSel, districtSel]) sel.addEventListener("change", filtered);
   await load().catch(() => {});
+  await season.load().catch(() => {});
   await alertList(maintenance, a => a.category === "maintenance");
   if (!features.length) map.setView([51.2, 6.7], 13);
   else water.show(features[0].properties.tree).catch(() => {});
-  return { refresh: () => load().catch(() => {}) };
+  return { refresh: () => Promise.all([load(), season.load()]).catch(() => {}) };
 }

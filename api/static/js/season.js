@@ -1,0 +1,49 @@
+// The parks view's season panel: per district the litres logged this season against the guideline of 100 L
+// per tree and week (`GET /api/v1/trees/season`), as a table with a meter per district, and the trees
+// below the guideline, driest share first. A year picker goes back to earlier seasons.
+
+import { el, api, enc } from "./util.js";
+import { t, num, date } from "./i18n.js";
+
+const pct = share => num(Math.round(share * 100), 0) + " %";
+
+/** The panel; `load()` fetches the chosen season and patches the tables. */
+export function seasonPanel() {
+  const now = new Date().getFullYear();
+  const year = el("select", { id: "s-year" }, [0, 1, 2].map(i => el("option", { value: String(now - i) }, String(now - i))));
+  const period = el("p", { class: "summary", "data-season-period": "" });
+  const districts = el("tbody");
+  const below = el("ul", { class: "season-below", "data-season-below": "" });
+  const table = el("table", { class: "season", "data-season": "" },
+    el("caption", {}, t("season.districts")),
+    el("thead", {}, el("tr", {}, [t("season.district"), t("season.trees"), t("season.waterings"), t("season.litres"),
+      t("season.guideline"), t("season.share"), t("season.unwatered")].map(h => el("th", { scope: "col" }, h)))),
+    districts);
+  const section = el("section", { class: "season-panel", "aria-labelledby": "season-h", "data-season-panel": "" },
+    el("h3", { id: "season-h" }, t("season.title")),
+    el("div", { class: "controls no-print" }, el("label", { for: "s-year" }, t("season.year")), year),
+    period, el("div", { class: "scroll" }, table),
+    el("h4", {}, t("season.below")), below);
+  const load = async () => {
+    const r = await api(`/api/v1/trees/season?year=${enc(year.value)}`);
+    section.dataset.year = year.value;
+    period.textContent = t("season.period", date(r.from), date(r.to), num(r.weeks, 1));
+    const waterings = new Map();
+    for (const tr of r.trees) waterings.set(tr.district, (waterings.get(tr.district) || 0) + tr.waterings);
+    districts.replaceChildren(...r.districts.map(d => el("tr", { "data-district": d.district },
+      el("th", { scope: "row" }, d.district), el("td", { class: "num" }, String(d.trees)),
+      el("td", { class: "num" }, String(waterings.get(d.district) || 0)),
+      el("td", { class: "num", "data-district-litres": d.district }, num(d.litres, 0) + " L"),
+      el("td", { class: "num" }, num(d.guideline_litres, 0) + " L"),
+      el("td", {}, el("meter", { min: "0", max: "1", low: "0.5", high: "0.99", optimum: "1", value: String(Math.min(1, d.share)),
+        "aria-label": t("season.shareOf", d.district) }), " " + pct(d.share)),
+      el("td", { class: "num" }, String(d.trees_unwatered)))));
+    const short = r.trees.filter(tr => tr.guideline_litres > 0 && tr.litres < tr.guideline_litres).sort((a, b) => a.share - b.share);
+    below.replaceChildren(...(short.length ? short.slice(0, 50).map(tr => el("li", { "data-season-tree": tr.tree },
+      t("season.treeRow", tr.tree, tr.district, num(tr.litres, 0), num(tr.guideline_litres, 0), tr.waterings)))
+      : [el("li", {}, r.weeks > 0 ? t("season.noneBelow") : t("season.notStarted"))]));
+    if (short.length > 50) below.append(el("li", {}, t("season.more", short.length - 50)));
+  };
+  year.addEventListener("change", () => load().catch(e => { period.textContent = t("season.failed", e.message); }));
+  return { section, load };
+}
