@@ -135,8 +135,8 @@ impl AlertBook {
         Some(a.clone())
     }
 
-    /// Removes resolved alerts older than the retention; returns their ids (to clear their topics).
-    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<AlertId> {
+    /// Removes resolved alerts older than the retention; returns them (to clear their topics).
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Alert> {
         let cutoff = now - self.retention;
         let old: Vec<AlertId> = self
             .alerts
@@ -144,10 +144,12 @@ impl AlertBook {
             .filter(|a| a.resolved_at.is_some_and(|r| r < cutoff))
             .map(|a| a.id.clone())
             .collect();
-        for id in &old {
-            self.alerts.remove(id);
-        }
-        old
+        old.iter().filter_map(|id| self.alerts.remove(id)).collect()
+    }
+
+    /// Removes an alert whose retained topic was cleared (another instance's, see [`crate::partition`]).
+    pub fn remove(&mut self, id: &AlertId) -> Option<Alert> {
+        self.alerts.remove(id)
     }
 
     /// Active (open or acknowledged) alerts.

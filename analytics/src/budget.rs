@@ -52,6 +52,11 @@ impl BudgetWatch {
         self.open.insert((site.clone(), year));
     }
 
+    /// Forgets `site`'s open budgets (its detectors moved to another instance, [`crate::partition`]).
+    pub fn forget(&mut self, site: &Id) {
+        self.open.retain(|(s, _)| s != site);
+    }
+
     /// The signal for `budget` given the site's year-end forecast `f` (of the budget's year) at `now`:
     /// a raise while some budget is exceeded (refreshing the figures), a clear once none is, nothing when
     /// within budget and no alert is open.

@@ -17,6 +17,7 @@ mod calendar;
 mod common_cause;
 mod energy;
 mod inventory;
+mod partitions;
 mod trees;
 pub mod units;
 
@@ -29,6 +30,7 @@ pub use calendar::{CalendarConfig, DateRange, SiteCalendar, UsageHours};
 pub use common_cause::CommonCauseConfig;
 pub use energy::{AlertsConfig, BaseloadConfig, LeftOnConfig, NormalConfig, PowerConfig, WarmupConfig};
 pub use inventory::validate_inventory;
+pub use partitions::PartitionsConfig;
 pub use trees::{Combine, FaultConfig, SoilProfile, TreesConfig, WeatherConfig};
 pub use units::{ClockTime, Date, Day, MonthDay, Watts};
 
@@ -68,6 +70,8 @@ pub struct Config {
     pub warmup: WarmupConfig,
     /// The early warning before a quarter hour sets a new peak (sites with a demand charge).
     pub peak: crate::peak::PeakConfig,
+    /// Several instances, each running its share of the sites ([`crate::partition`]).
+    pub partitions: PartitionsConfig,
 }
 
 impl Default for Config {
@@ -88,6 +92,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             warmup: WarmupConfig::default(),
             peak: crate::peak::PeakConfig::default(),
+            partitions: PartitionsConfig::default(),
         }
     }
 }
@@ -140,6 +145,7 @@ impl Config {
         self.alerts.validate(&mut errors);
         self.warmup.validate(&mut errors);
         self.peak.validate(&mut errors);
+        self.partitions.validate(&mut errors);
         errors
     }
 

@@ -9,6 +9,12 @@
 //! trees; those that left are dropped and their open alerts resolve with the reason `retired` (a device
 //! whose site or class changed starts over: its alerts resolve as `reconfigured`); the rest keep their
 //! learned normal, series and open alerts.
+//!
+//! With partitions ([`crate::partition`]) the detectors run for a scope of sites only
+//! ([`Analytics::scoped`], [`Analytics::rescope`]); the book also holds the other instances' alerts,
+//! followed from the bus ([`Analytics::follow`]), and never resolves, expires or acknowledges them.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, Utc};
 use zw_model::alert::{AckCommand, Alert, AlertId, AlertKind};
@@ -53,14 +59,37 @@ pub struct Analytics {
     pub observed: u64,
     /// Time of the newest reading observed.
     pub last_reading: Option<DateTime<Utc>>,
+    /// The sites whose detectors run here; `None`: every site of the inventory (a single instance).
+    scope: Option<BTreeSet<Id>>,
+    /// The whole inventory as last applied: a changed scope rebuilds the detectors from it.
+    inventory: Inventory,
+}
+
+/// `inv` with only the sites of `scope` (and their trees).
+fn watched(inv: &Inventory, scope: Option<&BTreeSet<Id>>) -> Inventory {
+    let mut inv = inv.clone();
+    if let Some(scope) = scope {
+        inv.sites.retain(|s| scope.contains(&s.id));
+        inv.trees.retain(|t| scope.contains(&t.site));
+    }
+    inv
 }
 
 impl Analytics {
     /// Detectors for the devices and trees of `inv`.
     pub fn new(cfg: &Config, inv: &Inventory) -> Self {
+        Self::scoped(cfg, inv, None)
+    }
+
+    /// Detectors for the sites of `scope` in `inv` (all of them when `None`) and their devices and trees.
+    pub fn scoped(cfg: &Config, inv: &Inventory, scope: Option<BTreeSet<Id>>) -> Self {
+        let full = inv;
+        let inv = &watched(inv, scope.as_ref());
         let energy = Energy::new(cfg, inv);
         let peaks = PeakWatch::new(&cfg.peak, cfg.tz(), inv, &|s| energy.contributors(s));
         Self {
+            scope,
+            inventory: full.clone(),
             clock: LocalClock::new(cfg.tz()),
             energy,
             peaks,
@@ -76,6 +105,9 @@ impl Analytics {
     /// Feeds one validated reading; `now` is the receiver's clock (unused by the per-reading checks, which
     /// run on the reading's own time so that replays behave like live data).
     pub fn observe(&mut self, r: &Reading, _now: DateTime<Utc>) -> Vec<Event> {
+        if !self.owns(r.site.as_str()) {
+            return Vec::new();
+        }
         self.observed += 1;
         self.last_reading = Some(self.last_reading.map_or(r.ts, |t| t.max(r.ts)));
         let ts = r.ts.timestamp_millis();
@@ -115,13 +147,22 @@ impl Analytics {
         let trees = self.trees.tick(ms, local, &mut self.signals);
         let mut events = self.drain(Vec::new());
         events.extend(trees.into_iter().map(Event::Tree));
-        events.extend(self.book.expire(now).into_iter().map(Event::AlertRemoved));
+        // Another instance's resolved alerts leave the book silently: their owner clears their topics.
+        let expired = self.book.expire(now).into_iter();
+        events.extend(
+            expired
+                .filter(|a| self.scope.as_ref().is_none_or(|s| s.contains(&a.site)))
+                .map(|a| Event::AlertRemoved(a.id)),
+        );
         events
     }
 
     /// Evaluates the sites' budgets against their year-end forecasts ([`crate::budget`]) at `now`.
     pub fn budgets(&mut self, forecasts: &[(Budget, YearEnd)], now: DateTime<Utc>) -> Vec<Event> {
         for (b, f) in forecasts {
+            if !self.owns(b.site.as_str()) {
+                continue;
+            }
             if let Some(s) = self.budgets.evaluate(b, f, now) {
                 self.signals.push(s);
             }
@@ -145,30 +186,14 @@ impl Analytics {
     pub fn restore(&mut self, alerts: Vec<Alert>, now: DateTime<Utc>) -> Vec<Event> {
         let mut events = Vec::new();
         for a in alerts {
-            let (kind, since) = (a.kind, a.explanation.since.timestamp_millis());
+            if !self.owns(a.site.as_str()) {
+                // Another instance's: known, carried on by its owner.
+                self.book.restore(a);
+                continue;
+            }
             let active = a.is_active();
             let id = a.id.clone();
-            let rearmed = active
-                && (self.energy.restore(
-                    kind,
-                    &a.site,
-                    a.subject.device.as_ref(),
-                    since,
-                    now.timestamp_millis(),
-                ) || self.trees.restore(kind, &a.subject, since)
-                    || (kind == AlertKind::Peak && self.peaks.restore(&a.site, since))
-                    || (kind == AlertKind::Budget && {
-                        // The baseline names the budget's year ("2026 budget of site …").
-                        let year = a
-                            .explanation
-                            .baseline
-                            .split(' ')
-                            .next()
-                            .and_then(|y| y.parse().ok());
-                        self.budgets
-                            .restore(&a.site, year.unwrap_or(a.explanation.since.year()));
-                        true
-                    }));
+            let rearmed = active && self.rearm(&a, now);
             self.book.restore(a);
             if active
                 && !rearmed
@@ -180,14 +205,113 @@ impl Analytics {
         events
     }
 
+    /// Re-arms the detector of an active alert `a` (at a restart or a handover); `false` when no
+    /// detector of this instance takes it.
+    fn rearm(&mut self, a: &Alert, now: DateTime<Utc>) -> bool {
+        let (kind, since) = (a.kind, a.explanation.since.timestamp_millis());
+        self.energy.restore(
+            kind,
+            &a.site,
+            a.subject.device.as_ref(),
+            since,
+            now.timestamp_millis(),
+        ) || self.trees.restore(kind, &a.subject, since)
+            || (kind == AlertKind::Peak && self.peaks.restore(&a.site, since))
+            || (kind == AlertKind::Budget && {
+                // The baseline names the budget's year ("2026 budget of site …").
+                let year = a
+                    .explanation
+                    .baseline
+                    .split(' ')
+                    .next()
+                    .and_then(|y| y.parse().ok());
+                self.budgets
+                    .restore(&a.site, year.unwrap_or(a.explanation.since.year()));
+                true
+            })
+    }
+
+    /// Whether this instance runs `site`'s detectors.
+    pub fn owns(&self, site: &str) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.contains(site))
+    }
+
+    /// Takes in an alert another instance published (followed on `zw/v1/alerts/+`); `false` when its site
+    /// is this instance's (the book is the authority for its own sites; the bus only echoes it).
+    pub fn follow(&mut self, a: Alert) -> bool {
+        if self.owns(a.site.as_str()) {
+            return false;
+        }
+        self.book.restore(a);
+        true
+    }
+
+    /// Forgets an alert whose retained topic another instance cleared; `false` when its site is this
+    /// instance's or it is unknown.
+    pub fn forget(&mut self, id: &AlertId) -> bool {
+        match self.book.get(id) {
+            Some(a) if !self.owns(a.site.as_str()) => self.book.remove(id).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Runs the detectors for `scope` from now on ([`crate::partition`]): sites that left it are dropped
+    /// at once, their alerts neither resolved nor raised; sites that joined it get fresh detectors, re-armed
+    /// from the book's active alerts of theirs (an active alert no detector takes is resolved, as at a
+    /// restart). Returns those resolutions. Warm the joined sites up before feeding their readings.
+    pub fn rescope(&mut self, scope: BTreeSet<Id>, now: DateTime<Utc>) -> Vec<Event> {
+        let joined: BTreeSet<Id> = match &self.scope {
+            Some(old) => scope.difference(old).cloned().collect(),
+            None => BTreeSet::new(),
+        };
+        if let Some(old) = &self.scope {
+            for site in old.difference(&scope) {
+                self.budgets.forget(site);
+            }
+        }
+        self.scope = Some(scope);
+        let inv = watched(&self.inventory, self.scope.as_ref());
+        // Detectors of sites that left are reset without a signal; those of sites that joined start fresh.
+        self.energy.apply(&inv, now.timestamp_millis());
+        let energy = &self.energy;
+        self.peaks.apply(&inv, &|s| energy.contributors(s));
+        self.trees.apply(&inv);
+        let active: Vec<Alert> = self
+            .book
+            .active()
+            .filter(|a| joined.contains(&a.site))
+            .cloned()
+            .collect();
+        let mut events = Vec::new();
+        for a in active {
+            if !self.rearm(&a, now)
+                && let Some(a) = self.book.resolve(&a.id, now, "its subject is no longer watched")
+            {
+                events.push(Event::Alert(a));
+            }
+        }
+        events.extend(self.drain(Vec::new()));
+        events
+    }
+
     /// Follows a changed inventory (see the module doc) at `now`; returns the alerts resolved.
     pub fn apply(&mut self, inv: &Inventory, now: DateTime<Utc>) -> Vec<Event> {
+        self.inventory = inv.clone();
+        let full = inv;
+        let inv = &watched(inv, self.scope.as_ref());
         let retired = self.energy.apply(inv, now.timestamp_millis());
         let energy = &self.energy;
         self.peaks.apply(inv, &|s| energy.contributors(s));
         self.trees.apply(inv);
+        let inv = full;
         let mut resolve: Vec<(AlertId, &str)> = Vec::new();
-        for a in self.book.active() {
+        // Another instance's alerts are resolved by their owner.
+        let scope = self.scope.as_ref();
+        for a in self
+            .book
+            .active()
+            .filter(|a| scope.is_none_or(|s| s.contains(&a.site)))
+        {
             let s = &a.subject;
             let site_known = inv.sites.iter().any(|x| x.id == a.site);
             let device_known = s
@@ -219,6 +343,14 @@ impl Analytics {
 
     /// Applies an acknowledgement from the API.
     pub fn acknowledge(&mut self, cmd: &AckCommand, now: DateTime<Utc>) -> AckOutcome {
+        // Another instance's alert: its owner applies the acknowledgement.
+        if self
+            .book
+            .get(&cmd.alert)
+            .is_some_and(|a| !self.owns(a.site.as_str()))
+        {
+            return AckOutcome::Ignored("not_owned");
+        }
         self.book.acknowledge(cmd, now)
     }
 
@@ -271,6 +403,11 @@ impl Analytics {
     /// How the watched sites' quarter hours ended since the last call (metrics, eval).
     pub fn take_closed_quarters(&mut self) -> Vec<Closed> {
         self.peaks.take_closed()
+    }
+
+    /// The inventory as last applied (every site, owned or not).
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
     }
 
     /// The alert book.

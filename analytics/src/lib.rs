@@ -26,6 +26,7 @@ pub mod engine;
 pub mod explain;
 mod metrics;
 pub mod normal;
+pub mod partition;
 pub mod peak;
 pub mod service;
 pub mod sink;

@@ -1,7 +1,7 @@
 //! Analytics metrics: counts of what was observed, concluded, published and dropped. Labels are bounded
 //! (alert kinds, states, reasons, sinks), never device or tree ids.
 
-use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// Analytics metrics.
 #[derive(Clone)]
@@ -45,6 +45,12 @@ pub struct Metrics {
     pub peak_quarters: IntCounterVec,
     /// Quarter hours of past peaks learned from InfluxDB at start.
     pub peak_warmup_quarters: IntCounter,
+    /// Sites whose detectors run in this instance ([`crate::partition`]; every site without partitions).
+    pub sites_owned: IntGauge,
+    /// Sites handed over, by direction (`gained`, `lost`).
+    pub handovers: IntCounterVec,
+    /// Readings of sites another instance owns, acknowledged unread.
+    pub skipped: IntCounter,
 }
 
 impl Metrics {
@@ -70,6 +76,9 @@ impl Metrics {
         r.register(Box::new(m.weather_rejected.clone()))?;
         r.register(Box::new(m.peak_quarters.clone()))?;
         r.register(Box::new(m.peak_warmup_quarters.clone()))?;
+        r.register(Box::new(m.sites_owned.clone()))?;
+        r.register(Box::new(m.handovers.clone()))?;
+        r.register(Box::new(m.skipped.clone()))?;
         Ok(m)
     }
 
@@ -161,6 +170,19 @@ impl Metrics {
             peak_warmup_quarters: IntCounter::new(
                 "zw_analytics_peak_warmup_quarters_total",
                 "Past quarter hours of sites with a demand charge learned from InfluxDB at start (the peak so far).",
+            )?,
+            sites_owned: IntGauge::new(
+                "zw_analytics_sites_owned",
+                "Sites whose detectors run in this analytics instance.",
+            )?,
+            handovers: vec(
+                "zw_analytics_handovers_total",
+                "Sites handed over between analytics instances, by direction (gained, lost).",
+                &["direction"],
+            )?,
+            skipped: IntCounter::new(
+                "zw_analytics_readings_skipped_total",
+                "Readings of sites another analytics instance owns, acknowledged unread.",
             )?,
         })
     }

@@ -11,7 +11,9 @@
 //! Alert changes and tree statuses the broker had not acknowledged when a connection failed are handed back
 //! by the bus client and published again (the newest state of their topic), so a broker restart loses none.
 //!
-//! One analytics instance owns the alert topics; run one per deployment.
+//! One analytics instance runs every site, or several split the sites between them with
+//! `[analytics.partitions]`: each runs the detectors of the sites it owns, follows every alert on the bus
+//! and takes a failed instance's sites over ([`crate::partition`]).
 //!
 //! The inventory is a [`LiveInventory`]: on every change the detectors follow it ([`Analytics::apply`]:
 //! new sites, devices and trees get detectors, those that left are dropped and their open alerts resolve
@@ -32,6 +34,7 @@ use zw_model::topic;
 use zw_model::weather::Weather;
 
 use crate::alerts::AckOutcome;
+use crate::partition::live::{Live, Step};
 use crate::sink::Sinks;
 use crate::{Analytics, Config, Event, Metrics};
 
@@ -47,12 +50,31 @@ pub async fn run(
 ) {
     let mut updates = live.subscribe();
     let inventory = updates.borrow_and_update().clone();
-    let mut analytics = Analytics::new(&cfg, &inventory);
+    let mut analytics;
     // Readings of pairs the inventory does not know are ignored and counted (`unknown_device`).
     let mut known = zw_model::KnownDevices::of(&inventory);
-    let Some(restored) = restore(&cfg, bus, &shutdown).await else {
+    analytics = Analytics::new(&cfg, &inventory);
+    // Partitions: the heartbeat goes out before the restore, whose connection then follows every alert.
+    let mut part = cfg.partitions.enabled.then(|| Live::start(&cfg, bus, &shutdown));
+    let restored = match &mut part {
+        Some(p) => {
+            let (client, inbound) = p.alerts();
+            collect(&cfg, client, inbound, &shutdown).await
+        }
+        None => restore(&cfg, bus, &shutdown).await,
+    };
+    let Some(restored) = restored else {
         return;
     };
+    match &mut part {
+        Some(p) => {
+            let Some(scope) = p.split(&inventory, &metrics, &shutdown).await else {
+                return;
+            };
+            analytics = Analytics::scoped(&cfg, &inventory, Some(scope));
+        }
+        None => metrics.sites_owned.set(inventory.sites.len() as i64),
+    }
     metrics.restored.inc_by(restored.len() as u64);
     info!(alerts = restored.len(), "Restored alerts from the bus.");
     let pending = analytics.restore(restored, Utc::now());
@@ -111,6 +133,8 @@ pub async fn run(
     );
     let stop_sinks = CancellationToken::new();
     let budget_influx = influx.clone();
+    // The warm-up of sites taken over from another instance.
+    let influx_read = influx.clone();
     let (sinks, sink_tasks) = Sinks::start(&cfg.alerts, influx, &metrics, &stop_sinks);
     let mut out = Output {
         client: pub_client.clone(),
@@ -142,9 +166,17 @@ pub async fn run(
     // A change during the warm-up is applied at once.
     if updates.has_changed().unwrap_or(false) {
         let inv = updates.borrow_and_update().clone();
-        let events = analytics.apply(&inv, Utc::now());
+        let mut events = analytics.apply(&inv, Utc::now());
         known = zw_model::KnownDevices::of(&inv);
         metrics.inventory_applied.inc();
+        if let Some(p) = &mut part {
+            events.extend(p.update(&mut analytics, &metrics));
+        }
+        out.publish(&mut analytics, events).await;
+    }
+    // A member change during the warm-up is followed at once.
+    if let Some(p) = &mut part {
+        let events = p.update(&mut analytics, &metrics);
         out.publish(&mut analytics, events).await;
     }
     loop {
@@ -156,11 +188,28 @@ pub async fn run(
                     continue;
                 }
                 let inv = updates.borrow_and_update().clone();
-                let events = analytics.apply(&inv, Utc::now());
+                let mut events = analytics.apply(&inv, Utc::now());
                 known = zw_model::KnownDevices::of(&inv);
                 metrics.inventory_applied.inc();
                 info!(sites = inv.sites.len(), devices = inv.devices().count(), trees = inv.trees.len(),
                     alerts_resolved = events.len(), "Inventory change applied: detectors follow it.");
+                match &mut part {
+                    // New sites are split like the others; sites gone are no longer owned.
+                    Some(p) => events.extend(p.update(&mut analytics, &metrics)),
+                    None => metrics.sites_owned.set(inv.sites.len() as i64),
+                }
+                out.publish(&mut analytics, events).await;
+            }
+            step = next_step(&mut part) => {
+                let Some(p) = &mut part else { continue };
+                let events = match step {
+                    Step::Members => p.update(&mut analytics, &metrics),
+                    Step::Ready => p.take_over(&mut analytics, influx_read.as_ref(), &cfg, &metrics).await,
+                    Step::Followed(msg) => {
+                        p.followed(&mut analytics, &msg);
+                        continue;
+                    }
+                };
                 out.publish(&mut analytics, events).await;
             }
             _ = tick.tick() => {
@@ -190,6 +239,7 @@ pub async fn run(
                     Ok(r) if !known.contains(r.site.as_str(), r.device.as_str()) => {
                         metrics.rejected.with_label_values(&["unknown_device"]).inc();
                     }
+                    Ok(r) if !analytics.owns(r.site.as_str()) => metrics.skipped.inc(),
                     Ok(r) => {
                         metrics.observed.inc();
                         events.extend(analytics.observe(&r, Utc::now()));
@@ -228,6 +278,9 @@ pub async fn run(
     }
     pub_client.disconnect().await;
     ack_client.disconnect().await;
+    if let Some(p) = part {
+        p.stop().await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = driver.await;
         let _ = ack_driver.await;
@@ -363,8 +416,23 @@ async fn restore(cfg: &Config, bus: &zw_bus::Bus, shutdown: &CancellationToken) 
         },
         stop.clone(),
     );
+    let alerts = collect(cfg, &client, &mut inbound, shutdown).await;
+    client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
+    stop.cancel();
+    alerts
+}
+
+/// Collects the retained alerts on `client`'s connection (subscribed to `zw/v1/alerts/+`) until quiet (see
+/// [`restore`]). `None` when shut down meanwhile.
+async fn collect(
+    cfg: &Config,
+    client: &BusClient,
+    inbound: &mut zw_bus::Inbound,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Alert>> {
     tokio::select! {
-        () = shutdown.cancelled() => { stop.cancel(); return None; }
+        () = shutdown.cancelled() => return None,
         () = client.wait_connected() => {}
     }
     let mut alerts = Vec::new();
@@ -372,7 +440,7 @@ async fn restore(cfg: &Config, bus: &zw_bus::Bus, shutdown: &CancellationToken) 
     loop {
         let quiet = (Instant::now() + cfg.alerts.restore_quiet).min(deadline);
         tokio::select! {
-            () = shutdown.cancelled() => { stop.cancel(); return None; }
+            () = shutdown.cancelled() => return None,
             () = tokio::time::sleep_until(quiet) => break,
             msg = inbound.recv() => {
                 let Some(msg) = msg else { break };
@@ -384,8 +452,13 @@ async fn restore(cfg: &Config, bus: &zw_bus::Bus, shutdown: &CancellationToken) 
             }
         }
     }
-    client.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), driver).await;
-    stop.cancel();
     Some(alerts)
+}
+
+/// The partition's next step; never resolves without partitions.
+async fn next_step(part: &mut Option<Live>) -> Step {
+    match part {
+        Some(p) => p.next().await,
+        None => std::future::pending().await,
+    }
 }

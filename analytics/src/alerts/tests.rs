@@ -94,6 +94,7 @@ fn acknowledgement_and_expiry() {
         AckOutcome::Ignored("resolved")
     );
     assert!(book.expire(at(60)).is_empty());
-    assert_eq!(book.expire(at(70)), vec![id]);
+    let expired: Vec<AlertId> = book.expire(at(70)).into_iter().map(|a| a.id).collect();
+    assert_eq!(expired, vec![id]);
     assert!(book.is_empty());
 }
