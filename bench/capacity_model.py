@@ -41,6 +41,7 @@ for r in runs:
     by[(r["source"], int(r["nominal"]))].append(r)
 
 fits = {}
+per_k = defaultdict(dict)  # (service) -> source -> [cores per 1k/s at each level]
 print("\n## Per service: median over rounds (cores = CPU seconds per second; MiB = median RSS)")
 for source in sorted({s for s, _ in by}):
     levels = sorted(n for s, n in by if s == source)
@@ -74,8 +75,16 @@ for source in sorted({s for s, _ in by}):
     print("| service | " + " | ".join(f"cores per 1k/s at {med[n]['rate']:.0f}/s" for n in levels) + " |")
     print("|---|" + "---|" * len(levels))
     for svc in SERVICES:
-        print(f"| {svc} | " + " | ".join(
-            f"{med[n][f'cpu.{svc}'] / (med[n]['rate'] / 1000):.4f}" for n in levels) + " |")
+        per_k[svc][source] = [med[n][f"cpu.{svc}"] / (med[n]["rate"] / 1000) for n in levels]
+        print(f"| {svc} | " + " | ".join(f"{v:.4f}" for v in per_k[svc][source]) + " |")
+
+print("\n## Summary: cores per 1,000 readings/s (range over the levels) and MiB per 1,000 meters (modbus slope)")
+print("| process | " + " | ".join(sorted({s for s, _ in by})) + " | MiB per 1,000 meters |")
+print("|---|" + "---|" * len({s for s, _ in by}) + "---|")
+for svc in SERVICES:
+    cells = [f"{min(per_k[svc][s]):.3f}–{max(per_k[svc][s]):.3f}" for s in sorted(per_k[svc])]
+    mib = fits.get(("modbus", svc), {}).get("mib", (0, float("nan")))[1]
+    print(f"| {svc} | " + " | ".join(cells) + f" | {mib:.1f} |")
 
 
 def need(svc, k, kind, sources=None):
@@ -102,5 +111,5 @@ for meters in (10_000, 100_000, 1_000_000):
         gib = sum(need(s, meters / 1000, "mib", MEM_SOURCES) for s in DEPLOYED) / 1024
         machines = max(1, math.ceil(max(cores / (CORES * UTIL), gib / (GIB * UTIL))))
         broker = "one mosquitto" if rate < BROKER_LIMIT * 0.5 else (
-            f"{math.ceil(rate / (BROKER_LIMIT * 0.5))}× one mosquitto's limit: broker cluster (untested)")
+            f"a cluster (untested) of ≥ {math.ceil(rate / (BROKER_LIMIT * 0.5))} nodes of one mosquitto's rate")
         print(f"| {meters:,} | {label} | {rate:,.0f} | {cores:.1f} | {gib:.1f} | {machines} | {broker} |")
