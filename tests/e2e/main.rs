@@ -22,6 +22,7 @@ mod erase;
 mod fixture;
 mod gateway_crash;
 mod gateway_outage;
+mod gateway_shards;
 mod gateway_oversize;
 mod influx_client;
 mod ingest_crash;
