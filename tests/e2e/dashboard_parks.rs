@@ -1,8 +1,10 @@
 //! The parks department's view in headless Chromium against a running system (mosquitto, influxd,
 //! `zaehlwerk sim` and `zaehlwerk all`, with `[store]` in a SQLite file): the map shows every tree, the
-//! watering list is a nearest-neighbour route from the configured depot, the filters (state, species, age,
-//! park) narrow the map and the route, a watering recorded in the page is in the tree's watering log, and
-//! the view passes axe-core without a serious or critical violation. Screenshots go to
+//! watering list is a nearest-neighbour route from the configured depot with the litres to give each tree
+//! (the API's figure) and its 3-day outlook (critical now, in N days, rain expected), the filters (state,
+//! species, age, park, district) narrow the map and the route, the tree's soil chart marks the forecast
+//! rain, a watering recorded in the page is in the tree's watering log and in the season panel's litres of
+//! its district, and the view passes axe-core without a serious or critical violation. Screenshots go to
 //! `target/e2e-artifacts/dashboard/` (`parks-trees.png`, `parks-watering.png`).
 //!
 //! The town: a park with a soil sensor and five trees whose statuses the test publishes, and a household
@@ -14,7 +16,9 @@ use anyhow::Context as _;
 use rumqttc::QoS;
 use zw_api::routes::dashboard::Depot;
 use zw_model::inventory::fixtures;
-use zw_model::tree::{AgeClass, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency};
+use zw_model::tree::{
+    AgeClass, Forecast, ForecastMethod, SoilState, TREE_SCHEMA_VERSION, TreeStatus, Urgency,
+};
 use zw_model::{Id, Inventory, Role, Tree};
 use zw_tests::{Stack, free_port};
 
@@ -27,20 +31,56 @@ use crate::support::{Zaehlwerk, eventually, get};
 const BUDGET: u32 = 8000;
 
 /// Trees: id, species, lat, state (`None`: left to analytics, `unknown`), years since planting (the map's age
-/// filter: young up to 4, middle 5 to 10, old over 10). The depot is at 51.000, 6.000.
-const TREES: &[(&str, &str, f64, Option<SoilState>, u16)] = &[
-    ("baum-far", "Tilia cordata", 51.010, Some(SoilState::Critical), 20),
+/// filter: young up to 4, middle 5 to 10, old over 10), district (none: its park's). The depot is at 51.000,
+/// 6.000.
+type TreeRow = (
+    &'static str,
+    &'static str,
+    f64,
+    Option<SoilState>,
+    u16,
+    Option<&'static str>,
+);
+const TREES: &[TreeRow] = &[
+    (
+        "baum-far",
+        "Tilia cordata",
+        51.010,
+        Some(SoilState::Critical),
+        20,
+        Some("Nord"),
+    ),
     (
         "baum-near",
         "Acer platanoides",
         51.001,
         Some(SoilState::Moderate),
         4,
+        Some("Mitte"),
     ),
-    ("baum-mid", "Tilia cordata", 51.005, Some(SoilState::Critical), 2),
-    ("baum-wet", "Quercus robur", 51.0015, Some(SoilState::Good), 8),
-    ("baum-new", "Acer platanoides", 51.003, None, 3),
+    (
+        "baum-mid",
+        "Tilia cordata",
+        51.005,
+        Some(SoilState::Critical),
+        2,
+        Some("Mitte"),
+    ),
+    (
+        "baum-wet",
+        "Quercus robur",
+        51.0015,
+        Some(SoilState::Good),
+        8,
+        Some("Nord"),
+    ),
+    ("baum-new", "Acer platanoides", 51.003, None, 3, None),
 ];
+
+/// Rain the weather feed forecasts for the moderate tree over the next three days, mm, and the days until
+/// it turns critical.
+const RAIN_MM: f64 = 8.0;
+const NEAR_DAYS: f64 = 1.5;
 
 /// The year a tree `age` years old was planted.
 fn planted(age: u16) -> u16 {
@@ -68,10 +108,23 @@ fn tree_status(id: &str, species: &str, lat: f64, state: SoilState, score: f64, 
         combine: "worst".into(),
         tension_kpa: Some(100.0 * score),
         moisture_pct: None,
-        // Critical trees are drying, the others have no trend yet.
+        // Critical trees are drying, the others have no trend yet; the moderate one turns critical in
+        // NEAR_DAYS by the ET0 forecast, with rain forecast.
         trend_per_day: (state == SoilState::Critical).then_some(0.08),
-        days_until_critical: None,
-        forecast: None,
+        days_until_critical: match state {
+            SoilState::Critical => Some(0.0),
+            SoilState::Moderate => Some(NEAR_DAYS),
+            _ => None,
+        },
+        forecast: (state == SoilState::Moderate).then(|| Forecast {
+            method: ForecastMethod::Et0,
+            area: None,
+            issued: None,
+            et0_3d_mm: Some(9.0),
+            rain_3d_mm: Some(RAIN_MM),
+            rain_hold: None,
+            note: "ET0 forecast".into(),
+        }),
         urgency: Urgency {
             score,
             rank: 1,
@@ -111,7 +164,7 @@ impl Town {
             .site(fixtures::park_with_soil_sensor(
                 "v3/soil-app@ttn/devices/lse01-e2e/up",
             ));
-        for (id, species, lat, _, age) in TREES {
+        for (id, species, lat, _, age, district) in TREES {
             inv = inv.tree(Tree {
                 id: Id::new(*id)?,
                 site: Id::new("park")?,
@@ -120,7 +173,7 @@ impl Town {
                 lat: *lat,
                 lon: 6.0,
                 sensors: Vec::new(),
-                district: None,
+                district: district.map(str::to_owned),
             });
         }
         cfg.inventory = inv.build();
@@ -158,7 +211,7 @@ impl Town {
                 trees.insert(t.to_string());
             }
         }
-        for (i, (id, species, lat, state, age)) in TREES.iter().enumerate() {
+        for (i, (id, species, lat, state, age, _)) in TREES.iter().enumerate() {
             if let Some(s) = state {
                 let st = tree_status(id, species, *lat, *s, 1.0 - i as f64 * 0.1, *age);
                 obs.client
@@ -229,6 +282,15 @@ async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> an
     Ok(dom)
 }
 
+/// The text of the first element carrying `attr="value"` (up to its first child tag).
+fn text_at<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
+    dom.split(&format!("{attr}=\"{value}\""))
+        .nth(1)
+        .and_then(|r| r.split_once('>'))
+        .and_then(|(_, r)| r.split('<').next())
+        .unwrap_or("")
+}
+
 /// `s` percent-encoded for a query value.
 fn enc(s: &str) -> String {
     s.bytes()
@@ -280,6 +342,39 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
     };
     assert_eq!(trend("baum-mid"), "↑ trocknet aus", "{dom}");
     assert_eq!(trend("baum-near"), "–", "a missing trend is missing");
+    // The litres to give each tree on the route are the API's, with where they come from; the outlook names
+    // the days until critical and the rain expected.
+    let (code, list) = get(&format!("{}/api/v1/trees/watering", town.api), Some("tok-parks")).await?;
+    assert_eq!(code, 200, "{list}");
+    for tree in ["baum-near", "baum-mid", "baum-far"] {
+        let api = list
+            .as_array()
+            .and_then(|l| l.iter().find(|t| t["tree"] == tree))
+            .with_context(|| format!("{tree} not in the API's list"))?;
+        let litres = api["litres_now"]["litres"].as_f64().context("litres_now")?;
+        assert!(
+            litres > 0.0 && api["litres_now"]["basis"] == "soil_deficit",
+            "{api}"
+        );
+        assert_eq!(
+            text_at(&dom, "data-litres", tree),
+            format!("{litres:.0} L"),
+            "{tree}: the list's litres"
+        );
+    }
+    assert_eq!(text_at(&dom, "data-outlook", "baum-mid"), "jetzt kritisch");
+    assert_eq!(
+        text_at(&dom, "data-outlook", "baum-near"),
+        format!("kritisch in {NEAR_DAYS:.1} Tagen · Regen erwartet: {RAIN_MM:.1} mm").replace('.', ","),
+        "{dom}"
+    );
+    // The season panel: every district of the park's trees (a tree without one under its park).
+    assert!(dom.contains("data-season-panel=\"\""), "no season panel:\n{dom}");
+    assert_eq!(
+        attr_values(&dom, "data-district"),
+        ["Mitte", "Nord", "park"],
+        "{dom}"
+    );
 
     // The filters: age from the planting year narrows the map and the route; age and park combine.
     for (steps, markers, expected) in [
@@ -291,6 +386,14 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
             2,
             vec!["baum-mid", "baum-far"],
         ),
+        // The district narrows the map, the route and with it the CSV and GPX exports.
+        (vec!["fill:#f-district=Mitte"], 2, vec!["baum-near", "baum-mid"]),
+        (
+            vec!["fill:#f-district=Nord", "fill:#f-state=critical"],
+            1,
+            vec!["baum-far"],
+        ),
+        (vec!["fill:#f-district=park"], 1, vec![]),
     ] {
         let q = steps
             .iter()
@@ -350,6 +453,65 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
         &artifacts("dashboard")?.join("parks-watering.png"),
     )
     .await?;
+    // The tree's soil chart marks the rain forecast over the next three days, and the panel gives the litres
+    // and the outlook of the tree it shows.
+    assert!(
+        dom.contains(&format!("data-rain=\"{RAIN_MM}\"")),
+        "the forecast rain is not in the soil chart:\n{dom}"
+    );
+    assert!(
+        text_at(&dom, "data-advice-outlook", "baum-near").starts_with("kritisch in"),
+        "no outlook in the tree's panel:\n{dom}"
+    );
+
+    // A watering recorded in the page for last year's season (last June) shows in last year's season panel:
+    // the litres of the tree's district, the tree no longer unwatered.
+    let last = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+    let steps = [
+        format!("fill:#s-year={last}"),
+        "click:[data-water=\"baum-mid\"]".to_owned(),
+        "fill:#w-litres=120".to_owned(),
+        format!("fill:#w-at={last}-06-15T10:00"),
+        "click:form[data-watering-form] button[type=submit]".to_owned(),
+    ]
+    .map(|s| format!("step={}", enc(&s)))
+    .join("&");
+    let dom = dump_dom(
+        &town.url(&steps, "token=tok-parks&view=trees"),
+        BUDGET * 2,
+        DESKTOP,
+    )
+    .await?;
+    assert!(
+        dom.contains("Gießung gespeichert: baum-mid, 120 L")
+            && dom.contains(&format!("data-season-panel=\"\" data-year=\"{last}\"")),
+        "the watering was not saved, or the season is not last year's:\n{dom}"
+    );
+    let (code, season) = get(
+        &format!("{}/api/v1/trees/season?year={last}", town.api),
+        Some("tok-parks"),
+    )
+    .await?;
+    assert_eq!(code, 200, "{season}");
+    let mitte = season["districts"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["district"] == "Mitte"))
+        .context("no Mitte in the season report")?;
+    assert_eq!(mitte["litres"], 120.0, "{season}");
+    assert_eq!(text_at(&dom, "data-district-litres", "Mitte"), "120 L", "{dom}");
+    assert!(
+        dom.contains("data-season-tree=\"baum-near\"") && dom.contains("data-season-tree=\"baum-mid\""),
+        "the trees below the guideline are not listed:\n{dom}"
+    );
+    // A window tall enough to show the season panel below the list and the form.
+    screenshot(
+        &town.url(&steps, "token=tok-parks&view=trees"),
+        BUDGET * 2,
+        (DESKTOP.0, 3000),
+        &artifacts("dashboard")?.join("parks-season.png"),
+    )
+    .await?;
+
     // A resident cannot log a watering: the tree is not theirs (404, as an unknown one).
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/trees/baum-near/waterings", town.api))

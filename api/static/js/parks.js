@@ -72,7 +72,7 @@ function waterPanel(onSaved) {
     fig.dataset.rain = rain ? String(rain.mm) : "";
     advice.replaceChildren(el("strong", {}, t("trees.litresNow") + ": " + litres(p)), " (" + litresBasis(p) + ") · ",
       t("trees.outlook") + ": ", el("span", { "data-advice-outlook": id }, outlook(p)),
-      p.outlook?.rain_hold ? el("span", {}, " · " + p.outlook.rain_hold) : null);
+      ...(p.outlook?.rain_hold ? [el("span", {}, " · " + p.outlook.rain_hold)] : []));
     fig.dataset.points = points.length;
     fig.dataset.waterings = given.length;
     fig.querySelector("figcaption").textContent = t("soil.history") + " · " + id + (sensor ? "" : " · " + t("soil.sensorless"));

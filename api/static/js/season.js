@@ -2,7 +2,7 @@
 // per tree and week (`GET /api/v1/trees/season`), as a table with a meter per district, and the trees
 // below the guideline, driest share first. A year picker goes back to earlier seasons.
 
-import { el, api, enc } from "./util.js";
+import { el, api, enc, state } from "./util.js";
 import { t, num, date } from "./i18n.js";
 
 const pct = share => num(Math.round(share * 100), 0) + " %";
@@ -27,7 +27,9 @@ export function seasonPanel() {
   const load = async () => {
     const r = await api(`/api/v1/trees/season?year=${enc(year.value)}`);
     section.dataset.year = year.value;
-    period.textContent = t("season.period", date(r.from), date(r.to), num(r.weeks, 1));
+    // The season's days in the API's time zone (its edges are local midnights there); the end is exclusive.
+    const day = ms => date(ms, { dateStyle: "medium", timeZone: state.settings.timezone });
+    period.textContent = t("season.period", day(Date.parse(r.from)), day(Math.max(Date.parse(r.from), Date.parse(r.to) - 1)), num(r.weeks, 1));
     const waterings = new Map();
     for (const tr of r.trees) waterings.set(tr.district, (waterings.get(tr.district) || 0) + tr.waterings);
     districts.replaceChildren(...r.districts.map(d => el("tr", { "data-district": d.district },
