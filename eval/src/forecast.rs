@@ -9,6 +9,12 @@
 //! ≤ 5 % on day 20; the buildings' monthly baselines (the day-1 projection: the whole month forecast from
 //! the 28 days before) meet ASHRAE Guideline 14, NMBE within ±5 % and CV(RMSE) ≤ 15 %, over all
 //! building-months (one parameter: the profile's level).
+//!
+//! Heating loads (issue 19): the buildings' heater plugs and their main meters (which hold the heaters)
+//! are projected again with the degree-day correction ([`zw_model::forecast::heating`]) from the scenario's
+//! outdoor temperature ([`zw_sim::weather::climate`]): observed daily means before the day of the
+//! projection, the 7-day forecast (errors growing with lead) from it, the normal after that; the second
+//! table gives the MAPE with and without it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,9 +22,11 @@ use std::io::Write;
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Europe::Berlin;
 use zw_model::Quantity;
-use zw_model::forecast::backtest::{Case, ashrae_fit, mean_on, month_end, monthly_baseline};
+use zw_model::forecast::backtest::{Case, ashrae_fit, mean_on, month_end, month_end_with, monthly_baseline};
+use zw_model::forecast::heating::DayTemps;
 use zw_model::forecast::{Hour, Slp};
 use zw_sim::scenario::{Scenario, ScenarioConfig};
+use zw_sim::weather::climate;
 
 /// MAPE targets per day of the month (percent).
 const TARGETS: [(u32, f64); 2] = [(10, 10.0), (20, 5.0)];
@@ -39,12 +47,19 @@ pub fn run(args: &crate::Args, out: &mut impl Write) -> Result<bool, crate::Erro
         .filter(|(_, d)| d.class == "main_meter")
         .map(|(s, d)| (s.id.as_str().to_string(), d.id.as_str().to_string()))
         .collect();
+    let heaters: Vec<String> = scenario
+        .inventory
+        .devices()
+        .filter(|(_, d)| d.class == "heater")
+        .map(|(_, d)| d.id.as_str().to_string())
+        .collect();
     // The scenario's meters report power each minute: a minute's energy is its power over 1/60 h.
     let mut per_hour: BTreeMap<String, Vec<(DateTime<Utc>, f64)>> = BTreeMap::new();
     scenario.replay(|t, batch| {
         let hour = t - chrono::TimeDelta::minutes(i64::from(t.minute()));
         for r in batch {
-            if mains.iter().any(|(_, d)| d == r.device.as_str())
+            let id = r.device.as_str();
+            if (mains.iter().any(|(_, d)| d == id) || heaters.iter().any(|d| d == id))
                 && let Some(w) = r.values.get(&Quantity::ActivePower)
             {
                 let series = per_hour.entry(r.device.as_str().to_string()).or_default();
@@ -63,18 +78,97 @@ pub fn run(args: &crate::Args, out: &mut impl Write) -> Result<bool, crate::Erro
         args.learn_weeks + args.eval_weeks,
         scenario.config.start.with_timezone(&Berlin).date_naive()
     )?;
+    let hours = |s: &Vec<(DateTime<Utc>, f64)>| -> Vec<Hour> {
+        s.iter()
+            .map(|(t, wh)| Hour {
+                start: *t,
+                wh: Some(*wh),
+            })
+            .collect()
+    };
     let series: Vec<Vec<Hour>> = per_hour
-        .values()
-        .map(|s| {
-            s.iter()
-                .map(|(t, wh)| Hour {
-                    start: *t,
-                    wh: Some(*wh),
-                })
-                .collect()
-        })
+        .iter()
+        .filter(|(d, _)| mains.iter().any(|m| m.1 == **d))
+        .map(|(_, s)| hours(s))
         .collect();
-    Ok(table(Berlin, &series, Slp::G25, out)?)
+    let met = table(Berlin, &series, Slp::G25, out)?;
+    let temps = SimTemps {
+        town: climate::town(args.seed),
+    };
+    for (what, ids) in [
+        ("heater plugs", heaters.clone()),
+        ("main meters", mains.iter().map(|m| m.1.clone()).collect()),
+    ] {
+        let series: Vec<Vec<Hour>> = per_hour
+            .iter()
+            .filter(|(d, _)| ids.contains(d))
+            .map(|(_, s)| hours(s))
+            .collect();
+        heating_table(what, &series, &temps, out)?;
+    }
+    Ok(met)
+}
+
+/// The scenario's outdoor temperature as known on a day: observed daily means of the days before it, its
+/// 7-day forecast from it (UTC days: the simulated weather's own), the normal beyond.
+struct SimTemps {
+    town: u64,
+}
+
+impl DayTemps for SimTemps {
+    fn known(&self, on: chrono::NaiveDate, day: chrono::NaiveDate) -> Option<f64> {
+        if day < on {
+            Some(climate::daily_mean_c(self.town, day))
+        } else {
+            climate::daily_forecast_c(self.town, on, day)
+        }
+    }
+
+    fn normal(&self, _day: chrono::NaiveDate) -> f64 {
+        climate::NORMAL_C
+    }
+}
+
+/// MAPE and band coverage of the month-end projections of heating loads with and without degree days.
+fn heating_table(
+    what: &str,
+    series: &[Vec<Hour>],
+    temps: &SimTemps,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let (mut plain, mut weather): (Vec<Case>, Vec<Case>) = (Vec::new(), Vec::new());
+    for hours in series {
+        plain.extend(month_end(Berlin, hours, Slp::G25, &[1, 10, 20]));
+        weather.extend(month_end_with(Berlin, hours, Slp::G25, &[1, 10, 20], Some(temps)));
+    }
+    if plain.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nHeating loads, {what} ({}): month-end projection with degree days (G20/15 from the outdoor \
+         temperature: observed, 7-day forecast, normal) and without\n",
+        series.len()
+    )?;
+    writeln!(
+        out,
+        "| day of month | projections | MAPE without | MAPE with degree days | in band without | in band with |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|")?;
+    let pct = |x: Option<f64>| x.map_or_else(|| "–".to_string(), |x| format!("{x:.2} %"));
+    let inside = |c: &Case| if c.inside() { 100.0 } else { 0.0 };
+    for day in [1, 10, 20] {
+        writeln!(
+            out,
+            "| {day} | {} | {} | {} | {} | {} |",
+            plain.iter().filter(|c| c.day == day).count(),
+            pct(mean_on(&plain, day, Case::ape)),
+            pct(mean_on(&weather, day, Case::ape)),
+            pct(mean_on(&plain, day, inside)),
+            pct(mean_on(&weather, day, inside)),
+        )?;
+    }
+    Ok(())
 }
 
 /// The backtest of every main meter (`class = "main_meter"`) of `inv` in `readings` (sorted by time): an

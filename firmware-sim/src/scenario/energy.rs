@@ -66,7 +66,7 @@ impl Building {
     }
 
     fn weather(&self, s: f64) -> f64 {
-        1.0 + 0.15 * smooth(mix(self.town, 1), s, 3.0 * 86_400.0)
+        crate::weather::climate::cold(self.town, s)
     }
 
     /// Whether the fan heater runs at `t` of its own accord: on workday mornings (08:00–09:30) when it is

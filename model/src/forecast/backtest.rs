@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, TimeZone, Utc};
 
+use super::heating::{self, DayTemps};
 use super::{Hour, Slp, learn};
 
 /// One projection made on `day` of the month starting `month`.
@@ -101,6 +102,18 @@ pub fn monthly_baseline(cases: &[Case]) -> Vec<(f64, f64)> {
 /// Month-end projections on `days` of every whole month of `hours` (hourly, oldest first, contiguous)
 /// whose energy is fully known and positive.
 pub fn month_end<Z: TimeZone>(tz: Z, hours: &[Hour], slp: Slp, days: &[u32]) -> Vec<Case> {
+    month_end_with(tz, hours, slp, days, None)
+}
+
+/// [`month_end`] of a heating load: with `temps`, each projection is corrected by the degree days of the
+/// rest of the month as known on its day ([`heating`]).
+pub fn month_end_with<Z: TimeZone>(
+    tz: Z,
+    hours: &[Hour],
+    slp: Slp,
+    days: &[u32],
+    temps: Option<&dyn DayTemps>,
+) -> Vec<Case> {
     let (Some(first), Some(last)) = (hours.first(), hours.last()) else {
         return Vec::new();
     };
@@ -134,7 +147,13 @@ pub fn month_end<Z: TimeZone>(tz: Z, hours: &[Hour], slp: Slp, days: &[u32]) -> 
                     continue;
                 };
                 let measured: f64 = hours[index(start)..index(now)].iter().filter_map(|h| h.wh).sum();
-                let p = model.project(measured, now, stop);
+                let mut p = model.project(measured, now, stop);
+                let on = now.with_timezone(&tz).date_naive();
+                if let Some(temps) = temps
+                    && let Some(h) = heating::learn(&model, &hours[index(from)..index(now)], temps, on)
+                {
+                    p = h.correct(&tz, p, (now, stop), temps, on);
+                }
                 let week = &hours[index((now - TimeDelta::days(7)).max(first.start))..index(now)];
                 let rate = week.iter().filter_map(|h| h.wh).sum::<f64>() / week.len().max(1) as f64;
                 cases.push(Case {
