@@ -4,6 +4,7 @@
 mod adapters_mqtt;
 mod alert_book;
 mod analytics_alerts;
+mod analytics_partitions;
 mod analytics_warmup;
 mod api;
 mod api_ack;
