@@ -100,7 +100,8 @@ async fn read(client: &Client, r: &Request) -> Result<Vec<Group>, QueryError> {
 
 impl Client {
     /// The series (label sets, `__name__` included) VictoriaMetrics holds whose label `tag` is `value`, over
-    /// all time (`/api/v1/series` from the epoch; without `start` it answers only the last day).
+    /// all time (`/api/v1/series` from the epoch's first second: without `start`, or with 0, it answers only the
+    /// last day).
     pub async fn victoria_series(
         &self,
         tag: &str,
@@ -114,7 +115,7 @@ impl Client {
         let resp = self
             .victoria_post(
                 &format!("{}/api/v1/series", self.config.read_prefix),
-                &[("match[]", &label_selector(tag, value)), ("start", "0")],
+                &[("match[]", &label_selector(tag, value)), ("start", "1")],
             )
             .await?;
         let answer: Answer = resp.json().await.map_err(|e| QueryError::Decode(e.to_string()))?;
