@@ -1,12 +1,15 @@
 //! Issue 23: the services that run N times, together, on the VictoriaMetrics backend. Two ingest instances on
 //! static partitions (`ingest.partitions = 2`) write to VictoriaMetrics; two `zaehlwerk api` processes read
-//! it (`influx.read_backend = "victoria_metrics"`) and follow the bus for live values.
+//! it (`influx.read_backend = "victoria_metrics"`) and follow the bus for live values; two `zaehlwerk
+//! analytics` split the sites (`[analytics.partitions]`).
 //!
 //! Every reading is stored exactly once (VictoriaMetrics keeps a duplicate sample, so its export counts
 //! what was written twice, unlike InfluxDB's idempotent points); both APIs answer the same history and
-//! energy, with the values the readings hold. Then one ingest is killed -9 mid-stream: the other keeps
-//! storing its own partition, the dead one's partition waits at the broker (its persistent session), and
-//! after the restart nothing is missing.
+//! energy, with the values the readings hold; every site's detectors run in exactly one analytics instance.
+//! Then one ingest and one analytics are killed -9 mid-stream: the other ingest keeps storing its own
+//! partition, the dead one's partition waits at the broker (its persistent session), and after the restart
+//! nothing is missing; the other analytics takes every site. (That alerts are raised once through the
+//! handover is analytics' own e2e test; gateways are not sharded here yet.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,7 +25,7 @@ use zw_tests::{Stack, free_port};
 
 use crate::ingest_support::{Ingests, Publisher, WAIT, await_subscribed};
 use crate::support::config::bus_accounts;
-use crate::support::{Zaehlwerk, eventually, get};
+use crate::support::{Zaehlwerk, eventually, get, metrics};
 
 /// Meters of the building `werk`: enough that both partitions own some.
 const METERS: usize = 8;
@@ -144,6 +147,37 @@ fn api(stack: &Stack, base: &Config, name: &str) -> anyhow::Result<(Zaehlwerk, S
     ))
 }
 
+/// One `zaehlwerk analytics` process with partitions on (quick heartbeats), metrics on its own port.
+fn analytics(stack: &Stack, base: &Config, name: &str) -> anyhow::Result<(Zaehlwerk, String)> {
+    let port = free_port();
+    let mut cfg = base.clone();
+    cfg.analytics.instance = name.into();
+    cfg.analytics.partitions.enabled = true;
+    cfg.analytics.partitions.heartbeat = Duration::from_millis(200);
+    cfg.analytics.partitions.timeout = Duration::from_secs(1);
+    cfg.telemetry.metrics_listen = Some(([127, 0, 0, 1], port).into());
+    let dir = stack.state_dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    let errors = cfg.validate();
+    anyhow::ensure!(
+        errors.is_empty(),
+        "the test's analytics config is invalid: {errors:#?}"
+    );
+    let path = dir.join("zaehlwerk.toml");
+    std::fs::write(&path, cfg.to_toml()?)?;
+    Ok((
+        Zaehlwerk::start("analytics", &path, &dir)?,
+        format!("http://127.0.0.1:{port}"),
+    ))
+}
+
+/// `zw_analytics_sites_owned` of an analytics instance, if its metrics answer.
+async fn sites_owned(url: &str) -> Option<i64> {
+    let text = metrics(url).await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("zw_analytics_sites_owned ")?.trim().parse().ok())
+}
+
 /// The answers of one API to `paths` (each must be 200).
 async fn answers(api: &str, paths: &[String]) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
@@ -172,6 +206,24 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
     })?;
     let (api_a, a) = api(&stack, &base, "api-a")?;
     let (api_b, b) = api(&stack, &base, "api-b")?;
+    // Two instance ids between which the rendezvous splits the sites (ids are deployment names; a split
+    // that gives one instance nothing would test nothing).
+    let (name_a, name_b) = (0..)
+        .map(|i| (format!("analytics-{i}a"), format!("analytics-{i}b")))
+        .find(|(x, y)| {
+            let members = zw_bus::Members::new([x.as_str(), y.as_str()]);
+            let owners: std::collections::BTreeSet<_> = base
+                .inventory
+                .sites
+                .iter()
+                .filter_map(|s| members.owner(s.id.as_str()))
+                .collect();
+            owners.len() == 2
+        })
+        .context("a pair of analytics ids")?;
+    let (analytics_a, an_a) = analytics(&stack, &base, &name_a)?;
+    let (analytics_b, an_b) = analytics(&stack, &base, &name_b)?;
+    let sites = base.inventory.sites.len() as i64;
     let publisher = Publisher::new(&stack, "pub-scale-out");
     let messages = "zw_ingest_messages_received_total";
     await_subscribed(&publisher, || async {
@@ -268,8 +320,22 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
         .await
         .with_context(|| format!("{}\n{}", api_a.log_tail(), api_b.log_tail()))?;
 
-    // kill -9 the instance of partition 0 and publish the second half while it is away.
+    // Every site's detectors in exactly one analytics instance, both instances with a share.
+    let split = eventually(
+        WAIT,
+        "the sites split between the analytics instances",
+        || async {
+            let (x, y) = (sites_owned(&an_a).await?, sites_owned(&an_b).await?);
+            (x + y == sites && x > 0 && y > 0).then_some((x, y))
+        },
+    )
+    .await
+    .with_context(|| format!("{}\n{}", analytics_a.log_tail(), analytics_b.log_tail()))?;
+
+    // kill -9 the ingest of partition 0 and analytics a, and publish the second half while they are away.
     ingests.0[0].kill9().await?;
+    drop(analytics_a); // kill_on_drop: SIGKILL
+
     for chunk in readings(t0, half..MINUTES).chunks(200) {
         publisher.publish_chunk(chunk).await?;
     }
@@ -288,6 +354,12 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
             meter(k)
         );
     }
+    // The surviving analytics takes every site once the other's heartbeats are overdue.
+    eventually(WAIT, "every site in the surviving analytics", || async {
+        (sites_owned(&an_b).await? == sites).then_some(())
+    })
+    .await
+    .with_context(|| format!("split before {split:?}\n{}", analytics_b.log_tail()))?;
     ingests.0[0].restart()?;
     let after = await_stored(&vm, &all(MINUTES), || ingests.log_tail()).await?;
     let extra: usize = after.values().map(|(s, d)| s - d).sum();
@@ -323,6 +395,7 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
         })
         .await?;
     }
+    analytics_b.stop(Duration::from_secs(15)).await?;
     api_a.stop(Duration::from_secs(15)).await?;
     api_b.stop(Duration::from_secs(15)).await?;
     Ok(())
