@@ -199,10 +199,11 @@ mod tests {
         fn keys(v: &toml::Value, path: &str, out: &mut Vec<String>) {
             // Maps keyed by the user (classes, trees, sensors, profiles) are shown as commented examples:
             // setting one replaces the whole default map.
-            const USER_KEYED: [&str; 9] = [
+            const USER_KEYED: [&str; 10] = [
                 "limits",
                 "tree_soil",
                 "sensor_depth_cm",
+                "sensor_depths_cm",
                 "soil_profiles",
                 "site_area",
                 "sensor_battery",

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Id;
 
+pub mod root;
 pub mod season;
 
 /// Schema version of [`TreeStatus`].
@@ -105,9 +106,14 @@ pub struct SensorFault {
 pub struct SensorStatus {
     /// The sensor device.
     pub device: Id,
-    /// Installation depth, if configured.
+    /// Installation depth, if configured (for a multi-depth probe, the depth of this entry: a probe is
+    /// listed once per depth, under the same device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_cm: Option<u16>,
+    /// Share of the tree's roots in the soil layer this depth stands for ([`root`]), when the tree's
+    /// sensors have depths; a depth with less than `trees.min_root_share` does not decide the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_share: Option<f64>,
     /// Latest volumetric water content, %, for VWC sensors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moisture_pct: Option<f64>,

@@ -39,6 +39,7 @@ pub fn validate_inventory(cfg: &Config, inv: &Inventory) -> Vec<String> {
             "trees.sensor_depth_cm",
             t.sensor_depth_cm.keys().collect::<Vec<_>>(),
         ),
+        ("trees.sensor_depths_cm", t.sensor_depths_cm.keys().collect()),
         (
             "trees.faults.sensor_battery",
             t.faults.sensor_battery.keys().collect(),

@@ -230,8 +230,17 @@ pub struct TreesConfig {
     pub default_soil: String,
     /// Soil profile per tree id.
     pub tree_soil: BTreeMap<String, String>,
-    /// Installation depth per sensor device id, cm (shown in the status).
+    /// Installation depth per sensor device id, cm (shown in the status, and weighing the depths of a
+    /// tree by its roots).
     pub sensor_depth_cm: BTreeMap<String, u16>,
+    /// Multi-depth probes: per probe device id, the depth in cm of each depth it reports, from the top
+    /// (`soil_moisture` is the first, `soil_moisture_2` the second, up to four): `{ "probe-1" = [10, 30,
+    /// 60] }`. Each depth is a sensor of its own (trend, forecast, faults); one maintenance alert per probe.
+    pub sensor_depths_cm: BTreeMap<String, Vec<u16>>,
+    /// A depth whose soil layer holds less than this share of the tree's roots (its species' root
+    /// profile, [`zw_model::tree::root`]) does not decide the tree when a depth with more does: a probe's
+    /// tip below the root zone may dry without the tree suffering. `0`: every depth counts.
+    pub min_root_share: f64,
     /// How several sensors (depths) of a tree are combined.
     pub combine: Combine,
     /// History the drying trend is fitted over (robust Theil–Sen regression of hourly means).
@@ -308,6 +317,8 @@ impl Default for TreesConfig {
             default_soil: "loam".into(),
             tree_soil: BTreeMap::new(),
             sensor_depth_cm: BTreeMap::new(),
+            sensor_depths_cm: BTreeMap::new(),
+            min_root_share: 0.05,
             combine: Combine::Worst,
             trend_window: Duration::from_secs(4 * 86_400),
             trend_min_span: Duration::from_secs(86_400),
@@ -413,6 +424,25 @@ impl TreesConfig {
             self.interval >= Duration::from_secs(1),
             "trees.interval",
             "at least 1s",
+        );
+        for (probe, depths) in &self.sensor_depths_cm {
+            let ok = (2..=zw_model::Quantity::SOIL_MOISTURE_BY_DEPTH.len()).contains(&depths.len())
+                && depths.iter().all(|d| (1..=500).contains(d))
+                && depths.windows(2).all(|w| w[0] < w[1]);
+            let what = "2 to 4 depths in cm (1–500), from the top, each deeper than the one before";
+            check(e, ok, &format!("trees.sensor_depths_cm.{probe}"), what);
+            if self.sensor_depth_cm.contains_key(probe) {
+                e.push(format!(
+                    "analytics.trees.sensor_depth_cm.{probe}: a multi-depth probe's depths are given in \
+                     sensor_depths_cm only"
+                ));
+            }
+        }
+        check(
+            e,
+            within(self.min_root_share, 0.0, 0.5),
+            "trees.min_root_share",
+            "between 0 and 0.5",
         );
         self.weather.validate(e);
         let f = &self.faults;

@@ -1,5 +1,8 @@
 //! Combining a tree's sensors (depths) into one dryness, one forecast and one trend.
 //!
+//! `mean` weighs each depth by the share of the tree's roots in its layer ([`zw_model::tree::root`]);
+//! depths with too few roots were left out before (`trees.min_root_share`, in [`crate::trees::status`]).
+//!
 //! Each trusted sensor with a forecast becomes a dryness curve `g(τ)` over the next days: from its current
 //! value, its forecast drying hour by hour (the ET0 forecast times its drying per mm, or its trend spread by
 //! its day rhythm; see [`crate::trees::sensor`]); a sensor without a forecast stays flat. The tree's curve is the worst (max) or the mean
@@ -17,8 +20,10 @@ pub struct Input {
     pub scale: Scale,
     /// Current value in its unit.
     pub value: f64,
-    /// Forecast change per hour in fit space from the start of the current hour, if any.
+    /// Forecast change per hour in fit space from now on, if any.
     pub steps: Option<Vec<f64>>,
+    /// Its weight in the `mean`: the share of the tree's roots in its layer (1 without depths).
+    pub weight: f64,
 }
 
 impl Input {
@@ -28,6 +33,7 @@ impl Input {
             scale,
             value: v.value?,
             steps: v.steps.clone(),
+            weight: 1.0,
         })
     }
 
@@ -59,7 +65,14 @@ fn curve(inputs: &[Input], how: Combine, drying: impl Fn(usize) -> f64) -> f64 {
     let it = inputs.iter().enumerate().map(|(i, x)| x.dryness_at(drying(i)));
     match how {
         Combine::Worst => it.fold(f64::MIN, f64::max),
-        Combine::Mean => it.sum::<f64>() / inputs.len() as f64,
+        Combine::Mean => {
+            let total: f64 = inputs.iter().map(|x| x.weight).sum();
+            if total > 0.0 {
+                it.zip(inputs).map(|(d, x)| d * x.weight).sum::<f64>() / total
+            } else {
+                it.sum::<f64>() / inputs.len() as f64
+            }
+        }
     }
 }
 
@@ -114,6 +127,7 @@ mod tests {
             scale: Scale::tension(&TreesConfig::default()),
             value: v,
             steps: slope.map(|s| vec![s / 24.0; 240]),
+            weight: 1.0,
         }
     }
 
@@ -148,5 +162,15 @@ mod tests {
             }
         }
         assert_eq!(combine(&[], Combine::Worst, 10.0), None);
+    }
+
+    #[test]
+    fn the_mean_weighs_depths_by_their_roots() {
+        // Dryness 0.5 at 33 kPa (the top, 80 % of the roots) and 0.5/33 at 1 kPa (below, 20 %).
+        let mut top = tension(33.0, None);
+        let mut deep = tension(1.0, None);
+        (top.weight, deep.weight) = (0.8, 0.2);
+        let c = combine(&[top, deep], Combine::Mean, 10.0).expect("inputs");
+        assert!((c.dryness - (0.4 + 0.2 * 0.5 / 33.0)).abs() < 1e-9, "{c:?}");
     }
 }

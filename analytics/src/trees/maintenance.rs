@@ -1,4 +1,5 @@
-//! The maintenance alert of each soil sensor: opened while it has a fault, explained per fault kind.
+//! The maintenance alert of each soil sensor: opened while it has a fault, explained per fault kind. A
+//! multi-depth probe has one alert for all its depths.
 
 use zw_model::Id;
 use zw_model::alert::{AlertKind, Explanation, Severity, Subject};
@@ -10,16 +11,40 @@ use crate::explain::{self, Change, Signal, round};
 use crate::trees::Sensor;
 use crate::trees::status::{ms, signal};
 
-/// Updates a sensor's maintenance alert from its fault state.
+/// The order faults are reported in when a probe's depths have several.
+fn rank(k: FaultKind) -> u8 {
+    match k {
+        FaultKind::Impossible => 0,
+        FaultKind::Stuck => 1,
+        FaultKind::Gap => 2,
+        FaultKind::LowBattery => 3,
+    }
+}
+
+/// Updates a device's maintenance alert from its fault state: `group` is a sensor, or every depth of a
+/// multi-depth probe (the first holds the alert; the most serious fault of any depth is reported).
 pub(crate) fn maintenance(
-    s: &mut Sensor,
+    group: &mut [Sensor],
     site: &Id,
     tree: &Id,
     now: i64,
     cfg: &TreesConfig,
     out: &mut Vec<Signal>,
 ) {
-    let fault = s.fault();
+    let probe = group.len() > 1;
+    let worst = group
+        .iter()
+        .filter_map(|x| x.fault().map(|f| (f, x.rejected, x.depth_cm)))
+        .min_by_key(|((k, _), _, _)| rank(*k));
+    let Some(s) = group.first_mut() else {
+        return;
+    };
+    let fault = worst.map(|w| w.0);
+    let (rejected, depth) = worst.map_or((None, None), |w| (w.1, w.2));
+    let at = match depth.filter(|_| probe) {
+        Some(d) => format!(" ({d} cm)"),
+        None => String::new(),
+    };
     let subject = || Subject {
         device: Some(s.device.clone()),
         tree: Some(tree.clone()),
@@ -46,7 +71,7 @@ pub(crate) fn maintenance(
                 format!("no reading for {}", explain::duration(now - since)),
             ),
             FaultKind::Impossible => {
-                let v = s.rejected.unwrap_or(f64::NAN);
+                let v = rejected.unwrap_or(f64::NAN);
                 (
                     if v.is_finite() { v } else { 0.0 },
                     0.0,
@@ -82,7 +107,7 @@ pub(crate) fn maintenance(
             unit: unit.into(),
             baseline: format!("sensor fault rule: {kind:?}").to_lowercase(),
             since: explain::utc(since),
-            text: format!("sensor {} at tree {tree}: {text}", s.device),
+            text: format!("sensor {}{at} at tree {tree}: {text}", s.device),
         };
         Change::Raise {
             severity,

@@ -14,6 +14,10 @@
 //! its drying hour by hour. Without a fresh forecast (or before the drying per mm is learned) the trend
 //! is extrapolated as before, and the status says so.
 //!
+//! A multi-depth probe (one device, several depths: `soil_moisture`, `soil_moisture_2`, … at the depths
+//! of `trees.sensor_depths_cm`) is a sensor per depth, with one maintenance alert for the device. Each
+//! depth counts by the share of the species' roots in its layer ([`zw_model::tree::root`]).
+//!
 //! Trees without a sensor inherit an estimate from reference trees of the same soil, species and age class
 //! nearby ([`inherit`]), marked as inherited; a rain forecast due before a tree turns critical holds its
 //! watering alert ([`status`]).
@@ -50,7 +54,10 @@ pub use sensor::Sensor;
 #[derive(Debug, Clone)]
 struct TreeSt {
     tree: Tree,
+    /// Its sensors, every depth of a multi-depth probe apart.
     sensors: Vec<usize>,
+    /// Per sensor, the share of the tree's roots in its layer (`None` when a sensor has no depth).
+    root_share: Vec<Option<f64>>,
     vwc: Scale,
     water: Condition,
     refresh: i64,
@@ -62,8 +69,10 @@ struct TreeSt {
 #[derive(Debug, Clone)]
 pub struct Trees {
     cfg: TreesConfig,
+    /// Every sensor; a multi-depth probe's depths follow each other, from the top.
     sensors: Vec<Sensor>,
-    sensor_idx: HashMap<Id, usize>,
+    /// Per device, its first sensor and its number of depths.
+    sensor_idx: HashMap<Id, (usize, usize)>,
     /// For each sensor, the tree (and its site) its maintenance alert names.
     owner: Vec<(Id, Id)>,
     trees: Vec<TreeSt>,
@@ -90,22 +99,33 @@ impl Trees {
             log: Vec::new(),
         };
         for tree in &inv.trees {
-            let sensors = tree
-                .sensors
-                .iter()
-                .map(|d| {
-                    *t.sensor_idx.entry(d.clone()).or_insert_with(|| {
-                        let model = inv.device(d.as_str()).and_then(|(_, dev)| match &dev.source {
-                            DeviceSource::Ttn { model, .. } => Some(model.as_str()),
-                            _ => None,
-                        });
-                        let low = cfg.faults.battery_low_v_of(d.as_str(), model);
-                        t.sensors.push(Sensor::new(d.clone(), low));
+            let mut sensors = Vec::new();
+            for d in &tree.sensors {
+                let (first, n) = *t.sensor_idx.entry(d.clone()).or_insert_with(|| {
+                    let model = inv.device(d.as_str()).and_then(|(_, dev)| match &dev.source {
+                        DeviceSource::Ttn { model, .. } => Some(model.as_str()),
+                        _ => None,
+                    });
+                    let low = cfg.faults.battery_low_v_of(d.as_str(), model);
+                    let depths: Vec<Option<u16>> = match cfg.sensor_depths_cm.get(d.as_str()) {
+                        Some(ds) => ds.iter().map(|x| Some(*x)).collect(),
+                        None => vec![cfg.sensor_depth_cm.get(d.as_str()).copied()],
+                    };
+                    let first = t.sensors.len();
+                    for (k, depth) in depths.iter().enumerate() {
+                        let mut s = Sensor::new(d.clone(), low);
+                        s.depth_cm = *depth;
+                        s.depths = if k == 0 { depths.len() } else { 0 };
+                        t.sensors.push(s);
                         t.owner.push((tree.site.clone(), tree.id.clone()));
-                        t.sensors.len() - 1
-                    })
-                })
-                .collect();
+                    }
+                    (first, depths.len())
+                });
+                sensors.extend(first..first + n);
+            }
+            let depths: Vec<Option<u16>> = sensors.iter().map(|&i| t.sensors[i].depth_cm).collect();
+            let root_share =
+                zw_model::tree::root::layer_shares(zw_model::tree::root::beta(&tree.species), &depths);
             let soil = cfg
                 .soil_of(tree.id.as_str())
                 .cloned()
@@ -126,6 +146,7 @@ impl Trees {
             t.trees.push(TreeSt {
                 tree: tree.clone(),
                 sensors,
+                root_share,
                 vwc: Scale::vwc(&soil),
                 water: Condition::default(),
                 refresh: 0,
@@ -145,11 +166,16 @@ impl Trees {
     /// those that left are dropped (the caller resolves their open alerts).
     pub fn apply(&mut self, inv: &Inventory) {
         let mut next = Trees::new(&self.cfg, inv);
-        for (id, &i) in &next.sensor_idx {
-            if let Some(&j) = self.sensor_idx.get(id)
+        for (id, &(i, n)) in &next.sensor_idx {
+            if let Some(&(j, m)) = self.sensor_idx.get(id)
                 && self.owner[j] == next.owner[i]
+                && m == n
             {
-                next.sensors[i] = self.sensors[j].clone();
+                for k in 0..n {
+                    let depth = next.sensors[i + k].depth_cm;
+                    next.sensors[i + k] = self.sensors[j + k].clone();
+                    next.sensors[i + k].depth_cm = depth;
+                }
             }
         }
         for t in &mut next.trees {
@@ -184,26 +210,33 @@ impl Trees {
 
     /// Feeds a reading of a tree sensor (others are ignored).
     pub fn observe(&mut self, r: &Reading) {
-        let Some(&i) = self.sensor_idx.get(&r.device) else {
+        let Some(&(first, n)) = self.sensor_idx.get(&r.device) else {
             return;
         };
-        let s = &mut self.sensors[i];
-        let tension = r.values.get(&Quantity::SoilWaterTension).copied();
-        if tension.is_some() {
-            // A tension sensor: its scale is fixed by the bands, not by the soil.
-            s.scale = Some(Scale::tension(&self.cfg));
-        }
-        let value = tension.or_else(|| r.values.get(&Quantity::SoilMoisture).copied());
         let battery = r.values.get(&Quantity::BatteryVoltage).copied();
         let window_h = i64::try_from(self.cfg.trend_window.as_secs() / 3600).unwrap_or(96);
-        s.observe(
-            r.ts.timestamp_millis(),
-            value,
-            battery,
-            &self.cfg.faults,
-            window_h,
-            self.cfg.wetting_step,
-        );
+        for (k, s) in self.sensors[first..first + n].iter_mut().enumerate() {
+            // A probe's depths from the top: soil_moisture, soil_moisture_2, …
+            let tension = r
+                .values
+                .get(&Quantity::SoilWaterTension)
+                .copied()
+                .filter(|_| k == 0);
+            if tension.is_some() {
+                // A tension sensor: its scale is fixed by the bands, not by the soil.
+                s.scale = Some(Scale::tension(&self.cfg));
+            }
+            let moisture = Quantity::SOIL_MOISTURE_BY_DEPTH.get(k);
+            let value = tension.or_else(|| moisture.and_then(|q| r.values.get(q)).copied());
+            s.observe(
+                r.ts.timestamp_millis(),
+                value,
+                battery,
+                &self.cfg.faults,
+                window_h,
+                self.cfg.wetting_step,
+            );
+        }
     }
 
     /// Takes in a validated weather message; `false` (and nothing changes) when no park uses its area.
@@ -228,9 +261,13 @@ impl Trees {
         }
         let interval = i64::try_from(self.cfg.interval.as_millis()).unwrap_or(i64::MAX);
         self.next_eval = now - now.rem_euclid(interval) + interval;
-        for (i, s) in self.sensors.iter_mut().enumerate() {
+        // One maintenance alert per device: a probe's depths together.
+        let mut i = 0;
+        while i < self.sensors.len() {
+            let n = self.sensors[i].depths.max(1);
             let (site, tree) = &self.owner[i];
-            maintenance::maintenance(s, site, tree, now, &self.cfg, out);
+            maintenance::maintenance(&mut self.sensors[i..i + n], site, tree, now, &self.cfg, out);
+            i += n;
         }
         status::evaluate(self, now, local, out)
     }
@@ -238,7 +275,7 @@ impl Trees {
     /// Re-arms the condition behind a watering or maintenance alert that was open before a restart.
     pub fn restore(&mut self, kind: AlertKind, subject: &Subject, since: i64) -> bool {
         match (kind, &subject.device, &subject.tree) {
-            (AlertKind::SensorFault, Some(d), _) => self.sensor_idx.get(d).is_some_and(|&i| {
+            (AlertKind::SensorFault, Some(d), _) => self.sensor_idx.get(d).is_some_and(|&(i, _)| {
                 self.sensors[i].alert.restore(since);
                 true
             }),

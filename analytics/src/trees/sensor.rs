@@ -51,6 +51,19 @@ const PAIRS_KEPT_HOURS: i64 = 14 * 24;
 /// Fewest day-on-day pairs with observed ET0 before the drying per mm is used: a day's worth.
 const MIN_PAIRS: usize = 24;
 
+/// Hourly steps from the start of `now`'s hour, moved to start at `now`, the first also carrying the
+/// drying of the `age_h` hours before now (at the first hour's rate).
+fn from_now(steps: &[f64], now: i64, age_h: f64) -> Vec<f64> {
+    let frac = now.rem_euclid(HOUR) as f64 / HOUR as f64;
+    let mut out: Vec<f64> = (0..steps.len())
+        .map(|k| (1.0 - frac) * steps[k] + frac * steps.get(k + 1).copied().unwrap_or(steps[k]))
+        .collect();
+    if let (Some(first), Some(rate)) = (out.first_mut(), steps.first()) {
+        *first += age_h * rate;
+    }
+    out
+}
+
 /// One hourly mean.
 #[derive(Debug, Clone, Copy)]
 struct Point {
@@ -86,7 +99,7 @@ pub struct View {
     pub days: Option<f64>,
     /// How this sensor's drying spreads over the day.
     pub rhythm: Rhythm,
-    /// The forecast drying per hour from the start of the current hour, in fit space (signed like the
+    /// The forecast drying per hour from now on, in fit space (signed like the
     /// slope), over the horizon; `None` when no forecast is made.
     pub steps: Option<Vec<f64>>,
     /// What the forecast rests on.
@@ -143,6 +156,11 @@ pub struct Sensor {
     low_battery: Option<i64>,
     /// Below this battery voltage (its model's), a replacement is due.
     pub battery_low_v: f64,
+    /// Its depth, cm, if configured.
+    pub depth_cm: Option<u16>,
+    /// The depths of its device: 1 for a plain sensor; for a multi-depth probe the count on its first
+    /// depth (whose alert is the probe's maintenance alert) and 0 on the others.
+    pub depths: usize,
 }
 
 impl Sensor {
@@ -187,6 +205,8 @@ impl Sensor {
             gap: None,
             low_battery: None,
             battery_low_v,
+            depth_cm: None,
+            depths: 1,
         }
     }
 
@@ -436,6 +456,10 @@ impl Sensor {
                 (steps, method, None, Some(why).filter(|_| method.is_some()))
             }
         };
+        // From now on, not from the start of the hour: the steps move by the part of the hour gone, and
+        // the first takes in the drying since the readings the value is the median of (about half an
+        // hour ago), at the rate of the current hour.
+        let steps = steps.map(|st| from_now(&st, now, self.value_age_h(now)));
         let days = match &steps {
             Some(st) => days_with_steps(gap, st.iter().map(|x| sign * x), horizon),
             None => (scale.dryness(v) >= 1.0).then_some(0.0),
@@ -517,6 +541,16 @@ impl Sensor {
             .iter()
             .map(|p| ((p.hour * HOUR - now) as f64 / DAY, p.fit))
             .collect()
+    }
+
+    /// Hours from the readings the current value stands for (their mean time) to `now`, at most 3.
+    fn value_age_h(&self, now: i64) -> f64 {
+        let at = if self.recent.is_empty() {
+            self.good.map_or(now, |(t, _)| t) as f64
+        } else {
+            self.recent.iter().map(|(t, _)| *t as f64).sum::<f64>() / self.recent.len() as f64
+        };
+        ((now as f64 - at) / HOUR as f64).clamp(0.0, 3.0)
     }
 
     /// Median of the accepted readings of the last hour, else the last accepted value.

@@ -59,12 +59,25 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
             memory_days: cfg.weather.drying_memory.as_secs_f64() / 86_400.0,
         };
         let mut views: Vec<View> = Vec::with_capacity(tr.sensors.len());
-        for &i in &tr.sensors {
+        // Depths with too few of the tree's roots do not decide it while a trusted depth with enough does;
+        // the mean weighs the depths by their roots when every sensor has a depth.
+        let rooted = |k: usize| tr.root_share[k].is_none_or(|r| r >= cfg.min_root_share);
+        let any_rooted = tr
+            .sensors
+            .iter()
+            .enumerate()
+            .any(|(k, &i)| rooted(k) && t.sensors[i].trusted());
+        let weighted = tr.root_share.iter().all(Option::is_some);
+        for (k, &i) in tr.sensors.iter().enumerate() {
             let s = &t.sensors[i];
             let v = s.view(now, min_span, horizon, et0, &mut t.scratch);
             let scale = s.scale.unwrap_or(tr.vwc);
             let tension = matches!(scale, Scale::Tension { .. });
-            if let (true, Some(input)) = (v.trusted, Input::of(scale, &v)) {
+            let counts = rooted(k) || !any_rooted;
+            if let (true, true, Some(mut input)) = (v.trusted, counts, Input::of(scale, &v)) {
+                if weighted {
+                    input.weight = tr.root_share[k].unwrap_or(1.0);
+                }
                 inputs.push(input);
                 // The sensor that drives the alert: the earliest own forecast, then the driest.
                 let key = (v.days.unwrap_or(f64::INFINITY), -v.dryness.unwrap_or(0.0));
@@ -80,7 +93,8 @@ pub(crate) fn evaluate(t: &mut Trees, now: i64, local: Local, out: &mut Vec<Sign
                 .map(|(k, val)| (in_unit(k, val) * 1e3).round() / 1e3);
             sensors.push(SensorStatus {
                 device: s.device.clone(),
-                depth_cm: cfg.sensor_depth_cm.get(s.device.as_str()).copied(),
+                depth_cm: s.depth_cm,
+                root_share: tr.root_share[k].map(|r| (r * 1e3).round() / 1e3),
                 moisture_pct: v.value.filter(|_| !tension).map(round),
                 tension_kpa: v.value.filter(|_| tension).map(round),
                 dryness: v.dryness.map(round),

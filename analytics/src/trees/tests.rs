@@ -521,3 +521,79 @@ fn a_tree_without_a_sensor_inherits_from_its_like_nearby_and_is_never_alerted() 
     };
     assert!(alerted("t-1") && !alerted("t-near"));
 }
+
+/// A multi-depth probe (one LSE01-like device, VWC at 10, 30 and 60 cm): each depth is a sensor of the
+/// tree with its own depth and root share; a stuck depth is the probe's one maintenance alert (naming the
+/// depth) and its values no longer count; the tip below the root zone of a flat-rooted spruce does not
+/// decide the tree, while an oak's deep roots make it count.
+#[test]
+fn a_multi_depth_probe_is_a_sensor_per_depth_weighted_by_roots() {
+    let status = |species: &str, deep_pct: f64, stuck_mid: bool| {
+        let mut inv = inventory_of("lse01");
+        inv.trees[0].species = species.into();
+        let mut cfg = TreesConfig::default();
+        cfg.sensor_depths_cm.insert("soil-1".into(), vec![10, 30, 120]);
+        let mut trees = Trees::new(&cfg, &inv);
+        let mut clock = LocalClock::new(chrono_tz::Europe::Berlin);
+        let (mut last, mut out) = (None, Vec::new());
+        for k in 0..(3 * 24 * 3) {
+            let t = t0() + TimeDelta::minutes(20 * k);
+            let noise = if k % 2 == 0 { 0.05 } else { -0.05 };
+            let mid = if stuck_mid { 24.0 } else { 24.0 + noise };
+            let values = BTreeMap::from([
+                (Quantity::SoilMoisture, 25.0 + noise),
+                (Quantity::SoilMoisture2, mid),
+                (Quantity::SoilMoisture3, deep_pct + noise),
+                (Quantity::BatteryVoltage, 3.6),
+            ]);
+            trees.observe(&Reading::new(id("park"), id("soil-1"), t, values));
+            let ms = t.timestamp_millis();
+            if let Some(s) = trees.tick(ms, clock.local(ms), &mut out).pop() {
+                last = Some(s);
+            }
+        }
+        (last.expect("status"), out)
+    };
+    // Loam: critical below 21 % VWC. The tip at 120 cm reads 18 %.
+    let (spruce, out) = status("Picea abies", 18.0, false);
+    let depths: Vec<(Option<u16>, &str)> = spruce
+        .sensors
+        .iter()
+        .map(|s| (s.depth_cm, s.device.as_str()))
+        .collect();
+    assert_eq!(
+        depths,
+        [(Some(10), "soil-1"), (Some(30), "soil-1"), (Some(120), "soil-1")]
+    );
+    let share = |st: &TreeStatus, k: usize| st.sensors[k].root_share.unwrap_or(f64::NAN);
+    assert!(share(&spruce, 2) < 0.05 && share(&spruce, 0) > 0.6, "{spruce:?}");
+    assert_eq!(spruce.sensors[2].state, SoilState::Critical);
+    assert_ne!(spruce.state, SoilState::Critical, "{spruce:?}");
+    assert_eq!(waterings(&out), 0);
+    let (oak, out) = status("Quercus robur", 18.0, false);
+    assert!(share(&oak, 2) > 0.05, "{oak:?}");
+    assert_eq!(oak.state, SoilState::Critical);
+    assert!(waterings(&out) >= 1);
+    // A stuck middle depth: one maintenance alert for the device, naming 30 cm; the others still count.
+    let (st, out) = status("Tilia cordata", 24.0, true);
+    let faults: Vec<&Signal> = out
+        .iter()
+        .filter(|s| s.kind == AlertKind::SensorFault && matches!(s.change, Change::Raise { .. }))
+        .collect();
+    assert!(!faults.is_empty());
+    assert!(
+        faults
+            .iter()
+            .all(|s| s.subject.device.as_ref().map(Id::as_str) == Some("soil-1"))
+    );
+    let Change::Raise { explanation, .. } = &faults[0].change else {
+        unreachable!()
+    };
+    assert!(
+        explanation.text.contains("soil-1 (30 cm)"),
+        "{}",
+        explanation.text
+    );
+    assert_eq!(st.sensors[1].fault, Some(FaultKind::Stuck));
+    assert!(st.sensors[0].fault.is_none() && st.dryness.is_some(), "{st:?}");
+}
