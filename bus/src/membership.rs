@@ -18,16 +18,16 @@
 //!
 //! Handover and its windows. Instances learn of a change at slightly different times (a heartbeat's
 //! delivery, each one's own expiry tick), so for a moment two instances may disagree on the set. A user of
-//! [`Membership`] therefore **releases at once** a key it no longer owns, and **takes a new key only after a
-//! settle window** ([`MembershipConfig::settle`], one heartbeat) in which the set stayed the same; [`Membership::owners`]
-//! gives exactly that ([`Owners::owns`]):
+//! [`Membership`] therefore **releases at once** a key it no longer owns, and **takes a new key only after
+//! a settle window** ([`MembershipConfig::settle`], one heartbeat) in which the set stayed the same;
+//! [`Membership::owners`] gives exactly that ([`Owners::owns`]):
 //! * a newcomer counts itself live at once, so it would own its keys immediately; the old owners see it
-//!   within one heartbeat delivery and release theirs; with the settle it starts after they stopped, so the
-//!   window in which a key is worked twice is at most the delivery delay beyond the settle (normally none), and
-//!   the gap in which nobody works it is about one settle;
-//! * a member that is gone (will or timeout) has stopped already; the survivors take its keys one settle after
-//!   they noticed: the gap is the detection time (about nothing for a killed process, `timeout` for a silent
-//!   one) plus the settle.
+//!   within one heartbeat delivery and release theirs; with the settle it starts after they stopped, so
+//!   the window in which a key is worked twice is at most the delivery delay beyond the settle (normally
+//!   none), and the gap in which nobody works it is about one settle;
+//! * a member that is gone (will or timeout) has stopped already; the survivors take its keys one settle
+//!   after they noticed: the gap is the detection time (about nothing for a killed process, `timeout` for a
+//!   silent one) plus the settle.
 //!
 //! While this instance's broker connection is down it keeps its last view (a peer cannot be told from its own
 //! outage): nobody expires, and after the reconnect every known peer gets a full `timeout` to be heard again.
@@ -243,7 +243,8 @@ impl Roster {
         self.seen.remove(instance);
     }
 
-    /// Counts everyone known as seen `at` at the latest: after an outage of our own, each gets a full timeout.
+    /// Counts everyone known as seen `at` at the latest: after an outage of our own, each gets a full
+    /// timeout.
     pub fn refresh(&mut self, at: DateTime<Utc>) {
         for t in self.seen.values_mut() {
             *t = (*t).max(at);
@@ -283,8 +284,8 @@ pub struct Membership {
 
 impl Membership {
     /// Joins `service` as `instance` over a connection of its own (account of `service`, client
-    /// `{service}-members`): heartbeats, the clearing will, and the view of the others. On `shutdown` it clears
-    /// its heartbeat and disconnects; await [`Membership::stopped`] for that.
+    /// `{service}-members`): heartbeats, the clearing will, and the view of the others. On `shutdown` it
+    /// clears its heartbeat and disconnects; await [`Membership::stopped`] for that.
     pub fn spawn(
         bus: &Bus,
         service: &str,

@@ -1,19 +1,20 @@
 //! Several gateways splitting one inventory (`[gateway.shards]`, issue 23).
 //!
 //! Every gateway loads the whole inventory; with `enabled` each one joins the `gateway` membership
-//! ([`zw_bus::membership`]: heartbeats on `zw/v1/members/gateway/{instance}`) and works only on the shard keys
-//! it owns among the live gateways (rendezvous hashing of the key over the members):
+//! ([`zw_bus::membership`]: heartbeats on `zw/v1/members/gateway/{instance}`) and works only on the shard
+//! keys it owns among the live gateways (rendezvous hashing of the key over the members):
 //!
-//! | device | shard key ([`device_key`]) | what the owner does, and only it |
+//! | device | shard key ([`device_key`]) | what only the owner does |
 //! |---|---|---|
-//! | Modbus TCP / RTU | its connection ([`ModbusEndpoint::key`]: `host:port`, `rtu:///dev/…`) | polls every device on it |
+//! | Modbus TCP / RTU | its connection ([`ModbusEndpoint::key`]) | polls every device on it |
 //! | wired M-Bus, SML | its bus or stream ([`StreamEndpoint::key`]) | polls / reads it |
-//! | device MQTT (Tasmota, Shelly, TTS, JSON), wireless M-Bus | the device id | adapts and publishes its messages, keeps its health |
+//! | device MQTT, wireless M-Bus | the device id | adapts, publishes, keeps its health |
 //!
 //! One bus line or TCP gateway stays with one gateway, so no two gateways ever talk on it at once. Device
 //! MQTT messages still reach every gateway (each subscribes to all device topics): the others take them
-//! unread and count them in `zw_gateway_shard_skipped_total`. The one [`Publisher`](crate::publish::Publisher)
-//! publishes only readings of owned devices, whatever path they came from (wireless M-Bus is gated there).
+//! unread and count them in `zw_gateway_shard_skipped_total`. The one
+//! [`Publisher`](crate::publish::Publisher) publishes only readings of owned devices, whatever path they came
+//! from (wireless M-Bus is gated there: its telegrams are decoded by every gateway that hears them).
 //!
 //! Handover follows [`zw_bus::Owners`]: a key is released at once when the member set changes and taken
 //! one settle window (one heartbeat) after the set stopped changing. A gateway that is killed is seen at once

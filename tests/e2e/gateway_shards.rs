@@ -238,7 +238,8 @@ async fn two_gateways_split_the_meters_and_one_takes_over_when_the_other_is_kill
         a.log_tail()
     );
     println!(
-        "gateway shards: {} of {} meters on gw-b, taken over by gw-a {:.1} s after kill -9 (timeout {TIMEOUT:?})",
+        "gateway shards: {} of {} meters on gw-b, taken over by gw-a {:.1} s after kill -9 \
+         (timeout {TIMEOUT:?})",
         of_b.len(),
         all.len(),
         (took - killed).as_seconds_f64()
