@@ -97,8 +97,9 @@ export async function home(main, p) {
     }
   };
   await alertList(alertBox, a => a.site === site.id);
-  await load().catch(() => {});
-  await resolution(detail, site).catch(() => {});
+  // A failed load leaves "…" in place and its reason on the page (the browser tests print it).
+  await load().catch(e => { main.dataset.error = String(e); });
+  await resolution(detail, site).catch(e => { main.dataset.error = String(e); });
   let last = 0;
   return {
     onLive(device) {

@@ -1,7 +1,7 @@
 //! A meter's past written straight to InfluxDB, so the dashboard's "last month" and "same month last year"
 //! have something to show: cumulative counter readings every 15 minutes with a daily profile (a low night,
-//! mornings and evenings higher), ending at a given value and time so that they meet the meter's live
-//! counter without a gap or a reset.
+//! mornings and evenings higher, each day its own level), ending at a given value and time so that they meet
+//! the meter's live counter without a gap or a reset; for electricity also the mean power of each quarter.
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
@@ -15,7 +15,7 @@ fn weight(h: u32) -> f64 {
 }
 
 /// Line protocol of `field` for `device` at `site`: a reading every 15 minutes from `from` up to `to`, growing
-/// by about `per_day` per day (in the field's unit) and reaching `end` at the last reading.
+/// by about `per_day` per day on average (in the field's unit) and reaching `end` at the last reading.
 pub fn counter_lines(
     (site, device, field): (&str, &str, &str),
     (from, to): (DateTime<Utc>, DateTime<Utc>),
@@ -25,14 +25,30 @@ pub fn counter_lines(
     let tz = chrono_tz::Europe::Berlin;
     let mut times = Vec::new();
     let mut t = from;
-    while t <= to {
+    while t < to {
         times.push(t);
         t += TimeDelta::minutes(15);
     }
+    // The last reading at `to` itself (where the live counter takes over, or now).
+    times.push(to);
     let mean = (0..24).map(weight).sum::<f64>() / 24.0;
+    // Each day its own level, 0.7 to 1.3 of the mean (a fixed pseudo-random sequence), so forecasts err.
+    let level = |t: &DateTime<Utc>| {
+        let day = (t.timestamp() / 86_400) as f64;
+        let x = (day * 12.9898).sin() * 43_758.545;
+        0.7 + 0.6 * (x - x.floor())
+    };
     let steps: Vec<f64> = times
         .iter()
-        .map(|t| per_day / 96.0 * weight(t.with_timezone(&tz).hour()) / mean)
+        .enumerate()
+        .map(|(i, t)| {
+            // A shorter last step grows less.
+            let share = match i.checked_sub(1).map(|p| (*t - times[p]).num_seconds()) {
+                Some(s) => s as f64 / 900.0,
+                None => 1.0,
+            };
+            per_day / 96.0 * weight(t.with_timezone(&tz).hour()) / mean * level(t) * share
+        })
         .collect();
     let total: f64 = steps.iter().skip(1).sum();
     let mut value = end - total;
@@ -41,8 +57,16 @@ pub fn counter_lines(
         if i > 0 {
             value += steps[i];
         }
+        // An electricity meter's mean power over the step before (W = Wh × 3600 / s), so the load
+        // profile and carpet plot have the past too.
+        let power = if field == "energy_import" && i > 0 {
+            let secs = (*t - times[i - 1]).num_seconds().max(1) as f64;
+            format!(",active_power={}", steps[i] * 3600.0 / secs)
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "readings,device={device},site={site} {field}={value} {}",
+            "readings,device={device},site={site} {field}={value}{power} {}",
             t.timestamp_millis()
         ));
     }
@@ -54,6 +78,21 @@ pub async fn write(stack: &zw_tests::Stack, lines: &[String]) -> anyhow::Result<
     for chunk in lines.chunks(10_000) {
         zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &chunk.join("\n")).await?;
     }
+    Ok(())
+}
+
+/// Creates the rollups' retention policy, empty. A test that writes a meter's past after the system started
+/// turns the roller off (it would roll the span up before the past is there), and the API's energy reports
+/// answer 503 without the policy the roller would have created: with it empty, they read the raw readings.
+pub async fn empty_rollups(stack: &zw_tests::Stack) -> anyhow::Result<()> {
+    let q = format!(
+        "CREATE RETENTION POLICY \"{}\" ON \"{}\" DURATION INF REPLICATION 1",
+        zw_model::counter::rollup::RETENTION_POLICY,
+        stack.influx_db()
+    );
+    let url = reqwest::Url::parse_with_params(&format!("{}/query", stack.influx_url()), [("q", q.as_str())])?;
+    let r = reqwest::Client::new().post(url).send().await?;
+    anyhow::ensure!(r.status().is_success(), "{q}: {}", r.text().await?);
     Ok(())
 }
 
