@@ -84,3 +84,44 @@ proptest::proptest! {
         proptest::prop_assert!((d.values[&Quantity::EnergyImport] - kwh * 1000.0).abs() <= kwh * 1e-12);
     }
 }
+
+/// A multi-depth soil probe through generic JSON (issue 22): its depths, from the top, map to
+/// `soil_moisture`, `soil_moisture_2`, `soil_moisture_3` (their depths in cm are configured in
+/// `analytics.trees.sensor_depths_cm`); a depth the probe did not send stays absent.
+#[test]
+fn a_multi_depth_probe_maps_each_depth_to_its_quantity() {
+    let f = |pointer: &str, quantity| JsonField {
+        pointer: pointer.into(),
+        quantity,
+        scale: 1.0,
+        offset: 0.0,
+        numeric_strings: false,
+    };
+    let probe = Mapping::new(
+        &[
+            f("/depths/0/vwc", Quantity::SoilMoisture),
+            f("/depths/1/vwc", Quantity::SoilMoisture2),
+            f("/depths/2/vwc", Quantity::SoilMoisture3),
+            f("/battery", Quantity::BatteryVoltage),
+        ],
+        None,
+    );
+    let p = br#"{"battery":3.6,"depths":[{"cm":10,"vwc":24.1},{"cm":30,"vwc":26.5},{"cm":60,"vwc":29.0}]}"#;
+    let Ok(Message::Reading(d)) = probe.decode(p) else {
+        panic!("decodes")
+    };
+    assert_eq!(
+        d.values,
+        Values::from([
+            (Quantity::SoilMoisture, 24.1),
+            (Quantity::BatteryVoltage, 3.6),
+            (Quantity::SoilMoisture2, 26.5),
+            (Quantity::SoilMoisture3, 29.0),
+        ])
+    );
+    let Ok(Message::Reading(d)) = probe.decode(br#"{"depths":[{"vwc":24.1},{"vwc":26.5}]}"#) else {
+        panic!("decodes")
+    };
+    assert_eq!(d.values.get(&Quantity::SoilMoisture3), None);
+    assert_eq!(d.values.len(), 2);
+}
