@@ -1,15 +1,17 @@
 //! Issue 23: the services that run N times, together, on the VictoriaMetrics backend. Two ingest instances on
 //! static partitions (`ingest.partitions = 2`) write to VictoriaMetrics; two `zaehlwerk api` processes read
 //! it (`influx.read_backend = "victoria_metrics"`) and follow the bus for live values; two `zaehlwerk
-//! analytics` split the sites (`[analytics.partitions]`).
+//! analytics` split the sites (`[analytics.partitions]`); two `zaehlwerk gateway` split the simulated Modbus
+//! meters of the building `plant` (`[gateway.shards]`).
 //!
 //! Every reading is stored exactly once (VictoriaMetrics keeps a duplicate sample, so its export counts
 //! what was written twice, unlike InfluxDB's idempotent points); both APIs answer the same history and
 //! energy, with the values the readings hold; every site's detectors run in exactly one analytics instance.
-//! Then one ingest and one analytics are killed -9 mid-stream: the other ingest keeps storing its own
-//! partition, the dead one's partition waits at the broker (its persistent session), and after the restart
-//! nothing is missing; the other analytics takes every site. (That alerts are raised once through the
-//! handover is analytics' own e2e test; gateways are not sharded here yet.)
+//! Then one of each is killed -9 mid-stream: the other ingest keeps storing its own partition, the dead one's
+//! partition waits at the broker (its persistent session), and after the restart nothing is missing; the
+//! other analytics takes every site; the other gateway polls every meter. (That alerts are raised once
+//! through the handover, and that a meter is polled by exactly one gateway reading by reading, are the
+//! analytics and gateway e2e tests' own.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +28,9 @@ use zw_tests::{Stack, free_port};
 use crate::ingest_support::{Ingests, Publisher, WAIT, await_subscribed};
 use crate::support::config::bus_accounts;
 use crate::support::{Zaehlwerk, eventually, get, metrics};
+
+/// Simulated Modbus connections of the building `plant`, two SDM630s on each.
+const LINES: u16 = 4;
 
 /// Meters of the building `werk`: enough that both partitions own some.
 const METERS: usize = 8;
@@ -171,11 +176,65 @@ fn analytics(stack: &Stack, base: &Config, name: &str) -> anyhow::Result<(Zaehlw
     ))
 }
 
-/// `zw_analytics_sites_owned` of an analytics instance, if its metrics answer.
-async fn sites_owned(url: &str) -> Option<i64> {
+/// An unlabelled gauge of a service's metrics page, if it answers.
+async fn gauge(url: &str, name: &str) -> Option<i64> {
     let text = metrics(url).await?;
     text.lines()
-        .find_map(|l| l.strip_prefix("zw_analytics_sites_owned ")?.trim().parse().ok())
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `zw_analytics_sites_owned` of an analytics instance.
+async fn sites_owned(url: &str) -> Option<i64> {
+    gauge(url, "zw_analytics_sites_owned").await
+}
+
+/// One `zaehlwerk gateway` with shards on (quick heartbeats), metrics on its own port.
+fn gateway(stack: &Stack, base: &Config, name: &str) -> anyhow::Result<(Zaehlwerk, String)> {
+    let port = free_port();
+    let mut cfg = base.clone();
+    cfg.gateway.instance = name.into();
+    cfg.gateway.shards.enabled = true;
+    cfg.gateway.shards.heartbeat = Duration::from_millis(500);
+    cfg.gateway.shards.timeout = Duration::from_secs(3);
+    cfg.telemetry.metrics_listen = Some(([127, 0, 0, 1], port).into());
+    let dir = stack.state_dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("zaehlwerk.toml");
+    std::fs::write(&path, cfg.to_toml()?)?;
+    Ok((
+        Zaehlwerk::start("gateway", &path, &dir)?,
+        format!("http://127.0.0.1:{port}"),
+    ))
+}
+
+/// The newest `active_power` sample (Unix ms) of every device of `site` in VictoriaMetrics.
+async fn newest(vm: &str, site: &str) -> anyhow::Result<BTreeMap<String, i64>> {
+    let c = reqwest::Client::new();
+    c.get(format!("{vm}/internal/force_flush")).send().await?;
+    let text = c
+        .post(format!("{vm}/api/v1/export"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "match%5B%5D=readings_active_power%7Bsite%3D%22{site}%22%7D"
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)?;
+        let device = v["metric"]["device"].as_str().context("device label")?.to_owned();
+        let max = v["timestamps"]
+            .as_array()
+            .context("timestamps")?
+            .iter()
+            .filter_map(Value::as_i64)
+            .max();
+        out.insert(device, max.unwrap_or(0));
+    }
+    Ok(out)
 }
 
 /// The answers of one API to `paths` (each must be 200).
@@ -199,6 +258,35 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
     base.influx.url = vm.clone();
     base.influx.read_backend = ReadBackend::VictoriaMetrics;
     base.inventory = inventory();
+    // The building `plant`: SDM630s of the simulator, polled every second by the gateways.
+    let mut sim_meters = Vec::new();
+    let mut polled = Vec::new();
+    for line in 0..LINES {
+        let listen: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        for unit in 1..=2u8 {
+            sim_meters.push(zw_sim::MeterConfig {
+                listen: Some(listen),
+                ..zw_sim::MeterConfig::sdm630(unit)
+            });
+            polled.push((format!("p{line}-{unit}"), listen.to_string(), unit));
+        }
+    }
+    let plant: Vec<(&str, &str, u8, &str)> = polled
+        .iter()
+        .map(|(d, e, u)| (d.as_str(), e.as_str(), *u, "sdm630"))
+        .collect();
+    base.inventory
+        .sites
+        .push(building_with_meters("plant", &plant, Duration::from_secs(1)));
+    let mut sim_cfg = base.clone();
+    sim_cfg.sim.modbus_listen = ([127, 0, 0, 1], free_port()).into();
+    sim_cfg.sim.plugs = Vec::new();
+    sim_cfg.sim.soil_sensors = Vec::new();
+    sim_cfg.sim.meters = sim_meters;
+    let sim_dir = stack.state_dir().join("sim");
+    std::fs::create_dir_all(&sim_dir)?;
+    std::fs::write(sim_dir.join("zaehlwerk.toml"), sim_cfg.to_toml()?)?;
+    let sim = Zaehlwerk::start("sim", &sim_dir.join("zaehlwerk.toml"), &sim_dir)?;
     let (influx, inv) = (base.influx.clone(), base.inventory.clone());
     let mut ingests = Ingests::start(&stack, 2, move |c| {
         c.influx = influx.clone();
@@ -221,6 +309,31 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
             owners.len() == 2
         })
         .context("a pair of analytics ids")?;
+    // The same for the gateways, whose shard keys are the Modbus connections.
+    let plant_devices: Vec<zw_model::Device> = base
+        .inventory
+        .sites
+        .iter()
+        .filter(|s| s.id.as_str() == "plant")
+        .flat_map(|s| s.devices.clone())
+        .collect();
+    let (gw_name_a, gw_name_b) = (0..)
+        .map(|i| (format!("gw-{i}a"), format!("gw-{i}b")))
+        .find(|(x, y)| {
+            let members = zw_bus::Members::new([x.as_str(), y.as_str()]);
+            let owners: std::collections::BTreeSet<_> = plant_devices
+                .iter()
+                .filter_map(|d| {
+                    members
+                        .owner(&zw_gateway::shards::device_key(d))
+                        .map(str::to_owned)
+                })
+                .collect();
+            owners.len() == 2
+        })
+        .context("a pair of gateway ids")?;
+    let (gateway_a, gw_a) = gateway(&stack, &base, &gw_name_a)?;
+    let (gateway_b, gw_b) = gateway(&stack, &base, &gw_name_b)?;
     let (analytics_a, an_a) = analytics(&stack, &base, &name_a)?;
     let (analytics_b, an_b) = analytics(&stack, &base, &name_b)?;
     let sites = base.inventory.sites.len() as i64;
@@ -332,9 +445,42 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
     .await
     .with_context(|| format!("{}\n{}", analytics_a.log_tail(), analytics_b.log_tail()))?;
 
-    // kill -9 the ingest of partition 0 and analytics a, and publish the second half while they are away.
+    // Both gateways poll a share of the plant's meters, and every meter is polled.
+    let owned = "zw_gateway_shard_owned_devices";
+    let gw_logs = || {
+        format!(
+            "{}\n{}\nsim:\n{}",
+            gateway_a.log_tail(),
+            gateway_b.log_tail(),
+            sim.log_tail()
+        )
+    };
+    let (own_a, own_b) = eventually(WAIT, "both gateways owning devices", || async {
+        let (x, y) = (gauge(&gw_a, owned).await?, gauge(&gw_b, owned).await?);
+        (x > 0 && y > 0).then_some((x, y))
+    })
+    .await
+    .with_context(gw_logs)?;
+    let plant_ids: Vec<String> = plant_devices.iter().map(|d| d.id.as_str().to_owned()).collect();
+    let polled_since = |since: i64| {
+        let (vm, ids) = (vm.clone(), plant_ids.clone());
+        async move {
+            let n = newest(&vm, "plant").await.ok()?;
+            ids.iter()
+                .all(|d| n.get(d).is_some_and(|&t| t > since))
+                .then_some(())
+        }
+    };
+    eventually(WAIT, "every plant meter stored", || polled_since(0))
+        .await
+        .with_context(gw_logs)?;
+
+    // kill -9 the ingest of partition 0, analytics a and gateway a, and publish the second half while
+    // they are away.
     ingests.0[0].kill9().await?;
     drop(analytics_a); // kill_on_drop: SIGKILL
+    drop(gateway_a);
+    let killed = Utc::now().timestamp_millis();
 
     for chunk in readings(t0, half..MINUTES).chunks(200) {
         publisher.publish_chunk(chunk).await?;
@@ -360,7 +506,19 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
     })
     .await
     .with_context(|| format!("split before {split:?}\n{}", analytics_b.log_tail()))?;
+    // The surviving gateway polls every meter: each has a reading from after the kill (and the survivor's
+    // takeover); the ingest of partition 1 or, after its restart, 0 stores it.
+    eventually(WAIT, "the survivor owning every device", || async {
+        (gauge(&gw_b, owned).await? == own_a + own_b).then_some(())
+    })
+    .await
+    .with_context(|| format!("{own_a} + {own_b} before\n{}", gateway_b.log_tail()))?;
     ingests.0[0].restart()?;
+    eventually(WAIT, "every plant meter polled after the kill", || {
+        polled_since(killed + 4000)
+    })
+    .await
+    .with_context(|| format!("{}\nsim:\n{}", gateway_b.log_tail(), sim.log_tail()))?;
     let after = await_stored(&vm, &all(MINUTES), || ingests.log_tail()).await?;
     let extra: usize = after.values().map(|(s, d)| s - d).sum();
     // A reading written but not yet acknowledged when the instance died is delivered again (at least once):
@@ -396,6 +554,7 @@ async fn two_ingest_and_two_apis_on_victoria_metrics_store_once_and_answer_alike
         .await?;
     }
     analytics_b.stop(Duration::from_secs(15)).await?;
+    gateway_b.stop(Duration::from_secs(15)).await?;
     api_a.stop(Duration::from_secs(15)).await?;
     api_b.stop(Duration::from_secs(15)).await?;
     Ok(())
