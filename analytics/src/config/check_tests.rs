@@ -172,6 +172,18 @@ fn cases() -> Vec<(&'static str, Change, &'static str, &'static str)> {
             "a tree's sensors",
         ),
         (
+            "the depths of a probe that does not exist",
+            |c| _ = c.trees.sensor_depths_cm.insert("probe-9".into(), vec![10, 30]),
+            "analytics.trees.sensor_depths_cm.probe-9: no soil sensor \"probe-9\" in the inventory",
+            "a tree's sensors",
+        ),
+        (
+            "a probe's depths not from the top",
+            |c| _ = c.trees.sensor_depths_cm.insert("lse01-1".into(), vec![30, 10]),
+            "analytics.trees.sensor_depths_cm.lse01-1: must be 2 to 4 depths",
+            "each deeper than the one before",
+        ),
+        (
             "the depth of a device that is no tree's sensor",
             |c| _ = c.trees.sensor_depth_cm.insert("plug-1".into(), 30),
             "analytics.trees.sensor_depth_cm.plug-1: no soil sensor",
