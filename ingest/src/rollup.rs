@@ -14,7 +14,7 @@
 //! The rows live in their own retention policy ([`RETENTION_POLICY`], one shard group a year: a town's year
 //! of rollups is read from one shard per meter, not 53 weekly ones), which [`Roller::prepare`] creates
 //! before the first roll. Rollups written by an older version into the database's default policy are
-//! copied over once, a month at a time and the watermarks last ([`Roller::prepare`]), so no report loses
+//! copied over once, a week at a time and the watermarks last ([`Roller::prepare`]), so no report loses
 //! the years they cover (the raw readings behind them may be gone already). A span the watermark does not cover is read from the readings, so an
 //! imported year is exact (and slower) before it is rolled up. Inside the watermark a stale rollup mostly
 //! costs time, not exactness: late readings that fill a gap leave a rollup that still shows the gap, and the
@@ -164,8 +164,9 @@ impl<Z: TimeZone> Roller<Z> {
 
     /// Creates the rollups' retention policy (if missing) and copies rollups an older version wrote into the
     /// default policy over, once: when no watermark is in [`RETENTION_POLICY`] yet but one is in the
-    /// default policy. A month at a time from the earliest watermark's start (one statement for all of it
-    /// could outlast the client's timeout), the watermarks last, so an interrupted copy is started over.
+    /// default policy. A week at a time from the earliest watermark's start (a month of a town's quarter
+    /// rows took over the client's 10 s timeout on a busy 2-core machine), the watermarks last, so an
+    /// interrupted copy is started over at the next roll (rows copied again overwrite themselves).
     /// An engine without retention policies (VictoriaMetrics) refuses the statement: logged, not an error.
     pub async fn prepare(&self) -> Result<(), RollupError> {
         let db = ident(self.client.database());
@@ -210,7 +211,7 @@ impl<Z: TimeZone> Roller<Z> {
         };
         let (mut from, now) = (quarter_floor(first) - TimeDelta::days(1), Utc::now());
         while from < now {
-            let to = from + TimeDelta::days(30);
+            let to = from + TimeDelta::days(7);
             let range = format!(
                 "WHERE time >= {}ms AND time < {}ms",
                 from.timestamp_millis(),
