@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    alerts, cost, devices, energy, export, forecast, health, history, household, normal, peak, ranking, report,
-    sites, stream, top, trees,
+    alerts, cost, devices, energy, export, forecast, health, history, household, normal, peak, ranking,
+    report, sites, stream, top, trees,
 };
 
 #[derive(OpenApi)]
