@@ -93,7 +93,7 @@ CONF
   sed -e "s#@HOST@#127.0.0.1#g" -e "s#@RPC_PORT@#$influx_rpc#g" -e "s#@HTTP_PORT@#$influx#g" \
     -e "s#@DATA_DIR@#$dir/influxdb#g" "$ROOT/deploy/conf/influxdb.conf.in" >"$dir/influxdb.conf"
   "$INFLUXD" -config "$dir/influxdb.conf" >"$dir/influxd.log" 2>&1 & PIDS+=($!); local influx_pid=$!
-  "$VM" -storageDataPath="$dir/vm" -httpListenAddr="127.0.0.1:$vmport" -retentionPeriod=100y \
+  "$VM" -storageDataPath="$dir/vm" -httpListenAddr="127.0.0.1:$vmport" -retentionPeriod=100y -dedup.minScrapeInterval=1ms \
     >"$dir/vm.log" 2>&1 & PIDS+=($!); local vm_pid=$!
   await_http "http://127.0.0.1:$influx/ping" influxd
   await_http "http://127.0.0.1:$vmport/health" victoria-metrics

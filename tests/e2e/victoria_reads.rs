@@ -342,3 +342,20 @@ async fn every_time_series_endpoint_answers_the_same_on_victoria_metrics() -> an
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+/// A reading written twice (ingest's at-least-once delivery after a crash) is one sample on
+/// VictoriaMetrics, as it is one point on InfluxDB: the harness runs it as deployments should, with
+/// `-dedup.minScrapeInterval=1ms`. Without that flag this test fails (two samples).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_written_twice_is_one_sample_on_victoria_metrics() -> anyhow::Result<()> {
+    let stack = Stack::builder().victoria_metrics().start().await?;
+    let url = stack.victoria_url();
+    let client = reqwest::Client::new();
+    let line = "readings,site=dedup,device=m1 active_power=1.5 1700000000123000000";
+    for _ in 0..2 {
+        let resp = client.post(format!("{url}/write")).body(line).send().await?;
+        anyhow::ensure!(resp.status().is_success(), "write: HTTP {}", resp.status());
+    }
+    assert_eq!(victoria_count(&url, "readings_active_power{site=\"dedup\"}").await?, 1);
+    Ok(())
+}

@@ -26,6 +26,9 @@ pub(crate) async fn start(bin: &Path, dir: &Path, port: u16) -> Result<ChildProc
         // Points are searchable right after the write (the default waits up to a second).
         "-search.latencyOffset=0s".to_owned(),
         "-retentionPeriod=100y".to_owned(),
+        // A reading delivered twice (ingest's at-least-once after a crash) is one sample, as on InfluxDB
+        // (same series and time: one point). Without it VictoriaMetrics keeps both. Deployments set it too.
+        "-dedup.minScrapeInterval=1ms".to_owned(),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = ChildProcess::spawn("victoria-metrics", bin, &args, &dir.join("victoria-metrics.log"))?;

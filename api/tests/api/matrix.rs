@@ -181,6 +181,21 @@ fn rows() -> Vec<Row> {
         ),
         row(
             get.clone(),
+            "/api/v1/sites/{id}/normal",
+            "/api/v1/sites/{id}/normal",
+            Site,
+            DB,
+        ),
+        // Advance payments and read intervals come from the inventory: no time-series read.
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/household",
+            "/api/v1/sites/{id}/household",
+            Site,
+            OK,
+        ),
+        row(
+            get.clone(),
             "/api/v1/sites/{id}/top",
             "/api/v1/sites/{id}/top",
             Site,
