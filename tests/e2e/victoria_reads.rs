@@ -356,6 +356,9 @@ async fn a_reading_written_twice_is_one_sample_on_victoria_metrics() -> anyhow::
         let resp = client.post(format!("{url}/write")).body(line).send().await?;
         anyhow::ensure!(resp.status().is_success(), "write: HTTP {}", resp.status());
     }
-    assert_eq!(victoria_count(&url, "readings_active_power{site=\"dedup\"}").await?, 1);
+    assert_eq!(
+        victoria_count(&url, "readings_active_power{site=\"dedup\"}").await?,
+        1
+    );
     Ok(())
 }
