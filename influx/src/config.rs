@@ -50,7 +50,7 @@ pub struct Config {
     /// Optional password (never logged).
     #[serde(skip_serializing)]
     pub password: Option<SecretString>,
-    /// Write API: `v1` (default) or `v2`. Queries always use InfluxQL over `/query` with `database`.
+    /// Write API: `v1` (default) or `v2`. Reads go through `read_backend` (InfluxQL over `/query` with `database`, or VictoriaMetrics).
     pub api: Api,
     /// Organisation for v2 writes (ignored by InfluxDB 1.8 and VictoriaMetrics, required by 2.x).
     pub org: String,
