@@ -168,6 +168,8 @@ fn tariffs_read_their_price_csv_and_name_every_problem() {
         devices: Vec::new(),
     }];
     let tariff = |path: &Path, from: &str| Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: zw_model::Id::new("dyn").expect("id"),
         name: String::new(),
         valid_from: from.parse().expect("date"),

@@ -32,11 +32,12 @@ use crate::Quantity;
 use crate::forecast::degree_days::weather_scaled;
 
 /// What is consumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Medium {
     /// Electricity (`energy_import`), kWh.
+    #[default]
     Electricity,
     /// Heat from a heat meter (`heat_energy`), kWh.
     Heat,

@@ -1,4 +1,8 @@
-//! Electricity tariffs as a German bill shows them, and the cost of metered energy under them.
+//! Tariffs as a German bill shows them, and the cost of metered energy (or water) under them.
+//!
+//! A tariff prices one [`Medium`] (`medium`, default electricity): electricity, heat and gas per kWh (gas on
+//! the kWh of the DVGW conversion, [`crate::counter::gas`]), water per m³ (`ct_per_m3`). Feed-in and the
+//! demand charge are electricity's only; a water tariff has no kWh price, windows or dynamic prices.
 //!
 //! A [`Tariff`] (`[[tariffs]]` in the config) is one price sheet valid from a local date (inclusive) to an
 //! optional local date (exclusive) for the sites it names. A price change is a new entry with a later
@@ -25,6 +29,7 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::Id;
+use crate::report::Medium;
 
 pub mod cost;
 pub mod demand;
@@ -54,9 +59,16 @@ pub struct Tariff {
     /// First local date it no longer applies to; absent: open-ended.
     #[serde(default, deserialize_with = "dates::optional")]
     pub valid_to: Option<NaiveDate>,
-    /// The sites it applies to; two versions for one site must not overlap in time.
+    /// The sites it applies to; two versions of one medium for one site must not overlap in time.
     #[serde(default)]
     pub sites: Vec<Id>,
+    /// What it prices: `electricity` (default), `heat`, `gas` (per kWh after the DVGW conversion) or
+    /// `water` (per m³, `ct_per_m3`).
+    #[serde(default)]
+    pub medium: Medium,
+    /// Water price, net ct/m³, at most three decimals (water tariffs only); default 0.
+    #[serde(default)]
+    pub ct_per_m3: f64,
     /// ISO 4217 currency code; default `EUR`.
     #[serde(default = "default_currency")]
     pub currency: String,
@@ -165,7 +177,7 @@ pub struct Budget {
 
 /// Dates written as TOML dates (`valid_from = 2026-01-01`, which the TOML reader hands over as a one-entry
 /// map) or as strings.
-mod dates {
+pub(crate) mod dates {
     use chrono::NaiveDate;
     use serde::Deserializer;
     use serde::de::{Error, MapAccess, Visitor};
@@ -256,6 +268,7 @@ impl Tariff {
         price("energy_ct_per_kwh", self.energy_ct_per_kwh);
         price("base_eur_per_month", self.base_eur_per_month);
         price("feed_in_ct_per_kwh", self.feed_in_ct_per_kwh);
+        price("ct_per_m3", self.ct_per_m3);
         for (i, w) in self.windows.iter().enumerate() {
             price(&format!("windows[{i}].ct_per_kwh"), w.ct_per_kwh);
         }
@@ -263,6 +276,7 @@ impl Tariff {
             price("dynamic.markup_ct_per_kwh", d.markup_ct_per_kwh);
         }
         errors.extend(demand::validate(self, path));
+        errors.extend(self.validate_medium(path));
         if !(0.0..=100.0).contains(&self.vat_percent) || milli(self.vat_percent / 100.0).is_none() {
             errors.push(format!(
                 "{path}.vat_percent: {} must be 0 to 100 with at most one decimal",
@@ -296,6 +310,51 @@ impl Tariff {
         errors
     }
 
+    /// The unit of the price follows the medium: feed-in and demand charge for electricity only, `ct_per_m3`
+    /// for water only, which has no kWh price, windows or dynamic prices.
+    fn validate_medium(&self, path: &str) -> Vec<String> {
+        let m = self.medium.name();
+        let mut errors = Vec::new();
+        let mut not = |cond: bool, field: &str, why: &str| {
+            if cond {
+                errors.push(format!("{path}.{field}: not for a {m} tariff ({why})"));
+            }
+        };
+        let electricity = self.medium == Medium::Electricity;
+        let water = self.medium == Medium::Water;
+        not(
+            !electricity && self.feed_in_ct_per_kwh > 0.0,
+            "feed_in_ct_per_kwh",
+            "electricity only",
+        );
+        not(
+            !electricity && self.demand_eur_per_kw_year > 0.0,
+            "demand_eur_per_kw_year",
+            "electricity only",
+        );
+        not(
+            !water && self.ct_per_m3 > 0.0,
+            "ct_per_m3",
+            "water only; priced per kWh: energy_ct_per_kwh",
+        );
+        not(
+            water && self.energy_ct_per_kwh > 0.0,
+            "energy_ct_per_kwh",
+            "water is priced per m³: ct_per_m3",
+        );
+        not(
+            water && !self.windows.is_empty(),
+            "windows",
+            "water is priced per m³: ct_per_m3",
+        );
+        not(
+            water && self.dynamic.is_some(),
+            "dynamic",
+            "water is priced per m³: ct_per_m3",
+        );
+        errors
+    }
+
     /// Days in the month of `date` (for the Grundpreis per day).
     pub(crate) fn days_in_month(date: NaiveDate) -> i64 {
         let (y, m) = (date.year(), date.month());
@@ -309,7 +368,7 @@ impl Tariff {
 }
 
 /// Every problem with the tariffs and budgets against the inventory's sites (`tariffs[i]…`, `budgets[i]…`):
-/// each tariff's own problems, unknown sites, and two versions overlapping for one site.
+/// each tariff's own problems, unknown sites, and two versions of one medium overlapping for one site.
 pub fn validate(tariffs: &[Tariff], budgets: &[Budget], sites: &[crate::Site]) -> Vec<String> {
     let mut errors = Vec::new();
     let known = |id: &Id| sites.iter().any(|s| &s.id == id);
@@ -323,12 +382,13 @@ pub fn validate(tariffs: &[Tariff], budgets: &[Budget], sites: &[crate::Site]) -
         }
         for (j, u) in tariffs.iter().enumerate().take(i) {
             let end = |t: &Tariff| t.valid_to.unwrap_or(NaiveDate::MAX);
-            let overlap = t.valid_from < end(u) && u.valid_from < end(t);
+            let overlap = t.medium == u.medium && t.valid_from < end(u) && u.valid_from < end(t);
             if let Some(s) = t.sites.iter().find(|s| u.sites.contains(s)).filter(|_| overlap) {
                 errors.push(format!(
-                    "{path}: overlaps tariffs[{j}] ({:?}) for site {:?}; give one a valid_to",
+                    "{path}: overlaps tariffs[{j}] ({:?}) for site {:?} and {}; give one a valid_to",
                     u.id.as_str(),
-                    s.as_str()
+                    s.as_str(),
+                    t.medium.name()
                 ));
             }
         }

@@ -44,6 +44,8 @@ fn meter(device: &str) -> Device {
 /// HT 06:00–22:00 on weekdays at `ht` ct, NT at `nt` ct, 10 €/month, from `from` to `to`.
 fn ht_nt(from: NaiveDate, to: Option<NaiveDate>, (ht, nt): (f64, f64)) -> Tariff {
     Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: id("stadtwerke-ht-nt"),
         name: "Stadtwerke HT/NT".into(),
         valid_from: from,

@@ -39,6 +39,8 @@ fn meter(device: &str, class: &str) -> Device {
 
 fn rlm(year: i32) -> Tariff {
     Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: id("stadtwerke-rlm"),
         name: "Stadtwerke RLM".into(),
         valid_from: NaiveDate::from_ymd_opt(year, 1, 1).expect("date"),

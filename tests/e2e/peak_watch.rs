@@ -27,6 +27,8 @@ use crate::support::{Zaehlwerk, eventually};
 
 fn demand_tariff(site: &str) -> Tariff {
     Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: Id::new(format!("rlm-{site}")).expect("id"),
         name: "RLM with Leistungspreis".into(),
         valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).expect("date"),

@@ -148,6 +148,8 @@ pub struct CostReport {
 pub(crate) fn flat_default(state: &AppState) -> Tariff {
     let t = &state.config.tariff;
     Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: zw_model::Id::new("api-tariff").expect("a constant valid id"),
         name: "api.tariff".into(),
         valid_from: NaiveDate::MIN,

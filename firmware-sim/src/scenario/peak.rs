@@ -86,6 +86,8 @@ impl PeakScenario {
                 .collect(),
         });
         inv.tariffs.push(Tariff {
+            medium: Default::default(),
+            ct_per_m3: 0.0,
             id: id("rlm"),
             name: "RLM".into(),
             valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),

@@ -114,6 +114,8 @@ mod tests {
 
     fn flat(ct: f64, base: f64) -> Tariff {
         Tariff {
+            medium: Default::default(),
+            ct_per_m3: 0.0,
             id: Id::new("flat").expect("id"),
             name: "flat".into(),
             valid_from: NaiveDate::MIN,

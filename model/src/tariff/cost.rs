@@ -15,10 +15,12 @@ use serde::Serialize;
 use super::demand::{Peak, day_nano_cents};
 use super::{Tariff, milli, minutes};
 use crate::Id;
+use crate::report::Medium;
 
 const NANO_PER_CENT: i128 = 1_000_000_000;
 
-/// Energy of one interval starting at `start` (its end is the next interval's start).
+/// Energy of one interval starting at `start` (its end is the next interval's start). For a water tariff
+/// (priced per m³) the `_wh` fields hold litres: thousandths of the price's unit, as Wh are of kWh.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interval {
     /// Start of the interval.
@@ -119,9 +121,18 @@ fn mwh(wh: f64) -> i128 {
 }
 
 impl<'a, Z: TimeZone> Schedule<'a, Z> {
-    /// The versions of `tariffs` that name `site`, oldest first, read in the local time `tz`.
+    /// The electricity tariff versions of `tariffs` that name `site`, oldest first, read in the local time
+    /// `tz`.
     pub fn for_site(tariffs: &'a [Tariff], site: &Id, tz: Z) -> Self {
-        let mut mine: Vec<&Tariff> = tariffs.iter().filter(|t| t.sites.contains(site)).collect();
+        Self::for_medium(tariffs, site, Medium::Electricity, tz)
+    }
+
+    /// The versions of `tariffs` pricing `medium` that name `site`, oldest first, read in the local time `tz`.
+    pub fn for_medium(tariffs: &'a [Tariff], site: &Id, medium: Medium, tz: Z) -> Self {
+        let mut mine: Vec<&Tariff> = tariffs
+            .iter()
+            .filter(|t| t.medium == medium && t.sites.contains(site))
+            .collect();
         mine.sort_by_key(|t| t.valid_from);
         Self {
             tz,
@@ -196,8 +207,12 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
         }
     }
 
-    /// Net price in milli-cent per kWh of `t` at `at`; `None` for a dynamic tariff without a price then.
+    /// Net price in milli-cent per kWh (per m³ for water) of `t` at `at`; `None` for a dynamic tariff
+    /// without a price then.
     pub fn price(&self, t: &Tariff, at: DateTime<Utc>) -> Option<i64> {
+        if t.medium == Medium::Water {
+            return milli(t.ct_per_m3);
+        }
         if let Some(d) = &t.dynamic {
             let spot = d.prices.as_ref()?.at(at)?;
             return Some(spot + milli(d.markup_ct_per_kwh)?);

@@ -24,6 +24,8 @@ fn local(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
 
 fn tariff(from: NaiveDate, to: Option<NaiveDate>, ct: f64) -> Tariff {
     Tariff {
+        medium: Default::default(),
+        ct_per_m3: 0.0,
         id: id("grund"),
         name: String::new(),
         valid_from: from,
@@ -250,6 +252,95 @@ fn validation_lists_every_problem() {
     ] {
         assert!(e.iter().any(|e| e.starts_with(want)), "{want} missing in {e:?}");
     }
+}
+
+#[test]
+fn each_medium_has_its_own_tariffs_and_the_unit_of_its_price() {
+    use crate::report::Medium;
+    let electricity = tariff(date(2026, 1, 1), None, 30.0);
+    // Gas at 8.5 ct/kWh over the same dates does not overlap electricity; a second gas tariff does.
+    let gas = Tariff {
+        medium: Medium::Gas,
+        ..tariff(date(2026, 1, 1), None, 8.5)
+    };
+    let gas_again = Tariff {
+        medium: Medium::Gas,
+        ..tariff(date(2026, 6, 1), None, 9.0)
+    };
+    // Water per m³: no kWh price, feed-in or demand charge.
+    let mut water = Tariff {
+        medium: Medium::Water,
+        ct_per_m3: 212.5,
+        ..tariff(date(2026, 1, 1), None, 0.0)
+    };
+    let mut bad_water = water.clone();
+    bad_water.energy_ct_per_kwh = 1.0;
+    bad_water.feed_in_ct_per_kwh = 1.0;
+    bad_water.demand_eur_per_kw_year = 10.0;
+    bad_water.valid_from = date(2027, 1, 1);
+    let mut bad_heat = Tariff {
+        medium: Medium::Heat,
+        ct_per_m3: 1.0,
+        ..tariff(date(2026, 1, 1), None, 12.0)
+    };
+    bad_heat.sites = vec![id("haus")];
+    let site = crate::Site {
+        id: id("haus"),
+        name: String::new(),
+        kind: crate::SiteKind::Household,
+        category: None,
+        floor_area_m2: None,
+        devices: Vec::new(),
+    };
+    let all = [electricity.clone(), gas.clone(), water.clone()];
+    assert!(validate(&all, &[], std::slice::from_ref(&site)).is_empty());
+    let e = validate(
+        &[
+            electricity,
+            gas.clone(),
+            water.clone(),
+            gas_again,
+            bad_water,
+            bad_heat,
+        ],
+        &[],
+        &[site],
+    );
+    for want in [
+        "tariffs[3]: overlaps tariffs[1] (\"grund\") for site \"haus\" and gas",
+        "tariffs[4].energy_ct_per_kwh: not for a water tariff",
+        "tariffs[4].feed_in_ct_per_kwh: not for a water tariff",
+        "tariffs[4].demand_eur_per_kw_year: not for a water tariff",
+        "tariffs[4]: overlaps tariffs[2]",
+        "tariffs[5].ct_per_m3: not for a heat tariff",
+    ] {
+        assert!(e.iter().any(|e| e.starts_with(want)), "{want} missing in {e:?}");
+    }
+    assert_eq!(e.len(), 6, "{e:?}");
+    // A schedule holds one medium's versions: electricity does not see gas, gas not electricity.
+    let gas_only = Schedule::for_medium(&all, &id("haus"), Medium::Gas, Berlin);
+    assert_eq!(gas_only.tariffs().len(), 1);
+    assert_eq!(gas_only.tariffs()[0].medium, Medium::Gas);
+    assert_eq!(
+        Schedule::for_site(&all, &id("haus"), Berlin).tariffs()[0].medium,
+        Medium::Electricity
+    );
+    // 1000 kWh of gas at 8.5 ct = 85.00 € net; 12.345 m³ (12,345 l) of water at 2.125 €/m³ = 26.23 €.
+    let b = gas_only.bill(
+        &hourly(date(2026, 3, 2), date(2026, 3, 2), 1000.0 * 1000.0 / 24.0),
+        &[],
+    );
+    assert_eq!(b.energy_net_cents, 8500);
+    water.vat_percent = 7.0;
+    let tariffs = [water];
+    let w = Schedule::for_medium(&tariffs, &id("haus"), Medium::Water, Berlin);
+    let iv = Interval {
+        start: local(2026, 3, 2, 0),
+        import_wh: Some(12_345.0),
+        export_wh: None,
+    };
+    let b = w.bill(&[iv], &[]);
+    assert_eq!((b.net_cents, b.vat_cents, b.gross_cents), (2623, 184, 2807));
 }
 
 proptest! {
