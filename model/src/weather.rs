@@ -20,13 +20,19 @@
 //!   MOSMIX `RR1c`, Open-Meteo `precipitation`). A tree's watering alert waits for rain forecast before it
 //!   would turn critical. Absent when the feed has none (not the same as a forecast of no rain: then the
 //!   list is there with `0` values).
+//! * `temperature` (optional, additive to schema 1): daily mean outdoor air temperature, °C, per local
+//!   calendar day of the area: `{"observed":[{"day":"2026-01-05","c":1.2}],"forecast":[{"day":"2026-01-08","c":-3.0}]}`.
+//!   `observed` days are on or before `issued`'s date (at most 31 days back), `forecast` days from
+//!   `issued`'s date on (at most 16 days ahead); each day at most once per list, each value finite and
+//!   within [`MIN_TEMP_C`]..=[`MAX_TEMP_C`]. Heating loads' forecasts follow it (degree days, see
+//!   [`crate::forecast::heating`]). A day without a value is absent, never `0`.
 //! * Intervals are `[from, to)`, at most a day long (hourly values as from Open-Meteo, daily values as
 //!   DWD MOSMIX `PEvap`), not overlapping within a list. An hour without a value is absent, never `0`.
 //!
 //! [`Weather::validate`] enforces all of that, bounds each value by what ET0 can physically be, and bounds
 //! the size of a message.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Id;
@@ -45,6 +51,10 @@ pub const MAX_MM_PER_HOUR: f64 = 1.5;
 pub const MAX_MM: f64 = 15.0;
 /// Highest plausible rain of one interval, mm (the German daily record is 312 mm).
 pub const MAX_RAIN_MM: f64 = 320.0;
+/// Lowest plausible daily mean outdoor temperature, °C (the German record daily mean is near −30 °C).
+pub const MIN_TEMP_C: f64 = -60.0;
+/// Highest plausible daily mean outdoor temperature, °C.
+pub const MAX_TEMP_C: f64 = 50.0;
 /// Longest interval.
 pub const MAX_INTERVAL: TimeDelta = TimeDelta::days(1);
 /// Oldest observation accepted, before `issued`.
@@ -62,6 +72,40 @@ pub struct Et0 {
     pub to: DateTime<Utc>,
     /// Reference evapotranspiration over the interval, mm.
     pub mm: f64,
+}
+
+/// The daily mean outdoor temperature of one local calendar day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayTemp {
+    /// The area's local calendar day.
+    pub day: NaiveDate,
+    /// Its mean air temperature, °C.
+    pub c: f64,
+}
+
+/// Daily mean outdoor temperatures: what was observed and what is forecast.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Temperatures {
+    /// Observed daily means, days on or before `issued`'s date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<DayTemp>,
+    /// Forecast daily means, days from `issued`'s date on. A newer forecast replaces the older as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecast: Vec<DayTemp>,
+}
+
+impl Temperatures {
+    /// Days in both lists.
+    pub fn len(&self) -> usize {
+        self.observed.len() + self.forecast.len()
+    }
+
+    /// No day in either list.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One message of the weather feed.
@@ -86,6 +130,9 @@ pub struct Weather {
     /// Precipitation expected, each interval ending after `issued` (`mm` is rain, not ET0).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rain_forecast: Vec<Et0>,
+    /// Daily mean outdoor temperatures (optional; absent when the feed has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Temperatures>,
 }
 
 /// Why a weather message was rejected. Each variant is a distinct reason label in metrics.
@@ -141,6 +188,17 @@ pub enum WeatherError {
         /// The value.
         mm: f64,
     },
+    /// A daily temperature that is NaN or beyond [`MIN_TEMP_C`]..=[`MAX_TEMP_C`], a day on the wrong side
+    /// of `issued` or too far from it, or a day twice in one list.
+    #[error("bad daily temperature {c} °C on {day}: {why}")]
+    Temperature {
+        /// The day.
+        day: NaiveDate,
+        /// The value.
+        c: f64,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 impl WeatherError {
@@ -155,6 +213,7 @@ impl WeatherError {
             WeatherError::Timestamp { .. } => "timestamp",
             WeatherError::Interval { .. } => "interval",
             WeatherError::Value { .. } => "value",
+            WeatherError::Temperature { .. } => "temperature",
         }
     }
 }
@@ -197,7 +256,10 @@ impl Weather {
         if self.v != WEATHER_SCHEMA_VERSION {
             return Err(WeatherError::Version(self.v));
         }
-        let n = self.observed.len() + self.forecast.len() + self.rain_forecast.len();
+        let n = self.observed.len()
+            + self.forecast.len()
+            + self.rain_forecast.len()
+            + self.temperature.as_ref().map_or(0, Temperatures::len);
         if n > MAX_INTERVALS {
             return Err(WeatherError::TooLarge(format!(
                 "{n} intervals, at most {MAX_INTERVALS}"
@@ -235,8 +297,64 @@ impl Weather {
             }
         };
         check(&self.forecast, ahead, MAX_MM, MAX_MM_PER_HOUR)?;
-        check(&self.rain_forecast, ahead, MAX_RAIN_MM, MAX_RAIN_MM)
+        check(&self.rain_forecast, ahead, MAX_RAIN_MM, MAX_RAIN_MM)?;
+        if let Some(t) = &self.temperature {
+            let today = issued.date_naive();
+            let oldest = (issued - MAX_OBSERVED_AGE).date_naive();
+            let furthest = (issued + MAX_LEAD).date_naive();
+            check_days(&t.observed, |d| {
+                if d > today {
+                    Some("an observed day after issued")
+                } else if d < oldest {
+                    Some("an observed day more than 31 days before issued")
+                } else {
+                    None
+                }
+            })?;
+            check_days(&t.forecast, |d| {
+                if d < today {
+                    Some("a forecast day before issued")
+                } else if d > furthest {
+                    Some("a forecast day more than 16 days ahead")
+                } else {
+                    None
+                }
+            })?;
+        }
+        Ok(())
     }
+
+    /// The daily temperatures, empty lists when the message has none.
+    pub fn temperatures(&self) -> Temperatures {
+        self.temperature.clone().unwrap_or_default()
+    }
+}
+
+/// Checks one list of daily temperatures: each value plausible, `side` accepting its day, no day twice.
+fn check_days(
+    list: &[DayTemp],
+    side: impl Fn(NaiveDate) -> Option<&'static str>,
+) -> Result<(), WeatherError> {
+    let bad = |d: &DayTemp, why| WeatherError::Temperature {
+        day: d.day,
+        c: d.c,
+        why,
+    };
+    for d in list {
+        if !(d.c.is_finite() && (MIN_TEMP_C..=MAX_TEMP_C).contains(&d.c)) {
+            return Err(bad(d, "not a plausible daily mean"));
+        }
+        if let Some(why) = side(d.day) {
+            return Err(bad(d, why));
+        }
+    }
+    let mut days: Vec<NaiveDate> = list.iter().map(|d| d.day).collect();
+    days.sort_unstable();
+    if let Some(w) = days.windows(2).find(|w| w[0] == w[1]) {
+        let d = list.iter().find(|d| d.day == w[0]).copied().unwrap_or(list[0]);
+        return Err(bad(&d, "a day twice in one list"));
+    }
+    Ok(())
 }
 
 /// Checks the intervals of one list: each well-formed, at most `max_mm` and `per_hour` mm per hour, `side`
@@ -380,6 +498,52 @@ mod tests {
     }
 
     #[test]
+    fn daily_temperatures_are_read_and_bounded() {
+        let json = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
+            "temperature":{"observed":[{"day":"2026-05-01","c":7.5},{"day":"2026-05-02","c":8.0}],
+            "forecast":[{"day":"2026-05-02","c":8.5},{"day":"2026-05-03","c":-3.25}]}}"#;
+        let w = parse(json).expect("valid");
+        let t = w.temperatures();
+        assert_eq!((t.observed.len(), t.forecast[1].c), (2, -3.25));
+        assert_eq!(parse(std::str::from_utf8(&w.to_json()).expect("utf8")), Ok(w));
+        // A message of ET0 alone still parses, and has no temperatures.
+        let old = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
+            "forecast":[{"from":"2026-05-02T06:00:00Z","to":"2026-05-03T06:00:00Z","mm":3.1}]}"#;
+        assert!(parse(old).expect("valid").temperatures().is_empty());
+        let cases = [
+            json.replace("-3.25", "71"),
+            json.replace("-3.25", "-80"),
+            json.replace("-3.25", "NaN"),
+            json.replace("2026-05-03", "2026-05-30"),
+            json.replace("2026-05-01", "2026-05-03"),
+            json.replace("2026-05-01", "2026-03-01"),
+            json.replace("\"day\":\"2026-05-03\"", "\"day\":\"2026-05-02\""),
+            json.replace(
+                "\"day\":\"2026-05-02\",\"c\":8.5",
+                "\"day\":\"2026-05-01\",\"c\":8.5",
+            ),
+        ];
+        for bad in &cases {
+            let got = parse(bad).map_err(|e| e.reason());
+            assert!(
+                got == Err("temperature") || got == Err("malformed"),
+                "{bad}: {got:?}"
+            );
+        }
+        assert_eq!(parse(&cases[0]).map_err(|e| e.reason()), Err("temperature"));
+        assert_eq!(parse(&cases[6]).map_err(|e| e.reason()), Err("temperature"));
+        // NaN built in code (JSON cannot carry it) is rejected too.
+        let mut w = parse(json).expect("valid");
+        if let Some(t) = w.temperature.as_mut() {
+            t.forecast[0].c = f64::NAN;
+        }
+        assert_eq!(
+            w.validate(now(), TimeDelta::days(7)).map_err(|e| e.reason()),
+            Err("temperature")
+        );
+    }
+
+    #[test]
     fn non_finite_values_built_in_code_are_rejected() {
         let at = |h| Utc.with_ymd_and_hms(2026, 5, 2, h, 0, 0).single().expect("date");
         let w = Weather {
@@ -394,6 +558,7 @@ mod tests {
                 mm: f64::NAN,
             }],
             rain_forecast: Vec::new(),
+            temperature: None,
         };
         assert_eq!(
             w.validate(now(), TimeDelta::days(7)).map_err(|e| e.reason()),
@@ -418,6 +583,7 @@ mod tests {
                 observed: Vec::new(),
                 forecast: vec![Et0 { from: at(from_min), to: at(from_min + len_min), mm }],
                 rain_forecast: Vec::new(),
+                temperature: None,
             };
             let text = String::from_utf8(w.to_json()).unwrap_or_default();
             if let Ok(ok) = parse(&text) {

@@ -322,6 +322,7 @@ fn run_weather(area: Option<&str>, forecast_mm: f64, forecast_age: i64) -> TreeS
                     observed: vec![mk(t - TimeDelta::hours(1), 1, past_mm / 24.0)],
                     forecast,
                     rain_forecast: Vec::new(),
+                    temperature: None,
                 });
             }
         }
@@ -439,6 +440,7 @@ fn run_rain(rain_mm: f64) -> (Vec<i64>, Option<i64>) {
                 observed: Vec::new(),
                 forecast: Vec::new(),
                 rain_forecast: rain,
+                temperature: None,
             });
         }
         let v = 20.0 * 1.4f64.powf(k as f64 / 72.0);

@@ -283,6 +283,7 @@ pub fn weather(path: &Path, tz: Tz) -> Result<Vec<Weather>, InputError> {
             observed: vec![Et0 { from, to, mm }],
             forecast: Vec::new(),
             rain_forecast: Vec::new(),
+            temperature: None,
         })?);
         Ok(())
     })?;
@@ -326,6 +327,7 @@ pub fn forecasts(path: &Path, tz: Tz) -> Result<Vec<Weather>, InputError> {
             observed: Vec::new(),
             forecast,
             rain_forecast,
+            temperature: None,
         };
         out.push(checked(w).map_err(|m| csv.error(line, format!("the forecast issued {issued}: {m}")))?);
     }

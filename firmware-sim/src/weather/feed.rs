@@ -24,14 +24,20 @@
 //!   rain day by NWP falls from about 0.9 at day 1 to about 0.7 at day 3, and timing errors of several
 //!   hours are usual. A rain event's amount of plant-available water becomes mm by [`RAIN_MM_PER_S`].
 //!
+//! * **Temperature** (live messages only, [`live_message`]): the daily mean outdoor temperature of the
+//!   last 7 finished days observed ([`daily_mean_c`]) and the 7-day forecast of daily means issued that day
+//!   ([`daily_forecast_c`]), the temperatures the simulated buildings heat against.
+//!
 //! Nothing here lets a consumer see more than a real feed would: a message is handed out at its `issued`
 //! minute, observations cover only finished hours, and the forecast's error is fixed at issue.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use zw_model::Id;
-use zw_model::weather::{Et0, WEATHER_SCHEMA_VERSION, Weather};
+use zw_model::weather::{DayTemp, Et0, Temperatures, WEATHER_SCHEMA_VERSION, Weather};
 
-use super::climate::{REFERENCE_MM_PER_DAY, diurnal, evaporative_demand};
+use super::climate::{
+    FORECAST_DAYS, REFERENCE_MM_PER_DAY, daily_forecast_c, daily_mean_c, diurnal, evaporative_demand,
+};
 use crate::curves::{mix, unit};
 
 /// Measurement noise of the observations (sd, relative).
@@ -133,6 +139,7 @@ impl Feed {
             observed,
             forecast,
             rain_forecast,
+            temperature: None,
         })
     }
 
@@ -235,7 +242,39 @@ pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
         observed,
         forecast: feed.forecast(LIVE_PAST_HOURS),
         rain_forecast: Vec::new(),
+        temperature: Some(live_temperatures(town, now)),
     }
+}
+
+/// Days of observed daily mean temperature a live message re-sends.
+const LIVE_PAST_DAYS: i64 = 7;
+
+/// The daily mean outdoor temperatures a live message carries at `now`: the last [`LIVE_PAST_DAYS`]
+/// finished days observed, and the forecast issued today for today and the next days
+/// ([`daily_forecast_c`], [`FORECAST_DAYS`] days). Days are the simulated weather's (UTC) days.
+fn live_temperatures(town: u64, now: DateTime<Utc>) -> Temperatures {
+    let today = now.date_naive();
+    let c = |x: f64| (x * 100.0).round() / 100.0;
+    let observed = (1..=LIVE_PAST_DAYS)
+        .rev()
+        .map(|k| {
+            let day = today - TimeDelta::days(k);
+            DayTemp {
+                day,
+                c: c(daily_mean_c(town, day)),
+            }
+        })
+        .collect();
+    let forecast = (0..FORECAST_DAYS)
+        .filter_map(|k| {
+            let day = today + TimeDelta::days(k);
+            Some(DayTemp {
+                day,
+                c: c(daily_forecast_c(town, today, day)?),
+            })
+        })
+        .collect();
+    Temperatures { observed, forecast }
 }
 
 /// Hours of lead of the forecast, for tests.
@@ -249,7 +288,6 @@ pub(crate) fn forecast_sd(lead_days: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeDelta;
 
     use super::*;
 
@@ -301,5 +339,11 @@ mod tests {
         let day: f64 = w.observed[24..].iter().map(|e| e.mm).sum();
         assert!((1.5..5.0).contains(&day), "{day}");
         assert_ne!(w, live_message(43, town, now));
+        // Daily temperatures: 7 days observed up to yesterday, the 7-day forecast from today.
+        let t = w.temperatures();
+        assert_eq!((t.observed.len(), t.forecast.len()), (7, 7));
+        assert_eq!(t.observed[6].day + TimeDelta::days(1), now.date_naive());
+        assert_eq!(t.forecast[0].day, now.date_naive());
+        assert!(t.forecast.iter().all(|d| (-5.0..20.0).contains(&d.c)), "{t:?}");
     }
 }
