@@ -38,7 +38,7 @@ pub mod slp;
 #[cfg(test)]
 mod tests;
 
-pub use outlook::{Outlook, outlook, year_end, year_of};
+pub use outlook::{Outlook, outlook, outlook_with, year_end, year_end_with, year_of};
 pub use slp::Slp;
 
 /// Days of known hours from which a meter's own hour-of-week profile is used.

@@ -9,8 +9,15 @@
 //! for the days it covers, the climatological normal after it. Without a fit (under 7 days with a
 //! temperature, no spread in the degree days) the projection is the profile's; a day without a
 //! temperature is left out of the fit (missing, not 0 °C).
+//!
+//! Live forecasts (the API's `/forecast`, analytics' budget alerts) know the temperatures from the weather
+//! feed and outdoor temperature sensors ([`KnownTemps`]): observed days, then the latest forecast, then
+//! the German climatological normal of the month ([`NORMAL_C`]); [`Applied`] says which were used.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
 
 use super::degree_days::{BASE_C, HeatingFit, INSIDE_C};
 use super::{Hour, Model, Projection};
@@ -22,6 +29,116 @@ pub trait DayTemps {
     fn known(&self, on: NaiveDate, day: NaiveDate) -> Option<f64>;
     /// The climatological normal daily mean of `day`, °C, for the days no forecast covers.
     fn normal(&self, day: NaiveDate) -> f64;
+}
+
+/// Monthly mean air temperature of Germany, 1991–2020 (DWD, area mean), January to December, °C: the
+/// normal of a day neither observed nor forecast.
+pub const NORMAL_C: [f64; 12] = [0.9, 1.6, 4.6, 8.9, 12.8, 16.2, 18.0, 17.6, 13.7, 9.3, 4.9, 1.8];
+
+/// The temperatures a live forecast knows: observed daily means (the feed's observations, outdoor
+/// temperature sensors), the latest forecast of daily means, and [`NORMAL_C`] beyond.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KnownTemps {
+    /// Observed daily means by local day, °C.
+    pub observed: BTreeMap<NaiveDate, f64>,
+    /// The latest forecast's daily means by local day, °C.
+    pub forecast: BTreeMap<NaiveDate, f64>,
+}
+
+impl KnownTemps {
+    /// Nothing known at all (no fit can be made).
+    pub fn is_empty(&self) -> bool {
+        self.observed.is_empty() && self.forecast.is_empty()
+    }
+}
+
+impl DayTemps for KnownTemps {
+    /// A day before `on`: its observation; from `on` on: the forecast (today's observation if it has none).
+    fn known(&self, on: NaiveDate, day: NaiveDate) -> Option<f64> {
+        if day < on {
+            self.observed.get(&day).copied()
+        } else {
+            self.forecast
+                .get(&day)
+                .or_else(|| (day == on).then(|| self.observed.get(&day)).flatten())
+                .copied()
+        }
+    }
+
+    fn normal(&self, day: NaiveDate) -> f64 {
+        NORMAL_C[day.month0() as usize]
+    }
+}
+
+/// What a forecast did with the weather, as the API and alerts report it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    /// Degree days G20/15 of the forecast rest it corrected for, K·d; `null` when not corrected.
+    pub degree_days_used: Option<f64>,
+    /// `none` (no temperature known: forecast as the profile says), `not_heating` (not a heating load),
+    /// `not_fitted` (under 7 whole days with a temperature, or no spread in them), or the temperatures the
+    /// rest's days used, joined by `+`, of `observed`, `forecast` and `normal`.
+    pub source: String,
+    /// Energy per kelvin-day beyond the profile, Wh; `null` when not corrected.
+    pub wh_per_kd: Option<f64>,
+}
+
+impl Applied {
+    /// Not corrected, for `why` (`none`, `not_heating`, `not_fitted`).
+    pub fn not(why: &str) -> Self {
+        Self {
+            degree_days_used: None,
+            source: why.into(),
+            wh_per_kd: None,
+        }
+    }
+}
+
+/// Degree days G20/15 of `[from, to)` as known on local day `on` (each local day weighted by its share),
+/// and which temperatures were used (`observed`, `forecast`, `normal`, in that order, joined by `+`).
+pub fn rest_degree_days<Z: TimeZone>(
+    tz: &Z,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    temps: &dyn DayTemps,
+    on: NaiveDate,
+) -> (f64, Vec<(f64, f64)>, String) {
+    let mut kd = 0.0;
+    let mut shares = Vec::new();
+    let mut used = [false; 3];
+    let mut t = from;
+    while t < to {
+        let day = t.with_timezone(tz).date_naive();
+        let next = crate::counter::local_day_edges(tz, day, day + chrono::TimeDelta::days(1))
+            .get(1)
+            .copied()
+            .unwrap_or(to)
+            .min(to);
+        if next <= t {
+            break;
+        }
+        let share = (next - t).num_seconds() as f64 / 86_400.0;
+        let temp = match temps.known(on, day) {
+            Some(c) => {
+                used[usize::from(day >= on)] = true;
+                c
+            }
+            None => {
+                used[2] = true;
+                temps.normal(day)
+            }
+        };
+        kd += share * day_degree_days(temp);
+        shares.push((share, day_degree_days(temp)));
+        t = next;
+    }
+    let source = ["observed", "forecast", "normal"]
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| *u)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join("+");
+    (kd, shares, source)
 }
 
 /// Degree days G20/15 of one day with mean temperature `t` (K·d).
@@ -91,23 +208,11 @@ impl Heating {
         temps: &dyn DayTemps,
         on: NaiveDate,
     ) -> Projection {
-        let mut kd_beyond = 0.0;
-        let mut t = from;
-        while t < to {
-            let day = t.with_timezone(tz).date_naive();
-            let next = crate::counter::local_day_edges(tz, day, day + chrono::TimeDelta::days(1))
-                .get(1)
-                .copied()
-                .unwrap_or(to)
-                .min(to);
-            if next <= t {
-                break;
-            }
-            let share = (next - t).num_seconds() as f64 / 86_400.0;
-            let temp = temps.known(on, day).unwrap_or_else(|| temps.normal(day));
-            kd_beyond += share * (day_degree_days(temp) - self.learned_kd);
-            t = next;
-        }
+        let (_, shares, _) = rest_degree_days(tz, (from, to), temps, on);
+        let kd_beyond: f64 = shares
+            .iter()
+            .map(|(share, kd)| share * (kd - self.learned_kd))
+            .sum();
         let remaining = (p.remaining_wh + self.wh_per_kd * kd_beyond).max(0.0);
         let rel = |x: f64| {
             if p.remaining_wh > 0.0 {

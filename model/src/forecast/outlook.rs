@@ -7,10 +7,15 @@
 //! carries, [`Schedule::with_peaks`]: the API gives it the billing year's peak so far, so a later, higher
 //! peak would add to it); the cost band is the energy band applied to the gross cost of the forecast part
 //! alone.
+//!
+//! A heating load's outlook follows the weather ([`outlook_with`]): the profile's forecast of the rest is
+//! corrected by its degree days ([`super::heating`]), every forecast hour scaled alike so that the cost
+//! follows; [`Applied`] says what was used.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 
+use super::heating::{Applied, DayTemps, learn as learn_heating, rest_degree_days};
 use super::{Hour, Model, Slp, learn};
 use crate::tariff::{Interval, Schedule};
 
@@ -43,17 +48,59 @@ pub fn outlook<Z: TimeZone>(
     model: &Model<Z>,
     schedule: &Schedule<'_, Z>,
     measured: &[Interval],
-    (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    range: (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
 ) -> Outlook {
+    outlook_with(model, schedule, measured, range, None).0
+}
+
+/// The temperatures a heating load's outlook follows: the hours the model learned from (to fit its
+/// response to the cold) and the daily temperatures known.
+pub type Weather<'a> = (&'a [Hour], &'a dyn DayTemps);
+
+/// [`outlook`] of a heating load: with `weather`, the forecast of the rest corrected by its degree days
+/// (observed, then forecast, then normal temperatures) when the load's response to the cold can be fitted;
+/// `None` for a load that does not heat. Says what it applied.
+pub fn outlook_with<Z: TimeZone>(
+    model: &Model<Z>,
+    schedule: &Schedule<'_, Z>,
+    measured: &[Interval],
+    (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    weather: Option<Weather<'_>>,
+) -> (Outlook, Applied) {
     let tz = &model.tz;
     let measured_wh: f64 = measured.iter().filter_map(|i| i.import_wh).sum();
-    let p = model.project(measured_wh, from, until);
+    let plain = model.project(measured_wh, from, until);
+    let on = from.with_timezone(tz).date_naive();
+    let (p, applied) = match weather {
+        None => (plain, Applied::not("not_heating")),
+        Some((history, temps)) => match learn_heating(model, history, temps, on) {
+            None if history.is_empty() || no_temperature(history, temps, tz, on) => {
+                (plain, Applied::not("none"))
+            }
+            None => (plain, Applied::not("not_fitted")),
+            Some(h) => {
+                let (kd, _, source) = rest_degree_days(tz, (from, until), temps, on);
+                let p = h.correct(tz, plain, (from, until), temps, on);
+                let applied = Applied {
+                    degree_days_used: Some(kd),
+                    source,
+                    wh_per_kd: Some(h.wh_per_kd),
+                };
+                (p, applied)
+            }
+        },
+    };
+    let factor = if plain.remaining_wh > 0.0 {
+        p.remaining_wh / plain.remaining_wh
+    } else {
+        1.0
+    };
     let forecast: Vec<Interval> = model
         .hours(from, until)
         .into_iter()
         .map(|(t, wh)| Interval {
             start: t,
-            import_wh: Some(wh),
+            import_wh: Some(wh * factor),
             export_wh: None,
         })
         .collect();
@@ -65,7 +112,7 @@ pub fn outlook<Z: TimeZone>(
     let bill = schedule.bill(&all, &days);
     let rest = schedule.bill(&forecast, &[]).gross_cents as f64;
     let (lo, hi) = model.band_over(from, until);
-    Outlook {
+    let outlook = Outlook {
         measured_wh,
         remaining_wh: p.remaining_wh,
         wh: p.wh,
@@ -75,7 +122,16 @@ pub fn outlook<Z: TimeZone>(
         low_gross_cents: bill.gross_cents + (rest * lo.max(-1.0)).round() as i64,
         high_gross_cents: bill.gross_cents + (rest * hi).round() as i64,
         priced: bill.priced,
-    }
+    };
+    (outlook, applied)
+}
+
+/// No temperature is known for any day of `history` nor for `on`.
+fn no_temperature<Z: TimeZone>(history: &[Hour], temps: &dyn DayTemps, tz: &Z, on: NaiveDate) -> bool {
+    temps.known(on, on).is_none()
+        && history
+            .iter()
+            .all(|h| temps.known(on, h.start.with_timezone(tz).date_naive()).is_none())
 }
 
 /// The local calendar year holding `t`: its first and the next year's first local midnight.
@@ -98,9 +154,24 @@ pub fn year_end<Z: TimeZone>(
     measured: &[Interval],
     from: DateTime<Utc>,
 ) -> Option<(i32, Outlook)> {
+    year_end_with(tz, (history, slp), schedule, measured, from, None).map(|(y, o, _)| (y, o))
+}
+
+/// [`year_end`] of a heating load following the daily temperatures `temps` (see [`outlook_with`]);
+/// `None` for a load that does not heat.
+pub fn year_end_with<Z: TimeZone>(
+    tz: Z,
+    (history, slp): (&[Hour], Slp),
+    schedule: &Schedule<'_, Z>,
+    measured: &[Interval],
+    from: DateTime<Utc>,
+    temps: Option<&dyn DayTemps>,
+) -> Option<(i32, Outlook, Applied)> {
     let (year, start, until) = year_of(&tz, from)?;
     let model = learn(tz, history, slp)?;
-    Some((year, outlook(&model, schedule, measured, (start, from, until))))
+    let weather = temps.map(|t| (history, t));
+    let (o, applied) = outlook_with(&model, schedule, measured, (start, from, until), weather);
+    Some((year, o, applied))
 }
 
 #[cfg(test)]
@@ -198,5 +269,78 @@ mod tests {
         assert!(a.priced && !b.priced, "{a:?} {b:?}");
         // 4.321 kW × 100 €/kW for the whole year (VAT 0).
         assert_eq!(a.gross_cents - b.gross_cents, 43_210, "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn a_heating_loads_month_end_follows_a_cold_forecast_and_says_so() {
+        use crate::forecast::heating::{KnownTemps, day_degree_days};
+        // 28 days to 2026-12-07 learned, 1 kWh an hour plus 400 Wh per kelvin-day; daily means 4–12 °C.
+        let from = Berlin
+            .with_ymd_and_hms(2026, 12, 7, 0, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let start = from - TimeDelta::days(28);
+        let day0 = start.with_timezone(&Berlin).date_naive();
+        let temp = |k: i64| 4.0 + 2.0 * (k % 5) as f64;
+        let history: Vec<Hour> = (0..28 * 24)
+            .map(|i| Hour {
+                start: start + TimeDelta::hours(i),
+                wh: Some(1000.0 + 400.0 * day_degree_days(temp(i / 24)) / 24.0),
+            })
+            .collect();
+        let observed = (0..28).map(|k| (day0 + TimeDelta::days(k), temp(k))).collect();
+        let on = from.with_timezone(&Berlin).date_naive();
+        let forecast_at = |c: f64| (0..7).map(|k| (on + TimeDelta::days(k), c)).collect();
+        let cold = KnownTemps {
+            observed: std::collections::BTreeMap::clone(&observed),
+            forecast: forecast_at(-5.0),
+        };
+        let mild = KnownTemps {
+            observed,
+            forecast: forecast_at(10.0),
+        };
+        let model = learn(Berlin, &history, Slp::G25).expect("model");
+        let t = flat(30.0, 0.0);
+        let schedule = Schedule::only(&t, Berlin);
+        let month_end = Berlin
+            .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let range = (from, from, month_end);
+        let (c, ca) = outlook_with(&model, &schedule, &[], range, Some((&history, &cold)));
+        let (m, ma) = outlook_with(&model, &schedule, &[], range, Some((&history, &mild)));
+        // 7 days 15 K·d apart at 400 Wh per K·d: 42 kWh more (the fit is within a quarter).
+        let diff = c.wh - m.wh;
+        assert!((diff - 42_000.0).abs() < 10_500.0, "{diff} {ca:?}");
+        assert!(c.gross_cents > m.gross_cents && c.low_wh <= c.wh && c.wh <= c.high_wh);
+        assert_eq!(
+            (ca.source.as_str(), ma.source.as_str()),
+            ("forecast+normal", "forecast+normal")
+        );
+        assert!(ca.degree_days_used.expect("used") > ma.degree_days_used.expect("used"));
+        // Not a heating load, or no temperature known: the profile's outlook, and it says so.
+        let plain = outlook(&model, &schedule, &[], range);
+        let (n, na) = outlook_with(
+            &model,
+            &schedule,
+            &[],
+            range,
+            Some((&history, &KnownTemps::default())),
+        );
+        assert_eq!(
+            (n, na.source.as_str(), na.degree_days_used),
+            (plain, "none", None)
+        );
+        let (_, nh) = outlook_with(&model, &schedule, &[], range, None);
+        assert_eq!(nh.source, "not_heating");
+        // Under 7 days with a temperature: not fitted.
+        let few = KnownTemps {
+            observed: (20..28).map(|k| (day0 + TimeDelta::days(k), 30.0)).collect(),
+            forecast: forecast_at(-5.0),
+        };
+        let (f, fa) = outlook_with(&model, &schedule, &[], range, Some((&history, &few)));
+        assert_eq!((f, fa.source.as_str()), (plain, "not_fitted"));
     }
 }
