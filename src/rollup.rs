@@ -27,7 +27,8 @@ pub struct RollupArgs {
     pub until: Option<NaiveDate>,
 }
 
-/// The roller for every device of the inventory under its site.
+/// The roller for every device of the inventory under its site, writing edge rows at the start and the end
+/// of the report's usage hours (`api.report.usage_hours`).
 pub fn roller(cfg: &Config) -> anyhow::Result<Roller<impl chrono::TimeZone + Send + Sync + 'static>> {
     let devices = cfg
         .inventory
@@ -35,12 +36,10 @@ pub fn roller(cfg: &Config) -> anyhow::Result<Roller<impl chrono::TimeZone + Sen
         .map(|(s, d)| (s.id.clone(), d.id.clone()))
         .collect();
     let client = zw_influx::Client::new(cfg.influx.clone())?;
-    Ok(Roller::new(
-        client,
-        cfg.api.timezone(),
-        &cfg.api.timezone,
-        devices,
-    ))
+    Ok(
+        Roller::new(client, cfg.api.timezone(), &cfg.api.timezone, devices)
+            .with_edge_times(&[cfg.api.report.usage_hours.from, cfg.api.report.usage_hours.to]),
+    )
 }
 
 async fn run(args: RollupArgs, cfg: Config) -> anyhow::Result<()> {

@@ -11,6 +11,10 @@
 //! `lookback` late are rolled up again. Readings arriving later (an import, a hand-back after a longer outage)
 //! need `zaehlwerk rollup --since`.
 //!
+//! Given local times of day ([`Roller::with_edge_times`]: the API's usage hours), it also writes per local day
+//! and time an edge row ([`MEASUREMENT_EDGE`]: the day's last reading before that time and its first at or
+//! after it), so the town's energy report splits a year at the usage hours from day-sized rows.
+//!
 //! The rows live in their own retention policy ([`RETENTION_POLICY`], one shard group a year: a town's year
 //! of rollups is read from one shard per meter, not 53 weekly ones), which [`Roller::prepare`] creates
 //! before the first roll. Rollups written by an older version into the database's default policy are
@@ -26,14 +30,15 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveTime, TimeDelta, TimeZone, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use zw_influx::read::{self, Agg, Group, Request};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY,
-    SHARD_DURATION, Summary, TAG_QUANTITY, TAG_TZ, quarter_edges, quarter_floor, summarize,
+    EDGE_FIELDS, FIELDS, MEASUREMENT_DAY, MEASUREMENT_EDGE, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER,
+    RETENTION_POLICY, SHARD_DURATION, Summary, TAG_AT, TAG_QUANTITY, TAG_TZ, at_tag, edge_of, quarter_edges,
+    quarter_floor, summarize,
 };
 use zw_model::counter::{Point, local_day_edges};
 use zw_model::{Id, Quantity, storage};
@@ -117,6 +122,8 @@ pub struct Roller<Z: TimeZone> {
     tz: Z,
     tz_name: String,
     devices: Vec<(Id, Id)>,
+    /// Local times of day of the edge rows.
+    edge_times: Vec<NaiveTime>,
 }
 
 /// Lines per write request.
@@ -133,7 +140,24 @@ impl<Z: TimeZone> Roller<Z> {
             tz,
             tz_name: tz_name.to_string(),
             devices,
+            edge_times: Vec::new(),
         }
+    }
+
+    /// Also writes edge rows at these local times of day; times off the quarter-hour grid are left out
+    /// (the API reads the quarter rows there).
+    pub fn with_edge_times(mut self, times: &[NaiveTime]) -> Self {
+        let mut t: Vec<NaiveTime> = times
+            .iter()
+            .copied()
+            .filter(|t| {
+                *t != NaiveTime::MIN && t.nanosecond() == 0 && t.second() == 0 && t.minute() % 15 == 0
+            })
+            .collect();
+        t.sort();
+        t.dedup();
+        self.edge_times = t;
+        self
     }
 
     /// The energy quantities rolled up.
@@ -272,6 +296,20 @@ impl<Z: TimeZone> Roller<Z> {
             // engine may not show a write to reads at once, as VictoriaMetrics for about a second).
             let mut quarters = self.quarters(device, q, d[0], d[1].min(to)).await?;
             quarters.extend(fresh.into_iter().map(|(start, _, s)| (start, s)));
+            let date = d[0].with_timezone(&self.tz).date_naive();
+            for &local in &self.edge_times {
+                // A time the day does not have (a DST gap) or has twice gets no row.
+                let Some(at) = self.tz.from_local_datetime(&date.and_time(local)).single() else {
+                    continue;
+                };
+                let at = at.with_timezone(&Utc);
+                let (before, after) = edge_of(&quarters, at);
+                if before.is_some() || after.is_some() {
+                    let tag = (self.tz_name.as_str(), local, at);
+                    edge_row(&mut lines, device, q, tag, before, after);
+                    out.rows += 1;
+                }
+            }
             let day = quarters.into_values().reduce(Summary::then);
             if let Some(day) = day {
                 row(
@@ -400,6 +438,40 @@ fn row(
         let _ = write!(out, "{}{name}={v:?}", if i == 0 { ' ' } else { ',' });
     }
     let _ = writeln!(out, " {}", start.timestamp_millis());
+}
+
+/// One edge row in line protocol at `at` (milliseconds), tagged with the zone and the local time of day:
+/// the fields of the readings present.
+fn edge_row(
+    out: &mut String,
+    device: (&Id, &Id),
+    q: Quantity,
+    (tz, local, at): (&str, NaiveTime, DateTime<Utc>),
+    before: Option<Point>,
+    after: Option<Point>,
+) {
+    let _ = write!(
+        out,
+        "{MEASUREMENT_EDGE},{}={},{}={},{TAG_QUANTITY}={},{TAG_TZ}={},{TAG_AT}={}",
+        storage::TAG_SITE,
+        device.0,
+        storage::TAG_DEVICE,
+        device.1,
+        q.name(),
+        tz.replace(' ', "\\ ").replace(',', "\\,"),
+        at_tag(local)
+    );
+    let values = [before, after]
+        .into_iter()
+        .flat_map(|p| [p.map(|p| p.0.timestamp_millis() as f64), p.map(|p| p.1)]);
+    let mut sep = ' ';
+    for (name, v) in EDGE_FIELDS.iter().zip(values) {
+        if let Some(v) = v {
+            let _ = write!(out, "{sep}{name}={v:?}");
+            sep = ',';
+        }
+    }
+    let _ = writeln!(out, " {}", at.timestamp_millis());
 }
 
 /// (time, value) rows of the first series.

@@ -29,6 +29,15 @@ pub const MEASUREMENT_QUARTER: &str = "rollup_15m";
 pub const MEASUREMENT_DAY: &str = "rollup_day";
 /// Measurement of the watermark (tags: device, quantity; fields `from_ms`, `through_ms`; one point at 0).
 pub const MEASUREMENT_STATE: &str = "rollup_state";
+/// Measurement of the usage-hour edge rollups (tags: device, quantity, tz, [`TAG_AT`]; fields
+/// [`EDGE_FIELDS`]), one row per local day and configured local time of day `at`, at that day's `at`: the
+/// last reading of the day before `at` and the first at or after it ([`edge_of`]). With the day rows they
+/// give the counter's readings next to a usage-hour edge without scanning the quarter rows.
+pub const MEASUREMENT_EDGE: &str = "rollup_edge";
+/// Tag of an edge row's local time of day (`"07:00"`, [`at_tag`]).
+pub const TAG_AT: &str = "at";
+/// The fields of an edge row: the reading before the edge (that day), the one at or after it (that day).
+pub const EDGE_FIELDS: [&str; 4] = ["before_ms", "before_wh", "after_ms", "after_wh"];
 /// Retention policy of the rollup measurements, created by the writer ([`SHARD_DURATION`], kept for ever;
 /// `[retention] rollups` deletes old rows): a year of rows in one shard group, where the database's default
 /// policy starts a shard group every week, so a statement over a year of a town's rollups opens one cursor
@@ -143,6 +152,23 @@ pub fn summarize(
             Some((w[0], w[1], Summary::of(&readings[lo..hi])?))
         })
         .collect()
+}
+
+/// The [`TAG_AT`] value of a local time of day: `"HH:MM"`.
+pub fn at_tag(at: chrono::NaiveTime) -> String {
+    at.format("%H:%M").to_string()
+}
+
+/// The edge row at `at` of a day from its quarter rows (`quarters`, by start, all within the day): the last
+/// reading before `at` and the first at or after it (`at` on the quarter grid, so no quarter straddles it).
+pub fn edge_of(
+    quarters: &BTreeMap<DateTime<Utc>, Summary>,
+    at: DateTime<Utc>,
+) -> (Option<Point>, Option<Point>) {
+    (
+        quarters.range(..at).next_back().map(|(_, s)| s.last),
+        quarters.range(at..).next().map(|(_, s)| s.first),
+    )
 }
 
 /// The start of the quarter hour holding `t`.

@@ -5,6 +5,12 @@
 //! `GROUP BY time(1d, offset) tz(…)` over the quarter rows that gives per local day the first reading at or
 //! after that time and the last one before it the next day ([`load`]), the statements run concurrently.
 //!
+//! Where the roller wrote edge rows at those times of day ([`MEASUREMENT_EDGE`]: per local day the last
+//! reading before the time and the first at or after it), one statement per time reads them instead of the
+//! four window statements over the quarter rows (365 rows per meter and year instead of 35,040 per field);
+//! the windows are read only for a time whose edge rows are missing on a day with readings (rolled up by an
+//! older version).
+//!
 //! That is all [`exact_energy`] needs: the counter's value at each edge (the readings next to it: from the
 //! day rows at midnight, from the windows elsewhere) and the steps of (at least) every reading within
 //! `max_gap` of the stretch, here those of the local days around it (the day before, its days, the day
@@ -21,8 +27,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone as _, Timelike,
 use chrono_tz::Tz;
 use zw_influx::read::{Agg, Group, Request, Shape};
 use zw_model::counter::rollup::{
-    FIELDS, MEASUREMENT_DAY, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER, RETENTION_POLICY, Summary,
-    TAG_QUANTITY, TAG_TZ,
+    EDGE_FIELDS, FIELDS, MEASUREMENT_DAY, MEASUREMENT_EDGE, MEASUREMENT_QUARTER, MEASUREMENT_STATE, QUARTER,
+    RETENTION_POLICY, Summary, TAG_AT, TAG_QUANTITY, TAG_TZ, at_tag,
 };
 use zw_model::counter::{Around, Bucket, CounterConfig, Point, Steps, exact_energy, local_day_edges};
 use zw_model::{Id, Quantity, storage};
@@ -50,6 +56,8 @@ struct DeviceRows {
     covered: Option<(DateTime<Utc>, DateTime<Utc>)>,
     days: BTreeMap<DateTime<Utc>, Summary>,
     windows: Vec<BTreeMap<DateTime<Utc>, Ends>>,
+    /// Edge rows per time of day, by time: the reading before it and the one at or after it, that day.
+    edges: Vec<BTreeMap<DateTime<Utc>, Ends>>,
 }
 
 /// The rollups of many devices for one quantity and span, read at once.
@@ -59,6 +67,8 @@ pub(super) struct Batch {
     times: Vec<NaiveTime>,
     day_edges: Vec<DateTime<Utc>>,
     devices: HashMap<(String, String), DeviceRows>,
+    /// Per time of day: its edge rows are complete (else the windows were read).
+    use_edges: Vec<bool>,
 }
 
 /// The local times of day of `edges` that are not midnight, if they are at most [`MAX_TIMES`] whole
@@ -91,6 +101,7 @@ pub(super) async fn load(
         times: times.to_vec(),
         day_edges: local_day_edges(&tz, days.0, days.1),
         devices: HashMap::new(),
+        use_edges: vec![false; times.len()],
     };
     let window_edges = local_day_edges(&tz, windows.0, windows.1);
     let (Some(&d0), Some(&d1), Some(&w0), Some(&w1)) = (
@@ -128,27 +139,16 @@ pub(super) async fn load(
             .range(d0, d1),
     ];
     for &at in times {
-        // A window per local day from `at` to `at` the next day: its first row's first reading is the first
-        // at or after `at`, its last row's last reading the last before `at` the next day. One field per
-        // request: InfluxDB reads several selectors in one statement an order of magnitude slower.
-        for (agg, field) in [
-            (Agg::First, "first_ms"),
-            (Agg::First, "first_wh"),
-            (Agg::Last, "last_ms"),
-            (Agg::Last, "last_wh"),
-        ] {
-            requests.push(
-                filter(Request::raw(MEASUREMENT_QUARTER, &[field]))
-                    .range(w0, w1)
-                    .shape(Shape::Days { agg, tz, at }),
-            );
-        }
+        requests.push(
+            filter(Request::raw(MEASUREMENT_EDGE, &EDGE_FIELDS))
+                .tag(TAG_TZ, &state.config.timezone)
+                .tag(TAG_AT, &at_tag(at))
+                .range(w0, w1),
+        );
     }
     // One request each, all at once: InfluxDB runs the statements of one request one after the other,
     // separate requests on all its cores.
-    let answers =
-        futures_util::future::join_all(requests.iter().map(|r| crate::db::read(state, "energy", r))).await;
-    let Ok(results) = answers.into_iter().collect::<Result<Vec<Vec<Group>>, ApiError>>() else {
+    let Some(results) = read_all(state, &requests).await else {
         return Ok(batch);
     };
     let key = |g: &Group| {
@@ -170,8 +170,72 @@ pub(super) async fn load(
             r.days = summaries(&g);
         }
     }
-    for (i, groups) in results.enumerate() {
-        let (k, field) = (i / 4, i % 4);
+    for (k, groups) in results.enumerate() {
+        for g in groups {
+            let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&g)) else {
+                continue;
+            };
+            for row in &g.rows {
+                let Some(t) = row.time() else {
+                    continue;
+                };
+                let v = |i: usize| row.values.get(i).copied().flatten();
+                let w = r.edges[k].entry(t).or_default();
+                set(&mut w.0, v(0), true);
+                set(&mut w.0, v(1), false);
+                set(&mut w.1, v(2), true);
+                set(&mut w.1, v(3), false);
+            }
+        }
+    }
+    // A time whose edge rows are missing on a day with readings (rolled up before they were written): the
+    // windows over the quarter rows, as before.
+    for (k, &at) in times.iter().enumerate() {
+        batch.use_edges[k] = batch.devices.values().all(|r| {
+            r.days.range(w0..w1).all(|(d, _)| {
+                let date = d.with_timezone(&tz).date_naive();
+                match tz.from_local_datetime(&date.and_time(at)).single() {
+                    Some(t) => r.edges[k].contains_key(&t.with_timezone(&Utc)),
+                    None => true,
+                }
+            })
+        });
+    }
+    let mut requests = Vec::new();
+    let mut which = Vec::new();
+    for (k, &at) in times.iter().enumerate() {
+        if batch.use_edges[k] {
+            continue;
+        }
+        // A window per local day from `at` to `at` the next day: its first row's first reading is the first
+        // at or after `at`, its last row's last reading the last before `at` the next day. One field per
+        // request: InfluxDB reads several selectors in one statement an order of magnitude slower.
+        for (agg, field) in [
+            (Agg::First, "first_ms"),
+            (Agg::First, "first_wh"),
+            (Agg::Last, "last_ms"),
+            (Agg::Last, "last_wh"),
+        ] {
+            requests.push(
+                filter(Request::raw(MEASUREMENT_QUARTER, &[field]))
+                    .range(w0, w1)
+                    .shape(Shape::Days { agg, tz, at }),
+            );
+            which.push(k);
+        }
+    }
+    if requests.is_empty() {
+        return Ok(batch);
+    }
+    let Some(results) = read_all(state, &requests).await else {
+        // Without the windows those stretches go to the readings path.
+        for r in batch.devices.values_mut() {
+            r.covered = None;
+        }
+        return Ok(batch);
+    };
+    for (i, groups) in results.into_iter().enumerate() {
+        let (k, field) = (which[i], i % 4);
         for g in groups {
             let Some(r) = rows(&mut batch.devices, &wanted, times.len(), key(&g)) else {
                 continue;
@@ -193,6 +257,13 @@ pub(super) async fn load(
     Ok(batch)
 }
 
+/// The answers of `requests`, read concurrently; `None` if any failed.
+async fn read_all(state: &AppState, requests: &[Request]) -> Option<Vec<Vec<Group>>> {
+    let answers =
+        futures_util::future::join_all(requests.iter().map(|r| crate::db::read(state, "energy", r))).await;
+    answers.into_iter().collect::<Result<Vec<_>, ApiError>>().ok()
+}
+
 /// The rows of `key` if it is one of the devices asked for.
 fn rows<'a>(
     devices: &'a mut HashMap<(String, String), DeviceRows>,
@@ -203,6 +274,7 @@ fn rows<'a>(
     wanted.contains(&key).then(|| {
         devices.entry(key).or_insert_with(|| DeviceRows {
             windows: vec![BTreeMap::new(); times],
+            edges: vec![BTreeMap::new(); times],
             ..DeviceRows::default()
         })
     })
@@ -260,6 +332,7 @@ impl Batch {
                     .iter()
                     .position(|t| *t == e.with_timezone(&self.tz).time());
                 match k {
+                    Some(k) if self.use_edges[k] => rolled.at_edge(&rows.edges[k], e),
                     Some(k) => rolled.at_window(&windows[k], e),
                     None => rolled.at_midnight(e),
                 }
@@ -363,6 +436,41 @@ impl Rolled<'_> {
             return None;
         }
         Some(self.near(e, before.2, windows[j].1))
+    }
+
+    /// The readings next to `e` from its day's edge row, or where the day has none before (after) `e`, from
+    /// the day row of the day before (after); `None` where that day is not covered.
+    fn at_edge(&self, edges: &BTreeMap<DateTime<Utc>, Ends>, e: DateTime<Utc>) -> Option<Around> {
+        let (from, through) = self.covered;
+        if e.timestamp_millis().rem_euclid(QUARTER.num_milliseconds()) != 0
+            || e - self.gap < from
+            || e + self.gap > through
+        {
+            return None;
+        }
+        // A local time the day has twice (or not at all) has no edge row.
+        let local = e.with_timezone(&self.tz);
+        if self.tz.from_local_datetime(&local.naive_local()).single() != Some(local) {
+            return None;
+        }
+        let i = self.day_edges.partition_point(|d| *d <= e).checked_sub(1)?;
+        let (start, end) = (self.day_edges[i], *self.day_edges.get(i + 1)?);
+        let (before, after) = edges
+            .get(&e)
+            .map_or((None, None), |(b, a)| (complete(*b), complete(*a)));
+        let before = match before {
+            Some(p) => Some(p),
+            None if e - self.gap >= start => None,
+            None if i >= 1 && self.covers(i - 1, i) => self.days.get(&self.day_edges[i - 1]).map(|s| s.last),
+            None => return None,
+        };
+        let after = match after {
+            Some(p) => Some(p),
+            None if e + self.gap <= end => None,
+            None if self.covers(i + 1, i + 2) => self.days.get(&end).map(|s| s.first),
+            None => return None,
+        };
+        Some(self.near(e, before, after))
     }
 
     /// The readings around `e` as a probe within `max_gap` would find them.

@@ -120,3 +120,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_edge_row_holds_the_readings_next_to_the_edge_within_the_day() {
+    let t = |m: i64| t0() + TimeDelta::minutes(m);
+    // Readings every 10 minutes up to 06:50, none from 07:00 to 07:20, then every 10 minutes again.
+    let mut readings: Vec<Point> = (0..42).map(|k| (t(10 * k), k as f64)).collect();
+    readings.extend((45..60).map(|k| (t(10 * k), k as f64)));
+    let quarters: BTreeMap<_, _> = summarize(&readings, &quarter_edges(t(0), t(600)))
+        .into_iter()
+        .map(|(s, _, x)| (s, x))
+        .collect();
+    assert_eq!(
+        edge_of(&quarters, t(420)),
+        (Some((t(410), 41.0)), Some((t(450), 45.0)))
+    );
+    assert_eq!(edge_of(&quarters, t(0)), (None, Some((t(0), 0.0))));
+    assert_eq!(edge_of(&quarters, t(600)), (Some((t(590), 59.0)), None));
+    assert_eq!(
+        at_tag(chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("07:00")),
+        "07:00"
+    );
+}

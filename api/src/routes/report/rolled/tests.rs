@@ -167,3 +167,83 @@ fn a_window_not_starting_at_the_edge_answers_nothing() {
         })
     );
 }
+
+/// The edge rows the roller writes at local `at` for `readings`: per local day of `day_edges`, from its
+/// quarter rows ([`zw_model::counter::rollup::edge_of`]).
+fn edge_rows(
+    readings: &[Point],
+    day_edges: &[DateTime<Utc>],
+    at: NaiveTime,
+) -> BTreeMap<DateTime<Utc>, Ends> {
+    use zw_model::counter::rollup::{edge_of, quarter_edges};
+    let mut out = BTreeMap::new();
+    for d in day_edges.windows(2) {
+        let quarters: BTreeMap<_, _> = summarize(readings, &quarter_edges(d[0], d[1]))
+            .into_iter()
+            .map(|(s, _, x)| (s, x))
+            .collect();
+        let date = d[0].with_timezone(&Berlin).date_naive();
+        let Some(t) = Berlin.from_local_datetime(&date.and_time(at)).single() else {
+            continue;
+        };
+        let t = t.with_timezone(&Utc);
+        let row = edge_of(&quarters, t);
+        if row.0.is_some() || row.1.is_some() {
+            out.insert(t, row);
+        }
+    }
+    out
+}
+
+#[test]
+fn edge_rows_give_the_readings_the_windows_give() {
+    let day = |m, d| NaiveDate::from_ymd_opt(2025, m, d).expect("date");
+    let dates: Vec<NaiveDate> = day(3, 22).iter_days().take_while(|d| *d <= day(4, 10)).collect();
+    let day_edges = local_day_edges(&Berlin, day(3, 22), day(4, 9));
+    let (lo, hi) = (day_edges[0], day_edges[day_edges.len() - 1]);
+    let utc = |m, d, h| Utc.with_ymd_and_hms(2025, m, d, h, 0, 0).single().expect("time");
+    // Readings every 20 minutes across the spring DST change, none on 27 March, none from 05:00 to 09:00
+    // on 2 April, none from 16:00 on 4 April to 20:00 on 5 April.
+    let holes = [
+        (utc(3, 26, 23), utc(3, 27, 23)),
+        (utc(4, 2, 3), utc(4, 2, 7)),
+        (utc(4, 4, 14), utc(4, 5, 18)),
+    ];
+    let readings: Vec<Point> = (0..)
+        .map(|k| (lo + TimeDelta::minutes(20 * k), k as f64))
+        .take_while(|p| p.0 < hi)
+        .filter(|p| !holes.iter().any(|(a, b)| *a <= p.0 && p.0 < *b))
+        .collect();
+    let days: BTreeMap<DateTime<Utc>, Summary> = summarize(&readings, &day_edges)
+        .into_iter()
+        .map(|(a, _, s)| (a, s))
+        .collect();
+    let usage = UsageHours::default();
+    // A short gap (the readings within it only) and one longer than a night (the neighbouring days' rows).
+    for gap in [TimeDelta::minutes(45), TimeDelta::hours(14)] {
+        let rolled = Rolled {
+            covered: (lo, hi),
+            tz: Berlin,
+            day_edges: &day_edges,
+            days: &days,
+            gap,
+        };
+        let mut answered = 0;
+        for at in [usage.from, usage.to] {
+            let windows = windows_at(&readings, &dates, at);
+            let edges = edge_rows(&readings, &day_edges, at);
+            for d in &dates[2..dates.len() - 2] {
+                let e = Berlin
+                    .from_local_datetime(&d.and_time(at))
+                    .single()
+                    .expect("edge")
+                    .with_timezone(&Utc);
+                let (by_window, by_edge) = (rolled.at_window(&windows, e), rolled.at_edge(&edges, e));
+                assert!(by_edge.is_some(), "{e} with gap {gap}");
+                assert_eq!(by_edge, by_window, "{e} with gap {gap}");
+                answered += 1;
+            }
+        }
+        assert!(answered > 25);
+    }
+}
