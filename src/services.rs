@@ -187,7 +187,9 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
                 .await
                 .with_context(|| format!("cannot listen on {}", cfg.api.listen))?;
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
-            let (c, r) = (cfg.api.clone(), sh.registry.clone());
+            let (mut c, r) = (cfg.api.clone(), sh.registry.clone());
+            // The season report judges soil days by analytics' tree settings.
+            c.trees = cfg.analytics.trees.clone();
             let (live, store) = (sh.inventory.clone(), sh.store.clone());
             Box::pin(async move { Ok(zw_api::run(c, live, store, influx, listener, &bus, r, stop).await?) })
         }

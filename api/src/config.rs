@@ -93,6 +93,12 @@ pub struct Config {
     /// The municipal energy report (`[api.report]`): temperatures, reference degree days, usage hours,
     /// comparison values; see [`report::ReportConfig`].
     pub report: report::ReportConfig,
+    /// The watering season report (`[api.season]`): each soil sensor's reporting interval, for its uptime.
+    pub season: crate::routes::trees::season_soil::SeasonConfig,
+    /// Analytics' tree settings (`[analytics.trees]`: critical tension, soil profiles), so the season report
+    /// judges a day critical by analytics' rule; not an `[api]` key: the binary copies them in.
+    #[serde(skip)]
+    pub trees: zw_analytics::config::TreesConfig,
 }
 
 /// A flat energy tariff.
@@ -214,6 +220,8 @@ impl Default for Config {
             jwt: None,
             dashboard: Default::default(),
             report: Default::default(),
+            season: Default::default(),
+            trees: Default::default(),
         }
     }
 }
@@ -292,6 +300,7 @@ impl Config {
         self.validate_limits(&mut errors);
         errors.extend(self.dashboard.validate());
         errors.extend(self.report.validate());
+        errors.extend(self.season.validate());
         errors
     }
 }

@@ -83,7 +83,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Dashboard settings (`[api.dashboard]`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     /// Map tile URL template with `{z}`, `{x}` and `{y}`, e.g. `https://tiles.example.de/{z}/{x}/{y}.png`.
@@ -96,6 +96,24 @@ pub struct DashboardConfig {
     /// Where the parks department's watering route starts; absent: at the most urgent tree.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub depot: Option<Depot>,
+    /// The tree forecast's published error, shown next to the 1–3-day outlook of the watering list; default
+    /// [`FORECAST_ERROR`], the days-until-critical MAE at a 3-day horizon of the held-out evaluation in
+    /// BENCHMARKS.md (0.298 d on seeds 201–230). Update it with the benchmark; at most 120 characters.
+    pub forecast_error: String,
+}
+
+/// The default of [`DashboardConfig::forecast_error`].
+pub const FORECAST_ERROR: &str = "±0.3 d, held-out evaluation, BENCHMARKS.md";
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            tile_url: None,
+            tile_attribution: String::new(),
+            depot: None,
+            forecast_error: FORECAST_ERROR.to_string(),
+        }
+    }
 }
 
 /// A place in WGS84 coordinates.
@@ -111,7 +129,7 @@ pub struct Depot {
 impl DashboardConfig {
     /// Reports every invalid setting, prefixed with `api.dashboard.`: a tile URL that is not http(s) or lacks
     /// one of `{z}`, `{x}`, `{y}`, or contains a quote, space or semicolon; a depot outside the coordinate
-    /// ranges.
+    /// ranges; a forecast error longer than 120 characters.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if let Some(url) = &self.tile_url {
@@ -131,6 +149,9 @@ impl DashboardConfig {
                 "api.dashboard.depot: ({}, {}) must be a latitude from -90 to 90 and a longitude from -180 to 180",
                 d.lat, d.lon
             ));
+        }
+        if self.forecast_error.chars().count() > 120 {
+            errors.push("api.dashboard.forecast_error: at most 120 characters".to_string());
         }
         errors
     }
@@ -195,6 +216,8 @@ pub struct Settings<'a> {
     price_per_kwh: f64,
     /// Time zone of local days in energy reports.
     timezone: &'a str,
+    /// The tree forecast's published error.
+    forecast_error: &'a str,
 }
 
 /// `GET /dashboard/settings.json`: tiles, depot, currency and time zone; no token needed.
@@ -207,6 +230,7 @@ pub async fn settings(State(state): State<Arc<AppState>>) -> Response {
         currency: &c.tariff.currency,
         price_per_kwh: c.tariff.price_per_kwh,
         timezone: &c.timezone,
+        forecast_error: &c.dashboard.forecast_error,
     })
     .into_response()
 }
@@ -221,6 +245,7 @@ mod tests {
             tile_url: Some("https://tiles.example.de/{z}/{x}/{y}.png".into()),
             tile_attribution: "© OSM".into(),
             depot: Some(Depot { lat: 51.2, lon: 6.6 }),
+            ..DashboardConfig::default()
         };
         assert!(ok.validate().is_empty());
         assert_eq!(ok.tile_origin(), Some("https://tiles.example.de"));
@@ -228,11 +253,13 @@ mod tests {
             tile_url: Some("https://tiles.example.de/{z}/{x}.png; script-src *".into()),
             tile_attribution: String::new(),
             depot: Some(Depot { lat: 91.0, lon: 6.6 }),
+            forecast_error: "±".repeat(121),
         };
         let errors = bad.validate();
-        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].starts_with("api.dashboard.tile_url"));
         assert!(errors[1].starts_with("api.dashboard.depot"));
+        assert!(errors[2].starts_with("api.dashboard.forecast_error"));
         assert_eq!(DashboardConfig::default().tile_origin(), None);
     }
 

@@ -7,6 +7,7 @@
 
 pub mod advice;
 pub mod season;
+pub mod season_soil;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

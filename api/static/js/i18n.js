@@ -203,6 +203,15 @@ Object.assign(TEXTS.de, {
   "season.treeRow": "{0} ({1}): {2} L von {3} L, {4} Gießungen", "season.noneBelow": "Kein Baum unter dem Richtwert.",
   "season.notStarted": "Die Saison (1. März bis 1. November) hat noch nicht begonnen.", "season.more": "und {0} weitere",
   "season.period": "{0} bis {1}, {2} Wochen", "season.failed": "Saisonbericht nicht geladen: {0}",
+  "trees.forecastError": "(Fehler {0})", "season.saved": "Gespart",
+  "season.savedDef": "Gespart: in jeder Woche, in der ein Baum nicht kritisch war (kein kritischer Tag, an mindestens der Hälfte der Tage Messwerte), die Liter des Plans (100 L je Baum und Woche), die nicht gegossen wurden. Wochen ohne genug Messwerte sparen nichts.",
+  "season.stayed": "Länger als {0} Tage kritisch", "season.stayedRow": "{0} ({1}): {2} Tage am Stück kritisch, {3} bis {4}; {5} kritische Tage",
+  "season.noneStayed": "Kein Baum länger als {0} Tage am Stück kritisch.",
+  "season.stayedDef": "Kritisch: das Tagesmittel eines Sensors jenseits der kritischen Grenze der Analyse (Saugspannung ab analytics.trees.critical_kpa, sonst die kritische Bodenfeuchte des Bodenprofils). Ein Tag ohne Messwert ist unbekannt und unterbricht die Folge.",
+  "season.uptime": "Sensorverfügbarkeit", "season.sensor": "Sensor", "season.tree": "Baum", "season.received": "Empfangen",
+  "season.expected": "Erwartet", "season.uptimeShare": "Verfügbarkeit", "season.daysWith": "Tage mit Werten",
+  "season.uptimeDef": "Erwartet: Saisondauer geteilt durch das Sendeintervall des Sensors (api.season.sensor_interval, ab Werk 20 min beim LSE01).",
+  "season.noSensors": "Keine Bäume mit Sensor.",
 });
 Object.assign(TEXTS.en, {
   "trees.district": "District", "trees.outlook": "Outlook (3 days)", "trees.litresNow": "Litres now",
@@ -219,6 +228,15 @@ Object.assign(TEXTS.en, {
   "season.treeRow": "{0} ({1}): {2} L of {3} L, {4} waterings", "season.noneBelow": "No tree below the guideline.",
   "season.notStarted": "The season (1 March to 1 November) has not started yet.", "season.more": "and {0} more",
   "season.period": "{0} to {1}, {2} weeks", "season.failed": "Season report not loaded: {0}",
+  "trees.forecastError": "(error {0})", "season.saved": "Saved",
+  "season.savedDef": "Saved: in every week a tree was not critical (no critical day, readings on at least half its days), the plan's litres (100 L per tree and week) that were not given. Weeks without enough readings save nothing.",
+  "season.stayed": "Critical for more than {0} days", "season.stayedRow": "{0} ({1}): critical {2} days in a row, {3} to {4}; {5} critical days",
+  "season.noneStayed": "No tree critical for more than {0} days in a row.",
+  "season.stayedDef": "Critical: a sensor's daily mean beyond analytics' critical edge (tension from analytics.trees.critical_kpa on, moisture at the soil profile's critical level). A day without a reading is unknown and breaks the run.",
+  "season.uptime": "Sensor uptime", "season.sensor": "Sensor", "season.tree": "Tree", "season.received": "Received",
+  "season.expected": "Expected", "season.uptimeShare": "Uptime", "season.daysWith": "Days with readings",
+  "season.uptimeDef": "Expected: the season's length divided by the sensor's reporting interval (api.season.sensor_interval, the LSE01's factory 20 min).",
+  "season.noSensors": "No trees with a sensor.",
 });
 
 // Media, the learned normal, the forecast's backtest; the resident's Abschlag and data resolution (issue 21).

@@ -27,6 +27,9 @@ const outlook = p => {
   return o.rain_mm > 0 ? head + " · " + t("outlook.rain", num(o.rain_mm, 1)) : head;
 };
 
+/** The outlook's heading with the forecast's published error (`api.dashboard.forecast_error`). */
+const outlookHead = () => state.settings.forecast_error ? t("trees.outlook") + " " + t("trees.forecastError", state.settings.forecast_error) : t("trees.outlook");
+
 /** The record-watering form and the chosen tree's soil history and watering log. */
 function waterPanel(onSaved) {
   const treeSel = el("select", { id: "w-tree", name: "tree", required: true });
@@ -167,7 +170,7 @@ export async function trees(main) {
   const tbody = el("tbody");
   const table = el("table", { class: "watering" }, el("caption", {}, t("trees.list") + " · " + date(Date.now(), { dateStyle: "full" })),
     el("thead", {}, el("tr", {}, [t("trees.stop"), t("trees.tree"), t("trees.species"), t("trees.state"), t("trees.tension") + " / " + t("trees.moisture"),
-      t("trees.trend"), t("trees.days"), t("trees.outlook"), t("trees.litresNow"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
+      t("trees.trend"), t("trees.days"), outlookHead(), t("trees.litresNow"), t("trees.distance") + " (km)", t("water.record")].map(h => el("th", { scope: "col" }, h)))), tbody);
   const water = waterPanel(() => Promise.all([load(), season.load()]).catch(() => {}));
   let route = { stops: [], total_km: 0 };
   const exportRows = () => route.stops.map((s, i) => [i + 1, s.tree, s.species, district(s), t("soil." + s.state), soil(s), trend(s), days(s), outlook(s),

@@ -1,6 +1,9 @@
 //! The watering season report (`GET /api/v1/trees/season?year=…`): per tree and per district, the litres
 //! recorded in the watering log against the guideline of 100 L per tree and week, and how many waterings,
-//! over the vegetation period (1 March to 1 November, local time; for the running year up to now).
+//! over the vegetation period (1 March to 1 November, local time; for the running year up to now); from the
+//! soil readings ([`super::season_soil`]), the days each tree was critical and its longest critical spell
+//! (trees critical for more than 3 days listed), the litres saved against the plan in the weeks it was not
+//! critical, and each sensor's uptime (definitions in [`zw_model::tree::season::soil`]).
 //!
 //! For the parks department and the admin only (any other role: 403, its scope holds no trees); the
 //! trees are those in the caller's scope. The figures are [`SeasonReport::compute`]'s, the same an export or
@@ -16,6 +19,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use zw_model::Role;
 use zw_model::tree::season::{SeasonReport, WateringRecord};
+
+use super::season_soil;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -84,12 +89,16 @@ pub fn period(
 }
 
 /// The season report of the trees in the caller's scope: per tree and per district, litres given and
-/// waterings against 100 L per tree and week, over the vegetation period of `year`.
+/// waterings against 100 L per tree and week, litres saved in the weeks a tree was not critical, critical
+/// days and the longest critical spell, and each sensor's uptime, over the vegetation period of `year`.
 #[utoipa::path(get, path = "/api/v1/trees/season", tag = "trees", security(("bearer" = [])),
     params(SeasonParams),
     responses((status = 200, description = "The season report: `from`, `to`, `weeks`, `trees` (tree, site, \
-        district, waterings, litres, guideline_litres, share), `districts` (district, trees, trees_unwatered, \
-        litres, guideline_litres, share), `unknown_tree_litres`", body = Object),
+        district, waterings, litres, guideline_litres, share, known_days, critical_days, longest_critical \
+        {first_day, last_day, days}, stayed_critical, weeks_critical, weeks_not_critical, weeks_unknown, \
+        litres_saved, sensors [{device, depth, interval_s, expected, received, uptime, days_with_readings}]), \
+        `districts` (district, trees, trees_unwatered, litres, guideline_litres, share, litres_saved, \
+        trees_stayed_critical), `unknown_tree_litres`, `days`, `critical_spell_days`, `trees_stayed_critical`", body = Object),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 pub async fn season(
@@ -123,7 +132,10 @@ pub async fn season(
             })
         }));
     }
-    Ok(Json(SeasonReport::compute(&trees, &log, from, to)))
+    let sensors = season_soil::sensor_seasons(&state, &trees, from, to).await?;
+    Ok(Json(SeasonReport::with_soil(
+        &trees, &log, &sensors, from, to, tz,
+    )))
 }
 
 #[cfg(test)]
