@@ -8,7 +8,10 @@ Against a running influxd and `zaehlwerk api` (ports and token from the environm
   measure  alternated rounds of `N` sequential `GET /api/v1/report?year=Y` over the whole town, with the
            rollups (watermark present) and without (watermark removed: the readings path), and of the
            ceiling: one InfluxDB query that only counts the same raw readings (the least any reader of the raw
-           data pays); prints p50/p99 per phase and whether both paths give the same figures, all complete.
+           data pays); prints p50/p99 per phase and whether both paths give the same figures, all complete;
+           then, unless WINDOWS=0, the same requests with the rollups' edge rows moved aside (`rollup_edge`:
+           the report reads the windows over the quarter rows instead, the path before edge rows), and puts
+           them back.
 """
 
 import http.client
@@ -119,6 +122,20 @@ def rollups(on):
     influx("POST", "/query?" + urllib.parse.urlencode({"db": DB, "q": "DROP MEASUREMENT rollup_state"}))
 
 
+def q(stmt):
+    return influx("POST", "/query?" + urllib.parse.urlencode({"db": DB, "q": stmt}))
+
+
+def edge_rows(on):
+    """Moves the edge rows aside (off) or back (on)."""
+    if on:
+        q('SELECT * INTO rollups.rollup_edge FROM rollups.rollup_edge_aside GROUP BY *')
+        q("DROP MEASUREMENT rollup_edge_aside")
+    else:
+        q('SELECT * INTO rollups.rollup_edge_aside FROM rollups.rollup_edge GROUP BY *')
+        q("DROP MEASUREMENT rollup_edge")
+
+
 def ceiling():
     """One InfluxDB query counting the raw readings of the report's span (2024 and 2025) per device."""
     q = (
@@ -150,6 +167,17 @@ def measure(rounds, n, raw_n, years):
             t = time.perf_counter()
             counted.add(ceiling())
             lat.setdefault(("ceiling", "influx"), []).append(1000 * (time.perf_counter() - t))
+    if os.environ.get("WINDOWS", "1") != "0":
+        edge_rows(False)
+        try:
+            for year in years:
+                for _ in range(n):
+                    t = time.perf_counter()
+                    body = api_get(conn, f"/api/v1/report?year={year}")
+                    lat.setdefault((year, "windows"), []).append(1000 * (time.perf_counter() - t))
+                    figs.setdefault((year, "windows"), set()).add(figures(body, year))
+        finally:
+            edge_rows(True)
     for (what, mode), xs in sorted(lat.items(), key=lambda kv: str(kv[0])):
         print(
             f"{what!s:8s} {mode:8s} n={len(xs):4d}  p50 {pct(xs, 50):8.1f} ms  p99 {pct(xs, 99):8.1f} ms"
@@ -160,6 +188,8 @@ def measure(rounds, n, raw_n, years):
         f = figs[(year, "rollups")]
         # RAW_REQUESTS_PER_PHASE 0: the readings path (minutes for the town) not compared.
         same = f == figs[(year, "raw")] if (year, "raw") in figs else "not compared"
+        if (year, "windows") in figs:
+            same = f"{same}; equal to the windows path: {f == figs[(year, 'windows')]}"
         one = next(iter(f))
         total = sum(x[1] for x in one)
         print(

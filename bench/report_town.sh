@@ -7,6 +7,8 @@
 # alternated rounds the town report of each year with the rollups and without them (their watermark
 # removed: the readings path, the comparison), and the ceiling: one InfluxDB query that only counts the raw
 # readings of the report's two years. Checks that both paths give the same figures, complete for 2025.
+# Last, the rollups' usage-hour edge rows moved aside (the report then reads windows over the quarter rows,
+# the path before edge rows; WINDOWS=0 skips it) and put back; checks the figures are the same.
 #
 # Usage: bench/report_town.sh [ROUNDS] [REQUESTS_PER_PHASE] [RAW_REQUESTS_PER_PHASE] [YEARS]
 #        (defaults 2 30 2 2025,2026)
