@@ -540,6 +540,11 @@ async fn the_report_from_the_rollups_equals_the_readings_path() -> anyhow::Resul
         from_rollups > 1_500 && from_readings < from_rollups,
         "rollups {from_rollups}, readings {from_readings}"
     );
+    // The usage-hour edges came from the roller's edge rows (two meters, two times a day, both years).
+    let q = "SELECT count(before_wh) FROM rollups.rollup_edge WHERE quantity = 'energy_import'";
+    let n = zw_tests::influx_query(&stack.influx_url(), stack.influx_db(), q).await?;
+    let n = n["results"][0]["series"][0]["values"][0][1].as_u64().unwrap_or(0);
+    assert!(n > 2 * 2 * 365, "{n} edge rows");
     let el = medium(&rolled["buildings"][0], "electricity")?;
     // The gap and the day without readings leave the year incomplete, yet measured; 2024 is complete.
     assert_eq!(el["complete"], false, "{el}");
