@@ -2,7 +2,8 @@
 //! (`/api/v1/trees/season`) sums the logged litres and waterings per tree and district against 100 L per
 //! tree and week, only for the parks department and the admin, for a year it can have; the watering list
 //! advises the litres to give now from the soil deficit less what was logged since the latest reading, and
-//! names the outlook.
+//! names the outlook. With a real influxd holding a sensor's readings, the season report names the tree that
+//! stayed critical for more than 3 days with its longest spell, the litres saved and the sensor's uptime.
 
 use std::sync::Arc;
 
@@ -29,9 +30,15 @@ const TREES: &[(&str, Option<&str>)] = &[
 
 /// The town with [`TREES`] in its park, in the state and in a store; the folder lives as long as the state.
 async fn parks_state() -> (AppState, tempfile::TempDir) {
+    parks_state_with(&[]).await
+}
+
+/// [`parks_state`] with the soil sensors `(tree, device)` at their trees.
+async fn parks_state_with(sensors: &[(&str, &str)]) -> (AppState, tempfile::TempDir) {
     let mut inv = town();
     for (id, district) in TREES {
-        let mut t = Tree::new(id, "park", &[]);
+        let at: Vec<&str> = sensors.iter().filter(|(t, _)| t == id).map(|(_, d)| *d).collect();
+        let mut t = Tree::new(id, "park", &at);
         t.district = district.map(str::to_owned);
         inv.trees.push(t);
     }
@@ -181,6 +188,143 @@ async fn the_season_report_sums_litres_per_tree_and_district_for_parks_and_admin
     let (st, r) = call(&s, Method::GET, "/api/v1/trees/season", "parks", None).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(r["trees"].as_array().map(Vec::len), Some(TREES.len()));
+}
+
+/// Last year's June `day` at local (Berlin) `hour`.
+fn june_local(year: i32, day: u32, hour: u32) -> chrono::DateTime<Utc> {
+    chrono_tz::Europe::Berlin
+        .with_ymd_and_hms(year, 6, day, hour, 30, 0)
+        .single()
+        .expect("a June hour")
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn the_season_report_names_trees_critical_for_more_than_3_days_litres_saved_and_uptime() {
+    let stack = zw_tests::Stack::builder()
+        .influxd()
+        .start()
+        .await
+        .expect("influxd");
+    let (mut s, _dir) = parks_state_with(&[("linde-1", "soil-1")]).await;
+    s.influx = zw_influx::Client::new(zw_influx::Config {
+        url: stack.influx_url(),
+        database: stack.influx_db().into(),
+        ..Default::default()
+    })
+    .expect("client");
+    let mut cfg = (*s.config).clone();
+    // soil-1 reports hourly; expected readings come from this.
+    cfg.season
+        .sensor_interval_by_device
+        .insert("soil-1".into(), std::time::Duration::from_secs(3600));
+    s.config = Arc::new(cfg);
+    let year = Utc::now().year() - 1;
+    // soil-1 (VWC, the default loam: critical at 21 % and below), hourly from 1 to 20 June: wet 1–2 June,
+    // critical 3–8 June (six days; only 12 readings on the 5th), no reading on the 9th (unknown: the
+    // spell ends), critical 10–11, wet 12–20.
+    let mut lines = Vec::new();
+    for day in (1..=20).filter(|d| *d != 9) {
+        let vwc = if (3..=8).contains(&day) || (10..=11).contains(&day) {
+            19.0
+        } else {
+            26.0
+        };
+        for hour in (0..24).filter(|h| day != 5 || *h < 12) {
+            lines.push(format!(
+                "readings,site=park,device=soil-1 soil_moisture={vwc} {}",
+                june_local(year, day, hour).timestamp_millis()
+            ));
+        }
+    }
+    zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &lines.join("\n"))
+        .await
+        .expect("write");
+    // 40 L in the wet week of 14 to 20 June (the season's 15th week, 1 March counted as day 0).
+    water(&s, "linde-1", 40.0, Some(june_local(year, 15, 9))).await;
+
+    let (st, r) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/trees/season?year={year}"),
+        "parks",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["days"].as_u64(), r["critical_spell_days"].as_u64()),
+        (Some(245), Some(3)),
+        "{r}"
+    );
+    assert_eq!(r["trees_stayed_critical"], json!(["linde-1"]), "{r}");
+    let linde = r["trees"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tree"] == "linde-1"))
+        .expect("linde-1");
+    assert_eq!(linde["critical_days"], 8, "{linde}");
+    assert_eq!(linde["known_days"], 19, "{linde}");
+    let june = |d: u32| format!("{year}-06-{d:02}");
+    assert_eq!(
+        linde["longest_critical"],
+        json!({ "first_day": june(3), "last_day": june(8), "days": 6 }),
+        "{linde}"
+    );
+    assert_eq!(linde["stayed_critical"], true);
+    // Weeks from 1 March: 31 May–6 June and 7–13 June critical, 14–20 June not critical, the other 32
+    // without enough readings; saved: 100 L planned less 40 L given in the not-critical week.
+    assert_eq!(
+        [
+            &linde["weeks_critical"],
+            &linde["weeks_not_critical"],
+            &linde["weeks_unknown"]
+        ],
+        [&json!(2), &json!(1), &json!(32)],
+        "{linde}"
+    );
+    assert_eq!(linde["litres_saved"], 60.0, "{linde}");
+    // Uptime: 19 × 24 − 12 = 444 readings of 245 × 24 = 5880 expected hourly.
+    assert_eq!(
+        linde["sensors"],
+        json!([{ "device": "soil-1", "depth": 1, "interval_s": 3600, "expected": 5880, "received": 444,
+            "uptime": 0.076, "days_with_readings": 19 }]),
+        "{linde}"
+    );
+    let mitte = r["districts"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["district"] == "Mitte"))
+        .expect("Mitte");
+    assert_eq!(
+        (&mitte["litres_saved"], &mitte["trees_stayed_critical"]),
+        (&json!(60.0), &json!(1))
+    );
+    // A tree without a sensor: nothing known, nothing saved, no uptime.
+    let eiche = r["trees"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tree"] == "eiche-1"))
+        .expect("eiche-1");
+    assert_eq!(
+        (
+            &eiche["known_days"],
+            &eiche["litres_saved"],
+            &eiche["weeks_unknown"]
+        ),
+        (&json!(0), &json!(0.0), &json!(35))
+    );
+    assert_eq!(eiche["sensors"], json!([]));
+
+    // The store unreachable: 503 naming the soil readings, never a report with soil taken as good.
+    stack.stop_influxd().await;
+    let (st, r) = call(
+        &s,
+        Method::GET,
+        &format!("/api/v1/trees/season?year={year}"),
+        "parks",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{r}");
+    assert!(r["detail"].as_str().is_some_and(|d| d.contains("soil")), "{r}");
 }
 
 fn status(
