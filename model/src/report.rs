@@ -4,6 +4,10 @@
 //! against the previous year, and the top savings candidates: the buildings furthest above their comparison
 //! value and those using the largest share outside their usage hours ([`usage`]).
 //!
+//! CO₂ per medium, building and town comes from the configured emission factors ([`emissions`]; none built
+//! in: without a factor CO₂ is unknown and the report says why), cost per medium from the site's tariffs of
+//! that medium (none: the cost is null with the reason, never 0).
+//!
 //! A medium ([`Medium`]) is a parameter, not a special case: whatever a building's counters measure is
 //! reported the same way; only whether it follows the weather and which comparison value applies differ.
 //! Pure and synchronous: the caller measures (exact counter deltas, with their completeness) and passes the
@@ -16,6 +20,7 @@
 //! ([`crate::forecast::degree_days::weather_scaled`]).
 
 pub mod benchmarks;
+pub mod emissions;
 pub mod temperatures;
 pub mod usage;
 
@@ -25,6 +30,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use benchmarks::{BuildingCategory, ComparisonValue, ComparisonValues};
+pub use emissions::{EmissionFactor, EmissionFactors};
 pub use temperatures::{MissingDays, TemperatureError, Temperatures};
 pub use usage::UsageHours;
 
@@ -159,6 +165,23 @@ pub struct MediumInput {
     pub outside_usage: Option<f64>,
     /// The cost of `year`; `None` when no tariff prices the medium.
     pub cost: Option<Cost>,
+    /// Why `cost` is `None` (e.g. no tariff of the medium).
+    pub cost_note: Option<String>,
+    /// Of `year`, the kWh of gas after the DVGW conversion (`None` when unknown; unused by other media,
+    /// whose `year` already is kWh or m³).
+    pub gas_kwh: Option<f64>,
+    /// The emission factor in force for the year; `None`: CO₂ unknown.
+    pub emission_factor: Option<EmissionFactor>,
+}
+
+impl MediumInput {
+    /// What the emission factor multiplies: kWh (gas after the DVGW conversion) or m³ of water.
+    fn co2_basis(&self) -> Option<f64> {
+        match self.medium {
+            Medium::Gas => self.gas_kwh,
+            _ => self.year.value,
+        }
+    }
 }
 
 /// What is known of one building.
@@ -229,6 +252,17 @@ pub struct MediumReport {
     pub outside_usage_share: Option<f64>,
     /// Cost of the year; null when no tariff prices the medium.
     pub cost: Option<Cost>,
+    /// Why `cost` is null.
+    pub cost_note: Option<String>,
+    /// CO₂ of the year, kg: the consumption (gas: its kWh) × the emission factor; null when either is
+    /// unknown (`co2_note` says which); a lower bound when the year is not `complete`.
+    pub co2_kg: Option<f64>,
+    /// The emission factor used, g per kWh (per m³ for water).
+    pub co2_g_per_unit: Option<f64>,
+    /// Where the factor comes from.
+    pub co2_source: Option<String>,
+    /// Why `co2_kg` is null.
+    pub co2_note: Option<String>,
 }
 
 /// One building in the report.
@@ -245,6 +279,10 @@ pub struct BuildingReport {
     pub floor_area_m2: Option<f64>,
     /// One entry per medium measured.
     pub media: Vec<MediumReport>,
+    /// CO₂ of all media, kg; null when none is known.
+    pub co2_kg: Option<f64>,
+    /// Every medium's CO₂ is known and its year complete (else `co2_kg` is a lower bound).
+    pub co2_complete: bool,
 }
 
 /// Why a building is a savings candidate.
@@ -286,6 +324,10 @@ pub struct Report {
     pub buildings: Vec<BuildingReport>,
     /// Town totals per medium (kWh/m² over the buildings with a floor area and a value).
     pub town: Vec<MediumReport>,
+    /// The town's CO₂ of all media, kg; null when none is known.
+    pub town_co2_kg: Option<f64>,
+    /// Every building's CO₂ is complete.
+    pub town_co2_complete: bool,
     /// Top savings candidates: furthest above the comparison value first, then the largest share outside
     /// usage hours.
     pub candidates: Vec<Candidate>,
@@ -333,6 +375,9 @@ fn medium(
     let basis = if m.weather_dependent() { norm } else { i.year.value };
     let compared_per_m2 = basis.zip(area).filter(|_| i.year.complete).map(|(v, a)| v / a);
     let comparison_per_m2 = value.and_then(|v| m.comparison(v));
+    let co2 = co2_of(i);
+    let co2_note = co2.as_ref().err().cloned();
+    let co2 = co2.ok();
     MediumReport {
         medium: m,
         unit: m.unit(),
@@ -355,6 +400,28 @@ fn medium(
             .filter(|(_, v)| *v > 0.0)
             .map(|(o, v)| o / v),
         cost: i.cost.clone(),
+        cost_note: i.cost.is_none().then(|| i.cost_note.clone()).flatten(),
+        co2_kg: co2.map(|(kg, _)| kg),
+        co2_g_per_unit: i.emission_factor.as_ref().and_then(|f| f.grams()),
+        co2_source: i.emission_factor.as_ref().map(|f| f.source.clone()),
+        co2_note,
+    }
+}
+
+/// CO₂ kg of a medium and the factor's grams, or why it is unknown.
+fn co2_of(i: &MediumInput) -> Result<(f64, f64), String> {
+    let m = i.medium.name();
+    let Some(g) = i.emission_factor.as_ref().and_then(|f| f.grams()) else {
+        return Err(format!(
+            "CO₂ unknown: no emission factor for {m} in [api.report.emission_factors]"
+        ));
+    };
+    match i.co2_basis() {
+        Some(v) => Ok((v * g / 1000.0, g)),
+        None if i.medium == Medium::Gas && i.year.value.is_some() => {
+            Err("CO₂ unknown: the gas kWh are unknown (no [[gas_conversions]] for all of the year)".into())
+        }
+        None => Err(format!("CO₂ unknown: the {m} consumption is unknown")),
     }
 }
 
@@ -371,7 +438,26 @@ pub fn building(i: &BuildingInput, climate: &Climate, values: &ComparisonValues)
             .iter()
             .map(|m| medium(m, i.floor_area_m2, value, climate))
             .collect(),
+        co2_kg: None,
+        co2_complete: false,
     }
+    .with_co2_total()
+}
+
+impl BuildingReport {
+    fn with_co2_total(mut self) -> Self {
+        (self.co2_kg, self.co2_complete) = co2_total(&self.media);
+        self
+    }
+}
+
+/// Sum of the known CO₂ of `media`, and whether all are known and complete.
+fn co2_total(media: &[MediumReport]) -> (Option<f64>, bool) {
+    let known: Vec<f64> = media.iter().filter_map(|m| m.co2_kg).collect();
+    (
+        (!known.is_empty()).then(|| known.iter().sum()),
+        !media.is_empty() && media.iter().all(|m| m.co2_kg.is_some() && m.complete),
+    )
 }
 
 /// Sum of the known values; unknown when none is; complete when all are known and complete.
@@ -401,12 +487,19 @@ fn town_medium(m: Medium, buildings: &[(&BuildingInput, &MediumInput)], climate:
         complete: costs.len() == buildings.len()
             && costs.iter().all(|x| x.complete && x.currency == c.currency),
     });
+    let gas_kwh: Option<f64> = buildings
+        .iter()
+        .filter_map(|(_, i)| i.gas_kwh)
+        .reduce(|a, b| a + b);
     let input = MediumInput {
         medium: m,
         year,
         previous_year: prev,
         outside_usage: outside,
         cost,
+        cost_note: buildings.iter().find_map(|(_, i)| i.cost_note.clone()),
+        gas_kwh,
+        emission_factor: buildings.iter().find_map(|(_, i)| i.emission_factor.clone()),
     };
     let mut r = medium(&input, None, None, climate);
     if m.unit() == "kWh" && area > 0.0 {
@@ -462,9 +555,13 @@ pub fn report(
         found.truncate(top);
         candidates.extend(found);
     }
+    let all: Vec<&BuildingReport> = reports.iter().filter(|b| !b.media.is_empty()).collect();
+    let known: Vec<f64> = all.iter().filter_map(|b| b.co2_kg).collect();
     Report {
         year,
         climate,
+        town_co2_kg: (!known.is_empty()).then(|| known.iter().sum()),
+        town_co2_complete: !all.is_empty() && all.iter().all(|b| b.co2_complete),
         buildings: reports,
         town,
         candidates,

@@ -1,13 +1,16 @@
 //! Settings of the municipal energy report (`[api.report]`): the temperature CSV its degree days come from,
 //! the reference degree days heating is normalised to, the usage hours that split day from night and
-//! weekend, and comparison values per building category on top of the built-in ones
-//! ([`zw_model::report::benchmarks`]).
+//! weekend, comparison values per building category on top of the built-in ones
+//! ([`zw_model::report::benchmarks`]), and the CO₂ emission factors per medium (none built in,
+//! [`zw_model::report::emissions`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use zw_model::report::{BuildingCategory, ComparisonValue, ComparisonValues, Temperatures, UsageHours};
+use zw_model::report::{
+    BuildingCategory, ComparisonValue, ComparisonValues, EmissionFactors, Temperatures, UsageHours,
+};
 
 /// The long-term Gradtagzahl G20/15 heating is normalised to when none is configured, K·d: the value for
 /// Germany's reference location Potsdam given with issue 19 (not in the project's reference; set the
@@ -35,6 +38,9 @@ pub struct ReportConfig {
     pub comparison_values: BTreeMap<BuildingCategory, ComparisonValue>,
     /// Savings candidates listed of each kind; default 5, 1 to 100.
     pub candidates: usize,
+    /// CO₂ emission factors per medium (`[[api.report.emission_factors.electricity]]` with `valid_from`,
+    /// `g_per_kwh` (water: `g_per_m3`) and `source`); default none: the report's CO₂ is unknown.
+    pub emission_factors: EmissionFactors,
 }
 
 impl Default for ReportConfig {
@@ -46,6 +52,7 @@ impl Default for ReportConfig {
             usage_hours: UsageHours::default(),
             comparison_values: BTreeMap::new(),
             candidates: 5,
+            emission_factors: EmissionFactors::default(),
         }
     }
 }
@@ -53,8 +60,8 @@ impl Default for ReportConfig {
 impl ReportConfig {
     /// Reports every invalid setting, prefixed with `api.report.`: a reference that is not positive, a
     /// heating share outside 0–1, usage hours that end before they start, a comparison value that is not
-    /// positive or has no source, a candidate count outside 1–100, and a temperature CSV that cannot be
-    /// read or parsed (with its line).
+    /// positive or has no source, a candidate count outside 1–100, every bad emission factor
+    /// ([`EmissionFactors::validate`]), and a temperature CSV that cannot be read or parsed (with its line).
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if !(self.reference_degree_days.is_finite() && self.reference_degree_days > 0.0) {
@@ -76,6 +83,7 @@ impl ReportConfig {
         if !(1..=100).contains(&self.candidates) {
             errors.push("api.report.candidates: must be 1 to 100".into());
         }
+        errors.extend(self.emission_factors.validate("api.report.emission_factors"));
         if self.temperature_csv.is_some()
             && let Err(e) = self.temperatures()
         {
@@ -122,6 +130,15 @@ mod tests {
                 },
             )]),
             candidates: 0,
+            emission_factors: EmissionFactors {
+                gas: vec![zw_model::report::EmissionFactor {
+                    valid_from: chrono::NaiveDate::from_ymd_opt(2020, 11, 1).expect("date"),
+                    g_per_kwh: None,
+                    g_per_m3: None,
+                    source: "GEG 2020 Anlage 9".into(),
+                }],
+                ..EmissionFactors::default()
+            },
         };
         let errors = cfg.validate();
         for path in [
@@ -132,13 +149,14 @@ mod tests {
             "api.report.comparison_values.kita.source",
             "api.report.candidates",
             "api.report.temperature_csv: /nonexistent/temps.csv",
+            "api.report.emission_factors.gas[0].g_per_kwh: missing",
         ] {
             assert!(
                 errors.iter().any(|e| e.starts_with(path)),
                 "{path} missing in {errors:?}"
             );
         }
-        assert_eq!(errors.len(), 7, "{errors:?}");
+        assert_eq!(errors.len(), 8, "{errors:?}");
         assert!(ReportConfig::default().validate().is_empty());
     }
 

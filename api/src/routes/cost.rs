@@ -1,6 +1,11 @@
 //! Cost per local day, week, month or year for a site or a device, as a German bill shows it: energy,
 //! Grundpreis, net, VAT, gross, feed-in credit, and which tariff versions applied.
 //!
+//! `?medium=` (default electricity) chooses what is priced: electricity, heat (the heat meters' kWh), gas
+//! (the gas meters' m³ converted to kWh with the site's `[[gas_conversions]]`, DVGW G 685; unknown where none
+//! is valid) or water (m³), each under the site's tariffs of that medium. Only electricity falls back to the
+//! flat `[api.tariff]`: a site without a tariff for another medium answers 404, naming what is missing.
+//!
 //! The site's `[[tariffs]]` ([`zw_model::tariff`]) price its energy interval by interval: the counters'
 //! deltas are read per day (flat prices), hour (time-of-use on whole hours, hourly prices) or quarter-hour
 //! ([`Schedule::step`]) through the same counter component as the energy report, so the energy is exact
@@ -14,7 +19,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use zw_model::counter::{Bucket, local_day_edges, uniform_edges};
+use zw_model::counter::{Bucket, gas, local_day_edges, uniform_edges};
+use zw_model::report::Medium;
 use zw_model::tariff::{Bill, Interval, Schedule, Tariff, TariffLine};
 use zw_model::{Device, Quantity, Site, User};
 
@@ -25,7 +31,9 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::{Period, current_dates, local_midnight, ongoing};
 use crate::routes::devices::visible_device;
-use crate::routes::energy::{MAX_PERIODS, intervals, site_meters, visible_site};
+use crate::routes::energy::{
+    MAX_PERIODS, intervals, measures_electricity, medium_meters, site_meters, visible_site,
+};
 
 /// Most intervals one cost report reads (about 13 months of hours or 4 months of quarter-hours).
 pub const MAX_INTERVALS: usize = 10_000;
@@ -43,6 +51,8 @@ pub struct CostParams {
     pub count: Option<u32>,
     /// A local date in the last period (default today).
     pub until: Option<NaiveDate>,
+    /// What to price: `electricity` (default), `heat`, `gas` or `water`.
+    pub medium: Option<Medium>,
 }
 
 /// The cost under one tariff version in a period.
@@ -132,6 +142,11 @@ pub struct PeriodCost {
 pub struct CostReport {
     /// Site or device id.
     pub subject: String,
+    /// What is priced.
+    pub medium: Medium,
+    /// Unit of the `import_wh` and `export_wh` figures: `Wh` (electricity, heat, and gas after the DVGW
+    /// conversion) or `l` (water, litres: thousandths of the m³ its price is per).
+    pub unit: &'static str,
     /// Granularity.
     pub period: Period,
     /// Currency of the cents.
@@ -199,8 +214,51 @@ pub(crate) async fn metered(
     user: &User,
     tariffs: &[&Tariff],
 ) -> Result<(Vec<Interval>, Vec<bool>), ApiError> {
-    let imp = intervals(state, (&site.id, devices), Quantity::EnergyImport, edges, user).await?;
-    let exp: Option<Vec<Bucket>> = if tariffs.iter().any(|t| t.feed_in_ct_per_kwh > 0.0) {
+    metered_medium(state, (site, devices), Medium::Electricity, edges, user, tariffs).await
+}
+
+/// A medium's counter deltas in the unit its tariffs price in thousandths of: Wh for electricity and heat,
+/// gas volume converted to Wh with the site's `[[gas_conversions]]` (unknown where none is valid), water
+/// m³ as litres.
+pub(crate) fn priced_amounts(
+    state: &AppState,
+    site: &Site,
+    medium: Medium,
+    buckets: Vec<Bucket>,
+) -> Vec<Bucket> {
+    match medium {
+        Medium::Electricity | Medium::Heat => buckets,
+        Medium::Water => buckets
+            .into_iter()
+            .map(|b| Bucket {
+                wh: b.wh.map(|m3| m3 * 1000.0),
+                ..b
+            })
+            .collect(),
+        Medium::Gas => {
+            let kwh = gas::energy(site.id.as_str(), &buckets, &state.inventory.gas_conversions);
+            buckets
+                .into_iter()
+                .zip(kwh)
+                .map(|(b, g)| Bucket { wh: g.wh, ..b })
+                .collect()
+        }
+    }
+}
+
+/// [`metered`] for any medium (export only for electricity).
+pub(crate) async fn metered_medium(
+    state: &AppState,
+    (site, devices): (&Site, &[&Device]),
+    medium: Medium,
+    edges: &[DateTime<Utc>],
+    user: &User,
+    tariffs: &[&Tariff],
+) -> Result<(Vec<Interval>, Vec<bool>), ApiError> {
+    let imp = intervals(state, (&site.id, devices), medium.quantity(), edges, user).await?;
+    let imp = priced_amounts(state, site, medium, imp);
+    let feed_in = medium == Medium::Electricity && tariffs.iter().any(|t| t.feed_in_ct_per_kwh > 0.0);
+    let exp: Option<Vec<Bucket>> = if feed_in {
         Some(intervals(state, (&site.id, devices), Quantity::EnergyExport, edges, user).await?)
     } else {
         None
@@ -268,9 +326,12 @@ async fn report(
         last,
         state.config.max_energy_range.for_role(user.role),
     )?;
-    let priced = price_periods(state, user, (site, devices), (&dates, &edges), now).await?;
+    let medium = p.medium.unwrap_or_default();
+    let priced = price_medium(state, user, (site, devices), medium, (&dates, &edges), now).await?;
     Ok(CostReport {
         subject: subject.into(),
+        medium,
+        unit: if medium == Medium::Water { "l" } else { "Wh" },
         period: p.period,
         currency: priced.currency,
         interval_minutes: priced.step.num_minutes(),
@@ -308,6 +369,27 @@ pub(crate) async fn price_periods(
     (dates, edges): (&[NaiveDate], &[DateTime<Utc>]),
     now: DateTime<Utc>,
 ) -> Result<Priced, ApiError> {
+    price_medium(
+        state,
+        user,
+        (site, devices),
+        Medium::Electricity,
+        (dates, edges),
+        now,
+    )
+    .await
+}
+
+/// [`price_periods`] of any medium under the site's tariffs of that medium; a `NotFound` when a medium
+/// other than electricity has none (electricity falls back to the flat `[api.tariff]`).
+pub(crate) async fn price_medium(
+    state: &AppState,
+    user: &User,
+    (site, devices): (&Site, &[&Device]),
+    medium: Medium,
+    (dates, edges): (&[NaiveDate], &[DateTime<Utc>]),
+    now: DateTime<Utc>,
+) -> Result<Priced, ApiError> {
     let tz = state.config.timezone();
     let today = now.with_timezone(&tz).date_naive();
     let out_of_range = || ApiError::BadRequest("date out of range".into());
@@ -315,17 +397,20 @@ pub(crate) async fn price_periods(
         return Err(out_of_range());
     };
     let default = flat_default(state);
-    let mut schedule = Schedule::for_site(&state.inventory.tariffs, &site.id, tz);
+    let mut schedule = Schedule::for_medium(&state.inventory.tariffs, &site.id, medium, tz);
+    if schedule.is_empty() && medium != Medium::Electricity {
+        return Err(ApiError::NotFound(format!(
+            "site {} has no {} tariff ([[tariffs]] with medium = \"{}\" naming it)",
+            site.id,
+            medium.name(),
+            medium.name()
+        )));
+    }
     if schedule.is_empty() {
         schedule = Schedule::only(&default, tz);
     }
     let step = schedule.step();
-    let used: Vec<&Tariff> = state
-        .inventory
-        .tariffs
-        .iter()
-        .filter(|t| t.sites.contains(&site.id))
-        .collect();
+    let used: Vec<&Tariff> = schedule.tariffs().to_vec();
     // Intervals up to now (rounded up to a whole interval): later ones have nothing to price yet.
     let end = if last > now {
         let k = (now - first).num_seconds().div_euclid(step.num_seconds().max(1)) + 1;
@@ -341,8 +426,8 @@ pub(crate) async fn price_periods(
             step.num_minutes()
         )));
     }
-    let (ivs, complete) = metered(state, (site, devices), &ivl_edges, user, &used).await?;
-    let peaks = if schedule.has_demand() && is_site_total(site, devices) {
+    let (ivs, complete) = metered_medium(state, (site, devices), medium, &ivl_edges, user, &used).await?;
+    let peaks = if medium == Medium::Electricity && schedule.has_demand() && is_site_total(site, devices) {
         Some(crate::routes::peak::Peaks::read(state, user, (site, devices), &schedule, (dates, now)).await?)
     } else {
         None
@@ -402,7 +487,8 @@ pub(crate) async fn price_periods(
     })
 }
 
-/// A site's cost per period under its tariffs (its main meters, or all devices without one).
+/// A site's cost per period under its tariffs (electricity: its main meters, or all devices without one;
+/// heat, gas, water: its meters of that class).
 #[utoipa::path(get, path = "/api/v1/sites/{id}/cost", tag = "energy", security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id"), CostParams),
     responses((status = 200, body = CostReport), (status = 400, body = crate::error::Problem),
@@ -415,13 +501,20 @@ pub async fn site(
     ApiQuery(p): ApiQuery<CostParams>,
 ) -> Result<Json<CostReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
-    let meters = site_meters(site);
+    let medium = p.medium.unwrap_or_default();
+    let meters = medium_meters(site, medium);
+    if meters.is_empty() && medium != Medium::Electricity {
+        return Err(ApiError::NotFound(format!(
+            "site {id} has no {} meter",
+            medium.name()
+        )));
+    }
     Ok(Json(
         report(&state, &user, (site, &meters, site.id.as_str()), &p).await?,
     ))
 }
 
-/// A device's cost per period under its site's tariffs.
+/// A device's cost per period under its site's tariffs of the medium it measures (`medium` must be it).
 #[utoipa::path(get, path = "/api/v1/devices/{id}/cost", tag = "energy", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id"), CostParams),
     responses((status = 200, body = CostReport), (status = 400, body = crate::error::Problem),
@@ -434,6 +527,17 @@ pub async fn device(
     ApiQuery(p): ApiQuery<CostParams>,
 ) -> Result<Json<CostReport>, ApiError> {
     let (site, dev) = visible_device(&state, &user, &id)?;
+    let medium = p.medium.unwrap_or_default();
+    let measures = match medium.meter_class() {
+        None => measures_electricity(dev),
+        Some(class) => dev.class == class,
+    };
+    if !measures {
+        return Err(ApiError::BadRequest(format!(
+            "device {id} does not measure {}: choose its medium with ?medium=",
+            medium.name()
+        )));
+    }
     Ok(Json(
         report(&state, &user, (site, &[dev], dev.id.as_str()), &p).await?,
     ))

@@ -10,9 +10,11 @@
 //! few statements, whatever the number of buildings) and answer every stretch they cover exactly; the rest
 //! (a gap, a reset, the running part of the year, a meter without rollups) goes through the same counter
 //! component and rollups as the energy report ([`crate::routes::energy::intervals`]), with the same result.
-//! Electricity is priced under the site's tariffs as the cost report does
-//! ([`crate::routes::cost`]); a tariff priced per quarter-hour over more than `cost::MAX_INTERVALS`
-//! intervals leaves the year's cost null. Degree days come from `[api.report] temperature_csv`; a year
+//! Every medium is priced under the site's tariffs of that medium as the cost report does
+//! ([`crate::routes::cost`]: gas on its kWh after the DVGW conversion, water per m³; electricity without a
+//! tariff at the flat `[api.tariff]`); no tariff of a medium, or a tariff priced per quarter-hour over more
+//! than `cost::MAX_INTERVALS` intervals, leaves the year's cost null with the reason in `cost_note`. CO₂
+//! uses the `[api.report.emission_factors]` in force on 1 January of the year (none: null with a note). Degree days come from `[api.report] temperature_csv`; a year
 //! without a temperature for every day is not weather-corrected (null, never 0).
 
 mod render;
@@ -39,7 +41,7 @@ use crate::bounds::{storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::local_midnight;
-use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges};
+use crate::routes::cost::{MAX_INTERVALS, flat_default, interval_edges, priced_amounts};
 use crate::routes::energy::{intervals, medium_meters, visible_site};
 
 /// Query parameters.
@@ -169,33 +171,43 @@ fn add(a: Bucket, b: Bucket) -> Bucket {
     }
 }
 
-/// The year's electricity cost under the site's tariffs (or the flat `[api.tariff]`).
+/// The year's cost of a medium under the site's tariffs of that medium (electricity without any: the flat
+/// `[api.tariff]`), or why there is none.
 async fn cost(
     state: &AppState,
     (user, batches, tally): (&User, &[(Quantity, Batch)], &Tally),
-    (site, devices): (&Site, &[&Device]),
+    (site, devices, m): (&Site, &[&Device], Medium),
     [first, last]: [DateTime<Utc>; 2],
     days: &[NaiveDate],
-) -> Result<Option<Cost>, ApiError> {
+) -> Result<Result<Cost, String>, ApiError> {
     let tz = state.config.timezone();
     let default = flat_default(state);
-    let mut schedule = Schedule::for_site(&state.inventory.tariffs, &site.id, tz);
+    let mut schedule = Schedule::for_medium(&state.inventory.tariffs, &site.id, m, tz);
+    if schedule.is_empty() && m != Medium::Electricity {
+        return Ok(Err(format!(
+            "no {} tariff for this site ([[tariffs]] with medium = \"{}\")",
+            m.name(),
+            m.name()
+        )));
+    }
     if schedule.is_empty() {
         schedule = Schedule::only(&default, tz);
     }
-    let used: Vec<&Tariff> = state
-        .inventory
-        .tariffs
-        .iter()
-        .filter(|t| t.sites.contains(&site.id))
-        .collect();
+    let used: Vec<&Tariff> = schedule.tariffs().to_vec();
     let edges = interval_edges(tz, first, last.min(Utc::now()).max(first), schedule.step());
-    if edges.len() < 2 || edges.len() > MAX_INTERVALS + 1 {
-        return Ok(None);
+    if edges.len() < 2 {
+        return Ok(Err("the year has not begun".into()));
+    }
+    if edges.len() > MAX_INTERVALS + 1 {
+        return Ok(Err(format!(
+            "the year holds more than {MAX_INTERVALS} priced intervals of {} minutes",
+            schedule.step().num_minutes()
+        )));
     }
     let who = (&site.id, devices);
-    let imp = stretches(state, (user, batches, tally), who, Quantity::EnergyImport, &edges).await?;
-    let exp = if used.iter().any(|t| t.feed_in_ct_per_kwh > 0.0) {
+    let imp = stretches(state, (user, batches, tally), who, m.quantity(), &edges).await?;
+    let imp = priced_amounts(state, site, m, imp);
+    let exp = if m == Medium::Electricity && used.iter().any(|t| t.feed_in_ct_per_kwh > 0.0) {
         Some(stretches(state, (user, batches, tally), who, Quantity::EnergyExport, &edges).await?)
     } else {
         None
@@ -211,13 +223,17 @@ async fn cost(
         .collect();
     let complete: Vec<bool> = imp.iter().map(|b| b.complete).collect();
     if ivs.iter().all(|i| i.import_wh.is_none()) {
-        return Ok(None);
+        return Ok(Err(if m == Medium::Gas {
+            "the gas kWh are unknown (no consumption, or no [[gas_conversions]])".into()
+        } else {
+            format!("the {} consumption is unknown", m.name())
+        }));
     }
     let bill = schedule.bill(&ivs, days);
     let currency = schedule
         .at(days.first().copied().unwrap_or_default())
         .map_or_else(|| default.currency.clone(), |t| t.currency.clone());
-    Ok(Some(Cost {
+    Ok(Ok(Cost {
         net_cents: bill.net_cents,
         gross_cents: bill.gross_cents,
         currency,
@@ -267,15 +283,18 @@ async fn measure(
             &[prev, start],
         )
         .await?;
-        let cost = if m == Medium::Electricity {
-            cost(
-                state,
-                (user, batches, tally),
-                (site, &devices),
-                [start, end],
-                &days,
-            )
-            .await?
+        let cost = cost(
+            state,
+            (user, batches, tally),
+            (site, &devices, m),
+            [start, end],
+            &days,
+        )
+        .await?;
+        let gas_kwh = if m == Medium::Gas {
+            let kwh = priced_amounts(state, site, m, b.clone());
+            let lost = kwh.iter().zip(&b).any(|(k, v)| v.wh.is_some() && k.wh.is_none());
+            measured(&kwh, Medium::Electricity).value.filter(|_| !lost)
         } else {
             None
         };
@@ -284,7 +303,10 @@ async fn measure(
             year: measured(&b, m),
             previous_year: measured(&before, m),
             outside_usage: outside.map(|o| o.iter().sum::<f64>() / m.counter_units()),
-            cost,
+            cost_note: cost.as_ref().err().cloned(),
+            cost: cost.ok(),
+            gas_kwh,
+            emission_factor: cfg.emission_factors.at(m, d0).cloned(),
         });
     }
     Ok(BuildingInput {

@@ -40,6 +40,9 @@ fn input(medium: Medium, year: f64, previous: f64, outside: Option<f64>) -> Medi
         previous_year: measured(previous),
         outside_usage: outside,
         cost: None,
+        cost_note: None,
+        gas_kwh: None,
+        emission_factor: None,
     }
 }
 
@@ -258,4 +261,77 @@ fn categories_round_trip_by_name() {
         assert_eq!(BuildingCategory::parse(c.name()), Some(c));
     }
     assert_eq!(BuildingCategory::parse("castle"), None);
+}
+
+#[test]
+fn co2_per_medium_building_and_town_from_the_configured_factors_only() {
+    let factor = |g: f64| EmissionFactor {
+        valid_from: date(2020, 11, 1),
+        g_per_kwh: Some(g),
+        g_per_m3: None,
+        source: "GEG 2020 Anlage 9".into(),
+    };
+    // 20,000 kWh of electricity at 560 g = 11,200 kg; 1,000 m³ of gas = 10,300 kWh at 240 g = 2,472 kg;
+    // water without a factor: unknown, and the building's total a lower bound.
+    let electricity = MediumInput {
+        emission_factor: Some(factor(560.0)),
+        ..input(Medium::Electricity, 20_000.0, 16_000.0, None)
+    };
+    let gas = MediumInput {
+        gas_kwh: Some(10_300.0),
+        emission_factor: Some(factor(240.0)),
+        ..input(Medium::Gas, 1_000.0, 900.0, None)
+    };
+    let water = input(Medium::Water, 300.0, 280.0, None);
+    let b = school(vec![electricity.clone(), gas.clone(), water]);
+    let r = building(&b, &climate(None, None), &ComparisonValues::builtin());
+    near(r.media[0].co2_kg, 11_200.0);
+    assert_eq!(r.media[0].co2_source.as_deref(), Some("GEG 2020 Anlage 9"));
+    assert_eq!(r.media[0].co2_g_per_unit, Some(560.0));
+    near(r.media[1].co2_kg, 2_472.0);
+    assert_eq!(r.media[2].co2_kg, None);
+    assert!(
+        r.media[2]
+            .co2_note
+            .as_deref()
+            .is_some_and(|n| n.contains("no emission factor for water")),
+        "{:?}",
+        r.media[2].co2_note
+    );
+    near(r.co2_kg, 13_672.0);
+    assert!(!r.co2_complete, "water's CO₂ is unknown");
+    // Gas without its kWh (no conversion): unknown, saying why.
+    let no_kwh = MediumInput { gas_kwh: None, ..gas };
+    let r2 = building(
+        &school(vec![no_kwh]),
+        &climate(None, None),
+        &ComparisonValues::builtin(),
+    );
+    assert_eq!(r2.co2_kg, None);
+    assert!(
+        r2.media[0]
+            .co2_note
+            .as_deref()
+            .is_some_and(|n| n.contains("gas_conversions"))
+    );
+    // The town sums the buildings.
+    let other = BuildingInput {
+        id: "rathaus".into(),
+        ..school(vec![electricity])
+    };
+    let t = report(
+        2025,
+        &[b, other],
+        climate(None, None),
+        &ComparisonValues::builtin(),
+        3,
+    );
+    near(t.town_co2_kg, 13_672.0 + 11_200.0);
+    assert!(!t.town_co2_complete);
+    let town_el = t
+        .town
+        .iter()
+        .find(|m| m.medium == Medium::Electricity)
+        .expect("electricity");
+    near(town_el.co2_kg, 22_400.0);
 }

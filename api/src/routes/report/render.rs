@@ -1,4 +1,5 @@
-//! The report as CSV (one row per site and medium, then the town's totals as site `*`) and as a printable
+//! The report as CSV (one row per site and medium, then the town's totals as site `*`; `co2_total_kg` is
+//! the building's, on the town rows the town's, CO₂ of all media) and as a printable
 //! German HTML page (server-rendered, print CSS, no JavaScript). Unknown figures are empty cells or `–`,
 //! never 0. Every text from the inventory is escaped.
 
@@ -8,7 +9,8 @@ use zw_model::report::{BuildingReport, CandidateKind, MediumReport, Report};
 
 const CSV_HEADER: &str = "site,name,category,floor_area_m2,medium,unit,value,complete,previous_value,\
 previous_complete,change_ratio,normalised_value,normalised_change_ratio,per_m2,compared_per_m2,\
-comparison_per_m2,above_comparison,outside_usage_share,cost_net_cents,cost_gross_cents,currency,cost_complete";
+comparison_per_m2,above_comparison,outside_usage_share,cost_net_cents,cost_gross_cents,currency,cost_complete,\
+cost_note,co2_kg,co2_g_per_unit,co2_source,co2_note,co2_total_kg";
 
 fn num(v: Option<f64>) -> String {
     v.map(|v| format!("{v}")).unwrap_or_default()
@@ -29,7 +31,11 @@ fn field(s: &str) -> String {
     }
 }
 
-fn csv_row(out: &mut String, (id, name, category, area): (&str, &str, &str, Option<f64>), m: &MediumReport) {
+fn csv_row(
+    out: &mut String,
+    (id, name, category, area, total): (&str, &str, &str, Option<f64>, Option<f64>),
+    m: &MediumReport,
+) {
     let cost = m.cost.as_ref();
     let cells = [
         field(id),
@@ -54,6 +60,12 @@ fn csv_row(out: &mut String, (id, name, category, area): (&str, &str, &str, Opti
         cost.map(|c| c.gross_cents.to_string()).unwrap_or_default(),
         cost.map(|c| c.currency.clone()).unwrap_or_default(),
         cost.map(|c| c.complete.to_string()).unwrap_or_default(),
+        field(m.cost_note.as_deref().unwrap_or("")),
+        num(m.co2_kg),
+        num(m.co2_g_per_unit),
+        field(m.co2_source.as_deref().unwrap_or("")),
+        field(m.co2_note.as_deref().unwrap_or("")),
+        num(total),
     ];
     out.push_str(&cells.join(","));
     out.push_str("\r\n");
@@ -66,11 +78,11 @@ pub(super) fn csv(r: &Report) -> String {
     for b in &r.buildings {
         let category = b.category.map(|c| c.name()).unwrap_or("");
         for m in &b.media {
-            csv_row(&mut out, (&b.id, &b.name, category, b.floor_area_m2), m);
+            csv_row(&mut out, (&b.id, &b.name, category, b.floor_area_m2, b.co2_kg), m);
         }
     }
     for m in &r.town {
-        csv_row(&mut out, ("*", "Gemeinde", "", None), m);
+        csv_row(&mut out, ("*", "Gemeinde", "", None, r.town_co2_kg), m);
     }
     out
 }
@@ -127,13 +139,25 @@ fn euros(m: &MediumReport) -> String {
     }
 }
 
+/// CO₂ kg as tonnes with one decimal, `*` when not `complete`; `–` when unknown.
+fn tonnes(kg: Option<f64>, complete: bool) -> String {
+    match kg {
+        Some(kg) => format!(
+            "{} t{}",
+            de(Some(kg / 1000.0), 1),
+            if complete { "" } else { " *" }
+        ),
+        None => "–".into(),
+    }
+}
+
 fn medium_row(out: &mut String, label: &str, m: &MediumReport) {
     let digits = if m.unit == "kWh" { 0 } else { 1 };
     let _ = writeln!(
         out,
         "<tr><td>{label}</td><td>{}</td><td class=n>{} {}{}</td><td class=n>{}</td><td class=n>{}</td>\
          <td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td>\
-         <td class=n>{}</td></tr>",
+         <td class=n>{}</td><td class=n>{}</td></tr>",
         m.medium.label_de(),
         de(m.value, digits),
         m.unit,
@@ -146,12 +170,13 @@ fn medium_row(out: &mut String, label: &str, m: &MediumReport) {
         percent(m.above_comparison),
         percent(m.outside_usage_share),
         euros(m),
+        tonnes(m.co2_kg, true),
     );
 }
 
 const HEAD: &str = "<tr><th>Gebäude</th><th>Medium</th><th>Verbrauch</th><th>witterungs&shy;bereinigt</th>\
 <th>Änderung zum Vorjahr</th><th>kWh/m²</th><th>kWh/m² (bereinigt)</th><th>Vergleichswert kWh/m²</th>\
-<th>über Vergleichswert</th><th>außerhalb der Nutzungszeit</th><th>Kosten brutto</th></tr>\n";
+<th>über Vergleichswert</th><th>außerhalb der Nutzungszeit</th><th>Kosten brutto</th><th>CO₂</th></tr>\n";
 
 const STYLE: &str = "body{font:11pt/1.4 sans-serif;margin:2em;color:#111}h1{font-size:18pt}\
 h2{font-size:14pt;margin-top:1.5em}table{border-collapse:collapse;width:100%;margin:.5em 0}\
@@ -167,6 +192,11 @@ fn building_label(b: &BuildingReport) -> String {
     if let Some(a) = b.floor_area_m2 {
         let _ = write!(s, "<br><small>{} m² NGF</small>", de(Some(a), 0));
     }
+    let _ = write!(
+        s,
+        "<br><small>CO₂ gesamt {}</small>",
+        tonnes(b.co2_kg, b.co2_complete)
+    );
     s
 }
 
@@ -190,7 +220,12 @@ pub(super) fn html(r: &Report) -> String {
         de(Some(c.reference_degree_days), 0),
         de(Some(c.heating_share * 100.0), 0) + " %",
     );
-    out.push_str("<h2>Gemeinde gesamt</h2>\n<table>\n");
+    out.push_str("<h2>Gemeinde gesamt</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p>CO₂ aller Gebäude und Medien: {}</p>\n<table>",
+        tonnes(r.town_co2_kg, r.town_co2_complete)
+    );
     out.push_str(HEAD);
     for m in &r.town {
         medium_row(&mut out, "Alle Gebäude", m);
@@ -223,7 +258,7 @@ pub(super) fn html(r: &Report) -> String {
     for b in &r.buildings {
         let label = building_label(b);
         if b.media.is_empty() {
-            let _ = writeln!(out, "<tr><td>{label}</td><td colspan=10>keine Zähler</td></tr>");
+            let _ = writeln!(out, "<tr><td>{label}</td><td colspan=11>keine Zähler</td></tr>");
         }
         for m in &b.media {
             medium_row(&mut out, &label, m);
@@ -244,6 +279,39 @@ pub(super) fn html(r: &Report) -> String {
     );
     for s in sources {
         let _ = write!(out, " Vergleichswerte: {}.", esc(s));
+    }
+    let mut factors: Vec<String> = r
+        .town
+        .iter()
+        .filter_map(|m| {
+            let (g, src) = (m.co2_g_per_unit?, m.co2_source.as_deref()?);
+            let unit = if m.medium == zw_model::report::Medium::Water {
+                "m³"
+            } else {
+                "kWh"
+            };
+            Some(format!(
+                "{} {} g/{unit} ({})",
+                m.medium.label_de(),
+                de(Some(g), 0),
+                esc(src)
+            ))
+        })
+        .collect();
+    factors.dedup();
+    if factors.is_empty() {
+        out.push_str(" CO₂: keine Emissionsfaktoren konfiguriert, daher unbekannt.");
+    } else {
+        let _ = write!(out, " CO₂-Emissionsfaktoren: {}.", factors.join("; "));
+    }
+    let unpriced: Vec<String> = r
+        .town
+        .iter()
+        .filter(|m| m.cost.is_none())
+        .map(|m| m.medium.label_de().to_string())
+        .collect();
+    if !unpriced.is_empty() {
+        let _ = write!(out, " Ohne Tarif keine Kosten: {}.", unpriced.join(", "));
     }
     out.push_str(
         " Temperaturen: Quelle Deutscher Wetterdienst, soweit von dort bezogen.</p>\n</body></html>\n",
