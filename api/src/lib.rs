@@ -32,6 +32,7 @@ pub mod streams;
 mod swap;
 pub mod tls;
 pub mod views;
+pub mod weather;
 
 #[cfg(test)]
 mod hardening_tests;
@@ -315,6 +316,7 @@ pub async fn run(
             (topic::ALERTS_FILTER.to_string(), QoS::AtLeastOnce),
             (topic::TREES_FILTER.to_string(), QoS::AtLeastOnce),
             (topic::DEVICE_STATUS_FILTER.to_string(), QoS::AtLeastOnce),
+            (topic::WEATHER_FILTER.to_string(), QoS::AtLeastOnce),
         ],
         manual_acks: false,
         full_policy: FullPolicy::DropNewest,

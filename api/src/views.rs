@@ -1,5 +1,6 @@
 //! Retained state other services publish, mirrored in memory for the API: open and recent alerts
-//! (`zw/v1/alerts/+`), tree status (`zw/v1/trees/+`) and device health (`zw/v1/status/device/+`).
+//! (`zw/v1/alerts/+`), tree status (`zw/v1/trees/+`), device health (`zw/v1/status/device/+`) and the
+//! weather feed's daily temperatures (`zw/v1/weather/+`, [`crate::weather`]).
 //!
 //! The publishers own this state; the API only reads it. An empty retained payload removes an entry. A
 //! message that does not parse is counted and ignored, never half-applied.
@@ -30,6 +31,8 @@ pub struct Views {
     pub trees: RwLock<BTreeMap<String, TreeStatus>>,
     /// Device health by device id.
     pub status: RwLock<BTreeMap<String, DeviceStatus>>,
+    /// Daily temperatures per weather area (`zw/v1/weather/+`, [`crate::weather`]).
+    pub weather: crate::weather::WeatherMirror,
     /// Where mirrored alerts go to be recorded in the alert book, once [`Views::record_alerts`] started it.
     book: OnceLock<mpsc::Sender<Alert>>,
 }
@@ -135,6 +138,9 @@ impl Views {
                 warn!(alert = %id, "The alert book's queue is full; this event is not recorded.");
             }
             return applied;
+        }
+        if topic::parse_weather(t).is_some() {
+            return self.weather.apply(t, payload, chrono::Utc::now());
         }
         if let Some(id) = topic::parse_device_status(t) {
             return put(&self.status, id.to_string(), payload);

@@ -8,6 +8,16 @@
 //! current hour plus the forecast from then on. Costs price the measured intervals and the forecast hours
 //! with the site's tariffs (as `/cost`); the band on cost is the energy band applied to the forecast
 //! part's gross cost.
+//!
+//! **Heating loads follow the weather.** A device of class `heat_meter` (its `heat_energy` counter, priced
+//! by the site's heat tariffs), `heater` or `heat_pump` (electricity), and a site whose metered devices are
+//! all such, is a heating load: its projections are corrected by the degree days of the rest
+//! ([`zw_model::forecast::outlook_with`]) from the daily temperatures known: observed (the weather feed's
+//! observations, [`crate::weather`], and the daily means of the site's `outdoor_temperature` devices'
+//! `temperature` readings in the store, which take precedence), then the feed's forecast, then the monthly
+//! normal. `weather` says what was applied (`source`: `none` without any temperature, then it forecasts as
+//! any load; `not_heating`; `not_fitted`; or the temperatures used). Gas meters are not forecast yet (their
+//! m³ need the calorific value).
 
 use std::sync::Arc;
 
@@ -15,9 +25,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
 use serde::Serialize;
-use zw_model::forecast::{Hour, Method, Model, Slp, learn, outlook};
+use zw_influx::read::{self, Request};
+use zw_model::forecast::heating::{Applied, KnownTemps};
+use zw_model::forecast::{Hour, Method, Model, Slp, learn, outlook_with};
+use zw_model::report::Medium;
+use zw_model::tariff::Interval;
 use zw_model::tariff::{Schedule, Tariff};
-use zw_model::{Device, Quantity, Site, SiteKind, User};
+use zw_model::{Device, Quantity, Site, SiteKind, User, storage};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -102,6 +116,11 @@ pub struct ForecastReport {
     pub today: Horizon,
     /// The month up to its end.
     pub month: Horizon,
+    /// What the month-end projection did with the weather: `degree_days_used` (K·d of the forecast rest,
+    /// null when not corrected), `source` (`none`, `not_heating`, `not_fitted`, or the temperatures used:
+    /// `observed`, `forecast`, `normal` joined by `+`) and `wh_per_kd`.
+    #[schema(value_type = Object)]
+    pub weather: Applied,
     /// The year up to its end.
     pub year: Horizon,
     /// Tomorrow, hour by hour (local midnight to midnight; 23 or 25 hours on DST changes).
@@ -116,6 +135,22 @@ struct Ctx<'a> {
     site: &'a Site,
     devices: &'a [&'a Device],
     tz: chrono_tz::Tz,
+    /// What is forecast: `energy_import`, or a heat meter's `heat_energy`.
+    quantity: Quantity,
+    /// The temperatures of a heating load; `None` for a load that does not heat.
+    temps: Option<KnownTemps>,
+    history: Vec<Hour>,
+}
+
+/// Device classes whose energy heats (see the module documentation).
+pub const HEATING_CLASSES: &[&str] = &["heat_meter", "heater", "heat_pump"];
+
+/// Whether all of `devices` (at least one) are heating loads.
+pub fn heating_load(devices: &[&Device]) -> bool {
+    !devices.is_empty()
+        && devices
+            .iter()
+            .all(|d| HEATING_CLASSES.contains(&d.class.as_str()))
 }
 
 impl Ctx<'_> {
@@ -125,7 +160,7 @@ impl Ctx<'_> {
         let b = intervals(
             self.state,
             (&self.site.id, self.devices),
-            Quantity::EnergyImport,
+            self.quantity,
             &edges,
             self.user,
         )
@@ -146,15 +181,41 @@ impl Ctx<'_> {
         schedule: &Schedule<'_, chrono_tz::Tz>,
         used: &[&Tariff],
         (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
-    ) -> Result<Horizon, ApiError> {
+    ) -> Result<(Horizon, Applied), ApiError> {
         let edges = interval_edges(self.tz, start, from, schedule.step());
-        let (measured, complete) = if edges.len() >= 2 {
+        let (measured, complete) = if edges.len() < 2 {
+            (Vec::new(), Vec::new())
+        } else if self.quantity == Quantity::EnergyImport {
             metered(self.state, (self.site, self.devices), &edges, self.user, used).await?
         } else {
-            (Vec::new(), Vec::new())
+            let b = intervals(
+                self.state,
+                (&self.site.id, self.devices),
+                self.quantity,
+                &edges,
+                self.user,
+            )
+            .await?;
+            let complete = b.iter().map(|b| b.complete).collect();
+            let ivs = b
+                .iter()
+                .zip(&edges)
+                .map(|(b, t)| Interval {
+                    start: *t,
+                    import_wh: b.wh,
+                    export_wh: None,
+                })
+                .collect();
+            (ivs, complete)
         };
-        let o = outlook(model, schedule, &measured, (start, from, until));
-        Ok(Horizon {
+        let weather = self.temps.as_ref().map(|t| {
+            (
+                self.history.as_slice(),
+                t as &dyn zw_model::forecast::heating::DayTemps,
+            )
+        });
+        let (o, applied) = outlook_with(model, schedule, &measured, (start, from, until), weather);
+        let horizon = Horizon {
             until,
             measured_wh: o.measured_wh,
             remaining_wh: o.remaining_wh,
@@ -165,7 +226,44 @@ impl Ctx<'_> {
             low_gross_cents: o.low_gross_cents,
             high_gross_cents: o.high_gross_cents,
             complete: complete.iter().all(|c| *c) && o.priced,
-        })
+        };
+        Ok((horizon, applied))
+    }
+
+    /// The daily temperatures of the site: the weather feed's, with the daily means of its
+    /// `outdoor_temperature` devices over the history (and today) as observations.
+    async fn temperatures(&self, from: DateTime<Utc>) -> Result<KnownTemps, ApiError> {
+        let mut known = self.state.views.weather.for_site(self.site.id.as_str());
+        let sensors: Vec<&Device> = self
+            .site
+            .devices
+            .iter()
+            .filter(|d| d.class == "outdoor_temperature")
+            .collect();
+        if sensors.is_empty() {
+            return Ok(known);
+        }
+        // Daily means of UTC days (the store's windows), averaged over the sensors.
+        let start = from - TimeDelta::days(HISTORY_DAYS + 1);
+        let mut days: std::collections::BTreeMap<NaiveDate, (f64, usize)> = Default::default();
+        for d in sensors {
+            let request = Request::raw(storage::MEASUREMENT, &[Quantity::Temperature.name()])
+                .tag(storage::TAG_SITE, self.site.id.as_str())
+                .tag(storage::TAG_DEVICE, d.id.as_str())
+                .range(self.user.clamp_start(start).min(from), from + TimeDelta::hours(1))
+                .windows(read::Agg::Mean, 86_400);
+            let groups = crate::db::read(self.state, "forecast_temperature", &request).await?;
+            for (ts, c) in read::points(&groups) {
+                if c.is_finite() {
+                    let e = days.entry(ts.date_naive()).or_insert((0.0, 0));
+                    *e = (e.0 + c, e.1 + 1);
+                }
+            }
+        }
+        for (day, (sum, n)) in days {
+            known.observed.insert(day, sum / n as f64);
+        }
+        Ok(known)
     }
 }
 
@@ -209,12 +307,21 @@ async fn report(
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now);
     let today = from.with_timezone(&tz).date_naive();
-    let ctx = Ctx {
+    let heating = heating_load(devices);
+    let heat_meters = heating && devices.iter().all(|d| d.class == "heat_meter");
+    let mut ctx = Ctx {
         state,
         user,
         site,
         devices,
         tz,
+        quantity: if heat_meters {
+            Quantity::HeatEnergy
+        } else {
+            Quantity::EnergyImport
+        },
+        temps: None,
+        history: Vec::new(),
     };
     let slp = if site.kind == SiteKind::Household {
         Slp::H25
@@ -222,14 +329,23 @@ async fn report(
         Slp::G25
     };
     let hours = ctx.history(from).await?;
+    if heating {
+        ctx.temps = Some(ctx.temperatures(from).await?);
+        ctx.history = hours.clone();
+    }
     let model = learn(tz, &hours, slp).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no energy measured for {subject} in the last {HISTORY_DAYS} days to forecast from"
         ))
     })?;
     let default = flat_default(state);
-    let mut schedule = Schedule::for_site(&state.inventory.tariffs, &site.id, tz);
-    if schedule.is_empty() {
+    let medium = if heat_meters {
+        Medium::Heat
+    } else {
+        Medium::Electricity
+    };
+    let mut schedule = Schedule::for_medium(&state.inventory.tariffs, &site.id, medium, tz);
+    if schedule.is_empty() && medium == Medium::Electricity {
         schedule = Schedule::only(&default, tz);
     }
     // The demand charge of the horizons' days at the billing year's peak so far (a later peak adds to it).
@@ -246,7 +362,7 @@ async fn report(
         .inventory
         .tariffs
         .iter()
-        .filter(|t| t.sites.contains(&site.id))
+        .filter(|t| t.medium == medium && t.sites.contains(&site.id))
         .collect();
     let day = midnight(tz, Some(today))?;
     let tomorrow = midnight(tz, today.succ_opt())?;
@@ -259,13 +375,13 @@ async fn report(
     )?;
     let year = midnight(tz, NaiveDate::from_ymd_opt(today.year(), 1, 1))?;
     let next_year = midnight(tz, NaiveDate::from_ymd_opt(today.year() + 1, 1, 1))?;
-    let today_h = ctx
+    let (today_h, _) = ctx
         .horizon(&model, &schedule, &used, (day, from, tomorrow))
         .await?;
-    let month_h = ctx
+    let (month_h, weather) = ctx
         .horizon(&model, &schedule, &used, (month, from, next_month))
         .await?;
-    let year_h = ctx
+    let (year_h, _) = ctx
         .horizon(&model, &schedule, &used, (year, from, next_year))
         .await?;
     let after = midnight(tz, today.succ_opt().and_then(|d| d.succ_opt()))?;
@@ -283,6 +399,7 @@ async fn report(
             .flatten(),
         today: today_h,
         month: month_h,
+        weather,
         year: year_h,
         tomorrow: model
             .hours(tomorrow, after)
