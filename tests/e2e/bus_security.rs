@@ -338,6 +338,7 @@ async fn each_service_account_reads_only_what_it_uses() -> anyhow::Result<()> {
                 "zw/v1/readings/hh-1/plug-1",
                 "zw/v1/status/device/plug-1",
                 "zw/v1/trees/t-1",
+                "zw/v1/weather/town",
             ],
         ),
         // The gateway reads device topics (any, JSON devices' are configurable), never alerts or commands.
