@@ -3,11 +3,15 @@
 //! Two buildings with two years (local 2024 and 2025) of 15-minute counter readings written straight to
 //! InfluxDB and rolled up with `zaehlwerk rollup`: the town hall (Verwaltung, 500 m²) draws a steady 4 kW
 //! in 2025 and 3.2 kW in 2024; the school (Schule, 2,000 m²) draws 2 kW of electricity and 40 kW of heat
-//! (a heat meter) in both years. A temperature CSV covers both years. The report of 2025 must give every
-//! figure exactly: consumption, the change against 2024, kWh/m² against the comparison values, the heat
+//! (a heat meter) in both years; the town hall also burns 1 m³ of gas per hour (priced per kWh after the
+//! DVGW conversion) and draws 0.25 m³ of water per hour (priced per m³). A temperature CSV covers both
+//! years; emission factors are set for electricity and gas only. The report of 2025 must give every figure
+//! exactly: consumption, the change against 2024, kWh/m² against the comparison values, the heat
 //! weather-corrected with the degree days of the CSV, the night-and-weekend share of a steady load (the
-//! hours outside Monday to Friday 07:00–18:00), the flat-tariff cost, the candidates; as JSON, CSV and the
-//! printable page. A resident sees only their household.
+//! hours outside Monday to Friday 07:00–18:00), the flat-tariff cost, the gas and water costs under their
+//! tariffs (heat: none, null with the reason), CO₂ per medium, building and town (heat and water: unknown),
+//! the candidates; as JSON, CSV and the printable page. `/cost?medium=` prices gas and water per month. A
+//! resident sees only their household.
 
 use std::time::Duration;
 
@@ -15,8 +19,10 @@ use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate, TimeDelta, TimeZone as _, Timelike, Utc, Weekday};
 use chrono_tz::Europe::Berlin;
 use serde_json::Value;
+use zw_model::counter::gas::GasConversion;
 use zw_model::inventory::JsonField;
-use zw_model::report::BuildingCategory;
+use zw_model::report::{BuildingCategory, EmissionFactor, Medium};
+use zw_model::tariff::Tariff;
 use zw_model::{Device, Inventory, Quantity, Role};
 use zw_tests::{Stack, free_port};
 
@@ -112,7 +118,11 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
     let mut inv = Inventory::builder()
         .building(
             "rathaus",
-            [meter("rathaus-main", Quantity::EnergyImport, "main_meter")],
+            [
+                meter("rathaus-main", Quantity::EnergyImport, "main_meter"),
+                meter("rathaus-gas", Quantity::GasVolume, "gas_meter"),
+                meter("rathaus-water", Quantity::Volume, "water_meter"),
+            ],
         )
         .building(
             "schule",
@@ -143,8 +153,45 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         s.category = Some(category);
         s.floor_area_m2 = Some(area);
     }
+    // Gas: 11.0 kWh/m³ × Z 0.95 = 10.45 kWh/m³, at 10 ct/kWh; water at 2 €/m³ with 7 % VAT.
+    inv.gas_conversions = vec![GasConversion {
+        site: "rathaus".into(),
+        valid_from: date(2024, 1, 1),
+        calorific_value_kwh_per_m3: 11.0,
+        z_factor: 0.95,
+    }];
+    let tariff = |id: &str, medium: Medium, (ct_kwh, ct_m3, vat): (f64, f64, f64)| Tariff {
+        id: zw_model::Id::new(id).expect("id"),
+        name: String::new(),
+        valid_from: date(2024, 1, 1),
+        valid_to: None,
+        sites: vec![zw_model::Id::new("rathaus").expect("id")],
+        medium,
+        ct_per_m3: ct_m3,
+        currency: "EUR".into(),
+        vat_percent: vat,
+        energy_ct_per_kwh: ct_kwh,
+        base_eur_per_month: 0.0,
+        feed_in_ct_per_kwh: 0.0,
+        windows: Vec::new(),
+        demand_eur_per_kw_year: 0.0,
+        demand_billing: Default::default(),
+        dynamic: None,
+    };
+    inv.tariffs = vec![
+        tariff("erdgas", Medium::Gas, (10.0, 0.0, 19.0)),
+        tariff("wasser", Medium::Water, (0.0, 200.0, 7.0)),
+    ];
     cfg.inventory = inv;
     cfg.api.tariff.price_per_kwh = 0.3;
+    let factor = |g: f64| EmissionFactor {
+        valid_from: date(2020, 11, 1),
+        g_per_kwh: Some(g),
+        g_per_m3: None,
+        source: "GEG 2020 Anlage 9".into(),
+    };
+    cfg.api.report.emission_factors.electricity = vec![factor(560.0)];
+    cfg.api.report.emission_factors.gas = vec![factor(240.0)];
     // The readings of two years ago are older than the default raw retention (730 days): keep everything.
     cfg.retention.raw = Duration::ZERO;
     cfg.retention.rollups = Duration::ZERO;
@@ -166,6 +213,8 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         "heat_energy",
         (10_000.0, 10_000.0),
     ));
+    all.extend(lines("rathaus-gas", "rathaus", "gas_volume", (0.25, 0.25)));
+    all.extend(lines("rathaus-water", "rathaus", "volume", (0.0625, 0.0625)));
     for chunk in all.chunks(20_000) {
         zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &chunk.join("\n")).await?;
     }
@@ -278,6 +327,52 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         "heat above",
     )?;
     assert!(heat["cost"].is_null(), "no tariff prices heat: {heat}");
+    assert!(
+        heat["cost_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("no heat tariff")),
+        "{heat}"
+    );
+    assert!(heat["co2_kg"].is_null(), "no heat factor: {heat}");
+
+    // Gas: 8,760 m³ = 91,542 kWh at 10 ct = 9,154.20 € net, 19 % VAT; water: 2,190 m³ at 2 € = 4,380.00 €
+    // net, 7 % VAT. CO₂: electricity 35,040 kWh × 560 g, gas 91,542 kWh × 240 g; water unknown.
+    let gas = medium(&r["buildings"][0], "gas")?;
+    near(&gas["value"], h25, "gas m³")?;
+    assert_eq!(gas["unit"], "m³", "{gas}");
+    assert_eq!(gas["cost"]["net_cents"].as_i64(), Some(915_420), "{gas}");
+    assert_eq!(
+        gas["cost"]["gross_cents"].as_i64(),
+        Some(915_420 + 173_930),
+        "{gas}"
+    );
+    assert_eq!(gas["cost"]["complete"], true, "{gas}");
+    near(&gas["co2_kg"], h25 * 10.45 * 0.24, "gas CO₂")?;
+    assert_eq!(gas["co2_source"], "GEG 2020 Anlage 9", "{gas}");
+    let water = medium(&r["buildings"][0], "water")?;
+    near(&water["value"], 0.25 * h25, "water m³")?;
+    assert_eq!(water["cost"]["net_cents"].as_i64(), Some(438_000), "{water}");
+    assert_eq!(
+        water["cost"]["gross_cents"].as_i64(),
+        Some(438_000 + 30_660),
+        "{water}"
+    );
+    assert!(water["co2_kg"].is_null(), "{water}");
+    assert!(
+        water["co2_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("no emission factor for water")),
+        "{water}"
+    );
+    near(
+        &hall["co2_kg"],
+        4.0 * h25 * 560.0 / 1000.0,
+        "rathaus electricity CO₂",
+    )?;
+    let hall_co2 = 4.0 * h25 * 0.56 + h25 * 10.45 * 0.24;
+    near(&r["buildings"][0]["co2_kg"], hall_co2, "rathaus CO₂")?;
+    assert_eq!(r["buildings"][0]["co2_complete"], false, "water's CO₂ is unknown");
+    near(&r["town_co2_kg"], hall_co2 + 2.0 * h25 * 0.56, "town CO₂")?;
 
     let town = r["town"].as_array().context("town")?;
     let town_el = town
@@ -313,16 +408,18 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         .map(|a| ("above_comparison".into(), a.0.into(), a.1.into()))
         .collect();
     assert_eq!(got[..want.len()], want[..], "{}", r["candidates"]);
-    // The steady loads' shares are equal up to rounding: all three, in any order.
+    // The steady loads' shares are equal up to rounding: all five (the default number), in any order.
     let mut rest = got[want.len()..].to_vec();
     rest.sort();
-    let trio = [
+    let steady = [
         ("rathaus", "electricity"),
+        ("rathaus", "gas"),
+        ("rathaus", "water"),
         ("schule", "electricity"),
         ("schule", "heat"),
     ]
     .map(|(s, m)| ("outside_usage".to_string(), s.to_string(), m.to_string()));
-    assert_eq!(rest, trio, "{}", r["candidates"]);
+    assert_eq!(rest, steady, "{}", r["candidates"]);
 
     // CSV: one row per site and medium, then the town; by Accept or ?format=csv.
     let (status, kind, csv) = text(&format!("{api}/api/v1/report?year=2025"), "tok-fm", "text/csv").await?;
@@ -339,9 +436,24 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         rows[1].starts_with("rathaus,Rathaus,verwaltung,500,electricity,kWh,35040,true,28108.8,true,"),
         "{csv}"
     );
-    assert_eq!(rows.len(), 1 + 3 + 2, "{csv}");
     assert!(
-        rows[4].starts_with("*,Gemeinde,,,electricity,kWh,52560,true,"),
+        rows[0].ends_with(",cost_note,co2_kg,co2_g_per_unit,co2_source,co2_note,co2_total_kg"),
+        "{csv}"
+    );
+    assert_eq!(rows.len(), 1 + 5 + 4, "{csv}");
+    assert!(
+        rows[6].starts_with("*,Gemeinde,,,electricity,kWh,52560,true,"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].contains(&format!(
+            ",{},560,GEG 2020 Anlage 9,,",
+            4.0 * h25 * 560.0 / 1000.0
+        )),
+        "{csv}"
+    );
+    assert!(
+        rows[3].starts_with("rathaus,Rathaus,verwaltung,500,water,m³,2190,true,"),
         "{csv}"
     );
 
@@ -359,6 +471,8 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
         "35.040 kWh",
         "@media print",
         "über dem Vergleichswert",
+        "CO₂ gesamt 41,6 t *",
+        "Strom 560 g/kWh (GEG 2020 Anlage 9)",
     ] {
         assert!(html.contains(want), "{want} missing in {html}");
     }
@@ -380,6 +494,38 @@ async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
     .await?;
     assert_eq!(status, 404);
     let (status, body) = get(&format!("{api}/api/v1/report?year=1900"), Some("tok-fm")).await?;
+    assert_eq!(status, 400, "{body}");
+
+    // /cost?medium=: June 2025 of gas (720 m³ = 7,524 kWh at 10 ct) and water (180 m³ at 2 €).
+    let month =
+        |m: &str| format!("{api}/api/v1/sites/rathaus/cost?medium={m}&period=month&count=1&until=2025-06-15");
+    let (status, body) = get(&month("gas"), Some("tok-fm")).await?;
+    anyhow::ensure!(status == 200, "{status} {body}");
+    assert_eq!(
+        (&body["medium"], &body["unit"]),
+        (&"gas".into(), &"Wh".into()),
+        "{body}"
+    );
+    let june = &body["periods"][0];
+    near(&june["import_wh"], 720.0 * 10.45 * 1000.0, "June gas Wh")?;
+    assert_eq!(june["energy_net_cents"].as_i64(), Some(75_240), "{june}");
+    assert_eq!(june["tariffs"][0]["id"], "erdgas", "{june}");
+    let (status, body) = get(&month("water"), Some("tok-fm")).await?;
+    anyhow::ensure!(status == 200, "{status} {body}");
+    assert_eq!(body["unit"], "l", "{body}");
+    let june = &body["periods"][0];
+    near(&june["import_wh"], 180_000.0, "June water litres")?;
+    assert_eq!(june["net_cents"].as_i64(), Some(36_000), "{june}");
+    assert_eq!(june["gross_cents"].as_i64(), Some(38_520), "{june}");
+    // No heat tariff: 404 saying so; a gas meter's cost as electricity: 400.
+    let (status, body) = get(
+        &format!("{api}/api/v1/sites/schule/cost?medium=heat"),
+        Some("tok-fm"),
+    )
+    .await?;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.to_string().contains("no heat tariff"), "{body}");
+    let (status, body) = get(&format!("{api}/api/v1/devices/rathaus-gas/cost"), Some("tok-fm")).await?;
     assert_eq!(status, 400, "{body}");
     Ok(())
 }
