@@ -4,7 +4,9 @@
 //! (the API's figure) and its 3-day outlook (critical now, in N days, rain expected), the filters (state,
 //! species, age, park, district) narrow the map and the route, the tree's soil chart marks the forecast
 //! rain, a watering recorded in the page is in the tree's watering log and in the season panel's litres of
-//! its district, and the view passes axe-core without a serious or critical violation. Screenshots go to
+//! its district; the outlook's heading gives the forecast's published error; last year's season panel names
+//! the tree whose sensor's readings (written to InfluxDB) were critical for six days running, and that
+//! sensor's uptime; and the view passes axe-core without a serious or critical violation. Screenshots go to
 //! `target/e2e-artifacts/dashboard/` (`parks-trees.png`, `parks-watering.png`).
 //!
 //! The town: a park with a soil sensor and five trees whose statuses the test publishes, and a household
@@ -82,6 +84,14 @@ const TREES: &[TreeRow] = &[
 const RAIN_MM: f64 = 8.0;
 const NEAR_DAYS: f64 = 1.5;
 
+/// The tree with a sensor (the park's `soil-1`, an LSE01 measuring VWC) whose last-year readings the test
+/// writes: critical (15 % on the default loam, critical at 21 %) on 1 to 6 June, hourly from 02:30 to 23:30
+/// local time (22 readings a day); the sensor's interval is configured as an hour.
+const SENSOR_TREE: &str = "baum-far";
+const SENSOR: &str = "soil-1";
+const CRITICAL_DAYS: u32 = 6;
+const READINGS_PER_DAY: u32 = 22;
+
 /// The year a tree `age` years old was planted.
 fn planted(age: u16) -> u16 {
     u16::try_from(chrono::Datelike::year(&chrono::Utc::now())).expect("a year after 0") - age
@@ -151,6 +161,10 @@ impl Town {
         cfg.sim.plugs = vec![plug("plug-e2e", Duration::from_millis(300))];
         cfg.sim.soil_sensors = vec![soil_sensor("lse01-e2e", Duration::from_millis(500))];
         cfg.api.dashboard.depot = Some(Depot { lat: 51.0, lon: 6.0 });
+        cfg.api
+            .season
+            .sensor_interval_by_device
+            .insert(SENSOR.into(), Duration::from_secs(3600));
         // The watering log.
         cfg.store.url = Some(format!(
             "sqlite://{}",
@@ -172,7 +186,11 @@ impl Town {
                 planted: planted(*age),
                 lat: *lat,
                 lon: 6.0,
-                sensors: Vec::new(),
+                sensors: if *id == SENSOR_TREE {
+                    vec![Id::new(SENSOR)?]
+                } else {
+                    Vec::new()
+                },
                 district: district.map(str::to_owned),
             });
         }
@@ -182,6 +200,19 @@ impl Town {
             user("parks", Role::Parks, &["park"], "tok-parks"),
         ];
         let path = write(&stack, &cfg)?;
+        // Last year's critical June days of the sensor tree (UTC 00:30 to 21:30 is local 02:30 to 23:30).
+        let last = chrono::Datelike::year(&chrono::Utc::now()) - 1;
+        let mut lines = Vec::new();
+        for day in 1..=CRITICAL_DAYS {
+            for hour in 0..READINGS_PER_DAY {
+                let at = format!("{last}-06-{day:02}T{hour:02}:30:00Z");
+                let ms = chrono::DateTime::parse_from_rfc3339(&at)?.timestamp_millis();
+                lines.push(format!(
+                    "readings,site=park,device={SENSOR} soil_moisture=15 {ms}"
+                ));
+            }
+        }
+        zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &lines.join("\n")).await?;
         let mut obs = zw_tests::mqtt::subscribe(
             stack.mqtt_host(),
             stack.mqtt_port(),
@@ -368,6 +399,11 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
         format!("kritisch in {NEAR_DAYS:.1} Tagen · Regen erwartet: {RAIN_MM:.1} mm").replace('.', ","),
         "{dom}"
     );
+    // The outlook's heading gives the forecast's published error (api.dashboard.forecast_error's default).
+    assert!(
+        dom.contains("Ausblick (3 Tage) (Fehler ±0.3 d, held-out evaluation, BENCHMARKS.md)"),
+        "no forecast error next to the outlook:\n{dom}"
+    );
     // The season panel: every district of the park's trees (a tree without one under its park).
     assert!(dom.contains("data-season-panel=\"\""), "no season panel:\n{dom}");
     assert_eq!(
@@ -502,6 +538,33 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
     assert!(
         dom.contains("data-season-tree=\"baum-near\"") && dom.contains("data-season-tree=\"baum-mid\""),
         "the trees below the guideline are not listed:\n{dom}"
+    );
+    // The tree whose sensor read critical six days running stayed critical for more than 3 days; the
+    // sensor's uptime is its readings against one an hour over the season (245 days).
+    assert_eq!(
+        season["trees_stayed_critical"],
+        serde_json::json!([SENSOR_TREE]),
+        "{season}"
+    );
+    let far = season["trees"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tree"] == SENSOR_TREE))
+        .context("no sensor tree in the season report")?;
+    assert_eq!(far["longest_critical"]["days"], CRITICAL_DAYS, "{far}");
+    let received = CRITICAL_DAYS * READINGS_PER_DAY;
+    assert_eq!(far["sensors"][0]["received"], received, "{far}");
+    assert_eq!(far["sensors"][0]["expected"], 245 * 24, "{far}");
+    assert!(
+        text_at(&dom, "data-season-critical", SENSOR_TREE).starts_with(&format!(
+            "{SENSOR_TREE} (Nord): {CRITICAL_DAYS} Tage am Stück kritisch"
+        )),
+        "the tree critical for more than 3 days is not in the panel:\n{dom}"
+    );
+    let uptime = f64::from(received) / (245.0 * 24.0) * 100.0;
+    assert_eq!(
+        text_at(&dom, "data-uptime", SENSOR),
+        format!("{uptime:.1} %").replace('.', ","),
+        "{dom}"
     );
     // A window tall enough to show the season panel below the list and the form.
     screenshot(
