@@ -42,11 +42,12 @@ function exportForm(site) {
       a.remove();
       const text = await blob.text();
       const lines = text.split("\r\n").filter(Boolean);
-      status.textContent = t("biz.exported", name, lines.length - 1);
-      status.dataset.header = lines[0].replace(/^\uFEFF/, "");
-      // Blob.text() drops a BOM: its bytes are read as they are.
+      // Blob.text() drops a BOM: its bytes are read as they are. Every await is done before the status
+      // changes, so the status never says "downloaded" without its header and BOM check.
       const head = new Uint8Array(await blob.slice(0, 3).arrayBuffer());
       status.dataset.bom = String(head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf);
+      status.dataset.header = lines[0].replace(/^\uFEFF/, "");
+      status.textContent = t("biz.exported", name, lines.length - 1);
     } catch (e) {
       status.textContent = t("biz.exportFailed", String(e));
     }
