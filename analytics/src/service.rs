@@ -148,6 +148,8 @@ pub async fn run(
     out.publish(&mut analytics, pending).await;
     // Budget alerts: the sites' year-end forecasts, read from InfluxDB every hour off this loop.
     let (budget_tx, mut budget_rx) = tokio::sync::mpsc::channel(1);
+    // The weather's daily temperatures, for the budgets of heating loads.
+    let budget_temps = crate::budget::history::Temps::default();
     if let Some(client) = budget_influx {
         let watch = crate::budget::history::watch(
             client,
@@ -156,6 +158,7 @@ pub async fn run(
             crate::budget::history::EVERY,
             budget_tx,
             stop_bus.clone(),
+            budget_temps.clone(),
         );
         tokio::spawn(watch);
     }
@@ -230,7 +233,7 @@ pub async fn run(
             msg = readings.recv() => {
                 let Some(msg) = msg else { break };
                 if msg.topic.starts_with("zw/v1/weather/") {
-                    weather(&mut analytics, &cfg, &metrics, &msg.topic, &msg.payload);
+                    weather(&mut analytics, (&cfg, &metrics, &budget_temps), &msg.topic, &msg.payload);
                     continue;
                 }
                 // A single reading or a batch: each observed in order, the events published after.
@@ -295,11 +298,17 @@ pub async fn run(
 }
 
 /// Validates a weather message and hands it to the detectors; a bad one is counted by reason and logged.
-fn weather(analytics: &mut Analytics, cfg: &Config, metrics: &Metrics, topic: &str, payload: &[u8]) {
+fn weather(
+    analytics: &mut Analytics,
+    (cfg, metrics, temps): (&Config, &Metrics, &crate::budget::history::Temps),
+    topic: &str,
+    payload: &[u8],
+) {
     let max_age =
         chrono::TimeDelta::from_std(cfg.trees.weather.max_message_age).unwrap_or(chrono::TimeDelta::days(7));
     match Weather::from_message(topic, payload, Utc::now(), max_age) {
         Ok(w) => {
+            temps.apply(&w);
             let used = analytics.weather(&w);
             let result = if used { "used" } else { "unused_area" };
             metrics.weather.with_label_values(&[result]).inc();

@@ -56,15 +56,7 @@ impl WeatherMirror {
             tracing::warn!(area = %key, "Weather of more than {MAX_AREAS} areas; this one is not kept.");
             return Applied::Ok;
         }
-        let known = areas.entry(key).or_default();
-        for d in &t.observed {
-            known.observed.insert(d.day, d.c);
-        }
-        if !t.forecast.is_empty() {
-            known.forecast = t.forecast.iter().map(|d| (d.day, d.c)).collect();
-        }
-        let oldest = (w.issued - TimeDelta::days(KEEP_DAYS)).date_naive();
-        known.observed.retain(|d, _| *d >= oldest);
+        areas.entry(key).or_default().update(&t, w.issued, KEEP_DAYS);
         Applied::Ok
     }
 

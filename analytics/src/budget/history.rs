@@ -9,8 +9,14 @@
 //!
 //! [`watch`] repeats this every [`EVERY`] and hands the forecasts to the service loop, which evaluates
 //! them ([`crate::Analytics::budgets`]). A failing query skips that site until the next round.
+//!
+//! A site whose meters all heat (class `heater` or `heat_pump`) follows the weather as the API's
+//! forecast does ([`zw_model::forecast::year_end_with`]): the daily temperatures of the weather feed
+//! analytics receives ([`Temps`], the area named like the site or the feed's only area), observed, then
+//! forecast, then normal.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
@@ -20,11 +26,51 @@ use tracing::warn;
 use zw_bus::LiveInventory;
 use zw_influx::read::{Agg, Request, Row, Shape};
 use zw_influx::{Client, QueryError};
-use zw_model::forecast::{Hour, Slp, year_end, year_of};
+use zw_model::forecast::heating::{DayTemps, KnownTemps};
+use zw_model::forecast::{Hour, Slp, year_end_with, year_of};
 use zw_model::tariff::{Budget, Interval, Schedule};
+use zw_model::weather::Weather;
 use zw_model::{Id, Inventory, Quantity, Site, SiteKind, storage};
 
 use super::YearEnd;
+
+/// Days of observed daily temperatures kept per area.
+pub const KEEP_DAYS: i64 = 45;
+/// Most weather areas kept.
+pub const MAX_AREAS: usize = 256;
+
+/// The daily temperatures per weather area, shared between the bus loop (which takes in the validated
+/// weather messages) and the budget watch.
+#[derive(Debug, Clone, Default)]
+pub struct Temps(Arc<RwLock<BTreeMap<String, KnownTemps>>>);
+
+impl Temps {
+    /// Takes in the daily temperatures of a validated message (areas beyond [`MAX_AREAS`] are not kept).
+    pub fn apply(&self, w: &Weather) {
+        let (Some(t), Ok(mut areas)) = (&w.temperature, self.0.write()) else {
+            return;
+        };
+        let key = w.area.to_string();
+        if areas.contains_key(&key) || areas.len() < MAX_AREAS {
+            areas.entry(key).or_default().update(t, w.issued, KEEP_DAYS);
+        }
+    }
+
+    /// The temperatures of `site`: its area by name, else the only area, else none.
+    pub fn for_site(&self, site: &str) -> KnownTemps {
+        let Ok(areas) = self.0.read() else {
+            return KnownTemps::default();
+        };
+        areas
+            .get(site)
+            .or_else(|| (areas.len() == 1).then(|| areas.values().next()).flatten())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Device classes whose electricity heats.
+pub const HEATING_CLASSES: &[&str] = &["heater", "heat_pump"];
 
 /// How often the budgets are evaluated.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -84,6 +130,7 @@ pub fn forecast(
     tz: chrono_tz::Tz,
     (history, measured): (&[Hour], &[Interval]),
     from: DateTime<Utc>,
+    temps: Option<&KnownTemps>,
 ) -> Option<YearEnd> {
     let schedule = Schedule::for_site(&inv.tariffs, &site.id, tz);
     let slp = if site.kind == SiteKind::Household {
@@ -91,7 +138,8 @@ pub fn forecast(
     } else {
         Slp::G25
     };
-    let (year, o) = year_end(tz, (history, slp), &schedule, measured, from)?;
+    let temps = temps.map(|t| t as &dyn DayTemps);
+    let (year, o, _) = year_end_with(tz, (history, slp), &schedule, measured, from, temps)?;
     let currency = schedule
         .at(from.with_timezone(&tz).date_naive())
         .map(|t| t.currency.clone());
@@ -113,6 +161,7 @@ pub async fn read(
     site: &Site,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
+    temps: &Temps,
 ) -> Result<Option<YearEnd>, QueryError> {
     let from = now
         .with_minute(0)
@@ -161,12 +210,19 @@ pub async fn read(
     }
     let (history, measured) = site_hours(&devices, first, from);
     let skip = |t: DateTime<Utc>| history.partition_point(|h| h.start < t);
+    let heating = site
+        .devices
+        .iter()
+        .filter(|d| meters.contains(&&d.id))
+        .all(|d| HEATING_CLASSES.contains(&d.class.as_str()));
+    let known = heating.then(|| temps.for_site(site.id.as_str()));
     Ok(forecast(
         inv,
         site,
         tz,
         (&history[skip(learn_from)..], &measured[skip(year_start)..]),
         from,
+        known.as_ref(),
     ))
 }
 
@@ -179,6 +235,7 @@ pub async fn watch(
     every: Duration,
     tx: mpsc::Sender<Vec<(Budget, YearEnd)>>,
     shutdown: CancellationToken,
+    temps: Temps,
 ) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -194,7 +251,7 @@ pub async fn watch(
             if budgets.is_empty() {
                 continue;
             }
-            match read(&influx, &inv, site, tz, now).await {
+            match read(&influx, &inv, site, tz, now, &temps).await {
                 Ok(Some(f)) => out.extend(budgets.into_iter().map(|b| (b.clone(), f.clone()))),
                 Ok(None) => {}
                 Err(e) => {
@@ -241,5 +298,76 @@ mod tests {
         // Hour 3: only b rose; hour 4: a's rise across the gap (30), b's reset dropped.
         assert_eq!(m, [Some(11.0), Some(11.0), Some(1.0), Some(30.0), Some(11.0)]);
         assert_eq!(measured.iter().filter_map(|i| i.import_wh).sum::<f64>(), 64.0);
+    }
+
+    #[test]
+    fn a_heaters_year_end_follows_the_weathers_temperatures() {
+        use chrono::TimeZone as _;
+        use zw_model::inventory::JsonField;
+        use zw_model::weather::{DayTemp, Temperatures};
+        use zw_model::{Device, Inventory};
+
+        let tz = chrono_tz::Europe::Berlin;
+        let heater = Device::json("h", "h", [JsonField::new("/e", Quantity::EnergyImport)]).class("heater");
+        let inv = Inventory::builder().building("werk", [heater]).build();
+        let site = &inv.sites[0];
+        let from = tz
+            .with_ymd_and_hms(2026, 12, 7, 0, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc);
+        let start = from - TimeDelta::days(28);
+        let temp = |k: i64| 4.0 + 2.0 * (k % 5) as f64;
+        let history: Vec<Hour> = (0..28 * 24)
+            .map(|i| Hour {
+                start: start + TimeDelta::hours(i),
+                wh: Some(1000.0 + 500.0 * (20.0 - temp(i / 24)) / 24.0),
+            })
+            .collect();
+        let day0 = start.with_timezone(&tz).date_naive();
+        let weather = |c: f64| Weather {
+            v: 1,
+            area: Id::new("town").expect("id"),
+            issued: from,
+            source: None,
+            observed: Vec::new(),
+            forecast: Vec::new(),
+            rain_forecast: Vec::new(),
+            temperature: Some(Temperatures {
+                observed: (0..28)
+                    .map(|k| DayTemp {
+                        day: day0 + TimeDelta::days(k),
+                        c: temp(k),
+                    })
+                    .collect(),
+                forecast: (0..7)
+                    .map(|k| DayTemp {
+                        day: from.date_naive() + TimeDelta::days(k),
+                        c,
+                    })
+                    .collect(),
+            }),
+        };
+        let year_end = |c: f64| {
+            let temps = Temps::default();
+            temps.apply(&weather(c));
+            let known = temps.for_site("werk");
+            forecast(&inv, site, tz, (&history, &[]), from, Some(&known)).expect("a forecast")
+        };
+        let (cold, mild) = (year_end(-5.0), year_end(10.0));
+        // 7 days 15 K·d colder at about 500 Wh per K·d: about 52 kWh more.
+        let diff = cold.kwh.0 - mild.kwh.0;
+        assert!((diff - 52.5).abs() < 17.5, "{diff}: {cold:?} {mild:?}");
+        // Without temperatures the plain profile.
+        let plain = forecast(&inv, site, tz, (&history, &[]), from, None).expect("a forecast");
+        let none = forecast(
+            &inv,
+            site,
+            tz,
+            (&history, &[]),
+            from,
+            Some(&KnownTemps::default()),
+        );
+        assert_eq!(none, Some(plain));
     }
 }

@@ -50,6 +50,20 @@ impl KnownTemps {
     pub fn is_empty(&self) -> bool {
         self.observed.is_empty() && self.forecast.is_empty()
     }
+
+    /// Takes in the daily temperatures of a (validated) weather message issued at `issued`: observations
+    /// added (a newer one of a day replaces the older), a forecast replacing the older as a whole, and
+    /// observations older than `keep_days` before `issued` dropped (bounded).
+    pub fn update(&mut self, t: &crate::weather::Temperatures, issued: DateTime<Utc>, keep_days: i64) {
+        for d in &t.observed {
+            self.observed.insert(d.day, d.c);
+        }
+        if !t.forecast.is_empty() {
+            self.forecast = t.forecast.iter().map(|d| (d.day, d.c)).collect();
+        }
+        let oldest = (issued - chrono::TimeDelta::days(keep_days)).date_naive();
+        self.observed.retain(|d, _| *d >= oldest);
+    }
 }
 
 impl DayTemps for KnownTemps {
