@@ -401,7 +401,9 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
     );
     // The outlook's heading gives the forecast's published error (api.dashboard.forecast_error's default).
     assert!(
-        dom.contains("Ausblick (3 Tage) (Fehler ±0.3 d, held-out evaluation, BENCHMARKS.md)"),
+        dom.contains(
+            "Ausblick (3 Tage) (Fehler ±0,3 d simuliert (30 Testläufe), ±0,9 d externe Daten (BENCHMARKS.md))"
+        ),
         "no forecast error next to the outlook:\n{dom}"
     );
     // The season panel: every district of the park's trees (a tree without one under its park).
