@@ -22,7 +22,7 @@ use zw_sim::MeterConfig;
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::browser::{DESKTOP, artifacts, attr_values, dump_dom, screenshot, text_of};
+use crate::support::browser::{DESKTOP, artifacts, attr_values, check_view, dump_dom, enc, screenshot};
 use crate::support::config::{plug, serving, soil_sensor, user, write};
 use crate::support::history::{a_year_and_a_month_ago, counter_lines, write as write_history};
 use crate::support::{Zaehlwerk, eventually, get};
@@ -247,55 +247,6 @@ async fn history(stack: &Stack) -> anyhow::Result<()> {
     ));
     write_history(stack, &lines).await?;
     crate::support::history::empty_rollups(stack).await
-}
-
-/// The axe-core violations the page wrote, as `(id, impact)`.
-fn axe_violations(dom: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let text = text_of(dom, "axe-result").context("no axe result in the page")?;
-    let json = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    let v: serde_json::Value = serde_json::from_str(&json).with_context(|| json.clone())?;
-    Ok(v.as_array()
-        .context("violations")?
-        .iter()
-        .map(|x| {
-            (
-                x["id"].as_str().unwrap_or("").to_string(),
-                x["impact"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect())
-}
-
-/// Loads `url` with axe, checks it finished `view` without a serious or critical violation, saves a
-/// screenshot as `<name>.png`, and returns the DOM.
-async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> anyhow::Result<String> {
-    let dom = dump_dom(url, BUDGET, window).await?;
-    assert!(
-        dom.contains(&format!("data-ready=\"{view}\"")),
-        "{view} did not finish loading: {:?}\n{dom}",
-        attr_values(&dom, "data-error")
-    );
-    let bad: Vec<_> = axe_violations(&dom)?
-        .into_iter()
-        .filter(|(_, impact)| impact == "serious" || impact == "critical")
-        .collect();
-    assert!(bad.is_empty(), "{view}: accessibility violations {bad:?}");
-    let shot = artifacts("dashboard")?.join(format!("{name}.png"));
-    screenshot(&url.replace("axe=1", "shot=1"), BUDGET, window, &shot).await?;
-    Ok(dom)
-}
-
-/// `s` percent-encoded for a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The text of the first element carrying `attr="value"` (up to its first child tag).

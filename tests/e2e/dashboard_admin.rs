@@ -11,22 +11,12 @@ use zw_model::{Inventory, Site, SiteKind};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::browser::{DESKTOP, artifacts, attr_values, dump_dom, screenshot, text_of};
+use crate::support::browser::{DESKTOP, artifacts, attr_values, dump_dom, enc, screenshot, text_of};
 use crate::support::config::{admin, serving, write};
 use crate::support::{Zaehlwerk, eventually, get};
 
 /// Virtual time the page gets before its DOM is read.
 const BUDGET: u32 = 16000;
-
-/// `s` percent-encoded for a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_onboards_a_household_in_the_page_and_its_resident_sees_only_it() -> anyhow::Result<()> {

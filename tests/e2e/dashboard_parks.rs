@@ -25,7 +25,7 @@ use zw_model::{Id, Inventory, Role, Tree};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::browser::{DESKTOP, artifacts, attr_values, dump_dom, screenshot, text_of};
+use crate::support::browser::{DESKTOP, artifacts, attr_values, check_view, dump_dom, enc, screenshot};
 use crate::support::config::{plug, serving, soil_sensor, user, write};
 use crate::support::{Zaehlwerk, eventually, get};
 
@@ -272,64 +272,6 @@ impl Town {
     fn url(&self, query: &str, fragment: &str) -> String {
         format!("{}/?{query}#{fragment}", self.api)
     }
-}
-
-/// The axe-core violations the page wrote, as `(id, impact)`.
-fn axe_violations(dom: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let text = text_of(dom, "axe-result").context("no axe result in the page")?;
-    let json = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    let v: serde_json::Value = serde_json::from_str(&json).with_context(|| json.clone())?;
-    Ok(v.as_array()
-        .context("violations")?
-        .iter()
-        .map(|x| {
-            (
-                x["id"].as_str().unwrap_or("").to_string(),
-                x["impact"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect())
-}
-
-/// Loads `url` with axe, checks it finished `view` without a serious or critical violation, saves a
-/// screenshot as `<name>.png`, and returns the DOM.
-async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> anyhow::Result<String> {
-    let dom = dump_dom(url, BUDGET, window).await?;
-    assert!(
-        dom.contains(&format!("data-ready=\"{view}\"")),
-        "{view} did not finish loading: {:?}\n{dom}",
-        attr_values(&dom, "data-error")
-    );
-    let bad: Vec<_> = axe_violations(&dom)?
-        .into_iter()
-        .filter(|(_, impact)| impact == "serious" || impact == "critical")
-        .collect();
-    assert!(bad.is_empty(), "{view}: accessibility violations {bad:?}");
-    let shot = artifacts("dashboard")?.join(format!("{name}.png"));
-    screenshot(&url.replace("axe=1", "shot=1"), BUDGET, window, &shot).await?;
-    Ok(dom)
-}
-
-/// The text of the first element carrying `attr="value"` (up to its first child tag).
-fn text_at<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
-    dom.split(&format!("{attr}=\"{value}\""))
-        .nth(1)
-        .and_then(|r| r.split_once('>'))
-        .and_then(|(_, r)| r.split('<').next())
-        .unwrap_or("")
-}
-
-/// `s` percent-encoded for a query value.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -586,4 +528,13 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
         .await?;
     assert_eq!(resp.status().as_u16(), 404);
     town.stop().await
+}
+
+/// The text of the first element carrying `attr="value"` (up to its first child tag).
+fn text_at<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
+    dom.split(&format!("{attr}=\"{value}\""))
+        .nth(1)
+        .and_then(|r| r.split_once('>'))
+        .and_then(|(_, r)| r.split('<').next())
+        .unwrap_or("")
 }

@@ -16,7 +16,7 @@ use zw_model::{Id, Inventory, Role};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::browser::{PHONE, artifacts, attr_values, dump_dom, screenshot, text_of};
+use crate::support::browser::{PHONE, artifacts, attr_values, axe_violations, dump_dom, screenshot};
 use crate::support::config::{plug, serving, user, write};
 use crate::support::history::{a_year_and_a_month_ago, counter_lines};
 use crate::support::{Zaehlwerk, eventually, get};
@@ -37,26 +37,6 @@ fn left_on(site: &str) -> serde_json::Value {
             "baseline": "never used at 02:00", "since": "2026-11-21T02:00:00Z",
             "text": "60 W at 02:00, outside its usual use" }
     })
-}
-
-/// The axe-core violations the page wrote, as `(id, impact)`.
-fn axe_violations(dom: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let text = text_of(dom, "axe-result").context("no axe result in the page")?;
-    let json = text
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    let v: serde_json::Value = serde_json::from_str(&json).with_context(|| json.clone())?;
-    Ok(v.as_array()
-        .context("violations")?
-        .iter()
-        .map(|x| {
-            (
-                x["id"].as_str().unwrap_or("").to_string(),
-                x["impact"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect())
 }
 
 /// The text of the first element carrying `attr="value"` (up to its first child tag).

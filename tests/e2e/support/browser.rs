@@ -133,3 +133,55 @@ pub fn text_of<'a>(dom: &'a str, id: &str) -> Option<&'a str> {
     let open = rest.find('>')? + 1;
     rest[open..].split('<').next()
 }
+
+/// The time budget [`check_view`] gives a view to load, run axe-core and settle.
+pub const VIEW_BUDGET: u32 = 8000;
+
+/// The axe-core violations the page wrote, as `(id, impact)`.
+pub fn axe_violations(dom: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let text = text_of(dom, "axe-result").context("no axe result in the page")?;
+    let json = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let v: serde_json::Value = serde_json::from_str(&json).with_context(|| json.clone())?;
+    Ok(v.as_array()
+        .context("violations")?
+        .iter()
+        .map(|x| {
+            (
+                x["id"].as_str().unwrap_or("").to_string(),
+                x["impact"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect())
+}
+
+/// Loads `url` with axe, checks it finished `view` without a serious or critical violation, saves a
+/// screenshot as `<name>.png`, and returns the DOM.
+pub async fn check_view(url: &str, view: &str, window: (u32, u32), name: &str) -> anyhow::Result<String> {
+    let dom = dump_dom(url, VIEW_BUDGET, window).await?;
+    assert!(
+        dom.contains(&format!("data-ready=\"{view}\"")),
+        "{view} did not finish loading: {:?}\n{dom}",
+        attr_values(&dom, "data-error")
+    );
+    let bad: Vec<_> = axe_violations(&dom)?
+        .into_iter()
+        .filter(|(_, impact)| impact == "serious" || impact == "critical")
+        .collect();
+    assert!(bad.is_empty(), "{view}: accessibility violations {bad:?}");
+    let shot = artifacts("dashboard")?.join(format!("{name}.png"));
+    screenshot(&url.replace("axe=1", "shot=1"), VIEW_BUDGET, window, &shot).await?;
+    Ok(dom)
+}
+
+/// `s` percent-encoded for a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
