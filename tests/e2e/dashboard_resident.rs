@@ -16,7 +16,7 @@ use zw_model::{Id, Inventory, Role};
 use zw_tests::{Stack, free_port};
 
 use crate::fixture::WAIT;
-use crate::support::browser::{PHONE, artifacts, attr_values, axe_violations, dump_dom, screenshot};
+use crate::support::browser::{PHONE, artifacts, attr_values, axe_violations, dump_dom, enc, screenshot};
 use crate::support::config::{plug, serving, user, write};
 use crate::support::history::{a_year_and_a_month_ago, counter_lines};
 use crate::support::{Zaehlwerk, eventually, get};
@@ -147,6 +147,20 @@ async fn a_resident_sees_their_household_its_history_and_the_bill_against_the_ad
             .as_array()
             .is_some_and(|p| !p.is_empty())
             .then_some(())
+    })
+    .await
+    .with_context(|| all.log_tail())?;
+
+    // The plug live for ten readings after its past (the page measures its cadence from the last ten).
+    let since = enc(&first_ts.to_rfc3339());
+    eventually(WAIT, "ten live counter readings", || async {
+        let (_, h) = get(
+            &format!("{api}/api/v1/devices/hh-1-plug/history?quantity=energy_import&window=1s&agg=last&from={since}"),
+            Some("tok-res1"),
+        )
+        .await
+        .ok()?;
+        (h["points"].as_array()?.len() >= 11).then_some(())
     })
     .await
     .with_context(|| all.log_tail())?;

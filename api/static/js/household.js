@@ -71,7 +71,9 @@ export async function resolution(box, site) {
     const name = d.name || d.id, live = state.live.get(d.id)?.values || {};
     const energy = await recent(d.id, "energy_import");
     const points = energy.length >= 2 ? energy : await recent(d.id, "active_power");
-    const gaps = points.slice(1).map((p, i) => (Date.parse(p.ts) - Date.parse(points[i].ts)) / 1000);
+    // The cadence now: the gaps between the last eleven readings, not the whole half hour's.
+    const last = points.slice(-11);
+    const gaps = last.slice(1).map((p, i) => (Date.parse(p.ts) - Date.parse(last[i].ts)) / 1000);
     const every = configured.get(d.id);
     const seen = median(gaps);
     const text = every ? t("res.every", name, span(every)) : seen ? t("res.observed", name, span(seen)) : t("res.unknown", name);
