@@ -42,6 +42,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("js/season.js", JS, include_bytes!("../../static/js/season.js")),
     ("js/admin.js", JS, include_bytes!("../../static/js/admin.js")),
     ("js/peak.js", JS, include_bytes!("../../static/js/peak.js")),
+    (
+        "js/overview.js",
+        JS,
+        include_bytes!("../../static/js/overview.js"),
+    ),
     ("js/media.js", JS, include_bytes!("../../static/js/media.js")),
     (
         "js/household.js",

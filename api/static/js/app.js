@@ -10,13 +10,14 @@
 import { el, state, api, enc, patch, announce } from "./util.js";
 import { t, lang, setLang, watts, num } from "./i18n.js";
 import * as facility from "./facility.js";
+import * as overview from "./overview.js";
 import * as resident from "./resident.js";
 import * as parks from "./parks.js";
 import * as business from "./business.js";
 import * as admin from "./admin.js";
 
 const VIEWS = {
-  overview: { kind: "building", module: facility, fn: "overview" },
+  overview: { kind: "building", module: overview, fn: "overview" },
   building: { kind: "building", module: facility, fn: "building", hidden: true },
   alerts: { kind: null, module: facility, fn: "alerts" },
   home: { kind: "household", module: resident, fn: "home" },
