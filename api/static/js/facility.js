@@ -4,7 +4,7 @@ import { el, state, api, enc, sitePower, siteHistory, midnight, patch, announce 
 import { t, watts, kwh, money, pct, num, date, dateTime, time, monthName } from "./i18n.js";
 import { figure, altTable, timeLine, compareBars, carpet, sampleRows } from "./charts.js";
 import { peakPanel } from "./peak.js";
-import { siteMedia, chosen, picker, amount, value, query, unit } from "./media.js";
+import { siteMedia, chosen, picker, amount, value, query, unit, mediaTable, fillMedia } from "./media.js";
 
 const buildings = () => state.sites.filter(s => s.kind === "building");
 const badge = x => { const h = x.health?.state || "unknown"; return el("span", { class: "health " + h, "data-health": h, "data-health-of": x.id }, t("health." + h)); };
@@ -89,6 +89,8 @@ export async function building(main, p) {
     el("dt", {}, t("cost.yearEnd")), el("dd", { "data-forecast-year": "" }, "…"),
     el("dt", {}, t("cost.budget")), el("dd", { "data-budget": "" }, "…"),
     el("dt", {}, t("backtest.title")), el("dd", { "data-backtest": "" }, "…"));
+  // Every medium of the building: this month and last in its unit, the cost, the year's CO₂ so far.
+  const mediaBox = mediaTable(media, "co2");
 
   main.replaceChildren(
     el("h2", {}, site.name || site.id, " ", badge(site)), picker(media, medium), header,
@@ -97,6 +99,9 @@ export async function building(main, p) {
     el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
     el("section", { "aria-labelledby": "cost-h" }, el("h3", { id: "cost-h" }, t("cost.title")), costBox,
       el("p", { class: "no-print" }, reportButton(`${base}/report?format=html&year=${new Date().getFullYear() - 1}`))),
+    el("section", { "aria-labelledby": "media-h" }, el("h3", { id: "media-h" }, t("media.title")),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-labelledby": "media-h" }, mediaBox),
+      el("p", { class: "hint" }, t("media.hint"))),
     peak, el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
   line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
   const dayBars = compareBars(dayBox, [], unit(medium)), monthBars = compareBars(monthBox, [], unit(medium));
@@ -182,7 +187,7 @@ export async function building(main, p) {
   };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
   await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), normalLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
-    peakPanel(peak, base).catch(() => {})]);
+    peakPanel(peak, base).catch(() => {}), fillMedia(mediaBox, base, media, "co2").catch(e => { mediaBox.dataset.mediaError = String(e); })]);
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));

@@ -1,9 +1,13 @@
 // Media (electricity, heat, gas, water): which a site has meters for, the picker, and how an energy report's
 // period is shown in the medium's unit. Electricity and heat are kWh; water is m³; gas is m³ and, where the
 // site has a gas conversion (Brennwert × Zustandszahl), also kWh. The energy reports say which (`unit`).
+// The media table (`mediaTable`, `fillMedia`): per medium this month and last month, their cost under the
+// site's tariffs of that medium (`/cost?medium=`), and the year's CO₂ so far (the Energiebericht of the
+// running year, `/report?year=`) or the year's projected cost (`/forecast?medium=`); a figure that cannot be
+// known is "–" with the reason (no tariff, no emission factor, no gas conversion), never 0.
 
-import { el, enc } from "./util.js";
-import { t, kwh, num } from "./i18n.js";
+import { el, enc, state } from "./util.js";
+import { t, kwh, num, money } from "./i18n.js";
 
 export const MEDIA = ["electricity", "heat", "gas", "water"];
 const METER = { heat: "heat_meter", gas: "gas_meter", water: "water_meter" };
@@ -58,4 +62,106 @@ export function picker(media, current) {
   } }, media.map(m => el("option", { value: m, selected: m === current }, t("medium." + m))));
   return el("p", { class: "controls no-print" }, el("label", { for: "medium" }, t("medium") + " "), sel,
     byVolume(current) ? el("span", { class: "hint" }, " " + t("medium.note." + current)) : null);
+}
+
+// ---------------------------------------------------------------------------------------------- per medium
+
+/** `path` as JSON, or the reason it is not there (the API's problem detail, else the status). */
+async function attempt(path) {
+  const r = await fetch(path, { headers: { Authorization: "Bearer " + state.token } });
+  if (r.status === 401) state.onUnauthorized();
+  if (r.ok) return { data: await r.json() };
+  const p = await r.json().catch(() => null);
+  return { status: r.status, reason: p?.detail || "HTTP " + r.status };
+}
+
+/** CO₂ in kg as "850 kg" or "12,35 t". */
+export const co2 = kg => kg === null || kg === undefined ? "–" : kg < 1000 ? num(kg, 0) + " kg" : num(kg / 1000, 2) + " t";
+
+const eur = c => c === null || c === undefined ? null : c / 100;
+
+/**
+ * A table of `media`, one row each: this month and last month in the medium's unit, their gross cost (net in
+ * the title and a small line) and, as `last`, either the year's CO₂ so far (`"co2"`, the facility manager's)
+ * or the year's projected cost (`"forecast"`, the resident's). Filled by [`fillMedia`].
+ */
+export function mediaTable(media, last) {
+  const year = new Date().getFullYear();
+  const cols = [t("medium"), t("month"), t("lastMonth"), t("media.cost"), t("media.lastCost"),
+    last === "co2" ? t("media.co2", year) : t("media.yearCost")];
+  return el("table", { class: "media", "data-media-table": last },
+    el("caption", {}, t(last === "co2" ? "media.caption" : "media.captionHome")),
+    el("thead", {}, el("tr", {}, cols.map((c, i) => el("th", { scope: "col", class: i ? "num" : null }, c)))),
+    el("tbody", {}, media.map(m => el("tr", { "data-media-row": m }, el("th", { scope: "row" }, t("medium." + m) + " (" + unit(m) + ")"),
+      ["month", "last-month", "cost", "last-cost", last].map(k => el("td", { class: "num", "data-media": m + ":" + k }, "…"))))));
+}
+
+/** Sets a cell: `text`, or "–" with `reason` as its title and for screen readers. */
+function cell(table, key, text, { reason = null, title = null, small = null, data = {} } = {}) {
+  const td = table.querySelector(`[data-media="${CSS.escape(key)}"]`);
+  if (!td) return;
+  const kids = reason ? ["–", el("span", { class: "sr-only" }, " (" + reason + ")")]
+    : [text, small ? el("br") : null, small ? el("small", {}, small) : null];
+  td.replaceChildren(...kids.filter(Boolean));
+  if (reason || title) td.title = reason || title; else td.removeAttribute("title");
+  if (reason) td.dataset.reason = reason; else delete td.dataset.reason;
+  for (const [k, v] of Object.entries(data)) td.dataset[k] = v;
+}
+
+/** A period's cost as a cell: gross, net in a small line; "–" with why when unknown. */
+function costCell(table, key, p, currency, why) {
+  if (!p) { cell(table, key, "", { reason: why }); return; }
+  if (p.gross_cents === null || p.gross_cents === undefined) { cell(table, key, "", { reason: t("media.noAmount") }); return; }
+  const net = t("media.net", money(eur(p.net_cents), currency));
+  cell(table, key, money(eur(p.gross_cents), currency) + (p.complete ? "" : " *"),
+    { title: net + (p.complete ? "" : " · " + t("incomplete")), small: net, data: { grossCents: String(p.gross_cents) } });
+}
+
+/** Why a medium's cost is unknown: no tariff of it (404), else the API's reason. */
+const costReason = (m, r) => r.status === 404 ? t("media.noTariff", t("medium." + m)) : r.reason;
+
+/** Fills a [`mediaTable`] of the site at `base` (`/api/v1/sites/{id}`). */
+export async function fillMedia(table, base, media, last) {
+  const year = new Date().getFullYear();
+  const report = last === "co2" ? attempt(`${base}/report?year=${year}`) : null;
+  await Promise.all(media.map(async m => {
+    const q = query(m);
+    const [energy, cost, fc] = await Promise.all([attempt(`${base}/energy?period=month&count=1${q}`),
+      attempt(`${base}/cost?period=month&count=2&medium=${enc(m)}`),
+      last === "forecast" ? attempt(`${base}/forecast${m === "electricity" ? "" : "?medium=" + enc(m)}`) : null]);
+    const e = energy.data;
+    const amountCell = (key, p) => !e ? cell(table, key, "", { reason: energy.reason })
+      : value(p, m) === null ? cell(table, key, "", { reason: m === "gas" && p.m3 !== null ? t("media.noConversion") : t("media.noAmount") })
+      : cell(table, key, amount(p, m) + (p.complete ? "" : " *"), { title: p.complete ? null : t("incomplete") });
+    amountCell(m + ":month", e?.total);
+    amountCell(m + ":last-month", e?.previous_total);
+    const c = cost.data, why = c ? null : costReason(m, cost);
+    costCell(table, m + ":cost", c?.periods[1], c?.currency, why);
+    costCell(table, m + ":last-cost", c?.periods[0], c?.currency, why);
+    if (last === "forecast") {
+      // The year's cost from the forecast of this medium (an answer for another medium does not count).
+      const f = fc.data, y = f && (f.medium ?? "electricity") === m ? f.year : null;
+      if (y && y.gross_cents !== null && y.gross_cents !== undefined) {
+        cell(table, m + ":forecast", money(eur(y.gross_cents), f.currency), { small: t("cost.band", money(eur(y.low_gross_cents), f.currency),
+          money(eur(y.high_gross_cents), f.currency)), data: { grossCents: String(y.gross_cents) } });
+      } else cell(table, m + ":forecast", "", { reason: !c ? why : t("media.noForecast"), data: { note: fc.reason || "" } });
+    }
+  }));
+  if (report) {
+    const r = await report;
+    const b = r.data?.buildings?.[0];
+    for (const m of media) {
+      const x = b?.media?.find(y => y.medium === m);
+      if (!x) cell(table, m + ":co2", "", { reason: r.data ? t("media.noAmount") : r.reason });
+      else if (x.co2_kg === null || x.co2_kg === undefined) {
+        cell(table, m + ":co2", "", { reason: x.co2_g_per_unit === null || x.co2_g_per_unit === undefined ? t("media.noFactor", t("medium." + m))
+          : m === "gas" && x.value !== null ? t("media.noConversion") : t("media.noAmount"), data: { note: x.co2_note || "" } });
+      } else {
+        const per = num(x.co2_g_per_unit, 0) + " g/" + (m === "water" ? "m³" : "kWh") + " · " + x.co2_source;
+        cell(table, m + ":co2", co2(x.co2_kg) + (x.complete ? "" : " *"), { title: per + (x.complete ? "" : " · " + t("media.lowerBound")),
+          small: per, data: { co2Kg: String(x.co2_kg) } });
+      }
+    }
+  }
+  table.dataset.loaded = "1";
 }

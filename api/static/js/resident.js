@@ -2,13 +2,15 @@
 // last month and the same month last year with cost and a projection (as numbers and as bars on one screen),
 // the year's projected bill against the advance payments (Abschlag) with the forecast's band, how detailed
 // the values are (a reading every 15 min, whole kWh without the meter's PIN), and what each sub-metered
-// device uses, largest first with its share. Only the households the token sees exist here at all.
+// device uses, largest first with its share; a gas, heat or water meter's month, cost and projected year next
+// to electricity (media.js). Only the households the token sees exist here at all.
 
 import { el, state, api, enc, sitePower, siteHistory, midnight, patch } from "./util.js";
 import { t, watts, kwh, money, num, pct, date, time } from "./i18n.js";
 import { figure, altTable, bars } from "./charts.js";
 import { alertList } from "./facility.js";
 import { billSection, settlement, resolutionSection, resolution } from "./household.js";
+import { siteMedia, mediaTable, fillMedia } from "./media.js";
 
 export async function home(main, p) {
   const homes = state.sites.filter(s => s.kind === "household");
@@ -34,10 +36,14 @@ export async function home(main, p) {
   const cmpFig = figure("month-compare", t("home.compareChart") + " (kWh)", cmpBox);
   const alertBox = el("div", { class: "alert-list" });
   const bill = billSection(), detail = resolutionSection();
+  // A household with a gas, heat or water meter: each medium's month, cost and projected year next to electricity.
+  const media = siteMedia(site), mediaBox = media.length > 1 ? mediaTable(media, "forecast") : null;
   main.replaceChildren(el("div", { class: "home" },
     el("h2", {}, site.name || site.id), pick,
     el("section", { class: "now", "aria-labelledby": "now-h" }, el("h3", { id: "now-h" }, t("home.now")), now),
     el("section", {}, el("h3", {}, t("home.compare")), compare, cmpFig), bill,
+    mediaBox && el("section", { "aria-labelledby": "media-h" }, el("h3", { id: "media-h" }, t("home.media")),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-labelledby": "media-h" }, mediaBox)),
     el("section", {}, el("h3", {}, t("home.devices")), el("p", { class: "hint" }, t("home.devicesNote")), devices),
     hourFig, dayFig, detail,
     el("section", {}, el("h3", {}, t("alerts.title")), alertBox)));
@@ -100,6 +106,7 @@ export async function home(main, p) {
   // A failed load leaves "…" in place and its reason on the page (the browser tests print it).
   await load().catch(e => { main.dataset.error = String(e); });
   await resolution(detail, site).catch(e => { main.dataset.error = String(e); });
+  if (mediaBox) await fillMedia(mediaBox, base, media, "forecast").catch(e => { mediaBox.dataset.mediaError = String(e); });
   let last = 0;
   return {
     onLive(device) {
