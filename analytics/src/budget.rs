@@ -174,7 +174,9 @@ mod tests {
         Budget {
             site: Id::new("rathaus").expect("id"),
             year: 2026,
+            medium: Default::default(),
             kwh,
+            m3: None,
             gross,
         }
     }

@@ -33,12 +33,13 @@ use serde::Serialize;
 pub mod backtest;
 pub mod degree_days;
 pub mod heating;
+pub mod media;
 pub mod outlook;
 pub mod slp;
 #[cfg(test)]
 mod tests;
 
-pub use outlook::{Outlook, outlook, outlook_with, year_end, year_end_with, year_of};
+pub use outlook::{Outlook, outlook, outlook_scaled, outlook_with, year_end, year_end_with, year_of};
 pub use slp::Slp;
 
 /// Days of known hours from which a meter's own hour-of-week profile is used.

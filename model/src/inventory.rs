@@ -570,6 +570,11 @@ impl Inventory {
             }
         }
         errors.extend(crate::tariff::validate(&self.tariffs, &self.budgets, &self.sites));
+        errors.extend(crate::forecast::media::validate_budgets(
+            &self.budgets,
+            &self.sites,
+            &self.gas_conversions,
+        ));
         errors.extend(crate::counter::gas::validate(&self.gas_conversions, &self.sites));
         errors.extend(advance::validate(&self.advance_payments, &self.sites));
         errors

@@ -167,9 +167,16 @@ pub struct Budget {
     pub site: Id,
     /// Calendar year.
     pub year: i32,
-    /// Energy budget, kWh imported; optional.
+    /// The medium budgeted: `electricity` (default), `heat`, `gas` or `water` (checked against the site's
+    /// meters and gas conversions by [`crate::forecast::media::validate_budgets`]).
+    #[serde(default)]
+    pub medium: Medium,
+    /// Energy budget, kWh imported (electricity, heat, gas through its calorific value); optional.
     #[serde(default)]
     pub kwh: Option<f64>,
+    /// Volume budget, m³ (gas, water); optional.
+    #[serde(default)]
+    pub m3: Option<f64>,
     /// Cost budget, gross, in the tariff's currency; optional.
     #[serde(default)]
     pub gross: Option<f64>,
@@ -401,17 +408,21 @@ pub fn validate(tariffs: &[Tariff], budgets: &[Budget], sites: &[crate::Site]) -
         if !(1970..=2200).contains(&b.year) {
             errors.push(format!("{path}.year: {} is implausible", b.year));
         }
-        for (name, v) in [("kwh", b.kwh), ("gross", b.gross)] {
+        for (name, v) in [("kwh", b.kwh), ("m3", b.m3), ("gross", b.gross)] {
             if v.is_some_and(|v| !v.is_finite() || v <= 0.0) {
                 errors.push(format!("{path}.{name}: must be a number > 0"));
             }
         }
-        if b.kwh.is_none() && b.gross.is_none() {
-            errors.push(format!("{path}: needs kwh or gross (or both)"));
+        if b.kwh.is_none() && b.m3.is_none() && b.gross.is_none() {
+            errors.push(format!("{path}: needs kwh or gross (or m3 for gas and water)"));
         }
-        if budgets[..i].iter().any(|o| o.site == b.site && o.year == b.year) {
+        if budgets[..i]
+            .iter()
+            .any(|o| o.site == b.site && o.year == b.year && o.medium == b.medium)
+        {
             errors.push(format!(
-                "{path}: a second budget for site {:?} and year {}",
+                "{path}: a second {} budget for site {:?} and year {}",
+                b.medium.name(),
                 b.site.as_str(),
                 b.year
             ));

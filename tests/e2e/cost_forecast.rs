@@ -133,7 +133,9 @@ async fn cost_to_the_cent_and_forecasts_within_their_band() -> anyhow::Result<()
     inventory.budgets = vec![Budget {
         site: id("schule"),
         year,
+        medium: Default::default(),
         kwh: Some(1000.0),
+        m3: None,
         gross: None,
     }];
     cfg.inventory = inventory;

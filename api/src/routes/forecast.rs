@@ -16,55 +16,86 @@
 //! observations, [`crate::weather`], and the daily means of the site's `outdoor_temperature` devices'
 //! `temperature` readings in the store, which take precedence), then the feed's forecast, then the monthly
 //! normal. `weather` says what was applied (`source`: `none` without any temperature, then it forecasts as
-//! any load; `not_heating`; `not_fitted`; or the temperatures used). Gas meters are not forecast yet (their
-//! m³ need the calorific value).
+//! any load; `not_heating`; `not_fitted`; or the temperatures used).
+//!
+//! **Any medium** (`?medium=`, a device's own by default, a site's electricity by default): heat in Wh of
+//! the heat meters, gas in m³ of the gas meters and in Wh through the site's `[[gas_conversions]]`
+//! (E = V × Z × Hₛ), water in m³, each priced with the site's tariffs of the medium
+//! ([`zw_model::forecast::media`], [`media`]). Heat and gas follow the weather as heating loads do, water
+//! forecasts by hour of week. What cannot be known is null and `missing` says why (no calorific value, no
+//! tariff of the medium): never a silent 0.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Timelike, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zw_influx::read::{self, Request};
 use zw_model::forecast::heating::{Applied, KnownTemps};
+use zw_model::forecast::media::{kwh_per_m3_at, outlook_medium};
 use zw_model::forecast::{Hour, Method, Model, Slp, learn, outlook_with};
 use zw_model::report::Medium;
-use zw_model::tariff::Interval;
 use zw_model::tariff::{Schedule, Tariff};
 use zw_model::{Device, Quantity, Site, SiteKind, User, storage};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::periods::local_midnight;
 use crate::routes::cost::{flat_default, interval_edges, metered};
 use crate::routes::devices::visible_device;
-use crate::routes::energy::{intervals, site_meters, visible_site};
+use crate::routes::energy::{intervals, measures_electricity, medium_meters, visible_site};
+
+mod media;
 
 /// Days of hourly history a model learns from.
 pub const HISTORY_DAYS: i64 = 28;
 
-/// One projected horizon.
+/// Query parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastParams {
+    /// What is forecast: `electricity`, `heat` (Wh of the heat meters), `gas` (m³ of the gas meters, and
+    /// Wh through the site's `[[gas_conversions]]`) or `water` (m³). Default: a device's own medium, a
+    /// site's electricity.
+    pub medium: Option<Medium>,
+}
+
+/// One projected horizon. Energy (`…wh`) is null for water and for gas without a valid calorific value;
+/// volume (`…m3`) is null for electricity and heat; cost is null without a tariff of the medium or
+/// without the gas's kWh (the report's `missing` says why).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Horizon {
     /// End of the horizon (exclusive).
     pub until: DateTime<Utc>,
     /// Measured from the start of the day, month or year up to `from`, Wh.
-    pub measured_wh: f64,
+    pub measured_wh: Option<f64>,
     /// Forecast from `from` to `until`, Wh.
-    pub remaining_wh: f64,
+    pub remaining_wh: Option<f64>,
     /// Projected total, Wh.
-    pub wh: f64,
+    pub wh: Option<f64>,
     /// Lower end of the band (p10), Wh.
-    pub low_wh: f64,
+    pub low_wh: Option<f64>,
     /// Upper end of the band (p90), Wh.
-    pub high_wh: f64,
+    pub high_wh: Option<f64>,
+    /// Gas and water: measured up to `from`, m³.
+    pub measured_m3: Option<f64>,
+    /// Gas and water: forecast from `from` to `until`, m³.
+    pub remaining_m3: Option<f64>,
+    /// Gas and water: projected total, m³.
+    pub m3: Option<f64>,
+    /// Gas and water: lower end of the band (p10), m³.
+    pub low_m3: Option<f64>,
+    /// Gas and water: upper end of the band (p90), m³.
+    pub high_m3: Option<f64>,
     /// Projected gross cost, cents (measured and forecast energy priced by the tariffs, Grundpreis included).
-    pub gross_cents: i64,
+    pub gross_cents: Option<i64>,
     /// Lower end of the cost band, cents.
-    pub low_gross_cents: i64,
+    pub low_gross_cents: Option<i64>,
     /// Upper end of the cost band, cents.
-    pub high_gross_cents: i64,
+    pub high_gross_cents: Option<i64>,
     /// The measured part had no gap and every interval was priced.
     pub complete: bool,
 }
@@ -74,19 +105,28 @@ pub struct Horizon {
 pub struct ForecastHour {
     /// Start of the hour.
     pub start: DateTime<Utc>,
-    /// Expected energy, Wh.
-    pub wh: f64,
+    /// Expected energy, Wh; null for water and for gas without a valid calorific value.
+    pub wh: Option<f64>,
+    /// Gas and water: expected volume, m³.
+    pub m3: Option<f64>,
 }
 
-/// A yearly budget against the year-end projection.
+/// A yearly budget of the forecast's medium against the year-end projection.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BudgetCheck {
     /// Calendar year.
     pub year: i32,
+    /// The budget's medium (the forecast's).
+    pub medium: Medium,
     /// Energy budget, kWh.
     pub kwh: Option<f64>,
-    /// Projected kWh above the energy budget (0 when within); null without an energy budget.
+    /// Projected kWh above the energy budget (0 when within); null without an energy budget, or when the
+    /// projection has no kWh (gas without a calorific value).
     pub exceeded_by_kwh: Option<f64>,
+    /// Volume budget (gas, water), m³.
+    pub m3: Option<f64>,
+    /// Projected m³ above the volume budget (0 when within); null without a volume budget.
+    pub exceeded_by_m3: Option<f64>,
     /// Cost budget, gross in the currency.
     pub gross: Option<f64>,
     /// Projected gross above the cost budget (0 when within); null without a cost budget.
@@ -102,6 +142,11 @@ pub struct BudgetCheck {
 pub struct ForecastReport {
     /// Site or device id.
     pub subject: String,
+    /// What is forecast.
+    pub medium: Medium,
+    /// Why some figures are null (no calorific value valid for the gas, no tariff of the medium); empty
+    /// when all are known.
+    pub missing: Vec<String>,
     /// The hour the forecast starts at (measured before it).
     pub from: DateTime<Utc>,
     /// `hour_of_week` or `standard_profile` (with `profile`: `h25` or `g25`), and the days learned from.
@@ -125,7 +170,7 @@ pub struct ForecastReport {
     pub year: Horizon,
     /// Tomorrow, hour by hour (local midnight to midnight; 23 or 25 hours on DST changes).
     pub tomorrow: Vec<ForecastHour>,
-    /// The site's budget for this year, if configured (sites only).
+    /// The site's budget of the medium for this year, if configured (sites only).
     pub budget: Option<BudgetCheck>,
 }
 
@@ -135,8 +180,8 @@ struct Ctx<'a> {
     site: &'a Site,
     devices: &'a [&'a Device],
     tz: chrono_tz::Tz,
-    /// What is forecast: `energy_import`, or a heat meter's `heat_energy`.
-    quantity: Quantity,
+    /// What is forecast (electricity: `energy_import`).
+    medium: Medium,
     /// The temperatures of a heating load; `None` for a load that does not heat.
     temps: Option<KnownTemps>,
     history: Vec<Hour>,
@@ -160,7 +205,7 @@ impl Ctx<'_> {
         let b = intervals(
             self.state,
             (&self.site.id, self.devices),
-            self.quantity,
+            self.medium.quantity(),
             &edges,
             self.user,
         )
@@ -174,60 +219,80 @@ impl Ctx<'_> {
             .collect())
     }
 
-    /// Measured from `start` to `from`, the projection to `until`, and its cost.
+    /// Measured from `start` to `from`, the projection to `until`, its cost, and why some of it is unknown.
     async fn horizon(
         &self,
         model: &Model<chrono_tz::Tz>,
         schedule: &Schedule<'_, chrono_tz::Tz>,
         used: &[&Tariff],
         (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
-    ) -> Result<(Horizon, Applied), ApiError> {
+    ) -> Result<(Horizon, Applied, Vec<String>), ApiError> {
         let edges = interval_edges(self.tz, start, from, schedule.step());
+        let range = (start, from, until);
+        if self.medium != Medium::Electricity {
+            let buckets = if edges.len() < 2 {
+                Vec::new()
+            } else {
+                intervals(
+                    self.state,
+                    (&self.site.id, self.devices),
+                    self.medium.quantity(),
+                    &edges,
+                    self.user,
+                )
+                .await?
+            };
+            let conversions = (
+                self.site.id.as_str(),
+                self.state.inventory.gas_conversions.as_slice(),
+            );
+            let weather = self.weather();
+            let (o, applied) = outlook_medium(
+                self.medium,
+                model,
+                schedule,
+                conversions,
+                &buckets,
+                range,
+                weather,
+            );
+            let complete = buckets.iter().all(|b| b.complete);
+            return Ok((media::horizon(until, &o, complete), applied, o.missing));
+        }
         let (measured, complete) = if edges.len() < 2 {
             (Vec::new(), Vec::new())
-        } else if self.quantity == Quantity::EnergyImport {
-            metered(self.state, (self.site, self.devices), &edges, self.user, used).await?
         } else {
-            let b = intervals(
-                self.state,
-                (&self.site.id, self.devices),
-                self.quantity,
-                &edges,
-                self.user,
-            )
-            .await?;
-            let complete = b.iter().map(|b| b.complete).collect();
-            let ivs = b
-                .iter()
-                .zip(&edges)
-                .map(|(b, t)| Interval {
-                    start: *t,
-                    import_wh: b.wh,
-                    export_wh: None,
-                })
-                .collect();
-            (ivs, complete)
+            metered(self.state, (self.site, self.devices), &edges, self.user, used).await?
         };
-        let weather = self.temps.as_ref().map(|t| {
+        let (o, applied) = outlook_with(model, schedule, &measured, range, self.weather());
+        let horizon = Horizon {
+            until,
+            measured_wh: Some(o.measured_wh),
+            remaining_wh: Some(o.remaining_wh),
+            wh: Some(o.wh),
+            low_wh: Some(o.low_wh),
+            high_wh: Some(o.high_wh),
+            measured_m3: None,
+            remaining_m3: None,
+            m3: None,
+            low_m3: None,
+            high_m3: None,
+            gross_cents: Some(o.gross_cents),
+            low_gross_cents: Some(o.low_gross_cents),
+            high_gross_cents: Some(o.high_gross_cents),
+            complete: complete.iter().all(|c| *c) && o.priced,
+        };
+        Ok((horizon, applied, Vec::new()))
+    }
+
+    /// What a heating load's outlook follows (not held across an await: the temperatures are not `Sync`).
+    fn weather(&self) -> Option<zw_model::forecast::outlook::Weather<'_>> {
+        self.temps.as_ref().map(|t| {
             (
                 self.history.as_slice(),
                 t as &dyn zw_model::forecast::heating::DayTemps,
             )
-        });
-        let (o, applied) = outlook_with(model, schedule, &measured, (start, from, until), weather);
-        let horizon = Horizon {
-            until,
-            measured_wh: o.measured_wh,
-            remaining_wh: o.remaining_wh,
-            wh: o.wh,
-            low_wh: o.low_wh,
-            high_wh: o.high_wh,
-            gross_cents: o.gross_cents,
-            low_gross_cents: o.low_gross_cents,
-            high_gross_cents: o.high_gross_cents,
-            complete: complete.iter().all(|c| *c) && o.priced,
-        };
-        Ok((horizon, applied))
+        })
     }
 
     /// The daily temperatures of the site: the weather feed's, with the daily means of its
@@ -272,24 +337,32 @@ fn midnight(tz: chrono_tz::Tz, d: Option<NaiveDate>) -> Result<DateTime<Utc>, Ap
         .ok_or_else(|| ApiError::BadRequest("date out of range".into()))
 }
 
-fn budget(state: &AppState, site: &Site, year: i32, h: &Horizon) -> Option<BudgetCheck> {
+fn budget(state: &AppState, site: &Site, (year, medium): (i32, Medium), h: &Horizon) -> Option<BudgetCheck> {
     let b = state
         .inventory
         .budgets
         .iter()
-        .find(|b| b.site == site.id && b.year == year)?;
-    let over = |budget: Option<f64>, v: f64| budget.map(|b| (v - b).max(0.0));
-    let exceeded_by_kwh = over(b.kwh, h.wh / 1000.0);
-    let exceeded_by_gross = over(b.gross, h.gross_cents as f64 / 100.0);
-    let surely = over(b.kwh, h.low_wh / 1000.0).is_some_and(|x| x > 0.0)
-        || over(b.gross, h.low_gross_cents as f64 / 100.0).is_some_and(|x| x > 0.0);
+        .find(|b| b.site == site.id && b.year == year && b.medium == medium)?;
+    let over = |budget: Option<f64>, v: Option<f64>| budget.and_then(|b| v.map(|v| (v - b).max(0.0)));
+    let kwh = |wh: Option<f64>| wh.map(|w| w / 1000.0);
+    let money = |c: Option<i64>| c.map(|c| c as f64 / 100.0);
+    let exceeded_by_kwh = over(b.kwh, kwh(h.wh));
+    let exceeded_by_m3 = over(b.m3, h.m3);
+    let exceeded_by_gross = over(b.gross, money(h.gross_cents));
+    let positive = |x: Option<f64>| x.is_some_and(|x| x > 0.0);
+    let surely = positive(over(b.kwh, kwh(h.low_wh)))
+        || positive(over(b.m3, h.low_m3))
+        || positive(over(b.gross, money(h.low_gross_cents)));
     Some(BudgetCheck {
         year,
+        medium,
         kwh: b.kwh,
         exceeded_by_kwh,
+        m3: b.m3,
+        exceeded_by_m3,
         gross: b.gross,
         exceeded_by_gross,
-        exceeded: exceeded_by_kwh.is_some_and(|x| x > 0.0) || exceeded_by_gross.is_some_and(|x| x > 0.0),
+        exceeded: positive(exceeded_by_kwh) || positive(exceeded_by_m3) || positive(exceeded_by_gross),
         exceeded_surely: surely,
     })
 }
@@ -298,6 +371,7 @@ async fn report(
     state: &AppState,
     user: &User,
     (site, devices, subject, with_budget): (&Site, &[&Device], &str, bool),
+    medium: Medium,
 ) -> Result<ForecastReport, ApiError> {
     let tz = state.config.timezone();
     let now = Utc::now();
@@ -307,19 +381,18 @@ async fn report(
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now);
     let today = from.with_timezone(&tz).date_naive();
-    let heating = heating_load(devices);
-    let heat_meters = heating && devices.iter().all(|d| d.class == "heat_meter");
+    let heating = if medium == Medium::Electricity {
+        heating_load(devices)
+    } else {
+        medium.weather_dependent()
+    };
     let mut ctx = Ctx {
         state,
         user,
         site,
         devices,
         tz,
-        quantity: if heat_meters {
-            Quantity::HeatEnergy
-        } else {
-            Quantity::EnergyImport
-        },
+        medium,
         temps: None,
         history: Vec::new(),
     };
@@ -335,21 +408,20 @@ async fn report(
     }
     let model = learn(tz, &hours, slp).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no energy measured for {subject} in the last {HISTORY_DAYS} days to forecast from"
+            "no {} measured for {subject} in the last {HISTORY_DAYS} days to forecast from",
+            medium.name()
         ))
     })?;
     let default = flat_default(state);
-    let medium = if heat_meters {
-        Medium::Heat
-    } else {
-        Medium::Electricity
-    };
     let mut schedule = Schedule::for_medium(&state.inventory.tariffs, &site.id, medium, tz);
     if schedule.is_empty() && medium == Medium::Electricity {
         schedule = Schedule::only(&default, tz);
     }
     // The demand charge of the horizons' days at the billing year's peak so far (a later peak adds to it).
-    if schedule.has_demand() && crate::routes::cost::is_site_total(site, devices) {
+    if medium == Medium::Electricity
+        && schedule.has_demand()
+        && crate::routes::cost::is_site_total(site, devices)
+    {
         let dates = [
             NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap_or(today),
             today.succ_opt().unwrap_or(today),
@@ -375,27 +447,41 @@ async fn report(
     )?;
     let year = midnight(tz, NaiveDate::from_ymd_opt(today.year(), 1, 1))?;
     let next_year = midnight(tz, NaiveDate::from_ymd_opt(today.year() + 1, 1, 1))?;
-    let (today_h, _) = ctx
+    let mut missing: Vec<String> = Vec::new();
+    let mut note = |m: Vec<String>| {
+        for m in m {
+            if !missing.contains(&m) {
+                missing.push(m);
+            }
+        }
+    };
+    let (today_h, _, m) = ctx
         .horizon(&model, &schedule, &used, (day, from, tomorrow))
         .await?;
-    let (month_h, weather) = ctx
+    note(m);
+    let (month_h, weather, m) = ctx
         .horizon(&model, &schedule, &used, (month, from, next_month))
         .await?;
-    let (year_h, _) = ctx
+    note(m);
+    let (year_h, _, m) = ctx
         .horizon(&model, &schedule, &used, (year, from, next_year))
         .await?;
+    note(m);
     let after = midnight(tz, today.succ_opt().and_then(|d| d.succ_opt()))?;
     let currency = schedule
         .at(today)
         .map_or_else(|| default.currency.clone(), |t| t.currency.clone());
+    let per_m3 = kwh_per_m3_at(site.id.as_str(), &state.inventory.gas_conversions, tomorrow);
     Ok(ForecastReport {
         subject: subject.into(),
+        medium,
+        missing,
         from,
         method: model.method(),
         band: model.band(),
         currency,
         budget: with_budget
-            .then(|| budget(state, site, today.year(), &year_h))
+            .then(|| budget(state, site, (today.year(), medium), &year_h))
             .flatten(),
         today: today_h,
         month: month_h,
@@ -404,14 +490,23 @@ async fn report(
         tomorrow: model
             .hours(tomorrow, after)
             .into_iter()
-            .map(|(start, wh)| ForecastHour { start, wh })
+            .map(|(start, v)| media::hour(medium, start, v, per_m3))
             .collect(),
     })
 }
 
-/// A site's forecast (its main meters, or all devices without one) and its budget for this year.
+/// The device's own medium: that of its meter class, else electricity.
+pub fn own_medium(device: &Device) -> Medium {
+    Medium::ALL
+        .into_iter()
+        .find(|m| m.meter_class() == Some(device.class.as_str()))
+        .unwrap_or(Medium::Electricity)
+}
+
+/// A site's forecast of a medium (electricity: its main meters, or all devices without one; heat, gas,
+/// water: its meters of that class) and its budget of the medium for this year.
 #[utoipa::path(get, path = "/api/v1/sites/{id}/forecast", tag = "energy", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Site id")),
+    params(("id" = String, Path, description = "Site id"), ForecastParams),
     responses((status = 200, body = ForecastReport), (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
@@ -419,17 +514,25 @@ pub async fn site(
     State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<ForecastParams>,
 ) -> Result<Json<ForecastReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
-    let meters = site_meters(site);
+    let medium = p.medium.unwrap_or_default();
+    let meters = medium_meters(site, medium);
+    if meters.is_empty() && medium != Medium::Electricity {
+        return Err(ApiError::NotFound(format!(
+            "site {id} has no {} meter",
+            medium.name()
+        )));
+    }
     Ok(Json(
-        report(&state, &user, (site, &meters, site.id.as_str(), true)).await?,
+        report(&state, &user, (site, &meters, site.id.as_str(), true), medium).await?,
     ))
 }
 
-/// A device's forecast, priced under its site's tariffs.
+/// A device's forecast of its medium (or `medium`, which must be it), priced under its site's tariffs.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/forecast", tag = "energy", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Device id")),
+    params(("id" = String, Path, description = "Device id"), ForecastParams),
     responses((status = 200, body = ForecastReport), (status = 400, body = crate::error::Problem),
         (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
@@ -437,9 +540,19 @@ pub async fn device(
     State(state): State<Arc<AppState>>,
     Caller(user): Caller,
     Path(id): Path<String>,
+    ApiQuery(p): ApiQuery<ForecastParams>,
 ) -> Result<Json<ForecastReport>, ApiError> {
     let (site, dev) = visible_device(&state, &user, &id)?;
+    let own = own_medium(dev);
+    let medium = p.medium.unwrap_or(own);
+    let measures = own == medium && (medium != Medium::Electricity || measures_electricity(dev));
+    if !measures {
+        return Err(ApiError::BadRequest(format!(
+            "device {id} does not measure {}: choose its medium with ?medium=",
+            medium.name()
+        )));
+    }
     Ok(Json(
-        report(&state, &user, (site, &[dev], dev.id.as_str(), false)).await?,
+        report(&state, &user, (site, &[dev], dev.id.as_str(), false), medium).await?,
     ))
 }

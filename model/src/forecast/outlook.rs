@@ -67,9 +67,25 @@ pub fn outlook_with<Z: TimeZone>(
     (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
     weather: Option<Weather<'_>>,
 ) -> (Outlook, Applied) {
+    outlook_scaled(model, schedule, measured, (start, from, until), weather, 1.0)
+}
+
+/// [`outlook_with`] of a model learned in other units than the schedule prices: the model's forecast
+/// (in the units it learned, e.g. m³ of gas) times `scale` (e.g. Wh per m³) joins `measured` (already in
+/// the priced units) and is priced with it. The outlook's figures are in the priced units; the degree-day
+/// fit stays in the model's units (`weather`'s hours are what the model learned from).
+pub fn outlook_scaled<Z: TimeZone>(
+    model: &Model<Z>,
+    schedule: &Schedule<'_, Z>,
+    measured: &[Interval],
+    (start, from, until): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    weather: Option<Weather<'_>>,
+    scale: f64,
+) -> (Outlook, Applied) {
     let tz = &model.tz;
     let measured_wh: f64 = measured.iter().filter_map(|i| i.import_wh).sum();
-    let plain = model.project(measured_wh, from, until);
+    // The rest alone (nothing measured) in the model's units; scaled and added to the measured below.
+    let plain = model.project(0.0, from, until);
     let on = from.with_timezone(tz).date_naive();
     let (p, applied) = match weather {
         None => (plain, Applied::not("not_heating")),
@@ -100,7 +116,7 @@ pub fn outlook_with<Z: TimeZone>(
         .into_iter()
         .map(|(t, wh)| Interval {
             start: t,
-            import_wh: Some(wh * factor),
+            import_wh: Some(wh * factor * scale),
             export_wh: None,
         })
         .collect();
@@ -114,10 +130,10 @@ pub fn outlook_with<Z: TimeZone>(
     let (lo, hi) = model.band_over(from, until);
     let outlook = Outlook {
         measured_wh,
-        remaining_wh: p.remaining_wh,
-        wh: p.wh,
-        low_wh: p.low_wh,
-        high_wh: p.high_wh,
+        remaining_wh: p.remaining_wh * scale,
+        wh: measured_wh + p.wh * scale,
+        low_wh: measured_wh + p.low_wh * scale,
+        high_wh: measured_wh + p.high_wh * scale,
         gross_cents: bill.gross_cents,
         low_gross_cents: bill.gross_cents + (rest * lo.max(-1.0)).round() as i64,
         high_gross_cents: bill.gross_cents + (rest * hi).round() as i64,

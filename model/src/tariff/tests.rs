@@ -227,7 +227,9 @@ fn validation_lists_every_problem() {
     let budgets = [Budget {
         site: id("haus"),
         year: 2026,
+        medium: Default::default(),
         kwh: None,
+        m3: None,
         gross: None,
     }];
     let site = crate::Site {
