@@ -19,7 +19,8 @@
 //! withheld: `wh` null, `complete` false. Costs are priced as `/cost` prices them ([`super::cost`]): interval
 //! by interval under the site's `[[tariffs]]` (gross: energy, Grundpreis and VAT; for export the feed-in
 //! credit), each period naming the tariff versions that applied, or at the flat `[api.tariff]` price for a
-//! site without tariffs. The span a report reads is bounded per role and by what
+//! site without tariffs; heat, gas and water under the site's tariffs of the medium (`/cost?medium=`), or
+//! not at all. The span a report reads is bounded per role and by what
 //! InfluxDB can store ([`crate::bounds`]), checked before any query.
 
 use std::sync::Arc;
@@ -39,7 +40,7 @@ use crate::bounds::{shifted, storable_date, within};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::periods::{Compare, Period, comparison_dates, current_dates, local_midnight, ongoing};
-use crate::routes::cost::{Priced, TariffCost, flat_default, price_periods};
+use crate::routes::cost::{Priced, TariffCost, flat_default, price_medium};
 use crate::routes::devices::visible_device;
 
 mod readings;
@@ -95,9 +96,12 @@ pub struct PeriodEnergy {
     /// Cost in the tariff's currency, to the cent, as `/cost` reports the period: under the site's
     /// `[[tariffs]]` the gross amount (energy, Grundpreis, VAT) of an import, the feed-in credit of an
     /// export; else `wh` at the flat `price_per_kwh`. Null when `wh` is, or when the periods hold more
-    /// tariff intervals than `/cost` prices at once (ask `/cost` for fewer periods); null for heat, gas and
-    /// water (the tariffs price electricity).
+    /// tariff intervals than `/cost` prices at once (ask `/cost` for fewer periods). Heat, gas and water
+    /// are priced by the site's tariffs of the medium exactly as `/cost?medium=` prices them (gas on its
+    /// kWh, so null without a valid calorific value; water per m³); null when the site has none.
     pub cost: Option<f64>,
+    /// The same cost net (without VAT; the feed-in credit of an export, which has none); null with `cost`.
+    pub net_cost: Option<f64>,
     /// The tariff versions that priced `cost`, oldest first (the flat price is `api-tariff`).
     pub tariffs: Vec<TariffCost>,
 }
@@ -291,21 +295,13 @@ async fn report_buckets(
 async fn costs(
     state: &AppState,
     who: (&User, &Site, &[&Device]),
-    q: Quantity,
+    (q, medium): (Quantity, Medium),
     r: &Range,
     (prev, cur): &(Vec<Bucket>, Vec<Bucket>),
 ) -> Result<(BlockCost, BlockCost), ApiError> {
-    if !matches!(q, Quantity::EnergyImport | Quantity::EnergyExport) {
-        // The tariffs price electricity: heat, gas and water have no cost here.
-        let none = |b: &[Bucket]| BlockCost {
-            periods: b.iter().map(|_| (None, Vec::new())).collect(),
-            total: None,
-        };
-        return Ok((none(prev), none(cur)));
-    }
     Ok((
-        block_cost(state, who, q, (&r.previous, prev), r.now).await?,
-        block_cost(state, who, q, (&r.current, cur), r.now).await?,
+        block_cost(state, who, (q, medium), (&r.previous, prev), r.now).await?,
+        block_cost(state, who, (q, medium), (&r.current, cur), r.now).await?,
     ))
 }
 
@@ -323,10 +319,24 @@ fn add(a: Bucket, b: Bucket) -> Bucket {
     }
 }
 
-/// The cost of each period of a block and of their sum, with the tariff versions of each period.
+/// The cost of each period of a block and of their sum (gross, net), with the tariff versions of each
+/// period.
 struct BlockCost {
-    periods: Vec<(Option<f64>, Vec<TariffCost>)>,
-    total: Option<f64>,
+    periods: Vec<(Money, Vec<TariffCost>)>,
+    total: Money,
+}
+
+/// Gross and net, in the currency.
+type Money = (Option<f64>, Option<f64>);
+
+impl BlockCost {
+    /// No cost for any period (a medium without tariffs, or too many intervals to price).
+    fn none(buckets: &[Bucket]) -> Self {
+        Self {
+            periods: buckets.iter().map(|_| ((None, None), Vec::new())).collect(),
+            total: (None, None),
+        }
+    }
 }
 
 /// Cents to the currency, kept only where the energy is known.
@@ -334,27 +344,28 @@ fn money(wh: Option<f64>, cents: Option<i64>) -> Option<f64> {
     wh.and(cents).map(|c| c as f64 / 100.0)
 }
 
-/// Prices a block's periods: under the site's tariffs as `/cost` does (reading the energy again at the
-/// tariff's interval), else each period's energy at the flat price.
+/// Prices a block's periods: under the site's tariffs of the medium as `/cost?medium=` does (reading the
+/// amounts again at the tariff's interval), else electricity at the flat price and other media not at all.
 async fn block_cost(
     state: &AppState,
     (user, site, devices): (&User, &Site, &[&Device]),
-    q: Quantity,
+    (q, medium): (Quantity, Medium),
     (block, buckets): (&Block, &[Bucket]),
     now: DateTime<Utc>,
 ) -> Result<BlockCost, ApiError> {
     let tz = state.config.timezone();
-    if !Schedule::for_site(&state.inventory.tariffs, &site.id, tz).is_empty() {
+    if !Schedule::for_medium(&state.inventory.tariffs, &site.id, medium, tz).is_empty() {
         let export = q == Quantity::EnergyExport;
-        let of = |wh: Option<f64>, c: &crate::routes::cost::PeriodCost| {
-            let cents = if export {
-                Some(c.feed_in_cents)
+        let of = |wh: Option<f64>, c: &crate::routes::cost::PeriodCost| -> Money {
+            if export {
+                let credit = money(wh, Some(c.feed_in_cents));
+                (credit, credit)
             } else {
-                c.gross_cents
-            };
-            money(wh, cents)
+                (money(wh, c.gross_cents), money(wh, c.net_cents))
+            }
         };
-        return match price_periods(state, user, (site, devices), (&block.dates, &block.edges), now).await {
+        let span = (block.dates.as_slice(), block.edges.as_slice());
+        return match price_medium(state, user, (site, devices), medium, span, now).await {
             Ok(Priced { periods, total, .. }) => Ok(BlockCost {
                 total: of(buckets.iter().find_map(|b| b.wh), &total),
                 periods: buckets
@@ -364,12 +375,13 @@ async fn block_cost(
                     .collect(),
             }),
             // More intervals than one cost report prices: no cost rather than no report.
-            Err(ApiError::BadRequest(_)) => Ok(BlockCost {
-                periods: buckets.iter().map(|_| (None, Vec::new())).collect(),
-                total: None,
-            }),
+            Err(ApiError::BadRequest(_)) => Ok(BlockCost::none(buckets)),
             Err(e) => Err(e),
         };
+    }
+    if medium != Medium::Electricity {
+        // Only electricity falls back to the flat price.
+        return Ok(BlockCost::none(buckets));
     }
     let flat = flat_default(state);
     let schedule = Schedule::only(&flat, tz);
@@ -383,7 +395,8 @@ async fn block_cost(
             &[],
         );
         let lines: Vec<TariffCost> = b.lines.into_iter().map(TariffCost::from).collect();
-        (money(wh, Some(b.gross_cents)), lines)
+        let gross = money(wh, Some(b.gross_cents));
+        ((gross, money(wh, Some(b.net_cents))), lines)
     };
     let known: Vec<f64> = buckets.iter().filter_map(|b| b.wh).collect();
     let total_wh = (!known.is_empty()).then(|| known.iter().sum());
@@ -414,13 +427,14 @@ fn report(
             .zip(&block.dates)
             .zip(block.edges.windows(2))
             .zip(c.periods)
-            .map(|((((b, m3), d), w), (cost, tariffs))| PeriodEnergy {
+            .map(|((((b, m3), d), w), ((cost, net_cost), tariffs))| PeriodEnergy {
                 start: *d,
                 wh: b.wh,
                 m3: *m3,
                 complete: b.complete,
                 ongoing: ongoing(w[0], w[1], r.now),
                 cost,
+                net_cost,
                 tariffs,
             })
             .collect()
@@ -430,19 +444,22 @@ fn report(
         entries(&r.previous, &prev, prev_cost),
         entries(&r.current, &cur, cur_cost),
     );
-    let total = |items: &[PeriodEnergy], start: NaiveDate, cost: Option<f64>| {
+    let total = |items: &[PeriodEnergy], start: NaiveDate, cost: Money| {
         let sum = |f: fn(&PeriodEnergy) -> Option<f64>| {
             let known: Vec<f64> = items.iter().filter_map(f).collect();
             (!known.is_empty()).then(|| known.iter().sum())
         };
-        let wh = sum(|e| e.wh);
+        let (wh, m3) = (sum(|e| e.wh), sum(|e| e.m3));
+        // Priced on what is known: the energy, or the volume of water (which has no Wh).
+        let known = wh.or(m3);
         PeriodEnergy {
             start,
             wh,
-            m3: sum(|e| e.m3),
+            m3,
             complete: items.iter().all(|e| e.complete),
             ongoing: items.iter().any(|e| e.ongoing),
-            cost: wh.and(cost),
+            cost: known.and(cost.0),
+            net_cost: known.and(cost.1),
             tariffs: Vec::new(),
         }
     };
@@ -489,7 +506,7 @@ pub async fn device(
     let (q, direction) = quantity(medium, p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
     let b = report_buckets(&state, (&site.id, &[dev]), q, &r).await?;
-    let c = costs(&state, (&user, site, &[dev]), q, &r, &b).await?;
+    let c = costs(&state, (&user, site, &[dev]), (q, medium), &r, &b).await?;
     let subject = (dev.id.as_str(), &site.id, medium);
     Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }
@@ -555,7 +572,7 @@ pub async fn site(
     let r = range(&state, &p, &user)?;
     let meters = medium_meters(site, medium);
     let b = report_buckets(&state, (&site.id, &meters), q, &r).await?;
-    let c = costs(&state, (&user, site, &meters), q, &r, &b).await?;
+    let c = costs(&state, (&user, site, &meters), (q, medium), &r, &b).await?;
     let subject = (site.id.as_str(), &site.id, medium);
     Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }
