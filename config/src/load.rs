@@ -163,21 +163,50 @@ fn sections(mut t: Table, errors: &mut Vec<String>) -> Config {
 }
 
 /// Reads the CSV of every dynamic tariff into its price series (`tariffs[i].dynamic.csv: …` per problem).
+/// Tariffs naming one bus `series` share one [`zw_model::tariff::LivePrices`] (their CSVs merged into it;
+/// a series without a CSV starts empty and is filled from the bus by the API).
 fn read_price_series(tariffs: &mut [zw_model::tariff::Tariff], errors: &mut Vec<String>) {
+    use zw_model::tariff::{LivePrices, PriceSeries};
+    let mut shared: std::collections::HashMap<zw_model::Id, LivePrices> = Default::default();
     for (i, t) in tariffs.iter_mut().enumerate() {
         let Some(d) = t.dynamic.as_mut() else {
             continue;
         };
         let path = format!("tariffs[{i}].dynamic.csv");
-        match std::fs::read_to_string(&d.csv) {
-            Err(e) => errors.push(format!("{path}: {}: {e}", d.csv.display())),
-            Ok(text) => match zw_model::tariff::PriceSeries::from_csv(&text) {
-                Ok(p) => d.prices = Some(std::sync::Arc::new(p)),
-                Err(es) => errors.extend(
-                    es.into_iter()
-                        .map(|e| format!("{path}: {}: {e}", d.csv.display())),
-                ),
+        let read = match &d.csv {
+            None => None,
+            Some(csv) => match std::fs::read_to_string(csv) {
+                Err(e) => {
+                    errors.push(format!("{path}: {}: {e}", csv.display()));
+                    continue;
+                }
+                Ok(text) => match PriceSeries::from_csv(&text) {
+                    Ok(p) => Some(p),
+                    Err(es) => {
+                        errors.extend(es.into_iter().map(|e| format!("{path}: {}: {e}", csv.display())));
+                        continue;
+                    }
+                },
             },
+        };
+        let Some(series) = d.series.clone() else {
+            d.prices = read.map(LivePrices::new);
+            continue;
+        };
+        let live = shared
+            .entry(series)
+            .or_insert_with(|| LivePrices::new(PriceSeries::default()));
+        if let Some(p) = read {
+            let rows: Vec<_> = p.rows().collect();
+            if let Err(step) = live.merge(&rows, p.step()) {
+                errors.push(format!(
+                    "{path}: {} minute prices, but another tariff's CSV of series {:?} has {} minute prices",
+                    p.step().num_minutes(),
+                    d.series.as_ref().map_or("", |s| s.as_str()),
+                    step.num_minutes()
+                ));
+            }
         }
+        d.prices = Some(live.clone());
     }
 }

@@ -184,7 +184,8 @@ fn tariffs_read_their_price_csv_and_name_every_problem() {
         demand_eur_per_kw_year: 0.0,
         demand_billing: Default::default(),
         dynamic: Some(Dynamic {
-            csv: path.to_path_buf(),
+            csv: Some(path.to_path_buf()),
+            series: None,
             markup_ct_per_kwh: 18.0,
             prices: None,
         }),

@@ -13,6 +13,7 @@
 pub mod alert;
 pub mod counter;
 pub mod forecast;
+pub mod holidays;
 pub mod id;
 pub mod inventory;
 pub mod quantity;

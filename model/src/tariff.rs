@@ -12,9 +12,12 @@
 //! - Grundpreis `base_eur_per_month` (net €/month), prorated by day: each local day costs 1/28 … 1/31 of it;
 //! - time-of-use `windows`: weekdays and a local wall-clock window (Europe/Berlin or the configured zone, so
 //!   a window follows the clock across DST), each with its own price; the first matching window wins, else
-//!   the Arbeitspreis;
-//! - a `dynamic` price series (day-ahead hourly or 15-minute prices from a CSV, [`prices`]) plus a fixed
-//!   markup, which replaces the Arbeitspreis where it has a price;
+//!   the Arbeitspreis. A window with `holidays = "DE"` (the nationwide holidays) or a state code such as
+//!   `holidays = "NW"` (that Land's, [`crate::holidays`]: all 16 states) also applies on those public
+//!   holidays, whatever their weekday (as on Sundays): on a holiday such windows are tried first;
+//! - a `dynamic` price series (day-ahead hourly or 15-minute prices from a CSV and/or received on the bus
+//!   as the named `series`, [`prices`], [`message`]) plus a fixed markup, which replaces the Arbeitspreis
+//!   where it has a price;
 //! - `feed_in_ct_per_kwh` credited for exported energy (`energy_export`), shown without VAT;
 //! - `vat_percent` (default 19 %): net and gross are both shown;
 //! - Leistungspreis `demand_eur_per_kw_year` (net €/kW/a) on the billing year's highest 15-minute average
@@ -33,13 +36,15 @@ use crate::report::Medium;
 
 pub mod cost;
 pub mod demand;
+pub mod message;
 pub mod prices;
 #[cfg(test)]
 mod tests;
 
 pub use cost::{Bill, Interval, Schedule, TariffLine};
 pub use demand::{DemandBilling, Peak};
-pub use prices::PriceSeries;
+pub use message::{PriceMessage, PriceMessageError};
+pub use prices::{LivePrices, PriceSeries};
 
 /// Default VAT rate on electricity in Germany, percent.
 pub const DEFAULT_VAT_PERCENT: f64 = 19.0;
@@ -84,7 +89,8 @@ pub struct Tariff {
     /// Feed-in payment, ct/kWh exported; default 0.
     #[serde(default)]
     pub feed_in_ct_per_kwh: f64,
-    /// Time-of-use windows, first match wins; default none.
+    /// Time-of-use windows, first match wins (on a public holiday those applying on holidays first);
+    /// default none.
     #[serde(default)]
     pub windows: Vec<Window>,
     /// Dynamic prices; default none.
@@ -113,6 +119,11 @@ pub struct Window {
     pub to: String,
     /// Net price in the window, ct/kWh.
     pub ct_per_kwh: f64,
+    /// The public holidays it also applies on, whatever their weekday, as on Sundays: `"DE"` (the
+    /// nationwide ones) or a state code (`"NW"`, `"BY"`, …: nationwide plus the Land's,
+    /// [`crate::holidays::Calendar`]); default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<crate::holidays::Calendar>,
 }
 
 /// A weekday in a [`Window`].
@@ -143,23 +154,30 @@ impl Day {
     }
 }
 
-/// Dynamic prices: a series of net spot prices from a CSV file plus a fixed markup (grid fees, levies,
-/// margin). The config loader reads the file into `prices`.
+/// Dynamic prices: a series of net spot prices from a CSV file and/or received on the bus, plus a fixed
+/// markup (grid fees, levies, margin). The config loader reads the file into `prices`; the API merges the
+/// bus's messages for `series` into it ([`message`]). At least one of `csv` and `series` is given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dynamic {
     /// CSV file with a header `start,price_ct_per_kwh` and one row per hour or quarter-hour (`start` in
     /// RFC 3339), see [`PriceSeries::from_csv`]; relative paths are relative to the working directory.
-    pub csv: std::path::PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<std::path::PathBuf>,
+    /// The series' name on the bus (`zw/v1/prices/{series}`, e.g. `epex-de-lu`): an id (lower-case letters,
+    /// digits, `-`, `_`, `.`); tariffs naming one series share its prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<crate::Id>,
     /// Added to every spot price, net ct/kWh; default 0.
     #[serde(default)]
     pub markup_ct_per_kwh: f64,
-    /// The series read from `csv` (by the config loader, or set by tests).
+    /// The prices: read from `csv` by the config loader (or set by tests), merged with the bus's by the
+    /// API; shared by every clone of the tariff.
     #[serde(skip)]
-    pub prices: Option<std::sync::Arc<PriceSeries>>,
+    pub prices: Option<LivePrices>,
 }
 
-/// A site's consumption budget for one calendar year (`[[budgets]]`).
+/// A site's consumption budget of one medium for one calendar year (`[[budgets]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
@@ -242,16 +260,25 @@ pub(crate) fn minutes(s: &str) -> Option<u32> {
 }
 
 impl Window {
-    /// Whether the local weekday and minute of day fall in the window.
-    pub(crate) fn contains(&self, day: Weekday, minute: u32) -> bool {
+    /// Whether `date` is one of the public holidays the window also applies on.
+    pub(crate) fn on_holiday(&self, date: NaiveDate) -> bool {
+        self.holidays.is_some_and(|c| c.is_holiday(date))
+    }
+
+    /// Whether the local date and minute of day fall in the window (on one of its `holidays` it is on,
+    /// whatever the weekday).
+    pub(crate) fn contains(&self, date: NaiveDate, minute: u32) -> bool {
         let (Some(from), Some(to)) = (minutes(&self.from), minutes(&self.to)) else {
             return false;
         };
-        let on = |d: Weekday| self.days.is_empty() || self.days.contains(&Day::of(d));
+        let on = |d: NaiveDate| {
+            self.days.is_empty() || self.days.contains(&Day::of(d.weekday())) || self.on_holiday(d)
+        };
+        let yesterday = date.pred_opt().unwrap_or(date);
         if from < to {
-            on(day) && (from..to).contains(&minute)
+            on(date) && (from..to).contains(&minute)
         } else {
-            (on(day) && minute >= from) || (on(day.pred()) && minute < to)
+            (on(date) && minute >= from) || (on(yesterday) && minute < to)
         }
     }
 }
@@ -281,6 +308,15 @@ impl Tariff {
         }
         if let Some(d) = &self.dynamic {
             price("dynamic.markup_ct_per_kwh", d.markup_ct_per_kwh);
+        }
+        if self
+            .dynamic
+            .as_ref()
+            .is_some_and(|d| d.csv.is_none() && d.series.is_none())
+        {
+            errors.push(format!(
+                "{path}.dynamic: needs a csv file or a series received on the bus (or both)"
+            ));
         }
         errors.extend(demand::validate(self, path));
         errors.extend(self.validate_medium(path));

@@ -112,6 +112,20 @@ pub fn parse_weather(topic: &str) -> Option<Id> {
     Id::new(topic.strip_prefix(ROOT)?.strip_prefix("/weather/")?).ok()
 }
 
+/// Filter matching every dynamic price series.
+pub const PRICES_FILTER: &str = "zw/v1/prices/+";
+
+/// The topic of a dynamic price series ([`crate::tariff::PriceMessage`]; QoS 1, may be retained; only the
+/// `zw-prices` account publishes there).
+pub fn prices(series: &Id) -> String {
+    format!("{ROOT}/prices/{series}")
+}
+
+/// The series of a price topic, or `None` if it is not one.
+pub fn parse_prices(topic: &str) -> Option<Id> {
+    Id::new(topic.strip_prefix(ROOT)?.strip_prefix("/prices/")?).ok()
+}
+
 /// A shared-subscription filter (`$share/{group}/{filter}`) so several instances split one stream.
 pub fn shared(group: &str, filter: &str) -> String {
     format!("$share/{group}/{filter}")

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "tree district",
         include_str!("../migrations/0003_tree_district.sql"),
     ),
+    (
+        4,
+        "price intervals",
+        include_str!("../migrations/0004_price_intervals.sql"),
+    ),
 ];
 
 /// The embedded migrations as an sqlx migration source.

@@ -61,6 +61,7 @@ fn ht_nt(from: NaiveDate, to: Option<NaiveDate>, (ht, nt): (f64, f64)) -> Tariff
             from: "06:00".into(),
             to: "22:00".into(),
             ct_per_kwh: ht,
+            holidays: None,
         }],
         demand_eur_per_kw_year: 0.0,
         demand_billing: Default::default(),

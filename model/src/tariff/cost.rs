@@ -8,8 +8,8 @@
 //! [`demand`](super::demand)). Each version gets its own [`TariffLine`] as on a bill: net energy, base and
 //! demand charge rounded to the cent, VAT on the rounded net, feed-in credit separately.
 
+use chrono::TimeZone;
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
-use chrono::{Datelike, TimeZone};
 use serde::Serialize;
 
 use super::demand::{Peak, day_nano_cents};
@@ -219,7 +219,13 @@ impl<'a, Z: TimeZone> Schedule<'a, Z> {
         }
         let local = at.with_timezone(&self.tz);
         let minute = local.hour() * 60 + local.minute();
-        let w = t.windows.iter().find(|w| w.contains(local.weekday(), minute));
+        let date = local.date_naive();
+        // On a holiday the windows applying on it go first.
+        let w = t
+            .windows
+            .iter()
+            .find(|w| w.on_holiday(date) && w.contains(date, minute))
+            .or_else(|| t.windows.iter().find(|w| w.contains(date, minute)));
         milli(w.map_or(t.energy_ct_per_kwh, |w| w.ct_per_kwh))
     }
 

@@ -51,6 +51,7 @@ fn tou(from: NaiveDate) -> Tariff {
             from: "06:00".into(),
             to: "22:00".into(),
             ct_per_kwh: 40.0,
+            holidays: None,
         }],
         ..tariff(from, None, 20.0)
     }
@@ -119,6 +120,7 @@ fn a_window_past_midnight_belongs_to_its_start_day() {
         from: "22:00".into(),
         to: "06:00".into(),
         ct_per_kwh: 10.0,
+        holidays: None,
     }];
     let s = Schedule::only(&t, Berlin);
     // Friday 2026-11-06 23:00 and Saturday 03:00 are in it, Saturday 23:00 is not.
@@ -183,9 +185,10 @@ fn dynamic_prices_per_quarter_hour_with_markup() {
     assert_eq!(prices.step(), TimeDelta::minutes(15));
     let mut t = tariff(date(2026, 1, 1), None, 30.0);
     t.dynamic = Some(Dynamic {
-        csv: "prices.csv".into(),
+        csv: Some("prices.csv".into()),
+        series: None,
         markup_ct_per_kwh: 20.0,
-        prices: Some(std::sync::Arc::new(prices)),
+        prices: Some(LivePrices::new(prices)),
     });
     let s = Schedule::only(&t, Berlin);
     assert_eq!(s.step(), TimeDelta::minutes(15));
@@ -221,6 +224,7 @@ fn validation_lists_every_problem() {
         from: "25:00".into(),
         to: "06:00".into(),
         ct_per_kwh: 0.0001,
+        holidays: None,
     });
     let first = tariff(date(2026, 6, 1), None, 30.0);
     let overlapping = tariff(date(2026, 7, 1), None, 30.0);
@@ -393,4 +397,94 @@ fn toml_dates_and_integers_are_read() {
     assert_eq!(t.valid_from, date(2026, 1, 1));
     assert_eq!(t.valid_to, Some(date(2026, 7, 1)));
     assert_eq!(t.energy_ct_per_kwh, 30.0);
+}
+
+/// HT 06:00–22:00 Monday to Friday at 40 ct, but Sundays and the public holidays of `holidays` all day at
+/// 15 ct (listed second: on a holiday it still goes first), NT otherwise at 20 ct.
+fn tou_with_holidays(holidays: &str) -> Tariff {
+    let mut t = tou(date(2026, 1, 1));
+    t.windows.push(Window {
+        days: vec![Day::Sun],
+        from: "00:00".into(),
+        to: "24:00".into(),
+        ct_per_kwh: 15.0,
+        holidays: crate::holidays::Calendar::parse(holidays),
+    });
+    t
+}
+
+#[test]
+fn a_holiday_window_applies_on_nationwide_and_state_holidays_as_on_sundays() {
+    let de = tou_with_holidays("DE");
+    let s = Schedule::only(&de, Berlin);
+    // Karfreitag 2026-04-03 and Pfingstmontag 2026-05-25 (Easter 2026-04-05), Tag der Einheit 2026-10-03
+    // (a Saturday: 15 ct, not the Saturday's NT).
+    for (m, d) in [(4, 3), (4, 6), (5, 14), (5, 25), (10, 3), (12, 25)] {
+        assert_eq!(s.price(&de, local(2026, m, d, 12)), Some(15_000), "2026-{m}-{d}");
+    }
+    assert_eq!(
+        s.price(&de, local(2026, 4, 5, 12)),
+        Some(15_000),
+        "Easter Sunday is a Sunday"
+    );
+    assert_eq!(
+        s.price(&de, local(2026, 4, 7, 12)),
+        Some(40_000),
+        "the Tuesday after Easter is not"
+    );
+    // Fronleichnam 2026-06-04 is not nationwide; in NW it is, in NI it is not.
+    assert_eq!(s.price(&de, local(2026, 6, 4, 12)), Some(40_000));
+    let nw = tou_with_holidays("NW");
+    assert_eq!(
+        Schedule::only(&nw, Berlin).price(&nw, local(2026, 6, 4, 12)),
+        Some(15_000)
+    );
+    let ni = tou_with_holidays("NI");
+    assert_eq!(
+        Schedule::only(&ni, Berlin).price(&ni, local(2026, 6, 4, 12)),
+        Some(40_000)
+    );
+    // Without holidays the window is Sunday's only: Karfreitag is a Friday's HT.
+    let plain = tou_with_holidays("none");
+    assert_eq!(plain.windows[1].holidays, None);
+    assert_eq!(
+        Schedule::only(&plain, Berlin).price(&plain, local(2026, 4, 3, 12)),
+        Some(40_000)
+    );
+    // In TOML: `holidays = "BY"`; an unknown code is an error naming the choices.
+    let w: Window = toml::from_str("from = \"00:00\"\nto = \"24:00\"\nct_per_kwh = 1.0\nholidays = \"BY\"")
+        .expect("window");
+    assert_eq!(w.holidays, crate::holidays::Calendar::parse("by"));
+    let e = toml::from_str::<Window>("from = \"00:00\"\nto = \"24:00\"\nct_per_kwh = 1.0\nholidays = \"XY\"")
+        .expect_err("unknown");
+    assert!(e.to_string().contains("not a holiday calendar"), "{e}");
+}
+
+#[test]
+fn a_dynamic_tariff_needs_a_csv_or_a_series_and_bus_prices_apply_to_every_clone() {
+    let mut t = tariff(date(2026, 1, 1), None, 0.0);
+    t.dynamic = Some(Dynamic {
+        csv: None,
+        series: None,
+        markup_ct_per_kwh: 10.0,
+        prices: None,
+    });
+    assert!(t.validate("tariffs[0]").contains(
+        &"tariffs[0].dynamic: needs a csv file or a series received on the bus (or both)".to_owned()
+    ));
+    let live = LivePrices::new(PriceSeries::default());
+    if let Some(d) = t.dynamic.as_mut() {
+        d.series = Some(id("epex-de-lu"));
+        d.prices = Some(live.clone());
+    }
+    assert!(t.validate("tariffs[0]").is_empty());
+    let copy = t.clone();
+    let at = local(2026, 12, 8, 0);
+    assert_eq!(
+        Schedule::only(&copy, Berlin).price(&copy, at),
+        None,
+        "no price yet"
+    );
+    assert_eq!(live.merge(&[(at, 12_345)], TimeDelta::hours(1)), Ok(1));
+    assert_eq!(Schedule::only(&copy, Berlin).price(&copy, at), Some(22_345));
 }
