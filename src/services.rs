@@ -189,7 +189,7 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let influx = zw_influx::Client::new(cfg.influx.clone())?;
             let (mut c, r) = (cfg.api.clone(), sh.registry.clone());
             // The season report judges soil days by analytics' tree settings.
-            c.trees = cfg.analytics.trees.clone();
+            c.trees = cfg.analytics.trees.soil_rules();
             let (live, store) = (sh.inventory.clone(), sh.store.clone());
             Box::pin(async move { Ok(zw_api::run(c, live, store, influx, listener, &bus, r, stop).await?) })
         }

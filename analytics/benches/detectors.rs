@@ -60,6 +60,7 @@ fn weather(t0: DateTime<Utc>, m: i64) -> Option<Weather> {
         observed: vec![hour(-1)],
         forecast,
         rain_forecast: Vec::new(),
+        rain_observed: Vec::new(),
         temperature: None,
     })
 }

@@ -135,6 +135,8 @@ pub async fn run(
     let budget_influx = influx.clone();
     // The warm-up of sites taken over from another instance.
     let influx_read = influx.clone();
+    // The weather feed's observed rain, kept for the parks dashboard (crate::trees::rain).
+    let rain_influx = influx.clone();
     let (sinks, sink_tasks) = Sinks::start(&cfg.alerts, influx, &metrics, &stop_sinks);
     let mut out = Output {
         client: pub_client.clone(),
@@ -233,7 +235,7 @@ pub async fn run(
             msg = readings.recv() => {
                 let Some(msg) = msg else { break };
                 if msg.topic.starts_with("zw/v1/weather/") {
-                    weather(&mut analytics, (&cfg, &metrics, &budget_temps), &msg.topic, &msg.payload);
+                    weather(&mut analytics, (&cfg, &metrics, &budget_temps, rain_influx.as_ref()), &msg.topic, &msg.payload);
                     continue;
                 }
                 // A single reading or a batch: each observed in order, the events published after.
@@ -300,7 +302,12 @@ pub async fn run(
 /// Validates a weather message and hands it to the detectors; a bad one is counted by reason and logged.
 fn weather(
     analytics: &mut Analytics,
-    (cfg, metrics, temps): (&Config, &Metrics, &crate::budget::history::Temps),
+    (cfg, metrics, temps, rain): (
+        &Config,
+        &Metrics,
+        &crate::budget::history::Temps,
+        Option<&zw_influx::Client>,
+    ),
     topic: &str,
     payload: &[u8],
 ) {
@@ -309,6 +316,9 @@ fn weather(
     match Weather::from_message(topic, payload, Utc::now(), max_age) {
         Ok(w) => {
             temps.apply(&w);
+            if let Some(client) = rain {
+                crate::trees::rain::store(client, &w, metrics);
+            }
             let used = analytics.weather(&w);
             let result = if used { "used" } else { "unused_area" };
             metrics.weather.with_label_values(&[result]).inc();

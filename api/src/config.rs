@@ -95,10 +95,11 @@ pub struct Config {
     pub report: report::ReportConfig,
     /// The watering season report (`[api.season]`): each soil sensor's reporting interval, for its uptime.
     pub season: crate::routes::trees::season_soil::SeasonConfig,
-    /// Analytics' tree settings (`[analytics.trees]`: critical tension, soil profiles), so the season report
-    /// judges a day critical by analytics' rule; not an `[api]` key: the binary copies them in.
+    /// The soil rules of analytics' tree settings (`[analytics.trees]`: bands, soil profiles, depths,
+    /// `combine`, weather areas), so the season report judges a day as analytics does; not an `[api]` key:
+    /// the binary copies them in ([`zw_model::tree::dryness::SoilRules`]).
     #[serde(skip)]
-    pub trees: zw_analytics::config::TreesConfig,
+    pub trees: zw_model::tree::dryness::SoilRules,
 }
 
 /// A flat energy tariff.

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Id;
 
+pub mod dryness;
+pub mod inherit;
 pub mod root;
 pub mod season;
 

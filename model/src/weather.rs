@@ -20,6 +20,11 @@
 //!   MOSMIX `RR1c`, Open-Meteo `precipitation`). A tree's watering alert waits for rain forecast before it
 //!   would turn critical. Absent when the feed has none (not the same as a forecast of no rain: then the
 //!   list is there with `0` values).
+//! * `rain_observed` (optional, additive to schema 1): precipitation that fell, mm, each interval ending by
+//!   `issued` and at most 31 days before it (a station's or a radar analysis's hourly or daily sums: DWD
+//!   `RR`, Open-Meteo `precipitation` of the past days). Analytics stores it in the time-series store
+//!   ([`RAIN_MEASUREMENT`]), so the parks dashboard draws the rain that fell beside a tree's soil history.
+//!   An interval without a value is absent (no rain known), never `0` (no rain fell).
 //! * `temperature` (optional, additive to schema 1): daily mean outdoor air temperature, °C, per local
 //!   calendar day of the area: `{"observed":[{"day":"2026-01-05","c":1.2}],"forecast":[{"day":"2026-01-08","c":-3.0}]}`.
 //!   `observed` days are on or before `issued`'s date (at most 31 days back), `forecast` days from
@@ -36,6 +41,14 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Id;
+
+/// Measurement of the observed rain in the time-series store: tag [`TAG_AREA`], field [`FIELD_RAIN_MM`],
+/// one point per observed interval at its start (written again, the same point: idempotent).
+pub const RAIN_MEASUREMENT: &str = "weather";
+/// Tag with the weather area.
+pub const TAG_AREA: &str = "area";
+/// Field with the rain of the interval, mm.
+pub const FIELD_RAIN_MM: &str = "rain_mm";
 
 /// Schema version of [`Weather`].
 pub const WEATHER_SCHEMA_VERSION: u32 = 1;
@@ -130,6 +143,9 @@ pub struct Weather {
     /// Precipitation expected, each interval ending after `issued` (`mm` is rain, not ET0).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rain_forecast: Vec<Et0>,
+    /// Precipitation that fell, each interval ending by `issued` (`mm` is rain, not ET0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rain_observed: Vec<Et0>,
     /// Daily mean outdoor temperatures (optional; absent when the feed has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<Temperatures>,
@@ -259,6 +275,7 @@ impl Weather {
         let n = self.observed.len()
             + self.forecast.len()
             + self.rain_forecast.len()
+            + self.rain_observed.len()
             + self.temperature.as_ref().map_or(0, Temperatures::len);
         if n > MAX_INTERVALS {
             return Err(WeatherError::TooLarge(format!(
@@ -298,6 +315,7 @@ impl Weather {
         };
         check(&self.forecast, ahead, MAX_MM, MAX_MM_PER_HOUR)?;
         check(&self.rain_forecast, ahead, MAX_RAIN_MM, MAX_RAIN_MM)?;
+        check(&self.rain_observed, past, MAX_RAIN_MM, MAX_RAIN_MM)?;
         if let Some(t) = &self.temperature {
             let today = issued.date_naive();
             let oldest = (issued - MAX_OBSERVED_AGE).date_naive();
@@ -498,6 +516,37 @@ mod tests {
     }
 
     #[test]
+    fn observed_rain_is_read_and_bounded_like_rain_and_must_lie_in_the_past() {
+        let json = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
+            "rain_observed":[{"from":"2026-05-01T00:00:00Z","to":"2026-05-02T00:00:00Z","mm":14.5},
+            {"from":"2026-05-02T00:00:00Z","to":"2026-05-02T01:00:00Z","mm":0}]}"#;
+        let w = parse(json).expect("valid");
+        assert_eq!(
+            w.rain_observed.iter().map(|e| e.mm).collect::<Vec<_>>(),
+            [14.5, 0.0]
+        );
+        assert_eq!(parse(std::str::from_utf8(&w.to_json()).expect("utf8")), Ok(w));
+        let bad = json.replace("14.5", "400");
+        assert_eq!(parse(&bad).map_err(|e| e.reason()), Err("value"));
+        let negative = json.replace("14.5", "-1");
+        assert_eq!(parse(&negative).map_err(|e| e.reason()), Err("value"));
+        // Rain "observed" after issued, or more than 31 days before it.
+        let future = json.replace("2026-05-02T01:00:00Z", "2026-05-02T07:00:00Z");
+        assert_eq!(parse(&future).map_err(|e| e.reason()), Err("interval"));
+        let old = json.replace("2026-05-01T00:00:00Z", "2026-03-01T00:00:00Z");
+        assert_eq!(parse(&old).map_err(|e| e.reason()), Err("interval"));
+        let overlap = json.replace(
+            "\"from\":\"2026-05-02T00:00:00Z\"",
+            "\"from\":\"2026-05-01T23:00:00Z\"",
+        );
+        assert_eq!(parse(&overlap).map_err(|e| e.reason()), Err("interval"));
+        // Absent: nothing known, an older message parses as before.
+        let none = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
+            "forecast":[{"from":"2026-05-02T06:00:00Z","to":"2026-05-03T06:00:00Z","mm":3.1}]}"#;
+        assert!(parse(none).expect("valid").rain_observed.is_empty());
+    }
+
+    #[test]
     fn daily_temperatures_are_read_and_bounded() {
         let json = r#"{"v":1,"area":"town","issued":"2026-05-02T06:00:00Z",
             "temperature":{"observed":[{"day":"2026-05-01","c":7.5},{"day":"2026-05-02","c":8.0}],
@@ -558,6 +607,7 @@ mod tests {
                 mm: f64::NAN,
             }],
             rain_forecast: Vec::new(),
+            rain_observed: Vec::new(),
             temperature: None,
         };
         assert_eq!(
@@ -583,6 +633,7 @@ mod tests {
                 observed: Vec::new(),
                 forecast: vec![Et0 { from: at(from_min), to: at(from_min + len_min), mm }],
                 rain_forecast: Vec::new(),
+                rain_observed: Vec::new(),
                 temperature: None,
             };
             let text = String::from_utf8(w.to_json()).unwrap_or_default();

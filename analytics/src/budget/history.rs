@@ -333,6 +333,7 @@ mod tests {
             observed: Vec::new(),
             forecast: Vec::new(),
             rain_forecast: Vec::new(),
+            rain_observed: Vec::new(),
             temperature: Some(Temperatures {
                 observed: (0..28)
                     .map(|k| DayTemp {

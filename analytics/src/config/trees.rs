@@ -7,56 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MonthDay, check, within};
 
-/// How the sensors (depths) of one tree are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Combine {
-    /// The driest trusted sensor decides (default: the tree suffers when its main root zone dries, and a
-    /// shallow sensor drying first is the early warning).
-    Worst,
-    /// The mean dryness of the trusted sensors.
-    Mean,
-}
-
-/// Water retention of a soil texture. VWC thresholds follow the depletion of plant-available water between
-/// field capacity and wilting point: `moderate_depletion` and `critical_depletion` (irrigate around 50 %).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SoilProfile {
-    /// Volumetric water content at field capacity, %.
-    pub field_capacity_pct: f64,
-    /// Volumetric water content at the permanent wilting point, %.
-    pub wilting_point_pct: f64,
-    /// Depletion (0–1) where `moderate` starts.
-    #[serde(default = "default_moderate")]
-    pub moderate_depletion: f64,
-    /// Depletion (0–1) where `critical` starts.
-    #[serde(default = "default_critical")]
-    pub critical_depletion: f64,
-}
-
-fn default_moderate() -> f64 {
-    0.25
-}
-fn default_critical() -> f64 {
-    0.5
-}
-
-impl SoilProfile {
-    fn new(fc: f64, wp: f64) -> Self {
-        Self {
-            field_capacity_pct: fc,
-            wilting_point_pct: wp,
-            moderate_depletion: default_moderate(),
-            critical_depletion: default_critical(),
-        }
-    }
-
-    /// VWC (%) at which the soil turns critical.
-    pub fn critical_pct(&self) -> f64 {
-        self.field_capacity_pct - self.critical_depletion * (self.field_capacity_pct - self.wilting_point_pct)
-    }
-}
+pub use zw_model::tree::dryness::{Combine, SoilProfile};
 
 /// Sensor fault rules (`[analytics.trees.faults]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -283,23 +234,7 @@ pub struct TreesConfig {
     pub weather: WeatherConfig,
 }
 
-/// The built-in soil profiles: typical field capacity / wilting point (VWC %) per texture, from standard soil
-/// tables.
-fn builtin_profiles() -> BTreeMap<String, SoilProfile> {
-    let profiles = [
-        ("sand", 10.0, 4.0),
-        ("loamy_sand", 14.0, 6.0),
-        ("sandy_loam", 20.0, 9.0),
-        ("loam", 28.0, 14.0),
-        ("silt_loam", 32.0, 13.0),
-        ("clay_loam", 36.0, 21.0),
-        ("clay", 40.0, 26.0),
-    ];
-    profiles
-        .into_iter()
-        .map(|(n, fc, wp)| (n.to_string(), SoilProfile::new(fc, wp)))
-        .collect()
-}
+use zw_model::tree::dryness::builtin_profiles;
 
 fn extend_builtin_profiles<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -500,6 +435,24 @@ impl TreesConfig {
             "trees.faults.max_drying_step",
             "between 0.01 and 10",
         );
+    }
+
+    /// The part of these settings a reader of soil readings judges trees by (the API's season report and
+    /// soil chart), [`zw_model::tree::dryness::SoilRules`].
+    pub fn soil_rules(&self) -> zw_model::tree::dryness::SoilRules {
+        zw_model::tree::dryness::SoilRules {
+            moderate_kpa: self.moderate_kpa,
+            critical_kpa: self.critical_kpa,
+            default_soil: self.default_soil.clone(),
+            tree_soil: self.tree_soil.clone(),
+            soil_profiles: self.soil_profiles.clone(),
+            sensor_depth_cm: self.sensor_depth_cm.clone(),
+            sensor_depths_cm: self.sensor_depths_cm.clone(),
+            min_root_share: self.min_root_share,
+            combine: self.combine,
+            default_area: self.weather.default_area.clone(),
+            site_area: self.weather.site_area.clone(),
+        }
     }
 
     /// The soil profile of `tree` (its own, else the default; `None` only for an invalid config).

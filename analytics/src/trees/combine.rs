@@ -124,7 +124,7 @@ mod tests {
     /// A tension input drying evenly at `slope` per day (fit space) over ten days.
     fn tension(v: f64, slope: Option<f64>) -> Input {
         Input {
-            scale: Scale::tension(&TreesConfig::default()),
+            scale: crate::trees::scale::tension(&TreesConfig::default()),
             value: v,
             steps: slope.map(|s| vec![s / 24.0; 240]),
             weight: 1.0,

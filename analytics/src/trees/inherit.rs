@@ -1,5 +1,6 @@
 //! Trees without a sensor inherit an estimate from reference trees: those with sensors of the same soil
-//! profile, species and age class within [`RADIUS_M`]. Their mean dryness and days until critical become
+//! profile, species and age class within [`RADIUS_M`] (the rule shared with the season report,
+//! [`zw_model::tree::inherit`]). Their mean dryness and days until critical become
 //! the tree's state, forecast and urgency, so it appears in the watering list, marked as inherited
 //! ([`zw_model::tree::TreeStatus::inherited_from`]). An inherited estimate never raises a watering alert:
 //! nothing was measured at the tree. Without a reference tree the tree stays unknown.
@@ -11,16 +12,8 @@ use super::TreeSt;
 use crate::config::TreesConfig;
 use crate::explain::round;
 
-/// How far a reference tree may stand, metres (the same street or park: soil and exposure alike).
-pub const RADIUS_M: f64 = 500.0;
-
-/// Distance in metres between two WGS84 points (equirectangular; exact enough within a town).
-fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let lat = ((a.0 + b.0) / 2.0).to_radians();
-    let dy = (b.0 - a.0) * 110_540.0;
-    let dx = (b.1 - a.1) * 111_320.0 * lat.cos();
-    (dx * dx + dy * dy).sqrt()
-}
+pub use zw_model::tree::inherit::RADIUS_M;
+use zw_model::tree::inherit::metres;
 
 /// Fills the statuses of sensorless trees (`statuses[i]` belongs to `trees[i]`) from their references.
 pub(super) fn inherit(trees: &[TreeSt], statuses: &mut [TreeStatus], cfg: &TreesConfig) {
@@ -68,17 +61,5 @@ pub(super) fn inherit(trees: &[TreeSt], statuses: &mut [TreeStatus], cfg: &Trees
         s.urgency.forecast_term = round(forecast_term);
         s.urgency.score = round(s.urgency.age_weight * season * (dryness + forecast_term));
         s.inherited_from = ids;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn distances_in_town() {
-        // 0.001° of latitude is about 110 m; of longitude at 51° about 70 m.
-        assert!((metres((51.0, 6.0), (51.001, 6.0)) - 110.5).abs() < 1.0);
-        assert!((metres((51.0, 6.0), (51.0, 6.001)) - 70.0).abs() < 1.0);
     }
 }

@@ -28,6 +28,7 @@
 mod combine;
 mod inherit;
 mod maintenance;
+pub mod rain;
 pub mod scale;
 mod sensor;
 mod status;
@@ -224,7 +225,7 @@ impl Trees {
                 .filter(|_| k == 0);
             if tension.is_some() {
                 // A tension sensor: its scale is fixed by the bands, not by the soil.
-                s.scale = Some(Scale::tension(&self.cfg));
+                s.scale = Some(scale::tension(&self.cfg));
             }
             let moisture = Quantity::SOIL_MOISTURE_BY_DEPTH.get(k);
             let value = tension.or_else(|| moisture.and_then(|q| r.values.get(q)).copied());

@@ -322,6 +322,7 @@ fn run_weather(area: Option<&str>, forecast_mm: f64, forecast_age: i64) -> TreeS
                     observed: vec![mk(t - TimeDelta::hours(1), 1, past_mm / 24.0)],
                     forecast,
                     rain_forecast: Vec::new(),
+                    rain_observed: Vec::new(),
                     temperature: None,
                 });
             }
@@ -440,6 +441,7 @@ fn run_rain(rain_mm: f64) -> (Vec<i64>, Option<i64>) {
                 observed: Vec::new(),
                 forecast: Vec::new(),
                 rain_forecast: rain,
+                rain_observed: Vec::new(),
                 temperature: None,
             });
         }

@@ -273,6 +273,7 @@ mod tests {
             observed,
             forecast,
             rain_forecast: Vec::new(),
+            rain_observed: Vec::new(),
             temperature: None,
         }
     }

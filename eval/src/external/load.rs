@@ -283,6 +283,7 @@ pub fn weather(path: &Path, tz: Tz) -> Result<Vec<Weather>, InputError> {
             observed: vec![Et0 { from, to, mm }],
             forecast: Vec::new(),
             rain_forecast: Vec::new(),
+            rain_observed: Vec::new(),
             temperature: None,
         })?);
         Ok(())
@@ -327,6 +328,7 @@ pub fn forecasts(path: &Path, tz: Tz) -> Result<Vec<Weather>, InputError> {
             observed: Vec::new(),
             forecast,
             rain_forecast,
+            rain_observed: Vec::new(),
             temperature: None,
         };
         out.push(checked(w).map_err(|m| csv.error(line, format!("the forecast issued {issued}: {m}")))?);

@@ -24,6 +24,10 @@
 //!   rain day by NWP falls from about 0.9 at day 1 to about 0.7 at day 3, and timing errors of several
 //!   hours are usual. A rain event's amount of plant-available water becomes mm by [`RAIN_MM_PER_S`].
 //!
+//! * **Observed rain.** With each hour's observation, the rain that fell in that hour (`0` when none did):
+//!   the park's rain events spread over [`RAIN_HOURS`] hours, as a rain gauge would sum them. A live message
+//!   ([`live_message`]) re-sends the last 48 hours of the town's simulated showers ([`live_rain_mm`]).
+//!
 //! * **Temperature** (live messages only, [`live_message`]): the daily mean outdoor temperature of the
 //!   last 7 finished days observed ([`daily_mean_c`]) and the 7-day forecast of daily means issued that day
 //!   ([`daily_forecast_c`]), the temperatures the simulated buildings heat against.
@@ -123,6 +127,11 @@ impl Feed {
             })
             .into_iter()
             .collect();
+        // The rain gauge of the same station, for the same finished hour.
+        let rain_observed: Vec<Et0> = (!observed.is_empty())
+            .then(|| self.interval(h - 1, self.rain_in_hour(h - 1)))
+            .into_iter()
+            .collect();
         let (forecast, rain_forecast) = if t.hour() == ISSUE_HOUR {
             (self.forecast(h), self.rain_forecast(h))
         } else {
@@ -139,8 +148,18 @@ impl Feed {
             observed,
             forecast,
             rain_forecast,
+            rain_observed,
             temperature: None,
         })
+    }
+
+    /// The rain that fell in hour `h`, mm: each event's amount spread evenly over its [`RAIN_HOURS`].
+    fn rain_in_hour(&self, h: i64) -> f64 {
+        self.rain
+            .iter()
+            .filter(|&&(rh, _)| (rh as i64..rh as i64 + RAIN_HOURS as i64).contains(&h))
+            .map(|&(_, amount)| amount * RAIN_MM_PER_S / RAIN_HOURS as f64)
+            .sum()
     }
 
     /// The rain forecast issued in hour `h0`: hourly mm for the forecast's hours (see the module docs).
@@ -213,6 +232,25 @@ impl Feed {
 /// Hours of observations a live message re-sends (like Open-Meteo's `past_days=2`).
 const LIVE_PAST_HOURS: i64 = 48;
 
+/// The town's simulated rain in the hour starting at `hour` (hours since the epoch), mm: on about one day
+/// in four a shower of 2–12 mm over three hours starting at a random hour of the day (a German summer has
+/// rain on roughly a third of its days, most of them light).
+pub fn live_rain_mm(seed: u64, hour: i64) -> f64 {
+    let day = hour.div_euclid(24);
+    let key = mix(seed, 0x0AA1_D000 + day as u64);
+    if unit(key, 0) >= 0.25 {
+        return 0.0;
+    }
+    let start = (unit(key, 1) * 21.0) as i64;
+    let total = 2.0 + 10.0 * unit(key, 2);
+    let h = hour.rem_euclid(24);
+    if (start..start + RAIN_HOURS as i64).contains(&h) {
+        total / RAIN_HOURS as f64
+    } else {
+        0.0
+    }
+}
+
 /// The message a live feed would publish at `now` for the weather of simulation seed `seed` (the demo's
 /// simulator, [`crate::Config::weather`]): the last 48 full hours observed and a 7-day forecast issued
 /// `now`, on the same simulated weather as the scenario's trees (without the scenario's season trend).
@@ -242,6 +280,9 @@ pub fn live_message(seed: u64, area: Id, now: DateTime<Utc>) -> Weather {
         observed,
         forecast: feed.forecast(LIVE_PAST_HOURS),
         rain_forecast: Vec::new(),
+        rain_observed: (0..LIVE_PAST_HOURS)
+            .map(|p| feed.interval(p, live_rain_mm(town, h_now - LIVE_PAST_HOURS + p)))
+            .collect(),
         temperature: Some(live_temperatures(town, now)),
     }
 }
@@ -345,5 +386,33 @@ mod tests {
         assert_eq!(t.observed[6].day + TimeDelta::days(1), now.date_naive());
         assert_eq!(t.forecast[0].day, now.date_naive());
         assert!(t.forecast.iter().all(|d| (-5.0..20.0).contains(&d.c)), "{t:?}");
+    }
+
+    #[test]
+    fn observed_rain_is_what_fell_in_the_finished_hour() {
+        let start = crate::time::at("2026-05-01T00:00:00Z");
+        // One event at hour 10, 0.3 of the plant-available water: 18 mm over hours 10, 11, 12.
+        let feed = Feed::new(3, start.timestamp_millis(), vec![0.1; 48]).with_rain(vec![(10, 0.3)]);
+        let rain_at = |h: i64| {
+            let t = start + TimeDelta::hours(h) + TimeDelta::minutes(5);
+            let w = feed.message(t).expect("an hourly message");
+            assert!(w.validate(t, TimeDelta::days(7)).is_ok(), "{w:?}");
+            assert_eq!(w.rain_observed.len(), 1);
+            assert_eq!(w.rain_observed[0].to, start + TimeDelta::hours(h));
+            w.rain_observed[0].mm
+        };
+        assert_eq!(rain_at(10), 0.0, "hour 9: dry, and said so");
+        for h in 11..=13 {
+            assert_eq!(rain_at(h), 6.0, "hour {}", h - 1);
+        }
+        assert_eq!(rain_at(14), 0.0);
+        // The live message: 48 hours, valid, showers on some days and none on most hours.
+        let now = crate::time::at("2026-07-01T12:03:00Z");
+        let w = live_message(7, area(), now);
+        assert!(w.validate(now, TimeDelta::days(7)).is_ok());
+        assert_eq!(w.rain_observed.len(), 48);
+        let wet = (0..24 * 365).filter(|h| live_rain_mm(7, *h) > 0.0).count();
+        // About a quarter of 365 days with three wet hours each: 274.
+        assert!((180..380).contains(&wet), "{wet} wet hours a year");
     }
 }

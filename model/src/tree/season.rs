@@ -11,7 +11,9 @@
 //! 100 litres per tree and week (Berlin's "Gieß den Kiez", Leipzig, Frankfurt; the FLL plan for young
 //! trees); the report compares, it does not judge: a week of rain needs none.
 //!
-//! With the soil readings ([`SeasonReport::with_soil`], definitions in [`soil`]) it also answers the rest of
+//! With the soil readings ([`SeasonReport::with_soil`], [`SeasonSoil`], definitions in [`soil`]: a tree's
+//! sensors combined as `analytics.trees.combine` says, sensorless trees from their reference trees) it also
+//! answers the rest of
 //! the parks department's season questions: the trees that stayed critical for more than
 //! [`CRITICAL_SPELL_DAYS`] days (each tree's longest critical spell), the litres *saved* against the plan (in
 //! the weeks a tree was known not to be critical, the plan's litres not given), and each sensor's uptime
@@ -26,7 +28,20 @@ use serde::{Deserialize, Serialize};
 
 pub use soil::{CRITICAL_SPELL_DAYS, CriticalSpell, SensorDay, SensorSeason, SensorUptime};
 
+use super::dryness::Combine;
 use crate::{Id, Tree};
+
+/// The soil side of the report's input: every sensor's days, how a tree's sensors combine, and which
+/// sensorless trees inherit from which reference trees ([`super::inherit::references`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeasonSoil {
+    /// Every soil sensor (and depth) of the trees, with its days.
+    pub sensors: Vec<SensorSeason>,
+    /// How a tree's sensors combine (`analytics.trees.combine`).
+    pub combine: Combine,
+    /// Per sensorless tree, its reference trees.
+    pub inherited: BTreeMap<Id, Vec<Id>>,
+}
 
 /// Litres per tree and week the guideline asks for in a dry summer.
 pub const GUIDELINE_LITRES_PER_WEEK: f64 = 100.0;
@@ -78,6 +93,10 @@ pub struct TreeSeason {
     pub litres_saved: f64,
     /// Each of its sensors' uptime.
     pub sensors: Vec<SensorUptime>,
+    /// For a tree without a sensor, the reference trees its days were estimated from (empty: its own
+    /// sensors, or none at all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherited_from: Vec<Id>,
 }
 
 /// One district's season: the sums over its trees.
@@ -141,16 +160,17 @@ impl SeasonReport {
     /// the period are ignored), without soil readings: every day unknown, nothing saved, no uptime. An empty
     /// or reversed period has zero weeks and a zero guideline.
     pub fn compute(trees: &[Tree], log: &[WateringRecord], from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
-        Self::with_soil(trees, log, &[], from, to, chrono_tz::UTC)
+        Self::with_soil(trees, log, &SeasonSoil::default(), from, to, chrono_tz::UTC)
     }
 
-    /// [`SeasonReport::compute`] with the soil readings of `sensors` (each tree's sensors, their critical
-    /// days and readings per local day of `tz`): critical days and spells, weeks, litres saved and uptime
-    /// per tree (definitions in [`soil`]). Local days run from `from`'s to the one holding the end.
+    /// [`SeasonReport::compute`] with the soil readings of `soil` (each tree's sensors, their dryness and
+    /// readings per local day of `tz`, how they combine, the references of sensorless trees): critical days
+    /// and spells, weeks, litres saved and uptime per tree (definitions in [`soil`]). Local days run from
+    /// `from`'s to the one holding the end.
     pub fn with_soil(
         trees: &[Tree],
         log: &[WateringRecord],
-        sensors: &[SensorSeason],
+        soil: &SeasonSoil,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         tz: chrono_tz::Tz,
@@ -191,9 +211,13 @@ impl SeasonReport {
             .map(|t| {
                 let (n, litres) = given.get(&t.id).copied().unwrap_or_default();
                 let none = BTreeMap::new();
+                let inherited = soil.inherited.get(&t.id).map_or(&[][..], Vec::as_slice);
+                let inherits = t.sensors.is_empty() && !inherited.is_empty();
                 let soil = soil::tree_soil(
                     &t.id,
-                    sensors,
+                    &soil.sensors,
+                    soil.combine,
+                    inherited,
                     by_day.get(&t.id).unwrap_or(&none),
                     days,
                     |every| soil::expected_readings(from, to, every),
@@ -217,6 +241,7 @@ impl SeasonReport {
                     weeks_unknown: soil.weeks_unknown,
                     litres_saved: round(soil.litres_saved),
                     sensors: soil.sensors,
+                    inherited_from: if inherits { inherited.to_vec() } else { Vec::new() },
                 }
             })
             .collect();
@@ -381,10 +406,11 @@ mod tests {
                 .iter()
                 .map(|&(d, critical, readings)| SensorDay {
                     day: first + chrono::Days::new(d),
-                    critical,
+                    dryness: if critical { 1.2 } else { 0.4 },
                     readings,
                 })
                 .collect(),
+            weight: 1.0,
         }
     }
 
@@ -450,7 +476,11 @@ mod tests {
                 litres: 150.0,
             },
         ];
-        let r = SeasonReport::with_soil(&trees, &log, &[dry, wet_deep, wet_top], from, to, tz);
+        let soil = SeasonSoil {
+            sensors: vec![dry, wet_deep, wet_top],
+            ..SeasonSoil::default()
+        };
+        let r = SeasonReport::with_soil(&trees, &log, &soil, from, to, tz);
         assert_eq!((r.days, r.critical_spell_days), (21, 3));
         let t = |name: &str| r.trees.iter().find(|t| t.tree.as_str() == name).expect("tree");
         let dry = t("t-dry");
@@ -522,7 +552,18 @@ mod tests {
                 (8, false, 1),
             ],
         );
-        let r = SeasonReport::with_soil(&[tree("t", "park", None)], &[], &[s], from, to, chrono_tz::UTC);
+        let only = |s: SensorSeason| SeasonSoil {
+            sensors: vec![s],
+            ..SeasonSoil::default()
+        };
+        let r = SeasonReport::with_soil(
+            &[tree("t", "park", None)],
+            &[],
+            &only(s),
+            from,
+            to,
+            chrono_tz::UTC,
+        );
         let t = &r.trees[0];
         assert_eq!(t.longest_critical.map(|s| s.days), Some(3));
         assert!(!t.stayed_critical && r.trees_stayed_critical.is_empty());
@@ -532,7 +573,14 @@ mod tests {
         assert_eq!(t.sensors[0].expected, 240);
         // An empty period: nothing expected, no uptime, no days.
         let s = sensor("t", "s", first, &[(0, true, 5)]);
-        let e = SeasonReport::with_soil(&[tree("t", "park", None)], &[], &[s], to, from, chrono_tz::UTC);
+        let e = SeasonReport::with_soil(
+            &[tree("t", "park", None)],
+            &[],
+            &only(s),
+            to,
+            from,
+            chrono_tz::UTC,
+        );
         assert_eq!(
             (
                 e.days,
@@ -541,5 +589,107 @@ mod tests {
             ),
             (0, None, 0)
         );
+    }
+
+    /// A probe of `tree` with a top depth (`weight` top) and a deep one, reporting `(day, top, deep)` dryness.
+    fn probe(
+        tree: &str,
+        first: NaiveDate,
+        weights: (f64, f64),
+        days: &[(u64, f64, f64)],
+    ) -> Vec<SensorSeason> {
+        let depth = |depth: u8, weight: f64, pick: fn(&(u64, f64, f64)) -> f64| SensorSeason {
+            tree: id(tree),
+            device: id("probe"),
+            depth,
+            interval: std::time::Duration::from_secs(3600),
+            days: days
+                .iter()
+                .map(|d| SensorDay {
+                    day: first + chrono::Days::new(d.0),
+                    dryness: pick(d),
+                    readings: 24,
+                })
+                .collect(),
+            weight,
+        };
+        vec![depth(1, weights.0, |d| d.1), depth(2, weights.1, |d| d.2)]
+    }
+
+    #[test]
+    fn combine_mean_weighs_the_depths_by_their_roots_as_the_live_state_does() {
+        let from = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let to = from + TimeDelta::days(7);
+        let first = day("2026-06-01");
+        // Top dry beyond critical (1.3), deep wet (0.4): worst is critical; the mean weighed 0.5/0.5 is
+        // 0.85 (not critical), weighed 0.8/0.2 it is 1.12 (critical). Day 2: both critical.
+        let days = [(0, 1.3, 0.4), (1, 1.1, 1.0)];
+        let report = |how: Combine, weights: (f64, f64)| {
+            let soil = SeasonSoil {
+                sensors: probe("t", first, weights, &days),
+                combine: how,
+                inherited: BTreeMap::new(),
+            };
+            let r = SeasonReport::with_soil(&[tree("t", "park", None)], &[], &soil, from, to, chrono_tz::UTC);
+            (r.trees[0].critical_days, r.trees[0].known_days)
+        };
+        assert_eq!(report(Combine::Worst, (0.5, 0.5)), (2, 2));
+        assert_eq!(report(Combine::Mean, (0.5, 0.5)), (1, 2));
+        assert_eq!(report(Combine::Mean, (0.8, 0.2)), (2, 2));
+        // A depth below the root zone (weight 0) does not decide while one with roots reports: the deep
+        // depth dry, the top wet, the worst is not critical.
+        let soil = SeasonSoil {
+            sensors: probe("t", first, (1.0, 0.0), &[(0, 0.4, 1.5)]),
+            ..SeasonSoil::default()
+        };
+        let r = SeasonReport::with_soil(&[tree("t", "park", None)], &[], &soil, from, to, chrono_tz::UTC);
+        assert_eq!((r.trees[0].critical_days, r.trees[0].known_days), (0, 1));
+    }
+
+    #[test]
+    fn a_sensorless_tree_inherits_its_days_from_its_references() {
+        let from = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let to = from + TimeDelta::days(7);
+        let first = day("2026-06-01");
+        let trees = [
+            tree("heir", "park", None),
+            tree("ref-1", "park", None),
+            tree("ref-2", "park", None),
+            tree("orphan", "park", None),
+        ];
+        let mut one = sensor(
+            "ref-1",
+            "s-1",
+            first,
+            &[(0, true, 24), (1, true, 24), (2, false, 24)],
+        );
+        let two = sensor("ref-2", "s-2", first, &[(0, true, 24), (1, false, 24)]);
+        // Day 1: ref-1 1.2, ref-2 0.4: mean 0.8, not critical. Day 2: only ref-1 (0.4).
+        one.days[1].dryness = 1.2;
+        let soil = SeasonSoil {
+            sensors: vec![one, two],
+            combine: Combine::Worst,
+            inherited: BTreeMap::from([(id("heir"), vec![id("ref-1"), id("ref-2")])]),
+        };
+        let r = SeasonReport::with_soil(&trees, &[], &soil, from, to, chrono_tz::UTC);
+        let t = |name: &str| r.trees.iter().find(|t| t.tree.as_str() == name).expect("tree");
+        let heir = t("heir");
+        assert_eq!((heir.known_days, heir.critical_days), (3, 1));
+        assert_eq!(heir.inherited_from, [id("ref-1"), id("ref-2")]);
+        assert!(heir.sensors.is_empty(), "the references' sensors are theirs");
+        let orphan = t("orphan");
+        assert_eq!((orphan.known_days, orphan.inherited_from.len()), (0, 0));
+        assert_eq!(t("ref-1").critical_days, 2);
+        // In JSON: listed for the heir, absent for the others.
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            json["trees"][0]["inherited_from"],
+            serde_json::json!(["ref-1", "ref-2"])
+        );
+        assert!(json["trees"][1].get("inherited_from").is_none());
     }
 }

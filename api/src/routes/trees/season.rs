@@ -3,7 +3,9 @@
 //! over the vegetation period (1 March to 1 November, local time; for the running year up to now); from the
 //! soil readings ([`super::season_soil`]), the days each tree was critical and its longest critical spell
 //! (trees critical for more than 3 days listed), the litres saved against the plan in the weeks it was not
-//! critical, and each sensor's uptime (definitions in [`zw_model::tree::season::soil`]).
+//! critical, and each sensor's uptime (definitions in [`zw_model::tree::season::soil`]). A tree's sensors
+//! (depths) combine as `analytics.trees.combine` says; a tree without a sensor takes its days from its
+//! reference trees ([`zw_model::tree::inherit`]) and says so (`inherited_from`).
 //!
 //! For the parks department and the admin only (any other role: 403, its scope holds no trees); the
 //! trees are those in the caller's scope. The figures are [`SeasonReport::compute`]'s, the same an export or
@@ -18,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Deserialize;
 use zw_model::Role;
-use zw_model::tree::season::{SeasonReport, WateringRecord};
+use zw_model::tree::season::{SeasonReport, SeasonSoil, WateringRecord};
 
 use super::season_soil;
 
@@ -132,10 +134,12 @@ pub async fn season(
             })
         }));
     }
-    let sensors = season_soil::sensor_seasons(&state, &trees, from, to).await?;
-    Ok(Json(SeasonReport::with_soil(
-        &trees, &log, &sensors, from, to, tz,
-    )))
+    let soil = SeasonSoil {
+        sensors: season_soil::sensor_seasons(&state, &trees, from, to).await?,
+        combine: state.config.trees.combine,
+        inherited: zw_model::tree::inherit::references(&trees, &state.config.trees, year),
+    };
+    Ok(Json(SeasonReport::with_soil(&trees, &log, &soil, from, to, tz)))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The soil side of the season report: each tree sensor's daily means and reading counts over the season,
 //! read from the time-series store through the read interface ([`zw_influx::read`], local days of the API's
-//! time zone), and each day judged critical or not by analytics' own rule ([`zw_analytics::trees::scale`]:
-//! the day's mean on the dryness scale at or beyond the critical edge, [`SoilState::from_dryness`]) with
-//! analytics' settings (`[analytics.trees]`: `critical_kpa`, the tree's soil profile for VWC).
+//! time zone), each day's mean put on the dryness scale analytics judges by ([`zw_model::tree::dryness`]:
+//! critical at 1, [`SoilState::from_dryness`]) with analytics' settings (`[analytics.trees]` as
+//! [`SoilRules`]: `critical_kpa`, the tree's soil profile for VWC), each depth weighed by its roots
+//! ([`SoilRules::weights`]) for `combine = "mean"`.
 //!
 //! Expected readings come from each sensor's reporting interval, `[api.season]` ([`SeasonConfig`]): a
 //! LoRaWAN sensor's uplink interval is set in the device, and neither the inventory nor The Things Stack
@@ -13,10 +14,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use zw_analytics::config::TreesConfig;
-use zw_analytics::trees::scale::Scale;
 use zw_influx::read::{Agg, Request, Shape};
 use zw_model::tree::SoilState;
+use zw_model::tree::dryness::{Scale, SoilRules};
 use zw_model::tree::season::{SensorDay, SensorSeason};
 use zw_model::{Quantity, Tree, storage};
 
@@ -104,16 +104,20 @@ fn fields() -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether a day's mean `value` of field `k` (0 tension, 1.. moisture depths) is critical for `tree`, by
-/// analytics' scale; `None` when the tree's soil profile is unknown (a VWC value cannot be judged).
-pub fn critical(trees: &TreesConfig, tree: &str, k: usize, value: f64) -> Option<bool> {
+/// A day's mean `value` of field `k` (0 tension, 1.. moisture depths) of `tree` on analytics' dryness
+/// scale; `None` when the tree's soil profile is unknown (a VWC value cannot be judged).
+pub fn dryness(rules: &SoilRules, tree: &str, k: usize, value: f64) -> Option<f64> {
     let scale = if k == 0 {
-        Scale::tension(trees)
+        rules.tension()
     } else {
-        let soil = trees.tree_soil.get(tree).unwrap_or(&trees.default_soil);
-        Scale::vwc(trees.soil_profiles.get(soil)?)
+        Scale::vwc(rules.soil_of(tree)?)
     };
-    Some(SoilState::from_dryness(scale.dryness(value)) == SoilState::Critical)
+    Some(scale.dryness(value))
+}
+
+/// Whether a day's mean `value` of field `k` is critical for `tree` ([`dryness`] at 1 or more).
+pub fn critical(rules: &SoilRules, tree: &str, k: usize, value: f64) -> Option<bool> {
+    dryness(rules, tree, k, value).map(|d| SoilState::from_dryness(d) == SoilState::Critical)
 }
 
 /// Every sensor (and depth) of `trees` over `[from, to)`: its local days with readings, critical or not.
@@ -170,7 +174,7 @@ pub async fn sensor_seasons(
             // A reading carries tension or the first depth's moisture: both are depth 1.
             for (k, v) in values.iter().enumerate() {
                 let Some(v) = v else { continue };
-                let Some(critical) = critical(trees_cfg, tree.id.as_str(), k, *v) else {
+                let Some(dryness) = dryness(trees_cfg, tree.id.as_str(), k, *v) else {
                     continue;
                 };
                 let readings = n.and_then(|c| c.get(k).copied().flatten()).unwrap_or(0.0);
@@ -178,12 +182,12 @@ pub async fn sensor_seasons(
                 let days = per_depth.entry(depth).or_default();
                 match days.iter_mut().find(|d| d.day == day) {
                     Some(d) => {
-                        d.critical |= critical;
+                        d.dryness = d.dryness.max(dryness);
                         d.readings = d.readings.max(readings as u64);
                     }
                     None => days.push(SensorDay {
                         day,
-                        critical,
+                        dryness,
                         readings: readings as u64,
                     }),
                 }
@@ -191,12 +195,21 @@ pub async fn sensor_seasons(
         }
         per_depth.entry(1).or_default();
         let interval = state.config.season.interval(device.as_str());
-        out.extend(per_depth.into_iter().map(|(depth, days)| SensorSeason {
-            tree: tree.id.clone(),
-            device: (*device).clone(),
-            depth: u8::try_from(depth).unwrap_or(u8::MAX),
-            interval,
-            days,
+        let weights = trees_cfg.weights(tree);
+        out.extend(per_depth.into_iter().map(|(depth, days)| {
+            let depth = u8::try_from(depth).unwrap_or(u8::MAX);
+            let weight = weights
+                .iter()
+                .find(|(d, k, _)| d == *device && *k == depth)
+                .map_or(1.0, |w| w.2);
+            SensorSeason {
+                tree: tree.id.clone(),
+                device: (*device).clone(),
+                depth,
+                interval,
+                days,
+                weight,
+            }
         }));
     }
     Ok(out)
@@ -209,6 +222,7 @@ fn empty(tree: &Tree, device: &zw_model::Id, cfg: &SeasonConfig) -> SensorSeason
         depth: 1,
         interval: cfg.interval(device.as_str()),
         days: Vec::new(),
+        weight: 1.0,
     }
 }
 
@@ -218,7 +232,7 @@ mod tests {
 
     #[test]
     fn days_are_judged_by_the_analytics_scale() {
-        let trees = TreesConfig::default();
+        let trees = SoilRules::default();
         // Tension: critical from analytics' critical_kpa (81) on.
         assert_eq!(critical(&trees, "t", 0, 80.0), Some(false));
         assert_eq!(critical(&trees, "t", 0, 81.0), Some(true));
@@ -226,7 +240,7 @@ mod tests {
         assert_eq!(critical(&trees, "t", 1, 21.5), Some(false));
         assert_eq!(critical(&trees, "t", 2, 21.0), Some(true));
         // A tree on sand (10 / 4 %: critical at 7 %).
-        let mut sandy = TreesConfig::default();
+        let mut sandy = SoilRules::default();
         sandy.tree_soil.insert("t".into(), "sand".into());
         assert_eq!(critical(&sandy, "t", 1, 8.0), Some(false));
         assert_eq!(critical(&sandy, "t", 1, 7.0), Some(true));

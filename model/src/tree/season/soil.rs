@@ -3,13 +3,19 @@
 //! share of expected readings received.
 //!
 //! The input is one [`SensorSeason`] per soil sensor (per depth of a multi-depth probe): its days with
-//! readings, each marked critical or not by the caller with analytics' rule (the day's mean value on the
-//! analytics dryness scale at or beyond the critical edge: tension ≥ `analytics.trees.critical_kpa`, or VWC at
-//! or below the tree's soil profile's critical depletion). A day without a reading is **unknown**: it neither
-//! counts as good nor continues a critical spell.
+//! readings, each with the day's mean on the dryness scale ([`crate::tree::dryness`], the rule analytics
+//! judges by: `1` at tension `analytics.trees.critical_kpa`, or at the VWC of the tree's soil profile's
+//! critical depletion). A day without a reading is **unknown**: it neither counts as good nor continues a
+//! critical spell.
 //!
-//! * A tree's day is critical when any of its sensors' day is (the driest sensor decides, analytics' default
-//!   `combine = "worst"`), known when any sensor has a reading that day.
+//! * A tree's day is known when any of its sensors has a reading that day. Its dryness combines its sensors'
+//!   as the live state does ([`Combine`], `analytics.trees.combine`): `worst` the driest, `mean` the mean
+//!   weighed by each depth's share of the roots ([`SensorSeason::weight`]); a depth that does not decide
+//!   (weight 0, below `min_root_share` while another depth has more) counts only when no deciding one
+//!   reported that day. The day is critical at a dryness of 1 or more.
+//! * A tree without a sensor that inherits from reference trees ([`crate::tree::inherit`]) takes, per day, the
+//!   mean dryness of the references known that day; its report says so (`inherited_from`), and it lists no
+//!   sensor of its own.
 //! * A week is a block of seven local days from the season's first day (the last one may be shorter). It is
 //!   *critical* when any of its days is; *not critical* when none is and at least half its days are known;
 //!   otherwise *unknown*.
@@ -24,6 +30,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::super::dryness::Combine;
 use crate::Id;
 
 /// A tree critical for more than this many consecutive days is reported as having *stayed critical*
@@ -31,12 +38,12 @@ use crate::Id;
 pub const CRITICAL_SPELL_DAYS: u32 = 3;
 
 /// One local day of one sensor with at least one reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SensorDay {
     /// The local date.
     pub day: NaiveDate,
-    /// Whether the day's mean value was critical (analytics' rule, see the module docs).
-    pub critical: bool,
+    /// The day's mean value on the dryness scale (see the module docs): critical at 1 or more.
+    pub dryness: f64,
     /// Readings received that day.
     pub readings: u64,
 }
@@ -54,6 +61,17 @@ pub struct SensorSeason {
     pub interval: Duration,
     /// Its days with readings, any order; days outside the period are ignored.
     pub days: Vec<SensorDay>,
+    /// Its weight among the tree's sensors: the share of the tree's roots in its layer when every depth of
+    /// the tree is known, else 1; 0 when it does not decide (below `min_root_share` while another depth has
+    /// more).
+    pub weight: f64,
+}
+
+impl SensorDay {
+    /// Whether the day was critical.
+    pub fn critical(&self) -> bool {
+        self.dryness >= 1.0
+    }
 }
 
 /// A run of consecutive critical days.
@@ -132,26 +150,81 @@ pub fn expected_readings(from: DateTime<Utc>, to: DateTime<Utc>, interval: Durat
     span.checked_div(every).unwrap_or(0)
 }
 
-/// The soil figures of one tree from its sensors (those of `sensors` whose `tree` is `tree`), its litres
-/// given per local day, over `days`; `expected` gives a sensor's expected readings from its interval.
+/// A tree's dryness per local day of `days` (`None`: no reading) from its sensors (those of `sensors` whose
+/// `tree` is `tree`), combined by `how` (module docs).
+pub fn daily_dryness(tree: &Id, sensors: &[SensorSeason], how: Combine, days: Days) -> Vec<Option<f64>> {
+    // Per day: each reading sensor's (weight, dryness).
+    let mut per_day: Vec<Vec<(f64, f64)>> = vec![Vec::new(); days.count as usize];
+    for s in sensors.iter().filter(|s| &s.tree == tree) {
+        for d in &s.days {
+            if let Some(i) = days.index(d.day) {
+                per_day[i].push((s.weight, d.dryness));
+            }
+        }
+    }
+    per_day
+        .iter()
+        .map(|day| {
+            let deciding: Vec<(f64, f64)> = day.iter().copied().filter(|(w, _)| *w > 0.0).collect();
+            // Nothing deciding reported: every reading counts alike.
+            let chosen = if deciding.is_empty() {
+                day.iter().map(|(_, d)| (1.0, *d)).collect()
+            } else {
+                deciding
+            };
+            if chosen.is_empty() {
+                return None;
+            }
+            Some(match how {
+                Combine::Worst => chosen.iter().map(|(_, d)| *d).fold(f64::MIN, f64::max),
+                Combine::Mean => {
+                    let total: f64 = chosen.iter().map(|(w, _)| w).sum();
+                    chosen.iter().map(|(w, d)| w * d).sum::<f64>() / total
+                }
+            })
+        })
+        .collect()
+}
+
+/// The soil figures of one tree from its sensors (those of `sensors` whose `tree` is `tree`) combined by
+/// `how`, or, for a tree without sensors, from its reference trees `inherited` (each one's combined days;
+/// empty: none), its litres given per local day, over `days`; `expected` gives a sensor's expected readings
+/// from its interval.
 pub fn tree_soil(
     tree: &Id,
     sensors: &[SensorSeason],
+    how: Combine,
+    inherited: &[Id],
     litres_by_day: &BTreeMap<NaiveDate, f64>,
     days: Days,
     expected: impl Fn(Duration) -> u64,
 ) -> TreeSoil {
-    let n = days.count as usize;
+    let own = sensors.iter().any(|s| &s.tree == tree);
+    let dryness: Vec<Option<f64>> = if own || inherited.is_empty() {
+        daily_dryness(tree, sensors, how, days)
+    } else {
+        let refs: Vec<Vec<Option<f64>>> = inherited
+            .iter()
+            .map(|r| daily_dryness(r, sensors, how, days))
+            .collect();
+        (0..days.count as usize)
+            .map(|i| {
+                let known: Vec<f64> = refs.iter().filter_map(|r| r[i]).collect();
+                (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+            })
+            .collect()
+    };
     // Per day: None unknown, Some(critical).
-    let mut state: Vec<Option<bool>> = vec![None; n];
+    let state: Vec<Option<bool>> = dryness.iter().map(|d| d.map(|d| d >= 1.0)).collect();
     let mut uptimes = Vec::new();
     for s in sensors.iter().filter(|s| &s.tree == tree) {
         let (mut received, mut with) = (0, 0);
         for d in &s.days {
-            let Some(i) = days.index(d.day) else { continue };
+            if days.index(d.day).is_none() {
+                continue;
+            }
             received += d.readings;
             with += u32::from(d.readings > 0);
-            state[i] = Some(state[i].unwrap_or(false) || d.critical);
         }
         let exp = expected(s.interval);
         uptimes.push(SensorUptime {
