@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use zw_model::alert::{AckCommand, Alert, AlertId, AlertKind};
 use zw_model::tariff::Budget;
 use zw_model::tree::TreeStatus;
@@ -217,18 +217,7 @@ impl Analytics {
             now.timestamp_millis(),
         ) || self.trees.restore(kind, &a.subject, since)
             || (kind == AlertKind::Peak && self.peaks.restore(&a.site, since))
-            || (kind == AlertKind::Budget && {
-                // The baseline names the budget's year ("2026 budget of site …").
-                let year = a
-                    .explanation
-                    .baseline
-                    .split(' ')
-                    .next()
-                    .and_then(|y| y.parse().ok());
-                self.budgets
-                    .restore(&a.site, year.unwrap_or(a.explanation.since.year()));
-                true
-            })
+            || (kind == AlertKind::Budget && self.budgets.restore(a))
     }
 
     /// Whether this instance runs `site`'s detectors.

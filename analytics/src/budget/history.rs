@@ -14,6 +14,12 @@
 //! forecast does ([`zw_model::forecast::year_end_with`]): the daily temperatures of the weather feed
 //! analytics receives ([`Temps`], the area named like the site or the feed's only area), observed, then
 //! forecast, then normal.
+//!
+//! A heat, gas or water budget is forecast from the site's meters of that medium (`heat_energy` of the
+//! heat meters, `gas_volume` of the gas meters, `volume` of the water meters) as the API's
+//! `/forecast?medium=` does ([`zw_model::forecast::media::outlook_medium`]): gas in m³ and, through the
+//! site's `[[gas_conversions]]`, in kWh; heat and gas following the weather; each priced with the site's
+//! tariffs of the medium.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -26,11 +32,14 @@ use tracing::warn;
 use zw_bus::LiveInventory;
 use zw_influx::read::{Agg, Request, Row, Shape};
 use zw_influx::{Client, QueryError};
+use zw_model::counter::Bucket;
 use zw_model::forecast::heating::{DayTemps, KnownTemps};
-use zw_model::forecast::{Hour, Slp, year_end_with, year_of};
+use zw_model::forecast::media::outlook_medium;
+use zw_model::forecast::{Hour, Slp, learn, year_end_with, year_of};
+use zw_model::report::Medium;
 use zw_model::tariff::{Budget, Interval, Schedule};
 use zw_model::weather::Weather;
-use zw_model::{Id, Inventory, Quantity, Site, SiteKind, storage};
+use zw_model::{Id, Inventory, Site, SiteKind, storage};
 
 use super::YearEnd;
 
@@ -147,18 +156,67 @@ pub fn forecast(
         .then(|| (o.gross_cents as f64 / 100.0, o.low_gross_cents as f64 / 100.0));
     Some(YearEnd {
         year,
-        kwh: (o.wh / 1000.0, o.low_wh / 1000.0),
+        medium: Medium::Electricity,
+        kwh: Some((o.wh / 1000.0, o.low_wh / 1000.0)),
+        m3: None,
         gross,
         currency: currency.unwrap_or_default(),
+        meter: None,
     })
 }
 
-/// Reads the site's hourly counter values and forecasts its year end at `now`; `Ok(None)` when it has
-/// nothing to forecast from.
+/// [`forecast`] of a heat, gas or water budget: `history` and `measured` in the medium's counter unit (Wh
+/// of heat, m³ of gas and water), the kWh of gas through the site's conversions, the cost under its
+/// tariffs of the medium; `meter` is what the alert names.
+pub fn forecast_medium(
+    inv: &Inventory,
+    (site, medium, meter): (&Site, Medium, Option<Id>),
+    tz: chrono_tz::Tz,
+    (history, measured): (&[Hour], &[Interval]),
+    from: DateTime<Utc>,
+    temps: Option<&KnownTemps>,
+) -> Option<YearEnd> {
+    let (year, start, until) = year_of(&tz, from)?;
+    let model = learn(tz, history, Slp::G25)?;
+    let schedule = Schedule::for_medium(&inv.tariffs, &site.id, medium, tz);
+    let buckets: Vec<Bucket> = measured
+        .iter()
+        .map(|i| Bucket {
+            start: i.start,
+            end: i.start + TimeDelta::hours(1),
+            wh: i.import_wh,
+            complete: true,
+            coverage: 1.0,
+        })
+        .collect();
+    let weather = temps.map(|t| (history, t as &dyn DayTemps));
+    let conversions = (site.id.as_str(), inv.gas_conversions.as_slice());
+    let range = (start, from, until);
+    let (o, _) = outlook_medium(medium, &model, &schedule, conversions, &buckets, range, weather);
+    let currency = schedule
+        .at(from.with_timezone(&tz).date_naive())
+        .map(|t| t.currency.clone());
+    let pair = |p: zw_model::forecast::Projection, per: f64| (p.wh / per, p.low_wh / per);
+    Some(YearEnd {
+        year,
+        medium,
+        kwh: o.wh.map(|p| pair(p, 1000.0)),
+        m3: o.m3.map(|p| pair(p, 1.0)),
+        gross: o
+            .cost
+            .filter(|c| c.priced)
+            .map(|c| (c.gross_cents as f64 / 100.0, c.low_gross_cents as f64 / 100.0)),
+        currency: currency.unwrap_or_default(),
+        meter,
+    })
+}
+
+/// Reads the site's hourly counter values of `medium` and forecasts its year end at `now`; `Ok(None)`
+/// when it has nothing to forecast from.
 pub async fn read(
     influx: &Client,
     inv: &Inventory,
-    site: &Site,
+    (site, medium): (&Site, Medium),
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     temps: &Temps,
@@ -173,7 +231,7 @@ pub async fn read(
     };
     let learn_from = from - TimeDelta::days(HISTORY_DAYS);
     let first = year_start.min(learn_from);
-    let request = Request::raw(storage::MEASUREMENT, &[Quantity::EnergyImport.name()])
+    let request = Request::raw(storage::MEASUREMENT, &[medium.quantity().name()])
         .tag(storage::TAG_SITE, site.id.as_str())
         .range(first - TimeDelta::hours(1), from)
         .shape(Shape::Windows {
@@ -188,10 +246,15 @@ pub async fn read(
         .filter(|d| d.class == "main_meter")
         .map(|d| &d.id)
         .collect();
-    let meters: Vec<&Id> = if main.is_empty() {
-        site.devices.iter().map(|d| &d.id).collect()
-    } else {
-        main
+    let meters: Vec<&Id> = match medium.meter_class() {
+        Some(class) => site
+            .devices
+            .iter()
+            .filter(|d| d.class == class)
+            .map(|d| &d.id)
+            .collect(),
+        None if main.is_empty() => site.devices.iter().map(|d| &d.id).collect(),
+        None => main,
     };
     let mut devices: Vec<Vec<(DateTime<Utc>, f64)>> = Vec::new();
     for g in &groups {
@@ -215,7 +278,23 @@ pub async fn read(
         .iter()
         .filter(|d| meters.contains(&&d.id))
         .all(|d| HEATING_CLASSES.contains(&d.class.as_str()));
+    let heating = if medium == Medium::Electricity {
+        heating
+    } else {
+        medium.weather_dependent()
+    };
     let known = heating.then(|| temps.for_site(site.id.as_str()));
+    if medium != Medium::Electricity {
+        let meter = meters.iter().min().map(|m| (*m).clone());
+        return Ok(forecast_medium(
+            inv,
+            (site, medium, meter),
+            tz,
+            (&history[skip(learn_from)..], &measured[skip(year_start)..]),
+            from,
+            known.as_ref(),
+        ));
+    }
     Ok(forecast(
         inv,
         site,
@@ -247,15 +326,22 @@ pub async fn watch(
         let now = Utc::now();
         let mut out = Vec::new();
         for site in &inv.sites {
-            let budgets: Vec<&Budget> = inv.budgets.iter().filter(|b| b.site == site.id).collect();
-            if budgets.is_empty() {
-                continue;
-            }
-            match read(&influx, &inv, site, tz, now, &temps).await {
-                Ok(Some(f)) => out.extend(budgets.into_iter().map(|b| (b.clone(), f.clone()))),
-                Ok(None) => {}
-                Err(e) => {
-                    warn!(site = %site.id, error = %e, "Budget forecast: reading the site's energy failed.")
+            for medium in Medium::ALL {
+                let budgets: Vec<&Budget> = inv
+                    .budgets
+                    .iter()
+                    .filter(|b| b.site == site.id && b.medium == medium)
+                    .collect();
+                if budgets.is_empty() {
+                    continue;
+                }
+                match read(&influx, &inv, (site, medium), tz, now, &temps).await {
+                    Ok(Some(f)) => out.extend(budgets.into_iter().map(|b| (b.clone(), f.clone()))),
+                    Ok(None) => {}
+                    Err(e) => warn!(
+                        site = %site.id, medium = medium.name(), error = %e,
+                        "Budget forecast: reading the site's meters failed."
+                    ),
                 }
             }
         }
@@ -267,6 +353,8 @@ pub async fn watch(
 
 #[cfg(test)]
 mod tests {
+    use zw_model::Quantity;
+
     use super::*;
 
     fn t(h: i64) -> DateTime<Utc> {
@@ -357,7 +445,7 @@ mod tests {
         };
         let (cold, mild) = (year_end(-5.0), year_end(10.0));
         // 7 days 15 K·d colder at about 500 Wh per K·d: about 52 kWh more.
-        let diff = cold.kwh.0 - mild.kwh.0;
+        let diff = cold.kwh.expect("kWh").0 - mild.kwh.expect("kWh").0;
         assert!((diff - 52.5).abs() < 17.5, "{diff}: {cold:?} {mild:?}");
         // Without temperatures the plain profile.
         let plain = forecast(&inv, site, tz, (&history, &[]), from, None).expect("a forecast");
