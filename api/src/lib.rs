@@ -100,6 +100,8 @@ pub struct AppState {
     /// store), and the router serves the new snapshot from the next request on ([`swap`]). `None` when the
     /// inventory is fixed (no store).
     pub live_inventory: Option<zw_bus::LiveInventory>,
+    /// Each building's backtested forecast error of the running day (`/forecast/accuracy`).
+    pub accuracy: Arc<routes::accuracy::Cache>,
 }
 
 impl AppState {
@@ -144,6 +146,7 @@ impl AppState {
             access_log: None,
             store: None,
             live_inventory: None,
+            accuracy: Arc::default(),
         })
     }
 
@@ -217,6 +220,11 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/devices/{id}/forecast", get(routes::forecast::device))
         .route("/api/v1/sites/{id}/forecast", get(routes::forecast::site))
         .route("/api/v1/sites/{id}/normal", get(routes::normal::site))
+        .route("/api/v1/normal", get(routes::normal::all))
+        .route(
+            "/api/v1/sites/{id}/forecast/accuracy",
+            get(routes::accuracy::site),
+        )
         .route("/api/v1/sites/{id}/household", get(routes::household::site))
         .route("/api/v1/sites/{id}/top", get(routes::top::top))
         .route("/api/v1/sites/{id}/export.csv", get(routes::export::site))

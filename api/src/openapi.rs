@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    alerts, cost, devices, energy, export, forecast, health, history, household, normal, peak, ranking,
-    report, sites, stream, top, trees,
+    accuracy, alerts, cost, devices, energy, export, forecast, health, history, household, normal, peak,
+    ranking, report, sites, stream, top, trees,
 };
 
 #[derive(OpenApi)]
@@ -24,7 +24,7 @@ use crate::routes::{
     paths(health::healthz, health::readyz, health::metrics, devices::list, devices::live, history::history,
         sites::list, sites::live, stream::stream, energy::device, energy::site, top::top, ranking::ranking,
         cost::site, cost::device, peak::site, peak::device, forecast::site, forecast::device, report::town, report::site,
-        normal::site, household::site,
+        normal::site, normal::all, accuracy::site, household::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
         trees::record_watering, trees::season::season, export::site),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
@@ -32,7 +32,8 @@ use crate::routes::{
         cost::CostReport, cost::PeriodCost, cost::TariffCost, peak::PeakReport, peak::Quarter,
         peak::TopQuarter, peak::DeviceQuarter, peak::RunningQuarter, zw_model::tariff::demand::Money, forecast::ForecastReport, forecast::Horizon,
         forecast::ForecastHour, forecast::BudgetCheck, export::Separator, export::Decimal,
-        normal::NormalReport, normal::Today, normal::Backtest, normal::BacktestDay, household::HouseholdInfo,
+        normal::NormalReport, normal::Today, normal::Backtest, normal::BacktestDay, normal::Normals, normal::SiteNormal,
+        accuracy::Accuracy, accuracy::DayError, accuracy::MonthCase, household::HouseholdInfo,
         household::Advance, household::Resolution,
         crate::periods::Period, crate::periods::Compare, top::TopConsumers, top::Consumer, ranking::Ranking, ranking::RankedSite,
         zw_model::report::Report, zw_model::report::BuildingReport, zw_model::report::MediumReport,

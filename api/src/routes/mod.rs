@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource.
 
+pub mod accuracy;
 pub mod admin;
 pub mod alerts;
 pub mod cost;

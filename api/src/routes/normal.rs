@@ -12,15 +12,21 @@
 //! how many were scored); the error is the mean absolute percentage error of the scored days and how many
 //! fell inside the forecast's p10–p90 band. Nothing is scored from simulated data: these are the site's own
 //! readings.
+//!
+//! `GET /api/v1/normal` answers today against the normal for every building in the caller's scope at once
+//! (without the backtest), so the town overview needs one request, not one per building; a building whose
+//! normal cannot be learned is listed with the reason.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
+use futures_util::future::{BoxFuture, FutureExt as _};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use zw_model::forecast::{Hour, Method, Slp, learn};
-use zw_model::{Quantity, SiteKind};
+use zw_model::{Quantity, Site, SiteKind, User};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -49,6 +55,12 @@ pub struct Today {
     pub normal_day_wh: f64,
     /// `measured_wh / normal_wh − 1`; null without a measurement or a positive normal.
     pub ratio: Option<f64>,
+    /// Lower end of the normal's band (p10) for the same hours, Wh.
+    pub low_wh: f64,
+    /// Upper end of the normal's band (p90) for the same hours, Wh.
+    pub high_wh: f64,
+    /// The measurement lies outside the band; null without a measurement or before the first whole hour.
+    pub outside: Option<bool>,
 }
 
 /// One backtested day.
@@ -126,7 +138,8 @@ pub fn assess(
         .clamp(day, next);
     let model = learn(tz, &before(hours, day), slp)?;
     let (so_far, known, _) = measured(hours, day, until);
-    let normal_wh: f64 = model.hours(day, until).iter().map(|h| h.1).sum();
+    let normal = model.project(0.0, day, until);
+    let normal_wh = normal.wh;
     let measured_wh = known.then_some(so_far);
     let today_cmp = Today {
         date: today,
@@ -138,6 +151,11 @@ pub fn assess(
         ratio: measured_wh
             .filter(|_| normal_wh > 0.0 && until > day)
             .map(|m| m / normal_wh - 1.0),
+        low_wh: normal.low_wh,
+        high_wh: normal.high_wh,
+        outside: measured_wh
+            .filter(|_| until > day)
+            .map(|m| !(normal.low_wh..=normal.high_wh).contains(&m)),
     };
     let mut days = Vec::new();
     for back in (1..=BACKTEST_DAYS).rev() {
@@ -197,6 +215,37 @@ pub async fn site(
     Path(id): Path<String>,
 ) -> Result<Json<NormalReport>, ApiError> {
     let site = visible_site(&state, &user, &id)?;
+    let (method, today, backtest) = report(&state, &user, site, BACKTEST_DAYS)
+        .await?
+        .ok_or_else(|| no_normal(site))?;
+    Ok(Json(NormalReport {
+        site: site.id.to_string(),
+        method,
+        today,
+        backtest,
+    }))
+}
+
+fn no_normal(site: &Site) -> ApiError {
+    ApiError::NotFound(no_normal_text(site))
+}
+
+fn no_normal_text(site: &Site) -> String {
+    format!(
+        "no energy measured for {} in the {HISTORY_DAYS} days before today to learn a normal from",
+        site.id
+    )
+}
+
+/// A site's hourly electricity from `back` days before the [`HISTORY_DAYS`] before today up to the current
+/// hour, and its normal and backtest ([`assess`]; the backtest scores only those `back` days); `None` when
+/// nothing was measured to learn from.
+async fn report(
+    state: &AppState,
+    user: &User,
+    site: &Site,
+    back: i64,
+) -> Result<Option<(Method, Today, Backtest)>, ApiError> {
     let meters = site_meters(site);
     let tz = state.config.timezone();
     let now = Utc::now();
@@ -209,9 +258,9 @@ pub async fn site(
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now)
         .max(day);
-    let start = day - TimeDelta::days(HISTORY_DAYS + BACKTEST_DAYS);
+    let start = day - TimeDelta::days(HISTORY_DAYS + back);
     let edges = zw_model::counter::uniform_edges(start, end, TimeDelta::hours(1));
-    let b = intervals(&state, (&site.id, &meters), Quantity::EnergyImport, &edges, &user).await?;
+    let b = intervals(state, (&site.id, &meters), Quantity::EnergyImport, &edges, user).await?;
     let hours: Vec<Hour> = b
         .iter()
         .zip(&edges)
@@ -225,18 +274,77 @@ pub async fn site(
     } else {
         Slp::G25
     };
-    let (method, today, backtest) = assess(tz, &hours, slp, (today, now)).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no energy measured for {} in the {HISTORY_DAYS} days before today to learn a normal from",
-            site.id
-        ))
-    })?;
-    Ok(Json(NormalReport {
-        site: site.id.to_string(),
-        method,
-        today,
-        backtest,
-    }))
+    Ok(assess(tz, &hours, slp, (today, now)))
+}
+
+/// Buildings read at the same time by [`all`].
+const CONCURRENCY: usize = 8;
+
+/// One building's today against its normal, or why there is none.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteNormal {
+    /// Site id.
+    pub site: String,
+    /// How the normal was learned; null without one.
+    #[schema(value_type = Option<Object>)]
+    pub method: Option<Method>,
+    /// Today so far against the normal; null without one.
+    pub today: Option<Today>,
+    /// Why there is no normal (nothing measured to learn from); null with one.
+    pub reason: Option<String>,
+}
+
+/// Every building in scope against its normal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Normals {
+    /// The buildings in the caller's scope, in inventory order.
+    pub sites: Vec<SiteNormal>,
+}
+
+/// Today so far against the learned normal of the same hours for every building in the caller's scope
+/// (the town overview's column; a caller who sees no building gets an empty list).
+#[utoipa::path(get, path = "/api/v1/normal", tag = "energy", security(("bearer" = [])),
+    responses((status = 200, body = Normals), (status = 401, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn all(
+    State(state): State<Arc<AppState>>,
+    Caller(user): Caller,
+) -> Result<Json<Normals>, ApiError> {
+    let sites: Vec<&Site> = state
+        .inventory
+        .sites
+        .iter()
+        .filter(|s| s.kind == SiteKind::Building && user.sees(s))
+        .collect();
+    // Boxed first: a stream mapping sites to futures that borrow them is not `Send` for every lifetime.
+    let reads: Vec<BoxFuture<'_, Result<SiteNormal, ApiError>>> = sites
+        .iter()
+        .map(|site| {
+            let (state, user) = (&state, &user);
+            async move {
+                Ok(match report(state, user, site, 0).await? {
+                    Some((method, today, _)) => SiteNormal {
+                        site: site.id.to_string(),
+                        method: Some(method),
+                        today: Some(today),
+                        reason: None,
+                    },
+                    None => SiteNormal {
+                        site: site.id.to_string(),
+                        method: None,
+                        today: None,
+                        reason: Some(no_normal_text(site)),
+                    },
+                })
+            }
+            .boxed()
+        })
+        .collect();
+    let sites = futures_util::stream::iter(reads)
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(Json(Normals { sites }))
 }
 
 #[cfg(test)]

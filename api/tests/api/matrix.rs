@@ -186,6 +186,16 @@ fn rows() -> Vec<Row> {
             Site,
             DB,
         ),
+        // Today against the normal for every building in scope, at once.
+        row(get.clone(), "/api/v1/normal", "/api/v1/normal", Buildings, DB),
+        // The month-end backtest on the building's own history: the forecast's scope.
+        row(
+            get.clone(),
+            "/api/v1/sites/{id}/forecast/accuracy",
+            "/api/v1/sites/{id}/forecast/accuracy",
+            Site,
+            DB,
+        ),
         // Advance payments and read intervals come from the inventory: no time-series read.
         row(
             get.clone(),
