@@ -47,6 +47,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../../static/js/overview.js"),
     ),
+    (
+        "js/accuracy.js",
+        JS,
+        include_bytes!("../../static/js/accuracy.js"),
+    ),
     ("js/media.js", JS, include_bytes!("../../static/js/media.js")),
     (
         "js/household.js",

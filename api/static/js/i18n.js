@@ -303,6 +303,26 @@ Object.assign(TEXTS.en, {
   "home.media": "Gas, heat and water",
 });
 
+// The town overview's today against normal and the building's month-end backtest (helper F, issues 19 and 21).
+Object.assign(TEXTS.de, {
+  "ov.normal": "Heute gegen Normal", "ov.outside": "außerhalb des Normalbereichs",
+  "ov.normalHint": "Heute gegen Normal: Verbrauch bis zur vollen Stunde gegen das gelernte Normal derselben Stunden (Strom); ⚠ = außerhalb der Spanne p10–p90",
+  "ov.normalNotYet": "noch keine volle Stunde heute gemessen",
+  "acc.title": "Prognosefehler Monatsende (Rückrechnung)", "acc.day": "± {0} % am {1}.",
+  "acc.months": "des Monats (mittlerer absoluter Fehler, an den letzten {0} vollen Monaten dieses Gebäudes nachgerechnet; {1} von {2} Monatsenden in der Spanne)",
+  "acc.notEnough": "zu wenig Verlauf: {0} volle Monate mit Messwerten, mindestens 2 nötig",
+  "acc.none": "nicht bestimmbar",
+});
+Object.assign(TEXTS.en, {
+  "ov.normal": "Today against normal", "ov.outside": "outside the normal range",
+  "ov.normalHint": "Today against normal: use up to the whole hour against the learned normal of the same hours (electricity); ⚠ = outside the p10–p90 range",
+  "ov.normalNotYet": "no whole hour measured today yet",
+  "acc.title": "Month-end forecast error (backtest)", "acc.day": "± {0} % on day {1}",
+  "acc.months": "of the month (mean absolute error, recomputed on this building's last {0} whole months; {1} of {2} month-ends inside the range)",
+  "acc.notEnough": "not enough history: {0} whole months with readings, at least 2 needed",
+  "acc.none": "not known",
+});
+
 // `?lang=en` (a link in English) wins over the stored choice.
 export let lang = (new URLSearchParams(location.search).get("lang") || localStorage.getItem("zw-lang")) === "en" ? "en" : "de";
 // The browser's locale if it speaks the chosen language, else the language's usual one.
