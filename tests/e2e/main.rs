@@ -21,6 +21,7 @@ mod energy_periods;
 mod energy_rollups;
 mod erase;
 mod fixture;
+mod forecast_media;
 mod forecast_weather;
 mod gateway_crash;
 mod gateway_outage;
