@@ -77,6 +77,10 @@ pub struct Config {
     /// `state/logs/access.jsonl`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log: Option<std::path::PathBuf>,
+    /// File the dynamic prices received on the bus are kept in across restarts when there is no `[store]`
+    /// (with one they are kept in the store); absent: in memory only ([`crate::prices`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prices_file: Option<std::path::PathBuf>,
     /// Floor area per site id, m², for kWh per m² in the town ranking (`/api/v1/ranking`) and the energy
     /// report; each must be positive. A fallback: a site's own `floor_area_m2` in the inventory wins. Default:
     /// none.
@@ -216,6 +220,7 @@ impl Default for Config {
             max_energy_range: RoleRanges::days(732, 3660),
             metrics_token_sha256: None,
             access_log: None,
+            prices_file: None,
             floor_area_m2: Default::default(),
             tls: None,
             jwt: None,

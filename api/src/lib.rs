@@ -25,6 +25,7 @@ pub mod live;
 pub mod metrics;
 mod openapi;
 mod periods;
+pub mod prices;
 pub mod ratelimit;
 pub mod routes;
 mod server;
@@ -123,6 +124,9 @@ impl AppState {
         registry.register(Box::new(requests.clone()))?;
         let metrics = metrics::ApiMetrics::register(&registry)?;
         let config = Config::default();
+        let views = Arc::new(views::Views::default());
+        views.prices.register(&registry)?;
+        let inventory = views.prices.attach(inventory);
         Ok(Self {
             users: Arc::new(auth::Users::from_inventory(&inventory)),
             inventory,
@@ -141,7 +145,7 @@ impl AppState {
             )),
             metrics,
             config: Arc::new(config),
-            views: Arc::default(),
+            views,
             jwt: None,
             access_log: None,
             store: None,
@@ -152,6 +156,7 @@ impl AppState {
 
     /// The same state serving `inventory` (and its users): everything else is shared.
     pub fn with_inventory(&self, inventory: Arc<Inventory>) -> Self {
+        let inventory = self.views.prices.attach(inventory);
         Self {
             users: Arc::new(auth::Users::from_inventory(&inventory)),
             inventory,
@@ -325,6 +330,7 @@ pub async fn run(
             (topic::TREES_FILTER.to_string(), QoS::AtLeastOnce),
             (topic::DEVICE_STATUS_FILTER.to_string(), QoS::AtLeastOnce),
             (topic::WEATHER_FILTER.to_string(), QoS::AtLeastOnce),
+            (topic::PRICES_FILTER.to_string(), QoS::AtLeastOnce),
         ],
         manual_acks: false,
         full_policy: FullPolicy::DropNewest,
@@ -346,6 +352,7 @@ pub async fn run(
     if let Some(store) = &state.store {
         state.views.record_alerts(store.clone(), "api");
     }
+    prices::start(&state, &cfg).await;
     state.live_inventory = Some(inventory.clone());
     state.configure(cfg.clone());
     state.jwt = cfg

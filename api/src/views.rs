@@ -33,6 +33,8 @@ pub struct Views {
     pub status: RwLock<BTreeMap<String, DeviceStatus>>,
     /// Daily temperatures per weather area (`zw/v1/weather/+`, [`crate::weather`]).
     pub weather: crate::weather::WeatherMirror,
+    /// The tariffs' dynamic prices (`zw/v1/prices/+`, [`crate::prices`]; counted there).
+    pub prices: crate::prices::PriceBook,
     /// Where mirrored alerts go to be recorded in the alert book, once [`Views::record_alerts`] started it.
     book: OnceLock<mpsc::Sender<Alert>>,
 }
@@ -141,6 +143,13 @@ impl Views {
         }
         if topic::parse_weather(t).is_some() {
             return self.weather.apply(t, payload, chrono::Utc::now());
+        }
+        if topic::parse_prices(t).is_some() {
+            // Refusals are counted by reason in the book's own counter.
+            return match self.prices.apply(t, payload) {
+                Ok(_) => Applied::Ok,
+                Err(_) => Applied::Ignored,
+            };
         }
         if let Some(id) = topic::parse_device_status(t) {
             return put(&self.status, id.to_string(), payload);
