@@ -15,6 +15,7 @@ mod cost_forecast;
 mod dashboard;
 mod dashboard_admin;
 mod dashboard_business;
+mod dashboard_media;
 mod dashboard_parks;
 mod dashboard_resident;
 mod energy_periods;

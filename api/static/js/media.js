@@ -144,7 +144,7 @@ export async function fillMedia(table, base, media, last) {
       if (y && y.gross_cents !== null && y.gross_cents !== undefined) {
         cell(table, m + ":forecast", money(eur(y.gross_cents), f.currency), { small: t("cost.band", money(eur(y.low_gross_cents), f.currency),
           money(eur(y.high_gross_cents), f.currency)), data: { grossCents: String(y.gross_cents) } });
-      } else cell(table, m + ":forecast", "", { reason: !c ? why : t("media.noForecast"), data: { note: fc.reason || "" } });
+      } else cell(table, m + ":forecast", "", { reason: !c ? why : t("media.noForecast"), data: { note: fc.reason || (f?.missing || []).join("; ") } });
     }
   }));
   if (report) {
