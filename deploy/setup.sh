@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Zählwerk's tests and demo need: mosquitto (+ clients), InfluxDB 1.x (+ CLI), promtool,
-# curl and CA certificates. Idempotent: installs only what is missing, runs `apt-get update` at most once.
+# curl, CA certificates and the DejaVu fonts (the Energiebericht's PDF). Idempotent: installs only what is
+# missing, runs `apt-get update` at most once.
 #
 # On Debian/Ubuntu it uses apt-get (through sudo when not root). Elsewhere it names what to install and
 # exits 1 if anything is missing. It never downloads a Rust toolchain: cargo must already be on PATH.
@@ -29,13 +30,17 @@ declare -A PROVIDES=(
   [ca-certificates]=/etc/ssl/certs/ca-certificates.crt
   [chromium]=chromium
   [postgresql]='/usr/lib/postgresql/*/bin/initdb'
+  [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
+  [poppler-utils]=pdftotext
 )
-ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus victoria-metrics curl ca-certificates)
+ORDER=(mosquitto mosquitto-clients influxdb influxdb-client prometheus victoria-metrics curl ca-certificates
+  fonts-dejavu-core)
 # Test-only extras (deploy/test.sh asks for them): the headless browser the dashboard tests use, and
 # PostgreSQL, which the store's tests run against beside SQLite (the harness starts its own server on a free
-# port, as the `postgres` user the package creates when the tests run as root).
+# port, as the `postgres` user the package creates when the tests run as root), and poppler's pdftotext, which
+# reads the Energiebericht's PDF back.
 if [[ ${1:-} == --with-test-tools ]]; then
-  ORDER+=(chromium postgresql)
+  ORDER+=(chromium postgresql poppler-utils)
 fi
 # package -> the system service its postinst starts
 declare -A SERVICE=([mosquitto]=mosquitto [influxdb]=influxdb [prometheus]=prometheus [victoria-metrics]=victoria-metrics

@@ -1,7 +1,8 @@
 //! The municipal energy report (Energiebericht) of a calendar year: `GET /api/v1/report` for every building
 //! (and household) in the caller's scope, i.e. the town for a facility manager or an admin and their own
 //! household for a resident, and `GET /api/v1/sites/{id}/report` for one site; as JSON, CSV
-//! (`?format=csv` or `Accept: text/csv`) or a printable German HTML page (`?format=html`).
+//! (`?format=csv` or `Accept: text/csv`), a printable German HTML page (`?format=html`) or a PDF
+//! (`?format=pdf` or `Accept: application/pdf`, [`pdf`]), all four from the one computed [`Report`].
 //!
 //! The figures are measured here and computed by [`zw_model::report`]. Per site and medium (every medium
 //! its meters measure, [`Medium::meter_class`]) the year is read once, split at the usage hours
@@ -17,6 +18,8 @@
 //! uses the `[api.report.emission_factors]` in force on 1 January of the year (none: null with a note). Degree days come from `[api.report] temperature_csv`; a year
 //! without a temperature for every day is not weather-corrected (null, never 0).
 
+mod pdf;
+mod pdf_font;
 mod render;
 mod rolled;
 
@@ -51,8 +54,9 @@ pub struct ReportParams {
     /// Calendar year (local), 1971 to 2261; default: last year.
     #[param(minimum = 1971, maximum = 2261)]
     pub year: Option<i32>,
-    /// `json` (default), `csv` or `html` (printable page); without it `Accept: text/csv` chooses CSV.
-    #[param(pattern = "^(json|csv|html)$")]
+    /// `json` (default), `csv`, `html` (printable page) or `pdf` (A4, German); without it `Accept: text/csv`
+    /// chooses CSV and `Accept: application/pdf` the PDF.
+    #[param(pattern = "^(json|csv|html|pdf)$")]
     pub format: Option<String>,
 }
 
@@ -62,6 +66,7 @@ enum Format {
     Json,
     Csv,
     Html,
+    Pdf,
 }
 
 fn format(p: &ReportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
@@ -69,8 +74,9 @@ fn format(p: &ReportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
         Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
         Some("html") => Ok(Format::Html),
+        Some("pdf") => Ok(Format::Pdf),
         Some(other) => Err(ApiError::BadRequest(format!(
-            "format must be json, csv or html, got {other:?}"
+            "format must be json, csv, html or pdf, got {other:?}"
         ))),
         None => {
             let accept = headers
@@ -79,6 +85,8 @@ fn format(p: &ReportParams, headers: &HeaderMap) -> Result<Format, ApiError> {
                 .unwrap_or("");
             Ok(if accept.contains("text/csv") {
                 Format::Csv
+            } else if accept.contains("application/pdf") {
+                Format::Pdf
             } else {
                 Format::Json
             })
@@ -390,9 +398,39 @@ async fn build(
     ))
 }
 
-fn respond(r: &Report, f: Format) -> Response {
-    match f {
-        Format::Json => axum::Json(r).into_response(),
+/// The report as a PDF ([`pdf`], off the async threads); `subject` (the town, or the one building) heads it.
+async fn pdf_response(state: &AppState, r: Report, subject: String) -> Result<Response, ApiError> {
+    let made = Utc::now().with_timezone(&state.config.timezone()).date_naive();
+    let year = r.year;
+    let started = std::time::Instant::now();
+    let bytes = tokio::task::spawn_blocking(move || pdf::pdf(&r, &subject, made))
+        .await
+        .map_err(|_| ApiError::Unavailable("the PDF report"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "Energy report: no PDF.");
+            match e {
+                pdf::PdfError::FontMissing => ApiError::Unavailable(pdf_font::MISSING),
+                pdf::PdfError::Write(_) => ApiError::Unavailable("the PDF report"),
+            }
+        })?;
+    tracing::info!(
+        year,
+        bytes = bytes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "Energy report written as PDF."
+    );
+    let disposition = format!("attachment; filename=\"energiebericht-{year}.pdf\"");
+    let headers = [
+        (header::CONTENT_TYPE, "application/pdf".to_string()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// The report written as `f`; `subject` (the town, or the one building) heads the PDF.
+async fn respond(state: &AppState, r: Report, f: Format, subject: String) -> Result<Response, ApiError> {
+    Ok(match f {
+        Format::Json => axum::Json(&r).into_response(),
         Format::Csv => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -401,15 +439,16 @@ fn respond(r: &Report, f: Format) -> Response {
                     format!("attachment; filename=\"energiebericht-{}.csv\"", r.year),
                 ),
             ],
-            render::csv(r),
+            render::csv(&r),
         )
             .into_response(),
         Format::Html => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            render::html(r),
+            render::html(&r),
         )
             .into_response(),
-    }
+        Format::Pdf => return pdf_response(state, r, subject).await,
+    })
 }
 
 /// The energy report of a year for every building and household in the caller's scope (the town for a
@@ -417,7 +456,7 @@ fn respond(r: &Report, f: Format) -> Response {
 #[utoipa::path(get, path = "/api/v1/report", tag = "energy", security(("bearer" = [])),
     params(ReportParams),
     responses((status = 200, description = "The report", content(
-            (Report = "application/json"), (String = "text/csv"), (String = "text/html"))),
+            (Report = "application/json"), (String = "text/csv"), (String = "text/html"), (Vec<u8> = "application/pdf"))),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 503, body = crate::error::Problem)))]
 pub async fn town(
@@ -434,14 +473,18 @@ pub async fn town(
         .filter(|s| matches!(s.kind, SiteKind::Building | SiteKind::Household) && user.sees(s))
         .collect();
     let r = build(&state, &user, &sites, p.year).await?;
-    Ok(respond(&r, f))
+    let subject = match sites.as_slice() {
+        [one] if user.role == zw_model::Role::Resident => one.name.clone(),
+        _ => format!("Alle Gebäude der Gemeinde ({})", sites.len()),
+    };
+    respond(&state, r, f, subject).await
 }
 
 /// The energy report of a year for one building or household.
 #[utoipa::path(get, path = "/api/v1/sites/{id}/report", tag = "energy", security(("bearer" = [])),
     params(("id" = String, Path, description = "Site id"), ReportParams),
     responses((status = 200, description = "The report", content(
-            (Report = "application/json"), (String = "text/csv"), (String = "text/html"))),
+            (Report = "application/json"), (String = "text/csv"), (String = "text/html"), (Vec<u8> = "application/pdf"))),
         (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 pub async fn site(
@@ -457,5 +500,10 @@ pub async fn site(
         return Err(ApiError::NotFound(format!("site {id} has no energy report")));
     }
     let r = build(&state, &user, &[site], p.year).await?;
-    Ok(respond(&r, f))
+    let subject = if site.name.is_empty() {
+        site.id.to_string()
+    } else {
+        site.name.clone()
+    };
+    respond(&state, r, f, subject).await
 }

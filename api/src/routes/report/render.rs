@@ -95,7 +95,7 @@ fn esc(s: &str) -> String {
 }
 
 /// `v` with `decimals` in German notation (1.234,5); `–` when unknown.
-fn de(v: Option<f64>, decimals: usize) -> String {
+pub(super) fn de(v: Option<f64>, decimals: usize) -> String {
     let Some(v) = v else {
         return "–".into();
     };
@@ -120,7 +120,7 @@ fn de(v: Option<f64>, decimals: usize) -> String {
     }
 }
 
-fn percent(v: Option<f64>) -> String {
+pub(super) fn percent(v: Option<f64>) -> String {
     match v {
         Some(v) => format!("{}{} %", if v > 0.0 { "+" } else { "" }, de(Some(v * 100.0), 1)),
         None => "–".into(),
@@ -140,7 +140,7 @@ fn euros(m: &MediumReport) -> String {
 }
 
 /// CO₂ kg as tonnes with one decimal, `*` when not `complete`; `–` when unknown.
-fn tonnes(kg: Option<f64>, complete: bool) -> String {
+pub(super) fn tonnes(kg: Option<f64>, complete: bool) -> String {
     match kg {
         Some(kg) => format!(
             "{} t{}",
