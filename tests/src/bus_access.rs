@@ -44,19 +44,22 @@ pub enum Role {
     Sim,
     /// `zw-weather`: a weather feed.
     Weather,
+    /// `zw-prices`: a price feed (dynamic tariffs' prices on `zw/v1/prices/…`).
+    Prices,
     /// `zw-harness`: the test-only superuser.
     Harness,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Gateway,
         Role::Ingest,
         Role::Analytics,
         Role::Api,
         Role::Sim,
         Role::Weather,
+        Role::Prices,
         Role::Harness,
     ];
 
@@ -69,6 +72,7 @@ impl Role {
             Role::Api => "zw-api",
             Role::Sim => "zw-sim",
             Role::Weather => "zw-weather",
+            Role::Prices => "zw-prices",
             Role::Harness => "zw-harness",
         }
     }
@@ -81,7 +85,7 @@ impl Role {
             Role::Analytics => Some("analytics"),
             Role::Api => Some("api"),
             Role::Sim => Some("sim"),
-            Role::Weather | Role::Harness => None,
+            Role::Weather | Role::Prices | Role::Harness => None,
         }
     }
 }
