@@ -245,6 +245,7 @@ pub fn app_with(state: AppState, cfg: &Config) -> Router {
         .route("/api/v1/trees", get(routes::trees::geojson))
         .route("/api/v1/trees/watering", get(routes::trees::watering))
         .route("/api/v1/trees/season", get(routes::trees::season::season))
+        .route("/api/v1/trees/{id}/rain", get(routes::trees::rain::rain))
         .route(
             "/api/v1/trees/{id}/waterings",
             get(routes::trees::waterings).post(routes::trees::record_watering),

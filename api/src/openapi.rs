@@ -26,7 +26,7 @@ use crate::routes::{
         cost::site, cost::device, peak::site, peak::device, forecast::site, forecast::device, report::town, report::site,
         normal::site, normal::all, accuracy::site, household::site,
         alerts::list, alerts::one, alerts::ack, trees::geojson, trees::watering, trees::waterings,
-        trees::record_watering, trees::season::season, export::site),
+        trees::record_watering, trees::season::season, trees::rain::rain, export::site),
     components(schemas(devices::DeviceInfo, devices::Live, devices::LiveValue, health::Health, history::History,
         history::Point, history::Agg, sites::SiteInfo, sites::SiteLive, energy::EnergyReport, energy::PeriodEnergy,
         cost::CostReport, cost::PeriodCost, cost::TariffCost, peak::PeakReport, peak::Quarter,

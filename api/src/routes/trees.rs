@@ -1,11 +1,12 @@
 //! Trees for the parks department: a GeoJSON map layer and a watering list ordered by urgency, each tree
-//! with the litres to give now and its 1–3-day outlook ([`advice`]); the watering log; the season report
-//! ([`season`]).
+//! with the litres to give now and its 1–3-day outlook ([`advice`]); the watering log; the rain observed at a
+//! tree per day ([`rain`]); the season report ([`season`]).
 //!
 //! Tree status is computed by analytics and mirrored here; a tree without status yet is still on the map,
 //! with state `unknown`, so a dead sensor never makes a tree disappear.
 
 pub mod advice;
+pub mod rain;
 pub mod season;
 pub mod season_soil;
 

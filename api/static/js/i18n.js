@@ -369,3 +369,7 @@ export const date = (d, opts) => new Intl.DateTimeFormat(locale(), opts || { dat
 export const dateTime = d => new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "short" }).format(new Date(d));
 export const time = d => new Intl.DateTimeFormat(locale(), { timeStyle: "short" }).format(new Date(d));
 export const monthName = d => new Intl.DateTimeFormat(locale(), { month: "short", year: "2-digit" }).format(new Date(d));
+
+// The soil chart's rain that fell (issue 21): the weather feed's observed rain per day, beside the forecast.
+Object.assign(TEXTS.de, { "soil.rainFell": "Regen (gefallen)", "soil.observed": "gemessen", "soil.rainMm": "Regen" });
+Object.assign(TEXTS.en, { "soil.rainFell": "Rain (fell)", "soil.observed": "observed", "soil.rainMm": "Rain" });

@@ -3,7 +3,7 @@
 // park and district, and today's watering list ordered as a route from the depot, with the litres to give
 // each tree and its 1–3-day outlook, exportable as CSV and GPX and printable; recording a watering (tree,
 // litres, time, who) from the list or the map popup; each tree's soil history over 30 days with its
-// waterings and the forecast rain marked; the season's litres per district against the guideline (season.js).
+// waterings, the rain that fell (bars) and the forecast rain marked; the season's litres per district against the guideline (season.js).
 
 import { el, state, api, download, enc, announce } from "./util.js";
 import { t, num, date, dateTime } from "./i18n.js";
@@ -64,24 +64,30 @@ function waterPanel(onSaved) {
     chart.plot.series[1].label = tension ? t("trees.tension") : t("trees.moisture");
     const q = `quantity=${quantity}&window=7200s&agg=mean&from=${enc(new Date(from).toISOString())}&to=${enc(new Date(to).toISOString())}`;
     const sensor = (p.sensors || [])[0];
-    const [hist, log] = await Promise.all([
+    const range = `from=${enc(new Date(from).toISOString())}&to=${enc(new Date(to).toISOString())}`;
+    const [hist, log, fellRes] = await Promise.all([
       sensor ? api(`/api/v1/devices/${enc(sensor)}/history?${q}`).catch(() => ({ points: [] })) : { points: [] },
-      api(`/api/v1/trees/${enc(id)}/waterings`).catch(() => ({ waterings: [], litres: 0 }))]);
+      api(`/api/v1/trees/${enc(id)}/waterings`).catch(() => ({ waterings: [], litres: 0 })),
+      api(`/api/v1/trees/${enc(id)}/rain?${range}`).catch(() => ({ days: [] }))]);
+    // The rain that fell per local day (observed by the weather feed); a day without a value has no bar.
+    const fell = (fellRes.days || []).map(d => { const a = Date.parse(d.day + "T00:00"); return [a, a + 864e5, d.mm]; });
     const points = hist.points.map(x => [Date.parse(x.ts), tension ? Math.abs(x.value) : x.value]);
     const given = log.waterings.filter(w => Date.parse(w.at) >= from).map(w => [Date.parse(w.at), w.litres]);
     const rainMm = p.outlook?.rain_mm;
     const rain = rainMm > 0 ? { from: to, to: to + 3 * 864e5, mm: rainMm } : null;
-    chart.set(points, given, rain, from, to);
+    chart.set(points, given, rain, from, to, fell);
     fig.dataset.rain = rain ? String(rain.mm) : "";
+    fig.dataset.rainFell = (fellRes.days || []).map(d => d.day + ":" + d.mm).join(" ");
     advice.replaceChildren(el("strong", {}, t("trees.litresNow") + ": " + litres(p)), " (" + litresBasis(p) + ") · ",
       t("trees.outlook") + ": ", el("span", { "data-advice-outlook": id }, outlook(p)),
       ...(p.outlook?.rain_hold ? [el("span", {}, " · " + p.outlook.rain_hold)] : []));
     fig.dataset.points = points.length;
     fig.dataset.waterings = given.length;
     fig.querySelector("figcaption").textContent = t("soil.history") + " · " + id + (sensor ? "" : " · " + t("soil.sensorless"));
-    altTable(fig, [t("time"), unit, t("water.litres"), t("soil.rain")], [
+    altTable(fig, [t("time"), unit, t("water.litres"), t("soil.rainMm")], [
       ...points.filter((_, i) => i % 12 === 0).map(([ms, v]) => [ms, dateTime(ms), num(v, 1), "", ""]),
       ...given.map(([ms, l]) => [ms, dateTime(ms), "", num(l, 0), ""]),
+      ...fell.map(([a, , mm]) => [a, date(a, { dateStyle: "medium" }), "", "", num(mm, 1) + " mm (" + t("soil.observed") + ")"]),
       ...(rain ? [[rain.from, dateTime(rain.from) + " – " + dateTime(rain.to), "", "", num(rain.mm, 1) + " mm (" + t("soil.forecast") + ")"]] : [])]
       .sort((a, b) => a[0] - b[0]).map(r => r.slice(1)));
     logSum.textContent = log.waterings.length ? t("water.sum", log.waterings.length, num(log.litres, 0)) : t("water.none");

@@ -260,6 +260,14 @@ fn rows() -> Vec<Row> {
             Listed,
             StatusCode::NOT_FOUND,
         ),
+        // The rain observed at a tree: the same, an unknown tree is 404 for every role.
+        row(
+            get.clone(),
+            "/api/v1/trees/{id}/rain",
+            "/api/v1/trees/no-such-tree/rain",
+            Listed,
+            StatusCode::NOT_FOUND,
+        ),
     ]
     .into_iter()
     .chain(admin_rows())
