@@ -187,6 +187,7 @@ export async function building(main, p) {
   };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
   await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), normalLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
+    import("./accuracy.js").then(m => m.accuracyLine(costBox, site.id)).catch(() => {}),
     peakPanel(peak, base).catch(() => {}), fillMedia(mediaBox, base, media, "co2").catch(e => { mediaBox.dataset.mediaError = String(e); })]);
   return {
     onLive(device) {
