@@ -40,6 +40,12 @@ async fn parks_state_with(sensors: &[(&str, &str)]) -> (AppState, tempfile::Temp
         let at: Vec<&str> = sensors.iter().filter(|(t, _)| t == id).map(|(_, d)| *d).collect();
         let mut t = Tree::new(id, "park", &at);
         t.district = district.map(str::to_owned);
+        // The lindens are one species (a sensorless one inherits from one with a sensor), the others not.
+        match *id {
+            "eiche-1" => t.species = "Quercus robur".into(),
+            "ahorn-1" => t.species = "Acer platanoides".into(),
+            _ => {}
+        }
         inv.trees.push(t);
     }
     assert_eq!(inv.validate(), Vec::<String>::new());
@@ -257,7 +263,23 @@ async fn the_season_report_names_trees_critical_for_more_than_3_days_litres_save
         (Some(245), Some(3)),
         "{r}"
     );
-    assert_eq!(r["trees_stayed_critical"], json!(["linde-1"]), "{r}");
+    // linde-2 has no sensor and inherits linde-1's days (same species, soil, age class, place): counted as
+    // such, not as a tree without a sensor.
+    assert_eq!(r["trees_stayed_critical"], json!(["linde-1", "linde-2"]), "{r}");
+    let linde2 = r["trees"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tree"] == "linde-2"))
+        .expect("linde-2");
+    assert_eq!(linde2["inherited_from"], json!(["linde-1"]), "{linde2}");
+    assert_eq!(
+        (
+            &linde2["critical_days"],
+            &linde2["known_days"],
+            &linde2["sensors"]
+        ),
+        (&json!(8), &json!(19), &json!([])),
+        "{linde2}"
+    );
     let linde = r["trees"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["tree"] == "linde-1"))
@@ -296,9 +318,9 @@ async fn the_season_report_names_trees_critical_for_more_than_3_days_litres_save
         .expect("Mitte");
     assert_eq!(
         (&mitte["litres_saved"], &mitte["trees_stayed_critical"]),
-        (&json!(60.0), &json!(1))
+        (&json!(160.0), &json!(2))
     );
-    // A tree without a sensor: nothing known, nothing saved, no uptime.
+    // A tree without a sensor and without a reference tree: nothing known, nothing saved, no uptime.
     let eiche = r["trees"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["tree"] == "eiche-1"))
@@ -312,6 +334,7 @@ async fn the_season_report_names_trees_critical_for_more_than_3_days_litres_save
         (&json!(0), &json!(0.0), &json!(35))
     );
     assert_eq!(eiche["sensors"], json!([]));
+    assert!(eiche.get("inherited_from").is_none(), "{eiche}");
 
     // The store unreachable: 503 naming the soil readings, never a report with soil taken as good.
     stack.stop_influxd().await;
