@@ -3,11 +3,12 @@
 //! watering list is a nearest-neighbour route from the configured depot with the litres to give each tree
 //! (the API's figure) and its 3-day outlook (critical now, in N days, rain expected), the filters (state,
 //! species, age, park, district) narrow the map and the route, the tree's soil chart marks the forecast
-//! rain, a watering recorded in the page is in the tree's watering log and in the season panel's litres of
+//! rain and, as day bars, the rain that fell as the weather feed published it on the bus (kept by analytics
+//! in InfluxDB, a day without a value left out, a dry day 0 mm), a watering recorded in the page is in the tree's watering log and in the season panel's litres of
 //! its district; the outlook's heading gives the forecast's published error; last year's season panel names
 //! the tree whose sensor's readings (written to InfluxDB) were critical for six days running, and that
 //! sensor's uptime; and the view passes axe-core without a serious or critical violation. Screenshots go to
-//! `target/e2e-artifacts/dashboard/` (`parks-trees.png`, `parks-watering.png`).
+//! `target/e2e-artifacts/dashboard/` (`parks-trees.png`, `parks-watering.png`, `parks-soil-rain.png`).
 //!
 //! The town: a park with a soil sensor and five trees whose statuses the test publishes, and a household
 //! (whose resident must not log a watering).
@@ -83,6 +84,48 @@ const TREES: &[TreeRow] = &[
 /// it turns critical.
 const RAIN_MM: f64 = 8.0;
 const NEAR_DAYS: f64 = 1.5;
+
+/// Rain that fell in the park's weather area (`town`), as the feed publishes it: (days ago, mm) of whole UTC
+/// days, which are the same local (Berlin) days. Days not listed were not reported (no bar).
+const RAIN_FELL: &[(i64, f64)] = &[(8, 0.0), (5, 12.5), (3, 4.0)];
+
+/// The weather message with [`RAIN_FELL`] as observed rain, issued now.
+fn rain_fell() -> zw_model::weather::Weather {
+    let today = chrono::Utc::now().date_naive();
+    let midnight = |ago: i64| {
+        (today - chrono::TimeDelta::days(ago))
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+    };
+    zw_model::weather::Weather {
+        v: zw_model::weather::WEATHER_SCHEMA_VERSION,
+        area: Id::new("town").expect("id"),
+        issued: chrono::Utc::now(),
+        source: Some("e2e rain gauge".into()),
+        observed: Vec::new(),
+        forecast: Vec::new(),
+        rain_forecast: Vec::new(),
+        rain_observed: RAIN_FELL
+            .iter()
+            .map(|&(ago, mm)| zw_model::weather::Et0 {
+                from: midnight(ago),
+                to: midnight(ago - 1),
+                mm,
+            })
+            .collect(),
+        temperature: None,
+    }
+}
+
+/// [`RAIN_FELL`] as the soil chart's `data-rain-fell` gives it: `day:mm`, oldest first.
+fn rain_fell_attr() -> String {
+    let today = chrono::Utc::now().date_naive();
+    RAIN_FELL
+        .iter()
+        .map(|&(ago, mm)| format!("{}:{mm}", today - chrono::TimeDelta::days(ago)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The tree with a sensor (the park's `soil-1`, an LSE01 measuring VWC) whose last-year readings the test
 /// writes: critical (15 % on the default loam, critical at 21 %) on 1 to 6 June, hourly from 02:30 to 23:30
@@ -173,6 +216,8 @@ impl Town {
         // Analytics evaluates the trees at start and then on multiples of this interval since the epoch (by
         // default every quarter hour): a long one keeps the statuses this test publishes standing.
         cfg.analytics.trees.interval = Duration::from_secs(1000 * 86_400);
+        // The park's weather area: the feed's observed rain of `town` is the rain that fell at its trees.
+        cfg.analytics.trees.weather.default_area = Some("town".into());
         let mut inv = Inventory::builder()
             .site(fixtures::household_with_plug("hh-1", "plug-e2e"))
             .site(fixtures::park_with_soil_sensor(
@@ -221,6 +266,16 @@ impl Town {
             QoS::AtLeastOnce,
         )
         .await?;
+        // The weather feed's observed rain, retained as a feed publishes it, before analytics starts: it
+        // arrives with analytics' subscription and is kept before the tree statuses below are published.
+        obs.client
+            .publish(
+                "zw/v1/weather/town",
+                QoS::AtLeastOnce,
+                true,
+                rain_fell().to_json(),
+            )
+            .await?;
         let sim = Zaehlwerk::start("sim", &path, stack.state_dir())?;
         let all = Zaehlwerk::start("all", &path, stack.state_dir())?;
         let api = format!("http://127.0.0.1:{api_port}");
@@ -439,6 +494,39 @@ async fn the_parks_view_maps_routes_filters_and_records_a_watering() -> anyhow::
         dom.contains(&format!("data-rain=\"{RAIN_MM}\"")),
         "the forecast rain is not in the soil chart:\n{dom}"
     );
+    // Beside it, the rain that fell as the feed published it on the bus: one bar per reported day (the dry
+    // day at 0 mm, the days not reported without one), also in the chart's text alternative.
+    let (code, fell) = get(
+        &format!("{}/api/v1/trees/baum-near/rain", town.api),
+        Some("tok-parks"),
+    )
+    .await?;
+    assert_eq!(code, 200, "{fell}");
+    assert_eq!(fell["area"], "town", "{fell}");
+    let mm: Vec<f64> = fell["days"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["mm"].as_f64())
+        .collect();
+    assert_eq!(mm, [0.0, 12.5, 4.0], "{fell}");
+    assert!(
+        dom.contains(&format!("data-rain-fell=\"{}\"", rain_fell_attr())),
+        "the rain that fell is not in the soil chart:\n{dom}"
+    );
+    assert!(
+        dom.contains("12,5 mm (gemessen)") && dom.contains("0,0 mm (gemessen)"),
+        "the rain that fell is not in the chart's text alternative:\n{dom}"
+    );
+    // The view with the tree's chart open passes axe-core too.
+    let open = format!("axe=1&step={}", enc("click:[data-water=\"baum-near\"]"));
+    check_view(
+        &town.url(&open, "token=tok-parks&view=trees"),
+        "trees",
+        DESKTOP,
+        "parks-soil-rain",
+    )
+    .await?;
     assert!(
         text_at(&dom, "data-advice-outlook", "baum-near").starts_with("kritisch in"),
         "no outlook in the tree's panel:\n{dom}"
