@@ -257,6 +257,141 @@ fn text_at<'a>(dom: &'a str, attr: &str, value: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// The whole opening tag and the text of the first element carrying `attr="value"`.
+fn element<'a>(dom: &'a str, attr: &str, value: &str) -> Option<(&'a str, &'a str)> {
+    let at = dom.find(&format!("{attr}=\"{value}\""))?;
+    let open = dom[..at].rfind('<')?;
+    let (tag, body) = dom[open..].split_once('>')?;
+    Some((tag, body.split('<').next().unwrap_or("")))
+}
+
+/// The overview's "today against normal" column: every building has a cell; the town hall (the only one
+/// with history) shows the API's ratio of `/api/v1/normal` (flagged ⚠ when outside the normal's band), the
+/// 99 buildings without meters "–" with the API's reason.
+async fn overview_against_normal(town: &Town, dom: &str) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let (code, all) = get(&format!("{}/api/v1/normal", town.api), Some("tok-fm")).await?;
+    anyhow::ensure!(code == 200, "/api/v1/normal: {code} {all}");
+    println!(
+        "today against normal of 100 buildings in one request: {:?}",
+        started.elapsed()
+    );
+    let sites = all["sites"].as_array().context("no sites")?;
+    assert_eq!(sites.len(), 100, "{all}");
+    assert_eq!(attr_values(dom, "data-normal").len(), 100, "a cell per building");
+    let hall = sites
+        .iter()
+        .find(|x| x["site"] == "rathaus")
+        .context("no town hall")?;
+    let (attrs, text) = element(dom, "data-normal", "rathaus").context("no town hall cell")?;
+    match hall["today"]["ratio"].as_f64() {
+        Some(ratio) => {
+            let shown: f64 = attrs
+                .split("data-ratio=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .context("no ratio on the cell")?
+                .parse()?;
+            // The page and this request may fall either side of an hour: then the ratio moved a little.
+            assert!((shown - ratio).abs() < 0.25, "page {shown}, API {ratio} ({hall})");
+            assert!(text.ends_with('%'), "today against normal: {text:?}");
+            let outside = attrs.contains("data-outside=\"1\"");
+            assert_eq!(outside, attrs.contains("warn"), "flag and class agree: {attrs}");
+            if outside {
+                assert!(
+                    dom.contains("außerhalb des Normalbereichs"),
+                    "no text for the flag"
+                );
+            }
+        }
+        None => assert_eq!(text, "–", "no ratio yet: {hall}"),
+    }
+    let school = sites
+        .iter()
+        .find(|x| x["site"] == "schule-02")
+        .context("no school")?;
+    assert!(school["today"].is_null(), "{school}");
+    assert!(
+        school["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no energy measured")),
+        "{school}"
+    );
+    let (attrs, text) = element(dom, "data-normal", "schule-02").context("no school cell")?;
+    assert_eq!(text, "–");
+    assert!(
+        attrs.contains("no energy measured"),
+        "the reason as its title: {attrs}"
+    );
+    Ok(())
+}
+
+/// The building view's month-end forecast error, backtested on the town hall's own 12 whole months of
+/// written history (`/forecast/accuracy`); a school without meters has "not enough history"; a resident
+/// does not see the town hall's.
+async fn month_end_accuracy(town: &Town, dom: &str) -> anyhow::Result<()> {
+    let url = |site: &str| format!("{}/api/v1/sites/{site}/forecast/accuracy", town.api);
+    let started = std::time::Instant::now();
+    let (code, a) = get(&url("rathaus"), Some("tok-fm")).await?;
+    let cached = started.elapsed();
+    anyhow::ensure!(code == 200, "accuracy: {code} {a}");
+    assert_eq!(a["months"], 12, "twelve whole months written: {a}");
+    assert_eq!(a["enough"], true, "{a}");
+    let days = a["days"].as_array().context("no days")?;
+    assert_eq!(
+        days.iter().map(|d| d["day"].as_u64()).collect::<Vec<_>>(),
+        [Some(1), Some(10), Some(20)]
+    );
+    for d in days {
+        let mape = d["mape_pct"]
+            .as_f64()
+            .with_context(|| format!("no error stated: {d}"))?;
+        // The written days vary 0.7–1.3 of their mean: a month-end misses by a few percent, never by half.
+        assert!(mape > 0.0 && mape < 25.0, "{d}");
+        assert_eq!(d["months"], 12, "{d}");
+    }
+    assert_eq!(a["cases"].as_array().map_or(0, Vec::len), 36, "{a}");
+    println!(
+        "town hall month-end error (MAPE) on day 1/10/20: {} / {} / {} %, over {} months; answered in {cached:?} (cached after the page)",
+        days[0]["mape_pct"], days[1]["mape_pct"], days[2]["mape_pct"], a["months"]
+    );
+    // The page shows the same figures (German, one decimal) next to the month-end projection.
+    let (attrs, text) = element(dom, "data-accuracy", "rathaus").context("no accuracy line")?;
+    assert!(attrs.contains("data-months=\"12\""), "{attrs}");
+    let day10 = days[1]["mape_pct"].as_f64().unwrap_or_default();
+    let german = format!("± {} % am 10.", format!("{day10:.1}").replace('.', ","));
+    assert!(text.contains(&german), "{text:?} does not say {german:?}");
+    assert!(text.contains("an den letzten 12 vollen Monaten"), "{text:?}");
+    let after = dom.find("data-forecast-month").unwrap_or(usize::MAX);
+    assert!(
+        dom.find("data-accuracy").is_some_and(|i| i > after),
+        "the accuracy line follows the month-end projection"
+    );
+    // A building without history; the resident does not see the town hall's.
+    let (code, s) = get(&url("schule-02"), Some("tok-fm")).await?;
+    anyhow::ensure!(code == 200, "school: {code} {s}");
+    assert_eq!(
+        (s["months"].as_u64(), s["enough"].as_bool()),
+        (Some(0), Some(false)),
+        "{s}"
+    );
+    assert!(
+        s["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("not enough history")),
+        "{s}"
+    );
+    assert!(
+        s["days"]
+            .as_array()
+            .is_some_and(|d| d.iter().all(|d| d["mape_pct"].is_null())),
+        "{s}"
+    );
+    let (code, _) = get(&url("rathaus"), Some("tok-res1")).await?;
+    assert_eq!(code, 404, "a resident asking for the town hall's accuracy");
+    Ok(())
+}
+
 /// The town hall's billing-year peak (kW) and how many top quarter hours it has (at most 10) from the API;
 /// `None` while no quarter hour is known.
 async fn api_peak(town: &Town) -> anyhow::Result<Option<(f64, usize)>> {
@@ -310,6 +445,7 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
         .parse()?;
     println!("overview of 100 buildings: first meaningful paint after {paint} ms");
     assert!(paint < 1000, "first paint of the overview took {paint} ms");
+    overview_against_normal(&town, &dom).await?;
 
     // One building: load profile, daily and monthly bars, carpet plot, meters, top consumers, alerts, and
     // (its tariff has a demand charge) the peak watch. The peak is the API's before or after the page (a
@@ -449,6 +585,7 @@ async fn every_view_loads_is_accessible_and_acts_end_to_end() -> anyhow::Result<
         backtest.starts_with("± ") && backtest.contains(&format!("an den letzten {scored} Tagen")),
         "backtest: {backtest:?} ({normal})"
     );
+    month_end_accuracy(&town, &dom).await?;
     // The medium picker: heat in kWh without cost, water in m³, in the building and the overview.
     let heat = dump_dom(
         &town.url("", "token=tok-fm&view=building&site=rathaus&medium=heat"),
