@@ -3,7 +3,9 @@
 //! A subcommand runs one or more parts ([`parts`]): the gateway, ingest, analytics, the simulator, the API,
 //! or `/metrics` alone for a process without the API. Each part is started by [`start`] (metrics
 //! registered, clients built, listener bound, so a bad setting fails before anything serves) and gets its
-//! own cancellation token.
+//! own cancellation token. A gateway that shares its process with ingest polls only once ingest's
+//! subscriptions stand (at most [`INGEST_WAIT`]): on a broker that has never seen ingest's session, what is
+//! published before that would reach nobody.
 //!
 //! Shutdown order: the simulator first, then the parts in start order: stop polling (gateway), drain and
 //! flush (ingest), stop analytics, stop the API last, so readiness stays truthful until the end. Each part
@@ -13,13 +15,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use prometheus::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use zw_config::{Config, LogConfig};
 
@@ -130,7 +133,14 @@ struct Shared {
     inventory: zw_bus::LiveInventory,
     /// The relational store, with `[store] url`.
     store: Option<zw_store::Store>,
+    /// Whether this process runs ingest, and whether its subscriptions stand yet: a gateway in the same
+    /// process polls only once they do (bounded by [`INGEST_WAIT`]), so on a broker that has never seen
+    /// ingest's session the first readings are not published to nobody.
+    ingest: Option<tokio::sync::watch::Sender<bool>>,
 }
+
+/// How long a gateway waits for ingest's subscriptions in the same process before it polls anyway.
+const INGEST_WAIT: Duration = Duration::from_secs(10);
 
 /// A part that has started.
 enum Started {
@@ -148,7 +158,18 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
             let c = cfg.gateway.clone();
             // The process's live inventory: the gateway follows its changes.
             let live = sh.inventory.clone();
-            Box::pin(async move { Ok(zw_gateway::run(c, live, &bus, metrics, stop).await?) })
+            let ingest = sh.ingest.as_ref().map(tokio::sync::watch::Sender::subscribe);
+            Box::pin(async move {
+                if let Some(mut subscribed) = ingest {
+                    tokio::select! {
+                        () = stop.cancelled() => return Ok(()),
+                        r = tokio::time::timeout(INGEST_WAIT, subscribed.wait_for(|s| *s)) => if r.is_err() {
+                            warn!(after = ?INGEST_WAIT, "Ingest has not subscribed yet; polling anyway (on a new broker the readings until it does reach nobody).");
+                        },
+                    }
+                }
+                Ok(zw_gateway::run(c, live, &bus, metrics, stop).await?)
+            })
         }
         Part::Ingest => {
             let metrics = zw_ingest::Metrics::register(&sh.registry)?;
@@ -168,7 +189,13 @@ async fn start(part: Part, sh: &Shared, stop: CancellationToken) -> anyhow::Resu
                 crate::rollup::roller(cfg)?,
                 stop.clone(),
             ));
-            Box::pin(async move { Ok(zw_ingest::run(c, influx, &bus, metrics, known, stop).await?) })
+            let subscribed = sh
+                .ingest
+                .clone()
+                .unwrap_or_else(|| tokio::sync::watch::channel(false).0);
+            Box::pin(
+                async move { Ok(zw_ingest::run(c, influx, &bus, metrics, known, subscribed, stop).await?) },
+            )
         }
         Part::Analytics => {
             let metrics = zw_analytics::Metrics::register(&sh.registry)?;
@@ -268,6 +295,9 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
             .as_ref()
             .map_or_else(|| cfg.inventory.clone().into(), |o| o.inventory.clone()),
         store: opened.map(|o| o.store),
+        ingest: parts
+            .contains(&Part::Ingest)
+            .then(|| tokio::sync::watch::channel(false).0),
         cfg,
         registry,
         bus,

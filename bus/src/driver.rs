@@ -36,6 +36,8 @@ pub struct BusError(#[from] rumqttc::ClientError);
 pub struct BusClient {
     client: AsyncClient,
     connected: watch::Receiver<bool>,
+    /// Whether the current connection's subscriptions stand (SUBACK received, or kept by the session).
+    subscribed: watch::Receiver<bool>,
     acks: mpsc::UnboundedSender<Vec<AckToken>>,
     /// Where unacknowledged publishes go after a connection loss (see [`crate::unconfirmed`]).
     returns: unconfirmed::Sink,
@@ -123,6 +125,13 @@ impl BusClient {
     pub async fn wait_connected(&self) {
         let mut rx = self.connected.clone();
         let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Waits until the broker has acknowledged the connection's subscriptions (or kept them in a resumed
+    /// session), so that what others publish from now on reaches this client (or the driver has stopped).
+    pub async fn wait_subscribed(&self) {
+        let mut rx = self.subscribed.clone();
+        let _ = rx.wait_for(|s| *s).await;
     }
 
     /// Sends a clean DISCONNECT; the driver stops once it has gone out.
@@ -218,6 +227,7 @@ pub fn connect(
         }
     };
     let (connected_tx, connected_rx) = watch::channel(false);
+    let (subscribed_tx, subscribed_rx) = watch::channel(false);
     // Unbounded by type, bounded by construction: every queued id is the id of a QoS 1 message the broker
     // delivered and has not had acknowledged, and the broker never has more of those in flight than its
     // per-client limit (mosquitto `max_inflight_messages`, 20,000 in deploy/conf). A bounded channel could
@@ -236,6 +246,7 @@ pub fn connect(
         opts,
         metrics: metrics.clone(),
         connected: connected_tx,
+        subscribed: subscribed_tx,
         tx,
         backoff: (cfg.reconnect_min, cfg.reconnect_max),
         max_message_bytes: cfg.max_message_bytes,
@@ -246,6 +257,7 @@ pub fn connect(
         BusClient {
             client,
             connected: connected_rx,
+            subscribed: subscribed_rx,
             acks: acks_tx,
             returns,
             progress: progress_rx,
@@ -271,6 +283,8 @@ struct Driver {
     subscriptions: Subscriptions,
     metrics: Metrics,
     connected: watch::Sender<bool>,
+    /// Set at the SUBACK of the filters sent after a CONNACK (or at a CONNACK that kept them).
+    subscribed: watch::Sender<bool>,
     tx: Out,
     backoff: (Duration, Duration),
     /// `bus.max_message_bytes`: larger payloads are counted here and rejected by the consumer.
@@ -341,8 +355,13 @@ impl Driver {
                     // ($share/…) subscriptions from its persistence file, so those are always renewed
                     // (re-subscribing an existing filter replaces it without interrupting delivery).
                     let shared = self.filters().iter().any(|(t, _)| t.starts_with("$share/"));
-                    if !ack.session_present || self.opts.clean_session || shared {
+                    let renew = !ack.session_present || self.opts.clean_session || shared;
+                    if renew {
                         self.resubscribe();
+                    }
+                    // Nothing to wait for: a resumed session that kept the filters, or no filters.
+                    if !renew || self.filters().is_empty() {
+                        self.subscribed.send_replace(true);
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -365,6 +384,17 @@ impl Driver {
                     p.sent += 1;
                     p.last_sent = pkid;
                 }),
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused = ack
+                        .return_codes
+                        .iter()
+                        .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                        .count();
+                    if refused > 0 {
+                        warn!(client = %self.opts.client, refused, "The broker refused subscriptions (check the account's ACL).");
+                    }
+                    self.subscribed.send_replace(true);
+                }
                 Ok(Event::Incoming(Packet::PubAck(ack))) => self.progress.send_modify(|p| {
                     p.acked += 1;
                     p.last_acked = ack.pkid;
@@ -378,6 +408,7 @@ impl Driver {
                 Ok(_) => {}
                 Err(e) => {
                     self.connected.send_replace(false);
+                    self.subscribed.send_replace(false);
                     self.progress.send_modify(|p| p.losses += 1);
                     self.hand_back(&mut eventloop);
                     self.metrics.connected.with_label_values(&label).set(0);
@@ -404,6 +435,7 @@ impl Driver {
             }
         }
         self.connected.send_replace(false);
+        self.subscribed.send_replace(false);
         self.metrics.connected.with_label_values(&label).set(0);
     }
 

@@ -59,13 +59,16 @@ struct Shared {
 
 /// Runs ingest until `shutdown`; the last batches are delivered before disconnecting. Only readings of the
 /// site/device pairs in `known` are written ([`known`]): fixed ([`KnownDevices`]) or following a live
-/// inventory ([`Known::live`]). Fails only if the spool cannot be opened.
+/// inventory ([`Known::live`]). `subscribed` turns true once the broker holds ingest's subscriptions, so a
+/// process that also runs the gateway can wait for it: on a broker that has never seen ingest's session,
+/// what is published before that reaches nobody. Fails only if the spool cannot be opened.
 pub async fn run(
     cfg: Config,
     influx: zw_influx::Client,
     bus: &zw_bus::Bus,
     metrics: Metrics,
     known: impl Into<Known>,
+    subscribed: tokio::sync::watch::Sender<bool>,
     shutdown: CancellationToken,
 ) -> Result<(), SpoolError> {
     let mut known: Known = known.into();
@@ -111,6 +114,13 @@ pub async fn run(
     };
     let bus_stop = CancellationToken::new();
     let (client, mut inbound, driver) = bus.connect(opts, bus_stop.clone());
+    let announce = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client.wait_subscribed().await;
+            subscribed.send_replace(true);
+        })
+    };
     let watch_stop = CancellationToken::new();
     let watch = cfg.broker_watch.enabled.then(|| {
         tokio::spawn(broker_watch::run(
@@ -239,6 +249,7 @@ pub async fn run(
     if let Some(r) = replayer {
         let _ = r.await;
     }
+    announce.abort();
     client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(3), driver).await;
     bus_stop.cancel();

@@ -1,7 +1,7 @@
 //! Issue 16, the ack race: an acknowledgement of a message received on an earlier connection is never
 //! written on a later one (where the broker may have given its packet id to a newer message). It is dropped
 //! and counted; the broker re-delivers the message on the new connection, and acknowledging that copy ends
-//! the re-deliveries.
+//! the re-deliveries. And `wait_subscribed`: once it returns on a new session, the next message is delivered.
 
 use std::time::Duration;
 
@@ -119,5 +119,51 @@ async fn an_ack_from_an_earlier_connection_is_dropped_and_the_message_redelivere
 
     stop.cancel();
     let _ = driver.await;
+    Ok(())
+}
+
+/// `wait_subscribed` on a broker that has never seen the client: once it returns, a message another client
+/// publishes at once is delivered (`all` starts the gateway only then, so a first installation loses none
+/// of its first readings). Twenty fresh sessions, each with a publisher connected and waiting beforehand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_subscribed_a_new_session_gets_what_is_published_next() -> anyhow::Result<()> {
+    let stack = Stack::builder().mosquitto().start().await?;
+    let bus = Bus {
+        config: zw_bus::Config {
+            port: stack.mqtt_port(),
+            username: Some(stack.mqtt_credentials(zw_tests::Role::Harness).username),
+            password: Some(stack.mqtt_credentials(zw_tests::Role::Harness).password.into()),
+            ..zw_bus::Config::default()
+        },
+        metrics: zw_bus::Metrics::register(&prometheus::Registry::new())?,
+    };
+    let (publisher, mut events) = AsyncClient::new(
+        zw_tests::mqtt::options("first-pub", stack.mqtt_host(), stack.mqtt_port()),
+        10,
+    );
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    for round in 0..20 {
+        let opts = ConnectOptions {
+            instance: format!("new-{round}"),
+            subscriptions: vec![(format!("first/{round}"), QoS::AtLeastOnce)],
+            ..consumer()
+        };
+        let stop = CancellationToken::new();
+        let (client, mut inbound, driver) = bus.connect(opts, stop.clone());
+        tokio::time::timeout(WAIT, client.wait_subscribed()).await?;
+        publisher
+            .publish(
+                format!("first/{round}"),
+                QoS::AtLeastOnce,
+                false,
+                b"first".to_vec(),
+            )
+            .await?;
+        let got = next(&mut inbound).await?;
+        assert_eq!(got.publish.payload.as_ref(), b"first", "round {round}");
+        client.ack_all(vec![got.ack_token()])?;
+        stop.cancel();
+        let _ = driver.await;
+    }
     Ok(())
 }
