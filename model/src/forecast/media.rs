@@ -429,4 +429,14 @@ mod tests {
         let ok = validate_budgets(&budgets[..2], &inv.sites, &[conversion("2025-10-01")]);
         assert!(ok.is_empty(), "{ok:?}");
     }
+
+    #[test]
+    fn an_old_budget_is_electricity_and_an_unknown_medium_is_named_in_the_error() {
+        let old: Budget = toml::from_str("site = \"s\"\nyear = 2026\nkwh = 100.0").expect("an old budget");
+        assert_eq!((old.medium, old.m3), (Medium::Electricity, None));
+        let e = toml::from_str::<Budget>("site = \"s\"\nyear = 2026\nmedium = \"steam\"\nkwh = 1.0")
+            .expect_err("no such medium")
+            .to_string();
+        assert!(e.contains("steam") && e.contains("electricity"), "{e}");
+    }
 }
