@@ -47,6 +47,7 @@ mod onboarding;
 mod peak_cost;
 mod peak_watch;
 mod pipeline;
+mod prices_bus;
 mod privacy;
 mod report;
 mod scale_out;
