@@ -272,6 +272,12 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         metrics: zw_bus::Metrics::register(&registry)?,
     };
     let parts = parts(service, cfg.telemetry.metrics_listen);
+    let uses_tsdb = parts
+        .iter()
+        .any(|p| matches!(p, Part::Ingest | Part::Analytics | Part::Api));
+    if uses_tsdb && cfg.influx.read_backend == zw_influx::ReadBackend::VictoriaMetrics {
+        tokio::spawn(check_victoria_dedup(zw_influx::Client::new(cfg.influx.clone())?));
+    }
     // With `[store] url`: the store's inventory, followed by one feed for the whole process (a process
     // without a part that serves the inventory, the simulator alone, does not touch the store).
     let account = feed_account(&parts);
@@ -357,6 +363,18 @@ pub async fn run(service: Service, cfg: Config) -> anyhow::Result<()> {
         store.close().await;
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Says once whether VictoriaMetrics deduplicates: without `-dedup.minScrapeInterval` it stores a reading
+/// the bus delivered twice (at least once) as two samples (`docs/delivery.md`).
+async fn check_victoria_dedup(tsdb: zw_influx::Client) {
+    match tsdb.victoria_dedup_interval().await {
+        Ok(Some(interval)) => info!(%interval, "VictoriaMetrics deduplicates samples."),
+        Ok(None) => warn!(
+            "VictoriaMetrics runs without -dedup.minScrapeInterval: a reading delivered twice is stored twice; start it with -dedup.minScrapeInterval=1ms (docs/delivery.md)."
+        ),
+        Err(e) => warn!(error = %e, "Could not read VictoriaMetrics' /flags to check its deduplication."),
+    }
 }
 
 /// The service whose bus account the process's inventory feed logs in with: the first part that serves the

@@ -241,6 +241,8 @@ async fn every_time_series_endpoint_answers_the_same_on_victoria_metrics() -> an
         "/api/v1/devices/rathaus-main/forecast".to_string(),
         "/api/v1/sites/rathaus/forecast".to_string(),
         "/api/v1/sites/rathaus/normal".to_string(),
+        "/api/v1/normal".to_string(),
+        "/api/v1/sites/rathaus/forecast/accuracy".to_string(),
         format!("/api/v1/devices/rathaus-main/peak?year={year}"),
         format!("/api/v1/sites/rathaus/peak?year={year}"),
         format!("/api/v1/report?year={year}"),

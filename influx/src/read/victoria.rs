@@ -138,6 +138,27 @@ impl Client {
         .map(|_| ())
     }
 
+    /// The server's `-dedup.minScrapeInterval` from its `/flags` page (which lists the flags set), or `None`
+    /// when it is not set: without it VictoriaMetrics stores a reading delivered twice as two samples.
+    pub async fn victoria_dedup_interval(&self) -> Result<Option<String>, QueryError> {
+        let mut url = self.base.clone();
+        url.set_path("/flags");
+        let resp = self
+            .auth(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(QueryError::Server {
+                status: status.as_u16(),
+                message: error_message(resp).await,
+            });
+        }
+        let text = resp.text().await.map_err(|e| QueryError::Decode(e.to_string()))?;
+        Ok(dedup_flag(&text))
+    }
+
     /// `POST path` with a form body; a non-2xx answer is an error.
     async fn victoria_post(
         &self,
@@ -164,6 +185,18 @@ impl Client {
         }
         Ok(resp)
     }
+}
+
+/// `-dedup.minScrapeInterval`'s value on a `/flags` page (`-name="value"` per line), unless unset or 0.
+fn dedup_flag(flags: &str) -> Option<String> {
+    flags
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("-dedup.minScrapeInterval="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .filter(|v| {
+            let number = v.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            number.parse::<f64>().is_ok_and(|n| n > 0.0)
+        })
 }
 
 /// The selector of every series with label `tag` equal to `value`.
@@ -358,6 +391,18 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
+
+    #[test]
+    fn the_dedup_flag_is_read_from_the_flags_page() {
+        let page = "-dedup.minScrapeInterval=\"1ms\"\n-httpListenAddr=\"127.0.0.1:8428\"\n";
+        assert_eq!(dedup_flag(page), Some("1ms".into()));
+        assert_eq!(dedup_flag("-httpListenAddr=\":8428\"\n"), None);
+        assert_eq!(dedup_flag("-dedup.minScrapeInterval=\"0s\"\n"), None);
+        assert_eq!(
+            dedup_flag("-dedup.minScrapeInterval=\"1.5s\""),
+            Some("1.5s".into())
+        );
+    }
 
     fn line(name: &str, device: &str, samples: &[(i64, f64)]) -> ExportLine {
         ExportLine {
