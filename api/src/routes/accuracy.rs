@@ -37,6 +37,8 @@ pub const MONTHS: u32 = 12;
 pub const MIN_MONTHS: usize = 2;
 /// The days of the month the month-end is projected on.
 pub const DAYS: [u32; 3] = [1, 10, 20];
+/// Hours read in one go (31 days).
+const CHUNK_HOURS: usize = 31 * 24;
 
 /// The error of the projections made on one day of the month.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -216,7 +218,16 @@ pub async fn site(
     let start = local_midnight(tz, from).ok_or_else(out_of_range)? - TimeDelta::days(HISTORY_DAYS);
     let end = local_midnight(tz, until).ok_or_else(out_of_range)?;
     let edges = zw_model::counter::uniform_edges(start, end, TimeDelta::hours(1));
-    let b = intervals(&state, (&site.id, &meters), Quantity::EnergyImport, &edges, &user).await?;
+    // Read a month at a time: one read of a year of hours exceeds what a backend answers in one query
+    // (VictoriaMetrics' points per series).
+    let mut b = Vec::with_capacity(edges.len());
+    let mut at = 0;
+    while at + 1 < edges.len() {
+        let to = (at + CHUNK_HOURS).min(edges.len() - 1);
+        let part = &edges[at..=to];
+        b.extend(intervals(&state, (&site.id, &meters), Quantity::EnergyImport, part, &user).await?);
+        at = to;
+    }
     let hours: Vec<Hour> = b
         .iter()
         .zip(&edges)
