@@ -245,12 +245,21 @@ async fn the_building_shows_cost_and_co2_per_medium_and_a_household_its_gas() ->
     .await?;
     assert_eq!(code, 404, "water has no tariff: {none}");
     let year = today.year();
-    let (code, report) = get(
-        &format!("{api}/api/v1/sites/rathaus/report?year={year}"),
-        Some("tok-fm"),
-    )
-    .await?;
+    let asked = std::time::Instant::now();
+    // The report reads a year of four meters: more than `get`'s 5 s on a loaded machine.
+    let resp = reqwest::Client::new()
+        .get(format!("{api}/api/v1/sites/rathaus/report?year={year}"))
+        .bearer_auth("tok-fm")
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await?;
+    let code = resp.status().as_u16();
+    let report: Value = resp.json().await?;
     anyhow::ensure!(code == 200, "report: {code} {report}\n{}", all.log_tail());
+    println!(
+        "the running year's report of the town hall answered in {:?}",
+        asked.elapsed()
+    );
     let media = report["buildings"][0]["media"]
         .as_array()
         .context("media")?
@@ -375,8 +384,10 @@ async fn the_building_shows_cost_and_co2_per_medium_and_a_household_its_gas() ->
         text.ends_with('€') || (text == "–" && attr(&attrs, "title").is_some()),
         "household gas year: {text:?} {attrs}"
     );
-    let (_, el) = cell(&dom, "electricity:forecast")?;
-    assert!(el.ends_with('€'), "household electricity year: {el:?}");
+    assert!(
+        !dom.contains("data-media=\"electricity:"),
+        "electricity is shown above, not twice"
+    );
 
     all.stop(Duration::from_secs(15)).await?;
     Ok(())

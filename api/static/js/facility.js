@@ -94,14 +94,14 @@ export async function building(main, p) {
 
   main.replaceChildren(
     el("h2", {}, site.name || site.id, " ", badge(site)), picker(media, medium), header,
+    el("section", { "aria-labelledby": "media-h" }, el("h3", { id: "media-h" }, t("media.title")),
+      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-labelledby": "media-h" }, mediaBox),
+      el("p", { class: "hint" }, t("media.hint"))),
     el("section", { "aria-labelledby": "lp-h" }, el("h3", { id: "lp-h" }, t("loadProfile")), controls, lpFig, el("p", { class: "hint" }, t("zoom.hint"))),
     el("div", { class: "grid2" }, dayFig, monthFig), carpetFig,
     el("div", { class: "grid2" }, el("section", {}, meters), el("section", {}, el("h3", {}, t("top")), top)),
     el("section", { "aria-labelledby": "cost-h" }, el("h3", { id: "cost-h" }, t("cost.title")), costBox,
       el("p", { class: "no-print" }, reportButton(`${base}/report?format=html&year=${new Date().getFullYear() - 1}`))),
-    el("section", { "aria-labelledby": "media-h" }, el("h3", { id: "media-h" }, t("media.title")),
-      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-labelledby": "media-h" }, mediaBox),
-      el("p", { class: "hint" }, t("media.hint"))),
     peak, el("section", {}, el("h3", {}, t("alerts.title")), alertBox));
   line = timeLine(chartBox, t("power"), "W", (a, b) => { from = a; to = b; rangeSel.value = "custom"; loadProfile(); });
   const dayBars = compareBars(dayBox, [], unit(medium)), monthBars = compareBars(monthBox, [], unit(medium));

@@ -284,21 +284,21 @@ Object.assign(TEXTS.en, {
 // Cost and CO₂ per medium: the building's media table, the resident's other meters (issues 19 and 21).
 Object.assign(TEXTS.de, {
   "media.title": "Kosten und CO₂ je Medium", "media.caption": "Je Medium: Verbrauch, Kosten brutto (netto darunter) und CO₂ des Jahres bis heute",
-  "media.captionHome": "Je Zähler: Verbrauch, Kosten brutto (netto darunter) und die Jahreskosten laut Prognose",
+  "media.captionHome": "Je Zähler neben dem Strom oben: Verbrauch, Kosten brutto (netto darunter) und die Jahreskosten laut Prognose",
   "media.cost": "Kosten diesen Monat", "media.lastCost": "Kosten Vormonat", "media.co2": "CO₂ {0} bis heute", "media.yearCost": "Jahreskosten (Prognose)",
   "media.net": "netto {0}", "media.noTariff": "kein Tarif für {0} hinterlegt", "media.noFactor": "kein CO₂-Faktor für {0} hinterlegt",
   "media.noAmount": "Verbrauch unbekannt (keine Zählerwerte im Zeitraum)", "media.noConversion": "kWh unbekannt: keine Gasumrechnung (Brennwert × Zustandszahl) hinterlegt",
-  "media.noForecast": "noch keine Prognose für dieses Medium", "media.lowerBound": "Untergrenze: Lücken im Jahr",
+  "media.noForecast": "noch keine Prognose für dieses Medium",
   "media.hint": "Gas: Kosten und CO₂ auf die kWh nach DVGW G 685 (m³ × Zustandszahl × Brennwert); Wasser je m³. * = unvollständig. „–“: der Grund steht im Tooltip.",
   "home.media": "Gas, Wärme und Wasser",
 });
 Object.assign(TEXTS.en, {
   "media.title": "Cost and CO₂ per medium", "media.caption": "Per medium: consumption, gross cost (net below) and the year's CO₂ so far",
-  "media.captionHome": "Per meter: consumption, gross cost (net below) and the year's cost as forecast",
+  "media.captionHome": "Per meter, next to the electricity above: consumption, gross cost (net below) and the year's cost as forecast",
   "media.cost": "Cost this month", "media.lastCost": "Cost last month", "media.co2": "CO₂ {0} so far", "media.yearCost": "Year's cost (forecast)",
   "media.net": "net {0}", "media.noTariff": "no tariff for {0} configured", "media.noFactor": "no CO₂ factor for {0} configured",
   "media.noAmount": "consumption unknown (no meter readings in the period)", "media.noConversion": "kWh unknown: no gas conversion (calorific value × Z factor) configured",
-  "media.noForecast": "no forecast for this medium yet", "media.lowerBound": "lower bound: gaps in the year",
+  "media.noForecast": "no forecast for this medium yet",
   "media.hint": "Gas: cost and CO₂ on the kWh after DVGW G 685 (m³ × Z factor × calorific value); water per m³. * = incomplete. \"–\": hover for the reason.",
   "home.media": "Gas, heat and water",
 });

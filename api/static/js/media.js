@@ -81,19 +81,24 @@ export const co2 = kg => kg === null || kg === undefined ? "–" : kg < 1000 ? n
 const eur = c => c === null || c === undefined ? null : c / 100;
 
 /**
- * A table of `media`, one row each: this month and last month in the medium's unit, their gross cost (net in
- * the title and a small line) and, as `last`, either the year's CO₂ so far (`"co2"`, the facility manager's)
- * or the year's projected cost (`"forecast"`, the resident's). Filled by [`fillMedia`].
+ * The figures of `media`: this month and last month in the medium's unit, their gross cost (net in the title
+ * and a small line) and, as `last`, either the year's CO₂ so far (`"co2"`, the facility manager's: a table,
+ * one row per medium) or the year's projected cost (`"forecast"`, the resident's: a card per medium, narrow
+ * enough for a phone). Each figure is an element `data-media="<medium>:<key>"`, filled by [`fillMedia`].
  */
 export function mediaTable(media, last) {
-  const year = new Date().getFullYear();
-  const cols = [t("medium"), t("month"), t("lastMonth"), t("media.cost"), t("media.lastCost"),
-    last === "co2" ? t("media.co2", year) : t("media.yearCost")];
-  return el("table", { class: "media", "data-media-table": last },
-    el("caption", {}, t(last === "co2" ? "media.caption" : "media.captionHome")),
-    el("thead", {}, el("tr", {}, cols.map((c, i) => el("th", { scope: "col", class: i ? "num" : null }, c)))),
-    el("tbody", {}, media.map(m => el("tr", { "data-media-row": m }, el("th", { scope: "row" }, t("medium." + m) + " (" + unit(m) + ")"),
-      ["month", "last-month", "cost", "last-cost", last].map(k => el("td", { class: "num", "data-media": m + ":" + k }, "…"))))));
+  const keys = ["month", "last-month", "cost", "last-cost", last];
+  const cols = [t("month"), t("lastMonth"), t("media.cost"), t("media.lastCost"),
+    last === "co2" ? t("media.co2", new Date().getFullYear()) : t("media.yearCost")];
+  const name = m => t("medium." + m) + " (" + unit(m) + ")";
+  if (last !== "co2") {
+    return el("div", { class: "kpis media", style: "grid-template-columns:repeat(auto-fit, minmax(260px, 1fr))", "data-media-table": last }, media.map(m => el("div", { class: "kpi", "data-media-row": m },
+      el("h4", {}, name(m)), el("dl", { class: "cost" }, keys.flatMap((k, i) => [el("dt", {}, cols[i]), el("dd", { "data-media": m + ":" + k }, "…")])))));
+  }
+  return el("table", { class: "media", "data-media-table": last }, el("caption", {}, t("media.caption")),
+    el("thead", {}, el("tr", {}, [t("medium"), ...cols].map((c, i) => el("th", { scope: "col", class: i ? "num" : null }, c)))),
+    el("tbody", {}, media.map(m => el("tr", { "data-media-row": m }, el("th", { scope: "row" }, name(m)),
+      keys.map(k => el("td", { class: "num", "data-media": m + ":" + k }, "…"))))));
 }
 
 /** Sets a cell: `text`, or "–" with `reason` as its title and for screen readers. */
@@ -157,9 +162,9 @@ export async function fillMedia(table, base, media, last) {
         cell(table, m + ":co2", "", { reason: x.co2_g_per_unit === null || x.co2_g_per_unit === undefined ? t("media.noFactor", t("medium." + m))
           : m === "gas" && x.value !== null ? t("media.noConversion") : t("media.noAmount"), data: { note: x.co2_note || "" } });
       } else {
+        // The running year is never `complete` (its rest is unknown): no mark, the column says "so far".
         const per = num(x.co2_g_per_unit, 0) + " g/" + (m === "water" ? "m³" : "kWh") + " · " + x.co2_source;
-        cell(table, m + ":co2", co2(x.co2_kg) + (x.complete ? "" : " *"), { title: per + (x.complete ? "" : " · " + t("media.lowerBound")),
-          small: per, data: { co2Kg: String(x.co2_kg) } });
+        cell(table, m + ":co2", co2(x.co2_kg), { title: per, small: per, data: { co2Kg: String(x.co2_kg) } });
       }
     }
   }

@@ -37,13 +37,13 @@ export async function home(main, p) {
   const alertBox = el("div", { class: "alert-list" });
   const bill = billSection(), detail = resolutionSection();
   // A household with a gas, heat or water meter: each medium's month, cost and projected year next to electricity.
-  const media = siteMedia(site), mediaBox = media.length > 1 ? mediaTable(media, "forecast") : null;
+  const media = siteMedia(site).filter(m => m !== "electricity"), mediaBox = media.length ? mediaTable(media, "forecast") : null;
   main.replaceChildren(el("div", { class: "home" },
     el("h2", {}, site.name || site.id), pick,
     el("section", { class: "now", "aria-labelledby": "now-h" }, el("h3", { id: "now-h" }, t("home.now")), now),
     el("section", {}, el("h3", {}, t("home.compare")), compare, cmpFig), bill,
     mediaBox && el("section", { "aria-labelledby": "media-h" }, el("h3", { id: "media-h" }, t("home.media")),
-      el("div", { class: "scroll", tabindex: "0", role: "region", "aria-labelledby": "media-h" }, mediaBox)),
+      el("p", { class: "hint" }, t("media.captionHome")), mediaBox),
     el("section", {}, el("h3", {}, t("home.devices")), el("p", { class: "hint" }, t("home.devicesNote")), devices),
     hourFig, dayFig, detail,
     el("section", {}, el("h3", {}, t("alerts.title")), alertBox)));
