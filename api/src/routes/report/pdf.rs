@@ -16,7 +16,7 @@ use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
 use krilla::text::TextDirection;
-use zw_model::report::{CandidateKind, MediumReport, Report};
+use zw_model::report::{BuildingReport, CandidateKind, Medium, MediumReport, Report};
 
 use super::pdf_font::{Fonts, fonts};
 use super::render::{de, percent, tonnes};
@@ -44,8 +44,8 @@ const ROW: f32 = 11.0;
 struct Col(&'static str, f32, bool);
 
 const MAIN: [Col; 13] = [
-    Col("Gebäude", 126.0, false),
-    Col("Kategorie", 80.0, false),
+    Col("Gebäude", 112.0, false),
+    Col("Kategorie", 94.0, false),
     Col("NGF m²", 36.0, true),
     Col("Medium", 40.0, false),
     Col("Verbrauch", 70.0, true),
@@ -220,16 +220,43 @@ fn figures(m: &MediumReport) -> [String; 9] {
     ]
 }
 
-/// A row of [`MAIN`]: the building's columns, then the medium's.
-fn main_row(l: &mut Layout, building: [String; 3], m: Option<&MediumReport>) {
+/// A row of [`MAIN`]: the building's columns, then the medium's (or `none` in the consumption column).
+fn main_row(l: &mut Layout, building: [String; 3], m: Option<&MediumReport>, none: &str) {
     let figs = m.map(figures);
     l.row(&MAIN, |i| match (i, &figs, m) {
         (0..=2, ..) => building[i].clone(),
         (3, _, Some(m)) => m.medium.label_de().to_string(),
         (_, Some(f), _) => f[i - 4].clone(),
-        (4, None, _) => "keine Zähler".into(),
+        (4, None, _) => none.to_string(),
         _ => String::new(),
     });
+}
+
+/// A building's rows: one per medium, its name and category wrapped over them (more rows if they need
+/// them), kept on one page.
+fn building_rows(l: &mut Layout, b: &BuildingReport) {
+    let width = |i: usize| MAIN[i].1 - 4.0;
+    let name = if b.name.is_empty() { &b.id } else { &b.name };
+    let names = l.f.regular.wrap(name, SIZE, width(0));
+    let category = b.category.map_or("", |c| c.label_de());
+    let categories = l.f.regular.wrap(category, SIZE, width(1));
+    let rows = b.media.len().max(names.len()).max(categories.len()).max(1);
+    l.room(ROW * rows as f32 + 4.0);
+    l.rule(&MAIN);
+    for k in 0..rows {
+        let line = |v: &[String]| v.get(k).cloned().unwrap_or_default();
+        let area = if k == 0 {
+            de(b.floor_area_m2, 0)
+        } else {
+            String::new()
+        };
+        let none = if k == 0 && b.media.is_empty() {
+            "keine Zähler"
+        } else {
+            ""
+        };
+        main_row(l, [line(&names), line(&categories), area], b.media.get(k), none);
+    }
 }
 
 /// The report as a PDF; `subject` names what it covers (the town, or one building), `made` the day.
@@ -266,7 +293,7 @@ pub(super) fn pdf(r: &Report, subject: &str, made: NaiveDate) -> Result<Vec<u8>,
     let n = r.buildings.len();
     let mut all = ["Alle Gebäude".into(), format!("{n} Gebäude"), String::new()];
     for m in &r.town {
-        main_row(&mut l, std::mem::take(&mut all), Some(m));
+        main_row(&mut l, std::mem::take(&mut all), Some(m), "");
     }
     l.end_table();
 
@@ -295,23 +322,7 @@ pub(super) fn pdf(r: &Report, subject: &str, made: NaiveDate) -> Result<Vec<u8>,
     l.heading("Gebäude", 12.0);
     l.table_head(&MAIN);
     for b in &r.buildings {
-        let mut building = [
-            if b.name.is_empty() {
-                b.id.clone()
-            } else {
-                b.name.clone()
-            },
-            b.category.map_or_else(String::new, |c| c.label_de().to_string()),
-            de(b.floor_area_m2, 0),
-        ];
-        l.room(ROW * 2.0);
-        l.rule(&MAIN);
-        if b.media.is_empty() {
-            main_row(&mut l, building.clone(), None);
-        }
-        for m in &b.media {
-            main_row(&mut l, std::mem::take(&mut building), Some(m));
-        }
+        building_rows(&mut l, b);
     }
     l.end_table();
     l.paragraph(&notes(r));
@@ -343,7 +354,7 @@ fn notes(r: &Report) -> String {
                 "{} {} g/{} ({src})",
                 m.medium.label_de(),
                 de(Some(g), 0),
-                m.unit
+                if m.medium == Medium::Water { "m³" } else { "kWh" }
             ))
         })
         .collect();

@@ -46,7 +46,7 @@ fn town(n: usize) -> report::Report {
         .map(|i| BuildingInput {
             id: format!("b-{i}"),
             name: if i == 0 {
-                "Rathaus Süd – Bürgerbüro".into()
+                "Rathaus Süd – Bürgerbüro, Standesamt und Ratssaal".into()
             } else {
                 format!("Gebäude {i}")
             },
@@ -102,10 +102,16 @@ fn sixty_buildings_on_numbered_pages_in_german() {
     let pages = t.matches("Seite ").count();
     assert!(pages >= 3, "{pages} pages");
     assert!(t.contains(&format!("Seite {pages} von {pages}")), "{t}");
+    // Names and categories wrap within their column over the building's rows, never cut.
     assert!(
-        t.contains("Rathaus Süd – Bürgerbüro") && t.contains("Kultur- und"),
+        t.contains("Rathaus Süd – Bürgerbüro,") && t.contains("Ratssaal"),
         "{t}"
     );
+    assert!(
+        t.contains("Kultur- und") && t.contains("Veranstaltungsgebäude"),
+        "{t}"
+    );
+    assert!(!t.contains('…'), "{t}");
     // The town's electricity: 60 × 30,000 + 1000 × (0 + … + 59) kWh.
     let total = 60.0 * 30_000.0 + 1000.0 * (59.0 * 60.0 / 2.0);
     let town = &r.town[0];
@@ -123,6 +129,9 @@ fn sixty_buildings_on_numbered_pages_in_german() {
         t.contains("CO₂ aller Gebäude und Medien") && t.contains("Wärme"),
         "{t}"
     );
+    // The notes, a paragraph broken into lines.
+    let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("Strom 560 g/kWh (GEG 2020 Anlage 9)"), "{t}");
 }
 
 #[test]
