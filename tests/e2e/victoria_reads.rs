@@ -103,7 +103,13 @@ fn route(path: &str) -> String {
 /// Status and body of a GET (the body as text: JSON or CSV), as the facility manager (as the resident
 /// `anna` for her household `hh-1`).
 async fn fetch(url: &str) -> anyhow::Result<(u16, String)> {
-    let token = if url.contains("/hh-1/") { "anna" } else { "fm" };
+    let token = if url.contains("/hh-1/") {
+        "anna"
+    } else if url.contains("/trees/") {
+        "parks"
+    } else {
+        "fm"
+    };
     let resp = reqwest::Client::new()
         .get(url)
         .bearer_auth(token)
@@ -116,7 +122,15 @@ async fn fetch(url: &str) -> anyhow::Result<(u16, String)> {
 /// An API over `influx` (the model's town, token = user name) on a free port; its base URL.
 async fn serve(influx: zw_influx::Config) -> anyhow::Result<String> {
     let client = zw_influx::Client::new(influx)?;
-    let state = zw_api::AppState::new(Arc::new(town()), client, None, prometheus::Registry::new())?;
+    // One tree in the park, whose rain is the town's weather area.
+    let mut inventory = town();
+    inventory
+        .trees
+        .push(zw_model::Tree::new("linde-1", "park", &["soil-1"]));
+    let mut state = zw_api::AppState::new(Arc::new(inventory), client, None, prometheus::Registry::new())?;
+    let mut cfg = zw_api::Config::default();
+    cfg.trees.default_area = Some("town".into());
+    state.configure(cfg);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, zw_api::app(state)).await });
@@ -213,6 +227,31 @@ async fn every_time_series_endpoint_answers_the_same_on_victoria_metrics() -> an
     .await
     .with_context(|| format!("{}\n{}", on_influx.log_tail(), on_vm.log_tail()))?;
 
+    // The rain that fell in the town on the two days, hourly, the same lines on both engines.
+    let rain: Vec<String> = (0..48)
+        .map(|h| {
+            let ms = (t0 + TimeDelta::hours(h)).timestamp_millis();
+            format!(
+                "{},{}=town {}={} {ms}",
+                zw_model::weather::RAIN_MEASUREMENT,
+                zw_model::weather::TAG_AREA,
+                zw_model::weather::FIELD_RAIN_MM,
+                (h % 5) as f64 * 0.3
+            )
+        })
+        .collect();
+    zw_tests::influx_write(&stack.influx_url(), stack.influx_db(), "ms", &rain.join("\n")).await?;
+    let resp = reqwest::Client::new()
+        .post(format!("{vm_url}/write?precision=ms"))
+        .body(rain.join("\n"))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "rain on VictoriaMetrics: HTTP {}",
+        resp.status()
+    );
+
     let since = (today - TimeDelta::days(3)).to_string();
     rollup(&stack, "influx", &influx_cfg, &since)?;
     let rolled = rollup(&stack, "victoria", &vm_cfg, &since)?;
@@ -249,6 +288,7 @@ async fn every_time_series_endpoint_answers_the_same_on_victoria_metrics() -> an
         format!("/api/v1/sites/rathaus/report?year={year}"),
         format!("/api/v1/sites/rathaus/export.csv?from={month_from}&to={month_to}"),
         format!("/api/v1/sites/hh-1/household?year={year}"),
+        format!("/api/v1/trees/linde-1/rain?{range}"),
     ];
     // Every GET route of the document is swept or known not to read time series.
     let (_, doc) = fetch(&format!("{a}/api/v1/openapi.json")).await?;
@@ -362,5 +402,12 @@ async fn a_reading_written_twice_is_one_sample_on_victoria_metrics() -> anyhow::
         victoria_count(&url, "readings_active_power{site=\"dedup\"}").await?,
         1
     );
+    // What the services check at start (and warn about when unset): the flag as the server reports it.
+    let reader = zw_influx::Client::new(zw_influx::Config {
+        url: url.clone(),
+        read_backend: ReadBackend::VictoriaMetrics,
+        ..zw_influx::Config::default()
+    })?;
+    assert_eq!(reader.victoria_dedup_interval().await?, Some("1ms".into()));
     Ok(())
 }
