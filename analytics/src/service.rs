@@ -151,7 +151,10 @@ pub async fn run(
     // Budget alerts: the sites' year-end forecasts, read from InfluxDB every hour off this loop.
     let (budget_tx, mut budget_rx) = tokio::sync::mpsc::channel(1);
     // The weather's daily temperatures, for the budgets of heating loads.
-    let budget_temps = crate::budget::history::Temps::default();
+    let budget_temps = crate::budget::history::Temps::new(
+        cfg.trees.weather.site_area.clone(),
+        cfg.trees.weather.default_area.clone(),
+    );
     if let Some(client) = budget_influx {
         let watch = crate::budget::history::watch(
             client,

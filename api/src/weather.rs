@@ -7,15 +7,17 @@
 //! ([`Weather::from_message`]); one that does not parse or is implausible changes nothing and is counted
 //! (`zw_api_live_rejected_total{reason="invalid_state"}`). ET0 and rain are not kept here.
 //!
-//! A site's temperatures ([`WeatherMirror::for_site`]): the area named like the site, else the only area
-//! when the feed has exactly one (a town's feed), else none.
+//! A site's temperatures ([`WeatherMirror::for_site`]): the area [`area_for`] chooses — the one configured
+//! for the site (`[analytics.trees.weather] site_area`), the area named like the site, the default area, or
+//! the only area when the feed has exactly one (a town's feed) — else none.
 
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use zw_model::forecast::heating::KnownTemps;
-use zw_model::weather::Weather;
+use zw_model::tree::dryness::SoilRules;
+use zw_model::weather::{Weather, area_for};
 
 use crate::views::Applied;
 
@@ -61,13 +63,11 @@ impl WeatherMirror {
     }
 
     /// The temperatures of site `site`'s area (see the module documentation); empty when none is known.
-    pub fn for_site(&self, site: &str) -> KnownTemps {
+    pub fn for_site(&self, site: &str, rules: &SoilRules) -> KnownTemps {
         let Ok(areas) = self.areas.read() else {
             return KnownTemps::default();
         };
-        areas
-            .get(site)
-            .or_else(|| (areas.len() == 1).then(|| areas.values().next()).flatten())
+        area_for(&areas, site, &rules.site_area, rules.default_area.as_deref())
             .cloned()
             .unwrap_or_default()
     }
@@ -92,6 +92,7 @@ mod tests {
         let m = WeatherMirror::default();
         let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).expect("date");
         let t = "zw/v1/weather/town";
+        let none = SoilRules::default();
         let first = msg(
             "2026-12-06T06:00:00Z",
             r#"{"day":"2026-12-05","c":3.0}"#,
@@ -104,7 +105,7 @@ mod tests {
             r#"{"day":"2026-12-07","c":0.5}"#,
         );
         assert_eq!(m.apply(t, &second, now), Applied::Ok);
-        let k = m.for_site("any-site");
+        let k = m.for_site("any-site", &none);
         assert_eq!(k.observed.get(&day(5)), Some(&3.0));
         assert_eq!(k.observed.get(&day(6)), Some(&1.5));
         assert_eq!(k.forecast.keys().copied().collect::<Vec<_>>(), vec![day(7)]);
@@ -113,13 +114,20 @@ mod tests {
         assert_eq!(m.apply(t, &hot, now), Applied::Invalid);
         assert_eq!(m.apply("zw/v1/weather/city", &second, now), Applied::Invalid);
         assert_eq!(m.apply(t, b"{", now), Applied::Invalid);
-        assert_eq!(m.for_site("x"), k);
+        assert_eq!(m.for_site("x", &none), k);
         // A second area: a site takes the area of its name, else none.
         let city = String::from_utf8(second.clone())
             .expect("utf8")
             .replace("town", "hh-1");
         assert_eq!(m.apply("zw/v1/weather/hh-1", city.as_bytes(), now), Applied::Ok);
-        assert!(!m.for_site("hh-1").is_empty());
-        assert!(m.for_site("other").is_empty());
+        assert!(!m.for_site("hh-1", &none).is_empty());
+        assert!(m.for_site("other", &none).is_empty());
+        // A configured area comes first; the default area serves the sites without one.
+        let mut rules = SoilRules::default();
+        rules.site_area.insert("hh-1".into(), "town".into());
+        rules.default_area = Some("hh-1".into());
+        assert_eq!(m.for_site("hh-1", &rules), k);
+        assert!(!m.for_site("other", &rules).is_empty());
+        assert_ne!(m.for_site("other", &rules), k);
     }
 }

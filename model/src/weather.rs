@@ -416,8 +416,51 @@ fn check(
     Ok(())
 }
 
+/// Which weather area a site's figures come from, in this order: the area configured for the site
+/// (`[analytics.trees.weather] site_area`, parks and buildings alike), the area named like the site, the
+/// configured `default_area`, and the only area when the feed has exactly one (a town's feed). `areas` holds
+/// what is known per area; an area configured but not (yet) received gives `None`, never another area's.
+pub fn area_for<'a, V>(
+    areas: &'a std::collections::BTreeMap<String, V>,
+    site: &str,
+    site_area: &std::collections::BTreeMap<String, String>,
+    default_area: Option<&str>,
+) -> Option<&'a V> {
+    if let Some(area) = site_area.get(site) {
+        return areas.get(area);
+    }
+    areas
+        .get(site)
+        .or_else(|| default_area.and_then(|a| areas.get(a)))
+        .or_else(|| (areas.len() == 1).then(|| areas.values().next()).flatten())
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_site_takes_its_configured_area_then_its_namesake_then_the_default_then_the_only_one() {
+        use std::collections::BTreeMap;
+        let areas: BTreeMap<String, u8> =
+            [("nord".into(), 1), ("sued".into(), 2), ("schule".into(), 3)].into();
+        let site_area: BTreeMap<String, String> =
+            [("rathaus".into(), "nord".into()), ("bad".into(), "west".into())].into();
+        assert_eq!(area_for(&areas, "rathaus", &site_area, Some("sued")), Some(&1));
+        assert_eq!(
+            area_for(&areas, "bad", &site_area, Some("sued")),
+            None,
+            "configured, not received"
+        );
+        assert_eq!(area_for(&areas, "schule", &site_area, Some("sued")), Some(&3));
+        assert_eq!(area_for(&areas, "kita", &site_area, Some("sued")), Some(&2));
+        assert_eq!(
+            area_for(&areas, "kita", &site_area, None),
+            None,
+            "three areas, none chosen"
+        );
+        let one: BTreeMap<String, u8> = [("town".into(), 9)].into();
+        assert_eq!(area_for(&one, "kita", &BTreeMap::new(), None), Some(&9));
+    }
     use chrono::TimeZone;
     use proptest::prelude::*;
 

@@ -50,13 +50,28 @@ pub const MAX_AREAS: usize = 256;
 
 /// The daily temperatures per weather area, shared between the bus loop (which takes in the validated
 /// weather messages) and the budget watch.
+/// A site's area is chosen by [`zw_model::weather::area_for`] with the configured `site_area` and
+/// `default_area` (`[analytics.trees.weather]`).
 #[derive(Debug, Clone, Default)]
-pub struct Temps(Arc<RwLock<BTreeMap<String, KnownTemps>>>);
+pub struct Temps {
+    areas: Arc<RwLock<BTreeMap<String, KnownTemps>>>,
+    site_area: Arc<BTreeMap<String, String>>,
+    default_area: Option<String>,
+}
 
 impl Temps {
+    /// No temperatures yet; sites take their areas as `site_area` and `default_area` say.
+    pub fn new(site_area: BTreeMap<String, String>, default_area: Option<String>) -> Self {
+        Self {
+            areas: Arc::default(),
+            site_area: Arc::new(site_area),
+            default_area,
+        }
+    }
+
     /// Takes in the daily temperatures of a validated message (areas beyond [`MAX_AREAS`] are not kept).
     pub fn apply(&self, w: &Weather) {
-        let (Some(t), Ok(mut areas)) = (&w.temperature, self.0.write()) else {
+        let (Some(t), Ok(mut areas)) = (&w.temperature, self.areas.write()) else {
             return;
         };
         let key = w.area.to_string();
@@ -65,14 +80,12 @@ impl Temps {
         }
     }
 
-    /// The temperatures of `site`: its area by name, else the only area, else none.
+    /// The temperatures of `site`'s area ([`zw_model::weather::area_for`]), or none.
     pub fn for_site(&self, site: &str) -> KnownTemps {
-        let Ok(areas) = self.0.read() else {
+        let Ok(areas) = self.areas.read() else {
             return KnownTemps::default();
         };
-        areas
-            .get(site)
-            .or_else(|| (areas.len() == 1).then(|| areas.values().next()).flatten())
+        zw_model::weather::area_for(&areas, site, &self.site_area, self.default_area.as_deref())
             .cloned()
             .unwrap_or_default()
     }

@@ -202,9 +202,9 @@ fn cases() -> Vec<(&'static str, Change, &'static str, &'static str)> {
             "",
         ),
         (
-            "the weather area of a site that is no park",
-            |c| _ = c.trees.weather.site_area.insert("rathaus".into(), "town".into()),
-            "analytics.trees.weather.site_area.rathaus: no park site \"rathaus\"",
+            "the weather area of a site that does not exist",
+            |c| _ = c.trees.weather.site_area.insert("nowhere".into(), "town".into()),
+            "analytics.trees.weather.site_area.nowhere: no site \"nowhere\"",
             "",
         ),
         (

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use zw_model::{Inventory, SiteKind};
+use zw_model::Inventory;
 
 use super::Config;
 
@@ -21,12 +21,6 @@ pub fn validate_inventory(cfg: &Config, inv: &Inventory) -> Vec<String> {
         .flat_map(|t| t.sensors.iter().map(|s| s.as_str()))
         .collect();
     let sites: HashSet<&str> = inv.sites.iter().map(|s| s.id.as_str()).collect();
-    let parks: HashSet<&str> = inv
-        .sites
-        .iter()
-        .filter(|s| s.kind == SiteKind::Park)
-        .map(|s| s.id.as_str())
-        .collect();
     let devices: HashSet<&str> = inv.devices().map(|(_, d)| d.id.as_str()).collect();
     let t = &cfg.trees;
     for tree in t.tree_soil.keys().filter(|k| !trees.contains(k.as_str())) {
@@ -52,9 +46,9 @@ pub fn validate_inventory(cfg: &Config, inv: &Inventory) -> Vec<String> {
             ));
         }
     }
-    for site in t.weather.site_area.keys().filter(|k| !parks.contains(k.as_str())) {
+    for site in t.weather.site_area.keys().filter(|k| !sites.contains(k.as_str())) {
         e.push(format!(
-            "analytics.trees.weather.site_area.{site}: no park site {site:?} in the inventory"
+            "analytics.trees.weather.site_area.{site}: no site {site:?} in the inventory"
         ));
     }
     for site in cfg.calendar.sites.keys().filter(|k| !sites.contains(k.as_str())) {

@@ -97,9 +97,12 @@ impl FaultConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WeatherConfig {
-    /// Weather area of parks not listed in `site_area` (unset: those parks use the trend only).
+    /// Weather area of parks not listed in `site_area` (unset: those parks use the trend only); for
+    /// buildings, the area after the one named like the building.
     pub default_area: Option<String>,
-    /// Weather area per park site id.
+    /// Weather area per site id: a park's ET0 and rain, a building's temperatures for its heating forecast
+    /// and budget (a building not listed takes the area named like it, then `default_area`, then the only
+    /// area of the feed).
     pub site_area: BTreeMap<String, String>,
     /// An ET0 forecast issued longer ago than this is stale: the trend is used until a newer one comes.
     /// NWP forecasts are issued several times a day (DWD ICON every 3 h, MOSMIX hourly), so 36 h means

@@ -298,7 +298,11 @@ impl Ctx<'_> {
     /// The daily temperatures of the site: the weather feed's, with the daily means of its
     /// `outdoor_temperature` devices over the history (and today) as observations.
     async fn temperatures(&self, from: DateTime<Utc>) -> Result<KnownTemps, ApiError> {
-        let mut known = self.state.views.weather.for_site(self.site.id.as_str());
+        let mut known = self
+            .state
+            .views
+            .weather
+            .for_site(self.site.id.as_str(), &self.state.config.trees);
         let sensors: Vec<&Device> = self
             .site
             .devices
