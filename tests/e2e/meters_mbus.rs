@@ -148,7 +148,10 @@ async fn wired_mbus_meters_reach_influxdb_and_a_dead_meter_does_not_delay_them()
             assert!((m3 - 0.25).abs() < 1e-9, "{url}: {m3} m³ today, not 0.25: {body}");
             assert!(today["wh"].is_null(), "water has no Wh: {body}");
         }
-        assert!(today["cost"].is_null(), "no tariff of the medium configured: no cost: {body}");
+        assert!(
+            today["cost"].is_null(),
+            "no tariff of the medium configured: no cost: {body}"
+        );
     }
     // Export is electricity's only; an unknown medium is a 400, never a 5xx.
     for q in ["medium=heat&direction=export", "medium=steam"] {
