@@ -285,6 +285,19 @@ async fn the_building_shows_cost_and_co2_per_medium_and_a_household_its_gas() ->
         dom.contains("data-media-table=\"co2\"") && dom.contains("Kosten und CO₂ je Medium"),
         "no media table:\n{dom}"
     );
+    // The building's figures are filled, not left at "…" (a failed read would say "–" and why).
+    for kpi in ["today", "month", "last-month"] {
+        let v = dom
+            .split(&format!("data-kpi=\"{kpi}\">"))
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or("");
+        assert!(
+            v.ends_with('€') || v.ends_with("kWh"),
+            "the building's {kpi}: {v:?} (energy error: {:?})",
+            dom.split("data-energy-error=\"").nth(1).and_then(|r| r.split('"').next())
+        );
+    }
     let after_el = api_cost(&api, "tok-fm", "rathaus", "electricity").await?;
     let after_gas = api_cost(&api, "tok-fm", "rathaus", "gas").await?;
     // Each medium's month in its unit: electricity kWh, gas m³ with its kWh, water m³ (as the API has them).

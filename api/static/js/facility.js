@@ -129,6 +129,11 @@ export async function building(main, p) {
     altTable(dayFig, [t("day"), t("thisPeriod"), t("yearBefore")], rows(dl, days));
     altTable(monthFig, [t("month"), t("thisPeriod"), t("yearBefore")], rows(ml, months));
   };
+  // A failed read shows "–" with the reason, never a figure stuck at "…".
+  const energyFailed = e => {
+    for (const k of ["today", "month", "last-year", "yesterday", "last-week", "last-month"]) patch(`[data-kpi=${k}]`, "–", header);
+    header.dataset.energyError = String(e?.message || e);
+  };
   const carpetLoad = async () => {
     const start = midnight(); start.setDate(start.getDate() - 27);
     const pts = await siteHistory(site, start.getTime(), Date.now(), 3600);
@@ -186,14 +191,17 @@ export async function building(main, p) {
     costBox.dataset.backtestDays = b.days.length;
   };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
-  await Promise.all([loadProfile(), energy().catch(() => {}), costLoad().catch(() => {}), normalLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
-    import("./accuracy.js").then(m => m.accuracyLine(costBox, site.id)).catch(() => {}),
+  // In three waves, the figures at the top first: a building's page asks for years of data, and all of it at
+  // once would make the database answer the first figures last (or not within the API's query timeout).
+  await Promise.all([loadProfile(), energy().catch(energyFailed), normalLoad().catch(() => {})]);
+  await Promise.all([costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
     peakPanel(peak, base).catch(() => {}), fillMedia(mediaBox, base, media, "co2").catch(e => { mediaBox.dataset.mediaError = String(e); })]);
+  await import("./accuracy.js").then(m => m.accuracyLine(costBox, site.id)).catch(() => {});
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
     },
-    refresh() { energy().catch(() => {}); normalLoad().catch(() => {}); peakPanel(peak, base).catch(() => {}); alertsCtl.refresh(); },
+    refresh() { energy().catch(energyFailed); normalLoad().catch(() => {}); peakPanel(peak, base).catch(() => {}); alertsCtl.refresh(); },
   };
 }
 
