@@ -115,7 +115,8 @@ pub(crate) fn medium<'a>(b: &'a Value, m: &str) -> anyhow::Result<&'a Value> {
 pub(crate) struct Town {
     /// Stopped before the stack (fields drop in order).
     pub zw: Zaehlwerk,
-    /// Kept running until the test ends.
+    /// Kept running until the test ends: bind it (`let Town { zw, api, _stack } = …`); a `..` pattern
+    /// drops it, and the stack with it, at once.
     pub _stack: Stack,
     /// `http://127.0.0.1:<port>`.
     pub api: String,
@@ -259,7 +260,7 @@ pub(crate) async fn town() -> anyhow::Result<Town> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_energy_report_of_a_year_is_exact() -> anyhow::Result<()> {
-    let Town { zw, api, .. } = town().await?;
+    let Town { zw, api, _stack } = town().await?;
     let (status, kind, body) = text(&format!("{api}/api/v1/report?year=2025"), "tok-fm", "*/*").await?;
     anyhow::ensure!(status == 200, "{status} {body}\n{}", zw.log_tail());
     anyhow::ensure!(kind.starts_with("application/json"), "{kind}");

@@ -10,7 +10,7 @@ use crate::support::get;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gas_water_heat_and_co2_in_the_report() -> anyhow::Result<()> {
-    let Town { zw, api, .. } = town().await?;
+    let Town { zw, api, _stack } = town().await?;
     let h25 = H25;
     let (status, _, body) = text(&format!("{api}/api/v1/report?year=2025"), "tok-fm", "*/*").await?;
     anyhow::ensure!(status == 200, "{status} {body}\n{}", zw.log_tail());

@@ -81,7 +81,7 @@ fn pdftotext(pdf: &[u8]) -> anyhow::Result<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_as_pdf_carries_the_json_figures() -> anyhow::Result<()> {
-    let Town { zw, api, .. } = town().await?;
+    let Town { zw, api, _stack } = town().await?;
     let (status, _, body) = text(&format!("{api}/api/v1/report?year=2025"), "tok-fm", "*/*").await?;
     anyhow::ensure!(status == 200, "{status} {body}\n{}", zw.log_tail());
     let r: Value = serde_json::from_str(&body)?;
