@@ -191,12 +191,9 @@ export async function building(main, p) {
     costBox.dataset.backtestDays = b.days.length;
   };
   const alertsCtl = await alertList(alertBox, a => a.site === site.id);
-  // In three waves, the figures at the top first: a building's page asks for years of data, and all of it at
-  // once would make the database answer the first figures last (or not within the API's query timeout).
-  await Promise.all([loadProfile(), energy().catch(energyFailed), normalLoad().catch(() => {})]);
-  await Promise.all([costLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
+  await Promise.all([loadProfile(), energy().catch(energyFailed), costLoad().catch(() => {}), normalLoad().catch(() => {}), carpetLoad().catch(() => {}), topLoad().catch(() => {}),
+    import("./accuracy.js").then(m => m.accuracyLine(costBox, site.id)).catch(() => {}),
     peakPanel(peak, base).catch(() => {}), fillMedia(mediaBox, base, media, "co2").catch(e => { mediaBox.dataset.mediaError = String(e); })]);
-  await import("./accuracy.js").then(m => m.accuracyLine(costBox, site.id)).catch(() => {});
   return {
     onLive(device) {
       if (site.devices.some(d => d.id === device)) patch(`[data-site-power="${CSS.escape(site.id)}"]`, watts(sitePower(site)));
