@@ -295,7 +295,9 @@ async fn the_building_shows_cost_and_co2_per_medium_and_a_household_its_gas() ->
         assert!(
             v.ends_with('€') || v.ends_with("kWh"),
             "the building's {kpi}: {v:?} (energy error: {:?})",
-            dom.split("data-energy-error=\"").nth(1).and_then(|r| r.split('"').next())
+            dom.split("data-energy-error=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
         );
     }
     let after_el = api_cost(&api, "tok-fm", "rathaus", "electricity").await?;
