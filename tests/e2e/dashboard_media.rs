@@ -245,6 +245,26 @@ async fn the_building_shows_cost_and_co2_per_medium_and_a_household_its_gas() ->
     .await?;
     assert_eq!(code, 404, "water has no tariff: {none}");
     let year = today.year();
+    // The month bars ask for their energy unpriced (`cost=false`): the same energy, no cost.
+    let months = |c: &str| format!("{api}/api/v1/sites/rathaus/energy?period=month&count=2{c}");
+    let (_, priced) = get(&months(""), Some("tok-fm")).await?;
+    let (code, bare) = get(&months("&cost=false"), Some("tok-fm")).await?;
+    assert_eq!(code, 200, "{bare}");
+    assert_eq!(
+        bare["periods"]
+            .as_array()
+            .map(|p| p.iter().map(|x| x["wh"].clone()).collect::<Vec<_>>()),
+        priced["periods"]
+            .as_array()
+            .map(|p| p.iter().map(|x| x["wh"].clone()).collect::<Vec<_>>())
+    );
+    assert!(priced["periods"][0]["cost"].is_number(), "{priced}");
+    assert!(
+        bare["periods"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|x| x["cost"].is_null())),
+        "{bare}"
+    );
     let asked = std::time::Instant::now();
     // The report reads a year of four meters: more than `get`'s 5 s on a loaded machine.
     let resp = reqwest::Client::new()

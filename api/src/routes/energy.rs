@@ -74,6 +74,10 @@ pub struct EnergyParams {
     /// or `previous_year` (the same periods a year earlier, e.g. this November against last November).
     #[serde(default)]
     pub compare: Compare,
+    /// Whether the periods are priced (default `true`). Pricing reads the amounts again at the tariff's
+    /// interval; `false` answers a long comparison fast when only the energy is wanted (the cost fields are
+    /// null then).
+    pub cost: Option<bool>,
 }
 
 /// Energy of one period.
@@ -506,7 +510,10 @@ pub async fn device(
     let (q, direction) = quantity(medium, p.direction.as_deref())?;
     let r = range(&state, &p, &user)?;
     let b = report_buckets(&state, (&site.id, &[dev]), q, &r).await?;
-    let c = costs(&state, (&user, site, &[dev]), (q, medium), &r, &b).await?;
+    let c = match p.cost {
+        Some(false) => (BlockCost::none(&b.0), BlockCost::none(&b.1)),
+        _ => costs(&state, (&user, site, &[dev]), (q, medium), &r, &b).await?,
+    };
     let subject = (dev.id.as_str(), &site.id, medium);
     Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }
@@ -572,7 +579,10 @@ pub async fn site(
     let r = range(&state, &p, &user)?;
     let meters = medium_meters(site, medium);
     let b = report_buckets(&state, (&site.id, &meters), q, &r).await?;
-    let c = costs(&state, (&user, site, &meters), (q, medium), &r, &b).await?;
+    let c = match p.cost {
+        Some(false) => (BlockCost::none(&b.0), BlockCost::none(&b.1)),
+        _ => costs(&state, (&user, site, &meters), (q, medium), &r, &b).await?,
+    };
     let subject = (site.id.as_str(), &site.id, medium);
     Ok(Json(report(&state, subject, direction, &p, &r, b, c)))
 }

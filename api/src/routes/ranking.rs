@@ -125,6 +125,7 @@ pub async fn ranking(
         direction: None,
         medium: None,
         compare: Compare::Previous,
+        cost: None,
     };
     let r = site_range(&state, &params, &user)?;
     let (start, edges) = r.span();

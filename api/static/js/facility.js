@@ -110,7 +110,8 @@ export async function building(main, p) {
     const q = query(medium);
     const [today, month, days, months, week, lastMonth] = await Promise.all([
       api(`${base}/energy?period=day&count=1${q}`), api(`${base}/energy?period=month&count=1&compare=previous_year${q}`),
-      api(`${base}/energy?period=day&count=14&compare=previous_year${q}`), api(`${base}/energy?period=month&count=12&compare=previous_year${q}`),
+      // The bars show energy only: not priced, so two years of months answer fast.
+      api(`${base}/energy?period=day&count=14&compare=previous_year&cost=false${q}`), api(`${base}/energy?period=month&count=12&compare=previous_year&cost=false${q}`),
       api(`${base}/energy?period=week&count=1${q}`), api(`${base}/energy?period=month&count=1${q}`)]);
     // Cost for electricity only (the tariffs price electricity).
     const withCost = (p, cur) => value(p, medium) === null ? "–" : energyText(p, medium) + (elec ? " · " + money(p.cost, cur) : "");
