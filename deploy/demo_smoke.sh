@@ -6,6 +6,7 @@
 # Checks: /readyz answers 200; the facility manager sees the three buildings with live values; the main
 # meter's history (written by the simulator's `history`) covers the last day; today's energy so far is
 # complete; every device of the Kita (Shelly Pro 3EM) and the parks (LSE01, DL-TRS21) delivers live values;
+# hh-14's dynamic tariff is priced from the simulated day-ahead prices on the bus;
 # the resident token cannot see another household (404); the household demo.sh onboarded through the admin
 # API activates with its printed code and its resident sees it and nothing else; the demo exits 0 after
 # --duration.
@@ -92,6 +93,13 @@ done
 [[ $(code "$RES" /api/v1/devices/hh-14-washer/live) == 404 ]] || fail "the resident sees another household"
 ADMIN=$(awk '/^token admin:/ {print $3}' "$OUT")
 [[ -n $ADMIN && $(code "$ADMIN" /api/v1/devices/hh-14-washer/live) == 200 ]] || fail "the admin token does not see every household"
+# hh-14's dynamic tariff prices today from the simulator's day-ahead prices on the bus.
+for _ in $(seq 1 60); do
+  cost=$(get "$ADMIN" '/api/v1/sites/hh-14/cost?period=day&count=1')
+  [[ $cost == *'"id":"dynamisch"'* && $cost == *'"gross_cents":'[0-9]* ]] && break
+  sleep 0.5
+done
+[[ $cost == *'"id":"dynamisch"'* && $cost == *'"gross_cents":'[0-9]* ]] || fail "hh-14 is not priced by the bus prices: $cost"
 # demo.sh onboarded a household through the admin API: its code activates a resident who sees it, only it.
 CODE=$(awk '/^household hh-demo activation code:/ {print $5}' "$OUT")
 [[ -n $CODE && $CODE != none ]] || fail "demo.sh printed no activation code: $(grep -i onboard "$STATE/demo.err" || true)"
@@ -100,7 +108,7 @@ HH=$(printf '%s' "$activated" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [[ -n $HH ]] || fail "activating the demo household's code failed: $activated"
 [[ $(code "$HH" /api/v1/sites/hh-demo/live) == 200 ]] || fail "the activated resident does not see hh-demo"
 [[ $(code "$HH" /api/v1/devices/hh-14-washer/live) == 404 ]] || fail "the activated resident sees another household"
-echo "demo smoke: ready, live values of every device family, $windows history windows, today so far, resident scope ok, admin token ok, household onboarded and activated"
+echo "demo smoke: ready, live values of every device family, $windows history windows, today so far, bus prices, resident scope ok, admin token ok, household onboarded and activated"
 
 wait "$DEMO_PID" || fail "demo.sh exited with $? after --duration"
 DEMO_PID=

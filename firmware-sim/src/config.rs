@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::modbus::fleet::{FleetConfig, MeterConfig, ModbusSide};
 use crate::mqtt::faults::MqttFaults;
 use crate::shelly::ShellyConfig;
+use crate::prices::PriceFeedConfig;
 use crate::weather::WeatherFeedConfig;
 
 /// What to simulate.
@@ -51,6 +52,8 @@ pub struct Config {
     pub history_step: Duration,
     /// A simulated weather feed (ET0 observed and forecast) for the tree forecast; none by default.
     pub weather: Option<WeatherFeedConfig>,
+    /// A simulated day-ahead price series for a dynamic tariff (`zw/v1/prices/{series}`); none by default.
+    pub prices: Option<PriceFeedConfig>,
     /// Wireless M-Bus heat, water and gas meters heard by a simulated receiver, see [`crate::wmbus`].
     pub wmbus_meters: Vec<crate::wmbus::WmbusMeterConfig>,
     /// Wired M-Bus meters behind simulated M-Bus/Ethernet gateways, see [`crate::mbus_tcp`].
@@ -83,6 +86,7 @@ impl Default for Config {
             history: Duration::ZERO,
             history_step: Duration::from_secs(60),
             weather: None,
+            prices: None,
             wmbus_meters: Vec::new(),
             mbus_buses: Vec::new(),
             sml_meters: Vec::new(),
@@ -147,6 +151,9 @@ impl Config {
         crate::modbus::fleet::plan(self.modbus(), &mut errors);
         if let Some(w) = &self.weather {
             w.validate(&mut errors);
+        }
+        if let Some(p) = &self.prices {
+            p.validate(&mut errors);
         }
         errors.extend(self.history_problems());
         for (i, m) in self.wmbus_meters.iter().enumerate() {

@@ -15,6 +15,7 @@
 //! * [`lorawan`]: Dragino LSE01 and Decentlab DL-TRS21 soil sensors whose uplinks are published as The
 //!   Things Stack v3 does.
 //! * [`weather`]: the simulated weather and its ET0 feed (observed and forecast), published for the demo.
+//! * [`prices`]: a simulated day-ahead price series for a dynamic tariff, published for the demo.
 //! * [`mqtt`]: what the MQTT devices share: their broker connection and faults on demand.
 //! * [`scenario`]: labelled scenarios for evaluating analytics: weeks of buildings, plugs and park trees at
 //!   an accelerated clock, with the incidents and sensor faults they contain and the trees' true soil state.
@@ -33,6 +34,7 @@ pub mod mbus_tcp;
 pub mod modbus;
 pub mod mqtt;
 mod past;
+pub mod prices;
 pub mod scenario;
 pub mod shelly;
 pub mod sml_tcp;
@@ -176,6 +178,10 @@ pub async fn start_with_history(
     }
     if let Some(w) = &cfg.weather {
         let run = weather::run(w.clone(), cfg.seed, bus.clone(), stop.clone());
+        spawn_device(&mut tasks, run);
+    }
+    if let Some(p) = &cfg.prices {
+        let run = prices::run(p.clone(), cfg.seed, bus.clone(), stop.clone());
         spawn_device(&mut tasks, run);
     }
     if !cfg.wmbus_meters.is_empty() {

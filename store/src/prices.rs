@@ -31,21 +31,34 @@ impl Store {
         rows: &[(DateTime<Utc>, i64)],
         at: DateTime<Utc>,
     ) -> Result<(), Error> {
+        // Many rows per statement (a year of hours is 8,784): one statement per row kept SQLite's write lock
+        // for seconds, and other writers (the admin API) met "database is locked". 150 rows × 5 parameters
+        // stay under SQLite's oldest limit of 999 parameters.
+        const ROWS: usize = 150;
         let mut tx = self.pool.begin().await?;
-        for &(start, mct) in rows {
-            sqlx::query(
-                "INSERT INTO price_intervals (series, start_at, step_minutes, price_mct, received_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
+        for chunk in rows.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 5 * i;
+                    format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO price_intervals (series, start_at, step_minutes, price_mct, received_at) VALUES {} \
                  ON CONFLICT (series, start_at) DO UPDATE SET step_minutes = excluded.step_minutes, \
                  price_mct = excluded.price_mct, received_at = excluded.received_at",
-            )
-            .bind(series)
-            .bind(ts(start))
-            .bind(step.num_minutes())
-            .bind(mct)
-            .bind(ts(at))
-            .execute(&mut *tx)
-            .await?;
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for &(start, mct) in chunk {
+                q = q
+                    .bind(series)
+                    .bind(ts(start))
+                    .bind(step.num_minutes())
+                    .bind(mct)
+                    .bind(ts(at));
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -127,5 +140,14 @@ mod tests {
                 },
             ]
         );
+        // More rows than one statement takes (150): every one saved, in order.
+        let year: Vec<_> = (0..400).map(|h| (t0 + hour * h, i64::from(h))).collect();
+        store
+            .save_prices("year", hour, &year, t0)
+            .await
+            .expect("save a year");
+        let loaded = store.load_prices().await.expect("load");
+        let y = loaded.iter().find(|s| s.series == "year").expect("year");
+        assert_eq!(y.rows, year);
     }
 }
