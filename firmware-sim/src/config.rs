@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::modbus::fleet::{FleetConfig, MeterConfig, ModbusSide};
 use crate::mqtt::faults::MqttFaults;
-use crate::shelly::ShellyConfig;
 use crate::prices::PriceFeedConfig;
+use crate::shelly::ShellyConfig;
 use crate::weather::WeatherFeedConfig;
 
 /// What to simulate.

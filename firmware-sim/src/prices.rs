@@ -67,7 +67,8 @@ pub fn price_ct(seed: u64, t: DateTime<Utc>) -> f64 {
     // Summer (day 172) has the deeper solar dip at noon.
     let season = (2.0 * std::f64::consts::PI * (f64::from(local.ordinal()) - 172.0) / 365.0).cos();
     let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
-    let mut p = 9.0 + 5.0 * bump(8.0, 1.5) + 9.0 * bump(19.0, 2.0) - 4.0 * bump(3.0, 2.5)
+    let mut p = 9.0 + 5.0 * bump(8.0, 1.5) + 9.0 * bump(19.0, 2.0)
+        - 4.0 * bump(3.0, 2.5)
         - (3.0 + 6.0 * season.max(0.0)) * bump(13.0, 2.0);
     if weekend {
         p -= 2.5;
@@ -145,7 +146,10 @@ mod tests {
     #[test]
     fn the_message_is_one_the_api_accepts_with_every_hour_to_the_end_of_tomorrow() {
         let series = Id::new("epex-demo").expect("id");
-        let now = Utc.with_ymd_and_hms(2026, 3, 28, 10, 30, 0).single().expect("time");
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 28, 10, 30, 0)
+            .single()
+            .expect("time");
         let bytes = message(7, &series, now, 363);
         let topic = topic::prices(&series);
         let m = PriceMessage::from_message(&topic, &bytes).expect("valid");
@@ -153,15 +157,31 @@ mod tests {
         // 363 past days, today and tomorrow; the spring changes of both years and last autumn's are inside.
         assert_eq!(m.rows.len(), 365 * 24 - 1);
         let last = m.rows.last().expect("rows").0;
-        assert_eq!(last, Utc.with_ymd_and_hms(2026, 3, 29, 21, 0, 0).single().expect("time"));
+        assert_eq!(
+            last,
+            Utc.with_ymd_and_hms(2026, 3, 29, 21, 0, 0)
+                .single()
+                .expect("time")
+        );
         assert_eq!(message(7, &series, now, 363), bytes, "deterministic");
     }
 
     #[test]
     fn prices_have_an_evening_peak_a_noon_dip_and_stay_plausible() {
-        let at = |h: u32| Berlin.with_ymd_and_hms(2026, 6, 17, h, 0, 0).single().expect("time").with_timezone(&Utc);
+        let at = |h: u32| {
+            Berlin
+                .with_ymd_and_hms(2026, 6, 17, h, 0, 0)
+                .single()
+                .expect("time")
+                .with_timezone(&Utc)
+        };
         let mean = |h: u32| (0..50u64).map(|s| price_ct(s, at(h))).sum::<f64>() / 50.0;
-        assert!(mean(19) > mean(13) + 8.0, "evening {} against noon {}", mean(19), mean(13));
+        assert!(
+            mean(19) > mean(13) + 8.0,
+            "evening {} against noon {}",
+            mean(19),
+            mean(13)
+        );
         assert!(mean(8) > mean(3));
         for h in 0..24 {
             let p = price_ct(1, at(h));
