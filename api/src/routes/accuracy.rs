@@ -20,9 +20,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
+use zw_model::Quantity;
 use zw_model::forecast::backtest::{self, Case};
 use zw_model::forecast::{Hour, Slp};
-use zw_model::{Quantity, SiteKind};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -30,6 +30,7 @@ use crate::error::ApiError;
 use crate::periods::local_midnight;
 use crate::routes::energy::{intervals, site_meters, visible_site};
 use crate::routes::forecast::HISTORY_DAYS;
+use crate::routes::normal::{complete_hours, standard_profile};
 
 /// Complete months backtested at most (the last ones before the running month).
 pub const MONTHS: u32 = 12;
@@ -228,20 +229,14 @@ pub async fn site(
         b.extend(intervals(&state, (&site.id, &meters), Quantity::EnergyImport, part, &user).await?);
         at = to;
     }
-    let hours: Vec<Hour> = b
-        .iter()
-        .zip(&edges)
-        .map(|(b, t)| Hour {
-            start: *t,
-            wh: b.wh.filter(|_| b.complete),
-        })
-        .collect();
-    let slp = if site.kind == SiteKind::Household {
-        Slp::H25
-    } else {
-        Slp::G25
-    };
-    let answer = Arc::new(evaluate(tz, &hours, slp, (from, until), (&key.site, today)));
+    let hours = complete_hours(&b, &edges);
+    let answer = Arc::new(evaluate(
+        tz,
+        &hours,
+        standard_profile(site),
+        (from, until),
+        (&key.site, today),
+    ));
     state.accuracy.keep(key, answer.clone());
     Ok(Json((*answer).clone()))
 }

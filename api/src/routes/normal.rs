@@ -25,6 +25,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use futures_util::future::{BoxFuture, FutureExt as _};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
+use zw_model::counter::Bucket;
 use zw_model::forecast::{Hour, Method, Slp, learn};
 use zw_model::{Quantity, Site, SiteKind, User};
 
@@ -261,20 +262,32 @@ async fn report(
     let start = day - TimeDelta::days(HISTORY_DAYS + back);
     let edges = zw_model::counter::uniform_edges(start, end, TimeDelta::hours(1));
     let b = intervals(state, (&site.id, &meters), Quantity::EnergyImport, &edges, user).await?;
-    let hours: Vec<Hour> = b
-        .iter()
-        .zip(&edges)
+    Ok(assess(
+        tz,
+        &complete_hours(&b, &edges),
+        standard_profile(site),
+        (today, now),
+    ))
+}
+
+/// The hours starting at `edges` with their energy where it is complete (else unknown).
+pub(crate) fn complete_hours(b: &[Bucket], edges: &[DateTime<Utc>]) -> Vec<Hour> {
+    b.iter()
+        .zip(edges)
         .map(|(b, t)| Hour {
             start: *t,
             wh: b.wh.filter(|_| b.complete),
         })
-        .collect();
-    let slp = if site.kind == SiteKind::Household {
+        .collect()
+}
+
+/// The standard load profile a site starts from: H25 for a household, G25 for any other.
+pub(crate) fn standard_profile(site: &Site) -> Slp {
+    if site.kind == SiteKind::Household {
         Slp::H25
     } else {
         Slp::G25
-    };
-    Ok(assess(tz, &hours, slp, (today, now)))
+    }
 }
 
 /// Buildings read at the same time by [`all`].

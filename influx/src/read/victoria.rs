@@ -74,19 +74,14 @@ async fn read(client: &Client, r: &Request) -> Result<Vec<Group>, QueryError> {
     let mut url = client.base.clone();
     url.set_path(&format!("{}/api/v1/export", client.config.read_prefix));
     let resp = client
-        .auth(client.http.post(url))
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
-    let status = resp.status();
-    if !status.is_success() {
-        return Err(QueryError::Server {
-            status: status.as_u16(),
-            message: error_message(resp).await,
-        });
-    }
+        .victoria_send(
+            client
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await?;
     let text = resp
         .text()
         .await
@@ -143,18 +138,7 @@ impl Client {
     pub async fn victoria_dedup_interval(&self) -> Result<Option<String>, QueryError> {
         let mut url = self.base.clone();
         url.set_path("/flags");
-        let resp = self
-            .auth(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(QueryError::Server {
-                status: status.as_u16(),
-                message: error_message(resp).await,
-            });
-        }
+        let resp = self.victoria_send(self.http.get(url)).await?;
         let text = resp.text().await.map_err(|e| QueryError::Decode(e.to_string()))?;
         Ok(dedup_flag(&text))
     }
@@ -169,10 +153,20 @@ impl Client {
         form.query_pairs_mut().extend_pairs(pairs);
         let mut url = self.base.clone();
         url.set_path(path);
+        self.victoria_send(
+            self.http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.query().unwrap_or_default().to_string()),
+        )
+        .await
+    }
+
+    /// Sends `req` with the client's credentials; a transport failure is `Unavailable`, a non-2xx answer
+    /// `Server` with the body's message.
+    async fn victoria_send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, QueryError> {
         let resp = self
-            .auth(self.http.post(url))
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form.query().unwrap_or_default().to_string())
+            .auth(req)
             .send()
             .await
             .map_err(|e| QueryError::Unavailable(transport_message(&e)))?;
